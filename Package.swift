@@ -1,0 +1,55 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "ota",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "OTACore", targets: ["OTACore"]),
+        .library(name: "OTABuilder", targets: ["OTABuilder"]),
+        .executable(name: "ota", targets: ["ota"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries: a module map and a shim header each; only OTACore imports them.
+        .systemLibrary(
+            name: "COpenSSL", pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]),
+        .systemLibrary(
+            name: "CArchive", pkgConfig: "libarchive",
+            providers: [.apt(["libarchive-dev"]), .brew(["libarchive"])]),
+        .systemLibrary(
+            name: "CLZMA", pkgConfig: "liblzma",
+            providers: [.apt(["liblzma-dev"]), .brew(["xz"])]),
+
+        .target(
+            name: "OTACore", dependencies: ["COpenSSL", "CArchive", "CLZMA"],
+            swiftSettings: swiftSettings),
+        .target(
+            name: "OTABuilder", dependencies: ["OTACore"],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "ota",
+            dependencies: [
+                "OTACore", "OTABuilder",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings),
+
+        .testTarget(
+            name: "OTACoreTests", dependencies: ["OTACore"],
+            resources: [.copy("Vectors")],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "OTACLITests", dependencies: ["OTACore", "OTABuilder"],
+            swiftSettings: swiftSettings),
+    ],
+    swiftLanguageModes: [.v6]
+)

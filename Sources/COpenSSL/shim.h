@@ -1,0 +1,79 @@
+#ifndef COPENSSL_SHIM_H
+#define COPENSSL_SHIM_H
+// Pin the API level so deprecated 1.x entry points are hidden from Swift: EVP and providers only.
+#define OPENSSL_API_COMPAT 30000
+#define OPENSSL_NO_DEPRECATED 1
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/decoder.h>
+#include <openssl/encoder.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/obj_mac.h>
+#include <openssl/objects.h>
+#include <openssl/param_build.h>
+#include <openssl/params.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
+// OPENSSL_free is a function-like macro (CRYPTO_free with __FILE__/__LINE__).
+static inline void COpenSSL_free(void *ptr) { OPENSSL_free(ptr); }
+
+// OPENSSL_cleanse is a function, but keep key zeroing behind one name.
+static inline void COpenSSL_cleanse(void *ptr, size_t len) { OPENSSL_cleanse(ptr, len); }
+
+// sk_X509_* and sk_X509_CRL_* are macros since 3.0: not importable.
+static inline STACK_OF(X509) *COpenSSL_sk_X509_new_null(void) { return sk_X509_new_null(); }
+static inline int COpenSSL_sk_X509_push(STACK_OF(X509) *sk, X509 *x) { return sk_X509_push(sk, x); }
+static inline int COpenSSL_sk_X509_num(const STACK_OF(X509) *sk) { return sk_X509_num(sk); }
+static inline X509 *COpenSSL_sk_X509_value(const STACK_OF(X509) *sk, int i) { return sk_X509_value(sk, i); }
+static inline void COpenSSL_sk_X509_pop_free(STACK_OF(X509) *sk) { sk_X509_pop_free(sk, X509_free); }
+static inline STACK_OF(X509_CRL) *COpenSSL_sk_X509_CRL_new_null(void) { return sk_X509_CRL_new_null(); }
+static inline int COpenSSL_sk_X509_CRL_push(STACK_OF(X509_CRL) *sk, X509_CRL *x) { return sk_X509_CRL_push(sk, x); }
+static inline void COpenSSL_sk_X509_CRL_pop_free(STACK_OF(X509_CRL) *sk) { sk_X509_CRL_pop_free(sk, X509_CRL_free); }
+
+// BIO_get_mem_data is a macro over BIO_ctrl.
+static inline long COpenSSL_BIO_get_mem_data(BIO *b, char **pp) { return BIO_get_mem_data(b, pp); }
+
+// EVP_PKEY_CTX_set_hkdf_* are functions in 3.0, but the KDF mode constants are macros with casts.
+static const int COpenSSL_EVP_PKEY_HKDEF_MODE_EXTRACT_AND_EXPAND = EVP_KDF_HKDF_MODE_EXTRACT_AND_EXPAND;
+
+// X509_get_notBefore/After are macros over the _getm_ functions.
+static inline const ASN1_TIME *COpenSSL_X509_get0_notBefore(const X509 *x) { return X509_get0_notBefore(x); }
+static inline const ASN1_TIME *COpenSSL_X509_get0_notAfter(const X509 *x) { return X509_get0_notAfter(x); }
+
+// The verify callback that tolerates a CRL past its nextUpdate (policy: stale CRLs allowed).
+static inline int COpenSSL_verify_allow_stale_crl(int ok, X509_STORE_CTX *ctx) {
+    if (!ok) {
+        int err = X509_STORE_CTX_get_error(ctx);
+        if (err == X509_V_ERR_CRL_HAS_EXPIRED) {
+            return 1;
+        }
+    }
+    return ok;
+}
+static inline void COpenSSL_set_allow_stale_crl(X509_STORE_CTX *ctx) {
+    X509_STORE_CTX_set_verify_cb(ctx, COpenSSL_verify_allow_stale_crl);
+}
+// Key selections are macros built from other macros.
+static const int COpenSSL_SELECT_PRIVATE_KEY = OSSL_KEYMGMT_SELECT_PRIVATE_KEY;
+static const int COpenSSL_SELECT_PUBLIC_KEY = OSSL_KEYMGMT_SELECT_PUBLIC_KEY;
+static const int COpenSSL_SELECT_KEYPAIR = EVP_PKEY_KEYPAIR;
+static const int COpenSSL_SELECT_PUBLIC = EVP_PKEY_PUBLIC_KEY;
+
+// A passphrase callback that refuses, so OpenSSL never prompts on a terminal.
+static inline int COpenSSL_no_passphrase(char *pass, size_t size, size_t *len, const OSSL_PARAM params[], void *arg) {
+    (void)pass; (void)size; (void)len; (void)params; (void)arg;
+    return 0;
+}
+static inline int COpenSSL_decoder_refuse_passphrase(OSSL_DECODER_CTX *ctx) {
+    return OSSL_DECODER_CTX_set_passphrase_cb(ctx, COpenSSL_no_passphrase, NULL);
+}
+#endif

@@ -1,0 +1,183 @@
+public import Foundation
+internal import CLZMA
+
+/// Streaming xz compression through liblzma, single- or multi-threaded.
+///
+/// Output comes out in pieces of at most `XZ.pieceSize` bytes through the `emit` closure, so
+/// memory stays flat whatever the input size.
+public final class XZEncoder {
+    private var stream = lzma_stream()  // == LZMA_STREAM_INIT
+    private var finished = false
+    private var output = [UInt8](repeating: 0, count: XZ.pieceSize)
+
+    /// - Parameters:
+    ///   - preset: 0 (fast) to 9 (small); `extreme` adds `LZMA_PRESET_EXTREME`.
+    ///   - threads: 1 for the single-threaded encoder, more for `lzma_stream_encoder_mt`.
+    public init(preset: UInt32 = 6, extreme: Bool = false, threads: Int = 1) throws(OTAError) {
+        guard preset <= 9 else { throw .usage("xz.preset", "xz preset must be 0...9, got \(preset)") }
+        let fullPreset = preset | (extreme ? CLZMA_PRESET_EXTREME : 0)
+        let rc: lzma_ret
+        if threads > 1 {
+            var options = lzma_mt()
+            options.threads = UInt32(threads)
+            options.preset = fullPreset
+            options.check = LZMA_CHECK_CRC64
+            rc = lzma_stream_encoder_mt(&stream, &options)
+        } else {
+            rc = lzma_easy_encoder(&stream, fullPreset, LZMA_CHECK_CRC64)
+        }
+        guard rc == LZMA_OK else { throw XZ.error(rc, "cannot start the xz encoder") }
+    }
+
+    deinit { lzma_end(&stream) }
+
+    /// Compresses `input`, passing any finished output to `emit`.
+    public func update(_ input: some ContiguousBytes, emit: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {
+        try run(input, action: LZMA_RUN, emit: emit)
+    }
+
+    /// Flushes the stream end; the encoder cannot be used afterwards.
+    public func finish(emit: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {
+        guard !finished else { return }
+        try run([UInt8](), action: LZMA_FINISH, emit: emit)
+        finished = true
+    }
+
+    private func run(_ input: some ContiguousBytes, action: lzma_action, emit: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {
+        try input.withBytes { (raw: UnsafeRawBufferPointer) throws(OTAError) in
+            stream.next_in = raw.baseAddress?.assumingMemoryBound(to: UInt8.self)
+            stream.avail_in = raw.count
+            defer { stream.next_in = nil; stream.avail_in = 0 }
+            while true {
+                let (rc, produced) = output.withUnsafeMutableBufferPointer { out -> (lzma_ret, Int) in
+                    stream.next_out = out.baseAddress
+                    stream.avail_out = out.count
+                    let rc = lzma_code(&stream, action)
+                    let produced = out.count - stream.avail_out
+                    stream.next_out = nil
+                    stream.avail_out = 0
+                    return (rc, produced)
+                }
+                if produced > 0 { try emit(Array(output[0..<produced])) }
+                if rc == LZMA_STREAM_END { return }
+                guard rc == LZMA_OK else { throw XZ.error(rc, "xz compression failed") }
+                if action == LZMA_RUN && stream.avail_in == 0 && produced < output.count { return }
+            }
+        }
+    }
+
+    /// Compresses a whole buffer (small data: manifests, tests).
+    public static func compress(_ input: [UInt8], preset: UInt32 = 6) throws(OTAError) -> [UInt8] {
+        let encoder = try XZEncoder(preset: preset)
+        var out: [UInt8] = []
+        try encoder.update(input) { out += $0 }
+        try encoder.finish { out += $0 }
+        return out
+    }
+}
+
+/// Streaming xz decompression with a decoder memory limit and an output limit, so a malicious
+/// stream (an xz bomb, a huge dictionary) is refused instead of exhausting the vehicle.
+public final class XZDecoder {
+    private var stream = lzma_stream()
+    private var output = [UInt8](repeating: 0, count: XZ.pieceSize)
+    private let outputLimit: UInt64
+    public private(set) var totalOut: UInt64 = 0
+    public private(set) var isFinished = false
+
+    /// - Parameters:
+    ///   - memoryLimit: the most memory liblzma may use (sets the largest dictionary accepted).
+    ///   - outputLimit: the most bytes the stream may decompress to (signed metadata bounds it).
+    public init(memoryLimit: UInt64 = 128 << 20, outputLimit: UInt64) throws(OTAError) {
+        self.outputLimit = outputLimit
+        let rc = lzma_stream_decoder(&stream, memoryLimit, 0)
+        guard rc == LZMA_OK else { throw XZ.error(rc, "cannot start the xz decoder") }
+    }
+
+    deinit { lzma_end(&stream) }
+
+    /// Decompresses `input`, passing output to `emit` in pieces. Input after the end of the xz
+    /// stream is an error (`xz.trailing-data`).
+    public func update(_ input: some ContiguousBytes, emit: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {
+        try run(input, action: LZMA_RUN, emit: emit)
+    }
+
+    /// Confirms the stream ended properly (`xz.truncated` otherwise).
+    public func finish(emit: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {
+        if !isFinished { try run([UInt8](), action: LZMA_FINISH, emit: emit) }
+        guard isFinished else { throw .rejected("xz.truncated", "xz stream ended early") }
+    }
+
+    private func run(_ input: some ContiguousBytes, action: lzma_action, emit: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {
+        try input.withBytes { (raw: UnsafeRawBufferPointer) throws(OTAError) in
+            if isFinished {
+                if raw.count > 0 { throw .rejected("xz.trailing-data", "data after the end of the xz stream") }
+                return
+            }
+            stream.next_in = raw.baseAddress?.assumingMemoryBound(to: UInt8.self)
+            stream.avail_in = raw.count
+            defer { stream.next_in = nil; stream.avail_in = 0 }
+            while true {
+                let (rc, produced) = output.withUnsafeMutableBufferPointer { out -> (lzma_ret, Int) in
+                    stream.next_out = out.baseAddress
+                    stream.avail_out = out.count
+                    let rc = lzma_code(&stream, action)
+                    let produced = out.count - stream.avail_out
+                    stream.next_out = nil
+                    stream.avail_out = 0
+                    return (rc, produced)
+                }
+                if produced > 0 {
+                    totalOut += UInt64(produced)
+                    guard totalOut <= outputLimit else {
+                        throw .rejected("xz.output-limit", "xz stream decompresses to more than the \(outputLimit) bytes allowed")
+                    }
+                    try emit(Array(output[0..<produced]))
+                }
+                if rc == LZMA_STREAM_END {
+                    isFinished = true
+                    if stream.avail_in > 0 { throw .rejected("xz.trailing-data", "data after the end of the xz stream") }
+                    return
+                }
+                if rc == LZMA_BUF_ERROR && action == LZMA_FINISH { throw .rejected("xz.truncated", "xz stream ended early") }
+                guard rc == LZMA_OK else { throw XZ.error(rc, "xz data is corrupt") }
+                if stream.avail_in == 0 && produced < output.count {
+                    if action == LZMA_FINISH { continue }
+                    return
+                }
+            }
+        }
+    }
+
+    /// Decompresses a whole buffer, refusing more than `outputLimit` bytes.
+    public static func decompress(_ input: [UInt8], outputLimit: UInt64, memoryLimit: UInt64 = 128 << 20) throws(OTAError) -> [UInt8] {
+        let decoder = try XZDecoder(memoryLimit: memoryLimit, outputLimit: outputLimit)
+        var out: [UInt8] = []
+        try decoder.update(input) { out += $0 }
+        try decoder.finish { out += $0 }
+        return out
+    }
+}
+
+/// Shared xz constants and error mapping.
+public enum XZ {
+    /// Size of the output pieces handed to `emit`.
+    public static let pieceSize = 256 * 1024
+
+    static func error(_ rc: lzma_ret, _ message: String) -> OTAError {
+        switch rc {
+        case LZMA_MEMLIMIT_ERROR:
+            return .rejected("xz.memory-limit", "\(message): the stream needs more memory than allowed")
+        case LZMA_MEM_ERROR:
+            return .io("xz.out-of-memory", "\(message): out of memory")
+        case LZMA_FORMAT_ERROR:
+            return .rejected("xz.format", "\(message): not xz data")
+        case LZMA_OPTIONS_ERROR:
+            return .rejected("xz.options", "\(message): unsupported options")
+        case LZMA_DATA_ERROR, LZMA_BUF_ERROR:
+            return .rejected("xz.corrupt", "\(message): corrupt data")
+        default:
+            return .rejected("xz.failed", "\(message) (lzma_ret \(rc.rawValue))")
+        }
+    }
+}

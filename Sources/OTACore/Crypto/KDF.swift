@@ -1,0 +1,72 @@
+internal import COpenSSL
+
+/// HKDF (RFC 5869) with SHA-256 or SM3, through `EVP_KDF`.
+public enum HKDF {
+    /// Extract-then-expand `length` bytes from `secret`.
+    public static func derive(_ hash: HashAlgorithm, secret: [UInt8], salt: [UInt8], info: [UInt8], length: Int) throws(OTAError) -> [UInt8] {
+        OpenSSLErrorQueue.clear()
+        guard let kdf = EVP_KDF_fetch(nil, "HKDF", nil) else {
+            throw OpenSSLErrorQueue.error("crypto.unavailable", "HKDF unavailable", function: "EVP_KDF_fetch")
+        }
+        defer { EVP_KDF_free(kdf) }
+        guard let context = EVP_KDF_CTX_new(kdf) else {
+            throw OpenSSLErrorQueue.error("crypto.internal", "cannot allocate a KDF context", function: "EVP_KDF_CTX_new")
+        }
+        defer { EVP_KDF_CTX_free(context) }
+        var output = [UInt8](repeating: 0, count: length)
+        var digestName = Array(hash.openSSLName.utf8CString)
+        var secret = secret, salt = salt, info = info
+        // An empty buffer still needs a valid pointer for OSSL_PARAM.
+        if salt.isEmpty { salt = [0]; salt.removeAll(keepingCapacity: true) }
+        let rc = digestName.withUnsafeMutableBufferPointer { name in
+            secret.withUnsafeMutableBytes { key in
+                salt.withUnsafeMutableBytes { saltBytes in
+                    info.withUnsafeMutableBytes { infoBytes in
+                        var params = [
+                            OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, name.baseAddress, 0),
+                            OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, key.baseAddress, key.count),
+                            OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, saltBytes.baseAddress, saltBytes.count),
+                            OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, infoBytes.baseAddress, infoBytes.count),
+                            OSSL_PARAM_construct_end(),
+                        ]
+                        return EVP_KDF_derive(context, &output, output.count, &params)
+                    }
+                }
+            }
+        }
+        secret.withUnsafeMutableBytes { COpenSSL_cleanse($0.baseAddress, $0.count) }
+        try ensure(rc, "EVP_KDF_derive")
+        return output
+    }
+}
+
+/// HMAC with SHA-256 or SM3, through `EVP_MAC`.
+enum HMAC {
+    static func mac(_ hash: HashAlgorithm, key: [UInt8], _ parts: [[UInt8]]) throws(OTAError) -> [UInt8] {
+        OpenSSLErrorQueue.clear()
+        guard let mac = EVP_MAC_fetch(nil, "HMAC", nil) else {
+            throw OpenSSLErrorQueue.error("crypto.unavailable", "HMAC unavailable", function: "EVP_MAC_fetch")
+        }
+        defer { EVP_MAC_free(mac) }
+        guard let context = EVP_MAC_CTX_new(mac) else {
+            throw OpenSSLErrorQueue.error("crypto.internal", "cannot allocate a MAC context", function: "EVP_MAC_CTX_new")
+        }
+        defer { EVP_MAC_CTX_free(context) }
+        var digestName = Array(hash.openSSLName.utf8CString)
+        let initRC = digestName.withUnsafeMutableBufferPointer { name in
+            var params = [
+                OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, name.baseAddress, 0),
+                OSSL_PARAM_construct_end(),
+            ]
+            return EVP_MAC_init(context, key, key.count, &params)
+        }
+        try ensure(initRC, "EVP_MAC_init")
+        for part in parts where !part.isEmpty {
+            try ensure(EVP_MAC_update(context, part, part.count), "EVP_MAC_update")
+        }
+        var output = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length = 0
+        try ensure(EVP_MAC_final(context, &output, &length, output.count), "EVP_MAC_final")
+        return Array(output.prefix(length))
+    }
+}

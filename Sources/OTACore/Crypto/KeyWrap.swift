@@ -1,0 +1,66 @@
+/// A content key wrapped to one recipient's public key.
+///
+/// - P-256 / X25519 recipients: an ephemeral key of the same type, ECDH, HKDF-SHA256 (salt =
+///   ephemeral SPKI ‖ recipient SPKI, info = `ota key wrap v1`), AES-256-GCM over the content key
+///   with `context` as associated data.
+/// - SM2 recipients: SM2 public-key encryption of the content key.
+public struct WrappedKey: Sendable, Equatable {
+    public enum Scheme: String, Sendable, Codable {
+        case ecdhP256 = "ecdh-p256-hkdf-sha256-aes256gcm"
+        case x25519 = "x25519-hkdf-sha256-aes256gcm"
+        case sm2 = "sm2-encrypt"
+    }
+
+    public let scheme: Scheme
+    /// The ephemeral public key (SPKI DER); empty for SM2.
+    public let ephemeralPublicKey: [UInt8]
+    public let ciphertext: [UInt8]
+
+    public init(scheme: Scheme, ephemeralPublicKey: [UInt8], ciphertext: [UInt8]) {
+        self.scheme = scheme
+        self.ephemeralPublicKey = ephemeralPublicKey
+        self.ciphertext = ciphertext
+    }
+
+    static let info = Array("ota key wrap v1".utf8)
+
+    /// Wraps `contentKey` to `recipient`; `context` binds the wrap to its bundle.
+    public static func wrap(_ contentKey: [UInt8], to recipient: PublicKey, context: [UInt8]) throws(OTAError) -> WrappedKey {
+        switch recipient.type {
+        case .sm2:
+            return WrappedKey(scheme: .sm2, ephemeralPublicKey: [], ciphertext: try recipient.sm2Encrypt(contentKey))
+        case .p256, .x25519:
+            let ephemeral = try PrivateKey.generate(recipient.type)
+            let ephemeralDER = try ephemeral.publicKey.der()
+            let kek = try keyEncryptionKey(secret: try ephemeral.sharedSecret(with: recipient), ephemeralDER: ephemeralDER, recipientDER: try recipient.der())
+            let sealed = try AEAD(.aes256GCM, key: kek).seal(contentKey, nonce: [UInt8](repeating: 0, count: 12), associatedData: context)
+            return WrappedKey(scheme: recipient.type == .p256 ? .ecdhP256 : .x25519, ephemeralPublicKey: ephemeralDER, ciphertext: sealed)
+        case .ed25519:
+            throw .usage("key.unsupported", "an Ed25519 key cannot receive a wrapped key (use X25519, P-256 or SM2)")
+        }
+    }
+
+    /// Unwraps with the recipient's private key; `crypto.authentication` if it was not for this
+    /// key or was altered.
+    public func unwrap(with privateKey: PrivateKey, context: [UInt8]) throws(OTAError) -> [UInt8] {
+        switch scheme {
+        case .sm2:
+            guard privateKey.type == .sm2 else { throw .rejected("keywrap.key-mismatch", "an SM2 wrapped key needs an SM2 private key") }
+            return try privateKey.sm2Decrypt(ciphertext)
+        case .ecdhP256, .x25519:
+            let expected: KeyType = scheme == .ecdhP256 ? .p256 : .x25519
+            guard privateKey.type == expected else {
+                throw .rejected("keywrap.key-mismatch", "a \(scheme.rawValue) wrapped key needs a \(expected.rawValue) private key")
+            }
+            let ephemeral = try PublicKey(der: ephemeralPublicKey, source: "ephemeral key")
+            guard ephemeral.type == expected else { throw .rejected("keywrap.malformed", "ephemeral key type does not match the scheme") }
+            let kek = try Self.keyEncryptionKey(secret: try privateKey.sharedSecret(with: ephemeral), ephemeralDER: ephemeralPublicKey,
+                                                recipientDER: try privateKey.publicKey.der())
+            return try AEAD(.aes256GCM, key: kek).open(ciphertext, nonce: [UInt8](repeating: 0, count: 12), associatedData: context)
+        }
+    }
+
+    private static func keyEncryptionKey(secret: [UInt8], ephemeralDER: [UInt8], recipientDER: [UInt8]) throws(OTAError) -> [UInt8] {
+        try HKDF.derive(.sha256, secret: secret, salt: ephemeralDER + recipientDER, info: info, length: 32)
+    }
+}

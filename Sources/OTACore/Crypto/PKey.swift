@@ -1,0 +1,102 @@
+internal import COpenSSL
+
+/// The single owner of an OpenSSL `EVP_PKEY`, freed on deinit.
+///
+/// `@unchecked Sendable`: an `EVP_PKEY` is reference counted and OpenSSL 3 allows concurrent
+/// use of one key from several threads for signing, verifying and deriving (each operation has
+/// its own context); we never mutate the key after construction.
+final class PKey: @unchecked Sendable {
+    let pointer: OpaquePointer
+    let type: KeyType
+
+    /// Takes ownership of `pointer`; fails for key types `ota` does not use.
+    init(taking pointer: OpaquePointer, source: String) throws(OTAError) {
+        guard let type = PKey.detectType(pointer) else {
+            EVP_PKEY_free(pointer)
+            throw .usage("key.unsupported", "\(source): unsupported key type (expected P-256, Ed25519, X25519 or SM2)")
+        }
+        self.pointer = pointer
+        self.type = type
+    }
+
+    deinit { EVP_PKEY_free(pointer) }
+
+    static func detectType(_ pointer: OpaquePointer) -> KeyType? {
+        if EVP_PKEY_is_a(pointer, "SM2") == 1 { return .sm2 }
+        if EVP_PKEY_is_a(pointer, "ED25519") == 1 { return .ed25519 }
+        if EVP_PKEY_is_a(pointer, "X25519") == 1 { return .x25519 }
+        if EVP_PKEY_is_a(pointer, "EC") == 1 {
+            var name = [CChar](repeating: 0, count: 64)
+            var length = 0
+            guard EVP_PKEY_get_group_name(pointer, &name, name.count, &length) == 1 else { return nil }
+            let group = String(decoding: name.prefix(length).map(UInt8.init(bitPattern:)), as: UTF8.self)
+            switch group {
+            case "prime256v1", "P-256", "secp256r1": return .p256
+            default: return nil
+            }
+        }
+        return nil
+    }
+
+    /// Generates a fresh key of `type` with OpenSSL's CSPRNG.
+    static func generate(_ type: KeyType) throws(OTAError) -> PKey {
+        OpenSSLErrorQueue.clear()
+        guard let context = EVP_PKEY_CTX_new_from_name(nil, type.openSSLName, nil) else {
+            throw OpenSSLErrorQueue.error("crypto.unavailable", "key type \(type.rawValue) is not available", function: "EVP_PKEY_CTX_new_from_name")
+        }
+        defer { EVP_PKEY_CTX_free(context) }
+        try ensure(EVP_PKEY_keygen_init(context), "EVP_PKEY_keygen_init")
+        if type == .p256 {
+            try ensure(EVP_PKEY_CTX_set_group_name(context, "P-256"), "EVP_PKEY_CTX_set_group_name")
+        }
+        var key: OpaquePointer? = nil
+        try ensure(EVP_PKEY_generate(context, &key), "EVP_PKEY_generate")
+        guard let key else { throw OpenSSLErrorQueue.error("crypto.internal", "key generation returned nothing", function: "EVP_PKEY_generate") }
+        return try PKey(taking: key, source: "generated key")
+    }
+
+    /// Whether the key holds private material.
+    var hasPrivateKey: Bool {
+        // A private key can be serialised as PKCS#8; a public-only key cannot.
+        OpenSSLErrorQueue.clear()
+        guard let bio = BIO_new(BIO_s_mem()) else { return false }
+        defer { BIO_free(bio) }
+        let ok = i2d_PKCS8PrivateKey_bio(bio, pointer, nil, nil, 0, nil, nil) == 1
+        OpenSSLErrorQueue.clear()
+        return ok
+    }
+
+    /// SubjectPublicKeyInfo DER of the public half.
+    func publicKeyDER() throws(OTAError) -> [UInt8] {
+        OpenSSLErrorQueue.clear()
+        var output: UnsafeMutablePointer<UInt8>? = nil
+        let length = i2d_PUBKEY(pointer, &output)
+        guard length > 0, let output else {
+            throw OpenSSLErrorQueue.error("crypto.internal", "cannot encode public key", function: "i2d_PUBKEY")
+        }
+        defer { COpenSSL_free(output) }
+        return Array(UnsafeBufferPointer(start: output, count: Int(length)))
+    }
+}
+
+/// Reads and drains a memory BIO.
+enum MemoryBIO {
+    static func withNew<T>(_ body: (OpaquePointer) throws(OTAError) -> T) throws(OTAError) -> T {
+        guard let bio = BIO_new(BIO_s_mem()) else {
+            throw OpenSSLErrorQueue.error("crypto.internal", "cannot allocate a memory BIO", function: "BIO_new")
+        }
+        defer { BIO_free(bio) }
+        return try body(bio)
+    }
+
+    static func contents(_ bio: OpaquePointer) -> [UInt8] {
+        var pointer: UnsafeMutablePointer<CChar>? = nil
+        let length = COpenSSL_BIO_get_mem_data(bio, &pointer)
+        guard length > 0, let pointer else { return [] }
+        return pointer.withMemoryRebound(to: UInt8.self, capacity: length) { Array(UnsafeBufferPointer(start: $0, count: length)) }
+    }
+
+    static func string(_ bio: OpaquePointer) -> String {
+        String(decoding: contents(bio), as: UTF8.self)
+    }
+}

@@ -1,0 +1,24 @@
+public import Foundation
+
+/// Where the passphrase of an encrypted private key comes from: a file or an environment
+/// variable, never a command-line argument (which other users can read in the process list).
+public enum PassphraseSource: Sendable, Equatable {
+    case file(String)
+    case environment(String)
+
+    /// Reads the passphrase bytes; a trailing newline in a file is not part of it.
+    public func read() throws(OTAError) -> [UInt8] {
+        switch self {
+        case .file(let path):
+            var bytes = try FileSystem.read(path, limit: 4096)
+            while let last = bytes.last, last == 0x0a || last == 0x0d { bytes.removeLast() }
+            guard !bytes.isEmpty else { throw .usage("key.passphrase-empty", "\(path): passphrase file is empty") }
+            return bytes
+        case .environment(let name):
+            guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
+                throw .usage("key.passphrase-missing", "environment variable \(name) is not set or empty")
+            }
+            return Array(value.utf8)
+        }
+    }
+}

@@ -1,0 +1,85 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+public import Foundation
+
+/// Writes a file under a temporary name in the same directory and renames it into place on
+/// `commit()`, so a failure at any point leaves no partial output behind.
+///
+/// Data is fsync'd before the rename and the directory after it, so a committed file survives
+/// power loss. Dropping the writer without committing removes the temporary file.
+public final class AtomicFileWriter {
+    public let path: String
+    private let temporaryPath: String
+    private var descriptor: Int32
+    private var committed = false
+    public private(set) var bytesWritten: Int64 = 0
+
+    public init(path: String, mode: UInt32 = 0o644) throws(OTAError) {
+        self.path = path
+        let directory = pathParent(path)
+        let name = pathLastComponent(path)
+        let suffix = Hex.encode((try? SecureRandom.bytes(6)) ?? [UInt8](repeating: 0, count: 6))
+        temporaryPath = (directory.isEmpty ? "" : directory + "/") + ".\(name).tmp-\(suffix)"
+        let fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode_t(mode))
+        if fd < 0 {
+            throw .io("io.create", "\(path): cannot create output file", cause: SystemCall.errnoText())
+        }
+        descriptor = fd
+    }
+
+    deinit {
+        if !committed {
+            if descriptor >= 0 { close(descriptor) }
+            unlink(temporaryPath)
+        }
+    }
+
+    /// Appends bytes.
+    public func write(_ bytes: some ContiguousBytes) throws(OTAError) {
+        let fd = descriptor
+        let target = path
+        let outcome = bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> (Int, Int32) in
+            var offset = 0
+            while offset < raw.count {
+                let step = SystemCall.retryingRaw { Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset) }
+                if step.0 == -1 { return step }
+                offset += step.0
+            }
+            return (offset, 0)
+        }
+        _ = try SystemCall.check(outcome, "write", path: target)
+        bytesWritten += Int64(bytes.withUnsafeBytes { $0.count })
+    }
+
+    /// Flushes, renames into place and syncs the directory.
+    public func commit() throws(OTAError) {
+        try SystemCall.retrying("fsync", path: path) { fsync(descriptor) }
+        close(descriptor)
+        descriptor = -1
+        try SystemCall.retrying("rename", path: path) { rename(temporaryPath, path) }
+        committed = true
+        try FileSystem.syncDirectory(pathParent(path).isEmpty ? "." : pathParent(path))
+    }
+
+    /// Writes `bytes` to `path` atomically in one call.
+    public static func write(_ bytes: some ContiguousBytes, to path: String, mode: UInt32 = 0o644) throws(OTAError) {
+        let writer = try AtomicFileWriter(path: path, mode: mode)
+        try writer.write(bytes)
+        try writer.commit()
+    }
+}
+
+extension FileSystem {
+    /// fsyncs a directory so a rename or create inside it is durable.
+    public static func syncDirectory(_ path: String) throws(OTAError) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd < 0 { throw .io("io.open", "\(path): cannot open directory to sync", cause: SystemCall.errnoText()) }
+        defer { close(fd) }
+        try SystemCall.retrying("fsync", path: path) { fsync(fd) }
+    }
+}

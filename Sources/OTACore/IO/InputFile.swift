@@ -1,0 +1,164 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A file opened for reading, sequentially or at offsets (`pread`), closed on deinit.
+public final class InputFile {
+    public let path: String
+    let descriptor: Int32
+
+    /// Opens `path` for reading; `followLinks: false` refuses a symbolic link (`O_NOFOLLOW`).
+    public init(path: String, followLinks: Bool = true) throws(OTAError) {
+        self.path = path
+        var flags = O_RDONLY | O_CLOEXEC
+        if !followLinks { flags |= O_NOFOLLOW }
+        let fd = open(path, flags)
+        if fd < 0 {
+            let error = errno
+            let code = error == ENOENT ? "io.not-found" : "io.open"
+            throw .io(code, "\(path): cannot open for reading", cause: SystemCall.errnoText(error))
+        }
+        descriptor = fd
+    }
+
+    deinit { close(descriptor) }
+
+    /// The file's current size in bytes.
+    public func size() throws(OTAError) -> Int64 {
+        var info = stat()
+        try SystemCall.retrying("fstat", path: path) { fstat(descriptor, &info) }
+        return Int64(info.st_size)
+    }
+
+    /// Whether this is a regular file (not a directory, device or pipe).
+    public func isRegularFile() throws(OTAError) -> Bool {
+        var info = stat()
+        try SystemCall.retrying("fstat", path: path) { fstat(descriptor, &info) }
+        return (info.st_mode & S_IFMT) == S_IFREG
+    }
+
+    /// Reads up to `buffer.count` bytes from the current position; 0 means end of file.
+    public func read(into buffer: inout [UInt8]) throws(OTAError) -> Int {
+        let capacity = buffer.count
+        let fd = descriptor
+        let outcome = buffer.withUnsafeMutableBytes { raw in
+            SystemCall.retryingRaw { Glibc.read(fd, raw.baseAddress, capacity) }
+        }
+        return try SystemCall.check(outcome, "read", path: path)
+    }
+
+    /// Fills `buffer` completely unless the file ends first; returns the count read.
+    public func readFully(into buffer: inout [UInt8]) throws(OTAError) -> Int {
+        var total = 0
+        let fd = descriptor
+        while total < buffer.count {
+            let outcome = buffer.withUnsafeMutableBytes { raw in
+                SystemCall.retryingRaw { Glibc.read(fd, raw.baseAddress! + total, raw.count - total) }
+            }
+            let count = try SystemCall.check(outcome, "read", path: path)
+            if count == 0 { break }
+            total += count
+        }
+        return total
+    }
+
+    /// Reads up to `count` bytes at `offset` without moving the file position.
+    public func read(at offset: Int64, count: Int) throws(OTAError) -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: count)
+        var total = 0
+        let fd = descriptor
+        while total < count {
+            let outcome = buffer.withUnsafeMutableBytes { raw in
+                SystemCall.retryingRaw { pread(fd, raw.baseAddress! + total, count - total, off_t(offset) + off_t(total)) }
+            }
+            let got = try SystemCall.check(outcome, "pread", path: path)
+            if got == 0 { break }
+            total += got
+        }
+        buffer.removeLast(count - total)
+        return buffer
+    }
+
+    /// Reads the whole file, refusing one larger than `limit` bytes.
+    public func readAll(limit: Int) throws(OTAError) -> [UInt8] {
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = try read(into: &buffer)
+            if count == 0 { return out }
+            if out.count + count > limit {
+                throw .usage("io.too-large", "\(path): larger than the limit of \(limit) bytes")
+            }
+            out.append(contentsOf: buffer[0..<count])
+        }
+    }
+}
+
+/// Convenience file reads and checks.
+public enum FileSystem {
+    /// Reads a whole (small) file, refusing one larger than `limit`.
+    public static func read(_ path: String, limit: Int = 16 << 20) throws(OTAError) -> [UInt8] {
+        try InputFile(path: path).readAll(limit: limit)
+    }
+
+    public static func exists(_ path: String) -> Bool {
+        access(path, F_OK) == 0
+    }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// Names in a directory (not `.` or `..`), sorted; throws if it cannot be opened.
+    public static func list(_ path: String) throws(OTAError) -> [String] {
+        guard let dir = opendir(path) else {
+            throw .io(errno == ENOENT ? "io.not-found" : "io.open", "\(path): cannot list directory", cause: SystemCall.errnoText())
+        }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    /// Creates a directory and its parents (mode 0700 by default for private material).
+    public static func createDirectory(_ path: String, mode: UInt32 = 0o755) throws(OTAError) {
+        if isDirectory(path) { return }
+        let parent = pathParent(path)
+        if !parent.isEmpty && parent != path && !isDirectory(parent) {
+            try createDirectory(parent, mode: mode)
+        }
+        if mkdir(path, mode_t(mode)) != 0 && errno != EEXIST {
+            throw .io("io.mkdir", "\(path): cannot create directory", cause: SystemCall.errnoText())
+        }
+    }
+}
+
+/// Minimal path arithmetic on `/`-separated strings.
+struct PathComponents {
+    let value: String
+    init(_ value: String) { self.value = value }
+
+    var parent: String {
+        guard let slash = value.lastIndex(of: "/") else { return "" }
+        if slash == value.startIndex { return "/" }
+        return String(value[..<slash])
+    }
+
+    var lastComponent: String {
+        guard let slash = value.lastIndex(of: "/") else { return value }
+        return String(value[value.index(after: slash)...])
+    }
+}
+
+func pathParent(_ path: String) -> String { PathComponents(path).parent }
+func pathLastComponent(_ path: String) -> String { PathComponents(path).lastComponent }

@@ -1,0 +1,45 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The one place libc file calls go through: retries `EINTR` and turns failures into `OTAError`s
+/// that name the path.
+enum SystemCall {
+    static func errnoText(_ code: Int32 = errno) -> String {
+        String(cString: strerror(code))
+    }
+
+    /// Runs `body` until it does not fail with `EINTR`; returns its result and the errno of a
+    /// failure (for use inside closures that cannot throw typed errors).
+    static func retryingRaw<T: BinaryInteger>(_ body: () -> T) -> (T, Int32) {
+        while true {
+            let result = body()
+            if result != -1 { return (result, 0) }
+            let error = errno
+            if error == EINTR { continue }
+            return (result, error)
+        }
+    }
+
+    /// Throws an I/O error for a failed raw call.
+    static func check<T: BinaryInteger>(_ outcome: (T, Int32), _ what: String, path: String, code: String = "io.failed") throws(OTAError) -> T {
+        if outcome.0 == -1 { throw .io(code, "\(path): \(what) failed", cause: errnoText(outcome.1)) }
+        return outcome.0
+    }
+
+    /// Runs `body` until it does not fail with `EINTR`; returns its result or throws on `-1`.
+    @discardableResult
+    static func retrying<T: BinaryInteger>(_ what: String, path: String, code: String = "io.failed", _ body: () -> T) throws(OTAError) -> T {
+        while true {
+            let result = body()
+            if result != -1 { return result }
+            let error = errno
+            if error == EINTR { continue }
+            throw .io(code, "\(path): \(what) failed", cause: errnoText(error))
+        }
+    }
+}

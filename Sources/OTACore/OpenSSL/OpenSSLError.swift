@@ -1,0 +1,36 @@
+internal import COpenSSL
+
+/// OpenSSL's per-thread error queue, drained into a readable string.
+///
+/// Discipline: `clear()` before a call, `drain()` right after a failure, with no `await` in
+/// between (the queue belongs to the thread).
+enum OpenSSLErrorQueue {
+    static func clear() { ERR_clear_error() }
+
+    /// Empties the queue and returns its messages joined, newest last.
+    static func drain() -> String {
+        var messages: [String] = []
+        while true {
+            let code = ERR_get_error()
+            if code == 0 { break }
+            var buffer = [CChar](repeating: 0, count: 256)
+            ERR_error_string_n(code, &buffer, buffer.count)
+            messages.append(String(decoding: buffer.prefix { $0 != 0 }.map(UInt8.init(bitPattern:)), as: UTF8.self))
+        }
+        return messages.joined(separator: "; ")
+    }
+
+    /// An `OTAError` for a failed OpenSSL call, with the drained queue as its cause.
+    static func error(_ code: String, _ message: String, kind: OTAError.Kind = .usage, function: String) -> OTAError {
+        let queue = drain()
+        return OTAError(code, kind: kind, message, cause: queue.isEmpty ? function : "\(function): \(queue)")
+    }
+}
+
+/// Throws a crypto error unless `rc == 1` (OpenSSL's success convention).
+@inline(__always)
+func ensure(_ rc: Int32, _ function: String, code: String = "crypto.internal", message: String? = nil) throws(OTAError) {
+    guard rc == 1 else {
+        throw OpenSSLErrorQueue.error(code, message ?? "OpenSSL call \(function) failed", function: function)
+    }
+}

@@ -76,4 +76,6 @@ static inline int COpenSSL_no_passphrase(char *pass, size_t size, size_t *len, c
 static inline int COpenSSL_decoder_refuse_passphrase(OSSL_DECODER_CTX *ctx) {
     return OSSL_DECODER_CTX_set_passphrase_cb(ctx, COpenSSL_no_passphrase, NULL);
 }
+// XN_FLAG_RFC2253 is a macro combining several flags; keep UTF-8 unescaped for readable names.
+static const unsigned long COpenSSL_XN_FLAG_RFC2253_UTF8 = XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB;
 #endif

@@ -1,0 +1,43 @@
+import ArgumentParser
+import OTACore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `ota`: build, sign, verify and install secure over-the-air update bundles, and keep the
+/// records regulators ask for.
+@main
+struct OTACommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ota",
+        abstract: "Secure over-the-air updates for vehicles: bundles, deltas, installs and records.",
+        discussion: """
+            Exit codes: 0 success; 1 usage or I/O error; 2 rejected by verification or policy.
+            Every command takes --json for machine-readable output.
+            """,
+        subcommands: [KeysCommand.self]
+    )
+
+    /// Parses, runs, and maps every failure to the design's exit codes (ArgumentParser's own
+    /// default for usage errors is 64; ours is 1).
+    static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        let json = arguments.contains("--json")
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+            Glibc.exit(0)
+        } catch let error as OTAError {
+            Output.fail(error, json: json)
+            Glibc.exit(error.exitStatus)
+        } catch {
+            if exitCode(for: error) == .success {
+                print(fullMessage(for: error))
+                Glibc.exit(0)
+            }
+            Output.fail(.usage("usage.invalid", fullMessage(for: error)), json: json)
+            Glibc.exit(1)
+        }
+    }
+}

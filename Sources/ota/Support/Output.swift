@@ -1,0 +1,47 @@
+import Foundation
+import OTACore
+
+/// Prints command results: a human text on stdout, or with `--json` one JSON object
+/// `{"ok": true, "result": {...}}` / `{"ok": false, "error": {"code", "kind", "message", "cause"}}`.
+enum Output {
+    static func succeed(_ result: some Encodable, human: String, json: Bool) {
+        if json {
+            print(encode(SuccessEnvelope(result: result)))
+        } else if !human.isEmpty {
+            print(human)
+        }
+    }
+
+    static func fail(_ error: OTAError, json: Bool) {
+        if json {
+            print(encode(FailureEnvelope(error: .init(code: error.code, kind: error.kind.rawValue, message: error.message, cause: error.cause))))
+        }
+        var text = "ota: error: \(error.message) [\(error.code)]\n"
+        if let cause = error.cause, !cause.isEmpty { text += "  cause: \(cause)\n" }
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+
+    static func encode(_ value: some Encodable) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        guard let data = try? encoder.encode(value) else { return "{\"ok\":false}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    private struct SuccessEnvelope<Result: Encodable>: Encodable {
+        let ok = true
+        let result: Result
+    }
+
+    private struct FailureEnvelope: Encodable {
+        struct Detail: Encodable {
+            let code: String
+            let kind: String
+            let message: String
+            let cause: String?
+        }
+        let ok = false
+        let error: Detail
+    }
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages ota builds and tests against, only when something is missing.
+# Usage: scripts/install-deps.sh            (the build and test dependencies)
+set -euo pipefail
+
+need=()
+[ -f /usr/include/openssl/evp.h ] || need+=(libssl-dev)
+[ -f /usr/include/archive.h ] || need+=(libarchive-dev)
+[ -f /usr/include/lzma.h ] || need+=(liblzma-dev)
+[ -f /usr/include/sqlite3.h ] || need+=(libsqlite3-dev)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkgconf)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v xz >/dev/null 2>&1 || need+=(xz-utils)
+command -v tar >/dev/null 2>&1 || need+=(tar)
+
+if [ ${#need[@]} -eq 0 ]; then
+    exit 0
+fi
+
+echo "deps: installing missing Debian packages: ${need[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+    echo "deps: not root; run: sudo apt-get install -y ${need[*]}" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq "${need[@]}" >/dev/null
+echo "deps: done"

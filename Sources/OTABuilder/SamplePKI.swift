@@ -1,0 +1,195 @@
+public import Foundation
+public import OTACore
+
+/// The sample PKI of `ota keys init`: every role's CA hierarchy, signers, CRLs, vehicle keys,
+/// and a ready-made vehicle trust store. Public keys for demos and tests only.
+///
+/// ```
+/// release/     root-ca → signing-ca → signer-1, signer-2, revoked-signer (revoked in signing-ca.crl)
+/// approval/    root-ca → approval-signer          (a separate root: release engineers cannot approve)
+/// repository/  root-ca → repository-signer
+/// vehicle/     root-ca → device (signs records, receives keys), fleet-recipient (receives keys)
+/// compliance/  root-ca → compliance-signer        (signs compliance exports)
+/// trust/<role>/anchors/*.crt, trust/<role>/crls/*.crl
+/// ```
+public enum SamplePKI {
+    /// What was created, for the command's output.
+    public struct Summary: Codable, Sendable {
+        public struct Entry: Codable, Sendable {
+            public let path: String
+            public let subject: String
+            public let keyType: String
+            public let notAfter: Date
+            public let fingerprint: String
+        }
+        public let suite: String
+        public let directory: String
+        public let certificates: [Entry]
+
+        public var humanDescription: String {
+            var lines = ["Sample PKI (\(suite)) written to \(directory) — public keys, for demos and tests only."]
+            for entry in certificates {
+                lines.append("  \(entry.path)  \(entry.keyType)  \(entry.subject)")
+            }
+            lines.append("Vehicle trust store: \(directory)/trust")
+            return lines.joined(separator: "\n")
+        }
+    }
+
+    /// The passphrase of the sample's one encrypted key (`release/signer-1.encrypted.key`).
+    public static let samplePassphrase = "ota-sample-passphrase"
+
+    /// Creates the PKI in `directory`, which must not exist; built in a temporary sibling and
+    /// renamed into place so a failure leaves nothing behind.
+    public static func create(suite: Suite, directory: String, now: Date = Date()) throws(OTAError) -> Summary {
+        if FileSystem.exists(directory) {
+            throw .usage("io.exists", "\(directory): already exists; choose a new directory")
+        }
+        let staging = directory + ".tmp-\(Hex.encode(try SecureRandom.bytes(4)))"
+        try FileSystem.createDirectory(staging, mode: 0o700)
+        do throws(OTAError) {
+            let builder = Builder(suite: suite, root: staging, now: now)
+            try builder.build()
+            guard rename(staging, directory) == 0 else {
+                throw .io("io.rename", "\(directory): cannot move the new PKI into place")
+            }
+            return Summary(suite: suite.rawValue, directory: directory, certificates: builder.entries.map {
+                Summary.Entry(path: $0.path, subject: $0.subject, keyType: $0.keyType, notAfter: $0.notAfter, fingerprint: $0.fingerprint)
+            })
+        } catch {
+            try? FileManager.default.removeItem(atPath: staging)
+            throw error
+        }
+    }
+
+    private final class Builder {
+        let suite: Suite
+        let root: String
+        let now: Date
+        var entries: [(path: String, subject: String, keyType: String, notAfter: Date, fingerprint: String)] = []
+
+        init(suite: Suite, root: String, now: Date) {
+            self.suite = suite
+            self.root = root
+            self.now = now
+        }
+
+        var organization: String { suite == .gm ? "ota sample OEM (GM suite)" : "ota sample OEM" }
+        var signingKeyType: KeyType { suite == .gm ? .sm2 : .p256 }
+
+        func years(_ count: Int) -> Date { now.addingTimeInterval(Double(count) * 365.25 * 86400) }
+        var start: Date { now.addingTimeInterval(-86400) }
+
+        func build() throws(OTAError) {
+            try write("README.md", Data(readme.utf8), mode: 0o644)
+
+            // release: root → signing CA → signers
+            let releaseRoot = try makeRoot("release", name: "Release Root CA")
+            let signingCA = try makeCA(under: releaseRoot, role: "release", file: "signing-ca", name: "Release Signing CA")
+            let signer1 = try makeLeaf(under: signingCA, role: "release", file: "signer-1", name: "Release Signer 1", type: signingKeyType, usage: .signer(codeSigning: true))
+            _ = try makeLeaf(under: signingCA, role: "release", file: "signer-2", name: "Release Signer 2", type: suite == .gm ? .sm2 : .ed25519, usage: .signer(codeSigning: true))
+            let revoked = try makeLeaf(under: signingCA, role: "release", file: "revoked-signer", name: "Release Signer (revoked)", type: signingKeyType, usage: .signer(codeSigning: true))
+            try write("release/chain.pem", Data(signingCA.certificate.pem.utf8), mode: 0o644)
+            try write("release/signer-1.encrypted.key", Data(try signer1.key.pem(passphrase: Array(SamplePKI.samplePassphrase.utf8)).utf8), mode: 0o600)
+            try write("release/signer-1.passphrase", Data((SamplePKI.samplePassphrase + "\n").utf8), mode: 0o600)
+            try writeCRL(releaseRoot, revoking: [], role: "release", file: "root-ca")
+            try writeCRL(signingCA, revoking: [revoked.certificate], role: "release", file: "signing-ca")
+
+            // approval, repository, compliance: root → one signer
+            for (role, name, signerFile) in [("approval", "Approval Authority", "approval-signer"),
+                                              ("repository", "Repository", "repository-signer"),
+                                              ("compliance", "Compliance", "compliance-signer")] {
+                let rootCA = try makeRoot(role, name: "\(name) Root CA")
+                _ = try makeLeaf(under: rootCA, role: role, file: signerFile, name: "\(name) Signer", type: signingKeyType, usage: .signer(codeSigning: false))
+                try writeCRL(rootCA, revoking: [], role: role, file: "root-ca")
+            }
+
+            // vehicle: root → device key, fleet recipient key
+            let vehicleRoot = try makeRoot("vehicle", name: "Vehicle Root CA")
+            _ = try makeLeaf(under: vehicleRoot, role: "vehicle", file: "device", name: "Vehicle Device SAMPLE0000000001", type: signingKeyType, usage: .device)
+            _ = try makeLeaf(under: vehicleRoot, role: "vehicle", file: "fleet-recipient", name: "Fleet Recipient (model X1)", type: suite == .gm ? .sm2 : .x25519, usage: .keyAgreement)
+            try writeCRL(vehicleRoot, revoking: [], role: "vehicle", file: "root-ca")
+        }
+
+        struct Issued {
+            let key: PrivateKey
+            let certificate: Certificate
+        }
+
+        func makeRoot(_ role: String, name: String) throws(OTAError) -> Issued {
+            let key = try PrivateKey.generate(signingKeyType)
+            let certificate = try CertificateIssuer.selfSignedRoot(key: key, profile: profile(name, role: role, usage: .certificateAuthority(pathLength: 1), until: years(30)))
+            try store(Issued(key: key, certificate: certificate), role: role, file: "root-ca")
+            try write("trust/\(role)/anchors/root-ca.crt", Data(certificate.pem.utf8), mode: 0o644)
+            return Issued(key: key, certificate: certificate)
+        }
+
+        func makeCA(under parent: Issued, role: String, file: String, name: String) throws(OTAError) -> Issued {
+            let key = try PrivateKey.generate(signingKeyType)
+            let certificate = try CertificateIssuer(key: parent.key, certificate: parent.certificate)
+                .issue(profile(name, role: role, usage: .certificateAuthority(pathLength: 0), until: years(20)), publicKey: try key.publicKey)
+            let issued = Issued(key: key, certificate: certificate)
+            try store(issued, role: role, file: file)
+            return issued
+        }
+
+        func makeLeaf(under parent: Issued, role: String, file: String, name: String, type: KeyType, usage: CertificateProfile.Usage) throws(OTAError) -> Issued {
+            let key = try PrivateKey.generate(type)
+            let certificate = try CertificateIssuer(key: parent.key, certificate: parent.certificate)
+                .issue(profile(name, role: role, usage: usage, until: years(10)), publicKey: try key.publicKey)
+            let issued = Issued(key: key, certificate: certificate)
+            try store(issued, role: role, file: file)
+            return issued
+        }
+
+        func profile(_ name: String, role: String, usage: CertificateProfile.Usage, until: Date) -> CertificateProfile {
+            CertificateProfile(commonName: name, organization: organization, organizationalUnit: role, usage: usage, notBefore: start, notAfter: until)
+        }
+
+        func store(_ issued: Issued, role: String, file: String) throws(OTAError) {
+            try write("\(role)/\(file).key", Data(try issued.key.pem().utf8), mode: 0o600)
+            try write("\(role)/\(file).crt", Data(issued.certificate.pem.utf8), mode: 0o644)
+            entries.append((path: "\(role)/\(file).crt", subject: issued.certificate.subject, keyType: issued.key.type.rawValue,
+                            notAfter: issued.certificate.notAfter, fingerprint: issued.certificate.fingerprint))
+        }
+
+        func writeCRL(_ ca: Issued, revoking: [Certificate], role: String, file: String) throws(OTAError) {
+            let crl = try CertificateIssuer(key: ca.key, certificate: ca.certificate)
+                .revocationList(revoking: revoking, number: 1, thisUpdate: start, nextUpdate: years(10))
+            try write("\(role)/\(file).crl", Data(crl.pem.utf8), mode: 0o644)
+            try write("trust/\(role)/crls/\(file).crl", Data(crl.pem.utf8), mode: 0o644)
+        }
+
+        func write(_ relative: String, _ data: Data, mode: UInt32) throws(OTAError) {
+            let path = "\(root)/\(relative)"
+            try FileSystem.createDirectory((path as NSString).deletingLastPathComponent, mode: 0o755)
+            try AtomicFileWriter.write(data, to: path, mode: mode)
+        }
+
+        var readme: String {
+            """
+            These keys are PUBLIC and for demos and tests only: never use them to sign anything a vehicle will install.
+
+            # Sample PKI (suite: \(suite.rawValue))
+
+            Made by `ota keys init --suite \(suite.rawValue) --out DIR` on \(ISO8601DateFormatter().string(from: now)).
+            Every private key here is unencrypted (mode 0600) except `release/signer-1.encrypted.key`, whose
+            passphrase is in `release/signer-1.passphrase` (to show the passphrase-from-file flow).
+
+            | role | hierarchy | use |
+            |---|---|---|
+            | release | root-ca → signing-ca → signer-1, signer-2, revoked-signer | sign bundles (codeSigning EKU); `chain.pem` is the intermediate to pass with `--chain` |
+            | approval | root-ca → approval-signer | approve automated-driving changes (a separate root) |
+            | repository | root-ca → repository-signer | sign the repository index |
+            | vehicle | root-ca → device, fleet-recipient | device: record checkpoints and key wrap; fleet-recipient: key wrap |
+            | compliance | root-ca → compliance-signer | sign compliance exports |
+
+            `revoked-signer` is listed in `release/signing-ca.crl`; every other CRL is empty. CRLs are valid for
+            10 years, leaf certificates for 10 years, CAs for 20 and roots for 30.
+
+            `trust/` is a vehicle trust store: `trust/<role>/anchors/` holds the pinned root, `trust/<role>/crls/`
+            the CRLs of that role's CAs. Use it with `--trust DIR/trust`.
+            """ + "\n"
+        }
+    }
+}

@@ -1,0 +1,192 @@
+public import Foundation
+internal import COpenSSL
+
+/// What a new certificate says about its subject.
+public struct CertificateProfile: Sendable {
+    public enum Usage: Sendable {
+        /// A CA; `pathLength` limits the CAs below it.
+        case certificateAuthority(pathLength: Int?)
+        /// A signer (digitalSignature), optionally with extended key usages (e.g. codeSigning).
+        case signer(codeSigning: Bool)
+        /// A device key that signs and agrees keys (vehicle device certificate).
+        case device
+        /// A key-agreement-only key (X25519 recipients).
+        case keyAgreement
+    }
+
+    public var commonName: String
+    public var organization: String
+    public var organizationalUnit: String?
+    public var usage: Usage
+    public var notBefore: Date
+    public var notAfter: Date
+
+    public init(commonName: String, organization: String, organizationalUnit: String? = nil, usage: Usage, notBefore: Date, notAfter: Date) {
+        self.commonName = commonName
+        self.organization = organization
+        self.organizationalUnit = organizationalUnit
+        self.usage = usage
+        self.notBefore = notBefore
+        self.notAfter = notAfter
+    }
+}
+
+/// Issues certificates and CRLs with a CA key: the building block of `ota keys init` and of
+/// test fixtures. Certificates are X.509 v3 with SKI/AKI; SM2 CAs sign with SM3 and the default
+/// distinguishing ID.
+public struct CertificateIssuer: Sendable {
+    public let key: PrivateKey
+    /// The CA certificate; nil while issuing the CA's own self-signed certificate.
+    public let certificate: Certificate?
+
+    public init(key: PrivateKey, certificate: Certificate?) {
+        self.key = key
+        self.certificate = certificate
+    }
+
+    /// Self-signs a root CA certificate for `key`.
+    public static func selfSignedRoot(key: PrivateKey, profile: CertificateProfile) throws(OTAError) -> Certificate {
+        try CertificateIssuer(key: key, certificate: nil).issue(profile, publicKey: try key.publicKey)
+    }
+
+    /// Issues a certificate for `publicKey`.
+    public func issue(_ profile: CertificateProfile, publicKey: PublicKey) throws(OTAError) -> Certificate {
+        OpenSSLErrorQueue.clear()
+        guard let x509 = X509_new() else { throw OpenSSLErrorQueue.error("crypto.internal", "X509_new failed", function: "X509_new") }
+        let certificate = Certificate(taking: x509)  // owns x509 from here on
+        try ensure(X509_set_version(x509, 2), "X509_set_version")
+
+        let serial = try SecureRandom.bytes(16)
+        try Self.withASN1Integer(positive: serial) { integer throws(OTAError) in try ensure(X509_set_serialNumber(x509, integer), "X509_set_serialNumber") }
+
+        let subject = try Self.name(profile)
+        defer { X509_NAME_free(subject) }
+        try ensure(X509_set_subject_name(x509, subject), "X509_set_subject_name")
+        if let issuerCertificate = self.certificate {
+            try ensure(X509_set_issuer_name(x509, X509_get_subject_name(issuerCertificate.pointer)), "X509_set_issuer_name")
+        } else {
+            try ensure(X509_set_issuer_name(x509, subject), "X509_set_issuer_name")
+        }
+        guard ASN1_TIME_set(X509_getm_notBefore(x509), time_t(profile.notBefore.timeIntervalSince1970)) != nil,
+              ASN1_TIME_set(X509_getm_notAfter(x509), time_t(profile.notAfter.timeIntervalSince1970)) != nil else {
+            throw OpenSSLErrorQueue.error("crypto.internal", "cannot set validity", function: "ASN1_TIME_set")
+        }
+        try ensure(X509_set_pubkey(x509, publicKey.key.pointer), "X509_set_pubkey")
+
+        var context = X509V3_CTX()
+        X509V3_set_ctx(&context, self.certificate?.pointer ?? x509, x509, nil, nil, 0)
+        for (nid, value) in Self.extensions(for: profile.usage) {
+            guard let extensionValue = X509V3_EXT_nconf_nid(nil, &context, nid, value) else {
+                throw OpenSSLErrorQueue.error("crypto.internal", "cannot build extension \(value)", function: "X509V3_EXT_nconf_nid")
+            }
+            defer { X509_EXTENSION_free(extensionValue) }
+            try ensure(X509_add_ext(x509, extensionValue, -1), "X509_add_ext")
+        }
+
+        try sign { context throws(OTAError) in
+            guard X509_sign_ctx(x509, context) > 0 else {
+                throw OpenSSLErrorQueue.error("crypto.internal", "cannot sign the certificate", function: "X509_sign_ctx")
+            }
+        }
+        // Re-parse so the object is exactly what a verifier will see (and the SM2 ID is set).
+        return try Certificate(der: certificate.der, source: "issued certificate")
+    }
+
+    /// Issues a CRL listing `revoked` (certificates of this CA), valid from `thisUpdate` to `nextUpdate`.
+    public func revocationList(revoking revoked: [Certificate], number: Int, thisUpdate: Date, nextUpdate: Date) throws(OTAError) -> CertificateRevocationList {
+        guard let issuerCertificate = certificate else { throw .usage("crl.issuer", "a CRL needs the CA certificate") }
+        OpenSSLErrorQueue.clear()
+        guard let crl = X509_CRL_new() else { throw OpenSSLErrorQueue.error("crypto.internal", "X509_CRL_new failed", function: "X509_CRL_new") }
+        let list = CertificateRevocationList(taking: crl)
+        try ensure(X509_CRL_set_version(crl, 1), "X509_CRL_set_version")
+        try ensure(X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuerCertificate.pointer)), "X509_CRL_set_issuer_name")
+        try Self.withTime(thisUpdate) { time throws(OTAError) in try ensure(X509_CRL_set1_lastUpdate(crl, time), "X509_CRL_set1_lastUpdate") }
+        try Self.withTime(nextUpdate) { time throws(OTAError) in try ensure(X509_CRL_set1_nextUpdate(crl, time), "X509_CRL_set1_nextUpdate") }
+        for certificate in revoked {
+            guard let entry = X509_REVOKED_new() else { throw OpenSSLErrorQueue.error("crypto.internal", "X509_REVOKED_new failed", function: "X509_REVOKED_new") }
+            guard X509_REVOKED_set_serialNumber(entry, X509_get0_serialNumber(certificate.pointer).map { UnsafeMutablePointer(mutating: $0) }) == 1 else {
+                X509_REVOKED_free(entry)
+                throw OpenSSLErrorQueue.error("crypto.internal", "cannot set revoked serial", function: "X509_REVOKED_set_serialNumber")
+            }
+            try Self.withTime(thisUpdate) { time throws(OTAError) in try ensure(X509_REVOKED_set_revocationDate(entry, UnsafeMutablePointer(mutating: time)), "X509_REVOKED_set_revocationDate") }
+            try ensure(X509_CRL_add0_revoked(crl, entry), "X509_CRL_add0_revoked")
+        }
+        try Self.withASN1Integer(positive: BigEndian.bytes(UInt64(number))) { integer throws(OTAError) in
+            try ensure(X509_CRL_add1_ext_i2d(crl, NID_crl_number, UnsafeMutableRawPointer(integer), 0, 0), "X509_CRL_add1_ext_i2d")
+        }
+        try ensure(X509_CRL_sort(crl), "X509_CRL_sort")
+        try sign { context throws(OTAError) in
+            guard X509_CRL_sign_ctx(crl, context) > 0 else {
+                throw OpenSSLErrorQueue.error("crypto.internal", "cannot sign the CRL", function: "X509_CRL_sign_ctx")
+            }
+        }
+        return try CertificateRevocationList(der: list.der, source: "issued CRL")
+    }
+
+    private func sign(_ body: (OpaquePointer) throws(OTAError) -> Void) throws(OTAError) {
+        let algorithm = try SignatureAlgorithm.forKey(key.type)
+        guard let context = EVP_MD_CTX_new() else { throw OpenSSLErrorQueue.error("crypto.internal", "EVP_MD_CTX_new failed", function: "EVP_MD_CTX_new") }
+        defer { EVP_MD_CTX_free(context) }
+        try DigestSignContext.configure(context, key: key.key, algorithm: algorithm, signing: true, sm2ID: defaultSM2DistinguishingID)
+        try body(context)
+    }
+
+    private static func name(_ profile: CertificateProfile) throws(OTAError) -> OpaquePointer {
+        guard let name = X509_NAME_new() else { throw OpenSSLErrorQueue.error("crypto.internal", "X509_NAME_new failed", function: "X509_NAME_new") }
+        var entries = [("O", profile.organization)]
+        if let unit = profile.organizationalUnit { entries.append(("OU", unit)) }
+        entries.append(("CN", profile.commonName))
+        for (field, value) in entries {
+            let bytes = Array(value.utf8)
+            guard X509_NAME_add_entry_by_txt(name, field, MBSTRING_UTF8, bytes, Int32(bytes.count), -1, 0) == 1 else {
+                X509_NAME_free(name)
+                throw OpenSSLErrorQueue.error("certificate.name", "cannot encode \(field)=\(value)", function: "X509_NAME_add_entry_by_txt")
+            }
+        }
+        return name
+    }
+
+    private static func extensions(for usage: CertificateProfile.Usage) -> [(Int32, String)] {
+        var list: [(Int32, String)] = []
+        switch usage {
+        case .certificateAuthority(let pathLength):
+            list.append((NID_basic_constraints, "critical,CA:TRUE" + (pathLength.map { ",pathlen:\($0)" } ?? "")))
+            list.append((NID_key_usage, "critical,keyCertSign,cRLSign"))
+        case .signer(let codeSigning):
+            list.append((NID_basic_constraints, "critical,CA:FALSE"))
+            list.append((NID_key_usage, "critical,digitalSignature"))
+            if codeSigning { list.append((NID_ext_key_usage, "codeSigning")) }
+        case .device:
+            list.append((NID_basic_constraints, "critical,CA:FALSE"))
+            list.append((NID_key_usage, "critical,digitalSignature,keyAgreement"))
+        case .keyAgreement:
+            list.append((NID_basic_constraints, "critical,CA:FALSE"))
+            list.append((NID_key_usage, "critical,keyAgreement"))
+        }
+        list.append((NID_subject_key_identifier, "hash"))
+        list.append((NID_authority_key_identifier, "keyid:always"))
+        return list
+    }
+
+    private static func withASN1Integer(positive bytes: [UInt8], _ body: (UnsafeMutablePointer<ASN1_INTEGER>) throws(OTAError) -> Void) throws(OTAError) {
+        var magnitude = bytes
+        if magnitude.first.map({ $0 & 0x80 != 0 }) == true { magnitude[0] &= 0x7f }
+        guard let number = BN_bin2bn(magnitude, Int32(magnitude.count), nil) else {
+            throw OpenSSLErrorQueue.error("crypto.internal", "BN_bin2bn failed", function: "BN_bin2bn")
+        }
+        defer { BN_free(number) }
+        guard let integer = BN_to_ASN1_INTEGER(number, nil) else {
+            throw OpenSSLErrorQueue.error("crypto.internal", "BN_to_ASN1_INTEGER failed", function: "BN_to_ASN1_INTEGER")
+        }
+        defer { ASN1_INTEGER_free(integer) }
+        try body(integer)
+    }
+
+    private static func withTime(_ date: Date, _ body: (UnsafePointer<ASN1_TIME>) throws(OTAError) -> Void) throws(OTAError) {
+        guard let time = ASN1_TIME_set(nil, time_t(date.timeIntervalSince1970)) else {
+            throw OpenSSLErrorQueue.error("crypto.internal", "ASN1_TIME_set failed", function: "ASN1_TIME_set")
+        }
+        defer { ASN1_TIME_free(time) }
+        try body(time)
+    }
+}

@@ -1,0 +1,111 @@
+public import Foundation
+internal import COpenSSL
+
+/// A certificate revocation list (`X509_CRL`) signed by a CA. It may travel in the clear: its
+/// signature is checked against its issuer during chain verification.
+public final class CertificateRevocationList: @unchecked Sendable {
+    // @unchecked: never mutated after parsing.
+    let pointer: OpaquePointer
+
+    init(taking pointer: OpaquePointer) { self.pointer = pointer }
+
+    deinit { X509_CRL_free(pointer) }
+
+    /// Parses one DER CRL; trailing bytes are refused.
+    public convenience init(der: [UInt8], source: String = "CRL") throws(OTAError) {
+        OpenSSLErrorQueue.clear()
+        var consumed = 0
+        let parsed = der.withUnsafeBufferPointer { buffer -> OpaquePointer? in
+            var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
+            let result = d2i_X509_CRL(nil, &cursor, buffer.count)
+            if let cursor, let base = buffer.baseAddress { consumed = cursor - base }
+            return result
+        }
+        guard let parsed else {
+            throw OpenSSLErrorQueue.error("crl.malformed", "\(source): not a DER X.509 CRL", function: "d2i_X509_CRL")
+        }
+        guard consumed == der.count else {
+            X509_CRL_free(parsed)
+            throw .usage("crl.malformed", "\(source): trailing bytes after the CRL")
+        }
+        self.init(taking: parsed)
+    }
+
+    /// Parses every CRL in PEM text, or one DER CRL.
+    public static func load(_ bytes: [UInt8], source: String) throws(OTAError) -> [CertificateRevocationList] {
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard text.contains("-----BEGIN") else { return [try CertificateRevocationList(der: bytes, source: source)] }
+        var lists: [CertificateRevocationList] = []
+        for block in PEMBlock.split(text) {
+            guard block.label == "X509 CRL" else {
+                throw .usage("crl.malformed", "\(source): unexpected PEM block '\(block.label)' (expected X509 CRL)")
+            }
+            lists.append(try CertificateRevocationList(der: block.der, source: source))
+        }
+        guard !lists.isEmpty else { throw .usage("crl.malformed", "\(source): no CRL found") }
+        return lists
+    }
+
+    public static func load(contentsOf path: String) throws(OTAError) -> [CertificateRevocationList] {
+        try load(FileSystem.read(path, limit: 16 << 20), source: path)
+    }
+
+    public var der: [UInt8] {
+        var output: UnsafeMutablePointer<UInt8>? = nil
+        let length = i2d_X509_CRL(pointer, &output)
+        guard length > 0, let output else { return [] }
+        defer { COpenSSL_free(output) }
+        return Array(UnsafeBufferPointer(start: output, count: Int(length)))
+    }
+
+    public var pem: String { PEMBlock(label: "X509 CRL", der: der).text }
+
+    public var issuer: String { X509Name.string(X509_CRL_get_issuer(pointer)) }
+    public var thisUpdate: Date { ASN1Time.date(X509_CRL_get0_lastUpdate(pointer)) }
+    public var nextUpdate: Date? {
+        guard let next = X509_CRL_get0_nextUpdate(pointer) else { return nil }
+        return ASN1Time.date(next)
+    }
+
+    /// Serial numbers (hex) of the revoked certificates.
+    public var revokedSerialNumbers: [String] {
+        guard let revoked = X509_CRL_get_REVOKED(pointer) else { return [] }
+        return (0..<COpenSSL_sk_X509_REVOKED_num(revoked)).compactMap { index in
+            guard let entry = COpenSSL_sk_X509_REVOKED_value(revoked, index),
+                  let serial = X509_REVOKED_get0_serialNumber(entry),
+                  let number = ASN1_INTEGER_to_BN(serial, nil) else { return nil }
+            defer { BN_free(number) }
+            guard let hex = BN_bn2hex(number) else { return nil }
+            defer { COpenSSL_free(hex) }
+            return String(cString: hex).lowercased()
+        }
+    }
+
+    /// Whether the CRL is signed with SM2-with-SM3.
+    var isSignedWithSM2: Bool { X509_CRL_get_signature_nid(pointer) == NID_SM2_with_SM3 }
+
+    /// Whether `issuer` names this CRL's issuer and its key verifies the CRL signature (SM2 with
+    /// the default distinguishing ID, ECDSA or Ed25519).
+    func isSigned(by issuerCertificate: Certificate) -> Bool {
+        guard X509_NAME_cmp(X509_CRL_get_issuer(pointer), X509_get_subject_name(issuerCertificate.pointer)) == 0,
+              let key = try? issuerCertificate.publicKey else { return false }
+        let algorithm: SignatureAlgorithm
+        switch X509_CRL_get_signature_nid(pointer) {
+        case NID_SM2_with_SM3: algorithm = .sm2SM3
+        case NID_ecdsa_with_SHA256: algorithm = .ecdsaP256SHA256
+        case NID_ED25519: algorithm = .ed25519
+        default: return false
+        }
+        var tbsPointer: UnsafeMutablePointer<UInt8>? = nil
+        let tbsLength = i2d_re_X509_CRL_tbs(pointer, &tbsPointer)
+        guard tbsLength > 0, let tbsPointer else { return false }
+        defer { COpenSSL_free(tbsPointer) }
+        let tbs = Array(UnsafeBufferPointer(start: tbsPointer, count: Int(tbsLength)))
+        var signature: UnsafePointer<ASN1_BIT_STRING>? = nil
+        var signatureAlgorithm: UnsafePointer<X509_ALGOR>? = nil
+        X509_CRL_get0_signature(pointer, &signature, &signatureAlgorithm)
+        guard let signature, let data = ASN1_STRING_get0_data(signature) else { return false }
+        let bytes = Array(UnsafeBufferPointer(start: data, count: Int(ASN1_STRING_length(signature))))
+        return (try? key.check(bytes, for: tbs, algorithm: algorithm)) == .valid
+    }
+}

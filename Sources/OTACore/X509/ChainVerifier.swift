@@ -1,0 +1,141 @@
+public import Foundation
+internal import COpenSSL
+
+/// What to do with a CRL past its nextUpdate.
+public enum StaleCRLPolicy: String, Sendable, Codable {
+    /// Refuse (`crl.expired`): the default; a vehicle must fetch fresh CRLs.
+    case reject
+    /// Accept, still honouring the revocations it lists.
+    case allow
+}
+
+/// The outcome of a chain check: a trusted path, or the reason it is not trusted.
+public enum ChainVerdict: Sendable {
+    case trusted(chain: [Certificate])
+    case untrusted(OTAError)
+
+    public var isTrusted: Bool {
+        if case .trusted = self { return true }
+        return false
+    }
+}
+
+/// Verifies certificate chains with OpenSSL's verifier (`X509_verify_cert`): path building,
+/// signatures, validity at an injected time, CRLs for every CA in the path, plus the role's
+/// key-usage rules.
+public struct ChainVerifier: Sendable {
+    public let store: TrustStore
+    public let time: any TimeSource
+    public let staleCRLPolicy: StaleCRLPolicy
+
+    public init(store: TrustStore, time: any TimeSource = SystemTime(), staleCRLPolicy: StaleCRLPolicy = .reject) {
+        self.store = store
+        self.time = time
+        self.staleCRLPolicy = staleCRLPolicy
+    }
+
+    /// Checks that `leaf`, with the untrusted `intermediates`, chains to an anchor of `role`.
+    ///
+    /// Throws only when the trust store itself cannot be read (missing or empty trust is a
+    /// rejection, thrown as `trust.*`); every verdict about the certificates is returned.
+    public func verify(_ leaf: Certificate, intermediates: [Certificate] = [], role: TrustRole) throws(OTAError) -> ChainVerdict {
+        let anchors = try store.anchors(for: role)
+        let crls = try store.revocationLists(for: role)
+        return try Self.verify(leaf, intermediates: intermediates, anchors: anchors, crls: crls, role: role, at: time.now(), staleCRLPolicy: staleCRLPolicy)
+    }
+
+    /// The verification itself, with explicit anchors and CRLs.
+    public static func verify(_ leaf: Certificate, intermediates: [Certificate], anchors: [Certificate], crls: [CertificateRevocationList],
+                              role: TrustRole, at instant: Date, staleCRLPolicy: StaleCRLPolicy = .reject) throws(OTAError) -> ChainVerdict {
+        guard !anchors.isEmpty else { throw .rejected("trust.empty", "no trust anchors for the \(role.rawValue) role") }
+        OpenSSLErrorQueue.clear()
+        guard let x509Store = X509_STORE_new() else {
+            throw OpenSSLErrorQueue.error("crypto.internal", "cannot allocate an X509_STORE", function: "X509_STORE_new")
+        }
+        defer { X509_STORE_free(x509Store) }
+        for anchor in anchors { _ = X509_STORE_add_cert(x509Store, anchor.pointer) }
+        // Every CRL's signature is checked here against a CA of the path candidates; OpenSSL 3.0
+        // cannot check SM2 CRL signatures itself, so only CRLs that pass are given to it.
+        let candidates = anchors + intermediates
+        let checkedCRLs = crls.filter { crl in candidates.contains { crl.isSigned(by: $0) } }
+        for crl in checkedCRLs { _ = X509_STORE_add_crl(x509Store, crl.pointer) }
+        let hasSM2CRL = checkedCRLs.contains { $0.isSignedWithSM2 }
+        OpenSSLErrorQueue.clear()  // duplicate anchors/CRLs are harmless
+        _ = X509_STORE_set_flags(x509Store, UInt(X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL | X509_V_FLAG_X509_STRICT))
+
+        guard let untrusted = COpenSSL_sk_X509_new_null() else {
+            throw OpenSSLErrorQueue.error("crypto.internal", "cannot allocate a certificate stack", function: "sk_X509_new_null")
+        }
+        defer { COpenSSL_sk_X509_pop_free(untrusted) }
+        for certificate in intermediates {
+            _ = X509_up_ref(certificate.pointer)
+            _ = COpenSSL_sk_X509_push(untrusted, certificate.pointer)
+        }
+
+        guard let context = X509_STORE_CTX_new_ex(nil, nil) else {
+            throw OpenSSLErrorQueue.error("crypto.internal", "cannot allocate an X509_STORE_CTX", function: "X509_STORE_CTX_new_ex")
+        }
+        defer { X509_STORE_CTX_free(context) }
+        try ensure(X509_STORE_CTX_init(context, x509Store, leaf.pointer, untrusted), "X509_STORE_CTX_init")
+        X509_STORE_CTX_set_time(context, 0, time_t(instant.timeIntervalSince1970))
+        COpenSSL_set_verify_tolerance(context, staleCRLPolicy == .allow ? 1 : 0, hasSM2CRL ? 1 : 0)
+
+        let rc = X509_verify_cert(context)
+        guard rc == 1 else {
+            let code = X509_STORE_CTX_get_error(context)
+            let depth = X509_STORE_CTX_get_error_depth(context)
+            let reason = String(cString: X509_verify_cert_error_string(Int(code)))
+            OpenSSLErrorQueue.clear()
+            return .untrusted(Self.error(for: code, depth: depth, reason: reason, leaf: leaf, role: role))
+        }
+
+        var chain: [Certificate] = []
+        if let verified = X509_STORE_CTX_get1_chain(context) {
+            for index in 0..<COpenSSL_sk_X509_num(verified) {
+                if let certificate = COpenSSL_sk_X509_value(verified, index) { chain.append(Certificate(taking: certificate)) }
+            }
+            COpenSSL_sk_X509_free(verified)  // the certificates now belong to `chain`
+        }
+
+        if let usageProblem = Self.checkLeafUsage(leaf, role: role) { return .untrusted(usageProblem) }
+        return .trusted(chain: chain)
+    }
+
+    /// Role rules OpenSSL 3.0 has no purpose for: a signing leaf, codeSigning for releases.
+    static func checkLeafUsage(_ leaf: Certificate, role: TrustRole) -> OTAError? {
+        if leaf.isCA {
+            return .rejected("certificate.usage", "\(leaf.subject): a CA certificate cannot sign as \(role.rawValue)")
+        }
+        let keyUsage = X509_get_key_usage(leaf.pointer)
+        if keyUsage != UInt32.max && (keyUsage & UInt32(KU_DIGITAL_SIGNATURE)) == 0 {
+            return .rejected("certificate.usage", "\(leaf.subject): keyUsage lacks digitalSignature")
+        }
+        if role.requiresCodeSigning && !leaf.allowsCodeSigning {
+            return .rejected("certificate.usage", "\(leaf.subject): extendedKeyUsage lacks codeSigning, required for the \(role.rawValue) role")
+        }
+        return nil
+    }
+
+    /// Maps OpenSSL's verify error to a stable code.
+    static func error(for code: Int32, depth: Int32, reason: String, leaf: Certificate, role: TrustRole) -> OTAError {
+        let where_ = depth == 0 ? leaf.subject : "chain depth \(depth) of \(leaf.subject)"
+        let stable: String
+        switch code {
+        case X509_V_ERR_CERT_HAS_EXPIRED: stable = "certificate.expired"
+        case X509_V_ERR_CERT_NOT_YET_VALID: stable = "certificate.not-yet-valid"
+        case X509_V_ERR_CERT_REVOKED: stable = "certificate.revoked"
+        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
+             X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT,
+             X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+            stable = "certificate.untrusted"
+        case X509_V_ERR_CRL_HAS_EXPIRED: stable = "crl.expired"
+        case X509_V_ERR_CRL_NOT_YET_VALID: stable = "crl.not-yet-valid"
+        case X509_V_ERR_UNABLE_TO_GET_CRL: stable = "crl.missing"
+        case X509_V_ERR_CRL_SIGNATURE_FAILURE, X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE: stable = "crl.signature"
+        case X509_V_ERR_CERT_SIGNATURE_FAILURE, X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE: stable = "certificate.signature"
+        case X509_V_ERR_INVALID_CA, X509_V_ERR_PATH_LENGTH_EXCEEDED, X509_V_ERR_KEYUSAGE_NO_CERTSIGN: stable = "certificate.invalid-ca"
+        default: stable = "certificate.invalid"
+        }
+        return .rejected(stable, "\(where_): not trusted for the \(role.rawValue) role: \(reason)", cause: "X509_verify_cert error \(code)")
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import OTACore
+import Testing
+
+@Suite("X.509 chain verification")
+struct ChainVerifierTests {
+    func verify(_ pki: TestPKI, _ leaf: Certificate, role: TrustRole = .release, crls: [CertificateRevocationList]? = nil,
+                at instant: Date? = nil, policy: StaleCRLPolicy = .reject) throws -> ChainVerdict {
+        try ChainVerifier.verify(leaf, intermediates: [pki.ca.certificate], anchors: [pki.root.certificate], crls: crls ?? pki.crls(),
+                                 role: role, at: instant ?? pki.now, staleCRLPolicy: policy)
+    }
+
+    func code(_ verdict: ChainVerdict) -> String? {
+        if case .untrusted(let error) = verdict { return error.code }
+        return nil
+    }
+
+    @Test(arguments: Suite.allCases)
+    func `a signer chaining to the anchor with fresh CRLs is trusted`(suite: Suite) throws {
+        let pki = try TestPKI(suite: suite)
+        let signer = try pki.leaf()
+        let verdict = try verify(pki, signer.certificate)
+        guard case .trusted(let chain) = verdict else {
+            Issue.record("expected trusted, got \(verdict)")
+            return
+        }
+        #expect(chain.count == 3)
+        #expect(chain.last == pki.root.certificate)
+    }
+
+    @Test func `an Ed25519 signer under a P-256 CA is trusted`() throws {
+        let pki = try TestPKI(suite: .intl)
+        let signer = try pki.leaf(type: .ed25519)
+        #expect(try verify(pki, signer.certificate).isTrusted)
+    }
+
+    @Test(arguments: Suite.allCases)
+    func `a revoked signer is rejected`(suite: Suite) throws {
+        let pki = try TestPKI(suite: suite)
+        let signer = try pki.leaf()
+        #expect(code(try verify(pki, signer.certificate, crls: pki.crls(revoking: [signer.certificate]))) == "certificate.revoked")
+    }
+
+    @Test(arguments: Suite.allCases)
+    func `an expired signer is rejected`(suite: Suite) throws {
+        let pki = try TestPKI(suite: suite)
+        let signer = try pki.leaf(notBefore: pki.now.addingTimeInterval(-86400 * 10), notAfter: pki.now.addingTimeInterval(-86400))
+        #expect(code(try verify(pki, signer.certificate)) == "certificate.expired")
+    }
+
+    @Test func `a not yet valid signer is rejected`() throws {
+        let pki = try TestPKI(suite: .intl)
+        let signer = try pki.leaf(notBefore: pki.now.addingTimeInterval(86400), notAfter: pki.now.addingTimeInterval(86400 * 10))
+        #expect(code(try verify(pki, signer.certificate)) == "certificate.not-yet-valid")
+    }
+
+    @Test func `validity is judged at the injected time, not the system clock`() throws {
+        let pki = try TestPKI(suite: .intl)
+        let signer = try pki.leaf()
+        let later = pki.now.addingTimeInterval(86400 * 400)
+        let longCRLs = try pki.crls(nextUpdate: pki.now.addingTimeInterval(86400 * 1000))
+        #expect(code(try verify(pki, signer.certificate, crls: longCRLs, at: later)) == "certificate.expired")
+    }
+
+    @Test(arguments: Suite.allCases)
+    func `a signer from an unknown root is rejected`(suite: Suite) throws {
+        let pki = try TestPKI(suite: suite)
+        let stranger = try TestPKI(suite: suite)
+        let signer = try stranger.leaf()
+        let verdict = try ChainVerifier.verify(signer.certificate, intermediates: [stranger.ca.certificate], anchors: [pki.root.certificate],
+                                               crls: pki.crls(), role: .release, at: pki.now)
+        #expect(code(verdict) == "certificate.untrusted")
+    }
+
+    @Test func `a release signer without the codeSigning usage is rejected`() throws {
+        let pki = try TestPKI(suite: .intl)
+        let signer = try pki.leaf(usage: .signer(codeSigning: false))
+        #expect(code(try verify(pki, signer.certificate)) == "certificate.usage")
+        #expect(try verify(pki, signer.certificate, role: .approval).isTrusted)
+    }
+
+    @Test func `a CA certificate cannot act as a signer`() throws {
+        let pki = try TestPKI(suite: .intl)
+        let verdict = try ChainVerifier.verify(pki.ca.certificate, intermediates: [], anchors: [pki.root.certificate], crls: pki.crls(), role: .approval, at: pki.now)
+        #expect(code(verdict) == "certificate.usage")
+    }
+
+    @Test func `a missing CRL for a CA in the path is rejected`() throws {
+        let pki = try TestPKI(suite: .intl)
+        let signer = try pki.leaf()
+        let onlyRootCRL = [try pki.crls()[0]]
+        #expect(code(try verify(pki, signer.certificate, crls: onlyRootCRL)) == "crl.missing")
+    }
+
+    @Test(arguments: Suite.allCases)
+    func `a CRL past nextUpdate is rejected by default and allowed by policy`(suite: Suite) throws {
+        let pki = try TestPKI(suite: suite)
+        let signer = try pki.leaf()
+        let stale = try pki.crls(nextUpdate: pki.now.addingTimeInterval(-60))
+        #expect(code(try verify(pki, signer.certificate, crls: stale)) == "crl.expired")
+        #expect(try verify(pki, signer.certificate, crls: stale, policy: .allow).isTrusted)
+    }
+
+    @Test func `a stale CRL still revokes under the allow policy`() throws {
+        let pki = try TestPKI(suite: .intl)
+        let signer = try pki.leaf()
+        let stale = try pki.crls(revoking: [signer.certificate], nextUpdate: pki.now.addingTimeInterval(-60))
+        #expect(code(try verify(pki, signer.certificate, crls: stale, policy: .allow)) == "certificate.revoked")
+    }
+
+    @Test(arguments: Suite.allCases)
+    func `a CRL signed by another CA does not count`(suite: Suite) throws {
+        let pki = try TestPKI(suite: suite)
+        let other = try TestPKI(suite: suite)
+        let signer = try pki.leaf()
+        let forged = [try pki.crls()[0], try other.ca.issuer.revocationList(revoking: [], number: 1, thisUpdate: pki.now.addingTimeInterval(-60), nextUpdate: pki.now.addingTimeInterval(3600))]
+        #expect(code(try verify(pki, signer.certificate, crls: forged)) == "crl.missing")
+    }
+
+    @Test(arguments: Suite.allCases)
+    func `a CRL with an altered signature does not count`(suite: Suite) throws {
+        let pki = try TestPKI(suite: suite)
+        let signer = try pki.leaf()
+        let crls = try pki.crls(revoking: [signer.certificate])
+        var der = crls[1].der
+        der[der.count - 5] ^= 0x01  // inside the signature value
+        let tampered = [crls[0], try CertificateRevocationList(der: der)]
+        #expect(code(try verify(pki, signer.certificate, crls: tampered)) == "crl.missing")
+    }
+
+    @Test func `an empty trust store refuses instead of skipping verification`() throws {
+        let pki = try TestPKI(suite: .intl)
+        let signer = try pki.leaf()
+        let directory = try TemporaryDirectory.make()
+        let verifier = ChainVerifier(store: try TrustStore(directory: directory), time: FixedTime(pki.now))
+        #expect(throws: OTAError.rejected("trust.empty", "")) { try verifier.verify(signer.certificate, intermediates: [pki.ca.certificate], role: .release) }
+        #expect(throws: OTAError.rejected("trust.missing", "")) { try TrustStore(directory: directory + "/nope") }
+    }
+
+    @Test func `a trust store directory gives each role its own anchors`() throws {
+        let pki = try TestPKI(suite: .intl)
+        let signer = try pki.leaf()
+        let directory = try pki.writeTrustStore(role: .approval, crls: pki.crls())
+        let verifier = ChainVerifier(store: try TrustStore(directory: directory), time: FixedTime(pki.now))
+        // Trusted as approval (no codeSigning needed there) …
+        #expect(try verifier.verify(signer.certificate, intermediates: [pki.ca.certificate], role: .approval).isTrusted)
+        // … but the release role has no anchors at all.
+        #expect(throws: OTAError.rejected("trust.empty", "")) { try verifier.verify(signer.certificate, intermediates: [pki.ca.certificate], role: .release) }
+    }
+
+    @Test func `the monotonic clock never goes behind its floor`() {
+        let floor = Date(timeIntervalSince1970: 2_000_000_000)
+        let clock = MonotonicTime(base: FixedTime(Date(timeIntervalSince1970: 1_000_000_000)), floor: floor)
+        #expect(clock.now() == floor)
+        let later = Date(timeIntervalSince1970: 3_000_000_000)
+        #expect(MonotonicTime(base: FixedTime(later), floor: floor).now() == later)
+    }
+}

@@ -22,6 +22,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
+#include <string.h>
 
 // OPENSSL_free is a function-like macro (CRYPTO_free with __FILE__/__LINE__).
 static inline void COpenSSL_free(void *ptr) { OPENSSL_free(ptr); }
@@ -87,4 +88,22 @@ static const unsigned long COpenSSL_XN_FLAG_RFC2253_UTF8 = XN_FLAG_RFC2253 & ~AS
 static inline int COpenSSL_sk_X509_REVOKED_num(const STACK_OF(X509_REVOKED) *sk) { return sk_X509_REVOKED_num(sk); }
 static inline X509_REVOKED *COpenSSL_sk_X509_REVOKED_value(const STACK_OF(X509_REVOKED) *sk, int i) { return sk_X509_REVOKED_value(sk, i); }
 static inline void COpenSSL_sk_X509_free(STACK_OF(X509) *sk) { sk_X509_free(sk); }
+// OSSL_PARAM keeps a pointer to its key name, so names must have static storage: a Swift String
+// passed as `const char *` is a temporary. These helpers use the header's literal names.
+static inline OSSL_PARAM COpenSSL_param_digest(char *name) { return OSSL_PARAM_construct_utf8_string(OSSL_ALG_PARAM_DIGEST, name, 0); }
+static inline OSSL_PARAM COpenSSL_param_kdf_key(void *p, size_t n) { return OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, p, n); }
+static inline OSSL_PARAM COpenSSL_param_kdf_salt(void *p, size_t n) { return OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, p, n); }
+static inline OSSL_PARAM COpenSSL_param_kdf_info(void *p, size_t n) { return OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, p, n); }
+static inline OSSL_PARAM COpenSSL_param_end(void) { return OSSL_PARAM_construct_end(); }
+static inline int COpenSSL_bld_push_p256_private(OSSL_PARAM_BLD *bld, const BIGNUM *priv) {
+    return OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0)
+        && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, priv);
+}
+// 1 when an EC key names its curve; keys with explicit curve parameters are refused by ota.
+static inline int COpenSSL_ec_uses_named_curve(const EVP_PKEY *pkey) {
+    char encoding[32] = {0};
+    size_t length = 0;
+    if (!EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_EC_ENCODING, encoding, sizeof(encoding), &length)) return 0;
+    return strcmp(encoding, OSSL_PKEY_EC_ENCODING_GROUP) == 0;
+}
 #endif

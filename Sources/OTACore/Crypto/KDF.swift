@@ -17,17 +17,17 @@ public enum HKDF {
         var digestName = Array(hash.openSSLName.utf8CString)
         var secret = secret, salt = salt, info = info
         // An empty buffer still needs a valid pointer for OSSL_PARAM.
-        if salt.isEmpty { salt = [0]; salt.removeAll(keepingCapacity: true) }
+        if salt.isEmpty { salt.reserveCapacity(1) }
         let rc = digestName.withUnsafeMutableBufferPointer { name in
             secret.withUnsafeMutableBytes { key in
                 salt.withUnsafeMutableBytes { saltBytes in
                     info.withUnsafeMutableBytes { infoBytes in
                         var params = [
-                            OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, name.baseAddress, 0),
-                            OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, key.baseAddress, key.count),
-                            OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, saltBytes.baseAddress, saltBytes.count),
-                            OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, infoBytes.baseAddress, infoBytes.count),
-                            OSSL_PARAM_construct_end(),
+                            COpenSSL_param_digest(name.baseAddress),
+                            COpenSSL_param_kdf_key(key.baseAddress, key.count),
+                            COpenSSL_param_kdf_salt(saltBytes.baseAddress, saltBytes.count),
+                            COpenSSL_param_kdf_info(infoBytes.baseAddress, infoBytes.count),
+                            COpenSSL_param_end(),
                         ]
                         return EVP_KDF_derive(context, &output, output.count, &params)
                     }
@@ -55,8 +55,8 @@ enum HMAC {
         var digestName = Array(hash.openSSLName.utf8CString)
         let initRC = digestName.withUnsafeMutableBufferPointer { name in
             var params = [
-                OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, name.baseAddress, 0),
-                OSSL_PARAM_construct_end(),
+                COpenSSL_param_digest(name.baseAddress),
+                COpenSSL_param_end(),
             ]
             return EVP_MAC_init(context, key, key.count, &params)
         }

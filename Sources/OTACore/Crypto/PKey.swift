@@ -26,6 +26,8 @@ final class PKey: @unchecked Sendable {
         if EVP_PKEY_is_a(pointer, "ED25519") == 1 { return .ed25519 }
         if EVP_PKEY_is_a(pointer, "X25519") == 1 { return .x25519 }
         if EVP_PKEY_is_a(pointer, "EC") == 1 {
+            // Explicit curve parameters are an attack surface (Wycheproof: wrong cofactor); only named curves.
+            guard COpenSSL_ec_uses_named_curve(pointer) == 1 else { return nil }
             var name = [CChar](repeating: 0, count: 64)
             var length = 0
             guard EVP_PKEY_get_group_name(pointer, &name, name.count, &length) == 1 else { return nil }

@@ -65,8 +65,7 @@ public struct PrivateKey: Sendable {
         defer { BN_clear_free(number) }
         guard let builder = OSSL_PARAM_BLD_new() else { throw OpenSSLErrorQueue.error("crypto.internal", "OSSL_PARAM_BLD_new failed", function: "OSSL_PARAM_BLD_new") }
         defer { OSSL_PARAM_BLD_free(builder) }
-        try ensure(OSSL_PARAM_BLD_push_utf8_string(builder, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0), "OSSL_PARAM_BLD_push_utf8_string")
-        try ensure(OSSL_PARAM_BLD_push_BN(builder, OSSL_PKEY_PARAM_PRIV_KEY, number), "OSSL_PARAM_BLD_push_BN")
+        try ensure(COpenSSL_bld_push_p256_private(builder, number), "OSSL_PARAM_BLD_push")
         guard let params = OSSL_PARAM_BLD_to_param(builder) else { throw OpenSSLErrorQueue.error("crypto.internal", "OSSL_PARAM_BLD_to_param failed", function: "OSSL_PARAM_BLD_to_param") }
         defer { OSSL_PARAM_free(params) }
         guard let context = EVP_PKEY_CTX_new_from_name(nil, "EC", nil) else { throw OpenSSLErrorQueue.error("crypto.internal", "EC unavailable", function: "EVP_PKEY_CTX_new_from_name") }

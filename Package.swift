@@ -48,7 +48,7 @@ let package = Package(
             resources: [.copy("Vectors")],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "OTACLITests", dependencies: ["OTACore", "OTABuilder"],
+            name: "OTACLITests", dependencies: ["OTACore", "OTABuilder", "ota"],
             swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,62 @@
+import Foundation
+import OTACore
+import Testing
+
+@Suite("Key and certificate loading", .serialized)
+struct KeyLoadingTests {
+    @Test(arguments: [KeyType.p256, .ed25519, .x25519, .sm2])
+    func `a PEM private key round trips and keeps its type`(type: KeyType) throws {
+        let key = try PrivateKey.generate(type)
+        let loaded = try PrivateKey(encoded: Array(try key.pem().utf8))
+        #expect(loaded.type == type)
+        #expect(try loaded.publicKey == key.publicKey)
+    }
+
+    @Test func `DER private keys made by the openssl command line load`() throws {
+        let directory = try TemporaryDirectory.make()
+        try OpenSSLTool.run(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-outform", "DER", "-out", "\(directory)/ec.der"])
+        try OpenSSLTool.run(["genpkey", "-algorithm", "SM2", "-out", "\(directory)/sm2.pem"])
+        #expect(try PrivateKey(contentsOf: "\(directory)/ec.der").type == .p256)
+        #expect(try PrivateKey(contentsOf: "\(directory)/sm2.pem").type == .sm2)
+    }
+
+    @Test func `an encrypted key needs its passphrase from a file or the environment`() throws {
+        let directory = try TemporaryDirectory.make()
+        let key = try PrivateKey.generate(.p256)
+        try key.pem(passphrase: Array("correct horse".utf8)).write(toFile: "\(directory)/k.pem", atomically: true, encoding: .utf8)
+        try "correct horse\n".write(toFile: "\(directory)/pass", atomically: true, encoding: .utf8)
+        try "wrong horse\n".write(toFile: "\(directory)/wrong", atomically: true, encoding: .utf8)
+
+        #expect(try PrivateKey(contentsOf: "\(directory)/k.pem", passphrase: .file("\(directory)/pass")).publicKey == key.publicKey)
+        setenv("OTA_TEST_PASSPHRASE", "correct horse", 1)
+        defer { unsetenv("OTA_TEST_PASSPHRASE") }
+        #expect(try PrivateKey(contentsOf: "\(directory)/k.pem", passphrase: .environment("OTA_TEST_PASSPHRASE")).publicKey == key.publicKey)
+
+        #expect(throws: OTAError.usage("key.passphrase-required", "")) { try PrivateKey(contentsOf: "\(directory)/k.pem") }
+        #expect(throws: OTAError.usage("key.passphrase", "")) { try PrivateKey(contentsOf: "\(directory)/k.pem", passphrase: .file("\(directory)/wrong")) }
+        #expect(throws: OTAError.usage("key.passphrase-missing", "")) { try PrivateKey(contentsOf: "\(directory)/k.pem", passphrase: .environment("OTA_TEST_UNSET_VARIABLE")) }
+    }
+
+    @Test func `garbage, public keys and unsupported curves are refused with their own codes`() throws {
+        let directory = try TemporaryDirectory.make()
+        #expect(throws: OTAError.usage("key.malformed", "")) { try PrivateKey(encoded: Array("not a key".utf8)) }
+        let publicOnly = try PrivateKey.generate(.p256).publicKey.pem()
+        #expect(throws: OTAError.usage("key.malformed", "")) { try PrivateKey(encoded: Array(publicOnly.utf8)) }
+        try OpenSSLTool.run(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:secp384r1", "-out", "\(directory)/p384.pem"])
+        #expect(throws: OTAError.usage("key.unsupported", "")) { try PrivateKey(contentsOf: "\(directory)/p384.pem") }
+        #expect(throws: OTAError.io("io.not-found", "")) { try PrivateKey(contentsOf: "\(directory)/absent.pem") }
+    }
+
+    @Test func `certificates load from PEM chains and DER, and refuse trailing bytes`() throws {
+        let pki = try TestPKI(suite: .gm)
+        let chain = Array((pki.ca.certificate.pem + pki.root.certificate.pem).utf8)
+        let loaded = try Certificate.load(chain, source: "chain.pem")
+        #expect(loaded.count == 2)
+        #expect(loaded[0] == pki.ca.certificate)
+        #expect(try Certificate.load(pki.root.certificate.der, source: "root.der")[0] == pki.root.certificate)
+        #expect(throws: OTAError.usage("certificate.malformed", "")) { try Certificate(der: pki.root.certificate.der + [0]) }
+        #expect(throws: OTAError.usage("certificate.malformed", "")) { try Certificate.load(Array("-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n".utf8), source: "x") }
+        #expect(pki.ca.certificate.isCA)
+        #expect(pki.ca.certificate.subject == "CN=Test CA,O=ota tests")
+    }
+}

@@ -5,6 +5,6 @@ struct KeysCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
         abstract: "Create and inspect keys and certificates.",
-        subcommands: [KeysInitCommand.self]
+        subcommands: [KeysInitCommand.self, KeysVerifyCommand.self]
     )
 }

@@ -1,0 +1,95 @@
+/// Checks the raw bytes of a tar stream as they are read, for what libarchive does not check:
+/// entry padding must be zero, the archive must end with exactly two zero blocks, and nothing may
+/// follow them. Together with libarchive's header checksums this makes any changed byte of a
+/// bundle file an error.
+struct TarFraming {
+    private enum State {
+        case header            // collecting a 512-byte header block
+        case data(UInt64)      // bytes of entry data left
+        case padding(Int)      // zero bytes left before the next header
+        case secondZeroBlock   // after one all-zero block
+        case end               // after the end-of-archive marker: nothing more allowed
+    }
+
+    private var state: State = .header
+    private var block: [UInt8] = []
+    private(set) var offset: UInt64 = 0
+    private(set) var isComplete = false
+
+    /// Feeds the next raw bytes; throws at the first framing violation.
+    mutating func consume(_ bytes: UnsafeRawBufferPointer) throws(OTAError) {
+        var index = 0
+        while index < bytes.count {
+            switch state {
+            case .header, .secondZeroBlock:
+                let take = min(512 - block.count, bytes.count - index)
+                block.append(contentsOf: bytes[index..<(index + take)])
+                index += take
+                offset += UInt64(take)
+                if block.count == 512 { try finishBlock() }
+            case .data(let left):
+                let take = Int(min(left, UInt64(bytes.count - index)))
+                index += take
+                offset += UInt64(take)
+                let remaining = left - UInt64(take)
+                if remaining == 0 { enterPadding(afterDataOf: 0) } else { state = .data(remaining) }
+            case .padding(let left):
+                let take = min(left, bytes.count - index)
+                for position in index..<(index + take) where bytes[position] != 0 {
+                    throw .rejected("bundle.framing", "non-zero tar padding at byte \(offset + UInt64(position - index))")
+                }
+                index += take
+                offset += UInt64(take)
+                state = left - take == 0 ? .header : .padding(left - take)
+            case .end:
+                throw .rejected("bundle.trailing-data", "data after the end of the archive at byte \(offset)")
+            }
+        }
+    }
+
+    /// Called at end of file: the archive must have ended properly.
+    func finish() throws(OTAError) {
+        guard isComplete else { throw .rejected("bundle.truncated", "the bundle ends before its end-of-archive marker (byte \(offset))") }
+    }
+
+    private var dataSizeOfLastHeader: UInt64 = 0
+
+    private mutating func finishBlock() throws(OTAError) {
+        let isZero = block.allSatisfy { $0 == 0 }
+        switch state {
+        case .secondZeroBlock:
+            guard isZero else { throw .rejected("bundle.framing", "broken end-of-archive marker at byte \(offset - 512)") }
+            state = .end
+            isComplete = true
+        default:
+            if isZero {
+                state = .secondZeroBlock
+            } else {
+                let size = try Self.size(of: block, at: offset - 512)
+                if size == 0 { state = .header } else { state = .data(size) }
+                dataSizeOfLastHeader = size
+            }
+        }
+        block.removeAll(keepingCapacity: true)
+    }
+
+    private mutating func enterPadding(afterDataOf _: Int) {
+        let remainder = Int(dataSizeOfLastHeader % 512)
+        state = remainder == 0 ? .header : .padding(512 - remainder)
+    }
+
+    /// The size field of a ustar header (octal, NUL or space terminated).
+    static func size(of header: [UInt8], at position: UInt64) throws(OTAError) -> UInt64 {
+        var value: UInt64 = 0
+        var digits = 0
+        for byte in header[124..<136] {
+            if byte == 0 || byte == 0x20 { if digits > 0 { break } else { continue } }
+            guard byte >= 0x30 && byte <= 0x37 else {
+                throw .rejected("bundle.framing", "tar header at byte \(position) has a malformed size field")
+            }
+            value = value << 3 | UInt64(byte - 0x30)
+            digits += 1
+        }
+        return value
+    }
+}

@@ -1,0 +1,34 @@
+/// The fixed shape of a bundle: entry names, order, and the bounds every size is checked against
+/// before anything is read.
+public enum BundleLayout {
+    public static let manifestEntry = "manifest.json"
+    public static let signaturesEntry = "signatures.json"
+    public static let recipientsEntry = "recipients.json"
+
+    /// The tar entry of an image's payload.
+    public static func payloadEntry(_ imageName: String) -> String { "payloads/\(imageName)" }
+
+    public static let maximumManifestSize = 8 << 20
+    public static let maximumSignaturesSize = 1 << 20
+    public static let maximumRecipientsSize = 1 << 20
+    public static let maximumImages = 64
+    public static let maximumRecipients = 1024
+    /// Largest image or payload: 64 GiB.
+    public static let maximumImageSize: UInt64 = 64 << 30
+    public static let minimumChunkSize: UInt64 = 4 << 10
+    public static let maximumChunkSize: UInt64 = 16 << 20
+    /// The chunk size the builder uses.
+    public static let defaultChunkSize: UInt64 = 1 << 20
+
+    /// Image names: lowercase ASCII letters, digits, `.`, `_`, `-`; 1 to 64 characters, starting
+    /// with a letter or digit. No case or Unicode variants can collide.
+    public static func isValidImageName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard (1...64).contains(bytes.count), let first = bytes.first, isLowerAlphanumeric(first) else { return false }
+        return bytes.allSatisfy { isLowerAlphanumeric($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
+    }
+
+    private static func isLowerAlphanumeric(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+    }
+}

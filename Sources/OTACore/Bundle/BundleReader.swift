@@ -1,0 +1,198 @@
+public import Foundation
+
+/// What a bundle reader trusts: the trust store, the time, how many release signers.
+public struct BundleTrustPolicy: Sendable {
+    public var trust: TrustStore
+    public var time: any TimeSource
+    /// Distinct release signers required (two-person rule: 2).
+    public var threshold: Int
+    public var staleCRLPolicy: StaleCRLPolicy
+
+    public init(trust: TrustStore, time: any TimeSource = SystemTime(), threshold: Int = 1, staleCRLPolicy: StaleCRLPolicy = .reject) {
+        self.trust = trust
+        self.time = time
+        self.threshold = threshold
+        self.staleCRLPolicy = staleCRLPolicy
+    }
+}
+
+/// The verified head of a bundle: its manifest (signed, checked) and recipients.
+public struct VerifiedManifest: Sendable {
+    public let manifest: Manifest
+    /// The exact signed bytes.
+    public let manifestBytes: [UInt8]
+    /// Suite hash of `manifestBytes`: what approvals and records name.
+    public let digest: Digest
+    public let signers: [SignerReport]
+    public let recipients: Recipients
+}
+
+/// The unverified head of a bundle, for `ota bundle inspect`.
+public struct BundleHead: Sendable {
+    public let manifestBytes: [UInt8]
+    public let envelope: SignatureEnvelope
+    public let recipients: Recipients
+}
+
+/// Reads a bundle in one pass over one open file descriptor: the manifest and its signatures are
+/// verified before any payload byte is read, and every payload chunk is checked against its
+/// signed hash before it is handed on. Nothing is extracted to disk, and the reader never goes
+/// back to the file by name, so replacing the file during a read changes nothing that was
+/// verified.
+public final class BundleReader {
+    public let path: String
+    private let archive: ArchiveReader
+    private var expectedPayloads: [Manifest.Image] = []
+    private var nextPayloadIndex = 0
+    private var verified: VerifiedManifest?
+    private var openStream: VerifiedPayloadStream?
+
+    public init(path: String) throws(OTAError) {
+        self.path = path
+        let file = try InputFile(path: path)
+        guard try file.isRegularFile() else { throw .usage("bundle.not-a-file", "\(path): not a regular file") }
+        archive = try ArchiveReader(file: file)
+    }
+
+    /// Reads the three head entries without verifying them (inspection only).
+    public func readHead() throws(OTAError) -> BundleHead {
+        let manifestBytes = try readEntry(BundleLayout.manifestEntry, limit: BundleLayout.maximumManifestSize, later: [BundleLayout.signaturesEntry, BundleLayout.recipientsEntry])
+        let envelopeBytes = try readEntry(BundleLayout.signaturesEntry, limit: BundleLayout.maximumSignaturesSize, later: [BundleLayout.recipientsEntry])
+        let envelope = try SignatureEnvelope.decode(envelopeBytes)
+        let recipientsBytes = try readEntry(BundleLayout.recipientsEntry, limit: BundleLayout.maximumRecipientsSize, later: [])
+        let recipients = try Recipients.decode(recipientsBytes)
+        return BundleHead(manifestBytes: manifestBytes, envelope: envelope, recipients: recipients)
+    }
+
+    /// Reads and verifies the head: signatures over the manifest bytes, chains to the release
+    /// anchors, the threshold, then the manifest's own rules and expiry.
+    public func verifyHead(policy: BundleTrustPolicy) throws(OTAError) -> VerifiedManifest {
+        let head = try readHead()
+        let chains = ChainVerifier(store: policy.trust, time: policy.time, staleCRLPolicy: policy.staleCRLPolicy)
+        let reports = try EnvelopeVerifier(chains: chains, role: .release).verify(head.envelope, body: head.manifestBytes, expectedType: SignatureEnvelope.manifestType)
+        // Only now, with signatures that verify over these exact bytes, is the manifest parsed.
+        guard reports.contains(where: \.isTrusted) else {
+            try EnvelopeVerifier.requireThreshold(reports, threshold: policy.threshold, suite: .intl)
+            throw .rejected("signature.invalid", "no trusted signature")
+        }
+        let manifest = try CanonicalJSON.decode(Manifest.self, from: head.manifestBytes, what: "manifest")
+        try EnvelopeVerifier.requireThreshold(reports, threshold: policy.threshold, suite: manifest.bundle.suite)
+        let problems = ManifestRules.problems(in: manifest)
+        guard problems.isEmpty else {
+            throw .rejected("manifest.invalid", "signed manifest breaks the format rules: " + problems.map(\.description).joined(separator: "; "))
+        }
+        let now = policy.time.now()
+        guard manifest.bundle.expires > now else {
+            throw .rejected("manifest.expired", "bundle \(manifest.bundle.id) expired at \(Timestamp.format(manifest.bundle.expires))")
+        }
+        let result = VerifiedManifest(manifest: manifest, manifestBytes: head.manifestBytes, digest: try Hasher.hash(manifest.bundle.suite.hash, head.manifestBytes),
+                                      signers: reports, recipients: head.recipients)
+        verified = result
+        expectedPayloads = manifest.images
+        return result
+    }
+
+    /// The next payload, in manifest order, as a stream of verified chunks; nil after the last
+    /// payload, once the archive is confirmed to end there.
+    public func nextPayload() throws(OTAError) -> VerifiedPayloadStream? {
+        guard let verified else { throw .usage("bundle.order", "verifyHead() must come before payloads") }
+        if let openStream, !openStream.isComplete { try openStream.drain() }
+        guard nextPayloadIndex < expectedPayloads.count else {
+            if let extra = try archive.nextEntry() {
+                throw .rejected("bundle.extra-entry", "\(path): unexpected entry '\(extra.name)' after the last payload")
+            }
+            return nil
+        }
+        let image = expectedPayloads[nextPayloadIndex]
+        let later = expectedPayloads[(nextPayloadIndex + 1)...].map(\.payload.entry)
+        let entry = try expectEntry(image.payload.entry, later: later)
+        guard let size = entry.size, size >= 0, UInt64(size) == image.payload.storedSize else {
+            throw .rejected("bundle.entry-size", "\(path): entry '\(entry.name)' is \(entry.size.map(String.init) ?? "unknown") bytes; the manifest signs \(image.payload.storedSize)")
+        }
+        nextPayloadIndex += 1
+        let stream = try VerifiedPayloadStream(archive: archive, image: image, hash: verified.manifest.bundle.suite.hash, bundlePath: path)
+        openStream = stream
+        return stream
+    }
+
+    private func readEntry(_ name: String, limit: Int, later: [String]) throws(OTAError) -> [UInt8] {
+        let entry = try expectEntry(name, later: later)
+        guard let size = entry.size, size >= 0, size <= Int64(limit) else {
+            throw .rejected("bundle.entry-too-large", "\(path): entry '\(name)' is larger than its limit of \(limit) bytes")
+        }
+        return try archive.readAll(limit: limit)
+    }
+
+    private var seenNames = Set<String>()
+
+    /// The next header must be a regular file called `name`; anything else says what it is.
+    private func expectEntry(_ name: String, later: [String]) throws(OTAError) -> ArchiveReader.Entry {
+        guard let entry = try archive.nextEntry() else {
+            throw .rejected("bundle.missing-entry", "\(path): the archive ends where '\(name)' was expected")
+        }
+        guard entry.isRegularFile, !entry.isHardLink, !entry.isSymbolicLink, !entry.isSparse else {
+            let kind = entry.isHardLink ? "hard link" : entry.isSymbolicLink ? "symbolic link" : entry.isSparse ? "sparse file" : entry.fileTypeDescription
+            throw .rejected("bundle.entry-type", "\(path): entry '\(entry.name)' is a \(kind); only regular files are allowed")
+        }
+        guard entry.name == name else {
+            if seenNames.contains(entry.name) {
+                throw .rejected("bundle.duplicate-entry", "\(path): entry '\(entry.name)' appears twice")
+            }
+            if later.contains(entry.name) {
+                throw .rejected("bundle.entry-order", "\(path): entry '\(entry.name)' comes before '\(name)'")
+            }
+            throw .rejected("bundle.unexpected-entry", "\(path): unexpected entry '\(entry.name)' where '\(name)' was expected")
+        }
+        seenNames.insert(entry.name)
+        return entry
+    }
+}
+
+/// One payload's stored bytes, handed out chunk by chunk only after each chunk's hash matched
+/// the signed manifest.
+public final class VerifiedPayloadStream {
+    public let image: Manifest.Image
+    private let archive: ArchiveReader
+    private let hash: HashAlgorithm
+    private let bundlePath: String
+    private var buffer: [UInt8]
+    private var chunkIndex = 0
+    public private(set) var bytesVerified: UInt64 = 0
+
+    init(archive: ArchiveReader, image: Manifest.Image, hash: HashAlgorithm, bundlePath: String) throws(OTAError) {
+        self.archive = archive
+        self.image = image
+        self.hash = hash
+        self.bundlePath = bundlePath
+        buffer = [UInt8](repeating: 0, count: Int(image.payload.chunkSize))
+    }
+
+    public var isComplete: Bool { chunkIndex == image.payload.chunkHashes.count }
+
+    /// Calls `body` with the next verified chunk; returns false when the payload is complete.
+    public func withNextChunk(_ body: (ArraySlice<UInt8>, _ isLast: Bool) throws(OTAError) -> Void) throws(OTAError) -> Bool {
+        guard !isComplete else { return false }
+        let payload = image.payload
+        let remaining = payload.storedSize - bytesVerified
+        let want = Int(min(remaining, payload.chunkSize))
+        let got = try archive.read(into: &buffer, offset: 0, count: want)
+        guard got == want else {
+            throw .rejected("payload.truncated", "\(bundlePath): payload '\(image.name)' ends inside chunk \(chunkIndex)")
+        }
+        let hasher = try Hasher(hash)
+        hasher.update(buffer[0..<want])
+        let digest = hasher.finalize()
+        guard let expected = Hex.decode(payload.chunkHashes[chunkIndex]), ConstantTime.equals(digest.bytes, expected) else {
+            throw .rejected("payload.chunk-hash", "\(bundlePath): payload '\(image.name)' chunk \(chunkIndex) (bytes \(bytesVerified)..<\(bytesVerified + UInt64(want))) does not match the signed hash")
+        }
+        chunkIndex += 1
+        bytesVerified += UInt64(want)
+        try body(buffer[0..<want], isComplete)
+        return true
+    }
+
+    /// Verifies and discards the rest of the payload.
+    public func drain() throws(OTAError) {
+        while try withNextChunk({ _, _ in }) {}
+    }
+}

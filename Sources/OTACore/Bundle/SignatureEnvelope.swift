@@ -1,0 +1,166 @@
+public import Foundation
+
+/// Detached DSSE-style signatures over a document (the manifest entry of a bundle, or the
+/// payload of an approval). Each signature covers `PAE(payloadType, body)` and carries its
+/// algorithm and certificate chain (leaf first, DER, base64).
+public struct SignatureEnvelope: Codable, Sendable, Equatable {
+    public static let manifestType = "application/vnd.ota.manifest.v1+json"
+    public static let approvalType = "application/vnd.ota.approval.v1+json"
+
+    public struct Signature: Codable, Sendable, Equatable {
+        public var algorithm: String
+        public var signature: String
+        public var certificates: [String]
+
+        public init(algorithm: String, signature: String, certificates: [String]) {
+            self.algorithm = algorithm
+            self.signature = signature
+            self.certificates = certificates
+        }
+    }
+
+    public var payloadType: String
+    public var signatures: [Signature]
+
+    public init(payloadType: String, signatures: [Signature] = []) {
+        self.payloadType = payloadType
+        self.signatures = signatures
+    }
+
+    /// Most signatures an envelope may carry, and most certificates per signature.
+    public static let maximumSignatures = 16
+    public static let maximumCertificates = 8
+
+    /// DSSE pre-authentication encoding: `"DSSEv1" SP len(type) SP type SP len(body) SP body`,
+    /// lengths as ASCII decimal.
+    public static func pae(type: String, body: [UInt8]) -> [UInt8] {
+        let typeBytes = Array(type.utf8)
+        return Array("DSSEv1 \(typeBytes.count) ".utf8) + typeBytes + Array(" \(body.count) ".utf8) + body
+    }
+
+    /// Signs `body` with `key`, attaching `certificate` and its `chain`.
+    public static func sign(body: [UInt8], type: String, key: PrivateKey, certificate: Certificate, chain: [Certificate]) throws(OTAError) -> Signature {
+        guard try key.publicKey == certificate.publicKey else {
+            throw .usage("key.certificate-mismatch", "the signing key does not belong to the certificate \(certificate.subject)")
+        }
+        let algorithm = try SignatureAlgorithm.forKey(key.type)
+        let signature = try key.signature(for: pae(type: type, body: body))
+        return Signature(algorithm: algorithm.rawValue, signature: Data(signature).base64EncodedString(),
+                         certificates: ([certificate] + chain).map { Data($0.der).base64EncodedString() })
+    }
+
+    public func encoded() throws(OTAError) -> [UInt8] { try CanonicalJSON.encode(self) }
+
+    public static func decode(_ bytes: [UInt8]) throws(OTAError) -> SignatureEnvelope {
+        try CanonicalJSON.decode(SignatureEnvelope.self, from: bytes, what: "signatures")
+    }
+}
+
+/// One signature's outcome.
+public struct SignerReport: Sendable, Codable {
+    public let index: Int
+    public let algorithm: String
+    public let subject: String?
+    public let issuer: String?
+    public let keyID: String?
+    public let notBefore: Date?
+    public let notAfter: Date?
+    /// Nil when the signature verified and chained to the role's anchors.
+    public let failure: String?
+    public let failureMessage: String?
+
+    public var isTrusted: Bool { failure == nil }
+}
+
+/// Verifies an envelope's signatures against one trust role.
+public struct EnvelopeVerifier: Sendable {
+    public let chains: ChainVerifier
+    public let role: TrustRole
+
+    public init(chains: ChainVerifier, role: TrustRole) {
+        self.chains = chains
+        self.role = role
+    }
+
+    /// Checks every signature over `body`; returns one report per signature, in order.
+    /// Throws only for environmental problems (unreadable or empty trust store).
+    public func verify(_ envelope: SignatureEnvelope, body: [UInt8], expectedType: String) throws(OTAError) -> [SignerReport] {
+        guard envelope.payloadType == expectedType else {
+            return [SignerReport(index: 0, algorithm: "", subject: nil, issuer: nil, keyID: nil, notBefore: nil, notAfter: nil,
+                                 failure: "signature.payload-type", failureMessage: "envelope payload type '\(envelope.payloadType)' is not '\(expectedType)'")]
+        }
+        let message = SignatureEnvelope.pae(type: expectedType, body: body)
+        var reports: [SignerReport] = []
+        for (index, entry) in envelope.signatures.prefix(SignatureEnvelope.maximumSignatures).enumerated() {
+            reports.append(try verifyOne(entry, index: index, message: message))
+        }
+        if envelope.signatures.count > SignatureEnvelope.maximumSignatures {
+            reports.append(SignerReport(index: SignatureEnvelope.maximumSignatures, algorithm: "", subject: nil, issuer: nil, keyID: nil, notBefore: nil, notAfter: nil,
+                                        failure: "signature.too-many", failureMessage: "more than \(SignatureEnvelope.maximumSignatures) signatures"))
+        }
+        return reports
+    }
+
+    private func verifyOne(_ entry: SignatureEnvelope.Signature, index: Int, message: [UInt8]) throws(OTAError) -> SignerReport {
+        func fail(_ code: String, _ text: String, _ leaf: Certificate? = nil, keyID: String? = nil) -> SignerReport {
+            SignerReport(index: index, algorithm: entry.algorithm, subject: leaf?.subject, issuer: leaf?.issuer, keyID: keyID,
+                         notBefore: leaf?.notBefore, notAfter: leaf?.notAfter, failure: code, failureMessage: "signature \(index): \(text)")
+        }
+        guard let algorithm = SignatureAlgorithm(rawValue: entry.algorithm) else {
+            return fail("signature.algorithm-unknown", "unknown algorithm '\(entry.algorithm)'")
+        }
+        guard !entry.certificates.isEmpty, entry.certificates.count <= SignatureEnvelope.maximumCertificates else {
+            return fail("signature.certificates", "needs 1 to \(SignatureEnvelope.maximumCertificates) certificates")
+        }
+        var certificates: [Certificate] = []
+        for (position, text) in entry.certificates.enumerated() {
+            guard let der = Data(base64Encoded: text), let certificate = try? Certificate(der: Array(der)) else {
+                return fail("signature.certificates", "certificate \(position) is not base64 DER X.509")
+            }
+            certificates.append(certificate)
+        }
+        let leaf = certificates[0]
+        guard let signatureBytes = Data(base64Encoded: entry.signature) else {
+            return fail("signature.encoding", "signature is not base64", leaf)
+        }
+        let publicKey: PublicKey
+        do throws(OTAError) { publicKey = try leaf.publicKey } catch { return fail("signature.certificates", error.message, leaf) }
+        let keyID = (try? publicKey.keyID().hex)
+        guard publicKey.type == algorithm.keyType else {
+            return fail("signature.algorithm-mismatch", "algorithm \(algorithm.rawValue) does not fit the certificate's \(publicKey.type.rawValue) key", leaf, keyID: keyID)
+        }
+        guard try publicKey.check(Array(signatureBytes), for: message, algorithm: algorithm) == .valid else {
+            return fail("signature.invalid", "does not verify over the document (\(leaf.subject))", leaf, keyID: keyID)
+        }
+        if case .untrusted(let error) = try chains.verify(leaf, intermediates: Array(certificates.dropFirst()), role: role) {
+            return fail(error.code, error.message, leaf, keyID: keyID)
+        }
+        return SignerReport(index: index, algorithm: algorithm.rawValue, subject: leaf.subject, issuer: leaf.issuer, keyID: keyID,
+                            notBefore: leaf.notBefore, notAfter: leaf.notAfter, failure: nil, failureMessage: nil)
+    }
+
+    /// Decides the threshold: enough distinct trusted keys whose algorithms belong to `suite`.
+    /// A failing signature's own code is reported when the threshold is missed because of it.
+    public static func requireThreshold(_ reports: [SignerReport], threshold: Int, suite: Suite) throws(OTAError) {
+        let allowed = Set(suite.signatureAlgorithms.map(\.rawValue))
+        var distinct = Set<String>()
+        var suiteMismatch: SignerReport? = nil
+        for report in reports where report.isTrusted {
+            if allowed.contains(report.algorithm) {
+                if let keyID = report.keyID { distinct.insert(keyID) }
+            } else {
+                suiteMismatch = report
+            }
+        }
+        guard distinct.count < max(threshold, 1) else { return }
+        if let failure = reports.first(where: { !$0.isTrusted }) {
+            let all = reports.compactMap(\.failureMessage).joined(separator: "; ")
+            throw .rejected(failure.failure ?? "signature.invalid", all)
+        }
+        if let mismatch = suiteMismatch {
+            throw .rejected("signature.suite-mismatch", "signature \(mismatch.index) uses \(mismatch.algorithm), not allowed in the \(suite.rawValue) suite")
+        }
+        if reports.isEmpty { throw .rejected("signature.missing", "the document carries no signature") }
+        throw .rejected("signature.threshold", "\(distinct.count) distinct trusted signer(s); \(threshold) required (signatures by the same key count once)")
+    }
+}

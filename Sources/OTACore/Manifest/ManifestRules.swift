@@ -1,0 +1,137 @@
+public import Foundation
+
+/// A problem found in a manifest, with the path of the field (`images[1].source.hash`).
+public struct ManifestProblem: Sendable, Codable, Equatable, CustomStringConvertible {
+    public let path: String
+    public let message: String
+
+    public init(_ path: String, _ message: String) {
+        self.path = path
+        self.message = message
+    }
+
+    public var description: String { "\(path): \(message)" }
+}
+
+/// The rules a signed manifest must satisfy, checked by the builder before signing and by every
+/// reader after the signature: consistent sizes and chunking, names, suite, notice languages.
+public enum ManifestRules {
+    /// Languages every user notice must be given in.
+    public static let requiredNoticeLanguages = ["zh-CN", "en"]
+
+    /// Every problem, or an empty list.
+    public static func problems(in manifest: Manifest) -> [ManifestProblem] {
+        var problems: [ManifestProblem] = []
+        func add(_ path: String, _ message: String) { problems.append(ManifestProblem(path, message)) }
+
+        if manifest.schema != Manifest.schemaIdentifier { add("schema", "expected \(Manifest.schemaIdentifier), got \(manifest.schema)") }
+        if manifest.bundle.id.isEmpty { add("bundle.id", "empty") }
+        if manifest.bundle.campaign.isEmpty { add("bundle.campaign", "empty") }
+        if manifest.bundle.expires <= manifest.bundle.created { add("bundle.expires", "must be after bundle.created") }
+        if manifest.targets.models.isEmpty { add("targets.models", "at least one vehicle model") }
+        if let vins = manifest.targets.vins {
+            for (index, vin) in vins.enumerated() where !isPlausibleVIN(vin) { add("targets.vins[\(index)]", "not a 17-character VIN") }
+        }
+        if manifest.images.isEmpty { add("images", "at least one image") }
+        if manifest.images.count > BundleLayout.maximumImages { add("images", "more than \(BundleLayout.maximumImages) images") }
+
+        let hashHexLength = manifest.bundle.suite.hash.byteCount * 2
+        var names = Set<String>()
+        for (index, image) in manifest.images.enumerated() {
+            let path = "images[\(index)]"
+            if !BundleLayout.isValidImageName(image.name) { add("\(path).name", "must be 1-64 of a-z 0-9 . _ - (starting with a letter or digit)") }
+            if !names.insert(image.name).inserted { add("\(path).name", "duplicate image name '\(image.name)'") }
+            if image.ecu.isEmpty { add("\(path).ecu", "empty") }
+            if image.hardwareIds.isEmpty { add("\(path).hardwareIds", "at least one hardware id") }
+            if image.slotGroup.isEmpty { add("\(path).slotGroup", "empty") }
+            if image.version.isEmpty { add("\(path).version", "empty") }
+            if !isHex(image.target.hash, length: hashHexLength) { add("\(path).target.hash", "expected \(hashHexLength) hex digits") }
+            if image.target.size > BundleLayout.maximumImageSize { add("\(path).target.size", "larger than \(BundleLayout.maximumImageSize)") }
+            switch image.kind {
+            case .full:
+                if image.source != nil { add("\(path).source", "only delta images have a source") }
+            case .delta:
+                if let source = image.source {
+                    if !isHex(source.hash, length: hashHexLength) { add("\(path).source.hash", "expected \(hashHexLength) hex digits") }
+                    if source.version.isEmpty { add("\(path).source.version", "empty") }
+                } else {
+                    add("\(path).source", "missing (a delta image names the image it applies to)")
+                }
+            }
+            if image.categories.isEmpty { add("\(path).categories", "at least one change category") }
+            checkPayload(image.payload, image: image, path: "\(path).payload", encryption: manifest.encryption, hashHexLength: hashHexLength, add: add)
+        }
+
+        for language in requiredNoticeLanguages where manifest.notice[language] == nil {
+            add("notice.\(language)", "missing (the user notice is required in \(requiredNoticeLanguages.joined(separator: " and ")))")
+        }
+        for (language, notice) in manifest.notice.sorted(by: { $0.key < $1.key }) {
+            if notice.purpose.isEmpty { add("notice.\(language).purpose", "empty") }
+            if notice.content.isEmpty { add("notice.\(language).content", "empty") }
+            if notice.expectedDurationMinutes <= 0 { add("notice.\(language).expectedDurationMinutes", "must be positive") }
+        }
+        if !(0...100).contains(manifest.preconditions.minimumBatteryPercent) { add("preconditions.minimumBatteryPercent", "must be 0...100") }
+        for (index, reference) in manifest.regulatory.enumerated() {
+            if reference.number.isEmpty { add("regulatory[\(index)].number", "empty") }
+            if reference.authority.isEmpty { add("regulatory[\(index)].authority", "empty") }
+            if let from = reference.validFrom, let until = reference.validUntil, until <= from { add("regulatory[\(index)].validUntil", "must be after validFrom") }
+        }
+        if let encryption = manifest.encryption {
+            if encryption.algorithm != manifest.bundle.suite.cipher {
+                add("encryption.algorithm", "\(encryption.algorithm.rawValue) is not the \(manifest.bundle.suite.rawValue) suite's cipher (\(manifest.bundle.suite.cipher.rawValue))")
+            }
+            if !(BundleLayout.minimumChunkSize...BundleLayout.maximumChunkSize).contains(encryption.chunkSize) {
+                add("encryption.chunkSize", "must be \(BundleLayout.minimumChunkSize)...\(BundleLayout.maximumChunkSize)")
+            }
+        }
+        return problems
+    }
+
+    private static func checkPayload(_ payload: Manifest.Payload, image: Manifest.Image, path: String, encryption: Manifest.Encryption?,
+                                     hashHexLength: Int, add: (String, String) -> Void) {
+        if payload.entry != BundleLayout.payloadEntry(image.name) { add("\(path).entry", "must be \(BundleLayout.payloadEntry(image.name))") }
+        if payload.storedSize > BundleLayout.maximumImageSize { add("\(path).storedSize", "larger than \(BundleLayout.maximumImageSize)") }
+        guard (BundleLayout.minimumChunkSize...(BundleLayout.maximumChunkSize + 64)).contains(payload.chunkSize) else {
+            add("\(path).chunkSize", "out of range")
+            return
+        }
+        let expectedChunks = payload.storedSize == 0 ? 0 : (payload.storedSize + payload.chunkSize - 1) / payload.chunkSize
+        if UInt64(payload.chunkHashes.count) != expectedChunks {
+            add("\(path).chunkHashes", "\(payload.chunkHashes.count) hashes for \(expectedChunks) chunks")
+        }
+        for (index, hash) in payload.chunkHashes.enumerated() where !isHex(hash, length: hashHexLength) {
+            add("\(path).chunkHashes[\(index)]", "expected \(hashHexLength) hex digits")
+            break
+        }
+        if !isHex(payload.plainHash, length: hashHexLength) { add("\(path).plainHash", "expected \(hashHexLength) hex digits") }
+        if payload.plainSize > BundleLayout.maximumImageSize { add("\(path).plainSize", "larger than \(BundleLayout.maximumImageSize)") }
+        if image.kind == .full && (payload.plainSize != image.target.size || payload.plainHash != image.target.hash) {
+            add("\(path).plainHash", "a full image's payload content is the image: plainSize and plainHash must equal target")
+        }
+        if payload.compression == .none && payload.compressedSize != payload.plainSize {
+            add("\(path).compressedSize", "an uncompressed payload's compressed size is its plain size")
+        }
+        if let encryption {
+            guard let prefix = payload.noncePrefix, isHex(prefix, length: ChunkedAEAD.noncePrefixLength * 2) else {
+                add("\(path).noncePrefix", "expected \(ChunkedAEAD.noncePrefixLength * 2) hex digits for an encrypted bundle")
+                return
+            }
+            let tag = UInt64(encryption.algorithm.tagLength)
+            if payload.chunkSize != encryption.chunkSize + tag { add("\(path).chunkSize", "must be encryption.chunkSize + tag length") }
+            let plainChunks = payload.compressedSize == 0 ? 1 : (payload.compressedSize + encryption.chunkSize - 1) / encryption.chunkSize
+            if payload.storedSize != payload.compressedSize + plainChunks * tag { add("\(path).storedSize", "does not match the compressed size plus one tag per chunk") }
+        } else {
+            if payload.noncePrefix != nil { add("\(path).noncePrefix", "only encrypted bundles have a nonce prefix") }
+            if payload.storedSize != payload.compressedSize { add("\(path).storedSize", "must equal compressedSize when not encrypted") }
+        }
+    }
+
+    static func isHex(_ text: String, length: Int) -> Bool {
+        text.utf8.count == length && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+    }
+
+    /// 17 characters of A-Z (no I, O, Q) and 0-9.
+    public static func isPlausibleVIN(_ vin: String) -> Bool {
+        vin.utf8.count == 17 && vin.utf8.allSatisfy { (0x30...0x39).contains($0) || ((0x41...0x5a).contains($0) && $0 != 0x49 && $0 != 0x4f && $0 != 0x51) }
+    }
+}

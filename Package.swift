@@ -16,6 +16,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
     ],
     targets: [
         // System libraries: a module map and a shim header each; only OTACore imports them.
@@ -33,7 +34,7 @@ let package = Package(
             name: "OTACore", dependencies: ["COpenSSL", "CArchive", "CLZMA"],
             swiftSettings: swiftSettings),
         .target(
-            name: "OTABuilder", dependencies: ["OTACore"],
+            name: "OTABuilder", dependencies: ["OTACore", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "ota",

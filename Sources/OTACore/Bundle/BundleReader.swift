@@ -92,10 +92,22 @@ public final class BundleReader {
         return result
     }
 
+    /// After `readHead()`, streams payloads against `manifest` without signature verification:
+    /// for tools that rewrite a bundle (co-signing), where chunk hashes still guard every byte.
+    public func streamPayloadsUnverifiedHead(manifest: Manifest) throws(OTAError) {
+        guard verified == nil else { return }
+        unverifiedManifest = manifest
+        expectedPayloads = manifest.images
+    }
+
+    private var unverifiedManifest: Manifest?
+
     /// The next payload, in manifest order, as a stream of verified chunks; nil after the last
     /// payload, once the archive is confirmed to end there.
     public func nextPayload() throws(OTAError) -> VerifiedPayloadStream? {
-        guard let verified else { throw .usage("bundle.order", "verifyHead() must come before payloads") }
+        guard let suite = verified?.manifest.bundle.suite ?? unverifiedManifest?.bundle.suite else {
+            throw .usage("bundle.order", "verifyHead() must come before payloads")
+        }
         if let openStream, !openStream.isComplete { try openStream.drain() }
         guard nextPayloadIndex < expectedPayloads.count else {
             if let extra = try archive.nextEntry() {
@@ -110,7 +122,7 @@ public final class BundleReader {
             throw .rejected("bundle.entry-size", "\(path): entry '\(entry.name)' is \(entry.size.map(String.init) ?? "unknown") bytes; the manifest signs \(image.payload.storedSize)")
         }
         nextPayloadIndex += 1
-        let stream = try VerifiedPayloadStream(archive: archive, image: image, hash: verified.manifest.bundle.suite.hash, bundlePath: path)
+        let stream = try VerifiedPayloadStream(archive: archive, image: image, hash: suite.hash, bundlePath: path)
         openStream = stream
         return stream
     }

@@ -43,19 +43,38 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var expires: Date
         public var suite: Suite
         public var description: String?
+    
+        public init(id: String, campaign: String, created: Date, expires: Date, suite: Suite, description: String?) {
+            self.id = id
+            self.campaign = campaign
+            self.created = created
+            self.expires = expires
+            self.suite = suite
+            self.description = description
+        }
     }
 
     public struct Targets: Codable, Sendable, Equatable {
         public var models: [String]
         /// Optional VIN allow-list; nil means every vehicle of the models.
         public var vins: [String]?
+    
+        public init(models: [String], vins: [String]?) {
+            self.models = models
+            self.vins = vins
+        }
     }
 
-    public enum ImageKind: String, Codable, Sendable { case full, delta }
+    public enum ImageKind: String, Codable, Sendable, CaseIterable { case full, delta }
 
     public struct SoftwareIdentification: Codable, Sendable, Equatable {
         public var before: String?
         public var after: String
+    
+        public init(before: String?, after: String) {
+            self.before = before
+            self.after = after
+        }
     }
 
     /// The image a delta applies to.
@@ -63,15 +82,26 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var version: String
         public var hash: String
         public var size: UInt64
+    
+        public init(version: String, hash: String, size: UInt64) {
+            self.version = version
+            self.hash = hash
+            self.size = size
+        }
     }
 
     /// What the installed image must be.
     public struct Target: Codable, Sendable, Equatable {
         public var hash: String
         public var size: UInt64
+    
+        public init(hash: String, size: UInt64) {
+            self.hash = hash
+            self.size = size
+        }
     }
 
-    public enum Compression: String, Codable, Sendable { case none, xz }
+    public enum Compression: String, Codable, Sendable, CaseIterable { case none, xz }
 
     /// How a payload sits in the bundle: its entry, size, and the hash of every stored chunk.
     public struct Payload: Codable, Sendable, Equatable {
@@ -91,6 +121,19 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var chunkHashes: [String]
         /// Per-payload random nonce prefix for the chunked AEAD (hex), when encrypted.
         public var noncePrefix: String?
+    
+        public init(entry: String, plainSize: UInt64, plainHash: String, compression: Manifest.Compression, compressedSize: UInt64,
+                    storedSize: UInt64, chunkSize: UInt64, chunkHashes: [String], noncePrefix: String?) {
+            self.entry = entry
+            self.plainSize = plainSize
+            self.plainHash = plainHash
+            self.compression = compression
+            self.compressedSize = compressedSize
+            self.storedSize = storedSize
+            self.chunkSize = chunkSize
+            self.chunkHashes = chunkHashes
+            self.noncePrefix = noncePrefix
+        }
     }
 
     public struct Image: Codable, Sendable, Equatable {
@@ -108,12 +151,36 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var swin: SoftwareIdentification?
         public var categories: [ChangeCategory]
         public var payload: Payload
+    
+        public init(name: String, ecu: String, hardwareIds: [String], slotGroup: String, version: String, securityVersion: UInt64, allowDowngrade: Bool,
+                    kind: Manifest.ImageKind, source: Manifest.DeltaSource?, target: Manifest.Target, rxswin: Manifest.SoftwareIdentification?,
+                    swin: Manifest.SoftwareIdentification?, categories: [ChangeCategory], payload: Manifest.Payload) {
+            self.name = name
+            self.ecu = ecu
+            self.hardwareIds = hardwareIds
+            self.slotGroup = slotGroup
+            self.version = version
+            self.securityVersion = securityVersion
+            self.allowDowngrade = allowDowngrade
+            self.kind = kind
+            self.source = source
+            self.target = target
+            self.rxswin = rxswin
+            self.swin = swin
+            self.categories = categories
+            self.payload = payload
+        }
     }
 
     public struct Encryption: Codable, Sendable, Equatable {
         public var algorithm: AEADAlgorithm
         /// Plaintext bytes per chunk.
         public var chunkSize: UInt64
+    
+        public init(algorithm: AEADAlgorithm, chunkSize: UInt64) {
+            self.algorithm = algorithm
+            self.chunkSize = chunkSize
+        }
     }
 
     /// All change categories of all images.
@@ -151,6 +218,15 @@ public struct RegulatoryReference: Codable, Sendable, Equatable {
     public var scope: String?
     public var validFrom: Date?
     public var validUntil: Date?
+
+    public init(type: Kind, number: String, authority: String, scope: String?, validFrom: Date?, validUntil: Date?) {
+        self.type = type
+        self.number = number
+        self.authority = authority
+        self.scope = scope
+        self.validFrom = validFrom
+        self.validUntil = validUntil
+    }
 }
 
 public struct Impact: Codable, Sendable, Equatable {
@@ -158,6 +234,13 @@ public struct Impact: Codable, Sendable, Equatable {
     public var typeApprovedSystems: [String]
     public var addedFunctions: [String]
     public var alteredFunctions: [String]
+
+    public init(affectedSystems: [String], typeApprovedSystems: [String], addedFunctions: [String], alteredFunctions: [String]) {
+        self.affectedSystems = affectedSystems
+        self.typeApprovedSystems = typeApprovedSystems
+        self.addedFunctions = addedFunctions
+        self.alteredFunctions = alteredFunctions
+    }
 }
 
 /// What the user is told before and after (No.103 §3, R156 §7.2.2).
@@ -168,6 +251,15 @@ public struct Notice: Codable, Sendable, Equatable {
     public var functionsUnavailable: [String]
     public var precautions: [String]
     public var impact: String
+
+    public init(purpose: String, content: String, expectedDurationMinutes: Int, functionsUnavailable: [String], precautions: [String], impact: String) {
+        self.purpose = purpose
+        self.content = content
+        self.expectedDurationMinutes = expectedDurationMinutes
+        self.functionsUnavailable = functionsUnavailable
+        self.precautions = precautions
+        self.impact = impact
+    }
 }
 
 /// Vehicle state required before and during the install.
@@ -180,9 +272,18 @@ public struct Preconditions: Codable, Sendable, Equatable {
     public var noDrivingDuringInstall: Bool
     public var skilledPersonRequired: Bool
     public var doorsUnlockable: Bool
+
+    public init(parked: Bool, gear: String?, minimumBatteryPercent: Int, noDrivingDuringInstall: Bool, skilledPersonRequired: Bool, doorsUnlockable: Bool) {
+        self.parked = parked
+        self.gear = gear
+        self.minimumBatteryPercent = minimumBatteryPercent
+        self.noDrivingDuringInstall = noDrivingDuringInstall
+        self.skilledPersonRequired = skilledPersonRequired
+        self.doorsUnlockable = doorsUnlockable
+    }
 }
 
-public enum RecoveryStrategy: String, Codable, Sendable {
+public enum RecoveryStrategy: String, Codable, Sendable, CaseIterable {
     case rollback
     case safeState = "safe-state"
 }

@@ -1,0 +1,74 @@
+import Foundation
+public import OTACore
+
+/// Co-signing and re-wrapping: rewrite a bundle with a new signature or new recipients, the
+/// manifest and payload bytes unchanged. Every payload chunk is checked against the manifest as
+/// it is copied, so nobody co-signs or forwards a damaged bundle. The file is replaced
+/// atomically.
+public enum BundleRewriter {
+    public struct Report: Codable, Sendable {
+        public let bundle: String
+        public let signatures: Int
+        public let recipients: Int
+    }
+
+    /// Adds `signer`'s signature over the manifest (`ota bundle sign`).
+    public static func cosign(path: String, signer: SignerIdentity) throws(OTAError) -> Report {
+        try rewrite(path: path) { manifestBytes, _, envelope, recipients throws(OTAError) in
+            let newKeyID = try signer.certificate.publicKey.keyID().hex
+            for existing in envelope.signatures {
+                if let der = existing.certificates.first.flatMap({ Data(base64Encoded: $0) }),
+                   let certificate = try? Certificate(der: Array(der)), (try? certificate.publicKey.keyID().hex) == newKeyID {
+                    throw .usage("signature.duplicate", "\(path): already signed by this key (\(certificate.subject)); a second signature by one key counts once")
+                }
+            }
+            var updated = envelope
+            updated.signatures.append(try signer.sign(manifestBytes, type: SignatureEnvelope.manifestType))
+            guard updated.signatures.count <= SignatureEnvelope.maximumSignatures else {
+                throw .usage("signature.too-many", "\(path): a bundle carries at most \(SignatureEnvelope.maximumSignatures) signatures")
+            }
+            return (updated, recipients)
+        }
+    }
+
+    /// Adds recipients (`ota bundle rewrap`); `key` is an existing recipient's private key, used
+    /// to recover the content key.
+    public static func addRecipients(path: String, key: PrivateKey, recipients newRecipients: [Certificate]) throws(OTAError) -> Report {
+        try rewrap(path: path, key: key) { existing, contentKey, digest throws(OTAError) in
+            let added = try BundleBuilder.recipients(for: newRecipients, contentKey: contentKey, digest: digest)
+            let known = Set(existing.recipients.map(\.keyId))
+            return Recipients(recipients: existing.recipients + added.recipients.filter { !known.contains($0.keyId) })
+        }
+    }
+
+    private static func rewrap(path: String, key: PrivateKey,
+                               _ update: (Recipients, [UInt8], Digest) throws(OTAError) -> Recipients) throws(OTAError) -> Report {
+        try rewrite(path: path) { manifestBytes, manifest, envelope, recipients throws(OTAError) in
+            guard manifest.encryption != nil else { throw .usage("bundle.not-encrypted", "\(path): the bundle is not encrypted; it has no recipients") }
+            let digest = try Hasher.hash(manifest.bundle.suite.hash, manifestBytes)
+            let contentKey = try recipients.contentKey(using: [key], manifestDigest: digest)
+            return (envelope, try update(recipients, contentKey, digest))
+        }
+    }
+
+    private static func rewrite(path: String, _ change: ([UInt8], Manifest, SignatureEnvelope, Recipients) throws(OTAError) -> (SignatureEnvelope, Recipients)) throws(OTAError) -> Report {
+        let reader = try BundleReader(path: path)
+        let head = try reader.readHead()
+        let manifest = try CanonicalJSON.decode(Manifest.self, from: head.manifestBytes, what: "manifest")
+        let problems = ManifestRules.problems(in: manifest)
+        guard problems.isEmpty else {
+            throw .rejected("manifest.invalid", "\(path): manifest breaks the format rules: " + problems.map(\.description).joined(separator: "; "))
+        }
+        let (envelope, recipients) = try change(head.manifestBytes, manifest, head.envelope, head.recipients)
+        try reader.streamPayloadsUnverifiedHead(manifest: manifest)
+        let payloads = manifest.images.map { image in
+            (entry: image.payload.entry, size: image.payload.storedSize,
+             source: { () throws(OTAError) -> BundleWriter.PayloadSource in
+                 guard let stream = try reader.nextPayload() else { throw .rejected("bundle.missing-entry", "\(path): payload '\(image.name)' missing") }
+                 return .stream(stream)
+             })
+        }
+        try BundleWriter.write(to: path, manifest: head.manifestBytes, envelope: envelope, recipients: recipients, payloads: payloads)
+        return Report(bundle: path, signatures: envelope.signatures.count, recipients: recipients.recipients.count)
+    }
+}

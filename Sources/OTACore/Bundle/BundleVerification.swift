@@ -1,0 +1,60 @@
+public import Foundation
+
+/// `ota bundle verify` as a library call: head, signatures, chains, threshold, expiry, then every
+/// stored byte of every payload against its signed chunk hash; with `deep`, also decrypts and
+/// decompresses each payload and checks its content hash.
+public enum BundleVerification {
+    public struct ImageResult: Codable, Sendable {
+        public let name: String
+        public let storedSize: UInt64
+        public let chunks: Int
+        public let contentChecked: Bool
+    }
+
+    public struct Report: Codable, Sendable {
+        public let bundle: String
+        public let bundleID: String
+        public let campaign: String
+        public let suite: String
+        public let manifestDigest: String
+        public let encrypted: Bool
+        public let threshold: Int
+        public let signers: [SignerReport]
+        public let images: [ImageResult]
+        /// True when every payload's content (after decryption and decompression) was checked.
+        public let contentChecked: Bool
+        public let approval: Approval?
+    }
+
+    public static func verify(path: String, policy: BundleTrustPolicy, decryptionKeys: [PrivateKey] = [], deep: Bool = false,
+                              approval: (bytes: [UInt8], model: String)? = nil) throws(OTAError) -> Report {
+        let reader = try BundleReader(path: path)
+        let head = try reader.verifyHead(policy: policy)
+        let manifest = head.manifest
+        var checkedApproval: Approval? = nil
+        if let approval {
+            let chains = ChainVerifier(store: policy.trust, time: policy.time, staleCRLPolicy: policy.staleCRLPolicy)
+            checkedApproval = try ApprovalVerifier(chains: chains).verify(approval.bytes, manifestDigest: head.digest, model: approval.model)
+        }
+        var contentKey: [UInt8]? = nil
+        if deep && manifest.encryption != nil {
+            guard !decryptionKeys.isEmpty else {
+                throw .usage("decrypt.key-missing", "\(path): --deep on an encrypted bundle needs a recipient key (--decryption-key)")
+            }
+            contentKey = try head.recipients.contentKey(using: decryptionKeys, manifestDigest: head.digest)
+        }
+        var images: [ImageResult] = []
+        while let stream = try reader.nextPayload() {
+            let decoder = deep ? try PayloadDecoder(manifest: manifest, image: stream.image, contentKey: contentKey) : nil
+            while try stream.withNextChunk({ chunk, isLast throws(OTAError) in
+                try decoder?.consume(chunk, isLast: isLast) { _ in }
+            }) {}
+            try decoder?.finish()
+            images.append(ImageResult(name: stream.image.name, storedSize: stream.image.payload.storedSize,
+                                      chunks: stream.image.payload.chunkHashes.count, contentChecked: deep))
+        }
+        return Report(bundle: path, bundleID: manifest.bundle.id, campaign: manifest.bundle.campaign, suite: manifest.bundle.suite.rawValue,
+                      manifestDigest: head.digest.hex, encrypted: manifest.encryption != nil, threshold: policy.threshold,
+                      signers: head.signers, images: images, contentChecked: deep, approval: checkedApproval)
+    }
+}

@@ -1,0 +1,44 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A temporary file next to an output, written once and read back, removed on deinit (build
+/// staging for payloads whose size must be known before the tar header is written).
+public final class ScratchFile {
+    public let path: String
+    private var descriptor: Int32
+    public private(set) var size: Int64 = 0
+
+    /// Creates `DIRECTORY/.NAME.scratch-RANDOM`, exclusively, mode 0600.
+    public init(besides outputPath: String, name: String) throws(OTAError) {
+        let directory = pathParent(outputPath)
+        let suffix = Hex.encode(try SecureRandom.bytes(6))
+        path = (directory.isEmpty ? "" : directory + "/") + ".\(pathLastComponent(outputPath)).\(name).scratch-\(suffix)"
+        descriptor = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        if descriptor < 0 { throw .io("io.create", "\(path): cannot create a scratch file", cause: SystemCall.errnoText()) }
+    }
+
+    deinit {
+        if descriptor >= 0 { close(descriptor) }
+        unlink(path)
+    }
+
+    public func write(_ bytes: some Collection<UInt8>) throws(OTAError) {
+        let array = Array(bytes)
+        let fd = descriptor
+        let outcome = array.withUnsafeBytes { raw -> (Int, Int32) in
+            var offset = 0
+            while offset < raw.count {
+                let step = SystemCall.retryingRaw { Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset) }
+                if step.0 == -1 { return step }
+                offset += step.0
+            }
+            return (offset, 0)
+        }
+        _ = try SystemCall.check(outcome, "write", path: path)
+        size += Int64(array.count)
+    }
+
+    /// Opens the written contents for reading from the start.
+    public func reader() throws(OTAError) -> InputFile { try InputFile(path: path, followLinks: false) }
+}

@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+import OTABuilder
+import OTACore
+
+struct BundleBuildCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "build",
+        abstract: "Build a signed bundle from a manifest and its images; encrypted when recipients are given."
+    )
+
+    @Argument(help: "Manifest (YAML or JSON).")
+    var manifest: String
+
+    @Option(help: "Directory holding the image files the manifest names.")
+    var images: String
+
+    @OptionGroup var signer: SignerOptions
+
+    @Option(name: .customLong("recipient"), help: "Recipient certificate (repeatable); the bundle is encrypted to each.")
+    var recipients: [String] = []
+
+    @Option(name: [.customShort("o"), .long], help: "Output bundle file.")
+    var output: String
+
+    @Option(help: "xz preset 0-9.")
+    var xzPreset: UInt32 = 6
+
+    @Option(help: "Compression threads (default: all cores).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @OptionGroup var outputOptions: OutputOptions
+
+    func run() throws {
+        let identity = try signer.load()
+        var recipientCertificates: [Certificate] = []
+        for path in recipients { recipientCertificates.append(try Certificate.load(contentsOf: path)[0]) }
+        let report = try BundleBuilder.build(.init(manifestPath: manifest, imagesDirectory: images, signer: identity, recipients: recipientCertificates,
+                                                   outputPath: output, xzPreset: xzPreset, threads: max(1, threads)))
+        var human = "built \(report.bundle): \(report.bundleID) (\(report.suite), \(report.encrypted ? "encrypted to \(report.recipients) recipient(s)" : "not encrypted")), \(report.bytes) bytes\n"
+        human += "  manifest digest \(report.manifestDigest)\n"
+        for image in report.images { human += "  \(image.name): \(image.plainSize) → \(image.storedSize) bytes\n" }
+        Output.succeed(report, human: human.trimmingCharacters(in: .newlines), json: outputOptions.json)
+    }
+}
+
+struct BundleSignCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sign",
+        abstract: "Co-sign a bundle in place (two-person rule); payload bytes are checked and kept."
+    )
+
+    @Argument(help: "Bundle to co-sign; replaced atomically.")
+    var bundle: String
+
+    @OptionGroup var signer: SignerOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let report = try BundleRewriter.cosign(path: bundle, signer: try signer.load())
+        Output.succeed(report, human: "co-signed \(bundle): \(report.signatures) signature(s)", json: output.json)
+    }
+}
+
+struct BundleRewrapCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rewrap",
+        abstract: "Add recipients to an encrypted bundle without re-signing or re-encrypting."
+    )
+
+    @Argument(help: "Encrypted bundle; replaced atomically.")
+    var bundle: String
+
+    @Option(name: .long, help: "Private key of an existing recipient (recovers the content key).")
+    var key: String
+
+    @Option(name: .customLong("passphrase-file"), help: "File holding the key's passphrase.")
+    var passphraseFile: String?
+
+    @Option(name: .customLong("recipient"), help: "New recipient certificate (repeatable).")
+    var recipients: [String]
+
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        if recipients.isEmpty { throw ValidationError("give at least one --recipient") }
+    }
+
+    func run() throws {
+        let key = try PrivateKey(contentsOf: key, passphrase: passphraseFile.map { .file($0) })
+        var certificates: [Certificate] = []
+        for path in recipients { certificates.append(try Certificate.load(contentsOf: path)[0]) }
+        let report = try BundleRewriter.addRecipients(path: bundle, key: key, recipients: certificates)
+        Output.succeed(report, human: "re-wrapped \(bundle): \(report.recipients) recipient(s)", json: output.json)
+    }
+}

@@ -49,6 +49,9 @@ let package = Package(
             resources: [.copy("Vectors")],
             swiftSettings: swiftSettings),
         .testTarget(
+            name: "OTABundleTests", dependencies: ["OTACore", "OTABuilder"],
+            swiftSettings: swiftSettings),
+        .testTarget(
             name: "OTACLITests", dependencies: ["OTACore", "OTABuilder", "ota"],
             swiftSettings: swiftSettings),
     ],

@@ -32,12 +32,13 @@ public final class ArchiveReader {
 
         /// Reads the next piece for libarchive; returns its length (0 at end, -1 on failure).
         func next(_ pointer: UnsafeMutablePointer<UnsafeRawPointer?>) -> Int {
+            if failure != nil { return -1 }
             do throws(OTAError) {
                 let count = try file.read(into: &buffer)
                 if count == 0 {
                     if !reachedEnd {
-                        reachedEnd = true
                         try framing.finish()
+                        reachedEnd = true
                     }
                     return 0
                 }

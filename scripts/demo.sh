@@ -36,4 +36,46 @@ for suite in intl gm; do
     expect_reject "$ota" keys verify "$pki/approval/approval-signer.crt" --trust "$pki/trust" --role release
 done
 
+intl=keys-sample/intl
+gm=keys-sample/gm
+step "sample images for the manifests in manifests/"
+scripts/make-sample-images.sh "$out/images" 8
+
+step "[intl] build the infotainment bundle (signer 1), then co-sign it (signer 2): two-person rule"
+"$ota" bundle build manifests/infotainment-full.yaml --images "$out/images" \
+    --key "$intl/release/signer-1.encrypted.key" --passphrase-file "$intl/release/signer-1.passphrase" \
+    --cert "$intl/release/signer-1.crt" --chain "$intl/release/chain.pem" \
+    --recipient "$intl/vehicle/fleet-recipient.crt" -o "$out/ivi.ota"
+tar tvf "$out/ivi.ota"
+step "[intl] one signature does not meet a threshold of two"
+expect_reject "$ota" bundle verify "$out/ivi.ota" --trust "$intl/trust" --threshold 2
+"$ota" bundle sign "$out/ivi.ota" --key "$intl/release/signer-2.key" --cert "$intl/release/signer-2.crt" --chain "$intl/release/chain.pem"
+"$ota" bundle verify "$out/ivi.ota" --trust "$intl/trust" --threshold 2 --deep --decryption-key "$intl/vehicle/fleet-recipient.key"
+
+step "[intl] add the vehicle's own device key as a recipient, without re-signing"
+"$ota" bundle rewrap "$out/ivi.ota" --key "$intl/vehicle/fleet-recipient.key" --recipient "$intl/vehicle/device.crt"
+"$ota" bundle verify "$out/ivi.ota" --trust "$intl/trust" --threshold 2 --deep --decryption-key "$intl/vehicle/device.key"
+
+step "[intl] the automated-driving update, approved by the approval authority"
+"$ota" bundle build manifests/adas-automated-driving.yaml --images "$out/images" \
+    --key "$intl/release/signer-1.key" --cert "$intl/release/signer-1.crt" --chain "$intl/release/chain.pem" -o "$out/adas.ota"
+"$ota" approve "$out/adas.ota" --key "$intl/approval/approval-signer.key" --cert "$intl/approval/approval-signer.crt" \
+    --approval-id MIIT-AD-2026-0042 --models X1 -o "$out/adas.approval"
+"$ota" bundle verify "$out/adas.ota" --trust "$intl/trust" --approval "$out/adas.approval" --model X1
+step "[intl] a release engineer cannot approve their own change"
+"$ota" approve "$out/adas.ota" --key "$intl/release/signer-1.key" --cert "$intl/release/signer-1.crt" \
+    --approval-id SELF-APPROVED --models X1 -o "$out/self.approval"
+expect_reject "$ota" bundle verify "$out/adas.ota" --trust "$intl/trust" --approval "$out/self.approval" --model X1
+
+step "[gm] the body-electronics bundle: SM2 signature, SM3 hashes, SM4 encryption"
+"$ota" bundle build manifests/body-gm.yaml --images "$out/images" \
+    --key "$gm/release/signer-1.key" --cert "$gm/release/signer-1.crt" --chain "$gm/release/chain.pem" \
+    --recipient "$gm/vehicle/device.crt" -o "$out/body-gm.ota"
+"$ota" bundle verify "$out/body-gm.ota" --trust "$gm/trust" --deep --decryption-key "$gm/vehicle/device.key"
+step "[gm] an intl trust store does not trust a gm bundle"
+expect_reject "$ota" bundle verify "$out/body-gm.ota" --trust "$intl/trust"
+
+step "inspect the infotainment bundle"
+"$ota" bundle inspect "$out/ivi.ota"
+
 step "demo finished: outputs in $out"

@@ -1,0 +1,103 @@
+import Foundation
+import OTACore
+import Testing
+
+@Suite("ota bundle and ota approve")
+struct BundleCommandTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    let keys = repository + "/keys-sample/intl"
+
+    func makeImages() throws -> String {
+        let directory = try CLIRunner.temporaryDirectory()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.repository + "/scripts/make-sample-images.sh")
+        process.arguments = [directory + "/images", "1"]
+        try process.run()
+        process.waitUntilExit()
+        return directory
+    }
+
+    var signer: [String] { ["--key", "\(keys)/release/signer-1.key", "--cert", "\(keys)/release/signer-1.crt", "--chain", "\(keys)/release/chain.pem"] }
+
+    @Test func `build, verify and inspect with --json and the design's exit codes`() throws {
+        let directory = try makeImages()
+        let bundle = directory + "/ivi.ota"
+        let build = try CLIRunner.run(["bundle", "build", Self.repository + "/manifests/infotainment-full.yaml", "--images", directory + "/images"] + signer + ["-o", bundle, "--json"])
+        #expect(build.status == 0, "\(build.stderr)")
+        #expect((build.json["result"] as? [String: Any])?["bundleID"] as? String == "ivi-2026.12.0")
+
+        let verify = try CLIRunner.run(["bundle", "verify", bundle, "--trust", "\(keys)/trust", "--json"])
+        #expect(verify.status == 0)
+        #expect((verify.json["result"] as? [String: Any])?["contentChecked"] as? Bool == false)
+        let inspect = try CLIRunner.run(["bundle", "inspect", bundle, "--json"])
+        #expect(inspect.status == 0)
+        #expect((inspect.json["result"] as? [String: Any])?["verified"] as? Bool == false)
+
+        // Flip one payload byte: exit 2 with the chunk's code.
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: bundle))
+        bytes[bytes.count - 5000] ^= 0x55
+        try bytes.write(to: URL(fileURLWithPath: bundle))
+        let tampered = try CLIRunner.run(["bundle", "verify", bundle, "--trust", "\(keys)/trust", "--json"])
+        #expect(tampered.status == 2)
+        #expect(tampered.errorCode == "payload.chunk-hash")
+    }
+
+    @Test func `a failed build leaves no output and no scratch files behind`() throws {
+        let directory = try makeImages()
+        try FileManager.default.removeItem(atPath: directory + "/images/ivi-rootfs-2.4.0.img")
+        let result = try CLIRunner.run(["bundle", "build", Self.repository + "/manifests/infotainment-full.yaml", "--images", directory + "/images"] + signer + ["-o", directory + "/out.ota", "--json"])
+        #expect(result.status == 1)
+        #expect(result.errorCode == "io.not-found")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["images"])
+    }
+
+    @Test func `a bad manifest exits 1 and lists its problems; a wrong key exits 1`() throws {
+        let directory = try makeImages()
+        let manifest = directory + "/bad.yaml"
+        try "bundle: {id: x}\n".write(toFile: manifest, atomically: true, encoding: .utf8)
+        let bad = try CLIRunner.run(["bundle", "build", manifest, "--images", directory + "/images"] + signer + ["-o", directory + "/x.ota"])
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("bundle.campaign: missing"))
+        #expect(bad.stderr.contains("targets: missing"))
+        let mismatched = try CLIRunner.run(["bundle", "build", Self.repository + "/manifests/infotainment-full.yaml", "--images", directory + "/images",
+                                            "--key", "\(keys)/release/signer-2.key", "--cert", "\(keys)/release/signer-1.crt", "-o", directory + "/y.ota", "--json"])
+        #expect(mismatched.status == 1)
+        #expect(mismatched.errorCode == "key.certificate-mismatch")
+        #expect(!FileManager.default.fileExists(atPath: directory + "/x.ota"))
+    }
+
+    @Test func `an encrypted key takes its passphrase from a file or the environment`() throws {
+        let directory = try makeImages()
+        let base = ["bundle", "build", Self.repository + "/manifests/infotainment-full.yaml", "--images", directory + "/images",
+                    "--key", "\(keys)/release/signer-1.encrypted.key", "--cert", "\(keys)/release/signer-1.crt", "--chain", "\(keys)/release/chain.pem"]
+        let missing = try CLIRunner.run(base + ["-o", directory + "/a.ota", "--json"])
+        #expect(missing.errorCode == "key.passphrase-required")
+        #expect(try CLIRunner.run(base + ["--passphrase-file", "\(keys)/release/signer-1.passphrase", "-o", directory + "/b.ota"]).status == 0)
+        let fromEnvironment = try CLIRunner.run(base + ["--passphrase-env", "OTA_KEY_PASS", "-o", directory + "/c.ota"], environment: ["OTA_KEY_PASS": "ota-sample-passphrase"])
+        #expect(fromEnvironment.status == 0)
+    }
+
+    @Test func `approve and check an approval; a release signer's approval is refused`() throws {
+        let directory = try makeImages()
+        let bundle = directory + "/adas.ota"
+        #expect(try CLIRunner.run(["bundle", "build", Self.repository + "/manifests/adas-automated-driving.yaml", "--images", directory + "/images"] + signer + ["-o", bundle]).status == 0)
+        let approve = try CLIRunner.run(["approve", bundle, "--key", "\(keys)/approval/approval-signer.key", "--cert", "\(keys)/approval/approval-signer.crt",
+                                         "--approval-id", "MIIT-AD-1", "--models", "X1", "-o", directory + "/ok.approval"])
+        #expect(approve.status == 0, "\(approve.stderr)")
+        #expect(try CLIRunner.run(["bundle", "verify", bundle, "--trust", "\(keys)/trust", "--approval", directory + "/ok.approval", "--model", "X1"]).status == 0)
+        let otherModel = try CLIRunner.run(["bundle", "verify", bundle, "--trust", "\(keys)/trust", "--approval", directory + "/ok.approval", "--model", "X9", "--json"])
+        #expect(otherModel.status == 2)
+        #expect(otherModel.errorCode == "approval.model-mismatch")
+        #expect(try CLIRunner.run(["approve", bundle] + signer + ["--approval-id", "SELF", "--models", "X1", "-o", directory + "/self.approval"]).status == 0)
+        let selfApproved = try CLIRunner.run(["bundle", "verify", bundle, "--trust", "\(keys)/trust", "--approval", directory + "/self.approval", "--model", "X1", "--json"])
+        #expect(selfApproved.status == 2)
+        #expect(selfApproved.errorCode == "approval.untrusted")
+        let expired = try CLIRunner.run(["approve", bundle, "--key", "\(keys)/approval/approval-signer.key", "--cert", "\(keys)/approval/approval-signer.crt",
+                                         "--approval-id", "OLD", "--models", "X1", "--valid-until", "2020-01-01T00:00:00Z", "-o", directory + "/old.approval", "--json"])
+        #expect(expired.status == 1)
+        #expect(expired.errorCode == "usage.valid-until")
+        let notTargeted = try CLIRunner.run(["approve", bundle, "--key", "\(keys)/approval/approval-signer.key", "--cert", "\(keys)/approval/approval-signer.crt",
+                                             "--approval-id", "X", "--models", "X7", "-o", directory + "/x.approval", "--json"])
+        #expect(notTargeted.errorCode == "usage.models")
+    }
+}

@@ -51,7 +51,7 @@ public final class BundleReader {
         self.path = path
         let file = try InputFile(path: path)
         guard try file.isRegularFile() else { throw .usage("bundle.not-a-file", "\(path): not a regular file") }
-        archive = try ArchiveReader(file: file)
+        archive = try ArchiveReader(file: file, bufferSize: 1 << 20)
     }
 
     /// Reads the three head entries without verifying them (inspection only).

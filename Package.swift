@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .library(name: "OTACore", targets: ["OTACore"]),
         .library(name: "OTABuilder", targets: ["OTABuilder"]),
+        .library(name: "OTADelta", targets: ["OTADelta"]),
         .executable(name: "ota", targets: ["ota"]),
     ],
     dependencies: [
@@ -38,7 +39,7 @@ let package = Package(
         .executableTarget(
             name: "ota",
             dependencies: [
-                "OTACore", "OTABuilder",
+                "OTACore", "OTABuilder", "OTADelta",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),
@@ -49,6 +50,12 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "OTACLITests", dependencies: ["OTACore", "OTABuilder"],
+            swiftSettings: swiftSettings),
+        .target(
+            name: "OTADelta", dependencies: ["OTACore"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "OTADeltaTests", dependencies: ["OTADelta", "OTACore"],
             swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]

@@ -78,6 +78,7 @@ public final class DeltaDecoder {
     private var cache: [UInt8] = []
     private var cacheStart: Int64 = -1
     private static let cacheSize = 1 << 20
+    private static let readAhead = 64 << 10
 
     /// - Parameter output: receives the new image's bytes in order.
     public init(source: any DeltaSource, limits: DeltaLimits = DeltaLimits(), output: @escaping ([UInt8]) throws(OTAError) -> Void) {
@@ -265,7 +266,8 @@ public final class DeltaDecoder {
             return try source.read(at: offset, count: count)[...]
         }
         if cacheStart < 0 || offset < cacheStart || offset + Int64(count) > cacheStart + Int64(cache.count) {
-            let size = Int(min(Int64(Self.cacheSize), source.byteCount - offset))
+            // Ops jump around the old image: read what is needed plus a little read-ahead.
+            let size = Int(min(Int64(max(count, Self.readAhead)), source.byteCount - offset))
             cache = try source.read(at: offset, count: size)
             cacheStart = offset
         }

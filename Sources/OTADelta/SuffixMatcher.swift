@@ -14,9 +14,16 @@ final class SuffixMatcher {
     /// `bucketStart[key]` is the first suffix whose first `keyBytes` bytes (zero-padded) are >= key.
     private let bucketStart: UnsafeMutableBufferPointer<Int32>
     private let keyBytes: Int
+    /// How many more bytes a new match must explain than the current alignment before the
+    /// matcher switches to it (bsdiff uses 8; larger makes fewer, longer ops).
+    private let minimumGain: Int
     static let maxMatch = 1 << 16
+    static let usefulMatch = 8
+    static let maxStride = 8
+    static let strideShift = 4
 
-    init(old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>) {
+    init(old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>, minimumGain: Int) {
+        self.minimumGain = minimumGain
         self.old = old
         self.new = new
         suffixes = SuffixArray(old)
@@ -94,8 +101,10 @@ final class SuffixMatcher {
             let o = i + lastOffset
             return o >= 0 && o < oldCount && old[o] == new[i]
         }
+        var misses = 0
         while scan < end {
             var oldScore = 0
+            misses = 0
             scan += length
             var scsc = scan
             while scan < end {
@@ -104,10 +113,20 @@ final class SuffixMatcher {
                     if alignedMatch(scsc) { oldScore += 1 }
                     scsc += 1
                 }
-                if (length == oldScore && length != 0) || length > oldScore + 8 { break }
+                if (length == oldScore && length != 0) || length > oldScore + minimumGain { break }
                 // The current alignment explains this stretch: skip most of it (linear time
                 // on zero runs) rather than searching again one byte later.
-                let step = length > 64 ? length - 32 : 1
+                // Where nothing matches, search ever more sparsely (up to every `maxStride`
+                // bytes): a match found late is recovered by the backward extension below.
+                var step = 1
+                if length > 64 {
+                    step = length - 32
+                } else if length < Self.usefulMatch {
+                    misses += 1
+                    step = min(1 + misses >> Self.strideShift, Self.maxStride, end - scan)
+                } else {
+                    misses = 0
+                }
                 for _ in 0..<step {
                     if alignedMatch(scan) { oldScore -= 1 }
                     scan += 1

@@ -27,6 +27,8 @@ struct DeltaCommand: ParsableCommand {
         @Option(help: "Hash recorded for both images: intl (SHA-256) or gm (SM3).") var suite = "intl"
         @Option(help: "xz dictionary in MiB; the vehicle's decoder needs about this much memory.")
         var dictionaryMiB: UInt32 = 8
+        @Option(help: "xz preset 0...9 for the patch body.") var xzPreset: UInt32 = 9
+        @Flag(inversion: .prefixedNo, help: "Use xz's extreme mode (slower; measured no smaller on binaries).") var extreme = false
         @OptionGroup var outputOptions: OutputOptions
 
         func run() throws {
@@ -36,6 +38,9 @@ struct DeltaCommand: ParsableCommand {
                 throw OTAError.usage("usage.invalid", "--dictionary-mib must be 1...256")
             }
             options.dictionarySize = dictionaryMiB << 20
+            guard xzPreset <= 9 else { throw OTAError.usage("usage.invalid", "--xz-preset must be 0...9") }
+            options.preset = xzPreset
+            options.extreme = extreme
             let progress = ProgressLine(enabled: !outputOptions.json)
             let report = try Delta.createPatch(old: old, new: new, output: output, options: options, progress: progress.update)
             progress.clear()

@@ -63,7 +63,10 @@ public final class DeltaDecoder {
     // Op parsing state.
     private enum State {
         case opHeader
-        case add(oldPosition: Int64, remaining: Int64)
+        /// Inside an ADD, expecting a (zero count, literal count) pair in `pending`.
+        case addRun(oldPosition: Int64, remaining: Int64)
+        /// Inside an ADD, `literals` difference bytes to go, then `remaining` more of the ADD.
+        case addLiterals(oldPosition: Int64, literals: Int64, remaining: Int64)
         case insert(remaining: Int64)
     }
     private var state = State.opHeader
@@ -177,14 +180,23 @@ public final class DeltaDecoder {
                 pending.append(piece[index])
                 index += 1
                 try parseOpHeader()
-            case .add(let oldPosition, let remaining):
-                let count = Int(min(remaining, Int64(piece.count - index)))
+            case .addRun(let oldPosition, let remaining):
+                pending.append(piece[index])
+                index += 1
+                try parseAddRun(oldPosition: oldPosition, remaining: remaining)
+            case .addLiterals(let oldPosition, let literals, let remaining):
+                let count = Int(min(literals, Int64(piece.count - index)))
                 let oldBytes = try readOld(at: oldPosition, count: count)
                 let base = oldBytes.startIndex
                 for i in 0..<count { outBuffer.append(oldBytes[base + i] &+ piece[index + i]) }
                 try emitIfFull()
                 index += count
-                state = remaining == Int64(count) ? .opHeader : .add(oldPosition: oldPosition + Int64(count), remaining: remaining - Int64(count))
+                let position = oldPosition + Int64(count)
+                if literals > Int64(count) {
+                    state = .addLiterals(oldPosition: position, literals: literals - Int64(count), remaining: remaining)
+                } else {
+                    state = remaining == 0 ? .opHeader : .addRun(oldPosition: position, remaining: remaining)
+                }
             case .insert(let remaining):
                 let count = Int(min(remaining, Int64(piece.count - index)))
                 outBuffer.append(contentsOf: piece[index..<(index + count)])
@@ -232,15 +244,51 @@ public final class DeltaDecoder {
         oldCursor = start + length
         written += length
         if code == DeltaOperation.addCode {
-            state = .add(oldPosition: start, remaining: length)
+            state = .addRun(oldPosition: start, remaining: length)
         } else {
-            var done: Int64 = 0
-            while done < length {
-                let count = Int(min(length - done, Int64(Self.outPiece)))
-                outBuffer.append(contentsOf: try readOld(at: start + done, count: count))
-                try emitIfFull()
-                done += Int64(count)
+            try copyOld(at: start, count: length)
+        }
+    }
+
+    /// Tries to decode an ADD's (zero count, literal count) pair from `pending`.
+    private func parseAddRun(oldPosition: Int64, remaining: Int64) throws(OTAError) {
+        let pair: [UInt64]
+        do throws(DeltaFormatError) {
+            var values: [UInt64] = []
+            var offset = 0
+            for _ in 0..<2 {
+                let parse = try pending.withUnsafeBufferPointer { (p) throws(DeltaFormatError) in try Varint.read(p, at: offset) }
+                guard case .value(let value, let next) = parse else { return }
+                values.append(value)
+                offset = next
             }
+            pair = values
+        } catch {
+            throw .rejected("delta.malformed", "malformed number in an ADD payload in the patch")
+        }
+        pending.removeAll(keepingCapacity: true)
+        let (zeros, literals) = (pair[0], pair[1])
+        guard zeros <= UInt64(remaining), literals <= UInt64(remaining) - zeros, zeros + literals > 0 else {
+            throw .rejected("delta.malformed", "ADD payload run (\(zeros) + \(literals)) does not fit the \(remaining) bytes left in its op")
+        }
+        try copyOld(at: oldPosition, count: Int64(zeros))
+        let left = remaining - Int64(zeros) - Int64(literals)
+        let position = oldPosition + Int64(zeros)
+        if literals > 0 {
+            state = .addLiterals(oldPosition: position, literals: Int64(literals), remaining: left)
+        } else {
+            state = left == 0 ? .opHeader : .addRun(oldPosition: position, remaining: left)
+        }
+    }
+
+    /// Appends old bytes unchanged (already bounds-checked against the op).
+    private func copyOld(at start: Int64, count: Int64) throws(OTAError) {
+        var done: Int64 = 0
+        while done < count {
+            let step = Int(min(count - done, Int64(Self.outPiece)))
+            outBuffer.append(contentsOf: try readOld(at: start + done, count: step))
+            try emitIfFull()
+            done += Int64(step)
         }
     }
 

@@ -6,11 +6,10 @@ public struct DeltaOptions: Sendable {
     public var hashAlgorithm: HashAlgorithm = .sha256
     /// The xz dictionary: the vehicle's decoder needs about this much memory.
     public var dictionarySize: UInt32 = 8 << 20
-    /// xz preset 0...9 and extreme mode (30% smaller patches of recompiled code, whose ADD
-    /// differences are mostly zeros, at 2-3x the xz time); the dictionary
-    /// size above overrides the preset's.
+    /// xz preset 0...9 and extreme mode (measured no smaller on our corpus once ADD payloads
+    /// were run-length coded); the dictionary size above overrides the preset's.
     public var preset: UInt32 = 9
-    public var extreme = true
+    public var extreme = false
     /// Old bytes indexed by one suffix array (4 bytes of memory per byte). Larger old images are
     /// matched in half-overlapping windows of this size, plus whole-image block matching.
     public var windowSize = 1 << 30
@@ -19,6 +18,9 @@ public struct DeltaOptions: Sendable {
     /// Bytes a new match must gain over the current alignment to start a new op. bsdiff uses
     /// 8; 20 gave 9% smaller patches on shared libraries (fewer, longer ops; see PERFORMANCE.md).
     public var minimumGain = 20
+    /// When block copies use at least this fraction of the old image, the suffix array indexes
+    /// only the old bytes they do not use (see `OldIndexSpace`); above 1 never.
+    public var packedIndexThreshold = 0.5
 
     public init() {}
 }
@@ -51,17 +53,25 @@ struct DeltaEncoder {
         }
         if cursor < new.count { gaps.append(Gap(start: cursor, end: new.count, seed: seed)) }
 
-        // Windows of old for the suffix arrays: the whole image, or half-overlapping windows.
+        // What the suffix arrays index: only the old bytes no block copy uses when copies use
+        // most of the image (a filesystem image), else all of it.
+        let space =
+            OldIndexSpace(old: old, used: runs.map { $0.oldStart..<$0.oldEnd }, minimumUsedFraction: options.packedIndexThreshold)
+            ?? OldIndexSpace(old: old)
+        let indexed = space.bytes
+        for i in gaps.indices { gaps[i].seed = space.packedPosition(ofOld: gaps[i].seed) }
+
+        // Windows of the indexed bytes for the suffix arrays: all, or half-overlapping windows.
         let window = max(options.windowSize, 1 << 16)
         var windows: [Range<Int>] = []
-        if old.count <= window {
-            windows = [0..<old.count]
+        if indexed.count <= window {
+            windows = [0..<indexed.count]
         } else {
             var start = 0
             while true {
-                let end = min(start + window, old.count)
+                let end = min(start + window, indexed.count)
                 windows.append(start..<end)
-                if end == old.count { break }
+                if end == indexed.count { break }
                 start += window / 2
             }
         }
@@ -102,7 +112,7 @@ struct DeltaEncoder {
                 continue
             }
             progress?("index", Double(done) / Double(max(gapBytes, 1)))
-            let oldWindow = UnsafeBufferPointer(rebasing: old[range])
+            let oldWindow = UnsafeBufferPointer(rebasing: indexed[range])
             let matcher = SuffixMatcher(old: oldWindow, new: new, minimumGain: options.minimumGain)
             var previous: (index: Int, next: Int)? = nil
             for i in members {
@@ -112,11 +122,11 @@ struct DeltaEncoder {
                 if let previous, previous.index == i - 1, gaps[i - 1].end == gaps[i].start { seed = previous.next }
                 let next = matcher.match(from: gaps[i].start, to: gaps[i].end, seed: seed, into: &ops)
                 previous = (i, next)
-                gaps[i].ops = ops.map { op in
+                for op in ops {
                     switch op {
-                    case .copy(let o, let l): .copy(oldStart: o + range.lowerBound, length: l)
-                    case .add(let o, let l): .add(oldStart: o + range.lowerBound, length: l)
-                    case .insert: op
+                    case .copy(let o, let l): space.appendMapped(.copy(oldStart: o + range.lowerBound, length: l), to: &gaps[i].ops)
+                    case .add(let o, let l): space.appendMapped(.add(oldStart: o + range.lowerBound, length: l), to: &gaps[i].ops)
+                    case .insert: gaps[i].ops.append(op)
                     }
                 }
                 done += gaps[i].end - gaps[i].start
@@ -158,12 +168,21 @@ struct DeltaEncoder {
         var bodySize: UInt64 = 0
         var oldCursor = 0
         var statistics = DeltaStatistics()
+        var sizePosition = 0
         for op in ops {
+            defer { sizePosition += op.length }
             switch op {
             case .copy(let o, let l), .add(let o, let l):
                 let delta = Varint.zigzag(Int64(o - oldCursor))
                 bodySize += UInt64(1 + Varint.byteCount(delta) + Varint.byteCount(UInt64(l)))
-                if case .add = op { bodySize += UInt64(l); statistics.addBytes += Int64(l) } else { statistics.copyBytes += Int64(l) }
+                if case .add = op {
+                    var counted = 0
+                    Self.addPayload(old: old, new: new, oldStart: o, newStart: sizePosition, length: l) { counted += $0.count }
+                    bodySize += UInt64(counted)
+                    statistics.addBytes += Int64(l)
+                } else {
+                    statistics.copyBytes += Int64(l)
+                }
                 oldCursor = o + l
             case .insert(let l):
                 bodySize += UInt64(1 + Varint.byteCount(UInt64(l)) + l)
@@ -197,13 +216,14 @@ struct DeltaEncoder {
                 buffer.append(DeltaOperation.addCode)
                 Varint.append(Varint.zigzag(Int64(o - oldCursor)), to: &buffer)
                 Varint.append(UInt64(l), to: &buffer)
-                var done = 0
-                while done < l {
-                    let step = min(l - done, 1 << 20)
-                    for i in 0..<step { buffer.append(new[newPos + done + i] &- old[o + done + i]) }
-                    done += step
-                    if buffer.count >= 1 << 20 { try flush() }
+                var failure: OTAError? = nil
+                Self.addPayload(old: old, new: new, oldStart: o, newStart: newPos, length: l) { piece in
+                    buffer.append(contentsOf: piece)
+                    if buffer.count >= 1 << 20 && failure == nil {
+                        do throws(OTAError) { try flush() } catch { failure = error }
+                    }
                 }
+                if let failure { throw failure }
                 oldCursor = o + l
             case .insert(let l):
                 buffer.append(DeltaOperation.insertCode)
@@ -226,6 +246,52 @@ struct DeltaEncoder {
         try encoder.finish(emit: sink)
         progress?("compress", 1)
         return statistics
+    }
+}
+
+extension DeltaEncoder {
+    /// Zero runs shorter than this stay inside a literal stretch of an ADD payload.
+    static let minimumZeroRun = 4
+
+    /// The payload of an ADD: pairs of (varint zero count, varint literal count, that many
+    /// difference bytes) until `length` bytes are covered. Recompiled code differs from its old
+    /// version in a few bytes per hundred, so most of an ADD is zero runs, which cost xz time
+    /// (and some size) when spelled out.
+    static func addPayload(
+        old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>, oldStart: Int, newStart: Int, length: Int,
+        emit: (UnsafeBufferPointer<UInt8>) -> Void
+    ) {
+        var scratch: [UInt8] = []
+        scratch.reserveCapacity(4096)
+        let o = old.baseAddress! + oldStart, n = new.baseAddress! + newStart
+        var i = 0
+        while i < length {
+            let zeros = commonPrefixLength(o + i, n + i, length - i)
+            var end = i + zeros
+            // Literals run until a zero run of `minimumZeroRun` (or the end) starts.
+            while end < length {
+                if n[end] == o[end] {
+                    let run = commonPrefixLength(o + end, n + end, min(minimumZeroRun, length - end))
+                    if run >= minimumZeroRun || end + run == length { break }
+                    end += run
+                } else {
+                    end += 1
+                }
+            }
+            scratch.removeAll(keepingCapacity: true)
+            Varint.append(UInt64(zeros), to: &scratch)
+            Varint.append(UInt64(end - i - zeros), to: &scratch)
+            scratch.withUnsafeBufferPointer { emit($0) }
+            var j = i + zeros
+            while j < end {
+                let step = min(end - j, 4096)
+                scratch.removeAll(keepingCapacity: true)
+                for k in j..<(j + step) { scratch.append(n[k] &- o[k]) }
+                scratch.withUnsafeBufferPointer { emit($0) }
+                j += step
+            }
+            i = end
+        }
     }
 }
 

@@ -134,6 +134,18 @@ import Testing
         #expect(Self.code(try Self.craft(body: cut, newSize: 50)) == "delta.truncated")
     }
 
+    @Test func `ADD payload runs must fit their op`() throws {
+        let add = [DeltaOperation.addCode] + Self.varint(0) + Self.varint(10)
+        // 8 zeros + 5 literals > 10.
+        #expect(Self.code(try Self.craft(body: add + Self.varint(8) + Self.varint(5) + [1, 2, 3, 4, 5])) == "delta.malformed")
+        // An empty pair would never advance.
+        #expect(Self.code(try Self.craft(body: add + Self.varint(0) + Self.varint(0))) == "delta.malformed")
+        // Zero count past the op.
+        #expect(Self.code(try Self.craft(body: add + Self.varint(UInt64.max) + Self.varint(1))) == "delta.malformed")
+        // Cut inside the literals.
+        #expect(Self.code(try Self.craft(body: add + Self.varint(2) + Self.varint(8) + [1, 2], newSize: 10)) == "delta.truncated")
+    }
+
     @Test func `a patch that builds too little or the wrong image is refused`() throws {
         let short = [DeltaOperation.copyCode] + Self.varint(0) + Self.varint(50)
         #expect(Self.code(try Self.craft(body: short, newSize: 100)) == "delta.short-output")

@@ -28,7 +28,7 @@ struct DeltaCommand: ParsableCommand {
         @Option(help: "xz dictionary in MiB; the vehicle's decoder needs about this much memory.")
         var dictionaryMiB: UInt32 = 8
         @Option(help: "xz preset 0...9 for the patch body.") var xzPreset: UInt32 = 9
-        @Flag(inversion: .prefixedNo, help: "xz extreme mode (default; --no-extreme is faster, larger).") var extreme = true
+        @Flag(inversion: .prefixedNo, help: "xz extreme mode (slower; measured no smaller on our corpus).") var extreme = false
         @OptionGroup var outputOptions: OutputOptions
 
         func run() throws {

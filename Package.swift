@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .library(name: "OTACore", targets: ["OTACore"]),
         .library(name: "OTABuilder", targets: ["OTABuilder"]),
+        .library(name: "OTADelta", targets: ["OTADelta"]),
         .executable(name: "ota", targets: ["ota"]),
     ],
     dependencies: [
@@ -39,7 +40,7 @@ let package = Package(
         .executableTarget(
             name: "ota",
             dependencies: [
-                "OTACore", "OTABuilder",
+                "OTACore", "OTABuilder", "OTADelta",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),
@@ -53,6 +54,12 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "OTACLITests", dependencies: ["OTACore", "OTABuilder", "ota"],
+            swiftSettings: swiftSettings),
+        .target(
+            name: "OTADelta", dependencies: ["OTACore"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "OTADeltaTests", dependencies: ["OTADelta", "OTACore"],
             swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]

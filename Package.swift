@@ -35,7 +35,7 @@ let package = Package(
             name: "OTACore", dependencies: ["COpenSSL", "CArchive", "CLZMA"],
             swiftSettings: swiftSettings),
         .target(
-            name: "OTABuilder", dependencies: ["OTACore", .product(name: "Yams", package: "Yams")],
+            name: "OTABuilder", dependencies: ["OTACore", "OTADelta", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "ota",
@@ -50,7 +50,7 @@ let package = Package(
             resources: [.copy("Vectors")],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "OTABundleTests", dependencies: ["OTACore", "OTABuilder"],
+            name: "OTABundleTests", dependencies: ["OTACore", "OTABuilder", "OTADelta"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "OTACLITests", dependencies: ["OTACore", "OTABuilder", "ota"],

@@ -67,6 +67,15 @@ step "[intl] a release engineer cannot approve their own change"
     --approval-id SELF-APPROVED --models X1 -o "$out/self.approval"
 expect_reject "$ota" bundle verify "$out/adas.ota" --trust "$intl/trust" --approval "$out/self.approval" --model X1
 
+step "[intl] a multi-ECU bundle: infotainment as a delta from 2.3.1, telematics as a full image"
+"$ota" bundle build manifests/multi-ecu-delta.yaml --images "$out/images" \
+    --key "$intl/release/signer-1.key" --cert "$intl/release/signer-1.crt" --chain "$intl/release/chain.pem" -o "$out/x1-delta.ota"
+"$ota" bundle verify "$out/x1-delta.ota" --trust "$intl/trust" --deep
+step "[intl] the same delta by hand: ota delta create / apply"
+"$ota" delta create "$out/images/ivi-rootfs-2.3.1.img" "$out/images/ivi-rootfs-2.4.0.img" -o "$out/ivi.patch"
+"$ota" delta apply "$out/images/ivi-rootfs-2.3.1.img" "$out/ivi.patch" -o "$out/ivi-rootfs-rebuilt.img"
+cmp "$out/images/ivi-rootfs-2.4.0.img" "$out/ivi-rootfs-rebuilt.img" && echo "   rebuilt image is byte-identical ($(stat -c %s "$out/ivi.patch")-byte patch for a $(stat -c %s "$out/images/ivi-rootfs-2.4.0.img")-byte image)"
+
 step "[gm] the body-electronics bundle: SM2 signature, SM3 hashes, SM4 encryption"
 "$ota" bundle build manifests/body-gm.yaml --images "$out/images" \
     --key "$gm/release/signer-1.key" --cert "$gm/release/signer-1.crt" --chain "$gm/release/chain.pem" \

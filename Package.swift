@@ -12,10 +12,13 @@ let package = Package(
     products: [
         .library(name: "OTACore", targets: ["OTACore"]),
         .library(name: "OTABuilder", targets: ["OTABuilder"]),
+        .library(name: "OTARecorder", targets: ["OTARecorder"]),
+        .library(name: "OTACompliance", targets: ["OTACompliance"]),
         .executable(name: "ota", targets: ["ota"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         // System libraries: a module map and a shim header each; only OTACore imports them.
@@ -35,10 +38,17 @@ let package = Package(
         .target(
             name: "OTABuilder", dependencies: ["OTACore"],
             swiftSettings: swiftSettings),
+        .target(
+            name: "OTARecorder", dependencies: ["OTACore"],
+            swiftSettings: swiftSettings),
+        .target(
+            name: "OTACompliance",
+            dependencies: ["OTARecorder", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings),
         .executableTarget(
             name: "ota",
             dependencies: [
-                "OTACore", "OTABuilder",
+                "OTACore", "OTABuilder", "OTARecorder", "OTACompliance",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),
@@ -49,6 +59,12 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "OTACLITests", dependencies: ["OTACore", "OTABuilder"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "OTARecorderTests", dependencies: ["OTACore", "OTARecorder"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "OTAComplianceTests", dependencies: ["OTACore", "OTARecorder", "OTACompliance"],
             swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]

@@ -5,7 +5,7 @@ public import OTACore
 /// Detects and locates changed, deleted, inserted, reordered and torn entries, bad checkpoint
 /// signatures, and truncation against the signed checkpoint in `HEAD`. Feed every line of every
 /// segment in order with `consume`, then call `finish`.
-public struct ChainVerifier {
+public struct ChainVerifier: Sendable {
     public let meta: LogMeta
     private let publicKey: PublicKey
     private let algorithm: SignatureAlgorithm
@@ -88,7 +88,7 @@ public struct ChainVerifier {
         }
         resolveFork(with: entry)
         report.entries += 1
-        let intact = try LogEntry.computeHash(line, meta.hash) == entry.hash
+        let intact = try LogEntry.hashMatches(line, meta.hash)
         if !intact {
             issue(.changed, entry.seq, location, "entry \(entry.seq) was changed: its bytes no longer match its hash")
         }

@@ -19,6 +19,21 @@ public struct LogEntry: Sendable {
         case tornTail = "torn-tail"
         /// Whole segments removed under the retention rules.
         case prune
+
+        /// Matches the kind's ASCII name without building a `String`.
+        init?(ascii: UnsafePointer<UInt8>, count: Int) {
+            let kind: Kind
+            switch (ascii[0], count) {
+            case (UInt8(ascii: "r"), 6): kind = .record
+            case (UInt8(ascii: "c"), 10): kind = .checkpoint
+            case (UInt8(ascii: "g"), 7): kind = .genesis
+            case (UInt8(ascii: "t"), 9): kind = .tornTail
+            case (UInt8(ascii: "p"), 5): kind = .prune
+            default: return nil
+            }
+            guard kind.rawValue.utf8.elementsEqual(UnsafeBufferPointer(start: ascii, count: count)) else { return nil }
+            self = kind
+        }
     }
 
     public let hash: String
@@ -26,7 +41,7 @@ public struct LogEntry: Sendable {
     public let prev: String
     public let kind: Kind
     /// The canonical JSON bytes.
-    public let body: [UInt8]
+    public let body: ArraySlice<UInt8>
 
     /// The `PREV` of entry 0.
     public static let zeroHash = String(repeating: "0", count: 64)
@@ -56,43 +71,75 @@ public struct LogEntry: Sendable {
 
     /// Splits a line (without its `LF`) into its fields; does not check the hash.
     public static func parse(_ line: ArraySlice<UInt8>) -> LogEntry? {
+        // Scans through a raw pointer: this runs once per entry on every verification, and the
+        // test suite runs unoptimised builds.
+        let fields = line.withUnsafeBufferPointer { buffer -> (seq: UInt64, prevStart: Int, kind: Kind, bodyStart: Int)? in
+            guard let raw = buffer.baseAddress else { return nil }
+            let count = buffer.count
+            guard count > 64 + 1 + 1 + 1 + 64 + 1 + 1 + 1 + 2, raw[64] == 0x20, allHex(raw, 64) else { return nil }
+            var index = 65
+            var seq: UInt64 = 0
+            while index < count, raw[index] != 0x20 {
+                let byte = raw[index]
+                guard byte >= 0x30, byte <= 0x39, index - 65 < 19 else { return nil }
+                seq = seq &* 10 &+ UInt64(byte &- 0x30)
+                index += 1
+            }
+            guard index > 65, index < count, !(raw[65] == 0x30 && index - 65 > 1) else { return nil }
+            index += 1
+            let prevStart = index
+            guard index + 65 <= count, raw[index + 64] == 0x20, allHex(raw + index, 64) else { return nil }
+            index += 65
+            let kindStart = index
+            while index < count, raw[index] != 0x20 { index += 1 }
+            guard index < count, let kind = Kind(ascii: raw + kindStart, count: index - kindStart) else { return nil }
+            index += 1
+            guard index < count, raw[index] == UInt8(ascii: "{"), raw[count - 1] == UInt8(ascii: "}") else { return nil }
+            return (seq, prevStart, kind, index)
+        }
+        guard let fields else { return nil }
         let start = line.startIndex
-        guard line.count > 64 + 1 + 1 + 1 + 64 + 1 + 1 + 1 + 2 else { return nil }
-        guard line[start + 64] == 0x20 else { return nil }
-        let hashBytes = line[start..<start + 64]
-        guard hashBytes.allSatisfy(isHex) else { return nil }
-        var index = start + 65
-        var seq: UInt64 = 0
-        let seqStart = index
-        while index < line.endIndex, line[index] != 0x20 {
-            let byte = line[index]
-            guard (0x30...0x39).contains(byte), index - seqStart < 19 else { return nil }
-            seq = seq * 10 + UInt64(byte - 0x30)
+        let prevStart = start + fields.prevStart
+        return LogEntry(
+            hash: String(decoding: line[start..<start + 64], as: UTF8.self), seq: fields.seq,
+            prev: String(decoding: line[prevStart..<prevStart + 64], as: UTF8.self), kind: fields.kind,
+            body: line[(start + fields.bodyStart)...])
+    }
+
+    private static func allHex(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> Bool {
+        var index = 0
+        while index < count {
+            let byte = bytes[index]
+            if !((byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x66)) { return false }
             index += 1
         }
-        guard index > seqStart, index < line.endIndex, !(line[seqStart] == 0x30 && index - seqStart > 1) else { return nil }
-        index += 1
-        guard index + 65 <= line.endIndex, line[index + 64] == 0x20 else { return nil }
-        let prevBytes = line[index..<index + 64]
-        guard prevBytes.allSatisfy(isHex) else { return nil }
-        index += 65
-        let kindStart = index
-        while index < line.endIndex, line[index] != 0x20 { index += 1 }
-        guard index < line.endIndex, let kind = Kind(rawValue: String(decoding: line[kindStart..<index], as: UTF8.self)) else { return nil }
-        index += 1
-        guard index < line.endIndex, line[index] == UInt8(ascii: "{"), line.last == UInt8(ascii: "}") else { return nil }
-        return LogEntry(
-            hash: String(decoding: hashBytes, as: UTF8.self), seq: seq,
-            prev: String(decoding: prevBytes, as: UTF8.self), kind: kind, body: Array(line[index...]))
+        return true
     }
 
     /// The hash of a line's content as it is now (bytes after `HASH SP`).
     public static func computeHash(_ line: ArraySlice<UInt8>, _ algorithm: HashAlgorithm) throws(OTAError) -> String {
-        try Hasher.hash(algorithm, Array(line[(line.startIndex + 65)...])).hex
+        try Hasher.hash(algorithm, line[(line.startIndex + 65)...]).hex
     }
 
-    private static func isHex(_ byte: UInt8) -> Bool {
-        (0x30...0x39).contains(byte) || (0x61...0x66).contains(byte)
+    /// Whether a line's `HASH` field matches the hash of its content.
+    public static func hashMatches(_ line: ArraySlice<UInt8>, _ algorithm: HashAlgorithm) throws(OTAError) -> Bool {
+        guard line.count > 65 else { return false }
+        let digest = try Hasher.hash(algorithm, line[(line.startIndex + 65)...]).bytes
+        return line.withUnsafeBufferPointer { buffer in
+            digest.withUnsafeBufferPointer { digestBuffer in
+                let raw = buffer.baseAddress!
+                let bytes = digestBuffer.baseAddress!
+                var index = 0
+                while index < digestBuffer.count {
+                    let byte = bytes[index]
+                    let high = byte >> 4, low = byte & 0x0f
+                    if raw[2 * index] != (high < 10 ? 0x30 + high : 0x57 + high) { return false }
+                    if raw[2 * index + 1] != (low < 10 ? 0x30 + low : 0x57 + low) { return false }
+                    index += 1
+                }
+                return true
+            }
+        }
     }
 
     /// The body parsed as JSON.

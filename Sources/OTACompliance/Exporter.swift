@@ -70,11 +70,14 @@ public struct Exporter {
         let jsonl = files.first { $0.format == .jsonl }?.file
         let html = files.first { $0.format == .html }?.file
         let labels = ExportLabels(language)
+        // What the export says it covers, with the VIN tokenised like the rows.
+        var shownFilter = filter
+        shownFilter.vin = try filter.vin.map { (vin: String) throws(OTAError) -> String in try pseudonymiser.token(for: vin) }
         if let csv {
             try csv.write(bytes: [0xEF, 0xBB, 0xBF])
             try csv.write(labels.columns.map(CSV.field).joined(separator: ",") + "\r\n")
         }
-        if let html { try html.write(HTMLReport.prologue(labels: labels, filter: filter, generated: RecordTime.format(now), pseudonymisation: pseudonymiser.mode)) }
+        if let html { try html.write(HTMLReport.prologue(labels: labels, filter: shownFilter, generated: RecordTime.format(now), pseudonymisation: pseudonymiser.mode)) }
 
         var entries = 0
         var vehicles = 0
@@ -114,7 +117,7 @@ public struct Exporter {
             listed.append(.object(["name": .string(file.name), "bytes": .integer(file.size), "digest": .string(digest.hex)]))
         }
         let manifest = ExportManifest.json(
-            created: RecordTime.format(now), hash: hash, filter: filter, language: language,
+            created: RecordTime.format(now), hash: hash, filter: shownFilter, language: language,
             pseudonymisation: pseudonymiser.mode, entries: entries, vehicles: vehicles, files: listed)
         let manifestBytes = manifest.bytes + [0x0a]
         let signature = try signer.signature(for: manifestBytes)

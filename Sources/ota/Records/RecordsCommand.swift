@@ -71,7 +71,6 @@ struct RecordsVerify: ParsableCommand {
     func run() throws {
         let report = try LogVerifier(directory: log, publicKey: try DeviceKey.load(key)).verify()
         guard report.intact else {
-            if output.json { Output.succeedless(report) }
             throw RecordsSupport.fail(report, log: log)
         }
         Output.succeed(report, human: "\(log): intact: \(report.records) records, \(report.entries) entries (\(report.firstSeq ?? 0)...\(report.lastSeq ?? 0)), signed through entry \(report.headSeq.map(String.init) ?? "none")\(report.anchoredAt.map { ", anchored at checkpoint \($0) after pruning" } ?? "")", json: output.json)

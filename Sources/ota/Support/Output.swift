@@ -12,16 +12,6 @@ enum Output {
         }
     }
 
-    /// Prints a result object with `ok: false` (a verdict with details), before the error is thrown.
-    static func succeedless(_ result: some Encodable) {
-        print(encode(RejectedEnvelope(result: result)))
-    }
-
-    private struct RejectedEnvelope<Result: Encodable>: Encodable {
-        let ok = false
-        let result: Result
-    }
-
     static func fail(_ error: OTAError, json: Bool) {
         if json {
             print(encode(FailureEnvelope(error: .init(code: error.code, kind: error.kind.rawValue, message: error.message, cause: error.cause))))

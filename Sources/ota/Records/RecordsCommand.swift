@@ -64,16 +64,29 @@ struct RecordsVerify: ParsableCommand {
         abstract: "Verify a vehicle record log: chain, checkpoint signatures, truncation against HEAD.",
         discussion: "Exit 2 and a dotted code (records.changed, records.deleted, records.inserted, records.reordered, records.truncated, records.torn-tail, records.checkpoint-signature) when anything is wrong.")
 
-    @Argument(help: "The log directory.") var log: String
+    @Argument(help: "Log directories.") var logs: [String]
     @Option(help: "The vehicle's device public key (PEM) or certificate.") var key: String
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let report = try LogVerifier(directory: log, publicKey: try DeviceKey.load(key)).verify()
-        guard report.intact else {
-            throw RecordsSupport.fail(report, log: log)
+        let publicKey = try DeviceKey.load(key)
+        var reports: [VerificationReport] = []
+        var records = 0
+        var entries = 0
+        for log in logs {
+            let report = try LogVerifier(directory: log, publicKey: publicKey).verify()
+            guard report.intact else { throw RecordsSupport.fail(report, log: log) }
+            records += report.records
+            entries += report.entries
+            if reports.count < 100 { reports.append(report) }
         }
-        Output.succeed(report, human: "\(log): intact: \(report.records) records, \(report.entries) entries (\(report.firstSeq ?? 0)...\(report.lastSeq ?? 0)), signed through entry \(report.headSeq.map(String.init) ?? "none")\(report.anchoredAt.map { ", anchored at checkpoint \($0) after pruning" } ?? "")", json: output.json)
+        guard logs.count == 1, let report = reports.first else {
+            struct Result: Encodable { let logs: Int; let records: Int; let entries: Int }
+            Output.succeed(Result(logs: logs.count, records: records, entries: entries),
+                           human: "\(logs.count) logs intact: \(records) records, \(entries) entries", json: output.json)
+            return
+        }
+        Output.succeed(report, human: "\(logs[0]): intact: \(report.records) records, \(report.entries) entries (\(report.firstSeq ?? 0)...\(report.lastSeq ?? 0)), signed through entry \(report.headSeq.map(String.init) ?? "none")\(report.anchoredAt.map { ", anchored at checkpoint \($0) after pruning" } ?? "")", json: output.json)
     }
 }
 

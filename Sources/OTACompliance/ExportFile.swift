@@ -1,4 +1,4 @@
-public import OTACore
+import OTACore
 
 /// One export output file: buffered writes into an `AtomicFileWriter` (nothing appears under the
 /// final name unless the whole export succeeds), hashed as it is written for the manifest.

@@ -1,5 +1,5 @@
 public import OTACore
-public import OTARecorder
+import OTARecorder
 
 /// The signed list of an export's files (docs/FORMAT.md, Records): `manifest.json` holds the
 /// files' names, sizes and digests; `manifest.sig` the compliance key's signature over the exact

@@ -1,6 +1,6 @@
 public import Foundation
 public import OTACore
-public import OTARecorder
+import OTARecorder
 
 /// Export formats for compliance staff.
 public enum ExportFormat: String, Sendable, CaseIterable, Encodable {

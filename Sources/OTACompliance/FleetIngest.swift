@@ -1,5 +1,5 @@
 public import OTACore
-public import OTARecorder
+import OTARecorder
 
 /// Loads vehicle logs into a fleet store after verifying them.
 ///

@@ -48,7 +48,7 @@ enum HTMLReport {
             .step { font-weight: bold; margin-left: 0.5em; }
             .result { display: inline-block; margin-left: 0.5em; padding: 0 0.4em; border: 1px solid #666; border-radius: 3px; font-size: 0.85em; }
             .detail { font-size: 0.88em; color: #333; margin-top: 0.15em; }
-            .detail span { margin-right: 1.2em; }
+            .detail span { margin-right: 1.2em; display: inline-block; white-space: nowrap; }
             footer { margin-top: 2em; font-size: 0.85em; color: #444; }
             @media print {
                 body { margin: 1cm; }

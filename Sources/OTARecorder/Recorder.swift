@@ -106,15 +106,20 @@ public final class Recorder {
             throw .usage("records.exists", "\(directory): already holds a record log")
         }
         let lockFD = try lock(layout)
+        // `log.json` is written last: a directory without it is a creation that crashed before
+        // `create` returned, so nothing in it was ever reported written. Clear what it left.
+        for name in try layout.segments() { unlink(layout.path(name)) }
+        unlink(layout.headPath)
+        unlink(layout.ackPath)
         let now = clock.now()
         let keyID = try signer.publicKey.keyID(.sha256).hex
         let meta = LogMeta(vin: vin, hash: configuration.hash, keyID: keyID,
                            retentionMonths: configuration.retentionMonths, created: RecordTime.format(now.date))
-        try LogIO.replace(layout.metaPath, with: meta.json.bytes + [0x0a], durable: configuration.durability == .fsync)
         let recorder = try Recorder(layout: layout, meta: meta, configuration: configuration, signer: signer, clock: clock,
                                     lockFD: lockFD, segment: LogLayout.segmentName(firstSeq: 0), nextSeq: 0, lastHash: LogEntry.zeroHash)
         try recorder.startSegment(firstEntry: .genesis)
         try recorder.checkpoint()
+        try LogIO.replace(layout.metaPath, with: meta.json.bytes + [0x0a], durable: configuration.durability == .fsync)
         return recorder
     }
 

@@ -90,7 +90,7 @@ import Testing
         #expect(try ExportManifest.verify(directory: out, publicKey: publicKey).problems.contains { $0 == "report.html: missing" })
     }
 
-    @Test func `CSV cells are quoted and formula-safe`() throws {
+    @Test func `CSV cells are quoted and formula-safe, HTML is escaped`() throws {
         let ws = Workspace(); defer { ws.cleanup() }
         let key = try PrivateKey.generate(.p256)
         let store = try SQLiteRecordStore(path: ws.path + "/fleet.db")
@@ -99,13 +99,17 @@ import Testing
         var record = Fleet.record(vin: "V1", index: 0, time: Fleet.start)
         record.errorCode = "=HYPERLINK(\"x\")"
         record.step = "apply, \"stage\" 2"
+        record.result = "<script>alert(1)</script>"
         try recorder.append(record)
         try recorder.close()
         _ = try FleetIngest.ingest(log: ws.path + "/v", publicKey: try key.publicKey, into: store)
-        _ = try Exporter(filter: RecordFilter(), formats: [.csv], language: .en, pseudonymiser: try VINPseudonymiser(.none),
+        _ = try Exporter(filter: RecordFilter(), formats: [.csv, .html], language: .en, pseudonymiser: try VINPseudonymiser(.none),
                          signer: key, now: Fleet.start).export(from: store, to: ws.path + "/out")
         let text = String(decoding: try FileSystem.read(ws.path + "/out/records.csv"), as: UTF8.self)
         #expect(text.contains(",\"apply, \"\"stage\"\" 2\","))
         #expect(text.contains(",\"'=HYPERLINK(\"\"x\"\")\","))
+        let html = String(decoding: try FileSystem.read(ws.path + "/out/report.html"), as: UTF8.self)
+        #expect(!html.contains("<script>"))
+        #expect(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
     }
 }

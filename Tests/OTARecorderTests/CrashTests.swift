@@ -38,10 +38,25 @@ import Glibc
             process.standardOutput = pipe
             process.standardError = FileHandle.nullDevice
             try process.run()
-            usleep(UInt32.random(in: 5_000...60_000, using: &rng))
+            // Kill at a random point measured in the child's progress (not wall time, so a busy
+            // machine does not shift every kill into start-up): during start-up or log creation,
+            // or a few milliseconds after the k-th append returned.
+            let target = Int.random(in: 0...24, using: &rng)
+            var received = Data()
+            if target == 0 {
+                usleep(UInt32.random(in: 0...30_000, using: &rng))
+            } else {
+                while received.split(separator: UInt8(ascii: "\n")).count < target {
+                    let chunk = pipe.fileHandleForReading.availableData
+                    if chunk.isEmpty { break }
+                    received.append(chunk)
+                }
+                usleep(UInt32.random(in: 0...4_000, using: &rng))
+            }
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
-            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            received.append(pipe.fileHandleForReading.readDataToEndOfFile())
+            let output = String(decoding: received, as: UTF8.self)
             let acknowledged = output.split(separator: "\n").compactMap { line -> UInt64? in
                 line.hasPrefix("appended ") ? UInt64(line.dropFirst(9)) : nil
             }

@@ -108,4 +108,29 @@ import Testing
                                     configuration: .init(retentionMonths: 5))
         }
     }
+
+    @Test func `rewriting the chain without the device key breaks the next checkpoint`() throws {
+        let dir = TemporaryDirectory(); defer { dir.cleanup() }
+        let key = try PrivateKey.generate(.p256)
+        let recorder = try Samples.makeLog(at: dir.path, count: 100, key: key)
+        let path = recorder.layout.path(try recorder.layout.segments()[0])
+        var lines = String(decoding: try FileSystem.read(path), as: UTF8.self).split(separator: "\n").map(String.init)
+        // Change record 40, then recompute every later hash and PREV: a consistent chain, unsigned.
+        var previous = ""
+        for index in 40..<lines.count {
+            guard var entry = LogEntry.parse(Array(lines[index].utf8)[...]) else { continue }
+            var body = String(decoding: entry.body, as: UTF8.self)
+            if index == 40 { body = body.replacingOccurrences(of: "\"result\":\"success\"", with: "\"result\":\"failure\"") }
+            let kind = entry.kind
+            let (line, hash) = try LogEntry.encode(seq: entry.seq, prev: index == 40 ? entry.prev : previous, kind: kind,
+                                                   body: try CanonicalJSON.parse(Array(body.utf8)), hash: .sha256)
+            lines[index] = String(decoding: line.dropLast(), as: UTF8.self)
+            previous = hash
+            entry = LogEntry.parse(line.dropLast())!
+        }
+        try AtomicFileWriter.write(Array((lines.joined(separator: "\n") + "\n").utf8), to: path)
+        let report = try LogVerifier(directory: dir.path, publicKey: try key.publicKey).verify()
+        #expect(report.issues.contains { $0.kind == .checkpointSignature })
+        #expect(report.issues.contains { $0.kind == .changed }, "HEAD no longer matches")
+    }
 }

@@ -79,4 +79,25 @@ import Testing
         #expect(purge.status == 2)
         #expect(purge.stdout.contains("\"records.retention\""))
     }
+
+    @Test func `a log verifies against the device certificate`() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.ota), "build the ota executable first")
+        try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl"), "openssl makes the test certificate")
+        let dir = NSTemporaryDirectory() + "ota-records-cert-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let device = try PrivateKey.generate(.p256)
+        try AtomicFileWriter.write(Array(try device.pem().utf8), to: dir + "/device.pem")
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        openssl.arguments = ["req", "-new", "-x509", "-key", dir + "/device.pem", "-subj", "/CN=LSVAU2180N2000001", "-days", "1", "-out", dir + "/device.crt"]
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        try #require(openssl.terminationStatus == 0)
+        let record = #"{"time":"2026-03-01T08:00:00.000Z","timeSource":"gnss","vin":"LSVAU2180N2000001","bundle":"b-1","campaign":"C-1","step":"apply","result":"success"}"#
+        #expect(try ota(["records", "append", dir + "/log", "--key", dir + "/device.pem", "--vin", "LSVAU2180N2000001", "--record", record]).status == 0)
+        let run = try ota(["records", "verify", dir + "/log", "--key", dir + "/device.crt"])
+        #expect(run.status == 0, "\(run.stderr)")
+    }
 }

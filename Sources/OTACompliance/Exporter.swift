@@ -2,30 +2,6 @@ public import Foundation
 public import OTACore
 import OTARecorder
 
-/// Export formats for compliance staff.
-public enum ExportFormat: String, Sendable, CaseIterable, Encodable {
-    /// UTF-8 with a byte-order mark (so spreadsheet programs show Chinese), RFC 4180 quoting.
-    case csv
-    /// One JSON object per line.
-    case jsonl
-    /// A self-contained HTML report: a timeline per vehicle, readable on screen and on paper.
-    case html
-
-    public var fileName: String {
-        switch self {
-        case .csv: "records.csv"
-        case .jsonl: "records.jsonl"
-        case .html: "report.html"
-        }
-    }
-}
-
-/// Header language of CSV and HTML exports.
-public enum ExportLanguage: String, Sendable, CaseIterable {
-    case en
-    case zhCN = "zh-CN"
-}
-
 /// Streams store entries into export files, then writes and signs their manifest.
 ///
 /// Memory does not grow with the number of records: entries come from a database cursor in
@@ -134,77 +110,5 @@ public struct Exporter {
         try signatureWriter.commit()
         return Summary(directory: directory, entries: entries, vehicles: vehicles,
                        files: files.map(\.file.name) + [ExportManifest.manifestName, ExportManifest.signatureName])
-    }
-}
-
-/// Column names and report words in the export language.
-struct ExportLabels {
-    let language: ExportLanguage
-    let columns: [String]
-    let title: String
-    let vehicle: String
-    let summary: (Int, Int) -> String
-
-    init(_ language: ExportLanguage) {
-        self.language = language
-        switch language {
-        case .en:
-            columns = ["Time", "Time source", "VIN", "Bundle", "Campaign", "ECU", "Hardware part", "Step", "Result",
-                       "Error code", "Version before", "Version after", "Image hash before", "Image hash after",
-                       "RXSWIN/SWIN before", "RXSWIN/SWIN after", "Change categories", "Regulatory references",
-                       "Precondition readings", "Notice digest", "Notice language", "Confirmed by", "Confirmation channel",
-                       "Confirmation answer", "Confirmation time", "Started", "Finished", "Duration (ms)", "Entry kind",
-                       "Entry number", "Entry hash"]
-            title = "Software update records"
-            vehicle = "Vehicle"
-            summary = { "\($0) entries, \($1) vehicles" }
-        case .zhCN:
-            columns = ["时间", "时间来源", "车辆识别代号", "升级包", "升级活动", "控制器", "硬件零件号", "步骤", "结果",
-                       "错误码", "升级前版本", "升级后版本", "升级前镜像哈希", "升级后镜像哈希",
-                       "升级前软件识别码", "升级后软件识别码", "变更类别", "法规依据",
-                       "前置条件读数", "告知内容摘要", "告知语言", "确认人", "确认渠道",
-                       "确认答复", "确认时间", "开始时间", "结束时间", "耗时(毫秒)", "条目类型",
-                       "条目序号", "条目哈希"]
-            title = "软件升级记录"
-            vehicle = "车辆"
-            summary = { "共 \($0) 条记录，\($1) 辆车" }
-        }
-    }
-}
-
-/// CSV rows (RFC 4180; cells that a spreadsheet would run as a formula get a leading `'`).
-enum CSV {
-    static func field(_ text: String) -> String {
-        var value = text
-        if let first = value.unicodeScalars.first, "=+@\t\r".unicodeScalars.contains(first) { value = "'" + value }
-        if value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
-            return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-        }
-        return value
-    }
-
-    static func row(entry: StoredEntry, body: [String: CanonicalJSON], vin: String) -> String {
-        func s(_ key: String) -> String { body[key]?.stringValue ?? "" }
-        let notice = body["notice"]
-        let confirmation = body["confirmation"]
-        let categories = (body["categories"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: ";")
-        let references = (body["regulatory"]?.arrayValue ?? []).map { item in
-            "\(item["kind"]?.stringValue ?? ""):\(item["number"]?.stringValue ?? "")" + (item["authority"]?.stringValue.map { "@" + $0 } ?? "")
-        }.joined(separator: ";")
-        let readings = (body["preconditions"]?.objectValue ?? [:]).sorted { $0.key < $1.key }
-            .map { "\($0.key)=\($0.value.stringValue ?? "")" }.joined(separator: ";")
-        let duration = body["durationMs"]?.integerValue.map(String.init) ?? ""
-        var step = s("step")
-        if entry.kind == "torn-tail" { step = "torn tail: \(body["bytes"]?.integerValue ?? 0) bytes quarantined (\(s("file")))" }
-        if entry.kind == "prune" { step = "pruned on vehicle through entry \(body["through"]?.integerValue ?? 0)" }
-        let cells = [
-            entry.time ?? "", s("timeSource"), vin, s("bundle"), s("campaign"), s("ecu"), s("hardwarePart"), step, s("result"),
-            s("errorCode"), s("versionBefore"), s("versionAfter"), s("imageHashBefore"), s("imageHashAfter"),
-            s("swinBefore"), s("swinAfter"), categories, references, readings, notice?["digest"]?.stringValue ?? "",
-            notice?["language"]?.stringValue ?? "", confirmation?["actor"]?.stringValue ?? "",
-            confirmation?["channel"]?.stringValue ?? "", confirmation?["answer"]?.stringValue ?? "",
-            confirmation?["at"]?.stringValue ?? "", s("started"), s("finished"), duration, entry.kind, String(entry.seq), entry.hash,
-        ]
-        return cells.map(field).joined(separator: ",")
     }
 }

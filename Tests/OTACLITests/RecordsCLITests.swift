@@ -74,6 +74,14 @@ import Testing
         #expect(tampered.stdout.contains("\"records.changed\""))
         let reingest = try ota(["records", "ingest", "--store", store, "--key", dir + "/device.pub", log])
         #expect(reingest.status == 2)
+        // One bad log among several: the others are still ingested, the command exits 2.
+        let other = #"{"time":"2026-03-02T08:00:00.000Z","timeSource":"gnss","vin":"LSVAU2180N2000002","bundle":"b-1","campaign":"C-1","step":"apply","result":"success"}"#
+        #expect(try ota(["records", "append", dir + "/log2", "--key", dir + "/device.pem", "--vin", "LSVAU2180N2000002", "--suite", "gm", "--record", other]).status == 0)
+        let mixed = try ota(["records", "ingest", "--store", store, "--key", dir + "/device.pub", log, dir + "/log2", "--json"])
+        #expect(mixed.status == 2)
+        #expect(mixed.stdout.contains("1 of 2 logs rejected"))
+        let count = try ota(["records", "query", "--store", store, "--vin", "LSVAU2180N2000002", "--count"])
+        #expect(count.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
 
         let purge = try ota(["records", "purge", "--store", store, "--before", "2026-06-01T00:00:00Z", "--now", "2030-01-01T00:00:00Z", "--json"])
         #expect(purge.status == 2)

@@ -186,21 +186,44 @@ struct RecordsIngest: ParsableCommand {
         let shared = try key.map { (path: String) throws(OTAError) -> PublicKey in try DeviceKey.load(path) }
         var reports: [FleetIngest.Report] = []
         var added = 0
+        var rejected: [OTAError] = []
+        // Each log is its own transaction: one bad log does not hold back the others.
         for log in logs {
-            let publicKey: PublicKey
-            if let shared {
-                publicKey = shared
-            } else {
-                publicKey = try DeviceKey.load(keys! + "/" + (try LogMeta.load(LogLayout(directory: log)).vin) + ".pem")
+            let outcome = ingestOne(log, shared: shared, database: database)
+            switch outcome {
+            case .success(let report):
+                added += report.added
+                if reports.count < 1000 { reports.append(report) }
+            case .failure(let error):
+                if error.kind != .rejected || logs.count == 1 { throw error }
+                rejected.append(error)
             }
-            let report = try FleetIngest.ingest(log: log, publicKey: publicKey, into: database)
-            added += report.added
-            if reports.count < 1000 { reports.append(report) }
+        }
+        if let first = rejected.first {
+            throw OTAError(first.code, kind: .rejected, "\(rejected.count) of \(logs.count) logs rejected (the others were ingested, \(added) new entries); first: \(first.message)",
+                           cause: rejected.prefix(20).map(\.description).joined(separator: "; "))
         }
         struct Result: Encodable { let logs: Int; let added: Int; let reports: [FleetIngest.Report] }
         Output.succeed(Result(logs: logs.count, added: added, reports: reports),
                        human: "ingested \(logs.count) log(s), \(added) new entries" + (logs.count == 1 ? reports.first.flatMap { r in r.head.map { "; head entry \($0.seq) \($0.hash)" } } ?? "" : ""),
                        json: output.json)
+    }
+}
+
+extension RecordsIngest {
+    private func ingestOne(_ log: String, shared: PublicKey?, database: SQLiteRecordStore) -> Result<FleetIngest.Report, OTAError> {
+        do throws(OTAError) {
+            let publicKey: PublicKey
+            if let shared {
+                publicKey = shared
+            } else {
+                let vin = try LogMeta.load(LogLayout(directory: log)).vin
+                publicKey = try DeviceKey.load(keys! + "/" + vin + ".pem")
+            }
+            return .success(try FleetIngest.ingest(log: log, publicKey: publicKey, into: database))
+        } catch {
+            return .failure(error)
+        }
     }
 }
 

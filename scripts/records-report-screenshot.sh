@@ -2,7 +2,7 @@
 # Renders the records HTML report with headless Chromium and checks that the picture shows the
 # per-vehicle timeline (green result dots on a grey timeline rail).
 #
-#   scripts/records-report-screenshot.sh path/to/ota [OUT.png]
+#   scripts/records-report-screenshot.sh path/to/ota [OUT.png]     (also writes OUT.pdf, the printed form)
 set -euo pipefail
 
 OTA=$(realpath "${1:?usage: scripts/records-report-screenshot.sh path/to/ota [OUT.png]}")
@@ -23,6 +23,9 @@ openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$WORK/compl
 
 "$CHROMIUM" --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1000,1400 \
     --screenshot="$OUT" "file://$WORK/export/report.html" 2> /dev/null
+# The printed form too (each step stays on one page; the vehicle is named on every step on paper).
+"$CHROMIUM" --headless --no-sandbox --disable-gpu --no-pdf-header-footer \
+    --print-to-pdf="${OUT%.png}.pdf" "file://$WORK/export/report.html" 2> /dev/null
 "$CHROMIUM" --headless --no-sandbox --disable-gpu --dump-dom "file://$WORK/export/report.html" 2> /dev/null > "$WORK/dom.html"
 
 python3 - "$OUT" "$WORK/dom.html" <<'PY'

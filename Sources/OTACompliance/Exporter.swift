@@ -82,7 +82,7 @@ public struct Exporter {
                 if let time = entry.time { line["time"] = .string(time) }
                 try jsonl.write(bytes: CanonicalJSON.object(line).bytes + [0x0a])
             }
-            if let html { try html.write(HTMLReport.item(entry: entry, body: body, labels: labels)) }
+            if let html { try html.write(HTMLReport.item(entry: entry, body: body, token: currentToken, labels: labels)) }
         }
         if currentVIN != nil, let html { try html.write(HTMLReport.vehicleEnd) }
         if let html { try html.write(HTMLReport.epilogue(entries: entries, vehicles: vehicles, labels: labels)) }

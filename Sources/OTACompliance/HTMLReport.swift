@@ -50,10 +50,12 @@ enum HTMLReport {
             .detail { font-size: 0.88em; color: #333; margin-top: 0.15em; }
             .detail span { margin-right: 1.2em; display: inline-block; white-space: nowrap; }
             footer { margin-top: 2em; font-size: 0.85em; color: #444; }
+            .vehicle-on-paper { display: none; }
             @media print {
                 body { margin: 1cm; }
                 section.vehicle { break-before: auto; }
                 ol.timeline li::before { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+                .vehicle-on-paper { display: inline; float: right; font-family: monospace; font-size: 0.8em; color: #555; }
             }
             </style>
             </head>
@@ -70,7 +72,9 @@ enum HTMLReport {
 
     static let vehicleEnd = "</ol>\n</section>\n"
 
-    static func item(entry: StoredEntry, body: [String: CanonicalJSON], labels: ExportLabels) -> String {
+    /// One timeline step; `token` (the vehicle) is shown on paper only, where a page may start
+    /// in the middle of a vehicle's timeline.
+    static func item(entry: StoredEntry, body: [String: CanonicalJSON], token: String, labels: ExportLabels) -> String {
         func s(_ key: String) -> String? { body[key]?.stringValue }
         let en = labels.language == .en
         var details: [String] = []
@@ -112,6 +116,7 @@ enum HTMLReport {
             add("duration ms", "耗时毫秒", body["durationMs"]?.integerValue.map(String.init))
         }
         return "<li class=\"\(cssClass)\"><span class=\"when\">\(escape(entry.time ?? ""))</span><span class=\"step\">\(escape(title))</span>\(result)"
+            + "<span class=\"vehicle-on-paper\">\(escape(token))</span>"
             + "<div class=\"detail\">\(details.joined())<span>#\(entry.seq)</span></div></li>\n"
     }
 

@@ -50,7 +50,9 @@ public struct ChainVerifier: Sendable {
                 report.issues.append(VerificationIssue(.checkpointSignature, seq: entry.seq, location: "HEAD", "the checkpoint in HEAD (entry \(entry.seq)) is not signed by the device key"))
             }
         } else {
+            // Every log gets a HEAD when it is created: without it, truncation cannot be judged.
             self.head = nil
+            report.issues.append(VerificationIssue(.truncated, seq: nil, location: "HEAD", "HEAD (the latest signed checkpoint) is missing: truncation cannot be ruled out"))
         }
     }
 

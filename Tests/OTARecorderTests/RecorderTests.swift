@@ -133,4 +133,13 @@ import Testing
         #expect(report.issues.contains { $0.kind == .checkpointSignature })
         #expect(report.issues.contains { $0.kind == .changed }, "HEAD no longer matches")
     }
+
+    @Test func `a missing HEAD is reported`() throws {
+        let dir = TemporaryDirectory(); defer { dir.cleanup() }
+        let key = try PrivateKey.generate(.p256)
+        _ = try Samples.makeLog(at: dir.path, count: 5, key: key)
+        unlink(dir.path + "/HEAD")
+        let report = try LogVerifier(directory: dir.path, publicKey: try key.publicKey).verify()
+        #expect(report.issues.map(\.kind) == [.truncated])
+    }
 }

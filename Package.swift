@@ -13,11 +13,14 @@ let package = Package(
         .library(name: "OTACore", targets: ["OTACore"]),
         .library(name: "OTABuilder", targets: ["OTABuilder"]),
         .library(name: "OTADelta", targets: ["OTADelta"]),
+        .library(name: "OTARecorder", targets: ["OTARecorder"]),
+        .library(name: "OTACompliance", targets: ["OTACompliance"]),
         .executable(name: "ota", targets: ["ota"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         // System libraries: a module map and a shim header each; only OTACore imports them.
@@ -37,10 +40,17 @@ let package = Package(
         .target(
             name: "OTABuilder", dependencies: ["OTACore", "OTADelta", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings),
+        .target(
+            name: "OTARecorder", dependencies: ["OTACore"],
+            swiftSettings: swiftSettings),
+        .target(
+            name: "OTACompliance",
+            dependencies: ["OTARecorder", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings),
         .executableTarget(
             name: "ota",
             dependencies: [
-                "OTACore", "OTABuilder", "OTADelta",
+                "OTACore", "OTABuilder", "OTADelta", "OTARecorder", "OTACompliance",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),
@@ -60,6 +70,12 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "OTADeltaTests", dependencies: ["OTADelta", "OTACore"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "OTARecorderTests", dependencies: ["OTACore", "OTARecorder"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "OTAComplianceTests", dependencies: ["OTACore", "OTARecorder", "OTACompliance"],
             swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]

@@ -41,8 +41,8 @@ public enum HKDF {
 }
 
 /// HMAC with SHA-256 or SM3, through `EVP_MAC`.
-enum HMAC {
-    static func mac(_ hash: HashAlgorithm, key: [UInt8], _ parts: [[UInt8]]) throws(OTAError) -> [UInt8] {
+public enum HMAC {
+    public static func mac(_ hash: HashAlgorithm, key: [UInt8], _ parts: [[UInt8]]) throws(OTAError) -> [UInt8] {
         OpenSSLErrorQueue.clear()
         guard let mac = EVP_MAC_fetch(nil, "HMAC", nil) else {
             throw OpenSSLErrorQueue.error("crypto.unavailable", "HMAC unavailable", function: "EVP_MAC_fetch")

@@ -1,0 +1,458 @@
+public import Foundation
+public import OTACore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The vehicle's append-only, hash-chained record log (DESIGN.md, Recorder).
+///
+/// One writer per log (an exclusive `flock` on `lock`). With `.fsync` durability, `append`
+/// returns only after the entry's bytes are fsync'd, and a new segment's directory entry is
+/// fsync'd when it is created, so an entry whose `append` returned survives power loss. On open,
+/// bytes torn off the end of the log by a crash are moved to `quarantine/` and recorded as a
+/// `torn-tail` entry of their own: never silently dropped.
+///
+/// Not thread-safe: give each log one owner (the installer's recorder actor, or one process).
+public final class Recorder {
+    /// How hard `append` works to make an entry durable.
+    public enum Durability: String, Sendable {
+        /// write + fsync per entry; fsync of the directory when a segment is created (the vehicle).
+        case fsync
+        /// write only (bulk generation of test and benchmark logs); a crash may lose entries.
+        case none
+    }
+
+    public struct Configuration: Sendable {
+        public var hash: HashAlgorithm
+        /// A segment is closed once it reaches this many bytes.
+        public var segmentBytes: Int64
+        /// A signed checkpoint is written after this many entries.
+        public var checkpointInterval: Int
+        public var durability: Durability
+        /// Months the vehicle keeps records; at least 6 (the network-log rule).
+        public var retentionMonths: Int
+
+        public init(hash: HashAlgorithm = .sha256, segmentBytes: Int64 = 4 << 20, checkpointInterval: Int = 256,
+                    durability: Durability = .fsync, retentionMonths: Int = 6) {
+            self.hash = hash
+            self.segmentBytes = segmentBytes
+            self.checkpointInterval = checkpointInterval
+            self.durability = durability
+            self.retentionMonths = retentionMonths
+        }
+    }
+
+    /// Where an entry landed.
+    public struct Appended: Sendable, Equatable {
+        public let seq: UInt64
+        public let hash: String
+        public let segment: String
+    }
+
+    /// The legal minimum the vehicle keeps records (No.134 §7: network logs 6 months).
+    public static let minimumRetentionMonths = 6
+
+    public let layout: LogLayout
+    public let meta: LogMeta
+    public let configuration: Configuration
+    private let signer: PrivateKey
+    private let algorithm: SignatureAlgorithm
+    private let clock: any RecorderClock
+    private var lockFD: Int32
+    private var segmentFD: Int32 = -1
+    public private(set) var segment: String
+    private var segmentSize: Int64 = 0
+    /// The sequence number the next entry gets.
+    public private(set) var nextSeq: UInt64
+    /// The hash of the last entry.
+    public private(set) var lastHash: String
+    private var sinceCheckpoint = 0
+    /// Torn tails found and recorded when the log was opened.
+    public private(set) var tornTails: [Appended] = []
+
+    private var durable: Bool { configuration.durability == .fsync }
+
+    private init(layout: LogLayout, meta: LogMeta, configuration: Configuration, signer: PrivateKey,
+                 clock: any RecorderClock, lockFD: Int32, segment: String, nextSeq: UInt64, lastHash: String) throws(OTAError) {
+        self.layout = layout
+        self.meta = meta
+        self.configuration = configuration
+        self.signer = signer
+        self.algorithm = try SignatureAlgorithm.forKey(signer.type)
+        self.clock = clock
+        self.lockFD = lockFD
+        self.segment = segment
+        self.nextSeq = nextSeq
+        self.lastHash = lastHash
+    }
+
+    deinit {
+        if segmentFD >= 0 { Glibc.close(segmentFD) }
+        if lockFD >= 0 { Glibc.close(lockFD) }
+    }
+
+    /// Creates a new log in `directory` (which must not hold one) for `vin`, signed by `signer`.
+    public static func create(at directory: String, vin: String, signer: PrivateKey, clock: any RecorderClock,
+                              configuration: Configuration = Configuration()) throws(OTAError) -> Recorder {
+        guard configuration.retentionMonths >= minimumRetentionMonths else {
+            throw .usage("records.retention", "retention of \(configuration.retentionMonths) months is below the legal minimum of \(minimumRetentionMonths)")
+        }
+        guard !vin.isEmpty, vin.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
+            throw .usage("records.vin", "a VIN is printable ASCII without spaces")
+        }
+        let layout = LogLayout(directory: directory)
+        try FileSystem.createDirectory(directory, mode: 0o700)
+        if FileSystem.exists(layout.metaPath) {
+            throw .usage("records.exists", "\(directory): already holds a record log")
+        }
+        let lockFD = try lock(layout)
+        // `log.json` is written last: a directory without it is a creation that crashed before
+        // `create` returned, so nothing in it was ever reported written. Clear what it left.
+        for name in try layout.segments() { unlink(layout.path(name)) }
+        unlink(layout.headPath)
+        unlink(layout.ackPath)
+        let now = clock.now()
+        let keyID = try signer.publicKey.keyID(.sha256).hex
+        let meta = LogMeta(vin: vin, hash: configuration.hash, keyID: keyID,
+                           retentionMonths: configuration.retentionMonths, created: RecordTime.format(now.date))
+        let recorder = try Recorder(layout: layout, meta: meta, configuration: configuration, signer: signer, clock: clock,
+                                    lockFD: lockFD, segment: LogLayout.segmentName(firstSeq: 0), nextSeq: 0, lastHash: LogEntry.zeroHash)
+        try recorder.startSegment(firstEntry: .genesis)
+        try recorder.checkpoint()
+        try LogIO.replace(layout.metaPath, with: meta.json.bytes + [0x0a], durable: configuration.durability == .fsync)
+        return recorder
+    }
+
+    /// Opens an existing log for appending; repairs and records a torn tail if there is one.
+    public static func open(at directory: String, signer: PrivateKey, clock: any RecorderClock,
+                            configuration: Configuration? = nil) throws(OTAError) -> Recorder {
+        let layout = LogLayout(directory: directory)
+        let meta = try LogMeta.load(layout)
+        var configuration = configuration ?? Configuration()
+        configuration.hash = meta.hash
+        configuration.retentionMonths = max(configuration.retentionMonths, meta.retentionMonths)
+        guard try signer.publicKey.keyID(.sha256).hex == meta.keyID else {
+            throw .usage("records.key-mismatch", "\(directory): the log is signed by another device key (key id \(meta.keyID))")
+        }
+        let lockFD = try lock(layout)
+        var segments = try layout.segments()
+        var torn: [(segment: String, offset: Int64, bytes: [UInt8])] = []
+        var pendingQuarantine: [String] = []
+        if FileSystem.isDirectory(layout.quarantineDirectory) {
+            pendingQuarantine = try FileSystem.list(layout.quarantineDirectory).filter { $0.hasPrefix("pending-") }
+        }
+        // Scan the last segment; drop an empty or wholly torn last segment (a crash while rotating).
+        while true {
+            guard let last = segments.last else {
+                throw .rejected("records.malformed", "\(directory): no segment holds a complete entry")
+            }
+            var lastEntry: LogEntry? = nil
+            var validLength: Int64 = 0
+            var since = 0
+            var referenced: Set<String> = []
+            var tornBytes: [UInt8] = []
+            var tornOffset: Int64 = 0
+            try SegmentReader.forEachLine(layout.path(last)) { line, offset, terminated throws(OTAError) in
+                guard terminated else {
+                    tornBytes = Array(line)
+                    tornOffset = offset
+                    return
+                }
+                guard let entry = LogEntry.parse(line) else {
+                    throw .rejected("records.malformed", "\(layout.path(last)): byte \(offset): not a log entry; run `ota records verify`")
+                }
+                lastEntry = entry
+                validLength = offset + Int64(line.count) + 1
+                since = entry.kind == .checkpoint ? 0 : since + 1
+                if entry.kind == .tornTail, let file = (try? entry.json())?["file"]?.stringValue { referenced.insert(file) }
+            }
+            if !tornBytes.isEmpty { torn.append((last, tornOffset, tornBytes)) }
+            // A quarantined tail whose torn-tail entry did not make it before a crash is recorded now.
+            let current = tornBytes.isEmpty ? "" : "pending-torn-\(last)-\(tornOffset).bin"
+            for pending in pendingQuarantine where pending != current {
+                let final = String(pending.dropFirst("pending-".count))
+                if !referenced.contains("quarantine/" + final) {
+                    let bytes = try FileSystem.read(layout.quarantineDirectory + "/" + pending, limit: 64 << 20)
+                    let parts = final.dropFirst("torn-".count).dropLast(".bin".count).split(separator: "-")
+                    let offset = Int64(parts.last ?? "0") ?? 0
+                    let name = parts.dropLast().joined(separator: "-")
+                    torn.insert((name, offset, bytes), at: 0)
+                } else {
+                    try renamePending(layout, pending)
+                }
+            }
+            pendingQuarantine = []
+            if let lastEntry {
+                if !tornBytes.isEmpty {
+                    try quarantine(layout, segment: last, offset: tornOffset, bytes: tornBytes)
+                    try truncate(layout.path(last), to: validLength)
+                }
+                let recorder = try Recorder(layout: layout, meta: meta, configuration: configuration, signer: signer, clock: clock,
+                                            lockFD: lockFD, segment: last, nextSeq: lastEntry.seq + 1, lastHash: lastEntry.hash)
+                recorder.sinceCheckpoint = since
+                try recorder.openSegmentForAppend()
+                for tail in torn {
+                    recorder.tornTails.append(try recorder.recordTornTail(segment: tail.segment, offset: tail.offset, bytes: tail.bytes))
+                }
+                return recorder
+            }
+            // The last segment holds no complete entry: keep its bytes aside and remove it.
+            if !tornBytes.isEmpty { try quarantine(layout, segment: last, offset: tornOffset, bytes: tornBytes) }
+            guard unlink(layout.path(last)) == 0 else {
+                throw .io("io.unlink", "\(layout.path(last)): cannot remove an empty segment", cause: LogIO.errnoText())
+            }
+            try LogIO.syncDirectory(directory)
+            segments.removeLast()
+            if FileSystem.isDirectory(layout.quarantineDirectory) {
+                pendingQuarantine = try FileSystem.list(layout.quarantineDirectory).filter { $0.hasPrefix("pending-") }
+            }
+            torn.removeAll()
+        }
+    }
+
+    /// Appends an upgrade record; returns once it is durable (with `.fsync`).
+    @discardableResult
+    public func append(_ record: UpgradeRecord) throws(OTAError) -> Appended {
+        guard record.vin == meta.vin else {
+            throw .usage("records.vin-mismatch", "record for VIN \(record.vin) appended to the log of \(meta.vin)")
+        }
+        if segmentSize >= configuration.segmentBytes { try rotate() }
+        let appended = try write(kind: .record, body: record.json)
+        if sinceCheckpoint >= configuration.checkpointInterval { try checkpoint() }
+        return appended
+    }
+
+    /// Writes a signed checkpoint over the chain so far and copies it to `HEAD`.
+    @discardableResult
+    public func checkpoint() throws(OTAError) -> Appended {
+        let appended = try write(kind: .checkpoint, body: try checkpointBody(seq: nextSeq, prev: lastHash))
+        return appended
+    }
+
+    /// Writes a checkpoint if anything was appended since the last one; the log stays usable.
+    public func close() throws(OTAError) {
+        if sinceCheckpoint > 0 { try checkpoint() }
+    }
+
+    // MARK: Acknowledgement and retention
+
+    /// Records that the fleet store holds everything up to entry `seq` whose hash is `hash`.
+    public func acknowledge(through seq: UInt64, hash: String) throws(OTAError) {
+        guard let entry = try entry(at: seq), entry.hash == hash else {
+            throw .rejected("records.ack-mismatch", "\(layout.directory): entry \(seq) does not have hash \(hash)")
+        }
+        try LogIO.replace(layout.ackPath, with: Array("\(seq) \(hash)\n".utf8), durable: durable)
+    }
+
+    /// What the fleet store has acknowledged: the entry number, or nil.
+    public func acknowledged() throws(OTAError) -> UInt64? {
+        guard FileSystem.exists(layout.ackPath) else { return nil }
+        let text = String(decoding: try FileSystem.read(layout.ackPath, limit: 1024), as: UTF8.self)
+        guard let first = text.split(separator: " ").first, let seq = UInt64(first) else {
+            throw .usage("records.malformed", "\(layout.ackPath): expected '<seq> <hash>'")
+        }
+        return seq
+    }
+
+    /// The outcome of `prune`.
+    public struct PruneReport: Sendable, Encodable {
+        public var removed: [String] = []
+        /// Entries `0 ... through` are gone when something was removed.
+        public var through: UInt64?
+        /// The oldest kept segment and why it could not go.
+        public var kept: String?
+        public var reason: String?
+    }
+
+    /// Removes the oldest whole segments whose every entry is older than the retention period
+    /// (at least 6 months; `months` may ask for longer, never shorter) and acknowledged by the
+    /// fleet store. The active segment is never removed. A `prune` entry records what went.
+    public func prune(now: Date, months: Int? = nil) throws(OTAError) -> PruneReport {
+        let months = max(months ?? configuration.retentionMonths, configuration.retentionMonths, Self.minimumRetentionMonths)
+        if let asked = monthsAsked(months) { throw asked }
+        let cutoff = RecordTime.adding(months: -months, to: now)
+        let acknowledged = try self.acknowledged()
+        let segments = try layout.segments()
+        var report = PruneReport()
+        var removable: [String] = []
+        var through: UInt64? = nil
+        for (index, name) in segments.enumerated() {
+            guard index + 1 < segments.count else {
+                report.kept = name
+                report.reason = "the active segment is never pruned"
+                break
+            }
+            let lastSeq = LogLayout.firstSeq(ofSegment: segments[index + 1])! - 1
+            guard let acknowledged, lastSeq <= acknowledged else {
+                report.kept = name
+                report.reason = "not yet acknowledged by the fleet store (entries up to \(lastSeq); acknowledged \(acknowledged.map(String.init) ?? "none"))"
+                break
+            }
+            let newest = try newestTime(in: name)
+            guard let newest, newest < cutoff else {
+                report.kept = name
+                report.reason = "holds entries younger than \(months) months (newest \(newest.map(RecordTime.format) ?? "unknown"), cutoff \(RecordTime.format(cutoff)))"
+                break
+            }
+            removable.append(name)
+            through = lastSeq
+        }
+        guard let through, !removable.isEmpty else { return report }
+        // Record first, then remove: a crash in between leaves a log that still verifies.
+        if segmentSize >= configuration.segmentBytes { try rotate() }
+        _ = try write(kind: .prune, body: .object([
+            "through": .integer(Int64(through)), "segments": .array(removable.map { .string($0) }),
+            "cutoff": .string(RecordTime.format(cutoff)), "months": .integer(Int64(months)),
+            "time": .string(RecordTime.format(clock.now().date)), "timeSource": .string(clock.now().source),
+        ]))
+        try checkpoint()
+        for name in removable {
+            guard unlink(layout.path(name)) == 0 else {
+                throw .io("io.unlink", "\(layout.path(name)): cannot remove", cause: LogIO.errnoText())
+            }
+        }
+        try LogIO.syncDirectory(layout.directory)
+        report.removed = removable
+        report.through = through
+        return report
+    }
+
+    private func monthsAsked(_ months: Int) -> OTAError? {
+        months < Self.minimumRetentionMonths
+            ? .usage("records.retention", "retention of \(months) months is below the legal minimum of \(Self.minimumRetentionMonths)") : nil
+    }
+
+    private func newestTime(in segment: String) throws(OTAError) -> Date? {
+        var newest: Date? = nil
+        try SegmentReader.forEachLine(layout.path(segment)) { line, _, terminated throws(OTAError) in
+            guard terminated, let entry = LogEntry.parse(line), let text = try entry.json()["time"]?.stringValue,
+                  let date = RecordTime.parse(text) else { return }
+            if newest == nil || date > newest! { newest = date }
+        }
+        return newest
+    }
+
+    /// The entry with sequence number `seq`, if the log still holds it.
+    public func entry(at seq: UInt64) throws(OTAError) -> LogEntry? {
+        let segments = try layout.segments()
+        guard let name = segments.last(where: { LogLayout.firstSeq(ofSegment: $0)! <= seq }) else { return nil }
+        var found: LogEntry? = nil
+        try SegmentReader.forEachLine(layout.path(name)) { line, _, terminated in
+            guard found == nil, terminated, let entry = LogEntry.parse(line), entry.seq == seq else { return }
+            found = entry
+        }
+        return found
+    }
+
+    // MARK: Writing
+
+    private func write(kind: LogEntry.Kind, body: JSONValue) throws(OTAError) -> Appended {
+        let (line, hash) = try LogEntry.encode(seq: nextSeq, prev: lastHash, kind: kind, body: body, hash: meta.hash)
+        let path = layout.path(segment)
+        try LogIO.writeAll(segmentFD, line, path: path)
+        if durable { try LogIO.sync(segmentFD, path: path) }
+        let appended = Appended(seq: nextSeq, hash: hash, segment: segment)
+        segmentSize += Int64(line.count)
+        nextSeq += 1
+        lastHash = hash
+        if kind == .checkpoint {
+            sinceCheckpoint = 0
+            // HEAD follows the checkpoint only after the checkpoint itself is durable.
+            try LogIO.replace(layout.headPath, with: line, durable: durable)
+        } else {
+            sinceCheckpoint += 1
+        }
+        return appended
+    }
+
+    private func checkpointBody(seq: UInt64, prev: String) throws(OTAError) -> JSONValue {
+        let signature = try signer.signature(for: LogEntry.checkpointMessage(vin: meta.vin, seq: seq, prev: prev))
+        let now = clock.now()
+        return .object([
+            "alg": .string(algorithm.rawValue), "key": .string(meta.keyID), "sig": .string(Hex.encode(signature)),
+            "time": .string(RecordTime.format(now.date)), "timeSource": .string(now.source),
+        ])
+    }
+
+    /// Creates a new segment whose first entry is the genesis (entry 0) or a signed checkpoint.
+    private func startSegment(firstEntry: LogEntry.Kind) throws(OTAError) {
+        let name = LogLayout.segmentName(firstSeq: nextSeq)
+        let path = layout.path(name)
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o600)
+        if fd < 0 { throw .io("io.create", "\(path): cannot create segment", cause: LogIO.errnoText()) }
+        if segmentFD >= 0 { Glibc.close(segmentFD) }
+        segmentFD = fd
+        segment = name
+        segmentSize = 0
+        if durable { try LogIO.syncDirectory(layout.directory) }
+        if firstEntry == .genesis {
+            let now = clock.now()
+            _ = try write(kind: .genesis, body: .object([
+                "format": .string(LogMeta.format), "vin": .string(meta.vin), "hash": .string(meta.hash.rawValue),
+                "key": .string(meta.keyID), "time": .string(RecordTime.format(now.date)), "timeSource": .string(now.source),
+            ]))
+        } else {
+            _ = try checkpoint()
+        }
+    }
+
+    private func rotate() throws(OTAError) {
+        try startSegment(firstEntry: .checkpoint)
+    }
+
+    private func openSegmentForAppend() throws(OTAError) {
+        let path = layout.path(segment)
+        let fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        if fd < 0 { throw .io("io.open", "\(path): cannot open segment", cause: LogIO.errnoText()) }
+        segmentFD = fd
+        var info = stat()
+        fstat(fd, &info)
+        segmentSize = Int64(info.st_size)
+    }
+
+    private func recordTornTail(segment torn: String, offset: Int64, bytes: [UInt8]) throws(OTAError) -> Appended {
+        let final = "torn-\(torn)-\(offset).bin"
+        let digest = try Hasher.hash(meta.hash, bytes).hex
+        let now = clock.now()
+        let appended = try write(kind: .tornTail, body: .object([
+            "segment": .string(torn), "offset": .integer(offset), "bytes": .integer(Int64(bytes.count)),
+            "digest": .string(digest), "file": .string("quarantine/" + final),
+            "time": .string(RecordTime.format(now.date)), "timeSource": .string(now.source),
+        ]))
+        try checkpoint()
+        try Self.renamePending(layout, "pending-" + final)
+        return appended
+    }
+
+    private static func renamePending(_ layout: LogLayout, _ pending: String) throws(OTAError) {
+        let from = layout.quarantineDirectory + "/" + pending
+        guard FileSystem.exists(from) else { return }
+        let to = layout.quarantineDirectory + "/" + String(pending.dropFirst("pending-".count))
+        guard rename(from, to) == 0 else { throw .io("io.rename", "\(from): rename failed", cause: LogIO.errnoText()) }
+        try LogIO.syncDirectory(layout.quarantineDirectory)
+    }
+
+    private static func quarantine(_ layout: LogLayout, segment: String, offset: Int64, bytes: [UInt8]) throws(OTAError) {
+        try FileSystem.createDirectory(layout.quarantineDirectory, mode: 0o700)
+        try AtomicFileWriter.write(bytes, to: layout.quarantineDirectory + "/pending-torn-\(segment)-\(offset).bin", mode: 0o600)
+        try LogIO.syncDirectory(layout.directory)
+    }
+
+    private static func truncate(_ path: String, to length: Int64) throws(OTAError) {
+        let fd = Glibc.open(path, O_WRONLY | O_CLOEXEC)
+        if fd < 0 { throw .io("io.open", "\(path): cannot open to truncate", cause: LogIO.errnoText()) }
+        defer { Glibc.close(fd) }
+        guard ftruncate(fd, off_t(length)) == 0 else { throw .io("io.truncate", "\(path): truncate failed", cause: LogIO.errnoText()) }
+        try LogIO.sync(fd, path: path)
+    }
+
+    private static func lock(_ layout: LogLayout) throws(OTAError) -> Int32 {
+        let fd = Glibc.open(layout.lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        if fd < 0 { throw .io("io.open", "\(layout.lockPath): cannot open lock file", cause: LogIO.errnoText()) }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            Glibc.close(fd)
+            throw .io("records.busy", "\(layout.directory): another process is writing this log")
+        }
+        return fd
+    }
+}

@@ -1,0 +1,44 @@
+public import OTACore
+
+/// Reads a segment file line by line in fixed-size chunks (memory does not grow with the file).
+public enum SegmentReader {
+    /// Calls `body` for each line (without its `LF`), its byte offset, and whether it ended with
+    /// `LF` (only the last line of a file can lack it: a torn tail).
+    public static func forEachLine(
+        _ path: String, _ body: (_ line: ArraySlice<UInt8>, _ offset: Int64, _ terminated: Bool) throws(OTAError) -> Void
+    ) throws(OTAError) {
+        let file = try InputFile(path: path)
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        var pending: [UInt8] = []
+        var pendingOffset: Int64 = 0
+        var offset: Int64 = 0
+        while true {
+            let count = try file.read(into: &chunk)
+            if count == 0 { break }
+            var start = 0
+            var index = 0
+            while index < count {
+                if chunk[index] == 0x0a {
+                    if pending.isEmpty {
+                        try body(chunk[start..<index], offset + Int64(start), true)
+                    } else {
+                        pending.append(contentsOf: chunk[start..<index])
+                        try body(pending[...], pendingOffset, true)
+                        pending.removeAll(keepingCapacity: true)
+                    }
+                    start = index + 1
+                }
+                index += 1
+            }
+            if start < count {
+                if pending.isEmpty { pendingOffset = offset + Int64(start) }
+                pending.append(contentsOf: chunk[start..<count])
+                if pending.count > 16 << 20 {
+                    throw .rejected("records.malformed", "\(path): a line longer than 16 MiB")
+                }
+            }
+            offset += Int64(count)
+        }
+        if !pending.isEmpty { try body(pending[...], pendingOffset, false) }
+    }
+}

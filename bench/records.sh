@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Records benchmark: append rate with durability, verify rate, ingest rate into the fleet store
+# and export time for VEHICLES x PER records (default 10,000 x 100 = 1,000,000), with peak memory.
+#
+#   bench/records.sh path/to/ota [VEHICLES] [PER_VEHICLE]
+#
+# Writes its work files under $BENCH_DIR (default: a new /tmp/ota-records-bench.XXXXXX, removed
+# at the end unless KEEP=1) and prints a Markdown table for docs/PERFORMANCE.md.
+set -euo pipefail
+
+OTA=$(realpath "${1:?usage: bench/records.sh path/to/ota [VEHICLES] [PER_VEHICLE]}")
+VEHICLES=${2:-10000}
+PER=${3:-100}
+DURABLE_APPENDS=${DURABLE_APPENDS:-20000}
+WORK=${BENCH_DIR:-$(mktemp -d /tmp/ota-records-bench.XXXXXX)}
+mkdir -p "$WORK"
+[ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$WORK"' EXIT
+
+if [ ! -x /usr/bin/time ]; then
+    echo "bench/records.sh: /usr/bin/time is missing (apt-get install time)" >&2
+    exit 1
+fi
+
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$WORK/device.pem" 2>/dev/null
+openssl pkey -in "$WORK/device.pem" -pubout -out "$WORK/device.pub"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$WORK/compliance.pem" 2>/dev/null
+
+# measure LABEL COMMAND...: runs COMMAND under /usr/bin/time -v; sets SECONDS_TAKEN and PEAK_KB.
+measure() {
+    local label=$1; shift
+    /usr/bin/time -v -o "$WORK/time.$label" "$@" > "$WORK/out.$label"
+    SECONDS_TAKEN=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,p,":"); s=0; for(i=1;i<=n;i++) s=s*60+p[i]; print s}' "$WORK/time.$label")
+    PEAK_KB=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.$label")
+}
+rate() { awk -v n="$1" -v s="$2" 'BEGIN { if (s <= 0) s = 0.01; printf "%.0f", n / s }'; }
+mib() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
+
+TOTAL=$((VEHICLES * PER))
+ROWS=()
+
+# 1. Append with durability: write + fsync per record, one log (the vehicle's path).
+measure append "$OTA" records stress-append "$WORK/durable" --key "$WORK/device.pem" --count "$DURABLE_APPENDS" \
+    --checkpoint-interval 256
+ROWS+=("| append, fsync per record (1 log) | $DURABLE_APPENDS records | ${SECONDS_TAKEN} s | $(rate "$DURABLE_APPENDS" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
+
+# 2. Generate the fleet: one log per vehicle (bulk durability: no fsync per record).
+measure simulate "$OTA" records simulate "$WORK/fleet" --key "$WORK/device.pem" --vehicles "$VEHICLES" --records "$PER"
+ROWS+=("| generate fleet logs, no fsync ($VEHICLES logs) | $TOTAL records | ${SECONDS_TAKEN} s | $(rate "$TOTAL" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
+LOG_BYTES=$(du -sb "$WORK/fleet" | cut -f1)
+
+# 3. Verify every log (chain, signatures, HEAD), one process.
+measure verify "$OTA" records verify --key "$WORK/device.pub" "$WORK"/fleet/*
+ROWS+=("| verify ($VEHICLES logs) | $TOTAL records | ${SECONDS_TAKEN} s | $(rate "$TOTAL" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
+
+# 4. Ingest into the SQLite fleet store (verifies again), then again (idempotent: adds nothing).
+measure ingest "$OTA" records ingest --store "$WORK/fleet.db" --key "$WORK/device.pub" "$WORK"/fleet/*
+ROWS+=("| ingest into SQLite ($VEHICLES logs) | $TOTAL records | ${SECONDS_TAKEN} s | $(rate "$TOTAL" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
+measure reingest "$OTA" records ingest --store "$WORK/fleet.db" --key "$WORK/device.pub" "$WORK"/fleet/*
+ROWS+=("| ingest the same logs again (adds nothing) | $TOTAL records | ${SECONDS_TAKEN} s | $(rate "$TOTAL" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
+DB_BYTES=$(du -cb "$WORK"/fleet.db* | tail -1 | cut -f1)
+
+# 5. Exports: one campaign (a quarter of the fleet's records), then everything; memory must not
+#    grow with the number of records.
+measure export-campaign "$OTA" records export --store "$WORK/fleet.db" --key "$WORK/compliance.pem" -o "$WORK/export-campaign" \
+    --campaign CAMP-2026-1 --format csv,jsonl,html
+CAMPAIGN=$(grep -o '"entries":[0-9]*' "$WORK/export-campaign/manifest.json" | cut -d: -f2)
+ROWS+=("| export one campaign, CSV + JSONL + HTML | $CAMPAIGN records | ${SECONDS_TAKEN} s | $(rate "$CAMPAIGN" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
+measure export-all "$OTA" records export --store "$WORK/fleet.db" --key "$WORK/compliance.pem" -o "$WORK/export-all" \
+    --format csv,jsonl,html
+ALL=$(grep -o '"entries":[0-9]*' "$WORK/export-all/manifest.json" | cut -d: -f2)
+ROWS+=("| export everything, CSV + JSONL + HTML | $ALL records | ${SECONDS_TAKEN} s | $(rate "$ALL" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
+EXPORT_BYTES=$(du -sb "$WORK/export-all" | cut -f1)
+openssl pkey -in "$WORK/compliance.pem" -pubout -out "$WORK/compliance.pub"
+measure verify-export "$OTA" records verify-export "$WORK/export-all" --key "$WORK/compliance.pub"
+ROWS+=("| verify-export (everything) | $ALL records | ${SECONDS_TAKEN} s | $(rate "$ALL" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
+
+echo "Records benchmark: $VEHICLES vehicles x $PER records = $TOTAL records; $(nproc) cores; $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "logs $(mib $((LOG_BYTES / 1024))) MiB, store $(mib $((DB_BYTES / 1024))) MiB, full export $(mib $((EXPORT_BYTES / 1024))) MiB"
+echo
+echo "| step | volume | time | rate | peak memory |"
+echo "|---|---|---|---|---|"
+printf '%s\n' "${ROWS[@]}"

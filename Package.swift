@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .library(name: "OTACore", targets: ["OTACore"]),
         .library(name: "OTABuilder", targets: ["OTABuilder"]),
+        .library(name: "OTAInstaller", targets: ["OTAInstaller"]),
         .executable(name: "ota", targets: ["ota"]),
     ],
     dependencies: [
@@ -39,7 +40,7 @@ let package = Package(
         .executableTarget(
             name: "ota",
             dependencies: [
-                "OTACore", "OTABuilder",
+                "OTACore", "OTABuilder", "OTAInstaller", .product(name: "Yams", package: "Yams"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),
@@ -53,6 +54,12 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "OTACLITests", dependencies: ["OTACore", "OTABuilder", "ota"],
+            swiftSettings: swiftSettings),
+
+        // The vehicle side: never links OTABuilder (no signing code on the vehicle).
+        .target(name: "OTAInstaller", dependencies: ["OTACore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "OTAInstallerTests", dependencies: ["OTACore", "OTAInstaller", "OTABuilder", "ota"],
             swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]

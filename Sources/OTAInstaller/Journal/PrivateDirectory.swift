@@ -31,7 +31,10 @@ final class PrivateDirectory {
         descriptor = fd
     }
 
-    deinit { close(descriptor) }
+    deinit {
+        if lockDescriptor >= 0 { close(lockDescriptor) }
+        close(descriptor)
+    }
 
     /// Takes an exclusive lock for the life of this object (one installer at a time).
     func lock() throws(OTAError) {
@@ -41,7 +44,7 @@ final class PrivateDirectory {
             close(fd)
             throw .rejected("install.busy", "another installer holds \(path)/lock")
         }
-        lockDescriptor = fd  // released when the process exits or this object is freed
+        lockDescriptor = fd  // released when this object is freed or the process exits
     }
 
     private var lockDescriptor: Int32 = -1

@@ -62,6 +62,12 @@ public struct InstalledSoftware: Codable, Sendable, Equatable {
     public var version: String
     public var securityVersion: UInt64
     public var bundle: String?
+
+    public init(version: String, securityVersion: UInt64, bundle: String?) {
+        self.version = version
+        self.securityVersion = securityVersion
+        self.bundle = bundle
+    }
 }
 
 /// The stages of an update, each persisted before the next begins.
@@ -91,6 +97,19 @@ public struct PendingImage: Codable, Sendable, Equatable {
     public var hash: String
     public var size: UInt64
     public var kind: Manifest.ImageKind
+
+    public init(name: String, ecu: String, slotGroup: String, slot: SlotName, version: String, securityVersion: UInt64, hash: String, size: UInt64,
+                kind: Manifest.ImageKind) {
+        self.name = name
+        self.ecu = ecu
+        self.slotGroup = slotGroup
+        self.slot = slot
+        self.version = version
+        self.securityVersion = securityVersion
+        self.hash = hash
+        self.size = size
+        self.kind = kind
+    }
 }
 
 /// The update in progress.
@@ -102,6 +121,17 @@ public struct PendingUpdate: Codable, Sendable, Equatable {
     public var hashAlgorithm: HashAlgorithm
     public var images: [PendingImage]
     public var started: Date
+
+    public init(stage: UpdateStage, bundleId: String, campaign: String, manifestDigest: String, hashAlgorithm: HashAlgorithm, images: [PendingImage],
+                started: Date) {
+        self.stage = stage
+        self.bundleId = bundleId
+        self.campaign = campaign
+        self.manifestDigest = manifestDigest
+        self.hashAlgorithm = hashAlgorithm
+        self.images = images
+        self.started = started
+    }
 
     /// The slot each touched group moves to.
     public var targets: [String: SlotName] { Dictionary(images.map { ($0.slotGroup, $0.slot) }, uniquingKeysWith: { a, _ in a }) }

@@ -38,10 +38,10 @@ extension Vehicle {
             next.ecus[image.ecu] = InstalledSoftware(version: image.version, securityVersion: image.securityVersion, bundle: pending.bundleId)
         }
         next.pending = nil
-        try save(next, step: "journal.committed")
         try record("commit", .pass, bundle: pending.bundleId, campaign: pending.campaign,
                    fields: ["versions": pending.images.map { "\($0.ecu)=\($0.version)(sv\($0.securityVersion))" }.joined(separator: ","),
                             "slots": pending.targets.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.rawValue)" }.joined(separator: ",")])
+        try save(next, step: "journal.committed")
     }
 
     /// Abandons the update in progress (installed or activated, not yet confirmed): the boot

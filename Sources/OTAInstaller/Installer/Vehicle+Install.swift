@@ -62,9 +62,9 @@ extension Vehicle {
             next.setSlot(image.slotGroup, image.slot, SlotInfo(status: .valid, version: image.version, securityVersion: image.securityVersion, hash: image.hash,
                                                                hashAlgorithm: digest.algorithm, size: image.size, bundle: manifest.bundle.id))
         }
-        try save(next, step: "journal.installed")
         try record("apply.installed", .pass, bundle: manifest.bundle.id, campaign: manifest.bundle.campaign,
                    fields: ["bytes": String(written), "images": evaluation.plan.map { "\($0.name):\($0.hash)" }.joined(separator: ",")])
+        try save(next, step: "journal.installed")
         if activate { try self.activate() }
         return InstallReport(bundleId: manifest.bundle.id, manifestDigest: digest.hex, stage: state.pending?.stage ?? .installed, images: evaluation.plan,
                              bytesWritten: written, seconds: Date().timeIntervalSince(started))
@@ -164,12 +164,12 @@ extension Vehicle {
             try bootControl.store(boot)
         }
         fault(.step("boot.trial-set"))
-        var updated = state
-        updated.pending?.stage = .activated
-        try save(updated, step: "journal.activated")
         try record("activate", .pass, bundle: next.bundleId, campaign: next.campaign,
                    fields: ["trial": next.targets.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.rawValue)" }.joined(separator: ","),
                             "tries": String(config.tries)])
+        var updated = state
+        updated.pending?.stage = .activated
+        try save(updated, step: "journal.activated")
     }
 
     /// Drops the update in progress: its slots are marked discarded (never trusted again),
@@ -179,7 +179,9 @@ extension Vehicle {
         var next = state
         for image in pending.images { next.setSlot(image.slotGroup, image.slot, SlotInfo(status: .discarded, bundle: pending.bundleId)) }
         next.pending = nil
-        try save(next, step: "journal.abandoned")
+        // Recorded before the journal moves on: a crash in between records it again on restart
+        // (at least once), never not at all.
         try record(step, .fail, bundle: pending.bundleId, campaign: pending.campaign, code: code, message: message, fields: ["stage": pending.stage.rawValue])
+        try save(next, step: "journal.abandoned")
     }
 }

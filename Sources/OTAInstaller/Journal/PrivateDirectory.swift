@@ -36,13 +36,19 @@ final class PrivateDirectory {
         close(descriptor)
     }
 
-    /// Takes an exclusive lock for the life of this object (one installer at a time).
-    func lock() throws(OTAError) {
+    /// Takes an exclusive lock for the life of this object (one installer at a time), waiting
+    /// up to `timeout` seconds for another holder to finish.
+    func lock(timeout: Double) throws(OTAError) {
         let fd = openat(descriptor, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .io("io.open", "\(path)/lock: cannot open", cause: String(cString: strerror(errno))) }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            close(fd)
-            throw .rejected("install.busy", "another installer holds \(path)/lock")
+        var waited = 0.0
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            guard waited < timeout else {
+                close(fd)
+                throw .rejected("install.busy", "another installer holds \(path)/lock")
+            }
+            usleep(10_000)
+            waited += 0.01
         }
         lockDescriptor = fd  // released when this object is freed or the process exits
     }

@@ -28,9 +28,12 @@ public final class Vehicle {
         public var deltaApplier: (any DeltaApplier)?
         /// Fault injection for crash tests; called after every durable step and slot write.
         public var faultHook: (@Sendable (FaultSite) -> Void)?
+        /// Seconds to wait for another installer's lock on the vehicle (0: refuse at once).
+        public var lockTimeout: Double
 
         public init(time: any TimeSource = SystemTime(), recorder: (any InstallRecorder)? = nil, deltaApplier: (any DeltaApplier)? = nil,
-                    faultHook: (@Sendable (FaultSite) -> Void)? = nil) {
+                    faultHook: (@Sendable (FaultSite) -> Void)? = nil, lockTimeout: Double = 0) {
+            self.lockTimeout = lockTimeout
             self.time = time
             self.recorder = recorder
             self.deltaApplier = deltaApplier
@@ -57,7 +60,7 @@ public final class Vehicle {
         recorder = options.recorder ?? JSONLinesRecorder(path: layout.records)
         self.options = options
         privateDirectory = try PrivateDirectory(path: layout.privateDirectory, create: false)
-        try privateDirectory.lock()
+        try privateDirectory.lock(timeout: options.lockTimeout)
         journal = StateJournal(directory: privateDirectory)
         guard let loaded = try journal.load() else { throw .usage("vehicle.state-missing", "\(directory): no installer state (run ota vehicle init)") }
         state = loaded

@@ -78,4 +78,31 @@ expect_reject "$ota" bundle verify "$out/body-gm.ota" --trust "$intl/trust"
 step "inspect the infotainment bundle"
 "$ota" bundle inspect "$out/ivi.ota"
 
+step "[vehicle] a simulated X1 (samples/vehicle-x1.yaml): A/B slots per group, GRUB environment block, trust store, device key"
+car=$out/car
+"$ota" vehicle init "$car" --config samples/vehicle-x1.yaml
+echo '{"parked": true, "gear": "P", "batteryPercent": 80, "driving": false, "doorsUnlockable": true}' > "$out/vehicle-state.json"
+
+step "[vehicle] install the infotainment update: policy, stream into the inactive slot, switch on trial"
+"$ota" install "$out/ivi.ota" --vehicle "$car" --state "$out/vehicle-state.json" --consent yes --language zh-CN
+step "[vehicle] nothing is committed before the new slot has booted"
+expect_reject "$ota" vehicle confirm "$car"
+"$ota" vehicle reboot "$car"
+"$ota" vehicle confirm "$car"
+
+step "[vehicle] the automated-driving update without an approval is refused (approval.missing), and with a self-made one"
+expect_reject "$ota" install "$out/adas.ota" --vehicle "$car" --state "$out/vehicle-state.json" --consent yes
+expect_reject "$ota" install "$out/adas.ota" --vehicle "$car" --state "$out/vehicle-state.json" --consent yes --approval "$out/self.approval"
+step "[vehicle] with the authority's approval it installs; never confirmed, the boot counter runs out and every group falls back"
+"$ota" install "$out/adas.ota" --vehicle "$car" --state "$out/vehicle-state.json" --consent yes --approval "$out/adas.approval"
+for boot in 1 2 3 4; do "$ota" vehicle reboot "$car" > /dev/null; done
+"$ota" vehicle status "$car"
+step "[vehicle] installed again, booted and confirmed"
+"$ota" install "$out/adas.ota" --vehicle "$car" --state "$out/vehicle-state.json" --consent yes --approval "$out/adas.approval"
+"$ota" vehicle reboot "$car" > /dev/null
+"$ota" vehicle confirm "$car"
+echo "   (a second update as a delta waits for the delta module: the installer refuses deltas with install.delta-unavailable)"
+step "[vehicle] the install record: $(wc -l < "$car/records.jsonl") records, every policy step and refusal; the last five"
+tail -n 5 "$car/records.jsonl"
+
 step "demo finished: outputs in $out"

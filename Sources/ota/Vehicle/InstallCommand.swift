@@ -49,7 +49,12 @@ struct InstallCommand: ParsableCommand {
     func run() throws {
         let approvalBytes = try approval.map { path throws(OTAError) in try FileSystem.read(path, limit: SignedApproval.maximumSize) }
         let conditions = try state.map { path throws(OTAError) in
-            try CanonicalJSON.decode(VehicleConditions.self, from: try FileSystem.read(path, limit: 1 << 20), what: "vehicle-state")
+            do throws(OTAError) {
+                return try CanonicalJSON.decode(VehicleConditions.self, from: try FileSystem.read(path, limit: 1 << 20), what: "vehicle-state")
+            } catch {
+                // A malformed --state file is a usage error (exit 1), not a policy refusal.
+                throw error.kind == .rejected ? .usage("usage.state", "\(path): \(error.message)") : error
+            }
         }
         let answer = consent.map { Consent(answer: $0 == "yes" ? .accepted : .refused, language: language, by: Consent.Party(rawValue: consentBy) ?? .owner, channel: "cli") }
         let target = try VehicleSupport.open(vehicle)

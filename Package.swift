@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .library(name: "OTACore", targets: ["OTACore"]),
         .library(name: "OTABuilder", targets: ["OTABuilder"]),
+        .library(name: "OTADelta", targets: ["OTADelta"]),
         .library(name: "OTAInstaller", targets: ["OTAInstaller"]),
         .executable(name: "ota", targets: ["ota"]),
     ],
@@ -35,12 +36,12 @@ let package = Package(
             name: "OTACore", dependencies: ["COpenSSL", "CArchive", "CLZMA"],
             swiftSettings: swiftSettings),
         .target(
-            name: "OTABuilder", dependencies: ["OTACore", .product(name: "Yams", package: "Yams")],
+            name: "OTABuilder", dependencies: ["OTACore", "OTADelta", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "ota",
             dependencies: [
-                "OTACore", "OTABuilder", "OTAInstaller", .product(name: "Yams", package: "Yams"),
+                "OTACore", "OTABuilder", "OTADelta", "OTAInstaller", .product(name: "Yams", package: "Yams"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),
@@ -50,16 +51,22 @@ let package = Package(
             resources: [.copy("Vectors")],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "OTABundleTests", dependencies: ["OTACore", "OTABuilder"],
+            name: "OTABundleTests", dependencies: ["OTACore", "OTABuilder", "OTADelta"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "OTACLITests", dependencies: ["OTACore", "OTABuilder", "ota"],
             swiftSettings: swiftSettings),
+        .target(
+            name: "OTADelta", dependencies: ["OTACore"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "OTADeltaTests", dependencies: ["OTADelta", "OTACore"],
+            swiftSettings: swiftSettings),
 
         // The vehicle side: never links OTABuilder (no signing code on the vehicle).
-        .target(name: "OTAInstaller", dependencies: ["OTACore"], swiftSettings: swiftSettings),
+        .target(name: "OTAInstaller", dependencies: ["OTACore", "OTADelta"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "OTAInstallerTests", dependencies: ["OTACore", "OTAInstaller", "OTABuilder", "ota"],
+            name: "OTAInstallerTests", dependencies: ["OTACore", "OTAInstaller", "OTABuilder", "OTADelta", "ota"],
             swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]

@@ -1,6 +1,7 @@
 import Foundation
 @testable import OTABuilder
 import OTACore
+import OTADelta
 import Testing
 
 @Suite("Bundle round trips")
@@ -85,6 +86,39 @@ struct RoundTripTests {
         #expect(first.map(\.name) == second.map(\.name))
         #expect(first[0].data == second[0].data)
         #expect(first[3].data == second[3].data)
+    }
+
+    @Test(arguments: Suite.allCases)
+    func `a delta image carries a patch that rebuilds the new image from the named source`(suite: Suite) throws {
+        let fixture = try BundleFixture(suite: suite)
+        let old = try fixture.image("old.img", size: 300_000, seed: 11)
+        var new = old
+        new.replaceSubrange(100_000..<100_100, with: [UInt8](repeating: 0xAB, count: 300))  // an edit that shifts the rest
+        new[250_000] ^= 0xff
+        try Data(new).write(to: URL(fileURLWithPath: fixture.directory + "/images/new.img"))
+        var text = try String(contentsOfFile: try fixture.manifest(images: [("sys", "new.img")]), encoding: .utf8)
+        text = text.replacingOccurrences(of: "    file: new.img\n", with: "    file: new.img\n    kind: delta\n    source: {file: old.img, version: 0.9.0}\n")
+        let manifestPath = fixture.directory + "/delta.yaml"
+        try text.write(toFile: manifestPath, atomically: true, encoding: .utf8)
+        let bundle = try fixture.build(manifest: manifestPath)
+
+        let reader = try BundleReader(path: bundle)
+        let head = try reader.verifyHead(policy: try fixture.policy())
+        let image = head.manifest.images[0]
+        #expect(image.kind == .delta)
+        #expect(image.source == Manifest.DeltaSource(version: "0.9.0", hash: try Hasher.hash(suite.hash, old).hex, size: UInt64(old.count)))
+        #expect(image.target == Manifest.Target(hash: try Hasher.hash(suite.hash, new).hex, size: UInt64(new.count)))
+        #expect(image.payload.plainSize < 20_000)
+        var rebuilt: [UInt8] = []
+        let applier = DeltaDecoder(source: MemoryDeltaSource(old)) { rebuilt += $0 }
+        let stream = try #require(try reader.nextPayload())
+        let decoder = try PayloadDecoder(manifest: head.manifest, image: image, contentKey: nil)
+        while try stream.withNextChunk({ chunk, isLast throws(OTAError) in
+            try decoder.consume(chunk, isLast: isLast) { patch throws(OTAError) in try applier.update(patch) }
+        }) {}
+        try decoder.finish()
+        _ = try applier.finish()
+        #expect(rebuilt == new)
     }
 
     @Test func `the tar lists the entries a release engineer expects`() throws {

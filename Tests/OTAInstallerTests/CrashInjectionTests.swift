@@ -54,9 +54,9 @@ struct CrashInjectionTests {
         let old: [String]
         let new: [String]
 
-        init(compression: String) throws {
+        init(compression: String, delta: Bool = false) throws {
             fixture = try InstallerFixture(imageSize: 512 * 1024)
-            let specs = (0..<2).map { InstallerFixture.ImageSpec(group: $0, compression: compression) }
+            let specs = (0..<2).map { InstallerFixture.ImageSpec(group: $0, compression: compression, delta: delta && $0 == 0) }
             bundle = try fixture.bundle(try fixture.manifest(images: specs), encrypted: true, chunkSize: 4096)
             stateFile = fixture.directory + "/state.json"
             try Data(#"{"parked": true, "gear": "P", "batteryPercent": 90}"#.utf8).write(to: URL(fileURLWithPath: stateFile))
@@ -129,7 +129,7 @@ struct CrashInjectionTests {
     static let confirmSteps = ["journal.committing", "boot.committed", "journal.committed"]
     static let rollbackSteps = ["journal.rolling-back", "boot.rolled-back", "journal.abandoned"]
 
-    @Test func `killed at every journal step and at 205 byte offsets, the vehicle boots old or new, never a mix`() throws {
+    @Test func `killed at every journal step and at 212 byte offsets of full and delta installs, the vehicle boots old or new, never a mix`() throws {
         var kills = 0
         let started = Date()
         let xz = try World(compression: "xz")
@@ -172,6 +172,31 @@ struct CrashInjectionTests {
             #expect(try Vehicle(directory: vehicle).status().pending == nil)
             #expect(try InstallerFixture.records(vehicle).contains { $0.code == "boot.fallback" }, "the fallback was not recorded")
         }
+
+        // A delta (group0, OTADelta) and a full image (group1) in one bundle: every install step,
+        // and byte offsets in the delta's output and across the full image.
+        let delta = try World(compression: "xz", delta: true)
+        for boot in [VehicleConfig.BootControlKind.file, .grub] {
+            for step in Self.installSteps {
+                let vehicle = try delta.vehicle(boot)
+                let killed = try Self.runKilled(delta.installArguments(vehicle), crashAt: "step:\(step)")
+                #expect(killed, "delta install did not reach \(step)")
+                kills += killed ? 1 : 0
+                try delta.checkInvariant(vehicle, "delta install \(step) (\(boot))")
+                try delta.finish(vehicle, "delta install \(step) (\(boot))")
+            }
+        }
+        let size = UInt64(delta.fixture.imageSize)
+        var deltaOffsets: [UInt64] = []
+        for offset in [1, size / 2, size, size + 1, size + 200_000, size + 300_000, 2 * size - 1] {
+            let vehicle = try delta.vehicle(deltaOffsets.count % 2 == 0 ? .file : .grub)
+            let killed = try Self.runKilled(delta.installArguments(vehicle), crashAt: "bytes:\(offset)")
+            #expect(killed, "delta install was not killed at byte \(offset)")
+            kills += killed ? 1 : 0
+            deltaOffsets.append(offset)
+            try delta.checkInvariant(vehicle, "delta byte \(offset)")
+            try delta.finish(vehicle, "delta byte \(offset)")
+        }
         let stepKills = kills
 
         // Byte offsets spread over both slot writes (1 MiB in 4 KiB pieces): each lands in a different piece.
@@ -205,7 +230,7 @@ struct CrashInjectionTests {
         }
         group.wait()
         kills += counts.withLock { $0.reduce(0, +) }
-        print("crash injection: \(kills) SIGKILLs (\(stepKills) at journal/boot steps, \(kills - stepKills) at byte offsets) in \(Int(Date().timeIntervalSince(started))) s")
+        print("crash injection: \(kills) SIGKILLs (\(stepKills) on full and delta installs at journal/boot steps and delta byte offsets, \(kills - stepKills) at full-image byte offsets) in \(Int(Date().timeIntervalSince(started))) s")
         #expect(kills >= 200)
     }
 }

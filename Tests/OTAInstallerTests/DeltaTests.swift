@@ -4,10 +4,10 @@ import OTACore
 import OTAInstaller
 import Testing
 
-/// Delta images go through the `DeltaApplier` seam. OTADelta is not on main yet, so the shipped
-/// installer refuses them; a test applier (patch = new XOR old) shows the seam: the active
-/// slot's hash is checked first, the target is streamed into the inactive slot and its hash
-/// checked before any switch.
+/// Delta images go through the `DeltaApplier` seam: OTADelta's streaming decoder by default, or
+/// any other applier (here a toy XOR one); without one they are refused. The active slot's hash
+/// is checked first, the target is streamed into the inactive slot and its hash checked before
+/// any switch.
 @Suite("Delta images")
 struct DeltaTests {
     /// Patch = target XOR source, applied as the bytes arrive.
@@ -70,13 +70,35 @@ struct DeltaTests {
         let vehicle = try fixture.vehicle()
         let bundle = try deltaBundle(fixture)
         let before = try InstallerFixture.slotHashes(vehicle)
+        let none = Vehicle.Options(deltaApplier: nil)
         let error = failure { () throws(OTAError) in
-            try Vehicle(directory: vehicle).install(bundle: bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
+            try Vehicle(directory: vehicle, options: none).install(bundle: bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
         }
         #expect(error?.code == "install.delta-unavailable")
         #expect(try InstallerFixture.slotHashes(vehicle) == before)
         #expect(try InstallerFixture.records(vehicle).last?.code == "install.delta-unavailable")
-        #expect(try Vehicle(directory: vehicle).check(bundle: bundle).refusal?.code == "install.delta-unavailable")
+        #expect(try Vehicle(directory: vehicle, options: none).check(bundle: bundle).refusal?.code == "install.delta-unavailable")
+    }
+
+    @Test(arguments: [false, true])
+    func `an OTADelta image and a full image install together and switch together`(encrypted: Bool) throws {
+        let fixture = try InstallerFixture(imageSize: 200_000)
+        let vehicle = try fixture.vehicle()
+        let manifest = try fixture.manifest(images: [InstallerFixture.ImageSpec(group: 0, delta: true), InstallerFixture.ImageSpec(group: 1)])
+        let bundle = try fixture.bundle(manifest, encrypted: encrypted)
+        let report = try Vehicle(directory: vehicle).install(bundle: bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
+        #expect(report.images.map(\.kind) == [.delta, .full])
+        #expect(report.bytesWritten == UInt64(2 * fixture.imageSize))
+        try Vehicle(directory: vehicle).reboot()
+        try Vehicle(directory: vehicle).confirmBoot()
+        #expect(try fixture.slotContentHash(vehicle, group: 0, slot: .b) == fixture.imageHash("new-0.img"))
+        #expect(try fixture.slotContentHash(vehicle, group: 1, slot: .b) == fixture.imageHash("new-1.img"))
+        // A second delta against 1.0.0 no longer applies: the active slot now holds 2.0.0.
+        let again = try fixture.bundle(try fixture.manifest(id: "update-2", images: [InstallerFixture.ImageSpec(group: 0, version: "2.1.0", securityVersion: 7, delta: true)]))
+        let error = failure { () throws(OTAError) in
+            try Vehicle(directory: vehicle).install(bundle: again, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
+        }
+        #expect(error?.code == "delta.source-mismatch")
     }
 
     @Test func `a plugged-in applier reads the checked active slot and writes the inactive one`() throws {

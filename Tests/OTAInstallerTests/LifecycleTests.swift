@@ -172,7 +172,7 @@ struct LifecycleTests {
         let fixture = try InstallerFixture()
         let vehicle = try fixture.vehicle()
         let first = try Vehicle(directory: vehicle)
-        #expect(failure { () throws(OTAError) in _ = try Vehicle(directory: vehicle) }?.code == "install.busy")
+        #expect(failure { () throws(OTAError) in _ = try Vehicle(directory: vehicle, options: .init(lockTimeout: 0.05)) }?.code == "install.busy")
         _ = first
     }
 

@@ -45,7 +45,7 @@ struct VehicleCommandTests {
             #expect(build.status == 0)
         }
         let car = directory + "/car"
-        #expect(try Self.ota(["vehicle", "init", car, "--config", root + "/samples/vehicle-x1.yaml", "--json"]).status == 0)
+        #expect(try Self.ota(["vehicle", "init", car, "--config", root + "/samples/vehicle-x1.yaml", "--images", directory + "/images", "--json"]).status == 0)
         #expect(FileManager.default.fileExists(atPath: car + "/boot/grubenv"))
         let state = directory + "/state.json"
         try Data(#"{"parked": true, "gear": "P", "batteryPercent": 85}"#.utf8).write(to: URL(fileURLWithPath: state))

@@ -1,5 +1,9 @@
 public import Foundation
 public import OTACore
+import OTADelta
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Builds a signed (and optionally encrypted) bundle from a manifest and its images.
 public enum BundleBuilder {
@@ -44,6 +48,10 @@ public enum BundleBuilder {
 
     public struct ImageReport: Codable, Sendable {
         public let name: String
+        public let kind: String
+        /// The installed image's size.
+        public let imageSize: UInt64
+        /// The payload content's size: the image, or the patch for a delta.
         public let plainSize: UInt64
         public let storedSize: UInt64
         public let hash: String
@@ -72,11 +80,16 @@ public enum BundleBuilder {
         var images: [Manifest.Image] = []
         var scratches: [ScratchFile] = []
         for image in source.images {
-            guard image.kind == .full else {
-                throw .usage("manifest.delta-unavailable", "\(request.manifestPath): image '\(image.name)' is a delta; this build of ota cannot encode deltas yet")
-            }
-            let path = "\(request.imagesDirectory)/\(image.file)"
+            var path = "\(request.imagesDirectory)/\(image.file)"
             let entry = BundleLayout.payloadEntry(image.name)
+            // A delta's payload is the patch from the named earlier image to this one.
+            var delta: DeltaPayload? = nil
+            if image.kind == .delta {
+                let made = try DeltaPayload.make(image: image, imagesDirectory: request.imagesDirectory, suite: suite, besides: request.outputPath)
+                delta = made
+                path = made.patchPath
+            }
+            defer { if let delta { unlink(delta.patchPath) } }
             var sealer: ChunkedAEAD.Sealer? = nil
             var prefix: [UInt8]? = nil
             if let contentKey {
@@ -85,13 +98,14 @@ public enum BundleBuilder {
                                                 associatedData: PayloadCipher.associatedData(bundleID: source.bundleID, imageName: image.name))
             }
             let scratch = try ScratchFile(besides: request.outputPath, name: image.name)
-            let encoded = try PayloadEncoder.encode(path: path, entry: entry, compression: image.compression, suite: suite, chunkSize: plainChunk,
+            // A patch is xz inside already: stored without a second compression.
+            let encoded = try PayloadEncoder.encode(path: path, entry: entry, compression: delta == nil ? image.compression : .none, suite: suite, chunkSize: plainChunk,
                                                     sealer: sealer, noncePrefix: prefix, scratch: scratch, xzPreset: request.xzPreset, threads: request.threads)
             scratches.append(scratch)
             images.append(Manifest.Image(
                 name: image.name, ecu: image.ecu, hardwareIds: image.hardwareIds, slotGroup: image.slotGroup, version: image.version,
-                securityVersion: image.securityVersion, allowDowngrade: image.allowDowngrade, kind: .full, source: nil,
-                target: Manifest.Target(hash: encoded.payload.plainHash, size: encoded.payload.plainSize), rxswin: image.rxswin, swin: image.swin,
+                securityVersion: image.securityVersion, allowDowngrade: image.allowDowngrade, kind: image.kind, source: delta?.source,
+                target: delta?.target ?? Manifest.Target(hash: encoded.payload.plainHash, size: encoded.payload.plainSize), rxswin: image.rxswin, swin: image.swin,
                 categories: image.categories, payload: encoded.payload))
         }
 
@@ -119,7 +133,7 @@ public enum BundleBuilder {
         let size = UInt64((try? InputFile(path: request.outputPath).size()) ?? 0)
         return Report(bundle: request.outputPath, bundleID: source.bundleID, suite: suite.rawValue, manifestDigest: digest.hex, encrypted: encrypted,
                       recipients: recipients.recipients.count,
-                      images: images.map { ImageReport(name: $0.name, plainSize: $0.payload.plainSize, storedSize: $0.payload.storedSize, hash: $0.target.hash) },
+                      images: images.map { ImageReport(name: $0.name, kind: $0.kind.rawValue, imageSize: $0.target.size, plainSize: $0.payload.plainSize, storedSize: $0.payload.storedSize, hash: $0.target.hash) },
                       bytes: size)
     }
 
@@ -131,5 +145,41 @@ public enum BundleBuilder {
             entries.append(Recipients.Entry(keyId: try key.keyID().hex, subject: certificate.subject, wrapped: wrapped))
         }
         return Recipients(recipients: entries)
+    }
+}
+
+/// A delta image's patch, made with OTADelta from the earlier image the manifest names.
+struct DeltaPayload {
+    let patchPath: String
+    let source: Manifest.DeltaSource
+    let target: Manifest.Target
+
+    static func make(image: ManifestSource.Image, imagesDirectory: String, suite: Suite, besides outputPath: String) throws(OTAError) -> DeltaPayload {
+        guard let sourceFile = image.sourceFile, let sourceVersion = image.sourceVersion else {
+            throw .usage("manifest.invalid", "image '\(image.name)': a delta names its source file and version")
+        }
+        let oldPath = "\(imagesDirectory)/\(sourceFile)"
+        let newPath = "\(imagesDirectory)/\(image.file)"
+        let directory = pathParentDirectory(outputPath)
+        let patchPath = "\(directory)/.\((outputPath as NSString).lastPathComponent).\(image.name).patch-\(Hex.encode(try SecureRandom.bytes(6)))"
+        var options = DeltaOptions()
+        options.hashAlgorithm = suite.hash
+        do throws(OTAError) {
+            _ = try Delta.createPatch(old: oldPath, new: newPath, output: patchPath, options: options)
+            let oldSize = try InputFile(path: oldPath).size()
+            let newSize = try InputFile(path: newPath).size()
+            return DeltaPayload(
+                patchPath: patchPath,
+                source: Manifest.DeltaSource(version: sourceVersion, hash: try Hasher.hash(suite.hash, fileAt: oldPath).hex, size: UInt64(oldSize)),
+                target: Manifest.Target(hash: try Hasher.hash(suite.hash, fileAt: newPath).hex, size: UInt64(newSize)))
+        } catch {
+            unlink(patchPath)
+            throw error
+        }
+    }
+
+    private static func pathParentDirectory(_ path: String) -> String {
+        let parent = (path as NSString).deletingLastPathComponent
+        return parent.isEmpty ? "." : parent
     }
 }

@@ -29,13 +29,13 @@ enum BundleWriter {
                 while true {
                     let count = try file.read(into: &buffer)
                     if count == 0 { break }
-                    try archive.write(Array(buffer[0..<count]))
+                    try archive.write(buffer[0..<count])
                     copied += UInt64(count)
                 }
                 guard copied == payload.size else { throw .io("bundle.write", "\(file.path): payload changed size while being written") }
             case .stream(let stream):
                 while try stream.withNextChunk({ chunk, _ throws(OTAError) in
-                    try chunk.withBytes { raw throws(OTAError) in try archive.write(raw) }
+                    try archive.write(chunk)
                 }) {}
             }
         }

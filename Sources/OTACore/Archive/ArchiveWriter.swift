@@ -1,4 +1,5 @@
 internal import CArchive
+public import Foundation
 
 /// Writes a deterministic tar (pax-restricted: plain ustar unless a field needs pax) through
 /// libarchive into an `AtomicFileWriter`: fixed metadata (mode 0644, uid/gid 0, mtime 0, no
@@ -60,7 +61,11 @@ public final class ArchiveWriter {
     }
 
     /// Writes entry data; the total must equal the size given to `beginEntry`.
-    public func write(_ bytes: UnsafeRawBufferPointer) throws(OTAError) {
+    public func write(_ bytes: some ContiguousBytes) throws(OTAError) {
+        try bytes.withBytes { (raw: UnsafeRawBufferPointer) throws(OTAError) in try writeRaw(raw) }
+    }
+
+    private func writeRaw(_ bytes: UnsafeRawBufferPointer) throws(OTAError) {
         guard Int64(bytes.count) <= entryRemaining else { throw .usage("archive.internal", "more entry data than its declared size") }
         var offset = 0
         while offset < bytes.count {
@@ -69,10 +74,6 @@ public final class ArchiveWriter {
             offset += written
         }
         entryRemaining -= Int64(bytes.count)
-    }
-
-    public func write(_ bytes: [UInt8]) throws(OTAError) {
-        try bytes.withBytes { (raw: UnsafeRawBufferPointer) throws(OTAError) in try write(raw) }
     }
 
     /// Writes the end-of-archive marker and flushes.

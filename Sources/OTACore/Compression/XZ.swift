@@ -29,6 +29,38 @@ public final class XZEncoder {
         guard rc == LZMA_OK else { throw XZ.error(rc, "cannot start the xz encoder") }
     }
 
+    /// Single-threaded xz with LZMA2 at `preset` but a chosen dictionary size
+    /// (`lzma_lzma_preset` then `lzma_stream_encoder`): the dictionary sets the decoder's memory,
+    /// so a stream meant for a vehicle uses one sized for the vehicle's budget.
+    ///
+    /// - Parameters:
+    ///   - dictionarySize: 4 KiB to 1.5 GiB; the decoder needs about this much memory.
+    ///   - literalContextBits: LZMA2 `lc` (0...4); `nil` keeps the preset's value (3).
+    public init(preset: UInt32, extreme: Bool = false, dictionarySize: UInt32, literalContextBits: UInt32? = nil) throws(OTAError) {
+        guard preset <= 9 else { throw .usage("xz.preset", "xz preset must be 0...9, got \(preset)") }
+        guard dictionarySize >= 4096 && dictionarySize <= 1536 << 20 else {
+            throw .usage("xz.dictionary", "xz dictionary must be 4 KiB...1.5 GiB, got \(dictionarySize)")
+        }
+        var options = lzma_options_lzma()
+        guard lzma_lzma_preset(&options, preset | (extreme ? CLZMA_PRESET_EXTREME : 0)) == 0 else {
+            throw .usage("xz.preset", "liblzma rejected preset \(preset)")
+        }
+        options.dict_size = dictionarySize
+        if let literalContextBits {
+            guard literalContextBits <= 4 else { throw .usage("xz.options", "lc must be 0...4") }
+            options.lc = literalContextBits
+        }
+        let rc = withUnsafeMutablePointer(to: &options) { optionsPointer -> lzma_ret in
+            // 0x21 is LZMA_FILTER_LZMA2 (a UINT64_C macro that Swift cannot import).
+            var filters = [
+                lzma_filter(id: 0x21, options: UnsafeMutableRawPointer(optionsPointer)),
+                lzma_filter(id: CLZMA_VLI_UNKNOWN, options: nil),
+            ]
+            return lzma_stream_encoder(&stream, &filters, LZMA_CHECK_CRC64)
+        }
+        guard rc == LZMA_OK else { throw XZ.error(rc, "cannot start the xz encoder") }
+    }
+
     deinit { lzma_end(&stream) }
 
     /// Compresses `input`, passing any finished output to `emit`.

@@ -41,18 +41,7 @@ public final class AtomicFileWriter {
 
     /// Appends bytes.
     public func write(_ bytes: some ContiguousBytes) throws(OTAError) {
-        let fd = descriptor
-        let target = path
-        let outcome = bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> (Int, Int32) in
-            var offset = 0
-            while offset < raw.count {
-                let step = SystemCall.retryingRaw { Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset) }
-                if step.0 == -1 { return step }
-                offset += step.0
-            }
-            return (offset, 0)
-        }
-        _ = try SystemCall.check(outcome, "write", path: target)
+        try SystemCall.writeAll(descriptor, bytes, path: path)
         bytesWritten += Int64(bytes.withUnsafeBytes { $0.count })
     }
 

@@ -25,17 +25,7 @@ public final class ScratchFile {
 
     public func write(_ bytes: some Collection<UInt8>) throws(OTAError) {
         let array = Array(bytes)
-        let fd = descriptor
-        let outcome = array.withUnsafeBytes { raw -> (Int, Int32) in
-            var offset = 0
-            while offset < raw.count {
-                let step = SystemCall.retryingRaw { Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset) }
-                if step.0 == -1 { return step }
-                offset += step.0
-            }
-            return (offset, 0)
-        }
-        _ = try SystemCall.check(outcome, "write", path: path)
+        try SystemCall.writeAll(descriptor, array, path: path)
         size += Int64(array.count)
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -41,5 +42,19 @@ enum SystemCall {
             if error == EINTR { continue }
             throw .io(code, "\(path): \(what) failed", cause: errnoText(error))
         }
+    }
+
+    /// Writes all of `bytes` to `descriptor`, retrying short writes and `EINTR`.
+    static func writeAll(_ descriptor: Int32, _ bytes: some ContiguousBytes, path: String) throws(OTAError) {
+        let outcome = bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> (Int, Int32) in
+            var offset = 0
+            while offset < raw.count {
+                let step = retryingRaw { Glibc.write(descriptor, raw.baseAddress! + offset, raw.count - offset) }
+                if step.0 == -1 { return step }
+                offset += step.0
+            }
+            return (offset, 0)
+        }
+        _ = try check(outcome, "write", path: path)
     }
 }

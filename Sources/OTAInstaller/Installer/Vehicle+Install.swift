@@ -118,14 +118,20 @@ extension Vehicle {
                 guard try sourceDevice.hash(head.digest.algorithm, size: source.size).hex == source.hash else {
                     throw .rejected("delta.source-mismatch", "slot \(target.slotGroup)/\(target.slot.other.rawValue) does not hold \(source.version)")
                 }
-                let session = try applier.begin(source: sourceDevice, sourceSize: source.size, target: device, targetSize: image.target.size)
+                let counted = CountingSlotWriter(device) { count in
+                    done += count
+                    self.fault(.bytesWritten(done))
+                }
+                let session = try applier.begin(source: sourceDevice, sourceSize: source.size, target: counted, targetSize: image.target.size)
                 while try stream.withNextChunk({ chunk, isLast throws(OTAError) in
                     try decoder.consume(chunk, isLast: isLast) { piece throws(OTAError) in try session.consume(piece) }
                     report("write \(image.name)")
                 }) {}
                 try decoder.finish()
-                done += try session.finish()
-                fault(.bytesWritten(done))
+                let rebuilt = try session.finish()
+                guard rebuilt == image.target.size else {
+                    throw .rejected("delta.short-output", "image \(image.name): the delta rebuilt \(rebuilt) bytes; \(image.target.size) signed")
+                }
             }
             try device.sync()
             report("verify \(image.name)")
@@ -183,5 +189,21 @@ extension Vehicle {
         // (at least once), never not at all.
         try record(step, .fail, bundle: pending.bundleId, campaign: pending.campaign, code: code, message: message, fields: ["stage": pending.stage.rawValue])
         try save(next, step: "journal.abandoned")
+    }
+}
+
+/// Passes writes to a slot and reports how many bytes each wrote (progress, fault injection).
+final class CountingSlotWriter: SlotWriting {
+    let device: any SlotWriting
+    let written: (UInt64) -> Void
+
+    init(_ device: any SlotWriting, written: @escaping (UInt64) -> Void) {
+        self.device = device
+        self.written = written
+    }
+
+    func write(_ bytes: ArraySlice<UInt8>, at offset: UInt64) throws(OTAError) {
+        try device.write(bytes, at: offset)
+        written(UInt64(bytes.count))
     }
 }

@@ -24,15 +24,18 @@ public final class Vehicle {
         public var time: any TimeSource
         /// Defaults to `JSONLinesRecorder` on `records.jsonl`.
         public var recorder: (any InstallRecorder)?
-        /// Plugs in delta support; nil refuses delta images (`install.delta-unavailable`).
+        /// Applies delta images (OTADelta's streaming decoder by default); nil refuses them
+        /// (`install.delta-unavailable`).
         public var deltaApplier: (any DeltaApplier)?
         /// Fault injection for crash tests; called after every durable step and slot write.
         public var faultHook: (@Sendable (FaultSite) -> Void)?
-        /// Seconds to wait for another installer's lock on the vehicle (0: refuse at once).
+        /// Seconds to wait for another installer's lock on the vehicle (0: refuse at once). A
+        /// short wait also rides out a lock briefly shared with a child process between its
+        /// fork and exec (descriptors are close-on-exec, but not before the exec).
         public var lockTimeout: Double
 
-        public init(time: any TimeSource = SystemTime(), recorder: (any InstallRecorder)? = nil, deltaApplier: (any DeltaApplier)? = nil,
-                    faultHook: (@Sendable (FaultSite) -> Void)? = nil, lockTimeout: Double = 0) {
+        public init(time: any TimeSource = SystemTime(), recorder: (any InstallRecorder)? = nil, deltaApplier: (any DeltaApplier)? = OTADeltaApplier(),
+                    faultHook: (@Sendable (FaultSite) -> Void)? = nil, lockTimeout: Double = 2) {
             self.lockTimeout = lockTimeout
             self.time = time
             self.recorder = recorder
@@ -73,8 +76,10 @@ public final class Vehicle {
     /// Creates a simulated vehicle: trust store and key copied in, A/B slots per group (slot A
     /// holding the initial image when the config names one), boot control on A, state, records.
     @discardableResult
+    /// Relative paths in the config are resolved against `baseDirectory` (the config file's
+    /// folder); initial slot images against `imagesDirectory` when given.
     public static func create(directory: String, config: VehicleConfig, baseDirectory: String, trust: String? = nil,
-                              decryptionKey: String? = nil) throws(OTAError) -> VehicleStatus {
+                              decryptionKey: String? = nil, imagesDirectory: String? = nil) throws(OTAError) -> VehicleStatus {
         let problems = config.problems()
         guard problems.isEmpty else { throw .usage("vehicle.config-invalid", "vehicle config: " + problems.joined(separator: "; ")) }
         let layout = VehicleLayout(directory: directory)
@@ -101,7 +106,7 @@ public final class Vehicle {
             }
             var infoA = SlotInfo.empty
             if let image = group.image {
-                let input = try InputFile(path: resolve(image))
+                let input = try InputFile(path: image.hasPrefix("/") ? image : imagesDirectory.map { "\($0)/\(image)" } ?? resolve(image))
                 let size = UInt64(try input.size())
                 guard size <= group.size else { throw .usage("vehicle.config-invalid", "\(image): larger than slot group \(group.name)'s \(group.size) bytes") }
                 let device = try SlotDevice(path: layout.slot(group, .a), writable: true)

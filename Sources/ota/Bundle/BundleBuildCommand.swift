@@ -39,7 +39,10 @@ struct BundleBuildCommand: ParsableCommand {
                                                    outputPath: output, xzPreset: xzPreset, threads: max(1, threads)))
         var human = "built \(report.bundle): \(report.bundleID) (\(report.suite), \(report.encrypted ? "encrypted to \(report.recipients) recipient(s)" : "not encrypted")), \(report.bytes) bytes\n"
         human += "  manifest digest \(report.manifestDigest)\n"
-        for image in report.images { human += "  \(image.name): \(image.plainSize) → \(image.storedSize) bytes\n" }
+        for image in report.images {
+            let content = image.kind == "delta" ? "delta, \(image.plainSize)-byte patch" : "full"
+            human += "  \(image.name): \(image.imageSize)-byte image (\(content)) → \(image.storedSize) bytes stored\n"
+        }
         Output.succeed(report, human: human.trimmingCharacters(in: .newlines), json: outputOptions.json)
     }
 }

@@ -80,6 +80,9 @@ struct VehicleInitCommand: ParsableCommand {
     @Option(name: .customLong("decryption-key"), help: "The vehicle's decryption key to copy in (overrides the config's `decryptionKey`).")
     var decryptionKey: String?
 
+    @Option(help: "Directory of the initial slot images the config names (default: next to the config).")
+    var images: String?
+
     @OptionGroup var output: OutputOptions
 
     func run() throws {
@@ -91,7 +94,8 @@ struct VehicleInitCommand: ParsableCommand {
             throw OTAError.usage("vehicle.config-invalid", "\(config): \(error)")
         }
         let base = URL(fileURLWithPath: config).deletingLastPathComponent().path
-        let status = try Vehicle.create(directory: directory, config: parsed, baseDirectory: base, trust: trust, decryptionKey: decryptionKey)
+        let status = try Vehicle.create(directory: directory, config: parsed, baseDirectory: base, trust: trust, decryptionKey: decryptionKey,
+                                        imagesDirectory: images)
         Output.succeed(status, human: "created vehicle in \(directory)\n" + VehicleSupport.describe(status), json: output.json)
     }
 }

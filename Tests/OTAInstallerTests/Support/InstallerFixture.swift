@@ -65,6 +65,8 @@ struct InstallerFixture {
         var allowDowngrade = false
         var categories = "[other]"
         var compression = "xz"
+        /// A delta from the vehicle's old image of the group (made by the builder with OTADelta).
+        var delta = false
     }
 
     /// A manifest YAML for `images` (default: both groups, new images).
@@ -90,6 +92,7 @@ struct InstallerFixture {
                     securityVersion: \(image.securityVersion)
                     allowDowngrade: \(image.allowDowngrade)
                     compression: \(image.compression)
+                    kind: \(image.delta ? "delta\n    source: {file: old-\(image.group).img, version: 1.0.0}" : "full")
                     swin: {before: SW-\(image.group)-OLD, after: SW-\(image.group)-\(image.version)}
                     categories: \(image.categories)
 

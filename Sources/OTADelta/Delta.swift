@@ -1,0 +1,119 @@
+public import OTACore
+internal import Foundation
+
+/// Delta images: `diff(old, new) -> patch` and a streaming `apply(old, patch) -> new`.
+///
+/// ```swift
+/// let patch = try Delta.diff(old: oldBytes, new: newBytes)
+/// let rebuilt = try Delta.apply(old: oldBytes, patch: patch)
+/// ```
+/// For images on disk use `createPatch(old:new:output:)` and `applyPatch(old:patch:output:)`;
+/// the vehicle side feeds a `DeltaDecoder` straight from the bundle stream.
+public enum Delta {
+    /// Makes a patch from two in-memory images.
+    public static func diff(old: [UInt8], new: [UInt8], options: DeltaOptions = DeltaOptions()) throws(OTAError) -> [UInt8] {
+        var patch: [UInt8] = []
+        _ = try withBuffers(old, new) { (o, n) throws(OTAError) in
+            try DeltaEncoder(options: options).encode(old: o, new: n, progress: nil) { (bytes: [UInt8]) throws(OTAError) in patch += bytes }
+        }
+        return patch
+    }
+
+    /// Applies a patch to an in-memory old image.
+    public static func apply(old: [UInt8], patch: [UInt8], limits: DeltaLimits = DeltaLimits()) throws(OTAError) -> [UInt8] {
+        var out: [UInt8] = []
+        let decoder = DeltaDecoder(source: MemoryDeltaSource(old), limits: limits) { (bytes: [UInt8]) throws(OTAError) in out += bytes }
+        var offset = 0
+        while offset < patch.count {
+            let end = min(offset + 64 * 1024, patch.count)
+            try decoder.update(Array(patch[offset..<end]))
+            offset = end
+        }
+        _ = try decoder.finish()
+        return out
+    }
+
+    /// Reads two image files, writes a patch to `output` atomically.
+    public static func createPatch(
+        old oldPath: String, new newPath: String, output: String, options: DeltaOptions = DeltaOptions(),
+        progress: DeltaProgress? = nil
+    ) throws(OTAError) -> DeltaCreateReport {
+        let started = ContinuousClock.now
+        let old = try InputFile(path: oldPath).readAll(limit: Int.max)
+        let new = try InputFile(path: newPath).readAll(limit: Int.max)
+        let writer = try AtomicFileWriter(path: output)
+        let statistics = try withBuffers(old, new) { (o, n) throws(OTAError) in
+            try DeltaEncoder(options: options).encode(old: o, new: n, progress: progress) { (bytes: [UInt8]) throws(OTAError) in try writer.write(bytes) }
+        }
+        let patchSize = writer.bytesWritten
+        try writer.commit()
+        return DeltaCreateReport(
+            oldSize: Int64(old.count), newSize: Int64(new.count), patchSize: patchSize,
+            seconds: started.duration(to: .now).seconds, statistics: statistics)
+    }
+
+    /// Applies the patch file to the old image (read by offset: a file or block device) and
+    /// writes the new image to `output` atomically; nothing is left behind on failure.
+    public static func applyPatch(
+        old oldPath: String, patch patchPath: String, output: String, limits: DeltaLimits = DeltaLimits(),
+        progress: DeltaProgress? = nil
+    ) throws(OTAError) -> DeltaApplyReport {
+        let started = ContinuousClock.now
+        let source = try FileDeltaSource(path: oldPath)
+        let patch = try InputFile(path: patchPath)
+        let patchSize = try patch.size()
+        let writer = try AtomicFileWriter(path: output)
+        let decoder = DeltaDecoder(source: source, limits: limits) { (bytes: [UInt8]) throws(OTAError) in try writer.write(bytes) }
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        var read: Int64 = 0
+        while true {
+            let count = try patch.read(into: &buffer)
+            if count == 0 { break }
+            try decoder.update(Array(buffer[0..<count]))
+            read += Int64(count)
+            progress?("apply", Double(read) / Double(max(patchSize, 1)))
+        }
+        let header = try decoder.finish()
+        try writer.commit()
+        return DeltaApplyReport(
+            oldSize: Int64(header.oldSize), newSize: Int64(header.newSize), patchSize: patchSize,
+            seconds: started.duration(to: .now).seconds, newHash: header.newHash.description)
+    }
+
+    private static func withBuffers<T>(
+        _ old: [UInt8], _ new: [UInt8],
+        _ body: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) throws(OTAError) -> T
+    ) throws(OTAError) -> T {
+        let result: Result<T, OTAError> = old.withUnsafeBufferPointer { o in
+            new.withUnsafeBufferPointer { n in
+                do throws(OTAError) { return .success(try body(o, n)) } catch { return .failure(error) }
+            }
+        }
+        return try result.get()
+    }
+}
+
+/// Figures from `createPatch`.
+public struct DeltaCreateReport: Sendable, Codable {
+    public var oldSize: Int64
+    public var newSize: Int64
+    public var patchSize: Int64
+    public var seconds: Double
+    public var statistics: DeltaStatistics
+}
+
+/// Figures from `applyPatch`.
+public struct DeltaApplyReport: Sendable, Codable {
+    public var oldSize: Int64
+    public var newSize: Int64
+    public var patchSize: Int64
+    public var seconds: Double
+    public var newHash: String
+}
+
+extension Duration {
+    var seconds: Double {
+        let (s, atto) = components
+        return Double(s) + Double(atto) / 1e18
+    }
+}

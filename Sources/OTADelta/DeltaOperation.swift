@@ -1,0 +1,70 @@
+/// One instruction of the op stream; together the ops cover the new image front to back.
+///
+/// Old positions are absolute here; on the wire they are stored relative to the end of the
+/// previous COPY/ADD's old range (zigzag varint), which compresses far better.
+enum DeltaOperation: Equatable {
+    /// new = old[oldStart ..< oldStart + length]
+    case copy(oldStart: Int, length: Int)
+    /// new[i] = old[oldStart + i] &+ diff[i]; the diff bytes follow in the stream.
+    case add(oldStart: Int, length: Int)
+    /// new = the `length` bytes that follow in the stream (taken from the new image here).
+    case insert(length: Int)
+
+    static let copyCode: UInt8 = 1
+    static let addCode: UInt8 = 2
+    static let insertCode: UInt8 = 3
+    /// The longest op header: a code and two 10-byte varints.
+    static let maxHeaderBytes = 21
+
+    var length: Int {
+        switch self {
+        case .copy(_, let length), .add(_, let length), .insert(let length): length
+        }
+    }
+}
+
+/// LEB128 varints (7 bits a byte, low first) and zigzag signed mapping.
+enum Varint {
+    static func append(_ value: UInt64, to out: inout [UInt8]) {
+        var v = value
+        while v >= 0x80 {
+            out.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        out.append(UInt8(v))
+    }
+
+    static func byteCount(_ value: UInt64) -> Int {
+        var v = value
+        var count = 1
+        while v >= 0x80 { v >>= 7; count += 1 }
+        return count
+    }
+
+    static func zigzag(_ value: Int64) -> UInt64 { UInt64(bitPattern: (value << 1) ^ (value >> 63)) }
+    static func unzigzag(_ value: UInt64) -> Int64 { Int64(bitPattern: value >> 1) ^ -Int64(bitPattern: value & 1) }
+
+    enum Parse: Equatable {
+        case value(UInt64, next: Int)
+        case incomplete
+    }
+
+    /// Reads a varint at `offset`; a varint longer than 10 bytes or above 2^64 is malformed.
+    static func read(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int) throws(DeltaFormatError) -> Parse {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        var index = offset
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            if shift == 63 && byte > 1 { throw .malformedVarint }
+            value |= UInt64(byte & 0x7f) << shift
+            if byte & 0x80 == 0 { return .value(value, next: index) }
+            shift += 7
+            if shift > 63 { throw .malformedVarint }
+        }
+        return .incomplete
+    }
+}
+
+enum DeltaFormatError: Error { case malformedVarint }

@@ -1,0 +1,158 @@
+import OTACore
+import Testing
+
+@testable import OTADelta
+
+/// Generated image pairs: each is rebuilt byte for byte from its patch.
+@Suite struct RoundTripTests {
+    static func random(_ count: Int, seed: UInt64) -> [UInt8] {
+        var generator = SeededGenerator(seed: seed)
+        var out = [UInt8](repeating: 0, count: count)
+        var i = 0
+        while i < count {
+            let word = generator.next()
+            for b in 0..<min(8, count - i) { out[i + b] = UInt8(truncatingIfNeeded: word >> (8 * UInt64(b))) }
+            i += 8
+        }
+        return out
+    }
+
+    /// Text-like data: words from a small vocabulary, so it compresses and repeats.
+    static func texty(_ count: Int, seed: UInt64) -> [UInt8] {
+        var generator = SeededGenerator(seed: seed)
+        let words = ["vehicle", "update", "slot", "image", "the", "a", "of", "delta", "block", "hash", "\n", "    "]
+        var out: [UInt8] = []
+        while out.count < count { out += Array(words[Int(generator.next() % UInt64(words.count))].utf8) + [32] }
+        return Array(out.prefix(count))
+    }
+
+    static func roundTrip(_ old: [UInt8], _ new: [UInt8], options: DeltaOptions = DeltaOptions()) throws -> [UInt8] {
+        let patch = try Delta.diff(old: old, new: new, options: options)
+        let rebuilt = try Delta.apply(old: old, patch: patch)
+        #expect(rebuilt == new)
+        return patch
+    }
+
+    @Test func `empty and tiny images round trip`() throws {
+        _ = try Self.roundTrip([], [])
+        _ = try Self.roundTrip([], [1, 2, 3])
+        _ = try Self.roundTrip([1, 2, 3], [])
+        _ = try Self.roundTrip([7], [7])
+        _ = try Self.roundTrip(Array("hello world".utf8), Array("hello, world!".utf8))
+    }
+
+    @Test func `random data with an edit is small`() throws {
+        let old = Self.random(300_000, seed: 1)
+        var new = old
+        new.replaceSubrange(1000..<1100, with: Self.random(50, seed: 2))  // change and shrink
+        new.insert(contentsOf: Self.random(5000, seed: 3), at: 150_000)  // insert
+        new.removeSubrange(200_000..<210_000)  // delete
+        for i in stride(from: 250_000, to: 260_000, by: 97) { new[i] &+= 1 }  // scattered byte edits
+        let patch = try Self.roundTrip(old, new)
+        #expect(patch.count < 8_000, "patch \(patch.count) bytes")
+    }
+
+    @Test func `unrelated images still round trip`() throws {
+        _ = try Self.roundTrip(Self.random(100_000, seed: 4), Self.random(120_000, seed: 5))
+    }
+
+    @Test func `zero-heavy images are fast and tiny`() throws {
+        var old = [UInt8](repeating: 0, count: 8 << 20)
+        old.replaceSubrange(4096..<20_000, with: Self.random(15_904, seed: 6))
+        var new = [UInt8](repeating: 0, count: 9 << 20)
+        new.replaceSubrange(100_000..<115_904, with: old[4096..<20_000])
+        new.replaceSubrange(5_000_001..<5_000_101, with: Self.random(100, seed: 7))  // unaligned data in free space
+        let started = ContinuousClock.now
+        let patch = try Self.roundTrip(old, new)
+        #expect(patch.count < 2_000, "patch \(patch.count) bytes")
+        #expect(started.duration(to: .now) < .seconds(60))
+    }
+
+    @Test func `repetitive input does not go quadratic`() throws {
+        let unit = Array("abcabcabd".utf8)
+        var old: [UInt8] = []
+        while old.count < 2 << 20 { old += unit }
+        var new = old
+        new.insert(contentsOf: Array("xyz".utf8), at: 1_000_000)
+        new += [UInt8](repeating: 0x61, count: 1 << 20)  // one long run
+        let started = ContinuousClock.now
+        let patch = try Self.roundTrip(old, new)
+        #expect(patch.count < 2_000, "patch \(patch.count) bytes")
+        #expect(started.duration(to: .now) < .seconds(60))
+    }
+
+    @Test func `a filesystem-like image with moved and changed blocks`() throws {
+        // 4 KiB blocks: files of random data, free space of zeros.
+        let blocks = 512
+        var old = [UInt8](repeating: 0, count: blocks * 4096)
+        for b in 0..<300 where b % 7 != 3 {
+            old.replaceSubrange(b * 4096..<(b + 1) * 4096, with: Self.random(4096, seed: 100 + UInt64(b)))
+        }
+        var new = old
+        // Move a 40-block file to free space and change a few bytes of it.
+        let file = Array(old[40 * 4096..<80 * 4096])
+        new.replaceSubrange(400 * 4096..<440 * 4096, with: file)
+        new.replaceSubrange(40 * 4096..<80 * 4096, with: [UInt8](repeating: 0, count: 40 * 4096))
+        new[400 * 4096 + 123] ^= 0xff
+        // A rewritten file of text, and metadata blocks touched.
+        new.replaceSubrange(100 * 4096..<110 * 4096, with: Self.texty(40960, seed: 9))
+        for b in [0, 1, 2, 250] { new[b * 4096 + 17] &+= 3 }
+        let patch = try Self.roundTrip(old, new)
+        #expect(patch.count < 12_000, "patch \(patch.count) bytes")
+    }
+
+    @Test func `executable-like data with shifted addresses`() throws {
+        // Instructions with 4-byte little-endian absolute addresses; the new build inserts code
+        // early, so every later address moves by the same amount.
+        // Most instructions are unchanged; one in five carries an absolute address.
+        var generator = SeededGenerator(seed: 11)
+        var instructions: [(bytes: [UInt8], address: UInt32?)] = []
+        var size = 0
+        while size < 400_000 {
+            if generator.next() % 5 == 0 {
+                let address = UInt32(0x400000 + Int(generator.next() % 400_000))
+                instructions.append(([0xe8, UInt8(generator.next() % 16)], address))
+            } else {
+                let word = generator.next()
+                instructions.append((withUnsafeBytes(of: word, Array.init).prefix(6).map { $0 }, nil))
+            }
+            size += 6
+        }
+        func build(shift: UInt32) -> [UInt8] {
+            var out: [UInt8] = []
+            for (bytes, address) in instructions {
+                out += bytes
+                if let address { out += withUnsafeBytes(of: (address + shift).littleEndian, Array.init) }
+            }
+            return out
+        }
+        let old = build(shift: 0)
+        let new = Self.random(3000, seed: 12) + build(shift: 3000)
+        let patch = try Self.roundTrip(old, new)
+        let xzOfNew = try XZEncoder.compress(new, preset: 9)
+        #expect(patch.count * 4 < xzOfNew.count, "patch \(patch.count) vs xz \(xzOfNew.count)")
+    }
+
+    @Test func `windowed matching of an image larger than one window`() throws {
+        let old = Self.texty(600_000, seed: 20) + Self.random(600_000, seed: 21)
+        var new = old
+        new.insert(contentsOf: Self.random(1000, seed: 22), at: 900_000)
+        new.replaceSubrange(10..<20, with: [1, 2, 3])
+        var options = DeltaOptions()
+        options.windowSize = 256 << 10
+        let patch = try Self.roundTrip(old, new, options: options)
+        #expect(patch.count < 6_000, "patch \(patch.count) bytes")
+    }
+
+    @Test(arguments: HashAlgorithm.allCases)
+    func `the header records the chosen hash`(algorithm: HashAlgorithm) throws {
+        var options = DeltaOptions()
+        options.hashAlgorithm = algorithm
+        let old = Self.texty(10_000, seed: 30), new = Self.texty(12_000, seed: 31)
+        let patch = try Self.roundTrip(old, new, options: options)
+        let header = try DeltaPatchHeader.decode(Array(patch.prefix(DeltaPatchHeader.byteCount)))
+        #expect(header.oldHash == (try Hasher.hash(algorithm, old)))
+        #expect(header.newHash == (try Hasher.hash(algorithm, new)))
+        #expect(header.newSize == 12_000)
+    }
+}

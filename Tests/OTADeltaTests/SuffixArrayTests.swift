@@ -1,0 +1,49 @@
+import Testing
+
+@testable import OTADelta
+
+@Suite struct SuffixArrayTests {
+    static func naive(_ text: [UInt8]) -> [Int32] {
+        (0..<text.count).sorted { a, b in text[a...].lexicographicallyPrecedes(text[b...]) }.map { Int32($0) }
+    }
+
+    static func sorted(_ text: [UInt8]) -> [Int32] {
+        text.withUnsafeBufferPointer { buffer in
+            let sa = SuffixArray(buffer)
+            return Array(sa.positions.prefix(text.count))
+        }
+    }
+
+    @Test(arguments: [
+        Array("banana".utf8), Array("mississippi".utf8), [0], [5, 5], [1, 2], [2, 1], Array("abc".utf8),
+        Array("cba".utf8), [UInt8](repeating: 0, count: 40), Array("abracadabra abracadabra".utf8),
+        [UInt8](repeating: 7, count: 3) + [0] + [UInt8](repeating: 7, count: 5),
+    ])
+    func `suffixes come out in lexicographic order`(text: [UInt8]) {
+        #expect(Self.sorted(text) == Self.naive(text))
+    }
+
+    @Test func `random and repetitive texts sort like a naive sort`() {
+        var generator = SeededGenerator(seed: 42)
+        for round in 0..<300 {
+            let count = Int.random(in: 1...400, using: &generator)
+            let alphabet = UInt8([2, 3, 4, 255][round % 4])
+            var text = (0..<count).map { _ in UInt8.random(in: 0...alphabet, using: &generator) }
+            if round % 5 == 0 { text = Array((text + text + text).prefix(600)) }
+            #expect(Self.sorted(text) == Self.naive(text), "round \(round)")
+        }
+    }
+}
+
+/// A deterministic random generator (SplitMix64) so failures reproduce.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Delta benchmark: ota against bsdiff, xdelta3, zstd --patch-from, HDiffPatch (via PyPI detools)
+# and plain xz -9e of the new image, on one corpus built here from public releases.
+#
+#   bench/delta.sh path/to/ota            (make bench calls it with the release build)
+#
+# Corpus (bench/corpus, gitignored; built once, ~150 MiB): numpy 2.2.4 -> 2.2.5 wheels from
+# PyPI (their largest shared libraries, paired by name), ext4 images (mke2fs -d) of the two
+# unpacked wheels, a zero-heavy 128 MiB image, and when present CPython 3.10 -> 3.11 libpython.
+# Results: a Markdown table on stdout and in bench/results/delta.md.
+# Env: TIMEOUT (seconds per tool run, default 300), PAIRS (space-separated subset of names).
+set -euo pipefail
+
+OTA=$(realpath "${1:-.build/release/ota}")
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CORPUS=$ROOT/bench/corpus
+RESULTS=$ROOT/bench/results
+WORK=$(mktemp -d /tmp/ota-delta-bench.XXXXXX)
+TIMEOUT=${TIMEOUT:-300}
+trap 'rm -rf "$WORK"' EXIT
+mkdir -p "$CORPUS" "$RESULTS"
+
+need() { command -v "$1" >/dev/null 2>&1; }
+apt_install() {
+    if need apt-get; then (apt-get install -y -qq "$@" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "$@"; }) >/dev/null 2>&1 || true; fi
+}
+[ -x /usr/bin/time ] || apt_install time
+need bsdiff || apt_install bsdiff
+need xdelta3 || apt_install xdelta3
+need zstd || apt_install zstd
+need mke2fs || apt_install e2fsprogs
+need unzip || apt_install unzip
+need detools || pip install -q detools >/dev/null 2>&1 || echo "note: detools (HDiffPatch) did not install; its column will be empty" >&2
+
+# ---- corpus -------------------------------------------------------------------------------
+build_corpus() {
+    local wheels=$CORPUS/wheels
+    mkdir -p "$wheels"
+    for v in 2.2.4 2.2.5; do
+        if ! ls "$wheels"/numpy-$v-*.whl >/dev/null 2>&1; then
+            pip download -q "numpy==$v" --no-deps --only-binary=:all: --python-version 3.11 \
+                --platform manylinux_2_17_x86_64 -d "$wheels"
+        fi
+        if [ ! -d "$wheels/numpy-$v" ]; then
+            unzip -q -o "$wheels"/numpy-$v-*.whl -d "$wheels/numpy-$v"
+        fi
+    done
+    local a=$wheels/numpy-2.2.4 b=$wheels/numpy-2.2.5
+    cp "$a/numpy/_core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so" "$CORPUS/umath.old"
+    cp "$b/numpy/_core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so" "$CORPUS/umath.new"
+    cp "$a"/numpy.libs/libscipy_openblas64_*.so "$CORPUS/openblas.old"
+    cp "$b"/numpy.libs/libscipy_openblas64_*.so "$CORPUS/openblas.new"
+    # ext4 images of the two unpacked trees (fixed UUID, hash seed and time: reproducible).
+    for side in old:$a new:$b; do
+        local name=${side%%:*} tree=${side#*:}
+        rm -f "$CORPUS/ext4.$name"
+        E2FSPROGS_FAKE_TIME=1700000000 mke2fs -q -t ext4 -b 4096 -U 6f0c1b2a-0000-4000-8000-000000000001 \
+            -E hash_seed=6f0c1b2a-0000-4000-8000-000000000002,root_owner=0:0 -d "$tree" "$CORPUS/ext4.$name" 96M
+    done
+    # Zero-heavy: 128 MiB of free space with a few data regions; the new image moves one,
+    # rewrites one and adds one (bsdiff is quadratic on long zero runs).
+    python3 - "$CORPUS" <<'PY'
+import random, sys
+out = sys.argv[1]
+size = 128 << 20
+rnd = random.Random(7)
+blob = [rnd.randbytes(1 << 20) for _ in range(4)]
+old = bytearray(size); new = bytearray(size)
+for i, off in enumerate([1 << 20, 20 << 20, 64 << 20, 100 << 20]):
+    old[off:off + (1 << 20)] = blob[i]
+new[:] = old
+new[20 << 20:21 << 20] = bytes(1 << 20)                      # a file deleted...
+new[90 << 20:91 << 20] = blob[1]                              # ...moved
+new[64 << 20:64 << 20 + 4096] = rnd.randbytes(4096)           # a block rewritten
+new[110 << 20 + 123:110 << 20 + 123 + 300000] = rnd.randbytes(300000)  # new unaligned data
+open(out + "/zeros.old", "wb").write(old); open(out + "/zeros.new", "wb").write(new)
+PY
+    local py=/root/.pyenv/versions
+    if [ -f $py/3.10.13/lib/libpython3.10.so.1.0 ] && [ -f $py/3.11.7/lib/libpython3.11.so.1.0 ]; then
+        cp $py/3.10.13/lib/libpython3.10.so.1.0 "$CORPUS/libpython.old"
+        cp $py/3.11.7/lib/libpython3.11.so.1.0 "$CORPUS/libpython.new"
+    fi
+    touch "$CORPUS/.built"
+}
+[ -f "$CORPUS/.built" ] || build_corpus
+
+# ---- runs ---------------------------------------------------------------------------------
+# measure NAME -- command...: runs under /usr/bin/time, prints "seconds maxrss_kib" or "timeout".
+measure() {
+    local log=$WORK/time.log
+    if timeout "$TIMEOUT" /usr/bin/time -f "%e %M" -o "$log" "$@" >/dev/null 2>"$WORK/err.log"; then
+        cat "$log"
+    else
+        echo "fail"
+    fi
+}
+
+tool_create() {  # tool old new patch
+    case $1 in
+        ota) measure "$OTA" delta create "$2" "$3" -o "$4" ;;
+        bsdiff) measure bsdiff "$2" "$3" "$4" ;;
+        xdelta3) measure xdelta3 -f -e -9 -s "$2" "$3" "$4" ;;
+        zstd) measure zstd -q -f --patch-from="$2" --long=31 -19 "$3" -o "$4" ;;
+        hdiffpatch) measure detools create_patch -t hdiffpatch -a hdiffpatch -c lzma "$2" "$3" "$4" ;;
+        xz) measure sh -c 'xz -9e -T1 -k -c "$1" > "$2"' sh "$3" "$4" ;;
+    esac
+}
+tool_apply() {  # tool old patch out
+    case $1 in
+        ota) measure "$OTA" delta apply "$2" "$3" -o "$4" ;;
+        bsdiff) measure bspatch "$2" "$4" "$3" ;;
+        xdelta3) measure xdelta3 -f -d -s "$2" "$3" "$4" ;;
+        zstd) measure zstd -q -f -d --patch-from="$2" --long=31 "$3" -o "$4" ;;
+        hdiffpatch) measure detools apply_patch "$2" "$3" "$4" ;;
+        xz) measure sh -c 'xz -d -c "$1" > "$2"' sh "$3" "$4" ;;
+    esac
+}
+
+TOOLS="ota hdiffpatch bsdiff xdelta3 zstd xz"
+PAIRS=${PAIRS:-"umath openblas libpython ext4 zeros"}
+need detools || TOOLS=${TOOLS/hdiffpatch /}
+table=$RESULTS/delta.md
+{
+    echo "| pair | old → new (bytes) | tool | patch bytes | % of new | diff s | diff RSS MiB | apply s | apply RSS MiB | ok |"
+    echo "|---|---|---|---:|---:|---:|---:|---:|---:|---|"
+} >"$table"
+for pair in $PAIRS; do
+    old=$CORPUS/$pair.old new=$CORPUS/$pair.new
+    [ -f "$old" ] && [ -f "$new" ] || continue
+    oldsize=$(stat -c %s "$old") newsize=$(stat -c %s "$new")
+    for tool in $TOOLS; do
+        patch=$WORK/$pair.$tool.patch out=$WORK/$pair.$tool.out
+        rm -f "$patch" "$out"
+        read -r dsec drss <<<"$(tool_create "$tool" "$old" "$new" "$patch")"
+        if [ "$dsec" = fail ] || [ ! -s "$patch" ]; then
+            echo "| $pair | $oldsize → $newsize | $tool | – | – | >$TIMEOUT or failed | – | – | – | no |" >>"$table"
+            continue
+        fi
+        psize=$(stat -c %s "$patch")
+        read -r asec arss <<<"$(tool_apply "$tool" "$old" "$patch" "$out")"
+        ok=no; cmp -s "$out" "$new" && ok=yes
+        python3 - "$pair" "$oldsize" "$newsize" "$tool" "$psize" "$dsec" "$drss" "$asec" "$arss" "$ok" >>"$table" <<'PY'
+import sys
+pair, old, new, tool, psize, dsec, drss, asec, arss, ok = sys.argv[1:]
+mib = lambda k: "–" if k in ("x", "fail", "") else f"{int(k) / 1024:.0f}"
+print(f"| {pair} | {old} → {new} | {tool} | {int(psize):,} | {100 * int(psize) / max(int(new), 1):.2f} | {dsec} | {mib(drss)} | {asec if asec != 'fail' else '–'} | {mib(arss)} | {ok} |")
+PY
+        rm -f "$patch" "$out"
+    done
+done
+idle=$( /usr/bin/time -f "%M" "$OTA" --help 2>&1 >/dev/null | tail -1 )
+echo "ota idle footprint (ota --help): $((idle / 1024)) MiB peak RSS" >>"$table"
+cat "$table"

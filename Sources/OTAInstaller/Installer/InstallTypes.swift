@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import OTACore
 
 /// What `check` says about a bundle for this vehicle, before anything is written: the verdict

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import OTACore
 
 /// The policy, in the design's order, each step recorded; the first failure refuses with its

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-public import Foundation
+import Foundation
 public import OTACore
 
 /// A vehicle's installer: opens the vehicle directory (config, trust store, slots, boot

@@ -168,6 +168,18 @@ struct LifecycleTests {
         #expect((attributes[.posixPermissions] as? Int) == 0o700)
     }
 
+    @Test func `a failed vehicle init leaves nothing behind`() throws {
+        let fixture = try InstallerFixture()
+        var config = fixture.config()
+        config.slotGroups[1].image = "missing.img"
+        let path = "\(fixture.directory)/vehicle-failed"
+        let error = failure { () throws(OTAError) in
+            try Vehicle.create(directory: path, config: config, baseDirectory: fixture.images, trust: "\(fixture.keys)/trust")
+        }
+        #expect(error?.code == "io.not-found")
+        #expect(!FileManager.default.fileExists(atPath: path))
+    }
+
     @Test func `one installer at a time`() throws {
         let fixture = try InstallerFixture()
         let vehicle = try fixture.vehicle()

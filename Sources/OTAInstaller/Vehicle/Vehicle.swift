@@ -84,6 +84,20 @@ public final class Vehicle {
         guard problems.isEmpty else { throw .usage("vehicle.config-invalid", "vehicle config: " + problems.joined(separator: "; ")) }
         let layout = VehicleLayout(directory: directory)
         if FileSystem.exists(layout.config) { throw .usage("vehicle.exists", "\(directory): already a vehicle directory") }
+        // A failed init leaves nothing behind: the directory is removed if this call made it.
+        let existed = FileSystem.exists(directory)
+        do throws(OTAError) {
+            return try populate(layout: layout, config: config, baseDirectory: baseDirectory, trust: trust, decryptionKey: decryptionKey,
+                                imagesDirectory: imagesDirectory)
+        } catch {
+            if !existed { try? FileManager.default.removeItem(atPath: directory) }
+            throw error
+        }
+    }
+
+    private static func populate(layout: VehicleLayout, config: VehicleConfig, baseDirectory: String, trust: String?, decryptionKey: String?,
+                                 imagesDirectory: String?) throws(OTAError) -> VehicleStatus {
+        let directory = layout.directory
         func resolve(_ path: String) -> String { path.hasPrefix("/") ? path : "\(baseDirectory)/\(path)" }
         try FileSystem.createDirectory(directory)
         for folder in [layout.slots, layout.boot] { try FileSystem.createDirectory(folder) }

@@ -48,6 +48,9 @@ YAML
 "$ota" vehicle init "$work/car" --config "$work/vehicle.yaml" --trust $intl/trust --decryption-key $intl/vehicle/device.key > /dev/null
 echo '{"parked": true, "gear": "P", "batteryPercent": 90}' > "$work/state.json"
 
+# per A B: A / B to one decimal (0 when B rounds to 0)
+per() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }'; }
+
 # measure NAME COMMAND...: wall seconds and peak RSS (KiB) via /usr/bin/time -v
 declare -A secs rss
 measure() {
@@ -56,7 +59,7 @@ measure() {
     /usr/bin/time -v -o "$work/$name.time" "$@" > "$work/$name.out" 2>&1 || { echo "bench: $name failed:"; tail -5 "$work/$name.out"; return 1; }
     secs[$name]=$(awk -F': ' '/Elapsed \(wall clock\)/ {split($2, t, ":"); s = 0; for (i = 1; i <= length(t); i++) s = s * 60 + t[i]; print s}' "$work/$name.time")
     rss[$name]=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/$name.time")
-    printf '%-22s %8.2f s  %8d KiB  %7.1f MiB/s\n' "$name" "${secs[$name]}" "${rss[$name]}" "$(echo "$size_mib / ${secs[$name]}" | bc -l)"
+    printf '%-22s %8.2f s  %8d KiB  %7s MiB/s\n' "$name" "${secs[$name]}" "${rss[$name]}" "$(per "$size_mib" "${secs[$name]}")"
 }
 
 measure ota_install "$ota" install "$work/rootfs.ota" --vehicle "$work/car" --state "$work/state.json" --consent yes
@@ -115,7 +118,7 @@ fi
     echo "| step | wall s | MiB/s | peak RSS MiB |"
     echo "|---|---:|---:|---:|"
     for name in ota_install xz_dc_sha256sum dd_copy_fsync; do
-        printf '| %s | %.2f | %.1f | %.1f |\n' "$name" "${secs[$name]}" "$(echo "$size_mib / ${secs[$name]}" | bc -l)" "$(echo "${rss[$name]} / 1024" | bc -l)"
+        printf '| %s | %.2f | %s | %s |\n' "$name" "${secs[$name]}" "$(per "$size_mib" "${secs[$name]}")" "$(per "${rss[$name]}" 1024)"
     done
     echo
     echo "ota_install = verify signatures and every chunk, decrypt, xz-decode, write to the slot, fsync,"
@@ -127,7 +130,7 @@ fi
         echo "| step | wall s | MiB/s of image | peak RSS MiB |"
         echo "|---|---:|---:|---:|"
         for name in ota_install_delta ota_delta_apply dd_copy_new_fsync; do
-            printf '| %s | %.2f | %.1f | %.1f |\n' "$name" "${secs[$name]}" "$(echo "$delta_mib / ${secs[$name]}" | bc -l)" "$(echo "${rss[$name]} / 1024" | bc -l)"
+            printf '| %s | %.2f | %s | %s |\n' "$name" "${secs[$name]}" "$(per "$delta_mib" "${secs[$name]}")" "$(per "${rss[$name]}" 1024)"
         done
         echo
         echo "ota_install_delta = as above, plus hashing the active slot before reading it (twice: the"

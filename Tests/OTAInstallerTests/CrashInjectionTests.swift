@@ -47,6 +47,29 @@ struct CrashInjectionTests {
         return signaled && (status & 0x7f) == SIGKILL
     }
 
+    /// Starts `ota` and SIGKILLs it from outside after `delay` seconds; returns whether the
+    /// kill landed before it finished.
+    static func runKilledFromOutside(_ arguments: [String], after delay: Double) throws -> Bool {
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = ProcessInfo.processInfo.environment.filter { $0.key != "OTA_CRASH_AT" }.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for fd: Int32 in [0, 1, 2] { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0) }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+        guard result == 0 else { throw POSIXError(POSIXErrorCode(rawValue: result) ?? .EIO) }
+        usleep(useconds_t(delay * 1_000_000))
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return (status & 0x7f) == SIGKILL
+    }
+
     struct World {
         let fixture: InstallerFixture
         let bundle: String
@@ -232,5 +255,27 @@ struct CrashInjectionTests {
         kills += counts.withLock { $0.reduce(0, +) }
         print("crash injection: \(kills) SIGKILLs (\(stepKills) on full and delta installs at journal/boot steps and delta byte offsets, \(kills - stepKills) at full-image byte offsets) in \(Int(Date().timeIntervalSince(started))) s")
         #expect(kills >= 200)
+    }
+
+    @Test func `killed from outside at random instants, the vehicle boots old or new, never a mix`() throws {
+        let world = try World(compression: "xz", delta: true)
+        // Time one undisturbed install to spread the kills over it.
+        let timing = try world.vehicle(.file)
+        let started = Date()
+        #expect(try !Self.runKilled(world.installArguments(timing), crashAt: ""))
+        let duration = max(0.05, Date().timeIntervalSince(started))
+        var random: UInt64 = 0x5eed_07a
+        var landed = 0
+        for index in 0..<24 {
+            random = random &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let delay = duration * Double(random >> 11) / Double(1 << 53)
+            let vehicle = try world.vehicle(index % 2 == 0 ? .file : .grub)
+            let killed = try Self.runKilledFromOutside(world.installArguments(vehicle), after: delay)
+            landed += killed ? 1 : 0
+            try world.checkInvariant(vehicle, String(format: "outside kill at %.3f s", delay))
+            try world.finish(vehicle, String(format: "outside kill at %.3f s", delay))
+        }
+        print("crash injection from outside: \(landed) of 24 kills landed during an install of \(String(format: "%.2f", duration)) s")
+        #expect(landed >= 12)
     }
 }

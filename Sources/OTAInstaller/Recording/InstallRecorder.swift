@@ -51,9 +51,15 @@ public final class JSONLinesRecorder: InstallRecorder {
     public func record(_ record: InstallRecord) throws(OTAError) {
         var line = try CanonicalJSON.encode(record)
         line.append(0x0A)
+        let created = !FileSystem.exists(path)
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw .io("record.io", "\(path): cannot open the record log", cause: String(cString: strerror(errno))) }
         defer { close(fd) }
+        if created {
+            // A new log's directory entry must survive power loss too.
+            let slash = path.lastIndex(of: "/")
+            try FileSystem.syncDirectory(slash.map { String(path[..<$0]) }.flatMap { $0.isEmpty ? "/" : $0 } ?? ".")
+        }
         var offset = 0
         while offset < line.count {
             let count = line.withUnsafeBytes { raw in Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset) }

@@ -1,6 +1,6 @@
 import Foundation
 import OTACore
-import OTAInstaller
+@testable import OTAInstaller
 import Testing
 
 /// Install, activate, reboot, confirm, fallback and rollback, and the lessons from the tools in
@@ -11,7 +11,7 @@ struct LifecycleTests {
         try Vehicle(directory: vehicle).install(bundle: bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes, activate: activate)
     }
 
-    @Test(arguments: [VehicleConfig.BootControlKind.file, .grub])
+    @Test(arguments: VehicleConfig.BootControlKind.allCases)
     func `nothing reports success before the new slots booted and were confirmed`(boot: VehicleConfig.BootControlKind) throws {
         let fixture = try InstallerFixture()
         let vehicle = try fixture.vehicle(fixture.config(bootControl: boot))
@@ -54,7 +54,7 @@ struct LifecycleTests {
         #expect(try Vehicle(directory: vehicle).status().ecus["ECU1"]?.version == "2.0.0")
     }
 
-    @Test(arguments: [VehicleConfig.BootControlKind.file, .grub])
+    @Test(arguments: VehicleConfig.BootControlKind.allCases)
     func `an unconfirmed boot exhausts the counter and every group falls back, recorded as a failure`(boot: VehicleConfig.BootControlKind) throws {
         let fixture = try InstallerFixture()
         let vehicle = try fixture.vehicle(fixture.config(bootControl: boot, tries: 2))
@@ -205,6 +205,46 @@ struct LifecycleTests {
         #expect(variables.first { $0.0 == "note" }?.1 == "a\\b\nc")
         #expect(String(decoding: bytes, as: UTF8.self).contains("ota_trial_ivi=b\nota_tries=3\n"))
         #expect(failure { () throws(OTAError) in _ = try GrubEnvironmentBootControl.parse(Array(bytes.prefix(1000))) }?.code == "boot.env-invalid")
+    }
+
+    @Test func `the U-Boot environment matches fw_setenv's format: CRC32, NUL-separated pairs, other variables kept`() throws {
+        #expect(CRC32.checksum(Array("123456789".utf8)[...]) == 0xCBF4_3926)  // the standard check value
+        let fixture = try InstallerFixture()
+        let path = "\(fixture.directory)/uboot.env"
+        try Data(try UBootEnvironmentBootControl.render([("bootcmd", "run ota_boot"), ("bootdelay", "0")], size: 0x2000)).write(to: URL(fileURLWithPath: path))
+        let control = UBootEnvironmentBootControl(path: path)
+        var state = BootState(active: ["ivi": .a, "adas": .b])
+        state.trial = ["ivi": .b]
+        state.triesRemaining = 3
+        state.lastFallback = "boot counter exhausted"
+        try control.store(state)
+        #expect(try control.load() == state)
+        let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        #expect(bytes.count == 0x2000 && bytes.last == 0xFF)
+        #expect(try UBootEnvironmentBootControl.parse(bytes, size: 0x2000).first { $0.0 == "bootcmd" }?.1 == "run ota_boot")
+        // An independent CRC (Python's zlib) agrees.
+        let python = Process()
+        python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        python.arguments = ["python3", "-c", "import sys, zlib; d = open(sys.argv[1], 'rb').read(); sys.exit(0 if zlib.crc32(d[4:]) == int.from_bytes(d[:4], 'little') else 1)", path]
+        try python.run()
+        python.waitUntilExit()
+        #expect(python.terminationStatus == 0)
+        // fw_printenv (u-boot-tools), when installed, reads what we wrote.
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/fw_printenv") {
+            try "\(path) 0x0 0x2000\n".write(toFile: "\(fixture.directory)/fw_env.config", atomically: true, encoding: .utf8)
+            let printenv = Process()
+            printenv.executableURL = URL(fileURLWithPath: "/usr/bin/fw_printenv")
+            printenv.arguments = ["-c", "\(fixture.directory)/fw_env.config", "ota_trial_ivi", "ota_tries"]
+            let out = Pipe()
+            printenv.standardOutput = out
+            try printenv.run()
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            printenv.waitUntilExit()
+            #expect(text == "ota_trial_ivi=b\nota_tries=3\n")
+        }
+        var corrupted = bytes
+        corrupted[100] ^= 1
+        #expect(failure { () throws(OTAError) in _ = try UBootEnvironmentBootControl.parse(corrupted, size: 0x2000) }?.code == "boot.env-crc")
     }
 }
 

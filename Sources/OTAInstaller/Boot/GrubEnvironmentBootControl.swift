@@ -49,36 +49,15 @@ public final class GrubEnvironmentBootControl: BootControl {
     }
 
     public func load() throws(OTAError) -> BootState {
-        let variables = Dictionary(try Self.parse(try FileSystem.read(path, limit: 4096)), uniquingKeysWith: { _, last in last })
-        func slots(_ prefix: String) -> [String: SlotName] {
-            var result: [String: SlotName] = [:]
-            for (key, value) in variables where key.hasPrefix(prefix) {
-                if let slot = SlotName(rawValue: value) { result[String(key.dropFirst(prefix.count))] = slot }
-            }
-            return result
-        }
-        var state = BootState(active: slots("ota_active_"))
-        let trial = slots("ota_trial_")
-        state.trial = trial.isEmpty ? nil : trial
-        state.triesRemaining = Int(variables["ota_tries"] ?? "0") ?? 0
-        state.booted = slots("ota_booted_")
-        state.lastFallback = variables["ota_fallback"].flatMap { $0.isEmpty ? nil : $0 }
-        state.bootCount = UInt64(variables["ota_boot_count"] ?? "0") ?? 0
-        return state
+        BootVariables.state(from: try Self.parse(try FileSystem.read(path, limit: 4096)))
     }
 
     public func store(_ state: BootState) throws(OTAError) {
         var variables: [(String, String)] = []
         if FileSystem.exists(path) {
-            variables = try Self.parse(try FileSystem.read(path, limit: 4096)).filter { !$0.0.hasPrefix("ota_") }
+            variables = try Self.parse(try FileSystem.read(path, limit: 4096)).filter { !BootVariables.isOurs($0.0) }
         }
-        for (group, slot) in state.active.sorted(by: { $0.key < $1.key }) { variables.append(("ota_active_\(group)", slot.rawValue)) }
-        for (group, slot) in (state.trial ?? [:]).sorted(by: { $0.key < $1.key }) { variables.append(("ota_trial_\(group)", slot.rawValue)) }
-        variables.append(("ota_tries", String(state.triesRemaining)))
-        for (group, slot) in state.booted.sorted(by: { $0.key < $1.key }) { variables.append(("ota_booted_\(group)", slot.rawValue)) }
-        if let fallback = state.lastFallback { variables.append(("ota_fallback", fallback)) }
-        variables.append(("ota_boot_count", String(state.bootCount)))
-        try AtomicFileWriter.write(try Self.render(variables), to: path, mode: 0o600)
+        try AtomicFileWriter.write(try Self.render(variables + BootVariables.variables(for: state)), to: path, mode: 0o600)
     }
 
     static func escape(_ value: String) -> String {

@@ -59,7 +59,7 @@ public final class Vehicle {
         guard FileSystem.exists(layout.config) else { throw .usage("vehicle.not-found", "\(directory): not a vehicle directory (no vehicle.json)") }
         config = try CanonicalJSON.decode(VehicleConfig.self, from: try FileSystem.read(layout.config, limit: 1 << 20), what: "vehicle-config")
         let kind = config.bootControl ?? .file
-        bootControl = kind == .grub ? GrubEnvironmentBootControl(path: layout.bootControlPath(kind)) : FileBootControl(path: layout.bootControlPath(kind))
+        bootControl = layout.bootControl(kind)
         recorder = options.recorder ?? JSONLinesRecorder(path: layout.records)
         self.options = options
         privateDirectory = try PrivateDirectory(path: layout.privateDirectory, create: false)
@@ -145,7 +145,7 @@ public final class Vehicle {
         stored.decryptionKey = nil
         try AtomicFileWriter.write(try CanonicalJSON.encode(stored), to: layout.config, mode: 0o644)
         let kind = config.bootControl ?? .file
-        let boot: any BootControl = kind == .grub ? GrubEnvironmentBootControl(path: layout.bootControlPath(kind)) : FileBootControl(path: layout.bootControlPath(kind))
+        let boot = layout.bootControl(kind)
         try boot.store(BootState(active: active))
         let directoryHandle = try PrivateDirectory(path: layout.privateDirectory, create: true)
         let ecus = Dictionary(uniqueKeysWithValues: config.ecus.map { ($0.id, InstalledSoftware(version: $0.version, securityVersion: $0.securityVersion, bundle: nil)) })

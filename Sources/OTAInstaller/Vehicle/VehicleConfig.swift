@@ -47,7 +47,7 @@ public struct VehicleConfig: Codable, Sendable, Equatable {
         }
     }
 
-    public enum BootControlKind: String, Codable, Sendable { case file, grub }
+    public enum BootControlKind: String, Codable, Sendable, CaseIterable { case file, grub, uboot }
 
     public var model: String
     public var vin: String

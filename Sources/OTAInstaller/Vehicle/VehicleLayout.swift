@@ -6,7 +6,7 @@
 /// DIR/trust/<role>/anchors    trust store (release, approval, ... roles)
 /// DIR/keys/device.key         the vehicle's decryption key (0600, in a 0700 directory)
 /// DIR/slots/<group>-a.img     slot devices
-/// DIR/boot/bootstate.json     boot control (or boot/grubenv)
+/// DIR/boot/bootstate.json     boot control (or boot/grubenv, boot/uboot.env)
 /// DIR/private/state.json      the installer's journal and counters (0700, never followed)
 /// DIR/records.jsonl           the install record
 /// ```
@@ -25,7 +25,20 @@ public struct VehicleLayout: Sendable {
     public var records: String { "\(directory)/records.jsonl" }
 
     public func bootControlPath(_ kind: VehicleConfig.BootControlKind) -> String {
-        kind == .grub ? "\(boot)/grubenv" : "\(boot)/bootstate.json"
+        switch kind {
+        case .file: "\(boot)/bootstate.json"
+        case .grub: "\(boot)/grubenv"
+        case .uboot: "\(boot)/uboot.env"
+        }
+    }
+
+    /// The boot-control backend a config names.
+    public func bootControl(_ kind: VehicleConfig.BootControlKind) -> any BootControl {
+        switch kind {
+        case .file: FileBootControl(path: bootControlPath(kind))
+        case .grub: GrubEnvironmentBootControl(path: bootControlPath(kind))
+        case .uboot: UBootEnvironmentBootControl(path: bootControlPath(kind))
+        }
     }
 
     public func slot(_ group: VehicleConfig.SlotGroup, _ name: SlotName) -> String {

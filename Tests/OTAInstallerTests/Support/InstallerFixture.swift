@@ -173,9 +173,7 @@ struct InstallerFixture {
     static func rawBoot(_ vehicle: String) throws -> BootState {
         let config = try CanonicalJSON.decode(VehicleConfig.self, from: try FileSystem.read("\(vehicle)/vehicle.json"), what: "config")
         let layout = VehicleLayout(directory: vehicle)
-        let kind = config.bootControl ?? .file
-        let control: any BootControl = kind == .grub ? GrubEnvironmentBootControl(path: layout.bootControlPath(kind)) : FileBootControl(path: layout.bootControlPath(kind))
-        return try control.load()
+        return try layout.bootControl(config.bootControl ?? .file).load()
     }
 }
 

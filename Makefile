@@ -23,5 +23,12 @@ demo: release
 bench: release
 	bench/run.sh $(OTA)
 
+# Style: swift format with the checked-in .swift-format (reports; not yet enforced in CI).
+lint:
+	$(SWIFT) format lint -r Sources Tests
+
+format:
+	$(SWIFT) format -i -r Sources Tests
+
 clean:
 	rm -rf .build out

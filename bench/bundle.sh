@@ -20,7 +20,8 @@ if [ ${#need[@]} -gt 0 ] && [ "$(id -u)" -eq 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 || echo "bench: some tools did not install: ${need[*]}"
 fi
 
-# The image: half pseudo-random (incompressible), half structured (zeros and text), like a root filesystem.
+# The image, like a root filesystem: 1/8 incompressible (already-compressed assets), 3/8 zero
+# (free space), 1/2 text-like structured data.
 image=$work/images/rootfs.img
 python3 - "$image" "$size_mib" <<'PY'
 import os, sys
@@ -28,7 +29,8 @@ path, mib = sys.argv[1], int(sys.argv[2])
 text = b"".join(b"usr/lib/libexample.so.%d config=value-%d\n" % (i % 97, i % 1013) for i in range(30000))[: 1 << 20]
 with open(path, "wb") as f:
     for i in range(mib):
-        f.write(os.urandom(1 << 20) if i % 2 == 0 else (bytes(1 << 20) if i % 4 == 1 else text))
+        kind = i % 8
+        f.write(os.urandom(1 << 20) if kind == 0 else (bytes(1 << 20) if kind in (1, 3, 5) else text))
 PY
 
 sed -e "s/ivi-rootfs-2.4.0.img/rootfs.img/" manifests/infotainment-full.yaml > "$work/manifest.yaml"
@@ -52,13 +54,19 @@ gmsigner="--key $gm/release/signer-1.key --cert $gm/release/signer-1.crt --chain
 
 measure xz_T2_6 sh -c "xz -T2 -6 -c '$image' > '$work/rootfs.img.xz'"
 measure build_intl "$ota" bundle build "$work/manifest.yaml" --images "$work/images" $signer -o "$work/intl.ota"
-measure build_intl_p3_t1 "$ota" bundle build "$work/manifest.yaml" --images "$work/images" $signer --xz-preset 3 --threads 1 -o "$work/intl-p3.ota"
+measure build_intl_p2_t1 "$ota" bundle build "$work/manifest.yaml" --images "$work/images" $signer --xz-preset 2 --threads 1 -o "$work/intl-p2.ota"
+sed -e "s/    categories: \[other, security-fix\]/    compression: none\n    categories: [other, security-fix]/" "$work/manifest.yaml" > "$work/manifest-raw.yaml"
+measure build_intl_raw "$ota" bundle build "$work/manifest-raw.yaml" --images "$work/images" $signer -o "$work/intl-raw.ota"
 measure build_intl_enc "$ota" bundle build "$work/manifest.yaml" --images "$work/images" $signer --recipient $intl/vehicle/fleet-recipient.crt -o "$work/intl-enc.ota"
 measure build_gm_enc "$ota" bundle build "$work/manifest-gm.yaml" --images "$work/images" $gmsigner --recipient $gm/vehicle/device.crt -o "$work/gm-enc.ota"
-"$ota" bundle build "$work/manifest-gm.yaml" --images "$work/images" $gmsigner -o "$work/gm.ota" > /dev/null
+"$ota" bundle build "$work/manifest-gm.yaml" --images "$work/images" $gmsigner --xz-preset 1 -o "$work/gm.ota" > /dev/null
 
 bundle_bytes=$(stat -c %s "$work/intl.ota")
-cat "$work/intl.ota" > /dev/null  # warm the page cache for both sides
+raw_bytes=$(stat -c %s "$work/intl-raw.ota")
+cat "$work/intl-raw.ota" > /dev/null  # warm the page cache for both sides
+measure openssl_sha256_raw openssl dgst -sha256 "$work/intl-raw.ota"
+measure verify_intl_raw "$ota" bundle verify "$work/intl-raw.ota" --trust "$intl/trust"
+cat "$work/intl.ota" > /dev/null
 measure openssl_sha256 openssl dgst -sha256 "$work/intl.ota"
 measure verify_intl "$ota" bundle verify "$work/intl.ota" --trust "$intl/trust"
 measure openssl_sm3 openssl dgst -sm3 "$work/gm.ota"
@@ -109,14 +117,17 @@ rate() { awk -v b="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.0f MiB/s", b / 10
     echo "# Bundle benchmark"
     echo
     echo "Command: \`bench/bundle.sh .build/release/ota $size_mib\` on $(nproc) cores, $(date -u +%Y-%m-%d)."
-    echo "Image: $size_mib MiB (half incompressible). Bundle (intl, unencrypted): $(mib "$bundle_bytes") MiB."
+    echo "Image: $size_mib MiB (1/8 incompressible, 3/8 zeros, 1/2 text-like). Bundle (intl, unencrypted): $(mib "$bundle_bytes") MiB."
     echo
     echo "| step | seconds | peak RSS (MiB) | vs reference |"
     echo "|---|---|---|---|"
     row() { echo "| $1 | ${secs[$2]:-n/a} | $(awk -v k="${rss[$2]:-0}" 'BEGIN { printf "%.1f", k / 1024 }') | ${3:-} |"; }
     row "\`xz -T2 -6\` of the image (reference)" xz_T2_6
     row "\`ota bundle build\` intl (xz -6, 2 threads)" build_intl "$(ratio "${secs[build_intl]}" "${secs[xz_T2_6]}") of xz -T2 -6"
-    row "\`ota bundle build\` intl (xz -3, 1 thread)" build_intl_p3_t1
+    row "\`ota bundle build\` intl (xz -2, 1 thread: the low-memory setting)" build_intl_p2_t1
+    row "\`ota bundle build\` intl, no compression ($(mib "$raw_bytes") MiB bundle)" build_intl_raw
+    row "\`openssl dgst -sha256\` of the uncompressed bundle (limit)" openssl_sha256_raw "$(rate "$raw_bytes" "${secs[openssl_sha256_raw]}")"
+    row "\`ota bundle verify\` of the uncompressed bundle" verify_intl_raw "$(ratio "${secs[verify_intl_raw]}" "${secs[openssl_sha256_raw]}") of openssl dgst -sha256"
     row "\`ota bundle build\` intl, encrypted" build_intl_enc "$(ratio "${secs[build_intl_enc]}" "${secs[xz_T2_6]}") of xz -T2 -6"
     row "\`ota bundle build\` gm, encrypted" build_gm_enc "$(ratio "${secs[build_gm_enc]}" "${secs[xz_T2_6]}") of xz -T2 -6"
     row "\`openssl dgst -sha256\` of the bundle (limit)" openssl_sha256 "$(rate "$bundle_bytes" "${secs[openssl_sha256]}")"

@@ -5,7 +5,7 @@ import Synchronization
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Power-loss safety: the real `ota` process is SIGKILLed (by itself, at `OTA_CRASH_AT`) at every
@@ -253,7 +253,9 @@ struct CrashInjectionTests {
         }
         group.wait()
         kills += counts.withLock { $0.reduce(0, +) }
-        print("crash injection: \(kills) SIGKILLs (\(stepKills) on full and delta installs at journal/boot steps and delta byte offsets, \(kills - stepKills) at full-image byte offsets) in \(Int(Date().timeIntervalSince(started))) s")
+        print(
+            "crash injection: \(kills) SIGKILLs (\(stepKills) on full and delta installs at journal/boot steps and delta byte offsets, \(kills - stepKills) at full-image byte offsets) in \(Int(Date().timeIntervalSince(started))) s"
+        )
         #expect(kills >= 200)
     }
 

@@ -1,8 +1,9 @@
 import Foundation
-@testable import OTABuilder
 import OTACore
 import OTAInstaller
 import Testing
+
+@testable import OTABuilder
 
 /// Delta images go through the `DeltaApplier` seam: OTADelta's streaming decoder by default, or
 /// any other applier (here a toy XOR one); without one they are refused. The active slot's hash
@@ -52,16 +53,22 @@ struct DeltaTests {
         manifest.images[0].source = Manifest.DeltaSource(version: "1.0.0", hash: try Hasher.hash(.sha256, old).hex, size: UInt64(old.count))
         manifest.images[0].target = Manifest.Target(hash: try Hasher.hash(.sha256, new).hex, size: UInt64(new.count))
         let bytes = try CanonicalJSON.encode(manifest)
-        let envelope = SignatureEnvelope(payloadType: SignatureEnvelope.manifestType, signatures: [try fixture.signer().sign(bytes, type: SignatureEnvelope.manifestType)])
+        let envelope = SignatureEnvelope(
+            payloadType: SignatureEnvelope.manifestType, signatures: [try fixture.signer().sign(bytes, type: SignatureEnvelope.manifestType)])
         try reader.streamPayloadsUnverifiedHead(manifest: original)
         let path = "\(fixture.directory)/delta-\(UUID().uuidString).ota"
         let image = original.images[0]
-        try BundleWriter.write(to: path, manifest: bytes, envelope: envelope, recipients: head.recipients, payloads: [
-            (entry: image.payload.entry, size: image.payload.storedSize, source: { () throws(OTAError) -> BundleWriter.PayloadSource in
-                guard let stream = try reader.nextPayload() else { throw .rejected("bundle.missing-entry", "no payload") }
-                return .stream(stream)
-            }),
-        ])
+        try BundleWriter.write(
+            to: path, manifest: bytes, envelope: envelope, recipients: head.recipients,
+            payloads: [
+                (
+                    entry: image.payload.entry, size: image.payload.storedSize,
+                    source: { () throws(OTAError) -> BundleWriter.PayloadSource in
+                        guard let stream = try reader.nextPayload() else { throw .rejected("bundle.missing-entry", "no payload") }
+                        return .stream(stream)
+                    }
+                )
+            ])
         return path
     }
 
@@ -94,7 +101,8 @@ struct DeltaTests {
         #expect(try fixture.slotContentHash(vehicle, group: 0, slot: .b) == fixture.imageHash("new-0.img"))
         #expect(try fixture.slotContentHash(vehicle, group: 1, slot: .b) == fixture.imageHash("new-1.img"))
         // A second delta against 1.0.0 no longer applies: the active slot now holds 2.0.0.
-        let again = try fixture.bundle(try fixture.manifest(id: "update-2", images: [InstallerFixture.ImageSpec(group: 0, version: "2.1.0", securityVersion: 7, delta: true)]))
+        let again = try fixture.bundle(
+            try fixture.manifest(id: "update-2", images: [InstallerFixture.ImageSpec(group: 0, version: "2.1.0", securityVersion: 7, delta: true)]))
         let error = failure { () throws(OTAError) in
             try Vehicle(directory: vehicle).install(bundle: again, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
         }
@@ -105,8 +113,9 @@ struct DeltaTests {
         let fixture = try InstallerFixture()
         let vehicle = try fixture.vehicle()
         let options = Vehicle.Options(deltaApplier: XORApplier())
-        let report = try Vehicle(directory: vehicle, options: options).install(bundle: try deltaBundle(fixture), conditions: InstallerFixture.parked,
-                                                                               consent: InstallerFixture.yes)
+        let report = try Vehicle(directory: vehicle, options: options).install(
+            bundle: try deltaBundle(fixture), conditions: InstallerFixture.parked,
+            consent: InstallerFixture.yes)
         #expect(report.stage == .activated && report.images.first?.kind == .delta)
         try Vehicle(directory: vehicle, options: options).reboot()
         try Vehicle(directory: vehicle, options: options).confirmBoot()
@@ -132,8 +141,9 @@ struct DeltaTests {
         let bundle = try deltaBundle(fixture)
         try SlotDevice(path: "\(vehicle)/slots/group0-a.img", writable: true).write([0xFF][...], at: 100)
         let error = failure { () throws(OTAError) in
-            try Vehicle(directory: vehicle, options: .init(deltaApplier: XORApplier())).install(bundle: bundle, conditions: InstallerFixture.parked,
-                                                                                                consent: InstallerFixture.yes)
+            try Vehicle(directory: vehicle, options: .init(deltaApplier: XORApplier())).install(
+                bundle: bundle, conditions: InstallerFixture.parked,
+                consent: InstallerFixture.yes)
         }
         #expect(error?.code == "delta.source-mismatch")
         #expect(try Vehicle(directory: vehicle).status().nextBoot == ["group0": .a, "group1": .a])

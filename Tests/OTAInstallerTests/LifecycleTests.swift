@@ -1,7 +1,8 @@
 import Foundation
 import OTACore
-@testable import OTAInstaller
 import Testing
+
+@testable import OTAInstaller
 
 /// Install, activate, reboot, confirm, fallback and rollback, and the lessons from the tools in
 /// use today, each as a rule.
@@ -16,8 +17,10 @@ struct LifecycleTests {
         let fixture = try InstallerFixture()
         let vehicle = try fixture.vehicle(fixture.config(bootControl: boot))
         var progress: [InstallProgress] = []
-        let report = try Vehicle(directory: vehicle).install(bundle: try fixture.standardBundle(), conditions: InstallerFixture.parked,
-                                                             consent: InstallerFixture.yes) { progress.append($0) }
+        let report = try Vehicle(directory: vehicle).install(
+            bundle: try fixture.standardBundle(), conditions: InstallerFixture.parked,
+            consent: InstallerFixture.yes
+        ) { progress.append($0) }
         #expect(report.stage == .activated)
         #expect(report.bytesWritten == UInt64(2 * fixture.imageSize))
         #expect(progress.last?.bytesDone == UInt64(2 * fixture.imageSize) && progress.last?.bytesTotal == UInt64(2 * fixture.imageSize))
@@ -91,9 +94,10 @@ struct LifecycleTests {
         let vehicle = try fixture.vehicle()
         _ = try install(vehicle, try fixture.standardBundle())
         let second = try fixture.standardBundle()
-        #expect(failure { () throws(OTAError) in
-            try Vehicle(directory: vehicle).install(bundle: second, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
-        }?.code == "install.pending")
+        #expect(
+            failure { () throws(OTAError) in
+                try Vehicle(directory: vehicle).install(bundle: second, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
+            }?.code == "install.pending")
     }
 
     @Test func `the bundle file replaced after check is caught`() throws {
@@ -143,10 +147,14 @@ struct LifecycleTests {
         try device.write(image[...], at: 0)
         var state = try InstallerFixture.rawState(vehicle)
         state.setSlotForTest("group0", .b, SlotInfo(status: .writing))
-        state.pending = PendingUpdate(stage: .writing, bundleId: "update-1", campaign: "CAMP-1", manifestDigest: "00", hashAlgorithm: .sha256,
-                                      images: [PendingImage(name: "image0", ecu: "ECU0", slotGroup: "group0", slot: .b, version: "2.0.0", securityVersion: 6,
-                                                            hash: try fixture.imageHash("new-0.img"), size: UInt64(image.count), kind: .full)],
-                                      started: Date())
+        state.pending = PendingUpdate(
+            stage: .writing, bundleId: "update-1", campaign: "CAMP-1", manifestDigest: "00", hashAlgorithm: .sha256,
+            images: [
+                PendingImage(
+                    name: "image0", ecu: "ECU0", slotGroup: "group0", slot: .b, version: "2.0.0", securityVersion: 6,
+                    hash: try fixture.imageHash("new-0.img"), size: UInt64(image.count), kind: .full)
+            ],
+            started: Date())
         try AtomicFileWriter.write(try CanonicalJSON.encode(state), to: "\(vehicle)/private/state.json", mode: 0o600)
         // Opening recovers: the slot is discarded, whatever its hash.
         #expect(try Vehicle(directory: vehicle).status().slots["group0"]?["b"]?.status == .discarded)
@@ -225,7 +233,10 @@ struct LifecycleTests {
         // An independent CRC (Python's zlib) agrees.
         let python = Process()
         python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        python.arguments = ["python3", "-c", "import sys, zlib; d = open(sys.argv[1], 'rb').read(); sys.exit(0 if zlib.crc32(d[4:]) == int.from_bytes(d[:4], 'little') else 1)", path]
+        python.arguments = [
+            "python3", "-c", "import sys, zlib; d = open(sys.argv[1], 'rb').read(); sys.exit(0 if zlib.crc32(d[4:]) == int.from_bytes(d[:4], 'little') else 1)",
+            path,
+        ]
         try python.run()
         python.waitUntilExit()
         #expect(python.terminationStatus == 0)

@@ -11,9 +11,11 @@ struct PolicyRefusalTests {
     typealias Spec = InstallerFixture.ImageSpec
 
     /// Runs an install that must be refused with `code` (and `cause`), and checks the aftermath.
-    func expectRefused(_ code: String, cause: String? = nil, fixture: InstallerFixture, vehicle: String? = nil, bundle: String,
-                       approval: [UInt8]? = nil, conditions: VehicleConditions? = InstallerFixture.parked,
-                       consent: Consent? = InstallerFixture.yes, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func expectRefused(
+        _ code: String, cause: String? = nil, fixture: InstallerFixture, vehicle: String? = nil, bundle: String,
+        approval: [UInt8]? = nil, conditions: VehicleConditions? = InstallerFixture.parked,
+        consent: Consent? = InstallerFixture.yes, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         let vehicle = try vehicle ?? fixture.vehicle()
         let slotsBefore = try InstallerFixture.slotHashes(vehicle)
         let bootBefore = try InstallerFixture.rawBoot(vehicle)
@@ -75,8 +77,9 @@ struct PolicyRefusalTests {
         let refused = try fixture.manifest(images: [Spec(group: 0, version: "0.9.0", securityVersion: 5)])
         try expectRefused("rollback.version", fixture: fixture, bundle: try fixture.bundle(refused))
         let allowed = try fixture.manifest(images: [Spec(group: 0, version: "0.9.0", securityVersion: 5, allowDowngrade: true)])
-        let report = try Vehicle(directory: try fixture.vehicle()).install(bundle: try fixture.bundle(allowed), conditions: InstallerFixture.parked,
-                                                                          consent: InstallerFixture.yes)
+        let report = try Vehicle(directory: try fixture.vehicle()).install(
+            bundle: try fixture.bundle(allowed), conditions: InstallerFixture.parked,
+            consent: InstallerFixture.yes)
         #expect(report.stage == .activated)
     }
 
@@ -93,22 +96,26 @@ struct PolicyRefusalTests {
     }
 
     func adBundle(_ fixture: InstallerFixture, models: String = "[X1]") throws -> String {
-        try fixture.bundle(try fixture.manifest(models: models, images: [Spec(group: 0, categories: "[automated-driving]")],
-                                                regulatory: InstallerFixture.adRegulatory))
+        try fixture.bundle(
+            try fixture.manifest(
+                models: models, images: [Spec(group: 0, categories: "[automated-driving]")],
+                regulatory: InstallerFixture.adRegulatory))
     }
 
     @Test func `an approval for another bundle is refused`() throws {
         let fixture = try InstallerFixture()
         let other = try adBundle(fixture)
-        try expectRefused("approval.invalid", cause: "approval.bundle-mismatch", fixture: fixture, bundle: try adBundle(fixture),
-                          approval: try fixture.approval(for: other))
+        try expectRefused(
+            "approval.invalid", cause: "approval.bundle-mismatch", fixture: fixture, bundle: try adBundle(fixture),
+            approval: try fixture.approval(for: other))
     }
 
     @Test func `an approval for another model is refused`() throws {
         let fixture = try InstallerFixture()
         let bundle = try adBundle(fixture, models: "[X1, X9]")
-        try expectRefused("approval.invalid", cause: "approval.model-mismatch", fixture: fixture, bundle: bundle,
-                          approval: try fixture.approval(for: bundle, models: ["X9"]))
+        try expectRefused(
+            "approval.invalid", cause: "approval.model-mismatch", fixture: fixture, bundle: bundle,
+            approval: try fixture.approval(for: bundle, models: ["X9"]))
     }
 
     @Test func `an expired approval is refused`() throws {
@@ -121,8 +128,9 @@ struct PolicyRefusalTests {
     @Test func `an approval signed by a release certificate is refused`() throws {
         let fixture = try InstallerFixture()
         let bundle = try adBundle(fixture)
-        try expectRefused("approval.invalid", cause: "approval.untrusted", fixture: fixture, bundle: bundle,
-                          approval: try fixture.approval(for: bundle, signer: try fixture.signer()))
+        try expectRefused(
+            "approval.invalid", cause: "approval.untrusted", fixture: fixture, bundle: bundle,
+            approval: try fixture.approval(for: bundle, signer: try fixture.signer()))
     }
 
     @Test func `a valid approval lets an automated-driving change install`() throws {
@@ -131,8 +139,9 @@ struct PolicyRefusalTests {
         let bundle = try adBundle(fixture)
         let decision = try Vehicle(directory: vehicle).check(bundle: bundle)
         #expect(decision.isAccepted && decision.approvalRequired)
-        let report = try Vehicle(directory: vehicle).install(bundle: bundle, expecting: decision, approval: try fixture.approval(for: bundle),
-                                                             conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
+        let report = try Vehicle(directory: vehicle).install(
+            bundle: bundle, expecting: decision, approval: try fixture.approval(for: bundle),
+            conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
         #expect(report.stage == .activated)
         let approvalRecord = try InstallerFixture.records(vehicle).last { $0.step == "approval" }
         #expect(approvalRecord?.fields["approvalId"] == "AD-2026-1")
@@ -152,20 +161,23 @@ struct PolicyRefusalTests {
 
     @Test func `an unparked vehicle is refused`() throws {
         let fixture = try InstallerFixture()
-        try expectRefused("precondition.parked", fixture: fixture, bundle: try fixture.standardBundle(),
-                          conditions: VehicleConditions(parked: false, gear: "D", batteryPercent: 80))
+        try expectRefused(
+            "precondition.parked", fixture: fixture, bundle: try fixture.standardBundle(),
+            conditions: VehicleConditions(parked: false, gear: "D", batteryPercent: 80))
     }
 
     @Test func `a low battery is refused`() throws {
         let fixture = try InstallerFixture()
-        try expectRefused("precondition.battery", fixture: fixture, bundle: try fixture.standardBundle(),
-                          conditions: VehicleConditions(parked: true, gear: "P", batteryPercent: 29))
+        try expectRefused(
+            "precondition.battery", fixture: fixture, bundle: try fixture.standardBundle(),
+            conditions: VehicleConditions(parked: true, gear: "P", batteryPercent: 29))
     }
 
     @Test func `a gear other than P is refused`() throws {
         let fixture = try InstallerFixture()
-        try expectRefused("precondition.gear", fixture: fixture, bundle: try fixture.standardBundle(),
-                          conditions: VehicleConditions(parked: true, gear: "N", batteryPercent: 80))
+        try expectRefused(
+            "precondition.gear", fixture: fixture, bundle: try fixture.standardBundle(),
+            conditions: VehicleConditions(parked: true, gear: "N", batteryPercent: 80))
     }
 
     @Test func `unknown vehicle state is refused`() throws {
@@ -176,8 +188,9 @@ struct PolicyRefusalTests {
     @Test func `refused consent is refused and recorded with the notice digest and language`() throws {
         let fixture = try InstallerFixture()
         let vehicle = try fixture.vehicle()
-        try expectRefused("consent.refused", fixture: fixture, vehicle: vehicle, bundle: try fixture.standardBundle(),
-                          consent: Consent(answer: .refused, language: "en", by: .driver, channel: "app"))
+        try expectRefused(
+            "consent.refused", fixture: fixture, vehicle: vehicle, bundle: try fixture.standardBundle(),
+            consent: Consent(answer: .refused, language: "en", by: .driver, channel: "app"))
         let record = try InstallerFixture.records(vehicle).last
         #expect(record?.fields["cause"] == nil)
         #expect(record?.message?.contains("sha256:") == true)
@@ -206,8 +219,11 @@ struct PolicyRefusalTests {
         let vehicle = try fixture.vehicle()
         try Vehicle(directory: vehicle).install(bundle: try fixture.standardBundle(), conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
         let steps = try InstallerFixture.records(vehicle).map(\.step)
-        #expect(steps == ["vehicle.init", "verify", "target", "anti-rollback", "approval", "filing", "plan", "precondition", "consent",
-                          "apply.start", "apply.installed", "activate"])
+        #expect(
+            steps == [
+                "vehicle.init", "verify", "target", "anti-rollback", "approval", "filing", "plan", "precondition", "consent",
+                "apply.start", "apply.installed", "activate",
+            ])
         let consent = try InstallerFixture.records(vehicle).first { $0.step == "consent" }
         #expect(consent?.fields["language"] == "zh-CN")
         #expect(consent?.fields["noticeDigest"]?.hasPrefix("sha256:") == true)

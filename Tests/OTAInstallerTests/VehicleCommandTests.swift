@@ -40,8 +40,10 @@ struct VehicleCommandTests {
         let keys = root + "/keys-sample/intl"
         let signer = ["--key", "\(keys)/release/signer-1.key", "--cert", "\(keys)/release/signer-1.crt", "--chain", "\(keys)/release/chain.pem"]
         for (manifest, bundle) in [("infotainment-full", "ivi"), ("adas-automated-driving", "adas")] {
-            let build = try Self.ota(["bundle", "build", "\(root)/manifests/\(manifest).yaml", "--images", directory + "/images"] + signer +
-                                     ["--recipient", "\(keys)/vehicle/device.crt", "-o", "\(directory)/\(bundle).ota", "--json"])
+            let build = try Self.ota(
+                ["bundle", "build", "\(root)/manifests/\(manifest).yaml", "--images", directory + "/images"] + signer + [
+                    "--recipient", "\(keys)/vehicle/device.crt", "-o", "\(directory)/\(bundle).ota", "--json",
+                ])
             #expect(build.status == 0)
         }
         let car = directory + "/car"
@@ -68,8 +70,11 @@ struct VehicleCommandTests {
         let missing = try Self.ota(adas)
         #expect(missing.status == 2 && missing.code == "approval.missing")
         let approval = directory + "/adas.approval"
-        #expect(try Self.ota(["approve", directory + "/adas.ota", "--key", "\(keys)/approval/approval-signer.key", "--cert",
-                              "\(keys)/approval/approval-signer.crt", "--approval-id", "MIIT-AD-2026-0042", "--models", "X1", "-o", approval]).status == 0)
+        #expect(
+            try Self.ota([
+                "approve", directory + "/adas.ota", "--key", "\(keys)/approval/approval-signer.key", "--cert",
+                "\(keys)/approval/approval-signer.crt", "--approval-id", "MIIT-AD-2026-0042", "--models", "X1", "-o", approval,
+            ]).status == 0)
         // The sample manifest asks for 50 % battery.
         let approved = try Self.ota(adas + ["--approval", approval])
         #expect(approved.status == 0, "\(approved.stdout)")

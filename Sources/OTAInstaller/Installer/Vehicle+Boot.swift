@@ -10,8 +10,9 @@ extension Vehicle {
         if pending.stage == .activated {
             let boot = try bootControl.load()
             guard boot.trial == pending.targets, boot.isBootedOnTrial else {
-                try record("confirm", .fail, bundle: pending.bundleId, campaign: pending.campaign, code: "confirm.not-booted",
-                           message: "the new slots have not booted yet")
+                try record(
+                    "confirm", .fail, bundle: pending.bundleId, campaign: pending.campaign, code: "confirm.not-booted",
+                    message: "the new slots have not booted yet")
                 throw .rejected("confirm.not-booted", "update \(pending.bundleId) is activated but the vehicle has not booted it yet (reboot first)")
             }
             var next = state
@@ -38,9 +39,12 @@ extension Vehicle {
             next.ecus[image.ecu] = InstalledSoftware(version: image.version, securityVersion: image.securityVersion, bundle: pending.bundleId)
         }
         next.pending = nil
-        try record("commit", .pass, bundle: pending.bundleId, campaign: pending.campaign,
-                   fields: ["versions": pending.images.map { "\($0.ecu)=\($0.version)(sv\($0.securityVersion))" }.joined(separator: ","),
-                            "slots": pending.targets.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.rawValue)" }.joined(separator: ",")])
+        try record(
+            "commit", .pass, bundle: pending.bundleId, campaign: pending.campaign,
+            fields: [
+                "versions": pending.images.map { "\($0.ecu)=\($0.version)(sv\($0.securityVersion))" }.joined(separator: ","),
+                "slots": pending.targets.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.rawValue)" }.joined(separator: ","),
+            ])
         try save(next, step: "journal.committed")
     }
 
@@ -73,8 +77,12 @@ extension Vehicle {
     @discardableResult
     public func reboot() throws(OTAError) -> BootState {
         let boot = try Bootloader.boot(bootControl)
-        try record("boot", .info, fields: ["booted": boot.booted.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.rawValue)" }.joined(separator: ","),
-                                           "triesRemaining": String(boot.triesRemaining), "fallback": boot.lastFallback ?? ""])
+        try record(
+            "boot", .info,
+            fields: [
+                "booted": boot.booted.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.rawValue)" }.joined(separator: ","),
+                "triesRemaining": String(boot.triesRemaining), "fallback": boot.lastFallback ?? "",
+            ])
         try recover()
         return boot
     }

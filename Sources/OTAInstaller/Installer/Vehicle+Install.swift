@@ -11,8 +11,10 @@ extension Vehicle {
     /// since is refused (`install.bundle-changed`). Success means "installed" or "activated":
     /// the update is done only after a reboot and `confirmBoot()`.
     @discardableResult
-    public func install(bundle path: String, expecting decision: InstallDecision? = nil, approval: [UInt8]? = nil, conditions: VehicleConditions?,
-                        consent: Consent?, activate: Bool = true, progress: ((InstallProgress) -> Void)? = nil) throws(OTAError) -> InstallReport {
+    public func install(
+        bundle path: String, expecting decision: InstallDecision? = nil, approval: [UInt8]? = nil, conditions: VehicleConditions?,
+        consent: Consent?, activate: Bool = true, progress: ((InstallProgress) -> Void)? = nil
+    ) throws(OTAError) -> InstallReport {
         let started = Date()
         if let pending = state.pending {
             try record("install", .fail, bundle: pending.bundleId, code: "install.pending", message: "an update is in progress")
@@ -30,7 +32,9 @@ extension Vehicle {
         if let expected = decision?.manifestDigest {
             try step("unchanged", phase: "install", bundle: manifest) { () throws(OTAError) in
                 guard expected == evaluation.head.digest.hex else {
-                    throw .rejected("install.bundle-changed", "the bundle's manifest changed since it was checked (digest \(evaluation.head.digest.hex), checked \(expected))")
+                    throw .rejected(
+                        "install.bundle-changed",
+                        "the bundle's manifest changed since it was checked (digest \(evaluation.head.digest.hex), checked \(expected))")
                 }
                 return ((), ["manifestDigest": expected])
             }
@@ -42,12 +46,14 @@ extension Vehicle {
         let digest = evaluation.head.digest
         var next = state
         next.timeFloor = max(next.timeFloor, manifest.bundle.created)
-        next.pending = PendingUpdate(stage: .writing, bundleId: manifest.bundle.id, campaign: manifest.bundle.campaign, manifestDigest: digest.hex,
-                                     hashAlgorithm: digest.algorithm, images: evaluation.plan, started: time.now())
+        next.pending = PendingUpdate(
+            stage: .writing, bundleId: manifest.bundle.id, campaign: manifest.bundle.campaign, manifestDigest: digest.hex,
+            hashAlgorithm: digest.algorithm, images: evaluation.plan, started: time.now())
         for image in evaluation.plan { next.setSlot(image.slotGroup, image.slot, SlotInfo(status: .writing, bundle: manifest.bundle.id)) }
         try save(next, step: "journal.writing")
-        try record("apply.start", .info, bundle: manifest.bundle.id, campaign: manifest.bundle.campaign,
-                   fields: ["slots": evaluation.plan.map { "\($0.slotGroup)=\($0.slot.rawValue)" }.joined(separator: ",")])
+        try record(
+            "apply.start", .info, bundle: manifest.bundle.id, campaign: manifest.bundle.campaign,
+            fields: ["slots": evaluation.plan.map { "\($0.slotGroup)=\($0.slot.rawValue)" }.joined(separator: ",")])
         let written: UInt64
         do throws(OTAError) {
             written = try writeImages(reader: reader, head: evaluation.head, plan: evaluation.plan, started: started, progress: progress)
@@ -59,21 +65,28 @@ extension Vehicle {
         next = state
         next.pending?.stage = .installed
         for image in evaluation.plan {
-            next.setSlot(image.slotGroup, image.slot, SlotInfo(status: .valid, version: image.version, securityVersion: image.securityVersion, hash: image.hash,
-                                                               hashAlgorithm: digest.algorithm, size: image.size, bundle: manifest.bundle.id))
+            next.setSlot(
+                image.slotGroup, image.slot,
+                SlotInfo(
+                    status: .valid, version: image.version, securityVersion: image.securityVersion, hash: image.hash,
+                    hashAlgorithm: digest.algorithm, size: image.size, bundle: manifest.bundle.id))
         }
-        try record("apply.installed", .pass, bundle: manifest.bundle.id, campaign: manifest.bundle.campaign,
-                   fields: ["bytes": String(written), "images": evaluation.plan.map { "\($0.name):\($0.hash)" }.joined(separator: ",")])
+        try record(
+            "apply.installed", .pass, bundle: manifest.bundle.id, campaign: manifest.bundle.campaign,
+            fields: ["bytes": String(written), "images": evaluation.plan.map { "\($0.name):\($0.hash)" }.joined(separator: ",")])
         try save(next, step: "journal.installed")
         if activate { try self.activate() }
-        return InstallReport(bundleId: manifest.bundle.id, manifestDigest: digest.hex, stage: state.pending?.stage ?? .installed, images: evaluation.plan,
-                             bytesWritten: written, seconds: Date().timeIntervalSince(started))
+        return InstallReport(
+            bundleId: manifest.bundle.id, manifestDigest: digest.hex, stage: state.pending?.stage ?? .installed, images: evaluation.plan,
+            bytesWritten: written, seconds: Date().timeIntervalSince(started))
     }
 
     /// Streams each payload, verified chunk by chunk, through the decoder into its slot; then
     /// reads the slot back and checks the image hash.
-    func writeImages(reader: BundleReader, head: VerifiedManifest, plan: [PendingImage], started: Date,
-                     progress: ((InstallProgress) -> Void)?) throws(OTAError) -> UInt64 {
+    func writeImages(
+        reader: BundleReader, head: VerifiedManifest, plan: [PendingImage], started: Date,
+        progress: ((InstallProgress) -> Void)?
+    ) throws(OTAError) -> UInt64 {
         let manifest = head.manifest
         var contentKey: [UInt8]? = nil
         if manifest.encryption != nil {
@@ -90,7 +103,9 @@ extension Vehicle {
         }
         while let stream = try reader.nextPayload() {
             let image = stream.image
-            guard let target = plan.first(where: { $0.name == image.name }) else { throw .rejected("bundle.unexpected-entry", "payload \(image.name) is not planned") }
+            guard let target = plan.first(where: { $0.name == image.name }) else {
+                throw .rejected("bundle.unexpected-entry", "payload \(image.name) is not planned")
+            }
             let device = try slotDevice(target.slotGroup, target.slot, writable: true)
             guard image.target.size <= device.capacity else {
                 throw .rejected("target.slot-size", "\(device.path): \(device.capacity) bytes; image \(image.name) needs \(image.target.size)")
@@ -159,7 +174,8 @@ extension Vehicle {
         for image in next.images {
             let hash = try slotDevice(image.slotGroup, image.slot, writable: false).hash(next.hashAlgorithm, size: image.size)
             guard hash.hex == image.hash else {
-                try abandon(code: "slot.hash-mismatch", message: "slot \(image.slotGroup)/\(image.slot.rawValue) changed after it was written", step: "activate")
+                try abandon(
+                    code: "slot.hash-mismatch", message: "slot \(image.slotGroup)/\(image.slot.rawValue) changed after it was written", step: "activate")
                 throw .rejected("slot.hash-mismatch", "slot \(image.slotGroup)/\(image.slot.rawValue) changed after it was written; update abandoned")
             }
         }
@@ -170,9 +186,12 @@ extension Vehicle {
             try bootControl.store(boot)
         }
         fault(.step("boot.trial-set"))
-        try record("activate", .pass, bundle: next.bundleId, campaign: next.campaign,
-                   fields: ["trial": next.targets.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.rawValue)" }.joined(separator: ","),
-                            "tries": String(config.tries)])
+        try record(
+            "activate", .pass, bundle: next.bundleId, campaign: next.campaign,
+            fields: [
+                "trial": next.targets.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.rawValue)" }.joined(separator: ","),
+                "tries": String(config.tries),
+            ])
         var updated = state
         updated.pending?.stage = .activated
         try save(updated, step: "journal.activated")

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import OTACore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The installer's working directory: created 0700, opened once without following links, owned by
 /// us and closed to everyone else. Every file inside is reached relative to the open descriptor
@@ -21,7 +22,8 @@ final class PrivateDirectory {
             if error == ELOOP || error == ENOTDIR {
                 throw .rejected("vehicle.private-dir", "\(path): the installer's private directory is a link or not a directory")
             }
-            throw .io(error == ENOENT ? "io.not-found" : "io.open", "\(path): cannot open the installer's private directory", cause: String(cString: strerror(error)))
+            throw .io(
+                error == ENOENT ? "io.not-found" : "io.open", "\(path): cannot open the installer's private directory", cause: String(cString: strerror(error)))
         }
         var info = stat()
         guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR, info.st_uid == geteuid(), info.st_mode & 0o077 == 0 else {

@@ -45,8 +45,10 @@ public struct SlotInfo: Codable, Sendable, Equatable {
 
     public static let empty = SlotInfo(status: .empty)
 
-    public init(status: SlotStatus, version: String? = nil, securityVersion: UInt64? = nil, hash: String? = nil, hashAlgorithm: HashAlgorithm? = nil,
-                size: UInt64? = nil, bundle: String? = nil) {
+    public init(
+        status: SlotStatus, version: String? = nil, securityVersion: UInt64? = nil, hash: String? = nil, hashAlgorithm: HashAlgorithm? = nil,
+        size: UInt64? = nil, bundle: String? = nil
+    ) {
         self.status = status
         self.version = version
         self.securityVersion = securityVersion
@@ -98,8 +100,10 @@ public struct PendingImage: Codable, Sendable, Equatable {
     public var size: UInt64
     public var kind: Manifest.ImageKind
 
-    public init(name: String, ecu: String, slotGroup: String, slot: SlotName, version: String, securityVersion: UInt64, hash: String, size: UInt64,
-                kind: Manifest.ImageKind) {
+    public init(
+        name: String, ecu: String, slotGroup: String, slot: SlotName, version: String, securityVersion: UInt64, hash: String, size: UInt64,
+        kind: Manifest.ImageKind
+    ) {
         self.name = name
         self.ecu = ecu
         self.slotGroup = slotGroup
@@ -122,8 +126,10 @@ public struct PendingUpdate: Codable, Sendable, Equatable {
     public var images: [PendingImage]
     public var started: Date
 
-    public init(stage: UpdateStage, bundleId: String, campaign: String, manifestDigest: String, hashAlgorithm: HashAlgorithm, images: [PendingImage],
-                started: Date) {
+    public init(
+        stage: UpdateStage, bundleId: String, campaign: String, manifestDigest: String, hashAlgorithm: HashAlgorithm, images: [PendingImage],
+        started: Date
+    ) {
         self.stage = stage
         self.bundleId = bundleId
         self.campaign = campaign

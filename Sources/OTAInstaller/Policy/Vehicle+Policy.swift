@@ -36,8 +36,9 @@ extension Vehicle {
         decision.notice = manifest.notice
         decision.preconditions = manifest.preconditions
         decision.images = evaluation.plan.map { image in
-            .init(name: image.name, ecu: image.ecu, slotGroup: image.slotGroup, kind: image.kind, fromVersion: state.ecus[image.ecu]?.version,
-                  toVersion: image.version, securityVersion: image.securityVersion, size: image.size)
+            .init(
+                name: image.name, ecu: image.ecu, slotGroup: image.slotGroup, kind: image.kind, fromVersion: state.ecus[image.ecu]?.version,
+                toVersion: image.version, securityVersion: image.securityVersion, size: image.size)
         }
     }
 
@@ -97,7 +98,9 @@ extension Vehicle {
         for image in manifest.images {
             guard let ecu = config.ecu(image.ecu) else { throw .rejected("target.ecu", "image \(image.name): this vehicle has no ECU \(image.ecu)") }
             guard image.hardwareIds.contains(ecu.hardwareId) else {
-                throw .rejected("target.hardware-id", "image \(image.name) is for hardware \(image.hardwareIds.joined(separator: ", ")); ECU \(ecu.id) is \(ecu.hardwareId)")
+                throw .rejected(
+                    "target.hardware-id", "image \(image.name) is for hardware \(image.hardwareIds.joined(separator: ", ")); ECU \(ecu.id) is \(ecu.hardwareId)"
+                )
             }
             guard image.slotGroup == ecu.slotGroup, let group = config.group(image.slotGroup) else {
                 throw .rejected("target.slot-group", "image \(image.name) names slot group \(image.slotGroup); ECU \(ecu.id) lives in \(ecu.slotGroup)")
@@ -118,10 +121,14 @@ extension Vehicle {
         for image in manifest.images {
             guard let current = state.ecus[image.ecu] else { continue }
             guard image.securityVersion >= current.securityVersion else {
-                throw .rejected("rollback.security-version", "image \(image.name): security version \(image.securityVersion) is below ECU \(image.ecu)'s \(current.securityVersion)")
+                throw .rejected(
+                    "rollback.security-version",
+                    "image \(image.name): security version \(image.securityVersion) is below ECU \(image.ecu)'s \(current.securityVersion)")
             }
             if image.securityVersion == current.securityVersion, compareVersions(image.version, current.version) < 0, !image.allowDowngrade {
-                throw .rejected("rollback.version", "image \(image.name): version \(image.version) is older than \(current.version) and the manifest does not allow a downgrade")
+                throw .rejected(
+                    "rollback.version",
+                    "image \(image.name): version \(image.version) is older than \(current.version) and the manifest does not allow a downgrade")
             }
             lines.append("\(image.ecu) \(current.version)(sv\(current.securityVersion))→\(image.version)(sv\(image.securityVersion))")
         }
@@ -138,7 +145,10 @@ extension Vehicle {
         var fields = ["required": "true", "declared": String(declared), "vehicleMarkedECUs": vehicleMarked.joined(separator: ",")]
         guard let approval else {
             if !enforce { return (true, fields.merging(["checked": "false"]) { a, _ in a }) }
-            throw .rejected("approval.missing", "bundle \(manifest.bundle.id) changes automated-driving functions (\(declared ? "declared" : "ECU \(vehicleMarked.joined(separator: ", "))")) and no approval was given")
+            throw .rejected(
+                "approval.missing",
+                "bundle \(manifest.bundle.id) changes automated-driving functions (\(declared ? "declared" : "ECU \(vehicleMarked.joined(separator: ", "))")) and no approval was given"
+            )
         }
         do throws(OTAError) {
             let trust = try TrustStore(directory: layout.trust)
@@ -183,14 +193,19 @@ extension Vehicle {
     func checkPreconditions(_ required: Preconditions, _ conditions: VehicleConditions?) throws(OTAError) -> [String: String] {
         guard let conditions else { throw .rejected("precondition.unknown", "no vehicle state was given; the preconditions cannot be checked") }
         if required.parked && !conditions.parked { throw .rejected("precondition.parked", "the vehicle must be parked") }
-        if let gear = required.gear, conditions.gear != gear { throw .rejected("precondition.gear", "the gear must be \(gear); it is \(conditions.gear ?? "unknown")") }
+        if let gear = required.gear, conditions.gear != gear {
+            throw .rejected("precondition.gear", "the gear must be \(gear); it is \(conditions.gear ?? "unknown")")
+        }
         if conditions.batteryPercent < required.minimumBatteryPercent {
-            throw .rejected("precondition.battery", "battery at \(conditions.batteryPercent)%; the update and a recovery need \(required.minimumBatteryPercent)%")
+            throw .rejected(
+                "precondition.battery", "battery at \(conditions.batteryPercent)%; the update and a recovery need \(required.minimumBatteryPercent)%")
         }
         if required.noDrivingDuringInstall && conditions.driving == true { throw .rejected("precondition.driving", "the vehicle is being driven") }
         if required.doorsUnlockable && conditions.doorsUnlockable == false { throw .rejected("precondition.doors", "the doors must stay unlockable") }
-        return ["parked": String(conditions.parked), "gear": conditions.gear ?? "", "batteryPercent": String(conditions.batteryPercent),
-                "driving": conditions.driving.map(String.init) ?? "", "doorsUnlockable": conditions.doorsUnlockable.map(String.init) ?? ""]
+        return [
+            "parked": String(conditions.parked), "gear": conditions.gear ?? "", "batteryPercent": String(conditions.batteryPercent),
+            "driving": conditions.driving.map(String.init) ?? "", "doorsUnlockable": conditions.doorsUnlockable.map(String.init) ?? "",
+        ]
     }
 
     /// Consent to the notice in the language shown; recorded with the notice's digest.
@@ -200,8 +215,10 @@ extension Vehicle {
             throw .rejected("consent.language", "the notice has no \(consent.language) text; the user cannot have read it")
         }
         let digest = try Hasher.hash(manifest.bundle.suite.hash, try CanonicalJSON.encode(notice))
-        let fields = ["noticeDigest": digest.description, "language": consent.language, "by": consent.by.rawValue, "channel": consent.channel,
-                      "answer": consent.answer.rawValue, "answeredAt": Timestamp.format(consent.time)]
+        let fields = [
+            "noticeDigest": digest.description, "language": consent.language, "by": consent.by.rawValue, "channel": consent.channel,
+            "answer": consent.answer.rawValue, "answeredAt": Timestamp.format(consent.time),
+        ]
         guard consent.answer == .accepted else {
             throw .rejected("consent.refused", "the \(consent.by.rawValue) refused the update (notice \(digest.description), \(consent.language))")
         }
@@ -221,11 +238,15 @@ extension Vehicle {
                 }
                 let info = state.slot(image.slotGroup, active)
                 guard let source = image.source, info.status == .valid, info.hash == source.hash, info.size == source.size else {
-                    throw .rejected("delta.source-mismatch", "image \(image.name) applies to \(image.source?.version ?? "?"); slot \(image.slotGroup)/\(active.rawValue) holds something else")
+                    throw .rejected(
+                        "delta.source-mismatch",
+                        "image \(image.name) applies to \(image.source?.version ?? "?"); slot \(image.slotGroup)/\(active.rawValue) holds something else")
                 }
             }
-            plan.append(PendingImage(name: image.name, ecu: image.ecu, slotGroup: image.slotGroup, slot: active.other, version: image.version,
-                                     securityVersion: image.securityVersion, hash: image.target.hash, size: image.target.size, kind: image.kind))
+            plan.append(
+                PendingImage(
+                    name: image.name, ecu: image.ecu, slotGroup: image.slotGroup, slot: active.other, version: image.version,
+                    securityVersion: image.securityVersion, hash: image.target.hash, size: image.target.size, kind: image.kind))
         }
         return plan
     }

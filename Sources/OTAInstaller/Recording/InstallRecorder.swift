@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 public import Foundation
 public import OTACore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One step of the installer, as recorded for compliance: what was done, the outcome and its
 /// stable code, and the details (versions, hashes, readings, notice digest...).
@@ -19,8 +20,10 @@ public struct InstallRecord: Codable, Sendable, Equatable {
     public var message: String?
     public var fields: [String: String]
 
-    public init(time: Date, vin: String, bundle: String?, campaign: String?, step: String, result: Result, code: String? = nil, message: String? = nil,
-                fields: [String: String] = [:]) {
+    public init(
+        time: Date, vin: String, bundle: String?, campaign: String?, step: String, result: Result, code: String? = nil, message: String? = nil,
+        fields: [String: String] = [:]
+    ) {
         self.time = time
         self.vin = vin
         self.bundle = bundle

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 public import OTACore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One of a slot group's two slots.
 public enum SlotName: String, Codable, Sendable, CaseIterable, Comparable {

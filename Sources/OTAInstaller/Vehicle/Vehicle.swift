@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 public import OTACore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A vehicle's installer: opens the vehicle directory (config, trust store, slots, boot
 /// control, recorder, journal), settles any update a power loss interrupted, and offers the
@@ -34,8 +35,10 @@ public final class Vehicle {
         /// fork and exec (descriptors are close-on-exec, but not before the exec).
         public var lockTimeout: Double
 
-        public init(time: any TimeSource = SystemTime(), recorder: (any InstallRecorder)? = nil, deltaApplier: (any DeltaApplier)? = OTADeltaApplier(),
-                    faultHook: (@Sendable (FaultSite) -> Void)? = nil, lockTimeout: Double = 2) {
+        public init(
+            time: any TimeSource = SystemTime(), recorder: (any InstallRecorder)? = nil, deltaApplier: (any DeltaApplier)? = OTADeltaApplier(),
+            faultHook: (@Sendable (FaultSite) -> Void)? = nil, lockTimeout: Double = 2
+        ) {
             self.lockTimeout = lockTimeout
             self.time = time
             self.recorder = recorder
@@ -78,8 +81,10 @@ public final class Vehicle {
     @discardableResult
     /// Relative paths in the config are resolved against `baseDirectory` (the config file's
     /// folder); initial slot images against `imagesDirectory` when given.
-    public static func create(directory: String, config: VehicleConfig, baseDirectory: String, trust: String? = nil,
-                              decryptionKey: String? = nil, imagesDirectory: String? = nil) throws(OTAError) -> VehicleStatus {
+    public static func create(
+        directory: String, config: VehicleConfig, baseDirectory: String, trust: String? = nil,
+        decryptionKey: String? = nil, imagesDirectory: String? = nil
+    ) throws(OTAError) -> VehicleStatus {
         let problems = config.problems()
         guard problems.isEmpty else { throw .usage("vehicle.config-invalid", "vehicle config: " + problems.joined(separator: "; ")) }
         let layout = VehicleLayout(directory: directory)
@@ -87,16 +92,19 @@ public final class Vehicle {
         // A failed init leaves nothing behind: the directory is removed if this call made it.
         let existed = FileSystem.exists(directory)
         do throws(OTAError) {
-            return try populate(layout: layout, config: config, baseDirectory: baseDirectory, trust: trust, decryptionKey: decryptionKey,
-                                imagesDirectory: imagesDirectory)
+            return try populate(
+                layout: layout, config: config, baseDirectory: baseDirectory, trust: trust, decryptionKey: decryptionKey,
+                imagesDirectory: imagesDirectory)
         } catch {
             if !existed { try? FileManager.default.removeItem(atPath: directory) }
             throw error
         }
     }
 
-    private static func populate(layout: VehicleLayout, config: VehicleConfig, baseDirectory: String, trust: String?, decryptionKey: String?,
-                                 imagesDirectory: String?) throws(OTAError) -> VehicleStatus {
+    private static func populate(
+        layout: VehicleLayout, config: VehicleConfig, baseDirectory: String, trust: String?, decryptionKey: String?,
+        imagesDirectory: String?
+    ) throws(OTAError) -> VehicleStatus {
         let directory = layout.directory
         func resolve(_ path: String) -> String { path.hasPrefix("/") ? path : "\(baseDirectory)/\(path)" }
         try FileSystem.createDirectory(directory)
@@ -134,8 +142,9 @@ public final class Vehicle {
                 }
                 try device.sync()
                 let ecu = config.ecus.first { $0.slotGroup == group.name }
-                infoA = SlotInfo(status: .valid, version: ecu?.version, securityVersion: ecu?.securityVersion,
-                                 hash: try device.hash(config.hashAlgorithm, size: size).hex, hashAlgorithm: config.hashAlgorithm, size: size)
+                infoA = SlotInfo(
+                    status: .valid, version: ecu?.version, securityVersion: ecu?.securityVersion,
+                    hash: try device.hash(config.hashAlgorithm, size: size).hex, hashAlgorithm: config.hashAlgorithm, size: size)
             }
             slots[group.name] = ["a": infoA, "b": .empty]
             active[group.name] = .a
@@ -148,10 +157,14 @@ public final class Vehicle {
         let boot = layout.bootControl(kind)
         try boot.store(BootState(active: active))
         let directoryHandle = try PrivateDirectory(path: layout.privateDirectory, create: true)
-        let ecus = Dictionary(uniqueKeysWithValues: config.ecus.map { ($0.id, InstalledSoftware(version: $0.version, securityVersion: $0.securityVersion, bundle: nil)) })
-        try StateJournal(directory: directoryHandle).save(VehicleState(sequence: 0, ecus: ecus, slots: slots, pending: nil, timeFloor: Date(timeIntervalSince1970: 0)))
-        try JSONLinesRecorder(path: layout.records).record(InstallRecord(time: Date(), vin: config.vin, bundle: nil, campaign: nil, step: "vehicle.init", result: .info,
-                                                                         fields: ["model": config.model, "bootControl": kind.rawValue]))
+        let ecus = Dictionary(
+            uniqueKeysWithValues: config.ecus.map { ($0.id, InstalledSoftware(version: $0.version, securityVersion: $0.securityVersion, bundle: nil)) })
+        try StateJournal(directory: directoryHandle).save(
+            VehicleState(sequence: 0, ecus: ecus, slots: slots, pending: nil, timeFloor: Date(timeIntervalSince1970: 0)))
+        try JSONLinesRecorder(path: layout.records).record(
+            InstallRecord(
+                time: Date(), vin: config.vin, bundle: nil, campaign: nil, step: "vehicle.init", result: .info,
+                fields: ["model": config.model, "bootControl": kind.rawValue]))
         return try Vehicle(directory: directory).status()
     }
 
@@ -171,8 +184,9 @@ public final class Vehicle {
     /// Configuration, boot control, committed software, slots and the update in progress.
     public func status() throws(OTAError) -> VehicleStatus {
         let boot = try bootControl.load()
-        return VehicleStatus(model: config.model, vin: config.vin, bootControl: bootControl.description, boot: boot, nextBoot: boot.nextBoot,
-                             ecus: state.ecus, slots: state.slots, pending: state.pending, lastFallback: boot.lastFallback)
+        return VehicleStatus(
+            model: config.model, vin: config.vin, bootControl: bootControl.description, boot: boot, nextBoot: boot.nextBoot,
+            ecus: state.ecus, slots: state.slots, pending: state.pending, lastFallback: boot.lastFallback)
     }
 
     // MARK: - Journal, records, faults
@@ -186,10 +200,14 @@ public final class Vehicle {
 
     func fault(_ site: FaultSite) { options.faultHook?(site) }
 
-    func record(_ step: String, _ result: InstallRecord.Result, bundle: String? = nil, campaign: String? = nil, code: String? = nil, message: String? = nil,
-                fields: [String: String] = [:]) throws(OTAError) {
-        try recorder.record(InstallRecord(time: time.now(), vin: config.vin, bundle: bundle, campaign: campaign, step: step, result: result,
-                                          code: code, message: message, fields: fields))
+    func record(
+        _ step: String, _ result: InstallRecord.Result, bundle: String? = nil, campaign: String? = nil, code: String? = nil, message: String? = nil,
+        fields: [String: String] = [:]
+    ) throws(OTAError) {
+        try recorder.record(
+            InstallRecord(
+                time: time.now(), vin: config.vin, bundle: bundle, campaign: campaign, step: step, result: result,
+                code: code, message: message, fields: fields))
     }
 
     func slotDevice(_ group: String, _ name: SlotName, writable: Bool) throws(OTAError) -> SlotDevice {

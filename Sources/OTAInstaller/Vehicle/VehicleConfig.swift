@@ -63,8 +63,10 @@ public struct VehicleConfig: Codable, Sendable, Equatable {
     public var trust: String?
     public var decryptionKey: String?
 
-    public init(model: String, vin: String, suite: Suite? = nil, releaseThreshold: Int? = nil, bootControl: BootControlKind? = nil, bootTries: Int? = nil,
-                ecus: [ECU], slotGroups: [SlotGroup], trust: String? = nil, decryptionKey: String? = nil) {
+    public init(
+        model: String, vin: String, suite: Suite? = nil, releaseThreshold: Int? = nil, bootControl: BootControlKind? = nil, bootTries: Int? = nil,
+        ecus: [ECU], slotGroups: [SlotGroup], trust: String? = nil, decryptionKey: String? = nil
+    ) {
         self.model = model
         self.vin = vin
         self.suite = suite

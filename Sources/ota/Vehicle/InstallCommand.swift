@@ -56,12 +56,15 @@ struct InstallCommand: ParsableCommand {
                 throw error.kind == .rejected ? .usage("usage.state", "\(path): \(error.message)") : error
             }
         }
-        let answer = consent.map { Consent(answer: $0 == "yes" ? .accepted : .refused, language: language, by: Consent.Party(rawValue: consentBy) ?? .owner, channel: "cli") }
+        let answer = consent.map {
+            Consent(answer: $0 == "yes" ? .accepted : .refused, language: language, by: Consent.Party(rawValue: consentBy) ?? .owner, channel: "cli")
+        }
         let target = try VehicleSupport.open(vehicle)
         let report = try target.install(bundle: bundle, approval: approvalBytes, conditions: conditions, consent: answer, activate: !noActivate)
         let next = report.stage == .activated ? "reboot (ota vehicle reboot) and confirm (ota vehicle confirm) to commit" : "activate later"
-        let human = "\(report.bundleId): \(report.stage.rawValue) — \(report.bytesWritten) bytes into " +
-            report.images.map { "\($0.slotGroup)/\($0.slot.rawValue)" }.joined(separator: ", ") + String(format: " in %.2f s; ", report.seconds) + next
+        let human =
+            "\(report.bundleId): \(report.stage.rawValue) — \(report.bytesWritten) bytes into "
+            + report.images.map { "\($0.slotGroup)/\($0.slot.rawValue)" }.joined(separator: ", ") + String(format: " in %.2f s; ", report.seconds) + next
         Output.succeed(report, human: human, json: output.json)
     }
 }

@@ -5,7 +5,7 @@ import OTAInstaller
 import Yams
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `ota vehicle ...`: a simulated vehicle for the installer.
@@ -94,8 +94,9 @@ struct VehicleInitCommand: ParsableCommand {
             throw OTAError.usage("vehicle.config-invalid", "\(config): \(error)")
         }
         let base = URL(fileURLWithPath: config).deletingLastPathComponent().path
-        let status = try Vehicle.create(directory: directory, config: parsed, baseDirectory: base, trust: trust, decryptionKey: decryptionKey,
-                                        imagesDirectory: images)
+        let status = try Vehicle.create(
+            directory: directory, config: parsed, baseDirectory: base, trust: trust, decryptionKey: decryptionKey,
+            imagesDirectory: images)
         Output.succeed(status, human: "created vehicle in \(directory)\n" + VehicleSupport.describe(status), json: output.json)
     }
 }

@@ -40,20 +40,26 @@ struct InstallerFixture {
         return Data(bytes)
     }
 
-    func config(bootControl: VehicleConfig.BootControlKind = .file, automatedDriving: Bool = false, securityVersions: [UInt64] = [5, 5],
-                tries: Int = 2) -> VehicleConfig {
+    func config(
+        bootControl: VehicleConfig.BootControlKind = .file, automatedDriving: Bool = false, securityVersions: [UInt64] = [5, 5],
+        tries: Int = 2
+    ) -> VehicleConfig {
         VehicleConfig(
             model: "X1", vin: Self.vin, suite: .intl, releaseThreshold: 1, bootControl: bootControl, bootTries: tries,
-            ecus: (0..<2).map { .init(id: "ECU\($0)", hardwareId: "HW-\($0)", slotGroup: "group\($0)", automatedDriving: $0 == 0 && automatedDriving,
-                                      version: "1.0.0", securityVersion: securityVersions[$0]) },
+            ecus: (0..<2).map {
+                .init(
+                    id: "ECU\($0)", hardwareId: "HW-\($0)", slotGroup: "group\($0)", automatedDriving: $0 == 0 && automatedDriving,
+                    version: "1.0.0", securityVersion: securityVersions[$0])
+            },
             slotGroups: (0..<2).map { .init(name: "group\($0)", size: UInt64(imageSize + 8192), image: "old-\($0).img") })
     }
 
     /// Creates a vehicle directory; returns its path.
     func vehicle(_ config: VehicleConfig? = nil, name: String = UUID().uuidString) throws -> String {
         let path = "\(directory)/vehicle-\(name)"
-        try Vehicle.create(directory: path, config: config ?? self.config(), baseDirectory: images, trust: "\(keys)/trust",
-                           decryptionKey: "\(keys)/vehicle/device.key")
+        try Vehicle.create(
+            directory: path, config: config ?? self.config(), baseDirectory: images, trust: "\(keys)/trust",
+            decryptionKey: "\(keys)/vehicle/device.key")
         return path
     }
 
@@ -70,9 +76,11 @@ struct InstallerFixture {
     }
 
     /// A manifest YAML for `images` (default: both groups, new images).
-    func manifest(id: String = "update-1", models: String = "[X1]", vins: String? = nil, images: [ImageSpec] = [ImageSpec(group: 0), ImageSpec(group: 1)],
-                  regulatory: String = "", expires: String = "2036-01-01T00:00:00Z", created: String = "2026-01-01T00:00:00Z",
-                  preconditions: String = "{parked: true, gear: P, minimumBatteryPercent: 30}") throws -> String {
+    func manifest(
+        id: String = "update-1", models: String = "[X1]", vins: String? = nil, images: [ImageSpec] = [ImageSpec(group: 0), ImageSpec(group: 1)],
+        regulatory: String = "", expires: String = "2036-01-01T00:00:00Z", created: String = "2026-01-01T00:00:00Z",
+        preconditions: String = "{parked: true, gear: P, minimumBatteryPercent: 30}"
+    ) throws -> String {
         var text = """
             bundle: {id: \(id), campaign: CAMP-1, created: \(created), expires: \(expires), suite: intl}
             targets:
@@ -119,27 +127,33 @@ struct InstallerFixture {
         """
 
     func signer(_ name: String = "signer-1", role: String = "release") throws -> SignerIdentity {
-        try SignerIdentity.load(key: "\(keys)/\(role)/\(name).key", certificate: "\(keys)/\(role)/\(name).crt",
-                                chain: role == "release" ? "\(keys)/release/chain.pem" : nil, passphrase: nil)
+        try SignerIdentity.load(
+            key: "\(keys)/\(role)/\(name).key", certificate: "\(keys)/\(role)/\(name).crt",
+            chain: role == "release" ? "\(keys)/release/chain.pem" : nil, passphrase: nil)
     }
 
     /// Builds a bundle (encrypted to the vehicle's key by default).
     func bundle(_ manifest: String, encrypted: Bool = true, chunkSize: Int = 4096) throws -> String {
         let path = "\(directory)/bundle-\(UUID().uuidString).ota"
         let recipients = encrypted ? [try Certificate.load(contentsOf: "\(keys)/vehicle/device.crt")[0]] : []
-        _ = try BundleBuilder.build(.init(manifestPath: manifest, imagesDirectory: images, signer: try signer(), recipients: recipients, outputPath: path,
-                                          chunkSize: chunkSize, xzPreset: 1, threads: 1))
+        _ = try BundleBuilder.build(
+            .init(
+                manifestPath: manifest, imagesDirectory: images, signer: try signer(), recipients: recipients, outputPath: path,
+                chunkSize: chunkSize, xzPreset: 1, threads: 1))
         return path
     }
 
     func standardBundle() throws -> String { try bundle(try manifest()) }
 
     /// An approval file's bytes for `bundle`.
-    func approval(for bundle: String, models: [String] = ["X1"], signer: SignerIdentity? = nil, validFrom: Date? = nil,
-                  validUntil: Date = Date().addingTimeInterval(86400 * 30)) throws -> [UInt8] {
+    func approval(
+        for bundle: String, models: [String] = ["X1"], signer: SignerIdentity? = nil, validFrom: Date? = nil,
+        validUntil: Date = Date().addingTimeInterval(86400 * 30)
+    ) throws -> [UInt8] {
         let output = "\(directory)/approval-\(UUID().uuidString).json"
-        _ = try ApprovalIssuer.approve(bundlePath: bundle, signer: try signer ?? self.signer("approval-signer", role: "approval"), approvalID: "AD-2026-1",
-                                       models: models, validFrom: validFrom, validUntil: validUntil, outputPath: output, now: validFrom ?? Date())
+        _ = try ApprovalIssuer.approve(
+            bundlePath: bundle, signer: try signer ?? self.signer("approval-signer", role: "approval"), approvalID: "AD-2026-1",
+            models: models, validFrom: validFrom, validUntil: validUntil, outputPath: output, now: validFrom ?? Date())
         return Array(try Data(contentsOf: URL(fileURLWithPath: output)))
     }
 

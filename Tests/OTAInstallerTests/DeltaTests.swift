@@ -148,4 +148,18 @@ struct DeltaTests {
         #expect(error?.code == "delta.source-mismatch")
         #expect(try Vehicle(directory: vehicle).status().nextBoot == ["group0": .a, "group1": .a])
     }
+
+    @Test func `with OTADelta, an altered active slot is refused by the decoder before any output`() throws {
+        let fixture = try InstallerFixture()
+        let vehicle = try fixture.vehicle()
+        let bundle = try fixture.bundle(try fixture.manifest(images: [InstallerFixture.ImageSpec(group: 0, delta: true)]))
+        try SlotDevice(path: "\(vehicle)/slots/group0-a.img", writable: true).write([0xFF][...], at: 100)
+        let error = failure { () throws(OTAError) in
+            try Vehicle(directory: vehicle).install(bundle: bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
+        }
+        #expect(error?.code == "delta.source-mismatch")
+        let status = try Vehicle(directory: vehicle).status()
+        #expect(status.nextBoot == ["group0": .a, "group1": .a] && status.slots["group0"]?["b"]?.status == .discarded)
+        #expect(try InstallerFixture.rawBoot(vehicle).trial == nil)
+    }
 }

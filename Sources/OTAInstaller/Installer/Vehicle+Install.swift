@@ -128,10 +128,14 @@ extension Vehicle {
                 guard let applier = options.deltaApplier, let source = image.source else {
                     throw .rejected("install.delta-unavailable", "image \(image.name) is a delta and this installer has no delta applier yet")
                 }
-                // The source is the active slot; its content is checked before a byte is read for the patch.
+                // The source is the active slot; its content is checked (here, or by the applier
+                // before its first output byte) before the patch is applied to it.
                 let sourceDevice = try slotDevice(target.slotGroup, target.slot.other, writable: false)
-                guard try sourceDevice.hash(head.digest.algorithm, size: source.size).hex == source.hash else {
-                    throw .rejected("delta.source-mismatch", "slot \(target.slotGroup)/\(target.slot.other.rawValue) does not hold \(source.version)")
+                if !applier.verifiesSource {
+                    let digest = try sourceDevice.hash(head.digest.algorithm, size: source.size)
+                    guard digest.hex == source.hash else {
+                        throw .rejected("delta.source-mismatch", "slot \(target.slotGroup)/\(target.slot.other.rawValue) does not hold \(source.version)")
+                    }
                 }
                 let counted = CountingSlotWriter(device) { count in
                     done += count

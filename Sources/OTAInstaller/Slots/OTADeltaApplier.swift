@@ -8,6 +8,9 @@ import OTADelta
 public struct OTADeltaApplier: DeltaApplier {
     public init() {}
 
+    /// `DeltaDecoder` hashes the whole source against the patch header before any output.
+    public var verifiesSource: Bool { true }
+
     public func begin(source: any SlotReading, sourceSize: UInt64, target: any SlotWriting, targetSize: UInt64) throws(OTAError) -> any DeltaApplySession {
         Session(source: SlotDeltaSource(slot: source, size: sourceSize), target: target, targetSize: targetSize)
     }

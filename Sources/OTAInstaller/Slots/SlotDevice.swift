@@ -121,7 +121,15 @@ public final class SlotDevice: SlotReading, SlotWriting {
 /// the target into the inactive slot, fed the patch bytes in order. OTADelta's streaming decoder
 /// plugs in here; until it does, the installer refuses delta images (`install.delta-unavailable`).
 public protocol DeltaApplier: Sendable {
+    /// True when the applier itself hashes the whole source and refuses a mismatch before its
+    /// first output byte (OTADelta does); the installer then skips its own pass over the slot.
+    var verifiesSource: Bool { get }
+
     func begin(source: any SlotReading, sourceSize: UInt64, target: any SlotWriting, targetSize: UInt64) throws(OTAError) -> any DeltaApplySession
+}
+
+extension DeltaApplier {
+    public var verifiesSource: Bool { false }
 }
 
 /// One delta being applied.

@@ -133,8 +133,8 @@ fi
             printf '| %s | %.2f | %s | %s |\n' "$name" "${secs[$name]}" "$(per "$delta_mib" "${secs[$name]}")" "$(per "${rss[$name]}" 1024)"
         done
         echo
-        echo "ota_install_delta = as above, plus hashing the active slot before reading it (twice: the"
-        echo "installer, then OTADelta's decoder), applying the patch, and hashing the result."
+        echo "ota_install_delta = as above, with OTADelta hashing the whole active slot before its first"
+        echo "output byte, then applying the patch into the inactive slot, and the read-back hash."
     fi
 } > "$results"
 cat "$results"

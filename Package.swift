@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "OTADelta", targets: ["OTADelta"]),
         .library(name: "OTARecorder", targets: ["OTARecorder"]),
         .library(name: "OTACompliance", targets: ["OTACompliance"]),
+        .library(name: "OTAInstaller", targets: ["OTAInstaller"]),
         .executable(name: "ota", targets: ["ota"]),
     ],
     dependencies: [
@@ -50,7 +51,8 @@ let package = Package(
         .executableTarget(
             name: "ota",
             dependencies: [
-                "OTACore", "OTABuilder", "OTADelta", "OTARecorder", "OTACompliance",
+                "OTACore", "OTABuilder", "OTADelta", "OTARecorder", "OTACompliance", "OTAInstaller",
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),
@@ -76,6 +78,12 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "OTAComplianceTests", dependencies: ["OTACore", "OTARecorder", "OTACompliance"],
+            swiftSettings: swiftSettings),
+
+        // The vehicle side: never links OTABuilder (no signing code on the vehicle).
+        .target(name: "OTAInstaller", dependencies: ["OTACore", "OTADelta"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "OTAInstallerTests", dependencies: ["OTACore", "OTAInstaller", "OTABuilder", "OTADelta", "ota"],
             swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]

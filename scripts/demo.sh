@@ -87,4 +87,30 @@ expect_reject "$ota" bundle verify "$out/body-gm.ota" --trust "$intl/trust"
 step "inspect the infotainment bundle"
 "$ota" bundle inspect "$out/ivi.ota"
 
+step "[vehicle] a simulated X1 (samples/vehicle-x1.yaml): A/B slots per group (infotainment 2.3.1 in slot A), GRUB environment block, trust store, device key"
+car=$out/car
+"$ota" vehicle init "$car" --config samples/vehicle-x1.yaml --images "$out/images"
+echo '{"parked": true, "gear": "P", "batteryPercent": 80, "driving": false, "doorsUnlockable": true}' > "$out/vehicle-state.json"
+
+step "[vehicle] the automated-driving update without an approval is refused (approval.missing), and with a self-made one"
+expect_reject "$ota" install "$out/adas.ota" --vehicle "$car" --state "$out/vehicle-state.json" --consent yes
+expect_reject "$ota" install "$out/adas.ota" --vehicle "$car" --state "$out/vehicle-state.json" --consent yes --approval "$out/self.approval"
+step "[vehicle] with the authority's approval: policy, stream into the inactive slot, switch on trial"
+"$ota" install "$out/adas.ota" --vehicle "$car" --state "$out/vehicle-state.json" --consent yes --language zh-CN --approval "$out/adas.approval"
+step "[vehicle] nothing is committed before the new slot has booted"
+expect_reject "$ota" vehicle confirm "$car"
+"$ota" vehicle reboot "$car" > /dev/null
+"$ota" vehicle confirm "$car"
+
+step "[vehicle] a second update as a delta (infotainment 2.3.1 -> 2.4.0) with a full telematics image; never confirmed, the boot counter runs out and both groups fall back"
+"$ota" install "$out/x1-delta.ota" --vehicle "$car" --state "$out/vehicle-state.json" --consent yes
+for boot in 1 2 3 4; do "$ota" vehicle reboot "$car" > /dev/null; done
+"$ota" vehicle status "$car"
+step "[vehicle] installed again, booted and confirmed"
+"$ota" install "$out/x1-delta.ota" --vehicle "$car" --state "$out/vehicle-state.json" --consent yes
+"$ota" vehicle reboot "$car" > /dev/null
+"$ota" vehicle confirm "$car"
+step "[vehicle] the install record: $(wc -l < "$car/records.jsonl") records, every policy step and refusal; the failures"
+grep '"result":"fail"' "$car/records.jsonl"
+
 step "demo finished: outputs in $out"

@@ -1,0 +1,113 @@
+public import OTACore
+
+extension Vehicle {
+    /// After the reboot into the new slots: makes them permanent, moves the security-version
+    /// counters, and records success. Refused unless the running system is the trial.
+    public func confirmBoot() throws(OTAError) {
+        guard let pending = state.pending, pending.stage == .activated || pending.stage == .committing else {
+            throw .rejected("confirm.nothing-pending", "no activated update to confirm")
+        }
+        if pending.stage == .activated {
+            let boot = try bootControl.load()
+            guard boot.trial == pending.targets, boot.isBootedOnTrial else {
+                try record(
+                    "confirm", .fail, bundle: pending.bundleId, campaign: pending.campaign, code: "confirm.not-booted",
+                    message: "the new slots have not booted yet")
+                throw .rejected("confirm.not-booted", "update \(pending.bundleId) is activated but the vehicle has not booted it yet (reboot first)")
+            }
+            var next = state
+            next.pending?.stage = .committing
+            try save(next, step: "journal.committing")
+        }
+        try finishCommit()
+    }
+
+    /// Boot control first (the new slots become the committed ones), then the counters: a crash
+    /// between leaves the counters behind what is installed, never ahead.
+    func finishCommit() throws(OTAError) {
+        guard let pending = state.pending else { return }
+        var boot = try bootControl.load()
+        if boot.trial != nil || pending.targets.contains(where: { boot.active[$0.key] != $0.value }) {
+            boot.active.merge(pending.targets) { _, new in new }
+            boot.trial = nil
+            boot.triesRemaining = 0
+            try bootControl.store(boot)
+        }
+        fault(.step("boot.committed"))
+        var next = state
+        for image in pending.images {
+            next.ecus[image.ecu] = InstalledSoftware(version: image.version, securityVersion: image.securityVersion, bundle: pending.bundleId)
+        }
+        next.pending = nil
+        try record(
+            "commit", .pass, bundle: pending.bundleId, campaign: pending.campaign,
+            fields: [
+                "versions": pending.images.map { "\($0.ecu)=\($0.version)(sv\($0.securityVersion))" }.joined(separator: ","),
+                "slots": pending.targets.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.rawValue)" }.joined(separator: ","),
+            ])
+        try save(next, step: "journal.committed")
+    }
+
+    /// Abandons the update in progress (installed or activated, not yet confirmed): the boot
+    /// control goes back to the committed slots and the new slots are discarded.
+    public func rollback() throws(OTAError) {
+        guard let pending = state.pending else { throw .rejected("rollback.nothing-pending", "no update in progress") }
+        if pending.stage != .rollingBack {
+            var next = state
+            next.pending?.stage = .rollingBack
+            try save(next, step: "journal.rolling-back")
+        }
+        try finishRollback(code: "rollback.requested", message: "rolled back on request")
+    }
+
+    func finishRollback(code: String, message: String) throws(OTAError) {
+        guard state.pending != nil else { return }
+        var boot = try bootControl.load()
+        if boot.trial != nil {
+            boot.trial = nil
+            boot.triesRemaining = 0
+            try bootControl.store(boot)
+        }
+        fault(.step("boot.rolled-back"))
+        try abandon(code: code, message: message, step: "rollback")
+    }
+
+    /// The simulated power cycle: the bootloader's logic (`Bootloader.boot`), then the
+    /// installer's recovery, which records a fallback as a failure with its reason.
+    @discardableResult
+    public func reboot() throws(OTAError) -> BootState {
+        let boot = try Bootloader.boot(bootControl)
+        try record(
+            "boot", .info,
+            fields: [
+                "booted": boot.booted.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.rawValue)" }.joined(separator: ","),
+                "triesRemaining": String(boot.triesRemaining), "fallback": boot.lastFallback ?? "",
+            ])
+        try recover()
+        return boot
+    }
+
+    /// Settles an update a power loss interrupted, from the journal's stage and the boot
+    /// control: half-written slots are discarded (rewritten in full by the next attempt), an
+    /// interrupted switch or commit is completed, a bootloader fallback is recorded.
+    func recover() throws(OTAError) {
+        guard let pending = state.pending else { return }
+        switch pending.stage {
+        case .writing:
+            try abandon(code: "install.interrupted", message: "the installer stopped while writing slots; they will be rewritten in full", step: "recover")
+        case .installed:
+            break  // consistent: old software boots; activate() or rollback() decides
+        case .activating:
+            try activate()
+        case .activated:
+            let boot = try bootControl.load()
+            if boot.trial == pending.targets { return }  // waiting for reboot and confirm
+            let reason = boot.lastFallback ?? "the boot control no longer tries the new slots"
+            try abandon(code: "boot.fallback", message: reason, step: "boot")
+        case .committing:
+            try finishCommit()
+        case .rollingBack:
+            try finishRollback(code: "rollback.requested", message: "rolled back on request (completed after a restart)")
+        }
+    }
+}

@@ -1,0 +1,232 @@
+import Foundation
+public import OTACore
+
+extension Vehicle {
+    /// Runs the whole policy (as `check`, plus the approval, preconditions and consent), then
+    /// streams every image into the inactive slot of its group, checks each written slot's hash,
+    /// and, with `activate`, points the boot control at all new slots together (on trial).
+    ///
+    /// Only bytes verified as they were read are written: the bundle is read once, through one
+    /// descriptor. With `expecting` (the decision from `check`), a bundle whose manifest changed
+    /// since is refused (`install.bundle-changed`). Success means "installed" or "activated":
+    /// the update is done only after a reboot and `confirmBoot()`.
+    @discardableResult
+    public func install(
+        bundle path: String, expecting decision: InstallDecision? = nil, approval: [UInt8]? = nil, conditions: VehicleConditions?,
+        consent: Consent?, activate: Bool = true, progress: ((InstallProgress) -> Void)? = nil
+    ) throws(OTAError) -> InstallReport {
+        let started = Date()
+        if let pending = state.pending {
+            try record("install", .fail, bundle: pending.bundleId, code: "install.pending", message: "an update is in progress")
+            throw .rejected("install.pending", "update \(pending.bundleId) is \(pending.stage.rawValue); confirm or roll it back first")
+        }
+        let reader: BundleReader
+        do throws(OTAError) {
+            reader = try BundleReader(path: path)
+        } catch {
+            try record("verify", .fail, code: error.code, message: error.message, fields: ["phase": "install", "bundlePath": path])
+            throw error
+        }
+        let evaluation = try evaluate(reader: reader, bundlePath: path, approval: approval, requireApproval: true, phase: "install")
+        let manifest = evaluation.head.manifest
+        if let expected = decision?.manifestDigest {
+            try step("unchanged", phase: "install", bundle: manifest) { () throws(OTAError) in
+                guard expected == evaluation.head.digest.hex else {
+                    throw .rejected(
+                        "install.bundle-changed",
+                        "the bundle's manifest changed since it was checked (digest \(evaluation.head.digest.hex), checked \(expected))")
+                }
+                return ((), ["manifestDigest": expected])
+            }
+        }
+        try step("precondition", phase: "install", bundle: manifest) { () throws(OTAError) in ((), try checkPreconditions(manifest.preconditions, conditions)) }
+        try step("consent", phase: "install", bundle: manifest) { () throws(OTAError) in ((), try checkConsent(manifest, consent)) }
+
+        // Apply. The target slots are marked `writing` before their first byte.
+        let digest = evaluation.head.digest
+        var next = state
+        next.timeFloor = max(next.timeFloor, manifest.bundle.created)
+        next.pending = PendingUpdate(
+            stage: .writing, bundleId: manifest.bundle.id, campaign: manifest.bundle.campaign, manifestDigest: digest.hex,
+            hashAlgorithm: digest.algorithm, images: evaluation.plan, started: time.now())
+        for image in evaluation.plan { next.setSlot(image.slotGroup, image.slot, SlotInfo(status: .writing, bundle: manifest.bundle.id)) }
+        try save(next, step: "journal.writing")
+        try record(
+            "apply.start", .info, bundle: manifest.bundle.id, campaign: manifest.bundle.campaign,
+            fields: ["slots": evaluation.plan.map { "\($0.slotGroup)=\($0.slot.rawValue)" }.joined(separator: ",")])
+        let written: UInt64
+        do throws(OTAError) {
+            written = try writeImages(reader: reader, head: evaluation.head, plan: evaluation.plan, started: started, progress: progress)
+        } catch {
+            // Nothing switched; the half-written slots stay untrusted.
+            try abandon(code: error.code, message: error.message, step: "apply")
+            throw error
+        }
+        next = state
+        next.pending?.stage = .installed
+        for image in evaluation.plan {
+            next.setSlot(
+                image.slotGroup, image.slot,
+                SlotInfo(
+                    status: .valid, version: image.version, securityVersion: image.securityVersion, hash: image.hash,
+                    hashAlgorithm: digest.algorithm, size: image.size, bundle: manifest.bundle.id))
+        }
+        try record(
+            "apply.installed", .pass, bundle: manifest.bundle.id, campaign: manifest.bundle.campaign,
+            fields: ["bytes": String(written), "images": evaluation.plan.map { "\($0.name):\($0.hash)" }.joined(separator: ",")])
+        try save(next, step: "journal.installed")
+        if activate { try self.activate() }
+        return InstallReport(
+            bundleId: manifest.bundle.id, manifestDigest: digest.hex, stage: state.pending?.stage ?? .installed, images: evaluation.plan,
+            bytesWritten: written, seconds: Date().timeIntervalSince(started))
+    }
+
+    /// Streams each payload, verified chunk by chunk, through the decoder into its slot; then
+    /// reads the slot back and checks the image hash.
+    func writeImages(
+        reader: BundleReader, head: VerifiedManifest, plan: [PendingImage], started: Date,
+        progress: ((InstallProgress) -> Void)?
+    ) throws(OTAError) -> UInt64 {
+        let manifest = head.manifest
+        var contentKey: [UInt8]? = nil
+        if manifest.encryption != nil {
+            guard FileSystem.exists(layout.decryptionKey) else { throw .usage("decrypt.key-missing", "this vehicle has no decryption key") }
+            contentKey = try head.recipients.contentKey(using: [try PrivateKey(contentsOf: layout.decryptionKey)], manifestDigest: head.digest)
+        }
+        let total = plan.reduce(0) { $0 + $1.size }
+        var done: UInt64 = 0
+        func report(_ step: String) {
+            guard let progress else { return }
+            let elapsed = Date().timeIntervalSince(started)
+            let eta: Double? = done > 0 && elapsed > 0 ? elapsed / Double(done) * Double(total - done) : nil
+            progress(InstallProgress(step: step, bytesDone: done, bytesTotal: total, etaSeconds: eta))
+        }
+        while let stream = try reader.nextPayload() {
+            let image = stream.image
+            guard let target = plan.first(where: { $0.name == image.name }) else {
+                throw .rejected("bundle.unexpected-entry", "payload \(image.name) is not planned")
+            }
+            let device = try slotDevice(target.slotGroup, target.slot, writable: true)
+            guard image.target.size <= device.capacity else {
+                throw .rejected("target.slot-size", "\(device.path): \(device.capacity) bytes; image \(image.name) needs \(image.target.size)")
+            }
+            let decoder = try PayloadDecoder(manifest: manifest, image: image, contentKey: contentKey)
+            report("write \(image.name)")
+            if image.kind == .full {
+                var offset: UInt64 = 0
+                while try stream.withNextChunk({ chunk, isLast throws(OTAError) in
+                    try decoder.consume(chunk, isLast: isLast) { piece throws(OTAError) in
+                        try device.write(piece[...], at: offset)
+                        offset += UInt64(piece.count)
+                        done += UInt64(piece.count)
+                        fault(.bytesWritten(done))
+                    }
+                    report("write \(image.name)")
+                }) {}
+                try decoder.finish()
+            } else {
+                guard let applier = options.deltaApplier, let source = image.source else {
+                    throw .rejected("install.delta-unavailable", "image \(image.name) is a delta and this installer has no delta applier yet")
+                }
+                // The source is the active slot; its content is checked (here, or by the applier
+                // before its first output byte) before the patch is applied to it.
+                let sourceDevice = try slotDevice(target.slotGroup, target.slot.other, writable: false)
+                if !applier.verifiesSource {
+                    let digest = try sourceDevice.hash(head.digest.algorithm, size: source.size)
+                    guard digest.hex == source.hash else {
+                        throw .rejected("delta.source-mismatch", "slot \(target.slotGroup)/\(target.slot.other.rawValue) does not hold \(source.version)")
+                    }
+                }
+                let counted = CountingSlotWriter(device) { count in
+                    done += count
+                    self.fault(.bytesWritten(done))
+                }
+                let session = try applier.begin(source: sourceDevice, sourceSize: source.size, target: counted, targetSize: image.target.size)
+                while try stream.withNextChunk({ chunk, isLast throws(OTAError) in
+                    try decoder.consume(chunk, isLast: isLast) { piece throws(OTAError) in try session.consume(piece) }
+                    report("write \(image.name)")
+                }) {}
+                try decoder.finish()
+                let rebuilt = try session.finish()
+                guard rebuilt == image.target.size else {
+                    throw .rejected("delta.short-output", "image \(image.name): the delta rebuilt \(rebuilt) bytes; \(image.target.size) signed")
+                }
+            }
+            try device.sync()
+            report("verify \(image.name)")
+            let digest = try device.hash(head.digest.algorithm, size: image.target.size)
+            guard digest.hex == image.target.hash else {
+                throw .rejected("slot.hash-mismatch", "\(device.path): the written image does not match its signed hash")
+            }
+        }
+        return done
+    }
+
+    /// Points the boot control at every new slot at once (on trial, with the configured number
+    /// of tries), after checking each slot's hash again. Separate from `install` so several
+    /// units can be switched together.
+    public func activate() throws(OTAError) {
+        guard var next = state.pending, next.stage == .installed || next.stage == .activating else {
+            throw .rejected("activate.nothing-installed", "no installed update to activate")
+        }
+        if next.stage == .installed {
+            var updated = state
+            next.stage = .activating
+            updated.pending = next
+            try save(updated, step: "journal.activating")
+        }
+        for image in next.images {
+            let hash = try slotDevice(image.slotGroup, image.slot, writable: false).hash(next.hashAlgorithm, size: image.size)
+            guard hash.hex == image.hash else {
+                try abandon(
+                    code: "slot.hash-mismatch", message: "slot \(image.slotGroup)/\(image.slot.rawValue) changed after it was written", step: "activate")
+                throw .rejected("slot.hash-mismatch", "slot \(image.slotGroup)/\(image.slot.rawValue) changed after it was written; update abandoned")
+            }
+        }
+        var boot = try bootControl.load()
+        if boot.trial != next.targets {
+            boot.trial = next.targets
+            boot.triesRemaining = config.tries
+            try bootControl.store(boot)
+        }
+        fault(.step("boot.trial-set"))
+        try record(
+            "activate", .pass, bundle: next.bundleId, campaign: next.campaign,
+            fields: [
+                "trial": next.targets.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.rawValue)" }.joined(separator: ","),
+                "tries": String(config.tries),
+            ])
+        var updated = state
+        updated.pending?.stage = .activated
+        try save(updated, step: "journal.activated")
+    }
+
+    /// Drops the update in progress: its slots are marked discarded (never trusted again),
+    /// nothing switched.
+    func abandon(code: String, message: String, step: String) throws(OTAError) {
+        guard let pending = state.pending else { return }
+        var next = state
+        for image in pending.images { next.setSlot(image.slotGroup, image.slot, SlotInfo(status: .discarded, bundle: pending.bundleId)) }
+        next.pending = nil
+        // Recorded before the journal moves on: a crash in between records it again on restart
+        // (at least once), never not at all.
+        try record(step, .fail, bundle: pending.bundleId, campaign: pending.campaign, code: code, message: message, fields: ["stage": pending.stage.rawValue])
+        try save(next, step: "journal.abandoned")
+    }
+}
+
+/// Passes writes to a slot and reports how many bytes each wrote (progress, fault injection).
+final class CountingSlotWriter: SlotWriting {
+    let device: any SlotWriting
+    let written: (UInt64) -> Void
+
+    init(_ device: any SlotWriting, written: @escaping (UInt64) -> Void) {
+        self.device = device
+        self.written = written
+    }
+
+    func write(_ bytes: ArraySlice<UInt8>, at offset: UInt64) throws(OTAError) {
+        try device.write(bytes, at: offset)
+        written(UInt64(bytes.count))
+    }
+}

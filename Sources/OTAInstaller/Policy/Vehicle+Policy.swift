@@ -1,0 +1,267 @@
+import Foundation
+public import OTACore
+
+/// The policy, in the design's order, each step recorded; the first failure refuses with its
+/// stable code.
+extension Vehicle {
+    /// The bundle as the policy saw it.
+    struct Evaluation {
+        let head: VerifiedManifest
+        let plan: [PendingImage]
+        let approvalRequired: Bool
+    }
+
+    /// Verifies a bundle's head and runs every policy step that needs no user answer
+    /// (signatures, targeting, anti-rollback, the approval rule, filings, delta support); returns
+    /// the decision with the notice to show. Reads no payload. Each step is recorded.
+    public func check(bundle path: String, approval: [UInt8]? = nil) throws(OTAError) -> InstallDecision {
+        var decision = InstallDecision(images: [], approvalRequired: false, notice: [:])
+        do throws(OTAError) {
+            let reader = try BundleReader(path: path)
+            let evaluation = try evaluate(reader: reader, bundlePath: path, approval: approval, requireApproval: approval != nil, phase: "check")
+            fill(&decision, evaluation)
+        } catch {
+            decision.refusal = .init(code: error.code, message: error.message, cause: error.cause)
+            if error.kind != .rejected { throw error }
+        }
+        return decision
+    }
+
+    func fill(_ decision: inout InstallDecision, _ evaluation: Evaluation) {
+        let manifest = evaluation.head.manifest
+        decision.bundleId = manifest.bundle.id
+        decision.campaign = manifest.bundle.campaign
+        decision.manifestDigest = evaluation.head.digest.hex
+        decision.approvalRequired = evaluation.approvalRequired
+        decision.notice = manifest.notice
+        decision.preconditions = manifest.preconditions
+        decision.images = evaluation.plan.map { image in
+            .init(
+                name: image.name, ecu: image.ecu, slotGroup: image.slotGroup, kind: image.kind, fromVersion: state.ecus[image.ecu]?.version,
+                toVersion: image.version, securityVersion: image.securityVersion, size: image.size)
+        }
+    }
+
+    /// Runs one policy step: records a pass with its fields, or the refusal with its code.
+    func step<T>(_ name: String, phase: String, bundle: Manifest? = nil, _ body: () throws(OTAError) -> (T, [String: String])) throws(OTAError) -> T {
+        do throws(OTAError) {
+            let (value, fields) = try body()
+            try record(name, .pass, bundle: bundle?.bundle.id, campaign: bundle?.bundle.campaign, fields: fields.merging(["phase": phase]) { a, _ in a })
+            return value
+        } catch {
+            var fields = ["phase": phase]
+            if let cause = error.cause { fields["cause"] = cause }
+            try record(name, .fail, bundle: bundle?.bundle.id, campaign: bundle?.bundle.campaign, code: error.code, message: error.message, fields: fields)
+            throw error
+        }
+    }
+
+    /// Verification, targeting, anti-rollback, approval rule, filings and the apply plan.
+    func evaluate(reader: BundleReader, bundlePath: String, approval: [UInt8]?, requireApproval: Bool, phase: String) throws(OTAError) -> Evaluation {
+        let head: VerifiedManifest = try step("verify", phase: phase) { () throws(OTAError) in
+            let trust = try TrustStore(directory: layout.trust)
+            _ = try trust.anchors(for: .release)
+            let head = try reader.verifyHead(policy: BundleTrustPolicy(trust: trust, time: time, threshold: config.threshold))
+            let signers = head.signers.filter(\.isTrusted).compactMap(\.subject).joined(separator: "; ")
+            return (head, ["bundlePath": bundlePath, "manifestDigest": head.digest.hex, "signers": signers, "threshold": String(config.threshold)])
+        }
+        let manifest = head.manifest
+        try step("target", phase: phase, bundle: manifest) { () throws(OTAError) in
+            try checkTargeting(manifest)
+            return ((), ["model": config.model, "images": manifest.images.map { "\($0.name)→\($0.ecu)" }.joined(separator: ",")])
+        }
+        try step("anti-rollback", phase: phase, bundle: manifest) { () throws(OTAError) in
+            ((), ["versions": try checkAntiRollback(manifest)])
+        }
+        let required: Bool = try step("approval", phase: phase, bundle: manifest) { () throws(OTAError) in
+            try checkApproval(manifest, digest: head.digest, approval: approval, enforce: requireApproval)
+        }
+        try step("filing", phase: phase, bundle: manifest) { () throws(OTAError) in
+            ((), ["references": try checkFilings(manifest)])
+        }
+        let plan: [PendingImage] = try step("plan", phase: phase, bundle: manifest) { () throws(OTAError) in
+            let plan = try makePlan(manifest)
+            return (plan, ["slots": plan.map { "\($0.slotGroup)=\($0.slot.rawValue)" }.joined(separator: ",")])
+        }
+        return Evaluation(head: head, plan: plan, approvalRequired: required)
+    }
+
+    /// Model, VIN, and per image: a known ECU, its hardware id, its slot group, the slot's size.
+    func checkTargeting(_ manifest: Manifest) throws(OTAError) {
+        guard manifest.targets.models.contains(config.model) else {
+            throw .rejected("target.model", "bundle targets \(manifest.targets.models.joined(separator: ", ")); this vehicle is a \(config.model)")
+        }
+        if let vins = manifest.targets.vins, !vins.contains(config.vin) {
+            throw .rejected("target.vin", "this vehicle's VIN is not in the bundle's VIN list")
+        }
+        var groups = Set<String>()
+        for image in manifest.images {
+            guard let ecu = config.ecu(image.ecu) else { throw .rejected("target.ecu", "image \(image.name): this vehicle has no ECU \(image.ecu)") }
+            guard image.hardwareIds.contains(ecu.hardwareId) else {
+                throw .rejected(
+                    "target.hardware-id", "image \(image.name) is for hardware \(image.hardwareIds.joined(separator: ", ")); ECU \(ecu.id) is \(ecu.hardwareId)"
+                )
+            }
+            guard image.slotGroup == ecu.slotGroup, let group = config.group(image.slotGroup) else {
+                throw .rejected("target.slot-group", "image \(image.name) names slot group \(image.slotGroup); ECU \(ecu.id) lives in \(ecu.slotGroup)")
+            }
+            guard groups.insert(group.name).inserted else {
+                throw .rejected("target.slot-group", "two images for slot group \(group.name)")
+            }
+            guard image.target.size <= group.size else {
+                throw .rejected("target.slot-size", "image \(image.name) is \(image.target.size) bytes; slot group \(group.name) holds \(group.size)")
+            }
+        }
+    }
+
+    /// The security version never goes down; the plain version goes down only with an equal
+    /// security version and the manifest's `allowDowngrade`.
+    func checkAntiRollback(_ manifest: Manifest) throws(OTAError) -> String {
+        var lines: [String] = []
+        for image in manifest.images {
+            guard let current = state.ecus[image.ecu] else { continue }
+            guard image.securityVersion >= current.securityVersion else {
+                throw .rejected(
+                    "rollback.security-version",
+                    "image \(image.name): security version \(image.securityVersion) is below ECU \(image.ecu)'s \(current.securityVersion)")
+            }
+            if image.securityVersion == current.securityVersion, compareVersions(image.version, current.version) < 0, !image.allowDowngrade {
+                throw .rejected(
+                    "rollback.version",
+                    "image \(image.name): version \(image.version) is older than \(current.version) and the manifest does not allow a downgrade")
+            }
+            lines.append("\(image.ecu) \(current.version)(sv\(current.securityVersion))→\(image.version)(sv\(image.securityVersion))")
+        }
+        return lines.joined(separator: ", ")
+    }
+
+    /// The approval rule (MIIT 2021 No.103 §4): any image for an ECU this vehicle marks
+    /// automated-driving, or a manifest declaring `automated-driving`, needs a valid approval.
+    /// With `enforce` false (a check without an approval), only reports whether one is needed.
+    func checkApproval(_ manifest: Manifest, digest: Digest, approval: [UInt8]?, enforce: Bool) throws(OTAError) -> (Bool, [String: String]) {
+        let vehicleMarked = manifest.images.filter { config.ecu($0.ecu)?.isAutomatedDriving == true }.map(\.ecu)
+        let declared = manifest.categories.contains(.automatedDriving)
+        guard declared || !vehicleMarked.isEmpty else { return (false, ["required": "false"]) }
+        var fields = ["required": "true", "declared": String(declared), "vehicleMarkedECUs": vehicleMarked.joined(separator: ",")]
+        guard let approval else {
+            if !enforce { return (true, fields.merging(["checked": "false"]) { a, _ in a }) }
+            throw .rejected(
+                "approval.missing",
+                "bundle \(manifest.bundle.id) changes automated-driving functions (\(declared ? "declared" : "ECU \(vehicleMarked.joined(separator: ", "))")) and no approval was given"
+            )
+        }
+        do throws(OTAError) {
+            let trust = try TrustStore(directory: layout.trust)
+            let verified = try ApprovalVerifier(chains: ChainVerifier(store: trust, time: time)).verify(approval, manifestDigest: digest, model: config.model)
+            fields["approvalId"] = verified.approvalId
+            fields["validUntil"] = Timestamp.format(verified.validUntil)
+            return (true, fields)
+        } catch {
+            throw .rejected("approval.invalid", "approval refused: \(error.message)", cause: error.code)
+        }
+    }
+
+    /// The regulatory references each declared category needs (MIIT filing rules, as digested
+    /// in the design), present and within their validity.
+    func checkFilings(_ manifest: Manifest) throws(OTAError) -> String {
+        var needed = Set<RegulatoryReference.Kind>()
+        for category in manifest.categories {
+            switch category {
+            case .safety, .energy, .environmental, .antiTheft, .drivingAssistance: needed.insert(.filing)
+            case .automatedDriving: needed.formUnion([.filing, .adApproval])
+            case .recall: needed.insert(.recallFiling)
+            case .securityFix, .other: break
+            }
+        }
+        let now = time.now()
+        var found: [String] = []
+        for kind in needed.sorted(by: { $0.rawValue < $1.rawValue }) {
+            let references = manifest.regulatory.filter { $0.type == kind }
+            guard !references.isEmpty else {
+                let categories = manifest.categories.sorted().map(\.rawValue).joined(separator: ", ")
+                throw .rejected("filing.missing", "categories \(categories) need a \(kind.rawValue) reference; the manifest has none")
+            }
+            guard let valid = references.first(where: { ($0.validFrom ?? .distantPast) <= now && now < ($0.validUntil ?? .distantFuture) }) else {
+                throw .rejected("filing.expired", "no \(kind.rawValue) reference is valid now")
+            }
+            found.append("\(kind.rawValue):\(valid.number)")
+        }
+        return found.joined(separator: ",")
+    }
+
+    /// Preconditions against the vehicle's readings (No.103 §3, R156 §7.2.2).
+    func checkPreconditions(_ required: Preconditions, _ conditions: VehicleConditions?) throws(OTAError) -> [String: String] {
+        guard let conditions else { throw .rejected("precondition.unknown", "no vehicle state was given; the preconditions cannot be checked") }
+        if required.parked && !conditions.parked { throw .rejected("precondition.parked", "the vehicle must be parked") }
+        if let gear = required.gear, conditions.gear != gear {
+            throw .rejected("precondition.gear", "the gear must be \(gear); it is \(conditions.gear ?? "unknown")")
+        }
+        if conditions.batteryPercent < required.minimumBatteryPercent {
+            throw .rejected(
+                "precondition.battery", "battery at \(conditions.batteryPercent)%; the update and a recovery need \(required.minimumBatteryPercent)%")
+        }
+        if required.noDrivingDuringInstall && conditions.driving == true { throw .rejected("precondition.driving", "the vehicle is being driven") }
+        if required.doorsUnlockable && conditions.doorsUnlockable == false { throw .rejected("precondition.doors", "the doors must stay unlockable") }
+        return [
+            "parked": String(conditions.parked), "gear": conditions.gear ?? "", "batteryPercent": String(conditions.batteryPercent),
+            "driving": conditions.driving.map(String.init) ?? "", "doorsUnlockable": conditions.doorsUnlockable.map(String.init) ?? "",
+        ]
+    }
+
+    /// Consent to the notice in the language shown; recorded with the notice's digest.
+    func checkConsent(_ manifest: Manifest, _ consent: Consent?) throws(OTAError) -> [String: String] {
+        guard let consent else { throw .rejected("consent.missing", "the user has not answered the update notice") }
+        guard let notice = manifest.notice[consent.language] else {
+            throw .rejected("consent.language", "the notice has no \(consent.language) text; the user cannot have read it")
+        }
+        let digest = try Hasher.hash(manifest.bundle.suite.hash, try CanonicalJSON.encode(notice))
+        let fields = [
+            "noticeDigest": digest.description, "language": consent.language, "by": consent.by.rawValue, "channel": consent.channel,
+            "answer": consent.answer.rawValue, "answeredAt": Timestamp.format(consent.time),
+        ]
+        guard consent.answer == .accepted else {
+            throw .rejected("consent.refused", "the \(consent.by.rawValue) refused the update (notice \(digest.description), \(consent.language))")
+        }
+        return fields
+    }
+
+    /// The inactive slot of each group; delta images need a delta applier and a source that
+    /// matches the active slot's recorded content.
+    func makePlan(_ manifest: Manifest) throws(OTAError) -> [PendingImage] {
+        let boot = try bootControl.load()
+        var plan: [PendingImage] = []
+        for image in manifest.images {
+            let active = boot.active[image.slotGroup] ?? .a
+            if image.kind == .delta {
+                guard options.deltaApplier != nil else {
+                    throw .rejected("install.delta-unavailable", "image \(image.name) is a delta and this installer has no delta applier yet")
+                }
+                let info = state.slot(image.slotGroup, active)
+                guard let source = image.source, info.status == .valid, info.hash == source.hash, info.size == source.size else {
+                    throw .rejected(
+                        "delta.source-mismatch",
+                        "image \(image.name) applies to \(image.source?.version ?? "?"); slot \(image.slotGroup)/\(active.rawValue) holds something else")
+                }
+            }
+            plan.append(
+                PendingImage(
+                    name: image.name, ecu: image.ecu, slotGroup: image.slotGroup, slot: active.other, version: image.version,
+                    securityVersion: image.securityVersion, hash: image.target.hash, size: image.target.size, kind: image.kind))
+        }
+        return plan
+    }
+}
+
+/// Compares dotted versions numerically (`1.10.0` > `1.9.2`); non-numeric parts compare as text.
+func compareVersions(_ a: String, _ b: String) -> Int {
+    let left = a.split(whereSeparator: { $0 == "." || $0 == "-" }), right = b.split(whereSeparator: { $0 == "." || $0 == "-" })
+    for index in 0..<max(left.count, right.count) {
+        let x = index < left.count ? String(left[index]) : "0", y = index < right.count ? String(right[index]) : "0"
+        if let m = Int(x), let n = Int(y) {
+            if m != n { return m < n ? -1 : 1 }
+        } else if x != y {
+            return x < y ? -1 : 1
+        }
+    }
+    return 0
+}

@@ -1,0 +1,77 @@
+public import OTACore
+import OTADelta
+
+/// The installer's delta applier: OTADelta's streaming `DeltaDecoder`, reading the source image
+/// from the active slot by offset and writing the rebuilt image into the inactive slot in order.
+/// The decoder checks the source's size and hash before its first output byte and the result's
+/// hash at the end; the installer checks the written slot again before any switch.
+public struct OTADeltaApplier: DeltaApplier {
+    public init() {}
+
+    /// `DeltaDecoder` hashes the whole source against the patch header before any output.
+    public var verifiesSource: Bool { true }
+
+    public func begin(source: any SlotReading, sourceSize: UInt64, target: any SlotWriting, targetSize: UInt64) throws(OTAError) -> any DeltaApplySession {
+        Session(source: SlotDeltaSource(slot: source, size: sourceSize), target: target, targetSize: targetSize)
+    }
+
+    /// The first `size` bytes of a slot, as OTADelta's old image.
+    final class SlotDeltaSource: DeltaSource {
+        let slot: any SlotReading
+        let byteCount: Int64
+
+        init(slot: any SlotReading, size: UInt64) {
+            self.slot = slot
+            byteCount = Int64(size)
+        }
+
+        func read(at offset: Int64, count: Int) throws(OTAError) -> [UInt8] {
+            let bytes = try slot.read(at: UInt64(offset), count: count)
+            guard bytes.count == count else { throw .io("slot.short", "the source slot ended early") }
+            return bytes
+        }
+    }
+
+    final class Session: DeltaApplySession {
+        private var decoder: DeltaDecoder?
+        private let box: Output
+
+        /// The decoder's output sink: writes at the running offset, refusing to pass the target size.
+        final class Output {
+            let target: any SlotWriting
+            let limit: UInt64
+            var offset: UInt64 = 0
+            init(target: any SlotWriting, limit: UInt64) {
+                self.target = target
+                self.limit = limit
+            }
+            func write(_ bytes: [UInt8]) throws(OTAError) {
+                guard offset + UInt64(bytes.count) <= limit else {
+                    throw .rejected("delta.too-long", "the patch rebuilds more than the signed \(limit) bytes")
+                }
+                try target.write(bytes[...], at: offset)
+                offset += UInt64(bytes.count)
+            }
+        }
+
+        init(source: SlotDeltaSource, target: any SlotWriting, targetSize: UInt64) {
+            let box = Output(target: target, limit: targetSize)
+            self.box = box
+            decoder = DeltaDecoder(source: source) { (bytes: [UInt8]) throws(OTAError) in try box.write(bytes) }
+        }
+
+        func consume(_ patch: [UInt8]) throws(OTAError) {
+            try decoder?.update(patch)
+        }
+
+        func finish() throws(OTAError) -> UInt64 {
+            guard let decoder else { return box.offset }
+            let header = try decoder.finish()
+            guard header.newSize == box.offset else {
+                throw .rejected("delta.short-output", "the patch rebuilt \(box.offset) bytes; its header declares \(header.newSize)")
+            }
+            self.decoder = nil
+            return box.offset
+        }
+    }
+}

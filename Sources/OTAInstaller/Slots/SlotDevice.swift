@@ -1,0 +1,141 @@
+public import OTACore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// One of a slot group's two slots.
+public enum SlotName: String, Codable, Sendable, CaseIterable, Comparable {
+    case a, b
+
+    public var other: SlotName { self == .a ? .b : .a }
+    public static func < (lhs: SlotName, rhs: SlotName) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// Reads a slot at offsets (what a delta applier reads its source from).
+public protocol SlotReading: AnyObject {
+    func read(at offset: UInt64, count: Int) throws(OTAError) -> [UInt8]
+}
+
+/// Writes a slot at offsets (what a delta applier writes its result to).
+public protocol SlotWriting: AnyObject {
+    func write(_ bytes: ArraySlice<UInt8>, at offset: UInt64) throws(OTAError)
+}
+
+/// A slot's backing store: a regular file in the simulation, a block device (partition) on a
+/// vehicle. Both are used the same way: `open`, `pwrite`/`pread`, `fsync`.
+public final class SlotDevice: SlotReading, SlotWriting {
+    public let path: String
+    private let descriptor: Int32
+    /// Bytes the slot can hold.
+    public let capacity: UInt64
+
+    public init(path: String, writable: Bool) throws(OTAError) {
+        self.path = path
+        let fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw .io(errno == ENOENT ? "io.not-found" : "io.open", "\(path): cannot open slot", cause: String(cString: strerror(errno)))
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            close(fd)
+            throw .io("io.failed", "\(path): fstat failed", cause: String(cString: strerror(errno)))
+        }
+        if (info.st_mode & S_IFMT) == S_IFBLK {
+            capacity = UInt64(max(0, lseek(fd, 0, SEEK_END)))
+        } else {
+            capacity = UInt64(info.st_size)
+        }
+        descriptor = fd
+    }
+
+    deinit { close(descriptor) }
+
+    /// Creates a file-backed slot of `capacity` bytes (sparse, zero-filled).
+    public static func createFile(path: String, capacity: UInt64) throws(OTAError) {
+        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw .io("io.create", "\(path): cannot create slot", cause: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        guard ftruncate(fd, off_t(capacity)) == 0, fsync(fd) == 0 else {
+            throw .io("io.failed", "\(path): cannot size slot", cause: String(cString: strerror(errno)))
+        }
+    }
+
+    public func write(_ bytes: ArraySlice<UInt8>, at offset: UInt64) throws(OTAError) {
+        guard offset + UInt64(bytes.count) <= capacity else {
+            throw .rejected("slot.too-small", "\(path): write past the slot's \(capacity) bytes")
+        }
+        var done = 0
+        while done < bytes.count {
+            let count = bytes.withUnsafeBytes { raw in pwrite(descriptor, raw.baseAddress! + done, raw.count - done, off_t(offset) + off_t(done)) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw .io("slot.io", "\(path): write failed", cause: String(cString: strerror(errno)))
+            }
+            done += count
+        }
+    }
+
+    public func read(at offset: UInt64, count: Int) throws(OTAError) -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let got = buffer.withUnsafeMutableBytes { raw in pread(descriptor, raw.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw .io("slot.io", "\(path): read failed", cause: String(cString: strerror(errno)))
+            }
+            if got == 0 { break }
+            done += got
+        }
+        buffer.removeLast(count - done)
+        return buffer
+    }
+
+    /// Makes everything written durable.
+    public func sync() throws(OTAError) {
+        guard fsync(descriptor) == 0 else { throw .io("slot.io", "\(path): fsync failed", cause: String(cString: strerror(errno))) }
+    }
+
+    /// Hash of the first `size` bytes, read back from the device in 1 MiB pieces.
+    public func hash(_ algorithm: HashAlgorithm, size: UInt64) throws(OTAError) -> Digest {
+        let hasher = try Hasher(algorithm)
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var offset: UInt64 = 0
+        while offset < size {
+            let want = Int(min(UInt64(buffer.count), size - offset))
+            let got = buffer.withUnsafeMutableBytes { raw in pread(descriptor, raw.baseAddress!, want, off_t(offset)) }
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw .io("slot.io", "\(path): read failed", cause: String(cString: strerror(errno)))
+            }
+            if got == 0 { throw .rejected("slot.short", "\(path): ends at \(offset) bytes; \(size) expected") }
+            hasher.update(buffer[0..<got])
+            offset += UInt64(got)
+        }
+        return hasher.finalize()
+    }
+}
+
+/// Applies a delta: reads the source image (the active slot, hash already checked) and writes
+/// the target into the inactive slot, fed the patch bytes in order. OTADelta's streaming decoder
+/// plugs in here; until it does, the installer refuses delta images (`install.delta-unavailable`).
+public protocol DeltaApplier: Sendable {
+    /// True when the applier itself hashes the whole source and refuses a mismatch before its
+    /// first output byte (OTADelta does); the installer then skips its own pass over the slot.
+    var verifiesSource: Bool { get }
+
+    func begin(source: any SlotReading, sourceSize: UInt64, target: any SlotWriting, targetSize: UInt64) throws(OTAError) -> any DeltaApplySession
+}
+
+extension DeltaApplier {
+    public var verifiesSource: Bool { false }
+}
+
+/// One delta being applied.
+public protocol DeltaApplySession: AnyObject {
+    /// Feeds the next verified, decrypted and decompressed patch bytes.
+    func consume(_ patch: [UInt8]) throws(OTAError)
+    /// Completes the target; returns the number of target bytes written.
+    func finish() throws(OTAError) -> UInt64
+}

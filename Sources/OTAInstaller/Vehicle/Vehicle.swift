@@ -1,0 +1,217 @@
+import Foundation
+public import OTACore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A vehicle's installer: opens the vehicle directory (config, trust store, slots, boot
+/// control, recorder, journal), settles any update a power loss interrupted, and offers the
+/// agent's verbs: `check`, `install`, `activate`, `confirmBoot`, `rollback`, `status`.
+///
+/// ```swift
+/// let vehicle = try Vehicle(directory: "/var/lib/ota")
+/// let decision = try vehicle.check(bundle: path)
+/// // show decision.notice["zh-CN"], ask the user ...
+/// try vehicle.install(bundle: path, expecting: decision, conditions: sensors, consent: answer)
+/// // reboot; after the new software came up healthy:
+/// try vehicle.confirmBoot()
+/// ```
+///
+/// One `Vehicle` at a time per directory (an exclusive lock is held while it lives).
+public final class Vehicle {
+    public struct Options {
+        /// The clock's base; the installer never lets it go below the newest signed time seen.
+        public var time: any TimeSource
+        /// Defaults to `JSONLinesRecorder` on `records.jsonl`.
+        public var recorder: (any InstallRecorder)?
+        /// Applies delta images (OTADelta's streaming decoder by default); nil refuses them
+        /// (`install.delta-unavailable`).
+        public var deltaApplier: (any DeltaApplier)?
+        /// Fault injection for crash tests; called after every durable step and slot write.
+        public var faultHook: (@Sendable (FaultSite) -> Void)?
+        /// Seconds to wait for another installer's lock on the vehicle (0: refuse at once). A
+        /// short wait also rides out a lock briefly shared with a child process between its
+        /// fork and exec (descriptors are close-on-exec, but not before the exec).
+        public var lockTimeout: Double
+
+        public init(
+            time: any TimeSource = SystemTime(), recorder: (any InstallRecorder)? = nil, deltaApplier: (any DeltaApplier)? = OTADeltaApplier(),
+            faultHook: (@Sendable (FaultSite) -> Void)? = nil, lockTimeout: Double = 2
+        ) {
+            self.lockTimeout = lockTimeout
+            self.time = time
+            self.recorder = recorder
+            self.deltaApplier = deltaApplier
+            self.faultHook = faultHook
+        }
+    }
+
+    public let layout: VehicleLayout
+    public let config: VehicleConfig
+    public let bootControl: any BootControl
+    let recorder: any InstallRecorder
+    let options: Options
+    let privateDirectory: PrivateDirectory
+    let journal: StateJournal
+    var state: VehicleState
+
+    /// Opens a vehicle directory made by `Vehicle.create` and recovers an interrupted update.
+    public init(directory: String, options: Options = Options()) throws(OTAError) {
+        layout = VehicleLayout(directory: directory)
+        guard FileSystem.exists(layout.config) else { throw .usage("vehicle.not-found", "\(directory): not a vehicle directory (no vehicle.json)") }
+        config = try CanonicalJSON.decode(VehicleConfig.self, from: try FileSystem.read(layout.config, limit: 1 << 20), what: "vehicle-config")
+        let kind = config.bootControl ?? .file
+        bootControl = layout.bootControl(kind)
+        recorder = options.recorder ?? JSONLinesRecorder(path: layout.records)
+        self.options = options
+        privateDirectory = try PrivateDirectory(path: layout.privateDirectory, create: false)
+        try privateDirectory.lock(timeout: options.lockTimeout)
+        journal = StateJournal(directory: privateDirectory)
+        guard let loaded = try journal.load() else { throw .usage("vehicle.state-missing", "\(directory): no installer state (run ota vehicle init)") }
+        state = loaded
+        try recover()
+    }
+
+    /// The installer's clock: never earlier than the newest signed time seen.
+    var time: any TimeSource { MonotonicTime(base: options.time, floor: state.timeFloor) }
+
+    /// Creates a simulated vehicle: trust store and key copied in, A/B slots per group (slot A
+    /// holding the initial image when the config names one), boot control on A, state, records.
+    @discardableResult
+    /// Relative paths in the config are resolved against `baseDirectory` (the config file's
+    /// folder); initial slot images against `imagesDirectory` when given.
+    public static func create(
+        directory: String, config: VehicleConfig, baseDirectory: String, trust: String? = nil,
+        decryptionKey: String? = nil, imagesDirectory: String? = nil
+    ) throws(OTAError) -> VehicleStatus {
+        let problems = config.problems()
+        guard problems.isEmpty else { throw .usage("vehicle.config-invalid", "vehicle config: " + problems.joined(separator: "; ")) }
+        let layout = VehicleLayout(directory: directory)
+        if FileSystem.exists(layout.config) { throw .usage("vehicle.exists", "\(directory): already a vehicle directory") }
+        // A failed init leaves nothing behind: the directory is removed if this call made it.
+        let existed = FileSystem.exists(directory)
+        do throws(OTAError) {
+            return try populate(
+                layout: layout, config: config, baseDirectory: baseDirectory, trust: trust, decryptionKey: decryptionKey,
+                imagesDirectory: imagesDirectory)
+        } catch {
+            if !existed { try? FileManager.default.removeItem(atPath: directory) }
+            throw error
+        }
+    }
+
+    private static func populate(
+        layout: VehicleLayout, config: VehicleConfig, baseDirectory: String, trust: String?, decryptionKey: String?,
+        imagesDirectory: String?
+    ) throws(OTAError) -> VehicleStatus {
+        let directory = layout.directory
+        func resolve(_ path: String) -> String { path.hasPrefix("/") ? path : "\(baseDirectory)/\(path)" }
+        try FileSystem.createDirectory(directory)
+        for folder in [layout.slots, layout.boot] { try FileSystem.createDirectory(folder) }
+        try FileSystem.createDirectory(layout.keys, mode: 0o700)
+
+        if let source = trust ?? config.trust.map(resolve) {
+            try copyTree(from: source, to: layout.trust)
+        } else {
+            try FileSystem.createDirectory(layout.trust)
+        }
+        if let key = decryptionKey ?? config.decryptionKey.map(resolve) {
+            try AtomicFileWriter.write(try FileSystem.read(key, limit: 1 << 20), to: layout.decryptionKey, mode: 0o600)
+        }
+
+        var slots: [String: [String: SlotInfo]] = [:]
+        var active: [String: SlotName] = [:]
+        for group in config.slotGroups {
+            for name in SlotName.allCases where !FileSystem.exists(layout.slot(group, name)) {
+                try SlotDevice.createFile(path: layout.slot(group, name), capacity: group.size)
+            }
+            var infoA = SlotInfo.empty
+            if let image = group.image {
+                let input = try InputFile(path: image.hasPrefix("/") ? image : imagesDirectory.map { "\($0)/\(image)" } ?? resolve(image))
+                let size = UInt64(try input.size())
+                guard size <= group.size else { throw .usage("vehicle.config-invalid", "\(image): larger than slot group \(group.name)'s \(group.size) bytes") }
+                let device = try SlotDevice(path: layout.slot(group, .a), writable: true)
+                var buffer = [UInt8](repeating: 0, count: 1 << 20)
+                var offset: UInt64 = 0
+                while true {
+                    let count = try input.read(into: &buffer)
+                    if count == 0 { break }
+                    try device.write(buffer[0..<count], at: offset)
+                    offset += UInt64(count)
+                }
+                try device.sync()
+                let ecu = config.ecus.first { $0.slotGroup == group.name }
+                infoA = SlotInfo(
+                    status: .valid, version: ecu?.version, securityVersion: ecu?.securityVersion,
+                    hash: try device.hash(config.hashAlgorithm, size: size).hex, hashAlgorithm: config.hashAlgorithm, size: size)
+            }
+            slots[group.name] = ["a": infoA, "b": .empty]
+            active[group.name] = .a
+        }
+        var stored = config
+        stored.trust = nil
+        stored.decryptionKey = nil
+        try AtomicFileWriter.write(try CanonicalJSON.encode(stored), to: layout.config, mode: 0o644)
+        let kind = config.bootControl ?? .file
+        let boot = layout.bootControl(kind)
+        try boot.store(BootState(active: active))
+        let directoryHandle = try PrivateDirectory(path: layout.privateDirectory, create: true)
+        let ecus = Dictionary(
+            uniqueKeysWithValues: config.ecus.map { ($0.id, InstalledSoftware(version: $0.version, securityVersion: $0.securityVersion, bundle: nil)) })
+        try StateJournal(directory: directoryHandle).save(
+            VehicleState(sequence: 0, ecus: ecus, slots: slots, pending: nil, timeFloor: Date(timeIntervalSince1970: 0)))
+        try JSONLinesRecorder(path: layout.records).record(
+            InstallRecord(
+                time: Date(), vin: config.vin, bundle: nil, campaign: nil, step: "vehicle.init", result: .info,
+                fields: ["model": config.model, "bootControl": kind.rawValue]))
+        return try Vehicle(directory: directory).status()
+    }
+
+    private static func copyTree(from source: String, to destination: String) throws(OTAError) {
+        guard FileSystem.isDirectory(source) else { throw .usage("io.not-found", "\(source): trust store directory not found") }
+        try FileSystem.createDirectory(destination)
+        for name in try FileSystem.list(source) {
+            let from = "\(source)/\(name)", to = "\(destination)/\(name)"
+            if FileSystem.isDirectory(from) {
+                try copyTree(from: from, to: to)
+            } else {
+                try AtomicFileWriter.write(try FileSystem.read(from, limit: 16 << 20), to: to)
+            }
+        }
+    }
+
+    /// Configuration, boot control, committed software, slots and the update in progress.
+    public func status() throws(OTAError) -> VehicleStatus {
+        let boot = try bootControl.load()
+        return VehicleStatus(
+            model: config.model, vin: config.vin, bootControl: bootControl.description, boot: boot, nextBoot: boot.nextBoot,
+            ecus: state.ecus, slots: state.slots, pending: state.pending, lastFallback: boot.lastFallback)
+    }
+
+    // MARK: - Journal, records, faults
+
+    func save(_ next: VehicleState, step: String) throws(OTAError) {
+        try journal.save(next)
+        state = next
+        state.sequence += 1
+        options.faultHook?(.step(step))
+    }
+
+    func fault(_ site: FaultSite) { options.faultHook?(site) }
+
+    func record(
+        _ step: String, _ result: InstallRecord.Result, bundle: String? = nil, campaign: String? = nil, code: String? = nil, message: String? = nil,
+        fields: [String: String] = [:]
+    ) throws(OTAError) {
+        try recorder.record(
+            InstallRecord(
+                time: time.now(), vin: config.vin, bundle: bundle, campaign: campaign, step: step, result: result,
+                code: code, message: message, fields: fields))
+    }
+
+    func slotDevice(_ group: String, _ name: SlotName, writable: Bool) throws(OTAError) -> SlotDevice {
+        guard let configured = config.group(group) else { throw .rejected("target.slot-group", "no slot group '\(group)' on this vehicle") }
+        return try SlotDevice(path: layout.slot(configured, name), writable: writable)
+    }
+}

@@ -1,0 +1,49 @@
+/// Where a vehicle directory keeps things (the simulation; on a vehicle the slot paths point at
+/// partitions and the boot control at the bootloader's storage).
+///
+/// ```
+/// DIR/vehicle.json            the configuration
+/// DIR/trust/<role>/anchors    trust store (release, approval, ... roles)
+/// DIR/keys/device.key         the vehicle's decryption key (0600, in a 0700 directory)
+/// DIR/slots/<group>-a.img     slot devices
+/// DIR/boot/bootstate.json     boot control (or boot/grubenv, boot/uboot.env)
+/// DIR/private/state.json      the installer's journal and counters (0700, never followed)
+/// DIR/records.jsonl           the install record
+/// ```
+public struct VehicleLayout: Sendable {
+    public let directory: String
+
+    public init(directory: String) { self.directory = directory }
+
+    public var config: String { "\(directory)/vehicle.json" }
+    public var trust: String { "\(directory)/trust" }
+    public var keys: String { "\(directory)/keys" }
+    public var decryptionKey: String { "\(keys)/device.key" }
+    public var slots: String { "\(directory)/slots" }
+    public var boot: String { "\(directory)/boot" }
+    public var privateDirectory: String { "\(directory)/private" }
+    public var records: String { "\(directory)/records.jsonl" }
+
+    public func bootControlPath(_ kind: VehicleConfig.BootControlKind) -> String {
+        switch kind {
+        case .file: "\(boot)/bootstate.json"
+        case .grub: "\(boot)/grubenv"
+        case .uboot: "\(boot)/uboot.env"
+        }
+    }
+
+    /// The boot-control backend a config names.
+    public func bootControl(_ kind: VehicleConfig.BootControlKind) -> any BootControl {
+        switch kind {
+        case .file: FileBootControl(path: bootControlPath(kind))
+        case .grub: GrubEnvironmentBootControl(path: bootControlPath(kind))
+        case .uboot: UBootEnvironmentBootControl(path: bootControlPath(kind))
+        }
+    }
+
+    public func slot(_ group: VehicleConfig.SlotGroup, _ name: SlotName) -> String {
+        let configured = name == .a ? group.slotA : group.slotB
+        if let configured { return configured.hasPrefix("/") ? configured : "\(directory)/\(configured)" }
+        return "\(slots)/\(group.name)-\(name.rawValue).img"
+    }
+}

@@ -1,0 +1,165 @@
+import ArgumentParser
+import Foundation
+import OTACore
+import OTAInstaller
+import Yams
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `ota vehicle ...`: a simulated vehicle for the installer.
+struct VehicleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vehicle",
+        abstract: "A simulated vehicle: create it, reboot it, confirm or roll back an update, show its status.",
+        subcommands: [VehicleInitCommand.self, VehicleRebootCommand.self, VehicleConfirmCommand.self, VehicleRollbackCommand.self, VehicleStatusCommand.self]
+    )
+}
+
+/// Options of the vehicle's installer shared by the commands that open it.
+enum VehicleSupport {
+    /// Opens a vehicle; `OTA_CRASH_AT=step:<name>` or `OTA_CRASH_AT=bytes:<n>` makes the process
+    /// SIGKILL itself at that point (crash-injection tests only).
+    static func open(_ directory: String) throws(OTAError) -> Vehicle {
+        var options = Vehicle.Options()
+        if let spec = ProcessInfo.processInfo.environment["OTA_CRASH_AT"], !spec.isEmpty {
+            options.faultHook = crashHook(spec)
+        }
+        return try Vehicle(directory: directory, options: options)
+    }
+
+    static func crashHook(_ spec: String) -> @Sendable (FaultSite) -> Void {
+        let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
+        let kind = parts.first ?? "", value = parts.count > 1 ? parts[1] : ""
+        let threshold = UInt64(value) ?? .max
+        return { site in
+            switch site {
+            case .step(let name) where kind == "step" && name == value: kill(getpid(), SIGKILL)
+            case .bytesWritten(let count) where kind == "bytes" && count >= threshold: kill(getpid(), SIGKILL)
+            default: break
+            }
+        }
+    }
+
+    static func slots(_ map: [String: SlotName]) -> String {
+        map.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.rawValue)" }.joined(separator: " ")
+    }
+
+    static func describe(_ status: VehicleStatus) -> String {
+        var text = "vehicle \(status.model) \(status.vin) — boot control: \(status.bootControl)\n"
+        text += "  booted: \(slots(status.boot.booted)); next boot: \(slots(status.nextBoot))"
+        if let trial = status.boot.trial { text += "; on trial: \(slots(trial)) (\(status.boot.triesRemaining) tries left)" }
+        text += "\n"
+        if let fallback = status.lastFallback { text += "  last boot fell back: \(fallback)\n" }
+        for (ecu, software) in status.ecus.sorted(by: { $0.key < $1.key }) {
+            text += "  \(ecu): \(software.version) (security version \(software.securityVersion))\n"
+        }
+        for (group, slots) in status.slots.sorted(by: { $0.key < $1.key }) {
+            for (name, info) in slots.sorted(by: { $0.key < $1.key }) {
+                text += "  slot \(group)/\(name): \(info.status.rawValue)\(info.version.map { " \($0)" } ?? "")\n"
+            }
+        }
+        if let pending = status.pending { text += "  update \(pending.bundleId): \(pending.stage.rawValue)\n" }
+        return text.trimmingCharacters(in: .newlines)
+    }
+}
+
+struct VehicleInitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "init", abstract: "Create a simulated vehicle from a YAML (or JSON) config.")
+
+    @Argument(help: "Vehicle directory to create.")
+    var directory: String
+
+    @Option(help: "Vehicle config (model, VIN, ECUs, slot groups); see samples/vehicle-x1.yaml.")
+    var config: String
+
+    @Option(help: "Trust store to copy in (overrides the config's `trust`).")
+    var trust: String?
+
+    @Option(name: .customLong("decryption-key"), help: "The vehicle's decryption key to copy in (overrides the config's `decryptionKey`).")
+    var decryptionKey: String?
+
+    @Option(help: "Directory of the initial slot images the config names (default: next to the config).")
+    var images: String?
+
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let text = String(decoding: try FileSystem.read(config, limit: 1 << 20), as: UTF8.self)
+        let parsed: VehicleConfig
+        do {
+            parsed = try YAMLDecoder().decode(VehicleConfig.self, from: text)
+        } catch {
+            throw OTAError.usage("vehicle.config-invalid", "\(config): \(error)")
+        }
+        let base = URL(fileURLWithPath: config).deletingLastPathComponent().path
+        let status = try Vehicle.create(
+            directory: directory, config: parsed, baseDirectory: base, trust: trust, decryptionKey: decryptionKey,
+            imagesDirectory: images)
+        Output.succeed(status, human: "created vehicle in \(directory)\n" + VehicleSupport.describe(status), json: output.json)
+    }
+}
+
+struct VehicleRebootCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reboot", abstract: "Simulated power cycle: the bootloader boots the trial slots (using a try) or falls back.")
+
+    @Argument(help: "Vehicle directory.")
+    var directory: String
+
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let vehicle = try VehicleSupport.open(directory)
+        try vehicle.reboot()
+        let status = try vehicle.status()
+        Output.succeed(status, human: "rebooted\n" + VehicleSupport.describe(status), json: output.json)
+    }
+}
+
+struct VehicleConfirmCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "confirm", abstract: "Commit the update the vehicle booted into.")
+
+    @Argument(help: "Vehicle directory.")
+    var directory: String
+
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let vehicle = try VehicleSupport.open(directory)
+        try vehicle.confirmBoot()
+        let status = try vehicle.status()
+        Output.succeed(status, human: "update committed\n" + VehicleSupport.describe(status), json: output.json)
+    }
+}
+
+struct VehicleRollbackCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rollback", abstract: "Abandon the update in progress (before it is confirmed).")
+
+    @Argument(help: "Vehicle directory.")
+    var directory: String
+
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let vehicle = try VehicleSupport.open(directory)
+        try vehicle.rollback()
+        let status = try vehicle.status()
+        Output.succeed(status, human: "update rolled back\n" + VehicleSupport.describe(status), json: output.json)
+    }
+}
+
+struct VehicleStatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show boot slots, installed software and the update in progress.")
+
+    @Argument(help: "Vehicle directory.")
+    var directory: String
+
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let status = try VehicleSupport.open(directory).status()
+        Output.succeed(status, human: VehicleSupport.describe(status), json: output.json)
+    }
+}

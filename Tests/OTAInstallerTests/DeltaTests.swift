@@ -1,0 +1,165 @@
+import Foundation
+import OTACore
+import OTAInstaller
+import Testing
+
+@testable import OTABuilder
+
+/// Delta images go through the `DeltaApplier` seam: OTADelta's streaming decoder by default, or
+/// any other applier (here a toy XOR one); without one they are refused. The active slot's hash
+/// is checked first, the target is streamed into the inactive slot and its hash checked before
+/// any switch.
+@Suite("Delta images")
+struct DeltaTests {
+    /// Patch = target XOR source, applied as the bytes arrive.
+    final class XORApplier: DeltaApplier {
+        final class Session: DeltaApplySession {
+            let source: any SlotReading
+            let target: any SlotWriting
+            var offset: UInt64 = 0
+            init(source: any SlotReading, target: any SlotWriting) {
+                self.source = source
+                self.target = target
+            }
+            func consume(_ patch: [UInt8]) throws(OTAError) {
+                let old = try source.read(at: offset, count: patch.count)
+                var out = patch
+                for index in out.indices where index < old.count { out[index] ^= old[index] }
+                try target.write(out[...], at: offset)
+                offset += UInt64(patch.count)
+            }
+            func finish() throws(OTAError) -> UInt64 { offset }
+        }
+        func begin(source: any SlotReading, sourceSize: UInt64, target: any SlotWriting, targetSize: UInt64) throws(OTAError) -> any DeltaApplySession {
+            Session(source: source, target: target)
+        }
+    }
+
+    /// A signed bundle with one delta image for group0 (old-0 → new-0).
+    func deltaBundle(_ fixture: InstallerFixture, sourceImage: String = "old-0.img") throws -> String {
+        let old = Array(try Data(contentsOf: URL(fileURLWithPath: "\(fixture.images)/\(sourceImage)")))
+        let new = Array(try Data(contentsOf: URL(fileURLWithPath: "\(fixture.images)/new-0.img")))
+        try Data(zip(new, old).map { $0 ^ $1 }).write(to: URL(fileURLWithPath: "\(fixture.images)/patch-0.bin"))
+        // Build it as a full image of the patch bytes, then re-sign the manifest as a delta.
+        let manifestPath = try fixture.manifest(images: [InstallerFixture.ImageSpec(group: 0, compression: "xz")])
+        let text = try String(contentsOfFile: manifestPath, encoding: .utf8).replacingOccurrences(of: "file: new-0.img", with: "file: patch-0.bin")
+        try text.write(toFile: manifestPath, atomically: true, encoding: .utf8)
+        let full = try fixture.bundle(manifestPath, encrypted: false)
+        let reader = try BundleReader(path: full)
+        let head = try reader.readHead()
+        var manifest = try CanonicalJSON.decode(Manifest.self, from: head.manifestBytes, what: "manifest")
+        let original = manifest
+        manifest.images[0].kind = .delta
+        manifest.images[0].source = Manifest.DeltaSource(version: "1.0.0", hash: try Hasher.hash(.sha256, old).hex, size: UInt64(old.count))
+        manifest.images[0].target = Manifest.Target(hash: try Hasher.hash(.sha256, new).hex, size: UInt64(new.count))
+        let bytes = try CanonicalJSON.encode(manifest)
+        let envelope = SignatureEnvelope(
+            payloadType: SignatureEnvelope.manifestType, signatures: [try fixture.signer().sign(bytes, type: SignatureEnvelope.manifestType)])
+        try reader.streamPayloadsUnverifiedHead(manifest: original)
+        let path = "\(fixture.directory)/delta-\(UUID().uuidString).ota"
+        let image = original.images[0]
+        try BundleWriter.write(
+            to: path, manifest: bytes, envelope: envelope, recipients: head.recipients,
+            payloads: [
+                (
+                    entry: image.payload.entry, size: image.payload.storedSize,
+                    source: { () throws(OTAError) -> BundleWriter.PayloadSource in
+                        guard let stream = try reader.nextPayload() else { throw .rejected("bundle.missing-entry", "no payload") }
+                        return .stream(stream)
+                    }
+                )
+            ])
+        return path
+    }
+
+    @Test func `without a delta applier a delta image is refused before any slot is written`() throws {
+        let fixture = try InstallerFixture()
+        let vehicle = try fixture.vehicle()
+        let bundle = try deltaBundle(fixture)
+        let before = try InstallerFixture.slotHashes(vehicle)
+        let none = Vehicle.Options(deltaApplier: nil)
+        let error = failure { () throws(OTAError) in
+            try Vehicle(directory: vehicle, options: none).install(bundle: bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
+        }
+        #expect(error?.code == "install.delta-unavailable")
+        #expect(try InstallerFixture.slotHashes(vehicle) == before)
+        #expect(try InstallerFixture.records(vehicle).last?.code == "install.delta-unavailable")
+        #expect(try Vehicle(directory: vehicle, options: none).check(bundle: bundle).refusal?.code == "install.delta-unavailable")
+    }
+
+    @Test(arguments: [false, true])
+    func `an OTADelta image and a full image install together and switch together`(encrypted: Bool) throws {
+        let fixture = try InstallerFixture(imageSize: 200_000)
+        let vehicle = try fixture.vehicle()
+        let manifest = try fixture.manifest(images: [InstallerFixture.ImageSpec(group: 0, delta: true), InstallerFixture.ImageSpec(group: 1)])
+        let bundle = try fixture.bundle(manifest, encrypted: encrypted)
+        let report = try Vehicle(directory: vehicle).install(bundle: bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
+        #expect(report.images.map(\.kind) == [.delta, .full])
+        #expect(report.bytesWritten == UInt64(2 * fixture.imageSize))
+        try Vehicle(directory: vehicle).reboot()
+        try Vehicle(directory: vehicle).confirmBoot()
+        #expect(try fixture.slotContentHash(vehicle, group: 0, slot: .b) == fixture.imageHash("new-0.img"))
+        #expect(try fixture.slotContentHash(vehicle, group: 1, slot: .b) == fixture.imageHash("new-1.img"))
+        // A second delta against 1.0.0 no longer applies: the active slot now holds 2.0.0.
+        let again = try fixture.bundle(
+            try fixture.manifest(id: "update-2", images: [InstallerFixture.ImageSpec(group: 0, version: "2.1.0", securityVersion: 7, delta: true)]))
+        let error = failure { () throws(OTAError) in
+            try Vehicle(directory: vehicle).install(bundle: again, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
+        }
+        #expect(error?.code == "delta.source-mismatch")
+    }
+
+    @Test func `a plugged-in applier reads the checked active slot and writes the inactive one`() throws {
+        let fixture = try InstallerFixture()
+        let vehicle = try fixture.vehicle()
+        let options = Vehicle.Options(deltaApplier: XORApplier())
+        let report = try Vehicle(directory: vehicle, options: options).install(
+            bundle: try deltaBundle(fixture), conditions: InstallerFixture.parked,
+            consent: InstallerFixture.yes)
+        #expect(report.stage == .activated && report.images.first?.kind == .delta)
+        try Vehicle(directory: vehicle, options: options).reboot()
+        try Vehicle(directory: vehicle, options: options).confirmBoot()
+        #expect(try fixture.slotContentHash(vehicle, group: 0, slot: .b) == fixture.imageHash("new-0.img"))
+        #expect(try Vehicle(directory: vehicle).status().ecus["ECU0"]?.version == "2.0.0")
+    }
+
+    @Test func `a delta for another source image is refused`() throws {
+        let fixture = try InstallerFixture()
+        let vehicle = try fixture.vehicle()
+        let before = try InstallerFixture.slotHashes(vehicle)
+        let error = failure { () throws(OTAError) in
+            try Vehicle(directory: vehicle, options: .init(deltaApplier: XORApplier())).install(
+                bundle: try! deltaBundle(fixture, sourceImage: "old-1.img"), conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
+        }
+        #expect(error?.code == "delta.source-mismatch")
+        #expect(try InstallerFixture.slotHashes(vehicle) == before)
+    }
+
+    @Test func `an active slot altered behind the installer's back is caught before the delta reads it`() throws {
+        let fixture = try InstallerFixture()
+        let vehicle = try fixture.vehicle()
+        let bundle = try deltaBundle(fixture)
+        try SlotDevice(path: "\(vehicle)/slots/group0-a.img", writable: true).write([0xFF][...], at: 100)
+        let error = failure { () throws(OTAError) in
+            try Vehicle(directory: vehicle, options: .init(deltaApplier: XORApplier())).install(
+                bundle: bundle, conditions: InstallerFixture.parked,
+                consent: InstallerFixture.yes)
+        }
+        #expect(error?.code == "delta.source-mismatch")
+        #expect(try Vehicle(directory: vehicle).status().nextBoot == ["group0": .a, "group1": .a])
+    }
+
+    @Test func `with OTADelta, an altered active slot is refused by the decoder before any output`() throws {
+        let fixture = try InstallerFixture()
+        let vehicle = try fixture.vehicle()
+        let bundle = try fixture.bundle(try fixture.manifest(images: [InstallerFixture.ImageSpec(group: 0, delta: true)]))
+        try SlotDevice(path: "\(vehicle)/slots/group0-a.img", writable: true).write([0xFF][...], at: 100)
+        let error = failure { () throws(OTAError) in
+            try Vehicle(directory: vehicle).install(bundle: bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
+        }
+        #expect(error?.code == "delta.source-mismatch")
+        let status = try Vehicle(directory: vehicle).status()
+        #expect(status.nextBoot == ["group0": .a, "group1": .a] && status.slots["group0"]?["b"]?.status == .discarded)
+        #expect(try InstallerFixture.rawBoot(vehicle).trial == nil)
+    }
+}

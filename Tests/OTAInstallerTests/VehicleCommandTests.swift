@@ -1,0 +1,85 @@
+import Foundation
+import OTACore
+import Testing
+
+/// `ota vehicle ...` and `ota install` end to end on the sample vehicle config, as a script
+/// would run them: exit codes 0 / 1 / 2 and the `--json` codes.
+@Suite("ota vehicle and ota install")
+struct VehicleCommandTests {
+    struct Run {
+        let status: Int32
+        let stdout: String
+        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any]) ?? [:] }
+        var code: String? { (json["error"] as? [String: Any])?["code"] as? String }
+        var result: [String: Any] { json["result"] as? [String: Any] ?? [:] }
+    }
+
+    static func ota(_ arguments: [String]) throws -> Run {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CrashInjectionTests.executable)
+        process.arguments = arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, stdout: String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func `install, reboot, confirm; refusals exit 2 with their code`() throws {
+        let root = InstallerFixture.repository
+        let directory = NSTemporaryDirectory() + "ota-vehicle-cli-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let images = Process()
+        images.executableURL = URL(fileURLWithPath: root + "/scripts/make-sample-images.sh")
+        images.arguments = [directory + "/images", "1"]
+        try images.run()
+        images.waitUntilExit()
+        let keys = root + "/keys-sample/intl"
+        let signer = ["--key", "\(keys)/release/signer-1.key", "--cert", "\(keys)/release/signer-1.crt", "--chain", "\(keys)/release/chain.pem"]
+        for (manifest, bundle) in [("infotainment-full", "ivi"), ("adas-automated-driving", "adas")] {
+            let build = try Self.ota(
+                ["bundle", "build", "\(root)/manifests/\(manifest).yaml", "--images", directory + "/images"] + signer + [
+                    "--recipient", "\(keys)/vehicle/device.crt", "-o", "\(directory)/\(bundle).ota", "--json",
+                ])
+            #expect(build.status == 0)
+        }
+        let car = directory + "/car"
+        #expect(try Self.ota(["vehicle", "init", car, "--config", root + "/samples/vehicle-x1.yaml", "--images", directory + "/images", "--json"]).status == 0)
+        #expect(FileManager.default.fileExists(atPath: car + "/boot/grubenv"))
+        let state = directory + "/state.json"
+        try Data(#"{"parked": true, "gear": "P", "batteryPercent": 85}"#.utf8).write(to: URL(fileURLWithPath: state))
+        let install = ["install", directory + "/ivi.ota", "--vehicle", car, "--json"]
+
+        let noState = try Self.ota(install + ["--consent", "yes"])
+        #expect(noState.status == 2 && noState.code == "precondition.unknown")
+        let refused = try Self.ota(install + ["--state", state, "--consent", "no"])
+        #expect(refused.status == 2 && refused.code == "consent.refused")
+        let installed = try Self.ota(install + ["--state", state, "--consent", "yes", "--language", "zh-CN"])
+        #expect(installed.status == 0 && installed.result["stage"] as? String == "activated")
+        let early = try Self.ota(["vehicle", "confirm", car, "--json"])
+        #expect(early.status == 2 && early.code == "confirm.not-booted")
+        #expect(try Self.ota(["vehicle", "reboot", car, "--json"]).status == 0)
+        #expect(try Self.ota(["vehicle", "confirm", car, "--json"]).status == 0)
+        let status = try Self.ota(["vehicle", "status", car, "--json"])
+        #expect(((status.result["ecus"] as? [String: Any])?["IVI"] as? [String: Any])?["version"] as? String == "2.4.0")
+
+        let adas = ["install", directory + "/adas.ota", "--vehicle", car, "--state", state, "--consent", "yes", "--json"]
+        let missing = try Self.ota(adas)
+        #expect(missing.status == 2 && missing.code == "approval.missing")
+        let approval = directory + "/adas.approval"
+        #expect(
+            try Self.ota([
+                "approve", directory + "/adas.ota", "--key", "\(keys)/approval/approval-signer.key", "--cert",
+                "\(keys)/approval/approval-signer.crt", "--approval-id", "MIIT-AD-2026-0042", "--models", "X1", "-o", approval,
+            ]).status == 0)
+        // The sample manifest asks for 50 % battery.
+        let approved = try Self.ota(adas + ["--approval", approval])
+        #expect(approved.status == 0, "\(approved.stdout)")
+
+        let usage = try Self.ota(["install", directory + "/ivi.ota", "--vehicle", directory + "/no-such-car", "--json"])
+        #expect(usage.status == 1 && usage.code == "vehicle.not-found")
+    }
+}

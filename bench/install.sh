@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Install benchmark: `ota install` of one large full image (encrypted, xz) into a simulated
+# vehicle's inactive slot (verify, decrypt, decompress, write, fsync, read back and hash), with
+# wall time and peak RSS, side by side with the physical limit on the same bytes:
+# `xz -dc | sha256sum` of the same xz stream, and a plain copy of the image (dd, fsync).
+# Then a delta install: a DELTA_MIB image (default 256) evolved as between two root-filesystem
+# builds, installed as an OTADelta patch against the active slot, beside `ota delta apply` of
+# the same patch and a plain copy of the new image.
+# Usage: bench/install.sh path/to/ota [SIZE_MIB]     (default 1024; env DELTA_MIB, 0 to skip)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ota=$(realpath "$1")
+size_mib=${2:-${OTA_BENCH_MIB:-1024}}
+work=${OTA_BENCH_DIR:-bench/results/install-work}
+results=bench/results/install.md
+rm -rf "$work"; mkdir -p "$work/images" bench/results
+intl=keys-sample/intl
+
+# The image: half pseudo-random (incompressible), half structured (zeros and text), like a root filesystem.
+image=$work/images/rootfs.img
+python3 - "$image" "$size_mib" <<'PY'
+import os, sys
+path, mib = sys.argv[1], int(sys.argv[2])
+text = b"".join(b"usr/lib/libexample.so.%d config=value-%d\n" % (i % 97, i % 1013) for i in range(30000))[: 1 << 20]
+with open(path, "wb") as f:
+    for i in range(mib):
+        f.write(os.urandom(1 << 20) if i % 2 == 0 else (bytes(1 << 20) if i % 4 == 1 else text))
+PY
+image_bytes=$(stat -c %s "$image")
+
+# The bundle (not measured): the sample infotainment manifest on this image, encrypted to the vehicle.
+sed -e "s/ivi-rootfs-2.4.0.img/rootfs.img/" manifests/infotainment-full.yaml > "$work/manifest.yaml"
+"$ota" bundle build "$work/manifest.yaml" --images "$work/images" --key $intl/release/signer-1.key --cert $intl/release/signer-1.crt \
+    --chain $intl/release/chain.pem --recipient $intl/vehicle/device.crt --xz-preset 1 -o "$work/rootfs.ota" > /dev/null
+# The same xz stream settings for the baseline.
+xz -T2 -1 -c "$image" > "$work/rootfs.img.xz"
+
+slot_bytes=$(( (size_mib + 1) * 1048576 ))
+cat > "$work/vehicle.yaml" <<YAML
+model: X1
+vin: LSVX1A2B3C4D56789
+bootControl: file
+ecus:
+  - {id: IVI, hardwareId: IVI-HW-3, slotGroup: ivi, version: 2.3.1, securityVersion: 11}
+slotGroups:
+  - {name: ivi, size: $slot_bytes}
+YAML
+"$ota" vehicle init "$work/car" --config "$work/vehicle.yaml" --trust $intl/trust --decryption-key $intl/vehicle/device.key > /dev/null
+echo '{"parked": true, "gear": "P", "batteryPercent": 90}' > "$work/state.json"
+
+# per A B: A / B to one decimal (0 when B rounds to 0)
+per() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }'; }
+
+# measure NAME COMMAND...: wall seconds and peak RSS (KiB) via /usr/bin/time -v
+declare -A secs rss
+measure() {
+    local name=$1; shift
+    sync
+    /usr/bin/time -v -o "$work/$name.time" "$@" > "$work/$name.out" 2>&1 || { echo "bench: $name failed:"; tail -5 "$work/$name.out"; return 1; }
+    secs[$name]=$(awk -F': ' '/Elapsed \(wall clock\)/ {split($2, t, ":"); s = 0; for (i = 1; i <= length(t); i++) s = s * 60 + t[i]; print s}' "$work/$name.time")
+    rss[$name]=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/$name.time")
+    printf '%-22s %8.2f s  %8d KiB  %7s MiB/s\n' "$name" "${secs[$name]}" "${rss[$name]}" "$(per "$size_mib" "${secs[$name]}")"
+}
+
+measure ota_install "$ota" install "$work/rootfs.ota" --vehicle "$work/car" --state "$work/state.json" --consent yes
+measure xz_dc_sha256sum sh -c "xz -dc '$work/rootfs.img.xz' | sha256sum"
+measure dd_copy_fsync dd if="$image" of="$work/copy.img" bs=1M conv=fsync status=none
+grep -q 'activated' "$work/ota_install.out" || { echo "bench: install did not activate"; exit 1; }
+
+delta_mib=${DELTA_MIB:-256}
+if [ "$delta_mib" -gt 0 ]; then
+    # old: like the full image; new: every 37th block partly rewritten and 16 KiB inserted mid-image.
+    python3 - "$work/images" "$delta_mib" <<'PY'
+import hashlib, os, sys
+directory, mib = sys.argv[1], int(sys.argv[2])
+text = b"".join(b"usr/lib/libexample.so.%d config=value-%d\n" % (i % 97, i % 1013) for i in range(30000))[: 1 << 20]
+data = bytearray()
+for i in range(mib):
+    data += os.urandom(1 << 20) if i % 2 == 0 else (bytes(1 << 20) if i % 4 == 1 else text)
+open(os.path.join(directory, "old.img"), "wb").write(data)
+for block in range(0, len(data) // 4096, 37):
+    data[block * 4096: block * 4096 + 512] = hashlib.sha256(b"%d" % block).digest() * 16
+middle = len(data) // 2
+data[middle:middle] = os.urandom(16384)
+open(os.path.join(directory, "new.img"), "wb").write(data)
+PY
+    sed -e "s/file: ivi-rootfs-2.4.0.img/file: new.img\n    kind: delta\n    source: {file: old.img, version: 2.3.1}/" manifests/infotainment-full.yaml > "$work/manifest-delta.yaml"
+    "$ota" bundle build "$work/manifest-delta.yaml" --images "$work/images" --key $intl/release/signer-1.key --cert $intl/release/signer-1.crt \
+        --chain $intl/release/chain.pem --recipient $intl/vehicle/device.crt -o "$work/delta.ota" > /dev/null
+    "$ota" delta create "$work/images/old.img" "$work/images/new.img" -o "$work/delta.patch" > /dev/null
+    delta_slot=$(( (delta_mib + 2) * 1048576 ))
+    cat > "$work/vehicle-delta.yaml" <<YAML
+model: X1
+vin: LSVX1A2B3C4D56789
+bootControl: file
+ecus:
+  - {id: IVI, hardwareId: IVI-HW-3, slotGroup: ivi, version: 2.3.1, securityVersion: 11}
+slotGroups:
+  - {name: ivi, size: $delta_slot, image: old.img}
+YAML
+    "$ota" vehicle init "$work/car-delta" --config "$work/vehicle-delta.yaml" --images "$work/images" --trust $intl/trust \
+        --decryption-key $intl/vehicle/device.key > /dev/null
+    size_mib_full=$size_mib; size_mib=$delta_mib
+    measure ota_install_delta "$ota" install "$work/delta.ota" --vehicle "$work/car-delta" --state "$work/state.json" --consent yes
+    measure ota_delta_apply "$ota" delta apply "$work/images/old.img" "$work/delta.patch" -o "$work/rebuilt.img"
+    measure dd_copy_new_fsync dd if="$work/images/new.img" of="$work/copy-new.img" bs=1M conv=fsync status=none
+    size_mib=$size_mib_full
+    grep -q 'activated' "$work/ota_install_delta.out" || { echo "bench: delta install did not activate"; exit 1; }
+    delta_bundle_bytes=$(stat -c %s "$work/delta.ota")
+fi
+
+{
+    echo "### Install of a $size_mib MiB full image ($(date -u +%Y-%m-%d), $(nproc) cores)"
+    echo
+    echo "Command: \`bench/install.sh $1 $size_mib\` (\`make bench\`). Image: half random, half zeros/text;"
+    echo "bundle: xz preset 1, AES-256-GCM to the vehicle key, 1 MiB chunks ($(stat -c %s "$work/rootfs.ota") bytes)."
+    echo
+    echo "| step | wall s | MiB/s | peak RSS MiB |"
+    echo "|---|---:|---:|---:|"
+    for name in ota_install xz_dc_sha256sum dd_copy_fsync; do
+        printf '| %s | %.2f | %s | %s |\n' "$name" "${secs[$name]}" "$(per "$size_mib" "${secs[$name]}")" "$(per "${rss[$name]}" 1024)"
+    done
+    echo
+    echo "ota_install = verify signatures and every chunk, decrypt, xz-decode, write to the slot, fsync,"
+    echo "read the slot back and hash it, then switch the boot control (journal fsyncs included)."
+    if [ "$delta_mib" -gt 0 ]; then
+        echo
+        echo "### Delta install, $delta_mib MiB image (bundle $delta_bundle_bytes bytes, encrypted)"
+        echo
+        echo "| step | wall s | MiB/s of image | peak RSS MiB |"
+        echo "|---|---:|---:|---:|"
+        for name in ota_install_delta ota_delta_apply dd_copy_new_fsync; do
+            printf '| %s | %.2f | %s | %s |\n' "$name" "${secs[$name]}" "$(per "$delta_mib" "${secs[$name]}")" "$(per "${rss[$name]}" 1024)"
+        done
+        echo
+        echo "ota_install_delta = as above, with OTADelta hashing the whole active slot before its first"
+        echo "output byte, then applying the patch into the inactive slot, and the read-back hash."
+    fi
+} > "$results"
+cat "$results"
+rm -rf "$work"

@@ -81,7 +81,7 @@ let package = Package(
             swiftSettings: swiftSettings),
 
         // The vehicle side: never links OTABuilder (no signing code on the vehicle).
-        .target(name: "OTAInstaller", dependencies: ["OTACore", "OTADelta"], swiftSettings: swiftSettings),
+        .target(name: "OTAInstaller", dependencies: ["OTACore", "OTADelta", "OTARecorder"], swiftSettings: swiftSettings),
         .testTarget(
             name: "OTAInstallerTests", dependencies: ["OTACore", "OTAInstaller", "OTABuilder", "OTADelta", "ota"],
             swiftSettings: swiftSettings),

@@ -79,6 +79,26 @@ struct VehicleCommandTests {
         let approved = try Self.ota(adas + ["--approval", approval])
         #expect(approved.status == 0, "\(approved.stdout)")
 
+        // Every step, refusals included, is in the tamper-evident log, which verifies with the
+        // device certificate; one changed byte is caught.
+        let log = car + "/records"
+        let deviceCertificate = root + "/keys-sample/intl/vehicle/device.crt"
+        let verify = try Self.ota(["records", "verify", log, "--key", deviceCertificate, "--json"])
+        #expect(verify.status == 0, "\(verify.stdout)")
+        let segments = try FileManager.default.contentsOfDirectory(atPath: log).filter { $0.hasPrefix("seg") || $0.hasSuffix(".log") }.sorted()
+        let text = try segments.map { try String(contentsOfFile: log + "/" + $0, encoding: .utf8) }.joined()
+        for expected in ["consent.refused", "approval.missing", "precondition.unknown", "\"step\":\"vehicle.init\""] {
+            #expect(text.contains(expected), "record log lacks \(expected)")
+        }
+        if let first = segments.first {
+            var bytes = try Data(contentsOf: URL(fileURLWithPath: log + "/" + first))
+            if let index = bytes.firstRange(of: Data("consent.refused".utf8))?.lowerBound {
+                bytes[index] = UInt8(ascii: "C")
+                try bytes.write(to: URL(fileURLWithPath: log + "/" + first))
+                #expect(try Self.ota(["records", "verify", log, "--key", deviceCertificate, "--json"]).status == 2)
+            }
+        }
+
         let usage = try Self.ota(["install", directory + "/ivi.ota", "--vehicle", directory + "/no-such-car", "--json"])
         #expect(usage.status == 1 && usage.code == "vehicle.not-found")
     }

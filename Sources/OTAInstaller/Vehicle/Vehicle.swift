@@ -63,10 +63,11 @@ public final class Vehicle {
         config = try CanonicalJSON.decode(VehicleConfig.self, from: try FileSystem.read(layout.config, limit: 1 << 20), what: "vehicle-config")
         let kind = config.bootControl ?? .file
         bootControl = layout.bootControl(kind)
-        recorder = options.recorder ?? JSONLinesRecorder(path: layout.records)
         self.options = options
         privateDirectory = try PrivateDirectory(path: layout.privateDirectory, create: false)
         try privateDirectory.lock(timeout: options.lockTimeout)
+        // The record log has its own writer lock; take it only once the installer's is held.
+        if let given = options.recorder { recorder = given } else { recorder = try Self.defaultRecorder(layout: layout, config: config) }
         journal = StateJournal(directory: privateDirectory)
         guard let loaded = try journal.load() else { throw .usage("vehicle.state-missing", "\(directory): no installer state (run ota vehicle init)") }
         state = loaded
@@ -161,11 +162,22 @@ public final class Vehicle {
             uniqueKeysWithValues: config.ecus.map { ($0.id, InstalledSoftware(version: $0.version, securityVersion: $0.securityVersion, bundle: nil)) })
         try StateJournal(directory: directoryHandle).save(
             VehicleState(sequence: 0, ecus: ecus, slots: slots, pending: nil, timeFloor: Date(timeIntervalSince1970: 0)))
-        try JSONLinesRecorder(path: layout.records).record(
+        try defaultRecorder(layout: layout, config: config).record(
             InstallRecord(
                 time: Date(), vin: config.vin, bundle: nil, campaign: nil, step: "vehicle.init", result: .info,
                 fields: ["model": config.model, "bootControl": kind.rawValue]))
         return try Vehicle(directory: directory).status()
+    }
+
+    /// The install record in `records.jsonl` and, when the device key can sign, the
+    /// tamper-evident log in `records/` (hash-chained, checkpoints signed by the device key).
+    static func defaultRecorder(layout: VehicleLayout, config: VehicleConfig) throws(OTAError) -> any InstallRecorder {
+        let lines = JSONLinesRecorder(path: layout.records)
+        guard FileSystem.exists(layout.decryptionKey) else { return lines }
+        let key = try PrivateKey(contentsOf: layout.decryptionKey)
+        guard key.type.canSign else { return lines }
+        let chained = try ChainedInstallRecorder(directory: layout.recordLog, vin: config.vin, signer: key, hash: (config.suite ?? .intl).hash)
+        return RecorderChain([lines, chained])
     }
 
     private static func copyTree(from source: String, to destination: String) throws(OTAError) {

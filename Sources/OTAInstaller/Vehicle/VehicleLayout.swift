@@ -8,7 +8,8 @@
 /// DIR/slots/<group>-a.img     slot devices
 /// DIR/boot/bootstate.json     boot control (or boot/grubenv, boot/uboot.env)
 /// DIR/private/state.json      the installer's journal and counters (0700, never followed)
-/// DIR/records.jsonl           the install record
+/// DIR/records.jsonl           the install record, one JSON line per step
+/// DIR/records/                the tamper-evident record log (OTARecorder), signed with the device key
 /// ```
 public struct VehicleLayout: Sendable {
     public let directory: String
@@ -23,6 +24,7 @@ public struct VehicleLayout: Sendable {
     public var boot: String { "\(directory)/boot" }
     public var privateDirectory: String { "\(directory)/private" }
     public var records: String { "\(directory)/records.jsonl" }
+    public var recordLog: String { "\(directory)/records" }
 
     public func bootControlPath(_ kind: VehicleConfig.BootControlKind) -> String {
         switch kind {

@@ -4,7 +4,7 @@
 #
 #   bench/delta.sh path/to/ota            (make bench calls it with the release build)
 #
-# Corpus (bench/corpus, gitignored; built once, ~150 MiB): numpy 2.2.4 -> 2.2.5 wheels from
+# Corpus (bench/corpus, gitignored; built once, ~450 MiB): numpy 2.2.4 -> 2.2.5 wheels from
 # PyPI (their largest shared libraries, paired by name), ext4 images (mke2fs -d) of the two
 # unpacked wheels, a zero-heavy 128 MiB image, and when present CPython 3.10 -> 3.11 libpython.
 # Results: a Markdown table on stdout and in bench/results/delta.md.
@@ -48,14 +48,14 @@ build_corpus() {
     local a=$wheels/numpy-2.2.4 b=$wheels/numpy-2.2.5
     cp "$a/numpy/_core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so" "$CORPUS/umath.old"
     cp "$b/numpy/_core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so" "$CORPUS/umath.new"
-    cp "$a"/numpy.libs/libscipy_openblas64_*.so "$CORPUS/openblas.old"
-    cp "$b"/numpy.libs/libscipy_openblas64_*.so "$CORPUS/openblas.new"
+    cp "$a/numpy/_core/_simd.cpython-311-x86_64-linux-gnu.so" "$CORPUS/simd.old"
+    cp "$b/numpy/_core/_simd.cpython-311-x86_64-linux-gnu.so" "$CORPUS/simd.new"
     # ext4 images of the two unpacked trees (fixed UUID, hash seed and time: reproducible).
     for side in old:$a new:$b; do
         local name=${side%%:*} tree=${side#*:}
         rm -f "$CORPUS/ext4.$name"
         E2FSPROGS_FAKE_TIME=1700000000 mke2fs -q -t ext4 -b 4096 -U 6f0c1b2a-0000-4000-8000-000000000001 \
-            -E hash_seed=6f0c1b2a-0000-4000-8000-000000000002,root_owner=0:0 -d "$tree" "$CORPUS/ext4.$name" 96M
+            -E hash_seed=6f0c1b2a-0000-4000-8000-000000000002,root_owner=0:0 -d "$tree" "$CORPUS/ext4.$name" 96M >/dev/null
     done
     # Zero-heavy: 128 MiB of free space with a few data regions; the new image moves one,
     # rewrites one and adds one (bsdiff is quadratic on long zero runs).
@@ -71,8 +71,10 @@ for i, off in enumerate([1 << 20, 20 << 20, 64 << 20, 100 << 20]):
 new[:] = old
 new[20 << 20:21 << 20] = bytes(1 << 20)                      # a file deleted...
 new[90 << 20:91 << 20] = blob[1]                              # ...moved
-new[64 << 20:64 << 20 + 4096] = rnd.randbytes(4096)           # a block rewritten
-new[110 << 20 + 123:110 << 20 + 123 + 300000] = rnd.randbytes(300000)  # new unaligned data
+new[(64 << 20):(64 << 20) + 4096] = rnd.randbytes(4096)       # a block rewritten
+u = (110 << 20) + 123
+new[u:u + 300000] = rnd.randbytes(300000)                     # new unaligned data
+assert len(new) == size
 open(out + "/zeros.old", "wb").write(old); open(out + "/zeros.new", "wb").write(new)
 PY
     local py=/root/.pyenv/versions
@@ -80,9 +82,8 @@ PY
         cp $py/3.10.13/lib/libpython3.10.so.1.0 "$CORPUS/libpython.old"
         cp $py/3.11.7/lib/libpython3.11.so.1.0 "$CORPUS/libpython.new"
     fi
-    touch "$CORPUS/.built"
 }
-[ -f "$CORPUS/.built" ] || build_corpus
+[ -f "$CORPUS/.built-v2" ] || { build_corpus && touch "$CORPUS/.built-v2"; }
 
 # ---- runs ---------------------------------------------------------------------------------
 # measure NAME -- command...: runs under /usr/bin/time, prints "seconds maxrss_kib" or "timeout".
@@ -117,7 +118,7 @@ tool_apply() {  # tool old patch out
 }
 
 TOOLS="ota hdiffpatch bsdiff xdelta3 zstd xz"
-PAIRS=${PAIRS:-"umath openblas libpython ext4 zeros"}
+PAIRS=${PAIRS:-"umath simd libpython ext4 zeros"}
 need detools || TOOLS=${TOOLS/hdiffpatch /}
 table=$RESULTS/delta.md
 {

@@ -19,8 +19,8 @@ final class SuffixMatcher {
     private let minimumGain: Int
     static let maxMatch = 1 << 16
     static let usefulMatch = 8
-    static let maxStride = 8
-    static let strideShift = 4
+    static let maxStride = 16
+    static let strideShift = 1
 
     init(old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>, minimumGain: Int) {
         self.minimumGain = minimumGain

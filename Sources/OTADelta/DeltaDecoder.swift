@@ -15,7 +15,7 @@ public final class FileDeltaSource: DeltaSource {
 
     public init(path: String) throws(OTAError) {
         file = try InputFile(path: path)
-        byteCount = try file.size()
+        byteCount = try file.byteCount()
     }
 
     public func read(at offset: Int64, count: Int) throws(OTAError) -> [UInt8] {

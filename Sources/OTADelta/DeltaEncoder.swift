@@ -196,7 +196,10 @@ struct DeltaEncoder {
         try sink(try header.encoded())
 
         progress?("compress", 0)
-        let encoder = try XZEncoder(preset: options.preset, extreme: options.extreme, dictionarySize: options.dictionarySize)
+        // lc=1, pb=0: the op stream is not 4-byte structured; 0.5-0.8% smaller than lc=3, pb=2.
+        let encoder = try XZEncoder(
+            preset: options.preset, extreme: options.extreme, dictionarySize: options.dictionarySize,
+            literalContextBits: 1, positionBits: 0)
         var buffer: [UInt8] = []
         buffer.reserveCapacity(1 << 20)
         func flush() throws(OTAError) {

@@ -5,8 +5,9 @@
 #   bench/delta.sh path/to/ota            (make bench calls it with the release build)
 #
 # Corpus (bench/corpus, gitignored; built once, ~450 MiB): numpy 2.2.4 -> 2.2.5 wheels from
-# PyPI (their largest shared libraries, paired by name), ext4 images (mke2fs -d) of the two
-# unpacked wheels, a zero-heavy 128 MiB image, and when present CPython 3.10 -> 3.11 libpython.
+# PyPI (two of the shared libraries that changed between them: _multiarray_umath, 10 MiB, and
+# random/_generator, 1 MiB; the others, OpenBLAS included, are identical), ext4 images
+# (mke2fs -d) of the two unpacked wheels, a zero-heavy 128 MiB image, and when present CPython 3.10 -> 3.11 libpython.
 # Results: a Markdown table on stdout and in bench/results/delta.md.
 # Env: TIMEOUT (seconds per tool run, default 300), PAIRS (space-separated subset of names).
 set -euo pipefail
@@ -48,8 +49,8 @@ build_corpus() {
     local a=$wheels/numpy-2.2.4 b=$wheels/numpy-2.2.5
     cp "$a/numpy/_core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so" "$CORPUS/umath.old"
     cp "$b/numpy/_core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so" "$CORPUS/umath.new"
-    cp "$a/numpy/_core/_simd.cpython-311-x86_64-linux-gnu.so" "$CORPUS/simd.old"
-    cp "$b/numpy/_core/_simd.cpython-311-x86_64-linux-gnu.so" "$CORPUS/simd.new"
+    cp "$a/numpy/random/_generator.cpython-311-x86_64-linux-gnu.so" "$CORPUS/generator.old"
+    cp "$b/numpy/random/_generator.cpython-311-x86_64-linux-gnu.so" "$CORPUS/generator.new"
     # ext4 images of the two unpacked trees (fixed UUID, hash seed and time: reproducible).
     for side in old:$a new:$b; do
         local name=${side%%:*} tree=${side#*:}
@@ -83,7 +84,7 @@ PY
         cp $py/3.11.7/lib/libpython3.11.so.1.0 "$CORPUS/libpython.new"
     fi
 }
-[ -f "$CORPUS/.built-v2" ] || { build_corpus && touch "$CORPUS/.built-v2"; }
+[ -f "$CORPUS/.built-v3" ] || { build_corpus && touch "$CORPUS/.built-v3"; }
 
 # ---- runs ---------------------------------------------------------------------------------
 # measure NAME -- command...: runs under /usr/bin/time, prints "seconds maxrss_kib" or "timeout".
@@ -118,7 +119,7 @@ tool_apply() {  # tool old patch out
 }
 
 TOOLS="ota hdiffpatch bsdiff xdelta3 zstd xz"
-PAIRS=${PAIRS:-"umath simd libpython ext4 zeros"}
+PAIRS=${PAIRS:-"umath generator libpython ext4 zeros"}
 need detools || TOOLS=${TOOLS/hdiffpatch /}
 table=$RESULTS/delta.md
 {

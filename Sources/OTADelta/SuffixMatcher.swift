@@ -135,13 +135,14 @@ final class SuffixMatcher {
             guard length != oldScore || scan >= end else { continue }
             if scan > end { scan = end }
 
-            // Extend the previous alignment forwards while it matches at least half the bytes.
+            // Extend the previous alignment forwards as far as it keeps matching 3 bytes in 4
+            // (bsdiff: 1 in 2; 3 in 4 left less noise in ADDs, 1% smaller on libpython).
             var s = 0, bestForward = 0, lengthForward = 0
             var i = 0
             while lastScan + i < scan && lastPosition + i < oldCount {
                 if old[lastPosition + i] == new[lastScan + i] { s += 1 }
                 i += 1
-                if s * 2 - i > bestForward * 2 - lengthForward { bestForward = s; lengthForward = i }
+                if s * 4 - i * 3 > bestForward * 4 - lengthForward * 3 { bestForward = s; lengthForward = i }
             }
             // And the new match backwards.
             var lengthBack = 0
@@ -150,7 +151,7 @@ final class SuffixMatcher {
                 var i = 1
                 while scan >= lastScan + i && position >= i {
                     if old[position - i] == new[scan - i] { s += 1 }
-                    if s * 2 - i > bestBack * 2 - lengthBack { bestBack = s; lengthBack = i }
+                    if s * 4 - i * 3 > bestBack * 4 - lengthBack * 3 { bestBack = s; lengthBack = i }
                     i += 1
                 }
             }

@@ -87,10 +87,10 @@ PY
 [ -f "$CORPUS/.built-v3" ] || { build_corpus && touch "$CORPUS/.built-v3"; }
 
 # ---- runs ---------------------------------------------------------------------------------
-# measure NAME -- command...: runs under /usr/bin/time, prints "seconds maxrss_kib" or "timeout".
+# measure command...: runs under /usr/bin/time, prints "wall_s maxrss_kib user_s sys_s" or "fail".
 measure() {
     local log=$WORK/time.log
-    if timeout "$TIMEOUT" /usr/bin/time -f "%e %M" -o "$log" "$@" >/dev/null 2>"$WORK/err.log"; then
+    if timeout "$TIMEOUT" /usr/bin/time -f "%e %M %U %S" -o "$log" "$@" >/dev/null 2>"$WORK/err.log"; then
         cat "$log"
     else
         echo "fail"
@@ -123,7 +123,7 @@ PAIRS=${PAIRS:-"umath generator libpython ext4 zeros"}
 need detools || TOOLS=${TOOLS/hdiffpatch /}
 table=$RESULTS/delta.md
 {
-    echo "| pair | old → new (bytes) | tool | patch bytes | % of new | diff s | diff RSS MiB | apply s | apply RSS MiB | ok |"
+    echo "| pair | old → new (bytes) | tool | patch bytes | % of new | diff s (CPU s) | diff RSS MiB | apply s (CPU s) | apply RSS MiB | ok |"
     echo "|---|---|---|---:|---:|---:|---:|---:|---:|---|"
 } >"$table"
 for pair in $PAIRS; do
@@ -133,19 +133,24 @@ for pair in $PAIRS; do
     for tool in $TOOLS; do
         patch=$WORK/$pair.$tool.patch out=$WORK/$pair.$tool.out
         rm -f "$patch" "$out"
-        read -r dsec drss <<<"$(tool_create "$tool" "$old" "$new" "$patch")"
+        read -r dsec drss duser dsys <<<"$(tool_create "$tool" "$old" "$new" "$patch")"
         if [ "$dsec" = fail ] || [ ! -s "$patch" ]; then
             echo "| $pair | $oldsize → $newsize | $tool | – | – | >$TIMEOUT or failed | – | – | – | no |" >>"$table"
             continue
         fi
         psize=$(stat -c %s "$patch")
-        read -r asec arss <<<"$(tool_apply "$tool" "$old" "$patch" "$out")"
+        read -r asec arss auser asys <<<"$(tool_apply "$tool" "$old" "$patch" "$out")"
         ok=no; cmp -s "$out" "$new" && ok=yes
-        python3 - "$pair" "$oldsize" "$newsize" "$tool" "$psize" "$dsec" "$drss" "$asec" "$arss" "$ok" >>"$table" <<'PY'
+        python3 - "$pair" "$oldsize" "$newsize" "$tool" "$psize" "$dsec" "$drss" "${duser:-}" "${dsys:-}" \
+            "$asec" "${arss:-}" "${auser:-}" "${asys:-}" "$ok" >>"$table" <<'PY'
 import sys
-pair, old, new, tool, psize, dsec, drss, asec, arss, ok = sys.argv[1:]
+pair, old, new, tool, psize, dsec, drss, duser, dsys, asec, arss, auser, asys, ok = sys.argv[1:]
 mib = lambda k: "–" if k in ("x", "fail", "") else f"{int(k) / 1024:.0f}"
-print(f"| {pair} | {old} → {new} | {tool} | {int(psize):,} | {100 * int(psize) / max(int(new), 1):.2f} | {dsec} | {mib(drss)} | {asec if asec != 'fail' else '–'} | {mib(arss)} | {ok} |")
+def secs(wall, user, system):
+    if wall in ("fail", ""): return "–"
+    return f"{wall} ({float(user) + float(system):.2f})" if user else wall
+print(f"| {pair} | {old} → {new} | {tool} | {int(psize):,} | {100 * int(psize) / max(int(new), 1):.2f} | "
+      f"{secs(dsec, duser, dsys)} | {mib(drss)} | {secs(asec, auser, asys)} | {mib(arss)} | {ok} |")
 PY
         rm -f "$patch" "$out"
     done

@@ -72,14 +72,30 @@ enum SAIS {
             // No LMS suffix (the text never rises after a fall): the induced order is final.
             return
         }
-        // Name the LMS substrings; equal substrings get equal names.
+        // Name the LMS substrings; equal substrings get equal names. Each one's length (to and
+        // including the next LMS position) goes in its name slot first: two substrings with
+        // equal lengths and equal symbols also have equal types, so no type bits are compared.
         for j in m..<n { sa[j] = -1 }
+        var nextLMS = n
+        var lms = n - 1
+        while lms >= 1 {
+            if types.isLMS(lms) { sa[m + (lms >> 1)] = Int32(nextLMS - lms + 1); nextLMS = lms }
+            lms -= 1
+        }
         var name = 0
         var previous = -1
+        var previousLength = 0
         for j in 0..<m {
             let p = Int(sa[j])
-            if previous < 0 || !equalLMSSubstrings(s, types, previous, p) { name += 1 }
+            let length = Int(sa[m + (p >> 1)])
+            // The substring that reaches the sentinel (p + length > n) equals no other.
+            var same = previous >= 0 && length == previousLength && p + length <= n && previous + length <= n
+            if same {
+                for k in 0..<length where s[p + k] != s[previous + k] { same = false; break }
+            }
+            if !same { name += 1 }
             previous = p
+            previousLength = length
             sa[m + (p >> 1)] = Int32(name - 1)
         }
         // Gather the names in text order at the end of the array: the reduced string.
@@ -164,25 +180,6 @@ enum SAIS {
                 sa[Int(bucket[c])] = Int32(p)
             }
             i -= 1
-        }
-    }
-
-    /// Whether the LMS substrings at `a` and `b` are equal in symbols and types.
-    static func equalLMSSubstrings<T: FixedWidthInteger>(
-        _ s: UnsafeBufferPointer<T>, _ types: borrowing TypeBits, _ a: Int, _ b: Int
-    ) -> Bool {
-        let n = s.count
-        var d = 0
-        while true {
-            // The sentinel is unique, so a substring that reaches it equals no other.
-            if a + d == n || b + d == n { return false }
-            if s[a + d] != s[b + d] || types.isS(a + d) != types.isS(b + d) { return false }
-            if d > 0 {
-                let endA = types.isLMS(a + d), endB = types.isLMS(b + d)
-                if endA && endB { return true }
-                if endA != endB { return false }
-            }
-            d += 1
         }
     }
 }

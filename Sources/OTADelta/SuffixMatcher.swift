@@ -30,12 +30,16 @@ final class SuffixMatcher {
         keyBytes = old.count >= 1 << 22 ? 3 : 2
         let keys = 1 << (8 * keyBytes)
         bucketStart = .allocate(capacity: keys + 1)
-        var next = 0
-        for i in 0..<old.count {
-            let key = Self.key(old, Int(suffixes.positions[i]), keyBytes)
-            while next <= key { bucketStart[next] = Int32(i); next += 1 }
+        // Suffixes sort by their zero-padded first bytes, so each key's range starts after the
+        // count of all smaller keys: count keys in text order (sequential reads), then sum.
+        bucketStart.initialize(repeating: 0)
+        let mask = keys - 1
+        var key = 0
+        for i in 0..<(old.count + keyBytes - 1) {
+            key = ((key << 8) | (i < old.count ? Int(old[i]) : 0)) & mask
+            if i >= keyBytes - 1 { bucketStart[key + 1] += 1 }
         }
-        while next <= keys { bucketStart[next] = Int32(old.count); next += 1 }
+        for k in 0..<keys { bucketStart[k + 1] += bucketStart[k] }
     }
 
     deinit { bucketStart.deallocate() }

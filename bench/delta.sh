@@ -9,7 +9,7 @@
 # random/_generator, 1 MiB; the others, OpenBLAS included, are identical), ext4 images
 # (mke2fs -d) of the two unpacked wheels, a zero-heavy 128 MiB image, and when present CPython 3.10 -> 3.11 libpython.
 # Results: a Markdown table on stdout and in bench/results/delta.md.
-# Env: TIMEOUT (seconds per tool run, default 300), PAIRS (space-separated subset of names).
+# Env: TIMEOUT (seconds per tool run, default 300); PAIRS and TOOLS (space-separated subsets).
 set -euo pipefail
 
 OTA=$(realpath "${1:-.build/release/ota}")
@@ -118,7 +118,7 @@ tool_apply() {  # tool old patch out
     esac
 }
 
-TOOLS="ota hdiffpatch bsdiff xdelta3 zstd xz"
+TOOLS=${TOOLS:-"ota hdiffpatch bsdiff xdelta3 zstd xz"}
 PAIRS=${PAIRS:-"umath generator libpython ext4 zeros"}
 need detools || TOOLS=${TOOLS/hdiffpatch /}
 table=$RESULTS/delta.md

@@ -18,7 +18,9 @@ final class SuffixMatcher {
     /// matcher switches to it (bsdiff uses 8; larger makes fewer, longer ops).
     private let minimumGain: Int
     static let maxMatch = 1 << 16
-    static let usefulMatch = 8
+    /// A match shorter than this counts as a miss for the search stride: a new alignment needs
+    /// `minimumGain` (20) bytes anyway. 24 (from 8): libpython diff 40% less CPU, same size.
+    static let usefulMatch = 24
     static let maxStride = 16
     static let strideShift = 1
 

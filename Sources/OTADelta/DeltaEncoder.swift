@@ -254,7 +254,7 @@ struct DeltaEncoder {
 
 extension DeltaEncoder {
     /// Zero runs shorter than this stay inside a literal stretch of an ADD payload.
-    static let minimumZeroRun = 4
+    static let minimumZeroRun = 2
 
     /// The payload of an ADD: pairs of (varint zero count, varint literal count, that many
     /// difference bytes) until `length` bytes are covered. Recompiled code differs from its old

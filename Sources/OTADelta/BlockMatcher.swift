@@ -86,7 +86,9 @@ struct BlockMatcher {
         return h
     }
 
-    private func equal(_ old: UnsafeBufferPointer<UInt8>, _ oldStart: Int, _ new: UnsafeBufferPointer<UInt8>, _ newStart: Int) -> Bool {
+    private func equal(
+        _ old: UnsafeBufferPointer<UInt8>, _ oldStart: Int, _ new: UnsafeBufferPointer<UInt8>, _ newStart: Int
+    ) -> Bool {
         guard oldStart + blockSize <= old.count, newStart + blockSize <= new.count else { return false }
         return memcmpEqual(old.baseAddress! + oldStart, new.baseAddress! + newStart, blockSize)
     }
@@ -101,10 +103,12 @@ func memcmpEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ count: 
 /// How many leading bytes of two ranges (of at least `limit` bytes) agree.
 @inline(__always)
 func commonPrefixLength(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ limit: Int) -> Int {
-    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+    let ra = UnsafeRawPointer(a)
+    let rb = UnsafeRawPointer(b)
     var i = 0
     while i + 8 <= limit {
-        let x = ra.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ rb.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+        let x =
+            ra.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ rb.loadUnaligned(fromByteOffset: i, as: UInt64.self)
         if x != 0 { return i + (x.littleEndian.trailingZeroBitCount >> 3) }
         i += 8
     }

@@ -38,11 +38,18 @@ struct DeltaEncoder {
     let options: DeltaOptions
 
     /// The ops that rebuild `new` from `old`, in new order, covering every new byte once.
-    func operations(old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>, progress: DeltaProgress?) -> [DeltaOperation] {
+    func operations(old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>, progress: DeltaProgress?)
+        -> [DeltaOperation]
+    {
         progress?("blocks", 0)
         let runs = BlockMatcher(blockSize: options.blockSize).runs(old: old, new: new)
         // The stretches between block runs, each with the old position its alignment suggests.
-        struct Gap { var start: Int; var end: Int; var seed: Int; var ops: [DeltaOperation] = [] }
+        struct Gap {
+            var start: Int
+            var end: Int
+            var seed: Int
+            var ops: [DeltaOperation] = []
+        }
         var gaps: [Gap] = []
         var cursor = 0
         var seed = 0
@@ -56,7 +63,8 @@ struct DeltaEncoder {
         // What the suffix arrays index: only the old bytes no block copy uses when copies use
         // most of the image (a filesystem image), else all of it.
         let space =
-            OldIndexSpace(old: old, used: runs.map { $0.oldStart..<$0.oldEnd }, minimumUsedFraction: options.packedIndexThreshold)
+            OldIndexSpace(
+                old: old, used: runs.map { $0.oldStart..<$0.oldEnd }, minimumUsedFraction: options.packedIndexThreshold)
             ?? OldIndexSpace(old: old)
         let indexed = space.bytes
         for i in gaps.indices { gaps[i].seed = space.packedPosition(ofOld: gaps[i].seed) }
@@ -76,10 +84,14 @@ struct DeltaEncoder {
             }
         }
         func windowIndex(for expected: Int) -> Int {
-            var best = 0, bestDistance = Int.max
+            var best = 0
+            var bestDistance = Int.max
             for (i, w) in windows.enumerated() {
                 let distance = abs((w.lowerBound + w.upperBound) / 2 - expected)
-                if distance < bestDistance { best = i; bestDistance = distance }
+                if distance < bestDistance {
+                    best = i
+                    bestDistance = distance
+                }
             }
             return best
         }
@@ -124,8 +136,10 @@ struct DeltaEncoder {
                 previous = (i, next)
                 for op in ops {
                     switch op {
-                    case .copy(let o, let l): space.appendMapped(.copy(oldStart: o + range.lowerBound, length: l), to: &gaps[i].ops)
-                    case .add(let o, let l): space.appendMapped(.add(oldStart: o + range.lowerBound, length: l), to: &gaps[i].ops)
+                    case .copy(let o, let l):
+                        space.appendMapped(.copy(oldStart: o + range.lowerBound, length: l), to: &gaps[i].ops)
+                    case .add(let o, let l):
+                        space.appendMapped(.add(oldStart: o + range.lowerBound, length: l), to: &gaps[i].ops)
                     case .insert: gaps[i].ops.append(op)
                     }
                 }
@@ -177,7 +191,9 @@ struct DeltaEncoder {
                 bodySize += UInt64(1 + Varint.byteCount(delta) + Varint.byteCount(UInt64(l)))
                 if case .add = op {
                     var counted = 0
-                    Self.addPayload(old: old, new: new, oldStart: o, newStart: sizePosition, length: l) { counted += $0.count }
+                    Self.addPayload(old: old, new: new, oldStart: o, newStart: sizePosition, length: l) {
+                        counted += $0.count
+                    }
                     bodySize += UInt64(counted)
                     statistics.addBytes += Int64(l)
                 } else {
@@ -234,7 +250,8 @@ struct DeltaEncoder {
                 var done = 0
                 while done < l {
                     let step = min(l - done, 1 << 20)
-                    buffer.append(contentsOf: UnsafeBufferPointer(rebasing: new[(newPos + done)..<(newPos + done + step)]))
+                    buffer.append(
+                        contentsOf: UnsafeBufferPointer(rebasing: new[(newPos + done)..<(newPos + done + step)]))
                     done += step
                     if buffer.count >= 1 << 20 { try flush() }
                 }
@@ -266,7 +283,8 @@ extension DeltaEncoder {
     ) {
         var scratch: [UInt8] = []
         scratch.reserveCapacity(4096)
-        let o = old.baseAddress! + oldStart, n = new.baseAddress! + newStart
+        let o = old.baseAddress! + oldStart
+        let n = new.baseAddress! + newStart
         var i = 0
         while i < length {
             let zeros = commonPrefixLength(o + i, n + i, length - i)

@@ -36,7 +36,10 @@ enum Varint {
     static func byteCount(_ value: UInt64) -> Int {
         var v = value
         var count = 1
-        while v >= 0x80 { v >>= 7; count += 1 }
+        while v >= 0x80 {
+            v >>= 7
+            count += 1
+        }
         return count
     }
 

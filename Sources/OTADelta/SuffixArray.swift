@@ -39,13 +39,17 @@ enum SAIS {
         _ s: UnsafeBufferPointer<T>, into sa: UnsafeMutableBufferPointer<Int32>, alphabet k: Int
     ) {
         let n = s.count
-        if n == 1 { sa[0] = 0; return }
+        if n == 1 {
+            sa[0] = 0
+            return
+        }
         // Types, with a virtual sentinel after the end that is smaller than every symbol: the
         // last suffix is therefore L.
         let types = TypeBits(count: n)
         var i = n - 2
         while i >= 0 {
-            let a = s[i], b = s[i + 1]
+            let a = s[i]
+            let b = s[i + 1]
             if a < b || (a == b && types.isS(i + 1)) { types.setS(i) }
             i -= 1
         }
@@ -66,7 +70,10 @@ enum SAIS {
         var m = 0
         for j in 0..<n {
             let p = Int(sa[j])
-            if types.isLMS(p) { sa[m] = Int32(p); m += 1 }
+            if types.isLMS(p) {
+                sa[m] = Int32(p)
+                m += 1
+            }
         }
         if m == 0 {
             // No LMS suffix (the text never rises after a fall): the induced order is final.
@@ -79,7 +86,10 @@ enum SAIS {
         var nextLMS = n
         var lms = n - 1
         while lms >= 1 {
-            if types.isLMS(lms) { sa[m + (lms >> 1)] = Int32(nextLMS - lms + 1); nextLMS = lms }
+            if types.isLMS(lms) {
+                sa[m + (lms >> 1)] = Int32(nextLMS - lms + 1)
+                nextLMS = lms
+            }
             lms -= 1
         }
         var name = 0
@@ -91,7 +101,10 @@ enum SAIS {
             // The substring that reaches the sentinel (p + length > n) equals no other.
             var same = previous >= 0 && length == previousLength && p + length <= n && previous + length <= n
             if same {
-                for k in 0..<length where s[p + k] != s[previous + k] { same = false; break }
+                for k in 0..<length where s[p + k] != s[previous + k] {
+                    same = false
+                    break
+                }
             }
             if !same { name += 1 }
             previous = p
@@ -102,7 +115,10 @@ enum SAIS {
         var tail = n - 1
         var j = n - 1
         while j >= m {
-            if sa[j] >= 0 { sa[tail] = sa[j]; tail -= 1 }
+            if sa[j] >= 0 {
+                sa[tail] = sa[j]
+                tail -= 1
+            }
             j -= 1
         }
         let reducedStart = n - m
@@ -117,7 +133,10 @@ enum SAIS {
         }
         // Stage 3: map reduced ranks back to LMS positions and induce the full order.
         var q = reducedStart
-        for p in 1..<n where types.isLMS(p) { sa[q] = Int32(p); q += 1 }
+        for p in 1..<n where types.isLMS(p) {
+            sa[q] = Int32(p)
+            q += 1
+        }
         for r in 0..<m { sa[r] = sa[reducedStart + Int(sa[r])] }
         for r in m..<n { sa[r] = -1 }
         fillBucketEnds(s, bucket, k)
@@ -134,19 +153,30 @@ enum SAIS {
     }
 
     @inline(__always)
-    static func fillBucketEnds<T: FixedWidthInteger>(_ s: UnsafeBufferPointer<T>, _ bucket: UnsafeMutableBufferPointer<Int32>, _ k: Int) {
+    static func fillBucketEnds<T: FixedWidthInteger>(
+        _ s: UnsafeBufferPointer<T>, _ bucket: UnsafeMutableBufferPointer<Int32>, _ k: Int
+    ) {
         bucket.initialize(repeating: 0)
         for c in s { bucket[Int(c)] += 1 }
         var sum: Int32 = 0
-        for c in 0..<k { sum += bucket[c]; bucket[c] = sum }
+        for c in 0..<k {
+            sum += bucket[c]
+            bucket[c] = sum
+        }
     }
 
     @inline(__always)
-    static func fillBucketStarts<T: FixedWidthInteger>(_ s: UnsafeBufferPointer<T>, _ bucket: UnsafeMutableBufferPointer<Int32>, _ k: Int) {
+    static func fillBucketStarts<T: FixedWidthInteger>(
+        _ s: UnsafeBufferPointer<T>, _ bucket: UnsafeMutableBufferPointer<Int32>, _ k: Int
+    ) {
         bucket.initialize(repeating: 0)
         for c in s { bucket[Int(c)] += 1 }
         var sum: Int32 = 0
-        for c in 0..<k { let count = bucket[c]; bucket[c] = sum; sum += count }
+        for c in 0..<k {
+            let count = bucket[c]
+            bucket[c] = sum
+            sum += count
+        }
     }
 
     /// Induces L suffixes left to right, then S suffixes right to left, from the placed LMS ones.

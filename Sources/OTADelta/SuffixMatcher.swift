@@ -83,10 +83,22 @@ final class SuffixMatcher {
             let p = Int(sa[mid])
             // Is the old suffix at `mid` smaller than the pattern?
             let oldSmaller: Bool
-            if l == limit { oldSmaller = false }  // equal up to the limit: either side works
-            else if p + l == old.count { oldSmaller = true }  // old suffix is a prefix of the pattern
-            else { oldSmaller = old[p + l] < new[scan + l] }
-            if oldSmaller { lo = mid; lcpLo = l } else { hi = mid; lcpHi = l }
+            if l == limit {
+                oldSmaller = false
+            }  // equal up to the limit: either side works
+            else if p + l == old.count {
+                oldSmaller = true
+            }  // old suffix is a prefix of the pattern
+            else {
+                oldSmaller = old[p + l] < new[scan + l]
+            }
+            if oldSmaller {
+                lo = mid
+                lcpLo = l
+            } else {
+                hi = mid
+                lcpHi = l
+            }
         }
         return lcpLo >= lcpHi ? (lcpLo, Int(sa[lo])) : (lcpHi, Int(sa[hi]))
     }
@@ -143,39 +155,58 @@ final class SuffixMatcher {
 
             // Extend the previous alignment forwards as far as it keeps matching 3 bytes in 4
             // (bsdiff: 1 in 2; 3 in 4 left less noise in ADDs, 1% smaller on libpython).
-            var s = 0, bestForward = 0, lengthForward = 0
+            var s = 0
+            var bestForward = 0
+            var lengthForward = 0
             var i = 0
             while lastScan + i < scan && lastPosition + i < oldCount {
                 if old[lastPosition + i] == new[lastScan + i] { s += 1 }
                 i += 1
-                if s * 4 - i * 3 > bestForward * 4 - lengthForward * 3 { bestForward = s; lengthForward = i }
+                if s * 4 - i * 3 > bestForward * 4 - lengthForward * 3 {
+                    bestForward = s
+                    lengthForward = i
+                }
             }
             // And the new match backwards.
             var lengthBack = 0
             if scan < end {
-                var s = 0, bestBack = 0
+                var s = 0
+                var bestBack = 0
                 var i = 1
                 while scan >= lastScan + i && position >= i {
                     if old[position - i] == new[scan - i] { s += 1 }
-                    if s * 4 - i * 3 > bestBack * 4 - lengthBack * 3 { bestBack = s; lengthBack = i }
+                    if s * 4 - i * 3 > bestBack * 4 - lengthBack * 3 {
+                        bestBack = s
+                        lengthBack = i
+                    }
                     i += 1
                 }
             }
             // Where they overlap, split at the point that keeps the most matching bytes.
             if lastScan + lengthForward > scan - lengthBack {
                 let overlap = (lastScan + lengthForward) - (scan - lengthBack)
-                var s = 0, best = 0, split = 0
+                var s = 0
+                var best = 0
+                var split = 0
                 for i in 0..<overlap {
-                    if new[lastScan + lengthForward - overlap + i] == old[lastPosition + lengthForward - overlap + i] { s += 1 }
+                    if new[lastScan + lengthForward - overlap + i] == old[lastPosition + lengthForward - overlap + i] {
+                        s += 1
+                    }
                     if new[scan - lengthBack + i] == old[position - lengthBack + i] { s -= 1 }
-                    if s > best { best = s; split = i + 1 }
+                    if s > best {
+                        best = s
+                        split = i + 1
+                    }
                 }
                 lengthForward += split - overlap
                 lengthBack -= split
             }
             if lengthForward > 0 {
                 let same = memcmpEqual(old.baseAddress! + lastPosition, new.baseAddress! + lastScan, lengthForward)
-                ops.append(same ? .copy(oldStart: lastPosition, length: lengthForward) : .add(oldStart: lastPosition, length: lengthForward))
+                ops.append(
+                    same
+                        ? .copy(oldStart: lastPosition, length: lengthForward)
+                        : .add(oldStart: lastPosition, length: lengthForward))
             }
             let insertLength = (scan - lengthBack) - (lastScan + lengthForward)
             if insertLength > 0 { ops.append(.insert(length: insertLength)) }

@@ -28,8 +28,13 @@ import Testing
     }
 
     @Test func `create and apply round trip with JSON figures and design exit codes`() throws {
-        guard Self.tool != nil else { print("ota not built beside the tests; skipped"); return }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ota-delta-cli-\(UUID().uuidString)").path
+        guard Self.tool != nil else {
+            print("ota not built beside the tests; skipped")
+            return
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "ota-delta-cli-\(UUID().uuidString)"
+        ).path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let old = RoundTripTests.texty(200_000, seed: 1)
@@ -38,15 +43,21 @@ import Testing
         try Data(old).write(to: URL(fileURLWithPath: directory + "/old"))
         try Data(new).write(to: URL(fileURLWithPath: directory + "/new"))
 
-        let create = try Self.run(["delta", "create", directory + "/old", directory + "/new", "-o", directory + "/p", "--json"])
+        let create = try Self.run([
+            "delta", "create", directory + "/old", directory + "/new", "-o", directory + "/p", "--json",
+        ])
         #expect(create.status == 0)
         #expect(create.stdout.contains("\"patchSize\""))
-        let apply = try Self.run(["delta", "apply", directory + "/old", directory + "/p", "-o", directory + "/out", "--json"])
+        let apply = try Self.run([
+            "delta", "apply", directory + "/old", directory + "/p", "-o", directory + "/out", "--json",
+        ])
         #expect(apply.status == 0)
         #expect(try Data(contentsOf: URL(fileURLWithPath: directory + "/out")) == Data(new))
 
         // The wrong source: rejected (exit 2) with its code, and no output file.
-        let wrong = try Self.run(["delta", "apply", directory + "/new", directory + "/p", "-o", directory + "/bad", "--json"])
+        let wrong = try Self.run([
+            "delta", "apply", directory + "/new", directory + "/p", "-o", directory + "/bad", "--json",
+        ])
         #expect(wrong.status == 2)
         #expect(wrong.stdout.contains("delta.source-mismatch"))
         #expect(!FileManager.default.fileExists(atPath: directory + "/bad"))

@@ -148,7 +148,8 @@ import Testing
     func `the header records the chosen hash`(algorithm: HashAlgorithm) throws {
         var options = DeltaOptions()
         options.hashAlgorithm = algorithm
-        let old = Self.texty(10_000, seed: 30), new = Self.texty(12_000, seed: 31)
+        let old = Self.texty(10_000, seed: 30)
+        let new = Self.texty(12_000, seed: 31)
         let patch = try Self.roundTrip(old, new, options: options)
         let header = try DeltaPatchHeader.decode(Array(patch.prefix(DeltaPatchHeader.byteCount)))
         #expect(header.oldHash == (try Hasher.hash(algorithm, old)))

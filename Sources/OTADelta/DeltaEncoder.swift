@@ -132,7 +132,10 @@ struct DeltaEncoder {
                 // A piece right after one matched in this window continues its real alignment.
                 var seed = gaps[i].seed - range.lowerBound
                 if let previous, previous.index == i - 1, gaps[i - 1].end == gaps[i].start { seed = previous.next }
-                let next = matcher.match(from: gaps[i].start, to: gaps[i].end, seed: seed, into: &ops)
+                let doneBefore = done
+                let next = matcher.match(from: gaps[i].start, to: gaps[i].end, seed: seed, into: &ops) { bytes in
+                    progress?("match", Double(doneBefore + bytes) / Double(max(gapBytes, 1)))
+                }
                 previous = (i, next)
                 for op in ops {
                     switch op {
@@ -218,13 +221,14 @@ struct DeltaEncoder {
             literalContextBits: 1, positionBits: 0)
         var buffer: [UInt8] = []
         buffer.reserveCapacity(1 << 20)
+        var newPos = 0
         func flush() throws(OTAError) {
             try encoder.update(buffer, emit: sink)
             buffer.removeAll(keepingCapacity: true)
+            progress?("compress", Double(newPos) / Double(max(new.count, 1)))
         }
-        var newPos = 0
         oldCursor = 0
-        for (index, op) in ops.enumerated() {
+        for op in ops {
             switch op {
             case .copy(let o, let l):
                 buffer.append(DeltaOperation.copyCode)
@@ -257,10 +261,7 @@ struct DeltaEncoder {
                 }
             }
             newPos += op.length
-            if buffer.count >= 1 << 20 {
-                try flush()
-                progress?("compress", Double(index) / Double(max(ops.count, 1)))
-            }
+            if buffer.count >= 1 << 20 { try flush() }
         }
         try flush()
         try encoder.finish(emit: sink)

@@ -107,8 +107,12 @@ final class SuffixMatcher {
     /// the previous op (its alignment is tried first). Positions are absolute in `old`/`new`.
     /// Returns the old position the alignment predicts for `end`, to seed the next stretch.
     @discardableResult
-    func match(from start: Int, to end: Int, seed: Int, into ops: inout [DeltaOperation]) -> Int {
+    /// `progress` hears how many bytes of the stretch are done, about every MiB.
+    func match(
+        from start: Int, to end: Int, seed: Int, into ops: inout [DeltaOperation], progress: ((Int) -> Void)? = nil
+    ) -> Int {
         let oldCount = old.count
+        var nextReport = start + (1 << 20)
         var scan = start
         var length = 0
         var position = 0
@@ -121,6 +125,10 @@ final class SuffixMatcher {
         }
         var misses = 0
         while scan < end {
+            if let progress, scan >= nextReport {
+                progress(scan - start)
+                nextReport = scan + (1 << 20)
+            }
             var oldScore = 0
             misses = 0
             scan += length

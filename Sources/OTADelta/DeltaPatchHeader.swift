@@ -8,9 +8,10 @@ public struct DeltaPatchHeader: Sendable, Equatable {
     public static let byteCount = 108
     /// `compression` value for an xz (LZMA2) body.
     static let compressionXZ: UInt8 = 1
-    /// The op stream never needs more than 21 bytes per output byte (a 1-byte COPY with the
-    /// longest offset); a larger declared body is refused before decoding starts.
-    static let maxBodyBytesPerOutputByte: UInt64 = 21
+    /// The op stream never needs more than 24 bytes per output byte (a 1-byte ADD: code, two
+    /// 10-byte varints, a (0, 1) run pair and the byte); 32 leaves room, and a larger declared
+    /// body is refused before decoding starts.
+    static let maxBodyBytesPerOutputByte: UInt64 = 32
 
     public var version: UInt16
     public var hashAlgorithm: HashAlgorithm

@@ -156,6 +156,17 @@ import Testing
                 == "delta.truncated")
     }
 
+    @Test func `the longest legal op for one byte is accepted`() throws {
+        // Non-minimal 10-byte varints are legal: ADD at delta 0, length 1, pair (0, 1), 1 byte.
+        let zero: [UInt8] = [UInt8](repeating: 0x80, count: 9) + [0]
+        let one: [UInt8] = [0x81] + [UInt8](repeating: 0x80, count: 8) + [0]
+        let body = [DeltaOperation.addCode] + zero + one + [0, 1, 5]
+        #expect(body.count == 24)
+        let expected = [Self.old[0] &+ 5]
+        let patch = try Self.craft(body: body, newSize: 1, newHash: try Hasher.hash(.sha256, expected).bytes)
+        #expect(try Delta.apply(old: Self.old, patch: patch) == expected)
+    }
+
     @Test func `a patch that builds too little or the wrong image is refused`() throws {
         let short = [DeltaOperation.copyCode] + Self.varint(0) + Self.varint(50)
         #expect(Self.code(try Self.craft(body: short, newSize: 100)) == "delta.short-output")

@@ -14,8 +14,14 @@ struct BlockMatcher {
     }
 
     let blockSize: Int
+    /// Runs shorter than this are left to the suffix matcher: a lone identical block inside
+    /// changed code would cut an ADD in two (32 KiB: 0.5% smaller ext4 and umath patches).
+    let minimumRun: Int
 
-    init(blockSize: Int = 4096) { self.blockSize = blockSize }
+    init(blockSize: Int = 4096, minimumRun: Int = 32 << 10) {
+        self.blockSize = blockSize
+        self.minimumRun = minimumRun
+    }
 
     /// Matching runs in new order, non-overlapping, extended byte-wise past block edges.
     func runs(old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>) -> [Run] {
@@ -51,7 +57,7 @@ struct BlockMatcher {
             }
             newPos += blockSize
         }
-        return extend(runs, old: old, new: new)
+        return extend(runs.filter { $0.length >= minimumRun }, old: old, new: new)
     }
 
     /// Grows each run byte-wise forwards and backwards into the unmatched bytes around it.

@@ -15,6 +15,8 @@ public struct DeltaOptions: Sendable {
     public var windowSize = 1 << 30
     /// Block size of the whole-image block pass (the filesystem block size).
     public var blockSize = 4096
+    /// Shortest run of whole blocks the block pass keeps (shorter ones go to the matcher).
+    public var minimumBlockRun = 32 << 10
     /// Bytes a new match must gain over the current alignment to start a new op. bsdiff uses
     /// 8; 20 gave 9% smaller patches on shared libraries (fewer, longer ops; see PERFORMANCE.md).
     public var minimumGain = 20
@@ -42,7 +44,7 @@ struct DeltaEncoder {
         -> [DeltaOperation]
     {
         progress?("blocks", 0)
-        let runs = BlockMatcher(blockSize: options.blockSize).runs(old: old, new: new)
+        let runs = BlockMatcher(blockSize: options.blockSize, minimumRun: options.minimumBlockRun).runs(old: old, new: new)
         // The stretches between block runs, each with the old position its alignment suggests.
         struct Gap {
             var start: Int

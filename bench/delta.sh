@@ -4,11 +4,12 @@
 #
 #   bench/delta.sh path/to/ota            (make bench calls it with the release build)
 #
-# Corpus (bench/corpus, gitignored; built once, ~150 MiB): numpy 2.2.4 -> 2.2.5 wheels from
-# PyPI (their largest shared libraries, paired by name), ext4 images (mke2fs -d) of the two
-# unpacked wheels, a zero-heavy 128 MiB image, and when present CPython 3.10 -> 3.11 libpython.
+# Corpus (bench/corpus, gitignored; built once, ~450 MiB): numpy 2.2.4 -> 2.2.5 wheels from
+# PyPI (two of the shared libraries that changed between them: _multiarray_umath, 10 MiB, and
+# random/_generator, 1 MiB; the others, OpenBLAS included, are identical), ext4 images
+# (mke2fs -d) of the two unpacked wheels, a zero-heavy 128 MiB image, and when present CPython 3.10 -> 3.11 libpython.
 # Results: a Markdown table on stdout and in bench/results/delta.md.
-# Env: TIMEOUT (seconds per tool run, default 300), PAIRS (space-separated subset of names).
+# Env: TIMEOUT (seconds per tool run, default 300); PAIRS and TOOLS (space-separated subsets).
 set -euo pipefail
 
 OTA=$(realpath "${1:-.build/release/ota}")
@@ -48,14 +49,14 @@ build_corpus() {
     local a=$wheels/numpy-2.2.4 b=$wheels/numpy-2.2.5
     cp "$a/numpy/_core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so" "$CORPUS/umath.old"
     cp "$b/numpy/_core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so" "$CORPUS/umath.new"
-    cp "$a"/numpy.libs/libscipy_openblas64_*.so "$CORPUS/openblas.old"
-    cp "$b"/numpy.libs/libscipy_openblas64_*.so "$CORPUS/openblas.new"
+    cp "$a/numpy/random/_generator.cpython-311-x86_64-linux-gnu.so" "$CORPUS/generator.old"
+    cp "$b/numpy/random/_generator.cpython-311-x86_64-linux-gnu.so" "$CORPUS/generator.new"
     # ext4 images of the two unpacked trees (fixed UUID, hash seed and time: reproducible).
     for side in old:$a new:$b; do
         local name=${side%%:*} tree=${side#*:}
         rm -f "$CORPUS/ext4.$name"
         E2FSPROGS_FAKE_TIME=1700000000 mke2fs -q -t ext4 -b 4096 -U 6f0c1b2a-0000-4000-8000-000000000001 \
-            -E hash_seed=6f0c1b2a-0000-4000-8000-000000000002,root_owner=0:0 -d "$tree" "$CORPUS/ext4.$name" 96M
+            -E hash_seed=6f0c1b2a-0000-4000-8000-000000000002,root_owner=0:0 -d "$tree" "$CORPUS/ext4.$name" 96M >/dev/null
     done
     # Zero-heavy: 128 MiB of free space with a few data regions; the new image moves one,
     # rewrites one and adds one (bsdiff is quadratic on long zero runs).
@@ -71,8 +72,10 @@ for i, off in enumerate([1 << 20, 20 << 20, 64 << 20, 100 << 20]):
 new[:] = old
 new[20 << 20:21 << 20] = bytes(1 << 20)                      # a file deleted...
 new[90 << 20:91 << 20] = blob[1]                              # ...moved
-new[64 << 20:64 << 20 + 4096] = rnd.randbytes(4096)           # a block rewritten
-new[110 << 20 + 123:110 << 20 + 123 + 300000] = rnd.randbytes(300000)  # new unaligned data
+new[(64 << 20):(64 << 20) + 4096] = rnd.randbytes(4096)       # a block rewritten
+u = (110 << 20) + 123
+new[u:u + 300000] = rnd.randbytes(300000)                     # new unaligned data
+assert len(new) == size
 open(out + "/zeros.old", "wb").write(old); open(out + "/zeros.new", "wb").write(new)
 PY
     local py=/root/.pyenv/versions
@@ -80,15 +83,14 @@ PY
         cp $py/3.10.13/lib/libpython3.10.so.1.0 "$CORPUS/libpython.old"
         cp $py/3.11.7/lib/libpython3.11.so.1.0 "$CORPUS/libpython.new"
     fi
-    touch "$CORPUS/.built"
 }
-[ -f "$CORPUS/.built" ] || build_corpus
+[ -f "$CORPUS/.built-v3" ] || { build_corpus && touch "$CORPUS/.built-v3"; }
 
 # ---- runs ---------------------------------------------------------------------------------
-# measure NAME -- command...: runs under /usr/bin/time, prints "seconds maxrss_kib" or "timeout".
+# measure command...: runs under /usr/bin/time, prints "wall_s maxrss_kib user_s sys_s" or "fail".
 measure() {
     local log=$WORK/time.log
-    if timeout "$TIMEOUT" /usr/bin/time -f "%e %M" -o "$log" "$@" >/dev/null 2>"$WORK/err.log"; then
+    if timeout "$TIMEOUT" /usr/bin/time -f "%e %M %U %S" -o "$log" "$@" >/dev/null 2>"$WORK/err.log"; then
         cat "$log"
     else
         echo "fail"
@@ -116,12 +118,12 @@ tool_apply() {  # tool old patch out
     esac
 }
 
-TOOLS="ota hdiffpatch bsdiff xdelta3 zstd xz"
-PAIRS=${PAIRS:-"umath openblas libpython ext4 zeros"}
+TOOLS=${TOOLS:-"ota hdiffpatch bsdiff xdelta3 zstd xz"}
+PAIRS=${PAIRS:-"umath generator libpython ext4 zeros"}
 need detools || TOOLS=${TOOLS/hdiffpatch /}
 table=$RESULTS/delta.md
 {
-    echo "| pair | old → new (bytes) | tool | patch bytes | % of new | diff s | diff RSS MiB | apply s | apply RSS MiB | ok |"
+    echo "| pair | old → new (bytes) | tool | patch bytes | % of new | diff s (CPU s) | diff RSS MiB | apply s (CPU s) | apply RSS MiB | ok |"
     echo "|---|---|---|---:|---:|---:|---:|---:|---:|---|"
 } >"$table"
 for pair in $PAIRS; do
@@ -131,19 +133,24 @@ for pair in $PAIRS; do
     for tool in $TOOLS; do
         patch=$WORK/$pair.$tool.patch out=$WORK/$pair.$tool.out
         rm -f "$patch" "$out"
-        read -r dsec drss <<<"$(tool_create "$tool" "$old" "$new" "$patch")"
+        read -r dsec drss duser dsys <<<"$(tool_create "$tool" "$old" "$new" "$patch")"
         if [ "$dsec" = fail ] || [ ! -s "$patch" ]; then
             echo "| $pair | $oldsize → $newsize | $tool | – | – | >$TIMEOUT or failed | – | – | – | no |" >>"$table"
             continue
         fi
         psize=$(stat -c %s "$patch")
-        read -r asec arss <<<"$(tool_apply "$tool" "$old" "$patch" "$out")"
+        read -r asec arss auser asys <<<"$(tool_apply "$tool" "$old" "$patch" "$out")"
         ok=no; cmp -s "$out" "$new" && ok=yes
-        python3 - "$pair" "$oldsize" "$newsize" "$tool" "$psize" "$dsec" "$drss" "$asec" "$arss" "$ok" >>"$table" <<'PY'
+        python3 - "$pair" "$oldsize" "$newsize" "$tool" "$psize" "$dsec" "$drss" "${duser:-}" "${dsys:-}" \
+            "$asec" "${arss:-}" "${auser:-}" "${asys:-}" "$ok" >>"$table" <<'PY'
 import sys
-pair, old, new, tool, psize, dsec, drss, asec, arss, ok = sys.argv[1:]
+pair, old, new, tool, psize, dsec, drss, duser, dsys, asec, arss, auser, asys, ok = sys.argv[1:]
 mib = lambda k: "–" if k in ("x", "fail", "") else f"{int(k) / 1024:.0f}"
-print(f"| {pair} | {old} → {new} | {tool} | {int(psize):,} | {100 * int(psize) / max(int(new), 1):.2f} | {dsec} | {mib(drss)} | {asec if asec != 'fail' else '–'} | {mib(arss)} | {ok} |")
+def secs(wall, user, system):
+    if wall in ("fail", ""): return "–"
+    return f"{wall} ({float(user) + float(system):.2f})" if user else wall
+print(f"| {pair} | {old} → {new} | {tool} | {int(psize):,} | {100 * int(psize) / max(int(new), 1):.2f} | "
+      f"{secs(dsec, duser, dsys)} | {mib(drss)} | {secs(asec, auser, asys)} | {mib(arss)} | {ok} |")
 PY
         rm -f "$patch" "$out"
     done

@@ -14,8 +14,14 @@ struct BlockMatcher {
     }
 
     let blockSize: Int
+    /// Runs shorter than this are left to the suffix matcher: a lone identical block inside
+    /// changed code would cut an ADD in two (32 KiB: 0.5% smaller ext4 and umath patches).
+    let minimumRun: Int
 
-    init(blockSize: Int = 4096) { self.blockSize = blockSize }
+    init(blockSize: Int = 4096, minimumRun: Int = 32 << 10) {
+        self.blockSize = blockSize
+        self.minimumRun = minimumRun
+    }
 
     /// Matching runs in new order, non-overlapping, extended byte-wise past block edges.
     func runs(old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>) -> [Run] {
@@ -51,7 +57,7 @@ struct BlockMatcher {
             }
             newPos += blockSize
         }
-        return extend(runs, old: old, new: new)
+        return extend(runs.filter { $0.length >= minimumRun }, old: old, new: new)
     }
 
     /// Grows each run byte-wise forwards and backwards into the unmatched bytes around it.
@@ -86,7 +92,9 @@ struct BlockMatcher {
         return h
     }
 
-    private func equal(_ old: UnsafeBufferPointer<UInt8>, _ oldStart: Int, _ new: UnsafeBufferPointer<UInt8>, _ newStart: Int) -> Bool {
+    private func equal(
+        _ old: UnsafeBufferPointer<UInt8>, _ oldStart: Int, _ new: UnsafeBufferPointer<UInt8>, _ newStart: Int
+    ) -> Bool {
         guard oldStart + blockSize <= old.count, newStart + blockSize <= new.count else { return false }
         return memcmpEqual(old.baseAddress! + oldStart, new.baseAddress! + newStart, blockSize)
     }
@@ -101,10 +109,12 @@ func memcmpEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ count: 
 /// How many leading bytes of two ranges (of at least `limit` bytes) agree.
 @inline(__always)
 func commonPrefixLength(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ limit: Int) -> Int {
-    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+    let ra = UnsafeRawPointer(a)
+    let rb = UnsafeRawPointer(b)
     var i = 0
     while i + 8 <= limit {
-        let x = ra.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ rb.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+        let x =
+            ra.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ rb.loadUnaligned(fromByteOffset: i, as: UInt64.self)
         if x != 0 { return i + (x.littleEndian.trailingZeroBitCount >> 3) }
         i += 8
     }

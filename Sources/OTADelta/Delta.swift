@@ -1,5 +1,5 @@
-public import OTACore
 internal import Foundation
+public import OTACore
 
 /// Delta images: `diff(old, new) -> patch` and a streaming `apply(old, patch) -> new`.
 ///
@@ -11,18 +11,26 @@ internal import Foundation
 /// the vehicle side feeds a `DeltaDecoder` straight from the bundle stream.
 public enum Delta {
     /// Makes a patch from two in-memory images.
-    public static func diff(old: [UInt8], new: [UInt8], options: DeltaOptions = DeltaOptions()) throws(OTAError) -> [UInt8] {
+    public static func diff(old: [UInt8], new: [UInt8], options: DeltaOptions = DeltaOptions()) throws(OTAError)
+        -> [UInt8]
+    {
         var patch: [UInt8] = []
         _ = try withBuffers(old, new) { (o, n) throws(OTAError) in
-            try DeltaEncoder(options: options).encode(old: o, new: n, progress: nil) { (bytes: [UInt8]) throws(OTAError) in patch += bytes }
+            try DeltaEncoder(options: options).encode(old: o, new: n, progress: nil) {
+                (bytes: [UInt8]) throws(OTAError) in patch += bytes
+            }
         }
         return patch
     }
 
     /// Applies a patch to an in-memory old image.
-    public static func apply(old: [UInt8], patch: [UInt8], limits: DeltaLimits = DeltaLimits()) throws(OTAError) -> [UInt8] {
+    public static func apply(old: [UInt8], patch: [UInt8], limits: DeltaLimits = DeltaLimits()) throws(OTAError)
+        -> [UInt8]
+    {
         var out: [UInt8] = []
-        let decoder = DeltaDecoder(source: MemoryDeltaSource(old), limits: limits) { (bytes: [UInt8]) throws(OTAError) in out += bytes }
+        let decoder = DeltaDecoder(source: MemoryDeltaSource(old), limits: limits) {
+            (bytes: [UInt8]) throws(OTAError) in out += bytes
+        }
         var offset = 0
         while offset < patch.count {
             let end = min(offset + 64 * 1024, patch.count)
@@ -43,7 +51,9 @@ public enum Delta {
         let new = try InputFile(path: newPath).readAll(limit: Int.max)
         let writer = try AtomicFileWriter(path: output)
         let statistics = try withBuffers(old, new) { (o, n) throws(OTAError) in
-            try DeltaEncoder(options: options).encode(old: o, new: n, progress: progress) { (bytes: [UInt8]) throws(OTAError) in try writer.write(bytes) }
+            try DeltaEncoder(options: options).encode(old: o, new: n, progress: progress) {
+                (bytes: [UInt8]) throws(OTAError) in try writer.write(bytes)
+            }
         }
         let patchSize = writer.bytesWritten
         try writer.commit()
@@ -63,7 +73,9 @@ public enum Delta {
         let patch = try InputFile(path: patchPath)
         let patchSize = try patch.size()
         let writer = try AtomicFileWriter(path: output)
-        let decoder = DeltaDecoder(source: source, limits: limits) { (bytes: [UInt8]) throws(OTAError) in try writer.write(bytes) }
+        let decoder = DeltaDecoder(source: source, limits: limits) { (bytes: [UInt8]) throws(OTAError) in
+            try writer.write(bytes)
+        }
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         var read: Int64 = 0
         while true {

@@ -15,12 +15,14 @@ public final class FileDeltaSource: DeltaSource {
 
     public init(path: String) throws(OTAError) {
         file = try InputFile(path: path)
-        byteCount = try file.size()
+        byteCount = try file.byteCount()
     }
 
     public func read(at offset: Int64, count: Int) throws(OTAError) -> [UInt8] {
         let bytes = try file.read(at: offset, count: count)
-        guard bytes.count == count else { throw .io("io.short-read", "\(file.path): the old image ended early (changed while reading?)") }
+        guard bytes.count == count else {
+            throw .io("io.short-read", "\(file.path): the old image ended early (changed while reading?)")
+        }
         return bytes
     }
 }
@@ -84,7 +86,10 @@ public final class DeltaDecoder {
     private static let readAhead = 64 << 10
 
     /// - Parameter output: receives the new image's bytes in order.
-    public init(source: any DeltaSource, limits: DeltaLimits = DeltaLimits(), output: @escaping ([UInt8]) throws(OTAError) -> Void) {
+    public init(
+        source: any DeltaSource, limits: DeltaLimits = DeltaLimits(),
+        output: @escaping ([UInt8]) throws(OTAError) -> Void
+    ) {
         self.source = source
         self.limits = limits
         self.output = output
@@ -109,7 +114,9 @@ public final class DeltaDecoder {
 
     /// Confirms the patch ended exactly after the last op and the new image's hash matches.
     public func finish() throws(OTAError) -> DeltaPatchHeader {
-        guard let header, let xz, let newHasher else { throw .rejected("delta.truncated", "patch ends inside its header") }
+        guard let header, let xz, let newHasher else {
+            throw .rejected("delta.truncated", "patch ends inside its header")
+        }
         do {
             try xz.finish { (piece: [UInt8]) throws(OTAError) in try self.consume(piece) }
         } catch {
@@ -119,11 +126,14 @@ public final class DeltaDecoder {
             throw .rejected("delta.truncated", "patch op stream ends in the middle of an op")
         }
         guard written == Int64(header.newSize) else {
-            throw .rejected("delta.short-output", "patch ops produce \(written) bytes, header declares \(header.newSize)")
+            throw .rejected(
+                "delta.short-output", "patch ops produce \(written) bytes, header declares \(header.newSize)")
         }
         try flush()
         guard newHasher.finalize().constantTimeEquals(header.newHash) else {
-            throw .rejected("delta.result-mismatch", "the rebuilt image's \(header.hashAlgorithm.rawValue) does not match the patch header")
+            throw .rejected(
+                "delta.result-mismatch",
+                "the rebuilt image's \(header.hashAlgorithm.rawValue) does not match the patch header")
         }
         return header
     }
@@ -131,7 +141,9 @@ public final class DeltaDecoder {
     private func start() throws(OTAError) {
         let header = try DeltaPatchHeader.decode(headerBytes)
         guard source.byteCount == Int64(header.oldSize) else {
-            throw .rejected("delta.source-mismatch", "the old image has \(source.byteCount) bytes, the patch expects \(header.oldSize)")
+            throw .rejected(
+                "delta.source-mismatch",
+                "the old image has \(source.byteCount) bytes, the patch expects \(header.oldSize)")
         }
         // Verify the whole old image before writing anything.
         let hasher = try Hasher(header.hashAlgorithm)
@@ -142,7 +154,9 @@ public final class DeltaDecoder {
             offset += Int64(count)
         }
         guard hasher.finalize().constantTimeEquals(header.oldHash) else {
-            throw .rejected("delta.source-mismatch", "the old image's \(header.hashAlgorithm.rawValue) does not match the patch's source hash")
+            throw .rejected(
+                "delta.source-mismatch",
+                "the old image's \(header.hashAlgorithm.rawValue) does not match the patch's source hash")
         }
         self.header = header
         newHasher = try Hasher(header.hashAlgorithm)
@@ -158,9 +172,13 @@ public final class DeltaDecoder {
     private static func translate(_ error: OTAError) -> OTAError {
         switch error.code {
         case "xz.output-limit":
-            return .rejected("delta.body-too-large", "patch op stream decompresses to more than its header declares (xz bomb?)", cause: error.message)
+            return .rejected(
+                "delta.body-too-large", "patch op stream decompresses to more than its header declares (xz bomb?)",
+                cause: error.message)
         case "xz.memory-limit":
-            return .rejected("delta.memory-limit", "patch body needs more decoder memory than allowed (xz dictionary too large)", cause: error.message)
+            return .rejected(
+                "delta.memory-limit", "patch body needs more decoder memory than allowed (xz dictionary too large)",
+                cause: error.message)
         case "xz.truncated":
             return .rejected("delta.truncated", "patch body ends early", cause: error.message)
         case "xz.trailing-data":
@@ -225,9 +243,13 @@ public final class DeltaDecoder {
         pending.removeAll(keepingCapacity: true)
         let lengthField = fields[fields.count - 1]
         let remainingOutput = Int64(header.newSize) - written
-        guard lengthField > 0 else { throw .rejected("delta.malformed", "zero-length op in patch at output offset \(written)") }
+        guard lengthField > 0 else {
+            throw .rejected("delta.malformed", "zero-length op in patch at output offset \(written)")
+        }
         guard lengthField <= UInt64(remainingOutput) else {
-            throw .rejected("delta.output-overflow", "patch op writes \(lengthField) bytes at offset \(written), past the declared size \(header.newSize)")
+            throw .rejected(
+                "delta.output-overflow",
+                "patch op writes \(lengthField) bytes at offset \(written), past the declared size \(header.newSize)")
         }
         let length = Int64(lengthField)
         if code == DeltaOperation.insertCode {
@@ -239,7 +261,10 @@ public final class DeltaDecoder {
         let delta = Varint.unzigzag(fields[0])
         let (start, overflow) = oldCursor.addingReportingOverflow(delta)
         guard !overflow, start >= 0, start <= Int64(header.oldSize), length <= Int64(header.oldSize) - start else {
-            throw .rejected("delta.out-of-range", "patch op reads old bytes outside the old image (cursor \(oldCursor), delta \(delta), length \(length))")
+            throw .rejected(
+                "delta.out-of-range",
+                "patch op reads old bytes outside the old image (cursor \(oldCursor), delta \(delta), length \(length))"
+            )
         }
         oldCursor = start + length
         written += length
@@ -257,7 +282,9 @@ public final class DeltaDecoder {
             var values: [UInt64] = []
             var offset = 0
             for _ in 0..<2 {
-                let parse = try pending.withUnsafeBufferPointer { (p) throws(DeltaFormatError) in try Varint.read(p, at: offset) }
+                let parse = try pending.withUnsafeBufferPointer { (p) throws(DeltaFormatError) in
+                    try Varint.read(p, at: offset)
+                }
                 guard case .value(let value, let next) = parse else { return }
                 values.append(value)
                 offset = next
@@ -269,7 +296,9 @@ public final class DeltaDecoder {
         pending.removeAll(keepingCapacity: true)
         let (zeros, literals) = (pair[0], pair[1])
         guard zeros <= UInt64(remaining), literals <= UInt64(remaining) - zeros, zeros + literals > 0 else {
-            throw .rejected("delta.malformed", "ADD payload run (\(zeros) + \(literals)) does not fit the \(remaining) bytes left in its op")
+            throw .rejected(
+                "delta.malformed",
+                "ADD payload run (\(zeros) + \(literals)) does not fit the \(remaining) bytes left in its op")
         }
         try copyOld(at: oldPosition, count: Int64(zeros))
         let left = remaining - Int64(zeros) - Int64(literals)
@@ -297,7 +326,9 @@ public final class DeltaDecoder {
         var offset = 1
         do {
             for _ in 0..<count {
-                let parse = try pending.withUnsafeBufferPointer { (p) throws(DeltaFormatError) in try Varint.read(p, at: offset) }
+                let parse = try pending.withUnsafeBufferPointer { (p) throws(DeltaFormatError) in
+                    try Varint.read(p, at: offset)
+                }
                 guard case .value(let value, let next) = parse else { return nil }
                 values.append(value)
                 offset = next

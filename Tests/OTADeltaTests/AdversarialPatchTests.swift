@@ -77,7 +77,9 @@ import Testing
         #expect(Self.code(flipped) == "delta.header-corrupt")
         let algorithm = try Self.resealed(Self.patch) { $0[10] = 9 }
         #expect(Self.code(algorithm) == "delta.header-invalid")
-        let body = try Self.resealed(Self.patch) { $0.replaceSubrange(32..<40, with: [UInt8](repeating: 0xff, count: 8)) }
+        let body = try Self.resealed(Self.patch) {
+            $0.replaceSubrange(32..<40, with: [UInt8](repeating: 0xff, count: 8))
+        }
         #expect(Self.code(body) == "delta.header-invalid")
     }
 
@@ -102,10 +104,13 @@ import Testing
         let long = [DeltaOperation.copyCode] + Self.varint(0) + Self.varint(60_000)
         #expect(Self.code(try Self.craft(body: long, newSize: 60_000)) == "delta.out-of-range")
         // Negative start.
-        let negative = [DeltaOperation.addCode] + Self.varint(Varint.zigzag(-5)) + Self.varint(10) + [UInt8](repeating: 0, count: 10)
+        let negative =
+            [DeltaOperation.addCode] + Self.varint(Varint.zigzag(-5)) + Self.varint(10)
+            + [UInt8](repeating: 0, count: 10)
         #expect(Self.code(try Self.craft(body: negative)) == "delta.out-of-range")
         // Overflowing start after a copy moved the cursor.
-        let overflow = [DeltaOperation.copyCode] + Self.varint(0) + Self.varint(10)
+        let overflow =
+            [DeltaOperation.copyCode] + Self.varint(0) + Self.varint(10)
             + [DeltaOperation.copyCode] + Self.varint(Varint.zigzag(Int64.max)) + Self.varint(10)
         #expect(Self.code(try Self.craft(body: overflow)) == "delta.out-of-range")
         // A start inside old whose end is past it.
@@ -116,7 +121,8 @@ import Testing
     @Test func `ops that write past the declared size are refused`() throws {
         let insert = [DeltaOperation.insertCode] + Self.varint(101) + [UInt8](repeating: 1, count: 101)
         #expect(Self.code(try Self.craft(body: insert, newSize: 100)) == "delta.output-overflow")
-        let copies = [DeltaOperation.copyCode] + Self.varint(0) + Self.varint(60)
+        let copies =
+            [DeltaOperation.copyCode] + Self.varint(0) + Self.varint(60)
             + [DeltaOperation.copyCode] + Self.varint(0) + Self.varint(60)
         #expect(Self.code(try Self.craft(body: copies, newSize: 100)) == "delta.output-overflow")
         let huge = [DeltaOperation.insertCode] + Self.varint(UInt64.max)
@@ -137,13 +143,28 @@ import Testing
     @Test func `ADD payload runs must fit their op`() throws {
         let add = [DeltaOperation.addCode] + Self.varint(0) + Self.varint(10)
         // 8 zeros + 5 literals > 10.
-        #expect(Self.code(try Self.craft(body: add + Self.varint(8) + Self.varint(5) + [1, 2, 3, 4, 5])) == "delta.malformed")
+        #expect(
+            Self.code(try Self.craft(body: add + Self.varint(8) + Self.varint(5) + [1, 2, 3, 4, 5]))
+                == "delta.malformed")
         // An empty pair would never advance.
         #expect(Self.code(try Self.craft(body: add + Self.varint(0) + Self.varint(0))) == "delta.malformed")
         // Zero count past the op.
         #expect(Self.code(try Self.craft(body: add + Self.varint(UInt64.max) + Self.varint(1))) == "delta.malformed")
         // Cut inside the literals.
-        #expect(Self.code(try Self.craft(body: add + Self.varint(2) + Self.varint(8) + [1, 2], newSize: 10)) == "delta.truncated")
+        #expect(
+            Self.code(try Self.craft(body: add + Self.varint(2) + Self.varint(8) + [1, 2], newSize: 10))
+                == "delta.truncated")
+    }
+
+    @Test func `the longest legal op for one byte is accepted`() throws {
+        // Non-minimal 10-byte varints are legal: ADD at delta 0, length 1, pair (0, 1), 1 byte.
+        let zero: [UInt8] = [UInt8](repeating: 0x80, count: 9) + [0]
+        let one: [UInt8] = [0x81] + [UInt8](repeating: 0x80, count: 8) + [0]
+        let body = [DeltaOperation.addCode] + zero + one + [0, 1, 5]
+        #expect(body.count == 24)
+        let expected = [Self.old[0] &+ 5]
+        let patch = try Self.craft(body: body, newSize: 1, newHash: try Hasher.hash(.sha256, expected).bytes)
+        #expect(try Delta.apply(old: Self.old, patch: patch) == expected)
     }
 
     @Test func `a patch that builds too little or the wrong image is refused`() throws {
@@ -151,7 +172,8 @@ import Testing
         #expect(Self.code(try Self.craft(body: short, newSize: 100)) == "delta.short-output")
         let wrong = [DeltaOperation.copyCode] + Self.varint(0) + Self.varint(100)
         #expect(Self.code(try Self.craft(body: wrong, newSize: 100)) == "delta.result-mismatch")
-        let right = try Self.craft(body: wrong, newSize: 100, newHash: try Hasher.hash(.sha256, Array(Self.old.prefix(100))).bytes)
+        let right = try Self.craft(
+            body: wrong, newSize: 100, newHash: try Hasher.hash(.sha256, Array(Self.old.prefix(100))).bytes)
         #expect(try Delta.apply(old: Self.old, patch: right) == Array(Self.old.prefix(100)))
     }
 

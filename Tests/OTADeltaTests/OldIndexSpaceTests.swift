@@ -7,7 +7,8 @@ import Testing
         let old = [UInt8](0..<100)
         try old.withUnsafeBufferPointer { buffer in
             // Block copies use 10..<40 and 50..<95: packed = 0..<10, 40..<50, 95..<100.
-            let space = try #require(OldIndexSpace(old: buffer, used: [50..<95, 10..<40, 20..<30], minimumUsedFraction: 0.5))
+            let space = try #require(
+                OldIndexSpace(old: buffer, used: [50..<95, 10..<40, 20..<30], minimumUsedFraction: 0.5))
             #expect(Array(space.bytes) == Array(0..<10) + Array(40..<50) + Array(95..<100))
             #expect(space.packedPosition(ofOld: 5) == 5)
             #expect(space.packedPosition(ofOld: 20) == 10)  // inside a used range: the next packed byte
@@ -15,7 +16,8 @@ import Testing
             #expect(space.packedPosition(ofOld: 100) == 25)
             var ops: [DeltaOperation] = []
             space.appendMapped(.add(oldStart: 8, length: 14), to: &ops)
-            #expect(ops == [.add(oldStart: 8, length: 2), .add(oldStart: 40, length: 10), .add(oldStart: 95, length: 2)])
+            #expect(
+                ops == [.add(oldStart: 8, length: 2), .add(oldStart: 40, length: 10), .add(oldStart: 95, length: 2)])
             #expect(OldIndexSpace(old: buffer, used: [0..<10], minimumUsedFraction: 0.5) == nil)
         }
     }

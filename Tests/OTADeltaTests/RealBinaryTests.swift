@@ -8,10 +8,14 @@ import Testing
 /// absent): CPython extension modules from adjacent releases, and two related Debian tools.
 @Suite struct RealBinaryTests {
     static let pairs: [(String, String)] = [
-        ("/root/.pyenv/versions/3.10.13/lib/python3.10/lib-dynload/_datetime.cpython-310-x86_64-linux-gnu.so",
-         "/root/.pyenv/versions/3.11.7/lib/python3.11/lib-dynload/_datetime.cpython-311-x86_64-linux-gnu.so"),
-        ("/root/.pyenv/versions/3.12.1/lib/python3.12/lib-dynload/_json.cpython-312-x86_64-linux-gnu.so",
-         "/root/.pyenv/versions/3.13.0/lib/python3.13/lib-dynload/_json.cpython-313-x86_64-linux-gnu.so"),
+        (
+            "/root/.pyenv/versions/3.10.13/lib/python3.10/lib-dynload/_datetime.cpython-310-x86_64-linux-gnu.so",
+            "/root/.pyenv/versions/3.11.7/lib/python3.11/lib-dynload/_datetime.cpython-311-x86_64-linux-gnu.so"
+        ),
+        (
+            "/root/.pyenv/versions/3.12.1/lib/python3.12/lib-dynload/_json.cpython-312-x86_64-linux-gnu.so",
+            "/root/.pyenv/versions/3.13.0/lib/python3.13/lib-dynload/_json.cpython-313-x86_64-linux-gnu.so"
+        ),
         ("/usr/bin/bspatch", "/usr/bin/bsdiff"),
     ]
 

@@ -144,11 +144,33 @@ import Testing
         #expect(patch.count < 6_000, "patch \(patch.count) bytes")
     }
 
+    @Test(arguments: [1, 7, 4096])
+    func `the decoder accepts the patch in pieces of any size`(pieceSize: Int) throws {
+        // Small input pieces make xz hand out small output pieces, so op headers, ADD run
+        // pairs and literals are cut at every possible boundary.
+        let old = Self.texty(60_000, seed: 40)
+        var new = old
+        for i in stride(from: 100, to: 60_000, by: 997) { new[i] &+= 1 }
+        new.insert(contentsOf: Self.random(700, seed: 41), at: 30_000)
+        let patch = try Delta.diff(old: old, new: new)
+        var out: [UInt8] = []
+        let decoder = DeltaDecoder(source: MemoryDeltaSource(old)) { (bytes: [UInt8]) throws(OTAError) in out += bytes }
+        var offset = 0
+        while offset < patch.count {
+            let end = min(offset + pieceSize, patch.count)
+            try decoder.update(Array(patch[offset..<end]))
+            offset = end
+        }
+        _ = try decoder.finish()
+        #expect(out == new)
+    }
+
     @Test(arguments: HashAlgorithm.allCases)
     func `the header records the chosen hash`(algorithm: HashAlgorithm) throws {
         var options = DeltaOptions()
         options.hashAlgorithm = algorithm
-        let old = Self.texty(10_000, seed: 30), new = Self.texty(12_000, seed: 31)
+        let old = Self.texty(10_000, seed: 30)
+        let new = Self.texty(12_000, seed: 31)
         let patch = try Self.roundTrip(old, new, options: options)
         let header = try DeltaPatchHeader.decode(Array(patch.prefix(DeltaPatchHeader.byteCount)))
         #expect(header.oldHash == (try Hasher.hash(algorithm, old)))

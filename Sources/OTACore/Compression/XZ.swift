@@ -36,7 +36,11 @@ public final class XZEncoder {
     /// - Parameters:
     ///   - dictionarySize: 4 KiB to 1.5 GiB; the decoder needs about this much memory.
     ///   - literalContextBits: LZMA2 `lc` (0...4); `nil` keeps the preset's value (3).
-    public init(preset: UInt32, extreme: Bool = false, dictionarySize: UInt32, literalContextBits: UInt32? = nil) throws(OTAError) {
+    ///   - positionBits: LZMA2 `pb` (0...4); `nil` keeps the preset's value (2).
+    public init(
+        preset: UInt32, extreme: Bool = false, dictionarySize: UInt32, literalContextBits: UInt32? = nil,
+        positionBits: UInt32? = nil
+    ) throws(OTAError) {
         guard preset <= 9 else { throw .usage("xz.preset", "xz preset must be 0...9, got \(preset)") }
         guard dictionarySize >= 4096 && dictionarySize <= 1536 << 20 else {
             throw .usage("xz.dictionary", "xz dictionary must be 4 KiB...1.5 GiB, got \(dictionarySize)")
@@ -49,6 +53,10 @@ public final class XZEncoder {
         if let literalContextBits {
             guard literalContextBits <= 4 else { throw .usage("xz.options", "lc must be 0...4") }
             options.lc = literalContextBits
+        }
+        if let positionBits {
+            guard positionBits <= 4 else { throw .usage("xz.options", "pb must be 0...4") }
+            options.pb = positionBits
         }
         let rc = withUnsafeMutablePointer(to: &options) { optionsPointer -> lzma_ret in
             // 0x21 is LZMA_FILTER_LZMA2 (a UINT64_C macro that Swift cannot import).

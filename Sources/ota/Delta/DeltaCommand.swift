@@ -4,7 +4,7 @@ import OTACore
 import OTADelta
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `ota delta ...`: make and apply delta patches between two images.
@@ -28,7 +28,8 @@ struct DeltaCommand: ParsableCommand {
         @Option(help: "xz dictionary in MiB; the vehicle's decoder needs about this much memory.")
         var dictionaryMiB: UInt32 = 8
         @Option(help: "xz preset 0...9 for the patch body.") var xzPreset: UInt32 = 9
-        @Flag(inversion: .prefixedNo, help: "xz extreme mode (slower; measured no smaller on our corpus).") var extreme = false
+        @Flag(inversion: .prefixedNo, help: "xz extreme mode (slower; measured no smaller on our corpus).")
+        var extreme = false
         @OptionGroup var outputOptions: OutputOptions
 
         func run() throws {
@@ -42,12 +43,15 @@ struct DeltaCommand: ParsableCommand {
             options.preset = xzPreset
             options.extreme = extreme
             let progress = ProgressLine(enabled: !outputOptions.json)
-            let report = try Delta.createPatch(old: old, new: new, output: output, options: options, progress: progress.update)
+            let report = try Delta.createPatch(
+                old: old, new: new, output: output, options: options, progress: progress.update)
             progress.clear()
             let ratio = report.newSize > 0 ? Double(report.patchSize) / Double(report.newSize) * 100 : 0
+            let percent = String(format: "%.2f", ratio)
+            let seconds = String(format: "%.2f", report.seconds)
             Output.succeed(
                 report,
-                human: "\(output): \(report.patchSize) bytes (\(String(format: "%.2f", ratio))% of \(report.newSize)) in \(String(format: "%.2f", report.seconds)) s",
+                human: "\(output): \(report.patchSize) bytes (\(percent)% of \(report.newSize)) in \(seconds) s",
                 json: outputOptions.json)
         }
     }
@@ -56,7 +60,8 @@ struct DeltaCommand: ParsableCommand {
     struct Apply: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Rebuild NEW from OLD and a patch, streaming with flat memory.",
-            discussion: "OLD's hash is checked before anything is written and NEW's at the end; on failure no output is left.")
+            discussion:
+                "OLD's hash is checked before anything is written and NEW's at the end; on failure no output is left.")
 
         @Argument(help: "The source image (a file or block device).") var old: String
         @Argument(help: "The patch.") var patch: String
@@ -67,9 +72,9 @@ struct DeltaCommand: ParsableCommand {
             let progress = ProgressLine(enabled: !outputOptions.json)
             let report = try Delta.applyPatch(old: old, patch: patch, output: output, progress: progress.update)
             progress.clear()
+            let seconds = String(format: "%.2f", report.seconds)
             Output.succeed(
-                report,
-                human: "\(output): \(report.newSize) bytes, \(report.newHash), in \(String(format: "%.2f", report.seconds)) s",
+                report, human: "\(output): \(report.newSize) bytes, \(report.newHash), in \(seconds) s",
                 json: outputOptions.json)
         }
     }

@@ -113,4 +113,13 @@ step "[vehicle] installed again, booted and confirmed"
 step "[vehicle] the install record: $(wc -l < "$car/records.jsonl") records, every policy step and refusal; the failures"
 grep '"result":"fail"' "$car/records.jsonl"
 
+step "[records] the vehicle's tamper-evident log (hash-chained, checkpoints signed by the device key) verifies"
+"$ota" records verify "$car/records" --key "$intl/vehicle/device.crt"
+step "[records] the fleet store ingests it (twice: the second adds nothing) and compliance exports CSV, JSON Lines and HTML with a signed manifest"
+"$ota" records ingest --store "$out/fleet.db" --key "$intl/vehicle/device.crt" "$car/records"
+"$ota" records ingest --store "$out/fleet.db" --key "$intl/vehicle/device.crt" "$car/records"
+"$ota" records export --store "$out/fleet.db" --out "$out/export" --key "$intl/compliance/compliance-signer.key" --lang zh-CN
+"$ota" records verify-export "$out/export" --key "$intl/compliance/compliance-signer.crt"
+ls "$out/export"
+
 step "demo finished: outputs in $out"

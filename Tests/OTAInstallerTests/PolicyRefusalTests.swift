@@ -222,7 +222,7 @@ struct PolicyRefusalTests {
         #expect(
             steps == [
                 "vehicle.init", "verify", "target", "anti-rollback", "approval", "filing", "plan", "precondition", "consent",
-                "apply.start", "apply.installed", "activate",
+                "apply.start", "apply.installed", "apply.image", "apply.image", "activate",
             ])
         let consent = try InstallerFixture.records(vehicle).first { $0.step == "consent" }
         #expect(consent?.fields["language"] == "zh-CN")

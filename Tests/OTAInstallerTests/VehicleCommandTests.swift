@@ -87,7 +87,8 @@ struct VehicleCommandTests {
         #expect(verify.status == 0, "\(verify.stdout)")
         let segments = try FileManager.default.contentsOfDirectory(atPath: log).filter { $0.hasPrefix("seg") || $0.hasSuffix(".log") }.sorted()
         let text = try segments.map { try String(contentsOfFile: log + "/" + $0, encoding: .utf8) }.joined()
-        for expected in ["consent.refused", "approval.missing", "precondition.unknown", "\"step\":\"vehicle.init\""] {
+        for expected in ["consent.refused", "approval.missing", "precondition.unknown", "\"step\":\"vehicle.init\"",
+                         "\"step\":\"apply.image\"", "\"ecu\":\"IVI\"", "\"versionBefore\":\"2.3.1\"", "\"swinAfter\":\"SWIN-IVI-2.4.0\""] {
             #expect(text.contains(expected), "record log lacks \(expected)")
         }
         if let first = segments.first {

@@ -74,6 +74,19 @@ extension Vehicle {
         try record(
             "apply.installed", .pass, bundle: manifest.bundle.id, campaign: manifest.bundle.campaign,
             fields: ["bytes": String(written), "images": evaluation.plan.map { "\($0.name):\($0.hash)" }.joined(separator: ",")])
+        // One register entry per ECU (R156 §7.1.2: versions, integrity data and software
+        // identification before and after), for the compliance export.
+        for image in manifest.images {
+            var fields = ["ecu": image.ecu, "versionAfter": image.version, "imageHashAfter": image.target.hash]
+            if let hardware = config.ecus.first(where: { $0.id == image.ecu })?.hardwareId { fields["hardwareId"] = hardware }
+            if let before = state.ecus[image.ecu]?.version { fields["versionBefore"] = before }
+            if let source = image.source { fields["imageHashBefore"] = source.hash }
+            if let identification = image.swin ?? image.rxswin {
+                fields["swinAfter"] = identification.after
+                if let before = identification.before { fields["swinBefore"] = before }
+            }
+            try record("apply.image", .pass, bundle: manifest.bundle.id, campaign: manifest.bundle.campaign, fields: fields)
+        }
         try save(next, step: "journal.installed")
         if activate { try self.activate() }
         return InstallReport(

@@ -3,8 +3,9 @@ import Foundation
 import OTACore
 
 /// Builds real bundles for tests from the committed sample PKI (`keys-sample/`), generated
-/// images and a generated manifest.
-struct BundleFixture {
+/// images and a generated manifest, in a temporary directory removed when the fixture is released
+/// (at the end of the test that made it, passed or failed).
+final class BundleFixture: Sendable {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().path
 
@@ -16,6 +17,8 @@ struct BundleFixture {
         directory = NSTemporaryDirectory() + "ota-bundle-test-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory + "/images", withIntermediateDirectories: true)
     }
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
 
     var pki: String { "\(Self.repository)/keys-sample/\(suite.rawValue)" }
     var trust: String { "\(pki)/trust" }

@@ -5,7 +5,9 @@ import OTAInstaller
 
 /// A simulated two-ECU vehicle (ECU0 in group0, ECU1 in group1, both starting on slot A with an
 /// "old" image) and bundles for it, built with the real builder from the committed sample PKI.
-struct InstallerFixture {
+/// Everything lives in one temporary directory, removed when the fixture is released (at the end
+/// of the test that made it, passed or failed).
+final class InstallerFixture: Sendable {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().path
     static let vin = "LSVX1A2B3C4D56789"
@@ -24,6 +26,8 @@ struct InstallerFixture {
             try Self.image(size: imageSize, seed: UInt32(20 + group)).write(to: URL(fileURLWithPath: "\(images)/new-\(group).img"))
         }
     }
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
 
     /// Deterministic bytes: stretches of zeros, text-like and noise, like a file system image.
     static func image(size: Int, seed: UInt32) -> Data {

@@ -68,6 +68,7 @@ struct ManifestSourceTests {
         #expect(throws: OTAError.usage("manifest.syntax", "")) { try ManifestSource.parse("bundle: [unclosed", source: "m.yaml") }
         #expect(throws: OTAError.usage("manifest.syntax", "")) { try ManifestSource.parse("a: 1\na: 2\n", source: "m.yaml") }
         let path = NSTemporaryDirectory() + "bad-\(UUID().uuidString).yaml"
+        defer { try? FileManager.default.removeItem(atPath: path) }
         try Data([0xff, 0xfe, 0x00]).write(to: URL(fileURLWithPath: path))
         #expect(throws: OTAError.usage("manifest.encoding", "")) { try ManifestSource.load(path) }
     }

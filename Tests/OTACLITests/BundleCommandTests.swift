@@ -7,13 +7,19 @@ struct BundleCommandTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
     let keys = repository + "/keys-sample/intl"
 
+    /// A fresh temporary directory with the sample images in `images/`; the test removes it.
     func makeImages() throws -> String {
         let directory = try CLIRunner.temporaryDirectory()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.repository + "/scripts/make-sample-images.sh")
-        process.arguments = [directory + "/images", "1"]
-        try process.run()
-        process.waitUntilExit()
+        do {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Self.repository + "/scripts/make-sample-images.sh")
+            process.arguments = [directory + "/images", "1"]
+            try process.run()
+            process.waitUntilExit()
+        } catch {
+            CLIRunner.removeTemporaryDirectory(directory)
+            throw error
+        }
         return directory
     }
 
@@ -21,6 +27,7 @@ struct BundleCommandTests {
 
     @Test func `build, verify and inspect with --json and the design's exit codes`() throws {
         let directory = try makeImages()
+        defer { CLIRunner.removeTemporaryDirectory(directory) }
         let bundle = directory + "/ivi.ota"
         let build = try CLIRunner.run(["bundle", "build", Self.repository + "/manifests/infotainment-full.yaml", "--images", directory + "/images"] + signer + ["-o", bundle, "--json"])
         #expect(build.status == 0, "\(build.stderr)")
@@ -44,6 +51,7 @@ struct BundleCommandTests {
 
     @Test func `a failed build leaves no output and no scratch files behind`() throws {
         let directory = try makeImages()
+        defer { CLIRunner.removeTemporaryDirectory(directory) }
         try FileManager.default.removeItem(atPath: directory + "/images/ivi-rootfs-2.4.0.img")
         let result = try CLIRunner.run(["bundle", "build", Self.repository + "/manifests/infotainment-full.yaml", "--images", directory + "/images"] + signer + ["-o", directory + "/out.ota", "--json"])
         #expect(result.status == 1)
@@ -53,6 +61,7 @@ struct BundleCommandTests {
 
     @Test func `a bad manifest exits 1 and lists its problems; a wrong key exits 1`() throws {
         let directory = try makeImages()
+        defer { CLIRunner.removeTemporaryDirectory(directory) }
         let manifest = directory + "/bad.yaml"
         try "bundle: {id: x}\n".write(toFile: manifest, atomically: true, encoding: .utf8)
         let bad = try CLIRunner.run(["bundle", "build", manifest, "--images", directory + "/images"] + signer + ["-o", directory + "/x.ota"])
@@ -68,6 +77,7 @@ struct BundleCommandTests {
 
     @Test func `an encrypted key takes its passphrase from a file or the environment`() throws {
         let directory = try makeImages()
+        defer { CLIRunner.removeTemporaryDirectory(directory) }
         let base = ["bundle", "build", Self.repository + "/manifests/infotainment-full.yaml", "--images", directory + "/images",
                     "--key", "\(keys)/release/signer-1.encrypted.key", "--cert", "\(keys)/release/signer-1.crt", "--chain", "\(keys)/release/chain.pem"]
         let missing = try CLIRunner.run(base + ["-o", directory + "/a.ota", "--json"])
@@ -79,6 +89,7 @@ struct BundleCommandTests {
 
     @Test func `approve and check an approval; a release signer's approval is refused`() throws {
         let directory = try makeImages()
+        defer { CLIRunner.removeTemporaryDirectory(directory) }
         let bundle = directory + "/adas.ota"
         #expect(try CLIRunner.run(["bundle", "build", Self.repository + "/manifests/adas-automated-driving.yaml", "--images", directory + "/images"] + signer + ["-o", bundle]).status == 0)
         let approve = try CLIRunner.run(["approve", bundle, "--key", "\(keys)/approval/approval-signer.key", "--cert", "\(keys)/approval/approval-signer.crt",

@@ -43,9 +43,12 @@ struct CLIRunner {
         return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
     }
 
+    /// A fresh directory under the temporary directory; the test removes it with a `defer`.
     static func temporaryDirectory() throws -> String {
         let path = NSTemporaryDirectory() + "ota-cli-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }
+
+    static func removeTemporaryDirectory(_ path: String) { try? FileManager.default.removeItem(atPath: path) }
 }

@@ -10,7 +10,9 @@ struct KeysInitTests {
 
     @Test(arguments: Suite.allCases)
     func `the sample PKI verifies role by role against its own trust store`(suite: Suite) throws {
-        let directory = try CLIRunner.temporaryDirectory() + "/pki"
+        let base = try CLIRunner.temporaryDirectory()
+        defer { CLIRunner.removeTemporaryDirectory(base) }
+        let directory = base + "/pki"
         let result = try CLIRunner.run(["keys", "init", "--suite", suite.rawValue, "--out", directory, "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.json["ok"] as? Bool == true)
@@ -43,7 +45,9 @@ struct KeysInitTests {
     }
 
     @Test func `the intl sample chain verifies with the openssl command line too`() throws {
-        let directory = try CLIRunner.temporaryDirectory() + "/pki"
+        let base = try CLIRunner.temporaryDirectory()
+        defer { CLIRunner.removeTemporaryDirectory(base) }
+        let directory = base + "/pki"
         #expect(try CLIRunner.run(["keys", "init", "--suite", "intl", "--out", directory]).status == 0)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
@@ -58,6 +62,7 @@ struct KeysInitTests {
 
     @Test func `bad arguments exit 1 with a stable code and leave nothing behind`() throws {
         let base = try CLIRunner.temporaryDirectory()
+        defer { CLIRunner.removeTemporaryDirectory(base) }
         let unknown = try CLIRunner.run(["keys", "init", "--suite", "rsa", "--out", "\(base)/x", "--json"])
         #expect(unknown.status == 1)
         #expect(unknown.errorCode == "suite.unknown")

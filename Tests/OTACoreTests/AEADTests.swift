@@ -44,6 +44,7 @@ struct AEADTests {
     @Test func `SM4 matches the GB/T 32907 vector`() throws {
         let vector = hex("0123456789abcdeffedcba9876543210")
         let directory = try TemporaryDirectory.make()
+        defer { TemporaryDirectory.remove(directory) }
         try Data(repeating: 0, count: 16).write(to: URL(fileURLWithPath: "\(directory)/zero"))
         let (status, output) = try OpenSSLTool.run(["enc", "-sm4-ctr", "-K", Hex.encode(vector), "-iv", Hex.encode(vector), "-in", "\(directory)/zero"])
         #expect(status == 0)

@@ -132,6 +132,7 @@ struct ChainVerifierTests {
         let pki = try TestPKI(suite: .intl)
         let signer = try pki.leaf()
         let directory = try TemporaryDirectory.make()
+        defer { TemporaryDirectory.remove(directory) }
         let verifier = ChainVerifier(store: try TrustStore(directory: directory), time: FixedTime(pki.now))
         #expect(throws: OTAError.rejected("trust.empty", "")) { try verifier.verify(signer.certificate, intermediates: [pki.ca.certificate], role: .release) }
         #expect(throws: OTAError.rejected("trust.missing", "")) { try TrustStore(directory: directory + "/nope") }
@@ -141,6 +142,7 @@ struct ChainVerifierTests {
         let pki = try TestPKI(suite: .intl)
         let signer = try pki.leaf()
         let directory = try pki.writeTrustStore(role: .approval, crls: pki.crls())
+        defer { TemporaryDirectory.remove(directory) }
         let verifier = ChainVerifier(store: try TrustStore(directory: directory), time: FixedTime(pki.now))
         // Trusted as approval (no codeSigning needed there) …
         #expect(try verifier.verify(signer.certificate, intermediates: [pki.ca.certificate], role: .approval).isTrusted)

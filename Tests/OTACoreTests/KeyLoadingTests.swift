@@ -14,6 +14,7 @@ struct KeyLoadingTests {
 
     @Test func `DER private keys made by the openssl command line load`() throws {
         let directory = try TemporaryDirectory.make()
+        defer { TemporaryDirectory.remove(directory) }
         try OpenSSLTool.run(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-outform", "DER", "-out", "\(directory)/ec.der"])
         try OpenSSLTool.run(["genpkey", "-algorithm", "SM2", "-out", "\(directory)/sm2.pem"])
         #expect(try PrivateKey(contentsOf: "\(directory)/ec.der").type == .p256)
@@ -22,6 +23,7 @@ struct KeyLoadingTests {
 
     @Test func `an encrypted key needs its passphrase from a file or the environment`() throws {
         let directory = try TemporaryDirectory.make()
+        defer { TemporaryDirectory.remove(directory) }
         let key = try PrivateKey.generate(.p256)
         try key.pem(passphrase: Array("correct horse".utf8)).write(toFile: "\(directory)/k.pem", atomically: true, encoding: .utf8)
         try "correct horse\n".write(toFile: "\(directory)/pass", atomically: true, encoding: .utf8)
@@ -39,6 +41,7 @@ struct KeyLoadingTests {
 
     @Test func `garbage, public keys and unsupported curves are refused with their own codes`() throws {
         let directory = try TemporaryDirectory.make()
+        defer { TemporaryDirectory.remove(directory) }
         #expect(throws: OTAError.usage("key.malformed", "")) { try PrivateKey(encoded: Array("not a key".utf8)) }
         let publicOnly = try PrivateKey.generate(.p256).publicKey.pem()
         #expect(throws: OTAError.usage("key.malformed", "")) { try PrivateKey(encoded: Array(publicOnly.utf8)) }

@@ -50,6 +50,7 @@ struct SignatureTests {
     @Test(arguments: signingTypes)
     func `signatures interoperate with the openssl command line both ways`(type: KeyType) throws {
         let directory = try TemporaryDirectory.make()
+        defer { TemporaryDirectory.remove(directory) }
         let key = try PrivateKey.generate(type)
         try key.pem().write(toFile: "\(directory)/key.pem", atomically: true, encoding: .utf8)
         try key.publicKey.pem().write(toFile: "\(directory)/pub.pem", atomically: true, encoding: .utf8)

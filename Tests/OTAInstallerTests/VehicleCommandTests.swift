@@ -32,6 +32,7 @@ struct VehicleCommandTests {
         let root = InstallerFixture.repository
         let directory = NSTemporaryDirectory() + "ota-vehicle-cli-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let images = Process()
         images.executableURL = URL(fileURLWithPath: root + "/scripts/make-sample-images.sh")
         images.arguments = [directory + "/images", "1"]

@@ -51,23 +51,32 @@ struct TestPKI {
         ]
     }
 
-    /// Writes a trust store directory with this root as the anchor of `role`.
+    /// Writes a trust store directory with this root as the anchor of `role`; the caller removes
+    /// it (`TemporaryDirectory.remove`).
     func writeTrustStore(role: TrustRole, crls: [CertificateRevocationList]) throws -> String {
         let directory = try TemporaryDirectory.make()
-        try FileManager.default.createDirectory(atPath: "\(directory)/\(role.rawValue)/anchors", withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: "\(directory)/\(role.rawValue)/crls", withIntermediateDirectories: true)
-        try root.certificate.pem.write(toFile: "\(directory)/\(role.rawValue)/anchors/root.crt", atomically: true, encoding: .utf8)
-        for (index, crl) in crls.enumerated() {
-            try crl.pem.write(toFile: "\(directory)/\(role.rawValue)/crls/\(index).crl", atomically: true, encoding: .utf8)
+        do {
+            try FileManager.default.createDirectory(atPath: "\(directory)/\(role.rawValue)/anchors", withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: "\(directory)/\(role.rawValue)/crls", withIntermediateDirectories: true)
+            try root.certificate.pem.write(toFile: "\(directory)/\(role.rawValue)/anchors/root.crt", atomically: true, encoding: .utf8)
+            for (index, crl) in crls.enumerated() {
+                try crl.pem.write(toFile: "\(directory)/\(role.rawValue)/crls/\(index).crl", atomically: true, encoding: .utf8)
+            }
+        } catch {
+            TemporaryDirectory.remove(directory)
+            throw error
         }
         return directory
     }
 }
 
+/// Fresh directories under the temporary directory; each test removes its own with a `defer`.
 enum TemporaryDirectory {
     static func make() throws -> String {
         let path = NSTemporaryDirectory() + "ota-test-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }
+
+    static func remove(_ path: String) { try? FileManager.default.removeItem(atPath: path) }
 }

@@ -4,11 +4,19 @@
 # export and check a signed report.
 #
 #   scripts/records-demo.sh path/to/ota [WORKDIR]
+#
+# Without WORKDIR it works in a new temporary directory, removed when it exits; pass WORKDIR to
+# keep the log, the fleet store and the report.
 set -euo pipefail
 
 OTA=$(realpath "${1:?usage: scripts/records-demo.sh path/to/ota [WORKDIR]}")
-WORK=${2:-$(mktemp -d /tmp/ota-records-demo.XXXXXX)}
-mkdir -p "$WORK"
+if [ -n "${2:-}" ]; then
+    WORK=$2
+    mkdir -p "$WORK"
+else
+    WORK=$(mktemp -d -t ota-records-demo.XXXXXX)
+    trap 'rm -rf "$WORK"' EXIT
+fi
 cd "$WORK"
 step() { printf '\n== %s\n' "$*"; }
 
@@ -42,4 +50,4 @@ step "the fleet store refuses to delete records younger than 10 years"
 step "compliance export (VINs tokenised), checked by a third party"
 "$OTA" records export --store fleet.db --key compliance.pem -o export --lang zh-CN --campaign CAMP-2026-03
 "$OTA" records verify-export export --key compliance.pub
-echo "report: $WORK/export/report.html"
+if [ -n "${2:-}" ]; then echo "report: $WORK/export/report.html"; else echo "(pass a WORKDIR to keep the report)"; fi

@@ -9,7 +9,7 @@ OTA=$(realpath "${1:?usage: scripts/records-report-screenshot.sh path/to/ota [OU
 OUT=$(realpath -m "${2:-out/records-report.png}")
 CHROMIUM=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
 [ -n "$CHROMIUM" ] || { echo "chromium not found (apt-get install chromium)" >&2; exit 1; }
-WORK=$(mktemp -d /tmp/ota-records-report.XXXXXX)
+WORK=$(mktemp -d -t ota-records-report.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$(dirname "$OUT")"
 

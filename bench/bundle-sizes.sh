@@ -8,6 +8,7 @@ ota=$(realpath "$1")
 work=${OTA_BENCH_DIR:-bench/results}/sizes-work
 results=bench/results/bundle-sizes.md
 rm -rf "$work"; mkdir -p "$work/images"
+trap 'rm -rf "$work"' EXIT  # up to ~10 GiB of images and bundles, pass or fail
 intl=keys-sample/intl
 {
     echo "# Payload sizes around 2 GiB and 4 GiB"
@@ -32,5 +33,4 @@ for size in 2147483647 2147483649 4294967295 4294967297; do
     echo "| $size | ${plain% *} | ${plain#* } | $entry | $verdict |" >> "$results"
     [ "${plain% *}" = "$size" ] && [ "$entry" = "$size" ] && [ "$verdict" = OK ] || { cat "$results"; echo "bench: size $size mismatch"; exit 1; }
 done
-rm -rf "$work"
 cat "$results"

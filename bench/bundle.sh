@@ -2,6 +2,7 @@
 # Bundle benchmark: build and verify of one large image, side by side with the physical limits
 # (openssl dgst, xz, openssl enc) and the tools users pick (rauc, mender-artifact).
 # Usage: bench/bundle.sh path/to/ota [SIZE_MIB]     (default 1024)
+# The work directory (several GiB) is removed when the script exits, unless KEEP=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ota=$(realpath "$1")
@@ -9,6 +10,7 @@ size_mib=${2:-${OTA_BENCH_MIB:-1024}}
 work=${OTA_BENCH_DIR:-bench/results/bundle-work}
 results=bench/results/bundle.md
 rm -rf "$work"; mkdir -p "$work/images" bench/results
+[ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$work"' EXIT
 
 need=()
 command -v /usr/bin/time >/dev/null || need+=(time)
@@ -94,9 +96,9 @@ RAUCM
     if rauc bundle --cert "$intl/release/signer-1.crt" --intermediate "$intl/release/chain.pem" --key "$intl/release/signer-1.key" "$work/rauc-in" "$work/bench.raucb" > "$work/rauc-build.log" 2>&1; then
         # RAUC checks the signer's purpose; the sample signer is codeSigning, so say so.
         printf '[system]\ncompatible=ota-bench\nbootloader=noop\n[keyring]\npath=%s\ncheck-purpose=codesign\n' "$(realpath "$intl/release/root-ca.crt")" > "$work/rauc-system.conf"
-        measure rauc_info rauc info --conf "$work/rauc-system.conf" "$work/bench.raucb" || rauc_line="rauc: info failed (see $work/rauc_info.out)"
+        measure rauc_info rauc info --conf "$work/rauc-system.conf" "$work/bench.raucb" || rauc_line="rauc: info failed (KEEP=1 keeps $work/rauc_info.out)"
     else
-        rauc_line="rauc: bundle creation failed (see $work/rauc-build.log)"
+        rauc_line="rauc: bundle creation failed (KEEP=1 keeps $work/rauc-build.log)"
     fi
 fi
 mender_line="mender-artifact: not installed"
@@ -104,9 +106,9 @@ if command -v mender-artifact >/dev/null; then
     openssl ec -in "$intl/release/signer-1.key" -out "$work/mender.key" 2>/dev/null
     openssl pkey -in "$intl/release/signer-1.key" -pubout -out "$work/mender.pub"
     if mender-artifact write rootfs-image -t ota-bench -n bench-2.4.0 -f "$image" -k "$work/mender.key" -o "$work/bench.mender" > "$work/mender-build.log" 2>&1; then
-        measure mender_validate mender-artifact validate -k "$work/mender.pub" "$work/bench.mender" || mender_line="mender-artifact: validate failed (see $work/mender_validate.out)"
+        measure mender_validate mender-artifact validate -k "$work/mender.pub" "$work/bench.mender" || mender_line="mender-artifact: validate failed (KEEP=1 keeps $work/mender_validate.out)"
     else
-        mender_line="mender-artifact: artifact creation failed (see $work/mender-build.log)"
+        mender_line="mender-artifact: artifact creation failed (KEEP=1 keeps $work/mender-build.log)"
     fi
 fi
 

@@ -14,6 +14,7 @@ size_mib=${2:-${OTA_BENCH_MIB:-1024}}
 work=${OTA_BENCH_DIR:-bench/results/install-work}
 results=bench/results/install.md
 rm -rf "$work"; mkdir -p "$work/images" bench/results
+trap 'rm -rf "$work"' EXIT  # images, bundles and vehicles, pass or fail
 intl=keys-sample/intl
 
 # The image: half pseudo-random (incompressible), half structured (zeros and text), like a root filesystem.
@@ -138,4 +139,3 @@ fi
     fi
 } > "$results"
 cat "$results"
-rm -rf "$work"

@@ -39,7 +39,8 @@ public final class MemoryDeltaSource: DeltaSource {
 
 /// Limits the decoder enforces against a hostile patch.
 public struct DeltaLimits: Sendable {
-    /// The most memory liblzma may use: refuses dictionaries beyond the vehicle's budget.
+    /// The most memory the four stream decoders may use together (about the sum of their
+    /// dictionaries): refuses patches made for a larger budget than the vehicle's.
     public var xzMemoryLimit: UInt64 = 32 << 20
 
     public init() {}
@@ -49,32 +50,38 @@ public struct DeltaLimits: Sendable {
 /// by offset and hands the new image out in order, in pieces of at most 1 MiB.
 ///
 /// Before any output it checks the old image's size and hash against the header; at the end
-/// it checks the new image's hash. Every op is bounds-checked against the header's sizes, so a
-/// hostile patch cannot read outside the old image, write past the new size or make the
-/// decoder allocate more than its fixed buffers (about 10 MiB with the default 8 MiB xz
-/// dictionary; at most `limits.xzMemoryLimit` plus 3 MiB).
+/// it checks the new image's hash. Frames and ops are bounds-checked against the header's
+/// sizes, so a hostile patch cannot read outside the old image, write past the new size or make
+/// the decoder allocate more than its fixed buffers (the stream dictionaries, at most
+/// `limits.xzMemoryLimit`, plus about 6 MiB: one frame of at most 2 MiB of stream bytes,
+/// its compressed pieces, the old-image cache and the output piece).
 public final class DeltaDecoder {
     public private(set) var header: DeltaPatchHeader?
     private let source: any DeltaSource
     private let limits: DeltaLimits
     private let output: ([UInt8]) throws(OTAError) -> Void
-    private var headerBytes: [UInt8] = []
-    private var xz: XZDecoder?
     private var newHasher: Hasher?
 
-    // Op parsing state.
-    private enum State {
-        case opHeader
-        /// Inside an ADD, expecting a (zero count, literal count) pair in `pending`.
-        case addRun(oldPosition: Int64, remaining: Int64)
-        /// Inside an ADD, `literals` difference bytes to go, then `remaining` more of the ADD.
-        case addLiterals(oldPosition: Int64, literals: Int64, remaining: Int64)
-        case insert(remaining: Int64)
+    private enum Phase {
+        case header
+        case frameHeader
+        /// Collecting the compressed piece of stream `index` of the current frame.
+        case piece(index: Int)
     }
-    private var state = State.opHeader
+    private var phase = Phase.header
+    /// Bytes of the header, frame header or piece being collected.
     private var pending: [UInt8] = []
+    private var decoders: [LZMA2StreamDecoder] = []
+    private var rawSizes = [Int](repeating: 0, count: PatchStream.allCases.count)
+    private var packedSizes = [Int](repeating: 0, count: PatchStream.allCases.count)
+    /// The current frame's decoded streams and how far the ops have read each.
+    private var streams = [[UInt8]](repeating: [], count: PatchStream.allCases.count)
+    private var cursors = [Int](repeating: 0, count: PatchStream.allCases.count)
+    /// Stream bytes of all frames so far (the header declares the total).
+    private var rawSeen: UInt64 = 0
+
     private var oldCursor: Int64 = 0
-    /// Output bytes accounted for by the ops parsed so far.
+    /// Output bytes accounted for by the ops run so far.
     private var written: Int64 = 0
     private var outBuffer: [UInt8] = []
     private static let outPiece = 1 << 20
@@ -97,33 +104,42 @@ public final class DeltaDecoder {
 
     /// Consumes the next bytes of the patch.
     public func update(_ bytes: [UInt8]) throws(OTAError) {
-        var input = bytes[...]
-        if header == nil {
-            let take = min(DeltaPatchHeader.byteCount - headerBytes.count, input.count)
-            headerBytes += input.prefix(take)
-            input = input.dropFirst(take)
-            if headerBytes.count == DeltaPatchHeader.byteCount { try start() }
-        }
-        guard !input.isEmpty, let xz else { return }
-        do {
-            try xz.update(Array(input)) { (piece: [UInt8]) throws(OTAError) in try self.consume(piece) }
-        } catch {
-            throw Self.translate(error)
+        var index = 0
+        while index < bytes.count {
+            switch phase {
+            case .header:
+                let take = min(DeltaPatchHeader.byteCount - pending.count, bytes.count - index)
+                pending += bytes[index..<(index + take)]
+                index += take
+                if pending.count == DeltaPatchHeader.byteCount {
+                    try start()
+                    pending.removeAll()
+                    phase = .frameHeader
+                }
+            case .frameHeader:
+                guard let header, rawSeen < header.bodySize else {
+                    throw .rejected("delta.trailing-data", "data after the end of the patch body")
+                }
+                pending.append(bytes[index])
+                index += 1
+                try parseFrameHeader()
+            case .piece(let stream):
+                let take = min(packedSizes[stream] - pending.count, bytes.count - index)
+                pending += bytes[index..<(index + take)]
+                index += take
+                if pending.count == packedSizes[stream] { try finishPiece(stream) }
+            }
         }
     }
 
-    /// Confirms the patch ended exactly after the last op and the new image's hash matches.
+    /// Confirms the patch ended exactly after the last frame and the new image's hash matches.
     public func finish() throws(OTAError) -> DeltaPatchHeader {
-        guard let header, let xz, let newHasher else {
+        guard let header, let newHasher else {
             throw .rejected("delta.truncated", "patch ends inside its header")
         }
-        do {
-            try xz.finish { (piece: [UInt8]) throws(OTAError) in try self.consume(piece) }
-        } catch {
-            throw Self.translate(error)
-        }
-        guard case .opHeader = state, pending.isEmpty, xz.totalOut == header.bodySize else {
-            throw .rejected("delta.truncated", "patch op stream ends in the middle of an op")
+        guard case .frameHeader = phase, pending.isEmpty, rawSeen == header.bodySize else {
+            throw .rejected(
+                "delta.truncated", "patch body ends early (\(rawSeen) of \(header.bodySize) stream bytes decoded)")
         }
         guard written == Int64(header.newSize) else {
             throw .rejected(
@@ -139,7 +155,14 @@ public final class DeltaDecoder {
     }
 
     private func start() throws(OTAError) {
-        let header = try DeltaPatchHeader.decode(headerBytes)
+        let header = try DeltaPatchHeader.decode(pending)
+        let memory = header.dictionarySizes.reduce(UInt64(0)) { $0 + UInt64($1) }
+        guard memory <= limits.xzMemoryLimit else {
+            throw .rejected(
+                "delta.memory-limit",
+                "patch streams need \(memory >> 20) MiB of decoder dictionaries, more than the \(limits.xzMemoryLimit >> 20) MiB allowed"
+            )
+        }
         guard source.byteCount == Int64(header.oldSize) else {
             throw .rejected(
                 "delta.source-mismatch",
@@ -158,107 +181,171 @@ public final class DeltaDecoder {
                 "delta.source-mismatch",
                 "the old image's \(header.hashAlgorithm.rawValue) does not match the patch's source hash")
         }
-        self.header = header
-        newHasher = try Hasher(header.hashAlgorithm)
         do {
-            xz = try XZDecoder(memoryLimit: limits.xzMemoryLimit, outputLimit: header.bodySize)
+            decoders = try header.dictionarySizes.map { (size) throws(OTAError) in
+                try LZMA2StreamDecoder(dictionarySize: size)
+            }
         } catch {
             throw Self.translate(error)
         }
+        self.header = header
+        newHasher = try Hasher(header.hashAlgorithm)
         outBuffer.reserveCapacity(Self.outPiece)
     }
 
-    /// Maps xz failures to delta codes, so a caller sees one family.
+    /// Maps LZMA2 failures to delta codes, so a caller sees one family.
     private static func translate(_ error: OTAError) -> OTAError {
         switch error.code {
         case "xz.output-limit":
             return .rejected(
-                "delta.body-too-large", "patch op stream decompresses to more than its header declares (xz bomb?)",
-                cause: error.message)
-        case "xz.memory-limit":
-            return .rejected(
-                "delta.memory-limit", "patch body needs more decoder memory than allowed (xz dictionary too large)",
+                "delta.body-too-large", "a patch stream decompresses to more than its frame declares (xz bomb?)",
                 cause: error.message)
         case "xz.truncated":
-            return .rejected("delta.truncated", "patch body ends early", cause: error.message)
-        case "xz.trailing-data":
-            return .rejected("delta.trailing-data", "data after the end of the patch body", cause: error.message)
-        case "xz.corrupt", "xz.format", "xz.options", "xz.failed":
-            return .rejected("delta.corrupt", "patch body is not valid xz data", cause: error.message)
+            return .rejected("delta.corrupt", "a patch stream piece decodes to less than its frame declares", cause: error.message)
+        case "xz.trailing-data", "xz.corrupt", "xz.format", "xz.options", "xz.failed", "xz.memory-limit":
+            return .rejected("delta.corrupt", "patch body is not valid LZMA2 data", cause: error.message)
         default:
             return error
         }
     }
 
-    private func consume(_ piece: [UInt8]) throws(OTAError) {
-        var index = 0
-        while index < piece.count {
-            switch state {
-            case .opHeader:
-                pending.append(piece[index])
-                index += 1
-                try parseOpHeader()
-            case .addRun(let oldPosition, let remaining):
-                pending.append(piece[index])
-                index += 1
-                try parseAddRun(oldPosition: oldPosition, remaining: remaining)
-            case .addLiterals(let oldPosition, let literals, let remaining):
-                let count = Int(min(literals, Int64(piece.count - index)))
-                let oldBytes = try readOld(at: oldPosition, count: count)
-                let base = oldBytes.startIndex
-                for i in 0..<count { outBuffer.append(oldBytes[base + i] &+ piece[index + i]) }
-                try emitIfFull()
-                index += count
-                let position = oldPosition + Int64(count)
-                if literals > Int64(count) {
-                    state = .addLiterals(oldPosition: position, literals: literals - Int64(count), remaining: remaining)
-                } else {
-                    state = remaining == 0 ? .opHeader : .addRun(oldPosition: position, remaining: remaining)
+    // MARK: - Frames
+
+    /// Tries to read the frame header collected in `pending`: raw then packed size per stream.
+    private func parseFrameHeader() throws(OTAError) {
+        guard let header else { return }
+        var values: [UInt64] = []
+        var offset = 0
+        do throws(DeltaFormatError) {
+            for _ in 0..<PatchFrame.headerFields {
+                let parse = try pending.withUnsafeBufferPointer { (p) throws(DeltaFormatError) in
+                    try Varint.read(p, at: offset)
                 }
-            case .insert(let remaining):
-                let count = Int(min(remaining, Int64(piece.count - index)))
-                outBuffer.append(contentsOf: piece[index..<(index + count)])
-                try emitIfFull()
-                index += count
-                state = remaining == Int64(count) ? .opHeader : .insert(remaining: remaining - Int64(count))
+                guard case .value(let value, let next) = parse else { return }
+                values.append(value)
+                offset = next
             }
+        } catch {
+            throw .rejected("delta.malformed", "malformed number in a frame header at output offset \(written)")
+        }
+        pending.removeAll(keepingCapacity: true)
+        let count = PatchStream.allCases.count
+        let raw = values[0..<count]
+        let packed = values[count...]
+        let total = raw.reduce(UInt64(0)) { $0 &+ min($1, UInt64(PatchFrame.maxRawBytes) + 1) }
+        guard raw.allSatisfy({ $0 <= UInt64(PatchFrame.maxRawBytes) }), total <= UInt64(PatchFrame.maxRawBytes) else {
+            throw .rejected(
+                "delta.malformed", "a frame declares more than \(PatchFrame.maxRawBytes) stream bytes (\(Array(raw)))")
+        }
+        guard total > 0 else { throw .rejected("delta.malformed", "empty frame in patch at output offset \(written)") }
+        guard total <= header.bodySize - rawSeen else {
+            throw .rejected(
+                "delta.body-too-large",
+                "frames declare more stream bytes than the header's \(header.bodySize) (xz bomb?)")
+        }
+        for (r, p) in zip(raw, packed) {
+            guard p <= UInt64(PatchFrame.maxPacked(raw: Int(r))), (p == 0) == (r == 0) else {
+                throw .rejected(
+                    "delta.malformed", "a frame declares \(p) compressed bytes for \(r) stream bytes")
+            }
+        }
+        rawSizes = raw.map { Int($0) }
+        packedSizes = packed.map { Int($0) }
+        rawSeen += total
+        try nextPiece(after: -1)
+    }
+
+    /// Moves to the next stream with a non-empty piece, or runs the frame when none is left.
+    private func nextPiece(after stream: Int) throws(OTAError) {
+        var next = stream + 1
+        while next < PatchStream.allCases.count && packedSizes[next] == 0 {
+            streams[next].removeAll(keepingCapacity: true)
+            next += 1
+        }
+        if next < PatchStream.allCases.count {
+            phase = .piece(index: next)
+        } else {
+            phase = .frameHeader
+            try runFrame()
         }
     }
 
-    /// Tries to decode the op header accumulated in `pending`; acts on it once complete.
-    private func parseOpHeader() throws(OTAError) {
-        guard let header else { return }
-        let code = pending[0]
-        let fields: [UInt64]
-        switch code {
-        case DeltaOperation.copyCode, DeltaOperation.addCode:
-            guard let parsed = try readVarints(2) else { return }
-            fields = parsed
-        case DeltaOperation.insertCode:
-            guard let parsed = try readVarints(1) else { return }
-            fields = parsed
-        default:
-            throw .rejected("delta.unknown-op", "unknown op code \(code) in patch at output offset \(written)")
+    private func finishPiece(_ stream: Int) throws(OTAError) {
+        do {
+            try decoders[stream].decode(pending, count: rawSizes[stream], into: &streams[stream])
+        } catch {
+            throw Self.translate(error)
         }
         pending.removeAll(keepingCapacity: true)
-        let lengthField = fields[fields.count - 1]
-        let remainingOutput = Int64(header.newSize) - written
+        try nextPiece(after: stream)
+    }
+
+    // MARK: - Ops
+
+    /// Runs the ops of the current frame; every stream must be used up exactly.
+    private func runFrame() throws(OTAError) {
+        for i in cursors.indices { cursors[i] = 0 }
+        let control = PatchStream.control.rawValue
+        while cursors[control] < streams[control].count {
+            try runOp()
+        }
+        for stream in PatchStream.allCases where cursors[stream.rawValue] != streams[stream.rawValue].count {
+            throw .rejected(
+                "delta.malformed",
+                "a frame's \(stream) stream holds \(streams[stream.rawValue].count - cursors[stream.rawValue]) bytes no op uses"
+            )
+        }
+    }
+
+    /// The next varint of `stream` in this frame; its absence is a malformed patch.
+    private func varint(_ stream: PatchStream, _ what: String) throws(OTAError) -> UInt64 {
+        let parse: Varint.Parse
+        do throws(DeltaFormatError) {
+            parse = try streams[stream.rawValue].withUnsafeBufferPointer { (p) throws(DeltaFormatError) in
+                try Varint.read(p, at: cursors[stream.rawValue])
+            }
+        } catch {
+            throw .rejected("delta.malformed", "malformed number (\(what)) in patch at output offset \(written)")
+        }
+        guard case .value(let value, let next) = parse else {
+            throw .rejected("delta.malformed", "\(what) missing from its frame at output offset \(written)")
+        }
+        cursors[stream.rawValue] = next
+        return value
+    }
+
+    private func runOp() throws(OTAError) {
+        guard let header else { return }
+        let control = PatchStream.control.rawValue
+        let code = streams[control][cursors[control]]
+        cursors[control] += 1
+        guard code == DeltaOperation.copyCode || code == DeltaOperation.addCode || code == DeltaOperation.insertCode else {
+            throw .rejected("delta.unknown-op", "unknown op code \(code) in patch at output offset \(written)")
+        }
+        let delta = code == DeltaOperation.insertCode ? 0 : Varint.unzigzag(try varint(.control, "op offset"))
+        let lengthField = try varint(.control, "op length")
         guard lengthField > 0 else {
             throw .rejected("delta.malformed", "zero-length op in patch at output offset \(written)")
         }
-        guard lengthField <= UInt64(remainingOutput) else {
+        guard lengthField <= UInt64(Int64(header.newSize) - written) else {
             throw .rejected(
                 "delta.output-overflow",
                 "patch op writes \(lengthField) bytes at offset \(written), past the declared size \(header.newSize)")
         }
         let length = Int64(lengthField)
         if code == DeltaOperation.insertCode {
+            let inserts = PatchStream.inserts.rawValue
+            guard length <= Int64(streams[inserts].count - cursors[inserts]) else {
+                throw .rejected("delta.malformed", "INSERT of \(length) bytes runs past its frame's inserted bytes")
+            }
+            let from = cursors[inserts]
+            outBuffer.append(contentsOf: streams[inserts][from..<(from + Int(length))])
+            cursors[inserts] += Int(length)
             written += length
-            state = .insert(remaining: length)
+            try emitIfFull()
             return
         }
         // old start = cursor + signed delta, checked without overflow.
-        let delta = Varint.unzigzag(fields[0])
         let (start, overflow) = oldCursor.addingReportingOverflow(delta)
         guard !overflow, start >= 0, start <= Int64(header.oldSize), length <= Int64(header.oldSize) - start else {
             throw .rejected(
@@ -268,45 +355,55 @@ public final class DeltaDecoder {
         }
         oldCursor = start + length
         written += length
-        if code == DeltaOperation.addCode {
-            state = .addRun(oldPosition: start, remaining: length)
-        } else {
+        if code == DeltaOperation.copyCode {
             try copyOld(at: start, count: length)
+        } else {
+            try runAdd(at: start, length: length)
         }
     }
 
-    /// Tries to decode an ADD's (zero count, literal count) pair from `pending`.
-    private func parseAddRun(oldPosition: Int64, remaining: Int64) throws(OTAError) {
-        let pair: [UInt64]
-        do throws(DeltaFormatError) {
-            var values: [UInt64] = []
-            var offset = 0
-            for _ in 0..<2 {
-                let parse = try pending.withUnsafeBufferPointer { (p) throws(DeltaFormatError) in
-                    try Varint.read(p, at: offset)
+    /// An ADD's runs: old bytes unchanged for each zero run, old + difference for literals.
+    private func runAdd(at start: Int64, length: Int64) throws(OTAError) {
+        let differences = PatchStream.differences.rawValue
+        var position = start
+        var remaining = length
+        while remaining > 0 {
+            let token = try varint(.runs, "ADD run")
+            let zeros = token >> 3
+            var literals = token & 7
+            if literals == 7 {
+                let more = try varint(.runs, "ADD run length")
+                guard more <= UInt64(remaining) else {
+                    throw .rejected("delta.malformed", "ADD run of \(more) literals does not fit its op")
                 }
-                guard case .value(let value, let next) = parse else { return }
-                values.append(value)
-                offset = next
+                literals += more
             }
-            pair = values
-        } catch {
-            throw .rejected("delta.malformed", "malformed number in an ADD payload in the patch")
-        }
-        pending.removeAll(keepingCapacity: true)
-        let (zeros, literals) = (pair[0], pair[1])
-        guard zeros <= UInt64(remaining), literals <= UInt64(remaining) - zeros, zeros + literals > 0 else {
-            throw .rejected(
-                "delta.malformed",
-                "ADD payload run (\(zeros) + \(literals)) does not fit the \(remaining) bytes left in its op")
-        }
-        try copyOld(at: oldPosition, count: Int64(zeros))
-        let left = remaining - Int64(zeros) - Int64(literals)
-        let position = oldPosition + Int64(zeros)
-        if literals > 0 {
-            state = .addLiterals(oldPosition: position, literals: Int64(literals), remaining: left)
-        } else {
-            state = left == 0 ? .opHeader : .addRun(oldPosition: position, remaining: left)
+            guard zeros <= UInt64(remaining), literals <= UInt64(remaining) - zeros, zeros + literals > 0 else {
+                throw .rejected(
+                    "delta.malformed",
+                    "ADD payload run (\(zeros) + \(literals)) does not fit the \(remaining) bytes left in its op")
+            }
+            try copyOld(at: position, count: Int64(zeros))
+            position += Int64(zeros)
+            let count = Int(literals)
+            guard count <= streams[differences].count - cursors[differences] else {
+                throw .rejected("delta.malformed", "ADD run of \(count) literals runs past its frame's difference bytes")
+            }
+            var done = 0
+            while done < count {
+                let step = min(count - done, Self.readAhead)
+                let oldBytes = try readOld(at: position, count: step)
+                let base = oldBytes.startIndex
+                let from = cursors[differences]
+                streams[differences].withUnsafeBufferPointer { diff in
+                    for i in 0..<step { outBuffer.append(oldBytes[base + i] &+ diff[from + i]) }
+                }
+                cursors[differences] += step
+                position += Int64(step)
+                done += step
+                try emitIfFull()
+            }
+            remaining -= Int64(zeros) + Int64(literals)
         }
     }
 
@@ -319,24 +416,6 @@ public final class DeltaDecoder {
             try emitIfFull()
             done += Int64(step)
         }
-    }
-
-    private func readVarints(_ count: Int) throws(OTAError) -> [UInt64]? {
-        var values: [UInt64] = []
-        var offset = 1
-        do {
-            for _ in 0..<count {
-                let parse = try pending.withUnsafeBufferPointer { (p) throws(DeltaFormatError) in
-                    try Varint.read(p, at: offset)
-                }
-                guard case .value(let value, let next) = parse else { return nil }
-                values.append(value)
-                offset = next
-            }
-        } catch {
-            throw .rejected("delta.malformed", "malformed number in patch op at output offset \(written)")
-        }
-        return values
     }
 
     /// Old bytes `[offset, offset + count)`, already bounds-checked; served from the cache.

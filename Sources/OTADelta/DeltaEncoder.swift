@@ -1,4 +1,6 @@
 public import OTACore
+internal import Dispatch
+internal import Foundation
 
 /// Settings for making a patch.
 public struct DeltaOptions: Sendable {
@@ -17,9 +19,9 @@ public struct DeltaOptions: Sendable {
     public var blockSize = 4096
     /// Shortest run of whole blocks the block pass keeps (shorter ones go to the matcher).
     public var minimumBlockRun = 32 << 10
-    /// Bytes a new match must gain over the current alignment to start a new op. bsdiff uses
-    /// 8; 20 gave 9% smaller patches on shared libraries (fewer, longer ops; see PERFORMANCE.md).
-    public var minimumGain = 20
+    /// Estimated compressed bytes a cover must save to be kept (`CoverMatcher`); 12-20 gave
+    /// the smallest patches on the benchmark corpus (HDiffPatch uses 6 with its own estimate).
+    public var minimumCoverScore = 16
     /// When block copies use at least this fraction of the old image, the suffix array indexes
     /// only the old bytes they do not use (see `OldIndexSpace`); above 1 never.
     public var packedIndexThreshold = 0.5
@@ -38,6 +40,8 @@ public typealias DeltaProgress = (_ phase: String, _ fraction: Double) -> Void
 /// plus a 64 MiB lookup table and the op list.
 struct DeltaEncoder {
     let options: DeltaOptions
+    /// Gaps longer than this are matched in pieces, in parallel.
+    static let matchPiece = 4 << 20
 
     /// The ops that rebuild `new` from `old`, in new order, covering every new byte once.
     func operations(old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>, progress: DeltaProgress?)
@@ -97,49 +101,52 @@ struct DeltaEncoder {
             }
             return best
         }
-        // With several windows, long gaps are cut into pieces so each piece is matched in the
-        // window around the old position its alignment predicts.
-        if windows.count > 1 {
-            let piece = max(window / 4, 1 << 14)
-            var split: [Gap] = []
-            for gap in gaps {
-                var start = gap.start
-                while start < gap.end {
-                    let end = min(start + piece, gap.end)
-                    split.append(Gap(start: start, end: end, seed: gap.seed + (start - gap.start)))
-                    start = end
-                }
+        // Long gaps are cut into pieces: so both cores can match at once, and with several
+        // windows so each piece is matched in the window around the old position its alignment
+        // predicts. A cover cannot cross a cut; at 4 MiB pieces that costs nothing measurable.
+        let piece = windows.count > 1 ? max(min(window / 4, Self.matchPiece), 1 << 14) : Self.matchPiece
+        var split: [Gap] = []
+        for gap in gaps {
+            var start = gap.start
+            while start < gap.end {
+                let end = gap.end - start <= piece + piece / 2 ? gap.end : start + piece
+                split.append(Gap(start: start, end: end, seed: gap.seed + (start - gap.start)))
+                start = end
             }
-            gaps = split
         }
+        gaps = split
         var windowOf = gaps.map { windowIndex(for: $0.seed) }
         var gapsByWindow = [[Int]](repeating: [], count: windows.count)
         for i in gaps.indices { gapsByWindow[windowOf[i]].append(i) }
         windowOf.removeAll()
 
         let gapBytes = gaps.reduce(0) { $0 + $1.end - $1.start }
-        var done = 0
+        let tracker = ProgressTracker(total: gapBytes, progress: progress)
         for (w, members) in gapsByWindow.enumerated() where !members.isEmpty {
             let range = windows[w]
             if range.isEmpty {
                 for i in members { gaps[i].ops = [.insert(length: gaps[i].end - gaps[i].start)] }
                 continue
             }
-            progress?("index", Double(done) / Double(max(gapBytes, 1)))
-            let oldWindow = UnsafeBufferPointer(rebasing: indexed[range])
-            let matcher = SuffixMatcher(old: oldWindow, new: new, minimumGain: options.minimumGain)
-            var previous: (index: Int, next: Int)? = nil
-            for i in members {
+            tracker.report("index")
+            let shared = SharedMatchInput(
+                index: SuffixIndex(old: UnsafeBufferPointer(rebasing: indexed[range]), new: new),
+                minimumScore: options.minimumCoverScore,
+                pieces: members.map { (gaps[$0].start, gaps[$0].end, gaps[$0].seed - range.lowerBound) })
+            let results = UnsafeMutableBufferPointer<[DeltaOperation]>.allocate(capacity: members.count)
+            results.initialize(repeating: [])
+            defer { results.deinitialize().deallocate() }
+            let slots = SendableSlots(results)
+            DispatchQueue.concurrentPerform(iterations: members.count) { k in
+                let (start, end, seed) = shared.pieces[k]
                 var ops: [DeltaOperation] = []
-                // A piece right after one matched in this window continues its real alignment.
-                var seed = gaps[i].seed - range.lowerBound
-                if let previous, previous.index == i - 1, gaps[i - 1].end == gaps[i].start { seed = previous.next }
-                let doneBefore = done
-                let next = matcher.match(from: gaps[i].start, to: gaps[i].end, seed: seed, into: &ops) { bytes in
-                    progress?("match", Double(doneBefore + bytes) / Double(max(gapBytes, 1)))
-                }
-                previous = (i, next)
-                for op in ops {
+                CoverMatcher(index: shared.index, minimumScore: shared.minimumScore)
+                    .match(from: start, to: end, seed: seed, into: &ops)
+                slots.buffer[k] = ops
+                tracker.finished(piece: end - start)
+            }
+            for (k, i) in members.enumerated() {
+                for op in results[k] {
                     switch op {
                     case .copy(let o, let l):
                         space.appendMapped(.copy(oldStart: o + range.lowerBound, length: l), to: &gaps[i].ops)
@@ -148,8 +155,6 @@ struct DeltaEncoder {
                     case .insert: gaps[i].ops.append(op)
                     }
                 }
-                done += gaps[i].end - gaps[i].start
-                progress?("match", Double(done) / Double(max(gapBytes, 1)))
             }
         }
 
@@ -174,7 +179,7 @@ struct DeltaEncoder {
         return ops
     }
 
-    /// Writes the patch (header, then the xz-compressed op stream) to `sink`.
+    /// Writes the patch (header, then the framed streams) to `sink`.
     func encode(
         old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>, progress: DeltaProgress?,
         sink: ([UInt8]) throws(OTAError) -> Void
@@ -184,90 +189,87 @@ struct DeltaEncoder {
         let newHash = try Hasher.hash(options.hashAlgorithm, new)
         let ops = operations(old: old, new: new, progress: progress)
 
-        var bodySize: UInt64 = 0
-        var oldCursor = 0
-        var statistics = DeltaStatistics()
-        var sizePosition = 0
-        for op in ops {
-            defer { sizePosition += op.length }
-            switch op {
-            case .copy(let o, let l), .add(let o, let l):
-                let delta = Varint.zigzag(Int64(o - oldCursor))
-                bodySize += UInt64(1 + Varint.byteCount(delta) + Varint.byteCount(UInt64(l)))
-                if case .add = op {
-                    var counted = 0
-                    Self.addPayload(old: old, new: new, oldStart: o, newStart: sizePosition, length: l) {
-                        counted += $0.count
-                    }
-                    bodySize += UInt64(counted)
-                    statistics.addBytes += Int64(l)
-                } else {
-                    statistics.copyBytes += Int64(l)
-                }
-                oldCursor = o + l
-            case .insert(let l):
-                bodySize += UInt64(1 + Varint.byteCount(UInt64(l)) + l)
-                statistics.insertBytes += Int64(l)
-            }
-        }
+        // The header declares the streams' total size: a first pass counts it.
+        let counter = try PatchFrameWriter(settings: [])
+        var statistics = try writeStreams(ops, old: old, new: new, to: counter, progress: nil) { _ throws(OTAError) in }
         statistics.operations = ops.count
+        let settings = streamSettings
         let header = DeltaPatchHeader(
             hashAlgorithm: options.hashAlgorithm, oldSize: UInt64(old.count), newSize: UInt64(new.count),
-            bodySize: bodySize, oldHash: oldHash, newHash: newHash)
+            bodySize: counter.totalRawBytes, dictionarySizes: settings.map(\.dictionarySize), oldHash: oldHash,
+            newHash: newHash)
         try sink(try header.encoded())
-
         progress?("compress", 0)
-        // lc=1, pb=0: the op stream is not 4-byte structured; 0.5-0.8% smaller than lc=3, pb=2.
-        let encoder = try XZEncoder(
-            preset: options.preset, extreme: options.extreme, dictionarySize: options.dictionarySize,
-            literalContextBits: 1, positionBits: 0)
-        var buffer: [UInt8] = []
-        buffer.reserveCapacity(1 << 20)
-        var newPos = 0
-        func flush() throws(OTAError) {
-            try encoder.update(buffer, emit: sink)
-            buffer.removeAll(keepingCapacity: true)
-            progress?("compress", Double(newPos) / Double(max(new.count, 1)))
+        _ = try writeStreams(ops, old: old, new: new, to: try PatchFrameWriter(settings: settings), progress: progress, sink: sink)
+        progress?("compress", 1)
+        return statistics
+    }
+
+    /// LZMA2 settings of the four streams: the inserts get the configured dictionary (the
+    /// vehicle's budget); the others are small streams that gain nothing beyond 1 MiB.
+    var streamSettings: [LZMA2Settings] {
+        PatchStream.allCases.map { stream in
+            LZMA2Settings(
+                preset: options.preset, extreme: options.extreme,
+                dictionarySize: stream == .inserts ? options.dictionarySize : min(options.dictionarySize, 1 << 20),
+                literalContextBits: stream.literalContextBits, positionBits: 0)
         }
-        oldCursor = 0
+    }
+
+    /// Feeds the ops' bytes to `writer`'s streams, cutting long ADD and INSERT ops so each
+    /// op's data stays inside one frame, and closing frames as they fill.
+    private func writeStreams(
+        _ ops: [DeltaOperation], old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>,
+        to writer: PatchFrameWriter, progress: DeltaProgress?, sink: ([UInt8]) throws(OTAError) -> Void
+    ) throws(OTAError) -> DeltaStatistics {
+        var statistics = DeltaStatistics()
+        var oldCursor = 0
+        var newPosition = 0
+        func endFrameIfFull() throws(OTAError) {
+            guard writer.pendingBytes >= PatchFrame.target else { return }
+            try writer.endFrame(sink: sink)
+            progress?("compress", Double(newPosition) / Double(max(new.count, 1)))
+        }
         for op in ops {
             switch op {
-            case .copy(let o, let l):
-                buffer.append(DeltaOperation.copyCode)
-                Varint.append(Varint.zigzag(Int64(o - oldCursor)), to: &buffer)
-                Varint.append(UInt64(l), to: &buffer)
-                oldCursor = o + l
-            case .add(let o, let l):
-                buffer.append(DeltaOperation.addCode)
-                Varint.append(Varint.zigzag(Int64(o - oldCursor)), to: &buffer)
-                Varint.append(UInt64(l), to: &buffer)
-                var failure: OTAError? = nil
-                Self.addPayload(old: old, new: new, oldStart: o, newStart: newPos, length: l) { piece in
-                    buffer.append(contentsOf: piece)
-                    if buffer.count >= 1 << 20 && failure == nil {
-                        do throws(OTAError) { try flush() } catch { failure = error }
-                    }
-                }
-                if let failure { throw failure }
-                oldCursor = o + l
-            case .insert(let l):
-                buffer.append(DeltaOperation.insertCode)
-                Varint.append(UInt64(l), to: &buffer)
+            case .copy(let oldStart, let length):
+                writer.append(.control, DeltaOperation.copyCode)
+                writer.appendVarint(.control, Varint.zigzag(Int64(oldStart - oldCursor)))
+                writer.appendVarint(.control, UInt64(length))
+                oldCursor = oldStart + length
+                newPosition += length
+                statistics.copyBytes += Int64(length)
+                try endFrameIfFull()
+            case .add(let oldStart, let length):
                 var done = 0
-                while done < l {
-                    let step = min(l - done, 1 << 20)
-                    buffer.append(
-                        contentsOf: UnsafeBufferPointer(rebasing: new[(newPos + done)..<(newPos + done + step)]))
-                    done += step
-                    if buffer.count >= 1 << 20 { try flush() }
+                while done < length {
+                    let piece = min(length - done, PatchFrame.maxOpLength)
+                    writer.append(.control, DeltaOperation.addCode)
+                    writer.appendVarint(.control, Varint.zigzag(Int64(oldStart + done - oldCursor)))
+                    writer.appendVarint(.control, UInt64(piece))
+                    Self.addPayload(
+                        old: old, new: new, oldStart: oldStart + done, newStart: newPosition, length: piece, to: writer)
+                    oldCursor = oldStart + done + piece
+                    newPosition += piece
+                    done += piece
+                    try endFrameIfFull()
                 }
+                statistics.addBytes += Int64(length)
+            case .insert(let length):
+                var done = 0
+                while done < length {
+                    let piece = min(length - done, PatchFrame.maxOpLength)
+                    writer.append(.control, DeltaOperation.insertCode)
+                    writer.appendVarint(.control, UInt64(piece))
+                    writer.append(.inserts, UnsafeBufferPointer(rebasing: new[newPosition..<(newPosition + piece)]))
+                    newPosition += piece
+                    done += piece
+                    try endFrameIfFull()
+                }
+                statistics.insertBytes += Int64(length)
             }
-            newPos += op.length
-            if buffer.count >= 1 << 20 { try flush() }
         }
-        try flush()
-        try encoder.finish(emit: sink)
-        progress?("compress", 1)
+        try writer.endFrame(sink: sink)
         return statistics
     }
 }
@@ -276,16 +278,14 @@ extension DeltaEncoder {
     /// Zero runs shorter than this stay inside a literal stretch of an ADD payload.
     static let minimumZeroRun = 2
 
-    /// The payload of an ADD: pairs of (varint zero count, varint literal count, that many
-    /// difference bytes) until `length` bytes are covered. Recompiled code differs from its old
-    /// version in a few bytes per hundred, so most of an ADD is zero runs, which cost xz time
-    /// (and some size) when spelled out.
+    /// The payload of an ADD, as runs of (zero differences, literal differences) until `length`
+    /// bytes are covered: a token per run in `runs` and the literal difference bytes in
+    /// `differences`. Recompiled code differs from its old version in a few bytes per hundred,
+    /// so most of an ADD is zero runs.
     static func addPayload(
         old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>, oldStart: Int, newStart: Int, length: Int,
-        emit: (UnsafeBufferPointer<UInt8>) -> Void
+        to writer: PatchFrameWriter
     ) {
-        var scratch: [UInt8] = []
-        scratch.reserveCapacity(4096)
         let o = old.baseAddress! + oldStart
         let n = new.baseAddress! + newStart
         var i = 0
@@ -302,18 +302,10 @@ extension DeltaEncoder {
                     end += 1
                 }
             }
-            scratch.removeAll(keepingCapacity: true)
-            Varint.append(UInt64(zeros), to: &scratch)
-            Varint.append(UInt64(end - i - zeros), to: &scratch)
-            scratch.withUnsafeBufferPointer { emit($0) }
-            var j = i + zeros
-            while j < end {
-                let step = min(end - j, 4096)
-                scratch.removeAll(keepingCapacity: true)
-                for k in j..<(j + step) { scratch.append(n[k] &- o[k]) }
-                scratch.withUnsafeBufferPointer { emit($0) }
-                j += step
-            }
+            let literals = end - i - zeros
+            writer.appendVarint(.runs, UInt64(zeros) << 3 | UInt64(min(literals, 7)))
+            if literals >= 7 { writer.appendVarint(.runs, UInt64(literals - 7)) }
+            for k in (i + zeros)..<end { writer.append(.differences, n[k] &- o[k]) }
             i = end
         }
     }
@@ -325,4 +317,42 @@ public struct DeltaStatistics: Sendable, Codable, Equatable {
     public var copyBytes: Int64 = 0
     public var addBytes: Int64 = 0
     public var insertBytes: Int64 = 0
+}
+
+
+/// What the parallel match tasks share: read-only after construction.
+private struct SharedMatchInput: @unchecked Sendable {
+    let index: SuffixIndex
+    let minimumScore: Int
+    let pieces: [(start: Int, end: Int, seed: Int)]
+}
+
+/// Result slots the parallel match tasks fill, one each.
+private struct SendableSlots: @unchecked Sendable {
+    let buffer: UnsafeMutableBufferPointer<[DeltaOperation]>
+    init(_ buffer: UnsafeMutableBufferPointer<[DeltaOperation]>) { self.buffer = buffer }
+}
+
+/// Match progress summed over parallel tasks, reported under a lock.
+private final class ProgressTracker: @unchecked Sendable {
+    private let lock = NSLock()
+    private let total: Int
+    private let progress: DeltaProgress?
+    private var done = 0
+
+    init(total: Int, progress: DeltaProgress?) {
+        self.total = max(total, 1)
+        self.progress = progress
+    }
+
+    func report(_ phase: String) {
+        lock.withLock { progress?(phase, Double(done) / Double(total)) }
+    }
+
+    func finished(piece bytes: Int) {
+        lock.withLock {
+            done += bytes
+            progress?("match", Double(done) / Double(total))
+        }
+    }
 }

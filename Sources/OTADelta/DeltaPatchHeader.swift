@@ -4,29 +4,37 @@ public import OTACore
 /// "Delta patch"). Integers are little-endian.
 public struct DeltaPatchHeader: Sendable, Equatable {
     public static let magic: [UInt8] = Array("OTADELTA".utf8)
-    public static let currentVersion: UInt16 = 1
+    /// Version 2: four LZMA2 streams in frames (version 1, one xz op stream, is not read).
+    public static let currentVersion: UInt16 = 2
     public static let byteCount = 108
-    /// `compression` value for an xz (LZMA2) body.
-    static let compressionXZ: UInt8 = 1
-    /// The op stream never needs more than 24 bytes per output byte (a 1-byte ADD: code, two
-    /// 10-byte varints, a (0, 1) run pair and the byte); 32 leaves room, and a larger declared
-    /// body is refused before decoding starts.
+    /// `compression` value for a body of four raw LZMA2 streams interleaved in frames.
+    static let compressionFramedLZMA2: UInt8 = 2
+    /// The streams never need more than 24 bytes per output byte (a 1-byte ADD: code, two
+    /// 10-byte varints, a run token and the byte); 32 leaves room, and a larger declared body is
+    /// refused before decoding starts.
     static let maxBodyBytesPerOutputByte: UInt64 = 32
+    /// Dictionary sizes are stored as powers of two in this range (4 KiB ... 256 MiB).
+    static let dictionaryExponents: ClosedRange<UInt8> = 12...28
 
     public var version: UInt16
     public var hashAlgorithm: HashAlgorithm
     public var oldSize: UInt64
     public var newSize: UInt64
-    /// Exact length of the decompressed op stream.
+    /// Exact total length of the four decompressed streams.
     public var bodySize: UInt64
+    /// LZMA2 dictionary size of each stream (control, runs, differences, inserts): the
+    /// decoder needs about their sum in memory.
+    public var dictionarySizes: [UInt32]
     public var oldHash: Digest
     public var newHash: Digest
 
     public init(
-        hashAlgorithm: HashAlgorithm, oldSize: UInt64, newSize: UInt64, bodySize: UInt64, oldHash: Digest,
-        newHash: Digest
+        hashAlgorithm: HashAlgorithm, oldSize: UInt64, newSize: UInt64, bodySize: UInt64,
+        dictionarySizes: [UInt32], oldHash: Digest, newHash: Digest
     ) {
+        precondition(dictionarySizes.count == PatchStream.allCases.count)
         self.version = Self.currentVersion
+        self.dictionarySizes = dictionarySizes
         self.hashAlgorithm = hashAlgorithm
         self.oldSize = oldSize
         self.newSize = newSize
@@ -40,8 +48,13 @@ public struct DeltaPatchHeader: Sendable, Equatable {
         var out = Self.magic
         out.appendLittleEndian(version)
         out.append(Self.code(for: hashAlgorithm))
-        out.append(Self.compressionXZ)
-        out.appendLittleEndian(UInt32(0))  // reserved
+        out.append(Self.compressionFramedLZMA2)
+        for size in dictionarySizes {
+            guard size.nonzeroBitCount == 1, Self.dictionaryExponents.contains(UInt8(size.trailingZeroBitCount)) else {
+                throw .usage("delta.dictionary", "a patch stream dictionary must be a power of two, 4 KiB...256 MiB")
+            }
+            out.append(UInt8(size.trailingZeroBitCount))
+        }
         out.appendLittleEndian(oldSize)
         out.appendLittleEndian(newSize)
         out.appendLittleEndian(bodySize)
@@ -71,8 +84,16 @@ public struct DeltaPatchHeader: Sendable, Equatable {
         guard let algorithm = algorithm(for: bytes[10]) else {
             throw .rejected("delta.header-invalid", "unknown hash algorithm code \(bytes[10]) in delta patch header")
         }
-        guard bytes[11] == compressionXZ else {
+        guard bytes[11] == compressionFramedLZMA2 else {
             throw .rejected("delta.header-invalid", "unknown body compression code \(bytes[11]) in delta patch header")
+        }
+        var dictionarySizes: [UInt32] = []
+        for exponent in bytes[12..<16] {
+            guard dictionaryExponents.contains(exponent) else {
+                throw .rejected(
+                    "delta.header-invalid", "stream dictionary 2^\(exponent) in delta patch header is outside 4 KiB...256 MiB")
+            }
+            dictionarySizes.append(1 << UInt32(exponent))
         }
         let oldSize = bytes.littleEndian(UInt64.self, at: 16)
         let newSize = bytes.littleEndian(UInt64.self, at: 24)
@@ -86,7 +107,7 @@ public struct DeltaPatchHeader: Sendable, Equatable {
         }
         return DeltaPatchHeader(
             hashAlgorithm: algorithm, oldSize: oldSize, newSize: newSize, bodySize: bodySize,
-            oldHash: Digest(algorithm: algorithm, bytes: Array(bytes[40..<72])),
+            dictionarySizes: dictionarySizes, oldHash: Digest(algorithm: algorithm, bytes: Array(bytes[40..<72])),
             newHash: Digest(algorithm: algorithm, bytes: Array(bytes[72..<104])))
     }
 

@@ -88,7 +88,7 @@ public final class Recorder {
 
     deinit {
         if segmentFD >= 0 { Glibc.close(segmentFD) }
-        if lockFD >= 0 { Glibc.close(lockFD) }
+        if lockFD >= 0 { Self.unlock(lockFD) }
     }
 
     /// Creates a new log in `directory` (which must not hold one) for `vin`, signed by `signer`.
@@ -106,6 +106,8 @@ public final class Recorder {
             throw .usage("records.exists", "\(directory): already holds a record log")
         }
         let lockFD = try lock(layout)
+        var lockOwned = false
+        defer { if !lockOwned { unlock(lockFD) } }
         // `log.json` is written last: a directory without it is a creation that crashed before
         // `create` returned, so nothing in it was ever reported written. Clear what it left.
         for name in try layout.segments() { unlink(layout.path(name)) }
@@ -117,6 +119,7 @@ public final class Recorder {
                            retentionMonths: configuration.retentionMonths, created: RecordTime.format(now.date))
         let recorder = try Recorder(layout: layout, meta: meta, configuration: configuration, signer: signer, clock: clock,
                                     lockFD: lockFD, segment: LogLayout.segmentName(firstSeq: 0), nextSeq: 0, lastHash: LogEntry.zeroHash)
+        lockOwned = true
         try recorder.startSegment(firstEntry: .genesis)
         try recorder.checkpoint()
         try LogIO.replace(layout.metaPath, with: meta.json.bytes + [0x0a], durable: configuration.durability == .fsync)
@@ -135,6 +138,8 @@ public final class Recorder {
             throw .usage("records.key-mismatch", "\(directory): the log is signed by another device key (key id \(meta.keyID))")
         }
         let lockFD = try lock(layout)
+        var lockOwned = false
+        defer { if !lockOwned { unlock(lockFD) } }
         var segments = try layout.segments()
         var torn: [(segment: String, offset: Int64, bytes: [UInt8])] = []
         var pendingQuarantine: [String] = []
@@ -189,6 +194,7 @@ public final class Recorder {
                 }
                 let recorder = try Recorder(layout: layout, meta: meta, configuration: configuration, signer: signer, clock: clock,
                                             lockFD: lockFD, segment: last, nextSeq: lastEntry.seq + 1, lastHash: lastEntry.hash)
+                lockOwned = true
                 recorder.sinceCheckpoint = since
                 try recorder.openSegmentForAppend()
                 for tail in torn {
@@ -454,5 +460,13 @@ public final class Recorder {
             throw .io("records.busy", "\(layout.directory): another process is writing this log")
         }
         return fd
+    }
+
+    /// Releases the log lock. Unlocking before closing matters: a child process being spawned
+    /// at this moment holds a copy of the descriptor until it execs, and would otherwise keep
+    /// the lock (and make the next open fail with `records.busy`).
+    private static func unlock(_ fd: Int32) {
+        flock(fd, LOCK_UN)
+        Glibc.close(fd)
     }
 }

@@ -15,20 +15,77 @@ import Testing
     }()
     static let patch: [UInt8] = try! Delta.diff(old: old, new: new)
 
-    /// A patch around a hand-written op stream, with a valid header for `old`.
+    /// The four raw streams of one frame, in `PatchStream` order.
+    struct Streams {
+        var control: [UInt8] = []
+        var runs: [UInt8] = []
+        var differences: [UInt8] = []
+        var inserts: [UInt8] = []
+        var all: [[UInt8]] { [control, runs, differences, inserts] }
+    }
+
+    static let dictionaries: [UInt32] = [1 << 20, 1 << 20, 1 << 20, 1 << 20]
+
+    /// One frame around hand-written streams: the frame header (raw sizes, or `rawSizes` to lie
+    /// about them, then packed sizes) and each stream compressed with a fresh LZMA2 encoder.
+    static func frame(_ streams: Streams, rawSizes: [UInt64]? = nil, dictionaries: [UInt32] = dictionaries) throws
+        -> [UInt8]
+    {
+        var pieces: [[UInt8]] = []
+        for (index, bytes) in streams.all.enumerated() {
+            var piece: [UInt8] = []
+            if !bytes.isEmpty {
+                let encoder = try LZMA2StreamEncoder(LZMA2Settings(dictionarySize: dictionaries[index]))
+                try bytes.withUnsafeBytes { raw in try encoder.update(raw) { piece += $0 } }
+                try encoder.flush { piece += $0 }
+            }
+            pieces.append(piece)
+        }
+        var out: [UInt8] = []
+        for size in rawSizes ?? streams.all.map({ UInt64($0.count) }) { out += varint(size) }
+        for piece in pieces { out += varint(UInt64(piece.count)) }
+        return out + pieces.joined()
+    }
+
+    /// A patch with a valid header for `old` around the given frames (default: one frame of
+    /// `streams`); `bodySize` defaults to the streams' total.
     static func craft(
-        body: [UInt8], newSize: UInt64 = 100, newHash: [UInt8]? = nil, bodySize: UInt64? = nil,
-        dictionarySize: UInt32 = 1 << 20, trailing: [UInt8] = []
+        _ streams: Streams = Streams(), frames: [[UInt8]]? = nil, newSize: UInt64 = 100, newHash: [UInt8]? = nil,
+        bodySize: UInt64? = nil, dictionaries: [UInt32] = dictionaries, trailing: [UInt8] = []
     ) throws -> [UInt8] {
         let header = DeltaPatchHeader(
             hashAlgorithm: .sha256, oldSize: UInt64(old.count), newSize: newSize,
-            bodySize: bodySize ?? UInt64(body.count), oldHash: try Hasher.hash(.sha256, old),
+            bodySize: bodySize ?? UInt64(streams.all.reduce(0) { $0 + $1.count }), dictionarySizes: dictionaries,
+            oldHash: try Hasher.hash(.sha256, old),
             newHash: Digest(algorithm: .sha256, bytes: newHash ?? [UInt8](repeating: 0, count: 32)))
-        let encoder = try XZEncoder(preset: 6, dictionarySize: dictionarySize)
-        var out = try header.encoded()
-        try encoder.update(body) { out += $0 }
-        try encoder.finish { out += $0 }
-        return out + trailing
+        let body = try frames ?? [frame(streams, dictionaries: dictionaries)]
+        return try header.encoded() + body.joined() + trailing
+    }
+
+    /// The streams of a one-frame patch, decoded (to mutate them).
+    static func streams(of patch: [UInt8]) throws -> Streams {
+        let header = try DeltaPatchHeader.decode(patch)
+        var offset = DeltaPatchHeader.byteCount
+        var values: [UInt64] = []
+        while values.count < 8 {
+            guard case .value(let value, let next) = try patch.withUnsafeBufferPointer({ try Varint.read($0, at: offset) })
+            else { break }
+            values.append(value)
+            offset = next
+        }
+        var decoded: [[UInt8]] = []
+        for index in 0..<4 {
+            let packed = Int(values[4 + index])
+            var out: [UInt8] = []
+            if packed > 0 {
+                try LZMA2StreamDecoder(dictionarySize: header.dictionarySizes[index])
+                    .decode(Array(patch[offset..<(offset + packed)]), count: Int(values[index]), into: &out)
+            }
+            decoded.append(out)
+            offset += packed
+        }
+        #expect(offset == patch.count, "the test patch must be one frame")
+        return Streams(control: decoded[0], runs: decoded[1], differences: decoded[2], inserts: decoded[3])
     }
 
     static func varint(_ value: UInt64) -> [UInt8] {
@@ -70,7 +127,7 @@ import Testing
         var magic = Self.patch
         magic[0] ^= 1
         #expect(Self.code(magic) == "delta.not-a-patch")
-        let version = try Self.resealed(Self.patch) { $0[8] = 2 }
+        let version = try Self.resealed(Self.patch) { $0[8] = 1 }
         #expect(Self.code(version) == "delta.version")
         var flipped = Self.patch
         flipped[50] ^= 0x10
@@ -99,97 +156,160 @@ import Testing
         #expect(Self.code(Self.patch, old: Array(Self.old.dropLast())) == "delta.source-mismatch")
     }
 
+    static let copy = DeltaOperation.copyCode
+    static let add = DeltaOperation.addCode
+    static let insert = DeltaOperation.insertCode
+
+    /// An ADD run token: `zeros` unchanged bytes then `literals` difference bytes.
+    static func run(zeros: UInt64, literals: UInt64) -> [UInt8] {
+        varint(zeros << 3 | min(literals, 7)) + (literals >= 7 ? varint(literals - 7) : [])
+    }
+
     @Test func `copies outside the old image are refused`() throws {
         // Length past the end of old.
-        let long = [DeltaOperation.copyCode] + Self.varint(0) + Self.varint(60_000)
-        #expect(Self.code(try Self.craft(body: long, newSize: 60_000)) == "delta.out-of-range")
+        let long = Streams(control: [Self.copy] + Self.varint(0) + Self.varint(60_000))
+        #expect(Self.code(try Self.craft(long, newSize: 60_000)) == "delta.out-of-range")
         // Negative start.
-        let negative =
-            [DeltaOperation.addCode] + Self.varint(Varint.zigzag(-5)) + Self.varint(10)
-            + [UInt8](repeating: 0, count: 10)
-        #expect(Self.code(try Self.craft(body: negative)) == "delta.out-of-range")
+        let negative = Streams(
+            control: [Self.add] + Self.varint(Varint.zigzag(-5)) + Self.varint(10),
+            runs: Self.run(zeros: 0, literals: 10), differences: [UInt8](repeating: 0, count: 10))
+        #expect(Self.code(try Self.craft(negative)) == "delta.out-of-range")
         // Overflowing start after a copy moved the cursor.
-        let overflow =
-            [DeltaOperation.copyCode] + Self.varint(0) + Self.varint(10)
-            + [DeltaOperation.copyCode] + Self.varint(Varint.zigzag(Int64.max)) + Self.varint(10)
-        #expect(Self.code(try Self.craft(body: overflow)) == "delta.out-of-range")
+        let overflow = Streams(
+            control: [Self.copy] + Self.varint(0) + Self.varint(10) + [Self.copy]
+                + Self.varint(Varint.zigzag(Int64.max)) + Self.varint(10))
+        #expect(Self.code(try Self.craft(overflow)) == "delta.out-of-range")
         // A start inside old whose end is past it.
-        let straddle = [DeltaOperation.copyCode] + Self.varint(Varint.zigzag(49_990)) + Self.varint(20)
-        #expect(Self.code(try Self.craft(body: straddle)) == "delta.out-of-range")
+        let straddle = Streams(control: [Self.copy] + Self.varint(Varint.zigzag(49_990)) + Self.varint(20))
+        #expect(Self.code(try Self.craft(straddle)) == "delta.out-of-range")
     }
 
     @Test func `ops that write past the declared size are refused`() throws {
-        let insert = [DeltaOperation.insertCode] + Self.varint(101) + [UInt8](repeating: 1, count: 101)
-        #expect(Self.code(try Self.craft(body: insert, newSize: 100)) == "delta.output-overflow")
-        let copies =
-            [DeltaOperation.copyCode] + Self.varint(0) + Self.varint(60)
-            + [DeltaOperation.copyCode] + Self.varint(0) + Self.varint(60)
-        #expect(Self.code(try Self.craft(body: copies, newSize: 100)) == "delta.output-overflow")
-        let huge = [DeltaOperation.insertCode] + Self.varint(UInt64.max)
-        #expect(Self.code(try Self.craft(body: huge, newSize: 100)) == "delta.output-overflow")
+        let insert = Streams(control: [Self.insert] + Self.varint(101), inserts: [UInt8](repeating: 1, count: 101))
+        #expect(Self.code(try Self.craft(insert, newSize: 100)) == "delta.output-overflow")
+        let copies = Streams(
+            control: [Self.copy] + Self.varint(0) + Self.varint(60) + [Self.copy] + Self.varint(0) + Self.varint(60))
+        #expect(Self.code(try Self.craft(copies, newSize: 100)) == "delta.output-overflow")
+        let huge = Streams(control: [Self.insert] + Self.varint(UInt64.max))
+        #expect(Self.code(try Self.craft(huge, newSize: 100)) == "delta.output-overflow")
     }
 
     @Test func `malformed ops are refused`() throws {
-        #expect(Self.code(try Self.craft(body: [9, 1, 1])) == "delta.unknown-op")
-        #expect(Self.code(try Self.craft(body: [0])) == "delta.unknown-op")
-        let zero = [DeltaOperation.insertCode] + Self.varint(0)
-        #expect(Self.code(try Self.craft(body: zero)) == "delta.malformed")
-        let longVarint = [DeltaOperation.insertCode] + [UInt8](repeating: 0xff, count: 11) + [1]
-        #expect(Self.code(try Self.craft(body: longVarint)) == "delta.malformed")
-        let cut = [DeltaOperation.insertCode] + Self.varint(50) + [UInt8](repeating: 1, count: 20)
-        #expect(Self.code(try Self.craft(body: cut, newSize: 50)) == "delta.truncated")
+        #expect(Self.code(try Self.craft(Streams(control: [9, 1, 1]))) == "delta.unknown-op")
+        #expect(Self.code(try Self.craft(Streams(control: [0]))) == "delta.unknown-op")
+        let zero = Streams(control: [Self.insert] + Self.varint(0))
+        #expect(Self.code(try Self.craft(zero)) == "delta.malformed")
+        let longVarint = Streams(control: [Self.insert] + [UInt8](repeating: 0xff, count: 11) + [1])
+        #expect(Self.code(try Self.craft(longVarint)) == "delta.malformed")
+        // An op header cut at the end of its frame.
+        let cutHeader = Streams(control: [Self.copy] + Self.varint(0))
+        #expect(Self.code(try Self.craft(cutHeader)) == "delta.malformed")
+        // An INSERT whose bytes are not all in its frame.
+        let cut = Streams(control: [Self.insert] + Self.varint(50), inserts: [UInt8](repeating: 1, count: 20))
+        #expect(Self.code(try Self.craft(cut, newSize: 50)) == "delta.malformed")
+        // Bytes in a stream that no op uses.
+        let leftover = Streams(
+            control: [Self.copy] + Self.varint(0) + Self.varint(100), inserts: [1, 2, 3])
+        #expect(Self.code(try Self.craft(leftover)) == "delta.malformed")
     }
 
     @Test func `ADD payload runs must fit their op`() throws {
-        let add = [DeltaOperation.addCode] + Self.varint(0) + Self.varint(10)
+        let add = [Self.add] + Self.varint(0) + Self.varint(10)
         // 8 zeros + 5 literals > 10.
         #expect(
-            Self.code(try Self.craft(body: add + Self.varint(8) + Self.varint(5) + [1, 2, 3, 4, 5]))
+            Self.code(
+                try Self.craft(
+                    Streams(control: add, runs: Self.run(zeros: 8, literals: 5), differences: [1, 2, 3, 4, 5])))
                 == "delta.malformed")
-        // An empty pair would never advance.
-        #expect(Self.code(try Self.craft(body: add + Self.varint(0) + Self.varint(0))) == "delta.malformed")
+        // An empty run would never advance.
+        #expect(Self.code(try Self.craft(Streams(control: add, runs: Self.run(zeros: 0, literals: 0)))) == "delta.malformed")
         // Zero count past the op.
-        #expect(Self.code(try Self.craft(body: add + Self.varint(UInt64.max) + Self.varint(1))) == "delta.malformed")
-        // Cut inside the literals.
         #expect(
-            Self.code(try Self.craft(body: add + Self.varint(2) + Self.varint(8) + [1, 2], newSize: 10))
-                == "delta.truncated")
+            Self.code(try Self.craft(Streams(control: add, runs: Self.varint(UInt64.max - 7)))) == "delta.malformed")
+        // Literal count past the op.
+        #expect(
+            Self.code(try Self.craft(Streams(control: add, runs: Self.varint(7) + Self.varint(UInt64.max))))
+                == "delta.malformed")
+        // Runs missing, and literals missing from the frame.
+        #expect(Self.code(try Self.craft(Streams(control: add))) == "delta.malformed")
+        #expect(
+            Self.code(try Self.craft(Streams(control: add, runs: Self.run(zeros: 2, literals: 8), differences: [1, 2])))
+                == "delta.malformed")
     }
 
     @Test func `the longest legal op for one byte is accepted`() throws {
-        // Non-minimal 10-byte varints are legal: ADD at delta 0, length 1, pair (0, 1), 1 byte.
+        // Non-minimal 10-byte varints are legal: ADD at delta 0, length 1, a 1-literal run.
         let zero: [UInt8] = [UInt8](repeating: 0x80, count: 9) + [0]
         let one: [UInt8] = [0x81] + [UInt8](repeating: 0x80, count: 8) + [0]
-        let body = [DeltaOperation.addCode] + zero + one + [0, 1, 5]
-        #expect(body.count == 24)
+        let streams = Streams(control: [Self.add] + zero + one, runs: Self.run(zeros: 0, literals: 1), differences: [5])
+        #expect(streams.all.reduce(0) { $0 + $1.count } <= 24)
         let expected = [Self.old[0] &+ 5]
-        let patch = try Self.craft(body: body, newSize: 1, newHash: try Hasher.hash(.sha256, expected).bytes)
+        let patch = try Self.craft(streams, newSize: 1, newHash: try Hasher.hash(.sha256, expected).bytes)
         #expect(try Delta.apply(old: Self.old, patch: patch) == expected)
     }
 
     @Test func `a patch that builds too little or the wrong image is refused`() throws {
-        let short = [DeltaOperation.copyCode] + Self.varint(0) + Self.varint(50)
-        #expect(Self.code(try Self.craft(body: short, newSize: 100)) == "delta.short-output")
-        let wrong = [DeltaOperation.copyCode] + Self.varint(0) + Self.varint(100)
-        #expect(Self.code(try Self.craft(body: wrong, newSize: 100)) == "delta.result-mismatch")
+        let short = Streams(control: [Self.copy] + Self.varint(0) + Self.varint(50))
+        #expect(Self.code(try Self.craft(short, newSize: 100)) == "delta.short-output")
+        let wrong = Streams(control: [Self.copy] + Self.varint(0) + Self.varint(100))
+        #expect(Self.code(try Self.craft(wrong, newSize: 100)) == "delta.result-mismatch")
         let right = try Self.craft(
-            body: wrong, newSize: 100, newHash: try Hasher.hash(.sha256, Array(Self.old.prefix(100))).bytes)
+            wrong, newSize: 100, newHash: try Hasher.hash(.sha256, Array(Self.old.prefix(100))).bytes)
         #expect(try Delta.apply(old: Self.old, patch: right) == Array(Self.old.prefix(100)))
     }
 
-    @Test func `an xz bomb in the body is refused`() throws {
-        // 64 MiB of valid-looking inserts declared as a 20-byte body.
-        var bomb = [DeltaOperation.insertCode] + Self.varint(64 << 20)
-        bomb += [UInt8](repeating: 0, count: 64 << 20)
-        let patch = try Self.craft(body: bomb, newSize: 64 << 20, bodySize: 20)
-        #expect(patch.count < 64 << 10)
+    @Test func `frames are bounds-checked`() throws {
+        let ops = Streams(control: [Self.copy] + Self.varint(0) + Self.varint(100))
+        let piece = Array(try Self.frame(ops).dropFirst(8))
+        func frame(raw: [UInt64], packed: [UInt64]) -> [UInt8] {
+            (raw + packed).flatMap { Self.varint($0) } + piece
+        }
+        let size = UInt64(ops.control.count)
+        let packed = UInt64(piece.count)
+        // More stream bytes than a frame may hold.
+        #expect(
+            Self.code(try Self.craft(ops, frames: [frame(raw: [3 << 20, 0, 0, 0], packed: [packed, 0, 0, 0])]))
+                == "delta.malformed")
+        // A piece far larger than its stream bytes could need.
+        #expect(
+            Self.code(try Self.craft(ops, frames: [frame(raw: [size, 0, 0, 0], packed: [packed + 500, 0, 0, 0])]))
+                == "delta.malformed")
+        // Stream bytes without a piece, and an empty frame.
+        #expect(
+            Self.code(try Self.craft(ops, frames: [frame(raw: [size, 5, 0, 0], packed: [packed, 0, 0, 0])], bodySize: size + 5))
+                == "delta.malformed")
+        #expect(Self.code(try Self.craft(ops, frames: [[0, 0, 0, 0, 0, 0, 0, 0]])) == "delta.malformed")
+        // A frame header with a malformed number.
+        #expect(Self.code(try Self.craft(ops, frames: [[UInt8](repeating: 0xff, count: 11)])) == "delta.malformed")
+        // Frames declaring more stream bytes than the header.
+        #expect(Self.code(try Self.craft(ops, bodySize: size - 1)) == "delta.body-too-large")
+        // A piece that decodes to fewer bytes than declared.
+        #expect(
+            Self.code(try Self.craft(ops, frames: [frame(raw: [size + 3, 0, 0, 0], packed: [packed, 0, 0, 0])], bodySize: size + 3))
+                == "delta.corrupt")
+    }
+
+    @Test func `an xz bomb in a stream is refused`() throws {
+        // 4 MiB of INSERT bytes in a piece whose frame declares 8 KiB: it decodes to far more.
+        let declared: UInt64 = 8 << 10
+        let bomb = Streams(control: [Self.insert] + Self.varint(declared), inserts: [UInt8](repeating: 0, count: 4 << 20))
+        let frame = try Self.frame(bomb, rawSizes: [UInt64(bomb.control.count), 0, 0, declared])
+        let patch = try Self.craft(
+            bomb, frames: [frame], newSize: declared, bodySize: UInt64(bomb.control.count) + declared)
+        #expect(patch.count < 4 << 10)
         #expect(Self.code(patch) == "delta.body-too-large")
     }
 
-    @Test func `a body needing a large xz dictionary is refused`() throws {
-        let body = [DeltaOperation.copyCode] + Self.varint(0) + Self.varint(100)
-        let patch = try Self.craft(body: body, dictionarySize: 64 << 20)
+    @Test func `streams needing large dictionaries are refused`() throws {
+        let body = Streams(control: [Self.copy] + Self.varint(0) + Self.varint(100))
+        let patch = try Self.craft(body, dictionaries: [1 << 20, 1 << 20, 1 << 20, 64 << 20])
         #expect(Self.code(patch) == "delta.memory-limit")
+        var small = DeltaLimits()
+        small.xzMemoryLimit = 2 << 20
+        #expect(throws: OTAError.self) { try Delta.apply(old: Self.old, patch: Self.patch, limits: small) }
+        // A dictionary exponent outside 4 KiB...256 MiB.
+        let exponent = try Self.resealed(Self.patch) { $0[15] = 40 }
+        #expect(Self.code(exponent) == "delta.header-invalid")
     }
 
     @Test func `data after the body is refused`() throws {
@@ -210,22 +330,25 @@ import Testing
             let code = Self.code(p)
             #expect(code == nil || code!.hasPrefix("delta."), "unexpected code \(code!)")
         }
-        // Mutations of the decoded op stream, re-sealed, so the op parser sees them.
+        // Mutations of the decoded streams, re-framed, so the op parser sees them.
         let header = try DeltaPatchHeader.decode(Self.patch)
-        let body = try XZDecoder.decompress(Array(Self.patch[108...]), outputLimit: header.bodySize)
+        let original = try Self.streams(of: Self.patch)
+        let nonEmpty = original.all.indices.filter { !original.all[$0].isEmpty }
         var accepted = 0
         for _ in 0..<1500 {
-            var b = body
+            var streams = original.all
             for _ in 0..<(1 + generator.next() % 3) {
-                let i = Int(generator.next() % UInt64(b.count))
+                let s = nonEmpty[Int(generator.next() % UInt64(nonEmpty.count))]
+                guard !streams[s].isEmpty else { continue }
+                let i = Int(generator.next() % UInt64(streams[s].count))
                 switch generator.next() % 3 {
-                case 0: b[i] ^= UInt8(1 << (generator.next() % 8))
-                case 1: b[i] = UInt8(truncatingIfNeeded: generator.next())
-                default: b.removeSubrange(i..<min(b.count, i + Int(generator.next() % 8)))
+                case 0: streams[s][i] ^= UInt8(1 << (generator.next() % 8))
+                case 1: streams[s][i] = UInt8(truncatingIfNeeded: generator.next())
+                default: streams[s].removeSubrange(i..<min(streams[s].count, i + 1 + Int(generator.next() % 8)))
                 }
             }
-            let patch = try Self.craft(
-                body: b, newSize: header.newSize, newHash: header.newHash.bytes, dictionarySize: 1 << 16)
+            let mutated = Streams(control: streams[0], runs: streams[1], differences: streams[2], inserts: streams[3])
+            let patch = try Self.craft(mutated, newSize: header.newSize, newHash: header.newHash.bytes)
             let code = Self.code(patch)
             if code == nil { accepted += 1 }
             #expect(code == nil || code!.hasPrefix("delta."), "unexpected code \(code!)")

@@ -25,7 +25,7 @@ struct DeltaCommand: ParsableCommand {
         @Argument(help: "The image to deliver.") var new: String
         @Option(name: .shortAndLong, help: "Where to write the patch (atomically).") var output: String
         @Option(help: "Hash recorded for both images: intl (SHA-256) or gm (SM3).") var suite = "intl"
-        @Option(help: "xz dictionary in MiB; the vehicle's decoder needs about this much memory.")
+        @Option(help: "LZMA2 dictionary of the inserted bytes in MiB (a power of two, 1...256); the vehicle's decoder needs about this plus 3 MiB.")
         var dictionaryMiB: UInt32 = 8
         @Option(help: "xz preset 0...9 for the patch body.") var xzPreset: UInt32 = 9
         @Flag(inversion: .prefixedNo, help: "xz extreme mode (slower; measured no smaller on our corpus).")
@@ -35,8 +35,8 @@ struct DeltaCommand: ParsableCommand {
         func run() throws {
             var options = DeltaOptions()
             options.hashAlgorithm = try Suite.parse(suite, field: "--suite").hash
-            guard (1...256).contains(dictionaryMiB) else {
-                throw OTAError.usage("usage.invalid", "--dictionary-mib must be 1...256")
+            guard (1...256).contains(dictionaryMiB), dictionaryMiB.nonzeroBitCount == 1 else {
+                throw OTAError.usage("usage.invalid", "--dictionary-mib must be a power of two, 1...256 (got \(dictionaryMiB))")
             }
             options.dictionarySize = dictionaryMiB << 20
             guard xzPreset <= 9 else { throw OTAError.usage("usage.invalid", "--xz-preset must be 0...9") }

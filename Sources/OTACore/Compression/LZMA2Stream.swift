@@ -1,0 +1,162 @@
+internal import CLZMA
+
+/// Settings of a raw LZMA2 stream. Only `dictionarySize` must be known to the decoder (`lc`,
+/// `lp`, `pb` travel inside the stream).
+public struct LZMA2Settings: Sendable, Equatable {
+    public var preset: UInt32
+    public var extreme: Bool
+    public var dictionarySize: UInt32
+    public var literalContextBits: UInt32
+    public var positionBits: UInt32
+
+    public init(
+        preset: UInt32 = 6, extreme: Bool = false, dictionarySize: UInt32, literalContextBits: UInt32 = 3,
+        positionBits: UInt32 = 2
+    ) {
+        self.preset = preset
+        self.extreme = extreme
+        self.dictionarySize = dictionarySize
+        self.literalContextBits = literalContextBits
+        self.positionBits = positionBits
+    }
+}
+
+/// A raw LZMA2 stream (no xz container) that can be flushed at any point: everything given
+/// before `flush` can be decoded from what was emitted up to it, while the dictionary and the
+/// probability model carry on. Lets one patch interleave several streams in bounded frames.
+public final class LZMA2StreamEncoder {
+    private var stream = lzma_stream()
+    private var output = [UInt8](repeating: 0, count: XZ.pieceSize)
+
+    public init(_ settings: LZMA2Settings) throws(OTAError) {
+        guard settings.preset <= 9 else { throw .usage("xz.preset", "xz preset must be 0...9, got \(settings.preset)") }
+        guard settings.dictionarySize >= 4096 && settings.dictionarySize <= 1536 << 20 else {
+            throw .usage("xz.dictionary", "LZMA2 dictionary must be 4 KiB...1.5 GiB, got \(settings.dictionarySize)")
+        }
+        guard settings.literalContextBits <= 4, settings.positionBits <= 4 else {
+            throw .usage("xz.options", "LZMA2 lc and pb must be 0...4")
+        }
+        var options = lzma_options_lzma()
+        guard lzma_lzma_preset(&options, settings.preset | (settings.extreme ? CLZMA_PRESET_EXTREME : 0)) == 0 else {
+            throw .usage("xz.preset", "liblzma rejected preset \(settings.preset)")
+        }
+        options.dict_size = settings.dictionarySize
+        options.lc = settings.literalContextBits
+        options.pb = settings.positionBits
+        let rc = withUnsafeMutablePointer(to: &options) { optionsPointer -> lzma_ret in
+            var filters = [
+                lzma_filter(id: 0x21, options: UnsafeMutableRawPointer(optionsPointer)),  // LZMA_FILTER_LZMA2
+                lzma_filter(id: CLZMA_VLI_UNKNOWN, options: nil),
+            ]
+            return lzma_raw_encoder(&stream, &filters)
+        }
+        guard rc == LZMA_OK else { throw XZ.error(rc, "cannot start the LZMA2 encoder") }
+    }
+
+    deinit { lzma_end(&stream) }
+
+    /// Compresses `input`; output may lag until `flush`.
+    public func update(_ input: UnsafeRawBufferPointer, emit: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {
+        try run(input, action: LZMA_RUN, emit: emit)
+    }
+
+    /// Emits everything needed to decode all input so far (`LZMA_SYNC_FLUSH`).
+    public func flush(emit: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {
+        try run(UnsafeRawBufferPointer(start: nil, count: 0), action: LZMA_SYNC_FLUSH, emit: emit)
+    }
+
+    private func run(
+        _ raw: UnsafeRawBufferPointer, action: lzma_action, emit: ([UInt8]) throws(OTAError) -> Void
+    ) throws(OTAError) {
+        stream.next_in = raw.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        stream.avail_in = raw.count
+        defer {
+            stream.next_in = nil
+            stream.avail_in = 0
+        }
+        while true {
+            let (rc, produced) = output.withUnsafeMutableBufferPointer { out -> (lzma_ret, Int) in
+                stream.next_out = out.baseAddress
+                stream.avail_out = out.count
+                let rc = lzma_code(&stream, action)
+                let produced = out.count - stream.avail_out
+                stream.next_out = nil
+                stream.avail_out = 0
+                return (rc, produced)
+            }
+            if produced > 0 { try emit(Array(output[0..<produced])) }
+            if action == LZMA_SYNC_FLUSH {
+                if rc == LZMA_STREAM_END { return }
+                guard rc == LZMA_OK else { throw XZ.error(rc, "LZMA2 flush failed") }
+                continue
+            }
+            guard rc == LZMA_OK else { throw XZ.error(rc, "LZMA2 compression failed") }
+            if stream.avail_in == 0 && produced < output.count { return }
+        }
+    }
+}
+
+/// Decodes pieces of a raw LZMA2 stream written by `LZMA2StreamEncoder`, each to an exact,
+/// declared number of bytes: a piece that decodes to more (a bomb) or less is refused.
+public final class LZMA2StreamDecoder {
+    private var stream = lzma_stream()
+    public let dictionarySize: UInt32
+
+    /// - Parameter dictionarySize: the encoder's dictionary; the decoder allocates about this much.
+    public init(dictionarySize: UInt32) throws(OTAError) {
+        guard dictionarySize >= 4096 && dictionarySize <= 1536 << 20 else {
+            throw .rejected("xz.options", "LZMA2 dictionary must be 4 KiB...1.5 GiB, got \(dictionarySize)")
+        }
+        self.dictionarySize = dictionarySize
+        var options = lzma_options_lzma()
+        options.dict_size = dictionarySize
+        let rc = withUnsafeMutablePointer(to: &options) { optionsPointer -> lzma_ret in
+            var filters = [
+                lzma_filter(id: 0x21, options: UnsafeMutableRawPointer(optionsPointer)),
+                lzma_filter(id: CLZMA_VLI_UNKNOWN, options: nil),
+            ]
+            return lzma_raw_decoder(&stream, &filters)
+        }
+        guard rc == LZMA_OK else { throw XZ.error(rc, "cannot start the LZMA2 decoder") }
+    }
+
+    deinit { lzma_end(&stream) }
+
+    /// Decodes all of `piece` into `output` (replacing its contents), which must come to exactly
+    /// `count` bytes: `xz.output-limit` if the piece holds more, `xz.truncated` if less.
+    public func decode(_ piece: [UInt8], count: Int, into output: inout [UInt8]) throws(OTAError) {
+        output.removeAll(keepingCapacity: true)
+        guard count > 0 || !piece.isEmpty else { return }
+        // One spare byte: output filling it proves the piece holds more than declared.
+        output = [UInt8](repeating: 0, count: count + 1)
+        let (rc, produced, left) = piece.withUnsafeBufferPointer { input in
+            output.withUnsafeMutableBufferPointer { out -> (lzma_ret, Int, Int) in
+                stream.next_in = input.baseAddress
+                stream.avail_in = input.count
+                stream.next_out = out.baseAddress
+                stream.avail_out = out.count
+                let rc = lzma_code(&stream, LZMA_RUN)
+                let result = (rc, out.count - stream.avail_out, stream.avail_in)
+                stream.next_in = nil
+                stream.avail_in = 0
+                stream.next_out = nil
+                stream.avail_out = 0
+                return result
+            }
+        }
+        output.removeLast(output.count - min(produced, output.count))
+        if rc == LZMA_STREAM_END {
+            throw .rejected("xz.corrupt", "LZMA2 stream ends inside the patch (end marker in a piece)")
+        }
+        guard rc == LZMA_OK || rc == LZMA_BUF_ERROR else { throw XZ.error(rc, "LZMA2 data is corrupt") }
+        guard produced <= count else {
+            throw .rejected("xz.output-limit", "LZMA2 piece decodes to more than the \(count) bytes declared")
+        }
+        guard produced == count else {
+            throw .rejected("xz.truncated", "LZMA2 piece decodes to \(produced) bytes, \(count) declared")
+        }
+        guard left == 0 else {
+            throw .rejected("xz.trailing-data", "LZMA2 piece holds \(left) bytes past its declared output")
+        }
+    }
+}

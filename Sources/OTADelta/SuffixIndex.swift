@@ -1,0 +1,93 @@
+/// The old bytes of one window, indexed by a suffix array plus a lookup table of the first
+/// two or three bytes, answering "where in old is the longest match of these new bytes?".
+final class SuffixIndex {
+    let old: UnsafeBufferPointer<UInt8>
+    let new: UnsafeBufferPointer<UInt8>
+    private let suffixes: SuffixArray
+    /// `bucketStart[key]` is the first suffix whose first `keyBytes` bytes (zero-padded) are >= key.
+    private let bucketStart: UnsafeMutableBufferPointer<Int32>
+    private let keyBytes: Int
+    /// Matches are compared up to this many bytes (longer ones are continued by the caller):
+    /// keeps each probe short on long zero runs and repetitive data.
+    static let maxMatch = 1 << 16
+
+    init(old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>) {
+        self.old = old
+        self.new = new
+        suffixes = SuffixArray(old)
+        keyBytes = old.count >= 1 << 22 ? 3 : 2
+        let keys = 1 << (8 * keyBytes)
+        bucketStart = .allocate(capacity: keys + 1)
+        // Suffixes sort by their zero-padded first bytes, so each key's range starts after the
+        // count of all smaller keys: count keys in text order (sequential reads), then sum.
+        bucketStart.initialize(repeating: 0)
+        let mask = keys - 1
+        var key = 0
+        for i in 0..<(old.count + keyBytes - 1) {
+            key = ((key << 8) | (i < old.count ? Int(old[i]) : 0)) & mask
+            if i >= keyBytes - 1 { bucketStart[key + 1] += 1 }
+        }
+        for k in 0..<keys { bucketStart[k + 1] += bucketStart[k] }
+    }
+
+    deinit { bucketStart.deallocate() }
+
+    @inline(__always)
+    private static func key(_ data: UnsafeBufferPointer<UInt8>, _ start: Int, _ width: Int) -> Int {
+        var key = 0
+        for i in 0..<width {
+            key <<= 8
+            if start + i < data.count { key |= Int(data[start + i]) }
+        }
+        return key
+    }
+
+    /// The longest match of `new[scan ..< end]` in old (compared up to `maxMatch` bytes):
+    /// (length, old position).
+    @inline(__always)
+    func longestMatch(_ scan: Int, _ end: Int) -> (Int, Int) {
+        let limit = min(end - scan, Self.maxMatch)
+        guard limit >= keyBytes, old.count > 0 else { return (0, 0) }
+        let key = Self.key(new, scan, keyBytes)
+        var lo = Int(bucketStart[key])
+        var hi = Int(bucketStart[key + 1]) - 1
+        guard lo <= hi else { return (0, 0) }
+        let newBase = new.baseAddress! + scan
+        let oldBase = old.baseAddress!
+        let sa = suffixes.positions
+        @inline(__always) func matchLength(_ index: Int, from known: Int) -> Int {
+            let p = Int(sa[index])
+            let n = min(limit, old.count - p)
+            guard known < n else { return n }
+            return known + commonPrefixLength(oldBase + p + known, newBase + known, n - known)
+        }
+        var lcpLo = matchLength(lo, from: keyBytes)
+        var lcpHi = lo == hi ? lcpLo : matchLength(hi, from: keyBytes)
+        while hi - lo >= 2 {
+            let mid = lo + (hi - lo) / 2
+            let known = min(lcpLo, lcpHi)
+            let l = matchLength(mid, from: known)
+            let p = Int(sa[mid])
+            // Is the old suffix at `mid` smaller than the pattern?
+            let oldSmaller: Bool
+            if l == limit {
+                oldSmaller = false
+            }  // equal up to the limit: either side works
+            else if p + l == old.count {
+                oldSmaller = true
+            }  // old suffix is a prefix of the pattern
+            else {
+                oldSmaller = old[p + l] < new[scan + l]
+            }
+            if oldSmaller {
+                lo = mid
+                lcpLo = l
+            } else {
+                hi = mid
+                lcpHi = l
+            }
+        }
+        return lcpLo >= lcpHi ? (lcpLo, Int(sa[lo])) : (lcpHi, Int(sa[hi]))
+    }
+
+}

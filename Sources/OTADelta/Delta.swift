@@ -15,11 +15,12 @@ public enum Delta {
         -> [UInt8]
     {
         var patch: [UInt8] = []
-        _ = try withBuffers(old, new) { (o, n) throws(OTAError) in
+        let (header, _) = try withBuffers(old, new) { (o, n) throws(OTAError) in
             try DeltaEncoder(options: options).encode(old: o, new: n, progress: nil) {
                 (bytes: [UInt8]) throws(OTAError) in patch += bytes
             }
         }
+        patch.replaceSubrange(0..<header.count, with: header)
         return patch
     }
 
@@ -50,11 +51,12 @@ public enum Delta {
         let old = try InputFile(path: oldPath).readAll(limit: Int.max)
         let new = try InputFile(path: newPath).readAll(limit: Int.max)
         let writer = try AtomicFileWriter(path: output)
-        let statistics = try withBuffers(old, new) { (o, n) throws(OTAError) in
+        let (header, statistics) = try withBuffers(old, new) { (o, n) throws(OTAError) in
             try DeltaEncoder(options: options).encode(old: o, new: n, progress: progress) {
                 (bytes: [UInt8]) throws(OTAError) in try writer.write(bytes)
             }
         }
+        try writer.overwrite(header, at: 0)
         let patchSize = writer.bytesWritten
         try writer.commit()
         return DeltaCreateReport(

@@ -43,166 +43,171 @@ struct DeltaEncoder {
     /// Gaps longer than this are matched in pieces, in parallel.
     static let matchPiece = 4 << 20
 
-    /// The ops that rebuild `new` from `old`, in new order, covering every new byte once.
-    func operations(old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>, progress: DeltaProgress?)
-        -> [DeltaOperation]
-    {
-        progress?("blocks", 0)
-        let runs = BlockMatcher(blockSize: options.blockSize, minimumRun: options.minimumBlockRun).runs(old: old, new: new)
-        // The stretches between block runs, each with the old position its alignment suggests.
-        struct Gap {
-            var start: Int
-            var end: Int
-            var seed: Int
-            var ops: [DeltaOperation] = []
-        }
-        var gaps: [Gap] = []
-        var cursor = 0
-        var seed = 0
-        for run in runs {
-            if run.newStart > cursor { gaps.append(Gap(start: cursor, end: run.newStart, seed: seed)) }
-            cursor = run.newEnd
-            seed = run.oldEnd
-        }
-        if cursor < new.count { gaps.append(Gap(start: cursor, end: new.count, seed: seed)) }
+    /// Where each stretch of the new image comes from, in new order: a block run (a COPY), or a
+    /// piece the cover matcher fills.
+    enum Segment {
+        case run(BlockMatcher.Run)
+        case piece(Int)
+    }
 
+    /// A stretch the cover matcher fills: new `[start, end)`, `seed` the packed old position its
+    /// alignment predicts, matched against window `window` of the packed old bytes.
+    struct Piece {
+        var start: Int
+        var end: Int
+        var seed: Int
+        var window = 0
+    }
+
+    /// The block pass, and the pieces left for the matcher.
+    struct Plan {
+        var segments: [Segment] = []
+        var pieces: [Piece] = []
+        var windows: [Range<Int>] = []
+        var space: OldIndexSpace
+    }
+
+    func plan(old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>) -> Plan {
+        let runs = BlockMatcher(blockSize: options.blockSize, minimumRun: options.minimumBlockRun).runs(old: old, new: new)
         // What the suffix arrays index: only the old bytes no block copy uses when copies use
         // most of the image (a filesystem image), else all of it.
         let space =
             OldIndexSpace(
                 old: old, used: runs.map { $0.oldStart..<$0.oldEnd }, minimumUsedFraction: options.packedIndexThreshold)
             ?? OldIndexSpace(old: old)
-        let indexed = space.bytes
-        for i in gaps.indices { gaps[i].seed = space.packedPosition(ofOld: gaps[i].seed) }
+        var plan = Plan(space: space)
+        let indexed = space.bytes.count
 
         // Windows of the indexed bytes for the suffix arrays: all, or half-overlapping windows.
         let window = max(options.windowSize, 1 << 16)
-        var windows: [Range<Int>] = []
-        if indexed.count <= window {
-            windows = [0..<indexed.count]
+        if indexed <= window {
+            plan.windows = [0..<indexed]
         } else {
             var start = 0
             while true {
-                let end = min(start + window, indexed.count)
-                windows.append(start..<end)
-                if end == indexed.count { break }
+                let end = min(start + window, indexed)
+                plan.windows.append(start..<end)
+                if end == indexed { break }
                 start += window / 2
             }
         }
-        func windowIndex(for expected: Int) -> Int {
-            var best = 0
-            var bestDistance = Int.max
-            for (i, w) in windows.enumerated() {
-                let distance = abs((w.lowerBound + w.upperBound) / 2 - expected)
-                if distance < bestDistance {
-                    best = i
-                    bestDistance = distance
-                }
-            }
-            return best
-        }
-        // Long gaps are cut into pieces: so both cores can match at once, and with several
-        // windows so each piece is matched in the window around the old position its alignment
-        // predicts. A cover cannot cross a cut; at 4 MiB pieces that costs nothing measurable.
-        let piece = windows.count > 1 ? max(min(window / 4, Self.matchPiece), 1 << 14) : Self.matchPiece
-        var split: [Gap] = []
-        for gap in gaps {
-            var start = gap.start
-            while start < gap.end {
-                let end = gap.end - start <= piece + piece / 2 ? gap.end : start + piece
-                split.append(Gap(start: start, end: end, seed: gap.seed + (start - gap.start)))
-                start = end
-            }
-        }
-        gaps = split
-        var windowOf = gaps.map { windowIndex(for: $0.seed) }
-        var gapsByWindow = [[Int]](repeating: [], count: windows.count)
-        for i in gaps.indices { gapsByWindow[windowOf[i]].append(i) }
-        windowOf.removeAll()
-
-        let gapBytes = gaps.reduce(0) { $0 + $1.end - $1.start }
-        let tracker = ProgressTracker(total: gapBytes, progress: progress)
-        for (w, members) in gapsByWindow.enumerated() where !members.isEmpty {
-            let range = windows[w]
-            if range.isEmpty {
-                for i in members { gaps[i].ops = [.insert(length: gaps[i].end - gaps[i].start)] }
-                continue
-            }
-            tracker.report("index")
-            let shared = SharedMatchInput(
-                index: SuffixIndex(old: UnsafeBufferPointer(rebasing: indexed[range]), new: new),
-                minimumScore: options.minimumCoverScore,
-                pieces: members.map { (gaps[$0].start, gaps[$0].end, gaps[$0].seed - range.lowerBound) })
-            let results = UnsafeMutableBufferPointer<[DeltaOperation]>.allocate(capacity: members.count)
-            results.initialize(repeating: [])
-            defer { results.deinitialize().deallocate() }
-            let slots = SendableSlots(results)
-            DispatchQueue.concurrentPerform(iterations: members.count) { k in
-                let (start, end, seed) = shared.pieces[k]
-                var ops: [DeltaOperation] = []
-                CoverMatcher(index: shared.index, minimumScore: shared.minimumScore)
-                    .match(from: start, to: end, seed: seed, into: &ops)
-                slots.buffer[k] = ops
-                tracker.finished(piece: end - start)
-            }
-            for (k, i) in members.enumerated() {
-                for op in results[k] {
-                    switch op {
-                    case .copy(let o, let l):
-                        space.appendMapped(.copy(oldStart: o + range.lowerBound, length: l), to: &gaps[i].ops)
-                    case .add(let o, let l):
-                        space.appendMapped(.add(oldStart: o + range.lowerBound, length: l), to: &gaps[i].ops)
-                    case .insert: gaps[i].ops.append(op)
+        // Long gaps between block runs are cut into pieces: so both cores can match at once,
+        // so compression can start on the first pieces while later ones are matched, and with
+        // several windows so each piece is matched in the window around the old position its
+        // alignment predicts. A cover cannot cross a cut; at 2-4 MiB that costs nothing measurable.
+        let pieceLength = plan.windows.count > 1 ? max(min(window / 4, Self.matchPiece), 1 << 14) : Self.matchPiece
+        func addGap(_ start: Int, _ end: Int, oldSeed: Int) {
+            let seed = space.packedPosition(ofOld: oldSeed)
+            var position = start
+            while position < end {
+                let pieceEnd = end - position <= pieceLength + pieceLength / 2 ? end : position + pieceLength
+                let packedSeed = seed + (position - start)
+                var best = 0
+                var bestDistance = Int.max
+                for (i, w) in plan.windows.enumerated() {
+                    let distance = abs((w.lowerBound + w.upperBound) / 2 - packedSeed)
+                    if distance < bestDistance {
+                        best = i
+                        bestDistance = distance
                     }
                 }
+                plan.segments.append(.piece(plan.pieces.count))
+                plan.pieces.append(Piece(start: position, end: pieceEnd, seed: packedSeed, window: best))
+                position = pieceEnd
             }
         }
-
-        // Interleave block runs and gap ops in new order.
-        var ops: [DeltaOperation] = []
-        var g = 0
-        cursor = 0
-        var r = 0
-        while cursor < new.count {
-            if g < gaps.count && gaps[g].start == cursor {
-                ops += gaps[g].ops
-                cursor = gaps[g].end
-                g += 1
-            } else {
-                let run = runs[r]
-                precondition(run.newStart == cursor, "block runs and gaps must tile the new image")
-                ops.append(.copy(oldStart: run.oldStart, length: run.length))
-                cursor = run.newEnd
-                r += 1
-            }
+        var cursor = 0
+        var seed = 0
+        for run in runs {
+            if run.newStart > cursor { addGap(cursor, run.newStart, oldSeed: seed) }
+            plan.segments.append(.run(run))
+            cursor = run.newEnd
+            seed = run.oldEnd
         }
-        return ops
+        if cursor < new.count { addGap(cursor, new.count, oldSeed: seed) }
+        return plan
     }
 
-    /// Writes the patch (header, then the framed streams) to `sink`.
+    /// Matches every piece of `plan`, window by window (one suffix array at a time), pieces of
+    /// a window on all cores; hands each piece's ops (in old positions) to `results`.
+    static func matchPieces(
+        _ plan: Plan, old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>, minimumScore: Int,
+        results: PieceResults
+    ) {
+        let input = SharedMatchInput(plan: plan, new: new, minimumScore: minimumScore)
+        for (w, range) in plan.windows.enumerated() {
+            let members = plan.pieces.indices.filter { plan.pieces[$0].window == w }
+            guard !members.isEmpty else { continue }
+            if range.isEmpty {
+                for k in members { results.publish(k, [.insert(length: plan.pieces[k].end - plan.pieces[k].start)]) }
+                continue
+            }
+            let index = SuffixIndex(old: UnsafeBufferPointer(rebasing: plan.space.bytes[range]), new: new)
+            let shared = SharedIndex(index: index)
+            DispatchQueue.concurrentPerform(iterations: members.count) { m in
+                let k = members[m]
+                let piece = input.plan.pieces[k]
+                var found: [DeltaOperation] = []
+                CoverMatcher(index: shared.index, minimumScore: input.minimumScore)
+                    .match(from: piece.start, to: piece.end, seed: piece.seed - range.lowerBound, into: &found)
+                var ops: [DeltaOperation] = []
+                for op in found {
+                    switch op {
+                    case .copy(let o, let l):
+                        input.plan.space.appendMapped(.copy(oldStart: o + range.lowerBound, length: l), to: &ops)
+                    case .add(let o, let l):
+                        input.plan.space.appendMapped(.add(oldStart: o + range.lowerBound, length: l), to: &ops)
+                    case .insert: ops.append(op)
+                    }
+                }
+                results.publish(k, ops)
+            }
+        }
+    }
+
+    /// Writes the patch to `sink`: a 108-byte placeholder, then the framed streams. Returns the
+    /// header, which the caller puts over the placeholder (its body size is known only at the
+    /// end: compression starts on the first pieces while the matcher works on later ones).
     func encode(
         old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>, progress: DeltaProgress?,
         sink: ([UInt8]) throws(OTAError) -> Void
-    ) throws(OTAError) -> DeltaStatistics {
+    ) throws(OTAError) -> (header: [UInt8], statistics: DeltaStatistics) {
         progress?("hash", 0)
         let oldHash = try Hasher.hash(options.hashAlgorithm, old)
         let newHash = try Hasher.hash(options.hashAlgorithm, new)
-        let ops = operations(old: old, new: new, progress: progress)
+        progress?("index", 0)
+        let plan = plan(old: old, new: new)
+        let results = PieceResults(count: plan.pieces.count)
+        let input = SharedMatchInput(plan: plan, new: new, minimumScore: options.minimumCoverScore)
+        let oldInput = SharedBuffer(old)
+        let matching = DispatchGroup()
+        DispatchQueue.global().async(group: matching) {
+            Self.matchPieces(
+                input.plan, old: oldInput.buffer, new: input.new, minimumScore: input.minimumScore, results: results)
+        }
+        defer { matching.wait() }
 
-        // The header declares the streams' total size: a first pass counts it.
-        let counter = try PatchFrameWriter(settings: [])
-        var statistics = try writeStreams(ops, old: old, new: new, to: counter, progress: nil) { _ throws(OTAError) in }
-        statistics.operations = ops.count
+        try sink([UInt8](repeating: 0, count: DeltaPatchHeader.byteCount))
         let settings = streamSettings
+        let writer = try PatchFrameWriter(settings: settings)
+        var statistics = DeltaStatistics()
+        var stream = OpStreamWriter(old: old, new: new, writer: writer)
+        for segment in plan.segments {
+            switch segment {
+            case .run(let run):
+                try stream.write(.copy(oldStart: run.oldStart, length: run.length), statistics: &statistics, sink: sink)
+            case .piece(let k):
+                for op in results.take(k) { try stream.write(op, statistics: &statistics, sink: sink) }
+            }
+            progress?("delta", Double(stream.newPosition) / Double(max(new.count, 1)))
+        }
+        try writer.endFrame(sink: sink)
+        progress?("delta", 1)
         let header = DeltaPatchHeader(
             hashAlgorithm: options.hashAlgorithm, oldSize: UInt64(old.count), newSize: UInt64(new.count),
-            bodySize: counter.totalRawBytes, dictionarySizes: settings.map(\.dictionarySize), oldHash: oldHash,
+            bodySize: writer.totalRawBytes, dictionarySizes: settings.map(\.dictionarySize), oldHash: oldHash,
             newHash: newHash)
-        try sink(try header.encoded())
-        progress?("compress", 0)
-        _ = try writeStreams(ops, old: old, new: new, to: try PatchFrameWriter(settings: settings), progress: progress, sink: sink)
-        progress?("compress", 1)
-        return statistics
+        return (try header.encoded(), statistics)
     }
 
     /// LZMA2 settings of the four streams: the inserts get the configured dictionary (the
@@ -216,61 +221,70 @@ struct DeltaEncoder {
         }
     }
 
-    /// Feeds the ops' bytes to `writer`'s streams, cutting long ADD and INSERT ops so each
-    /// op's data stays inside one frame, and closing frames as they fill.
-    private func writeStreams(
-        _ ops: [DeltaOperation], old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>,
-        to writer: PatchFrameWriter, progress: DeltaProgress?, sink: ([UInt8]) throws(OTAError) -> Void
-    ) throws(OTAError) -> DeltaStatistics {
-        var statistics = DeltaStatistics()
-        var oldCursor = 0
-        var newPosition = 0
-        func endFrameIfFull() throws(OTAError) {
-            guard writer.pendingBytes >= PatchFrame.target else { return }
-            try writer.endFrame(sink: sink)
-            progress?("compress", Double(newPosition) / Double(max(new.count, 1)))
-        }
-        for op in ops {
-            switch op {
-            case .copy(let oldStart, let length):
-                writer.append(.control, DeltaOperation.copyCode)
-                writer.appendVarint(.control, Varint.zigzag(Int64(oldStart - oldCursor)))
-                writer.appendVarint(.control, UInt64(length))
-                oldCursor = oldStart + length
-                newPosition += length
-                statistics.copyBytes += Int64(length)
-                try endFrameIfFull()
-            case .add(let oldStart, let length):
-                var done = 0
-                while done < length {
-                    let piece = min(length - done, PatchFrame.maxOpLength)
-                    writer.append(.control, DeltaOperation.addCode)
-                    writer.appendVarint(.control, Varint.zigzag(Int64(oldStart + done - oldCursor)))
-                    writer.appendVarint(.control, UInt64(piece))
-                    Self.addPayload(
-                        old: old, new: new, oldStart: oldStart + done, newStart: newPosition, length: piece, to: writer)
-                    oldCursor = oldStart + done + piece
-                    newPosition += piece
-                    done += piece
-                    try endFrameIfFull()
-                }
-                statistics.addBytes += Int64(length)
-            case .insert(let length):
-                var done = 0
-                while done < length {
-                    let piece = min(length - done, PatchFrame.maxOpLength)
-                    writer.append(.control, DeltaOperation.insertCode)
-                    writer.appendVarint(.control, UInt64(piece))
-                    writer.append(.inserts, UnsafeBufferPointer(rebasing: new[newPosition..<(newPosition + piece)]))
-                    newPosition += piece
-                    done += piece
-                    try endFrameIfFull()
-                }
-                statistics.insertBytes += Int64(length)
+}
+
+/// Feeds ops' bytes to a `PatchFrameWriter`'s streams, cutting long ADD and INSERT ops so each
+/// op's data stays inside one frame, and closing frames as they fill.
+struct OpStreamWriter {
+    let old: UnsafeBufferPointer<UInt8>
+    let new: UnsafeBufferPointer<UInt8>
+    let writer: PatchFrameWriter
+    private var oldCursor = 0
+    private(set) var newPosition = 0
+
+    init(old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>, writer: PatchFrameWriter) {
+        self.old = old
+        self.new = new
+        self.writer = writer
+    }
+
+    mutating func write(
+        _ op: DeltaOperation, statistics: inout DeltaStatistics, sink: ([UInt8]) throws(OTAError) -> Void
+    ) throws(OTAError) {
+        switch op {
+        case .copy(let oldStart, let length):
+            writer.append(.control, DeltaOperation.copyCode)
+            writer.appendVarint(.control, Varint.zigzag(Int64(oldStart - oldCursor)))
+            writer.appendVarint(.control, UInt64(length))
+            oldCursor = oldStart + length
+            newPosition += length
+            statistics.copyBytes += Int64(length)
+            statistics.operations += 1
+            try endFrameIfFull(sink)
+        case .add(let oldStart, let length):
+            var done = 0
+            while done < length {
+                let piece = min(length - done, PatchFrame.maxOpLength)
+                writer.append(.control, DeltaOperation.addCode)
+                writer.appendVarint(.control, Varint.zigzag(Int64(oldStart + done - oldCursor)))
+                writer.appendVarint(.control, UInt64(piece))
+                DeltaEncoder.addPayload(
+                    old: old, new: new, oldStart: oldStart + done, newStart: newPosition, length: piece, to: writer)
+                oldCursor = oldStart + done + piece
+                newPosition += piece
+                done += piece
+                statistics.operations += 1
+                try endFrameIfFull(sink)
             }
+            statistics.addBytes += Int64(length)
+        case .insert(let length):
+            var done = 0
+            while done < length {
+                let piece = min(length - done, PatchFrame.maxOpLength)
+                writer.append(.control, DeltaOperation.insertCode)
+                writer.appendVarint(.control, UInt64(piece))
+                writer.append(.inserts, UnsafeBufferPointer(rebasing: new[newPosition..<(newPosition + piece)]))
+                newPosition += piece
+                done += piece
+                statistics.operations += 1
+                try endFrameIfFull(sink)
+            }
+            statistics.insertBytes += Int64(length)
         }
-        try writer.endFrame(sink: sink)
-        return statistics
+    }
+
+    private func endFrameIfFull(_ sink: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {
+        if writer.pendingBytes >= PatchFrame.target { try writer.endFrame(sink: sink) }
     }
 }
 
@@ -320,39 +334,43 @@ public struct DeltaStatistics: Sendable, Codable, Equatable {
 }
 
 
-/// What the parallel match tasks share: read-only after construction.
-private struct SharedMatchInput: @unchecked Sendable {
-    let index: SuffixIndex
+/// What the matching task shares with the writer: read-only after construction.
+struct SharedMatchInput: @unchecked Sendable {
+    let plan: DeltaEncoder.Plan
+    let new: UnsafeBufferPointer<UInt8>
     let minimumScore: Int
-    let pieces: [(start: Int, end: Int, seed: Int)]
 }
 
-/// Result slots the parallel match tasks fill, one each.
-private struct SendableSlots: @unchecked Sendable {
-    let buffer: UnsafeMutableBufferPointer<[DeltaOperation]>
-    init(_ buffer: UnsafeMutableBufferPointer<[DeltaOperation]>) { self.buffer = buffer }
+struct SharedIndex: @unchecked Sendable {
+    let index: SuffixIndex
 }
 
-/// Match progress summed over parallel tasks, reported under a lock.
-private final class ProgressTracker: @unchecked Sendable {
-    private let lock = NSLock()
-    private let total: Int
-    private let progress: DeltaProgress?
-    private var done = 0
+struct SharedBuffer: @unchecked Sendable {
+    let buffer: UnsafeBufferPointer<UInt8>
+    init(_ buffer: UnsafeBufferPointer<UInt8>) { self.buffer = buffer }
+}
 
-    init(total: Int, progress: DeltaProgress?) {
-        self.total = max(total, 1)
-        self.progress = progress
+/// Each piece's ops, published by the matching tasks and taken in order by the writer.
+final class PieceResults: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var ops: [[DeltaOperation]?]
+
+    init(count: Int) { ops = Array(repeating: nil, count: count) }
+
+    func publish(_ index: Int, _ value: [DeltaOperation]) {
+        condition.lock()
+        ops[index] = value
+        condition.broadcast()
+        condition.unlock()
     }
 
-    func report(_ phase: String) {
-        lock.withLock { progress?(phase, Double(done) / Double(total)) }
-    }
-
-    func finished(piece bytes: Int) {
-        lock.withLock {
-            done += bytes
-            progress?("match", Double(done) / Double(total))
-        }
+    /// Waits for piece `index` and hands its ops over (freeing them here).
+    func take(_ index: Int) -> [DeltaOperation] {
+        condition.lock()
+        defer { condition.unlock() }
+        while ops[index] == nil { condition.wait() }
+        let value = ops[index]!
+        ops[index] = []
+        return value
     }
 }

@@ -45,6 +45,16 @@ public final class AtomicFileWriter {
         bytesWritten += Int64(bytes.withUnsafeBytes { $0.count })
     }
 
+    /// Overwrites bytes already written at `offset` (a header whose fields are known only at
+    /// the end); the size and the append position do not change.
+    public func overwrite(_ bytes: some ContiguousBytes, at offset: Int64) throws(OTAError) {
+        let count = Int64(bytes.withUnsafeBytes { $0.count })
+        guard offset >= 0, offset + count <= bytesWritten else {
+            throw .usage("io.overwrite", "\(path): overwrite of \(count) bytes at \(offset) is past the \(bytesWritten) written")
+        }
+        try SystemCall.writeAll(descriptor, bytes, at: offset, path: path)
+    }
+
     /// Flushes, renames into place and syncs the directory.
     public func commit() throws(OTAError) {
         try SystemCall.retrying("fsync", path: path) { fsync(descriptor) }

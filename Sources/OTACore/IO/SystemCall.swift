@@ -57,4 +57,20 @@ enum SystemCall {
         }
         _ = try check(outcome, "write", path: path)
     }
+
+    /// Writes all of `bytes` at `offset` without moving the file position (`pwrite`).
+    static func writeAll(_ descriptor: Int32, _ bytes: some ContiguousBytes, at offset: Int64, path: String) throws(OTAError) {
+        let outcome = bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> (Int, Int32) in
+            var done = 0
+            while done < raw.count {
+                let step = retryingRaw {
+                    Glibc.pwrite(descriptor, raw.baseAddress! + done, raw.count - done, off_t(offset) + off_t(done))
+                }
+                if step.0 == -1 { return step }
+                done += step.0
+            }
+            return (done, 0)
+        }
+        _ = try check(outcome, "pwrite", path: path)
+    }
 }

@@ -1,0 +1,21 @@
+import Foundation
+import OTACore
+import Testing
+
+@Suite struct AtomicFileWriterTests {
+    @Test func `a header is overwritten in place after the body, never past what was written`() throws {
+        let directory = try TemporaryDirectory.make()
+        defer { TemporaryDirectory.remove(directory) }
+        let path = directory + "/out.bin"
+        let writer = try AtomicFileWriter(path: path)
+        try writer.write([UInt8](repeating: 0, count: 4))
+        try writer.write(Array("body".utf8))
+        try writer.overwrite(Array("HEAD".utf8), at: 0)
+        #expect(throws: OTAError.self) { try writer.overwrite([1, 2], at: 7) }
+        #expect(throws: OTAError.self) { try writer.overwrite([1], at: -1) }
+        #expect(writer.bytesWritten == 8)
+        #expect(!FileManager.default.fileExists(atPath: path), "nothing appears before commit")
+        try writer.commit()
+        #expect(try Array(Data(contentsOf: URL(fileURLWithPath: path))) == Array("HEADbody".utf8))
+    }
+}

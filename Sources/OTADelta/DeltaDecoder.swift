@@ -47,14 +47,14 @@ public struct DeltaLimits: Sendable {
 }
 
 /// The streaming patch applier: feed it the patch's bytes in any pieces; it reads the old image
-/// by offset and hands the new image out in order, in pieces of at most 1 MiB.
+/// by offset and hands the new image out in order, in pieces of at most 256 KiB.
 ///
 /// Before any output it checks the old image's size and hash against the header; at the end
 /// it checks the new image's hash. Frames and ops are bounds-checked against the header's
 /// sizes, so a hostile patch cannot read outside the old image, write past the new size or make
 /// the decoder allocate more than its fixed buffers (the stream dictionaries, at most
-/// `limits.xzMemoryLimit`, plus about 6 MiB: one frame of at most 2 MiB of stream bytes,
-/// its compressed pieces, the old-image cache and the output piece).
+/// `limits.xzMemoryLimit`, 11 MiB by default, plus at most about 5 MiB: one frame of at most
+/// 2 MiB of stream bytes, one compressed piece, a 256 KiB old-image cache and output piece).
 public final class DeltaDecoder {
     public private(set) var header: DeltaPatchHeader?
     private let source: any DeltaSource
@@ -84,12 +84,12 @@ public final class DeltaDecoder {
     /// Output bytes accounted for by the ops run so far.
     private var written: Int64 = 0
     private var outBuffer: [UInt8] = []
-    private static let outPiece = 1 << 20
+    private static let outPiece = 256 << 10
 
     // A small cache of old bytes so runs of short ops do not each cost a pread.
     private var cache: [UInt8] = []
     private var cacheStart: Int64 = -1
-    private static let cacheSize = 1 << 20
+    private static let cacheSize = 256 << 10
     private static let readAhead = 64 << 10
 
     /// - Parameter output: receives the new image's bytes in order.

@@ -34,7 +34,7 @@ import Testing
     @Test func `file to file through the atomic writer`() throws {
         let (oldPath, newPath) = Self.pairs[2]
         guard FileSystem.exists(oldPath), FileSystem.exists(newPath) else { return }
-        let directory = "/tmp/ota-delta-test-\(UInt64.random(in: 0...UInt64.max))"
+        let directory = NSTemporaryDirectory() + "ota-delta-test-\(UInt64.random(in: 0...UInt64.max))"
         try FileSystem.createDirectory(directory)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let create = try Delta.createPatch(old: oldPath, new: newPath, output: directory + "/p")

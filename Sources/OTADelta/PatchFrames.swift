@@ -1,4 +1,4 @@
-public import OTACore
+internal import OTACore
 internal import Dispatch
 
 /// The four streams of a patch body. Each is its own LZMA2 stream: op headers, run tokens,

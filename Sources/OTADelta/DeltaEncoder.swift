@@ -188,7 +188,7 @@ struct DeltaEncoder {
         defer { matching.wait() }
 
         try sink([UInt8](repeating: 0, count: DeltaPatchHeader.byteCount))
-        let settings = streamSettings
+        let settings = streamSettings(newSize: new.count)
         let writer = try PatchFrameWriter(settings: settings)
         var statistics = DeltaStatistics()
         var stream = OpStreamWriter(old: old, new: new, writer: writer)
@@ -212,11 +212,15 @@ struct DeltaEncoder {
 
     /// LZMA2 settings of the four streams: the inserts get the configured dictionary (the
     /// vehicle's budget); the others are small streams that gain nothing beyond 1 MiB.
-    var streamSettings: [LZMA2Settings] {
-        PatchStream.allCases.map { stream in
+    /// No stream gets a dictionary larger than the new image (rounded up to a power of two):
+    /// it would only cost the encoder set-up time and the vehicle memory.
+    func streamSettings(newSize: Int) -> [LZMA2Settings] {
+        var fit: UInt32 = 4096
+        while Int(fit) < newSize && fit < options.dictionarySize { fit <<= 1 }
+        return PatchStream.allCases.map { stream in
             LZMA2Settings(
                 preset: options.preset, extreme: options.extreme,
-                dictionarySize: stream == .inserts ? options.dictionarySize : min(options.dictionarySize, 1 << 20),
+                dictionarySize: min(stream == .inserts ? options.dictionarySize : min(options.dictionarySize, 1 << 20), fit),
                 literalContextBits: stream.literalContextBits, positionBits: 0)
         }
     }

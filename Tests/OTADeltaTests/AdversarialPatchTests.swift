@@ -305,7 +305,7 @@ import Testing
         let patch = try Self.craft(body, dictionaries: [1 << 20, 1 << 20, 1 << 20, 64 << 20])
         #expect(Self.code(patch) == "delta.memory-limit")
         var small = DeltaLimits()
-        small.xzMemoryLimit = 2 << 20
+        small.xzMemoryLimit = 128 << 10  // below the four 64 KiB dictionaries this small patch needs
         #expect(throws: OTAError.self) { try Delta.apply(old: Self.old, patch: Self.patch, limits: small) }
         // A dictionary exponent outside 4 KiB...256 MiB.
         let exponent = try Self.resealed(Self.patch) { $0[15] = 40 }

@@ -9,7 +9,8 @@
 # random/_generator, 1 MiB; the others, OpenBLAS included, are identical), ext4 images
 # (mke2fs -d) of the two unpacked wheels, a zero-heavy 128 MiB image, and when present CPython 3.10 -> 3.11 libpython.
 # Results: a Markdown table on stdout and in bench/results/delta.md.
-# Env: TIMEOUT (seconds per tool run, default 300); PAIRS and TOOLS (space-separated subsets).
+# Env: TIMEOUT (seconds per tool run, default 300); PAIRS and TOOLS (space-separated subsets);
+# REPEAT (diff runs per tool and pair, median wall time reported; default 1).
 set -euo pipefail
 
 OTA=$(realpath "${1:-.build/release/ota}")
@@ -133,7 +134,10 @@ for pair in $PAIRS; do
     for tool in $TOOLS; do
         patch=$WORK/$pair.$tool.patch out=$WORK/$pair.$tool.out
         rm -f "$patch" "$out"
-        read -r dsec drss duser dsys <<<"$(tool_create "$tool" "$old" "$new" "$patch")"
+        # REPEAT>1: the diff runs that many times and the run with the median wall time counts.
+        runs=()
+        for _ in $(seq "${REPEAT:-1}"); do runs+=("$(tool_create "$tool" "$old" "$new" "$patch")"); done
+        read -r dsec drss duser dsys <<<"$(printf '%s\n' "${runs[@]}" | sort -n | sed -n "$(( (${#runs[@]} + 1) / 2 ))p")"
         if [ "$dsec" = fail ] || [ ! -s "$patch" ]; then
             echo "| $pair | $oldsize → $newsize | $tool | – | – | >$TIMEOUT or failed | – | – | – | no |" >>"$table"
             continue

@@ -172,9 +172,6 @@ struct DeltaEncoder {
         old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>, progress: DeltaProgress?,
         sink: ([UInt8]) throws(OTAError) -> Void
     ) throws(OTAError) -> (header: [UInt8], statistics: DeltaStatistics) {
-        progress?("hash", 0)
-        let oldHash = try Hasher.hash(options.hashAlgorithm, old)
-        let newHash = try Hasher.hash(options.hashAlgorithm, new)
         progress?("index", 0)
         let plan = plan(old: old, new: new)
         let results = PieceResults(count: plan.pieces.count)
@@ -186,6 +183,9 @@ struct DeltaEncoder {
                 input.plan, old: oldInput.buffer, new: input.new, minimumScore: input.minimumScore, results: results)
         }
         defer { matching.wait() }
+        // Hashing overlaps the suffix sort.
+        let oldHash = try Hasher.hash(options.hashAlgorithm, old)
+        let newHash = try Hasher.hash(options.hashAlgorithm, new)
 
         try sink([UInt8](repeating: 0, count: DeltaPatchHeader.byteCount))
         let settings = streamSettings(newSize: new.count)

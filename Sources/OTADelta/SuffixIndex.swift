@@ -1,3 +1,5 @@
+internal import Dispatch
+
 /// The old bytes of one window, indexed by a suffix array plus a lookup table of the first
 /// two or three bytes, answering "where in old is the longest match of these new bytes?".
 final class SuffixIndex {
@@ -14,20 +16,18 @@ final class SuffixIndex {
     init(old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>) {
         self.old = old
         self.new = new
-        suffixes = SuffixArray(old)
-        keyBytes = old.count >= 1 << 22 ? 3 : 2
+        let keyBytes = old.count >= 1 << 22 ? 3 : 2
         let keys = 1 << (8 * keyBytes)
-        bucketStart = .allocate(capacity: keys + 1)
-        // Suffixes sort by their zero-padded first bytes, so each key's range starts after the
-        // count of all smaller keys: count keys in text order (sequential reads), then sum.
-        bucketStart.initialize(repeating: 0)
-        let mask = keys - 1
-        var key = 0
-        for i in 0..<(old.count + keyBytes - 1) {
-            key = ((key << 8) | (i < old.count ? Int(old[i]) : 0)) & mask
-            if i >= keyBytes - 1 { bucketStart[key + 1] += 1 }
-        }
-        for k in 0..<keys { bucketStart[k + 1] += bucketStart[k] }
+        let bucketStart = UnsafeMutableBufferPointer<Int32>.allocate(capacity: keys + 1)
+        self.keyBytes = keyBytes
+        self.bucketStart = bucketStart
+        // The lookup table needs only the old bytes: it is built on a second core while the
+        // suffix sort runs on this one.
+        let table = TableInput(old: old, table: bucketStart, keyBytes: keyBytes)
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) { table.build() }
+        suffixes = SuffixArray(old)
+        group.wait()
     }
 
     deinit { bucketStart.deallocate() }
@@ -90,4 +90,25 @@ final class SuffixIndex {
         return lcpLo >= lcpHi ? (lcpLo, Int(sa[lo])) : (lcpHi, Int(sa[hi]))
     }
 
+}
+
+/// Builds `SuffixIndex`'s prefix table: `table[key]` = number of suffixes whose first
+/// `keyBytes` bytes (zero-padded) are below `key`. Suffixes sort by their zero-padded first
+/// bytes, so each key's range starts after the count of all smaller keys.
+private struct TableInput: @unchecked Sendable {
+    let old: UnsafeBufferPointer<UInt8>
+    let table: UnsafeMutableBufferPointer<Int32>
+    let keyBytes: Int
+
+    func build() {
+        let keys = table.count - 1
+        table.initialize(repeating: 0)
+        let mask = keys - 1
+        var key = 0
+        for i in 0..<(old.count + keyBytes - 1) {
+            key = ((key << 8) | (i < old.count ? Int(old[i]) : 0)) & mask
+            if i >= keyBytes - 1 { table[key + 1] += 1 }
+        }
+        for k in 0..<keys { table[k + 1] += table[k] }
+    }
 }

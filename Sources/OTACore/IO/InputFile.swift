@@ -85,7 +85,14 @@ public final class InputFile {
 
     /// Reads the whole file, refusing one larger than `limit` bytes.
     public func readAll(limit: Int) throws(OTAError) -> [UInt8] {
-        var out: [UInt8] = []
+        // A regular file's size is known: read straight into one buffer of that size (no
+        // regrowth: a 2 GiB image costs 2 GiB, not up to twice that while the array grows).
+        let expected = (try? isRegularFile()) == true ? Int(try size()) : 0
+        if expected > limit { throw .usage("io.too-large", "\(path): larger than the limit of \(limit) bytes") }
+        var out = [UInt8](repeating: 0, count: expected)
+        let got = try readFully(into: &out)
+        out.removeLast(expected - got)
+        // Whatever follows (a pipe, or a file that grew) is appended in pieces.
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
             let count = try read(into: &buffer)

@@ -40,6 +40,9 @@ public typealias DeltaProgress = (_ phase: String, _ fraction: Double) -> Void
 /// plus a 64 MiB lookup table and the op list.
 struct DeltaEncoder {
     let options: DeltaOptions
+    /// The inserted bytes' LZMA2 compression is the longest single task of a diff; nice length
+    /// 48 instead of the preset's 64 made it ~9% faster for +0.02% on libpython (32: +0.2%).
+    static let insertsNiceLength: UInt32 = 48
     /// Gaps longer than this are matched in pieces, in parallel.
     static let matchPiece = 4 << 20
 
@@ -221,7 +224,8 @@ struct DeltaEncoder {
             LZMA2Settings(
                 preset: options.preset, extreme: options.extreme,
                 dictionarySize: min(stream == .inserts ? options.dictionarySize : min(options.dictionarySize, 1 << 20), fit),
-                literalContextBits: stream.literalContextBits, positionBits: 0)
+                literalContextBits: stream.literalContextBits, positionBits: 0,
+                niceLength: stream == .inserts ? Self.insertsNiceLength : nil)
         }
     }
 

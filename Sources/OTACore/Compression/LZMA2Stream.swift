@@ -8,11 +8,15 @@ public struct LZMA2Settings: Sendable, Equatable {
     public var dictionarySize: UInt32
     public var literalContextBits: UInt32
     public var positionBits: UInt32
+    /// Match length at which the encoder stops looking for longer ones (nil: the preset's,
+    /// 64 at preset 6-9); lower is faster and slightly larger.
+    public var niceLength: UInt32?
 
     public init(
         preset: UInt32 = 6, extreme: Bool = false, dictionarySize: UInt32, literalContextBits: UInt32 = 3,
-        positionBits: UInt32 = 2
+        positionBits: UInt32 = 2, niceLength: UInt32? = nil
     ) {
+        self.niceLength = niceLength
         self.preset = preset
         self.extreme = extreme
         self.dictionarySize = dictionarySize
@@ -43,6 +47,10 @@ public final class LZMA2StreamEncoder {
         options.dict_size = settings.dictionarySize
         options.lc = settings.literalContextBits
         options.pb = settings.positionBits
+        if let nice = settings.niceLength {
+            guard (2...273).contains(nice) else { throw .usage("xz.options", "LZMA2 nice length must be 2...273") }
+            options.nice_len = nice
+        }
         let rc = withUnsafeMutablePointer(to: &options) { optionsPointer -> lzma_ret in
             var filters = [
                 lzma_filter(id: 0x21, options: UnsafeMutableRawPointer(optionsPointer)),  // LZMA_FILTER_LZMA2

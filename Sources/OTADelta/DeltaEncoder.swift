@@ -6,7 +6,8 @@ internal import Foundation
 public struct DeltaOptions: Sendable {
     /// Hash recorded for the old and new images (the bundle suite's hash).
     public var hashAlgorithm: HashAlgorithm = .sha256
-    /// The xz dictionary: the vehicle's decoder needs about this much memory.
+    /// LZMA2 dictionary of the inserted bytes (a power of two, 4 KiB...256 MiB): the vehicle's
+    /// decoder needs about this much memory, plus up to 3 MiB for the other streams.
     public var dictionarySize: UInt32 = 8 << 20
     /// xz preset 0...9 and extreme mode (measured no smaller on our corpus once ADD payloads
     /// were run-length coded); the dictionary size above overrides the preset's.
@@ -175,6 +176,11 @@ struct DeltaEncoder {
         old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>, progress: DeltaProgress?,
         sink: ([UInt8]) throws(OTAError) -> Void
     ) throws(OTAError) -> (header: [UInt8], statistics: DeltaStatistics) {
+        let size = options.dictionarySize
+        guard size.nonzeroBitCount == 1, DeltaPatchHeader.dictionaryExponents.contains(UInt8(size.trailingZeroBitCount))
+        else {
+            throw .usage("delta.dictionary", "the patch dictionary must be a power of two, 4 KiB...256 MiB (got \(size))")
+        }
         progress?("index", 0)
         let plan = plan(old: old, new: new)
         let results = PieceResults(count: plan.pieces.count)

@@ -48,12 +48,14 @@ public enum Delta {
         progress: DeltaProgress? = nil
     ) throws(OTAError) -> DeltaCreateReport {
         let started = ContinuousClock.now
-        let old = try InputFile(path: oldPath).readAll(limit: Int.max)
-        let new = try InputFile(path: newPath).readAll(limit: Int.max)
+        let old = try ImageBytes(path: oldPath)
+        let new = try ImageBytes(path: newPath)
         let writer = try AtomicFileWriter(path: output)
-        let (header, statistics) = try withBuffers(old, new) { (o, n) throws(OTAError) in
-            try DeltaEncoder(options: options).encode(old: o, new: n, progress: progress) {
-                (bytes: [UInt8]) throws(OTAError) in try writer.write(bytes)
+        let (header, statistics) = try old.withBuffer { (o) throws(OTAError) in
+            try new.withBuffer { (n) throws(OTAError) in
+                try DeltaEncoder(options: options).encode(old: o, new: n, progress: progress) {
+                    (bytes: [UInt8]) throws(OTAError) in try writer.write(bytes)
+                }
             }
         }
         try writer.overwrite(header, at: 0)
@@ -129,5 +131,26 @@ extension Duration {
     var seconds: Double {
         let (s, atto) = components
         return Double(s) + Double(atto) / 1e18
+    }
+}
+
+/// An image for the encoder: a regular file mapped, anything else read into memory.
+private struct ImageBytes {
+    private let mapped: MappedFile?
+    private let read: [UInt8]
+
+    init(path: String) throws(OTAError) {
+        mapped = try MappedFile(path: path)
+        read = mapped == nil ? try InputFile(path: path).readAll(limit: Int.max) : []
+    }
+
+    var count: Int { mapped?.bytes.count ?? read.count }
+
+    func withBuffer<T>(_ body: (UnsafeBufferPointer<UInt8>) throws(OTAError) -> T) throws(OTAError) -> T {
+        if let mapped { return try body(mapped.bytes) }
+        let result: Result<T, OTAError> = read.withUnsafeBufferPointer { buffer in
+            do throws(OTAError) { return .success(try body(buffer)) } catch { return .failure(error) }
+        }
+        return try result.get()
     }
 }

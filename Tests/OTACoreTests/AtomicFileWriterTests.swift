@@ -19,3 +19,17 @@ import Testing
         #expect(try Array(Data(contentsOf: URL(fileURLWithPath: path))) == Array("HEADbody".utf8))
     }
 }
+
+@Suite struct MappedFileTests {
+    @Test func `a regular file maps to its bytes, an empty one to none, a device to nil`() throws {
+        let directory = try TemporaryDirectory.make()
+        defer { TemporaryDirectory.remove(directory) }
+        try AtomicFileWriter.write(Array("image bytes".utf8), to: directory + "/a")
+        try AtomicFileWriter.write([UInt8](), to: directory + "/empty")
+        let mapped = try #require(try MappedFile(path: directory + "/a"))
+        #expect(Array(mapped.bytes) == Array("image bytes".utf8))
+        #expect(try #require(try MappedFile(path: directory + "/empty")).bytes.isEmpty)
+        #expect(try MappedFile(path: "/dev/null") == nil)
+        #expect(throws: OTAError.io("io.not-found", "")) { _ = try MappedFile(path: directory + "/missing") }
+    }
+}

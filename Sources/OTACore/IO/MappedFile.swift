@@ -1,0 +1,44 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A regular file mapped read-only into memory: large images are read by the kernel as they
+/// are touched, with no copy and no anonymous memory (a 2 GiB image read with `readAll` costs
+/// 2 GiB of private pages and the time to copy them).
+///
+/// The file must not shrink while mapped (reading a page past the new end would be fatal); the
+/// delta encoder, its user, hashes what it read, so a file that changes is still caught.
+public final class MappedFile {
+    public let path: String
+    /// The file's bytes (empty for an empty file).
+    public let bytes: UnsafeBufferPointer<UInt8>
+    private let mapping: UnsafeMutableRawPointer?
+
+    /// Maps `path`, or returns nil when it is not a regular file (a pipe, a device): read
+    /// those with `InputFile.readAll`.
+    public init?(path: String) throws(OTAError) {
+        let file = try InputFile(path: path)
+        guard try file.isRegularFile() else { return nil }
+        let size = Int(try file.size())
+        self.path = path
+        guard size > 0 else {
+            mapping = nil
+            bytes = UnsafeBufferPointer(start: nil, count: 0)
+            return
+        }
+        let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, file.descriptor, 0)
+        guard let address, address != MAP_FAILED else {
+            throw .io("io.map", "\(path): cannot map \(size) bytes for reading", cause: SystemCall.errnoText())
+        }
+        mapping = address
+        bytes = UnsafeBufferPointer(start: address.assumingMemoryBound(to: UInt8.self), count: size)
+    }
+
+    deinit {
+        if let mapping { munmap(mapping, bytes.count) }
+    }
+}

@@ -1,4 +1,4 @@
-public import Foundation
+internal import Foundation
 
 /// What a bundle reader trusts: the trust store, the time, how many release signers.
 public struct BundleTrustPolicy: Sendable {

@@ -1,4 +1,4 @@
-public import Foundation
+internal import Foundation
 
 /// `ota bundle verify` as a library call: head, signatures, chains, threshold, expiry, then every
 /// stored byte of every payload against its signed chunk hash; with `deep`, also decrypts and

@@ -1,4 +1,4 @@
-public import Foundation
+internal import Foundation
 internal import COpenSSL
 
 /// A private key (P-256, Ed25519, X25519 or SM2), loaded from PEM or DER, optionally

@@ -1,4 +1,4 @@
-public import Foundation
+internal import Foundation
 internal import COpenSSL
 
 /// A public key: a signer's (from its certificate) or a recipient's.

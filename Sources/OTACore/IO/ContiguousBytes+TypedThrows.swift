@@ -1,4 +1,4 @@
-public import Foundation
+internal import Foundation
 
 extension ContiguousBytes {
     /// `withUnsafeBytes` for closures that throw `OTAError` (Foundation's version rethrows

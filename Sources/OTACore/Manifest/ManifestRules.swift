@@ -1,4 +1,4 @@
-public import Foundation
+internal import Foundation
 
 /// A problem found in a manifest, with the path of the field (`images[1].source.hash`).
 public struct ManifestProblem: Sendable, Codable, Equatable, CustomStringConvertible {

@@ -43,7 +43,7 @@ public enum SamplePKI {
     /// renamed into place so a failure leaves nothing behind.
     public static func create(suite: Suite, directory: String, now: Date = Date()) throws(OTAError) -> Summary {
         if FileSystem.exists(directory) {
-            throw .usage("io.exists", "\(directory): already exists; choose a new directory")
+            throw OTAError(.ioExists, "\(directory): already exists; choose a new directory")
         }
         let staging = directory + ".tmp-\(Hex.encode(try SecureRandom.bytes(4)))"
         try FileSystem.createDirectory(staging, mode: 0o700)
@@ -51,7 +51,7 @@ public enum SamplePKI {
             let builder = Builder(suite: suite, root: staging, now: now)
             try builder.build()
             guard rename(staging, directory) == 0 else {
-                throw .io("io.rename", "\(directory): cannot move the new PKI into place")
+                throw OTAError(.ioRename, "\(directory): cannot move the new PKI into place")
             }
             return Summary(suite: suite.rawValue, directory: directory, certificates: builder.entries.map {
                 Summary.Entry(path: $0.path, subject: $0.subject, keyType: $0.keyType, notAfter: $0.notAfter, fingerprint: $0.fingerprint)

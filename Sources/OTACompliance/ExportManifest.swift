@@ -38,7 +38,7 @@ public enum ExportManifest {
             manifest = try JSONValue.parse(manifestBytes)
             signature = try JSONValue.parse(signatureBytes)
         } catch {
-            throw .rejected("records.export-malformed", "\(directory): manifest or signature is not JSON: \(error.message)")
+            throw OTAError(.recordsExportMalformed, "\(directory): manifest or signature is not JSON: \(error.message)")
         }
         var problems: [String] = []
         let algorithm = try SignatureAlgorithm.forKey(publicKey.type)
@@ -51,7 +51,7 @@ public enum ExportManifest {
         }
         guard manifest["format"]?.stringValue == format, let hashName = manifest["hash"]?.stringValue,
               let hash = HashAlgorithm(rawValue: hashName), let files = manifest["files"]?.arrayValue
-        else { throw .rejected("records.export-malformed", "\(directory)/manifest.json: not an \(format) manifest") }
+        else { throw OTAError(.recordsExportMalformed, "\(directory)/manifest.json: not an \(format) manifest") }
         var names: Set<String> = [manifestName, signatureName]
         for file in files {
             guard let name = file["name"]?.stringValue, let size = file["bytes"]?.integerValue, let digest = file["digest"]?.stringValue,

@@ -34,7 +34,7 @@ public struct Exporter {
     /// Writes the export into `directory` (created; existing export files are replaced only
     /// when the whole export succeeds).
     public func export(from store: any RecordStore, to directory: String) throws(OTAError) -> Summary {
-        guard !formats.isEmpty else { throw .usage("records.export-format", "choose at least one format") }
+        guard !formats.isEmpty else { throw OTAError(.recordsExportFormat, "choose at least one format") }
         try FileSystem.createDirectory(directory)
         let algorithm = try SignatureAlgorithm.forKey(signer.type)
         let hash = algorithm.suite.hash
@@ -70,7 +70,7 @@ public struct Exporter {
             entries += 1
             var body: [String: JSONValue]
             do throws(OTAErrorBox) { body = try JSONValue.parse(Array(entry.body.utf8)).objectValue ?? [:] } catch {
-                throw .rejected("records.malformed", "stored entry \(entry.seq) of \(entry.vin): \(error.message)")
+                throw OTAError(.recordsMalformed, "stored entry \(entry.seq) of \(entry.vin): \(error.message)")
             }
             if body["vin"] != nil { body["vin"] = .string(currentToken) }
             if let csv { try csv.write(CSV.row(entry: entry, body: body, vin: currentToken) + "\r\n") }

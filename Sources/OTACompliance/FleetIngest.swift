@@ -24,7 +24,7 @@ public enum FleetIngest {
         let meta = try LogMeta.load(LogLayout(directory: directory))
         let stored = try store.head(of: meta.vin)
         if let stored, stored.keyID != meta.keyID {
-            throw .rejected("records.key-changed", "\(directory): the log of \(meta.vin) is signed by device key \(meta.keyID), the store knows \(stored.keyID)")
+            throw OTAError(.recordsKeyChanged, "\(directory): the log of \(meta.vin) is signed by device key \(meta.keyID), the store knows \(stored.keyID)")
         }
         var report = Report(vin: meta.vin)
         var verification: VerificationReport? = nil
@@ -38,7 +38,7 @@ public enum FleetIngest {
                 if let stored, entry.seq <= stored.seq {
                     if entry.seq == stored.seq {
                         guard entry.hash == stored.hash else {
-                            throw .rejected("records.chain-fork", "\(directory): entry \(entry.seq) of \(meta.vin) differs from the stored one: the log forks from the stored chain")
+                            throw OTAError(.recordsChainFork, "\(directory): entry \(entry.seq) of \(meta.vin) differs from the stored one: the log forks from the stored chain")
                         }
                         connected = true
                     }
@@ -47,7 +47,7 @@ public enum FleetIngest {
                 }
                 if !connected, let stored, entry.seq == stored.seq + 1, entry.prev == stored.hash { connected = true }
                 guard connected else {
-                    throw .rejected("records.chain-discontinuous", "\(directory): the log of \(meta.vin) does not continue from the stored entry \(stored!.seq); rejected, not merged")
+                    throw OTAError(.recordsChainDiscontinuous, "\(directory): the log of \(meta.vin) does not continue from the stored entry \(stored!.seq); rejected, not merged")
                 }
                 pending.append(try StoredEntry(vin: meta.vin, entry: entry))
                 if entry.kind == .checkpoint {
@@ -56,19 +56,19 @@ public enum FleetIngest {
                     pending.removeAll(keepingCapacity: true)
                     lastCheckpoint = (entry.seq, entry.hash)
                 } else if pending.count > maximumUnsignedRun {
-                    throw .rejected("records.unsigned", "\(directory): more than \(maximumUnsignedRun) entries without a signed checkpoint")
+                    throw OTAError(.recordsUnsigned, "\(directory): more than \(maximumUnsignedRun) entries without a signed checkpoint")
                 }
             }
             verification = result
             guard result.intact else {
                 let first = result.issues[0]
-                throw .rejected(first.kind.code, "\(directory): the log of \(meta.vin) does not verify: \(first)",
+                throw OTAError(first.kind.code, "\(directory): the log of \(meta.vin) does not verify: \(first)",
                                 cause: result.issues.prefix(20).map(\.description).joined(separator: "; "))
             }
             if let stored, !connected {
                 // An older copy of the log: everything in it must already be stored, unchanged.
                 guard let lastSeen, try writer.hash(of: meta.vin, seq: lastSeen.seq) == lastSeen.hash else {
-                    throw .rejected("records.chain-discontinuous", "\(directory): the log of \(meta.vin) does not meet the stored chain at entry \(stored.seq); rejected, not merged")
+                    throw OTAError(.recordsChainDiscontinuous, "\(directory): the log of \(meta.vin) does not meet the stored chain at entry \(stored.seq); rejected, not merged")
                 }
             }
             report.unsigned = pending.count

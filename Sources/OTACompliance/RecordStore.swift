@@ -38,7 +38,7 @@ extension RecordStore {
         let years = max(minimumYears, Self.minimumRetentionYears)
         let limit = RecordTime.adding(years: -years, to: now)
         guard cutoff <= limit else {
-            throw .rejected("records.retention", "the fleet store keeps upgrade records \(years) years: deleting before \(RecordTime.format(cutoff)) would reach records younger than \(RecordTime.format(limit))")
+            throw OTAError(.recordsRetention, "the fleet store keeps upgrade records \(years) years: deleting before \(RecordTime.format(cutoff)) would reach records younger than \(RecordTime.format(limit))")
         }
     }
 }

@@ -37,7 +37,7 @@ public final class SQLiteRecordStore: RecordStore {
             }
             try migrator.migrate(queue)
         } catch {
-            throw .io("records.store", "\(path): cannot open the record store", cause: String(describing: error))
+            throw OTAError(.recordsStore, "\(path): cannot open the record store", cause: String(describing: error))
         }
     }
 
@@ -73,7 +73,7 @@ public final class SQLiteRecordStore: RecordStore {
                 }
             }
         } catch {
-            throw .io("records.store", "\(path): transaction failed", cause: String(describing: error))
+            throw OTAError(.recordsStore, "\(path): transaction failed", cause: String(describing: error))
         }
         if let failure { throw failure }
     }
@@ -92,7 +92,7 @@ public final class SQLiteRecordStore: RecordStore {
                     entry.bundle, entry.ecu, entry.step, entry.result, entry.body,
                 ])
             } catch {
-                throw .io("records.store", "cannot store entry \(entry.seq) of \(entry.vin)", cause: String(describing: error))
+                throw OTAError(.recordsStore, "cannot store entry \(entry.seq) of \(entry.vin)", cause: String(describing: error))
             }
         }
 
@@ -100,7 +100,7 @@ public final class SQLiteRecordStore: RecordStore {
             do {
                 return try String.fetchOne(db, sql: "SELECT hash FROM entry WHERE vin = ? AND seq = ?", arguments: [vin, Int64(seq)])
             } catch {
-                throw .io("records.store", "cannot read entry \(seq) of \(vin)", cause: String(describing: error))
+                throw OTAError(.recordsStore, "cannot read entry \(seq) of \(vin)", cause: String(describing: error))
             }
         }
 
@@ -112,7 +112,7 @@ public final class SQLiteRecordStore: RecordStore {
                         headSeq = excluded.headSeq, headHash = excluded.headHash
                     """, arguments: [head.vin, head.keyID, head.hashAlgorithm, Int64(head.seq), head.hash])
             } catch {
-                throw .io("records.store", "cannot store the head of \(head.vin)", cause: String(describing: error))
+                throw OTAError(.recordsStore, "cannot store the head of \(head.vin)", cause: String(describing: error))
             }
         }
     }
@@ -154,7 +154,7 @@ public final class SQLiteRecordStore: RecordStore {
                 }
             }
         } catch {
-            throw .io("records.store", "\(path): query failed", cause: String(describing: error))
+            throw OTAError(.recordsStore, "\(path): query failed", cause: String(describing: error))
         }
         if let failure { throw failure }
     }
@@ -176,7 +176,7 @@ public final class SQLiteRecordStore: RecordStore {
 
     private func run<T>(_ body: () throws -> T) throws(OTAError) -> T {
         do { return try body() } catch {
-            throw .io("records.store", "\(path): database error", cause: String(describing: error))
+            throw OTAError(.recordsStore, "\(path): database error", cause: String(describing: error))
         }
     }
 }

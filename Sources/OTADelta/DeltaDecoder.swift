@@ -21,7 +21,7 @@ public final class FileDeltaSource: DeltaSource {
     public func read(at offset: Int64, count: Int) throws(OTAError) -> [UInt8] {
         let bytes = try file.read(at: offset, count: count)
         guard bytes.count == count else {
-            throw .io("io.short-read", "\(file.path): the old image ended early (changed while reading?)")
+            throw OTAError(.ioShortRead, "\(file.path): the old image ended early (changed while reading?)")
         }
         return bytes
     }
@@ -118,7 +118,7 @@ public final class DeltaDecoder {
                 }
             case .frameHeader:
                 guard let header, rawSeen < header.bodySize else {
-                    throw .rejected("delta.trailing-data", "data after the end of the patch body")
+                    throw OTAError(.deltaTrailingData, "data after the end of the patch body")
                 }
                 pending.append(bytes[index])
                 index += 1
@@ -135,20 +135,20 @@ public final class DeltaDecoder {
     /// Confirms the patch ended exactly after the last frame and the new image's hash matches.
     public func finish() throws(OTAError) -> DeltaPatchHeader {
         guard let header, let newHasher else {
-            throw .rejected("delta.truncated", "patch ends inside its header")
+            throw OTAError(.deltaTruncated, "patch ends inside its header")
         }
         guard case .frameHeader = phase, pending.isEmpty, rawSeen == header.bodySize else {
-            throw .rejected(
-                "delta.truncated", "patch body ends early (\(rawSeen) of \(header.bodySize) stream bytes decoded)")
+            throw OTAError(
+                .deltaTruncated, "patch body ends early (\(rawSeen) of \(header.bodySize) stream bytes decoded)")
         }
         guard written == Int64(header.newSize) else {
-            throw .rejected(
-                "delta.short-output", "patch ops produce \(written) bytes, header declares \(header.newSize)")
+            throw OTAError(
+                .deltaShortOutput, "patch ops produce \(written) bytes, header declares \(header.newSize)")
         }
         try flush()
         guard newHasher.finalize().constantTimeEquals(header.newHash) else {
-            throw .rejected(
-                "delta.result-mismatch",
+            throw OTAError(
+                .deltaResultMismatch,
                 "the rebuilt image's \(header.hashAlgorithm.rawValue) does not match the patch header")
         }
         return header
@@ -158,14 +158,14 @@ public final class DeltaDecoder {
         let header = try DeltaPatchHeader.decode(pending)
         let memory = header.dictionarySizes.reduce(UInt64(0)) { $0 + UInt64($1) }
         guard memory <= limits.xzMemoryLimit else {
-            throw .rejected(
-                "delta.memory-limit",
+            throw OTAError(
+                .deltaMemoryLimit,
                 "patch streams need \(memory >> 20) MiB of decoder dictionaries, more than the \(limits.xzMemoryLimit >> 20) MiB allowed"
             )
         }
         guard source.byteCount == Int64(header.oldSize) else {
-            throw .rejected(
-                "delta.source-mismatch",
+            throw OTAError(
+                .deltaSourceMismatch,
                 "the old image has \(source.byteCount) bytes, the patch expects \(header.oldSize)")
         }
         // Verify the whole old image before writing anything.
@@ -177,8 +177,8 @@ public final class DeltaDecoder {
             offset += Int64(count)
         }
         guard hasher.finalize().constantTimeEquals(header.oldHash) else {
-            throw .rejected(
-                "delta.source-mismatch",
+            throw OTAError(
+                .deltaSourceMismatch,
                 "the old image's \(header.hashAlgorithm.rawValue) does not match the patch's source hash")
         }
         do {
@@ -196,14 +196,14 @@ public final class DeltaDecoder {
     /// Maps LZMA2 failures to delta codes, so a caller sees one family.
     private static func translate(_ error: OTAError) -> OTAError {
         switch error.code {
-        case "xz.output-limit":
-            return .rejected(
-                "delta.body-too-large", "a patch stream decompresses to more than its frame declares (xz bomb?)",
+        case .xzOutputLimit:
+            return OTAError(
+                .deltaBodyTooLarge, "a patch stream decompresses to more than its frame declares (xz bomb?)",
                 cause: error.message)
-        case "xz.truncated":
-            return .rejected("delta.corrupt", "a patch stream piece decodes to less than its frame declares", cause: error.message)
-        case "xz.trailing-data", "xz.corrupt", "xz.format", "xz.options", "xz.failed", "xz.memory-limit":
-            return .rejected("delta.corrupt", "patch body is not valid LZMA2 data", cause: error.message)
+        case .xzTruncated:
+            return OTAError(.deltaCorrupt, "a patch stream piece decodes to less than its frame declares", cause: error.message)
+        case .xzTrailingData, .xzCorrupt, .xzFormat, .xzOptions, .xzFailed, .xzMemoryLimit:
+            return OTAError(.deltaCorrupt, "patch body is not valid LZMA2 data", cause: error.message)
         default:
             return error
         }
@@ -226,7 +226,7 @@ public final class DeltaDecoder {
                 offset = next
             }
         } catch {
-            throw .rejected("delta.malformed", "malformed number in a frame header at output offset \(written)")
+            throw OTAError(.deltaMalformed, "malformed number in a frame header at output offset \(written)")
         }
         pending.removeAll(keepingCapacity: true)
         let count = PatchStream.allCases.count
@@ -234,19 +234,19 @@ public final class DeltaDecoder {
         let packed = values[count...]
         let total = raw.reduce(UInt64(0)) { $0 &+ min($1, UInt64(PatchFrame.maxRawBytes) + 1) }
         guard raw.allSatisfy({ $0 <= UInt64(PatchFrame.maxRawBytes) }), total <= UInt64(PatchFrame.maxRawBytes) else {
-            throw .rejected(
-                "delta.malformed", "a frame declares more than \(PatchFrame.maxRawBytes) stream bytes (\(Array(raw)))")
+            throw OTAError(
+                .deltaMalformed, "a frame declares more than \(PatchFrame.maxRawBytes) stream bytes (\(Array(raw)))")
         }
-        guard total > 0 else { throw .rejected("delta.malformed", "empty frame in patch at output offset \(written)") }
+        guard total > 0 else { throw OTAError(.deltaMalformed, "empty frame in patch at output offset \(written)") }
         guard total <= header.bodySize - rawSeen else {
-            throw .rejected(
-                "delta.body-too-large",
+            throw OTAError(
+                .deltaBodyTooLarge,
                 "frames declare more stream bytes than the header's \(header.bodySize) (xz bomb?)")
         }
         for (r, p) in zip(raw, packed) {
             guard p <= UInt64(PatchFrame.maxPacked(raw: Int(r))), (p == 0) == (r == 0) else {
-                throw .rejected(
-                    "delta.malformed", "a frame declares \(p) compressed bytes for \(r) stream bytes")
+                throw OTAError(
+                    .deltaMalformed, "a frame declares \(p) compressed bytes for \(r) stream bytes")
             }
         }
         rawSizes = raw.map { Int($0) }
@@ -290,8 +290,8 @@ public final class DeltaDecoder {
             try runOp()
         }
         for stream in PatchStream.allCases where cursors[stream.rawValue] != streams[stream.rawValue].count {
-            throw .rejected(
-                "delta.malformed",
+            throw OTAError(
+                .deltaMalformed,
                 "a frame's \(stream) stream holds \(streams[stream.rawValue].count - cursors[stream.rawValue]) bytes no op uses"
             )
         }
@@ -305,10 +305,10 @@ public final class DeltaDecoder {
                 try Varint.read(p, at: cursors[stream.rawValue])
             }
         } catch {
-            throw .rejected("delta.malformed", "malformed number (\(what)) in patch at output offset \(written)")
+            throw OTAError(.deltaMalformed, "malformed number (\(what)) in patch at output offset \(written)")
         }
         guard case .value(let value, let next) = parse else {
-            throw .rejected("delta.malformed", "\(what) missing from its frame at output offset \(written)")
+            throw OTAError(.deltaMalformed, "\(what) missing from its frame at output offset \(written)")
         }
         cursors[stream.rawValue] = next
         return value
@@ -320,23 +320,23 @@ public final class DeltaDecoder {
         let code = streams[control][cursors[control]]
         cursors[control] += 1
         guard code == DeltaOperation.copyCode || code == DeltaOperation.addCode || code == DeltaOperation.insertCode else {
-            throw .rejected("delta.unknown-op", "unknown op code \(code) in patch at output offset \(written)")
+            throw OTAError(.deltaUnknownOp, "unknown op code \(code) in patch at output offset \(written)")
         }
         let delta = code == DeltaOperation.insertCode ? 0 : Varint.unzigzag(try varint(.control, "op offset"))
         let lengthField = try varint(.control, "op length")
         guard lengthField > 0 else {
-            throw .rejected("delta.malformed", "zero-length op in patch at output offset \(written)")
+            throw OTAError(.deltaMalformed, "zero-length op in patch at output offset \(written)")
         }
         guard lengthField <= UInt64(Int64(header.newSize) - written) else {
-            throw .rejected(
-                "delta.output-overflow",
+            throw OTAError(
+                .deltaOutputOverflow,
                 "patch op writes \(lengthField) bytes at offset \(written), past the declared size \(header.newSize)")
         }
         let length = Int64(lengthField)
         if code == DeltaOperation.insertCode {
             let inserts = PatchStream.inserts.rawValue
             guard length <= Int64(streams[inserts].count - cursors[inserts]) else {
-                throw .rejected("delta.malformed", "INSERT of \(length) bytes runs past its frame's inserted bytes")
+                throw OTAError(.deltaMalformed, "INSERT of \(length) bytes runs past its frame's inserted bytes")
             }
             let from = cursors[inserts]
             outBuffer.append(contentsOf: streams[inserts][from..<(from + Int(length))])
@@ -348,8 +348,8 @@ public final class DeltaDecoder {
         // old start = cursor + signed delta, checked without overflow.
         let (start, overflow) = oldCursor.addingReportingOverflow(delta)
         guard !overflow, start >= 0, start <= Int64(header.oldSize), length <= Int64(header.oldSize) - start else {
-            throw .rejected(
-                "delta.out-of-range",
+            throw OTAError(
+                .deltaOutOfRange,
                 "patch op reads old bytes outside the old image (cursor \(oldCursor), delta \(delta), length \(length))"
             )
         }
@@ -374,20 +374,20 @@ public final class DeltaDecoder {
             if literals == 7 {
                 let more = try varint(.runs, "ADD run length")
                 guard more <= UInt64(remaining) else {
-                    throw .rejected("delta.malformed", "ADD run of \(more) literals does not fit its op")
+                    throw OTAError(.deltaMalformed, "ADD run of \(more) literals does not fit its op")
                 }
                 literals += more
             }
             guard zeros <= UInt64(remaining), literals <= UInt64(remaining) - zeros, zeros + literals > 0 else {
-                throw .rejected(
-                    "delta.malformed",
+                throw OTAError(
+                    .deltaMalformed,
                     "ADD payload run (\(zeros) + \(literals)) does not fit the \(remaining) bytes left in its op")
             }
             try copyOld(at: position, count: Int64(zeros))
             position += Int64(zeros)
             let count = Int(literals)
             guard count <= streams[differences].count - cursors[differences] else {
-                throw .rejected("delta.malformed", "ADD run of \(count) literals runs past its frame's difference bytes")
+                throw OTAError(.deltaMalformed, "ADD run of \(count) literals runs past its frame's difference bytes")
             }
             var done = 0
             while done < count {

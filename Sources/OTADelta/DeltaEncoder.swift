@@ -179,7 +179,7 @@ struct DeltaEncoder {
         let size = options.dictionarySize
         guard size.nonzeroBitCount == 1, DeltaPatchHeader.dictionaryExponents.contains(UInt8(size.trailingZeroBitCount))
         else {
-            throw .usage("delta.dictionary", "the patch dictionary must be a power of two, 4 KiB...256 MiB (got \(size))")
+            throw OTAError(.deltaDictionary, "the patch dictionary must be a power of two, 4 KiB...256 MiB (got \(size))")
         }
         progress?("index", 0)
         let plan = plan(old: old, new: new)

@@ -51,7 +51,7 @@ public struct DeltaPatchHeader: Sendable, Equatable {
         out.append(Self.compressionFramedLZMA2)
         for size in dictionarySizes {
             guard size.nonzeroBitCount == 1, Self.dictionaryExponents.contains(UInt8(size.trailingZeroBitCount)) else {
-                throw .usage("delta.dictionary", "a patch stream dictionary must be a power of two, 4 KiB...256 MiB")
+                throw OTAError(.deltaDictionary, "a patch stream dictionary must be a power of two, 4 KiB...256 MiB")
             }
             out.append(UInt8(size.trailingZeroBitCount))
         }
@@ -67,31 +67,31 @@ public struct DeltaPatchHeader: Sendable, Equatable {
     /// Parses and validates a header; `bytes` must hold at least `byteCount` bytes.
     public static func decode(_ bytes: [UInt8]) throws(OTAError) -> DeltaPatchHeader {
         guard bytes.count >= byteCount else {
-            throw .rejected("delta.truncated", "patch ends inside its \(byteCount)-byte header")
+            throw OTAError(.deltaTruncated, "patch ends inside its \(byteCount)-byte header")
         }
         guard Array(bytes[0..<8]) == magic else {
-            throw .rejected("delta.not-a-patch", "not an ota delta patch (bad magic)")
+            throw OTAError(.deltaNotAPatch, "not an ota delta patch (bad magic)")
         }
         let version = bytes.littleEndian(UInt16.self, at: 8)
         guard version == currentVersion else {
-            throw .rejected(
-                "delta.version",
+            throw OTAError(
+                .deltaVersion,
                 "delta patch format version \(version) is not supported (this build reads \(currentVersion))")
         }
         guard try check(Array(bytes[0..<104])) == Array(bytes[104..<108]) else {
-            throw .rejected("delta.header-corrupt", "delta patch header check does not match (corrupt header)")
+            throw OTAError(.deltaHeaderCorrupt, "delta patch header check does not match (corrupt header)")
         }
         guard let algorithm = algorithm(for: bytes[10]) else {
-            throw .rejected("delta.header-invalid", "unknown hash algorithm code \(bytes[10]) in delta patch header")
+            throw OTAError(.deltaHeaderInvalid, "unknown hash algorithm code \(bytes[10]) in delta patch header")
         }
         guard bytes[11] == compressionFramedLZMA2 else {
-            throw .rejected("delta.header-invalid", "unknown body compression code \(bytes[11]) in delta patch header")
+            throw OTAError(.deltaHeaderInvalid, "unknown body compression code \(bytes[11]) in delta patch header")
         }
         var dictionarySizes: [UInt32] = []
         for exponent in bytes[12..<16] {
             guard dictionaryExponents.contains(exponent) else {
-                throw .rejected(
-                    "delta.header-invalid", "stream dictionary 2^\(exponent) in delta patch header is outside 4 KiB...256 MiB")
+                throw OTAError(
+                    .deltaHeaderInvalid, "stream dictionary 2^\(exponent) in delta patch header is outside 4 KiB...256 MiB")
             }
             dictionarySizes.append(1 << UInt32(exponent))
         }
@@ -101,8 +101,8 @@ public struct DeltaPatchHeader: Sendable, Equatable {
         guard oldSize <= UInt64(Int64.max), newSize <= UInt64(Int64.max) / maxBodyBytesPerOutputByte,
             bodySize <= newSize * maxBodyBytesPerOutputByte
         else {
-            throw .rejected(
-                "delta.header-invalid",
+            throw OTAError(
+                .deltaHeaderInvalid,
                 "delta patch header declares impossible sizes (old \(oldSize), new \(newSize), body \(bodySize))")
         }
         return DeltaPatchHeader(

@@ -7,7 +7,7 @@ public enum DeviceKey {
         let text = String(decoding: bytes, as: UTF8.self)
         if text.contains("BEGIN CERTIFICATE") {
             guard let certificate = try Certificate.load(contentsOf: path).first else {
-                throw .usage("key.malformed", "\(path): no certificate")
+                throw OTAError(.keyMalformed, "\(path): no certificate")
             }
             return try certificate.publicKey
         }

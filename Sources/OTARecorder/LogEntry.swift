@@ -145,7 +145,7 @@ public struct LogEntry: Sendable {
     /// The body parsed as JSON.
     public func json() throws(OTAError) -> JSONValue {
         do { return try JSONValue.parse(body) } catch {
-            throw .rejected("records.malformed", "entry \(seq): \(error.message)")
+            throw OTAError(.recordsMalformed, "entry \(seq): \(error.message)")
         }
     }
 

@@ -13,7 +13,7 @@ enum LogIO {
             let written = bytes.withUnsafeBytes { raw in Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset) }
             if written < 0 {
                 if errno == EINTR { continue }
-                throw .io("io.write", "\(path): write failed", cause: errnoText())
+                throw OTAError(.ioWrite, "\(path): write failed", cause: errnoText())
             }
             offset += written
         }
@@ -22,7 +22,7 @@ enum LogIO {
     static func sync(_ fd: Int32, path: String) throws(OTAError) {
         while fsync(fd) != 0 {
             if errno == EINTR { continue }
-            throw .io("io.fsync", "\(path): fsync failed", cause: errnoText())
+            throw OTAError(.ioFsync, "\(path): fsync failed", cause: errnoText())
         }
     }
 
@@ -39,9 +39,9 @@ enum LogIO {
         }
         let temporary = path + ".tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        if fd < 0 { throw .io("io.create", "\(temporary): cannot create", cause: errnoText()) }
+        if fd < 0 { throw OTAError(.ioCreate, "\(temporary): cannot create", cause: errnoText()) }
         do { try writeAll(fd, bytes, path: temporary) } catch { close(fd); throw error }
         close(fd)
-        if rename(temporary, path) != 0 { throw .io("io.rename", "\(path): rename failed", cause: errnoText()) }
+        if rename(temporary, path) != 0 { throw OTAError(.ioRename, "\(path): rename failed", cause: errnoText()) }
     }
 }

@@ -32,13 +32,13 @@ public struct LogMeta: Sendable, Equatable {
         }
         let json: JSONValue
         do { json = try JSONValue.parse(bytes) } catch {
-            throw .usage("records.malformed", "\(layout.metaPath): \(error.message)")
+            throw OTAError(.recordsMalformed, "\(layout.metaPath): \(error.message)")
         }
         guard json["format"]?.stringValue == format, let vin = json["vin"]?.stringValue,
               let hashName = json["hash"]?.stringValue, let hash = HashAlgorithm(rawValue: hashName),
               let keyID = json["key"]?.stringValue, let months = json["retentionMonths"]?.integerValue,
               let created = json["created"]?.stringValue
-        else { throw .usage("records.malformed", "\(layout.metaPath): not an \(format) log description") }
+        else { throw OTAError(.recordsMalformed, "\(layout.metaPath): not an \(format) log description") }
         return LogMeta(vin: vin, hash: hash, keyID: keyID, retentionMonths: Int(months), created: created)
     }
 }

@@ -33,7 +33,7 @@ public struct RecordChainVerifier: Sendable {
         self.publicKey = publicKey
         self.algorithm = try SignatureAlgorithm.forKey(publicKey.type)
         guard try publicKey.keyID(.sha256).hex == meta.keyID else {
-            throw .rejected("records.key-mismatch", "the log names device key \(meta.keyID), which is not the key given")
+            throw OTAError(.recordsKeyMismatch, "the log names device key \(meta.keyID), which is not the key given")
         }
         report = VerificationReport(vin: meta.vin, hash: meta.hash.rawValue)
         if let head {

@@ -95,15 +95,15 @@ public final class Recorder {
     public static func create(at directory: String, vin: String, signer: PrivateKey, clock: any RecorderClock,
                               configuration: Configuration = Configuration()) throws(OTAError) -> Recorder {
         guard configuration.retentionMonths >= minimumRetentionMonths else {
-            throw .usage("records.retention", "retention of \(configuration.retentionMonths) months is below the legal minimum of \(minimumRetentionMonths)")
+            throw OTAError(.recordsRetentionMinimum, "retention of \(configuration.retentionMonths) months is below the legal minimum of \(minimumRetentionMonths)")
         }
         guard !vin.isEmpty, vin.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
-            throw .usage("records.vin", "a VIN is printable ASCII without spaces")
+            throw OTAError(.recordsVin, "a VIN is printable ASCII without spaces")
         }
         let layout = LogLayout(directory: directory)
         try FileSystem.createDirectory(directory, mode: 0o700)
         if FileSystem.exists(layout.metaPath) {
-            throw .usage("records.exists", "\(directory): already holds a record log")
+            throw OTAError(.recordsExists, "\(directory): already holds a record log")
         }
         let lockFD = try lock(layout)
         var lockOwned = false
@@ -135,7 +135,7 @@ public final class Recorder {
         configuration.hash = meta.hash
         configuration.retentionMonths = max(configuration.retentionMonths, meta.retentionMonths)
         guard try signer.publicKey.keyID(.sha256).hex == meta.keyID else {
-            throw .usage("records.key-mismatch", "\(directory): the log is signed by another device key (key id \(meta.keyID))")
+            throw OTAError(.recordsWrongKey, "\(directory): the log is signed by another device key (key id \(meta.keyID))")
         }
         let lockFD = try lock(layout)
         var lockOwned = false
@@ -149,7 +149,7 @@ public final class Recorder {
         // Scan the last segment; drop an empty or wholly torn last segment (a crash while rotating).
         while true {
             guard let last = segments.last else {
-                throw .rejected("records.malformed", "\(directory): no segment holds a complete entry")
+                throw OTAError(.recordsMalformed, "\(directory): no segment holds a complete entry")
             }
             var lastEntry: LogEntry? = nil
             var validLength: Int64 = 0
@@ -164,7 +164,7 @@ public final class Recorder {
                     return
                 }
                 guard let entry = LogEntry.parse(line) else {
-                    throw .rejected("records.malformed", "\(layout.path(last)): byte \(offset): not a log entry; run `ota records verify`")
+                    throw OTAError(.recordsMalformed, "\(layout.path(last)): byte \(offset): not a log entry; run `ota records verify`")
                 }
                 lastEntry = entry
                 validLength = offset + Int64(line.count) + 1
@@ -205,7 +205,7 @@ public final class Recorder {
             // The last segment holds no complete entry: keep its bytes aside and remove it.
             if !tornBytes.isEmpty { try quarantine(layout, segment: last, offset: tornOffset, bytes: tornBytes) }
             guard unlink(layout.path(last)) == 0 else {
-                throw .io("io.unlink", "\(layout.path(last)): cannot remove an empty segment", cause: LogIO.errnoText())
+                throw OTAError(.ioUnlink, "\(layout.path(last)): cannot remove an empty segment", cause: LogIO.errnoText())
             }
             try LogIO.syncDirectory(directory)
             segments.removeLast()
@@ -220,7 +220,7 @@ public final class Recorder {
     @discardableResult
     public func append(_ record: UpgradeRecord) throws(OTAError) -> Appended {
         guard record.vin == meta.vin else {
-            throw .usage("records.vin-mismatch", "record for VIN \(record.vin) appended to the log of \(meta.vin)")
+            throw OTAError(.recordsVinMismatch, "record for VIN \(record.vin) appended to the log of \(meta.vin)")
         }
         if segmentSize >= configuration.segmentBytes { try rotate() }
         let appended = try write(kind: .record, body: record.json)
@@ -245,7 +245,7 @@ public final class Recorder {
     /// Records that the fleet store holds everything up to entry `seq` whose hash is `hash`.
     public func acknowledge(through seq: UInt64, hash: String) throws(OTAError) {
         guard let entry = try entry(at: seq), entry.hash == hash else {
-            throw .rejected("records.ack-mismatch", "\(layout.directory): entry \(seq) does not have hash \(hash)")
+            throw OTAError(.recordsAckMismatch, "\(layout.directory): entry \(seq) does not have hash \(hash)")
         }
         try LogIO.replace(layout.ackPath, with: Array("\(seq) \(hash)\n".utf8), durable: durable)
     }
@@ -255,7 +255,7 @@ public final class Recorder {
         guard FileSystem.exists(layout.ackPath) else { return nil }
         let text = String(decoding: try FileSystem.read(layout.ackPath, limit: 1024), as: UTF8.self)
         guard let first = text.split(separator: " ").first, let seq = UInt64(first) else {
-            throw .usage("records.malformed", "\(layout.ackPath): expected '<seq> <hash>'")
+            throw OTAError(.recordsMalformed, "\(layout.ackPath): expected '<seq> <hash>'")
         }
         return seq
     }
@@ -314,7 +314,7 @@ public final class Recorder {
         try checkpoint()
         for name in removable {
             guard unlink(layout.path(name)) == 0 else {
-                throw .io("io.unlink", "\(layout.path(name)): cannot remove", cause: LogIO.errnoText())
+                throw OTAError(.ioUnlink, "\(layout.path(name)): cannot remove", cause: LogIO.errnoText())
             }
         }
         try LogIO.syncDirectory(layout.directory)
@@ -325,7 +325,7 @@ public final class Recorder {
 
     private func monthsAsked(_ months: Int) -> OTAError? {
         months < Self.minimumRetentionMonths
-            ? .usage("records.retention", "retention of \(months) months is below the legal minimum of \(Self.minimumRetentionMonths)") : nil
+            ? OTAError(.recordsRetentionMinimum, "retention of \(months) months is below the legal minimum of \(Self.minimumRetentionMonths)") : nil
     }
 
     private func newestTime(in segment: String) throws(OTAError) -> Date? {
@@ -385,7 +385,7 @@ public final class Recorder {
         let name = LogLayout.segmentName(firstSeq: nextSeq)
         let path = layout.path(name)
         let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o600)
-        if fd < 0 { throw .io("io.create", "\(path): cannot create segment", cause: LogIO.errnoText()) }
+        if fd < 0 { throw OTAError(.ioCreate, "\(path): cannot create segment", cause: LogIO.errnoText()) }
         if segmentFD >= 0 { Glibc.close(segmentFD) }
         segmentFD = fd
         segment = name
@@ -409,7 +409,7 @@ public final class Recorder {
     private func openSegmentForAppend() throws(OTAError) {
         let path = layout.path(segment)
         let fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
-        if fd < 0 { throw .io("io.open", "\(path): cannot open segment", cause: LogIO.errnoText()) }
+        if fd < 0 { throw OTAError(.ioOpen, "\(path): cannot open segment", cause: LogIO.errnoText()) }
         segmentFD = fd
         var info = stat()
         fstat(fd, &info)
@@ -434,7 +434,7 @@ public final class Recorder {
         let from = layout.quarantineDirectory + "/" + pending
         guard FileSystem.exists(from) else { return }
         let to = layout.quarantineDirectory + "/" + String(pending.dropFirst("pending-".count))
-        guard rename(from, to) == 0 else { throw .io("io.rename", "\(from): rename failed", cause: LogIO.errnoText()) }
+        guard rename(from, to) == 0 else { throw OTAError(.ioRename, "\(from): rename failed", cause: LogIO.errnoText()) }
         try LogIO.syncDirectory(layout.quarantineDirectory)
     }
 
@@ -446,18 +446,18 @@ public final class Recorder {
 
     private static func truncate(_ path: String, to length: Int64) throws(OTAError) {
         let fd = Glibc.open(path, O_WRONLY | O_CLOEXEC)
-        if fd < 0 { throw .io("io.open", "\(path): cannot open to truncate", cause: LogIO.errnoText()) }
+        if fd < 0 { throw OTAError(.ioOpen, "\(path): cannot open to truncate", cause: LogIO.errnoText()) }
         defer { Glibc.close(fd) }
-        guard ftruncate(fd, off_t(length)) == 0 else { throw .io("io.truncate", "\(path): truncate failed", cause: LogIO.errnoText()) }
+        guard ftruncate(fd, off_t(length)) == 0 else { throw OTAError(.ioTruncate, "\(path): truncate failed", cause: LogIO.errnoText()) }
         try LogIO.sync(fd, path: path)
     }
 
     private static func lock(_ layout: LogLayout) throws(OTAError) -> Int32 {
         let fd = Glibc.open(layout.lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        if fd < 0 { throw .io("io.open", "\(layout.lockPath): cannot open lock file", cause: LogIO.errnoText()) }
+        if fd < 0 { throw OTAError(.ioOpen, "\(layout.lockPath): cannot open lock file", cause: LogIO.errnoText()) }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             Glibc.close(fd)
-            throw .io("records.busy", "\(layout.directory): another process is writing this log")
+            throw OTAError(.recordsBusy, "\(layout.directory): another process is writing this log")
         }
         return fd
     }

@@ -34,7 +34,7 @@ public enum SegmentReader {
                 if pending.isEmpty { pendingOffset = offset + Int64(start) }
                 pending.append(contentsOf: chunk[start..<count])
                 if pending.count > 16 << 20 {
-                    throw .rejected("records.malformed", "\(path): a line longer than 16 MiB")
+                    throw OTAError(.recordsMalformed, "\(path): a line longer than 16 MiB")
                 }
             }
             offset += Int64(count)

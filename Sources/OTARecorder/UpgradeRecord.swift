@@ -168,33 +168,33 @@ public struct UpgradeRecord: Sendable, Equatable {
 
     /// Decodes a record, refusing unknown keys and wrong types; `source` names the input in errors.
     public init(json: JSONValue, source: String = "record") throws(OTAError) {
-        guard let members = json.objectValue else { throw .usage("records.malformed", "\(source): a record is a JSON object") }
+        guard let members = json.objectValue else { throw OTAError(.recordsInputInvalid, "\(source): a record is a JSON object") }
         for key in members.keys where !Self.allowedKeys.contains(key) {
-            throw .usage("records.field-unknown", "\(source): field '\(key)' is not a record field (records hold no location or real-name data)")
+            throw OTAError(.recordsFieldUnknown, "\(source): field '\(key)' is not a record field (records hold no location or real-name data)")
         }
         func required(_ key: String) throws(OTAError) -> String {
             guard let value = members[key]?.stringValue, !value.isEmpty else {
-                throw .usage("records.field-missing", "\(source): field '\(key)' must be a non-empty string")
+                throw OTAError(.recordsFieldMissing, "\(source): field '\(key)' must be a non-empty string")
             }
             return value
         }
         func optional(_ key: String) throws(OTAError) -> String? {
             guard let value = members[key] else { return nil }
-            guard let text = value.stringValue else { throw .usage("records.field-type", "\(source): field '\(key)' must be a string") }
+            guard let text = value.stringValue else { throw OTAError(.recordsFieldType, "\(source): field '\(key)' must be a string") }
             return text
         }
         func strings(_ value: JSONValue?, _ key: String) throws(OTAError) -> [String] {
             guard let value else { return [] }
-            guard let items = value.arrayValue else { throw .usage("records.field-type", "\(source): field '\(key)' must be an array of strings") }
+            guard let items = value.arrayValue else { throw OTAError(.recordsFieldType, "\(source): field '\(key)' must be an array of strings") }
             var out: [String] = []
             for item in items {
-                guard let text = item.stringValue else { throw .usage("records.field-type", "\(source): field '\(key)' must be an array of strings") }
+                guard let text = item.stringValue else { throw OTAError(.recordsFieldType, "\(source): field '\(key)' must be an array of strings") }
                 out.append(text)
             }
             return out
         }
         time = try required("time")
-        guard RecordTime.parse(time) != nil else { throw .usage("records.field-type", "\(source): field 'time' must be RFC 3339 UTC, e.g. 2026-01-31T08:00:00.000Z") }
+        guard RecordTime.parse(time) != nil else { throw OTAError(.recordsFieldType, "\(source): field 'time' must be RFC 3339 UTC, e.g. 2026-01-31T08:00:00.000Z") }
         timeSource = try required("timeSource")
         vin = try required("vin")
         bundle = try required("bundle")
@@ -213,7 +213,7 @@ public struct UpgradeRecord: Sendable, Equatable {
         started = try optional("started")
         finished = try optional("finished")
         if let duration = members["durationMs"] {
-            guard let value = duration.integerValue else { throw .usage("records.field-type", "\(source): field 'durationMs' must be an integer") }
+            guard let value = duration.integerValue else { throw OTAError(.recordsFieldType, "\(source): field 'durationMs' must be an integer") }
             durationMs = value
         } else {
             durationMs = nil
@@ -221,27 +221,27 @@ public struct UpgradeRecord: Sendable, Equatable {
         categories = try strings(members["categories"], "categories")
         var references: [RegulatoryReference] = []
         if let value = members["regulatory"] {
-            guard let items = value.arrayValue else { throw .usage("records.field-type", "\(source): field 'regulatory' must be an array") }
+            guard let items = value.arrayValue else { throw OTAError(.recordsFieldType, "\(source): field 'regulatory' must be an array") }
             for item in items {
                 guard let kind = item["kind"]?.stringValue, let number = item["number"]?.stringValue,
                       Set(item.objectValue?.keys.map { $0 } ?? []).isSubset(of: ["kind", "number", "authority"])
-                else { throw .usage("records.field-type", "\(source): each 'regulatory' entry has kind, number and optional authority") }
+                else { throw OTAError(.recordsFieldType, "\(source): each 'regulatory' entry has kind, number and optional authority") }
                 references.append(RegulatoryReference(kind: kind, number: number, authority: item["authority"]?.stringValue))
             }
         }
         regulatory = references
         var readings: [String: String] = [:]
         if let value = members["preconditions"] {
-            guard let object = value.objectValue else { throw .usage("records.field-type", "\(source): field 'preconditions' must be an object of strings") }
+            guard let object = value.objectValue else { throw OTAError(.recordsFieldType, "\(source): field 'preconditions' must be an object of strings") }
             for (key, reading) in object {
-                guard let text = reading.stringValue else { throw .usage("records.field-type", "\(source): preconditions.\(key) must be a string") }
+                guard let text = reading.stringValue else { throw OTAError(.recordsFieldType, "\(source): preconditions.\(key) must be a string") }
                 readings[key] = text
             }
         }
         preconditions = readings
         if let value = members["notice"] {
             guard let digest = value["digest"]?.stringValue, let language = value["language"]?.stringValue, value.objectValue?.count == 2 else {
-                throw .usage("records.field-type", "\(source): field 'notice' has exactly digest and language")
+                throw OTAError(.recordsFieldType, "\(source): field 'notice' has exactly digest and language")
             }
             notice = Notice(digest: digest, language: language)
         } else {
@@ -252,7 +252,7 @@ public struct UpgradeRecord: Sendable, Equatable {
                   let channel = value["channel"]?.stringValue, let answer = value["answer"]?.stringValue,
                   let at = value["at"]?.stringValue, value.objectValue?.count == 4
             else {
-                throw .usage("records.field-type", "\(source): field 'confirmation' has actor (owner, driver, fleet, technician), channel, answer and at")
+                throw OTAError(.recordsFieldType, "\(source): field 'confirmation' has actor (owner, driver, fleet, technician), channel, answer and at")
             }
             confirmation = Confirmation(actor: actor, channel: channel, answer: answer, at: at)
         } else {
@@ -263,7 +263,7 @@ public struct UpgradeRecord: Sendable, Equatable {
     /// Parses a record from JSON text.
     public init(jsonText: some Collection<UInt8>, source: String = "record") throws(OTAError) {
         let value: JSONValue
-        do { value = try JSONValue.parse(jsonText) } catch { throw .usage("records.malformed", "\(source): \(error.message)") }
+        do { value = try JSONValue.parse(jsonText) } catch { throw OTAError(.recordsInputInvalid, "\(source): \(error.message)") }
         try self.init(json: value, source: source)
     }
 }

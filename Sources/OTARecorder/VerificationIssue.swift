@@ -1,3 +1,5 @@
+public import OTACore
+
 /// One thing wrong with a log: what, which entry, where.
 public struct VerificationIssue: Sendable, Equatable, Encodable, CustomStringConvertible {
     public enum Kind: String, Sendable, Encodable, CaseIterable {
@@ -21,7 +23,19 @@ public struct VerificationIssue: Sendable, Equatable, Encodable, CustomStringCon
         case unanchored
 
         /// The stable error code the CLI reports.
-        public var code: String { "records." + rawValue }
+        public var code: OTAError.Code {
+            switch self {
+            case .changed: .recordsChanged
+            case .deleted: .recordsDeleted
+            case .inserted: .recordsInserted
+            case .reordered: .recordsReordered
+            case .truncated: .recordsTruncated
+            case .tornTail: .recordsTornTail
+            case .checkpointSignature: .recordsCheckpointSignature
+            case .malformed: .recordsMalformed
+            case .unanchored: .recordsUnanchored
+            }
+        }
     }
 
     public let kind: Kind

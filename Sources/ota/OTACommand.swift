@@ -16,7 +16,7 @@ struct OTACommand: ParsableCommand {
             Exit codes: 0 success; 1 usage or I/O error; 2 rejected by verification or policy.
             Every command takes --json for machine-readable output.
             """,
-        subcommands: [KeysCommand.self, BundleCommand.self, ApproveCommand.self, DeltaCommand.self, VehicleCommand.self, InstallCommand.self, RecordsCommand.self]
+        subcommands: [KeysCommand.self, BundleCommand.self, ApproveCommand.self, DeltaCommand.self, VehicleCommand.self, InstallCommand.self, RecordsCommand.self, ErrorsCommand.self]
     )
 
     /// Parses, runs, and maps every failure to the design's exit codes (ArgumentParser's own
@@ -30,13 +30,13 @@ struct OTACommand: ParsableCommand {
             Glibc.exit(0)
         } catch let error as OTAError {
             Output.fail(error, json: json)
-            Glibc.exit(error.exitStatus)
+            Glibc.exit(Output.exitStatus(for: error.kind))
         } catch {
             if exitCode(for: error) == .success {
                 print(fullMessage(for: error))
                 Glibc.exit(0)
             }
-            Output.fail(.usage("usage.invalid", fullMessage(for: error)), json: json)
+            Output.fail(OTAError(.usageInvalid, fullMessage(for: error)), json: json)
             Glibc.exit(1)
         }
     }

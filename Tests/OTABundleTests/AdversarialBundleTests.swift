@@ -22,7 +22,7 @@ struct AdversarialBundleTests {
 
     /// Replaces the manifest with a mutated copy, re-signed by a trusted signer.
     func resigned(_ mutate: (inout Manifest) -> Void, signer: SignerIdentity? = nil) throws -> [RawTar.Entry] {
-        var manifest = try CanonicalJSON.decode(Manifest.self, from: entries[0].data, what: "manifest")
+        var manifest = try CanonicalJSON.decode(Manifest.self, from: entries[0].data, as: .manifestMalformed)
         mutate(&manifest)
         let bytes = try CanonicalJSON.encode(manifest)
         let envelope = SignatureEnvelope(payloadType: SignatureEnvelope.manifestType,
@@ -138,11 +138,11 @@ struct AdversarialBundleTests {
 
     @Test func `signed sizes past the limits are refused by the manifest rules`() throws {
         let crafted = try resigned { $0.images[0].payload.storedSize = BundleLayout.maximumImageSize + 1 }
-        #expect(try code(crafted) == "manifest.invalid")
+        #expect(try code(crafted) == "manifest.rules")
         let tooManyChunks = try resigned { $0.images[0].payload.chunkHashes.append(String(repeating: "0", count: 64)) }
-        #expect(try code(tooManyChunks) == "manifest.invalid")
+        #expect(try code(tooManyChunks) == "manifest.rules")
         let hugeChunk = try resigned { $0.images[0].payload.chunkSize = 1 << 40 }
-        #expect(try code(hugeChunk) == "manifest.invalid")
+        #expect(try code(hugeChunk) == "manifest.rules")
     }
 
     @Test func `a payload that decodes to more than its signed size is refused (xz bomb)`() throws {
@@ -221,7 +221,7 @@ struct AdversarialBundleTests {
         gmEntries[1].data = try envelope.encoded()
         let path = try fixture.write(RawTar.archive(gmEntries))
         let policy = BundleTrustPolicy(trust: try TrustStore(directory: both))
-        #expect(throws: OTAError.rejected("signature.suite-mismatch", "")) { try BundleVerification.verify(path: path, policy: policy) }
+        #expect(throws: OTAError(.signatureSuiteMismatch, "")) { try BundleVerification.verify(path: path, policy: policy) }
     }
 
     @Test func `signatures with trailing bytes or another encoding are refused`() throws {
@@ -267,7 +267,7 @@ struct AdversarialBundleTests {
         _ = try reader.verifyHead(policy: try fixture.policy())
         let stream = try #require(try reader.nextPayload())
         var delivered = 0
-        #expect(throws: OTAError.rejected("payload.chunk-hash", "")) {
+        #expect(throws: OTAError(.payloadChunkHash, "")) {
             while try stream.withNextChunk({ _, _ in delivered += 1 }) {}
         }
         #expect(delivered == 1)
@@ -293,8 +293,8 @@ struct AdversarialBundleTests {
     @Test func `a missing or empty trust store refuses every bundle`() throws {
         let empty = fixture.directory + "/empty-trust"
         try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
-        #expect(throws: OTAError.rejected("trust.empty", "")) { try BundleVerification.verify(path: bundle, policy: BundleTrustPolicy(trust: try TrustStore(directory: empty))) }
-        #expect(throws: OTAError.rejected("trust.missing", "")) { try TrustStore(directory: empty + "/nothing") }
+        #expect(throws: OTAError(.trustEmpty, "")) { try BundleVerification.verify(path: bundle, policy: BundleTrustPolicy(trust: try TrustStore(directory: empty))) }
+        #expect(throws: OTAError(.trustMissing, "")) { try TrustStore(directory: empty + "/nothing") }
     }
 
     @Test func `an expired manifest is refused`() throws {
@@ -321,7 +321,7 @@ struct AdversarialBundleTests {
             try decoder.finish()
             hashes.append(stream.image.target.hash)
         }
-        let original = try CanonicalJSON.decode(Manifest.self, from: entries[0].data, what: "manifest")
+        let original = try CanonicalJSON.decode(Manifest.self, from: entries[0].data, as: .manifestMalformed)
         #expect(hashes == original.images.map(\.target.hash))
     }
 

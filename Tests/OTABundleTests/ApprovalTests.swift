@@ -26,13 +26,13 @@ struct ApprovalTests {
         let until = Date().addingTimeInterval(86400 * 30)
         let (_, approval, digest) = try approved(fixture, validUntil: until)
         #expect(try verifier(fixture).verify(approval, manifestDigest: digest, model: "X1").approvalId == "AD-1")
-        #expect(throws: OTAError.rejected("approval.model-mismatch", "")) { try verifier(fixture).verify(approval, manifestDigest: digest, model: "X2") }
+        #expect(throws: OTAError(.approvalModelMismatch, "")) { try verifier(fixture).verify(approval, manifestDigest: digest, model: "X2") }
         let other = Digest(algorithm: digest.algorithm, bytes: digest.bytes.map { $0 ^ 1 })
-        #expect(throws: OTAError.rejected("approval.bundle-mismatch", "")) { try verifier(fixture).verify(approval, manifestDigest: other, model: "X1") }
-        #expect(throws: OTAError.rejected("approval.expired", "")) {
+        #expect(throws: OTAError(.approvalBundleMismatch, "")) { try verifier(fixture).verify(approval, manifestDigest: other, model: "X1") }
+        #expect(throws: OTAError(.approvalExpired, "")) {
             try verifier(fixture, at: until.addingTimeInterval(1)).verify(approval, manifestDigest: digest, model: "X1")
         }
-        #expect(throws: OTAError.rejected("approval.not-yet-valid", "")) {
+        #expect(throws: OTAError(.approvalNotYetValid, "")) {
             try verifier(fixture, at: Date().addingTimeInterval(-86400)).verify(approval, manifestDigest: digest, model: "X1")
         }
     }
@@ -43,7 +43,7 @@ struct ApprovalTests {
         let selfApproved = fixture.directory + "/self.approval"
         _ = try ApprovalIssuer.approve(bundlePath: bundle, signer: try fixture.signer(), approvalID: "SELF", models: ["X1"],
                                        validUntil: Date().addingTimeInterval(86400), outputPath: selfApproved)
-        #expect(throws: OTAError.rejected("approval.untrusted", "")) {
+        #expect(throws: OTAError(.approvalUntrusted, "")) {
             try verifier(fixture).verify(Array(try Data(contentsOf: URL(fileURLWithPath: selfApproved))), manifestDigest: digest, model: "X1")
         }
         var signed = try JSONSerialization.jsonObject(with: Data(approval)) as! [String: Any]
@@ -51,7 +51,7 @@ struct ApprovalTests {
         payload["models"] = ["X1", "X2"]
         signed["payload"] = try JSONSerialization.data(withJSONObject: payload).base64EncodedString()
         let altered = Array(try JSONSerialization.data(withJSONObject: signed))
-        #expect(throws: OTAError.rejected("approval.untrusted", "")) { try verifier(fixture).verify(altered, manifestDigest: digest, model: "X2") }
-        #expect(throws: OTAError.rejected("approval.malformed", "")) { try verifier(fixture).verify(Array("{}".utf8), manifestDigest: digest, model: "X1") }
+        #expect(throws: OTAError(.approvalUntrusted, "")) { try verifier(fixture).verify(altered, manifestDigest: digest, model: "X2") }
+        #expect(throws: OTAError(.approvalMalformed, "")) { try verifier(fixture).verify(Array("{}".utf8), manifestDigest: digest, model: "X1") }
     }
 }

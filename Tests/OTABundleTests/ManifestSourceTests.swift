@@ -65,12 +65,12 @@ struct ManifestSourceTests {
     }
 
     @Test func `syntax errors, duplicate keys and non-UTF-8 files are clear errors`() throws {
-        #expect(throws: OTAError.usage("manifest.syntax", "")) { try ManifestSource.parse("bundle: [unclosed", source: "m.yaml") }
-        #expect(throws: OTAError.usage("manifest.syntax", "")) { try ManifestSource.parse("a: 1\na: 2\n", source: "m.yaml") }
+        #expect(throws: OTAError(.manifestSyntax, "")) { try ManifestSource.parse("bundle: [unclosed", source: "m.yaml") }
+        #expect(throws: OTAError(.manifestSyntax, "")) { try ManifestSource.parse("a: 1\na: 2\n", source: "m.yaml") }
         let path = NSTemporaryDirectory() + "bad-\(UUID().uuidString).yaml"
         defer { try? FileManager.default.removeItem(atPath: path) }
         try Data([0xff, 0xfe, 0x00]).write(to: URL(fileURLWithPath: path))
-        #expect(throws: OTAError.usage("manifest.encoding", "")) { try ManifestSource.load(path) }
+        #expect(throws: OTAError(.manifestEncoding, "")) { try ManifestSource.load(path) }
     }
 
     @Test func `JSON manifests are accepted too`() throws {

@@ -71,7 +71,7 @@ struct RoundTripTests {
         let fixture = try BundleFixture(suite: suite)
         let path = try fixture.standardBundle()
         #expect(fixture.verifyCode(path, threshold: 2) == "signature.threshold")
-        #expect(throws: OTAError.usage("signature.duplicate", "")) { try BundleRewriter.cosign(path: path, signer: try fixture.signer()) }
+        #expect(throws: OTAError(.signatureDuplicate, "")) { try BundleRewriter.cosign(path: path, signer: try fixture.signer()) }
         _ = try BundleRewriter.cosign(path: path, signer: try fixture.signer("signer-2"))
         #expect(fixture.verifyCode(path, threshold: 2) == nil)
         #expect(fixture.verifyCode(path, threshold: 3) == "signature.threshold")

@@ -75,7 +75,7 @@ enum Fleet {
         let before = try store.count(matching: RecordFilter(kinds: []))
         // Another history for the same vehicle and key (a rewritten log).
         _ = try Fleet.log(at: ws.path + "/v1-forged", vin: "VIN00000000000001", key: key, count: 30, clock: ManualClock(Fleet.start.addingTimeInterval(5)))
-        #expect(throws: OTAError.rejected("records.chain-fork", "")) {
+        #expect(throws: OTAError(.recordsChainFork, "")) {
             _ = try FleetIngest.ingest(log: ws.path + "/v1-forged", publicKey: try key.publicKey, into: store)
         }
         #expect(try store.count(matching: RecordFilter(kinds: [])) == before)
@@ -94,7 +94,7 @@ enum Fleet {
         try recorder.acknowledge(through: ack, hash: try #require(try recorder.entry(at: ack)).hash)
         let pruned = try recorder.prune(now: RecordTime.adding(months: 13, to: Fleet.start))
         #expect(!pruned.removed.isEmpty)
-        #expect(throws: OTAError.rejected("records.chain-discontinuous", "")) {
+        #expect(throws: OTAError(.recordsChainDiscontinuous, "")) {
             _ = try FleetIngest.ingest(log: ws.path + "/v1", publicKey: try key.publicKey, into: store)
         }
     }
@@ -108,7 +108,7 @@ enum Fleet {
         var text = String(decoding: try FileSystem.read(segment), as: UTF8.self)
         text = text.replacingOccurrences(of: "\"result\":\"failure\"", with: "\"result\":\"success\"")
         try AtomicFileWriter.write(Array(text.utf8), to: segment)
-        #expect(throws: OTAError.rejected("records.changed", "")) {
+        #expect(throws: OTAError(.recordsChanged, "")) {
             _ = try FleetIngest.ingest(log: ws.path + "/v1", publicKey: try key.publicKey, into: store)
         }
         #expect(try store.count(matching: RecordFilter(kinds: [])) == 0)
@@ -151,8 +151,8 @@ enum Fleet {
         _ = try FleetIngest.ingest(log: ws.path + "/v1", publicKey: try key.publicKey, into: store)
         let cutoff = RecordTime.adding(months: 1, to: Fleet.start)
         let almost = Calendar(identifier: .gregorian).date(byAdding: DateComponents(year: 10, day: -1), to: cutoff)!
-        #expect(throws: OTAError.rejected("records.retention", "")) { _ = try store.purge(before: cutoff, now: almost, minimumYears: 10) }
-        #expect(throws: OTAError.rejected("records.retention", "")) { _ = try store.purge(before: cutoff, now: almost, minimumYears: 2) }
+        #expect(throws: OTAError(.recordsRetention, "")) { _ = try store.purge(before: cutoff, now: almost, minimumYears: 10) }
+        #expect(throws: OTAError(.recordsRetention, "")) { _ = try store.purge(before: cutoff, now: almost, minimumYears: 2) }
         #expect(try store.count(matching: RecordFilter()) == 10)
         let later = RecordTime.adding(years: 10, to: cutoff).addingTimeInterval(86_400)
         #expect(try store.purge(before: cutoff, now: later, minimumYears: 10) > 0)

@@ -24,19 +24,19 @@ struct AEADTests {
         for index in sealed.indices {
             var altered = sealed
             altered[index] ^= 0x01
-            #expect(throws: OTAError.rejected("crypto.authentication", "")) { try aead.open(altered, nonce: nonce, associatedData: [7]) }
+            #expect(throws: OTAError(.cryptoAuthentication, "")) { try aead.open(altered, nonce: nonce, associatedData: [7]) }
         }
         var otherNonce = nonce
         otherNonce[0] ^= 1
-        #expect(throws: OTAError.rejected("crypto.authentication", "")) { try aead.open(sealed, nonce: otherNonce, associatedData: [7]) }
-        #expect(throws: OTAError.rejected("crypto.authentication", "")) { try aead.open(sealed, nonce: nonce, associatedData: [8]) }
-        #expect(throws: OTAError.rejected("crypto.authentication", "")) { try aead.open(sealed.prefix(5), nonce: nonce, associatedData: [7]) }
+        #expect(throws: OTAError(.cryptoAuthentication, "")) { try aead.open(sealed, nonce: otherNonce, associatedData: [7]) }
+        #expect(throws: OTAError(.cryptoAuthentication, "")) { try aead.open(sealed, nonce: nonce, associatedData: [8]) }
+        #expect(throws: OTAError(.cryptoAuthentication, "")) { try aead.open(sealed.prefix(5), nonce: nonce, associatedData: [7]) }
     }
 
     @Test func `wrong key and nonce lengths are refused`() throws {
-        #expect(throws: OTAError.usage("crypto.key-length", "")) { try AEAD(.aes256GCM, key: [1, 2, 3]) }
+        #expect(throws: OTAError(.cryptoKeyLength, "")) { try AEAD(.aes256GCM, key: [1, 2, 3]) }
         let aead = try AEAD(.sm4CTRHMACSM3, key: try SecureRandom.bytes(32))
-        #expect(throws: OTAError.usage("crypto.nonce-length", "")) { try aead.seal([1], nonce: [1, 2]) }
+        #expect(throws: OTAError(.cryptoNonceLength, "")) { try aead.seal([1], nonce: [1, 2]) }
     }
 
     /// GB/T 32907-2016 Appendix A: with key = IV = the vector, the first SM4-CTR keystream block

@@ -30,6 +30,6 @@ import Testing
         #expect(Array(mapped.bytes) == Array("image bytes".utf8))
         #expect(try #require(try MappedFile(path: directory + "/empty")).bytes.isEmpty)
         #expect(try MappedFile(path: "/dev/null") == nil)
-        #expect(throws: OTAError.io("io.not-found", "")) { _ = try MappedFile(path: directory + "/missing") }
+        #expect(throws: OTAError(.ioNotFound, "")) { _ = try MappedFile(path: directory + "/missing") }
     }
 }

@@ -11,7 +11,7 @@ struct ChainVerifierTests {
     }
 
     func code(_ verdict: ChainVerdict) -> String? {
-        if case .untrusted(let error) = verdict { return error.code }
+        if case .untrusted(let error) = verdict { return error.code.rawValue }
         return nil
     }
 
@@ -134,8 +134,8 @@ struct ChainVerifierTests {
         let directory = try TemporaryDirectory.make()
         defer { TemporaryDirectory.remove(directory) }
         let verifier = ChainVerifier(store: try TrustStore(directory: directory), time: FixedTime(pki.now))
-        #expect(throws: OTAError.rejected("trust.empty", "")) { try verifier.verify(signer.certificate, intermediates: [pki.ca.certificate], role: .release) }
-        #expect(throws: OTAError.rejected("trust.missing", "")) { try TrustStore(directory: directory + "/nope") }
+        #expect(throws: OTAError(.trustEmpty, "")) { try verifier.verify(signer.certificate, intermediates: [pki.ca.certificate], role: .release) }
+        #expect(throws: OTAError(.trustMissing, "")) { try TrustStore(directory: directory + "/nope") }
     }
 
     @Test func `a trust store directory gives each role its own anchors`() throws {
@@ -147,7 +147,7 @@ struct ChainVerifierTests {
         // Trusted as approval (no codeSigning needed there) …
         #expect(try verifier.verify(signer.certificate, intermediates: [pki.ca.certificate], role: .approval).isTrusted)
         // … but the release role has no anchors at all.
-        #expect(throws: OTAError.rejected("trust.empty", "")) { try verifier.verify(signer.certificate, intermediates: [pki.ca.certificate], role: .release) }
+        #expect(throws: OTAError(.trustEmpty, "")) { try verifier.verify(signer.certificate, intermediates: [pki.ca.certificate], role: .release) }
     }
 
     @Test func `the monotonic clock never goes behind its floor`() {

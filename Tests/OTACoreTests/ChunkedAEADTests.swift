@@ -25,21 +25,21 @@ struct ChunkedAEADTests {
 
         var swapped = sealed
         swapped.swapAt(1, 2)
-        #expect(throws: OTAError.rejected("crypto.chunk-authentication", "")) { try openAll(algorithm, sealed: swapped, key: key, prefix: prefix) }
+        #expect(throws: OTAError(.cryptoChunkAuthentication, "")) { try openAll(algorithm, sealed: swapped, key: key, prefix: prefix) }
 
         // Truncated at a chunk boundary: the new last chunk was not sealed as last.
-        #expect(throws: OTAError.rejected("crypto.chunk-authentication", "")) { try openAll(algorithm, sealed: Array(sealed.prefix(3)), key: key, prefix: prefix) }
+        #expect(throws: OTAError(.cryptoChunkAuthentication, "")) { try openAll(algorithm, sealed: Array(sealed.prefix(3)), key: key, prefix: prefix) }
 
         // A chunk from another stream under the same key (different prefix).
         let other = try sealAll(algorithm, chunks: chunks, key: key, prefix: try SecureRandom.bytes(7))
         var mixed = sealed
         mixed[2] = other[2]
-        #expect(throws: OTAError.rejected("crypto.chunk-authentication", "")) { try openAll(algorithm, sealed: mixed, key: key, prefix: prefix) }
+        #expect(throws: OTAError(.cryptoChunkAuthentication, "")) { try openAll(algorithm, sealed: mixed, key: key, prefix: prefix) }
 
         // Data after the last chunk.
         let opener = try ChunkedAEAD.Opener(aead: try AEAD(algorithm, key: key), noncePrefix: prefix, associatedData: [0xAD])
         for (index, chunk) in sealed.enumerated() { _ = try opener.open(chunk, isLast: index == sealed.count - 1) }
-        #expect(throws: OTAError.rejected("crypto.stream-extra", "")) { try opener.open(sealed[0], isLast: false) }
+        #expect(throws: OTAError(.cryptoStreamExtra, "")) { try opener.open(sealed[0], isLast: false) }
     }
 
     @Test func `a stream that stops before its last chunk does not finish`() throws {
@@ -48,6 +48,6 @@ struct ChunkedAEADTests {
         let sealed = try sealAll(.aes256GCM, chunks: [[1], [2], [3]], key: key, prefix: prefix)
         let opener = try ChunkedAEAD.Opener(aead: try AEAD(.aes256GCM, key: key), noncePrefix: prefix, associatedData: [0xAD])
         _ = try opener.open(sealed[0], isLast: false)
-        #expect(throws: OTAError.rejected("crypto.stream-truncated", "")) { try opener.finish() }
+        #expect(throws: OTAError(.cryptoStreamTruncated, "")) { try opener.finish() }
     }
 }

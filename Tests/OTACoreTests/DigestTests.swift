@@ -47,6 +47,6 @@ struct DigestTests {
         #expect(Hex.decode("00ABff") == [0x00, 0xab, 0xff])
         #expect(Hex.decode("abc") == nil)
         #expect(Hex.decode("zz") == nil)
-        #expect(throws: OTAError.usage("digest.malformed", "")) { try Digest(algorithm: .sha256, hex: "abcd") }
+        #expect(throws: OTAError(.digestMalformed, "")) { try Digest(algorithm: .sha256, hex: "abcd") }
     }
 }

@@ -52,26 +52,26 @@ struct KeyAgreementTests {
         let context = Array("bundle 42".utf8)
         let wrapped = try WrappedKey.wrap(contentKey, to: try recipient.publicKey, context: context)
         #expect(try wrapped.unwrap(with: recipient, context: context) == contentKey)
-        #expect(throws: OTAError.rejected("crypto.authentication", "")) { try wrapped.unwrap(with: stranger, context: context) }
+        #expect(throws: OTAError(.cryptoAuthentication, "")) { try wrapped.unwrap(with: stranger, context: context) }
         if type != .sm2 {
-            #expect(throws: OTAError.rejected("crypto.authentication", "")) { try wrapped.unwrap(with: recipient, context: Array("bundle 43".utf8)) }
+            #expect(throws: OTAError(.cryptoAuthentication, "")) { try wrapped.unwrap(with: recipient, context: Array("bundle 43".utf8)) }
         }
         var altered = wrapped.ciphertext
         altered[altered.count - 3] ^= 0x10
         let tampered = WrappedKey(scheme: wrapped.scheme, ephemeralPublicKey: wrapped.ephemeralPublicKey, ciphertext: altered)
-        #expect(throws: OTAError.rejected("crypto.authentication", "")) { try tampered.unwrap(with: recipient, context: context) }
+        #expect(throws: OTAError(.cryptoAuthentication, "")) { try tampered.unwrap(with: recipient, context: context) }
     }
 
     @Test func `a wrapped key for one key type refuses another`() throws {
         let wrapped = try WrappedKey.wrap(try SecureRandom.bytes(32), to: try PrivateKey.generate(.x25519).publicKey, context: [])
-        #expect(throws: OTAError.rejected("keywrap.key-mismatch", "")) { try wrapped.unwrap(with: try PrivateKey.generate(.p256), context: []) }
-        #expect(throws: OTAError.usage("key.unsupported", "")) { try WrappedKey.wrap([1], to: try PrivateKey.generate(.ed25519).publicKey, context: []) }
+        #expect(throws: OTAError(.keywrapKeyMismatch, "")) { try wrapped.unwrap(with: try PrivateKey.generate(.p256), context: []) }
+        #expect(throws: OTAError(.keyUnsupported, "")) { try WrappedKey.wrap([1], to: try PrivateKey.generate(.ed25519).publicKey, context: []) }
     }
 
     @Test func `a garbage ephemeral key is a clean error`() throws {
         let recipient = try PrivateKey.generate(.p256)
         let wrapped = try WrappedKey.wrap(try SecureRandom.bytes(32), to: try recipient.publicKey, context: [])
         let broken = WrappedKey(scheme: wrapped.scheme, ephemeralPublicKey: [0x30, 0x03, 0x02, 0x01, 0x00], ciphertext: wrapped.ciphertext)
-        #expect(throws: OTAError.usage("key.malformed", "")) { try broken.unwrap(with: recipient, context: []) }
+        #expect(throws: OTAError(.keyMalformed, "")) { try broken.unwrap(with: recipient, context: []) }
     }
 }

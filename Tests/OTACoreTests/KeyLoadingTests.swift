@@ -34,20 +34,20 @@ struct KeyLoadingTests {
         defer { unsetenv("OTA_TEST_PASSPHRASE") }
         #expect(try PrivateKey(contentsOf: "\(directory)/k.pem", passphrase: .environment("OTA_TEST_PASSPHRASE")).publicKey == key.publicKey)
 
-        #expect(throws: OTAError.usage("key.passphrase-required", "")) { try PrivateKey(contentsOf: "\(directory)/k.pem") }
-        #expect(throws: OTAError.usage("key.passphrase", "")) { try PrivateKey(contentsOf: "\(directory)/k.pem", passphrase: .file("\(directory)/wrong")) }
-        #expect(throws: OTAError.usage("key.passphrase-missing", "")) { try PrivateKey(contentsOf: "\(directory)/k.pem", passphrase: .environment("OTA_TEST_UNSET_VARIABLE")) }
+        #expect(throws: OTAError(.keyPassphraseRequired, "")) { try PrivateKey(contentsOf: "\(directory)/k.pem") }
+        #expect(throws: OTAError(.keyPassphrase, "")) { try PrivateKey(contentsOf: "\(directory)/k.pem", passphrase: .file("\(directory)/wrong")) }
+        #expect(throws: OTAError(.keyPassphraseMissing, "")) { try PrivateKey(contentsOf: "\(directory)/k.pem", passphrase: .environment("OTA_TEST_UNSET_VARIABLE")) }
     }
 
     @Test func `garbage, public keys and unsupported curves are refused with their own codes`() throws {
         let directory = try TemporaryDirectory.make()
         defer { TemporaryDirectory.remove(directory) }
-        #expect(throws: OTAError.usage("key.malformed", "")) { try PrivateKey(encoded: Array("not a key".utf8)) }
+        #expect(throws: OTAError(.keyMalformed, "")) { try PrivateKey(encoded: Array("not a key".utf8)) }
         let publicOnly = try PrivateKey.generate(.p256).publicKey.pem()
-        #expect(throws: OTAError.usage("key.malformed", "")) { try PrivateKey(encoded: Array(publicOnly.utf8)) }
+        #expect(throws: OTAError(.keyMalformed, "")) { try PrivateKey(encoded: Array(publicOnly.utf8)) }
         try OpenSSLTool.run(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:secp384r1", "-out", "\(directory)/p384.pem"])
-        #expect(throws: OTAError.usage("key.unsupported", "")) { try PrivateKey(contentsOf: "\(directory)/p384.pem") }
-        #expect(throws: OTAError.io("io.not-found", "")) { try PrivateKey(contentsOf: "\(directory)/absent.pem") }
+        #expect(throws: OTAError(.keyUnsupported, "")) { try PrivateKey(contentsOf: "\(directory)/p384.pem") }
+        #expect(throws: OTAError(.ioNotFound, "")) { try PrivateKey(contentsOf: "\(directory)/absent.pem") }
     }
 
     @Test func `certificates load from PEM chains and DER, and refuse trailing bytes`() throws {
@@ -57,8 +57,8 @@ struct KeyLoadingTests {
         #expect(loaded.count == 2)
         #expect(loaded[0] == pki.ca.certificate)
         #expect(try Certificate.load(pki.root.certificate.der, source: "root.der")[0] == pki.root.certificate)
-        #expect(throws: OTAError.usage("certificate.malformed", "")) { try Certificate(der: pki.root.certificate.der + [0]) }
-        #expect(throws: OTAError.usage("certificate.malformed", "")) { try Certificate.load(Array("-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n".utf8), source: "x") }
+        #expect(throws: OTAError(.certificateMalformed, "")) { try Certificate(der: pki.root.certificate.der + [0]) }
+        #expect(throws: OTAError(.certificateMalformed, "")) { try Certificate.load(Array("-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n".utf8), source: "x") }
         #expect(pki.ca.certificate.isCA)
         #expect(pki.ca.certificate.subject == "CN=Test CA,O=ota tests")
     }

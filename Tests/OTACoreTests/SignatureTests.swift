@@ -24,10 +24,10 @@ struct SignatureTests {
     @Test func `an algorithm that disagrees with the key is refused`() throws {
         let key = try PrivateKey.generate(.p256)
         let signature = try key.signature(for: [1, 2, 3])
-        #expect(throws: OTAError.rejected("signature.algorithm-mismatch", "")) {
+        #expect(throws: OTAError(.signatureAlgorithmMismatch, "")) {
             try key.publicKey.check(signature, for: [1, 2, 3], algorithm: .sm2SM3)
         }
-        #expect(throws: OTAError.rejected("signature.algorithm-mismatch", "")) {
+        #expect(throws: OTAError(.signatureAlgorithmMismatch, "")) {
             try key.publicKey.check(signature, for: [1, 2, 3], algorithm: .ed25519)
         }
     }

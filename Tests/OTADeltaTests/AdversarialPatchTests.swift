@@ -99,7 +99,7 @@ import Testing
             _ = try Delta.apply(old: old, patch: patch)
             return nil
         } catch {
-            return error.code
+            return error.code.rawValue
         }
     }
 

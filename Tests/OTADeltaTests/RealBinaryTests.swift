@@ -42,7 +42,7 @@ import Testing
         #expect(create.patchSize == apply.patchSize)
         #expect(try FileSystem.read(directory + "/n") == (try FileSystem.read(newPath)))
         // A failed apply leaves no output file.
-        #expect(throws: OTAError.rejected("delta.source-mismatch", "")) {
+        #expect(throws: OTAError(.deltaSourceMismatch, "")) {
             _ = try Delta.applyPatch(old: newPath, patch: directory + "/p", output: directory + "/bad")
         }
         #expect(!FileSystem.exists(directory + "/bad"))

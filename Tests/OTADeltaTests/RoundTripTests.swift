@@ -183,11 +183,11 @@ extension RoundTripTests {
     @Test func `a dictionary that is not a power of two or above 256 MiB is refused`() {
         var options = DeltaOptions()
         options.dictionarySize = 3 << 20
-        #expect(throws: OTAError.usage("delta.dictionary", "")) {
+        #expect(throws: OTAError(.deltaDictionary, "")) {
             _ = try Delta.diff(old: [1, 2, 3], new: [1, 2, 4], options: options)
         }
         options.dictionarySize = 512 << 20
-        #expect(throws: OTAError.usage("delta.dictionary", "")) {
+        #expect(throws: OTAError(.deltaDictionary, "")) {
             _ = try Delta.diff(old: [1, 2, 3], new: [1, 2, 4], options: options)
         }
     }

@@ -47,7 +47,7 @@ struct DeltaTests {
         let full = try fixture.bundle(manifestPath, encrypted: false)
         let reader = try BundleReader(path: full)
         let head = try reader.readHead()
-        var manifest = try CanonicalJSON.decode(Manifest.self, from: head.manifestBytes, what: "manifest")
+        var manifest = try CanonicalJSON.decode(Manifest.self, from: head.manifestBytes, as: .manifestMalformed)
         let original = manifest
         manifest.images[0].kind = .delta
         manifest.images[0].source = Manifest.DeltaSource(version: "1.0.0", hash: try Hasher.hash(.sha256, old).hex, size: UInt64(old.count))
@@ -64,7 +64,7 @@ struct DeltaTests {
                 (
                     entry: image.payload.entry, size: image.payload.storedSize,
                     source: { () throws(OTAError) -> BundleWriter.PayloadSource in
-                        guard let stream = try reader.nextPayload() else { throw .rejected("bundle.missing-entry", "no payload") }
+                        guard let stream = try reader.nextPayload() else { throw OTAError(.bundleMissingEntry, "no payload") }
                         return .stream(stream)
                     }
                 )

@@ -25,7 +25,7 @@ struct PolicyRefusalTests {
             try Vehicle(directory: vehicle).install(bundle: bundle, approval: approval, conditions: conditions, consent: consent)
         }
         #expect(caught?.code == code, "\(caught?.description ?? "installed")", sourceLocation: sourceLocation)
-        #expect(caught?.exitStatus == 2, sourceLocation: sourceLocation)
+        #expect(caught?.kind == .rejected, sourceLocation: sourceLocation)
         if let cause { #expect(caught?.cause == cause, sourceLocation: sourceLocation) }
         #expect(try InstallerFixture.slotHashes(vehicle) == slotsBefore, "a slot was written", sourceLocation: sourceLocation)
         #expect(try InstallerFixture.rawBoot(vehicle) == bootBefore, sourceLocation: sourceLocation)

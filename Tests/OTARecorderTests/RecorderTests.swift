@@ -32,17 +32,17 @@ import Testing
     @Test func `a record with a location or a name field is refused`() throws {
         var json = Samples.record(vin: "V1", index: 1, time: Samples.start).json.objectValue!
         json["location"] = .string("31.2,121.4")
-        #expect(throws: OTAError.usage("records.field-unknown", "")) { try UpgradeRecord(json: .object(json)) }
+        #expect(throws: OTAError(.recordsFieldUnknown, "")) { try UpgradeRecord(json: .object(json)) }
         json["location"] = nil
         json["ownerName"] = .string("Zhang San")
-        #expect(throws: OTAError.usage("records.field-unknown", "")) { try UpgradeRecord(json: .object(json)) }
+        #expect(throws: OTAError(.recordsFieldUnknown, "")) { try UpgradeRecord(json: .object(json)) }
     }
 
     @Test func `a record for another VIN is refused`() throws {
         let dir = TemporaryDirectory(); defer { dir.cleanup() }
         let key = try PrivateKey.generate(.p256)
         let recorder = try Samples.makeLog(at: dir.path, count: 1, key: key)
-        #expect(throws: OTAError.usage("records.vin-mismatch", "")) {
+        #expect(throws: OTAError(.recordsVinMismatch, "")) {
             try recorder.append(Samples.record(vin: "OTHER", index: 0, time: Samples.start))
         }
     }
@@ -51,7 +51,7 @@ import Testing
         let dir = TemporaryDirectory(); defer { dir.cleanup() }
         let key = try PrivateKey.generate(.p256)
         _ = try Samples.makeLog(at: dir.path, count: 5, key: key)
-        #expect(throws: OTAError.rejected("records.key-mismatch", "")) {
+        #expect(throws: OTAError(.recordsKeyMismatch, "")) {
             _ = try LogVerifier(directory: dir.path, publicKey: try PrivateKey.generate(.p256).publicKey).verify()
         }
     }
@@ -74,7 +74,7 @@ import Testing
         let dir = TemporaryDirectory(); defer { dir.cleanup() }
         let key = try PrivateKey.generate(.p256)
         let recorder = try Samples.makeLog(at: dir.path, count: 1, key: key)
-        #expect(throws: OTAError.io("records.busy", "")) { _ = try Recorder.open(at: dir.path, signer: key, clock: ManualClock(Samples.start)) }
+        #expect(throws: OTAError(.recordsBusy, "")) { _ = try Recorder.open(at: dir.path, signer: key, clock: ManualClock(Samples.start)) }
         withExtendedLifetime(recorder) {}
     }
 
@@ -103,7 +103,7 @@ import Testing
 
     @Test func `retention shorter than six months is refused`() throws {
         let dir = TemporaryDirectory(); defer { dir.cleanup() }
-        #expect(throws: OTAError.usage("records.retention", "")) {
+        #expect(throws: OTAError(.recordsRetentionMinimum, "")) {
             _ = try Recorder.create(at: dir.path, vin: "V1", signer: try PrivateKey.generate(.p256), clock: ManualClock(Samples.start),
                                     configuration: .init(retentionMonths: 5))
         }

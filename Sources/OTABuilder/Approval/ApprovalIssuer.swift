@@ -15,16 +15,16 @@ public enum ApprovalIssuer {
 
     public static func approve(bundlePath: String, signer: SignerIdentity, approvalID: String, models: [String], validFrom: Date? = nil,
                                validUntil: Date, outputPath: String, now: Date = Date()) throws(OTAError) -> Report {
-        guard !approvalID.isEmpty else { throw .usage("usage.approval-id", "--approval-id must not be empty") }
-        guard !models.isEmpty else { throw .usage("usage.models", "--models needs at least one vehicle model") }
+        guard !approvalID.isEmpty else { throw OTAError(.usageApprovalId, "--approval-id must not be empty") }
+        guard !models.isEmpty else { throw OTAError(.usageModels, "--models needs at least one vehicle model") }
         let start = validFrom ?? now
-        guard validUntil > start else { throw .usage("usage.valid-until", "--valid-until must be after the start of validity") }
+        guard validUntil > start else { throw OTAError(.usageValidUntil, "--valid-until must be after the start of validity") }
         let head = try BundleReader(path: bundlePath).readHead()
-        let manifest = try CanonicalJSON.decode(Manifest.self, from: head.manifestBytes, what: "manifest")
+        let manifest = try CanonicalJSON.decode(Manifest.self, from: head.manifestBytes, as: .manifestMalformed)
         let digest = try Hasher.hash(manifest.bundle.suite.hash, head.manifestBytes)
         let unknown = models.filter { !manifest.targets.models.contains($0) }
         guard unknown.isEmpty else {
-            throw .usage("usage.models", "bundle \(manifest.bundle.id) does not target \(unknown.joined(separator: ", ")) (targets: \(manifest.targets.models.joined(separator: ", ")))")
+            throw OTAError(.usageModels, "bundle \(manifest.bundle.id) does not target \(unknown.joined(separator: ", ")) (targets: \(manifest.targets.models.joined(separator: ", ")))")
         }
         let approval = Approval(approvalId: approvalID, bundleId: manifest.bundle.id, manifestDigest: digest, models: models, validFrom: start,
                                 validUntil: validUntil, issued: now)

@@ -61,20 +61,20 @@ public enum BundleBuilder {
         let source = try ManifestSource.load(request.manifestPath)
         let suite = source.suite
         guard suite.signatureAlgorithms.contains(try SignatureAlgorithm.forKey(request.signer.key.type)) else {
-            throw .usage("signature.suite-mismatch", "the signer's \(request.signer.key.type.rawValue) key cannot sign a \(suite.rawValue)-suite bundle")
+            throw OTAError(.keySuiteMismatch, "the signer's \(request.signer.key.type.rawValue) key cannot sign a \(suite.rawValue)-suite bundle")
         }
         for certificate in request.recipients {
             let type = try certificate.publicKey.type
             let fits = suite == .gm ? type == .sm2 : (type == .p256 || type == .x25519)
             guard fits else {
-                throw .usage("recipient.suite-mismatch", "recipient \(certificate.subject) has a \(type.rawValue) key, unusable in the \(suite.rawValue) suite")
+                throw OTAError(.recipientSuiteMismatch, "recipient \(certificate.subject) has a \(type.rawValue) key, unusable in the \(suite.rawValue) suite")
             }
         }
         let encrypted = !request.recipients.isEmpty
         let contentKey: [UInt8]? = encrypted ? try SecureRandom.bytes(32) : nil
         let plainChunk = request.chunkSize
         guard (BundleLayout.minimumChunkSize...BundleLayout.maximumChunkSize).contains(UInt64(plainChunk)) else {
-            throw .usage("usage.chunk-size", "chunk size must be \(BundleLayout.minimumChunkSize)...\(BundleLayout.maximumChunkSize)")
+            throw OTAError(.usageChunkSize, "chunk size must be \(BundleLayout.minimumChunkSize)...\(BundleLayout.maximumChunkSize)")
         }
 
         var images: [Manifest.Image] = []
@@ -156,7 +156,7 @@ struct DeltaPayload {
 
     static func make(image: ManifestSource.Image, imagesDirectory: String, suite: Suite, besides outputPath: String) throws(OTAError) -> DeltaPayload {
         guard let sourceFile = image.sourceFile, let sourceVersion = image.sourceVersion else {
-            throw .usage("manifest.invalid", "image '\(image.name)': a delta names its source file and version")
+            throw OTAError(.manifestInvalid, "image '\(image.name)': a delta names its source file and version")
         }
         let oldPath = "\(imagesDirectory)/\(sourceFile)"
         let newPath = "\(imagesDirectory)/\(image.file)"

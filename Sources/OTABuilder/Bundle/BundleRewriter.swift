@@ -19,13 +19,13 @@ public enum BundleRewriter {
             for existing in envelope.signatures {
                 if let der = existing.certificates.first.flatMap({ Data(base64Encoded: $0) }),
                    let certificate = try? Certificate(der: Array(der)), (try? certificate.publicKey.keyID().hex) == newKeyID {
-                    throw .usage("signature.duplicate", "\(path): already signed by this key (\(certificate.subject)); a second signature by one key counts once")
+                    throw OTAError(.signatureDuplicate, "\(path): already signed by this key (\(certificate.subject)); a second signature by one key counts once")
                 }
             }
             var updated = envelope
             updated.signatures.append(try signer.sign(manifestBytes, type: SignatureEnvelope.manifestType))
             guard updated.signatures.count <= SignatureEnvelope.maximumSignatures else {
-                throw .usage("signature.too-many", "\(path): a bundle carries at most \(SignatureEnvelope.maximumSignatures) signatures")
+                throw OTAError(.signatureTooMany, "\(path): a bundle carries at most \(SignatureEnvelope.maximumSignatures) signatures")
             }
             return (updated, recipients)
         }
@@ -44,7 +44,7 @@ public enum BundleRewriter {
     private static func rewrap(path: String, key: PrivateKey,
                                _ update: (Recipients, [UInt8], Digest) throws(OTAError) -> Recipients) throws(OTAError) -> Report {
         try rewrite(path: path) { manifestBytes, manifest, envelope, recipients throws(OTAError) in
-            guard manifest.encryption != nil else { throw .usage("bundle.not-encrypted", "\(path): the bundle is not encrypted; it has no recipients") }
+            guard manifest.encryption != nil else { throw OTAError(.bundleNotEncrypted, "\(path): the bundle is not encrypted; it has no recipients") }
             let digest = try Hasher.hash(manifest.bundle.suite.hash, manifestBytes)
             let contentKey = try recipients.contentKey(using: [key], manifestDigest: digest)
             return (envelope, try update(recipients, contentKey, digest))
@@ -54,17 +54,17 @@ public enum BundleRewriter {
     private static func rewrite(path: String, _ change: ([UInt8], Manifest, SignatureEnvelope, Recipients) throws(OTAError) -> (SignatureEnvelope, Recipients)) throws(OTAError) -> Report {
         let reader = try BundleReader(path: path)
         let head = try reader.readHead()
-        let manifest = try CanonicalJSON.decode(Manifest.self, from: head.manifestBytes, what: "manifest")
+        let manifest = try CanonicalJSON.decode(Manifest.self, from: head.manifestBytes, as: .manifestMalformed)
         let problems = ManifestRules.problems(in: manifest)
         guard problems.isEmpty else {
-            throw .rejected("manifest.invalid", "\(path): manifest breaks the format rules: " + problems.map(\.description).joined(separator: "; "))
+            throw OTAError(.manifestRules, "\(path): manifest breaks the format rules: " + problems.map(\.description).joined(separator: "; "))
         }
         let (envelope, recipients) = try change(head.manifestBytes, manifest, head.envelope, head.recipients)
         try reader.streamPayloadsUnverifiedHead(manifest: manifest)
         let payloads = manifest.images.map { image in
             (entry: image.payload.entry, size: image.payload.storedSize,
              source: { () throws(OTAError) -> BundleWriter.PayloadSource in
-                 guard let stream = try reader.nextPayload() else { throw .rejected("bundle.missing-entry", "\(path): payload '\(image.name)' missing") }
+                 guard let stream = try reader.nextPayload() else { throw OTAError(.bundleMissingEntry, "\(path): payload '\(image.name)' missing") }
                  return .stream(stream)
              })
         }

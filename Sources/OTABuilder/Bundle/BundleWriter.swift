@@ -32,7 +32,7 @@ enum BundleWriter {
                     try archive.write(buffer[0..<count])
                     copied += UInt64(count)
                 }
-                guard copied == payload.size else { throw .io("bundle.write", "\(file.path): payload changed size while being written") }
+                guard copied == payload.size else { throw OTAError(.bundleWrite, "\(file.path): payload changed size while being written") }
             case .stream(let stream):
                 while try stream.withNextChunk({ chunk, _ throws(OTAError) in
                     try archive.write(chunk)

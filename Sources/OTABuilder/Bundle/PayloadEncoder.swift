@@ -32,7 +32,7 @@ final class PayloadEncoder {
                        sealer: ChunkedAEAD.Sealer?, noncePrefix: [UInt8]?, scratch: ScratchFile, xzPreset: UInt32, threads: Int) throws(OTAError) -> Result {
         let encoder = PayloadEncoder(suite: suite, chunkSize: chunkSize, sealer: sealer, scratch: scratch)
         let input = try InputFile(path: path)
-        guard try input.isRegularFile() else { throw .usage("image.not-a-file", "\(path): not a regular file") }
+        guard try input.isRegularFile() else { throw OTAError(.imageNotAFile, "\(path): not a regular file") }
         let plainHasher = try Hasher(suite.hash)
         var plainSize: UInt64 = 0
         let compressor = compression == .xz ? try XZEncoder(preset: xzPreset, threads: threads) : nil
@@ -43,7 +43,7 @@ final class PayloadEncoder {
             let piece = buffer[0..<count]
             plainHasher.update(piece)
             plainSize += UInt64(count)
-            guard plainSize <= BundleLayout.maximumImageSize else { throw .usage("image.too-large", "\(path): larger than \(BundleLayout.maximumImageSize) bytes") }
+            guard plainSize <= BundleLayout.maximumImageSize else { throw OTAError(.imageTooLarge, "\(path): larger than \(BundleLayout.maximumImageSize) bytes") }
             if let compressor {
                 try compressor.update(piece) { output throws(OTAError) in try encoder.append(output) }
             } else {

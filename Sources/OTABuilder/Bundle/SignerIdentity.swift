@@ -18,9 +18,9 @@ public struct SignerIdentity: Sendable {
         let key = try PrivateKey(contentsOf: keyPath, passphrase: passphrase)
         let certificate = try Certificate.load(contentsOf: certificatePath)[0]
         guard try key.publicKey == certificate.publicKey else {
-            throw .usage("key.certificate-mismatch", "\(keyPath) is not the private key of \(certificatePath) (\(certificate.subject))")
+            throw OTAError(.keyCertificateMismatch, "\(keyPath) is not the private key of \(certificatePath) (\(certificate.subject))")
         }
-        guard key.type.canSign else { throw .usage("key.cannot-sign", "\(keyPath): an \(key.type.rawValue) key cannot sign") }
+        guard key.type.canSign else { throw OTAError(.keyCannotSign, "\(keyPath): an \(key.type.rawValue) key cannot sign") }
         var chain: [Certificate] = []
         if let chainPath { chain = try Certificate.load(contentsOf: chainPath) }
         return SignerIdentity(key: key, certificate: certificate, chain: chain)

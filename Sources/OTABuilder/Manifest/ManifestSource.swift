@@ -43,7 +43,7 @@ public struct ManifestSource: Sendable {
     public static func load(_ path: String) throws(OTAError) -> ManifestSource {
         let bytes = try FileSystem.read(path, limit: BundleLayout.maximumManifestSize)
         guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw .usage("manifest.encoding", "\(path): not UTF-8 text")
+            throw OTAError(.manifestEncoding, "\(path): not UTF-8 text")
         }
         return try parse(text, source: path)
     }
@@ -59,7 +59,7 @@ public struct ManifestSource: Sendable {
     }
 
     static func invalid(_ problems: [ManifestProblem], source: String) -> OTAError {
-        .usage("manifest.invalid", "\(source): \(problems.count) problem(s):\n  " + problems.map(\.description).joined(separator: "\n  "))
+        OTAError(.manifestInvalid, "\(source): \(problems.count) problem(s):\n  " + problems.map(\.description).joined(separator: "\n  "))
     }
 }
 

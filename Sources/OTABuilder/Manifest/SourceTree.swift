@@ -16,9 +16,9 @@ indirect enum SourceTree {
         do {
             node = try Yams.compose(yaml: text)
         } catch {
-            throw .usage("manifest.syntax", "\(source): not valid YAML: \(error)")
+            throw OTAError(.manifestSyntax, "\(source): not valid YAML: \(error)")
         }
-        guard let node else { throw .usage("manifest.syntax", "\(source): empty document") }
+        guard let node else { throw OTAError(.manifestSyntax, "\(source): empty document") }
         return try from(node: node, source: source, path: "")
     }
 
@@ -35,9 +35,9 @@ indirect enum SourceTree {
             var pairs: [(key: String, value: SourceTree)] = []
             var seen = Set<String>()
             for (keyNode, valueNode) in mapping {
-                guard case .scalar(let key) = keyNode else { throw .usage("manifest.syntax", "\(source): \(path): keys must be plain text") }
+                guard case .scalar(let key) = keyNode else { throw OTAError(.manifestSyntax, "\(source): \(path): keys must be plain text") }
                 let childPath = path.isEmpty ? key.string : "\(path).\(key.string)"
-                guard seen.insert(key.string).inserted else { throw .usage("manifest.syntax", "\(source): \(childPath): duplicate key") }
+                guard seen.insert(key.string).inserted else { throw OTAError(.manifestSyntax, "\(source): \(childPath): duplicate key") }
                 pairs.append((key.string, try from(node: valueNode, source: source, path: childPath)))
             }
             return .map(pairs)

@@ -45,8 +45,8 @@ public struct SignedApproval: Codable, Sendable {
     public static let maximumSize = 1 << 20
 
     public static func decode(_ bytes: [UInt8]) throws(OTAError) -> SignedApproval {
-        guard bytes.count <= maximumSize else { throw .rejected("approval.malformed", "approval file larger than \(maximumSize) bytes") }
-        return try CanonicalJSON.decode(SignedApproval.self, from: bytes, what: "approval")
+        guard bytes.count <= maximumSize else { throw OTAError(.approvalMalformed, "approval file larger than \(maximumSize) bytes") }
+        return try CanonicalJSON.decode(SignedApproval.self, from: bytes, as: .approvalMalformed)
     }
 }
 
@@ -61,30 +61,30 @@ public struct ApprovalVerifier: Sendable {
     public func verify(_ bytes: [UInt8], manifestDigest: Digest, model: String) throws(OTAError) -> Approval {
         let signed = try SignedApproval.decode(bytes)
         guard signed.payloadType == SignatureEnvelope.approvalType, let payload = Data(base64Encoded: signed.payload) else {
-            throw .rejected("approval.malformed", "approval: wrong payload type or payload not base64")
+            throw OTAError(.approvalMalformed, "approval: wrong payload type or payload not base64")
         }
         let envelope = SignatureEnvelope(payloadType: signed.payloadType, signatures: signed.signatures)
         let reports = try EnvelopeVerifier(chains: chains, role: .approval).verify(envelope, body: Array(payload), expectedType: SignatureEnvelope.approvalType)
         guard reports.contains(where: \.isTrusted) else {
             let reasons = reports.compactMap(\.failureMessage).joined(separator: "; ")
-            throw .rejected("approval.untrusted", "approval is not signed by a trusted approval authority: \(reasons.isEmpty ? "no signature" : reasons)",
-                            cause: reports.first?.failure)
+            throw OTAError(.approvalUntrusted, "approval is not signed by a trusted approval authority: \(reasons.isEmpty ? "no signature" : reasons)",
+                            cause: reports.first?.failure?.rawValue)
         }
-        let approval = try CanonicalJSON.decode(Approval.self, from: Array(payload), what: "approval")
-        guard approval.schema == Approval.schemaIdentifier else { throw .rejected("approval.malformed", "approval: unknown schema \(approval.schema)") }
+        let approval = try CanonicalJSON.decode(Approval.self, from: Array(payload), as: .approvalMalformed)
+        guard approval.schema == Approval.schemaIdentifier else { throw OTAError(.approvalMalformed, "approval: unknown schema \(approval.schema)") }
         guard approval.digestAlgorithm == manifestDigest.algorithm, let named = Hex.decode(approval.manifestDigest),
               ConstantTime.equals(named, manifestDigest.bytes) else {
-            throw .rejected("approval.bundle-mismatch", "approval \(approval.approvalId) is for another bundle (manifest digest \(approval.manifestDigest))")
+            throw OTAError(.approvalBundleMismatch, "approval \(approval.approvalId) is for another bundle (manifest digest \(approval.manifestDigest))")
         }
         guard approval.models.contains(model) else {
-            throw .rejected("approval.model-mismatch", "approval \(approval.approvalId) covers models \(approval.models.joined(separator: ", ")), not \(model)")
+            throw OTAError(.approvalModelMismatch, "approval \(approval.approvalId) covers models \(approval.models.joined(separator: ", ")), not \(model)")
         }
         let now = chains.time.now()
         guard now >= approval.validFrom else {
-            throw .rejected("approval.not-yet-valid", "approval \(approval.approvalId) is valid from \(Timestamp.format(approval.validFrom))")
+            throw OTAError(.approvalNotYetValid, "approval \(approval.approvalId) is valid from \(Timestamp.format(approval.validFrom))")
         }
         guard now < approval.validUntil else {
-            throw .rejected("approval.expired", "approval \(approval.approvalId) expired at \(Timestamp.format(approval.validUntil))")
+            throw OTAError(.approvalExpired, "approval \(approval.approvalId) expired at \(Timestamp.format(approval.validUntil))")
         }
         return approval
     }

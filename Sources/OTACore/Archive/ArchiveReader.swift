@@ -64,10 +64,10 @@ public final class ArchiveReader {
     public init(file: InputFile, bufferSize: Int = 64 * 1024) throws(OTAError) {
         path = file.path
         source = Source(file: file, bufferSize: bufferSize)
-        guard let archive = archive_read_new() else { throw .io("archive.internal", "\(file.path): cannot allocate an archive reader") }
+        guard let archive = archive_read_new() else { throw OTAError(.archiveInternal, "\(file.path): cannot allocate an archive reader") }
         self.archive = archive
         guard archive_read_support_format_tar(archive) == ARCHIVE_OK else {
-            throw .io("archive.internal", "\(file.path): libarchive lacks tar support")
+            throw OTAError(.archiveInternal, "\(file.path): libarchive lacks tar support")
         }
         let rc = archive_read_open(archive, Unmanaged.passUnretained(source).toOpaque(), nil, { _, clientData, buffer in
             let source = Unmanaged<Source>.fromOpaque(clientData!).takeUnretainedValue()
@@ -139,7 +139,7 @@ public final class ArchiveReader {
             let count = try read(into: &buffer)
             if count == 0 { return out }
             guard out.count + count <= limit else {
-                throw .rejected("bundle.entry-too-large", "\(path): entry '\(currentEntryName)' is larger than its limit of \(limit) bytes")
+                throw OTAError(.bundleEntryTooLarge, "\(path): entry '\(currentEntryName)' is larger than its limit of \(limit) bytes")
             }
             out += buffer[0..<count]
         }
@@ -151,14 +151,14 @@ public final class ArchiveReader {
         while true {
             let count = source.next(&scratch)
             if count == 0 { return }
-            if count < 0 { throw source.failure ?? .rejected("bundle.framing", "\(path): unreadable tail") }
+            if count < 0 { throw source.failure ?? OTAError(.bundleFraming, "\(path): unreadable tail") }
         }
     }
 
     private func failure(_ what: String) -> OTAError {
         if let framing = source.failure { return framing.prefixed(path) }
         let message = archive_error_string(archive).map { String(cString: $0) } ?? "unknown libarchive error"
-        return .rejected("bundle.archive", "\(path): \(what): \(message)")
+        return OTAError(.bundleArchive, "\(path): \(what): \(message)")
     }
 
     private static func describe(_ type: UInt32) -> String {

@@ -18,7 +18,7 @@ public final class ArchiveWriter {
 
     public init(output: AtomicFileWriter) throws(OTAError) {
         sink = Sink(output: output)
-        guard let archive = archive_write_new() else { throw .io("archive.internal", "cannot allocate an archive writer") }
+        guard let archive = archive_write_new() else { throw OTAError(.archiveInternal, "cannot allocate an archive writer") }
         self.archive = archive
         guard archive_write_set_format_pax_restricted(archive) == ARCHIVE_OK,
               archive_write_set_bytes_per_block(archive, 512) == ARCHIVE_OK,
@@ -46,8 +46,8 @@ public final class ArchiveWriter {
 
     /// Starts a regular-file entry of exactly `size` bytes.
     public func beginEntry(name: String, size: Int64) throws(OTAError) {
-        guard entryRemaining == 0 else { throw .usage("archive.internal", "entry started before the previous one was complete") }
-        guard let entry = archive_entry_new() else { throw .io("archive.internal", "cannot allocate an archive entry") }
+        guard entryRemaining == 0 else { throw OTAError(.archiveInternal, "entry started before the previous one was complete") }
+        guard let entry = archive_entry_new() else { throw OTAError(.archiveInternal, "cannot allocate an archive entry") }
         defer { archive_entry_free(entry) }
         archive_entry_set_pathname_utf8(entry, name)
         archive_entry_set_size(entry, size)
@@ -66,7 +66,7 @@ public final class ArchiveWriter {
     }
 
     private func writeRaw(_ bytes: UnsafeRawBufferPointer) throws(OTAError) {
-        guard Int64(bytes.count) <= entryRemaining else { throw .usage("archive.internal", "more entry data than its declared size") }
+        guard Int64(bytes.count) <= entryRemaining else { throw OTAError(.archiveInternal, "more entry data than its declared size") }
         var offset = 0
         while offset < bytes.count {
             let written = archive_write_data(archive, bytes.baseAddress! + offset, bytes.count - offset)
@@ -78,7 +78,7 @@ public final class ArchiveWriter {
 
     /// Writes the end-of-archive marker and flushes.
     public func finish() throws(OTAError) {
-        guard entryRemaining == 0 else { throw .usage("archive.internal", "archive closed in the middle of an entry") }
+        guard entryRemaining == 0 else { throw OTAError(.archiveInternal, "archive closed in the middle of an entry") }
         guard !finished else { return }
         finished = true
         guard archive_write_close(archive) == ARCHIVE_OK else { throw failure("cannot finish the archive") }
@@ -87,6 +87,6 @@ public final class ArchiveWriter {
     private func failure(_ what: String) -> OTAError {
         if let failure = sink.failure { return failure }
         let message = archive_error_string(archive).map { String(cString: $0) } ?? "unknown libarchive error"
-        return .io("archive.write", "\(what): \(message)")
+        return OTAError(.archiveWrite, "\(what): \(message)")
     }
 }

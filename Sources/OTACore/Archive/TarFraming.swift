@@ -36,20 +36,20 @@ struct TarFraming {
             case .padding(let left):
                 let take = min(left, bytes.count - index)
                 for position in index..<(index + take) where bytes[position] != 0 {
-                    throw .rejected("bundle.framing", "non-zero tar padding at byte \(offset + UInt64(position - index))")
+                    throw OTAError(.bundleFraming, "non-zero tar padding at byte \(offset + UInt64(position - index))")
                 }
                 index += take
                 offset += UInt64(take)
                 state = left - take == 0 ? .header : .padding(left - take)
             case .end:
-                throw .rejected("bundle.trailing-data", "data after the end of the archive at byte \(offset)")
+                throw OTAError(.bundleTrailingData, "data after the end of the archive at byte \(offset)")
             }
         }
     }
 
     /// Called at end of file: the archive must have ended properly.
     func finish() throws(OTAError) {
-        guard isComplete else { throw .rejected("bundle.truncated", "the bundle ends before its end-of-archive marker (byte \(offset))") }
+        guard isComplete else { throw OTAError(.bundleTruncated, "the bundle ends before its end-of-archive marker (byte \(offset))") }
     }
 
     private var dataSizeOfLastHeader: UInt64 = 0
@@ -58,7 +58,7 @@ struct TarFraming {
         let isZero = block.allSatisfy { $0 == 0 }
         switch state {
         case .secondZeroBlock:
-            guard isZero else { throw .rejected("bundle.framing", "broken end-of-archive marker at byte \(offset - 512)") }
+            guard isZero else { throw OTAError(.bundleFraming, "broken end-of-archive marker at byte \(offset - 512)") }
             state = .end
             isComplete = true
         default:
@@ -85,7 +85,7 @@ struct TarFraming {
         for byte in header[124..<136] {
             if byte == 0 || byte == 0x20 { if digits > 0 { break } else { continue } }
             guard byte >= 0x30 && byte <= 0x37 else {
-                throw .rejected("bundle.framing", "tar header at byte \(position) has a malformed size field")
+                throw OTAError(.bundleFraming, "tar header at byte \(position) has a malformed size field")
             }
             value = value << 3 | UInt64(byte - 0x30)
             digits += 1

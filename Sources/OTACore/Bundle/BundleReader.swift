@@ -50,7 +50,7 @@ public final class BundleReader {
     public init(path: String) throws(OTAError) {
         self.path = path
         let file = try InputFile(path: path)
-        guard try file.isRegularFile() else { throw .usage("bundle.not-a-file", "\(path): not a regular file") }
+        guard try file.isRegularFile() else { throw OTAError(.bundleNotAFile, "\(path): not a regular file") }
         archive = try ArchiveReader(file: file, bufferSize: 1 << 20)
     }
 
@@ -73,17 +73,17 @@ public final class BundleReader {
         // Only now, with signatures that verify over these exact bytes, is the manifest parsed.
         guard reports.contains(where: \.isTrusted) else {
             try EnvelopeVerifier.requireThreshold(reports, threshold: policy.threshold, suite: .intl)
-            throw .rejected("signature.invalid", "no trusted signature")
+            throw OTAError(.signatureInvalid, "no trusted signature")
         }
-        let manifest = try CanonicalJSON.decode(Manifest.self, from: head.manifestBytes, what: "manifest")
+        let manifest = try CanonicalJSON.decode(Manifest.self, from: head.manifestBytes, as: .manifestMalformed)
         try EnvelopeVerifier.requireThreshold(reports, threshold: policy.threshold, suite: manifest.bundle.suite)
         let problems = ManifestRules.problems(in: manifest)
         guard problems.isEmpty else {
-            throw .rejected("manifest.invalid", "signed manifest breaks the format rules: " + problems.map(\.description).joined(separator: "; "))
+            throw OTAError(.manifestRules, "signed manifest breaks the format rules: " + problems.map(\.description).joined(separator: "; "))
         }
         let now = policy.time.now()
         guard manifest.bundle.expires > now else {
-            throw .rejected("manifest.expired", "bundle \(manifest.bundle.id) expired at \(Timestamp.format(manifest.bundle.expires))")
+            throw OTAError(.manifestExpired, "bundle \(manifest.bundle.id) expired at \(Timestamp.format(manifest.bundle.expires))")
         }
         let result = VerifiedManifest(manifest: manifest, manifestBytes: head.manifestBytes, digest: try Hasher.hash(manifest.bundle.suite.hash, head.manifestBytes),
                                       signers: reports, recipients: head.recipients)
@@ -106,12 +106,12 @@ public final class BundleReader {
     /// payload, once the archive is confirmed to end there.
     public func nextPayload() throws(OTAError) -> VerifiedPayloadStream? {
         guard let suite = verified?.manifest.bundle.suite ?? unverifiedManifest?.bundle.suite else {
-            throw .usage("bundle.order", "verifyHead() must come before payloads")
+            throw OTAError(.bundleOrder, "verifyHead() must come before payloads")
         }
         if let openStream, !openStream.isComplete { try openStream.drain() }
         guard nextPayloadIndex < expectedPayloads.count else {
             if let extra = try archive.nextEntry() {
-                throw .rejected("bundle.extra-entry", "\(path): unexpected entry '\(extra.name)' after the last payload")
+                throw OTAError(.bundleExtraEntry, "\(path): unexpected entry '\(extra.name)' after the last payload")
             }
             return nil
         }
@@ -119,7 +119,7 @@ public final class BundleReader {
         let later = expectedPayloads[(nextPayloadIndex + 1)...].map(\.payload.entry)
         let entry = try expectEntry(image.payload.entry, later: later)
         guard let size = entry.size, size >= 0, UInt64(size) == image.payload.storedSize else {
-            throw .rejected("bundle.entry-size", "\(path): entry '\(entry.name)' is \(entry.size.map(String.init) ?? "unknown") bytes; the manifest signs \(image.payload.storedSize)")
+            throw OTAError(.bundleEntrySize, "\(path): entry '\(entry.name)' is \(entry.size.map(String.init) ?? "unknown") bytes; the manifest signs \(image.payload.storedSize)")
         }
         nextPayloadIndex += 1
         let stream = try VerifiedPayloadStream(archive: archive, image: image, hash: suite.hash, bundlePath: path)
@@ -130,7 +130,7 @@ public final class BundleReader {
     private func readEntry(_ name: String, limit: Int, later: [String]) throws(OTAError) -> [UInt8] {
         let entry = try expectEntry(name, later: later)
         guard let size = entry.size, size >= 0, size <= Int64(limit) else {
-            throw .rejected("bundle.entry-too-large", "\(path): entry '\(name)' is larger than its limit of \(limit) bytes")
+            throw OTAError(.bundleEntryTooLarge, "\(path): entry '\(name)' is larger than its limit of \(limit) bytes")
         }
         return try archive.readAll(limit: limit)
     }
@@ -140,20 +140,20 @@ public final class BundleReader {
     /// The next header must be a regular file called `name`; anything else says what it is.
     private func expectEntry(_ name: String, later: [String]) throws(OTAError) -> ArchiveReader.Entry {
         guard let entry = try archive.nextEntry() else {
-            throw .rejected("bundle.missing-entry", "\(path): the archive ends where '\(name)' was expected")
+            throw OTAError(.bundleMissingEntry, "\(path): the archive ends where '\(name)' was expected")
         }
         guard entry.isRegularFile, !entry.isHardLink, !entry.isSymbolicLink, !entry.isSparse else {
             let kind = entry.isHardLink ? "hard link" : entry.isSymbolicLink ? "symbolic link" : entry.isSparse ? "sparse file" : entry.fileTypeDescription
-            throw .rejected("bundle.entry-type", "\(path): entry '\(entry.name)' is a \(kind); only regular files are allowed")
+            throw OTAError(.bundleEntryType, "\(path): entry '\(entry.name)' is a \(kind); only regular files are allowed")
         }
         guard entry.name == name else {
             if seenNames.contains(entry.name) {
-                throw .rejected("bundle.duplicate-entry", "\(path): entry '\(entry.name)' appears twice")
+                throw OTAError(.bundleDuplicateEntry, "\(path): entry '\(entry.name)' appears twice")
             }
             if later.contains(entry.name) {
-                throw .rejected("bundle.entry-order", "\(path): entry '\(entry.name)' comes before '\(name)'")
+                throw OTAError(.bundleEntryOrder, "\(path): entry '\(entry.name)' comes before '\(name)'")
             }
-            throw .rejected("bundle.unexpected-entry", "\(path): unexpected entry '\(entry.name)' where '\(name)' was expected")
+            throw OTAError(.bundleUnexpectedEntry, "\(path): unexpected entry '\(entry.name)' where '\(name)' was expected")
         }
         seenNames.insert(entry.name)
         return entry
@@ -189,13 +189,13 @@ public final class VerifiedPayloadStream {
         let want = Int(min(remaining, payload.chunkSize))
         let got = try archive.read(into: &buffer, offset: 0, count: want)
         guard got == want else {
-            throw .rejected("payload.truncated", "\(bundlePath): payload '\(image.name)' ends inside chunk \(chunkIndex)")
+            throw OTAError(.payloadTruncated, "\(bundlePath): payload '\(image.name)' ends inside chunk \(chunkIndex)")
         }
         let hasher = try Hasher(hash)
         hasher.update(buffer[0..<want])
         let digest = hasher.finalize()
         guard let expected = Hex.decode(payload.chunkHashes[chunkIndex]), ConstantTime.equals(digest.bytes, expected) else {
-            throw .rejected("payload.chunk-hash", "\(bundlePath): payload '\(image.name)' chunk \(chunkIndex) (bytes \(bytesVerified)..<\(bytesVerified + UInt64(want))) does not match the signed hash")
+            throw OTAError(.payloadChunkHash, "\(bundlePath): payload '\(image.name)' chunk \(chunkIndex) (bytes \(bytesVerified)..<\(bytesVerified + UInt64(want))) does not match the signed hash")
         }
         chunkIndex += 1
         bytesVerified += UInt64(want)

@@ -39,7 +39,7 @@ public enum BundleVerification {
         var contentKey: [UInt8]? = nil
         if deep && manifest.encryption != nil {
             guard !decryptionKeys.isEmpty else {
-                throw .usage("decrypt.key-missing", "\(path): --deep on an encrypted bundle needs a recipient key (--decryption-key)")
+                throw OTAError(.decryptKeyMissing, "\(path): --deep on an encrypted bundle needs a recipient key (--decryption-key)")
             }
             contentKey = try head.recipients.contentKey(using: decryptionKeys, manifestDigest: head.digest)
         }

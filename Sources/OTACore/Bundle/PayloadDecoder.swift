@@ -15,9 +15,9 @@ public final class PayloadDecoder {
         self.image = image
         let suite = manifest.bundle.suite
         if manifest.encryption != nil {
-            guard let contentKey else { throw .usage("decrypt.key-missing", "payload '\(image.name)' is encrypted and no content key is available") }
+            guard let contentKey else { throw OTAError(.decryptKeyMissing, "payload '\(image.name)' is encrypted and no content key is available") }
             guard let prefix = image.payload.noncePrefix.flatMap(Hex.decode) else {
-                throw .rejected("manifest.invalid", "payload '\(image.name)' has no nonce prefix")
+                throw OTAError(.manifestRules, "payload '\(image.name)' has no nonce prefix")
             }
             opener = try ChunkedAEAD.Opener(aead: try PayloadCipher.aead(suite: suite, contentKey: contentKey, imageName: image.name), noncePrefix: prefix,
                                             associatedData: PayloadCipher.associatedData(bundleID: manifest.bundle.id, imageName: image.name))
@@ -47,7 +47,7 @@ public final class PayloadDecoder {
     private func deliver(_ piece: [UInt8], emit: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {
         produced += UInt64(piece.count)
         guard produced <= image.payload.plainSize else {
-            throw .rejected("payload.too-long", "payload '\(image.name)' decodes to more than its signed \(image.payload.plainSize) bytes")
+            throw OTAError(.payloadTooLong, "payload '\(image.name)' decodes to more than its signed \(image.payload.plainSize) bytes")
         }
         hasher.update(piece)
         try emit(piece)
@@ -57,11 +57,11 @@ public final class PayloadDecoder {
     public func finish() throws(OTAError) {
         try opener?.finish()
         guard produced == image.payload.plainSize else {
-            throw .rejected("payload.size", "payload '\(image.name)' decoded to \(produced) bytes; \(image.payload.plainSize) signed")
+            throw OTAError(.payloadSize, "payload '\(image.name)' decoded to \(produced) bytes; \(image.payload.plainSize) signed")
         }
         let digest = hasher.finalize()
         guard let expected = Hex.decode(image.payload.plainHash), ConstantTime.equals(digest.bytes, expected) else {
-            throw .rejected("payload.hash", "payload '\(image.name)' content does not match its signed hash")
+            throw OTAError(.payloadHash, "payload '\(image.name)' content does not match its signed hash")
         }
     }
 }

@@ -21,7 +21,7 @@ public struct Recipients: Codable, Sendable, Equatable {
 
         public func wrapped() throws(OTAError) -> WrappedKey {
             guard let ephemeral = Data(base64Encoded: ephemeralPublicKey), let key = Data(base64Encoded: wrappedKey) else {
-                throw .rejected("recipients.malformed", "recipient \(keyId): keys are not base64")
+                throw OTAError(.recipientsMalformed, "recipient \(keyId): keys are not base64")
             }
             return WrappedKey(scheme: scheme, ephemeralPublicKey: Array(ephemeral), ciphertext: Array(key))
         }
@@ -34,9 +34,9 @@ public struct Recipients: Codable, Sendable, Equatable {
     public func encoded() throws(OTAError) -> [UInt8] { try CanonicalJSON.encode(self) }
 
     public static func decode(_ bytes: [UInt8]) throws(OTAError) -> Recipients {
-        let decoded = try CanonicalJSON.decode(Recipients.self, from: bytes, what: "recipients")
+        let decoded = try CanonicalJSON.decode(Recipients.self, from: bytes, as: .recipientsMalformed)
         guard decoded.recipients.count <= BundleLayout.maximumRecipients else {
-            throw .rejected("recipients.malformed", "more than \(BundleLayout.maximumRecipients) recipients")
+            throw OTAError(.recipientsMalformed, "more than \(BundleLayout.maximumRecipients) recipients")
         }
         return decoded
     }
@@ -60,7 +60,7 @@ public struct Recipients: Codable, Sendable, Equatable {
             }
         }
         if let lastError { throw lastError }
-        throw .rejected("decrypt.not-a-recipient", "none of the given keys is a recipient of this bundle")
+        throw OTAError(.decryptNotARecipient, "none of the given keys is a recipient of this bundle")
     }
 }
 

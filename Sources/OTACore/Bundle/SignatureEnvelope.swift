@@ -41,7 +41,7 @@ public struct SignatureEnvelope: Codable, Sendable, Equatable {
     /// Signs `body` with `key`, attaching `certificate` and its `chain`.
     public static func sign(body: [UInt8], type: String, key: PrivateKey, certificate: Certificate, chain: [Certificate]) throws(OTAError) -> Signature {
         guard try key.publicKey == certificate.publicKey else {
-            throw .usage("key.certificate-mismatch", "the signing key does not belong to the certificate \(certificate.subject)")
+            throw OTAError(.keyCertificateMismatch, "the signing key does not belong to the certificate \(certificate.subject)")
         }
         let algorithm = try SignatureAlgorithm.forKey(key.type)
         let signature = try key.signature(for: pae(type: type, body: body))
@@ -52,7 +52,7 @@ public struct SignatureEnvelope: Codable, Sendable, Equatable {
     public func encoded() throws(OTAError) -> [UInt8] { try CanonicalJSON.encode(self) }
 
     public static func decode(_ bytes: [UInt8]) throws(OTAError) -> SignatureEnvelope {
-        try CanonicalJSON.decode(SignatureEnvelope.self, from: bytes, what: "signatures")
+        try CanonicalJSON.decode(SignatureEnvelope.self, from: bytes, as: .signaturesMalformed)
     }
 }
 
@@ -66,7 +66,7 @@ public struct SignerReport: Sendable, Codable {
     public let notBefore: Date?
     public let notAfter: Date?
     /// Nil when the signature verified and chained to the role's anchors.
-    public let failure: String?
+    public let failure: OTAError.Code?
     public let failureMessage: String?
 
     public var isTrusted: Bool { failure == nil }
@@ -87,7 +87,7 @@ public struct EnvelopeVerifier: Sendable {
     public func verify(_ envelope: SignatureEnvelope, body: [UInt8], expectedType: String) throws(OTAError) -> [SignerReport] {
         guard envelope.payloadType == expectedType else {
             return [SignerReport(index: 0, algorithm: "", subject: nil, issuer: nil, keyID: nil, notBefore: nil, notAfter: nil,
-                                 failure: "signature.payload-type", failureMessage: "envelope payload type '\(envelope.payloadType)' is not '\(expectedType)'")]
+                                 failure: .signaturePayloadType, failureMessage: "envelope payload type '\(envelope.payloadType)' is not '\(expectedType)'")]
         }
         let message = SignatureEnvelope.pae(type: expectedType, body: body)
         var reports: [SignerReport] = []
@@ -96,41 +96,41 @@ public struct EnvelopeVerifier: Sendable {
         }
         if envelope.signatures.count > SignatureEnvelope.maximumSignatures {
             reports.append(SignerReport(index: SignatureEnvelope.maximumSignatures, algorithm: "", subject: nil, issuer: nil, keyID: nil, notBefore: nil, notAfter: nil,
-                                        failure: "signature.too-many", failureMessage: "more than \(SignatureEnvelope.maximumSignatures) signatures"))
+                                        failure: .signatureTooMany, failureMessage: "more than \(SignatureEnvelope.maximumSignatures) signatures"))
         }
         return reports
     }
 
     private func verifyOne(_ entry: SignatureEnvelope.Signature, index: Int, message: [UInt8]) throws(OTAError) -> SignerReport {
-        func fail(_ code: String, _ text: String, _ leaf: Certificate? = nil, keyID: String? = nil) -> SignerReport {
+        func fail(_ code: OTAError.Code, _ text: String, _ leaf: Certificate? = nil, keyID: String? = nil) -> SignerReport {
             SignerReport(index: index, algorithm: entry.algorithm, subject: leaf?.subject, issuer: leaf?.issuer, keyID: keyID,
                          notBefore: leaf?.notBefore, notAfter: leaf?.notAfter, failure: code, failureMessage: "signature \(index): \(text)")
         }
         guard let algorithm = SignatureAlgorithm(rawValue: entry.algorithm) else {
-            return fail("signature.algorithm-unknown", "unknown algorithm '\(entry.algorithm)'")
+            return fail(.signatureAlgorithmUnknown, "unknown algorithm '\(entry.algorithm)'")
         }
         guard !entry.certificates.isEmpty, entry.certificates.count <= SignatureEnvelope.maximumCertificates else {
-            return fail("signature.certificates", "needs 1 to \(SignatureEnvelope.maximumCertificates) certificates")
+            return fail(.signatureCertificates, "needs 1 to \(SignatureEnvelope.maximumCertificates) certificates")
         }
         var certificates: [Certificate] = []
         for (position, text) in entry.certificates.enumerated() {
             guard let der = Data(base64Encoded: text), let certificate = try? Certificate(der: Array(der)) else {
-                return fail("signature.certificates", "certificate \(position) is not base64 DER X.509")
+                return fail(.signatureCertificates, "certificate \(position) is not base64 DER X.509")
             }
             certificates.append(certificate)
         }
         let leaf = certificates[0]
         guard let signatureBytes = Data(base64Encoded: entry.signature) else {
-            return fail("signature.encoding", "signature is not base64", leaf)
+            return fail(.signatureEncoding, "signature is not base64", leaf)
         }
         let publicKey: PublicKey
-        do throws(OTAError) { publicKey = try leaf.publicKey } catch { return fail("signature.certificates", error.message, leaf) }
+        do throws(OTAError) { publicKey = try leaf.publicKey } catch { return fail(.signatureCertificates, error.message, leaf) }
         let keyID = (try? publicKey.keyID().hex)
         guard publicKey.type == algorithm.keyType else {
-            return fail("signature.algorithm-mismatch", "algorithm \(algorithm.rawValue) does not fit the certificate's \(publicKey.type.rawValue) key", leaf, keyID: keyID)
+            return fail(.signatureAlgorithmMismatch, "algorithm \(algorithm.rawValue) does not fit the certificate's \(publicKey.type.rawValue) key", leaf, keyID: keyID)
         }
         guard try publicKey.check(Array(signatureBytes), for: message, algorithm: algorithm) == .valid else {
-            return fail("signature.invalid", "does not verify over the document (\(leaf.subject))", leaf, keyID: keyID)
+            return fail(.signatureInvalid, "does not verify over the document (\(leaf.subject))", leaf, keyID: keyID)
         }
         if case .untrusted(let error) = try chains.verify(leaf, intermediates: Array(certificates.dropFirst()), role: role) {
             return fail(error.code, error.message, leaf, keyID: keyID)
@@ -155,12 +155,12 @@ public struct EnvelopeVerifier: Sendable {
         guard distinct.count < max(threshold, 1) else { return }
         if let failure = reports.first(where: { !$0.isTrusted }) {
             let all = reports.compactMap(\.failureMessage).joined(separator: "; ")
-            throw .rejected(failure.failure ?? "signature.invalid", all)
+            throw OTAError(failure.failure ?? .signatureInvalid, all)
         }
         if let mismatch = suiteMismatch {
-            throw .rejected("signature.suite-mismatch", "signature \(mismatch.index) uses \(mismatch.algorithm), not allowed in the \(suite.rawValue) suite")
+            throw OTAError(.signatureSuiteMismatch, "signature \(mismatch.index) uses \(mismatch.algorithm), not allowed in the \(suite.rawValue) suite")
         }
-        if reports.isEmpty { throw .rejected("signature.missing", "the document carries no signature") }
-        throw .rejected("signature.threshold", "\(distinct.count) distinct trusted signer(s); \(threshold) required (signatures by the same key count once)")
+        if reports.isEmpty { throw OTAError(.signatureMissing, "the document carries no signature") }
+        throw OTAError(.signatureThreshold, "\(distinct.count) distinct trusted signer(s); \(threshold) required (signatures by the same key count once)")
     }
 }

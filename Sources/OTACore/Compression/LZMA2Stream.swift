@@ -33,22 +33,22 @@ public final class LZMA2StreamEncoder {
     private var output = [UInt8](repeating: 0, count: XZ.pieceSize)
 
     public init(_ settings: LZMA2Settings) throws(OTAError) {
-        guard settings.preset <= 9 else { throw .usage("xz.preset", "xz preset must be 0...9, got \(settings.preset)") }
+        guard settings.preset <= 9 else { throw OTAError(.xzPreset, "xz preset must be 0...9, got \(settings.preset)") }
         guard settings.dictionarySize >= 4096 && settings.dictionarySize <= 1536 << 20 else {
-            throw .usage("xz.dictionary", "LZMA2 dictionary must be 4 KiB...1.5 GiB, got \(settings.dictionarySize)")
+            throw OTAError(.xzDictionary, "LZMA2 dictionary must be 4 KiB...1.5 GiB, got \(settings.dictionarySize)")
         }
         guard settings.literalContextBits <= 4, settings.positionBits <= 4 else {
-            throw .usage("xz.options", "LZMA2 lc and pb must be 0...4")
+            throw OTAError(.xzSettings, "LZMA2 lc and pb must be 0...4")
         }
         var options = lzma_options_lzma()
         guard lzma_lzma_preset(&options, settings.preset | (settings.extreme ? CLZMA_PRESET_EXTREME : 0)) == 0 else {
-            throw .usage("xz.preset", "liblzma rejected preset \(settings.preset)")
+            throw OTAError(.xzPreset, "liblzma rejected preset \(settings.preset)")
         }
         options.dict_size = settings.dictionarySize
         options.lc = settings.literalContextBits
         options.pb = settings.positionBits
         if let nice = settings.niceLength {
-            guard (2...273).contains(nice) else { throw .usage("xz.options", "LZMA2 nice length must be 2...273") }
+            guard (2...273).contains(nice) else { throw OTAError(.xzSettings, "LZMA2 nice length must be 2...273") }
             options.nice_len = nice
         }
         let rc = withUnsafeMutablePointer(to: &options) { optionsPointer -> lzma_ret in
@@ -113,7 +113,7 @@ public final class LZMA2StreamDecoder {
     /// - Parameter dictionarySize: the encoder's dictionary; the decoder allocates about this much.
     public init(dictionarySize: UInt32) throws(OTAError) {
         guard dictionarySize >= 4096 && dictionarySize <= 1536 << 20 else {
-            throw .rejected("xz.options", "LZMA2 dictionary must be 4 KiB...1.5 GiB, got \(dictionarySize)")
+            throw OTAError(.xzOptions, "LZMA2 dictionary must be 4 KiB...1.5 GiB, got \(dictionarySize)")
         }
         self.dictionarySize = dictionarySize
         var options = lzma_options_lzma()
@@ -154,17 +154,17 @@ public final class LZMA2StreamDecoder {
         }
         output.removeLast(output.count - min(produced, output.count))
         if rc == LZMA_STREAM_END {
-            throw .rejected("xz.corrupt", "LZMA2 stream ends inside the patch (end marker in a piece)")
+            throw OTAError(.xzCorrupt, "LZMA2 stream ends inside the patch (end marker in a piece)")
         }
         guard rc == LZMA_OK || rc == LZMA_BUF_ERROR else { throw XZ.error(rc, "LZMA2 data is corrupt") }
         guard produced <= count else {
-            throw .rejected("xz.output-limit", "LZMA2 piece decodes to more than the \(count) bytes declared")
+            throw OTAError(.xzOutputLimit, "LZMA2 piece decodes to more than the \(count) bytes declared")
         }
         guard produced == count else {
-            throw .rejected("xz.truncated", "LZMA2 piece decodes to \(produced) bytes, \(count) declared")
+            throw OTAError(.xzTruncated, "LZMA2 piece decodes to \(produced) bytes, \(count) declared")
         }
         guard left == 0 else {
-            throw .rejected("xz.trailing-data", "LZMA2 piece holds \(left) bytes past its declared output")
+            throw OTAError(.xzTrailingData, "LZMA2 piece holds \(left) bytes past its declared output")
         }
     }
 }

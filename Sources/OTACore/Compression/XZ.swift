@@ -14,7 +14,7 @@ public final class XZEncoder {
     ///   - preset: 0 (fast) to 9 (small); `extreme` adds `LZMA_PRESET_EXTREME`.
     ///   - threads: 1 for the single-threaded encoder, more for `lzma_stream_encoder_mt`.
     public init(preset: UInt32 = 6, extreme: Bool = false, threads: Int = 1) throws(OTAError) {
-        guard preset <= 9 else { throw .usage("xz.preset", "xz preset must be 0...9, got \(preset)") }
+        guard preset <= 9 else { throw OTAError(.xzPreset, "xz preset must be 0...9, got \(preset)") }
         let fullPreset = preset | (extreme ? CLZMA_PRESET_EXTREME : 0)
         let rc: lzma_ret
         if threads > 1 {
@@ -41,21 +41,21 @@ public final class XZEncoder {
         preset: UInt32, extreme: Bool = false, dictionarySize: UInt32, literalContextBits: UInt32? = nil,
         positionBits: UInt32? = nil
     ) throws(OTAError) {
-        guard preset <= 9 else { throw .usage("xz.preset", "xz preset must be 0...9, got \(preset)") }
+        guard preset <= 9 else { throw OTAError(.xzPreset, "xz preset must be 0...9, got \(preset)") }
         guard dictionarySize >= 4096 && dictionarySize <= 1536 << 20 else {
-            throw .usage("xz.dictionary", "xz dictionary must be 4 KiB...1.5 GiB, got \(dictionarySize)")
+            throw OTAError(.xzDictionary, "xz dictionary must be 4 KiB...1.5 GiB, got \(dictionarySize)")
         }
         var options = lzma_options_lzma()
         guard lzma_lzma_preset(&options, preset | (extreme ? CLZMA_PRESET_EXTREME : 0)) == 0 else {
-            throw .usage("xz.preset", "liblzma rejected preset \(preset)")
+            throw OTAError(.xzPreset, "liblzma rejected preset \(preset)")
         }
         options.dict_size = dictionarySize
         if let literalContextBits {
-            guard literalContextBits <= 4 else { throw .usage("xz.options", "lc must be 0...4") }
+            guard literalContextBits <= 4 else { throw OTAError(.xzSettings, "lc must be 0...4") }
             options.lc = literalContextBits
         }
         if let positionBits {
-            guard positionBits <= 4 else { throw .usage("xz.options", "pb must be 0...4") }
+            guard positionBits <= 4 else { throw OTAError(.xzSettings, "pb must be 0...4") }
             options.pb = positionBits
         }
         let rc = withUnsafeMutablePointer(to: &options) { optionsPointer -> lzma_ret in
@@ -145,13 +145,13 @@ public final class XZDecoder {
     /// Confirms the stream ended properly (`xz.truncated` otherwise).
     public func finish(emit: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {
         if !isFinished { try run([UInt8](), action: LZMA_FINISH, emit: emit) }
-        guard isFinished else { throw .rejected("xz.truncated", "xz stream ended early") }
+        guard isFinished else { throw OTAError(.xzTruncated, "xz stream ended early") }
     }
 
     private func run(_ input: some ContiguousBytes, action: lzma_action, emit: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {
         try input.withBytes { (raw: UnsafeRawBufferPointer) throws(OTAError) in
             if isFinished {
-                if raw.count > 0 { throw .rejected("xz.trailing-data", "data after the end of the xz stream") }
+                if raw.count > 0 { throw OTAError(.xzTrailingData, "data after the end of the xz stream") }
                 return
             }
             stream.next_in = raw.baseAddress?.assumingMemoryBound(to: UInt8.self)
@@ -170,16 +170,16 @@ public final class XZDecoder {
                 if produced > 0 {
                     totalOut += UInt64(produced)
                     guard totalOut <= outputLimit else {
-                        throw .rejected("xz.output-limit", "xz stream decompresses to more than the \(outputLimit) bytes allowed")
+                        throw OTAError(.xzOutputLimit, "xz stream decompresses to more than the \(outputLimit) bytes allowed")
                     }
                     try emit(Array(output[0..<produced]))
                 }
                 if rc == LZMA_STREAM_END {
                     isFinished = true
-                    if stream.avail_in > 0 { throw .rejected("xz.trailing-data", "data after the end of the xz stream") }
+                    if stream.avail_in > 0 { throw OTAError(.xzTrailingData, "data after the end of the xz stream") }
                     return
                 }
-                if rc == LZMA_BUF_ERROR && action == LZMA_FINISH { throw .rejected("xz.truncated", "xz stream ended early") }
+                if rc == LZMA_BUF_ERROR && action == LZMA_FINISH { throw OTAError(.xzTruncated, "xz stream ended early") }
                 guard rc == LZMA_OK else { throw XZ.error(rc, "xz data is corrupt") }
                 if stream.avail_in == 0 && produced < output.count {
                     if action == LZMA_FINISH { continue }
@@ -207,17 +207,17 @@ public enum XZ {
     static func error(_ rc: lzma_ret, _ message: String) -> OTAError {
         switch rc {
         case LZMA_MEMLIMIT_ERROR:
-            return .rejected("xz.memory-limit", "\(message): the stream needs more memory than allowed")
+            return OTAError(.xzMemoryLimit, "\(message): the stream needs more memory than allowed")
         case LZMA_MEM_ERROR:
-            return .io("xz.out-of-memory", "\(message): out of memory")
+            return OTAError(.xzOutOfMemory, "\(message): out of memory")
         case LZMA_FORMAT_ERROR:
-            return .rejected("xz.format", "\(message): not xz data")
+            return OTAError(.xzFormat, "\(message): not xz data")
         case LZMA_OPTIONS_ERROR:
-            return .rejected("xz.options", "\(message): unsupported options")
+            return OTAError(.xzOptions, "\(message): unsupported options")
         case LZMA_DATA_ERROR, LZMA_BUF_ERROR:
-            return .rejected("xz.corrupt", "\(message): corrupt data")
+            return OTAError(.xzCorrupt, "\(message): corrupt data")
         default:
-            return .rejected("xz.failed", "\(message) (lzma_ret \(rc.rawValue))")
+            return OTAError(.xzFailed, "\(message) (lzma_ret \(rc.rawValue))")
         }
     }
 }

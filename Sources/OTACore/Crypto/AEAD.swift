@@ -25,7 +25,7 @@ public final class AEAD: @unchecked Sendable {
 
     public init(_ algorithm: AEADAlgorithm, key: [UInt8]) throws(OTAError) {
         guard key.count == algorithm.keyLength else {
-            throw .usage("crypto.key-length", "\(algorithm.rawValue) needs a \(algorithm.keyLength)-byte key, got \(key.count)")
+            throw OTAError(.cryptoKeyLength, "\(algorithm.rawValue) needs a \(algorithm.keyLength)-byte key, got \(key.count)")
         }
         self.algorithm = algorithm
         switch algorithm {
@@ -60,7 +60,7 @@ public final class AEAD: @unchecked Sendable {
         try checkNonce(nonce)
         let sealed = Array(sealed)
         guard sealed.count >= algorithm.tagLength else {
-            throw .rejected("crypto.authentication", "sealed data shorter than its tag")
+            throw OTAError(.cryptoAuthentication, "sealed data shorter than its tag")
         }
         let ciphertext = Array(sealed.dropLast(algorithm.tagLength))
         let tag = Array(sealed.suffix(algorithm.tagLength))
@@ -70,7 +70,7 @@ public final class AEAD: @unchecked Sendable {
         case .sm4CTRHMACSM3:
             let expected = try sm4Tag(nonce: nonce, associatedData: associatedData, ciphertext: ciphertext)
             guard ConstantTime.equals(expected, tag) else {
-                throw .rejected("crypto.authentication", "authentication tag does not match")
+                throw OTAError(.cryptoAuthentication, "authentication tag does not match")
             }
             return try SymmetricStream.sm4CTR(key: cipherKey, iv: nonce + [0, 0, 0, 0], ciphertext)
         }
@@ -78,7 +78,7 @@ public final class AEAD: @unchecked Sendable {
 
     private func checkNonce(_ nonce: [UInt8]) throws(OTAError) {
         guard nonce.count == algorithm.nonceLength else {
-            throw .usage("crypto.nonce-length", "\(algorithm.rawValue) needs a \(algorithm.nonceLength)-byte nonce")
+            throw OTAError(.cryptoNonceLength, "\(algorithm.rawValue) needs a \(algorithm.nonceLength)-byte nonce")
         }
     }
 
@@ -91,11 +91,11 @@ public final class AEAD: @unchecked Sendable {
     private func gcm(encrypt: Bool, _ input: [UInt8], nonce: [UInt8], associatedData: [UInt8], tag: [UInt8]?) throws(OTAError) -> [UInt8] {
         OpenSSLErrorQueue.clear()
         guard let cipher = EVP_CIPHER_fetch(nil, "AES-256-GCM", nil) else {
-            throw OpenSSLErrorQueue.error("crypto.unavailable", "AES-256-GCM unavailable", function: "EVP_CIPHER_fetch")
+            throw OpenSSLErrorQueue.error(.cryptoUnavailable, "AES-256-GCM unavailable", function: "EVP_CIPHER_fetch")
         }
         defer { EVP_CIPHER_free(cipher) }
         guard let context = EVP_CIPHER_CTX_new() else {
-            throw OpenSSLErrorQueue.error("crypto.internal", "cannot allocate a cipher context", function: "EVP_CIPHER_CTX_new")
+            throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot allocate a cipher context", function: "EVP_CIPHER_CTX_new")
         }
         defer { EVP_CIPHER_CTX_free(context) }
         try ensure(EVP_CipherInit_ex2(context, cipher, cipherKey, nonce, encrypt ? 1 : 0, nil), "EVP_CipherInit_ex2")
@@ -117,8 +117,8 @@ public final class AEAD: @unchecked Sendable {
         }
         guard finalRC == 1 else {
             OpenSSLErrorQueue.clear()
-            if encrypt { throw .usage("crypto.internal", "AES-GCM encryption failed") }
-            throw .rejected("crypto.authentication", "authentication tag does not match")
+            if encrypt { throw OTAError(.cryptoInternal, "AES-GCM encryption failed") }
+            throw OTAError(.cryptoAuthentication, "authentication tag does not match")
         }
         total += Int(length)
         output.removeLast(output.count - total)
@@ -137,11 +137,11 @@ enum SymmetricStream {
     static func sm4CTR(key: [UInt8], iv: [UInt8], _ input: [UInt8]) throws(OTAError) -> [UInt8] {
         OpenSSLErrorQueue.clear()
         guard let cipher = EVP_CIPHER_fetch(nil, "SM4-CTR", nil) else {
-            throw OpenSSLErrorQueue.error("crypto.unavailable", "SM4-CTR unavailable", function: "EVP_CIPHER_fetch")
+            throw OpenSSLErrorQueue.error(.cryptoUnavailable, "SM4-CTR unavailable", function: "EVP_CIPHER_fetch")
         }
         defer { EVP_CIPHER_free(cipher) }
         guard let context = EVP_CIPHER_CTX_new() else {
-            throw OpenSSLErrorQueue.error("crypto.internal", "cannot allocate a cipher context", function: "EVP_CIPHER_CTX_new")
+            throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot allocate a cipher context", function: "EVP_CIPHER_CTX_new")
         }
         defer { EVP_CIPHER_CTX_free(context) }
         try ensure(EVP_EncryptInit_ex2(context, cipher, key, iv, nil), "EVP_EncryptInit_ex2")

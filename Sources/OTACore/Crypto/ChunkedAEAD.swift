@@ -22,7 +22,7 @@ public enum ChunkedAEAD {
 
         public init(aead: AEAD, noncePrefix: [UInt8], associatedData: [UInt8] = []) throws(OTAError) {
             guard noncePrefix.count == ChunkedAEAD.noncePrefixLength else {
-                throw .usage("crypto.nonce-length", "chunk nonce prefix must be \(ChunkedAEAD.noncePrefixLength) bytes")
+                throw OTAError(.cryptoNonceLength, "chunk nonce prefix must be \(ChunkedAEAD.noncePrefixLength) bytes")
             }
             self.aead = aead
             self.prefix = noncePrefix
@@ -31,10 +31,10 @@ public enum ChunkedAEAD {
 
         /// Seals the next chunk; `isLast` must be true for exactly the final one.
         public func seal(_ chunk: some Collection<UInt8>, isLast: Bool) throws(OTAError) -> [UInt8] {
-            guard !finished else { throw .usage("crypto.stream-finished", "chunk sealed after the last chunk") }
+            guard !finished else { throw OTAError(.cryptoStreamFinished, "chunk sealed after the last chunk") }
             let sealed = try aead.seal(chunk, nonce: ChunkedAEAD.nonce(prefix: prefix, index: index, isLast: isLast), associatedData: associatedData)
             if isLast { finished = true }
-            guard index < UInt32.max || isLast else { throw .usage("crypto.stream-too-long", "more than 2^32 chunks") }
+            guard index < UInt32.max || isLast else { throw OTAError(.cryptoStreamTooLong, "more than 2^32 chunks") }
             index &+= 1
             return sealed
         }
@@ -51,7 +51,7 @@ public enum ChunkedAEAD {
 
         public init(aead: AEAD, noncePrefix: [UInt8], associatedData: [UInt8] = []) throws(OTAError) {
             guard noncePrefix.count == ChunkedAEAD.noncePrefixLength else {
-                throw .usage("crypto.nonce-length", "chunk nonce prefix must be \(ChunkedAEAD.noncePrefixLength) bytes")
+                throw OTAError(.cryptoNonceLength, "chunk nonce prefix must be \(ChunkedAEAD.noncePrefixLength) bytes")
             }
             self.aead = aead
             self.prefix = noncePrefix
@@ -60,7 +60,7 @@ public enum ChunkedAEAD {
 
         /// Opens the next sealed chunk; the caller says whether the stream ends here.
         public func open(_ sealed: some Collection<UInt8>, isLast: Bool) throws(OTAError) -> [UInt8] {
-            guard !isFinished else { throw .rejected("crypto.stream-extra", "data after the last chunk") }
+            guard !isFinished else { throw OTAError(.cryptoStreamExtra, "data after the last chunk") }
             let chunkIndex = index
             do {
                 let plaintext = try aead.open(sealed, nonce: ChunkedAEAD.nonce(prefix: prefix, index: chunkIndex, isLast: isLast), associatedData: associatedData)
@@ -68,14 +68,14 @@ public enum ChunkedAEAD {
                 index &+= 1
                 return plaintext
             } catch {
-                throw .rejected(error.code == "crypto.authentication" ? "crypto.chunk-authentication" : error.code,
+                throw OTAError(error.code == .cryptoAuthentication ? .cryptoChunkAuthentication : error.code,
                                 "chunk \(chunkIndex) failed authentication (altered, reordered or truncated)")
             }
         }
 
         /// Confirms the stream reached its sealed last chunk.
         public func finish() throws(OTAError) {
-            guard isFinished else { throw .rejected("crypto.stream-truncated", "stream ended before its last chunk") }
+            guard isFinished else { throw OTAError(.cryptoStreamTruncated, "stream ended before its last chunk") }
         }
     }
 }

@@ -6,11 +6,11 @@ public enum HKDF {
     public static func derive(_ hash: HashAlgorithm, secret: [UInt8], salt: [UInt8], info: [UInt8], length: Int) throws(OTAError) -> [UInt8] {
         OpenSSLErrorQueue.clear()
         guard let kdf = EVP_KDF_fetch(nil, "HKDF", nil) else {
-            throw OpenSSLErrorQueue.error("crypto.unavailable", "HKDF unavailable", function: "EVP_KDF_fetch")
+            throw OpenSSLErrorQueue.error(.cryptoUnavailable, "HKDF unavailable", function: "EVP_KDF_fetch")
         }
         defer { EVP_KDF_free(kdf) }
         guard let context = EVP_KDF_CTX_new(kdf) else {
-            throw OpenSSLErrorQueue.error("crypto.internal", "cannot allocate a KDF context", function: "EVP_KDF_CTX_new")
+            throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot allocate a KDF context", function: "EVP_KDF_CTX_new")
         }
         defer { EVP_KDF_CTX_free(context) }
         var output = [UInt8](repeating: 0, count: length)
@@ -45,11 +45,11 @@ public enum HMAC {
     public static func mac(_ hash: HashAlgorithm, key: [UInt8], _ parts: [[UInt8]]) throws(OTAError) -> [UInt8] {
         OpenSSLErrorQueue.clear()
         guard let mac = EVP_MAC_fetch(nil, "HMAC", nil) else {
-            throw OpenSSLErrorQueue.error("crypto.unavailable", "HMAC unavailable", function: "EVP_MAC_fetch")
+            throw OpenSSLErrorQueue.error(.cryptoUnavailable, "HMAC unavailable", function: "EVP_MAC_fetch")
         }
         defer { EVP_MAC_free(mac) }
         guard let context = EVP_MAC_CTX_new(mac) else {
-            throw OpenSSLErrorQueue.error("crypto.internal", "cannot allocate a MAC context", function: "EVP_MAC_CTX_new")
+            throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot allocate a MAC context", function: "EVP_MAC_CTX_new")
         }
         defer { EVP_MAC_CTX_free(context) }
         var digestName = Array(hash.openSSLName.utf8CString)

@@ -36,7 +36,7 @@ public struct WrappedKey: Sendable, Equatable {
             let sealed = try AEAD(.aes256GCM, key: kek).seal(contentKey, nonce: [UInt8](repeating: 0, count: 12), associatedData: context)
             return WrappedKey(scheme: recipient.type == .p256 ? .ecdhP256 : .x25519, ephemeralPublicKey: ephemeralDER, ciphertext: sealed)
         case .ed25519:
-            throw .usage("key.unsupported", "an Ed25519 key cannot receive a wrapped key (use X25519, P-256 or SM2)")
+            throw OTAError(.keyUnsupported, "an Ed25519 key cannot receive a wrapped key (use X25519, P-256 or SM2)")
         }
     }
 
@@ -45,15 +45,15 @@ public struct WrappedKey: Sendable, Equatable {
     public func unwrap(with privateKey: PrivateKey, context: [UInt8]) throws(OTAError) -> [UInt8] {
         switch scheme {
         case .sm2:
-            guard privateKey.type == .sm2 else { throw .rejected("keywrap.key-mismatch", "an SM2 wrapped key needs an SM2 private key") }
+            guard privateKey.type == .sm2 else { throw OTAError(.keywrapKeyMismatch, "an SM2 wrapped key needs an SM2 private key") }
             return try privateKey.sm2Decrypt(ciphertext)
         case .ecdhP256, .x25519:
             let expected: KeyType = scheme == .ecdhP256 ? .p256 : .x25519
             guard privateKey.type == expected else {
-                throw .rejected("keywrap.key-mismatch", "a \(scheme.rawValue) wrapped key needs a \(expected.rawValue) private key")
+                throw OTAError(.keywrapKeyMismatch, "a \(scheme.rawValue) wrapped key needs a \(expected.rawValue) private key")
             }
             let ephemeral = try PublicKey(der: ephemeralPublicKey, source: "ephemeral key")
-            guard ephemeral.type == expected else { throw .rejected("keywrap.malformed", "ephemeral key type does not match the scheme") }
+            guard ephemeral.type == expected else { throw OTAError(.keywrapMalformed, "ephemeral key type does not match the scheme") }
             let kek = try Self.keyEncryptionKey(secret: try privateKey.sharedSecret(with: ephemeral), ephemeralDER: ephemeralPublicKey,
                                                 recipientDER: try privateKey.publicKey.der())
             return try AEAD(.aes256GCM, key: kek).open(ciphertext, nonce: [UInt8](repeating: 0, count: 12), associatedData: context)

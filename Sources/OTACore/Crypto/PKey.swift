@@ -13,7 +13,7 @@ final class PKey: @unchecked Sendable {
     init(taking pointer: OpaquePointer, source: String) throws(OTAError) {
         guard let type = PKey.detectType(pointer) else {
             EVP_PKEY_free(pointer)
-            throw .usage("key.unsupported", "\(source): unsupported key type (expected P-256, Ed25519, X25519 or SM2)")
+            throw OTAError(.keyUnsupported, "\(source): unsupported key type (expected P-256, Ed25519, X25519 or SM2)")
         }
         self.pointer = pointer
         self.type = type
@@ -44,7 +44,7 @@ final class PKey: @unchecked Sendable {
     static func generate(_ type: KeyType) throws(OTAError) -> PKey {
         OpenSSLErrorQueue.clear()
         guard let context = EVP_PKEY_CTX_new_from_name(nil, type.openSSLName, nil) else {
-            throw OpenSSLErrorQueue.error("crypto.unavailable", "key type \(type.rawValue) is not available", function: "EVP_PKEY_CTX_new_from_name")
+            throw OpenSSLErrorQueue.error(.cryptoUnavailable, "key type \(type.rawValue) is not available", function: "EVP_PKEY_CTX_new_from_name")
         }
         defer { EVP_PKEY_CTX_free(context) }
         try ensure(EVP_PKEY_keygen_init(context), "EVP_PKEY_keygen_init")
@@ -53,7 +53,7 @@ final class PKey: @unchecked Sendable {
         }
         var key: OpaquePointer? = nil
         try ensure(EVP_PKEY_generate(context, &key), "EVP_PKEY_generate")
-        guard let key else { throw OpenSSLErrorQueue.error("crypto.internal", "key generation returned nothing", function: "EVP_PKEY_generate") }
+        guard let key else { throw OpenSSLErrorQueue.error(.cryptoInternal, "key generation returned nothing", function: "EVP_PKEY_generate") }
         return try PKey(taking: key, source: "generated key")
     }
 
@@ -74,7 +74,7 @@ final class PKey: @unchecked Sendable {
         var output: UnsafeMutablePointer<UInt8>? = nil
         let length = i2d_PUBKEY(pointer, &output)
         guard length > 0, let output else {
-            throw OpenSSLErrorQueue.error("crypto.internal", "cannot encode public key", function: "i2d_PUBKEY")
+            throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot encode public key", function: "i2d_PUBKEY")
         }
         defer { COpenSSL_free(output) }
         return Array(UnsafeBufferPointer(start: output, count: Int(length)))
@@ -85,7 +85,7 @@ final class PKey: @unchecked Sendable {
 enum MemoryBIO {
     static func withNew<T>(_ body: (OpaquePointer) throws(OTAError) -> T) throws(OTAError) -> T {
         guard let bio = BIO_new(BIO_s_mem()) else {
-            throw OpenSSLErrorQueue.error("crypto.internal", "cannot allocate a memory BIO", function: "BIO_new")
+            throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot allocate a memory BIO", function: "BIO_new")
         }
         defer { BIO_free(bio) }
         return try body(bio)

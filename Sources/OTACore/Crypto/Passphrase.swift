@@ -12,11 +12,11 @@ public enum PassphraseSource: Sendable, Equatable {
         case .file(let path):
             var bytes = try FileSystem.read(path, limit: 4096)
             while let last = bytes.last, last == 0x0a || last == 0x0d { bytes.removeLast() }
-            guard !bytes.isEmpty else { throw .usage("key.passphrase-empty", "\(path): passphrase file is empty") }
+            guard !bytes.isEmpty else { throw OTAError(.keyPassphraseEmpty, "\(path): passphrase file is empty") }
             return bytes
         case .environment(let name):
             guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
-                throw .usage("key.passphrase-missing", "environment variable \(name) is not set or empty")
+                throw OTAError(.keyPassphraseMissing, "environment variable \(name) is not set or empty")
             }
             return Array(value.utf8)
         }

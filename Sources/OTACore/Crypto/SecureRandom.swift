@@ -6,7 +6,7 @@ public enum SecureRandom {
         var output = [UInt8](repeating: 0, count: count)
         guard count > 0 else { return output }
         OpenSSLErrorQueue.clear()
-        try ensure(RAND_bytes_ex(nil, &output, count, 0), "RAND_bytes_ex", code: "crypto.random")
+        try ensure(RAND_bytes_ex(nil, &output, count, 0), "RAND_bytes_ex", code: .cryptoRandom)
         return output
     }
 }

@@ -22,7 +22,7 @@ public enum SignatureAlgorithm: String, Sendable, Codable, CaseIterable {
         case .p256: .ecdsaP256SHA256
         case .ed25519: .ed25519
         case .sm2: .sm2SM3
-        case .x25519: throw .usage("key.cannot-sign", "an X25519 key cannot sign")
+        case .x25519: throw OTAError(.keyCannotSign, "an X25519 key cannot sign")
         }
     }
 

@@ -15,9 +15,9 @@ extension PrivateKey {
         let algorithm = try SignatureAlgorithm.forKey(type)
         return try DigestSignContext.withContext(key: key, algorithm: algorithm, signing: true, sm2ID: sm2ID) { context throws(OTAError) in
             var length = 0
-            try ensure(EVP_DigestSign(context, nil, &length, message, message.count), "EVP_DigestSign", code: "signature.failed")
+            try ensure(EVP_DigestSign(context, nil, &length, message, message.count), "EVP_DigestSign", code: .signatureFailed)
             var output = [UInt8](repeating: 0, count: length)
-            try ensure(EVP_DigestSign(context, &output, &length, message, message.count), "EVP_DigestSign", code: "signature.failed")
+            try ensure(EVP_DigestSign(context, &output, &length, message, message.count), "EVP_DigestSign", code: .signatureFailed)
             return Array(output.prefix(length))
         }
     }
@@ -30,7 +30,7 @@ extension PublicKey {
     /// not be run (algorithm and key disagree, OpenSSL internal failure).
     public func check(_ signature: [UInt8], for message: [UInt8], algorithm: SignatureAlgorithm, sm2ID: [UInt8] = defaultSM2DistinguishingID) throws(OTAError) -> SignatureCheck {
         guard algorithm.keyType == type else {
-            throw .rejected("signature.algorithm-mismatch", "signature algorithm \(algorithm.rawValue) does not fit a \(type.rawValue) key")
+            throw OTAError(.signatureAlgorithmMismatch, "signature algorithm \(algorithm.rawValue) does not fit a \(type.rawValue) key")
         }
         return try DigestSignContext.withContext(key: key, algorithm: algorithm, signing: false, sm2ID: sm2ID) { context throws(OTAError) in
             let rc = EVP_DigestVerify(context, signature, signature.count, message, message.count)
@@ -46,7 +46,7 @@ enum DigestSignContext {
     static func withContext<T>(key: PKey, algorithm: SignatureAlgorithm, signing: Bool, sm2ID: [UInt8], _ body: (OpaquePointer) throws(OTAError) -> T) throws(OTAError) -> T {
         OpenSSLErrorQueue.clear()
         guard let context = EVP_MD_CTX_new() else {
-            throw OpenSSLErrorQueue.error("crypto.internal", "cannot allocate a signing context", function: "EVP_MD_CTX_new")
+            throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot allocate a signing context", function: "EVP_MD_CTX_new")
         }
         defer { EVP_MD_CTX_free(context) }
         try configure(context, key: key, algorithm: algorithm, signing: signing, sm2ID: sm2ID)
@@ -62,12 +62,12 @@ enum DigestSignContext {
         } else {
             rc = EVP_DigestVerifyInit_ex(context, &keyContext, algorithm.digestName, nil, nil, key.pointer, nil)
         }
-        try ensure(rc, signing ? "EVP_DigestSignInit_ex" : "EVP_DigestVerifyInit_ex", code: "signature.failed",
+        try ensure(rc, signing ? "EVP_DigestSignInit_ex" : "EVP_DigestVerifyInit_ex", code: .signatureFailed,
                    message: "cannot use a \(key.type.rawValue) key for \(algorithm.rawValue)")
         if algorithm == .sm2SM3, let keyContext {
             let idRC = sm2ID.withUnsafeBytes { EVP_PKEY_CTX_set1_id(keyContext, $0.baseAddress, Int32($0.count)) }
             guard idRC > 0 else {
-                throw OpenSSLErrorQueue.error("crypto.internal", "cannot set the SM2 distinguishing ID", function: "EVP_PKEY_CTX_set1_id")
+                throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot set the SM2 distinguishing ID", function: "EVP_PKEY_CTX_set1_id")
             }
         }
     }

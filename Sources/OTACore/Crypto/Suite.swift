@@ -33,7 +33,7 @@ public enum Suite: String, Sendable, Codable, CaseIterable {
     /// Parses a suite name, naming the allowed values on failure.
     public static func parse(_ name: String, field: String = "suite") throws(OTAError) -> Suite {
         guard let suite = Suite(rawValue: name) else {
-            throw .usage("suite.unknown", "\(field): unknown suite '\(name)' (expected intl or gm)")
+            throw OTAError(.suiteUnknown, "\(field): unknown suite '\(name)' (expected intl or gm)")
         }
         return suite
     }

@@ -2,46 +2,35 @@
 /// message for people that names the file and field, and the underlying cause where there is one.
 ///
 /// Two errors are equal when their codes are equal; messages may be reworded, codes may not.
+/// Every code is registered once in `OTAError.Code` (see `ErrorCodes.swift`, and
+/// `docs/ERRORS.md`, generated from it); the code decides the error's kind, and the command line
+/// turns the kind into an exit status.
 public struct OTAError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// What kind of failure this is; it decides the command-line exit code.
-    public enum Kind: String, Sendable, Codable {
+    /// What kind of failure a code names; the command line maps it to an exit status.
+    public enum Kind: String, Sendable, Codable, CaseIterable {
         /// The command line or an input file is malformed (exit 1).
         case usage
-        /// Reading or writing a file failed (exit 1).
+        /// Reading or writing a file, a device or the network failed (exit 1).
         case io
         /// Verification or policy said no (exit 2).
         case rejected
     }
 
     /// Stable dotted code, e.g. `signature.threshold` or `key.passphrase`.
-    public let code: String
-    public let kind: Kind
+    public let code: Code
     /// Human message; names the file and field where one is involved.
     public let message: String
     /// Lower-level detail: the drained OpenSSL error queue, the libarchive message, errno text.
     public let cause: String?
 
-    public init(_ code: String, kind: Kind, _ message: String, cause: String? = nil) {
+    public init(_ code: Code, _ message: String, cause: String? = nil) {
         self.code = code
-        self.kind = kind
         self.message = message
         self.cause = cause
     }
 
-    public static func usage(_ code: String, _ message: String, cause: String? = nil) -> OTAError {
-        OTAError(code, kind: .usage, message, cause: cause)
-    }
-
-    public static func io(_ code: String, _ message: String, cause: String? = nil) -> OTAError {
-        OTAError(code, kind: .io, message, cause: cause)
-    }
-
-    public static func rejected(_ code: String, _ message: String, cause: String? = nil) -> OTAError {
-        OTAError(code, kind: .rejected, message, cause: cause)
-    }
-
-    /// The process exit status for this error: 1 for usage and I/O, 2 for a rejection.
-    public var exitStatus: Int32 { kind == .rejected ? 2 : 1 }
+    /// The kind of the code.
+    public var kind: Kind { code.kind }
 
     public var description: String {
         if let cause, !cause.isEmpty { return "\(message) [\(code)] (\(cause))" }
@@ -52,6 +41,6 @@ public struct OTAError: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// The same error with more context in front of the message (e.g. the file being read).
     public func prefixed(_ context: String) -> OTAError {
-        OTAError(code, kind: kind, "\(context): \(message)", cause: cause)
+        OTAError(code, "\(context): \(message)", cause: cause)
     }
 }

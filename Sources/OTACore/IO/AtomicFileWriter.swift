@@ -27,7 +27,7 @@ public final class AtomicFileWriter {
         temporaryPath = (directory.isEmpty ? "" : directory + "/") + ".\(name).tmp-\(suffix)"
         let fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode_t(mode))
         if fd < 0 {
-            throw .io("io.create", "\(path): cannot create output file", cause: SystemCall.errnoText())
+            throw OTAError(.ioCreate, "\(path): cannot create output file", cause: SystemCall.errnoText())
         }
         descriptor = fd
     }
@@ -50,7 +50,7 @@ public final class AtomicFileWriter {
     public func overwrite(_ bytes: some ContiguousBytes, at offset: Int64) throws(OTAError) {
         let count = Int64(bytes.withUnsafeBytes { $0.count })
         guard offset >= 0, offset + count <= bytesWritten else {
-            throw .usage("io.overwrite", "\(path): overwrite of \(count) bytes at \(offset) is past the \(bytesWritten) written")
+            throw OTAError(.ioOverwrite, "\(path): overwrite of \(count) bytes at \(offset) is past the \(bytesWritten) written")
         }
         try SystemCall.writeAll(descriptor, bytes, at: offset, path: path)
     }
@@ -77,7 +77,7 @@ extension FileSystem {
     /// fsyncs a directory so a rename or create inside it is durable.
     public static func syncDirectory(_ path: String) throws(OTAError) {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd < 0 { throw .io("io.open", "\(path): cannot open directory to sync", cause: SystemCall.errnoText()) }
+        if fd < 0 { throw OTAError(.ioOpen, "\(path): cannot open directory to sync", cause: SystemCall.errnoText()) }
         defer { close(fd) }
         try SystemCall.retrying("fsync", path: path) { fsync(fd) }
     }

@@ -13,7 +13,7 @@ extension InputFile {
         if try isRegularFile() { return try size() }
         let fd = descriptor
         let end = lseek(fd, 0, SEEK_END)
-        guard end >= 0 else { throw .io("io.failed", "\(path): cannot find the size (lseek)", cause: SystemCall.errnoText()) }
+        guard end >= 0 else { throw OTAError(.ioFailed, "\(path): cannot find the size (lseek)", cause: SystemCall.errnoText()) }
         return Int64(end)
     }
 }

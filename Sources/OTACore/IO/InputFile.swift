@@ -19,8 +19,8 @@ public final class InputFile {
         let fd = open(path, flags)
         if fd < 0 {
             let error = errno
-            let code = error == ENOENT ? "io.not-found" : "io.open"
-            throw .io(code, "\(path): cannot open for reading", cause: SystemCall.errnoText(error))
+            let code: OTAError.Code = error == ENOENT ? .ioNotFound : .ioOpen
+            throw OTAError(code, "\(path): cannot open for reading", cause: SystemCall.errnoText(error))
         }
         descriptor = fd
     }
@@ -88,7 +88,7 @@ public final class InputFile {
         // A regular file's size is known: read straight into one buffer of that size (no
         // regrowth: a 2 GiB image costs 2 GiB, not up to twice that while the array grows).
         let expected = (try? isRegularFile()) == true ? Int(try size()) : 0
-        if expected > limit { throw .usage("io.too-large", "\(path): larger than the limit of \(limit) bytes") }
+        if expected > limit { throw OTAError(.ioTooLarge, "\(path): larger than the limit of \(limit) bytes") }
         var out = [UInt8](repeating: 0, count: expected)
         let got = try readFully(into: &out)
         out.removeLast(expected - got)
@@ -98,7 +98,7 @@ public final class InputFile {
             let count = try read(into: &buffer)
             if count == 0 { return out }
             if out.count + count > limit {
-                throw .usage("io.too-large", "\(path): larger than the limit of \(limit) bytes")
+                throw OTAError(.ioTooLarge, "\(path): larger than the limit of \(limit) bytes")
             }
             out.append(contentsOf: buffer[0..<count])
         }
@@ -124,7 +124,7 @@ public enum FileSystem {
     /// Names in a directory (not `.` or `..`), sorted; throws if it cannot be opened.
     public static func list(_ path: String) throws(OTAError) -> [String] {
         guard let dir = opendir(path) else {
-            throw .io(errno == ENOENT ? "io.not-found" : "io.open", "\(path): cannot list directory", cause: SystemCall.errnoText())
+            throw OTAError(errno == ENOENT ? .ioNotFound : .ioOpen, "\(path): cannot list directory", cause: SystemCall.errnoText())
         }
         defer { closedir(dir) }
         var names: [String] = []
@@ -145,7 +145,7 @@ public enum FileSystem {
             try createDirectory(parent, mode: mode)
         }
         if mkdir(path, mode_t(mode)) != 0 && errno != EEXIST {
-            throw .io("io.mkdir", "\(path): cannot create directory", cause: SystemCall.errnoText())
+            throw OTAError(.ioMkdir, "\(path): cannot create directory", cause: SystemCall.errnoText())
         }
     }
 }

@@ -32,7 +32,7 @@ public final class MappedFile {
         }
         let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, file.descriptor, 0)
         guard let address, address != MAP_FAILED else {
-            throw .io("io.map", "\(path): cannot map \(size) bytes for reading", cause: SystemCall.errnoText())
+            throw OTAError(.ioMap, "\(path): cannot map \(size) bytes for reading", cause: SystemCall.errnoText())
         }
         mapping = address
         bytes = UnsafeBufferPointer(start: address.assumingMemoryBound(to: UInt8.self), count: size)

@@ -15,7 +15,7 @@ public final class ScratchFile {
         let suffix = Hex.encode(try SecureRandom.bytes(6))
         path = (directory.isEmpty ? "" : directory + "/") + ".\(pathLastComponent(outputPath)).\(name).scratch-\(suffix)"
         descriptor = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        if descriptor < 0 { throw .io("io.create", "\(path): cannot create a scratch file", cause: SystemCall.errnoText()) }
+        if descriptor < 0 { throw OTAError(.ioCreate, "\(path): cannot create a scratch file", cause: SystemCall.errnoText()) }
     }
 
     deinit {

@@ -27,20 +27,20 @@ enum SystemCall {
     }
 
     /// Throws an I/O error for a failed raw call.
-    static func check<T: BinaryInteger>(_ outcome: (T, Int32), _ what: String, path: String, code: String = "io.failed") throws(OTAError) -> T {
-        if outcome.0 == -1 { throw .io(code, "\(path): \(what) failed", cause: errnoText(outcome.1)) }
+    static func check<T: BinaryInteger>(_ outcome: (T, Int32), _ what: String, path: String, code: OTAError.Code = .ioFailed) throws(OTAError) -> T {
+        if outcome.0 == -1 { throw OTAError(code, "\(path): \(what) failed", cause: errnoText(outcome.1)) }
         return outcome.0
     }
 
     /// Runs `body` until it does not fail with `EINTR`; returns its result or throws on `-1`.
     @discardableResult
-    static func retrying<T: BinaryInteger>(_ what: String, path: String, code: String = "io.failed", _ body: () -> T) throws(OTAError) -> T {
+    static func retrying<T: BinaryInteger>(_ what: String, path: String, code: OTAError.Code = .ioFailed, _ body: () -> T) throws(OTAError) -> T {
         while true {
             let result = body()
             if result != -1 { return result }
             let error = errno
             if error == EINTR { continue }
-            throw .io(code, "\(path): \(what) failed", cause: errnoText(error))
+            throw OTAError(code, "\(path): \(what) failed", cause: errnoText(error))
         }
     }
 

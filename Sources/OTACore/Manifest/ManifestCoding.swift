@@ -13,12 +13,14 @@ public enum CanonicalJSON {
         do {
             return Array(try encoder.encode(value))
         } catch {
-            throw .usage("json.encode", "cannot encode JSON: \(error)")
+            throw OTAError(.jsonEncode, "cannot encode JSON: \(error)")
         }
     }
 
-    /// Decodes strictly (types, required fields); `what` names the document in errors.
-    public static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8], what: String) throws(OTAError) -> T {
+    /// Decodes strictly (types, required fields); `code` (`manifest.malformed`, ...) is reported
+    /// for a document that does not decode, and its first part names the document in messages.
+    public static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8], as code: OTAError.Code) throws(OTAError) -> T {
+        let what = code.rawValue.split(separator: ".").first.map(String.init) ?? "document"
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .custom { decoder in
             let text = try decoder.singleValueContainer().decode(String.self)
@@ -30,9 +32,9 @@ public enum CanonicalJSON {
         do {
             return try decoder.decode(T.self, from: Data(bytes))
         } catch let error as DecodingError {
-            throw .rejected("\(what).malformed", "\(what): \(Self.describe(error))")
+            throw OTAError(code, "\(what): \(Self.describe(error))")
         } catch {
-            throw .rejected("\(what).malformed", "\(what): not valid JSON")
+            throw OTAError(code, "\(what): not valid JSON")
         }
     }
 

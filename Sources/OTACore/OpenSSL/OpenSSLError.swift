@@ -21,15 +21,15 @@ enum OpenSSLErrorQueue {
     }
 
     /// An `OTAError` for a failed OpenSSL call, with the drained queue as its cause.
-    static func error(_ code: String, _ message: String, kind: OTAError.Kind = .usage, function: String) -> OTAError {
+    static func error(_ code: OTAError.Code, _ message: String, function: String) -> OTAError {
         let queue = drain()
-        return OTAError(code, kind: kind, message, cause: queue.isEmpty ? function : "\(function): \(queue)")
+        return OTAError(code, message, cause: queue.isEmpty ? function : "\(function): \(queue)")
     }
 }
 
 /// Throws a crypto error unless `rc == 1` (OpenSSL's success convention).
 @inline(__always)
-func ensure(_ rc: Int32, _ function: String, code: String = "crypto.internal", message: String? = nil) throws(OTAError) {
+func ensure(_ rc: Int32, _ function: String, code: OTAError.Code = .cryptoInternal, message: String? = nil) throws(OTAError) {
     guard rc == 1 else {
         throw OpenSSLErrorQueue.error(code, message ?? "OpenSSL call \(function) failed", function: function)
     }

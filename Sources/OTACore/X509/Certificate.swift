@@ -26,11 +26,11 @@ public final class Certificate: @unchecked Sendable, Equatable, CustomStringConv
             return result
         }
         guard let parsed else {
-            throw OpenSSLErrorQueue.error("certificate.malformed", "\(source): not a DER X.509 certificate", function: "d2i_X509")
+            throw OpenSSLErrorQueue.error(.certificateMalformed, "\(source): not a DER X.509 certificate", function: "d2i_X509")
         }
         guard consumed == der.count else {
             X509_free(parsed)
-            throw .usage("certificate.malformed", "\(source): \(der.count - consumed) trailing bytes after the certificate")
+            throw OTAError(.certificateMalformed, "\(source): \(der.count - consumed) trailing bytes after the certificate")
         }
         self.init(taking: parsed)
     }
@@ -42,11 +42,11 @@ public final class Certificate: @unchecked Sendable, Equatable, CustomStringConv
         var certificates: [Certificate] = []
         for block in PEMBlock.split(text) {
             guard block.label == "CERTIFICATE" else {
-                throw .usage("certificate.malformed", "\(source): unexpected PEM block '\(block.label)' (expected CERTIFICATE)")
+                throw OTAError(.certificateMalformed, "\(source): unexpected PEM block '\(block.label)' (expected CERTIFICATE)")
             }
             certificates.append(try Certificate(der: block.der, source: source))
         }
-        guard !certificates.isEmpty else { throw .usage("certificate.malformed", "\(source): no certificate found") }
+        guard !certificates.isEmpty else { throw OTAError(.certificateMalformed, "\(source): no certificate found") }
         return certificates
     }
 
@@ -90,7 +90,7 @@ public final class Certificate: @unchecked Sendable, Equatable, CustomStringConv
         get throws(OTAError) {
             OpenSSLErrorQueue.clear()
             guard let key = X509_get_pubkey(pointer) else {
-                throw OpenSSLErrorQueue.error("certificate.malformed", "certificate has no usable public key", function: "X509_get_pubkey")
+                throw OpenSSLErrorQueue.error(.certificateMalformed, "certificate has no usable public key", function: "X509_get_pubkey")
             }
             return PublicKey(key: try PKey(taking: key, source: "certificate \(subject)"))
         }

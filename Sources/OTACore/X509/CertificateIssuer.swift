@@ -52,7 +52,7 @@ public struct CertificateIssuer: Sendable {
     /// Issues a certificate for `publicKey`.
     public func issue(_ profile: CertificateProfile, publicKey: PublicKey) throws(OTAError) -> Certificate {
         OpenSSLErrorQueue.clear()
-        guard let x509 = X509_new() else { throw OpenSSLErrorQueue.error("crypto.internal", "X509_new failed", function: "X509_new") }
+        guard let x509 = X509_new() else { throw OpenSSLErrorQueue.error(.cryptoInternal, "X509_new failed", function: "X509_new") }
         let certificate = Certificate(taking: x509)  // owns x509 from here on
         try ensure(X509_set_version(x509, 2), "X509_set_version")
 
@@ -69,7 +69,7 @@ public struct CertificateIssuer: Sendable {
         }
         guard ASN1_TIME_set(X509_getm_notBefore(x509), time_t(profile.notBefore.timeIntervalSince1970)) != nil,
               ASN1_TIME_set(X509_getm_notAfter(x509), time_t(profile.notAfter.timeIntervalSince1970)) != nil else {
-            throw OpenSSLErrorQueue.error("crypto.internal", "cannot set validity", function: "ASN1_TIME_set")
+            throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot set validity", function: "ASN1_TIME_set")
         }
         try ensure(X509_set_pubkey(x509, publicKey.key.pointer), "X509_set_pubkey")
 
@@ -77,7 +77,7 @@ public struct CertificateIssuer: Sendable {
         X509V3_set_ctx(&context, self.certificate?.pointer ?? x509, x509, nil, nil, 0)
         for (nid, value) in Self.extensions(for: profile.usage) {
             guard let extensionValue = X509V3_EXT_nconf_nid(nil, &context, nid, value) else {
-                throw OpenSSLErrorQueue.error("crypto.internal", "cannot build extension \(value)", function: "X509V3_EXT_nconf_nid")
+                throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot build extension \(value)", function: "X509V3_EXT_nconf_nid")
             }
             defer { X509_EXTENSION_free(extensionValue) }
             try ensure(X509_add_ext(x509, extensionValue, -1), "X509_add_ext")
@@ -85,7 +85,7 @@ public struct CertificateIssuer: Sendable {
 
         try sign { context throws(OTAError) in
             guard X509_sign_ctx(x509, context) > 0 else {
-                throw OpenSSLErrorQueue.error("crypto.internal", "cannot sign the certificate", function: "X509_sign_ctx")
+                throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot sign the certificate", function: "X509_sign_ctx")
             }
         }
         // Re-parse so the object is exactly what a verifier will see (and the SM2 ID is set).
@@ -94,19 +94,19 @@ public struct CertificateIssuer: Sendable {
 
     /// Issues a CRL listing `revoked` (certificates of this CA), valid from `thisUpdate` to `nextUpdate`.
     public func revocationList(revoking revoked: [Certificate], number: Int, thisUpdate: Date, nextUpdate: Date) throws(OTAError) -> CertificateRevocationList {
-        guard let issuerCertificate = certificate else { throw .usage("crl.issuer", "a CRL needs the CA certificate") }
+        guard let issuerCertificate = certificate else { throw OTAError(.crlIssuer, "a CRL needs the CA certificate") }
         OpenSSLErrorQueue.clear()
-        guard let crl = X509_CRL_new() else { throw OpenSSLErrorQueue.error("crypto.internal", "X509_CRL_new failed", function: "X509_CRL_new") }
+        guard let crl = X509_CRL_new() else { throw OpenSSLErrorQueue.error(.cryptoInternal, "X509_CRL_new failed", function: "X509_CRL_new") }
         let list = CertificateRevocationList(taking: crl)
         try ensure(X509_CRL_set_version(crl, 1), "X509_CRL_set_version")
         try ensure(X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuerCertificate.pointer)), "X509_CRL_set_issuer_name")
         try Self.withTime(thisUpdate) { time throws(OTAError) in try ensure(X509_CRL_set1_lastUpdate(crl, time), "X509_CRL_set1_lastUpdate") }
         try Self.withTime(nextUpdate) { time throws(OTAError) in try ensure(X509_CRL_set1_nextUpdate(crl, time), "X509_CRL_set1_nextUpdate") }
         for certificate in revoked {
-            guard let entry = X509_REVOKED_new() else { throw OpenSSLErrorQueue.error("crypto.internal", "X509_REVOKED_new failed", function: "X509_REVOKED_new") }
+            guard let entry = X509_REVOKED_new() else { throw OpenSSLErrorQueue.error(.cryptoInternal, "X509_REVOKED_new failed", function: "X509_REVOKED_new") }
             guard X509_REVOKED_set_serialNumber(entry, X509_get0_serialNumber(certificate.pointer).map { UnsafeMutablePointer(mutating: $0) }) == 1 else {
                 X509_REVOKED_free(entry)
-                throw OpenSSLErrorQueue.error("crypto.internal", "cannot set revoked serial", function: "X509_REVOKED_set_serialNumber")
+                throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot set revoked serial", function: "X509_REVOKED_set_serialNumber")
             }
             try Self.withTime(thisUpdate) { time throws(OTAError) in try ensure(X509_REVOKED_set_revocationDate(entry, UnsafeMutablePointer(mutating: time)), "X509_REVOKED_set_revocationDate") }
             try ensure(X509_CRL_add0_revoked(crl, entry), "X509_CRL_add0_revoked")
@@ -117,7 +117,7 @@ public struct CertificateIssuer: Sendable {
         try ensure(X509_CRL_sort(crl), "X509_CRL_sort")
         try sign { context throws(OTAError) in
             guard X509_CRL_sign_ctx(crl, context) > 0 else {
-                throw OpenSSLErrorQueue.error("crypto.internal", "cannot sign the CRL", function: "X509_CRL_sign_ctx")
+                throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot sign the CRL", function: "X509_CRL_sign_ctx")
             }
         }
         return try CertificateRevocationList(der: list.der, source: "issued CRL")
@@ -125,14 +125,14 @@ public struct CertificateIssuer: Sendable {
 
     private func sign(_ body: (OpaquePointer) throws(OTAError) -> Void) throws(OTAError) {
         let algorithm = try SignatureAlgorithm.forKey(key.type)
-        guard let context = EVP_MD_CTX_new() else { throw OpenSSLErrorQueue.error("crypto.internal", "EVP_MD_CTX_new failed", function: "EVP_MD_CTX_new") }
+        guard let context = EVP_MD_CTX_new() else { throw OpenSSLErrorQueue.error(.cryptoInternal, "EVP_MD_CTX_new failed", function: "EVP_MD_CTX_new") }
         defer { EVP_MD_CTX_free(context) }
         try DigestSignContext.configure(context, key: key.key, algorithm: algorithm, signing: true, sm2ID: defaultSM2DistinguishingID)
         try body(context)
     }
 
     private static func name(_ profile: CertificateProfile) throws(OTAError) -> OpaquePointer {
-        guard let name = X509_NAME_new() else { throw OpenSSLErrorQueue.error("crypto.internal", "X509_NAME_new failed", function: "X509_NAME_new") }
+        guard let name = X509_NAME_new() else { throw OpenSSLErrorQueue.error(.cryptoInternal, "X509_NAME_new failed", function: "X509_NAME_new") }
         var entries = [("O", profile.organization)]
         if let unit = profile.organizationalUnit { entries.append(("OU", unit)) }
         entries.append(("CN", profile.commonName))
@@ -140,7 +140,7 @@ public struct CertificateIssuer: Sendable {
             let bytes = Array(value.utf8)
             guard X509_NAME_add_entry_by_txt(name, field, MBSTRING_UTF8, bytes, Int32(bytes.count), -1, 0) == 1 else {
                 X509_NAME_free(name)
-                throw OpenSSLErrorQueue.error("certificate.name", "cannot encode \(field)=\(value)", function: "X509_NAME_add_entry_by_txt")
+                throw OpenSSLErrorQueue.error(.certificateName, "cannot encode \(field)=\(value)", function: "X509_NAME_add_entry_by_txt")
             }
         }
         return name
@@ -172,11 +172,11 @@ public struct CertificateIssuer: Sendable {
         var magnitude = bytes
         if magnitude.first.map({ $0 & 0x80 != 0 }) == true { magnitude[0] &= 0x7f }
         guard let number = BN_bin2bn(magnitude, Int32(magnitude.count), nil) else {
-            throw OpenSSLErrorQueue.error("crypto.internal", "BN_bin2bn failed", function: "BN_bin2bn")
+            throw OpenSSLErrorQueue.error(.cryptoInternal, "BN_bin2bn failed", function: "BN_bin2bn")
         }
         defer { BN_free(number) }
         guard let integer = BN_to_ASN1_INTEGER(number, nil) else {
-            throw OpenSSLErrorQueue.error("crypto.internal", "BN_to_ASN1_INTEGER failed", function: "BN_to_ASN1_INTEGER")
+            throw OpenSSLErrorQueue.error(.cryptoInternal, "BN_to_ASN1_INTEGER failed", function: "BN_to_ASN1_INTEGER")
         }
         defer { ASN1_INTEGER_free(integer) }
         try body(integer)
@@ -184,7 +184,7 @@ public struct CertificateIssuer: Sendable {
 
     private static func withTime(_ date: Date, _ body: (UnsafePointer<ASN1_TIME>) throws(OTAError) -> Void) throws(OTAError) {
         guard let time = ASN1_TIME_set(nil, time_t(date.timeIntervalSince1970)) else {
-            throw OpenSSLErrorQueue.error("crypto.internal", "ASN1_TIME_set failed", function: "ASN1_TIME_set")
+            throw OpenSSLErrorQueue.error(.cryptoInternal, "ASN1_TIME_set failed", function: "ASN1_TIME_set")
         }
         defer { ASN1_TIME_free(time) }
         try body(time)

@@ -22,11 +22,11 @@ public final class CertificateRevocationList: @unchecked Sendable {
             return result
         }
         guard let parsed else {
-            throw OpenSSLErrorQueue.error("crl.malformed", "\(source): not a DER X.509 CRL", function: "d2i_X509_CRL")
+            throw OpenSSLErrorQueue.error(.crlMalformed, "\(source): not a DER X.509 CRL", function: "d2i_X509_CRL")
         }
         guard consumed == der.count else {
             X509_CRL_free(parsed)
-            throw .usage("crl.malformed", "\(source): trailing bytes after the CRL")
+            throw OTAError(.crlMalformed, "\(source): trailing bytes after the CRL")
         }
         self.init(taking: parsed)
     }
@@ -38,11 +38,11 @@ public final class CertificateRevocationList: @unchecked Sendable {
         var lists: [CertificateRevocationList] = []
         for block in PEMBlock.split(text) {
             guard block.label == "X509 CRL" else {
-                throw .usage("crl.malformed", "\(source): unexpected PEM block '\(block.label)' (expected X509 CRL)")
+                throw OTAError(.crlMalformed, "\(source): unexpected PEM block '\(block.label)' (expected X509 CRL)")
             }
             lists.append(try CertificateRevocationList(der: block.der, source: source))
         }
-        guard !lists.isEmpty else { throw .usage("crl.malformed", "\(source): no CRL found") }
+        guard !lists.isEmpty else { throw OTAError(.crlMalformed, "\(source): no CRL found") }
         return lists
     }
 

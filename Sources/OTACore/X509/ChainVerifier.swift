@@ -47,10 +47,10 @@ public struct ChainVerifier: Sendable {
     /// The verification itself, with explicit anchors and CRLs.
     public static func verify(_ leaf: Certificate, intermediates: [Certificate], anchors: [Certificate], crls: [CertificateRevocationList],
                               role: TrustRole, at instant: Date, staleCRLPolicy: StaleCRLPolicy = .reject) throws(OTAError) -> ChainVerdict {
-        guard !anchors.isEmpty else { throw .rejected("trust.empty", "no trust anchors for the \(role.rawValue) role") }
+        guard !anchors.isEmpty else { throw OTAError(.trustEmpty, "no trust anchors for the \(role.rawValue) role") }
         OpenSSLErrorQueue.clear()
         guard let x509Store = X509_STORE_new() else {
-            throw OpenSSLErrorQueue.error("crypto.internal", "cannot allocate an X509_STORE", function: "X509_STORE_new")
+            throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot allocate an X509_STORE", function: "X509_STORE_new")
         }
         defer { X509_STORE_free(x509Store) }
         for anchor in anchors { _ = X509_STORE_add_cert(x509Store, anchor.pointer) }
@@ -64,7 +64,7 @@ public struct ChainVerifier: Sendable {
         _ = X509_STORE_set_flags(x509Store, UInt(X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL | X509_V_FLAG_X509_STRICT))
 
         guard let untrusted = COpenSSL_sk_X509_new_null() else {
-            throw OpenSSLErrorQueue.error("crypto.internal", "cannot allocate a certificate stack", function: "sk_X509_new_null")
+            throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot allocate a certificate stack", function: "sk_X509_new_null")
         }
         defer { COpenSSL_sk_X509_pop_free(untrusted) }
         for certificate in intermediates {
@@ -73,7 +73,7 @@ public struct ChainVerifier: Sendable {
         }
 
         guard let context = X509_STORE_CTX_new_ex(nil, nil) else {
-            throw OpenSSLErrorQueue.error("crypto.internal", "cannot allocate an X509_STORE_CTX", function: "X509_STORE_CTX_new_ex")
+            throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot allocate an X509_STORE_CTX", function: "X509_STORE_CTX_new_ex")
         }
         defer { X509_STORE_CTX_free(context) }
         try ensure(X509_STORE_CTX_init(context, x509Store, leaf.pointer, untrusted), "X509_STORE_CTX_init")
@@ -104,14 +104,14 @@ public struct ChainVerifier: Sendable {
     /// Role rules OpenSSL 3.0 has no purpose for: a signing leaf, codeSigning for releases.
     static func checkLeafUsage(_ leaf: Certificate, role: TrustRole) -> OTAError? {
         if leaf.isCA {
-            return .rejected("certificate.usage", "\(leaf.subject): a CA certificate cannot sign as \(role.rawValue)")
+            return OTAError(.certificateUsage, "\(leaf.subject): a CA certificate cannot sign as \(role.rawValue)")
         }
         let keyUsage = X509_get_key_usage(leaf.pointer)
         if keyUsage != UInt32.max && (keyUsage & UInt32(KU_DIGITAL_SIGNATURE)) == 0 {
-            return .rejected("certificate.usage", "\(leaf.subject): keyUsage lacks digitalSignature")
+            return OTAError(.certificateUsage, "\(leaf.subject): keyUsage lacks digitalSignature")
         }
         if role.requiresCodeSigning && !leaf.allowsCodeSigning {
-            return .rejected("certificate.usage", "\(leaf.subject): extendedKeyUsage lacks codeSigning, required for the \(role.rawValue) role")
+            return OTAError(.certificateUsage, "\(leaf.subject): extendedKeyUsage lacks codeSigning, required for the \(role.rawValue) role")
         }
         return nil
     }
@@ -119,23 +119,23 @@ public struct ChainVerifier: Sendable {
     /// Maps OpenSSL's verify error to a stable code.
     static func error(for code: Int32, depth: Int32, reason: String, leaf: Certificate, role: TrustRole) -> OTAError {
         let where_ = depth == 0 ? leaf.subject : "chain depth \(depth) of \(leaf.subject)"
-        let stable: String
+        let stable: OTAError.Code
         switch code {
-        case X509_V_ERR_CERT_HAS_EXPIRED: stable = "certificate.expired"
-        case X509_V_ERR_CERT_NOT_YET_VALID: stable = "certificate.not-yet-valid"
-        case X509_V_ERR_CERT_REVOKED: stable = "certificate.revoked"
+        case X509_V_ERR_CERT_HAS_EXPIRED: stable = .certificateExpired
+        case X509_V_ERR_CERT_NOT_YET_VALID: stable = .certificateNotYetValid
+        case X509_V_ERR_CERT_REVOKED: stable = .certificateRevoked
         case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
              X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT,
              X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-            stable = "certificate.untrusted"
-        case X509_V_ERR_CRL_HAS_EXPIRED: stable = "crl.expired"
-        case X509_V_ERR_CRL_NOT_YET_VALID: stable = "crl.not-yet-valid"
-        case X509_V_ERR_UNABLE_TO_GET_CRL: stable = "crl.missing"
-        case X509_V_ERR_CRL_SIGNATURE_FAILURE, X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE: stable = "crl.signature"
-        case X509_V_ERR_CERT_SIGNATURE_FAILURE, X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE: stable = "certificate.signature"
-        case X509_V_ERR_INVALID_CA, X509_V_ERR_PATH_LENGTH_EXCEEDED, X509_V_ERR_KEYUSAGE_NO_CERTSIGN: stable = "certificate.invalid-ca"
-        default: stable = "certificate.invalid"
+            stable = .certificateUntrusted
+        case X509_V_ERR_CRL_HAS_EXPIRED: stable = .crlExpired
+        case X509_V_ERR_CRL_NOT_YET_VALID: stable = .crlNotYetValid
+        case X509_V_ERR_UNABLE_TO_GET_CRL: stable = .crlMissing
+        case X509_V_ERR_CRL_SIGNATURE_FAILURE, X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE: stable = .crlSignature
+        case X509_V_ERR_CERT_SIGNATURE_FAILURE, X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE: stable = .certificateSignature
+        case X509_V_ERR_INVALID_CA, X509_V_ERR_PATH_LENGTH_EXCEEDED, X509_V_ERR_KEYUSAGE_NO_CERTSIGN: stable = .certificateInvalidCa
+        default: stable = .certificateInvalid
         }
-        return .rejected(stable, "\(where_): not trusted for the \(role.rawValue) role: \(reason)", cause: "X509_verify_cert error \(code)")
+        return OTAError(stable, "\(where_): not trusted for the \(role.rawValue) role: \(reason)", cause: "X509_verify_cert error \(code)")
     }
 }

@@ -13,7 +13,7 @@ public struct TrustStore: Sendable {
     /// Opens a trust store; the directory must exist.
     public init(directory: String) throws(OTAError) {
         guard FileSystem.isDirectory(directory) else {
-            throw .rejected("trust.missing", "\(directory): trust store directory does not exist")
+            throw OTAError(.trustMissing, "\(directory): trust store directory does not exist")
         }
         self.directory = directory
     }
@@ -24,7 +24,7 @@ public struct TrustStore: Sendable {
             try Certificate.load(contentsOf: path)
         }
         guard !certificates.isEmpty else {
-            throw .rejected("trust.empty", "\(directory)/\(role.rawValue)/anchors: no trust anchors for the \(role.rawValue) role")
+            throw OTAError(.trustEmpty, "\(directory)/\(role.rawValue)/anchors: no trust anchors for the \(role.rawValue) role")
         }
         return certificates
     }

@@ -27,7 +27,7 @@ public final class GrubEnvironmentBootControl: BootControl {
     /// Parses an environment block into its variables, in order.
     public static func parse(_ bytes: [UInt8]) throws(OTAError) -> [(String, String)] {
         guard bytes.count == size, bytes.starts(with: Array(header.utf8)) else {
-            throw .rejected("boot.env-invalid", "not a \(size)-byte GRUB environment block")
+            throw OTAError(.bootEnvInvalid, "not a \(size)-byte GRUB environment block")
         }
         var variables: [(String, String)] = []
         for line in bytes[header.utf8.count...].split(separator: 0x0A, omittingEmptySubsequences: true) {
@@ -43,7 +43,7 @@ public final class GrubEnvironmentBootControl: BootControl {
     public static func render(_ variables: [(String, String)]) throws(OTAError) -> [UInt8] {
         var bytes = Array(header.utf8)
         for (key, value) in variables { bytes += Array("\(key)=\(escape(value))\n".utf8) }
-        guard bytes.count <= size else { throw .rejected("boot.env-full", "the GRUB environment block cannot hold \(bytes.count) bytes") }
+        guard bytes.count <= size else { throw OTAError(.bootEnvFull, "the GRUB environment block cannot hold \(bytes.count) bytes") }
         bytes += [UInt8](repeating: UInt8(ascii: "#"), count: size - bytes.count)
         return bytes
     }

@@ -16,7 +16,7 @@ public struct InstallDecision: Codable, Sendable {
     }
 
     public struct Refusal: Codable, Sendable, Equatable {
-        public var code: String
+        public var code: OTAError.Code
         public var message: String
         public var cause: String?
     }

@@ -5,15 +5,15 @@ extension Vehicle {
     /// counters, and records success. Refused unless the running system is the trial.
     public func confirmBoot() throws(OTAError) {
         guard let pending = state.pending, pending.stage == .activated || pending.stage == .committing else {
-            throw .rejected("confirm.nothing-pending", "no activated update to confirm")
+            throw OTAError(.confirmNothingPending, "no activated update to confirm")
         }
         if pending.stage == .activated {
             let boot = try bootControl.load()
             guard boot.trial == pending.targets, boot.isBootedOnTrial else {
                 try record(
-                    "confirm", .fail, bundle: pending.bundleId, campaign: pending.campaign, code: "confirm.not-booted",
+                    "confirm", .fail, bundle: pending.bundleId, campaign: pending.campaign, code: .confirmNotBooted,
                     message: "the new slots have not booted yet")
-                throw .rejected("confirm.not-booted", "update \(pending.bundleId) is activated but the vehicle has not booted it yet (reboot first)")
+                throw OTAError(.confirmNotBooted, "update \(pending.bundleId) is activated but the vehicle has not booted it yet (reboot first)")
             }
             var next = state
             next.pending?.stage = .committing
@@ -51,16 +51,16 @@ extension Vehicle {
     /// Abandons the update in progress (installed or activated, not yet confirmed): the boot
     /// control goes back to the committed slots and the new slots are discarded.
     public func rollback() throws(OTAError) {
-        guard let pending = state.pending else { throw .rejected("rollback.nothing-pending", "no update in progress") }
+        guard let pending = state.pending else { throw OTAError(.rollbackNothingPending, "no update in progress") }
         if pending.stage != .rollingBack {
             var next = state
             next.pending?.stage = .rollingBack
             try save(next, step: "journal.rolling-back")
         }
-        try finishRollback(code: "rollback.requested", message: "rolled back on request")
+        try finishRollback(code: .rollbackRequested, message: "rolled back on request")
     }
 
-    func finishRollback(code: String, message: String) throws(OTAError) {
+    func finishRollback(code: OTAError.Code, message: String) throws(OTAError) {
         guard state.pending != nil else { return }
         var boot = try bootControl.load()
         if boot.trial != nil {
@@ -94,7 +94,7 @@ extension Vehicle {
         guard let pending = state.pending else { return }
         switch pending.stage {
         case .writing:
-            try abandon(code: "install.interrupted", message: "the installer stopped while writing slots; they will be rewritten in full", step: "recover")
+            try abandon(code: .installInterrupted, message: "the installer stopped while writing slots; they will be rewritten in full", step: "recover")
         case .installed:
             break  // consistent: old software boots; activate() or rollback() decides
         case .activating:
@@ -103,11 +103,11 @@ extension Vehicle {
             let boot = try bootControl.load()
             if boot.trial == pending.targets { return }  // waiting for reboot and confirm
             let reason = boot.lastFallback ?? "the boot control no longer tries the new slots"
-            try abandon(code: "boot.fallback", message: reason, step: "boot")
+            try abandon(code: .bootFallback, message: reason, step: "boot")
         case .committing:
             try finishCommit()
         case .rollingBack:
-            try finishRollback(code: "rollback.requested", message: "rolled back on request (completed after a restart)")
+            try finishRollback(code: .rollbackRequested, message: "rolled back on request (completed after a restart)")
         }
     }
 }

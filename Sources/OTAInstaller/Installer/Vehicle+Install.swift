@@ -17,8 +17,8 @@ extension Vehicle {
     ) throws(OTAError) -> InstallReport {
         let started = Date()
         if let pending = state.pending {
-            try record("install", .fail, bundle: pending.bundleId, code: "install.pending", message: "an update is in progress")
-            throw .rejected("install.pending", "update \(pending.bundleId) is \(pending.stage.rawValue); confirm or roll it back first")
+            try record("install", .fail, bundle: pending.bundleId, code: .installPending, message: "an update is in progress")
+            throw OTAError(.installPending, "update \(pending.bundleId) is \(pending.stage.rawValue); confirm or roll it back first")
         }
         let reader: BundleReader
         do throws(OTAError) {
@@ -32,8 +32,8 @@ extension Vehicle {
         if let expected = decision?.manifestDigest {
             try step("unchanged", phase: "install", bundle: manifest) { () throws(OTAError) in
                 guard expected == evaluation.head.digest.hex else {
-                    throw .rejected(
-                        "install.bundle-changed",
+                    throw OTAError(
+                        .installBundleChanged,
                         "the bundle's manifest changed since it was checked (digest \(evaluation.head.digest.hex), checked \(expected))")
                 }
                 return ((), ["manifestDigest": expected])
@@ -103,7 +103,7 @@ extension Vehicle {
         let manifest = head.manifest
         var contentKey: [UInt8]? = nil
         if manifest.encryption != nil {
-            guard FileSystem.exists(layout.decryptionKey) else { throw .usage("decrypt.key-missing", "this vehicle has no decryption key") }
+            guard FileSystem.exists(layout.decryptionKey) else { throw OTAError(.decryptKeyMissing, "this vehicle has no decryption key") }
             contentKey = try head.recipients.contentKey(using: [try PrivateKey(contentsOf: layout.decryptionKey)], manifestDigest: head.digest)
         }
         let total = plan.reduce(0) { $0 + $1.size }
@@ -117,11 +117,11 @@ extension Vehicle {
         while let stream = try reader.nextPayload() {
             let image = stream.image
             guard let target = plan.first(where: { $0.name == image.name }) else {
-                throw .rejected("bundle.unexpected-entry", "payload \(image.name) is not planned")
+                throw OTAError(.bundleUnexpectedEntry, "payload \(image.name) is not planned")
             }
             let device = try slotDevice(target.slotGroup, target.slot, writable: true)
             guard image.target.size <= device.capacity else {
-                throw .rejected("target.slot-size", "\(device.path): \(device.capacity) bytes; image \(image.name) needs \(image.target.size)")
+                throw OTAError(.targetSlotSize, "\(device.path): \(device.capacity) bytes; image \(image.name) needs \(image.target.size)")
             }
             let decoder = try PayloadDecoder(manifest: manifest, image: image, contentKey: contentKey)
             report("write \(image.name)")
@@ -139,7 +139,7 @@ extension Vehicle {
                 try decoder.finish()
             } else {
                 guard let applier = options.deltaApplier, let source = image.source else {
-                    throw .rejected("install.delta-unavailable", "image \(image.name) is a delta and this installer has no delta applier yet")
+                    throw OTAError(.installDeltaUnavailable, "image \(image.name) is a delta and this installer has no delta applier yet")
                 }
                 // The source is the active slot; its content is checked (here, or by the applier
                 // before its first output byte) before the patch is applied to it.
@@ -147,7 +147,7 @@ extension Vehicle {
                 if !applier.verifiesSource {
                     let digest = try sourceDevice.hash(head.digest.algorithm, size: source.size)
                     guard digest.hex == source.hash else {
-                        throw .rejected("delta.source-mismatch", "slot \(target.slotGroup)/\(target.slot.other.rawValue) does not hold \(source.version)")
+                        throw OTAError(.deltaSourceMismatch, "slot \(target.slotGroup)/\(target.slot.other.rawValue) does not hold \(source.version)")
                     }
                 }
                 let counted = CountingSlotWriter(device) { count in
@@ -162,14 +162,14 @@ extension Vehicle {
                 try decoder.finish()
                 let rebuilt = try session.finish()
                 guard rebuilt == image.target.size else {
-                    throw .rejected("delta.short-output", "image \(image.name): the delta rebuilt \(rebuilt) bytes; \(image.target.size) signed")
+                    throw OTAError(.deltaShortOutput, "image \(image.name): the delta rebuilt \(rebuilt) bytes; \(image.target.size) signed")
                 }
             }
             try device.sync()
             report("verify \(image.name)")
             let digest = try device.hash(head.digest.algorithm, size: image.target.size)
             guard digest.hex == image.target.hash else {
-                throw .rejected("slot.hash-mismatch", "\(device.path): the written image does not match its signed hash")
+                throw OTAError(.slotHashMismatch, "\(device.path): the written image does not match its signed hash")
             }
         }
         return done
@@ -180,7 +180,7 @@ extension Vehicle {
     /// units can be switched together.
     public func activate() throws(OTAError) {
         guard var next = state.pending, next.stage == .installed || next.stage == .activating else {
-            throw .rejected("activate.nothing-installed", "no installed update to activate")
+            throw OTAError(.activateNothingInstalled, "no installed update to activate")
         }
         if next.stage == .installed {
             var updated = state
@@ -192,8 +192,8 @@ extension Vehicle {
             let hash = try slotDevice(image.slotGroup, image.slot, writable: false).hash(next.hashAlgorithm, size: image.size)
             guard hash.hex == image.hash else {
                 try abandon(
-                    code: "slot.hash-mismatch", message: "slot \(image.slotGroup)/\(image.slot.rawValue) changed after it was written", step: "activate")
-                throw .rejected("slot.hash-mismatch", "slot \(image.slotGroup)/\(image.slot.rawValue) changed after it was written; update abandoned")
+                    code: .slotHashMismatch, message: "slot \(image.slotGroup)/\(image.slot.rawValue) changed after it was written", step: "activate")
+                throw OTAError(.slotHashMismatch, "slot \(image.slotGroup)/\(image.slot.rawValue) changed after it was written; update abandoned")
             }
         }
         var boot = try bootControl.load()
@@ -216,7 +216,7 @@ extension Vehicle {
 
     /// Drops the update in progress: its slots are marked discarded (never trusted again),
     /// nothing switched.
-    func abandon(code: String, message: String, step: String) throws(OTAError) {
+    func abandon(code: OTAError.Code, message: String, step: String) throws(OTAError) {
         guard let pending = state.pending else { return }
         var next = state
         for image in pending.images { next.setSlot(image.slotGroup, image.slot, SlotInfo(status: .discarded, bundle: pending.bundleId)) }

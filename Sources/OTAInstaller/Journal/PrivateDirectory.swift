@@ -14,21 +14,21 @@ final class PrivateDirectory {
     init(path: String, create: Bool) throws(OTAError) {
         self.path = path
         if create, mkdir(path, 0o700) != 0, errno != EEXIST {
-            throw .io("io.mkdir", "\(path): cannot create the installer's private directory", cause: String(cString: strerror(errno)))
+            throw OTAError(.ioMkdir, "\(path): cannot create the installer's private directory", cause: String(cString: strerror(errno)))
         }
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else {
             let error = errno
             if error == ELOOP || error == ENOTDIR {
-                throw .rejected("vehicle.private-dir", "\(path): the installer's private directory is a link or not a directory")
+                throw OTAError(.vehiclePrivateDir, "\(path): the installer's private directory is a link or not a directory")
             }
-            throw .io(
-                error == ENOENT ? "io.not-found" : "io.open", "\(path): cannot open the installer's private directory", cause: String(cString: strerror(error)))
+            throw OTAError(
+                error == ENOENT ? .ioNotFound : .ioOpen, "\(path): cannot open the installer's private directory", cause: String(cString: strerror(error)))
         }
         var info = stat()
         guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR, info.st_uid == geteuid(), info.st_mode & 0o077 == 0 else {
             close(fd)
-            throw .rejected("vehicle.private-dir", "\(path): the installer's private directory must be a directory of ours with mode 0700")
+            throw OTAError(.vehiclePrivateDir, "\(path): the installer's private directory must be a directory of ours with mode 0700")
         }
         descriptor = fd
     }
@@ -42,12 +42,12 @@ final class PrivateDirectory {
     /// up to `timeout` seconds for another holder to finish.
     func lock(timeout: Double) throws(OTAError) {
         let fd = openat(descriptor, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .io("io.open", "\(path)/lock: cannot open", cause: String(cString: strerror(errno))) }
+        guard fd >= 0 else { throw OTAError(.ioOpen, "\(path)/lock: cannot open", cause: String(cString: strerror(errno))) }
         var waited = 0.0
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             guard waited < timeout else {
                 close(fd)
-                throw .rejected("install.busy", "another installer holds \(path)/lock")
+                throw OTAError(.installBusy, "another installer holds \(path)/lock")
             }
             usleep(10_000)
             waited += 0.01
@@ -62,7 +62,7 @@ final class PrivateDirectory {
         let fd = openat(descriptor, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         if fd < 0 {
             if errno == ENOENT { return nil }
-            throw .io("io.open", "\(path)/\(name): cannot open", cause: String(cString: strerror(errno)))
+            throw OTAError(.ioOpen, "\(path)/\(name): cannot open", cause: String(cString: strerror(errno)))
         }
         defer { close(fd) }
         var out: [UInt8] = []
@@ -71,11 +71,11 @@ final class PrivateDirectory {
             let count = buffer.withUnsafeMutableBytes { raw in Glibc.read(fd, raw.baseAddress, raw.count) }
             if count < 0 {
                 if errno == EINTR { continue }
-                throw .io("io.failed", "\(path)/\(name): read failed", cause: String(cString: strerror(errno)))
+                throw OTAError(.ioFailed, "\(path)/\(name): read failed", cause: String(cString: strerror(errno)))
             }
             if count == 0 { return out }
             out += buffer[0..<count]
-            if out.count > limit { throw .io("io.too-large", "\(path)/\(name): larger than \(limit) bytes") }
+            if out.count > limit { throw OTAError(.ioTooLarge, "\(path)/\(name): larger than \(limit) bytes") }
         }
     }
 
@@ -84,7 +84,7 @@ final class PrivateDirectory {
         let temporary = ".\(name).tmp"
         unlinkat(descriptor, temporary, 0)
         let fd = openat(descriptor, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .io("io.create", "\(path)/\(temporary): cannot create", cause: String(cString: strerror(errno))) }
+        guard fd >= 0 else { throw OTAError(.ioCreate, "\(path)/\(temporary): cannot create", cause: String(cString: strerror(errno))) }
         var offset = 0
         while offset < bytes.count {
             let count = bytes.withUnsafeBytes { raw in Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset) }
@@ -92,19 +92,19 @@ final class PrivateDirectory {
                 if errno == EINTR { continue }
                 let text = String(cString: strerror(errno))
                 close(fd)
-                throw .io("io.failed", "\(path)/\(temporary): write failed", cause: text)
+                throw OTAError(.ioFailed, "\(path)/\(temporary): write failed", cause: text)
             }
             offset += count
         }
         guard fsync(fd) == 0 else {
             let text = String(cString: strerror(errno))
             close(fd)
-            throw .io("io.failed", "\(path)/\(temporary): fsync failed", cause: text)
+            throw OTAError(.ioFailed, "\(path)/\(temporary): fsync failed", cause: text)
         }
         close(fd)
         guard renameat(descriptor, temporary, descriptor, name) == 0 else {
-            throw .io("io.failed", "\(path)/\(name): rename failed", cause: String(cString: strerror(errno)))
+            throw OTAError(.ioFailed, "\(path)/\(name): rename failed", cause: String(cString: strerror(errno)))
         }
-        guard fsync(descriptor) == 0 else { throw .io("io.failed", "\(path): directory fsync failed", cause: String(cString: strerror(errno))) }
+        guard fsync(descriptor) == 0 else { throw OTAError(.ioFailed, "\(path): directory fsync failed", cause: String(cString: strerror(errno))) }
     }
 }

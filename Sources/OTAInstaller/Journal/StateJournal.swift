@@ -11,7 +11,7 @@ struct StateJournal {
 
     func load() throws(OTAError) -> VehicleState? {
         guard let bytes = try directory.read(Self.fileName) else { return nil }
-        return try CanonicalJSON.decode(VehicleState.self, from: bytes, what: "vehicle-state")
+        return try CanonicalJSON.decode(VehicleState.self, from: bytes, as: .vehicleStateMalformed)
     }
 
     func save(_ state: VehicleState) throws(OTAError) {

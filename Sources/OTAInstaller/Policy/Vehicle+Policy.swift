@@ -89,27 +89,27 @@ extension Vehicle {
     /// Model, VIN, and per image: a known ECU, its hardware id, its slot group, the slot's size.
     func checkTargeting(_ manifest: Manifest) throws(OTAError) {
         guard manifest.targets.models.contains(config.model) else {
-            throw .rejected("target.model", "bundle targets \(manifest.targets.models.joined(separator: ", ")); this vehicle is a \(config.model)")
+            throw OTAError(.targetModel, "bundle targets \(manifest.targets.models.joined(separator: ", ")); this vehicle is a \(config.model)")
         }
         if let vins = manifest.targets.vins, !vins.contains(config.vin) {
-            throw .rejected("target.vin", "this vehicle's VIN is not in the bundle's VIN list")
+            throw OTAError(.targetVin, "this vehicle's VIN is not in the bundle's VIN list")
         }
         var groups = Set<String>()
         for image in manifest.images {
-            guard let ecu = config.ecu(image.ecu) else { throw .rejected("target.ecu", "image \(image.name): this vehicle has no ECU \(image.ecu)") }
+            guard let ecu = config.ecu(image.ecu) else { throw OTAError(.targetEcu, "image \(image.name): this vehicle has no ECU \(image.ecu)") }
             guard image.hardwareIds.contains(ecu.hardwareId) else {
-                throw .rejected(
-                    "target.hardware-id", "image \(image.name) is for hardware \(image.hardwareIds.joined(separator: ", ")); ECU \(ecu.id) is \(ecu.hardwareId)"
+                throw OTAError(
+                    .targetHardwareId, "image \(image.name) is for hardware \(image.hardwareIds.joined(separator: ", ")); ECU \(ecu.id) is \(ecu.hardwareId)"
                 )
             }
             guard image.slotGroup == ecu.slotGroup, let group = config.group(image.slotGroup) else {
-                throw .rejected("target.slot-group", "image \(image.name) names slot group \(image.slotGroup); ECU \(ecu.id) lives in \(ecu.slotGroup)")
+                throw OTAError(.targetSlotGroup, "image \(image.name) names slot group \(image.slotGroup); ECU \(ecu.id) lives in \(ecu.slotGroup)")
             }
             guard groups.insert(group.name).inserted else {
-                throw .rejected("target.slot-group", "two images for slot group \(group.name)")
+                throw OTAError(.targetSlotGroup, "two images for slot group \(group.name)")
             }
             guard image.target.size <= group.size else {
-                throw .rejected("target.slot-size", "image \(image.name) is \(image.target.size) bytes; slot group \(group.name) holds \(group.size)")
+                throw OTAError(.targetSlotSize, "image \(image.name) is \(image.target.size) bytes; slot group \(group.name) holds \(group.size)")
             }
         }
     }
@@ -121,13 +121,13 @@ extension Vehicle {
         for image in manifest.images {
             guard let current = state.ecus[image.ecu] else { continue }
             guard image.securityVersion >= current.securityVersion else {
-                throw .rejected(
-                    "rollback.security-version",
+                throw OTAError(
+                    .rollbackSecurityVersion,
                     "image \(image.name): security version \(image.securityVersion) is below ECU \(image.ecu)'s \(current.securityVersion)")
             }
             if image.securityVersion == current.securityVersion, compareVersions(image.version, current.version) < 0, !image.allowDowngrade {
-                throw .rejected(
-                    "rollback.version",
+                throw OTAError(
+                    .rollbackVersion,
                     "image \(image.name): version \(image.version) is older than \(current.version) and the manifest does not allow a downgrade")
             }
             lines.append("\(image.ecu) \(current.version)(sv\(current.securityVersion))→\(image.version)(sv\(image.securityVersion))")
@@ -145,8 +145,8 @@ extension Vehicle {
         var fields = ["required": "true", "declared": String(declared), "vehicleMarkedECUs": vehicleMarked.joined(separator: ",")]
         guard let approval else {
             if !enforce { return (true, fields.merging(["checked": "false"]) { a, _ in a }) }
-            throw .rejected(
-                "approval.missing",
+            throw OTAError(
+                .approvalMissing,
                 "bundle \(manifest.bundle.id) changes automated-driving functions (\(declared ? "declared" : "ECU \(vehicleMarked.joined(separator: ", "))")) and no approval was given"
             )
         }
@@ -157,7 +157,7 @@ extension Vehicle {
             fields["validUntil"] = Timestamp.format(verified.validUntil)
             return (true, fields)
         } catch {
-            throw .rejected("approval.invalid", "approval refused: \(error.message)", cause: error.code)
+            throw OTAError(.approvalInvalid, "approval refused: \(error.message)", cause: error.code.rawValue)
         }
     }
 
@@ -179,10 +179,10 @@ extension Vehicle {
             let references = manifest.regulatory.filter { $0.type == kind }
             guard !references.isEmpty else {
                 let categories = manifest.categories.sorted().map(\.rawValue).joined(separator: ", ")
-                throw .rejected("filing.missing", "categories \(categories) need a \(kind.rawValue) reference; the manifest has none")
+                throw OTAError(.filingMissing, "categories \(categories) need a \(kind.rawValue) reference; the manifest has none")
             }
             guard let valid = references.first(where: { ($0.validFrom ?? .distantPast) <= now && now < ($0.validUntil ?? .distantFuture) }) else {
-                throw .rejected("filing.expired", "no \(kind.rawValue) reference is valid now")
+                throw OTAError(.filingExpired, "no \(kind.rawValue) reference is valid now")
             }
             found.append("\(kind.rawValue):\(valid.number)")
         }
@@ -191,17 +191,17 @@ extension Vehicle {
 
     /// Preconditions against the vehicle's readings (No.103 §3, R156 §7.2.2).
     func checkPreconditions(_ required: Preconditions, _ conditions: VehicleConditions?) throws(OTAError) -> [String: String] {
-        guard let conditions else { throw .rejected("precondition.unknown", "no vehicle state was given; the preconditions cannot be checked") }
-        if required.parked && !conditions.parked { throw .rejected("precondition.parked", "the vehicle must be parked") }
+        guard let conditions else { throw OTAError(.preconditionUnknown, "no vehicle state was given; the preconditions cannot be checked") }
+        if required.parked && !conditions.parked { throw OTAError(.preconditionParked, "the vehicle must be parked") }
         if let gear = required.gear, conditions.gear != gear {
-            throw .rejected("precondition.gear", "the gear must be \(gear); it is \(conditions.gear ?? "unknown")")
+            throw OTAError(.preconditionGear, "the gear must be \(gear); it is \(conditions.gear ?? "unknown")")
         }
         if conditions.batteryPercent < required.minimumBatteryPercent {
-            throw .rejected(
-                "precondition.battery", "battery at \(conditions.batteryPercent)%; the update and a recovery need \(required.minimumBatteryPercent)%")
+            throw OTAError(
+                .preconditionBattery, "battery at \(conditions.batteryPercent)%; the update and a recovery need \(required.minimumBatteryPercent)%")
         }
-        if required.noDrivingDuringInstall && conditions.driving == true { throw .rejected("precondition.driving", "the vehicle is being driven") }
-        if required.doorsUnlockable && conditions.doorsUnlockable == false { throw .rejected("precondition.doors", "the doors must stay unlockable") }
+        if required.noDrivingDuringInstall && conditions.driving == true { throw OTAError(.preconditionDriving, "the vehicle is being driven") }
+        if required.doorsUnlockable && conditions.doorsUnlockable == false { throw OTAError(.preconditionDoors, "the doors must stay unlockable") }
         return [
             "parked": String(conditions.parked), "gear": conditions.gear ?? "", "batteryPercent": String(conditions.batteryPercent),
             "driving": conditions.driving.map(String.init) ?? "", "doorsUnlockable": conditions.doorsUnlockable.map(String.init) ?? "",
@@ -210,9 +210,9 @@ extension Vehicle {
 
     /// Consent to the notice in the language shown; recorded with the notice's digest.
     func checkConsent(_ manifest: Manifest, _ consent: Consent?) throws(OTAError) -> [String: String] {
-        guard let consent else { throw .rejected("consent.missing", "the user has not answered the update notice") }
+        guard let consent else { throw OTAError(.consentMissing, "the user has not answered the update notice") }
         guard let notice = manifest.notice[consent.language] else {
-            throw .rejected("consent.language", "the notice has no \(consent.language) text; the user cannot have read it")
+            throw OTAError(.consentLanguage, "the notice has no \(consent.language) text; the user cannot have read it")
         }
         let digest = try Hasher.hash(manifest.bundle.suite.hash, try CanonicalJSON.encode(notice))
         let fields = [
@@ -220,7 +220,7 @@ extension Vehicle {
             "answer": consent.answer.rawValue, "answeredAt": Timestamp.format(consent.time),
         ]
         guard consent.answer == .accepted else {
-            throw .rejected("consent.refused", "the \(consent.by.rawValue) refused the update (notice \(digest.description), \(consent.language))")
+            throw OTAError(.consentRefused, "the \(consent.by.rawValue) refused the update (notice \(digest.description), \(consent.language))")
         }
         return fields
     }
@@ -234,12 +234,12 @@ extension Vehicle {
             let active = boot.active[image.slotGroup] ?? .a
             if image.kind == .delta {
                 guard options.deltaApplier != nil else {
-                    throw .rejected("install.delta-unavailable", "image \(image.name) is a delta and this installer has no delta applier yet")
+                    throw OTAError(.installDeltaUnavailable, "image \(image.name) is a delta and this installer has no delta applier yet")
                 }
                 let info = state.slot(image.slotGroup, active)
                 guard let source = image.source, info.status == .valid, info.hash == source.hash, info.size == source.size else {
-                    throw .rejected(
-                        "delta.source-mismatch",
+                    throw OTAError(
+                        .deltaSourceMismatch,
                         "image \(image.name) applies to \(image.source?.version ?? "?"); slot \(image.slotGroup)/\(active.rawValue) holds something else")
                 }
             }

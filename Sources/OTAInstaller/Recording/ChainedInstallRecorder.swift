@@ -25,7 +25,7 @@ public final class ChainedInstallRecorder: InstallRecorder {
         self.signer = signer
         self.hash = hash
         self.lockTimeout = lockTimeout
-        guard signer.type.canSign else { throw .usage("records.key", "the device key (\(signer.type.rawValue)) cannot sign record checkpoints") }
+        guard signer.type.canSign else { throw OTAError(.recordsKey, "the device key (\(signer.type.rawValue)) cannot sign record checkpoints") }
     }
 
     public func record(_ record: InstallRecord) throws(OTAError) {

@@ -56,7 +56,7 @@ public final class JSONLinesRecorder: InstallRecorder {
         line.append(0x0A)
         let created = !FileSystem.exists(path)
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o640)
-        guard fd >= 0 else { throw .io("record.io", "\(path): cannot open the record log", cause: String(cString: strerror(errno))) }
+        guard fd >= 0 else { throw OTAError(.recordIo, "\(path): cannot open the record log", cause: String(cString: strerror(errno))) }
         defer { close(fd) }
         if created {
             // A new log's directory entry must survive power loss too.
@@ -68,11 +68,11 @@ public final class JSONLinesRecorder: InstallRecorder {
             let count = line.withUnsafeBytes { raw in Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset) }
             if count < 0 {
                 if errno == EINTR { continue }
-                throw .io("record.io", "\(path): cannot append a record", cause: String(cString: strerror(errno)))
+                throw OTAError(.recordIo, "\(path): cannot append a record", cause: String(cString: strerror(errno)))
             }
             offset += count
         }
-        guard fsync(fd) == 0 else { throw .io("record.io", "\(path): fsync failed", cause: String(cString: strerror(errno))) }
+        guard fsync(fd) == 0 else { throw OTAError(.recordIo, "\(path): fsync failed", cause: String(cString: strerror(errno))) }
     }
 
     /// Reads every record back (for status, tests and export).
@@ -81,7 +81,7 @@ public final class JSONLinesRecorder: InstallRecorder {
         let bytes = try FileSystem.read(path, limit: 256 << 20)
         var records: [InstallRecord] = []
         for line in bytes.split(separator: 0x0A) where !line.isEmpty {
-            records.append(try CanonicalJSON.decode(InstallRecord.self, from: Array(line), what: "record"))
+            records.append(try CanonicalJSON.decode(InstallRecord.self, from: Array(line), as: .recordMalformed))
         }
         return records
     }

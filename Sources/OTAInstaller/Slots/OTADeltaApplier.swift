@@ -27,7 +27,7 @@ public struct OTADeltaApplier: DeltaApplier {
 
         func read(at offset: Int64, count: Int) throws(OTAError) -> [UInt8] {
             let bytes = try slot.read(at: UInt64(offset), count: count)
-            guard bytes.count == count else { throw .io("slot.short", "the source slot ended early") }
+            guard bytes.count == count else { throw OTAError(.slotShort, "the source slot ended early") }
             return bytes
         }
     }
@@ -47,7 +47,7 @@ public struct OTADeltaApplier: DeltaApplier {
             }
             func write(_ bytes: [UInt8]) throws(OTAError) {
                 guard offset + UInt64(bytes.count) <= limit else {
-                    throw .rejected("delta.too-long", "the patch rebuilds more than the signed \(limit) bytes")
+                    throw OTAError(.deltaTooLong, "the patch rebuilds more than the signed \(limit) bytes")
                 }
                 try target.write(bytes[...], at: offset)
                 offset += UInt64(bytes.count)
@@ -68,7 +68,7 @@ public struct OTADeltaApplier: DeltaApplier {
             guard let decoder else { return box.offset }
             let header = try decoder.finish()
             guard header.newSize == box.offset else {
-                throw .rejected("delta.short-output", "the patch rebuilt \(box.offset) bytes; its header declares \(header.newSize)")
+                throw OTAError(.deltaShortOutput, "the patch rebuilt \(box.offset) bytes; its header declares \(header.newSize)")
             }
             self.decoder = nil
             return box.offset

@@ -34,12 +34,12 @@ public final class SlotDevice: SlotReading, SlotWriting {
         self.path = path
         let fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC)
         guard fd >= 0 else {
-            throw .io(errno == ENOENT ? "io.not-found" : "io.open", "\(path): cannot open slot", cause: String(cString: strerror(errno)))
+            throw OTAError(errno == ENOENT ? .ioNotFound : .ioOpen, "\(path): cannot open slot", cause: String(cString: strerror(errno)))
         }
         var info = stat()
         guard fstat(fd, &info) == 0 else {
             close(fd)
-            throw .io("io.failed", "\(path): fstat failed", cause: String(cString: strerror(errno)))
+            throw OTAError(.ioFailed, "\(path): fstat failed", cause: String(cString: strerror(errno)))
         }
         if (info.st_mode & S_IFMT) == S_IFBLK {
             capacity = UInt64(max(0, lseek(fd, 0, SEEK_END)))
@@ -54,23 +54,23 @@ public final class SlotDevice: SlotReading, SlotWriting {
     /// Creates a file-backed slot of `capacity` bytes (sparse, zero-filled).
     public static func createFile(path: String, capacity: UInt64) throws(OTAError) {
         let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .io("io.create", "\(path): cannot create slot", cause: String(cString: strerror(errno))) }
+        guard fd >= 0 else { throw OTAError(.ioCreate, "\(path): cannot create slot", cause: String(cString: strerror(errno))) }
         defer { close(fd) }
         guard ftruncate(fd, off_t(capacity)) == 0, fsync(fd) == 0 else {
-            throw .io("io.failed", "\(path): cannot size slot", cause: String(cString: strerror(errno)))
+            throw OTAError(.ioFailed, "\(path): cannot size slot", cause: String(cString: strerror(errno)))
         }
     }
 
     public func write(_ bytes: ArraySlice<UInt8>, at offset: UInt64) throws(OTAError) {
         guard offset + UInt64(bytes.count) <= capacity else {
-            throw .rejected("slot.too-small", "\(path): write past the slot's \(capacity) bytes")
+            throw OTAError(.slotTooSmall, "\(path): write past the slot's \(capacity) bytes")
         }
         var done = 0
         while done < bytes.count {
             let count = bytes.withUnsafeBytes { raw in pwrite(descriptor, raw.baseAddress! + done, raw.count - done, off_t(offset) + off_t(done)) }
             if count < 0 {
                 if errno == EINTR { continue }
-                throw .io("slot.io", "\(path): write failed", cause: String(cString: strerror(errno)))
+                throw OTAError(.slotIo, "\(path): write failed", cause: String(cString: strerror(errno)))
             }
             done += count
         }
@@ -83,7 +83,7 @@ public final class SlotDevice: SlotReading, SlotWriting {
             let got = buffer.withUnsafeMutableBytes { raw in pread(descriptor, raw.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
             if got < 0 {
                 if errno == EINTR { continue }
-                throw .io("slot.io", "\(path): read failed", cause: String(cString: strerror(errno)))
+                throw OTAError(.slotIo, "\(path): read failed", cause: String(cString: strerror(errno)))
             }
             if got == 0 { break }
             done += got
@@ -94,7 +94,7 @@ public final class SlotDevice: SlotReading, SlotWriting {
 
     /// Makes everything written durable.
     public func sync() throws(OTAError) {
-        guard fsync(descriptor) == 0 else { throw .io("slot.io", "\(path): fsync failed", cause: String(cString: strerror(errno))) }
+        guard fsync(descriptor) == 0 else { throw OTAError(.slotIo, "\(path): fsync failed", cause: String(cString: strerror(errno))) }
     }
 
     /// Hash of the first `size` bytes, read back from the device in 1 MiB pieces.
@@ -107,9 +107,9 @@ public final class SlotDevice: SlotReading, SlotWriting {
             let got = buffer.withUnsafeMutableBytes { raw in pread(descriptor, raw.baseAddress!, want, off_t(offset)) }
             if got < 0 {
                 if errno == EINTR { continue }
-                throw .io("slot.io", "\(path): read failed", cause: String(cString: strerror(errno)))
+                throw OTAError(.slotIo, "\(path): read failed", cause: String(cString: strerror(errno)))
             }
-            if got == 0 { throw .rejected("slot.short", "\(path): ends at \(offset) bytes; \(size) expected") }
+            if got == 0 { throw OTAError(.slotShort, "\(path): ends at \(offset) bytes; \(size) expected") }
             hasher.update(buffer[0..<got])
             offset += UInt64(got)
         }

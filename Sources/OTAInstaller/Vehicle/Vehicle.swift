@@ -59,8 +59,8 @@ public final class Vehicle {
     /// Opens a vehicle directory made by `Vehicle.create` and recovers an interrupted update.
     public init(directory: String, options: Options = Options()) throws(OTAError) {
         layout = VehicleLayout(directory: directory)
-        guard FileSystem.exists(layout.config) else { throw .usage("vehicle.not-found", "\(directory): not a vehicle directory (no vehicle.json)") }
-        config = try CanonicalJSON.decode(VehicleConfig.self, from: try FileSystem.read(layout.config, limit: 1 << 20), what: "vehicle-config")
+        guard FileSystem.exists(layout.config) else { throw OTAError(.vehicleNotFound, "\(directory): not a vehicle directory (no vehicle.json)") }
+        config = try CanonicalJSON.decode(VehicleConfig.self, from: try FileSystem.read(layout.config, limit: 1 << 20), as: .vehicleConfigMalformed)
         let kind = config.bootControl ?? .file
         bootControl = layout.bootControl(kind)
         self.options = options
@@ -69,7 +69,7 @@ public final class Vehicle {
         // The record log has its own writer lock; take it only once the installer's is held.
         if let given = options.recorder { recorder = given } else { recorder = try Self.defaultRecorder(layout: layout, config: config) }
         journal = StateJournal(directory: privateDirectory)
-        guard let loaded = try journal.load() else { throw .usage("vehicle.state-missing", "\(directory): no installer state (run ota vehicle init)") }
+        guard let loaded = try journal.load() else { throw OTAError(.vehicleStateMissing, "\(directory): no installer state (run ota vehicle init)") }
         state = loaded
         try recover()
     }
@@ -87,9 +87,9 @@ public final class Vehicle {
         decryptionKey: String? = nil, imagesDirectory: String? = nil
     ) throws(OTAError) -> VehicleStatus {
         let problems = config.problems()
-        guard problems.isEmpty else { throw .usage("vehicle.config-invalid", "vehicle config: " + problems.joined(separator: "; ")) }
+        guard problems.isEmpty else { throw OTAError(.vehicleConfigInvalid, "vehicle config: " + problems.joined(separator: "; ")) }
         let layout = VehicleLayout(directory: directory)
-        if FileSystem.exists(layout.config) { throw .usage("vehicle.exists", "\(directory): already a vehicle directory") }
+        if FileSystem.exists(layout.config) { throw OTAError(.vehicleExists, "\(directory): already a vehicle directory") }
         // A failed init leaves nothing behind: the directory is removed if this call made it.
         let existed = FileSystem.exists(directory)
         do throws(OTAError) {
@@ -131,7 +131,7 @@ public final class Vehicle {
             if let image = group.image {
                 let input = try InputFile(path: image.hasPrefix("/") ? image : imagesDirectory.map { "\($0)/\(image)" } ?? resolve(image))
                 let size = UInt64(try input.size())
-                guard size <= group.size else { throw .usage("vehicle.config-invalid", "\(image): larger than slot group \(group.name)'s \(group.size) bytes") }
+                guard size <= group.size else { throw OTAError(.vehicleConfigInvalid, "\(image): larger than slot group \(group.name)'s \(group.size) bytes") }
                 let device = try SlotDevice(path: layout.slot(group, .a), writable: true)
                 var buffer = [UInt8](repeating: 0, count: 1 << 20)
                 var offset: UInt64 = 0
@@ -181,7 +181,7 @@ public final class Vehicle {
     }
 
     private static func copyTree(from source: String, to destination: String) throws(OTAError) {
-        guard FileSystem.isDirectory(source) else { throw .usage("io.not-found", "\(source): trust store directory not found") }
+        guard FileSystem.isDirectory(source) else { throw OTAError(.ioNotFound, "\(source): trust store directory not found") }
         try FileSystem.createDirectory(destination)
         for name in try FileSystem.list(source) {
             let from = "\(source)/\(name)", to = "\(destination)/\(name)"
@@ -213,17 +213,17 @@ public final class Vehicle {
     func fault(_ site: FaultSite) { options.faultHook?(site) }
 
     func record(
-        _ step: String, _ result: InstallRecord.Result, bundle: String? = nil, campaign: String? = nil, code: String? = nil, message: String? = nil,
+        _ step: String, _ result: InstallRecord.Result, bundle: String? = nil, campaign: String? = nil, code: OTAError.Code? = nil, message: String? = nil,
         fields: [String: String] = [:]
     ) throws(OTAError) {
         try recorder.record(
             InstallRecord(
                 time: time.now(), vin: config.vin, bundle: bundle, campaign: campaign, step: step, result: result,
-                code: code, message: message, fields: fields))
+                code: code?.rawValue, message: message, fields: fields))
     }
 
     func slotDevice(_ group: String, _ name: SlotName, writable: Bool) throws(OTAError) -> SlotDevice {
-        guard let configured = config.group(group) else { throw .rejected("target.slot-group", "no slot group '\(group)' on this vehicle") }
+        guard let configured = config.group(group) else { throw OTAError(.targetSlotGroup, "no slot group '\(group)' on this vehicle") }
         return try SlotDevice(path: layout.slot(configured, name), writable: writable)
     }
 }

@@ -32,7 +32,7 @@ struct BundleInspectCommand: ParsableCommand {
 
     func run() throws {
         let head = try BundleReader(path: bundle).readHead()
-        let manifest = try CanonicalJSON.decode(Manifest.self, from: head.manifestBytes, what: "manifest")
+        let manifest = try CanonicalJSON.decode(Manifest.self, from: head.manifestBytes, as: .manifestMalformed)
         let digest = try Hasher.hash(manifest.bundle.suite.hash, head.manifestBytes)
         let signers = head.envelope.signatures.map { signature -> Signer in
             let leaf = signature.certificates.first.flatMap { Data(base64Encoded: $0) }.flatMap { try? Certificate(der: Array($0)) }

@@ -36,10 +36,10 @@ struct DeltaCommand: ParsableCommand {
             var options = DeltaOptions()
             options.hashAlgorithm = try Suite.parse(suite, field: "--suite").hash
             guard (1...256).contains(dictionaryMiB), dictionaryMiB.nonzeroBitCount == 1 else {
-                throw OTAError.usage("usage.invalid", "--dictionary-mib must be a power of two, 1...256 (got \(dictionaryMiB))")
+                throw OTAError(.usageInvalid, "--dictionary-mib must be a power of two, 1...256 (got \(dictionaryMiB))")
             }
             options.dictionarySize = dictionaryMiB << 20
-            guard xzPreset <= 9 else { throw OTAError.usage("usage.invalid", "--xz-preset must be 0...9") }
+            guard xzPreset <= 9 else { throw OTAError(.usageInvalid, "--xz-preset must be 0...9") }
             options.preset = xzPreset
             options.extreme = extreme
             let progress = ProgressLine(enabled: !outputOptions.json)

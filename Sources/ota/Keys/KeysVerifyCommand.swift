@@ -42,12 +42,12 @@ struct KeysVerifyCommand: ParsableCommand {
 
     func run() throws {
         guard let role = TrustRole(rawValue: role) else {
-            throw OTAError.usage("usage.role", "--role: unknown role '\(role)' (expected \(TrustRole.allCases.map(\.rawValue).joined(separator: ", ")))")
+            throw OTAError(.usageRole, "--role: unknown role '\(role)' (expected \(TrustRole.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         var time: any TimeSource = SystemTime()
         if let at {
             guard let instant = ISO8601DateFormatter().date(from: at) else {
-                throw OTAError.usage("usage.time", "--at: '\(at)' is not an ISO 8601 time such as 2027-01-01T00:00:00Z")
+                throw OTAError(.usageTime, "--at: '\(at)' is not an ISO 8601 time such as 2027-01-01T00:00:00Z")
             }
             time = FixedTime(instant)
         }

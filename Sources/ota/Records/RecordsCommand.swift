@@ -26,7 +26,7 @@ enum RecordsSupport {
     static func time(_ text: String?, option: String) throws(OTAError) -> Date? {
         guard let text else { return nil }
         guard let date = RecordTime.parse(text) else {
-            throw .usage("usage.invalid", "\(option): expected RFC 3339 UTC time such as 2026-01-31T00:00:00Z")
+            throw OTAError(.usageInvalid, "\(option): expected RFC 3339 UTC time such as 2026-01-31T00:00:00Z")
         }
         return date
     }
@@ -39,7 +39,7 @@ enum RecordsSupport {
 
     static func fail(_ report: VerificationReport, log: String) -> OTAError {
         let first = report.issues[0]
-        return .rejected(first.kind.code, "\(log): \(report.issues.count) problem(s); first: \(first)",
+        return OTAError(first.kind.code, "\(log): \(report.issues.count) problem(s); first: \(first)",
                          cause: report.issues.prefix(20).map(\.description).joined(separator: "; "))
     }
 }
@@ -111,7 +111,7 @@ struct RecordsAppend: ParsableCommand {
         if FileSystem.exists(log + "/log.json") {
             recorder = try Recorder.open(at: log, signer: signer, clock: clock)
         } else {
-            guard let vin else { throw OTAError.usage("usage.invalid", "\(log): no log here; give --vin to create one") }
+            guard let vin else { throw OTAError(.usageInvalid, "\(log): no log here; give --vin to create one") }
             recorder = try Recorder.create(at: log, vin: vin, signer: signer, clock: clock,
                                            configuration: .init(hash: try Suite.parse(suite).hash))
         }
@@ -155,11 +155,11 @@ struct RecordsPrune: ParsableCommand {
         let date = try RecordsSupport.time(now, option: "--now") ?? Date()
         let recorder = try Recorder.open(at: log, signer: try RecordsSupport.loadPrivateKey(key), clock: SystemClock())
         if let months, months < Recorder.minimumRetentionMonths {
-            throw OTAError.usage("records.retention", "--months \(months) is below the legal minimum of \(Recorder.minimumRetentionMonths)")
+            throw OTAError(.recordsRetentionMinimum, "--months \(months) is below the legal minimum of \(Recorder.minimumRetentionMonths)")
         }
         let report = try recorder.prune(now: date, months: months)
         if report.removed.isEmpty {
-            throw OTAError.rejected("records.retention", "\(log): nothing pruned: \(report.kept ?? "") \(report.reason ?? "")")
+            throw OTAError(.recordsRetention, "\(log): nothing pruned: \(report.kept ?? "") \(report.reason ?? "")")
         }
         Output.succeed(report, human: "pruned \(report.removed.count) segment(s), entries up to \(report.through ?? 0)", json: output.json)
     }
@@ -200,7 +200,7 @@ struct RecordsIngest: ParsableCommand {
             }
         }
         if let first = rejected.first {
-            throw OTAError(first.code, kind: .rejected, "\(rejected.count) of \(logs.count) logs rejected (the others were ingested, \(added) new entries); first: \(first.message)",
+            throw OTAError(first.code, "\(rejected.count) of \(logs.count) logs rejected (the others were ingested, \(added) new entries); first: \(first.message)",
                            cause: rejected.prefix(20).map(\.description).joined(separator: "; "))
         }
         struct Result: Encodable { let logs: Int; let added: Int; let reports: [FleetIngest.Report] }
@@ -271,11 +271,11 @@ struct RecordsExport: ParsableCommand {
         var formats: [ExportFormat] = []
         for name in format.split(separator: ",") {
             guard let parsed = ExportFormat(rawValue: String(name)) else {
-                throw OTAError.usage("usage.invalid", "--format: unknown format '\(name)' (csv, jsonl, html)")
+                throw OTAError(.usageInvalid, "--format: unknown format '\(name)' (csv, jsonl, html)")
             }
             formats.append(parsed)
         }
-        guard let language = ExportLanguage(rawValue: lang) else { throw OTAError.usage("usage.invalid", "--lang: en or zh-CN") }
+        guard let language = ExportLanguage(rawValue: lang) else { throw OTAError(.usageInvalid, "--lang: en or zh-CN") }
         let mode: VINPseudonymiser.Mode
         if revealVin {
             mode = .none
@@ -304,7 +304,7 @@ struct RecordsVerifyExport: ParsableCommand {
     func run() throws {
         let result = try ExportManifest.verify(directory: directory, publicKey: try DeviceKey.load(key))
         guard result.intact else {
-            throw OTAError.rejected("records.export-altered", "\(directory): \(result.problems[0])", cause: result.problems.joined(separator: "; "))
+            throw OTAError(.recordsExportAltered, "\(directory): \(result.problems[0])", cause: result.problems.joined(separator: "; "))
         }
         Output.succeed(result, human: "\(directory): intact: \(result.files.joined(separator: ", ")); \(result.entries) entries, \(result.vehicles) vehicle(s)", json: output.json)
     }

@@ -14,11 +14,19 @@ enum Output {
 
     static func fail(_ error: OTAError, json: Bool) {
         if json {
-            print(encode(FailureEnvelope(error: .init(code: error.code, kind: error.kind.rawValue, message: error.message, cause: error.cause))))
+            print(encode(FailureEnvelope(error: .init(code: error.code.rawValue, kind: error.kind.rawValue, message: error.message, cause: error.cause))))
         }
         var text = "ota: error: \(error.message) [\(error.code)]\n"
         if let cause = error.cause, !cause.isEmpty { text += "  cause: \(cause)\n" }
         FileHandle.standardError.write(Data(text.utf8))
+    }
+
+    /// The exit status for a failure of this kind: 1 for usage and I/O, 2 for a rejection.
+    static func exitStatus(for kind: OTAError.Kind) -> Int32 {
+        switch kind {
+        case .usage, .io: 1
+        case .rejected: 2
+        }
     }
 
     static func encode(_ value: some Encodable) -> String {

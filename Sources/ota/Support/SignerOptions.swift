@@ -64,7 +64,7 @@ struct TrustOptions: ParsableArguments {
     func time() throws(OTAError) -> any TimeSource {
         guard let at else { return SystemTime() }
         guard let instant = Timestamp.parse(at) else {
-            throw .usage("usage.time", "--at: '\(at)' is not an ISO 8601 time such as 2027-01-01T00:00:00Z")
+            throw OTAError(.usageTime, "--at: '\(at)' is not an ISO 8601 time such as 2027-01-01T00:00:00Z")
         }
         return FixedTime(instant)
     }
@@ -73,7 +73,7 @@ struct TrustOptions: ParsableArguments {
 /// Parses an ISO 8601 option value.
 func parseTime(_ text: String, option: String) throws(OTAError) -> Date {
     guard let date = Timestamp.parse(text) else {
-        throw .usage("usage.time", "\(option): '\(text)' is not an ISO 8601 time such as 2027-01-01T00:00:00Z")
+        throw OTAError(.usageTime, "\(option): '\(text)' is not an ISO 8601 time such as 2027-01-01T00:00:00Z")
     }
     return date
 }

@@ -50,10 +50,10 @@ struct InstallCommand: ParsableCommand {
         let approvalBytes = try approval.map { path throws(OTAError) in try FileSystem.read(path, limit: SignedApproval.maximumSize) }
         let conditions = try state.map { path throws(OTAError) in
             do throws(OTAError) {
-                return try CanonicalJSON.decode(VehicleConditions.self, from: try FileSystem.read(path, limit: 1 << 20), what: "vehicle-state")
+                return try CanonicalJSON.decode(VehicleConditions.self, from: try FileSystem.read(path, limit: 1 << 20), as: .vehicleStateMalformed)
             } catch {
                 // A malformed --state file is a usage error (exit 1), not a policy refusal.
-                throw error.kind == .rejected ? .usage("usage.state", "\(path): \(error.message)") : error
+                throw error.kind == .rejected ? OTAError(.usageState, "\(path): \(error.message)") : error
             }
         }
         let answer = consent.map {

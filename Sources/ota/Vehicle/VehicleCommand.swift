@@ -91,7 +91,7 @@ struct VehicleInitCommand: ParsableCommand {
         do {
             parsed = try YAMLDecoder().decode(VehicleConfig.self, from: text)
         } catch {
-            throw OTAError.usage("vehicle.config-invalid", "\(config): \(error)")
+            throw OTAError(.vehicleConfigInvalid, "\(config): \(error)")
         }
         let base = URL(fileURLWithPath: config).deletingLastPathComponent().path
         let status = try Vehicle.create(

@@ -132,7 +132,7 @@ final class BundleFixture: Sendable {
             _ = try BundleVerification.verify(path: path, policy: try policy(threshold: threshold), decryptionKeys: keys, deep: deep)
             return nil
         } catch let error as OTAError {
-            return error.code
+            return error.code.rawValue
         } catch {
             return "unexpected: \(error)"
         }

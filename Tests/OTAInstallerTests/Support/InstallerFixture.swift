@@ -184,12 +184,12 @@ final class InstallerFixture: Sendable {
 
     /// The installer's journal as left on disk (no recovery).
     static func rawState(_ vehicle: String) throws -> VehicleState {
-        try CanonicalJSON.decode(VehicleState.self, from: try FileSystem.read("\(vehicle)/private/state.json"), what: "state")
+        try CanonicalJSON.decode(VehicleState.self, from: try FileSystem.read("\(vehicle)/private/state.json"), as: .vehicleStateMalformed)
     }
 
     /// The boot control as left on disk.
     static func rawBoot(_ vehicle: String) throws -> BootState {
-        let config = try CanonicalJSON.decode(VehicleConfig.self, from: try FileSystem.read("\(vehicle)/vehicle.json"), what: "config")
+        let config = try CanonicalJSON.decode(VehicleConfig.self, from: try FileSystem.read("\(vehicle)/vehicle.json"), as: .vehicleConfigMalformed)
         let layout = VehicleLayout(directory: vehicle)
         return try layout.bootControl(config.bootControl ?? .file).load()
     }

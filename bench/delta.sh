@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Delta benchmark: ota against bsdiff, xdelta3, zstd --patch-from, HDiffPatch (via PyPI detools)
-# and plain xz -9e of the new image, on one corpus built here from public releases.
+# Delta benchmark: ota (with and without its executable transform) against HDiffPatch (the real
+# hdiffz/hpatchz 5.1.3 built by bench/hdiffpatch.sh, and detools' HDiffPatch from PyPI),
+# bsdiff, xdelta3, zstd --patch-from and plain xz -9e of the new image.
 #
 #   bench/delta.sh path/to/ota            (make bench calls it with the release build)
 #
-# Corpus (bench/corpus, gitignored; built once, ~450 MiB): numpy 2.2.4 -> 2.2.5 wheels from
-# PyPI (two of the shared libraries that changed between them: _multiarray_umath, 10 MiB, and
-# random/_generator, 1 MiB; the others, OpenBLAS included, are identical), ext4 images
-# (mke2fs -d) of the two unpacked wheels, a zero-heavy 128 MiB image, and when present CPython 3.10 -> 3.11 libpython.
+# Corpus (bench/corpus, gitignored): the executable pairs of bench/delta-corpus.sh (Debian 12
+# packages, two adjacent versions each, amd64 and arm64: libpython3.11 and postgres (C),
+# mariadbd (C++), librsvg (Rust), containerd (Go); a 256 MiB ext4 image of the unpacked amd64
+# packages), plus the earlier numpy 2.2.4 -> 2.2.5 pairs (umath, generator), their ext4 images,
+# a zero-heavy 128 MiB image and, where present, CPython 3.10 -> 3.11 libpython.
 # Results: a Markdown table on stdout and in bench/results/delta.md.
 # Env: TIMEOUT (seconds per tool run, default 300); PAIRS and TOOLS (space-separated subsets);
-# REPEAT (diff runs per tool and pair, median wall time reported; default 1).
+# REPEAT (runs of each diff and apply for ota, ota-plain and hdiffz, interleaved tool by tool,
+# medians reported; default 1; other tools run once).
 set -euo pipefail
 
 OTA=$(realpath "${1:-.build/release/ota}")
@@ -32,6 +35,7 @@ need xdelta3 || apt_install xdelta3
 need zstd || apt_install zstd
 need mke2fs || apt_install e2fsprogs
 need unzip || apt_install unzip
+need dpkg-deb || apt_install dpkg
 need detools || pip install -q detools >/dev/null 2>&1 || echo "note: detools (HDiffPatch) did not install; its column will be empty" >&2
 
 # ---- corpus -------------------------------------------------------------------------------
@@ -86,6 +90,8 @@ PY
     fi
 }
 [ -f "$CORPUS/.built-v3" ] || { build_corpus && touch "$CORPUS/.built-v3"; }
+[ -f "$CORPUS/.built-deb-v1" ] || { "$ROOT/bench/delta-corpus.sh" >/dev/null && touch "$CORPUS/.built-deb-v1"; }
+HDP=$("$ROOT/bench/hdiffpatch.sh" 2>/dev/null || true)
 
 # ---- runs ---------------------------------------------------------------------------------
 # measure command...: runs under /usr/bin/time, prints "wall_s maxrss_kib user_s sys_s" or "fail".
@@ -101,6 +107,8 @@ measure() {
 tool_create() {  # tool old new patch
     case $1 in
         ota) measure "$OTA" delta create "$2" "$3" -o "$4" ;;
+        ota-plain) measure "$OTA" delta create --no-exec-transform "$2" "$3" -o "$4" ;;
+        hdiffz) measure "$HDP/hdiffz" -m-6 -SD -c-lzma2-9-16m -f "$2" "$3" "$4" ;;
         bsdiff) measure bsdiff "$2" "$3" "$4" ;;
         xdelta3) measure xdelta3 -f -e -9 -s "$2" "$3" "$4" ;;
         zstd) measure zstd -q -f --patch-from="$2" --long=31 -19 "$3" -o "$4" ;;
@@ -110,7 +118,8 @@ tool_create() {  # tool old new patch
 }
 tool_apply() {  # tool old patch out
     case $1 in
-        ota) measure "$OTA" delta apply "$2" "$3" -o "$4" ;;
+        ota | ota-plain) measure "$OTA" delta apply "$2" "$3" -o "$4" ;;
+        hdiffz) measure "$HDP/hpatchz" -f "$2" "$3" "$4" ;;
         bsdiff) measure bspatch "$2" "$4" "$3" ;;
         xdelta3) measure xdelta3 -f -d -s "$2" "$3" "$4" ;;
         zstd) measure zstd -q -f -d --patch-from="$2" --long=31 "$3" -o "$4" ;;
@@ -119,9 +128,12 @@ tool_apply() {  # tool old patch out
     esac
 }
 
-TOOLS=${TOOLS:-"ota hdiffpatch bsdiff xdelta3 zstd xz"}
-PAIRS=${PAIRS:-"umath generator libpython ext4 zeros"}
+TOOLS=${TOOLS:-"ota ota-plain hdiffz hdiffpatch bsdiff xdelta3 zstd xz"}
+PAIRS=${PAIRS:-"libpython-amd64 libpython-arm64 postgres-amd64 postgres-arm64 mariadbd-amd64 mariadbd-arm64 librsvg-amd64 librsvg-arm64 containerd-amd64 containerd-arm64 debfs umath generator libpython ext4 zeros"}
 need detools || TOOLS=${TOOLS/hdiffpatch /}
+[ -n "$HDP" ] && [ -x "$HDP/hdiffz" ] || { echo "note: hdiffz/hpatchz did not build; their rows are missing" >&2; TOOLS=${TOOLS/hdiffz /}; }
+timed() { case $1 in ota | ota-plain | hdiffz) echo "${REPEAT:-1}" ;; *) echo 1 ;; esac; }
+median() { sort -n | sed -n "$(( ($(wc -l <"$1") + 1) / 2 ))p"; }
 table=$RESULTS/delta.md
 {
     echo "| pair | old → new (bytes) | tool | patch bytes | % of new | diff s (CPU s) | diff RSS MiB | apply s (CPU s) | apply RSS MiB | ok |"
@@ -131,22 +143,34 @@ for pair in $PAIRS; do
     old=$CORPUS/$pair.old new=$CORPUS/$pair.new
     [ -f "$old" ] && [ -f "$new" ] || continue
     oldsize=$(stat -c %s "$old") newsize=$(stat -c %s "$new")
+    # Rounds: every tool once per round, so the timed tools alternate under the same load.
+    rounds=${REPEAT:-1}
+    for tool in $TOOLS; do : >"$WORK/$tool.diff"; : >"$WORK/$tool.apply"; : >"$WORK/$tool.ok"; done
+    for round in $(seq "$rounds"); do
+        for tool in $TOOLS; do
+            [ "$round" -le "$(timed "$tool")" ] || continue
+            patch=$WORK/$pair.$tool.patch out=$WORK/$pair.$tool.out
+            rm -f "$out"
+            d=$(tool_create "$tool" "$old" "$new" "$patch")
+            echo "$d" >>"$WORK/$tool.diff"
+            if [ "$d" = fail ] || [ ! -s "$patch" ]; then continue; fi
+            stat -c %s "$patch" >"$WORK/$tool.size"
+            echo "$(tool_apply "$tool" "$old" "$patch" "$out")" >>"$WORK/$tool.apply"
+            cmp -s "$out" "$new" && echo yes >>"$WORK/$tool.ok" || echo no >>"$WORK/$tool.ok"
+            rm -f "$out"
+        done
+    done
     for tool in $TOOLS; do
-        patch=$WORK/$pair.$tool.patch out=$WORK/$pair.$tool.out
-        rm -f "$patch" "$out"
-        # REPEAT>1: the diff runs that many times and the run with the median wall time counts.
-        runs=()
-        for _ in $(seq "${REPEAT:-1}"); do runs+=("$(tool_create "$tool" "$old" "$new" "$patch")"); done
-        read -r dsec drss duser dsys <<<"$(printf '%s\n' "${runs[@]}" | sort -n | sed -n "$(( (${#runs[@]} + 1) / 2 ))p")"
-        if [ "$dsec" = fail ] || [ ! -s "$patch" ]; then
+        read -r dsec drss duser dsys <<<"$(median "$WORK/$tool.diff" <"$WORK/$tool.diff")"
+        if [ "$dsec" = fail ] || [ ! -s "$WORK/$pair.$tool.patch" ]; then
             echo "| $pair | $oldsize → $newsize | $tool | – | – | >$TIMEOUT or failed | – | – | – | no |" >>"$table"
             continue
         fi
-        psize=$(stat -c %s "$patch")
-        read -r asec arss auser asys <<<"$(tool_apply "$tool" "$old" "$patch" "$out")"
-        ok=no; cmp -s "$out" "$new" && ok=yes
+        psize=$(cat "$WORK/$tool.size")
+        read -r asec arss auser asys <<<"$(grep -v fail "$WORK/$tool.apply" | median "$WORK/$tool.apply")"
+        ok=yes; grep -q no "$WORK/$tool.ok" && ok=no
         python3 - "$pair" "$oldsize" "$newsize" "$tool" "$psize" "$dsec" "$drss" "${duser:-}" "${dsys:-}" \
-            "$asec" "${arss:-}" "${auser:-}" "${asys:-}" "$ok" >>"$table" <<'PY'
+            "${asec:-fail}" "${arss:-}" "${auser:-}" "${asys:-}" "$ok" >>"$table" <<'PY'
 import sys
 pair, old, new, tool, psize, dsec, drss, duser, dsys, asec, arss, auser, asys, ok = sys.argv[1:]
 mib = lambda k: "–" if k in ("x", "fail", "") else f"{int(k) / 1024:.0f}"
@@ -156,9 +180,10 @@ def secs(wall, user, system):
 print(f"| {pair} | {old} → {new} | {tool} | {int(psize):,} | {100 * int(psize) / max(int(new), 1):.2f} | "
       f"{secs(dsec, duser, dsys)} | {mib(drss)} | {secs(asec, auser, asys)} | {mib(arss)} | {ok} |")
 PY
-        rm -f "$patch" "$out"
+        rm -f "$WORK/$pair.$tool.patch"
     done
 done
 idle=$( /usr/bin/time -f "%M" "$OTA" --help 2>&1 >/dev/null | tail -1 )
 echo "ota idle footprint (ota --help): $((idle / 1024)) MiB peak RSS" >>"$table"
+echo "load while measuring: $(cat /proc/loadavg)" >>"$table"
 cat "$table"

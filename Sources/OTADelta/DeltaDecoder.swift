@@ -42,6 +42,12 @@ public struct DeltaLimits: Sendable {
     /// The most memory the four stream decoders may use together (about the sum of their
     /// dictionaries): refuses patches made for a larger budget than the vehicle's.
     public var xzMemoryLimit: UInt64 = 32 << 20
+    /// Largest reference transform block (decompressed) a patch may carry.
+    public var maxTransformBytes = 4 << 20
+    /// Most regions per image and most address map entries a transform may declare: the map
+    /// is held in memory while the patch applies (24 bytes an entry, 1.5 MiB at the default).
+    public var maxTransformRegions = 1 << 14
+    public var maxTransformMapEntries = 1 << 16
 
     public init() {}
 }
@@ -64,6 +70,8 @@ public final class DeltaDecoder {
 
     private enum Phase {
         case header
+        /// Collecting the reference transform block (format 3).
+        case transform
         case frameHeader
         /// Collecting the compressed piece of stream `index` of the current frame.
         case piece(index: Int)
@@ -83,8 +91,18 @@ public final class DeltaDecoder {
     private var oldCursor: Int64 = 0
     /// Output bytes accounted for by the ops run so far.
     private var written: Int64 = 0
-    private var outBuffer: [UInt8] = []
+    /// The output piece being filled: `outCount` bytes of `out`.
+    private let out = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: outPiece)
+    private var outCount = 0
     private static let outPiece = 256 << 10
+
+    /// Format 3: the transform, its scanner, and the sites of recently read old blocks.
+    private var transform: ReferenceTransform?
+    private var scanner: ReferenceScanner?
+    private var siteCache: [(block: Int64, sites: [ReferenceSite])] = []
+    private var siteCacheNext = 0
+    private var opSites: [ReferenceSite] = []
+    private static let siteCacheBlocks = 4
 
     // A small cache of old bytes so runs of short ops do not each cost a pread.
     private var cache: [UInt8] = []
@@ -102,6 +120,8 @@ public final class DeltaDecoder {
         self.output = output
     }
 
+    deinit { out.deallocate() }
+
     /// Consumes the next bytes of the patch.
     public func update(_ bytes: [UInt8]) throws(OTAError) {
         var index = 0
@@ -114,8 +134,12 @@ public final class DeltaDecoder {
                 if pending.count == DeltaPatchHeader.byteCount {
                     try start()
                     pending.removeAll()
-                    phase = .frameHeader
+                    phase = header?.hasTransform == true ? .transform : .frameHeader
                 }
+            case .transform:
+                pending.append(bytes[index])
+                index += 1
+                try parseTransform()
             case .frameHeader:
                 guard let header, rawSeen < header.bodySize else {
                     throw OTAError(.deltaTrailingData, "data after the end of the patch body")
@@ -190,7 +214,48 @@ public final class DeltaDecoder {
         }
         self.header = header
         newHasher = try Hasher(header.hashAlgorithm)
-        outBuffer.reserveCapacity(Self.outPiece)
+    }
+
+    /// Tries to read the transform block collected in `pending`: dictionary exponent, raw and
+    /// packed sizes, then the packed bytes.
+    private func parseTransform() throws(OTAError) {
+        guard let header else { return }
+        let exponent = pending[0]
+        guard DeltaPatchHeader.transformDictionaryExponents.contains(exponent) else {
+            throw OTAError(.deltaTransformInvalid, "transform block dictionary 2^\(exponent) is outside 4 KiB...1 MiB")
+        }
+        var sizes: [UInt64] = []
+        var offset = 1
+        do throws(DeltaFormatError) {
+            for _ in 0..<2 {
+                let parse = try pending.withUnsafeBufferPointer { (p) throws(DeltaFormatError) in
+                    try Varint.read(p, at: offset)
+                }
+                guard case .value(let value, let next) = parse else { return }
+                sizes.append(value)
+                offset = next
+            }
+        } catch {
+            throw OTAError(.deltaTransformInvalid, "malformed size in the transform block")
+        }
+        let (raw, packed) = (sizes[0], sizes[1])
+        guard raw > 0, raw <= UInt64(limits.maxTransformBytes), packed <= UInt64(PatchFrame.maxPacked(raw: Int(raw))) else {
+            throw OTAError(.deltaTransformInvalid, "transform block declares \(raw) bytes in \(packed) (limit \(limits.maxTransformBytes) bytes)")
+        }
+        guard pending.count == offset + Int(packed) else { return }
+        var block: [UInt8] = []
+        do {
+            let decoder = try LZMA2StreamDecoder(dictionarySize: 1 << UInt32(exponent))
+            try decoder.decode(Array(pending[offset...]), count: Int(raw), into: &block)
+        } catch {
+            throw Self.translate(error)
+        }
+        let transform = try ReferenceTransform.decode(
+            block, oldSize: header.oldSize, newSize: header.newSize, limits: limits)
+        self.transform = transform
+        scanner = ReferenceScanner(regions: transform.oldRegions)
+        pending.removeAll(keepingCapacity: true)
+        phase = .frameHeader
     }
 
     /// Maps LZMA2 failures to delta codes, so a caller sees one family.
@@ -319,7 +384,10 @@ public final class DeltaDecoder {
         let control = PatchStream.control.rawValue
         let code = streams[control][cursors[control]]
         cursors[control] += 1
-        guard code == DeltaOperation.copyCode || code == DeltaOperation.addCode || code == DeltaOperation.insertCode else {
+        let isCode =
+            code == DeltaOperation.copyCode || code == DeltaOperation.addCode || code == DeltaOperation.insertCode
+            || (code == DeltaOperation.predictedAddCode && transform != nil)
+        guard isCode else {
             throw OTAError(.deltaUnknownOp, "unknown op code \(code) in patch at output offset \(written)")
         }
         let delta = code == DeltaOperation.insertCode ? 0 : Varint.unzigzag(try varint(.control, "op offset"))
@@ -332,6 +400,9 @@ public final class DeltaDecoder {
                 .deltaOutputOverflow,
                 "patch op writes \(lengthField) bytes at offset \(written), past the declared size \(header.newSize)")
         }
+        guard code == DeltaOperation.copyCode || lengthField <= UInt64(PatchFrame.maxOpLength) else {
+            throw OTAError(.deltaMalformed, "ADD or INSERT op of \(lengthField) bytes, more than \(PatchFrame.maxOpLength)")
+        }
         let length = Int64(lengthField)
         if code == DeltaOperation.insertCode {
             let inserts = PatchStream.inserts.rawValue
@@ -339,7 +410,11 @@ public final class DeltaDecoder {
                 throw OTAError(.deltaMalformed, "INSERT of \(length) bytes runs past its frame's inserted bytes")
             }
             let from = cursors[inserts]
-            outBuffer.append(contentsOf: streams[inserts][from..<(from + Int(length))])
+            try reserve(Int(length))
+            streams[inserts].withUnsafeBufferPointer { bytes in
+                (out.baseAddress! + outCount).update(from: bytes.baseAddress! + from, count: Int(length))
+            }
+            outCount += Int(length)
             cursors[inserts] += Int(length)
             written += length
             try emitIfFull()
@@ -354,20 +429,26 @@ public final class DeltaDecoder {
             )
         }
         oldCursor = start + length
+        let newStart = written
         written += length
         if code == DeltaOperation.copyCode {
             try copyOld(at: start, count: length)
         } else {
-            try runAdd(at: start, length: length)
+            try runAdd(at: start, length: Int(length), newStart: newStart, predicted: code == DeltaOperation.predictedAddCode)
         }
     }
 
-    /// An ADD's runs: old bytes unchanged for each zero run, old + difference for literals.
-    private func runAdd(at start: Int64, length: Int64) throws(OTAError) {
+    /// An ADD (at most 256 KiB): the old bytes are copied into the output, references
+    /// predicted for an ADDP, then the literal differences are added in place.
+    private func runAdd(at start: Int64, length: Int, newStart: Int64, predicted: Bool) throws(OTAError) {
+        try reserve(length)
+        let dest = out.baseAddress! + outCount
+        try fillOld(at: start, count: length, into: dest)
+        if predicted { try predict(dest, count: length, oldStart: start, newStart: newStart) }
         let differences = PatchStream.differences.rawValue
-        var position = start
-        var remaining = length
-        while remaining > 0 {
+        var position = 0
+        while position < length {
+            let remaining = length - position
             let token = try varint(.runs, "ADD run")
             let zeros = token >> 3
             var literals = token & 7
@@ -383,45 +464,82 @@ public final class DeltaDecoder {
                     .deltaMalformed,
                     "ADD payload run (\(zeros) + \(literals)) does not fit the \(remaining) bytes left in its op")
             }
-            try copyOld(at: position, count: Int64(zeros))
-            position += Int64(zeros)
+            position += Int(zeros)
             let count = Int(literals)
-            guard count <= streams[differences].count - cursors[differences] else {
+            let from = cursors[differences]
+            guard count <= streams[differences].count - from else {
                 throw OTAError(.deltaMalformed, "ADD run of \(count) literals runs past its frame's difference bytes")
             }
-            var done = 0
-            while done < count {
-                let step = min(count - done, Self.readAhead)
-                let oldBytes = try readOld(at: position, count: step)
-                let base = oldBytes.startIndex
-                let from = cursors[differences]
-                streams[differences].withUnsafeBufferPointer { diff in
-                    for i in 0..<step { outBuffer.append(oldBytes[base + i] &+ diff[from + i]) }
-                }
-                cursors[differences] += step
-                position += Int64(step)
-                done += step
-                try emitIfFull()
+            streams[differences].withUnsafeBufferPointer { diff in
+                let d = diff.baseAddress! + from
+                let o = dest + position
+                for i in 0..<count { o[i] &+= d[i] }
             }
-            remaining -= Int64(zeros) + Int64(literals)
+            cursors[differences] += count
+            position += count
         }
+        outCount += length
+        try emitIfFull()
+    }
+
+    /// Rewrites the references of old `[oldStart, +count)`, held at `bytes`, as predicted for new
+    /// offset `newStart`, scanning (or recalling) the old blocks the range touches.
+    private func predict(_ bytes: UnsafeMutablePointer<UInt8>, count: Int, oldStart: Int64, newStart: Int64)
+        throws(OTAError)
+    {
+        guard let transform, let header else { return }
+        opSites.removeAll(keepingCapacity: true)
+        let end = oldStart + Int64(count)
+        var block = oldStart / ReferenceTransform.scanBlock
+        while block * ReferenceTransform.scanBlock < end {
+            for site in try sites(ofBlock: block, oldSize: Int64(header.oldSize))
+            where site.offset >= oldStart && site.offset + 4 <= end {
+                opSites.append(site)
+            }
+            block += 1
+        }
+        transform.predict(
+            UnsafeMutableBufferPointer(start: bytes, count: count), oldStart: oldStart, newStart: newStart,
+            sites: opSites[...])
+    }
+
+    private func sites(ofBlock block: Int64, oldSize: Int64) throws(OTAError) -> [ReferenceSite] {
+        if let hit = siteCache.first(where: { $0.block == block }) { return hit.sites }
+        guard let scanner else { return [] }
+        let start = block * ReferenceTransform.scanBlock
+        let bytes = try source.read(at: start, count: Int(min(ReferenceTransform.scanBlock, oldSize - start)))
+        var found: [ReferenceSite] = []
+        bytes.withUnsafeBufferPointer { scanner.scan(block: block, bytes: $0, into: &found) }
+        if siteCache.count < Self.siteCacheBlocks {
+            siteCache.append((block, found))
+        } else {
+            siteCache[siteCacheNext] = (block, found)
+            siteCacheNext = (siteCacheNext + 1) % Self.siteCacheBlocks
+        }
+        return found
     }
 
     /// Appends old bytes unchanged (already bounds-checked against the op).
     private func copyOld(at start: Int64, count: Int64) throws(OTAError) {
         var done: Int64 = 0
         while done < count {
-            let step = Int(min(count - done, Int64(Self.outPiece)))
-            outBuffer.append(contentsOf: try readOld(at: start + done, count: step))
-            try emitIfFull()
+            if outCount == Self.outPiece { try flush() }
+            let step = Int(min(count - done, Int64(Self.outPiece - outCount)))
+            try fillOld(at: start + done, count: step, into: out.baseAddress! + outCount)
+            outCount += step
             done += Int64(step)
         }
+        try emitIfFull()
     }
 
-    /// Old bytes `[offset, offset + count)`, already bounds-checked; served from the cache.
-    private func readOld(at offset: Int64, count: Int) throws(OTAError) -> ArraySlice<UInt8> {
+    /// Copies old bytes `[offset, offset + count)`, already bounds-checked, to `dest`; short
+    /// reads are served from a cache of the old image.
+    private func fillOld(at offset: Int64, count: Int, into dest: UnsafeMutablePointer<UInt8>) throws(OTAError) {
+        guard count > 0 else { return }
         if count > Self.cacheSize {
-            return try source.read(at: offset, count: count)[...]
+            let bytes = try source.read(at: offset, count: count)
+            bytes.withUnsafeBufferPointer { dest.update(from: $0.baseAddress!, count: count) }
+            return
         }
         if cacheStart < 0 || offset < cacheStart || offset + Int64(count) > cacheStart + Int64(cache.count) {
             // Ops jump around the old image: read what is needed plus a little read-ahead.
@@ -430,17 +548,23 @@ public final class DeltaDecoder {
             cacheStart = offset
         }
         let from = Int(offset - cacheStart)
-        return cache[from..<(from + count)]
+        cache.withUnsafeBufferPointer { dest.update(from: $0.baseAddress! + from, count: count) }
+    }
+
+    /// Makes room for `count` (≤ 256 KiB) contiguous output bytes.
+    private func reserve(_ count: Int) throws(OTAError) {
+        if Self.outPiece - outCount < count { try flush() }
     }
 
     private func emitIfFull() throws(OTAError) {
-        if outBuffer.count >= Self.outPiece { try flush() }
+        if outCount >= Self.outPiece { try flush() }
     }
 
     private func flush() throws(OTAError) {
-        guard !outBuffer.isEmpty else { return }
-        newHasher?.update(outBuffer)
-        try output(outBuffer)
-        outBuffer.removeAll(keepingCapacity: true)
+        guard outCount > 0 else { return }
+        let piece = [UInt8](UnsafeBufferPointer(rebasing: out[0..<outCount]))
+        outCount = 0
+        newHasher?.update(piece)
+        try output(piece)
     }
 }

@@ -26,6 +26,15 @@ public struct DeltaOptions: Sendable {
     /// When block copies use at least this fraction of the old image, the suffix array indexes
     /// only the old bytes they do not use (see `OldIndexSpace`); above 1 never.
     public var packedIndexThreshold = 0.5
+    /// The executable transform (patch format 3): when both images hold x86-64 or AArch64 ELF
+    /// code, match with reference fields masked and let ADD ops predict the new references
+    /// (`ReferenceTransform`); an op uses the prediction only where it leaves fewer differing
+    /// bytes. Without ELF code the patch is format 2, whatever this says.
+    public var referenceTransform = true
+    /// Most address map entries the transform may carry (the decoder's default limit).
+    public var maxTransformMapEntries = DeltaLimits().maxTransformMapEntries
+    /// Tests: regions to use instead of the ELF programs found in the images.
+    var forcedTransformRegions: (old: [ReferenceTransform.Region], new: [ReferenceTransform.Region])?
 
     public init() {}
 }
@@ -182,10 +191,14 @@ struct DeltaEncoder {
             throw OTAError(.deltaDictionary, "the patch dictionary must be a power of two, 4 KiB...256 MiB (got \(size))")
         }
         progress?("index", 0)
-        let plan = plan(old: old, new: new)
+        // The executable transform: match on copies with reference fields cleared.
+        let analysis = options.referenceTransform ? ReferenceAnalysis(old: old, new: new, regions: options.forcedTransformRegions) : nil
+        let matchOld = analysis.map { UnsafeBufferPointer($0.maskedOld) } ?? old
+        let matchNew = analysis.map { UnsafeBufferPointer($0.maskedNew) } ?? new
+        let plan = plan(old: matchOld, new: matchNew)
         let results = PieceResults(count: plan.pieces.count)
-        let input = SharedMatchInput(plan: plan, new: new, minimumScore: options.minimumCoverScore)
-        let oldInput = SharedBuffer(old)
+        let input = SharedMatchInput(plan: plan, new: matchNew, minimumScore: options.minimumCoverScore)
+        let oldInput = SharedBuffer(matchOld)
         let matching = DispatchGroup()
         DispatchQueue.global().async(group: matching) {
             Self.matchPieces(
@@ -201,22 +214,84 @@ struct DeltaEncoder {
         let writer = try PatchFrameWriter(settings: settings)
         var statistics = DeltaStatistics()
         var stream = OpStreamWriter(old: old, new: new, writer: writer)
-        for segment in plan.segments {
-            switch segment {
-            case .run(let run):
-                try stream.write(.copy(oldStart: run.oldStart, length: run.length), statistics: &statistics, sink: sink)
-            case .piece(let k):
-                for op in results.take(k) { try stream.write(op, statistics: &statistics, sink: sink) }
+        var transform: ReferenceTransform?
+        var segmentOps: [[DeltaOperation]] = []
+        if let analysis {
+            // The map needs every op's alignment before the first op is written.
+            var pairs: [(old: Int, new: Int, length: Int)] = []
+            var position = 0
+            for segment in plan.segments {
+                let ops: [DeltaOperation]
+                switch segment {
+                case .run(let run): ops = [.copy(oldStart: run.oldStart, length: run.length)]
+                case .piece(let k): ops = results.take(k)
+                }
+                for op in ops {
+                    switch op {
+                    case .copy(let o, let l), .add(let o, let l): pairs.append((o, position, l))
+                    case .insert: break
+                    }
+                    position += op.length
+                }
+                segmentOps.append(ops)
             }
+            let made = analysis.transform(pairs: pairs, maxEntries: options.maxTransformMapEntries)
+            try Self.writeTransformBlock(made, sink: sink)
+            stream.prediction = OpStreamWriter.Prediction(transform: made, analysis: analysis)
+            statistics.transformMapEntries = made.map.count
+            transform = made
+        }
+        for (s, segment) in plan.segments.enumerated() {
+            let ops: [DeltaOperation]
+            if transform != nil {
+                ops = segmentOps[s]
+                segmentOps[s] = []
+            } else {
+                switch segment {
+                case .run(let run): ops = [.copy(oldStart: run.oldStart, length: run.length)]
+                case .piece(let k): ops = results.take(k)
+                }
+            }
+            for op in ops { try stream.write(op, statistics: &statistics, sink: sink) }
             progress?("delta", Double(stream.newPosition) / Double(max(new.count, 1)))
         }
         try writer.endFrame(sink: sink)
         progress?("delta", 1)
-        let header = DeltaPatchHeader(
+        var header = DeltaPatchHeader(
             hashAlgorithm: options.hashAlgorithm, oldSize: UInt64(old.count), newSize: UInt64(new.count),
             bodySize: writer.totalRawBytes, dictionarySizes: settings.map(\.dictionarySize), oldHash: oldHash,
             newHash: newHash)
+        if transform != nil { header.version = DeltaPatchHeader.transformVersion }
         return (try header.encoded(), statistics)
+    }
+
+    /// The transform block after the header: dictionary exponent, raw and packed sizes, the
+    /// block compressed as one raw LZMA2 piece.
+    static func writeTransformBlock(_ transform: ReferenceTransform, sink: ([UInt8]) throws(OTAError) -> Void)
+        throws(OTAError)
+    {
+        let raw = transform.encoded()
+        var exponent: UInt8 = 12
+        while exponent < DeltaPatchHeader.transformDictionaryExponents.upperBound && 1 << Int(exponent) < raw.count {
+            exponent += 1
+        }
+        let encoder = try LZMA2StreamEncoder(
+            LZMA2Settings(preset: 9, dictionarySize: 1 << UInt32(exponent), literalContextBits: 0, positionBits: 0))
+        var packed: [UInt8] = []
+        let result: Result<Void, OTAError> = raw.withUnsafeBytes { bytes in
+            do throws(OTAError) {
+                try encoder.update(bytes) { packed += $0 }
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
+        }
+        try result.get()
+        try encoder.flush { packed += $0 }
+        var block: [UInt8] = [exponent]
+        Varint.append(UInt64(raw.count), to: &block)
+        Varint.append(UInt64(packed.count), to: &block)
+        try sink(block + packed)
     }
 
     /// LZMA2 settings of the four streams: the inserts get the configured dictionary (the
@@ -240,9 +315,16 @@ struct DeltaEncoder {
 /// Feeds ops' bytes to a `PatchFrameWriter`'s streams, cutting long ADD and INSERT ops so each
 /// op's data stays inside one frame, and closing frames as they fill.
 struct OpStreamWriter {
+    /// The transform and the old image's sites, when the patch carries one.
+    struct Prediction {
+        let transform: ReferenceTransform
+        let analysis: ReferenceAnalysis
+    }
+
     let old: UnsafeBufferPointer<UInt8>
     let new: UnsafeBufferPointer<UInt8>
     let writer: PatchFrameWriter
+    var prediction: Prediction?
     private var oldCursor = 0
     private(set) var newPosition = 0
 
@@ -256,6 +338,11 @@ struct OpStreamWriter {
         _ op: DeltaOperation, statistics: inout DeltaStatistics, sink: ([UInt8]) throws(OTAError) -> Void
     ) throws(OTAError) {
         switch op {
+        case .copy(let oldStart, let length)
+        where prediction != nil
+            && !memcmpEqual(old.baseAddress! + oldStart, new.baseAddress! + newPosition, length):
+            // Equal only with reference fields masked: an ADD (with prediction, as chosen below).
+            try write(.add(oldStart: oldStart, length: length), statistics: &statistics, sink: sink)
         case .copy(let oldStart, let length):
             writer.append(.control, DeltaOperation.copyCode)
             writer.appendVarint(.control, Varint.zigzag(Int64(oldStart - oldCursor)))
@@ -269,11 +356,22 @@ struct OpStreamWriter {
             var done = 0
             while done < length {
                 let piece = min(length - done, PatchFrame.maxOpLength)
-                writer.append(.control, DeltaOperation.addCode)
+                let base = basis(oldStart: oldStart + done, length: piece)
+                if base == nil {
+                    writer.append(.control, DeltaOperation.addCode)
+                } else {
+                    writer.append(.control, DeltaOperation.predictedAddCode)
+                    statistics.predictedAddBytes += Int64(piece)
+                }
                 writer.appendVarint(.control, Varint.zigzag(Int64(oldStart + done - oldCursor)))
                 writer.appendVarint(.control, UInt64(piece))
-                DeltaEncoder.addPayload(
-                    old: old, new: new, oldStart: oldStart + done, newStart: newPosition, length: piece, to: writer)
+                if let base {
+                    DeltaEncoder.addPayload(base: base, new: new.baseAddress! + newPosition, length: piece, to: writer)
+                } else {
+                    DeltaEncoder.addPayload(
+                        base: old.baseAddress! + oldStart + done, new: new.baseAddress! + newPosition, length: piece,
+                        to: writer)
+                }
                 oldCursor = oldStart + done + piece
                 newPosition += piece
                 done += piece
@@ -300,6 +398,34 @@ struct OpStreamWriter {
     private func endFrameIfFull(_ sink: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {
         if writer.pendingBytes >= PatchFrame.target { try writer.endFrame(sink: sink) }
     }
+
+    /// The predicted old bytes for an ADD of old `[oldStart, +length)` written at the current
+    /// new position, when they differ from the new bytes in fewer places than the plain old
+    /// bytes do (then the op is an ADDP); nil for a plain ADD.
+    private func basis(oldStart: Int, length: Int) -> UnsafePointer<UInt8>? {
+        guard let prediction else { return nil }
+        let sites = prediction.analysis.sites(from: Int64(oldStart), to: Int64(oldStart + length))
+        guard !sites.isEmpty else { return nil }
+        let o = old.baseAddress! + oldStart
+        let n = new.baseAddress! + newPosition
+        let p = prediction.analysis.scratch
+        p.baseAddress!.update(from: o, count: length)
+        prediction.transform.predict(
+            UnsafeMutableBufferPointer(rebasing: p[0..<length]), oldStart: Int64(oldStart), newStart: Int64(newPosition),
+            sites: sites)
+        // Only the site bytes can differ between the two bases.
+        var plainMisses = 0
+        var predictedMisses = 0
+        for site in sites {
+            let at = Int(site.offset) - oldStart
+            guard at >= 0, at + 4 <= length else { continue }
+            for k in at..<(at + 4) {
+                if o[k] != n[k] { plainMisses += 1 }
+                if p[k] != n[k] { predictedMisses += 1 }
+            }
+        }
+        return predictedMisses < plainMisses ? UnsafePointer(p.baseAddress!) : nil
+    }
 }
 
 extension DeltaEncoder {
@@ -311,11 +437,8 @@ extension DeltaEncoder {
     /// `differences`. Recompiled code differs from its old version in a few bytes per hundred,
     /// so most of an ADD is zero runs.
     static func addPayload(
-        old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>, oldStart: Int, newStart: Int, length: Int,
-        to writer: PatchFrameWriter
+        base o: UnsafePointer<UInt8>, new n: UnsafePointer<UInt8>, length: Int, to writer: PatchFrameWriter
     ) {
-        let o = old.baseAddress! + oldStart
-        let n = new.baseAddress! + newStart
         var i = 0
         while i < length {
             let zeros = commonPrefixLength(o + i, n + i, length - i)
@@ -345,6 +468,10 @@ public struct DeltaStatistics: Sendable, Codable, Equatable {
     public var copyBytes: Int64 = 0
     public var addBytes: Int64 = 0
     public var insertBytes: Int64 = 0
+    /// ADD bytes whose differences are taken against predicted references (ADDP ops).
+    public var predictedAddBytes: Int64 = 0
+    /// Entries of the reference transform's address map (0: no transform).
+    public var transformMapEntries = 0
 }
 
 

@@ -14,6 +14,8 @@ enum DeltaOperation: Equatable {
     static let copyCode: UInt8 = 1
     static let addCode: UInt8 = 2
     static let insertCode: UInt8 = 3
+    /// An ADD whose old bytes first have their references predicted (format 3 only).
+    static let predictedAddCode: UInt8 = 4
 
     var length: Int {
         switch self {

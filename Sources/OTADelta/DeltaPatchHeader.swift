@@ -6,6 +6,11 @@ public struct DeltaPatchHeader: Sendable, Equatable {
     public static let magic: [UInt8] = Array("OTADELTA".utf8)
     /// Version 2: four LZMA2 streams in frames (version 1, one xz op stream, is not read).
     public static let currentVersion: UInt16 = 2
+    /// Version 3: as 2, with a reference transform block between the header and the first frame
+    /// (the encoder writes 3 only when it uses the executable transform).
+    public static let transformVersion: UInt16 = 3
+    /// The transform block's LZMA2 dictionary, as a power of two: 4 KiB...1 MiB.
+    static let transformDictionaryExponents: ClosedRange<UInt8> = 12...20
     public static let byteCount = 108
     /// `compression` value for a body of four raw LZMA2 streams interleaved in frames.
     static let compressionFramedLZMA2: UInt8 = 2
@@ -73,10 +78,8 @@ public struct DeltaPatchHeader: Sendable, Equatable {
             throw OTAError(.deltaNotAPatch, "not an ota delta patch (bad magic)")
         }
         let version = bytes.littleEndian(UInt16.self, at: 8)
-        guard version == currentVersion else {
-            throw OTAError(
-                .deltaVersion,
-                "delta patch format version \(version) is not supported (this build reads \(currentVersion))")
+        guard version == currentVersion || version == transformVersion else {
+            throw OTAError(.deltaVersion, "delta patch format version \(version) is not supported (this build reads \(currentVersion) and \(transformVersion))")
         }
         guard try check(Array(bytes[0..<104])) == Array(bytes[104..<108]) else {
             throw OTAError(.deltaHeaderCorrupt, "delta patch header check does not match (corrupt header)")
@@ -105,11 +108,16 @@ public struct DeltaPatchHeader: Sendable, Equatable {
                 .deltaHeaderInvalid,
                 "delta patch header declares impossible sizes (old \(oldSize), new \(newSize), body \(bodySize))")
         }
-        return DeltaPatchHeader(
+        var header = DeltaPatchHeader(
             hashAlgorithm: algorithm, oldSize: oldSize, newSize: newSize, bodySize: bodySize,
             dictionarySizes: dictionarySizes, oldHash: Digest(algorithm: algorithm, bytes: Array(bytes[40..<72])),
             newHash: Digest(algorithm: algorithm, bytes: Array(bytes[72..<104])))
+        header.version = version
+        return header
     }
+
+    /// Whether a reference transform block follows the header.
+    public var hasTransform: Bool { version == Self.transformVersion }
 
     /// The first 4 bytes of SHA-256 over the header's first 104 bytes: catches a damaged
     /// header early with its own error (the manifest's signature covers the whole patch).

@@ -111,6 +111,7 @@ extension OTAError.Code {
     public static let deltaSourceMismatch = Self("delta.source-mismatch", .rejected, "the active slot does not hold the image the delta applies to")
     public static let deltaTooLong = Self("delta.too-long", .rejected, "the patch rebuilds more bytes than signed")
     public static let deltaTrailingData = Self("delta.trailing-data", .rejected, "data follows the end of the patch body")
+    public static let deltaTransformInvalid = Self("delta.transform-invalid", .rejected, "the patch's reference transform block is malformed or exceeds the decoder's limits")
     public static let deltaTruncated = Self("delta.truncated", .rejected, "the patch ends early")
     public static let deltaUnknownOp = Self("delta.unknown-op", .rejected, "the patch holds an unknown operation")
     public static let deltaVersion = Self("delta.version", .rejected, "the delta patch format version is not supported")
@@ -335,7 +336,7 @@ extension OTAError.Code {
         .cryptoStreamTruncated, .cryptoUnavailable, .decryptKeyMissing, .decryptNotARecipient, .deltaBodyTooLarge,
         .deltaCorrupt, .deltaDictionary, .deltaHeaderCorrupt, .deltaHeaderInvalid, .deltaMalformed, .deltaMemoryLimit,
         .deltaNotAPatch, .deltaOutOfRange, .deltaOutputOverflow, .deltaResultMismatch, .deltaShortOutput,
-        .deltaSourceMismatch, .deltaTooLong, .deltaTrailingData, .deltaTruncated, .deltaUnknownOp, .deltaVersion,
+        .deltaSourceMismatch, .deltaTooLong, .deltaTrailingData, .deltaTransformInvalid, .deltaTruncated, .deltaUnknownOp, .deltaVersion,
         .digestMalformed, .filingExpired, .filingMissing, .imageNotAFile, .imageTooLarge, .installBundleChanged,
         .installBusy, .installDeltaUnavailable, .installInterrupted, .installPending, .ioCreate, .ioExists, .ioFailed,
         .ioFsync, .ioMap, .ioMkdir, .ioNotFound, .ioOpen, .ioOverwrite, .ioRename, .ioShortRead, .ioTooLarge,

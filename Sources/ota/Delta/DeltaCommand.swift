@@ -30,6 +30,10 @@ struct DeltaCommand: ParsableCommand {
         @Option(help: "xz preset 0...9 for the patch body.") var xzPreset: UInt32 = 9
         @Flag(inversion: .prefixedNo, help: "xz extreme mode (slower; measured no smaller on our corpus).")
         var extreme = false
+        @Flag(
+            inversion: .prefixedNo,
+            help: "Predict branch, call and address references of x86-64/AArch64 ELF code (patch format 3; on by default, used only where ELF code is found).")
+        var execTransform = true
         @OptionGroup var outputOptions: OutputOptions
 
         func run() throws {
@@ -42,6 +46,7 @@ struct DeltaCommand: ParsableCommand {
             guard xzPreset <= 9 else { throw OTAError(.usageInvalid, "--xz-preset must be 0...9") }
             options.preset = xzPreset
             options.extreme = extreme
+            options.referenceTransform = execTransform
             let progress = ProgressLine(enabled: !outputOptions.json)
             let report = try Delta.createPatch(
                 old: old, new: new, output: output, options: options, progress: progress.update)

@@ -1,0 +1,161 @@
+/// The encoder's side of the reference transform: ELF code regions of both images, their
+/// reference sites, copies of the images with reference fields cleared (so the matcher sees
+/// recompiled code with shifted targets as equal), and, once the ops are known, the address
+/// map the decoder predicts with.
+final class ReferenceAnalysis {
+    let oldRegions: [ReferenceTransform.Region]
+    let newRegions: [ReferenceTransform.Region]
+    /// Every site of the old image, in offset order (the decoder finds the same ones per block).
+    let oldSites: [ReferenceSite]
+    /// The images with reference fields cleared, for matching only.
+    let maskedOld: UnsafeMutableBufferPointer<UInt8>
+    let maskedNew: UnsafeMutableBufferPointer<UInt8>
+    /// Room for one ADD's predicted old bytes (the writer's scratch).
+    let scratch = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: PatchFrame.maxOpLength)
+
+    /// Nil when either image holds no x86-64 or AArch64 ELF code (the byte matcher alone then).
+    init?(
+        old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>,
+        regions: (old: [ReferenceTransform.Region], new: [ReferenceTransform.Region])? = nil
+    ) {
+        let oldRegions = regions?.old ?? ELFLayout.regions(in: old)
+        let newRegions = regions?.new ?? ELFLayout.regions(in: new)
+        let codeBytes = { (regions: [ReferenceTransform.Region]) in
+            regions.reduce(Int64(0)) { $0 + ($1.architecture == nil ? 0 : $1.length) }
+        }
+        guard codeBytes(oldRegions) >= 4096, codeBytes(newRegions) >= 4096 else { return nil }
+        self.oldRegions = oldRegions
+        self.newRegions = newRegions
+        oldSites = Self.sites(of: old, regions: oldRegions)
+        let newSites = Self.sites(of: new, regions: newRegions)
+        maskedOld = Self.masked(old, oldSites)
+        maskedNew = Self.masked(new, newSites)
+    }
+
+    deinit {
+        maskedOld.deallocate()
+        maskedNew.deallocate()
+        scratch.deallocate()
+    }
+
+    static func sites(of image: UnsafeBufferPointer<UInt8>, regions: [ReferenceTransform.Region]) -> [ReferenceSite] {
+        let scanner = ReferenceScanner(regions: regions)
+        var sites: [ReferenceSite] = []
+        var blocks = Set<Int64>()
+        for region in regions where region.architecture != nil {
+            var block = region.fileStart / ReferenceTransform.scanBlock
+            while block * ReferenceTransform.scanBlock < region.fileEnd {
+                blocks.insert(block)
+                block += 1
+            }
+        }
+        for block in blocks.sorted() {
+            let start = Int(block * ReferenceTransform.scanBlock)
+            let end = min(start + Int(ReferenceTransform.scanBlock), image.count)
+            scanner.scan(block: block, bytes: UnsafeBufferPointer(rebasing: image[start..<end]), into: &sites)
+        }
+        return sites
+    }
+
+    private static func masked(_ image: UnsafeBufferPointer<UInt8>, _ sites: [ReferenceSite])
+        -> UnsafeMutableBufferPointer<UInt8>
+    {
+        let copy = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(image.count, 1))
+        if image.count > 0 { _ = copy.initialize(from: image) }
+        for site in sites {
+            let at = Int(site.offset)
+            let raw = UnsafeMutableRawPointer(copy.baseAddress! + at)
+            let word = raw.loadUnaligned(as: UInt32.self).littleEndian
+            raw.storeBytes(of: site.kind.masked(word).littleEndian, as: UInt32.self)
+        }
+        return UnsafeMutableBufferPointer(rebasing: copy[0..<image.count])
+    }
+
+    /// The old sites inside old `[start, end)`.
+    func sites(from start: Int64, to end: Int64) -> ArraySlice<ReferenceSite> {
+        func lowerBound(_ offset: Int64) -> Int {
+            var lo = 0
+            var hi = oldSites.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if oldSites[mid].offset < offset { lo = mid + 1 } else { hi = mid }
+            }
+            return lo
+        }
+        return oldSites[lowerBound(start)..<lowerBound(end)]
+    }
+
+    /// The address map implied by the ops' (old, new, length) pairs: each pair's stretch in
+    /// address terms, overlaps resolved in favour of the earlier old address, neighbours with the
+    /// same shift merged (across gaps too: an unmatched target most likely moved as its
+    /// neighbours did), plus each segment's .bss tail paired with the same segment's in the new
+    /// image. At most `maxEntries` entries (the shortest are dropped).
+    func transform(pairs: [(old: Int, new: Int, length: Int)], maxEntries: Int) -> ReferenceTransform {
+        var entries: [ReferenceTransform.MapEntry] = []
+        for pair in pairs {
+            var position = 0
+            while position < pair.length {
+                let o = Int64(pair.old + position)
+                let n = Int64(pair.new + position)
+                guard let ro = ReferenceTransform.region(oldRegions, containing: o) else {
+                    position += Int(min(nextStart(oldRegions, after: o), Int64(pair.old + pair.length)) - o)
+                    continue
+                }
+                guard let rn = ReferenceTransform.region(newRegions, containing: n) else {
+                    position += Int(min(nextStart(newRegions, after: n), Int64(pair.new + pair.length)) - n)
+                    continue
+                }
+                let a = oldRegions[ro]
+                let b = newRegions[rn]
+                let chunk = min(Int64(pair.length - position), a.fileEnd - o, b.fileEnd - n)
+                entries.append(
+                    ReferenceTransform.MapEntry(
+                        oldAddress: a.address &+ UInt64(o - a.fileStart), length: UInt64(chunk),
+                        newAddress: b.address &+ UInt64(n - b.fileStart)))
+                position += Int(chunk)
+            }
+        }
+        if oldRegions.count == newRegions.count {
+            for (a, b) in zip(oldRegions, newRegions) where a.span > UInt64(a.length) {
+                entries.append(
+                    ReferenceTransform.MapEntry(
+                        oldAddress: a.address &+ UInt64(a.length), length: a.span - UInt64(a.length),
+                        newAddress: b.address &+ UInt64(b.length)))
+            }
+        }
+        entries.sort { $0.oldAddress < $1.oldAddress || ($0.oldAddress == $1.oldAddress && $0.length > $1.length) }
+        var map: [ReferenceTransform.MapEntry] = []
+        for var entry in entries {
+            if let last = map.last {
+                let lastEnd = last.oldAddress &+ last.length
+                if entry.oldAddress < lastEnd {
+                    let cut = lastEnd - entry.oldAddress
+                    guard cut < entry.length else { continue }
+                    entry.oldAddress &+= cut
+                    entry.newAddress &+= cut
+                    entry.length -= cut
+                }
+                if entry.newAddress &- entry.oldAddress == last.newAddress &- last.oldAddress {
+                    map[map.count - 1].length = entry.oldAddress &+ entry.length &- last.oldAddress
+                    continue
+                }
+            }
+            map.append(entry)
+        }
+        if map.count > maxEntries {
+            let keep = Set(map.indices.sorted { map[$0].length > map[$1].length }.prefix(maxEntries))
+            map = map.indices.filter { keep.contains($0) }.map { map[$0] }
+        }
+        return ReferenceTransform(oldRegions: oldRegions, newRegions: newRegions, map: map)
+    }
+
+    private func nextStart(_ regions: [ReferenceTransform.Region], after offset: Int64) -> Int64 {
+        var lo = 0
+        var hi = regions.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if regions[mid].fileStart <= offset { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < regions.count ? regions[lo].fileStart : Int64.max
+    }
+}

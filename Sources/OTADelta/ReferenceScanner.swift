@@ -1,0 +1,273 @@
+/// A reference operand in an image: the 4 bytes at `offset` (an x86-64 rel32 displacement, or
+/// an AArch64 instruction word) encode a target address relative to the site.
+struct ReferenceSite: Equatable {
+    var offset: Int64
+    var kind: ReferenceKind
+}
+
+/// The reference forms the transform predicts, and their arithmetic.
+enum ReferenceKind: UInt8 {
+    /// x86-64 rel32 (call, jmp, jcc, RIP-relative disp32 as the instruction's last field):
+    /// target = address of the next byte after the operand + displacement.
+    case x86Rel32
+    /// AArch64 B, BL: imm26 words.
+    case a64Branch26
+    /// AArch64 B.cond, CBZ, CBNZ, LDR (literal): imm19 words.
+    case a64Imm19
+    /// AArch64 TBZ, TBNZ: imm14 words.
+    case a64Imm14
+    /// AArch64 ADR: a byte offset of 21 bits.
+    case a64Adr
+    /// AArch64 ADRP: a 4 KiB page offset of 21 bits.
+    case a64Adrp
+
+    /// The target the operand `word` (little-endian) encodes at site `address`.
+    @inline(__always)
+    func target(word: UInt32, address: UInt64) -> UInt64? {
+        switch self {
+        case .x86Rel32:
+            return address &+ 4 &+ UInt64(bitPattern: Int64(Int32(bitPattern: word)))
+        case .a64Branch26:
+            return address &+ UInt64(bitPattern: Self.signExtend(word & 0x3FF_FFFF, bits: 26) << 2)
+        case .a64Imm19:
+            return address &+ UInt64(bitPattern: Self.signExtend((word >> 5) & 0x7FFFF, bits: 19) << 2)
+        case .a64Imm14:
+            return address &+ UInt64(bitPattern: Self.signExtend((word >> 5) & 0x3FFF, bits: 14) << 2)
+        case .a64Adr:
+            return address &+ UInt64(bitPattern: Self.signExtend(Self.adrImmediate(word), bits: 21))
+        case .a64Adrp:
+            return (address & ~0xFFF) &+ UInt64(bitPattern: Self.signExtend(Self.adrImmediate(word), bits: 21) << 12)
+        }
+    }
+
+    /// `word` changed to reach `target` from site `address`, or nil when it cannot.
+    @inline(__always)
+    func rewrite(word: UInt32, address: UInt64, target: UInt64) -> UInt32? {
+        switch self {
+        case .x86Rel32:
+            let value = Int64(bitPattern: target &- (address &+ 4))
+            guard let narrow = Int32(exactly: value) else { return nil }
+            return UInt32(bitPattern: narrow)
+        case .a64Branch26:
+            guard let field = Self.field(Int64(bitPattern: target &- address), scale: 2, bits: 26) else { return nil }
+            return (word & ~0x3FF_FFFF) | field
+        case .a64Imm19:
+            guard let field = Self.field(Int64(bitPattern: target &- address), scale: 2, bits: 19) else { return nil }
+            return (word & ~(0x7FFFF << 5)) | field << 5
+        case .a64Imm14:
+            guard let field = Self.field(Int64(bitPattern: target &- address), scale: 2, bits: 14) else { return nil }
+            return (word & ~(0x3FFF << 5)) | field << 5
+        case .a64Adr:
+            guard let field = Self.field(Int64(bitPattern: target &- address), scale: 0, bits: 21) else { return nil }
+            return Self.withAdrImmediate(word, field)
+        case .a64Adrp:
+            let pages = Int64(bitPattern: (target & ~0xFFF) &- (address & ~0xFFF))
+            guard let field = Self.field(pages, scale: 12, bits: 21) else { return nil }
+            return Self.withAdrImmediate(word, field)
+        }
+    }
+
+    /// `word` with its reference field cleared: what the matcher compares, so a shifted target
+    /// does not break a match.
+    @inline(__always)
+    func masked(_ word: UInt32) -> UInt32 {
+        switch self {
+        case .x86Rel32: 0
+        case .a64Branch26: word & ~0x3FF_FFFF
+        case .a64Imm19: word & ~(0x7FFFF << 5)
+        case .a64Imm14: word & ~(0x3FFF << 5)
+        case .a64Adr, .a64Adrp: word & ~(0x7FFFF << 5 | 3 << 29)
+        }
+    }
+
+    @inline(__always)
+    private static func signExtend(_ value: UInt32, bits: Int) -> Int64 {
+        let shift = 64 - bits
+        return (Int64(value) << shift) >> shift
+    }
+
+    /// `value >> scale` as a `bits`-wide two's complement field, if exact and in range.
+    @inline(__always)
+    private static func field(_ value: Int64, scale: Int, bits: Int) -> UInt32? {
+        guard value & ((1 << scale) - 1) == 0 else { return nil }
+        let scaled = value >> scale
+        let limit = Int64(1) << (bits - 1)
+        guard scaled >= -limit, scaled < limit else { return nil }
+        return UInt32(truncatingIfNeeded: scaled) & UInt32((1 << bits) - 1)
+    }
+
+    @inline(__always)
+    private static func adrImmediate(_ word: UInt32) -> UInt32 { ((word >> 5) & 0x7FFFF) << 2 | (word >> 29) & 3 }
+
+    @inline(__always)
+    private static func withAdrImmediate(_ word: UInt32, _ field: UInt32) -> UInt32 {
+        (word & ~(0x7FFFF << 5 | 3 << 29)) | (field >> 2) << 5 | (field & 3) << 29
+    }
+}
+
+/// Finds reference sites in the code regions of an image, one 64 KiB block at a time. Every
+/// block is scanned on its own (a site must lie wholly inside its block and region), so the
+/// encoder, which scans the whole image, and the decoder, which scans only the blocks its ADDP
+/// ops read, find exactly the same sites.
+///
+/// x86-64 has no fixed instruction boundaries: the scan is greedy, as liblzma's BCJ filter and
+/// Zucchini's rel32 finder are, and keeps a candidate only when its target lands inside the
+/// image's address space (a random data byte pattern rarely does). AArch64 words are aligned.
+struct ReferenceScanner {
+    let regions: [ReferenceTransform.Region]
+    /// Sorted, merged address ranges a target must fall in.
+    private let spanStarts: [UInt64]
+    private let spanEnds: [UInt64]
+    /// First-byte classes for x86-64: 1 rel32 after one byte, 2 two-byte 0F forms, 3 RIP-relative
+    /// ModRM forms, 4 FF /2 /4.
+    private static let x86Class: [UInt8] = {
+        var table = [UInt8](repeating: 0, count: 256)
+        table[0xE8] = 1
+        table[0xE9] = 1
+        table[0x0F] = 2
+        // mov, lea, cmp, add, sub, xor, and, or, test, xchg, movsxd, 8-bit mov: disp32 is last.
+        for op in [0x8B, 0x89, 0x8D, 0x3B, 0x39, 0x03, 0x01, 0x2B, 0x29, 0x33, 0x31, 0x23, 0x21, 0x0B, 0x09, 0x85, 0x87, 0x63, 0x8A, 0x88] {
+            table[op] = 3
+        }
+        table[0xFF] = 4
+        return table
+    }()
+    /// Second bytes of 0F-prefixed ModRM forms whose disp32 is last (SSE moves, compares, movzx/movsx, cmov).
+    private static let x86SecondModRM: [Bool] = {
+        var table = [Bool](repeating: false, count: 256)
+        for op in [0x10, 0x11, 0x28, 0x29, 0x2E, 0x2F, 0x54, 0x57, 0x58, 0x59, 0x5C, 0x5E, 0x6E, 0x6F, 0x7E, 0x7F, 0xB6, 0xB7, 0xBE, 0xBF, 0xD6]
+        {
+            table[op] = true
+        }
+        for op in 0x40...0x4F { table[op] = true }
+        return table
+    }()
+
+    init(regions: [ReferenceTransform.Region]) {
+        self.regions = regions
+        let spans = regions.map { ($0.address, $0.address &+ $0.span) }.filter { $0.0 < $0.1 }.sorted { $0.0 < $1.0 }
+        var starts: [UInt64] = []
+        var ends: [UInt64] = []
+        for (start, end) in spans {
+            if let last = ends.last, start <= last {
+                ends[ends.count - 1] = max(last, end)
+            } else {
+                starts.append(start)
+                ends.append(end)
+            }
+        }
+        spanStarts = starts
+        spanEnds = ends
+    }
+
+    @inline(__always)
+    func isTarget(_ address: UInt64) -> Bool {
+        var lo = 0
+        var hi = spanStarts.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if spanEnds[mid] <= address { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < spanStarts.count && spanStarts[lo] <= address
+    }
+
+    /// Appends the sites of block `block` (file offsets `[block * 64 KiB, ...)`), in offset
+    /// order; `bytes` holds the image from the block's start (shorter at the image's end).
+    func scan(block: Int64, bytes: UnsafeBufferPointer<UInt8>, into sites: inout [ReferenceSite]) {
+        let blockStart = block * ReferenceTransform.scanBlock
+        let blockEnd = blockStart + Int64(bytes.count)
+        guard let base = bytes.baseAddress else { return }
+        var index = ReferenceTransform.region(regions, containing: blockStart) ?? firstRegion(after: blockStart)
+        while index < regions.count, regions[index].fileStart < blockEnd {
+            let region = regions[index]
+            index += 1
+            guard let architecture = region.architecture else { continue }
+            let lo = max(blockStart, region.fileStart)
+            let hi = min(blockEnd, region.fileEnd)
+            guard hi - lo >= 4 else { continue }
+            let p = base + Int(lo - blockStart)
+            let count = Int(hi - lo)
+            let address = region.address &+ UInt64(lo - region.fileStart)
+            switch architecture {
+            case .x86_64: scanX86(p, count, offset: lo, address: address, into: &sites)
+            case .aarch64: scanA64(p, count, offset: lo, address: address, into: &sites)
+            }
+        }
+    }
+
+    private func firstRegion(after offset: Int64) -> Int {
+        var lo = 0
+        var hi = regions.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if regions[mid].fileStart < offset { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    @inline(__always)
+    private static func load32(_ p: UnsafePointer<UInt8>) -> UInt32 {
+        UnsafeRawPointer(p).loadUnaligned(as: UInt32.self).littleEndian
+    }
+
+    private func scanX86(
+        _ p: UnsafePointer<UInt8>, _ count: Int, offset: Int64, address: UInt64, into sites: inout [ReferenceSite]
+    ) {
+        var i = 0
+        while i + 5 <= count {
+            var operand = -1
+            switch Self.x86Class[Int(p[i])] {
+            case 1: operand = i + 1
+            case 2:
+                let second = p[i + 1]
+                if second & 0xF0 == 0x80 {
+                    operand = i + 2
+                } else if Self.x86SecondModRM[Int(second)], i + 2 < count, p[i + 2] & 0xC7 == 0x05 {
+                    operand = i + 3
+                }
+            case 3: if p[i + 1] & 0xC7 == 0x05 { operand = i + 2 }
+            case 4: if p[i + 1] == 0x15 || p[i + 1] == 0x25 { operand = i + 2 }
+            default: break
+            }
+            if operand >= 0 && operand + 4 <= count {
+                let word = Self.load32(p + operand)
+                let site = address &+ UInt64(operand)
+                if let target = ReferenceKind.x86Rel32.target(word: word, address: site), isTarget(target) {
+                    sites.append(ReferenceSite(offset: offset + Int64(operand), kind: .x86Rel32))
+                    i = operand + 4
+                    continue
+                }
+            }
+            i += 1
+        }
+    }
+
+    private func scanA64(
+        _ p: UnsafePointer<UInt8>, _ count: Int, offset: Int64, address: UInt64, into sites: inout [ReferenceSite]
+    ) {
+        var i = Int((4 &- (address & 3)) & 3)
+        while i + 4 <= count {
+            let word = Self.load32(p + i)
+            let kind: ReferenceKind?
+            if word & 0x7C00_0000 == 0x1400_0000 {
+                kind = .a64Branch26
+            } else if word & 0xFF00_0010 == 0x5400_0000 || word & 0x7E00_0000 == 0x3400_0000
+                || word & 0x3B00_0000 == 0x1800_0000
+            {
+                kind = .a64Imm19
+            } else if word & 0x7E00_0000 == 0x3600_0000 {
+                kind = .a64Imm14
+            } else if word & 0x9F00_0000 == 0x1000_0000 {
+                kind = .a64Adr
+            } else if word & 0x9F00_0000 == 0x9000_0000 {
+                kind = .a64Adrp
+            } else {
+                kind = nil
+            }
+            if let kind, let target = kind.target(word: word, address: address &+ UInt64(i)), isTarget(target) {
+                sites.append(ReferenceSite(offset: offset + Int64(i), kind: kind))
+            }
+            i += 4
+        }
+    }
+}

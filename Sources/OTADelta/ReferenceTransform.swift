@@ -1,0 +1,278 @@
+public import OTACore
+
+/// The executable transform of a version-3 patch: where the old and new images hold machine
+/// code, and how old addresses map to new ones, so that an ADDP op can *predict* each branch,
+/// call and RIP-relative operand of the new code from the old one (docs/FORMAT.md, "Reference
+/// transform").
+///
+/// A recompiled program shifts its functions and data; every relative call or address into
+/// shifted code changes, though the instruction is the same. The decoder finds reference sites
+/// in the old bytes an ADDP reads (`ReferenceScanner`), computes each old target address, maps
+/// it through `map` to a new address and rewrites the operand for the new site's address. The
+/// ADD differences are then taken against these predicted bytes: a correctly predicted
+/// reference costs nothing. The prediction is plain arithmetic on bytes the decoder already
+/// holds (no pointer is ever formed from a patch value), so any transform, even a hostile one,
+/// can only make the differences larger; the result is still checked by the new image's hash.
+public struct ReferenceTransform: Sendable, Equatable {
+    /// A stretch of an image that is loaded at a known address (an ELF PT_LOAD segment).
+    public struct Region: Sendable, Equatable {
+        /// File offset and length of the bytes in the image.
+        public var fileStart: Int64
+        public var length: Int64
+        /// Address of the first byte (the segment's virtual address plus a base per embedded ELF).
+        public var address: UInt64
+        /// Bytes of address space the segment takes (≥ length: includes .bss): a reference into
+        /// it is a valid target.
+        public var span: UInt64
+        /// Instruction set of the code in it, or nil for data (not scanned for references).
+        public var architecture: ReferenceArchitecture?
+
+        public init(fileStart: Int64, length: Int64, address: UInt64, span: UInt64, architecture: ReferenceArchitecture?) {
+            self.fileStart = fileStart
+            self.length = length
+            self.address = address
+            self.span = span
+            self.architecture = architecture
+        }
+
+        var fileEnd: Int64 { fileStart + length }
+    }
+
+    /// Old addresses `[oldAddress, oldAddress + length)` are now at `newAddress ...`.
+    public struct MapEntry: Sendable, Equatable {
+        public var oldAddress: UInt64
+        public var length: UInt64
+        public var newAddress: UInt64
+
+        public init(oldAddress: UInt64, length: UInt64, newAddress: UInt64) {
+            self.oldAddress = oldAddress
+            self.length = length
+            self.newAddress = newAddress
+        }
+    }
+
+    /// Sorted by file offset, not overlapping, inside the old image.
+    public var oldRegions: [Region]
+    /// Sorted by file offset, not overlapping, inside the new image.
+    public var newRegions: [Region]
+    /// Sorted by old address, not overlapping.
+    public var map: [MapEntry]
+
+    public init(oldRegions: [Region], newRegions: [Region], map: [MapEntry]) {
+        self.oldRegions = oldRegions
+        self.newRegions = newRegions
+        self.map = map
+    }
+
+    static let blockVersion: UInt8 = 1
+    /// Old-image blocks are scanned for references independently (a site never spans two), so
+    /// the decoder can find the sites of any old range by reading at most one block more.
+    static let scanBlock: Int64 = 1 << 16
+
+    // MARK: - Wire form
+
+    /// The raw (uncompressed) block: version, old regions, new regions, map (docs/FORMAT.md).
+    func encoded() -> [UInt8] {
+        var out: [UInt8] = [Self.blockVersion]
+        for regions in [oldRegions, newRegions] {
+            Varint.append(UInt64(regions.count), to: &out)
+            var previousEnd: Int64 = 0
+            for region in regions {
+                Varint.append(UInt64(region.fileStart - previousEnd), to: &out)
+                Varint.append(UInt64(region.length), to: &out)
+                Varint.append(region.address, to: &out)
+                Varint.append(region.span &- UInt64(region.length), to: &out)
+                out.append(region.architecture?.rawValue ?? 0)
+                previousEnd = region.fileEnd
+            }
+        }
+        Varint.append(UInt64(map.count), to: &out)
+        var previousEnd: UInt64 = 0
+        var previousShift: Int64 = 0
+        for entry in map {
+            let shift = Int64(bitPattern: entry.newAddress &- entry.oldAddress)
+            Varint.append(entry.oldAddress &- previousEnd, to: &out)
+            Varint.append(entry.length, to: &out)
+            Varint.append(Varint.zigzag(shift &- previousShift), to: &out)
+            previousEnd = entry.oldAddress &+ entry.length
+            previousShift = shift
+        }
+        return out
+    }
+
+    /// Parses and validates a raw block against the image sizes and the decoder's limits.
+    static func decode(_ bytes: [UInt8], oldSize: UInt64, newSize: UInt64, limits: DeltaLimits) throws(OTAError)
+        -> ReferenceTransform
+    {
+        var reader = BlockReader(bytes: bytes)
+        guard try reader.byte() == blockVersion else {
+            throw OTAError(.deltaTransformInvalid, "unknown reference transform block version")
+        }
+        var sides: [[Region]] = []
+        for size in [oldSize, newSize] {
+            let count = try reader.number("region count")
+            guard count <= UInt64(limits.maxTransformRegions) else {
+                throw OTAError(.deltaTransformInvalid, "the transform declares \(count) regions, more than \(limits.maxTransformRegions)")
+            }
+            var regions: [Region] = []
+            var previousEnd: UInt64 = 0
+            for _ in 0..<count {
+                let gap = try reader.number("region offset")
+                let length = try reader.number("region length")
+                let address = try reader.number("region address")
+                let extra = try reader.number("region span")
+                let code = try reader.byte()
+                let (start, o1) = previousEnd.addingReportingOverflow(gap)
+                let (end, o2) = start.addingReportingOverflow(length)
+                let (spanEnd, o3) = address.addingReportingOverflow(length)
+                let (_, o4) = spanEnd.addingReportingOverflow(extra)
+                guard !o1, !o2, !o3, !o4, length > 0, end <= size else {
+                    throw OTAError(.deltaTransformInvalid, "a transform region lies outside its image or overflows (start \(start), length \(length))")
+                }
+                let architecture: ReferenceArchitecture?
+                if code == 0 {
+                    architecture = nil
+                } else if let known = ReferenceArchitecture(rawValue: code) {
+                    architecture = known
+                } else {
+                    throw OTAError(.deltaTransformInvalid, "unknown instruction set code \(code) in the transform")
+                }
+                regions.append(
+                    Region(
+                        fileStart: Int64(start), length: Int64(length), address: address, span: length + extra,
+                        architecture: architecture))
+                previousEnd = end
+            }
+            sides.append(regions)
+        }
+        let count = try reader.number("map size")
+        guard count <= UInt64(limits.maxTransformMapEntries) else {
+            throw OTAError(.deltaTransformInvalid, "the transform's address map has \(count) entries, more than \(limits.maxTransformMapEntries)")
+        }
+        var map: [MapEntry] = []
+        map.reserveCapacity(Int(count))
+        var previousEnd: UInt64 = 0
+        var shift: Int64 = 0
+        for _ in 0..<count {
+            let gap = try reader.number("map address")
+            let length = try reader.number("map length")
+            shift = shift &+ Varint.unzigzag(try reader.number("map shift"))
+            let (start, o1) = previousEnd.addingReportingOverflow(gap)
+            let (end, o2) = start.addingReportingOverflow(length)
+            guard !o1, !o2, length > 0 else {
+                throw OTAError(.deltaTransformInvalid, "an address map entry overflows or is empty")
+            }
+            map.append(MapEntry(oldAddress: start, length: length, newAddress: start &+ UInt64(bitPattern: shift)))
+            previousEnd = end
+        }
+        guard reader.atEnd else {
+            throw OTAError(.deltaTransformInvalid, "bytes left over after the reference transform block")
+        }
+        return ReferenceTransform(oldRegions: sides[0], newRegions: sides[1], map: map)
+    }
+
+    // MARK: - Lookups
+
+    /// The region of `regions` holding file offset `offset`.
+    @inline(__always)
+    static func region(_ regions: [Region], containing offset: Int64) -> Int? {
+        var lo = 0
+        var hi = regions.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if regions[mid].fileEnd <= offset { lo = mid + 1 } else { hi = mid }
+        }
+        guard lo < regions.count, regions[lo].fileStart <= offset else { return nil }
+        return lo
+    }
+
+    /// The new address of old address `address`, or nil when the map does not cover it.
+    @inline(__always)
+    func mapped(_ address: UInt64) -> UInt64? {
+        var lo = 0
+        var hi = map.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if map[mid].oldAddress &+ map[mid].length <= address { lo = mid + 1 } else { hi = mid }
+        }
+        guard lo < map.count, map[lo].oldAddress <= address else { return nil }
+        return address &- map[lo].oldAddress &+ map[lo].newAddress
+    }
+
+    /// Rewrites each reference operand of `sites` that lies wholly inside `bytes` (old bytes
+    /// `[oldStart, oldStart + bytes.count)`, to become new bytes from `newStart`) with its
+    /// predicted new value. A site whose address, target or new site is not covered, or whose
+    /// new value does not fit its field, is left as it is.
+    func predict(
+        _ bytes: UnsafeMutableBufferPointer<UInt8>, oldStart: Int64, newStart: Int64, sites: ArraySlice<ReferenceSite>
+    ) {
+        var oldRegion = -1
+        var newRegion = -1
+        let end = oldStart + Int64(bytes.count)
+        for site in sites {
+            let s = site.offset
+            guard s >= oldStart, s + 4 <= end else { continue }
+            if oldRegion < 0 || !(oldRegions[oldRegion].fileStart...oldRegions[oldRegion].fileEnd - 4).contains(s) {
+                guard let r = Self.region(oldRegions, containing: s) else { continue }
+                oldRegion = r
+            }
+            let n = newStart + (s - oldStart)
+            if newRegion < 0 || !(newRegions[newRegion].fileStart..<newRegions[newRegion].fileEnd).contains(n) {
+                guard let r = Self.region(newRegions, containing: n) else {
+                    newRegion = -1
+                    continue
+                }
+                newRegion = r
+            }
+            let o = oldRegions[oldRegion]
+            let oldAddress = o.address &+ UInt64(s - o.fileStart)
+            let newAddress = newRegions[newRegion].address &+ UInt64(n - newRegions[newRegion].fileStart)
+            let at = Int(s - oldStart)
+            let word = UInt32(bytes[at]) | UInt32(bytes[at + 1]) << 8 | UInt32(bytes[at + 2]) << 16
+                | UInt32(bytes[at + 3]) << 24
+            guard let target = site.kind.target(word: word, address: oldAddress), let moved = mapped(target),
+                let rewritten = site.kind.rewrite(word: word, address: newAddress, target: moved)
+            else { continue }
+            bytes[at] = UInt8(truncatingIfNeeded: rewritten)
+            bytes[at + 1] = UInt8(truncatingIfNeeded: rewritten >> 8)
+            bytes[at + 2] = UInt8(truncatingIfNeeded: rewritten >> 16)
+            bytes[at + 3] = UInt8(truncatingIfNeeded: rewritten >> 24)
+        }
+    }
+}
+
+/// Instruction sets the transform understands (the code byte in a region).
+public enum ReferenceArchitecture: UInt8, Sendable {
+    case x86_64 = 1
+    case aarch64 = 2
+}
+
+/// Reads the raw transform block; running out of bytes is a malformed block.
+private struct BlockReader {
+    let bytes: [UInt8]
+    var offset = 0
+
+    var atEnd: Bool { offset == bytes.count }
+
+    mutating func byte() throws(OTAError) -> UInt8 {
+        guard offset < bytes.count else {
+            throw OTAError(.deltaTransformInvalid, "the reference transform block ends early")
+        }
+        offset += 1
+        return bytes[offset - 1]
+    }
+
+    mutating func number(_ what: String) throws(OTAError) -> UInt64 {
+        let parse: Varint.Parse
+        do throws(DeltaFormatError) {
+            parse = try bytes.withUnsafeBufferPointer { (p) throws(DeltaFormatError) in try Varint.read(p, at: offset) }
+        } catch {
+            throw OTAError(.deltaTransformInvalid, "malformed number (\(what)) in the reference transform block")
+        }
+        guard case .value(let value, let next) = parse else {
+            throw OTAError(.deltaTransformInvalid, "the reference transform block ends inside \(what)")
+        }
+        offset = next
+        return value
+    }
+}

@@ -1,0 +1,228 @@
+import OTACore
+import Testing
+
+@testable import OTADelta
+
+/// The executable transform (patch format 3): ELF code pairs round trip and get smaller; the
+/// transform block and ADDP ops are refused or harmless when hostile.
+@Suite struct ReferenceTransformTests {
+    static func pair(_ machine: SyntheticELF.Machine) -> (old: [UInt8], new: [UInt8]) {
+        (SyntheticELF.image(SyntheticELF.oldVersion, machine: machine), SyntheticELF.image(SyntheticELF.newVersion, machine: machine))
+    }
+
+    static func withoutTransform() -> DeltaOptions {
+        var options = DeltaOptions()
+        options.referenceTransform = false
+        return options
+    }
+
+    @Test(arguments: [SyntheticELF.Machine.x86_64, .aarch64])
+    func `recompiled code round trips and the transform makes it smaller`(_ machine: SyntheticELF.Machine) throws {
+        let (old, new) = Self.pair(machine)
+        let with = try RoundTripTests.roundTrip(old, new)
+        let without = try RoundTripTests.roundTrip(old, new, options: Self.withoutTransform())
+        #expect(try DeltaPatchHeader.decode(with).version == 3)
+        #expect(try DeltaPatchHeader.decode(without).version == 2)
+        #expect(with.count * 10 < without.count * 9, "with \(with.count) bytes, without \(without.count)")
+    }
+
+    @Test func `images without ELF code make a format 2 patch`() throws {
+        let old = RoundTripTests.texty(200_000, seed: 3)
+        var new = old
+        new.insert(contentsOf: Array("inserted".utf8), at: 5000)
+        #expect(try DeltaPatchHeader.decode(RoundTripTests.roundTrip(old, new)).version == 2)
+    }
+
+    @Test func `the ELF regions of a program are its load segments`() throws {
+        let (old, _) = Self.pair(.x86_64)
+        let regions = old.withUnsafeBufferPointer { ELFLayout.regions(in: $0) }
+        #expect(regions.count == 2)
+        #expect(regions[0].architecture == .x86_64 && regions[0].fileStart == 0x1000 && regions[0].address == 0x1000)
+        #expect(regions[1].architecture == nil && regions[1].span > UInt64(regions[1].length))
+    }
+
+    @Test func `an ELF inside a filesystem image is found at its block`() throws {
+        let (old, _) = Self.pair(.aarch64)
+        var image = RoundTripTests.texty(3 * 4096, seed: 5)
+        image += old
+        let regions = image.withUnsafeBufferPointer { ELFLayout.regions(in: $0) }
+        let first = try #require(regions.first)
+        let expectedStart: Int64 = 3 * 4096 + 0x1000
+        #expect(first.fileStart == expectedStart)
+        #expect(first.address == ELFLayout.base(1) + 0x1000)
+    }
+
+    static let kinds: [(ReferenceKind, UInt32)] = [
+        (.x86Rel32, 0x0000_1234), (.a64Branch26, 0x9400_0010), (.a64Imm19, 0x5400_0201), (.a64Imm14, 0x3600_0120),
+        (.a64Adr, 0x1000_0100), (.a64Adrp, 0x9000_0040),
+    ]
+
+    @Test func `each reference form rewrites to the target it is given`() {
+        for (kind, word) in Self.kinds {
+            let site: UInt64 = 0x40_0000
+            let target = kind.target(word: word, address: site)!
+            #expect(kind.rewrite(word: word, address: site, target: target) == word, "\(kind)")
+            // The same target from a site 0x2000 further on.
+            let moved = kind.rewrite(word: word, address: site + 0x2000, target: target)
+            if let moved { #expect(kind.target(word: moved, address: site + 0x2000) == target, "\(kind)") }
+            // A target beyond the field's reach is not rewritten.
+            #expect(kind.rewrite(word: word, address: site, target: target &+ (1 << 40)) == nil, "\(kind)")
+        }
+    }
+
+    // MARK: - Hostile transforms
+
+    /// A format 3 patch split into its parts: header, transform block (raw), frames.
+    static func parts(_ patch: [UInt8]) throws -> (header: [UInt8], block: [UInt8], exponent: UInt8, frames: [UInt8]) {
+        var offset = DeltaPatchHeader.byteCount
+        let exponent = patch[offset]
+        offset += 1
+        var sizes: [Int] = []
+        for _ in 0..<2 {
+            guard case .value(let value, let next) = try patch.withUnsafeBufferPointer({ try Varint.read($0, at: offset) })
+            else { throw OTAError(.deltaMalformed, "test: bad block") }
+            sizes.append(Int(value))
+            offset = next
+        }
+        var block: [UInt8] = []
+        try LZMA2StreamDecoder(dictionarySize: 1 << UInt32(exponent))
+            .decode(Array(patch[offset..<(offset + sizes[1])]), count: sizes[0], into: &block)
+        return (Array(patch[0..<DeltaPatchHeader.byteCount]), block, exponent, Array(patch[(offset + sizes[1])...]))
+    }
+
+    /// A patch with its raw transform block replaced (and re-compressed).
+    static func withBlock(_ patch: [UInt8], _ block: [UInt8]) throws -> [UInt8] {
+        let (header, _, _, frames) = try parts(patch)
+        let encoder = try LZMA2StreamEncoder(LZMA2Settings(dictionarySize: 1 << 20))
+        var packed: [UInt8] = []
+        try block.withUnsafeBytes { raw in try encoder.update(raw) { packed += $0 } }
+        try encoder.flush { packed += $0 }
+        return header + [20] + AdversarialPatchTests.varint(UInt64(block.count))
+            + AdversarialPatchTests.varint(UInt64(packed.count)) + packed + frames
+    }
+
+    static let x86 = pair(.x86_64)
+    static let x86Patch: [UInt8] = try! Delta.diff(old: x86.old, new: x86.new)
+
+    static func code(_ patch: [UInt8], old: [UInt8] = x86.old, limits: DeltaLimits = DeltaLimits()) -> String? {
+        do {
+            _ = try Delta.apply(old: old, patch: patch, limits: limits)
+            return nil
+        } catch {
+            return error.code.rawValue
+        }
+    }
+
+    @Test func `the transform block survives re-encoding`() throws {
+        let (_, block, _, _) = try Self.parts(Self.x86Patch)
+        #expect(Self.code(try Self.withBlock(Self.x86Patch, block)) == nil)
+    }
+
+    @Test func `malformed transform blocks are refused`() throws {
+        let (_, block, _, _) = try Self.parts(Self.x86Patch)
+        #expect(Self.code(try Self.withBlock(Self.x86Patch, [])) == "delta.transform-invalid")
+        #expect(Self.code(try Self.withBlock(Self.x86Patch, [9] + block.dropFirst())) == "delta.transform-invalid")
+        #expect(Self.code(try Self.withBlock(Self.x86Patch, Array(block.dropLast()))) == "delta.transform-invalid")
+        #expect(Self.code(try Self.withBlock(Self.x86Patch, block + [0])) == "delta.transform-invalid")
+        // A transform block larger than the decoder allows.
+        var small = DeltaLimits()
+        small.maxTransformBytes = 8
+        #expect(Self.code(Self.x86Patch, limits: small) == "delta.transform-invalid")
+        var few = DeltaLimits()
+        few.maxTransformMapEntries = 1
+        #expect(Self.code(Self.x86Patch, limits: few) == "delta.transform-invalid")
+        // A bad dictionary exponent, and a packed size beyond what the raw size allows.
+        var patch = Self.x86Patch
+        patch[DeltaPatchHeader.byteCount] = 30
+        #expect(Self.code(patch) == "delta.transform-invalid")
+    }
+
+    static func block(old: [ReferenceTransform.Region], new: [ReferenceTransform.Region], map: [ReferenceTransform.MapEntry])
+        -> [UInt8]
+    {
+        ReferenceTransform(oldRegions: old, newRegions: new, map: map).encoded()
+    }
+
+    @Test func `regions outside their image are refused`() throws {
+        let size = Int64(Self.x86.old.count)
+        let inside = ReferenceTransform.Region(fileStart: 0, length: 4096, address: 0, span: 4096, architecture: .x86_64)
+        let beyond = ReferenceTransform.Region(fileStart: size - 10, length: 20, address: 0, span: 20, architecture: .x86_64)
+        let wrapping = ReferenceTransform.Region(fileStart: 0, length: 16, address: UInt64.max - 4, span: 16, architecture: nil)
+        #expect(Self.code(try Self.withBlock(Self.x86Patch, Self.block(old: [beyond], new: [inside], map: []))) == "delta.transform-invalid")
+        #expect(Self.code(try Self.withBlock(Self.x86Patch, Self.block(old: [inside], new: [wrapping], map: []))) == "delta.transform-invalid")
+        var unknown = Self.block(old: [inside], new: [], map: [])
+        unknown[unknown.count - 3] = 9  // the region's instruction set code
+        #expect(Self.code(try Self.withBlock(Self.x86Patch, unknown)) == "delta.transform-invalid")
+    }
+
+    @Test func `any map or target values are only arithmetic`() throws {
+        // Targets mapped far out of range, to the top of the address space, or not at all: the
+        // prediction changes, the patch's differences no longer fit, the hash refuses it.
+        let (_, block, _, _) = try Self.parts(Self.x86Patch)
+        let transform = try ReferenceTransform.decode(
+            block, oldSize: UInt64(Self.x86.old.count), newSize: UInt64(Self.x86.new.count), limits: DeltaLimits())
+        let maps: [[ReferenceTransform.MapEntry]] = [
+            [],
+            [ReferenceTransform.MapEntry(oldAddress: 0, length: UInt64.max, newAddress: UInt64.max - 100)],
+            [ReferenceTransform.MapEntry(oldAddress: 0x1000, length: 1 << 20, newAddress: 1 << 62)],
+        ]
+        for map in maps {
+            let edited = Self.block(old: transform.oldRegions, new: transform.newRegions, map: map)
+            let code = Self.code(try Self.withBlock(Self.x86Patch, edited))
+            #expect(code == "delta.result-mismatch", "\(map)")
+        }
+        // Regions that say code where there is none (the whole old image as x86 code).
+        let everything = ReferenceTransform.Region(
+            fileStart: 0, length: Int64(Self.x86.old.count), address: 0, span: UInt64(Self.x86.old.count), architecture: .aarch64)
+        let code = Self.code(try Self.withBlock(Self.x86Patch, Self.block(old: [everything], new: transform.newRegions, map: transform.map)))
+        #expect(code == nil || code == "delta.result-mismatch")
+    }
+
+    @Test func `a transform over data that is not ELF still round trips`() throws {
+        let old = RoundTripTests.random(300_000, seed: 8)
+        var new = old
+        new.insert(contentsOf: RoundTripTests.random(100, seed: 9), at: 100_000)
+        for i in stride(from: 150_000, to: 160_000, by: 61) { new[i] &+= 3 }
+        var options = DeltaOptions()
+        options.forcedTransformRegions = (
+            old: [.init(fileStart: 0, length: Int64(old.count), address: 0, span: UInt64(old.count), architecture: .x86_64)],
+            new: [.init(fileStart: 0, length: Int64(new.count), address: 0, span: UInt64(new.count), architecture: .x86_64)]
+        )
+        let patch = try RoundTripTests.roundTrip(old, new, options: options)
+        #expect(try DeltaPatchHeader.decode(patch).version == 3)
+    }
+
+    @Test func `an ADDP op needs a transform`() throws {
+        var streams = AdversarialPatchTests.Streams()
+        streams.control = [DeltaOperation.predictedAddCode] + AdversarialPatchTests.varint(0) + AdversarialPatchTests.varint(10)
+        streams.runs = AdversarialPatchTests.varint(10 << 3)
+        #expect(AdversarialPatchTests.code(try AdversarialPatchTests.craft(streams, newSize: 10)) == "delta.unknown-op")
+    }
+
+    @Test func `mutated transform patches never crash`() throws {
+        var generator = SeededGenerator(seed: 1234)
+        let (_, block, _, _) = try Self.parts(Self.x86Patch)
+        var accepted = 0
+        for _ in 0..<400 {
+            var mutated = block
+            for _ in 0..<(1 + generator.next() % 3) {
+                let i = Int(generator.next() % UInt64(mutated.count))
+                switch generator.next() % 3 {
+                case 0: mutated[i] ^= UInt8(1 << (generator.next() % 8))
+                case 1: mutated[i] = UInt8(truncatingIfNeeded: generator.next())
+                default: mutated.removeSubrange(i..<min(mutated.count, i + 1 + Int(generator.next() % 4)))
+                }
+            }
+            let code = Self.code(try Self.withBlock(Self.x86Patch, mutated))
+            if code == nil { accepted += 1 }
+            #expect(code == nil || code!.hasPrefix("delta."), "unexpected code \(code!)")
+        }
+        for _ in 0..<400 {
+            var p = Self.x86Patch
+            p[Int(generator.next() % UInt64(p.count - 108)) + 108] ^= UInt8(1 << (generator.next() % 8))
+            let code = Self.code(p)
+            #expect(code == nil || code!.hasPrefix("delta."), "unexpected code \(code!)")
+        }
+        #expect(accepted < 400)
+    }
+}

@@ -57,15 +57,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
 
+        // Shared test helpers (the openssl command line as an independent tool and attacker).
+        .target(name: "OTATestSupport", path: "Tests/OTATestSupport", swiftSettings: swiftSettings),
         .testTarget(
-            name: "OTACoreTests", dependencies: ["OTACore"],
+            name: "OTACoreTests", dependencies: ["OTACore", "OTATestSupport"],
             resources: [.copy("Vectors")],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "OTABundleTests", dependencies: ["OTACore", "OTABuilder", "OTADelta"],
+            name: "OTABundleTests", dependencies: ["OTACore", "OTABuilder", "OTADelta", "OTATestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "OTACLITests", dependencies: ["OTACore", "OTABuilder", "ota"],
+            name: "OTACLITests", dependencies: ["OTACore", "OTABuilder", "ota", "OTATestSupport"],
             swiftSettings: swiftSettings),
         .target(
             name: "OTADelta", dependencies: ["OTACore"],
@@ -83,7 +85,7 @@ let package = Package(
         // The vehicle side: never links OTABuilder (no signing code on the vehicle).
         .target(name: "OTAInstaller", dependencies: ["OTACore", "OTADelta", "OTARecorder"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "OTAInstallerTests", dependencies: ["OTACore", "OTAInstaller", "OTABuilder", "OTADelta", "ota"],
+            name: "OTAInstallerTests", dependencies: ["OTACore", "OTAInstaller", "OTABuilder", "OTADelta", "ota", "OTATestSupport"],
             swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]

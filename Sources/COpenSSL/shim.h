@@ -87,7 +87,6 @@ static inline int COpenSSL_decoder_refuse_passphrase(OSSL_DECODER_CTX *ctx) {
 static const unsigned long COpenSSL_XN_FLAG_RFC2253_UTF8 = XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB;
 static inline int COpenSSL_sk_X509_REVOKED_num(const STACK_OF(X509_REVOKED) *sk) { return sk_X509_REVOKED_num(sk); }
 static inline X509_REVOKED *COpenSSL_sk_X509_REVOKED_value(const STACK_OF(X509_REVOKED) *sk, int i) { return sk_X509_REVOKED_value(sk, i); }
-static inline void COpenSSL_sk_X509_free(STACK_OF(X509) *sk) { sk_X509_free(sk); }
 // OSSL_PARAM keeps a pointer to its key name, so names must have static storage: a Swift String
 // passed as `const char *` is a temporary. These helpers use the header's literal names.
 static inline OSSL_PARAM COpenSSL_param_digest(char *name) { return OSSL_PARAM_construct_utf8_string(OSSL_ALG_PARAM_DIGEST, name, 0); }
@@ -106,4 +105,14 @@ static inline int COpenSSL_ec_uses_named_curve(const EVP_PKEY *pkey) {
     if (!EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_EC_ENCODING, encoding, sizeof(encoding), &length)) return 0;
     return strcmp(encoding, OSSL_PKEY_EC_ENCODING_GROUP) == 0;
 }
+// Switches an EC or SM2 key to the uncompressed point form for every later encoding. OpenSSL
+// remembers the form a point was decoded from (compressed, hybrid) and re-encodes in it, so
+// one key would otherwise have several SubjectPublicKeyInfo encodings.
+static inline int COpenSSL_ec_set_uncompressed(EVP_PKEY *pkey) {
+    return EVP_PKEY_set_utf8_string_param(pkey, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+                                          OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED);
+}
+// sk_ASN1_OBJECT_* are macros (extended key usage lists).
+static inline int COpenSSL_sk_ASN1_OBJECT_num(const STACK_OF(ASN1_OBJECT) *sk) { return sk_ASN1_OBJECT_num(sk); }
+static inline ASN1_OBJECT *COpenSSL_sk_ASN1_OBJECT_value(const STACK_OF(ASN1_OBJECT) *sk, int i) { return sk_ASN1_OBJECT_value(sk, i); }
 #endif

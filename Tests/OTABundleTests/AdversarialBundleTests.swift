@@ -193,7 +193,7 @@ struct AdversarialBundleTests {
 
     @Test func `two signatures by the same key count once`() throws {
         let crafted = try withEnvelope { envelope in envelope.signatures.append(envelope.signatures[0]) }
-        #expect(try code(crafted, threshold: 2) == "signature.threshold")
+        #expect(try code(crafted, threshold: 2) == "signature.duplicate-signer")
     }
 
     @Test func `an envelope algorithm that disagrees with the certificate key is refused`() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import OTACore
+import OTATestSupport
 import Testing
 
 @Suite("Hashes")
@@ -37,7 +38,7 @@ struct DigestTests {
         let data = Data((0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 ^ ($0 >> 9)) })
         try data.write(to: URL(fileURLWithPath: path))
         let name = algorithm == .sm3 ? "-sm3" : "-sha256"
-        let output = try OpenSSLTool.run(["dgst", name, "-r", path]).output
+        let output = try OpenSSLTool.run(["dgst", name, "-r", path])
         let expected = String(decoding: output, as: UTF8.self).split(separator: " ").first.map(String.init)
         #expect(try Hasher.hash(algorithm, fileAt: path).hex == expected)
     }

@@ -15,11 +15,13 @@ public enum BundleRewriter {
     /// Adds `signer`'s signature over the manifest (`ota bundle sign`).
     public static func cosign(path: String, signer: SignerIdentity) throws(OTAError) -> Report {
         try rewrite(path: path) { manifestBytes, _, envelope, recipients throws(OTAError) in
-            let newKeyID = try signer.certificate.publicKey.keyID().hex
+            // One person signs once: the same key (in any encoding), signer id or subject name.
+            let newSignatory = try Signatory(certificate: signer.certificate)
             for existing in envelope.signatures {
                 if let der = existing.certificates.first.flatMap({ Data(base64Encoded: $0) }),
-                   let certificate = try? Certificate(der: Array(der)), (try? certificate.publicKey.keyID().hex) == newKeyID {
-                    throw OTAError(.signatureDuplicate, "\(path): already signed by this key (\(certificate.subject)); a second signature by one key counts once")
+                   let certificate = try? Certificate(der: Array(der)), let signatory = try? Signatory(certificate: certificate),
+                   signatory.overlaps(newSignatory) {
+                    throw OTAError(.signatureDuplicate, "\(path): already signed by this signer (\(certificate.subject): same key, signer id or name); a second signature by one person counts once")
                 }
             }
             var updated = envelope

@@ -68,6 +68,9 @@ public struct SignerReport: Sendable, Codable {
     /// Nil when the signature verified and chained to the role's anchors.
     public let failure: OTAError.Code?
     public let failureMessage: String?
+    /// Who signed (key, signer id, canonical subject), for trusted signatures: thresholds count
+    /// distinct signatories, not keys or certificates.
+    public var signatory: Signatory? = nil
 
     public var isTrusted: Bool { failure == nil }
 }
@@ -135,24 +138,29 @@ public struct EnvelopeVerifier: Sendable {
         if case .untrusted(let error) = try chains.verify(leaf, intermediates: Array(certificates.dropFirst()), role: role) {
             return fail(error.code, error.message, leaf, keyID: keyID)
         }
+        let signatory: Signatory
+        do throws(OTAError) { signatory = try Signatory(certificate: leaf) } catch { return fail(error.code, error.message, leaf, keyID: keyID) }
         return SignerReport(index: index, algorithm: algorithm.rawValue, subject: leaf.subject, issuer: leaf.issuer, keyID: keyID,
-                            notBefore: leaf.notBefore, notAfter: leaf.notAfter, failure: nil, failureMessage: nil)
+                            notBefore: leaf.notBefore, notAfter: leaf.notAfter, failure: nil, failureMessage: nil, signatory: signatory)
     }
 
-    /// Decides the threshold: enough distinct trusted keys whose algorithms belong to `suite`.
-    /// A failing signature's own code is reported when the threshold is missed because of it.
+    /// The trusted signatures of `suite`, grouped by signatory (see `Signatory`): each group is
+    /// one person, however many keys or certificates they signed with.
+    public static func distinctSignatories(_ reports: [SignerReport], suite: Suite? = nil) -> [[SignerReport]] {
+        let allowed = Set((suite?.signatureAlgorithms ?? SignatureAlgorithm.allCases).map(\.rawValue))
+        let counted = reports.filter { $0.isTrusted && allowed.contains($0.algorithm) && $0.signatory != nil }
+        return Signatory.distinct(counted.map { $0.signatory! }).map { group in group.map { counted[$0] } }
+    }
+
+    /// Decides the threshold: enough distinct trusted signatories (people, not keys or
+    /// certificates: `Signatory`) whose algorithms belong to `suite`. A failing signature's own
+    /// code is reported when the threshold is missed because of it; one signatory signing more
+    /// than once is `signature.duplicate-signer`.
     public static func requireThreshold(_ reports: [SignerReport], threshold: Int, suite: Suite) throws(OTAError) {
         let allowed = Set(suite.signatureAlgorithms.map(\.rawValue))
-        var distinct = Set<String>()
-        var suiteMismatch: SignerReport? = nil
-        for report in reports where report.isTrusted {
-            if allowed.contains(report.algorithm) {
-                if let keyID = report.keyID { distinct.insert(keyID) }
-            } else {
-                suiteMismatch = report
-            }
-        }
-        guard distinct.count < max(threshold, 1) else { return }
+        let groups = distinctSignatories(reports, suite: suite)
+        let suiteMismatch = reports.last { $0.isTrusted && !allowed.contains($0.algorithm) }
+        guard groups.count < max(threshold, 1) else { return }
         if let failure = reports.first(where: { !$0.isTrusted }) {
             let all = reports.compactMap(\.failureMessage).joined(separator: "; ")
             throw OTAError(failure.failure ?? .signatureInvalid, all)
@@ -161,6 +169,11 @@ public struct EnvelopeVerifier: Sendable {
             throw OTAError(.signatureSuiteMismatch, "signature \(mismatch.index) uses \(mismatch.algorithm), not allowed in the \(suite.rawValue) suite")
         }
         if reports.isEmpty { throw OTAError(.signatureMissing, "the document carries no signature") }
-        throw OTAError(.signatureThreshold, "\(distinct.count) distinct trusted signer(s); \(threshold) required (signatures by the same key count once)")
+        if let repeated = groups.first(where: { $0.count > 1 }) {
+            let names = repeated.map { "signature \($0.index) (\($0.subject ?? "?"))" }.joined(separator: ", ")
+            throw OTAError(.signatureDuplicateSigner,
+                           "\(names) are by one signer (shared key, signer id or subject name): \(groups.count) distinct signer(s); \(threshold) required")
+        }
+        throw OTAError(.signatureThreshold, "\(groups.count) distinct trusted signer(s); \(threshold) required (one person signing twice counts once)")
     }
 }

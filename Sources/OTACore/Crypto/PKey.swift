@@ -9,14 +9,79 @@ final class PKey: @unchecked Sendable {
     let pointer: OpaquePointer
     let type: KeyType
 
-    /// Takes ownership of `pointer`; fails for key types `ota` does not use.
+    /// Takes ownership of `pointer`, which nobody else may hold (it is normalised in place);
+    /// fails for key types `ota` does not use and for non-canonical encodings.
+    ///
+    /// One key has one encoding in `ota`: an EC or SM2 point decoded from its compressed or
+    /// hybrid form is switched to the uncompressed form, so its SubjectPublicKeyInfo, key id and
+    /// comparisons are the same whichever form a certificate carried; an Ed25519 key whose
+    /// encoding is not canonical (RFC 8032 §5.1.3: y ≥ p, or x = 0 with the sign bit set) is
+    /// refused.
     init(taking pointer: OpaquePointer, source: String) throws(OTAError) {
         guard let type = PKey.detectType(pointer) else {
             EVP_PKEY_free(pointer)
             throw OTAError(.keyUnsupported, "\(source): unsupported key type (expected P-256, Ed25519, X25519 or SM2)")
         }
+        do throws(OTAError) {
+            try PKey.normalise(pointer, type: type, source: source)
+        } catch {
+            EVP_PKEY_free(pointer)
+            throw error
+        }
         self.pointer = pointer
         self.type = type
+    }
+
+    /// Takes a new reference to a key another object owns (a certificate's) as an exclusively
+    /// owned copy, so normalising it never changes the shared object.
+    convenience init(copying shared: OpaquePointer, source: String) throws(OTAError) {
+        OpenSSLErrorQueue.clear()
+        guard let copy = EVP_PKEY_dup(shared) else {
+            throw OpenSSLErrorQueue.error(.keyMalformed, "\(source): cannot copy the public key", function: "EVP_PKEY_dup")
+        }
+        try self.init(taking: copy, source: source)
+    }
+
+    private static func normalise(_ pointer: OpaquePointer, type: KeyType, source: String) throws(OTAError) {
+        switch type {
+        case .p256, .sm2:
+            // OpenSSL keeps the point form a key was decoded from and re-encodes in it.
+            OpenSSLErrorQueue.clear()
+            guard COpenSSL_ec_set_uncompressed(pointer) == 1 else {
+                throw OpenSSLErrorQueue.error(.keyMalformed, "\(source): cannot normalise the EC point encoding", function: "EVP_PKEY_set_utf8_string_param")
+            }
+        case .ed25519:
+            var raw = [UInt8](repeating: 0, count: 32)
+            var length = raw.count
+            guard EVP_PKEY_get_raw_public_key(pointer, &raw, &length) == 1, length == 32 else {
+                OpenSSLErrorQueue.clear()
+                throw OTAError(.keyMalformed, "\(source): Ed25519 public key is not 32 bytes")
+            }
+            guard Self.isCanonicalEd25519(raw) else {
+                throw OTAError(.keyMalformed, "\(source): non-canonical Ed25519 public key encoding (RFC 8032 §5.1.3)")
+            }
+        case .x25519:
+            break
+        }
+    }
+
+    /// Whether 32 bytes are the canonical encoding of an Ed25519 point: the little-endian y
+    /// (255 bits) below p = 2^255 − 19, and no sign bit on x = 0 (y = 1 or y = p − 1).
+    static func isCanonicalEd25519(_ bytes: [UInt8]) -> Bool {
+        guard bytes.count == 32 else { return false }
+        let sign = bytes[31] & 0x80 != 0
+        var y = bytes
+        y[31] &= 0x7f
+        let middleAllOnes = y[1...30].allSatisfy { $0 == 0xff }
+        let topIsMax = y[31] == 0x7f
+        // y ≥ p: 0x7f, 30 × 0xff, low byte ≥ 0xed.
+        if topIsMax && middleAllOnes && y[0] >= 0xed { return false }
+        if sign {
+            let isOne = y[0] == 1 && y[1...31].allSatisfy { $0 == 0 }
+            let isMinusOne = topIsMax && middleAllOnes && y[0] == 0xec
+            if isOne || isMinusOne { return false }
+        }
+        return true
     }
 
     deinit { EVP_PKEY_free(pointer) }

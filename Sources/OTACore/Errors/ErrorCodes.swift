@@ -249,6 +249,7 @@ extension OTAError.Code {
     public static let signatureAlgorithmUnknown = Self("signature.algorithm-unknown", .rejected, "a signature names an unknown algorithm")
     public static let signatureCertificates = Self("signature.certificates", .rejected, "a signature carries no, too many, or unreadable certificates")
     public static let signatureDuplicate = Self("signature.duplicate", .usage, "the bundle is already signed by this signer")
+    public static let signatureDuplicateSigner = Self("signature.duplicate-signer", .rejected, "the threshold is missed because one signer (same key, signer id or name) signed more than once")
     public static let signatureEncoding = Self("signature.encoding", .rejected, "a signature is not base64")
     public static let signatureFailed = Self("signature.failed", .usage, "signing failed")
     public static let signatureInvalid = Self("signature.invalid", .rejected, "a signature does not verify over the document")
@@ -354,7 +355,7 @@ extension OTAError.Code {
         .recordsRetention, .recordsRetentionMinimum, .recordsStore, .recordsTornTail, .recordsTruncated,
         .recordsUnanchored, .recordsUnsigned, .recordsVin, .recordsVinMismatch, .recordsWrongKey,
         .rollbackNothingPending, .rollbackRequested, .rollbackSecurityVersion, .rollbackVersion,
-        .signatureAlgorithmMismatch, .signatureAlgorithmUnknown, .signatureCertificates, .signatureDuplicate,
+        .signatureAlgorithmMismatch, .signatureAlgorithmUnknown, .signatureCertificates, .signatureDuplicate, .signatureDuplicateSigner,
         .signatureEncoding, .signatureFailed, .signatureInvalid, .signatureMissing, .signaturePayloadType,
         .signatureSuiteMismatch, .signatureThreshold, .signatureTooMany, .signaturesMalformed, .slotHashMismatch,
         .slotIo, .slotShort, .slotTooSmall, .suiteUnknown, .targetEcu, .targetHardwareId, .targetModel,

@@ -3,14 +3,17 @@ internal import COpenSSL
 
 /// An X.509 certificate (`X509`), parsed from PEM or DER.
 ///
-/// `@unchecked Sendable`: the certificate is never mutated after parsing except for the SM2
-/// distinguishing ID, which is set once in `init` before the value is shared.
+/// `@unchecked Sendable`: the `X509` object is never mutated once a `Certificate` can be shared.
+/// The one change `ota` makes to a certificate, the SM2 distinguishing ID its signature is
+/// checked with, happens in `init(der:)` on an object it has just parsed and nobody else holds.
+/// OpenSSL's own lazily cached fields (extension flags) are filled under its own lock.
 public final class Certificate: @unchecked Sendable, Equatable, CustomStringConvertible {
     let pointer: OpaquePointer
 
+    /// Takes over one reference to `pointer` (freed in `deinit`); never changes the object, which
+    /// may be shared (a chain OpenSSL built from our certificates).
     init(taking pointer: OpaquePointer) {
         self.pointer = pointer
-        setSM2IDIfNeeded()
     }
 
     deinit { X509_free(pointer) }
@@ -32,6 +35,7 @@ public final class Certificate: @unchecked Sendable, Equatable, CustomStringConv
             X509_free(parsed)
             throw OTAError(.certificateMalformed, "\(source): \(der.count - consumed) trailing bytes after the certificate")
         }
+        Self.setSM2IDIfNeeded(parsed)  // still ours alone
         self.init(taking: parsed)
     }
 
@@ -89,10 +93,12 @@ public final class Certificate: @unchecked Sendable, Equatable, CustomStringConv
     public var publicKey: PublicKey {
         get throws(OTAError) {
             OpenSSLErrorQueue.clear()
-            guard let key = X509_get_pubkey(pointer) else {
-                throw OpenSSLErrorQueue.error(.certificateMalformed, "certificate has no usable public key", function: "X509_get_pubkey")
+            // get0: the certificate keeps its key; ours is a normalised copy (never mutate a
+            // key other threads may be using through this certificate).
+            guard let key = X509_get0_pubkey(pointer) else {
+                throw OpenSSLErrorQueue.error(.certificateMalformed, "certificate has no usable public key", function: "X509_get0_pubkey")
             }
-            return PublicKey(key: try PKey(taking: key, source: "certificate \(subject)"))
+            return PublicKey(key: try PKey(copying: key, source: "certificate \(subject)"))
         }
     }
 
@@ -114,11 +120,13 @@ public final class Certificate: @unchecked Sendable, Equatable, CustomStringConv
     var isSignedWithSM2: Bool { X509_get_signature_nid(pointer) == NID_SM2_with_SM3 }
 
     /// SM2-signed certificates are verified with the default distinguishing ID (GM/T 0009).
-    private func setSM2IDIfNeeded() {
-        guard isSignedWithSM2 else { return }
+    /// Only for a freshly parsed object no other thread can see: it replaces (and frees) the
+    /// ID a concurrent verification of the same object would be reading.
+    private static func setSM2IDIfNeeded(_ x509: OpaquePointer) {
+        guard X509_get_signature_nid(x509) == NID_SM2_with_SM3 else { return }
         guard let id = ASN1_OCTET_STRING_new() else { return }
         _ = defaultSM2DistinguishingID.withUnsafeBufferPointer { ASN1_OCTET_STRING_set(id, $0.baseAddress, Int32($0.count)) }
-        X509_set0_distinguishing_id(pointer, id)  // takes ownership
+        X509_set0_distinguishing_id(x509, id)  // takes ownership
     }
 
     public var description: String { "\(subject) (serial \(serialNumber))" }

@@ -20,14 +20,33 @@ public struct CertificateProfile: Sendable {
     public var usage: Usage
     public var notBefore: Date
     public var notAfter: Date
+    /// The person (or service) the certificate is for, bound in the `ProjectOID.signerID`
+    /// extension: signatures under one signer id count once toward a threshold.
+    public var signerID: String?
 
-    public init(commonName: String, organization: String, organizationalUnit: String? = nil, usage: Usage, notBefore: Date, notAfter: Date) {
+    public init(commonName: String, organization: String, organizationalUnit: String? = nil, usage: Usage, notBefore: Date, notAfter: Date,
+                signerID: String? = nil) {
         self.commonName = commonName
         self.organization = organization
         self.organizationalUnit = organizationalUnit
         self.usage = usage
         self.notBefore = notBefore
         self.notAfter = notAfter
+        self.signerID = signerID
+    }
+
+    /// Longest signer id accepted.
+    public static let maximumSignerIDLength = 128
+
+    /// Why `signerID` cannot be issued, if it cannot: empty, too long, or holding control or
+    /// invisible format characters.
+    public static func problem(signerID: String) -> String? {
+        if signerID.isEmpty { return "signer id is empty" }
+        if signerID.utf8.count > maximumSignerIDLength { return "signer id is longer than \(maximumSignerIDLength) bytes" }
+        if signerID.unicodeScalars.contains(where: { [.control, .format].contains($0.properties.generalCategory) }) {
+            return "signer id holds control or invisible characters"
+        }
+        return nil
     }
 }
 
@@ -81,6 +100,10 @@ public struct CertificateIssuer: Sendable {
             }
             defer { X509_EXTENSION_free(extensionValue) }
             try ensure(X509_add_ext(x509, extensionValue, -1), "X509_add_ext")
+        }
+        if let signerID = profile.signerID {
+            if let problem = CertificateProfile.problem(signerID: signerID) { throw OTAError(.certificateName, "\(profile.commonName): \(problem)") }
+            try Self.addExtension(x509, oid: ProjectOID.signerID, value: DER.encode(tag: DER.utf8String, Array(signerID.utf8)))
         }
 
         try sign { context throws(OTAError) in
@@ -166,6 +189,20 @@ public struct CertificateIssuer: Sendable {
         list.append((NID_subject_key_identifier, "hash"))
         list.append((NID_authority_key_identifier, "keyid:always"))
         return list
+    }
+
+    /// Adds a non-critical extension whose extnValue is `value` (DER).
+    private static func addExtension(_ x509: OpaquePointer, oid: String, value: [UInt8]) throws(OTAError) {
+        let object = try ASN1Object.object(oid)
+        defer { ASN1_OBJECT_free(object) }
+        guard let octets = ASN1_OCTET_STRING_new() else { throw OpenSSLErrorQueue.error(.cryptoInternal, "ASN1_OCTET_STRING_new failed", function: "ASN1_OCTET_STRING_new") }
+        defer { ASN1_OCTET_STRING_free(octets) }
+        try ensure(ASN1_OCTET_STRING_set(octets, value, Int32(value.count)), "ASN1_OCTET_STRING_set")
+        guard let item = X509_EXTENSION_create_by_OBJ(nil, object, 0, octets) else {
+            throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot build extension \(oid)", function: "X509_EXTENSION_create_by_OBJ")
+        }
+        defer { X509_EXTENSION_free(item) }
+        try ensure(X509_add_ext(x509, item, -1), "X509_add_ext")
     }
 
     private static func withASN1Integer(positive bytes: [UInt8], _ body: (UnsafeMutablePointer<ASN1_INTEGER>) throws(OTAError) -> Void) throws(OTAError) {

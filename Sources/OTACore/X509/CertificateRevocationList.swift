@@ -4,10 +4,22 @@ internal import COpenSSL
 /// A certificate revocation list (`X509_CRL`) signed by a CA. It may travel in the clear: its
 /// signature is checked against its issuer during chain verification.
 public final class CertificateRevocationList: @unchecked Sendable {
-    // @unchecked: never mutated after parsing.
+    // @unchecked: the X509_CRL is never mutated once shared; its signature is checked over the
+    // DER kept from parsing, not over a re-encoding of the object (which would rewrite OpenSSL's
+    // cached encoding under other threads' feet).
     let pointer: OpaquePointer
+    /// The DER this object was parsed from (nil only while the issuer builds a new CRL).
+    private let encoded: [UInt8]?
 
-    init(taking pointer: OpaquePointer) { self.pointer = pointer }
+    init(taking pointer: OpaquePointer) {
+        self.pointer = pointer
+        encoded = nil
+    }
+
+    private init(taking pointer: OpaquePointer, encoded: [UInt8]) {
+        self.pointer = pointer
+        self.encoded = encoded
+    }
 
     deinit { X509_CRL_free(pointer) }
 
@@ -28,7 +40,7 @@ public final class CertificateRevocationList: @unchecked Sendable {
             X509_CRL_free(parsed)
             throw OTAError(.crlMalformed, "\(source): trailing bytes after the CRL")
         }
-        self.init(taking: parsed)
+        self.init(taking: parsed, encoded: der)
     }
 
     /// Parses every CRL in PEM text, or one DER CRL.
@@ -51,6 +63,7 @@ public final class CertificateRevocationList: @unchecked Sendable {
     }
 
     public var der: [UInt8] {
+        if let encoded { return encoded }
         var output: UnsafeMutablePointer<UInt8>? = nil
         let length = i2d_X509_CRL(pointer, &output)
         guard length > 0, let output else { return [] }
@@ -81,6 +94,13 @@ public final class CertificateRevocationList: @unchecked Sendable {
         }
     }
 
+    /// `tbsCertList`, the signed part: the first element inside the outer SEQUENCE.
+    static func signedPart(of der: [UInt8]) -> [UInt8]? {
+        guard let outer = DER.only(der[...]), outer.tag == DER.sequence,
+              let tbs = DER.element(outer.content), tbs.tag == DER.sequence else { return nil }
+        return Array(tbs.encoded)
+    }
+
     /// Whether the CRL is signed with SM2-with-SM3.
     var isSignedWithSM2: Bool { X509_CRL_get_signature_nid(pointer) == NID_SM2_with_SM3 }
 
@@ -96,11 +116,7 @@ public final class CertificateRevocationList: @unchecked Sendable {
         case NID_ED25519: algorithm = .ed25519
         default: return false
         }
-        var tbsPointer: UnsafeMutablePointer<UInt8>? = nil
-        let tbsLength = i2d_re_X509_CRL_tbs(pointer, &tbsPointer)
-        guard tbsLength > 0, let tbsPointer else { return false }
-        defer { COpenSSL_free(tbsPointer) }
-        let tbs = Array(UnsafeBufferPointer(start: tbsPointer, count: Int(tbsLength)))
+        guard let tbs = Self.signedPart(of: der) else { return false }
         var signature: UnsafePointer<ASN1_BIT_STRING>? = nil
         var signatureAlgorithm: UnsafePointer<X509_ALGOR>? = nil
         X509_CRL_get0_signature(pointer, &signature, &signatureAlgorithm)

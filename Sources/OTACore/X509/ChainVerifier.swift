@@ -89,12 +89,19 @@ public struct ChainVerifier: Sendable {
             return .untrusted(Self.error(for: code, depth: depth, reason: reason, leaf: leaf, role: role))
         }
 
+        // The path is made of our own objects (leaf, intermediates, anchors): hand back those,
+        // never a second owner of an object other verifications share.
         var chain: [Certificate] = []
-        if let verified = X509_STORE_CTX_get1_chain(context) {
+        if let verified = X509_STORE_CTX_get0_chain(context) {
+            let known = [leaf] + intermediates + anchors
             for index in 0..<COpenSSL_sk_X509_num(verified) {
-                if let certificate = COpenSSL_sk_X509_value(verified, index) { chain.append(Certificate(taking: certificate)) }
+                guard let pointer = COpenSSL_sk_X509_value(verified, index) else { continue }
+                if let certificate = known.first(where: { $0.pointer == pointer }) {
+                    chain.append(certificate)
+                } else if X509_up_ref(pointer) == 1 {
+                    chain.append(Certificate(taking: pointer))
+                }
             }
-            COpenSSL_sk_X509_free(verified)  // the certificates now belong to `chain`
         }
 
         if let usageProblem = Self.checkLeafUsage(leaf, role: role) { return .untrusted(usageProblem) }

@@ -42,7 +42,7 @@ struct BundleVerifyCommand: ParsableCommand {
         for signer in report.signers {
             human += signer.isTrusted ? "  signed by \(signer.subject ?? "?") (\(signer.algorithm))\n" : "  ignored signature \(signer.index): \(signer.failureMessage ?? "")\n"
         }
-        let trusted = Set(report.signers.filter(\.isTrusted).compactMap(\.keyID)).count
+        let trusted = EnvelopeVerifier.distinctSignatories(report.signers, suite: Suite(rawValue: report.suite)).count
         human += "  \(trusted) distinct trusted signer(s), threshold \(report.threshold)\n"
         for image in report.images {
             human += "  \(image.name): \(image.storedSize) bytes in \(image.chunks) chunk(s) verified\(image.contentChecked ? ", content hash verified" : "")\n"

@@ -127,9 +127,9 @@ final class BundleFixture: Sendable {
     }
 
     /// Verifies every byte (and content with `deep`); returns the error code, or nil if accepted.
-    func verifyCode(_ path: String, threshold: Int = 1, deep: Bool = false, keys: [PrivateKey] = []) -> String? {
+    func verifyCode(_ path: String, threshold: Int = 1, deep: Bool = false, keys: [PrivateKey] = [], at time: Date = Date()) -> String? {
         do {
-            _ = try BundleVerification.verify(path: path, policy: try policy(threshold: threshold), decryptionKeys: keys, deep: deep)
+            _ = try BundleVerification.verify(path: path, policy: try policy(threshold: threshold, at: time), decryptionKeys: keys, deep: deep)
             return nil
         } catch let error as OTAError {
             return error.code.rawValue

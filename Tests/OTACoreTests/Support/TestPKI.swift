@@ -29,16 +29,19 @@ struct TestPKI {
         ca = Issued(key: caKey, certificate: caCertificate)
     }
 
-    static func profile(_ name: String, _ usage: CertificateProfile.Usage, now: Date, notBefore: Date? = nil, notAfter: Date? = nil) -> CertificateProfile {
+    static func profile(_ name: String, _ usage: CertificateProfile.Usage, now: Date, notBefore: Date? = nil, notAfter: Date? = nil,
+                        signerID: String? = nil) -> CertificateProfile {
         CertificateProfile(commonName: name, organization: "ota tests", usage: usage,
-                           notBefore: notBefore ?? now.addingTimeInterval(-3600), notAfter: notAfter ?? now.addingTimeInterval(86400 * 365))
+                           notBefore: notBefore ?? now.addingTimeInterval(-3600), notAfter: notAfter ?? now.addingTimeInterval(86400 * 365),
+                           signerID: signerID)
     }
 
     /// A leaf under the CA.
     func leaf(_ name: String = "Test Signer", type: KeyType? = nil, usage: CertificateProfile.Usage = .signer(codeSigning: true),
-              notBefore: Date? = nil, notAfter: Date? = nil) throws -> Issued {
+              notBefore: Date? = nil, notAfter: Date? = nil, signerID: String? = nil) throws -> Issued {
         let key = try PrivateKey.generate(type ?? keyType)
-        let certificate = try ca.issuer.issue(Self.profile(name, usage, now: now, notBefore: notBefore, notAfter: notAfter), publicKey: try key.publicKey)
+        let certificate = try ca.issuer.issue(Self.profile(name, usage, now: now, notBefore: notBefore, notAfter: notAfter, signerID: signerID),
+                                              publicKey: try key.publicKey)
         return Issued(key: key, certificate: certificate)
     }
 

@@ -27,24 +27,3 @@ struct WycheproofFile<Group: Decodable>: Decodable {
 }
 
 func hex(_ string: String) -> [UInt8] { Hex.decode(string) ?? [] }
-
-/// Runs the `openssl` command line (an independent path through the same algorithms).
-enum OpenSSLTool {
-    @discardableResult
-    static func run(_ arguments: [String], input: Data? = nil) throws -> (status: Int32, output: Data) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = arguments
-        let stdout = Pipe()
-        process.standardOutput = stdout
-        process.standardError = Pipe()
-        let stdin = Pipe()
-        process.standardInput = stdin
-        try process.run()
-        if let input { stdin.fileHandleForWriting.write(input) }
-        try stdin.fileHandleForWriting.close()
-        let output = stdout.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
-    }
-}

@@ -1,0 +1,95 @@
+public import Foundation
+
+/// The `openssl` command line, run as a separate process: an independent implementation to
+/// check ours against, and the tool an attacker would use to make hostile inputs (a certificate
+/// carrying a key in another point encoding, say).
+public enum OpenSSLTool {
+    public struct Failure: Error, CustomStringConvertible {
+        public let arguments: [String]
+        public let status: Int32
+        public let output: String
+        public var description: String { "openssl \(arguments.joined(separator: " ")) exited \(status): \(output)" }
+    }
+
+    /// Runs `openssl ARGUMENTS` in `directory`; returns standard output, throws on a non-zero exit.
+    @discardableResult
+    public static func run(_ arguments: [String], in directory: String? = nil, environment: [String: String] = [:], stdin: Data? = nil) throws -> Data {
+        let (status, output, errors) = try status(arguments, in: directory, environment: environment, stdin: stdin)
+        guard status == 0 else { throw Failure(arguments: arguments, status: status, output: String(decoding: output + errors, as: UTF8.self)) }
+        return output
+    }
+
+    /// Runs `openssl ARGUMENTS`; returns the exit status, standard output and standard error.
+    public static func status(_ arguments: [String], in directory: String? = nil, environment: [String: String] = [:], stdin: Data? = nil) throws -> (Int32, Data, Data) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
+        // Standard error goes to a file, so neither stream can fill up and block the child.
+        let errorPath = NSTemporaryDirectory() + "openssl-stderr-" + UUID().uuidString
+        _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: errorPath) }
+        let errors = try FileHandle(forWritingTo: URL(fileURLWithPath: errorPath))
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        let input = Pipe()
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(stdin) }
+        try input.fileHandleForWriting.close()
+        let outputData = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        try errors.close()
+        let errorData = FileManager.default.contents(atPath: errorPath) ?? Data()
+        return (process.terminationStatus, outputData, errorData)
+    }
+
+    /// How an EC point is written in a SubjectPublicKeyInfo (SEC 1 §2.3.3).
+    public enum PointForm: String, Sendable, CaseIterable {
+        case uncompressed, compressed, hybrid
+    }
+
+    /// Issues a certificate for the public key of `keyPEM` (a PEM private or public key file)
+    /// with the `openssl` command line, the point re-encoded in `form` (EC and SM2 keys only),
+    /// signed by `caKey`/`caCertificate`, with the extensions in `extensions` (an OpenSSL
+    /// extension section's lines). SM2 CAs sign with SM3 and the default distinguishing ID.
+    /// Returns the PEM path, in `directory`.
+    public static func issueCertificate(
+        for keyPEM: String, form: PointForm?, subject: String, caCertificate: String, caKey: String, sm2: Bool,
+        extensions: [String], days: Int = 365, in directory: String, name: String = UUID().uuidString
+    ) throws -> String {
+        let publicKey = "\(directory)/\(name).pub.pem"
+        if (try? String(contentsOfFile: keyPEM, encoding: .utf8))?.contains("PUBLIC KEY") == true {
+            try FileManager.default.copyItem(atPath: keyPEM, toPath: publicKey + ".in")
+        } else {
+            try run(["pkey", "-in", keyPEM, "-pubout", "-out", publicKey + ".in"])
+        }
+        if let form {
+            try run(["ec", "-pubin", "-in", publicKey + ".in", "-conv_form", form.rawValue, "-pubout", "-out", publicKey])
+        } else {
+            try FileManager.default.copyItem(atPath: publicKey + ".in", toPath: publicKey)
+        }
+        let extensionFile = "\(directory)/\(name).ext"
+        try extensions.joined(separator: "\n").appending("\n").write(toFile: extensionFile, atomically: true, encoding: .utf8)
+        let certificate = "\(directory)/\(name).crt"
+        let serial = "0x" + (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...0x7f)) }.joined()
+        var arguments = [
+            "x509", "-new", "-subj", subject, "-force_pubkey", publicKey, "-CA", caCertificate, "-CAkey", caKey, "-extfile", extensionFile,
+            "-days", String(days), "-set_serial", serial, "-out", certificate,
+        ]
+        if sm2 { arguments += ["-sm3", "-sigopt", "distid:1234567812345678"] }
+        try run(arguments)
+        return certificate
+    }
+
+    /// The extension lines of a release signer as `ota` issues them (leaf, digitalSignature,
+    /// codeSigning), plus `extra` lines.
+    public static func signerExtensions(extendedKeyUsage: String = "codeSigning", extra: [String] = []) -> [String] {
+        [
+            "basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature", "extendedKeyUsage=\(extendedKeyUsage)",
+            "subjectKeyIdentifier=hash", "authorityKeyIdentifier=keyid:always",
+        ] + extra
+    }
+}

@@ -2,7 +2,11 @@
 SWIFT ?= swift
 OTA := .build/release/ota
 
-.PHONY: deps build release test demo bench clean format lint
+.PHONY: deps build release test demo bench fuzz fuzz-build fuzz-smoke clean format lint
+
+# Fuzzing (Fuzz/README.md): seconds per harness for `make fuzz`; FUZZ_TARGETS names a subset.
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?=
 
 deps:
 	@scripts/install-deps.sh
@@ -16,12 +20,27 @@ release: deps
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	SWIFT=$(SWIFT) Fuzz/run.sh build
+	SWIFT=$(SWIFT) Fuzz/run.sh smoke
 
 demo: release
 	scripts/demo.sh $(OTA)
 
 bench: release
 	bench/run.sh $(OTA)
+
+# libFuzzer harnesses (-sanitize=fuzzer,address, in .build-fuzz/): each for FUZZ_SECONDS.
+fuzz: deps
+	SWIFT=$(SWIFT) Fuzz/run.sh build
+	SWIFT=$(SWIFT) Fuzz/run.sh campaign $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-build: deps
+	SWIFT=$(SWIFT) Fuzz/run.sh build
+
+# Every harness over its seeds and regression inputs, plus a few seconds of mutation (in `make test`).
+fuzz-smoke: deps
+	SWIFT=$(SWIFT) Fuzz/run.sh build
+	SWIFT=$(SWIFT) Fuzz/run.sh smoke
 
 # Style: swift format with the checked-in .swift-format (reports; not yet enforced in CI).
 lint:
@@ -31,4 +50,4 @@ format:
 	$(SWIFT) format -i -r Sources Tests
 
 clean:
-	rm -rf .build out
+	rm -rf .build .build-fuzz out

@@ -90,3 +90,18 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Fuzzing (`make fuzz`, docs/SECURITY.md): the libFuzzer harnesses exist only when OTA_FUZZ=1, so
+// a plain `swift build` never tries to link them without `-sanitize=fuzzer` (Fuzz/README.md).
+if Context.environment["OTA_FUZZ"] == "1" {
+    package.products.append(.executable(name: "ota-fuzz", targets: ["ota-fuzz"]))
+    package.targets.append(
+        .executableTarget(
+            name: "ota-fuzz",
+            dependencies: [
+                "OTACore", "OTADelta", "OTARecorder", "OTABuilder", "OTAInstaller",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            path: "Fuzz/Sources/ota-fuzz",
+            swiftSettings: swiftSettings))
+}

@@ -1,8 +1,8 @@
 /// Checks the raw bytes of a tar stream as they are read, for what libarchive does not check:
 /// entry padding must be zero, the archive must end with exactly two zero blocks, and nothing may
 /// follow them. Together with libarchive's header checksums this makes any changed byte of a
-/// bundle file an error.
-struct TarFraming {
+/// bundle file an error. `package` for the fuzz harness (Fuzz/), which feeds it directly.
+package struct TarFraming {
     private enum State {
         case header            // collecting a 512-byte header block
         case data(UInt64)      // bytes of entry data left
@@ -13,11 +13,13 @@ struct TarFraming {
 
     private var state: State = .header
     private var block: [UInt8] = []
-    private(set) var offset: UInt64 = 0
-    private(set) var isComplete = false
+    package private(set) var offset: UInt64 = 0
+    package private(set) var isComplete = false
+
+    package init() {}
 
     /// Feeds the next raw bytes; throws at the first framing violation.
-    mutating func consume(_ bytes: UnsafeRawBufferPointer) throws(OTAError) {
+    package mutating func consume(_ bytes: UnsafeRawBufferPointer) throws(OTAError) {
         var index = 0
         while index < bytes.count {
             switch state {
@@ -48,7 +50,7 @@ struct TarFraming {
     }
 
     /// Called at end of file: the archive must have ended properly.
-    func finish() throws(OTAError) {
+    package func finish() throws(OTAError) {
         guard isComplete else { throw OTAError(.bundleTruncated, "the bundle ends before its end-of-archive marker (byte \(offset))") }
     }
 

@@ -1,0 +1,119 @@
+import OTACore
+import OTADelta
+
+/// The delta patch decoder (`Delta.apply`, the streaming `DeltaDecoder` under it) against a
+/// fixed old image. The first byte picks how the rest is read:
+///
+/// - 0: the rest is a whole patch, as it arrives in a bundle.
+/// - 1: header fields come from the input but the header's check and the old image's hash
+///      are made right, so the body parser (frames, LZMA2 pieces) is reached; the rest is the
+///      body.
+/// - 2: as 1, and the body is built here: the input gives each frame's four raw streams
+///      (ops, runs, differences, inserts), which are LZMA2-compressed as the encoder does, so
+///      the op interpreter itself is fuzzed.
+struct DeltaTarget: FuzzTarget {
+    static let name = "delta"
+    static let summary = "Delta.apply (DeltaDecoder): raw patches, fixed-up headers, and encoder-framed op streams"
+
+    /// The old image every patch applies to (deterministic; `SeedMaker` diffs against it).
+    static let old: [UInt8] = (0..<20_000).map { index in
+        index % 4096 < 1024 ? 0 : UInt8(truncatingIfNeeded: (index &* 2_654_435_761) >> 13)
+    }
+
+    let oldHashes: [HashAlgorithm: [UInt8]]
+
+    init() throws(OTAError) {
+        oldHashes = [.sha256: try Hasher.hash(.sha256, Self.old).bytes, .sm3: try Hasher.hash(.sm3, Self.old).bytes]
+    }
+
+    func run(_ input: [UInt8]) {
+        var reader = FuzzInput(input)
+        let patch: [UInt8]
+        switch reader.byte() % 3 {
+        case 0: patch = reader.rest()
+        case 1: patch = (try? header(&reader, body: nil)) ?? []
+        default: patch = (try? framed(&reader)) ?? []
+        }
+        _ = try? Delta.apply(old: Self.old, patch: patch)
+    }
+
+    /// A header (108 bytes) with a valid check; fields from the input, the old image's size and
+    /// hash right unless the input's flags say otherwise. With `body` nil the rest of the input
+    /// is the body and its size comes from the input too.
+    private func header(_ reader: inout FuzzInput, body: (bytes: [UInt8], rawSize: UInt64)?) throws(OTAError) -> [UInt8] {
+        let flags = reader.byte()
+        var out = Array("OTADELTA".utf8)
+        let version: UInt16 = flags & 1 != 0 ? reader.integer(UInt16.self) : 2
+        out += [UInt8(truncatingIfNeeded: version), UInt8(truncatingIfNeeded: version >> 8)]
+        let algorithmCode: UInt8 = flags & 2 != 0 ? reader.byte() : 1 + reader.byte() % 2
+        out.append(algorithmCode)
+        out.append(flags & 4 != 0 ? reader.byte() : 2)
+        for _ in 0..<4 { out.append(flags & 8 != 0 ? reader.byte() : 12) }
+        let oldSize: UInt64 = flags & 16 != 0 ? reader.integer(UInt64.self) : UInt64(Self.old.count)
+        let newSize = UInt64(reader.integer(UInt16.self))
+        let bodySize: UInt64 = body?.rawSize ?? UInt64(reader.integer(UInt32.self))
+        for value in [oldSize, newSize, bodySize] {
+            for index in 0..<8 { out.append(UInt8(truncatingIfNeeded: value >> (8 * UInt64(index)))) }
+        }
+        let algorithm: HashAlgorithm = algorithmCode == 2 ? .sm3 : .sha256
+        if flags & 32 != 0 {
+            let named = reader.bytes(32)
+            out += named + [UInt8](repeating: 0, count: 32 - named.count)
+        } else {
+            out += oldHashes[algorithm]!
+        }
+        let newHash = reader.bytes(32)
+        out += newHash + [UInt8](repeating: 0, count: 32 - newHash.count)
+        out += try Hasher.hash(.sha256, out).bytes.prefix(4)
+        return out + (body?.bytes ?? reader.rest())
+    }
+
+    /// A header and a body of frames built from raw streams in the input.
+    private func framed(_ reader: inout FuzzInput) throws(OTAError) -> [UInt8] {
+        var encoders: [LZMA2StreamEncoder] = []
+        for _ in 0..<4 { encoders.append(try LZMA2StreamEncoder(LZMA2Settings(preset: 0, dictionarySize: 4096))) }
+        var body: [UInt8] = []
+        var rawTotal: UInt64 = 0
+        let frames = 1 + Int(reader.byte() % 3)
+        var headerInput = FuzzInput(reader.bytes(48))
+        for _ in 0..<frames {
+            var raw: [[UInt8]] = []
+            for _ in 0..<4 { raw.append(reader.bytes(Int(reader.byte()) * (reader.byte() % 4 == 0 ? 64 : 1))) }
+            var packed: [[UInt8]] = []
+            for (index, stream) in raw.enumerated() {
+                guard !stream.isEmpty else {
+                    packed.append([])
+                    continue
+                }
+                var piece: [UInt8] = []
+                let encoder = encoders[index]
+                let outcome: Result<Void, OTAError> = stream.withUnsafeBytes { bytes in
+                    do throws(OTAError) {
+                        try encoder.update(bytes) { piece += $0 }
+                        try encoder.flush { piece += $0 }
+                        return .success(())
+                    } catch {
+                        return .failure(error)
+                    }
+                }
+                try outcome.get()
+                packed.append(piece)
+            }
+            for stream in raw { Self.appendVarint(UInt64(stream.count), to: &body) }
+            for piece in packed { Self.appendVarint(UInt64(piece.count), to: &body) }
+            for piece in packed { body += piece }
+            rawTotal += raw.reduce(0) { $0 + UInt64($1.count) }
+        }
+        return try header(&headerInput, body: (body, rawTotal))
+    }
+
+    /// LEB128, as docs/FORMAT.md specifies the patch's varints.
+    static func appendVarint(_ value: UInt64, to out: inout [UInt8]) {
+        var v = value
+        while v >= 0x80 {
+            out.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        out.append(UInt8(v))
+    }
+}

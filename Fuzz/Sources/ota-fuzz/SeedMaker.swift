@@ -1,0 +1,277 @@
+import Foundation
+import OTABuilder
+import OTACore
+import OTADelta
+import OTARecorder
+
+/// Makes the seed corpora (`Fuzz/corpus/NAME/`) and the fixtures (`Fuzz/fixtures/`) from the
+/// repository's samples with the real builders: small bundles of both suites (4 KiB chunks,
+/// encrypted and not), their head entries, an approval, xz and LZMA2 streams, delta patches
+/// against `DeltaTarget.old`, a record log, the sample vehicle configuration and manifests.
+/// `ota-fuzz --make-seeds Fuzz` regenerates everything (signatures and keys differ each time).
+struct SeedMaker {
+    let directory: String
+
+    static let vin = "LSVX1A2B3C4D56789"
+
+    /// A record for the sample log; `seq` varies its fields.
+    static func record(step: String, seq: Int) -> UpgradeRecord {
+        UpgradeRecord(
+            time: "2026-11-2\(seq % 10)T08:00:00.000Z", timeSource: "test", vin: vin, bundle: "fuzz-bundle-intl", campaign: "CAMP-FUZZ",
+            ecu: "IVI", hardwarePart: "IVI-HW-3", step: step, result: seq % 3 == 2 ? "rejected" : "success",
+            errorCode: seq % 3 == 2 ? "signature.threshold" : nil, versionBefore: "2.3.1", versionAfter: "2.4.0",
+            swinBefore: "SWIN-IVI-2.3.1", swinAfter: "SWIN-IVI-2.4.0", categories: ["safety"],
+            regulatory: [.init(kind: "filing", number: "MIIT-OTA-2026-0001", authority: "MIIT")],
+            preconditions: ["battery": "78", "gear": "P"], notice: .init(digest: String(repeating: "ab", count: 32), language: "en"),
+            confirmation: .init(actor: .owner, channel: "hmi", answer: "accepted", at: "2026-11-20T07:59:00.000Z"),
+            durationMs: Int64(1000 * seq))
+    }
+
+    func makeAll() throws(OTAError) {
+        let work = try FuzzFixtures.scratch("seeds")
+        try makeBundles(work)
+        try makeCompression()
+        try makeDelta()
+        try makeRecords(work)
+        try makeSources()
+    }
+
+    private func save(_ bytes: [UInt8], _ target: String, _ name: String) throws(OTAError) {
+        let folder = "\(directory)/corpus/\(target)"
+        try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try AtomicFileWriter.write(bytes, to: "\(folder)/\(name)")
+    }
+
+    // MARK: Bundles and their parts
+
+    private func manifestText(suite: Suite, images: [(name: String, compression: String)]) -> String {
+        var text = """
+            schema: ota-manifest/1
+            bundle: {id: fuzz-bundle-\(suite.rawValue), campaign: CAMP-FUZZ, created: 2026-11-01T00:00:00Z, expires: 2036-11-01T00:00:00Z, suite: \(suite.rawValue)}
+            targets: {models: [X1], vins: [\(Self.vin)]}
+            images:
+
+            """
+        for (index, image) in images.enumerated() {
+            text += """
+                  - {name: \(image.name), file: \(image.name).bin, ecu: ECU\(index), hardwareIds: [HW-\(index)], slotGroup: g\(index), version: 1.\(index).0,
+                     securityVersion: \(index + 1), compression: \(image.compression), swin: {before: SW-\(index)-A, after: SW-\(index)-B}, categories: [safety]}
+
+                """
+        }
+        text += """
+            regulatory: [{type: filing, number: MIIT-OTA-2026-0001, authority: MIIT}]
+            impact: {affectedSystems: [infotainment], typeApprovedSystems: [], addedFunctions: [], alteredFunctions: []}
+            notice:
+              zh-CN: {purpose: 更新, content: 修复, expectedDurationMinutes: 5, functionsUnavailable: [], precautions: [], impact: 无}
+              en: {purpose: Update, content: Fixes, expectedDurationMinutes: 5, functionsUnavailable: [], precautions: [], impact: none}
+            preconditions: {parked: true, gear: P, minimumBatteryPercent: 30, noDrivingDuringInstall: true, skilledPersonRequired: false, doorsUnlockable: true}
+            recovery: rollback
+
+            """
+        return text
+    }
+
+    private static func image(size: Int, seed: UInt32) -> [UInt8] {
+        var state = seed | 1
+        return (0..<size).map { index in
+            if (index / 1024) % 3 == 0 { return 0 }
+            state ^= state << 13
+            state ^= state >> 17
+            state ^= state << 5
+            return (index / 1024) % 3 == 1 ? UInt8(truncatingIfNeeded: state) : UInt8(truncatingIfNeeded: index / 16)
+        }
+    }
+
+    private func signer(_ suite: Suite, _ name: String) throws(OTAError) -> SignerIdentity {
+        let pki = FuzzFixtures.pki(suite)
+        return try SignerIdentity.load(key: "\(pki)/release/\(name).key", certificate: "\(pki)/release/\(name).crt",
+                                       chain: "\(pki)/release/chain.pem", passphrase: nil)
+    }
+
+    private func build(_ work: String, suite: Suite, encrypted: Bool, images: [(name: String, compression: String, size: Int)]) throws(OTAError) -> String {
+        let label = "\(suite.rawValue)-\(encrypted ? "encrypted" : "plain")"
+        let folder = "\(work)/\(label)"
+        try FileSystem.createDirectory(folder)
+        for (index, image) in images.enumerated() {
+            try AtomicFileWriter.write(Self.image(size: image.size, seed: UInt32(index + 7)), to: "\(folder)/\(image.name).bin")
+        }
+        try AtomicFileWriter.write(Array(manifestText(suite: suite, images: images.map { ($0.name, $0.compression) }).utf8), to: "\(folder)/manifest.yaml")
+        let recipients = encrypted ? [try Certificate.load(contentsOf: "\(FuzzFixtures.pki(suite))/vehicle/fleet-recipient.crt")[0]] : []
+        let output = "\(work)/\(label).ota"
+        _ = try BundleBuilder.build(BundleBuilder.Request(
+            manifestPath: "\(folder)/manifest.yaml", imagesDirectory: folder, signer: try signer(suite, "signer-1"), recipients: recipients,
+            outputPath: output, chunkSize: 4096, xzPreset: 1, threads: 1, now: Date(timeIntervalSince1970: 1_793_491_200)))
+        return output
+    }
+
+    private func makeBundles(_ work: String) throws(OTAError) {
+        try FileSystem.createDirectory("\(directory)/fixtures")
+        let specs: [(Suite, Bool, [(name: String, compression: String, size: Int)])] = [
+            (.intl, true, [("app", "xz", 9000), ("cfg", "none", 9000)]),
+            (.gm, true, [("bcm", "xz", 6000)]),
+            (.intl, false, [("tbox", "xz", 5000)]),
+        ]
+        for (suite, encrypted, images) in specs {
+            let path = try build(work, suite: suite, encrypted: encrypted, images: images)
+            let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+            let bytes = try FileSystem.read(path)
+            try save(bytes, BundleTarget.name, "\(name).ota")
+            try save(bytes, TarFramingTarget.name, "\(name).tar")
+            let head = try BundleReader(path: path).readHead()
+            try save(head.manifestBytes, ManifestTarget.name, "\(name).json")
+            try save(try head.envelope.encoded(), EnvelopeTarget.name, "\(name).json")
+            if encrypted {
+                try save(try head.recipients.encoded(), RecipientsTarget.name, "\(name).json")
+                try AtomicFileWriter.write(head.manifestBytes, to: "\(directory)/fixtures/manifest-\(suite.rawValue).json")
+                // Co-signed by a second signer: two signatures for the threshold.
+                _ = try BundleRewriter.cosign(path: path, signer: try signer(suite, "signer-2"))
+                let cosigned = try BundleReader(path: path).readHead()
+                try save(try cosigned.envelope.encoded(), EnvelopeTarget.name, "\(name)-cosigned.json")
+                let approvalSigner = try SignerIdentity.load(
+                    key: "\(FuzzFixtures.pki(suite))/approval/approval-signer.key", certificate: "\(FuzzFixtures.pki(suite))/approval/approval-signer.crt",
+                    chain: nil, passphrase: nil)
+                let approval = "\(work)/\(name).approval"
+                _ = try ApprovalIssuer.approve(
+                    bundlePath: path, signer: approvalSigner, approvalID: "MIIT-AD-2026-0042", models: ["X1"],
+                    validFrom: Date(timeIntervalSince1970: 1_793_491_200), validUntil: Date(timeIntervalSince1970: 1_956_528_000),
+                    outputPath: approval, now: Date(timeIntervalSince1970: 1_793_491_200))
+                let approvalBytes = try FileSystem.read(approval)
+                try save(approvalBytes, ApprovalTarget.name, "\(name).approval")
+                let signed = try SignedApproval.decode(approvalBytes)
+                try save(Array(Data(base64Encoded: signed.payload) ?? Data()), ApprovalTarget.name, "\(name)-payload.json")
+            }
+        }
+        // The smallest framing cases: an empty archive and one tiny entry.
+        try save([UInt8](repeating: 0, count: 1024), TarFramingTarget.name, "empty.tar")
+        try save(Self.tinyTar(), TarFramingTarget.name, "one-entry.tar")
+    }
+
+    /// A ustar archive of one 5-byte file, by hand.
+    static func tinyTar() -> [UInt8] {
+        var header = [UInt8](repeating: 0, count: 512)
+        func put(_ text: String, at offset: Int) { for (index, byte) in text.utf8.enumerated() { header[offset + index] = byte } }
+        put("hello.txt", at: 0)
+        put("0000644", at: 100)
+        put("0000000", at: 108)
+        put("0000000", at: 116)
+        put("00000000005", at: 124)
+        put("00000000000", at: 136)
+        put("        ", at: 148)
+        put("0", at: 156)
+        put("ustar", at: 257)
+        put("00", at: 263)
+        let sum = header.reduce(0) { $0 + Int($1) }
+        let octal = String(sum, radix: 8)
+        put(String(repeating: "0", count: 6 - octal.count) + octal, at: 148)
+        header[154] = 0
+        var data = Array("hello".utf8)
+        data += [UInt8](repeating: 0, count: 512 - data.count)
+        return header + data + [UInt8](repeating: 0, count: 1024)
+    }
+
+    // MARK: Compression
+
+    private func makeCompression() throws(OTAError) {
+        let text = Array(String(repeating: "ota fuzz seed: the quick brown fox jumps over the lazy dog\n", count: 40).utf8)
+        let binary = Self.image(size: 6000, seed: 3)
+        try save(try XZEncoder.compress(text, preset: 0), XZTarget.name, "text-preset0.xz")
+        try save(try XZEncoder.compress(binary, preset: 6), XZTarget.name, "binary-preset6.xz")
+        try save(try XZEncoder.compress([], preset: 1), XZTarget.name, "empty.xz")
+        // Two concatenated streams (the decoder takes one stream: the second is trailing data).
+        try save(try XZEncoder.compress(Array(text.prefix(100))) + XZEncoder.compress(Array(text.prefix(50))), XZTarget.name, "two-streams.xz")
+
+        // LZMA2 pieces: exponent byte (0 -> 4 KiB), then per piece count/4 (u16), length (u16), bytes.
+        let encoder = try LZMA2StreamEncoder(LZMA2Settings(preset: 1, dictionarySize: 4096))
+        var seed: [UInt8] = [0]
+        for chunk in [Array(text.prefix(800)), Array(binary.prefix(1200)), Array(text.suffix(400))] {
+            var piece: [UInt8] = []
+            let outcome: Result<Void, OTAError> = chunk.withUnsafeBytes { raw in
+                do throws(OTAError) {
+                    try encoder.update(raw) { piece += $0 }
+                    try encoder.flush { piece += $0 }
+                    return .success(())
+                } catch {
+                    return .failure(error)
+                }
+            }
+            try outcome.get()
+            let quarter = UInt16(chunk.count / 4)
+            let length = UInt16(piece.count)
+            seed += [UInt8(quarter & 0xff), UInt8(quarter >> 8), UInt8(length & 0xff), UInt8(length >> 8)] + piece
+        }
+        try save(seed, LZMA2Target.name, "three-pieces")
+    }
+
+    // MARK: Delta
+
+    private func makeDelta() throws(OTAError) {
+        var new = DeltaTarget.old
+        for index in stride(from: 3000, to: 3400, by: 1) { new[index] &+= 3 }
+        new.replaceSubrange(9000..<9100, with: Array(repeating: 0x5a, count: 300))
+        new += Array("appended tail".utf8)
+        let patch = try Delta.diff(old: DeltaTarget.old, new: new)
+        try save([0] + patch, DeltaTarget.name, "mode0-patch")
+        // Mode 1: the patch's own header fields (dictionary exponents given, flag 8) and body.
+        let header = try DeltaPatchHeader.decode(Array(patch.prefix(DeltaPatchHeader.byteCount)))
+        var mode1: [UInt8] = [1, 8, 0]
+        mode1 += header.dictionarySizes.map { UInt8($0.trailingZeroBitCount) }
+        mode1 += [UInt8(header.newSize & 0xff), UInt8(header.newSize >> 8)]
+        for index in 0..<4 { mode1.append(UInt8(truncatingIfNeeded: header.bodySize >> (8 * UInt64(index)))) }
+        mode1 += header.newHash.bytes
+        mode1 += patch.dropFirst(DeltaPatchHeader.byteCount)
+        try save(mode1, DeltaTarget.name, "mode1-body")
+        // Mode 2: one frame of hand-written ops: COPY 1000, INSERT "hello", ADD 100 (96 same, 4 changed).
+        let control: [UInt8] = [1, 0, 0xe8, 0x07, 3, 5, 2, 0, 100]
+        let runs: [UInt8] = [0x84, 0x06]  // 96 << 3 | 4 = 772
+        let differences: [UInt8] = [1, 2, 3, 4]
+        let inserts = Array("hello".utf8)
+        var headerInput: [UInt8] = [0, 0, UInt8(1105 & 0xff), UInt8(1105 >> 8)] + [UInt8](repeating: 0, count: 32)
+        headerInput += [UInt8](repeating: 0, count: 48 - headerInput.count)
+        var mode2: [UInt8] = [2, 0] + headerInput
+        for stream in [control, runs, differences, inserts] { mode2 += [UInt8(stream.count), 1] + stream }
+        try save(mode2, DeltaTarget.name, "mode2-ops")
+    }
+
+    // MARK: Records
+
+    private func makeRecords(_ work: String) throws(OTAError) {
+        let signer = try FuzzFixtures.key(.intl, "vehicle/device.key")
+        let log = "\(work)/log"
+        let clock = ManualClock(Date(timeIntervalSince1970: 1_795_000_000))
+        let recorder = try Recorder.create(at: log, vin: Self.vin, signer: signer, clock: clock,
+                                           configuration: .init(segmentBytes: 2500, checkpointInterval: 3, durability: .none))
+        for seq in 0..<5 {
+            clock.advance(seconds: 60)
+            _ = try recorder.append(Self.record(step: ["verify", "policy", "apply", "boot", "confirm"][seq], seq: seq))
+        }
+        try recorder.close()
+        let layout = LogLayout(directory: log)
+        var input = try FileSystem.read(layout.metaPath) + [0] + FileSystem.read(layout.headPath)
+        var segments: [[UInt8]] = []
+        for name in try layout.segments() {
+            segments.append(try FileSystem.read(layout.path(name)))
+            input += [0] + segments.last!
+        }
+        try save(input, RecordLogTarget.name, "log-\(segments.count)-segments")
+        // The same log with a torn tail: the last line cut short.
+        try save(Array(input.dropLast(7)), RecordLogTarget.name, "log-torn-tail")
+        // Only the first segment, the sample log.json (empty part) and no HEAD.
+        try save([0, 0] + segments[0], RecordLogTarget.name, "log-no-head")
+    }
+
+    // MARK: Sources
+
+    private func makeSources() throws(OTAError) {
+        let root = FuzzFixtures.root
+        let vehicle = try FileSystem.read("\(root)/samples/vehicle-x1.yaml")
+        try save(vehicle, VehicleConfigTarget.name, "vehicle-x1.yaml")
+        if let text = String(validating: vehicle, as: UTF8.self), let config = try? YAMLDecoderBridge.vehicleConfig(text) {
+            try save(try CanonicalJSON.encode(config), VehicleConfigTarget.name, "vehicle.json")
+        }
+        for name in try FileSystem.list("\(root)/manifests") where name.hasSuffix(".yaml") {
+            try save(try FileSystem.read("\(root)/manifests/\(name)"), ManifestSourceTarget.name, name)
+        }
+        try save(Array(manifestText(suite: .gm, images: [("a", "xz"), ("b", "none")]).utf8), ManifestSourceTarget.name, "flow-style.yaml")
+    }
+}

@@ -28,9 +28,13 @@ struct BundleTarget: FuzzTarget {
     func run(_ input: [UInt8]) {
         FuzzFixtures.write(input, to: path)
         for test in policies {
-            _ = try? BundleVerification.verify(path: path, policy: test.policy, decryptionKeys: test.keys, deep: true)
+            do throws(OTAError) {
+                _ = try BundleVerification.verify(path: path, policy: test.policy, decryptionKeys: test.keys, deep: true)
+            } catch {
+                FuzzTargets.explain(error)
+            }
         }
-        try? readUnverified()
+        do throws(OTAError) { try readUnverified() } catch { FuzzTargets.explain(error) }
     }
 
     private func readUnverified() throws(OTAError) {

@@ -9,13 +9,15 @@ import OTADelta
 ///      are made right, so the body parser (frames, LZMA2 pieces) is reached; the rest is the
 ///      body.
 /// - 2: as 1, and the body is built here: the input gives each frame's four raw streams
-///      (ops, runs, differences, inserts), which are LZMA2-compressed as the encoder does, so
-///      the op interpreter itself is fuzzed.
+///      (ops, runs, differences, inserts), and optionally a format-3 reference transform block,
+///      which are LZMA2-compressed as the encoder does, so the op interpreter (ADDP prediction
+///      included) is fuzzed.
 struct DeltaTarget: FuzzTarget {
     static let name = "delta"
     static let summary = "Delta.apply (DeltaDecoder): raw patches, fixed-up headers, and encoder-framed op streams"
 
-    /// The old image every patch applies to (deterministic; `SeedMaker` diffs against it).
+    /// The old image every patch applies to (deterministic; `SeedMaker` diffs against it). Its
+    /// pseudo-random stretches hold x86-64 and AArch64 reference-like bytes for ADDP to find.
     static let old: [UInt8] = (0..<20_000).map { index in
         index % 4096 < 1024 ? 0 : UInt8(truncatingIfNeeded: (index &* 2_654_435_761) >> 13)
     }
@@ -34,16 +36,22 @@ struct DeltaTarget: FuzzTarget {
         case 1: patch = (try? header(&reader, body: nil)) ?? []
         default: patch = (try? framed(&reader)) ?? []
         }
-        _ = try? Delta.apply(old: Self.old, patch: patch)
+        do throws(OTAError) {
+            _ = try Delta.apply(old: Self.old, patch: patch)
+        } catch {
+            FuzzTargets.explain(error)
+        }
     }
 
     /// A header (108 bytes) with a valid check; fields from the input, the old image's size and
     /// hash right unless the input's flags say otherwise. With `body` nil the rest of the input
     /// is the body and its size comes from the input too.
-    private func header(_ reader: inout FuzzInput, body: (bytes: [UInt8], rawSize: UInt64)?) throws(OTAError) -> [UInt8] {
+    private func header(_ reader: inout FuzzInput, body: (bytes: [UInt8], rawSize: UInt64)?, version defaultVersion: UInt16 = 2)
+        throws(OTAError) -> [UInt8]
+    {
         let flags = reader.byte()
         var out = Array("OTADELTA".utf8)
-        let version: UInt16 = flags & 1 != 0 ? reader.integer(UInt16.self) : 2
+        let version: UInt16 = flags & 1 != 0 ? reader.integer(UInt16.self) : defaultVersion
         out += [UInt8(truncatingIfNeeded: version), UInt8(truncatingIfNeeded: version >> 8)]
         let algorithmCode: UInt8 = flags & 2 != 0 ? reader.byte() : 1 + reader.byte() % 2
         out.append(algorithmCode)
@@ -68,43 +76,55 @@ struct DeltaTarget: FuzzTarget {
         return out + (body?.bytes ?? reader.rest())
     }
 
-    /// A header and a body of frames built from raw streams in the input.
+    /// A header and a body of frames built from raw streams in the input: an options byte (bit 0:
+    /// a format-3 reference transform block, its raw bytes from the input), the frame count,
+    /// 48 bytes for `header`, then per frame four raw streams (length byte, multiplier byte,
+    /// bytes), each LZMA2-compressed as the encoder does.
     private func framed(_ reader: inout FuzzInput) throws(OTAError) -> [UInt8] {
-        var encoders: [LZMA2StreamEncoder] = []
-        for _ in 0..<4 { encoders.append(try LZMA2StreamEncoder(LZMA2Settings(preset: 0, dictionarySize: 4096))) }
-        var body: [UInt8] = []
-        var rawTotal: UInt64 = 0
+        let options = reader.byte()
         let frames = 1 + Int(reader.byte() % 3)
         var headerInput = FuzzInput(reader.bytes(48))
+        var body: [UInt8] = []
+        if options & 1 != 0 {
+            let raw = reader.bytes(Int(reader.integer(UInt16.self) % 4096))
+            let packed = try Self.compress(raw, with: try LZMA2StreamEncoder(LZMA2Settings(preset: 0, dictionarySize: 4096)))
+            body.append(12)
+            Self.appendVarint(UInt64(raw.count), to: &body)
+            Self.appendVarint(UInt64(packed.count), to: &body)
+            body += packed
+        }
+        var encoders: [LZMA2StreamEncoder] = []
+        for _ in 0..<4 { encoders.append(try LZMA2StreamEncoder(LZMA2Settings(preset: 0, dictionarySize: 4096))) }
+        var rawTotal: UInt64 = 0
         for _ in 0..<frames {
             var raw: [[UInt8]] = []
             for _ in 0..<4 { raw.append(reader.bytes(Int(reader.byte()) * (reader.byte() % 4 == 0 ? 64 : 1))) }
             var packed: [[UInt8]] = []
             for (index, stream) in raw.enumerated() {
-                guard !stream.isEmpty else {
-                    packed.append([])
-                    continue
-                }
-                var piece: [UInt8] = []
-                let encoder = encoders[index]
-                let outcome: Result<Void, OTAError> = stream.withUnsafeBytes { bytes in
-                    do throws(OTAError) {
-                        try encoder.update(bytes) { piece += $0 }
-                        try encoder.flush { piece += $0 }
-                        return .success(())
-                    } catch {
-                        return .failure(error)
-                    }
-                }
-                try outcome.get()
-                packed.append(piece)
+                packed.append(stream.isEmpty ? [] : try Self.compress(stream, with: encoders[index]))
             }
             for stream in raw { Self.appendVarint(UInt64(stream.count), to: &body) }
             for piece in packed { Self.appendVarint(UInt64(piece.count), to: &body) }
             for piece in packed { body += piece }
             rawTotal += raw.reduce(0) { $0 + UInt64($1.count) }
         }
-        return try header(&headerInput, body: (body, rawTotal))
+        return try header(&headerInput, body: (body, rawTotal), version: options & 1 != 0 ? 3 : 2)
+    }
+
+    /// `bytes` through `encoder`, sync-flushed: one piece, as the patch writer emits it.
+    static func compress(_ bytes: [UInt8], with encoder: LZMA2StreamEncoder) throws(OTAError) -> [UInt8] {
+        var piece: [UInt8] = []
+        let outcome: Result<Void, OTAError> = bytes.withUnsafeBytes { raw in
+            do throws(OTAError) {
+                try encoder.update(raw) { piece += $0 }
+                try encoder.flush { piece += $0 }
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
+        }
+        try outcome.get()
+        return piece
     }
 
     /// LEB128, as docs/FORMAT.md specifies the patch's varints.

@@ -1,4 +1,5 @@
 import Foundation
+import OTACore
 
 /// The harnesses `ota-fuzz` knows, and the one this process runs.
 enum FuzzTargets {
@@ -23,6 +24,14 @@ enum FuzzTargets {
 
     /// Set once by `main` before libFuzzer starts; libFuzzer calls back on this thread only.
     nonisolated(unsafe) static var current: (any FuzzTarget)?
+
+    /// `OTA_FUZZ_VERBOSE=1`: harnesses print why an input was refused (to check that seeds get
+    /// as deep as meant).
+    static let verbose = ProcessInfo.processInfo.environment["OTA_FUZZ_VERBOSE"] == "1"
+
+    static func explain(_ error: OTAError) {
+        if verbose { FileHandle.standardError.write(Data("refused: \(error.code.rawValue): \(error.message)\n".utf8)) }
+    }
 
     /// Reports a broken invariant as a crash, so libFuzzer keeps the input.
     static func violated(_ message: String) -> Never {

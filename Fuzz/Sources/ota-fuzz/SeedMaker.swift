@@ -8,9 +8,13 @@ import OTARecorder
 /// repository's samples with the real builders: small bundles of both suites (4 KiB chunks,
 /// encrypted and not), their head entries, an approval, xz and LZMA2 streams, delta patches
 /// against `DeltaTarget.old`, a record log, the sample vehicle configuration and manifests.
-/// `ota-fuzz --make-seeds Fuzz` regenerates everything (signatures and keys differ each time).
+/// `ota-fuzz --make-seeds Fuzz [NAME...]` regenerates them (signatures differ each time, so the
+/// envelope and recipients seeds go with the fixtures: regenerate those only all together).
 struct SeedMaker {
     let directory: String
+    /// Harnesses whose seeds are written (all when empty): regenerating one corpus leaves the
+    /// others' bytes alone (signatures differ on every run).
+    var only: Set<String> = []
 
     static let vin = "LSVX1A2B3C4D56789"
 
@@ -37,6 +41,7 @@ struct SeedMaker {
     }
 
     private func save(_ bytes: [UInt8], _ target: String, _ name: String) throws(OTAError) {
+        guard only.isEmpty || only.contains(target) else { return }
         let folder = "\(directory)/corpus/\(target)"
         try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try AtomicFileWriter.write(bytes, to: "\(folder)/\(name)")
@@ -123,7 +128,9 @@ struct SeedMaker {
             try save(try head.envelope.encoded(), EnvelopeTarget.name, "\(name).json")
             if encrypted {
                 try save(try head.recipients.encoded(), RecipientsTarget.name, "\(name).json")
-                try AtomicFileWriter.write(head.manifestBytes, to: "\(directory)/fixtures/manifest-\(suite.rawValue).json")
+                if only.isEmpty {
+                    try AtomicFileWriter.write(head.manifestBytes, to: "\(directory)/fixtures/manifest-\(suite.rawValue).json")
+                }
                 // Co-signed by a second signer: two signatures for the threshold.
                 _ = try BundleRewriter.cosign(path: path, signer: try signer(suite, "signer-2"))
                 let cosigned = try BundleReader(path: path).readHead()
@@ -226,11 +233,34 @@ struct SeedMaker {
         let runs: [UInt8] = [0x84, 0x06]  // 96 << 3 | 4 = 772
         let differences: [UInt8] = [1, 2, 3, 4]
         let inserts = Array("hello".utf8)
-        var headerInput: [UInt8] = [0, 0, UInt8(1105 & 0xff), UInt8(1105 >> 8)] + [UInt8](repeating: 0, count: 32)
+        try save(Self.mode2(options: 0, newSize: 1105, transform: [], streams: [control, runs, differences, inserts]), DeltaTarget.name, "mode2-ops")
+        // Format 3: a reference transform (one x86-64 region per image, one map entry) and an
+        // ADDP of 2000 bytes after the same ops.
+        var transform: [UInt8] = [1]
+        for length: UInt64 in [16384, 3000] {
+            transform.append(1)
+            for value: UInt64 in [0, length, 0x40_0000, 0] { DeltaTarget.appendVarint(value, to: &transform) }
+            transform.append(1)
+        }
+        transform.append(1)
+        for value: UInt64 in [0x40_0000, 0x1_0000, 0x200] { DeltaTarget.appendVarint(value, to: &transform) }
+        var predicted = control + [4, 0]
+        DeltaTarget.appendVarint(2000, to: &predicted)
+        var predictedRuns = runs
+        DeltaTarget.appendVarint(2000 << 3, to: &predictedRuns)
+        try save(Self.mode2(options: 1, newSize: 3105, transform: transform, streams: [predicted, predictedRuns, differences, inserts]),
+                 DeltaTarget.name, "mode2-transform")
+    }
+
+    /// A mode-2 delta seed: options, one frame, the header input (flags 0, SHA-256, `newSize`),
+    /// the transform's raw bytes when options bit 0 is set, then the four raw streams.
+    private static func mode2(options: UInt8, newSize: UInt16, transform: [UInt8], streams: [[UInt8]]) -> [UInt8] {
+        var headerInput: [UInt8] = [0, 0, UInt8(newSize & 0xff), UInt8(newSize >> 8)]
         headerInput += [UInt8](repeating: 0, count: 48 - headerInput.count)
-        var mode2: [UInt8] = [2, 0] + headerInput
-        for stream in [control, runs, differences, inserts] { mode2 += [UInt8(stream.count), 1] + stream }
-        try save(mode2, DeltaTarget.name, "mode2-ops")
+        var seed: [UInt8] = [2, options, 0] + headerInput
+        if options & 1 != 0 { seed += [UInt8(transform.count & 0xff), UInt8(transform.count >> 8)] + transform }
+        for stream in streams { seed += [UInt8(stream.count), 1] + stream }
+        return seed
     }
 
     // MARK: Records

@@ -2,7 +2,7 @@
 //
 //     ota-fuzz NAME [libFuzzer options and corpus directories or files]
 //     ota-fuzz --list
-//     ota-fuzz --make-seeds DIR
+//     ota-fuzz --make-seeds DIR [NAME...]
 //
 // Built only with OTA_FUZZ=1 and `-sanitize=fuzzer,address` (make fuzz). SwiftPM gives the
 // executable its own `main`, so libFuzzer's is not linked: this file hands control to
@@ -24,7 +24,7 @@ func fail(_ message: String) -> Never {
 
 let arguments = CommandLine.arguments
 guard arguments.count >= 2 else {
-    fail("usage: ota-fuzz NAME [libFuzzer options] [CORPUS...] | --list | --make-seeds DIR\nharnesses: "
+    fail("usage: ota-fuzz NAME [libFuzzer options] [CORPUS...] | --list | --make-seeds DIR [NAME...]\nharnesses: "
         + FuzzTargets.all.map { $0.name }.joined(separator: " "))
 }
 switch arguments[1] {
@@ -32,9 +32,9 @@ case "--list":
     for target in FuzzTargets.all { print("\(target.name)\t\(target.summary)") }
     exit(0)
 case "--make-seeds":
-    guard arguments.count == 3 else { fail("usage: ota-fuzz --make-seeds DIR") }
+    guard arguments.count >= 3 else { fail("usage: ota-fuzz --make-seeds DIR [NAME...]") }
     do throws(OTAError) {
-        try SeedMaker(directory: arguments[2]).makeAll()
+        try SeedMaker(directory: arguments[2], only: Set(arguments.dropFirst(3))).makeAll()
     } catch {
         fail("\(error.code.rawValue): \(error.message)")
     }

@@ -1,4 +1,5 @@
 public import OTACore
+internal import Dispatch
 
 /// Where the decoder reads the old image: a slot file or block device, by offset.
 public protocol DeltaSource: AnyObject {
@@ -6,6 +7,16 @@ public protocol DeltaSource: AnyObject {
     var byteCount: Int64 { get }
     /// Exactly `count` bytes at `offset` (the decoder only asks inside `0..<byteCount`).
     func read(at offset: Int64, count: Int) throws(OTAError) -> [UInt8]
+    /// Exactly `buffer.count` bytes at `offset` into `buffer` (the decoder's hot path: no
+    /// allocation per read where the source implements it).
+    func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws(OTAError)
+}
+
+extension DeltaSource {
+    public func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws(OTAError) {
+        let bytes = try read(at: offset, count: buffer.count)
+        bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
+    }
 }
 
 /// An old image in a file, read with `pread`.
@@ -16,6 +27,12 @@ public final class FileDeltaSource: DeltaSource {
     public init(path: String) throws(OTAError) {
         file = try InputFile(path: path)
         byteCount = try file.byteCount()
+    }
+
+    public func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws(OTAError) {
+        guard try file.read(at: offset, into: buffer) == buffer.count else {
+            throw OTAError(.ioShortRead, "\(file.path): the old image ended early (changed while reading?)")
+        }
     }
 
     public func read(at offset: Int64, count: Int) throws(OTAError) -> [UInt8] {
@@ -34,6 +51,9 @@ public final class MemoryDeltaSource: DeltaSource {
     public init(_ bytes: [UInt8]) { self.bytes = bytes }
     public func read(at offset: Int64, count: Int) throws(OTAError) -> [UInt8] {
         Array(bytes[Int(offset)..<Int(offset) + count])
+    }
+    public func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws(OTAError) {
+        bytes.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[Int(offset)..<Int(offset) + buffer.count])) }
     }
 }
 
@@ -66,7 +86,8 @@ public final class DeltaDecoder {
     private let source: any DeltaSource
     private let limits: DeltaLimits
     private let output: ([UInt8]) throws(OTAError) -> Void
-    private var newHasher: Hasher?
+    /// Hashes the output on a second core while the next piece is decoded.
+    private var newHasher: BackgroundHasher?
 
     private enum Phase {
         case header
@@ -102,11 +123,15 @@ public final class DeltaDecoder {
     private var siteCache: [(block: Int64, sites: [ReferenceSite])] = []
     private var siteCacheNext = 0
     private var opSites: [ReferenceSite] = []
-    private static let siteCacheBlocks = 4
+    /// Old blocks whose sites are kept (ops mostly read old bytes in order, a few blocks apart).
+    private static let siteCacheBlocks = 16
 
     // A small cache of old bytes so runs of short ops do not each cost a pread.
-    private var cache: [UInt8] = []
+    private let cache = UnsafeMutableRawBufferPointer.allocate(byteCount: cacheSize, alignment: 16)
+    private var cacheCount = 0
     private var cacheStart: Int64 = -1
+    /// Holds one old block while it is scanned for reference sites.
+    private var blockBuffer: UnsafeMutableRawBufferPointer?
     private static let cacheSize = 256 << 10
     private static let readAhead = 64 << 10
 
@@ -120,7 +145,11 @@ public final class DeltaDecoder {
         self.output = output
     }
 
-    deinit { out.deallocate() }
+    deinit {
+        out.deallocate()
+        cache.deallocate()
+        blockBuffer?.deallocate()
+    }
 
     /// Consumes the next bytes of the patch.
     public func update(_ bytes: [UInt8]) throws(OTAError) {
@@ -197,7 +226,9 @@ public final class DeltaDecoder {
         var offset: Int64 = 0
         while offset < source.byteCount {
             let count = Int(min(Int64(Self.cacheSize), source.byteCount - offset))
-            hasher.update(try source.read(at: offset, count: count))
+            let piece = UnsafeMutableRawBufferPointer(rebasing: cache[0..<count])
+            try source.read(at: offset, into: piece)
+            hasher.update(UnsafeRawBufferPointer(piece))
             offset += Int64(count)
         }
         guard hasher.finalize().constantTimeEquals(header.oldHash) else {
@@ -213,7 +244,7 @@ public final class DeltaDecoder {
             throw Self.translate(error)
         }
         self.header = header
-        newHasher = try Hasher(header.hashAlgorithm)
+        newHasher = BackgroundHasher(try Hasher(header.hashAlgorithm))
     }
 
     /// Tries to read the transform block collected in `pending`: dictionary exponent, raw and
@@ -492,9 +523,16 @@ public final class DeltaDecoder {
         let end = oldStart + Int64(count)
         var block = oldStart / ReferenceTransform.scanBlock
         while block * ReferenceTransform.scanBlock < end {
-            for site in try sites(ofBlock: block, oldSize: Int64(header.oldSize))
-            where site.offset >= oldStart && site.offset + 4 <= end {
-                opSites.append(site)
+            let found = try sites(ofBlock: block, oldSize: Int64(header.oldSize))
+            var lo = 0
+            var hi = found.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if found[mid].offset < oldStart { lo = mid + 1 } else { hi = mid }
+            }
+            while lo < found.count && found[lo].offset + 4 <= end {
+                opSites.append(found[lo])
+                lo += 1
             }
             block += 1
         }
@@ -507,9 +545,14 @@ public final class DeltaDecoder {
         if let hit = siteCache.first(where: { $0.block == block }) { return hit.sites }
         guard let scanner else { return [] }
         let start = block * ReferenceTransform.scanBlock
-        let bytes = try source.read(at: start, count: Int(min(ReferenceTransform.scanBlock, oldSize - start)))
+        let buffer =
+            blockBuffer ?? UnsafeMutableRawBufferPointer.allocate(byteCount: Int(ReferenceTransform.scanBlock), alignment: 16)
+        blockBuffer = buffer
+        let bytes = UnsafeMutableRawBufferPointer(
+            rebasing: buffer[0..<Int(min(ReferenceTransform.scanBlock, oldSize - start))])
+        try source.read(at: start, into: bytes)
         var found: [ReferenceSite] = []
-        bytes.withUnsafeBufferPointer { scanner.scan(block: block, bytes: $0, into: &found) }
+        scanner.scan(block: block, bytes: UnsafeBufferPointer(bytes.bindMemory(to: UInt8.self)), into: &found)
         if siteCache.count < Self.siteCacheBlocks {
             siteCache.append((block, found))
         } else {
@@ -536,19 +579,20 @@ public final class DeltaDecoder {
     /// reads are served from a cache of the old image.
     private func fillOld(at offset: Int64, count: Int, into dest: UnsafeMutablePointer<UInt8>) throws(OTAError) {
         guard count > 0 else { return }
-        if count > Self.cacheSize {
-            let bytes = try source.read(at: offset, count: count)
-            bytes.withUnsafeBufferPointer { dest.update(from: $0.baseAddress!, count: count) }
+        if count > Self.readAhead {
+            // Long reads go straight to the output.
+            try source.read(at: offset, into: UnsafeMutableRawBufferPointer(start: dest, count: count))
             return
         }
-        if cacheStart < 0 || offset < cacheStart || offset + Int64(count) > cacheStart + Int64(cache.count) {
-            // Ops jump around the old image: read what is needed plus a little read-ahead.
-            let size = Int(min(Int64(max(count, Self.readAhead)), source.byteCount - offset))
-            cache = try source.read(at: offset, count: size)
+        if cacheStart < 0 || offset < cacheStart || offset + Int64(count) > cacheStart + Int64(cacheCount) {
+            // Ops jump around the old image: read what is needed plus some read-ahead.
+            let size = Int(min(Int64(Self.readAhead), source.byteCount - offset))
+            try source.read(at: offset, into: UnsafeMutableRawBufferPointer(rebasing: cache[0..<size]))
             cacheStart = offset
+            cacheCount = size
         }
         let from = Int(offset - cacheStart)
-        cache.withUnsafeBufferPointer { dest.update(from: $0.baseAddress! + from, count: count) }
+        UnsafeMutableRawPointer(dest).copyMemory(from: cache.baseAddress! + from, byteCount: count)
     }
 
     /// Makes room for `count` (≤ 256 KiB) contiguous output bytes.
@@ -566,5 +610,33 @@ public final class DeltaDecoder {
         outCount = 0
         newHasher?.update(piece)
         try output(piece)
+    }
+}
+
+/// A hasher fed from one thread and run on a serial queue, at most `depth` pieces behind, so
+/// hashing the output overlaps decoding without holding more than a few pieces.
+private final class BackgroundHasher: @unchecked Sendable {
+    // Safe: `hasher` is touched only by blocks on `queue`, and by `finalize` after the queue has
+    // drained (`queue.sync`); the semaphore bounds the pieces in flight.
+    private let hasher: Hasher
+    private let queue = DispatchQueue(label: "ota.delta.hash")
+    private let slots: DispatchSemaphore
+    private static let depth = 4
+
+    init(_ hasher: Hasher) {
+        self.hasher = hasher
+        slots = DispatchSemaphore(value: Self.depth)
+    }
+
+    func update(_ piece: [UInt8]) {
+        slots.wait()
+        queue.async {
+            self.hasher.update(piece)
+            self.slots.signal()
+        }
+    }
+
+    func finalize() -> Digest {
+        queue.sync { hasher.finalize() }
     }
 }

@@ -133,10 +133,17 @@ public final class LZMA2StreamDecoder {
     /// Decodes all of `piece` into `output` (replacing its contents), which must come to exactly
     /// `count` bytes: `xz.output-limit` if the piece holds more, `xz.truncated` if less.
     public func decode(_ piece: [UInt8], count: Int, into output: inout [UInt8]) throws(OTAError) {
-        output.removeAll(keepingCapacity: true)
-        guard count > 0 || !piece.isEmpty else { return }
-        // One spare byte: output filling it proves the piece holds more than declared.
-        output = [UInt8](repeating: 0, count: count + 1)
+        guard count > 0 || !piece.isEmpty else {
+            output.removeAll(keepingCapacity: true)
+            return
+        }
+        // One spare byte: output filling it proves the piece holds more than declared. The
+        // buffer is resized in place (no new allocation or clearing when it is already large).
+        if output.count > count + 1 {
+            output.removeLast(output.count - count - 1)
+        } else if output.count < count + 1 {
+            output.append(contentsOf: repeatElement(0, count: count + 1 - output.count))
+        }
         let (rc, produced, left) = piece.withUnsafeBufferPointer { input in
             output.withUnsafeMutableBufferPointer { out -> (lzma_ret, Int, Int) in
                 stream.next_in = input.baseAddress

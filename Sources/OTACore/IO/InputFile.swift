@@ -83,6 +83,22 @@ public final class InputFile {
         return buffer
     }
 
+    /// Reads up to `buffer.count` bytes at `offset` into `buffer` (no allocation); returns the
+    /// count read, less than asked only at the end of the file.
+    public func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws(OTAError) -> Int {
+        var total = 0
+        let fd = descriptor
+        while total < buffer.count {
+            let outcome = SystemCall.retryingRaw {
+                pread(fd, buffer.baseAddress! + total, buffer.count - total, off_t(offset) + off_t(total))
+            }
+            let got = try SystemCall.check(outcome, "pread", path: path)
+            if got == 0 { break }
+            total += got
+        }
+        return total
+    }
+
     /// Reads the whole file, refusing one larger than `limit` bytes.
     public func readAll(limit: Int) throws(OTAError) -> [UInt8] {
         // A regular file's size is known: read straight into one buffer of that size (no

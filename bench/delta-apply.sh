@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Apply speed and memory: `ota delta apply` beside `hpatchz` (HDiffPatch 5.1.3, bench/hdiffpatch.sh)
+# on the pairs of bench/delta.sh's corpus, runs interleaved (ota, hpatchz, ota, ...), medians.
+#
+#   bench/delta-apply.sh path/to/ota         env: PAIRS, REPEAT (default 5)
+# Prints a Markdown table (also bench/results/delta-apply.md) with the load average at the end.
+set -euo pipefail
+OTA=$(realpath "${1:-.build/release/ota}")
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CORPUS=$ROOT/bench/corpus
+HDP=$("$ROOT/bench/hdiffpatch.sh")
+REPEAT=${REPEAT:-5}
+PAIRS=${PAIRS:-"libpython-amd64 libpython-arm64 postgres-amd64 postgres-arm64 mariadbd-amd64 mariadbd-arm64 librsvg-amd64 librsvg-arm64 containerd-amd64 containerd-arm64 debfs"}
+WORK=$(mktemp -d /tmp/ota-delta-apply.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+mkdir -p "$ROOT/bench/results"
+table=$ROOT/bench/results/delta-apply.md
+{
+    echo "| pair | new bytes | ota apply s (median of $REPEAT) | hpatchz s | ratio | ota RSS MiB | hpatchz RSS MiB |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
+} >"$table"
+for pair in $PAIRS; do
+    old=$CORPUS/$pair.old new=$CORPUS/$pair.new
+    [ -f "$old" ] && [ -f "$new" ] || continue
+    "$OTA" delta create "$old" "$new" -o "$WORK/p.ota" >/dev/null
+    "$HDP/hdiffz" -m-6 -SD -c-lzma2-9-16m -f "$old" "$new" "$WORK/p.hdp" >/dev/null
+    : >"$WORK/ota.t"; : >"$WORK/hdp.t"
+    for _ in $(seq "$REPEAT"); do
+        /usr/bin/time -f "%e %M" -a -o "$WORK/ota.t" "$OTA" delta apply "$old" "$WORK/p.ota" -o "$WORK/out" >/dev/null
+        cmp -s "$WORK/out" "$new" || { echo "ota rebuilt $pair wrongly" >&2; exit 1; }
+        /usr/bin/time -f "%e %M" -a -o "$WORK/hdp.t" "$HDP/hpatchz" -f "$old" "$WORK/p.hdp" "$WORK/out" >/dev/null
+        cmp -s "$WORK/out" "$new" || { echo "hpatchz rebuilt $pair wrongly" >&2; exit 1; }
+    done
+    python3 - "$pair" "$(stat -c %s "$new")" "$WORK/ota.t" "$WORK/hdp.t" >>"$table" <<'PY'
+import statistics, sys
+pair, size, ota, hdp = sys.argv[1:]
+def load(path):
+    rows = [line.split() for line in open(path) if line.strip() and line.split()[0][0].isdigit()]
+    return statistics.median(float(r[0]) for r in rows), max(int(r[1]) for r in rows) / 1024
+(ot, orss), (ht, hrss) = load(ota), load(hdp)
+print(f"| {pair} | {int(size):,} | {ot:.2f} | {ht:.2f} | {ot / max(ht, 0.005):.2f} | {orss:.0f} | {hrss:.0f} |")
+PY
+done
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$table"
+cat "$table"

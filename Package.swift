@@ -58,7 +58,7 @@ let package = Package(
             swiftSettings: swiftSettings),
 
         // Shared test helpers (the openssl command line as an independent tool and attacker).
-        .target(name: "OTATestSupport", path: "Tests/OTATestSupport", swiftSettings: swiftSettings),
+        .target(name: "OTATestSupport", dependencies: ["OTACore"], path: "Tests/OTATestSupport", swiftSettings: swiftSettings),
         .testTarget(
             name: "OTACoreTests", dependencies: ["OTACore", "OTATestSupport"],
             resources: [.copy("Vectors")],

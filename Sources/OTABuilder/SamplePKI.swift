@@ -86,9 +86,12 @@ public enum SamplePKI {
             // release: root → signing CA → signers
             let releaseRoot = try makeRoot("release", name: "Release Root CA")
             let signingCA = try makeCA(under: releaseRoot, role: "release", file: "signing-ca", name: "Release Signing CA")
-            let signer1 = try makeLeaf(under: signingCA, role: "release", file: "signer-1", name: "Release Signer 1", type: signingKeyType, usage: .signer(codeSigning: true))
-            _ = try makeLeaf(under: signingCA, role: "release", file: "signer-2", name: "Release Signer 2", type: suite == .gm ? .sm2 : .ed25519, usage: .signer(codeSigning: true))
-            let revoked = try makeLeaf(under: signingCA, role: "release", file: "revoked-signer", name: "Release Signer (revoked)", type: signingKeyType, usage: .signer(codeSigning: true))
+            let signer1 = try makeLeaf(under: signingCA, role: "release", file: "signer-1", name: "Release Signer 1", type: signingKeyType,
+                                       usage: .signer(codeSigning: true), signerID: "release-engineer-1")
+            _ = try makeLeaf(under: signingCA, role: "release", file: "signer-2", name: "Release Signer 2", type: suite == .gm ? .sm2 : .ed25519,
+                             usage: .signer(codeSigning: true), signerID: "release-engineer-2")
+            let revoked = try makeLeaf(under: signingCA, role: "release", file: "revoked-signer", name: "Release Signer (revoked)", type: signingKeyType,
+                                       usage: .signer(codeSigning: true), signerID: "release-engineer-3")
             try write("release/chain.pem", Data(signingCA.certificate.pem.utf8), mode: 0o644)
             try write("release/signer-1.encrypted.key", Data(try signer1.key.pem(passphrase: Array(SamplePKI.samplePassphrase.utf8)).utf8), mode: 0o600)
             try write("release/signer-1.passphrase", Data((SamplePKI.samplePassphrase + "\n").utf8), mode: 0o600)
@@ -100,14 +103,17 @@ public enum SamplePKI {
                                               ("repository", "Repository", "repository-signer"),
                                               ("compliance", "Compliance", "compliance-signer")] {
                 let rootCA = try makeRoot(role, name: "\(name) Root CA")
-                _ = try makeLeaf(under: rootCA, role: role, file: signerFile, name: "\(name) Signer", type: signingKeyType, usage: .signer(codeSigning: false))
+                _ = try makeLeaf(under: rootCA, role: role, file: signerFile, name: "\(name) Signer", type: signingKeyType, usage: .signer(codeSigning: false),
+                                 signerID: "\(role)-signer-1")
                 try writeCRL(rootCA, revoking: [], role: role, file: "root-ca")
             }
 
             // vehicle: root → device key, fleet recipient key
             let vehicleRoot = try makeRoot("vehicle", name: "Vehicle Root CA")
-            _ = try makeLeaf(under: vehicleRoot, role: "vehicle", file: "device", name: "Vehicle Device SAMPLE0000000001", type: signingKeyType, usage: .device)
-            _ = try makeLeaf(under: vehicleRoot, role: "vehicle", file: "fleet-recipient", name: "Fleet Recipient (model X1)", type: suite == .gm ? .sm2 : .x25519, usage: .keyAgreement)
+            _ = try makeLeaf(under: vehicleRoot, role: "vehicle", file: "device", name: "Vehicle Device SAMPLE0000000001", type: signingKeyType, usage: .device,
+                             signerID: "SAMPLE0000000001")
+            _ = try makeLeaf(under: vehicleRoot, role: "vehicle", file: "fleet-recipient", name: "Fleet Recipient (model X1)", type: suite == .gm ? .sm2 : .x25519,
+                             usage: .keyAgreement)
             try writeCRL(vehicleRoot, revoking: [], role: "vehicle", file: "root-ca")
         }
 
@@ -133,10 +139,14 @@ public enum SamplePKI {
             return issued
         }
 
-        func makeLeaf(under parent: Issued, role: String, file: String, name: String, type: KeyType, usage: CertificateProfile.Usage) throws(OTAError) -> Issued {
+        /// A leaf marked for `role` (its extended key usage), with an optional signer id.
+        func makeLeaf(under parent: Issued, role: String, file: String, name: String, type: KeyType, usage: CertificateProfile.Usage,
+                      signerID: String? = nil) throws(OTAError) -> Issued {
             let key = try PrivateKey.generate(type)
-            let certificate = try CertificateIssuer(key: parent.key, certificate: parent.certificate)
-                .issue(profile(name, role: role, usage: usage, until: years(10)), publicKey: try key.publicKey)
+            var leafProfile = profile(name, role: role, usage: usage, until: years(10))
+            leafProfile.role = TrustRole(rawValue: role)
+            leafProfile.signerID = signerID
+            let certificate = try CertificateIssuer(key: parent.key, certificate: parent.certificate).issue(leafProfile, publicKey: try key.publicKey)
             let issued = Issued(key: key, certificate: certificate)
             try store(issued, role: role, file: file)
             return issued
@@ -186,6 +196,11 @@ public enum SamplePKI {
 
             `revoked-signer` is listed in `release/signing-ca.crl`; every other CRL is empty. CRLs are valid for
             10 years, leaf certificates for 10 years, CAs for 20 and roots for 30.
+
+            Every leaf carries its role's marker in its extended key usage (`2.25.277585782059759735957022079731708763311.1.N`,
+            N = 1 release, 2 approval, 3 repository, 4 compliance, 5 vehicle) and, except fleet-recipient, a signer id
+            (extension `...2.1`): release-engineer-1, -2, -3, approval-signer-1, repository-signer-1, compliance-signer-1,
+            and the device's VIN.
 
             `trust/` is a vehicle trust store: `trust/<role>/anchors/` holds the pinned root, `trust/<role>/crls/`
             the CRLs of that role's CAs. Use it with `--trust DIR/trust`.

@@ -169,7 +169,7 @@ struct AdversarialBundleTests {
             usage: .certificateAuthority(pathLength: 1), notBefore: now.addingTimeInterval(-60), notAfter: now.addingTimeInterval(86400)))
         let evilKey = try PrivateKey.generate(.p256)
         let evil = try CertificateIssuer(key: strangerKey, certificate: strangerRoot).issue(CertificateProfile(commonName: "Release Signer 1", organization: "ota sample OEM",
-            usage: .signer(codeSigning: true), notBefore: now.addingTimeInterval(-60), notAfter: now.addingTimeInterval(86400)), publicKey: try evilKey.publicKey)
+            usage: .signer(codeSigning: true), notBefore: now.addingTimeInterval(-60), notAfter: now.addingTimeInterval(86400), role: .release), publicKey: try evilKey.publicKey)
         _ = stranger
         #expect(try code(try resigned({ _ in }, signer: SignerIdentity(key: evilKey, certificate: evil, chain: [strangerRoot]))) == "certificate.untrusted")
 
@@ -177,7 +177,7 @@ struct AdversarialBundleTests {
         func caSigned(notBefore: Date, notAfter: Date) throws -> SignerIdentity {
             let key = try PrivateKey.generate(.p256)
             let certificate = try signingCA.issue(CertificateProfile(commonName: "Signer", organization: "ota sample OEM", usage: .signer(codeSigning: true),
-                                                                     notBefore: notBefore, notAfter: notAfter), publicKey: try key.publicKey)
+                                                                     notBefore: notBefore, notAfter: notAfter, role: .release), publicKey: try key.publicKey)
             return SignerIdentity(key: key, certificate: certificate, chain: [try fixture.certificate("release/signing-ca.crt")])
         }
         #expect(try code(try resigned({ _ in }, signer: caSigned(notBefore: now.addingTimeInterval(-86400 * 10), notAfter: now.addingTimeInterval(-86400)))) == "certificate.expired")

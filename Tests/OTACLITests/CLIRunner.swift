@@ -15,6 +15,9 @@ struct CLIRunner {
         var errorCode: String? { (json["error"] as? [String: Any])?["code"] as? String }
     }
 
+    /// The repository checkout (for committed fixtures such as `keys-sample/`).
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
     /// The `ota` binary next to the test bundle (`.build/<config>/ota`).
     static var executable: URL {
         let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()

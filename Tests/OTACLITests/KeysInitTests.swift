@@ -44,6 +44,28 @@ struct KeysInitTests {
         #expect(mode == 0o600)
     }
 
+    /// What a certificate says, apart from its key, serial, dates and signature.
+    func profile(_ certificate: Certificate) throws -> [String] {
+        [certificate.subject, certificate.issuer, String(certificate.isCA), try certificate.publicKey.type.rawValue,
+         certificate.extendedKeyUsages.sorted().joined(separator: ","), try certificate.signerID ?? "-"]
+    }
+
+    @Test(arguments: Suite.allCases)
+    func `the committed keys-sample has the files and certificate profiles that keys init makes`(suite: Suite) throws {
+        let base = try CLIRunner.temporaryDirectory()
+        defer { CLIRunner.removeTemporaryDirectory(base) }
+        let fresh = base + "/pki"
+        #expect(try CLIRunner.run(["keys", "init", "--suite", suite.rawValue, "--out", fresh]).status == 0)
+        let committed = "\(CLIRunner.repository)/keys-sample/\(suite.rawValue)"
+        func files(_ root: String) throws -> [String] {
+            try FileManager.default.subpathsOfDirectory(atPath: root).filter { !FileSystem.isDirectory("\(root)/\($0)") }.sorted()
+        }
+        #expect(try files(committed) == files(fresh), "regenerate with scripts/make-keys-sample.sh")
+        for path in try files(fresh) where path.hasSuffix(".crt") {
+            #expect(try profile(certificate(committed, path)) == profile(certificate(fresh, path)), "\(path): regenerate with scripts/make-keys-sample.sh")
+        }
+    }
+
     @Test func `the intl sample chain verifies with the openssl command line too`() throws {
         let base = try CLIRunner.temporaryDirectory()
         defer { CLIRunner.removeTemporaryDirectory(base) }

@@ -76,7 +76,8 @@ struct ChainVerifierTests {
         let pki = try TestPKI(suite: .intl)
         let signer = try pki.leaf(usage: .signer(codeSigning: false))
         #expect(code(try verify(pki, signer.certificate)) == "certificate.usage")
-        #expect(try verify(pki, signer.certificate, role: .approval).isTrusted)
+        let approver = try pki.leaf(usage: .signer(codeSigning: false), role: .approval)
+        #expect(try verify(pki, approver.certificate, role: .approval).isTrusted)
     }
 
     @Test func `a CA certificate cannot act as a signer`() throws {
@@ -140,7 +141,7 @@ struct ChainVerifierTests {
 
     @Test func `a trust store directory gives each role its own anchors`() throws {
         let pki = try TestPKI(suite: .intl)
-        let signer = try pki.leaf()
+        let signer = try pki.leaf(role: .approval)
         let directory = try pki.writeTrustStore(role: .approval, crls: pki.crls())
         defer { TemporaryDirectory.remove(directory) }
         let verifier = ChainVerifier(store: try TrustStore(directory: directory), time: FixedTime(pki.now))

@@ -1,4 +1,5 @@
 public import Foundation
+import OTACore
 
 /// The `openssl` command line, run as a separate process: an independent implementation to
 /// check ours against, and the tool an attacker would use to make hostile inputs (a certificate
@@ -85,10 +86,11 @@ public enum OpenSSLTool {
     }
 
     /// The extension lines of a release signer as `ota` issues them (leaf, digitalSignature,
-    /// codeSigning), plus `extra` lines.
-    public static func signerExtensions(extendedKeyUsage: String = "codeSigning", extra: [String] = []) -> [String] {
+    /// codeSigning and the release role marker), plus `extra` lines.
+    public static func signerExtensions(extendedKeyUsage: String? = nil, extra: [String] = []) -> [String] {
         [
-            "basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature", "extendedKeyUsage=\(extendedKeyUsage)",
+            "basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature",
+            "extendedKeyUsage=\(extendedKeyUsage ?? "codeSigning,\(ProjectOID.role(.release))")",
             "subjectKeyIdentifier=hash", "authorityKeyIdentifier=keyid:always",
         ] + extra
     }

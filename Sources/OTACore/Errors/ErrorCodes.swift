@@ -57,6 +57,7 @@ extension OTAError.Code {
     public static let certificateName = Self("certificate.name", .usage, "a certificate name field cannot be encoded")
     public static let certificateNotYetValid = Self("certificate.not-yet-valid", .rejected, "a certificate in the chain is not valid yet")
     public static let certificateRevoked = Self("certificate.revoked", .rejected, "a certificate in the chain is revoked by its CA's CRL")
+    public static let certificateRole = Self("certificate.role", .rejected, "the leaf certificate lacks the role's marker (extended key usage under the project arc) or carries another role's")
     public static let certificateSignature = Self("certificate.signature", .rejected, "a certificate's signature does not verify under its issuer")
     public static let certificateUntrusted = Self("certificate.untrusted", .rejected, "the chain does not lead to an anchor of the role")
     public static let certificateUsage = Self("certificate.usage", .rejected, "the leaf certificate's key usage or extended key usage does not allow this role")
@@ -329,7 +330,7 @@ extension OTAError.Code {
         .bundleEntryTooLarge, .bundleEntryType, .bundleExtraEntry, .bundleFraming, .bundleMissingEntry,
         .bundleNotAFile, .bundleNotEncrypted, .bundleOrder, .bundleTrailingData, .bundleTruncated,
         .bundleUnexpectedEntry, .bundleWrite, .certificateExpired, .certificateInvalid, .certificateInvalidCa,
-        .certificateMalformed, .certificateName, .certificateNotYetValid, .certificateRevoked, .certificateSignature,
+        .certificateMalformed, .certificateName, .certificateNotYetValid, .certificateRevoked, .certificateRole, .certificateSignature,
         .certificateUntrusted, .certificateUsage, .confirmNotBooted, .confirmNothingPending, .consentLanguage,
         .consentMissing, .consentRefused, .crlExpired, .crlIssuer, .crlMalformed, .crlMissing, .crlNotYetValid,
         .crlSignature, .cryptoAuthentication, .cryptoChunkAuthentication, .cryptoInternal, .cryptoKeyLength,

@@ -23,9 +23,12 @@ public struct CertificateProfile: Sendable {
     /// The person (or service) the certificate is for, bound in the `ProjectOID.signerID`
     /// extension: signatures under one signer id count once toward a threshold.
     public var signerID: String?
+    /// The role a leaf is for, marked by its extended key usage `ProjectOID.role(_:)`; verifiers
+    /// require it (`certificate.role`). Nil for CAs.
+    public var role: TrustRole?
 
     public init(commonName: String, organization: String, organizationalUnit: String? = nil, usage: Usage, notBefore: Date, notAfter: Date,
-                signerID: String? = nil) {
+                signerID: String? = nil, role: TrustRole? = nil) {
         self.commonName = commonName
         self.organization = organization
         self.organizationalUnit = organizationalUnit
@@ -33,6 +36,7 @@ public struct CertificateProfile: Sendable {
         self.notBefore = notBefore
         self.notAfter = notAfter
         self.signerID = signerID
+        self.role = role
     }
 
     /// Longest signer id accepted.
@@ -94,7 +98,7 @@ public struct CertificateIssuer: Sendable {
 
         var context = X509V3_CTX()
         X509V3_set_ctx(&context, self.certificate?.pointer ?? x509, x509, nil, nil, 0)
-        for (nid, value) in Self.extensions(for: profile.usage) {
+        for (nid, value) in Self.extensions(for: profile.usage, role: profile.role) {
             guard let extensionValue = X509V3_EXT_nconf_nid(nil, &context, nid, value) else {
                 throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot build extension \(value)", function: "X509V3_EXT_nconf_nid")
             }
@@ -169,8 +173,9 @@ public struct CertificateIssuer: Sendable {
         return name
     }
 
-    private static func extensions(for usage: CertificateProfile.Usage) -> [(Int32, String)] {
+    private static func extensions(for usage: CertificateProfile.Usage, role: TrustRole?) -> [(Int32, String)] {
         var list: [(Int32, String)] = []
+        var purposes: [String] = []
         switch usage {
         case .certificateAuthority(let pathLength):
             list.append((NID_basic_constraints, "critical,CA:TRUE" + (pathLength.map { ",pathlen:\($0)" } ?? "")))
@@ -178,14 +183,17 @@ public struct CertificateIssuer: Sendable {
         case .signer(let codeSigning):
             list.append((NID_basic_constraints, "critical,CA:FALSE"))
             list.append((NID_key_usage, "critical,digitalSignature"))
-            if codeSigning { list.append((NID_ext_key_usage, "codeSigning")) }
+            if codeSigning { purposes.append("codeSigning") }
         case .device:
             list.append((NID_basic_constraints, "critical,CA:FALSE"))
             list.append((NID_key_usage, "critical,digitalSignature,keyAgreement"))
+            purposes.append("clientAuth")  // the vehicle's TLS client certificate (mutual TLS)
         case .keyAgreement:
             list.append((NID_basic_constraints, "critical,CA:FALSE"))
             list.append((NID_key_usage, "critical,keyAgreement"))
         }
+        if let role { purposes.append(ProjectOID.role(role)) }
+        if !purposes.isEmpty { list.append((NID_ext_key_usage, purposes.joined(separator: ","))) }
         list.append((NID_subject_key_identifier, "hash"))
         list.append((NID_authority_key_identifier, "keyid:always"))
         return list

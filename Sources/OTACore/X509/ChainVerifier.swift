@@ -108,7 +108,8 @@ public struct ChainVerifier: Sendable {
         return .trusted(chain: chain)
     }
 
-    /// Role rules OpenSSL 3.0 has no purpose for: a signing leaf, codeSigning for releases.
+    /// Role rules OpenSSL 3.0 has no purpose for: a signing leaf, the role's marker (and no
+    /// other role's), codeSigning for releases.
     static func checkLeafUsage(_ leaf: Certificate, role: TrustRole) -> OTAError? {
         if leaf.isCA {
             return OTAError(.certificateUsage, "\(leaf.subject): a CA certificate cannot sign as \(role.rawValue)")
@@ -117,8 +118,24 @@ public struct ChainVerifier: Sendable {
         if keyUsage != UInt32.max && (keyUsage & UInt32(KU_DIGITAL_SIGNATURE)) == 0 {
             return OTAError(.certificateUsage, "\(leaf.subject): keyUsage lacks digitalSignature")
         }
+        if let problem = checkRoleMarker(leaf, role: role) { return problem }
         if role.requiresCodeSigning && !leaf.allowsCodeSigning {
             return OTAError(.certificateUsage, "\(leaf.subject): extendedKeyUsage lacks codeSigning, required for the \(role.rawValue) role")
+        }
+        return nil
+    }
+
+    /// The role is bound in the leaf as well as by the anchors: its extended key usage must name
+    /// the role's marker (`ProjectOID.role`) and no other role's, so a certificate of one role is
+    /// refused for another even where several roles share a root (`certificate.role`).
+    static func checkRoleMarker(_ leaf: Certificate, role: TrustRole) -> OTAError? {
+        let marked = Set(leaf.extendedKeyUsages.compactMap(ProjectOID.role(marked:)))
+        let others = marked.subtracting([role]).map(\.rawValue).sorted()
+        if !others.isEmpty {
+            return OTAError(.certificateRole, "\(leaf.subject): marked for the \(others.joined(separator: ", ")) role\(others.count > 1 ? "s" : ""), not only \(role.rawValue) (one certificate, one role)")
+        }
+        guard marked.contains(role) else {
+            return OTAError(.certificateRole, "\(leaf.subject): extendedKeyUsage lacks the \(role.rawValue) role marker \(ProjectOID.role(role)) (docs/SECURITY.md, \"Roles bound in certificates\")")
         }
         return nil
     }

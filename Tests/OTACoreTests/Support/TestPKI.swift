@@ -30,17 +30,17 @@ struct TestPKI {
     }
 
     static func profile(_ name: String, _ usage: CertificateProfile.Usage, now: Date, notBefore: Date? = nil, notAfter: Date? = nil,
-                        signerID: String? = nil) -> CertificateProfile {
+                        signerID: String? = nil, role: TrustRole? = nil) -> CertificateProfile {
         CertificateProfile(commonName: name, organization: "ota tests", usage: usage,
                            notBefore: notBefore ?? now.addingTimeInterval(-3600), notAfter: notAfter ?? now.addingTimeInterval(86400 * 365),
-                           signerID: signerID)
+                           signerID: signerID, role: role)
     }
 
-    /// A leaf under the CA.
+    /// A leaf under the CA, marked for `role` (nil: no role marker).
     func leaf(_ name: String = "Test Signer", type: KeyType? = nil, usage: CertificateProfile.Usage = .signer(codeSigning: true),
-              notBefore: Date? = nil, notAfter: Date? = nil, signerID: String? = nil) throws -> Issued {
+              notBefore: Date? = nil, notAfter: Date? = nil, signerID: String? = nil, role: TrustRole? = .release) throws -> Issued {
         let key = try PrivateKey.generate(type ?? keyType)
-        let certificate = try ca.issuer.issue(Self.profile(name, usage, now: now, notBefore: notBefore, notAfter: notAfter, signerID: signerID),
+        let certificate = try ca.issuer.issue(Self.profile(name, usage, now: now, notBefore: notBefore, notAfter: notAfter, signerID: signerID, role: role),
                                               publicKey: try key.publicKey)
         return Issued(key: key, certificate: certificate)
     }

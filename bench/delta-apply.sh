@@ -16,8 +16,8 @@ trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$ROOT/bench/results"
 table=$ROOT/bench/results/delta-apply.md
 {
-    echo "| pair | new bytes | ota apply s (median of $REPEAT) | hpatchz s | ratio | ota RSS MiB | hpatchz RSS MiB |"
-    echo "|---|---:|---:|---:|---:|---:|---:|"
+    echo "| pair | new bytes | ota apply s (median of $REPEAT) | hpatchz s | ratio | ota CPU s | hpatchz CPU s | ota RSS MiB | hpatchz RSS MiB |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 } >"$table"
 for pair in $PAIRS; do
     old=$CORPUS/$pair.old new=$CORPUS/$pair.new
@@ -26,9 +26,9 @@ for pair in $PAIRS; do
     "$HDP/hdiffz" -m-6 -SD -c-lzma2-9-16m -f "$old" "$new" "$WORK/p.hdp" >/dev/null
     : >"$WORK/ota.t"; : >"$WORK/hdp.t"
     for _ in $(seq "$REPEAT"); do
-        /usr/bin/time -f "%e %M" -a -o "$WORK/ota.t" "$OTA" delta apply "$old" "$WORK/p.ota" -o "$WORK/out" >/dev/null
+        /usr/bin/time -f "%e %M %U %S" -a -o "$WORK/ota.t" "$OTA" delta apply "$old" "$WORK/p.ota" -o "$WORK/out" >/dev/null
         cmp -s "$WORK/out" "$new" || { echo "ota rebuilt $pair wrongly" >&2; exit 1; }
-        /usr/bin/time -f "%e %M" -a -o "$WORK/hdp.t" "$HDP/hpatchz" -f "$old" "$WORK/p.hdp" "$WORK/out" >/dev/null
+        /usr/bin/time -f "%e %M %U %S" -a -o "$WORK/hdp.t" "$HDP/hpatchz" -f "$old" "$WORK/p.hdp" "$WORK/out" >/dev/null
         cmp -s "$WORK/out" "$new" || { echo "hpatchz rebuilt $pair wrongly" >&2; exit 1; }
     done
     python3 - "$pair" "$(stat -c %s "$new")" "$WORK/ota.t" "$WORK/hdp.t" >>"$table" <<'PY'
@@ -36,9 +36,10 @@ import statistics, sys
 pair, size, ota, hdp = sys.argv[1:]
 def load(path):
     rows = [line.split() for line in open(path) if line.strip() and line.split()[0][0].isdigit()]
-    return statistics.median(float(r[0]) for r in rows), max(int(r[1]) for r in rows) / 1024
-(ot, orss), (ht, hrss) = load(ota), load(hdp)
-print(f"| {pair} | {int(size):,} | {ot:.2f} | {ht:.2f} | {ot / max(ht, 0.005):.2f} | {orss:.0f} | {hrss:.0f} |")
+    return (statistics.median(float(r[0]) for r in rows), max(int(r[1]) for r in rows) / 1024,
+            statistics.median(float(r[2]) + float(r[3]) for r in rows))
+(ot, orss, oc), (ht, hrss, hc) = load(ota), load(hdp)
+print(f"| {pair} | {int(size):,} | {ot:.2f} | {ht:.2f} | {ot / max(ht, 0.005):.2f} | {oc:.2f} | {hc:.2f} | {orss:.0f} | {hrss:.0f} |")
 PY
 done
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$table"

@@ -155,7 +155,7 @@ struct LifecycleTests {
                     hash: try fixture.imageHash("new-0.img"), size: UInt64(image.count), kind: .full)
             ],
             started: Date())
-        try AtomicFileWriter.write(try CanonicalJSON.encode(state), to: "\(vehicle)/private/state.json", mode: 0o600)
+        try InstallerFixture.writeRawState(vehicle, state)
         // Opening recovers: the slot is discarded, whatever its hash.
         #expect(try Vehicle(directory: vehicle).status().slots["group0"]?["b"]?.status == .discarded)
         #expect(try InstallerFixture.records(vehicle).last?.code == "install.interrupted")

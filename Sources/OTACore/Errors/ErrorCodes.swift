@@ -302,10 +302,12 @@ extension OTAError.Code {
 
     // MARK: vehicle
     public static let vehicleConfigInvalid = Self("vehicle.config-invalid", .usage, "the vehicle configuration is invalid")
+    public static let vehicleConfigTampered = Self("vehicle.config-tampered", .rejected, "the vehicle's configuration differs from what the installer sealed at init (edited outside the installer)")
     public static let vehicleExists = Self("vehicle.exists", .usage, "the directory is already a vehicle")
     public static let vehicleNotFound = Self("vehicle.not-found", .usage, "the directory is not a vehicle directory")
     public static let vehiclePrivateDir = Self("vehicle.private-dir", .rejected, "the installer's private directory is a link, not a directory, or not private")
     public static let vehicleStateMissing = Self("vehicle.state-missing", .usage, "the vehicle has no installer state")
+    public static let vehicleStateTampered = Self("vehicle.state-tampered", .rejected, "the installer's protected state (counters, clock floor, seals) fails its integrity check, or its seal key is missing")
 
     // MARK: xz
     public static let xzCorrupt = Self("xz.corrupt", .rejected, "compressed data is corrupt")
@@ -362,8 +364,8 @@ extension OTAError.Code {
         .slotIo, .slotShort, .slotTooSmall, .suiteUnknown, .targetEcu, .targetHardwareId, .targetModel,
         .targetSlotGroup, .targetSlotSize, .targetVin, .trustEmpty, .trustMissing, .usageApprovalId, .usageChunkSize,
         .usageInvalid, .usageModels, .usageRole, .usageState, .usageTime, .usageValidUntil, .vehicleConfigMalformed,
-        .vehicleStateMalformed, .vehicleConfigInvalid, .vehicleExists, .vehicleNotFound, .vehiclePrivateDir,
-        .vehicleStateMissing, .xzCorrupt, .xzDictionary, .xzFailed, .xzFormat, .xzMemoryLimit, .xzOptions,
+        .vehicleStateMalformed, .vehicleConfigInvalid, .vehicleConfigTampered, .vehicleExists, .vehicleNotFound, .vehiclePrivateDir,
+        .vehicleStateMissing, .vehicleStateTampered, .xzCorrupt, .xzDictionary, .xzFailed, .xzFormat, .xzMemoryLimit, .xzOptions,
         .xzOutOfMemory, .xzOutputLimit, .xzPreset, .xzSettings, .xzTrailingData, .xzTruncated,
     ]
 }

@@ -2,22 +2,24 @@ public import Foundation
 public import OTACore
 
 /// The installer's persistent state, replaced atomically as one document at every stage change:
-/// what each ECU runs (the security-version counters), what each slot holds, and the update in
-/// progress with its stage. One atomic replace per transition is the journal: after a power
-/// loss the file holds either the stage before or the stage after, never a mix.
+/// what each ECU runs (the security-version counters), what each slot holds, the clock floor, and
+/// the update in progress with its stage. One atomic replace per transition is the journal: after
+/// a power loss the store holds either the stage before or the stage after, never a mix. It lives
+/// in the vehicle's `ProtectedStore`, so counters and floor edited behind the installer's back are
+/// refused (`vehicle.state-tampered`), not trusted.
 struct StateJournal {
     static let fileName = "state.json"
-    let directory: PrivateDirectory
+    let store: any ProtectedStore
 
     func load() throws(OTAError) -> VehicleState? {
-        guard let bytes = try directory.read(Self.fileName) else { return nil }
+        guard let bytes = try store.load(Self.fileName) else { return nil }
         return try CanonicalJSON.decode(VehicleState.self, from: bytes, as: .vehicleStateMalformed)
     }
 
     func save(_ state: VehicleState) throws(OTAError) {
         var next = state
         next.sequence += 1
-        try directory.write(Self.fileName, try CanonicalJSON.encode(next))
+        try store.store(Self.fileName, try CanonicalJSON.encode(next))
     }
 }
 

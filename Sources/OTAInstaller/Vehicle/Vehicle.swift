@@ -34,11 +34,15 @@ public final class Vehicle {
         /// short wait also rides out a lock briefly shared with a child process between its
         /// fork and exec (descriptors are close-on-exec, but not before the exec).
         public var lockTimeout: Double
+        /// Where the counters, clock floor and configuration seal live; nil: `MACFileStore` over
+        /// `private/` with `keys/seal.key` (a TPM or RPMB backend plugs in here).
+        public var protectedStore: (any ProtectedStore)?
 
         public init(
             time: any TimeSource = SystemTime(), recorder: (any InstallRecorder)? = nil, deltaApplier: (any DeltaApplier)? = OTADeltaApplier(),
-            faultHook: (@Sendable (FaultSite) -> Void)? = nil, lockTimeout: Double = 2
+            faultHook: (@Sendable (FaultSite) -> Void)? = nil, lockTimeout: Double = 2, protectedStore: (any ProtectedStore)? = nil
         ) {
+            self.protectedStore = protectedStore
             self.lockTimeout = lockTimeout
             self.time = time
             self.recorder = recorder
@@ -54,21 +58,32 @@ public final class Vehicle {
     let options: Options
     let privateDirectory: PrivateDirectory
     let journal: StateJournal
+    /// The counters, clock floor and configuration seal (integrity-protected).
+    public let protectedStore: any ProtectedStore
     var state: VehicleState
 
     /// Opens a vehicle directory made by `Vehicle.create` and recovers an interrupted update.
+    /// The configuration must match the digest sealed at init, and the state its seal
+    /// (`vehicle.config-tampered`, `vehicle.state-tampered`).
     public init(directory: String, options: Options = Options()) throws(OTAError) {
         layout = VehicleLayout(directory: directory)
         guard FileSystem.exists(layout.config) else { throw OTAError(.vehicleNotFound, "\(directory): not a vehicle directory (no vehicle.json)") }
-        config = try CanonicalJSON.decode(VehicleConfig.self, from: try FileSystem.read(layout.config, limit: 1 << 20), as: .vehicleConfigMalformed)
-        let kind = config.bootControl ?? .file
-        bootControl = layout.bootControl(kind)
         self.options = options
         privateDirectory = try PrivateDirectory(path: layout.privateDirectory, create: false)
         try privateDirectory.lock(timeout: options.lockTimeout)
+        if let given = options.protectedStore {
+            protectedStore = given
+        } else {
+            protectedStore = MACFileStore(directory: privateDirectory, key: try MACFileStore.Key(contentsOf: layout.sealKey))
+        }
+        let configBytes = try FileSystem.read(layout.config, limit: 1 << 20)
+        try Self.checkConfig(configBytes, path: layout.config, store: protectedStore)
+        config = try CanonicalJSON.decode(VehicleConfig.self, from: configBytes, as: .vehicleConfigMalformed)
+        let kind = config.bootControl ?? .file
+        bootControl = layout.bootControl(kind)
         // The record log has its own writer lock; take it only once the installer's is held.
         if let given = options.recorder { recorder = given } else { recorder = try Self.defaultRecorder(layout: layout, config: config) }
-        journal = StateJournal(directory: privateDirectory)
+        journal = StateJournal(store: protectedStore)
         guard let loaded = try journal.load() else { throw OTAError(.vehicleStateMissing, "\(directory): no installer state (run ota vehicle init)") }
         state = loaded
         try recover()
@@ -81,10 +96,11 @@ public final class Vehicle {
     /// holding the initial image when the config names one), boot control on A, state, records.
     @discardableResult
     /// Relative paths in the config are resolved against `baseDirectory` (the config file's
-    /// folder); initial slot images against `imagesDirectory` when given.
+    /// folder); initial slot images against `imagesDirectory` when given. The protected state
+    /// goes to `protectedStore`, or to a `MACFileStore` with a new seal key in `keys/seal.key`.
     public static func create(
         directory: String, config: VehicleConfig, baseDirectory: String, trust: String? = nil,
-        decryptionKey: String? = nil, imagesDirectory: String? = nil
+        decryptionKey: String? = nil, imagesDirectory: String? = nil, protectedStore: (any ProtectedStore)? = nil
     ) throws(OTAError) -> VehicleStatus {
         let problems = config.problems()
         guard problems.isEmpty else { throw OTAError(.vehicleConfigInvalid, "vehicle config: " + problems.joined(separator: "; ")) }
@@ -95,7 +111,7 @@ public final class Vehicle {
         do throws(OTAError) {
             return try populate(
                 layout: layout, config: config, baseDirectory: baseDirectory, trust: trust, decryptionKey: decryptionKey,
-                imagesDirectory: imagesDirectory)
+                imagesDirectory: imagesDirectory, protectedStore: protectedStore)
         } catch {
             if !existed { try? FileManager.default.removeItem(atPath: directory) }
             throw error
@@ -104,7 +120,7 @@ public final class Vehicle {
 
     private static func populate(
         layout: VehicleLayout, config: VehicleConfig, baseDirectory: String, trust: String?, decryptionKey: String?,
-        imagesDirectory: String?
+        imagesDirectory: String?, protectedStore: (any ProtectedStore)?
     ) throws(OTAError) -> VehicleStatus {
         let directory = layout.directory
         func resolve(_ path: String) -> String { path.hasPrefix("/") ? path : "\(baseDirectory)/\(path)" }
@@ -153,20 +169,30 @@ public final class Vehicle {
         var stored = config
         stored.trust = nil
         stored.decryptionKey = nil
-        try AtomicFileWriter.write(try CanonicalJSON.encode(stored), to: layout.config, mode: 0o644)
+        let configBytes = try CanonicalJSON.encode(stored)
+        try AtomicFileWriter.write(configBytes, to: layout.config, mode: 0o644)
         let kind = config.bootControl ?? .file
         let boot = layout.bootControl(kind)
         try boot.store(BootState(active: active))
         let directoryHandle = try PrivateDirectory(path: layout.privateDirectory, create: true)
+        let store: any ProtectedStore
+        if let protectedStore {
+            store = protectedStore
+        } else {
+            let key = try MACFileStore.Key.generate(config.hashAlgorithm)
+            try key.write(to: layout.sealKey)
+            store = MACFileStore(directory: directoryHandle, key: key)
+        }
+        try sealConfig(configBytes, hash: config.hashAlgorithm, store: store)
         let ecus = Dictionary(
             uniqueKeysWithValues: config.ecus.map { ($0.id, InstalledSoftware(version: $0.version, securityVersion: $0.securityVersion, bundle: nil)) })
-        try StateJournal(directory: directoryHandle).save(
+        try StateJournal(store: store).save(
             VehicleState(sequence: 0, ecus: ecus, slots: slots, pending: nil, timeFloor: Date(timeIntervalSince1970: 0)))
         try defaultRecorder(layout: layout, config: config).record(
             InstallRecord(
                 time: Date(), vin: config.vin, bundle: nil, campaign: nil, step: "vehicle.init", result: .info,
                 fields: ["model": config.model, "bootControl": kind.rawValue]))
-        return try Vehicle(directory: directory).status()
+        return try Vehicle(directory: directory, options: Options(protectedStore: protectedStore)).status()
     }
 
     /// The install record in `records.jsonl` and, when the device key can sign, the

@@ -5,9 +5,11 @@
 /// DIR/vehicle.json            the configuration
 /// DIR/trust/<role>/anchors    trust store (release, approval, ... roles)
 /// DIR/keys/device.key         the vehicle's decryption key (0600, in a 0700 directory)
+/// DIR/keys/seal.key           the key sealing the protected state (MACFileStore)
 /// DIR/slots/<group>-a.img     slot devices
 /// DIR/boot/bootstate.json     boot control (or boot/grubenv, boot/uboot.env)
-/// DIR/private/state.json      the installer's journal and counters (0700, never followed)
+/// DIR/private/state.json      the installer's journal and counters, sealed (0700, never followed)
+/// DIR/private/config.seal     the digest of vehicle.json, sealed at init
 /// DIR/records.jsonl           the install record, one JSON line per step
 /// DIR/records/                the tamper-evident record log (OTARecorder), signed with the device key
 /// ```
@@ -20,6 +22,7 @@ public struct VehicleLayout: Sendable {
     public var trust: String { "\(directory)/trust" }
     public var keys: String { "\(directory)/keys" }
     public var decryptionKey: String { "\(keys)/device.key" }
+    public var sealKey: String { "\(keys)/seal.key" }
     public var slots: String { "\(directory)/slots" }
     public var boot: String { "\(directory)/boot" }
     public var privateDirectory: String { "\(directory)/private" }

@@ -182,9 +182,26 @@ final class InstallerFixture: Sendable {
 
     static func records(_ vehicle: String) throws -> [InstallRecord] { try JSONLinesRecorder.read(path: "\(vehicle)/records.jsonl") }
 
-    /// The installer's journal as left on disk (no recovery).
+    /// The installer's journal as left on disk (no recovery); its seal is checked.
     static func rawState(_ vehicle: String) throws -> VehicleState {
-        try CanonicalJSON.decode(VehicleState.self, from: try FileSystem.read("\(vehicle)/private/state.json"), as: .vehicleStateMalformed)
+        let key = try MACFileStore.Key(contentsOf: "\(vehicle)/keys/seal.key")
+        let bytes = try MACFileStore.open(try FileSystem.read("\(vehicle)/private/state.json"), name: "state.json", key: key, path: "state.json")
+        return try CanonicalJSON.decode(VehicleState.self, from: bytes, as: .vehicleStateMalformed)
+    }
+
+    /// The journal's document without checking its seal (what an attacker reads to edit it).
+    static func rawStateUnchecked(_ vehicle: String) throws -> VehicleState {
+        let bytes = try FileSystem.read("\(vehicle)/private/state.json")
+        let end = bytes.lastIndex(of: 0x7d).map { $0 + 1 } ?? bytes.count  // the closing brace of the JSON object
+        return try CanonicalJSON.decode(VehicleState.self, from: Array(bytes[..<end]), as: .vehicleStateMalformed)
+    }
+
+    /// Replaces the installer's journal on disk, sealed with the vehicle's key (a test standing in
+    /// for an earlier installer run).
+    static func writeRawState(_ vehicle: String, _ state: VehicleState) throws {
+        let key = try MACFileStore.Key(contentsOf: "\(vehicle)/keys/seal.key")
+        try AtomicFileWriter.write(try MACFileStore.seal(try CanonicalJSON.encode(state), name: "state.json", key: key),
+                                   to: "\(vehicle)/private/state.json", mode: 0o600)
     }
 
     /// The boot control as left on disk.

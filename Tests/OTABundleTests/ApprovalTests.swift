@@ -46,11 +46,11 @@ struct ApprovalTests {
         #expect(throws: OTAError(.approvalUntrusted, "")) {
             try verifier(fixture).verify(Array(try Data(contentsOf: URL(fileURLWithPath: selfApproved))), manifestDigest: digest, model: "X1")
         }
-        var signed = try JSONSerialization.jsonObject(with: Data(approval)) as! [String: Any]
-        var payload = try JSONSerialization.jsonObject(with: Data(base64Encoded: signed["payload"] as! String)!) as! [String: Any]
-        payload["models"] = ["X1", "X2"]
-        signed["payload"] = try JSONSerialization.data(withJSONObject: payload).base64EncodedString()
-        let altered = Array(try JSONSerialization.data(withJSONObject: signed))
+        var signed = try SignedApproval.decode(approval)
+        var payload = try CanonicalJSON.decode(Approval.self, from: Array(Data(base64Encoded: signed.payload)!), as: .approvalMalformed)
+        payload.models = ["X1", "X2"]
+        signed.payload = Data(try CanonicalJSON.encode(payload)).base64EncodedString()
+        let altered = try CanonicalJSON.encode(signed)
         #expect(throws: OTAError(.approvalUntrusted, "")) { try verifier(fixture).verify(altered, manifestDigest: digest, model: "X2") }
         #expect(throws: OTAError(.approvalMalformed, "")) { try verifier(fixture).verify(Array("{}".utf8), manifestDigest: digest, model: "X1") }
     }

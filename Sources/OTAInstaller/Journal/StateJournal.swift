@@ -13,7 +13,7 @@ struct StateJournal {
 
     func load() throws(OTAError) -> VehicleState? {
         guard let bytes = try store.load(Self.fileName) else { return nil }
-        return try CanonicalJSON.decode(VehicleState.self, from: bytes, as: .vehicleStateMalformed)
+        return try CanonicalJSON.decodeInput(VehicleState.self, from: bytes, as: .vehicleStateMalformed)
     }
 
     func save(_ state: VehicleState) throws(OTAError) {

@@ -81,7 +81,7 @@ public final class JSONLinesRecorder: InstallRecorder {
         let bytes = try FileSystem.read(path, limit: 256 << 20)
         var records: [InstallRecord] = []
         for line in bytes.split(separator: 0x0A) where !line.isEmpty {
-            records.append(try CanonicalJSON.decode(InstallRecord.self, from: Array(line), as: .recordMalformed))
+            records.append(try CanonicalJSON.decodeInput(InstallRecord.self, from: Array(line), as: .recordMalformed))
         }
         return records
     }

@@ -1,0 +1,121 @@
+public import Foundation
+
+/// The one JSON encoding of signed documents (manifests, approvals, signature envelopes,
+/// recipients): the canonical form of `StrictJSON` (sorted keys, no whitespace, integers only,
+/// minimal string escapes), with times as `2026-11-25T12:00:00Z`. A signed document is read only
+/// if its bytes are exactly that encoding of what it decodes to, so every reader (ours, `jq`,
+/// Python) sees the same fields and values (docs/FORMAT.md, "Canonical JSON").
+public enum CanonicalJSON {
+    public static func encode(_ value: some Encodable) throws(OTAError) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Timestamp.format(date))
+        }
+        let foundation: [UInt8]
+        do {
+            foundation = Array(try encoder.encode(value))
+        } catch {
+            throw OTAError(.jsonEncode, "cannot encode JSON: \(error)")
+        }
+        do {
+            return StrictJSON.canonicalBytes(try StrictJSON.parse(foundation))
+        } catch {
+            throw OTAError(.jsonEncode, "cannot encode JSON canonically: \(error)")
+        }
+    }
+
+    /// Decodes a signed document: strict JSON, exactly in canonical form, with no field the type
+    /// does not know. `code` (`manifest.malformed`, ...) is reported for anything else, and its
+    /// first part names the document in messages.
+    public static func decode<T: Codable>(_ type: T.Type, from bytes: [UInt8], as code: OTAError.Code) throws(OTAError) -> T {
+        let what = code.rawValue.split(separator: ".").first.map(String.init) ?? "document"
+        let parsed: StrictJSON.Value
+        do {
+            parsed = try StrictJSON.parse(bytes)
+        } catch {
+            throw OTAError(code, "\(what): \(error)")
+        }
+        let value = try decodeFoundation(type, from: bytes, code: code, what: what)
+        let reencoded: [UInt8]
+        do {
+            reencoded = try encode(value)
+        } catch {
+            throw OTAError(code, "\(what): \(error.message)")
+        }
+        guard reencoded == bytes else {
+            let expected = (try? StrictJSON.parse(reencoded)) ?? .null
+            if let difference = StrictJSON.firstDifference(parsed, expected) {
+                throw OTAError(code, "\(what): \(difference.path): \(difference.reason)")
+            }
+            let canonical = StrictJSON.canonicalBytes(parsed)
+            guard canonical == bytes else {
+                let offset = zip(canonical, bytes).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(canonical.count, bytes.count)
+                throw OTAError(code, "\(what): not in canonical JSON form from byte \(offset) (docs/FORMAT.md, Canonical JSON)")
+            }
+            throw OTAError(code, "\(what): does not re-encode to the same bytes")
+        }
+        return value
+    }
+
+    /// Decodes a JSON input file that is not signed (vehicle readings, configuration, state): any
+    /// formatting, but strict JSON (no duplicate keys, bounded nesting) and strict types.
+    public static func decodeInput<T: Decodable>(_ type: T.Type, from bytes: [UInt8], as code: OTAError.Code) throws(OTAError) -> T {
+        let what = code.rawValue.split(separator: ".").first.map(String.init) ?? "document"
+        do {
+            _ = try StrictJSON.parse(bytes, limits: StrictJSON.Limits(integersOnly: false))
+        } catch {
+            throw OTAError(code, "\(what): \(error)")
+        }
+        return try decodeFoundation(type, from: bytes, code: code, what: what)
+    }
+
+    private static func decodeFoundation<T: Decodable>(_ type: T.Type, from bytes: [UInt8], code: OTAError.Code, what: String) throws(OTAError) -> T {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            guard let date = Timestamp.parse(text) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an ISO 8601 time: \(text)"))
+            }
+            return date
+        }
+        do {
+            return try decoder.decode(T.self, from: Data(bytes))
+        } catch let error as DecodingError {
+            throw OTAError(code, "\(what): \(Self.describe(error))")
+        } catch {
+            throw OTAError(code, "\(what): not valid JSON")
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ keys: [any CodingKey]) -> String {
+            keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingPrefix(".").description
+        }
+        switch error {
+        case .keyNotFound(let key, let context): return "\(path(context.codingPath + [key])): missing"
+        case .typeMismatch(_, let context): return "\(path(context.codingPath)): wrong type (\(context.debugDescription))"
+        case .valueNotFound(_, let context): return "\(path(context.codingPath)): null"
+        case .dataCorrupted(let context): return "\(path(context.codingPath)): \(context.debugDescription)"
+        @unknown default: return "malformed"
+        }
+    }
+}
+
+/// ISO 8601 timestamps (`2026-11-25T12:00:00Z`).
+public enum Timestamp {
+    public static func format(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+
+    public static func parse(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.date(from: text)
+    }
+}

@@ -64,7 +64,7 @@ step "[intl] the automated-driving update, approved by the approval authority"
 "$ota" bundle verify "$out/adas.ota" --trust "$intl/trust" --approval "$out/adas.approval" --model X1
 step "[intl] a release engineer cannot approve their own change"
 "$ota" approve "$out/adas.ota" --key "$intl/release/signer-1.key" --cert "$intl/release/signer-1.crt" \
-    --approval-id SELF-APPROVED --models X1 -o "$out/self.approval"
+    --approval-id MIIT-AD-2026-0042 --models X1 -o "$out/self.approval"
 expect_reject "$ota" bundle verify "$out/adas.ota" --trust "$intl/trust" --approval "$out/self.approval" --model X1
 
 step "[intl] a multi-ECU bundle: infotainment as a delta from 2.3.1, telematics as a full image"

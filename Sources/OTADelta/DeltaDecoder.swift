@@ -25,7 +25,7 @@ public final class FileDeltaSource: DeltaSource {
     public let byteCount: Int64
 
     public init(path: String) throws(OTAError) {
-        file = try InputFile(path: path)
+        file = try InputFile(path: path, accepting: [.regular, .blockDevice])
         byteCount = try file.byteCount()
     }
 

@@ -107,6 +107,53 @@ struct AdversarialBundleTests {
         #expect(try code(crafted) == "bundle.entry-type")
     }
 
+    @Test func `pax and GNU extension headers are refused, wherever they appear`() throws {
+        // A pax `path` record would rename the next entry to a name the manifest expects.
+        var renamed = entries
+        renamed[3].name = "payloads/zzz"
+        renamed.insert(RawTar.pax([("path", entries[3].name)]), at: 3)
+        #expect(try code(renamed) == "bundle.extension-header")
+        // Hidden data in a pax comment before the manifest.
+        var comment = entries
+        comment.insert(RawTar.pax([("comment", String(repeating: "hidden ", count: 100))]), at: 0)
+        #expect(try code(comment) == "bundle.extension-header")
+        var global = entries
+        global.insert(RawTar.pax([("comment", "x")], type: .paxGlobal), at: 0)
+        #expect(try code(global) == "bundle.extension-header")
+        var longName = entries
+        longName.insert(RawTar.Entry(name: "././@LongLink", data: Array((entries[3].name + "\0").utf8), type: .gnuLongName), at: 3)
+        #expect(try code(longName) == "bundle.extension-header")
+    }
+
+    @Test func `only POSIX ustar regular-file headers are read`() throws {
+        var gnuMagic = entries
+        gnuMagic[0].magic = Array("ustar  \0".utf8)
+        #expect(try code(gnuMagic) == "bundle.framing")
+        var v7 = entries
+        v7[0].magic = [UInt8](repeating: 0, count: 8)
+        #expect(try code(v7) == "bundle.framing")
+        var prefixed = entries
+        prefixed[3].prefix = "payloads"
+        prefixed[3].name = "alpha"
+        #expect(try code(prefixed) == "bundle.framing")
+        for type in [RawTar.EntryType.contiguous, .oldRegular] {
+            var crafted = entries
+            crafted[3].type = type
+            #expect(try code(crafted) == "bundle.entry-type", "type \(type)")
+        }
+    }
+
+    @Test func `more signatures than the format allows are refused, not ignored`() throws {
+        let crafted = try withEnvelope { envelope in
+            envelope.signatures = Array(repeating: envelope.signatures[0], count: SignatureEnvelope.maximumSignatures + 1)
+        }
+        #expect(try code(crafted) == "signature.too-many")
+        let withManyCertificates = try withEnvelope { envelope in
+            envelope.signatures[0].certificates += Array(repeating: envelope.signatures[0].certificates[0], count: SignatureEnvelope.maximumCertificates)
+        }
+        #expect(try code(withManyCertificates) == "signature.certificates")
+    }
+
     @Test(arguments: ["../payloads/alpha", "/payloads/alpha", "payloads/../payloads/alpha", "./payloads/alpha", "payloads/ALPHA", "payloads/alpha.xz"])
     func `path tricks and look-alike names are refused`(name: String) throws {
         var crafted = entries
@@ -143,6 +190,51 @@ struct AdversarialBundleTests {
         #expect(try code(tooManyChunks) == "manifest.rules")
         let hugeChunk = try resigned { $0.images[0].payload.chunkSize = 1 << 40 }
         #expect(try code(hugeChunk) == "manifest.rules")
+    }
+
+    @Test(arguments: Suite.allCases)
+    func `signed numbers at the edges of their types are refused, never trap`(suite: Suite) throws {
+        let fixture = try BundleFixture(suite: suite)
+        let encrypted = try fixture.standardBundle(recipients: [try fixture.certificate("vehicle/fleet-recipient.crt")])
+        let plain = try fixture.standardBundle()
+        let edges: [(String, String, (inout Manifest) -> Void)] = [
+            ("zero encryption chunk size", encrypted, { $0.encryption?.chunkSize = 0 }),
+            ("zero payload chunk size", plain, { $0.images[0].payload.chunkSize = 0 }),
+            ("stored size near 2^64", plain, { $0.images[0].payload.storedSize = UInt64.max }),
+            ("stored size near 2^64, encrypted", encrypted, { $0.images[0].payload.storedSize = UInt64.max - 1 }),
+            ("compressed size near 2^64, encrypted", encrypted, { $0.images[0].payload.compressedSize = UInt64.max }),
+            ("compressed size near 2^64", plain, { $0.images[0].payload.compressedSize = UInt64.max }),
+            ("plain size near 2^64", plain, { $0.images[0].payload.plainSize = UInt64.max }),
+            ("target size near 2^64", plain, { $0.images[0].target.size = UInt64.max }),
+            ("chunk size near 2^64", plain, { $0.images[0].payload.chunkSize = UInt64.max }),
+            ("encryption chunk size near 2^64", encrypted, { $0.encryption?.chunkSize = UInt64.max }),
+            ("negative notice duration", plain, { $0.notice["en"]?.expectedDurationMinutes = Int.min }),
+            ("battery percent at Int.min", plain, { $0.preconditions.minimumBatteryPercent = Int.min }),
+            ("security version at 2^64 - 1", plain, { $0.images[0].securityVersion = UInt64.max }),
+        ]
+        for (what, bundle, mutate) in edges {
+            let entries = try BundleFixture.entries(of: bundle)
+            var manifest = try CanonicalJSON.decode(Manifest.self, from: entries[0].data, as: .manifestMalformed)
+            mutate(&manifest)
+            let bytes = try CanonicalJSON.encode(manifest)
+            var copy = entries
+            copy[0].data = bytes
+            copy[1].data = try SignatureEnvelope(
+                payloadType: SignatureEnvelope.manifestType, signatures: [try fixture.signer().sign(bytes, type: SignatureEnvelope.manifestType)]
+            ).encoded()
+            let path = try fixture.write(RawTar.archive(copy))
+            let code = fixture.verifyCode(path, deep: true, keys: [try fixture.key("vehicle/fleet-recipient.key")])
+            if what.hasPrefix("security version") {
+                #expect(code == nil, "\(what): \(code ?? "accepted")")  // a legal value: the vehicle's counter decides
+            } else {
+                #expect(code == "manifest.rules", "\(what): \(code ?? "accepted")")
+            }
+            // Co-signing reads the manifest before any signature is checked: it must refuse, not trap.
+            #expect(throws: OTAError.self, "\(what): co-signing") {
+                if what.hasPrefix("security version") { throw OTAError(.manifestRules, "skip") }
+                try BundleRewriter.cosign(path: path, signer: try fixture.signer("signer-2"))
+            }
+        }
     }
 
     @Test func `a payload that decodes to more than its signed size is refused (xz bomb)`() throws {

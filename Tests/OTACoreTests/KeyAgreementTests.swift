@@ -53,9 +53,8 @@ struct KeyAgreementTests {
         let wrapped = try WrappedKey.wrap(contentKey, to: try recipient.publicKey, context: context)
         #expect(try wrapped.unwrap(with: recipient, context: context) == contentKey)
         #expect(throws: OTAError(.cryptoAuthentication, "")) { try wrapped.unwrap(with: stranger, context: context) }
-        if type != .sm2 {
-            #expect(throws: OTAError(.cryptoAuthentication, "")) { try wrapped.unwrap(with: recipient, context: Array("bundle 43".utf8)) }
-        }
+        // The context binds the wrap to its bundle in every scheme, SM2 included.
+        #expect(throws: OTAError(.cryptoAuthentication, "")) { try wrapped.unwrap(with: recipient, context: Array("bundle 43".utf8)) }
         var altered = wrapped.ciphertext
         altered[altered.count - 3] ^= 0x10
         let tampered = WrappedKey(scheme: wrapped.scheme, ephemeralPublicKey: wrapped.ephemeralPublicKey, ciphertext: altered)
@@ -65,13 +64,36 @@ struct KeyAgreementTests {
     @Test func `a wrapped key for one key type refuses another`() throws {
         let wrapped = try WrappedKey.wrap(try SecureRandom.bytes(32), to: try PrivateKey.generate(.x25519).publicKey, context: [])
         #expect(throws: OTAError(.keywrapKeyMismatch, "")) { try wrapped.unwrap(with: try PrivateKey.generate(.p256), context: []) }
-        #expect(throws: OTAError(.keyUnsupported, "")) { try WrappedKey.wrap([1], to: try PrivateKey.generate(.ed25519).publicKey, context: []) }
+        #expect(throws: OTAError(.keyUnsupported, "")) { try WrappedKey.wrap(try SecureRandom.bytes(32), to: try PrivateKey.generate(.ed25519).publicKey, context: []) }
+        #expect(throws: OTAError(.cryptoKeyLength, "")) { try WrappedKey.wrap([1], to: try PrivateKey.generate(.p256).publicKey, context: []) }
     }
 
     @Test func `a garbage ephemeral key is a clean error`() throws {
         let recipient = try PrivateKey.generate(.p256)
         let wrapped = try WrappedKey.wrap(try SecureRandom.bytes(32), to: try recipient.publicKey, context: [])
         let broken = WrappedKey(scheme: wrapped.scheme, ephemeralPublicKey: [0x30, 0x03, 0x02, 0x01, 0x00], ciphertext: wrapped.ciphertext)
-        #expect(throws: OTAError(.keyMalformed, "")) { try broken.unwrap(with: recipient, context: []) }
+        #expect(throws: OTAError(.keywrapMalformed, "")) { try broken.unwrap(with: recipient, context: []) }
+    }
+
+    @Test func `an SM2 wrap of a bare or short key is refused (length and binding checked)`() throws {
+        let recipient = try PrivateKey.generate(.sm2)
+        // What a wrap looked like before binding: the content key alone.
+        let bare = WrappedKey(scheme: .sm2, ephemeralPublicKey: [], ciphertext: try recipient.publicKey.sm2Encrypt(try SecureRandom.bytes(32)))
+        #expect(throws: OTAError(.cryptoAuthentication, "")) { try bare.unwrap(with: recipient, context: []) }
+        let binding = try Hasher.hash(.sm3, Array("ota key wrap v1".utf8)).bytes
+        let short = WrappedKey(scheme: .sm2, ephemeralPublicKey: [], ciphertext: try recipient.publicKey.sm2Encrypt(binding + [1, 2, 3]))
+        #expect(throws: OTAError(.cryptoAuthentication, "")) { try short.unwrap(with: recipient, context: []) }
+    }
+
+    @Test func `an ECDH wrap of a short key is refused`() throws {
+        // A recipient entry is unsigned: anyone can wrap anything to the vehicle's public key.
+        let recipient = try PrivateKey.generate(.p256)
+        let ephemeral = try PrivateKey.generate(.p256)
+        let ephemeralDER = try ephemeral.publicKey.der()
+        let kek = try HKDF.derive(.sha256, secret: try ephemeral.sharedSecret(with: try recipient.publicKey), salt: ephemeralDER + (try recipient.publicKey.der()),
+                                  info: Array("ota key wrap v1".utf8), length: 32)
+        let sealed = try AEAD(.aes256GCM, key: kek).seal([7, 7, 7], nonce: [UInt8](repeating: 0, count: 12), associatedData: [])
+        let short = WrappedKey(scheme: .ecdhP256, ephemeralPublicKey: ephemeralDER, ciphertext: sealed)
+        #expect(throws: OTAError(.keywrapMalformed, "")) { try short.unwrap(with: recipient, context: []) }
     }
 }

@@ -26,6 +26,12 @@ public enum ApprovalIssuer {
         guard unknown.isEmpty else {
             throw OTAError(.usageModels, "bundle \(manifest.bundle.id) does not target \(unknown.joined(separator: ", ")) (targets: \(manifest.targets.models.joined(separator: ", ")))")
         }
+        let named = manifest.regulatory.filter { $0.type == .adApproval }.map(\.number)
+        guard named.contains(approvalID) else {
+            throw OTAError(
+                .usageApprovalId,
+                "bundle \(manifest.bundle.id) names \(named.isEmpty ? "no ad-approval reference" : "ad-approval \(named.joined(separator: ", "))"); --approval-id \(approvalID) is not one of them")
+        }
         let approval = Approval(approvalId: approvalID, bundleId: manifest.bundle.id, manifestDigest: digest, models: models, validFrom: start,
                                 validUntil: validUntil, issued: now)
         let payload = try CanonicalJSON.encode(approval)

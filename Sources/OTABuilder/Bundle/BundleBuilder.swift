@@ -80,7 +80,7 @@ public enum BundleBuilder {
         var images: [Manifest.Image] = []
         var scratches: [ScratchFile] = []
         for image in source.images {
-            var path = "\(request.imagesDirectory)/\(image.file)"
+            var path = try ImagesDirectory.resolve(image.file, in: request.imagesDirectory)
             let entry = BundleLayout.payloadEntry(image.name)
             // A delta's payload is the patch from the named earlier image to this one.
             var delta: DeltaPayload? = nil
@@ -158,8 +158,8 @@ struct DeltaPayload {
         guard let sourceFile = image.sourceFile, let sourceVersion = image.sourceVersion else {
             throw OTAError(.manifestInvalid, "image '\(image.name)': a delta names its source file and version")
         }
-        let oldPath = "\(imagesDirectory)/\(sourceFile)"
-        let newPath = "\(imagesDirectory)/\(image.file)"
+        let oldPath = try ImagesDirectory.resolve(sourceFile, in: imagesDirectory)
+        let newPath = try ImagesDirectory.resolve(image.file, in: imagesDirectory)
         let directory = pathParentDirectory(outputPath)
         let patchPath = "\(directory)/.\((outputPath as NSString).lastPathComponent).\(image.name).patch-\(Hex.encode(try SecureRandom.bytes(6)))"
         var options = DeltaOptions()

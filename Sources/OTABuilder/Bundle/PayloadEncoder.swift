@@ -31,8 +31,7 @@ final class PayloadEncoder {
     static func encode(path: String, entry: String, compression: Manifest.Compression, suite: Suite, chunkSize: Int,
                        sealer: ChunkedAEAD.Sealer?, noncePrefix: [UInt8]?, scratch: ScratchFile, xzPreset: UInt32, threads: Int) throws(OTAError) -> Result {
         let encoder = PayloadEncoder(suite: suite, chunkSize: chunkSize, sealer: sealer, scratch: scratch)
-        let input = try InputFile(path: path)
-        guard try input.isRegularFile() else { throw OTAError(.imageNotAFile, "\(path): not a regular file") }
+        let input = try InputFile(path: path, notAFile: .imageNotAFile)
         let plainHasher = try Hasher(suite.hash)
         var plainSize: UInt64 = 0
         let compressor = compression == .xz ? try XZEncoder(preset: xzPreset, threads: threads) : nil

@@ -12,6 +12,7 @@ indirect enum SourceTree {
 
     /// Parses YAML or JSON (a JSON document is a YAML flow document).
     static func parse(_ text: String, source: String) throws(OTAError) -> SourceTree {
+        if let problem = YAMLInputCheck.problem(in: text) { throw OTAError(.manifestSyntax, "\(source): \(problem)") }
         let node: Node?
         do {
             node = try Yams.compose(yaml: text)

@@ -56,9 +56,11 @@ public struct ApprovalVerifier: Sendable {
 
     public init(chains: ChainVerifier) { self.chains = chains }
 
-    /// Returns the approval if it is signed by the approval authority, names this manifest digest
-    /// and model, and is valid now; otherwise throws the reason (`approval.*`).
-    public func verify(_ bytes: [UInt8], manifestDigest: Digest, model: String) throws(OTAError) -> Approval {
+    /// Returns the approval if it is signed by the approval authority, agrees with the manifest in
+    /// every field it states (the manifest digest and its algorithm, the bundle id, an
+    /// `ad-approval` reference of the manifest with the approval's number), covers `model`, and is
+    /// valid now; otherwise throws the reason (`approval.*`).
+    public func verify(_ bytes: [UInt8], manifest: Manifest, manifestDigest: Digest, model: String) throws(OTAError) -> Approval {
         let signed = try SignedApproval.decode(bytes)
         guard signed.payloadType == SignatureEnvelope.approvalType, let payload = Data(base64Encoded: signed.payload) else {
             throw OTAError(.approvalMalformed, "approval: wrong payload type or payload not base64")
@@ -75,6 +77,16 @@ public struct ApprovalVerifier: Sendable {
         guard approval.digestAlgorithm == manifestDigest.algorithm, let named = Hex.decode(approval.manifestDigest),
               ConstantTime.equals(named, manifestDigest.bytes) else {
             throw OTAError(.approvalBundleMismatch, "approval \(approval.approvalId) is for another bundle (manifest digest \(approval.manifestDigest))")
+        }
+        guard approval.bundleId == manifest.bundle.id else {
+            throw OTAError(.approvalBundleMismatch, "approval \(approval.approvalId) names bundle '\(approval.bundleId)'; this bundle is '\(manifest.bundle.id)'")
+        }
+        let references = manifest.regulatory.filter { $0.type == .adApproval }
+        guard references.contains(where: { $0.number == approval.approvalId }) else {
+            let named = references.map(\.number).joined(separator: ", ")
+            throw OTAError(
+                .approvalNumberMismatch,
+                "approval \(approval.approvalId) is not the automated-driving approval the manifest names (\(named.isEmpty ? "none" : named))")
         }
         guard approval.models.contains(model) else {
             throw OTAError(.approvalModelMismatch, "approval \(approval.approvalId) covers models \(approval.models.joined(separator: ", ")), not \(model)")

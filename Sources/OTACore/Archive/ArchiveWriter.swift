@@ -20,7 +20,7 @@ public final class ArchiveWriter {
         sink = Sink(output: output)
         guard let archive = archive_write_new() else { throw OTAError(.archiveInternal, "cannot allocate an archive writer") }
         self.archive = archive
-        guard archive_write_set_format_pax_restricted(archive) == ARCHIVE_OK,
+        guard archive_write_set_format_ustar(archive) == ARCHIVE_OK,
               archive_write_set_bytes_per_block(archive, 512) == ARCHIVE_OK,
               archive_write_set_bytes_in_last_block(archive, 1) == ARCHIVE_OK else {
             throw failure("cannot configure the tar writer")

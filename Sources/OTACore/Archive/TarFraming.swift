@@ -1,7 +1,10 @@
-/// Checks the raw bytes of a tar stream as they are read, for what libarchive does not check:
-/// entry padding must be zero, the archive must end with exactly two zero blocks, and nothing may
-/// follow them. Together with libarchive's header checksums this makes any changed byte of a
-/// bundle file an error. `package` for the fuzz harness (Fuzz/), which feeds it directly.
+/// Checks the raw bytes of a tar stream as they are read, for what libarchive does not check or
+/// would accept: every header is a plain POSIX ustar header of a regular file (no pax or GNU
+/// extension headers, which libarchive would apply silently: a pax `path` renames the next entry,
+/// a pax comment hides data; no prefix field), sizes are ustar octal, entry padding is zero, the
+/// archive ends with exactly two zero blocks and nothing follows them. Together with libarchive's
+/// header checksums this makes any changed byte of a bundle file an error. `package` for the fuzz
+/// harness (Fuzz/), which feeds it directly.
 package struct TarFraming {
     private enum State {
         case header            // collecting a 512-byte header block
@@ -67,6 +70,7 @@ package struct TarFraming {
             if isZero {
                 state = .secondZeroBlock
             } else {
+                try Self.checkHeader(block, at: offset - 512)
                 let size = try Self.size(of: block, at: offset - 512)
                 if size == 0 { state = .header } else { state = .data(size) }
                 dataSizeOfLastHeader = size
@@ -78,6 +82,26 @@ package struct TarFraming {
     private mutating func enterPadding(afterDataOf _: Int) {
         let remainder = Int(dataSizeOfLastHeader % 512)
         state = remainder == 0 ? .header : .padding(512 - remainder)
+    }
+
+    /// A plain ustar header of a regular file: type `0`, magic `ustar\0` version `00`, no prefix.
+    static func checkHeader(_ header: [UInt8], at position: UInt64) throws(OTAError) {
+        let type = header[156]
+        switch type {
+        case UInt8(ascii: "0"):
+            break
+        case UInt8(ascii: "x"), UInt8(ascii: "g"), UInt8(ascii: "X"), UInt8(ascii: "L"), UInt8(ascii: "K"), UInt8(ascii: "N"):
+            throw OTAError(.bundleExtensionHeader, "tar header at byte \(position) is a pax or GNU extension header (type '\(Character(Unicode.Scalar(type)))'); bundles are plain ustar")
+        default:
+            let shown = (0x21...0x7E).contains(type) ? "'\(Character(Unicode.Scalar(type)))'" : "byte \(type)"
+            throw OTAError(.bundleEntryType, "tar header at byte \(position) is of type \(shown); only regular files ('0') are allowed")
+        }
+        guard Array(header[257..<263]) == Array("ustar\0".utf8), Array(header[263..<265]) == Array("00".utf8) else {
+            throw OTAError(.bundleFraming, "tar header at byte \(position) is not a POSIX ustar header")
+        }
+        guard header[345..<500].allSatisfy({ $0 == 0 }) else {
+            throw OTAError(.bundleFraming, "tar header at byte \(position) uses the ustar name prefix; bundle entry names are short")
+        }
     }
 
     /// The size field of a ustar header (octal, NUL or space terminated).

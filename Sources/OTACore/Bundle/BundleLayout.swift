@@ -13,8 +13,11 @@ public enum BundleLayout {
     public static let maximumRecipientsSize = 1 << 20
     public static let maximumImages = 64
     public static let maximumRecipients = 1024
-    /// Largest image or payload: 64 GiB.
+    /// Largest image (installed size, payload content): 64 GiB.
     public static let maximumImageSize: UInt64 = 64 << 30
+    /// Largest stored payload entry: 8 GiB - 1, what a ustar header's 11 octal digits hold. Bundles
+    /// are plain ustar (no pax or GNU extension headers), so a larger image travels compressed.
+    public static let maximumPayloadSize: UInt64 = (8 << 30) - 1
     public static let minimumChunkSize: UInt64 = 4 << 10
     public static let maximumChunkSize: UInt64 = 16 << 20
     /// The chunk size the builder uses.

@@ -1,4 +1,4 @@
-internal import Foundation
+public import Foundation
 
 /// What a bundle reader trusts: the trust store, the time, how many release signers.
 public struct BundleTrustPolicy: Sendable {
@@ -7,12 +7,20 @@ public struct BundleTrustPolicy: Sendable {
     /// Distinct release signers required (two-person rule: 2).
     public var threshold: Int
     public var staleCRLPolicy: StaleCRLPolicy
+    /// How far a manifest's `created` may lie ahead of `time` (clocks disagree a little; a bundle
+    /// "made" years ahead is a mistake or an attack on time-based checks).
+    public var maximumClockSkew: TimeInterval
 
-    public init(trust: TrustStore, time: any TimeSource = SystemTime(), threshold: Int = 1, staleCRLPolicy: StaleCRLPolicy = .reject) {
+    /// The default `maximumClockSkew`: one day.
+    public static let defaultClockSkew: TimeInterval = 86_400
+
+    public init(trust: TrustStore, time: any TimeSource = SystemTime(), threshold: Int = 1, staleCRLPolicy: StaleCRLPolicy = .reject,
+                maximumClockSkew: TimeInterval = BundleTrustPolicy.defaultClockSkew) {
         self.trust = trust
         self.time = time
         self.threshold = threshold
         self.staleCRLPolicy = staleCRLPolicy
+        self.maximumClockSkew = maximumClockSkew
     }
 }
 
@@ -49,8 +57,7 @@ public final class BundleReader {
 
     public init(path: String) throws(OTAError) {
         self.path = path
-        let file = try InputFile(path: path)
-        guard try file.isRegularFile() else { throw OTAError(.bundleNotAFile, "\(path): not a regular file") }
+        let file = try InputFile(path: path, notAFile: .bundleNotAFile)
         archive = try ArchiveReader(file: file, bufferSize: 1 << 20)
     }
 
@@ -65,31 +72,71 @@ public final class BundleReader {
     }
 
     /// Reads and verifies the head: signatures over the manifest bytes, chains to the release
-    /// anchors, the threshold, then the manifest's own rules and expiry.
-    public func verifyHead(policy: BundleTrustPolicy) throws(OTAError) -> VerifiedManifest {
-        let head = try readHead()
-        let chains = ChainVerifier(store: policy.trust, time: policy.time, staleCRLPolicy: policy.staleCRLPolicy)
-        let reports = try EnvelopeVerifier(chains: chains, role: .release).verify(head.envelope, body: head.manifestBytes, expectedType: SignatureEnvelope.manifestType)
-        // Only now, with signatures that verify over these exact bytes, is the manifest parsed.
-        guard reports.contains(where: \.isTrusted) else {
-            try EnvelopeVerifier.requireThreshold(reports, threshold: policy.threshold, suite: .intl)
-            throw OTAError(.signatureInvalid, "no trusted signature")
+    /// anchors, the threshold, then the canonical form, the manifest's own rules, its creation
+    /// time and expiry. A rejection carries every reason found at the step that failed (each
+    /// failing signature beside the threshold, every broken manifest rule); only I/O and misuse
+    /// are thrown.
+    public func verify(policy: BundleTrustPolicy) throws(OTAError) -> Verdict<VerifiedManifest> {
+        let head: BundleHead
+        switch try Verdict.evaluating({ () throws(OTAError) in try readHead() }) {
+        case .rejected(let reasons): return .rejected(reasons)
+        case .accepted(let read): head = read
         }
-        let manifest = try CanonicalJSON.decode(Manifest.self, from: head.manifestBytes, as: .manifestMalformed)
-        try EnvelopeVerifier.requireThreshold(reports, threshold: policy.threshold, suite: manifest.bundle.suite)
+        let chains = ChainVerifier(store: policy.trust, time: policy.time, staleCRLPolicy: policy.staleCRLPolicy)
+        let reports: [SignerReport]
+        switch try Verdict.evaluating({ () throws(OTAError) in
+            try EnvelopeVerifier(chains: chains, role: .release).verify(head.envelope, body: head.manifestBytes, expectedType: SignatureEnvelope.manifestType)
+        }) {
+        case .rejected(let reasons): return .rejected(reasons)  // an empty or missing trust store
+        case .accepted(let checked): reports = checked
+        }
+        let signatureFailures = reports.compactMap { report in report.failure.map { OTAError($0, report.failureMessage ?? "signature \(report.index) failed") } }
+        // Only with signatures that verify over these exact bytes is the manifest parsed.
+        guard reports.contains(where: \.isTrusted) else {
+            let decided = Verdict<Void>.rejectionOf { () throws(OTAError) in
+                try EnvelopeVerifier.requireThreshold(reports, threshold: policy.threshold, suite: .intl)
+                throw OTAError(.signatureInvalid, "no trusted signature")
+            }
+            return .rejected(Self.merging(decided, signatureFailures))
+        }
+        let manifest: Manifest
+        switch try Verdict.evaluating({ () throws(OTAError) in try CanonicalJSON.decode(Manifest.self, from: head.manifestBytes, as: .manifestMalformed) }) {
+        case .rejected(let reasons): return .rejected(reasons)
+        case .accepted(let decoded): manifest = decoded
+        }
+        let threshold = Verdict<Void>.rejectionOf { () throws(OTAError) in
+            try EnvelopeVerifier.requireThreshold(reports, threshold: policy.threshold, suite: manifest.bundle.suite)
+        }
+        if !threshold.isEmpty { return .rejected(Self.merging(threshold, signatureFailures)) }
         let problems = ManifestRules.problems(in: manifest)
         guard problems.isEmpty else {
-            throw OTAError(.manifestRules, "signed manifest breaks the format rules: " + problems.map(\.description).joined(separator: "; "))
+            return .rejected(problems.map { OTAError(.manifestRules, "signed manifest breaks the format rules: \($0)") })
         }
         let now = policy.time.now()
+        guard manifest.bundle.created <= now.addingTimeInterval(policy.maximumClockSkew) else {
+            return .rejected([OTAError(
+                .manifestNotYetValid,
+                "bundle \(manifest.bundle.id) was created at \(Timestamp.format(manifest.bundle.created)), more than \(Int(policy.maximumClockSkew / 3600)) h after this clock's \(Timestamp.format(now))")])
+        }
         guard manifest.bundle.expires > now else {
-            throw OTAError(.manifestExpired, "bundle \(manifest.bundle.id) expired at \(Timestamp.format(manifest.bundle.expires))")
+            return .rejected([OTAError(.manifestExpired, "bundle \(manifest.bundle.id) expired at \(Timestamp.format(manifest.bundle.expires))")])
         }
         let result = VerifiedManifest(manifest: manifest, manifestBytes: head.manifestBytes, digest: try Hasher.hash(manifest.bundle.suite.hash, head.manifestBytes),
                                       signers: reports, recipients: head.recipients)
         verified = result
         expectedPayloads = manifest.images
-        return result
+        return .accepted(result)
+    }
+
+    /// `verify(policy:)` for callers that stop at the first refusal: the deciding reason is thrown
+    /// (the others in its cause).
+    public func verifyHead(policy: BundleTrustPolicy) throws(OTAError) -> VerifiedManifest {
+        try verify(policy: policy).get()
+    }
+
+    /// The deciding reasons first, then each signature's own failure.
+    private static func merging(_ decided: [OTAError], _ failures: [OTAError]) -> [OTAError] {
+        decided + failures.filter { failure in !decided.contains { $0.message == failure.message } }
     }
 
     /// After `readHead()`, streams payloads against `manifest` without signature verification:

@@ -34,7 +34,7 @@ public enum BundleVerification {
         var checkedApproval: Approval? = nil
         if let approval {
             let chains = ChainVerifier(store: policy.trust, time: policy.time, staleCRLPolicy: policy.staleCRLPolicy)
-            checkedApproval = try ApprovalVerifier(chains: chains).verify(approval.bytes, manifestDigest: head.digest, model: approval.model)
+            checkedApproval = try ApprovalVerifier(chains: chains).verify(approval.bytes, manifest: manifest, manifestDigest: head.digest, model: approval.model)
         }
         var contentKey: [UInt8]? = nil
         if deep && manifest.encryption != nil {

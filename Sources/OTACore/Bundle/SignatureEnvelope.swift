@@ -51,8 +51,17 @@ public struct SignatureEnvelope: Codable, Sendable, Equatable {
 
     public func encoded() throws(OTAError) -> [UInt8] { try CanonicalJSON.encode(self) }
 
+    /// Reads an envelope; more than `maximumSignatures` signatures, or more than
+    /// `maximumCertificates` certificates on one, is refused outright (never silently ignored).
     public static func decode(_ bytes: [UInt8]) throws(OTAError) -> SignatureEnvelope {
-        try CanonicalJSON.decode(SignatureEnvelope.self, from: bytes, as: .signaturesMalformed)
+        let envelope = try CanonicalJSON.decode(SignatureEnvelope.self, from: bytes, as: .signaturesMalformed)
+        guard envelope.signatures.count <= maximumSignatures else {
+            throw OTAError(.signatureTooMany, "the envelope carries \(envelope.signatures.count) signatures; at most \(maximumSignatures) are allowed")
+        }
+        if let index = envelope.signatures.firstIndex(where: { $0.certificates.count > maximumCertificates }) {
+            throw OTAError(.signatureCertificates, "signature \(index) carries more than \(maximumCertificates) certificates")
+        }
+        return envelope
     }
 }
 

@@ -3,7 +3,11 @@
 /// - P-256 / X25519 recipients: an ephemeral key of the same type, ECDH, HKDF-SHA256 (salt =
 ///   ephemeral SPKI ‖ recipient SPKI, info = `ota key wrap v1`), AES-256-GCM over the content key
 ///   with `context` as associated data.
-/// - SM2 recipients: SM2 public-key encryption of the content key.
+/// - SM2 recipients: SM2 public-key encryption (GB/T 32918.4, whose C3 hash authenticates the
+///   plaintext) of `SM3("ota key wrap v1" ‖ context) ‖ content key`; unwrapping checks the
+///   first 32 bytes, so a wrap made for one bundle does not open in another.
+///
+/// Content keys are 32 bytes; anything else unwrapped is refused.
 public struct WrappedKey: Sendable, Equatable {
     public enum Scheme: String, Sendable, Codable {
         case ecdhP256 = "ecdh-p256-hkdf-sha256-aes256gcm"
@@ -23,12 +27,18 @@ public struct WrappedKey: Sendable, Equatable {
     }
 
     static let info = Array("ota key wrap v1".utf8)
+    /// The length of every content key.
+    public static let contentKeyLength = 32
 
     /// Wraps `contentKey` to `recipient`; `context` binds the wrap to its bundle.
     public static func wrap(_ contentKey: [UInt8], to recipient: PublicKey, context: [UInt8]) throws(OTAError) -> WrappedKey {
+        guard contentKey.count == contentKeyLength else {
+            throw OTAError(.cryptoKeyLength, "a content key is \(contentKeyLength) bytes, got \(contentKey.count)")
+        }
         switch recipient.type {
         case .sm2:
-            return WrappedKey(scheme: .sm2, ephemeralPublicKey: [], ciphertext: try recipient.sm2Encrypt(contentKey))
+            let binding = try Hasher.hash(.sm3, info + context).bytes
+            return WrappedKey(scheme: .sm2, ephemeralPublicKey: [], ciphertext: try recipient.sm2Encrypt(binding + contentKey))
         case .p256, .x25519:
             let ephemeral = try PrivateKey.generate(recipient.type)
             let ephemeralDER = try ephemeral.publicKey.der()
@@ -43,16 +53,35 @@ public struct WrappedKey: Sendable, Equatable {
     /// Unwraps with the recipient's private key; `crypto.authentication` if it was not for this
     /// key or was altered.
     public func unwrap(with privateKey: PrivateKey, context: [UInt8]) throws(OTAError) -> [UInt8] {
+        let contentKey = try unwrapAny(with: privateKey, context: context)
+        guard contentKey.count == Self.contentKeyLength else {
+            throw OTAError(.keywrapMalformed, "the unwrapped content key is \(contentKey.count) bytes, not \(Self.contentKeyLength)")
+        }
+        return contentKey
+    }
+
+    private func unwrapAny(with privateKey: PrivateKey, context: [UInt8]) throws(OTAError) -> [UInt8] {
         switch scheme {
         case .sm2:
             guard privateKey.type == .sm2 else { throw OTAError(.keywrapKeyMismatch, "an SM2 wrapped key needs an SM2 private key") }
-            return try privateKey.sm2Decrypt(ciphertext)
+            guard ephemeralPublicKey.isEmpty else { throw OTAError(.keywrapMalformed, "an SM2 wrapped key has no ephemeral key") }
+            let plaintext = try privateKey.sm2Decrypt(ciphertext)
+            let binding = try Hasher.hash(.sm3, Self.info + context).bytes
+            guard plaintext.count == binding.count + Self.contentKeyLength, ConstantTime.equals(Array(plaintext.prefix(binding.count)), binding) else {
+                throw OTAError(.cryptoAuthentication, "the SM2 wrapped key was made for another bundle or is malformed")
+            }
+            return Array(plaintext.dropFirst(binding.count))
         case .ecdhP256, .x25519:
             let expected: KeyType = scheme == .ecdhP256 ? .p256 : .x25519
             guard privateKey.type == expected else {
                 throw OTAError(.keywrapKeyMismatch, "a \(scheme.rawValue) wrapped key needs a \(expected.rawValue) private key")
             }
-            let ephemeral = try PublicKey(der: ephemeralPublicKey, source: "ephemeral key")
+            let ephemeral: PublicKey
+            do throws(OTAError) {
+                ephemeral = try PublicKey(der: ephemeralPublicKey, source: "ephemeral key")
+            } catch {
+                throw OTAError(.keywrapMalformed, "the ephemeral key is not a public key: \(error.message)")
+            }
             guard ephemeral.type == expected else { throw OTAError(.keywrapMalformed, "ephemeral key type does not match the scheme") }
             let kek = try Self.keyEncryptionKey(secret: try privateKey.sharedSecret(with: ephemeral), ephemeralDER: ephemeralPublicKey,
                                                 recipientDER: try privateKey.publicKey.der())

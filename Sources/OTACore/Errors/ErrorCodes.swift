@@ -15,6 +15,7 @@ extension OTAError.Code {
     public static let approvalMissing = Self("approval.missing", .rejected, "the bundle changes an automated-driving function and no approval was given")
     public static let approvalModelMismatch = Self("approval.model-mismatch", .rejected, "the approval does not cover this vehicle model")
     public static let approvalNotYetValid = Self("approval.not-yet-valid", .rejected, "the approval's validity has not started")
+    public static let approvalNumberMismatch = Self("approval.number-mismatch", .rejected, "the approval's number is not an ad-approval reference of the manifest")
     public static let approvalUntrusted = Self("approval.untrusted", .rejected, "the approval is not signed by a trusted approval authority")
 
     // MARK: archive
@@ -38,6 +39,7 @@ extension OTAError.Code {
     public static let bundleEntrySize = Self("bundle.entry-size", .rejected, "an entry's size differs from the size the manifest signs")
     public static let bundleEntryTooLarge = Self("bundle.entry-too-large", .rejected, "a head entry (manifest, signatures, recipients) is larger than its limit")
     public static let bundleEntryType = Self("bundle.entry-type", .rejected, "an entry is not a plain regular file (link, directory, device, extension header ...)")
+    public static let bundleExtensionHeader = Self("bundle.extension-header", .rejected, "the bundle holds a pax or GNU extension header; bundles are plain ustar")
     public static let bundleExtraEntry = Self("bundle.extra-entry", .rejected, "the bundle holds an entry after the last signed payload")
     public static let bundleFraming = Self("bundle.framing", .rejected, "the bytes after the last entry are not a clean end of archive")
     public static let bundleMissingEntry = Self("bundle.missing-entry", .rejected, "an entry the format or the manifest requires is missing")
@@ -126,6 +128,7 @@ extension OTAError.Code {
 
     // MARK: image
     public static let imageNotAFile = Self("image.not-a-file", .usage, "an image path is not a regular file")
+    public static let imageOutsideDirectory = Self("image.outside-directory", .usage, "an image resolves (through a symbolic link) outside the --images directory")
     public static let imageTooLarge = Self("image.too-large", .usage, "an image is larger than the format allows")
 
     // MARK: install
@@ -142,6 +145,7 @@ extension OTAError.Code {
     public static let ioFsync = Self("io.fsync", .io, "fsync failed")
     public static let ioMap = Self("io.map", .io, "a file could not be mapped into memory")
     public static let ioMkdir = Self("io.mkdir", .io, "a directory could not be created")
+    public static let ioNotAFile = Self("io.not-a-file", .usage, "the path is a directory, FIFO, socket or device where a regular file is needed")
     public static let ioNotFound = Self("io.not-found", .usage, "a file or directory does not exist")
     public static let ioOpen = Self("io.open", .io, "a file could not be opened")
     public static let ioOverwrite = Self("io.overwrite", .usage, "library misuse: an overwrite past the written end")
@@ -177,6 +181,7 @@ extension OTAError.Code {
     public static let manifestExpired = Self("manifest.expired", .rejected, "the bundle's manifest has expired")
     public static let manifestInvalid = Self("manifest.invalid", .usage, "the manifest source breaks the format rules (every problem is listed with its field path)")
     public static let manifestMalformed = Self("manifest.malformed", .rejected, "the signed manifest is not the JSON the format defines")
+    public static let manifestNotYetValid = Self("manifest.not-yet-valid", .rejected, "the manifest's created time lies further ahead of the vehicle's clock than the allowed skew")
     public static let manifestRules = Self("manifest.rules", .rejected, "the signed manifest breaks the format rules")
     public static let manifestSyntax = Self("manifest.syntax", .usage, "the manifest source is not valid YAML or JSON")
 
@@ -193,6 +198,7 @@ extension OTAError.Code {
     public static let preconditionDriving = Self("precondition.driving", .rejected, "the vehicle is being driven")
     public static let preconditionGear = Self("precondition.gear", .rejected, "the vehicle is not in the required gear")
     public static let preconditionParked = Self("precondition.parked", .rejected, "the vehicle is not parked")
+    public static let preconditionReading = Self("precondition.reading", .rejected, "a vehicle reading is out of its range (battery 0...100 %, a gear of A-Z 0-9)")
     public static let preconditionUnknown = Self("precondition.unknown", .rejected, "no vehicle state was given, so the preconditions cannot be checked")
 
     // MARK: recipient
@@ -244,6 +250,7 @@ extension OTAError.Code {
     public static let rollbackRequested = Self("rollback.requested", .rejected, "an update was rolled back on request; recorded")
     public static let rollbackSecurityVersion = Self("rollback.security-version", .rejected, "an image's security version is below the ECU's (anti-rollback)")
     public static let rollbackVersion = Self("rollback.version", .rejected, "an image's version is older than the ECU's and the manifest does not allow a downgrade")
+    public static let rollbackVersionUnordered = Self("rollback.version-unordered", .rejected, "the offered or installed version cannot be ordered, so the no-downgrade rule cannot be applied")
 
     // MARK: signature
     public static let signatureAlgorithmMismatch = Self("signature.algorithm-mismatch", .rejected, "a signature's algorithm does not fit its certificate's key")
@@ -258,7 +265,7 @@ extension OTAError.Code {
     public static let signaturePayloadType = Self("signature.payload-type", .rejected, "the envelope's payload type is not the document's")
     public static let signatureSuiteMismatch = Self("signature.suite-mismatch", .rejected, "a signature's algorithm does not belong to the bundle's suite")
     public static let signatureThreshold = Self("signature.threshold", .rejected, "fewer distinct trusted signers than the policy requires (two-person rule)")
-    public static let signatureTooMany = Self("signature.too-many", .usage, "more signatures than the format allows")
+    public static let signatureTooMany = Self("signature.too-many", .rejected, "more signatures than the format allows")
 
     // MARK: signatures
     public static let signaturesMalformed = Self("signatures.malformed", .rejected, "the signature envelope is not the JSON the format defines")
@@ -278,6 +285,7 @@ extension OTAError.Code {
     public static let targetModel = Self("target.model", .rejected, "the bundle does not target this vehicle model")
     public static let targetSlotGroup = Self("target.slot-group", .rejected, "the image names a slot group that is not its ECU's, or two images share one")
     public static let targetSlotSize = Self("target.slot-size", .rejected, "the image is larger than its slot")
+    public static let targetSuite = Self("target.suite", .rejected, "the bundle's crypto suite is not the one the vehicle is configured for")
     public static let targetVin = Self("target.vin", .rejected, "the vehicle's VIN is not in the bundle's VIN list")
 
     // MARK: trust
@@ -323,49 +331,254 @@ extension OTAError.Code {
     public static let xzTrailingData = Self("xz.trailing-data", .rejected, "data follows the end of the xz stream")
     public static let xzTruncated = Self("xz.truncated", .rejected, "the xz stream ends early")
 
-    /// Every registered code, sorted by name.
+    /// Every registered code, sorted by name (one per line, so that additions merge cleanly).
     public static let registry: [Self] = [
-        .activateNothingInstalled, .approvalBundleMismatch, .approvalExpired, .approvalInvalid, .approvalMalformed,
-        .approvalMissing, .approvalModelMismatch, .approvalNotYetValid, .approvalUntrusted, .archiveInternal,
-        .archiveWrite, .bootStateMalformed, .bootEnvCrc, .bootEnvFull, .bootEnvInvalid, .bootFallback,
-        .bootVariableName, .bundleArchive, .bundleDuplicateEntry, .bundleEntryOrder, .bundleEntrySize,
-        .bundleEntryTooLarge, .bundleEntryType, .bundleExtraEntry, .bundleFraming, .bundleMissingEntry,
-        .bundleNotAFile, .bundleNotEncrypted, .bundleOrder, .bundleTrailingData, .bundleTruncated,
-        .bundleUnexpectedEntry, .bundleWrite, .certificateExpired, .certificateInvalid, .certificateInvalidCa,
-        .certificateMalformed, .certificateName, .certificateNotYetValid, .certificateRevoked, .certificateRole, .certificateSignature,
-        .certificateUntrusted, .certificateUsage, .confirmNotBooted, .confirmNothingPending, .consentLanguage,
-        .consentMissing, .consentRefused, .crlExpired, .crlIssuer, .crlMalformed, .crlMissing, .crlNotYetValid,
-        .crlSignature, .cryptoAuthentication, .cryptoChunkAuthentication, .cryptoInternal, .cryptoKeyLength,
-        .cryptoNonceLength, .cryptoRandom, .cryptoStreamExtra, .cryptoStreamFinished, .cryptoStreamTooLong,
-        .cryptoStreamTruncated, .cryptoUnavailable, .decryptKeyMissing, .decryptNotARecipient, .deltaBodyTooLarge,
-        .deltaCorrupt, .deltaDictionary, .deltaHeaderCorrupt, .deltaHeaderInvalid, .deltaMalformed, .deltaMemoryLimit,
-        .deltaNotAPatch, .deltaOutOfRange, .deltaOutputOverflow, .deltaResultMismatch, .deltaShortOutput,
-        .deltaSourceMismatch, .deltaTooLong, .deltaTrailingData, .deltaTransformInvalid, .deltaTruncated, .deltaUnknownOp, .deltaVersion,
-        .digestMalformed, .filingExpired, .filingMissing, .imageNotAFile, .imageTooLarge, .installBundleChanged,
-        .installBusy, .installDeltaUnavailable, .installInterrupted, .installPending, .ioCreate, .ioExists, .ioFailed,
-        .ioFsync, .ioMap, .ioMkdir, .ioNotFound, .ioOpen, .ioOverwrite, .ioRename, .ioShortRead, .ioTooLarge,
-        .ioTruncate, .ioUnlink, .ioWrite, .jsonEncode, .keyAgreementMismatch, .keyAgreementPeer, .keyCannotSign,
-        .keyCertificateMismatch, .keyMalformed, .keyPassphrase, .keyPassphraseEmpty, .keyPassphraseMissing,
-        .keyPassphraseRequired, .keySuiteMismatch, .keyUnsupported, .keywrapKeyMismatch, .keywrapMalformed,
-        .manifestEncoding, .manifestExpired, .manifestInvalid, .manifestMalformed, .manifestRules, .manifestSyntax,
-        .payloadChunkHash, .payloadHash, .payloadSize, .payloadTooLong, .payloadTruncated, .preconditionBattery,
-        .preconditionDoors, .preconditionDriving, .preconditionGear, .preconditionParked, .preconditionUnknown,
-        .recipientSuiteMismatch, .recipientsMalformed, .recordIo, .recordMalformed, .recordsAckMismatch, .recordsBusy,
-        .recordsChainDiscontinuous, .recordsChainFork, .recordsChanged, .recordsCheckpointSignature, .recordsDeleted,
-        .recordsExists, .recordsExportAltered, .recordsExportFormat, .recordsExportMalformed, .recordsFieldMissing,
-        .recordsFieldType, .recordsFieldUnknown, .recordsInputInvalid, .recordsInserted, .recordsKey,
-        .recordsKeyChanged, .recordsKeyMismatch, .recordsMalformed, .recordsPseudonymKey, .recordsReordered,
-        .recordsRetention, .recordsRetentionMinimum, .recordsStore, .recordsTornTail, .recordsTruncated,
-        .recordsUnanchored, .recordsUnsigned, .recordsVin, .recordsVinMismatch, .recordsWrongKey,
-        .rollbackNothingPending, .rollbackRequested, .rollbackSecurityVersion, .rollbackVersion,
-        .signatureAlgorithmMismatch, .signatureAlgorithmUnknown, .signatureCertificates, .signatureDuplicate, .signatureDuplicateSigner,
-        .signatureEncoding, .signatureFailed, .signatureInvalid, .signatureMissing, .signaturePayloadType,
-        .signatureSuiteMismatch, .signatureThreshold, .signatureTooMany, .signaturesMalformed, .slotHashMismatch,
-        .slotIo, .slotShort, .slotTooSmall, .suiteUnknown, .targetEcu, .targetHardwareId, .targetModel,
-        .targetSlotGroup, .targetSlotSize, .targetVin, .trustEmpty, .trustMissing, .usageApprovalId, .usageChunkSize,
-        .usageInvalid, .usageModels, .usageRole, .usageState, .usageTime, .usageValidUntil, .vehicleConfigMalformed,
-        .vehicleStateMalformed, .vehicleConfigInvalid, .vehicleConfigTampered, .vehicleExists, .vehicleNotFound, .vehiclePrivateDir,
-        .vehicleStateMissing, .vehicleStateTampered, .xzCorrupt, .xzDictionary, .xzFailed, .xzFormat, .xzMemoryLimit, .xzOptions,
-        .xzOutOfMemory, .xzOutputLimit, .xzPreset, .xzSettings, .xzTrailingData, .xzTruncated,
+        .activateNothingInstalled,
+        .approvalBundleMismatch,
+        .approvalExpired,
+        .approvalInvalid,
+        .approvalMalformed,
+        .approvalMissing,
+        .approvalModelMismatch,
+        .approvalNotYetValid,
+        .approvalNumberMismatch,
+        .approvalUntrusted,
+        .archiveInternal,
+        .archiveWrite,
+        .bootStateMalformed,
+        .bootEnvCrc,
+        .bootEnvFull,
+        .bootEnvInvalid,
+        .bootFallback,
+        .bootVariableName,
+        .bundleArchive,
+        .bundleDuplicateEntry,
+        .bundleEntryOrder,
+        .bundleEntrySize,
+        .bundleEntryTooLarge,
+        .bundleEntryType,
+        .bundleExtensionHeader,
+        .bundleExtraEntry,
+        .bundleFraming,
+        .bundleMissingEntry,
+        .bundleNotAFile,
+        .bundleNotEncrypted,
+        .bundleOrder,
+        .bundleTrailingData,
+        .bundleTruncated,
+        .bundleUnexpectedEntry,
+        .bundleWrite,
+        .certificateExpired,
+        .certificateInvalid,
+        .certificateInvalidCa,
+        .certificateMalformed,
+        .certificateName,
+        .certificateNotYetValid,
+        .certificateRevoked,
+        .certificateRole,
+        .certificateSignature,
+        .certificateUntrusted,
+        .certificateUsage,
+        .confirmNotBooted,
+        .confirmNothingPending,
+        .consentLanguage,
+        .consentMissing,
+        .consentRefused,
+        .crlExpired,
+        .crlIssuer,
+        .crlMalformed,
+        .crlMissing,
+        .crlNotYetValid,
+        .crlSignature,
+        .cryptoAuthentication,
+        .cryptoChunkAuthentication,
+        .cryptoInternal,
+        .cryptoKeyLength,
+        .cryptoNonceLength,
+        .cryptoRandom,
+        .cryptoStreamExtra,
+        .cryptoStreamFinished,
+        .cryptoStreamTooLong,
+        .cryptoStreamTruncated,
+        .cryptoUnavailable,
+        .decryptKeyMissing,
+        .decryptNotARecipient,
+        .deltaBodyTooLarge,
+        .deltaCorrupt,
+        .deltaDictionary,
+        .deltaHeaderCorrupt,
+        .deltaHeaderInvalid,
+        .deltaMalformed,
+        .deltaMemoryLimit,
+        .deltaNotAPatch,
+        .deltaOutOfRange,
+        .deltaOutputOverflow,
+        .deltaResultMismatch,
+        .deltaShortOutput,
+        .deltaSourceMismatch,
+        .deltaTooLong,
+        .deltaTrailingData,
+        .deltaTransformInvalid,
+        .deltaTruncated,
+        .deltaUnknownOp,
+        .deltaVersion,
+        .digestMalformed,
+        .filingExpired,
+        .filingMissing,
+        .imageNotAFile,
+        .imageOutsideDirectory,
+        .imageTooLarge,
+        .installBundleChanged,
+        .installBusy,
+        .installDeltaUnavailable,
+        .installInterrupted,
+        .installPending,
+        .ioCreate,
+        .ioExists,
+        .ioFailed,
+        .ioFsync,
+        .ioMap,
+        .ioMkdir,
+        .ioNotAFile,
+        .ioNotFound,
+        .ioOpen,
+        .ioOverwrite,
+        .ioRename,
+        .ioShortRead,
+        .ioTooLarge,
+        .ioTruncate,
+        .ioUnlink,
+        .ioWrite,
+        .jsonEncode,
+        .keyAgreementMismatch,
+        .keyAgreementPeer,
+        .keyCannotSign,
+        .keyCertificateMismatch,
+        .keyMalformed,
+        .keyPassphrase,
+        .keyPassphraseEmpty,
+        .keyPassphraseMissing,
+        .keyPassphraseRequired,
+        .keySuiteMismatch,
+        .keyUnsupported,
+        .keywrapKeyMismatch,
+        .keywrapMalformed,
+        .manifestEncoding,
+        .manifestExpired,
+        .manifestInvalid,
+        .manifestMalformed,
+        .manifestNotYetValid,
+        .manifestRules,
+        .manifestSyntax,
+        .payloadChunkHash,
+        .payloadHash,
+        .payloadSize,
+        .payloadTooLong,
+        .payloadTruncated,
+        .preconditionBattery,
+        .preconditionDoors,
+        .preconditionDriving,
+        .preconditionGear,
+        .preconditionParked,
+        .preconditionReading,
+        .preconditionUnknown,
+        .recipientSuiteMismatch,
+        .recipientsMalformed,
+        .recordIo,
+        .recordMalformed,
+        .recordsAckMismatch,
+        .recordsBusy,
+        .recordsChainDiscontinuous,
+        .recordsChainFork,
+        .recordsChanged,
+        .recordsCheckpointSignature,
+        .recordsDeleted,
+        .recordsExists,
+        .recordsExportAltered,
+        .recordsExportFormat,
+        .recordsExportMalformed,
+        .recordsFieldMissing,
+        .recordsFieldType,
+        .recordsFieldUnknown,
+        .recordsInputInvalid,
+        .recordsInserted,
+        .recordsKey,
+        .recordsKeyChanged,
+        .recordsKeyMismatch,
+        .recordsMalformed,
+        .recordsPseudonymKey,
+        .recordsReordered,
+        .recordsRetention,
+        .recordsRetentionMinimum,
+        .recordsStore,
+        .recordsTornTail,
+        .recordsTruncated,
+        .recordsUnanchored,
+        .recordsUnsigned,
+        .recordsVin,
+        .recordsVinMismatch,
+        .recordsWrongKey,
+        .rollbackNothingPending,
+        .rollbackRequested,
+        .rollbackSecurityVersion,
+        .rollbackVersion,
+        .rollbackVersionUnordered,
+        .signatureAlgorithmMismatch,
+        .signatureAlgorithmUnknown,
+        .signatureCertificates,
+        .signatureDuplicate,
+        .signatureDuplicateSigner,
+        .signatureEncoding,
+        .signatureFailed,
+        .signatureInvalid,
+        .signatureMissing,
+        .signaturePayloadType,
+        .signatureSuiteMismatch,
+        .signatureThreshold,
+        .signatureTooMany,
+        .signaturesMalformed,
+        .slotHashMismatch,
+        .slotIo,
+        .slotShort,
+        .slotTooSmall,
+        .suiteUnknown,
+        .targetEcu,
+        .targetHardwareId,
+        .targetModel,
+        .targetSlotGroup,
+        .targetSlotSize,
+        .targetSuite,
+        .targetVin,
+        .trustEmpty,
+        .trustMissing,
+        .usageApprovalId,
+        .usageChunkSize,
+        .usageInvalid,
+        .usageModels,
+        .usageRole,
+        .usageState,
+        .usageTime,
+        .usageValidUntil,
+        .vehicleConfigMalformed,
+        .vehicleStateMalformed,
+        .vehicleConfigInvalid,
+        .vehicleConfigTampered,
+        .vehicleExists,
+        .vehicleNotFound,
+        .vehiclePrivateDir,
+        .vehicleStateMissing,
+        .vehicleStateTampered,
+        .xzCorrupt,
+        .xzDictionary,
+        .xzFailed,
+        .xzFormat,
+        .xzMemoryLimit,
+        .xzOptions,
+        .xzOutOfMemory,
+        .xzOutputLimit,
+        .xzPreset,
+        .xzSettings,
+        .xzTrailingData,
+        .xzTruncated,
     ]
 }

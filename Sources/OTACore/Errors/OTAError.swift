@@ -22,12 +22,19 @@ public struct OTAError: Error, Sendable, Equatable, CustomStringConvertible {
     public let message: String
     /// Lower-level detail: the drained OpenSSL error queue, the libarchive message, errno text.
     public let cause: String?
+    /// Further reasons for the same refusal, after this deciding one (each failing signature
+    /// beside the threshold, every broken manifest rule); see `Verdict`.
+    public let related: [OTAError]
 
-    public init(_ code: Code, _ message: String, cause: String? = nil) {
+    public init(_ code: Code, _ message: String, cause: String? = nil, related: [OTAError] = []) {
         self.code = code
         self.message = message
         self.cause = cause
+        self.related = related
     }
+
+    /// This error and its related reasons, in order.
+    public var reasons: [OTAError] { [OTAError(code, message, cause: cause)] + related }
 
     /// The kind of the code.
     public var kind: Kind { code.kind }
@@ -41,6 +48,6 @@ public struct OTAError: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// The same error with more context in front of the message (e.g. the file being read).
     public func prefixed(_ context: String) -> OTAError {
-        OTAError(code, "\(context): \(message)", cause: cause)
+        OTAError(code, "\(context): \(message)", cause: cause, related: related)
     }
 }

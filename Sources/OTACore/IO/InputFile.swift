@@ -12,9 +12,13 @@ public final class InputFile {
     let descriptor: Int32
 
     /// Opens `path` for reading; `followLinks: false` refuses a symbolic link (`O_NOFOLLOW`).
-    public init(path: String, followLinks: Bool = true) throws(OTAError) {
+    ///
+    /// Only the `accepted` kinds of file are opened (by default regular files): the open itself
+    /// cannot block (`O_NONBLOCK`, so a FIFO with no writer does not hang it), and what was opened
+    /// is checked with `fstat` before anything is read. Anything else is refused with `notAFile`.
+    public init(path: String, followLinks: Bool = true, accepting accepted: Kinds = .regular, notAFile: OTAError.Code = .ioNotAFile) throws(OTAError) {
         self.path = path
-        var flags = O_RDONLY | O_CLOEXEC
+        var flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK
         if !followLinks { flags |= O_NOFOLLOW }
         let fd = open(path, flags)
         if fd < 0 {
@@ -22,10 +26,43 @@ public final class InputFile {
             let code: OTAError.Code = error == ENOENT ? .ioNotFound : .ioOpen
             throw OTAError(code, "\(path): cannot open for reading", cause: SystemCall.errnoText(error))
         }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            let error = errno
+            close(fd)
+            throw OTAError(.ioFailed, "\(path): fstat failed", cause: SystemCall.errnoText(error))
+        }
+        let kind = info.st_mode & S_IFMT
+        let allowed = (kind == S_IFREG && accepted.contains(.regular)) || (kind == S_IFBLK && accepted.contains(.blockDevice))
+            || ((kind == S_IFIFO || kind == S_IFCHR) && accepted.contains(.stream))
+        guard allowed else {
+            close(fd)
+            let what = switch kind {
+            case S_IFDIR: "a directory"
+            case S_IFIFO: "a FIFO"
+            case S_IFSOCK: "a socket"
+            case S_IFCHR: "a character device"
+            case S_IFBLK: "a block device"
+            default: "not a regular file"
+            }
+            throw OTAError(notAFile, "\(path): \(what), not a regular file")
+        }
+        // Reads block as usual from here (O_NONBLOCK only kept the open from waiting).
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         descriptor = fd
     }
 
     deinit { close(descriptor) }
+
+    /// Kinds of file an `InputFile` may open.
+    public struct Kinds: OptionSet, Sendable {
+        public let rawValue: Int
+        public init(rawValue: Int) { self.rawValue = rawValue }
+        public static let regular = Kinds(rawValue: 1)
+        public static let blockDevice = Kinds(rawValue: 2)
+        /// Pipes and character devices, read as streams (a delta's input from a pipe).
+        public static let stream = Kinds(rawValue: 4)
+    }
 
     /// The file's current size in bytes.
     public func size() throws(OTAError) -> Int64 {

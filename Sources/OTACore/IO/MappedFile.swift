@@ -21,7 +21,7 @@ public final class MappedFile {
     /// Maps `path`, or returns nil when it is not a regular file (a pipe, a device): read
     /// those with `InputFile.readAll`.
     public init?(path: String) throws(OTAError) {
-        let file = try InputFile(path: path)
+        let file = try InputFile(path: path, accepting: [.regular, .blockDevice, .stream])
         guard try file.isRegularFile() else { return nil }
         let size = Int(try file.size())
         self.path = path

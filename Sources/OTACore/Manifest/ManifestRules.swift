@@ -44,16 +44,17 @@ public enum ManifestRules {
             if image.ecu.isEmpty { add("\(path).ecu", "empty") }
             if image.hardwareIds.isEmpty { add("\(path).hardwareIds", "at least one hardware id") }
             if image.slotGroup.isEmpty { add("\(path).slotGroup", "empty") }
-            if image.version.isEmpty { add("\(path).version", "empty") }
+            if SoftwareVersion(image.version) == nil { add("\(path).version", "'\(image.version)' is not an orderable version (N.N.N, optionally -prerelease; docs/FORMAT.md, Versions)") }
             if !isHex(image.target.hash, length: hashHexLength) { add("\(path).target.hash", "expected \(hashHexLength) hex digits") }
             if image.target.size > BundleLayout.maximumImageSize { add("\(path).target.size", "larger than \(BundleLayout.maximumImageSize)") }
+            if let source = image.source, source.size > BundleLayout.maximumImageSize { add("\(path).source.size", "larger than \(BundleLayout.maximumImageSize)") }
             switch image.kind {
             case .full:
                 if image.source != nil { add("\(path).source", "only delta images have a source") }
             case .delta:
                 if let source = image.source {
                     if !isHex(source.hash, length: hashHexLength) { add("\(path).source.hash", "expected \(hashHexLength) hex digits") }
-                    if source.version.isEmpty { add("\(path).source.version", "empty") }
+                    if SoftwareVersion(source.version) == nil { add("\(path).source.version", "'\(source.version)' is not an orderable version") }
                 } else {
                     add("\(path).source", "missing (a delta image names the image it applies to)")
                 }
@@ -71,6 +72,7 @@ public enum ManifestRules {
             if notice.expectedDurationMinutes <= 0 { add("notice.\(language).expectedDurationMinutes", "must be positive") }
         }
         if !(0...100).contains(manifest.preconditions.minimumBatteryPercent) { add("preconditions.minimumBatteryPercent", "must be 0...100") }
+        if let gear = manifest.preconditions.gear, !isGear(gear) { add("preconditions.gear", "1 to 4 of A-Z 0-9 (P, D, ...)") }
         for (index, reference) in manifest.regulatory.enumerated() {
             if reference.number.isEmpty { add("regulatory[\(index)].number", "empty") }
             if reference.authority.isEmpty { add("regulatory[\(index)].authority", "empty") }
@@ -87,15 +89,25 @@ public enum ManifestRules {
         return problems
     }
 
+    /// Checks one payload's sizes and chunking. Every bound is checked before the arithmetic that
+    /// relies on it, so no signed number (zero, or near 2^64) can trap.
     private static func checkPayload(_ payload: Manifest.Payload, image: Manifest.Image, path: String, encryption: Manifest.Encryption?,
                                      hashHexLength: Int, add: (String, String) -> Void) {
         if payload.entry != BundleLayout.payloadEntry(image.name) { add("\(path).entry", "must be \(BundleLayout.payloadEntry(image.name))") }
-        if payload.storedSize > BundleLayout.maximumImageSize { add("\(path).storedSize", "larger than \(BundleLayout.maximumImageSize)") }
+        var sizesInRange = true
+        for (field, value, limit) in [("storedSize", payload.storedSize, BundleLayout.maximumPayloadSize),
+                                      ("compressedSize", payload.compressedSize, BundleLayout.maximumImageSize),
+                                      ("plainSize", payload.plainSize, BundleLayout.maximumImageSize)] where value > limit {
+            add("\(path).\(field)", "larger than \(limit)")
+            sizesInRange = false
+        }
         guard (BundleLayout.minimumChunkSize...(BundleLayout.maximumChunkSize + 64)).contains(payload.chunkSize) else {
-            add("\(path).chunkSize", "out of range")
+            add("\(path).chunkSize", "must be \(BundleLayout.minimumChunkSize)...\(BundleLayout.maximumChunkSize + 64)")
             return
         }
-        let expectedChunks = payload.storedSize == 0 ? 0 : (payload.storedSize + payload.chunkSize - 1) / payload.chunkSize
+        guard sizesInRange else { return }
+        // From here: sizes <= 64 GiB and chunk sizes >= 4 KiB, so nothing below can overflow.
+        let expectedChunks = ceilingDivision(payload.storedSize, payload.chunkSize)
         if UInt64(payload.chunkHashes.count) != expectedChunks {
             add("\(path).chunkHashes", "\(payload.chunkHashes.count) hashes for \(expectedChunks) chunks")
         }
@@ -104,7 +116,6 @@ public enum ManifestRules {
             break
         }
         if !isHex(payload.plainHash, length: hashHexLength) { add("\(path).plainHash", "expected \(hashHexLength) hex digits") }
-        if payload.plainSize > BundleLayout.maximumImageSize { add("\(path).plainSize", "larger than \(BundleLayout.maximumImageSize)") }
         if image.kind == .full && (payload.plainSize != image.target.size || payload.plainHash != image.target.hash) {
             add("\(path).plainHash", "a full image's payload content is the image: plainSize and plainHash must equal target")
         }
@@ -116,14 +127,26 @@ public enum ManifestRules {
                 add("\(path).noncePrefix", "expected \(ChunkedAEAD.noncePrefixLength * 2) hex digits for an encrypted bundle")
                 return
             }
+            // An out-of-range encryption chunk size is reported once, at encryption.chunkSize.
+            guard (BundleLayout.minimumChunkSize...BundleLayout.maximumChunkSize).contains(encryption.chunkSize) else { return }
             let tag = UInt64(encryption.algorithm.tagLength)
             if payload.chunkSize != encryption.chunkSize + tag { add("\(path).chunkSize", "must be encryption.chunkSize + tag length") }
-            let plainChunks = payload.compressedSize == 0 ? 1 : (payload.compressedSize + encryption.chunkSize - 1) / encryption.chunkSize
+            let plainChunks = max(1, ceilingDivision(payload.compressedSize, encryption.chunkSize))
             if payload.storedSize != payload.compressedSize + plainChunks * tag { add("\(path).storedSize", "does not match the compressed size plus one tag per chunk") }
         } else {
             if payload.noncePrefix != nil { add("\(path).noncePrefix", "only encrypted bundles have a nonce prefix") }
             if payload.storedSize != payload.compressedSize { add("\(path).storedSize", "must equal compressedSize when not encrypted") }
         }
+    }
+
+    /// `⌈value / divisor⌉` without the overflow of `(value + divisor - 1) / divisor`; divisor > 0.
+    static func ceilingDivision(_ value: UInt64, _ divisor: UInt64) -> UInt64 {
+        value / divisor + (value % divisor == 0 ? 0 : 1)
+    }
+
+    /// A gear as vehicles report it: 1 to 4 of A-Z and 0-9 (`P`, `N`, `D`, `M1`).
+    public static func isGear(_ text: String) -> Bool {
+        (1...4).contains(text.utf8.count) && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) }
     }
 
     static func isHex(_ text: String, length: Int) -> Bool {

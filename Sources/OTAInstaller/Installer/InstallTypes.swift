@@ -30,7 +30,11 @@ public struct InstallDecision: Codable, Sendable {
     /// The notice by language, to show before asking for consent.
     public var notice: [String: Notice]
     public var preconditions: Preconditions?
+    /// The deciding refusal, if any.
     public var refusal: Refusal?
+    /// Every reason for the refusal, the deciding one first (each failing signature beside the
+    /// threshold, every broken manifest rule).
+    public var reasons: [Refusal] = []
 
     public var isAccepted: Bool { refusal == nil }
 }

@@ -77,14 +77,29 @@ extension Vehicle {
     @discardableResult
     public func reboot() throws(OTAError) -> BootState {
         let boot = try Bootloader.boot(bootControl)
+        fault(.step("boot.counted"))
+        try recordBoots()
+        try recover()
+        return boot
+    }
+
+    /// Records the boots the bootloader counted since the last recorded one (normally one). Runs
+    /// at every start, so a power cut between the bootloader saving its environment and the
+    /// record leaves the boot to be recorded on the next start: twice at worst, never not at all.
+    func recordBoots() throws(OTAError) {
+        let boot = try bootControl.load()
+        let recorded = state.recordedBootCount ?? 0
+        guard boot.bootCount > recorded else { return }
         try record(
             "boot", .info,
             fields: [
                 "booted": boot.booted.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.rawValue)" }.joined(separator: ","),
-                "triesRemaining": String(boot.triesRemaining), "fallback": boot.lastFallback ?? "",
+                "triesRemaining": String(boot.triesRemaining), "fallback": boot.lastFallback ?? "", "bootCount": String(boot.bootCount),
+                "unrecordedBoots": String(boot.bootCount - recorded),
             ])
-        try recover()
-        return boot
+        var next = state
+        next.recordedBootCount = boot.bootCount
+        try save(next, step: "journal.boot-recorded")
     }
 
     /// Settles an update a power loss interrupted, from the journal's stage and the boot

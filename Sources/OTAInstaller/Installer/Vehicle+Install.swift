@@ -41,11 +41,19 @@ extension Vehicle {
         }
         try step("precondition", phase: "install", bundle: manifest) { () throws(OTAError) in ((), try checkPreconditions(manifest.preconditions, conditions)) }
         try step("consent", phase: "install", bundle: manifest) { () throws(OTAError) in ((), try checkConsent(manifest, consent)) }
+        // The content key is unwrapped before anything is marked: a bad or foreign recipients
+        // block (unsigned, so anyone can alter it) is a refusal that leaves every slot untouched.
+        let contentKey: [UInt8]? = try step("decrypt", phase: "install", bundle: manifest) { () throws(OTAError) in
+            guard manifest.encryption != nil else { return (nil, ["encrypted": "false"]) }
+            guard FileSystem.exists(layout.decryptionKey) else { throw OTAError(.decryptKeyMissing, "this vehicle has no decryption key") }
+            let key = try evaluation.head.recipients.contentKey(
+                using: [try PrivateKey(contentsOf: layout.decryptionKey)], manifestDigest: evaluation.head.digest)
+            return (key, ["encrypted": "true", "recipients": String(evaluation.head.recipients.recipients.count)])
+        }
 
         // Apply. The target slots are marked `writing` before their first byte.
         let digest = evaluation.head.digest
         var next = state
-        next.timeFloor = max(next.timeFloor, manifest.bundle.created)
         next.pending = PendingUpdate(
             stage: .writing, bundleId: manifest.bundle.id, campaign: manifest.bundle.campaign, manifestDigest: digest.hex,
             hashAlgorithm: digest.algorithm, images: evaluation.plan, started: time.now())
@@ -56,7 +64,8 @@ extension Vehicle {
             fields: ["slots": evaluation.plan.map { "\($0.slotGroup)=\($0.slot.rawValue)" }.joined(separator: ",")])
         let written: UInt64
         do throws(OTAError) {
-            written = try writeImages(reader: reader, head: evaluation.head, plan: evaluation.plan, started: started, progress: progress)
+            written = try writeImages(
+                reader: reader, head: evaluation.head, contentKey: contentKey, plan: evaluation.plan, started: started, progress: progress)
         } catch {
             // Nothing switched; the half-written slots stay untrusted.
             try abandon(code: error.code, message: error.message, step: "apply")
@@ -97,15 +106,10 @@ extension Vehicle {
     /// Streams each payload, verified chunk by chunk, through the decoder into its slot; then
     /// reads the slot back and checks the image hash.
     func writeImages(
-        reader: BundleReader, head: VerifiedManifest, plan: [PendingImage], started: Date,
+        reader: BundleReader, head: VerifiedManifest, contentKey: [UInt8]?, plan: [PendingImage], started: Date,
         progress: ((InstallProgress) -> Void)?
     ) throws(OTAError) -> UInt64 {
         let manifest = head.manifest
-        var contentKey: [UInt8]? = nil
-        if manifest.encryption != nil {
-            guard FileSystem.exists(layout.decryptionKey) else { throw OTAError(.decryptKeyMissing, "this vehicle has no decryption key") }
-            contentKey = try head.recipients.contentKey(using: [try PrivateKey(contentsOf: layout.decryptionKey)], manifestDigest: head.digest)
-        }
         let total = plan.reduce(0) { $0 + $1.size }
         var done: UInt64 = 0
         func report(_ step: String) {

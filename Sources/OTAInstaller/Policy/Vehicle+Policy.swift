@@ -22,6 +22,7 @@ extension Vehicle {
             fill(&decision, evaluation)
         } catch {
             decision.refusal = .init(code: error.code, message: error.message, cause: error.cause)
+            decision.reasons = error.reasons.map { .init(code: $0.code, message: $0.message, cause: $0.cause) }
             if error.kind != .rejected { throw error }
         }
         return decision
@@ -42,7 +43,8 @@ extension Vehicle {
         }
     }
 
-    /// Runs one policy step: records a pass with its fields, or the refusal with its code.
+    /// Runs one policy step: records a pass with its fields, or the refusal with its code and
+    /// every further reason (`reasons`: `code: message`, one per line).
     func step<T>(_ name: String, phase: String, bundle: Manifest? = nil, _ body: () throws(OTAError) -> (T, [String: String])) throws(OTAError) -> T {
         do throws(OTAError) {
             let (value, fields) = try body()
@@ -51,6 +53,7 @@ extension Vehicle {
         } catch {
             var fields = ["phase": phase]
             if let cause = error.cause { fields["cause"] = cause }
+            if !error.related.isEmpty { fields["reasons"] = error.reasons.map { "\($0.code): \($0.message)" }.joined(separator: "\n") }
             try record(name, .fail, bundle: bundle?.bundle.id, campaign: bundle?.bundle.campaign, code: error.code, message: error.message, fields: fields)
             throw error
         }
@@ -91,6 +94,10 @@ extension Vehicle {
         guard manifest.targets.models.contains(config.model) else {
             throw OTAError(.targetModel, "bundle targets \(manifest.targets.models.joined(separator: ", ")); this vehicle is a \(config.model)")
         }
+        let suite = config.suite ?? .intl
+        guard manifest.bundle.suite == suite else {
+            throw OTAError(.targetSuite, "bundle uses the \(manifest.bundle.suite.rawValue) suite; this vehicle is configured for \(suite.rawValue)")
+        }
         if let vins = manifest.targets.vins, !vins.contains(config.vin) {
             throw OTAError(.targetVin, "this vehicle's VIN is not in the bundle's VIN list")
         }
@@ -125,7 +132,12 @@ extension Vehicle {
                     .rollbackSecurityVersion,
                     "image \(image.name): security version \(image.securityVersion) is below ECU \(image.ecu)'s \(current.securityVersion)")
             }
-            if image.securityVersion == current.securityVersion, compareVersions(image.version, current.version) < 0, !image.allowDowngrade {
+            guard let offered = SoftwareVersion(image.version), let installed = SoftwareVersion(current.version) else {
+                throw OTAError(
+                    .rollbackVersionUnordered,
+                    "image \(image.name): version \(image.version) cannot be ordered against ECU \(image.ecu)'s \(current.version) (docs/FORMAT.md, Versions)")
+            }
+            if image.securityVersion == current.securityVersion, offered < installed, !image.allowDowngrade {
                 throw OTAError(
                     .rollbackVersion,
                     "image \(image.name): version \(image.version) is older than \(current.version) and the manifest does not allow a downgrade")
@@ -152,7 +164,7 @@ extension Vehicle {
         }
         do throws(OTAError) {
             let trust = try TrustStore(directory: layout.trust)
-            let verified = try ApprovalVerifier(chains: ChainVerifier(store: trust, time: time)).verify(approval, manifestDigest: digest, model: config.model)
+            let verified = try ApprovalVerifier(chains: ChainVerifier(store: trust, time: time)).verify(approval, manifest: manifest, manifestDigest: digest, model: config.model)
             fields["approvalId"] = verified.approvalId
             fields["validUntil"] = Timestamp.format(verified.validUntil)
             return (true, fields)
@@ -192,6 +204,13 @@ extension Vehicle {
     /// Preconditions against the vehicle's readings (No.103 §3, R156 §7.2.2).
     func checkPreconditions(_ required: Preconditions, _ conditions: VehicleConditions?) throws(OTAError) -> [String: String] {
         guard let conditions else { throw OTAError(.preconditionUnknown, "no vehicle state was given; the preconditions cannot be checked") }
+        // Readings are checked before they are trusted: a battery at 1000% satisfies nothing.
+        guard (0...100).contains(conditions.batteryPercent) else {
+            throw OTAError(.preconditionReading, "the battery reading \(conditions.batteryPercent)% is not a charge level (0...100)")
+        }
+        if let gear = conditions.gear, !ManifestRules.isGear(gear) {
+            throw OTAError(.preconditionReading, "the gear reading '\(gear)' is not a gear (1 to 4 of A-Z 0-9)")
+        }
         if required.parked && !conditions.parked { throw OTAError(.preconditionParked, "the vehicle must be parked") }
         if let gear = required.gear, conditions.gear != gear {
             throw OTAError(.preconditionGear, "the gear must be \(gear); it is \(conditions.gear ?? "unknown")")
@@ -250,18 +269,4 @@ extension Vehicle {
         }
         return plan
     }
-}
-
-/// Compares dotted versions numerically (`1.10.0` > `1.9.2`); non-numeric parts compare as text.
-func compareVersions(_ a: String, _ b: String) -> Int {
-    let left = a.split(whereSeparator: { $0 == "." || $0 == "-" }), right = b.split(whereSeparator: { $0 == "." || $0 == "-" })
-    for index in 0..<max(left.count, right.count) {
-        let x = index < left.count ? String(left[index]) : "0", y = index < right.count ? String(right[index]) : "0"
-        if let m = Int(x), let n = Int(y) {
-            if m != n { return m < n ? -1 : 1 }
-        } else if x != y {
-            return x < y ? -1 : 1
-        }
-    }
-    return 0
 }

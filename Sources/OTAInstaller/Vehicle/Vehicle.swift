@@ -79,6 +79,11 @@ public final class Vehicle {
         let configBytes = try FileSystem.read(layout.config, limit: 1 << 20)
         try Self.checkConfig(configBytes, path: layout.config, store: protectedStore)
         config = try CanonicalJSON.decode(VehicleConfig.self, from: configBytes, as: .vehicleConfigMalformed)
+        // A configuration sealed before a rule existed is held to it too (one ECU per slot group).
+        let problems = config.problems()
+        guard problems.isEmpty else {
+            throw OTAError(.vehicleConfigInvalid, "\(layout.config): \(problems.count) problem(s): \(problems.joined(separator: "; "))")
+        }
         let kind = config.bootControl ?? .file
         bootControl = layout.bootControl(kind)
         // The record log has its own writer lock; take it only once the installer's is held.
@@ -86,6 +91,7 @@ public final class Vehicle {
         journal = StateJournal(store: protectedStore)
         guard let loaded = try journal.load() else { throw OTAError(.vehicleStateMissing, "\(directory): no installer state (run ota vehicle init)") }
         state = loaded
+        try recordBoots()
         try recover()
     }
 

@@ -103,10 +103,21 @@ public struct VehicleConfig: Codable, Sendable, Equatable {
             if group.size == 0 { problems.append("slotGroups[\(index)].size: must be positive") }
         }
         var ids = Set<String>()
+        var owners: [String: String] = [:]
         for (index, ecu) in ecus.enumerated() {
             if ecu.id.isEmpty { problems.append("ecus[\(index)].id: empty") }
             if !ids.insert(ecu.id).inserted { problems.append("ecus[\(index)].id: duplicate '\(ecu.id)'") }
             if group(ecu.slotGroup) == nil { problems.append("ecus[\(index)].slotGroup: no slot group '\(ecu.slotGroup)'") }
+            // The approval rule and the anti-rollback counter belong to what is written: one ECU
+            // per slot group, so naming another ECU cannot reach a group under weaker rules.
+            if let owner = owners[ecu.slotGroup] {
+                problems.append("ecus[\(index)].slotGroup: '\(ecu.slotGroup)' already belongs to ECU \(owner); each slot group holds one ECU's software")
+            } else {
+                owners[ecu.slotGroup] = ecu.id
+            }
+            if SoftwareVersion(ecu.version) == nil {
+                problems.append("ecus[\(index)].version: '\(ecu.version)' is not an orderable version (N.N.N, optionally -prerelease)")
+            }
         }
         return problems
     }

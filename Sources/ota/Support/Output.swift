@@ -14,10 +14,13 @@ enum Output {
 
     static func fail(_ error: OTAError, json: Bool) {
         if json {
-            print(encode(FailureEnvelope(error: .init(code: error.code.rawValue, kind: error.kind.rawValue, message: error.message, cause: error.cause))))
+            print(encode(FailureEnvelope(error: .init(
+                code: error.code.rawValue, kind: error.kind.rawValue, message: error.message, cause: error.cause,
+                reasons: error.related.isEmpty ? nil : error.reasons.map { .init(code: $0.code.rawValue, message: $0.message, cause: $0.cause) }))))
         }
         var text = "ota: error: \(error.message) [\(error.code)]\n"
         if let cause = error.cause, !cause.isEmpty { text += "  cause: \(cause)\n" }
+        for other in error.related { text += "  also: \(other.message) [\(other.code)]\n" }
         FileHandle.standardError.write(Data(text.utf8))
     }
 
@@ -43,11 +46,18 @@ enum Output {
     }
 
     private struct FailureEnvelope: Encodable {
+        struct Reason: Encodable {
+            let code: String
+            let message: String
+            let cause: String?
+        }
         struct Detail: Encodable {
             let code: String
             let kind: String
             let message: String
             let cause: String?
+            /// Every reason, the deciding one first, when there is more than one.
+            let reasons: [Reason]?
         }
         let ok = false
         let error: Detail

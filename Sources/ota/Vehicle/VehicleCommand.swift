@@ -87,6 +87,7 @@ struct VehicleInitCommand: ParsableCommand {
 
     func run() throws {
         let text = String(decoding: try FileSystem.read(config, limit: 1 << 20), as: UTF8.self)
+        if let problem = YAMLInputCheck.problem(in: text) { throw OTAError(.vehicleConfigInvalid, "\(config): \(problem)") }
         let parsed: VehicleConfig
         do {
             parsed = try YAMLDecoder().decode(VehicleConfig.self, from: text)

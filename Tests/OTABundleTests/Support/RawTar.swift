@@ -5,6 +5,9 @@ import Foundation
 struct RawTar {
     enum EntryType: UInt8 {
         case regular = 0x30, hardLink = 0x31, symbolicLink = 0x32, characterDevice = 0x33, blockDevice = 0x34, directory = 0x35, fifo = 0x36
+        case contiguous = 0x37, oldRegular = 0x00
+        /// Extension headers: pax per-file (`x`) and global (`g`), GNU long name (`L`) and long link (`K`).
+        case pax = 0x78, paxGlobal = 0x67, gnuLongName = 0x4C, gnuLongLink = 0x4B
     }
 
     struct Entry {
@@ -14,6 +17,22 @@ struct RawTar {
         var linkName: String = ""
         /// The size written in the header; defaults to the data's size.
         var declaredSize: UInt64? = nil
+        /// The magic and version fields (`ustar\0` + `00` for POSIX; GNU tar writes `ustar  \0`).
+        var magic: [UInt8] = Array("ustar\0".utf8) + Array("00".utf8)
+        /// The ustar name prefix field.
+        var prefix: String = ""
+    }
+
+    /// A pax extended header entry carrying `records` (`key=value` each).
+    static func pax(_ records: [(String, String)], type: EntryType = .pax) -> Entry {
+        var data: [UInt8] = []
+        for (key, value) in records {
+            let body = " \(key)=\(value)\n"
+            var length = body.utf8.count + 1
+            while String(length).count + body.utf8.count != length { length += 1 }
+            data += Array("\(length)\(body)".utf8)
+        }
+        return Entry(name: "PaxHeader/x", data: data, type: type)
     }
 
     static func header(_ entry: Entry) -> [UInt8] {
@@ -33,8 +52,8 @@ struct RawTar {
         octal(0, at: 136, length: 12)
         block[156] = entry.type.rawValue
         put(entry.linkName, at: 157, length: 100)
-        put("ustar", at: 257, length: 6)
-        put("00", at: 263, length: 2)
+        for (index, byte) in entry.magic.prefix(8).enumerated() { block[257 + index] = byte }
+        put(entry.prefix, at: 345, length: 155)
         for index in 148..<156 { block[index] = 0x20 }
         let sum = block.reduce(0) { $0 + UInt64($1) }
         let checksum = String(sum, radix: 8)

@@ -127,7 +127,7 @@ final class InstallerFixture: Sendable {
 
     static let adRegulatory = """
           - {type: filing, number: F-1, authority: MIIT}
-          - {type: ad-approval, number: AD-1, authority: MIIT}
+          - {type: ad-approval, number: AD-2026-1, authority: MIIT}
         """
 
     func signer(_ name: String = "signer-1", role: String = "release") throws -> SignerIdentity {
@@ -150,13 +150,28 @@ final class InstallerFixture: Sendable {
     func standardBundle() throws -> String { try bundle(try manifest()) }
 
     /// An approval file's bytes for `bundle`.
+    /// An approval signed by the real approval authority for `bundle`'s digest, with whatever
+    /// fields a test states (the issuer would refuse a number the manifest does not name).
+    func craftedApproval(for bundle: String, id: String, bundleId: String? = nil, models: [String] = ["X1"]) throws -> [UInt8] {
+        let head = try BundleReader(path: bundle).readHead()
+        let manifest = try CanonicalJSON.decode(Manifest.self, from: head.manifestBytes, as: .manifestMalformed)
+        let approval = Approval(
+            approvalId: id, bundleId: bundleId ?? manifest.bundle.id, manifestDigest: try Hasher.hash(manifest.bundle.suite.hash, head.manifestBytes),
+            models: models, validFrom: Date().addingTimeInterval(-60), validUntil: Date().addingTimeInterval(86400), issued: Date())
+        let payload = try CanonicalJSON.encode(approval)
+        let signer = try self.signer("approval-signer", role: "approval")
+        let signature = try SignatureEnvelope.sign(
+            body: payload, type: SignatureEnvelope.approvalType, key: signer.key, certificate: signer.certificate, chain: signer.chain)
+        return try CanonicalJSON.encode(SignedApproval(payload: payload, signatures: [signature]))
+    }
+
     func approval(
-        for bundle: String, models: [String] = ["X1"], signer: SignerIdentity? = nil, validFrom: Date? = nil,
+        for bundle: String, id: String = "AD-2026-1", models: [String] = ["X1"], signer: SignerIdentity? = nil, validFrom: Date? = nil,
         validUntil: Date = Date().addingTimeInterval(86400 * 30)
     ) throws -> [UInt8] {
         let output = "\(directory)/approval-\(UUID().uuidString).json"
         _ = try ApprovalIssuer.approve(
-            bundlePath: bundle, signer: try signer ?? self.signer("approval-signer", role: "approval"), approvalID: "AD-2026-1",
+            bundlePath: bundle, signer: try signer ?? self.signer("approval-signer", role: "approval"), approvalID: id,
             models: models, validFrom: validFrom, validUntil: validUntil, outputPath: output, now: validFrom ?? Date())
         return Array(try Data(contentsOf: URL(fileURLWithPath: output)))
     }

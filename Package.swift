@@ -99,7 +99,7 @@ if Context.environment["OTA_FUZZ"] == "1" {
         .executableTarget(
             name: "ota-fuzz",
             dependencies: [
-                "OTACore", "OTADelta", "OTARecorder", "OTABuilder", "OTAInstaller",
+                "OTACore", "OTADelta", "OTARecorder", "OTACompliance", "OTABuilder", "OTAInstaller",
                 .product(name: "Yams", package: "Yams"),
             ],
             path: "Fuzz/Sources/ota-fuzz",

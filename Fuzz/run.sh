@@ -29,6 +29,15 @@ build() {
         -Xcc -fsanitize=fuzzer-no-link,address
 }
 
+# The libFuzzer dictionary a harness's inputs are made of (Fuzz/dictionaries/).
+dictionary() {
+    case "$1" in
+    manifest | approval | envelope | recipients) echo Fuzz/dictionaries/json.dict ;;
+    vehicle-config | manifest-source) echo Fuzz/dictionaries/yaml.dict ;;
+    records) echo Fuzz/dictionaries/records.dict ;;
+    esac
+}
+
 names() {
     if [ $# -gt 0 ]; then printf '%s\n' "$@"; else "$binary" --list | cut -f1; fi
 }
@@ -51,9 +60,13 @@ run_one() {  # name seconds workdir [extra corpus dirs]
     local log=$scratch/logs/$name.log
     local dirs=("$work")
     for dir in Fuzz/corpus/"$name" Fuzz/regressions/"$name" "$@"; do [ -d "$dir" ] && dirs+=("$dir"); done
+    local dict
+    dict=$(dictionary "$name")
+    local options=("${common[@]}")
+    [ -n "$dict" ] && options+=(-dict="$dict")
     local status=0
     # shellcheck disable=SC2086
-    "$binary" "$name" "${common[@]}" ${mode[@]+"${mode[@]}"} -max_total_time="$seconds" -artifact_prefix="$artifacts/" ${FUZZ_ARGS:-} \
+    "$binary" "$name" "${options[@]}" ${mode[@]+"${mode[@]}"} -max_total_time="$seconds" -artifact_prefix="$artifacts/" ${FUZZ_ARGS:-} \
         "${dirs[@]}" >"$log" 2>&1 || status=$?
     rm -rf /dev/shm/ota-fuzz-*-"$name" 2>/dev/null || true
     if [ "$status" -ne 0 ]; then
@@ -87,6 +100,8 @@ campaign)
     seconds=${1:?usage: Fuzz/run.sh campaign SECONDS [NAME...]}
     shift
     [ -x "$binary" ] || build
+    # Campaigns also follow comparisons of integer operands (value profile).
+    mode=(-use_value_profile=1)
     failed=0
     for name in $(names "$@"); do
         run_one "$name" "$seconds" "$scratch/corpus/$name" || failed=1

@@ -267,27 +267,49 @@ struct SeedMaker {
 
     private func makeRecords(_ work: String) throws(OTAError) {
         let signer = try FuzzFixtures.key(.intl, "vehicle/device.key")
-        let log = "\(work)/log"
         let clock = ManualClock(Date(timeIntervalSince1970: 1_795_000_000))
-        let recorder = try Recorder.create(at: log, vin: Self.vin, signer: signer, clock: clock,
-                                           configuration: .init(segmentBytes: 2500, checkpointInterval: 3, durability: .none))
+        let configuration = Recorder.Configuration(segmentBytes: 2500, checkpointInterval: 3, durability: .none)
+        let log = "\(work)/log"
+        let recorder = try Recorder.create(at: log, vin: Self.vin, signer: signer, clock: clock, configuration: configuration)
         for seq in 0..<5 {
             clock.advance(seconds: 60)
             _ = try recorder.append(Self.record(step: ["verify", "policy", "apply", "boot", "confirm"][seq], seq: seq))
         }
         try recorder.close()
-        let layout = LogLayout(directory: log)
+        let (input, segments) = try Self.pack(log)
+        try save([0] + input, RecordLogTarget.name, "log-\(segments.count)-segments")
+        // The same, hashes and links fixed up (no-ops here) and ingested into a fleet store.
+        try save([15] + input, RecordLogTarget.name, "log-ingested")
+        // The same log with a torn tail: the last line cut short.
+        try save([0] + input.dropLast(7), RecordLogTarget.name, "log-torn-tail")
+        // Only the first segment, the sample log.json (empty part) and no HEAD.
+        try save([0, 0, 0] + segments[0], RecordLogTarget.name, "log-no-head")
+
+        // A log whose first segments were pruned after the fleet store acknowledged them: it
+        // starts at a checkpoint, and a prune entry says what went.
+        let pruned = "\(work)/pruned"
+        let writer = try Recorder.create(at: pruned, vin: Self.vin, signer: signer, clock: clock, configuration: configuration)
+        var last: Recorder.Appended? = nil
+        for seq in 0..<8 {
+            clock.advance(seconds: 86_400)
+            last = try writer.append(Self.record(step: "apply", seq: seq))
+        }
+        try writer.acknowledge(through: last!.seq, hash: last!.hash)
+        _ = try writer.prune(now: Date(timeIntervalSince1970: 1_795_000_000 + 400 * 86_400))
+        try writer.close()
+        try save([15] + (try Self.pack(pruned)).input, RecordLogTarget.name, "log-pruned")
+    }
+
+    /// A log folder as the records harness reads it: `log.json` NUL `HEAD` (NUL segment)*.
+    private static func pack(_ directory: String) throws(OTAError) -> (input: [UInt8], segments: [[UInt8]]) {
+        let layout = LogLayout(directory: directory)
         var input = try FileSystem.read(layout.metaPath) + [0] + FileSystem.read(layout.headPath)
         var segments: [[UInt8]] = []
         for name in try layout.segments() {
             segments.append(try FileSystem.read(layout.path(name)))
             input += [0] + segments.last!
         }
-        try save(input, RecordLogTarget.name, "log-\(segments.count)-segments")
-        // The same log with a torn tail: the last line cut short.
-        try save(Array(input.dropLast(7)), RecordLogTarget.name, "log-torn-tail")
-        // Only the first segment, the sample log.json (empty part) and no HEAD.
-        try save([0, 0] + segments[0], RecordLogTarget.name, "log-no-head")
+        return (input, segments)
     }
 
     // MARK: Sources

@@ -10,6 +10,8 @@
 #
 # Environment: SWIFT (swift), FUZZ_SMOKE_SECONDS (3 per harness), FUZZ_ARGS (extra libFuzzer options).
 set -euo pipefail
+# The whole script is one block, read before it runs: editing it during a campaign is safe.
+{
 cd "$(dirname "$0")/.."
 
 swift=${SWIFT:-swift}
@@ -119,3 +121,5 @@ replay)
     exit 1
     ;;
 esac
+exit
+}

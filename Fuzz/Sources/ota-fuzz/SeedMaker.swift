@@ -65,7 +65,7 @@ struct SeedMaker {
                 """
         }
         text += """
-            regulatory: [{type: filing, number: MIIT-OTA-2026-0001, authority: MIIT}]
+            regulatory: [{type: filing, number: MIIT-OTA-2026-0001, authority: MIIT}, {type: ad-approval, number: MIIT-AD-2026-0042, authority: MIIT}]
             impact: {affectedSystems: [infotainment], typeApprovedSystems: [], addedFunctions: [], alteredFunctions: []}
             notice:
               zh-CN: {purpose: 更新, content: 修复, expectedDurationMinutes: 5, functionsUnavailable: [], precautions: [], impact: 无}

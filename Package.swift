@@ -16,6 +16,8 @@ let package = Package(
         .library(name: "OTARecorder", targets: ["OTARecorder"]),
         .library(name: "OTACompliance", targets: ["OTACompliance"]),
         .library(name: "OTAInstaller", targets: ["OTAInstaller"]),
+        .library(name: "OTATUF", targets: ["OTATUF"]),
+        .library(name: "OTARepository", targets: ["OTARepository"]),
         .executable(name: "ota", targets: ["ota"]),
     ],
     dependencies: [
@@ -84,6 +86,14 @@ let package = Package(
 
         // The vehicle side: never links OTABuilder (no signing code on the vehicle).
         .target(name: "OTAInstaller", dependencies: ["OTACore", "OTADelta", "OTARecorder"], swiftSettings: swiftSettings),
+        // TUF client (vehicle side: verification only).
+        .target(name: "OTATUF", dependencies: ["OTACore"], swiftSettings: swiftSettings),
+        // TUF repository (cloud side: signs metadata; never a dependency of the vehicle side).
+        .target(name: "OTARepository", dependencies: ["OTACore", "OTATUF"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "OTATUFTests", dependencies: ["OTACore", "OTATUF", "OTARepository", "OTABuilder"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "OTAInstallerTests", dependencies: ["OTACore", "OTAInstaller", "OTABuilder", "OTADelta", "ota", "OTATestSupport"],
             swiftSettings: swiftSettings),

@@ -19,6 +19,7 @@
 #include <openssl/params.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
@@ -115,4 +116,9 @@ static inline int COpenSSL_ec_set_uncompressed(EVP_PKEY *pkey) {
 // sk_ASN1_OBJECT_* are macros (extended key usage lists).
 static inline int COpenSSL_sk_ASN1_OBJECT_num(const STACK_OF(ASN1_OBJECT) *sk) { return sk_ASN1_OBJECT_num(sk); }
 static inline ASN1_OBJECT *COpenSSL_sk_ASN1_OBJECT_value(const STACK_OF(ASN1_OBJECT) *sk, int i) { return sk_ASN1_OBJECT_value(sk, i); }
+// RSA verification only (TUF repositories made by other tools): padding modes and the PSS
+// salt-length sentinel are macros.
+static const int COpenSSL_RSA_PKCS1_PADDING = RSA_PKCS1_PADDING;
+static const int COpenSSL_RSA_PKCS1_PSS_PADDING = RSA_PKCS1_PSS_PADDING;
+static const int COpenSSL_RSA_PSS_SALTLEN_AUTO = RSA_PSS_SALTLEN_AUTO;
 #endif

@@ -1,0 +1,92 @@
+import Foundation
+import OTACore
+import OTARepository
+import OTATUF
+
+/// A temporary directory removed when the object goes away.
+final class TemporaryDirectory {
+    let path: String
+
+    init(_ label: String = "tuf") {
+        path = NSTemporaryDirectory() + "ota-\(label)-\(UUID().uuidString)"
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    func write(_ name: String, _ text: String) -> String {
+        let file = "\(path)/\(name)"
+        try! FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: file, contents: Data(text.utf8))
+        return file
+    }
+}
+
+/// A clock a test can move.
+final class TestClock: @unchecked Sendable {
+    // Only read and written from the test's own thread.
+    var seconds: Int64
+    init(_ seconds: Int64 = 1_800_000_000) { self.seconds = seconds }
+    var read: @Sendable () -> Int64 { { [unowned self] in self.seconds } }
+}
+
+/// A repository made by ota's own repository code, with a vehicle-side client reading it over
+/// `file://`, so attacks can be staged by changing what the "server" directory holds.
+final class RepositoryFixture {
+    let directory = TemporaryDirectory("repo")
+    let clientDirectory = TemporaryDirectory("client")
+    let clock = TestClock()
+    let repository: Repository
+
+    init(suite: Suite = .intl, keyType: KeyType? = nil, thresholds: [String: Int] = [:], lifetimes: [String: Int64] = [:]) throws {
+        repository = Repository(directory: directory.path + "/repo", now: clock.read)
+        try repository.initialize(suite: suite, keyType: keyType, thresholds: thresholds, lifetimes: lifetimes)
+        try TUFClient.initialize(
+            metadataDirectory: clientDirectory.path, trustedRoot: try FileSystem.read(repository.metadataDirectory + "/1.root.json"))
+    }
+
+    var metadata: String { repository.metadataDirectory }
+
+    func client(limits: TUFLimits = .default) throws -> TUFClient {
+        try TUFClient(metadataDirectory: clientDirectory.path, metadataURL: "file://" + metadata, fetcher: FileFetcher(), limits: limits, now: clock.read)
+    }
+
+    /// Adds a file target with `content` and publishes.
+    @discardableResult
+    func addTarget(_ name: String, _ content: String, role: String = "targets") throws -> String {
+        let file = directory.write("src/\(UUID().uuidString)", content)
+        try repository.addFile(file, name: name, role: role)
+        try repository.publish()
+        return file
+    }
+
+    func read(_ name: String) throws -> [UInt8] { try FileSystem.read("\(metadata)/\(name)") }
+    func write(_ name: String, _ bytes: [UInt8]) throws { try AtomicFileWriter.write(bytes, to: "\(metadata)/\(name)") }
+
+    /// Expects `body` to fail with `code`.
+    func expect(_ code: OTAError.Code, _ body: () throws -> Void) -> OTAError? {
+        do {
+            try body()
+            return nil
+        } catch let error as OTAError {
+            return error.code == code ? error : OTAError(error.code, "expected \(code), got \(error.code): \(error.message)")
+        } catch {
+            return nil
+        }
+    }
+}
+
+func fixturePath(_ name: String) -> String {
+    Bundle.module.path(forResource: "Fixtures", ofType: nil)! + "/" + name
+}
+
+func refusal(_ body: () throws -> Void) -> OTAError.Code? {
+    do {
+        try body()
+        return nil
+    } catch let error as OTAError {
+        return error.code
+    } catch {
+        return nil
+    }
+}

@@ -18,7 +18,10 @@ let package = Package(
         .library(name: "OTAInstaller", targets: ["OTAInstaller"]),
         .library(name: "OTATUF", targets: ["OTATUF"]),
         .library(name: "OTARepository", targets: ["OTARepository"]),
+        .library(name: "OTATransport", targets: ["OTATransport"]),
+        .library(name: "OTAAgent", targets: ["OTAAgent"]),
         .executable(name: "ota", targets: ["ota"]),
+        .executable(name: "ota-tuf-client", targets: ["ota-tuf-client"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -36,6 +39,9 @@ let package = Package(
         .systemLibrary(
             name: "CLZMA", pkgConfig: "liblzma",
             providers: [.apt(["liblzma-dev"]), .brew(["xz"])]),
+        .systemLibrary(
+            name: "CCurl", pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]),
 
         .target(
             name: "OTACore", dependencies: ["COpenSSL", "CArchive", "CLZMA"],
@@ -53,7 +59,7 @@ let package = Package(
         .executableTarget(
             name: "ota",
             dependencies: [
-                "OTACore", "OTABuilder", "OTADelta", "OTARecorder", "OTACompliance", "OTAInstaller",
+                "OTACore", "OTABuilder", "OTADelta", "OTARecorder", "OTACompliance", "OTAInstaller", "OTARepository", "OTAAgent",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -88,6 +94,12 @@ let package = Package(
         .target(name: "OTAInstaller", dependencies: ["OTACore", "OTADelta", "OTARecorder"], swiftSettings: swiftSettings),
         // TUF client (vehicle side: verification only).
         .target(name: "OTATUF", dependencies: ["OTACore"], swiftSettings: swiftSettings),
+        // HTTPS through libcurl (mutual TLS, Range resume): the one module besides OTACore that imports C.
+        .target(name: "OTATransport", dependencies: ["CCurl", "OTACore", "OTATUF"], swiftSettings: swiftSettings),
+        // The vehicle agent (vehicle side: TUF client, transport, installer; no signing code).
+        .target(name: "OTAAgent", dependencies: ["OTACore", "OTATUF", "OTATransport", "OTAInstaller"], swiftSettings: swiftSettings),
+        // The TUF client alone, in the command-line shape TUF conformance suites drive.
+        .executableTarget(name: "ota-tuf-client", dependencies: ["OTACore", "OTATUF", "OTATransport"], swiftSettings: swiftSettings),
         // TUF repository (cloud side: signs metadata; never a dependency of the vehicle side).
         .target(name: "OTARepository", dependencies: ["OTACore", "OTATUF"], swiftSettings: swiftSettings),
         .testTarget(

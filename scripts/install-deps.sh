@@ -8,10 +8,19 @@ need=()
 [ -f /usr/include/archive.h ] || need+=(libarchive-dev)
 [ -f /usr/include/lzma.h ] || need+=(liblzma-dev)
 [ -f /usr/include/sqlite3.h ] || need+=(libsqlite3-dev)
+[ -f /usr/include/x86_64-linux-gnu/curl/curl.h ] || [ -f /usr/include/curl/curl.h ] || need+=(libcurl4-openssl-dev)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkgconf)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v xz >/dev/null 2>&1 || need+=(xz-utils)
 command -v tar >/dev/null 2>&1 || need+=(tar)
+
+# python-tuf: the independent TUF implementation the interoperability tests run against.
+if ! python3 -c 'import tuf.ngclient' >/dev/null 2>&1; then
+    echo "deps: installing python-tuf (PyPI tuf) for the TUF interoperability tests"
+    python3 -m pip install -q tuf || echo "deps: pip install tuf failed; the python-tuf interop tests will fail" >&2
+fi
 
 if [ ${#need[@]} -eq 0 ]; then
     exit 0

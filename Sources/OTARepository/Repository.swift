@@ -145,7 +145,7 @@ public struct Repository {
             }
             let head = try BundleReader(path: path).verifyHead(policy: BundleTrustPolicy(trust: store, time: SystemTime(), threshold: releaseThreshold))
             guard head.digest.hex == report.manifestDigest else { throw OTAError(.repoBundle, "\(path): changed while it was being added") }
-            let (length, stored) = try storeTargetFile(path, name: name, custom: try BundleTargetFields.custom(for: head), config: config, into: &targets)
+            let (length, stored) = try storeTargetFile(path, name: name, custom: try BundleTargetFields.custom(for: head, file: path), config: config, into: &targets)
             added.append(Added(name: name, length: Int64(length), hashes: stored, bundleId: head.manifest.bundle.id, manifestDigest: head.digest.description))
         }
         staged.set("targets", .object(targets))
@@ -347,6 +347,9 @@ public struct Repository {
         var timestamp = config.roles[TUFRoleName.timestamp]!
         timestamp.version += 1
         var signed = try MetadataSigner.head(type: TUFRoleName.timestamp, version: timestamp.version, expires: now() + timestamp.lifetime)
+        // Our extension (an unknown field to other clients, kept under the signature): when the
+        // timestamp was signed, so vehicles can move their clock floor by verified repository time.
+        signed.set("x-ota-signed-at", .string(TUFTime.format(now())))
         let snapshotBytes = try FileSystem.read(published(TUFRoleName.snapshot), limit: 64 << 20)
         let entry = try Self.metaEntry(version: config.roles[TUFRoleName.snapshot]!.version, bytes: snapshotBytes, suite: config.suite)
         signed.set("meta", .object(try JSONObject([("snapshot.json", entry)])))

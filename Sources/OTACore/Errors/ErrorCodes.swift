@@ -254,6 +254,10 @@ extension OTAError.Code {
     public static let repoTargetName = Self("repo.target-name", .usage, "a target name is not a relative path of plain parts")
     public static let repoTargetUnknown = Self("repo.target-unknown", .usage, "the role lists no target of that name")
 
+    // MARK: repository
+    public static let repositoryMismatch = Self("repository.mismatch", .rejected, "the repository's target entry and the release-signed bundle disagree (two hierarchies)")
+    public static let repositoryRequired = Self("repository.required", .rejected, "the vehicle installs only bundles its TUF repository lists, and this one came without an entry")
+
     // MARK: rollback
     public static let rollbackNothingPending = Self("rollback.nothing-pending", .rejected, "there is no update in progress to roll back")
     public static let rollbackRequested = Self("rollback.requested", .rejected, "an update was rolled back on request; recorded")
@@ -298,7 +302,18 @@ extension OTAError.Code {
     public static let targetVin = Self("target.vin", .rejected, "the vehicle's VIN is not in the bundle's VIN list")
 
     // MARK: transport
+    public static let transportChunkHash = Self("transport.chunk-hash", .rejected, "a downloaded chunk failed its signed hash twice; the download was refused and discarded")
+    public static let transportChunkList = Self("transport.chunk-list", .rejected, "a target's signed chunk list does not fit its length")
+    public static let transportClientIdentity = Self("transport.client-identity", .usage, "the vehicle's TLS certificate or key is missing, malformed or not a pair")
+    public static let transportClientRejected = Self("transport.client-rejected", .rejected, "the server refused the vehicle's certificate (none, untrusted, revoked)")
+    public static let transportFailed = Self("transport.failed", .io, "the connection failed or dropped (retried with back-off first)")
+    public static let transportHTTPStatus = Self("transport.http-status", .io, "the server answered with an unexpected HTTP status")
     public static let transportNotFound = Self("transport.not-found", .io, "the server has no such file (HTTP 404 or 403, or no such local file)")
+    public static let transportPlainHTTP = Self("transport.plain-http", .usage, "a plain http:// URL without the explicit test-bench flag, or another scheme")
+    public static let transportServerError = Self("transport.server-error", .io, "the server answered 5xx (retried with back-off first)")
+    public static let transportTLS = Self("transport.tls", .rejected, "the server's certificate does not chain to the pinned CA, or the handshake failed")
+    public static let transportTimeout = Self("transport.timeout", .io, "the transfer stalled or was too slow (slow retrieval; retried first)")
+    public static let transportTooLong = Self("transport.too-long", .rejected, "the server sent more bytes than the target's signed length; nothing kept")
 
     // MARK: trust
     public static let trustEmpty = Self("trust.empty", .rejected, "the trust store has no anchors for the role")
@@ -396,13 +411,16 @@ extension OTAError.Code {
         .recordsRetention, .recordsRetentionMinimum, .recordsStore, .recordsTornTail, .recordsTruncated,
         .recordsUnanchored, .recordsUnsigned, .recordsVin, .recordsVinMismatch, .recordsWrongKey, .repoBundle,
         .repoConfig, .repoKey, .repoRole, .repoTargetMissing, .repoTargetName, .repoTargetUnknown,
-        .rollbackNothingPending, .rollbackRequested, .rollbackSecurityVersion, .rollbackVersion,
-        .rollbackVersionUnordered, .signatureAlgorithmMismatch, .signatureAlgorithmUnknown, .signatureCertificates,
-        .signatureDuplicate, .signatureDuplicateSigner, .signatureEncoding, .signatureFailed, .signatureInvalid,
-        .signatureMissing, .signaturePayloadType, .signatureSuiteMismatch, .signatureThreshold, .signatureTooMany,
-        .signaturesMalformed, .slotHashMismatch, .slotIo, .slotShort, .slotTooSmall, .suiteUnknown, .targetEcu,
-        .targetHardwareId, .targetModel, .targetSlotGroup, .targetSlotSize, .targetSuite, .targetVin,
-        .transportNotFound, .trustEmpty, .trustMissing, .tufExpired, .tufHashMismatch, .tufHashUnsupported, .tufJSON,
+        .repositoryMismatch, .repositoryRequired, .rollbackNothingPending, .rollbackRequested,
+        .rollbackSecurityVersion, .rollbackVersion, .rollbackVersionUnordered, .signatureAlgorithmMismatch,
+        .signatureAlgorithmUnknown, .signatureCertificates, .signatureDuplicate, .signatureDuplicateSigner,
+        .signatureEncoding, .signatureFailed, .signatureInvalid, .signatureMissing, .signaturePayloadType,
+        .signatureSuiteMismatch, .signatureThreshold, .signatureTooMany, .signaturesMalformed, .slotHashMismatch,
+        .slotIo, .slotShort, .slotTooSmall, .suiteUnknown, .targetEcu, .targetHardwareId, .targetModel,
+        .targetSlotGroup, .targetSlotSize, .targetSuite, .targetVin, .transportChunkHash, .transportChunkList,
+        .transportClientIdentity, .transportClientRejected, .transportFailed, .transportHTTPStatus,
+        .transportNotFound, .transportPlainHTTP, .transportServerError, .transportTimeout, .transportTLS,
+        .transportTooLong, .trustEmpty, .trustMissing, .tufExpired, .tufHashMismatch, .tufHashUnsupported, .tufJSON,
         .tufKeyUnsupported, .tufLengthMismatch, .tufMetadata, .tufNotInitialized, .tufRoleMissing, .tufRollback,
         .tufSignatureThreshold, .tufTargetNotFound, .tufTooLarge, .tufVersionMismatch, .usageApprovalId,
         .usageChunkSize, .usageInvalid, .usageModels, .usageRole, .usageState, .usageTime, .usageValidUntil,

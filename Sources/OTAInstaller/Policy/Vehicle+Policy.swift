@@ -69,6 +69,7 @@ extension Vehicle {
             return (head, ["bundlePath": bundlePath, "manifestDigest": head.digest.hex, "signers": signers, "threshold": String(config.threshold)])
         }
         let manifest = head.manifest
+        try step("repository", phase: phase, bundle: manifest) { () throws(OTAError) in ((), try checkRepositoryEntry(head)) }
         try step("target", phase: phase, bundle: manifest) { () throws(OTAError) in
             try checkTargeting(manifest)
             return ((), ["model": config.model, "images": manifest.images.map { "\($0.name)→\($0.ecu)" }.joined(separator: ",")])

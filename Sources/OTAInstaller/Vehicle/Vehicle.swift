@@ -61,6 +61,11 @@ public final class Vehicle {
     /// The counters, clock floor and configuration seal (integrity-protected).
     public let protectedStore: any ProtectedStore
     var state: VehicleState
+    /// What the TUF repository says about the next bundle checked or installed (set by the
+    /// agent after it verified the target entry); see `Vehicle+Repository.swift`.
+    public var repositoryEntry: RepositoryEntry?
+    /// A workshop install without a repository entry (recorded as such).
+    public var workshopInstall = false
 
     /// Opens a vehicle directory made by `Vehicle.create` and recovers an interrupted update.
     /// The configuration must match the digest sealed at init, and the state its seal

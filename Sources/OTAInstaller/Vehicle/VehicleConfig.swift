@@ -59,6 +59,13 @@ public struct VehicleConfig: Codable, Sendable, Equatable {
     public var bootTries: Int?
     public var ecus: [ECU]
     public var slotGroups: [SlotGroup]
+    /// Vehicle policy: a bundle installs only when the TUF repository lists it (its target
+    /// entry matching the bundle: the two key hierarchies agree); `ota install --workshop`
+    /// is the recorded exception. Off when absent.
+    public var requireRepository: Bool?
+    /// The most the clock floor may move forward on one verified repository time, in seconds
+    /// (default 30 days).
+    public var maximumClockStep: Int64?
     /// `ota vehicle init` only: the trust store and decryption key to copy in.
     public var trust: String?
     public var decryptionKey: String?

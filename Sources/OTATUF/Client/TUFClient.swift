@@ -223,6 +223,9 @@ public final class TUFClient {
         return new
     }
 
+    /// The version of a trusted targets role, once loaded.
+    public func trustedVersion(ofTargetsRole role: String) -> Int64? { targetsRoles[Array(role.utf8)]?.metadata.version }
+
     // MARK: - §5.7 target search
 
     /// The verified entry for `name`, searching delegations in pre-order (terminating roles stop

@@ -39,6 +39,9 @@ struct InstallCommand: ParsableCommand {
     @Flag(name: .customLong("no-activate"), help: "Write and check the slots but do not switch (activate later).")
     var noActivate = false
 
+    @Flag(help: "A workshop install of a local file on a vehicle that otherwise installs only what its repository lists (recorded).")
+    var workshop = false
+
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
@@ -60,6 +63,7 @@ struct InstallCommand: ParsableCommand {
             Consent(answer: $0 == "yes" ? .accepted : .refused, language: language, by: Consent.Party(rawValue: consentBy) ?? .owner, channel: "cli")
         }
         let target = try VehicleSupport.open(vehicle)
+        target.workshopInstall = workshop
         let report = try target.install(bundle: bundle, approval: approvalBytes, conditions: conditions, consent: answer, activate: !noActivate)
         let next = report.stage == .activated ? "reboot (ota vehicle reboot) and confirm (ota vehicle confirm) to commit" : "activate later"
         let human =

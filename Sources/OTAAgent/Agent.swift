@@ -1,0 +1,270 @@
+public import Foundation
+public import OTACore
+public import OTAInstaller
+public import OTATUF
+public import OTATransport
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The vehicle agent: refreshes the TUF metadata, picks the bundle meant for this vehicle,
+/// downloads it with resume into the vehicle's private directory, and installs it through the
+/// installer's policy, with the repository's entry and the release signatures required to
+/// agree. Every step is recorded in the vehicle's record log. Safe to kill at any instant: each
+/// run starts from what is durable (the installer's journal, the verified part of a download).
+public final class Agent {
+    public struct Options: Sendable {
+        /// Repository base URL: metadata at `URL/metadata/`, targets at `URL/targets/`.
+        public var repository: String
+        public var transport: TransportOptions
+        /// First trusted root.json, used when the vehicle has none yet.
+        public var initialRoot: String?
+        public var conditions: VehicleConditions?
+        public var consent: Consent?
+        public var approval: [UInt8]?
+
+        public init(
+            repository: String, transport: TransportOptions, initialRoot: String? = nil, conditions: VehicleConditions? = nil, consent: Consent? = nil,
+            approval: [UInt8]? = nil
+        ) {
+            self.repository = repository
+            self.transport = transport
+            self.initialRoot = initialRoot
+            self.conditions = conditions
+            self.consent = consent
+            self.approval = approval
+        }
+    }
+
+    /// What a run ended with.
+    public struct Outcome: Codable, Sendable {
+        public enum State: String, Codable, Sendable {
+            case upToDate = "up-to-date"
+            case available, downloaded
+            case rebootRequired = "reboot-required"
+            case confirmed
+            case rolledBack = "rolled-back"
+        }
+        public var state: State
+        public var target: String?
+        public var bundleId: String?
+        public var metadata: [String]
+        public var download: HTTPTransport.DownloadReport?
+    }
+
+    public let vehicle: Vehicle
+    public let options: Options
+    let transport: HTTPTransport
+    let metadataDirectory: String
+    let downloads: String
+
+    public init(vehicle: Vehicle, options: Options) throws(OTAError) {
+        self.vehicle = vehicle
+        self.options = options
+        let recorder = RetryLog()
+        transport = HTTPTransport(options: options.transport, onRetry: { recorder.add($0) })
+        retryLog = recorder
+        metadataDirectory = vehicle.layout.directory + "/tuf"
+        downloads = vehicle.layout.privateDirectory + "/agent"
+        try FileSystem.createDirectory(downloads, mode: 0o700)
+        if !FileSystem.exists(metadataDirectory + "/root.json") {
+            guard let root = options.initialRoot else {
+                throw OTAError(.tufNotInitialized, "\(metadataDirectory)/root.json: the vehicle has no trusted repository root (give --root once)")
+            }
+            try TUFClient.initialize(metadataDirectory: metadataDirectory, trustedRoot: try FileSystem.read(root, limit: TUFLimits.default.root))
+        }
+    }
+
+    let retryLog: RetryLog
+
+    var base: String { options.repository.hasSuffix("/") ? String(options.repository.dropLast()) : options.repository }
+
+    // MARK: - steps
+
+    /// Refreshes the metadata (recorded with its versions) and moves the clock floor by the
+    /// timestamp's signed time.
+    func refresh() throws(OTAError) -> TUFClient {
+        let floor = vehicle.trustedNow
+        let client = try TUFClient(
+            metadataDirectory: metadataDirectory, metadataURL: base + "/metadata", fetcher: transport,
+            now: { @Sendable in max(wallClockSeconds(), Int64(floor.timeIntervalSince1970)) })
+        do throws(OTAError) {
+            try client.refresh()
+        } catch {
+            try vehicle.recordAgentStep("agent.refresh", passed: false, code: error.code, message: error.message, fields: ["repository": base])
+            throw error
+        }
+        var fields = [
+            "repository": base, "root": String(client.root.metadata.version), "timestamp": String(client.timestamp?.metadata.version ?? 0),
+            "snapshot": String(client.snapshot?.metadata.version ?? 0),
+        ]
+        if !client.events.isEmpty { fields["events"] = client.events.joined(separator: "; ") }
+        try vehicle.recordAgentStep("agent.refresh", passed: true, fields: fields)
+        if let signedAt = client.timestamp?.metadata.signed["x-ota-signed-at"]?.string, let seconds = TUFTime.parse(signedAt) {
+            try vehicle.advanceClockFloor(repositoryTime: Date(timeIntervalSince1970: TimeInterval(seconds)), source: "timestamp \(client.timestamp!.metadata.version)")
+        }
+        return client
+    }
+
+    /// The first bundle (by name) for this vehicle's model, VIN and ECUs that changes software
+    /// it runs and was not refused before.
+    func select(_ client: TUFClient) throws(OTAError) -> BundleTarget? {
+        let config = vehicle.config
+        let status = try vehicle.status()
+        let refused = Set(loadRefused())
+        var candidates: [BundleTarget] = []
+        for (name, file) in try client.allTargets() {
+            guard let target = try BundleTarget(name: name, file: file) else { continue }
+            guard target.models.contains(config.model), target.vins.map({ $0.contains(config.vin) }) ?? true else { continue }
+            guard target.ecus.allSatisfy({ ecu in config.ecu(ecu).map { target.hardwareIds.contains($0.hardwareId) } ?? false }) else { continue }
+            guard !refused.contains(target.sha256) else { continue }
+            let changes = target.ecus.contains { ecu in
+                guard let installed = status.ecus[ecu] else { return true }
+                return installed.version != target.versions[ecu] || installed.securityVersion != target.securityVersions[ecu]
+            }
+            if changes { candidates.append(target) }
+        }
+        return candidates.sorted { $0.name < $1.name }.first
+    }
+
+    /// Downloads (resuming) into the private directory; the finished file is checked against the
+    /// entry's length and every hash, then renamed to `<sha256>.ota`.
+    func download(_ target: BundleTarget, client: TUFClient) throws(OTAError) -> (String, HTTPTransport.DownloadReport?) {
+        let finished = "\(downloads)/\(target.sha256).ota"
+        if FileSystem.exists(finished) { return (finished, nil) }
+        let partial = "\(downloads)/\(target.sha256).part"
+        let url = client.targetURL(target.name, target.file, baseURL: base + "/targets")
+        let report: HTTPTransport.DownloadReport
+        do throws(OTAError) {
+            report = try transport.download(url, target: target.chunks, partialPath: partial)
+            for entry in target.file.hashes.entries {
+                guard let algorithm = HashAlgorithm(rawValue: entry.name) else { continue }
+                guard try Hasher.hash(algorithm, fileAt: partial).hex == entry.value.lowercased() else {
+                    unlink(partial)
+                    throw OTAError(.tufHashMismatch, "\(target.name): the downloaded file does not match its signed \(entry.name)")
+                }
+            }
+            guard rename(partial, finished) == 0 else { throw OTAError(.ioRename, "\(finished): cannot move the finished download into place") }
+        } catch {
+            try vehicle.recordAgentStep(
+                "agent.download", passed: false, bundle: target.bundleId, campaign: target.campaign, code: error.code, message: error.message,
+                fields: ["target": target.name, "retries": retryLog.joined()])
+            if error.kind == .rejected { try refuse(target) }
+            throw error
+        }
+        try vehicle.recordAgentStep(
+            "agent.download", passed: true, bundle: target.bundleId, campaign: target.campaign,
+            fields: [
+                "target": target.name, "bytes": String(target.file.length), "resumedFrom": String(report.resumedFrom),
+                "received": String(report.bytesReceived), "refetchedChunks": String(report.refetchedChunks), "retries": String(report.retries),
+            ])
+        return (finished, report)
+    }
+
+    // MARK: - commands
+
+    /// `ota agent check`: what the repository offers this vehicle now.
+    public func check() throws(OTAError) -> Outcome {
+        let client = try refresh()
+        let target = try select(client)
+        try vehicle.recordAgentStep("agent.check", passed: nil, bundle: target?.bundleId, campaign: target?.campaign, fields: ["target": target?.name ?? ""])
+        return Outcome(state: target == nil ? .upToDate : .available, target: target?.name, bundleId: target?.bundleId, metadata: client.events, download: nil)
+    }
+
+    /// `ota agent download`: refresh, pick, download with resume (no install).
+    public func downloadOnly() throws(OTAError) -> Outcome {
+        let client = try refresh()
+        guard let target = try select(client) else { return Outcome(state: .upToDate, metadata: client.events) }
+        let (_, report) = try download(target, client: client)
+        return Outcome(state: .downloaded, target: target.name, bundleId: target.bundleId, metadata: client.events, download: report)
+    }
+
+    /// `ota agent run`: continue an update in progress (confirm after the reboot), or refresh,
+    /// pick, download and install the next one.
+    public func run() throws(OTAError) -> Outcome {
+        let status = try vehicle.status()
+        if let pending = status.pending {
+            switch pending.stage {
+            case .activated:
+                do throws(OTAError) {
+                    try vehicle.confirmBoot()
+                } catch where error.code == .confirmNotBooted {
+                    return Outcome(state: .rebootRequired, bundleId: pending.bundleId, metadata: [])
+                }
+                try vehicle.recordAgentStep("agent.confirm", passed: true, bundle: pending.bundleId, campaign: pending.campaign)
+                return Outcome(state: .confirmed, bundleId: pending.bundleId, metadata: [])
+            case .installed, .activating:
+                try vehicle.activate()
+                return Outcome(state: .rebootRequired, bundleId: pending.bundleId, metadata: [])
+            default:
+                throw OTAError(.installPending, "update \(pending.bundleId) is \(pending.stage.rawValue)")
+            }
+        }
+        if let fallback = status.lastFallback, !fallback.isEmpty, loadLastFallback() != fallback {
+            saveLastFallback(fallback)
+            try vehicle.recordAgentStep("agent.rolled-back", passed: false, code: .bootFallback, message: fallback)
+        }
+        let client = try refresh()
+        guard let target = try select(client) else {
+            return Outcome(state: .upToDate, metadata: client.events)
+        }
+        let (path, report) = try download(target, client: client)
+        vehicle.repositoryEntry = RepositoryEntry(
+            targetName: target.name, manifestDigest: target.manifestDigest, bundleId: target.bundleId, campaign: target.campaign,
+            versions: target.versions, securityVersions: target.securityVersions,
+            targetsVersion: client.trustedVersion(ofTargetsRole: TUFRoleName.targets) ?? 0,
+            snapshotVersion: client.snapshot?.metadata.version ?? 0, timestampVersion: client.timestamp?.metadata.version ?? 0)
+        defer { vehicle.repositoryEntry = nil }
+        do throws(OTAError) {
+            let decision = try vehicle.check(bundle: path, approval: options.approval)
+            if let refusal = decision.refusal { throw OTAError(refusal.code, refusal.message, cause: refusal.cause) }
+            try vehicle.install(bundle: path, expecting: decision, approval: options.approval, conditions: options.conditions, consent: options.consent)
+        } catch {
+            // A verification or policy refusal of this exact file is final: never fetched again.
+            if error.kind == .rejected, ![OTAError.Code.preconditionUnknown, .consentMissing, .installPending].contains(error.code),
+                !error.code.rawValue.hasPrefix("precondition.")
+            {
+                try refuse(target)
+                unlink(path)
+            }
+            try vehicle.recordAgentStep(
+                "agent.install", passed: false, bundle: target.bundleId, campaign: target.campaign, code: error.code, message: error.message,
+                fields: ["target": target.name])
+            throw error
+        }
+        unlink(path)
+        try vehicle.recordAgentStep("agent.install", passed: true, bundle: target.bundleId, campaign: target.campaign, fields: ["target": target.name])
+        return Outcome(state: .rebootRequired, target: target.name, bundleId: target.bundleId, metadata: client.events, download: report)
+    }
+
+    // MARK: - small private state
+
+    var refusedPath: String { "\(downloads)/refused" }
+
+    func loadRefused() -> [String] {
+        guard let bytes = try? FileSystem.read(refusedPath, limit: 1 << 20) else { return [] }
+        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+
+    func refuse(_ target: BundleTarget) throws(OTAError) {
+        let list = loadRefused() + [target.sha256]
+        try AtomicFileWriter.write(Array(list.joined(separator: "\n").utf8), to: refusedPath, mode: 0o600)
+    }
+
+    func loadLastFallback() -> String? {
+        (try? FileSystem.read("\(downloads)/last-fallback", limit: 4096)).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    func saveLastFallback(_ text: String) {
+        try? AtomicFileWriter.write(Array(text.utf8), to: "\(downloads)/last-fallback", mode: 0o600)
+    }
+}
+
+/// Retry messages from the transport, for the record. `@unchecked Sendable`: guarded by a lock.
+final class RetryLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+    func add(_ line: String) { lock.lock(); lines.append(line); lock.unlock() }
+    func joined() -> String { lock.lock(); defer { lock.unlock() }; return lines.joined(separator: "; ") }
+}

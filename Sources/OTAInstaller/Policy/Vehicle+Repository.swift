@@ -1,0 +1,96 @@
+public import Foundation
+public import OTACore
+
+/// What the vehicle's TUF client verified about a bundle before handing it to the installer:
+/// the repository's signed target entry (second key hierarchy, as in Uptane).
+public struct RepositoryEntry: Sendable, Equatable {
+    public var targetName: String
+    /// Suite hash of the manifest as `algorithm:hex` (custom.ota.manifestDigest).
+    public var manifestDigest: String
+    public var bundleId: String
+    public var campaign: String
+    /// ECU id → version and security version, as the target entry lists them.
+    public var versions: [String: String]
+    public var securityVersions: [String: UInt64]
+    /// Metadata versions the entry came from (for the record).
+    public var targetsVersion: Int64
+    public var snapshotVersion: Int64
+    public var timestampVersion: Int64
+
+    public init(
+        targetName: String, manifestDigest: String, bundleId: String, campaign: String, versions: [String: String], securityVersions: [String: UInt64],
+        targetsVersion: Int64, snapshotVersion: Int64, timestampVersion: Int64
+    ) {
+        self.targetName = targetName
+        self.manifestDigest = manifestDigest
+        self.bundleId = bundleId
+        self.campaign = campaign
+        self.versions = versions
+        self.securityVersions = securityVersions
+        self.targetsVersion = targetsVersion
+        self.snapshotVersion = snapshotVersion
+        self.timestampVersion = timestampVersion
+    }
+}
+
+extension Vehicle {
+    /// The two hierarchies must agree: with `requireRepository`, a bundle installs only with a
+    /// repository entry whose custom fields match its release-signed manifest (digest, id,
+    /// campaign, every ECU's version and security version). A workshop install is the recorded
+    /// exception.
+    func checkRepositoryEntry(_ head: VerifiedManifest) throws(OTAError) -> [String: String] {
+        let manifest = head.manifest
+        guard let entry = repositoryEntry else {
+            guard config.requireRepository == true else { return ["required": "false"] }
+            guard workshopInstall else {
+                throw OTAError(
+                    .repositoryRequired,
+                    "this vehicle installs only bundles its TUF repository lists (ota agent); bundle \(manifest.bundle.id) came without an entry")
+            }
+            return ["required": "true", "workshop": "true"]
+        }
+        var fields = [
+            "target": entry.targetName, "targetsVersion": String(entry.targetsVersion), "snapshotVersion": String(entry.snapshotVersion),
+            "timestampVersion": String(entry.timestampVersion),
+        ]
+        func mismatch(_ what: String) -> OTAError {
+            OTAError(.repositoryMismatch, "the repository's entry \(entry.targetName) and the release-signed manifest disagree on \(what)")
+        }
+        guard entry.manifestDigest == head.digest.description else { throw mismatch("the manifest digest") }
+        guard entry.bundleId == manifest.bundle.id, entry.campaign == manifest.bundle.campaign else { throw mismatch("bundle id or campaign") }
+        let versions = Dictionary(manifest.images.map { ($0.ecu, $0.version) }, uniquingKeysWith: { a, _ in a })
+        let securityVersions = Dictionary(manifest.images.map { ($0.ecu, $0.securityVersion) }, uniquingKeysWith: { a, _ in a })
+        guard entry.versions == versions, entry.securityVersions == securityVersions else { throw mismatch("ECU versions") }
+        fields["manifestDigest"] = entry.manifestDigest
+        return fields
+    }
+
+    /// Moves the clock floor toward a time the repository signed (the timestamp role's
+    /// `x-ota-signed-at`, verified by the TUF client), never backwards and by at most
+    /// `maximumClockStep` per call; recorded. Returns the new floor.
+    @discardableResult
+    public func advanceClockFloor(repositoryTime: Date, source: String) throws(OTAError) -> Date {
+        let step = TimeInterval(config.maximumClockStep ?? 30 * 86_400)
+        let target = min(repositoryTime, state.timeFloor.addingTimeInterval(step))
+        guard target > state.timeFloor else { return state.timeFloor }
+        var next = state
+        next.timeFloor = target
+        try save(next, step: "journal.clock")
+        try record(
+            "clock.floor", .info,
+            fields: ["floor": Timestamp.format(target), "repositoryTime": Timestamp.format(repositoryTime), "source": source, "bounded": String(target < repositoryTime)])
+        return target
+    }
+
+    /// The installer's clock (never below the floor), for the agent's expiry checks.
+    public var trustedNow: Date { time.now() }
+
+    /// Records one agent step in the vehicle's record log.
+    public func recordAgentStep(
+        _ step: String, passed: Bool?, bundle: String? = nil, campaign: String? = nil, code: OTAError.Code? = nil, message: String? = nil,
+        fields: [String: String] = [:]
+    ) throws(OTAError) {
+        let result: InstallRecord.Result = passed.map { $0 ? .pass : .fail } ?? .info
+        try record(step, result, bundle: bundle, campaign: campaign, code: code, message: message, fields: fields)
+    }
+}

@@ -1,0 +1,63 @@
+public import OTACore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A download in progress: a file holding only chunks whose signed hash was checked, written in
+/// order. Reopened after a kill or power loss, its chunks are checked again and it is cut back
+/// to the last good chunk boundary (a torn last write costs at most one chunk).
+final class PartialFile {
+    let path: String
+    let target: ChunkedTarget
+    private var descriptor: Int32
+    private(set) var verified: UInt64 = 0
+
+    init(path: String, target: ChunkedTarget) throws(OTAError) {
+        self.path = path
+        self.target = target
+        let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw OTAError(.ioCreate, "\(path): cannot open the partial download", cause: String(cString: strerror(errno))) }
+        descriptor = fd
+        var buffer = [UInt8](repeating: 0, count: Int(target.chunkSize))
+        var index = 0
+        while UInt64(index) < UInt64(target.chunkHashes.count) {
+            let length = target.chunkLength(index)
+            let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, length, off_t(verified)) }
+            guard count == length, let digest = try? Hasher.hash(.sha256, buffer[0..<length]),
+                ConstantTime.equals(digest.bytes, target.chunkHashes[index])
+            else { break }
+            verified += UInt64(length)
+            index += 1
+        }
+        guard ftruncate(fd, off_t(verified)) == 0 else { throw OTAError(.ioTruncate, "\(path): cannot cut the partial download back") }
+    }
+
+    deinit { if descriptor >= 0 { close(descriptor) } }
+
+    func append(_ bytes: [UInt8]) throws(OTAError) {
+        var offset = 0
+        while offset < bytes.count {
+            let count = bytes.withUnsafeBytes { pwrite(descriptor, $0.baseAddress! + offset, $0.count - offset, off_t(verified) + off_t(offset)) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw OTAError(.ioWrite, "\(path): write failed", cause: String(cString: strerror(errno)))
+            }
+            offset += count
+        }
+        verified += UInt64(bytes.count)
+    }
+
+    /// Makes the finished file durable.
+    func finish() throws(OTAError) {
+        guard fsync(descriptor) == 0 else { throw OTAError(.ioFsync, "\(path): fsync failed") }
+    }
+
+    /// Removes the partial file (a refused download keeps nothing).
+    func discard() {
+        close(descriptor)
+        descriptor = -1
+        unlink(path)
+        verified = 0
+    }
+}

@@ -107,7 +107,11 @@ let package = Package(
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "OTAInstallerTests", dependencies: ["OTACore", "OTAInstaller", "OTABuilder", "OTADelta", "ota", "OTATestSupport"],
+            name: "OTAInstallerTests",
+            dependencies: [
+                "OTACore", "OTAInstaller", "OTABuilder", "OTADelta", "ota", "OTATestSupport", "OTAAgent", "OTARepository", "OTATUF",
+                "OTATransport",
+            ],
             swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]

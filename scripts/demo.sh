@@ -92,26 +92,56 @@ car=$out/car
 "$ota" vehicle init "$car" --config samples/vehicle-x1.yaml --images "$out/images"
 echo '{"parked": true, "gear": "P", "batteryPercent": 80, "driving": false, "doorsUnlockable": true}' > "$out/vehicle-state.json"
 
-step "[vehicle] the automated-driving update without an approval is refused (approval.missing), and with a self-made one"
-expect_reject "$ota" install "$out/adas.ota" --vehicle "$car" --state "$out/vehicle-state.json" --consent yes
-expect_reject "$ota" install "$out/adas.ota" --vehicle "$car" --state "$out/vehicle-state.json" --consent yes --approval "$out/self.approval"
+step "[vehicle] this vehicle installs only what its TUF repository lists: a local file is refused (repository.required) unless installed as a recorded workshop install"
+expect_reject "$ota" install "$out/x1-delta.ota" --vehicle "$car" --state "$out/vehicle-state.json" --consent yes
+step "[vehicle] workshop installs: the automated-driving update without an approval is refused (approval.missing), and with a self-made one"
+expect_reject "$ota" install --workshop "$out/adas.ota" --vehicle "$car" --state "$out/vehicle-state.json" --consent yes
+expect_reject "$ota" install --workshop "$out/adas.ota" --vehicle "$car" --state "$out/vehicle-state.json" --consent yes --approval "$out/self.approval"
 step "[vehicle] with the authority's approval: policy, stream into the inactive slot, switch on trial"
-"$ota" install "$out/adas.ota" --vehicle "$car" --state "$out/vehicle-state.json" --consent yes --language zh-CN --approval "$out/adas.approval"
+"$ota" install --workshop "$out/adas.ota" --vehicle "$car" --state "$out/vehicle-state.json" --consent yes --language zh-CN --approval "$out/adas.approval"
 step "[vehicle] nothing is committed before the new slot has booted"
 expect_reject "$ota" vehicle confirm "$car"
 "$ota" vehicle reboot "$car" > /dev/null
 "$ota" vehicle confirm "$car"
 
 step "[vehicle] a second update as a delta (infotainment 2.3.1 -> 2.4.0) with a full telematics image; never confirmed, the boot counter runs out and both groups fall back"
-"$ota" install "$out/x1-delta.ota" --vehicle "$car" --state "$out/vehicle-state.json" --consent yes
+"$ota" install --workshop "$out/x1-delta.ota" --vehicle "$car" --state "$out/vehicle-state.json" --consent yes
 for boot in 1 2 3 4; do "$ota" vehicle reboot "$car" > /dev/null; done
 "$ota" vehicle status "$car"
 step "[vehicle] installed again, booted and confirmed"
-"$ota" install "$out/x1-delta.ota" --vehicle "$car" --state "$out/vehicle-state.json" --consent yes
+"$ota" install --workshop "$out/x1-delta.ota" --vehicle "$car" --state "$out/vehicle-state.json" --consent yes
 "$ota" vehicle reboot "$car" > /dev/null
 "$ota" vehicle confirm "$car"
 step "[vehicle] the install record: $(wc -l < "$car/records.jsonl") records, every policy step and refusal; the failures"
 grep '"result":"fail"' "$car/records.jsonl"
+
+step "[repository] a TUF repository (root, targets, snapshot, timestamp; consistent snapshots): the infotainment bundle added after it verifies against the release trust store"
+repo=$out/repo
+"$ota" repo init "$repo" --suite intl
+"$ota" repo add "$repo" "$out/ivi.ota" --trust "$intl/trust" --release-threshold 2 --name x1/ivi-2026.12.ota
+"$ota" repo publish "$repo"
+"$ota" repo verify "$repo"
+step "[repository] a bundle that does not verify is refused (repo.bundle)"
+expect_reject "$ota" repo add "$repo" "$out/body-gm.ota" --trust "$intl/trust"
+step "[repository] nginx on loopback serves it over mutual TLS (ssl_verify_client on, vehicle CA)"
+read -r https_port _ < <(scripts/repo-server.sh start "$out/nginx" "$repo" "$intl/vehicle/root-ca.crt")
+trap 'scripts/repo-server.sh stop "$out/nginx"' EXIT
+echo "   https://localhost:$https_port/ (server CA $out/nginx/server-ca.crt)"
+car2=$out/car2
+"$ota" vehicle init "$car2" --config samples/vehicle-x1.yaml --images "$out/images" > /dev/null
+agent=(--vehicle "$car2" --repository "https://localhost:$https_port" --root "$repo/metadata/1.root.json"
+    --ca "$out/nginx/server-ca.crt" --cert "$intl/vehicle/device.crt" --key "$intl/vehicle/device.key")
+step "[agent] a second X1 checks the repository, then pulls (mutual TLS, chunk-checked Range download) and installs"
+"$ota" agent check "${agent[@]}"
+"$ota" agent run "${agent[@]}" --state "$out/vehicle-state.json" --consent yes --language zh-CN
+step "[agent] after the reboot the next run confirms; then it is up to date"
+"$ota" vehicle reboot "$car2" > /dev/null
+"$ota" agent run "${agent[@]}"
+"$ota" agent run "${agent[@]}"
+step "[agent] without the vehicle certificate the server refuses the connection (transport.client-rejected)"
+expect_reject "$ota" agent check --vehicle "$car2" --repository "https://localhost:$https_port" --ca "$out/nginx/server-ca.crt"
+step "[agent] the agent's steps in the record log"
+grep '"step":"agent\.' "$car2/records.jsonl" | cut -c1-160
 
 step "[records] the vehicle's tamper-evident log (hash-chained, checkpoints signed by the device key) verifies"
 "$ota" records verify "$car/records" --key "$intl/vehicle/device.crt"

@@ -66,6 +66,7 @@ http {
     }
 }
 CONF
-"$nginx" -p "$work" -c "$work/nginx.conf" -e "$work/logs/error.log"
+# nginx daemonizes: it must not keep our caller's output pipe open.
+"$nginx" -p "$work" -c "$work/nginx.conf" -e "$work/logs/error.log" < /dev/null > /dev/null 2>&1
 for _ in $(seq 50); do [ -s "$work/nginx.pid" ] && break; sleep 0.1; done
 echo "$https_port $http_port"

@@ -217,6 +217,11 @@ public final class Agent {
             snapshotVersion: client.snapshot?.metadata.version ?? 0, timestampVersion: client.timestamp?.metadata.version ?? 0)
         defer { vehicle.repositoryEntry = nil }
         do throws(OTAError) {
+            // Every stored byte against the release-signed chunk hashes before any slot is
+            // written: a bundle only the repository vouches for never touches a slot.
+            let trust = try TrustStore(directory: vehicle.layout.trust)
+            _ = try BundleVerification.verify(
+                path: path, policy: BundleTrustPolicy(trust: trust, time: FixedTime(vehicle.trustedNow), threshold: vehicle.config.threshold))
             let decision = try vehicle.check(bundle: path, approval: options.approval)
             if let refusal = decision.refusal { throw OTAError(refusal.code, refusal.message, cause: refusal.cause) }
             try vehicle.install(bundle: path, expecting: decision, approval: options.approval, conditions: options.conditions, consent: options.consent)

@@ -67,10 +67,14 @@ public final class HTTPTransport: TUFFetcher {
         var report = DownloadReport(resumedFrom: file.verified, bytesReceived: 0, refetchedChunks: 0, retries: 0)
         var damaged: Set<Int> = []
         var attempt = 0
+        // Bytes of the current chunk received before a drop: kept in memory, so a resumed request
+        // starts where the last one stopped (a kill loses them: at most one chunk fetched twice).
+        var pending: [UInt8] = []
         while file.verified < target.length {
             let sink = ChunkSink(file: file, target: target, progress: progress)
+            sink.buffer = pending
             let handle = try configuredHandle(url)
-            try handle.setHeaders(["Range: bytes=\(file.verified)-\(target.length - 1)"])
+            try handle.setHeaders(["Range: bytes=\(file.verified + UInt64(pending.count))-\(target.length - 1)"])
             if options.bandwidthLimit > 0 { try handle.set(CURLOPT_MAX_RECV_SPEED_LARGE, offset: options.bandwidthLimit) }
             let before = file.verified
             let (code, text) = withExtendedLifetime(sink) { () -> (CURLcode, String) in
@@ -80,6 +84,7 @@ public final class HTTPTransport: TUFFetcher {
                 return handle.perform()
             }
             report.bytesReceived += sink.received
+            pending = sink.failure == nil ? sink.buffer : []
             if let failure = sink.failure {
                 switch failure {
                 case .tooLong:
@@ -245,7 +250,8 @@ final class ChunkSink {
             if status == 206 {
                 skip = 0
             } else if status == 200 {
-                skip = file.verified
+                // The server ignored the Range header: skip what is already held.
+                skip = file.verified + UInt64(buffer.count)
             } else {
                 failure = .status(status)
                 return false

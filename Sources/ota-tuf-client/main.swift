@@ -8,8 +8,8 @@
 // Options come in any order before the command word. Exit status is exactly 0 on success and 1
 // on any failure. D holds only unversioned metadata (root.json, timestamp.json, ...); TD holds
 // only finished targets, each under its percent-encoded target name. Time is read through libc.
-// Transport options (optional): --ca FILE --cert FILE --key FILE for mutual TLS; plain http://
-// URLs are allowed here because conformance suites serve over http on loopback.
+// Transport options (optional): --ca FILE --cert FILE --key FILE for mutual TLS. Plain http://
+// is allowed to loopback hosts only (conformance suites serve there); anything else needs https.
 import OTACore
 import OTATUF
 import OTATransport
@@ -64,6 +64,18 @@ while index < arguments.count {
     guard let values = options[name], values.count == 1 else { fail("\(name) is required once") }
     return values[0]
 }
+
+/// True when every http:// URL given names a loopback host.
+@MainActor func plainHTTPOnlyToLoopback() -> Bool {
+    for url in (options["--metadata-url"] ?? []) + (options["--target-base-url"] ?? []) where url.lowercased().hasPrefix("http://") {
+        let rest = url.dropFirst(7)
+        let host = rest.prefix { $0 != "/" && $0 != ":" || rest.hasPrefix("[") && $0 == ":" }
+        guard host == "localhost" || host.hasPrefix("127.") || rest.hasPrefix("[::1]") else { return false }
+    }
+    return true
+}
+
+guard plainHTTPOnlyToLoopback() else { fail("plain http:// is allowed to loopback hosts only; use https://") }
 
 let transport = HTTPTransport(
     options: TransportOptions(

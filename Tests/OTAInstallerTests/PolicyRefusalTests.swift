@@ -221,7 +221,7 @@ struct PolicyRefusalTests {
         let steps = try InstallerFixture.records(vehicle).map(\.step)
         #expect(
             steps == [
-                "vehicle.init", "verify", "target", "anti-rollback", "approval", "filing", "plan", "precondition", "consent", "decrypt",
+                "vehicle.init", "verify", "repository", "target", "anti-rollback", "approval", "filing", "plan", "precondition", "consent", "decrypt",
                 "apply.start", "apply.installed", "apply.image", "apply.image", "activate",
             ])
         let consent = try InstallerFixture.records(vehicle).first { $0.step == "consent" }

@@ -52,7 +52,8 @@ struct VehicleCommandTests {
         #expect(FileManager.default.fileExists(atPath: car + "/boot/grubenv"))
         let state = directory + "/state.json"
         try Data(#"{"parked": true, "gear": "P", "batteryPercent": 85}"#.utf8).write(to: URL(fileURLWithPath: state))
-        let install = ["install", directory + "/ivi.ota", "--vehicle", car, "--json"]
+        // The sample vehicle installs only what its repository lists; a local file is a workshop install.
+        let install = ["install", "--workshop", directory + "/ivi.ota", "--vehicle", car, "--json"]
 
         let noState = try Self.ota(install + ["--consent", "yes"])
         #expect(noState.status == 2 && noState.code == "precondition.unknown")

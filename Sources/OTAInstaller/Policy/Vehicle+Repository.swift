@@ -66,12 +66,14 @@ extension Vehicle {
     }
 
     /// Moves the clock floor toward a time the repository signed (the timestamp role's
-    /// `x-ota-signed-at`, verified by the TUF client), never backwards and by at most
-    /// `maximumClockStep` per call; recorded. Returns the new floor.
+    /// `x-ota-signed-at`, verified by the TUF client), never backwards and never more than
+    /// `maximumClockStep` past the vehicle's current trusted time (the later of its clock and
+    /// the floor), so even a stolen timestamp key moves it only one bounded step per refresh;
+    /// recorded. A bundle's own dates never move it. Returns the new floor.
     @discardableResult
     public func advanceClockFloor(repositoryTime: Date, source: String) throws(OTAError) -> Date {
         let step = TimeInterval(config.maximumClockStep ?? 30 * 86_400)
-        let target = min(repositoryTime, state.timeFloor.addingTimeInterval(step))
+        let target = min(repositoryTime, time.now().addingTimeInterval(step))
         guard target > state.timeFloor else { return state.timeFloor }
         var next = state
         next.timeFloor = target

@@ -68,7 +68,7 @@ struct VehicleCommandTests {
         let status = try Self.ota(["vehicle", "status", car, "--json"])
         #expect(((status.result["ecus"] as? [String: Any])?["IVI"] as? [String: Any])?["version"] as? String == "2.4.0")
 
-        let adas = ["install", directory + "/adas.ota", "--vehicle", car, "--state", state, "--consent", "yes", "--json"]
+        let adas = ["install", "--workshop", directory + "/adas.ota", "--vehicle", car, "--state", state, "--consent", "yes", "--json"]
         let missing = try Self.ota(adas)
         #expect(missing.status == 2 && missing.code == "approval.missing")
         let approval = directory + "/adas.approval"

@@ -18,11 +18,12 @@ import Testing
         let vehicle: String
         let bundle: String
 
-        init(requireRepository: Bool = true, imageSize: Int = 40_000, chunkSize: Int = 4096) throws {
+        init(requireRepository: Bool = true, imageSize: Int = 40_000, chunkSize: Int = 4096, compression: String = "xz") throws {
             fixture = try InstallerFixture(imageSize: imageSize)
             repository = Repository(directory: fixture.directory + "/repo")
             try repository.initialize(suite: .intl)
-            bundle = try fixture.bundle(try fixture.manifest(), chunkSize: chunkSize)
+            let images = (0..<2).map { InstallerFixture.ImageSpec(group: $0, compression: compression) }
+            bundle = try fixture.bundle(try fixture.manifest(images: images), chunkSize: chunkSize)
             _ = try repository.add(bundles: [bundle], trust: fixture.keys + "/trust", names: ["x1/update-1.ota"])
             try repository.publish()
             var config = fixture.config()
@@ -283,7 +284,8 @@ extension Vehicle {
 /// Kill and interop tests that need the `ota` executable or python-tuf.
 @Suite(.serialized) struct AgentProcessTests {
     @Test func `a download killed at random points resumes with the right bytes, at most one chunk fetched twice per kill`() throws {
-        let setup = try AgentTests.Setup(imageSize: 6 << 20, chunkSize: 1 << 20)
+        // Uncompressed: a bundle of several 1 MiB chunks (about 12 MiB).
+        let setup = try AgentTests.Setup(imageSize: 6 << 20, chunkSize: 1 << 20, compression: "none")
         let arguments = [
             "agent", "download", "--vehicle", setup.vehicle, "--repository", setup.server.https, "--root", setup.repository.metadataDirectory + "/1.root.json",
             "--ca", setup.server.serverCA, "--cert", setup.fixture.keys + "/vehicle/device.crt", "--key", setup.fixture.keys + "/vehicle/device.key",

@@ -84,7 +84,7 @@ struct AgentRunCommand: ParsableCommand {
 
     func run() throws {
         let conditions = try state.map { path throws(OTAError) in
-            try CanonicalJSON.decode(VehicleConditions.self, from: try FileSystem.read(path, limit: 1 << 20), as: .usageState)
+            try CanonicalJSON.decodeInput(VehicleConditions.self, from: try FileSystem.read(path, limit: 1 << 20), as: .usageState)
         }
         let answer = consent.map { Consent(answer: $0 == "yes" ? .accepted : .refused, language: language, by: .owner, channel: "agent") }
         let approvalBytes = try approval.map { path throws(OTAError) in try FileSystem.read(path, limit: 1 << 20) }

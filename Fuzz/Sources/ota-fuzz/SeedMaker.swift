@@ -321,6 +321,8 @@ struct SeedMaker {
         if let text = String(validating: vehicle, as: UTF8.self), let config = try? YAMLDecoderBridge.vehicleConfig(text) {
             try save(try CanonicalJSON.encode(config), VehicleConfigTarget.name, "vehicle.json")
         }
+        try save(Array(#"{"batteryPercent": 80, "doorsUnlockable": true, "driving": false, "gear": "P", "parked": true}"#.utf8),
+                 VehicleConfigTarget.name, "state.json")
         for name in try FileSystem.list("\(root)/manifests") where name.hasSuffix(".yaml") {
             try save(try FileSystem.read("\(root)/manifests/\(name)"), ManifestSourceTarget.name, name)
         }

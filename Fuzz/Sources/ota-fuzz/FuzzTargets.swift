@@ -17,6 +17,7 @@ enum FuzzTargets {
             RecordLogTarget.self,
             VehicleConfigTarget.self,
             ManifestSourceTarget.self,
+            StrictJSONTarget.self,
         ]
     }
 

@@ -321,6 +321,12 @@ struct SeedMaker {
         if let text = String(validating: vehicle, as: UTF8.self), let config = try? YAMLDecoderBridge.vehicleConfig(text) {
             try save(try CanonicalJSON.encode(config), VehicleConfigTarget.name, "vehicle.json")
         }
+        let json: [(String, String)] = [
+            ("numbers.json", #"[0, -1, 9223372036854775807, 18446744073709551615, 1.5, -2e-3, 1E+2]"#),
+            ("strings.json", #"{"a": "\u00e9\ud83d\ude00\n\t\"\\\/", "é": "", "\u0000": "\u001f"}"#),
+            ("nested.json", #"{"a": [{"b": [[{"c": null}]], "d": true, "e": false}]}"#),
+        ]
+        for (name, text) in json { try save(Array(text.utf8), StrictJSONTarget.name, name) }
         try save(Array(#"{"batteryPercent": 80, "doorsUnlockable": true, "driving": false, "gear": "P", "parked": true}"#.utf8),
                  VehicleConfigTarget.name, "state.json")
         for name in try FileSystem.list("\(root)/manifests") where name.hasSuffix(".yaml") {

@@ -1,0 +1,36 @@
+import Foundation
+import OTACore
+
+/// `StrictJSON`, the reader under every signed document and JSON input, in both modes
+/// (canonical: integers only; input: any number). Invariants:
+///
+/// - the canonical encoding of what was read reads back, and encodes to the same bytes;
+/// - what `StrictJSON` accepts in canonical mode, Foundation's `JSONSerialization` accepts too
+///   (the strict reader may refuse more, never accept what a common JSON reader calls invalid).
+struct StrictJSONTarget: FuzzTarget {
+    static let name = "json"
+    static let summary = "StrictJSON.parse (canonical and input modes): canonical bytes read back the same; accepted JSON is JSON to Foundation"
+
+    init() throws(OTAError) {}
+
+    func run(_ input: [UInt8]) {
+        for limits in [StrictJSON.Limits(), StrictJSON.Limits(integersOnly: false)] {
+            guard let value = try? StrictJSON.parse(input, limits: limits) else { continue }
+            let canonical = StrictJSON.canonicalBytes(value)
+            let again: StrictJSON.Value
+            do throws(StrictJSON.SyntaxError) {
+                again = try StrictJSON.parse(canonical, limits: limits)
+            } catch {
+                FuzzTargets.violated("json: the canonical encoding of an accepted document is refused: \(error)")
+            }
+            if StrictJSON.canonicalBytes(again) != canonical {
+                FuzzTargets.violated("json: the canonical encoding is not stable")
+            }
+            // (Input mode takes any number literal, 1e999 included; the typed decoder after it
+            // refuses what does not fit. Canonical mode bounds numbers to 64-bit integers.)
+            if limits.integersOnly, (try? JSONSerialization.jsonObject(with: Data(input), options: [.fragmentsAllowed])) == nil {
+                FuzzTargets.violated("json: StrictJSON accepts what JSONSerialization refuses")
+            }
+        }
+    }
+}

@@ -16,7 +16,7 @@ struct OTACommand: ParsableCommand {
             Exit codes: 0 success; 1 usage or I/O error; 2 rejected by verification or policy.
             Every command takes --json for machine-readable output.
             """,
-        subcommands: [KeysCommand.self, BundleCommand.self, ApproveCommand.self, DeltaCommand.self, VehicleCommand.self, InstallCommand.self, RepoCommand.self, AgentCommand.self, RecordsCommand.self, ErrorsCommand.self]
+        subcommands: [KeysCommand.self, TrustCommand.self, BundleCommand.self, ApproveCommand.self, DeltaCommand.self, VehicleCommand.self, InstallCommand.self, RepoCommand.self, AgentCommand.self, RecordsCommand.self, ErrorsCommand.self]
     )
 
     /// Parses, runs, and maps every failure to the design's exit codes (ArgumentParser's own

@@ -47,6 +47,12 @@ public struct PrivateKey: Sendable {
         self.key = try PKey(taking: decoded, source: source)
     }
 
+    /// Loads a signing key by reference: a key file path (PEM or DER), the passphrase from
+    /// `passphrase` when the file is encrypted.
+    public init(reference: String, passphrase: PassphraseSource? = nil) throws(OTAError) {
+        try self.init(contentsOf: reference, passphrase: passphrase)
+    }
+
     /// Loads a private key file; the passphrase, if any, comes from `passphrase`.
     public init(contentsOf path: String, passphrase: PassphraseSource? = nil) throws(OTAError) {
         let bytes = try FileSystem.read(path, limit: 1 << 20)

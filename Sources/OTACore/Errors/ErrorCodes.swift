@@ -74,12 +74,12 @@ extension OTAError.Code {
     public static let consentRefused = Self("consent.refused", .rejected, "the user refused the update")
 
     // MARK: crl
-    public static let crlExpired = Self("crl.expired", .rejected, "a CRL needed for the chain is past its next update")
     public static let crlIssuer = Self("crl.issuer", .usage, "a CRL cannot be made without its CA certificate")
     public static let crlMalformed = Self("crl.malformed", .usage, "a CRL is not DER or PEM X.509")
     public static let crlMissing = Self("crl.missing", .rejected, "no CRL for a CA in the chain")
     public static let crlNotYetValid = Self("crl.not-yet-valid", .rejected, "a CRL needed for the chain is not valid yet")
     public static let crlSignature = Self("crl.signature", .rejected, "a CRL's signature does not verify under its CA")
+    public static let crlStale = Self("crl.stale", .rejected, "a CRL needed for the chain is past its next update: refresh the revocation lists (the message says how)")
 
     // MARK: crypto
     public static let cryptoAuthentication = Self("crypto.authentication", .rejected, "authenticated decryption failed (altered data, or another key)")
@@ -317,7 +317,14 @@ extension OTAError.Code {
 
     // MARK: trust
     public static let trustEmpty = Self("trust.empty", .rejected, "the trust store has no anchors for the role")
+    public static let trustMalformed = Self("trust.malformed", .usage, "a trust store file (trust.json, a certificate or CRL) is malformed, or the store is too large")
     public static let trustMissing = Self("trust.missing", .rejected, "the trust store directory does not exist")
+    public static let trustTampered = Self("trust.tampered", .rejected, "the vehicle's trust store differs from the one its protected state records (changed outside a trust update)")
+    public static let trustUpdateExpired = Self("trust.update-expired", .rejected, "the trust update is past its expiry")
+    public static let trustUpdateInvalid = Self("trust.update-invalid", .rejected, "the trust update would retire an unknown anchor, add a non-root, leave a role without anchors or set an impossible threshold")
+    public static let trustUpdateMalformed = Self("trust.update-malformed", .rejected, "the trust update is not the signed JSON the format defines")
+    public static let trustUpdateThreshold = Self("trust.update-threshold", .rejected, "too few of a changed role's current root keys signed the trust update, or a new anchor's key did not sign it")
+    public static let trustUpdateVersion = Self("trust.update-version", .rejected, "the trust update's version is not above the store's (an old or replayed update)")
 
     // MARK: tuf
     public static let tufExpired = Self("tuf.expired", .rejected, "TUF metadata has expired (freeze attack, or a repository not re-signed in time)")
@@ -385,8 +392,8 @@ extension OTAError.Code {
         .bundleTruncated, .bundleUnexpectedEntry, .bundleWrite, .certificateExpired, .certificateInvalid,
         .certificateInvalidCa, .certificateMalformed, .certificateName, .certificateNotYetValid, .certificateRevoked,
         .certificateRole, .certificateSignature, .certificateUntrusted, .certificateUsage, .confirmNotBooted,
-        .confirmNothingPending, .consentLanguage, .consentMissing, .consentRefused, .crlExpired, .crlIssuer,
-        .crlMalformed, .crlMissing, .crlNotYetValid, .crlSignature, .cryptoAuthentication, .cryptoChunkAuthentication,
+        .confirmNothingPending, .consentLanguage, .consentMissing, .consentRefused, .crlIssuer,
+        .crlMalformed, .crlMissing, .crlNotYetValid, .crlSignature, .crlStale, .cryptoAuthentication, .cryptoChunkAuthentication,
         .cryptoInternal, .cryptoKeyLength, .cryptoNonceLength, .cryptoRandom, .cryptoStreamExtra,
         .cryptoStreamFinished, .cryptoStreamTooLong, .cryptoStreamTruncated, .cryptoUnavailable, .decryptKeyMissing,
         .decryptNotARecipient, .deltaBodyTooLarge, .deltaCorrupt, .deltaDictionary, .deltaHeaderCorrupt,
@@ -420,7 +427,8 @@ extension OTAError.Code {
         .targetSlotGroup, .targetSlotSize, .targetSuite, .targetVin, .transportChunkHash, .transportChunkList,
         .transportClientIdentity, .transportClientRejected, .transportFailed, .transportHTTPStatus,
         .transportNotFound, .transportPlainHTTP, .transportServerError, .transportTimeout, .transportTLS,
-        .transportTooLong, .trustEmpty, .trustMissing, .tufExpired, .tufHashMismatch, .tufHashUnsupported, .tufJSON,
+        .transportTooLong, .trustEmpty, .trustMalformed, .trustMissing, .trustTampered,
+        .trustUpdateExpired, .trustUpdateInvalid, .trustUpdateMalformed, .trustUpdateThreshold, .trustUpdateVersion, .tufExpired, .tufHashMismatch, .tufHashUnsupported, .tufJSON,
         .tufKeyUnsupported, .tufLengthMismatch, .tufMetadata, .tufNotInitialized, .tufRoleMissing, .tufRollback,
         .tufSignatureThreshold, .tufTargetNotFound, .tufTooLarge, .tufVersionMismatch, .usageApprovalId,
         .usageChunkSize, .usageInvalid, .usageModels, .usageRole, .usageState, .usageTime, .usageValidUntil,

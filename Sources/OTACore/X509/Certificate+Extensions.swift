@@ -90,3 +90,13 @@ enum ASN1Object {
         return object
     }
 }
+
+extension Certificate {
+    /// Whether the certificate names itself as issuer and its own key verifies its signature
+    /// (a root).
+    public var isSelfSigned: Bool {
+        defer { OpenSSLErrorQueue.clear() }
+        guard X509_check_issued(pointer, pointer) == X509_V_OK, let key = X509_get0_pubkey(pointer) else { return false }
+        return X509_verify(pointer, key) == 1
+    }
+}

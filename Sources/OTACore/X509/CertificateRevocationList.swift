@@ -125,3 +125,44 @@ public final class CertificateRevocationList: @unchecked Sendable {
         return (try? key.check(bytes, for: tbs, algorithm: algorithm)) == .valid
     }
 }
+
+extension CertificateRevocationList {
+    /// The CRL number (RFC 5280 §5.2.3) as big-endian magnitude bytes without leading zeros;
+    /// nil when the CRL has none.
+    public var number: [UInt8]? {
+        guard let raw = X509_CRL_get_ext_d2i(pointer, NID_crl_number, nil, nil) else {
+            OpenSSLErrorQueue.clear()
+            return nil
+        }
+        let integer = raw.assumingMemoryBound(to: ASN1_INTEGER.self)
+        defer { ASN1_INTEGER_free(integer) }
+        guard let number = ASN1_INTEGER_to_BN(integer, nil) else { return nil }
+        defer { BN_free(number) }
+        var bytes = [UInt8](repeating: 0, count: Int((BN_num_bits(number) + 7) / 8))
+        _ = BN_bn2bin(number, &bytes)
+        return bytes
+    }
+
+    /// Whether this CRL is a later issue than `other` (same issuer assumed): a greater CRL number
+    /// when both have one, else a later thisUpdate.
+    public func isNewer(than other: CertificateRevocationList) -> Bool {
+        if let mine = number, let theirs = other.number {
+            return mine.count != theirs.count ? mine.count > theirs.count : mine.lexicographicallyPrecedes(theirs) == false && mine != theirs
+        }
+        return thisUpdate > other.thisUpdate
+    }
+
+    /// Whether `other` names the same issuer.
+    public func hasSameIssuer(as other: CertificateRevocationList) -> Bool {
+        X509_NAME_cmp(X509_CRL_get_issuer(pointer), X509_CRL_get_issuer(other.pointer)) == 0
+    }
+
+    /// The issuer's DER name, for naming files.
+    var issuerDER: [UInt8] {
+        guard let name = X509_CRL_get_issuer(pointer) else { return [] }
+        var length = 0
+        var bytes: UnsafePointer<UInt8>? = nil
+        guard X509_NAME_get0_der(name, &bytes, &length) == 1, let bytes else { return [] }
+        return Array(UnsafeBufferPointer(start: bytes, count: length))
+    }
+}

@@ -3,7 +3,7 @@ internal import COpenSSL
 
 /// What to do with a CRL past its nextUpdate.
 public enum StaleCRLPolicy: String, Sendable, Codable {
-    /// Refuse (`crl.expired`): the default; a vehicle must fetch fresh CRLs.
+    /// Refuse (`crl.stale`): the default; a vehicle must fetch fresh CRLs.
     case reject
     /// Accept, still honouring the revocations it lists.
     case allow
@@ -47,6 +47,23 @@ public struct ChainVerifier: Sendable {
     /// The verification itself, with explicit anchors and CRLs.
     public static func verify(_ leaf: Certificate, intermediates: [Certificate], anchors: [Certificate], crls: [CertificateRevocationList],
                               role: TrustRole, at instant: Date, staleCRLPolicy: StaleCRLPolicy = .reject) throws(OTAError) -> ChainVerdict {
+        let verdict = try verifyPath(leaf, intermediates: intermediates, anchors: anchors, crls: crls, role: role, at: instant, staleCRLPolicy: staleCRLPolicy)
+        if case .trusted = verdict, let usageProblem = Self.checkLeafUsage(leaf, role: role) { return .untrusted(usageProblem) }
+        return verdict
+    }
+
+    /// Checks that a CA certificate (an intermediate that issued a CRL, say) chains to an anchor
+    /// of `role`, with the same path, CRL and time rules; no leaf rules.
+    public static func verifyIssuer(_ ca: Certificate, intermediates: [Certificate] = [], anchors: [Certificate], crls: [CertificateRevocationList],
+                                    role: TrustRole, at instant: Date, staleCRLPolicy: StaleCRLPolicy = .reject) throws(OTAError) -> ChainVerdict {
+        let verdict = try verifyPath(ca, intermediates: intermediates, anchors: anchors, crls: crls, role: role, at: instant, staleCRLPolicy: staleCRLPolicy)
+        if case .trusted = verdict, !ca.isCA { return .untrusted(OTAError(.certificateInvalidCa, "\(ca.subject): not a CA certificate")) }
+        return verdict
+    }
+
+    /// OpenSSL's path validation: anchors, intermediates, signatures, validity, CRLs.
+    static func verifyPath(_ leaf: Certificate, intermediates: [Certificate], anchors: [Certificate], crls: [CertificateRevocationList],
+                           role: TrustRole, at instant: Date, staleCRLPolicy: StaleCRLPolicy) throws(OTAError) -> ChainVerdict {
         guard !anchors.isEmpty else { throw OTAError(.trustEmpty, "no trust anchors for the \(role.rawValue) role") }
         OpenSSLErrorQueue.clear()
         guard let x509Store = X509_STORE_new() else {
@@ -85,8 +102,9 @@ public struct ChainVerifier: Sendable {
             let code = X509_STORE_CTX_get_error(context)
             let depth = X509_STORE_CTX_get_error_depth(context)
             let reason = String(cString: X509_verify_cert_error_string(Int(code)))
+            let crl = X509_STORE_CTX_get0_current_crl(context).flatMap { pointer in checkedCRLs.first { $0.pointer == pointer } }
             OpenSSLErrorQueue.clear()
-            return .untrusted(Self.error(for: code, depth: depth, reason: reason, leaf: leaf, role: role))
+            return .untrusted(Self.error(for: code, depth: depth, reason: reason, leaf: leaf, role: role, crl: crl))
         }
 
         // The path is made of our own objects (leaf, intermediates, anchors): hand back those,
@@ -103,8 +121,6 @@ public struct ChainVerifier: Sendable {
                 }
             }
         }
-
-        if let usageProblem = Self.checkLeafUsage(leaf, role: role) { return .untrusted(usageProblem) }
         return .trusted(chain: chain)
     }
 
@@ -141,7 +157,7 @@ public struct ChainVerifier: Sendable {
     }
 
     /// Maps OpenSSL's verify error to a stable code.
-    static func error(for code: Int32, depth: Int32, reason: String, leaf: Certificate, role: TrustRole) -> OTAError {
+    static func error(for code: Int32, depth: Int32, reason: String, leaf: Certificate, role: TrustRole, crl: CertificateRevocationList? = nil) -> OTAError {
         let where_ = depth == 0 ? leaf.subject : "chain depth \(depth) of \(leaf.subject)"
         let stable: OTAError.Code
         switch code {
@@ -152,7 +168,14 @@ public struct ChainVerifier: Sendable {
              X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT,
              X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
             stable = .certificateUntrusted
-        case X509_V_ERR_CRL_HAS_EXPIRED: stable = .crlExpired
+        case X509_V_ERR_CRL_HAS_EXPIRED:
+            let which = crl.map { "the CRL of \($0.issuer) (next update \(Timestamp.format($0.nextUpdate ?? $0.thisUpdate)))" } ?? "a CRL of the chain"
+            return OTAError(
+                .crlStale,
+                "\(where_): \(which) is stale, so revocation in the \(role.rawValue) chain cannot be checked. Refresh the CRLs: "
+                    + "the vehicle agent fetches them from the repository; by hand, ota vehicle trust VEHICLE FILE (CRLs or a signed trust update), "
+                    + "or ota trust apply --trust DIR FILE for a trust store directory",
+                cause: "X509_verify_cert error \(code)")
         case X509_V_ERR_CRL_NOT_YET_VALID: stable = .crlNotYetValid
         case X509_V_ERR_UNABLE_TO_GET_CRL: stable = .crlMissing
         case X509_V_ERR_CRL_SIGNATURE_FAILURE, X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE: stable = .crlSignature

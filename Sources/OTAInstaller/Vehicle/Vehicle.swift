@@ -96,6 +96,7 @@ public final class Vehicle {
         journal = StateJournal(store: protectedStore)
         guard let loaded = try journal.load() else { throw OTAError(.vehicleStateMissing, "\(directory): no installer state (run ota vehicle init)") }
         state = loaded
+        try recoverTrust()
         try recordBoots()
         try recover()
     }
@@ -195,6 +196,7 @@ public final class Vehicle {
             store = MACFileStore(directory: directoryHandle, key: key)
         }
         try sealConfig(configBytes, hash: config.hashAlgorithm, store: store)
+        try sealTrust(layout: layout, store: store)
         let ecus = Dictionary(
             uniqueKeysWithValues: config.ecus.map { ($0.id, InstalledSoftware(version: $0.version, securityVersion: $0.securityVersion, bundle: nil)) })
         try StateJournal(store: store).save(

@@ -13,7 +13,7 @@ struct VehicleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vehicle",
         abstract: "A simulated vehicle: create it, reboot it, confirm or roll back an update, show its status.",
-        subcommands: [VehicleInitCommand.self, VehicleRebootCommand.self, VehicleConfirmCommand.self, VehicleRollbackCommand.self, VehicleStatusCommand.self]
+        subcommands: [VehicleInitCommand.self, VehicleRebootCommand.self, VehicleConfirmCommand.self, VehicleRollbackCommand.self, VehicleStatusCommand.self, VehicleTrustCommand.self]
     )
 }
 

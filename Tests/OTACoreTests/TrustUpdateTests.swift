@@ -34,7 +34,8 @@ struct TrustUpdateTests {
         let signatures = try signers.map { signer in
             try SignatureEnvelope.sign(body: payload, type: TrustUpdate.payloadType, key: signer.key, certificate: signer.certificate, chain: [])
         }
-        if tamper { payload = Array(String(decoding: payload, as: UTF8.self).replacingOccurrences(of: "\"threshold\":", with: "\"threshold\": ").utf8) }
+        // Still canonical JSON, another version than the one signed.
+        if tamper { payload = Array(String(decoding: payload, as: UTF8.self).replacingOccurrences(of: "\"version\":\(version)", with: "\"version\":\(version + 1)").utf8) }
         return try SignedTrustUpdate(payload: payload, signatures: signatures).encoded()
     }
 

@@ -205,13 +205,21 @@ struct PolicyRefusalTests {
     @Test func `a missing or empty trust store refuses every install`() throws {
         let fixture = try InstallerFixture()
         let bundle = try fixture.standardBundle()
-        let empty = try fixture.vehicle()
-        try FileManager.default.removeItem(atPath: "\(empty)/trust")
-        try FileManager.default.createDirectory(atPath: "\(empty)/trust/release/anchors", withIntermediateDirectories: true)
+        // Made with an empty trust store: every install is refused.
+        let emptyTrust = fixture.directory + "/empty-trust"
+        try FileManager.default.createDirectory(atPath: "\(emptyTrust)/release/anchors", withIntermediateDirectories: true)
+        let empty = fixture.directory + "/vehicle-empty-trust"
+        try Vehicle.create(directory: empty, config: fixture.config(), baseDirectory: fixture.images, trust: emptyTrust,
+                           decryptionKey: "\(fixture.keys)/vehicle/device.key")
         try expectRefused("trust.empty", fixture: fixture, vehicle: empty, bundle: bundle)
+        // Emptied or removed after init: the vehicle refuses to open (its trust store is sealed).
+        let emptied = try fixture.vehicle()
+        try FileManager.default.removeItem(atPath: "\(emptied)/trust")
+        try FileManager.default.createDirectory(atPath: "\(emptied)/trust/release/anchors", withIntermediateDirectories: true)
+        try expectRefused("trust.tampered", fixture: fixture, vehicle: emptied, bundle: bundle)
         let missing = try fixture.vehicle()
         try FileManager.default.removeItem(atPath: "\(missing)/trust")
-        try expectRefused("trust.missing", fixture: fixture, vehicle: missing, bundle: bundle)
+        try expectRefused("trust.tampered", fixture: fixture, vehicle: missing, bundle: bundle)
     }
 
     @Test func `the policy runs in the design's order and records every step`() throws {

@@ -56,7 +56,9 @@ extension Vehicle {
             try record("trust.recover", .info, fields: ["version": String(seal.version), "outcome": "undone"])
         }
         guard let present, present.hex == seal.digest else {
-            throw OTAError(.trustTampered, "\(layout.trust): the trust store was changed outside a trust update (its digest is not the sealed one)")
+            let error = OTAError(.trustTampered, "\(layout.trust): the trust store was changed outside a trust update (its digest is not the sealed one)")
+            try record("trust.check", .fail, code: error.code, message: error.message)
+            throw error
         }
     }
 

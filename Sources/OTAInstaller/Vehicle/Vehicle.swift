@@ -94,7 +94,16 @@ public final class Vehicle {
         // The record log has its own writer lock; take it only once the installer's is held.
         if let given = options.recorder { recorder = given } else { recorder = try Self.defaultRecorder(layout: layout, config: config) }
         journal = StateJournal(store: protectedStore)
-        guard let loaded = try journal.load() else { throw OTAError(.vehicleStateMissing, "\(directory): no installer state (run ota vehicle init)") }
+        let loaded: VehicleState?
+        do throws(OTAError) {
+            loaded = try journal.load()
+        } catch {
+            // A tampered state is refused, and the refusal recorded (the log is still usable).
+            try recorder.record(InstallRecord(time: options.time.now(), vin: config.vin, bundle: nil, campaign: nil, step: "state.check", result: .fail,
+                                              code: error.code.rawValue, message: error.message, fields: [:]))
+            throw error
+        }
+        guard let loaded else { throw OTAError(.vehicleStateMissing, "\(directory): no installer state (run ota vehicle init)") }
         state = loaded
         try recoverTrust()
         try recordBoots()

@@ -27,7 +27,10 @@ public enum SamplePKI {
         public let certificates: [Entry]
 
         public var humanDescription: String {
-            var lines = ["Sample PKI (\(suite)) written to \(directory) — public keys, for demos and tests only."]
+            var lines = [
+                "Sample PKI (\(suite)) written to \(directory): certificates and their PRIVATE KEYS, unencrypted (one passphrase-protected example),",
+                "for demos and tests only. Never use them in production; keep real signing keys in an HSM.",
+            ]
             for entry in certificates {
                 lines.append("  \(entry.path)  \(entry.keyType)  \(entry.subject)")
             }

@@ -16,6 +16,7 @@ struct OTACommand: ParsableCommand {
             Exit codes: 0 success; 1 usage or I/O error; 2 rejected by verification or policy.
             Every command takes --json for machine-readable output.
             """,
+        version: OTAVersion.current,
         subcommands: [KeysCommand.self, TrustCommand.self, BundleCommand.self, ApproveCommand.self, DeltaCommand.self, VehicleCommand.self, InstallCommand.self, RepoCommand.self, AgentCommand.self, RecordsCommand.self, ErrorsCommand.self]
     )
 
@@ -36,8 +37,14 @@ struct OTACommand: ParsableCommand {
                 print(fullMessage(for: error))
                 Glibc.exit(0)
             }
-            Output.fail(OTAError(.usageInvalid, fullMessage(for: error)), json: json)
+            Output.fail(OTAError(.usageInvalid, Self.usageMessage(for: error)), json: json)
             Glibc.exit(1)
         }
+    }
+
+    /// ArgumentParser's message without its own `Error: ` prefix (ours is `ota: error:`).
+    static func usageMessage(for error: any Error) -> String {
+        let message = fullMessage(for: error)
+        return message.hasPrefix("Error: ") ? String(message.dropFirst("Error: ".count)) : message
     }
 }

@@ -131,7 +131,10 @@ struct AdversarialBundleTests {
         #expect(try code(gnuMagic) == "bundle.framing")
         var v7 = entries
         v7[0].magic = [UInt8](repeating: 0, count: 8)
-        #expect(try code(v7) == "bundle.framing")
+        #expect(try code(v7) == "bundle.not-a-bundle")  // a pre-POSIX tar is not a bundle
+        var v7Later = entries
+        v7Later[2].magic = [UInt8](repeating: 0, count: 8)
+        #expect(try code(v7Later) == "bundle.framing")
         var prefixed = entries
         prefixed[3].prefix = "payloads"
         prefixed[3].name = "alpha"
@@ -391,7 +394,9 @@ struct AdversarialBundleTests {
 
     @Test func `an expired manifest is refused`() throws {
         try fixture.image("a.img", size: 1000)
-        let path = try fixture.build(manifest: try fixture.manifest(images: [("a", "a.img")], expires: "2026-02-01T00:00:00Z"))
+        // Built on 15 January 2026, before it expired (the builder refuses an already expired manifest).
+        let path = try fixture.build(
+            manifest: try fixture.manifest(images: [("a", "a.img")], expires: "2026-02-01T00:00:00Z"), now: Timestamp.parse("2026-01-15T00:00:00Z")!)
         #expect(fixture.verifyCode(path) == "manifest.expired")
     }
 

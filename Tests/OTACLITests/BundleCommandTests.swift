@@ -31,7 +31,7 @@ struct BundleCommandTests {
         let bundle = directory + "/ivi.ota"
         let build = try CLIRunner.run(["bundle", "build", Self.repository + "/manifests/infotainment-full.yaml", "--images", directory + "/images"] + signer + ["-o", bundle, "--json"])
         #expect(build.status == 0, "\(build.stderr)")
-        #expect((build.json["result"] as? [String: Any])?["bundleID"] as? String == "ivi-2026.12.0")
+        #expect((build.json["result"] as? [String: Any])?["bundleId"] as? String == "ivi-2026.12.0")
 
         let verify = try CLIRunner.run(["bundle", "verify", bundle, "--trust", "\(keys)/trust", "--json"])
         #expect(verify.status == 0)

@@ -14,7 +14,8 @@ extension PolicyRefusalTests {
         let fixture = try InstallerFixture()
         let vehicle = try fixture.vehicle()
         let floor = try InstallerFixture.rawState(vehicle).timeFloor
-        let future = try fixture.bundle(try fixture.manifest(id: "typo-2060", expires: "2061-01-01T00:00:00Z", created: "2060-01-01T00:00:00Z"))
+        let future = try fixture.bundle(
+            try fixture.manifest(id: "typo-2060", expires: "2061-01-01T00:00:00Z", created: "2060-01-01T00:00:00Z"), refusable: true)
         try expectRefused("manifest.not-yet-valid", fixture: fixture, vehicle: vehicle, bundle: future)
         #expect(try InstallerFixture.rawState(vehicle).timeFloor == floor)
         // Every later, correctly dated update still installs (no crl.expired from a moved floor).

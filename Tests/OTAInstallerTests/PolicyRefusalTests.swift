@@ -63,7 +63,7 @@ struct PolicyRefusalTests {
 
     @Test func `an expired bundle is refused`() throws {
         let fixture = try InstallerFixture()
-        try expectRefused("manifest.expired", fixture: fixture, bundle: try fixture.bundle(try fixture.manifest(expires: "2026-02-01T00:00:00Z")))
+        try expectRefused("manifest.expired", fixture: fixture, bundle: try fixture.bundle(try fixture.manifest(expires: "2026-02-01T00:00:00Z"), refusable: true))
     }
 
     @Test func `a lower security version is refused`() throws {
@@ -150,13 +150,13 @@ struct PolicyRefusalTests {
     @Test func `a safety change without a filing reference is refused`() throws {
         let fixture = try InstallerFixture()
         let manifest = try fixture.manifest(images: [Spec(group: 0, categories: "[safety]")])
-        try expectRefused("filing.missing", fixture: fixture, bundle: try fixture.bundle(manifest))
+        try expectRefused("filing.missing", fixture: fixture, bundle: try fixture.bundle(manifest, refusable: true))
     }
 
     @Test func `a recall without a recall filing is refused`() throws {
         let fixture = try InstallerFixture()
         let manifest = try fixture.manifest(images: [Spec(group: 0, categories: "[recall]")], regulatory: "  - {type: filing, number: F-2, authority: MIIT}")
-        try expectRefused("filing.missing", fixture: fixture, bundle: try fixture.bundle(manifest))
+        try expectRefused("filing.missing", fixture: fixture, bundle: try fixture.bundle(manifest, refusable: true))
     }
 
     @Test func `an unparked vehicle is refused`() throws {

@@ -18,10 +18,16 @@ public enum BundleBuilder {
         public var xzPreset: UInt32
         public var threads: Int
         public var now: Date
+        /// Builds in this suite instead of the manifest's `bundle.suite` (one manifest for both).
+        public var suite: Suite?
+        /// Refuses, before signing, what every vehicle would refuse (expired, created in the
+        /// future, a category without its filing). Off only for test benches that need such bundles.
+        public var refusesWhatVehiclesRefuse = true
 
         public init(manifestPath: String, imagesDirectory: String, signer: SignerIdentity, recipients: [Certificate] = [], outputPath: String,
                     chunkSize: Int = Int(BundleLayout.defaultChunkSize), xzPreset: UInt32 = 6,
-                    threads: Int = ProcessInfo.processInfo.activeProcessorCount, now: Date = Date()) {
+                    threads: Int = ProcessInfo.processInfo.activeProcessorCount, now: Date = Date(), suite: Suite? = nil) {
+            self.suite = suite
             self.manifestPath = manifestPath
             self.imagesDirectory = imagesDirectory
             self.signer = signer
@@ -44,6 +50,14 @@ public enum BundleBuilder {
         public let recipients: Int
         public let images: [ImageReport]
         public let bytes: UInt64
+        /// What vehicles may refuse later or elsewhere (a filing that ends before the bundle
+        /// expires, ...), found before signing; what every vehicle refuses now stops the build.
+        public let warnings: [String]
+
+        /// JSON keys spell identifiers `…Id`, as the signed formats do.
+        enum CodingKeys: String, CodingKey {
+            case bundle, bundleID = "bundleId", suite, manifestDigest, encrypted, recipients, images, bytes, warnings
+        }
     }
 
     public struct ImageReport: Codable, Sendable {
@@ -57,9 +71,10 @@ public enum BundleBuilder {
         public let hash: String
     }
 
-    public static func build(_ request: Request) throws(OTAError) -> Report {
+    /// Builds the bundle; `progress` hears of every image byte read (and of delta making).
+    public static func build(_ request: Request, progress: ((WorkProgress) -> Void)? = nil) throws(OTAError) -> Report {
         let source = try ManifestSource.load(request.manifestPath)
-        let suite = source.suite
+        let suite = request.suite ?? source.suite
         guard suite.signatureAlgorithms.contains(try SignatureAlgorithm.forKey(request.signer.key.type)) else {
             throw OTAError(.keySuiteMismatch, "the signer's \(request.signer.key.type.rawValue) key cannot sign a \(suite.rawValue)-suite bundle")
         }
@@ -79,6 +94,11 @@ public enum BundleBuilder {
 
         var images: [Manifest.Image] = []
         var scratches: [ScratchFile] = []
+        var total: UInt64 = 0
+        for image in source.images {
+            if let path = try? ImagesDirectory.resolve(image.file, in: request.imagesDirectory), let size = try? InputFile(path: path).size() { total += UInt64(size) }
+        }
+        var done: UInt64 = 0
         for image in source.images {
             var path = try ImagesDirectory.resolve(image.file, in: request.imagesDirectory)
             let entry = BundleLayout.payloadEntry(image.name)
@@ -100,7 +120,10 @@ public enum BundleBuilder {
             let scratch = try ScratchFile(besides: request.outputPath, name: image.name)
             // A patch is xz inside already: stored without a second compression.
             let encoded = try PayloadEncoder.encode(path: path, entry: entry, compression: delta == nil ? image.compression : .none, suite: suite, chunkSize: plainChunk,
-                                                    sealer: sealer, noncePrefix: prefix, scratch: scratch, xzPreset: request.xzPreset, threads: request.threads)
+                                                    sealer: sealer, noncePrefix: prefix, scratch: scratch, xzPreset: request.xzPreset, threads: request.threads) { read in
+                    progress?(WorkProgress(step: "\(delta == nil ? "compress" : "store patch of") \(image.name)", done: done + read, total: total))
+                }
+            done += delta?.target.size ?? encoded.payload.plainSize
             scratches.append(scratch)
             images.append(Manifest.Image(
                 name: image.name, ecu: image.ecu, hardwareIds: image.hardwareIds, slotGroup: image.slotGroup, version: image.version,
@@ -117,6 +140,9 @@ public enum BundleBuilder {
             encryption: encrypted ? Manifest.Encryption(algorithm: suite.cipher, chunkSize: UInt64(plainChunk)) : nil)
         let problems = ManifestRules.problems(in: manifest)
         guard problems.isEmpty else { throw ManifestSource.invalid(problems, source: request.manifestPath) }
+        // Before anything is signed: what every vehicle would refuse stops the build here.
+        let refusals = ManifestRules.vehicleRefusals(in: manifest, at: request.now)
+        if request.refusesWhatVehiclesRefuse, !refusals.problems.isEmpty { throw ManifestSource.invalid(refusals.problems, source: request.manifestPath) }
         let manifestBytes = try CanonicalJSON.encode(manifest)
         let digest = try Hasher.hash(suite.hash, manifestBytes)
 
@@ -134,7 +160,7 @@ public enum BundleBuilder {
         return Report(bundle: request.outputPath, bundleID: source.bundleID, suite: suite.rawValue, manifestDigest: digest.hex, encrypted: encrypted,
                       recipients: recipients.recipients.count,
                       images: images.map { ImageReport(name: $0.name, kind: $0.kind.rawValue, imageSize: $0.target.size, plainSize: $0.payload.plainSize, storedSize: $0.payload.storedSize, hash: $0.target.hash) },
-                      bytes: size)
+                      bytes: size, warnings: refusals.warnings.map(\.description))
     }
 
     static func recipients(for certificates: [Certificate], contentKey: [UInt8], digest: Digest) throws(OTAError) -> Recipients {

@@ -29,7 +29,8 @@ final class PayloadEncoder {
 
     /// Encodes the file at `path`.
     static func encode(path: String, entry: String, compression: Manifest.Compression, suite: Suite, chunkSize: Int,
-                       sealer: ChunkedAEAD.Sealer?, noncePrefix: [UInt8]?, scratch: ScratchFile, xzPreset: UInt32, threads: Int) throws(OTAError) -> Result {
+                       sealer: ChunkedAEAD.Sealer?, noncePrefix: [UInt8]?, scratch: ScratchFile, xzPreset: UInt32, threads: Int,
+                       read: (UInt64) -> Void = { _ in }) throws(OTAError) -> Result {
         let encoder = PayloadEncoder(suite: suite, chunkSize: chunkSize, sealer: sealer, scratch: scratch)
         let input = try InputFile(path: path, notAFile: .imageNotAFile)
         let plainHasher = try Hasher(suite.hash)
@@ -42,6 +43,7 @@ final class PayloadEncoder {
             let piece = buffer[0..<count]
             plainHasher.update(piece)
             plainSize += UInt64(count)
+            read(plainSize)
             guard plainSize <= BundleLayout.maximumImageSize else { throw OTAError(.imageTooLarge, "\(path): larger than \(BundleLayout.maximumImageSize) bytes") }
             if let compressor {
                 try compressor.update(piece) { output throws(OTAError) in try encoder.append(output) }

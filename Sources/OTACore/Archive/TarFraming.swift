@@ -54,6 +54,9 @@ package struct TarFraming {
 
     /// Called at end of file: the archive must have ended properly.
     package func finish() throws(OTAError) {
+        guard offset >= 512 || isComplete else {
+            throw OTAError(.bundleNotABundle, "not an ota bundle: \(offset) bytes, shorter than one tar header")
+        }
         guard isComplete else { throw OTAError(.bundleTruncated, "the bundle ends before its end-of-archive marker (byte \(offset))") }
     }
 
@@ -70,6 +73,17 @@ package struct TarFraming {
             if isZero {
                 state = .secondZeroBlock
             } else {
+                if offset == 512 {
+                    // The very first header tells a bundle from any other file, before anything
+                    // later in the read-ahead (a tar tool's padding, say) is judged.
+                    guard Array(block[257..<262]) == Array("ustar".utf8) else {
+                        throw OTAError(.bundleNotABundle, "not an ota bundle: it does not start with a tar header")
+                    }
+                    let name = String(decoding: block[0..<100].prefix { $0 != 0 }, as: UTF8.self)
+                    if block[156] == UInt8(ascii: "0") && !["manifest.json", "signatures.json", "recipients.json"].contains(name) && !name.hasPrefix("payloads/") {
+                        throw OTAError(.bundleNotABundle, "not an ota bundle: a tar whose first entry is '\(name)', not manifest.json")
+                    }
+                }
                 try Self.checkHeader(block, at: offset - 512)
                 let size = try Self.size(of: block, at: offset - 512)
                 if size == 0 { state = .header } else { state = .data(size) }

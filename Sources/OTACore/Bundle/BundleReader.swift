@@ -194,6 +194,10 @@ public final class BundleReader {
             throw OTAError(.bundleEntryType, "\(path): entry '\(entry.name)' is a \(kind); only regular files are allowed")
         }
         guard entry.name == name else {
+            let known = [BundleLayout.manifestEntry, BundleLayout.signaturesEntry, BundleLayout.recipientsEntry]
+            if seenNames.isEmpty && name == BundleLayout.manifestEntry && !known.contains(entry.name) && !entry.name.hasPrefix("payloads/") {
+                throw OTAError(.bundleNotABundle, "\(path): not an ota bundle: a tar whose first entry is '\(entry.name)', not \(BundleLayout.manifestEntry)")
+            }
             if seenNames.contains(entry.name) {
                 throw OTAError(.bundleDuplicateEntry, "\(path): entry '\(entry.name)' appears twice")
             }

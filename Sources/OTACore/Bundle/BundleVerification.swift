@@ -24,10 +24,15 @@ public enum BundleVerification {
         /// True when every payload's content (after decryption and decompression) was checked.
         public let contentChecked: Bool
         public let approval: Approval?
+
+        /// JSON keys spell identifiers `…Id`, as the signed formats do.
+        enum CodingKeys: String, CodingKey {
+            case bundle, bundleID = "bundleId", campaign, suite, manifestDigest, encrypted, threshold, signers, images, contentChecked, approval
+        }
     }
 
     public static func verify(path: String, policy: BundleTrustPolicy, decryptionKeys: [PrivateKey] = [], deep: Bool = false,
-                              approval: (bytes: [UInt8], model: String)? = nil) throws(OTAError) -> Report {
+                              approval: (bytes: [UInt8], model: String)? = nil, progress: ((WorkProgress) -> Void)? = nil) throws(OTAError) -> Report {
         let reader = try BundleReader(path: path)
         let head = try reader.verifyHead(policy: policy)
         let manifest = head.manifest
@@ -44,10 +49,15 @@ public enum BundleVerification {
             contentKey = try head.recipients.contentKey(using: decryptionKeys, manifestDigest: head.digest)
         }
         var images: [ImageResult] = []
+        let total = manifest.images.reduce(UInt64(0)) { $0 + $1.payload.storedSize }
+        var done: UInt64 = 0
         while let stream = try reader.nextPayload() {
             let decoder = deep ? try PayloadDecoder(manifest: manifest, image: stream.image, contentKey: contentKey) : nil
+            let step = "\(deep ? "verify and decode" : "verify") \(stream.image.name)"
             while try stream.withNextChunk({ chunk, isLast throws(OTAError) in
                 try decoder?.consume(chunk, isLast: isLast) { _ in }
+                done += UInt64(chunk.count)
+                progress?(WorkProgress(step: step, done: done, total: total))
             }) {}
             try decoder?.finish()
             images.append(ImageResult(name: stream.image.name, storedSize: stream.image.payload.storedSize,

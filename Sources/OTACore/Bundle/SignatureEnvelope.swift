@@ -82,6 +82,11 @@ public struct SignerReport: Sendable, Codable {
     public var signatory: Signatory? = nil
 
     public var isTrusted: Bool { failure == nil }
+
+    /// JSON keys spell identifiers `…Id`, as the signed formats do.
+    enum CodingKeys: String, CodingKey {
+        case index, algorithm, subject, issuer, keyID = "keyId", notBefore, notAfter, failure, failureMessage, signatory
+    }
 }
 
 /// Verifies an envelope's signatures against one trust role.

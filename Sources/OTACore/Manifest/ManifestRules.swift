@@ -1,4 +1,4 @@
-internal import Foundation
+public import Foundation
 
 /// A problem found in a manifest, with the path of the field (`images[1].source.hash`).
 public struct ManifestProblem: Sendable, Codable, Equatable, CustomStringConvertible {
@@ -142,6 +142,52 @@ public enum ManifestRules {
     /// `⌈value / divisor⌉` without the overflow of `(value + divisor - 1) / divisor`; divisor > 0.
     static func ceilingDivision(_ value: UInt64, _ divisor: UInt64) -> UInt64 {
         value / divisor + (value % divisor == 0 ? 0 : 1)
+    }
+
+    /// The regulatory references the change categories need (MIIT filing rules, as digested in
+    /// the design): a filing for safety, energy, environmental, anti-theft and driving-assistance
+    /// changes; a filing and an AD approval for automated driving; a recall filing for a recall.
+    public static func referencesNeeded(for categories: Set<ChangeCategory>) -> [RegulatoryReference.Kind] {
+        var needed = Set<RegulatoryReference.Kind>()
+        for category in categories {
+            switch category {
+            case .safety, .energy, .environmental, .antiTheft, .drivingAssistance: needed.insert(.filing)
+            case .automatedDriving: needed.formUnion([.filing, .adApproval])
+            case .recall: needed.insert(.recallFiling)
+            case .securityFix, .other: break
+            }
+        }
+        return needed.sorted { $0.rawValue < $1.rawValue }
+    }
+
+    /// What a vehicle would refuse in a well-formed manifest at `now` (problems), and what it may
+    /// refuse later or elsewhere (warnings): the builder checks these before it signs.
+    public static func vehicleRefusals(in manifest: Manifest, at now: Date, maximumClockSkew: TimeInterval = 86_400)
+        -> (problems: [ManifestProblem], warnings: [ManifestProblem])
+    {
+        var problems: [ManifestProblem] = []
+        var warnings: [ManifestProblem] = []
+        if manifest.bundle.expires <= now {
+            problems.append(ManifestProblem("bundle.expires", "\(Timestamp.format(manifest.bundle.expires)) has passed: every vehicle refuses the bundle (manifest.expired)"))
+        }
+        if manifest.bundle.created > now.addingTimeInterval(maximumClockSkew) {
+            problems.append(ManifestProblem("bundle.created", "\(Timestamp.format(manifest.bundle.created)) is in the future: vehicles refuse it (manifest.not-yet-valid)"))
+        }
+        for kind in referencesNeeded(for: manifest.categories) {
+            let references = manifest.regulatory.enumerated().filter { $0.element.type == kind }
+            guard !references.isEmpty else {
+                let categories = manifest.categories.sorted().map(\.rawValue).joined(separator: ", ")
+                problems.append(ManifestProblem("regulatory", "categories \(categories) need a \(kind.rawValue) reference: vehicles refuse the bundle without one (filing.missing)"))
+                continue
+            }
+            if !references.contains(where: { ($0.element.validFrom ?? .distantPast) <= now && now < ($0.element.validUntil ?? .distantFuture) }) {
+                warnings.append(ManifestProblem("regulatory[\(references[0].offset)]", "no \(kind.rawValue) reference is valid now: vehicles refuse the bundle until one is (filing.expired)"))
+            }
+            for (index, reference) in references where (reference.validUntil ?? .distantFuture) < manifest.bundle.expires {
+                warnings.append(ManifestProblem("regulatory[\(index)].validUntil", "ends before the bundle expires: vehicles refuse it after \(Timestamp.format(reference.validUntil!))"))
+            }
+        }
+        return (problems, warnings)
     }
 
     /// A gear as vehicles report it: 1 to 4 of A-Z and 0-9 (`P`, `N`, `D`, `M1`).

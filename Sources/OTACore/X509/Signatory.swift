@@ -20,6 +20,11 @@ public struct Signatory: Sendable, Hashable, Codable {
     /// The canonical subject name.
     public let subject: String
 
+    /// JSON keys spell identifiers `…Id`, as the signed formats do.
+    enum CodingKeys: String, CodingKey {
+        case keyID = "keyId", signerID = "signerId", subject
+    }
+
     public init(keyID: String, signerID: String?, subject: String) {
         self.keyID = keyID
         self.signerID = signerID

@@ -177,18 +177,9 @@ extension Vehicle {
     /// The regulatory references each declared category needs (MIIT filing rules, as digested
     /// in the design), present and within their validity.
     func checkFilings(_ manifest: Manifest) throws(OTAError) -> String {
-        var needed = Set<RegulatoryReference.Kind>()
-        for category in manifest.categories {
-            switch category {
-            case .safety, .energy, .environmental, .antiTheft, .drivingAssistance: needed.insert(.filing)
-            case .automatedDriving: needed.formUnion([.filing, .adApproval])
-            case .recall: needed.insert(.recallFiling)
-            case .securityFix, .other: break
-            }
-        }
         let now = time.now()
         var found: [String] = []
-        for kind in needed.sorted(by: { $0.rawValue < $1.rawValue }) {
+        for kind in ManifestRules.referencesNeeded(for: manifest.categories) {
             let references = manifest.regulatory.filter { $0.type == kind }
             guard !references.isEmpty else {
                 let categories = manifest.categories.sorted().map(\.rawValue).joined(separator: ", ")

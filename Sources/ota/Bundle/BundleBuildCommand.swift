@@ -26,17 +26,33 @@ struct BundleBuildCommand: ParsableCommand {
     @Option(help: "xz preset 0-9.")
     var xzPreset: UInt32 = 6
 
-    @Option(help: "Compression threads (default: all cores).")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Compression threads (default: one per core).")
+    var threads: Int?
+
+    @Option(help: "Build in this suite (intl or gm) instead of the manifest's bundle.suite.")
+    var suite: String?
 
     @OptionGroup var outputOptions: OutputOptions
+    @OptionGroup var progressOptions: ProgressOptions
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
 
     func run() throws {
         let identity = try signer.load()
         var recipientCertificates: [Certificate] = []
         for path in recipients { recipientCertificates.append(try Certificate.load(contentsOf: path)[0]) }
-        let report = try BundleBuilder.build(.init(manifestPath: manifest, imagesDirectory: images, signer: identity, recipients: recipientCertificates,
-                                                   outputPath: output, xzPreset: xzPreset, threads: max(1, threads)))
+        let chosenSuite = try suite.map { name throws(OTAError) in try Suite.parse(name, field: "--suite") }
+        let progress = progressOptions.display(json: outputOptions.json)
+        let report = try BundleBuilder.build(
+            .init(manifestPath: manifest, imagesDirectory: images, signer: identity, recipients: recipientCertificates, outputPath: output,
+                  xzPreset: xzPreset, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, suite: chosenSuite),
+            progress: progress.update)
+        progress.finish()
+        for warning in report.warnings where !outputOptions.json {
+            FileHandle.standardError.write(Data("ota: warning: \(warning)\n".utf8))
+        }
         var human = "built \(report.bundle): \(report.bundleID) (\(report.suite), \(report.encrypted ? "encrypted to \(report.recipients) recipient(s)" : "not encrypted")), \(report.bytes) bytes\n"
         human += "  manifest digest \(report.manifestDigest)\n"
         for image in report.images {
@@ -80,6 +96,9 @@ struct BundleRewrapCommand: ParsableCommand {
     @Option(name: .customLong("passphrase-file"), help: "File holding the key's passphrase.")
     var passphraseFile: String?
 
+    @Option(name: .customLong("passphrase-env"), help: "Environment variable holding the key's passphrase.")
+    var passphraseEnvironment: String?
+
     @Option(name: .customLong("recipient"), help: "New recipient certificate (repeatable).")
     var recipients: [String]
 
@@ -87,10 +106,14 @@ struct BundleRewrapCommand: ParsableCommand {
 
     func validate() throws {
         if recipients.isEmpty { throw ValidationError("give at least one --recipient") }
+        if passphraseFile != nil && passphraseEnvironment != nil {
+            throw ValidationError("give the passphrase once: --passphrase-file or --passphrase-env")
+        }
     }
 
     func run() throws {
-        let key = try PrivateKey(contentsOf: key, passphrase: passphraseFile.map { .file($0) })
+        let passphrase: PassphraseSource? = passphraseFile.map { .file($0) } ?? passphraseEnvironment.map { .environment($0) }
+        let key = try PrivateKey(contentsOf: key, passphrase: passphrase)
         var certificates: [Certificate] = []
         for path in recipients { certificates.append(try Certificate.load(contentsOf: path)[0]) }
         let report = try BundleRewriter.addRecipients(path: bundle, key: key, recipients: certificates)

@@ -27,6 +27,7 @@ struct BundleVerifyCommand: ParsableCommand {
     var model: String?
 
     @OptionGroup var output: OutputOptions
+    @OptionGroup var progressOptions: ProgressOptions
 
     func validate() throws {
         if (approval == nil) != (model == nil) { throw ValidationError("--approval and --model go together") }
@@ -37,7 +38,10 @@ struct BundleVerifyCommand: ParsableCommand {
         for path in decryptionKeys { keys.append(try PrivateKey(contentsOf: path)) }
         var approvalInput: (bytes: [UInt8], model: String)? = nil
         if let approval, let model { approvalInput = (try FileSystem.read(approval, limit: SignedApproval.maximumSize), model) }
-        let report = try BundleVerification.verify(path: bundle, policy: try trust.policy(), decryptionKeys: keys, deep: deep, approval: approvalInput)
+        let progress = progressOptions.display(json: output.json)
+        let report = try BundleVerification.verify(
+            path: bundle, policy: try trust.policy(), decryptionKeys: keys, deep: deep, approval: approvalInput, progress: progress.update)
+        progress.finish()
         var human = "\(bundle): OK — \(report.bundleID) (\(report.suite)), manifest digest \(report.manifestDigest)\n"
         for signer in report.signers {
             human += signer.isTrusted ? "  signed by \(signer.subject ?? "?") (\(signer.algorithm))\n" : "  ignored signature \(signer.index): \(signer.failureMessage ?? "")\n"

@@ -25,8 +25,8 @@ struct DeltaCommand: ParsableCommand {
         @Argument(help: "The image to deliver.") var new: String
         @Option(name: .shortAndLong, help: "Where to write the patch (atomically).") var output: String
         @Option(help: "Hash recorded for both images: intl (SHA-256) or gm (SM3).") var suite = "intl"
-        @Option(help: "LZMA2 dictionary of the inserted bytes in MiB (a power of two, 1...256); the vehicle's decoder needs about this plus 3 MiB.")
-        var dictionaryMiB: UInt32 = 8
+        @Option(help: "LZMA2 dictionary of the inserted bytes: a power of two from 1MiB to 256MiB (e.g. 8MiB); the vehicle's decoder needs about this plus 3 MiB.")
+        var dictionarySize: String = "8MiB"
         @Option(help: "xz preset 0...9 for the patch body.") var xzPreset: UInt32 = 9
         @Flag(inversion: .prefixedNo, help: "xz extreme mode (slower; measured no smaller on our corpus).")
         var extreme = false
@@ -35,22 +35,34 @@ struct DeltaCommand: ParsableCommand {
             help: "Predict branch, call and address references of x86-64/AArch64 ELF code (patch format 3; on by default, used only where ELF code is found).")
         var execTransform = true
         @OptionGroup var outputOptions: OutputOptions
+        @OptionGroup var progressOptions: ProgressOptions
+
+        /// `8MiB`, `8M`, `8388608`, `512KiB`: a byte count with an optional binary unit.
+        static func size(_ text: String) -> UInt64? {
+            let units: [(String, UInt64)] = [("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30)]
+            for (suffix, factor) in units where text.hasSuffix(suffix) {
+                guard let number = UInt64(text.dropLast(suffix.count)) else { return nil }
+                let (product, overflow) = number.multipliedReportingOverflow(by: factor)
+                return overflow ? nil : product
+            }
+            return UInt64(text)
+        }
 
         func run() throws {
             var options = DeltaOptions()
             options.hashAlgorithm = try Suite.parse(suite, field: "--suite").hash
-            guard (1...256).contains(dictionaryMiB), dictionaryMiB.nonzeroBitCount == 1 else {
-                throw OTAError(.usageInvalid, "--dictionary-mib must be a power of two, 1...256 (got \(dictionaryMiB))")
+            guard let bytes = Self.size(dictionarySize), bytes >= 1 << 20, bytes <= 256 << 20, bytes.nonzeroBitCount == 1 else {
+                throw OTAError(.usageInvalid, "--dictionary-size must be a power of two from 1MiB to 256MiB, such as 8MiB (got \(dictionarySize))")
             }
-            options.dictionarySize = dictionaryMiB << 20
+            options.dictionarySize = UInt32(bytes)
             guard xzPreset <= 9 else { throw OTAError(.usageInvalid, "--xz-preset must be 0...9") }
             options.preset = xzPreset
             options.extreme = extreme
             options.referenceTransform = execTransform
-            let progress = ProgressLine(enabled: !outputOptions.json)
+            let progress = progressOptions.display(json: outputOptions.json)
             let report = try Delta.createPatch(
-                old: old, new: new, output: output, options: options, progress: progress.update)
-            progress.clear()
+                old: old, new: new, output: output, options: options, progress: { progress.update(phase: $0, fraction: $1) })
+            progress.finish()
             let ratio = report.newSize > 0 ? Double(report.patchSize) / Double(report.newSize) * 100 : 0
             let percent = String(format: "%.2f", ratio)
             let seconds = String(format: "%.2f", report.seconds)
@@ -72,37 +84,16 @@ struct DeltaCommand: ParsableCommand {
         @Argument(help: "The patch.") var patch: String
         @Option(name: .shortAndLong, help: "Where to write the new image (atomically).") var output: String
         @OptionGroup var outputOptions: OutputOptions
+        @OptionGroup var progressOptions: ProgressOptions
 
         func run() throws {
-            let progress = ProgressLine(enabled: !outputOptions.json)
-            let report = try Delta.applyPatch(old: old, patch: patch, output: output, progress: progress.update)
-            progress.clear()
+            let progress = progressOptions.display(json: outputOptions.json)
+            let report = try Delta.applyPatch(old: old, patch: patch, output: output, progress: { progress.update(phase: $0, fraction: $1) })
+            progress.finish()
             let seconds = String(format: "%.2f", report.seconds)
             Output.succeed(
                 report, human: "\(output): \(report.newSize) bytes, \(report.newHash), in \(seconds) s",
                 json: outputOptions.json)
         }
-    }
-}
-
-/// A one-line progress display on standard error, shown only when it is a terminal.
-final class ProgressLine {
-    private let enabled: Bool
-    private var lastShown = ContinuousClock.now - .seconds(1)
-
-    init(enabled: Bool) { self.enabled = enabled && isatty(2) == 1 }
-
-    func update(_ phase: String, _ fraction: Double) {
-        guard enabled else { return }
-        let now = ContinuousClock.now
-        guard now - lastShown >= .milliseconds(100) else { return }
-        lastShown = now
-        let percent = Int((min(max(fraction, 0), 1) * 100).rounded())
-        FileHandle.standardError.write(Data("\r\u{1b}[K\(phase) \(percent)%".utf8))
-    }
-
-    func clear() {
-        guard enabled else { return }
-        FileHandle.standardError.write(Data("\r\u{1b}[K".utf8))
     }
 }

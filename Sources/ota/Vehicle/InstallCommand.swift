@@ -43,6 +43,7 @@ struct InstallCommand: ParsableCommand {
     var workshop = false
 
     @OptionGroup var output: OutputOptions
+    @OptionGroup var progressOptions: ProgressOptions
 
     func validate() throws {
         if let consent, !["yes", "no"].contains(consent) { throw ValidationError("--consent is yes or no") }
@@ -64,7 +65,11 @@ struct InstallCommand: ParsableCommand {
         }
         let target = try VehicleSupport.open(vehicle)
         target.workshopInstall = workshop
-        let report = try target.install(bundle: bundle, approval: approvalBytes, conditions: conditions, consent: answer, activate: !noActivate)
+        let progress = progressOptions.display(json: output.json)
+        let report = try target.install(
+            bundle: bundle, approval: approvalBytes, conditions: conditions, consent: answer, activate: !noActivate,
+            progress: { progress.update(WorkProgress(step: $0.step, done: $0.bytesDone, total: $0.bytesTotal)) })
+        progress.finish()
         let next = report.stage == .activated ? "reboot (ota vehicle reboot) and confirm (ota vehicle confirm) to commit" : "activate later"
         let human =
             "\(report.bundleId): \(report.stage.rawValue) — \(report.bytesWritten) bytes into "

@@ -13,7 +13,7 @@ struct VehicleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vehicle",
         abstract: "A simulated vehicle: create it, reboot it, confirm or roll back an update, show its status.",
-        subcommands: [VehicleInitCommand.self, VehicleRebootCommand.self, VehicleConfirmCommand.self, VehicleRollbackCommand.self, VehicleStatusCommand.self, VehicleTrustCommand.self]
+        subcommands: [VehicleInitCommand.self, VehicleActivateCommand.self, VehicleRebootCommand.self, VehicleConfirmCommand.self, VehicleRollbackCommand.self, VehicleStatusCommand.self, VehicleTrustCommand.self]
     )
 }
 
@@ -116,6 +116,24 @@ struct VehicleRebootCommand: ParsableCommand {
         try vehicle.reboot()
         let status = try vehicle.status()
         Output.succeed(status, human: "rebooted\n" + VehicleSupport.describe(status), json: output.json)
+    }
+}
+
+struct VehicleActivateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "activate",
+        abstract: "Switch the boot control to an update installed with --no-activate (on trial until confirmed).")
+
+    @Argument(help: "Vehicle directory.")
+    var directory: String
+
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let vehicle = try VehicleSupport.open(directory)
+        try vehicle.activate()
+        let status = try vehicle.status()
+        Output.succeed(status, human: "update activated: reboot (ota vehicle reboot) and confirm (ota vehicle confirm) to commit\n" + VehicleSupport.describe(status), json: output.json)
     }
 }
 

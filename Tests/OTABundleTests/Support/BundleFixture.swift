@@ -96,10 +96,10 @@ final class BundleFixture: Sendable {
     /// Builds a bundle; small chunks so even small images have several.
     @discardableResult
     func build(manifest: String, output: String? = nil, signer: SignerIdentity? = nil, recipients: [Certificate] = [],
-               chunkSize: Int = 16 * 1024) throws -> String {
+               chunkSize: Int = 16 * 1024, now: Date = Date()) throws -> String {
         let path = output ?? "\(directory)/bundle-\(UUID().uuidString).ota"
         _ = try BundleBuilder.build(.init(manifestPath: manifest, imagesDirectory: "\(directory)/images", signer: try signer ?? self.signer(),
-                                          recipients: recipients, outputPath: path, chunkSize: chunkSize, xzPreset: 1, threads: 1))
+                                          recipients: recipients, outputPath: path, chunkSize: chunkSize, xzPreset: 1, threads: 1, now: now))
         return path
     }
 

@@ -137,13 +137,16 @@ final class InstallerFixture: Sendable {
     }
 
     /// Builds a bundle (encrypted to the vehicle's key by default).
-    func bundle(_ manifest: String, encrypted: Bool = true, chunkSize: Int = 4096) throws -> String {
+    /// Builds a bundle; `refusable` lets the builder sign what every vehicle refuses (an expired
+    /// manifest, a missing filing), so the vehicle's own refusal can be tested.
+    func bundle(_ manifest: String, encrypted: Bool = true, chunkSize: Int = 4096, refusable: Bool = false) throws -> String {
         let path = "\(directory)/bundle-\(UUID().uuidString).ota"
         let recipients = encrypted ? [try Certificate.load(contentsOf: "\(keys)/vehicle/device.crt")[0]] : []
-        _ = try BundleBuilder.build(
-            .init(
-                manifestPath: manifest, imagesDirectory: images, signer: try signer(), recipients: recipients, outputPath: path,
-                chunkSize: chunkSize, xzPreset: 1, threads: 1))
+        var request = BundleBuilder.Request(
+            manifestPath: manifest, imagesDirectory: images, signer: try signer(), recipients: recipients, outputPath: path,
+            chunkSize: chunkSize, xzPreset: 1, threads: 1)
+        request.refusesWhatVehiclesRefuse = !refusable
+        _ = try BundleBuilder.build(request)
         return path
     }
 

@@ -1,0 +1,204 @@
+import Foundation
+import Testing
+
+/// The command line a newcomer meets: version, one error prefix, one JSON spelling, progress only
+/// where it belongs, and early refusals of what a vehicle would refuse.
+@Suite("Command line")
+struct CommandLineTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    /// A temporary directory with the sample images; removed by the caller.
+    func workspace() throws -> String {
+        let directory = try CLIRunner.temporaryDirectory()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.repository + "/scripts/make-sample-images.sh")
+        process.arguments = [directory + "/images", "1"]
+        try process.run()
+        process.waitUntilExit()
+        return directory
+    }
+
+    func signer(_ suite: String) -> [String] {
+        let keys = "\(Self.repository)/keys-sample/\(suite)"
+        return ["--key", "\(keys)/release/signer-1.key", "--cert", "\(keys)/release/signer-1.crt", "--chain", "\(keys)/release/chain.pem"]
+    }
+
+    /// Every key of a JSON value, at any depth.
+    static func keys(_ value: Any) -> [String] {
+        if let object = value as? [String: Any] { return object.keys + object.values.flatMap(keys) }
+        if let array = value as? [Any] { return array.flatMap(keys) }
+        return []
+    }
+
+    @Test func `ota --version prints the version`() throws {
+        let run = try CLIRunner.run(["--version"])
+        #expect(run.status == 0)
+        #expect(run.stdout.trimmingCharacters(in: .whitespacesAndNewlines).wholeMatch(of: /\d+\.\d+\.\d+/) != nil, "\(run.stdout)")
+    }
+
+    @Test func `an argument error has one prefix and exit status 1`() throws {
+        let run = try CLIRunner.run(["bundle", "verify"])
+        #expect(run.status == 1)
+        #expect(run.stderr.hasPrefix("ota: error: "), "\(run.stderr)")
+        #expect(!run.stderr.contains("Error: "), "\(run.stderr)")
+        let json = try CLIRunner.run(["bundle", "verify", "--json"])
+        #expect(json.errorCode == "usage.invalid")
+    }
+
+    @Test func `JSON output spells identifiers one way`() throws {
+        let directory = try workspace()
+        defer { CLIRunner.removeTemporaryDirectory(directory) }
+        let keys = "\(Self.repository)/keys-sample/intl"
+        let bundle = directory + "/ivi.ota"
+        var outputs: [CLIRunner.Result] = []
+        outputs.append(try CLIRunner.run(
+            ["bundle", "build", "\(Self.repository)/manifests/infotainment-full.yaml", "--images", directory + "/images"] + signer("intl")
+                + ["--recipient", "\(keys)/vehicle/device.crt", "-o", bundle, "--json"]))
+        outputs.append(try CLIRunner.run(["bundle", "verify", bundle, "--trust", "\(keys)/trust", "--json"]))
+        outputs.append(try CLIRunner.run(["bundle", "inspect", bundle, "--json"]))
+        outputs.append(try CLIRunner.run(["vehicle", "init", directory + "/car", "--config", "\(Self.repository)/samples/vehicle-x1.yaml", "--images", directory + "/images", "--json"]))
+        try Data(#"{"parked": true, "gear": "P", "batteryPercent": 80}"#.utf8).write(to: URL(fileURLWithPath: directory + "/state.json"))
+        outputs.append(try CLIRunner.run(["install", "--workshop", bundle, "--vehicle", directory + "/car", "--state", directory + "/state.json", "--consent", "yes", "--json"]))
+        outputs.append(try CLIRunner.run(["vehicle", "status", directory + "/car", "--json"]))
+        outputs.append(try CLIRunner.run(["errors", "--json"]))
+        for output in outputs {
+            #expect(output.status == 0, "\(output.stderr)")
+            let object = try JSONSerialization.jsonObject(with: Data(output.stdout.utf8))
+            let offending = Self.keys(object).filter { $0.hasSuffix("ID") || $0.hasSuffix("IDs") }
+            #expect(offending.isEmpty, "keys spelled …ID: \(Set(offending))")
+        }
+    }
+
+    @Test func `install --no-activate, then vehicle activate`() throws {
+        let directory = try workspace()
+        defer { CLIRunner.removeTemporaryDirectory(directory) }
+        let keys = "\(Self.repository)/keys-sample/intl"
+        let bundle = directory + "/ivi.ota"
+        #expect(try CLIRunner.run(
+            ["bundle", "build", "\(Self.repository)/manifests/infotainment-full.yaml", "--images", directory + "/images"] + signer("intl")
+                + ["--recipient", "\(keys)/vehicle/device.crt", "-o", bundle]).status == 0)
+        #expect(try CLIRunner.run(["vehicle", "init", directory + "/car", "--config", "\(Self.repository)/samples/vehicle-x1.yaml", "--images", directory + "/images"]).status == 0)
+        try Data(#"{"parked": true, "gear": "P", "batteryPercent": 80}"#.utf8).write(to: URL(fileURLWithPath: directory + "/state.json"))
+        let installed = try CLIRunner.run(["install", "--workshop", bundle, "--vehicle", directory + "/car", "--state", directory + "/state.json", "--consent", "yes", "--no-activate", "--json"])
+        #expect(((installed.json["result"] as? [String: Any])?["stage"] as? String) == "installed")
+        let activated = try CLIRunner.run(["vehicle", "activate", directory + "/car", "--json"])
+        #expect(activated.status == 0, "\(activated.stderr)")
+        #expect((((activated.json["result"] as? [String: Any])?["pending"] as? [String: Any])?["stage"] as? String) == "activated")
+        let again = try CLIRunner.run(["vehicle", "activate", directory + "/car", "--json"])
+        #expect(again.status == 2 && again.errorCode == "activate.nothing-installed")
+    }
+
+    @Test func `help shows one default per option and readable sizes`() throws {
+        let help = try CLIRunner.run(["bundle", "build", "--help"])
+        let threads = help.stdout.components(separatedBy: "\n").drop { !$0.contains("--threads") }.prefix(2).joined()
+        #expect(threads.components(separatedBy: "default").count == 2, "\(threads)")
+        let deltaHelp = try CLIRunner.run(["delta", "create", "--help"])
+        #expect(deltaHelp.stdout.contains("--dictionary-size"))
+        let directory = try workspace()
+        defer { CLIRunner.removeTemporaryDirectory(directory) }
+        let images = directory + "/images"
+        let ok = try CLIRunner.run(["delta", "create", images + "/ivi-rootfs-2.3.1.img", images + "/ivi-rootfs-2.4.0.img", "-o", directory + "/p", "--dictionary-size", "4MiB"])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        let bad = try CLIRunner.run(["delta", "create", images + "/ivi-rootfs-2.3.1.img", images + "/ivi-rootfs-2.4.0.img", "-o", directory + "/q", "--dictionary-size", "3MiB", "--json"])
+        #expect(bad.status == 1 && bad.errorCode == "usage.invalid")
+        #expect(!FileManager.default.fileExists(atPath: directory + "/q"))
+    }
+
+    @Test func `bundle rewrap takes the passphrase from the environment`() throws {
+        let directory = try workspace()
+        defer { CLIRunner.removeTemporaryDirectory(directory) }
+        let keys = "\(Self.repository)/keys-sample/intl"
+        let bundle = directory + "/ivi.ota"
+        // The fleet key, encrypted here by the openssl command line.
+        let encrypted = directory + "/fleet.enc.key"
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        openssl.arguments = ["pkcs8", "-topk8", "-in", "\(keys)/vehicle/fleet-recipient.key", "-out", encrypted, "-passout", "pass:s3cret"]
+        try openssl.run()
+        openssl.waitUntilExit()
+        #expect(try CLIRunner.run(
+            ["bundle", "build", "\(Self.repository)/manifests/infotainment-full.yaml", "--images", directory + "/images"] + signer("intl")
+                + ["--recipient", "\(keys)/vehicle/fleet-recipient.crt", "-o", bundle]).status == 0)
+        let run = try CLIRunner.run(
+            ["bundle", "rewrap", bundle, "--key", encrypted, "--passphrase-env", "FLEET_PASS", "--recipient", "\(keys)/vehicle/device.crt", "--json"],
+            environment: ["FLEET_PASS": "s3cret"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(((run.json["result"] as? [String: Any])?["recipients"] as? Int) == 2)
+    }
+
+    @Test func `keys init says it writes private keys`() throws {
+        let directory = try CLIRunner.temporaryDirectory()
+        defer { CLIRunner.removeTemporaryDirectory(directory) }
+        let run = try CLIRunner.run(["keys", "init", "--suite", "intl", "--out", directory + "/pki"])
+        #expect(run.status == 0)
+        #expect(run.stdout.contains("PRIVATE KEYS") && !run.stdout.contains("public keys"))
+    }
+
+    @Test func `a file that is not a bundle is called so`() throws {
+        let directory = try CLIRunner.temporaryDirectory()
+        defer { CLIRunner.removeTemporaryDirectory(directory) }
+        try Data("hello, not a bundle\n".utf8).write(to: URL(fileURLWithPath: directory + "/text.ota"))
+        try Data(count: 0).write(to: URL(fileURLWithPath: directory + "/empty.ota"))
+        try Data(repeating: 0x41, count: 4096).write(to: URL(fileURLWithPath: directory + "/junk.ota"))
+        let tar = Process()
+        tar.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        tar.currentDirectoryURL = URL(fileURLWithPath: directory)
+        tar.arguments = ["tar", "--format=ustar", "-cf", "other.ota", "text.ota"]
+        try tar.run()
+        tar.waitUntilExit()
+        for name in ["text.ota", "empty.ota", "junk.ota", "other.ota"] {
+            for command in [["bundle", "inspect"], ["bundle", "verify", "--trust", "\(Self.repository)/keys-sample/intl/trust"]] {
+                let run = try CLIRunner.run(command + [directory + "/" + name, "--json"])
+                #expect(run.status == 2 && run.errorCode == "bundle.not-a-bundle", "\(command) \(name): \(run.errorCode ?? run.stderr) \(run.stdout)")
+            }
+        }
+    }
+
+    @Test func `the builder refuses before signing what every vehicle would refuse`() throws {
+        let directory = try workspace()
+        defer { CLIRunner.removeTemporaryDirectory(directory) }
+        let original = try String(contentsOfFile: "\(Self.repository)/manifests/infotainment-full.yaml", encoding: .utf8)
+        let cases: [(String, String, String)] = [
+            ("expired", original.replacingOccurrences(of: "expires: 2036", with: "expires: 2026-01-02T00:00:00Z #"), "bundle.expires"),
+            ("from the future", original.replacingOccurrences(of: "created: 2026", with: "created: 2060-01-01T00:00:00Z #").replacingOccurrences(of: "expires: 2036", with: "expires: 2061-01-01T00:00:00Z #"), "bundle.created"),
+            ("a safety change without a filing", original.replacingOccurrences(of: "categories: [", with: "categories: [safety, ").replacingOccurrences(of: "type: filing", with: "type: ta-extension"), "regulatory"),
+        ]
+        for (what, text, field) in cases {
+            #expect(text != original, "\(what): the manifest edit did not apply")
+            let path = directory + "/\(what).yaml"
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            let run = try CLIRunner.run(["bundle", "build", path, "--images", directory + "/images"] + signer("intl") + ["-o", directory + "/out.ota", "--json"])
+            #expect(run.status == 1 && run.errorCode == "manifest.invalid", "\(what): \(run.stdout)")
+            #expect(((run.json["error"] as? [String: Any])?["message"] as? String)?.contains(field) == true, "\(what): \(run.stdout)")
+            #expect(!FileManager.default.fileExists(atPath: directory + "/out.ota"))
+        }
+    }
+
+    @Test func `progress is a JSON line stream on request and silent when piped`() throws {
+        let directory = try workspace()
+        defer { CLIRunner.removeTemporaryDirectory(directory) }
+        let build = ["bundle", "build", "\(Self.repository)/manifests/infotainment-full.yaml", "--images", directory + "/images"] + signer("intl")
+        let quiet = try CLIRunner.run(build + ["-o", directory + "/a.ota"])
+        #expect(quiet.status == 0 && quiet.stderr.isEmpty, "\(quiet.stderr)")
+        let lines = try CLIRunner.run(build + ["-o", directory + "/b.ota", "--progress", "json", "--json"])
+        #expect(lines.status == 0)
+        let events = lines.stderr.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(!events.isEmpty)
+        #expect(events.allSatisfy { $0["step"] is String && $0["done"] is Int })
+        #expect((events.last?["done"] as? Int) == (events.last?["total"] as? Int))
+        // The result on standard output is untouched by progress.
+        #expect(((lines.json["result"] as? [String: Any])?["bundleId"] as? String) != nil)
+    }
+
+    @Test func `one manifest builds in either suite`() throws {
+        let directory = try workspace()
+        defer { CLIRunner.removeTemporaryDirectory(directory) }
+        let run = try CLIRunner.run(
+            ["bundle", "build", "\(Self.repository)/manifests/infotainment-full.yaml", "--images", directory + "/images", "--suite", "gm"] + signer("gm")
+                + ["-o", directory + "/ivi-gm.ota", "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(((run.json["result"] as? [String: Any])?["suite"] as? String) == "gm")
+        let verified = try CLIRunner.run(["bundle", "verify", directory + "/ivi-gm.ota", "--trust", "\(Self.repository)/keys-sample/gm/trust"])
+        #expect(verified.status == 0, "\(verified.stderr)")
+    }
+}

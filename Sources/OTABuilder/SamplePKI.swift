@@ -8,7 +8,8 @@ public import OTACore
 /// release/     root-ca → signing-ca → signer-1, signer-2, revoked-signer (revoked in signing-ca.crl)
 /// approval/    root-ca → approval-signer          (a separate root: release engineers cannot approve)
 /// repository/  root-ca → repository-signer
-/// vehicle/     root-ca → device (signs records, receives keys), fleet-recipient (receives keys)
+/// vehicle/     root-ca → device (signs records, receives keys), fleet-recipient (receives keys);
+///               tls-ca (P-256 in both suites) → device-tls (the vehicle's mutual-TLS identity)
 /// compliance/  root-ca → compliance-signer        (signs compliance exports)
 /// trust/<role>/anchors/*.crt, trust/<role>/crls/*.crl
 /// ```
@@ -118,6 +119,15 @@ public enum SamplePKI {
             _ = try makeLeaf(under: vehicleRoot, role: "vehicle", file: "fleet-recipient", name: "Fleet Recipient (model X1)", type: suite == .gm ? .sm2 : .x25519,
                              usage: .keyAgreement)
             try writeCRL(vehicleRoot, revoking: [], role: "vehicle", file: "root-ca")
+
+            // The vehicle's mutual-TLS identity, under a P-256 root of its own in both suites: OpenSSL's
+            // TLS has no SM2 keys (neither TLCP nor RFC 8998), and a TLS terminator (nginx, a CDN) checks
+            // SM2 certificate signatures without the GM/T 0009 distinguishing ID, so it cannot check an SM2
+            // chain. Its anchor sits beside the vehicle root in trust/vehicle.
+            let tlsRoot = try makeRoot("vehicle", file: "tls-ca", name: "Vehicle TLS Root CA", type: .p256)
+            _ = try makeLeaf(under: tlsRoot, role: "vehicle", file: "device-tls", name: "Vehicle Device SAMPLE0000000001 TLS", type: .p256,
+                             usage: .device, signerID: "SAMPLE0000000001")
+            try writeCRL(tlsRoot, revoking: [], role: "vehicle", file: "tls-ca")
         }
 
         struct Issued {
@@ -125,11 +135,11 @@ public enum SamplePKI {
             let certificate: Certificate
         }
 
-        func makeRoot(_ role: String, name: String) throws(OTAError) -> Issued {
-            let key = try PrivateKey.generate(signingKeyType)
+        func makeRoot(_ role: String, file: String = "root-ca", name: String, type: KeyType? = nil) throws(OTAError) -> Issued {
+            let key = try PrivateKey.generate(type ?? signingKeyType)
             let certificate = try CertificateIssuer.selfSignedRoot(key: key, profile: profile(name, role: role, usage: .certificateAuthority(pathLength: 1), until: years(30)))
-            try store(Issued(key: key, certificate: certificate), role: role, file: "root-ca")
-            try write("trust/\(role)/anchors/root-ca.crt", Data(certificate.pem.utf8), mode: 0o644)
+            try store(Issued(key: key, certificate: certificate), role: role, file: file)
+            try write("trust/\(role)/anchors/\(file).crt", Data(certificate.pem.utf8), mode: 0o644)
             return Issued(key: key, certificate: certificate)
         }
 
@@ -194,7 +204,7 @@ public enum SamplePKI {
             | release | root-ca → signing-ca → signer-1, signer-2, revoked-signer | sign bundles (codeSigning EKU); `chain.pem` is the intermediate to pass with `--chain` |
             | approval | root-ca → approval-signer | approve automated-driving changes (a separate root) |
             | repository | root-ca → repository-signer | sign the repository index |
-            | vehicle | root-ca → device, fleet-recipient | device: record checkpoints and key wrap; fleet-recipient: key wrap |
+            | vehicle | root-ca → device, fleet-recipient; tls-ca → device-tls | device: record checkpoints and key wrap; fleet-recipient: key wrap; device-tls: the vehicle's mutual-TLS identity (P-256 under a P-256 root in both suites: OpenSSL's TLS has no SM2) |
             | compliance | root-ca → compliance-signer | sign compliance exports |
 
             `revoked-signer` is listed in `release/signing-ca.crl`; every other CRL is empty. CRLs are valid for

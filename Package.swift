@@ -63,7 +63,8 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            swiftSettings: swiftSettings),
+            // Test rigs (crash injection) exist in debug builds only, never in a release binary.
+            swiftSettings: swiftSettings + [.define("OTA_TEST_RIGS", .when(configuration: .debug))]),
 
         // Shared test helpers (the openssl command line as an independent tool and attacker).
         .target(name: "OTATestSupport", dependencies: ["OTACore"], path: "Tests/OTATestSupport", swiftSettings: swiftSettings),

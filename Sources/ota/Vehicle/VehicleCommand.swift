@@ -19,28 +19,33 @@ struct VehicleCommand: ParsableCommand {
 
 /// Options of the vehicle's installer shared by the commands that open it.
 enum VehicleSupport {
-    /// Opens a vehicle; `OTA_CRASH_AT=step:<name>` or `OTA_CRASH_AT=bytes:<n>` makes the process
-    /// SIGKILL itself at that point (crash-injection tests only).
+    /// Opens a vehicle. In debug builds only (the test rig, never in a release binary),
+    /// `OTA_CRASH_AT=step:<name>` or `OTA_CRASH_AT=bytes:<n>` makes the process SIGKILL itself at
+    /// that point, for the crash-injection tests.
     static func open(_ directory: String) throws(OTAError) -> Vehicle {
         var options = Vehicle.Options()
-        if let spec = ProcessInfo.processInfo.environment["OTA_CRASH_AT"], !spec.isEmpty {
-            options.faultHook = crashHook(spec)
-        }
+        #if OTA_TEST_RIGS
+            if let spec = ProcessInfo.processInfo.environment["OTA_CRASH_AT"], !spec.isEmpty {
+                options.faultHook = crashHook(spec)
+            }
+        #endif
         return try Vehicle(directory: directory, options: options)
     }
 
-    static func crashHook(_ spec: String) -> @Sendable (FaultSite) -> Void {
-        let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
-        let kind = parts.first ?? "", value = parts.count > 1 ? parts[1] : ""
-        let threshold = UInt64(value) ?? .max
-        return { site in
-            switch site {
-            case .step(let name) where kind == "step" && name == value: kill(getpid(), SIGKILL)
-            case .bytesWritten(let count) where kind == "bytes" && count >= threshold: kill(getpid(), SIGKILL)
-            default: break
+    #if OTA_TEST_RIGS
+        static func crashHook(_ spec: String) -> @Sendable (FaultSite) -> Void {
+            let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
+            let kind = parts.first ?? "", value = parts.count > 1 ? parts[1] : ""
+            let threshold = UInt64(value) ?? .max
+            return { site in
+                switch site {
+                case .step(let name) where kind == "step" && name == value: kill(getpid(), SIGKILL)
+                case .bytesWritten(let count) where kind == "bytes" && count >= threshold: kill(getpid(), SIGKILL)
+                default: break
+                }
             }
         }
-    }
+    #endif
 
     static func slots(_ map: [String: SlotName]) -> String {
         map.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.rawValue)" }.joined(separator: " ")

@@ -126,7 +126,7 @@ if Context.environment["OTA_FUZZ"] == "1" {
         .executableTarget(
             name: "ota-fuzz",
             dependencies: [
-                "OTACore", "OTADelta", "OTARecorder", "OTACompliance", "OTABuilder", "OTAInstaller",
+                "OTACore", "OTADelta", "OTARecorder", "OTACompliance", "OTABuilder", "OTAInstaller", "OTATUF", "OTARepository", "OTAAgent",
                 .product(name: "Yams", package: "Yams"),
             ],
             path: "Fuzz/Sources/ota-fuzz",

@@ -18,6 +18,7 @@ enum FuzzTargets {
             VehicleConfigTarget.self,
             ManifestSourceTarget.self,
             StrictJSONTarget.self,
+            TUFTarget.self,
         ]
     }
 

@@ -32,6 +32,9 @@ struct SeedMaker {
     }
 
     func makeAll() throws(OTAError) {
+        if only.isEmpty || only.contains(TUFTarget.name) { try makeTUF() }
+        // The TUF seeds alone need none of the bundles built below.
+        if only == [TUFTarget.name] { return }
         let work = try FuzzFixtures.scratch("seeds")
         try makeBundles(work)
         try makeCompression()
@@ -333,5 +336,29 @@ struct SeedMaker {
             try save(try FileSystem.read("\(root)/manifests/\(name)"), ManifestSourceTarget.name, name)
         }
         try save(Array(manifestText(suite: .gm, images: [("a", "xz"), ("b", "none")]).utf8), ManifestSourceTarget.name, "flow-style.yaml")
+    }
+
+    // MARK: TUF metadata
+
+    /// Each file the harness repository serves, in fetch order (the mode byte picks its slot),
+    /// once as served and once to be signed again; and the python-tuf fixture repository's
+    /// metadata, to be signed again with the harness keys (python-tuf's keys would be refused).
+    private func makeTUF() throws(OTAError) {
+        let fixture = "\(directory)/fixtures/tuf-repository"
+        try TUFTarget.makeRepository(fixture)
+        let target = try TUFTarget(fixture: fixture)
+        for (index, url) in target.fetchOrder.enumerated() {
+            guard let bytes = target.served[url] else { continue }
+            let name = String(url.split(separator: "/").last ?? "")
+            try save([UInt8(index)] + bytes, TUFTarget.name, "\(index)-\(name)")
+            try save([0x80 | UInt8(index)] + bytes, TUFTarget.name, "\(index)-\(name)-resigned")
+        }
+        let fixtures = "\(FuzzFixtures.root)/Tests/OTATUFTests/Fixtures/python-tuf/metadata"
+        for name in try FileSystem.list(fixtures) where name.hasSuffix(".json") {
+            // The slot of the file of its kind (1: a third root version).
+            let slot: UInt8 = name.contains("root") ? 1 : name.contains("timestamp") ? 2 : name.contains("snapshot") ? 3
+                : name.contains("targets") ? 4 : name.contains("apps") ? 5 : 6
+            try save([0x80 | slot] + (try FileSystem.read("\(fixtures)/\(name)")), TUFTarget.name, "python-tuf-\(name)")
+        }
     }
 }

@@ -34,7 +34,7 @@ build() {
 # The libFuzzer dictionary a harness's inputs are made of (Fuzz/dictionaries/).
 dictionary() {
     case "$1" in
-    manifest | approval | envelope | recipients | json | tuf) echo Fuzz/dictionaries/json.dict ;;
+    manifest | approval | envelope | recipients | json | tuf | trust-update) echo Fuzz/dictionaries/json.dict ;;
     vehicle-config | manifest-source) echo Fuzz/dictionaries/yaml.dict ;;
     records) echo Fuzz/dictionaries/records.dict ;;
     esac

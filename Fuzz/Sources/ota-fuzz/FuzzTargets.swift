@@ -19,6 +19,7 @@ enum FuzzTargets {
             ManifestSourceTarget.self,
             StrictJSONTarget.self,
             TUFTarget.self,
+            TrustUpdateTarget.self,
         ]
     }
 

@@ -33,8 +33,9 @@ struct SeedMaker {
 
     func makeAll() throws(OTAError) {
         if only.isEmpty || only.contains(TUFTarget.name) { try makeTUF() }
-        // The TUF seeds alone need none of the bundles built below.
-        if only == [TUFTarget.name] { return }
+        if only.isEmpty || only.contains(TrustUpdateTarget.name) { try makeTrustUpdates() }
+        // These seeds need none of the bundles built below.
+        if !only.isEmpty, only.isSubset(of: [TUFTarget.name, TrustUpdateTarget.name]) { return }
         let work = try FuzzFixtures.scratch("seeds")
         try makeBundles(work)
         try makeCompression()
@@ -359,6 +360,45 @@ struct SeedMaker {
             let slot: UInt8 = name.contains("root") ? 1 : name.contains("timestamp") ? 2 : name.contains("snapshot") ? 3
                 : name.contains("targets") ? 4 : name.contains("apps") ? 5 : 6
             try save([0x80 | slot] + (try FileSystem.read("\(fixtures)/\(name)")), TUFTarget.name, "python-tuf-\(name)")
+        }
+    }
+
+    // MARK: Trust updates
+
+    /// Per suite: an update of the release role (its signing CA's CRL, threshold 1) as a signed
+    /// file and as a payload for the harness to sign; a root rotation (a new self-signed root
+    /// added, the old one retired, both signing); the sample CRL files, PEM with their issuing
+    /// CA and DER.
+    private func makeTrustUpdates() throws(OTAError) {
+        let target = try TrustUpdateTarget()
+        let now = FuzzFixtures.now
+        for test in target.cases {
+            let suite = test.suite.rawValue
+            let release = "\(FuzzFixtures.pki(test.suite))/release"
+            guard let signingCRL = try CertificateRevocationList.load(contentsOf: "\(release)/signing-ca.crl").first,
+                let oldRoot = try Certificate.load(contentsOf: "\(release)/root-ca.crt").first
+            else { continue }
+            let change = TrustUpdate.RoleChange(crls: [Data(signingCRL.der).base64EncodedString()], threshold: 1)
+            let payload = try CanonicalJSON.encode(
+                TrustUpdate(version: 1, issued: now.addingTimeInterval(-86_400), expires: now.addingTimeInterval(30 * 86_400), roles: [.release: change]))
+            try save([0x80] + payload, TrustUpdateTarget.name, "release-crl-\(suite).payload.json")
+            try save([0] + (try TrustUpdateTarget.sign(payload, roots: test.roots)), TrustUpdateTarget.name, "release-crl-\(suite).json")
+
+            let key = try PrivateKey.generate(test.suite == .gm ? .sm2 : .p256)
+            let newRoot = try CertificateIssuer.selfSignedRoot(
+                key: key,
+                profile: CertificateProfile(
+                    commonName: "Fuzz Release Root 2", organization: "ota fuzz", usage: .certificateAuthority(pathLength: 1),
+                    notBefore: now.addingTimeInterval(-86_400), notAfter: now.addingTimeInterval(3650 * 86_400)))
+            let rotation = TrustUpdate.RoleChange(addAnchors: [Data(newRoot.der).base64EncodedString()], retireAnchors: [oldRoot.fingerprint])
+            let rotationPayload = try CanonicalJSON.encode(
+                TrustUpdate(version: 2, issued: now.addingTimeInterval(-86_400), expires: now.addingTimeInterval(30 * 86_400), roles: [.release: rotation]))
+            try save([0] + (try TrustUpdateTarget.sign(rotationPayload, roots: test.roots + [(key, newRoot)])), TrustUpdateTarget.name, "release-rotation-\(suite).json")
+
+            let pem = try FileSystem.read("\(release)/signing-ca.crl") + (try FileSystem.read("\(release)/signing-ca.crt"))
+            try save([0] + pem, TrustUpdateTarget.name, "signing-ca-crl-with-issuer-\(suite).pem")
+            try save([0] + (try FileSystem.read("\(release)/root-ca.crl")), TrustUpdateTarget.name, "root-ca-crl-\(suite).pem")
+            try save([0] + signingCRL.der, TrustUpdateTarget.name, "signing-ca-crl-\(suite).der")
         }
     }
 }

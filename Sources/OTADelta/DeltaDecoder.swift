@@ -21,7 +21,7 @@ extension DeltaSource {
 
 /// An old image in a file, read with `pread`.
 public final class FileDeltaSource: DeltaSource {
-    public let file: InputFile
+    package let file: InputFile
     public let byteCount: Int64
 
     public init(path: String) throws(OTAError) {

@@ -4,7 +4,7 @@ internal import CArchive
 /// handed to the caller as streams and never touch the file system. Only the `tar` format is
 /// enabled (no compression filters, no other formats), and the raw bytes pass through
 /// `TarFraming` on their way in.
-public final class ArchiveReader {
+package final class ArchiveReader {
     /// One archive entry's header, as libarchive parsed it.
     public struct Entry: Sendable {
         public let name: String

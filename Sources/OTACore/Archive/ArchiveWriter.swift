@@ -4,7 +4,7 @@ public import Foundation
 /// Writes a deterministic tar (pax-restricted: plain ustar unless a field needs pax) through
 /// libarchive into an `AtomicFileWriter`: fixed metadata (mode 0644, uid/gid 0, mtime 0, no
 /// owner names), 512-byte blocks, and no padding after the end-of-archive marker.
-public final class ArchiveWriter {
+package final class ArchiveWriter {
     final class Sink {
         let output: AtomicFileWriter
         var failure: OTAError?

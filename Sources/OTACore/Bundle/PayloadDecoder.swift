@@ -1,7 +1,7 @@
 /// Turns a payload's verified stored chunks back into its content: opens each chunk with the
 /// payload's AEAD (when encrypted), decompresses (bounded by the signed size and a memory
 /// limit), and checks the content's size and hash at the end.
-public final class PayloadDecoder {
+package final class PayloadDecoder {
     public let image: Manifest.Image
     private let opener: ChunkedAEAD.Opener?
     private let decompressor: XZDecoder?

@@ -65,7 +65,7 @@ public struct Recipients: Codable, Sendable, Equatable {
 }
 
 /// Keys and associated data of one payload's chunked AEAD.
-public enum PayloadCipher {
+package enum PayloadCipher {
     /// Per-payload key: HKDF over the content key with the image name.
     public static func aead(suite: Suite, contentKey: [UInt8], imageName: String) throws(OTAError) -> AEAD {
         let key = try HKDF.derive(suite.hash, secret: contentKey, salt: [], info: Array("ota payload key v1:\(imageName)".utf8), length: 32)

@@ -2,7 +2,7 @@ internal import CLZMA
 
 /// Settings of a raw LZMA2 stream. Only `dictionarySize` must be known to the decoder (`lc`,
 /// `lp`, `pb` travel inside the stream).
-public struct LZMA2Settings: Sendable, Equatable {
+package struct LZMA2Settings: Sendable, Equatable {
     public var preset: UInt32
     public var extreme: Bool
     public var dictionarySize: UInt32
@@ -28,7 +28,7 @@ public struct LZMA2Settings: Sendable, Equatable {
 /// A raw LZMA2 stream (no xz container) that can be flushed at any point: everything given
 /// before `flush` can be decoded from what was emitted up to it, while the dictionary and the
 /// probability model carry on. Lets one patch interleave several streams in bounded frames.
-public final class LZMA2StreamEncoder {
+package final class LZMA2StreamEncoder {
     private var stream = lzma_stream()
     private var output = [UInt8](repeating: 0, count: XZ.pieceSize)
 
@@ -106,7 +106,7 @@ public final class LZMA2StreamEncoder {
 
 /// Decodes pieces of a raw LZMA2 stream written by `LZMA2StreamEncoder`, each to an exact,
 /// declared number of bytes: a piece that decodes to more (a bomb) or less is refused.
-public final class LZMA2StreamDecoder {
+package final class LZMA2StreamDecoder {
     private var stream = lzma_stream()
     public let dictionarySize: UInt32
 

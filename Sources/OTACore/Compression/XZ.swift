@@ -5,7 +5,7 @@ internal import CLZMA
 ///
 /// Output comes out in pieces of at most `XZ.pieceSize` bytes through the `emit` closure, so
 /// memory stays flat whatever the input size.
-public final class XZEncoder {
+package final class XZEncoder {
     private var stream = lzma_stream()  // == LZMA_STREAM_INIT
     private var finished = false
     private var output = [UInt8](repeating: 0, count: XZ.pieceSize)
@@ -118,7 +118,7 @@ public final class XZEncoder {
 
 /// Streaming xz decompression with a decoder memory limit and an output limit, so a malicious
 /// stream (an xz bomb, a huge dictionary) is refused instead of exhausting the vehicle.
-public final class XZDecoder {
+package final class XZDecoder {
     private var stream = lzma_stream()
     private var output = [UInt8](repeating: 0, count: XZ.pieceSize)
     private let outputLimit: UInt64
@@ -200,7 +200,7 @@ public final class XZDecoder {
 }
 
 /// Shared xz constants and error mapping.
-public enum XZ {
+package enum XZ {
     /// Size of the output pieces handed to `emit`.
     public static let pieceSize = 256 * 1024
 

@@ -17,7 +17,7 @@ public enum AEADAlgorithm: String, Sendable, Codable, CaseIterable {
 ///
 /// `seal` returns ciphertext followed by the tag; `open` checks the tag before returning any
 /// plaintext and throws `crypto.authentication` on any mismatch.
-public final class AEAD: @unchecked Sendable {
+package final class AEAD: @unchecked Sendable {
     // @unchecked: the key material is immutable after init; every call builds its own context.
     public let algorithm: AEADAlgorithm
     private var cipherKey: [UInt8]
@@ -160,7 +160,7 @@ enum SymmetricStream {
 }
 
 /// Big-endian integer encoding.
-public enum BigEndian {
+package enum BigEndian {
     public static func bytes(_ value: UInt64) -> [UInt8] {
         (0..<8).map { UInt8(truncatingIfNeeded: value >> (56 - 8 * $0)) }
     }

@@ -4,7 +4,7 @@
 /// The counter stops reordering and chunk swapping, the last flag stops truncation at a chunk
 /// boundary (a stream that ends on a chunk not sealed as last fails to open), and the prefix,
 /// random per payload, keeps two payloads under one key apart.
-public enum ChunkedAEAD {
+package enum ChunkedAEAD {
     public static let noncePrefixLength = 7
 
     /// Nonce for chunk `index`.

@@ -28,7 +28,7 @@ public struct Digest: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// Hex encoding helpers.
-public enum Hex {
+package enum Hex {
     public static func encode(_ bytes: some Sequence<UInt8>) -> String {
         let digits: [UInt8] = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
@@ -65,7 +65,7 @@ public enum Hex {
 }
 
 /// Comparisons whose time does not depend on where the inputs differ.
-public enum ConstantTime {
+package enum ConstantTime {
     public static func equals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         guard a.count == b.count else { return false }
         var difference: UInt8 = 0

@@ -1,7 +1,7 @@
 internal import COpenSSL
 
 /// HKDF (RFC 5869) with SHA-256 or SM3, through `EVP_KDF`.
-public enum HKDF {
+package enum HKDF {
     /// Extract-then-expand `length` bytes from `secret`.
     public static func derive(_ hash: HashAlgorithm, secret: [UInt8], salt: [UInt8], info: [UInt8], length: Int) throws(OTAError) -> [UInt8] {
         OpenSSLErrorQueue.clear()
@@ -41,7 +41,7 @@ public enum HKDF {
 }
 
 /// HMAC with SHA-256 or SM3, through `EVP_MAC`.
-public enum HMAC {
+package enum HMAC {
     public static func mac(_ hash: HashAlgorithm, key: [UInt8], _ parts: [[UInt8]]) throws(OTAError) -> [UInt8] {
         OpenSSLErrorQueue.clear()
         guard let mac = EVP_MAC_fetch(nil, "HMAC", nil) else {

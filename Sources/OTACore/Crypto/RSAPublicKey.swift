@@ -3,7 +3,7 @@ internal import COpenSSL
 /// An RSA public key, for verifying only: `ota` never signs with RSA, but TUF repositories made
 /// by other tools often do (`rsassa-pss-sha256`, `rsa-pkcs1v15-sha256`), and the vehicle's TUF
 /// client must read them. Keys below 2048 bits are refused.
-public struct RSAPublicKey: Sendable {
+package struct RSAPublicKey: Sendable {
     /// RSA signature paddings, both over SHA-256.
     public enum Padding: Sendable {
         /// RSASSA-PSS, MGF1 with SHA-256, any salt length (OpenSSL's auto detection).

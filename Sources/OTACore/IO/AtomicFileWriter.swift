@@ -12,7 +12,7 @@ public import Foundation
 ///
 /// Data is fsync'd before the rename and the directory after it, so a committed file survives
 /// power loss. Dropping the writer without committing removes the temporary file.
-public final class AtomicFileWriter {
+package final class AtomicFileWriter {
     public let path: String
     private let temporaryPath: String
     private var descriptor: Int32

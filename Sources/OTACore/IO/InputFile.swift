@@ -7,7 +7,7 @@ import Darwin
 #endif
 
 /// A file opened for reading, sequentially or at offsets (`pread`), closed on deinit.
-public final class InputFile {
+package final class InputFile {
     public let path: String
     let descriptor: Int32
 
@@ -159,7 +159,7 @@ public final class InputFile {
 }
 
 /// Convenience file reads and checks.
-public enum FileSystem {
+package enum FileSystem {
     /// Reads a whole (small) file, refusing one larger than `limit`.
     public static func read(_ path: String, limit: Int = 16 << 20) throws(OTAError) -> [UInt8] {
         try InputFile(path: path).readAll(limit: limit)

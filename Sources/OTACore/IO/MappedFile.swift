@@ -12,7 +12,7 @@ import Darwin
 ///
 /// The file must not shrink while mapped (reading a page past the new end would be fatal); the
 /// delta encoder, its user, hashes what it read, so a file that changes is still caught.
-public final class MappedFile {
+package final class MappedFile {
     public let path: String
     /// The file's bytes (empty for an empty file).
     public let bytes: UnsafeBufferPointer<UInt8>

@@ -4,7 +4,7 @@ import Glibc
 
 /// A temporary file next to an output, written once and read back, removed on deinit (build
 /// staging for payloads whose size must be known before the tar header is written).
-public final class ScratchFile {
+package final class ScratchFile {
     public let path: String
     private var descriptor: Int32
     public private(set) var size: Int64 = 0

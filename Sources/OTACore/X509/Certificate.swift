@@ -135,7 +135,7 @@ public final class Certificate: @unchecked Sendable, Equatable, CustomStringConv
 }
 
 /// One PEM block: `-----BEGIN LABEL-----`, base64, `-----END LABEL-----`.
-public struct PEMBlock: Sendable {
+package struct PEMBlock: Sendable {
     public let label: String
     public let der: [UInt8]
 

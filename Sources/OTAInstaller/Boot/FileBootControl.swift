@@ -2,7 +2,7 @@ public import OTACore
 
 /// Boot control kept as a JSON file replaced atomically (fsync, rename, directory fsync): the
 /// simulation's bootloader storage.
-public final class FileBootControl: BootControl {
+package final class FileBootControl: BootControl {
     public let path: String
 
     public init(path: String) { self.path = path }

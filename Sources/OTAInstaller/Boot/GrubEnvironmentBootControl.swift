@@ -15,7 +15,7 @@ public import OTACore
 ///
 /// Keys other than `ota_*` (e.g. `saved_entry`) are kept. Values escape `\` and newline as
 /// grub-editenv does. `docs/INSTALLER.md` has the matching grub.cfg fragment.
-public final class GrubEnvironmentBootControl: BootControl {
+package final class GrubEnvironmentBootControl: BootControl {
     public static let header = "# GRUB Environment Block\n"
     public static let size = 1024
     public let path: String

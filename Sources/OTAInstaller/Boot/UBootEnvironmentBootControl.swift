@@ -11,7 +11,7 @@ public import OTACore
 /// A block whose CRC does not match is refused (`boot.env-crc`), as U-Boot would fall back to
 /// its default environment. Variables other than `ota_*` are kept. `docs/INSTALLER.md` has a
 /// matching `bootcmd` fragment.
-public final class UBootEnvironmentBootControl: BootControl {
+package final class UBootEnvironmentBootControl: BootControl {
     public let path: String
     public let size: Int
 

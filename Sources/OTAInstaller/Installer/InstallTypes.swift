@@ -61,7 +61,7 @@ public struct InstallReport: Codable, Sendable {
 }
 
 /// Where the installer may be stopped by a test's fault injection (`Vehicle.Options.faultHook`).
-public enum FaultSite: Sendable, Equatable {
+package enum FaultSite: Sendable, Equatable {
     /// Just after the named journal or boot-control step became durable.
     case step(String)
     /// After this many image bytes in total were written to slots.

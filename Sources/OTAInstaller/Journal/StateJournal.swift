@@ -146,7 +146,7 @@ public struct PendingUpdate: Codable, Sendable, Equatable {
 }
 
 /// Everything the installer persists.
-public struct VehicleState: Codable, Sendable, Equatable {
+package struct VehicleState: Codable, Sendable, Equatable {
     /// Incremented at every save (lets tests and tools see progress).
     public var sequence: UInt64
     /// Committed software per ECU.

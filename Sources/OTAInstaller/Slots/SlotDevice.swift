@@ -24,7 +24,7 @@ public protocol SlotWriting: AnyObject {
 
 /// A slot's backing store: a regular file in the simulation, a block device (partition) on a
 /// vehicle. Both are used the same way: `open`, `pwrite`/`pread`, `fsync`.
-public final class SlotDevice: SlotReading, SlotWriting {
+package final class SlotDevice: SlotReading, SlotWriting {
     public let path: String
     private let descriptor: Int32
     /// Bytes the slot can hold.

@@ -29,7 +29,7 @@ public final class Vehicle {
         /// (`install.delta-unavailable`).
         public var deltaApplier: (any DeltaApplier)?
         /// Fault injection for crash tests; called after every durable step and slot write.
-        public var faultHook: (@Sendable (FaultSite) -> Void)?
+        package var faultHook: (@Sendable (FaultSite) -> Void)?
         /// Seconds to wait for another installer's lock on the vehicle (0: refuse at once). A
         /// short wait also rides out a lock briefly shared with a child process between its
         /// fork and exec (descriptors are close-on-exec, but not before the exec).
@@ -40,14 +40,14 @@ public final class Vehicle {
 
         public init(
             time: any TimeSource = SystemTime(), recorder: (any InstallRecorder)? = nil, deltaApplier: (any DeltaApplier)? = OTADeltaApplier(),
-            faultHook: (@Sendable (FaultSite) -> Void)? = nil, lockTimeout: Double = 2, protectedStore: (any ProtectedStore)? = nil
+            lockTimeout: Double = 2, protectedStore: (any ProtectedStore)? = nil
         ) {
             self.protectedStore = protectedStore
             self.lockTimeout = lockTimeout
             self.time = time
             self.recorder = recorder
             self.deltaApplier = deltaApplier
-            self.faultHook = faultHook
+            self.faultHook = nil
         }
     }
 

@@ -16,10 +16,12 @@ package final class ArchiveReader {
         public let fileTypeDescription: String
     }
 
-    /// Raw bytes come from here; the buffer must stay valid until the next callback.
+    /// Raw bytes come from here. libarchive keeps the pointer it is given until the next
+    /// callback, so the buffer is allocated once and owned for the reader's lifetime (never a
+    /// pointer escaping a `withUnsafeBytes` closure).
     final class Source {
         let file: InputFile
-        var buffer: [UInt8]
+        let buffer: UnsafeMutableRawBufferPointer
         var framing = TarFraming()
         var failure: OTAError?
         private(set) var bytesRead: UInt64 = 0
@@ -27,14 +29,16 @@ package final class ArchiveReader {
 
         init(file: InputFile, bufferSize: Int) {
             self.file = file
-            self.buffer = [UInt8](repeating: 0, count: bufferSize)
+            self.buffer = .allocate(byteCount: bufferSize, alignment: 16)
         }
+
+        deinit { buffer.deallocate() }
 
         /// Reads the next piece for libarchive; returns its length (0 at end, -1 on failure).
         func next(_ pointer: UnsafeMutablePointer<UnsafeRawPointer?>) -> Int {
             if failure != nil { return -1 }
             do throws(OTAError) {
-                let count = try file.read(into: &buffer)
+                let count = try file.read(into: buffer)
                 if count == 0 {
                     if !reachedEnd {
                         try framing.finish()
@@ -42,11 +46,9 @@ package final class ArchiveReader {
                     }
                     return 0
                 }
-                try buffer.withBytes { (raw: UnsafeRawBufferPointer) throws(OTAError) in
-                    try framing.consume(UnsafeRawBufferPointer(rebasing: raw[0..<count]))
-                }
+                try framing.consume(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
                 bytesRead += UInt64(count)
-                buffer.withUnsafeBytes { pointer.pointee = $0.baseAddress }
+                pointer.pointee = UnsafeRawPointer(buffer.baseAddress)
                 return count
             } catch {
                 failure = error

@@ -88,6 +88,14 @@ package final class InputFile {
         return try SystemCall.check(outcome, "read", path: path)
     }
 
+    /// Reads up to `buffer.count` bytes from the current position into memory the caller owns;
+    /// 0 means end of file.
+    package func read(into buffer: UnsafeMutableRawBufferPointer) throws(OTAError) -> Int {
+        let fd = descriptor
+        let outcome = SystemCall.retryingRaw { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+        return try SystemCall.check(outcome, "read", path: path)
+    }
+
     /// Fills `buffer` completely unless the file ends first; returns the count read.
     public func readFully(into buffer: inout [UInt8]) throws(OTAError) -> Int {
         var total = 0

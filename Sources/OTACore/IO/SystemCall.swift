@@ -1,4 +1,4 @@
-import Foundation
+package import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -8,15 +8,15 @@ import Darwin
 #endif
 
 /// The one place libc file calls go through: retries `EINTR` and turns failures into `OTAError`s
-/// that name the path.
-enum SystemCall {
-    static func errnoText(_ code: Int32 = errno) -> String {
+/// that name the path (shared by the installer's and recorder's file code).
+package enum SystemCall {
+    package static func errnoText(_ code: Int32 = errno) -> String {
         String(cString: strerror(code))
     }
 
     /// Runs `body` until it does not fail with `EINTR`; returns its result and the errno of a
     /// failure (for use inside closures that cannot throw typed errors).
-    static func retryingRaw<T: BinaryInteger>(_ body: () -> T) -> (T, Int32) {
+    package static func retryingRaw<T: BinaryInteger>(_ body: () -> T) -> (T, Int32) {
         while true {
             let result = body()
             if result != -1 { return (result, 0) }
@@ -27,14 +27,14 @@ enum SystemCall {
     }
 
     /// Throws an I/O error for a failed raw call.
-    static func check<T: BinaryInteger>(_ outcome: (T, Int32), _ what: String, path: String, code: OTAError.Code = .ioFailed) throws(OTAError) -> T {
+    package static func check<T: BinaryInteger>(_ outcome: (T, Int32), _ what: String, path: String, code: OTAError.Code = .ioFailed) throws(OTAError) -> T {
         if outcome.0 == -1 { throw OTAError(code, "\(path): \(what) failed", cause: errnoText(outcome.1)) }
         return outcome.0
     }
 
     /// Runs `body` until it does not fail with `EINTR`; returns its result or throws on `-1`.
     @discardableResult
-    static func retrying<T: BinaryInteger>(_ what: String, path: String, code: OTAError.Code = .ioFailed, _ body: () -> T) throws(OTAError) -> T {
+    package static func retrying<T: BinaryInteger>(_ what: String, path: String, code: OTAError.Code = .ioFailed, _ body: () -> T) throws(OTAError) -> T {
         while true {
             let result = body()
             if result != -1 { return result }
@@ -45,7 +45,7 @@ enum SystemCall {
     }
 
     /// Writes all of `bytes` to `descriptor`, retrying short writes and `EINTR`.
-    static func writeAll(_ descriptor: Int32, _ bytes: some ContiguousBytes, path: String) throws(OTAError) {
+    package static func writeAll(_ descriptor: Int32, _ bytes: some ContiguousBytes, path: String) throws(OTAError) {
         let outcome = bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> (Int, Int32) in
             var offset = 0
             while offset < raw.count {
@@ -59,7 +59,7 @@ enum SystemCall {
     }
 
     /// Writes all of `bytes` at `offset` without moving the file position (`pwrite`).
-    static func writeAll(_ descriptor: Int32, _ bytes: some ContiguousBytes, at offset: Int64, path: String) throws(OTAError) {
+    package static func writeAll(_ descriptor: Int32, _ bytes: some ContiguousBytes, at offset: Int64, path: String) throws(OTAError) {
         let outcome = bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> (Int, Int32) in
             var done = 0
             while done < raw.count {
@@ -72,5 +72,18 @@ enum SystemCall {
             return (done, 0)
         }
         _ = try check(outcome, "pwrite", path: path)
+    }
+
+    /// Reads `descriptor` to its end, refusing more than `limit` bytes (`io.too-large`).
+    package static func readAll(_ descriptor: Int32, limit: Int, path: String) throws(OTAError) -> [UInt8] {
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let outcome = buffer.withUnsafeMutableBytes { raw in retryingRaw { Glibc.read(descriptor, raw.baseAddress, raw.count) } }
+            let count = try check(outcome, "read", path: path)
+            if count == 0 { return out }
+            out += buffer[0..<count]
+            if out.count > limit { throw OTAError(.ioTooLarge, "\(path): larger than \(limit) bytes") }
+        }
     }
 }

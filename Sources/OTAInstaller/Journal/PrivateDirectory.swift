@@ -13,17 +13,19 @@ final class PrivateDirectory {
 
     init(path: String, create: Bool) throws(OTAError) {
         self.path = path
-        if create, mkdir(path, 0o700) != 0, errno != EEXIST {
-            throw OTAError(.ioMkdir, "\(path): cannot create the installer's private directory", cause: String(cString: strerror(errno)))
+        if create {
+            let made = SystemCall.retryingRaw { mkdir(path, 0o700) }
+            if made.0 != 0, made.1 != EEXIST {
+                throw OTAError(.ioMkdir, "\(path): cannot create the installer's private directory", cause: SystemCall.errnoText(made.1))
+            }
         }
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        let (fd, error) = SystemCall.retryingRaw { open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
         guard fd >= 0 else {
-            let error = errno
             if error == ELOOP || error == ENOTDIR {
                 throw OTAError(.vehiclePrivateDir, "\(path): the installer's private directory is a link or not a directory")
             }
             throw OTAError(
-                error == ENOENT ? .ioNotFound : .ioOpen, "\(path): cannot open the installer's private directory", cause: String(cString: strerror(error)))
+                error == ENOENT ? .ioNotFound : .ioOpen, "\(path): cannot open the installer's private directory", cause: SystemCall.errnoText(error))
         }
         var info = stat()
         guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR, info.st_uid == geteuid(), info.st_mode & 0o077 == 0 else {
@@ -41,8 +43,9 @@ final class PrivateDirectory {
     /// Takes an exclusive lock for the life of this object (one installer at a time), waiting
     /// up to `timeout` seconds for another holder to finish.
     func lock(timeout: Double) throws(OTAError) {
-        let fd = openat(descriptor, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw OTAError(.ioOpen, "\(path)/lock: cannot open", cause: String(cString: strerror(errno))) }
+        let fd = try SystemCall.retrying("open", path: "\(path)/lock", code: .ioOpen) {
+            openat(descriptor, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        }
         var waited = 0.0
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             guard waited < timeout else {
@@ -59,52 +62,31 @@ final class PrivateDirectory {
 
     /// Reads a whole file; nil when it does not exist.
     func read(_ name: String, limit: Int = 16 << 20) throws(OTAError) -> [UInt8]? {
-        let fd = openat(descriptor, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        let (fd, error) = SystemCall.retryingRaw { openat(descriptor, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
         if fd < 0 {
-            if errno == ENOENT { return nil }
-            throw OTAError(.ioOpen, "\(path)/\(name): cannot open", cause: String(cString: strerror(errno)))
+            if error == ENOENT { return nil }
+            throw OTAError(.ioOpen, "\(path)/\(name): cannot open", cause: SystemCall.errnoText(error))
         }
         defer { close(fd) }
-        var out: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { raw in Glibc.read(fd, raw.baseAddress, raw.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw OTAError(.ioFailed, "\(path)/\(name): read failed", cause: String(cString: strerror(errno)))
-            }
-            if count == 0 { return out }
-            out += buffer[0..<count]
-            if out.count > limit { throw OTAError(.ioTooLarge, "\(path)/\(name): larger than \(limit) bytes") }
-        }
+        return try SystemCall.readAll(fd, limit: limit, path: "\(path)/\(name)")
     }
 
     /// Replaces `name` atomically: temporary file, fsync, `renameat`, fsync of this directory.
     func write(_ name: String, _ bytes: [UInt8]) throws(OTAError) {
         let temporary = ".\(name).tmp"
         unlinkat(descriptor, temporary, 0)
-        let fd = openat(descriptor, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw OTAError(.ioCreate, "\(path)/\(temporary): cannot create", cause: String(cString: strerror(errno))) }
-        var offset = 0
-        while offset < bytes.count {
-            let count = bytes.withUnsafeBytes { raw in Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                let text = String(cString: strerror(errno))
-                close(fd)
-                throw OTAError(.ioFailed, "\(path)/\(temporary): write failed", cause: text)
-            }
-            offset += count
+        let fd = try SystemCall.retrying("create", path: "\(path)/\(temporary)", code: .ioCreate) {
+            openat(descriptor, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         }
-        guard fsync(fd) == 0 else {
-            let text = String(cString: strerror(errno))
+        do throws(OTAError) {
+            try SystemCall.writeAll(fd, bytes, path: "\(path)/\(temporary)")
+            try SystemCall.retrying("fsync", path: "\(path)/\(temporary)") { fsync(fd) }
+        } catch {
             close(fd)
-            throw OTAError(.ioFailed, "\(path)/\(temporary): fsync failed", cause: text)
+            throw error
         }
         close(fd)
-        guard renameat(descriptor, temporary, descriptor, name) == 0 else {
-            throw OTAError(.ioFailed, "\(path)/\(name): rename failed", cause: String(cString: strerror(errno)))
-        }
-        guard fsync(descriptor) == 0 else { throw OTAError(.ioFailed, "\(path): directory fsync failed", cause: String(cString: strerror(errno))) }
+        try SystemCall.retrying("rename", path: "\(path)/\(name)") { renameat(descriptor, temporary, descriptor, name) }
+        try SystemCall.retrying("directory fsync", path: path) { fsync(descriptor) }
     }
 }

@@ -1,5 +1,5 @@
-import Foundation
 import ArgumentParser
+import Foundation
 import OTACore
 
 /// `ota errors`: every error code `ota` can report, its exit status and its meaning.
@@ -23,7 +23,9 @@ struct ErrorsCommand: ParsableCommand {
 
     func run() throws {
         let entries = OTAError.Code.registry.map {
-            Entry(code: $0.rawValue, kind: $0.kind.rawValue, exitStatus: Output.exitStatus(for: $0.kind), summary: $0.summary)
+            Entry(
+                code: $0.rawValue, kind: $0.kind.rawValue, exitStatus: Output.exitStatus(for: $0.kind),
+                summary: $0.summary)
         }
         if markdown {
             print(Self.markdown(entries), terminator: "")

@@ -1,7 +1,8 @@
 import Foundation
+import Testing
+
 @testable import OTABuilder
 @testable import OTACore
-import Testing
 
 /// One test per attack on the bundle format; each must be refused with its own code.
 @Suite("Adversarial bundles")
@@ -25,8 +26,9 @@ struct AdversarialBundleTests {
         var manifest = try CanonicalJSON.decode(Manifest.self, from: entries[0].data, as: .manifestMalformed)
         mutate(&manifest)
         let bytes = try CanonicalJSON.encode(manifest)
-        let envelope = SignatureEnvelope(payloadType: SignatureEnvelope.manifestType,
-                                         signatures: [try (signer ?? fixture.signer()).sign(bytes, type: SignatureEnvelope.manifestType)])
+        let envelope = SignatureEnvelope(
+            payloadType: SignatureEnvelope.manifestType,
+            signatures: [try (signer ?? fixture.signer()).sign(bytes, type: SignatureEnvelope.manifestType)])
         var copy = entries
         copy[0].data = bytes
         copy[1].data = try envelope.encoded()
@@ -69,18 +71,25 @@ struct AdversarialBundleTests {
             position += 512 + (entry.data.count + 511) / 512 * 512
             boundaries.append(position)
         }
-        let cuts = boundaries + boundaries.map { $0 + 100 } + [original.count - 1, original.count - 512, original.count - 1024]
+        let cuts =
+            boundaries + boundaries.map { $0 + 100 } + [
+                original.count - 1, original.count - 512, original.count - 1024,
+            ]
         for cut in Set(cuts) where cut < original.count {
             let code = fixture.verifyCode(try fixture.write(Array(original.prefix(cut)), name: "cut.ota"))
             #expect(code != nil, "truncated at \(cut) accepted")
         }
-        #expect(fixture.verifyCode(try fixture.write(Array(original.prefix(boundaries.last!)), name: "nomarker.ota")) == "bundle.truncated")
+        #expect(
+            fixture.verifyCode(try fixture.write(Array(original.prefix(boundaries.last!)), name: "nomarker.ota"))
+                == "bundle.truncated")
     }
 
     @Test func `data after the end-of-archive marker is refused`() throws {
         let original = Array(try Data(contentsOf: URL(fileURLWithPath: bundle)))
         #expect(fixture.verifyCode(try fixture.write(original + [0], name: "trail.ota")) == "bundle.trailing-data")
-        #expect(fixture.verifyCode(try fixture.write(original + [UInt8](repeating: 0, count: 512), name: "trail2.ota")) == "bundle.trailing-data")
+        #expect(
+            fixture.verifyCode(try fixture.write(original + [UInt8](repeating: 0, count: 512), name: "trail2.ota"))
+                == "bundle.trailing-data")
     }
 
     @Test func `extra, missing, duplicated and reordered entries are each refused with their own code`() throws {
@@ -121,7 +130,8 @@ struct AdversarialBundleTests {
         global.insert(RawTar.pax([("comment", "x")], type: .paxGlobal), at: 0)
         #expect(try code(global) == "bundle.extension-header")
         var longName = entries
-        longName.insert(RawTar.Entry(name: "././@LongLink", data: Array((entries[3].name + "\0").utf8), type: .gnuLongName), at: 3)
+        longName.insert(
+            RawTar.Entry(name: "././@LongLink", data: Array((entries[3].name + "\0").utf8), type: .gnuLongName), at: 3)
         #expect(try code(longName) == "bundle.extension-header")
     }
 
@@ -148,16 +158,21 @@ struct AdversarialBundleTests {
 
     @Test func `more signatures than the format allows are refused, not ignored`() throws {
         let crafted = try withEnvelope { envelope in
-            envelope.signatures = Array(repeating: envelope.signatures[0], count: SignatureEnvelope.maximumSignatures + 1)
+            envelope.signatures = Array(
+                repeating: envelope.signatures[0], count: SignatureEnvelope.maximumSignatures + 1)
         }
         #expect(try code(crafted) == "signature.too-many")
         let withManyCertificates = try withEnvelope { envelope in
-            envelope.signatures[0].certificates += Array(repeating: envelope.signatures[0].certificates[0], count: SignatureEnvelope.maximumCertificates)
+            envelope.signatures[0].certificates += Array(
+                repeating: envelope.signatures[0].certificates[0], count: SignatureEnvelope.maximumCertificates)
         }
         #expect(try code(withManyCertificates) == "signature.certificates")
     }
 
-    @Test(arguments: ["../payloads/alpha", "/payloads/alpha", "payloads/../payloads/alpha", "./payloads/alpha", "payloads/ALPHA", "payloads/alpha.xz"])
+    @Test(arguments: [
+        "../payloads/alpha", "/payloads/alpha", "payloads/../payloads/alpha", "./payloads/alpha", "payloads/ALPHA",
+        "payloads/alpha.xz",
+    ])
     func `path tricks and look-alike names are refused`(name: String) throws {
         var crafted = entries
         crafted[3].name = name
@@ -168,7 +183,9 @@ struct AdversarialBundleTests {
         for name in ["Alpha", "alpha/x", "..", ".hidden", "a\u{0301}", String(repeating: "a", count: 65), ""] {
             #expect(!BundleLayout.isValidImageName(name), "\(name)")
         }
-        #expect(throws: OTAError.self) { try fixture.build(manifest: try fixture.manifest(images: [("Alpha", "a.img")])) }
+        #expect(throws: OTAError.self) {
+            try fixture.build(manifest: try fixture.manifest(images: [("Alpha", "a.img")]))
+        }
     }
 
     @Test func `a manifest entry larger than its bound is refused before it is read`() throws {
@@ -223,7 +240,8 @@ struct AdversarialBundleTests {
             var copy = entries
             copy[0].data = bytes
             copy[1].data = try SignatureEnvelope(
-                payloadType: SignatureEnvelope.manifestType, signatures: [try fixture.signer().sign(bytes, type: SignatureEnvelope.manifestType)]
+                payloadType: SignatureEnvelope.manifestType,
+                signatures: [try fixture.signer().sign(bytes, type: SignatureEnvelope.manifestType)]
             ).encoded()
             let path = try fixture.write(RawTar.archive(copy))
             let code = fixture.verifyCode(path, deep: true, keys: [try fixture.key("vehicle/fleet-recipient.key")])
@@ -246,43 +264,79 @@ struct AdversarialBundleTests {
         var crafted = try resigned { manifest in
             manifest.images[0].payload.compressedSize = UInt64(bomb.count)
             manifest.images[0].payload.storedSize = UInt64(bomb.count)
-            manifest.images[0].payload.chunkHashes = stride(from: 0, to: bomb.count, by: Int(manifest.images[0].payload.chunkSize)).map {
-                (try? Hasher.hash(.sha256, Array(bomb[$0..<min($0 + Int(manifest.images[0].payload.chunkSize), bomb.count)])).hex) ?? ""
+            manifest.images[0].payload.chunkHashes = stride(
+                from: 0, to: bomb.count, by: Int(manifest.images[0].payload.chunkSize)
+            ).map {
+                (try? Hasher.hash(
+                    .sha256, Array(bomb[$0..<min($0 + Int(manifest.images[0].payload.chunkSize), bomb.count)])
+                ).hex) ?? ""
             }
         }
         crafted[3].data = bomb
         #expect(try code(crafted) == nil)  // every stored byte is as signed …
         let deepCode = try code(crafted, deep: true)
-        #expect(deepCode == "xz.output-limit", "got \(deepCode ?? "accepted")")  // … but decoding stops at the signed size
+        // … but decoding stops at the signed size
+        #expect(deepCode == "xz.output-limit", "got \(deepCode ?? "accepted")")
     }
 
     @Test func `a signature by an unknown, expired, not yet valid or revoked certificate is refused`() throws {
         let stranger = try BundleFixture(suite: .intl)  // same layout, but a fresh PKI
         let strangerKey = try PrivateKey.generate(.p256)
         let now = Date()
-        let strangerRoot = try CertificateIssuer.selfSignedRoot(key: strangerKey, profile: CertificateProfile(commonName: "Evil Root", organization: "evil",
-            usage: .certificateAuthority(pathLength: 1), notBefore: now.addingTimeInterval(-60), notAfter: now.addingTimeInterval(86400)))
+        let strangerRoot = try CertificateIssuer.selfSignedRoot(
+            key: strangerKey,
+            profile: CertificateProfile(
+                commonName: "Evil Root", organization: "evil",
+                usage: .certificateAuthority(pathLength: 1), notBefore: now.addingTimeInterval(-60),
+                notAfter: now.addingTimeInterval(86400)))
         let evilKey = try PrivateKey.generate(.p256)
-        let evil = try CertificateIssuer(key: strangerKey, certificate: strangerRoot).issue(CertificateProfile(commonName: "Release Signer 1", organization: "ota sample OEM",
-            usage: .signer(codeSigning: true), notBefore: now.addingTimeInterval(-60), notAfter: now.addingTimeInterval(86400), role: .release), publicKey: try evilKey.publicKey)
+        let evil = try CertificateIssuer(key: strangerKey, certificate: strangerRoot).issue(
+            CertificateProfile(
+                commonName: "Release Signer 1", organization: "ota sample OEM",
+                usage: .signer(codeSigning: true), notBefore: now.addingTimeInterval(-60),
+                notAfter: now.addingTimeInterval(86400), role: .release), publicKey: try evilKey.publicKey)
         _ = stranger
-        #expect(try code(try resigned({ _ in }, signer: SignerIdentity(key: evilKey, certificate: evil, chain: [strangerRoot]))) == "certificate.untrusted")
+        #expect(
+            try code(
+                try resigned({ _ in }, signer: SignerIdentity(key: evilKey, certificate: evil, chain: [strangerRoot])))
+                == "certificate.untrusted")
 
-        let signingCA = CertificateIssuer(key: try fixture.key("release/signing-ca.key"), certificate: try fixture.certificate("release/signing-ca.crt"))
+        let signingCA = CertificateIssuer(
+            key: try fixture.key("release/signing-ca.key"),
+            certificate: try fixture.certificate("release/signing-ca.crt"))
         func caSigned(notBefore: Date, notAfter: Date) throws -> SignerIdentity {
             let key = try PrivateKey.generate(.p256)
-            let certificate = try signingCA.issue(CertificateProfile(commonName: "Signer", organization: "ota sample OEM", usage: .signer(codeSigning: true),
-                                                                     notBefore: notBefore, notAfter: notAfter, role: .release), publicKey: try key.publicKey)
-            return SignerIdentity(key: key, certificate: certificate, chain: [try fixture.certificate("release/signing-ca.crt")])
+            let certificate = try signingCA.issue(
+                CertificateProfile(
+                    commonName: "Signer", organization: "ota sample OEM", usage: .signer(codeSigning: true),
+                    notBefore: notBefore, notAfter: notAfter, role: .release), publicKey: try key.publicKey)
+            return SignerIdentity(
+                key: key, certificate: certificate, chain: [try fixture.certificate("release/signing-ca.crt")])
         }
-        #expect(try code(try resigned({ _ in }, signer: caSigned(notBefore: now.addingTimeInterval(-86400 * 10), notAfter: now.addingTimeInterval(-86400)))) == "certificate.expired")
-        #expect(try code(try resigned({ _ in }, signer: caSigned(notBefore: now.addingTimeInterval(86400), notAfter: now.addingTimeInterval(86400 * 10)))) == "certificate.not-yet-valid")
+        #expect(
+            try code(
+                try resigned(
+                    { _ in },
+                    signer: caSigned(
+                        notBefore: now.addingTimeInterval(-86400 * 10), notAfter: now.addingTimeInterval(-86400))))
+                == "certificate.expired")
+        #expect(
+            try code(
+                try resigned(
+                    { _ in },
+                    signer: caSigned(
+                        notBefore: now.addingTimeInterval(86400), notAfter: now.addingTimeInterval(86400 * 10))))
+                == "certificate.not-yet-valid")
         #expect(try code(try resigned({ _ in }, signer: fixture.signer("revoked-signer"))) == "certificate.revoked")
     }
 
     @Test func `a valid approval or repository certificate is not a release signer`() throws {
-        for (role, name) in [("approval", "approval-signer"), ("repository", "repository-signer"), ("compliance", "compliance-signer")] {
-            #expect(try code(try resigned({ _ in }, signer: fixture.signer(name, role: role))) == "certificate.untrusted", "\(role)")
+        for (role, name) in [
+            ("approval", "approval-signer"), ("repository", "repository-signer"), ("compliance", "compliance-signer"),
+        ] {
+            #expect(
+                try code(try resigned({ _ in }, signer: fixture.signer(name, role: role))) == "certificate.untrusted",
+                "\(role)")
         }
     }
 
@@ -292,7 +346,9 @@ struct AdversarialBundleTests {
     }
 
     @Test func `an envelope algorithm that disagrees with the certificate key is refused`() throws {
-        let crafted = try withEnvelope { envelope in envelope.signatures[0].algorithm = SignatureAlgorithm.ed25519.rawValue }
+        let crafted = try withEnvelope { envelope in
+            envelope.signatures[0].algorithm = SignatureAlgorithm.ed25519.rawValue
+        }
         #expect(try code(crafted) == "signature.algorithm-mismatch")
         let unknown = try withEnvelope { envelope in envelope.signatures[0].algorithm = "rsa-pss-sha256" }
         #expect(try code(unknown) == "signature.algorithm-unknown")
@@ -305,18 +361,23 @@ struct AdversarialBundleTests {
         try FileManager.default.createDirectory(atPath: both + "/release", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: gm.trust + "/release/anchors", toPath: both + "/release/anchors")
         try FileManager.default.copyItem(atPath: gm.trust + "/release/crls", toPath: both + "/release/crls")
-        try FileManager.default.copyItem(atPath: fixture.trust + "/release/anchors/root-ca.crt", toPath: both + "/release/anchors/intl-root.crt")
+        try FileManager.default.copyItem(
+            atPath: fixture.trust + "/release/anchors/root-ca.crt", toPath: both + "/release/anchors/intl-root.crt")
         for name in ["root-ca", "signing-ca"] {
-            try FileManager.default.copyItem(atPath: "\(fixture.trust)/release/crls/\(name).crl", toPath: "\(both)/release/crls/intl-\(name).crl")
+            try FileManager.default.copyItem(
+                atPath: "\(fixture.trust)/release/crls/\(name).crl", toPath: "\(both)/release/crls/intl-\(name).crl")
         }
         try gm.image("a.img", size: 20_000)
         var gmEntries = try BundleFixture.entries(of: try gm.build(manifest: try gm.manifest(images: [("a", "a.img")])))
-        let envelope = SignatureEnvelope(payloadType: SignatureEnvelope.manifestType,
-                                         signatures: [try fixture.signer().sign(gmEntries[0].data, type: SignatureEnvelope.manifestType)])
+        let envelope = SignatureEnvelope(
+            payloadType: SignatureEnvelope.manifestType,
+            signatures: [try fixture.signer().sign(gmEntries[0].data, type: SignatureEnvelope.manifestType)])
         gmEntries[1].data = try envelope.encoded()
         let path = try fixture.write(RawTar.archive(gmEntries))
         let policy = BundleTrustPolicy(trust: try TrustStore(directory: both))
-        #expect(throws: OTAError(.signatureSuiteMismatch, "")) { try BundleVerification.verify(path: path, policy: policy) }
+        #expect(throws: OTAError(.signatureSuiteMismatch, "")) {
+            try BundleVerification.verify(path: path, policy: policy)
+        }
     }
 
     @Test func `signatures with trailing bytes or another encoding are refused`() throws {
@@ -341,7 +402,8 @@ struct AdversarialBundleTests {
     @Test func `a payload swapped between two validly signed bundles is refused (mix-and-match)`() throws {
         try fixture.image("a.img", size: 50_000, seed: 9)  // a different alpha image
         try fixture.image("b.img", size: 70_000, seed: 2)
-        let other = try BundleFixture.entries(of: try fixture.build(manifest: try fixture.manifest(images: [("alpha", "a.img"), ("beta", "b.img")])))
+        let other = try BundleFixture.entries(
+            of: try fixture.build(manifest: try fixture.manifest(images: [("alpha", "a.img"), ("beta", "b.img")])))
         var crafted = entries
         crafted[3] = other[3]
         #expect(try code(crafted) == "payload.chunk-hash" || (try code(crafted)) == "bundle.entry-size")
@@ -382,13 +444,17 @@ struct AdversarialBundleTests {
         crafted[2].data = try recipients.encoded()
         let path = try fixture.write(RawTar.archive(crafted))
         #expect(fixture.verifyCode(path) == nil)  // recipients are outside the signature …
-        #expect(fixture.verifyCode(path, deep: true, keys: [key]) == "crypto.authentication")  // … and cannot decrypt when altered
+        // … and cannot decrypt when altered
+        #expect(fixture.verifyCode(path, deep: true, keys: [key]) == "crypto.authentication")
     }
 
     @Test func `a missing or empty trust store refuses every bundle`() throws {
         let empty = fixture.directory + "/empty-trust"
         try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
-        #expect(throws: OTAError(.trustEmpty, "")) { try BundleVerification.verify(path: bundle, policy: BundleTrustPolicy(trust: try TrustStore(directory: empty))) }
+        #expect(throws: OTAError(.trustEmpty, "")) {
+            try BundleVerification.verify(
+                path: bundle, policy: BundleTrustPolicy(trust: try TrustStore(directory: empty)))
+        }
         #expect(throws: OTAError(.trustMissing, "")) { try TrustStore(directory: empty + "/nothing") }
     }
 
@@ -396,14 +462,16 @@ struct AdversarialBundleTests {
         try fixture.image("a.img", size: 1000)
         // Built on 15 January 2026, before it expired (the builder refuses an already expired manifest).
         let path = try fixture.build(
-            manifest: try fixture.manifest(images: [("a", "a.img")], expires: "2026-02-01T00:00:00Z"), now: Timestamp.parse("2026-01-15T00:00:00Z")!)
+            manifest: try fixture.manifest(images: [("a", "a.img")], expires: "2026-02-01T00:00:00Z"),
+            now: Timestamp.parse("2026-01-15T00:00:00Z")!)
         #expect(fixture.verifyCode(path) == "manifest.expired")
     }
 
     @Test func `the bundle file replaced after the check does not change what is read`() throws {
         try fixture.image("a.img", size: 50_000, seed: 7)
         try fixture.image("b.img", size: 70_000, seed: 8)
-        let replacement = try fixture.build(manifest: try fixture.manifest(images: [("alpha", "a.img"), ("beta", "b.img")]))
+        let replacement = try fixture.build(
+            manifest: try fixture.manifest(images: [("alpha", "a.img"), ("beta", "b.img")]))
         let path = fixture.directory + "/swap.ota"
         try FileManager.default.copyItem(atPath: bundle, toPath: path)
         let reader = try BundleReader(path: path)
@@ -414,7 +482,9 @@ struct AdversarialBundleTests {
         var hashes: [String] = []
         while let stream = try reader.nextPayload() {
             let decoder = try PayloadDecoder(manifest: head.manifest, image: stream.image, contentKey: nil)
-            while try stream.withNextChunk({ chunk, isLast throws(OTAError) in try decoder.consume(chunk, isLast: isLast) { _ in } }) {}
+            while try stream.withNextChunk({ chunk, isLast throws(OTAError) in
+                try decoder.consume(chunk, isLast: isLast) { _ in }
+            }) {}
             try decoder.finish()
             hashes.append(stream.image.target.hash)
         }

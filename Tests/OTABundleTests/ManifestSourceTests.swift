@@ -53,19 +53,27 @@ struct ManifestSourceTests {
             recovery: pray
             """
         let message = problems(text)
-        for expected in ["bundle.expires: must be an ISO 8601 time", "bundle.suite: 'rsa' is not one of", "bundle.colour: unknown field",
-                         "targets.models: at least one entry", "targets.vins[0]: not a 17-character VIN", "images[0].name: must be 1-64",
-                         "images[0].file: must be a relative path", "images[0].securityVersion: must be a whole number",
-                         "images[0].source: missing", "images[0].categories[0]: 'teleportation' is not one of", "images[0]: needs rxswin or swin",
-                         "notice.zh-CN: missing", "notice.en.expectedDurationMinutes: must be a whole number",
-                         "preconditions.parked: must be true or false", "preconditions.minimumBatteryPercent: must be a whole number",
-                         "recovery: 'pray' is not one of"] {
+        for expected in [
+            "bundle.expires: must be an ISO 8601 time", "bundle.suite: 'rsa' is not one of",
+            "bundle.colour: unknown field",
+            "targets.models: at least one entry", "targets.vins[0]: not a 17-character VIN",
+            "images[0].name: must be 1-64",
+            "images[0].file: must be a relative path", "images[0].securityVersion: must be a whole number",
+            "images[0].source: missing", "images[0].categories[0]: 'teleportation' is not one of",
+            "images[0]: needs rxswin or swin",
+            "notice.zh-CN: missing", "notice.en.expectedDurationMinutes: must be a whole number",
+            "preconditions.parked: must be true or false",
+            "preconditions.minimumBatteryPercent: must be a whole number",
+            "recovery: 'pray' is not one of",
+        ] {
             #expect(message.contains(expected), "missing problem: \(expected)\n\(message)")
         }
     }
 
     @Test func `syntax errors, duplicate keys and non-UTF-8 files are clear errors`() throws {
-        #expect(throws: OTAError(.manifestSyntax, "")) { try ManifestSource.parse("bundle: [unclosed", source: "m.yaml") }
+        #expect(throws: OTAError(.manifestSyntax, "")) {
+            try ManifestSource.parse("bundle: [unclosed", source: "m.yaml")
+        }
         #expect(throws: OTAError(.manifestSyntax, "")) { try ManifestSource.parse("a: 1\na: 2\n", source: "m.yaml") }
         let path = NSTemporaryDirectory() + "bad-\(UUID().uuidString).yaml"
         defer { try? FileManager.default.removeItem(atPath: path) }

@@ -1,8 +1,9 @@
 import Foundation
-@testable import OTABuilder
 import OTACore
 import OTADelta
 import Testing
+
+@testable import OTABuilder
 
 @Suite("Bundle round trips")
 struct RoundTripTests {
@@ -10,12 +11,16 @@ struct RoundTripTests {
     func contents(of path: String, fixture: BundleFixture, keys: [PrivateKey] = []) throws -> [String: [UInt8]] {
         let reader = try BundleReader(path: path)
         let head = try reader.verifyHead(policy: try fixture.policy())
-        let contentKey = head.manifest.encryption == nil ? nil : try head.recipients.contentKey(using: keys, manifestDigest: head.digest)
+        let contentKey =
+            head.manifest.encryption == nil
+            ? nil : try head.recipients.contentKey(using: keys, manifestDigest: head.digest)
         var result: [String: [UInt8]] = [:]
         while let stream = try reader.nextPayload() {
             let decoder = try PayloadDecoder(manifest: head.manifest, image: stream.image, contentKey: contentKey)
             var bytes: [UInt8] = []
-            while try stream.withNextChunk({ chunk, isLast throws(OTAError) in try decoder.consume(chunk, isLast: isLast) { bytes += $0 } }) {}
+            while try stream.withNextChunk({ chunk, isLast throws(OTAError) in
+                try decoder.consume(chunk, isLast: isLast) { bytes += $0 }
+            }) {}
             try decoder.finish()
             result[stream.image.name] = bytes
         }
@@ -31,10 +36,13 @@ struct RoundTripTests {
         let recipientPath = suite == .gm ? "vehicle/device.crt" : "vehicle/fleet-recipient.crt"
         let recipientKey = suite == .gm ? "vehicle/device.key" : "vehicle/fleet-recipient.key"
         let recipients = encrypted ? [try fixture.certificate(recipientPath)] : []
-        let single = try fixture.build(manifest: try fixture.manifest(images: [("only", "a.img")]), recipients: recipients)
+        let single = try fixture.build(
+            manifest: try fixture.manifest(images: [("only", "a.img")]), recipients: recipients)
         let keys = encrypted ? [try fixture.key(recipientKey)] : []
         #expect(try contents(of: single, fixture: fixture, keys: keys) == ["only": a])
-        let several = try fixture.build(manifest: try fixture.manifest(images: [("first", "a.img"), ("second", "b.img"), ("third", "c.img")]), recipients: recipients)
+        let several = try fixture.build(
+            manifest: try fixture.manifest(images: [("first", "a.img"), ("second", "b.img"), ("third", "c.img")]),
+            recipients: recipients)
         #expect(try contents(of: several, fixture: fixture, keys: keys) == ["first": a, "second": b, "third": c])
         #expect(fixture.verifyCode(several, deep: true, keys: keys) == nil)
     }
@@ -44,13 +52,16 @@ struct RoundTripTests {
         let fixture = try BundleFixture(suite: suite)
         let a = try fixture.image("a.img", size: 40_000)
         _ = try fixture.image("empty.img", size: 0)
-        let path = try fixture.build(manifest: try fixture.manifest(images: [("a", "a.img"), ("empty", "empty.img")], compression: "none"))
+        let path = try fixture.build(
+            manifest: try fixture.manifest(images: [("a", "a.img"), ("empty", "empty.img")], compression: "none"))
         #expect(try contents(of: path, fixture: fixture) == ["a": a, "empty": []])
     }
 
     @Test func `several recipients each decrypt, and rewrap adds one without re-signing`() throws {
         let fixture = try BundleFixture(suite: .intl)
-        let path = try fixture.standardBundle(recipients: [try fixture.certificate("vehicle/fleet-recipient.crt"), try fixture.certificate("vehicle/device.crt")])
+        let path = try fixture.standardBundle(recipients: [
+            try fixture.certificate("vehicle/fleet-recipient.crt"), try fixture.certificate("vehicle/device.crt"),
+        ])
         let before = try BundleFixture.entries(of: path)
         for key in ["vehicle/fleet-recipient.key", "vehicle/device.key"] {
             #expect(fixture.verifyCode(path, deep: true, keys: [try fixture.key(key)]) == nil, "\(key)")
@@ -71,7 +82,9 @@ struct RoundTripTests {
         let fixture = try BundleFixture(suite: suite)
         let path = try fixture.standardBundle()
         #expect(fixture.verifyCode(path, threshold: 2) == "signature.threshold")
-        #expect(throws: OTAError(.signatureDuplicate, "")) { try BundleRewriter.cosign(path: path, signer: try fixture.signer()) }
+        #expect(throws: OTAError(.signatureDuplicate, "")) {
+            try BundleRewriter.cosign(path: path, signer: try fixture.signer())
+        }
         _ = try BundleRewriter.cosign(path: path, signer: try fixture.signer("signer-2"))
         #expect(fixture.verifyCode(path, threshold: 2) == nil)
         #expect(fixture.verifyCode(path, threshold: 3) == "signature.threshold")
@@ -93,11 +106,14 @@ struct RoundTripTests {
         let fixture = try BundleFixture(suite: suite)
         let old = try fixture.image("old.img", size: 300_000, seed: 11)
         var new = old
-        new.replaceSubrange(100_000..<100_100, with: [UInt8](repeating: 0xAB, count: 300))  // an edit that shifts the rest
+        // An edit that shifts the rest.
+        new.replaceSubrange(100_000..<100_100, with: [UInt8](repeating: 0xAB, count: 300))
         new[250_000] ^= 0xff
         try Data(new).write(to: URL(fileURLWithPath: fixture.directory + "/images/new.img"))
         var text = try String(contentsOfFile: try fixture.manifest(images: [("sys", "new.img")]), encoding: .utf8)
-        text = text.replacingOccurrences(of: "    file: new.img\n", with: "    file: new.img\n    kind: delta\n    source: {file: old.img, version: 0.9.0}\n")
+        text = text.replacingOccurrences(
+            of: "    file: new.img\n",
+            with: "    file: new.img\n    kind: delta\n    source: {file: old.img, version: 0.9.0}\n")
         let manifestPath = fixture.directory + "/delta.yaml"
         try text.write(toFile: manifestPath, atomically: true, encoding: .utf8)
         let bundle = try fixture.build(manifest: manifestPath)
@@ -106,7 +122,10 @@ struct RoundTripTests {
         let head = try reader.verifyHead(policy: try fixture.policy())
         let image = head.manifest.images[0]
         #expect(image.kind == .delta)
-        #expect(image.source == Manifest.DeltaSource(version: "0.9.0", hash: try Hasher.hash(suite.hash, old).hex, size: UInt64(old.count)))
+        #expect(
+            image.source
+                == Manifest.DeltaSource(
+                    version: "0.9.0", hash: try Hasher.hash(suite.hash, old).hex, size: UInt64(old.count)))
         #expect(image.target == Manifest.Target(hash: try Hasher.hash(suite.hash, new).hex, size: UInt64(new.count)))
         #expect(image.payload.plainSize < 20_000)
         var rebuilt: [UInt8] = []
@@ -133,9 +152,15 @@ enum TestCertificates {
     static func leaf(publicKey: PublicKey) throws -> Certificate {
         let caKey = try PrivateKey.generate(.p256)
         let now = Date()
-        let ca = try CertificateIssuer.selfSignedRoot(key: caKey, profile: CertificateProfile(commonName: "Test CA", organization: "tests",
-            usage: .certificateAuthority(pathLength: 0), notBefore: now.addingTimeInterval(-60), notAfter: now.addingTimeInterval(86400)))
-        return try CertificateIssuer(key: caKey, certificate: ca).issue(CertificateProfile(commonName: "Recipient", organization: "tests", usage: .keyAgreement,
-            notBefore: now.addingTimeInterval(-60), notAfter: now.addingTimeInterval(86400)), publicKey: publicKey)
+        let ca = try CertificateIssuer.selfSignedRoot(
+            key: caKey,
+            profile: CertificateProfile(
+                commonName: "Test CA", organization: "tests",
+                usage: .certificateAuthority(pathLength: 0), notBefore: now.addingTimeInterval(-60),
+                notAfter: now.addingTimeInterval(86400)))
+        return try CertificateIssuer(key: caKey, certificate: ca).issue(
+            CertificateProfile(
+                commonName: "Recipient", organization: "tests", usage: .keyAgreement,
+                notBefore: now.addingTimeInterval(-60), notAfter: now.addingTimeInterval(86400)), publicKey: publicKey)
     }
 }

@@ -1,7 +1,8 @@
 import Foundation
+import Testing
+
 @testable import OTABuilder
 @testable import OTACore
-import Testing
 
 /// Verification returns its outcome as a value with every reason found; only I/O is thrown.
 @Suite("Verdicts")
@@ -12,8 +13,11 @@ struct VerdictTests {
         var entries = try BundleFixture.entries(of: bundle)
         var envelope = try SignatureEnvelope.decode(entries[1].data)
         // A revoked release signer and an approval-role certificate sign too; threshold 3.
-        envelope.signatures.append(try fixture.signer("revoked-signer").sign(entries[0].data, type: SignatureEnvelope.manifestType))
-        envelope.signatures.append(try fixture.signer("approval-signer", role: "approval").sign(entries[0].data, type: SignatureEnvelope.manifestType))
+        envelope.signatures.append(
+            try fixture.signer("revoked-signer").sign(entries[0].data, type: SignatureEnvelope.manifestType))
+        envelope.signatures.append(
+            try fixture.signer("approval-signer", role: "approval").sign(
+                entries[0].data, type: SignatureEnvelope.manifestType))
         entries[1].data = try envelope.encoded()
         let path = try fixture.write(RawTar.archive(entries))
         let verdict = try BundleReader(path: path).verify(policy: try fixture.policy(threshold: 3))
@@ -41,13 +45,17 @@ struct VerdictTests {
         let bytes = try CanonicalJSON.encode(manifest)
         entries[0].data = bytes
         entries[1].data = try SignatureEnvelope(
-            payloadType: SignatureEnvelope.manifestType, signatures: [try fixture.signer().sign(bytes, type: SignatureEnvelope.manifestType)]
+            payloadType: SignatureEnvelope.manifestType,
+            signatures: [try fixture.signer().sign(bytes, type: SignatureEnvelope.manifestType)]
         ).encoded()
-        let verdict = try BundleReader(path: try fixture.write(RawTar.archive(entries))).verify(policy: try fixture.policy())
+        let verdict = try BundleReader(path: try fixture.write(RawTar.archive(entries))).verify(
+            policy: try fixture.policy())
         #expect(verdict.reasons.count == 3)
         #expect(verdict.reasons.allSatisfy { $0.code == "manifest.rules" })
         let messages = verdict.reasons.map(\.message).joined(separator: "\n")
-        #expect(messages.contains("images[0].payload.chunkHashes") && messages.contains("images[1].ecu") && messages.contains("minimumBatteryPercent"))
+        #expect(
+            messages.contains("images[0].payload.chunkHashes") && messages.contains("images[1].ecu")
+                && messages.contains("minimumBatteryPercent"))
     }
 
     @Test func `environmental failures are thrown, not returned as a verdict`() throws {

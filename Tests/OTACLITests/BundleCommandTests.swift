@@ -4,7 +4,8 @@ import Testing
 
 @Suite("ota bundle and ota approve")
 struct BundleCommandTests {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
     let keys = repository + "/keys-sample/intl"
 
     /// A fresh temporary directory with the sample images in `images/`; the test removes it.
@@ -23,13 +24,22 @@ struct BundleCommandTests {
         return directory
     }
 
-    var signer: [String] { ["--key", "\(keys)/release/signer-1.key", "--cert", "\(keys)/release/signer-1.crt", "--chain", "\(keys)/release/chain.pem"] }
+    var signer: [String] {
+        [
+            "--key", "\(keys)/release/signer-1.key", "--cert", "\(keys)/release/signer-1.crt", "--chain",
+            "\(keys)/release/chain.pem",
+        ]
+    }
 
     @Test func `build, verify and inspect with --json and the design's exit codes`() throws {
         let directory = try makeImages()
         defer { CLIRunner.removeTemporaryDirectory(directory) }
         let bundle = directory + "/ivi.ota"
-        let build = try CLIRunner.run(["bundle", "build", Self.repository + "/manifests/infotainment-full.yaml", "--images", directory + "/images"] + signer + ["-o", bundle, "--json"])
+        let build = try CLIRunner.run(
+            [
+                "bundle", "build", Self.repository + "/manifests/infotainment-full.yaml", "--images",
+                directory + "/images",
+            ] + signer + ["-o", bundle, "--json"])
         #expect(build.status == 0, "\(build.stderr)")
         #expect((build.json["result"] as? [String: Any])?["bundleId"] as? String == "ivi-2026.12.0")
 
@@ -53,7 +63,11 @@ struct BundleCommandTests {
         let directory = try makeImages()
         defer { CLIRunner.removeTemporaryDirectory(directory) }
         try FileManager.default.removeItem(atPath: directory + "/images/ivi-rootfs-2.4.0.img")
-        let result = try CLIRunner.run(["bundle", "build", Self.repository + "/manifests/infotainment-full.yaml", "--images", directory + "/images"] + signer + ["-o", directory + "/out.ota", "--json"])
+        let result = try CLIRunner.run(
+            [
+                "bundle", "build", Self.repository + "/manifests/infotainment-full.yaml", "--images",
+                directory + "/images",
+            ] + signer + ["-o", directory + "/out.ota", "--json"])
         #expect(result.status == 1)
         #expect(result.errorCode == "io.not-found")
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["images"])
@@ -64,12 +78,16 @@ struct BundleCommandTests {
         defer { CLIRunner.removeTemporaryDirectory(directory) }
         let manifest = directory + "/bad.yaml"
         try "bundle: {id: x}\n".write(toFile: manifest, atomically: true, encoding: .utf8)
-        let bad = try CLIRunner.run(["bundle", "build", manifest, "--images", directory + "/images"] + signer + ["-o", directory + "/x.ota"])
+        let bad = try CLIRunner.run(
+            ["bundle", "build", manifest, "--images", directory + "/images"] + signer + ["-o", directory + "/x.ota"])
         #expect(bad.status == 1)
         #expect(bad.stderr.contains("bundle.campaign: missing"))
         #expect(bad.stderr.contains("targets: missing"))
-        let mismatched = try CLIRunner.run(["bundle", "build", Self.repository + "/manifests/infotainment-full.yaml", "--images", directory + "/images",
-                                            "--key", "\(keys)/release/signer-2.key", "--cert", "\(keys)/release/signer-1.crt", "-o", directory + "/y.ota", "--json"])
+        let mismatched = try CLIRunner.run([
+            "bundle", "build", Self.repository + "/manifests/infotainment-full.yaml", "--images", directory + "/images",
+            "--key", "\(keys)/release/signer-2.key", "--cert", "\(keys)/release/signer-1.crt", "-o",
+            directory + "/y.ota", "--json",
+        ])
         #expect(mismatched.status == 1)
         #expect(mismatched.errorCode == "key.certificate-mismatch")
         #expect(!FileManager.default.fileExists(atPath: directory + "/x.ota"))
@@ -78,12 +96,20 @@ struct BundleCommandTests {
     @Test func `an encrypted key takes its passphrase from a file or the environment`() throws {
         let directory = try makeImages()
         defer { CLIRunner.removeTemporaryDirectory(directory) }
-        let base = ["bundle", "build", Self.repository + "/manifests/infotainment-full.yaml", "--images", directory + "/images",
-                    "--key", "\(keys)/release/signer-1.encrypted.key", "--cert", "\(keys)/release/signer-1.crt", "--chain", "\(keys)/release/chain.pem"]
+        let base = [
+            "bundle", "build", Self.repository + "/manifests/infotainment-full.yaml", "--images", directory + "/images",
+            "--key", "\(keys)/release/signer-1.encrypted.key", "--cert", "\(keys)/release/signer-1.crt", "--chain",
+            "\(keys)/release/chain.pem",
+        ]
         let missing = try CLIRunner.run(base + ["-o", directory + "/a.ota", "--json"])
         #expect(missing.errorCode == "key.passphrase-required")
-        #expect(try CLIRunner.run(base + ["--passphrase-file", "\(keys)/release/signer-1.passphrase", "-o", directory + "/b.ota"]).status == 0)
-        let fromEnvironment = try CLIRunner.run(base + ["--passphrase-env", "OTA_KEY_PASS", "-o", directory + "/c.ota"], environment: ["OTA_KEY_PASS": "ota-sample-passphrase"])
+        #expect(
+            try CLIRunner.run(
+                base + ["--passphrase-file", "\(keys)/release/signer-1.passphrase", "-o", directory + "/b.ota"]
+            ).status == 0)
+        let fromEnvironment = try CLIRunner.run(
+            base + ["--passphrase-env", "OTA_KEY_PASS", "-o", directory + "/c.ota"],
+            environment: ["OTA_KEY_PASS": "ota-sample-passphrase"])
         #expect(fromEnvironment.status == 0)
     }
 
@@ -91,29 +117,62 @@ struct BundleCommandTests {
         let directory = try makeImages()
         defer { CLIRunner.removeTemporaryDirectory(directory) }
         let bundle = directory + "/adas.ota"
-        #expect(try CLIRunner.run(["bundle", "build", Self.repository + "/manifests/adas-automated-driving.yaml", "--images", directory + "/images"] + signer + ["-o", bundle]).status == 0)
-        let approve = try CLIRunner.run(["approve", bundle, "--key", "\(keys)/approval/approval-signer.key", "--cert", "\(keys)/approval/approval-signer.crt",
-                                         "--approval-id", "MIIT-AD-2026-0042", "--models", "X1", "-o", directory + "/ok.approval"])
+        #expect(
+            try CLIRunner.run(
+                [
+                    "bundle", "build", Self.repository + "/manifests/adas-automated-driving.yaml", "--images",
+                    directory + "/images",
+                ] + signer + ["-o", bundle]
+            ).status == 0)
+        let approve = try CLIRunner.run([
+            "approve", bundle, "--key", "\(keys)/approval/approval-signer.key", "--cert",
+            "\(keys)/approval/approval-signer.crt",
+            "--approval-id", "MIIT-AD-2026-0042", "--models", "X1", "-o", directory + "/ok.approval",
+        ])
         #expect(approve.status == 0, "\(approve.stderr)")
-        let okRun = try CLIRunner.run(["bundle", "verify", bundle, "--trust", "\(keys)/trust", "--approval", directory + "/ok.approval", "--model", "X1"])
+        let okRun = try CLIRunner.run([
+            "bundle", "verify", bundle, "--trust", "\(keys)/trust", "--approval", directory + "/ok.approval", "--model",
+            "X1",
+        ])
         #expect(okRun.status == 0, "\(okRun.stderr)")
-        let otherModel = try CLIRunner.run(["bundle", "verify", bundle, "--trust", "\(keys)/trust", "--approval", directory + "/ok.approval", "--model", "X9", "--json"])
+        let otherModel = try CLIRunner.run([
+            "bundle", "verify", bundle, "--trust", "\(keys)/trust", "--approval", directory + "/ok.approval", "--model",
+            "X9", "--json",
+        ])
         #expect(otherModel.status == 2)
         #expect(otherModel.errorCode == "approval.model-mismatch")
-        #expect(try CLIRunner.run(["approve", bundle] + signer + ["--approval-id", "MIIT-AD-2026-0042", "--models", "X1", "-o", directory + "/self.approval"]).status == 0)
-        let selfApproved = try CLIRunner.run(["bundle", "verify", bundle, "--trust", "\(keys)/trust", "--approval", directory + "/self.approval", "--model", "X1", "--json"])
+        #expect(
+            try CLIRunner.run(
+                ["approve", bundle] + signer + [
+                    "--approval-id", "MIIT-AD-2026-0042", "--models", "X1", "-o", directory + "/self.approval",
+                ]
+            ).status == 0)
+        let selfApproved = try CLIRunner.run([
+            "bundle", "verify", bundle, "--trust", "\(keys)/trust", "--approval", directory + "/self.approval",
+            "--model", "X1", "--json",
+        ])
         #expect(selfApproved.status == 2)
         #expect(selfApproved.errorCode == "approval.untrusted")
-        let expired = try CLIRunner.run(["approve", bundle, "--key", "\(keys)/approval/approval-signer.key", "--cert", "\(keys)/approval/approval-signer.crt",
-                                         "--approval-id", "MIIT-AD-2026-0042", "--models", "X1", "--valid-until", "2020-01-01T00:00:00Z", "-o", directory + "/old.approval", "--json"])
+        let expired = try CLIRunner.run([
+            "approve", bundle, "--key", "\(keys)/approval/approval-signer.key", "--cert",
+            "\(keys)/approval/approval-signer.crt",
+            "--approval-id", "MIIT-AD-2026-0042", "--models", "X1", "--valid-until", "2020-01-01T00:00:00Z", "-o",
+            directory + "/old.approval", "--json",
+        ])
         #expect(expired.status == 1)
         #expect(expired.errorCode == "usage.valid-until")
-        let notTargeted = try CLIRunner.run(["approve", bundle, "--key", "\(keys)/approval/approval-signer.key", "--cert", "\(keys)/approval/approval-signer.crt",
-                                             "--approval-id", "MIIT-AD-2026-0042", "--models", "X7", "-o", directory + "/x.approval", "--json"])
+        let notTargeted = try CLIRunner.run([
+            "approve", bundle, "--key", "\(keys)/approval/approval-signer.key", "--cert",
+            "\(keys)/approval/approval-signer.crt",
+            "--approval-id", "MIIT-AD-2026-0042", "--models", "X7", "-o", directory + "/x.approval", "--json",
+        ])
         #expect(notTargeted.errorCode == "usage.models")
         // An approval number the manifest does not name is refused before anything is signed.
-        let unnamed = try CLIRunner.run(["approve", bundle, "--key", "\(keys)/approval/approval-signer.key", "--cert", "\(keys)/approval/approval-signer.crt",
-                                         "--approval-id", "MIIT-AD-1", "--models", "X1", "-o", directory + "/unnamed.approval", "--json"])
+        let unnamed = try CLIRunner.run([
+            "approve", bundle, "--key", "\(keys)/approval/approval-signer.key", "--cert",
+            "\(keys)/approval/approval-signer.crt",
+            "--approval-id", "MIIT-AD-1", "--models", "X1", "-o", directory + "/unnamed.approval", "--json",
+        ])
         #expect(unnamed.status == 1 && unnamed.errorCode == "usage.approval-id")
         #expect(!FileManager.default.fileExists(atPath: directory + "/unnamed.approval"))
     }

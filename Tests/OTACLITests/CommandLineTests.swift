@@ -5,7 +5,8 @@ import Testing
 /// where it belongs, and early refusals of what a vehicle would refuse.
 @Suite("Command line")
 struct CommandLineTests {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
 
     /// A temporary directory with the sample images; removed by the caller.
     func workspace() throws -> String {
@@ -20,7 +21,10 @@ struct CommandLineTests {
 
     func signer(_ suite: String) -> [String] {
         let keys = "\(Self.repository)/keys-sample/\(suite)"
-        return ["--key", "\(keys)/release/signer-1.key", "--cert", "\(keys)/release/signer-1.crt", "--chain", "\(keys)/release/chain.pem"]
+        return [
+            "--key", "\(keys)/release/signer-1.key", "--cert", "\(keys)/release/signer-1.crt", "--chain",
+            "\(keys)/release/chain.pem",
+        ]
     }
 
     /// Every key of a JSON value, at any depth.
@@ -33,7 +37,9 @@ struct CommandLineTests {
     @Test func `ota --version prints the version`() throws {
         let run = try CLIRunner.run(["--version"])
         #expect(run.status == 0)
-        #expect(run.stdout.trimmingCharacters(in: .whitespacesAndNewlines).wholeMatch(of: /\d+\.\d+\.\d+/) != nil, "\(run.stdout)")
+        #expect(
+            run.stdout.trimmingCharacters(in: .whitespacesAndNewlines).wholeMatch(of: /\d+\.\d+\.\d+/) != nil,
+            "\(run.stdout)")
     }
 
     @Test func `an argument error has one prefix and exit status 1`() throws {
@@ -51,14 +57,27 @@ struct CommandLineTests {
         let keys = "\(Self.repository)/keys-sample/intl"
         let bundle = directory + "/ivi.ota"
         var outputs: [CLIRunner.Result] = []
-        outputs.append(try CLIRunner.run(
-            ["bundle", "build", "\(Self.repository)/manifests/infotainment-full.yaml", "--images", directory + "/images"] + signer("intl")
-                + ["--recipient", "\(keys)/vehicle/device.crt", "-o", bundle, "--json"]))
+        outputs.append(
+            try CLIRunner.run(
+                [
+                    "bundle", "build", "\(Self.repository)/manifests/infotainment-full.yaml", "--images",
+                    directory + "/images",
+                ] + signer("intl")
+                    + ["--recipient", "\(keys)/vehicle/device.crt", "-o", bundle, "--json"]))
         outputs.append(try CLIRunner.run(["bundle", "verify", bundle, "--trust", "\(keys)/trust", "--json"]))
         outputs.append(try CLIRunner.run(["bundle", "inspect", bundle, "--json"]))
-        outputs.append(try CLIRunner.run(["vehicle", "init", directory + "/car", "--config", "\(Self.repository)/samples/vehicle-x1.yaml", "--images", directory + "/images", "--json"]))
-        try Data(#"{"parked": true, "gear": "P", "batteryPercent": 80}"#.utf8).write(to: URL(fileURLWithPath: directory + "/state.json"))
-        outputs.append(try CLIRunner.run(["install", "--workshop", bundle, "--vehicle", directory + "/car", "--state", directory + "/state.json", "--consent", "yes", "--json"]))
+        outputs.append(
+            try CLIRunner.run([
+                "vehicle", "init", directory + "/car", "--config", "\(Self.repository)/samples/vehicle-x1.yaml",
+                "--images", directory + "/images", "--json",
+            ]))
+        try Data(#"{"parked": true, "gear": "P", "batteryPercent": 80}"#.utf8).write(
+            to: URL(fileURLWithPath: directory + "/state.json"))
+        outputs.append(
+            try CLIRunner.run([
+                "install", "--workshop", bundle, "--vehicle", directory + "/car", "--state", directory + "/state.json",
+                "--consent", "yes", "--json",
+            ]))
         outputs.append(try CLIRunner.run(["vehicle", "status", directory + "/car", "--json"]))
         outputs.append(try CLIRunner.run(["errors", "--json"]))
         for output in outputs {
@@ -74,16 +93,31 @@ struct CommandLineTests {
         defer { CLIRunner.removeTemporaryDirectory(directory) }
         let keys = "\(Self.repository)/keys-sample/intl"
         let bundle = directory + "/ivi.ota"
-        #expect(try CLIRunner.run(
-            ["bundle", "build", "\(Self.repository)/manifests/infotainment-full.yaml", "--images", directory + "/images"] + signer("intl")
-                + ["--recipient", "\(keys)/vehicle/device.crt", "-o", bundle]).status == 0)
-        #expect(try CLIRunner.run(["vehicle", "init", directory + "/car", "--config", "\(Self.repository)/samples/vehicle-x1.yaml", "--images", directory + "/images"]).status == 0)
-        try Data(#"{"parked": true, "gear": "P", "batteryPercent": 80}"#.utf8).write(to: URL(fileURLWithPath: directory + "/state.json"))
-        let installed = try CLIRunner.run(["install", "--workshop", bundle, "--vehicle", directory + "/car", "--state", directory + "/state.json", "--consent", "yes", "--no-activate", "--json"])
+        #expect(
+            try CLIRunner.run(
+                [
+                    "bundle", "build", "\(Self.repository)/manifests/infotainment-full.yaml", "--images",
+                    directory + "/images",
+                ] + signer("intl")
+                    + ["--recipient", "\(keys)/vehicle/device.crt", "-o", bundle]
+            ).status == 0)
+        #expect(
+            try CLIRunner.run([
+                "vehicle", "init", directory + "/car", "--config", "\(Self.repository)/samples/vehicle-x1.yaml",
+                "--images", directory + "/images",
+            ]).status == 0)
+        try Data(#"{"parked": true, "gear": "P", "batteryPercent": 80}"#.utf8).write(
+            to: URL(fileURLWithPath: directory + "/state.json"))
+        let installed = try CLIRunner.run([
+            "install", "--workshop", bundle, "--vehicle", directory + "/car", "--state", directory + "/state.json",
+            "--consent", "yes", "--no-activate", "--json",
+        ])
         #expect(((installed.json["result"] as? [String: Any])?["stage"] as? String) == "installed")
         let activated = try CLIRunner.run(["vehicle", "activate", directory + "/car", "--json"])
         #expect(activated.status == 0, "\(activated.stderr)")
-        #expect((((activated.json["result"] as? [String: Any])?["pending"] as? [String: Any])?["stage"] as? String) == "activated")
+        #expect(
+            (((activated.json["result"] as? [String: Any])?["pending"] as? [String: Any])?["stage"] as? String)
+                == "activated")
         let again = try CLIRunner.run(["vehicle", "activate", directory + "/car", "--json"])
         #expect(again.status == 2 && again.errorCode == "activate.nothing-installed")
     }
@@ -97,9 +131,15 @@ struct CommandLineTests {
         let directory = try workspace()
         defer { CLIRunner.removeTemporaryDirectory(directory) }
         let images = directory + "/images"
-        let ok = try CLIRunner.run(["delta", "create", images + "/ivi-rootfs-2.3.1.img", images + "/ivi-rootfs-2.4.0.img", "-o", directory + "/p", "--dictionary-size", "4MiB"])
+        let ok = try CLIRunner.run([
+            "delta", "create", images + "/ivi-rootfs-2.3.1.img", images + "/ivi-rootfs-2.4.0.img", "-o",
+            directory + "/p", "--dictionary-size", "4MiB",
+        ])
         #expect(ok.status == 0, "\(ok.stderr)")
-        let bad = try CLIRunner.run(["delta", "create", images + "/ivi-rootfs-2.3.1.img", images + "/ivi-rootfs-2.4.0.img", "-o", directory + "/q", "--dictionary-size", "3MiB", "--json"])
+        let bad = try CLIRunner.run([
+            "delta", "create", images + "/ivi-rootfs-2.3.1.img", images + "/ivi-rootfs-2.4.0.img", "-o",
+            directory + "/q", "--dictionary-size", "3MiB", "--json",
+        ])
         #expect(bad.status == 1 && bad.errorCode == "usage.invalid")
         #expect(!FileManager.default.fileExists(atPath: directory + "/q"))
     }
@@ -113,14 +153,25 @@ struct CommandLineTests {
         let encrypted = directory + "/fleet.enc.key"
         let openssl = Process()
         openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        openssl.arguments = ["pkcs8", "-topk8", "-in", "\(keys)/vehicle/fleet-recipient.key", "-out", encrypted, "-passout", "pass:s3cret"]
+        openssl.arguments = [
+            "pkcs8", "-topk8", "-in", "\(keys)/vehicle/fleet-recipient.key", "-out", encrypted, "-passout",
+            "pass:s3cret",
+        ]
         try openssl.run()
         openssl.waitUntilExit()
-        #expect(try CLIRunner.run(
-            ["bundle", "build", "\(Self.repository)/manifests/infotainment-full.yaml", "--images", directory + "/images"] + signer("intl")
-                + ["--recipient", "\(keys)/vehicle/fleet-recipient.crt", "-o", bundle]).status == 0)
+        #expect(
+            try CLIRunner.run(
+                [
+                    "bundle", "build", "\(Self.repository)/manifests/infotainment-full.yaml", "--images",
+                    directory + "/images",
+                ] + signer("intl")
+                    + ["--recipient", "\(keys)/vehicle/fleet-recipient.crt", "-o", bundle]
+            ).status == 0)
         let run = try CLIRunner.run(
-            ["bundle", "rewrap", bundle, "--key", encrypted, "--passphrase-env", "FLEET_PASS", "--recipient", "\(keys)/vehicle/device.crt", "--json"],
+            [
+                "bundle", "rewrap", bundle, "--key", encrypted, "--passphrase-env", "FLEET_PASS", "--recipient",
+                "\(keys)/vehicle/device.crt", "--json",
+            ],
             environment: ["FLEET_PASS": "s3cret"])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(((run.json["result"] as? [String: Any])?["recipients"] as? Int) == 2)
@@ -147,9 +198,13 @@ struct CommandLineTests {
         try tar.run()
         tar.waitUntilExit()
         for name in ["text.ota", "empty.ota", "junk.ota", "other.ota"] {
-            for command in [["bundle", "inspect"], ["bundle", "verify", "--trust", "\(Self.repository)/keys-sample/intl/trust"]] {
+            for command in [
+                ["bundle", "inspect"], ["bundle", "verify", "--trust", "\(Self.repository)/keys-sample/intl/trust"],
+            ] {
                 let run = try CLIRunner.run(command + [directory + "/" + name, "--json"])
-                #expect(run.status == 2 && run.errorCode == "bundle.not-a-bundle", "\(command) \(name): \(run.errorCode ?? run.stderr) \(run.stdout)")
+                #expect(
+                    run.status == 2 && run.errorCode == "bundle.not-a-bundle",
+                    "\(command) \(name): \(run.errorCode ?? run.stderr) \(run.stdout)")
             }
         }
     }
@@ -157,19 +212,37 @@ struct CommandLineTests {
     @Test func `the builder refuses before signing what every vehicle would refuse`() throws {
         let directory = try workspace()
         defer { CLIRunner.removeTemporaryDirectory(directory) }
-        let original = try String(contentsOfFile: "\(Self.repository)/manifests/infotainment-full.yaml", encoding: .utf8)
+        let original = try String(
+            contentsOfFile: "\(Self.repository)/manifests/infotainment-full.yaml", encoding: .utf8)
         let cases: [(String, String, String)] = [
-            ("expired", original.replacingOccurrences(of: "expires: 2036", with: "expires: 2026-01-02T00:00:00Z #"), "bundle.expires"),
-            ("from the future", original.replacingOccurrences(of: "created: 2026", with: "created: 2060-01-01T00:00:00Z #").replacingOccurrences(of: "expires: 2036", with: "expires: 2061-01-01T00:00:00Z #"), "bundle.created"),
-            ("a safety change without a filing", original.replacingOccurrences(of: "categories: [", with: "categories: [safety, ").replacingOccurrences(of: "type: filing", with: "type: ta-extension"), "regulatory"),
+            (
+                "expired", original.replacingOccurrences(of: "expires: 2036", with: "expires: 2026-01-02T00:00:00Z #"),
+                "bundle.expires"
+            ),
+            (
+                "from the future",
+                original.replacingOccurrences(of: "created: 2026", with: "created: 2060-01-01T00:00:00Z #")
+                    .replacingOccurrences(of: "expires: 2036", with: "expires: 2061-01-01T00:00:00Z #"),
+                "bundle.created"
+            ),
+            (
+                "a safety change without a filing",
+                original.replacingOccurrences(of: "categories: [", with: "categories: [safety, ").replacingOccurrences(
+                    of: "type: filing", with: "type: ta-extension"), "regulatory"
+            ),
         ]
         for (what, text, field) in cases {
             #expect(text != original, "\(what): the manifest edit did not apply")
             let path = directory + "/\(what).yaml"
             try text.write(toFile: path, atomically: true, encoding: .utf8)
-            let run = try CLIRunner.run(["bundle", "build", path, "--images", directory + "/images"] + signer("intl") + ["-o", directory + "/out.ota", "--json"])
+            let run = try CLIRunner.run(
+                ["bundle", "build", path, "--images", directory + "/images"] + signer("intl") + [
+                    "-o", directory + "/out.ota", "--json",
+                ])
             #expect(run.status == 1 && run.errorCode == "manifest.invalid", "\(what): \(run.stdout)")
-            #expect(((run.json["error"] as? [String: Any])?["message"] as? String)?.contains(field) == true, "\(what): \(run.stdout)")
+            #expect(
+                ((run.json["error"] as? [String: Any])?["message"] as? String)?.contains(field) == true,
+                "\(what): \(run.stdout)")
             #expect(!FileManager.default.fileExists(atPath: directory + "/out.ota"))
         }
     }
@@ -177,12 +250,18 @@ struct CommandLineTests {
     @Test func `progress is a JSON line stream on request and silent when piped`() throws {
         let directory = try workspace()
         defer { CLIRunner.removeTemporaryDirectory(directory) }
-        let build = ["bundle", "build", "\(Self.repository)/manifests/infotainment-full.yaml", "--images", directory + "/images"] + signer("intl")
+        let build =
+            [
+                "bundle", "build", "\(Self.repository)/manifests/infotainment-full.yaml", "--images",
+                directory + "/images",
+            ] + signer("intl")
         let quiet = try CLIRunner.run(build + ["-o", directory + "/a.ota"])
         #expect(quiet.status == 0 && quiet.stderr.isEmpty, "\(quiet.stderr)")
         let lines = try CLIRunner.run(build + ["-o", directory + "/b.ota", "--progress", "json", "--json"])
         #expect(lines.status == 0)
-        let events = lines.stderr.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let events = lines.stderr.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
         #expect(!events.isEmpty)
         #expect(events.allSatisfy { $0["step"] is String && $0["done"] is Int })
         #expect((events.last?["done"] as? Int) == (events.last?["total"] as? Int))
@@ -194,11 +273,16 @@ struct CommandLineTests {
         let directory = try workspace()
         defer { CLIRunner.removeTemporaryDirectory(directory) }
         let run = try CLIRunner.run(
-            ["bundle", "build", "\(Self.repository)/manifests/infotainment-full.yaml", "--images", directory + "/images", "--suite", "gm"] + signer("gm")
+            [
+                "bundle", "build", "\(Self.repository)/manifests/infotainment-full.yaml", "--images",
+                directory + "/images", "--suite", "gm",
+            ] + signer("gm")
                 + ["-o", directory + "/ivi-gm.ota", "--json"])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(((run.json["result"] as? [String: Any])?["suite"] as? String) == "gm")
-        let verified = try CLIRunner.run(["bundle", "verify", directory + "/ivi-gm.ota", "--trust", "\(Self.repository)/keys-sample/gm/trust"])
+        let verified = try CLIRunner.run([
+            "bundle", "verify", directory + "/ivi-gm.ota", "--trust", "\(Self.repository)/keys-sample/gm/trust",
+        ])
         #expect(verified.status == 0, "\(verified.stderr)")
     }
 }

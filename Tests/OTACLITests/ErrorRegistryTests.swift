@@ -5,7 +5,8 @@ import Testing
 /// The error registry is the one list of codes: every code thrown is registered, every registered
 /// code is a static member, and docs/ERRORS.md is generated from it.
 @Suite struct ErrorRegistryTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
 
     static func sources() throws -> [(path: String, text: String)] {
         let base = root.appendingPathComponent("Sources").path
@@ -30,7 +31,8 @@ import Testing
     }
 
     @Test func `every static member is in the registry`() throws {
-        let file = try String(contentsOf: Self.root.appendingPathComponent("Sources/OTACore/Errors/ErrorCodes.swift"), encoding: .utf8)
+        let file = try String(
+            contentsOf: Self.root.appendingPathComponent("Sources/OTACore/Errors/ErrorCodes.swift"), encoding: .utf8)
         let declared = file.matches(of: /public static let [a-zA-Z0-9]+ = Self\("([^"]+)"/).map { String($0.output.1) }
         #expect(declared.count == OTAError.Code.registry.count)
         #expect(Set(declared) == Set(OTAError.Code.registry.map(\.rawValue)))

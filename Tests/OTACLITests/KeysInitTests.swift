@@ -23,31 +23,47 @@ struct KeysInitTests {
         let verifier = ChainVerifier(store: try TrustStore(directory: "\(directory)/trust"))
         let chain = try Certificate.load(contentsOf: "\(directory)/release/chain.pem")
         for signer in ["signer-1", "signer-2"] {
-            #expect(try verifier.verify(certificate(directory, "release/\(signer).crt"), intermediates: chain, role: .release).isTrusted, "\(signer)")
+            #expect(
+                try verifier.verify(
+                    certificate(directory, "release/\(signer).crt"), intermediates: chain, role: .release
+                ).isTrusted, "\(signer)")
         }
-        guard case .untrusted(let revoked) = try verifier.verify(certificate(directory, "release/revoked-signer.crt"), intermediates: chain, role: .release) else {
+        guard
+            case .untrusted(let revoked) = try verifier.verify(
+                certificate(directory, "release/revoked-signer.crt"), intermediates: chain, role: .release)
+        else {
             Issue.record("revoked signer was trusted")
             return
         }
         #expect(revoked.code == "certificate.revoked")
-        for (path, role) in [("approval/approval-signer.crt", TrustRole.approval), ("repository/repository-signer.crt", .repository),
-                             ("vehicle/device.crt", .vehicle), ("compliance/compliance-signer.crt", .compliance)] {
+        for (path, role) in [
+            ("approval/approval-signer.crt", TrustRole.approval), ("repository/repository-signer.crt", .repository),
+            ("vehicle/device.crt", .vehicle), ("compliance/compliance-signer.crt", .compliance),
+        ] {
             #expect(try verifier.verify(certificate(directory, path), role: role).isTrusted, "\(path)")
             // A valid certificate of another role is not a release signer.
-            #expect(!(try verifier.verify(certificate(directory, path), intermediates: chain, role: .release).isTrusted), "\(path) as release")
+            #expect(
+                !(try verifier.verify(certificate(directory, path), intermediates: chain, role: .release).isTrusted),
+                "\(path) as release")
         }
 
         // The encrypted sample key opens with its passphrase file and matches signer-1.
-        let encrypted = try PrivateKey(contentsOf: "\(directory)/release/signer-1.encrypted.key", passphrase: .file("\(directory)/release/signer-1.passphrase"))
+        let encrypted = try PrivateKey(
+            contentsOf: "\(directory)/release/signer-1.encrypted.key",
+            passphrase: .file("\(directory)/release/signer-1.passphrase"))
         #expect(try encrypted.publicKey == certificate(directory, "release/signer-1.crt").publicKey)
-        let mode = try FileManager.default.attributesOfItem(atPath: "\(directory)/release/signer-1.key")[.posixPermissions] as? Int
+        let mode =
+            try FileManager.default.attributesOfItem(atPath: "\(directory)/release/signer-1.key")[.posixPermissions]
+            as? Int
         #expect(mode == 0o600)
     }
 
     /// What a certificate says, apart from its key, serial, dates and signature.
     func profile(_ certificate: Certificate) throws -> [String] {
-        [certificate.subject, certificate.issuer, String(certificate.isCA), try certificate.publicKey.type.rawValue,
-         certificate.extendedKeyUsages.sorted().joined(separator: ","), try certificate.signerID ?? "-"]
+        [
+            certificate.subject, certificate.issuer, String(certificate.isCA), try certificate.publicKey.type.rawValue,
+            certificate.extendedKeyUsages.sorted().joined(separator: ","), try certificate.signerID ?? "-",
+        ]
     }
 
     @Test(arguments: Suite.allCases)
@@ -58,11 +74,15 @@ struct KeysInitTests {
         #expect(try CLIRunner.run(["keys", "init", "--suite", suite.rawValue, "--out", fresh]).status == 0)
         let committed = "\(CLIRunner.repository)/keys-sample/\(suite.rawValue)"
         func files(_ root: String) throws -> [String] {
-            try FileManager.default.subpathsOfDirectory(atPath: root).filter { !FileSystem.isDirectory("\(root)/\($0)") }.sorted()
+            try FileManager.default.subpathsOfDirectory(atPath: root).filter {
+                !FileSystem.isDirectory("\(root)/\($0)")
+            }.sorted()
         }
         #expect(try files(committed) == files(fresh), "regenerate with scripts/make-keys-sample.sh")
         for path in try files(fresh) where path.hasSuffix(".crt") {
-            #expect(try profile(certificate(committed, path)) == profile(certificate(fresh, path)), "\(path): regenerate with scripts/make-keys-sample.sh")
+            #expect(
+                try profile(certificate(committed, path)) == profile(certificate(fresh, path)),
+                "\(path): regenerate with scripts/make-keys-sample.sh")
         }
     }
 
@@ -73,8 +93,12 @@ struct KeysInitTests {
         #expect(try CLIRunner.run(["keys", "init", "--suite", "intl", "--out", directory]).status == 0)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = ["verify", "-crl_check_all", "-purpose", "any", "-CAfile", "\(directory)/release/root-ca.crt", "-untrusted", "\(directory)/release/chain.pem",
-                             "-CRLfile", "\(directory)/release/root-ca.crl", "-CRLfile", "\(directory)/release/signing-ca.crl", "\(directory)/release/signer-1.crt"]
+        process.arguments = [
+            "verify", "-crl_check_all", "-purpose", "any", "-CAfile", "\(directory)/release/root-ca.crt", "-untrusted",
+            "\(directory)/release/chain.pem",
+            "-CRLfile", "\(directory)/release/root-ca.crl", "-CRLfile", "\(directory)/release/signing-ca.crl",
+            "\(directory)/release/signer-1.crt",
+        ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()

@@ -8,7 +8,8 @@ import Testing
 struct PublicAPITests {
     /// The built modules (`.build/<triple>/debug/Modules`, beside the test bundle).
     static var modules: String {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("Modules").path
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("Modules")
+            .path
     }
 
     /// Type-checks `source` as a consumer would, returning the compiler's status and output.
@@ -16,9 +17,13 @@ struct PublicAPITests {
         let file = directory + "/consumer.swift"
         try source.write(toFile: file, atomically: true, encoding: .utf8)
         // SwiftPM hands a consumer the C modules' maps; so do we.
-        let cModules = try FileManager.default.contentsOfDirectory(atPath: CLIRunner.repository + "/Sources").filter { $0.hasPrefix("C") }.sorted()
+        let cModules = try FileManager.default.contentsOfDirectory(atPath: CLIRunner.repository + "/Sources").filter {
+            $0.hasPrefix("C")
+        }.sorted()
         var arguments = ["swiftc", "-typecheck", "-I", modules]
-        for module in cModules { arguments += ["-Xcc", "-fmodule-map-file=\(CLIRunner.repository)/Sources/\(module)/module.modulemap"] }
+        for module in cModules {
+            arguments += ["-Xcc", "-fmodule-map-file=\(CLIRunner.repository)/Sources/\(module)/module.modulemap"]
+        }
         arguments.append(file)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -52,9 +57,11 @@ struct PublicAPITests {
         let directory = try CLIRunner.temporaryDirectory()
         defer { CLIRunner.removeTemporaryDirectory(directory) }
         // Each was public once; each is `package` now.
-        for (module, use) in [("OTACore", "_ = try? InputFile(path: \"/etc/hosts\")"), ("OTACore", "_ = Hex.self"),
-                              ("OTACore", "_ = ScratchFile.self"), ("OTAInstaller", "_ = SlotDevice.self"),
-                              ("OTAInstaller", "_ = Vehicle.Options().faultHook")] {
+        for (module, use) in [
+            ("OTACore", "_ = try? InputFile(path: \"/etc/hosts\")"), ("OTACore", "_ = Hex.self"),
+            ("OTACore", "_ = ScratchFile.self"), ("OTAInstaller", "_ = SlotDevice.self"),
+            ("OTAInstaller", "_ = Vehicle.Options().faultHook"),
+        ] {
             let result = try Self.typecheck("import \(module)\n\(use)\n", in: directory)
             #expect(result.status != 0, "\(module): `\(use)` compiled from outside the package")
         }

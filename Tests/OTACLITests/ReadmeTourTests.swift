@@ -15,12 +15,15 @@ struct ReadmeTourTests {
         else { throw TourError("README.md has no ```sh block under \"## A short tour\"") }
         var lines: [String] = []
         var switched = false
-        for line in readme[open.upperBound..<close.lowerBound].split(separator: "\n", omittingEmptySubsequences: false) {
+        for line in readme[open.upperBound..<close.lowerBound].split(separator: "\n", omittingEmptySubsequences: false)
+        {
             if line.hasPrefix("swift build") { continue }
             var text = String(line)
             if line.hasPrefix("S=intl;"), suite == "gm" {
                 // "S=intl; V=...   # or: S=gm; V=... (comment)" → "S=gm; V=..."
-                guard let alternative = line.range(of: "# or: ") else { throw TourError("the suite line names no gm alternative") }
+                guard let alternative = line.range(of: "# or: ") else {
+                    throw TourError("the suite line names no gm alternative")
+                }
                 text = String(line[alternative.upperBound...].prefix { $0 != "(" }).trimmingCharacters(in: .whitespaces)
                 switched = true
             }
@@ -64,7 +67,8 @@ struct ReadmeTourTests {
         process.arguments = ["-c", command]
         process.currentDirectoryURL = URL(fileURLWithPath: CLIRunner.repository)
         var environment = ProcessInfo.processInfo.environment
-        environment["PATH"] = CLIRunner.executable.deletingLastPathComponent().path + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
+        environment["PATH"] =
+            CLIRunner.executable.deletingLastPathComponent().path + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
         process.environment = environment
         let output = Pipe()
         process.standardOutput = output

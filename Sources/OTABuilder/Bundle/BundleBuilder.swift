@@ -1,8 +1,9 @@
 public import Foundation
 public import OTACore
 import OTADelta
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Builds a signed (and optionally encrypted) bundle from a manifest and its images.
@@ -24,9 +25,12 @@ public enum BundleBuilder {
         /// future, a category without its filing). Off only for test benches that need such bundles.
         public var refusesWhatVehiclesRefuse = true
 
-        public init(manifestPath: String, imagesDirectory: String, signer: SignerIdentity, recipients: [Certificate] = [], outputPath: String,
-                    chunkSize: Int = Int(BundleLayout.defaultChunkSize), xzPreset: UInt32 = 6,
-                    threads: Int = ProcessInfo.processInfo.activeProcessorCount, now: Date = Date(), suite: Suite? = nil) {
+        public init(
+            manifestPath: String, imagesDirectory: String, signer: SignerIdentity, recipients: [Certificate] = [],
+            outputPath: String,
+            chunkSize: Int = Int(BundleLayout.defaultChunkSize), xzPreset: UInt32 = 6,
+            threads: Int = ProcessInfo.processInfo.activeProcessorCount, now: Date = Date(), suite: Suite? = nil
+        ) {
             self.suite = suite
             self.manifestPath = manifestPath
             self.imagesDirectory = imagesDirectory
@@ -76,27 +80,38 @@ public enum BundleBuilder {
         let source = try ManifestSource.load(request.manifestPath)
         let suite = request.suite ?? source.suite
         guard suite.signatureAlgorithms.contains(try SignatureAlgorithm.forKey(request.signer.key.type)) else {
-            throw OTAError(.keySuiteMismatch, "the signer's \(request.signer.key.type.rawValue) key cannot sign a \(suite.rawValue)-suite bundle")
+            throw OTAError(
+                .keySuiteMismatch,
+                "the signer's \(request.signer.key.type.rawValue) key cannot sign a \(suite.rawValue)-suite bundle")
         }
         for certificate in request.recipients {
             let type = try certificate.publicKey.type
             let fits = suite == .gm ? type == .sm2 : (type == .p256 || type == .x25519)
             guard fits else {
-                throw OTAError(.recipientSuiteMismatch, "recipient \(certificate.subject) has a \(type.rawValue) key, unusable in the \(suite.rawValue) suite")
+                throw OTAError(
+                    .recipientSuiteMismatch,
+                    "recipient \(certificate.subject) has a \(type.rawValue) key, unusable in the \(suite.rawValue) suite"
+                )
             }
         }
         let encrypted = !request.recipients.isEmpty
         let contentKey: [UInt8]? = encrypted ? try SecureRandom.bytes(32) : nil
         let plainChunk = request.chunkSize
         guard (BundleLayout.minimumChunkSize...BundleLayout.maximumChunkSize).contains(UInt64(plainChunk)) else {
-            throw OTAError(.usageChunkSize, "chunk size must be \(BundleLayout.minimumChunkSize)...\(BundleLayout.maximumChunkSize)")
+            throw OTAError(
+                .usageChunkSize,
+                "chunk size must be \(BundleLayout.minimumChunkSize)...\(BundleLayout.maximumChunkSize)")
         }
 
         var images: [Manifest.Image] = []
         var scratches: [ScratchFile] = []
         var total: UInt64 = 0
         for image in source.images {
-            if let path = try? ImagesDirectory.resolve(image.file, in: request.imagesDirectory), let size = try? InputFile(path: path).size() { total += UInt64(size) }
+            if let path = try? ImagesDirectory.resolve(image.file, in: request.imagesDirectory),
+                let size = try? InputFile(path: path).size()
+            {
+                total += UInt64(size)
+            }
         }
         var done: UInt64 = 0
         for image in source.images {
@@ -105,7 +120,8 @@ public enum BundleBuilder {
             // A delta's payload is the patch from the named earlier image to this one.
             var delta: DeltaPayload? = nil
             if image.kind == .delta {
-                let made = try DeltaPayload.make(image: image, imagesDirectory: request.imagesDirectory, suite: suite, besides: request.outputPath)
+                let made = try DeltaPayload.make(
+                    image: image, imagesDirectory: request.imagesDirectory, suite: suite, besides: request.outputPath)
                 delta = made
                 path = made.patchPath
             }
@@ -114,60 +130,94 @@ public enum BundleBuilder {
             var prefix: [UInt8]? = nil
             if let contentKey {
                 prefix = try SecureRandom.bytes(ChunkedAEAD.noncePrefixLength)
-                sealer = try ChunkedAEAD.Sealer(aead: try PayloadCipher.aead(suite: suite, contentKey: contentKey, imageName: image.name), noncePrefix: prefix!,
-                                                associatedData: PayloadCipher.associatedData(bundleID: source.bundleID, imageName: image.name))
+                sealer = try ChunkedAEAD.Sealer(
+                    aead: try PayloadCipher.aead(suite: suite, contentKey: contentKey, imageName: image.name),
+                    noncePrefix: prefix!,
+                    associatedData: PayloadCipher.associatedData(bundleID: source.bundleID, imageName: image.name))
             }
             let scratch = try ScratchFile(besides: request.outputPath, name: image.name)
             // A patch is xz inside already: stored without a second compression.
-            let encoded = try PayloadEncoder.encode(path: path, entry: entry, compression: delta == nil ? image.compression : .none, suite: suite, chunkSize: plainChunk,
-                                                    sealer: sealer, noncePrefix: prefix, scratch: scratch, xzPreset: request.xzPreset, threads: request.threads) { read in
-                    progress?(WorkProgress(step: "\(delta == nil ? "compress" : "store patch of") \(image.name)", done: done + read, total: total))
-                }
+            let encoded = try PayloadEncoder.encode(
+                path: path, entry: entry, compression: delta == nil ? image.compression : .none, suite: suite,
+                chunkSize: plainChunk,
+                sealer: sealer, noncePrefix: prefix, scratch: scratch, xzPreset: request.xzPreset,
+                threads: request.threads
+            ) { read in
+                progress?(
+                    WorkProgress(
+                        step: "\(delta == nil ? "compress" : "store patch of") \(image.name)", done: done + read,
+                        total: total))
+            }
             done += delta?.target.size ?? encoded.payload.plainSize
             scratches.append(scratch)
-            images.append(Manifest.Image(
-                name: image.name, ecu: image.ecu, hardwareIds: image.hardwareIds, slotGroup: image.slotGroup, version: image.version,
-                securityVersion: image.securityVersion, allowDowngrade: image.allowDowngrade, kind: image.kind, source: delta?.source,
-                target: delta?.target ?? Manifest.Target(hash: encoded.payload.plainHash, size: encoded.payload.plainSize), rxswin: image.rxswin, swin: image.swin,
-                categories: image.categories, payload: encoded.payload))
+            images.append(
+                Manifest.Image(
+                    name: image.name, ecu: image.ecu, hardwareIds: image.hardwareIds, slotGroup: image.slotGroup,
+                    version: image.version,
+                    securityVersion: image.securityVersion, allowDowngrade: image.allowDowngrade, kind: image.kind,
+                    source: delta?.source,
+                    target: delta?.target
+                        ?? Manifest.Target(hash: encoded.payload.plainHash, size: encoded.payload.plainSize),
+                    rxswin: image.rxswin, swin: image.swin,
+                    categories: image.categories, payload: encoded.payload))
         }
 
         let manifest = Manifest(
-            bundle: Manifest.BundleInfo(id: source.bundleID, campaign: source.campaign, created: source.created ?? request.now, expires: source.expires,
-                                        suite: suite, description: source.description),
-            targets: source.targets, images: images, regulatory: source.regulatory, impact: source.impact, notice: source.notice,
+            bundle: Manifest.BundleInfo(
+                id: source.bundleID, campaign: source.campaign, created: source.created ?? request.now,
+                expires: source.expires,
+                suite: suite, description: source.description),
+            targets: source.targets, images: images, regulatory: source.regulatory, impact: source.impact,
+            notice: source.notice,
             preconditions: source.preconditions, recovery: source.recovery,
             encryption: encrypted ? Manifest.Encryption(algorithm: suite.cipher, chunkSize: UInt64(plainChunk)) : nil)
         let problems = ManifestRules.problems(in: manifest)
         guard problems.isEmpty else { throw ManifestSource.invalid(problems, source: request.manifestPath) }
         // Before anything is signed: what every vehicle would refuse stops the build here.
         let refusals = ManifestRules.vehicleRefusals(in: manifest, at: request.now)
-        if request.refusesWhatVehiclesRefuse, !refusals.problems.isEmpty { throw ManifestSource.invalid(refusals.problems, source: request.manifestPath) }
+        if request.refusesWhatVehiclesRefuse, !refusals.problems.isEmpty {
+            throw ManifestSource.invalid(refusals.problems, source: request.manifestPath)
+        }
         let manifestBytes = try CanonicalJSON.encode(manifest)
         let digest = try Hasher.hash(suite.hash, manifestBytes)
 
-        let envelope = SignatureEnvelope(payloadType: SignatureEnvelope.manifestType,
-                                         signatures: [try request.signer.sign(manifestBytes, type: SignatureEnvelope.manifestType)])
+        let envelope = SignatureEnvelope(
+            payloadType: SignatureEnvelope.manifestType,
+            signatures: [try request.signer.sign(manifestBytes, type: SignatureEnvelope.manifestType)])
         var recipients = Recipients()
         if let contentKey {
             recipients = try Self.recipients(for: request.recipients, contentKey: contentKey, digest: digest)
         }
         let payloads = zip(images, scratches).map { image, scratch in
-            (entry: image.payload.entry, size: image.payload.storedSize, source: { () throws(OTAError) -> BundleWriter.PayloadSource in .file(try scratch.reader()) })
+            (
+                entry: image.payload.entry, size: image.payload.storedSize,
+                source: { () throws(OTAError) -> BundleWriter.PayloadSource in .file(try scratch.reader()) }
+            )
         }
-        try BundleWriter.write(to: request.outputPath, manifest: manifestBytes, envelope: envelope, recipients: recipients, payloads: payloads)
+        try BundleWriter.write(
+            to: request.outputPath, manifest: manifestBytes, envelope: envelope, recipients: recipients,
+            payloads: payloads)
         let size = UInt64((try? InputFile(path: request.outputPath).size()) ?? 0)
-        return Report(bundle: request.outputPath, bundleID: source.bundleID, suite: suite.rawValue, manifestDigest: digest.hex, encrypted: encrypted,
-                      recipients: recipients.recipients.count,
-                      images: images.map { ImageReport(name: $0.name, kind: $0.kind.rawValue, imageSize: $0.target.size, plainSize: $0.payload.plainSize, storedSize: $0.payload.storedSize, hash: $0.target.hash) },
-                      bytes: size, warnings: refusals.warnings.map(\.description))
+        return Report(
+            bundle: request.outputPath, bundleID: source.bundleID, suite: suite.rawValue, manifestDigest: digest.hex,
+            encrypted: encrypted,
+            recipients: recipients.recipients.count,
+            images: images.map {
+                ImageReport(
+                    name: $0.name, kind: $0.kind.rawValue, imageSize: $0.target.size, plainSize: $0.payload.plainSize,
+                    storedSize: $0.payload.storedSize, hash: $0.target.hash)
+            },
+            bytes: size, warnings: refusals.warnings.map(\.description))
     }
 
-    static func recipients(for certificates: [Certificate], contentKey: [UInt8], digest: Digest) throws(OTAError) -> Recipients {
+    static func recipients(for certificates: [Certificate], contentKey: [UInt8], digest: Digest) throws(OTAError)
+        -> Recipients
+    {
         var entries: [Recipients.Entry] = []
         for certificate in certificates {
             let key = try certificate.publicKey
-            let wrapped = try WrappedKey.wrap(contentKey, to: key, context: Recipients.wrapContext(manifestDigest: digest))
+            let wrapped = try WrappedKey.wrap(
+                contentKey, to: key, context: Recipients.wrapContext(manifestDigest: digest))
             entries.append(Recipients.Entry(keyId: try key.keyID().hex, subject: certificate.subject, wrapped: wrapped))
         }
         return Recipients(recipients: entries)
@@ -180,14 +230,17 @@ struct DeltaPayload {
     let source: Manifest.DeltaSource
     let target: Manifest.Target
 
-    static func make(image: ManifestSource.Image, imagesDirectory: String, suite: Suite, besides outputPath: String) throws(OTAError) -> DeltaPayload {
+    static func make(image: ManifestSource.Image, imagesDirectory: String, suite: Suite, besides outputPath: String)
+        throws(OTAError) -> DeltaPayload
+    {
         guard let sourceFile = image.sourceFile, let sourceVersion = image.sourceVersion else {
             throw OTAError(.manifestInvalid, "image '\(image.name)': a delta names its source file and version")
         }
         let oldPath = try ImagesDirectory.resolve(sourceFile, in: imagesDirectory)
         let newPath = try ImagesDirectory.resolve(image.file, in: imagesDirectory)
         let directory = pathParentDirectory(outputPath)
-        let patchPath = "\(directory)/.\((outputPath as NSString).lastPathComponent).\(image.name).patch-\(Hex.encode(try SecureRandom.bytes(6)))"
+        let patchPath =
+            "\(directory)/.\((outputPath as NSString).lastPathComponent).\(image.name).patch-\(Hex.encode(try SecureRandom.bytes(6)))"
         var options = DeltaOptions()
         options.hashAlgorithm = suite.hash
         do throws(OTAError) {
@@ -196,7 +249,9 @@ struct DeltaPayload {
             let newSize = try InputFile(path: newPath).size()
             return DeltaPayload(
                 patchPath: patchPath,
-                source: Manifest.DeltaSource(version: sourceVersion, hash: try Hasher.hash(suite.hash, fileAt: oldPath).hex, size: UInt64(oldSize)),
+                source: Manifest.DeltaSource(
+                    version: sourceVersion, hash: try Hasher.hash(suite.hash, fileAt: oldPath).hex,
+                    size: UInt64(oldSize)),
                 target: Manifest.Target(hash: try Hasher.hash(suite.hash, fileAt: newPath).hex, size: UInt64(newSize)))
         } catch {
             unlink(patchPath)

@@ -11,12 +11,16 @@ enum BundleWriter {
         case stream(VerifiedPayloadStream)
     }
 
-    static func write(to path: String, manifest: [UInt8], envelope: SignatureEnvelope, recipients: Recipients,
-                      payloads: [(entry: String, size: UInt64, source: () throws(OTAError) -> PayloadSource)]) throws(OTAError) {
+    static func write(
+        to path: String, manifest: [UInt8], envelope: SignatureEnvelope, recipients: Recipients,
+        payloads: [(entry: String, size: UInt64, source: () throws(OTAError) -> PayloadSource)]
+    ) throws(OTAError) {
         let output = try AtomicFileWriter(path: path)
         let archive = try ArchiveWriter(output: output)
-        for (name, bytes) in [(BundleLayout.manifestEntry, manifest), (BundleLayout.signaturesEntry, try envelope.encoded()),
-                              (BundleLayout.recipientsEntry, try recipients.encoded())] {
+        for (name, bytes) in [
+            (BundleLayout.manifestEntry, manifest), (BundleLayout.signaturesEntry, try envelope.encoded()),
+            (BundleLayout.recipientsEntry, try recipients.encoded()),
+        ] {
             try archive.beginEntry(name: name, size: Int64(bytes.count))
             try archive.write(bytes)
         }
@@ -32,7 +36,9 @@ enum BundleWriter {
                     try archive.write(buffer[0..<count])
                     copied += UInt64(count)
                 }
-                guard copied == payload.size else { throw OTAError(.bundleWrite, "\(file.path): payload changed size while being written") }
+                guard copied == payload.size else {
+                    throw OTAError(.bundleWrite, "\(file.path): payload changed size while being written")
+                }
             case .stream(let stream):
                 while try stream.withNextChunk({ chunk, _ throws(OTAError) in
                     try archive.write(chunk)

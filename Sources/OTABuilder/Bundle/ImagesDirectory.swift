@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import OTACore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The `--images` directory: every image a manifest names must resolve inside it, so a symbolic
 /// link cannot turn a file elsewhere (a private key, a configuration) into a signed image.
@@ -17,7 +18,8 @@ enum ImagesDirectory {
             throw OTAError(.ioNotFound, "\(candidate): no such image")
         }
         guard resolved.hasPrefix(root == "/" ? "/" : root + "/") else {
-            throw OTAError(.imageOutsideDirectory, "\(candidate) resolves to \(resolved), outside the images directory \(root)")
+            throw OTAError(
+                .imageOutsideDirectory, "\(candidate) resolves to \(resolved), outside the images directory \(root)")
         }
         return resolved
     }

@@ -28,9 +28,11 @@ final class PayloadEncoder {
     }
 
     /// Encodes the file at `path`.
-    static func encode(path: String, entry: String, compression: Manifest.Compression, suite: Suite, chunkSize: Int,
-                       sealer: ChunkedAEAD.Sealer?, noncePrefix: [UInt8]?, scratch: ScratchFile, xzPreset: UInt32, threads: Int,
-                       read: (UInt64) -> Void = { _ in }) throws(OTAError) -> Result {
+    static func encode(
+        path: String, entry: String, compression: Manifest.Compression, suite: Suite, chunkSize: Int,
+        sealer: ChunkedAEAD.Sealer?, noncePrefix: [UInt8]?, scratch: ScratchFile, xzPreset: UInt32, threads: Int,
+        read: (UInt64) -> Void = { _ in }
+    ) throws(OTAError) -> Result {
         let encoder = PayloadEncoder(suite: suite, chunkSize: chunkSize, sealer: sealer, scratch: scratch)
         let input = try InputFile(path: path, notAFile: .imageNotAFile)
         let plainHasher = try Hasher(suite.hash)
@@ -44,7 +46,9 @@ final class PayloadEncoder {
             plainHasher.update(piece)
             plainSize += UInt64(count)
             read(plainSize)
-            guard plainSize <= BundleLayout.maximumImageSize else { throw OTAError(.imageTooLarge, "\(path): larger than \(BundleLayout.maximumImageSize) bytes") }
+            guard plainSize <= BundleLayout.maximumImageSize else {
+                throw OTAError(.imageTooLarge, "\(path): larger than \(BundleLayout.maximumImageSize) bytes")
+            }
             if let compressor {
                 try compressor.update(piece) { output throws(OTAError) in try encoder.append(output) }
             } else {
@@ -54,7 +58,8 @@ final class PayloadEncoder {
         try compressor?.finish { output throws(OTAError) in try encoder.append(output) }
         try encoder.flush(final: true)
         let payload = Manifest.Payload(
-            entry: entry, plainSize: plainSize, plainHash: plainHasher.finalize().hex, compression: compression, compressedSize: encoder.compressedSize,
+            entry: entry, plainSize: plainSize, plainHash: plainHasher.finalize().hex, compression: compression,
+            compressedSize: encoder.compressedSize,
             storedSize: encoder.storedSize, chunkSize: UInt64(chunkSize + (sealer == nil ? 0 : suite.cipher.tagLength)),
             chunkHashes: encoder.chunkHashes, noncePrefix: noncePrefix.map(Hex.encode))
         return Result(payload: payload, scratch: scratch)
@@ -84,7 +89,8 @@ final class PayloadEncoder {
     }
 
     private func emit(_ chunk: ArraySlice<UInt8>, isLast: Bool) throws(OTAError) {
-        let stored = try sealer.map { sealer throws(OTAError) in try sealer.seal(chunk, isLast: isLast) } ?? Array(chunk)
+        let stored =
+            try sealer.map { sealer throws(OTAError) in try sealer.seal(chunk, isLast: isLast) } ?? Array(chunk)
         chunkHashes.append(try Hasher.hash(suite.hash, stored).hex)
         try scratch.write(stored)
         storedSize += UInt64(stored.count)

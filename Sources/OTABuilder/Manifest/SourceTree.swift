@@ -26,19 +26,27 @@ indirect enum SourceTree {
     private static func from(node: Node, source: String, path: String) throws(OTAError) -> SourceTree {
         switch node {
         case .scalar(let scalar):
-            if scalar.style == .plain && (scalar.string == "~" || scalar.string == "null" || scalar.string.isEmpty) { return .null }
+            if scalar.style == .plain && (scalar.string == "~" || scalar.string == "null" || scalar.string.isEmpty) {
+                return .null
+            }
             return .scalar(scalar.string)
         case .sequence(let sequence):
             var items: [SourceTree] = []
-            for (index, item) in sequence.enumerated() { items.append(try from(node: item, source: source, path: "\(path)[\(index)]")) }
+            for (index, item) in sequence.enumerated() {
+                items.append(try from(node: item, source: source, path: "\(path)[\(index)]"))
+            }
             return .list(items)
         case .mapping(let mapping):
             var pairs: [(key: String, value: SourceTree)] = []
             var seen = Set<String>()
             for (keyNode, valueNode) in mapping {
-                guard case .scalar(let key) = keyNode else { throw OTAError(.manifestSyntax, "\(source): \(path): keys must be plain text") }
+                guard case .scalar(let key) = keyNode else {
+                    throw OTAError(.manifestSyntax, "\(source): \(path): keys must be plain text")
+                }
                 let childPath = path.isEmpty ? key.string : "\(path).\(key.string)"
-                guard seen.insert(key.string).inserted else { throw OTAError(.manifestSyntax, "\(source): \(childPath): duplicate key") }
+                guard seen.insert(key.string).inserted else {
+                    throw OTAError(.manifestSyntax, "\(source): \(childPath): duplicate key")
+                }
                 pairs.append((key.string, try from(node: valueNode, source: source, path: childPath)))
             }
             return .map(pairs)
@@ -54,7 +62,8 @@ final class FieldReader {
     func problem(_ path: String, _ message: String) { problems.append(ManifestProblem(path, message)) }
 
     /// A mapping with only `allowed` keys (unknown keys are problems: they are usually typos).
-    func map(_ tree: SourceTree?, _ path: String, allowed: Set<String>, required: Bool = true) -> [String: SourceTree]? {
+    func map(_ tree: SourceTree?, _ path: String, allowed: Set<String>, required: Bool = true) -> [String: SourceTree]?
+    {
         guard let tree, !tree.isNull else {
             if required { problem(path, "missing") }
             return nil
@@ -66,7 +75,9 @@ final class FieldReader {
         var result: [String: SourceTree] = [:]
         for (key, value) in pairs {
             if !allowed.contains(key) {
-                problem(path.isEmpty ? key : "\(path).\(key)", "unknown field (allowed: \(allowed.sorted().joined(separator: ", ")))")
+                problem(
+                    path.isEmpty ? key : "\(path).\(key)",
+                    "unknown field (allowed: \(allowed.sorted().joined(separator: ", ")))")
             }
             result[key] = value
         }
@@ -116,7 +127,8 @@ final class FieldReader {
         }
     }
 
-    func integer(_ tree: SourceTree?, _ path: String, range: ClosedRange<Int64>, default value: Int64? = nil) -> Int64? {
+    func integer(_ tree: SourceTree?, _ path: String, range: ClosedRange<Int64>, default value: Int64? = nil) -> Int64?
+    {
         guard let text = string(tree, path, required: value == nil) else { return value }
         guard let number = Int64(text), range.contains(number) else {
             problem(path, "must be a whole number in \(range.lowerBound)...\(range.upperBound)")
@@ -134,7 +146,9 @@ final class FieldReader {
         return date
     }
 
-    func choice<T: RawRepresentable & CaseIterable>(_ tree: SourceTree?, _ path: String, as _: T.Type, default value: T? = nil) -> T? where T.RawValue == String {
+    func choice<T: RawRepresentable & CaseIterable>(
+        _ tree: SourceTree?, _ path: String, as _: T.Type, default value: T? = nil
+    ) -> T? where T.RawValue == String {
         guard let text = string(tree, path, required: value == nil) else { return value }
         guard let parsed = T(rawValue: text) else {
             problem(path, "'\(text)' is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")

@@ -66,15 +66,19 @@ package final class ArchiveReader {
     public init(file: InputFile, bufferSize: Int = 64 * 1024) throws(OTAError) {
         path = file.path
         source = Source(file: file, bufferSize: bufferSize)
-        guard let archive = archive_read_new() else { throw OTAError(.archiveInternal, "\(file.path): cannot allocate an archive reader") }
+        guard let archive = archive_read_new() else {
+            throw OTAError(.archiveInternal, "\(file.path): cannot allocate an archive reader")
+        }
         self.archive = archive
         guard archive_read_support_format_tar(archive) == ARCHIVE_OK else {
             throw OTAError(.archiveInternal, "\(file.path): libarchive lacks tar support")
         }
-        let rc = archive_read_open(archive, Unmanaged.passUnretained(source).toOpaque(), nil, { _, clientData, buffer in
-            let source = Unmanaged<Source>.fromOpaque(clientData!).takeUnretainedValue()
-            return source.next(buffer!)
-        }, nil)
+        let rc = archive_read_open(
+            archive, Unmanaged.passUnretained(source).toOpaque(), nil,
+            { _, clientData, buffer in
+                let source = Unmanaged<Source>.fromOpaque(clientData!).takeUnretainedValue()
+                return source.next(buffer!)
+            }, nil)
         guard rc == ARCHIVE_OK else { throw failure("cannot open") }
     }
 
@@ -141,7 +145,9 @@ package final class ArchiveReader {
             let count = try read(into: &buffer)
             if count == 0 { return out }
             guard out.count + count <= limit else {
-                throw OTAError(.bundleEntryTooLarge, "\(path): entry '\(currentEntryName)' is larger than its limit of \(limit) bytes")
+                throw OTAError(
+                    .bundleEntryTooLarge,
+                    "\(path): entry '\(currentEntryName)' is larger than its limit of \(limit) bytes")
             }
             out += buffer[0..<count]
         }

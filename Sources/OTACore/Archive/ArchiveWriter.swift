@@ -18,24 +18,29 @@ package final class ArchiveWriter {
 
     public init(output: AtomicFileWriter) throws(OTAError) {
         sink = Sink(output: output)
-        guard let archive = archive_write_new() else { throw OTAError(.archiveInternal, "cannot allocate an archive writer") }
+        guard let archive = archive_write_new() else {
+            throw OTAError(.archiveInternal, "cannot allocate an archive writer")
+        }
         self.archive = archive
         guard archive_write_set_format_ustar(archive) == ARCHIVE_OK,
-              archive_write_set_bytes_per_block(archive, 512) == ARCHIVE_OK,
-              archive_write_set_bytes_in_last_block(archive, 1) == ARCHIVE_OK else {
+            archive_write_set_bytes_per_block(archive, 512) == ARCHIVE_OK,
+            archive_write_set_bytes_in_last_block(archive, 1) == ARCHIVE_OK
+        else {
             throw failure("cannot configure the tar writer")
         }
-        let rc = archive_write_open(archive, Unmanaged.passUnretained(sink).toOpaque(), nil, { archive, clientData, buffer, length in
-            let sink = Unmanaged<Sink>.fromOpaque(clientData!).takeUnretainedValue()
-            do throws(OTAError) {
-                try sink.output.write(UnsafeRawBufferPointer(start: buffer, count: length))
-                return length
-            } catch {
-                sink.failure = error
-                CArchive_set_error(archive, 5, "write failed")
-                return -1
-            }
-        }, nil)
+        let rc = archive_write_open(
+            archive, Unmanaged.passUnretained(sink).toOpaque(), nil,
+            { archive, clientData, buffer, length in
+                let sink = Unmanaged<Sink>.fromOpaque(clientData!).takeUnretainedValue()
+                do throws(OTAError) {
+                    try sink.output.write(UnsafeRawBufferPointer(start: buffer, count: length))
+                    return length
+                } catch {
+                    sink.failure = error
+                    CArchive_set_error(archive, 5, "write failed")
+                    return -1
+                }
+            }, nil)
         guard rc == ARCHIVE_OK else { throw failure("cannot open the tar writer") }
     }
 
@@ -46,8 +51,12 @@ package final class ArchiveWriter {
 
     /// Starts a regular-file entry of exactly `size` bytes.
     public func beginEntry(name: String, size: Int64) throws(OTAError) {
-        guard entryRemaining == 0 else { throw OTAError(.archiveInternal, "entry started before the previous one was complete") }
-        guard let entry = archive_entry_new() else { throw OTAError(.archiveInternal, "cannot allocate an archive entry") }
+        guard entryRemaining == 0 else {
+            throw OTAError(.archiveInternal, "entry started before the previous one was complete")
+        }
+        guard let entry = archive_entry_new() else {
+            throw OTAError(.archiveInternal, "cannot allocate an archive entry")
+        }
         defer { archive_entry_free(entry) }
         archive_entry_set_pathname_utf8(entry, name)
         archive_entry_set_size(entry, size)
@@ -56,7 +65,9 @@ package final class ArchiveWriter {
         archive_entry_set_mtime(entry, 0, 0)
         archive_entry_set_uid(entry, 0)
         archive_entry_set_gid(entry, 0)
-        guard archive_write_header(archive, entry) == ARCHIVE_OK else { throw failure("cannot write the header of '\(name)'") }
+        guard archive_write_header(archive, entry) == ARCHIVE_OK else {
+            throw failure("cannot write the header of '\(name)'")
+        }
         entryRemaining = size
     }
 
@@ -66,7 +77,9 @@ package final class ArchiveWriter {
     }
 
     private func writeRaw(_ bytes: UnsafeRawBufferPointer) throws(OTAError) {
-        guard Int64(bytes.count) <= entryRemaining else { throw OTAError(.archiveInternal, "more entry data than its declared size") }
+        guard Int64(bytes.count) <= entryRemaining else {
+            throw OTAError(.archiveInternal, "more entry data than its declared size")
+        }
         var offset = 0
         while offset < bytes.count {
             let written = archive_write_data(archive, bytes.baseAddress! + offset, bytes.count - offset)

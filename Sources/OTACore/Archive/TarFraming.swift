@@ -7,11 +7,11 @@
 /// harness (Fuzz/), which feeds it directly.
 package struct TarFraming {
     private enum State {
-        case header            // collecting a 512-byte header block
-        case data(UInt64)      // bytes of entry data left
-        case padding(Int)      // zero bytes left before the next header
-        case secondZeroBlock   // after one all-zero block
-        case end               // after the end-of-archive marker: nothing more allowed
+        case header  // collecting a 512-byte header block
+        case data(UInt64)  // bytes of entry data left
+        case padding(Int)  // zero bytes left before the next header
+        case secondZeroBlock  // after one all-zero block
+        case end  // after the end-of-archive marker: nothing more allowed
     }
 
     private var state: State = .header
@@ -57,7 +57,9 @@ package struct TarFraming {
         guard offset >= 512 || isComplete else {
             throw OTAError(.bundleNotABundle, "not an ota bundle: \(offset) bytes, shorter than one tar header")
         }
-        guard isComplete else { throw OTAError(.bundleTruncated, "the bundle ends before its end-of-archive marker (byte \(offset))") }
+        guard isComplete else {
+            throw OTAError(.bundleTruncated, "the bundle ends before its end-of-archive marker (byte \(offset))")
+        }
     }
 
     private var dataSizeOfLastHeader: UInt64 = 0
@@ -80,8 +82,13 @@ package struct TarFraming {
                         throw OTAError(.bundleNotABundle, "not an ota bundle: it does not start with a tar header")
                     }
                     let name = String(decoding: block[0..<100].prefix { $0 != 0 }, as: UTF8.self)
-                    if block[156] == UInt8(ascii: "0") && !["manifest.json", "signatures.json", "recipients.json"].contains(name) && !name.hasPrefix("payloads/") {
-                        throw OTAError(.bundleNotABundle, "not an ota bundle: a tar whose first entry is '\(name)', not manifest.json")
+                    if block[156] == UInt8(ascii: "0")
+                        && !["manifest.json", "signatures.json", "recipients.json"].contains(name)
+                        && !name.hasPrefix("payloads/")
+                    {
+                        throw OTAError(
+                            .bundleNotABundle,
+                            "not an ota bundle: a tar whose first entry is '\(name)', not manifest.json")
                     }
                 }
                 try Self.checkHeader(block, at: offset - 512)
@@ -104,17 +111,25 @@ package struct TarFraming {
         switch type {
         case UInt8(ascii: "0"):
             break
-        case UInt8(ascii: "x"), UInt8(ascii: "g"), UInt8(ascii: "X"), UInt8(ascii: "L"), UInt8(ascii: "K"), UInt8(ascii: "N"):
-            throw OTAError(.bundleExtensionHeader, "tar header at byte \(position) is a pax or GNU extension header (type '\(Character(Unicode.Scalar(type)))'); bundles are plain ustar")
+        case UInt8(ascii: "x"), UInt8(ascii: "g"), UInt8(ascii: "X"), UInt8(ascii: "L"), UInt8(ascii: "K"),
+            UInt8(ascii: "N"):
+            throw OTAError(
+                .bundleExtensionHeader,
+                "tar header at byte \(position) is a pax or GNU extension header (type '\(Character(Unicode.Scalar(type)))'); bundles are plain ustar"
+            )
         default:
             let shown = (0x21...0x7E).contains(type) ? "'\(Character(Unicode.Scalar(type)))'" : "byte \(type)"
-            throw OTAError(.bundleEntryType, "tar header at byte \(position) is of type \(shown); only regular files ('0') are allowed")
+            throw OTAError(
+                .bundleEntryType,
+                "tar header at byte \(position) is of type \(shown); only regular files ('0') are allowed")
         }
         guard Array(header[257..<263]) == Array("ustar\0".utf8), Array(header[263..<265]) == Array("00".utf8) else {
             throw OTAError(.bundleFraming, "tar header at byte \(position) is not a POSIX ustar header")
         }
         guard header[345..<500].allSatisfy({ $0 == 0 }) else {
-            throw OTAError(.bundleFraming, "tar header at byte \(position) uses the ustar name prefix; bundle entry names are short")
+            throw OTAError(
+                .bundleFraming,
+                "tar header at byte \(position) uses the ustar name prefix; bundle entry names are short")
         }
     }
 

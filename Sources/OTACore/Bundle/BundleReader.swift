@@ -14,8 +14,11 @@ public struct BundleTrustPolicy: Sendable {
     /// The default `maximumClockSkew`: one day.
     public static let defaultClockSkew: TimeInterval = 86_400
 
-    public init(trust: TrustStore, time: any TimeSource = SystemTime(), threshold: Int = 1, staleCRLPolicy: StaleCRLPolicy = .reject,
-                maximumClockSkew: TimeInterval = BundleTrustPolicy.defaultClockSkew) {
+    public init(
+        trust: TrustStore, time: any TimeSource = SystemTime(), threshold: Int = 1,
+        staleCRLPolicy: StaleCRLPolicy = .reject,
+        maximumClockSkew: TimeInterval = BundleTrustPolicy.defaultClockSkew
+    ) {
         self.trust = trust
         self.time = time
         self.threshold = threshold
@@ -63,10 +66,15 @@ public final class BundleReader {
 
     /// Reads the three head entries without verifying them (inspection only).
     public func readHead() throws(OTAError) -> BundleHead {
-        let manifestBytes = try readEntry(BundleLayout.manifestEntry, limit: BundleLayout.maximumManifestSize, later: [BundleLayout.signaturesEntry, BundleLayout.recipientsEntry])
-        let envelopeBytes = try readEntry(BundleLayout.signaturesEntry, limit: BundleLayout.maximumSignaturesSize, later: [BundleLayout.recipientsEntry])
+        let manifestBytes = try readEntry(
+            BundleLayout.manifestEntry, limit: BundleLayout.maximumManifestSize,
+            later: [BundleLayout.signaturesEntry, BundleLayout.recipientsEntry])
+        let envelopeBytes = try readEntry(
+            BundleLayout.signaturesEntry, limit: BundleLayout.maximumSignaturesSize,
+            later: [BundleLayout.recipientsEntry])
         let envelope = try SignatureEnvelope.decode(envelopeBytes)
-        let recipientsBytes = try readEntry(BundleLayout.recipientsEntry, limit: BundleLayout.maximumRecipientsSize, later: [])
+        let recipientsBytes = try readEntry(
+            BundleLayout.recipientsEntry, limit: BundleLayout.maximumRecipientsSize, later: [])
         let recipients = try Recipients.decode(recipientsBytes)
         return BundleHead(manifestBytes: manifestBytes, envelope: envelope, recipients: recipients)
     }
@@ -85,12 +93,15 @@ public final class BundleReader {
         let chains = ChainVerifier(store: policy.trust, time: policy.time, staleCRLPolicy: policy.staleCRLPolicy)
         let reports: [SignerReport]
         switch try Verdict.evaluating({ () throws(OTAError) in
-            try EnvelopeVerifier(chains: chains, role: .release).verify(head.envelope, body: head.manifestBytes, expectedType: SignatureEnvelope.manifestType)
+            try EnvelopeVerifier(chains: chains, role: .release).verify(
+                head.envelope, body: head.manifestBytes, expectedType: SignatureEnvelope.manifestType)
         }) {
         case .rejected(let reasons): return .rejected(reasons)  // an empty or missing trust store
         case .accepted(let checked): reports = checked
         }
-        let signatureFailures = reports.compactMap { report in report.failure.map { OTAError($0, report.failureMessage ?? "signature \(report.index) failed") } }
+        let signatureFailures = reports.compactMap { report in
+            report.failure.map { OTAError($0, report.failureMessage ?? "signature \(report.index) failed") }
+        }
         // Only with signatures that verify over these exact bytes is the manifest parsed.
         guard reports.contains(where: \.isTrusted) else {
             let decided = Verdict<Void>.rejectionOf { () throws(OTAError) in
@@ -100,7 +111,9 @@ public final class BundleReader {
             return .rejected(Self.merging(decided, signatureFailures))
         }
         let manifest: Manifest
-        switch try Verdict.evaluating({ () throws(OTAError) in try CanonicalJSON.decode(Manifest.self, from: head.manifestBytes, as: .manifestMalformed) }) {
+        switch try Verdict.evaluating({ () throws(OTAError) in
+            try CanonicalJSON.decode(Manifest.self, from: head.manifestBytes, as: .manifestMalformed)
+        }) {
         case .rejected(let reasons): return .rejected(reasons)
         case .accepted(let decoded): manifest = decoded
         }
@@ -110,19 +123,29 @@ public final class BundleReader {
         if !threshold.isEmpty { return .rejected(Self.merging(threshold, signatureFailures)) }
         let problems = ManifestRules.problems(in: manifest)
         guard problems.isEmpty else {
-            return .rejected(problems.map { OTAError(.manifestRules, "signed manifest breaks the format rules: \($0)") })
+            return .rejected(
+                problems.map { OTAError(.manifestRules, "signed manifest breaks the format rules: \($0)") })
         }
         let now = policy.time.now()
         guard manifest.bundle.created <= now.addingTimeInterval(policy.maximumClockSkew) else {
-            return .rejected([OTAError(
-                .manifestNotYetValid,
-                "bundle \(manifest.bundle.id) was created at \(Timestamp.format(manifest.bundle.created)), more than \(Int(policy.maximumClockSkew / 3600)) h after this clock's \(Timestamp.format(now))")])
+            return .rejected([
+                OTAError(
+                    .manifestNotYetValid,
+                    "bundle \(manifest.bundle.id) was created at \(Timestamp.format(manifest.bundle.created)), more than \(Int(policy.maximumClockSkew / 3600)) h after this clock's \(Timestamp.format(now))"
+                )
+            ])
         }
         guard manifest.bundle.expires > now else {
-            return .rejected([OTAError(.manifestExpired, "bundle \(manifest.bundle.id) expired at \(Timestamp.format(manifest.bundle.expires))")])
+            return .rejected([
+                OTAError(
+                    .manifestExpired,
+                    "bundle \(manifest.bundle.id) expired at \(Timestamp.format(manifest.bundle.expires))")
+            ])
         }
-        let result = VerifiedManifest(manifest: manifest, manifestBytes: head.manifestBytes, digest: try Hasher.hash(manifest.bundle.suite.hash, head.manifestBytes),
-                                      signers: reports, recipients: head.recipients)
+        let result = VerifiedManifest(
+            manifest: manifest, manifestBytes: head.manifestBytes,
+            digest: try Hasher.hash(manifest.bundle.suite.hash, head.manifestBytes),
+            signers: reports, recipients: head.recipients)
         verified = result
         expectedPayloads = manifest.images
         return .accepted(result)
@@ -166,7 +189,10 @@ public final class BundleReader {
         let later = expectedPayloads[(nextPayloadIndex + 1)...].map(\.payload.entry)
         let entry = try expectEntry(image.payload.entry, later: later)
         guard let size = entry.size, size >= 0, UInt64(size) == image.payload.storedSize else {
-            throw OTAError(.bundleEntrySize, "\(path): entry '\(entry.name)' is \(entry.size.map(String.init) ?? "unknown") bytes; the manifest signs \(image.payload.storedSize)")
+            throw OTAError(
+                .bundleEntrySize,
+                "\(path): entry '\(entry.name)' is \(entry.size.map(String.init) ?? "unknown") bytes; the manifest signs \(image.payload.storedSize)"
+            )
         }
         nextPayloadIndex += 1
         let stream = try VerifiedPayloadStream(archive: archive, image: image, hash: suite.hash, bundlePath: path)
@@ -190,13 +216,22 @@ public final class BundleReader {
             throw OTAError(.bundleMissingEntry, "\(path): the archive ends where '\(name)' was expected")
         }
         guard entry.isRegularFile, !entry.isHardLink, !entry.isSymbolicLink, !entry.isSparse else {
-            let kind = entry.isHardLink ? "hard link" : entry.isSymbolicLink ? "symbolic link" : entry.isSparse ? "sparse file" : entry.fileTypeDescription
-            throw OTAError(.bundleEntryType, "\(path): entry '\(entry.name)' is a \(kind); only regular files are allowed")
+            let kind =
+                entry.isHardLink
+                ? "hard link"
+                : entry.isSymbolicLink ? "symbolic link" : entry.isSparse ? "sparse file" : entry.fileTypeDescription
+            throw OTAError(
+                .bundleEntryType, "\(path): entry '\(entry.name)' is a \(kind); only regular files are allowed")
         }
         guard entry.name == name else {
             let known = [BundleLayout.manifestEntry, BundleLayout.signaturesEntry, BundleLayout.recipientsEntry]
-            if seenNames.isEmpty && name == BundleLayout.manifestEntry && !known.contains(entry.name) && !entry.name.hasPrefix("payloads/") {
-                throw OTAError(.bundleNotABundle, "\(path): not an ota bundle: a tar whose first entry is '\(entry.name)', not \(BundleLayout.manifestEntry)")
+            if seenNames.isEmpty && name == BundleLayout.manifestEntry && !known.contains(entry.name)
+                && !entry.name.hasPrefix("payloads/")
+            {
+                throw OTAError(
+                    .bundleNotABundle,
+                    "\(path): not an ota bundle: a tar whose first entry is '\(entry.name)', not \(BundleLayout.manifestEntry)"
+                )
             }
             if seenNames.contains(entry.name) {
                 throw OTAError(.bundleDuplicateEntry, "\(path): entry '\(entry.name)' appears twice")
@@ -204,7 +239,8 @@ public final class BundleReader {
             if later.contains(entry.name) {
                 throw OTAError(.bundleEntryOrder, "\(path): entry '\(entry.name)' comes before '\(name)'")
             }
-            throw OTAError(.bundleUnexpectedEntry, "\(path): unexpected entry '\(entry.name)' where '\(name)' was expected")
+            throw OTAError(
+                .bundleUnexpectedEntry, "\(path): unexpected entry '\(entry.name)' where '\(name)' was expected")
         }
         seenNames.insert(entry.name)
         return entry
@@ -233,7 +269,9 @@ public final class VerifiedPayloadStream {
     public var isComplete: Bool { chunkIndex == image.payload.chunkHashes.count }
 
     /// Calls `body` with the next verified chunk; returns false when the payload is complete.
-    public func withNextChunk(_ body: (ArraySlice<UInt8>, _ isLast: Bool) throws(OTAError) -> Void) throws(OTAError) -> Bool {
+    public func withNextChunk(_ body: (ArraySlice<UInt8>, _ isLast: Bool) throws(OTAError) -> Void) throws(OTAError)
+        -> Bool
+    {
         guard !isComplete else { return false }
         let payload = image.payload
         let remaining = payload.storedSize - bytesVerified
@@ -245,8 +283,12 @@ public final class VerifiedPayloadStream {
         let hasher = try Hasher(hash)
         hasher.update(buffer[0..<want])
         let digest = hasher.finalize()
-        guard let expected = Hex.decode(payload.chunkHashes[chunkIndex]), ConstantTime.equals(digest.bytes, expected) else {
-            throw OTAError(.payloadChunkHash, "\(bundlePath): payload '\(image.name)' chunk \(chunkIndex) (bytes \(bytesVerified)..<\(bytesVerified + UInt64(want))) does not match the signed hash")
+        guard let expected = Hex.decode(payload.chunkHashes[chunkIndex]), ConstantTime.equals(digest.bytes, expected)
+        else {
+            throw OTAError(
+                .payloadChunkHash,
+                "\(bundlePath): payload '\(image.name)' chunk \(chunkIndex) (bytes \(bytesVerified)..<\(bytesVerified + UInt64(want))) does not match the signed hash"
+            )
         }
         chunkIndex += 1
         bytesVerified += UInt64(want)

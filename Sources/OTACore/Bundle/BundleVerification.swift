@@ -27,24 +27,30 @@ public enum BundleVerification {
 
         /// JSON keys spell identifiers `…Id`, as the signed formats do.
         enum CodingKeys: String, CodingKey {
-            case bundle, bundleID = "bundleId", campaign, suite, manifestDigest, encrypted, threshold, signers, images, contentChecked, approval
+            case bundle, bundleID = "bundleId", campaign, suite, manifestDigest, encrypted, threshold, signers, images,
+                contentChecked, approval
         }
     }
 
-    public static func verify(path: String, policy: BundleTrustPolicy, decryptionKeys: [PrivateKey] = [], deep: Bool = false,
-                              approval: (bytes: [UInt8], model: String)? = nil, progress: ((WorkProgress) -> Void)? = nil) throws(OTAError) -> Report {
+    public static func verify(
+        path: String, policy: BundleTrustPolicy, decryptionKeys: [PrivateKey] = [], deep: Bool = false,
+        approval: (bytes: [UInt8], model: String)? = nil, progress: ((WorkProgress) -> Void)? = nil
+    ) throws(OTAError) -> Report {
         let reader = try BundleReader(path: path)
         let head = try reader.verifyHead(policy: policy)
         let manifest = head.manifest
         var checkedApproval: Approval? = nil
         if let approval {
             let chains = ChainVerifier(store: policy.trust, time: policy.time, staleCRLPolicy: policy.staleCRLPolicy)
-            checkedApproval = try ApprovalVerifier(chains: chains).verify(approval.bytes, manifest: manifest, manifestDigest: head.digest, model: approval.model)
+            checkedApproval = try ApprovalVerifier(chains: chains).verify(
+                approval.bytes, manifest: manifest, manifestDigest: head.digest, model: approval.model)
         }
         var contentKey: [UInt8]? = nil
         if deep && manifest.encryption != nil {
             guard !decryptionKeys.isEmpty else {
-                throw OTAError(.decryptKeyMissing, "\(path): --deep on an encrypted bundle needs a recipient key (--decryption-key)")
+                throw OTAError(
+                    .decryptKeyMissing,
+                    "\(path): --deep on an encrypted bundle needs a recipient key (--decryption-key)")
             }
             contentKey = try head.recipients.contentKey(using: decryptionKeys, manifestDigest: head.digest)
         }
@@ -52,7 +58,8 @@ public enum BundleVerification {
         let total = manifest.images.reduce(UInt64(0)) { $0 + $1.payload.storedSize }
         var done: UInt64 = 0
         while let stream = try reader.nextPayload() {
-            let decoder = deep ? try PayloadDecoder(manifest: manifest, image: stream.image, contentKey: contentKey) : nil
+            let decoder =
+                deep ? try PayloadDecoder(manifest: manifest, image: stream.image, contentKey: contentKey) : nil
             let step = "\(deep ? "verify and decode" : "verify") \(stream.image.name)"
             while try stream.withNextChunk({ chunk, isLast throws(OTAError) in
                 try decoder?.consume(chunk, isLast: isLast) { _ in }
@@ -60,11 +67,15 @@ public enum BundleVerification {
                 progress?(WorkProgress(step: step, done: done, total: total))
             }) {}
             try decoder?.finish()
-            images.append(ImageResult(name: stream.image.name, storedSize: stream.image.payload.storedSize,
-                                      chunks: stream.image.payload.chunkHashes.count, contentChecked: deep))
+            images.append(
+                ImageResult(
+                    name: stream.image.name, storedSize: stream.image.payload.storedSize,
+                    chunks: stream.image.payload.chunkHashes.count, contentChecked: deep))
         }
-        return Report(bundle: path, bundleID: manifest.bundle.id, campaign: manifest.bundle.campaign, suite: manifest.bundle.suite.rawValue,
-                      manifestDigest: head.digest.hex, encrypted: manifest.encryption != nil, threshold: policy.threshold,
-                      signers: head.signers, images: images, contentChecked: deep, approval: checkedApproval)
+        return Report(
+            bundle: path, bundleID: manifest.bundle.id, campaign: manifest.bundle.campaign,
+            suite: manifest.bundle.suite.rawValue,
+            manifestDigest: head.digest.hex, encrypted: manifest.encryption != nil, threshold: policy.threshold,
+            signers: head.signers, images: images, contentChecked: deep, approval: checkedApproval)
     }
 }

@@ -20,7 +20,8 @@ public struct Recipients: Codable, Sendable, Equatable {
         }
 
         public func wrapped() throws(OTAError) -> WrappedKey {
-            guard let ephemeral = Data(base64Encoded: ephemeralPublicKey), let key = Data(base64Encoded: wrappedKey) else {
+            guard let ephemeral = Data(base64Encoded: ephemeralPublicKey), let key = Data(base64Encoded: wrappedKey)
+            else {
                 throw OTAError(.recipientsMalformed, "recipient \(keyId): keys are not base64")
             }
             return WrappedKey(scheme: scheme, ephemeralPublicKey: Array(ephemeral), ciphertext: Array(key))
@@ -53,7 +54,8 @@ public struct Recipients: Codable, Sendable, Equatable {
             let keyID = try key.publicKey.keyID().hex
             for entry in recipients where entry.keyId == keyID {
                 do throws(OTAError) {
-                    return try entry.wrapped().unwrap(with: key, context: Self.wrapContext(manifestDigest: manifestDigest))
+                    return try entry.wrapped().unwrap(
+                        with: key, context: Self.wrapContext(manifestDigest: manifestDigest))
                 } catch {
                     lastError = error
                 }
@@ -68,7 +70,8 @@ public struct Recipients: Codable, Sendable, Equatable {
 package enum PayloadCipher {
     /// Per-payload key: HKDF over the content key with the image name.
     public static func aead(suite: Suite, contentKey: [UInt8], imageName: String) throws(OTAError) -> AEAD {
-        let key = try HKDF.derive(suite.hash, secret: contentKey, salt: [], info: Array("ota payload key v1:\(imageName)".utf8), length: 32)
+        let key = try HKDF.derive(
+            suite.hash, secret: contentKey, salt: [], info: Array("ota payload key v1:\(imageName)".utf8), length: 32)
         return try AEAD(suite.cipher, key: key)
     }
 

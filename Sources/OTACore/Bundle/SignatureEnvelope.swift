@@ -39,14 +39,18 @@ public struct SignatureEnvelope: Codable, Sendable, Equatable {
     }
 
     /// Signs `body` with `key`, attaching `certificate` and its `chain`.
-    public static func sign(body: [UInt8], type: String, key: PrivateKey, certificate: Certificate, chain: [Certificate]) throws(OTAError) -> Signature {
+    public static func sign(
+        body: [UInt8], type: String, key: PrivateKey, certificate: Certificate, chain: [Certificate]
+    ) throws(OTAError) -> Signature {
         guard try key.publicKey == certificate.publicKey else {
-            throw OTAError(.keyCertificateMismatch, "the signing key does not belong to the certificate \(certificate.subject)")
+            throw OTAError(
+                .keyCertificateMismatch, "the signing key does not belong to the certificate \(certificate.subject)")
         }
         let algorithm = try SignatureAlgorithm.forKey(key.type)
         let signature = try key.signature(for: pae(type: type, body: body))
-        return Signature(algorithm: algorithm.rawValue, signature: Data(signature).base64EncodedString(),
-                         certificates: ([certificate] + chain).map { Data($0.der).base64EncodedString() })
+        return Signature(
+            algorithm: algorithm.rawValue, signature: Data(signature).base64EncodedString(),
+            certificates: ([certificate] + chain).map { Data($0.der).base64EncodedString() })
     }
 
     public func encoded() throws(OTAError) -> [UInt8] { try CanonicalJSON.encode(self) }
@@ -56,10 +60,14 @@ public struct SignatureEnvelope: Codable, Sendable, Equatable {
     public static func decode(_ bytes: [UInt8]) throws(OTAError) -> SignatureEnvelope {
         let envelope = try CanonicalJSON.decode(SignatureEnvelope.self, from: bytes, as: .signaturesMalformed)
         guard envelope.signatures.count <= maximumSignatures else {
-            throw OTAError(.signatureTooMany, "the envelope carries \(envelope.signatures.count) signatures; at most \(maximumSignatures) are allowed")
+            throw OTAError(
+                .signatureTooMany,
+                "the envelope carries \(envelope.signatures.count) signatures; at most \(maximumSignatures) are allowed"
+            )
         }
         if let index = envelope.signatures.firstIndex(where: { $0.certificates.count > maximumCertificates }) {
-            throw OTAError(.signatureCertificates, "signature \(index) carries more than \(maximumCertificates) certificates")
+            throw OTAError(
+                .signatureCertificates, "signature \(index) carries more than \(maximumCertificates) certificates")
         }
         return envelope
     }
@@ -101,10 +109,16 @@ public struct EnvelopeVerifier: Sendable {
 
     /// Checks every signature over `body`; returns one report per signature, in order.
     /// Throws only for environmental problems (unreadable or empty trust store).
-    public func verify(_ envelope: SignatureEnvelope, body: [UInt8], expectedType: String) throws(OTAError) -> [SignerReport] {
+    public func verify(_ envelope: SignatureEnvelope, body: [UInt8], expectedType: String) throws(OTAError)
+        -> [SignerReport]
+    {
         guard envelope.payloadType == expectedType else {
-            return [SignerReport(index: 0, algorithm: "", subject: nil, issuer: nil, keyID: nil, notBefore: nil, notAfter: nil,
-                                 failure: .signaturePayloadType, failureMessage: "envelope payload type '\(envelope.payloadType)' is not '\(expectedType)'")]
+            return [
+                SignerReport(
+                    index: 0, algorithm: "", subject: nil, issuer: nil, keyID: nil, notBefore: nil, notAfter: nil,
+                    failure: .signaturePayloadType,
+                    failureMessage: "envelope payload type '\(envelope.payloadType)' is not '\(expectedType)'")
+            ]
         }
         let message = SignatureEnvelope.pae(type: expectedType, body: body)
         var reports: [SignerReport] = []
@@ -112,16 +126,26 @@ public struct EnvelopeVerifier: Sendable {
             reports.append(try verifyOne(entry, index: index, message: message))
         }
         if envelope.signatures.count > SignatureEnvelope.maximumSignatures {
-            reports.append(SignerReport(index: SignatureEnvelope.maximumSignatures, algorithm: "", subject: nil, issuer: nil, keyID: nil, notBefore: nil, notAfter: nil,
-                                        failure: .signatureTooMany, failureMessage: "more than \(SignatureEnvelope.maximumSignatures) signatures"))
+            reports.append(
+                SignerReport(
+                    index: SignatureEnvelope.maximumSignatures, algorithm: "", subject: nil, issuer: nil, keyID: nil,
+                    notBefore: nil, notAfter: nil,
+                    failure: .signatureTooMany,
+                    failureMessage: "more than \(SignatureEnvelope.maximumSignatures) signatures"))
         }
         return reports
     }
 
-    private func verifyOne(_ entry: SignatureEnvelope.Signature, index: Int, message: [UInt8]) throws(OTAError) -> SignerReport {
-        func fail(_ code: OTAError.Code, _ text: String, _ leaf: Certificate? = nil, keyID: String? = nil) -> SignerReport {
-            SignerReport(index: index, algorithm: entry.algorithm, subject: leaf?.subject, issuer: leaf?.issuer, keyID: keyID,
-                         notBefore: leaf?.notBefore, notAfter: leaf?.notAfter, failure: code, failureMessage: "signature \(index): \(text)")
+    private func verifyOne(_ entry: SignatureEnvelope.Signature, index: Int, message: [UInt8]) throws(OTAError)
+        -> SignerReport
+    {
+        func fail(_ code: OTAError.Code, _ text: String, _ leaf: Certificate? = nil, keyID: String? = nil)
+            -> SignerReport
+        {
+            SignerReport(
+                index: index, algorithm: entry.algorithm, subject: leaf?.subject, issuer: leaf?.issuer, keyID: keyID,
+                notBefore: leaf?.notBefore, notAfter: leaf?.notAfter, failure: code,
+                failureMessage: "signature \(index): \(text)")
         }
         guard let algorithm = SignatureAlgorithm(rawValue: entry.algorithm) else {
             return fail(.signatureAlgorithmUnknown, "unknown algorithm '\(entry.algorithm)'")
@@ -141,21 +165,31 @@ public struct EnvelopeVerifier: Sendable {
             return fail(.signatureEncoding, "signature is not base64", leaf)
         }
         let publicKey: PublicKey
-        do throws(OTAError) { publicKey = try leaf.publicKey } catch { return fail(.signatureCertificates, error.message, leaf) }
+        do throws(OTAError) { publicKey = try leaf.publicKey } catch {
+            return fail(.signatureCertificates, error.message, leaf)
+        }
         let keyID = (try? publicKey.keyID().hex)
         guard publicKey.type == algorithm.keyType else {
-            return fail(.signatureAlgorithmMismatch, "algorithm \(algorithm.rawValue) does not fit the certificate's \(publicKey.type.rawValue) key", leaf, keyID: keyID)
+            return fail(
+                .signatureAlgorithmMismatch,
+                "algorithm \(algorithm.rawValue) does not fit the certificate's \(publicKey.type.rawValue) key", leaf,
+                keyID: keyID)
         }
         guard try publicKey.check(Array(signatureBytes), for: message, algorithm: algorithm) == .valid else {
             return fail(.signatureInvalid, "does not verify over the document (\(leaf.subject))", leaf, keyID: keyID)
         }
-        if case .untrusted(let error) = try chains.verify(leaf, intermediates: Array(certificates.dropFirst()), role: role) {
+        if case .untrusted(let error) = try chains.verify(
+            leaf, intermediates: Array(certificates.dropFirst()), role: role)
+        {
             return fail(error.code, error.message, leaf, keyID: keyID)
         }
         let signatory: Signatory
-        do throws(OTAError) { signatory = try Signatory(certificate: leaf) } catch { return fail(error.code, error.message, leaf, keyID: keyID) }
-        return SignerReport(index: index, algorithm: algorithm.rawValue, subject: leaf.subject, issuer: leaf.issuer, keyID: keyID,
-                            notBefore: leaf.notBefore, notAfter: leaf.notAfter, failure: nil, failureMessage: nil, signatory: signatory)
+        do throws(OTAError) { signatory = try Signatory(certificate: leaf) } catch {
+            return fail(error.code, error.message, leaf, keyID: keyID)
+        }
+        return SignerReport(
+            index: index, algorithm: algorithm.rawValue, subject: leaf.subject, issuer: leaf.issuer, keyID: keyID,
+            notBefore: leaf.notBefore, notAfter: leaf.notAfter, failure: nil, failureMessage: nil, signatory: signatory)
     }
 
     /// The trusted signatures of `suite`, grouped by signatory (see `Signatory`): each group is
@@ -180,14 +214,20 @@ public struct EnvelopeVerifier: Sendable {
             throw OTAError(failure.failure ?? .signatureInvalid, all)
         }
         if let mismatch = suiteMismatch {
-            throw OTAError(.signatureSuiteMismatch, "signature \(mismatch.index) uses \(mismatch.algorithm), not allowed in the \(suite.rawValue) suite")
+            throw OTAError(
+                .signatureSuiteMismatch,
+                "signature \(mismatch.index) uses \(mismatch.algorithm), not allowed in the \(suite.rawValue) suite")
         }
         if reports.isEmpty { throw OTAError(.signatureMissing, "the document carries no signature") }
         if let repeated = groups.first(where: { $0.count > 1 }) {
             let names = repeated.map { "signature \($0.index) (\($0.subject ?? "?"))" }.joined(separator: ", ")
-            throw OTAError(.signatureDuplicateSigner,
-                           "\(names) are by one signer (shared key, signer id or subject name): \(groups.count) distinct signer(s); \(threshold) required")
+            throw OTAError(
+                .signatureDuplicateSigner,
+                "\(names) are by one signer (shared key, signer id or subject name): \(groups.count) distinct signer(s); \(threshold) required"
+            )
         }
-        throw OTAError(.signatureThreshold, "\(groups.count) distinct trusted signer(s); \(threshold) required (one person signing twice counts once)")
+        throw OTAError(
+            .signatureThreshold,
+            "\(groups.count) distinct trusted signer(s); \(threshold) required (one person signing twice counts once)")
     }
 }

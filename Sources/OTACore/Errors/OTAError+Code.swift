@@ -32,7 +32,8 @@ extension OTAError {
         public static func == (lhs: Code, rhs: String) -> Bool { lhs.rawValue == rhs }
         public static func != (lhs: Code, rhs: String) -> Bool { lhs.rawValue != rhs }
 
-        private static let byName: [String: Code] = Dictionary(registry.map { ($0.rawValue, $0) }, uniquingKeysWith: { first, _ in first })
+        private static let byName: [String: Code] = Dictionary(
+            registry.map { ($0.rawValue, $0) }, uniquingKeysWith: { first, _ in first })
     }
 }
 

@@ -68,6 +68,8 @@ extension OTAError {
     /// others travel in `related`.
     public static func combining(_ reasons: [OTAError]) -> OTAError {
         guard let first = reasons.first else { return OTAError(.signatureInvalid, "rejected without a reason") }
-        return OTAError(first.code, first.message, cause: first.cause, related: first.related + reasons.dropFirst().flatMap(\.reasons))
+        return OTAError(
+            first.code, first.message, cause: first.cause,
+            related: first.related + reasons.dropFirst().flatMap(\.reasons))
     }
 }

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 public import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Writes a file under a temporary name in the same directory and renames it into place on
 /// `commit()`, so a failure at any point leaves no partial output behind.
@@ -50,7 +51,8 @@ package final class AtomicFileWriter {
     public func overwrite(_ bytes: some ContiguousBytes, at offset: Int64) throws(OTAError) {
         let count = Int64(bytes.withUnsafeBytes { $0.count })
         guard offset >= 0, offset + count <= bytesWritten else {
-            throw OTAError(.ioOverwrite, "\(path): overwrite of \(count) bytes at \(offset) is past the \(bytesWritten) written")
+            throw OTAError(
+                .ioOverwrite, "\(path): overwrite of \(count) bytes at \(offset) is past the \(bytesWritten) written")
         }
         try SystemCall.writeAll(descriptor, bytes, at: offset, path: path)
     }

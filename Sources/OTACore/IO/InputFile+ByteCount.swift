@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 extension InputFile {
@@ -13,7 +13,9 @@ extension InputFile {
         if try isRegularFile() { return try size() }
         let fd = descriptor
         let end = lseek(fd, 0, SEEK_END)
-        guard end >= 0 else { throw OTAError(.ioFailed, "\(path): cannot find the size (lseek)", cause: SystemCall.errnoText()) }
+        guard end >= 0 else {
+            throw OTAError(.ioFailed, "\(path): cannot find the size (lseek)", cause: SystemCall.errnoText())
+        }
         return Int64(end)
     }
 }

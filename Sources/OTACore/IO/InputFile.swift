@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A file opened for reading, sequentially or at offsets (`pread`), closed on deinit.
@@ -16,7 +16,10 @@ package final class InputFile {
     /// Only the `accepted` kinds of file are opened (by default regular files): the open itself
     /// cannot block (`O_NONBLOCK`, so a FIFO with no writer does not hang it), and what was opened
     /// is checked with `fstat` before anything is read. Anything else is refused with `notAFile`.
-    public init(path: String, followLinks: Bool = true, accepting accepted: Kinds = .regular, notAFile: OTAError.Code = .ioNotAFile) throws(OTAError) {
+    public init(
+        path: String, followLinks: Bool = true, accepting accepted: Kinds = .regular,
+        notAFile: OTAError.Code = .ioNotAFile
+    ) throws(OTAError) {
         self.path = path
         var flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK
         if !followLinks { flags |= O_NOFOLLOW }
@@ -33,18 +36,20 @@ package final class InputFile {
             throw OTAError(.ioFailed, "\(path): fstat failed", cause: SystemCall.errnoText(error))
         }
         let kind = info.st_mode & S_IFMT
-        let allowed = (kind == S_IFREG && accepted.contains(.regular)) || (kind == S_IFBLK && accepted.contains(.blockDevice))
+        let allowed =
+            (kind == S_IFREG && accepted.contains(.regular)) || (kind == S_IFBLK && accepted.contains(.blockDevice))
             || ((kind == S_IFIFO || kind == S_IFCHR) && accepted.contains(.stream))
         guard allowed else {
             close(fd)
-            let what = switch kind {
-            case S_IFDIR: "a directory"
-            case S_IFIFO: "a FIFO"
-            case S_IFSOCK: "a socket"
-            case S_IFCHR: "a character device"
-            case S_IFBLK: "a block device"
-            default: "not a regular file"
-            }
+            let what =
+                switch kind {
+                case S_IFDIR: "a directory"
+                case S_IFIFO: "a FIFO"
+                case S_IFSOCK: "a socket"
+                case S_IFCHR: "a character device"
+                case S_IFBLK: "a block device"
+                default: "not a regular file"
+                }
             throw OTAError(notAFile, "\(path): \(what), not a regular file")
         }
         // Reads block as usual from here (O_NONBLOCK only kept the open from waiting).
@@ -118,7 +123,9 @@ package final class InputFile {
         let fd = descriptor
         while total < count {
             let outcome = buffer.withUnsafeMutableBytes { raw in
-                SystemCall.retryingRaw { pread(fd, raw.baseAddress! + total, count - total, off_t(offset) + off_t(total)) }
+                SystemCall.retryingRaw {
+                    pread(fd, raw.baseAddress! + total, count - total, off_t(offset) + off_t(total))
+                }
             }
             let got = try SystemCall.check(outcome, "pread", path: path)
             if got == 0 { break }
@@ -185,7 +192,9 @@ package enum FileSystem {
     /// Names in a directory (not `.` or `..`), sorted; throws if it cannot be opened.
     public static func list(_ path: String) throws(OTAError) -> [String] {
         guard let dir = opendir(path) else {
-            throw OTAError(errno == ENOENT ? .ioNotFound : .ioOpen, "\(path): cannot list directory", cause: SystemCall.errnoText())
+            throw OTAError(
+                errno == ENOENT ? .ioNotFound : .ioOpen, "\(path): cannot list directory", cause: SystemCall.errnoText()
+            )
         }
         defer { closedir(dir) }
         var names: [String] = []

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A temporary file next to an output, written once and read back, removed on deinit (build
@@ -13,9 +13,12 @@ package final class ScratchFile {
     public init(besides outputPath: String, name: String) throws(OTAError) {
         let directory = pathParent(outputPath)
         let suffix = Hex.encode(try SecureRandom.bytes(6))
-        path = (directory.isEmpty ? "" : directory + "/") + ".\(pathLastComponent(outputPath)).\(name).scratch-\(suffix)"
+        path =
+            (directory.isEmpty ? "" : directory + "/") + ".\(pathLastComponent(outputPath)).\(name).scratch-\(suffix)"
         descriptor = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        if descriptor < 0 { throw OTAError(.ioCreate, "\(path): cannot create a scratch file", cause: SystemCall.errnoText()) }
+        if descriptor < 0 {
+            throw OTAError(.ioCreate, "\(path): cannot create a scratch file", cause: SystemCall.errnoText())
+        }
     }
 
     deinit {

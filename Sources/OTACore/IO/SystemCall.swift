@@ -1,10 +1,11 @@
 package import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The one place libc file calls go through: retries `EINTR` and turns failures into `OTAError`s
@@ -27,14 +28,18 @@ package enum SystemCall {
     }
 
     /// Throws an I/O error for a failed raw call.
-    package static func check<T: BinaryInteger>(_ outcome: (T, Int32), _ what: String, path: String, code: OTAError.Code = .ioFailed) throws(OTAError) -> T {
+    package static func check<T: BinaryInteger>(
+        _ outcome: (T, Int32), _ what: String, path: String, code: OTAError.Code = .ioFailed
+    ) throws(OTAError) -> T {
         if outcome.0 == -1 { throw OTAError(code, "\(path): \(what) failed", cause: errnoText(outcome.1)) }
         return outcome.0
     }
 
     /// Runs `body` until it does not fail with `EINTR`; returns its result or throws on `-1`.
     @discardableResult
-    package static func retrying<T: BinaryInteger>(_ what: String, path: String, code: OTAError.Code = .ioFailed, _ body: () -> T) throws(OTAError) -> T {
+    package static func retrying<T: BinaryInteger>(
+        _ what: String, path: String, code: OTAError.Code = .ioFailed, _ body: () -> T
+    ) throws(OTAError) -> T {
         while true {
             let result = body()
             if result != -1 { return result }
@@ -59,7 +64,9 @@ package enum SystemCall {
     }
 
     /// Writes all of `bytes` at `offset` without moving the file position (`pwrite`).
-    package static func writeAll(_ descriptor: Int32, _ bytes: some ContiguousBytes, at offset: Int64, path: String) throws(OTAError) {
+    package static func writeAll(_ descriptor: Int32, _ bytes: some ContiguousBytes, at offset: Int64, path: String)
+        throws(OTAError)
+    {
         let outcome = bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> (Int, Int32) in
             var done = 0
             while done < raw.count {
@@ -79,7 +86,9 @@ package enum SystemCall {
         var out: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
-            let outcome = buffer.withUnsafeMutableBytes { raw in retryingRaw { Glibc.read(descriptor, raw.baseAddress, raw.count) } }
+            let outcome = buffer.withUnsafeMutableBytes { raw in
+                retryingRaw { Glibc.read(descriptor, raw.baseAddress, raw.count) }
+            }
             let count = try check(outcome, "read", path: path)
             if count == 0 { return out }
             out += buffer[0..<count]

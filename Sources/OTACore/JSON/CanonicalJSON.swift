@@ -29,7 +29,9 @@ public enum CanonicalJSON {
     /// Decodes a signed document: strict JSON, exactly in canonical form, with no field the type
     /// does not know. `code` (`manifest.malformed`, ...) is reported for anything else, and its
     /// first part names the document in messages.
-    public static func decode<T: Codable>(_ type: T.Type, from bytes: [UInt8], as code: OTAError.Code) throws(OTAError) -> T {
+    public static func decode<T: Codable>(_ type: T.Type, from bytes: [UInt8], as code: OTAError.Code) throws(OTAError)
+        -> T
+    {
         let what = code.rawValue.split(separator: ".").first.map(String.init) ?? "document"
         let parsed: StrictJSON.Value
         do {
@@ -51,8 +53,11 @@ public enum CanonicalJSON {
             }
             let canonical = StrictJSON.canonicalBytes(parsed)
             guard canonical == bytes else {
-                let offset = zip(canonical, bytes).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(canonical.count, bytes.count)
-                throw OTAError(code, "\(what): not in canonical JSON form from byte \(offset) (docs/FORMAT.md, Canonical JSON)")
+                let offset =
+                    zip(canonical, bytes).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+                    ?? min(canonical.count, bytes.count)
+                throw OTAError(
+                    code, "\(what): not in canonical JSON form from byte \(offset) (docs/FORMAT.md, Canonical JSON)")
             }
             throw OTAError(code, "\(what): does not re-encode to the same bytes")
         }
@@ -61,7 +66,9 @@ public enum CanonicalJSON {
 
     /// Decodes a JSON input file that is not signed (vehicle readings, configuration, state): any
     /// formatting, but strict JSON (no duplicate keys, bounded nesting) and strict types.
-    public static func decodeInput<T: Decodable>(_ type: T.Type, from bytes: [UInt8], as code: OTAError.Code) throws(OTAError) -> T {
+    public static func decodeInput<T: Decodable>(_ type: T.Type, from bytes: [UInt8], as code: OTAError.Code)
+        throws(OTAError) -> T
+    {
         let what = code.rawValue.split(separator: ".").first.map(String.init) ?? "document"
         do {
             _ = try StrictJSON.parse(bytes, limits: StrictJSON.Limits(integersOnly: false))
@@ -71,12 +78,15 @@ public enum CanonicalJSON {
         return try decodeFoundation(type, from: bytes, code: code, what: what)
     }
 
-    private static func decodeFoundation<T: Decodable>(_ type: T.Type, from bytes: [UInt8], code: OTAError.Code, what: String) throws(OTAError) -> T {
+    private static func decodeFoundation<T: Decodable>(
+        _ type: T.Type, from bytes: [UInt8], code: OTAError.Code, what: String
+    ) throws(OTAError) -> T {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .custom { decoder in
             let text = try decoder.singleValueContainer().decode(String.self)
             guard let date = Timestamp.parse(text) else {
-                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an ISO 8601 time: \(text)"))
+                throw DecodingError.dataCorrupted(
+                    .init(codingPath: decoder.codingPath, debugDescription: "not an ISO 8601 time: \(text)"))
             }
             return date
         }
@@ -95,7 +105,8 @@ public enum CanonicalJSON {
         }
         switch error {
         case .keyNotFound(let key, let context): return "\(path(context.codingPath + [key])): missing"
-        case .typeMismatch(_, let context): return "\(path(context.codingPath)): wrong type (\(context.debugDescription))"
+        case .typeMismatch(_, let context):
+            return "\(path(context.codingPath)): wrong type (\(context.debugDescription))"
         case .valueNotFound(_, let context): return "\(path(context.codingPath)): null"
         case .dataCorrupted(let context): return "\(path(context.codingPath)): \(context.debugDescription)"
         @unknown default: return "malformed"

@@ -49,7 +49,9 @@ package enum StrictJSON {
         package let offset: Int
         package let path: String
         package let message: String
-        package var description: String { path.isEmpty ? "byte \(offset): \(message)" : "\(path) (byte \(offset)): \(message)" }
+        package var description: String {
+            path.isEmpty ? "byte \(offset): \(message)" : "\(path) (byte \(offset)): \(message)"
+        }
     }
 
     /// Parses one JSON value that fills `bytes` (surrounding whitespace allowed).
@@ -120,16 +122,23 @@ package enum StrictJSON {
 
     /// The first place where `actual` differs from `expected`, as a field path and a reason; nil
     /// when they are equal. Used to say which field of a signed document is not canonical.
-    package static func firstDifference(_ actual: Value, _ expected: Value, path: String = "") -> (path: String, reason: String)? {
+    package static func firstDifference(_ actual: Value, _ expected: Value, path: String = "") -> (
+        path: String, reason: String
+    )? {
         switch (actual, expected) {
         case (.object(let a), .object(let b)):
-            let expectedKeys = Dictionary(b.map { (Array($0.key.utf8), $0.value) }, uniquingKeysWith: { first, _ in first })
+            let expectedKeys = Dictionary(
+                b.map { (Array($0.key.utf8), $0.value) }, uniquingKeysWith: { first, _ in first })
             for member in a {
                 let memberPath = path.isEmpty ? member.key : "\(path).\(member.key)"
-                guard let other = expectedKeys[Array(member.key.utf8)] else { return (memberPath, "not a field of this document") }
+                guard let other = expectedKeys[Array(member.key.utf8)] else {
+                    return (memberPath, "not a field of this document")
+                }
                 if let difference = firstDifference(member.value, other, path: memberPath) { return difference }
             }
-            if a.count != b.count { return (path.isEmpty ? "(document)" : path, "a field is missing or spelled differently") }
+            if a.count != b.count {
+                return (path.isEmpty ? "(document)" : path, "a field is missing or spelled differently")
+            }
             return nil
         case (.array(let a), .array(let b)):
             for (index, pair) in zip(a, b).enumerated() {
@@ -176,7 +185,8 @@ package enum StrictJSON {
 
         mutating func literal(_ word: String) throws(SyntaxError) {
             let expected = Array(word.utf8)
-            guard bytes.count - index >= expected.count, Array(bytes[index..<(index + expected.count)]) == expected else {
+            guard bytes.count - index >= expected.count, Array(bytes[index..<(index + expected.count)]) == expected
+            else {
                 throw fail("unexpected character")
             }
             index += expected.count
@@ -194,7 +204,9 @@ package enum StrictJSON {
             }
             while true {
                 skipSpace()
-                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a quoted key") }
+                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
+                    throw fail("expected a quoted key")
+                }
                 let keyOffset = index
                 let key = try string()
                 // Swift compares strings by canonical equivalence: keys equal that way, or by bytes,
@@ -248,7 +260,9 @@ package enum StrictJSON {
             while index < bytes.count, (0x30...0x39).contains(bytes[index]) { index += 1 }
             let integerDigits = index - digitsStart
             guard integerDigits > 0 else { throw fail("a number needs digits") }
-            guard !(integerDigits > 1 && bytes[digitsStart] == 0x30) else { throw fail("a number may not have leading zeros") }
+            guard !(integerDigits > 1 && bytes[digitsStart] == 0x30) else {
+                throw fail("a number may not have leading zeros")
+            }
             var isInteger = true
             if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
                 isInteger = false
@@ -260,7 +274,9 @@ package enum StrictJSON {
             if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
                 isInteger = false
                 index += 1
-                if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+                if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                    index += 1
+                }
                 let exponentStart = index
                 while index < bytes.count, (0x30...0x39).contains(bytes[index]) { index += 1 }
                 guard index > exponentStart else { throw fail("an exponent needs digits") }
@@ -310,15 +326,21 @@ package enum StrictJSON {
                     case UInt8(ascii: "u"):
                         let unit = try hex4()
                         if (0xD800...0xDBFF).contains(unit) {
-                            guard bytes.count - index >= 6, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
+                            guard bytes.count - index >= 6, bytes[index] == UInt8(ascii: "\\"),
+                                bytes[index + 1] == UInt8(ascii: "u")
+                            else {
                                 throw fail("a lone UTF-16 surrogate is not a character")
                             }
                             index += 2
                             let low = try hex4()
-                            guard (0xDC00...0xDFFF).contains(low) else { throw fail("a lone UTF-16 surrogate is not a character") }
+                            guard (0xDC00...0xDFFF).contains(low) else {
+                                throw fail("a lone UTF-16 surrogate is not a character")
+                            }
                             scalars.append(Unicode.Scalar(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))!)
                         } else {
-                            guard let scalar = Unicode.Scalar(unit) else { throw fail("a lone UTF-16 surrogate is not a character") }
+                            guard let scalar = Unicode.Scalar(unit) else {
+                                throw fail("a lone UTF-16 surrogate is not a character")
+                            }
                             scalars.append(scalar)
                         }
                     default: throw fail("unknown escape")
@@ -370,7 +392,9 @@ package enum StrictJSON {
                 value = value << 6 | UInt32(next & 0x3F)
             }
             let minimum: UInt32 = length == 2 ? 0x80 : length == 3 ? 0x800 : 0x10000
-            guard value >= minimum, value <= 0x10FFFF, let scalar = Unicode.Scalar(value) else { throw fail("invalid UTF-8 (overlong or surrogate)") }
+            guard value >= minimum, value <= 0x10FFFF, let scalar = Unicode.Scalar(value) else {
+                throw fail("invalid UTF-8 (overlong or surrogate)")
+            }
             index += length
             return scalar
         }

@@ -6,7 +6,9 @@ public struct Impact: Codable, Sendable, Equatable {
     public var addedFunctions: [String]
     public var alteredFunctions: [String]
 
-    public init(affectedSystems: [String], typeApprovedSystems: [String], addedFunctions: [String], alteredFunctions: [String]) {
+    public init(
+        affectedSystems: [String], typeApprovedSystems: [String], addedFunctions: [String], alteredFunctions: [String]
+    ) {
         self.affectedSystems = affectedSystems
         self.typeApprovedSystems = typeApprovedSystems
         self.addedFunctions = addedFunctions

@@ -22,8 +22,12 @@ public struct Manifest: Codable, Sendable, Equatable {
     /// Present when payloads are encrypted.
     public var encryption: Encryption?
 
-    public init(schema: String = Manifest.schemaIdentifier, bundle: BundleInfo, targets: Targets, images: [Image], regulatory: [RegulatoryReference],
-                impact: Impact, notice: [String: Notice], preconditions: Preconditions, recovery: RecoveryStrategy, encryption: Encryption? = nil) {
+    public init(
+        schema: String = Manifest.schemaIdentifier, bundle: BundleInfo, targets: Targets, images: [Image],
+        regulatory: [RegulatoryReference],
+        impact: Impact, notice: [String: Notice], preconditions: Preconditions, recovery: RecoveryStrategy,
+        encryption: Encryption? = nil
+    ) {
         self.schema = schema
         self.bundle = bundle
         self.targets = targets
@@ -43,7 +47,7 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var expires: Date
         public var suite: Suite
         public var description: String?
-    
+
         public init(id: String, campaign: String, created: Date, expires: Date, suite: Suite, description: String?) {
             self.id = id
             self.campaign = campaign
@@ -58,7 +62,7 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var models: [String]
         /// Optional VIN allow-list; nil means every vehicle of the models.
         public var vins: [String]?
-    
+
         public init(models: [String], vins: [String]?) {
             self.models = models
             self.vins = vins
@@ -70,7 +74,7 @@ public struct Manifest: Codable, Sendable, Equatable {
     public struct SoftwareIdentification: Codable, Sendable, Equatable {
         public var before: String?
         public var after: String
-    
+
         public init(before: String?, after: String) {
             self.before = before
             self.after = after
@@ -82,7 +86,7 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var version: String
         public var hash: String
         public var size: UInt64
-    
+
         public init(version: String, hash: String, size: UInt64) {
             self.version = version
             self.hash = hash
@@ -94,7 +98,7 @@ public struct Manifest: Codable, Sendable, Equatable {
     public struct Target: Codable, Sendable, Equatable {
         public var hash: String
         public var size: UInt64
-    
+
         public init(hash: String, size: UInt64) {
             self.hash = hash
             self.size = size
@@ -121,9 +125,12 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var chunkHashes: [String]
         /// Per-payload random nonce prefix for the chunked AEAD (hex), when encrypted.
         public var noncePrefix: String?
-    
-        public init(entry: String, plainSize: UInt64, plainHash: String, compression: Manifest.Compression, compressedSize: UInt64,
-                    storedSize: UInt64, chunkSize: UInt64, chunkHashes: [String], noncePrefix: String?) {
+
+        public init(
+            entry: String, plainSize: UInt64, plainHash: String, compression: Manifest.Compression,
+            compressedSize: UInt64,
+            storedSize: UInt64, chunkSize: UInt64, chunkHashes: [String], noncePrefix: String?
+        ) {
             self.entry = entry
             self.plainSize = plainSize
             self.plainHash = plainHash
@@ -151,10 +158,14 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var swin: SoftwareIdentification?
         public var categories: [ChangeCategory]
         public var payload: Payload
-    
-        public init(name: String, ecu: String, hardwareIds: [String], slotGroup: String, version: String, securityVersion: UInt64, allowDowngrade: Bool,
-                    kind: Manifest.ImageKind, source: Manifest.DeltaSource?, target: Manifest.Target, rxswin: Manifest.SoftwareIdentification?,
-                    swin: Manifest.SoftwareIdentification?, categories: [ChangeCategory], payload: Manifest.Payload) {
+
+        public init(
+            name: String, ecu: String, hardwareIds: [String], slotGroup: String, version: String,
+            securityVersion: UInt64, allowDowngrade: Bool,
+            kind: Manifest.ImageKind, source: Manifest.DeltaSource?, target: Manifest.Target,
+            rxswin: Manifest.SoftwareIdentification?,
+            swin: Manifest.SoftwareIdentification?, categories: [ChangeCategory], payload: Manifest.Payload
+        ) {
             self.name = name
             self.ecu = ecu
             self.hardwareIds = hardwareIds
@@ -176,7 +187,7 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var algorithm: AEADAlgorithm
         /// Plaintext bytes per chunk.
         public var chunkSize: UInt64
-    
+
         public init(algorithm: AEADAlgorithm, chunkSize: UInt64) {
             self.algorithm = algorithm
             self.chunkSize = chunkSize

@@ -7,7 +7,10 @@ public struct Notice: Codable, Sendable, Equatable {
     public var precautions: [String]
     public var impact: String
 
-    public init(purpose: String, content: String, expectedDurationMinutes: Int, functionsUnavailable: [String], precautions: [String], impact: String) {
+    public init(
+        purpose: String, content: String, expectedDurationMinutes: Int, functionsUnavailable: [String],
+        precautions: [String], impact: String
+    ) {
         self.purpose = purpose
         self.content = content
         self.expectedDurationMinutes = expectedDurationMinutes

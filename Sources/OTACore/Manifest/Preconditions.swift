@@ -9,7 +9,10 @@ public struct Preconditions: Codable, Sendable, Equatable {
     public var skilledPersonRequired: Bool
     public var doorsUnlockable: Bool
 
-    public init(parked: Bool, gear: String?, minimumBatteryPercent: Int, noDrivingDuringInstall: Bool, skilledPersonRequired: Bool, doorsUnlockable: Bool) {
+    public init(
+        parked: Bool, gear: String?, minimumBatteryPercent: Int, noDrivingDuringInstall: Bool,
+        skilledPersonRequired: Bool, doorsUnlockable: Bool
+    ) {
         self.parked = parked
         self.gear = gear
         self.minimumBatteryPercent = minimumBatteryPercent

@@ -73,7 +73,8 @@ public struct SoftwareVersion: Sendable, Equatable, Comparable, CustomStringConv
             case (.number(let m), .number(let n)) where m != n: return m < n ? -1 : 1
             case (.number, .text): return -1
             case (.text, .number): return 1
-            case (.text(let s), .text(let t)) where s != t: return Array(s.utf8).lexicographicallyPrecedes(Array(t.utf8)) ? -1 : 1
+            case (.text(let s), .text(let t)) where s != t:
+                return Array(s.utf8).lexicographicallyPrecedes(Array(t.utf8)) ? -1 : 1
             default: continue
             }
         }
@@ -88,7 +89,8 @@ public struct SoftwareVersion: Sendable, Equatable, Comparable, CustomStringConv
     /// Decimal digits without a leading zero (except `0` itself), within UInt64.
     private static func numeric(_ part: Substring) -> UInt64? {
         let bytes = Array(part.utf8)
-        guard !bytes.isEmpty, bytes.allSatisfy({ (0x30...0x39).contains($0) }), bytes.count == 1 || bytes[0] != 0x30 else { return nil }
+        guard !bytes.isEmpty, bytes.allSatisfy({ (0x30...0x39).contains($0) }), bytes.count == 1 || bytes[0] != 0x30
+        else { return nil }
         return UInt64(part)
     }
 

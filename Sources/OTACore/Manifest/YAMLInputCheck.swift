@@ -35,7 +35,9 @@ package enum YAMLInputCheck {
                         position += 2
                         while position < bytes.count, bytes[position] == 0x20 { position += 1 }
                     }
-                    if indents.count + markers > maximumDepth { return "line \(line): nested deeper than \(maximumDepth) levels" }
+                    if indents.count + markers > maximumDepth {
+                        return "line \(line): nested deeper than \(maximumDepth) levels"
+                    }
                     index = position
                     tokenStart = true
                 }
@@ -51,21 +53,31 @@ package enum YAMLInputCheck {
                 continue
             }
             if let open = quote {
-                if byte == 0x5C && open == 0x22 && index < bytes.count && bytes[index] != 0x0A { index += 1 }  // escape in "..."
+                if byte == 0x5C && open == 0x22 && index < bytes.count && bytes[index] != 0x0A {
+                    index += 1
+                }  // escape in "..."
                 else if byte == open {
-                    if open == 0x27 && index < bytes.count && bytes[index] == 0x27 { index += 1 }  // '' in '...'
-                    else { quote = nil }
+                    if open == 0x27 && index < bytes.count && bytes[index] == 0x27 {
+                        index += 1
+                    }  // '' in '...'
+                    else {
+                        quote = nil
+                    }
                 }
                 continue
             }
             if tokenStart && (byte == 0x22 || byte == 0x27) {
                 quote = byte
-            } else if byte == 0x23 && (index == 1 || bytes[index - 2] == 0x20 || bytes[index - 2] == 0x09 || bytes[index - 2] == 0x0A) {
+            } else if byte == 0x23
+                && (index == 1 || bytes[index - 2] == 0x20 || bytes[index - 2] == 0x09 || bytes[index - 2] == 0x0A)
+            {
                 // A comment: skip to the end of the line.
                 while index < bytes.count, bytes[index] != 0x0A { index += 1 }
             } else if byte == 0x5B || byte == 0x7B {
                 flowDepth += 1
-                if (indents.count + flowDepth) > maximumDepth { return "line \(line): nested deeper than \(maximumDepth) levels" }
+                if (indents.count + flowDepth) > maximumDepth {
+                    return "line \(line): nested deeper than \(maximumDepth) levels"
+                }
             } else if byte == 0x5D || byte == 0x7D {
                 flowDepth = max(0, flowDepth - 1)
             } else if tokenStart && (byte == 0x26 || byte == 0x2A) {

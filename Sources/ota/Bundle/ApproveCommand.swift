@@ -31,9 +31,16 @@ struct ApproveCommand: ParsableCommand {
 
     func run() throws {
         let now = Date()
-        let until = try validUntil.map { text throws(OTAError) in try parseTime(text, option: "--valid-until") } ?? now.addingTimeInterval(365 * 86400)
-        let report = try ApprovalIssuer.approve(bundlePath: bundle, signer: try signer.load(), approvalID: approvalID, models: models,
-                                                validUntil: until, outputPath: output, now: now)
-        Output.succeed(report, human: "approval \(report.approvalId) for \(report.bundleId) (\(report.models.joined(separator: ", "))) written to \(output)", json: outputOptions.json)
+        let until =
+            try validUntil.map { text throws(OTAError) in try parseTime(text, option: "--valid-until") }
+            ?? now.addingTimeInterval(365 * 86400)
+        let report = try ApprovalIssuer.approve(
+            bundlePath: bundle, signer: try signer.load(), approvalID: approvalID, models: models,
+            validUntil: until, outputPath: output, now: now)
+        Output.succeed(
+            report,
+            human:
+                "approval \(report.approvalId) for \(report.bundleId) (\(report.models.joined(separator: ", "))) written to \(output)",
+            json: outputOptions.json)
     }
 }

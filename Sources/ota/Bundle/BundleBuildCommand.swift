@@ -17,7 +17,8 @@ struct BundleBuildCommand: ParsableCommand {
 
     @OptionGroup var signer: SignerOptions
 
-    @Option(name: .customLong("recipient"), help: "Recipient certificate (repeatable); the bundle is encrypted to each.")
+    @Option(
+        name: .customLong("recipient"), help: "Recipient certificate (repeatable); the bundle is encrypted to each.")
     var recipients: [String] = []
 
     @Option(name: [.customShort("o"), .long], help: "Output bundle file.")
@@ -46,14 +47,18 @@ struct BundleBuildCommand: ParsableCommand {
         let chosenSuite = try suite.map { name throws(OTAError) in try Suite.parse(name, field: "--suite") }
         let progress = progressOptions.display(json: outputOptions.json)
         let report = try BundleBuilder.build(
-            .init(manifestPath: manifest, imagesDirectory: images, signer: identity, recipients: recipientCertificates, outputPath: output,
-                  xzPreset: xzPreset, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, suite: chosenSuite),
+            .init(
+                manifestPath: manifest, imagesDirectory: images, signer: identity, recipients: recipientCertificates,
+                outputPath: output,
+                xzPreset: xzPreset, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, suite: chosenSuite
+            ),
             progress: progress.update)
         progress.finish()
         for warning in report.warnings where !outputOptions.json {
             FileHandle.standardError.write(Data("ota: warning: \(warning)\n".utf8))
         }
-        var human = "built \(report.bundle): \(report.bundleID) (\(report.suite), \(report.encrypted ? "encrypted to \(report.recipients) recipient(s)" : "not encrypted")), \(report.bytes) bytes\n"
+        var human =
+            "built \(report.bundle): \(report.bundleID) (\(report.suite), \(report.encrypted ? "encrypted to \(report.recipients) recipient(s)" : "not encrypted")), \(report.bytes) bytes\n"
         human += "  manifest digest \(report.manifestDigest)\n"
         for image in report.images {
             let content = image.kind == "delta" ? "delta, \(image.plainSize)-byte patch" : "full"
@@ -112,7 +117,8 @@ struct BundleRewrapCommand: ParsableCommand {
     }
 
     func run() throws {
-        let passphrase: PassphraseSource? = passphraseFile.map { .file($0) } ?? passphraseEnvironment.map { .environment($0) }
+        let passphrase: PassphraseSource? =
+            passphraseFile.map { .file($0) } ?? passphraseEnvironment.map { .environment($0) }
         let key = try PrivateKey(contentsOf: key, passphrase: passphrase)
         var certificates: [Certificate] = []
         for path in recipients { certificates.append(try Certificate.load(contentsOf: path)[0]) }

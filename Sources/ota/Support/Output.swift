@@ -14,9 +14,17 @@ enum Output {
 
     static func fail(_ error: OTAError, json: Bool) {
         if json {
-            print(encode(FailureEnvelope(error: .init(
-                code: error.code.rawValue, kind: error.kind.rawValue, message: error.message, cause: error.cause,
-                reasons: error.related.isEmpty ? nil : error.reasons.map { .init(code: $0.code.rawValue, message: $0.message, cause: $0.cause) }))))
+            print(
+                encode(
+                    FailureEnvelope(
+                        error: .init(
+                            code: error.code.rawValue, kind: error.kind.rawValue, message: error.message,
+                            cause: error.cause,
+                            reasons: error.related.isEmpty
+                                ? nil
+                                : error.reasons.map {
+                                    .init(code: $0.code.rawValue, message: $0.message, cause: $0.cause)
+                                }))))
         }
         var text = "ota: error: \(error.message) [\(error.code)]\n"
         if let cause = error.cause, !cause.isEmpty { text += "  cause: \(cause)\n" }

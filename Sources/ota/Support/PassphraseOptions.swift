@@ -7,7 +7,9 @@ struct PassphraseOptions: ParsableArguments {
     @Option(name: .customLong("passphrase-file"), help: "File holding the key's passphrase (or the token PIN).")
     var passphraseFile: String?
 
-    @Option(name: .customLong("passphrase-env"), help: "Environment variable holding the key's passphrase (or the token PIN).")
+    @Option(
+        name: .customLong("passphrase-env"),
+        help: "Environment variable holding the key's passphrase (or the token PIN).")
     var passphraseEnvironment: String?
 
     func validate() throws {

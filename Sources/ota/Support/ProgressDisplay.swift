@@ -20,7 +20,10 @@ enum ProgressStyle: String, ExpressibleByArgument, CaseIterable {
 
 /// `--progress` for commands that run long (build, deep verify, delta, install).
 struct ProgressOptions: ParsableArguments {
-    @Option(help: "Progress on standard error: auto (a bar on a terminal, unless --json), bar, json (one object per line), none.")
+    @Option(
+        help:
+            "Progress on standard error: auto (a bar on a terminal, unless --json), bar, json (one object per line), none."
+    )
     var progress: ProgressStyle = .auto
 
     func display(json: Bool) -> ProgressDisplay { ProgressDisplay(style: progress, json: json) }
@@ -53,10 +56,14 @@ final class ProgressDisplay {
         lastShown = now
         let elapsed = Self.seconds(now - started)
         let rate = elapsed > 0 ? Double(progress.done) / elapsed : 0
-        let eta: Double? = progress.total.flatMap { total in rate > 0 && total >= progress.done ? Double(total - progress.done) / rate : nil }
+        let eta: Double? = progress.total.flatMap { total in
+            rate > 0 && total >= progress.done ? Double(total - progress.done) / rate : nil
+        }
         switch mode {
         case .json:
-            let line = ProgressLine(step: progress.step, done: progress.done, total: progress.total, bytesPerSecond: UInt64(rate), etaSeconds: eta.map { ($0 * 10).rounded() / 10 })
+            let line = ProgressLine(
+                step: progress.step, done: progress.done, total: progress.total, bytesPerSecond: UInt64(rate),
+                etaSeconds: eta.map { ($0 * 10).rounded() / 10 })
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             if let data = try? encoder.encode(line) { FileHandle.standardError.write(data + Data("\n".utf8)) }
@@ -95,9 +102,12 @@ final class ProgressDisplay {
         }
         let fraction = min(1, Double(progress.done) / Double(total))
         let filled = Int((fraction * Double(width)).rounded(.down))
-        let bar = String(repeating: "=", count: filled) + (filled < width ? ">" : "") + String(repeating: " ", count: max(0, width - filled - 1))
+        let bar =
+            String(repeating: "=", count: filled) + (filled < width ? ">" : "")
+            + String(repeating: " ", count: max(0, width - filled - 1))
         let percent = Int((fraction * 100).rounded(.down))
-        var text = "\(progress.step) [\(bar)] \(percent)% \(bytes(progress.done))/\(bytes(total)) \(bytes(UInt64(rate)))/s"
+        var text =
+            "\(progress.step) [\(bar)] \(percent)% \(bytes(progress.done))/\(bytes(total)) \(bytes(UInt64(rate)))/s"
         if let eta, progress.done < total { text += " ETA \(clock(eta))" }
         return text
     }
@@ -115,7 +125,9 @@ final class ProgressDisplay {
 
     static func clock(_ seconds: Double) -> String {
         let total = Int(seconds.rounded())
-        return total >= 3600 ? String(format: "%d:%02d:%02d", total / 3600, total / 60 % 60, total % 60) : String(format: "%d:%02d", total / 60, total % 60)
+        return total >= 3600
+            ? String(format: "%d:%02d:%02d", total / 3600, total / 60 % 60, total % 60)
+            : String(format: "%d:%02d", total / 60, total % 60)
     }
 
     private static func seconds(_ duration: Duration) -> Double {

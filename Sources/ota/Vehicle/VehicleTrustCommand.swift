@@ -19,7 +19,8 @@ struct VehicleTrustCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let change = try VehicleSupport.open(vehicle).applyTrust(try FileSystem.read(file, limit: TrustUpdate.maximumSize), source: file)
+        let change = try VehicleSupport.open(vehicle).applyTrust(
+            try FileSystem.read(file, limit: TrustUpdate.maximumSize), source: file)
         Output.succeed(change, human: TrustApplyCommand.describe(change, store: "\(vehicle)/trust"), json: output.json)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
-@testable import OTABuilder
 import OTACore
+
+@testable import OTABuilder
 
 /// Builds real bundles for tests from the committed sample PKI (`keys-sample/`), generated
 /// images and a generated manifest, in a temporary directory removed when the fixture is released
@@ -24,8 +25,9 @@ final class BundleFixture: Sendable {
     var trust: String { "\(pki)/trust" }
 
     func signer(_ name: String = "signer-1", role: String = "release") throws -> SignerIdentity {
-        try SignerIdentity.load(key: "\(pki)/\(role)/\(name).key", certificate: "\(pki)/\(role)/\(name).crt",
-                                chain: role == "release" ? "\(pki)/release/chain.pem" : nil, passphrase: nil)
+        try SignerIdentity.load(
+            key: "\(pki)/\(role)/\(name).key", certificate: "\(pki)/\(role)/\(name).crt",
+            chain: role == "release" ? "\(pki)/release/chain.pem" : nil, passphrase: nil)
     }
 
     func certificate(_ path: String) throws -> Certificate { try Certificate.load(contentsOf: "\(pki)/\(path)")[0] }
@@ -43,15 +45,19 @@ final class BundleFixture: Sendable {
         for index in 0..<size {
             if (index / 4096) % 3 == 0 { continue }  // zero runs
             state ^= state << 13; state ^= state >> 17; state ^= state << 5
-            bytes[index] = (index / 4096) % 3 == 1 ? UInt8(truncatingIfNeeded: state) : UInt8(truncatingIfNeeded: index / 64)
+            bytes[index] =
+                (index / 4096) % 3 == 1 ? UInt8(truncatingIfNeeded: state) : UInt8(truncatingIfNeeded: index / 64)
         }
         try Data(bytes).write(to: URL(fileURLWithPath: "\(directory)/images/\(name)"))
         return bytes
     }
 
     /// A manifest for `images` (name → file), with everything the rules ask for.
-    func manifest(id: String = "test-bundle", images: [(name: String, file: String)], categories: String = "[other]",
-                  models: String = "[X1]", extra: String = "", expires: String = "2036-01-01T00:00:00Z", compression: String = "xz") throws -> String {
+    func manifest(
+        id: String = "test-bundle", images: [(name: String, file: String)], categories: String = "[other]",
+        models: String = "[X1]", extra: String = "", expires: String = "2036-01-01T00:00:00Z",
+        compression: String = "xz"
+    ) throws -> String {
         var text = """
             bundle:
               id: \(id)
@@ -95,11 +101,15 @@ final class BundleFixture: Sendable {
 
     /// Builds a bundle; small chunks so even small images have several.
     @discardableResult
-    func build(manifest: String, output: String? = nil, signer: SignerIdentity? = nil, recipients: [Certificate] = [],
-               chunkSize: Int = 16 * 1024, now: Date = Date()) throws -> String {
+    func build(
+        manifest: String, output: String? = nil, signer: SignerIdentity? = nil, recipients: [Certificate] = [],
+        chunkSize: Int = 16 * 1024, now: Date = Date()
+    ) throws -> String {
         let path = output ?? "\(directory)/bundle-\(UUID().uuidString).ota"
-        _ = try BundleBuilder.build(.init(manifestPath: manifest, imagesDirectory: "\(directory)/images", signer: try signer ?? self.signer(),
-                                          recipients: recipients, outputPath: path, chunkSize: chunkSize, xzPreset: 1, threads: 1, now: now))
+        _ = try BundleBuilder.build(
+            .init(
+                manifestPath: manifest, imagesDirectory: "\(directory)/images", signer: try signer ?? self.signer(),
+                recipients: recipients, outputPath: path, chunkSize: chunkSize, xzPreset: 1, threads: 1, now: now))
         return path
     }
 
@@ -107,7 +117,8 @@ final class BundleFixture: Sendable {
     func standardBundle(recipients: [Certificate] = []) throws -> String {
         try image("a.img", size: 50_000, seed: 1)
         try image("b.img", size: 70_000, seed: 2)
-        return try build(manifest: try manifest(images: [("alpha", "a.img"), ("beta", "b.img")]), recipients: recipients)
+        return try build(
+            manifest: try manifest(images: [("alpha", "a.img"), ("beta", "b.img")]), recipients: recipients)
     }
 
     /// The bundle's entries as (name, bytes), read with libarchive.
@@ -127,9 +138,12 @@ final class BundleFixture: Sendable {
     }
 
     /// Verifies every byte (and content with `deep`); returns the error code, or nil if accepted.
-    func verifyCode(_ path: String, threshold: Int = 1, deep: Bool = false, keys: [PrivateKey] = [], at time: Date = Date()) -> String? {
+    func verifyCode(
+        _ path: String, threshold: Int = 1, deep: Bool = false, keys: [PrivateKey] = [], at time: Date = Date()
+    ) -> String? {
         do {
-            _ = try BundleVerification.verify(path: path, policy: try policy(threshold: threshold, at: time), decryptionKeys: keys, deep: deep)
+            _ = try BundleVerification.verify(
+                path: path, policy: try policy(threshold: threshold, at: time), decryptionKeys: keys, deep: deep)
             return nil
         } catch let error as OTAError {
             return error.code.rawValue

@@ -4,7 +4,8 @@ import Foundation
 /// that lie): what an attacker could put in a bundle file.
 struct RawTar {
     enum EntryType: UInt8 {
-        case regular = 0x30, hardLink = 0x31, symbolicLink = 0x32, characterDevice = 0x33, blockDevice = 0x34, directory = 0x35, fifo = 0x36
+        case regular = 0x30, hardLink = 0x31, symbolicLink = 0x32, characterDevice = 0x33, blockDevice = 0x34,
+            directory = 0x35, fifo = 0x36
         case contiguous = 0x37, oldRegular = 0x00
         /// Extension headers: pax per-file (`x`) and global (`g`), GNU long name (`L`) and long link (`K`).
         case pax = 0x78, paxGlobal = 0x67, gnuLongName = 0x4C, gnuLongLink = 0x4B
@@ -42,7 +43,9 @@ struct RawTar {
         }
         func octal(_ value: UInt64, at offset: Int, length: Int) {
             let digits = String(value, radix: 8)
-            put(String(repeating: "0", count: max(0, length - 1 - digits.count)) + digits, at: offset, length: length - 1)
+            put(
+                String(repeating: "0", count: max(0, length - 1 - digits.count)) + digits, at: offset,
+                length: length - 1)
         }
         put(entry.name, at: 0, length: 100)
         octal(0o644, at: 100, length: 8)

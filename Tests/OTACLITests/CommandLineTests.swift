@@ -1,4 +1,5 @@
 import Foundation
+import OTATestSupport
 import Testing
 
 /// The command line a newcomer meets: version, one error prefix, one JSON spelling, progress only

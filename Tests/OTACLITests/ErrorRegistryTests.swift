@@ -1,5 +1,6 @@
 import Foundation
 import OTACore
+import OTATestSupport
 import Testing
 
 /// The error registry is the one list of codes: every code thrown is registered, every registered

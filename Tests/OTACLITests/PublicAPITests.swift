@@ -1,4 +1,5 @@
 import Foundation
+import OTATestSupport
 import Testing
 
 /// docs/API.md is the public API: each of its Swift examples compiles against the built modules

@@ -1,4 +1,5 @@
 import Foundation
+import OTATestSupport
 import Testing
 
 /// The README's tour is a promise to a new user: it runs, end to end, in both suites.

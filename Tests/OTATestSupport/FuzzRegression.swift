@@ -4,7 +4,8 @@ public import Foundation
 /// for the tests that replay them through the same entry point.
 public enum FuzzRegression {
     /// The repository root (this file is `Tests/OTATestSupport/FuzzRegression.swift`).
-    public static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    public static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent()
         .deletingLastPathComponent().path
 
     /// The committed input `name` of `harness`.

@@ -14,19 +14,28 @@ public enum OpenSSLTool {
 
     /// Runs `openssl ARGUMENTS` in `directory`; returns standard output, throws on a non-zero exit.
     @discardableResult
-    public static func run(_ arguments: [String], in directory: String? = nil, environment: [String: String] = [:], stdin: Data? = nil) throws -> Data {
+    public static func run(
+        _ arguments: [String], in directory: String? = nil, environment: [String: String] = [:], stdin: Data? = nil
+    ) throws -> Data {
         let (status, output, errors) = try status(arguments, in: directory, environment: environment, stdin: stdin)
-        guard status == 0 else { throw Failure(arguments: arguments, status: status, output: String(decoding: output + errors, as: UTF8.self)) }
+        guard status == 0 else {
+            throw Failure(
+                arguments: arguments, status: status, output: String(decoding: output + errors, as: UTF8.self))
+        }
         return output
     }
 
     /// Runs `openssl ARGUMENTS`; returns the exit status, standard output and standard error.
-    public static func status(_ arguments: [String], in directory: String? = nil, environment: [String: String] = [:], stdin: Data? = nil) throws -> (Int32, Data, Data) {
+    public static func status(
+        _ arguments: [String], in directory: String? = nil, environment: [String: String] = [:], stdin: Data? = nil
+    ) throws -> (Int32, Data, Data) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
         process.arguments = arguments
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         // Standard error goes to a file, so neither stream can fill up and block the child.
         let errorPath = NSTemporaryDirectory() + "openssl-stderr-" + UUID().uuidString
         _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
@@ -68,16 +77,20 @@ public enum OpenSSLTool {
             try run(["pkey", "-in", keyPEM, "-pubout", "-out", publicKey + ".in"])
         }
         if let form {
-            try run(["ec", "-pubin", "-in", publicKey + ".in", "-conv_form", form.rawValue, "-pubout", "-out", publicKey])
+            try run([
+                "ec", "-pubin", "-in", publicKey + ".in", "-conv_form", form.rawValue, "-pubout", "-out", publicKey,
+            ])
         } else {
             try FileManager.default.copyItem(atPath: publicKey + ".in", toPath: publicKey)
         }
         let extensionFile = "\(directory)/\(name).ext"
-        try extensions.joined(separator: "\n").appending("\n").write(toFile: extensionFile, atomically: true, encoding: .utf8)
+        try extensions.joined(separator: "\n").appending("\n").write(
+            toFile: extensionFile, atomically: true, encoding: .utf8)
         let certificate = "\(directory)/\(name).crt"
         let serial = "0x" + (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...0x7f)) }.joined()
         var arguments = [
-            "x509", "-new", "-subj", subject, "-force_pubkey", publicKey, "-CA", caCertificate, "-CAkey", caKey, "-extfile", extensionFile,
+            "x509", "-new", "-subj", subject, "-force_pubkey", publicKey, "-CA", caCertificate, "-CAkey", caKey,
+            "-extfile", extensionFile,
             "-days", String(days), "-set_serial", serial, "-out", certificate,
         ]
         if sm2 { arguments += ["-sm3", "-sigopt", "distid:1234567812345678"] }

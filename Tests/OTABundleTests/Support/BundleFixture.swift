@@ -1,5 +1,6 @@
 import Foundation
 import OTACore
+import OTATestSupport
 
 @testable import OTABuilder
 
@@ -7,19 +8,17 @@ import OTACore
 /// images and a generated manifest, in a temporary directory removed when the fixture is released
 /// (at the end of the test that made it, passed or failed).
 final class BundleFixture: Sendable {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().path
+    static var repository: String { RepositoryRoot.path }
 
     let suite: Suite
-    let directory: String
+    private let scratch: TemporaryDirectory
+    var directory: String { scratch.path }
 
     init(suite: Suite) throws {
         self.suite = suite
-        directory = NSTemporaryDirectory() + "ota-bundle-test-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: directory + "/images", withIntermediateDirectories: true)
+        scratch = try TemporaryDirectory("bundle-test")
+        try FileManager.default.createDirectory(atPath: scratch.appending("images"), withIntermediateDirectories: true)
     }
-
-    deinit { try? FileManager.default.removeItem(atPath: directory) }
 
     var pki: String { "\(Self.repository)/keys-sample/\(suite.rawValue)" }
     var trust: String { "\(pki)/trust" }

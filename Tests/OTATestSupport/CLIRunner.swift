@@ -1,26 +1,25 @@
-import Foundation
+public import Foundation
 
 /// Runs the built `ota` executable, as a user or script would.
-struct CLIRunner {
-    struct Result {
-        let status: Int32
-        let stdout: String
-        let stderr: String
+public struct CLIRunner {
+    public struct Result {
+        public let status: Int32
+        public let stdout: String
+        public let stderr: String
 
         /// The parsed `--json` output.
-        var json: [String: Any] {
+        public var json: [String: Any] {
             (try? JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any]) ?? [:]
         }
 
-        var errorCode: String? { (json["error"] as? [String: Any])?["code"] as? String }
+        public var errorCode: String? { (json["error"] as? [String: Any])?["code"] as? String }
     }
 
     /// The repository checkout (for committed fixtures such as `keys-sample/`).
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().path
+    public static var repository: String { RepositoryRoot.path }
 
     /// The `ota` binary next to the test bundle (`.build/<config>/ota`).
-    static var executable: URL {
+    public static var executable: URL {
         let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         for candidate in [products, products.deletingLastPathComponent()] {
             let url = candidate.appendingPathComponent("ota")
@@ -29,7 +28,11 @@ struct CLIRunner {
         return products.appendingPathComponent("ota")
     }
 
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+    /// Runs `ota` with `arguments`; a missing binary is an error (never a silent pass).
+    public static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+        guard FileManager.default.isExecutableFile(atPath: executable.path) else {
+            throw MissingExecutable(path: executable.path)
+        }
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -50,11 +53,17 @@ struct CLIRunner {
     }
 
     /// A fresh directory under the temporary directory; the test removes it with a `defer`.
-    static func temporaryDirectory() throws -> String {
+    public static func temporaryDirectory() throws -> String {
         let path = NSTemporaryDirectory() + "ota-cli-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }
 
-    static func removeTemporaryDirectory(_ path: String) { try? FileManager.default.removeItem(atPath: path) }
+    public static func removeTemporaryDirectory(_ path: String) { try? FileManager.default.removeItem(atPath: path) }
+
+    /// The `ota` binary is not where the test bundle's build put it.
+    public struct MissingExecutable: Error, CustomStringConvertible {
+        public let path: String
+        public var description: String { "the ota executable is not built at \(path) (swift build --build-tests)" }
+    }
 }

@@ -1,0 +1,25 @@
+public import Foundation
+
+/// The repository checkout (this file is `Tests/OTATestSupport/TestDirectories.swift`): the
+/// committed fixtures (`keys-sample/`, `samples/`, `manifests/`, `docs/`) are found from here.
+public enum RepositoryRoot {
+    public static let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+}
+
+/// A fresh directory under the temporary directory, removed with everything in it when the
+/// object is released (at the end of the test that made it, passed or failed).
+public final class TemporaryDirectory: Sendable {
+    public let path: String
+
+    /// `label` names the test area in the directory's name (`ota-LABEL-UUID`), for whoever finds one left behind.
+    public init(_ label: String) throws {
+        path = NSTemporaryDirectory() + "ota-\(label)-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    /// `path/relative`.
+    public func appending(_ relative: String) -> String { path + "/" + relative }
+}

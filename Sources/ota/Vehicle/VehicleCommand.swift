@@ -13,7 +13,10 @@ struct VehicleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vehicle",
         abstract: "A simulated vehicle: create it, reboot it, confirm or roll back an update, show its status.",
-        subcommands: [VehicleInitCommand.self, VehicleActivateCommand.self, VehicleRebootCommand.self, VehicleConfirmCommand.self, VehicleRollbackCommand.self, VehicleStatusCommand.self, VehicleTrustCommand.self]
+        subcommands: [
+            VehicleInitCommand.self, VehicleActivateCommand.self, VehicleRebootCommand.self, VehicleConfirmCommand.self,
+            VehicleRollbackCommand.self, VehicleStatusCommand.self, VehicleTrustCommand.self,
+        ]
     )
 }
 
@@ -54,7 +57,9 @@ enum VehicleSupport {
     static func describe(_ status: VehicleStatus) -> String {
         var text = "vehicle \(status.model) \(status.vin) — boot control: \(status.bootControl)\n"
         text += "  booted: \(slots(status.boot.booted)); next boot: \(slots(status.nextBoot))"
-        if let trial = status.boot.trial { text += "; on trial: \(slots(trial)) (\(status.boot.triesRemaining) tries left)" }
+        if let trial = status.boot.trial {
+            text += "; on trial: \(slots(trial)) (\(status.boot.triesRemaining) tries left)"
+        }
         text += "\n"
         if let fallback = status.lastFallback { text += "  last boot fell back: \(fallback)\n" }
         for (ecu, software) in status.ecus.sorted(by: { $0.key < $1.key }) {
@@ -71,7 +76,8 @@ enum VehicleSupport {
 }
 
 struct VehicleInitCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "init", abstract: "Create a simulated vehicle from a YAML (or JSON) config.")
+    static let configuration = CommandConfiguration(
+        commandName: "init", abstract: "Create a simulated vehicle from a YAML (or JSON) config.")
 
     @Argument(help: "Vehicle directory to create.")
     var directory: String
@@ -82,7 +88,9 @@ struct VehicleInitCommand: ParsableCommand {
     @Option(help: "Trust store to copy in (overrides the config's `trust`).")
     var trust: String?
 
-    @Option(name: .customLong("decryption-key"), help: "The vehicle's decryption key to copy in (overrides the config's `decryptionKey`).")
+    @Option(
+        name: .customLong("decryption-key"),
+        help: "The vehicle's decryption key to copy in (overrides the config's `decryptionKey`).")
     var decryptionKey: String?
 
     @Option(help: "Directory of the initial slot images the config names (default: next to the config).")
@@ -92,7 +100,9 @@ struct VehicleInitCommand: ParsableCommand {
 
     func run() throws {
         let text = String(decoding: try FileSystem.read(config, limit: 1 << 20), as: UTF8.self)
-        if let problem = YAMLInputCheck.problem(in: text) { throw OTAError(.vehicleConfigInvalid, "\(config): \(problem)") }
+        if let problem = YAMLInputCheck.problem(in: text) {
+            throw OTAError(.vehicleConfigInvalid, "\(config): \(problem)")
+        }
         let parsed: VehicleConfig
         do {
             parsed = try YAMLDecoder().decode(VehicleConfig.self, from: text)
@@ -103,25 +113,35 @@ struct VehicleInitCommand: ParsableCommand {
         let status = try Vehicle.create(
             directory: directory, config: parsed, baseDirectory: base, trust: trust, decryptionKey: decryptionKey,
             imagesDirectory: images)
-        Output.succeed(status, human: "created vehicle in \(directory)\n" + VehicleSupport.describe(status), json: output.json)
+        Output.succeed(
+            status, human: "created vehicle in \(directory)\n" + VehicleSupport.describe(status), json: output.json)
     }
 }
 
-struct VehicleRebootCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "reboot", abstract: "Simulated power cycle: the bootloader boots the trial slots (using a try) or falls back.")
-
+/// The arguments every verb on an existing vehicle takes.
+struct VehicleVerbArguments: ParsableArguments {
     @Argument(help: "Vehicle directory.")
     var directory: String
 
     @OptionGroup var output: OutputOptions
 
-    func run() throws {
+    /// Opens the vehicle, runs one verb, and prints `message` and the vehicle's status after it.
+    func perform(_ message: String, _ verb: (Vehicle) throws(OTAError) -> Void) throws {
         let vehicle = try VehicleSupport.open(directory)
-        try vehicle.reboot()
+        try verb(vehicle)
         let status = try vehicle.status()
-        Output.succeed(status, human: "rebooted\n" + VehicleSupport.describe(status), json: output.json)
+        Output.succeed(status, human: message + "\n" + VehicleSupport.describe(status), json: output.json)
     }
+}
+
+struct VehicleRebootCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reboot",
+        abstract: "Simulated power cycle: the bootloader boots the trial slots (using a try) or falls back.")
+
+    @OptionGroup var arguments: VehicleVerbArguments
+
+    func run() throws { try arguments.perform("rebooted") { vehicle throws(OTAError) in try vehicle.reboot() } }
 }
 
 struct VehicleActivateCommand: ParsableCommand {
@@ -129,53 +149,42 @@ struct VehicleActivateCommand: ParsableCommand {
         commandName: "activate",
         abstract: "Switch the boot control to an update installed with --no-activate (on trial until confirmed).")
 
-    @Argument(help: "Vehicle directory.")
-    var directory: String
-
-    @OptionGroup var output: OutputOptions
+    @OptionGroup var arguments: VehicleVerbArguments
 
     func run() throws {
-        let vehicle = try VehicleSupport.open(directory)
-        try vehicle.activate()
-        let status = try vehicle.status()
-        Output.succeed(status, human: "update activated: reboot (ota vehicle reboot) and confirm (ota vehicle confirm) to commit\n" + VehicleSupport.describe(status), json: output.json)
+        try arguments.perform(
+            "update activated: reboot (ota vehicle reboot) and confirm (ota vehicle confirm) to commit"
+        ) {
+            vehicle throws(OTAError) in try vehicle.activate()
+        }
     }
 }
 
 struct VehicleConfirmCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "confirm", abstract: "Commit the update the vehicle booted into.")
+    static let configuration = CommandConfiguration(
+        commandName: "confirm", abstract: "Commit the update the vehicle booted into.")
 
-    @Argument(help: "Vehicle directory.")
-    var directory: String
-
-    @OptionGroup var output: OutputOptions
+    @OptionGroup var arguments: VehicleVerbArguments
 
     func run() throws {
-        let vehicle = try VehicleSupport.open(directory)
-        try vehicle.confirmBoot()
-        let status = try vehicle.status()
-        Output.succeed(status, human: "update committed\n" + VehicleSupport.describe(status), json: output.json)
+        try arguments.perform("update committed") { vehicle throws(OTAError) in try vehicle.confirmBoot() }
     }
 }
 
 struct VehicleRollbackCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "rollback", abstract: "Abandon the update in progress (before it is confirmed).")
+    static let configuration = CommandConfiguration(
+        commandName: "rollback", abstract: "Abandon the update in progress (before it is confirmed).")
 
-    @Argument(help: "Vehicle directory.")
-    var directory: String
-
-    @OptionGroup var output: OutputOptions
+    @OptionGroup var arguments: VehicleVerbArguments
 
     func run() throws {
-        let vehicle = try VehicleSupport.open(directory)
-        try vehicle.rollback()
-        let status = try vehicle.status()
-        Output.succeed(status, human: "update rolled back\n" + VehicleSupport.describe(status), json: output.json)
+        try arguments.perform("update rolled back") { vehicle throws(OTAError) in try vehicle.rollback() }
     }
 }
 
 struct VehicleStatusCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show boot slots, installed software and the update in progress.")
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "Show boot slots, installed software and the update in progress.")
 
     @Argument(help: "Vehicle directory.")
     var directory: String

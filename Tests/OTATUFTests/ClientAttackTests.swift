@@ -1,3 +1,4 @@
+import Foundation
 import OTACore
 import OTARepository
 import OTATUF
@@ -105,6 +106,59 @@ import Testing
         doubled.set("signatures", .array([signatures[0], signatures[0]]))
         try fixture.write("timestamp.json", OLPCCanonicalJSON.encodeFile(.object(doubled)))
         #expect(refusal { try fixture.client().refresh() } == .tufSignatureThreshold)
+    }
+
+    /// One timestamp key listed in root under a second key id, written another way (a compressed
+    /// EC point; upper-case hex for ed25519), with threshold 2: the one key signing twice, once
+    /// under each id, is one signer.
+    @Test(arguments: [KeyType.p256, .ed25519])
+    func `one key listed under two key ids in another encoding counts once`(keyType: KeyType) throws {
+        let fixture = try RepositoryFixture(keyType: keyType)
+        let config = try RepositoryConfig.load(fixture.directory.path + "/repo/repository.json")
+        let keyID = try #require(config.roles["timestamp"]?.keyIDs.first)
+        let key = try PrivateKey(contentsOf: fixture.directory.path + "/repo/keys/\(keyID).key")
+        let der = try key.publicKey.der()
+        let twin: TUFJSON
+        if keyType == .ed25519 {
+            twin = try Self.keyObject("ed25519", "ed25519", Hex.encode(Array(der.suffix(32))).uppercased())
+        } else {
+            // SubjectPublicKeyInfo of a P-256 key with the point compressed (SEC 1 §2.3.3).
+            let x = Array(der.suffix(64).prefix(32))
+            let prefix = Hex.decode("3039301306072a8648ce3d020106082a8648ce3d030107032200")!
+            let spki = prefix + [der.last! & 1 == 0 ? 0x02 : 0x03] + x
+            let pem = "-----BEGIN PUBLIC KEY-----\n" + Data(spki).base64EncodedString() + "\n-----END PUBLIC KEY-----\n"
+            twin = try Self.keyObject("ecdsa", "ecdsa-sha2-nistp256", pem)
+        }
+        let twinID = try TUFKey.keyID(of: twin)
+        #expect(twinID != keyID)
+        // Root 2 (signed by the root key) lists the key twice for the timestamp role, threshold 2.
+        var root = try #require(try TUFJSONParser.parse(try fixture.read("1.root.json")).object?["signed"]?.object)
+        root.set("version", .integer(2))
+        var keys = try #require(root["keys"]?.object)
+        keys.set(twinID, twin)
+        root.set("keys", .object(keys))
+        var roles = try #require(root["roles"]?.object)
+        roles.set("timestamp", .object(try JSONObject([("keyids", .array([.string(keyID), .string(twinID)])), ("threshold", .integer(2))])))
+        root.set("roles", .object(roles))
+        try fixture.write("2.root.json", try fixture.resign(root, role: "root"))
+        // The timestamp, signed by the one key under each of its ids.
+        var timestamp = try #require(try TUFJSONParser.parse(try fixture.read("timestamp.json")).object?["signed"]?.object)
+        timestamp.set("version", .integer(2))
+        let message = OLPCCanonicalJSON.encode(.object(timestamp))
+        var signatures: [TUFJSON] = []
+        for id in [keyID, twinID] {
+            let signature = Hex.encode(try key.signature(for: message))
+            signatures.append(.object(try JSONObject([("keyid", .string(id)), ("sig", .string(signature))])))
+        }
+        try fixture.write("timestamp.json", OLPCCanonicalJSON.encodeFile(.object(try JSONObject([("signatures", .array(signatures)), ("signed", .object(timestamp))]))))
+        let client = try fixture.client()
+        let error = try #require(fixture.expect(.tufSignatureThreshold) { try client.refresh() })
+        #expect(error.code == .tufSignatureThreshold)
+        #expect(error.message.hasPrefix("timestamp version 2: 1 valid signature"), "\(error.message)")
+    }
+
+    static func keyObject(_ type: String, _ scheme: String, _ value: String) throws -> TUFJSON {
+        .object(try JSONObject([("keytype", .string(type)), ("scheme", .string(scheme)), ("keyval", .object(try JSONObject([("public", .string(value))])))]))
     }
 
     @Test func `root rotation: the client walks every root version, each signed by old and new keys`() throws {

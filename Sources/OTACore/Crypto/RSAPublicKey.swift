@@ -50,6 +50,19 @@ package struct RSAPublicKey: Sendable {
         self.bits = bits
     }
 
+    /// The SubjectPublicKeyInfo in DER: one encoding per key, whatever PEM text it came in
+    /// (so two listings of one key compare equal).
+    public func der() throws(OTAError) -> [UInt8] {
+        OpenSSLErrorQueue.clear()
+        var output: UnsafeMutablePointer<UInt8>? = nil
+        let length = i2d_PUBKEY(owner.pointer, &output)
+        guard length > 0, let output else {
+            throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot encode the RSA public key", function: "i2d_PUBKEY")
+        }
+        defer { COpenSSL_free(output) }
+        return Array(UnsafeBufferPointer(start: output, count: Int(length)))
+    }
+
     /// Checks `signature` over `message` (SHA-256 with `padding`); `.invalid` when it does not
     /// verify, throws only when the check could not run.
     public func check(_ signature: [UInt8], for message: [UInt8], padding: Padding) throws(OTAError) -> SignatureCheck {

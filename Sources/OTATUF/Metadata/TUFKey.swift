@@ -22,6 +22,8 @@ public struct TUFKey: Sendable {
     }
 
     let verifier: Verifier?
+    /// What identifies the key material, so one key listed under two ids counts once.
+    let identity: String
     /// Why the key cannot verify (unknown type, malformed key), when `verifier` is nil.
     let unusableReason: String?
 
@@ -33,12 +35,26 @@ public struct TUFKey: Sendable {
         scheme = try fields.string("scheme")
         publicValue = try fields.object("keyval").string("public")
         json = fields.object
+        var made: (Verifier, String)?
+        var reason: String?
         do throws(OTAError) {
-            verifier = try Self.makeVerifier(keyType: keyType, scheme: scheme, publicValue: publicValue, path: path)
-            unusableReason = nil
+            let verifier = try Self.makeVerifier(keyType: keyType, scheme: scheme, publicValue: publicValue, path: path)
+            made = (verifier, try Self.identity(of: verifier))
         } catch {
-            verifier = nil
-            unusableReason = error.message
+            reason = error.message
+        }
+        verifier = made?.0
+        identity = made?.1 ?? "unusable\u{0}\(keyType)\u{0}\(scheme)\u{0}\(publicValue)"
+        unusableReason = reason
+    }
+
+    /// The key material in one encoding (the DER SubjectPublicKeyInfo, EC points uncompressed),
+    /// so one key listed under two key ids (another PEM wrapping, a compressed point, upper-case
+    /// hex, another key type name or scheme) is one signer.
+    static func identity(of verifier: Verifier) throws(OTAError) -> String {
+        switch verifier {
+        case .standard(let key, _): "spki:" + Hex.encode(try key.der())
+        case .rsa(let key, _): "spki:" + Hex.encode(try key.der())
         }
     }
 
@@ -68,8 +84,6 @@ public struct TUFKey: Sendable {
         try Hasher.hash(.sha256, OLPCCanonicalJSON.encode(object)).hex
     }
 
-    /// What identifies the key material, so one key listed under two ids counts once.
-    var identity: String { "\(keyType)\u{0}\(scheme)\u{0}\(publicValue)" }
 
     static func makeVerifier(keyType: String, scheme: String, publicValue: String, path: String) throws(OTAError) -> Verifier {
         switch (keyType, scheme) {

@@ -54,6 +54,44 @@ import Testing
         #expect(refusal { try fixture.client().refresh() } == .tufRollback)
     }
 
+    @Test func `rollback: a snapshot listing an older targets version, or dropping a role, is refused`() throws {
+        let fixture = try RepositoryFixture()
+        try fixture.repository.delegate(role: "body", paths: ["body/*"])
+        try fixture.addTarget("a.bin", "one")
+        try fixture.addTarget("body/b.bin", "two", role: "body")
+        try fixture.client().refresh()
+        let trusted = try #require(try TUFJSONParser.parse(try fixture.read("snapshot.json")).object?["signed"]?.object)
+        let targetsVersion = try #require(trusted["meta"]?.object?["targets.json"]?.object?["version"]?.integer)
+        #expect(targetsVersion >= 2)
+        // Snapshot and timestamp keys re-sign a newer snapshot that lists an older targets
+        // version (or no longer lists the delegated role); the timestamp names it.
+        for (step, (label, change)) in [
+            ("older targets", { (meta: inout JSONObject) in meta.set("targets.json", .object(try! JSONObject([("version", .integer(1))]))) }),
+            ("dropped role", { (meta: inout JSONObject) in meta.remove("body.json") }),
+        ].enumerated() as EnumeratedSequence<[(String, (inout JSONObject) -> Void)]> {
+            // Each attempt newer than the last (a refused refresh still keeps the timestamp it verified).
+            var snapshot = trusted
+            let version = (trusted["version"]?.integer ?? 0) + 1 + Int64(step)
+            snapshot.set("version", .integer(version))
+            var meta = try #require(snapshot["meta"]?.object)
+            change(&meta)
+            snapshot.set("meta", .object(meta))
+            let bytes = try fixture.resign(snapshot, role: "snapshot")
+            try fixture.write("\(version).snapshot.json", bytes)
+            var timestamp = try #require(try TUFJSONParser.parse(try fixture.read("timestamp.json")).object?["signed"]?.object)
+            timestamp.set("version", .integer((timestamp["version"]?.integer ?? 0) + 1 + Int64(step)))
+            let entry = try JSONObject([
+                ("version", .integer(version)), ("length", .integer(Int64(bytes.count))),
+                ("hashes", .object(try JSONObject([("sha256", .string(try Hasher.hash(.sha256, bytes).hex))]))),
+            ])
+            timestamp.set("meta", .object(try JSONObject([("snapshot.json", .object(entry))])))
+            let saved = try fixture.read("timestamp.json")
+            try fixture.write("timestamp.json", try fixture.resign(timestamp, role: "timestamp"))
+            #expect(refusal { try fixture.client().refresh() } == .tufRollback, "\(label)")
+            try fixture.write("timestamp.json", saved)
+        }
+    }
+
     @Test func `mix-and-match: a snapshot of another version than the timestamp names is refused`() throws {
         let fixture = try RepositoryFixture()
         try fixture.addTarget("a.bin", "one")

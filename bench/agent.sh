@@ -3,12 +3,26 @@
 # checking every chunk, verifying and installing it, beside the reference tools on the same
 # file: `curl -o /dev/null` over the same mutual-TLS connection plus `openssl dgst -sha256`.
 # Then the same pull through our fault proxy (plain HTTP on loopback) with 0 and 5 forced drops.
-# Peak RSS is reported for each run; run it at two sizes to see that it stays flat.
-# Usage: bench/agent.sh path/to/ota [SIZE_MIB]     (default 1024)
+# Peak RSS is reported for each run, at each size given (default 256 and 1024 MiB), so one can
+# see it stay flat as the bundle grows.
+# Usage: bench/agent.sh path/to/ota [SIZE_MIB...]     (default: 256 1024; or OTA_BENCH_MIB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ota=$(realpath "$1")
-size_mib=${2:-${OTA_BENCH_MIB:-1024}}
+if [ $# -gt 2 ] || { [ $# -eq 1 ] && [ -z "${OTA_BENCH_MIB:-}" ]; }; then
+    # Several sizes: one run per size, results concatenated.
+    sizes=("${@:2}")
+    [ ${#sizes[@]} -gt 0 ] || sizes=(256 1024)
+    all=bench/results/agent.md
+    : > "$all.all"
+    for size in "${sizes[@]}"; do
+        OTA_BENCH_MIB=$size "$0" "$1"
+        cat bench/results/agent.md >> "$all.all"; echo >> "$all.all"
+    done
+    mv "$all.all" "$all"
+    exit 0
+fi
+size_mib=${2:-${OTA_BENCH_MIB}}
 work=${OTA_BENCH_DIR:-bench/results/agent-work}
 results=bench/results/agent.md
 rm -rf "$work"; mkdir -p "$work/images" bench/results

@@ -15,23 +15,27 @@ command -v pkg-config >/dev/null 2>&1 || need+=(pkgconf)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v xz >/dev/null 2>&1 || need+=(xz-utils)
 command -v tar >/dev/null 2>&1 || need+=(tar)
+# faketime: ota-tuf-client reads wall-clock time through libc, as conformance suites expect.
+command -v faketime >/dev/null 2>&1 || need+=(faketime)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 
-# python-tuf: the independent TUF implementation the interoperability tests run against.
+if [ ${#need[@]} -gt 0 ]; then
+    echo "deps: installing missing Debian packages: ${need[*]}"
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "deps: not root; run: sudo apt-get install -y ${need[*]}" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${need[@]}" >/dev/null
+    echo "deps: done"
+fi
+
+# python-tuf: the independent TUF implementation the interoperability tests run against. Debian
+# 12's own python3 refuses pip installs outside a virtual environment (PEP 668) unless told.
 if ! python3 -c 'import tuf.ngclient' >/dev/null 2>&1; then
     echo "deps: installing python-tuf (PyPI tuf) for the TUF interoperability tests"
-    python3 -m pip install -q tuf || echo "deps: pip install tuf failed; the python-tuf interop tests will fail" >&2
+    python3 -m pip install -q tuf 2>/dev/null || python3 -m pip install -q --break-system-packages tuf \
+        || echo "deps: pip install tuf failed; the python-tuf interop tests will fail" >&2
 fi
-
-if [ ${#need[@]} -eq 0 ]; then
-    exit 0
-fi
-
-echo "deps: installing missing Debian packages: ${need[*]}"
-if [ "$(id -u)" -ne 0 ]; then
-    echo "deps: not root; run: sudo apt-get install -y ${need[*]}" >&2
-    exit 1
-fi
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq "${need[@]}" >/dev/null
-echo "deps: done"

@@ -23,10 +23,12 @@ public final class Agent {
         public var conditions: VehicleConditions?
         public var consent: Consent?
         public var approval: [UInt8]?
+        /// Called as verified chunks of a bundle arrive (for a display; never for the record).
+        public var progress: (@Sendable (TransferProgress) -> Void)?
 
         public init(
             repository: String, transport: TransportOptions, initialRoot: String? = nil, conditions: VehicleConditions? = nil, consent: Consent? = nil,
-            approval: [UInt8]? = nil
+            approval: [UInt8]? = nil, progress: (@Sendable (TransferProgress) -> Void)? = nil
         ) {
             self.repository = repository
             self.transport = transport
@@ -34,6 +36,7 @@ public final class Agent {
             self.conditions = conditions
             self.consent = consent
             self.approval = approval
+            self.progress = progress
         }
     }
 
@@ -92,7 +95,8 @@ public final class Agent {
         do throws(OTAError) {
             try client.refresh()
         } catch {
-            try vehicle.recordAgentStep("agent.refresh", passed: false, code: error.code, message: error.message, fields: ["repository": base])
+            try vehicle.recordAgentStep(
+                "agent.refresh", passed: false, code: error.code, message: error.message, fields: ["repository": base, "retries": retryLog.joined()])
             throw error
         }
         var fields = [
@@ -115,7 +119,15 @@ public final class Agent {
         let refused = Set(loadRefused())
         var candidates: [BundleTarget] = []
         for (name, file) in try client.allTargets() {
-            guard let target = try BundleTarget(name: name, file: file) else { continue }
+            let listed: BundleTarget?
+            do throws(OTAError) {
+                listed = try BundleTarget(name: name, file: file)
+            } catch {
+                // A signed entry this agent cannot read: recorded, and nothing is fetched.
+                try vehicle.recordAgentStep("agent.select", passed: false, code: error.code, message: error.message, fields: ["target": name])
+                throw error
+            }
+            guard let target = listed else { continue }
             guard target.models.contains(config.model), target.vins.map({ $0.contains(config.vin) }) ?? true else { continue }
             guard target.ecus.allSatisfy({ ecu in config.ecu(ecu).map { target.hardwareIds.contains($0.hardwareId) } ?? false }) else { continue }
             guard !refused.contains(target.sha256) else { continue }
@@ -137,7 +149,7 @@ public final class Agent {
         let url = client.targetURL(target.name, target.file, baseURL: base + "/targets")
         let report: HTTPTransport.DownloadReport
         do throws(OTAError) {
-            report = try transport.download(url, target: target.chunks, partialPath: partial)
+            report = try transport.download(url, target: target.chunks, partialPath: partial, progress: options.progress)
             for entry in target.file.hashes.entries {
                 guard let algorithm = HashAlgorithm(rawValue: entry.name) else { continue }
                 guard try Hasher.hash(algorithm, fileAt: partial).hex == entry.value.lowercased() else {

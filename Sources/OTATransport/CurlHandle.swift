@@ -48,6 +48,10 @@ final class CurlHandle {
         try check(CCurl_setopt_write(pointer, function), "curl_easy_setopt(WRITEFUNCTION)")
     }
 
+    func setReadFunction(_ function: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int) throws(OTAError) {
+        try check(CCurl_setopt_read(pointer, function), "curl_easy_setopt(READFUNCTION)")
+    }
+
     func setProgressFunction(
         _ function: @convention(c) (UnsafeMutableRawPointer?, curl_off_t, curl_off_t, curl_off_t, curl_off_t) -> Int32
     ) throws(OTAError) {

@@ -70,12 +70,13 @@ public final class HTTPTransport: TUFFetcher {
         // Bytes of the current chunk received before a drop: kept in memory, so a resumed request
         // starts where the last one stopped (a kill loses them: at most one chunk fetched twice).
         var pending: [UInt8] = []
+        // One cap across every request of this download (retries included).
+        let limiter = RateLimiter(bytesPerSecond: options.bandwidthLimit)
         while file.verified < target.length {
-            let sink = ChunkSink(file: file, target: target, progress: progress)
+            let sink = ChunkSink(file: file, target: target, progress: progress, limiter: limiter)
             sink.buffer = pending
             let handle = try configuredHandle(url)
             try handle.setHeaders(["Range: bytes=\(file.verified + UInt64(pending.count))-\(target.length - 1)"])
-            if options.bandwidthLimit > 0 { try handle.set(CURLOPT_MAX_RECV_SPEED_LARGE, offset: options.bandwidthLimit) }
             let before = file.verified
             let (code, text) = withExtendedLifetime(sink) { () -> (CURLcode, String) in
                 try? handle.set(CURLOPT_WRITEDATA, pointer: Unmanaged.passUnretained(sink).toOpaque())
@@ -211,7 +212,7 @@ final class MemorySink {
     init(limit: Int) { self.limit = limit }
 }
 
-private let memorySinkWrite: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = { data, size, count, context in
+let memorySinkWrite: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = { data, size, count, context in
     guard let context, let data else { return 0 }
     let sink = Unmanaged<MemorySink>.fromOpaque(context).takeUnretainedValue()
     let length = size * count
@@ -230,6 +231,7 @@ final class ChunkSink {
     let file: PartialFile
     let target: ChunkedTarget
     let progress: (@Sendable (TransferProgress) -> Void)?
+    let limiter: RateLimiter?
     var handle: CurlHandle?
     var buffer: [UInt8] = []
     var received: UInt64 = 0
@@ -237,10 +239,11 @@ final class ChunkSink {
     /// Bytes of an unranged (200) answer to skip, when the server ignored the Range header.
     var skip: UInt64?
 
-    init(file: PartialFile, target: ChunkedTarget, progress: (@Sendable (TransferProgress) -> Void)?) {
+    init(file: PartialFile, target: ChunkedTarget, progress: (@Sendable (TransferProgress) -> Void)?, limiter: RateLimiter?) {
         self.file = file
         self.target = target
         self.progress = progress
+        self.limiter = limiter
         buffer.reserveCapacity(Int(target.chunkSize))
     }
 
@@ -264,6 +267,7 @@ final class ChunkSink {
             skip = toSkip - dropped
         }
         received += UInt64(bytes.count)
+        limiter?.consumed(bytes.count)
         guard file.verified + UInt64(buffer.count) + UInt64(slice.count) <= target.length else {
             failure = .tooLong
             return false

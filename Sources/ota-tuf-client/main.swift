@@ -8,8 +8,11 @@
 // Options come in any order before the command word. Exit status is exactly 0 on success and 1
 // on any failure. D holds only unversioned metadata (root.json, timestamp.json, ...); TD holds
 // only finished targets, each under its percent-encoded target name. Time is read through libc.
-// Transport options (optional): --ca FILE --cert FILE --key FILE for mutual TLS. Plain http://
-// is allowed to loopback hosts only (conformance suites serve there); anything else needs https.
+// Also accepted: `--trusted-root ROOT` for init (instead of the operand), `--days-in-future N`
+// (expiry checked N days ahead) and `--max-root-rotations N` (default 32). A crash (a trap or a
+// fatal signal) also exits 1. Transport options (optional): --ca FILE --cert FILE --key FILE for
+// mutual TLS. Plain http:// is allowed to loopback hosts only (conformance suites serve there);
+// anything else needs https.
 import OTACore
 import OTATUF
 import OTATransport
@@ -30,11 +33,16 @@ enum FileHandleStandardError {
     }
 }
 
+// Exit 1, never a signal status, whatever goes wrong (Swift traps raise SIGILL or SIGTRAP).
+for signalNumber in [SIGILL, SIGTRAP, SIGABRT, SIGSEGV, SIGBUS, SIGFPE] {
+    signal(signalNumber) { _ in _exit(1) }
+}
+
 var options: [String: [String]] = [:]
 var arguments = Array(CommandLine.arguments.dropFirst())
 var command: String?
 var operands: [String] = []
-let known: Set<String> = ["--metadata-dir", "--metadata-url", "--target-name", "--target-dir", "--target-base-url", "--ca", "--cert", "--key", "--max-root-rotations"]
+let known: Set<String> = ["--metadata-dir", "--metadata-url", "--target-name", "--target-dir", "--target-base-url", "--ca", "--cert", "--key", "--max-root-rotations", "--days-in-future", "--trusted-root"]
 var index = 0
 while index < arguments.count {
     let argument = arguments[index]
@@ -82,17 +90,28 @@ let transport = HTTPTransport(
         clientCertificate: options["--cert"]?.last, clientKey: options["--key"]?.last, pinnedCA: options["--ca"]?.last, allowPlainHTTP: true,
         retries: 2, backoff: 0.1, stallSeconds: 10))
 
+/// The value of a numeric option in `range`, or `fallback` when it is absent.
+@MainActor func number(_ name: String, in range: ClosedRange<Int>, default fallback: Int) -> Int {
+    guard let text = options[name]?.last else { return fallback }
+    guard let value = Int(text), range.contains(value) else { fail("\(name): '\(text)' is not a number in \(range.lowerBound)...\(range.upperBound)") }
+    return value
+}
+
 @MainActor func client() throws(OTAError) -> TUFClient {
     var limits = TUFLimits.default
-    if let rotations = options["--max-root-rotations"]?.last.flatMap(Int.init), rotations > 0 { limits.maximumRootRotations = rotations }
-    return try TUFClient(metadataDirectory: single("--metadata-dir"), metadataURL: single("--metadata-url"), fetcher: transport, limits: limits)
+    limits.maximumRootRotations = number("--max-root-rotations", in: 0...1_000_000, default: limits.maximumRootRotations)
+    let shift = Int64(number("--days-in-future", in: 0...1_000_000, default: 0)) * 86_400
+    return try TUFClient(
+        metadataDirectory: single("--metadata-dir"), metadataURL: single("--metadata-url"), fetcher: transport, limits: limits,
+        now: { wallClockSeconds() + shift })
 }
 
 do throws(OTAError) {
     switch command {
     case "init":
-        guard operands.count == 1 else { fail("init takes one trusted root file") }
-        try TUFClient.initialize(metadataDirectory: single("--metadata-dir"), trustedRoot: try FileSystem.read(operands[0], limit: TUFLimits.default.root))
+        let roots = operands + (options["--trusted-root"] ?? [])
+        guard roots.count == 1 else { fail("init takes one trusted root file (an operand or --trusted-root)") }
+        try TUFClient.initialize(metadataDirectory: single("--metadata-dir"), trustedRoot: try FileSystem.read(roots[0], limit: TUFLimits.default.root))
     case "refresh":
         guard operands.isEmpty else { fail("refresh takes no operands") }
         try client().refresh()

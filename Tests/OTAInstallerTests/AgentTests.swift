@@ -44,12 +44,12 @@ import Testing
                 pinnedCA: ca ?? server.serverCA, allowPlainHTTP: http, retries: 6, backoff: 0.05, stallSeconds: 2)
         }
 
-        func agent(_ url: String? = nil, transport: TransportOptions? = nil) throws -> Agent {
+        func agent(_ url: String? = nil, transport: TransportOptions? = nil, progress: (@Sendable (TransferProgress) -> Void)? = nil) throws -> Agent {
             try Agent(
                 vehicle: try Vehicle(directory: vehicle),
                 options: .init(
                     repository: url ?? server.https, transport: transport ?? self.transport(), initialRoot: repository.metadataDirectory + "/1.root.json",
-                    conditions: InstallerFixture.parked, consent: InstallerFixture.yes))
+                    conditions: InstallerFixture.parked, consent: InstallerFixture.yes, progress: progress))
         }
     }
 
@@ -154,6 +154,56 @@ import Testing
         options.retries = 1
         options.stallSeconds = 1
         #expect(refusal { _ = try setup.agent(proxy, transport: options).run() } == .transportTimeout)
+    }
+
+    @Test func `the bandwidth cap holds the download to its rate, and progress reaches the whole bundle`() throws {
+        // Two 1 MiB chunks of the repository's chunk list.
+        let setup = try Setup(imageSize: 700_000, compression: "none")
+        let length = try FileSystem.read(setup.bundle, limit: 8 << 20).count
+        #expect(length > 1 << 20)
+        var options = setup.transport()
+        options.bandwidthLimit = 500_000
+        let seen = ProgressLog()
+        let start = Date()
+        let outcome = try setup.agent(transport: options, progress: { seen.add($0) }).downloadOnly()
+        let elapsed = Date().timeIntervalSince(start)
+        #expect(outcome.state == .downloaded)
+        #expect(elapsed >= Double(length) / 500_000, "\(length) bytes in \(elapsed) s")
+        let updates = seen.all
+        #expect(updates.last?.bytesDone == UInt64(length))
+        #expect(updates.count > 1)
+        #expect(zip(updates, updates.dropFirst()).allSatisfy { $0.bytesDone < $1.bytesDone })
+    }
+
+    @Test func `server errors are retried with doubling back-off, each retry recorded, then refused`() throws {
+        let setup = try Setup()
+        let proxy = try setup.server.startProxy()
+        try setup.server.faults(#"{"status": {"/metadata/timestamp.json": 503}}"#)
+        var options = setup.transport(http: true)
+        options.retries = 3
+        options.backoff = 0.2
+        let start = Date()
+        #expect(refusal { _ = try setup.agent(proxy, transport: options).check() } == .transportServerError)
+        // 0.2 + 0.4 + 0.8 seconds of back-off before giving up.
+        #expect(Date().timeIntervalSince(start) >= 1.4)
+        let record = try #require(try InstallerFixture.records(setup.vehicle).last { $0.step == "agent.refresh" })
+        #expect(record.code == "transport.server-error")
+        #expect(record.fields["retries"]?.components(separatedBy: "(retry ").count == 4, "\(record.fields)")
+        // The server recovers: the next run goes through.
+        try setup.server.faults("{}")
+        #expect(try setup.agent(proxy, transport: options).check().state == .available)
+    }
+
+    @Test func `a signed target entry the agent cannot read is refused and recorded, nothing fetched`() throws {
+        let setup = try Setup()
+        let custom = try JSONObject([("ota", .object(try JSONObject([("bundleId", .integer(7))])))])
+        try setup.repository.addFile(setup.bundle, name: "x1/a-malformed.ota", custom: custom)
+        try setup.repository.publish()
+        #expect(refusal { _ = try setup.agent().run() } == .tufMetadata)
+        let record = try #require(try InstallerFixture.records(setup.vehicle).last { $0.step == "agent.select" })
+        #expect(record.code == "tuf.metadata")
+        #expect(record.fields["target"] == "x1/a-malformed.ota")
+        #expect(try FileSystem.list(setup.vehicle + "/private/agent").filter { $0.hasSuffix(".part") || $0.hasSuffix(".ota") }.isEmpty)
     }
 
     @Test func `freeze, replay, mix-and-match and rollback from the server are refused, no slot touched`() throws {
@@ -269,6 +319,14 @@ import Testing
         #expect(floor > Date().addingTimeInterval(29 * 86_400))
         #expect(try InstallerFixture.records(vehicle).contains { $0.step == "clock.floor" && $0.fields["bounded"] == "true" })
     }
+}
+
+/// Progress updates as they came. `@unchecked Sendable`: guarded by a lock.
+final class ProgressLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var updates: [TransferProgress] = []
+    func add(_ update: TransferProgress) { lock.lock(); updates.append(update); lock.unlock() }
+    var all: [TransferProgress] { lock.lock(); defer { lock.unlock() }; return updates }
 }
 
 final class Clock: @unchecked Sendable {

@@ -28,6 +28,19 @@ struct AgentOptions: ParsableArguments {
     @Option(name: .customLong("limit-rate"), help: "Bandwidth cap in bytes per second (0: none).") var limitRate: Int64 = 0
     @Option(help: "Retries per request for drops, stalls and server errors.") var retries = 5
     @Option(name: .customLong("stall-seconds"), help: "Seconds without progress before a transfer counts as stalled.") var stallSeconds = 30
+    @Flag(help: "Show download progress on standard error.") var progress = false
+
+    /// A progress line on standard error per 5% of verified bytes, when asked for.
+    func progressReporter() -> (@Sendable (TransferProgress) -> Void)? {
+        guard progress else { return nil }
+        let last = ProgressState()
+        return { update in
+            guard update.bytesTotal > 0 else { return }
+            let percent = Int(update.bytesDone * 100 / update.bytesTotal)
+            guard last.advance(to: percent) else { return }
+            FileHandle.standardError.write(Data("download: \(percent)% (\(update.bytesDone) of \(update.bytesTotal) bytes verified)\n".utf8))
+        }
+    }
 
     func transport() -> TransportOptions {
         let certificate = cert ?? (FileManager.default.fileExists(atPath: vehicle + "/keys/device.crt") ? vehicle + "/keys/device.crt" : nil)
@@ -67,7 +80,10 @@ struct AgentDownloadCommand: ParsableCommand {
 
     func run() throws {
         let vehicle = try Vehicle(directory: agent.vehicle)
-        let outcome = try Agent(vehicle: vehicle, options: .init(repository: agent.repository, transport: agent.transport(), initialRoot: agent.root)).downloadOnly()
+        let outcome = try Agent(
+            vehicle: vehicle,
+            options: .init(repository: agent.repository, transport: agent.transport(), initialRoot: agent.root, progress: agent.progressReporter())
+        ).downloadOnly()
         Output.succeed(outcome, human: outcome.human, json: output.json)
     }
 }
@@ -93,8 +109,23 @@ struct AgentRunCommand: ParsableCommand {
             vehicle: vehicle,
             options: .init(
                 repository: agent.repository, transport: agent.transport(), initialRoot: agent.root, conditions: conditions, consent: answer,
-                approval: approvalBytes)
+                approval: approvalBytes, progress: agent.progressReporter())
         ).run()
         Output.succeed(outcome, human: outcome.human, json: output.json)
+    }
+}
+
+/// The last progress step shown. `@unchecked Sendable`: guarded by a lock.
+final class ProgressState: @unchecked Sendable {
+    private let lock = NSLock()
+    private var shown = -5
+
+    /// True when `percent` is at least 5 points past the last line (or 100).
+    func advance(to percent: Int) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        guard percent >= shown + 5 || (percent == 100 && shown != 100) else { return false }
+        shown = percent
+        return true
     }
 }

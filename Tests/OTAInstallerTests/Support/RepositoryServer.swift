@@ -75,15 +75,15 @@ final class RepositoryServer {
     }
 }
 
-/// posix_spawn with standard output to a file and standard input and error from/to /dev/null.
+/// posix_spawn with standard output (and standard error) to files, standard input from /dev/null.
 enum Spawn {
-    static func start(_ arguments: [String], output: String) throws -> pid_t {
+    static func start(_ arguments: [String], output: String, errors: String = "/dev/null") throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, errors, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         let argv = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         // A clean signal mask and default handlers (the test runner's threads block some signals).

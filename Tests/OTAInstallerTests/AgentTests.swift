@@ -53,17 +53,6 @@ import Testing
         }
     }
 
-    func refusal(_ body: () throws -> Void) -> OTAError.Code? {
-        do {
-            try body()
-            return nil
-        } catch let error as OTAError {
-            return error.code
-        } catch {
-            return nil
-        }
-    }
-
     @Test func `the agent pulls over mutual TLS, installs, and confirms after the reboot`() throws {
         let setup = try Setup()
         let slots = try InstallerFixture.slotHashes(setup.vehicle)

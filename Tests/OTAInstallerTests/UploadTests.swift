@@ -141,15 +141,4 @@ import Testing
         #expect(refusal { _ = try server.transport().upload(file: path, to: server.url, maximumResponse: 4096) } == .transportTooLong)
         #expect(try server.transport().upload(file: path, to: server.url, maximumResponse: 8192).body.count == 5000)
     }
-
-    func refusal(_ body: () throws -> Void) -> OTAError.Code? {
-        do {
-            try body()
-            return nil
-        } catch let error as OTAError {
-            return error.code
-        } catch {
-            return nil
-        }
-    }
 }

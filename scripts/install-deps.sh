@@ -19,6 +19,10 @@ command -v tar >/dev/null 2>&1 || need+=(tar)
 command -v faketime >/dev/null 2>&1 || need+=(faketime)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
+# HSM signing tests: a SoftHSM2 token, OpenSSL's pkcs11 engine (libp11), OpenSC's pkcs11-tool to make keys in the token.
+[ -f /usr/lib/softhsm/libsofthsm2.so ] || need+=(softhsm2)
+[ -f /usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so ] || need+=(libengine-pkcs11-openssl)
+command -v pkcs11-tool >/dev/null 2>&1 || need+=(opensc)
 
 if [ ${#need[@]} -gt 0 ]; then
     echo "deps: installing missing Debian packages: ${need[*]}"

@@ -20,6 +20,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
+#include <openssl/ui.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
@@ -121,4 +122,13 @@ static inline ASN1_OBJECT *COpenSSL_sk_ASN1_OBJECT_value(const STACK_OF(ASN1_OBJ
 static const int COpenSSL_RSA_PKCS1_PADDING = RSA_PKCS1_PADDING;
 static const int COpenSSL_RSA_PKCS1_PSS_PADDING = RSA_PKCS1_PSS_PADDING;
 static const int COpenSSL_RSA_PSS_SALTLEN_AUTO = RSA_PSS_SALTLEN_AUTO;
+// PKCS#11 keys (HSM signing). Debian 12 ships libp11 only as an OpenSSL ENGINE
+// (libengine-pkcs11-openssl 0.4.12; no pkcs11-provider), an API that OpenSSL 3 deprecates and
+// the API level above hides. These are its declarations from <openssl/engine.h>, for this one use.
+ENGINE *ENGINE_by_id(const char *id);
+int ENGINE_ctrl_cmd_string(ENGINE *e, const char *cmd_name, const char *arg, int cmd_optional);
+int ENGINE_init(ENGINE *e);
+int ENGINE_finish(ENGINE *e);
+int ENGINE_free(ENGINE *e);
+EVP_PKEY *ENGINE_load_private_key(ENGINE *e, const char *key_id, UI_METHOD *ui_method, void *callback_data);
 #endif

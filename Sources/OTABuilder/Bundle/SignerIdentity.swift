@@ -15,7 +15,7 @@ public struct SignerIdentity: Sendable {
     /// Loads key, certificate and optional chain files; the key must match the certificate.
     public static func load(key keyPath: String, certificate certificatePath: String, chain chainPath: String?,
                             passphrase: PassphraseSource?) throws(OTAError) -> SignerIdentity {
-        let key = try PrivateKey(contentsOf: keyPath, passphrase: passphrase)
+        let key = try PrivateKey(reference: keyPath, passphrase: passphrase)
         let certificate = try Certificate.load(contentsOf: certificatePath)[0]
         guard try key.publicKey == certificate.publicKey else {
             throw OTAError(.keyCertificateMismatch, "\(keyPath) is not the private key of \(certificatePath) (\(certificate.subject))")

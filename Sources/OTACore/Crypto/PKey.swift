@@ -32,6 +32,33 @@ final class PKey: @unchecked Sendable {
         self.type = type
     }
 
+    /// Takes ownership of a key that lives in a PKCS#11 token (an engine key): its type comes
+    /// from its curve, and it is not normalised (it is used to sign, and its public half is
+    /// re-read, and normalised, through `publicKeyDER()`).
+    init(tokenKey pointer: OpaquePointer, source: String) throws(OTAError) {
+        var type: KeyType?
+        if EVP_PKEY_is_a(pointer, "ED25519") == 1 {
+            type = .ed25519
+        } else if EVP_PKEY_is_a(pointer, "EC") == 1 || EVP_PKEY_is_a(pointer, "SM2") == 1 {
+            var name = [CChar](repeating: 0, count: 64)
+            var length = 0
+            if EVP_PKEY_get_group_name(pointer, &name, name.count, &length) == 1 {
+                switch String(decoding: name.prefix(length).map(UInt8.init(bitPattern:)), as: UTF8.self) {
+                case "prime256v1", "P-256", "secp256r1": type = .p256
+                case "SM2": type = .sm2
+                default: type = nil
+                }
+            }
+        }
+        OpenSSLErrorQueue.clear()
+        guard let type else {
+            EVP_PKEY_free(pointer)
+            throw OTAError(.keyUnsupported, "\(source): the token key is not P-256, Ed25519 or SM2")
+        }
+        self.pointer = pointer
+        self.type = type
+    }
+
     /// Takes a new reference to a key another object owns (a certificate's) as an exclusively
     /// owned copy, so normalising it never changes the shared object.
     convenience init(copying shared: OpaquePointer, source: String) throws(OTAError) {

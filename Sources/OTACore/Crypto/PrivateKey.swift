@@ -48,10 +48,35 @@ public struct PrivateKey: Sendable {
     }
 
     /// Loads a signing key by reference: a key file path (PEM or DER), the passphrase from
-    /// `passphrase` when the file is encrypted.
+    /// `passphrase` when the file is encrypted; or a PKCS#11 URI (`pkcs11:token=...;object=...`,
+    /// RFC 7512), the token PIN from the URI's `pin-value` or `pin-source`, else from `passphrase`.
     public init(reference: String, passphrase: PassphraseSource? = nil) throws(OTAError) {
-        try self.init(contentsOf: reference, passphrase: passphrase)
+        if PKCS11URI.isPKCS11(reference) {
+            try self.init(token: try PKCS11URI(reference), pin: passphrase)
+        } else {
+            try self.init(contentsOf: reference, passphrase: passphrase)
+        }
     }
+
+    /// A key that stays in a PKCS#11 token; every signature is made by the token.
+    public init(token uri: PKCS11URI, pin: PassphraseSource? = nil) throws(OTAError) {
+        var secret: [UInt8]
+        if let value = uri.pinValue {
+            secret = value
+        } else if let file = uri.pinSource {
+            secret = try PassphraseSource.file(file).read()
+        } else if let pin {
+            secret = try pin.read()
+        } else {
+            throw OTAError(.keyPKCS11Pin, "\(uri.description): no token PIN; give pin-source=FILE in the URI, or --passphrase-file/--passphrase-env")
+        }
+        defer { secret.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
+        self.key = try PKCS11Engine.loadPrivateKey(uri, pin: secret)
+        isTokenKey = true
+    }
+
+    /// Whether every signature is made by a PKCS#11 token.
+    public private(set) var isTokenKey = false
 
     /// Loads a private key file; the passphrase, if any, comes from `passphrase`.
     public init(contentsOf path: String, passphrase: PassphraseSource? = nil) throws(OTAError) {
@@ -100,6 +125,7 @@ public struct PrivateKey: Sendable {
 
     /// PKCS#8 PEM; encrypted with AES-256-CBC under `passphrase` when one is given.
     public func pem(passphrase: [UInt8]? = nil) throws(OTAError) -> String {
+        guard !isTokenKey else { throw OTAError(.keyPKCS11, "a key in a PKCS#11 token cannot be exported") }
         OpenSSLErrorQueue.clear()
         return try MemoryBIO.withNew { bio throws(OTAError) in
             if let passphrase {

@@ -59,6 +59,7 @@ extension OTAError.Code {
     public static let certificateMalformed = Self("certificate.malformed", .usage, "a certificate is not DER or PEM X.509")
     public static let certificateName = Self("certificate.name", .usage, "a certificate name field cannot be encoded")
     public static let certificateNotYetValid = Self("certificate.not-yet-valid", .rejected, "a certificate in the chain is not valid yet")
+    public static let certificateProfile = Self("certificate.profile", .usage, "a CA will not issue this: the key, role or validity breaks its profile (suite, device key type, validity inside the CA's, at most 10 years)")
     public static let certificateRevoked = Self("certificate.revoked", .rejected, "a certificate in the chain is revoked by its CA's CRL")
     public static let certificateRole = Self("certificate.role", .rejected, "the leaf certificate lacks the role's marker (extended key usage under the project arc) or carries another role's")
     public static let certificateSignature = Self("certificate.signature", .rejected, "a certificate's signature does not verify under its issuer")
@@ -170,6 +171,9 @@ extension OTAError.Code {
     public static let keyPassphraseEmpty = Self("key.passphrase-empty", .usage, "the passphrase file is empty")
     public static let keyPassphraseMissing = Self("key.passphrase-missing", .usage, "the passphrase environment variable is not set")
     public static let keyPassphraseRequired = Self("key.passphrase-required", .usage, "the private key is encrypted and no passphrase was given")
+    public static let keyPKCS11 = Self("key.pkcs11", .io, "the PKCS#11 engine, module, token or key could not be used (not installed, no such token or object, wrong PIN)")
+    public static let keyPKCS11Pin = Self("key.pkcs11-pin", .usage, "a PKCS#11 key needs the token PIN: pin-source or pin-value in the URI, or --passphrase-file/--passphrase-env")
+    public static let keyPKCS11URI = Self("key.pkcs11-uri", .usage, "a PKCS#11 URI is malformed or names attributes the engine cannot match (RFC 7512)")
     public static let keySuiteMismatch = Self("key.suite-mismatch", .usage, "the signer's key does not belong to the bundle's suite")
     public static let keyUnsupported = Self("key.unsupported", .usage, "the key type is not supported here")
 
@@ -258,6 +262,10 @@ extension OTAError.Code {
     // MARK: repository
     public static let repositoryMismatch = Self("repository.mismatch", .rejected, "the repository's target entry and the release-signed bundle disagree (two hierarchies)")
     public static let repositoryRequired = Self("repository.required", .rejected, "the vehicle installs only bundles its TUF repository lists, and this one came without an entry")
+
+    // MARK: request
+    public static let requestMalformed = Self("request.malformed", .usage, "a certificate request (PKCS#10) is not one DER or PEM request ota can read")
+    public static let requestSignature = Self("request.signature", .rejected, "a certificate request is not signed by the key it carries (no proof of possession)")
 
     // MARK: rollback
     public static let rollbackNothingPending = Self("rollback.nothing-pending", .rejected, "there is no update in progress to roll back")
@@ -426,6 +434,7 @@ extension OTAError.Code {
         .certificateMalformed,
         .certificateName,
         .certificateNotYetValid,
+        .certificateProfile,
         .certificateRevoked,
         .certificateRole,
         .certificateSignature,
@@ -511,6 +520,9 @@ extension OTAError.Code {
         .keyPassphraseEmpty,
         .keyPassphraseMissing,
         .keyPassphraseRequired,
+        .keyPKCS11,
+        .keyPKCS11Pin,
+        .keyPKCS11URI,
         .keySuiteMismatch,
         .keyUnsupported,
         .keywrapKeyMismatch,
@@ -579,6 +591,8 @@ extension OTAError.Code {
         .repoTargetUnknown,
         .repositoryMismatch,
         .repositoryRequired,
+        .requestMalformed,
+        .requestSignature,
         .rollbackNothingPending,
         .rollbackRequested,
         .rollbackSecurityVersion,

@@ -20,7 +20,7 @@ struct RecordsCommand: ParsableCommand {
 /// Shared parsing helpers for the records commands.
 enum RecordsSupport {
     static func loadPrivateKey(_ path: String) throws(OTAError) -> PrivateKey {
-        try PrivateKey(contentsOf: path)
+        try PrivateKey(reference: path)
     }
 
     static func time(_ text: String?, option: String) throws(OTAError) -> Date? {

@@ -5,7 +5,7 @@ import OTACore
 /// A signer's key, certificate and chain; the passphrase of an encrypted key comes from a file
 /// or an environment variable, never from the command line.
 struct SignerOptions: ParsableArguments {
-    @Option(name: .long, help: "Private key (PEM or DER; encrypted PKCS#8 allowed).")
+    @Option(name: .long, help: "Private key (PEM or DER; encrypted PKCS#8 allowed), or a PKCS#11 URI (pkcs11:token=T;object=O?pin-source=FILE&module-path=LIB).")
     var key: String
 
     @Option(name: .customLong("cert"), help: "The signer's certificate.")
@@ -14,10 +14,10 @@ struct SignerOptions: ParsableArguments {
     @Option(name: .long, help: "PEM file with the intermediate CA certificates.")
     var chain: String?
 
-    @Option(name: .customLong("passphrase-file"), help: "File holding the key's passphrase.")
+    @Option(name: .customLong("passphrase-file"), help: "File holding the key's passphrase (or the token PIN).")
     var passphraseFile: String?
 
-    @Option(name: .customLong("passphrase-env"), help: "Environment variable holding the key's passphrase.")
+    @Option(name: .customLong("passphrase-env"), help: "Environment variable holding the key's passphrase (or the token PIN).")
     var passphraseEnvironment: String?
 
     func validate() throws {

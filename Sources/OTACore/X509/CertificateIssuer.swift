@@ -121,36 +121,11 @@ public struct CertificateIssuer: Sendable {
 
     /// Issues a CRL listing `revoked` (certificates of this CA), valid from `thisUpdate` to `nextUpdate`.
     public func revocationList(revoking revoked: [Certificate], number: Int, thisUpdate: Date, nextUpdate: Date) throws(OTAError) -> CertificateRevocationList {
-        guard let issuerCertificate = certificate else { throw OTAError(.crlIssuer, "a CRL needs the CA certificate") }
-        OpenSSLErrorQueue.clear()
-        guard let crl = X509_CRL_new() else { throw OpenSSLErrorQueue.error(.cryptoInternal, "X509_CRL_new failed", function: "X509_CRL_new") }
-        let list = CertificateRevocationList(taking: crl)
-        try ensure(X509_CRL_set_version(crl, 1), "X509_CRL_set_version")
-        try ensure(X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuerCertificate.pointer)), "X509_CRL_set_issuer_name")
-        try Self.withTime(thisUpdate) { time throws(OTAError) in try ensure(X509_CRL_set1_lastUpdate(crl, time), "X509_CRL_set1_lastUpdate") }
-        try Self.withTime(nextUpdate) { time throws(OTAError) in try ensure(X509_CRL_set1_nextUpdate(crl, time), "X509_CRL_set1_nextUpdate") }
-        for certificate in revoked {
-            guard let entry = X509_REVOKED_new() else { throw OpenSSLErrorQueue.error(.cryptoInternal, "X509_REVOKED_new failed", function: "X509_REVOKED_new") }
-            guard X509_REVOKED_set_serialNumber(entry, X509_get0_serialNumber(certificate.pointer).map { UnsafeMutablePointer(mutating: $0) }) == 1 else {
-                X509_REVOKED_free(entry)
-                throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot set revoked serial", function: "X509_REVOKED_set_serialNumber")
-            }
-            try Self.withTime(thisUpdate) { time throws(OTAError) in try ensure(X509_REVOKED_set_revocationDate(entry, UnsafeMutablePointer(mutating: time)), "X509_REVOKED_set_revocationDate") }
-            try ensure(X509_CRL_add0_revoked(crl, entry), "X509_CRL_add0_revoked")
-        }
-        try Self.withASN1Integer(positive: BigEndian.bytes(UInt64(number))) { integer throws(OTAError) in
-            try ensure(X509_CRL_add1_ext_i2d(crl, NID_crl_number, UnsafeMutableRawPointer(integer), 0, 0), "X509_CRL_add1_ext_i2d")
-        }
-        try ensure(X509_CRL_sort(crl), "X509_CRL_sort")
-        try sign { context throws(OTAError) in
-            guard X509_CRL_sign_ctx(crl, context) > 0 else {
-                throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot sign the CRL", function: "X509_CRL_sign_ctx")
-            }
-        }
-        return try CertificateRevocationList(der: list.der, source: "issued CRL")
+        try revocationList(
+            entries: revoked.map { Revocation(serial: $0.serialBytes, date: thisUpdate, reason: nil) }, number: UInt64(number), thisUpdate: thisUpdate, nextUpdate: nextUpdate)
     }
 
-    private func sign(_ body: (OpaquePointer) throws(OTAError) -> Void) throws(OTAError) {
+    func sign(_ body: (OpaquePointer) throws(OTAError) -> Void) throws(OTAError) {
         let algorithm = try SignatureAlgorithm.forKey(key.type)
         guard let context = EVP_MD_CTX_new() else { throw OpenSSLErrorQueue.error(.cryptoInternal, "EVP_MD_CTX_new failed", function: "EVP_MD_CTX_new") }
         defer { EVP_MD_CTX_free(context) }
@@ -158,7 +133,7 @@ public struct CertificateIssuer: Sendable {
         try body(context)
     }
 
-    private static func name(_ profile: CertificateProfile) throws(OTAError) -> OpaquePointer {
+    static func name(_ profile: CertificateProfile) throws(OTAError) -> OpaquePointer {
         guard let name = X509_NAME_new() else { throw OpenSSLErrorQueue.error(.cryptoInternal, "X509_NAME_new failed", function: "X509_NAME_new") }
         var entries = [("O", profile.organization)]
         if let unit = profile.organizationalUnit { entries.append(("OU", unit)) }
@@ -213,9 +188,11 @@ public struct CertificateIssuer: Sendable {
         try ensure(X509_add_ext(x509, item, -1), "X509_add_ext")
     }
 
-    private static func withASN1Integer(positive bytes: [UInt8], _ body: (UnsafeMutablePointer<ASN1_INTEGER>) throws(OTAError) -> Void) throws(OTAError) {
+    /// An ASN1_INTEGER from big-endian magnitude bytes; unless `exact`, the top bit is cleared
+    /// (random serials, kept positive and at most 16 bytes).
+    static func withASN1Integer(positive bytes: [UInt8], exact: Bool = false, _ body: (UnsafeMutablePointer<ASN1_INTEGER>) throws(OTAError) -> Void) throws(OTAError) {
         var magnitude = bytes
-        if magnitude.first.map({ $0 & 0x80 != 0 }) == true { magnitude[0] &= 0x7f }
+        if !exact, magnitude.first.map({ $0 & 0x80 != 0 }) == true { magnitude[0] &= 0x7f }
         guard let number = BN_bin2bn(magnitude, Int32(magnitude.count), nil) else {
             throw OpenSSLErrorQueue.error(.cryptoInternal, "BN_bin2bn failed", function: "BN_bin2bn")
         }
@@ -227,7 +204,7 @@ public struct CertificateIssuer: Sendable {
         try body(integer)
     }
 
-    private static func withTime(_ date: Date, _ body: (UnsafePointer<ASN1_TIME>) throws(OTAError) -> Void) throws(OTAError) {
+    static func withTime(_ date: Date, _ body: (UnsafePointer<ASN1_TIME>) throws(OTAError) -> Void) throws(OTAError) {
         guard let time = ASN1_TIME_set(nil, time_t(date.timeIntervalSince1970)) else {
             throw OpenSSLErrorQueue.error(.cryptoInternal, "ASN1_TIME_set failed", function: "ASN1_TIME_set")
         }

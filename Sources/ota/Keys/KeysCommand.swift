@@ -4,7 +4,7 @@ import ArgumentParser
 struct KeysCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
-        abstract: "Create and inspect keys and certificates.",
-        subcommands: [KeysInitCommand.self, KeysVerifyCommand.self]
+        abstract: "Create, inspect, request, issue, renew and revoke keys and certificates.",
+        subcommands: [KeysInitCommand.self, KeysVerifyCommand.self, KeysCSRCommand.self, KeysIssueCommand.self, KeysRenewCommand.self, KeysRevokeCommand.self]
     )
 }

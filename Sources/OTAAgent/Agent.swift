@@ -187,6 +187,7 @@ public final class Agent {
     /// `ota agent download`: refresh, pick, download with resume (no install).
     public func downloadOnly() throws(OTAError) -> Outcome {
         let client = try refresh()
+        try refreshTrust(client)
         guard let target = try select(client) else { return Outcome(state: .upToDate, metadata: client.events) }
         let (_, report) = try download(target, client: client)
         return Outcome(state: .downloaded, target: target.name, bundleId: target.bundleId, metadata: client.events, download: report)
@@ -218,6 +219,8 @@ public final class Agent {
             try vehicle.recordAgentStep("agent.rolled-back", passed: false, code: .bootFallback, message: fallback)
         }
         let client = try refresh()
+        // New CRLs and trust updates first, so an install is never refused for CRLs the repository could refresh.
+        try refreshTrust(client)
         guard let target = try select(client) else {
             return Outcome(state: .upToDate, metadata: client.events)
         }
@@ -238,8 +241,9 @@ public final class Agent {
             if let refusal = decision.refusal { throw OTAError(refusal.code, refusal.message, cause: refusal.cause) }
             try vehicle.install(bundle: path, expecting: decision, approval: options.approval, conditions: options.conditions, consent: options.consent)
         } catch {
-            // A verification or policy refusal of this exact file is final: never fetched again.
-            if error.kind == .rejected, ![OTAError.Code.preconditionUnknown, .consentMissing, .installPending].contains(error.code),
+            // A verification or policy refusal of this exact file is final: never fetched again
+            // (but not stale CRLs: the vehicle's, fixed by the next CRL refresh).
+            if error.kind == .rejected, ![OTAError.Code.preconditionUnknown, .consentMissing, .installPending, .crlStale].contains(error.code),
                 !error.code.rawValue.hasPrefix("precondition.")
             {
                 try refuse(target)

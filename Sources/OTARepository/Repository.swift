@@ -76,14 +76,36 @@ public struct Repository {
         return key.keyID
     }
 
+    /// Loads role keys: `keys/<keyid>.key` (a key file) or `keys/<keyid>.pkcs11` (a PKCS#11 URI,
+    /// its PIN by `pin-source`: the key stays in the token).
     func loadKeys(_ ids: [String]) throws(OTAError) -> [RepositoryKey] {
         var keys: [RepositoryKey] = []
         for id in ids {
-            let key = try RepositoryKey(try PrivateKey(contentsOf: "\(keysDirectory)/\(id).key"))
-            guard key.keyID == id else { throw OTAError(.repoKey, "\(keysDirectory)/\(id).key holds key \(key.keyID)") }
+            let tokenReference = "\(keysDirectory)/\(id).pkcs11"
+            let path = FileSystem.exists(tokenReference) ? tokenReference : "\(keysDirectory)/\(id).key"
+            let privateKey: PrivateKey
+            if path == tokenReference {
+                let uri = String(decoding: try FileSystem.read(tokenReference, limit: 8192), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                privateKey = try PrivateKey(token: try PKCS11URI(uri))
+            } else {
+                privateKey = try PrivateKey(contentsOf: path)
+            }
+            let key = try RepositoryKey(privateKey)
+            guard key.keyID == id else { throw OTAError(.repoKey, "\(path) holds key \(key.keyID)") }
             keys.append(key)
         }
         return keys
+    }
+
+    /// Records a key that stays in a PKCS#11 token as `keys/<keyid>.pkcs11`; returns its key id.
+    func tokenKey(_ reference: String) throws(OTAError) -> String {
+        let uri = try PKCS11URI(reference)
+        guard uri.pinValue != nil || uri.pinSource != nil else {
+            throw OTAError(.keyPKCS11Pin, "\(uri.description): a repository key's URI must carry its PIN source (pin-source=FILE), as the repository signs unattended")
+        }
+        let key = try RepositoryKey(try PrivateKey(token: uri))
+        try AtomicFileWriter.write(Array((reference + "\n").utf8), to: "\(keysDirectory)/\(key.keyID).pkcs11", mode: 0o600)
+        return key.keyID
     }
 
     /// Signs and writes the next root version; `signers` are extra (old root) key ids.
@@ -164,6 +186,69 @@ public struct Repository {
         _ = try storeTargetFile(path, name: name, custom: custom, config: config, into: &targets)
         staged.set("targets", .object(targets))
         try saveStaged(role, staged)
+    }
+
+    /// Trust material as targets (under `trust/`) that the agent fetches and hands to the
+    /// vehicle: a signed trust update as `trust/update-<version>.json`, a CA's CRL as
+    /// `trust/crls/<issuer id>.crl` (the CA's next CRL replaces the entry). The repository only
+    /// checks that each file is what it claims to be; each vehicle checks the signatures against
+    /// its own trust store (`Vehicle.applyTrust`), so the repository cannot change a vehicle's trust.
+    ///
+    /// A CRL file may carry the issuing CA's certificate (PEM `CERTIFICATE` blocks after the
+    /// CRL), which a vehicle needs when the CA is an intermediate; `issuers` adds such
+    /// certificates (those whose subject is the CRL's issuer) to the stored file.
+    public func addTrust(_ paths: [String], issuers: [Certificate] = [], role: String = TUFRoleName.targets) throws(OTAError) -> [AddedTrust] {
+        var added: [AddedTrust] = []
+        for path in paths {
+            var bytes = try FileSystem.read(path, limit: TrustUpdate.maximumSize)
+            let name: String
+            var fields: [(String, TUFJSON)]
+            if SignedTrustUpdate.looksLikeOne(bytes) {
+                let signed = try SignedTrustUpdate.decode(bytes)
+                guard let payload = Data(base64Encoded: signed.payload).map(Array.init) else { throw OTAError(.trustUpdateMalformed, "\(path): payload is not base64") }
+                let update = try CanonicalJSON.decode(TrustUpdate.self, from: payload, as: .trustUpdateMalformed)
+                name = "trust/update-\(update.version).json"
+                fields = [("kind", .string("update")), ("version", .integer(Int64(clamping: update.version))), ("expires", .string(Timestamp.format(update.expires)))]
+            } else {
+                let text = String(decoding: bytes, as: UTF8.self)
+                let crl: CertificateRevocationList
+                var certificates: [Certificate] = []
+                if text.contains("-----BEGIN") {
+                    var lists: [CertificateRevocationList] = []
+                    for block in PEMBlock.split(text) {
+                        switch block.label {
+                        case "X509 CRL": lists.append(try CertificateRevocationList(der: block.der, source: path))
+                        case "CERTIFICATE": certificates.append(try Certificate(der: block.der, source: path))
+                        default: throw OTAError(.crlMalformed, "\(path): unexpected PEM block '\(block.label)' (a CRL and its issuing CA certificates)")
+                        }
+                    }
+                    guard lists.count == 1 else { throw OTAError(.crlMalformed, "\(path): one CRL per file (found \(lists.count))") }
+                    crl = lists[0]
+                } else {
+                    crl = try CertificateRevocationList(der: bytes, source: path)
+                }
+                let extra = issuers.filter { $0.subject == crl.issuer && !certificates.contains($0) }
+                if !extra.isEmpty || text.contains("-----BEGIN") {
+                    bytes = Array((crl.pem + (certificates + extra).map(\.pem).joined()).utf8)
+                }
+                let issuerID = try Hasher.hash(.sha256, Array(crl.issuer.utf8)).hex.prefix(24)
+                name = "trust/crls/\(issuerID).crl"
+                fields = [("kind", .string("crl")), ("issuer", .string(crl.issuer)), ("thisUpdate", .string(Timestamp.format(crl.thisUpdate)))]
+                if let next = crl.nextUpdate { fields.append(("nextUpdate", .string(Timestamp.format(next)))) }
+            }
+            let staged = "\(stagedDirectory)/trust-\(Hex.encode(try SecureRandom.bytes(6))).tmp"
+            try AtomicFileWriter.write(bytes, to: staged, mode: 0o644)
+            defer { unlink(staged) }
+            try addFile(staged, name: name, role: role, custom: try JSONObject([("otaTrust", .object(try JSONObject(fields)))]))
+            added.append(AddedTrust(name: name, kind: fields[0].1.string ?? ""))
+        }
+        return added
+    }
+
+    /// A trust target added by `addTrust`.
+    public struct AddedTrust: Codable, Sendable {
+        public var name: String
+        public var kind: String
     }
 
     /// Hashes a file, stores it under each hash name, and sets its entry in `targets`.
@@ -385,16 +470,32 @@ public struct Repository {
     /// Replaces the keys of `role` (top-level) with new ones; the new root version is signed by
     /// the old root keys and the new ones, so clients can walk the chain. A rotated timestamp,
     /// snapshot or targets role is re-signed at once with its new keys.
-    public func rotate(role name: String) throws(OTAError) {
+    /// Replaces a top-level role's keys: new key files, or the PKCS#11 keys `tokenKeys` names
+    /// (as many as the role's threshold, of the repository's key type).
+    public func rotate(role name: String, tokenKeys: [String] = []) throws(OTAError) {
         var config = try RepositoryConfig.load(configPath)
         guard var role = config.roles[name] else { throw OTAError(.repoRole, "only top-level roles rotate here; '\(name)' is not one") }
         let oldRootKeys = config.roles[TUFRoleName.root]!.keyIDs
         let retired = role.keyIDs
-        role.keyIDs = try (0..<role.threshold).map { _ throws(OTAError) in try newKey(config.keyType) }
+        if tokenKeys.isEmpty {
+            role.keyIDs = try (0..<role.threshold).map { _ throws(OTAError) in try newKey(config.keyType) }
+        } else {
+            guard tokenKeys.count >= role.threshold else {
+                throw OTAError(.usageInvalid, "\(name) needs \(role.threshold) key(s); \(tokenKeys.count) --key given")
+            }
+            role.keyIDs = try tokenKeys.map { reference throws(OTAError) in try tokenKey(reference) }
+            for id in role.keyIDs {
+                let type = try loadKeys([id])[0].privateKey.type
+                guard type == config.keyType else { throw OTAError(.repoKey, "token key \(id) is \(type.rawValue); this repository signs with \(config.keyType.rawValue)") }
+            }
+            guard Set(role.keyIDs).count == role.keyIDs.count else { throw OTAError(.repoKey, "the same token key was given twice for \(name)") }
+        }
         config.roles[name] = role
         try writeRoot(&config, signers: oldRootKeys)
         try FileSystem.createDirectory("\(keysDirectory)/retired", mode: 0o700)
-        for id in retired { _ = rename("\(keysDirectory)/\(id).key", "\(keysDirectory)/retired/\(id).key") }
+        for id in retired where !role.keyIDs.contains(id) {
+            for suffix in ["key", "pkcs11"] { _ = rename("\(keysDirectory)/\(id).\(suffix)", "\(keysDirectory)/retired/\(id).\(suffix)") }
+        }
         try config.save(configPath)
         switch name {
         case TUFRoleName.targets: try publish(force: true)

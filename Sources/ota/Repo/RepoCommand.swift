@@ -14,7 +14,7 @@ struct RepoCommand: ParsableCommand {
             DIR/repository.json stay private. See docs/FORMAT.md ("Repository").
             """,
         subcommands: [
-            RepoInitCommand.self, RepoAddCommand.self, RepoRemoveCommand.self, RepoDelegateCommand.self, RepoPublishCommand.self,
+            RepoInitCommand.self, RepoAddCommand.self, RepoAddTrustCommand.self, RepoRemoveCommand.self, RepoDelegateCommand.self, RepoPublishCommand.self,
             RepoTimestampCommand.self, RepoRotateCommand.self, RepoVerifyCommand.self,
         ]
     )
@@ -84,6 +84,30 @@ struct RepoAddCommand: ParsableCommand {
     }
 }
 
+struct RepoAddTrustCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "add-trust",
+        abstract: "Add trust material for vehicles (staged; run publish): signed trust updates and CA CRLs, listed under trust/.",
+        discussion: """
+            The agent fetches them at each refresh and the vehicle applies what its own trust store accepts (a threshold of its
+            root keys for an update; a newer CRL signed by one of its CAs). A CA's next CRL replaces its entry.
+            Example: ota repo add-trust repo signing-ca-2.crl trust-update-2.json && ota repo publish repo
+            """)
+    @Argument(help: "Repository directory.") var directory: String
+    @Argument(help: "Trust update (.json) or CRL (PEM or DER) files.") var files: [String]
+    @Option(name: .customLong("ca"), help: "Certificate of an intermediate CA whose CRL is added, for vehicles to check it (repeatable).")
+    var issuers: [String] = []
+    @Option(help: "Targets role to add to.") var role = "targets"
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        var certificates: [Certificate] = []
+        for path in issuers { certificates += try Certificate.load(contentsOf: path) }
+        let added = try Repository(directory: directory).addTrust(files, issuers: certificates, role: role)
+        Output.succeed(added, human: added.map { "staged \($0.name) (\($0.kind))" }.joined(separator: "\n"), json: output.json)
+    }
+}
+
 struct RepoRemoveCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "remove", abstract: "Remove targets from a role (staged; run publish).")
     @Argument(help: "Repository directory.") var directory: String
@@ -150,10 +174,12 @@ struct RepoRotateCommand: ParsableCommand {
         commandName: "rotate", abstract: "Replace a top-level role's keys; the new root is signed by the old and the new root keys.")
     @Argument(help: "Repository directory.") var directory: String
     @Option(help: "root, targets, snapshot or timestamp.") var role: String
+    @Option(name: .customLong("key"), help: "A PKCS#11 URI of the role's new key, its PIN by pin-source (repeatable); default: new key files.")
+    var tokenKeys: [String] = []
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        try Repository(directory: directory).rotate(role: role)
+        try Repository(directory: directory).rotate(role: role, tokenKeys: tokenKeys)
         Output.succeed(["role": role], human: "rotated the \(role) keys", json: output.json)
     }
 }

@@ -130,5 +130,10 @@ int ENGINE_ctrl_cmd_string(ENGINE *e, const char *cmd_name, const char *arg, int
 int ENGINE_init(ENGINE *e);
 int ENGINE_finish(ENGINE *e);
 int ENGINE_free(ENGINE *e);
+int ENGINE_get_flags(const ENGINE *e);
+int ENGINE_set_flags(ENGINE *e, int flags);
 EVP_PKEY *ENGINE_load_private_key(ENGINE *e, const char *key_id, UI_METHOD *ui_method, void *callback_data);
+// ENGINE_FLAGS_NO_REGISTER_ALL: keeps an engine out of ENGINE_register_all_complete(), which
+// libcurl's OpenSSL set-up calls; otherwise the pkcs11 engine becomes every EC key's backend.
+static const int COpenSSL_ENGINE_FLAGS_NO_REGISTER_ALL = 0x0008;
 #endif

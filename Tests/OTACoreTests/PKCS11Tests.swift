@@ -105,6 +105,24 @@ struct PKCS11SigningTests {
         }
     }
 
+    @Test func `loading a token key never makes the engine the backend of other keys`() throws {
+        _ = try PrivateKey(reference: try token.keyPair(label: "core-signer", id: "c1"))
+        // What libcurl's OpenSSL set-up does (OPENSSL_init_ssl with the built-in engines): offer
+        // every engine in OpenSSL's list as the default for what it implements. Before the fix,
+        // every P-256 key then went through the pkcs11 engine and failed.
+        let libcrypto = try #require(dlopen("libcrypto.so.3", RTLD_NOW | RTLD_NOLOAD) ?? dlopen("libcrypto.so.3", RTLD_NOW))
+        typealias RegisterAll = @convention(c) () -> Void
+        let registerAll = unsafeBitCast(try #require(dlsym(libcrypto, "ENGINE_register_all_complete")), to: RegisterAll.self)
+        registerAll()
+        for type in [KeyType.p256, .sm2] {
+            let key = try PrivateKey.generate(type)
+            let message = Array("a file key after the engine".utf8)
+            let signature = try key.signature(for: message)
+            #expect(try key.publicKey.check(signature, for: message, algorithm: try SignatureAlgorithm.forKey(type)) == .valid)
+            #expect(!key.isTokenKey)
+        }
+    }
+
     @Test func `a CA key in the token issues a certificate and a CRL that openssl verifies`() throws {
         let uri = try token.keyPair(label: "core-ca", id: "ca")
         let caKey = try PrivateKey(reference: uri)

@@ -34,6 +34,8 @@ public final class SoftHSMToken: Sendable {
         do {
             let token = try SoftHSMToken()
             setenv("SOFTHSM2_CONF", token.environment["SOFTHSM2_CONF"]!, 1)
+            // A static lives until the process ends: remove the token directory then.
+            atexit { if case .success(let token) = SoftHSMToken.shared { try? FileManager.default.removeItem(atPath: token.directory) } }
             return .success(token)
         } catch let failure as Failure {
             return .failure(failure)

@@ -33,6 +33,11 @@ enum PKCS11Engine {
                 throw OpenSSLErrorQueue.error(.keyPKCS11, "\(uri.description): OpenSSL has no pkcs11 engine (install libengine-pkcs11-openssl)", function: "ENGINE_by_id")
             }
             defer { ENGINE_free(engine) }
+            // The engine stays in OpenSSL's engine list. Anyone calling ENGINE_register_all_complete()
+            // afterwards (libcurl's OpenSSL set-up does) would make it the default for every EC key,
+            // file keys included, which then fail ("unsupported key type", "command not supported"):
+            // it must only ever serve the keys it loads.
+            _ = ENGINE_set_flags(engine, ENGINE_get_flags(engine) | COpenSSL_ENGINE_FLAGS_NO_REGISTER_ALL)
             if let module {
                 guard ENGINE_ctrl_cmd_string(engine, "MODULE_PATH", module, 0) == 1 else {
                     throw OpenSSLErrorQueue.error(.keyPKCS11, "\(uri.description): the pkcs11 engine refused module \(module)", function: "ENGINE_ctrl_cmd_string(MODULE_PATH)")

@@ -172,22 +172,11 @@ extension Certificate {
     /// Whether `issuer` names this certificate's issuer and its key verifies the signature
     /// (SM2 with the default distinguishing ID, ECDSA or Ed25519).
     public func isIssued(by issuerCertificate: Certificate) -> Bool {
-        guard X509_NAME_cmp(X509_get_issuer_name(pointer), X509_get_subject_name(issuerCertificate.pointer)) == 0,
-              let key = try? issuerCertificate.publicKey else { return false }
-        let algorithm: SignatureAlgorithm
-        switch X509_get_signature_nid(pointer) {
-        case NID_SM2_with_SM3: algorithm = .sm2SM3
-        case NID_ecdsa_with_SHA256: algorithm = .ecdsaP256SHA256
-        case NID_ED25519: algorithm = .ed25519
-        default: return false
-        }
-        guard let tbs = CertificateRevocationList.signedPart(of: der) else { return false }
+        guard X509_NAME_cmp(X509_get_issuer_name(pointer), X509_get_subject_name(issuerCertificate.pointer)) == 0 else { return false }
         var signature: UnsafePointer<ASN1_BIT_STRING>? = nil
         var signatureAlgorithm: UnsafePointer<X509_ALGOR>? = nil
         X509_get0_signature(&signature, &signatureAlgorithm, pointer)
-        guard let signature, let data = ASN1_STRING_get0_data(signature) else { return false }
-        let bytes = Array(UnsafeBufferPointer(start: data, count: Int(ASN1_STRING_length(signature))))
-        return (try? key.check(bytes, for: tbs, algorithm: algorithm)) == .valid
+        return X509SignatureCheck.isValid(der: der, signatureNID: X509_get_signature_nid(pointer), signature: signature, by: issuerCertificate)
     }
 }
 

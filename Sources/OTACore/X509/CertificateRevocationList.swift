@@ -107,20 +107,28 @@ public final class CertificateRevocationList: @unchecked Sendable {
     /// Whether `issuer` names this CRL's issuer and its key verifies the CRL signature (SM2 with
     /// the default distinguishing ID, ECDSA or Ed25519).
     func isSigned(by issuerCertificate: Certificate) -> Bool {
-        guard X509_NAME_cmp(X509_CRL_get_issuer(pointer), X509_get_subject_name(issuerCertificate.pointer)) == 0,
-              let key = try? issuerCertificate.publicKey else { return false }
+        guard X509_NAME_cmp(X509_CRL_get_issuer(pointer), X509_get_subject_name(issuerCertificate.pointer)) == 0 else { return false }
+        var signature: UnsafePointer<ASN1_BIT_STRING>? = nil
+        var signatureAlgorithm: UnsafePointer<X509_ALGOR>? = nil
+        X509_CRL_get0_signature(pointer, &signature, &signatureAlgorithm)
+        return X509SignatureCheck.isValid(der: der, signatureNID: X509_CRL_get_signature_nid(pointer), signature: signature, by: issuerCertificate)
+    }
+}
+
+/// Checks the signature of a signed X.509 structure (a certificate, a CRL) under an issuer's key
+/// with our own verifier: the signed part cut from the DER it was parsed from, SM2 with the
+/// default distinguishing ID (which OpenSSL 3.0's `X509_CRL_verify` cannot pass), ECDSA or Ed25519.
+enum X509SignatureCheck {
+    static func isValid(der: [UInt8], signatureNID: Int32, signature: UnsafePointer<ASN1_BIT_STRING>?, by issuerCertificate: Certificate) -> Bool {
+        guard let key = try? issuerCertificate.publicKey else { return false }
         let algorithm: SignatureAlgorithm
-        switch X509_CRL_get_signature_nid(pointer) {
+        switch signatureNID {
         case NID_SM2_with_SM3: algorithm = .sm2SM3
         case NID_ecdsa_with_SHA256: algorithm = .ecdsaP256SHA256
         case NID_ED25519: algorithm = .ed25519
         default: return false
         }
-        guard let tbs = Self.signedPart(of: der) else { return false }
-        var signature: UnsafePointer<ASN1_BIT_STRING>? = nil
-        var signatureAlgorithm: UnsafePointer<X509_ALGOR>? = nil
-        X509_CRL_get0_signature(pointer, &signature, &signatureAlgorithm)
-        guard let signature, let data = ASN1_STRING_get0_data(signature) else { return false }
+        guard let tbs = CertificateRevocationList.signedPart(of: der), let signature, let data = ASN1_STRING_get0_data(signature) else { return false }
         let bytes = Array(UnsafeBufferPointer(start: data, count: Int(ASN1_STRING_length(signature))))
         return (try? key.check(bytes, for: tbs, algorithm: algorithm)) == .valid
     }

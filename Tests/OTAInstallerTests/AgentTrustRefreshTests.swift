@@ -119,6 +119,35 @@ import Testing
         #expect(applied.fields["source"] == "repository trust/update-1.json")
     }
 
+    @Test func `a device key made for the vehicle and certified from its request authenticates the agent, and the update installs`() throws {
+        let setup = try AgentTests.Setup()
+        let keys = setup.fixture.keys
+        // On the vehicle: a new device key and its request (ota keys csr --new-key); the key stays.
+        let deviceKey = try PrivateKey.generate(.p256)
+        let request = try CertificateRequest.make(
+            subject: .init(commonName: "Vehicle Device SAMPLE0000000002", organization: "ota sample OEM", organizationalUnit: "vehicle"), key: deviceKey)
+        // At the OEM's vehicle CA (ota keys issue --role vehicle): only the request travels.
+        let vehicleCA = CertificateIssuer(key: try PrivateKey(contentsOf: keys + "/vehicle/root-ca.key"),
+                                          certificate: try Certificate.load(contentsOf: keys + "/vehicle/root-ca.crt")[0])
+        let received = try CertificateRequest(encoded: Array(request.pem.utf8), source: "device-2.csr")
+        let certificate = try vehicleCA.issue(request: received, role: .vehicle, signerID: "SAMPLE0000000002", notBefore: Date().addingTimeInterval(-60),
+                                              notAfter: Date().addingTimeInterval(86400))
+        #expect(certificate.extendedKeyUsages.contains(ProjectOID.role(.vehicle)))
+        let keyPath = setup.fixture.directory + "/device-2.key", certificatePath = setup.fixture.directory + "/device-2.crt"
+        try deviceKey.pem().write(toFile: keyPath, atomically: true, encoding: .utf8)
+        try certificate.pem.write(toFile: certificatePath, atomically: true, encoding: .utf8)
+        // The cloud (nginx, mutual TLS against the vehicle root) accepts the new certificate.
+        let outcome = try setup.agent(transport: setup.transport(cert: certificatePath, key: keyPath)).run()
+        #expect(outcome.state == .rebootRequired)
+        // A certificate the vehicle CA issued for another role's key usage is no TLS client: refused by the server.
+        let signerKey = try PrivateKey.generate(.p256)
+        let signer = try vehicleCA.issue(request: try CertificateRequest.make(subject: .init(commonName: "Not a device", organization: "ota sample OEM"), key: signerKey),
+                                         role: .compliance, signerID: nil, notBefore: Date().addingTimeInterval(-60), notAfter: Date().addingTimeInterval(86400))
+        try signerKey.pem().write(toFile: keyPath + ".signer", atomically: true, encoding: .utf8)
+        try signer.pem.write(toFile: certificatePath + ".signer", atomically: true, encoding: .utf8)
+        #expect(code { _ = try setup.agent(transport: setup.transport(cert: certificatePath + ".signer", key: keyPath + ".signer")).check() } != nil)
+    }
+
     @Test func `trust material the vehicle does not accept is refused, recorded and not fetched again`() throws {
         let setup = try Setup()
         // A "CRL" for the signing CA's name, signed by another key: the repository lists it, the vehicle refuses it.

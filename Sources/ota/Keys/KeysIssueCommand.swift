@@ -49,7 +49,7 @@ struct KeysCertificateReport: Encodable {
     var notBefore: String
     var notAfter: String
     var roles: [String]
-    var signerID: String?
+    var signerId: String?
 
     init(_ certificate: Certificate, path: String) {
         self.certificate = path
@@ -59,6 +59,6 @@ struct KeysCertificateReport: Encodable {
         notBefore = Timestamp.format(certificate.notBefore)
         notAfter = Timestamp.format(certificate.notAfter)
         roles = certificate.extendedKeyUsages.compactMap(ProjectOID.role(marked:)).map(\.rawValue)
-        signerID = try? certificate.signerID
+        signerId = try? certificate.signerID
     }
 }

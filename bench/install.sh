@@ -2,11 +2,12 @@
 # Install benchmark: `ota install` of one large full image (encrypted, xz) into a simulated
 # vehicle's inactive slot (verify, decrypt, decompress, write, fsync, read back and hash), with
 # wall time and peak RSS, side by side with the physical limit on the same bytes:
-# `xz -dc | sha256sum` of the same xz stream, and a plain copy of the image (dd, fsync).
+# `xz -dc | openssl dgst -sha256` (and `| sha256sum`) of the same xz stream, and a plain copy of the
+# image (dd, fsync). Rounds are interleaved and medians reported (wall, CPU = user + system, peak RSS).
 # Then a delta install: a DELTA_MIB image (default 256) evolved as between two root-filesystem
 # builds, installed as an OTADelta patch against the active slot, beside `ota delta apply` of
 # the same patch and a plain copy of the new image.
-# Usage: bench/install.sh path/to/ota [SIZE_MIB]     (default 1024; env DELTA_MIB, 0 to skip)
+# Usage: bench/install.sh path/to/ota [SIZE_MIB]     (default 1024; env DELTA_MIB, 0 to skip; REPEAT rounds, default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ota=$(realpath "$1")
@@ -52,21 +53,33 @@ echo '{"parked": true, "gear": "P", "batteryPercent": 90}' > "$work/state.json"
 # per A B: A / B to one decimal (0 when B rounds to 0)
 per() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }'; }
 
-# measure NAME COMMAND...: wall seconds and peak RSS (KiB) via /usr/bin/time -v
-declare -A secs rss
-measure() {
+# sample NAME COMMAND...: one run under /usr/bin/time; appends "wall cpu rss_kib" to $work/NAME.samples
+sample() {
     local name=$1; shift
     sync
-    /usr/bin/time -v -o "$work/$name.time" "$@" > "$work/$name.out" 2>&1 || { echo "bench: $name failed:"; tail -5 "$work/$name.out"; return 1; }
-    secs[$name]=$(awk -F': ' '/Elapsed \(wall clock\)/ {split($2, t, ":"); s = 0; for (i = 1; i <= length(t); i++) s = s * 60 + t[i]; print s}' "$work/$name.time")
-    rss[$name]=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/$name.time")
-    printf '%-22s %8.2f s  %8d KiB  %7s MiB/s\n' "$name" "${secs[$name]}" "${rss[$name]}" "$(per "$size_mib" "${secs[$name]}")"
+    /usr/bin/time -f "%e %U %S %M" -o "$work/$name.time" "$@" > "$work/$name.out" 2>&1 || { echo "bench: $name failed:"; tail -5 "$work/$name.out"; return 1; }
+    awk '{ printf "%s %.2f %s\n", $1, $2 + $3, $4 }' "$work/$name.time" >> "$work/$name.samples"
+}
+# median NAME FIELD: the median of column FIELD (1 wall, 2 cpu, 3 rss KiB) of NAME's samples
+median() { sort -n -k"$2","$2" "$work/$1.samples" | awk -v f="$2" '{ v[NR] = $f } END { print v[int((NR + 1) / 2)] }'; }
+report_line() {
+    printf '| %s | %.2f | %.2f | %s | %s |\n' "$1" "$(median "$1" 1)" "$(median "$1" 2)" "$(per "$2" "$(median "$1" 1)")" "$(per "$(sort -n -k3,3 "$work/$1.samples" | tail -1 | cut -d' ' -f3)" 1024)"
 }
 
-measure ota_install "$ota" install "$work/rootfs.ota" --vehicle "$work/car" --state "$work/state.json" --consent yes
-measure xz_dc_sha256sum sh -c "xz -dc '$work/rootfs.img.xz' | sha256sum"
-measure dd_copy_fsync dd if="$image" of="$work/copy.img" bs=1M conv=fsync status=none
-grep -q 'activated' "$work/ota_install.out" || { echo "bench: install did not activate"; exit 1; }
+# REPEAT rounds, interleaved (ota, then the references on the same bytes), medians reported: the
+# machine is shared, so single wall times are noise. Each round installs into a fresh copy of the vehicle.
+repeat=${REPEAT:-3}
+cp -a "$work/car" "$work/car-template"
+for round in $(seq "$repeat"); do
+    rm -rf "$work/car"; cp -a "$work/car-template" "$work/car"
+    sample ota_install "$ota" install "$work/rootfs.ota" --vehicle "$work/car" --state "$work/state.json" --consent yes
+    grep -q 'activated' "$work/ota_install.out" || { echo "bench: install did not activate"; exit 1; }
+    sample xz_dc_openssl_sha256 sh -c "xz -dc '$work/rootfs.img.xz' | openssl dgst -sha256"
+    sample xz_dc_sha256sum sh -c "xz -dc '$work/rootfs.img.xz' | sha256sum"
+    rm -f "$work/copy.img"
+    sample dd_copy_fsync dd if="$image" of="$work/copy.img" bs=1M conv=fsync status=none
+done
+load_full=$(cut -d' ' -f1-3 /proc/loadavg)
 
 delta_mib=${DELTA_MIB:-256}
 if [ "$delta_mib" -gt 0 ]; then
@@ -101,41 +114,43 @@ slotGroups:
 YAML
     "$ota" vehicle init "$work/car-delta" --config "$work/vehicle-delta.yaml" --images "$work/images" --trust $intl/trust \
         --decryption-key $intl/vehicle/device.key > /dev/null
-    size_mib_full=$size_mib; size_mib=$delta_mib
-    measure ota_install_delta "$ota" install "$work/delta.ota" --vehicle "$work/car-delta" --state "$work/state.json" --consent yes
-    measure ota_delta_apply "$ota" delta apply "$work/images/old.img" "$work/delta.patch" -o "$work/rebuilt.img"
-    measure dd_copy_new_fsync dd if="$work/images/new.img" of="$work/copy-new.img" bs=1M conv=fsync status=none
-    size_mib=$size_mib_full
-    grep -q 'activated' "$work/ota_install_delta.out" || { echo "bench: delta install did not activate"; exit 1; }
+    cp -a "$work/car-delta" "$work/car-delta-template"
+    for round in $(seq "$repeat"); do
+        rm -rf "$work/car-delta" "$work/rebuilt.img" "$work/copy-new.img"; cp -a "$work/car-delta-template" "$work/car-delta"
+        sample ota_install_delta "$ota" install "$work/delta.ota" --vehicle "$work/car-delta" --state "$work/state.json" --consent yes
+        grep -q 'activated' "$work/ota_install_delta.out" || { echo "bench: delta install did not activate"; exit 1; }
+        sample ota_delta_apply "$ota" delta apply "$work/images/old.img" "$work/delta.patch" -o "$work/rebuilt.img"
+        sample dd_copy_new_fsync dd if="$work/images/new.img" of="$work/copy-new.img" bs=1M conv=fsync status=none
+    done
+    load_delta=$(cut -d' ' -f1-3 /proc/loadavg)
     delta_bundle_bytes=$(stat -c %s "$work/delta.ota")
 fi
 
 {
-    echo "### Install of a $size_mib MiB full image ($(date -u +%Y-%m-%d), $(nproc) cores)"
+    echo "### Install of a $size_mib MiB full image ($(date -u +%Y-%m-%d), $(nproc) cores, load average $load_full at the end)"
     echo
-    echo "Command: \`bench/install.sh $1 $size_mib\` (\`make bench\`). Image: half random, half zeros/text;"
+    echo "Command: \`REPEAT=$repeat bench/install.sh $1 $size_mib\` (\`make bench\`). Image: half random, half zeros/text;"
     echo "bundle: xz preset 1, AES-256-GCM to the vehicle key, 1 MiB chunks ($(stat -c %s "$work/rootfs.ota") bytes)."
+    echo "Runs interleaved (ota, then each reference), medians of $repeat; CPU = user + system seconds."
     echo
-    echo "| step | wall s | MiB/s | peak RSS MiB |"
-    echo "|---|---:|---:|---:|"
-    for name in ota_install xz_dc_sha256sum dd_copy_fsync; do
-        printf '| %s | %.2f | %s | %s |\n' "$name" "${secs[$name]}" "$(per "$size_mib" "${secs[$name]}")" "$(per "${rss[$name]}" 1024)"
-    done
+    echo "| step | wall s | CPU s | MiB/s | peak RSS MiB |"
+    echo "|---|---:|---:|---:|---:|"
+    for name in ota_install xz_dc_openssl_sha256 xz_dc_sha256sum dd_copy_fsync; do report_line "$name" "$size_mib"; done
+    echo
+    echo "ota_install / xz_dc_openssl_sha256 (wall, medians): $(awk -v a="$(median ota_install 1)" -v b="$(median xz_dc_openssl_sha256 1)" 'BEGIN { printf "%.2f", a / b }')"
     echo
     echo "ota_install = verify signatures and every chunk, decrypt, xz-decode, write to the slot, fsync,"
-    echo "read the slot back and hash it, then switch the boot control (journal fsyncs included)."
+    echo "check the slot's hash, then switch the boot control (journal fsyncs included)."
     if [ "$delta_mib" -gt 0 ]; then
         echo
-        echo "### Delta install, $delta_mib MiB image (bundle $delta_bundle_bytes bytes, encrypted)"
+        echo "### Delta install, $delta_mib MiB image (bundle $delta_bundle_bytes bytes, encrypted; load average $load_delta at the end)"
         echo
-        echo "| step | wall s | MiB/s of image | peak RSS MiB |"
-        echo "|---|---:|---:|---:|"
-        for name in ota_install_delta ota_delta_apply dd_copy_new_fsync; do
-            printf '| %s | %.2f | %s | %s |\n' "$name" "${secs[$name]}" "$(per "$delta_mib" "${secs[$name]}")" "$(per "${rss[$name]}" 1024)"
-        done
+        echo "| step | wall s | CPU s | MiB/s of image | peak RSS MiB |"
+        echo "|---|---:|---:|---:|---:|"
+        for name in ota_install_delta ota_delta_apply dd_copy_new_fsync; do report_line "$name" "$delta_mib"; done
         echo
         echo "ota_install_delta = as above, with OTADelta hashing the whole active slot before its first"
-        echo "output byte, then applying the patch into the inactive slot, and the read-back hash."
+        echo "output byte, then applying the patch into the inactive slot, and the slot's hash checked."
     fi
 } > "$results"
 cat "$results"

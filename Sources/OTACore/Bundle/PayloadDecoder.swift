@@ -11,7 +11,10 @@ package final class PayloadDecoder {
     /// - Parameters:
     ///   - contentKey: the bundle's unwrapped content key; required for an encrypted bundle.
     ///   - memoryLimit: the most memory the xz decoder may use.
-    public init(manifest: Manifest, image: Manifest.Image, contentKey: [UInt8]?, memoryLimit: UInt64 = 64 << 20) throws(OTAError) {
+    ///   - threads: xz decoder threads (independent xz blocks decode in parallel within `memoryLimit`).
+    public init(
+        manifest: Manifest, image: Manifest.Image, contentKey: [UInt8]?, memoryLimit: UInt64 = 64 << 20, threads: Int = 1
+    ) throws(OTAError) {
         self.image = image
         let suite = manifest.bundle.suite
         if manifest.encryption != nil {
@@ -24,18 +27,26 @@ package final class PayloadDecoder {
         } else {
             opener = nil
         }
-        decompressor = image.payload.compression == .xz ? try XZDecoder(memoryLimit: memoryLimit, outputLimit: image.payload.plainSize) : nil
+        decompressor = image.payload.compression == .xz
+            ? try XZDecoder(memoryLimit: memoryLimit, outputLimit: image.payload.plainSize, threads: threads) : nil
         hasher = try Hasher(suite.hash)
     }
 
     /// Decodes one verified stored chunk, passing content pieces to `emit`.
     public func consume(_ stored: ArraySlice<UInt8>, isLast: Bool, emit: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {
-        let compressed: [UInt8]
-        if let opener {
-            compressed = try opener.open(stored, isLast: isLast)
-        } else {
-            compressed = Array(stored)
-        }
+        try decode(try open(stored, isLast: isLast), isLast: isLast, emit: emit)
+    }
+
+    /// The first half of `consume`: authenticates and decrypts one verified stored chunk
+    /// (a copy of it when the bundle is not encrypted). `open` and `decode` touch disjoint
+    /// state, so they may run on two threads, each called in chunk order; `finish` after both.
+    public func open(_ stored: ArraySlice<UInt8>, isLast: Bool) throws(OTAError) -> [UInt8] {
+        guard let opener else { return Array(stored) }
+        return try opener.open(stored, isLast: isLast)
+    }
+
+    /// The second half of `consume`: decompresses one opened chunk and hashes the content.
+    public func decode(_ compressed: [UInt8], isLast: Bool, emit: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {
         if let decompressor {
             try decompressor.update(compressed) { piece throws(OTAError) in try self.deliver(piece, emit: emit) }
             if isLast { try decompressor.finish { piece throws(OTAError) in try self.deliver(piece, emit: emit) } }

@@ -128,9 +128,21 @@ package final class XZDecoder {
     /// - Parameters:
     ///   - memoryLimit: the most memory liblzma may use (sets the largest dictionary accepted).
     ///   - outputLimit: the most bytes the stream may decompress to (signed metadata bounds it).
-    public init(memoryLimit: UInt64 = 128 << 20, outputLimit: UInt64) throws(OTAError) {
+    ///   - threads: more than 1 decodes independent xz blocks (as the multi-threaded encoder
+    ///     writes them) on that many threads (`lzma_stream_decoder_mt`); liblzma drops to fewer
+    ///     threads, down to one, to stay within `memoryLimit`, which is never exceeded.
+    public init(memoryLimit: UInt64 = 128 << 20, outputLimit: UInt64, threads: Int = 1) throws(OTAError) {
         self.outputLimit = outputLimit
-        let rc = lzma_stream_decoder(&stream, memoryLimit, 0)
+        let rc: lzma_ret
+        if threads > 1 {
+            var options = lzma_mt()
+            options.threads = UInt32(min(threads, 16))
+            options.memlimit_threading = memoryLimit
+            options.memlimit_stop = memoryLimit
+            rc = lzma_stream_decoder_mt(&stream, &options)
+        } else {
+            rc = lzma_stream_decoder(&stream, memoryLimit, 0)
+        }
         guard rc == LZMA_OK else { throw XZ.error(rc, "cannot start the xz decoder") }
     }
 
@@ -190,8 +202,8 @@ package final class XZDecoder {
     }
 
     /// Decompresses a whole buffer, refusing more than `outputLimit` bytes.
-    public static func decompress(_ input: [UInt8], outputLimit: UInt64, memoryLimit: UInt64 = 128 << 20) throws(OTAError) -> [UInt8] {
-        let decoder = try XZDecoder(memoryLimit: memoryLimit, outputLimit: outputLimit)
+    public static func decompress(_ input: [UInt8], outputLimit: UInt64, memoryLimit: UInt64 = 128 << 20, threads: Int = 1) throws(OTAError) -> [UInt8] {
+        let decoder = try XZDecoder(memoryLimit: memoryLimit, outputLimit: outputLimit, threads: threads)
         var out: [UInt8] = []
         try decoder.update(input) { out += $0 }
         try decoder.finish { out += $0 }

@@ -97,14 +97,22 @@ extension Vehicle {
             try record("apply.image", .pass, bundle: manifest.bundle.id, campaign: manifest.bundle.campaign, fields: fields)
         }
         try save(next, step: "journal.installed")
-        if activate { try self.activate() }
+        // The slots were read back and hashed just now, under the vehicle lock: activating here
+        // does not hash them a second time (a later, separate `activate()` does).
+        if activate { try self.activate(rehash: false) }
         return InstallReport(
             bundleId: manifest.bundle.id, manifestDigest: digest.hex, stage: state.pending?.stage ?? .installed, images: evaluation.plan,
             bytesWritten: written, seconds: Date().timeIntervalSince(started))
     }
 
-    /// Streams each payload, verified chunk by chunk, through the decoder into its slot; then
-    /// reads the slot back and checks the image hash.
+    /// Streams each payload, verified chunk by chunk, through the decoder into its slot, and
+    /// checks the slot's hash as read back from the device.
+    ///
+    /// Pipelined over the cores: one thread reads each stored chunk, checks its signed hash and
+    /// decrypts it; the calling thread decompresses (xz blocks decode on `decodeThreads`
+    /// threads), hashes the content and writes it in order; a third thread reads back what has
+    /// been written and hashes it. Only bytes verified as they were read are ever decrypted or
+    /// written, as in a single loop; a failure anywhere stops every stage before this returns.
     func writeImages(
         reader: BundleReader, head: VerifiedManifest, contentKey: [UInt8]?, plan: [PendingImage], started: Date,
         progress: ((InstallProgress) -> Void)?
@@ -127,19 +135,31 @@ extension Vehicle {
             guard image.target.size <= device.capacity else {
                 throw OTAError(.targetSlotSize, "\(device.path): \(device.capacity) bytes; image \(image.name) needs \(image.target.size)")
             }
-            let decoder = try PayloadDecoder(manifest: manifest, image: image, contentKey: contentKey)
+            let decoder = try PayloadDecoder(manifest: manifest, image: image, contentKey: contentKey, threads: Self.decodeThreads)
+            let writer = try ReadBackSlotWriter(device, algorithm: head.digest.algorithm)
+            defer { writer.stop() }
+            let counted = CountingSlotWriter(writer) { count in
+                done += count
+                self.fault(.bytesWritten(done))
+            }
+            // Stage one (its own thread): read, check the chunk's signed hash, decrypt.
+            let produce = { () throws(OTAError) -> (opened: [UInt8], isLast: Bool)? in
+                var item: (opened: [UInt8], isLast: Bool)?
+                guard try stream.withNextChunk({ chunk, isLast throws(OTAError) in item = (try decoder.open(chunk, isLast: isLast), isLast) }) else {
+                    return nil
+                }
+                return item
+            }
             report("write \(image.name)")
             if image.kind == .full {
                 var offset: UInt64 = 0
-                while try stream.withNextChunk({ chunk, isLast throws(OTAError) in
-                    try decoder.consume(chunk, isLast: isLast) { piece throws(OTAError) in
-                        try device.write(piece[...], at: offset)
+                try StagePipeline.run(depth: Self.pipelineDepth, produce: produce) { item throws(OTAError) in
+                    try decoder.decode(item.opened, isLast: item.isLast) { piece throws(OTAError) in
+                        try counted.write(piece[...], at: offset)
                         offset += UInt64(piece.count)
-                        done += UInt64(piece.count)
-                        fault(.bytesWritten(done))
                     }
                     report("write \(image.name)")
-                }) {}
+                }
                 try decoder.finish()
             } else {
                 guard let applier = options.deltaApplier, let source = image.source else {
@@ -154,15 +174,11 @@ extension Vehicle {
                         throw OTAError(.deltaSourceMismatch, "slot \(target.slotGroup)/\(target.slot.other.rawValue) does not hold \(source.version)")
                     }
                 }
-                let counted = CountingSlotWriter(device) { count in
-                    done += count
-                    self.fault(.bytesWritten(done))
-                }
                 let session = try applier.begin(source: sourceDevice, sourceSize: source.size, target: counted, targetSize: image.target.size)
-                while try stream.withNextChunk({ chunk, isLast throws(OTAError) in
-                    try decoder.consume(chunk, isLast: isLast) { piece throws(OTAError) in try session.consume(piece) }
+                try StagePipeline.run(depth: Self.pipelineDepth, produce: produce) { item throws(OTAError) in
+                    try decoder.decode(item.opened, isLast: item.isLast) { piece throws(OTAError) in try session.consume(piece) }
                     report("write \(image.name)")
-                }) {}
+                }
                 try decoder.finish()
                 let rebuilt = try session.finish()
                 guard rebuilt == image.target.size else {
@@ -171,7 +187,7 @@ extension Vehicle {
             }
             try device.sync()
             report("verify \(image.name)")
-            let digest = try device.hash(head.digest.algorithm, size: image.target.size)
+            let digest = try writer.finish(size: image.target.size)
             guard digest.hex == image.target.hash else {
                 throw OTAError(.slotHashMismatch, "\(device.path): the written image does not match its signed hash")
             }
@@ -179,10 +195,20 @@ extension Vehicle {
         return done
     }
 
+    /// Threads for xz decoding: one per core (liblzma uses fewer when the blocks would not fit
+    /// the decoder's memory limit, and one for a single-block stream).
+    static var decodeThreads: Int { max(1, min(ProcessInfo.processInfo.activeProcessorCount, 4)) }
+    /// Opened chunks the reading stage may hold ahead of the decoder.
+    static let pipelineDepth = 4
+
     /// Points the boot control at every new slot at once (on trial, with the configured number
     /// of tries), after checking each slot's hash again. Separate from `install` so several
     /// units can be switched together.
     public func activate() throws(OTAError) {
+        try activate(rehash: true)
+    }
+
+    func activate(rehash: Bool) throws(OTAError) {
         guard var next = state.pending, next.stage == .installed || next.stage == .activating else {
             throw OTAError(.activateNothingInstalled, "no installed update to activate")
         }
@@ -192,7 +218,7 @@ extension Vehicle {
             updated.pending = next
             try save(updated, step: "journal.activating")
         }
-        for image in next.images {
+        for image in next.images where rehash {
             let hash = try slotDevice(image.slotGroup, image.slot, writable: false).hash(next.hashAlgorithm, size: image.size)
             guard hash.hex == image.hash else {
                 try abandon(

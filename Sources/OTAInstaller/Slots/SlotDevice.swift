@@ -92,6 +92,30 @@ package final class SlotDevice: SlotReading, SlotWriting {
         return buffer
     }
 
+    /// Reads up to `buffer.count` bytes at `offset` into `buffer`; returns how many (fewer only
+    /// at the end of the device).
+    public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(OTAError) -> Int {
+        var done = 0
+        while done < buffer.count {
+            let got = pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw OTAError(.slotIo, "\(path): read failed", cause: String(cString: strerror(errno)))
+            }
+            if got == 0 { break }
+            done += got
+        }
+        return done
+    }
+
+    /// Starts writing the range back to the device now and lets the kernel drop it from the
+    /// page cache once written (`posix_fadvise` DONTNEED). A hint: the final `sync` is what
+    /// makes the bytes durable; this only spreads the device writes over the install instead
+    /// of leaving them all to that `sync`, and keeps a large image from filling the cache.
+    public func startWriteback(offset: UInt64, count: UInt64) {
+        _ = posix_fadvise(descriptor, off_t(offset), off_t(count), POSIX_FADV_DONTNEED)
+    }
+
     /// Makes everything written durable.
     public func sync() throws(OTAError) {
         guard fsync(descriptor) == 0 else { throw OTAError(.slotIo, "\(path): fsync failed", cause: String(cString: strerror(errno))) }

@@ -1,0 +1,92 @@
+import Foundation
+import OTACore
+@testable import OTAInstaller
+import Testing
+
+/// The install pipeline's stages: items in order, failures where a single loop would have them,
+/// no stage left running after a failure, and the slot read back as written.
+@Suite("Install pipeline")
+struct InstallPipelineTests {
+    @Test func `items come out in order, all of them, whatever the depth`() throws {
+        for depth in [1, 2, 4, 64] {
+            var next = 0
+            var seen: [Int] = []
+            try StagePipeline.run(depth: depth, produce: { () throws(OTAError) -> Int? in
+                guard next < 1000 else { return nil }
+                defer { next += 1 }
+                return next
+            }) { item throws(OTAError) in seen.append(item) }
+            #expect(seen == Array(0..<1000), "depth \(depth)")
+        }
+    }
+
+    @Test func `a producer failure arrives after every item produced before it`() {
+        var next = 0
+        var seen: [Int] = []
+        #expect(throws: OTAError(.payloadChunkHash, "")) {
+            try StagePipeline.run(depth: 4, produce: { () throws(OTAError) -> Int? in
+                guard next < 10 else { throw OTAError(.payloadChunkHash, "chunk 10 does not match") }
+                defer { next += 1 }
+                return next
+            }) { item throws(OTAError) in seen.append(item) }
+        }
+        #expect(seen == Array(0..<10))
+    }
+
+    @Test func `a consumer failure stops the producer before run returns, at most depth items ahead`() {
+        let produced = Counter()
+        #expect(throws: OTAError(.slotIo, "")) {
+            try StagePipeline.run(depth: 3, produce: { () throws(OTAError) -> Int? in produced.add() }) { item throws(OTAError) in
+                if item == 5 { throw OTAError(.slotIo, "write failed") }
+            }
+        }
+        let count = produced.value
+        // Items 0...5 consumed, at most 3 queued behind, plus one in the producer's hands.
+        #expect(count >= 6 && count <= 10, "\(count) produced")
+        usleep(50_000)
+        #expect(produced.value == count, "the producer kept running after run returned")
+    }
+
+    @Test func `the read-back hash is the hash of what was written, and writes must be in order`() throws {
+        let directory = FileManager.default.temporaryDirectory.path + "/ota-readback-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/slot"
+        let size = 20 << 20
+        try SlotDevice.createFile(path: path, capacity: UInt64(size) + 4096)
+        let content = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 11) }
+        let device = try SlotDevice(path: path, writable: true)
+        let writer = try ReadBackSlotWriter(device, algorithm: .sha256)
+        var offset = 0
+        for piece in [1, 4095, 300_000, 1 << 20, 7 << 20] + Array(repeating: 5 << 20, count: 8) where offset < size {
+            let end = min(offset + piece, size)
+            try writer.write(content[offset..<end], at: UInt64(offset))
+            offset = end
+        }
+        #expect(offset == size)
+        #expect(throws: OTAError(.slotIo, "")) { try writer.write([1, 2, 3][...], at: 0) }
+        let expected = try Hasher(.sha256)
+        expected.update(content)
+        #expect(try writer.finish(size: UInt64(size)).bytes == expected.finalize().bytes)
+        writer.stop()
+
+        let short = try ReadBackSlotWriter(device, algorithm: .sha256)
+        try short.write(content[0..<1000], at: 0)
+        #expect(throws: OTAError(.slotShort, "")) { try short.finish(size: 1001) }
+        let stopped = try ReadBackSlotWriter(device, algorithm: .sha256)
+        try stopped.write(content[0..<(8 << 20)], at: 0)
+        stopped.stop()
+    }
+}
+
+private final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    var value: Int { lock.withLock { count } }
+    func add() -> Int {
+        lock.withLock {
+            count += 1
+            return count - 1
+        }
+    }
+}

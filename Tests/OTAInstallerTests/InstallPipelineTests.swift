@@ -48,6 +48,50 @@ struct InstallPipelineTests {
     }
 
     @Test func `the read-back hash is the hash of what was written, and writes must be in order`() throws {
+        try withSlot { device, content in
+            let writer = try ReadBackSlotWriter(device, check: .hash(.sha256))
+            try write(content, to: writer)
+            #expect(throws: OTAError(.slotIo, "")) { try writer.write([1, 2, 3][...], at: 0) }
+            let expected = try Hasher(.sha256)
+            expected.update(content)
+            guard case .digest(let digest) = try writer.finish(size: UInt64(content.count)) else { Issue.record("no digest"); return }
+            #expect(digest.bytes == expected.finalize().bytes)
+            writer.stop()
+
+            let short = try ReadBackSlotWriter(device, check: .hash(.sha256))
+            try short.write(content[0..<1000], at: 0)
+            #expect(throws: OTAError(.slotShort, "")) { try short.finish(size: 1001) }
+            let stopped = try ReadBackSlotWriter(device, check: .hash(.sha256))
+            try stopped.write(content[0..<(8 << 20)], at: 0)
+            stopped.stop()
+        }
+    }
+
+    @Test func `compared with what was written, the read-back passes on the same bytes and catches a byte the device changed`() throws {
+        try withSlot { device, content in
+            let writer = try ReadBackSlotWriter(device, check: .sameAsWritten)
+            try write(content, to: writer)
+            guard case .matchesWritten = try writer.finish(size: UInt64(content.count)) else { Issue.record("no match"); return }
+
+            // A device that returns one byte changed when read back (a write lost or corrupted
+            // on its way to the medium) is caught.
+            let faulty = try ReadBackSlotWriter(FlippingDevice(device, at: 12_345_678), check: .sameAsWritten)
+            #expect(throws: OTAError(.slotHashMismatch, "")) {
+                try write(content, to: faulty)
+                _ = try faulty.finish(size: UInt64(content.count))
+            }
+            faulty.stop()
+            // Hashing the read-back gives a different digest for the same fault.
+            let hashing = try ReadBackSlotWriter(FlippingDevice(device, at: 12_345_678), check: .hash(.sha256))
+            try write(content, to: hashing)
+            guard case .digest(let digest) = try hashing.finish(size: UInt64(content.count)) else { Issue.record("no digest"); return }
+            let expected = try Hasher(.sha256)
+            expected.update(content)
+            #expect(digest.bytes != expected.finalize().bytes)
+        }
+    }
+
+    private func withSlot(_ body: (SlotDevice, [UInt8]) throws -> Void) throws {
         let directory = FileManager.default.temporaryDirectory.path + "/ota-readback-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -55,27 +99,35 @@ struct InstallPipelineTests {
         let size = 20 << 20
         try SlotDevice.createFile(path: path, capacity: UInt64(size) + 4096)
         let content = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 11) }
-        let device = try SlotDevice(path: path, writable: true)
-        let writer = try ReadBackSlotWriter(device, algorithm: .sha256)
+        try body(try SlotDevice(path: path, writable: true), content)
+    }
+
+    private func write(_ content: [UInt8], to writer: ReadBackSlotWriter) throws {
         var offset = 0
-        for piece in [1, 4095, 300_000, 1 << 20, 7 << 20] + Array(repeating: 5 << 20, count: 8) where offset < size {
-            let end = min(offset + piece, size)
+        for piece in [1, 4095, 300_000, 1 << 20, 7 << 20] + Array(repeating: 5 << 20, count: 8) where offset < content.count {
+            let end = min(offset + piece, content.count)
             try writer.write(content[offset..<end], at: UInt64(offset))
             offset = end
         }
-        #expect(offset == size)
-        #expect(throws: OTAError(.slotIo, "")) { try writer.write([1, 2, 3][...], at: 0) }
-        let expected = try Hasher(.sha256)
-        expected.update(content)
-        #expect(try writer.finish(size: UInt64(size)).bytes == expected.finalize().bytes)
-        writer.stop()
+        #expect(offset == content.count)
+    }
+}
 
-        let short = try ReadBackSlotWriter(device, algorithm: .sha256)
-        try short.write(content[0..<1000], at: 0)
-        #expect(throws: OTAError(.slotShort, "")) { try short.finish(size: 1001) }
-        let stopped = try ReadBackSlotWriter(device, algorithm: .sha256)
-        try stopped.write(content[0..<(8 << 20)], at: 0)
-        stopped.stop()
+/// A slot whose reads return the byte at `offset` inverted.
+private final class FlippingDevice: ReadBackDevice {
+    let device: SlotDevice
+    let offset: UInt64
+    init(_ device: SlotDevice, at offset: UInt64) {
+        self.device = device
+        self.offset = offset
+    }
+    var path: String { device.path }
+    func write(_ bytes: ArraySlice<UInt8>, at offset: UInt64) throws(OTAError) { try device.write(bytes, at: offset) }
+    func startWriteback(offset: UInt64, count: UInt64) {}
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(OTAError) -> Int {
+        let got = try device.read(into: buffer, at: offset)
+        if self.offset >= offset && self.offset < offset + UInt64(got) { buffer[Int(self.offset - offset)] ^= 0xff }
+        return got
     }
 }
 

@@ -111,8 +111,10 @@ extension Vehicle {
     /// Pipelined over the cores: one thread reads each stored chunk, checks its signed hash and
     /// decrypts it; the calling thread decompresses (xz blocks decode on `decodeThreads`
     /// threads), hashes the content and writes it in order; a third thread reads back what has
-    /// been written and hashes it. Only bytes verified as they were read are ever decrypted or
-    /// written, as in a single loop; a failure anywhere stops every stage before this returns.
+    /// been written and checks it: compared byte for byte with what was written for a full image
+    /// (whose written bytes the decoder hashed against the signed image hash), hashed for a
+    /// delta. Only bytes verified as they were read are ever decrypted or written, as in a
+    /// single loop; a failure anywhere stops every stage before this returns.
     func writeImages(
         reader: BundleReader, head: VerifiedManifest, contentKey: [UInt8]?, plan: [PendingImage], started: Date,
         progress: ((InstallProgress) -> Void)?
@@ -136,7 +138,11 @@ extension Vehicle {
                 throw OTAError(.targetSlotSize, "\(device.path): \(device.capacity) bytes; image \(image.name) needs \(image.target.size)")
             }
             let decoder = try PayloadDecoder(manifest: manifest, image: image, contentKey: contentKey, threads: Self.decodeThreads)
-            let writer = try ReadBackSlotWriter(device, algorithm: head.digest.algorithm)
+            // A full image's content is hashed by the decoder as it is written and must equal the
+            // signed image (manifest rule): reading it back, it is enough to compare it with what
+            // was written. A delta's output is hashed as read back.
+            let sameAsDecoded = image.kind == .full && image.payload.plainHash == image.target.hash && image.payload.plainSize == image.target.size
+            let writer = try ReadBackSlotWriter(device, check: sameAsDecoded ? .sameAsWritten : .hash(head.digest.algorithm))
             defer { writer.stop() }
             let counted = CountingSlotWriter(writer) { count in
                 done += count
@@ -187,9 +193,13 @@ extension Vehicle {
             }
             try device.sync()
             report("verify \(image.name)")
-            let digest = try writer.finish(size: image.target.size)
-            guard digest.hex == image.target.hash else {
-                throw OTAError(.slotHashMismatch, "\(device.path): the written image does not match its signed hash")
+            switch try writer.finish(size: image.target.size) {
+            case .matchesWritten:
+                break  // the bytes written are the content `decoder.finish()` checked against the signed hash
+            case .digest(let digest):
+                guard digest.hex == image.target.hash else {
+                    throw OTAError(.slotHashMismatch, "\(device.path): the written image does not match its signed hash")
+                }
             }
         }
         return done

@@ -2,30 +2,52 @@ import Foundation
 import OTACore
 
 /// Writes an image into a slot front to back and, on a second thread, reads back what has been
-/// written so far and hashes it, so the read-back check of the slot overlaps the writing instead
+/// written so far and checks it, so the read-back check of the slot overlaps the writing instead
 /// of following it; every 16 MiB read back, that thread also starts the range's writeback, so
-/// the device writes overlap too and the final `sync` has little left to do. `finish` waits for the reader and returns the hash of the slot's first
-/// `size` bytes as read back through the device.
+/// the device writes overlap too and the final `sync` has little left to do.
+///
+/// Two checks: `.hash` hashes the bytes read back (the caller compares the digest with the
+/// signed hash); `.sameAsWritten` compares them byte for byte with the bytes handed to `write`
+/// (kept until read back, at most `maxHeld` bytes ahead), for a caller that has already hashed
+/// exactly those bytes against the signed hash: the same guarantee without a second hash.
 final class ReadBackSlotWriter: SlotWriting, @unchecked Sendable {
-    // Safe: `written`, `verified`, `closing`, `failure` and `exited` are shared under
-    // `condition`; `hasher` is used only by the reading thread until it has exited.
-    private let device: SlotDevice
-    private let hasher: Hasher
+    enum Check {
+        case hash(HashAlgorithm)
+        case sameAsWritten
+    }
+
+    /// What the read-back found (after `finish`).
+    enum ReadBack {
+        /// `.hash`: the digest of the slot's bytes as read back.
+        case digest(Digest)
+        /// `.sameAsWritten`: every byte read back equals the byte written.
+        case matchesWritten
+    }
+
+    // Safe: `written`, `verified`, `held`, `heldBytes`, `closing`, `failure`, `started` and
+    // `exited` are shared under `condition`; `hasher` is used only by the reading thread until it
+    // has exited.
+    private let device: any ReadBackDevice
+    private let hasher: Hasher?
     private let condition = NSCondition()
     private var written: UInt64 = 0
     private var verified: UInt64 = 0
+    private var held: [(offset: UInt64, bytes: ArraySlice<UInt8>)] = []
+    private var heldBytes = 0
     private var closing = false
     private var failure: OTAError?
     private var exited = false
     private var started = false
     /// Bytes read back per step.
     static let pieceSize = 1 << 20
+    /// Written bytes `.sameAsWritten` may hold before `write` waits for the read-back.
+    static let maxHeld = 16 << 20
     /// Read-back bytes after which their writeback is started (`SlotDevice.startWriteback`).
     static let writebackSize: UInt64 = 16 << 20
 
-    init(_ device: SlotDevice, algorithm: HashAlgorithm) throws(OTAError) {
+    init(_ device: any ReadBackDevice, check: Check) throws(OTAError) {
         self.device = device
-        hasher = try Hasher(algorithm)
+        if case .hash(let algorithm) = check { hasher = try Hasher(algorithm) } else { hasher = nil }
     }
 
     /// Writes at `offset`, which must be where the previous write ended (the image is written in order).
@@ -33,6 +55,7 @@ final class ReadBackSlotWriter: SlotWriting, @unchecked Sendable {
         guard offset == written else {
             throw OTAError(.slotIo, "\(device.path): write at \(offset) while \(written) bytes are written (writes must be in order)")
         }
+        guard !bytes.isEmpty else { return }
         try device.write(bytes, at: offset)
         condition.lock()
         if !started {
@@ -42,15 +65,20 @@ final class ReadBackSlotWriter: SlotWriting, @unchecked Sendable {
             thread.start()
         }
         written += UInt64(bytes.count)
+        if hasher == nil {
+            held.append((offset, bytes))
+            heldBytes += bytes.count
+            while heldBytes > Self.maxHeld && failure == nil { condition.wait() }
+        }
         condition.broadcast()
         let failed = failure
         condition.unlock()
         if let failed { throw failed }
     }
 
-    /// Waits until everything written has been read back; returns the hash of the first `size`
-    /// bytes of the slot (`slot.short` if fewer were written).
-    func finish(size: UInt64) throws(OTAError) -> Digest {
+    /// Waits until everything written has been read back and checked; `slot.short` if fewer
+    /// than `size` bytes were written.
+    func finish(size: UInt64) throws(OTAError) -> ReadBack {
         condition.lock()
         closing = true
         condition.broadcast()
@@ -60,7 +88,8 @@ final class ReadBackSlotWriter: SlotWriting, @unchecked Sendable {
         condition.unlock()
         if let failed { throw failed }
         guard total == size else { throw OTAError(.slotShort, "\(device.path): \(total) bytes written; \(size) expected") }
-        return hasher.finalize()
+        if let hasher { return .digest(hasher.finalize()) }
+        return .matchesWritten
     }
 
     /// Stops the reading thread without waiting for it to catch up (after a failure; harmless
@@ -71,6 +100,7 @@ final class ReadBackSlotWriter: SlotWriting, @unchecked Sendable {
         failure = failure ?? OTAError(.slotIo, "\(device.path): read-back stopped")
         condition.broadcast()
         while started && !exited { condition.wait() }
+        held.removeAll()
         condition.unlock()
     }
 
@@ -84,33 +114,53 @@ final class ReadBackSlotWriter: SlotWriting, @unchecked Sendable {
             let from = verified
             let to = written
             let stop = failure != nil || (closing && from == to)
+            // `.sameAsWritten`: the oldest held write (it starts at `from`; writes are in order).
+            let expected = hasher == nil ? held.first?.bytes : nil
             condition.unlock()
             if stop { break }
-            let want = Int(min(UInt64(buffer.count), to - from))
-            let result: Result<Int, OTAError> = buffer.withUnsafeMutableBytes { raw in
-                do throws(OTAError) {
-                    return .success(try device.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<want]), at: from))
-                } catch {
-                    return .failure(error)
+            let want = expected.map { min($0.count, buffer.count) } ?? Int(min(UInt64(buffer.count), to - from))
+            var outcome: OTAError?
+            do throws(OTAError) {
+                let read: Result<Int, OTAError> = buffer.withUnsafeMutableBytes { raw in
+                    do throws(OTAError) {
+                        return .success(try device.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<want]), at: from))
+                    } catch {
+                        return .failure(error)
+                    }
                 }
+                let got = try read.get()
+                if got < want {
+                    outcome = OTAError(.slotShort, "\(device.path): read back \(got) of \(want) bytes at \(from)")
+                } else if let expected {
+                    let same = expected.withUnsafeBytes { written in buffer.withUnsafeBytes { memcmp(written.baseAddress!, $0.baseAddress!, want) == 0 } }
+                    if !same { outcome = OTAError(.slotHashMismatch, "\(device.path): the bytes read back at \(from) differ from the bytes written") }
+                } else {
+                    hasher?.update(buffer[0..<want])
+                }
+            } catch {
+                outcome = error
             }
-            if case .success(let got) = result, got == want {
-                hasher.update(buffer[0..<got])
-                let end = from + UInt64(got)
-                if end - writtenBack >= Self.writebackSize {
-                    device.startWriteback(offset: writtenBack, count: end - writtenBack)
-                    writtenBack = end
-                }
+            let end = from + UInt64(want)
+            if outcome == nil && end - writtenBack >= Self.writebackSize {
+                device.startWriteback(offset: writtenBack, count: end - writtenBack)
+                writtenBack = end
             }
             condition.lock()
-            switch result {
-            case .success(let got) where got == want:
-                verified += UInt64(got)
-            case .success(let got):
-                failure = OTAError(.slotShort, "\(device.path): read back \(got) of \(want) bytes at \(from)")
-            case .failure(let error):
-                failure = error
+            if let outcome {
+                failure = failure ?? outcome
+            } else {
+                verified = end
+                if let expected {
+                    if want == expected.count {
+                        held.removeFirst()
+                    } else {
+                        held[0].offset += UInt64(want)
+                        held[0].bytes = expected.dropFirst(want)
+                    }
+                    heldBytes -= want
+                }
             }
+            condition.broadcast()
             condition.unlock()
         }
         condition.lock()
@@ -119,3 +169,13 @@ final class ReadBackSlotWriter: SlotWriting, @unchecked Sendable {
         condition.unlock()
     }
 }
+
+/// What `ReadBackSlotWriter` needs of a slot (`SlotDevice`; tests wrap it to fake a faulty device).
+protocol ReadBackDevice: AnyObject {
+    var path: String { get }
+    func write(_ bytes: ArraySlice<UInt8>, at offset: UInt64) throws(OTAError)
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(OTAError) -> Int
+    func startWriteback(offset: UInt64, count: UInt64)
+}
+
+extension SlotDevice: ReadBackDevice {}

@@ -37,7 +37,11 @@ import Testing
                 directory: directory, repository: repository, clientCA: InstallerFixture.repository + "/keys-sample/intl/vehicle/root-ca.crt")
         }
 
-        deinit { try? FileManager.default.removeItem(atPath: directory) }
+        deinit {
+            // Stop nginx while its pid file still exists, then remove everything.
+            _ = try? RepositoryServer.run(["\(InstallerFixture.repository)/scripts/repo-server.sh", "stop", server.work])
+            try? FileManager.default.removeItem(atPath: directory)
+        }
 
         static func add(_ repository: Repository, _ directory: String, _ name: String, _ content: String, role: String = "targets") throws {
             let path = directory + "/src/" + UUID().uuidString

@@ -76,7 +76,7 @@ let package = Package(
             name: "OTABundleTests", dependencies: ["OTACore", "OTABuilder", "OTADelta", "OTATestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "OTACLITests", dependencies: ["OTACore", "OTABuilder", "ota", "OTATestSupport"],
+            name: "OTACLITests", dependencies: ["OTACore", "OTABuilder", "OTARecorder", "OTACompliance", "ota", "OTATestSupport"],
             swiftSettings: swiftSettings),
         .target(
             name: "OTADelta", dependencies: ["OTACore"],
@@ -98,7 +98,7 @@ let package = Package(
         // HTTPS through libcurl (mutual TLS, Range resume): the one module besides OTACore that imports C.
         .target(name: "OTATransport", dependencies: ["CCurl", "OTACore", "OTATUF"], swiftSettings: swiftSettings),
         // The vehicle agent (vehicle side: TUF client, transport, installer; no signing code).
-        .target(name: "OTAAgent", dependencies: ["OTACore", "OTATUF", "OTATransport", "OTAInstaller"], swiftSettings: swiftSettings),
+        .target(name: "OTAAgent", dependencies: ["OTACore", "OTATUF", "OTATransport", "OTAInstaller", "OTARecorder"], swiftSettings: swiftSettings),
         // The TUF client alone, in the command-line shape TUF conformance suites drive.
         .executableTarget(name: "ota-tuf-client", dependencies: ["OTACore", "OTATUF", "OTATransport"], swiftSettings: swiftSettings),
         // TUF repository (cloud side: signs metadata; never a dependency of the vehicle side).
@@ -110,8 +110,8 @@ let package = Package(
         .testTarget(
             name: "OTAInstallerTests",
             dependencies: [
-                "OTACore", "OTAInstaller", "OTABuilder", "OTADelta", "ota", "OTATestSupport", "OTAAgent", "OTARepository", "OTATUF",
-                "OTATransport",
+                "OTACore", "OTAInstaller", "OTARecorder", "OTACompliance", "OTABuilder", "OTADelta", "ota", "OTATestSupport",
+                "OTAAgent", "OTARepository", "OTATUF", "OTATransport",
             ],
             swiftSettings: swiftSettings),
     ],

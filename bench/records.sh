@@ -21,9 +21,11 @@ if [ ! -x /usr/bin/time ]; then
     exit 1
 fi
 
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$WORK/device.pem" 2>/dev/null
-openssl pkey -in "$WORK/device.pem" -pubout -out "$WORK/device.pub"
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$WORK/compliance.pem" 2>/dev/null
+# The committed sample PKI (intl): one device key for every simulated vehicle, its vehicle-role
+# certificate, and the compliance signer that signs exports.
+KEYS=$(realpath "$(dirname "$0")/../keys-sample/intl")
+cp "$KEYS/vehicle/device.key" "$WORK/device.pem"
+cp "$KEYS/vehicle/device.crt" "$WORK/device.crt"
 
 # measure LABEL COMMAND...: runs COMMAND under /usr/bin/time -v; sets SECONDS_TAKEN and PEAK_KB.
 measure() {
@@ -49,30 +51,30 @@ ROWS+=("| generate fleet logs, no fsync ($VEHICLES logs) | $TOTAL records | ${SE
 LOG_BYTES=$(du -sb "$WORK/fleet" | cut -f1)
 
 # 3. Verify every log (chain, signatures, HEAD), one process.
-measure verify "$OTA" records verify --key "$WORK/device.pub" "$WORK"/fleet/*
+measure verify "$OTA" records verify --key "$WORK/device.crt" "$WORK"/fleet/*
 ROWS+=("| verify ($VEHICLES logs) | $TOTAL records | ${SECONDS_TAKEN} s | $(rate "$TOTAL" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
 
 # 4. Ingest into the SQLite fleet store (verifies again), then again (idempotent: adds nothing).
-measure ingest "$OTA" records ingest --store "$WORK/fleet.db" --key "$WORK/device.pub" "$WORK"/fleet/*
+measure ingest "$OTA" records ingest --store "$WORK/fleet.db" --key "$WORK/device.crt" "$WORK"/fleet/*
 ROWS+=("| ingest into SQLite ($VEHICLES logs) | $TOTAL records | ${SECONDS_TAKEN} s | $(rate "$TOTAL" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
-measure reingest "$OTA" records ingest --store "$WORK/fleet.db" --key "$WORK/device.pub" "$WORK"/fleet/*
+measure reingest "$OTA" records ingest --store "$WORK/fleet.db" --key "$WORK/device.crt" "$WORK"/fleet/*
 ROWS+=("| ingest the same logs again (adds nothing) | $TOTAL records | ${SECONDS_TAKEN} s | $(rate "$TOTAL" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
 DB_BYTES=$(du -cb "$WORK"/fleet.db* | tail -1 | cut -f1)
 
 # 5. Exports: one campaign (a quarter of the fleet's records), then everything; memory must not
 #    grow with the number of records.
-measure export-campaign "$OTA" records export --store "$WORK/fleet.db" --key "$WORK/compliance.pem" -o "$WORK/export-campaign" \
+SIGNER=(--key "$KEYS/compliance/compliance-signer.key" --cert "$KEYS/compliance/compliance-signer.crt")
+measure export-campaign "$OTA" records export --store "$WORK/fleet.db" "${SIGNER[@]}" -o "$WORK/export-campaign" \
     --campaign CAMP-2026-1 --format csv,jsonl,html
 CAMPAIGN=$(grep -o '"entries":[0-9]*' "$WORK/export-campaign/manifest.json" | cut -d: -f2)
-ROWS+=("| export one campaign, CSV + JSONL + HTML | $CAMPAIGN records | ${SECONDS_TAKEN} s | $(rate "$CAMPAIGN" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
-measure export-all "$OTA" records export --store "$WORK/fleet.db" --key "$WORK/compliance.pem" -o "$WORK/export-all" \
+ROWS+=("| export one campaign, CSV + JSONL + HTML + chain evidence | $CAMPAIGN records | ${SECONDS_TAKEN} s | $(rate "$CAMPAIGN" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
+measure export-all "$OTA" records export --store "$WORK/fleet.db" "${SIGNER[@]}" -o "$WORK/export-all" \
     --format csv,jsonl,html
 ALL=$(grep -o '"entries":[0-9]*' "$WORK/export-all/manifest.json" | cut -d: -f2)
-ROWS+=("| export everything, CSV + JSONL + HTML | $ALL records | ${SECONDS_TAKEN} s | $(rate "$ALL" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
+ROWS+=("| export everything, CSV + JSONL + HTML + chain evidence | $ALL records | ${SECONDS_TAKEN} s | $(rate "$ALL" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
 EXPORT_BYTES=$(du -sb "$WORK/export-all" | cut -f1)
-openssl pkey -in "$WORK/compliance.pem" -pubout -out "$WORK/compliance.pub"
-measure verify-export "$OTA" records verify-export "$WORK/export-all" --key "$WORK/compliance.pub"
-ROWS+=("| verify-export (everything) | $ALL records | ${SECONDS_TAKEN} s | $(rate "$ALL" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
+measure verify-export "$OTA" records verify-export "$WORK/export-all" --trust "$KEYS/trust"
+ROWS+=("| verify-export (everything: signer role, files, chain evidence of every vehicle) | $ALL records | ${SECONDS_TAKEN} s | $(rate "$ALL" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
 
 echo "Records benchmark: $VEHICLES vehicles x $PER records = $TOTAL records; $(nproc) cores; $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "logs $(mib $((LOG_BYTES / 1024))) MiB, store $(mib $((DB_BYTES / 1024))) MiB, full export $(mib $((EXPORT_BYTES / 1024))) MiB"

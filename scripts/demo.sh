@@ -112,9 +112,6 @@ step "[vehicle] installed again, booted and confirmed"
 "$ota" install --workshop "$out/x1-delta.ota" --vehicle "$car" --state "$out/vehicle-state.json" --consent yes
 "$ota" vehicle reboot "$car" > /dev/null
 "$ota" vehicle confirm "$car"
-step "[vehicle] the install record: $(wc -l < "$car/records.jsonl") records, every policy step and refusal; the failures"
-grep '"result":"fail"' "$car/records.jsonl"
-
 step "[repository] a TUF repository (root, targets, snapshot, timestamp; consistent snapshots): the infotainment bundle added after it verifies against the release trust store"
 repo=$out/repo
 "$ota" repo init "$repo" --suite intl
@@ -140,16 +137,23 @@ step "[agent] after the reboot the next run confirms; then it is up to date"
 "$ota" agent run "${agent[@]}"
 step "[agent] without the vehicle certificate the server refuses the connection (transport.client-rejected)"
 expect_reject "$ota" agent check --vehicle "$car2" --repository "https://localhost:$https_port" --ca "$out/nginx/server-ca.crt"
-step "[agent] the agent's steps in the record log"
-grep '"step":"agent\.' "$car2/records.jsonl" | cut -c1-160
+step "[agent] the agent's steps in the second car's record log (through the fleet store)"
+"$ota" records ingest --store "$out/car2-records.db" --key "$intl/vehicle/device.crt" "$car2/records"
+"$ota" records query --store "$out/car2-records.db" --step agent.install
 
-step "[records] the vehicle's tamper-evident log (hash-chained, checkpoints signed by the device key) verifies"
+step "[records] the vehicle's tamper-evident log (hash-chained, checkpoints signed by the device key) verifies: every step, every refusal, every attempt's result"
 "$ota" records verify "$car/records" --key "$intl/vehicle/device.crt"
-step "[records] the fleet store ingests it (twice: the second adds nothing) and compliance exports CSV, JSON Lines and HTML with a signed manifest"
+step "[records] the fleet store ingests it (twice: the second adds nothing); the register says what the infotainment ECU ran"
 "$ota" records ingest --store "$out/fleet.db" --key "$intl/vehicle/device.crt" "$car/records"
 "$ota" records ingest --store "$out/fleet.db" --key "$intl/vehicle/device.crt" "$car/records"
-"$ota" records export --store "$out/fleet.db" --out "$out/export" --key "$intl/compliance/compliance-signer.key" --lang zh-CN
-"$ota" records verify-export "$out/export" --key "$intl/compliance/compliance-signer.crt"
+"$ota" records register --store "$out/fleet.db" --vin LSVX1A2B3C4D56789
+step "[records] the refused and failed attempts"
+"$ota" records query --store "$out/fleet.db" --step result --outcome rejected
+"$ota" records query --store "$out/fleet.db" --step result --outcome rolled-back
+step "[records] compliance exports CSV, JSON Lines and a zh-CN report with the vehicle's chain evidence, signed by the compliance key; a third party checks it"
+"$ota" records export --store "$out/fleet.db" --out "$out/export" --key "$intl/compliance/compliance-signer.key" \
+    --cert "$intl/compliance/compliance-signer.crt" --trust "$intl/trust" --lang zh-CN
+"$ota" records verify-export "$out/export" --trust "$intl/trust"
 ls "$out/export"
 
 step "demo finished: outputs in $out"

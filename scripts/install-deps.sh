@@ -23,6 +23,9 @@ python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 [ -f /usr/lib/softhsm/libsofthsm2.so ] || need+=(softhsm2)
 [ -f /usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so ] || need+=(libengine-pkcs11-openssl)
 command -v pkcs11-tool >/dev/null 2>&1 || need+=(opensc)
+# The records report is rendered in headless Chromium by the tests, in English and Chinese.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+ls /usr/share/fonts/opentype/noto/NotoSansCJK-* >/dev/null 2>&1 || need+=(fonts-noto-cjk)
 
 if [ ${#need[@]} -gt 0 ]; then
     echo "deps: installing missing Debian packages: ${need[*]}"

@@ -1,5 +1,6 @@
 internal import Foundation
 public import OTACore
+import OTARecorder
 public import OTATUF
 
 /// Trust material the repository lists under `trust/` (`custom.otaTrust`, see docs/FORMAT.md):
@@ -33,8 +34,9 @@ extension Agent {
         for (name, file) in ordered {
             guard let sha256 = file.hashes["sha256"]?.lowercased() else { continue }
             guard file.length <= Int64(TrustUpdate.maximumSize) else {
-                try vehicle.recordAgentStep("agent.trust", passed: false, code: .tufTooLarge, message: "\(name): \(file.length) bytes is more than trust material may be",
-                                            fields: ["target": name])
+                try vehicle.recordAgentStep(
+                    .agentTrust, .rejected, error: OTAError(.tufTooLarge, "\(name): \(file.length) bytes is more than trust material may be"),
+                    repository: RepositoryFacts(target: name))
                 seen.insert(sha256)
                 continue
             }
@@ -42,7 +44,7 @@ extension Agent {
             do throws(OTAError) {
                 bytes = try client.fetchTarget(name, file, baseURL: base + "/targets")
             } catch {
-                try vehicle.recordAgentStep("agent.trust", passed: false, code: error.code, message: error.message, fields: ["target": name])
+                try vehicle.recordAgentStep(.agentTrust, Vehicle.outcome(of: error), error: error, repository: RepositoryFacts(target: name))
                 if error.kind == .rejected { seen.insert(sha256) }
                 continue
             }

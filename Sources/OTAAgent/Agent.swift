@@ -1,6 +1,7 @@
 public import Foundation
 public import OTACore
 public import OTAInstaller
+import OTARecorder
 public import OTATUF
 public import OTATransport
 
@@ -96,17 +97,18 @@ public final class Agent {
             try client.refresh()
         } catch {
             try vehicle.recordAgentStep(
-                "agent.refresh", passed: false, code: error.code, message: error.message, fields: ["repository": base, "retries": retryLog.joined()])
+                .agentRefresh, Vehicle.outcome(of: error), error: error,
+                repository: RepositoryFacts(repository: base, download: retryLog.isEmpty ? nil : DownloadReading(retryLog: retryLog.joined())))
             throw error
         }
-        var fields = [
-            "repository": base, "root": String(client.root.metadata.version), "timestamp": String(client.timestamp?.metadata.version ?? 0),
-            "snapshot": String(client.snapshot?.metadata.version ?? 0),
-        ]
-        if !client.events.isEmpty { fields["events"] = client.events.joined(separator: "; ") }
-        try vehicle.recordAgentStep("agent.refresh", passed: true, fields: fields)
+        try vehicle.recordAgentStep(
+            .agentRefresh, .success,
+            repository: RepositoryFacts(
+                repository: base, rootVersion: client.root.metadata.version, timestampVersion: client.timestamp?.metadata.version,
+                snapshotVersion: client.snapshot?.metadata.version, events: client.events))
         if let signedAt = client.timestamp?.metadata.signed["x-ota-signed-at"]?.string, let seconds = TUFTime.parse(signedAt) {
-            try vehicle.advanceClockFloor(repositoryTime: Date(timeIntervalSince1970: TimeInterval(seconds)), source: "timestamp \(client.timestamp!.metadata.version)")
+            try vehicle.advanceClockFloor(
+                repositoryTime: Date(timeIntervalSince1970: TimeInterval(seconds)), timestampVersion: client.timestamp?.metadata.version ?? 0)
         }
         return client
     }
@@ -124,7 +126,7 @@ public final class Agent {
                 listed = try BundleTarget(name: name, file: file)
             } catch {
                 // A signed entry this agent cannot read: recorded, and nothing is fetched.
-                try vehicle.recordAgentStep("agent.select", passed: false, code: error.code, message: error.message, fields: ["target": name])
+                try vehicle.recordAgentStep(.agentSelect, Vehicle.outcome(of: error), error: error, repository: RepositoryFacts(target: name))
                 throw error
             }
             guard let target = listed else { continue }
@@ -160,17 +162,19 @@ public final class Agent {
             guard rename(partial, finished) == 0 else { throw OTAError(.ioRename, "\(finished): cannot move the finished download into place") }
         } catch {
             try vehicle.recordAgentStep(
-                "agent.download", passed: false, bundle: target.bundleId, campaign: target.campaign, code: error.code, message: error.message,
-                fields: ["target": target.name, "retries": retryLog.joined()])
+                .agentDownload, Vehicle.outcome(of: error), bundle: target.bundleId, campaign: target.campaign, error: error,
+                repository: RepositoryFacts(target: target.name, download: DownloadReading(bytes: UInt64(clamping: target.file.length), retryLog: retryLog.joined())))
             if error.kind == .rejected { try refuse(target) }
             throw error
         }
         try vehicle.recordAgentStep(
-            "agent.download", passed: true, bundle: target.bundleId, campaign: target.campaign,
-            fields: [
-                "target": target.name, "bytes": String(target.file.length), "resumedFrom": String(report.resumedFrom),
-                "received": String(report.bytesReceived), "refetchedChunks": String(report.refetchedChunks), "retries": String(report.retries),
-            ])
+            .agentDownload, .success, bundle: target.bundleId, campaign: target.campaign,
+            repository: RepositoryFacts(
+                target: target.name,
+                download: DownloadReading(
+                    bytes: UInt64(clamping: target.file.length), resumedFrom: UInt64(clamping: report.resumedFrom),
+                    received: UInt64(clamping: report.bytesReceived), refetchedChunks: UInt64(clamping: report.refetchedChunks),
+                    retries: UInt64(clamping: report.retries))))
         return (finished, report)
     }
 
@@ -180,7 +184,7 @@ public final class Agent {
     public func check() throws(OTAError) -> Outcome {
         let client = try refresh()
         let target = try select(client)
-        try vehicle.recordAgentStep("agent.check", passed: nil, bundle: target?.bundleId, campaign: target?.campaign, fields: ["target": target?.name ?? ""])
+        try vehicle.recordAgentStep(.agentCheck, .success, bundle: target?.bundleId, campaign: target?.campaign, repository: RepositoryFacts(target: target?.name))
         return Outcome(state: target == nil ? .upToDate : .available, target: target?.name, bundleId: target?.bundleId, metadata: client.events, download: nil)
     }
 
@@ -205,7 +209,7 @@ public final class Agent {
                 } catch where error.code == .confirmNotBooted {
                     return Outcome(state: .rebootRequired, bundleId: pending.bundleId, metadata: [])
                 }
-                try vehicle.recordAgentStep("agent.confirm", passed: true, bundle: pending.bundleId, campaign: pending.campaign)
+                try vehicle.recordAgentStep(.agentConfirm, .success, bundle: pending.bundleId, campaign: pending.campaign)
                 return Outcome(state: .confirmed, bundleId: pending.bundleId, metadata: [])
             case .installed, .activating:
                 try vehicle.activate()
@@ -216,7 +220,7 @@ public final class Agent {
         }
         if let fallback = status.lastFallback, !fallback.isEmpty, loadLastFallback() != fallback {
             saveLastFallback(fallback)
-            try vehicle.recordAgentStep("agent.rolled-back", passed: false, code: .bootFallback, message: fallback)
+            try vehicle.recordAgentStep(.agentRolledBack, .rolledBack, error: OTAError(.bootFallback, fallback))
         }
         let client = try refresh()
         // New CRLs and trust updates first, so an install is never refused for CRLs the repository could refresh.
@@ -250,12 +254,12 @@ public final class Agent {
                 unlink(path)
             }
             try vehicle.recordAgentStep(
-                "agent.install", passed: false, bundle: target.bundleId, campaign: target.campaign, code: error.code, message: error.message,
-                fields: ["target": target.name])
+                .agentInstall, Vehicle.outcome(of: error), bundle: target.bundleId, campaign: target.campaign, error: error,
+                repository: RepositoryFacts(target: target.name))
             throw error
         }
         unlink(path)
-        try vehicle.recordAgentStep("agent.install", passed: true, bundle: target.bundleId, campaign: target.campaign, fields: ["target": target.name])
+        try vehicle.recordAgentStep(.agentInstall, .success, bundle: target.bundleId, campaign: target.campaign, repository: RepositoryFacts(target: target.name))
         return Outcome(state: .rebootRequired, target: target.name, bundleId: target.bundleId, metadata: client.events, download: report)
     }
 

@@ -4,54 +4,58 @@ import OTACore
 import OTARecorder
 import Testing
 
-@Suite struct ExportTests {
-    func store(_ ws: Workspace, vehicles: Int = 2) throws -> SQLiteRecordStore {
-        let key = try PrivateKey.generate(.p256)
-        let store = try SQLiteRecordStore(path: ws.path + "/fleet.db")
-        for vehicle in 1...vehicles {
-            let vin = "LSVAU2180N200000\(vehicle)"
-            _ = try Fleet.log(at: ws.path + "/\(vin)", vin: vin, key: key, count: 24)
-            _ = try FleetIngest.ingest(log: ws.path + "/\(vin)", publicKey: try key.publicKey, into: store)
-        }
-        return store
-    }
+#if canImport(Glibc)
+import Glibc
+#endif
 
-    @Test(arguments: [ExportLanguage.en, .zhCN])
-    func `an export carries a signed manifest that verify-export accepts`(language: ExportLanguage) throws {
+@Suite struct ExportTests {
+    @Test(arguments: [(ExportLanguage.en, Suite.intl), (.zhCN, .gm)])
+    func `an export carries a signed manifest and chain evidence that verify-export accepts`(language: ExportLanguage, suite: Suite) throws {
         let ws = Workspace(); defer { ws.cleanup() }
-        let store = try store(ws)
-        let compliance = try PrivateKey.generate(language == .en ? .p256 : .sm2)
-        let exporter = Exporter(filter: RecordFilter(), formats: ExportFormat.allCases, language: language,
-                                pseudonymiser: try VINPseudonymiser(.ephemeral), signer: compliance, now: Fleet.start)
-        let summary = try exporter.export(from: store, to: ws.path + "/out")
+        let pki = SamplePKI(suite)
+        let store = try Fleet.store(ws, pki: pki)
+        let summary = try Fleet.exporter(pki, language: language).export(from: store, to: ws.path + "/out")
         #expect(summary.entries == 48)
         #expect(summary.vehicles == 2)
-        let verification = try ExportManifest.verify(directory: ws.path + "/out", publicKey: try compliance.publicKey)
+        let verification = try ExportManifest.verify(directory: ws.path + "/out", trust: try pki.trust(), at: Fleet.checkTime)
         #expect(verification.intact, "\(verification.problems)")
+        #expect(verification.evidenceVehicles == 2)
         let csv = try FileSystem.read(ws.path + "/out/records.csv")
         #expect(Array(csv.prefix(3)) == [0xEF, 0xBB, 0xBF], "UTF-8 byte-order mark")
         let header = String(decoding: csv.dropFirst(3).prefix(200), as: UTF8.self)
         #expect(header.hasPrefix(language == .en ? "Time,Time source,VIN" : "时间,时间来源,车辆识别代号"))
+        // One row per ECU the record names (one each here), after the header.
         #expect(String(decoding: csv, as: UTF8.self).split(separator: "\r\n").count == 49)
         #expect(String(decoding: try FileSystem.read(ws.path + "/out/records.jsonl"), as: UTF8.self).split(separator: "\n").count == 48)
         let html = String(decoding: try FileSystem.read(ws.path + "/out/report.html"), as: UTF8.self)
-        #expect(html.components(separatedBy: "<section class=\"vehicle\">").count == 3)
+        #expect(html.components(separatedBy: "<section class=\"vehicle\"").count == 3)
         #expect(html.contains("<ol class=\"timeline\">"))
         #expect(!html.contains("<script"))
     }
 
+    @Test func `the report is in one language through and through`() throws {
+        let ws = Workspace(); defer { ws.cleanup() }
+        let store = try Fleet.store(ws, vehicles: 1)
+        _ = try Fleet.exporter(language: .zhCN).export(from: store, to: ws.path + "/out")
+        let html = String(decoding: try FileSystem.read(ws.path + "/out/report.html"), as: UTF8.self)
+        for english in [">verify<", ">consent<", ">success<", ">failure<", "Signatures verified", "Update result", "Result notices", ">Bundle<"] {
+            #expect(!html.contains(english), "English left in the zh-CN report: \(english)")
+        }
+        #expect(html.contains("签名验证") && html.contains("升级结果") && html.contains("失败"))
+        let csv = String(decoding: try FileSystem.read(ws.path + "/out/records.csv"), as: UTF8.self)
+        #expect(csv.contains(",签名验证,") && csv.contains(",失败,"))
+    }
+
     @Test func `exports tokenise the VIN by default and keyed tokens are stable`() throws {
         let ws = Workspace(); defer { ws.cleanup() }
-        let store = try store(ws)
-        let compliance = try PrivateKey.generate(.p256)
+        let store = try Fleet.store(ws)
         let secret = Array("a pseudonymisation secret of 32b".utf8)
         var tokens: [String] = []
         for run in 0..<2 {
-            let exporter = Exporter(filter: RecordFilter(vin: "LSVAU2180N2000001"), formats: [.jsonl, .csv, .html], language: .en,
-                                    pseudonymiser: try VINPseudonymiser(.keyed(secret)), signer: compliance, now: Fleet.start)
-            _ = try exporter.export(from: store, to: ws.path + "/out\(run)")
-            for name in ["records.jsonl", "records.csv", "report.html", "manifest.json"] {
-                #expect(!String(decoding: try FileSystem.read(ws.path + "/out\(run)/\(name)"), as: UTF8.self).contains("LSVAU2180N200000"))
+            _ = try Fleet.exporter(filter: RecordFilter(vin: "LSVAU2180N2000001"), pseudonymiser: try VINPseudonymiser(.keyed(secret)))
+                .export(from: store, to: ws.path + "/out\(run)")
+            for name in try FileManager.default.subpathsOfDirectory(atPath: ws.path + "/out\(run)") where !FileSystem.isDirectory(ws.path + "/out\(run)/" + name) {
+                #expect(!String(decoding: try FileSystem.read(ws.path + "/out\(run)/\(name)"), as: UTF8.self).contains("LSVAU2180N200000"), "\(name) holds a VIN")
             }
             let line = String(decoding: try FileSystem.read(ws.path + "/out\(run)/records.jsonl"), as: UTF8.self).split(separator: "\n")[0]
             tokens.append(try #require(try JSONValue.parse(Array(line.utf8))["vin"]?.stringValue))
@@ -63,53 +67,166 @@ import Testing
 
     @Test func `verify-export finds a changed, missing or extra file and a forged manifest`() throws {
         let ws = Workspace(); defer { ws.cleanup() }
-        let store = try store(ws, vehicles: 1)
-        let compliance = try PrivateKey.generate(.p256)
-        let exporter = Exporter(filter: RecordFilter(), formats: ExportFormat.allCases, language: .en,
-                                pseudonymiser: try VINPseudonymiser(.ephemeral), signer: compliance, now: Fleet.start)
+        let store = try Fleet.store(ws, vehicles: 1)
         let out = ws.path + "/out"
-        _ = try exporter.export(from: store, to: out)
-        let publicKey = try compliance.publicKey
+        _ = try Fleet.exporter().export(from: store, to: out)
+        let trust = try SamplePKI().trust()
+        func problems() throws -> [String] { try ExportManifest.verify(directory: out, trust: trust, at: Fleet.checkTime).problems }
         let csv = try FileSystem.read(out + "/records.csv")
         var changed = csv
         changed[changed.count / 2] ^= 0x01
         try AtomicFileWriter.write(changed, to: out + "/records.csv")
-        #expect(try ExportManifest.verify(directory: out, publicKey: publicKey).problems.contains { $0.hasPrefix("records.csv") })
+        #expect(try problems().contains { $0.hasPrefix("records.csv") })
         try AtomicFileWriter.write(csv, to: out + "/records.csv")
-        #expect(try ExportManifest.verify(directory: out, publicKey: publicKey).intact)
+        #expect(try problems().isEmpty)
         try AtomicFileWriter.write([1, 2, 3], to: out + "/extra.csv")
-        #expect(try ExportManifest.verify(directory: out, publicKey: publicKey).problems.contains { $0.hasPrefix("extra.csv") })
+        #expect(try problems().contains { $0.hasPrefix("extra.csv") })
         unlink(out + "/extra.csv")
         let manifest = try FileSystem.read(out + "/manifest.json")
         let forged = String(decoding: manifest, as: UTF8.self).replacingOccurrences(of: "\"entries\":24", with: "\"entries\":23")
         try AtomicFileWriter.write(Array(forged.utf8), to: out + "/manifest.json")
-        #expect(try ExportManifest.verify(directory: out, publicKey: publicKey).problems.contains { $0.hasPrefix("manifest.sig") })
+        #expect(try problems().contains { $0.hasPrefix("manifest.sig") })
         try AtomicFileWriter.write(manifest, to: out + "/manifest.json")
-        #expect(try ExportManifest.verify(directory: out, publicKey: try PrivateKey.generate(.p256).publicKey).problems.contains { $0.hasPrefix("manifest.sig") })
         unlink(out + "/report.html")
-        #expect(try ExportManifest.verify(directory: out, publicKey: publicKey).problems.contains { $0 == "report.html: missing" })
+        #expect(try problems().contains { $0 == "report.html: missing" })
+    }
+
+    @Test func `an export signed by a release key is refused by its role`() throws {
+        let ws = Workspace(); defer { ws.cleanup() }
+        let store = try Fleet.store(ws, vehicles: 1)
+        let pki = SamplePKI()
+        // The exporter's own check, when it is given the trust store:
+        let caught = #expect(throws: OTAError.self) { try pki.release().checkRole(trust: try pki.trust(), at: Fleet.checkTime) }
+        #expect(caught?.code == .exportSignerRole)
+        // And a third party's, on an export signed anyway:
+        _ = try Fleet.exporter(signer: try pki.release()).export(from: store, to: ws.path + "/out")
+        let refused = #expect(throws: OTAError.self) { _ = try ExportManifest.verify(directory: ws.path + "/out", trust: try pki.trust(), at: Fleet.checkTime) }
+        #expect(refused?.code == .exportSignerRole && refused?.kind == .rejected)
+    }
+
+    @Test func `an export without manifest.sig is refused, not an I/O error`() throws {
+        let ws = Workspace(); defer { ws.cleanup() }
+        let store = try Fleet.store(ws, vehicles: 1)
+        _ = try Fleet.exporter().export(from: store, to: ws.path + "/out")
+        unlink(ws.path + "/out/manifest.sig")
+        let caught = #expect(throws: OTAError.self) { _ = try ExportManifest.verify(directory: ws.path + "/out", trust: try SamplePKI().trust(), at: Fleet.checkTime) }
+        #expect(caught?.code == .recordsExportUnsigned && caught?.kind == .rejected)
+        // A FIFO in its place is refused the same way (never opened, never waited on).
+        #expect(mkfifo(ws.path + "/out/manifest.sig", 0o600) == 0)
+        let fifo = #expect(throws: OTAError.self) { _ = try ExportManifest.verify(directory: ws.path + "/out", trust: try SamplePKI().trust(), at: Fleet.checkTime) }
+        #expect(fifo?.code == .recordsExportUnsigned)
+    }
+
+    @Test func `an altered checkpoint in the export's evidence is found, even with the export re-signed`() throws {
+        let ws = Workspace(); defer { ws.cleanup() }
+        let store = try Fleet.store(ws, vehicles: 1)
+        let out = ws.path + "/out"
+        _ = try Fleet.exporter().export(from: store, to: out)
+        // The exporter (who holds the compliance key) alters a checkpoint's signature in the
+        // evidence and signs a new manifest over the altered files.
+        let path = out + "/evidence/0001.log"
+        var lines = String(decoding: try FileSystem.read(path), as: UTF8.self).split(separator: "\n").map(String.init)
+        let index = try #require(lines.firstIndex { $0.contains(" checkpoint ") })
+        let entry = try #require(LogEntry.parse(Array(lines[index].utf8)[...]))
+        var body = try entry.json().objectValue!
+        let signature = body["sig"]!.stringValue!
+        body["sig"] = .string(String(signature.dropLast(2)) + (signature.hasSuffix("00") ? "01" : "00"))
+        let (line, _) = try LogEntry.encode(seq: entry.seq, prev: entry.prev, kind: .checkpoint, body: .object(body), hash: .sha256)
+        lines[index] = String(decoding: line.dropLast(), as: UTF8.self)
+        try AtomicFileWriter.write(Array((lines.joined(separator: "\n") + "\n").utf8), to: path)
+        try Resign.manifest(out, signer: try SamplePKI().compliance())
+        let verification = try ExportManifest.verify(directory: out, trust: try SamplePKI().trust(), at: Fleet.checkTime)
+        #expect(verification.problems.isEmpty, "\(verification.problems)")
+        #expect(verification.evidenceProblems.contains { $0.contains("evidence") && $0.contains("does not verify") }, "\(verification.evidenceProblems)")
+    }
+
+    @Test func `a record left out of an export is found by the evidence`() throws {
+        let ws = Workspace(); defer { ws.cleanup() }
+        let store = try Fleet.store(ws, vehicles: 1)
+        let out = ws.path + "/out"
+        _ = try Fleet.exporter(filter: RecordFilter(outcome: .failure)).export(from: store, to: out)
+        // Drop one failure from records.jsonl and re-sign: the evidence still holds it.
+        let path = out + "/records.jsonl"
+        var lines = String(decoding: try FileSystem.read(path), as: UTF8.self).split(separator: "\n").map(String.init)
+        lines.remove(at: 1)
+        try AtomicFileWriter.write(Array((lines.joined(separator: "\n") + "\n").utf8), to: path)
+        try Resign.manifest(out, signer: try SamplePKI().compliance())
+        let verification = try ExportManifest.verify(directory: out, trust: try SamplePKI().trust(), at: Fleet.checkTime)
+        #expect(verification.evidenceProblems.contains { $0.contains("leaves it out") }, "\(verification.evidenceProblems)")
+    }
+
+    @Test func `an export never overwrites an existing directory, and replaces only an earlier export when asked`() throws {
+        let ws = Workspace(); defer { ws.cleanup() }
+        let store = try Fleet.store(ws, vehicles: 1)
+        try FileSystem.createDirectory(ws.path + "/home")
+        try AtomicFileWriter.write(Array("precious".utf8), to: ws.path + "/home/notes.txt")
+        let caught = #expect(throws: OTAError.self) { _ = try Fleet.exporter().export(from: store, to: ws.path + "/home") }
+        #expect(caught?.code == .recordsExportExists)
+        var replacing = try Fleet.exporter()
+        replacing.replace = true
+        #expect(throws: OTAError(.recordsExportExists, "")) { _ = try replacing.export(from: store, to: ws.path + "/home") }
+        #expect(String(decoding: try FileSystem.read(ws.path + "/home/notes.txt"), as: UTF8.self) == "precious")
+        _ = try Fleet.exporter().export(from: store, to: ws.path + "/out")
+        #expect(throws: OTAError(.recordsExportExists, "")) { _ = try Fleet.exporter().export(from: store, to: ws.path + "/out") }
+        _ = try replacing.export(from: store, to: ws.path + "/out")
+        #expect(try ExportManifest.verify(directory: ws.path + "/out", trust: try SamplePKI().trust(), at: Fleet.checkTime).intact)
+        // Nothing left beside it.
+        #expect(try FileSystem.list(ws.path).filter { $0.hasPrefix(".") }.isEmpty)
+    }
+
+    @Test func `an export that matches nothing is refused unless asked`() throws {
+        let ws = Workspace(); defer { ws.cleanup() }
+        let store = try Fleet.store(ws, vehicles: 1)
+        #expect(throws: OTAError(.recordsExportEmpty, "")) {
+            _ = try Fleet.exporter(filter: RecordFilter(vin: "NOSUCHVIN")).export(from: store, to: ws.path + "/out")
+        }
+        #expect(!FileSystem.exists(ws.path + "/out"))
     }
 
     @Test func `CSV cells are quoted and formula-safe, HTML is escaped`() throws {
         let ws = Workspace(); defer { ws.cleanup() }
         let key = try PrivateKey.generate(.p256)
-        let store = try SQLiteRecordStore(path: ws.path + "/fleet.db")
+        let store = try SQLiteRecordStore(path: ws.path + "/fleet.db", mode: .create)
         let clock = ManualClock(Fleet.start)
         let recorder = try Recorder.create(at: ws.path + "/v", vin: "V1", signer: key, clock: clock, configuration: .init(durability: .none))
-        var record = Fleet.record(vin: "V1", index: 0, time: Fleet.start)
-        record.errorCode = "=HYPERLINK(\"x\")"
-        record.step = "apply, \"stage\" 2"
-        record.result = "<script>alert(1)</script>"
-        try recorder.append(record)
+        let attacks = ["=HYPERLINK(\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\r=1", " =1+1", "\u{FF1D}1+1", "<script>alert(1)</script>", "apply, \"stage\" 2"]
+        for (index, text) in attacks.enumerated() {
+            var record = Fleet.record(vin: "V1", index: index, time: Fleet.start)
+            record.errorCode = text
+            try recorder.append(record)
+        }
         try recorder.close()
         _ = try FleetIngest.ingest(log: ws.path + "/v", publicKey: try key.publicKey, into: store)
-        _ = try Exporter(filter: RecordFilter(), formats: [.csv, .html], language: .en, pseudonymiser: try VINPseudonymiser(.none),
-                         signer: key, now: Fleet.start).export(from: store, to: ws.path + "/out")
+        _ = try Fleet.exporter(formats: [.csv, .html], pseudonymiser: try VINPseudonymiser(.none)).export(from: store, to: ws.path + "/out")
         let text = String(decoding: try FileSystem.read(ws.path + "/out/records.csv"), as: UTF8.self)
         #expect(text.contains(",\"apply, \"\"stage\"\" 2\","))
-        #expect(text.contains(",\"'=HYPERLINK(\"\"x\"\")\","))
+        for cell in ["\"'=HYPERLINK(\"\"x\"\")\"", "'+1+1", "'-2+3", "'@SUM(A1)", "'\tcmd", "\"'\r=1\"", "' =1+1", "'\u{FF1D}1+1"] {
+            #expect(text.contains("," + cell + ","), "not neutralised: \(cell.debugDescription)")
+        }
         let html = String(decoding: try FileSystem.read(ws.path + "/out/report.html"), as: UTF8.self)
         #expect(!html.contains("<script>"))
         #expect(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
+    }
+}
+
+/// Signs an altered export's manifest again, as an exporter holding the compliance key could.
+enum Resign {
+    static func manifest(_ directory: String, signer: ExportSigner) throws {
+        var manifest = try JSONValue.parse(try FileSystem.read(directory + "/manifest.json")).objectValue!
+        var files: [JSONValue] = []
+        for file in manifest["files"]!.arrayValue! {
+            let name = file["name"]!.stringValue!
+            let path = directory + "/" + name
+            files.append(.object(["name": .string(name), "bytes": .integer(try InputFile(path: path).size()),
+                                  "digest": .string(try Hasher.hash(.sha256, fileAt: path).hex)]))
+        }
+        manifest["files"] = .array(files)
+        let bytes = JSONValue.object(manifest).bytes + [0x0a]
+        try AtomicFileWriter.write(bytes, to: directory + "/manifest.json")
+        let signature = JSONValue.object([
+            "alg": .string(try SignatureAlgorithm.forKey(signer.key.type).rawValue), "key": .string(try signer.key.publicKey.keyID(.sha256).hex),
+            "sig": .string(Hex.encode(try signer.key.signature(for: bytes))),
+        ]).bytes + [0x0a]
+        try AtomicFileWriter.write(signature, to: directory + "/manifest.sig")
     }
 }

@@ -3,6 +3,7 @@ import OTAAgent
 import OTABuilder
 import OTACore
 import OTAInstaller
+import OTARecorder
 import OTARepository
 import OTATUF
 import OTATransport
@@ -65,7 +66,10 @@ import Testing
         #expect(try setup.agent().run().state == .confirmed)
         #expect(try setup.agent().run().state == .upToDate)
         let steps = try InstallerFixture.records(setup.vehicle).map(\.step)
-        for step in ["agent.refresh", "agent.download", "repository", "agent.install", "agent.confirm"] { #expect(steps.contains(step)) }
+        for step in [RecordStep.agentRefresh, .agentDownload, .repository, .agentInstall, .agentConfirm] { #expect(steps.contains(step)) }
+        // The install attempt's closing record names the repository entry it came from.
+        let result = try #require(try InstallerFixture.records(setup.vehicle).last { $0.step == .result && $0.phase == .install })
+        #expect(result.repository?.target != nil && result.repository?.timestampVersion != nil)
     }
 
     @Test func `a client without a certificate, or with one from another fleet, is refused by the server`() throws {
@@ -81,7 +85,7 @@ import Testing
         ])
         let foreign = setup.transport(cert: other + "/cert.pem", key: other + "/key.pem")
         #expect(refusal { _ = try setup.agent(transport: foreign).check() } == .transportClientRejected)
-        #expect(try InstallerFixture.records(setup.vehicle).contains { $0.code == "transport.client-rejected" })
+        #expect(try InstallerFixture.records(setup.vehicle).contains { $0.errorCode == OTAError.Code.transportClientRejected.rawValue })
     }
 
     @Test func `another vehicle's certificate without its private key cannot be used`() throws {
@@ -175,9 +179,10 @@ import Testing
         #expect(refusal { _ = try setup.agent(proxy, transport: options).check() } == .transportServerError)
         // 0.2 + 0.4 + 0.8 seconds of back-off before giving up.
         #expect(Date().timeIntervalSince(start) >= 1.4)
-        let record = try #require(try InstallerFixture.records(setup.vehicle).last { $0.step == "agent.refresh" })
-        #expect(record.code == "transport.server-error")
-        #expect(record.fields["retries"]?.components(separatedBy: "(retry ").count == 4, "\(record.fields)")
+        let record = try #require(try InstallerFixture.records(setup.vehicle).last { $0.step == .agentRefresh })
+        #expect(record.errorCode == "transport.server-error")
+        let retries = record.repository?.download?.retryLog ?? ""
+        #expect(retries.components(separatedBy: "(retry ").count == 4, "\(retries)")
         // The server recovers: the next run goes through.
         try setup.server.faults("{}")
         #expect(try setup.agent(proxy, transport: options).check().state == .available)
@@ -189,9 +194,9 @@ import Testing
         try setup.repository.addFile(setup.bundle, name: "x1/a-malformed.ota", custom: custom)
         try setup.repository.publish()
         #expect(refusal { _ = try setup.agent().run() } == .tufMetadata)
-        let record = try #require(try InstallerFixture.records(setup.vehicle).last { $0.step == "agent.select" })
-        #expect(record.code == "tuf.metadata")
-        #expect(record.fields["target"] == "x1/a-malformed.ota")
+        let record = try #require(try InstallerFixture.records(setup.vehicle).last { $0.step == .agentSelect })
+        #expect(record.errorCode == "tuf.metadata")
+        #expect(record.repository?.target == "x1/a-malformed.ota")
         #expect(try FileSystem.list(setup.vehicle + "/private/agent").filter { $0.hasSuffix(".part") || $0.hasSuffix(".ota") }.isEmpty)
     }
 
@@ -268,7 +273,7 @@ import Testing
         let vehicle = try Vehicle(directory: setup.vehicle)
         vehicle.workshopInstall = true
         try vehicle.install(bundle: setup.bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
-        #expect(try InstallerFixture.records(setup.vehicle).contains { $0.step == "repository" && $0.fields["workshop"] == "true" })
+        #expect(try InstallerFixture.records(setup.vehicle).contains { $0.step == .repository && $0.repository?.workshop == true })
     }
 
     @Test func `a repository entry that disagrees with the release-signed manifest is refused`() throws {
@@ -306,7 +311,7 @@ import Testing
         // One step moves the floor at most 30 days past now, never to the signed time 400 days ahead.
         #expect(floor <= Date().addingTimeInterval(30 * 86_400 + 5))
         #expect(floor > Date().addingTimeInterval(29 * 86_400))
-        #expect(try InstallerFixture.records(vehicle).contains { $0.step == "clock.floor" && $0.fields["bounded"] == "true" })
+        #expect(try InstallerFixture.records(vehicle).contains { $0.step == .clockFloor && $0.repository?.floorBounded == true })
     }
 }
 
@@ -375,10 +380,10 @@ extension Vehicle {
         #expect(try FileSystem.read(agentDirectory + "/" + finished[0], limit: 64 << 20) == bundleBytes)
         // The finishing run resumed at the verified chunks the last kill left (the chunk being
         // received at the kill is the only one fetched twice) and fetched nothing twice itself.
-        let records = try InstallerFixture.records(setup.vehicle).filter { $0.step == "agent.download" }
+        let records = try InstallerFixture.records(setup.vehicle).filter { $0.step == .agentDownload }
         #expect(records.count == 1)
-        let resumedFrom = try #require(records.first?.fields["resumedFrom"].flatMap(UInt64.init))
-        let received = try #require(records.first?.fields["received"].flatMap(UInt64.init))
+        let resumedFrom = try #require(records.first?.repository?.download?.resumedFrom)
+        let received = try #require(records.first?.repository?.download?.received)
         #expect(kills > 0)
         #expect(resumedFrom == verifiedAtKill)
         #expect(resumedFrom % (1 << 20) == 0)

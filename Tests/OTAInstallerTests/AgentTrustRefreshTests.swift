@@ -3,6 +3,7 @@ import OTAAgent
 import OTABuilder
 import OTACore
 import OTAInstaller
+import OTARecorder
 import OTARepository
 import OTATUF
 import OTATransport
@@ -96,11 +97,11 @@ import Testing
         #expect(try InstallerFixture.slotHashes(setup.vehicle) != slots)
         #expect(try Vehicle(directory: setup.vehicle).staleRevocationLists().isEmpty)
         let records = try InstallerFixture.records(setup.vehicle)
-        let applied = try #require(records.last { $0.step == "trust.update" })
-        #expect(applied.result == .pass)
-        #expect(applied.fields["source"]?.contains("trust/crls/") == true)
+        let applied = try #require(records.last { $0.step == .trustUpdate })
+        #expect(applied.outcome == .success && applied.trust?.changed == true)
+        #expect(applied.trust?.source?.contains("trust/crls/") == true)
         // The refusal for the stale CRL did not blacklist the bundle.
-        #expect(records.contains { $0.step == "agent.install" && $0.code == "crl.stale" })
+        #expect(records.contains { $0.step == .agentInstall && $0.errorCode == "crl.stale" })
     }
 
     @Test func `a trust update through the repository is applied when the vehicle's roots signed it`() throws {
@@ -114,9 +115,9 @@ import Testing
         try setup.repository.publish()
         #expect(try setup.agent().run().state == .rebootRequired)
         #expect(try Vehicle(directory: setup.vehicle).trustVersion == 1)
-        let applied = try #require(try InstallerFixture.records(setup.vehicle).last { $0.step == "trust.update" })
-        #expect(applied.result == .pass)
-        #expect(applied.fields["source"] == "repository trust/update-1.json")
+        let applied = try #require(try InstallerFixture.records(setup.vehicle).last { $0.step == .trustUpdate })
+        #expect(applied.outcome == .success && applied.trust?.toVersion == 1)
+        #expect(applied.trust?.source == "repository trust/update-1.json")
     }
 
     @Test func `a device key made for the vehicle and certified from its request authenticates the agent, and the update installs`() throws {
@@ -169,12 +170,12 @@ import Testing
 
         #expect(code { _ = try setup.agent().run() } == .crlStale)
         #expect(try Vehicle(directory: setup.vehicle).trustVersion == 0)
-        let failed = try InstallerFixture.records(setup.vehicle).filter { $0.step == "trust.update" }
+        let failed = try InstallerFixture.records(setup.vehicle).filter { $0.step == .trustUpdate }
         #expect(failed.count == 2)
-        #expect(failed.allSatisfy { $0.result == .fail })
-        #expect(Set(failed.compactMap(\.code)) == ["crl.signature", "trust.update-threshold"] || failed.contains { $0.code == "trust.update-threshold" })
+        #expect(failed.allSatisfy { $0.outcome == .rejected })
+        #expect(Set(failed.compactMap(\.errorCode)) == ["crl.signature", "trust.update-threshold"] || failed.contains { $0.errorCode == "trust.update-threshold" })
         // Seen once: the next run does not fetch or record them again.
         #expect(code { _ = try setup.agent().run() } == .crlStale)
-        #expect(try InstallerFixture.records(setup.vehicle).filter { $0.step == "trust.update" }.count == 2)
+        #expect(try InstallerFixture.records(setup.vehicle).filter { $0.step == .trustUpdate }.count == 2)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import OTACore
 import OTAInstaller
+import OTARecorder
 import Synchronization
 import Testing
 
@@ -193,7 +194,7 @@ struct CrashInjectionTests {
             kills += killed ? 1 : 0
             try xz.checkInvariant(vehicle, "fallback (\(boot))")
             #expect(try Vehicle(directory: vehicle).status().pending == nil)
-            #expect(try InstallerFixture.records(vehicle).contains { $0.code == "boot.fallback" }, "the fallback was not recorded")
+            #expect(try InstallerFixture.records(vehicle).contains { $0.errorCode == "boot.fallback" }, "the fallback was not recorded")
         }
 
         // A delta (group0, OTADelta) and a full image (group1) in one bundle: every install step,
@@ -243,7 +244,7 @@ struct CrashInjectionTests {
                         try plain.checkInvariant(vehicle, "byte \(offset)")
                         #expect(try InstallerFixture.rawState(vehicle).pending?.stage == .writing)
                         try plain.finish(vehicle, "byte \(offset)")
-                        #expect(try InstallerFixture.records(vehicle).contains { $0.code == "install.interrupted" })
+                        #expect(try InstallerFixture.records(vehicle).contains { $0.errorCode == "install.interrupted" })
                         try? FileManager.default.removeItem(atPath: vehicle)
                     } catch {
                         Issue.record("byte \(offset): \(error)")

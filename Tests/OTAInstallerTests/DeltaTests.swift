@@ -1,6 +1,7 @@
 import Foundation
 import OTACore
 import OTAInstaller
+import OTARecorder
 import Testing
 
 @testable import OTABuilder
@@ -83,7 +84,7 @@ struct DeltaTests {
         }
         #expect(error?.code == "install.delta-unavailable")
         #expect(try InstallerFixture.slotHashes(vehicle) == before)
-        #expect(try InstallerFixture.records(vehicle).last?.code == "install.delta-unavailable")
+        #expect(try InstallerFixture.records(vehicle).last?.errorCode == "install.delta-unavailable")
         #expect(try Vehicle(directory: vehicle, options: none).check(bundle: bundle).refusal?.code == "install.delta-unavailable")
     }
 

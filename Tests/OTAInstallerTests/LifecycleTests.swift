@@ -34,11 +34,13 @@ struct LifecycleTests {
         #expect(booted.booted == ["group0": .b, "group1": .b])
         try Vehicle(directory: vehicle).confirmBoot()
         let status = try Vehicle(directory: vehicle).status()
-        #expect(status.ecus["ECU0"] == InstalledSoftware(version: "2.0.0", securityVersion: 6, bundle: "update-1"))
+        #expect(status.ecus["ECU0"] == InstalledSoftware(version: "2.0.0", securityVersion: 6, bundle: "update-1", swin: "SW-0-2.0.0"))
         #expect(status.boot.active == ["group0": .b, "group1": .b] && status.boot.trial == nil && status.pending == nil)
         #expect(try fixture.slotContentHash(vehicle, group: 0, slot: .b) == fixture.imageHash("new-0.img"))
         #expect(try fixture.slotContentHash(vehicle, group: 1, slot: .a) == fixture.imageHash("old-1.img"))
-        #expect(try InstallerFixture.records(vehicle).last?.step == "commit")
+        let records = try InstallerFixture.records(vehicle)
+        #expect(records.contains { $0.step == .commit && $0.outcome == .success })
+        #expect(records.last?.step == .result && records.last?.outcome == .success)
     }
 
     @Test func `install, activate and commit are separate persisted stages`() throws {
@@ -71,8 +73,9 @@ struct LifecycleTests {
         #expect(status.pending == nil && status.boot.trial == nil && status.nextBoot == ["group0": .a, "group1": .a])
         #expect(status.ecus["ECU0"]?.securityVersion == 5 && status.ecus["ECU0"]?.version == "1.0.0")
         #expect(status.slots["group0"]?["b"]?.status == .discarded)
-        let record = try InstallerFixture.records(vehicle).last { $0.result == .fail }
-        #expect(record?.code == "boot.fallback" && record?.message?.contains("boot counter exhausted") == true)
+        let record = try InstallerFixture.records(vehicle).last { $0.step == .result }
+        #expect(record?.outcome == .rolledBack && record?.errorCode == "boot.fallback")
+        #expect(record?.reasons.first?.message.contains("boot counter exhausted") == true)
         #expect(try fixture.slotContentHash(vehicle, group: 0, slot: .a) == fixture.imageHash("old-0.img"))
         // The vehicle can take the update again later.
         #expect(try install(vehicle, try fixture.standardBundle()).stage == .activated)
@@ -115,7 +118,7 @@ struct LifecycleTests {
         }
         #expect(error?.code == "install.bundle-changed")
         #expect(try InstallerFixture.slotHashes(vehicle) == before)
-        #expect(try InstallerFixture.records(vehicle).last?.code == "install.bundle-changed")
+        #expect(try InstallerFixture.records(vehicle).last?.errorCode == "install.bundle-changed")
     }
 
     @Test func `payload bytes altered after check never reach an active slot and the written slot is not trusted`() throws {
@@ -134,7 +137,7 @@ struct LifecycleTests {
         #expect(status.pending == nil && status.boot.trial == nil && status.nextBoot == ["group0": .a, "group1": .a])
         #expect(status.slots["group1"]?["b"]?.status == .discarded)
         #expect(try fixture.slotContentHash(vehicle, group: 0, slot: .a) == fixture.imageHash("old-0.img"))
-        #expect(try InstallerFixture.records(vehicle).last?.code == "payload.chunk-hash")
+        #expect(try InstallerFixture.records(vehicle).last?.errorCode == "payload.chunk-hash")
     }
 
     @Test func `a slot left half-written is rewritten in full, never trusted because of an old hash`() throws {
@@ -158,7 +161,7 @@ struct LifecycleTests {
         try InstallerFixture.writeRawState(vehicle, state)
         // Opening recovers: the slot is discarded, whatever its hash.
         #expect(try Vehicle(directory: vehicle).status().slots["group0"]?["b"]?.status == .discarded)
-        #expect(try InstallerFixture.records(vehicle).last?.code == "install.interrupted")
+        #expect(try InstallerFixture.records(vehicle).last?.errorCode == "install.interrupted")
         let report = try install(vehicle, bundle)
         #expect(report.bytesWritten == UInt64(2 * fixture.imageSize))
     }

@@ -2,6 +2,7 @@ import Foundation
 import OTABuilder
 import OTACore
 import OTAInstaller
+import OTARecorder
 import Testing
 
 /// Refusals added after the adversarial review (issue 14): time, targeting by what is written,
@@ -145,19 +146,19 @@ extension CrashInjectionTests {
         let fixture = try InstallerFixture()
         let vehicle = try fixture.vehicle()
         try Vehicle(directory: vehicle).install(bundle: try fixture.standardBundle(), conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
-        let bootsBefore = try InstallerFixture.records(vehicle).filter { $0.step == "boot" }.count
+        let bootsBefore = try InstallerFixture.records(vehicle).filter { $0.step == .boot }.count
         // The bootloader runs and saves its environment (one try used); the power goes before
         // the installer writes anything.
         let killed = try Self.runKilled(["vehicle", "reboot", vehicle], crashAt: "step:boot.counted")
         #expect(killed)
         #expect(try InstallerFixture.rawBoot(vehicle).bootCount == 1)
-        #expect(try InstallerFixture.records(vehicle).filter { $0.step == "boot" }.count == bootsBefore)
+        #expect(try InstallerFixture.records(vehicle).filter { $0.step == .boot }.count == bootsBefore)
         // The next start records it (and only once).
         _ = try Vehicle(directory: vehicle).status()
         _ = try Vehicle(directory: vehicle).status()
-        let boots = try InstallerFixture.records(vehicle).filter { $0.step == "boot" }
+        let boots = try InstallerFixture.records(vehicle).filter { $0.step == .boot }
         #expect(boots.count == bootsBefore + 1)
-        #expect(boots.last?.fields["bootCount"] == "1")
+        #expect(boots.last?.boot?.count == 1 && boots.last?.boot?.unrecorded == 1)
         // The update goes on normally from there.
         try Vehicle(directory: vehicle).confirmBoot()
         #expect(try Vehicle(directory: vehicle).status().pending == nil)

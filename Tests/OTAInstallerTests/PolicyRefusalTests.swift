@@ -2,6 +2,7 @@ import Foundation
 import OTABuilder
 import OTACore
 import OTAInstaller
+import OTARecorder
 import Testing
 
 /// Every policy refusal: its stable code, no slot written, the boot control untouched, and a
@@ -33,7 +34,8 @@ struct PolicyRefusalTests {
         #expect(stateAfter.ecus == stateBefore.ecus && stateAfter.slots == stateBefore.slots && stateAfter.pending == nil, sourceLocation: sourceLocation)
         let records = try InstallerFixture.records(vehicle).dropFirst(recordsBefore)
         let refusal = records.last
-        #expect(refusal?.result == .fail && refusal?.code == code, "no record of the refusal: \(records.map(\.step))", sourceLocation: sourceLocation)
+        #expect(refusal?.step == .result && refusal?.outcome == .rejected && refusal?.errorCode == code,
+                "no record of the refusal: \(records.map(\.step))", sourceLocation: sourceLocation)
         #expect(refusal?.vin == InstallerFixture.vin, sourceLocation: sourceLocation)
     }
 
@@ -143,8 +145,8 @@ struct PolicyRefusalTests {
             bundle: bundle, expecting: decision, approval: try fixture.approval(for: bundle),
             conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
         #expect(report.stage == .activated)
-        let approvalRecord = try InstallerFixture.records(vehicle).last { $0.step == "approval" }
-        #expect(approvalRecord?.fields["approvalId"] == "AD-2026-1")
+        let approvalRecord = try InstallerFixture.records(vehicle).last { $0.step == .approval }
+        #expect(approvalRecord?.update?.approval?.number == "AD-2026-1")
     }
 
     @Test func `a safety change without a filing reference is refused`() throws {
@@ -192,9 +194,9 @@ struct PolicyRefusalTests {
             "consent.refused", fixture: fixture, vehicle: vehicle, bundle: try fixture.standardBundle(),
             consent: Consent(answer: .refused, language: "en", by: .driver, channel: "app"))
         let record = try InstallerFixture.records(vehicle).last
-        #expect(record?.fields["cause"] == nil)
-        #expect(record?.message?.contains("sha256:") == true)
-        #expect(record?.message?.contains("en") == true)
+        #expect(record?.notice?.language == "en")
+        #expect(record?.notice?.digest.count == 64)
+        #expect(record?.confirmation?.answer == .refused && record?.confirmation?.party == .driver && record?.confirmation?.channel == "app")
     }
 
     @Test func `missing consent is refused`() throws {
@@ -229,11 +231,11 @@ struct PolicyRefusalTests {
         let steps = try InstallerFixture.records(vehicle).map(\.step)
         #expect(
             steps == [
-                "vehicle.init", "verify", "repository", "target", "anti-rollback", "approval", "filing", "plan", "precondition", "consent", "decrypt",
-                "apply.start", "apply.installed", "apply.image", "apply.image", "activate",
+                .vehicleInit, .verify, .repository, .target, .antiRollback, .approval, .filing, .plan, .precondition, .consent, .decrypt,
+                .applyStart, .applyImage, .applyImage, .applyInstalled, .activate,
             ])
-        let consent = try InstallerFixture.records(vehicle).first { $0.step == "consent" }
-        #expect(consent?.fields["language"] == "zh-CN")
-        #expect(consent?.fields["noticeDigest"]?.hasPrefix("sha256:") == true)
+        let consent = try InstallerFixture.records(vehicle).first { $0.step == .consent }
+        #expect(consent?.notice?.language == "zh-CN")
+        #expect(consent?.notice?.digest.count == 64)
     }
 }

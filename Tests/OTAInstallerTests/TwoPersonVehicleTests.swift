@@ -2,6 +2,7 @@ import Foundation
 @testable import OTABuilder
 import OTACore
 import OTAInstaller
+import OTARecorder
 import OTATestSupport
 import Testing
 
@@ -49,7 +50,7 @@ struct TwoPersonVehicleTests {
         }
         #expect(caught?.code == "signature.duplicate-signer", "\(caught?.description ?? "installed")")
         #expect(try InstallerFixture.slotHashes(vehicle) == slots)
-        #expect(try InstallerFixture.records(vehicle).last?.code == "signature.duplicate-signer")
+        #expect(try InstallerFixture.records(vehicle).last?.errorCode == "signature.duplicate-signer")
     }
 
     @Test func `two engineers meet a threshold of two`() throws {

@@ -2,6 +2,7 @@ import Foundation
 import OTABuilder
 import OTACore
 import OTAInstaller
+import OTARecorder
 import Testing
 
 /// The vehicle's trust store over its lifetime: signed updates and CRL refreshes applied only
@@ -79,8 +80,9 @@ struct VehicleTrustTests {
         let change = try Vehicle(directory: vehicle).applyTrust(try addingUpdate(fixture, hierarchy), source: "test")
         #expect(change.toVersion == 1 && change.anchorsAdded.count == 1 && change.crlsApplied.count == 2)
         #expect(try Vehicle(directory: vehicle).trustVersion == 1)
-        let recorded = try InstallerFixture.records(vehicle).last { $0.step == "trust.update" }
-        #expect(recorded?.result == .pass && recorded?.fields["version"] == "0→1")
+        let recorded = try InstallerFixture.records(vehicle).last { $0.step == .trustUpdate }
+        #expect(recorded?.outcome == .success && recorded?.trust?.fromVersion == 0 && recorded?.trust?.toVersion == 1 && recorded?.trust?.changed == true)
+        #expect(recorded?.trust?.anchorsAdded.count == 1 && recorded?.trust?.crlsApplied.count == 2)
         #expect(install(vehicle, bundle) == nil)
     }
 
@@ -93,7 +95,7 @@ struct VehicleTrustTests {
         let unauthorised = try addingUpdate(fixture, first, signers: [first.root])
         #expect(failure { () throws(OTAError) in try Vehicle(directory: vehicle).applyTrust(unauthorised, source: "test") }?.code == "trust.update-threshold")
         #expect(try TrustStoreContents(directory: "\(vehicle)/trust") == before)
-        #expect(try InstallerFixture.records(vehicle).last?.code == "trust.update-threshold")
+        #expect(try InstallerFixture.records(vehicle).last?.errorCode == "trust.update-threshold")
         // The approval root cannot change the release role.
         let otherRole = try addingUpdate(fixture, first, signers: [try currentRoot(fixture, role: "approval"), first.root])
         #expect(failure { () throws(OTAError) in try Vehicle(directory: vehicle).applyTrust(otherRole, source: "test") }?.code == "trust.update-threshold")

@@ -19,7 +19,7 @@ import Testing
     @Test func `a record round-trips through canonical JSON`() throws {
         let record = Samples.record(vin: "V1", index: 3, time: Samples.start)
         let bytes = record.json.bytes
-        let decoded = try UpgradeRecord(jsonText: bytes)
+        let decoded = try UpgradeRecord(jsonText: bytes, vin: "V1")
         #expect(decoded == record)
         #expect(decoded.json.bytes == bytes)
     }
@@ -32,10 +32,10 @@ import Testing
     @Test func `a record with a location or a name field is refused`() throws {
         var json = Samples.record(vin: "V1", index: 1, time: Samples.start).json.objectValue!
         json["location"] = .string("31.2,121.4")
-        #expect(throws: OTAError(.recordsFieldUnknown, "")) { try UpgradeRecord(json: .object(json)) }
+        #expect(throws: OTAError(.recordsFieldUnknown, "")) { try UpgradeRecord(json: .object(json), vin: "V1") }
         json["location"] = nil
         json["ownerName"] = .string("Zhang San")
-        #expect(throws: OTAError(.recordsFieldUnknown, "")) { try UpgradeRecord(json: .object(json)) }
+        #expect(throws: OTAError(.recordsFieldUnknown, "")) { try UpgradeRecord(json: .object(json), vin: "V1") }
     }
 
     @Test func `a record for another VIN is refused`() throws {
@@ -120,7 +120,7 @@ import Testing
         for index in 40..<lines.count {
             guard var entry = LogEntry.parse(Array(lines[index].utf8)[...]) else { continue }
             var body = String(decoding: entry.body, as: UTF8.self)
-            if index == 40 { body = body.replacingOccurrences(of: "\"result\":\"success\"", with: "\"result\":\"failure\"") }
+            if index == 40 { body = body.replacingOccurrences(of: "\"outcome\":\"success\"", with: "\"outcome\":\"failure\"") }
             let kind = entry.kind
             let (line, hash) = try LogEntry.encode(seq: entry.seq, prev: index == 40 ? entry.prev : previous, kind: kind,
                                                    body: try JSONValue.parse(Array(body.utf8)), hash: .sha256)

@@ -23,7 +23,7 @@ import Testing
     }
 
     func newestTime(_ recorder: Recorder) throws -> Date {
-        let text = try #require(try recorder.entry(at: recorder.nextSeq - 1)?.json()["time"]?.stringValue)
+        let text = try #require(try recorder.entry(at: recorder.nextSeq - 1)?.json()["time"]?["at"]?.stringValue)
         return try #require(RecordTime.parse(text))
     }
 

@@ -74,6 +74,7 @@ extension OTAError.Code {
     public static let consentLanguage = Self("consent.language", .rejected, "the consent names a language the notice does not have")
     public static let consentMissing = Self("consent.missing", .rejected, "the user has not answered the update notice")
     public static let consentRefused = Self("consent.refused", .rejected, "the user refused the update")
+    public static let consentSkilledPerson = Self("consent.skilled-person", .rejected, "the update needs a skilled person: a technician must confirm it")
 
     // MARK: crl
     public static let crlIssuer = Self("crl.issuer", .usage, "a CRL cannot be made without its CA certificate")
@@ -123,6 +124,9 @@ extension OTAError.Code {
 
     // MARK: digest
     public static let digestMalformed = Self("digest.malformed", .usage, "a digest is not the expected number of hex digits")
+
+    // MARK: export
+    public static let exportSignerRole = Self("export.signer-role", .rejected, "an export is signed by a key that does not chain to the compliance role")
 
     // MARK: filing
     public static let filingExpired = Self("filing.expired", .rejected, "no regulatory reference of the needed type is valid now")
@@ -218,17 +222,23 @@ extension OTAError.Code {
 
     // MARK: records
     public static let recordsAckMismatch = Self("records.ack-mismatch", .rejected, "an acknowledgement names an entry hash the log does not have")
+    public static let recordsBehindStore = Self("records.behind-store", .rejected, "an ingested log ends before the entry the store already holds (cut back)")
     public static let recordsBusy = Self("records.busy", .io, "another process is writing the record log")
     public static let recordsChainDiscontinuous = Self("records.chain-discontinuous", .rejected, "an ingested log does not continue from the entry the store holds")
     public static let recordsChainFork = Self("records.chain-fork", .rejected, "an ingested log differs from the stored chain (a fork)")
     public static let recordsChanged = Self("records.changed", .rejected, "an entry of the record log differs from what was chained")
     public static let recordsCheckpointSignature = Self("records.checkpoint-signature", .rejected, "a checkpoint signature does not verify under the device key")
     public static let recordsDeleted = Self("records.deleted", .rejected, "entries are missing from the record log")
+    public static let recordsEvidence = Self("records.evidence", .rejected, "an export's chain evidence does not verify against the vehicle's device certificate")
     public static let recordsExists = Self("records.exists", .usage, "the directory already holds a record log")
     public static let recordsExportAltered = Self("records.export-altered", .rejected, "an export's files do not match its signed manifest")
+    public static let recordsExportEmpty = Self("records.export-empty", .usage, "nothing matches the export's filter")
+    public static let recordsExportExists = Self("records.export-exists", .usage, "the export directory already exists (replace it only when asked)")
     public static let recordsExportFormat = Self("records.export-format", .usage, "no export format was chosen")
     public static let recordsExportMalformed = Self("records.export-malformed", .rejected, "an export's manifest or signature is malformed")
+    public static let recordsExportUnsigned = Self("records.export-unsigned", .rejected, "an export has no manifest.sig")
     public static let recordsFieldMissing = Self("records.field-missing", .usage, "a required record field is missing or empty")
+    public static let recordsFieldRange = Self("records.field-range", .usage, "a record field is out of its range")
     public static let recordsFieldType = Self("records.field-type", .usage, "a record field has the wrong type")
     public static let recordsFieldUnknown = Self("records.field-unknown", .usage, "a field that records may not hold (location, names, anything unlisted)")
     public static let recordsInputInvalid = Self("records.input-invalid", .usage, "a record given to append is not a JSON object")
@@ -237,11 +247,16 @@ extension OTAError.Code {
     public static let recordsKeyChanged = Self("records.key-changed", .rejected, "the log is signed by another device key than the store knows for the vehicle")
     public static let recordsKeyMismatch = Self("records.key-mismatch", .rejected, "the log names another device key than the one given")
     public static let recordsMalformed = Self("records.malformed", .rejected, "the record log or a stored entry is malformed")
+    public static let recordsMeta = Self("records.meta", .rejected, "a log's log.json is malformed or disagrees with its chain")
     public static let recordsPseudonymKey = Self("records.pseudonym-key", .usage, "the VIN pseudonymisation key is too short")
+    public static let recordsPurgeClock = Self("records.purge-clock", .rejected, "a purge's clock runs far ahead of the store's own history; an override must be given and is recorded")
     public static let recordsReordered = Self("records.reordered", .rejected, "entries of the record log are out of order")
     public static let recordsRetention = Self("records.retention", .rejected, "deleting these records would break the retention rule")
     public static let recordsRetentionMinimum = Self("records.retention-minimum", .usage, "the retention asked for is below the legal minimum")
+    public static let recordsSchema = Self("records.schema", .rejected, "an entry's JSON breaks the record schema (unknown field, wrong type, number out of range)")
+    public static let recordsSegmentName = Self("records.segment-name", .rejected, "a segment's name does not match its first entry (a renamed segment)")
     public static let recordsStore = Self("records.store", .io, "the fleet record store could not be opened")
+    public static let recordsStoreMissing = Self("records.store-missing", .io, "the fleet record store does not exist")
     public static let recordsTornTail = Self("records.torn-tail", .rejected, "a record log segment ends in an incomplete line (a crash while writing)")
     public static let recordsTruncated = Self("records.truncated", .rejected, "the record log ends before its last signed checkpoint")
     public static let recordsUnanchored = Self("records.unanchored", .rejected, "the record log does not start at entry 0 or at a signed checkpoint")
@@ -445,6 +460,7 @@ extension OTAError.Code {
         .consentLanguage,
         .consentMissing,
         .consentRefused,
+        .consentSkilledPerson,
         .crlIssuer,
         .crlMalformed,
         .crlMissing,
@@ -484,6 +500,7 @@ extension OTAError.Code {
         .deltaUnknownOp,
         .deltaVersion,
         .digestMalformed,
+        .exportSignerRole,
         .filingExpired,
         .filingMissing,
         .imageNotAFile,
@@ -551,17 +568,23 @@ extension OTAError.Code {
         .recordIo,
         .recordMalformed,
         .recordsAckMismatch,
+        .recordsBehindStore,
         .recordsBusy,
         .recordsChainDiscontinuous,
         .recordsChainFork,
         .recordsChanged,
         .recordsCheckpointSignature,
         .recordsDeleted,
+        .recordsEvidence,
         .recordsExists,
         .recordsExportAltered,
+        .recordsExportEmpty,
+        .recordsExportExists,
         .recordsExportFormat,
         .recordsExportMalformed,
+        .recordsExportUnsigned,
         .recordsFieldMissing,
+        .recordsFieldRange,
         .recordsFieldType,
         .recordsFieldUnknown,
         .recordsInputInvalid,
@@ -570,11 +593,16 @@ extension OTAError.Code {
         .recordsKeyChanged,
         .recordsKeyMismatch,
         .recordsMalformed,
+        .recordsMeta,
         .recordsPseudonymKey,
+        .recordsPurgeClock,
         .recordsReordered,
         .recordsRetention,
         .recordsRetentionMinimum,
+        .recordsSchema,
+        .recordsSegmentName,
         .recordsStore,
+        .recordsStoreMissing,
         .recordsTornTail,
         .recordsTruncated,
         .recordsUnanchored,

@@ -1,4 +1,5 @@
 public import OTACore
+import OTARecorder
 
 extension Vehicle {
     /// After the reboot into the new slots: makes them permanent, moves the security-version
@@ -10,10 +11,9 @@ extension Vehicle {
         if pending.stage == .activated {
             let boot = try bootControl.load()
             guard boot.trial == pending.targets, boot.isBootedOnTrial else {
-                try record(
-                    "confirm", .fail, bundle: pending.bundleId, campaign: pending.campaign, code: .confirmNotBooted,
-                    message: "the new slots have not booted yet")
-                throw OTAError(.confirmNotBooted, "update \(pending.bundleId) is activated but the vehicle has not booted it yet (reboot first)")
+                let error = OTAError(.confirmNotBooted, "update \(pending.bundleId) is activated but the vehicle has not booted it yet (reboot first)")
+                try record(.confirm, .rejected, error: error)
+                throw error
             }
             var next = state
             next.pending?.stage = .committing
@@ -36,15 +36,14 @@ extension Vehicle {
         fault(.step("boot.committed"))
         var next = state
         for image in pending.images {
-            next.ecus[image.ecu] = InstalledSoftware(version: image.version, securityVersion: image.securityVersion, bundle: pending.bundleId)
+            let facts = pending.attempt?.ecus.first { $0.ecu == image.ecu }
+            next.ecus[image.ecu] = InstalledSoftware(
+                version: image.version, securityVersion: image.securityVersion, bundle: pending.bundleId,
+                swin: facts?.swinAfter ?? state.ecus[image.ecu]?.swin, rxswin: facts?.rxswinAfter ?? state.ecus[image.ecu]?.rxswin)
         }
         next.pending = nil
-        try record(
-            "commit", .pass, bundle: pending.bundleId, campaign: pending.campaign,
-            fields: [
-                "versions": pending.images.map { "\($0.ecu)=\($0.version)(sv\($0.securityVersion))" }.joined(separator: ","),
-                "slots": pending.targets.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.rawValue)" }.joined(separator: ","),
-            ])
+        try record(.commit, .success)
+        try recordResult(.success)
         try save(next, step: "journal.committed")
     }
 
@@ -69,7 +68,7 @@ extension Vehicle {
             try bootControl.store(boot)
         }
         fault(.step("boot.rolled-back"))
-        try abandon(code: code, message: message, step: "rollback")
+        try abandon(code: code, message: message, step: .rollback)
     }
 
     /// The simulated power cycle: the bootloader's logic (`Bootloader.boot`), then the
@@ -86,17 +85,19 @@ extension Vehicle {
     /// Records the boots the bootloader counted since the last recorded one (normally one). Runs
     /// at every start, so a power cut between the bootloader saving its environment and the
     /// record leaves the boot to be recorded on the next start: twice at worst, never not at all.
+    /// A boot that fell back from the trial of the update in progress is a failure.
     func recordBoots() throws(OTAError) {
         let boot = try bootControl.load()
         let recorded = state.recordedBootCount ?? 0
         guard boot.bootCount > recorded else { return }
-        try record(
-            "boot", .info,
-            fields: [
-                "booted": boot.booted.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.rawValue)" }.joined(separator: ","),
-                "triesRemaining": String(boot.triesRemaining), "fallback": boot.lastFallback ?? "", "bootCount": String(boot.bootCount),
-                "unrecordedBoots": String(boot.bootCount - recorded),
-            ])
+        let reading = RecordFacts(boot: BootReading(
+            booted: boot.booted.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.rawValue)" }.joined(separator: ","),
+            triesRemaining: Int64(clamping: boot.triesRemaining), count: boot.bootCount, unrecorded: boot.bootCount - recorded))
+        if let fallback = boot.lastFallback, boot.trial == nil, state.pending?.stage == .activated {
+            try record(.boot, .failure, error: OTAError(.bootFallback, fallback), facts: reading)
+        } else {
+            try record(.boot, .success, facts: reading)
+        }
         var next = state
         next.recordedBootCount = boot.bootCount
         try save(next, step: "journal.boot-recorded")
@@ -109,7 +110,7 @@ extension Vehicle {
         guard let pending = state.pending else { return }
         switch pending.stage {
         case .writing:
-            try abandon(code: .installInterrupted, message: "the installer stopped while writing slots; they will be rewritten in full", step: "recover")
+            try abandon(code: .installInterrupted, message: "the installer stopped while writing slots; they will be rewritten in full", step: .recover)
         case .installed:
             break  // consistent: old software boots; activate() or rollback() decides
         case .activating:
@@ -118,7 +119,7 @@ extension Vehicle {
             let boot = try bootControl.load()
             if boot.trial == pending.targets { return }  // waiting for reboot and confirm
             let reason = boot.lastFallback ?? "the boot control no longer tries the new slots"
-            try abandon(code: .bootFallback, message: reason, step: "boot")
+            try abandon(code: .bootFallback, message: reason, step: .boot)
         case .committing:
             try finishCommit()
         case .rollingBack:

@@ -1,5 +1,6 @@
 import Foundation
 public import OTACore
+import OTARecorder
 
 extension Vehicle {
     /// Runs the whole policy (as `check`, plus the approval, preconditions and consent), then
@@ -16,39 +17,43 @@ extension Vehicle {
         consent: Consent?, activate: Bool = true, progress: ((InstallProgress) -> Void)? = nil
     ) throws(OTAError) -> InstallReport {
         let started = Date()
+        try beginAttempt(.install)
         if let pending = state.pending {
-            try record("install", .fail, bundle: pending.bundleId, code: .installPending, message: "an update is in progress")
-            throw OTAError(.installPending, "update \(pending.bundleId) is \(pending.stage.rawValue); confirm or roll it back first")
+            let error = OTAError(.installPending, "update \(pending.bundleId) is \(pending.stage.rawValue); confirm or roll it back first")
+            try record(.install, .rejected, error: error)
+            try recordResult(.rejected, error: error)
+            throw error
         }
         let reader: BundleReader
         do throws(OTAError) {
             reader = try BundleReader(path: path)
         } catch {
-            try record("verify", .fail, code: error.code, message: error.message, fields: ["phase": "install", "bundlePath": path])
+            try record(.verify, Self.outcome(of: error), error: error)
+            try recordResult(Self.outcome(of: error), error: error)
             throw error
         }
-        let evaluation = try evaluate(reader: reader, bundlePath: path, approval: approval, requireApproval: true, phase: "install")
+        let evaluation = try evaluate(reader: reader, bundlePath: path, approval: approval, requireApproval: true)
         let manifest = evaluation.head.manifest
         if let expected = decision?.manifestDigest {
-            try step("unchanged", phase: "install", bundle: manifest) { () throws(OTAError) in
+            try step(.unchanged) { () throws(OTAError) in
                 guard expected == evaluation.head.digest.hex else {
                     throw OTAError(
                         .installBundleChanged,
                         "the bundle's manifest changed since it was checked (digest \(evaluation.head.digest.hex), checked \(expected))")
                 }
-                return ((), ["manifestDigest": expected])
+                return ((), .none)
             }
         }
-        try step("precondition", phase: "install", bundle: manifest) { () throws(OTAError) in ((), try checkPreconditions(manifest.preconditions, conditions)) }
-        try step("consent", phase: "install", bundle: manifest) { () throws(OTAError) in ((), try checkConsent(manifest, consent)) }
+        try step(.precondition) { () throws(OTAError) in ((), try checkPreconditions(manifest.preconditions, conditions)) }
+        try step(.consent) { () throws(OTAError) in ((), try checkConsent(manifest, consent)) }
         // The content key is unwrapped before anything is marked: a bad or foreign recipients
         // block (unsigned, so anyone can alter it) is a refusal that leaves every slot untouched.
-        let contentKey: [UInt8]? = try step("decrypt", phase: "install", bundle: manifest) { () throws(OTAError) in
-            guard manifest.encryption != nil else { return (nil, ["encrypted": "false"]) }
+        let contentKey: [UInt8]? = try step(.decrypt) { () throws(OTAError) in
+            guard manifest.encryption != nil else { return (nil, .none) }
             guard FileSystem.exists(layout.decryptionKey) else { throw OTAError(.decryptKeyMissing, "this vehicle has no decryption key") }
             let key = try evaluation.head.recipients.contentKey(
                 using: [try PrivateKey(contentsOf: layout.decryptionKey)], manifestDigest: evaluation.head.digest)
-            return (key, ["encrypted": "true", "recipients": String(evaluation.head.recipients.recipients.count)])
+            return (key, .none)
         }
 
         // Apply. The target slots are marked `writing` before their first byte.
@@ -56,19 +61,17 @@ extension Vehicle {
         var next = state
         next.pending = PendingUpdate(
             stage: .writing, bundleId: manifest.bundle.id, campaign: manifest.bundle.campaign, manifestDigest: digest.hex,
-            hashAlgorithm: digest.algorithm, images: evaluation.plan, started: time.now())
+            hashAlgorithm: digest.algorithm, images: evaluation.plan, started: time.now(), attempt: attempt)
         for image in evaluation.plan { next.setSlot(image.slotGroup, image.slot, SlotInfo(status: .writing, bundle: manifest.bundle.id)) }
         try save(next, step: "journal.writing")
-        try record(
-            "apply.start", .info, bundle: manifest.bundle.id, campaign: manifest.bundle.campaign,
-            fields: ["slots": evaluation.plan.map { "\($0.slotGroup)=\($0.slot.rawValue)" }.joined(separator: ",")])
+        try record(.applyStart, .pending)
         let written: UInt64
         do throws(OTAError) {
             written = try writeImages(
                 reader: reader, head: evaluation.head, contentKey: contentKey, plan: evaluation.plan, started: started, progress: progress)
         } catch {
             // Nothing switched; the half-written slots stay untrusted.
-            try abandon(code: error.code, message: error.message, step: "apply")
+            try abandon(code: error.code, message: error.message, step: .apply)
             throw error
         }
         next = state
@@ -80,22 +83,10 @@ extension Vehicle {
                     status: .valid, version: image.version, securityVersion: image.securityVersion, hash: image.hash,
                     hashAlgorithm: digest.algorithm, size: image.size, bundle: manifest.bundle.id))
         }
-        try record(
-            "apply.installed", .pass, bundle: manifest.bundle.id, campaign: manifest.bundle.campaign,
-            fields: ["bytes": String(written), "images": evaluation.plan.map { "\($0.name):\($0.hash)" }.joined(separator: ",")])
-        // One register entry per ECU (R156 §7.1.2: versions, integrity data and software
-        // identification before and after), for the compliance export.
-        for image in manifest.images {
-            var fields = ["ecu": image.ecu, "versionAfter": image.version, "imageHashAfter": image.target.hash]
-            if let hardware = config.ecus.first(where: { $0.id == image.ecu })?.hardwareId { fields["hardwareId"] = hardware }
-            if let before = state.ecus[image.ecu]?.version { fields["versionBefore"] = before }
-            if let source = image.source { fields["imageHashBefore"] = source.hash }
-            if let identification = image.swin ?? image.rxswin {
-                fields["swinAfter"] = identification.after
-                if let before = identification.before { fields["swinBefore"] = before }
-            }
-            try record("apply.image", .pass, bundle: manifest.bundle.id, campaign: manifest.bundle.campaign, fields: fields)
-        }
+        // One record per ECU written (R156 §7.1.2: versions, integrity data and software
+        // identification before and after), then one for the whole set.
+        for facts in attempt?.ecus ?? [] { try record(.applyImage, .success, facts: RecordFacts(ecus: [facts])) }
+        try record(.applyInstalled, .success)
         try save(next, step: "journal.installed")
         // The slots were read back and hashed just now, under the vehicle lock: activating here
         // does not hash them a second time (a later, separate `activate()` does).
@@ -232,7 +223,7 @@ extension Vehicle {
             let hash = try slotDevice(image.slotGroup, image.slot, writable: false).hash(next.hashAlgorithm, size: image.size)
             guard hash.hex == image.hash else {
                 try abandon(
-                    code: .slotHashMismatch, message: "slot \(image.slotGroup)/\(image.slot.rawValue) changed after it was written", step: "activate")
+                    code: .slotHashMismatch, message: "slot \(image.slotGroup)/\(image.slot.rawValue) changed after it was written", step: .activate)
                 throw OTAError(.slotHashMismatch, "slot \(image.slotGroup)/\(image.slot.rawValue) changed after it was written; update abandoned")
             }
         }
@@ -243,12 +234,7 @@ extension Vehicle {
             try bootControl.store(boot)
         }
         fault(.step("boot.trial-set"))
-        try record(
-            "activate", .pass, bundle: next.bundleId, campaign: next.campaign,
-            fields: [
-                "trial": next.targets.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.rawValue)" }.joined(separator: ","),
-                "tries": String(config.tries),
-            ])
+        try record(.activate, .pending)
         var updated = state
         updated.pending?.stage = .activated
         try save(updated, step: "journal.activated")
@@ -256,14 +242,17 @@ extension Vehicle {
 
     /// Drops the update in progress: its slots are marked discarded (never trusted again),
     /// nothing switched.
-    func abandon(code: OTAError.Code, message: String, step: String) throws(OTAError) {
+    func abandon(code: OTAError.Code, message: String, step: RecordStep) throws(OTAError) {
         guard let pending = state.pending else { return }
         var next = state
         for image in pending.images { next.setSlot(image.slotGroup, image.slot, SlotInfo(status: .discarded, bundle: pending.bundleId)) }
         next.pending = nil
         // Recorded before the journal moves on: a crash in between records it again on restart
         // (at least once), never not at all.
-        try record(step, .fail, bundle: pending.bundleId, campaign: pending.campaign, code: code, message: message, fields: ["stage": pending.stage.rawValue])
+        let error = OTAError(code, message)
+        let outcome: RecordOutcome = step == .rollback || step == .boot ? .rolledBack : .failure
+        try record(step, outcome, error: error)
+        try recordResult(outcome, error: error)
         try save(next, step: "journal.abandoned")
     }
 }

@@ -1,5 +1,6 @@
 public import Foundation
 public import OTACore
+public import OTARecorder
 
 /// The installer's persistent state, replaced atomically as one document at every stage change:
 /// what each ECU runs (the security-version counters), what each slot holds, the clock floor, and
@@ -66,11 +67,16 @@ public struct InstalledSoftware: Codable, Sendable, Equatable {
     public var version: String
     public var securityVersion: UInt64
     public var bundle: String?
+    /// Software identification numbers (GB 44496 SWIN, UNECE R156 RXSWIN), when known.
+    public var swin: String?
+    public var rxswin: String?
 
-    public init(version: String, securityVersion: UInt64, bundle: String?) {
+    public init(version: String, securityVersion: UInt64, bundle: String?, swin: String? = nil, rxswin: String? = nil) {
         self.version = version
         self.securityVersion = securityVersion
         self.bundle = bundle
+        self.swin = swin
+        self.rxswin = rxswin
     }
 }
 
@@ -127,10 +133,12 @@ public struct PendingUpdate: Codable, Sendable, Equatable {
     public var hashAlgorithm: HashAlgorithm
     public var images: [PendingImage]
     public var started: Date
+    /// The attempt's facts, for the records written after a restart (commit, rollback, fallback).
+    public var attempt: UpgradeAttempt?
 
     public init(
         stage: UpdateStage, bundleId: String, campaign: String, manifestDigest: String, hashAlgorithm: HashAlgorithm, images: [PendingImage],
-        started: Date
+        started: Date, attempt: UpgradeAttempt? = nil
     ) {
         self.stage = stage
         self.bundleId = bundleId
@@ -139,6 +147,7 @@ public struct PendingUpdate: Codable, Sendable, Equatable {
         self.hashAlgorithm = hashAlgorithm
         self.images = images
         self.started = started
+        self.attempt = attempt
     }
 
     /// The slot each touched group moves to.

@@ -1,5 +1,6 @@
 import Foundation
 public import OTACore
+import OTARecorder
 
 /// The policy, in the design's order, each step recorded; the first failure refuses with its
 /// stable code.
@@ -16,9 +17,10 @@ extension Vehicle {
     /// the decision with the notice to show. Reads no payload. Each step is recorded.
     public func check(bundle path: String, approval: [UInt8]? = nil) throws(OTAError) -> InstallDecision {
         var decision = InstallDecision(images: [], approvalRequired: false, notice: [:])
+        try beginAttempt(.check)
         do throws(OTAError) {
             let reader = try BundleReader(path: path)
-            let evaluation = try evaluate(reader: reader, bundlePath: path, approval: approval, requireApproval: approval != nil, phase: "check")
+            let evaluation = try evaluate(reader: reader, bundlePath: path, approval: approval, requireApproval: approval != nil)
             fill(&decision, evaluation)
         } catch {
             decision.refusal = .init(code: error.code, message: error.message, cause: error.cause)
@@ -43,49 +45,47 @@ extension Vehicle {
         }
     }
 
-    /// Runs one policy step: records a pass with its fields, or the refusal with its code and
-    /// every further reason (`reasons`: `code: message`, one per line).
-    func step<T>(_ name: String, phase: String, bundle: Manifest? = nil, _ body: () throws(OTAError) -> (T, [String: String])) throws(OTAError) -> T {
+    /// Runs one policy step: records its success with the facts it established, or its
+    /// refusal with its code; a refusal also closes the attempt with its `result` record.
+    func step<T>(_ name: RecordStep, _ body: () throws(OTAError) -> (T, RecordFacts)) throws(OTAError) -> T {
         do throws(OTAError) {
-            let (value, fields) = try body()
-            try record(name, .pass, bundle: bundle?.bundle.id, campaign: bundle?.bundle.campaign, fields: fields.merging(["phase": phase]) { a, _ in a })
+            let (value, facts) = try body()
+            try record(name, .success, facts: facts)
             return value
         } catch {
-            var fields = ["phase": phase]
-            if let cause = error.cause { fields["cause"] = cause }
-            if !error.related.isEmpty { fields["reasons"] = error.reasons.map { "\($0.code): \($0.message)" }.joined(separator: "\n") }
-            try record(name, .fail, bundle: bundle?.bundle.id, campaign: bundle?.bundle.campaign, code: error.code, message: error.message, fields: fields)
+            try record(name, Self.outcome(of: error), error: error, facts: factsBeforeRefusal(name))
+            try recordResult(Self.outcome(of: error), error: error)
             throw error
         }
     }
 
     /// Verification, targeting, anti-rollback, approval rule, filings and the apply plan.
-    func evaluate(reader: BundleReader, bundlePath: String, approval: [UInt8]?, requireApproval: Bool, phase: String) throws(OTAError) -> Evaluation {
-        let head: VerifiedManifest = try step("verify", phase: phase) { () throws(OTAError) in
+    func evaluate(reader: BundleReader, bundlePath: String, approval: [UInt8]?, requireApproval: Bool) throws(OTAError) -> Evaluation {
+        let head: VerifiedManifest = try step(.verify) { () throws(OTAError) in
             let trust = try TrustStore(directory: layout.trust)
             _ = try trust.anchors(for: .release)
             let head = try reader.verifyHead(policy: BundleTrustPolicy(trust: trust, time: time, threshold: config.threshold))
-            let signers = head.signers.filter(\.isTrusted).compactMap(\.subject).joined(separator: "; ")
-            return (head, ["bundlePath": bundlePath, "manifestDigest": head.digest.hex, "signers": signers, "threshold": String(config.threshold)])
+            return (head, RecordFacts(update: updateFacts(head), ecus: ecuFacts(head.manifest)))
         }
         let manifest = head.manifest
-        try step("repository", phase: phase, bundle: manifest) { () throws(OTAError) in ((), try checkRepositoryEntry(head)) }
-        try step("target", phase: phase, bundle: manifest) { () throws(OTAError) in
+        try step(.repository) { () throws(OTAError) in ((), RecordFacts(repository: try checkRepositoryEntry(head))) }
+        try step(.target) { () throws(OTAError) in
             try checkTargeting(manifest)
-            return ((), ["model": config.model, "images": manifest.images.map { "\($0.name)→\($0.ecu)" }.joined(separator: ",")])
+            return ((), .none)
         }
-        try step("anti-rollback", phase: phase, bundle: manifest) { () throws(OTAError) in
-            ((), ["versions": try checkAntiRollback(manifest)])
+        try step(.antiRollback) { () throws(OTAError) in
+            _ = try checkAntiRollback(manifest)
+            return ((), .none)
         }
-        let required: Bool = try step("approval", phase: phase, bundle: manifest) { () throws(OTAError) in
+        let required: Bool = try step(.approval) { () throws(OTAError) in
             try checkApproval(manifest, digest: head.digest, approval: approval, enforce: requireApproval)
         }
-        try step("filing", phase: phase, bundle: manifest) { () throws(OTAError) in
-            ((), ["references": try checkFilings(manifest)])
+        try step(.filing) { () throws(OTAError) in
+            _ = try checkFilings(manifest)
+            return ((), .none)
         }
-        let plan: [PendingImage] = try step("plan", phase: phase, bundle: manifest) { () throws(OTAError) in
-            let plan = try makePlan(manifest)
-            return (plan, ["slots": plan.map { "\($0.slotGroup)=\($0.slot.rawValue)" }.joined(separator: ",")])
+        let plan: [PendingImage] = try step(.plan) { () throws(OTAError) in
+            (try makePlan(manifest), .none)
         }
         return Evaluation(head: head, plan: plan, approvalRequired: required)
     }
@@ -151,13 +151,12 @@ extension Vehicle {
     /// The approval rule (MIIT 2021 No.103 §4): any image for an ECU this vehicle marks
     /// automated-driving, or a manifest declaring `automated-driving`, needs a valid approval.
     /// With `enforce` false (a check without an approval), only reports whether one is needed.
-    func checkApproval(_ manifest: Manifest, digest: Digest, approval: [UInt8]?, enforce: Bool) throws(OTAError) -> (Bool, [String: String]) {
+    func checkApproval(_ manifest: Manifest, digest: Digest, approval: [UInt8]?, enforce: Bool) throws(OTAError) -> (Bool, RecordFacts) {
         let vehicleMarked = manifest.images.filter { config.ecu($0.ecu)?.isAutomatedDriving == true }.map(\.ecu)
         let declared = manifest.categories.contains(.automatedDriving)
-        guard declared || !vehicleMarked.isEmpty else { return (false, ["required": "false"]) }
-        var fields = ["required": "true", "declared": String(declared), "vehicleMarkedECUs": vehicleMarked.joined(separator: ",")]
+        guard declared || !vehicleMarked.isEmpty else { return (false, .none) }
         guard let approval else {
-            if !enforce { return (true, fields.merging(["checked": "false"]) { a, _ in a }) }
+            if !enforce { return (true, .none) }
             throw OTAError(
                 .approvalMissing,
                 "bundle \(manifest.bundle.id) changes automated-driving functions (\(declared ? "declared" : "ECU \(vehicleMarked.joined(separator: ", "))")) and no approval was given"
@@ -166,9 +165,7 @@ extension Vehicle {
         do throws(OTAError) {
             let trust = try TrustStore(directory: layout.trust)
             let verified = try ApprovalVerifier(chains: ChainVerifier(store: trust, time: time)).verify(approval, manifest: manifest, manifestDigest: digest, model: config.model)
-            fields["approvalId"] = verified.approvalId
-            fields["validUntil"] = Timestamp.format(verified.validUntil)
-            return (true, fields)
+            return (true, RecordFacts(approval: approvalFacts(manifest, approvalId: verified.approvalId, validUntil: verified.validUntil)))
         } catch {
             throw OTAError(.approvalInvalid, "approval refused: \(error.message)", cause: error.code.rawValue)
         }
@@ -194,8 +191,9 @@ extension Vehicle {
     }
 
     /// Preconditions against the vehicle's readings (No.103 §3, R156 §7.2.2).
-    func checkPreconditions(_ required: Preconditions, _ conditions: VehicleConditions?) throws(OTAError) -> [String: String] {
+    func checkPreconditions(_ required: Preconditions, _ conditions: VehicleConditions?) throws(OTAError) -> RecordFacts {
         guard let conditions else { throw OTAError(.preconditionUnknown, "no vehicle state was given; the preconditions cannot be checked") }
+        attempt?.merge(RecordFacts(preconditions: Self.readings(conditions)))
         // Readings are checked before they are trusted: a battery at 1000% satisfies nothing.
         guard (0...100).contains(conditions.batteryPercent) else {
             throw OTAError(.preconditionReading, "the battery reading \(conditions.batteryPercent)% is not a charge level (0...100)")
@@ -213,27 +211,21 @@ extension Vehicle {
         }
         if required.noDrivingDuringInstall && conditions.driving == true { throw OTAError(.preconditionDriving, "the vehicle is being driven") }
         if required.doorsUnlockable && conditions.doorsUnlockable == false { throw OTAError(.preconditionDoors, "the doors must stay unlockable") }
-        return [
-            "parked": String(conditions.parked), "gear": conditions.gear ?? "", "batteryPercent": String(conditions.batteryPercent),
-            "driving": conditions.driving.map(String.init) ?? "", "doorsUnlockable": conditions.doorsUnlockable.map(String.init) ?? "",
-        ]
+        return RecordFacts(preconditions: Self.readings(conditions))
     }
 
     /// Consent to the notice in the language shown; recorded with the notice's digest.
-    func checkConsent(_ manifest: Manifest, _ consent: Consent?) throws(OTAError) -> [String: String] {
+    func checkConsent(_ manifest: Manifest, _ consent: Consent?) throws(OTAError) -> RecordFacts {
         guard let consent else { throw OTAError(.consentMissing, "the user has not answered the update notice") }
-        guard let notice = manifest.notice[consent.language] else {
-            throw OTAError(.consentLanguage, "the notice has no \(consent.language) text; the user cannot have read it")
-        }
-        let digest = try Hasher.hash(manifest.bundle.suite.hash, try CanonicalJSON.encode(notice))
-        let fields = [
-            "noticeDigest": digest.description, "language": consent.language, "by": consent.by.rawValue, "channel": consent.channel,
-            "answer": consent.answer.rawValue, "answeredAt": Timestamp.format(consent.time),
-        ]
+        let facts = try consentFacts(manifest, consent)
+        attempt?.merge(facts)
         guard consent.answer == .accepted else {
-            throw OTAError(.consentRefused, "the \(consent.by.rawValue) refused the update (notice \(digest.description), \(consent.language))")
+            throw OTAError(.consentRefused, "the \(consent.by.rawValue) refused the update (notice \(facts.notice?.digest ?? "-"), \(consent.language))")
         }
-        return fields
+        if manifest.preconditions.skilledPersonRequired && consent.by != .technician {
+            throw OTAError(.consentSkilledPerson, "the update needs a skilled person: a technician must confirm it (answered by the \(consent.by.rawValue))")
+        }
+        return facts
     }
 
     /// The inactive slot of each group; delta images need a delta applier and a source that

@@ -1,5 +1,6 @@
 public import Foundation
 public import OTACore
+public import OTARecorder
 
 /// What the vehicle's TUF client verified about a bundle before handing it to the installer:
 /// the repository's signed target entry (second key hierarchy, as in Uptane).
@@ -38,21 +39,17 @@ extension Vehicle {
     /// repository entry whose custom fields match its release-signed manifest (digest, id,
     /// campaign, every ECU's version and security version). A workshop install is the recorded
     /// exception.
-    func checkRepositoryEntry(_ head: VerifiedManifest) throws(OTAError) -> [String: String] {
+    func checkRepositoryEntry(_ head: VerifiedManifest) throws(OTAError) -> RepositoryFacts {
         let manifest = head.manifest
         guard let entry = repositoryEntry else {
-            guard config.requireRepository == true else { return ["required": "false"] }
+            guard config.requireRepository == true else { return RepositoryFacts(required: false) }
             guard workshopInstall else {
                 throw OTAError(
                     .repositoryRequired,
                     "this vehicle installs only bundles its TUF repository lists (ota agent); bundle \(manifest.bundle.id) came without an entry")
             }
-            return ["required": "true", "workshop": "true"]
+            return RepositoryFacts(required: true, workshop: true)
         }
-        var fields = [
-            "target": entry.targetName, "targetsVersion": String(entry.targetsVersion), "snapshotVersion": String(entry.snapshotVersion),
-            "timestampVersion": String(entry.timestampVersion),
-        ]
         func mismatch(_ what: String) -> OTAError {
             OTAError(.repositoryMismatch, "the repository's entry \(entry.targetName) and the release-signed manifest disagree on \(what)")
         }
@@ -61,8 +58,9 @@ extension Vehicle {
         let versions = Dictionary(manifest.images.map { ($0.ecu, $0.version) }, uniquingKeysWith: { a, _ in a })
         let securityVersions = Dictionary(manifest.images.map { ($0.ecu, $0.securityVersion) }, uniquingKeysWith: { a, _ in a })
         guard entry.versions == versions, entry.securityVersions == securityVersions else { throw mismatch("ECU versions") }
-        fields["manifestDigest"] = entry.manifestDigest
-        return fields
+        return RepositoryFacts(
+            target: entry.targetName, required: config.requireRepository == true, timestampVersion: entry.timestampVersion,
+            snapshotVersion: entry.snapshotVersion, targetsVersion: entry.targetsVersion)
     }
 
     /// Moves the clock floor toward a time the repository signed (the timestamp role's
@@ -71,28 +69,34 @@ extension Vehicle {
     /// the floor), so even a stolen timestamp key moves it only one bounded step per refresh;
     /// recorded. A bundle's own dates never move it. Returns the new floor.
     @discardableResult
-    public func advanceClockFloor(repositoryTime: Date, source: String) throws(OTAError) -> Date {
+    public func advanceClockFloor(repositoryTime: Date, timestampVersion: Int64) throws(OTAError) -> Date {
         let step = TimeInterval(config.maximumClockStep ?? 30 * 86_400)
         let target = min(repositoryTime, time.now().addingTimeInterval(step))
         guard target > state.timeFloor else { return state.timeFloor }
         var next = state
         next.timeFloor = target
         try save(next, step: "journal.clock")
-        try record(
-            "clock.floor", .info,
-            fields: ["floor": Timestamp.format(target), "repositoryTime": Timestamp.format(repositoryTime), "source": source, "bounded": String(target < repositoryTime)])
+        try recordAgentStep(
+            .clockFloor, .success,
+            repository: RepositoryFacts(
+                timestampVersion: timestampVersion, signedAt: RecordTime.format(repositoryTime), clockFloor: RecordTime.format(target),
+                floorBounded: target < repositoryTime))
         return target
     }
 
     /// The installer's clock (never below the floor), for the agent's expiry checks.
     public var trustedNow: Date { time.now() }
 
-    /// Records one agent step in the vehicle's record log.
+    /// Records one agent step in the vehicle's record log: the bundle it concerns, the repository
+    /// facts it established, and its error. Inside an install attempt (an update in progress) it
+    /// carries the attempt's id.
     public func recordAgentStep(
-        _ step: String, passed: Bool?, bundle: String? = nil, campaign: String? = nil, code: OTAError.Code? = nil, message: String? = nil,
-        fields: [String: String] = [:]
+        _ step: RecordStep, _ outcome: RecordOutcome, bundle: String? = nil, campaign: String? = nil, error: OTAError? = nil,
+        repository: RepositoryFacts? = nil
     ) throws(OTAError) {
-        let result: InstallRecord.Result = passed.map { $0 ? .pass : .fail } ?? .info
-        try record(step, result, bundle: bundle, campaign: campaign, code: code, message: message, fields: fields)
+        let update = bundle.map { UpdateFacts(bundle: $0, campaign: campaign ?? "-") }
+        try recorder.record(UpgradeRecord(
+            time: recordTime, vin: config.vin, attempt: state.pending?.attempt?.id, step: step, outcome: outcome,
+            errorCode: error?.code.rawValue, reasons: error.map(UpgradeAttempt.reasons) ?? [], update: update, repository: repository))
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 public import OTACore
+import OTARecorder
 
 /// The vehicle's trust store over its lifetime: its contents are bound to the protected store
 /// (version and digest in `trust.seal`), changed only by `applyTrust` (a signed trust update or
@@ -49,15 +50,15 @@ extension Vehicle {
         if let pendingSeal = seal.pending, let present, present.hex == pendingSeal.digest {
             seal = TrustSeal(version: pendingSeal.version, digest: pendingSeal.digest, pending: nil)
             try protectedStore.store(Self.trustSealName, try CanonicalJSON.encode(seal))
-            try record("trust.recover", .info, fields: ["version": String(seal.version), "outcome": "finished"])
+            try record(.trustRecover, .success, facts: RecordFacts(trust: TrustFacts(toVersion: seal.version, recovery: .finished)))
         } else if seal.pending != nil, present?.hex == seal.digest {
             seal.pending = nil
             try protectedStore.store(Self.trustSealName, try CanonicalJSON.encode(seal))
-            try record("trust.recover", .info, fields: ["version": String(seal.version), "outcome": "undone"])
+            try record(.trustRecover, .success, facts: RecordFacts(trust: TrustFacts(toVersion: seal.version, recovery: .undone)))
         }
         guard let present, present.hex == seal.digest else {
             let error = OTAError(.trustTampered, "\(layout.trust): the trust store was changed outside a trust update (its digest is not the sealed one)")
-            try record("trust.check", .fail, code: error.code, message: error.message)
+            try record(.trustCheck, .rejected, error: error)
             throw error
         }
     }
@@ -75,17 +76,14 @@ extension Vehicle {
     public func applyTrust(_ bytes: [UInt8], source: String) throws(OTAError) -> TrustChange {
         do throws(OTAError) {
             let change = try applyTrustUnrecorded(bytes)
-            var fields = ["source": source, "kind": change.kind.rawValue, "version": "\(change.fromVersion)→\(change.toVersion)"]
-            if !change.anchorsAdded.isEmpty { fields["anchorsAdded"] = change.anchorsAdded.joined(separator: "; ") }
-            if !change.anchorsRetired.isEmpty { fields["anchorsRetired"] = change.anchorsRetired.joined(separator: "; ") }
-            if !change.crlsApplied.isEmpty { fields["crlsApplied"] = change.crlsApplied.joined(separator: "; ") }
-            if !change.crlsSkipped.isEmpty { fields["crlsNotNewer"] = change.crlsSkipped.joined(separator: "; ") }
-            try record("trust.update", change.changesStore ? .pass : .info, fields: fields)
+            let facts = TrustFacts(
+                source: source, kind: change.kind.rawValue, fromVersion: change.fromVersion, toVersion: change.toVersion,
+                anchorsAdded: change.anchorsAdded, anchorsRetired: change.anchorsRetired, crlsApplied: change.crlsApplied,
+                crlsNotNewer: change.crlsSkipped, changed: change.changesStore)
+            try record(.trustUpdate, .success, facts: RecordFacts(trust: facts))
             return change
         } catch {
-            var fields = ["source": source]
-            if let cause = error.cause { fields["cause"] = cause }
-            try record("trust.update", .fail, code: error.code, message: error.message, fields: fields)
+            try record(.trustUpdate, Self.outcome(of: error), error: error, facts: RecordFacts(trust: TrustFacts(source: source)))
             throw error
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 public import OTACore
+public import OTARecorder
 
 #if canImport(Glibc)
     import Glibc
@@ -23,8 +24,13 @@ public final class Vehicle {
     public struct Options {
         /// The clock's base; the installer never lets it go below the newest signed time seen.
         public var time: any TimeSource
-        /// Defaults to `JSONLinesRecorder` on `records.jsonl`.
+        /// What `time` is, as records name it (`gnss`, `ntp`, `rtc`, ...).
+        public var clockSource: ClockSource
+        /// Defaults to the tamper-evident log in `records/` (`ChainedInstallRecorder`).
         public var recorder: (any InstallRecorder)?
+        /// Also writes every record as a JSON line to `records.jsonl` (a debug sink, not
+        /// evidence: it is not chained or signed).
+        public var debugRecordLines: Bool
         /// Applies delta images (OTADelta's streaming decoder by default); nil refuses them
         /// (`install.delta-unavailable`).
         public var deltaApplier: (any DeltaApplier)?
@@ -39,13 +45,16 @@ public final class Vehicle {
         public var protectedStore: (any ProtectedStore)?
 
         public init(
-            time: any TimeSource = SystemTime(), recorder: (any InstallRecorder)? = nil, deltaApplier: (any DeltaApplier)? = OTADeltaApplier(),
-            lockTimeout: Double = 2, protectedStore: (any ProtectedStore)? = nil
+            time: any TimeSource = SystemTime(), clockSource: ClockSource = .rtc, recorder: (any InstallRecorder)? = nil,
+            debugRecordLines: Bool = false, deltaApplier: (any DeltaApplier)? = OTADeltaApplier(), lockTimeout: Double = 2,
+            protectedStore: (any ProtectedStore)? = nil
         ) {
             self.protectedStore = protectedStore
             self.lockTimeout = lockTimeout
             self.time = time
+            self.clockSource = clockSource
             self.recorder = recorder
+            self.debugRecordLines = debugRecordLines
             self.deltaApplier = deltaApplier
             self.faultHook = nil
         }
@@ -66,6 +75,11 @@ public final class Vehicle {
     public var repositoryEntry: RepositoryEntry?
     /// A workshop install without a repository entry (recorded as such).
     public var workshopInstall = false
+    /// The install attempt under way in this process (its facts so far).
+    var attempt: UpgradeAttempt?
+    /// The result notices of the last attempt this process closed (both languages), for the
+    /// head unit or the command line to show.
+    public internal(set) var lastResultNotices: [ResultNotice] = []
 
     /// Opens a vehicle directory made by `Vehicle.create` and recovers an interrupted update.
     /// The configuration must match the digest sealed at init, and the state its seal
@@ -92,15 +106,20 @@ public final class Vehicle {
         let kind = config.bootControl ?? .file
         bootControl = layout.bootControl(kind)
         // The record log has its own writer lock; take it only once the installer's is held.
-        if let given = options.recorder { recorder = given } else { recorder = try Self.defaultRecorder(layout: layout, config: config) }
+        if let given = options.recorder {
+            recorder = given
+        } else {
+            recorder = try Self.defaultRecorder(layout: layout, config: config, debugLines: options.debugRecordLines)
+        }
         journal = StateJournal(store: protectedStore)
         let loaded: VehicleState?
         do throws(OTAError) {
             loaded = try journal.load()
         } catch {
             // A tampered state is refused, and the refusal recorded (the log is still usable).
-            try recorder.record(InstallRecord(time: options.time.now(), vin: config.vin, bundle: nil, campaign: nil, step: "state.check", result: .fail,
-                                              code: error.code.rawValue, message: error.message, fields: [:]))
+            try recorder.record(UpgradeRecord(
+                time: RecordTime(options.time.now(), source: options.clockSource), vin: config.vin, step: .stateCheck,
+                outcome: Self.outcome(of: error), errorCode: error.code.rawValue, reasons: UpgradeAttempt.reasons(error)))
             throw error
         }
         guard let loaded else { throw OTAError(.vehicleStateMissing, "\(directory): no installer state (run ota vehicle init)") }
@@ -210,22 +229,29 @@ public final class Vehicle {
             uniqueKeysWithValues: config.ecus.map { ($0.id, InstalledSoftware(version: $0.version, securityVersion: $0.securityVersion, bundle: nil)) })
         try StateJournal(store: store).save(
             VehicleState(sequence: 0, ecus: ecus, slots: slots, pending: nil, timeFloor: Date(timeIntervalSince1970: 0)))
-        try defaultRecorder(layout: layout, config: config).record(
-            InstallRecord(
-                time: Date(), vin: config.vin, bundle: nil, campaign: nil, step: "vehicle.init", result: .info,
-                fields: ["model": config.model, "bootControl": kind.rawValue]))
+        // The software at delivery: the first entries of the register (R156 §7.1.2).
+        try defaultRecorder(layout: layout, config: config, debugLines: false).record(
+            UpgradeRecord(
+                time: RecordTime(Date(), source: .rtc), vin: config.vin, step: .vehicleInit, outcome: .success,
+                ecus: config.ecus.map { ecu in
+                    ECUFacts(ecu: ecu.id, hardwarePart: ecu.hardwareId, versionAfter: ecu.version, securityVersionAfter: ecu.securityVersion,
+                             rxswinAfter: ecu.rxswin, swinAfter: ecu.swin)
+                }
+            ).fitted())
         return try Vehicle(directory: directory, options: Options(protectedStore: protectedStore)).status()
     }
 
-    /// The install record in `records.jsonl` and, when the device key can sign, the
-    /// tamper-evident log in `records/` (hash-chained, checkpoints signed by the device key).
-    static func defaultRecorder(layout: VehicleLayout, config: VehicleConfig) throws(OTAError) -> any InstallRecorder {
-        let lines = JSONLinesRecorder(path: layout.records)
-        guard FileSystem.exists(layout.decryptionKey) else { return lines }
+    /// The tamper-evident log in `records/` (hash-chained, checkpoints signed by the device
+    /// key); with `debugLines`, also `records.jsonl` (a debug sink, not evidence). A vehicle
+    /// whose device key cannot sign (an X25519 key-agreement key) has no tamper-evident log:
+    /// it refuses to record, and so to install (`records.key`).
+    static func defaultRecorder(layout: VehicleLayout, config: VehicleConfig, debugLines: Bool) throws(OTAError) -> any InstallRecorder {
+        guard FileSystem.exists(layout.decryptionKey) else {
+            throw OTAError(.recordsKey, "\(layout.directory): no device key (keys/device.key) to sign the record log")
+        }
         let key = try PrivateKey(contentsOf: layout.decryptionKey)
-        guard key.type.canSign else { return lines }
         let chained = try ChainedInstallRecorder(directory: layout.recordLog, vin: config.vin, signer: key, hash: (config.suite ?? .intl).hash)
-        return RecorderChain([lines, chained])
+        return debugLines ? RecorderChain([chained, JSONLinesRecorder(path: layout.records)]) : chained
     }
 
     private static func copyTree(from source: String, to destination: String) throws(OTAError) {
@@ -259,16 +285,6 @@ public final class Vehicle {
     }
 
     func fault(_ site: FaultSite) { options.faultHook?(site) }
-
-    func record(
-        _ step: String, _ result: InstallRecord.Result, bundle: String? = nil, campaign: String? = nil, code: OTAError.Code? = nil, message: String? = nil,
-        fields: [String: String] = [:]
-    ) throws(OTAError) {
-        try recorder.record(
-            InstallRecord(
-                time: time.now(), vin: config.vin, bundle: bundle, campaign: campaign, step: step, result: result,
-                code: code?.rawValue, message: message, fields: fields))
-    }
 
     func slotDevice(_ group: String, _ name: SlotName, writable: Bool) throws(OTAError) -> SlotDevice {
         guard let configured = config.group(group) else { throw OTAError(.targetSlotGroup, "no slot group '\(group)' on this vehicle") }

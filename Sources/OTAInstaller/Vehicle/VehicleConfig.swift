@@ -1,5 +1,6 @@
 public import Foundation
 public import OTACore
+public import OTARecorder
 
 /// A vehicle as the installer knows it: identity, ECUs (with the ones this vehicle itself treats
 /// as automated-driving), slot groups and boot control. `samples/vehicle-x1.yaml` is an example;
@@ -15,14 +16,20 @@ public struct VehicleConfig: Codable, Sendable, Equatable {
         /// Software at delivery.
         public var version: String
         public var securityVersion: UInt64
+        /// Software identification numbers at delivery: GB 44496 SWIN and UNECE R156 RXSWIN.
+        public var swin: String?
+        public var rxswin: String?
 
-        public init(id: String, hardwareId: String, slotGroup: String, automatedDriving: Bool? = nil, version: String, securityVersion: UInt64) {
+        public init(id: String, hardwareId: String, slotGroup: String, automatedDriving: Bool? = nil, version: String, securityVersion: UInt64,
+                    swin: String? = nil, rxswin: String? = nil) {
             self.id = id
             self.hardwareId = hardwareId
             self.slotGroup = slotGroup
             self.automatedDriving = automatedDriving
             self.version = version
             self.securityVersion = securityVersion
+            self.swin = swin
+            self.rxswin = rxswin
         }
 
         public var isAutomatedDriving: Bool { automatedDriving ?? false }
@@ -69,10 +76,12 @@ public struct VehicleConfig: Codable, Sendable, Equatable {
     /// `ota vehicle init` only: the trust store and decryption key to copy in.
     public var trust: String?
     public var decryptionKey: String?
+    /// The language the head unit shows notices in (`zh-CN`, `en`, ...); default `zh-CN`.
+    public var language: String?
 
     public init(
         model: String, vin: String, suite: Suite? = nil, releaseThreshold: Int? = nil, bootControl: BootControlKind? = nil, bootTries: Int? = nil,
-        ecus: [ECU], slotGroups: [SlotGroup], trust: String? = nil, decryptionKey: String? = nil
+        ecus: [ECU], slotGroups: [SlotGroup], trust: String? = nil, decryptionKey: String? = nil, language: String? = nil
     ) {
         self.model = model
         self.vin = vin
@@ -84,7 +93,11 @@ public struct VehicleConfig: Codable, Sendable, Equatable {
         self.slotGroups = slotGroups
         self.trust = trust
         self.decryptionKey = decryptionKey
+        self.language = language
     }
+
+    /// The notice language of this vehicle's head unit.
+    public var noticeLanguage: String { language ?? "zh-CN" }
 
     public var threshold: Int { releaseThreshold ?? 1 }
     public var tries: Int { bootTries ?? 3 }
@@ -150,8 +163,10 @@ public struct VehicleConditions: Codable, Sendable, Equatable {
 
 /// The user's answer to the notice (GB 44496: explicit confirmation before an OTA).
 public struct Consent: Codable, Sendable, Equatable {
-    public enum Answer: String, Codable, Sendable { case accepted, refused }
-    public enum Party: String, Codable, Sendable { case owner, driver, fleet, technician }
+    /// The record's answer vocabulary (one set of enums from installer to export).
+    public typealias Answer = ConsentAnswer
+    /// The record's confirming parties.
+    public typealias Party = ConfirmingParty
 
     public var answer: Answer
     /// The notice language shown (`zh-CN`, `en`).

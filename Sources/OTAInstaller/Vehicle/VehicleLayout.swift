@@ -10,8 +10,8 @@
 /// DIR/boot/bootstate.json     boot control (or boot/grubenv, boot/uboot.env)
 /// DIR/private/state.json      the installer's journal and counters, sealed (0700, never followed)
 /// DIR/private/config.seal     the digest of vehicle.json, sealed at init
-/// DIR/records.jsonl           the install record, one JSON line per step
 /// DIR/records/                the tamper-evident record log (OTARecorder), signed with the device key
+/// DIR/records.jsonl           the same records as JSON lines, only with `debugRecordLines` (not evidence)
 /// ```
 public struct VehicleLayout: Sendable {
     public let directory: String

@@ -50,6 +50,13 @@ enum VehicleSupport {
         }
     #endif
 
+    /// Prints the result notices an attempt ended with (both languages) on standard error.
+    static func showResultNotices(_ vehicle: Vehicle) {
+        guard !vehicle.lastResultNotices.isEmpty else { return }
+        let text = vehicle.lastResultNotices.map(\.text).joined(separator: "\n") + "\n"
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+
     static func slots(_ map: [String: SlotName]) -> String {
         map.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.rawValue)" }.joined(separator: " ")
     }
@@ -128,6 +135,7 @@ struct VehicleVerbArguments: ParsableArguments {
     /// Opens the vehicle, runs one verb, and prints `message` and the vehicle's status after it.
     func perform(_ message: String, _ verb: (Vehicle) throws(OTAError) -> Void) throws {
         let vehicle = try VehicleSupport.open(directory)
+        defer { VehicleSupport.showResultNotices(vehicle) }
         try verb(vehicle)
         let status = try vehicle.status()
         Output.succeed(status, human: message + "\n" + VehicleSupport.describe(status), json: output.json)

@@ -2,6 +2,7 @@ import Foundation
 import OTABuilder
 import OTACore
 import OTAInstaller
+import OTARecorder
 
 /// A simulated two-ECU vehicle (ECU0 in group0, ECU1 in group1, both starting on slot A with an
 /// "old" image) and bundles for it, built with the real builder from the committed sample PKI.
@@ -198,7 +199,17 @@ final class InstallerFixture: Sendable {
 
     func imageHash(_ name: String) throws -> String { try Hasher.hash(.sha256, fileAt: "\(images)/\(name)").hex }
 
-    static func records(_ vehicle: String) throws -> [InstallRecord] { try JSONLinesRecorder.read(path: "\(vehicle)/records.jsonl") }
+    /// The vehicle's records, read from its tamper-evident log (which must verify intact under
+    /// the vehicle's device key): the test oracle is the evidence itself.
+    static func records(_ vehicle: String) throws -> [UpgradeRecord] {
+        let key = try PrivateKey(contentsOf: "\(vehicle)/keys/device.key").publicKey
+        var records: [UpgradeRecord] = []
+        let report = try LogVerifier(directory: "\(vehicle)/records", publicKey: key).verify { verified in
+            if case .record(let record) = verified.body { records.append(record) }
+        }
+        guard report.intact else { throw OTAError(report.issues[0].kind.code, "\(vehicle)/records: \(report.issues)") }
+        return records
+    }
 
     /// The installer's journal as left on disk (no recovery); its seal is checked.
     static func rawState(_ vehicle: String) throws -> VehicleState {

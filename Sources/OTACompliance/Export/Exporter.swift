@@ -1,0 +1,215 @@
+public import Foundation
+public import OTACore
+public import OTARecorder
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Streams store entries into export files, adds the vehicles' chain evidence, then writes and
+/// signs the manifest. The export is built in a temporary directory beside the destination and
+/// renamed into place only when complete; an existing destination is replaced only when asked.
+///
+/// Memory does not grow with the number of records: entries come from a database cursor in
+/// (VIN, seq) order and go straight through fixed-size buffers into the files.
+public struct Exporter {
+    public var filter: RecordFilter
+    public var formats: [ExportFormat]
+    public var language: ExportLanguage
+    public var pseudonymiser: VINPseudonymiser
+    public var signer: ExportSigner
+    public var now: Date
+    /// Add the vehicles' signed checkpoints and the entries they cover (`evidence/`).
+    public var evidence: Bool
+    /// Replace an existing export directory (never any other directory).
+    public var replace: Bool
+    /// Sign an export that holds no entry (by default refused: `records.export-empty`).
+    public var allowEmpty: Bool
+
+    public init(filter: RecordFilter, formats: [ExportFormat], language: ExportLanguage, pseudonymiser: VINPseudonymiser,
+                signer: ExportSigner, now: Date, evidence: Bool = true, replace: Bool = false, allowEmpty: Bool = false) {
+        self.filter = filter
+        self.formats = formats
+        self.language = language
+        self.pseudonymiser = pseudonymiser
+        self.signer = signer
+        self.now = now
+        self.evidence = evidence
+        self.replace = replace
+        self.allowEmpty = allowEmpty
+    }
+
+    public struct Summary: Sendable, Encodable {
+        public var directory: String
+        public var entries: Int
+        public var vehicles: Int
+        public var highlighted: Int
+        public var files: [String]
+    }
+
+    /// Writes the export into `directory`, which must not exist (or, with `replace`, must be an
+    /// earlier export).
+    public func export(from store: any RecordStore, to directory: String) throws(OTAError) -> Summary {
+        guard !formats.isEmpty else { throw OTAError(.recordsExportFormat, "choose at least one format") }
+        if FileSystem.exists(directory) || Self.isSymbolicLink(directory) {
+            guard replace else {
+                throw OTAError(.recordsExportExists, "\(directory) exists; choose a new directory (or --replace an earlier export)")
+            }
+            guard FileSystem.isDirectory(directory), !Self.isSymbolicLink(directory),
+                  FileSystem.exists(directory + "/" + ExportManifest.manifestName)
+            else {
+                throw OTAError(.recordsExportExists, "\(directory) is not an earlier export: it is never replaced")
+            }
+        }
+        var filter = self.filter
+        if pseudonymiser.mode != "none" {
+            // A genesis entry names the VIN: never in an export that tokenises it.
+            filter.kinds.removeAll { $0 == .genesis }
+        }
+        let parent = Self.parent(of: directory)
+        let staging = parent + "/." + Self.lastComponent(of: directory) + ".export-" + Hex.encode(try SecureRandom.bytes(6))
+        try FileSystem.createDirectory(staging, mode: 0o755)
+        var committed = false
+        defer { if !committed { try? FileManager.default.removeItem(atPath: staging) } }
+        let summary = try write(store: store, filter: filter, into: staging, reported: directory)
+        if FileSystem.exists(directory) {
+            let old = parent + "/." + Self.lastComponent(of: directory) + ".replaced-" + Hex.encode(try SecureRandom.bytes(6))
+            guard rename(directory, old) == 0 else { throw OTAError(.ioRename, "\(directory): cannot move the earlier export aside", cause: String(cString: strerror(errno))) }
+            guard rename(staging, directory) == 0 else {
+                _ = rename(old, directory)
+                throw OTAError(.ioRename, "\(directory): cannot move the export into place", cause: String(cString: strerror(errno)))
+            }
+            try? FileManager.default.removeItem(atPath: old)
+        } else {
+            guard rename(staging, directory) == 0 else {
+                throw OTAError(.ioRename, "\(directory): cannot move the export into place", cause: String(cString: strerror(errno)))
+            }
+        }
+        committed = true
+        try FileSystem.syncDirectory(parent)
+        return summary
+    }
+
+    static func isSymbolicLink(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFLNK
+    }
+
+    static func parent(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        let parent = String(path[..<slash])
+        return parent.isEmpty ? "/" : parent
+    }
+
+    static func lastComponent(of path: String) -> String {
+        path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path
+    }
+
+    private func write(store: any RecordStore, filter: RecordFilter, into directory: String, reported: String) throws(OTAError) -> Summary {
+        let algorithm = try SignatureAlgorithm.forKey(signer.key.type)
+        let hash = algorithm.suite.hash
+        var files: [(format: ExportFormat, file: ExportFile)] = []
+        for format in formats {
+            files.append((format, try ExportFile(directory: directory, name: format.fileName, hash: hash)))
+        }
+        let csv = files.first { $0.format == .csv }?.file
+        let jsonl = files.first { $0.format == .jsonl }?.file
+        let html = files.first { $0.format == .html }?.file
+        // What the export says it covers, with the VIN tokenised like the rows.
+        var shownFilter = filter
+        shownFilter.vin = try filter.vin.map { (vin: String) throws(OTAError) -> String in try pseudonymiser.token(for: vin) }
+        if let csv {
+            try csv.write(bytes: [0xEF, 0xBB, 0xBF])
+            try csv.write(CSV.header(language) + "\r\n")
+        }
+        if let html {
+            try html.write(HTMLReport.prologue(language: language, filter: shownFilter, generated: RecordTime.format(now), pseudonymisation: pseudonymiser.mode))
+        }
+        var entries = 0
+        var vehicles = 0
+        var highlighted = 0
+        var current: (vin: String, token: String, first: UInt64, last: UInt64)? = nil
+        var ranges: [(vin: String, token: String, first: UInt64, last: UInt64)] = []
+        try store.entries(matching: filter) { entry throws(OTAError) in
+            if entry.vin != current?.vin {
+                if let done = current {
+                    ranges.append(done)
+                    if let html { try html.write(HTMLReport.vehicleEnd) }
+                }
+                current = (entry.vin, try pseudonymiser.token(for: entry.vin), entry.seq, entry.seq)
+                vehicles += 1
+                if let html { try html.write(HTMLReport.vehicleStart(token: current!.token, language: language)) }
+            }
+            current!.last = entry.seq
+            entries += 1
+            let json: JSONValue
+            do throws(OTAErrorBox) { json = try JSONValue.parse(Array(entry.body.utf8)) } catch {
+                throw OTAError(.recordsMalformed, "stored entry \(entry.seq) of \(entry.vin): \(error.message)")
+            }
+            let body = try EntryBody(kind: entry.kind, json: json, vin: entry.vin, seq: entry.seq)
+            let rows = ExportRow.rows(entry: entry, vin: current!.token, body: body)
+            if rows[0].isFailure { highlighted += 1 }
+            if let csv { for row in rows { try csv.write(CSV.row(row, language) + "\r\n") } }
+            if let jsonl {
+                let line: JSONValue = .object([
+                    "vin": .string(current!.token), "seq": .integer(Int64(clamping: entry.seq)), "hash": .string(entry.hash),
+                    "prev": .string(entry.prev), "kind": .string(entry.kind.rawValue), "time": .string(entry.time), "entry": json,
+                ])
+                try jsonl.write(bytes: line.bytes + [0x0a])
+            }
+            if let html { try html.write(HTMLReport.item(rows, language: language)) }
+        }
+        if let done = current {
+            ranges.append(done)
+            if let html { try html.write(HTMLReport.vehicleEnd) }
+        }
+        guard entries > 0 || allowEmpty else {
+            throw OTAError(.recordsExportEmpty, "nothing in the store matches the export's filter; nothing was signed")
+        }
+        let purges = try store.purges()
+        if let html {
+            try html.write(HTMLReport.epilogue(entries: entries, vehicles: vehicles, failures: highlighted, purges: purges, language: language))
+        }
+
+        var listed: [JSONValue] = []
+        func list(_ file: ExportFile) throws(OTAError) {
+            let digest = try file.finish()
+            listed.append(.object(["name": .string(file.name), "bytes": .integer(file.size), "digest": .string(digest.hex)]))
+        }
+        for (_, file) in files { try list(file) }
+        var extra: [ExportFile] = []
+        if evidence, !ranges.isEmpty {
+            try FileSystem.createDirectory(directory + "/" + ExportEvidence.directory, mode: 0o755)
+            for (index, range) in ranges.enumerated() {
+                let written = try ExportEvidence.write(
+                    store: store, vin: range.vin, token: range.token, revealed: pseudonymiser.mode == "none", from: range.first,
+                    through: range.last, number: index + 1, directory: directory, hash: hash)
+                for file in written { try list(file) }
+                extra += written
+            }
+        }
+        let signerFile = try ExportFile(directory: directory, name: ExportManifest.signerName, hash: hash)
+        try signerFile.write(signer.pem)
+        try list(signerFile)
+        extra.append(signerFile)
+
+        let manifest = ExportManifest.json(
+            created: RecordTime.format(now), hash: hash, filter: shownFilter, language: language, pseudonymisation: pseudonymiser.mode,
+            entries: entries, vehicles: vehicles, highlighted: highlighted, evidence: evidence, purges: purges, files: listed)
+        let manifestBytes = manifest.bytes + [0x0a]
+        let signature = try signer.key.signature(for: manifestBytes)
+        let signatureFile = JSONValue.object([
+            "alg": .string(algorithm.rawValue), "key": .string(try signer.key.publicKey.keyID(.sha256).hex),
+            "sig": .string(Hex.encode(signature)),
+        ]).bytes + [0x0a]
+        let manifestWriter = try AtomicFileWriter(path: directory + "/" + ExportManifest.manifestName)
+        try manifestWriter.write(manifestBytes)
+        let signatureWriter = try AtomicFileWriter(path: directory + "/" + ExportManifest.signatureName)
+        try signatureWriter.write(signatureFile)
+        for (_, file) in files { try file.commit() }
+        for file in extra { try file.commit() }
+        try manifestWriter.commit()
+        try signatureWriter.commit()
+        return Summary(directory: reported, entries: entries, vehicles: vehicles, highlighted: highlighted,
+                       files: listed.compactMap { $0["name"]?.stringValue } + [ExportManifest.manifestName, ExportManifest.signatureName])
+    }
+}

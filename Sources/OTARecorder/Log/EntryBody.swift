@@ -1,0 +1,289 @@
+public import OTACore
+
+/// The JSON of a log entry, typed by its kind and read strictly: unknown members, wrong types
+/// and numbers out of range are refused before anything uses them (docs/FORMAT.md, Records).
+public enum EntryBody: Sendable, Equatable {
+    case genesis(Genesis)
+    case record(UpgradeRecord)
+    case checkpoint(Checkpoint)
+    case tornTail(TornTail)
+    case prune(Prune)
+    case keyRotation(KeyRotation)
+
+    /// Entry 0: what the log is and whose.
+    public struct Genesis: Sendable, Equatable {
+        public var format: String
+        public var vin: String
+        public var hash: HashAlgorithm
+        /// Key id of the device key that signs the first checkpoints.
+        public var key: String
+        /// 16 random bytes (hex): the genesis hash, which every checkpoint signature names,
+        /// cannot be guessed from the VIN, so exports may tokenise the VIN and still carry
+        /// checkable entries.
+        public var nonce: String
+        public var time: RecordTime
+
+        public init(format: String, vin: String, hash: HashAlgorithm, key: String, nonce: String, time: RecordTime) {
+            self.format = format
+            self.vin = vin
+            self.hash = hash
+            self.key = key
+            self.nonce = nonce
+            self.time = time
+        }
+    }
+
+    /// The device key's signature over the chain before it.
+    public struct Checkpoint: Sendable, Equatable {
+        public var algorithm: SignatureAlgorithm
+        public var key: String
+        public var signature: [UInt8]
+        public var time: RecordTime
+
+        public init(algorithm: SignatureAlgorithm, key: String, signature: [UInt8], time: RecordTime) {
+            self.algorithm = algorithm
+            self.key = key
+            self.signature = signature
+            self.time = time
+        }
+    }
+
+    /// Bytes found torn at the end of the log on open, moved to `quarantine/`.
+    public struct TornTail: Sendable, Equatable {
+        public var segment: String
+        public var offset: Int64
+        public var bytes: Int64
+        public var digest: String
+        public var file: String
+        public var time: RecordTime
+
+        public init(segment: String, offset: Int64, bytes: Int64, digest: String, file: String, time: RecordTime) {
+            self.segment = segment
+            self.offset = offset
+            self.bytes = bytes
+            self.digest = digest
+            self.file = file
+            self.time = time
+        }
+    }
+
+    /// A tombstone: whole segments removed under the retention rules, what range, why, by
+    /// whom, and which acknowledgement of the fleet store allowed it. Signed by the checkpoint
+    /// that follows it.
+    public struct Prune: Sendable, Equatable {
+        public struct Acknowledgement: Sendable, Equatable {
+            public var through: UInt64
+            public var hash: String
+            /// Who acknowledged: the fleet store's identity.
+            public var by: String
+
+            public init(through: UInt64, hash: String, by: String) {
+                self.through = through
+                self.hash = hash
+                self.by = by
+            }
+        }
+
+        /// Entries `0 ... through` are gone (with earlier prunes).
+        public var through: UInt64
+        /// The hash of entry `through`: the next kept segment's checkpoint continues from it.
+        public var throughHash: String?
+        public var segments: [String]
+        public var cutoff: String
+        public var months: Int64
+        /// Why: `retention` (older than the retention period and acknowledged).
+        public var reason: String
+        /// Who asked: `vehicle` (the agent's schedule), `operator`, ...
+        public var requestedBy: String
+        public var acknowledged: Acknowledgement?
+        public var time: RecordTime
+
+        public init(through: UInt64, throughHash: String?, segments: [String], cutoff: String, months: Int64, reason: String,
+                    requestedBy: String, acknowledged: Acknowledgement?, time: RecordTime) {
+            self.through = through
+            self.throughHash = throughHash
+            self.segments = segments
+            self.cutoff = cutoff
+            self.months = months
+            self.reason = reason
+            self.requestedBy = requestedBy
+            self.acknowledged = acknowledged
+            self.time = time
+        }
+    }
+
+    /// A new device key announced by the current one (the checkpoint after this entry is still
+    /// signed by the current key; every later one by the new key).
+    public struct KeyRotation: Sendable, Equatable {
+        /// The new key's id (hex SHA-256 of its SubjectPublicKeyInfo).
+        public var key: String
+        /// The new key's SubjectPublicKeyInfo, DER, hex.
+        public var publicKey: [UInt8]
+        /// The new key's certificate (PEM), when there is one.
+        public var certificate: String?
+        public var reason: String
+        public var time: RecordTime
+
+        public init(key: String, publicKey: [UInt8], certificate: String?, reason: String, time: RecordTime) {
+            self.key = key
+            self.publicKey = publicKey
+            self.certificate = certificate
+            self.reason = reason
+            self.time = time
+        }
+    }
+
+    /// The highest entry number a log may hold: `Int64.max - 1`, so every number and its
+    /// successor fit the stores' signed 64-bit columns.
+    public static let maximumSeq = UInt64(Int64.max - 1)
+
+    // MARK: Encoding
+
+    public var json: JSONValue {
+        var out = JSONObjectWriter()
+        switch self {
+        case .genesis(let genesis):
+            out.set("format", genesis.format)
+            out.set("vin", genesis.vin)
+            out.set("hash", genesis.hash.rawValue)
+            out.set("key", genesis.key)
+            out.set("nonce", genesis.nonce)
+            out.set("time", genesis.time)
+        case .record(let record):
+            return record.json
+        case .checkpoint(let checkpoint):
+            out.set("alg", checkpoint.algorithm.rawValue)
+            out.set("key", checkpoint.key)
+            out.set("sig", Hex.encode(checkpoint.signature))
+            out.set("time", checkpoint.time)
+        case .tornTail(let torn):
+            out.set("segment", torn.segment)
+            out.set("offset", torn.offset)
+            out.set("bytes", torn.bytes)
+            out.set("digest", torn.digest)
+            out.set("file", torn.file)
+            out.set("time", torn.time)
+        case .prune(let prune):
+            out.set("through", Int64(clamping: prune.through))
+            out.set("throughHash", prune.throughHash)
+            out.set("segments", array: prune.segments.map { .string($0) })
+            out.set("cutoff", prune.cutoff)
+            out.set("months", prune.months)
+            out.set("reason", prune.reason)
+            out.set("requestedBy", prune.requestedBy)
+            if let ack = prune.acknowledged {
+                out.set("acknowledged", json: .object([
+                    "through": .integer(Int64(clamping: ack.through)), "hash": .string(ack.hash), "by": .string(ack.by),
+                ]))
+            }
+            out.set("time", prune.time)
+        case .keyRotation(let rotation):
+            out.set("key", rotation.key)
+            out.set("publicKey", Hex.encode(rotation.publicKey))
+            out.set("certificate", rotation.certificate)
+            out.set("reason", rotation.reason)
+            out.set("time", rotation.time)
+        }
+        return out.value
+    }
+
+    public var kind: LogEntry.Kind {
+        switch self {
+        case .genesis: .genesis
+        case .record: .record
+        case .checkpoint: .checkpoint
+        case .tornTail: .tornTail
+        case .prune: .prune
+        case .keyRotation: .keyRotation
+        }
+    }
+
+    /// The entry's own time (every kind has one).
+    public var time: RecordTime {
+        switch self {
+        case .genesis(let body): body.time
+        case .record(let body): body.time
+        case .checkpoint(let body): body.time
+        case .tornTail(let body): body.time
+        case .prune(let body): body.time
+        case .keyRotation(let body): body.time
+        }
+    }
+
+    // MARK: Decoding
+
+    /// Reads the body of an entry of `kind` in the log of `vin`; `seq` bounds the numbers a
+    /// prune may name (never past its own entry).
+    public init(kind: LogEntry.Kind, json: JSONValue, vin: String, seq: UInt64) throws(OTAError) {
+        let path = "entry \(seq) (\(kind.rawValue))"
+        switch kind {
+        case .record:
+            self = .record(try UpgradeRecord(json: json, vin: vin, source: path))
+        case .genesis:
+            let object = try JSONObjectReader(json, path: path, allowed: ["format", "hash", "key", "nonce", "time", "vin"])
+            let hashName = try object.string("hash", maximumBytes: 16)
+            guard let hash = HashAlgorithm(rawValue: hashName) else { throw OTAError(.recordsFieldType, "\(path).hash: sha256 or sm3") }
+            let nonce = try object.string("nonce", maximumBytes: 64)
+            guard nonce.utf8.count == 32, Hex.decode(nonce) != nil else { throw OTAError(.recordsFieldType, "\(path).nonce: 32 hex digits") }
+            self = .genesis(Genesis(
+                format: try object.string("format", maximumBytes: 32), vin: try LogMeta.checkedVIN(try object.string("vin", maximumBytes: 64), path: "\(path).vin"),
+                hash: hash, key: try object.digest("key"), nonce: nonce, time: try object.time("time")))
+        case .checkpoint:
+            let object = try JSONObjectReader(json, path: path, allowed: ["alg", "key", "sig", "time"])
+            let algorithmName = try object.string("alg", maximumBytes: 32)
+            guard let algorithm = SignatureAlgorithm(rawValue: algorithmName) else {
+                throw OTAError(.recordsFieldType, "\(path).alg: not a signature algorithm (\(algorithmName))")
+            }
+            let signatureText = try object.string("sig", maximumBytes: 1024)
+            guard let signature = Hex.decode(signatureText) else { throw OTAError(.recordsFieldType, "\(path).sig: hex") }
+            self = .checkpoint(Checkpoint(algorithm: algorithm, key: try object.digest("key"), signature: signature, time: try object.time("time")))
+        case .tornTail:
+            let object = try JSONObjectReader(json, path: path, allowed: ["bytes", "digest", "file", "offset", "segment", "time"])
+            let segment = try object.string("segment", maximumBytes: 64)
+            guard LogLayout.firstSeq(ofSegment: segment) != nil else { throw OTAError(.recordsFieldType, "\(path).segment: not a segment name") }
+            let file = try object.string("file", maximumBytes: 128)
+            guard file.hasPrefix("quarantine/torn-"), !file.contains(".."), file.utf8.filter({ $0 == UInt8(ascii: "/") }).count == 1 else {
+                throw OTAError(.recordsFieldType, "\(path).file: must name a file in quarantine/")
+            }
+            self = .tornTail(TornTail(
+                segment: segment, offset: try object.integer("offset", in: 0...Int64.max), bytes: try object.integer("bytes", in: 1...(64 << 20)),
+                digest: try object.digest("digest"), file: file, time: try object.time("time")))
+        case .prune:
+            let object = try JSONObjectReader(
+                json, path: path, allowed: ["acknowledged", "cutoff", "months", "reason", "requestedBy", "segments", "through", "throughHash", "time"])
+            // A prune removes entries before itself: `through` is at most the entry before it.
+            let through = UInt64(try object.integer("through", in: 0...Int64(clamping: seq == 0 ? 0 : seq - 1)))
+            guard seq > 0 else { throw OTAError(.recordsFieldRange, "\(path): entry 0 cannot be a prune") }
+            var acknowledged: Prune.Acknowledgement? = nil
+            if let ack = try object.optionalObject("acknowledged", allowed: ["by", "hash", "through"]) {
+                acknowledged = Prune.Acknowledgement(
+                    through: UInt64(try ack.integer("through", in: 0...Int64(clamping: seq - 1))), hash: try ack.digest("hash"),
+                    by: try ack.string("by", maximumBytes: 256))
+            }
+            guard let cutoff = try object.optionalInstant("cutoff") else { throw OTAError(.recordsFieldMissing, "\(path).cutoff: required") }
+            self = .prune(Prune(
+                through: through, throughHash: try object.optionalDigest("throughHash"),
+                segments: try object.array("segments", maximumCount: 1 << 20) { value, itemPath throws(OTAError) in
+                    guard let name = value.stringValue, LogLayout.firstSeq(ofSegment: name) != nil else {
+                        throw OTAError(.recordsFieldType, "\(itemPath): not a segment name")
+                    }
+                    return name
+                },
+                cutoff: cutoff, months: try object.integer("months", in: Int64(Recorder.minimumRetentionMonths)...Int64(LogMeta.maximumRetentionMonths)),
+                reason: try object.string("reason", maximumBytes: 256), requestedBy: try object.string("requestedBy", maximumBytes: 256),
+                acknowledged: acknowledged, time: try object.time("time")))
+        case .keyRotation:
+            let object = try JSONObjectReader(json, path: path, allowed: ["certificate", "key", "publicKey", "reason", "time"])
+            let keyText = try object.string("publicKey", maximumBytes: 8192)
+            guard let publicKey = Hex.decode(keyText) else { throw OTAError(.recordsFieldType, "\(path).publicKey: hex DER") }
+            self = .keyRotation(KeyRotation(
+                key: try object.digest("key"), publicKey: publicKey, certificate: try object.optionalString("certificate", maximumBytes: 16384),
+                reason: try object.string("reason", maximumBytes: 256), time: try object.time("time")))
+        }
+    }
+
+    /// Reads an entry's body, also requiring that its bytes are the canonical encoding.
+    public init(entry: LogEntry, vin: String) throws(OTAError) {
+        try self.init(kind: entry.kind, json: try entry.canonicalJSON(), vin: vin, seq: entry.seq)
+    }
+}

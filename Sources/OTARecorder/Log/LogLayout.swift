@@ -1,0 +1,55 @@
+public import OTACore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Names inside a log directory (docs/FORMAT.md, Records):
+///
+///     log.json                      format, VIN, suite hash, device key id, retention
+///     segment-<first seq, 20 digits>.log
+///     HEAD                          the latest checkpoint line (a copy)
+///     ACK                           "<seq> <hash>\n": what the fleet store has acknowledged
+///     quarantine/torn-<segment>-<offset>.bin
+public struct LogLayout: Sendable {
+    public let directory: String
+
+    public init(directory: String) { self.directory = directory }
+
+    public var metaPath: String { directory + "/log.json" }
+    public var headPath: String { directory + "/HEAD" }
+    public var ackPath: String { directory + "/ACK" }
+    public var lockPath: String { directory + "/lock" }
+    public var quarantineDirectory: String { directory + "/quarantine" }
+
+    public static func segmentName(firstSeq: UInt64) -> String {
+        let digits = String(firstSeq)
+        return "segment-" + String(repeating: "0", count: max(0, 20 - digits.count)) + digits + ".log"
+    }
+
+    /// The first sequence number a segment name claims (20 decimal digits, at most
+    /// `EntryBody.maximumSeq`), or nil for other names.
+    public static func firstSeq(ofSegment name: String) -> UInt64? {
+        guard name.utf8.count == 32, name.hasPrefix("segment-"), name.hasSuffix(".log") else { return nil }
+        let digits = name.utf8.dropFirst(8).dropLast(4)
+        guard digits.allSatisfy({ (0x30...0x39).contains($0) }), let value = UInt64(String(decoding: digits, as: UTF8.self)),
+              value <= EntryBody.maximumSeq
+        else { return nil }
+        return value
+    }
+
+    /// Segment file names in order (20-digit numbers sort as text).
+    public func segments() throws(OTAError) -> [String] {
+        try FileSystem.list(directory).filter { Self.firstSeq(ofSegment: $0) != nil }
+    }
+
+    /// Names in the directory that look like segments but are not well-formed segment names
+    /// (`segment-….log.bak`, `segment-12.log`, `old.log`): a renamed segment is reported, never
+    /// silently skipped.
+    public func strayNames() throws(OTAError) -> [String] {
+        try FileSystem.list(directory).filter { name in
+            Self.firstSeq(ofSegment: name) == nil && (name.hasPrefix("segment") || name.hasSuffix(".log"))
+        }
+    }
+
+    public func path(_ name: String) -> String { directory + "/" + name }
+}

@@ -1,0 +1,10 @@
+/// An entry the verifier found intact and in order, with its body read strictly.
+public struct VerifiedEntry: Sendable {
+    public let entry: LogEntry
+    public let body: EntryBody
+
+    public init(entry: LogEntry, body: EntryBody) {
+        self.entry = entry
+        self.body = body
+    }
+}

@@ -1,0 +1,37 @@
+import ArgumentParser
+import OTACore
+import OTARecorder
+
+struct RecordsVerify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Verify a vehicle record log: chain, checkpoint signatures, schema, truncation against HEAD.",
+        discussion: "Exit 2 and a dotted code (records.changed, records.deleted, records.inserted, records.reordered, records.truncated, records.torn-tail, records.checkpoint-signature, records.schema, records.meta, records.segment-name) when anything is wrong.")
+
+    @Argument(help: "Log directories.") var logs: [String]
+    @Option(help: "A device public key (PEM) or certificate that signs the start of the log; repeat for several.") var key: [String]
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        var keys: [PublicKey] = []
+        for path in key { keys.append(try DeviceKey.load(path)) }
+        guard !keys.isEmpty else { throw OTAError(.usageInvalid, "give the device key with --key") }
+        var reports: [VerificationReport] = []
+        var records = 0
+        var entries = 0
+        for log in logs {
+            let report = try LogVerifier(directory: log, keys: keys).verify()
+            guard report.intact else { throw RecordsSupport.fail(report, log: log) }
+            records += report.records
+            entries += report.entries
+            if reports.count < 100 { reports.append(report) }
+        }
+        guard logs.count == 1, let report = reports.first else {
+            struct Result: Encodable { let logs: Int; let records: Int; let entries: Int }
+            Output.succeed(Result(logs: logs.count, records: records, entries: entries),
+                           human: "\(logs.count) logs intact: \(records) records, \(entries) entries", json: output.json)
+            return
+        }
+        Output.succeed(report, human: "\(logs[0]): intact: \(report.records) records, \(report.entries) entries (\(report.firstSeq ?? 0)...\(report.lastSeq ?? 0)), signed through entry \(report.headSeq.map(String.init) ?? "none")\(report.anchoredAt.map { ", anchored at checkpoint \($0) after pruning" } ?? "")\(report.keyRotations > 0 ? ", \(report.keyRotations) key rotation(s)" : "")", json: output.json)
+    }
+}

@@ -19,16 +19,24 @@ struct SeedMaker {
     static let vin = "LSVX1A2B3C4D56789"
 
     /// A record for the sample log; `seq` varies its fields.
-    static func record(step: String, seq: Int) -> UpgradeRecord {
-        UpgradeRecord(
-            time: "2026-11-2\(seq % 10)T08:00:00.000Z", timeSource: "test", vin: vin, bundle: "fuzz-bundle-intl", campaign: "CAMP-FUZZ",
-            ecu: "IVI", hardwarePart: "IVI-HW-3", step: step, result: seq % 3 == 2 ? "rejected" : "success",
-            errorCode: seq % 3 == 2 ? "signature.threshold" : nil, versionBefore: "2.3.1", versionAfter: "2.4.0",
-            swinBefore: "SWIN-IVI-2.3.1", swinAfter: "SWIN-IVI-2.4.0", categories: ["safety"],
-            regulatory: [.init(kind: "filing", number: "MIIT-OTA-2026-0001", authority: "MIIT")],
-            preconditions: ["battery": "78", "gear": "P"], notice: .init(digest: String(repeating: "ab", count: 32), language: "en"),
-            confirmation: .init(actor: .owner, channel: "hmi", answer: "accepted", at: "2026-11-20T07:59:00.000Z"),
-            durationMs: Int64(1000 * seq))
+    static func record(step: RecordStep, seq: Int) -> UpgradeRecord {
+        let time = RecordTime(milliseconds: 1_795_000_000_000 + Int64(seq) * 60_000, source: .test)
+        return UpgradeRecord(
+            time: time, vin: vin, attempt: "fuzz\(seq / 5)", phase: .install, step: step, outcome: seq % 3 == 2 ? .rejected : .success,
+            errorCode: seq % 3 == 2 ? "signature.threshold" : nil,
+            reasons: seq % 3 == 2 ? [RecordReason(code: "signature.threshold", message: "1 of 2 signers")] : [],
+            update: UpdateFacts(
+                bundle: "fuzz-bundle-intl", campaign: "CAMP-FUZZ", manifestDigest: String(repeating: "cd", count: 32), categories: [.safety],
+                references: [.init(kind: .filing, number: "MIIT-OTA-2026-0001", authority: "MIIT")],
+                signers: [.init(subject: "CN=Release Signer 1", keyID: String(repeating: "5e", count: 32))]),
+            ecus: [ECUFacts(ecu: "IVI", hardwarePart: "IVI-HW-3", kind: .full, versionBefore: "2.3.1", versionAfter: "2.4.0",
+                            securityVersionBefore: 11, securityVersionAfter: 12, rxswinBefore: "R10-IVI-0023", rxswinAfter: "R10-IVI-0024",
+                            swinBefore: "SWIN-IVI-2.3.1", swinAfter: "SWIN-IVI-2.4.0",
+                            imageHashBefore: String(repeating: "a1", count: 32), imageHashAfter: String(repeating: "b2", count: 32))],
+            preconditions: PreconditionReadings(parked: true, gear: "P", batteryPercent: 78),
+            notice: NoticeShown(digest: String(repeating: "ab", count: 32), language: "en"),
+            confirmation: Confirmation(party: .owner, channel: "hmi", answer: .accepted, at: time),
+            started: time, finished: time, durationMs: Int64(1000 * seq))
     }
 
     func makeAll() throws(OTAError) {
@@ -277,7 +285,7 @@ struct SeedMaker {
         let recorder = try Recorder.create(at: log, vin: Self.vin, signer: signer, clock: clock, configuration: configuration)
         for seq in 0..<5 {
             clock.advance(seconds: 60)
-            _ = try recorder.append(Self.record(step: ["verify", "policy", "apply", "boot", "confirm"][seq], seq: seq))
+            _ = try recorder.append(Self.record(step: [RecordStep.verify, .consent, .applyImage, .boot, .result][seq], seq: seq))
         }
         try recorder.close()
         let (input, segments) = try Self.pack(log)
@@ -296,7 +304,7 @@ struct SeedMaker {
         var last: Recorder.Appended? = nil
         for seq in 0..<8 {
             clock.advance(seconds: 86_400)
-            last = try writer.append(Self.record(step: "apply", seq: seq))
+            last = try writer.append(Self.record(step: .applyImage, seq: seq))
         }
         try writer.acknowledge(through: last!.seq, hash: last!.hash)
         _ = try writer.prune(now: Date(timeIntervalSince1970: 1_795_000_000 + 400 * 86_400))

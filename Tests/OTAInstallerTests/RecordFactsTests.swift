@@ -152,9 +152,11 @@ struct RecordFactsTests {
         #expect(result.notice?.language == "zh-CN" && result.confirmation?.party == .owner && result.confirmation?.answer == .accepted
                 && result.confirmation?.channel == "head-unit")
         #expect(result.update?.categories == [.other] && result.phase == .install)
+        // A vehicle that does not require its repository says so (no entry to check).
+        #expect(result.repository == RepositoryFacts(required: false))
         // Every step of the attempt, in order, under one attempt id.
         let steps = evidence.records.filter { $0.attempt == result.attempt }.map(\.step)
-        #expect(steps == [.verify, .target, .antiRollback, .approval, .filing, .plan, .precondition, .consent, .decrypt, .applyStart, .applyImage, .applyImage,
+        #expect(steps == [.verify, .repository, .target, .antiRollback, .approval, .filing, .plan, .precondition, .consent, .decrypt, .applyStart, .applyImage, .applyImage,
                           .applyInstalled, .activate, .boot, .commit, .result])
         // The register: delivery, then this update.
         let history = evidence.records.filter { $0.step == .vehicleInit || ($0.step == .result && $0.outcome == .success) }

@@ -34,7 +34,9 @@ struct PolicyRefusalTests {
         #expect(stateAfter.ecus == stateBefore.ecus && stateAfter.slots == stateBefore.slots && stateAfter.pending == nil, sourceLocation: sourceLocation)
         let records = try InstallerFixture.records(vehicle).dropFirst(recordsBefore)
         let refusal = records.last
-        #expect(refusal?.step == .result && refusal?.outcome == .rejected && refusal?.errorCode == code,
+        // An install attempt ends with its result record; a vehicle that refuses to open (its
+        // trust store or state fails its seal) records the check that refused.
+        #expect([.result, .trustCheck, .stateCheck].contains(refusal?.step) && refusal?.outcome == .rejected && refusal?.errorCode == code,
                 "no record of the refusal: \(records.map(\.step))", sourceLocation: sourceLocation)
         #expect(refusal?.vin == InstallerFixture.vin, sourceLocation: sourceLocation)
     }

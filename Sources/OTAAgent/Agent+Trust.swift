@@ -1,5 +1,6 @@
 internal import Foundation
 public import OTACore
+import OTAInstaller
 import OTARecorder
 public import OTATUF
 

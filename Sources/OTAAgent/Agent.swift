@@ -98,7 +98,7 @@ public final class Agent {
         } catch {
             try vehicle.recordAgentStep(
                 .agentRefresh, Vehicle.outcome(of: error), error: error,
-                repository: RepositoryFacts(repository: base, download: retryLog.isEmpty ? nil : DownloadReading(retryLog: retryLog.joined())))
+                repository: RepositoryFacts(repository: base, download: DownloadReading(retryLog: retryLog.joined())))
             throw error
         }
         try vehicle.recordAgentStep(

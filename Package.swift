@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "OTARepository", targets: ["OTARepository"]),
         .library(name: "OTATransport", targets: ["OTATransport"]),
         .library(name: "OTAAgent", targets: ["OTAAgent"]),
+        .library(name: "OTAFleet", targets: ["OTAFleet"]),
         .executable(name: "ota", targets: ["ota"]),
         .executable(name: "ota-tuf-client", targets: ["ota-tuf-client"]),
     ],
@@ -27,6 +28,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         // System libraries: a module map and a shim header each; only OTACore imports them.
@@ -60,6 +64,8 @@ let package = Package(
             name: "ota",
             dependencies: [
                 "OTACore", "OTABuilder", "OTADelta", "OTARecorder", "OTACompliance", "OTAInstaller", "OTARepository", "OTAAgent",
+                "OTAFleet",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -101,6 +107,20 @@ let package = Package(
         .target(name: "OTAAgent", dependencies: ["OTACore", "OTATUF", "OTATransport", "OTAInstaller", "OTARecorder"], swiftSettings: swiftSettings),
         // The TUF client alone, in the command-line shape TUF conformance suites drive.
         .executableTarget(name: "ota-tuf-client", dependencies: ["OTACore", "OTATUF", "OTATransport"], swiftSettings: swiftSettings),
+        // The fleet service (cloud side): record uploads, compliance queries, the PostgreSQL store.
+        .target(
+            name: "OTAFleet",
+            dependencies: [
+                "OTACore", "OTARecorder", "OTACompliance",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "OTAFleetTests",
+            dependencies: ["OTACore", "OTARecorder", "OTACompliance", "OTAFleet", "OTATestSupport", "OTAAgent", "OTATransport"],
+            swiftSettings: swiftSettings),
         // TUF repository (cloud side: signs metadata; never a dependency of the vehicle side).
         .target(name: "OTARepository", dependencies: ["OTACore", "OTATUF"], swiftSettings: swiftSettings),
         .testTarget(

@@ -26,11 +26,16 @@ public final class Agent {
         public var approval: [UInt8]?
         /// Called as verified chunks of a bundle arrive (for a display; never for the record).
         public var progress: (@Sendable (TransferProgress) -> Void)?
+        /// The fleet service the record log goes to after every install attempt, and how to reach it.
+        public var fleet: String?
+        public var fleetTransport: TransportOptions?
 
         public init(
             repository: String, transport: TransportOptions, initialRoot: String? = nil, conditions: VehicleConditions? = nil, consent: Consent? = nil,
-            approval: [UInt8]? = nil, progress: (@Sendable (TransferProgress) -> Void)? = nil
+            approval: [UInt8]? = nil, progress: (@Sendable (TransferProgress) -> Void)? = nil, fleet: String? = nil, fleetTransport: TransportOptions? = nil
         ) {
+            self.fleet = fleet
+            self.fleetTransport = fleetTransport
             self.repository = repository
             self.transport = transport
             self.initialRoot = initialRoot
@@ -55,6 +60,9 @@ public final class Agent {
         public var bundleId: String?
         public var metadata: [String]
         public var download: HTTPTransport.DownloadReport?
+        /// The record upload after the install attempt, when a fleet service is configured.
+        public var upload: FleetUploader.Report? = nil
+        public var uploadError: String? = nil
     }
 
     public let vehicle: Vehicle
@@ -256,11 +264,26 @@ public final class Agent {
             try vehicle.recordAgentStep(
                 .agentInstall, Vehicle.outcome(of: error), bundle: target.bundleId, campaign: target.campaign, error: error,
                 repository: RepositoryFacts(target: target.name))
+            _ = uploadRecords()
             throw error
         }
         unlink(path)
         try vehicle.recordAgentStep(.agentInstall, .success, bundle: target.bundleId, campaign: target.campaign, repository: RepositoryFacts(target: target.name))
-        return Outcome(state: .rebootRequired, target: target.name, bundleId: target.bundleId, metadata: client.events, download: report)
+        var outcome = Outcome(state: .rebootRequired, target: target.name, bundleId: target.bundleId, metadata: client.events, download: report)
+        (outcome.upload, outcome.uploadError) = uploadRecords()
+        return outcome
+    }
+
+    /// After an install attempt: the record log goes to the fleet service, when one is
+    /// configured. A failed upload is reported and tried again next time (the entries stay on
+    /// the vehicle until acknowledged); it never changes the install's outcome.
+    func uploadRecords() -> (FleetUploader.Report?, String?) {
+        guard let fleet = options.fleet else { return (nil, nil) }
+        do throws(OTAError) {
+            return (try FleetUploader(vehicle: vehicle, fleet: fleet, transport: options.fleetTransport ?? options.transport).upload(), nil)
+        } catch {
+            return (nil, "\(error.code.rawValue): \(error.message)")
+        }
     }
 
     // MARK: - small private state

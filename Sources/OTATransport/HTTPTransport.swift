@@ -42,6 +42,36 @@ public final class HTTPTransport: TUFFetcher {
         }
     }
 
+    // MARK: - uploads
+
+    /// POSTs `body` to `url` and returns the HTTP status and the answer (at most `maxLength`
+    /// bytes). Drops, stalls and 5xx answers are retried (the caller's request must be
+    /// idempotent, as a record-log upload is); a refused certificate is an error; other statuses
+    /// come back to the caller with their body (a service's JSON error names its code).
+    public func post(_ url: String, body: [UInt8], contentType: String, maxLength: Int) throws(OTAError) -> (status: Int, body: [UInt8]) {
+        try withRetries(url) { () throws(OTAError) -> (status: Int, body: [UInt8]) in
+            let sink = MemorySink(limit: maxLength)
+            let handle = try configuredHandle(url)
+            try handle.setHeaders(["Content-Type: \(contentType)", "Expect:"])
+            try handle.set(CURLOPT_POSTFIELDSIZE_LARGE, offset: Int64(body.count))
+            let (code, text) = body.withUnsafeBytes { raw -> (CURLcode, String) in
+                withExtendedLifetime(sink) { () -> (CURLcode, String) in
+                    try? handle.set(CURLOPT_POSTFIELDS, pointer: UnsafeMutableRawPointer(mutating: raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!))
+                    try? handle.set(CURLOPT_WRITEDATA, pointer: Unmanaged.passUnretained(sink).toOpaque())
+                    try? handle.setWriteFunction(memorySinkWrite)
+                    return handle.perform()
+                }
+            }
+            if sink.overflowed { throw OTAError(.tufTooLarge, "\(url): the answer is longer than \(maxLength) bytes") }
+            let status = handle.responseCode
+            switch status {
+            case 401, 495, 496, 500...599: try Self.check(code, text, status: status, url: url)
+            default: try Self.check(code, text, status: 0, url: url)
+            }
+            return (status, sink.bytes)
+        }
+    }
+
     // MARK: - large files
 
     /// What a download did.

@@ -5,8 +5,8 @@ import OTARecorder
 /// entries stream by: one section per vehicle with a timeline of its steps. Every word is in the
 /// report's language (labels from the field table, steps and results from the record's
 /// vocabulary); failed steps are highlighted (`li.failed`).
-enum HTMLReport {
-    static func escape(_ text: String) -> String {
+package enum HTMLReport {
+    package static func escape(_ text: String) -> String {
         var out = ""
         out.reserveCapacity(text.utf8.count)
         for character in text {

@@ -12,7 +12,8 @@ public import OTARecorder
 /// rejected, never merged; a log that ends before the stored head (cut back on the vehicle) is
 /// rejected; ingesting the same log twice adds nothing. A vehicle the store knows is checked
 /// against the keys the store holds for it (learned from rotations in its chain), not the key
-/// given.
+/// given. A log may start at the stored head itself (same entry, same hash: what a vehicle
+/// uploads when the store holds the rest).
 public enum FleetIngest {
     public struct Report: Sendable, Encodable {
         public var vin: String
@@ -50,11 +51,15 @@ public enum FleetIngest {
             known[keyID] = StoredVehicle.Key(keyID: keyID, publicKey: try publicKey.der(), certificate: certificate, fromSeq: 0)
         }
 
+        // A log may start at the stored head (an upload of what the store lacks).
+        var verifier = LogVerifier(directory: directory, keys: keys)
+        verifier.trustedAnchor = stored.map { ($0.headSeq, $0.headHash) }
+
         // Pass 1: verify everything; decide continuity. Nothing is written.
         var continuity = Continuity(stored: stored)
         let first: VerificationReport
         do throws(OTAError) {
-            first = try LogVerifier(directory: directory, keys: keys).verify { verified throws(OTAError) in
+            first = try verifier.verify { verified throws(OTAError) in
                 try continuity.see(verified.entry, directory: directory, vin: meta.vin)
             }
         } catch {
@@ -76,7 +81,7 @@ public enum FleetIngest {
             var pending: [(StoredEntry, EntryBody)] = []
             var lastCheckpoint: (seq: UInt64, hash: String, key: String)? = nil
             var announced: StoredVehicle.Key? = nil
-            let second = try LogVerifier(directory: directory, keys: keys).verify { verified throws(OTAError) in
+            let second = try verifier.verify { verified throws(OTAError) in
                 let entry = verified.entry
                 if let stored, entry.seq <= stored.headSeq {
                     report.alreadyStored += 1

@@ -132,6 +132,17 @@ extension OTAError.Code {
     public static let filingExpired = Self("filing.expired", .rejected, "no regulatory reference of the needed type is valid now")
     public static let filingMissing = Self("filing.missing", .rejected, "a change category needs a regulatory reference the manifest lacks")
 
+    // MARK: fleet
+    public static let fleetAckInvalid = Self("fleet.ack-invalid", .rejected, "a fleet acknowledgement is malformed, not signed by a compliance-role key, or its signature does not verify")
+    public static let fleetAckMismatch = Self("fleet.ack-mismatch", .rejected, "a fleet acknowledgement names another VIN, log or entry than the vehicle's own")
+    public static let fleetClientCertificate = Self("fleet.client-certificate", .rejected, "the client certificate is missing, malformed, or does not chain to the anchors of its role")
+    public static let fleetRefused = Self("fleet.refused", .rejected, "the fleet service refused the upload (the cause names the service's code)")
+    public static let fleetRole = Self("fleet.role", .rejected, "the client certificate holds another role than the endpoint serves")
+    public static let fleetUnreachable = Self("fleet.unreachable", .io, "the fleet service could not be reached, or answered with a server error")
+    public static let fleetUploadMalformed = Self("fleet.upload-malformed", .rejected, "an uploaded log is not in the upload format (ota-fleet-upload/1)")
+    public static let fleetUploadTooLarge = Self("fleet.upload-too-large", .rejected, "an uploaded log is larger than the service accepts in one request")
+    public static let fleetVinMismatch = Self("fleet.vin-mismatch", .rejected, "a vehicle sent or asked for another VIN's log than its certificate names")
+
     // MARK: image
     public static let imageNotAFile = Self("image.not-a-file", .usage, "an image path is not a regular file")
     public static let imageOutsideDirectory = Self("image.outside-directory", .usage, "an image resolves (through a symbolic link) outside the --images directory")
@@ -503,6 +514,15 @@ extension OTAError.Code {
         .exportSignerRole,
         .filingExpired,
         .filingMissing,
+        .fleetAckInvalid,
+        .fleetAckMismatch,
+        .fleetClientCertificate,
+        .fleetRefused,
+        .fleetRole,
+        .fleetUnreachable,
+        .fleetUploadMalformed,
+        .fleetUploadTooLarge,
+        .fleetVinMismatch,
         .imageNotAFile,
         .imageOutsideDirectory,
         .imageTooLarge,

@@ -4,6 +4,8 @@ public import OTACore
 public struct LogVerifier {
     public let layout: LogLayout
     public let keys: [PublicKey]
+    /// A checkpoint already verified (see `RecordChainVerifier.trustedAnchor`).
+    public var trustedAnchor: (seq: UInt64, hash: String)?
 
     public init(directory: String, publicKey: PublicKey) {
         self.init(directory: directory, keys: [publicKey])
@@ -28,6 +30,7 @@ public struct LogVerifier {
             head = bytes
         }
         var verifier = try RecordChainVerifier(meta: meta, keys: keys, head: head?[...])
+        verifier.trustedAnchor = trustedAnchor
         for name in try layout.strayNames() {
             verifier.note(.segmentName, location: name, "\(name): not a segment name, but named like one (a renamed segment?)")
         }

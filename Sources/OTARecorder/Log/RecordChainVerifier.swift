@@ -24,6 +24,11 @@ public struct RecordChainVerifier: Sendable {
     /// Whether the chain's last key must be the one `log.json` names (off for an export's
     /// chain evidence, which carries no `log.json`).
     public var checksMetaKey = true
+    /// A checkpoint the caller already holds verified (the fleet store's head): a log that
+    /// starts exactly there, with that hash, is a continuation, and the entries before it
+    /// are not missing (an upload sends only what the store lacks).
+    public var trustedAnchor: (seq: UInt64, hash: String)?
+    private var startsAtAnchor = false
 
     // Chain state: the highest in-order entry and its hash.
     private var started = false
@@ -207,6 +212,7 @@ public struct RecordChainVerifier: Sendable {
                 }
             } else {
                 report.anchoredAt = entry.seq
+                startsAtAnchor = trustedAnchor.map { $0.seq == entry.seq && $0.hash == entry.hash } ?? false
                 if entry.kind != .checkpoint {
                     issue(.unanchored, entry.seq, location, "the log starts at entry \(entry.seq), which is not a signed checkpoint")
                 }
@@ -305,7 +311,7 @@ public struct RecordChainVerifier: Sendable {
         if !started {
             issue(.truncated, 0, EntryLocation("log"), "the log holds no entries")
         }
-        if let first = report.firstSeq, first > 0 {
+        if let first = report.firstSeq, first > 0, !startsAtAnchor {
             if prunedThrough == nil || prunedThrough! + 1 < first {
                 issue(.deleted, 0, through: first - 1, EntryLocation("log"), "entries 0...\(first - 1) are missing and no prune record covers them")
             }

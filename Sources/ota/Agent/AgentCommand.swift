@@ -12,7 +12,7 @@ struct AgentCommand: ParsableCommand {
         commandName: "agent",
         abstract: "Pull updates from a TUF repository over mutually authenticated HTTPS and install them.",
         discussion: "Every step is recorded in the vehicle's record log. Safe to kill at any instant and run again.",
-        subcommands: [AgentCheckCommand.self, AgentDownloadCommand.self, AgentRunCommand.self]
+        subcommands: [AgentCheckCommand.self, AgentDownloadCommand.self, AgentRunCommand.self, AgentUploadCommand.self]
     )
 }
 
@@ -96,6 +96,8 @@ struct AgentRunCommand: ParsableCommand {
     @Option(help: "The user's answer to the notice: yes or no.") var consent: String?
     @Option(help: "Language of the notice the user read.") var language = "en"
     @Option(help: "Approval file (for automated-driving changes).") var approval: String?
+    @Option(help: "Fleet service URL: the record log is uploaded there after the install attempt.") var fleet: String?
+    @Option(name: .customLong("fleet-ca"), help: "The only CA the fleet service's certificate may chain to (PEM).") var fleetCA: String?
     @OptionGroup var output: OutputOptions
 
     func run() throws {
@@ -109,7 +111,11 @@ struct AgentRunCommand: ParsableCommand {
             vehicle: vehicle,
             options: .init(
                 repository: agent.repository, transport: agent.transport(), initialRoot: agent.root, conditions: conditions, consent: answer,
-                approval: approvalBytes, progress: agent.progressReporter())
+                approval: approvalBytes, progress: agent.progressReporter(), fleet: fleet, fleetTransport: fleetCA.map { ca in
+                    var options = agent.transport()
+                    options.pinnedCA = ca
+                    return options
+                })
         ).run()
         Output.succeed(outcome, human: outcome.human, json: output.json)
     }
@@ -127,5 +133,34 @@ final class ProgressState: @unchecked Sendable {
         guard percent >= shown + 5 || (percent == 100 && shown != 100) else { return false }
         shown = percent
         return true
+    }
+}
+
+/// `ota agent upload`: the record log to the fleet service, its acknowledgement kept, then the
+/// prune that acknowledgement allows (run it from a timer, or with --every).
+struct AgentUploadCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "upload",
+        abstract: "Upload the record log's new entries to the fleet service, keep its signed acknowledgement, prune what it allows.")
+    @Option(help: "Vehicle directory.") var vehicle: String
+    @Option(help: "Fleet service URL.") var fleet: String
+    @Option(help: "The only CA the fleet service's certificate may chain to (PEM).") var ca: String?
+    @Option(help: "The vehicle's TLS certificate (PEM; default DIR/keys/device.crt).") var cert: String?
+    @Option(help: "Its private key (PEM; default DIR/keys/device.key).") var key: String?
+    @Option(help: "Retries per request for drops, stalls and server errors.") var retries = 5
+    @Option(help: "Entries per request at most.") var batch = 4096
+    @Option(help: "Upload again every this many seconds (a schedule); 0: once.") var every = 0
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let certificate = cert ?? vehicle + "/keys/device.crt"
+        let transport = TransportOptions(clientCertificate: certificate, clientKey: key ?? vehicle + "/keys/device.key", pinnedCA: ca, retries: retries, backoff: 0.2)
+        while true {
+            let uploader = FleetUploader(vehicle: try Vehicle(directory: vehicle), fleet: fleet, transport: transport, maximumEntries: batch)
+            let report = try uploader.upload()
+            Output.succeed(report, human: "acknowledged through entry \(report.through.map(String.init) ?? "none") by \(report.store ?? "the fleet service"); \(report.entriesSent) entries sent in \(report.requests) request(s), \(report.added) new; \(report.prunedSegments) segment(s) pruned", json: output.json)
+            guard every > 0 else { return }
+            sleep(UInt32(every))
+        }
     }
 }

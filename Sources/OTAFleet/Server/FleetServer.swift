@@ -1,0 +1,403 @@
+public import Foundation
+public import Hummingbird
+public import OTACompliance
+public import OTACore
+import HTTPTypes
+import Logging
+import NIOCore
+import NIOPosix
+import OTARecorder
+
+/// `ota fleet serve`: vehicles upload their record logs, compliance staff query and export.
+///
+/// Plain HTTP on loopback (or a unix socket) behind nginx, which ends mutual TLS
+/// (`scripts/fleet-server.sh`; docs/SECURITY.md, Fleet service). Every request but `/health`
+/// and `/metrics` must carry the proxy's secret and the client certificate nginx verified; the
+/// service verifies that certificate again against its own trust store and serves:
+///
+/// | route | role |
+/// |---|---|
+/// | `GET /v1/vehicles/{vin}/head`, `POST /v1/vehicles/{vin}/log` | vehicle (its own VIN only) |
+/// | `GET /v1/records`, `/v1/vehicles/{vin}/software`, `/v1/software`, `/v1/export`, `/v1/exports/{id}/{file}` | compliance |
+/// | `GET /compliance`, `/compliance/vehicles/{vin}`, `/compliance/campaigns/{campaign}` (HTML) | compliance |
+/// | `GET /health`, `GET /metrics` (Prometheus text) | anyone who reaches the backend |
+///
+/// Store calls block, so they run on the service's own thread pool, never on an event loop.
+public final class FleetServer: Sendable {
+    public struct Configuration: Sendable {
+        /// The store, and whether it may be used from several threads at once.
+        public var store: StoreHandle
+        public var trust: TrustStore
+        /// Signs acknowledgements and exports (a `compliance` role certificate).
+        public var signer: ExportSigner
+        /// Scratch space for uploads being verified, and exports.
+        public var stateDirectory: String
+        /// The secret nginx adds to every request it forwards (`X-Fleet-Proxy`).
+        public var proxySecret: String
+        public var maximumUploadBytes: Int
+        public var threads: Int
+
+        public init(store: StoreHandle, trust: TrustStore, signer: ExportSigner, stateDirectory: String, proxySecret: String,
+                    maximumUploadBytes: Int = LogUpload.defaultMaximumBytes, threads: Int = 8) {
+            self.store = store
+            self.trust = trust
+            self.signer = signer
+            self.stateDirectory = stateDirectory
+            self.proxySecret = proxySecret
+            self.maximumUploadBytes = maximumUploadBytes
+            self.threads = threads
+        }
+    }
+
+    public let configuration: Configuration
+    public let metrics = FleetMetrics()
+    let pool: NIOThreadPool
+    let vinLocks = VINLocks()
+    let refusals: RefusalLog
+
+    static let certificateHeader = HTTPField.Name("X-Client-Certificate")!
+    static let proxyHeader = HTTPField.Name("X-Fleet-Proxy")!
+
+    public init(configuration: Configuration) throws(OTAError) {
+        guard configuration.proxySecret.utf8.count >= 16 else {
+            throw OTAError(.usageInvalid, "the proxy secret is shorter than 16 bytes")
+        }
+        try configuration.signer.checkRole(trust: configuration.trust, at: Date())
+        try FileSystem.createDirectory(configuration.stateDirectory, mode: 0o700)
+        try FileSystem.createDirectory(configuration.stateDirectory + "/incoming", mode: 0o700)
+        try FileSystem.createDirectory(configuration.stateDirectory + "/exports", mode: 0o700)
+        self.configuration = configuration
+        refusals = RefusalLog(path: configuration.stateDirectory + "/refused-uploads.jsonl")
+        pool = NIOThreadPool(numberOfThreads: max(2, configuration.threads))
+    }
+
+    /// Serves on `address` until the task is cancelled; `onRunning` gets the bound address
+    /// (`127.0.0.1:PORT` or the socket path).
+    public func run(address: BindAddress, onRunning: @escaping @Sendable (String) -> Void = { _ in }) async throws {
+        pool.start()
+        var logger = Logger(label: "ota.fleet")
+        logger.logLevel = .warning
+        let app = Application(
+            router: router(), configuration: .init(address: address, serverName: "ota-fleet"),
+            onServerRunning: { channel in
+                if let port = channel.localAddress?.port { onRunning("127.0.0.1:\(port)") } else { onRunning(channel.localAddress?.pathname ?? "") }
+            },
+            logger: logger)
+        do {
+            try await app.run()
+        } catch {
+            try? await pool.shutdownGracefully()
+            throw error
+        }
+        try? await pool.shutdownGracefully()
+    }
+
+    // MARK: Routes
+
+    func router() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.get("/health") { _, _ in await self.health() }
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: self.metrics.render())))
+        }
+        route(router, .get, "/v1/vehicles/{vin}/head", "head") { request, context, identity in
+            let vin = try context.parameters.require("vin")
+            try self.requireVehicle(identity, vin: vin, orCompliance: true)
+            return try await self.blocking { () throws(OTAError) in
+                var out = JSONObjectWriter()
+                out.set("vin", vin)
+                if let vehicle = try self.configuration.store.store.vehicle(vin) {
+                    out.set("through", unsigned: vehicle.headSeq)
+                    out.set("hash", vehicle.headHash)
+                    out.set("genesis", vehicle.genesis)
+                }
+                return Self.json(out.value)
+            }
+        }
+        route(router, .post, "/v1/vehicles/{vin}/log", "upload") { request, context, identity in
+            let vin = try context.parameters.require("vin")
+            return try await self.upload(request, vin: vin, identity: identity)
+        }
+        route(router, .get, "/v1/records", "records") { request, _, identity in
+            try Self.require(identity, .compliance)
+            let filter = try RecordQuery.filter(try RecordQuery.parameters(request.uri.query), allowed: RecordQuery.filterKeys)
+            return self.stream(contentType: "application/jsonl") { (pipe: ChunkPipe) throws(OTAError) in
+                try self.metrics.time("ota_fleet_query_seconds") { () throws(OTAError) in
+                    try self.configuration.store.store.entries(matching: filter) { entry throws(OTAError) in
+                        try pipe.write(RecordQuery.jsonLine(entry))
+                    }
+                }
+            }
+        }
+        route(router, .get, "/v1/vehicles/{vin}/software", "software") { _, context, identity in
+            try Self.require(identity, .compliance)
+            let vin = try context.parameters.require("vin")
+            return try await self.blocking { () throws(OTAError) in
+                Self.json(.array(try self.configuration.store.store.softwareHistory(of: vin).map(RecordQuery.json)))
+            }
+        }
+        route(router, .get, "/v1/software", "swin") { request, _, identity in
+            try Self.require(identity, .compliance)
+            let parameters = try RecordQuery.parameters(request.uri.query)
+            try RecordQuery.checkKeys(parameters, allowed: ["swin", "rxswin"])
+            guard parameters["swin"] != nil || parameters["rxswin"] != nil else { throw OTAError(.usageInvalid, "give swin= or rxswin=") }
+            return try await self.blocking { () throws(OTAError) in
+                Self.json(.array(try self.configuration.store.store.vehicles(runningSWIN: parameters["swin"], rxswin: parameters["rxswin"]).map(RecordQuery.json)))
+            }
+        }
+        route(router, .get, "/v1/export", "export") { request, _, identity in
+            try Self.require(identity, .compliance)
+            let parameters = try RecordQuery.parameters(request.uri.query)
+            return try await self.blocking { () throws(OTAError) in
+                try self.metrics.time("ota_fleet_query_seconds") { () throws(OTAError) in
+                    Self.json(try ExportService(server: self).export(parameters))
+                }
+            }
+        }
+        for path in ["/v1/exports/{id}/{part}", "/v1/exports/{id}/{part}/{file}"] {
+            route(router, .get, RouterPath(path), "export-file") { _, context, identity in
+                try Self.require(identity, .compliance)
+                let components = [context.parameters.get("part"), context.parameters.get("file")].compactMap { $0 }
+                let path = try ExportService(server: self).file(id: try context.parameters.require("id"), components: components)
+                return self.fileResponse(path)
+            }
+        }
+        route(router, .get, "/compliance", "page") { request, _, identity in
+            try Self.require(identity, .compliance)
+            let parameters = try RecordQuery.parameters(request.uri.query)
+            return try await self.blocking { () throws(OTAError) in
+                Self.html(try CompliancePages(store: self.configuration.store.store).index(parameters, viewer: identity.subject))
+            }
+        }
+        route(router, .get, "/compliance/vehicles/{vin}", "page-vehicle") { _, context, identity in
+            try Self.require(identity, .compliance)
+            let vin = try context.parameters.require("vin")
+            return try await self.blocking { () throws(OTAError) in
+                Self.html(try CompliancePages(store: self.configuration.store.store).vehicle(vin, viewer: identity.subject))
+            }
+        }
+        route(router, .get, "/compliance/campaigns/{campaign}", "page-campaign") { _, context, identity in
+            try Self.require(identity, .compliance)
+            let campaign = try context.parameters.require("campaign")
+            return try await self.blocking { () throws(OTAError) in
+                Self.html(try CompliancePages(store: self.configuration.store.store).campaign(campaign, viewer: identity.subject))
+            }
+        }
+        return router
+    }
+
+    /// Adds a route whose caller is authenticated first; every failure becomes a JSON error
+    /// with its code, and every request is counted.
+    private func route(_ router: Router<BasicRequestContext>, _ method: HTTPRequest.Method, _ path: RouterPath, _ name: String,
+                       _ handler: @escaping @Sendable (Request, BasicRequestContext, ClientIdentity) async throws -> Response) {
+        router.on(path, method: method) { request, context in
+            let response: Response
+            do {
+                let identity = try self.authenticate(request)
+                response = try await handler(request, context, identity)
+            } catch let error as OTAError {
+                response = Self.errorResponse(error)
+            } catch let error as HTTPError {
+                response = Self.errorResponse(OTAError(.usageInvalid, "\(error.status.code) \(error.body ?? error.status.reasonPhrase)"), status: error.status)
+            } catch {
+                response = Self.errorResponse(OTAError(.ioFailed, "the fleet service failed", cause: String(describing: error)), status: .internalServerError)
+            }
+            self.metrics.count("ota_fleet_http_requests_total", FleetMetrics.label("route", name) + "," + FleetMetrics.label("status", String(response.status.code)))
+            return response
+        }
+    }
+
+    func authenticate(_ request: Request) throws(OTAError) -> ClientIdentity {
+        guard let secret = request.headers[Self.proxyHeader], Self.constantTimeEqual(secret, configuration.proxySecret) else {
+            throw OTAError(.fleetClientCertificate, "the request did not come through the service's TLS front (no or wrong proxy secret)")
+        }
+        return try ClientIdentity.verify(escapedPEM: request.headers[Self.certificateHeader], trust: configuration.trust, time: SystemTime())
+    }
+
+    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        guard x.count == y.count else { return false }
+        var difference: UInt8 = 0
+        for index in x.indices { difference |= x[index] ^ y[index] }
+        return difference == 0
+    }
+
+    static func require(_ identity: ClientIdentity, _ role: TrustRole) throws(OTAError) {
+        guard identity.role == role else {
+            throw OTAError(.fleetRole, "\(identity.subject) holds the \(identity.role.rawValue) role; this endpoint serves the \(role.rawValue) role")
+        }
+    }
+
+    func requireVehicle(_ identity: ClientIdentity, vin: String, orCompliance: Bool) throws(OTAError) {
+        if orCompliance, identity.role == .compliance { return }
+        try Self.require(identity, .vehicle)
+        guard identity.vin == vin else {
+            throw OTAError(.fleetVinMismatch, "\(identity.subject) may read and write only the log of \(identity.vin ?? "its own VIN"), not of \(vin)")
+        }
+    }
+
+    // MARK: Upload
+
+    private func upload(_ request: Request, vin: String, identity: ClientIdentity) async throws -> Response {
+        let started = DispatchTime.now().uptimeNanoseconds
+        var request = request
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: configuration.maximumUploadBytes)
+        } catch {
+            let refused = OTAError(.fleetUploadTooLarge, "the upload is larger than \(configuration.maximumUploadBytes) bytes; send it in parts, each ending at a checkpoint")
+            refuse(refused, vin: vin, identity: identity)
+            return Self.errorResponse(refused)
+        }
+        let bytes = Array(body.readableBytesView)
+        do {
+            let result = try await blocking { () throws(OTAError) -> LogUpload.Result in
+                try self.vinLocks.withLock(vin) { () throws(OTAError) -> LogUpload.Result in
+                    do throws(OTAError) {
+                        let result = try self.metrics.time("ota_fleet_ingest_seconds") { () throws(OTAError) in
+                            try LogUpload.handle(bytes, pathVIN: vin, identity: identity, store: self.configuration.store.store,
+                                                 signer: self.configuration.signer, scratch: self.configuration.stateDirectory + "/incoming")
+                        }
+                        self.metrics.count("ota_fleet_verifications_total", FleetMetrics.label("result", "intact"))
+                        return result
+                    } catch {
+                        if error.code.rawValue.hasPrefix("records.") {
+                            self.metrics.count("ota_fleet_verifications_total", FleetMetrics.label("result", "refused"))
+                        }
+                        throw error
+                    }
+                }
+            }
+            metrics.count("ota_fleet_uploads_total", FleetMetrics.label("result", "accepted"))
+            metrics.count("ota_fleet_entries_ingested_total", by: UInt64(result.report.added))
+            metrics.count("ota_fleet_entries_already_stored_total", by: UInt64(result.report.alreadyStored))
+            metrics.observe("ota_fleet_upload_seconds", seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+            return Self.json(result.json)
+        } catch let error as OTAError {
+            if error.kind != .io { refuse(error, vin: vin, identity: identity) }
+            metrics.observe("ota_fleet_upload_seconds", seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+            return Self.errorResponse(error)
+        }
+    }
+
+    /// Counts and records a refused upload with its reason.
+    private func refuse(_ error: OTAError, vin: String, identity: ClientIdentity) {
+        metrics.count("ota_fleet_uploads_total", FleetMetrics.label("result", "refused"))
+        metrics.count("ota_fleet_upload_refusals_total", FleetMetrics.label("code", error.code.rawValue))
+        refusals.record(error, vin: vin, subject: identity.subject)
+    }
+
+    // MARK: Health
+
+    private func health() async -> Response {
+        do {
+            let identity = try await blocking { () throws(OTAError) -> String in
+                _ = try self.configuration.store.store.lastActivity()
+                return self.configuration.store.store.identity
+            }
+            var out = JSONObjectWriter()
+            out.set("status", "ok")
+            out.set("store", identity)
+            return Self.json(out.value)
+        } catch let error as OTAError {
+            return Self.errorResponse(error, status: .serviceUnavailable)
+        } catch {
+            return Self.errorResponse(OTAError(.recordsStore, "health check failed", cause: String(describing: error)), status: .serviceUnavailable)
+        }
+    }
+
+    // MARK: Plumbing
+
+    /// Runs blocking store work on the service's thread pool.
+    func blocking<T: Sendable>(_ body: @escaping @Sendable () throws(OTAError) -> T) async throws -> T {
+        try await pool.runIfActive { () throws -> T in try body() }
+    }
+
+    /// A response whose body a blocking producer writes through a `ChunkPipe`. An error after
+    /// the first bytes cannot change the status any more: it ends the body with an error line.
+    func stream(contentType: String, _ producer: @escaping @Sendable (ChunkPipe) throws(OTAError) -> Void) -> Response {
+        Response(status: .ok, headers: [.contentType: contentType], body: ResponseBody { writer in
+            let pipe = ChunkPipe()
+            let produced = Task {
+                do {
+                    try await self.blocking { () throws(OTAError) in
+                        do throws(OTAError) { try producer(pipe); try pipe.finish() } catch {
+                            try? pipe.write(Array("\n{\"error\":\"\(error.code.rawValue)\"}\n".utf8))
+                            try? pipe.finish()
+                            pipe.abandon()
+                            throw error
+                        }
+                    }
+                } catch {}
+            }
+            do {
+                for await chunk in pipe.chunks {
+                    try await writer.write(chunk)
+                    pipe.consumed()
+                }
+            } catch {
+                pipe.cancel()
+                await produced.value
+                throw error
+            }
+            await produced.value
+            try await writer.finish(nil)
+        })
+    }
+
+    /// A file streamed from disk in chunks.
+    func fileResponse(_ path: String) -> Response {
+        let type = path.hasSuffix(".csv") ? "text/csv; charset=utf-8" : path.hasSuffix(".html") ? "text/html; charset=utf-8"
+            : path.hasSuffix(".jsonl") ? "application/jsonl" : path.hasSuffix(".json") ? "application/json" : "application/octet-stream"
+        return stream(contentType: type) { (pipe: ChunkPipe) throws(OTAError) in
+            let reader = try InputFile(path: path)
+            var buffer = [UInt8](repeating: 0, count: ChunkPipe.chunkBytes)
+            while true {
+                let count = try reader.read(into: &buffer)
+                if count == 0 { break }
+                try pipe.write(buffer[0..<count])
+            }
+        }
+    }
+
+    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: value.bytes + [0x0a])))
+    }
+
+    static func html(_ text: String) -> Response {
+        Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .contentSecurityPolicy: "default-src 'none'; style-src 'unsafe-inline'"],
+                 body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// The HTTP status an error code maps to.
+    static func status(for error: OTAError) -> HTTPResponse.Status {
+        switch error.code {
+        case .fleetClientCertificate: .unauthorized
+        case .fleetRole, .fleetVinMismatch: .forbidden
+        case .fleetUploadTooLarge: .contentTooLarge
+        case .fleetUploadMalformed: .badRequest
+        case .recordsChainFork, .recordsChainDiscontinuous, .recordsBehindStore, .recordsKeyChanged: .conflict
+        default:
+            switch error.kind {
+            case .usage: .badRequest
+            case .io: .serviceUnavailable
+            default: .unprocessableContent
+            }
+        }
+    }
+
+    static func errorResponse(_ error: OTAError, status: HTTPResponse.Status? = nil) -> Response {
+        var out = JSONObjectWriter()
+        out.set("error", error.code.rawValue)
+        out.set("message", error.message)
+        if error.kind == .io { out.set("cause", error.cause) }
+        return json(out.value, status: status ?? Self.status(for: error))
+    }
+}
+
+/// The store behind the service. `@unchecked Sendable`: a `PostgresRecordStore` is `Sendable`
+/// itself, and a `SQLiteRecordStore` serialises every access through its GRDB `DatabaseQueue`.
+public struct StoreHandle: @unchecked Sendable {
+    public let store: any RecordStore
+    public init(_ store: any RecordStore) { self.store = store }
+}

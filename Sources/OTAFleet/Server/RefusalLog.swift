@@ -1,0 +1,37 @@
+import Foundation
+import OTACore
+import OTARecorder
+import Synchronization
+
+/// Every refused upload, one JSON line each (time, VIN asked for, client subject, error code,
+/// message) in `refused-uploads.jsonl` of the service's state directory: a gap, fork or
+/// rewritten history is refused, and the refusal itself is kept.
+final class RefusalLog: Sendable {
+    let path: String
+    private let lock = Mutex(())
+
+    init(path: String) { self.path = path }
+
+    func record(_ error: OTAError, vin: String, subject: String) {
+        var out = JSONObjectWriter()
+        out.set("time", RecordTime.format(Date()))
+        out.set("vin", vin)
+        out.set("client", subject)
+        out.set("code", error.code.rawValue)
+        out.set("message", String(error.message.prefix(2048)))
+        let line = out.value.bytes + [0x0a]
+        lock.withLock { _ in
+            let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+            guard descriptor >= 0 else { return }
+            defer { close(descriptor) }
+            _ = line.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            _ = fsync(descriptor)
+        }
+    }
+
+    /// The refusals recorded so far (for tests and the page).
+    func entries() -> [String] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").map(String.init)
+    }
+}

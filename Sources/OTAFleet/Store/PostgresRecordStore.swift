@@ -1,0 +1,517 @@
+public import Foundation
+public import OTACompliance
+public import OTACore
+public import OTARecorder
+import NIOCore
+import PostgresNIO
+import Synchronization
+
+/// The fleet record store on PostgreSQL (postgres-nio), for a fleet one SQLite file outgrows.
+///
+/// The same `RecordStore` calls as `SQLiteRecordStore`, and the same rules (the chain logic stays
+/// in `FleetIngest`, `FleetPurge` and `Exporter`). What differs:
+/// - entries live in a table partitioned by month of their time (`entry_pYYYYMM`, created when a
+///   month first appears); a retention purge drops whole months (`DROP TABLE`, recorded in
+///   `partition_drop`) and deletes rows only in the month the cutoff falls in;
+/// - queries are indexed by VIN, campaign, bundle, ECU (GIN over the ECU array), time, and the
+///   register by current SWIN and RXSWIN;
+/// - connections come from a bounded pool; entries stream through a server-side cursor in pages
+///   of 500 rows, so memory does not grow with the result.
+public final class PostgresRecordStore: RecordStore, Sendable {
+    public let location: PostgresLocation
+    public var identity: String { location.redacted }
+    private let pool: PostgresPool
+    /// Months whose partition is known to exist (`YYYYMM`).
+    private let months = Mutex<Set<Int>>([])
+
+    /// A dropped month, as recorded in `partition_drop`.
+    public struct PartitionDrop: Sendable, Equatable, Encodable {
+        public var partition: String
+        public var from: String
+        public var to: String
+        public var rows: Int64
+        public var droppedAt: String
+    }
+
+    /// Connects (at most `connections` at once) and creates or checks the schema.
+    public init(location: PostgresLocation, connections: Int = 8) throws(OTAError) {
+        self.location = location
+        pool = PostgresPool(location: location, size: connections)
+        try migrate()
+        try refreshMonths()
+    }
+
+    public convenience init(url: String, connections: Int = 8) throws(OTAError) {
+        try self.init(location: PostgresLocation(url: url), connections: connections)
+    }
+
+    /// Closes the pool's connections.
+    public func close() { pool.close() }
+
+    static let schemaVersion = 1
+
+    private func migrate() throws(OTAError) {
+        try pool.withConnection { connection throws(OTAError) in
+            try Self.run(connection, "SELECT pg_advisory_lock(727001)", what: "lock the schema")
+            defer { _ = try? Self.run(connection, "SELECT pg_advisory_unlock(727001)", what: "unlock the schema") }
+            try Self.run(connection, "CREATE TABLE IF NOT EXISTS ota_schema (version integer NOT NULL)", what: "create the schema table")
+            let rows = try Self.run(connection, "SELECT version FROM ota_schema", what: "read the schema version")
+            var version: Int? = nil
+            for row in rows { version = try Self.decode(row, "version", Int.self) }
+            if let version {
+                guard version == Self.schemaVersion else {
+                    throw OTAError(.recordsStore, "\(identity): a fleet store of schema \(version); this ota reads schema \(Self.schemaVersion)")
+                }
+                return
+            }
+            try Self.script(connection, """
+                BEGIN;
+                CREATE TABLE vehicle (
+                    vin text PRIMARY KEY, hash_algorithm text NOT NULL, genesis text NOT NULL, key_id text NOT NULL,
+                    head_seq bigint NOT NULL, head_hash text NOT NULL);
+                CREATE TABLE vehicle_key (
+                    vin text NOT NULL, key_id text NOT NULL, public_key bytea NOT NULL, certificate text, from_seq bigint NOT NULL,
+                    PRIMARY KEY (vin, key_id));
+                CREATE TABLE entry (
+                    vin text NOT NULL, seq bigint NOT NULL, hash text NOT NULL, prev text NOT NULL, kind text NOT NULL,
+                    time text COLLATE "C" NOT NULL, attempt text, campaign text, bundle text, ecus text[], step text, outcome text,
+                    body text NOT NULL
+                ) PARTITION BY RANGE (time);
+                CREATE UNIQUE INDEX entry_chain ON entry (vin, seq, time);
+                CREATE INDEX entry_campaign ON entry (campaign, vin, seq);
+                CREATE INDEX entry_bundle ON entry (bundle);
+                CREATE INDEX entry_time ON entry (time);
+                CREATE INDEX entry_ecus ON entry USING gin (ecus);
+                CREATE TABLE software (
+                    vin text NOT NULL, ecu text NOT NULL, seq bigint NOT NULL, time text NOT NULL, attempt text, bundle text,
+                    campaign text, hardware_part text, version_before text, version_after text, security_version_after text,
+                    swin_before text, swin_after text, rxswin_before text, rxswin_after text, image_hash_after text,
+                    PRIMARY KEY (vin, ecu, seq));
+                CREATE TABLE current_software (
+                    vin text NOT NULL, ecu text NOT NULL, seq bigint NOT NULL, swin text, rxswin text, PRIMARY KEY (vin, ecu));
+                CREATE INDEX current_swin ON current_software (swin);
+                CREATE INDEX current_rxswin ON current_software (rxswin);
+                CREATE TABLE purge (id bigserial PRIMARY KEY, tombstone text NOT NULL);
+                CREATE TABLE activity (id integer PRIMARY KEY CHECK (id = 1), latest text COLLATE "C" NOT NULL);
+                CREATE TABLE partition_drop (
+                    id bigserial PRIMARY KEY, partition text NOT NULL, range_from text NOT NULL, range_to text NOT NULL,
+                    row_count bigint NOT NULL, dropped_at text NOT NULL);
+                INSERT INTO ota_schema (version) VALUES (\(Self.schemaVersion));
+                COMMIT;
+
+                """, what: "create the schema")
+        }
+    }
+
+    // MARK: Months and partitions
+
+    /// `YYYYMM` of an RFC 3339 time (the store's times are `YYYY-MM-DDTHH:MM:SS.sssZ`).
+    static func month(of time: String) throws(OTAError) -> Int {
+        let bytes = Array(time.utf8)
+        guard bytes.count >= 7, bytes[4] == UInt8(ascii: "-"),
+              let year = Int(String(decoding: bytes[0..<4], as: UTF8.self)), let month = Int(String(decoding: bytes[5..<7], as: UTF8.self)),
+              (1...12).contains(month)
+        else { throw OTAError(.recordsStore, "entry time \(time) is not RFC 3339 (YYYY-MM-...)") }
+        return year * 100 + month
+    }
+
+    static func bounds(of month: Int) -> (from: String, to: String) {
+        let year = month / 100, number = month % 100
+        let next = number == 12 ? (year + 1) * 100 + 1 : month + 1
+        func text(_ value: Int) -> String {
+            let y = String(value / 100), m = String(value % 100)
+            return String(repeating: "0", count: max(0, 4 - y.count)) + y + "-" + (m.count == 1 ? "0" + m : m) + "-01T00:00:00.000Z"
+        }
+        return (text(month), text(next))
+    }
+
+    static func partitionName(_ month: Int) -> String { "entry_p\(month)" }
+
+    private func refreshMonths() throws(OTAError) {
+        let names = try pool.withConnection { connection throws(OTAError) in
+            try Self.run(connection, """
+                SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'entry'::regclass
+                """, what: "list the partitions")
+        }
+        var found: Set<Int> = []
+        for row in names {
+            let name = try Self.decode(row, "relname", String.self)
+            if name.hasPrefix("entry_p"), let month = Int(name.dropFirst(7)) { found.insert(month) }
+        }
+        months.withLock { $0 = found }
+    }
+
+    /// The months that have a partition, oldest first.
+    public func partitions() throws(OTAError) -> [String] {
+        try refreshMonths()
+        return months.withLock { $0.sorted().map(Self.partitionName) }
+    }
+
+    /// Every partition drop a purge made, oldest first.
+    public func partitionDrops() throws(OTAError) -> [PartitionDrop] {
+        let rows = try pool.withConnection { connection throws(OTAError) in
+            try Self.run(connection, "SELECT partition, range_from, range_to, row_count, dropped_at FROM partition_drop ORDER BY id", what: "read the partition drops")
+        }
+        var drops: [PartitionDrop] = []
+        for row in rows {
+            drops.append(PartitionDrop(
+                partition: try Self.decode(row, "partition", String.self), from: try Self.decode(row, "range_from", String.self),
+                to: try Self.decode(row, "range_to", String.self), rows: try Self.decode(row, "row_count", Int64.self),
+                droppedAt: try Self.decode(row, "dropped_at", String.self)))
+        }
+        return drops
+    }
+
+    // MARK: Vehicles
+
+    public func vehicle(_ vin: String) throws(OTAError) -> StoredVehicle? {
+        try pool.withConnection { connection throws(OTAError) -> StoredVehicle? in
+            let rows = try Self.run(connection, "SELECT * FROM vehicle WHERE vin = \(vin)", what: "read vehicle \(vin)")
+            guard let row = rows.first else { return nil }
+            var keys: [StoredVehicle.Key] = []
+            for key in try Self.run(connection, "SELECT * FROM vehicle_key WHERE vin = \(vin) ORDER BY from_seq", what: "read the keys of \(vin)") {
+                var buffer = try Self.decode(key, "public_key", ByteBuffer.self)
+                keys.append(StoredVehicle.Key(
+                    keyID: try Self.decode(key, "key_id", String.self), publicKey: buffer.readBytes(length: buffer.readableBytes) ?? [],
+                    certificate: try Self.decode(key, "certificate", String?.self), fromSeq: try Self.unsigned(try Self.decode(key, "from_seq", Int64.self))))
+            }
+            let hashName = try Self.decode(row, "hash_algorithm", String.self)
+            guard let hash = HashAlgorithm(rawValue: hashName) else { throw OTAError(.recordsStore, "vehicle \(vin): unknown hash \(hashName)") }
+            return StoredVehicle(
+                vin: vin, hashAlgorithm: hash, genesis: try Self.decode(row, "genesis", String.self),
+                headSeq: try Self.unsigned(try Self.decode(row, "head_seq", Int64.self)), headHash: try Self.decode(row, "head_hash", String.self),
+                keyID: try Self.decode(row, "key_id", String.self), keys: keys)
+        }
+    }
+
+    // MARK: Writing
+
+    public func transaction(_ body: (any RecordStoreWriter) throws(OTAError) -> Void) throws(OTAError) {
+        try pool.withConnection { connection throws(OTAError) in
+            try Self.run(connection, "BEGIN", what: "begin a transaction")
+            let writer = Writer(store: self, connection: connection)
+            do throws(OTAError) {
+                try body(writer)
+                try Self.run(connection, "COMMIT", what: "commit")
+            } catch {
+                _ = try? Self.run(connection, "ROLLBACK", what: "roll back")
+                throw error
+            }
+            months.withLock { known in
+                known.formUnion(writer.created.withLock { $0 })
+                known.subtract(writer.dropped.withLock { $0 })
+            }
+        }
+    }
+
+    private final class Writer: RecordStoreWriter, Sendable {
+        let store: PostgresRecordStore
+        let connection: PostgresConnection
+        /// Partitions this transaction created or dropped: the store's list follows at commit.
+        let created = Mutex<Set<Int>>([])
+        let dropped = Mutex<Set<Int>>([])
+
+        init(store: PostgresRecordStore, connection: PostgresConnection) {
+            self.store = store
+            self.connection = connection
+        }
+
+        private func ensurePartition(for time: String) throws(OTAError) {
+            let month = try PostgresRecordStore.month(of: time)
+            if store.months.withLock({ $0.contains(month) }) || created.withLock({ $0.contains(month) }) { return }
+            let (from, to) = PostgresRecordStore.bounds(of: month)
+            // Another upload may be creating the same month: its CREATE commits first and ours
+            // then fails as a duplicate, which only the savepoint undoes (the table is there).
+            try PostgresRecordStore.run(connection, "SAVEPOINT ota_partition", what: "mark a savepoint")
+            do {
+                _ = try connection.query(PostgresQuery(unsafeSQL: """
+                    CREATE TABLE IF NOT EXISTS \(PostgresRecordStore.partitionName(month)) PARTITION OF entry FOR VALUES FROM ('\(from)') TO ('\(to)')
+                    """), logger: connection.logger).wait()
+                try PostgresRecordStore.run(connection, "RELEASE SAVEPOINT ota_partition", what: "release a savepoint")
+            } catch let error as OTAError {
+                throw error
+            } catch {
+                guard let state = PostgresPool.sqlState(error), state == "42P07" || state == "23505" else {
+                    throw OTAError(.recordsStore, "PostgreSQL: cannot create the partition of \(from)", cause: PostgresPool.describe(error))
+                }
+                try PostgresRecordStore.run(connection, "ROLLBACK TO SAVEPOINT ota_partition", what: "roll back to a savepoint")
+            }
+            created.withLock { _ = $0.insert(month) }
+        }
+
+        func insert(_ entry: StoredEntry, body: EntryBody) throws(OTAError) {
+            var attempt: String? = nil, campaign: String? = nil, bundle: String? = nil, ecus: [String]? = nil
+            var step: String? = nil, outcome: String? = nil
+            if case .record(let record) = body {
+                attempt = record.attempt
+                campaign = record.update?.campaign
+                bundle = record.update?.bundle
+                ecus = record.ecus.isEmpty ? nil : record.ecus.map(\.ecu)
+                step = record.step.rawValue
+                outcome = record.outcome.rawValue
+            }
+            try ensurePartition(for: entry.time)
+            let seq = try PostgresRecordStore.signed(entry.seq)
+            try PostgresRecordStore.run(connection, """
+                INSERT INTO entry (vin, seq, hash, prev, kind, time, attempt, campaign, bundle, ecus, step, outcome, body)
+                VALUES (\(entry.vin), \(seq), \(entry.hash), \(entry.prev), \(entry.kind.rawValue), \(entry.time), \(attempt), \(campaign),
+                        \(bundle), \(ecus), \(step), \(outcome), \(entry.body))
+                """, what: "store entry \(entry.seq) of \(entry.vin)")
+        }
+
+        func setVehicle(_ vehicle: StoredVehicle) throws(OTAError) {
+            let head = try PostgresRecordStore.signed(vehicle.headSeq)
+            try PostgresRecordStore.run(connection, """
+                INSERT INTO vehicle (vin, hash_algorithm, genesis, key_id, head_seq, head_hash)
+                VALUES (\(vehicle.vin), \(vehicle.hashAlgorithm.rawValue), \(vehicle.genesis), \(vehicle.keyID), \(head), \(vehicle.headHash))
+                ON CONFLICT (vin) DO UPDATE SET key_id = excluded.key_id, head_seq = excluded.head_seq, head_hash = excluded.head_hash
+                """, what: "store the head of \(vehicle.vin)")
+            for key in vehicle.keys {
+                let from = try PostgresRecordStore.signed(key.fromSeq)
+                try PostgresRecordStore.run(connection, """
+                    INSERT INTO vehicle_key (vin, key_id, public_key, certificate, from_seq)
+                    VALUES (\(vehicle.vin), \(key.keyID), \(ByteBuffer(bytes: key.publicKey)), \(key.certificate), \(from))
+                    ON CONFLICT (vin, key_id) DO UPDATE SET certificate = COALESCE(vehicle_key.certificate, excluded.certificate)
+                    """, what: "store a key of \(vehicle.vin)")
+            }
+        }
+
+        func addSoftwareChange(_ change: SoftwareChange) throws(OTAError) {
+            let seq = try PostgresRecordStore.signed(change.seq)
+            try PostgresRecordStore.run(connection, """
+                INSERT INTO software (vin, ecu, seq, time, attempt, bundle, campaign, hardware_part, version_before, version_after,
+                    security_version_after, swin_before, swin_after, rxswin_before, rxswin_after, image_hash_after)
+                VALUES (\(change.vin), \(change.ecu), \(seq), \(change.time), \(change.attempt), \(change.bundle), \(change.campaign),
+                    \(change.hardwarePart), \(change.versionBefore), \(change.versionAfter), \(change.securityVersionAfter), \(change.swinBefore),
+                    \(change.swinAfter), \(change.rxswinBefore), \(change.rxswinAfter), \(change.imageHashAfter))
+                """, what: "store the register entry of \(change.vin) \(change.ecu)")
+            try PostgresRecordStore.run(connection, """
+                INSERT INTO current_software (vin, ecu, seq, swin, rxswin) VALUES (\(change.vin), \(change.ecu), \(seq), \(change.swinAfter), \(change.rxswinAfter))
+                ON CONFLICT (vin, ecu) DO UPDATE SET seq = excluded.seq, swin = COALESCE(excluded.swin, current_software.swin),
+                    rxswin = COALESCE(excluded.rxswin, current_software.rxswin)
+                """, what: "store the current software of \(change.vin) \(change.ecu)")
+        }
+
+        /// Drops every month that ends at or before `cutoff` (recording each drop), and deletes
+        /// the older rows of the month the cutoff falls in.
+        func deleteEntries(before cutoff: String) throws(OTAError) -> Int {
+            let cutoffMonth = try PostgresRecordStore.month(of: cutoff)
+            let known = store.months.withLock { $0 }.union(created.withLock { $0 })
+            var deleted: Int64 = 0
+            let now = RecordTime.format(Date())
+            for month in known.sorted() where month < cutoffMonth {
+                let name = PostgresRecordStore.partitionName(month)
+                let (from, to) = PostgresRecordStore.bounds(of: month)
+                let rows = try PostgresRecordStore.run(connection, PostgresQuery(unsafeSQL: "SELECT COUNT(*) AS n FROM \(name)"), what: "count \(name)")
+                let count = try rows.first.map { row throws(OTAError) in try PostgresRecordStore.decode(row, "n", Int64.self) } ?? 0
+                try PostgresRecordStore.run(connection, PostgresQuery(unsafeSQL: "DROP TABLE \(name)"), what: "drop \(name)")
+                try PostgresRecordStore.run(connection, """
+                    INSERT INTO partition_drop (partition, range_from, range_to, row_count, dropped_at) VALUES (\(name), \(from), \(to), \(count), \(now))
+                    """, what: "record the drop of \(name)")
+                dropped.withLock { _ = $0.insert(month) }
+                deleted += count
+            }
+            let rows = try PostgresRecordStore.run(connection, "WITH gone AS (DELETE FROM entry WHERE time < \(cutoff) RETURNING 1) SELECT COUNT(*) AS n FROM gone",
+                                                   what: "delete entries before \(cutoff)")
+            deleted += try rows.first.map { row throws(OTAError) in try PostgresRecordStore.decode(row, "n", Int64.self) } ?? 0
+            return Int(deleted)
+        }
+
+        func addPurge(_ tombstone: PurgeTombstone) throws(OTAError) {
+            let text = String(decoding: tombstone.signedJSON.bytes, as: UTF8.self)
+            try PostgresRecordStore.run(connection, "INSERT INTO purge (tombstone) VALUES (\(text))", what: "store a purge tombstone")
+        }
+
+        func recordActivity(_ time: Date) throws(OTAError) {
+            let text = RecordTime.format(time)
+            try PostgresRecordStore.run(connection, """
+                INSERT INTO activity (id, latest) VALUES (1, \(text)) ON CONFLICT (id) DO UPDATE SET latest = GREATEST(activity.latest, excluded.latest)
+                """, what: "record the store's activity")
+        }
+    }
+
+    // MARK: Reading
+
+    private static func whereClause(_ filter: RecordFilter) throws(OTAError) -> (String, PostgresBindings) {
+        var conditions: [String] = []
+        var binds = PostgresBindings()
+        func add(_ sql: String, _ value: String?) {
+            guard let value else { return }
+            binds.append(value)
+            conditions.append(sql.replacingOccurrences(of: "?", with: "$\(binds.count)"))
+        }
+        add("vin = ?", filter.vin)
+        add("campaign = ?", filter.campaign)
+        add("bundle = ?", filter.bundle)
+        add("ecus @> ARRAY[?]::text[]", filter.ecu)
+        add("step = ?", filter.step?.rawValue)
+        add("outcome = ?", filter.outcome?.rawValue)
+        add("attempt = ?", filter.attempt)
+        add("time >= ?", filter.from)
+        add("time < ?", filter.to)
+        if !filter.kinds.isEmpty {
+            binds.append(filter.kinds.map(\.rawValue))
+            conditions.append("kind = ANY($\(binds.count))")
+        }
+        return (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "), binds)
+    }
+
+    private static func entry(_ row: PostgresRow) throws(OTAError) -> StoredEntry {
+        let kindName = try decode(row, "kind", String.self)
+        guard let kind = LogEntry.Kind(rawValue: kindName) else { throw OTAError(.recordsStore, "a stored entry has kind \(kindName)") }
+        return StoredEntry(
+            vin: try decode(row, "vin", String.self), seq: try unsigned(try decode(row, "seq", Int64.self)), hash: try decode(row, "hash", String.self),
+            prev: try decode(row, "prev", String.self), kind: kind, time: try decode(row, "time", String.self), body: try decode(row, "body", String.self))
+    }
+
+    /// Rows of `query` through a cursor, `page` at a time, each handed to `body` on this thread.
+    private func stream(_ query: PostgresQuery, _ body: (StoredEntry) throws(OTAError) -> Void) throws(OTAError) {
+        try pool.withConnection { connection throws(OTAError) in
+            try Self.run(connection, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", what: "begin a read")
+            do throws(OTAError) {
+                try Self.run(connection, PostgresQuery(unsafeSQL: "DECLARE ota_rows NO SCROLL CURSOR FOR " + query.sql, binds: query.binds), what: "open a cursor")
+                while true {
+                    let rows = try Self.run(connection, "FETCH 500 FROM ota_rows", what: "read entries")
+                    if rows.isEmpty { break }
+                    for row in rows { try body(try Self.entry(row)) }
+                }
+                try Self.run(connection, "COMMIT", what: "end a read")
+            } catch {
+                _ = try? Self.run(connection, "ROLLBACK", what: "end a read")
+                throw error
+            }
+        }
+    }
+
+    public func entries(matching filter: RecordFilter, _ body: (StoredEntry) throws(OTAError) -> Void) throws(OTAError) {
+        let (clause, binds) = try Self.whereClause(filter)
+        try stream(PostgresQuery(unsafeSQL: "SELECT vin, seq, hash, prev, kind, time, body FROM entry\(clause) ORDER BY vin, seq", binds: binds), body)
+    }
+
+    public func count(matching filter: RecordFilter) throws(OTAError) -> Int {
+        let (clause, binds) = try Self.whereClause(filter)
+        return try pool.withConnection { connection throws(OTAError) -> Int in
+            let rows = try Self.run(connection, PostgresQuery(unsafeSQL: "SELECT COUNT(*) AS n FROM entry\(clause)", binds: binds), what: "count entries")
+            return Int(try rows.first.map { row throws(OTAError) in try Self.decode(row, "n", Int64.self) } ?? 0)
+        }
+    }
+
+    public func chain(of vin: String, from: UInt64, through: UInt64, _ body: (StoredEntry) throws(OTAError) -> Void) throws(OTAError) {
+        let low = try Self.signed(from), high = try Self.signed(through)
+        try stream("SELECT vin, seq, hash, prev, kind, time, body FROM entry WHERE vin = \(vin) AND seq >= \(low) AND seq <= \(high) ORDER BY seq", body)
+    }
+
+    private func checkpointSeq(_ query: PostgresQuery) throws(OTAError) -> UInt64? {
+        try pool.withConnection { connection throws(OTAError) -> UInt64? in
+            let rows = try Self.run(connection, query, what: "find a checkpoint")
+            guard let row = rows.first, let value = try Self.decode(row, "seq", Int64?.self) else { return nil }
+            return try Self.unsigned(value)
+        }
+    }
+
+    public func checkpoint(of vin: String, atOrBefore seq: UInt64) throws(OTAError) -> UInt64? {
+        let bound = try Self.signed(seq)
+        return try checkpointSeq("SELECT MAX(seq) AS seq FROM entry WHERE vin = \(vin) AND kind = 'checkpoint' AND seq <= \(bound)")
+    }
+
+    public func checkpoint(of vin: String, atOrAfter seq: UInt64) throws(OTAError) -> UInt64? {
+        let bound = try Self.signed(seq)
+        return try checkpointSeq("SELECT MIN(seq) AS seq FROM entry WHERE vin = \(vin) AND kind = 'checkpoint' AND seq >= \(bound)")
+    }
+
+    private static func change(_ row: PostgresRow) throws(OTAError) -> SoftwareChange {
+        SoftwareChange(
+            vin: try decode(row, "vin", String.self), ecu: try decode(row, "ecu", String.self), seq: try unsigned(try decode(row, "seq", Int64.self)),
+            time: try decode(row, "time", String.self), attempt: try decode(row, "attempt", String?.self), bundle: try decode(row, "bundle", String?.self),
+            campaign: try decode(row, "campaign", String?.self), hardwarePart: try decode(row, "hardware_part", String?.self),
+            versionBefore: try decode(row, "version_before", String?.self), versionAfter: try decode(row, "version_after", String?.self),
+            securityVersionAfter: try decode(row, "security_version_after", String?.self), swinBefore: try decode(row, "swin_before", String?.self),
+            swinAfter: try decode(row, "swin_after", String?.self), rxswinBefore: try decode(row, "rxswin_before", String?.self),
+            rxswinAfter: try decode(row, "rxswin_after", String?.self), imageHashAfter: try decode(row, "image_hash_after", String?.self))
+    }
+
+    private func changes(_ query: PostgresQuery) throws(OTAError) -> [SoftwareChange] {
+        let rows = try pool.withConnection { connection throws(OTAError) in try Self.run(connection, query, what: "read the register") }
+        var changes: [SoftwareChange] = []
+        for row in rows { changes.append(try Self.change(row)) }
+        return changes
+    }
+
+    public func softwareHistory(of vin: String) throws(OTAError) -> [SoftwareChange] {
+        try changes("SELECT * FROM software WHERE vin = \(vin) ORDER BY seq, ecu")
+    }
+
+    public func vehicles(runningSWIN swin: String?, rxswin: String?) throws(OTAError) -> [SoftwareChange] {
+        var conditions: [String] = []
+        var binds = PostgresBindings()
+        if let swin { binds.append(swin); conditions.append("c.swin = $\(binds.count)") }
+        if let rxswin { binds.append(rxswin); conditions.append("c.rxswin = $\(binds.count)") }
+        guard !conditions.isEmpty else { return [] }
+        return try changes(PostgresQuery(unsafeSQL: """
+            SELECT s.* FROM current_software c JOIN software s ON s.vin = c.vin AND s.ecu = c.ecu AND s.seq = c.seq
+            WHERE \(conditions.joined(separator: " AND ")) ORDER BY c.vin, c.ecu
+            """, binds: binds))
+    }
+
+    public func purges() throws(OTAError) -> [PurgeTombstone] {
+        let rows = try pool.withConnection { connection throws(OTAError) in try Self.run(connection, "SELECT tombstone FROM purge ORDER BY id", what: "read the purges") }
+        var tombstones: [PurgeTombstone] = []
+        for row in rows {
+            let text = try Self.decode(row, "tombstone", String.self)
+            let json: JSONValue
+            do { json = try JSONValue.parse(Array(text.utf8)) } catch { throw OTAError(.recordsStore, "a stored purge tombstone: \(error.message)") }
+            tombstones.append(try PurgeTombstone(signedJSON: json, source: "purge"))
+        }
+        return tombstones
+    }
+
+    public func lastActivity() throws(OTAError) -> Date? {
+        let rows = try pool.withConnection { connection throws(OTAError) in try Self.run(connection, "SELECT latest FROM activity WHERE id = 1", what: "read the activity") }
+        guard let row = rows.first else { return nil }
+        return RecordTime.parse(try Self.decode(row, "latest", String.self))
+    }
+
+    public func entriesBefore(_ cutoff: String) throws(OTAError) -> (count: Int, newest: String?) {
+        try pool.withConnection { connection throws(OTAError) -> (count: Int, newest: String?) in
+            let rows = try Self.run(connection, "SELECT COUNT(*) AS n, MAX(time) AS newest FROM entry WHERE time < \(cutoff)", what: "count old entries")
+            guard let row = rows.first else { return (0, nil) }
+            return (Int(try Self.decode(row, "n", Int64.self)), try Self.decode(row, "newest", String?.self))
+        }
+    }
+
+    // MARK: Plumbing
+
+    /// Several statements, one after another (each ends with `;` at the end of a line).
+    static func script(_ connection: PostgresConnection, _ sql: String, what: String) throws(OTAError) {
+        for statement in sql.components(separatedBy: ";\n") {
+            let text = statement.trimmingCharacters(in: .whitespacesAndNewlines)
+            if text.isEmpty { continue }
+            try run(connection, PostgresQuery(unsafeSQL: text), what: what)
+        }
+    }
+
+    @discardableResult
+    static func run(_ connection: PostgresConnection, _ query: PostgresQuery, what: String) throws(OTAError) -> [PostgresRow] {
+        do {
+            return try connection.query(query, logger: connection.logger).wait().rows
+        } catch {
+            throw OTAError(.recordsStore, "PostgreSQL: cannot \(what)", cause: PostgresPool.describe(error))
+        }
+    }
+
+    static func decode<T: PostgresDecodable>(_ row: PostgresRow, _ column: String, _ type: T.Type) throws(OTAError) -> T {
+        do { return try row.makeRandomAccess()[column].decode(T.self) } catch {
+            throw OTAError(.recordsStore, "PostgreSQL: column \(column) does not read as \(T.self)", cause: String(reflecting: error))
+        }
+    }
+
+    static func unsigned(_ value: Int64) throws(OTAError) -> UInt64 {
+        guard value >= 0 else { throw OTAError(.recordsStore, "a stored entry number is negative (\(value))") }
+        return UInt64(value)
+    }
+
+    static func signed(_ value: UInt64) throws(OTAError) -> Int64 {
+        guard value <= UInt64(Int64.max) else { throw OTAError(.recordsFieldRange, "entry number \(value) does not fit the store") }
+        return Int64(value)
+    }
+}

@@ -1,0 +1,170 @@
+import Foundation
+import OTACompliance
+import OTACore
+import OTAFleet
+import OTARecorder
+import Testing
+
+/// The fleet store's contract, run against SQLite and a real PostgreSQL server alike.
+@Suite struct StoreContractTests {
+    @Test(arguments: StoreKind.allCases)
+    func `ingest stores a verified log once and adds only new entries later`(_ kind: StoreKind) throws {
+        let ws = TempDirectory(); defer { ws.cleanup() }
+        let store = try kind.open(in: ws)
+        let key = try PrivateKey.generate(.p256)
+        let clock = ManualClock(FleetFixture.start)
+        let recorder = try FleetFixture.log(at: ws.path + "/v1", vin: "VIN00000000000001", key: key, count: 40, clock: clock)
+        let first = try FleetIngest.ingest(log: ws.path + "/v1", publicKey: try key.publicKey, into: store)
+        #expect(first.added == Int(recorder.nextSeq))
+        let again = try FleetIngest.ingest(log: ws.path + "/v1", publicKey: try key.publicKey, into: store)
+        #expect(again.added == 0)
+        #expect(try store.count(matching: RecordFilter(kinds: [])) == Int(recorder.nextSeq))
+        try FleetFixture.append(recorder, vin: "VIN00000000000001", from: 40, count: 5, clock: clock)
+        let third = try FleetIngest.ingest(log: ws.path + "/v1", publicKey: try key.publicKey, into: store)
+        #expect(third.added == Int(recorder.nextSeq) - first.added)
+        #expect(try store.count(matching: RecordFilter(kinds: [.record])) == 45)
+        let vehicle = try #require(try store.vehicle("VIN00000000000001"))
+        #expect(vehicle.headSeq == recorder.nextSeq - 1)
+        #expect(vehicle.keys.map(\.publicKey) == [try key.publicKey.der()])
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func `a rewritten history is refused and nothing of it is stored`(_ kind: StoreKind) throws {
+        let ws = TempDirectory(); defer { ws.cleanup() }
+        let store = try kind.open(in: ws)
+        let key = try PrivateKey.generate(.p256)
+        _ = try FleetFixture.log(at: ws.path + "/v1", vin: "VIN00000000000001", key: key, count: 20)
+        _ = try FleetIngest.ingest(log: ws.path + "/v1", publicKey: try key.publicKey, into: store)
+        let before = try store.count(matching: RecordFilter(kinds: []))
+        _ = try FleetFixture.log(at: ws.path + "/forged", vin: "VIN00000000000001", key: key, count: 30,
+                                 clock: ManualClock(FleetFixture.start.addingTimeInterval(5)))
+        let caught = #expect(throws: OTAError.self) {
+            _ = try FleetIngest.ingest(log: ws.path + "/forged", publicKey: try key.publicKey, into: store)
+        }
+        #expect(caught?.code == .recordsChainFork)
+        #expect(try store.count(matching: RecordFilter(kinds: [])) == before)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func `queries answer by VIN, campaign, bundle, ECU, step, outcome and period`(_ kind: StoreKind) throws {
+        let ws = TempDirectory(); defer { ws.cleanup() }
+        let store = try kind.open(in: ws)
+        let key = try PrivateKey.generate(.p256)
+        for vehicle in 1...3 {
+            let vin = "VIN0000000000000\(vehicle)"
+            _ = try FleetFixture.log(at: ws.path + "/\(vin)", vin: vin, key: key, count: 40)
+            _ = try FleetIngest.ingest(log: ws.path + "/\(vin)", publicKey: try key.publicKey, into: store)
+        }
+        let records = RecordFilter(kinds: [.record])
+        #expect(try store.count(matching: records) == 120)
+        var filter = records; filter.vin = "VIN00000000000002"
+        #expect(try store.count(matching: filter) == 40)
+        filter = records; filter.campaign = "CAMP-1"
+        #expect(try store.count(matching: filter) == 60)
+        filter = records; filter.bundle = "bundle-3"
+        #expect(try store.count(matching: filter) == 30)
+        filter = records; filter.ecu = "bms"
+        #expect(try store.count(matching: filter) == 60)
+        filter = records; filter.step = .result
+        #expect(try store.count(matching: filter) == 30)
+        filter = records; filter.outcome = .failure
+        #expect(try store.count(matching: filter) == 3 * (0..<40).filter { $0 % 7 == 6 }.count)
+        // One record a day from 2 January: 2...10 January holds records 0...8 (crosses no month).
+        filter = records; filter.from = "2026-01-02T00:00:00.000Z"; filter.to = "2026-01-11T00:00:00.000Z"
+        #expect(try store.count(matching: filter) == 27)
+        // Across a month boundary (two partitions on PostgreSQL).
+        filter = records; filter.from = "2026-01-30T00:00:00.000Z"; filter.to = "2026-02-03T00:00:00.000Z"
+        #expect(try store.count(matching: filter) == 12)
+        // Streamed in (VIN, seq) order, bodies byte for byte as the vehicle wrote them.
+        var seen: [(String, UInt64)] = []
+        filter = records; filter.campaign = "CAMP-0"
+        try store.entries(matching: filter) { entry throws(OTAError) in
+            seen.append((entry.vin, entry.seq))
+            _ = try entry.decoded()
+        }
+        #expect(seen.count == 60)
+        #expect(seen.map { "\($0.0)/\($0.1)" } == seen.sorted { ($0.0, $0.1) < ($1.0, $1.1) }.map { "\($0.0)/\($0.1)" })
+        // The register: which vehicles run a SWIN now.
+        let running = try store.vehicles(runningSWIN: "SWIN-4", rxswin: nil)
+        #expect(Set(running.map(\.vin)).count == 3)
+        #expect(try !store.softwareHistory(of: "VIN00000000000001").isEmpty)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func `chain evidence and checkpoints are found around any entry`(_ kind: StoreKind) throws {
+        let ws = TempDirectory(); defer { ws.cleanup() }
+        let store = try kind.open(in: ws)
+        let key = try PrivateKey.generate(.p256)
+        _ = try FleetFixture.log(at: ws.path + "/v1", vin: "VIN00000000000001", key: key, count: 30)
+        _ = try FleetIngest.ingest(log: ws.path + "/v1", publicKey: try key.publicKey, into: store)
+        let before = try #require(try store.checkpoint(of: "VIN00000000000001", atOrBefore: 12))
+        let after = try #require(try store.checkpoint(of: "VIN00000000000001", atOrAfter: 12))
+        #expect(before <= 12 && after >= 12 && after > before)
+        var chain: [StoredEntry] = []
+        try store.chain(of: "VIN00000000000001", from: before, through: after) { chain.append($0) }
+        #expect(chain.map(\.seq) == Array(before...after))
+        for (earlier, later) in zip(chain, chain.dropFirst()) { #expect(later.prev == earlier.hash) }
+        #expect(chain.first?.kind == .checkpoint && chain.last?.kind == .checkpoint)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func `a retention purge deletes only what is 10 years old and leaves a signed tombstone`(_ kind: StoreKind) throws {
+        let ws = TempDirectory(); defer { ws.cleanup() }
+        let store = try kind.open(in: ws)
+        let key = try PrivateKey.generate(.p256)
+        _ = try FleetFixture.log(at: ws.path + "/v1", vin: "VIN00000000000001", key: key, count: 60)
+        _ = try FleetIngest.ingest(log: ws.path + "/v1", publicKey: try key.publicKey, into: store)
+        let total = try store.count(matching: RecordFilter(kinds: []))
+        let signer = try SamplePKIFiles().compliance()
+        let cutoff = RecordTime.parse("2026-02-15T00:00:00.000Z")!
+        let now = RecordTime.adding(years: 10, to: cutoff).addingTimeInterval(86_400)
+        // Nine years on, the same purge is refused and deletes nothing.
+        #expect(throws: OTAError(.recordsRetention, "")) {
+            _ = try FleetPurge.purge(.init(before: cutoff, now: RecordTime.adding(years: 9, to: cutoff), reason: "retention"), store: store,
+                                     signer: signer, systemTime: RecordTime.adding(years: 9, to: cutoff))
+        }
+        #expect(try store.count(matching: RecordFilter(kinds: [])) == total)
+        let (old, _) = try store.entriesBefore(RecordTime.format(cutoff))
+        let january = try store.entriesBefore("2026-02-01T00:00:00.000Z").count
+        #expect(january > 0 && january < old)
+        let tombstone = try FleetPurge.purge(.init(before: cutoff, now: now, reason: "retention: 10 years", clockOverride: "test clock"),
+                                             store: store, signer: signer, systemTime: now)
+        #expect(tombstone.deleted == Int64(old))
+        #expect(try store.count(matching: RecordFilter(kinds: [])) == total - old)
+        #expect(try store.entriesBefore(RecordTime.format(cutoff)).count == 0)
+        #expect(try store.purges() == [tombstone])
+        if let postgres = store as? PostgresRecordStore {
+            // January went as one partition drop, recorded; February was cut row by row.
+            let drops = try postgres.partitionDrops()
+            #expect(drops.map(\.partition) == ["entry_p202601"])
+            #expect(drops.first?.rows == Int64(january))
+            #expect(try !postgres.partitions().contains("entry_p202601"))
+            #expect(try postgres.partitions().contains("entry_p202602"))
+        }
+    }
+
+    @Test func `the PostgreSQL store refuses a schema it does not know`() throws {
+        let url = try PostgresServer.newDatabase()
+        let store = try PostgresRecordStore(url: url)
+        store.close()
+        let (status, output) = Shell.run(["psql", url.replacingOccurrences(of: "postgres://ota@/", with: "postgresql://ota@/"), "-qAt", "-c", "UPDATE ota_schema SET version = 99"])
+        #expect(status == 0, "\(output)")
+        let caught = #expect(throws: OTAError.self) { _ = try PostgresRecordStore(url: url) }
+        #expect(caught?.code == .recordsStore)
+        #expect(caught?.message.contains("schema 99") == true)
+    }
+
+    @Test func `a store URL names what is wrong with it`() throws {
+        for (url, words) in [
+            ("postgres://localhost/db", "no user"), ("postgres://ota@/db", "no host"), ("postgres://ota@h:99999/db", "port"),
+            ("postgres://ota@h", "no database"), ("postgres://ota@h/db?sslmode=x", "unknown query parameter"),
+        ] {
+            let caught = #expect(throws: OTAError.self) { _ = try PostgresLocation(url: url) }
+            #expect(caught?.code == .usageInvalid)
+            #expect(caught?.message.contains(words) == true, "\(url): \(caught?.message ?? "")")
+        }
+        #expect(try PostgresLocation(url: "postgres://ota:pw@db.example:6543/fleet").endpoint == .tcp(host: "db.example", port: 6543))
+        #expect(try PostgresLocation(url: "postgres://ota@/fleet?host=/run/pg").endpoint == .unixSocket(path: "/run/pg/.s.PGSQL.5432"))
+        #expect(try PostgresLocation(url: "postgres://ota:secret@h/db").redacted == "postgres://ota@h:5432/db")
+    }
+}

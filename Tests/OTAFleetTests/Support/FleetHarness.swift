@@ -1,0 +1,134 @@
+import Foundation
+import OTACompliance
+import OTACore
+import OTAFleet
+import OTARecorder
+import OTATestSupport
+import Synchronization
+
+/// A real fleet service for a test: `FleetServer` on a loopback port, nginx in front ending
+/// mutual TLS (`scripts/fleet-server.sh`), client certificates issued by the sample vehicle and
+/// compliance CAs, and `curl` as the client.
+final class FleetHarness: @unchecked Sendable {
+    let ws = TempDirectory()
+    let pki = SamplePKIFiles()
+    let store: any RecordStore
+    let server: FleetServer
+    let backendPort: Int
+    let port: Int
+    private let task: Task<Void, any Error>
+    var front: String { ws.path + "/front" }
+    var secret: String { (try? String(contentsOfFile: ws.path + "/secret", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "" }
+
+    /// A client: its key and certificate files.
+    struct Client {
+        let key: String
+        let certificate: String
+        let privateKey: PrivateKey
+    }
+
+    init(_ kind: StoreKind = .sqlite) throws {
+        store = try kind.open(in: ws)
+        let (status, output) = Shell.run([PostgresServer.repository + "/scripts/fleet-server.sh", "secret", ws.path + "/secret"])
+        guard status == 0 else { throw HarnessError("secret: \(output)") }
+        server = try FleetServer(configuration: .init(
+            store: StoreHandle(store), trust: try pki.trust(), signer: try pki.compliance(), stateDirectory: ws.path + "/state",
+            proxySecret: String(decoding: try FileSystem.read(ws.path + "/secret"), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines),
+            maximumUploadBytes: 4 << 20, threads: 4))
+        let bound = Mutex<String?>(nil)
+        let server = self.server
+        task = Task { try await server.run(address: .hostname("127.0.0.1", port: 0)) { address in bound.withLock { $0 = address } } }
+        let deadline = Date().addingTimeInterval(30)
+        while bound.withLock({ $0 }) == nil, Date() < deadline { usleep(20_000) }
+        guard let address = bound.withLock({ $0 }), let port = Int(address.split(separator: ":").last ?? "") else {
+            task.cancel()
+            throw HarnessError("the fleet service did not start within 30 s")
+        }
+        backendPort = port
+        let bundle = ws.path + "/client-cas.pem"
+        let cas = try FileSystem.read(pki.directory + "/vehicle/root-ca.crt") + FileSystem.read(pki.directory + "/compliance/root-ca.crt")
+        try AtomicFileWriter.write(cas, to: bundle)
+        let (frontStatus, frontOutput) = Shell.run([
+            PostgresServer.repository + "/scripts/fleet-server.sh", "start", ws.path + "/front", "127.0.0.1:\(port)", bundle, ws.path + "/secret",
+        ])
+        guard frontStatus == 0, let frontPort = Int(frontOutput.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            task.cancel()
+            throw HarnessError("nginx did not start: \(frontOutput)")
+        }
+        self.port = frontPort
+    }
+
+    func stop() {
+        _ = Shell.run([PostgresServer.repository + "/scripts/fleet-server.sh", "stop", front])
+        task.cancel()
+        if let postgres = store as? PostgresRecordStore { postgres.close() }
+        ws.cleanup()
+    }
+
+    var url: String { "https://127.0.0.1:\(port)" }
+
+    /// A client certificate of `role` for `name` (a VIN for vehicles), under the sample CA of the role.
+    func client(_ role: TrustRole, name: String, extendedKeyUsage: String? = nil, ca: String? = nil) throws -> Client {
+        let key = try PrivateKey.generate(.p256)
+        let keyPath = ws.path + "/\(role.rawValue)-\(UUID().uuidString).key"
+        try AtomicFileWriter.write(Array(try key.pem().utf8), to: keyPath, mode: 0o600)
+        let caDirectory = pki.directory + "/" + (ca ?? role.rawValue)
+        let usage = extendedKeyUsage ?? "clientAuth,\(ProjectOID.role(role))"
+        let certificate = try OpenSSLTool.issueCertificate(
+            for: keyPath, form: nil, subject: "/O=ota sample OEM/OU=\(role.rawValue)/CN=\(role == .vehicle ? "Vehicle Device " : "")\(name)",
+            caCertificate: caDirectory + "/root-ca.crt", caKey: caDirectory + "/root-ca.key", sm2: false,
+            extensions: ["basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature", "extendedKeyUsage=\(usage)",
+                         "subjectKeyIdentifier=hash", "authorityKeyIdentifier=keyid:always"],
+            in: ws.path)
+        return Client(key: keyPath, certificate: certificate, privateKey: key)
+    }
+
+    struct Reply {
+        let status: Int
+        let body: [UInt8]
+        var text: String { String(decoding: body, as: UTF8.self) }
+        func json() throws -> JSONValue { try JSONValue.parse(body) }
+    }
+
+    /// A request through the TLS front with `curl` (an independent HTTP client).
+    func request(_ path: String, client: Client?, method: String = "GET", body: [UInt8]? = nil, headers: [String] = [],
+                 direct: Bool = false) throws -> Reply {
+        let output = ws.path + "/reply-\(UUID().uuidString)"
+        var arguments = ["curl", "-sS", "-o", output, "-w", "%{http_code}", "-X", method]
+        if direct {
+            arguments.append("http://127.0.0.1:\(backendPort)\(path)")
+        } else {
+            arguments += ["--cacert", front + "/server-ca.crt", "\(url)\(path)"]
+            if let client { arguments += ["--cert", client.certificate, "--key", client.key] }
+        }
+        for header in headers { arguments += ["-H", header] }
+        if let body {
+            let file = ws.path + "/body-\(UUID().uuidString)"
+            try AtomicFileWriter.write(body, to: file)
+            arguments += ["--data-binary", "@" + file, "-H", "Content-Type: application/octet-stream"]
+        }
+        let (status, text) = Shell.run(arguments)
+        guard status == 0, let code = Int(text.suffix(3)) else { throw HarnessError("curl \(path): exit \(status): \(text)") }
+        let bytes = (try? FileSystem.read(output, limit: 256 << 20)) ?? []
+        try? FileManager.default.removeItem(atPath: output)
+        return Reply(status: code, body: bytes)
+    }
+
+    /// The upload body of a log directory from entry `from` on.
+    static func uploadBody(_ directory: String, from: UInt64 = 0) throws -> [UInt8] {
+        let layout = LogLayout(directory: directory)
+        var lines: [[UInt8]] = []
+        for name in try layout.segments() {
+            let bytes = try FileSystem.read(layout.path(name), limit: 64 << 20)
+            for line in bytes.split(separator: 0x0a) {
+                if let entry = LogEntry.parse(line), entry.seq >= from { lines.append(Array(line)) }
+            }
+        }
+        return LogUploadFormat.body(meta: try FileSystem.read(layout.metaPath), lines: lines)
+    }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs a throw-away PostgreSQL server (Debian's postgresql) for the fleet store's tests, `make
+# demo` and `make bench`: initdb into WORKDIR, listening only on a unix socket in WORKDIR (no TCP
+# port), trust authentication for the one role `ota` (the socket's directory is private).
+#
+# Usage: scripts/postgres-server.sh start WORKDIR [WATCH_PID]
+#          prints the store URL: postgres://ota@/ota?host=WORKDIR/socket
+#          with WATCH_PID, a watchdog stops the server when that process ends (a crashed test)
+#        scripts/postgres-server.sh stop WORKDIR
+set -euo pipefail
+cmd=$1 work=$2
+bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
+    echo "postgres-server: PostgreSQL is not installed (Debian package postgresql; run scripts/install-deps.sh)" >&2
+    exit 1
+fi
+as_owner() {
+    # initdb and postgres refuse to run as root: run them as the postgres system user then.
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+if [ "$cmd" = stop ]; then
+    if [ -f "$work/data/postmaster.pid" ]; then as_owner "$bin/pg_ctl" -D "$work/data" -m fast -w stop >/dev/null 2>&1 || true; fi
+    exit 0
+fi
+mkdir -p "$work"
+work=$(realpath "$work")
+mkdir -p "$work/socket"
+chmod 700 "$work" "$work/socket"
+if [ "$(id -u)" -eq 0 ]; then chown postgres "$work" "$work/socket"; fi
+if [ ! -f "$work/data/PG_VERSION" ]; then
+    as_owner "$bin/initdb" -D "$work/data" -U ota -A trust -E UTF8 --locale=C.UTF-8 --no-sync >"$work/initdb.log" 2>&1 || {
+        cat "$work/initdb.log" >&2; exit 1; }
+fi
+as_owner "$bin/pg_ctl" -D "$work/data" -l "$work/server.log" -w -t 60 \
+    -o "-c listen_addresses='' -k $work/socket -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+    start >/dev/null </dev/null || { cat "$work/server.log" >&2; exit 1; }
+as_owner "$bin/psql" -h "$work/socket" -U ota -d postgres -qAt -c "SELECT 1 FROM pg_database WHERE datname = 'ota'" | grep -q 1 ||
+    as_owner "$bin/createdb" -h "$work/socket" -U ota ota
+if [ -n "${3:-}" ]; then
+    watched=$3
+    nohup bash -c "while kill -0 $watched 2>/dev/null; do sleep 1; done; $(declare -f as_owner); as_owner '$bin/pg_ctl' -D '$work/data' -m immediate stop" \
+        >/dev/null 2>&1 </dev/null &
+fi
+echo "postgres://ota@/ota?host=$work/socket"

@@ -25,14 +25,14 @@ public final class Agent {
         public var consent: Consent?
         public var approval: [UInt8]?
         /// Called as verified chunks of a bundle arrive (for a display; never for the record).
-        public var progress: (@Sendable (TransferProgress) -> Void)?
+        public var progress: (@Sendable (WorkProgress) -> Void)?
         /// The fleet service the record log goes to after every install attempt, and how to reach it.
         public var fleet: String?
         public var fleetTransport: TransportOptions?
 
         public init(
             repository: String, transport: TransportOptions, initialRoot: String? = nil, conditions: VehicleConditions? = nil, consent: Consent? = nil,
-            approval: [UInt8]? = nil, progress: (@Sendable (TransferProgress) -> Void)? = nil, fleet: String? = nil, fleetTransport: TransportOptions? = nil
+            approval: [UInt8]? = nil, progress: (@Sendable (WorkProgress) -> Void)? = nil, fleet: String? = nil, fleetTransport: TransportOptions? = nil
         ) {
             self.fleet = fleet
             self.fleetTransport = fleetTransport

@@ -91,7 +91,7 @@ public final class HTTPTransport: TUFFetcher {
     /// its hash is fetched once more, then the download is refused (`transport.chunk-hash`) and
     /// the partial file removed.
     public func download(
-        _ url: String, target: ChunkedTarget, partialPath: String, progress: (@Sendable (TransferProgress) -> Void)? = nil
+        _ url: String, target: ChunkedTarget, partialPath: String, progress: (@Sendable (WorkProgress) -> Void)? = nil
     ) throws(OTAError) -> DownloadReport {
         let file = try PartialFile(path: partialPath, target: target)
         var report = DownloadReport(resumedFrom: file.verified, bytesReceived: 0, refetchedChunks: 0, retries: 0)
@@ -260,7 +260,7 @@ final class ChunkSink {
 
     let file: PartialFile
     let target: ChunkedTarget
-    let progress: (@Sendable (TransferProgress) -> Void)?
+    let progress: (@Sendable (WorkProgress) -> Void)?
     let limiter: RateLimiter?
     var handle: CurlHandle?
     var buffer: [UInt8] = []
@@ -269,7 +269,7 @@ final class ChunkSink {
     /// Bytes of an unranged (200) answer to skip, when the server ignored the Range header.
     var skip: UInt64?
 
-    init(file: PartialFile, target: ChunkedTarget, progress: (@Sendable (TransferProgress) -> Void)?, limiter: RateLimiter?) {
+    init(file: PartialFile, target: ChunkedTarget, progress: (@Sendable (WorkProgress) -> Void)?, limiter: RateLimiter?) {
         self.file = file
         self.target = target
         self.progress = progress
@@ -320,7 +320,7 @@ final class ChunkSink {
                     return false
                 }
                 buffer.removeAll(keepingCapacity: true)
-                progress?(TransferProgress(bytesDone: file.verified, bytesTotal: target.length))
+                progress?(WorkProgress(step: "download", done: file.verified, total: target.length))
             }
         }
         return true

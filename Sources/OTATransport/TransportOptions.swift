@@ -39,9 +39,3 @@ public struct TransportOptions: Sendable {
         self.bandwidthLimit = bandwidthLimit
     }
 }
-
-/// A download's progress, for the caller's display.
-public struct TransferProgress: Sendable {
-    public var bytesDone: UInt64
-    public var bytesTotal: UInt64
-}

@@ -45,7 +45,7 @@ import Testing
                 pinnedCA: ca ?? server.serverCA, allowPlainHTTP: http, retries: 6, backoff: 0.05, stallSeconds: 2)
         }
 
-        func agent(_ url: String? = nil, transport: TransportOptions? = nil, progress: (@Sendable (TransferProgress) -> Void)? = nil) throws -> Agent {
+        func agent(_ url: String? = nil, transport: TransportOptions? = nil, progress: (@Sendable (WorkProgress) -> Void)? = nil) throws -> Agent {
             try Agent(
                 vehicle: try Vehicle(directory: vehicle),
                 options: .init(
@@ -163,9 +163,9 @@ import Testing
         #expect(outcome.state == .downloaded)
         #expect(elapsed >= Double(length) / 500_000, "\(length) bytes in \(elapsed) s")
         let updates = seen.all
-        #expect(updates.last?.bytesDone == UInt64(length))
+        #expect(updates.last?.done == UInt64(length))
         #expect(updates.count > 1)
-        #expect(zip(updates, updates.dropFirst()).allSatisfy { $0.bytesDone < $1.bytesDone })
+        #expect(zip(updates, updates.dropFirst()).allSatisfy { $0.done < $1.done })
     }
 
     @Test func `server errors are retried with doubling back-off, each retry recorded, then refused`() throws {
@@ -318,9 +318,9 @@ import Testing
 /// Progress updates as they came. `@unchecked Sendable`: guarded by a lock.
 final class ProgressLog: @unchecked Sendable {
     private let lock = NSLock()
-    private var updates: [TransferProgress] = []
-    func add(_ update: TransferProgress) { lock.lock(); updates.append(update); lock.unlock() }
-    var all: [TransferProgress] { lock.lock(); defer { lock.unlock() }; return updates }
+    private var updates: [WorkProgress] = []
+    func add(_ update: WorkProgress) { lock.lock(); updates.append(update); lock.unlock() }
+    var all: [WorkProgress] { lock.lock(); defer { lock.unlock() }; return updates }
 }
 
 final class Clock: @unchecked Sendable {

@@ -16,15 +16,15 @@ struct LifecycleTests {
     func `nothing reports success before the new slots booted and were confirmed`(boot: VehicleConfig.BootControlKind) throws {
         let fixture = try InstallerFixture()
         let vehicle = try fixture.vehicle(fixture.config(bootControl: boot))
-        var progress: [InstallProgress] = []
+        var progress: [WorkProgress] = []
         let report = try Vehicle(directory: vehicle).install(
             bundle: try fixture.standardBundle(), conditions: InstallerFixture.parked,
             consent: InstallerFixture.yes
         ) { progress.append($0) }
         #expect(report.stage == .activated)
         #expect(report.bytesWritten == UInt64(2 * fixture.imageSize))
-        #expect(progress.last?.bytesDone == UInt64(2 * fixture.imageSize) && progress.last?.bytesTotal == UInt64(2 * fixture.imageSize))
-        #expect(zip(progress, progress.dropFirst()).allSatisfy { $0.bytesDone <= $1.bytesDone })
+        #expect(progress.last?.done == UInt64(2 * fixture.imageSize) && progress.last?.total == UInt64(2 * fixture.imageSize))
+        #expect(zip(progress, progress.dropFirst()).allSatisfy { $0.done <= $1.done })
         #expect(progress.contains { $0.step.hasPrefix("verify") })
         // Counters and committed versions have not moved.
         #expect(try Vehicle(directory: vehicle).status().ecus["ECU0"]?.securityVersion == 5)

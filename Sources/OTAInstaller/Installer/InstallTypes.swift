@@ -39,15 +39,6 @@ public struct InstallDecision: Codable, Sendable {
     public var isAccepted: Bool { refusal == nil }
 }
 
-/// Progress of an install, reported as bytes are written.
-public struct InstallProgress: Sendable {
-    public var step: String
-    public var bytesDone: UInt64
-    public var bytesTotal: UInt64
-    /// Seconds left at the current rate; nil until there is a rate.
-    public var etaSeconds: Double?
-}
-
 /// What `install` did.
 public struct InstallReport: Codable, Sendable {
     public var bundleId: String

@@ -14,7 +14,7 @@ extension Vehicle {
     @discardableResult
     public func install(
         bundle path: String, expecting decision: InstallDecision? = nil, approval: [UInt8]? = nil, conditions: VehicleConditions?,
-        consent: Consent?, activate: Bool = true, progress: ((InstallProgress) -> Void)? = nil
+        consent: Consent?, activate: Bool = true, progress: ((WorkProgress) -> Void)? = nil
     ) throws(OTAError) -> InstallReport {
         let started = Date()
         try beginAttempt(.install)
@@ -68,7 +68,7 @@ extension Vehicle {
         let written: UInt64
         do throws(OTAError) {
             written = try writeImages(
-                reader: reader, head: evaluation.head, contentKey: contentKey, plan: evaluation.plan, started: started, progress: progress)
+                reader: reader, head: evaluation.head, contentKey: contentKey, plan: evaluation.plan, progress: progress)
         } catch {
             // Nothing switched; the half-written slots stay untrusted.
             try abandon(code: error.code, message: error.message, step: .apply)
@@ -107,18 +107,13 @@ extension Vehicle {
     /// delta. Only bytes verified as they were read are ever decrypted or written, as in a
     /// single loop; a failure anywhere stops every stage before this returns.
     func writeImages(
-        reader: BundleReader, head: VerifiedManifest, contentKey: [UInt8]?, plan: [PendingImage], started: Date,
-        progress: ((InstallProgress) -> Void)?
+        reader: BundleReader, head: VerifiedManifest, contentKey: [UInt8]?, plan: [PendingImage],
+        progress: ((WorkProgress) -> Void)?
     ) throws(OTAError) -> UInt64 {
         let manifest = head.manifest
         let total = plan.reduce(0) { $0 + $1.size }
         var done: UInt64 = 0
-        func report(_ step: String) {
-            guard let progress else { return }
-            let elapsed = Date().timeIntervalSince(started)
-            let eta: Double? = done > 0 && elapsed > 0 ? elapsed / Double(done) * Double(total - done) : nil
-            progress(InstallProgress(step: step, bytesDone: done, bytesTotal: total, etaSeconds: eta))
-        }
+        func report(_ step: String) { progress?(WorkProgress(step: step, done: done, total: total)) }
         while let stream = try reader.nextPayload() {
             let image = stream.image
             guard let target = plan.first(where: { $0.name == image.name }) else {

@@ -28,18 +28,14 @@ struct AgentOptions: ParsableArguments {
     @Option(name: .customLong("limit-rate"), help: "Bandwidth cap in bytes per second (0: none).") var limitRate: Int64 = 0
     @Option(help: "Retries per request for drops, stalls and server errors.") var retries = 5
     @Option(name: .customLong("stall-seconds"), help: "Seconds without progress before a transfer counts as stalled.") var stallSeconds = 30
-    @Flag(help: "Show download progress on standard error.") var progress = false
+    @OptionGroup var progressOptions: ProgressOptions
 
-    /// A progress line on standard error per 5% of verified bytes, when asked for.
-    func progressReporter() -> (@Sendable (TransferProgress) -> Void)? {
-        guard progress else { return nil }
-        let last = ProgressState()
-        return { update in
-            guard update.bytesTotal > 0 else { return }
-            let percent = Int(update.bytesDone * 100 / update.bytesTotal)
-            guard last.advance(to: percent) else { return }
-            FileHandle.standardError.write(Data("download: \(percent)% (\(update.bytesDone) of \(update.bytesTotal) bytes verified)\n".utf8))
-        }
+    /// The download's progress on standard error, as `--progress` asks (the install's own
+    /// progress is the installer's).
+    func progressReporter(json: Bool) -> (@Sendable (WorkProgress) -> Void)? {
+        let display = progressOptions.display(json: json)
+        guard !display.isSilent else { return nil }
+        return { @Sendable progress in display.update(progress) }
     }
 
     func transport() -> TransportOptions {
@@ -82,7 +78,7 @@ struct AgentDownloadCommand: ParsableCommand {
         let vehicle = try Vehicle(directory: agent.vehicle)
         let outcome = try Agent(
             vehicle: vehicle,
-            options: .init(repository: agent.repository, transport: agent.transport(), initialRoot: agent.root, progress: agent.progressReporter())
+            options: .init(repository: agent.repository, transport: agent.transport(), initialRoot: agent.root, progress: agent.progressReporter(json: output.json))
         ).downloadOnly()
         Output.succeed(outcome, human: outcome.human, json: output.json)
     }
@@ -111,28 +107,13 @@ struct AgentRunCommand: ParsableCommand {
             vehicle: vehicle,
             options: .init(
                 repository: agent.repository, transport: agent.transport(), initialRoot: agent.root, conditions: conditions, consent: answer,
-                approval: approvalBytes, progress: agent.progressReporter(), fleet: fleet, fleetTransport: fleetCA.map { ca in
+                approval: approvalBytes, progress: agent.progressReporter(json: output.json), fleet: fleet, fleetTransport: fleetCA.map { ca in
                     var options = agent.transport()
                     options.pinnedCA = ca
                     return options
                 })
         ).run()
         Output.succeed(outcome, human: outcome.human, json: output.json)
-    }
-}
-
-/// The last progress step shown. `@unchecked Sendable`: guarded by a lock.
-final class ProgressState: @unchecked Sendable {
-    private let lock = NSLock()
-    private var shown = -5
-
-    /// True when `percent` is at least 5 points past the last line (or 100).
-    func advance(to percent: Int) -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        guard percent >= shown + 5 || (percent == 100 && shown != 100) else { return false }
-        shown = percent
-        return true
     }
 }
 

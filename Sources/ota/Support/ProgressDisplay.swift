@@ -30,8 +30,10 @@ struct ProgressOptions: ParsableArguments {
 }
 
 /// Draws progress on standard error: a bar with bytes, rate and time left, or JSON lines. At most
-/// ten updates a second; nothing at all when piped (in `auto`) or with `none`.
-final class ProgressDisplay {
+/// ten updates a second; nothing at all when piped (in `auto`) or with `none`. Updates may come
+/// from any thread (the transport reports from its own): `@unchecked Sendable`, guarded by a lock.
+final class ProgressDisplay: @unchecked Sendable {
+    private let lock = NSLock()
     private enum Mode { case none, bar, json }
     private let mode: Mode
     private let started = ContinuousClock.now
@@ -47,9 +49,14 @@ final class ProgressDisplay {
         }
     }
 
+    /// True when nothing will ever be drawn.
+    var isSilent: Bool { mode == .none }
+
     /// Bytes done of a total.
     func update(_ progress: WorkProgress) {
         guard mode != .none else { return }
+        lock.lock()
+        defer { lock.unlock() }
         let now = ContinuousClock.now
         let finished = progress.total.map { progress.done >= $0 } ?? false
         guard finished || now - lastShown >= .milliseconds(100) else { return }
@@ -83,6 +90,8 @@ final class ProgressDisplay {
 
     /// Removes the bar before the result is printed.
     func finish() {
+        lock.lock()
+        defer { lock.unlock() }
         guard mode == .bar, drewBar else { return }
         FileHandle.standardError.write(Data("\r\u{1b}[K".utf8))
     }

@@ -97,7 +97,7 @@ struct InstallCommand: ParsableCommand {
         let report = try Self.reporting(target) { () throws(OTAError) in
             try target.install(
                 bundle: bundle, expecting: decision, approval: approvalBytes, conditions: conditions, consent: answer, activate: !noActivate,
-                progress: { progress.update(WorkProgress(step: $0.step, done: $0.bytesDone, total: $0.bytesTotal)) })
+                progress: progress.update)
         }
         progress.finish()
         let next = report.stage == .activated ? "reboot (ota vehicle reboot) and confirm (ota vehicle confirm) to commit" : "activate later"

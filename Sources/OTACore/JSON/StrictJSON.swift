@@ -38,9 +38,15 @@ package enum StrictJSON {
         /// Only integers (no fraction, no exponent, no `-0`, no leading zero) within Int64/UInt64.
         package var integersOnly = true
 
-        package init(maximumDepth: Int = 64, integersOnly: Bool = true) {
+        /// Keys that are different code points but canonically equivalent (`é` and `e` + U+0301)
+        /// are refused as one key read two ways; TUF metadata, compared by bytes everywhere,
+        /// keeps them as two members.
+        package var refusesEquivalentKeys = true
+
+        package init(maximumDepth: Int = 64, integersOnly: Bool = true, refusesEquivalentKeys: Bool = true) {
             self.maximumDepth = maximumDepth
             self.integersOnly = integersOnly
+            self.refusesEquivalentKeys = refusesEquivalentKeys
         }
     }
 
@@ -197,6 +203,7 @@ package enum StrictJSON {
             index += 1
             var members: [(key: String, value: Value)] = []
             var seen = Set<String>()
+            var seenBytes = Set<[UInt8]>()
             skipSpace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
                 index += 1
@@ -211,7 +218,8 @@ package enum StrictJSON {
                 let key = try string()
                 // Swift compares strings by canonical equivalence: keys equal that way, or by bytes,
                 // would be read as one key here and as two by other tools.
-                guard seen.insert(key).inserted else {
+                let isNew = limits.refusesEquivalentKeys ? seen.insert(key).inserted : seenBytes.insert(Array(key.utf8)).inserted
+                guard isNew else {
                     index = keyOffset
                     throw fail("duplicate key '\(key)'")
                 }

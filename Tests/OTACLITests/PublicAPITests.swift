@@ -26,16 +26,8 @@ struct PublicAPITests {
             arguments += ["-Xcc", "-fmodule-map-file=\(CLIRunner.repository)/Sources/\(module)/module.modulemap"]
         }
         arguments.append(file)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let result = try ProcessRunner.run("/usr/bin/env", arguments)
+        return (result.status, result.stdout + result.stderr)
     }
 
     static func examples() throws -> [String] {

@@ -63,21 +63,12 @@ struct ReadmeTourTests {
 
     /// Runs a command line with bash in the repository, the built binaries first on PATH.
     static func shell(_ command: String, scratch: String) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = ["-c", command]
-        process.currentDirectoryURL = URL(fileURLWithPath: CLIRunner.repository)
-        var environment = ProcessInfo.processInfo.environment
-        environment["PATH"] =
-            CLIRunner.executable.deletingLastPathComponent().path + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        // One stream, in the order things happened: the shell sends standard error to standard output.
+        let path =
+            CLIRunner.executable.deletingLastPathComponent().path + ":"
+            + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+        let result = try ProcessRunner.run(
+            "/bin/bash", ["-c", "exec 2>&1; " + command], directory: CLIRunner.repository, environment: ["PATH": path])
+        return (result.status, result.stdout + result.stderr)
     }
 }

@@ -159,10 +159,11 @@ public final class Agent {
         let url = client.targetURL(target.name, target.file, baseURL: base + "/targets")
         let report: HTTPTransport.DownloadReport
         do throws(OTAError) {
-            report = try transport.download(url, target: target.chunks, partialPath: partial, progress: options.progress)
-            for entry in target.file.hashes.entries {
-                guard let algorithm = HashAlgorithm(rawValue: entry.name) else { continue }
-                guard try Hasher.hash(algorithm, fileAt: partial).hex == entry.value.lowercased() else {
+            // Every signed hash of the whole file, computed while the chunks arrived.
+            let algorithms = target.file.hashes.entries.compactMap { HashAlgorithm(rawValue: $0.name) }
+            report = try transport.download(url, target: target.chunks, partialPath: partial, wholeFileHashes: algorithms, progress: options.progress)
+            for entry in target.file.hashes.entries where HashAlgorithm(rawValue: entry.name) != nil {
+                guard let digest = report.fileDigests[entry.name], digest == entry.value.lowercased() else {
                     unlink(partial)
                     throw OTAError(.tufHashMismatch, "\(target.name): the downloaded file does not match its signed \(entry.name)")
                 }

@@ -84,6 +84,9 @@ public final class HTTPTransport: TUFFetcher {
         public var refetchedChunks: Int
         /// Attempts that failed and were retried (drops, stalls, server errors).
         public var retries: Int
+        /// Digests of the whole finished file (algorithm name → hex) for the algorithms asked
+        /// for, computed as the verified bytes went by.
+        public var fileDigests: [String: String] = [:]
     }
 
     /// Downloads `target` from `url` into `partialPath` (created 0600), resuming after the
@@ -91,9 +94,10 @@ public final class HTTPTransport: TUFFetcher {
     /// its hash is fetched once more, then the download is refused (`transport.chunk-hash`) and
     /// the partial file removed.
     public func download(
-        _ url: String, target: ChunkedTarget, partialPath: String, progress: (@Sendable (WorkProgress) -> Void)? = nil
+        _ url: String, target: ChunkedTarget, partialPath: String, wholeFileHashes: [HashAlgorithm] = [],
+        progress: (@Sendable (WorkProgress) -> Void)? = nil
     ) throws(OTAError) -> DownloadReport {
-        let file = try PartialFile(path: partialPath, target: target)
+        let file = try PartialFile(path: partialPath, target: target, wholeFileHashes: wholeFileHashes)
         var report = DownloadReport(resumedFrom: file.verified, bytesReceived: 0, refetchedChunks: 0, retries: 0)
         var damaged: Set<Int> = []
         var attempt = 0
@@ -150,6 +154,7 @@ public final class HTTPTransport: TUFFetcher {
             }
         }
         try file.finish()
+        report.fileDigests = file.wholeFileDigests()
         return report
     }
 

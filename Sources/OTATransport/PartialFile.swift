@@ -12,10 +12,16 @@ final class PartialFile {
     let target: ChunkedTarget
     private var descriptor: Int32
     private(set) var verified: UInt64 = 0
+    /// Whole-file digests, fed every verified byte in order (the kept prefix while it is
+    /// re-checked at open, then each appended chunk), so the finished file needs no second pass.
+    private let wholeFile: [Hasher]
 
-    init(path: String, target: ChunkedTarget) throws(OTAError) {
+    init(path: String, target: ChunkedTarget, wholeFileHashes: [HashAlgorithm] = []) throws(OTAError) {
         self.path = path
         self.target = target
+        var hashers: [Hasher] = []
+        for algorithm in wholeFileHashes { hashers.append(try Hasher(algorithm)) }
+        wholeFile = hashers
         let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw OTAError(.ioCreate, "\(path): cannot open the partial download", cause: String(cString: strerror(errno))) }
         descriptor = fd
@@ -27,6 +33,7 @@ final class PartialFile {
             guard count == length, let digest = try? Hasher.hash(.sha256, buffer[0..<length]),
                 ConstantTime.equals(digest.bytes, target.chunkHashes[index])
             else { break }
+            for hasher in wholeFile { hasher.update(buffer[0..<length]) }
             verified += UInt64(length)
             index += 1
         }
@@ -45,7 +52,19 @@ final class PartialFile {
             }
             offset += count
         }
+        for hasher in wholeFile { hasher.update(bytes) }
         verified += UInt64(bytes.count)
+    }
+
+    /// The whole-file digests (algorithm name → hex), once every byte is in.
+    func wholeFileDigests() -> [String: String] {
+        guard verified == target.length else { return [:] }
+        var result: [String: String] = [:]
+        for hasher in wholeFile {
+            let digest = hasher.finalize()
+            result[digest.algorithm.rawValue] = digest.hex
+        }
+        return result
     }
 
     /// Makes the finished file durable.

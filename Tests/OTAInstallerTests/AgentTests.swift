@@ -188,6 +188,28 @@ import Testing
         #expect(try setup.agent(proxy, transport: options).check().state == .available)
     }
 
+    @Test func `a download whose chunks match but whose signed whole-file hash does not is refused, nothing kept`() throws {
+        let setup = try Setup()
+        // The repository signs the bundle's chunk list with another file's SHA-256 (and serves
+        // the bundle under that hash's name): every chunk passes, the whole file must not.
+        let staged = setup.repository.directory + "/staged/targets.json"
+        var object = try #require(try TUFJSONParser.parse(try FileSystem.read(staged)).object)
+        var targets = try #require(object["targets"]?.object)
+        var entry = try #require(targets["x1/update-1.ota"]?.object)
+        let other = try Hasher.hash(.sha256, Array("another file".utf8)).hex
+        entry.set("hashes", .object(try JSONObject([("sha256", .string(other))])))
+        targets.set("x1/update-1.ota", .object(entry))
+        object.set("targets", .object(targets))
+        try AtomicFileWriter.write(OLPCCanonicalJSON.encodeFile(.object(object)), to: staged)
+        try FileManager.default.copyItem(atPath: setup.bundle, toPath: setup.repository.targetsDirectory + "/x1/\(other).update-1.ota")
+        try setup.repository.publish()
+        let slots = try InstallerFixture.slotHashes(setup.vehicle)
+        #expect(refusal { _ = try setup.agent().run() } == .tufHashMismatch)
+        #expect(try InstallerFixture.slotHashes(setup.vehicle) == slots)
+        #expect(try FileSystem.list(setup.vehicle + "/private/agent").filter { $0.hasSuffix(".part") || $0.hasSuffix(".ota") }.isEmpty)
+        #expect(try InstallerFixture.records(setup.vehicle).contains { $0.step == .agentDownload && $0.errorCode == OTAError.Code.tufHashMismatch.rawValue })
+    }
+
     @Test func `a signed target entry the agent cannot read is refused and recorded, nothing fetched`() throws {
         let setup = try Setup()
         let custom = try JSONObject([("ota", .object(try JSONObject([("bundleId", .integer(7))])))])

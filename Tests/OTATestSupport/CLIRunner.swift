@@ -38,11 +38,7 @@ public struct CLIRunner {
     }
 
     /// A fresh directory under the temporary directory; the test removes it with a `defer`.
-    public static func temporaryDirectory() throws -> String {
-        let path = NSTemporaryDirectory() + "ota-cli-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
+    public static func temporaryDirectory() throws -> String { try TemporaryDirectory.create("cli") }
 
     public static func removeTemporaryDirectory(_ path: String) { try? FileManager.default.removeItem(atPath: path) }
 

@@ -13,9 +13,14 @@ public final class TemporaryDirectory: Sendable {
     public let path: String
 
     /// `label` names the test area in the directory's name (`ota-LABEL-UUID`), for whoever finds one left behind.
-    public init(_ label: String) throws {
-        path = NSTemporaryDirectory() + "ota-\(label)-" + UUID().uuidString
+    public init(_ label: String) throws { path = try Self.create(label) }
+
+    /// Creates a fresh `ota-LABEL-UUID` directory and returns its path; the caller removes it
+    /// (for a test that holds a path, not an object, across its scope).
+    public static func create(_ label: String) throws -> String {
+        let path = NSTemporaryDirectory() + "ota-\(label)-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
     }
 
     deinit { try? FileManager.default.removeItem(atPath: path) }

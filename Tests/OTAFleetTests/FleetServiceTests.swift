@@ -225,6 +225,23 @@ extension FleetIntegration {
         #expect(try harness.request("/v1/exports/../../secret", client: staff).status != 200)
     }
 
+    /// The CI failure of 2026-11-28: on two cores, other suites' blocking tests held the
+    /// cooperative pool and the service never started. Hold every cooperative thread the
+    /// test does not itself use, then start the service and ask it for a streamed export.
+    @Test func `the service starts and streams while every cooperative thread is blocked`() throws {
+        let width = ProcessInfo.processInfo.activeProcessorCount
+        let release = DispatchSemaphore(value: 0)
+        let held = DispatchSemaphore(value: 0)
+        for _ in 0..<width { Task.detached { held.signal(); release.wait() } }
+        defer { for _ in 0..<width { release.signal() } }
+        // Those the pool could start (all but this test's own thread) are now blocked.
+        for _ in 0..<(width - 1) { held.wait() }
+        let harness = try FleetHarness(); defer { harness.stop() }
+        let staff = try harness.client(.compliance, name: "Auditor")
+        let reply = try harness.request("/v1/records", client: staff)
+        #expect(reply.status == 200, "\(reply.text)")
+    }
+
     @Test func `health and metrics answer without a certificate on the backend`() throws {
         let harness = try FleetHarness(); defer { harness.stop() }
         let health = try harness.request("/health", client: nil, direct: true)

@@ -318,18 +318,8 @@ public final class FleetServer: Sendable {
     func stream(contentType: String, _ producer: @escaping @Sendable (ChunkPipe) throws(OTAError) -> Void) -> Response {
         Response(status: .ok, headers: [.contentType: contentType], body: ResponseBody { writer in
             let pipe = ChunkPipe()
-            let produced = Task {
-                do {
-                    try await self.blocking { () throws(OTAError) in
-                        do throws(OTAError) { try producer(pipe); try pipe.finish() } catch {
-                            try? pipe.write(Array("\n{\"error\":\"\(error.code.rawValue)\"}\n".utf8))
-                            try? pipe.finish()
-                            pipe.abandon()
-                            throw error
-                        }
-                    }
-                } catch {}
-            }
+            // A child task (not `Task {}`), so it runs where the request's task runs.
+            async let produced: Void = self.produce(into: pipe, producer)
             do {
                 for await chunk in pipe.chunks {
                     try await writer.write(chunk)
@@ -337,12 +327,26 @@ public final class FleetServer: Sendable {
                 }
             } catch {
                 pipe.cancel()
-                await produced.value
+                await produced
                 throw error
             }
-            await produced.value
+            await produced
             try await writer.finish(nil)
         })
+    }
+
+    /// Runs `producer` on the thread pool; a failure ends the body with an error line.
+    private func produce(into pipe: ChunkPipe, _ producer: @escaping @Sendable (ChunkPipe) throws(OTAError) -> Void) async {
+        do {
+            try await blocking { () throws(OTAError) in
+                do throws(OTAError) { try producer(pipe); try pipe.finish() } catch {
+                    try? pipe.write(Array("\n{\"error\":\"\(error.code.rawValue)\"}\n".utf8))
+                    try? pipe.finish()
+                    pipe.abandon()
+                    throw error
+                }
+            }
+        } catch {}
     }
 
     /// A file streamed from disk in chunks.

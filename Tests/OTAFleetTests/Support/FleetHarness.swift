@@ -37,7 +37,7 @@ final class FleetHarness: @unchecked Sendable {
             maximumUploadBytes: 4 << 20, threads: 4))
         let bound = Mutex<String?>(nil)
         let server = self.server
-        task = Task { try await server.run(address: .hostname("127.0.0.1", port: 0)) { address in bound.withLock { $0 = address } } }
+        task = Task(executorPreference: ServiceExecutor.shared) { try await server.run(address: .hostname("127.0.0.1", port: 0)) { address in bound.withLock { $0 = address } } }
         let deadline = Date().addingTimeInterval(30)
         while bound.withLock({ $0 }) == nil, Date() < deadline { usleep(20_000) }
         guard let address = bound.withLock({ $0 }), let port = Int(address.split(separator: ":").last ?? "") else {

@@ -1,5 +1,5 @@
 import Testing
 
-/// The suites that run the service with nginx in front, one test at a time: each test blocks a
-/// thread of the small cooperative pool (curl, the recorder) while the service needs another.
+/// The suites that run the service with nginx in front, one test at a time (each starts nginx and
+/// PostgreSQL work; the service itself runs on `ServiceExecutor`, off the cooperative pool).
 @Suite(.serialized) enum FleetIntegration {}

@@ -33,6 +33,24 @@ public enum FleetIngest {
     /// trusted for a vehicle the store does not know yet; the certificate is kept for exports.
     public static func ingest(log directory: String, publicKey: PublicKey, certificate: String? = nil,
                               into store: any RecordStore, now: @autoclosure () -> RecordTime = RecordTime(.now, source: .backend)) throws(OTAError) -> Report {
+        // Another writer (another service process on the same store) may move the vehicle's head
+        // between the verification and the write: the write then refuses, and the ingest starts
+        // again from the new head (a repeat of that writer's upload then adds nothing).
+        var attempt = 1
+        while true {
+            do throws(OTAError) {
+                return try ingestOnce(log: directory, publicKey: publicKey, certificate: certificate, into: store, now: now())
+            } catch where error.code == .recordsHeadMoved && attempt < maximumAttempts {
+                attempt += 1
+            }
+        }
+    }
+
+    /// How often an ingest starts again when other writers keep moving the head.
+    static let maximumAttempts = 8
+
+    private static func ingestOnce(log directory: String, publicKey: PublicKey, certificate: String?, into store: any RecordStore,
+                                   now: RecordTime) throws(OTAError) -> Report {
         let meta = try LogMeta.load(LogLayout(directory: directory))
         let stored = try store.vehicle(meta.vin)
         var keys: [PublicKey] = []
@@ -78,6 +96,10 @@ public enum FleetIngest {
         // Pass 2: read it again, verify it again, store what the checkpoints cover.
         var report = Report(vin: meta.vin)
         try store.transaction { writer throws(OTAError) in
+            let current = try writer.lockVehicle(meta.vin)
+            guard current == stored.map({ ChainHead(seq: $0.headSeq, hash: $0.headHash) }) else {
+                throw OTAError(.recordsHeadMoved, "\(directory): another writer stored entries of \(meta.vin) while this log was verified (head \(current.map { String($0.seq) } ?? "none"), verified against \(stored.map { String($0.headSeq) } ?? "none"))")
+            }
             var pending: [(StoredEntry, EntryBody)] = []
             var lastCheckpoint: (seq: UInt64, hash: String, key: String)? = nil
             var announced: StoredVehicle.Key? = nil
@@ -125,7 +147,7 @@ public enum FleetIngest {
                 report.headSeq = stored?.headSeq
                 report.headHash = stored?.headHash
             }
-            try writer.recordActivity(now().date)
+            try writer.recordActivity(now.date)
         }
         return report
     }

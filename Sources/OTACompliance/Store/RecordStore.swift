@@ -4,6 +4,10 @@ public import OTARecorder
 
 /// Writes inside one store transaction: all of them are kept, or none.
 public protocol RecordStoreWriter {
+    /// Locks `vin`'s chain until the transaction ends (another writer, in this process or
+    /// another one sharing the store, waits) and returns its head as stored now: an ingest
+    /// compares it with the head it verified against, so two writers cannot both extend it.
+    func lockVehicle(_ vin: String) throws(OTAError) -> ChainHead?
     /// Stores an entry; `body` is its JSON already read (the columns queries use come from it).
     func insert(_ entry: StoredEntry, body: EntryBody) throws(OTAError)
     /// Creates or moves on a vehicle's chain head and keys.
@@ -15,6 +19,17 @@ public protocol RecordStoreWriter {
     func addPurge(_ tombstone: PurgeTombstone) throws(OTAError)
     /// Moves the store's own clock (the latest wall time it ingested or purged at) forward.
     func recordActivity(_ time: Date) throws(OTAError)
+}
+
+/// A vehicle's stored chain head: the last entry the store holds for it.
+public struct ChainHead: Sendable, Equatable {
+    public var seq: UInt64
+    public var hash: String
+
+    public init(seq: UInt64, hash: String) {
+        self.seq = seq
+        self.hash = hash
+    }
 }
 
 /// The fleet record store. SQLite through GRDB here (`SQLiteRecordStore`); a PostgreSQL store

@@ -112,7 +112,7 @@ public final class SQLiteRecordStore: RecordStore {
     public func transaction(_ body: (any RecordStoreWriter) throws(OTAError) -> Void) throws(OTAError) {
         var failure: OTAError? = nil
         do {
-            try queue.inTransaction { db in
+            try queue.inTransaction(.immediate) { db in
                 do {
                     try body(Writer(db: db))
                     return .commit
@@ -129,6 +129,21 @@ public final class SQLiteRecordStore: RecordStore {
 
     private struct Writer: RecordStoreWriter {
         let db: Database
+
+        /// The transaction is IMMEDIATE: it holds the database's write lock from its start, so
+        /// the head read here cannot move before it commits.
+        func lockVehicle(_ vin: String) throws(OTAError) -> ChainHead? {
+            do {
+                guard let row = try Row.fetchOne(db, sql: "SELECT headSeq, headHash FROM vehicle WHERE vin = ?", arguments: [vin]) else {
+                    return nil
+                }
+                return ChainHead(seq: try SQLiteRecordStore.unsigned(row["headSeq"]), hash: row["headHash"])
+            } catch let error as OTAError {
+                throw error
+            } catch {
+                throw OTAError(.recordsStore, "cannot read the head of \(vin)", cause: String(describing: error))
+            }
+        }
 
         func insert(_ entry: StoredEntry, body: EntryBody) throws(OTAError) {
             var attempt: String? = nil, campaign: String? = nil, bundle: String? = nil, ecus: String? = nil

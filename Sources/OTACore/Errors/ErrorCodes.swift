@@ -252,6 +252,7 @@ extension OTAError.Code {
     public static let recordsFieldRange = Self("records.field-range", .usage, "a record field is out of its range")
     public static let recordsFieldType = Self("records.field-type", .usage, "a record field has the wrong type")
     public static let recordsFieldUnknown = Self("records.field-unknown", .usage, "a field that records may not hold (location, names, anything unlisted)")
+    public static let recordsHeadMoved = Self("records.head-moved", .io, "another writer moved the vehicle's stored head during an ingest (retried; seen only when that keeps happening)")
     public static let recordsInputInvalid = Self("records.input-invalid", .usage, "a record given to append is not a JSON object")
     public static let recordsInserted = Self("records.inserted", .rejected, "the record log holds an entry that does not belong to its chain")
     public static let recordsKey = Self("records.key", .usage, "the device key cannot sign record checkpoints")
@@ -607,6 +608,7 @@ extension OTAError.Code {
         .recordsFieldRange,
         .recordsFieldType,
         .recordsFieldUnknown,
+        .recordsHeadMoved,
         .recordsInputInvalid,
         .recordsInserted,
         .recordsKey,

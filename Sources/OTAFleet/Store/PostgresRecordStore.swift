@@ -1,8 +1,8 @@
 public import Foundation
+import NIOCore
 public import OTACompliance
 public import OTACore
 public import OTARecorder
-import NIOCore
 import PostgresNIO
 import Synchronization
 
@@ -49,22 +49,33 @@ public final class PostgresRecordStore: RecordStore, Sendable {
     public func close() { pool.close() }
 
     static let schemaVersion = 1
+    /// Rows per multi-row INSERT: 13 binds an entry, well under PostgreSQL's 65,535 per statement.
+    static let batchRows = 1000
+    /// The first key of the per-vehicle advisory locks (the second is the VIN's hash), apart
+    /// from the schema lock (727001).
+    static let vehicleLockClass: Int32 = 727_002
 
     private func migrate() throws(OTAError) {
         try pool.withConnection { connection throws(OTAError) in
             try Self.run(connection, "SELECT pg_advisory_lock(727001)", what: "lock the schema")
             defer { _ = try? Self.run(connection, "SELECT pg_advisory_unlock(727001)", what: "unlock the schema") }
-            try Self.run(connection, "CREATE TABLE IF NOT EXISTS ota_schema (version integer NOT NULL)", what: "create the schema table")
+            try Self.run(
+                connection, "CREATE TABLE IF NOT EXISTS ota_schema (version integer NOT NULL)",
+                what: "create the schema table")
             let rows = try Self.run(connection, "SELECT version FROM ota_schema", what: "read the schema version")
             var version: Int? = nil
             for row in rows { version = try Self.decode(row, "version", Int.self) }
             if let version {
                 guard version == Self.schemaVersion else {
-                    throw OTAError(.recordsStore, "\(identity): a fleet store of schema \(version); this ota reads schema \(Self.schemaVersion)")
+                    throw OTAError(
+                        .recordsStore,
+                        "\(identity): a fleet store of schema \(version); this ota reads schema \(Self.schemaVersion)")
                 }
                 return
             }
-            try Self.script(connection, """
+            try Self.script(
+                connection,
+                """
                 BEGIN;
                 CREATE TABLE vehicle (
                     vin text PRIMARY KEY, hash_algorithm text NOT NULL, genesis text NOT NULL, key_id text NOT NULL,
@@ -109,8 +120,9 @@ public final class PostgresRecordStore: RecordStore, Sendable {
     static func month(of time: String) throws(OTAError) -> Int {
         let bytes = Array(time.utf8)
         guard bytes.count >= 7, bytes[4] == UInt8(ascii: "-"),
-              let year = Int(String(decoding: bytes[0..<4], as: UTF8.self)), let month = Int(String(decoding: bytes[5..<7], as: UTF8.self)),
-              (1...12).contains(month)
+            let year = Int(String(decoding: bytes[0..<4], as: UTF8.self)),
+            let month = Int(String(decoding: bytes[5..<7], as: UTF8.self)),
+            (1...12).contains(month)
         else { throw OTAError(.recordsStore, "entry time \(time) is not RFC 3339 (YYYY-MM-...)") }
         return year * 100 + month
     }
@@ -120,7 +132,8 @@ public final class PostgresRecordStore: RecordStore, Sendable {
         let next = number == 12 ? (year + 1) * 100 + 1 : month + 1
         func text(_ value: Int) -> String {
             let y = String(value / 100), m = String(value % 100)
-            return String(repeating: "0", count: max(0, 4 - y.count)) + y + "-" + (m.count == 1 ? "0" + m : m) + "-01T00:00:00.000Z"
+            return String(repeating: "0", count: max(0, 4 - y.count)) + y + "-" + (m.count == 1 ? "0" + m : m)
+                + "-01T00:00:00.000Z"
         }
         return (text(month), text(next))
     }
@@ -129,7 +142,9 @@ public final class PostgresRecordStore: RecordStore, Sendable {
 
     private func refreshMonths() throws(OTAError) {
         let names = try pool.withConnection { connection throws(OTAError) in
-            try Self.run(connection, """
+            try Self.run(
+                connection,
+                """
                 SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'entry'::regclass
                 """, what: "list the partitions")
         }
@@ -150,14 +165,20 @@ public final class PostgresRecordStore: RecordStore, Sendable {
     /// Every partition drop a purge made, oldest first.
     public func partitionDrops() throws(OTAError) -> [PartitionDrop] {
         let rows = try pool.withConnection { connection throws(OTAError) in
-            try Self.run(connection, "SELECT partition, range_from, range_to, row_count, dropped_at FROM partition_drop ORDER BY id", what: "read the partition drops")
+            try Self.run(
+                connection,
+                "SELECT partition, range_from, range_to, row_count, dropped_at FROM partition_drop ORDER BY id",
+                what: "read the partition drops")
         }
         var drops: [PartitionDrop] = []
         for row in rows {
-            drops.append(PartitionDrop(
-                partition: try Self.decode(row, "partition", String.self), from: try Self.decode(row, "range_from", String.self),
-                to: try Self.decode(row, "range_to", String.self), rows: try Self.decode(row, "row_count", Int64.self),
-                droppedAt: try Self.decode(row, "dropped_at", String.self)))
+            drops.append(
+                PartitionDrop(
+                    partition: try Self.decode(row, "partition", String.self),
+                    from: try Self.decode(row, "range_from", String.self),
+                    to: try Self.decode(row, "range_to", String.self),
+                    rows: try Self.decode(row, "row_count", Int64.self),
+                    droppedAt: try Self.decode(row, "dropped_at", String.self)))
         }
         return drops
     }
@@ -169,17 +190,26 @@ public final class PostgresRecordStore: RecordStore, Sendable {
             let rows = try Self.run(connection, "SELECT * FROM vehicle WHERE vin = \(vin)", what: "read vehicle \(vin)")
             guard let row = rows.first else { return nil }
             var keys: [StoredVehicle.Key] = []
-            for key in try Self.run(connection, "SELECT * FROM vehicle_key WHERE vin = \(vin) ORDER BY from_seq", what: "read the keys of \(vin)") {
+            for key in try Self.run(
+                connection, "SELECT * FROM vehicle_key WHERE vin = \(vin) ORDER BY from_seq",
+                what: "read the keys of \(vin)")
+            {
                 var buffer = try Self.decode(key, "public_key", ByteBuffer.self)
-                keys.append(StoredVehicle.Key(
-                    keyID: try Self.decode(key, "key_id", String.self), publicKey: buffer.readBytes(length: buffer.readableBytes) ?? [],
-                    certificate: try Self.decode(key, "certificate", String?.self), fromSeq: try Self.unsigned(try Self.decode(key, "from_seq", Int64.self))))
+                keys.append(
+                    StoredVehicle.Key(
+                        keyID: try Self.decode(key, "key_id", String.self),
+                        publicKey: buffer.readBytes(length: buffer.readableBytes) ?? [],
+                        certificate: try Self.decode(key, "certificate", String?.self),
+                        fromSeq: try Self.unsigned(try Self.decode(key, "from_seq", Int64.self))))
             }
             let hashName = try Self.decode(row, "hash_algorithm", String.self)
-            guard let hash = HashAlgorithm(rawValue: hashName) else { throw OTAError(.recordsStore, "vehicle \(vin): unknown hash \(hashName)") }
+            guard let hash = HashAlgorithm(rawValue: hashName) else {
+                throw OTAError(.recordsStore, "vehicle \(vin): unknown hash \(hashName)")
+            }
             return StoredVehicle(
                 vin: vin, hashAlgorithm: hash, genesis: try Self.decode(row, "genesis", String.self),
-                headSeq: try Self.unsigned(try Self.decode(row, "head_seq", Int64.self)), headHash: try Self.decode(row, "head_hash", String.self),
+                headSeq: try Self.unsigned(try Self.decode(row, "head_seq", Int64.self)),
+                headHash: try Self.decode(row, "head_hash", String.self),
                 keyID: try Self.decode(row, "key_id", String.self), keys: keys)
         }
     }
@@ -192,6 +222,7 @@ public final class PostgresRecordStore: RecordStore, Sendable {
             let writer = Writer(store: self, connection: connection)
             do throws(OTAError) {
                 try body(writer)
+                try writer.flush()
                 try Self.run(connection, "COMMIT", what: "commit")
             } catch {
                 _ = try? Self.run(connection, "ROLLBACK", what: "roll back")
@@ -216,59 +247,198 @@ public final class PostgresRecordStore: RecordStore, Sendable {
             self.connection = connection
         }
 
-        private func ensurePartition(for time: String) throws(OTAError) {
-            let month = try PostgresRecordStore.month(of: time)
+        private func ensurePartition(_ month: Int) throws(OTAError) {
             if store.months.withLock({ $0.contains(month) }) || created.withLock({ $0.contains(month) }) { return }
             let (from, to) = PostgresRecordStore.bounds(of: month)
             // Another upload may be creating the same month: its CREATE commits first and ours
             // then fails as a duplicate, which only the savepoint undoes (the table is there).
             try PostgresRecordStore.run(connection, "SAVEPOINT ota_partition", what: "mark a savepoint")
             do {
-                _ = try connection.query(PostgresQuery(unsafeSQL: """
-                    CREATE TABLE IF NOT EXISTS \(PostgresRecordStore.partitionName(month)) PARTITION OF entry FOR VALUES FROM ('\(from)') TO ('\(to)')
-                    """), logger: connection.logger).wait()
+                _ = try connection.query(
+                    PostgresQuery(
+                        unsafeSQL: """
+                            CREATE TABLE IF NOT EXISTS \(PostgresRecordStore.partitionName(month)) PARTITION OF entry FOR VALUES FROM ('\(from)') TO ('\(to)')
+                            """), logger: connection.logger
+                ).wait()
                 try PostgresRecordStore.run(connection, "RELEASE SAVEPOINT ota_partition", what: "release a savepoint")
             } catch let error as OTAError {
                 throw error
             } catch {
                 guard let state = PostgresPool.sqlState(error), state == "42P07" || state == "23505" else {
-                    throw OTAError(.recordsStore, "PostgreSQL: cannot create the partition of \(from)", cause: PostgresPool.describe(error))
+                    throw OTAError(
+                        .recordsStore, "PostgreSQL: cannot create the partition of \(from)",
+                        cause: PostgresPool.describe(error))
                 }
-                try PostgresRecordStore.run(connection, "ROLLBACK TO SAVEPOINT ota_partition", what: "roll back to a savepoint")
+                try PostgresRecordStore.run(
+                    connection, "ROLLBACK TO SAVEPOINT ota_partition", what: "roll back to a savepoint")
             }
             created.withLock { _ = $0.insert(month) }
         }
 
+        /// Entries waiting for their multi-row INSERT (written at `batchRows`, and before commit).
+        let pendingEntries = Mutex<[(StoredEntry, EntryBody)]>([])
+        let pendingChanges = Mutex<[SoftwareChange]>([])
+
+        /// Waits for the vehicle's advisory lock (held until this transaction ends, in whichever
+        /// service process holds it), then reads its head.
+        func lockVehicle(_ vin: String) throws(OTAError) -> ChainHead? {
+            try PostgresRecordStore.run(
+                connection, "SELECT pg_advisory_xact_lock(\(PostgresRecordStore.vehicleLockClass), hashtext(\(vin)))",
+                what: "lock the chain of \(vin)")
+            let rows = try PostgresRecordStore.run(
+                connection, "SELECT head_seq, head_hash FROM vehicle WHERE vin = \(vin)",
+                what: "read the head of \(vin)")
+            guard let row = rows.first else { return nil }
+            return ChainHead(
+                seq: try PostgresRecordStore.unsigned(try PostgresRecordStore.decode(row, "head_seq", Int64.self)),
+                hash: try PostgresRecordStore.decode(row, "head_hash", String.self))
+        }
+
         func insert(_ entry: StoredEntry, body: EntryBody) throws(OTAError) {
-            var attempt: String? = nil, campaign: String? = nil, bundle: String? = nil, ecus: [String]? = nil
-            var step: String? = nil, outcome: String? = nil
-            if case .record(let record) = body {
-                attempt = record.attempt
-                campaign = record.update?.campaign
-                bundle = record.update?.bundle
-                ecus = record.ecus.isEmpty ? nil : record.ecus.map(\.ecu)
-                step = record.step.rawValue
-                outcome = record.outcome.rawValue
+            let count = pendingEntries.withLock { pending in
+                pending.append((entry, body))
+                return pending.count
             }
-            try ensurePartition(for: entry.time)
-            let seq = try PostgresRecordStore.signed(entry.seq)
-            try PostgresRecordStore.run(connection, """
-                INSERT INTO entry (vin, seq, hash, prev, kind, time, attempt, campaign, bundle, ecus, step, outcome, body)
-                VALUES (\(entry.vin), \(seq), \(entry.hash), \(entry.prev), \(entry.kind.rawValue), \(entry.time), \(attempt), \(campaign),
-                        \(bundle), \(ecus), \(step), \(outcome), \(entry.body))
-                """, what: "store entry \(entry.seq) of \(entry.vin)")
+            if count >= PostgresRecordStore.batchRows { try flush() }
+        }
+
+        func addSoftwareChange(_ change: SoftwareChange) throws(OTAError) {
+            let count = pendingChanges.withLock { pending in
+                pending.append(change)
+                return pending.count
+            }
+            if count >= PostgresRecordStore.batchRows { try flush() }
+        }
+
+        /// Writes what is pending: entries in one multi-row INSERT per batch, register changes
+        /// in another, and each ECU's current software once per batch (its last change wins, a
+        /// missing SWIN keeps the one before, as row by row).
+        func flush() throws(OTAError) {
+            let entries = pendingEntries.withLock { pending in
+                defer { pending.removeAll(keepingCapacity: true) }
+                return pending
+            }
+            if !entries.isEmpty {
+                var months: Set<Int> = []
+                for (entry, _) in entries { months.insert(try PostgresRecordStore.month(of: entry.time)) }
+                for month in months.sorted() { try ensurePartition(month) }
+                var binds = PostgresBindings(capacity: entries.count * 13)
+                var rows: [String] = []
+                rows.reserveCapacity(entries.count)
+                for (entry, body) in entries {
+                    var attempt: String? = nil, campaign: String? = nil, bundle: String? = nil, ecus: [String]? = nil
+                    var step: String? = nil, outcome: String? = nil
+                    if case .record(let record) = body {
+                        attempt = record.attempt
+                        campaign = record.update?.campaign
+                        bundle = record.update?.bundle
+                        ecus = record.ecus.isEmpty ? nil : record.ecus.map(\.ecu)
+                        step = record.step.rawValue
+                        outcome = record.outcome.rawValue
+                    }
+                    let first = binds.count + 1
+                    binds.append(entry.vin)
+                    binds.append(try PostgresRecordStore.signed(entry.seq))
+                    binds.append(entry.hash)
+                    binds.append(entry.prev)
+                    binds.append(entry.kind.rawValue)
+                    binds.append(entry.time)
+                    binds.append(attempt)
+                    binds.append(campaign)
+                    binds.append(bundle)
+                    binds.append(ecus)
+                    binds.append(step)
+                    binds.append(outcome)
+                    binds.append(entry.body)
+                    rows.append("(" + (first..<(first + 13)).map { "$\($0)" }.joined(separator: ",") + ")")
+                }
+                let last = entries[entries.count - 1].0
+                try PostgresRecordStore.run(
+                    connection,
+                    PostgresQuery(
+                        unsafeSQL: """
+                            INSERT INTO entry (vin, seq, hash, prev, kind, time, attempt, campaign, bundle, ecus, step, outcome, body) VALUES
+                            \(rows.joined(separator: ","))
+                            """, binds: binds),
+                    what: "store \(entries.count) entries of \(last.vin) through \(last.seq)")
+            }
+            let changes = pendingChanges.withLock { pending in
+                defer { pending.removeAll(keepingCapacity: true) }
+                return pending
+            }
+            if changes.isEmpty { return }
+            var binds = PostgresBindings(capacity: changes.count * 16)
+            var rows: [String] = []
+            var current: [String: (vin: String, ecu: String, seq: Int64, swin: String?, rxswin: String?)] = [:]
+            for change in changes {
+                let seq = try PostgresRecordStore.signed(change.seq)
+                let first = binds.count + 1
+                binds.append(change.vin)
+                binds.append(change.ecu)
+                binds.append(seq)
+                binds.append(change.time)
+                binds.append(change.attempt)
+                binds.append(change.bundle)
+                binds.append(change.campaign)
+                binds.append(change.hardwarePart)
+                binds.append(change.versionBefore)
+                binds.append(change.versionAfter)
+                binds.append(change.securityVersionAfter)
+                binds.append(change.swinBefore)
+                binds.append(change.swinAfter)
+                binds.append(change.rxswinBefore)
+                binds.append(change.rxswinAfter)
+                binds.append(change.imageHashAfter)
+                rows.append("(" + (first..<(first + 16)).map { "$\($0)" }.joined(separator: ",") + ")")
+                let key = change.vin + "\u{0}" + change.ecu
+                let before = current[key]
+                current[key] = (
+                    change.vin, change.ecu, seq, change.swinAfter ?? before?.swin, change.rxswinAfter ?? before?.rxswin
+                )
+            }
+            try PostgresRecordStore.run(
+                connection,
+                PostgresQuery(
+                    unsafeSQL: """
+                        INSERT INTO software (vin, ecu, seq, time, attempt, bundle, campaign, hardware_part, version_before, version_after,
+                            security_version_after, swin_before, swin_after, rxswin_before, rxswin_after, image_hash_after) VALUES
+                        \(rows.joined(separator: ","))
+                        """, binds: binds), what: "store \(changes.count) register changes")
+            var currentBinds = PostgresBindings(capacity: current.count * 5)
+            var currentRows: [String] = []
+            for (_, value) in current.sorted(by: { $0.key < $1.key }) {
+                let first = currentBinds.count + 1
+                currentBinds.append(value.vin)
+                currentBinds.append(value.ecu)
+                currentBinds.append(value.seq)
+                currentBinds.append(value.swin)
+                currentBinds.append(value.rxswin)
+                currentRows.append("(" + (first..<(first + 5)).map { "$\($0)" }.joined(separator: ",") + ")")
+            }
+            try PostgresRecordStore.run(
+                connection,
+                PostgresQuery(
+                    unsafeSQL: """
+                        INSERT INTO current_software (vin, ecu, seq, swin, rxswin) VALUES \(currentRows.joined(separator: ","))
+                        ON CONFLICT (vin, ecu) DO UPDATE SET seq = excluded.seq, swin = COALESCE(excluded.swin, current_software.swin),
+                            rxswin = COALESCE(excluded.rxswin, current_software.rxswin)
+                        """, binds: currentBinds), what: "store the current software of \(current.count) ECUs")
         }
 
         func setVehicle(_ vehicle: StoredVehicle) throws(OTAError) {
             let head = try PostgresRecordStore.signed(vehicle.headSeq)
-            try PostgresRecordStore.run(connection, """
+            try PostgresRecordStore.run(
+                connection,
+                """
                 INSERT INTO vehicle (vin, hash_algorithm, genesis, key_id, head_seq, head_hash)
                 VALUES (\(vehicle.vin), \(vehicle.hashAlgorithm.rawValue), \(vehicle.genesis), \(vehicle.keyID), \(head), \(vehicle.headHash))
                 ON CONFLICT (vin) DO UPDATE SET key_id = excluded.key_id, head_seq = excluded.head_seq, head_hash = excluded.head_hash
                 """, what: "store the head of \(vehicle.vin)")
             for key in vehicle.keys {
                 let from = try PostgresRecordStore.signed(key.fromSeq)
-                try PostgresRecordStore.run(connection, """
+                try PostgresRecordStore.run(
+                    connection,
+                    """
                     INSERT INTO vehicle_key (vin, key_id, public_key, certificate, from_seq)
                     VALUES (\(vehicle.vin), \(key.keyID), \(ByteBuffer(bytes: key.publicKey)), \(key.certificate), \(from))
                     ON CONFLICT (vin, key_id) DO UPDATE SET certificate = COALESCE(vehicle_key.certificate, excluded.certificate)
@@ -276,25 +446,10 @@ public final class PostgresRecordStore: RecordStore, Sendable {
             }
         }
 
-        func addSoftwareChange(_ change: SoftwareChange) throws(OTAError) {
-            let seq = try PostgresRecordStore.signed(change.seq)
-            try PostgresRecordStore.run(connection, """
-                INSERT INTO software (vin, ecu, seq, time, attempt, bundle, campaign, hardware_part, version_before, version_after,
-                    security_version_after, swin_before, swin_after, rxswin_before, rxswin_after, image_hash_after)
-                VALUES (\(change.vin), \(change.ecu), \(seq), \(change.time), \(change.attempt), \(change.bundle), \(change.campaign),
-                    \(change.hardwarePart), \(change.versionBefore), \(change.versionAfter), \(change.securityVersionAfter), \(change.swinBefore),
-                    \(change.swinAfter), \(change.rxswinBefore), \(change.rxswinAfter), \(change.imageHashAfter))
-                """, what: "store the register entry of \(change.vin) \(change.ecu)")
-            try PostgresRecordStore.run(connection, """
-                INSERT INTO current_software (vin, ecu, seq, swin, rxswin) VALUES (\(change.vin), \(change.ecu), \(seq), \(change.swinAfter), \(change.rxswinAfter))
-                ON CONFLICT (vin, ecu) DO UPDATE SET seq = excluded.seq, swin = COALESCE(excluded.swin, current_software.swin),
-                    rxswin = COALESCE(excluded.rxswin, current_software.rxswin)
-                """, what: "store the current software of \(change.vin) \(change.ecu)")
-        }
-
         /// Drops every month that ends at or before `cutoff` (recording each drop), and deletes
         /// the older rows of the month the cutoff falls in.
         func deleteEntries(before cutoff: String) throws(OTAError) -> Int {
+            try flush()
             let cutoffMonth = try PostgresRecordStore.month(of: cutoff)
             let known = store.months.withLock { $0 }.union(created.withLock { $0 })
             var deleted: Int64 = 0
@@ -302,29 +457,41 @@ public final class PostgresRecordStore: RecordStore, Sendable {
             for month in known.sorted() where month < cutoffMonth {
                 let name = PostgresRecordStore.partitionName(month)
                 let (from, to) = PostgresRecordStore.bounds(of: month)
-                let rows = try PostgresRecordStore.run(connection, PostgresQuery(unsafeSQL: "SELECT COUNT(*) AS n FROM \(name)"), what: "count \(name)")
-                let count = try rows.first.map { row throws(OTAError) in try PostgresRecordStore.decode(row, "n", Int64.self) } ?? 0
-                try PostgresRecordStore.run(connection, PostgresQuery(unsafeSQL: "DROP TABLE \(name)"), what: "drop \(name)")
-                try PostgresRecordStore.run(connection, """
+                let rows = try PostgresRecordStore.run(
+                    connection, PostgresQuery(unsafeSQL: "SELECT COUNT(*) AS n FROM \(name)"), what: "count \(name)")
+                let count =
+                    try rows.first.map { row throws(OTAError) in try PostgresRecordStore.decode(row, "n", Int64.self) }
+                    ?? 0
+                try PostgresRecordStore.run(
+                    connection, PostgresQuery(unsafeSQL: "DROP TABLE \(name)"), what: "drop \(name)")
+                try PostgresRecordStore.run(
+                    connection,
+                    """
                     INSERT INTO partition_drop (partition, range_from, range_to, row_count, dropped_at) VALUES (\(name), \(from), \(to), \(count), \(now))
                     """, what: "record the drop of \(name)")
                 dropped.withLock { _ = $0.insert(month) }
                 deleted += count
             }
-            let rows = try PostgresRecordStore.run(connection, "WITH gone AS (DELETE FROM entry WHERE time < \(cutoff) RETURNING 1) SELECT COUNT(*) AS n FROM gone",
-                                                   what: "delete entries before \(cutoff)")
-            deleted += try rows.first.map { row throws(OTAError) in try PostgresRecordStore.decode(row, "n", Int64.self) } ?? 0
+            let rows = try PostgresRecordStore.run(
+                connection,
+                "WITH gone AS (DELETE FROM entry WHERE time < \(cutoff) RETURNING 1) SELECT COUNT(*) AS n FROM gone",
+                what: "delete entries before \(cutoff)")
+            deleted +=
+                try rows.first.map { row throws(OTAError) in try PostgresRecordStore.decode(row, "n", Int64.self) } ?? 0
             return Int(deleted)
         }
 
         func addPurge(_ tombstone: PurgeTombstone) throws(OTAError) {
             let text = String(decoding: tombstone.signedJSON.bytes, as: UTF8.self)
-            try PostgresRecordStore.run(connection, "INSERT INTO purge (tombstone) VALUES (\(text))", what: "store a purge tombstone")
+            try PostgresRecordStore.run(
+                connection, "INSERT INTO purge (tombstone) VALUES (\(text))", what: "store a purge tombstone")
         }
 
         func recordActivity(_ time: Date) throws(OTAError) {
             let text = RecordTime.format(time)
-            try PostgresRecordStore.run(connection, """
+            try PostgresRecordStore.run(
+                connection,
+                """
                 INSERT INTO activity (id, latest) VALUES (1, \(text)) ON CONFLICT (id) DO UPDATE SET latest = GREATEST(activity.latest, excluded.latest)
                 """, what: "record the store's activity")
         }
@@ -358,10 +525,14 @@ public final class PostgresRecordStore: RecordStore, Sendable {
 
     private static func entry(_ row: PostgresRow) throws(OTAError) -> StoredEntry {
         let kindName = try decode(row, "kind", String.self)
-        guard let kind = LogEntry.Kind(rawValue: kindName) else { throw OTAError(.recordsStore, "a stored entry has kind \(kindName)") }
+        guard let kind = LogEntry.Kind(rawValue: kindName) else {
+            throw OTAError(.recordsStore, "a stored entry has kind \(kindName)")
+        }
         return StoredEntry(
-            vin: try decode(row, "vin", String.self), seq: try unsigned(try decode(row, "seq", Int64.self)), hash: try decode(row, "hash", String.self),
-            prev: try decode(row, "prev", String.self), kind: kind, time: try decode(row, "time", String.self), body: try decode(row, "body", String.self))
+            vin: try decode(row, "vin", String.self), seq: try unsigned(try decode(row, "seq", Int64.self)),
+            hash: try decode(row, "hash", String.self),
+            prev: try decode(row, "prev", String.self), kind: kind, time: try decode(row, "time", String.self),
+            body: try decode(row, "body", String.self))
     }
 
     /// Rows of `query` through a cursor, `page` at a time, each handed to `body` on this thread.
@@ -369,7 +540,10 @@ public final class PostgresRecordStore: RecordStore, Sendable {
         try pool.withConnection { connection throws(OTAError) in
             try Self.run(connection, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", what: "begin a read")
             do throws(OTAError) {
-                try Self.run(connection, PostgresQuery(unsafeSQL: "DECLARE ota_rows NO SCROLL CURSOR FOR " + query.sql, binds: query.binds), what: "open a cursor")
+                try Self.run(
+                    connection,
+                    PostgresQuery(unsafeSQL: "DECLARE ota_rows NO SCROLL CURSOR FOR " + query.sql, binds: query.binds),
+                    what: "open a cursor")
                 while true {
                     let rows = try Self.run(connection, "FETCH 500 FROM ota_rows", what: "read entries")
                     if rows.isEmpty { break }
@@ -383,22 +557,32 @@ public final class PostgresRecordStore: RecordStore, Sendable {
         }
     }
 
-    public func entries(matching filter: RecordFilter, _ body: (StoredEntry) throws(OTAError) -> Void) throws(OTAError) {
+    public func entries(matching filter: RecordFilter, _ body: (StoredEntry) throws(OTAError) -> Void) throws(OTAError)
+    {
         let (clause, binds) = try Self.whereClause(filter)
-        try stream(PostgresQuery(unsafeSQL: "SELECT vin, seq, hash, prev, kind, time, body FROM entry\(clause) ORDER BY vin, seq", binds: binds), body)
+        try stream(
+            PostgresQuery(
+                unsafeSQL: "SELECT vin, seq, hash, prev, kind, time, body FROM entry\(clause) ORDER BY vin, seq",
+                binds: binds), body)
     }
 
     public func count(matching filter: RecordFilter) throws(OTAError) -> Int {
         let (clause, binds) = try Self.whereClause(filter)
         return try pool.withConnection { connection throws(OTAError) -> Int in
-            let rows = try Self.run(connection, PostgresQuery(unsafeSQL: "SELECT COUNT(*) AS n FROM entry\(clause)", binds: binds), what: "count entries")
+            let rows = try Self.run(
+                connection, PostgresQuery(unsafeSQL: "SELECT COUNT(*) AS n FROM entry\(clause)", binds: binds),
+                what: "count entries")
             return Int(try rows.first.map { row throws(OTAError) in try Self.decode(row, "n", Int64.self) } ?? 0)
         }
     }
 
-    public func chain(of vin: String, from: UInt64, through: UInt64, _ body: (StoredEntry) throws(OTAError) -> Void) throws(OTAError) {
+    public func chain(of vin: String, from: UInt64, through: UInt64, _ body: (StoredEntry) throws(OTAError) -> Void)
+        throws(OTAError)
+    {
         let low = try Self.signed(from), high = try Self.signed(through)
-        try stream("SELECT vin, seq, hash, prev, kind, time, body FROM entry WHERE vin = \(vin) AND seq >= \(low) AND seq <= \(high) ORDER BY seq", body)
+        try stream(
+            "SELECT vin, seq, hash, prev, kind, time, body FROM entry WHERE vin = \(vin) AND seq >= \(low) AND seq <= \(high) ORDER BY seq",
+            body)
     }
 
     private func checkpointSeq(_ query: PostgresQuery) throws(OTAError) -> UInt64? {
@@ -411,27 +595,38 @@ public final class PostgresRecordStore: RecordStore, Sendable {
 
     public func checkpoint(of vin: String, atOrBefore seq: UInt64) throws(OTAError) -> UInt64? {
         let bound = try Self.signed(seq)
-        return try checkpointSeq("SELECT MAX(seq) AS seq FROM entry WHERE vin = \(vin) AND kind = 'checkpoint' AND seq <= \(bound)")
+        return try checkpointSeq(
+            "SELECT MAX(seq) AS seq FROM entry WHERE vin = \(vin) AND kind = 'checkpoint' AND seq <= \(bound)")
     }
 
     public func checkpoint(of vin: String, atOrAfter seq: UInt64) throws(OTAError) -> UInt64? {
         let bound = try Self.signed(seq)
-        return try checkpointSeq("SELECT MIN(seq) AS seq FROM entry WHERE vin = \(vin) AND kind = 'checkpoint' AND seq >= \(bound)")
+        return try checkpointSeq(
+            "SELECT MIN(seq) AS seq FROM entry WHERE vin = \(vin) AND kind = 'checkpoint' AND seq >= \(bound)")
     }
 
     private static func change(_ row: PostgresRow) throws(OTAError) -> SoftwareChange {
         SoftwareChange(
-            vin: try decode(row, "vin", String.self), ecu: try decode(row, "ecu", String.self), seq: try unsigned(try decode(row, "seq", Int64.self)),
-            time: try decode(row, "time", String.self), attempt: try decode(row, "attempt", String?.self), bundle: try decode(row, "bundle", String?.self),
-            campaign: try decode(row, "campaign", String?.self), hardwarePart: try decode(row, "hardware_part", String?.self),
-            versionBefore: try decode(row, "version_before", String?.self), versionAfter: try decode(row, "version_after", String?.self),
-            securityVersionAfter: try decode(row, "security_version_after", String?.self), swinBefore: try decode(row, "swin_before", String?.self),
-            swinAfter: try decode(row, "swin_after", String?.self), rxswinBefore: try decode(row, "rxswin_before", String?.self),
-            rxswinAfter: try decode(row, "rxswin_after", String?.self), imageHashAfter: try decode(row, "image_hash_after", String?.self))
+            vin: try decode(row, "vin", String.self), ecu: try decode(row, "ecu", String.self),
+            seq: try unsigned(try decode(row, "seq", Int64.self)),
+            time: try decode(row, "time", String.self), attempt: try decode(row, "attempt", String?.self),
+            bundle: try decode(row, "bundle", String?.self),
+            campaign: try decode(row, "campaign", String?.self),
+            hardwarePart: try decode(row, "hardware_part", String?.self),
+            versionBefore: try decode(row, "version_before", String?.self),
+            versionAfter: try decode(row, "version_after", String?.self),
+            securityVersionAfter: try decode(row, "security_version_after", String?.self),
+            swinBefore: try decode(row, "swin_before", String?.self),
+            swinAfter: try decode(row, "swin_after", String?.self),
+            rxswinBefore: try decode(row, "rxswin_before", String?.self),
+            rxswinAfter: try decode(row, "rxswin_after", String?.self),
+            imageHashAfter: try decode(row, "image_hash_after", String?.self))
     }
 
     private func changes(_ query: PostgresQuery) throws(OTAError) -> [SoftwareChange] {
-        let rows = try pool.withConnection { connection throws(OTAError) in try Self.run(connection, query, what: "read the register") }
+        let rows = try pool.withConnection { connection throws(OTAError) in
+            try Self.run(connection, query, what: "read the register")
+        }
         var changes: [SoftwareChange] = []
         for row in rows { changes.append(try Self.change(row)) }
         return changes
@@ -447,33 +642,43 @@ public final class PostgresRecordStore: RecordStore, Sendable {
         if let swin { binds.append(swin); conditions.append("c.swin = $\(binds.count)") }
         if let rxswin { binds.append(rxswin); conditions.append("c.rxswin = $\(binds.count)") }
         guard !conditions.isEmpty else { return [] }
-        return try changes(PostgresQuery(unsafeSQL: """
-            SELECT s.* FROM current_software c JOIN software s ON s.vin = c.vin AND s.ecu = c.ecu AND s.seq = c.seq
-            WHERE \(conditions.joined(separator: " AND ")) ORDER BY c.vin, c.ecu
-            """, binds: binds))
+        return try changes(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT s.* FROM current_software c JOIN software s ON s.vin = c.vin AND s.ecu = c.ecu AND s.seq = c.seq
+                    WHERE \(conditions.joined(separator: " AND ")) ORDER BY c.vin, c.ecu
+                    """, binds: binds))
     }
 
     public func purges() throws(OTAError) -> [PurgeTombstone] {
-        let rows = try pool.withConnection { connection throws(OTAError) in try Self.run(connection, "SELECT tombstone FROM purge ORDER BY id", what: "read the purges") }
+        let rows = try pool.withConnection { connection throws(OTAError) in
+            try Self.run(connection, "SELECT tombstone FROM purge ORDER BY id", what: "read the purges")
+        }
         var tombstones: [PurgeTombstone] = []
         for row in rows {
             let text = try Self.decode(row, "tombstone", String.self)
             let json: JSONValue
-            do { json = try JSONValue.parse(Array(text.utf8)) } catch { throw OTAError(.recordsStore, "a stored purge tombstone: \(error.message)") }
+            do { json = try JSONValue.parse(Array(text.utf8)) } catch {
+                throw OTAError(.recordsStore, "a stored purge tombstone: \(error.message)")
+            }
             tombstones.append(try PurgeTombstone(signedJSON: json, source: "purge"))
         }
         return tombstones
     }
 
     public func lastActivity() throws(OTAError) -> Date? {
-        let rows = try pool.withConnection { connection throws(OTAError) in try Self.run(connection, "SELECT latest FROM activity WHERE id = 1", what: "read the activity") }
+        let rows = try pool.withConnection { connection throws(OTAError) in
+            try Self.run(connection, "SELECT latest FROM activity WHERE id = 1", what: "read the activity")
+        }
         guard let row = rows.first else { return nil }
         return RecordTime.parse(try Self.decode(row, "latest", String.self))
     }
 
     public func entriesBefore(_ cutoff: String) throws(OTAError) -> (count: Int, newest: String?) {
         try pool.withConnection { connection throws(OTAError) -> (count: Int, newest: String?) in
-            let rows = try Self.run(connection, "SELECT COUNT(*) AS n, MAX(time) AS newest FROM entry WHERE time < \(cutoff)", what: "count old entries")
+            let rows = try Self.run(
+                connection, "SELECT COUNT(*) AS n, MAX(time) AS newest FROM entry WHERE time < \(cutoff)",
+                what: "count old entries")
             guard let row = rows.first else { return (0, nil) }
             return (Int(try Self.decode(row, "n", Int64.self)), try Self.decode(row, "newest", String?.self))
         }
@@ -491,7 +696,9 @@ public final class PostgresRecordStore: RecordStore, Sendable {
     }
 
     @discardableResult
-    static func run(_ connection: PostgresConnection, _ query: PostgresQuery, what: String) throws(OTAError) -> [PostgresRow] {
+    static func run(_ connection: PostgresConnection, _ query: PostgresQuery, what: String) throws(OTAError)
+        -> [PostgresRow]
+    {
         do {
             return try connection.query(query, logger: connection.logger).wait().rows
         } catch {
@@ -499,9 +706,12 @@ public final class PostgresRecordStore: RecordStore, Sendable {
         }
     }
 
-    static func decode<T: PostgresDecodable>(_ row: PostgresRow, _ column: String, _ type: T.Type) throws(OTAError) -> T {
+    static func decode<T: PostgresDecodable>(_ row: PostgresRow, _ column: String, _ type: T.Type) throws(OTAError) -> T
+    {
         do { return try row.makeRandomAccess()[column].decode(T.self) } catch {
-            throw OTAError(.recordsStore, "PostgreSQL: column \(column) does not read as \(T.self)", cause: String(reflecting: error))
+            throw OTAError(
+                .recordsStore, "PostgreSQL: column \(column) does not read as \(T.self)",
+                cause: String(reflecting: error))
         }
     }
 
@@ -511,7 +721,9 @@ public final class PostgresRecordStore: RecordStore, Sendable {
     }
 
     static func signed(_ value: UInt64) throws(OTAError) -> Int64 {
-        guard value <= UInt64(Int64.max) else { throw OTAError(.recordsFieldRange, "entry number \(value) does not fit the store") }
+        guard value <= UInt64(Int64.max) else {
+            throw OTAError(.recordsFieldRange, "entry number \(value) does not fit the store")
+        }
         return Int64(value)
     }
 }

@@ -18,7 +18,10 @@ final class FleetHarness: @unchecked Sendable {
     let port: Int
     private let task: Task<Void, any Error>
     var front: String { ws.path + "/front" }
-    var secret: String { (try? String(contentsOfFile: ws.path + "/secret", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "" }
+    var secret: String {
+        (try? String(contentsOfFile: ws.path + "/secret", encoding: .utf8))?.trimmingCharacters(
+            in: .whitespacesAndNewlines) ?? ""
+    }
 
     /// A client: its key and certificate files.
     struct Client {
@@ -29,15 +32,23 @@ final class FleetHarness: @unchecked Sendable {
 
     init(_ kind: StoreKind = .sqlite) throws {
         store = try kind.open(in: ws)
-        let (status, output) = Shell.run([PostgresServer.repository + "/scripts/fleet-server.sh", "secret", ws.path + "/secret"])
+        let (status, output) = Shell.run([
+            PostgresServer.repository + "/scripts/fleet-server.sh", "secret", ws.path + "/secret",
+        ])
         guard status == 0 else { throw HarnessError("secret: \(output)") }
-        server = try FleetServer(configuration: .init(
-            store: StoreHandle(store), trust: try pki.trust(), signer: try pki.compliance(), stateDirectory: ws.path + "/state",
-            proxySecret: String(decoding: try FileSystem.read(ws.path + "/secret"), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines),
-            maximumUploadBytes: 4 << 20, threads: 4))
+        server = try FleetServer(
+            configuration: .init(
+                store: StoreHandle(store), trust: try pki.trust(), signer: try pki.compliance(),
+                stateDirectory: ws.path + "/state",
+                proxySecret: String(decoding: try FileSystem.read(ws.path + "/secret"), as: UTF8.self)
+                    .trimmingCharacters(in: .whitespacesAndNewlines),
+                maximumUploadBytes: 4 << 20, threads: 4))
         let bound = Mutex<String?>(nil)
         let server = self.server
-        task = Task(executorPreference: ServiceExecutor.shared) { try await server.run(address: .hostname("127.0.0.1", port: 0)) { address in bound.withLock { $0 = address } } }
+        task = Task(executorPreference: ServiceExecutor.shared) {
+            try await server.run(address: .hostname("127.0.0.1", port: 0)) { address in bound.withLock { $0 = address }
+            }
+        }
         let deadline = Date().addingTimeInterval(30)
         while bound.withLock({ $0 }) == nil, Date() < deadline { usleep(20_000) }
         guard let address = bound.withLock({ $0 }), let port = Int(address.split(separator: ":").last ?? "") else {
@@ -46,10 +57,13 @@ final class FleetHarness: @unchecked Sendable {
         }
         backendPort = port
         let bundle = ws.path + "/client-cas.pem"
-        let cas = try FileSystem.read(pki.directory + "/vehicle/root-ca.crt") + FileSystem.read(pki.directory + "/compliance/root-ca.crt")
+        let cas =
+            try FileSystem.read(pki.directory + "/vehicle/root-ca.crt")
+            + FileSystem.read(pki.directory + "/compliance/root-ca.crt")
         try AtomicFileWriter.write(cas, to: bundle)
         let (frontStatus, frontOutput) = Shell.run([
-            PostgresServer.repository + "/scripts/fleet-server.sh", "start", ws.path + "/front", "127.0.0.1:\(port)", bundle, ws.path + "/secret",
+            PostgresServer.repository + "/scripts/fleet-server.sh", "start", ws.path + "/front", "127.0.0.1:\(port)",
+            bundle, ws.path + "/secret",
         ])
         guard frontStatus == 0, let frontPort = Int(frontOutput.trimmingCharacters(in: .whitespacesAndNewlines)) else {
             task.cancel()
@@ -69,17 +83,28 @@ final class FleetHarness: @unchecked Sendable {
 
     /// A client certificate of `role` for `name` (a VIN for vehicles), under the sample CA of the role.
     func client(_ role: TrustRole, name: String, extendedKeyUsage: String? = nil, ca: String? = nil) throws -> Client {
+        try Self.client(role, name: name, pki: pki, in: ws.path, extendedKeyUsage: extendedKeyUsage, ca: ca)
+    }
+
+    /// A client key and certificate written into `directory`.
+    static func client(
+        _ role: TrustRole, name: String, pki: SamplePKIFiles, in directory: String, extendedKeyUsage: String? = nil,
+        ca: String? = nil
+    ) throws -> Client {
         let key = try PrivateKey.generate(.p256)
-        let keyPath = ws.path + "/\(role.rawValue)-\(UUID().uuidString).key"
+        let keyPath = directory + "/\(role.rawValue)-\(UUID().uuidString).key"
         try AtomicFileWriter.write(Array(try key.pem().utf8), to: keyPath, mode: 0o600)
         let caDirectory = pki.directory + "/" + (ca ?? role.rawValue)
         let usage = extendedKeyUsage ?? "clientAuth,\(ProjectOID.role(role))"
         let certificate = try OpenSSLTool.issueCertificate(
-            for: keyPath, form: nil, subject: "/O=ota sample OEM/OU=\(role.rawValue)/CN=\(role == .vehicle ? "Vehicle Device " : "")\(name)",
+            for: keyPath, form: nil,
+            subject: "/O=ota sample OEM/OU=\(role.rawValue)/CN=\(role == .vehicle ? "Vehicle Device " : "")\(name)",
             caCertificate: caDirectory + "/root-ca.crt", caKey: caDirectory + "/root-ca.key", sm2: false,
-            extensions: ["basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature", "extendedKeyUsage=\(usage)",
-                         "subjectKeyIdentifier=hash", "authorityKeyIdentifier=keyid:always"],
-            in: ws.path)
+            extensions: [
+                "basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature", "extendedKeyUsage=\(usage)",
+                "subjectKeyIdentifier=hash", "authorityKeyIdentifier=keyid:always",
+            ],
+            in: directory)
         return Client(key: keyPath, certificate: certificate, privateKey: key)
     }
 
@@ -91,8 +116,10 @@ final class FleetHarness: @unchecked Sendable {
     }
 
     /// A request through the TLS front with `curl` (an independent HTTP client).
-    func request(_ path: String, client: Client?, method: String = "GET", body: [UInt8]? = nil, headers: [String] = [],
-                 direct: Bool = false) throws -> Reply {
+    func request(
+        _ path: String, client: Client?, method: String = "GET", body: [UInt8]? = nil, headers: [String] = [],
+        direct: Bool = false
+    ) throws -> Reply {
         let output = ws.path + "/reply-\(UUID().uuidString)"
         var arguments = ["curl", "-sS", "-o", output, "-w", "%{http_code}", "-X", method]
         if direct {
@@ -108,7 +135,9 @@ final class FleetHarness: @unchecked Sendable {
             arguments += ["--data-binary", "@" + file, "-H", "Content-Type: application/octet-stream"]
         }
         let (status, text) = Shell.run(arguments)
-        guard status == 0, let code = Int(text.suffix(3)) else { throw HarnessError("curl \(path): exit \(status): \(text)") }
+        guard status == 0, let code = Int(text.suffix(3)) else {
+            throw HarnessError("curl \(path): exit \(status): \(text)")
+        }
         let bytes = (try? FileSystem.read(output, limit: 256 << 20)) ?? []
         try? FileManager.default.removeItem(atPath: output)
         return Reply(status: code, body: bytes)

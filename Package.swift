@@ -94,7 +94,7 @@ let package = Package(
             name: "OTARecorderTests", dependencies: ["OTACore", "OTARecorder"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "OTAComplianceTests", dependencies: ["OTACore", "OTARecorder", "OTACompliance"],
+            name: "OTAComplianceTests", dependencies: ["OTACore", "OTARecorder", "OTACompliance", "OTATestSupport"],
             swiftSettings: swiftSettings),
 
         // The vehicle side: never links OTABuilder (no signing code on the vehicle).

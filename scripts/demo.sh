@@ -156,4 +156,53 @@ step "[records] compliance exports CSV, JSON Lines and a zh-CN report with the v
 "$ota" records verify-export "$out/export" --trust "$intl/trust"
 ls "$out/export"
 
+step "[fleet] provisioning: the car's device certificate names its VIN (a request from its own key, issued by the vehicle CA)"
+"$ota" keys csr --key "$intl/vehicle/device.key" --cn "Vehicle Device LSVX1A2B3C4D56789" --org "ota sample OEM" --ou vehicle -o "$out/car-device.csr"
+"$ota" keys issue "$out/car-device.csr" --role vehicle --signer-id LSVX1A2B3C4D56789 --days 30 \
+    --ca-key "$intl/vehicle/root-ca.key" --ca-cert "$intl/vehicle/root-ca.crt" -o "$out/car-device.crt"
+# Compliance staff sign in with a TLS client certificate of the compliance role (clientAuth + role marker).
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$out/staff.key" 2>/dev/null
+openssl req -new -key "$out/staff.key" -subj "/O=ota sample OEM/OU=compliance/CN=Compliance Officer 1" -out "$out/staff.csr" 2>/dev/null
+printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth,2.25.277585782059759735957022079731708763311.1.4\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n' > "$out/staff.ext"
+openssl x509 -req -in "$out/staff.csr" -CA "$intl/compliance/root-ca.crt" -CAkey "$intl/compliance/root-ca.key" \
+    -set_serial "0x$(openssl rand -hex 12)" -days 30 -extfile "$out/staff.ext" -out "$out/staff.crt" 2>/dev/null
+
+step "[fleet] ota fleet serve (SQLite store) on loopback behind nginx, which ends mutual TLS for vehicle and compliance certificates"
+scripts/fleet-server.sh secret "$out/fleet-secret"
+"$ota" fleet serve --store "$out/fleet-service.db" --trust "$intl/trust" --key "$intl/compliance/compliance-signer.key" \
+    --cert "$intl/compliance/compliance-signer.crt" --proxy-secret-file "$out/fleet-secret" --state "$out/fleet-state" \
+    --threads 2 --connections 2 > "$out/fleet-serve.log" 2>&1 &
+fleet_pid=$!
+trap 'scripts/repo-server.sh stop "$out/nginx"; scripts/fleet-server.sh stop "$out/fleet-nginx"; kill $fleet_pid 2>/dev/null || true' EXIT
+for _ in $(seq 300); do grep -q listening "$out/fleet-serve.log" && break; sleep 0.1; done
+backend=$(sed -n 's/^listening on \([^,]*\),.*/\1/p' "$out/fleet-serve.log")
+[ -n "$backend" ] || { cat "$out/fleet-serve.log" >&2; echo "demo: the fleet service did not start" >&2; exit 1; }
+cat "$intl/vehicle/root-ca.crt" "$intl/compliance/root-ca.crt" > "$out/fleet-client-cas.pem"
+fleet_port=$(scripts/fleet-server.sh start "$out/fleet-nginx" "$backend" "$out/fleet-client-cas.pem" "$out/fleet-secret")
+fleet=https://localhost:$fleet_port
+echo "   $fleet (service $backend, server CA $out/fleet-nginx/server-ca.crt)"
+
+step "[fleet] the car uploads its record log over mutual TLS and keeps the service's signed acknowledgement; it prunes only acknowledged entries past the retention (none yet)"
+"$ota" agent upload --vehicle "$car" --fleet "$fleet" --ca "$out/fleet-nginx/server-ca.crt" --cert "$out/car-device.crt" --key "$intl/vehicle/device.key"
+step "[fleet] uploaded again: nothing new, the same acknowledgement"
+"$ota" agent upload --vehicle "$car" --fleet "$fleet" --ca "$out/fleet-nginx/server-ca.crt" --cert "$out/car-device.crt" --key "$intl/vehicle/device.key"
+fleet_curl=(curl -sS --fail-with-body --cacert "$out/fleet-nginx/server-ca.crt")
+step "[fleet] a vehicle certificate may not read compliance data (fleet.role, HTTP 403)"
+code=$(curl -sS -o "$out/fleet-refused.json" -w '%{http_code}' --cacert "$out/fleet-nginx/server-ca.crt" \
+    --cert "$out/car-device.crt" --key "$intl/vehicle/device.key" "$fleet/v1/records")
+cat "$out/fleet-refused.json"
+[ "$code" = 403 ] || { echo "demo: expected 403 for a vehicle certificate, got $code" >&2; exit 1; }
+step "[fleet] compliance staff query the car's results and export its records (signed manifest); a third party checks the export"
+"${fleet_curl[@]}" --cert "$out/staff.crt" --key "$out/staff.key" "$fleet/v1/records?vin=LSVX1A2B3C4D56789&step=result" | cut -c1-160
+"${fleet_curl[@]}" --cert "$out/staff.crt" --key "$out/staff.key" "$fleet/v1/export?vin=LSVX1A2B3C4D56789&language=zh-CN" > "$out/fleet-export.json"
+cat "$out/fleet-export.json"
+mkdir -p "$out/fleet-export"
+for file in $(python3 -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1]))["files"]))' "$out/fleet-export.json"); do
+    name=${file#/v1/exports/*/}
+    mkdir -p "$out/fleet-export/$(dirname "$name")"
+    "${fleet_curl[@]}" --cert "$out/staff.crt" --key "$out/staff.key" "$fleet$file" -o "$out/fleet-export/$name"
+done
+"$ota" records verify-export "$out/fleet-export" --trust "$intl/trust"
+"${fleet_curl[@]}" "http://$backend/metrics" 2>/dev/null | grep -E '^ota_fleet_(uploads|entries_ingested)_total' || true
+
 step "demo finished: outputs in $out"

@@ -2,6 +2,7 @@ import Foundation
 import OTACompliance
 import OTACore
 import OTARecorder
+import OTATestSupport
 import Testing
 
 /// The HTML report as a browser renders it: headless Chromium (`scripts/install-deps.sh`
@@ -10,24 +11,10 @@ import Testing
 /// and the test reads the answer; screenshots are written too (kept in `out/` with
 /// `OTA_SCREENSHOTS=1`).
 @Suite(.serialized) struct ReportRenderingTests {
-    static var chromium: String? {
-        ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
+    static var chromium: String? { HeadlessChromium.executable }
 
     /// Runs Chromium headless; returns its standard output.
-    static func chromium(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try #require(chromium, "chromium is not installed: run scripts/install-deps.sh"))
-        process.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
-                             "--user-data-dir=" + NSTemporaryDirectory() + "ota-chromium-\(UUID().uuidString)"] + arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
-    }
+    static func chromium(_ arguments: [String]) throws -> String { try HeadlessChromium.run(arguments) }
 
     /// A page that loads the report in a frame and writes what the report's DOM says.
     static let harness = """

@@ -1,11 +1,11 @@
 public import Foundation
-public import Hummingbird
-public import OTACompliance
-public import OTACore
 import HTTPTypes
+public import Hummingbird
 import Logging
 import NIOCore
 import NIOPosix
+public import OTACompliance
+public import OTACore
 import OTARecorder
 
 /// `ota fleet serve`: vehicles upload their record logs, compliance staff query and export.
@@ -37,8 +37,10 @@ public final class FleetServer: Sendable {
         public var maximumUploadBytes: Int
         public var threads: Int
 
-        public init(store: StoreHandle, trust: TrustStore, signer: ExportSigner, stateDirectory: String, proxySecret: String,
-                    maximumUploadBytes: Int = LogUpload.defaultMaximumBytes, threads: Int = 8) {
+        public init(
+            store: StoreHandle, trust: TrustStore, signer: ExportSigner, stateDirectory: String, proxySecret: String,
+            maximumUploadBytes: Int = LogUpload.defaultMaximumBytes, threads: Int = 8
+        ) {
             self.store = store
             self.trust = trust
             self.signer = signer
@@ -80,7 +82,11 @@ public final class FleetServer: Sendable {
         let app = Application(
             router: router(), configuration: .init(address: address, serverName: "ota-fleet"),
             onServerRunning: { channel in
-                if let port = channel.localAddress?.port { onRunning("127.0.0.1:\(port)") } else { onRunning(channel.localAddress?.pathname ?? "") }
+                if let port = channel.localAddress?.port {
+                    onRunning("127.0.0.1:\(port)")
+                } else {
+                    onRunning(channel.localAddress?.pathname ?? "")
+                }
             },
             logger: logger)
         do {
@@ -98,7 +104,9 @@ public final class FleetServer: Sendable {
         let router = Router(context: BasicRequestContext.self)
         router.get("/health") { _, _ in await self.health() }
         router.get("/metrics") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: self.metrics.render())))
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                body: .init(byteBuffer: ByteBuffer(string: self.metrics.render())))
         }
         route(router, .get, "/v1/vehicles/{vin}/head", "head") { request, context, identity in
             let vin = try context.parameters.require("vin")
@@ -120,7 +128,8 @@ public final class FleetServer: Sendable {
         }
         route(router, .get, "/v1/records", "records") { request, _, identity in
             try Self.require(identity, .compliance)
-            let filter = try RecordQuery.filter(try RecordQuery.parameters(request.uri.query), allowed: RecordQuery.filterKeys)
+            let filter = try RecordQuery.filter(
+                try RecordQuery.parameters(request.uri.query), allowed: RecordQuery.filterKeys)
             return self.stream(contentType: "application/jsonl") { (pipe: ChunkPipe) throws(OTAError) in
                 try self.metrics.time("ota_fleet_query_seconds") { () throws(OTAError) in
                     try self.configuration.store.store.entries(matching: filter) { entry throws(OTAError) in
@@ -140,9 +149,15 @@ public final class FleetServer: Sendable {
             try Self.require(identity, .compliance)
             let parameters = try RecordQuery.parameters(request.uri.query)
             try RecordQuery.checkKeys(parameters, allowed: ["swin", "rxswin"])
-            guard parameters["swin"] != nil || parameters["rxswin"] != nil else { throw OTAError(.usageInvalid, "give swin= or rxswin=") }
+            guard parameters["swin"] != nil || parameters["rxswin"] != nil else {
+                throw OTAError(.usageInvalid, "give swin= or rxswin=")
+            }
             return try await self.blocking { () throws(OTAError) in
-                Self.json(.array(try self.configuration.store.store.vehicles(runningSWIN: parameters["swin"], rxswin: parameters["rxswin"]).map(RecordQuery.json)))
+                Self.json(
+                    .array(
+                        try self.configuration.store.store.vehicles(
+                            runningSWIN: parameters["swin"], rxswin: parameters["rxswin"]
+                        ).map(RecordQuery.json)))
             }
         }
         route(router, .get, "/v1/export", "export") { request, _, identity in
@@ -158,38 +173,57 @@ public final class FleetServer: Sendable {
             route(router, .get, RouterPath(path), "export-file") { _, context, identity in
                 try Self.require(identity, .compliance)
                 let components = [context.parameters.get("part"), context.parameters.get("file")].compactMap { $0 }
-                let path = try ExportService(server: self).file(id: try context.parameters.require("id"), components: components)
+                let path = try ExportService(server: self).file(
+                    id: try context.parameters.require("id"), components: components)
                 return self.fileResponse(path)
             }
         }
         route(router, .get, "/compliance", "page") { request, _, identity in
             try Self.require(identity, .compliance)
             let parameters = try RecordQuery.parameters(request.uri.query)
+            let language = try CompliancePages.language(parameters, acceptLanguage: request.headers[.acceptLanguage])
             return try await self.blocking { () throws(OTAError) in
-                Self.html(try CompliancePages(store: self.configuration.store.store).index(parameters, viewer: identity.subject))
+                Self.html(
+                    try CompliancePages(store: self.configuration.store.store, language: language).index(
+                        parameters, viewer: identity.subject))
             }
         }
-        route(router, .get, "/compliance/vehicles/{vin}", "page-vehicle") { _, context, identity in
+        route(router, .get, "/compliance/vehicles/{vin}", "page-vehicle") { request, context, identity in
             try Self.require(identity, .compliance)
             let vin = try context.parameters.require("vin")
+            let language = try Self.pageLanguage(request)
             return try await self.blocking { () throws(OTAError) in
-                Self.html(try CompliancePages(store: self.configuration.store.store).vehicle(vin, viewer: identity.subject))
+                Self.html(
+                    try CompliancePages(store: self.configuration.store.store, language: language).vehicle(
+                        vin, viewer: identity.subject))
             }
         }
-        route(router, .get, "/compliance/campaigns/{campaign}", "page-campaign") { _, context, identity in
+        route(router, .get, "/compliance/campaigns/{campaign}", "page-campaign") { request, context, identity in
             try Self.require(identity, .compliance)
             let campaign = try context.parameters.require("campaign")
+            let language = try Self.pageLanguage(request)
             return try await self.blocking { () throws(OTAError) in
-                Self.html(try CompliancePages(store: self.configuration.store.store).campaign(campaign, viewer: identity.subject))
+                Self.html(
+                    try CompliancePages(store: self.configuration.store.store, language: language).campaign(
+                        campaign, viewer: identity.subject))
             }
         }
         return router
     }
 
+    /// The language of a page that takes no other parameter than `language`.
+    static func pageLanguage(_ request: Request) throws(OTAError) -> RecordLanguage {
+        let parameters = try RecordQuery.parameters(request.uri.query)
+        try RecordQuery.checkKeys(parameters, allowed: ["language"])
+        return try CompliancePages.language(parameters, acceptLanguage: request.headers[.acceptLanguage])
+    }
+
     /// Adds a route whose caller is authenticated first; every failure becomes a JSON error
     /// with its code, and every request is counted.
-    private func route(_ router: Router<BasicRequestContext>, _ method: HTTPRequest.Method, _ path: RouterPath, _ name: String,
-                       _ handler: @escaping @Sendable (Request, BasicRequestContext, ClientIdentity) async throws -> Response) {
+    private func route(
+        _ router: Router<BasicRequestContext>, _ method: HTTPRequest.Method, _ path: RouterPath, _ name: String,
+        _ handler: @escaping @Sendable (Request, BasicRequestContext, ClientIdentity) async throws -> Response
+    ) {
         router.on(path, method: method) { request, context in
             let response: Response
             do {
@@ -198,20 +232,30 @@ public final class FleetServer: Sendable {
             } catch let error as OTAError {
                 response = Self.errorResponse(error)
             } catch let error as HTTPError {
-                response = Self.errorResponse(OTAError(.usageInvalid, "\(error.status.code) \(error.body ?? error.status.reasonPhrase)"), status: error.status)
+                response = Self.errorResponse(
+                    OTAError(.usageInvalid, "\(error.status.code) \(error.body ?? error.status.reasonPhrase)"),
+                    status: error.status)
             } catch {
-                response = Self.errorResponse(OTAError(.ioFailed, "the fleet service failed", cause: String(describing: error)), status: .internalServerError)
+                response = Self.errorResponse(
+                    OTAError(.ioFailed, "the fleet service failed", cause: String(describing: error)),
+                    status: .internalServerError)
             }
-            self.metrics.count("ota_fleet_http_requests_total", FleetMetrics.label("route", name) + "," + FleetMetrics.label("status", String(response.status.code)))
+            self.metrics.count(
+                "ota_fleet_http_requests_total",
+                FleetMetrics.label("route", name) + "," + FleetMetrics.label("status", String(response.status.code)))
             return response
         }
     }
 
     func authenticate(_ request: Request) throws(OTAError) -> ClientIdentity {
-        guard let secret = request.headers[Self.proxyHeader], Self.constantTimeEqual(secret, configuration.proxySecret) else {
-            throw OTAError(.fleetClientCertificate, "the request did not come through the service's TLS front (no or wrong proxy secret)")
+        guard let secret = request.headers[Self.proxyHeader], Self.constantTimeEqual(secret, configuration.proxySecret)
+        else {
+            throw OTAError(
+                .fleetClientCertificate,
+                "the request did not come through the service's TLS front (no or wrong proxy secret)")
         }
-        return try ClientIdentity.verify(escapedPEM: request.headers[Self.certificateHeader], trust: configuration.trust, time: SystemTime())
+        return try ClientIdentity.verify(
+            escapedPEM: request.headers[Self.certificateHeader], trust: configuration.trust, time: SystemTime())
     }
 
     static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
@@ -224,7 +268,10 @@ public final class FleetServer: Sendable {
 
     static func require(_ identity: ClientIdentity, _ role: TrustRole) throws(OTAError) {
         guard identity.role == role else {
-            throw OTAError(.fleetRole, "\(identity.subject) holds the \(identity.role.rawValue) role; this endpoint serves the \(role.rawValue) role")
+            throw OTAError(
+                .fleetRole,
+                "\(identity.subject) holds the \(identity.role.rawValue) role; this endpoint serves the \(role.rawValue) role"
+            )
         }
     }
 
@@ -232,7 +279,10 @@ public final class FleetServer: Sendable {
         if orCompliance, identity.role == .compliance { return }
         try Self.require(identity, .vehicle)
         guard identity.vin == vin else {
-            throw OTAError(.fleetVinMismatch, "\(identity.subject) may read and write only the log of \(identity.vin ?? "its own VIN"), not of \(vin)")
+            throw OTAError(
+                .fleetVinMismatch,
+                "\(identity.subject) may read and write only the log of \(identity.vin ?? "its own VIN"), not of \(vin)"
+            )
         }
     }
 
@@ -245,7 +295,10 @@ public final class FleetServer: Sendable {
         do {
             body = try await request.collectBody(upTo: configuration.maximumUploadBytes)
         } catch {
-            let refused = OTAError(.fleetUploadTooLarge, "the upload is larger than \(configuration.maximumUploadBytes) bytes; send it in parts, each ending at a checkpoint")
+            let refused = OTAError(
+                .fleetUploadTooLarge,
+                "the upload is larger than \(configuration.maximumUploadBytes) bytes; send it in parts, each ending at a checkpoint"
+            )
             refuse(refused, vin: vin, identity: identity)
             return Self.errorResponse(refused)
         }
@@ -255,8 +308,10 @@ public final class FleetServer: Sendable {
                 try self.vinLocks.withLock(vin) { () throws(OTAError) -> LogUpload.Result in
                     do throws(OTAError) {
                         let result = try self.metrics.time("ota_fleet_ingest_seconds") { () throws(OTAError) in
-                            try LogUpload.handle(bytes, pathVIN: vin, identity: identity, store: self.configuration.store.store,
-                                                 signer: self.configuration.signer, scratch: self.configuration.stateDirectory + "/incoming")
+                            try LogUpload.handle(
+                                bytes, pathVIN: vin, identity: identity, store: self.configuration.store.store,
+                                signer: self.configuration.signer,
+                                scratch: self.configuration.stateDirectory + "/incoming")
                         }
                         self.metrics.count("ota_fleet_verifications_total", FleetMetrics.label("result", "intact"))
                         return result
@@ -271,11 +326,13 @@ public final class FleetServer: Sendable {
             metrics.count("ota_fleet_uploads_total", FleetMetrics.label("result", "accepted"))
             metrics.count("ota_fleet_entries_ingested_total", by: UInt64(result.report.added))
             metrics.count("ota_fleet_entries_already_stored_total", by: UInt64(result.report.alreadyStored))
-            metrics.observe("ota_fleet_upload_seconds", seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+            metrics.observe(
+                "ota_fleet_upload_seconds", seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
             return Self.json(result.json)
         } catch let error as OTAError {
             if error.kind != .io { refuse(error, vin: vin, identity: identity) }
-            metrics.observe("ota_fleet_upload_seconds", seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+            metrics.observe(
+                "ota_fleet_upload_seconds", seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
             return Self.errorResponse(error)
         }
     }
@@ -302,7 +359,9 @@ public final class FleetServer: Sendable {
         } catch let error as OTAError {
             return Self.errorResponse(error, status: .serviceUnavailable)
         } catch {
-            return Self.errorResponse(OTAError(.recordsStore, "health check failed", cause: String(describing: error)), status: .serviceUnavailable)
+            return Self.errorResponse(
+                OTAError(.recordsStore, "health check failed", cause: String(describing: error)),
+                status: .serviceUnavailable)
         }
     }
 
@@ -316,27 +375,31 @@ public final class FleetServer: Sendable {
     /// A response whose body a blocking producer writes through a `ChunkPipe`. An error after
     /// the first bytes cannot change the status any more: it ends the body with an error line.
     func stream(contentType: String, _ producer: @escaping @Sendable (ChunkPipe) throws(OTAError) -> Void) -> Response {
-        Response(status: .ok, headers: [.contentType: contentType], body: ResponseBody { writer in
-            let pipe = ChunkPipe()
-            // A child task (not `Task {}`), so it runs where the request's task runs.
-            async let produced: Void = self.produce(into: pipe, producer)
-            do {
-                for await chunk in pipe.chunks {
-                    try await writer.write(chunk)
-                    pipe.consumed()
+        Response(
+            status: .ok, headers: [.contentType: contentType],
+            body: ResponseBody { writer in
+                let pipe = ChunkPipe()
+                // A child task (not `Task {}`), so it runs where the request's task runs.
+                async let produced: Void = self.produce(into: pipe, producer)
+                do {
+                    for await chunk in pipe.chunks {
+                        try await writer.write(chunk)
+                        pipe.consumed()
+                    }
+                } catch {
+                    pipe.cancel()
+                    await produced
+                    throw error
                 }
-            } catch {
-                pipe.cancel()
                 await produced
-                throw error
-            }
-            await produced
-            try await writer.finish(nil)
-        })
+                try await writer.finish(nil)
+            })
     }
 
     /// Runs `producer` on the thread pool; a failure ends the body with an error line.
-    private func produce(into pipe: ChunkPipe, _ producer: @escaping @Sendable (ChunkPipe) throws(OTAError) -> Void) async {
+    private func produce(into pipe: ChunkPipe, _ producer: @escaping @Sendable (ChunkPipe) throws(OTAError) -> Void)
+        async
+    {
         do {
             try await blocking { () throws(OTAError) in
                 do throws(OTAError) { try producer(pipe); try pipe.finish() } catch {
@@ -351,8 +414,13 @@ public final class FleetServer: Sendable {
 
     /// A file streamed from disk in chunks.
     func fileResponse(_ path: String) -> Response {
-        let type = path.hasSuffix(".csv") ? "text/csv; charset=utf-8" : path.hasSuffix(".html") ? "text/html; charset=utf-8"
-            : path.hasSuffix(".jsonl") ? "application/jsonl" : path.hasSuffix(".json") ? "application/json" : "application/octet-stream"
+        let type =
+            path.hasSuffix(".csv")
+            ? "text/csv; charset=utf-8"
+            : path.hasSuffix(".html")
+                ? "text/html; charset=utf-8"
+                : path.hasSuffix(".jsonl")
+                    ? "application/jsonl" : path.hasSuffix(".json") ? "application/json" : "application/octet-stream"
         return stream(contentType: type) { (pipe: ChunkPipe) throws(OTAError) in
             let reader = try InputFile(path: path)
             var buffer = [UInt8](repeating: 0, count: ChunkPipe.chunkBytes)
@@ -365,12 +433,19 @@ public final class FleetServer: Sendable {
     }
 
     static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
-        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: value.bytes + [0x0a])))
+        Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: value.bytes + [0x0a])))
     }
 
     static func html(_ text: String) -> Response {
-        Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .contentSecurityPolicy: "default-src 'none'; style-src 'unsafe-inline'"],
-                 body: .init(byteBuffer: ByteBuffer(string: text)))
+        Response(
+            status: .ok,
+            headers: [
+                .contentType: "text/html; charset=utf-8",
+                .contentSecurityPolicy: "default-src 'none'; style-src 'unsafe-inline'",
+            ],
+            body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
     /// The HTTP status an error code maps to.

@@ -111,6 +111,8 @@ final class FleetHarness: @unchecked Sendable {
     struct Reply {
         let status: Int
         let body: [UInt8]
+        /// Response header fields, names lowercased.
+        var headers: [String: String] = [:]
         var text: String { String(decoding: body, as: UTF8.self) }
         func json() throws -> JSONValue { try JSONValue.parse(body) }
     }
@@ -121,7 +123,7 @@ final class FleetHarness: @unchecked Sendable {
         direct: Bool = false
     ) throws -> Reply {
         let output = ws.path + "/reply-\(UUID().uuidString)"
-        var arguments = ["curl", "-sS", "-o", output, "-w", "%{http_code}", "-X", method]
+        var arguments = ["curl", "-sS", "-o", output, "-D", output + ".headers", "-w", "%{http_code}", "-X", method]
         if direct {
             arguments.append("http://127.0.0.1:\(backendPort)\(path)")
         } else {
@@ -139,8 +141,16 @@ final class FleetHarness: @unchecked Sendable {
             throw HarnessError("curl \(path): exit \(status): \(text)")
         }
         let bytes = (try? FileSystem.read(output, limit: 256 << 20)) ?? []
+        var fields: [String: String] = [:]
+        for line in String(decoding: (try? FileSystem.read(output + ".headers")) ?? [], as: UTF8.self).split(
+            separator: "\r\n")
+        {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            fields[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
         try? FileManager.default.removeItem(atPath: output)
-        return Reply(status: code, body: bytes)
+        try? FileManager.default.removeItem(atPath: output + ".headers")
+        return Reply(status: code, body: bytes, headers: fields)
     }
 
     /// The upload body of a log directory from entry `from` on.

@@ -19,23 +19,27 @@ def body(vin):
             out += f.read()
     return out
 
-bodies = {vin: body(vin) for vin in vins}
-entries = sum(b.count(b"\n") - 1 for b in bodies.values())
+# Bodies are read when sent (a million entries would not fit comfortably in memory at once).
+entries = 0
 latencies, failures, lock = [], [], threading.Lock()
 queue = list(vins)
 
 def worker():
+    global entries
     while True:
         with lock:
             if not queue:
                 return
             vin = queue.pop()
+        payload = body(vin)
+        with lock:
+            entries += payload.count(b"\n") - 1
         context = ssl.create_default_context(cafile=server_ca)
         context.load_cert_chain(os.path.join(cert_dir, vin + ".crt"), key)
         start = time.perf_counter()
         try:
             connection = http.client.HTTPSConnection("127.0.0.1", int(port), context=context, timeout=600)
-            connection.request("POST", "/v1/vehicles/%s/log" % vin, body=bodies[vin], headers={"Content-Type": "application/octet-stream"})
+            connection.request("POST", "/v1/vehicles/%s/log" % vin, body=payload, headers={"Content-Type": "application/octet-stream"})
             response = connection.getresponse()
             answer = response.read()
             connection.close()

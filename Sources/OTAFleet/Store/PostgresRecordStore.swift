@@ -523,16 +523,20 @@ public final class PostgresRecordStore: RecordStore, Sendable {
         return (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "), binds)
     }
 
+    /// An entry from a row of `vin, seq, hash, prev, kind, time, body` (in that order: decoded
+    /// by position, the way the cursor's pages are read fastest).
     private static func entry(_ row: PostgresRow) throws(OTAError) -> StoredEntry {
-        let kindName = try decode(row, "kind", String.self)
-        guard let kind = LogEntry.Kind(rawValue: kindName) else {
-            throw OTAError(.recordsStore, "a stored entry has kind \(kindName)")
+        let columns: (String, Int64, String, String, String, String, String)
+        do { columns = try row.decode((String, Int64, String, String, String, String, String).self) } catch {
+            throw OTAError(
+                .recordsStore, "PostgreSQL: a stored entry does not read as one", cause: String(reflecting: error))
+        }
+        guard let kind = LogEntry.Kind(rawValue: columns.4) else {
+            throw OTAError(.recordsStore, "a stored entry has kind \(columns.4)")
         }
         return StoredEntry(
-            vin: try decode(row, "vin", String.self), seq: try unsigned(try decode(row, "seq", Int64.self)),
-            hash: try decode(row, "hash", String.self),
-            prev: try decode(row, "prev", String.self), kind: kind, time: try decode(row, "time", String.self),
-            body: try decode(row, "body", String.self))
+            vin: columns.0, seq: try unsigned(columns.1), hash: columns.2, prev: columns.3, kind: kind, time: columns.5,
+            body: columns.6)
     }
 
     /// Rows of `query` through a cursor, `page` at a time, each handed to `body` on this thread.

@@ -1,62 +1,6 @@
 public import OTACore
 internal import Dispatch
 
-/// Where the decoder reads the old image: a slot file or block device, by offset.
-public protocol DeltaSource: AnyObject {
-    /// The image's size in bytes.
-    var byteCount: Int64 { get }
-    /// Exactly `count` bytes at `offset` (the decoder only asks inside `0..<byteCount`).
-    func read(at offset: Int64, count: Int) throws(OTAError) -> [UInt8]
-    /// Exactly `buffer.count` bytes at `offset` into `buffer` (the decoder's hot path: no
-    /// allocation per read where the source implements it).
-    func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws(OTAError)
-}
-
-extension DeltaSource {
-    public func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws(OTAError) {
-        let bytes = try read(at: offset, count: buffer.count)
-        bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
-    }
-}
-
-/// An old image in a file, read with `pread`.
-public final class FileDeltaSource: DeltaSource {
-    package let file: InputFile
-    public let byteCount: Int64
-
-    public init(path: String) throws(OTAError) {
-        file = try InputFile(path: path, accepting: [.regular, .blockDevice])
-        byteCount = try file.byteCount()
-    }
-
-    public func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws(OTAError) {
-        guard try file.read(at: offset, into: buffer) == buffer.count else {
-            throw OTAError(.ioShortRead, "\(file.path): the old image ended early (changed while reading?)")
-        }
-    }
-
-    public func read(at offset: Int64, count: Int) throws(OTAError) -> [UInt8] {
-        let bytes = try file.read(at: offset, count: count)
-        guard bytes.count == count else {
-            throw OTAError(.ioShortRead, "\(file.path): the old image ended early (changed while reading?)")
-        }
-        return bytes
-    }
-}
-
-/// An old image held in memory (tests, small images).
-public final class MemoryDeltaSource: DeltaSource {
-    public let bytes: [UInt8]
-    public var byteCount: Int64 { Int64(bytes.count) }
-    public init(_ bytes: [UInt8]) { self.bytes = bytes }
-    public func read(at offset: Int64, count: Int) throws(OTAError) -> [UInt8] {
-        Array(bytes[Int(offset)..<Int(offset) + count])
-    }
-    public func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws(OTAError) {
-        bytes.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[Int(offset)..<Int(offset) + buffer.count])) }
-    }
-}
-
 /// Limits the decoder enforces against a hostile patch.
 public struct DeltaLimits: Sendable {
     /// The most memory the four stream decoders may use together (about the sum of their
@@ -84,6 +28,8 @@ public struct DeltaLimits: Sendable {
 public final class DeltaDecoder {
     public private(set) var header: DeltaPatchHeader?
     private let source: any DeltaSource
+    /// The same source when it reads into the decoder's buffers without allocating.
+    private let directSource: (any DirectDeltaSource)?
     private let limits: DeltaLimits
     private let output: ([UInt8]) throws(OTAError) -> Void
     /// Hashes the output on a second core while the next piece is decoded.
@@ -141,6 +87,7 @@ public final class DeltaDecoder {
         output: @escaping ([UInt8]) throws(OTAError) -> Void
     ) {
         self.source = source
+        directSource = source as? any DirectDeltaSource
         self.limits = limits
         self.output = output
     }
@@ -227,7 +174,7 @@ public final class DeltaDecoder {
         while offset < source.byteCount {
             let count = Int(min(Int64(Self.cacheSize), source.byteCount - offset))
             let piece = UnsafeMutableRawBufferPointer(rebasing: cache[0..<count])
-            try source.read(at: offset, into: piece)
+            try readSource(at: offset, into: piece)
             hasher.update(UnsafeRawBufferPointer(piece))
             offset += Int64(count)
         }
@@ -550,7 +497,7 @@ public final class DeltaDecoder {
         blockBuffer = buffer
         let bytes = UnsafeMutableRawBufferPointer(
             rebasing: buffer[0..<Int(min(ReferenceTransform.scanBlock, oldSize - start))])
-        try source.read(at: start, into: bytes)
+        try readSource(at: start, into: bytes)
         var found: [ReferenceSite] = []
         scanner.scan(block: block, bytes: UnsafeBufferPointer(bytes.bindMemory(to: UInt8.self)), into: &found)
         if siteCache.count < Self.siteCacheBlocks {
@@ -560,6 +507,17 @@ public final class DeltaDecoder {
             siteCacheNext = (siteCacheNext + 1) % Self.siteCacheBlocks
         }
         return found
+    }
+
+    /// Exactly `buffer.count` old bytes at `offset`: straight into `buffer` where the source
+    /// can, else through the source's array read.
+    private func readSource(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws(OTAError) {
+        if let directSource { return try directSource.read(at: offset, into: buffer) }
+        let bytes = try source.read(at: offset, count: buffer.count)
+        guard bytes.count == buffer.count else {
+            throw OTAError(.ioShortRead, "the old image ended early at \(offset + Int64(bytes.count)) bytes")
+        }
+        bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
     }
 
     /// Appends old bytes unchanged (already bounds-checked against the op).
@@ -581,13 +539,13 @@ public final class DeltaDecoder {
         guard count > 0 else { return }
         if count > Self.readAhead {
             // Long reads go straight to the output.
-            try source.read(at: offset, into: UnsafeMutableRawBufferPointer(start: dest, count: count))
+            try readSource(at: offset, into: UnsafeMutableRawBufferPointer(start: dest, count: count))
             return
         }
         if cacheStart < 0 || offset < cacheStart || offset + Int64(count) > cacheStart + Int64(cacheCount) {
             // Ops jump around the old image: read what is needed plus some read-ahead.
             let size = Int(min(Int64(Self.readAhead), source.byteCount - offset))
-            try source.read(at: offset, into: UnsafeMutableRawBufferPointer(rebasing: cache[0..<size]))
+            try readSource(at: offset, into: UnsafeMutableRawBufferPointer(rebasing: cache[0..<size]))
             cacheStart = offset
             cacheCount = size
         }

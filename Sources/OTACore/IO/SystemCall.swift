@@ -63,8 +63,39 @@ package enum SystemCall {
         _ = try check(outcome, "write", path: path)
     }
 
+    /// Opens `path`; a missing file is `io.not-found`, any other failure `code`.
+    package static func open(
+        _ path: String, _ flags: Int32, mode: mode_t = 0, what: String = "open", code: OTAError.Code = .ioOpen
+    ) throws(OTAError) -> Int32 {
+        let (descriptor, error) = retryingRaw { Glibc.open(path, flags, mode) }
+        guard descriptor >= 0 else {
+            throw OTAError(error == ENOENT ? .ioNotFound : code, "\(path): \(what) failed", cause: errnoText(error))
+        }
+        return descriptor
+    }
+
+    /// Reads at `offset` until `buffer` is full or the file ends (`pread`, without moving the
+    /// file position); returns how many bytes were read.
+    package static func readFully(
+        _ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64, path: String,
+        code: OTAError.Code = .ioFailed
+    ) throws(OTAError) -> Int {
+        var done = 0
+        while done < buffer.count {
+            let step = retryingRaw {
+                Glibc.pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+            }
+            let count = try check(step, "read", path: path, code: code)
+            if count == 0 { break }
+            done += count
+        }
+        return done
+    }
+
     /// Writes all of `bytes` at `offset` without moving the file position (`pwrite`).
-    package static func writeAll(_ descriptor: Int32, _ bytes: some ContiguousBytes, at offset: Int64, path: String)
+    package static func writeAll(
+        _ descriptor: Int32, _ bytes: some ContiguousBytes, at offset: Int64, path: String, code: OTAError.Code = .ioFailed
+    )
         throws(OTAError)
     {
         let outcome = bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> (Int, Int32) in
@@ -78,7 +109,7 @@ package enum SystemCall {
             }
             return (done, 0)
         }
-        _ = try check(outcome, "pwrite", path: path)
+        _ = try check(outcome, "write", path: path, code: code)
     }
 
     /// Reads `descriptor` to its end, refusing more than `limit` bytes (`io.too-large`).

@@ -15,14 +15,27 @@ public struct OTADeltaApplier: DeltaApplier {
         Session(source: SlotDeltaSource(slot: source, size: sourceSize), target: target, targetSize: targetSize)
     }
 
-    /// The first `size` bytes of a slot, as OTADelta's old image.
-    final class SlotDeltaSource: DeltaSource {
+    /// The first `size` bytes of a slot, as OTADelta's old image; a slot device is read
+    /// straight into the decoder's buffers.
+    final class SlotDeltaSource: DirectDeltaSource {
         let slot: any SlotReading
+        let device: SlotDevice?
         let byteCount: Int64
 
         init(slot: any SlotReading, size: UInt64) {
             self.slot = slot
+            device = slot as? SlotDevice
             byteCount = Int64(size)
+        }
+
+        func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws(OTAError) {
+            guard let device else {
+                let bytes = try read(at: offset, count: buffer.count)
+                return bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
+            }
+            guard try device.read(into: buffer, at: UInt64(offset)) == buffer.count else {
+                throw OTAError(.slotShort, "the source slot ended early")
+            }
         }
 
         func read(at offset: Int64, count: Int) throws(OTAError) -> [UInt8] {

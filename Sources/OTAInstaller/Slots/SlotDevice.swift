@@ -23,7 +23,8 @@ public protocol SlotWriting: AnyObject {
 }
 
 /// A slot's backing store: a regular file in the simulation, a block device (partition) on a
-/// vehicle. Both are used the same way: `open`, `pwrite`/`pread`, `fsync`.
+/// vehicle. Both are used the same way: `open`, `pwrite`/`pread`, `fsync`, all through
+/// `SystemCall` (retries `EINTR`, names the path in every error).
 package final class SlotDevice: SlotReading, SlotWriting {
     public let path: String
     private let descriptor: Int32
@@ -32,19 +33,18 @@ package final class SlotDevice: SlotReading, SlotWriting {
 
     public init(path: String, writable: Bool) throws(OTAError) {
         self.path = path
-        let fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw OTAError(errno == ENOENT ? .ioNotFound : .ioOpen, "\(path): cannot open slot", cause: String(cString: strerror(errno)))
-        }
+        let fd = try SystemCall.open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC, what: "opening the slot")
         var info = stat()
-        guard fstat(fd, &info) == 0 else {
+        do {
+            try SystemCall.retrying("fstat", path: path) { fstat(fd, &info) }
+            if (info.st_mode & S_IFMT) == S_IFBLK {
+                capacity = UInt64(try SystemCall.retrying("seeking to the end", path: path) { lseek(fd, 0, SEEK_END) })
+            } else {
+                capacity = UInt64(info.st_size)
+            }
+        } catch {
             close(fd)
-            throw OTAError(.ioFailed, "\(path): fstat failed", cause: String(cString: strerror(errno)))
-        }
-        if (info.st_mode & S_IFMT) == S_IFBLK {
-            capacity = UInt64(max(0, lseek(fd, 0, SEEK_END)))
-        } else {
-            capacity = UInt64(info.st_size)
+            throw error
         }
         descriptor = fd
     }
@@ -53,41 +53,25 @@ package final class SlotDevice: SlotReading, SlotWriting {
 
     /// Creates a file-backed slot of `capacity` bytes (sparse, zero-filled).
     public static func createFile(path: String, capacity: UInt64) throws(OTAError) {
-        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw OTAError(.ioCreate, "\(path): cannot create slot", cause: String(cString: strerror(errno))) }
+        let fd = try SystemCall.open(
+            path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode: 0o600, what: "creating the slot", code: .ioCreate)
         defer { close(fd) }
-        guard ftruncate(fd, off_t(capacity)) == 0, fsync(fd) == 0 else {
-            throw OTAError(.ioFailed, "\(path): cannot size slot", cause: String(cString: strerror(errno)))
-        }
+        try SystemCall.retrying("sizing the slot", path: path) { ftruncate(fd, off_t(capacity)) }
+        try SystemCall.retrying("fsync", path: path, code: .ioFsync) { fsync(fd) }
     }
 
     public func write(_ bytes: ArraySlice<UInt8>, at offset: UInt64) throws(OTAError) {
         guard offset + UInt64(bytes.count) <= capacity else {
             throw OTAError(.slotTooSmall, "\(path): write past the slot's \(capacity) bytes")
         }
-        var done = 0
-        while done < bytes.count {
-            let count = bytes.withUnsafeBytes { raw in pwrite(descriptor, raw.baseAddress! + done, raw.count - done, off_t(offset) + off_t(done)) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw OTAError(.slotIo, "\(path): write failed", cause: String(cString: strerror(errno)))
-            }
-            done += count
-        }
+        try SystemCall.writeAll(descriptor, bytes, at: Int64(offset), path: path, code: .slotIo)
     }
 
     public func read(at offset: UInt64, count: Int) throws(OTAError) -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: count)
-        var done = 0
-        while done < count {
-            let got = buffer.withUnsafeMutableBytes { raw in pread(descriptor, raw.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw OTAError(.slotIo, "\(path): read failed", cause: String(cString: strerror(errno)))
-            }
-            if got == 0 { break }
-            done += got
-        }
+        let done = try buffer.withUnsafeMutableBytes { raw in
+            Result { () throws(OTAError) in try read(into: raw, at: offset) }
+        }.get()
         buffer.removeLast(count - done)
         return buffer
     }
@@ -95,17 +79,7 @@ package final class SlotDevice: SlotReading, SlotWriting {
     /// Reads up to `buffer.count` bytes at `offset` into `buffer`; returns how many (fewer only
     /// at the end of the device).
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(OTAError) -> Int {
-        var done = 0
-        while done < buffer.count {
-            let got = pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw OTAError(.slotIo, "\(path): read failed", cause: String(cString: strerror(errno)))
-            }
-            if got == 0 { break }
-            done += got
-        }
-        return done
+        try SystemCall.readFully(descriptor, into: buffer, at: Int64(offset), path: path, code: .slotIo)
     }
 
     /// Starts writing the range back to the device now and lets the kernel drop it from the
@@ -118,7 +92,7 @@ package final class SlotDevice: SlotReading, SlotWriting {
 
     /// Makes everything written durable.
     public func sync() throws(OTAError) {
-        guard fsync(descriptor) == 0 else { throw OTAError(.slotIo, "\(path): fsync failed", cause: String(cString: strerror(errno))) }
+        try SystemCall.retrying("fsync", path: path, code: .slotIo) { fsync(descriptor) }
     }
 
     /// Hash of the first `size` bytes, read back from the device in 1 MiB pieces.
@@ -128,11 +102,9 @@ package final class SlotDevice: SlotReading, SlotWriting {
         var offset: UInt64 = 0
         while offset < size {
             let want = Int(min(UInt64(buffer.count), size - offset))
-            let got = buffer.withUnsafeMutableBytes { raw in pread(descriptor, raw.baseAddress!, want, off_t(offset)) }
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw OTAError(.slotIo, "\(path): read failed", cause: String(cString: strerror(errno)))
-            }
+            let got = try buffer.withUnsafeMutableBytes { raw in
+                Result { () throws(OTAError) in try read(into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<want]), at: offset) }
+            }.get()
             if got == 0 { throw OTAError(.slotShort, "\(path): ends at \(offset) bytes; \(size) expected") }
             hasher.update(buffer[0..<got])
             offset += UInt64(got)
@@ -142,8 +114,8 @@ package final class SlotDevice: SlotReading, SlotWriting {
 }
 
 /// Applies a delta: reads the source image (the active slot, hash already checked) and writes
-/// the target into the inactive slot, fed the patch bytes in order. OTADelta's streaming decoder
-/// plugs in here; until it does, the installer refuses delta images (`install.delta-unavailable`).
+/// the target into the inactive slot, fed the patch bytes in order (`OTADeltaApplier`, OTADelta's
+/// streaming decoder).
 public protocol DeltaApplier: Sendable {
     /// True when the applier itself hashes the whole source and refuses a mismatch before its
     /// first output byte (OTADelta does); the installer then skips its own pass over the slot.

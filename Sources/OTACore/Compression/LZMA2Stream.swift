@@ -29,8 +29,7 @@ package struct LZMA2Settings: Sendable, Equatable {
 /// before `flush` can be decoded from what was emitted up to it, while the dictionary and the
 /// probability model carry on. Lets one patch interleave several streams in bounded frames.
 package final class LZMA2StreamEncoder {
-    private var stream = lzma_stream()
-    private var output = [UInt8](repeating: 0, count: XZ.pieceSize)
+    private let stream: LZMAStream
 
     public init(_ settings: LZMA2Settings) throws(OTAError) {
         guard settings.preset <= 9 else { throw OTAError(.xzPreset, "xz preset must be 0...9, got \(settings.preset)") }
@@ -51,17 +50,10 @@ package final class LZMA2StreamEncoder {
             guard (2...273).contains(nice) else { throw OTAError(.xzSettings, "LZMA2 nice length must be 2...273") }
             options.nice_len = nice
         }
-        let rc = withUnsafeMutablePointer(to: &options) { optionsPointer -> lzma_ret in
-            var filters = [
-                lzma_filter(id: 0x21, options: UnsafeMutableRawPointer(optionsPointer)),  // LZMA_FILTER_LZMA2
-                lzma_filter(id: CLZMA_VLI_UNKNOWN, options: nil),
-            ]
-            return lzma_raw_encoder(&stream, &filters)
+        stream = try LZMAStream(what: "cannot start the LZMA2 encoder") { stream in
+            XZ.withLZMA2Filters(&options) { filters in lzma_raw_encoder(&stream, filters) }
         }
-        guard rc == LZMA_OK else { throw XZ.error(rc, "cannot start the LZMA2 encoder") }
     }
-
-    deinit { lzma_end(&stream) }
 
     /// Compresses `input`; output may lag until `flush`.
     public func update(_ input: UnsafeRawBufferPointer, emit: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {
@@ -76,38 +68,15 @@ package final class LZMA2StreamEncoder {
     private func run(
         _ raw: UnsafeRawBufferPointer, action: lzma_action, emit: ([UInt8]) throws(OTAError) -> Void
     ) throws(OTAError) {
-        stream.next_in = raw.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        stream.avail_in = raw.count
-        defer {
-            stream.next_in = nil
-            stream.avail_in = 0
-        }
-        while true {
-            let (rc, produced) = output.withUnsafeMutableBufferPointer { out -> (lzma_ret, Int) in
-                stream.next_out = out.baseAddress
-                stream.avail_out = out.count
-                let rc = lzma_code(&stream, action)
-                let produced = out.count - stream.avail_out
-                stream.next_out = nil
-                stream.avail_out = 0
-                return (rc, produced)
-            }
-            if produced > 0 { try emit(Array(output[0..<produced])) }
-            if action == LZMA_SYNC_FLUSH {
-                if rc == LZMA_STREAM_END { return }
-                guard rc == LZMA_OK else { throw XZ.error(rc, "LZMA2 flush failed") }
-                continue
-            }
-            guard rc == LZMA_OK else { throw XZ.error(rc, "LZMA2 compression failed") }
-            if stream.avail_in == 0 && produced < output.count { return }
-        }
+        let what = action == LZMA_SYNC_FLUSH ? "LZMA2 flush failed" : "LZMA2 compression failed"
+        try stream.code(raw, action: action, failure: { XZ.error($0, what) }, emit: emit)
     }
 }
 
 /// Decodes pieces of a raw LZMA2 stream written by `LZMA2StreamEncoder`, each to an exact,
 /// declared number of bytes: a piece that decodes to more (a bomb) or less is refused.
 package final class LZMA2StreamDecoder {
-    private var stream = lzma_stream()
+    private let stream: LZMAStream
     public let dictionarySize: UInt32
 
     /// - Parameter dictionarySize: the encoder's dictionary; the decoder allocates about this much.
@@ -118,17 +87,10 @@ package final class LZMA2StreamDecoder {
         self.dictionarySize = dictionarySize
         var options = lzma_options_lzma()
         options.dict_size = dictionarySize
-        let rc = withUnsafeMutablePointer(to: &options) { optionsPointer -> lzma_ret in
-            var filters = [
-                lzma_filter(id: 0x21, options: UnsafeMutableRawPointer(optionsPointer)),
-                lzma_filter(id: CLZMA_VLI_UNKNOWN, options: nil),
-            ]
-            return lzma_raw_decoder(&stream, &filters)
+        stream = try LZMAStream(pieceSize: 0, what: "cannot start the LZMA2 decoder") { stream in
+            XZ.withLZMA2Filters(&options) { filters in lzma_raw_decoder(&stream, filters) }
         }
-        guard rc == LZMA_OK else { throw XZ.error(rc, "cannot start the LZMA2 decoder") }
     }
-
-    deinit { lzma_end(&stream) }
 
     /// Decodes all of `piece` into `output` (replacing its contents), which must come to exactly
     /// `count` bytes: `xz.output-limit` if the piece holds more, `xz.truncated` if less.
@@ -144,20 +106,9 @@ package final class LZMA2StreamDecoder {
         } else if output.count < count + 1 {
             output.append(contentsOf: repeatElement(0, count: count + 1 - output.count))
         }
-        let (rc, produced, left) = piece.withUnsafeBufferPointer { input in
-            output.withUnsafeMutableBufferPointer { out -> (lzma_ret, Int, Int) in
-                stream.next_in = input.baseAddress
-                stream.avail_in = input.count
-                stream.next_out = out.baseAddress
-                stream.avail_out = out.count
-                let rc = lzma_code(&stream, LZMA_RUN)
-                let result = (rc, out.count - stream.avail_out, stream.avail_in)
-                stream.next_in = nil
-                stream.avail_in = 0
-                stream.next_out = nil
-                stream.avail_out = 0
-                return result
-            }
+        let stream = self.stream
+        let (rc, produced, left) = piece.withUnsafeBytes { input in
+            output.withUnsafeMutableBytes { out in stream.step(input, into: out, action: LZMA_RUN) }
         }
         output.removeLast(output.count - min(produced, output.count))
         if rc == LZMA_STREAM_END {

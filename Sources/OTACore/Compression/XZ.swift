@@ -6,9 +6,8 @@ internal import CLZMA
 /// Output comes out in pieces of at most `XZ.pieceSize` bytes through the `emit` closure, so
 /// memory stays flat whatever the input size.
 package final class XZEncoder {
-    private var stream = lzma_stream()  // == LZMA_STREAM_INIT
+    private let stream: LZMAStream
     private var finished = false
-    private var output = [UInt8](repeating: 0, count: XZ.pieceSize)
 
     /// - Parameters:
     ///   - preset: 0 (fast) to 9 (small); `extreme` adds `LZMA_PRESET_EXTREME`.
@@ -16,17 +15,14 @@ package final class XZEncoder {
     public init(preset: UInt32 = 6, extreme: Bool = false, threads: Int = 1) throws(OTAError) {
         guard preset <= 9 else { throw OTAError(.xzPreset, "xz preset must be 0...9, got \(preset)") }
         let fullPreset = preset | (extreme ? CLZMA_PRESET_EXTREME : 0)
-        let rc: lzma_ret
-        if threads > 1 {
+        stream = try LZMAStream(what: "cannot start the xz encoder") { stream in
+            guard threads > 1 else { return lzma_easy_encoder(&stream, fullPreset, LZMA_CHECK_CRC64) }
             var options = lzma_mt()
             options.threads = UInt32(threads)
             options.preset = fullPreset
             options.check = LZMA_CHECK_CRC64
-            rc = lzma_stream_encoder_mt(&stream, &options)
-        } else {
-            rc = lzma_easy_encoder(&stream, fullPreset, LZMA_CHECK_CRC64)
+            return lzma_stream_encoder_mt(&stream, &options)
         }
-        guard rc == LZMA_OK else { throw XZ.error(rc, "cannot start the xz encoder") }
     }
 
     /// Single-threaded xz with LZMA2 at `preset` but a chosen dictionary size
@@ -58,18 +54,10 @@ package final class XZEncoder {
             guard positionBits <= 4 else { throw OTAError(.xzSettings, "pb must be 0...4") }
             options.pb = positionBits
         }
-        let rc = withUnsafeMutablePointer(to: &options) { optionsPointer -> lzma_ret in
-            // 0x21 is LZMA_FILTER_LZMA2 (a UINT64_C macro that Swift cannot import).
-            var filters = [
-                lzma_filter(id: 0x21, options: UnsafeMutableRawPointer(optionsPointer)),
-                lzma_filter(id: CLZMA_VLI_UNKNOWN, options: nil),
-            ]
-            return lzma_stream_encoder(&stream, &filters, LZMA_CHECK_CRC64)
+        stream = try LZMAStream(what: "cannot start the xz encoder") { stream in
+            XZ.withLZMA2Filters(&options) { filters in lzma_stream_encoder(&stream, filters, LZMA_CHECK_CRC64) }
         }
-        guard rc == LZMA_OK else { throw XZ.error(rc, "cannot start the xz encoder") }
     }
-
-    deinit { lzma_end(&stream) }
 
     /// Compresses `input`, passing any finished output to `emit`.
     public func update(_ input: some ContiguousBytes, emit: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {
@@ -85,24 +73,7 @@ package final class XZEncoder {
 
     private func run(_ input: some ContiguousBytes, action: lzma_action, emit: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {
         try input.withBytes { (raw: UnsafeRawBufferPointer) throws(OTAError) in
-            stream.next_in = raw.baseAddress?.assumingMemoryBound(to: UInt8.self)
-            stream.avail_in = raw.count
-            defer { stream.next_in = nil; stream.avail_in = 0 }
-            while true {
-                let (rc, produced) = output.withUnsafeMutableBufferPointer { out -> (lzma_ret, Int) in
-                    stream.next_out = out.baseAddress
-                    stream.avail_out = out.count
-                    let rc = lzma_code(&stream, action)
-                    let produced = out.count - stream.avail_out
-                    stream.next_out = nil
-                    stream.avail_out = 0
-                    return (rc, produced)
-                }
-                if produced > 0 { try emit(Array(output[0..<produced])) }
-                if rc == LZMA_STREAM_END { return }
-                guard rc == LZMA_OK else { throw XZ.error(rc, "xz compression failed") }
-                if action == LZMA_RUN && stream.avail_in == 0 && produced < output.count { return }
-            }
+            try stream.code(raw, action: action, failure: { XZ.error($0, "xz compression failed") }, emit: emit)
         }
     }
 
@@ -119,8 +90,7 @@ package final class XZEncoder {
 /// Streaming xz decompression with a decoder memory limit and an output limit, so a malicious
 /// stream (an xz bomb, a huge dictionary) is refused instead of exhausting the vehicle.
 package final class XZDecoder {
-    private var stream = lzma_stream()
-    private var output = [UInt8](repeating: 0, count: XZ.pieceSize)
+    private let stream: LZMAStream
     private let outputLimit: UInt64
     public private(set) var totalOut: UInt64 = 0
     public private(set) var isFinished = false
@@ -133,20 +103,15 @@ package final class XZDecoder {
     ///     threads, down to one, to stay within `memoryLimit`, which is never exceeded.
     public init(memoryLimit: UInt64 = 128 << 20, outputLimit: UInt64, threads: Int = 1) throws(OTAError) {
         self.outputLimit = outputLimit
-        let rc: lzma_ret
-        if threads > 1 {
+        stream = try LZMAStream(what: "cannot start the xz decoder") { stream in
+            guard threads > 1 else { return lzma_stream_decoder(&stream, memoryLimit, 0) }
             var options = lzma_mt()
             options.threads = UInt32(min(threads, 16))
             options.memlimit_threading = memoryLimit
             options.memlimit_stop = memoryLimit
-            rc = lzma_stream_decoder_mt(&stream, &options)
-        } else {
-            rc = lzma_stream_decoder(&stream, memoryLimit, 0)
+            return lzma_stream_decoder_mt(&stream, &options)
         }
-        guard rc == LZMA_OK else { throw XZ.error(rc, "cannot start the xz decoder") }
     }
-
-    deinit { lzma_end(&stream) }
 
     /// Decompresses `input`, passing output to `emit` in pieces. Input after the end of the xz
     /// stream is an error (`xz.trailing-data`).
@@ -166,37 +131,22 @@ package final class XZDecoder {
                 if raw.count > 0 { throw OTAError(.xzTrailingData, "data after the end of the xz stream") }
                 return
             }
-            stream.next_in = raw.baseAddress?.assumingMemoryBound(to: UInt8.self)
-            stream.avail_in = raw.count
-            defer { stream.next_in = nil; stream.avail_in = 0 }
-            while true {
-                let (rc, produced) = output.withUnsafeMutableBufferPointer { out -> (lzma_ret, Int) in
-                    stream.next_out = out.baseAddress
-                    stream.avail_out = out.count
-                    let rc = lzma_code(&stream, action)
-                    let produced = out.count - stream.avail_out
-                    stream.next_out = nil
-                    stream.avail_out = 0
-                    return (rc, produced)
-                }
-                if produced > 0 {
-                    totalOut += UInt64(produced)
+            let outcome = try stream.code(
+                raw, action: action,
+                failure: { rc in
+                    rc == LZMA_BUF_ERROR && action == LZMA_FINISH
+                        ? OTAError(.xzTruncated, "xz stream ended early") : XZ.error(rc, "xz data is corrupt")
+                },
+                emit: { (piece: [UInt8]) throws(OTAError) in
+                    totalOut += UInt64(piece.count)
                     guard totalOut <= outputLimit else {
                         throw OTAError(.xzOutputLimit, "xz stream decompresses to more than the \(outputLimit) bytes allowed")
                     }
-                    try emit(Array(output[0..<produced]))
-                }
-                if rc == LZMA_STREAM_END {
-                    isFinished = true
-                    if stream.avail_in > 0 { throw OTAError(.xzTrailingData, "data after the end of the xz stream") }
-                    return
-                }
-                if rc == LZMA_BUF_ERROR && action == LZMA_FINISH { throw OTAError(.xzTruncated, "xz stream ended early") }
-                guard rc == LZMA_OK else { throw XZ.error(rc, "xz data is corrupt") }
-                if stream.avail_in == 0 && produced < output.count {
-                    if action == LZMA_FINISH { continue }
-                    return
-                }
+                    try emit(piece)
+                })
+            if outcome.ended {
+                isFinished = true
+                if outcome.inputLeft > 0 { throw OTAError(.xzTrailingData, "data after the end of the xz stream") }
             }
         }
     }
@@ -215,6 +165,21 @@ package final class XZDecoder {
 package enum XZ {
     /// Size of the output pieces handed to `emit`.
     public static let pieceSize = 256 * 1024
+
+    /// Runs `body` with a one-filter LZMA2 chain (`LZMA_FILTER_LZMA2` with `options`, then the
+    /// terminator), as liblzma's raw and xz encoders and the raw decoder take it.
+    static func withLZMA2Filters(
+        _ options: inout lzma_options_lzma, _ body: (UnsafeMutablePointer<lzma_filter>) -> lzma_ret
+    ) -> lzma_ret {
+        withUnsafeMutablePointer(to: &options) { optionsPointer -> lzma_ret in
+            // 0x21 is LZMA_FILTER_LZMA2 (a UINT64_C macro that Swift cannot import).
+            var filters = [
+                lzma_filter(id: 0x21, options: UnsafeMutableRawPointer(optionsPointer)),
+                lzma_filter(id: CLZMA_VLI_UNKNOWN, options: nil),
+            ]
+            return filters.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
+        }
+    }
 
     static func error(_ rc: lzma_ret, _ message: String) -> OTAError {
         switch rc {

@@ -48,10 +48,10 @@ struct KeyAgreementTests {
     func `a wrapped key unwraps only with the recipient key and context`(type: KeyType) throws {
         let recipient = try PrivateKey.generate(type)
         let stranger = try PrivateKey.generate(type)
-        let contentKey = try SecureRandom.bytes(32)
+        let contentKey = try ContentKey.random()
         let context = Array("bundle 42".utf8)
         let wrapped = try WrappedKey.wrap(contentKey, to: try recipient.publicKey, context: context)
-        #expect(try wrapped.unwrap(with: recipient, context: context) == contentKey)
+        #expect(try wrapped.unwrap(with: recipient, context: context).constantTimeEquals(contentKey))
         #expect(throws: OTAError(.cryptoAuthentication, "")) { try wrapped.unwrap(with: stranger, context: context) }
         // The context binds the wrap to its bundle in every scheme, SM2 included.
         #expect(throws: OTAError(.cryptoAuthentication, "")) { try wrapped.unwrap(with: recipient, context: Array("bundle 43".utf8)) }
@@ -62,15 +62,15 @@ struct KeyAgreementTests {
     }
 
     @Test func `a wrapped key for one key type refuses another`() throws {
-        let wrapped = try WrappedKey.wrap(try SecureRandom.bytes(32), to: try PrivateKey.generate(.x25519).publicKey, context: [])
+        let wrapped = try WrappedKey.wrap(try ContentKey.random(), to: try PrivateKey.generate(.x25519).publicKey, context: [])
         #expect(throws: OTAError(.keywrapKeyMismatch, "")) { try wrapped.unwrap(with: try PrivateKey.generate(.p256), context: []) }
-        #expect(throws: OTAError(.keyUnsupported, "")) { try WrappedKey.wrap(try SecureRandom.bytes(32), to: try PrivateKey.generate(.ed25519).publicKey, context: []) }
-        #expect(throws: OTAError(.cryptoKeyLength, "")) { try WrappedKey.wrap([1], to: try PrivateKey.generate(.p256).publicKey, context: []) }
+        #expect(throws: OTAError(.keyUnsupported, "")) { try WrappedKey.wrap(try ContentKey.random(), to: try PrivateKey.generate(.ed25519).publicKey, context: []) }
+        #expect(throws: OTAError(.cryptoKeyLength, "")) { try [UInt8]([1]).withUnsafeBytes { raw in try ContentKey(copying: raw) } }
     }
 
     @Test func `a garbage ephemeral key is a clean error`() throws {
         let recipient = try PrivateKey.generate(.p256)
-        let wrapped = try WrappedKey.wrap(try SecureRandom.bytes(32), to: try recipient.publicKey, context: [])
+        let wrapped = try WrappedKey.wrap(try ContentKey.random(), to: try recipient.publicKey, context: [])
         let broken = WrappedKey(scheme: wrapped.scheme, ephemeralPublicKey: [0x30, 0x03, 0x02, 0x01, 0x00], ciphertext: wrapped.ciphertext)
         #expect(throws: OTAError(.keywrapMalformed, "")) { try broken.unwrap(with: recipient, context: []) }
     }

@@ -44,7 +44,7 @@ struct BundleTarget: FuzzTarget {
         guard ManifestRules.problems(in: manifest).isEmpty else { return }
         let suite = manifest.bundle.suite
         let digest = try Hasher.hash(suite.hash, head.manifestBytes)
-        var contentKey: [UInt8]? = nil
+        var contentKey: ContentKey? = nil
         if manifest.encryption != nil, let keys = policies.first(where: { $0.suite == suite })?.keys {
             contentKey = try? head.recipients.contentKey(using: keys, manifestDigest: digest)
         }

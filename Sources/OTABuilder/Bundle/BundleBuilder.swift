@@ -95,7 +95,7 @@ public enum BundleBuilder {
             }
         }
         let encrypted = !request.recipients.isEmpty
-        let contentKey: [UInt8]? = encrypted ? try SecureRandom.bytes(32) : nil
+        let contentKey: ContentKey? = encrypted ? try ContentKey.random() : nil
         let plainChunk = request.chunkSize
         guard (BundleLayout.minimumChunkSize...BundleLayout.maximumChunkSize).contains(UInt64(plainChunk)) else {
             throw OTAError(
@@ -210,7 +210,7 @@ public enum BundleBuilder {
             bytes: size, warnings: refusals.warnings.map(\.description))
     }
 
-    static func recipients(for certificates: [Certificate], contentKey: [UInt8], digest: Digest) throws(OTAError)
+    static func recipients(for certificates: [Certificate], contentKey: ContentKey, digest: Digest) throws(OTAError)
         -> Recipients
     {
         var entries: [Recipients.Entry] = []

@@ -54,7 +54,7 @@ public enum BundleRewriter {
 
     private static func rewrap(
         path: String, key: PrivateKey,
-        _ update: (Recipients, [UInt8], Digest) throws(OTAError) -> Recipients
+        _ update: (Recipients, ContentKey, Digest) throws(OTAError) -> Recipients
     ) throws(OTAError) -> Report {
         try rewrite(path: path) { manifestBytes, manifest, envelope, recipients throws(OTAError) in
             guard manifest.encryption != nil else {

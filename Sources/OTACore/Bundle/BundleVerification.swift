@@ -45,7 +45,7 @@ public enum BundleVerification {
             checkedApproval = try ApprovalVerifier(chains: chains).verify(
                 approval.bytes, manifest: manifest, manifestDigest: head.digest, model: approval.model)
         }
-        var contentKey: [UInt8]? = nil
+        var contentKey: ContentKey? = nil
         if deep && manifest.encryption != nil {
             guard !decryptionKeys.isEmpty else {
                 throw OTAError(

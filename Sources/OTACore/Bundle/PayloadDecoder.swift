@@ -13,7 +13,7 @@ package final class PayloadDecoder {
     ///   - memoryLimit: the most memory the xz decoder may use.
     ///   - threads: xz decoder threads (independent xz blocks decode in parallel within `memoryLimit`).
     public init(
-        manifest: Manifest, image: Manifest.Image, contentKey: [UInt8]?, memoryLimit: UInt64 = 64 << 20, threads: Int = 1
+        manifest: Manifest, image: Manifest.Image, contentKey: ContentKey?, memoryLimit: UInt64 = 64 << 20, threads: Int = 1
     ) throws(OTAError) {
         self.image = image
         let suite = manifest.bundle.suite

@@ -48,7 +48,7 @@ public struct Recipients: Codable, Sendable, Equatable {
     }
 
     /// Unwraps the content key with whichever of `keys` is a recipient.
-    public func contentKey(using keys: [PrivateKey], manifestDigest: Digest) throws(OTAError) -> [UInt8] {
+    public func contentKey(using keys: [PrivateKey], manifestDigest: Digest) throws(OTAError) -> ContentKey {
         var lastError: OTAError? = nil
         for key in keys {
             let keyID = try key.publicKey.keyID().hex
@@ -69,9 +69,11 @@ public struct Recipients: Codable, Sendable, Equatable {
 /// Keys and associated data of one payload's chunked AEAD.
 package enum PayloadCipher {
     /// Per-payload key: HKDF over the content key with the image name.
-    public static func aead(suite: Suite, contentKey: [UInt8], imageName: String) throws(OTAError) -> AEAD {
-        let key = try HKDF.derive(
-            suite.hash, secret: contentKey, salt: [], info: Array("ota payload key v1:\(imageName)".utf8), length: 32)
+    public static func aead(suite: Suite, contentKey: ContentKey, imageName: String) throws(OTAError) -> AEAD {
+        var key = try contentKey.withUnsafeBytes { (raw) throws(OTAError) in
+            try HKDF.derive(suite.hash, secret: raw, salt: [], info: Array("ota payload key v1:\(imageName)".utf8), length: 32)
+        }
+        defer { key.cleanse() }
         return try AEAD(suite.cipher, key: key)
     }
 

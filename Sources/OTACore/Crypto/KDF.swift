@@ -4,6 +4,15 @@ internal import COpenSSL
 package enum HKDF {
     /// Extract-then-expand `length` bytes from `secret`.
     public static func derive(_ hash: HashAlgorithm, secret: [UInt8], salt: [UInt8], info: [UInt8], length: Int) throws(OTAError) -> [UInt8] {
+        try secret.withBytes { (raw) throws(OTAError) in
+            try derive(hash, secret: raw, salt: salt, info: info, length: length)
+        }
+    }
+
+    /// Extract-then-expand `length` bytes from `secret`, read in place (no copy of the secret).
+    public static func derive(
+        _ hash: HashAlgorithm, secret: UnsafeRawBufferPointer, salt: [UInt8], info: [UInt8], length: Int
+    ) throws(OTAError) -> [UInt8] {
         OpenSSLErrorQueue.clear()
         guard let kdf = EVP_KDF_fetch(nil, "HKDF", nil) else {
             throw OpenSSLErrorQueue.error(.cryptoUnavailable, "HKDF unavailable", function: "EVP_KDF_fetch")
@@ -15,16 +24,19 @@ package enum HKDF {
         defer { EVP_KDF_CTX_free(context) }
         var output = [UInt8](repeating: 0, count: length)
         var digestName = Array(hash.openSSLName.utf8CString)
-        var secret = secret, salt = salt, info = info
-        // An empty buffer still needs a valid pointer for OSSL_PARAM.
+        var salt = salt, info = info
+        // An empty buffer still needs a valid pointer for OSSL_PARAM (OpenSSL only reads it).
         if salt.isEmpty { salt.reserveCapacity(1) }
+        var placeholder: UInt8 = 0
         let rc = digestName.withUnsafeMutableBufferPointer { name in
-            secret.withUnsafeMutableBytes { key in
+            withUnsafeMutablePointer(to: &placeholder) { empty in
                 salt.withUnsafeMutableBytes { saltBytes in
                     info.withUnsafeMutableBytes { infoBytes in
                         var params = [
                             COpenSSL_param_digest(name.baseAddress),
-                            COpenSSL_param_kdf_key(key.baseAddress, key.count),
+                            COpenSSL_param_kdf_key(
+                                secret.baseAddress.map { UnsafeMutableRawPointer(mutating: $0) } ?? UnsafeMutableRawPointer(empty),
+                                secret.count),
                             COpenSSL_param_kdf_salt(saltBytes.baseAddress, saltBytes.count),
                             COpenSSL_param_kdf_info(infoBytes.baseAddress, infoBytes.count),
                             COpenSSL_param_end(),
@@ -34,7 +46,6 @@ package enum HKDF {
                 }
             }
         }
-        secret.withUnsafeMutableBytes { COpenSSL_cleanse($0.baseAddress, $0.count) }
         try ensure(rc, "EVP_KDF_derive")
         return output
     }

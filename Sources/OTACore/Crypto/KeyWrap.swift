@@ -28,22 +28,25 @@ public struct WrappedKey: Sendable, Equatable {
 
     static let info = Array("ota key wrap v1".utf8)
     /// The length of every content key.
-    public static let contentKeyLength = 32
+    public static let contentKeyLength = ContentKey.length
 
     /// Wraps `contentKey` to `recipient`; `context` binds the wrap to its bundle.
-    public static func wrap(_ contentKey: [UInt8], to recipient: PublicKey, context: [UInt8]) throws(OTAError) -> WrappedKey {
-        guard contentKey.count == contentKeyLength else {
-            throw OTAError(.cryptoKeyLength, "a content key is \(contentKeyLength) bytes, got \(contentKey.count)")
-        }
+    public static func wrap(_ contentKey: ContentKey, to recipient: PublicKey, context: [UInt8]) throws(OTAError) -> WrappedKey {
         switch recipient.type {
         case .sm2:
-            let binding = try Hasher.hash(.sm3, info + context).bytes
-            return WrappedKey(scheme: .sm2, ephemeralPublicKey: [], ciphertext: try recipient.sm2Encrypt(binding + contentKey))
+            var plaintext = try Hasher.hash(.sm3, info + context).bytes
+            contentKey.withUnsafeBytes { plaintext.append(contentsOf: $0) }
+            defer { plaintext.cleanse() }
+            return WrappedKey(scheme: .sm2, ephemeralPublicKey: [], ciphertext: try recipient.sm2Encrypt(plaintext))
         case .p256, .x25519:
             let ephemeral = try PrivateKey.generate(recipient.type)
             let ephemeralDER = try ephemeral.publicKey.der()
-            let kek = try keyEncryptionKey(secret: try ephemeral.sharedSecret(with: recipient), ephemeralDER: ephemeralDER, recipientDER: try recipient.der())
-            let sealed = try AEAD(.aes256GCM, key: kek).seal(contentKey, nonce: [UInt8](repeating: 0, count: 12), associatedData: context)
+            var kek = try keyEncryptionKey(secret: try ephemeral.sharedSecret(with: recipient), ephemeralDER: ephemeralDER, recipientDER: try recipient.der())
+            defer { kek.cleanse() }
+            let sealer = try AEAD(.aes256GCM, key: kek)
+            let sealed = try contentKey.withUnsafeBytes { (raw) throws(OTAError) in
+                try sealer.seal(raw, nonce: [UInt8](repeating: 0, count: 12), associatedData: context)
+            }
             return WrappedKey(scheme: recipient.type == .p256 ? .ecdhP256 : .x25519, ephemeralPublicKey: ephemeralDER, ciphertext: sealed)
         case .ed25519:
             throw OTAError(.keyUnsupported, "an Ed25519 key cannot receive a wrapped key (use X25519, P-256 or SM2)")
@@ -52,12 +55,13 @@ public struct WrappedKey: Sendable, Equatable {
 
     /// Unwraps with the recipient's private key; `crypto.authentication` if it was not for this
     /// key or was altered.
-    public func unwrap(with privateKey: PrivateKey, context: [UInt8]) throws(OTAError) -> [UInt8] {
-        let contentKey = try unwrapAny(with: privateKey, context: context)
-        guard contentKey.count == Self.contentKeyLength else {
-            throw OTAError(.keywrapMalformed, "the unwrapped content key is \(contentKey.count) bytes, not \(Self.contentKeyLength)")
+    public func unwrap(with privateKey: PrivateKey, context: [UInt8]) throws(OTAError) -> ContentKey {
+        var bytes = try unwrapAny(with: privateKey, context: context)
+        defer { bytes.cleanse() }
+        guard bytes.count == Self.contentKeyLength else {
+            throw OTAError(.keywrapMalformed, "the unwrapped content key is \(bytes.count) bytes, not \(Self.contentKeyLength)")
         }
-        return contentKey
+        return try bytes.withBytes { (raw) throws(OTAError) in try ContentKey(copying: raw) }
     }
 
     private func unwrapAny(with privateKey: PrivateKey, context: [UInt8]) throws(OTAError) -> [UInt8] {
@@ -65,7 +69,8 @@ public struct WrappedKey: Sendable, Equatable {
         case .sm2:
             guard privateKey.type == .sm2 else { throw OTAError(.keywrapKeyMismatch, "an SM2 wrapped key needs an SM2 private key") }
             guard ephemeralPublicKey.isEmpty else { throw OTAError(.keywrapMalformed, "an SM2 wrapped key has no ephemeral key") }
-            let plaintext = try privateKey.sm2Decrypt(ciphertext)
+            var plaintext = try privateKey.sm2Decrypt(ciphertext)
+            defer { plaintext.cleanse() }
             let binding = try Hasher.hash(.sm3, Self.info + context).bytes
             guard plaintext.count == binding.count + Self.contentKeyLength, ConstantTime.equals(Array(plaintext.prefix(binding.count)), binding) else {
                 throw OTAError(.cryptoAuthentication, "the SM2 wrapped key was made for another bundle or is malformed")
@@ -83,8 +88,9 @@ public struct WrappedKey: Sendable, Equatable {
                 throw OTAError(.keywrapMalformed, "the ephemeral key is not a public key: \(error.message)")
             }
             guard ephemeral.type == expected else { throw OTAError(.keywrapMalformed, "ephemeral key type does not match the scheme") }
-            let kek = try Self.keyEncryptionKey(secret: try privateKey.sharedSecret(with: ephemeral), ephemeralDER: ephemeralPublicKey,
+            var kek = try Self.keyEncryptionKey(secret: try privateKey.sharedSecret(with: ephemeral), ephemeralDER: ephemeralPublicKey,
                                                 recipientDER: try privateKey.publicKey.der())
+            defer { kek.cleanse() }
             return try AEAD(.aes256GCM, key: kek).open(ciphertext, nonce: [UInt8](repeating: 0, count: 12), associatedData: context)
         }
     }

@@ -48,7 +48,7 @@ extension Vehicle {
         try step(.consent) { () throws(OTAError) in ((), try checkConsent(manifest, consent)) }
         // The content key is unwrapped before anything is marked: a bad or foreign recipients
         // block (unsigned, so anyone can alter it) is a refusal that leaves every slot untouched.
-        let contentKey: [UInt8]? = try step(.decrypt) { () throws(OTAError) in
+        let contentKey: ContentKey? = try step(.decrypt) { () throws(OTAError) in
             guard manifest.encryption != nil else { return (nil, .none) }
             guard FileSystem.exists(layout.decryptionKey) else { throw OTAError(.decryptKeyMissing, "this vehicle has no decryption key") }
             let key = try evaluation.head.recipients.contentKey(
@@ -107,7 +107,7 @@ extension Vehicle {
     /// delta. Only bytes verified as they were read are ever decrypted or written, as in a
     /// single loop; a failure anywhere stops every stage before this returns.
     func writeImages(
-        reader: BundleReader, head: VerifiedManifest, contentKey: [UInt8]?, plan: [PendingImage],
+        reader: BundleReader, head: VerifiedManifest, contentKey: ContentKey?, plan: [PendingImage],
         progress: ((WorkProgress) -> Void)?
     ) throws(OTAError) -> UInt64 {
         let manifest = head.manifest

@@ -88,7 +88,7 @@ let package = Package(
             name: "OTADelta", dependencies: ["OTACore"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "OTADeltaTests", dependencies: ["OTADelta", "OTACore"],
+            name: "OTADeltaTests", dependencies: ["OTADelta", "OTACore", "OTATestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "OTARecorderTests", dependencies: ["OTACore", "OTARecorder"],
@@ -124,7 +124,7 @@ let package = Package(
         // TUF repository (cloud side: signs metadata; never a dependency of the vehicle side).
         .target(name: "OTARepository", dependencies: ["OTACore", "OTATUF"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "OTATUFTests", dependencies: ["OTACore", "OTATUF", "OTARepository", "OTABuilder"],
+            name: "OTATUFTests", dependencies: ["OTACore", "OTATUF", "OTARepository", "OTABuilder", "OTATestSupport"],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings),
         .testTarget(

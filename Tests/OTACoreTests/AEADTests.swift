@@ -44,7 +44,7 @@ struct AEADTests {
     /// is E(K, IV), so encrypting 16 zero bytes yields the published ciphertext.
     @Test func `SM4 matches the GB/T 32907 vector`() throws {
         let vector = hex("0123456789abcdeffedcba9876543210")
-        let directory = try TemporaryDirectory.make()
+        let directory = try TemporaryDirectory.create("core")
         defer { TemporaryDirectory.remove(directory) }
         try Data(repeating: 0, count: 16).write(to: URL(fileURLWithPath: "\(directory)/zero"))
         let (status, output, _) = try OpenSSLTool.status(["enc", "-sm4-ctr", "-K", Hex.encode(vector), "-iv", Hex.encode(vector), "-in", "\(directory)/zero"])

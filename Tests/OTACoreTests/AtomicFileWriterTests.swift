@@ -1,10 +1,11 @@
 import Foundation
 import OTACore
 import Testing
+import OTATestSupport
 
 @Suite struct AtomicFileWriterTests {
     @Test func `a header is overwritten in place after the body, never past what was written`() throws {
-        let directory = try TemporaryDirectory.make()
+        let directory = try TemporaryDirectory.create("core")
         defer { TemporaryDirectory.remove(directory) }
         let path = directory + "/out.bin"
         let writer = try AtomicFileWriter(path: path)
@@ -22,7 +23,7 @@ import Testing
 
 @Suite struct MappedFileTests {
     @Test func `a regular file maps to its bytes, an empty one to none, a device to nil`() throws {
-        let directory = try TemporaryDirectory.make()
+        let directory = try TemporaryDirectory.create("core")
         defer { TemporaryDirectory.remove(directory) }
         try AtomicFileWriter.write(Array("image bytes".utf8), to: directory + "/a")
         try AtomicFileWriter.write([UInt8](), to: directory + "/empty")

@@ -88,7 +88,7 @@ import Testing
         #expect(throws: OTAError(.certificateName, "")) { _ = try CertificateRequest.make(subject: .init(commonName: "a\u{0}b", organization: "o"), key: key) }
         #expect(throws: OTAError(.certificateName, "")) { _ = try CertificateRequest.make(subject: .init(commonName: String(repeating: "x", count: 65), organization: "o"), key: key) }
         // Made with the openssl command line: a country field ota does not issue.
-        let directory = try TemporaryDirectory.make()
+        let directory = try TemporaryDirectory.create("core")
         defer { TemporaryDirectory.remove(directory) }
         try key.pem().write(toFile: directory + "/k.pem", atomically: true, encoding: .utf8)
         try OpenSSLTool.run(["req", "-new", "-key", directory + "/k.pem", "-subj", "/C=DE/O=ota tests/CN=Engineer", "-out", directory + "/c.csr"])

@@ -1,6 +1,7 @@
 import Foundation
 import OTACore
 import Testing
+import OTATestSupport
 
 @Suite("X.509 chain verification")
 struct ChainVerifierTests {
@@ -132,7 +133,7 @@ struct ChainVerifierTests {
     @Test func `an empty trust store refuses instead of skipping verification`() throws {
         let pki = try TestPKI(suite: .intl)
         let signer = try pki.leaf()
-        let directory = try TemporaryDirectory.make()
+        let directory = try TemporaryDirectory.create("core")
         defer { TemporaryDirectory.remove(directory) }
         let verifier = ChainVerifier(store: try TrustStore(directory: directory), time: FixedTime(pki.now))
         #expect(throws: OTAError(.trustEmpty, "")) { try verifier.verify(signer.certificate, intermediates: [pki.ca.certificate], role: .release) }

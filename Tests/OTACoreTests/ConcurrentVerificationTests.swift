@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import OTACore
 import Testing
+import OTATestSupport
 
 /// `Certificate` and `CertificateRevocationList` are shared between threads as immutable,
 /// `Sendable` values: verifying with them must never change the OpenSSL objects underneath (an

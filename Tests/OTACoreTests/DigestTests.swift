@@ -32,7 +32,7 @@ struct DigestTests {
 
     @Test(arguments: HashAlgorithm.allCases)
     func `file hashing agrees with the openssl command line`(algorithm: HashAlgorithm) throws {
-        let directory = try TemporaryDirectory.make()
+        let directory = try TemporaryDirectory.create("core")
         defer { TemporaryDirectory.remove(directory) }
         let path = directory + "/data.bin"
         let data = Data((0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 ^ ($0 >> 9)) })

@@ -14,7 +14,7 @@ struct KeyLoadingTests {
     }
 
     @Test func `DER private keys made by the openssl command line load`() throws {
-        let directory = try TemporaryDirectory.make()
+        let directory = try TemporaryDirectory.create("core")
         defer { TemporaryDirectory.remove(directory) }
         try OpenSSLTool.run(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-outform", "DER", "-out", "\(directory)/ec.der"])
         try OpenSSLTool.run(["genpkey", "-algorithm", "SM2", "-out", "\(directory)/sm2.pem"])
@@ -23,7 +23,7 @@ struct KeyLoadingTests {
     }
 
     @Test func `an encrypted key needs its passphrase from a file or the environment`() throws {
-        let directory = try TemporaryDirectory.make()
+        let directory = try TemporaryDirectory.create("core")
         defer { TemporaryDirectory.remove(directory) }
         let key = try PrivateKey.generate(.p256)
         try key.pem(passphrase: Array("correct horse".utf8)).write(toFile: "\(directory)/k.pem", atomically: true, encoding: .utf8)
@@ -41,7 +41,7 @@ struct KeyLoadingTests {
     }
 
     @Test func `garbage, public keys and unsupported curves are refused with their own codes`() throws {
-        let directory = try TemporaryDirectory.make()
+        let directory = try TemporaryDirectory.create("core")
         defer { TemporaryDirectory.remove(directory) }
         #expect(throws: OTAError(.keyMalformed, "")) { try PrivateKey(encoded: Array("not a key".utf8)) }
         let publicOnly = try PrivateKey.generate(.p256).publicKey.pem()

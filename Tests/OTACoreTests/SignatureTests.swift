@@ -50,7 +50,7 @@ struct SignatureTests {
     /// Signs with ota, verifies with `openssl dgst` / `pkeyutl`, and the other way round.
     @Test(arguments: signingTypes)
     func `signatures interoperate with the openssl command line both ways`(type: KeyType) throws {
-        let directory = try TemporaryDirectory.make()
+        let directory = try TemporaryDirectory.create("core")
         defer { TemporaryDirectory.remove(directory) }
         let key = try PrivateKey.generate(type)
         try key.pem().write(toFile: "\(directory)/key.pem", atomically: true, encoding: .utf8)

@@ -1,6 +1,7 @@
 import Foundation
 import OTACore
 import Testing
+import OTATestSupport
 
 /// Trust updates over the air: applied only when a threshold of each changed role's current
 /// root keys (and every new anchor's key) signed a version above the store's; CRLs on their own
@@ -166,7 +167,7 @@ struct TrustUpdateTests {
     }
 
     @Test func `trust store contents round trip through staging and swap`() throws {
-        let base = try TemporaryDirectory.make()
+        let base = try TemporaryDirectory.create("core")
         defer { TemporaryDirectory.remove(base) }
         let pki = try TestPKI(suite: .intl)
         let directory = base + "/trust"

@@ -22,7 +22,7 @@ struct TwoPersonRuleTests {
 
         init(suite: Suite) throws {
             pki = try TestPKI(suite: suite)
-            directory = try TemporaryDirectory.make()
+            directory = try TemporaryDirectory.create("core")
             trust = try pki.writeTrustStore(role: .release, crls: pki.crls())
             try pki.ca.key.pem().write(toFile: caKey, atomically: true, encoding: .utf8)
             try pki.ca.certificate.pem.write(toFile: caCertificate, atomically: true, encoding: .utf8)

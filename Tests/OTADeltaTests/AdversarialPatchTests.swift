@@ -2,6 +2,7 @@ import OTACore
 import Testing
 
 @testable import OTADelta
+import OTATestSupport
 
 /// Hostile patches: each attack is refused with its own stable error code, never a crash, an
 /// out-of-range access or an unbounded allocation.

@@ -3,6 +3,7 @@ import OTACore
 import Testing
 
 @testable import OTADelta
+import OTATestSupport
 
 /// Round trips on real executables and shared libraries found on this machine (skipped when
 /// absent): CPython extension modules from adjacent releases, and two related Debian tools.
@@ -34,9 +35,8 @@ import Testing
     @Test func `file to file through the atomic writer`() throws {
         let (oldPath, newPath) = Self.pairs[2]
         guard FileSystem.exists(oldPath), FileSystem.exists(newPath) else { return }
-        let directory = NSTemporaryDirectory() + "ota-delta-test-\(UInt64.random(in: 0...UInt64.max))"
-        try FileSystem.createDirectory(directory)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let directory = try TemporaryDirectory.create("delta-test")
+        defer { TemporaryDirectory.remove(directory) }
         let create = try Delta.createPatch(old: oldPath, new: newPath, output: directory + "/p")
         let apply = try Delta.applyPatch(old: oldPath, patch: directory + "/p", output: directory + "/n")
         #expect(create.patchSize == apply.patchSize)

@@ -2,6 +2,7 @@ import OTACore
 import Testing
 
 @testable import OTADelta
+import OTATestSupport
 
 /// Generated image pairs: each is rebuilt byte for byte from its patch.
 @Suite struct RoundTripTests {

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import OTADelta
+import OTATestSupport
 
 @Suite struct SuffixArrayTests {
     static func naive(_ text: [UInt8]) -> [Int32] {
@@ -32,18 +33,5 @@ import Testing
             if round % 5 == 0 { text = Array((text + text + text).prefix(600)) }
             #expect(Self.sorted(text) == Self.naive(text), "round \(round)")
         }
-    }
-}
-
-/// A deterministic random generator (SplitMix64) so failures reproduce.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

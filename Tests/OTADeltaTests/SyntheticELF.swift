@@ -1,6 +1,7 @@
 import OTACore
 
 @testable import OTADelta
+import OTATestSupport
 
 /// Small ELF64 programs made by code, for the executable transform's tests: functions that call
 /// each other and load data addresses, laid out in a code segment and a data segment (with

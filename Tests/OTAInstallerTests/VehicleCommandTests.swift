@@ -1,6 +1,7 @@
 import Foundation
 import OTACore
 import Testing
+import OTATestSupport
 
 /// `ota vehicle ...` and `ota install` end to end on the sample vehicle config, as a script
 /// would run them: exit codes 0 / 1 / 2 and the `--json` codes.
@@ -30,9 +31,8 @@ struct VehicleCommandTests {
 
     @Test func `install, reboot, confirm; refusals exit 2 with their code`() throws {
         let root = InstallerFixture.repository
-        let directory = NSTemporaryDirectory() + "ota-vehicle-cli-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let directory = try TemporaryDirectory.create("vehicle-cli")
+        defer { TemporaryDirectory.remove(directory) }
         let images = Process()
         images.executableURL = URL(fileURLWithPath: root + "/scripts/make-sample-images.sh")
         images.arguments = [directory + "/images", "1"]

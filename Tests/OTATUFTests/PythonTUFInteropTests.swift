@@ -1,6 +1,7 @@
 import OTACore
 import OTATUF
 import Testing
+import OTATestSupport
 
 /// ota's client reads a repository that python-tuf's Metadata API made
 /// (scripts/make-python-tuf-fixture.py; the files are committed).
@@ -8,7 +9,7 @@ import Testing
     let now: @Sendable () -> Int64 = { 1_900_000_000 }
 
     func client() throws -> (TUFClient, TemporaryDirectory) {
-        let directory = TemporaryDirectory("pytuf")
+        let directory = try TemporaryDirectory("pytuf")
         let base = fixturePath("python-tuf")
         try TUFClient.initialize(metadataDirectory: directory.path, trustedRoot: try FileSystem.read(base + "/metadata/1.root.json"))
         let client = try TUFClient(metadataDirectory: directory.path, metadataURL: "file://\(base)/metadata", fetcher: FileFetcher(), now: now)
@@ -40,7 +41,7 @@ import Testing
     }
 
     @Test func `an unknown field is kept under the signature: changing it breaks the signature`() throws {
-        let directory = TemporaryDirectory("pytuf-copy")
+        let directory = try TemporaryDirectory("pytuf-copy")
         let source = fixturePath("python-tuf/metadata")
         try FileSystem.createDirectory(directory.path + "/metadata")
         for name in try FileSystem.list(source) {
@@ -51,7 +52,7 @@ import Testing
             }
             try AtomicFileWriter.write(bytes, to: "\(directory.path)/metadata/\(name)")
         }
-        let clientDirectory = TemporaryDirectory("pytuf-client")
+        let clientDirectory = try TemporaryDirectory("pytuf-client")
         try TUFClient.initialize(metadataDirectory: clientDirectory.path, trustedRoot: try FileSystem.read(source + "/1.root.json"))
         let client = try TUFClient(
             metadataDirectory: clientDirectory.path, metadataURL: "file://\(directory.path)/metadata", fetcher: FileFetcher(), now: now)

@@ -2,25 +2,7 @@ import Foundation
 import OTACore
 import OTARepository
 import OTATUF
-
-/// A temporary directory removed when the object goes away.
-final class TemporaryDirectory {
-    let path: String
-
-    init(_ label: String = "tuf") {
-        path = NSTemporaryDirectory() + "ota-\(label)-\(UUID().uuidString)"
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    func write(_ name: String, _ text: String) -> String {
-        let file = "\(path)/\(name)"
-        try! FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: file, contents: Data(text.utf8))
-        return file
-    }
-}
+import OTATestSupport
 
 /// A clock a test can move.
 final class TestClock: @unchecked Sendable {
@@ -33,12 +15,14 @@ final class TestClock: @unchecked Sendable {
 /// A repository made by ota's own repository code, with a vehicle-side client reading it over
 /// `file://`, so attacks can be staged by changing what the "server" directory holds.
 final class RepositoryFixture {
-    let directory = TemporaryDirectory("repo")
-    let clientDirectory = TemporaryDirectory("client")
+    let directory: TemporaryDirectory
+    let clientDirectory: TemporaryDirectory
     let clock = TestClock()
     let repository: Repository
 
     init(suite: Suite = .intl, keyType: KeyType? = nil, thresholds: [String: Int] = [:], lifetimes: [String: Int64] = [:]) throws {
+        directory = try TemporaryDirectory("repo")
+        clientDirectory = try TemporaryDirectory("client")
         repository = Repository(directory: directory.path + "/repo", now: clock.read)
         try repository.initialize(suite: suite, keyType: keyType, thresholds: thresholds, lifetimes: lifetimes)
         try TUFClient.initialize(
@@ -54,7 +38,7 @@ final class RepositoryFixture {
     /// Adds a file target with `content` and publishes.
     @discardableResult
     func addTarget(_ name: String, _ content: String, role: String = "targets") throws -> String {
-        let file = directory.write("src/\(UUID().uuidString)", content)
+        let file = try directory.write("src/\(UUID().uuidString)", content)
         try repository.addFile(file, name: name, role: role)
         try repository.publish()
         return file

@@ -23,8 +23,21 @@ public final class TemporaryDirectory: Sendable {
         return path
     }
 
+    /// Removes a directory made by `create` with everything in it.
+    public static func remove(_ path: String) { try? FileManager.default.removeItem(atPath: path) }
+
     deinit { try? FileManager.default.removeItem(atPath: path) }
 
     /// `path/relative`.
     public func appending(_ relative: String) -> String { path + "/" + relative }
+
+    /// Writes `text` to `path/relative` (making its directories) and returns the file's path.
+    @discardableResult
+    public func write(_ relative: String, _ text: String) throws -> String {
+        let file = appending(relative)
+        try FileManager.default.createDirectory(
+            atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: URL(fileURLWithPath: file))
+        return file
+    }
 }

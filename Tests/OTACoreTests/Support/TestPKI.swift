@@ -1,5 +1,6 @@
 import Foundation
 import OTACore
+import OTATestSupport
 
 /// A small certificate hierarchy built in memory for tests: root → CA → leaf, per suite.
 struct TestPKI {
@@ -57,7 +58,7 @@ struct TestPKI {
     /// Writes a trust store directory with this root as the anchor of `role`; the caller removes
     /// it (`TemporaryDirectory.remove`).
     func writeTrustStore(role: TrustRole, crls: [CertificateRevocationList]) throws -> String {
-        let directory = try TemporaryDirectory.make()
+        let directory = try TemporaryDirectory.create("core")
         do {
             try FileManager.default.createDirectory(atPath: "\(directory)/\(role.rawValue)/anchors", withIntermediateDirectories: true)
             try FileManager.default.createDirectory(atPath: "\(directory)/\(role.rawValue)/crls", withIntermediateDirectories: true)
@@ -71,15 +72,4 @@ struct TestPKI {
         }
         return directory
     }
-}
-
-/// Fresh directories under the temporary directory; each test removes its own with a `defer`.
-enum TemporaryDirectory {
-    static func make() throws -> String {
-        let path = NSTemporaryDirectory() + "ota-test-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
-
-    static func remove(_ path: String) { try? FileManager.default.removeItem(atPath: path) }
 }

@@ -13,7 +13,8 @@ import Testing
         let store = try kind.open(in: ws)
         let key = try PrivateKey.generate(.p256)
         let clock = ManualClock(FleetFixture.start)
-        let recorder = try FleetFixture.log(at: ws.path + "/v1", vin: "VIN00000000000001", key: key, count: 40, clock: clock)
+        let recorder = try FleetFixture.log(
+            at: ws.path + "/v1", vin: "VIN00000000000001", key: key, count: 40, clock: clock)
         let first = try FleetIngest.ingest(log: ws.path + "/v1", publicKey: try key.publicKey, into: store)
         #expect(first.added == Int(recorder.nextSeq))
         let again = try FleetIngest.ingest(log: ws.path + "/v1", publicKey: try key.publicKey, into: store)
@@ -29,6 +30,41 @@ import Testing
     }
 
     @Test(arguments: StoreKind.allCases)
+    func
+        `a log larger than one write batch and spanning many months is stored whole, with the register of its last change`(
+            _ kind: StoreKind
+        ) throws
+    {
+        let ws = TempDirectory(); defer { ws.cleanup() }
+        let store = try kind.open(in: ws)
+        let key = try PrivateKey.generate(.p256)
+        // 1,200 records a day apart: more entries than one multi-row INSERT (1,000) and 40 months.
+        let recorder = try FleetFixture.log(at: ws.path + "/v1", vin: "VIN00000000000001", key: key, count: 1200)
+        let report = try FleetIngest.ingest(log: ws.path + "/v1", publicKey: try key.publicKey, into: store)
+        #expect(report.added == Int(recorder.nextSeq))
+        var entries: [StoredEntry] = []
+        try store.entries(matching: RecordFilter(vin: "VIN00000000000001", kinds: [])) { entries.append($0) }
+        #expect(entries.count == Int(recorder.nextSeq))
+        #expect(
+            entries.enumerated().allSatisfy {
+                $0.element.seq == UInt64($0.offset)
+                    && ($0.offset == 0 || $0.element.prev == entries[$0.offset - 1].hash)
+            })
+        if let postgres = store as? PostgresRecordStore { #expect(try postgres.partitions().count >= 40) }
+        // The register (one change per written image, 258 here) in both stores alike; each ECU's
+        // current SWIN is its last change's, though the batch held several changes of it.
+        let history = try store.softwareHistory(of: "VIN00000000000001")
+        #expect(history.count == 258)
+        let ecus = Set(history.map(\.ecu))
+        #expect(!ecus.isEmpty)
+        for ecu in ecus {
+            let last = try #require(history.last { $0.ecu == ecu }?.swinAfter)
+            let running = try store.vehicles(runningSWIN: last, rxswin: nil)
+            #expect(running.contains { $0.ecu == ecu && $0.vin == "VIN00000000000001" }, "\(ecu): \(last)")
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
     func `a rewritten history is refused and nothing of it is stored`(_ kind: StoreKind) throws {
         let ws = TempDirectory(); defer { ws.cleanup() }
         let store = try kind.open(in: ws)
@@ -36,8 +72,9 @@ import Testing
         _ = try FleetFixture.log(at: ws.path + "/v1", vin: "VIN00000000000001", key: key, count: 20)
         _ = try FleetIngest.ingest(log: ws.path + "/v1", publicKey: try key.publicKey, into: store)
         let before = try store.count(matching: RecordFilter(kinds: []))
-        _ = try FleetFixture.log(at: ws.path + "/forged", vin: "VIN00000000000001", key: key, count: 30,
-                                 clock: ManualClock(FleetFixture.start.addingTimeInterval(5)))
+        _ = try FleetFixture.log(
+            at: ws.path + "/forged", vin: "VIN00000000000001", key: key, count: 30,
+            clock: ManualClock(FleetFixture.start.addingTimeInterval(5)))
         let caught = #expect(throws: OTAError.self) {
             _ = try FleetIngest.ingest(log: ws.path + "/forged", publicKey: try key.publicKey, into: store)
         }
@@ -120,15 +157,17 @@ import Testing
         let now = RecordTime.adding(years: 10, to: cutoff).addingTimeInterval(86_400)
         // Nine years on, the same purge is refused and deletes nothing.
         #expect(throws: OTAError(.recordsRetention, "")) {
-            _ = try FleetPurge.purge(.init(before: cutoff, now: RecordTime.adding(years: 9, to: cutoff), reason: "retention"), store: store,
-                                     signer: signer, systemTime: RecordTime.adding(years: 9, to: cutoff))
+            _ = try FleetPurge.purge(
+                .init(before: cutoff, now: RecordTime.adding(years: 9, to: cutoff), reason: "retention"), store: store,
+                signer: signer, systemTime: RecordTime.adding(years: 9, to: cutoff))
         }
         #expect(try store.count(matching: RecordFilter(kinds: [])) == total)
         let (old, _) = try store.entriesBefore(RecordTime.format(cutoff))
         let january = try store.entriesBefore("2026-02-01T00:00:00.000Z").count
         #expect(january > 0 && january < old)
-        let tombstone = try FleetPurge.purge(.init(before: cutoff, now: now, reason: "retention: 10 years", clockOverride: "test clock"),
-                                             store: store, signer: signer, systemTime: now)
+        let tombstone = try FleetPurge.purge(
+            .init(before: cutoff, now: now, reason: "retention: 10 years", clockOverride: "test clock"),
+            store: store, signer: signer, systemTime: now)
         #expect(tombstone.deleted == Int64(old))
         #expect(try store.count(matching: RecordFilter(kinds: [])) == total - old)
         #expect(try store.entriesBefore(RecordTime.format(cutoff)).count == 0)
@@ -147,7 +186,10 @@ import Testing
         let url = try PostgresServer.newDatabase()
         let store = try PostgresRecordStore(url: url)
         store.close()
-        let (status, output) = Shell.run(["psql", url.replacingOccurrences(of: "postgres://ota@/", with: "postgresql://ota@/"), "-qAt", "-c", "UPDATE ota_schema SET version = 99"])
+        let (status, output) = Shell.run([
+            "psql", url.replacingOccurrences(of: "postgres://ota@/", with: "postgresql://ota@/"), "-qAt", "-c",
+            "UPDATE ota_schema SET version = 99",
+        ])
         #expect(status == 0, "\(output)")
         let caught = #expect(throws: OTAError.self) { _ = try PostgresRecordStore(url: url) }
         #expect(caught?.code == .recordsStore)
@@ -156,15 +198,20 @@ import Testing
 
     @Test func `a store URL names what is wrong with it`() throws {
         for (url, words) in [
-            ("postgres://localhost/db", "no user"), ("postgres://ota@/db", "no host"), ("postgres://ota@h:99999/db", "port"),
+            ("postgres://localhost/db", "no user"), ("postgres://ota@/db", "no host"),
+            ("postgres://ota@h:99999/db", "port"),
             ("postgres://ota@h", "no database"), ("postgres://ota@h/db?sslmode=x", "unknown query parameter"),
         ] {
             let caught = #expect(throws: OTAError.self) { _ = try PostgresLocation(url: url) }
             #expect(caught?.code == .usageInvalid)
             #expect(caught?.message.contains(words) == true, "\(url): \(caught?.message ?? "")")
         }
-        #expect(try PostgresLocation(url: "postgres://ota:pw@db.example:6543/fleet").endpoint == .tcp(host: "db.example", port: 6543))
-        #expect(try PostgresLocation(url: "postgres://ota@/fleet?host=/run/pg").endpoint == .unixSocket(path: "/run/pg/.s.PGSQL.5432"))
+        #expect(
+            try PostgresLocation(url: "postgres://ota:pw@db.example:6543/fleet").endpoint
+                == .tcp(host: "db.example", port: 6543))
+        #expect(
+            try PostgresLocation(url: "postgres://ota@/fleet?host=/run/pg").endpoint
+                == .unixSocket(path: "/run/pg/.s.PGSQL.5432"))
         #expect(try PostgresLocation(url: "postgres://ota:secret@h/db").redacted == "postgres://ota@h:5432/db")
     }
 }

@@ -22,14 +22,19 @@ final class PartialFile {
         var hashers: [Hasher] = []
         for algorithm in wholeFileHashes { hashers.append(try Hasher(algorithm)) }
         wholeFile = hashers
-        let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw OTAError(.ioCreate, "\(path): cannot open the partial download", cause: String(cString: strerror(errno))) }
+        let fd = try SystemCall.open(
+            path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode: 0o600, what: "opening the partial download", code: .ioCreate)
         descriptor = fd
         var buffer = [UInt8](repeating: 0, count: Int(target.chunkSize))
         var index = 0
         while UInt64(index) < UInt64(target.chunkHashes.count) {
             let length = target.chunkLength(index)
-            let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, length, off_t(verified)) }
+            let count = try buffer.withUnsafeMutableBytes { raw in
+                Result { () throws(OTAError) in
+                    try SystemCall.readFully(
+                        fd, into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<length]), at: Int64(verified), path: path)
+                }
+            }.get()
             guard count == length, let digest = try? Hasher.hash(.sha256, buffer[0..<length]),
                 ConstantTime.equals(digest.bytes, target.chunkHashes[index])
             else { break }
@@ -37,21 +42,15 @@ final class PartialFile {
             verified += UInt64(length)
             index += 1
         }
-        guard ftruncate(fd, off_t(verified)) == 0 else { throw OTAError(.ioTruncate, "\(path): cannot cut the partial download back") }
+        try SystemCall.retrying("cutting the partial download back", path: path, code: .ioTruncate) {
+            ftruncate(fd, off_t(verified))
+        }
     }
 
     deinit { if descriptor >= 0 { close(descriptor) } }
 
     func append(_ bytes: [UInt8]) throws(OTAError) {
-        var offset = 0
-        while offset < bytes.count {
-            let count = bytes.withUnsafeBytes { pwrite(descriptor, $0.baseAddress! + offset, $0.count - offset, off_t(verified) + off_t(offset)) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw OTAError(.ioWrite, "\(path): write failed", cause: String(cString: strerror(errno)))
-            }
-            offset += count
-        }
+        try SystemCall.writeAll(descriptor, bytes, at: Int64(verified), path: path, code: .ioWrite)
         for hasher in wholeFile { hasher.update(bytes) }
         verified += UInt64(bytes.count)
     }

@@ -50,7 +50,9 @@ package enum SystemCall {
     }
 
     /// Writes all of `bytes` to `descriptor`, retrying short writes and `EINTR`.
-    package static func writeAll(_ descriptor: Int32, _ bytes: some ContiguousBytes, path: String) throws(OTAError) {
+    package static func writeAll(
+        _ descriptor: Int32, _ bytes: some ContiguousBytes, path: String, code: OTAError.Code = .ioFailed
+    ) throws(OTAError) {
         let outcome = bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> (Int, Int32) in
             var offset = 0
             while offset < raw.count {
@@ -60,7 +62,7 @@ package enum SystemCall {
             }
             return (offset, 0)
         }
-        _ = try check(outcome, "write", path: path)
+        _ = try check(outcome, "write", path: path, code: code)
     }
 
     /// Opens `path`; a missing file is `io.not-found`, any other failure `code`.

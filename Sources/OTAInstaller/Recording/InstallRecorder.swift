@@ -28,23 +28,16 @@ public final class JSONLinesRecorder: InstallRecorder {
         var line = JSONValue.object(object).bytes
         line.append(0x0A)
         let created = !FileSystem.exists(path)
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o640)
-        guard fd >= 0 else { throw OTAError(.recordIo, "\(path): cannot open the debug record lines", cause: String(cString: strerror(errno))) }
+        let fd = try SystemCall.open(
+            path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode: 0o640, what: "opening the debug record lines",
+            code: .recordIo)
         defer { close(fd) }
         if created {
             let slash = path.lastIndex(of: "/")
             try FileSystem.syncDirectory(slash.map { String(path[..<$0]) }.flatMap { $0.isEmpty ? "/" : $0 } ?? ".")
         }
-        var offset = 0
-        while offset < line.count {
-            let count = line.withUnsafeBytes { raw in Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw OTAError(.recordIo, "\(path): cannot append a record", cause: String(cString: strerror(errno)))
-            }
-            offset += count
-        }
-        guard fsync(fd) == 0 else { throw OTAError(.recordIo, "\(path): fsync failed", cause: String(cString: strerror(errno))) }
+        try SystemCall.writeAll(fd, line, path: path, code: .recordIo)
+        try SystemCall.retrying("fsync", path: path, code: .recordIo) { fsync(fd) }
     }
 }
 

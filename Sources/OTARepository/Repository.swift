@@ -204,9 +204,7 @@ public struct Repository {
             let name: String
             var fields: [(String, TUFJSON)]
             if SignedTrustUpdate.looksLikeOne(bytes) {
-                let signed = try SignedTrustUpdate.decode(bytes)
-                guard let payload = Data(base64Encoded: signed.payload).map(Array.init) else { throw OTAError(.trustUpdateMalformed, "\(path): payload is not base64") }
-                let update = try CanonicalJSON.decode(TrustUpdate.self, from: payload, as: .trustUpdateMalformed)
+                let update = try SignedTrustUpdate.decode(bytes).contents().update
                 name = "trust/update-\(update.version).json"
                 fields = [("kind", .string("update")), ("version", .integer(Int64(clamping: update.version))), ("expires", .string(Timestamp.format(update.expires)))]
             } else {

@@ -90,7 +90,13 @@ struct TrustUpdateTests {
         }
         let fresh = try Self.update(version: 4, add: [new.certificate], signers: [root, new])
         let (next, _) = try TrustUpdater.apply(fresh, to: store, at: Date())
-        #expect(code { _ = try TrustUpdater.apply(fresh, to: next, at: Date()) } == "trust.update-version")
+        // The very update again (by the repository and in a bundle): already applied, nothing changes.
+        let (again, change) = try TrustUpdater.apply(fresh, to: next, at: Date())
+        #expect(again == next && !change.changesStore)
+        // Another update claiming the store's version is a replay or a rival: refused.
+        let rivalRoot = try Self.root(suite, "Rival")
+        let rival = try Self.update(version: 4, add: [rivalRoot.certificate], signers: [root, rivalRoot])
+        #expect(code { _ = try TrustUpdater.apply(rival, to: next, at: Date()) } == "trust.update-version")
     }
 
     @Test(arguments: Suite.allCases)

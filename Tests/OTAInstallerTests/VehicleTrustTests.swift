@@ -58,10 +58,12 @@ struct VehicleTrustTests {
         return Array(try Data(contentsOf: URL(fileURLWithPath: path)))
     }
 
-    func bundle(_ fixture: InstallerFixture, signedBy signer: SignerIdentity) throws -> String {
+    func bundle(_ fixture: InstallerFixture, signedBy signer: SignerIdentity, trustUpdate: [UInt8]? = nil) throws -> String {
         let path = "\(fixture.directory)/bundle-\(UUID().uuidString).ota"
-        _ = try BundleBuilder.build(.init(manifestPath: try fixture.manifest(), imagesDirectory: fixture.images, signer: signer, recipients: [],
-                                          outputPath: path, chunkSize: 4096, xzPreset: 1, threads: 1))
+        var request = BundleBuilder.Request(manifestPath: try fixture.manifest(), imagesDirectory: fixture.images, signer: signer, recipients: [],
+                                            outputPath: path, chunkSize: 4096, xzPreset: 1, threads: 1)
+        request.trustUpdate = trustUpdate
+        _ = try BundleBuilder.build(request)
         return path
     }
 
@@ -177,5 +179,101 @@ struct VehicleTrustTests {
         #expect(install(path, bundle) == nil)
         // The stale one again is not newer: nothing changes.
         #expect(try Vehicle(directory: path).applyTrust(Array((stale.pem + signingCA.certificate!.pem).utf8), source: "old").changesStore == false)
+    }
+
+    // MARK: Trust updates inside bundles
+
+    @Test func `an install commits the bundle's trust update, journalled and recorded, before the rest of the policy`() throws {
+        let fixture = try InstallerFixture()
+        let vehicle = try fixture.vehicle()
+        let hierarchy = try NewHierarchy()
+        let bundle = try bundle(fixture, signedBy: hierarchy.signer, trustUpdate: try addingUpdate(fixture, hierarchy))
+        // A check evaluates against a copy: it accepts, and changes nothing.
+        let decision = try Vehicle(directory: vehicle).check(bundle: bundle)
+        #expect(decision.refusal == nil)
+        #expect(try Vehicle(directory: vehicle).trustVersion == 0)
+        #expect(install(vehicle, bundle) == nil)
+        #expect(try Vehicle(directory: vehicle).trustVersion == 1)
+        #expect(try TrustStore(directory: "\(vehicle)/trust").anchors(for: .release).count == 2)
+        let records = try InstallerFixture.records(vehicle)
+        let applied = try #require(records.last { $0.step == .trustUpdate })
+        #expect(applied.outcome == .success && applied.trust?.source == "bundle update-1" && applied.trust?.toVersion == 1)
+        // Recorded after the signatures were checked against the updated copy, before the later policy steps.
+        let steps = records.map(\.step)
+        let at = try #require(steps.lastIndex(of: .trustUpdate))
+        #expect(steps[..<at].last == .verify && steps[(at + 1)...].contains(.antiRollback))
+    }
+
+    @Test func `a bundle whose trust update fails is refused with its code and nothing changes`() throws {
+        let fixture = try InstallerFixture()
+        let vehicle = try fixture.vehicle()
+        let before = try TrustStoreContents(directory: "\(vehicle)/trust")
+        let state = try InstallerFixture.rawState(vehicle)
+        let attacker = try NewHierarchy(name: "Forged Root")
+        // The attacker's update adds the attacker's root, signed by that root alone.
+        let forged = try bundle(fixture, signedBy: attacker.signer, trustUpdate: try addingUpdate(fixture, attacker, signers: [attacker.root]))
+        #expect(install(vehicle, forged)?.code == "trust.update-threshold")
+        #expect(try TrustStoreContents(directory: "\(vehicle)/trust") == before)
+        #expect(try Vehicle(directory: vehicle).trustVersion == 0)
+        #expect(try InstallerFixture.rawState(vehicle).slots == state.slots)
+        let last = try InstallerFixture.records(vehicle).last
+        #expect(last?.step == .result && last?.errorCode == "trust.update-threshold")
+        // A rolled-back update: the vehicle is at version 2, the bundle carries version 1.
+        let first = try NewHierarchy(name: "Root A"), second = try NewHierarchy(name: "Root B")
+        try Vehicle(directory: vehicle).applyTrust(try addingUpdate(fixture, first, version: 2), source: "test")
+        let atTwo = try TrustStoreContents(directory: "\(vehicle)/trust")
+        let old = try bundle(fixture, signedBy: second.signer, trustUpdate: try addingUpdate(fixture, second, version: 1))
+        #expect(install(vehicle, old)?.code == "trust.update-version")
+        #expect(try TrustStoreContents(directory: "\(vehicle)/trust") == atTwo)
+    }
+
+    @Test func `a trust update swapped after signing changes nothing on the vehicle`() throws {
+        let fixture = try InstallerFixture()
+        let vehicle = try fixture.vehicle()
+        let before = try TrustStoreContents(directory: "\(vehicle)/trust")
+        let first = try NewHierarchy(name: "Root A"), second = try NewHierarchy(name: "Root B")
+        let signed = try bundle(fixture, signedBy: try fixture.signer(), trustUpdate: try addingUpdate(fixture, first))
+        let other = try bundle(fixture, signedBy: second.signer, trustUpdate: try addingUpdate(fixture, second))
+        // The tar entry of the other (validly root-signed) update, put in place of this one.
+        let swapped = "\(fixture.directory)/swapped.ota"
+        try Data(try Self.swapEntry(BundleLayout.trustUpdateEntry, of: signed, from: other)).write(to: URL(fileURLWithPath: swapped))
+        #expect(install(vehicle, swapped)?.code == "bundle.trust-update-mismatch")
+        #expect(try TrustStoreContents(directory: "\(vehicle)/trust") == before)
+    }
+
+    @Test func `the same trust update from the repository and then in a bundle is applied once`() throws {
+        let fixture = try InstallerFixture()
+        let vehicle = try fixture.vehicle()
+        let hierarchy = try NewHierarchy()
+        let update = try addingUpdate(fixture, hierarchy)
+        #expect(try Vehicle(directory: vehicle).applyTrust(update, source: "repository trust/update-1.json").toVersion == 1)
+        let after = try TrustStoreContents(directory: "\(vehicle)/trust")
+        #expect(install(vehicle, try bundle(fixture, signedBy: hierarchy.signer, trustUpdate: update)) == nil)
+        #expect(try TrustStoreContents(directory: "\(vehicle)/trust") == after)
+        // Another update claiming the same version is not the one applied: refused.
+        let rival = try addingUpdate(fixture, try NewHierarchy(name: "Rival Root"), version: 1)
+        #expect(failure { () throws(OTAError) in try Vehicle(directory: vehicle).applyTrust(rival, source: "test") }?.code == "trust.update-version")
+    }
+
+    /// `bundle`'s bytes with entry `name` replaced by the same entry of `donor` (both plain ustar
+    /// as the builder writes them: 512-byte header, data padded to 512).
+    static func swapEntry(_ name: String, of bundle: String, from donor: String) throws -> [UInt8] {
+        func split(_ bytes: [UInt8]) -> [(name: String, block: [UInt8])] {
+            var out: [(String, [UInt8])] = []
+            var at = 0
+            while at + 512 <= bytes.count, bytes[at] != 0 {
+                let header = Array(bytes[at..<(at + 512)])
+                let entryName = String(decoding: header[0..<100].prefix { $0 != 0 }, as: UTF8.self)
+                let size = Int(String(decoding: header[124..<135], as: UTF8.self), radix: 8)!
+                let length = 512 + (size + 511) / 512 * 512
+                out.append((entryName, Array(bytes[at..<(at + length)])))
+                at += length
+            }
+            out.append(("", Array(bytes[at...])))
+            return out
+        }
+        let target = split(Array(try Data(contentsOf: URL(fileURLWithPath: bundle))))
+        let replacement = split(Array(try Data(contentsOf: URL(fileURLWithPath: donor)))).first { $0.name == name }!.block
+        return target.flatMap { $0.name == name ? replacement : $0.block }
     }
 }

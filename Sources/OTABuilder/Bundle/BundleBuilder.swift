@@ -24,6 +24,9 @@ public enum BundleBuilder {
         /// Refuses, before signing, what every vehicle would refuse (expired, created in the
         /// future, a category without its filing). Off only for test benches that need such bundles.
         public var refusesWhatVehiclesRefuse = true
+        /// A signed trust update (`ota trust update`) to carry in `trust-update.json`, bound by
+        /// the manifest; vehicles apply it before they check the bundle's signers.
+        public var trustUpdate: [UInt8]?
 
         public init(
             manifestPath: String, imagesDirectory: String, signer: SignerIdentity, recipients: [Certificate] = [],
@@ -57,10 +60,12 @@ public enum BundleBuilder {
         /// What vehicles may refuse later or elsewhere (a filing that ends before the bundle
         /// expires, ...), found before signing; what every vehicle refuses now stops the build.
         public let warnings: [String]
+        /// The trust update the bundle carries, as the manifest names it.
+        public let trustUpdate: Manifest.TrustUpdateReference?
 
         /// JSON keys spell identifiers `…Id`, as the signed formats do.
         enum CodingKeys: String, CodingKey {
-            case bundle, bundleID = "bundleId", suite, manifestDigest, encrypted, recipients, images, bytes, warnings
+            case bundle, bundleID = "bundleId", suite, manifestDigest, encrypted, recipients, images, bytes, warnings, trustUpdate
         }
     }
 
@@ -93,6 +98,9 @@ public enum BundleBuilder {
                     "recipient \(certificate.subject) has a \(type.rawValue) key, unusable in the \(suite.rawValue) suite"
                 )
             }
+        }
+        let trustUpdate = try request.trustUpdate.map { (bytes: [UInt8]) throws(OTAError) in
+            try Self.trustUpdateReference(bytes, suite: suite, at: request.now)
         }
         let encrypted = !request.recipients.isEmpty
         let contentKey: ContentKey? = encrypted ? try ContentKey.random() : nil
@@ -170,7 +178,8 @@ public enum BundleBuilder {
             targets: source.targets, images: images, regulatory: source.regulatory, impact: source.impact,
             notice: source.notice,
             preconditions: source.preconditions, recovery: source.recovery,
-            encryption: encrypted ? Manifest.Encryption(algorithm: suite.cipher, chunkSize: UInt64(plainChunk)) : nil)
+            encryption: encrypted ? Manifest.Encryption(algorithm: suite.cipher, chunkSize: UInt64(plainChunk)) : nil,
+            trustUpdate: trustUpdate)
         let problems = ManifestRules.problems(in: manifest)
         guard problems.isEmpty else { throw ManifestSource.invalid(problems, source: request.manifestPath) }
         // Before anything is signed: what every vehicle would refuse stops the build here.
@@ -196,7 +205,7 @@ public enum BundleBuilder {
         }
         try BundleWriter.write(
             to: request.outputPath, manifest: manifestBytes, envelope: envelope, recipients: recipients,
-            payloads: payloads)
+            trustUpdate: request.trustUpdate, payloads: payloads)
         let size = UInt64((try? InputFile(path: request.outputPath).size()) ?? 0)
         return Report(
             bundle: request.outputPath, bundleID: source.bundleID, suite: suite.rawValue, manifestDigest: digest.hex,
@@ -207,7 +216,25 @@ public enum BundleBuilder {
                     name: $0.name, kind: $0.kind.rawValue, imageSize: $0.target.size, plainSize: $0.payload.plainSize,
                     storedSize: $0.payload.storedSize, hash: $0.target.hash)
             },
-            bytes: size, warnings: refusals.warnings.map(\.description))
+            bytes: size, warnings: refusals.warnings.map(\.description), trustUpdate: trustUpdate)
+    }
+
+    /// What the manifest says of a trust update to carry: its suite hash and version. What every
+    /// vehicle refuses (not a signed trust update, expired) stops the build; the signatures are
+    /// the vehicles' to check against their own roots.
+    static func trustUpdateReference(_ bytes: [UInt8], suite: Suite, at now: Date) throws(OTAError) -> Manifest.TrustUpdateReference {
+        guard SignedTrustUpdate.looksLikeOne(bytes) else {
+            throw OTAError(.trustUpdateMalformed, "--trust-update: not a signed trust update (make one with ota trust update)")
+        }
+        let signed = try SignedTrustUpdate.decode(bytes)
+        let (update, _) = try signed.contents()
+        guard now < update.expires else {
+            throw OTAError(.trustUpdateExpired, "--trust-update: version \(update.version) expired at \(Timestamp.format(update.expires))")
+        }
+        guard !signed.signatures.isEmpty else {
+            throw OTAError(.trustUpdateThreshold, "--trust-update: version \(update.version) carries no signature")
+        }
+        return Manifest.TrustUpdateReference(digest: try Hasher.hash(suite.hash, bytes).hex, version: update.version)
     }
 
     static func recipients(for certificates: [Certificate], contentKey: ContentKey, digest: Digest) throws(OTAError)

@@ -79,6 +79,8 @@ public enum BundleRewriter {
                 .manifestRules,
                 "\(path): manifest breaks the format rules: " + problems.map(\.description).joined(separator: "; "))
         }
+        // Nobody co-signs or forwards a trust update the manifest does not name.
+        if let refusal = try BundleReader.checkBinding(manifest, head.trustUpdate) { throw refusal }
         let (envelope, recipients) = try change(head.manifestBytes, manifest, head.envelope, head.recipients)
         try reader.streamPayloadsUnverifiedHead(manifest: manifest)
         let payloads = manifest.images.map { image in
@@ -93,7 +95,8 @@ public enum BundleRewriter {
             )
         }
         try BundleWriter.write(
-            to: path, manifest: head.manifestBytes, envelope: envelope, recipients: recipients, payloads: payloads)
+            to: path, manifest: head.manifestBytes, envelope: envelope, recipients: recipients, trustUpdate: head.trustUpdate,
+            payloads: payloads)
         return Report(bundle: path, signatures: envelope.signatures.count, recipients: recipients.recipients.count)
     }
 }

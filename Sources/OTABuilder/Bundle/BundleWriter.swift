@@ -1,6 +1,6 @@
 import OTACore
 
-/// Writes a bundle file: the three head entries, then each payload streamed from its source.
+/// Writes a bundle file: the three head entries (and a trust update when given), then each payload streamed from its source.
 /// Output goes to a temporary name and is renamed into place only when complete.
 enum BundleWriter {
     /// Where a payload's stored bytes come from.
@@ -12,7 +12,7 @@ enum BundleWriter {
     }
 
     static func write(
-        to path: String, manifest: [UInt8], envelope: SignatureEnvelope, recipients: Recipients,
+        to path: String, manifest: [UInt8], envelope: SignatureEnvelope, recipients: Recipients, trustUpdate: [UInt8]? = nil,
         payloads: [(entry: String, size: UInt64, source: () throws(OTAError) -> PayloadSource)]
     ) throws(OTAError) {
         let output = try AtomicFileWriter(path: path)
@@ -20,7 +20,7 @@ enum BundleWriter {
         for (name, bytes) in [
             (BundleLayout.manifestEntry, manifest), (BundleLayout.signaturesEntry, try envelope.encoded()),
             (BundleLayout.recipientsEntry, try recipients.encoded()),
-        ] {
+        ] + (trustUpdate.map { [(BundleLayout.trustUpdateEntry, $0)] } ?? []) {
             try archive.beginEntry(name: name, size: Int64(bytes.count))
             try archive.write(bytes)
         }

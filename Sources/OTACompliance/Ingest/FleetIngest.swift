@@ -31,15 +31,19 @@ public enum FleetIngest {
 
     /// Ingests the log in `directory`. `publicKey` and `certificate` (PEM) are the device key
     /// trusted for a vehicle the store does not know yet; the certificate is kept for exports.
+    /// With `rotationTrust` (the vehicle role's anchors and CRLs), every key rotation the store
+    /// does not hold yet must also announce a vehicle certificate and be signed by a key not
+    /// revoked now (`KeyRotationTrust`); rotations already stored are not judged again.
     public static func ingest(log directory: String, publicKey: PublicKey, certificate: String? = nil,
-                              into store: any RecordStore, now: @autoclosure () -> RecordTime = RecordTime(.now, source: .backend)) throws(OTAError) -> Report {
+                              into store: any RecordStore, rotationTrust: TrustStore? = nil,
+                              now: @autoclosure () -> RecordTime = RecordTime(.now, source: .backend)) throws(OTAError) -> Report {
         // Another writer (another service process on the same store) may move the vehicle's head
         // between the verification and the write: the write then refuses, and the ingest starts
         // again from the new head (a repeat of that writer's upload then adds nothing).
         var attempt = 1
         while true {
             do throws(OTAError) {
-                return try ingestOnce(log: directory, publicKey: publicKey, certificate: certificate, into: store, now: now())
+                return try ingestOnce(log: directory, publicKey: publicKey, certificate: certificate, into: store, rotationTrust: rotationTrust, now: now())
             } catch where error.code == .recordsHeadMoved && attempt < maximumAttempts {
                 attempt += 1
             }
@@ -50,7 +54,7 @@ public enum FleetIngest {
     static let maximumAttempts = 8
 
     private static func ingestOnce(log directory: String, publicKey: PublicKey, certificate: String?, into store: any RecordStore,
-                                   now: RecordTime) throws(OTAError) -> Report {
+                                   rotationTrust: TrustStore?, now: RecordTime) throws(OTAError) -> Report {
         let meta = try LogMeta.load(LogLayout(directory: directory))
         let stored = try store.vehicle(meta.vin)
         var keys: [PublicKey] = []
@@ -75,10 +79,14 @@ public enum FleetIngest {
 
         // Pass 1: verify everything; decide continuity. Nothing is written.
         var continuity = Continuity(stored: stored)
+        var rotations = rotationTrust.map { trust in
+            KeyRotationTrust(store: trust, instant: now.date, certificates: known.compactMapValues(\.certificate), current: stored?.keyID)
+        }
         let first: VerificationReport
         do throws(OTAError) {
             first = try verifier.verify { verified throws(OTAError) in
                 try continuity.see(verified.entry, directory: directory, vin: meta.vin)
+                try rotations?.see(verified, check: stored.map { verified.entry.seq > $0.headSeq } ?? true)
             }
         } catch {
             if stored != nil, error.code == .recordsKeyMismatch {

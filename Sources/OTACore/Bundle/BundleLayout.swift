@@ -4,6 +4,8 @@ public enum BundleLayout {
     public static let manifestEntry = "manifest.json"
     public static let signaturesEntry = "signatures.json"
     public static let recipientsEntry = "recipients.json"
+    /// Optional, after `recipients.json`: a signed trust update the manifest binds.
+    public static let trustUpdateEntry = "trust-update.json"
 
     /// The tar entry of an image's payload.
     public static func payloadEntry(_ imageName: String) -> String { "payloads/\(imageName)" }

@@ -36,6 +36,20 @@ public struct VerifiedManifest: Sendable {
     public let digest: Digest
     public let signers: [SignerReport]
     public let recipients: Recipients
+    /// The trust store the signers were checked against: the policy's, or a copy with the
+    /// bundle's trust update applied.
+    public let trust: TrustStore
+    /// The bundle's trust update, verified and bound by the manifest; not yet committed anywhere.
+    public let trustUpdate: VerifiedTrustUpdate?
+}
+
+/// A trust update carried in a bundle, verified against the policy's trust store by the rules of
+/// every trust update (`TrustUpdater`) and bound by the signed manifest (`trustUpdate.digest`).
+public struct VerifiedTrustUpdate: Sendable {
+    /// The exact bytes of `trust-update.json` (what a vehicle applies, journalled).
+    public let bytes: [UInt8]
+    /// What it changes in the policy's store (nothing when the store already holds it).
+    public let change: TrustChange
 }
 
 /// The unverified head of a bundle, for `ota bundle inspect`.
@@ -43,6 +57,8 @@ public struct BundleHead: Sendable {
     public let manifestBytes: [UInt8]
     public let envelope: SignatureEnvelope
     public let recipients: Recipients
+    /// The bytes of `trust-update.json`, when the bundle carries one.
+    public let trustUpdate: [UInt8]?
 }
 
 /// Reads a bundle in one pass over one open file descriptor: the manifest and its signatures are
@@ -64,7 +80,7 @@ public final class BundleReader {
         archive = try ArchiveReader(file: file, bufferSize: 1 << 20)
     }
 
-    /// Reads the three head entries without verifying them (inspection only).
+    /// Reads the head entries (three, and a trust update when present) without verifying them.
     public func readHead() throws(OTAError) -> BundleHead {
         let manifestBytes = try readEntry(
             BundleLayout.manifestEntry, limit: BundleLayout.maximumManifestSize,
@@ -76,7 +92,23 @@ public final class BundleReader {
         let recipientsBytes = try readEntry(
             BundleLayout.recipientsEntry, limit: BundleLayout.maximumRecipientsSize, later: [])
         let recipients = try Recipients.decode(recipientsBytes)
-        return BundleHead(manifestBytes: manifestBytes, envelope: envelope, recipients: recipients)
+        // The optional trust update: the next header is read now, and kept for the payloads
+        // when it is something else.
+        var trustUpdate: [UInt8]? = nil
+        let next = try archive.nextEntry()
+        if let entry = next, entry.name == BundleLayout.trustUpdateEntry {
+            lookahead = .some(entry)
+            _ = try expectEntry(BundleLayout.trustUpdateEntry, later: [])
+            guard let size = entry.size, size >= 0, size <= Int64(TrustUpdate.maximumSize) else {
+                throw OTAError(
+                    .bundleEntryTooLarge,
+                    "\(path): entry '\(entry.name)' is larger than its limit of \(TrustUpdate.maximumSize) bytes")
+            }
+            trustUpdate = try archive.readAll(limit: TrustUpdate.maximumSize)
+        } else {
+            lookahead = .some(next)
+        }
+        return BundleHead(manifestBytes: manifestBytes, envelope: envelope, recipients: recipients, trustUpdate: trustUpdate)
     }
 
     /// Reads and verifies the head: signatures over the manifest bytes, chains to the release
@@ -90,7 +122,23 @@ public final class BundleReader {
         case .rejected(let reasons): return .rejected(reasons)
         case .accepted(let read): head = read
         }
-        let chains = ChainVerifier(store: policy.trust, time: policy.time, staleCRLPolicy: policy.staleCRLPolicy)
+        // A trust update rides ahead of the signers: verified against the policy's store (its
+        // current root keys, threshold, version, expiry: the rules of every trust update) and
+        // applied to a copy, which the signers are then checked against. A failing update
+        // refuses the bundle with its own code; nothing is written anywhere.
+        var trust = policy.trust
+        var trustUpdate: VerifiedTrustUpdate? = nil
+        if let bytes = head.trustUpdate {
+            switch try Verdict.evaluating({ () throws(OTAError) in
+                try TrustUpdater.applyUpdate(bytes, to: try policy.trust.contents(), at: policy.time.now())
+            }) {
+            case .rejected(let reasons): return .rejected(reasons)
+            case .accepted(let (next, change)):
+                trust = TrustStore(contents: next, label: "\(policy.trust.directory) (with the bundle's trust update \(change.toVersion))")
+                trustUpdate = VerifiedTrustUpdate(bytes: bytes, change: change)
+            }
+        }
+        let chains = ChainVerifier(store: trust, time: policy.time, staleCRLPolicy: policy.staleCRLPolicy)
         let reports: [SignerReport]
         switch try Verdict.evaluating({ () throws(OTAError) in
             try EnvelopeVerifier(chains: chains, role: .release).verify(
@@ -121,6 +169,7 @@ public final class BundleReader {
             try EnvelopeVerifier.requireThreshold(reports, threshold: policy.threshold, suite: manifest.bundle.suite)
         }
         if !threshold.isEmpty { return .rejected(Self.merging(threshold, signatureFailures)) }
+        if let refusal = try Self.checkBinding(manifest, head.trustUpdate) { return .rejected([refusal]) }
         let problems = ManifestRules.problems(in: manifest)
         guard problems.isEmpty else {
             return .rejected(
@@ -145,7 +194,7 @@ public final class BundleReader {
         let result = VerifiedManifest(
             manifest: manifest, manifestBytes: head.manifestBytes,
             digest: try Hasher.hash(manifest.bundle.suite.hash, head.manifestBytes),
-            signers: reports, recipients: head.recipients)
+            signers: reports, recipients: head.recipients, trust: trust, trustUpdate: trustUpdate)
         verified = result
         expectedPayloads = manifest.images
         return .accepted(result)
@@ -155,6 +204,38 @@ public final class BundleReader {
     /// (the others in its cause).
     public func verifyHead(policy: BundleTrustPolicy) throws(OTAError) -> VerifiedManifest {
         try verify(policy: policy).get()
+    }
+
+    /// The signed manifest must name exactly the trust update the bundle carries (its suite hash
+    /// and version), or none when it carries none: an update added, dropped or swapped after
+    /// signing refuses the bundle.
+    package static func checkBinding(_ manifest: Manifest, _ bytes: [UInt8]?) throws(OTAError) -> OTAError? {
+        switch (manifest.trustUpdate, bytes) {
+        case (nil, nil):
+            return nil
+        case (nil, .some):
+            return OTAError(
+                .bundleTrustUpdateMismatch,
+                "bundle \(manifest.bundle.id) carries \(BundleLayout.trustUpdateEntry) but its signed manifest names no trust update")
+        case (.some(let named), nil):
+            return OTAError(
+                .bundleMissingEntry,
+                "bundle \(manifest.bundle.id): the signed manifest names trust update \(named.version) but the bundle has no \(BundleLayout.trustUpdateEntry)")
+        case (.some(let named), .some(let bytes)):
+            let digest = try Hasher.hash(manifest.bundle.suite.hash, bytes)
+            guard let expected = Hex.decode(named.digest), ConstantTime.equals(digest.bytes, expected) else {
+                return OTAError(
+                    .bundleTrustUpdateMismatch,
+                    "bundle \(manifest.bundle.id): \(BundleLayout.trustUpdateEntry) is not the trust update its signed manifest names (digest \(digest.hex), signed \(named.digest))")
+            }
+            let version = try? SignedTrustUpdate.decode(bytes).contents().update.version
+            guard version == named.version else {
+                return OTAError(
+                    .bundleTrustUpdateMismatch,
+                    "bundle \(manifest.bundle.id): the trust update is version \(version.map(String.init) ?? "?"); the signed manifest names \(named.version)")
+            }
+            return nil
+        }
     }
 
     /// The deciding reasons first, then each signature's own failure.
@@ -180,7 +261,7 @@ public final class BundleReader {
         }
         if let openStream, !openStream.isComplete { try openStream.drain() }
         guard nextPayloadIndex < expectedPayloads.count else {
-            if let extra = try archive.nextEntry() {
+            if let extra = try nextHeader() {
                 throw OTAError(.bundleExtraEntry, "\(path): unexpected entry '\(extra.name)' after the last payload")
             }
             return nil
@@ -209,10 +290,21 @@ public final class BundleReader {
     }
 
     private var seenNames = Set<String>()
+    /// A header read ahead (after `recipients.json`, looking for a trust update); `.some(nil)`
+    /// is the end of the archive.
+    private var lookahead: ArchiveReader.Entry??
+
+    private func nextHeader() throws(OTAError) -> ArchiveReader.Entry? {
+        if let held = lookahead {
+            lookahead = nil
+            return held
+        }
+        return try archive.nextEntry()
+    }
 
     /// The next header must be a regular file called `name`; anything else says what it is.
     private func expectEntry(_ name: String, later: [String]) throws(OTAError) -> ArchiveReader.Entry {
-        guard let entry = try archive.nextEntry() else {
+        guard let entry = try nextHeader() else {
             throw OTAError(.bundleMissingEntry, "\(path): the archive ends where '\(name)' was expected")
         }
         guard entry.isRegularFile, !entry.isHardLink, !entry.isSymbolicLink, !entry.isSparse else {
@@ -224,7 +316,9 @@ public final class BundleReader {
                 .bundleEntryType, "\(path): entry '\(entry.name)' is a \(kind); only regular files are allowed")
         }
         guard entry.name == name else {
-            let known = [BundleLayout.manifestEntry, BundleLayout.signaturesEntry, BundleLayout.recipientsEntry]
+            let known = [
+                BundleLayout.manifestEntry, BundleLayout.signaturesEntry, BundleLayout.recipientsEntry, BundleLayout.trustUpdateEntry,
+            ]
             if seenNames.isEmpty && name == BundleLayout.manifestEntry && !known.contains(entry.name)
                 && !entry.name.hasPrefix("payloads/")
             {

@@ -24,11 +24,13 @@ public enum BundleVerification {
         /// True when every payload's content (after decryption and decompression) was checked.
         public let contentChecked: Bool
         public let approval: Approval?
+        /// What the bundle's trust update would change in the given trust store (nothing is written).
+        public let trustUpdate: TrustChange?
 
         /// JSON keys spell identifiers `…Id`, as the signed formats do.
         enum CodingKeys: String, CodingKey {
             case bundle, bundleID = "bundleId", campaign, suite, manifestDigest, encrypted, threshold, signers, images,
-                contentChecked, approval
+                contentChecked, approval, trustUpdate
         }
     }
 
@@ -41,7 +43,7 @@ public enum BundleVerification {
         let manifest = head.manifest
         var checkedApproval: Approval? = nil
         if let approval {
-            let chains = ChainVerifier(store: policy.trust, time: policy.time, staleCRLPolicy: policy.staleCRLPolicy)
+            let chains = ChainVerifier(store: head.trust, time: policy.time, staleCRLPolicy: policy.staleCRLPolicy)
             checkedApproval = try ApprovalVerifier(chains: chains).verify(
                 approval.bytes, manifest: manifest, manifestDigest: head.digest, model: approval.model)
         }
@@ -76,6 +78,7 @@ public enum BundleVerification {
             bundle: path, bundleID: manifest.bundle.id, campaign: manifest.bundle.campaign,
             suite: manifest.bundle.suite.rawValue,
             manifestDigest: head.digest.hex, encrypted: manifest.encryption != nil, threshold: policy.threshold,
-            signers: head.signers, images: images, contentChecked: deep, approval: checkedApproval)
+            signers: head.signers, images: images, contentChecked: deep, approval: checkedApproval,
+            trustUpdate: head.trustUpdate?.change)
     }
 }

@@ -49,6 +49,7 @@ extension OTAError.Code {
     public static let bundleOrder = Self("bundle.order", .usage, "library misuse: payloads were read before the head was verified")
     public static let bundleTrailingData = Self("bundle.trailing-data", .rejected, "data follows the end-of-archive marker")
     public static let bundleTruncated = Self("bundle.truncated", .rejected, "the bundle ends before its end-of-archive marker")
+    public static let bundleTrustUpdateMismatch = Self("bundle.trust-update-mismatch", .rejected, "the bundle's trust update is not the one its signed manifest names (added, dropped or swapped after signing)")
     public static let bundleUnexpectedEntry = Self("bundle.unexpected-entry", .rejected, "an entry appears that the manifest does not name here")
     public static let bundleWrite = Self("bundle.write", .io, "a payload changed while the bundle was being written")
 
@@ -265,6 +266,8 @@ extension OTAError.Code {
     public static let recordsReordered = Self("records.reordered", .rejected, "entries of the record log are out of order")
     public static let recordsRetention = Self("records.retention", .rejected, "deleting these records would break the retention rule")
     public static let recordsRetentionMinimum = Self("records.retention-minimum", .usage, "the retention asked for is below the legal minimum")
+    public static let recordsRotationRevoked = Self("records.rotation-revoked", .rejected, "a device-key rotation is signed by a key whose certificate was revoked by then")
+    public static let recordsRotationUntrusted = Self("records.rotation-untrusted", .rejected, "a device-key rotation announces a key without a trusted vehicle-role certificate")
     public static let recordsSchema = Self("records.schema", .rejected, "an entry's JSON breaks the record schema (unknown field, wrong type, number out of range)")
     public static let recordsSegmentName = Self("records.segment-name", .rejected, "a segment's name does not match its first entry (a renamed segment)")
     public static let recordsStore = Self("records.store", .io, "the fleet record store could not be opened")
@@ -453,6 +456,7 @@ extension OTAError.Code {
         .bundleOrder,
         .bundleTrailingData,
         .bundleTruncated,
+        .bundleTrustUpdateMismatch,
         .bundleUnexpectedEntry,
         .bundleWrite,
         .certificateExpired,
@@ -621,6 +625,8 @@ extension OTAError.Code {
         .recordsReordered,
         .recordsRetention,
         .recordsRetentionMinimum,
+        .recordsRotationRevoked,
+        .recordsRotationUntrusted,
         .recordsSchema,
         .recordsSegmentName,
         .recordsStore,

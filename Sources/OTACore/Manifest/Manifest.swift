@@ -21,12 +21,14 @@ public struct Manifest: Codable, Sendable, Equatable {
     public var recovery: RecoveryStrategy
     /// Present when payloads are encrypted.
     public var encryption: Encryption?
+    /// Present when the bundle carries a trust update (`trust-update.json`), which this binds.
+    public var trustUpdate: TrustUpdateReference?
 
     public init(
         schema: String = Manifest.schemaIdentifier, bundle: BundleInfo, targets: Targets, images: [Image],
         regulatory: [RegulatoryReference],
         impact: Impact, notice: [String: Notice], preconditions: Preconditions, recovery: RecoveryStrategy,
-        encryption: Encryption? = nil
+        encryption: Encryption? = nil, trustUpdate: TrustUpdateReference? = nil
     ) {
         self.schema = schema
         self.bundle = bundle
@@ -38,6 +40,7 @@ public struct Manifest: Codable, Sendable, Equatable {
         self.preconditions = preconditions
         self.recovery = recovery
         self.encryption = encryption
+        self.trustUpdate = trustUpdate
     }
 
     public struct BundleInfo: Codable, Sendable, Equatable {
@@ -191,6 +194,18 @@ public struct Manifest: Codable, Sendable, Equatable {
         public init(algorithm: AEADAlgorithm, chunkSize: UInt64) {
             self.algorithm = algorithm
             self.chunkSize = chunkSize
+        }
+    }
+
+    /// The trust update a bundle carries: the suite hash of the entry's exact bytes and the
+    /// update's version (shown and recorded; the vehicle checks both against the entry).
+    public struct TrustUpdateReference: Codable, Sendable, Equatable {
+        public var digest: String
+        public var version: UInt64
+
+        public init(digest: String, version: UInt64) {
+            self.digest = digest
+            self.version = version
         }
     }
 

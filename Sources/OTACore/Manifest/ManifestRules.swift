@@ -126,6 +126,10 @@ public enum ManifestRules {
                     "must be \(BundleLayout.minimumChunkSize)...\(BundleLayout.maximumChunkSize)")
             }
         }
+        if let trustUpdate = manifest.trustUpdate {
+            if !isHex(trustUpdate.digest, length: hashHexLength) { add("trustUpdate.digest", "must be \(hashHexLength) lowercase hex digits") }
+            if trustUpdate.version == 0 { add("trustUpdate.version", "must be at least 1") }
+        }
         return problems
     }
 

@@ -150,6 +150,10 @@ public struct TrustMetadata: Codable, Sendable, Equatable {
     public var version: UInt64
     /// Role name → threshold (1 when absent).
     public var thresholds: [String: Int]
+    /// Hex SHA-256 of the payload of the signed update that set `version` (absent before the
+    /// first update): the same update offered again (by a bundle and the repository) is
+    /// recognised as already applied, while a different one at this version is refused.
+    public var update: String?
 
     public init(version: UInt64 = 0, thresholds: [String: Int] = [:]) {
         schema = Self.schemaIdentifier

@@ -66,6 +66,17 @@ public struct SignedTrustUpdate: Codable, Sendable {
 
     public func encoded() throws(OTAError) -> [UInt8] { try CanonicalJSON.encode(self) }
 
+    /// The update it carries and its exact payload bytes (what the signatures cover), after
+    /// checking the payload type and the schema.
+    public func contents() throws(OTAError) -> (update: TrustUpdate, payload: [UInt8]) {
+        guard payloadType == TrustUpdate.payloadType, let payload = Data(base64Encoded: self.payload).map(Array.init) else {
+            throw OTAError(.trustUpdateMalformed, "trust update: wrong payload type or payload not base64")
+        }
+        let update = try CanonicalJSON.decode(TrustUpdate.self, from: payload, as: .trustUpdateMalformed)
+        guard update.schema == TrustUpdate.schemaIdentifier else { throw OTAError(.trustUpdateMalformed, "trust update: unknown schema \(update.schema)") }
+        return (update, payload)
+    }
+
     /// Whether `bytes` look like a signed trust update (rather than CRLs).
     public static func looksLikeOne(_ bytes: [UInt8]) -> Bool {
         String(decoding: bytes.prefix(4096), as: UTF8.self).contains(TrustUpdate.payloadType)

@@ -37,12 +37,14 @@ public enum TrustUpdater {
 
     public static func applyUpdate(_ bytes: [UInt8], to contents: TrustStoreContents, at now: Date) throws(OTAError) -> (TrustStoreContents, TrustChange) {
         let signed = try SignedTrustUpdate.decode(bytes)
-        guard signed.payloadType == TrustUpdate.payloadType, let payload = Data(base64Encoded: signed.payload).map(Array.init) else {
-            throw OTAError(.trustUpdateMalformed, "trust update: wrong payload type or payload not base64")
-        }
-        let update = try CanonicalJSON.decode(TrustUpdate.self, from: payload, as: .trustUpdateMalformed)
-        guard update.schema == TrustUpdate.schemaIdentifier else { throw OTAError(.trustUpdateMalformed, "trust update: unknown schema \(update.schema)") }
+        let (update, payload) = try signed.contents()
         var metadata = try contents.metadata
+        let payloadDigest = try Hasher.hash(.sha256, payload).hex
+        if update.version == metadata.version, metadata.update == payloadDigest {
+            // This very update is the store's current one (it came by another path first).
+            return (contents, TrustChange(kind: .update, fromVersion: metadata.version, toVersion: metadata.version, anchorsAdded: [],
+                                          anchorsRetired: [], crlsApplied: [], crlsSkipped: []))
+        }
         guard update.version > metadata.version else {
             throw OTAError(.trustUpdateVersion, "trust update version \(update.version) is not above the store's \(metadata.version): an old or replayed update is never applied")
         }
@@ -104,6 +106,7 @@ public enum TrustUpdater {
         }
         let fromVersion = metadata.version
         metadata.version = update.version
+        metadata.update = payloadDigest
         next.files[TrustMetadata.fileName] = try CanonicalJSON.encode(metadata)
         return (next, TrustChange(kind: .update, fromVersion: fromVersion, toVersion: update.version, anchorsAdded: added, anchorsRetired: retired,
                                   crlsApplied: applied, crlsSkipped: skipped))

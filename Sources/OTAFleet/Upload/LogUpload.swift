@@ -35,7 +35,7 @@ public enum LogUpload {
     /// Splits, stages and ingests an upload from `identity` (a verified vehicle certificate) for
     /// the VIN of the request path.
     public static func handle(_ body: [UInt8], pathVIN: String, identity: ClientIdentity, store: any RecordStore, signer: ExportSigner,
-                              scratch: String, now: Date = Date()) throws(OTAError) -> Result {
+                              scratch: String, rotationTrust: TrustStore? = nil, now: Date = Date()) throws(OTAError) -> Result {
         guard identity.role == .vehicle, let certifiedVIN = identity.vin else {
             throw OTAError(.fleetRole, "\(identity.subject) holds the \(identity.role.rawValue) role; only vehicles upload record logs")
         }
@@ -73,7 +73,7 @@ public enum LogUpload {
             throw OTAError(.fleetVinMismatch, "\(identity.subject) may upload only the log of \(certifiedVIN); this log.json names \(logMeta.vin)")
         }
         let report = try FleetIngest.ingest(log: directory, publicKey: identity.publicKey, certificate: identity.certificatePEM, into: store,
-                                            now: RecordTime(now, source: .backend))
+                                            rotationTrust: rotationTrust, now: RecordTime(now, source: .backend))
         guard let vehicle = try store.vehicle(certifiedVIN) else {
             throw OTAError(.fleetUploadMalformed, "the upload holds no signed checkpoint: nothing could be stored for \(certifiedVIN)")
         }

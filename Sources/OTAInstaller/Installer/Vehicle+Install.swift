@@ -32,7 +32,7 @@ extension Vehicle {
             try recordResult(Self.outcome(of: error), error: error)
             throw error
         }
-        let evaluation = try evaluate(reader: reader, bundlePath: path, approval: approval, requireApproval: true)
+        let evaluation = try evaluate(reader: reader, bundlePath: path, approval: approval, requireApproval: true, commitTrust: true)
         let manifest = evaluation.head.manifest
         if let expected = decision?.manifestDigest {
             try step(.unchanged) { () throws(OTAError) in

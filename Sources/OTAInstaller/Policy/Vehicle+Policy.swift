@@ -20,7 +20,8 @@ extension Vehicle {
         try beginAttempt(.check)
         do throws(OTAError) {
             let reader = try BundleReader(path: path)
-            let evaluation = try evaluate(reader: reader, bundlePath: path, approval: approval, requireApproval: approval != nil)
+            let evaluation = try evaluate(
+                reader: reader, bundlePath: path, approval: approval, requireApproval: approval != nil, commitTrust: false)
             fill(&decision, evaluation)
         } catch {
             decision.refusal = .init(code: error.code, message: error.message, cause: error.cause)
@@ -60,7 +61,16 @@ extension Vehicle {
     }
 
     /// Verification, targeting, anti-rollback, approval rule, filings and the apply plan.
-    func evaluate(reader: BundleReader, bundlePath: String, approval: [UInt8]?, requireApproval: Bool) throws(OTAError) -> Evaluation {
+    ///
+    /// A trust update the bundle carries is verified against this vehicle's roots and applied to
+    /// a copy of its trust store before the signers are checked against that copy (a failing
+    /// update refuses the bundle with its own code, nothing changed). With `commitTrust` (an
+    /// install), once the manifest that binds it is verified, the update is committed,
+    /// journalled and recorded (`trust.update`), before any later policy step; a check only
+    /// evaluates against the copy.
+    func evaluate(
+        reader: BundleReader, bundlePath: String, approval: [UInt8]?, requireApproval: Bool, commitTrust: Bool
+    ) throws(OTAError) -> Evaluation {
         let head: VerifiedManifest = try step(.verify) { () throws(OTAError) in
             let trust = try TrustStore(directory: layout.trust)
             _ = try trust.anchors(for: .release)
@@ -68,6 +78,12 @@ extension Vehicle {
             return (head, RecordFacts(update: updateFacts(head), ecus: ecuFacts(head.manifest)))
         }
         let manifest = head.manifest
+        if commitTrust, let update = head.trustUpdate, update.change.changesStore {
+            try step(.trustUpdate) { () throws(OTAError) in
+                let source = "bundle \(manifest.bundle.id)"
+                return ((), RecordFacts(trust: Self.trustFacts(try applyTrustUnrecorded(update.bytes), source: source)))
+            }
+        }
         try step(.repository) { () throws(OTAError) in ((), RecordFacts(repository: try checkRepositoryEntry(head))) }
         try step(.target) { () throws(OTAError) in
             try checkTargeting(manifest)
@@ -78,7 +94,7 @@ extension Vehicle {
             return ((), .none)
         }
         let required: Bool = try step(.approval) { () throws(OTAError) in
-            try checkApproval(manifest, digest: head.digest, approval: approval, enforce: requireApproval)
+            try checkApproval(manifest, digest: head.digest, approval: approval, enforce: requireApproval, trust: head.trust)
         }
         try step(.filing) { () throws(OTAError) in
             _ = try checkFilings(manifest)
@@ -151,7 +167,9 @@ extension Vehicle {
     /// The approval rule (MIIT 2021 No.103 §4): any image for an ECU this vehicle marks
     /// automated-driving, or a manifest declaring `automated-driving`, needs a valid approval.
     /// With `enforce` false (a check without an approval), only reports whether one is needed.
-    func checkApproval(_ manifest: Manifest, digest: Digest, approval: [UInt8]?, enforce: Bool) throws(OTAError) -> (Bool, RecordFacts) {
+    func checkApproval(
+        _ manifest: Manifest, digest: Digest, approval: [UInt8]?, enforce: Bool, trust: TrustStore
+    ) throws(OTAError) -> (Bool, RecordFacts) {
         let vehicleMarked = manifest.images.filter { config.ecu($0.ecu)?.isAutomatedDriving == true }.map(\.ecu)
         let declared = manifest.categories.contains(.automatedDriving)
         guard declared || !vehicleMarked.isEmpty else { return (false, .none) }
@@ -163,7 +181,6 @@ extension Vehicle {
             )
         }
         do throws(OTAError) {
-            let trust = try TrustStore(directory: layout.trust)
             let verified = try ApprovalVerifier(chains: ChainVerifier(store: trust, time: time)).verify(approval, manifest: manifest, manifestDigest: digest, model: config.model)
             return (true, RecordFacts(approval: approvalFacts(manifest, approvalId: verified.approvalId, validUntil: verified.validUntil)))
         } catch {

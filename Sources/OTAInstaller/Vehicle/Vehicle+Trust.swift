@@ -71,16 +71,13 @@ extension Vehicle {
     /// committed; every step survives a power loss. Recorded as `trust.update` (pass or fail).
     ///
     /// This is the entry point for the agent's refresh (CRLs or updates fetched from the
-    /// repository) and for bundles that carry a trust update.
+    /// repository), `ota vehicle trust`; an install commits a bundle's trust update the same way
+    /// (`evaluate`).
     @discardableResult
     public func applyTrust(_ bytes: [UInt8], source: String) throws(OTAError) -> TrustChange {
         do throws(OTAError) {
             let change = try applyTrustUnrecorded(bytes)
-            let facts = TrustFacts(
-                source: source, kind: change.kind.rawValue, fromVersion: change.fromVersion, toVersion: change.toVersion,
-                anchorsAdded: change.anchorsAdded, anchorsRetired: change.anchorsRetired, crlsApplied: change.crlsApplied,
-                crlsNotNewer: change.crlsSkipped, changed: change.changesStore)
-            try record(.trustUpdate, .success, facts: RecordFacts(trust: facts))
+            try record(.trustUpdate, .success, facts: RecordFacts(trust: Self.trustFacts(change, source: source)))
             return change
         } catch {
             try record(.trustUpdate, Self.outcome(of: error), error: error, facts: RecordFacts(trust: TrustFacts(source: source)))
@@ -88,7 +85,15 @@ extension Vehicle {
         }
     }
 
-    private func applyTrustUnrecorded(_ bytes: [UInt8]) throws(OTAError) -> TrustChange {
+    /// What the log says of an applied trust change.
+    static func trustFacts(_ change: TrustChange, source: String) -> TrustFacts {
+        TrustFacts(
+            source: source, kind: change.kind.rawValue, fromVersion: change.fromVersion, toVersion: change.toVersion,
+            anchorsAdded: change.anchorsAdded, anchorsRetired: change.anchorsRetired, crlsApplied: change.crlsApplied,
+            crlsNotNewer: change.crlsSkipped, changed: change.changesStore)
+    }
+
+    func applyTrustUnrecorded(_ bytes: [UInt8]) throws(OTAError) -> TrustChange {
         let seal = try loadTrustSeal()
         let contents = try TrustStoreContents(directory: layout.trust)
         guard try contents.digest().hex == seal.digest else {

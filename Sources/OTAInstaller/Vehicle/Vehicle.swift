@@ -63,7 +63,8 @@ public final class Vehicle {
     public let layout: VehicleLayout
     public let config: VehicleConfig
     public let bootControl: any BootControl
-    let recorder: any InstallRecorder
+    /// Replaced only when the device key rotates (`rotateDeviceKey`).
+    var recorder: any InstallRecorder
     let options: Options
     let privateDirectory: PrivateDirectory
     let journal: StateJournal
@@ -106,6 +107,7 @@ public final class Vehicle {
         let kind = config.bootControl ?? .file
         bootControl = layout.bootControl(kind)
         // The record log has its own writer lock; take it only once the installer's is held.
+        if options.recorder == nil { try Self.settleDeviceKey(layout) }
         if let given = options.recorder {
             recorder = given
         } else {

@@ -4,7 +4,8 @@
 /// ```
 /// DIR/vehicle.json            the configuration
 /// DIR/trust/<role>/anchors    trust store (release, approval, ... roles)
-/// DIR/keys/device.key         the vehicle's decryption key (0600, in a 0700 directory)
+/// DIR/keys/device.key         the vehicle's device key: decryption, record log, TLS (0600, in a 0700 directory)
+/// DIR/keys/device.crt         its certificate (vehicle role), when there is one
 /// DIR/keys/seal.key           the key sealing the protected state (MACFileStore)
 /// DIR/slots/<group>-a.img     slot devices
 /// DIR/boot/bootstate.json     boot control (or boot/grubenv, boot/uboot.env)
@@ -22,6 +23,9 @@ public struct VehicleLayout: Sendable {
     public var trust: String { "\(directory)/trust" }
     public var keys: String { "\(directory)/keys" }
     public var decryptionKey: String { "\(keys)/device.key" }
+    /// The device key's certificate (`vehicle` role), when the vehicle has one: the agent's
+    /// default mutual-TLS identity.
+    public var deviceCertificate: String { "\(keys)/device.crt" }
     public var sealKey: String { "\(keys)/seal.key" }
     public var slots: String { "\(directory)/slots" }
     public var boot: String { "\(directory)/boot" }

@@ -33,6 +33,11 @@ struct BundleBuildCommand: ParsableCommand {
     @Option(help: "Build in this suite (intl or gm) instead of the manifest's bundle.suite.")
     var suite: String?
 
+    @Option(
+        name: .customLong("trust-update"),
+        help: "A signed trust update (ota trust update) to carry; vehicles apply it before they check the signers.")
+    var trustUpdate: String?
+
     @OptionGroup var outputOptions: OutputOptions
     @OptionGroup var progressOptions: ProgressOptions
 
@@ -45,14 +50,13 @@ struct BundleBuildCommand: ParsableCommand {
         var recipientCertificates: [Certificate] = []
         for path in recipients { recipientCertificates.append(try Certificate.load(contentsOf: path)[0]) }
         let chosenSuite = try suite.map { name throws(OTAError) in try Suite.parse(name, field: "--suite") }
+        var request = BundleBuilder.Request(
+            manifestPath: manifest, imagesDirectory: images, signer: identity, recipients: recipientCertificates,
+            outputPath: output,
+            xzPreset: xzPreset, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, suite: chosenSuite)
+        request.trustUpdate = try trustUpdate.map { path throws(OTAError) in try FileSystem.read(path, limit: TrustUpdate.maximumSize) }
         let progress = progressOptions.display(json: outputOptions.json)
-        let report = try BundleBuilder.build(
-            .init(
-                manifestPath: manifest, imagesDirectory: images, signer: identity, recipients: recipientCertificates,
-                outputPath: output,
-                xzPreset: xzPreset, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, suite: chosenSuite
-            ),
-            progress: progress.update)
+        let report = try BundleBuilder.build(request, progress: progress.update)
         progress.finish()
         for warning in report.warnings where !outputOptions.json {
             FileHandle.standardError.write(Data("ota: warning: \(warning)\n".utf8))
@@ -60,6 +64,7 @@ struct BundleBuildCommand: ParsableCommand {
         var human =
             "built \(report.bundle): \(report.bundleID) (\(report.suite), \(report.encrypted ? "encrypted to \(report.recipients) recipient(s)" : "not encrypted")), \(report.bytes) bytes\n"
         human += "  manifest digest \(report.manifestDigest)\n"
+        if let update = report.trustUpdate { human += "  carries trust update version \(update.version)\n" }
         for image in report.images {
             let content = image.kind == "delta" ? "delta, \(image.plainSize)-byte patch" : "full"
             human += "  \(image.name): \(image.imageSize)-byte image (\(content)) → \(image.storedSize) bytes stored\n"

@@ -58,6 +58,7 @@ struct BundleInspectCommand: ParsableCommand {
             "targets: models \(m.targets.models.joined(separator: ", "))"
                 + (m.targets.vins.map { ", \($0.count) VIN(s)" } ?? ""),
             "encryption: \(m.encryption.map { "\($0.algorithm.rawValue), \($0.chunkSize)-byte chunks" } ?? "none")",
+            "trust update: \(m.trustUpdate.map { "version \($0.version), digest \($0.digest)" } ?? "none")",
             "signers:",
         ]
         for signer in report.signers {

@@ -12,6 +12,8 @@ struct RecordsIngest: ParsableCommand {
     @Option(help: "The fleet store (SQLite file).") var store: String
     @Option(help: "One device certificate (or public key) for every new vehicle.") var key: String?
     @Option(help: "A directory of device certificates or keys named <VIN>.pem.") var keys: String?
+    @Option(help: "A trust store whose vehicle role judges device-key rotations (a new certificate that chains, an outgoing key not revoked).")
+    var trust: String?
     @Argument(help: "Log directories.") var logs: [String]
     @OptionGroup var output: OutputOptions
 
@@ -21,13 +23,14 @@ struct RecordsIngest: ParsableCommand {
 
     func run() throws {
         let database = try SQLiteRecordStore(path: store, mode: .create)
+        let rotationTrust = try trust.map { (path: String) throws(OTAError) in try TrustStore(directory: path) }
         let shared = try key.map { (path: String) throws(OTAError) in try RecordsSupport.deviceKey(path) }
         var reports: [FleetIngest.Report] = []
         var added = 0
         var rejected: [OTAError] = []
         // Each log is its own transaction: one bad log does not hold back the others.
         for log in logs {
-            switch ingestOne(log, shared: shared, database: database) {
+            switch ingestOne(log, shared: shared, database: database, rotationTrust: rotationTrust) {
             case .success(let report):
                 added += report.added
                 if reports.count < 1000 { reports.append(report) }
@@ -46,7 +49,9 @@ struct RecordsIngest: ParsableCommand {
                        json: output.json)
     }
 
-    private func ingestOne(_ log: String, shared: (key: PublicKey, certificate: String?)?, database: SQLiteRecordStore) -> Result<FleetIngest.Report, OTAError> {
+    private func ingestOne(
+        _ log: String, shared: (key: PublicKey, certificate: String?)?, database: SQLiteRecordStore, rotationTrust: TrustStore?
+    ) -> Result<FleetIngest.Report, OTAError> {
         do throws(OTAError) {
             let device: (key: PublicKey, certificate: String?)
             if let shared {
@@ -56,7 +61,7 @@ struct RecordsIngest: ParsableCommand {
                 guard !vin.contains("/"), !vin.hasPrefix(".") else { throw OTAError(.recordsVin, "\(log): VIN \(vin) cannot name a key file") }
                 device = try RecordsSupport.deviceKey(keys! + "/" + vin + ".pem")
             }
-            return .success(try FleetIngest.ingest(log: log, publicKey: device.key, certificate: device.certificate, into: database))
+            return .success(try FleetIngest.ingest(log: log, publicKey: device.key, certificate: device.certificate, into: database, rotationTrust: rotationTrust))
         } catch {
             return .failure(error)
         }

@@ -10,17 +10,26 @@ struct RecordsVerify: ParsableCommand {
 
     @Argument(help: "Log directories.") var logs: [String]
     @Option(help: "A device public key (PEM) or certificate that signs the start of the log; repeat for several.") var key: [String]
+    @Option(help: "A trust store whose vehicle role judges each device-key rotation at its recorded time (a new certificate that chains, an outgoing key not revoked); --key must then be certificates.")
+    var trust: String?
     @OptionGroup var output: OutputOptions
 
     func run() throws {
         var keys: [PublicKey] = []
-        for path in key { keys.append(try DeviceKey.load(path)) }
+        var certificates: [String: String] = [:]
+        for path in key {
+            let device = try RecordsSupport.deviceKey(path)
+            keys.append(device.key)
+            if let certificate = device.certificate { certificates[try device.key.keyID(.sha256).hex] = certificate }
+        }
+        let rotationTrust = try trust.map { (path: String) throws(OTAError) in try TrustStore(directory: path) }
         guard !keys.isEmpty else { throw OTAError(.usageInvalid, "give the device key with --key") }
         var reports: [VerificationReport] = []
         var records = 0
         var entries = 0
         for log in logs {
-            let report = try LogVerifier(directory: log, keys: keys).verify()
+            var rotations = rotationTrust.map { KeyRotationTrust(store: $0, instant: nil, certificates: certificates) }
+            let report = try LogVerifier(directory: log, keys: keys).verify { verified throws(OTAError) in try rotations?.see(verified) }
             guard report.intact else { throw RecordsSupport.fail(report, log: log) }
             records += report.records
             entries += report.entries

@@ -149,6 +149,32 @@ import Testing
         #expect(code { _ = try setup.agent(transport: setup.transport(cert: certificatePath + ".signer", key: keyPath + ".signer")).check() } != nil)
     }
 
+    @Test func `after a device key rotation the vehicle's new certificate authenticates the agent and signs its records`() throws {
+        let setup = try AgentTests.Setup()
+        let keys = setup.fixture.keys
+        let deviceKey = try PrivateKey.generate(.p256)
+        let vehicleCA = CertificateIssuer(key: try PrivateKey(contentsOf: keys + "/vehicle/root-ca.key"),
+                                          certificate: try Certificate.load(contentsOf: keys + "/vehicle/root-ca.crt")[0])
+        let request = try CertificateRequest.make(subject: .init(commonName: "Vehicle Device \(InstallerFixture.vin)", organization: "ota sample OEM"), key: deviceKey)
+        let certificate = try vehicleCA.issue(request: request, role: .vehicle, signerID: InstallerFixture.vin, notBefore: Date().addingTimeInterval(-60),
+                                              notAfter: Date().addingTimeInterval(86400))
+        let oldKey = try PrivateKey(contentsOf: setup.vehicle + "/keys/device.key").publicKey
+        let rotation = try Vehicle(directory: setup.vehicle).rotateDeviceKey(to: deviceKey, certificate: certificate, reason: "renewal")
+        // The vehicle's own key files (what `ota agent` uses by default) are now the new identity:
+        // nginx (mutual TLS against the vehicle root) serves metadata and the bundle. The bundle
+        // was encrypted to the old device certificate, so it can no longer be opened (docs/INSTALLER.md:
+        // re-wrap bundles to the new certificate).
+        let agent = try setup.agent(transport: setup.transport(cert: setup.vehicle + "/keys/device.crt", key: setup.vehicle + "/keys/device.key"))
+        #expect(code { _ = try agent.run() } == .decryptNotARecipient)
+        // The log, checked from its first key, continues under the new one and holds the download.
+        var records: [UpgradeRecord] = []
+        let report = try LogVerifier(directory: setup.vehicle + "/records", publicKey: oldKey).verify { verified in
+            if case .record(let record) = verified.body { records.append(record) }
+        }
+        #expect(report.intact && report.keyRotations == 1 && report.keyID == rotation.newKey, "\(report.issues)")
+        #expect(records.contains { $0.step == .agentDownload && $0.outcome == .success })
+    }
+
     @Test func `trust material the vehicle does not accept is refused, recorded and not fetched again`() throws {
         let setup = try Setup()
         // A "CRL" for the signing CA's name, signed by another key: the repository lists it, the vehicle refuses it.

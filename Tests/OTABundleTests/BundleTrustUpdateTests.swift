@@ -21,7 +21,8 @@ struct BundleTrustUpdateTests {
         init(_ suite: Suite, name: String) throws {
             let now = Date()
             let type: KeyType = suite == .gm ? .sm2 : .p256
-            func profile(_ cn: String, _ usage: CertificateProfile.Usage, role: TrustRole? = nil) -> CertificateProfile {
+            func profile(_ cn: String, _ usage: CertificateProfile.Usage, role: TrustRole? = nil) -> CertificateProfile
+            {
                 CertificateProfile(
                     commonName: cn, organization: "ota tests", organizationalUnit: "release", usage: usage,
                     notBefore: now.addingTimeInterval(-3600), notAfter: now.addingTimeInterval(86400 * 365),
@@ -33,34 +34,42 @@ struct BundleTrustUpdateTests {
             root = try TrustUpdateIssuer.RootSigner(key: rootKey, certificate: rootCertificate)
             let caKey = try PrivateKey.generate(type)
             let caCertificate = try CertificateIssuer(key: rootKey, certificate: rootCertificate)
-                .issue(profile("\(name) Signing CA", .certificateAuthority(pathLength: 0)), publicKey: try caKey.publicKey)
+                .issue(
+                    profile("\(name) Signing CA", .certificateAuthority(pathLength: 0)), publicKey: try caKey.publicKey)
             let ca = CertificateIssuer(key: caKey, certificate: caCertificate)
             let signerKey = try PrivateKey.generate(type)
             let signerCertificate = try ca.issue(
-                profile("\(name) Signer", .signer(codeSigning: true), role: .release), publicKey: try signerKey.publicKey)
+                profile("\(name) Signer", .signer(codeSigning: true), role: .release),
+                publicKey: try signerKey.publicKey)
             signer = SignerIdentity(key: signerKey, certificate: signerCertificate, chain: [caCertificate])
             crls = [
                 try CertificateIssuer(key: rootKey, certificate: rootCertificate).revocationList(
-                    revoking: [], number: 1, thisUpdate: now.addingTimeInterval(-60), nextUpdate: now.addingTimeInterval(86400 * 30)),
+                    revoking: [], number: 1, thisUpdate: now.addingTimeInterval(-60),
+                    nextUpdate: now.addingTimeInterval(86400 * 30)),
                 try ca.revocationList(
-                    revoking: [], number: 1, thisUpdate: now.addingTimeInterval(-60), nextUpdate: now.addingTimeInterval(86400 * 30)),
+                    revoking: [], number: 1, thisUpdate: now.addingTimeInterval(-60),
+                    nextUpdate: now.addingTimeInterval(86400 * 30)),
             ]
         }
     }
 
     func currentRoot(_ fixture: BundleFixture, role: String = "release") throws -> TrustUpdateIssuer.RootSigner {
-        try TrustUpdateIssuer.RootSigner(key: try fixture.key("\(role)/root-ca.key"), certificate: try fixture.certificate("\(role)/root-ca.crt"))
+        try TrustUpdateIssuer.RootSigner(
+            key: try fixture.key("\(role)/root-ca.key"), certificate: try fixture.certificate("\(role)/root-ca.crt"))
     }
 
     /// A signed update adding `hierarchy` to the release role, signed by `signers` (default: the
     /// current release root and the new root).
     func update(
-        _ fixture: BundleFixture, adding hierarchy: Hierarchy, version: UInt64 = 1, signers: [TrustUpdateIssuer.RootSigner]? = nil
+        _ fixture: BundleFixture, adding hierarchy: Hierarchy, version: UInt64 = 1,
+        signers: [TrustUpdateIssuer.RootSigner]? = nil
     ) throws -> [UInt8] {
         let path = "\(fixture.directory)/update-\(UUID().uuidString).json"
         _ = try TrustUpdateIssuer.issue(
-            version: version, roles: [.init(role: .release, addAnchors: [hierarchy.root.certificate], crls: hierarchy.crls)],
-            signers: try signers ?? [currentRoot(fixture), hierarchy.root], expires: Date().addingTimeInterval(86400), outputPath: path)
+            version: version,
+            roles: [.init(role: .release, addAnchors: [hierarchy.root.certificate], crls: hierarchy.crls)],
+            signers: try signers ?? [currentRoot(fixture), hierarchy.root], expires: Date().addingTimeInterval(86400),
+            outputPath: path)
         return try FileSystem.read(path, limit: TrustUpdate.maximumSize)
     }
 
@@ -69,7 +78,8 @@ struct BundleTrustUpdateTests {
         try fixture.image("a.img", size: 20_000)
         let path = "\(fixture.directory)/bundle-\(UUID().uuidString).ota"
         var request = BundleBuilder.Request(
-            manifestPath: try fixture.manifest(images: [("alpha", "a.img")]), imagesDirectory: "\(fixture.directory)/images",
+            manifestPath: try fixture.manifest(images: [("alpha", "a.img")]),
+            imagesDirectory: "\(fixture.directory)/images",
             signer: signer, outputPath: path, chunkSize: 16 * 1024, xzPreset: 1, threads: 1)
         request.trustUpdate = trustUpdate
         _ = try BundleBuilder.build(request)
@@ -88,7 +98,8 @@ struct BundleTrustUpdateTests {
     }
 
     @Test(arguments: Suite.allCases)
-    func `a bundle signed under a new root verifies only with the trust update its manifest binds`(suite: Suite) throws {
+    func `a bundle signed under a new root verifies only with the trust update its manifest binds`(suite: Suite) throws
+    {
         let fixture = try BundleFixture(suite: suite)
         let hierarchy = try Hierarchy(suite, name: "New")
         let carried = try bundle(fixture, signer: hierarchy.signer, trustUpdate: try update(fixture, adding: hierarchy))
@@ -99,9 +110,14 @@ struct BundleTrustUpdateTests {
         // Nothing was written: the policy's store is as it was.
         #expect(try TrustStore(directory: fixture.trust).anchors(for: .release).count == 1)
         // The same signer without the update is not trusted.
-        #expect(fixture.verifyCode(try bundle(fixture, signer: hierarchy.signer, trustUpdate: nil)) == "certificate.untrusted")
+        #expect(
+            fixture.verifyCode(try bundle(fixture, signer: hierarchy.signer, trustUpdate: nil))
+                == "certificate.untrusted")
         // A bundle by the current signers may carry an update too.
-        #expect(fixture.verifyCode(try bundle(fixture, signer: try fixture.signer(), trustUpdate: try update(fixture, adding: hierarchy))) == nil)
+        #expect(
+            fixture.verifyCode(
+                try bundle(fixture, signer: try fixture.signer(), trustUpdate: try update(fixture, adding: hierarchy)))
+                == nil)
     }
 
     @Test(arguments: Suite.allCases)
@@ -109,8 +125,13 @@ struct BundleTrustUpdateTests {
         let fixture = try BundleFixture(suite: suite)
         let hierarchy = try Hierarchy(suite, name: "New")
         // Only the new root; the approval root (another role's); the new root twice.
-        for signers in [[hierarchy.root], [try currentRoot(fixture, role: "approval"), hierarchy.root], [hierarchy.root, hierarchy.root]] {
-            let path = try bundle(fixture, signer: hierarchy.signer, trustUpdate: try update(fixture, adding: hierarchy, signers: signers))
+        for signers in [
+            [hierarchy.root], [try currentRoot(fixture, role: "approval"), hierarchy.root],
+            [hierarchy.root, hierarchy.root],
+        ] {
+            let path = try bundle(
+                fixture, signer: hierarchy.signer, trustUpdate: try update(fixture, adding: hierarchy, signers: signers)
+            )
             #expect(fixture.verifyCode(path) == "trust.update-threshold")
         }
     }
@@ -128,7 +149,9 @@ struct BundleTrustUpdateTests {
         // so it counts for nobody.
         let impostor = try TrustUpdateIssuer.RootSigner(key: attacker.root.key, certificate: attacker.root.certificate)
         var envelope = try SignedTrustUpdate.decode(try update(fixture, adding: attacker, signers: [impostor]))
-        envelope.signatures[0].certificates = [Data(try fixture.certificate("release/root-ca.crt").der).base64EncodedString()]
+        envelope.signatures[0].certificates = [
+            Data(try fixture.certificate("release/root-ca.crt").der).base64EncodedString()
+        ]
         let relabelled = try replacingTrustUpdate(fixture, path, with: try envelope.encoded())
         #expect(fixture.verifyCode(relabelled) == "trust.update-threshold")
     }
@@ -145,11 +168,14 @@ struct BundleTrustUpdateTests {
         try TrustStoreContents.swap(store)
         let policy = BundleTrustPolicy(trust: try TrustStore(directory: store), time: SystemTime())
         for version: UInt64 in [2, 3] {
-            let path = try bundle(fixture, signer: hierarchy.signer, trustUpdate: try update(fixture, adding: hierarchy, version: version))
+            let path = try bundle(
+                fixture, signer: hierarchy.signer, trustUpdate: try update(fixture, adding: hierarchy, version: version)
+            )
             let reasons = try BundleReader(path: path).verify(policy: policy).reasons
             #expect(reasons.first?.code == .trustUpdateVersion, "version \(version)")
         }
-        let newer = try bundle(fixture, signer: hierarchy.signer, trustUpdate: try update(fixture, adding: hierarchy, version: 4))
+        let newer = try bundle(
+            fixture, signer: hierarchy.signer, trustUpdate: try update(fixture, adding: hierarchy, version: 4))
         #expect(try BundleReader(path: newer).verify(policy: policy).reasons.isEmpty)
     }
 
@@ -163,7 +189,8 @@ struct BundleTrustUpdateTests {
         let swapped = try replacingTrustUpdate(fixture, signed, with: try update(fixture, adding: second))
         #expect(fixture.verifyCode(swapped) == "bundle.trust-update-mismatch")
         // Swapped for one nobody authorised: refused before the signers are even looked at.
-        let forged = try replacingTrustUpdate(fixture, signed, with: try update(fixture, adding: second, signers: [second.root]))
+        let forged = try replacingTrustUpdate(
+            fixture, signed, with: try update(fixture, adding: second, signers: [second.root]))
         #expect(fixture.verifyCode(forged) == "trust.update-threshold")
         // Dropped: the manifest names an update the bundle lacks (a signer that needs it is not even trusted).
         #expect(fixture.verifyCode(try replacingTrustUpdate(fixture, signed, with: nil)) == "bundle.missing-entry")
@@ -171,7 +198,9 @@ struct BundleTrustUpdateTests {
         #expect(fixture.verifyCode(try replacingTrustUpdate(fixture, needsIt, with: nil)) == "certificate.untrusted")
         // Added to a bundle whose manifest names none.
         let plain = try bundle(fixture, signer: try fixture.signer(), trustUpdate: nil)
-        #expect(fixture.verifyCode(try replacingTrustUpdate(fixture, plain, with: try update(fixture, adding: first))) == "bundle.trust-update-mismatch")
+        #expect(
+            fixture.verifyCode(try replacingTrustUpdate(fixture, plain, with: try update(fixture, adding: first)))
+                == "bundle.trust-update-mismatch")
         // Nobody co-signs a bundle whose trust update is not the signed one.
         let cosigner = try fixture.signer("signer-2")
         let cosign = failure { () throws(OTAError) in _ = try BundleRewriter.cosign(path: swapped, signer: cosigner) }
@@ -184,7 +213,10 @@ struct BundleTrustUpdateTests {
         let hierarchy = try Hierarchy(suite, name: "New")
         let signed = try bundle(fixture, signer: hierarchy.signer, trustUpdate: try update(fixture, adding: hierarchy))
         var entries = try BundleFixture.entries(of: signed)
-        #expect(entries.map(\.name).prefix(4) == ["manifest.json", "signatures.json", "recipients.json", "trust-update.json"])
+        #expect(
+            entries.map(\.name).prefix(4) == [
+                "manifest.json", "signatures.json", "recipients.json", "trust-update.json",
+            ])
         let update = entries[3]
         // Twice.
         var twice = entries
@@ -195,7 +227,8 @@ struct BundleTrustUpdateTests {
         early.swapAt(2, 3)
         #expect(fixture.verifyCode(try fixture.write(RawTar.archive(early))) == "bundle.unexpected-entry")
         // Over the 1 MiB bound.
-        entries[3] = RawTar.Entry(name: BundleLayout.trustUpdateEntry, data: [UInt8](repeating: 0x20, count: TrustUpdate.maximumSize + 1))
+        entries[3] = RawTar.Entry(
+            name: BundleLayout.trustUpdateEntry, data: [UInt8](repeating: 0x20, count: TrustUpdate.maximumSize + 1))
         #expect(fixture.verifyCode(try fixture.write(RawTar.archive(entries))) == "bundle.entry-too-large")
         // Not a trust update at all (CRLs travel on their own, not in this entry).
         entries[3] = RawTar.Entry(name: BundleLayout.trustUpdateEntry, data: Array(hierarchy.crls[0].pem.utf8))
@@ -210,7 +243,9 @@ struct BundleTrustUpdateTests {
         }
         var unsigned = try SignedTrustUpdate.decode(try update(fixture, adding: hierarchy))
         unsigned.signatures = []
-        #expect(throws: OTAError(.trustUpdateThreshold, "")) { _ = try bundle(fixture, signer: try fixture.signer(), trustUpdate: try unsigned.encoded()) }
+        #expect(throws: OTAError(.trustUpdateThreshold, "")) {
+            _ = try bundle(fixture, signer: try fixture.signer(), trustUpdate: try unsigned.encoded())
+        }
     }
 
     func failure(_ body: () throws(OTAError) -> Void) -> OTAError? {

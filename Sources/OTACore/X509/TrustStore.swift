@@ -37,24 +37,29 @@ public struct TrustStore: Sendable {
 
     /// The pinned anchors of `role`; throws `trust.empty` when there are none.
     public func anchors(for role: TrustRole) throws(OTAError) -> [Certificate] {
-        let certificates = try loadAll(role: role, folder: "anchors", extensions: [".pem", ".crt", ".der", ".cer"], limit: 4 << 20) {
+        let certificates = try loadAll(
+            role: role, folder: "anchors", extensions: [".pem", ".crt", ".der", ".cer"], limit: 4 << 20
+        ) {
             (bytes, path) throws(OTAError) in try Certificate.load(bytes, source: path)
         }
         guard !certificates.isEmpty else {
-            throw OTAError(.trustEmpty, "\(directory)/\(role.rawValue)/anchors: no trust anchors for the \(role.rawValue) role")
+            throw OTAError(
+                .trustEmpty, "\(directory)/\(role.rawValue)/anchors: no trust anchors for the \(role.rawValue) role")
         }
         return certificates
     }
 
     /// The CRLs held for `role` (possibly none).
     public func revocationLists(for role: TrustRole) throws(OTAError) -> [CertificateRevocationList] {
-        try loadAll(role: role, folder: "crls", extensions: [".pem", ".crl", ".der"], limit: 16 << 20) { (bytes, path) throws(OTAError) in
+        try loadAll(role: role, folder: "crls", extensions: [".pem", ".crl", ".der"], limit: 16 << 20) {
+            (bytes, path) throws(OTAError) in
             try CertificateRevocationList.load(bytes, source: path)
         }
     }
 
     private func loadAll<T>(
-        role: TrustRole, folder: String, extensions: [String], limit: Int, _ load: ([UInt8], String) throws(OTAError) -> [T]
+        role: TrustRole, folder: String, extensions: [String], limit: Int,
+        _ load: ([UInt8], String) throws(OTAError) -> [T]
     ) throws(OTAError) -> [T] {
         var items: [T] = []
         if let held {

@@ -33,18 +33,24 @@ extension Vehicle {
     /// `vehicle` anchors now (its role marker, not revoked). The log continues under the new key;
     /// the agent's default mutual-TLS identity becomes the new certificate. Bundles encrypted to
     /// the old device certificate can no longer be opened (re-wrap them to the new one).
-    public func rotateDeviceKey(to key: PrivateKey, certificate: Certificate, chain: [Certificate] = [], reason: String) throws(OTAError)
+    public func rotateDeviceKey(to key: PrivateKey, certificate: Certificate, chain: [Certificate] = [], reason: String)
+        throws(OTAError)
         -> DeviceKeyRotation
     {
         guard options.recorder == nil else {
-            throw OTAError(.usageInvalid, "this vehicle records through a recorder of its own; its device key is not rotated here")
+            throw OTAError(
+                .usageInvalid, "this vehicle records through a recorder of its own; its device key is not rotated here")
         }
         guard try certificate.publicKey == key.publicKey else {
-            throw OTAError(.keyCertificateMismatch, "the new device certificate \(certificate.subject) does not hold the new device key")
+            throw OTAError(
+                .keyCertificateMismatch,
+                "the new device certificate \(certificate.subject) does not hold the new device key")
         }
         let suite = config.suite ?? .intl
         guard suite.signatureAlgorithms.contains(try SignatureAlgorithm.forKey(key.type)) else {
-            throw OTAError(.keySuiteMismatch, "a \(key.type.rawValue) device key cannot sign this \(suite.rawValue)-suite vehicle's records")
+            throw OTAError(
+                .keySuiteMismatch,
+                "a \(key.type.rawValue) device key cannot sign this \(suite.rawValue)-suite vehicle's records")
         }
         let verdict = try ChainVerifier(store: try TrustStore(directory: layout.trust), time: time).verify(
             certificate, intermediates: chain, role: .vehicle)
@@ -58,18 +64,21 @@ extension Vehicle {
         try AtomicFileWriter.write(Array(try key.pem().utf8), to: Self.stagedKeyPath(layout), mode: 0o600)
         try AtomicFileWriter.write(Array(certificatePEM.utf8), to: Self.stagedCertificatePath(layout), mode: 0o644)
         fault(.step("device-key.staged"))
-        let announced = try Self.announce(layout, oldKey: oldKey, newKey: key, certificate: certificatePEM, reason: reason, time: recordTime)
+        let announced = try Self.announce(
+            layout, oldKey: oldKey, newKey: key, certificate: certificatePEM, reason: reason, time: recordTime)
         fault(.step("device-key.announced"))
         try Self.settleDeviceKey(layout)
         recorder = try Self.defaultRecorder(layout: layout, config: config, debugLines: options.debugRecordLines)
         return DeviceKeyRotation(
-            oldKey: oldID, newKey: newID, entry: announced.seq, certificate: certificate.subject, notAfter: certificate.notAfter)
+            oldKey: oldID, newKey: newID, entry: announced.seq, certificate: certificate.subject,
+            notAfter: certificate.notAfter)
     }
 
     /// The log step: the rotation entry and its two checkpoints; the log's writer lock is released
     /// on return.
     private static func announce(
-        _ layout: VehicleLayout, oldKey: PrivateKey, newKey: PrivateKey, certificate: String, reason: String, time: RecordTime
+        _ layout: VehicleLayout, oldKey: PrivateKey, newKey: PrivateKey, certificate: String, reason: String,
+        time: RecordTime
     ) throws(OTAError) -> Recorder.Appended {
         let log = try Recorder.open(at: layout.recordLog, signer: oldKey, clock: FixedRecorderClock(time: time))
         let announced = try log.rotateKey(to: newKey, certificate: certificate, reason: reason)
@@ -91,17 +100,21 @@ extension Vehicle {
         do throws(OTAError) {
             // Opening with the staged key succeeds only when the chain's last checkpoint is its.
             _ = try Recorder.open(at: layout.recordLog, signer: key, clock: SystemClock())
-        } catch where error.code == .recordsWrongKey {
+        } catch  where error.code == .recordsWrongKey {
             inCharge = false
         }
         if inCharge {
             if FileSystem.exists(stagedCertificate) {
                 guard rename(stagedCertificate, layout.deviceCertificate) == 0 else {
-                    throw OTAError(.ioRename, "\(stagedCertificate): cannot move the new device certificate into place", cause: String(cString: strerror(errno)))
+                    throw OTAError(
+                        .ioRename, "\(stagedCertificate): cannot move the new device certificate into place",
+                        cause: String(cString: strerror(errno)))
                 }
             }
             guard rename(stagedKey, layout.decryptionKey) == 0 else {
-                throw OTAError(.ioRename, "\(stagedKey): cannot move the new device key into place", cause: String(cString: strerror(errno)))
+                throw OTAError(
+                    .ioRename, "\(stagedKey): cannot move the new device key into place",
+                    cause: String(cString: strerror(errno)))
             }
         } else {
             unlink(stagedKey)

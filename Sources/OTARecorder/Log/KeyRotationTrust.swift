@@ -49,26 +49,46 @@ public struct KeyRotationTrust: Sendable {
 
     func check(_ rotation: EntryBody.KeyRotation, seq: UInt64) throws(OTAError) {
         let at = instant ?? rotation.time.date
-        guard let pem = rotation.certificate, let certificate = try? Certificate.load(Array(pem.utf8), source: "key rotation \(seq)").first else {
-            throw OTAError(.recordsRotationUntrusted, "key rotation \(seq) announces key \(rotation.key.prefix(16))… without a certificate; a vehicle-role certificate is required")
+        guard let pem = rotation.certificate,
+            let certificate = try? Certificate.load(Array(pem.utf8), source: "key rotation \(seq)").first
+        else {
+            throw OTAError(
+                .recordsRotationUntrusted,
+                "key rotation \(seq) announces key \(rotation.key.prefix(16))… without a certificate; a vehicle-role certificate is required"
+            )
         }
         guard try certificate.publicKey.keyID(.sha256).hex == rotation.key else {
-            throw OTAError(.recordsRotationUntrusted, "key rotation \(seq): the announced certificate \(certificate.subject) is not for the announced key")
+            throw OTAError(
+                .recordsRotationUntrusted,
+                "key rotation \(seq): the announced certificate \(certificate.subject) is not for the announced key")
         }
         let anchors = try store.anchors(for: .vehicle), crls = try store.revocationLists(for: .vehicle)
-        var verdict = try ChainVerifier.verify(certificate, intermediates: [], anchors: anchors, crls: crls, role: .vehicle, at: at, staleCRLPolicy: .allow)
+        var verdict = try ChainVerifier.verify(
+            certificate, intermediates: [], anchors: anchors, crls: crls, role: .vehicle, at: at, staleCRLPolicy: .allow
+        )
         // An audit of an older rotation holds CRLs issued after it: the chain is judged when they
         // speak, the certificate's validity and revocation at the rotation's own time.
-        if case .untrusted(let error) = verdict, error.code == .crlNotYetValid, let spoken = crls.map(\.thisUpdate).max(), spoken > at {
-            verdict = try ChainVerifier.verify(certificate, intermediates: [], anchors: anchors, crls: crls, role: .vehicle, at: spoken, staleCRLPolicy: .allow)
-            if case .untrusted(let later) = verdict, later.code == .certificateExpired, certificate.notBefore <= at, at < certificate.notAfter {
+        if case .untrusted(let error) = verdict, error.code == .crlNotYetValid,
+            let spoken = crls.map(\.thisUpdate).max(), spoken > at
+        {
+            verdict = try ChainVerifier.verify(
+                certificate, intermediates: [], anchors: anchors, crls: crls, role: .vehicle, at: spoken,
+                staleCRLPolicy: .allow)
+            if case .untrusted(let later) = verdict, later.code == .certificateExpired, certificate.notBefore <= at,
+                at < certificate.notAfter
+            {
                 verdict = .trusted(chain: [certificate])
             }
         }
         // A certificate revoked only after `at` was good then.
         if case .untrusted(let error) = verdict {
-            if error.code == .certificateRevoked, try revocation(of: certificate, at: at) == nil { return try checkOutgoing(seq: seq, at: at) }
-            throw OTAError(.recordsRotationUntrusted, "key rotation \(seq): the new device certificate \(certificate.subject) is not trusted: \(error.message)", cause: error.code.rawValue)
+            if error.code == .certificateRevoked, try revocation(of: certificate, at: at) == nil {
+                return try checkOutgoing(seq: seq, at: at)
+            }
+            throw OTAError(
+                .recordsRotationUntrusted,
+                "key rotation \(seq): the new device certificate \(certificate.subject) is not trusted: \(error.message)",
+                cause: error.code.rawValue)
         }
         try checkOutgoing(seq: seq, at: at)
     }
@@ -76,21 +96,27 @@ public struct KeyRotationTrust: Sendable {
     /// The key signing the rotation must not be revoked at `at`.
     func checkOutgoing(seq: UInt64, at: Date) throws(OTAError) {
         guard let current, let outgoingPEM = certificates[current],
-              let outgoing = try? Certificate.load(Array(outgoingPEM.utf8), source: "device certificate").first
+            let outgoing = try? Certificate.load(Array(outgoingPEM.utf8), source: "device certificate").first
         else {
-            throw OTAError(.recordsRotationUntrusted, "key rotation \(seq): the certificate of the key that signs it (\(current?.prefix(16) ?? "none")…) is unknown, so its revocation cannot be checked")
+            throw OTAError(
+                .recordsRotationUntrusted,
+                "key rotation \(seq): the certificate of the key that signs it (\(current?.prefix(16) ?? "none")…) is unknown, so its revocation cannot be checked"
+            )
         }
         if let revoked = try revocation(of: outgoing, at: at) {
             throw OTAError(
                 .recordsRotationRevoked,
-                "key rotation \(seq) is signed by the device key of \(outgoing.subject) (serial \(outgoing.serialNumber)), revoked at \(Timestamp.format(revoked.date))\(revoked.reason.map { " (\($0.rawValue))" } ?? ""): a revoked key cannot hand the log over")
+                "key rotation \(seq) is signed by the device key of \(outgoing.subject) (serial \(outgoing.serialNumber)), revoked at \(Timestamp.format(revoked.date))\(revoked.reason.map { " (\($0.rawValue))" } ?? ""): a revoked key cannot hand the log over"
+            )
         }
     }
 
     /// The vehicle CRLs' entry revoking `certificate` at or before `at`, if any.
     func revocation(of certificate: Certificate, at: Date) throws(OTAError) -> Revocation? {
         for crl in try store.revocationLists(for: .vehicle) where crl.issuer == certificate.issuer {
-            for revoked in try crl.entries where revoked.serialHex == certificate.serialNumber && revoked.date <= at { return revoked }
+            for revoked in try crl.entries where revoked.serialHex == certificate.serialNumber && revoked.date <= at {
+                return revoked
+            }
         }
         return nil
     }

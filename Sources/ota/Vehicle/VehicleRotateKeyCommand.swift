@@ -9,7 +9,8 @@ import OTAInstaller
 struct VehicleRotateKeyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rotate-key",
-        abstract: "Hand the vehicle over to a new device key (log, mutual TLS, decryption), announced in the log by the old key.",
+        abstract:
+            "Hand the vehicle over to a new device key (log, mutual TLS, decryption), announced in the log by the old key.",
         discussion: """
             The flow (docs/INSTALLER.md, "Device key rotation"):
               ota keys csr --new-key /tmp/car/keys/device-2.key --type p256 --cn "Vehicle Device VIN" --org OEM -o device-2.csr   (on the vehicle)
@@ -35,10 +36,12 @@ struct VehicleRotateKeyCommand: ParsableCommand {
     func run() throws {
         let certificates = try Certificate.load(contentsOf: cert)
         let rotation = try VehicleSupport.open(vehicle).rotateDeviceKey(
-            to: try PrivateKey(contentsOf: key), certificate: certificates[0], chain: Array(certificates.dropFirst()), reason: reason)
+            to: try PrivateKey(contentsOf: key), certificate: certificates[0], chain: Array(certificates.dropFirst()),
+            reason: reason)
         Output.succeed(
             rotation,
-            human: "device key rotated at log entry \(rotation.entry): \(rotation.oldKey.prefix(16))… → \(rotation.newKey.prefix(16))… (\(rotation.certificate), valid until \(Timestamp.format(rotation.notAfter)))",
+            human:
+                "device key rotated at log entry \(rotation.entry): \(rotation.oldKey.prefix(16))… → \(rotation.newKey.prefix(16))… (\(rotation.certificate), valid until \(Timestamp.format(rotation.notAfter)))",
             json: output.json)
     }
 }

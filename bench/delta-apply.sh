@@ -2,7 +2,9 @@
 # Apply speed and memory: `ota delta apply` beside `hpatchz` (HDiffPatch 5.1.3, bench/hdiffpatch.sh)
 # on the pairs of bench/delta.sh's corpus, runs interleaved (ota, hpatchz, ota, ...), medians.
 #
-#   bench/delta-apply.sh path/to/ota         env: PAIRS, REPEAT (default 5)
+#   bench/delta-apply.sh path/to/ota         env: PAIRS, REPEAT (default 5), PATCHES
+# PATCHES=DIR keeps the patches made for each pair in DIR and reuses them on the next run (the
+# diffs of the larger pairs take minutes on a loaded machine; delete DIR after changing the encoder).
 # Prints a Markdown table (also bench/results/delta-apply.md) with the load average at the end.
 set -euo pipefail
 OTA=$(realpath "${1:-.build/release/ota}")
@@ -22,8 +24,14 @@ table=$ROOT/bench/results/delta-apply.md
 for pair in $PAIRS; do
     old=$CORPUS/$pair.old new=$CORPUS/$pair.new
     [ -f "$old" ] && [ -f "$new" ] || continue
-    "$OTA" delta create "$old" "$new" -o "$WORK/p.ota" >/dev/null
-    "$HDP/hdiffz" -m-6 -SD -c-lzma2-9-16m -f "$old" "$new" "$WORK/p.hdp" >/dev/null
+    patches=${PATCHES:-$WORK}
+    mkdir -p "$patches"
+    if [ ! -f "$patches/$pair.ota" ] || [ ! -f "$patches/$pair.hdp" ]; then
+        "$OTA" delta create "$old" "$new" -o "$patches/$pair.ota" >/dev/null
+        "$HDP/hdiffz" -m-6 -SD -c-lzma2-9-16m -f "$old" "$new" "$patches/$pair.hdp" >/dev/null
+    fi
+    cp "$patches/$pair.ota" "$WORK/p.ota"
+    cp "$patches/$pair.hdp" "$WORK/p.hdp"
     : >"$WORK/ota.t"; : >"$WORK/hdp.t"
     for _ in $(seq "$REPEAT"); do
         /usr/bin/time -f "%e %M %U %S" -a -o "$WORK/ota.t" "$OTA" delta apply "$old" "$WORK/p.ota" -o "$WORK/out" >/dev/null

@@ -1,5 +1,5 @@
-public import OTACore
 internal import Dispatch
+public import OTACore
 
 /// Limits the decoder enforces against a hostile patch.
 public struct DeltaLimits: Sendable {
@@ -49,9 +49,8 @@ public final class DeltaDecoder {
     private var decoders: [LZMA2StreamDecoder] = []
     private var rawSizes = [Int](repeating: 0, count: PatchStream.allCases.count)
     private var packedSizes = [Int](repeating: 0, count: PatchStream.allCases.count)
-    /// The current frame's decoded streams and how far the ops have read each.
+    /// The current frame's decoded streams.
     private var streams = [[UInt8]](repeating: [], count: PatchStream.allCases.count)
-    private var cursors = [Int](repeating: 0, count: PatchStream.allCases.count)
     /// Stream bytes of all frames so far (the header declares the total).
     private var rawSeen: UInt64 = 0
 
@@ -66,9 +65,9 @@ public final class DeltaDecoder {
     /// Format 3: the transform, its scanner, and the sites of recently read old blocks.
     private var transform: ReferenceTransform?
     private var scanner: ReferenceScanner?
+    private var mapIndex: ReferenceTransform.MapIndex?
     private var siteCache: [(block: Int64, sites: [ReferenceSite])] = []
     private var siteCacheNext = 0
-    private var opSites: [ReferenceSite] = []
     /// Old blocks whose sites are kept (ops mostly read old bytes in order, a few blocks apart).
     private static let siteCacheBlocks = 16
 
@@ -217,8 +216,11 @@ public final class DeltaDecoder {
             throw OTAError(.deltaTransformInvalid, "malformed size in the transform block")
         }
         let (raw, packed) = (sizes[0], sizes[1])
-        guard raw > 0, raw <= UInt64(limits.maxTransformBytes), packed <= UInt64(PatchFrame.maxPacked(raw: Int(raw))) else {
-            throw OTAError(.deltaTransformInvalid, "transform block declares \(raw) bytes in \(packed) (limit \(limits.maxTransformBytes) bytes)")
+        guard raw > 0, raw <= UInt64(limits.maxTransformBytes), packed <= UInt64(PatchFrame.maxPacked(raw: Int(raw)))
+        else {
+            throw OTAError(
+                .deltaTransformInvalid,
+                "transform block declares \(raw) bytes in \(packed) (limit \(limits.maxTransformBytes) bytes)")
         }
         guard pending.count == offset + Int(packed) else { return }
         var block: [UInt8] = []
@@ -231,6 +233,7 @@ public final class DeltaDecoder {
         let transform = try ReferenceTransform.decode(
             block, oldSize: header.oldSize, newSize: header.newSize, limits: limits)
         self.transform = transform
+        mapIndex = ReferenceTransform.MapIndex(transform.map)
         scanner = ReferenceScanner(regions: transform.oldRegions)
         pending.removeAll(keepingCapacity: true)
         phase = .frameHeader
@@ -244,7 +247,8 @@ public final class DeltaDecoder {
                 .deltaBodyTooLarge, "a patch stream decompresses to more than its frame declares (xz bomb?)",
                 cause: error.message)
         case .xzTruncated:
-            return OTAError(.deltaCorrupt, "a patch stream piece decodes to less than its frame declares", cause: error.message)
+            return OTAError(
+                .deltaCorrupt, "a patch stream piece decodes to less than its frame declares", cause: error.message)
         case .xzTrailingData, .xzCorrupt, .xzFormat, .xzOptions, .xzFailed, .xzMemoryLimit:
             return OTAError(.deltaCorrupt, "patch body is not valid LZMA2 data", cause: error.message)
         default:
@@ -325,51 +329,69 @@ public final class DeltaDecoder {
 
     // MARK: - Ops
 
-    /// Runs the ops of the current frame; every stream must be used up exactly.
+    /// Runs the ops of the current frame; every stream must be used up exactly. The streams are
+    /// read through one `FrameStreams` value on the stack (plain cursors, no per-read access
+    /// checks on the decoder's properties).
     private func runFrame() throws(OTAError) {
-        for i in cursors.indices { cursors[i] = 0 }
-        let control = PatchStream.control.rawValue
-        while cursors[control] < streams[control].count {
-            try runOp()
-        }
-        for stream in PatchStream.allCases where cursors[stream.rawValue] != streams[stream.rawValue].count {
-            throw OTAError(
-                .deltaMalformed,
-                "a frame's \(stream) stream holds \(streams[stream.rawValue].count - cursors[stream.rawValue]) bytes no op uses"
-            )
+        let decoded = streams
+        try decoded[PatchStream.control.rawValue].withUnsafeBufferPointer { (control) throws(OTAError) in
+            try decoded[PatchStream.runs.rawValue].withUnsafeBufferPointer { (runs) throws(OTAError) in
+                try decoded[PatchStream.differences.rawValue].withUnsafeBufferPointer {
+                    (differences) throws(OTAError) in
+                    try decoded[PatchStream.inserts.rawValue].withUnsafeBufferPointer { (inserts) throws(OTAError) in
+                        var frame = FrameStreams(
+                            control: control, runs: runs, differences: differences, inserts: inserts)
+                        while frame.controlCursor < control.count {
+                            try runOp(&frame)
+                        }
+                        for stream in PatchStream.allCases where frame.left(stream) != 0 {
+                            throw OTAError(
+                                .deltaMalformed,
+                                "a frame's \(stream) stream holds \(frame.left(stream)) bytes no op uses")
+                        }
+                    }
+                }
+            }
         }
     }
 
-    /// The next varint of `stream` in this frame; its absence is a malformed patch.
-    private func varint(_ stream: PatchStream, _ what: String) throws(OTAError) -> UInt64 {
+    /// The next varint at `cursor` of `bytes` (one of the frame's streams); its absence is a
+    /// malformed patch.
+    @inline(__always)
+    private func varint(_ bytes: UnsafeBufferPointer<UInt8>, _ cursor: inout Int, _ what: String) throws(OTAError)
+        -> UInt64
+    {
+        if cursor < bytes.count, bytes[cursor] < 0x80 {
+            cursor += 1
+            return UInt64(bytes[cursor - 1])
+        }
         let parse: Varint.Parse
         do throws(DeltaFormatError) {
-            parse = try streams[stream.rawValue].withUnsafeBufferPointer { (p) throws(DeltaFormatError) in
-                try Varint.read(p, at: cursors[stream.rawValue])
-            }
+            parse = try Varint.read(bytes, at: cursor)
         } catch {
             throw OTAError(.deltaMalformed, "malformed number (\(what)) in patch at output offset \(written)")
         }
         guard case .value(let value, let next) = parse else {
             throw OTAError(.deltaMalformed, "\(what) missing from its frame at output offset \(written)")
         }
-        cursors[stream.rawValue] = next
+        cursor = next
         return value
     }
 
-    private func runOp() throws(OTAError) {
+    private func runOp(_ frame: inout FrameStreams) throws(OTAError) {
         guard let header else { return }
-        let control = PatchStream.control.rawValue
-        let code = streams[control][cursors[control]]
-        cursors[control] += 1
+        let code = frame.control[frame.controlCursor]
+        frame.controlCursor += 1
         let isCode =
             code == DeltaOperation.copyCode || code == DeltaOperation.addCode || code == DeltaOperation.insertCode
             || (code == DeltaOperation.predictedAddCode && transform != nil)
         guard isCode else {
             throw OTAError(.deltaUnknownOp, "unknown op code \(code) in patch at output offset \(written)")
         }
-        let delta = code == DeltaOperation.insertCode ? 0 : Varint.unzigzag(try varint(.control, "op offset"))
-        let lengthField = try varint(.control, "op length")
+        let delta =
+            code == DeltaOperation.insertCode
+            ? 0 : Varint.unzigzag(try varint(frame.control, &frame.controlCursor, "op offset"))
+        let lengthField = try varint(frame.control, &frame.controlCursor, "op length")
         guard lengthField > 0 else {
             throw OTAError(.deltaMalformed, "zero-length op in patch at output offset \(written)")
         }
@@ -379,21 +401,19 @@ public final class DeltaDecoder {
                 "patch op writes \(lengthField) bytes at offset \(written), past the declared size \(header.newSize)")
         }
         guard code == DeltaOperation.copyCode || lengthField <= UInt64(PatchFrame.maxOpLength) else {
-            throw OTAError(.deltaMalformed, "ADD or INSERT op of \(lengthField) bytes, more than \(PatchFrame.maxOpLength)")
+            throw OTAError(
+                .deltaMalformed, "ADD or INSERT op of \(lengthField) bytes, more than \(PatchFrame.maxOpLength)")
         }
         let length = Int64(lengthField)
         if code == DeltaOperation.insertCode {
-            let inserts = PatchStream.inserts.rawValue
-            guard length <= Int64(streams[inserts].count - cursors[inserts]) else {
+            guard length <= Int64(frame.inserts.count - frame.insertsCursor) else {
                 throw OTAError(.deltaMalformed, "INSERT of \(length) bytes runs past its frame's inserted bytes")
             }
-            let from = cursors[inserts]
             try reserve(Int(length))
-            streams[inserts].withUnsafeBufferPointer { bytes in
-                (out.baseAddress! + outCount).update(from: bytes.baseAddress! + from, count: Int(length))
-            }
+            (out.baseAddress! + outCount).update(
+                from: frame.inserts.baseAddress! + frame.insertsCursor, count: Int(length))
             outCount += Int(length)
-            cursors[inserts] += Int(length)
+            frame.insertsCursor += Int(length)
             written += length
             try emitIfFull()
             return
@@ -412,26 +432,33 @@ public final class DeltaDecoder {
         if code == DeltaOperation.copyCode {
             try copyOld(at: start, count: length)
         } else {
-            try runAdd(at: start, length: Int(length), newStart: newStart, predicted: code == DeltaOperation.predictedAddCode)
+            try runAdd(
+                at: start, length: Int(length), newStart: newStart, predicted: code == DeltaOperation.predictedAddCode,
+                frame: &frame)
         }
     }
 
     /// An ADD (at most 256 KiB): the old bytes are copied into the output, references
     /// predicted for an ADDP, then the literal differences are added in place.
-    private func runAdd(at start: Int64, length: Int, newStart: Int64, predicted: Bool) throws(OTAError) {
+    private func runAdd(at start: Int64, length: Int, newStart: Int64, predicted: Bool, frame: inout FrameStreams)
+        throws(OTAError)
+    {
         try reserve(length)
         let dest = out.baseAddress! + outCount
         try fillOld(at: start, count: length, into: dest)
         if predicted { try predict(dest, count: length, oldStart: start, newStart: newStart) }
-        let differences = PatchStream.differences.rawValue
+        let runs = frame.runs
+        let differences = frame.differences
+        var runsCursor = frame.runsCursor
+        var from = frame.differencesCursor
         var position = 0
         while position < length {
             let remaining = length - position
-            let token = try varint(.runs, "ADD run")
+            let token = try varint(runs, &runsCursor, "ADD run")
             let zeros = token >> 3
             var literals = token & 7
             if literals == 7 {
-                let more = try varint(.runs, "ADD run length")
+                let more = try varint(runs, &runsCursor, "ADD run length")
                 guard more <= UInt64(remaining) else {
                     throw OTAError(.deltaMalformed, "ADD run of \(more) literals does not fit its op")
                 }
@@ -444,18 +471,19 @@ public final class DeltaDecoder {
             }
             position += Int(zeros)
             let count = Int(literals)
-            let from = cursors[differences]
-            guard count <= streams[differences].count - from else {
+            guard count <= differences.count - from else {
                 throw OTAError(.deltaMalformed, "ADD run of \(count) literals runs past its frame's difference bytes")
             }
-            streams[differences].withUnsafeBufferPointer { diff in
-                let d = diff.baseAddress! + from
+            if count > 0 {
+                let d = differences.baseAddress! + from
                 let o = dest + position
                 for i in 0..<count { o[i] &+= d[i] }
+                from += count
             }
-            cursors[differences] += count
             position += count
         }
+        frame.runsCursor = runsCursor
+        frame.differencesCursor = from
         outCount += length
         try emitIfFull()
     }
@@ -466,8 +494,8 @@ public final class DeltaDecoder {
         throws(OTAError)
     {
         guard let transform, let header else { return }
-        opSites.removeAll(keepingCapacity: true)
         let end = oldStart + Int64(count)
+        let target = UnsafeMutableBufferPointer(start: bytes, count: count)
         var block = oldStart / ReferenceTransform.scanBlock
         while block * ReferenceTransform.scanBlock < end {
             let found = try sites(ofBlock: block, oldSize: Int64(header.oldSize))
@@ -477,15 +505,14 @@ public final class DeltaDecoder {
                 let mid = (lo + hi) / 2
                 if found[mid].offset < oldStart { lo = mid + 1 } else { hi = mid }
             }
-            while lo < found.count && found[lo].offset + 4 <= end {
-                opSites.append(found[lo])
-                lo += 1
+            var last = lo
+            while last < found.count && found[last].offset + 4 <= end { last += 1 }
+            if lo < last {
+                transform.predict(
+                    target, oldStart: oldStart, newStart: newStart, sites: found[lo..<last], index: mapIndex)
             }
             block += 1
         }
-        transform.predict(
-            UnsafeMutableBufferPointer(start: bytes, count: count), oldStart: oldStart, newStart: newStart,
-            sites: opSites[...])
     }
 
     private func sites(ofBlock block: Int64, oldSize: Int64) throws(OTAError) -> [ReferenceSite] {
@@ -493,7 +520,8 @@ public final class DeltaDecoder {
         guard let scanner else { return [] }
         let start = block * ReferenceTransform.scanBlock
         let buffer =
-            blockBuffer ?? UnsafeMutableRawBufferPointer.allocate(byteCount: Int(ReferenceTransform.scanBlock), alignment: 16)
+            blockBuffer
+            ?? UnsafeMutableRawBufferPointer.allocate(byteCount: Int(ReferenceTransform.scanBlock), alignment: 16)
         blockBuffer = buffer
         let bytes = UnsafeMutableRawBufferPointer(
             rebasing: buffer[0..<Int(min(ReferenceTransform.scanBlock, oldSize - start))])
@@ -568,6 +596,38 @@ public final class DeltaDecoder {
         outCount = 0
         newHasher?.update(piece)
         try output(piece)
+    }
+}
+
+/// The four decoded streams of the frame being run, and how far the ops have read each.
+private struct FrameStreams {
+    let control: UnsafeBufferPointer<UInt8>
+    let runs: UnsafeBufferPointer<UInt8>
+    let differences: UnsafeBufferPointer<UInt8>
+    let inserts: UnsafeBufferPointer<UInt8>
+    var controlCursor = 0
+    var runsCursor = 0
+    var differencesCursor = 0
+    var insertsCursor = 0
+
+    init(
+        control: UnsafeBufferPointer<UInt8>, runs: UnsafeBufferPointer<UInt8>, differences: UnsafeBufferPointer<UInt8>,
+        inserts: UnsafeBufferPointer<UInt8>
+    ) {
+        self.control = control
+        self.runs = runs
+        self.differences = differences
+        self.inserts = inserts
+    }
+
+    /// Bytes of `stream` no op has read.
+    func left(_ stream: PatchStream) -> Int {
+        switch stream {
+        case .control: control.count - controlCursor
+        case .runs: runs.count - runsCursor
+        case .differences: differences.count - differencesCursor
+        case .inserts: inserts.count - insertsCursor
+        }
     }
 }
 

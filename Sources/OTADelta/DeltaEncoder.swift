@@ -1,6 +1,6 @@
-public import OTACore
 internal import Dispatch
 internal import Foundation
+public import OTACore
 
 /// Settings for making a patch.
 public struct DeltaOptions: Sendable {
@@ -81,7 +81,8 @@ struct DeltaEncoder {
     }
 
     func plan(old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>) -> Plan {
-        let runs = BlockMatcher(blockSize: options.blockSize, minimumRun: options.minimumBlockRun).runs(old: old, new: new)
+        let runs = BlockMatcher(blockSize: options.blockSize, minimumRun: options.minimumBlockRun).runs(
+            old: old, new: new)
         // What the suffix arrays index: only the old bytes no block copy uses when copies use
         // most of the image (a filesystem image), else all of it.
         let space =
@@ -188,11 +189,14 @@ struct DeltaEncoder {
         let size = options.dictionarySize
         guard size.nonzeroBitCount == 1, DeltaPatchHeader.dictionaryExponents.contains(UInt8(size.trailingZeroBitCount))
         else {
-            throw OTAError(.deltaDictionary, "the patch dictionary must be a power of two, 4 KiB...256 MiB (got \(size))")
+            throw OTAError(
+                .deltaDictionary, "the patch dictionary must be a power of two, 4 KiB...256 MiB (got \(size))")
         }
         progress?("index", 0)
         // The executable transform: match on copies with reference fields cleared.
-        let analysis = options.referenceTransform ? ReferenceAnalysis(old: old, new: new, regions: options.forcedTransformRegions) : nil
+        let analysis =
+            options.referenceTransform
+            ? ReferenceAnalysis(old: old, new: new, regions: options.forcedTransformRegions) : nil
         let matchOld = analysis.map { UnsafeBufferPointer($0.maskedOld) } ?? old
         let matchNew = analysis.map { UnsafeBufferPointer($0.maskedNew) } ?? new
         let plan = plan(old: matchOld, new: matchNew)
@@ -304,7 +308,8 @@ struct DeltaEncoder {
         return PatchStream.allCases.map { stream in
             LZMA2Settings(
                 preset: options.preset, extreme: options.extreme,
-                dictionarySize: min(stream == .inserts ? options.dictionarySize : min(options.dictionarySize, 1 << 20), fit),
+                dictionarySize: min(
+                    stream == .inserts ? options.dictionarySize : min(options.dictionarySize, 1 << 20), fit),
                 literalContextBits: stream.literalContextBits, positionBits: 0,
                 niceLength: stream == .inserts ? Self.insertsNiceLength : nil)
         }
@@ -319,6 +324,13 @@ struct OpStreamWriter {
     struct Prediction {
         let transform: ReferenceTransform
         let analysis: ReferenceAnalysis
+        let mapIndex: ReferenceTransform.MapIndex
+
+        init(transform: ReferenceTransform, analysis: ReferenceAnalysis) {
+            self.transform = transform
+            self.analysis = analysis
+            mapIndex = ReferenceTransform.MapIndex(transform.map)
+        }
     }
 
     let old: UnsafeBufferPointer<UInt8>
@@ -411,8 +423,9 @@ struct OpStreamWriter {
         let p = prediction.analysis.scratch
         p.baseAddress!.update(from: o, count: length)
         prediction.transform.predict(
-            UnsafeMutableBufferPointer(rebasing: p[0..<length]), oldStart: Int64(oldStart), newStart: Int64(newPosition),
-            sites: sites)
+            UnsafeMutableBufferPointer(rebasing: p[0..<length]), oldStart: Int64(oldStart),
+            newStart: Int64(newPosition),
+            sites: sites, index: prediction.mapIndex)
         // Only the site bytes can differ between the two bases.
         var plainMisses = 0
         var predictedMisses = 0
@@ -473,7 +486,6 @@ public struct DeltaStatistics: Sendable, Codable, Equatable {
     /// Entries of the reference transform's address map (0: no transform).
     public var transformMapEntries = 0
 }
-
 
 /// What the matching task shares with the writer: read-only after construction.
 struct SharedMatchInput: @unchecked Sendable {

@@ -126,7 +126,10 @@ struct ReferenceScanner {
         table[0xE9] = 1
         table[0x0F] = 2
         // mov, lea, cmp, add, sub, xor, and, or, test, xchg, movsxd, 8-bit mov: disp32 is last.
-        for op in [0x8B, 0x89, 0x8D, 0x3B, 0x39, 0x03, 0x01, 0x2B, 0x29, 0x33, 0x31, 0x23, 0x21, 0x0B, 0x09, 0x85, 0x87, 0x63, 0x8A, 0x88] {
+        for op in [
+            0x8B, 0x89, 0x8D, 0x3B, 0x39, 0x03, 0x01, 0x2B, 0x29, 0x33, 0x31, 0x23, 0x21, 0x0B, 0x09, 0x85, 0x87, 0x63,
+            0x8A, 0x88,
+        ] {
             table[op] = 3
         }
         table[0xFF] = 4
@@ -135,8 +138,10 @@ struct ReferenceScanner {
     /// Second bytes of 0F-prefixed ModRM forms whose disp32 is last (SSE moves, compares, movzx/movsx, cmov).
     private static let x86SecondModRM: [Bool] = {
         var table = [Bool](repeating: false, count: 256)
-        for op in [0x10, 0x11, 0x28, 0x29, 0x2E, 0x2F, 0x54, 0x57, 0x58, 0x59, 0x5C, 0x5E, 0x6E, 0x6F, 0x7E, 0x7F, 0xB6, 0xB7, 0xBE, 0xBF, 0xD6]
-        {
+        for op in [
+            0x10, 0x11, 0x28, 0x29, 0x2E, 0x2F, 0x54, 0x57, 0x58, 0x59, 0x5C, 0x5E, 0x6E, 0x6F, 0x7E, 0x7F, 0xB6, 0xB7,
+            0xBE, 0xBF, 0xD6,
+        ] {
             table[op] = true
         }
         for op in 0x40...0x4F { table[op] = true }
@@ -213,32 +218,41 @@ struct ReferenceScanner {
     private func scanX86(
         _ p: UnsafePointer<UInt8>, _ count: Int, offset: Int64, address: UInt64, into sites: inout [ReferenceSite]
     ) {
-        var i = 0
-        while i + 5 <= count {
-            var operand = -1
-            switch Self.x86Class[Int(p[i])] {
-            case 1: operand = i + 1
-            case 2:
-                let second = p[i + 1]
-                if second & 0xF0 == 0x80 {
-                    operand = i + 2
-                } else if Self.x86SecondModRM[Int(second)], i + 2 < count, p[i + 2] & 0xC7 == 0x05 {
-                    operand = i + 3
+        Self.x86Class.withUnsafeBufferPointer { classes in
+            Self.x86SecondModRM.withUnsafeBufferPointer { secondModRM in
+                var i = 0
+                while i + 5 <= count {
+                    let form = classes[Int(p[i])]
+                    // Most bytes start no reference form: skip them without the dispatch below.
+                    if form == 0 {
+                        i += 1
+                        continue
+                    }
+                    var operand = -1
+                    switch form {
+                    case 1: operand = i + 1
+                    case 2:
+                        let second = p[i + 1]
+                        if second & 0xF0 == 0x80 {
+                            operand = i + 2
+                        } else if secondModRM[Int(second)], i + 2 < count, p[i + 2] & 0xC7 == 0x05 {
+                            operand = i + 3
+                        }
+                    case 3: if p[i + 1] & 0xC7 == 0x05 { operand = i + 2 }
+                    default: if p[i + 1] == 0x15 || p[i + 1] == 0x25 { operand = i + 2 }
+                    }
+                    if operand >= 0 && operand + 4 <= count {
+                        let word = Self.load32(p + operand)
+                        let site = address &+ UInt64(operand)
+                        if let target = ReferenceKind.x86Rel32.target(word: word, address: site), isTarget(target) {
+                            sites.append(ReferenceSite(offset: offset + Int64(operand), kind: .x86Rel32))
+                            i = operand + 4
+                            continue
+                        }
+                    }
+                    i += 1
                 }
-            case 3: if p[i + 1] & 0xC7 == 0x05 { operand = i + 2 }
-            case 4: if p[i + 1] == 0x15 || p[i + 1] == 0x25 { operand = i + 2 }
-            default: break
             }
-            if operand >= 0 && operand + 4 <= count {
-                let word = Self.load32(p + operand)
-                let site = address &+ UInt64(operand)
-                if let target = ReferenceKind.x86Rel32.target(word: word, address: site), isTarget(target) {
-                    sites.append(ReferenceSite(offset: offset + Int64(operand), kind: .x86Rel32))
-                    i = operand + 4
-                    continue
-                }
-            }
-            i += 1
         }
     }
 

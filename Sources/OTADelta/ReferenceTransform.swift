@@ -27,7 +27,9 @@ public struct ReferenceTransform: Sendable, Equatable {
         /// Instruction set of the code in it, or nil for data (not scanned for references).
         public var architecture: ReferenceArchitecture?
 
-        public init(fileStart: Int64, length: Int64, address: UInt64, span: UInt64, architecture: ReferenceArchitecture?) {
+        public init(
+            fileStart: Int64, length: Int64, address: UInt64, span: UInt64, architecture: ReferenceArchitecture?
+        ) {
             self.fileStart = fileStart
             self.length = length
             self.address = address
@@ -112,7 +114,9 @@ public struct ReferenceTransform: Sendable, Equatable {
         for size in [oldSize, newSize] {
             let count = try reader.number("region count")
             guard count <= UInt64(limits.maxTransformRegions) else {
-                throw OTAError(.deltaTransformInvalid, "the transform declares \(count) regions, more than \(limits.maxTransformRegions)")
+                throw OTAError(
+                    .deltaTransformInvalid,
+                    "the transform declares \(count) regions, more than \(limits.maxTransformRegions)")
             }
             var regions: [Region] = []
             var previousEnd: UInt64 = 0
@@ -127,7 +131,9 @@ public struct ReferenceTransform: Sendable, Equatable {
                 let (spanEnd, o3) = address.addingReportingOverflow(length)
                 let (_, o4) = spanEnd.addingReportingOverflow(extra)
                 guard !o1, !o2, !o3, !o4, length > 0, end <= size else {
-                    throw OTAError(.deltaTransformInvalid, "a transform region lies outside its image or overflows (start \(start), length \(length))")
+                    throw OTAError(
+                        .deltaTransformInvalid,
+                        "a transform region lies outside its image or overflows (start \(start), length \(length))")
                 }
                 let architecture: ReferenceArchitecture?
                 if code == 0 {
@@ -147,7 +153,9 @@ public struct ReferenceTransform: Sendable, Equatable {
         }
         let count = try reader.number("map size")
         guard count <= UInt64(limits.maxTransformMapEntries) else {
-            throw OTAError(.deltaTransformInvalid, "the transform's address map has \(count) entries, more than \(limits.maxTransformMapEntries)")
+            throw OTAError(
+                .deltaTransformInvalid,
+                "the transform's address map has \(count) entries, more than \(limits.maxTransformMapEntries)")
         }
         var map: [MapEntry] = []
         map.reserveCapacity(Int(count))
@@ -204,40 +212,140 @@ public struct ReferenceTransform: Sendable, Equatable {
     /// predicted new value. A site whose address, target or new site is not covered, or whose
     /// new value does not fit its field, is left as it is.
     func predict(
-        _ bytes: UnsafeMutableBufferPointer<UInt8>, oldStart: Int64, newStart: Int64, sites: ArraySlice<ReferenceSite>
+        _ bytes: UnsafeMutableBufferPointer<UInt8>, oldStart: Int64, newStart: Int64, sites: ArraySlice<ReferenceSite>,
+        index: MapIndex? = nil
     ) {
-        var oldRegion = -1
-        var newRegion = -1
+        guard let base = bytes.baseAddress else { return }
         let end = oldStart + Int64(bytes.count)
-        for site in sites {
-            let s = site.offset
-            guard s >= oldStart, s + 4 <= end else { continue }
-            if oldRegion < 0 || !(oldRegions[oldRegion].fileStart...oldRegions[oldRegion].fileEnd - 4).contains(s) {
-                guard let r = Self.region(oldRegions, containing: s) else { continue }
-                oldRegion = r
-            }
-            let n = newStart + (s - oldStart)
-            if newRegion < 0 || !(newRegions[newRegion].fileStart..<newRegions[newRegion].fileEnd).contains(n) {
-                guard let r = Self.region(newRegions, containing: n) else {
-                    newRegion = -1
-                    continue
+        oldRegions.withUnsafeBufferPointer { oldRegions in
+            newRegions.withUnsafeBufferPointer { newRegions in
+                map.withUnsafeBufferPointer { map in
+                    sites.withUnsafeBufferPointer { sites in
+                        var oldRegion = -1
+                        var newRegion = -1
+                        // The map entry of the last target: calls and loads often reach the same place.
+                        var hit = 0
+                        for site in sites {
+                            let s = site.offset
+                            guard s >= oldStart, s + 4 <= end else { continue }
+                            if oldRegion < 0 || s < oldRegions[oldRegion].fileStart
+                                || s + 4 > oldRegions[oldRegion].fileEnd
+                            {
+                                guard let r = Self.region(oldRegions, containing: s) else { continue }
+                                oldRegion = r
+                            }
+                            let n = newStart + (s - oldStart)
+                            if newRegion < 0 || n < newRegions[newRegion].fileStart
+                                || n >= newRegions[newRegion].fileEnd
+                            {
+                                guard let r = Self.region(newRegions, containing: n) else {
+                                    newRegion = -1
+                                    continue
+                                }
+                                newRegion = r
+                            }
+                            let o = oldRegions[oldRegion]
+                            let oldAddress = o.address &+ UInt64(s - o.fileStart)
+                            let newAddress =
+                                newRegions[newRegion].address &+ UInt64(n - newRegions[newRegion].fileStart)
+                            let p = UnsafeMutableRawPointer(base + Int(s - oldStart))
+                            let word = p.loadUnaligned(as: UInt32.self).littleEndian
+                            guard let target = site.kind.target(word: word, address: oldAddress) else { continue }
+                            if hit >= map.count || target &- map[hit].oldAddress >= map[hit].length {
+                                guard
+                                    let entry = index?.entry(map, containing: target)
+                                        ?? Self.entry(map, containing: target)
+                                else { continue }
+                                hit = entry
+                            }
+                            let moved = target &- map[hit].oldAddress &+ map[hit].newAddress
+                            guard let rewritten = site.kind.rewrite(word: word, address: newAddress, target: moved)
+                            else {
+                                continue
+                            }
+                            p.storeBytes(of: rewritten.littleEndian, as: UInt32.self)
+                        }
+                    }
                 }
-                newRegion = r
             }
-            let o = oldRegions[oldRegion]
-            let oldAddress = o.address &+ UInt64(s - o.fileStart)
-            let newAddress = newRegions[newRegion].address &+ UInt64(n - newRegions[newRegion].fileStart)
-            let at = Int(s - oldStart)
-            let word = UInt32(bytes[at]) | UInt32(bytes[at + 1]) << 8 | UInt32(bytes[at + 2]) << 16
-                | UInt32(bytes[at + 3]) << 24
-            guard let target = site.kind.target(word: word, address: oldAddress), let moved = mapped(target),
-                let rewritten = site.kind.rewrite(word: word, address: newAddress, target: moved)
-            else { continue }
-            bytes[at] = UInt8(truncatingIfNeeded: rewritten)
-            bytes[at + 1] = UInt8(truncatingIfNeeded: rewritten >> 8)
-            bytes[at + 2] = UInt8(truncatingIfNeeded: rewritten >> 16)
-            bytes[at + 3] = UInt8(truncatingIfNeeded: rewritten >> 24)
         }
+    }
+
+    /// The region of `regions` holding file offset `offset`.
+    @inline(__always)
+    static func region(_ regions: UnsafeBufferPointer<Region>, containing offset: Int64) -> Int? {
+        var lo = 0
+        var hi = regions.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if regions[mid].fileEnd <= offset { lo = mid + 1 } else { hi = mid }
+        }
+        guard lo < regions.count, regions[lo].fileStart <= offset else { return nil }
+        return lo
+    }
+
+    /// A table from old address to the first map entry that may cover it, so a lookup reads one
+    /// slot and searches the few entries of its slot instead of the whole map. Slots are 4 KiB of
+    /// address space or wider: at most 65,536 of them (256 KiB), whatever span a transform declares.
+    /// Built for a map sorted by address without overlaps (what `decode` accepts).
+    struct MapIndex {
+        private let base: UInt64
+        private let shift: UInt64
+        /// `first[k]`: the first entry ending above `base + k << shift`.
+        private let first: [UInt32]
+        static let maxSlots: UInt64 = 1 << 16
+
+        init(_ map: [MapEntry]) {
+            guard let head = map.first, let tail = map.last, tail.oldAddress >= head.oldAddress else {
+                (base, shift, first) = (0, 0, [])
+                return
+            }
+            base = head.oldAddress
+            let span = (tail.oldAddress &+ tail.length) &- base
+            var shift: UInt64 = 12
+            while shift < 63 && span >> shift >= Self.maxSlots { shift += 1 }
+            self.shift = shift
+            let slots = Int(span >> shift) + 1
+            var first = [UInt32](repeating: 0, count: slots)
+            var e = 0
+            for k in 0..<slots {
+                let start = base &+ UInt64(k) << shift
+                while e < map.count && map[e].oldAddress &+ map[e].length <= start { e += 1 }
+                first[k] = UInt32(e)
+            }
+            self.first = first
+        }
+
+        /// The entry of `map` (the map this index was built from) covering `address`.
+        @inline(__always)
+        func entry(_ map: UnsafeBufferPointer<MapEntry>, containing address: UInt64) -> Int? {
+            guard address >= base, !first.isEmpty else { return nil }
+            let k = (address &- base) >> shift
+            guard k < UInt64(first.count) else { return nil }
+            var lo = Int(first[Int(k)])
+            var hi = Int(k) + 1 < first.count ? min(Int(first[Int(k) + 1]) + 1, map.count) : map.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if map[mid].oldAddress &+ map[mid].length <= address { lo = mid + 1 } else { hi = mid }
+            }
+            guard lo < map.count, map[lo].oldAddress <= address, address &- map[lo].oldAddress < map[lo].length else {
+                return nil
+            }
+            return lo
+        }
+    }
+
+    /// The entry of `map` covering old address `address`.
+    @inline(__always)
+    static func entry(_ map: UnsafeBufferPointer<MapEntry>, containing address: UInt64) -> Int? {
+        var lo = 0
+        var hi = map.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if map[mid].oldAddress &+ map[mid].length <= address { lo = mid + 1 } else { hi = mid }
+        }
+        guard lo < map.count, map[lo].oldAddress <= address else { return nil }
+        return lo
     }
 }
 

@@ -8,7 +8,10 @@ import OTATestSupport
 /// transform block and ADDP ops are refused or harmless when hostile.
 @Suite struct ReferenceTransformTests {
     static func pair(_ machine: SyntheticELF.Machine) -> (old: [UInt8], new: [UInt8]) {
-        (SyntheticELF.image(SyntheticELF.oldVersion, machine: machine), SyntheticELF.image(SyntheticELF.newVersion, machine: machine))
+        (
+            SyntheticELF.image(SyntheticELF.oldVersion, machine: machine),
+            SyntheticELF.image(SyntheticELF.newVersion, machine: machine)
+        )
     }
 
     static func withoutTransform() -> DeltaOptions {
@@ -80,7 +83,9 @@ import OTATestSupport
         offset += 1
         var sizes: [Int] = []
         for _ in 0..<2 {
-            guard case .value(let value, let next) = try patch.withUnsafeBufferPointer({ try Varint.read($0, at: offset) })
+            guard
+                case .value(let value, let next) = try patch.withUnsafeBufferPointer({ try Varint.read($0, at: offset) }
+                )
             else { throw OTAError(.deltaMalformed, "test: bad block") }
             sizes.append(Int(value))
             offset = next
@@ -138,7 +143,9 @@ import OTATestSupport
         #expect(Self.code(patch) == "delta.transform-invalid")
     }
 
-    static func block(old: [ReferenceTransform.Region], new: [ReferenceTransform.Region], map: [ReferenceTransform.MapEntry])
+    static func block(
+        old: [ReferenceTransform.Region], new: [ReferenceTransform.Region], map: [ReferenceTransform.MapEntry]
+    )
         -> [UInt8]
     {
         ReferenceTransform(oldRegions: old, newRegions: new, map: map).encoded()
@@ -146,11 +153,18 @@ import OTATestSupport
 
     @Test func `regions outside their image are refused`() throws {
         let size = Int64(Self.x86.old.count)
-        let inside = ReferenceTransform.Region(fileStart: 0, length: 4096, address: 0, span: 4096, architecture: .x86_64)
-        let beyond = ReferenceTransform.Region(fileStart: size - 10, length: 20, address: 0, span: 20, architecture: .x86_64)
-        let wrapping = ReferenceTransform.Region(fileStart: 0, length: 16, address: UInt64.max - 4, span: 16, architecture: nil)
-        #expect(Self.code(try Self.withBlock(Self.x86Patch, Self.block(old: [beyond], new: [inside], map: []))) == "delta.transform-invalid")
-        #expect(Self.code(try Self.withBlock(Self.x86Patch, Self.block(old: [inside], new: [wrapping], map: []))) == "delta.transform-invalid")
+        let inside = ReferenceTransform.Region(
+            fileStart: 0, length: 4096, address: 0, span: 4096, architecture: .x86_64)
+        let beyond = ReferenceTransform.Region(
+            fileStart: size - 10, length: 20, address: 0, span: 20, architecture: .x86_64)
+        let wrapping = ReferenceTransform.Region(
+            fileStart: 0, length: 16, address: UInt64.max - 4, span: 16, architecture: nil)
+        #expect(
+            Self.code(try Self.withBlock(Self.x86Patch, Self.block(old: [beyond], new: [inside], map: [])))
+                == "delta.transform-invalid")
+        #expect(
+            Self.code(try Self.withBlock(Self.x86Patch, Self.block(old: [inside], new: [wrapping], map: [])))
+                == "delta.transform-invalid")
         var unknown = Self.block(old: [inside], new: [], map: [])
         unknown[unknown.count - 3] = 9  // the region's instruction set code
         #expect(Self.code(try Self.withBlock(Self.x86Patch, unknown)) == "delta.transform-invalid")
@@ -174,8 +188,11 @@ import OTATestSupport
         }
         // Regions that say code where there is none (the whole old image as x86 code).
         let everything = ReferenceTransform.Region(
-            fileStart: 0, length: Int64(Self.x86.old.count), address: 0, span: UInt64(Self.x86.old.count), architecture: .aarch64)
-        let code = Self.code(try Self.withBlock(Self.x86Patch, Self.block(old: [everything], new: transform.newRegions, map: transform.map)))
+            fileStart: 0, length: Int64(Self.x86.old.count), address: 0, span: UInt64(Self.x86.old.count),
+            architecture: .aarch64)
+        let code = Self.code(
+            try Self.withBlock(
+                Self.x86Patch, Self.block(old: [everything], new: transform.newRegions, map: transform.map)))
         #expect(code == nil || code == "delta.result-mismatch")
     }
 
@@ -186,8 +203,14 @@ import OTATestSupport
         for i in stride(from: 150_000, to: 160_000, by: 61) { new[i] &+= 3 }
         var options = DeltaOptions()
         options.forcedTransformRegions = (
-            old: [.init(fileStart: 0, length: Int64(old.count), address: 0, span: UInt64(old.count), architecture: .x86_64)],
-            new: [.init(fileStart: 0, length: Int64(new.count), address: 0, span: UInt64(new.count), architecture: .x86_64)]
+            old: [
+                .init(
+                    fileStart: 0, length: Int64(old.count), address: 0, span: UInt64(old.count), architecture: .x86_64)
+            ],
+            new: [
+                .init(
+                    fileStart: 0, length: Int64(new.count), address: 0, span: UInt64(new.count), architecture: .x86_64)
+            ]
         )
         let patch = try RoundTripTests.roundTrip(old, new, options: options)
         #expect(try DeltaPatchHeader.decode(patch).version == 3)
@@ -195,7 +218,8 @@ import OTATestSupport
 
     @Test func `an ADDP op needs a transform`() throws {
         var streams = AdversarialPatchTests.Streams()
-        streams.control = [DeltaOperation.predictedAddCode] + AdversarialPatchTests.varint(0) + AdversarialPatchTests.varint(10)
+        streams.control =
+            [DeltaOperation.predictedAddCode] + AdversarialPatchTests.varint(0) + AdversarialPatchTests.varint(10)
         streams.runs = AdversarialPatchTests.varint(10 << 3)
         #expect(AdversarialPatchTests.code(try AdversarialPatchTests.craft(streams, newSize: 10)) == "delta.unknown-op")
     }
@@ -225,5 +249,46 @@ import OTATestSupport
             #expect(code == nil || code!.hasPrefix("delta."), "unexpected code \(code!)")
         }
         #expect(accepted < 400)
+    }
+
+    /// The decoder looks map entries up through `MapIndex`; it must find exactly what a binary
+    /// search of the whole map finds, for any sorted map (including gaps, 1-byte entries, spans
+    /// wider than the index's 65,536 slots and addresses outside the map).
+    @Test func `the map index finds the same entry as a binary search`() {
+        var random = SeededGenerator(seed: 16)
+        for round in 0..<200 {
+            var map: [ReferenceTransform.MapEntry] = []
+            var address = UInt64.random(in: 0...(1 << 40), using: &random)
+            let wide = round % 4 == 0
+            for _ in 0..<Int.random(in: 0...300, using: &random) {
+                address +=
+                    wide
+                    ? UInt64.random(in: 0...(1 << 34), using: &random) : UInt64.random(in: 0...5000, using: &random)
+                let length =
+                    wide
+                    ? UInt64.random(in: 1...(1 << 30), using: &random) : UInt64.random(in: 1...9000, using: &random)
+                map.append(.init(oldAddress: address, length: length, newAddress: address &+ 4096))
+                address += length
+            }
+            let index = ReferenceTransform.MapIndex(map)
+            map.withUnsafeBufferPointer { entries in
+                var probes: [UInt64] = [0, .max, address, address &- 1]
+                for entry in map {
+                    probes += [
+                        entry.oldAddress, entry.oldAddress &- 1, entry.oldAddress + entry.length - 1,
+                        entry.oldAddress + entry.length,
+                    ]
+                }
+                for _ in 0..<500 {
+                    probes.append(
+                        UInt64.random(in: max(map.first?.oldAddress ?? 0, 100) - 100...address + 100, using: &random))
+                }
+                for probe in probes {
+                    #expect(
+                        index.entry(entries, containing: probe) == ReferenceTransform.entry(entries, containing: probe),
+                        "round \(round), address \(probe)")
+                }
+            }
+        }
     }
 }

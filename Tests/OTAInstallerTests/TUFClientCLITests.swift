@@ -163,7 +163,12 @@ import Testing
             let pid = try Spawn.start(
                 [Self.executable, "--metadata-dir", setup.metadataDirectory, "--metadata-url", "http://127.0.0.1:\(port)/metadata", "refresh"],
                 output: "/dev/null")
-            usleep(400_000)
+            // Signal only once the client has connected: it is then past start-up, where its
+            // handlers are installed (a fixed sleep lost that race on a loaded two-core CI machine).
+            var waiting = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+            #expect(poll(&waiting, 1, 60_000) == 1, "the client never connected")
+            let connection = accept(listener, nil, nil)
+            defer { if connection >= 0 { close(connection) } }
             kill(pid, signalNumber)
             #expect(Spawn.wait(pid) == 1, "signal \(signalNumber)")
         }

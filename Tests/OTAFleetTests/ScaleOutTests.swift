@@ -68,9 +68,16 @@ extension FleetIntegration {
             }
 
             func stop() {
-                // SIGKILL: a process started from the test runner inherits its blocked SIGTERM.
+                // SIGTERM, as an operator or systemd stops it; the test runner blocks SIGTERM and
+                // its children inherit that mask, so the service must unblock it itself.
                 for process in processes where process.isRunning {
-                    kill(process.processIdentifier, SIGKILL)
+                    kill(process.processIdentifier, SIGTERM)
+                    let deadline = Date().addingTimeInterval(20)
+                    while process.isRunning, Date() < deadline { usleep(50_000) }
+                    if process.isRunning {
+                        Issue.record("ota fleet serve did not stop on SIGTERM within 20 s")
+                        kill(process.processIdentifier, SIGKILL)
+                    }
                     process.waitUntilExit()
                 }
                 ws.cleanup()

@@ -40,6 +40,13 @@ struct FleetServe: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
+        // A service must stop on SIGTERM (systemd, a container runtime, a test) even when the
+        // process that started it had the signal blocked: the blocked mask is inherited.
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        sigaddset(&stopSignals, SIGTERM)
+        sigaddset(&stopSignals, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
         let store: any RecordStore = PostgresLocation.isPostgres(self.store)
             ? try PostgresRecordStore(url: self.store, connections: connections)
             : try SQLiteRecordStore(path: self.store, mode: .create)

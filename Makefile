@@ -26,7 +26,9 @@ test: deps
 demo: release
 	scripts/demo.sh $(OTA)
 
+# The benches also drive the records test rig (never part of `release`).
 bench: release
+	$(SWIFT) build -c release --product ota-records-rig
 	bench/run.sh $(OTA)
 
 # libFuzzer harnesses (-sanitize=fuzzer,address, in .build-fuzz/): each for FUZZ_SECONDS.

@@ -23,6 +23,8 @@ let package = Package(
         .library(name: "OTAFleet", targets: ["OTAFleet"]),
         .executable(name: "ota", targets: ["ota"]),
         .executable(name: "ota-tuf-client", targets: ["ota-tuf-client"]),
+        // The records test rig (crash-test appender, simulated fleets): tests and benches only, never installed.
+        .executable(name: "ota-records-rig", targets: ["ota-records-rig"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -90,8 +92,13 @@ let package = Package(
         .testTarget(
             name: "OTADeltaTests", dependencies: ["OTADelta", "OTACore", "OTATestSupport"],
             swiftSettings: swiftSettings),
+        // The records test rig: a separate executable, so the shipped `ota` holds no test command.
+        .executableTarget(
+            name: "ota-records-rig",
+            dependencies: ["OTACore", "OTARecorder", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings),
         .testTarget(
-            name: "OTARecorderTests", dependencies: ["OTACore", "OTARecorder"],
+            name: "OTARecorderTests", dependencies: ["OTACore", "OTARecorder", "OTATestSupport", "ota-records-rig"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "OTAComplianceTests", dependencies: ["OTACore", "OTARecorder", "OTACompliance", "OTATestSupport"],

@@ -30,7 +30,10 @@ mkdir -p bench/results "$work/certs"
 echo "fleet: $vehicles vehicles × $records records, $concurrency at once"
 # One device key for every simulated vehicle (each with a certificate naming its VIN).
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/device.key" 2>/dev/null
-"$ota" records simulate "$work/logs" --key "$work/device.key" --vehicles "$vehicles" --records "$records" >/dev/null
+# The logs come from the records test rig (never shipped; `make bench` builds it beside ota).
+rig=$(realpath -m "${RIG:-$(dirname "$ota")/ota-records-rig}")
+[ -x "$rig" ] || { echo "bench/fleet.sh: $rig is missing (swift build -c release --product ota-records-rig)" >&2; exit 1; }
+"$rig" simulate "$work/logs" --key "$work/device.key" --vehicles "$vehicles" --records "$records" >/dev/null
 printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth,2.25.277585782059759735957022079731708763311.1.5\n' > "$work/device.ext"
 openssl req -new -key "$work/device.key" -subj "/CN=bench" -out "$work/device.csr" 2>/dev/null
 for vin in $(ls "$work/logs"); do

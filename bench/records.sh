@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Records benchmark: append rate with durability, verify rate, ingest rate into the fleet store
-# and export time for VEHICLES x PER records (default 10,000 x 100 = 1,000,000), with peak memory.
+# Records benchmark: append rate with durability, verify rate, ingest rate into the fleet store,
+# SWIN lookups and export time for VEHICLES x PER records (default 10,000 x 100 = 1,000,000), with
+# peak memory.
 #
 #   bench/records.sh path/to/ota [VEHICLES] [PER_VEHICLE]
+#
+# The logs are written by the records test rig (`ota-records-rig`, a separate executable that is
+# never shipped; `make bench` builds it): $RIG, default ota-records-rig beside the ota given.
 #
 # Writes its work files under $BENCH_DIR (default: a new /tmp/ota-records-bench.XXXXXX, removed
 # at the end unless KEEP=1) and prints a Markdown table for docs/PERFORMANCE.md.
@@ -12,6 +16,11 @@ OTA=$(realpath "${1:?usage: bench/records.sh path/to/ota [VEHICLES] [PER_VEHICLE
 VEHICLES=${2:-10000}
 PER=${3:-100}
 DURABLE_APPENDS=${DURABLE_APPENDS:-20000}
+RIG=$(realpath -m "${RIG:-$(dirname "$OTA")/ota-records-rig}")
+if [ ! -x "$RIG" ]; then
+    echo "bench/records.sh: $RIG is missing (swift build -c release --product ota-records-rig)" >&2
+    exit 1
+fi
 WORK=${BENCH_DIR:-$(mktemp -d /tmp/ota-records-bench.XXXXXX)}
 mkdir -p "$WORK"
 [ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$WORK"' EXIT
@@ -41,12 +50,12 @@ TOTAL=$((VEHICLES * PER))
 ROWS=()
 
 # 1. Append with durability: write + fsync per record, one log (the vehicle's path).
-measure append "$OTA" records stress-append "$WORK/durable" --key "$WORK/device.pem" --count "$DURABLE_APPENDS" \
+measure append "$RIG" stress-append "$WORK/durable" --key "$WORK/device.pem" --count "$DURABLE_APPENDS" \
     --checkpoint-interval 256
 ROWS+=("| append, fsync per record (1 log) | $DURABLE_APPENDS records | ${SECONDS_TAKEN} s | $(rate "$DURABLE_APPENDS" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
 
 # 2. Generate the fleet: one log per vehicle (bulk durability: no fsync per record).
-measure simulate "$OTA" records simulate "$WORK/fleet" --key "$WORK/device.pem" --vehicles "$VEHICLES" --records "$PER"
+measure simulate "$RIG" simulate "$WORK/fleet" --key "$WORK/device.pem" --vehicles "$VEHICLES" --records "$PER"
 ROWS+=("| generate fleet logs, no fsync ($VEHICLES logs) | $TOTAL records | ${SECONDS_TAKEN} s | $(rate "$TOTAL" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
 LOG_BYTES=$(du -sb "$WORK/fleet" | cut -f1)
 
@@ -60,6 +69,24 @@ ROWS+=("| ingest into SQLite ($VEHICLES logs) | $TOTAL records | ${SECONDS_TAKEN
 measure reingest "$OTA" records ingest --store "$WORK/fleet.db" --key "$WORK/device.crt" "$WORK"/fleet/*
 ROWS+=("| ingest the same logs again (adds nothing) | $TOTAL records | ${SECONDS_TAKEN} s | $(rate "$TOTAL" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
 DB_BYTES=$(du -cb "$WORK"/fleet.db* | tail -1 | cut -f1)
+
+# 4b. The register's indexed lookups: which vehicles run a SWIN now (SWIN-5: the simulation
+#     leaves every vehicle's adas ECU on it, its updates 8 and 12 being refused and rolled back,
+#     so the answer lists the whole fleet), and one vehicle's software history. Each is a whole process (start-up,
+#     store open, query): the median of 5.
+lookup() {
+    local label=$1; shift
+    local times=()
+    for _ in 1 2 3 4 5; do
+        measure "$label" "$@"
+        times+=("$SECONDS_TAKEN")
+    done
+    SECONDS_TAKEN=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 3p)
+}
+SWIN_VEHICLES=$(lookup swin "$OTA" records register --store "$WORK/fleet.db" --swin SWIN-5 --json; grep -o '"vin"' "$WORK/out.swin" | wc -l)
+ROWS+=("| which vehicles run SWIN-5 now (\`records register --swin\`, whole process, median of 5) | $SWIN_VEHICLES vehicles found | ${SECONDS_TAKEN} s | | $(mib "$PEAK_KB") MiB |")
+lookup history "$OTA" records register --store "$WORK/fleet.db" --vin LSVSIM00000000042 --json
+ROWS+=("| one vehicle's software history (\`records register --vin\`, whole process, median of 5) | 1 vehicle | ${SECONDS_TAKEN} s | | $(mib "$PEAK_KB") MiB |")
 
 # 5. Exports: one campaign (a quarter of the fleet's records), then everything; memory must not
 #    grow with the number of records.
@@ -76,7 +103,7 @@ EXPORT_BYTES=$(du -sb "$WORK/export-all" | cut -f1)
 measure verify-export "$OTA" records verify-export "$WORK/export-all" --trust "$KEYS/trust"
 ROWS+=("| verify-export (everything: signer role, files, chain evidence of every vehicle) | $ALL records | ${SECONDS_TAKEN} s | $(rate "$ALL" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
 
-echo "Records benchmark: $VEHICLES vehicles x $PER records = $TOTAL records; $(nproc) cores; $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "Records benchmark: $VEHICLES vehicles x $PER records = $TOTAL records; $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg) at the end; $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "logs $(mib $((LOG_BYTES / 1024))) MiB, store $(mib $((DB_BYTES / 1024))) MiB, full export $(mib $((EXPORT_BYTES / 1024))) MiB"
 echo
 echo "| step | volume | time | rate | peak memory |"

@@ -15,7 +15,10 @@ WORK=$(mktemp -d -t ota-records-report.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$OUT"
 
-"$OTA" records simulate "$WORK/fleet" --key "$KEYS/vehicle/device.key" --vehicles 2 --records 70 > /dev/null
+# The fleet comes from the records test rig (never shipped), built beside ota.
+RIG=$(realpath -m "${RIG:-$(dirname "$OTA")/ota-records-rig}")
+[ -x "$RIG" ] || { echo "$RIG is missing (swift build --product ota-records-rig)" >&2; exit 1; }
+"$RIG" simulate "$WORK/fleet" --key "$KEYS/vehicle/device.key" --vehicles 2 --records 70 > /dev/null
 "$OTA" records ingest --store "$WORK/fleet.db" --key "$KEYS/vehicle/device.crt" "$WORK"/fleet/* > /dev/null
 for lang in en zh-CN; do
     "$OTA" records export --store "$WORK/fleet.db" --key "$KEYS/compliance/compliance-signer.key" \

@@ -1,24 +1,30 @@
 import Foundation
 import OTACore
 import OTARecorder
+import OTATestSupport
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
-/// A child `ota records stress-append` process is SIGKILLed at random points; then, to model a
+/// A child `ota-records-rig stress-append` process is SIGKILLed at random points; then, to model a
 /// power cut, whatever the child wrote after its last durable entry is cut at a random byte.
 /// Every entry whose `append` returned (the child printed it) must survive, the torn tail must be
 /// quarantined and recorded, and the log must verify.
 @Suite(.serialized) struct CrashTests {
-    static var ota: String {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ota").path
+    /// The records test rig (its own executable; the shipped `ota` has no test commands).
+    static var rig: String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+            "ota-records-rig"
+        ).path
     }
 
     @Test func `a killed appender loses no acknowledged record and its torn tail is reported`() throws {
-        try #require(FileManager.default.isExecutableFile(atPath: Self.ota), "build the ota executable first (swift build)")
-        let dir = TemporaryDirectory("crash"); defer { dir.cleanup() }
+        try #require(
+            FileManager.default.isExecutableFile(atPath: Self.rig),
+            "build the rig first (swift build --product ota-records-rig)")
+        let dir = try TemporaryDirectory("crash")
         let key = try PrivateKey.generate(.p256)
         let keyPath = dir.path + "/device.pem"
         try AtomicFileWriter.write(Array(try key.pem().utf8), to: keyPath)
@@ -30,32 +36,34 @@ import Glibc
         for trial in 0..<trials {
             // A fresh log every 25 trials; in between, crashes pile up on the same log.
             let log = dir.path + "/log-\(trial / 25)"
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: Self.ota)
-            process.arguments = ["records", "stress-append", log, "--key", keyPath, "--count", "100000",
-                                 "--segment-bytes", "6000", "--checkpoint-interval", "5"]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            // Started and reaped by pid (ChildProcess), not Foundation's Process: its exit watch
+            // rides on a descriptor a server started by another suite at the same moment could
+            // inherit, which once left a killed child a zombie and this test hung in
+            // waitUntilExit.
+            let child = try ChildProcess(
+                Self.rig,
+                [
+                    "stress-append", log, "--key", keyPath, "--count", "100000", "--segment-bytes", "6000",
+                    "--checkpoint-interval", "5",
+                ])
             // Kill at a random point measured in the child's progress (not wall time, so a busy
             // machine does not shift every kill into start-up): during start-up or log creation,
             // or a few milliseconds after the k-th append returned.
             let target = Int.random(in: 0...24, using: &rng)
-            var received = Data()
+            var received: [UInt8] = []
             if target == 0 {
                 usleep(UInt32.random(in: 0...30_000, using: &rng))
             } else {
                 while received.split(separator: UInt8(ascii: "\n")).count < target {
-                    let chunk = pipe.fileHandleForReading.availableData
+                    let chunk = try child.read()
                     if chunk.isEmpty { break }
-                    received.append(chunk)
+                    received += chunk
                 }
                 usleep(UInt32.random(in: 0...4_000, using: &rng))
             }
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            received.append(pipe.fileHandleForReading.readDataToEndOfFile())
+            child.kill(SIGKILL)
+            try child.wait()
+            received += try child.remainingOutput()
             let output = String(decoding: received, as: UTF8.self)
             let acknowledged = output.split(separator: "\n").compactMap { line -> UInt64? in
                 line.hasPrefix("appended ") ? UInt64(line.dropFirst(9)) : nil
@@ -67,14 +75,20 @@ import Glibc
             let layout = LogLayout(directory: log)
             guard let last = try layout.segments().last else { continue }
             var head: UInt64 = 0
-            if FileSystem.exists(layout.headPath), let entry = LogEntry.parse(try FileSystem.read(layout.headPath).dropLast()) { head = entry.seq }
+            if FileSystem.exists(layout.headPath),
+                let entry = LogEntry.parse(try FileSystem.read(layout.headPath).dropLast())
+            {
+                head = entry.seq
+            }
             let durableSeq = max(acknowledged.max() ?? 0, head)
             var durableEnd: Int64 = 0
             var boundaries: Set<Int64> = [0]
             try SegmentReader.forEachLine(layout.path(last)) { line, offset, terminated in
                 guard terminated else { return }
                 boundaries.insert(offset + Int64(line.count) + 1)
-                if let entry = LogEntry.parse(line), entry.seq <= durableSeq { durableEnd = offset + Int64(line.count) + 1 }
+                if let entry = LogEntry.parse(line), entry.seq <= durableSeq {
+                    durableEnd = offset + Int64(line.count) + 1
+                }
             }
             let size = try InputFile(path: layout.path(last)).size()
             let cut = Int64.random(in: durableEnd...size, using: &rng)
@@ -98,9 +112,13 @@ import Glibc
                 let entry = try recorder.entry(at: seq)
                 #expect(entry?.kind == .record, "trial \(trial): acknowledged entry \(seq) lost")
             }
-            #expect((report.lastSeq ?? 0) >= (acknowledged.max() ?? 0), "trial \(trial): log ends before acknowledged entries")
+            #expect(
+                (report.lastSeq ?? 0) >= (acknowledged.max() ?? 0),
+                "trial \(trial): log ends before acknowledged entries")
         }
-        print("crash trials: \(trials), acknowledged appends: \(acknowledgedTotal), cuts inside an entry: \(cutsInsideEntries), torn tails reported: \(tornReported)")
+        print(
+            "crash trials: \(trials), acknowledged appends: \(acknowledgedTotal), cuts inside an entry: \(cutsInsideEntries), torn tails reported: \(tornReported)"
+        )
         #expect(acknowledgedTotal > trials, "the child appended too little to test anything")
         #expect(cutsInsideEntries > 20)
         #expect(tornReported >= cutsInsideEntries)

@@ -1,6 +1,7 @@
 import Foundation
 import OTACore
 import OTARecorder
+import OTATestSupport
 import Testing
 
 /// Lines anyone can write without the device key (own hash and `PREV` correct, appended after the
@@ -13,7 +14,7 @@ import Testing
         let layout: LogLayout
 
         init() throws {
-            dir = TemporaryDirectory("forged")
+            dir = try TemporaryDirectory("forged")
             key = try PrivateKey.generate(.p256)
             _ = try Samples.makeLog(at: dir.path, count: 12, key: key)
             layout = LogLayout(directory: dir.path)
@@ -22,7 +23,9 @@ import Testing
         var last: LogEntry {
             get throws {
                 var found: LogEntry? = nil
-                try SegmentReader.forEachLine(layout.path(try layout.segments().last!)) { line, _, _ in found = LogEntry.parse(line) }
+                try SegmentReader.forEachLine(layout.path(try layout.segments().last!)) { line, _, _ in
+                    found = LogEntry.parse(line)
+                }
                 return found!
             }
         }
@@ -38,7 +41,9 @@ import Testing
             handle.closeFile()
         }
 
-        func verify() throws -> VerificationReport { try LogVerifier(directory: dir.path, publicKey: try key.publicKey).verify() }
+        func verify() throws -> VerificationReport {
+            try LogVerifier(directory: dir.path, publicKey: try key.publicKey).verify()
+        }
     }
 
     static let time = #"{"at":"2026-02-01T00:00:00.000Z","source":"test"}"#
@@ -50,7 +55,7 @@ import Testing
         #"{"cutoff":"2026-01-01T00:00:00.000Z","months":6,"reason":"r","requestedBy":"x","segments":[],"through":99999999999999999999,"time":TIME}"#,
     ])
     func `a forged prune with a number out of range is reported, not trapped on`(body: String) throws {
-        let forgery = try Forgery(); defer { forgery.dir.cleanup() }
+        let forgery = try Forgery()
         try forgery.append(kind: "prune", body: body.replacingOccurrences(of: "TIME", with: Self.time))
         let report = try forgery.verify()
         #expect(report.issues.contains { $0.kind == .schema }, "\(report.issues)")
@@ -58,8 +63,11 @@ import Testing
 
     @Test(arguments: ["9223372036854775808", "9999999999999999999", "18446744073709551615", "99999999999999999999"])
     func `a forged entry number past Int64.max is malformed, not trapped on`(seq: String) throws {
-        let forgery = try Forgery(); defer { forgery.dir.cleanup() }
-        try forgery.append(kind: "record", body: #"{"outcome":"success","step":"commit","time":TIME}"#.replacingOccurrences(of: "TIME", with: Self.time), seq: seq)
+        let forgery = try Forgery()
+        try forgery.append(
+            kind: "record",
+            body: #"{"outcome":"success","step":"commit","time":TIME}"#.replacingOccurrences(
+                of: "TIME", with: Self.time), seq: seq)
         let report = try forgery.verify()
         #expect(report.issues.contains { $0.kind == .malformed }, "\(report.issues)")
     }
@@ -75,14 +83,14 @@ import Testing
         #"{"step":"commit","outcome":"success","time":TIME}"#,
     ])
     func `a record the schema forbids is reported by verify`(body: String) throws {
-        let forgery = try Forgery(); defer { forgery.dir.cleanup() }
+        let forgery = try Forgery()
         try forgery.append(kind: "record", body: body.replacingOccurrences(of: "TIME", with: Self.time))
         let report = try forgery.verify()
         #expect(report.issues.contains { $0.kind == .schema }, "\(report.issues)")
     }
 
     @Test func `a record the schema forbids is never appended`() throws {
-        let dir = TemporaryDirectory(); defer { dir.cleanup() }
+        let dir = try TemporaryDirectory("records")
         let recorder = try Samples.makeLog(at: dir.path, count: 1, key: try PrivateKey.generate(.p256))
         var record = Samples.record(vin: "LSVAU2180N2000001", index: 3, time: Samples.start)
         record.preconditions?.batteryPercent = 1000
@@ -93,17 +101,21 @@ import Testing
 
     @Test(arguments: [0, 5, 1201, -3])
     func `a wrong retention in log.json is reported`(months: Int) throws {
-        let dir = TemporaryDirectory(); defer { dir.cleanup() }
+        let dir = try TemporaryDirectory("records")
         let key = try PrivateKey.generate(.p256)
         _ = try Samples.makeLog(at: dir.path, count: 3, key: key)
         let path = dir.path + "/log.json"
         let text = String(decoding: try FileSystem.read(path), as: UTF8.self)
-        try AtomicFileWriter.write(Array(text.replacingOccurrences(of: "\"retentionMonths\":6", with: "\"retentionMonths\":\(months)").utf8), to: path)
-        #expect(throws: OTAError(.recordsMeta, "")) { _ = try LogVerifier(directory: dir.path, publicKey: try key.publicKey).verify() }
+        try AtomicFileWriter.write(
+            Array(text.replacingOccurrences(of: "\"retentionMonths\":6", with: "\"retentionMonths\":\(months)").utf8),
+            to: path)
+        #expect(throws: OTAError(.recordsMeta, "")) {
+            _ = try LogVerifier(directory: dir.path, publicKey: try key.publicKey).verify()
+        }
     }
 
     @Test func `a renamed segment is reported`() throws {
-        let dir = TemporaryDirectory(); defer { dir.cleanup() }
+        let dir = try TemporaryDirectory("records")
         let key = try PrivateKey.generate(.p256)
         _ = try Samples.makeLog(at: dir.path, count: 400, key: key, segmentBytes: 64 << 10)
         let layout = LogLayout(directory: dir.path)
@@ -111,18 +123,23 @@ import Testing
         try #require(segments.count >= 3)
         // Renamed to another number: the name no longer matches its first entry.
         let second = try #require(LogLayout.firstSeq(ofSegment: segments[1]))
-        try FileManager.default.moveItem(atPath: layout.path(segments[1]), toPath: layout.path(LogLayout.segmentName(firstSeq: second + 1)))
+        try FileManager.default.moveItem(
+            atPath: layout.path(segments[1]), toPath: layout.path(LogLayout.segmentName(firstSeq: second + 1)))
         var report = try LogVerifier(directory: dir.path, publicKey: try key.publicKey).verify()
         #expect(report.issues.contains { $0.kind == .segmentName }, "\(report.issues)")
         // Renamed out of the pattern: reported by name, besides the entries it takes away.
-        try FileManager.default.moveItem(atPath: layout.path(LogLayout.segmentName(firstSeq: second + 1)), toPath: layout.path(segments[1]) + ".bak")
+        try FileManager.default.moveItem(
+            atPath: layout.path(LogLayout.segmentName(firstSeq: second + 1)), toPath: layout.path(segments[1]) + ".bak")
         report = try LogVerifier(directory: dir.path, publicKey: try key.publicKey).verify()
         #expect(report.issues.contains { $0.kind == .segmentName && $0.location.hasSuffix(".bak") }, "\(report.issues)")
         #expect(report.issues.contains { $0.kind == .deleted })
     }
 
     @Test func `entry bodies must be canonical JSON`() throws {
-        for text in [#"{"a":1, "b":2}"#, #"{"b":1,"a":2}"#, #"{"a":01}"#, #"{"a":-0}"#, #"{"a":"\/"}"#, #"{"a":"\u0041"}"#, #"{"a":"\u001F"}"#, #"{"a":"\u000a"}"#, #"{"a":"\u00e9"}"#] {
+        for text in [
+            #"{"a":1, "b":2}"#, #"{"b":1,"a":2}"#, #"{"a":01}"#, #"{"a":-0}"#, #"{"a":"\/"}"#, #"{"a":"\u0041"}"#,
+            #"{"a":"\u001F"}"#, #"{"a":"\u000a"}"#, #"{"a":"\u00e9"}"#,
+        ] {
             #expect(throws: OTAErrorBox.self, "\(text)") { _ = try JSONValue.parseCanonical(Array(text.utf8)) }
         }
         for text in [#"{"a":1,"b":[true,null,-5,0]}"#, #"{"a":"\u001f\n"}"#, #"{"":{},"a":"é/"}"#] {
@@ -135,7 +152,7 @@ import Testing
 @Suite struct KeyRotationTests {
     @Test(arguments: [(KeyType.p256, KeyType.ed25519), (KeyType.sm2, KeyType.sm2)])
     func `the log continues across a device key rotation announced by the old key`(old: KeyType, new: KeyType) throws {
-        let dir = TemporaryDirectory(); defer { dir.cleanup() }
+        let dir = try TemporaryDirectory("records")
         let oldKey = try PrivateKey.generate(old), newKey = try PrivateKey.generate(new)
         let hash: HashAlgorithm = old == .sm2 ? .sm3 : .sha256
         let clock = ManualClock(Samples.start)
@@ -151,28 +168,36 @@ import Testing
         let newKeyID = try newKey.publicKey.keyID(.sha256).hex
         #expect(report.keyRotations == 1 && report.keyID == newKeyID)
         // The log reopens only with the new key.
-        #expect(throws: OTAError(.recordsWrongKey, "")) { _ = try Recorder.open(at: dir.path, signer: oldKey, clock: clock) }
+        #expect(throws: OTAError(.recordsWrongKey, "")) {
+            _ = try Recorder.open(at: dir.path, signer: oldKey, clock: clock)
+        }
         _ = try Recorder.open(at: dir.path, signer: newKey, clock: clock)
         // A verifier with only the new key cannot anchor the start of the log.
-        #expect(throws: OTAError(.recordsKeyMismatch, "")) { _ = try LogVerifier(directory: dir.path, publicKey: try newKey.publicKey).verify() }
+        #expect(throws: OTAError(.recordsKeyMismatch, "")) {
+            _ = try LogVerifier(directory: dir.path, publicKey: try newKey.publicKey).verify()
+        }
     }
 
     @Test func `a checkpoint signed by an unannounced key is refused`() throws {
-        let forgery = try ForgedLineTests.Forgery(); defer { forgery.dir.cleanup() }
+        let forgery = try ForgedLineTests.Forgery()
         let intruder = try PrivateKey.generate(.p256)
         let meta = try LogMeta.load(forgery.layout)
         let previous = try forgery.last
         let seq = previous.seq + 1
-        let signature = try intruder.signature(for: LogEntry.checkpointMessage(genesis: meta.genesis, seq: seq, prev: previous.hash))
-        let body = EntryBody.checkpoint(.init(algorithm: .ecdsaP256SHA256, key: try intruder.publicKey.keyID(.sha256).hex, signature: signature,
-                                              time: RecordTime(Samples.start, source: .test))).json
+        let signature = try intruder.signature(
+            for: LogEntry.checkpointMessage(genesis: meta.genesis, seq: seq, prev: previous.hash))
+        let body = EntryBody.checkpoint(
+            .init(
+                algorithm: .ecdsaP256SHA256, key: try intruder.publicKey.keyID(.sha256).hex, signature: signature,
+                time: RecordTime(Samples.start, source: .test))
+        ).json
         try forgery.append(kind: "checkpoint", body: String(decoding: body.bytes, as: UTF8.self))
         let report = try forgery.verify()
         #expect(report.issues.contains { $0.kind == .checkpointSignature && $0.seq == seq }, "\(report.issues)")
     }
 
     @Test func `log.json follows the chain's key, not the other way round`() throws {
-        let dir = TemporaryDirectory(); defer { dir.cleanup() }
+        let dir = try TemporaryDirectory("records")
         let key = try PrivateKey.generate(.p256), intruder = try PrivateKey.generate(.p256)
         _ = try Samples.makeLog(at: dir.path, count: 10, key: key)
         let layout = LogLayout(directory: dir.path)
@@ -182,6 +207,8 @@ import Testing
         // Verification names the disagreement; the intruder's key does not open the log.
         let report = try LogVerifier(directory: dir.path, publicKey: try key.publicKey).verify()
         #expect(report.issues.contains { $0.kind == .meta }, "\(report.issues)")
-        #expect(throws: OTAError(.recordsWrongKey, "")) { _ = try Recorder.open(at: dir.path, signer: intruder, clock: ManualClock(Samples.start)) }
+        #expect(throws: OTAError(.recordsWrongKey, "")) {
+            _ = try Recorder.open(at: dir.path, signer: intruder, clock: ManualClock(Samples.start))
+        }
     }
 }

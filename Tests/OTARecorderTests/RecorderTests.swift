@@ -1,12 +1,13 @@
 import Foundation
 import OTACore
 import OTARecorder
+import OTATestSupport
 import Testing
 
 @Suite struct RecorderTests {
     @Test(arguments: [(KeyType.p256, HashAlgorithm.sha256), (KeyType.sm2, HashAlgorithm.sm3)])
     func `an intact log verifies with either suite`(keyType: KeyType, hash: HashAlgorithm) throws {
-        let dir = TemporaryDirectory(); defer { dir.cleanup() }
+        let dir = try TemporaryDirectory("records")
         let key = try PrivateKey.generate(keyType)
         _ = try Samples.makeLog(at: dir.path, count: 600, key: key, segmentBytes: 64 << 10, hash: hash)
         let report = try LogVerifier(directory: dir.path, publicKey: try key.publicKey).verify()
@@ -25,7 +26,9 @@ import Testing
     }
 
     @Test func `canonical JSON sorts keys and escapes control characters`() {
-        let value = JSONValue.object(["b": .integer(-1), "a": .string("x\"\\\n\u{1}é/"), "c": .array([.bool(true), .null])])
+        let value = JSONValue.object([
+            "b": .integer(-1), "a": .string("x\"\\\n\u{1}é/"), "c": .array([.bool(true), .null]),
+        ])
         #expect(String(decoding: value.bytes, as: UTF8.self) == #"{"a":"x\"\\\n\u0001é/","b":-1,"c":[true,null]}"#)
     }
 
@@ -39,7 +42,7 @@ import Testing
     }
 
     @Test func `a record for another VIN is refused`() throws {
-        let dir = TemporaryDirectory(); defer { dir.cleanup() }
+        let dir = try TemporaryDirectory("records")
         let key = try PrivateKey.generate(.p256)
         let recorder = try Samples.makeLog(at: dir.path, count: 1, key: key)
         #expect(throws: OTAError(.recordsVinMismatch, "")) {
@@ -48,7 +51,7 @@ import Testing
     }
 
     @Test func `a log verified with another device key is refused`() throws {
-        let dir = TemporaryDirectory(); defer { dir.cleanup() }
+        let dir = try TemporaryDirectory("records")
         let key = try PrivateKey.generate(.p256)
         _ = try Samples.makeLog(at: dir.path, count: 5, key: key)
         #expect(throws: OTAError(.recordsKeyMismatch, "")) {
@@ -57,7 +60,7 @@ import Testing
     }
 
     @Test func `reopening continues the chain`() throws {
-        let dir = TemporaryDirectory(); defer { dir.cleanup() }
+        let dir = try TemporaryDirectory("records")
         let key = try PrivateKey.generate(.p256)
         let clock = ManualClock(Samples.start)
         do { _ = try Samples.makeLog(at: dir.path, count: 10, key: key, clock: clock) }
@@ -71,15 +74,17 @@ import Testing
     }
 
     @Test func `a second writer is refused`() throws {
-        let dir = TemporaryDirectory(); defer { dir.cleanup() }
+        let dir = try TemporaryDirectory("records")
         let key = try PrivateKey.generate(.p256)
         let recorder = try Samples.makeLog(at: dir.path, count: 1, key: key)
-        #expect(throws: OTAError(.recordsBusy, "")) { _ = try Recorder.open(at: dir.path, signer: key, clock: ManualClock(Samples.start)) }
+        #expect(throws: OTAError(.recordsBusy, "")) {
+            _ = try Recorder.open(at: dir.path, signer: key, clock: ManualClock(Samples.start))
+        }
         withExtendedLifetime(recorder) {}
     }
 
     @Test func `a torn tail is quarantined and recorded as an entry of its own`() throws {
-        let dir = TemporaryDirectory(); defer { dir.cleanup() }
+        let dir = try TemporaryDirectory("records")
         let key = try PrivateKey.generate(.p256)
         let clock = ManualClock(Samples.start)
         do { _ = try Samples.makeLog(at: dir.path, count: 3, key: key, clock: clock) }
@@ -102,15 +107,16 @@ import Testing
     }
 
     @Test func `retention shorter than six months is refused`() throws {
-        let dir = TemporaryDirectory(); defer { dir.cleanup() }
+        let dir = try TemporaryDirectory("records")
         #expect(throws: OTAError(.recordsRetentionMinimum, "")) {
-            _ = try Recorder.create(at: dir.path, vin: "V1", signer: try PrivateKey.generate(.p256), clock: ManualClock(Samples.start),
-                                    configuration: .init(retentionMonths: 5))
+            _ = try Recorder.create(
+                at: dir.path, vin: "V1", signer: try PrivateKey.generate(.p256), clock: ManualClock(Samples.start),
+                configuration: .init(retentionMonths: 5))
         }
     }
 
     @Test func `rewriting the chain without the device key breaks the next checkpoint`() throws {
-        let dir = TemporaryDirectory(); defer { dir.cleanup() }
+        let dir = try TemporaryDirectory("records")
         let key = try PrivateKey.generate(.p256)
         let recorder = try Samples.makeLog(at: dir.path, count: 100, key: key)
         let path = recorder.layout.path(try recorder.layout.segments()[0])
@@ -120,10 +126,13 @@ import Testing
         for index in 40..<lines.count {
             guard var entry = LogEntry.parse(Array(lines[index].utf8)[...]) else { continue }
             var body = String(decoding: entry.body, as: UTF8.self)
-            if index == 40 { body = body.replacingOccurrences(of: "\"outcome\":\"success\"", with: "\"outcome\":\"failure\"") }
+            if index == 40 {
+                body = body.replacingOccurrences(of: "\"outcome\":\"success\"", with: "\"outcome\":\"failure\"")
+            }
             let kind = entry.kind
-            let (line, hash) = try LogEntry.encode(seq: entry.seq, prev: index == 40 ? entry.prev : previous, kind: kind,
-                                                   body: try JSONValue.parse(Array(body.utf8)), hash: .sha256)
+            let (line, hash) = try LogEntry.encode(
+                seq: entry.seq, prev: index == 40 ? entry.prev : previous, kind: kind,
+                body: try JSONValue.parse(Array(body.utf8)), hash: .sha256)
             lines[index] = String(decoding: line.dropLast(), as: UTF8.self)
             previous = hash
             entry = LogEntry.parse(line.dropLast())!
@@ -135,7 +144,7 @@ import Testing
     }
 
     @Test func `a missing HEAD is reported`() throws {
-        let dir = TemporaryDirectory(); defer { dir.cleanup() }
+        let dir = try TemporaryDirectory("records")
         let key = try PrivateKey.generate(.p256)
         _ = try Samples.makeLog(at: dir.path, count: 5, key: key)
         unlink(dir.path + "/HEAD")

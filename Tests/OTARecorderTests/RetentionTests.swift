@@ -1,6 +1,7 @@
 import Foundation
 import OTACore
 import OTARecorder
+import OTATestSupport
 import Testing
 
 @Suite struct RetentionTests {
@@ -9,8 +10,9 @@ import Testing
     func makeLog(_ dir: TemporaryDirectory) throws -> (Recorder, PrivateKey, ManualClock, ackThrough: UInt64) {
         let key = try PrivateKey.generate(.p256)
         let clock = ManualClock(Samples.start)
-        let recorder = try Recorder.create(at: dir.path, vin: "LSVAU2180N2000001", signer: key, clock: clock,
-                                           configuration: .init(segmentBytes: 16 << 10, checkpointInterval: 32, durability: .none))
+        let recorder = try Recorder.create(
+            at: dir.path, vin: "LSVAU2180N2000001", signer: key, clock: clock,
+            configuration: .init(segmentBytes: 16 << 10, checkpointInterval: 32, durability: .none))
         for index in 0..<300 {
             clock.advance(seconds: 3600)
             try recorder.append(Samples.record(vin: "LSVAU2180N2000001", index: index, time: clock.now().date))
@@ -28,7 +30,7 @@ import Testing
     }
 
     @Test func `pruning at 5 months 29 days refuses`() throws {
-        let dir = TemporaryDirectory(); defer { dir.cleanup() }
+        let dir = try TemporaryDirectory("records")
         let (recorder, _, _, _) = try makeLog(dir)
         let before = try recorder.layout.segments()
         // Even the oldest segment is only 5 months 29 days old.
@@ -41,7 +43,7 @@ import Testing
     }
 
     @Test func `pruning at 6 months and a day removes whole acknowledged segments only and the rest verifies`() throws {
-        let dir = TemporaryDirectory(); defer { dir.cleanup() }
+        let dir = try TemporaryDirectory("records")
         let (recorder, key, _, ackThrough) = try makeLog(dir)
         let before = try recorder.layout.segments()
         var contents: [String: [UInt8]] = [:]
@@ -62,7 +64,7 @@ import Testing
     }
 
     @Test func `a longer retention is honoured and a shorter one is refused`() throws {
-        let dir = TemporaryDirectory(); defer { dir.cleanup() }
+        let dir = try TemporaryDirectory("records")
         let (recorder, _, _, _) = try makeLog(dir)
         let now = RecordTime.adding(months: 7, to: try newestTime(recorder))
         #expect(try recorder.prune(now: now, months: 12).removed.isEmpty)
@@ -70,7 +72,7 @@ import Testing
     }
 
     @Test func `segments deleted without a prune record are reported`() throws {
-        let dir = TemporaryDirectory(); defer { dir.cleanup() }
+        let dir = try TemporaryDirectory("records")
         let (recorder, key, _, _) = try makeLog(dir)
         let segments = try recorder.layout.segments()
         unlink(recorder.layout.path(segments[0]))
@@ -80,7 +82,7 @@ import Testing
     }
 
     @Test func `nothing unacknowledged is pruned`() throws {
-        let dir = TemporaryDirectory(); defer { dir.cleanup() }
+        let dir = try TemporaryDirectory("records")
         let key = try PrivateKey.generate(.p256)
         let recorder = try Samples.makeLog(at: dir.path, count: 300, key: key, segmentBytes: 16 << 10)
         let report = try recorder.prune(now: RecordTime.adding(months: 24, to: Samples.start))

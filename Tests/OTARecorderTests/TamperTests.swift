@@ -1,6 +1,7 @@
 import Foundation
 import OTACore
 import OTARecorder
+import OTATestSupport
 import Testing
 
 /// A deterministic generator, so a failing trial can be replayed from its seed.
@@ -37,7 +38,7 @@ final class TamperFixture: Sendable {
     let snapshots: [(index: Int, verifier: RecordChainVerifier, segment: Int, number: Int)]
 
     init() throws {
-        let dir = TemporaryDirectory("tamper"); defer { dir.cleanup() }
+        let dir = try TemporaryDirectory("tamper")
         let key = try PrivateKey.generate(.p256)
         _ = try Samples.makeLog(at: dir.path, count: 2_000, key: key, segmentBytes: 128 << 10)
         let layout = LogLayout(directory: dir.path)
@@ -46,7 +47,9 @@ final class TamperFixture: Sendable {
         segments = try layout.segments()
         var lines: [Line] = []
         for (index, name) in segments.enumerated() {
-            try SegmentReader.forEachLine(layout.path(name)) { line, _, _ in lines.append(Line(segment: index, bytes: Array(line))) }
+            try SegmentReader.forEachLine(layout.path(name)) { line, _, _ in
+                lines.append(Line(segment: index, bytes: Array(line)))
+            }
         }
         self.lines = lines
         var head = try FileSystem.read(layout.headPath)
@@ -60,7 +63,8 @@ final class TamperFixture: Sendable {
             if index % 100 == 0 { snapshots.append((index, verifier, segment, number)) }
             if line.segment != segment { segment = line.segment; number = 0 }
             number += 1
-            try verifier.consume(line.bytes[...], terminated: true, at: EntryLocation(segment: segments[line.segment], line: number))
+            try verifier.consume(
+                line.bytes[...], terminated: true, at: EntryLocation(segment: segments[line.segment], line: number))
         }
         self.snapshots = snapshots
     }
@@ -76,8 +80,9 @@ final class TamperFixture: Sendable {
             let line = lines[index]
             if line.segment != segment { segment = line.segment; number = 0 }
             number += 1
-            try verifier.consume(line.bytes[...], terminated: lastTerminated || index < lines.count - 1,
-                                 at: EntryLocation(segment: segments[line.segment], line: number))
+            try verifier.consume(
+                line.bytes[...], terminated: lastTerminated || index < lines.count - 1,
+                at: EntryLocation(segment: segments[line.segment], line: number))
         }
         return verifier.finish()
     }
@@ -171,9 +176,11 @@ enum Tamper: String, CaseIterable, Sendable {
                 var forged = Samples.record(vin: fixture.meta.vin, index: trial, time: Samples.start)
                 forged.outcome = .success
                 forged.step = .commit
-                let (line, _) = try LogEntry.encode(seq: previous.seq + 1, prev: previous.hash, kind: .record,
-                                                    body: forged.json, hash: fixture.meta.hash)
-                lines.insert(.init(segment: fixture.lines[position].segment, bytes: Array(line.dropLast())), at: position)
+                let (line, _) = try LogEntry.encode(
+                    seq: previous.seq + 1, prev: previous.hash, kind: .record,
+                    body: forged.json, hash: fixture.meta.hash)
+                lines.insert(
+                    .init(segment: fixture.lines[position].segment, bytes: Array(line.dropLast())), at: position)
                 touched = [previous.seq + 1]
                 kinds = [.inserted]
             case .reordered where !variant:
@@ -202,14 +209,19 @@ enum Tamper: String, CaseIterable, Sendable {
                 if variant {
                     // Cut inside an entry: the torn bytes are reported too.
                     let cut = fixture.lines[keep]
-                    lines.append(.init(segment: cut.segment, bytes: Array(cut.bytes.prefix(Int.random(in: 1..<cut.bytes.count, using: &rng)))))
+                    lines.append(
+                        .init(
+                            segment: cut.segment,
+                            bytes: Array(cut.bytes.prefix(Int.random(in: 1..<cut.bytes.count, using: &rng)))))
                     lastTerminated = false
                 }
                 kinds = [.truncated]
             }
             let report = try fixture.verify(lines, unchangedBefore: unchangedBefore, lastTerminated: lastTerminated)
             #expect(!report.intact, "trial \(trial): \(kind) went undetected")
-            let located = report.issues.contains { issue in kinds.contains(issue.kind) && touched.contains(where: issue.concerns) }
+            let located = report.issues.contains { issue in
+                kinds.contains(issue.kind) && touched.contains(where: issue.concerns)
+            }
             #expect(located, "trial \(trial): \(kind) of \(touched) not located: \(report.issues.prefix(5))")
             if !located { return }
         }

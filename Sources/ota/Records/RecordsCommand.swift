@@ -12,7 +12,6 @@ struct RecordsCommand: ParsableCommand {
         subcommands: [
             RecordsVerify.self, RecordsAppend.self, RecordsAck.self, RecordsPrune.self, RecordsRotateKey.self, RecordsIngest.self,
             RecordsQuery.self, RecordsRegister.self, RecordsExport.self, RecordsVerifyExport.self, RecordsPurge.self,
-            RecordsStressAppend.self, RecordsSimulate.self,
         ]
     )
 }

@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import OTACore
+import OTARecorder
+
+/// `ota-records-rig`: the records test rig, a separate executable that is never part of the
+/// shipped `ota` (`make release` builds `--product ota` alone). The crash tests drive
+/// `stress-append`; the benchmarks and the report screenshot script drive `simulate`.
+@main
+struct RecordsRig: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ota-records-rig",
+        abstract: "Test rig for the record log: crash-test appender and simulated fleets (not shipped).",
+        subcommands: [StressAppend.self, Simulate.self]
+    )
+}
+
+/// Appends generated records one by one, printing `appended SEQ` after each `append` returned.
+/// The crash tests SIGKILL it and check that every printed entry survived.
+struct StressAppend: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "stress-append")
+
+    @Argument(help: "The log directory (created when missing).") var log: String
+    @Option(help: "The device key that signs checkpoints.") var key: String
+    @Option var vin: String = "LSVAU2180N2000001"
+    @Option var count: Int = 1000
+    @Option var segmentBytes: Int64 = 4 << 20
+    @Option var checkpointInterval: Int = 16
+
+    func run() throws {
+        let signer = try PrivateKey(reference: key)
+        let clock = SystemClock(source: .rtc)
+        let configuration = Recorder.Configuration(
+            segmentBytes: segmentBytes, checkpointInterval: checkpointInterval, durability: .fsync)
+        let recorder =
+            FileSystem.exists(log + "/log.json")
+            ? try Recorder.open(at: log, signer: signer, clock: clock, configuration: configuration)
+            : try Recorder.create(at: log, vin: vin, signer: signer, clock: clock, configuration: configuration)
+        for tail in recorder.tornTails { FileHandle.standardOutput.write(Data("torn \(tail.seq)\n".utf8)) }
+        for index in 0..<count {
+            let record = Simulation.record(vin: vin, index: index, time: Date())
+            let appended = try recorder.append(record)
+            // Unbuffered: the line is out before the next append starts.
+            FileHandle.standardOutput.write(Data("appended \(appended.seq)\n".utf8))
+        }
+        try recorder.close()
+    }
+}
+
+/// Writes logs for many simulated vehicles (bulk durability) for benchmarks and demos.
+struct Simulate: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "simulate")
+
+    @Argument(help: "Directory to hold one log per vehicle.") var directory: String
+    @Option(help: "The device key that signs every vehicle's checkpoints.") var key: String
+    @Option var vehicles: Int = 10
+    @Option var records: Int = 100
+    @Option(help: "none or fsync.") var durability: String = "none"
+    @Option var start: String = "2026-01-01T00:00:00Z"
+
+    func run() throws {
+        let signer = try PrivateKey(reference: key)
+        guard let begin = RecordTime.parse(start) else {
+            throw ValidationError("--start: expected RFC 3339 UTC time such as 2026-01-31T00:00:00Z")
+        }
+        guard durability == "none" || durability == "fsync" else {
+            throw ValidationError("--durability: none or fsync")
+        }
+        try FileSystem.createDirectory(directory)
+        for vehicle in 0..<vehicles {
+            let vin = Simulation.vin(vehicle)
+            let clock = ManualClock(begin.addingTimeInterval(Double(vehicle)), source: .gnss)
+            let recorder = try Recorder.create(
+                at: directory + "/" + vin, vin: vin, signer: signer, clock: clock,
+                configuration: .init(durability: durability == "fsync" ? .fsync : .none))
+            for index in 0..<records {
+                clock.advance(seconds: 3600)
+                try recorder.append(Simulation.record(vin: vin, index: index, time: clock.now().date))
+            }
+            try recorder.close()
+        }
+        print("simulated \(vehicles) vehicle(s) x \(records) record(s) in \(directory)")
+    }
+}

@@ -43,10 +43,19 @@ package enum StrictJSON {
         /// keeps them as two members.
         package var refusesEquivalentKeys = true
 
-        package init(maximumDepth: Int = 64, integersOnly: Bool = true, refusesEquivalentKeys: Bool = true) {
+        /// The input must already be the canonical encoding (`canonicalBytes`), checked while it
+        /// is read: no whitespace, members in strictly increasing UTF-8 byte order, only the
+        /// escapes the canonical form writes. With `integersOnly`, numbers are canonical too.
+        package var canonicalForm = false
+
+        package init(
+            maximumDepth: Int = 64, integersOnly: Bool = true, refusesEquivalentKeys: Bool = true,
+            canonicalForm: Bool = false
+        ) {
             self.maximumDepth = maximumDepth
             self.integersOnly = integersOnly
             self.refusesEquivalentKeys = refusesEquivalentKeys
+            self.canonicalForm = canonicalForm
         }
     }
 
@@ -64,9 +73,9 @@ package enum StrictJSON {
     package static func parse(_ bytes: [UInt8], limits: Limits = Limits()) throws(SyntaxError) -> Value {
         var parser = Parser(bytes: bytes, limits: limits)
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { throw parser.fail("a byte-order mark is not allowed") }
-        parser.skipSpace()
+        try parser.space()
         let value = try parser.value(depth: 0)
-        parser.skipSpace()
+        try parser.space()
         guard parser.index == bytes.count else { throw parser.fail("data after the JSON value") }
         return value
     }
@@ -107,7 +116,8 @@ package enum StrictJSON {
         }
     }
 
-    private static func writeString(_ text: String, into out: inout [UInt8]) {
+    /// A string in canonical form (also used by the record log's writer, `JSONValue`).
+    package static func writeString(_ text: String, into out: inout [UInt8]) {
         let hex = Array("0123456789abcdef".utf8)
         out.append(UInt8(ascii: "\""))
         for byte in text.utf8 {
@@ -160,7 +170,13 @@ package enum StrictJSON {
         let bytes: [UInt8]
         let limits: Limits
         var index = 0
-        var path: [String] = []
+        /// Where the parser is: member keys and array indexes, joined into text only for an error.
+        var path: [PathComponent] = []
+
+        enum PathComponent {
+            case key(String)
+            case index(Int)
+        }
 
         init(bytes: [UInt8], limits: Limits) {
             self.bytes = bytes
@@ -168,11 +184,32 @@ package enum StrictJSON {
         }
 
         func fail(_ message: String) -> SyntaxError {
-            SyntaxError(offset: index, path: path.joined().trimmingLeadingDot, message: message)
+            let text = path.map { component -> String in
+                switch component {
+                case .key(let key): "." + key
+                case .index(let number): "[\(number)]"
+                }
+            }
+            return SyntaxError(offset: index, path: text.joined().trimmingLeadingDot, message: message)
         }
 
         mutating func skipSpace() {
-            while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
+            while index < bytes.count {
+                switch bytes[index] {
+                case 0x20, 0x09, 0x0A, 0x0D: index += 1
+                default: return
+                }
+            }
+        }
+
+        /// Whitespace between tokens: skipped, or refused in canonical form.
+        mutating func space() throws(SyntaxError) {
+            let start = index
+            skipSpace()
+            if limits.canonicalForm, index != start {
+                index = start
+                throw fail("whitespace is not in canonical form")
+            }
         }
 
         mutating func value(depth: Int) throws(SyntaxError) -> Value {
@@ -204,34 +241,48 @@ package enum StrictJSON {
             var members: [(key: String, value: Value)] = []
             var seen = Set<String>()
             var seenBytes = Set<[UInt8]>()
-            skipSpace()
+            var previousKey: String? = nil
+            try space()
             if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
                 index += 1
                 return .object(members)
             }
             while true {
-                skipSpace()
+                try space()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
                     throw fail("expected a quoted key")
                 }
                 let keyOffset = index
                 let key = try string()
+                if limits.canonicalForm {
+                    // Strictly increasing bytes: also no two keys with the same bytes.
+                    if let previousKey, !previousKey.utf8.lexicographicallyPrecedes(key.utf8) {
+                        index = keyOffset
+                        throw fail(
+                            previousKey.utf8.elementsEqual(key.utf8)
+                                ? "duplicate key '\(key)'"
+                                : "key '\(key)' after '\(previousKey)' is not in canonical order")
+                    }
+                    previousKey = key
+                }
                 // Swift compares strings by canonical equivalence: keys equal that way, or by bytes,
                 // would be read as one key here and as two by other tools.
-                let isNew = limits.refusesEquivalentKeys ? seen.insert(key).inserted : seenBytes.insert(Array(key.utf8)).inserted
+                let isNew =
+                    limits.refusesEquivalentKeys
+                    ? seen.insert(key).inserted : limits.canonicalForm || seenBytes.insert(Array(key.utf8)).inserted
                 guard isNew else {
                     index = keyOffset
                     throw fail("duplicate key '\(key)'")
                 }
-                skipSpace()
+                try space()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
                 index += 1
-                skipSpace()
-                path.append("." + key)
+                try space()
+                path.append(.key(key))
                 let member = try value(depth: depth)
                 path.removeLast()
                 members.append((key, member))
-                skipSpace()
+                try space()
                 guard index < bytes.count else { throw fail("unexpected end of input in an object") }
                 if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
                 if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
@@ -243,17 +294,17 @@ package enum StrictJSON {
             guard depth <= limits.maximumDepth else { throw fail("nested deeper than \(limits.maximumDepth) levels") }
             index += 1
             var items: [Value] = []
-            skipSpace()
+            try space()
             if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
                 index += 1
                 return .array(items)
             }
             while true {
-                skipSpace()
-                path.append("[\(items.count)]")
+                try space()
+                path.append(.index(items.count))
                 items.append(try value(depth: depth))
                 path.removeLast()
-                skipSpace()
+                try space()
                 guard index < bytes.count else { throw fail("unexpected end of input in an array") }
                 if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
                 if bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
@@ -309,6 +360,16 @@ package enum StrictJSON {
 
         mutating func string() throws(SyntaxError) -> String {
             index += 1
+            // Fast path: printable ASCII up to the closing quote is the string as it stands.
+            var end = index
+            while end < bytes.count, (0x20..<0x80).contains(bytes[end]), bytes[end] != 0x22, bytes[end] != 0x5C {
+                end += 1
+            }
+            if end < bytes.count, bytes[end] == 0x22 {
+                let text = String(decoding: bytes[index..<end], as: UTF8.self)
+                index = end + 1
+                return text
+            }
             var scalars = String.UnicodeScalarView()
             while true {
                 guard index < bytes.count else { throw fail("unterminated string") }
@@ -322,6 +383,7 @@ package enum StrictJSON {
                     guard index < bytes.count else { throw fail("unterminated escape") }
                     let escape = bytes[index]
                     index += 1
+                    if limits.canonicalForm { try canonicalEscape(escape) }
                     switch escape {
                     case UInt8(ascii: "\""): scalars.append("\"")
                     case UInt8(ascii: "\\"): scalars.append("\\")
@@ -362,6 +424,19 @@ package enum StrictJSON {
                     scalars.append(try utf8Scalar())
                 }
             }
+        }
+
+        /// In canonical form `/` is never escaped, and `\\u` only writes a control character without
+        /// a short escape, as `00` and two lowercase hex digits.
+        func canonicalEscape(_ escape: UInt8) throws(SyntaxError) {
+            guard escape != UInt8(ascii: "/") else { throw fail("escaped '/' is not in canonical form") }
+            guard escape == UInt8(ascii: "u") else { return }
+            let digits = bytes[index..<min(bytes.count, index + 4)]
+            let lowercaseHex = digits.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+            guard digits.count == 4, lowercaseHex, digits.starts(with: [0x30, 0x30]),
+                let value = UInt8(String(decoding: digits.dropFirst(2), as: UTF8.self), radix: 16), value < 0x20,
+                ![0x08, 0x09, 0x0A, 0x0C, 0x0D].contains(value)
+            else { throw fail("this \\u escape is not in canonical form") }
         }
 
         mutating func hex4() throws(SyntaxError) -> UInt32 {

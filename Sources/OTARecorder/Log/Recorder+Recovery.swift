@@ -1,0 +1,178 @@
+public import Foundation
+public import OTACore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Opening a log after a crash: the last segment is scanned, a torn tail is moved to
+/// `quarantine/` and recorded as an entry of its own, never silently dropped.
+extension Recorder {
+    /// Opens an existing log for appending; repairs and records a torn tail if there is one.
+    public static func open(
+        at directory: String, signer: PrivateKey, clock: any RecorderClock,
+        configuration: Configuration? = nil
+    ) throws(OTAError) -> Recorder {
+        let layout = LogLayout(directory: directory)
+        var meta = try LogMeta.load(layout)
+        var configuration = configuration ?? Configuration()
+        configuration.hash = meta.hash
+        configuration.retentionMonths = max(configuration.retentionMonths, meta.retentionMonths)
+        let signerKeyID = try signer.publicKey.keyID(.sha256).hex
+        guard configuration.retentionMonths <= LogMeta.maximumRetentionMonths else {
+            throw OTAError(
+                .recordsRetentionMinimum,
+                "retention of \(configuration.retentionMonths) months is past the largest a log may state (\(LogMeta.maximumRetentionMonths))"
+            )
+        }
+        let lockFD = try lock(layout)
+        var lockOwned = false
+        defer { if !lockOwned { unlock(lockFD) } }
+        var segments = try layout.segments()
+        var torn: [(segment: String, offset: Int64, bytes: [UInt8])] = []
+        var pendingQuarantine: [String] = []
+        if FileSystem.isDirectory(layout.quarantineDirectory) {
+            pendingQuarantine = try FileSystem.list(layout.quarantineDirectory).filter { $0.hasPrefix("pending-") }
+        }
+        // Scan the last segment; drop an empty or wholly torn last segment (a crash while rotating).
+        while true {
+            guard let last = segments.last else {
+                throw OTAError(.recordsMalformed, "\(directory): no segment holds a complete entry")
+            }
+            var lastEntry: LogEntry? = nil
+            var validLength: Int64 = 0
+            var since = 0
+            var referenced: Set<String> = []
+            // The key that signs next: the last checkpoint's (log.json may disagree after a
+            // crash in the middle of a key rotation).
+            var chainKey: String? = nil
+            var tornBytes: [UInt8] = []
+            var tornOffset: Int64 = 0
+            try SegmentReader.forEachLine(layout.path(last)) { line, offset, terminated throws(OTAError) in
+                guard terminated else {
+                    tornBytes = Array(line)
+                    tornOffset = offset
+                    return
+                }
+                guard let entry = LogEntry.parse(line) else {
+                    throw OTAError(
+                        .recordsMalformed,
+                        "\(layout.path(last)): byte \(offset): not a log entry; run `ota records verify`")
+                }
+                lastEntry = entry
+                validLength = offset + Int64(line.count) + 1
+                since = entry.kind == .checkpoint ? 0 : since + 1
+                switch entry.kind {
+                case .tornTail:
+                    if case .tornTail(let body)? = try? EntryBody(entry: entry, vin: meta.vin) {
+                        referenced.insert(body.file)
+                    }
+                case .checkpoint:
+                    if case .checkpoint(let body)? = try? EntryBody(entry: entry, vin: meta.vin) { chainKey = body.key }
+                default:
+                    break
+                }
+            }
+            if !tornBytes.isEmpty { torn.append((last, tornOffset, tornBytes)) }
+            // A quarantined tail whose torn-tail entry did not make it before a crash is recorded now.
+            let current = tornBytes.isEmpty ? "" : "pending-torn-\(last)-\(tornOffset).bin"
+            for pending in pendingQuarantine where pending != current {
+                let final = String(pending.dropFirst("pending-".count))
+                if !referenced.contains("quarantine/" + final) {
+                    let bytes = try FileSystem.read(layout.quarantineDirectory + "/" + pending, limit: 64 << 20)
+                    let parts = final.dropFirst("torn-".count).dropLast(".bin".count).split(separator: "-")
+                    let offset = Int64(parts.last ?? "0") ?? 0
+                    let name = parts.dropLast().joined(separator: "-")
+                    torn.insert((name, offset, bytes), at: 0)
+                } else {
+                    try renamePending(layout, pending)
+                }
+            }
+            pendingQuarantine = []
+            if let lastEntry {
+                let current = chainKey ?? meta.keyID
+                guard signerKeyID == current else {
+                    throw OTAError(
+                        .recordsWrongKey, "\(directory): the log is signed by another device key (key id \(current))")
+                }
+                if current != meta.keyID {
+                    // A key rotation cut short by a crash: log.json follows the chain (a
+                    // rotation counts only once a checkpoint signed by the new key follows it).
+                    meta.keyID = current
+                    try LogIO.replace(
+                        layout.metaPath, with: meta.json.bytes + [0x0a], durable: configuration.durability == .fsync)
+                }
+                if !tornBytes.isEmpty {
+                    try quarantine(layout, segment: last, offset: tornOffset, bytes: tornBytes)
+                    try truncate(layout.path(last), to: validLength)
+                }
+                let recorder = try Recorder(
+                    layout: layout, meta: meta, configuration: configuration, signer: signer, clock: clock,
+                    lockFD: lockFD, segment: last, nextSeq: lastEntry.seq + 1, lastHash: lastEntry.hash)
+                lockOwned = true
+                recorder.sinceCheckpoint = since
+                try recorder.openSegmentForAppend()
+                for tail in torn {
+                    recorder.tornTails.append(
+                        try recorder.recordTornTail(segment: tail.segment, offset: tail.offset, bytes: tail.bytes))
+                }
+                return recorder
+            }
+            // The last segment holds no complete entry: keep its bytes aside and remove it.
+            if !tornBytes.isEmpty { try quarantine(layout, segment: last, offset: tornOffset, bytes: tornBytes) }
+            guard unlink(layout.path(last)) == 0 else {
+                throw OTAError(
+                    .ioUnlink, "\(layout.path(last)): cannot remove an empty segment", cause: LogIO.errnoText())
+            }
+            try LogIO.syncDirectory(directory)
+            segments.removeLast()
+            if FileSystem.isDirectory(layout.quarantineDirectory) {
+                pendingQuarantine = try FileSystem.list(layout.quarantineDirectory).filter { $0.hasPrefix("pending-") }
+            }
+            torn.removeAll()
+        }
+    }
+
+    private func recordTornTail(segment torn: String, offset: Int64, bytes: [UInt8]) throws(OTAError) -> Appended {
+        let final = "torn-\(torn)-\(offset).bin"
+        let digest = try Hasher.hash(meta.hash, bytes).hex
+        let appended = try write(
+            kind: .tornTail,
+            body: EntryBody.tornTail(
+                .init(
+                    segment: torn, offset: offset, bytes: Int64(bytes.count), digest: digest,
+                    file: "quarantine/" + final, time: clock.now())
+            ).json)
+        try checkpoint()
+        try Self.renamePending(layout, "pending-" + final)
+        return appended
+    }
+
+    private static func renamePending(_ layout: LogLayout, _ pending: String) throws(OTAError) {
+        let from = layout.quarantineDirectory + "/" + pending
+        guard FileSystem.exists(from) else { return }
+        let to = layout.quarantineDirectory + "/" + String(pending.dropFirst("pending-".count))
+        guard rename(from, to) == 0 else {
+            throw OTAError(.ioRename, "\(from): rename failed", cause: LogIO.errnoText())
+        }
+        try LogIO.syncDirectory(layout.quarantineDirectory)
+    }
+
+    private static func quarantine(_ layout: LogLayout, segment: String, offset: Int64, bytes: [UInt8]) throws(OTAError)
+    {
+        try FileSystem.createDirectory(layout.quarantineDirectory, mode: 0o700)
+        try AtomicFileWriter.write(
+            bytes, to: layout.quarantineDirectory + "/pending-torn-\(segment)-\(offset).bin", mode: 0o600)
+        try LogIO.syncDirectory(layout.directory)
+    }
+
+    private static func truncate(_ path: String, to length: Int64) throws(OTAError) {
+        let fd = Glibc.open(path, O_WRONLY | O_CLOEXEC)
+        if fd < 0 { throw OTAError(.ioOpen, "\(path): cannot open to truncate", cause: LogIO.errnoText()) }
+        defer { Glibc.close(fd) }
+        guard ftruncate(fd, off_t(length)) == 0 else {
+            throw OTAError(.ioTruncate, "\(path): truncate failed", cause: LogIO.errnoText())
+        }
+        try LogIO.sync(fd, path: path)
+    }
+}

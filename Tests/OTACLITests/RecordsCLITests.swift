@@ -1,9 +1,10 @@
 import Foundation
 import OTACore
+import OTATestSupport
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `ota records ...` end to end: output, `--json` codes and exit statuses.
@@ -14,27 +15,21 @@ import Glibc
         let stderr: String
     }
 
-    static var ota: String {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ota").path
+    static var ota: String { CLIRunner.executable.path }
+
+    /// Runs the built `ota` (through the shared runner: a missing binary fails the test).
+    func ota(_ arguments: [String], environment: [String: String] = [:]) throws -> Run {
+        let run = try CLIRunner.run(arguments, environment: environment)
+        return Run(status: run.status, stdout: run.stdout, stderr: run.stderr)
     }
 
-    func ota(_ arguments: [String]) throws -> Run {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.ota)
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
-    }
+    static let samples =
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path + "/keys-sample"
 
-    static let samples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path + "/keys-sample"
-
-    static func record(_ step: String, outcome: String = "success", time: String = "2026-03-01T08:00:00.000Z", extra: String = "") -> String {
+    static func record(
+        _ step: String, outcome: String = "success", time: String = "2026-03-01T08:00:00.000Z", extra: String = ""
+    ) -> String {
         #"{"time":{"at":"\#(time)","source":"gnss"},"attempt":"a1","step":"\#(step)","outcome":"\#(outcome)","update":{"bundle":"b-1","campaign":"C-1"},"ecus":[{"ecu":"adas","versionBefore":"1.0","versionAfter":"1.1","swinBefore":"S1","swinAfter":"S2"}]\#(extra)}"#
     }
 
@@ -47,10 +42,16 @@ import Glibc
         let device = gm + "/vehicle/device.key", certificate = gm + "/vehicle/device.crt"
         let log = dir + "/log"
         for step in ["verify", "consent", "apply.image", "result"] {
-            let run = try ota(["records", "append", log, "--key", device, "--vin", "LSVAU2180N2000001", "--suite", "gm", "--record", Self.record(step)])
+            let run = try ota([
+                "records", "append", log, "--key", device, "--vin", "LSVAU2180N2000001", "--suite", "gm", "--record",
+                Self.record(step),
+            ])
             #expect(run.status == 0, "\(run.stderr)")
         }
-        let refused = try ota(["records", "append", log, "--key", device, "--json", "--record", Self.record("commit", extra: #","location":"31.2,121.4""#)])
+        let refused = try ota([
+            "records", "append", log, "--key", device, "--json", "--record",
+            Self.record("commit", extra: #","location":"31.2,121.4""#),
+        ])
         #expect(refused.status == 1)
         #expect(refused.stdout.contains("\"records.field-unknown\""))
 
@@ -59,21 +60,33 @@ import Glibc
         #expect(verified.stdout.contains("\"records\" : 4"))
 
         let store = dir + "/fleet.db"
-        #expect(try ota(["records", "export", "--store", store, "--key", gm + "/compliance/compliance-signer.key", "--cert", gm + "/compliance/compliance-signer.crt",
-                         "-o", dir + "/never", "--json"]).stdout.contains("\"records.store-missing\""))
+        #expect(
+            try ota([
+                "records", "export", "--store", store, "--key", gm + "/compliance/compliance-signer.key", "--cert",
+                gm + "/compliance/compliance-signer.crt",
+                "-o", dir + "/never", "--json",
+            ]).stdout.contains("\"records.store-missing\""))
         #expect(!FileManager.default.fileExists(atPath: store))
         let ingest = try ota(["records", "ingest", "--store", store, "--key", certificate, log])
         #expect(ingest.status == 0, "\(ingest.stderr)")
         let register = try ota(["records", "register", "--store", store, "--swin", "S2", "--json"])
-        #expect(register.status == 0 && register.stdout.contains("LSVAU2180N2000001"), "\(register.stdout)\(register.stderr)")
-        let export = try ota(["records", "export", "--store", store, "--key", gm + "/compliance/compliance-signer.key", "--cert", gm + "/compliance/compliance-signer.crt",
-                              "--trust", gm + "/trust", "-o", dir + "/export", "--lang", "zh-CN", "--campaign", "C-1"])
+        #expect(
+            register.status == 0 && register.stdout.contains("LSVAU2180N2000001"),
+            "\(register.stdout)\(register.stderr)")
+        let export = try ota([
+            "records", "export", "--store", store, "--key", gm + "/compliance/compliance-signer.key", "--cert",
+            gm + "/compliance/compliance-signer.crt",
+            "--trust", gm + "/trust", "-o", dir + "/export", "--lang", "zh-CN", "--campaign", "C-1",
+        ])
         #expect(export.status == 0, "\(export.stderr)")
         let checked = try ota(["records", "verify-export", dir + "/export", "--trust", gm + "/trust"])
         #expect(checked.status == 0, "\(checked.stderr)")
         // A release key is not a compliance key.
-        let wrongRole = try ota(["records", "export", "--store", store, "--key", gm + "/release/signer-1.key", "--cert", gm + "/release/signer-1.crt",
-                                 "--chain", gm + "/release/chain.pem", "--trust", gm + "/trust", "-o", dir + "/export2", "--json"])
+        let wrongRole = try ota([
+            "records", "export", "--store", store, "--key", gm + "/release/signer-1.key", "--cert",
+            gm + "/release/signer-1.crt",
+            "--chain", gm + "/release/chain.pem", "--trust", gm + "/trust", "-o", dir + "/export2", "--json",
+        ])
         #expect(wrongRole.status == 2 && wrongRole.stdout.contains("\"export.signer-role\""))
         try AtomicFileWriter.write(Array("tampered\n".utf8), to: dir + "/export/records.jsonl")
         let altered = try ota(["records", "verify-export", dir + "/export", "--trust", gm + "/trust", "--json"])
@@ -86,14 +99,19 @@ import Glibc
         // Tamper with the log: exit 2 and the code says how.
         let segment = log + "/segment-00000000000000000000.log"
         let text = String(decoding: try FileSystem.read(segment), as: UTF8.self)
-        try AtomicFileWriter.write(Array(text.replacingOccurrences(of: "\"step\":\"consent\"", with: "\"step\":\"commit\"").utf8), to: segment)
+        try AtomicFileWriter.write(
+            Array(text.replacingOccurrences(of: "\"step\":\"consent\"", with: "\"step\":\"commit\"").utf8), to: segment)
         let tampered = try ota(["records", "verify", log, "--key", certificate, "--json"])
         #expect(tampered.status == 2)
         #expect(tampered.stdout.contains("\"records.changed\""))
         let reingest = try ota(["records", "ingest", "--store", store, "--key", certificate, log])
         #expect(reingest.status == 2)
         // One bad log among several: the others are still ingested, the command exits 2.
-        #expect(try ota(["records", "append", dir + "/log2", "--key", device, "--vin", "LSVAU2180N2000002", "--suite", "gm", "--record", Self.record("apply.image")]).status == 0)
+        #expect(
+            try ota([
+                "records", "append", dir + "/log2", "--key", device, "--vin", "LSVAU2180N2000002", "--suite", "gm",
+                "--record", Self.record("apply.image"),
+            ]).status == 0)
         let mixed = try ota(["records", "ingest", "--store", store, "--key", certificate, log, dir + "/log2", "--json"])
         #expect(mixed.status == 2)
         #expect(mixed.stdout.contains("1 of 2 logs rejected"))
@@ -102,12 +120,19 @@ import Glibc
         let successes = try ota(["records", "query", "--store", store, "--result", "success", "--count"])
         #expect(successes.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "5")
 
-        let purge = try ota(["records", "purge", "--store", store, "--before", "2026-06-01T00:00:00Z", "--reason", "test",
-                             "--key", gm + "/compliance/compliance-signer.key", "--cert", gm + "/compliance/compliance-signer.crt", "--json"])
+        let purge = try ota([
+            "records", "purge", "--store", store, "--before", "2026-06-01T00:00:00Z", "--reason", "test",
+            "--key", gm + "/compliance/compliance-signer.key", "--cert", gm + "/compliance/compliance-signer.crt",
+            "--json",
+        ])
         #expect(purge.status == 2)
         #expect(purge.stdout.contains("\"records.retention\""))
-        let future = try ota(["records", "purge", "--store", store, "--before", "2026-06-01T00:00:00Z", "--now", "2037-01-01T00:00:00Z", "--reason", "test",
-                              "--key", gm + "/compliance/compliance-signer.key", "--cert", gm + "/compliance/compliance-signer.crt", "--json"])
+        let future = try ota([
+            "records", "purge", "--store", store, "--before", "2026-06-01T00:00:00Z", "--now", "2037-01-01T00:00:00Z",
+            "--reason", "test",
+            "--key", gm + "/compliance/compliance-signer.key", "--cert", gm + "/compliance/compliance-signer.crt",
+            "--json",
+        ])
         #expect(future.status == 2 && future.stdout.contains("\"records.purge-clock\""), "\(future.stdout)")
     }
 
@@ -117,10 +142,106 @@ import Glibc
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let intl = Self.samples + "/intl"
-        #expect(try ota(["records", "append", dir + "/log", "--key", intl + "/vehicle/device.key", "--vin", "LSVAU2180N2000001", "--record", Self.record("apply.image")]).status == 0)
+        #expect(
+            try ota([
+                "records", "append", dir + "/log", "--key", intl + "/vehicle/device.key", "--vin", "LSVAU2180N2000001",
+                "--record", Self.record("apply.image"),
+            ]).status == 0)
         let run = try ota(["records", "verify", dir + "/log", "--key", intl + "/vehicle/device.crt"])
         #expect(run.status == 0, "\(run.stderr)")
-        let other = try ota(["records", "verify", dir + "/log", "--key", Self.samples + "/gm/vehicle/device.crt", "--json"])
+        let other = try ota([
+            "records", "verify", dir + "/log", "--key", Self.samples + "/gm/vehicle/device.crt", "--json",
+        ])
         #expect(other.status == 2 && other.stdout.contains("\"records.key-mismatch\""))
+    }
+
+    @Test func `the device key may be encrypted, with its passphrase from the environment or a file`() throws {
+        let dir = try TemporaryDirectory("records-passphrase")
+        let intl = Self.samples + "/intl"
+        let encrypted = dir.path + "/device.enc.key"
+        let openssl = try ProcessRunner.run(
+            "/usr/bin/openssl",
+            ["pkcs8", "-topk8", "-in", intl + "/vehicle/device.key", "-out", encrypted, "-passout", "pass:s3cret"])
+        try #require(openssl.status == 0, "\(openssl.stderr)")
+        try AtomicFileWriter.write(Array("s3cret\n".utf8), to: dir.path + "/pass")
+        let log = dir.path + "/log"
+        let withoutPassphrase = try ota([
+            "records", "append", log, "--key", encrypted, "--vin", "LSVAU2180N2000001", "--json", "--record",
+            Self.record("verify"),
+        ])
+        #expect(withoutPassphrase.status != 0 && !FileSystem.exists(log + "/log.json"), "\(withoutPassphrase.stdout)")
+        let appended = try ota(
+            [
+                "records", "append", log, "--key", encrypted, "--passphrase-env", "DEVICE_PASS", "--vin",
+                "LSVAU2180N2000001", "--record", Self.record("verify"),
+            ],
+            environment: ["DEVICE_PASS": "s3cret"])
+        #expect(appended.status == 0, "\(appended.stderr)")
+        let acknowledged = try ota([
+            "records", "ack", log, "--key", encrypted, "--passphrase-file", dir.path + "/pass", "--through", "0",
+            "--hash", String(repeating: "0", count: 64),
+        ])
+        // The key opens; the hash is wrong, so the acknowledgement itself is refused.
+        #expect(
+            acknowledged.status != 0 && acknowledged.stderr.contains("does not have hash"), "\(acknowledged.stderr)")
+        let wrong = try ota(
+            ["records", "prune", log, "--key", encrypted, "--passphrase-env", "DEVICE_PASS", "--json"],
+            environment: ["DEVICE_PASS": "wrong"])
+        #expect(wrong.status != 0 && wrong.stdout.contains("\"code\""), "\(wrong.stdout)")
+        #expect(
+            try ota(["records", "verify", log, "--key", intl + "/vehicle/device.crt", "--progress", "json"]).status == 0
+        )
+    }
+
+    @Test func `the shipped ota has no test rig commands`() throws {
+        let help = try ota(["records", "--help"])
+        #expect(help.status == 0)
+        for rig in ["simulate", "stress-append"] {
+            #expect(!help.stdout.contains(rig))
+            let run = try ota(["records", rig, "/tmp/x", "--key", "/dev/null"])
+            #expect(run.status != 0, "ota records \(rig) still runs")
+        }
+    }
+
+    @Test func `records verify, ingest and export report progress as JSON lines on request`() throws {
+        let dir = try TemporaryDirectory("records-progress")
+        let intl = Self.samples + "/intl"
+        let log = dir.path + "/log"
+        for step in ["verify", "consent", "apply.image", "result"] {
+            #expect(
+                try ota([
+                    "records", "append", log, "--key", intl + "/vehicle/device.key", "--vin", "LSVAU2180N2000001",
+                    "--record", Self.record(step),
+                ]).status == 0)
+        }
+        func lines(_ run: Run) -> [[String: Any]] {
+            run.stderr.split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
+        }
+        let verified = try ota(["records", "verify", log, "--key", intl + "/vehicle/device.crt", "--progress", "json"])
+        #expect(verified.status == 0)
+        let verifyLines = lines(verified)
+        #expect(verifyLines.last?["step"] as? String == "verify")
+        #expect(
+            verifyLines.last?["done"] as? Int == verifyLines.last?["total"] as? Int
+                && (verifyLines.last?["done"] as? Int ?? 0) > 0)
+        let store = dir.path + "/fleet.db"
+        let ingested = try ota([
+            "records", "ingest", "--store", store, "--key", intl + "/vehicle/device.crt", log, "--progress", "json",
+        ])
+        #expect(ingested.status == 0, "\(ingested.stderr)")
+        #expect(lines(ingested).last?["step"] as? String == "ingest")
+        let exported = try ota([
+            "records", "export", "--store", store, "--key", intl + "/compliance/compliance-signer.key",
+            "--cert", intl + "/compliance/compliance-signer.crt", "-o", dir.path + "/export", "--progress", "json",
+        ])
+        #expect(exported.status == 0, "\(exported.stderr)")
+        let exportLines = lines(exported)
+        #expect(exportLines.last?["step"] as? String == "export" && exportLines.last?["unit"] as? String == "entries")
+        #expect(exportLines.last?["entriesPerSecond"] != nil && exportLines.last?["bytesPerSecond"] == nil)
+        // Piped without --progress: nothing extra on standard error.
+        let quiet = try ota(["records", "verify", log, "--key", intl + "/vehicle/device.crt"])
+        #expect(quiet.status == 0 && quiet.stderr.isEmpty, "\(quiet.stderr)")
     }
 }

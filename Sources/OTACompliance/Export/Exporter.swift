@@ -1,8 +1,9 @@
 public import Foundation
 public import OTACore
 public import OTARecorder
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Streams store entries into export files, adds the vehicles' chain evidence, then writes and
@@ -24,9 +25,13 @@ public struct Exporter {
     public var replace: Bool
     /// Sign an export that holds no entry (by default refused: `records.export-empty`).
     public var allowEmpty: Bool
+    /// Called with the entries written so far (every 1,000 and at the end), for a progress display.
+    public var progress: ((Int) -> Void)?
 
-    public init(filter: RecordFilter, formats: [ExportFormat], language: ExportLanguage, pseudonymiser: VINPseudonymiser,
-                signer: ExportSigner, now: Date, evidence: Bool = true, replace: Bool = false, allowEmpty: Bool = false) {
+    public init(
+        filter: RecordFilter, formats: [ExportFormat], language: ExportLanguage, pseudonymiser: VINPseudonymiser,
+        signer: ExportSigner, now: Date, evidence: Bool = true, replace: Bool = false, allowEmpty: Bool = false
+    ) {
         self.filter = filter
         self.formats = formats
         self.language = language
@@ -52,10 +57,12 @@ public struct Exporter {
         guard !formats.isEmpty else { throw OTAError(.recordsExportFormat, "choose at least one format") }
         if FileSystem.exists(directory) || Self.isSymbolicLink(directory) {
             guard replace else {
-                throw OTAError(.recordsExportExists, "\(directory) exists; choose a new directory (or --replace an earlier export)")
+                throw OTAError(
+                    .recordsExportExists, "\(directory) exists; choose a new directory (or --replace an earlier export)"
+                )
             }
             guard FileSystem.isDirectory(directory), !Self.isSymbolicLink(directory),
-                  FileSystem.exists(directory + "/" + ExportManifest.manifestName)
+                FileSystem.exists(directory + "/" + ExportManifest.manifestName)
             else {
                 throw OTAError(.recordsExportExists, "\(directory) is not an earlier export: it is never replaced")
             }
@@ -66,22 +73,32 @@ public struct Exporter {
             filter.kinds.removeAll { $0 == .genesis }
         }
         let parent = Self.parent(of: directory)
-        let staging = parent + "/." + Self.lastComponent(of: directory) + ".export-" + Hex.encode(try SecureRandom.bytes(6))
+        let staging =
+            parent + "/." + Self.lastComponent(of: directory) + ".export-" + Hex.encode(try SecureRandom.bytes(6))
         try FileSystem.createDirectory(staging, mode: 0o755)
         var committed = false
         defer { if !committed { try? FileManager.default.removeItem(atPath: staging) } }
         let summary = try write(store: store, filter: filter, into: staging, reported: directory)
         if FileSystem.exists(directory) {
-            let old = parent + "/." + Self.lastComponent(of: directory) + ".replaced-" + Hex.encode(try SecureRandom.bytes(6))
-            guard rename(directory, old) == 0 else { throw OTAError(.ioRename, "\(directory): cannot move the earlier export aside", cause: String(cString: strerror(errno))) }
+            let old =
+                parent + "/." + Self.lastComponent(of: directory) + ".replaced-" + Hex.encode(try SecureRandom.bytes(6))
+            guard rename(directory, old) == 0 else {
+                throw OTAError(
+                    .ioRename, "\(directory): cannot move the earlier export aside",
+                    cause: String(cString: strerror(errno)))
+            }
             guard rename(staging, directory) == 0 else {
                 _ = rename(old, directory)
-                throw OTAError(.ioRename, "\(directory): cannot move the export into place", cause: String(cString: strerror(errno)))
+                throw OTAError(
+                    .ioRename, "\(directory): cannot move the export into place",
+                    cause: String(cString: strerror(errno)))
             }
             try? FileManager.default.removeItem(atPath: old)
         } else {
             guard rename(staging, directory) == 0 else {
-                throw OTAError(.ioRename, "\(directory): cannot move the export into place", cause: String(cString: strerror(errno)))
+                throw OTAError(
+                    .ioRename, "\(directory): cannot move the export into place",
+                    cause: String(cString: strerror(errno)))
             }
         }
         committed = true
@@ -104,7 +121,9 @@ public struct Exporter {
         path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path
     }
 
-    private func write(store: any RecordStore, filter: RecordFilter, into directory: String, reported: String) throws(OTAError) -> Summary {
+    private func write(store: any RecordStore, filter: RecordFilter, into directory: String, reported: String)
+        throws(OTAError) -> Summary
+    {
         let algorithm = try SignatureAlgorithm.forKey(signer.key.type)
         let hash = algorithm.suite.hash
         var files: [(format: ExportFormat, file: ExportFile)] = []
@@ -116,13 +135,18 @@ public struct Exporter {
         let html = files.first { $0.format == .html }?.file
         // What the export says it covers, with the VIN tokenised like the rows.
         var shownFilter = filter
-        shownFilter.vin = try filter.vin.map { (vin: String) throws(OTAError) -> String in try pseudonymiser.token(for: vin) }
+        shownFilter.vin = try filter.vin.map { (vin: String) throws(OTAError) -> String in
+            try pseudonymiser.token(for: vin)
+        }
         if let csv {
             try csv.write(bytes: [0xEF, 0xBB, 0xBF])
             try csv.write(CSV.header(language) + "\r\n")
         }
         if let html {
-            try html.write(HTMLReport.prologue(language: language, filter: shownFilter, generated: RecordTime.format(now), pseudonymisation: pseudonymiser.mode))
+            try html.write(
+                HTMLReport.prologue(
+                    language: language, filter: shownFilter, generated: RecordTime.format(now),
+                    pseudonymisation: pseudonymiser.mode))
         }
         var entries = 0
         var vehicles = 0
@@ -151,13 +175,17 @@ public struct Exporter {
             if let csv { for row in rows { try csv.write(CSV.row(row, language) + "\r\n") } }
             if let jsonl {
                 let line: JSONValue = .object([
-                    "vin": .string(current!.token), "seq": .integer(Int64(clamping: entry.seq)), "hash": .string(entry.hash),
-                    "prev": .string(entry.prev), "kind": .string(entry.kind.rawValue), "time": .string(entry.time), "entry": json,
+                    "vin": .string(current!.token), "seq": .integer(Int64(clamping: entry.seq)),
+                    "hash": .string(entry.hash),
+                    "prev": .string(entry.prev), "kind": .string(entry.kind.rawValue), "time": .string(entry.time),
+                    "entry": json,
                 ])
                 try jsonl.write(bytes: line.bytes + [0x0a])
             }
             if let html { try html.write(HTMLReport.item(rows, language: language)) }
+            if entries % 1000 == 0 { progress?(entries) }
         }
+        progress?(entries)
         if let done = current {
             ranges.append(done)
             if let html { try html.write(HTMLReport.vehicleEnd) }
@@ -167,13 +195,16 @@ public struct Exporter {
         }
         let purges = try store.purges()
         if let html {
-            try html.write(HTMLReport.epilogue(entries: entries, vehicles: vehicles, failures: highlighted, purges: purges, language: language))
+            try html.write(
+                HTMLReport.epilogue(
+                    entries: entries, vehicles: vehicles, failures: highlighted, purges: purges, language: language))
         }
 
         var listed: [JSONValue] = []
         func list(_ file: ExportFile) throws(OTAError) {
             let digest = try file.finish()
-            listed.append(.object(["name": .string(file.name), "bytes": .integer(file.size), "digest": .string(digest.hex)]))
+            listed.append(
+                .object(["name": .string(file.name), "bytes": .integer(file.size), "digest": .string(digest.hex)]))
         }
         for (_, file) in files { try list(file) }
         var extra: [ExportFile] = []
@@ -181,7 +212,8 @@ public struct Exporter {
             try FileSystem.createDirectory(directory + "/" + ExportEvidence.directory, mode: 0o755)
             for (index, range) in ranges.enumerated() {
                 let written = try ExportEvidence.write(
-                    store: store, vin: range.vin, token: range.token, revealed: pseudonymiser.mode == "none", from: range.first,
+                    store: store, vin: range.vin, token: range.token, revealed: pseudonymiser.mode == "none",
+                    from: range.first,
                     through: range.last, number: index + 1, directory: directory, hash: hash)
                 for file in written { try list(file) }
                 extra += written
@@ -193,14 +225,17 @@ public struct Exporter {
         extra.append(signerFile)
 
         let manifest = ExportManifest.json(
-            created: RecordTime.format(now), hash: hash, filter: shownFilter, language: language, pseudonymisation: pseudonymiser.mode,
-            entries: entries, vehicles: vehicles, highlighted: highlighted, evidence: evidence, purges: purges, files: listed)
+            created: RecordTime.format(now), hash: hash, filter: shownFilter, language: language,
+            pseudonymisation: pseudonymiser.mode,
+            entries: entries, vehicles: vehicles, highlighted: highlighted, evidence: evidence, purges: purges,
+            files: listed)
         let manifestBytes = manifest.bytes + [0x0a]
         let signature = try signer.key.signature(for: manifestBytes)
-        let signatureFile = JSONValue.object([
-            "alg": .string(algorithm.rawValue), "key": .string(try signer.key.publicKey.keyID(.sha256).hex),
-            "sig": .string(Hex.encode(signature)),
-        ]).bytes + [0x0a]
+        let signatureFile =
+            JSONValue.object([
+                "alg": .string(algorithm.rawValue), "key": .string(try signer.key.publicKey.keyID(.sha256).hex),
+                "sig": .string(Hex.encode(signature)),
+            ]).bytes + [0x0a]
         let manifestWriter = try AtomicFileWriter(path: directory + "/" + ExportManifest.manifestName)
         try manifestWriter.write(manifestBytes)
         let signatureWriter = try AtomicFileWriter(path: directory + "/" + ExportManifest.signatureName)
@@ -209,7 +244,10 @@ public struct Exporter {
         for file in extra { try file.commit() }
         try manifestWriter.commit()
         try signatureWriter.commit()
-        return Summary(directory: reported, entries: entries, vehicles: vehicles, highlighted: highlighted,
-                       files: listed.compactMap { $0["name"]?.stringValue } + [ExportManifest.manifestName, ExportManifest.signatureName])
+        return Summary(
+            directory: reported, entries: entries, vehicles: vehicles, highlighted: highlighted,
+            files: listed.compactMap { $0["name"]?.stringValue } + [
+                ExportManifest.manifestName, ExportManifest.signatureName,
+            ])
     }
 }

@@ -34,16 +34,23 @@ public enum FleetIngest {
     /// With `rotationTrust` (the vehicle role's anchors and CRLs), every key rotation the store
     /// does not hold yet must also announce a vehicle certificate and be signed by a key not
     /// revoked now (`KeyRotationTrust`); rotations already stored are not judged again.
-    public static func ingest(log directory: String, publicKey: PublicKey, certificate: String? = nil,
-                              into store: any RecordStore, rotationTrust: TrustStore? = nil,
-                              now: @autoclosure () -> RecordTime = RecordTime(.now, source: .backend)) throws(OTAError) -> Report {
+    /// `progress` sees the segment bytes read so far over both passes (twice the log's size in all;
+    /// from 0 again when the ingest starts again).
+    public static func ingest(
+        log directory: String, publicKey: PublicKey, certificate: String? = nil,
+        into store: any RecordStore, rotationTrust: TrustStore? = nil,
+        now: @autoclosure () -> RecordTime = RecordTime(.now, source: .backend),
+        progress: ((UInt64) -> Void)? = nil
+    ) throws(OTAError) -> Report {
         // Another writer (another service process on the same store) may move the vehicle's head
         // between the verification and the write: the write then refuses, and the ingest starts
         // again from the new head (a repeat of that writer's upload then adds nothing).
         var attempt = 1
         while true {
             do throws(OTAError) {
-                return try ingestOnce(log: directory, publicKey: publicKey, certificate: certificate, into: store, rotationTrust: rotationTrust, now: now())
+                return try ingestOnce(
+                    log: directory, publicKey: publicKey, certificate: certificate, into: store, rotationTrust: rotationTrust,
+                    now: now(), progress: progress)
             } catch where error.code == .recordsHeadMoved && attempt < maximumAttempts {
                 attempt += 1
             }
@@ -54,14 +61,17 @@ public enum FleetIngest {
     static let maximumAttempts = 8
 
     private static func ingestOnce(log directory: String, publicKey: PublicKey, certificate: String?, into store: any RecordStore,
-                                   rotationTrust: TrustStore?, now: RecordTime) throws(OTAError) -> Report {
+                                   rotationTrust: TrustStore?, now: RecordTime, progress: ((UInt64) -> Void)?) throws(OTAError) -> Report {
         let meta = try LogMeta.load(LogLayout(directory: directory))
         let stored = try store.vehicle(meta.vin)
         var keys: [PublicKey] = []
         var known: [String: StoredVehicle.Key] = [:]
         if let stored {
             guard stored.genesis == meta.genesis, stored.hashAlgorithm == meta.hash else {
-                throw OTAError(.recordsChainFork, "\(directory): the log of \(meta.vin) starts from another genesis (\(meta.genesis)) than the stored chain (\(stored.genesis))")
+                throw OTAError(
+                    .recordsChainFork,
+                    "\(directory): the log of \(meta.vin) starts from another genesis (\(meta.genesis)) than the stored chain (\(stored.genesis))"
+                )
             }
             for key in stored.keys {
                 keys.append(try PublicKey(der: key.publicKey, source: "stored key \(key.keyID)"))
@@ -70,12 +80,20 @@ public enum FleetIngest {
         } else {
             keys = [publicKey]
             let keyID = try publicKey.keyID(.sha256).hex
-            known[keyID] = StoredVehicle.Key(keyID: keyID, publicKey: try publicKey.der(), certificate: certificate, fromSeq: 0)
+            known[keyID] = StoredVehicle.Key(
+                keyID: keyID, publicKey: try publicKey.der(), certificate: certificate, fromSeq: 0)
         }
 
         // A log may start at the stored head (an upload of what the store lacks).
         var verifier = LogVerifier(directory: directory, keys: keys)
         verifier.trustedAnchor = stored.map { ($0.headSeq, $0.headHash) }
+        var firstPassBytes: UInt64 = 0
+        if let progress {
+            verifier.progress = { bytes in
+                firstPassBytes = bytes
+                progress(bytes)
+            }
+        }
 
         // Pass 1: verify everything; decide continuity. Nothing is written.
         var continuity = Continuity(stored: stored)
@@ -90,18 +108,26 @@ public enum FleetIngest {
             }
         } catch {
             if stored != nil, error.code == .recordsKeyMismatch {
-                throw OTAError(.recordsKeyChanged, "\(directory): the log of \(meta.vin) is not signed by the device keys the store holds for it", cause: error.message)
+                throw OTAError(
+                    .recordsKeyChanged,
+                    "\(directory): the log of \(meta.vin) is not signed by the device keys the store holds for it",
+                    cause: error.message)
             }
             throw error
         }
         guard first.intact else {
             let issue = first.issues[0]
-            throw OTAError(issue.kind.code, "\(directory): the log of \(meta.vin) does not verify: \(issue)",
-                           cause: first.issues.prefix(20).map(\.description).joined(separator: "; "))
+            throw OTAError(
+                issue.kind.code, "\(directory): the log of \(meta.vin) does not verify: \(issue)",
+                cause: first.issues.prefix(20).map(\.description).joined(separator: "; "))
         }
         try continuity.finish(report: first, directory: directory, vin: meta.vin)
 
         // Pass 2: read it again, verify it again, store what the checkpoints cover.
+        if let progress {
+            let base = firstPassBytes
+            verifier.progress = { progress(base + $0) }
+        }
         var report = Report(vin: meta.vin)
         try store.transaction { writer throws(OTAError) in
             let current = try writer.lockVehicle(meta.vin)
@@ -120,7 +146,9 @@ public enum FleetIngest {
                 pending.append((StoredEntry(vin: meta.vin, verified: verified), verified.body))
                 switch verified.body {
                 case .keyRotation(let rotation):
-                    announced = StoredVehicle.Key(keyID: rotation.key, publicKey: rotation.publicKey, certificate: rotation.certificate, fromSeq: entry.seq + 2)
+                    announced = StoredVehicle.Key(
+                        keyID: rotation.key, publicKey: rotation.publicKey, certificate: rotation.certificate,
+                        fromSeq: entry.seq + 2)
                 case .checkpoint(let checkpoint):
                     if let key = announced, key.keyID == checkpoint.key, known[key.keyID] == nil {
                         known[key.keyID] = key
@@ -129,7 +157,9 @@ public enum FleetIngest {
                     for (item, body) in pending {
                         try writer.insert(item, body: body)
                         if case .record(let record) = body {
-                            for change in SoftwareChange.changes(vin: meta.vin, seq: item.seq, record: record) { try writer.addSoftwareChange(change) }
+                            for change in SoftwareChange.changes(vin: meta.vin, seq: item.seq, record: record) {
+                                try writer.addSoftwareChange(change)
+                            }
                         }
                     }
                     report.added += pending.count
@@ -137,18 +167,24 @@ public enum FleetIngest {
                     lastCheckpoint = (entry.seq, entry.hash, checkpoint.key)
                 default:
                     if pending.count > maximumUnsignedRun {
-                        throw OTAError(.recordsUnsigned, "\(directory): more than \(maximumUnsignedRun) entries without a signed checkpoint")
+                        throw OTAError(
+                            .recordsUnsigned,
+                            "\(directory): more than \(maximumUnsignedRun) entries without a signed checkpoint")
                     }
                 }
             }
             guard second.intact, second.lastSeq == first.lastSeq, second.lastHash == first.lastHash else {
-                throw OTAError(.recordsChanged, "\(directory): the log of \(meta.vin) changed while it was ingested; nothing stored")
+                throw OTAError(
+                    .recordsChanged,
+                    "\(directory): the log of \(meta.vin) changed while it was ingested; nothing stored")
             }
             report.unsigned = pending.count
             if let lastCheckpoint {
-                try writer.setVehicle(StoredVehicle(
-                    vin: meta.vin, hashAlgorithm: meta.hash, genesis: meta.genesis, headSeq: lastCheckpoint.seq, headHash: lastCheckpoint.hash,
-                    keyID: lastCheckpoint.key, keys: known.values.sorted { $0.fromSeq < $1.fromSeq }))
+                try writer.setVehicle(
+                    StoredVehicle(
+                        vin: meta.vin, hashAlgorithm: meta.hash, genesis: meta.genesis, headSeq: lastCheckpoint.seq,
+                        headHash: lastCheckpoint.hash,
+                        keyID: lastCheckpoint.key, keys: known.values.sorted { $0.fromSeq < $1.fromSeq }))
                 report.headSeq = lastCheckpoint.seq
                 report.headHash = lastCheckpoint.hash
             } else {
@@ -176,7 +212,10 @@ public enum FleetIngest {
             guard let stored else { return }
             if entry.seq == stored.headSeq {
                 guard entry.hash == stored.headHash else {
-                    throw OTAError(.recordsChainFork, "\(directory): entry \(entry.seq) of \(vin) differs from the stored one: the log forks from the stored chain")
+                    throw OTAError(
+                        .recordsChainFork,
+                        "\(directory): entry \(entry.seq) of \(vin) differs from the stored one: the log forks from the stored chain"
+                    )
                 }
                 connected = true
             } else if entry.seq == stored.headSeq + 1, entry.prev == stored.headHash {
@@ -187,10 +226,16 @@ public enum FleetIngest {
         func finish(report: VerificationReport, directory: String, vin: String) throws(OTAError) {
             guard let stored else { return }
             guard let last = report.lastSeq, last >= stored.headSeq else {
-                throw OTAError(.recordsBehindStore, "\(directory): the log of \(vin) ends at entry \(report.lastSeq.map(String.init) ?? "none"), before entry \(stored.headSeq) the store already holds: it was cut back on the vehicle")
+                throw OTAError(
+                    .recordsBehindStore,
+                    "\(directory): the log of \(vin) ends at entry \(report.lastSeq.map(String.init) ?? "none"), before entry \(stored.headSeq) the store already holds: it was cut back on the vehicle"
+                )
             }
             guard connected else {
-                throw OTAError(.recordsChainDiscontinuous, "\(directory): the log of \(vin) starts at entry \(first.map(String.init) ?? "none") and does not meet the stored entry \(stored.headSeq); rejected, not merged")
+                throw OTAError(
+                    .recordsChainDiscontinuous,
+                    "\(directory): the log of \(vin) starts at entry \(first.map(String.init) ?? "none") and does not meet the stored entry \(stored.headSeq); rejected, not merged"
+                )
             }
         }
     }

@@ -1,6 +1,7 @@
 public import OTACore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Names inside a log directory (docs/FORMAT.md, Records):
@@ -31,8 +32,9 @@ public struct LogLayout: Sendable {
     public static func firstSeq(ofSegment name: String) -> UInt64? {
         guard name.utf8.count == 32, name.hasPrefix("segment-"), name.hasSuffix(".log") else { return nil }
         let digits = name.utf8.dropFirst(8).dropLast(4)
-        guard digits.allSatisfy({ (0x30...0x39).contains($0) }), let value = UInt64(String(decoding: digits, as: UTF8.self)),
-              value <= EntryBody.maximumSeq
+        guard digits.allSatisfy({ (0x30...0x39).contains($0) }),
+            let value = UInt64(String(decoding: digits, as: UTF8.self)),
+            value <= EntryBody.maximumSeq
         else { return nil }
         return value
     }
@@ -52,4 +54,15 @@ public struct LogLayout: Sendable {
     }
 
     public func path(_ name: String) -> String { directory + "/" + name }
+
+    /// The bytes of all segments (what a verification reads), for progress displays; a segment
+    /// that cannot be examined counts as empty (the verification itself reports it).
+    public func segmentBytes() throws(OTAError) -> UInt64 {
+        var total: UInt64 = 0
+        for name in try segments() {
+            var info = stat()
+            if stat(path(name), &info) == 0 { total += UInt64(max(0, info.st_size)) }
+        }
+        return total
+    }
 }

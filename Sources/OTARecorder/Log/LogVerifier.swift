@@ -6,6 +6,9 @@ public struct LogVerifier {
     public let keys: [PublicKey]
     /// A checkpoint already verified (see `RecordChainVerifier.trustedAnchor`).
     public var trustedAnchor: (seq: UInt64, hash: String)?
+    /// Called with the bytes of segments read so far (about every MiB and after each segment),
+    /// for a progress display.
+    public var progress: ((UInt64) -> Void)?
 
     public init(directory: String, publicKey: PublicKey) {
         self.init(directory: directory, keys: [publicKey])
@@ -21,7 +24,9 @@ public struct LogVerifier {
     /// Reads every segment in order; `onEntry` sees each intact in-order entry with its body.
     /// Throws only for I/O, for a `log.json` that cannot be read, and for keys that are not the
     /// log's; what is wrong with the log is in the report.
-    public func verify(onEntry: ((VerifiedEntry) throws(OTAError) -> Void)? = nil) throws(OTAError) -> VerificationReport {
+    public func verify(onEntry: ((VerifiedEntry) throws(OTAError) -> Void)? = nil) throws(OTAError)
+        -> VerificationReport
+    {
         let meta = try LogMeta.load(layout)
         var head: [UInt8]? = nil
         if FileSystem.exists(layout.headPath) {
@@ -32,23 +37,39 @@ public struct LogVerifier {
         var verifier = try RecordChainVerifier(meta: meta, keys: keys, head: head?[...])
         verifier.trustedAnchor = trustedAnchor
         for name in try layout.strayNames() {
-            verifier.note(.segmentName, location: name, "\(name): not a segment name, but named like one (a renamed segment?)")
+            verifier.note(
+                .segmentName, location: name, "\(name): not a segment name, but named like one (a renamed segment?)")
         }
+        var bytesBefore: UInt64 = 0
+        var reported: UInt64 = 0
         for name in try layout.segments() {
             var lineNumber = 0
+            var segmentBytes: UInt64 = 0
             let claimed = LogLayout.firstSeq(ofSegment: name)
-            try SegmentReader.forEachLine(layout.path(name)) { line, _, terminated throws(OTAError) in
+            try SegmentReader.forEachLine(layout.path(name)) { line, offset, terminated throws(OTAError) in
                 lineNumber += 1
-                if lineNumber == 1, terminated, let entry = LogEntry.parse(line), entry.seq != claimed {
-                    verifier.note(.segmentName, location: name, "\(name) starts with entry \(entry.seq), not the entry its name gives (a renamed segment)")
+                segmentBytes = UInt64(offset) + UInt64(line.count) + (terminated ? 1 : 0)
+                if let progress, bytesBefore + segmentBytes >= reported + (1 << 20) {
+                    reported = bytesBefore + segmentBytes
+                    progress(reported)
                 }
-                if let verified = try verifier.consume(line, terminated: terminated, at: EntryLocation(segment: name, line: lineNumber)) {
+                if lineNumber == 1, terminated, let entry = LogEntry.parse(line), entry.seq != claimed {
+                    verifier.note(
+                        .segmentName, location: name,
+                        "\(name) starts with entry \(entry.seq), not the entry its name gives (a renamed segment)")
+                }
+                if let verified = try verifier.consume(
+                    line, terminated: terminated, at: EntryLocation(segment: name, line: lineNumber))
+                {
                     try onEntry?(verified)
                 }
             }
             if lineNumber == 0 {
                 verifier.note(.segmentName, location: name, "\(name) is empty")
             }
+            bytesBefore += segmentBytes
+            reported = bytesBefore
+            progress?(reported)
         }
         return verifier.finish()
     }

@@ -8,30 +8,43 @@ struct RecordsAppend: ParsableCommand {
         abstract: "Append one upgrade record to a log (creating the log with --vin), then checkpoint.")
 
     @Argument(help: "The log directory.") var log: String
-    @Option(help: "The vehicle's device private key (PEM).") var key: String
+    @Option(help: "The vehicle's device private key (PEM or DER; encrypted PKCS#8 allowed), or a PKCS#11 URI.") var key:
+        String
+    @OptionGroup var passphrase: PassphraseOptions
     @Option(help: "The record as JSON (docs/FORMAT.md, Records), or @FILE.") var record: String
     @Option(help: "Create the log for this VIN if it does not exist.") var vin: String?
     @Option(help: "Suite of a new log: intl (SHA-256) or gm (SM3).") var suite: String = "intl"
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let signer = try RecordsSupport.loadPrivateKey(key)
-        let text: [UInt8] = record.hasPrefix("@") ? try FileSystem.read(String(record.dropFirst()), limit: 1 << 20) : Array(record.utf8)
+        let signer = try RecordsSupport.loadPrivateKey(key, passphrase: passphrase)
+        let text: [UInt8] =
+            record.hasPrefix("@") ? try FileSystem.read(String(record.dropFirst()), limit: 1 << 20) : Array(record.utf8)
         let existing = FileSystem.exists(log + "/log.json") ? try LogMeta.load(LogLayout(directory: log)) : nil
-        guard let owner = existing?.vin ?? vin else { throw OTAError(.usageInvalid, "\(log): no log here; give --vin to create one") }
+        guard let owner = existing?.vin ?? vin else {
+            throw OTAError(.usageInvalid, "\(log): no log here; give --vin to create one")
+        }
         let parsed = try UpgradeRecord(jsonText: text, vin: owner, source: "--record")
         let clock = SystemClock(source: parsed.time.source)
         let recorder: Recorder
         if existing != nil {
             recorder = try Recorder.open(at: log, signer: signer, clock: clock)
         } else {
-            recorder = try Recorder.create(at: log, vin: owner, signer: signer, clock: clock,
-                                           configuration: .init(hash: try Suite.parse(suite).hash))
+            recorder = try Recorder.create(
+                at: log, vin: owner, signer: signer, clock: clock,
+                configuration: .init(hash: try Suite.parse(suite).hash))
         }
         let appended = try recorder.append(parsed)
         try recorder.close()
         struct Result: Encodable { let seq: UInt64; let hash: String; let segment: String; let tornTails: [UInt64] }
-        Output.succeed(Result(seq: appended.seq, hash: appended.hash, segment: appended.segment, tornTails: recorder.tornTails.map(\.seq)),
-                       human: "appended entry \(appended.seq) \(appended.hash)" + (recorder.tornTails.isEmpty ? "" : " (torn tail recorded as entry \(recorder.tornTails.map { String($0.seq) }.joined(separator: ", ")))"), json: output.json)
+        Output.succeed(
+            Result(
+                seq: appended.seq, hash: appended.hash, segment: appended.segment,
+                tornTails: recorder.tornTails.map(\.seq)),
+            human: "appended entry \(appended.seq) \(appended.hash)"
+                + (recorder.tornTails.isEmpty
+                    ? ""
+                    : " (torn tail recorded as entry \(recorder.tornTails.map { String($0.seq) }.joined(separator: ", ")))"),
+            json: output.json)
     }
 }

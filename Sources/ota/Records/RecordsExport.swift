@@ -23,12 +23,17 @@ struct RecordsExport: ParsableCommand {
     @Option(help: "Check the signer holds the compliance role in this trust store before signing.") var trust: String?
     @Option(help: "A file holding the secret pseudonymisation key (16 bytes or more).") var pseudonymKey: String?
     @Flag(help: "Keep real VINs (internal use only).") var revealVin = false
-    @Flag(name: .customLong("no-evidence"), help: "Leave out the vehicles' chain evidence (exports then cannot be re-checked against the vehicles, but are not linkable across exports by key ids).") var noEvidence = false
+    @Flag(
+        name: .customLong("no-evidence"),
+        help:
+            "Leave out the vehicles' chain evidence (exports then cannot be re-checked against the vehicles, but are not linkable across exports by key ids)."
+    ) var noEvidence = false
     @Flag(help: "Replace an earlier export in --out.") var replace = false
     @Flag(help: "Sign an export even when nothing matches.") var allowEmpty = false
     @Option(help: "The export time (RFC 3339 UTC); default now.") var now: String?
     @OptionGroup var filterOptions: FilterOptions
     @OptionGroup var output: OutputOptions
+    @OptionGroup var progressOptions: ProgressOptions
 
     func run() throws {
         var formats: [ExportFormat] = []
@@ -38,7 +43,9 @@ struct RecordsExport: ParsableCommand {
             }
             formats.append(parsed)
         }
-        guard let language = ExportLanguage(rawValue: lang) else { throw OTAError(.usageInvalid, "--lang: en or zh-CN") }
+        guard let language = ExportLanguage(rawValue: lang) else {
+            throw OTAError(.usageInvalid, "--lang: en or zh-CN")
+        }
         let mode: VINPseudonymiser.Mode
         if revealVin {
             mode = .none
@@ -52,10 +59,26 @@ struct RecordsExport: ParsableCommand {
         let time = try RecordsSupport.time(now, option: "--now") ?? Date()
         if let trust { try exportSigner.checkRole(trust: try TrustStore(directory: trust), at: time) }
         let database = try SQLiteRecordStore(path: store)
-        let exporter = Exporter(filter: try filterOptions.filter(), formats: formats, language: language,
-                                pseudonymiser: try VINPseudonymiser(mode), signer: exportSigner, now: time, evidence: !noEvidence,
-                                replace: replace, allowEmpty: allowEmpty)
+        let filter = try filterOptions.filter()
+        var exporter = Exporter(
+            filter: filter, formats: formats, language: language,
+            pseudonymiser: try VINPseudonymiser(mode), signer: exportSigner, now: time, evidence: !noEvidence,
+            replace: replace, allowEmpty: allowEmpty)
+        let display = progressOptions.display(json: output.json)
+        defer { display.finish() }
+        if !display.isSilent {
+            // The total is the filter's count (genesis entries are left out of tokenised exports,
+            // so the count may run a little past the entries written).
+            let total = UInt64(try database.count(matching: filter))
+            exporter.progress = {
+                display.update(WorkProgress(step: "export", done: UInt64($0), total: total, unit: .entries))
+            }
+        }
         let summary = try exporter.export(from: database, to: out)
-        Output.succeed(summary, human: "exported \(summary.entries) entries of \(summary.vehicles) vehicle(s) (\(summary.highlighted) highlighted) to \(out): \(summary.files.count) files", json: output.json)
+        Output.succeed(
+            summary,
+            human:
+                "exported \(summary.entries) entries of \(summary.vehicles) vehicle(s) (\(summary.highlighted) highlighted) to \(out): \(summary.files.count) files",
+            json: output.json)
     }
 }

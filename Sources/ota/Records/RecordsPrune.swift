@@ -6,11 +6,16 @@ import OTARecorder
 struct RecordsPrune: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prune",
-        abstract: "Remove whole old segments: older than the retention (6 months at least) and acknowledged by the fleet store.",
-        discussion: "A prune entry (a tombstone: the range, the reason, who asked, who acknowledged) is written and signed first.")
+        abstract:
+            "Remove whole old segments: older than the retention (6 months at least) and acknowledged by the fleet store.",
+        discussion:
+            "A prune entry (a tombstone: the range, the reason, who asked, who acknowledged) is written and signed first."
+    )
 
     @Argument(help: "The log directory.") var log: String
-    @Option(help: "The vehicle's device private key (PEM).") var key: String
+    @Option(help: "The vehicle's device private key (PEM or DER; encrypted PKCS#8 allowed), or a PKCS#11 URI.") var key:
+        String
+    @OptionGroup var passphrase: PassphraseOptions
     @Option(help: "Keep this many months (at least 6).") var months: Int?
     @Option(help: "The current time (RFC 3339 UTC); default now.") var now: String?
     @Option(help: "Who asks for the prune (recorded).") var requestedBy: String = "operator"
@@ -18,14 +23,19 @@ struct RecordsPrune: ParsableCommand {
 
     func run() throws {
         let date = try RecordsSupport.time(now, option: "--now") ?? Date()
-        let recorder = try Recorder.open(at: log, signer: try RecordsSupport.loadPrivateKey(key), clock: SystemClock())
+        let recorder = try Recorder.open(
+            at: log, signer: try RecordsSupport.loadPrivateKey(key, passphrase: passphrase), clock: SystemClock())
         if let months, months < Recorder.minimumRetentionMonths {
-            throw OTAError(.recordsRetentionMinimum, "--months \(months) is below the legal minimum of \(Recorder.minimumRetentionMonths)")
+            throw OTAError(
+                .recordsRetentionMinimum,
+                "--months \(months) is below the legal minimum of \(Recorder.minimumRetentionMonths)")
         }
         let report = try recorder.prune(now: date, months: months, requestedBy: requestedBy)
         if report.removed.isEmpty {
             throw OTAError(.recordsRetention, "\(log): nothing pruned: \(report.kept ?? "") \(report.reason ?? "")")
         }
-        Output.succeed(report, human: "pruned \(report.removed.count) segment(s), entries up to \(report.through ?? 0)", json: output.json)
+        Output.succeed(
+            report, human: "pruned \(report.removed.count) segment(s), entries up to \(report.through ?? 0)",
+            json: output.json)
     }
 }

@@ -6,13 +6,20 @@ struct RecordsVerify: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Verify a vehicle record log: chain, checkpoint signatures, schema, truncation against HEAD.",
-        discussion: "Exit 2 and a dotted code (records.changed, records.deleted, records.inserted, records.reordered, records.truncated, records.torn-tail, records.checkpoint-signature, records.schema, records.meta, records.segment-name) when anything is wrong.")
+        discussion:
+            "Exit 2 and a dotted code (records.changed, records.deleted, records.inserted, records.reordered, records.truncated, records.torn-tail, records.checkpoint-signature, records.schema, records.meta, records.segment-name) when anything is wrong."
+    )
 
     @Argument(help: "Log directories.") var logs: [String]
-    @Option(help: "A device public key (PEM) or certificate that signs the start of the log; repeat for several.") var key: [String]
-    @Option(help: "A trust store whose vehicle role judges each device-key rotation at its recorded time (a new certificate that chains, an outgoing key not revoked); --key must then be certificates.")
+    @Option(help: "A device public key (PEM) or certificate that signs the start of the log; repeat for several.")
+    var key: [String]
+    @Option(
+        help:
+            "A trust store whose vehicle role judges each device-key rotation at its recorded time (a new certificate that chains, an outgoing key not revoked); --key must then be certificates."
+    )
     var trust: String?
     @OptionGroup var output: OutputOptions
+    @OptionGroup var progressOptions: ProgressOptions
 
     func run() throws {
         var keys: [PublicKey] = []
@@ -27,9 +34,19 @@ struct RecordsVerify: ParsableCommand {
         var reports: [VerificationReport] = []
         var records = 0
         var entries = 0
+        let display = progressOptions.display(json: output.json)
+        defer { display.finish() }
+        let total = display.isSilent ? 0 : try RecordsSupport.segmentBytes(logs)
+        var done: UInt64 = 0
         for log in logs {
             var rotations = rotationTrust.map { KeyRotationTrust(store: $0, instant: nil, certificates: certificates) }
-            let report = try LogVerifier(directory: log, keys: keys).verify { verified throws(OTAError) in try rotations?.see(verified) }
+            var verifier = LogVerifier(directory: log, keys: keys)
+            if !display.isSilent {
+                let base = done
+                verifier.progress = { display.update(WorkProgress(step: "verify", done: base + $0, total: total)) }
+            }
+            let report = try verifier.verify { verified throws(OTAError) in try rotations?.see(verified) }
+            done += (try? LogLayout(directory: log).segmentBytes()) ?? 0
             guard report.intact else { throw RecordsSupport.fail(report, log: log) }
             records += report.records
             entries += report.entries
@@ -37,10 +54,15 @@ struct RecordsVerify: ParsableCommand {
         }
         guard logs.count == 1, let report = reports.first else {
             struct Result: Encodable { let logs: Int; let records: Int; let entries: Int }
-            Output.succeed(Result(logs: logs.count, records: records, entries: entries),
-                           human: "\(logs.count) logs intact: \(records) records, \(entries) entries", json: output.json)
+            Output.succeed(
+                Result(logs: logs.count, records: records, entries: entries),
+                human: "\(logs.count) logs intact: \(records) records, \(entries) entries", json: output.json)
             return
         }
-        Output.succeed(report, human: "\(logs[0]): intact: \(report.records) records, \(report.entries) entries (\(report.firstSeq ?? 0)...\(report.lastSeq ?? 0)), signed through entry \(report.headSeq.map(String.init) ?? "none")\(report.anchoredAt.map { ", anchored at checkpoint \($0) after pruning" } ?? "")\(report.keyRotations > 0 ? ", \(report.keyRotations) key rotation(s)" : "")", json: output.json)
+        Output.succeed(
+            report,
+            human:
+                "\(logs[0]): intact: \(report.records) records, \(report.entries) entries (\(report.firstSeq ?? 0)...\(report.lastSeq ?? 0)), signed through entry \(report.headSeq.map(String.init) ?? "none")\(report.anchoredAt.map { ", anchored at checkpoint \($0) after pruning" } ?? "")\(report.keyRotations > 0 ? ", \(report.keyRotations) key rotation(s)" : "")",
+            json: output.json)
     }
 }

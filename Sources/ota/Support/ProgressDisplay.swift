@@ -12,13 +12,14 @@ enum ProgressStyle: String, ExpressibleByArgument, CaseIterable {
     case auto
     /// Always the bar (standard error).
     case bar
-    /// One JSON object per line on standard error: `{"step","done","total","bytesPerSecond","etaSeconds"}`,
-    /// for agents and head units; standard output keeps the command's result.
+    /// One JSON object per line on standard error: `{"step","done","total","bytesPerSecond","etaSeconds"}`
+    /// (`entriesPerSecond` and `"unit":"entries"` when entries are counted), for agents and head
+    /// units; standard output keeps the command's result.
     case json
     case none
 }
 
-/// `--progress` for commands that run long (build, deep verify, delta, install).
+/// `--progress` for commands that run long (build, deep verify, delta, install, records verify/ingest/export).
 struct ProgressOptions: ParsableArguments {
     @Option(
         help:
@@ -68,8 +69,10 @@ final class ProgressDisplay: @unchecked Sendable {
         }
         switch mode {
         case .json:
+            let entries = progress.unit == .entries
             let line = ProgressLine(
-                step: progress.step, done: progress.done, total: progress.total, bytesPerSecond: UInt64(rate),
+                step: progress.step, done: progress.done, total: progress.total, unit: entries ? "entries" : nil,
+                bytesPerSecond: entries ? nil : UInt64(rate), entriesPerSecond: entries ? UInt64(rate) : nil,
                 etaSeconds: eta.map { ($0 * 10).rounded() / 10 })
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -100,14 +103,17 @@ final class ProgressDisplay: @unchecked Sendable {
         let step: String
         let done: UInt64
         let total: UInt64?
-        let bytesPerSecond: UInt64
+        let unit: String?
+        let bytesPerSecond: UInt64?
+        let entriesPerSecond: UInt64?
         let etaSeconds: Double?
     }
 
     static func bar(_ progress: WorkProgress, rate: Double, eta: Double?) -> String {
         let width = 24
+        let amount: (UInt64) -> String = progress.unit == .entries ? { "\($0) entries" } : { bytes($0) }
         guard let total = progress.total, total > 0 else {
-            return "\(progress.step) \(bytes(progress.done)) \(bytes(UInt64(rate)))/s"
+            return "\(progress.step) \(amount(progress.done)) \(amount(UInt64(rate)))/s"
         }
         let fraction = min(1, Double(progress.done) / Double(total))
         let filled = Int((fraction * Double(width)).rounded(.down))
@@ -116,7 +122,7 @@ final class ProgressDisplay: @unchecked Sendable {
             + String(repeating: " ", count: max(0, width - filled - 1))
         let percent = Int((fraction * 100).rounded(.down))
         var text =
-            "\(progress.step) [\(bar)] \(percent)% \(bytes(progress.done))/\(bytes(total)) \(bytes(UInt64(rate)))/s"
+            "\(progress.step) [\(bar)] \(percent)% \(amount(progress.done))/\(amount(total)) \(amount(UInt64(rate)))/s"
         if let eta, progress.done < total { text += " ETA \(clock(eta))" }
         return text
     }

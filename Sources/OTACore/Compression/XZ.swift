@@ -73,7 +73,7 @@ package final class XZEncoder {
 
     private func run(_ input: some ContiguousBytes, action: lzma_action, emit: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {
         try input.withBytes { (raw: UnsafeRawBufferPointer) throws(OTAError) in
-            try stream.code(raw, action: action, failure: { XZ.error($0, "xz compression failed") }, emit: emit)
+            _ = try stream.code(raw, action: action, failure: { XZ.error($0, "xz compression failed") }, emit: emit)
         }
     }
 

@@ -44,12 +44,14 @@ fuzz-smoke: deps
 	SWIFT=$(SWIFT) Fuzz/run.sh build
 	SWIFT=$(SWIFT) Fuzz/run.sh smoke
 
-# Style: swift format with the checked-in .swift-format (reports; not yet enforced in CI).
+FORMATTED = Sources Tests Fuzz/Sources Package.swift Fuzz/Package.swift
+
+# The style is enforced: CI fails on any finding (.swift-format, 120 columns).
 lint:
-	$(SWIFT) format lint -r Sources Tests
+	$(SWIFT) format lint --strict -r -p $(FORMATTED)
 
 format:
-	$(SWIFT) format -i -r Sources Tests
+	$(SWIFT) format format -i -r -p $(FORMATTED)
 
 clean:
 	rm -rf .build .build-fuzz out

@@ -65,7 +65,8 @@ let package = Package(
         .executableTarget(
             name: "ota",
             dependencies: [
-                "OTACore", "OTABuilder", "OTADelta", "OTARecorder", "OTACompliance", "OTAInstaller", "OTARepository", "OTAAgent",
+                "OTACore", "OTABuilder", "OTADelta", "OTARecorder", "OTACompliance", "OTAInstaller", "OTARepository",
+                "OTAAgent",
                 "OTAFleet",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
@@ -75,7 +76,9 @@ let package = Package(
             swiftSettings: swiftSettings + [.define("OTA_TEST_RIGS", .when(configuration: .debug))]),
 
         // Shared test helpers (the openssl command line as an independent tool and attacker).
-        .target(name: "OTATestSupport", dependencies: ["OTACore"], path: "Tests/OTATestSupport", swiftSettings: swiftSettings),
+        .target(
+            name: "OTATestSupport", dependencies: ["OTACore"], path: "Tests/OTATestSupport",
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "OTACoreTests", dependencies: ["OTACore", "OTATestSupport"],
             resources: [.copy("Vectors")],
@@ -84,7 +87,8 @@ let package = Package(
             name: "OTABundleTests", dependencies: ["OTACore", "OTABuilder", "OTADelta", "OTATestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "OTACLITests", dependencies: ["OTACore", "OTABuilder", "OTARecorder", "OTACompliance", "ota", "OTATestSupport"],
+            name: "OTACLITests",
+            dependencies: ["OTACore", "OTABuilder", "OTARecorder", "OTACompliance", "ota", "OTATestSupport"],
             swiftSettings: swiftSettings),
         .target(
             name: "OTADelta", dependencies: ["OTACore"],
@@ -95,7 +99,9 @@ let package = Package(
         // The records test rig: a separate executable, so the shipped `ota` holds no test command.
         .executableTarget(
             name: "ota-records-rig",
-            dependencies: ["OTACore", "OTARecorder", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "OTACore", "OTARecorder", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "OTARecorderTests", dependencies: ["OTACore", "OTARecorder", "OTATestSupport", "ota-records-rig"],
@@ -105,15 +111,19 @@ let package = Package(
             swiftSettings: swiftSettings),
 
         // The vehicle side: never links OTABuilder (no signing code on the vehicle).
-        .target(name: "OTAInstaller", dependencies: ["OTACore", "OTADelta", "OTARecorder"], swiftSettings: swiftSettings),
+        .target(
+            name: "OTAInstaller", dependencies: ["OTACore", "OTADelta", "OTARecorder"], swiftSettings: swiftSettings),
         // TUF client (vehicle side: verification only).
         .target(name: "OTATUF", dependencies: ["OTACore"], swiftSettings: swiftSettings),
         // HTTPS through libcurl (mutual TLS, Range resume): the one module besides OTACore that imports C.
         .target(name: "OTATransport", dependencies: ["CCurl", "OTACore", "OTATUF"], swiftSettings: swiftSettings),
         // The vehicle agent (vehicle side: TUF client, transport, installer; no signing code).
-        .target(name: "OTAAgent", dependencies: ["OTACore", "OTATUF", "OTATransport", "OTAInstaller", "OTARecorder"], swiftSettings: swiftSettings),
+        .target(
+            name: "OTAAgent", dependencies: ["OTACore", "OTATUF", "OTATransport", "OTAInstaller", "OTARecorder"],
+            swiftSettings: swiftSettings),
         // The TUF client alone, in the command-line shape TUF conformance suites drive.
-        .executableTarget(name: "ota-tuf-client", dependencies: ["OTACore", "OTATUF", "OTATransport"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "ota-tuf-client", dependencies: ["OTACore", "OTATUF", "OTATransport"], swiftSettings: swiftSettings),
         // The fleet service (cloud side): record uploads, compliance queries, the PostgreSQL store.
         .target(
             name: "OTAFleet",
@@ -126,7 +136,9 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "OTAFleetTests",
-            dependencies: ["OTACore", "OTARecorder", "OTACompliance", "OTAFleet", "OTATestSupport", "OTAAgent", "OTATransport"],
+            dependencies: [
+                "OTACore", "OTARecorder", "OTACompliance", "OTAFleet", "OTATestSupport", "OTAAgent", "OTATransport",
+            ],
             swiftSettings: swiftSettings),
         // TUF repository (cloud side: signs metadata; never a dependency of the vehicle side).
         .target(name: "OTARepository", dependencies: ["OTACore", "OTATUF"], swiftSettings: swiftSettings),
@@ -137,7 +149,8 @@ let package = Package(
         .testTarget(
             name: "OTAInstallerTests",
             dependencies: [
-                "OTACore", "OTAInstaller", "OTARecorder", "OTACompliance", "OTABuilder", "OTADelta", "ota", "OTATestSupport",
+                "OTACore", "OTAInstaller", "OTARecorder", "OTACompliance", "OTABuilder", "OTADelta", "ota",
+                "OTATestSupport",
                 "OTAAgent", "OTARepository", "OTATUF", "OTATransport",
             ],
             swiftSettings: swiftSettings),
@@ -153,7 +166,8 @@ if Context.environment["OTA_FUZZ"] == "1" {
         .executableTarget(
             name: "ota-fuzz",
             dependencies: [
-                "OTACore", "OTADelta", "OTARecorder", "OTACompliance", "OTABuilder", "OTAInstaller", "OTATUF", "OTARepository", "OTAAgent",
+                "OTACore", "OTADelta", "OTARecorder", "OTACompliance", "OTABuilder", "OTAInstaller", "OTATUF",
+                "OTARepository", "OTAAgent",
                 .product(name: "Yams", package: "Yams"),
             ],
             path: "Fuzz/Sources/ota-fuzz",

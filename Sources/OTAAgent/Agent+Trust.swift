@@ -31,12 +31,14 @@ extension Agent {
                 continue
             }
         }
-        let ordered = updates.sorted { $0.version < $1.version }.map { ($0.name, $0.file) } + crls.sorted { $0.name < $1.name }
+        let ordered =
+            updates.sorted { $0.version < $1.version }.map { ($0.name, $0.file) } + crls.sorted { $0.name < $1.name }
         for (name, file) in ordered {
             guard let sha256 = file.hashes["sha256"]?.lowercased() else { continue }
             guard file.length <= Int64(TrustUpdate.maximumSize) else {
                 try vehicle.recordAgentStep(
-                    .agentTrust, .rejected, error: OTAError(.tufTooLarge, "\(name): \(file.length) bytes is more than trust material may be"),
+                    .agentTrust, .rejected,
+                    error: OTAError(.tufTooLarge, "\(name): \(file.length) bytes is more than trust material may be"),
                     repository: RepositoryFacts(target: name))
                 seen.insert(sha256)
                 continue
@@ -45,13 +47,14 @@ extension Agent {
             do throws(OTAError) {
                 bytes = try client.fetchTarget(name, file, baseURL: base + "/targets")
             } catch {
-                try vehicle.recordAgentStep(.agentTrust, Vehicle.outcome(of: error), error: error, repository: RepositoryFacts(target: name))
+                try vehicle.recordAgentStep(
+                    .agentTrust, Vehicle.outcome(of: error), error: error, repository: RepositoryFacts(target: name))
                 if error.kind == .rejected { seen.insert(sha256) }
                 continue
             }
             do throws(OTAError) {
                 try vehicle.applyTrust(bytes, source: "repository \(name)")
-            } catch where error.kind != .rejected {
+            } catch  where error.kind != .rejected {
                 throw error
             } catch {
                 // Refused and recorded by the vehicle (trust.update, fail): never applied, not fetched again.

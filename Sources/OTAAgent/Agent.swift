@@ -31,8 +31,10 @@ public final class Agent {
         public var fleetTransport: TransportOptions?
 
         public init(
-            repository: String, transport: TransportOptions, initialRoot: String? = nil, conditions: VehicleConditions? = nil, consent: Consent? = nil,
-            approval: [UInt8]? = nil, progress: (@Sendable (WorkProgress) -> Void)? = nil, fleet: String? = nil, fleetTransport: TransportOptions? = nil
+            repository: String, transport: TransportOptions, initialRoot: String? = nil,
+            conditions: VehicleConditions? = nil, consent: Consent? = nil,
+            approval: [UInt8]? = nil, progress: (@Sendable (WorkProgress) -> Void)? = nil, fleet: String? = nil,
+            fleetTransport: TransportOptions? = nil
         ) {
             self.fleet = fleet
             self.fleetTransport = fleetTransport
@@ -82,9 +84,13 @@ public final class Agent {
         try FileSystem.createDirectory(downloads, mode: 0o700)
         if !FileSystem.exists(metadataDirectory + "/root.json") {
             guard let root = options.initialRoot else {
-                throw OTAError(.tufNotInitialized, "\(metadataDirectory)/root.json: the vehicle has no trusted repository root (give --root once)")
+                throw OTAError(
+                    .tufNotInitialized,
+                    "\(metadataDirectory)/root.json: the vehicle has no trusted repository root (give --root once)")
             }
-            try TUFClient.initialize(metadataDirectory: metadataDirectory, trustedRoot: try FileSystem.read(root, limit: TUFLimits.default.root))
+            try TUFClient.initialize(
+                metadataDirectory: metadataDirectory,
+                trustedRoot: try FileSystem.read(root, limit: TUFLimits.default.root))
         }
     }
 
@@ -112,11 +118,15 @@ public final class Agent {
         try vehicle.recordAgentStep(
             .agentRefresh, .success,
             repository: RepositoryFacts(
-                repository: base, rootVersion: client.root.metadata.version, timestampVersion: client.timestamp?.metadata.version,
+                repository: base, rootVersion: client.root.metadata.version,
+                timestampVersion: client.timestamp?.metadata.version,
                 snapshotVersion: client.snapshot?.metadata.version, events: client.events))
-        if let signedAt = client.timestamp?.metadata.signed["x-ota-signed-at"]?.string, let seconds = TUFTime.parse(signedAt) {
+        if let signedAt = client.timestamp?.metadata.signed["x-ota-signed-at"]?.string,
+            let seconds = TUFTime.parse(signedAt)
+        {
             try vehicle.advanceClockFloor(
-                repositoryTime: Date(timeIntervalSince1970: TimeInterval(seconds)), timestampVersion: client.timestamp?.metadata.version ?? 0)
+                repositoryTime: Date(timeIntervalSince1970: TimeInterval(seconds)),
+                timestampVersion: client.timestamp?.metadata.version ?? 0)
         }
         return client
     }
@@ -134,16 +144,24 @@ public final class Agent {
                 listed = try BundleTarget(name: name, file: file)
             } catch {
                 // A signed entry this agent cannot read: recorded, and nothing is fetched.
-                try vehicle.recordAgentStep(.agentSelect, Vehicle.outcome(of: error), error: error, repository: RepositoryFacts(target: name))
+                try vehicle.recordAgentStep(
+                    .agentSelect, Vehicle.outcome(of: error), error: error, repository: RepositoryFacts(target: name))
                 throw error
             }
             guard let target = listed else { continue }
-            guard target.models.contains(config.model), target.vins.map({ $0.contains(config.vin) }) ?? true else { continue }
-            guard target.ecus.allSatisfy({ ecu in config.ecu(ecu).map { target.hardwareIds.contains($0.hardwareId) } ?? false }) else { continue }
+            guard target.models.contains(config.model), target.vins.map({ $0.contains(config.vin) }) ?? true else {
+                continue
+            }
+            guard
+                target.ecus.allSatisfy({ ecu in
+                    config.ecu(ecu).map { target.hardwareIds.contains($0.hardwareId) } ?? false
+                })
+            else { continue }
             guard !refused.contains(target.sha256) else { continue }
             let changes = target.ecus.contains { ecu in
                 guard let installed = status.ecus[ecu] else { return true }
-                return installed.version != target.versions[ecu] || installed.securityVersion != target.securityVersions[ecu]
+                return installed.version != target.versions[ecu]
+                    || installed.securityVersion != target.securityVersions[ecu]
             }
             if changes { candidates.append(target) }
         }
@@ -152,7 +170,8 @@ public final class Agent {
 
     /// Downloads (resuming) into the private directory; the finished file is checked against the
     /// entry's length and every hash, then renamed to `<sha256>.ota`.
-    func download(_ target: BundleTarget, client: TUFClient) throws(OTAError) -> (String, HTTPTransport.DownloadReport?) {
+    func download(_ target: BundleTarget, client: TUFClient) throws(OTAError) -> (String, HTTPTransport.DownloadReport?)
+    {
         let finished = "\(downloads)/\(target.sha256).ota"
         if FileSystem.exists(finished) { return (finished, nil) }
         let partial = "\(downloads)/\(target.sha256).part"
@@ -161,18 +180,27 @@ public final class Agent {
         do throws(OTAError) {
             // Every signed hash of the whole file, computed while the chunks arrived.
             let algorithms = target.file.hashes.entries.compactMap { HashAlgorithm(rawValue: $0.name) }
-            report = try transport.download(url, target: target.chunks, partialPath: partial, wholeFileHashes: algorithms, progress: options.progress)
+            report = try transport.download(
+                url, target: target.chunks, partialPath: partial, wholeFileHashes: algorithms,
+                progress: options.progress)
             for entry in target.file.hashes.entries where HashAlgorithm(rawValue: entry.name) != nil {
                 guard let digest = report.fileDigests[entry.name], digest == entry.value.lowercased() else {
                     unlink(partial)
-                    throw OTAError(.tufHashMismatch, "\(target.name): the downloaded file does not match its signed \(entry.name)")
+                    throw OTAError(
+                        .tufHashMismatch, "\(target.name): the downloaded file does not match its signed \(entry.name)")
                 }
             }
-            guard rename(partial, finished) == 0 else { throw OTAError(.ioRename, "\(finished): cannot move the finished download into place") }
+            guard rename(partial, finished) == 0 else {
+                throw OTAError(.ioRename, "\(finished): cannot move the finished download into place")
+            }
         } catch {
             try vehicle.recordAgentStep(
-                .agentDownload, Vehicle.outcome(of: error), bundle: target.bundleId, campaign: target.campaign, error: error,
-                repository: RepositoryFacts(target: target.name, download: DownloadReading(bytes: UInt64(clamping: target.file.length), retryLog: retryLog.joined())))
+                .agentDownload, Vehicle.outcome(of: error), bundle: target.bundleId, campaign: target.campaign,
+                error: error,
+                repository: RepositoryFacts(
+                    target: target.name,
+                    download: DownloadReading(bytes: UInt64(clamping: target.file.length), retryLog: retryLog.joined()))
+            )
             if error.kind == .rejected { try refuse(target) }
             throw error
         }
@@ -182,7 +210,8 @@ public final class Agent {
                 target: target.name,
                 download: DownloadReading(
                     bytes: UInt64(clamping: target.file.length), resumedFrom: UInt64(clamping: report.resumedFrom),
-                    received: UInt64(clamping: report.bytesReceived), refetchedChunks: UInt64(clamping: report.refetchedChunks),
+                    received: UInt64(clamping: report.bytesReceived),
+                    refetchedChunks: UInt64(clamping: report.refetchedChunks),
                     retries: UInt64(clamping: report.retries))))
         return (finished, report)
     }
@@ -193,8 +222,12 @@ public final class Agent {
     public func check() throws(OTAError) -> Outcome {
         let client = try refresh()
         let target = try select(client)
-        try vehicle.recordAgentStep(.agentCheck, .success, bundle: target?.bundleId, campaign: target?.campaign, repository: RepositoryFacts(target: target?.name))
-        return Outcome(state: target == nil ? .upToDate : .available, target: target?.name, bundleId: target?.bundleId, metadata: client.events, download: nil)
+        try vehicle.recordAgentStep(
+            .agentCheck, .success, bundle: target?.bundleId, campaign: target?.campaign,
+            repository: RepositoryFacts(target: target?.name))
+        return Outcome(
+            state: target == nil ? .upToDate : .available, target: target?.name, bundleId: target?.bundleId,
+            metadata: client.events, download: nil)
     }
 
     /// `ota agent download`: refresh, pick, download with resume (no install).
@@ -203,7 +236,9 @@ public final class Agent {
         try refreshTrust(client)
         guard let target = try select(client) else { return Outcome(state: .upToDate, metadata: client.events) }
         let (_, report) = try download(target, client: client)
-        return Outcome(state: .downloaded, target: target.name, bundleId: target.bundleId, metadata: client.events, download: report)
+        return Outcome(
+            state: .downloaded, target: target.name, bundleId: target.bundleId, metadata: client.events,
+            download: report)
     }
 
     /// `ota agent run`: continue an update in progress (confirm after the reboot), or refresh,
@@ -215,10 +250,11 @@ public final class Agent {
             case .activated:
                 do throws(OTAError) {
                     try vehicle.confirmBoot()
-                } catch where error.code == .confirmNotBooted {
+                } catch  where error.code == .confirmNotBooted {
                     return Outcome(state: .rebootRequired, bundleId: pending.bundleId, metadata: [])
                 }
-                try vehicle.recordAgentStep(.agentConfirm, .success, bundle: pending.bundleId, campaign: pending.campaign)
+                try vehicle.recordAgentStep(
+                    .agentConfirm, .success, bundle: pending.bundleId, campaign: pending.campaign)
                 return Outcome(state: .confirmed, bundleId: pending.bundleId, metadata: [])
             case .installed, .activating:
                 try vehicle.activate()
@@ -239,38 +275,50 @@ public final class Agent {
         }
         let (path, report) = try download(target, client: client)
         vehicle.repositoryEntry = RepositoryEntry(
-            targetName: target.name, manifestDigest: target.manifestDigest, bundleId: target.bundleId, campaign: target.campaign,
+            targetName: target.name, manifestDigest: target.manifestDigest, bundleId: target.bundleId,
+            campaign: target.campaign,
             versions: target.versions, securityVersions: target.securityVersions,
             targetsVersion: client.trustedVersion(ofTargetsRole: TUFRoleName.targets) ?? 0,
-            snapshotVersion: client.snapshot?.metadata.version ?? 0, timestampVersion: client.timestamp?.metadata.version ?? 0)
+            snapshotVersion: client.snapshot?.metadata.version ?? 0,
+            timestampVersion: client.timestamp?.metadata.version ?? 0)
         defer { vehicle.repositoryEntry = nil }
         do throws(OTAError) {
             // Every stored byte against the release-signed chunk hashes before any slot is
             // written: a bundle only the repository vouches for never touches a slot.
             let trust = try TrustStore(directory: vehicle.layout.trust)
             _ = try BundleVerification.verify(
-                path: path, policy: BundleTrustPolicy(trust: trust, time: FixedTime(vehicle.trustedNow), threshold: vehicle.config.threshold))
+                path: path,
+                policy: BundleTrustPolicy(
+                    trust: trust, time: FixedTime(vehicle.trustedNow), threshold: vehicle.config.threshold))
             let decision = try vehicle.check(bundle: path, approval: options.approval)
             if let refusal = decision.refusal { throw OTAError(refusal.code, refusal.message, cause: refusal.cause) }
-            try vehicle.install(bundle: path, expecting: decision, approval: options.approval, conditions: options.conditions, consent: options.consent)
+            try vehicle.install(
+                bundle: path, expecting: decision, approval: options.approval, conditions: options.conditions,
+                consent: options.consent)
         } catch {
             // A verification or policy refusal of this exact file is final: never fetched again
             // (but not stale CRLs: the vehicle's, fixed by the next CRL refresh).
-            if error.kind == .rejected, ![OTAError.Code.preconditionUnknown, .consentMissing, .installPending, .crlStale].contains(error.code),
+            if error.kind == .rejected,
+                ![OTAError.Code.preconditionUnknown, .consentMissing, .installPending, .crlStale].contains(error.code),
                 !error.code.rawValue.hasPrefix("precondition.")
             {
                 try refuse(target)
                 unlink(path)
             }
             try vehicle.recordAgentStep(
-                .agentInstall, Vehicle.outcome(of: error), bundle: target.bundleId, campaign: target.campaign, error: error,
+                .agentInstall, Vehicle.outcome(of: error), bundle: target.bundleId, campaign: target.campaign,
+                error: error,
                 repository: RepositoryFacts(target: target.name))
             _ = uploadRecords()
             throw error
         }
         unlink(path)
-        try vehicle.recordAgentStep(.agentInstall, .success, bundle: target.bundleId, campaign: target.campaign, repository: RepositoryFacts(target: target.name))
-        var outcome = Outcome(state: .rebootRequired, target: target.name, bundleId: target.bundleId, metadata: client.events, download: report)
+        try vehicle.recordAgentStep(
+            .agentInstall, .success, bundle: target.bundleId, campaign: target.campaign,
+            repository: RepositoryFacts(target: target.name))
+        var outcome = Outcome(
+            state: .rebootRequired, target: target.name, bundleId: target.bundleId, metadata: client.events,
+            download: report)
         (outcome.upload, outcome.uploadError) = uploadRecords()
         return outcome
     }
@@ -281,7 +329,11 @@ public final class Agent {
     func uploadRecords() -> (FleetUploader.Report?, String?) {
         guard let fleet = options.fleet else { return (nil, nil) }
         do throws(OTAError) {
-            return (try FleetUploader(vehicle: vehicle, fleet: fleet, transport: options.fleetTransport ?? options.transport).upload(), nil)
+            return (
+                try FleetUploader(
+                    vehicle: vehicle, fleet: fleet, transport: options.fleetTransport ?? options.transport
+                ).upload(), nil
+            )
         } catch {
             return (nil, "\(error.code.rawValue): \(error.message)")
         }

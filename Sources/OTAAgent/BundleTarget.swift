@@ -24,11 +24,15 @@ public struct BundleTarget: Sendable {
         let path = "targets[\(name)].custom.ota"
         guard let fields = ota.object else { throw OTAError(.tufMetadata, "\(path): expected an object") }
         func string(_ key: String) throws(OTAError) -> String {
-            guard let value = fields[key]?.string, !value.isEmpty else { throw OTAError(.tufMetadata, "\(path).\(key): expected a string") }
+            guard let value = fields[key]?.string, !value.isEmpty else {
+                throw OTAError(.tufMetadata, "\(path).\(key): expected a string")
+            }
             return value
         }
         func strings(_ key: String) throws(OTAError) -> [String] {
-            guard let items = fields[key]?.array else { throw OTAError(.tufMetadata, "\(path).\(key): expected an array") }
+            guard let items = fields[key]?.array else {
+                throw OTAError(.tufMetadata, "\(path).\(key): expected an array")
+            }
             var result: [String] = []
             for item in items {
                 guard let text = item.string else { throw OTAError(.tufMetadata, "\(path).\(key): expected strings") }
@@ -45,12 +49,15 @@ public struct BundleTarget: Sendable {
         ecus = try strings("ecus")
         hardwareIds = try strings("hardwareIds")
         manifestDigest = try string("manifestDigest")
-        guard let versionObject = fields["versions"]?.object, let securityObject = fields["securityVersions"]?.object else {
+        guard let versionObject = fields["versions"]?.object, let securityObject = fields["securityVersions"]?.object
+        else {
             throw OTAError(.tufMetadata, "\(path): versions and securityVersions are objects")
         }
         var versions: [String: String] = [:]
         for member in versionObject.members {
-            guard let version = member.value.string else { throw OTAError(.tufMetadata, "\(path).versions.\(member.name): expected a string") }
+            guard let version = member.value.string else {
+                throw OTAError(.tufMetadata, "\(path).versions.\(member.name): expected a string")
+            }
             versions[member.name] = version
         }
         var securityVersions: [String: UInt64] = [:]
@@ -62,9 +69,12 @@ public struct BundleTarget: Sendable {
         }
         self.versions = versions
         self.securityVersions = securityVersions
-        guard let chunkFields = fields["chunks"]?.object, let size = chunkFields["size"]?.integer, size > 0, let hex = chunkFields["sha256"]?.string,
+        guard let chunkFields = fields["chunks"]?.object, let size = chunkFields["size"]?.integer, size > 0,
+            let hex = chunkFields["sha256"]?.string,
             hex.utf8.count % 64 == 0, let bytes = Hex.decode(hex)
-        else { throw OTAError(.transportChunkList, "\(path).chunks: expected {size, sha256} with 64 hex digits per chunk") }
+        else {
+            throw OTAError(.transportChunkList, "\(path).chunks: expected {size, sha256} with 64 hex digits per chunk")
+        }
         let hashes = stride(from: 0, to: bytes.count, by: 32).map { Array(bytes[$0..<$0 + 32]) }
         chunks = try ChunkedTarget(length: UInt64(file.length), chunkSize: UInt64(size), chunkHashes: hashes)
     }

@@ -35,8 +35,11 @@ public struct FleetUploader {
     let transport: HTTPTransport
     public var maximumEntries: Int
 
-    public init(log: String, deviceKey: String, trust: String, acknowledgementPath: String, fleet: String, transport: TransportOptions,
-                maximumEntries: Int = 4096) {
+    public init(
+        log: String, deviceKey: String, trust: String, acknowledgementPath: String, fleet: String,
+        transport: TransportOptions,
+        maximumEntries: Int = 4096
+    ) {
         self.log = log
         self.deviceKey = deviceKey
         self.trust = trust
@@ -49,9 +52,11 @@ public struct FleetUploader {
     /// The uploader of a vehicle's own log (`DIR/records`), keeping the acknowledgement in
     /// `DIR/private/agent/fleet-ack.json`.
     public init(vehicle: Vehicle, fleet: String, transport: TransportOptions, maximumEntries: Int = 4096) {
-        self.init(log: vehicle.layout.recordLog, deviceKey: vehicle.layout.decryptionKey, trust: vehicle.layout.trust,
-                  acknowledgementPath: vehicle.layout.privateDirectory + "/agent/fleet-ack.json", fleet: fleet, transport: transport,
-                  maximumEntries: maximumEntries)
+        self.init(
+            log: vehicle.layout.recordLog, deviceKey: vehicle.layout.decryptionKey, trust: vehicle.layout.trust,
+            acknowledgementPath: vehicle.layout.privateDirectory + "/agent/fleet-ack.json", fleet: fleet,
+            transport: transport,
+            maximumEntries: maximumEntries)
     }
 
     public func upload(now: Date = Date()) throws(OTAError) -> Report {
@@ -60,11 +65,13 @@ public struct FleetUploader {
         let meta = try LogMeta.load(layout)
         let vin = meta.vin
         let lines = try Self.entryLines(layout)
-        guard let last = lines.last else { throw OTAError(.recordsMalformed, "\(layout.directory): the log holds no entry") }
+        guard let last = lines.last else {
+            throw OTAError(.recordsMalformed, "\(layout.directory): the log holds no entry")
+        }
         var report = Report()
         var start = lines[0].seq
         if let head = try remoteHead(vin: vin), head.genesis == meta.genesis,
-           let held = lines.first(where: { $0.seq == head.through }), held.hash == head.hash
+            let held = lines.first(where: { $0.seq == head.through }), held.hash == head.hash
         {
             start = head.through
             report.through = head.through
@@ -79,7 +86,9 @@ public struct FleetUploader {
                 batch = Array(batch[...cut])
             }
             let body = LogUploadFormat.body(meta: metaBytes, lines: batch.map(\.bytes))
-            let (status, answer) = try transport.post(fleet + "/v1/vehicles/\(vin)/log", body: body, contentType: "application/octet-stream", maxLength: 1 << 20)
+            let (status, answer) = try transport.post(
+                fleet + "/v1/vehicles/\(vin)/log", body: body, contentType: "application/octet-stream",
+                maxLength: 1 << 20)
             report.requests += 1
             report.entriesSent += batch.count
             guard status == 200 else { throw Self.refusal(status: status, answer) }
@@ -100,26 +109,37 @@ public struct FleetUploader {
         if let through = report.through, let hash = report.hash {
             let recorder = try openLog()
             defer { try? recorder.close() }
-            try recorder.acknowledge(through: through, hash: hash, by: Self.storeName(report.store ?? acknowledgement?.store ?? "fleet-store"))
+            try recorder.acknowledge(
+                through: through, hash: hash,
+                by: Self.storeName(report.store ?? acknowledgement?.store ?? "fleet-store"))
             report.prunedSegments = try recorder.prune(now: now, requestedBy: "agent").removed.count
         }
         return report
     }
 
     /// The service's answer, checked before anything on the vehicle relies on it.
-    private func checked(_ answer: [UInt8], vin: String, meta: LogMeta, lines: [Line], now: Date) throws(OTAError) -> (FleetAcknowledgement, Int) {
+    private func checked(_ answer: [UInt8], vin: String, meta: LogMeta, lines: [Line], now: Date) throws(OTAError) -> (
+        FleetAcknowledgement, Int
+    ) {
         let json: JSONValue
-        do { json = try JSONValue.parse(answer) } catch { throw OTAError(.fleetAckInvalid, "the fleet service's answer is not JSON: \(error.message)") }
+        do { json = try JSONValue.parse(answer) } catch {
+            throw OTAError(.fleetAckInvalid, "the fleet service's answer is not JSON: \(error.message)")
+        }
         guard case .object(let members) = json, let ackValue = members["acknowledgement"] else {
             throw OTAError(.fleetAckInvalid, "the fleet service's answer holds no acknowledgement")
         }
         let ack = try FleetAcknowledgement(json: ackValue.bytes, source: "acknowledgement")
         try ack.verify(trust: try TrustStore(directory: trust), at: now)
         guard ack.vin == vin, ack.genesis == meta.genesis else {
-            throw OTAError(.fleetAckMismatch, "the acknowledgement is for \(ack.vin), log \(ack.genesis); this vehicle is \(vin), log \(meta.genesis)")
+            throw OTAError(
+                .fleetAckMismatch,
+                "the acknowledgement is for \(ack.vin), log \(ack.genesis); this vehicle is \(vin), log \(meta.genesis)"
+            )
         }
         guard let held = lines.first(where: { $0.seq == ack.through }), held.hash == ack.hash else {
-            throw OTAError(.fleetAckMismatch, "the acknowledgement names entry \(ack.through) with hash \(ack.hash), which this log does not hold")
+            throw OTAError(
+                .fleetAckMismatch,
+                "the acknowledgement names entry \(ack.through) with hash \(ack.hash), which this log does not hold")
         }
         var added = 0
         if case .integer(let value)? = members["added"] { added = Int(value) }
@@ -131,11 +151,15 @@ public struct FleetUploader {
         let bytes: [UInt8]
         do throws(OTAError) {
             bytes = try transport.fetch(fleet + "/v1/vehicles/\(vin)/head", maxLength: 64 << 10)
-        } catch where error.code == .transportNotFound {
-            throw OTAError(.fleetRefused, "the fleet service refused to show the head of \(vin) (is the certificate this vehicle's?)", cause: error.message)
+        } catch  where error.code == .transportNotFound {
+            throw OTAError(
+                .fleetRefused,
+                "the fleet service refused to show the head of \(vin) (is the certificate this vehicle's?)",
+                cause: error.message)
         }
         guard case .object(let members)? = try? JSONValue.parse(bytes), case .string(let through)? = members["through"],
-              let seq = UInt64(through), case .string(let hash)? = members["hash"], case .string(let genesis)? = members["genesis"]
+            let seq = UInt64(through), case .string(let hash)? = members["hash"],
+            case .string(let genesis)? = members["genesis"]
         else { return nil }
         return (seq, hash, genesis)
     }
@@ -151,7 +175,8 @@ public struct FleetUploader {
 
     /// The store's name as the log's `ACK` keeps it (printable ASCII, no spaces, 256 bytes at most).
     static func storeName(_ identity: String) -> String {
-        let cleaned = String(identity.unicodeScalars.filter { $0.value > 0x20 && $0.value < 0x7f }.prefix(256).map(Character.init))
+        let cleaned = String(
+            identity.unicodeScalars.filter { $0.value > 0x20 && $0.value < 0x7f }.prefix(256).map(Character.init))
         return cleaned.isEmpty ? "fleet-store" : cleaned
     }
 
@@ -187,7 +212,8 @@ public struct FleetUploader {
             let bytes = try FileSystem.read(layout.path(name), limit: 1 << 30)
             for line in bytes.split(separator: 0x0a) {
                 guard let entry = LogEntry.parse(line) else { continue }
-                lines.append(Line(seq: entry.seq, hash: entry.hash, isCheckpoint: entry.kind == .checkpoint, bytes: Array(line)))
+                lines.append(
+                    Line(seq: entry.seq, hash: entry.hash, isCheckpoint: entry.kind == .checkpoint, bytes: Array(line)))
             }
         }
         return lines

@@ -57,9 +57,13 @@ public enum SamplePKI {
             guard rename(staging, directory) == 0 else {
                 throw OTAError(.ioRename, "\(directory): cannot move the new PKI into place")
             }
-            return Summary(suite: suite.rawValue, directory: directory, certificates: builder.entries.map {
-                Summary.Entry(path: $0.path, subject: $0.subject, keyType: $0.keyType, notAfter: $0.notAfter, fingerprint: $0.fingerprint)
-            })
+            return Summary(
+                suite: suite.rawValue, directory: directory,
+                certificates: builder.entries.map {
+                    Summary.Entry(
+                        path: $0.path, subject: $0.subject, keyType: $0.keyType, notAfter: $0.notAfter,
+                        fingerprint: $0.fingerprint)
+                })
         } catch {
             try? FileManager.default.removeItem(atPath: staging)
             throw error
@@ -89,35 +93,51 @@ public enum SamplePKI {
 
             // release: root → signing CA → signers
             let releaseRoot = try makeRoot("release", name: "Release Root CA")
-            let signingCA = try makeCA(under: releaseRoot, role: "release", file: "signing-ca", name: "Release Signing CA")
-            let signer1 = try makeLeaf(under: signingCA, role: "release", file: "signer-1", name: "Release Signer 1", type: signingKeyType,
-                                       usage: .signer(codeSigning: true), signerID: "release-engineer-1")
-            _ = try makeLeaf(under: signingCA, role: "release", file: "signer-2", name: "Release Signer 2", type: suite == .gm ? .sm2 : .ed25519,
-                             usage: .signer(codeSigning: true), signerID: "release-engineer-2")
-            let revoked = try makeLeaf(under: signingCA, role: "release", file: "revoked-signer", name: "Release Signer (revoked)", type: signingKeyType,
-                                       usage: .signer(codeSigning: true), signerID: "release-engineer-3")
+            let signingCA = try makeCA(
+                under: releaseRoot, role: "release", file: "signing-ca", name: "Release Signing CA")
+            let signer1 = try makeLeaf(
+                under: signingCA, role: "release", file: "signer-1", name: "Release Signer 1", type: signingKeyType,
+                usage: .signer(codeSigning: true), signerID: "release-engineer-1")
+            _ = try makeLeaf(
+                under: signingCA, role: "release", file: "signer-2", name: "Release Signer 2",
+                type: suite == .gm ? .sm2 : .ed25519,
+                usage: .signer(codeSigning: true), signerID: "release-engineer-2")
+            let revoked = try makeLeaf(
+                under: signingCA, role: "release", file: "revoked-signer", name: "Release Signer (revoked)",
+                type: signingKeyType,
+                usage: .signer(codeSigning: true), signerID: "release-engineer-3")
             try write("release/chain.pem", Data(signingCA.certificate.pem.utf8), mode: 0o644)
-            try write("release/signer-1.encrypted.key", Data(try signer1.key.pem(passphrase: Array(SamplePKI.samplePassphrase.utf8)).utf8), mode: 0o600)
+            try write(
+                "release/signer-1.encrypted.key",
+                Data(try signer1.key.pem(passphrase: Array(SamplePKI.samplePassphrase.utf8)).utf8), mode: 0o600)
             try write("release/signer-1.passphrase", Data((SamplePKI.samplePassphrase + "\n").utf8), mode: 0o600)
             try writeCRL(releaseRoot, revoking: [], role: "release", file: "root-ca")
             try writeCRL(signingCA, revoking: [revoked.certificate], role: "release", file: "signing-ca")
 
             // approval, repository, compliance: root → one signer
-            for (role, name, signerFile) in [("approval", "Approval Authority", "approval-signer"),
-                                              ("repository", "Repository", "repository-signer"),
-                                              ("compliance", "Compliance", "compliance-signer")] {
+            for (role, name, signerFile) in [
+                ("approval", "Approval Authority", "approval-signer"),
+                ("repository", "Repository", "repository-signer"),
+                ("compliance", "Compliance", "compliance-signer"),
+            ] {
                 let rootCA = try makeRoot(role, name: "\(name) Root CA")
-                _ = try makeLeaf(under: rootCA, role: role, file: signerFile, name: "\(name) Signer", type: signingKeyType, usage: .signer(codeSigning: false),
-                                 signerID: "\(role)-signer-1")
+                _ = try makeLeaf(
+                    under: rootCA, role: role, file: signerFile, name: "\(name) Signer", type: signingKeyType,
+                    usage: .signer(codeSigning: false),
+                    signerID: "\(role)-signer-1")
                 try writeCRL(rootCA, revoking: [], role: role, file: "root-ca")
             }
 
             // vehicle: root → device key, fleet recipient key
             let vehicleRoot = try makeRoot("vehicle", name: "Vehicle Root CA")
-            _ = try makeLeaf(under: vehicleRoot, role: "vehicle", file: "device", name: "Vehicle Device SAMPLE0000000001", type: signingKeyType, usage: .device,
-                             signerID: "SAMPLE0000000001")
-            _ = try makeLeaf(under: vehicleRoot, role: "vehicle", file: "fleet-recipient", name: "Fleet Recipient (model X1)", type: suite == .gm ? .sm2 : .x25519,
-                             usage: .keyAgreement)
+            _ = try makeLeaf(
+                under: vehicleRoot, role: "vehicle", file: "device", name: "Vehicle Device SAMPLE0000000001",
+                type: signingKeyType, usage: .device,
+                signerID: "SAMPLE0000000001")
+            _ = try makeLeaf(
+                under: vehicleRoot, role: "vehicle", file: "fleet-recipient", name: "Fleet Recipient (model X1)",
+                type: suite == .gm ? .sm2 : .x25519,
+                usage: .keyAgreement)
             try writeCRL(vehicleRoot, revoking: [], role: "vehicle", file: "root-ca")
 
             // The vehicle's mutual-TLS identity, under a P-256 root of its own in both suites: OpenSSL's
@@ -125,8 +145,10 @@ public enum SamplePKI {
             // SM2 certificate signatures without the GM/T 0009 distinguishing ID, so it cannot check an SM2
             // chain. Its anchor sits beside the vehicle root in trust/vehicle.
             let tlsRoot = try makeRoot("vehicle", file: "tls-ca", name: "Vehicle TLS Root CA", type: .p256)
-            _ = try makeLeaf(under: tlsRoot, role: "vehicle", file: "device-tls", name: "Vehicle Device SAMPLE0000000001 TLS", type: .p256,
-                             usage: .device, signerID: "SAMPLE0000000001")
+            _ = try makeLeaf(
+                under: tlsRoot, role: "vehicle", file: "device-tls", name: "Vehicle Device SAMPLE0000000001 TLS",
+                type: .p256,
+                usage: .device, signerID: "SAMPLE0000000001")
             try writeCRL(tlsRoot, revoking: [], role: "vehicle", file: "tls-ca")
         }
 
@@ -135,9 +157,13 @@ public enum SamplePKI {
             let certificate: Certificate
         }
 
-        func makeRoot(_ role: String, file: String = "root-ca", name: String, type: KeyType? = nil) throws(OTAError) -> Issued {
+        func makeRoot(_ role: String, file: String = "root-ca", name: String, type: KeyType? = nil) throws(OTAError)
+            -> Issued
+        {
             let key = try PrivateKey.generate(type ?? signingKeyType)
-            let certificate = try CertificateIssuer.selfSignedRoot(key: key, profile: profile(name, role: role, usage: .certificateAuthority(pathLength: 1), until: years(30)))
+            let certificate = try CertificateIssuer.selfSignedRoot(
+                key: key,
+                profile: profile(name, role: role, usage: .certificateAuthority(pathLength: 1), until: years(30)))
             try store(Issued(key: key, certificate: certificate), role: role, file: file)
             try write("trust/\(role)/anchors/\(file).crt", Data(certificate.pem.utf8), mode: 0o644)
             return Issued(key: key, certificate: certificate)
@@ -146,34 +172,45 @@ public enum SamplePKI {
         func makeCA(under parent: Issued, role: String, file: String, name: String) throws(OTAError) -> Issued {
             let key = try PrivateKey.generate(signingKeyType)
             let certificate = try CertificateIssuer(key: parent.key, certificate: parent.certificate)
-                .issue(profile(name, role: role, usage: .certificateAuthority(pathLength: 0), until: years(20)), publicKey: try key.publicKey)
+                .issue(
+                    profile(name, role: role, usage: .certificateAuthority(pathLength: 0), until: years(20)),
+                    publicKey: try key.publicKey)
             let issued = Issued(key: key, certificate: certificate)
             try store(issued, role: role, file: file)
             return issued
         }
 
         /// A leaf marked for `role` (its extended key usage), with an optional signer id.
-        func makeLeaf(under parent: Issued, role: String, file: String, name: String, type: KeyType, usage: CertificateProfile.Usage,
-                      signerID: String? = nil) throws(OTAError) -> Issued {
+        func makeLeaf(
+            under parent: Issued, role: String, file: String, name: String, type: KeyType,
+            usage: CertificateProfile.Usage,
+            signerID: String? = nil
+        ) throws(OTAError) -> Issued {
             let key = try PrivateKey.generate(type)
             var leafProfile = profile(name, role: role, usage: usage, until: years(10))
             leafProfile.role = TrustRole(rawValue: role)
             leafProfile.signerID = signerID
-            let certificate = try CertificateIssuer(key: parent.key, certificate: parent.certificate).issue(leafProfile, publicKey: try key.publicKey)
+            let certificate = try CertificateIssuer(key: parent.key, certificate: parent.certificate).issue(
+                leafProfile, publicKey: try key.publicKey)
             let issued = Issued(key: key, certificate: certificate)
             try store(issued, role: role, file: file)
             return issued
         }
 
         func profile(_ name: String, role: String, usage: CertificateProfile.Usage, until: Date) -> CertificateProfile {
-            CertificateProfile(commonName: name, organization: organization, organizationalUnit: role, usage: usage, notBefore: start, notAfter: until)
+            CertificateProfile(
+                commonName: name, organization: organization, organizationalUnit: role, usage: usage, notBefore: start,
+                notAfter: until)
         }
 
         func store(_ issued: Issued, role: String, file: String) throws(OTAError) {
             try write("\(role)/\(file).key", Data(try issued.key.pem().utf8), mode: 0o600)
             try write("\(role)/\(file).crt", Data(issued.certificate.pem.utf8), mode: 0o644)
-            entries.append((path: "\(role)/\(file).crt", subject: issued.certificate.subject, keyType: issued.key.type.rawValue,
-                            notAfter: issued.certificate.notAfter, fingerprint: issued.certificate.fingerprint))
+            entries.append(
+                (
+                    path: "\(role)/\(file).crt", subject: issued.certificate.subject, keyType: issued.key.type.rawValue,
+                    notAfter: issued.certificate.notAfter, fingerprint: issued.certificate.fingerprint
+                ))
         }
 
         func writeCRL(_ ca: Issued, revoking: [Certificate], role: String, file: String) throws(OTAError) {

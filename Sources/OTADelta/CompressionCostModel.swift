@@ -35,7 +35,8 @@ final class CompressionCostModel {
                 bits += 8
             } else {
                 let pair = pairs[last << 8 | Int(value)]
-                bits += pair > 0 ? min(1 + log2(Double(single[last] + 1) / Double(pair)), Self.unseenBits) : Self.unseenBits
+                bits +=
+                    pair > 0 ? min(1 + log2(Double(single[last] + 1) / Double(pair)), Self.unseenBits) : Self.unseenBits
             }
             last = Int(value)
         }

@@ -229,7 +229,8 @@ final class CoverMatcher {
                 new: new.baseAddress! + cover.newStart, old: old.baseAddress! + cover.oldStart, count: cover.length)
             guard literalCost - coverCost - controlCost(cover, after: last) >= minimumScore else { continue }
             literal.add(new: new.baseAddress! + last.newEnd, old: nil, count: cover.newStart - last.newEnd)
-            difference.add(new: new.baseAddress! + cover.newStart, old: old.baseAddress! + cover.oldStart, count: cover.length)
+            difference.add(
+                new: new.baseAddress! + cover.newStart, old: old.baseAddress! + cover.oldStart, count: cover.length)
             kept.append(cover)
             last = cover
         }

@@ -141,7 +141,8 @@ private struct ImageBytes {
 
     init(path: String) throws(OTAError) {
         mapped = try MappedFile(path: path)
-        read = mapped == nil ? try InputFile(path: path, accepting: [.blockDevice, .stream]).readAll(limit: Int.max) : []
+        read =
+            mapped == nil ? try InputFile(path: path, accepting: [.blockDevice, .stream]).readAll(limit: Int.max) : []
     }
 
     var count: Int { mapped?.bytes.count ?? read.count }

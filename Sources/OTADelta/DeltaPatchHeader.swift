@@ -79,7 +79,10 @@ public struct DeltaPatchHeader: Sendable, Equatable {
         }
         let version = bytes.littleEndian(UInt16.self, at: 8)
         guard version == currentVersion || version == transformVersion else {
-            throw OTAError(.deltaVersion, "delta patch format version \(version) is not supported (this build reads \(currentVersion) and \(transformVersion))")
+            throw OTAError(
+                .deltaVersion,
+                "delta patch format version \(version) is not supported (this build reads \(currentVersion) and \(transformVersion))"
+            )
         }
         guard try check(Array(bytes[0..<104])) == Array(bytes[104..<108]) else {
             throw OTAError(.deltaHeaderCorrupt, "delta patch header check does not match (corrupt header)")
@@ -94,7 +97,8 @@ public struct DeltaPatchHeader: Sendable, Equatable {
         for exponent in bytes[12..<16] {
             guard dictionaryExponents.contains(exponent) else {
                 throw OTAError(
-                    .deltaHeaderInvalid, "stream dictionary 2^\(exponent) in delta patch header is outside 4 KiB...256 MiB")
+                    .deltaHeaderInvalid,
+                    "stream dictionary 2^\(exponent) in delta patch header is outside 4 KiB...256 MiB")
             }
             dictionarySizes.append(1 << UInt32(exponent))
         }

@@ -43,7 +43,9 @@ public enum BundleTargetFields {
         var securityVersions: [(String, TUFJSON)] = []
         for image in manifest.images {
             versions.append((image.ecu, .string(image.version)))
-            guard image.securityVersion <= UInt64(Int64.max) else { throw OTAError(.repoBundle, "image \(image.name): security version out of range") }
+            guard image.securityVersion <= UInt64(Int64.max) else {
+                throw OTAError(.repoBundle, "image \(image.name): security version out of range")
+            }
             securityVersions.append((image.ecu, .integer(Int64(image.securityVersion))))
         }
         var fields: [(String, TUFJSON)] = [

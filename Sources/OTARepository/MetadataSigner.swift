@@ -23,9 +23,11 @@ public enum MetadataSigner {
         var signatures: [TUFJSON] = []
         for key in keys {
             let signature = try key.privateKey.signature(for: message)
-            signatures.append(.object(try JSONObject([("keyid", .string(key.keyID)), ("sig", .string(Hex.encode(signature)))])))
+            signatures.append(
+                .object(try JSONObject([("keyid", .string(key.keyID)), ("sig", .string(Hex.encode(signature)))])))
         }
-        return OLPCCanonicalJSON.encodeFile(.object(try JSONObject([("signatures", .array(signatures)), ("signed", .object(signed))])))
+        return OLPCCanonicalJSON.encodeFile(
+            .object(try JSONObject([("signatures", .array(signatures)), ("signed", .object(signed))])))
     }
 
     /// The common head of every role's `signed` object.

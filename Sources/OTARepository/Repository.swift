@@ -1,6 +1,6 @@
+internal import Foundation
 public import OTACore
 public import OTATUF
-internal import Foundation
 
 #if canImport(Glibc)
     import Glibc
@@ -34,7 +34,8 @@ public struct Repository {
     func published(_ role: String) -> String { "\(metadataDirectory)/\(PercentEncoding.encode(role)).json" }
 
     public static let defaultLifetimes: [String: Int64] = [
-        TUFRoleName.root: 365 * 86_400, TUFRoleName.targets: 90 * 86_400, TUFRoleName.snapshot: 7 * 86_400, TUFRoleName.timestamp: 86_400,
+        TUFRoleName.root: 365 * 86_400, TUFRoleName.targets: 90 * 86_400, TUFRoleName.snapshot: 7 * 86_400,
+        TUFRoleName.timestamp: 86_400,
     ]
 
     // MARK: - init
@@ -42,15 +43,20 @@ public struct Repository {
     /// Creates the repository: keys for each role (as many as its threshold), root version 1,
     /// and an empty first targets, snapshot and timestamp.
     public func initialize(
-        suite: Suite, keyType: KeyType? = nil, thresholds: [String: Int] = [:], lifetimes: [String: Int64] = [:], consistentSnapshot: Bool = true
+        suite: Suite, keyType: KeyType? = nil, thresholds: [String: Int] = [:], lifetimes: [String: Int64] = [:],
+        consistentSnapshot: Bool = true
     ) throws(OTAError) {
         guard !FileSystem.exists(configPath) else { throw OTAError(.ioExists, "\(directory): already a repository") }
         let type = keyType ?? (suite == .gm ? .sm2 : .p256)
         guard type.canSign, suite.signatureAlgorithms.contains(try SignatureAlgorithm.forKey(type)) else {
             throw OTAError(.keySuiteMismatch, "a \(type.rawValue) key does not sign in the \(suite.rawValue) suite")
         }
-        for name in thresholds.keys where !TUFRoleName.topLevel.contains(name) { throw OTAError(.repoRole, "no top-level role '\(name)'") }
-        for directory in [directory, metadataDirectory, targetsDirectory, stagedDirectory] { try FileSystem.createDirectory(directory) }
+        for name in thresholds.keys where !TUFRoleName.topLevel.contains(name) {
+            throw OTAError(.repoRole, "no top-level role '\(name)'")
+        }
+        for directory in [directory, metadataDirectory, targetsDirectory, stagedDirectory] {
+            try FileSystem.createDirectory(directory)
+        }
         try FileSystem.createDirectory(keysDirectory, mode: 0o700)
         var roles: [String: RepositoryConfig.Role] = [:]
         for name in TUFRoleName.topLevel {
@@ -58,11 +64,15 @@ public struct Repository {
             guard (1...16).contains(threshold) else { throw OTAError(.usageInvalid, "threshold for \(name): 1...16") }
             let lifetime = lifetimes[name] ?? Self.defaultLifetimes[name]!
             guard lifetime > 0 else { throw OTAError(.usageInvalid, "lifetime for \(name) must be positive") }
-            roles[name] = .init(keyIDs: try (0..<threshold).map { _ throws(OTAError) in try newKey(type) }, threshold: threshold, lifetime: lifetime, version: 0)
+            roles[name] = .init(
+                keyIDs: try (0..<threshold).map { _ throws(OTAError) in try newKey(type) }, threshold: threshold,
+                lifetime: lifetime, version: 0)
         }
-        var config = RepositoryConfig(suite: suite, keyType: type, consistentSnapshot: consistentSnapshot, roles: roles, delegated: [:])
+        var config = RepositoryConfig(
+            suite: suite, keyType: type, consistentSnapshot: consistentSnapshot, roles: roles, delegated: [:])
         try writeRoot(&config, signers: [])
-        try AtomicFileWriter.write(OLPCCanonicalJSON.encodeFile(.object(try emptyTargets())), to: stagedPath(TUFRoleName.targets))
+        try AtomicFileWriter.write(
+            OLPCCanonicalJSON.encodeFile(.object(try emptyTargets())), to: stagedPath(TUFRoleName.targets))
         try config.save(configPath)
         _ = try publish()
     }
@@ -72,7 +82,8 @@ public struct Repository {
     /// Generates and stores a key; returns its key id.
     func newKey(_ type: KeyType) throws(OTAError) -> String {
         let key = try RepositoryKey(try PrivateKey.generate(type))
-        try AtomicFileWriter.write(Array(try key.privateKey.pem().utf8), to: "\(keysDirectory)/\(key.keyID).key", mode: 0o600)
+        try AtomicFileWriter.write(
+            Array(try key.privateKey.pem().utf8), to: "\(keysDirectory)/\(key.keyID).key", mode: 0o600)
         return key.keyID
     }
 
@@ -85,7 +96,8 @@ public struct Repository {
             let path = FileSystem.exists(tokenReference) ? tokenReference : "\(keysDirectory)/\(id).key"
             let privateKey: PrivateKey
             if path == tokenReference {
-                let uri = String(decoding: try FileSystem.read(tokenReference, limit: 8192), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                let uri = String(decoding: try FileSystem.read(tokenReference, limit: 8192), as: UTF8.self)
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
                 privateKey = try PrivateKey(token: try PKCS11URI(uri))
             } else {
                 privateKey = try PrivateKey(contentsOf: path)
@@ -101,10 +113,14 @@ public struct Repository {
     func tokenKey(_ reference: String) throws(OTAError) -> String {
         let uri = try PKCS11URI(reference)
         guard uri.pinValue != nil || uri.pinSource != nil else {
-            throw OTAError(.keyPKCS11Pin, "\(uri.description): a repository key's URI must carry its PIN source (pin-source=FILE), as the repository signs unattended")
+            throw OTAError(
+                .keyPKCS11Pin,
+                "\(uri.description): a repository key's URI must carry its PIN source (pin-source=FILE), as the repository signs unattended"
+            )
         }
         let key = try RepositoryKey(try PrivateKey(token: uri))
-        try AtomicFileWriter.write(Array((reference + "\n").utf8), to: "\(keysDirectory)/\(key.keyID).pkcs11", mode: 0o600)
+        try AtomicFileWriter.write(
+            Array((reference + "\n").utf8), to: "\(keysDirectory)/\(key.keyID).pkcs11", mode: 0o600)
         return key.keyID
     }
 
@@ -113,14 +129,21 @@ public struct Repository {
         var role = config.roles[TUFRoleName.root]!
         role.version += 1
         config.roles[TUFRoleName.root] = role
-        var signed = try MetadataSigner.head(type: TUFRoleName.root, version: role.version, expires: now() + role.lifetime)
+        var signed = try MetadataSigner.head(
+            type: TUFRoleName.root, version: role.version, expires: now() + role.lifetime)
         signed.set("consistent_snapshot", .bool(config.consistentSnapshot))
         var keys = JSONObject()
         var roles = JSONObject()
         for name in TUFRoleName.topLevel {
             let entry = config.roles[name]!
             for id in entry.keyIDs { keys.set(id, try loadKeys([id])[0].object) }
-            roles.set(name, .object(try JSONObject([("keyids", .array(entry.keyIDs.map { .string($0) })), ("threshold", .integer(Int64(entry.threshold)))])))
+            roles.set(
+                name,
+                .object(
+                    try JSONObject([
+                        ("keyids", .array(entry.keyIDs.map { .string($0) })),
+                        ("threshold", .integer(Int64(entry.threshold))),
+                    ])))
         }
         signed.set("keys", .object(keys))
         signed.set("roles", .object(roles))
@@ -145,7 +168,8 @@ public struct Repository {
     /// Adds bundles as targets of `role`: each must verify against the release trust store
     /// (signatures, chains, threshold, every payload chunk); its file is stored under each hash.
     public func add(
-        bundles: [String], trust: String, releaseThreshold: Int = 1, role: String = TUFRoleName.targets, names: [String]? = nil
+        bundles: [String], trust: String, releaseThreshold: Int = 1, role: String = TUFRoleName.targets,
+        names: [String]? = nil
     ) throws(OTAError) -> [Added] {
         let config = try RepositoryConfig.load(configPath)
         _ = try config.role(role)
@@ -161,14 +185,27 @@ public struct Repository {
             let store = try TrustStore(directory: trust)
             let report: BundleVerification.Report
             do throws(OTAError) {
-                report = try BundleVerification.verify(path: path, policy: BundleTrustPolicy(trust: store, time: SystemTime(), threshold: releaseThreshold))
+                report = try BundleVerification.verify(
+                    path: path, policy: BundleTrustPolicy(trust: store, time: SystemTime(), threshold: releaseThreshold)
+                )
             } catch {
-                throw OTAError(.repoBundle, "\(path): refused, it does not verify against the release trust store: \(error.message)", cause: error.code.rawValue)
+                throw OTAError(
+                    .repoBundle,
+                    "\(path): refused, it does not verify against the release trust store: \(error.message)",
+                    cause: error.code.rawValue)
             }
-            let head = try BundleReader(path: path).verifyHead(policy: BundleTrustPolicy(trust: store, time: SystemTime(), threshold: releaseThreshold))
-            guard head.digest.hex == report.manifestDigest else { throw OTAError(.repoBundle, "\(path): changed while it was being added") }
-            let (length, stored) = try storeTargetFile(path, name: name, custom: try BundleTargetFields.custom(for: head, file: path), config: config, into: &targets)
-            added.append(Added(name: name, length: Int64(length), hashes: stored, bundleId: head.manifest.bundle.id, manifestDigest: head.digest.description))
+            let head = try BundleReader(path: path).verifyHead(
+                policy: BundleTrustPolicy(trust: store, time: SystemTime(), threshold: releaseThreshold))
+            guard head.digest.hex == report.manifestDigest else {
+                throw OTAError(.repoBundle, "\(path): changed while it was being added")
+            }
+            let (length, stored) = try storeTargetFile(
+                path, name: name, custom: try BundleTargetFields.custom(for: head, file: path), config: config,
+                into: &targets)
+            added.append(
+                Added(
+                    name: name, length: Int64(length), hashes: stored, bundleId: head.manifest.bundle.id,
+                    manifestDigest: head.digest.description))
         }
         staged.set("targets", .object(targets))
         try saveStaged(role, staged)
@@ -177,7 +214,9 @@ public struct Repository {
 
     /// Adds any file as a target of `role` (no bundle check: for tests and for files that are
     /// not bundles, such as trust-store updates signed by other means).
-    package func addFile(_ path: String, name: String, role: String = TUFRoleName.targets, custom: JSONObject? = nil) throws(OTAError) {
+    package func addFile(_ path: String, name: String, role: String = TUFRoleName.targets, custom: JSONObject? = nil)
+        throws(OTAError)
+    {
         let config = try RepositoryConfig.load(configPath)
         _ = try config.role(role)
         try Self.checkTargetName(name)
@@ -197,7 +236,9 @@ public struct Repository {
     /// A CRL file may carry the issuing CA's certificate (PEM `CERTIFICATE` blocks after the
     /// CRL), which a vehicle needs when the CA is an intermediate; `issuers` adds such
     /// certificates (those whose subject is the CRL's issuer) to the stored file.
-    public func addTrust(_ paths: [String], issuers: [Certificate] = [], role: String = TUFRoleName.targets) throws(OTAError) -> [AddedTrust] {
+    public func addTrust(_ paths: [String], issuers: [Certificate] = [], role: String = TUFRoleName.targets)
+        throws(OTAError) -> [AddedTrust]
+    {
         var added: [AddedTrust] = []
         for path in paths {
             var bytes = try FileSystem.read(path, limit: TrustUpdate.maximumSize)
@@ -206,7 +247,10 @@ public struct Repository {
             if SignedTrustUpdate.looksLikeOne(bytes) {
                 let update = try SignedTrustUpdate.decode(bytes).contents().update
                 name = "trust/update-\(update.version).json"
-                fields = [("kind", .string("update")), ("version", .integer(Int64(clamping: update.version))), ("expires", .string(Timestamp.format(update.expires)))]
+                fields = [
+                    ("kind", .string("update")), ("version", .integer(Int64(clamping: update.version))),
+                    ("expires", .string(Timestamp.format(update.expires))),
+                ]
             } else {
                 let text = String(decoding: bytes, as: UTF8.self)
                 let crl: CertificateRevocationList
@@ -217,10 +261,16 @@ public struct Repository {
                         switch block.label {
                         case "X509 CRL": lists.append(try CertificateRevocationList(der: block.der, source: path))
                         case "CERTIFICATE": certificates.append(try Certificate(der: block.der, source: path))
-                        default: throw OTAError(.crlMalformed, "\(path): unexpected PEM block '\(block.label)' (a CRL and its issuing CA certificates)")
+                        default:
+                            throw OTAError(
+                                .crlMalformed,
+                                "\(path): unexpected PEM block '\(block.label)' (a CRL and its issuing CA certificates)"
+                            )
                         }
                     }
-                    guard lists.count == 1 else { throw OTAError(.crlMalformed, "\(path): one CRL per file (found \(lists.count))") }
+                    guard lists.count == 1 else {
+                        throw OTAError(.crlMalformed, "\(path): one CRL per file (found \(lists.count))")
+                    }
                     crl = lists[0]
                 } else {
                     crl = try CertificateRevocationList(der: bytes, source: path)
@@ -231,13 +281,17 @@ public struct Repository {
                 }
                 let issuerID = try Hasher.hash(.sha256, Array(crl.issuer.utf8)).hex.prefix(24)
                 name = "trust/crls/\(issuerID).crl"
-                fields = [("kind", .string("crl")), ("issuer", .string(crl.issuer)), ("thisUpdate", .string(Timestamp.format(crl.thisUpdate)))]
+                fields = [
+                    ("kind", .string("crl")), ("issuer", .string(crl.issuer)),
+                    ("thisUpdate", .string(Timestamp.format(crl.thisUpdate))),
+                ]
                 if let next = crl.nextUpdate { fields.append(("nextUpdate", .string(Timestamp.format(next)))) }
             }
             let staged = "\(stagedDirectory)/trust-\(Hex.encode(try SecureRandom.bytes(6))).tmp"
             try AtomicFileWriter.write(bytes, to: staged, mode: 0o644)
             defer { unlink(staged) }
-            try addFile(staged, name: name, role: role, custom: try JSONObject([("otaTrust", .object(try JSONObject(fields)))]))
+            try addFile(
+                staged, name: name, role: role, custom: try JSONObject([("otaTrust", .object(try JSONObject(fields)))]))
             added.append(AddedTrust(name: name, kind: fields[0].1.string ?? ""))
         }
         return added
@@ -276,7 +330,9 @@ public struct Repository {
         var staged = try loadStaged(role)
         var targets = staged["targets"]?.object ?? JSONObject()
         for name in names {
-            guard targets[name] != nil else { throw OTAError(.repoTargetUnknown, "role \(role) has no target '\(name)'") }
+            guard targets[name] != nil else {
+                throw OTAError(.repoTargetUnknown, "role \(role) has no target '\(name)'")
+            }
             targets.remove(name)
         }
         staged.set("targets", .object(targets))
@@ -287,7 +343,9 @@ public struct Repository {
     /// `/`, no control characters.
     static func checkTargetName(_ name: String) throws(OTAError) {
         let parts = name.split(separator: "/", omittingEmptySubsequences: false)
-        guard !name.isEmpty, parts.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." }), !name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) else {
+        guard !name.isEmpty, parts.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." }),
+            !name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f })
+        else {
             throw OTAError(.repoTargetName, "'\(name)': a target name is a relative path of plain parts")
         }
     }
@@ -333,15 +391,24 @@ public struct Repository {
     /// Delegates `paths` (glob patterns) or hash prefixes from `parent` to a new role with its
     /// own keys; `terminating` stops the client's search there.
     public func delegate(
-        role name: String, from parent: String = TUFRoleName.targets, paths: [String]? = nil, pathHashPrefixes: [String]? = nil, terminating: Bool = false,
+        role name: String, from parent: String = TUFRoleName.targets, paths: [String]? = nil,
+        pathHashPrefixes: [String]? = nil, terminating: Bool = false,
         threshold: Int = 1, lifetime: Int64 = 90 * 86_400
     ) throws(OTAError) {
         var config = try RepositoryConfig.load(configPath)
-        let plain = name.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x41...0x5a).contains($0) || (0x61...0x7a).contains($0) || $0 == 0x2d || $0 == 0x5f || $0 == 0x2e }
-        guard plain, !name.hasPrefix("."), !TUFRoleName.isTopLevel(name), config.delegated[name] == nil, !name.isEmpty else {
-            throw OTAError(.repoRole, "'\(name)' cannot be a new delegated role (a new name of A-Z a-z 0-9 . _ -, not starting with '.')")
+        let plain = name.utf8.allSatisfy {
+            (0x30...0x39).contains($0) || (0x41...0x5a).contains($0) || (0x61...0x7a).contains($0) || $0 == 0x2d
+                || $0 == 0x5f || $0 == 0x2e
         }
-        guard (paths == nil) != (pathHashPrefixes == nil) else { throw OTAError(.usageInvalid, "give paths or hash prefixes, not both") }
+        guard plain, !name.hasPrefix("."), !TUFRoleName.isTopLevel(name), config.delegated[name] == nil, !name.isEmpty
+        else {
+            throw OTAError(
+                .repoRole,
+                "'\(name)' cannot be a new delegated role (a new name of A-Z a-z 0-9 . _ -, not starting with '.')")
+        }
+        guard (paths == nil) != (pathHashPrefixes == nil) else {
+            throw OTAError(.usageInvalid, "give paths or hash prefixes, not both")
+        }
         _ = try config.role(parent)
         let ids = try (0..<max(1, threshold)).map { _ throws(OTAError) in try newKey(config.keyType) }
         config.delegated[name] = .init(keyIDs: ids, threshold: threshold, lifetime: lifetime, version: 0)
@@ -351,7 +418,8 @@ public struct Repository {
         var keys = delegations["keys"]?.object ?? JSONObject()
         for key in try loadKeys(ids) { keys.set(key.keyID, key.object) }
         var entry: [(String, TUFJSON)] = [
-            ("name", .string(name)), ("keyids", .array(ids.map { .string($0) })), ("threshold", .integer(Int64(threshold))), ("terminating", .bool(terminating)),
+            ("name", .string(name)), ("keyids", .array(ids.map { .string($0) })),
+            ("threshold", .integer(Int64(threshold))), ("terminating", .bool(terminating)),
         ]
         if let paths { entry.append(("paths", .array(paths.map { .string($0) }))) }
         if let pathHashPrefixes { entry.append(("path_hash_prefixes", .array(pathHashPrefixes.map { .string($0) }))) }
@@ -382,15 +450,20 @@ public struct Repository {
         for name in roleNames {
             var role = try config.role(name)
             let staged = try loadStaged(name)
-            if !force, role.version > 0, let current = try? currentSigned(name), Self.sameContent(current, staged) { continue }
+            if !force, role.version > 0, let current = try? currentSigned(name), Self.sameContent(current, staged) {
+                continue
+            }
             role.version += 1
             var signed = staged
-            for member in try MetadataSigner.head(type: TUFRoleName.targets, version: role.version, expires: now() + role.lifetime).members {
+            for member in try MetadataSigner.head(
+                type: TUFRoleName.targets, version: role.version, expires: now() + role.lifetime
+            ).members {
                 signed.set(member.name, member.value)
             }
             let bytes = try MetadataSigner.sign(signed, keys: try loadKeys(role.keyIDs))
             if config.consistentSnapshot {
-                try AtomicFileWriter.write(bytes, to: "\(metadataDirectory)/\(role.version).\(PercentEncoding.encode(name)).json")
+                try AtomicFileWriter.write(
+                    bytes, to: "\(metadataDirectory)/\(role.version).\(PercentEncoding.encode(name)).json")
             }
             try AtomicFileWriter.write(bytes, to: published(name))
             if config.roles[name] != nil { config.roles[name] = role } else { config.delegated[name] = role }
@@ -399,15 +472,20 @@ public struct Repository {
         if !result.targets.isEmpty || force || config.roles[TUFRoleName.snapshot]!.version == 0 {
             var snapshot = config.roles[TUFRoleName.snapshot]!
             snapshot.version += 1
-            var signed = try MetadataSigner.head(type: TUFRoleName.snapshot, version: snapshot.version, expires: now() + snapshot.lifetime)
+            var signed = try MetadataSigner.head(
+                type: TUFRoleName.snapshot, version: snapshot.version, expires: now() + snapshot.lifetime)
             var meta = JSONObject()
             for name in roleNames {
                 let bytes = try FileSystem.read(published(name), limit: 64 << 20)
-                meta.set("\(name).json", try Self.metaEntry(version: try config.role(name).version, bytes: bytes, suite: config.suite))
+                meta.set(
+                    "\(name).json",
+                    try Self.metaEntry(version: try config.role(name).version, bytes: bytes, suite: config.suite))
             }
             signed.set("meta", .object(meta))
             let bytes = try MetadataSigner.sign(signed, keys: try loadKeys(snapshot.keyIDs))
-            if config.consistentSnapshot { try AtomicFileWriter.write(bytes, to: "\(metadataDirectory)/\(snapshot.version).snapshot.json") }
+            if config.consistentSnapshot {
+                try AtomicFileWriter.write(bytes, to: "\(metadataDirectory)/\(snapshot.version).snapshot.json")
+            }
             try AtomicFileWriter.write(bytes, to: published(TUFRoleName.snapshot))
             config.roles[TUFRoleName.snapshot] = snapshot
             result.snapshot = snapshot.version
@@ -429,14 +507,17 @@ public struct Repository {
     func signTimestamp(_ config: inout RepositoryConfig) throws(OTAError) -> Int64 {
         var timestamp = config.roles[TUFRoleName.timestamp]!
         timestamp.version += 1
-        var signed = try MetadataSigner.head(type: TUFRoleName.timestamp, version: timestamp.version, expires: now() + timestamp.lifetime)
+        var signed = try MetadataSigner.head(
+            type: TUFRoleName.timestamp, version: timestamp.version, expires: now() + timestamp.lifetime)
         // Our extension (an unknown field to other clients, kept under the signature): when the
         // timestamp was signed, so vehicles can move their clock floor by verified repository time.
         signed.set("x-ota-signed-at", .string(TUFTime.format(now())))
         let snapshotBytes = try FileSystem.read(published(TUFRoleName.snapshot), limit: 64 << 20)
-        let entry = try Self.metaEntry(version: config.roles[TUFRoleName.snapshot]!.version, bytes: snapshotBytes, suite: config.suite)
+        let entry = try Self.metaEntry(
+            version: config.roles[TUFRoleName.snapshot]!.version, bytes: snapshotBytes, suite: config.suite)
         signed.set("meta", .object(try JSONObject([("snapshot.json", entry)])))
-        try AtomicFileWriter.write(try MetadataSigner.sign(signed, keys: try loadKeys(timestamp.keyIDs)), to: published(TUFRoleName.timestamp))
+        try AtomicFileWriter.write(
+            try MetadataSigner.sign(signed, keys: try loadKeys(timestamp.keyIDs)), to: published(TUFRoleName.timestamp))
         config.roles[TUFRoleName.timestamp] = timestamp
         return timestamp.version
     }
@@ -444,12 +525,18 @@ public struct Repository {
     static func metaEntry(version: Int64, bytes: [UInt8], suite: Suite) throws(OTAError) -> TUFJSON {
         var hashes: [(String, TUFJSON)] = [("sha256", .string(try Hasher.hash(.sha256, bytes).hex))]
         if suite == .gm { hashes.append(("sm3", .string(try Hasher.hash(.sm3, bytes).hex))) }
-        return .object(try JSONObject([("version", .integer(version)), ("length", .integer(Int64(bytes.count))), ("hashes", .object(try JSONObject(hashes)))]))
+        return .object(
+            try JSONObject([
+                ("version", .integer(version)), ("length", .integer(Int64(bytes.count))),
+                ("hashes", .object(try JSONObject(hashes))),
+            ]))
     }
 
     func currentSigned(_ role: String) throws(OTAError) -> JSONObject {
         let bytes = try FileSystem.read(published(role), limit: 64 << 20)
-        guard let signed = try TUFJSONParser.parse(bytes).object?["signed"]?.object else { throw OTAError(.repoConfig, "\(published(role)): no signed object") }
+        guard let signed = try TUFJSONParser.parse(bytes).object?["signed"]?.object else {
+            throw OTAError(.repoConfig, "\(published(role)): no signed object")
+        }
         return signed
     }
 
@@ -472,7 +559,9 @@ public struct Repository {
     /// (as many as the role's threshold, of the repository's key type).
     public func rotate(role name: String, tokenKeys: [String] = []) throws(OTAError) {
         var config = try RepositoryConfig.load(configPath)
-        guard var role = config.roles[name] else { throw OTAError(.repoRole, "only top-level roles rotate here; '\(name)' is not one") }
+        guard var role = config.roles[name] else {
+            throw OTAError(.repoRole, "only top-level roles rotate here; '\(name)' is not one")
+        }
         let oldRootKeys = config.roles[TUFRoleName.root]!.keyIDs
         let retired = role.keyIDs
         if tokenKeys.isEmpty {
@@ -484,15 +573,23 @@ public struct Repository {
             role.keyIDs = try tokenKeys.map { reference throws(OTAError) in try tokenKey(reference) }
             for id in role.keyIDs {
                 let type = try loadKeys([id])[0].privateKey.type
-                guard type == config.keyType else { throw OTAError(.repoKey, "token key \(id) is \(type.rawValue); this repository signs with \(config.keyType.rawValue)") }
+                guard type == config.keyType else {
+                    throw OTAError(
+                        .repoKey,
+                        "token key \(id) is \(type.rawValue); this repository signs with \(config.keyType.rawValue)")
+                }
             }
-            guard Set(role.keyIDs).count == role.keyIDs.count else { throw OTAError(.repoKey, "the same token key was given twice for \(name)") }
+            guard Set(role.keyIDs).count == role.keyIDs.count else {
+                throw OTAError(.repoKey, "the same token key was given twice for \(name)")
+            }
         }
         config.roles[name] = role
         try writeRoot(&config, signers: oldRootKeys)
         try FileSystem.createDirectory("\(keysDirectory)/retired", mode: 0o700)
         for id in retired where !role.keyIDs.contains(id) {
-            for suffix in ["key", "pkcs11"] { _ = rename("\(keysDirectory)/\(id).\(suffix)", "\(keysDirectory)/retired/\(id).\(suffix)") }
+            for suffix in ["key", "pkcs11"] {
+                _ = rename("\(keysDirectory)/\(id).\(suffix)", "\(keysDirectory)/retired/\(id).\(suffix)")
+            }
         }
         try config.save(configPath)
         switch name {
@@ -521,18 +618,26 @@ public struct Repository {
         let scratch = NSTemporaryDirectory() + "ota-repo-verify-\(Hex.encode(try SecureRandom.bytes(6)))"
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let first = "\(metadataDirectory)/1.root.json"
-        let rootBytes = FileSystem.exists(first) ? try FileSystem.read(first, limit: TUFLimits.default.root) : try FileSystem.read(published(TUFRoleName.root), limit: TUFLimits.default.root)
+        let rootBytes =
+            FileSystem.exists(first)
+            ? try FileSystem.read(first, limit: TUFLimits.default.root)
+            : try FileSystem.read(published(TUFRoleName.root), limit: TUFLimits.default.root)
         try TUFClient.initialize(metadataDirectory: scratch, trustedRoot: rootBytes)
-        let client = try TUFClient(metadataDirectory: scratch, metadataURL: "file://" + metadataDirectory, fetcher: FileFetcher(), now: now)
+        let client = try TUFClient(
+            metadataDirectory: scratch, metadataURL: "file://" + metadataDirectory, fetcher: FileFetcher(), now: now)
         try client.refresh()
         var count = 0
         var bytes: Int64 = 0
         for (name, file) in try client.allTargets() {
             let url = client.targetURL(name, file, baseURL: targetsDirectory)
             let path = PercentEncoding.decode(url) ?? url
-            guard FileSystem.exists(path) else { throw OTAError(.repoTargetMissing, "target \(name): \(path) is missing") }
+            guard FileSystem.exists(path) else {
+                throw OTAError(.repoTargetMissing, "target \(name): \(path) is missing")
+            }
             let length = Int64(try InputFile(path: path).size())
-            guard length == file.length else { throw OTAError(.tufLengthMismatch, "target \(name): \(length) bytes; \(file.length) signed") }
+            guard length == file.length else {
+                throw OTAError(.tufLengthMismatch, "target \(name): \(length) bytes; \(file.length) signed")
+            }
             for entry in file.hashes.entries {
                 guard let algorithm = HashAlgorithm(rawValue: entry.name) else { continue }
                 guard try Hasher.hash(algorithm, fileAt: path).hex == entry.value.lowercased() else {

@@ -1,5 +1,5 @@
-public import OTACore
 internal import Foundation
+public import OTACore
 
 /// `repository.json`: the repository's settings and the state `publish` continues from. Kept
 /// beside the served `metadata/` and `targets/` folders, never served itself.
@@ -24,7 +24,8 @@ public struct RepositoryConfig: Codable, Sendable {
     public var delegated: [String: Role]
 
     public static func load(_ path: String) throws(OTAError) -> RepositoryConfig {
-        try CanonicalJSON.decode(RepositoryConfig.self, from: try FileSystem.read(path, limit: 1 << 20), as: .repoConfig)
+        try CanonicalJSON.decode(
+            RepositoryConfig.self, from: try FileSystem.read(path, limit: 1 << 20), as: .repoConfig)
     }
 
     public func save(_ path: String) throws(OTAError) {

@@ -9,10 +9,15 @@ public struct ChunkedTarget: Sendable {
     public let chunkHashes: [[UInt8]]
 
     public init(length: UInt64, chunkSize: UInt64, chunkHashes: [[UInt8]]) throws(OTAError) {
-        guard chunkSize > 0, chunkSize <= 64 << 20 else { throw OTAError(.transportChunkList, "chunk size \(chunkSize) is out of range") }
+        guard chunkSize > 0, chunkSize <= 64 << 20 else {
+            throw OTAError(.transportChunkList, "chunk size \(chunkSize) is out of range")
+        }
         let expected = length == 0 ? 0 : (length + chunkSize - 1) / chunkSize
         guard UInt64(chunkHashes.count) == expected, chunkHashes.allSatisfy({ $0.count == 32 }) else {
-            throw OTAError(.transportChunkList, "\(chunkHashes.count) chunk hashes for \(length) bytes in \(chunkSize)-byte chunks (\(expected) expected)")
+            throw OTAError(
+                .transportChunkList,
+                "\(chunkHashes.count) chunk hashes for \(length) bytes in \(chunkSize)-byte chunks (\(expected) expected)"
+            )
         }
         self.length = length
         self.chunkSize = chunkSize

@@ -11,7 +11,9 @@ final class CurlHandle {
     static let globalInit: Bool = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK }()
 
     init() throws(OTAError) {
-        guard Self.globalInit, let handle = curl_easy_init() else { throw OTAError(.transportFailed, "libcurl could not be initialised") }
+        guard Self.globalInit, let handle = curl_easy_init() else {
+            throw OTAError(.transportFailed, "libcurl could not be initialised")
+        }
         pointer = handle
     }
 
@@ -30,7 +32,8 @@ final class CurlHandle {
 
     /// libcurl copies string options (since 7.17), so the Swift string need not outlive the call.
     func set(_ option: CURLoption, _ value: String) throws(OTAError) {
-        try check(value.withCString { CCurl_setopt_string(pointer, option, $0) }, "curl_easy_setopt(\(option.rawValue))")
+        try check(
+            value.withCString { CCurl_setopt_string(pointer, option, $0) }, "curl_easy_setopt(\(option.rawValue))")
     }
 
     func set(_ option: CURLoption, pointer value: UnsafeMutableRawPointer?) throws(OTAError) {
@@ -44,11 +47,15 @@ final class CurlHandle {
         try check(CCurl_setopt_slist(pointer, CURLOPT_HTTPHEADER, headers), "curl_easy_setopt(HTTPHEADER)")
     }
 
-    func setWriteFunction(_ function: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int) throws(OTAError) {
+    func setWriteFunction(
+        _ function: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int
+    ) throws(OTAError) {
         try check(CCurl_setopt_write(pointer, function), "curl_easy_setopt(WRITEFUNCTION)")
     }
 
-    func setReadFunction(_ function: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int) throws(OTAError) {
+    func setReadFunction(
+        _ function: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int
+    ) throws(OTAError) {
         try check(CCurl_setopt_read(pointer, function), "curl_easy_setopt(READFUNCTION)")
     }
 
@@ -80,6 +87,8 @@ final class CurlHandle {
     }
 
     private func check(_ code: CURLcode, _ what: String) throws(OTAError) {
-        guard code == CURLE_OK else { throw OTAError(.transportFailed, "\(what) failed: \(String(cString: curl_easy_strerror(code)))") }
+        guard code == CURLE_OK else {
+            throw OTAError(.transportFailed, "\(what) failed: \(String(cString: curl_easy_strerror(code)))")
+        }
     }
 }

@@ -1,7 +1,7 @@
 internal import CCurl
+internal import Foundation
 public import OTACore
 public import OTATUF
-internal import Foundation
 
 #if canImport(Glibc)
     import Glibc
@@ -48,7 +48,9 @@ public final class HTTPTransport: TUFFetcher {
     /// bytes). Drops, stalls and 5xx answers are retried (the caller's request must be
     /// idempotent, as a record-log upload is); a refused certificate is an error; other statuses
     /// come back to the caller with their body (a service's JSON error names its code).
-    public func post(_ url: String, body: [UInt8], contentType: String, maxLength: Int) throws(OTAError) -> (status: Int, body: [UInt8]) {
+    public func post(_ url: String, body: [UInt8], contentType: String, maxLength: Int) throws(OTAError) -> (
+        status: Int, body: [UInt8]
+    ) {
         try withRetries(url) { () throws(OTAError) -> (status: Int, body: [UInt8]) in
             let sink = MemorySink(limit: maxLength)
             let handle = try configuredHandle(url)
@@ -56,7 +58,9 @@ public final class HTTPTransport: TUFFetcher {
             try handle.set(CURLOPT_POSTFIELDSIZE_LARGE, offset: Int64(body.count))
             let (code, text) = body.withUnsafeBytes { raw -> (CURLcode, String) in
                 withExtendedLifetime(sink) { () -> (CURLcode, String) in
-                    try? handle.set(CURLOPT_POSTFIELDS, pointer: UnsafeMutableRawPointer(mutating: raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!))
+                    try? handle.set(
+                        CURLOPT_POSTFIELDS,
+                        pointer: UnsafeMutableRawPointer(mutating: raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!))
                     try? handle.set(CURLOPT_WRITEDATA, pointer: Unmanaged.passUnretained(sink).toOpaque())
                     try? handle.setWriteFunction(memorySinkWrite)
                     return handle.perform()
@@ -124,7 +128,9 @@ public final class HTTPTransport: TUFFetcher {
                 switch failure {
                 case .tooLong:
                     file.discard()
-                    throw OTAError(.transportTooLong, "\(url): the server sent more than the \(target.length) signed bytes; nothing kept")
+                    throw OTAError(
+                        .transportTooLong,
+                        "\(url): the server sent more than the \(target.length) signed bytes; nothing kept")
                 case .io(let error):
                     throw error
                 case .status(let status):
@@ -132,7 +138,9 @@ public final class HTTPTransport: TUFFetcher {
                 case .badChunk(let index):
                     guard damaged.insert(index).inserted else {
                         file.discard()
-                        throw OTAError(.transportChunkHash, "\(url): chunk \(index) failed its signed hash twice; download refused and discarded")
+                        throw OTAError(
+                            .transportChunkHash,
+                            "\(url): chunk \(index) failed its signed hash twice; download refused and discarded")
                     }
                     report.refetchedChunks += 1
                     onRetry?("chunk \(index) failed its hash; fetching it again")
@@ -143,7 +151,10 @@ public final class HTTPTransport: TUFFetcher {
             // The transfer ended early (drop, stall, error): retry from the verified boundary.
             do throws(OTAError) {
                 try Self.check(code, text, status: handle.responseCode, url: url)
-                if code == CURLE_OK { throw OTAError(.transportFailed, "\(url): the response ended at \(file.verified) of \(target.length) bytes") }
+                if code == CURLE_OK {
+                    throw OTAError(
+                        .transportFailed, "\(url): the response ended at \(file.verified) of \(target.length) bytes")
+                }
             } catch {
                 guard Self.isTransient(error), attempt < options.retries else { throw error }
                 if file.verified > before { attempt = 0 }
@@ -164,7 +175,9 @@ public final class HTTPTransport: TUFFetcher {
         let lower = url.lowercased()
         if lower.hasPrefix("http://") {
             guard options.allowPlainHTTP else {
-                throw OTAError(.transportPlainHTTP, "\(url): plain HTTP is refused (allow it only on a test bench, with --allow-http)")
+                throw OTAError(
+                    .transportPlainHTTP,
+                    "\(url): plain HTTP is refused (allow it only on a test bench, with --allow-http)")
             }
         } else if !lower.hasPrefix("https://") {
             throw OTAError(.transportPlainHTTP, "\(url): only https:// (or http:// when allowed) URLs")
@@ -219,9 +232,15 @@ public final class HTTPTransport: TUFFetcher {
         case CURLE_OPERATION_TIMEDOUT:
             throw OTAError(.transportTimeout, "\(url): the transfer stalled or timed out (slow retrieval)", cause: text)
         case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-            throw OTAError(.transportTLS, "\(url): the server's certificate does not chain to the pinned CA or does not name the host", cause: text)
+            throw OTAError(
+                .transportTLS,
+                "\(url): the server's certificate does not chain to the pinned CA or does not name the host",
+                cause: text)
         case CURLE_SSL_CERTPROBLEM:
-            throw OTAError(.transportClientIdentity, "\(url): the vehicle's certificate or key cannot be used (missing, malformed, or not a pair)", cause: text)
+            throw OTAError(
+                .transportClientIdentity,
+                "\(url): the vehicle's certificate or key cannot be used (missing, malformed, or not a pair)",
+                cause: text)
         case CURLE_SSL_CONNECT_ERROR:
             throw OTAError(.transportTLS, "\(url): the TLS handshake failed", cause: text)
         case CURLE_UNSUPPORTED_PROTOCOL:
@@ -231,7 +250,9 @@ public final class HTTPTransport: TUFFetcher {
         }
         switch status {
         case 0, 200...299: return
-        case 401, 495, 496: throw OTAError(.transportClientRejected, "\(url): the server refused this vehicle's certificate (HTTP \(status))")
+        case 401, 495, 496:
+            throw OTAError(
+                .transportClientRejected, "\(url): the server refused this vehicle's certificate (HTTP \(status))")
         case 403, 404, 410: throw OTAError(.transportNotFound, "\(url): not found (HTTP \(status))")
         case 500...599: throw OTAError(.transportServerError, "\(url): server error (HTTP \(status))")
         default: throw OTAError(.transportHTTPStatus, "\(url): HTTP \(status)")
@@ -247,7 +268,8 @@ final class MemorySink {
     init(limit: Int) { self.limit = limit }
 }
 
-let memorySinkWrite: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = { data, size, count, context in
+let memorySinkWrite: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = {
+    data, size, count, context in
     guard let context, let data else { return 0 }
     let sink = Unmanaged<MemorySink>.fromOpaque(context).takeUnretainedValue()
     let length = size * count
@@ -274,7 +296,8 @@ final class ChunkSink {
     /// Bytes of an unranged (200) answer to skip, when the server ignored the Range header.
     var skip: UInt64?
 
-    init(file: PartialFile, target: ChunkedTarget, progress: (@Sendable (WorkProgress) -> Void)?, limiter: RateLimiter?) {
+    init(file: PartialFile, target: ChunkedTarget, progress: (@Sendable (WorkProgress) -> Void)?, limiter: RateLimiter?)
+    {
         self.file = file
         self.target = target
         self.progress = progress
@@ -314,7 +337,9 @@ final class ChunkSink {
             buffer.append(contentsOf: slice.prefix(take))
             slice = slice.dropFirst(take)
             if buffer.count == target.chunkLength(index) {
-                guard let digest = try? Hasher.hash(.sha256, buffer), ConstantTime.equals(digest.bytes, target.chunkHashes[index]) else {
+                guard let digest = try? Hasher.hash(.sha256, buffer),
+                    ConstantTime.equals(digest.bytes, target.chunkHashes[index])
+                else {
                     failure = .badChunk(index)
                     return false
                 }
@@ -332,7 +357,8 @@ final class ChunkSink {
     }
 }
 
-private let chunkSinkWrite: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = { data, size, count, context in
+private let chunkSinkWrite: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = {
+    data, size, count, context in
     guard let context, let data else { return 0 }
     let sink = Unmanaged<ChunkSink>.fromOpaque(context).takeUnretainedValue()
     let length = size * count

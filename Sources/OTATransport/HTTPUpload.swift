@@ -23,10 +23,13 @@ extension HTTPTransport {
     /// let answer = try transport.upload(file: "records.jsonl", to: "https://fleet:8443/v1/records", contentType: "application/x-ndjson")
     /// ```
     public func upload(
-        file path: String, to url: String, method: String = "POST", contentType: String = "application/octet-stream", headers: [String] = [],
+        file path: String, to url: String, method: String = "POST", contentType: String = "application/octet-stream",
+        headers: [String] = [],
         maximumResponse: Int = 1 << 20, retry: Bool = false
     ) throws(OTAError) -> UploadResponse {
-        guard method == "POST" || method == "PUT" else { throw OTAError(.usageInvalid, "upload method \(method): POST or PUT") }
+        guard method == "POST" || method == "PUT" else {
+            throw OTAError(.usageInvalid, "upload method \(method): POST or PUT")
+        }
         let attempt = { () throws(OTAError) -> UploadResponse in
             let source = try UploadSource(path: path, limiter: RateLimiter(bytesPerSecond: self.options.bandwidthLimit))
             let sink = MemorySink(limit: maximumResponse)
@@ -47,12 +50,17 @@ extension HTTPTransport {
                 return handle.perform()
             }
             if let failure = source.failure { throw failure }
-            if sink.overflowed { throw OTAError(.transportTooLong, "\(url): the answer is longer than \(maximumResponse) bytes") }
+            if sink.overflowed {
+                throw OTAError(.transportTooLong, "\(url): the answer is longer than \(maximumResponse) bytes")
+            }
             let status = handle.responseCode
             if code != CURLE_OK || status == 0 { try Self.check(code, text, status: status, url: url) }
-            if retry, (500...599).contains(status) { throw OTAError(.transportServerError, "\(url): server error (HTTP \(status))") }
+            if retry, (500...599).contains(status) {
+                throw OTAError(.transportServerError, "\(url): server error (HTTP \(status))")
+            }
             if status == 401 || status == 495 || status == 496 {
-                throw OTAError(.transportClientRejected, "\(url): the server refused this client's certificate (HTTP \(status))")
+                throw OTAError(
+                    .transportClientRejected, "\(url): the server refused this client's certificate (HTTP \(status))")
             }
             return UploadResponse(status: status, body: sink.bytes)
         }
@@ -79,7 +87,9 @@ final class UploadSource {
         if buffer.count > capacity { buffer = [UInt8](repeating: 0, count: capacity) }
         do throws(OTAError) {
             let count = try input.read(into: &buffer)
-            buffer.withUnsafeBytes { UnsafeMutableRawPointer(destination).copyMemory(from: $0.baseAddress!, byteCount: count) }
+            buffer.withUnsafeBytes {
+                UnsafeMutableRawPointer(destination).copyMemory(from: $0.baseAddress!, byteCount: count)
+            }
             limiter?.consumed(count)
             return count
         } catch {
@@ -89,8 +99,9 @@ final class UploadSource {
     }
 }
 
-private let uploadSourceRead: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = { data, size, count, context in
-    guard let context, let data else { return Int(CURL_READFUNC_ABORT) }
-    let source = Unmanaged<UploadSource>.fromOpaque(context).takeUnretainedValue()
-    return source.read(into: data, capacity: size * count)
-}
+private let uploadSourceRead: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int =
+    { data, size, count, context in
+        guard let context, let data else { return Int(CURL_READFUNC_ABORT) }
+        let source = Unmanaged<UploadSource>.fromOpaque(context).takeUnretainedValue()
+        return source.read(into: data, capacity: size * count)
+    }

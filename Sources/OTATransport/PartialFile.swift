@@ -23,7 +23,8 @@ final class PartialFile {
         for algorithm in wholeFileHashes { hashers.append(try Hasher(algorithm)) }
         wholeFile = hashers
         let fd = try SystemCall.open(
-            path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode: 0o600, what: "opening the partial download", code: .ioCreate)
+            path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode: 0o600, what: "opening the partial download",
+            code: .ioCreate)
         descriptor = fd
         var buffer = [UInt8](repeating: 0, count: Int(target.chunkSize))
         var index = 0
@@ -32,7 +33,8 @@ final class PartialFile {
             let count = try buffer.withUnsafeMutableBytes { raw in
                 Result { () throws(OTAError) in
                     try SystemCall.readFully(
-                        fd, into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<length]), at: Int64(verified), path: path)
+                        fd, into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<length]), at: Int64(verified),
+                        path: path)
                 }
             }.get()
             guard count == length, let digest = try? Hasher.hash(.sha256, buffer[0..<length]),

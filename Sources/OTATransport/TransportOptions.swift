@@ -22,8 +22,10 @@ public struct TransportOptions: Sendable {
     public var bandwidthLimit: Int64
 
     public init(
-        clientCertificate: String? = nil, clientKey: String? = nil, pinnedCA: String? = nil, allowPlainHTTP: Bool = false, retries: Int = 5,
-        backoff: Double = 0.2, maximumBackoff: Double = 5, connectTimeout: Int = 15, stallSeconds: Int = 30, stallBytesPerSecond: Int = 1,
+        clientCertificate: String? = nil, clientKey: String? = nil, pinnedCA: String? = nil,
+        allowPlainHTTP: Bool = false, retries: Int = 5,
+        backoff: Double = 0.2, maximumBackoff: Double = 5, connectTimeout: Int = 15, stallSeconds: Int = 30,
+        stallBytesPerSecond: Int = 1,
         bandwidthLimit: Int64 = 0
     ) {
         self.clientCertificate = clientCertificate

@@ -42,7 +42,10 @@ var options: [String: [String]] = [:]
 var arguments = Array(CommandLine.arguments.dropFirst())
 var command: String?
 var operands: [String] = []
-let known: Set<String> = ["--metadata-dir", "--metadata-url", "--target-name", "--target-dir", "--target-base-url", "--ca", "--cert", "--key", "--max-root-rotations", "--days-in-future", "--trusted-root"]
+let known: Set<String> = [
+    "--metadata-dir", "--metadata-url", "--target-name", "--target-dir", "--target-base-url", "--ca", "--cert", "--key",
+    "--max-root-rotations", "--days-in-future", "--trusted-root",
+]
 var index = 0
 while index < arguments.count {
     let argument = arguments[index]
@@ -75,7 +78,8 @@ while index < arguments.count {
 
 /// True when every http:// URL given names a loopback host.
 @MainActor func plainHTTPOnlyToLoopback() -> Bool {
-    for url in (options["--metadata-url"] ?? []) + (options["--target-base-url"] ?? []) where url.lowercased().hasPrefix("http://") {
+    for url in (options["--metadata-url"] ?? []) + (options["--target-base-url"] ?? [])
+    where url.lowercased().hasPrefix("http://") {
         let rest = url.dropFirst(7)
         let host = rest.prefix { $0 != "/" && $0 != ":" || rest.hasPrefix("[") && $0 == ":" }
         guard host == "localhost" || host.hasPrefix("127.") || rest.hasPrefix("[::1]") else { return false }
@@ -87,22 +91,27 @@ guard plainHTTPOnlyToLoopback() else { fail("plain http:// is allowed to loopbac
 
 let transport = HTTPTransport(
     options: TransportOptions(
-        clientCertificate: options["--cert"]?.last, clientKey: options["--key"]?.last, pinnedCA: options["--ca"]?.last, allowPlainHTTP: true,
+        clientCertificate: options["--cert"]?.last, clientKey: options["--key"]?.last, pinnedCA: options["--ca"]?.last,
+        allowPlainHTTP: true,
         retries: 2, backoff: 0.1, stallSeconds: 10))
 
 /// The value of a numeric option in `range`, or `fallback` when it is absent.
 @MainActor func number(_ name: String, in range: ClosedRange<Int>, default fallback: Int) -> Int {
     guard let text = options[name]?.last else { return fallback }
-    guard let value = Int(text), range.contains(value) else { fail("\(name): '\(text)' is not a number in \(range.lowerBound)...\(range.upperBound)") }
+    guard let value = Int(text), range.contains(value) else {
+        fail("\(name): '\(text)' is not a number in \(range.lowerBound)...\(range.upperBound)")
+    }
     return value
 }
 
 @MainActor func client() throws(OTAError) -> TUFClient {
     var limits = TUFLimits.default
-    limits.maximumRootRotations = number("--max-root-rotations", in: 0...1_000_000, default: limits.maximumRootRotations)
+    limits.maximumRootRotations = number(
+        "--max-root-rotations", in: 0...1_000_000, default: limits.maximumRootRotations)
     let shift = Int64(number("--days-in-future", in: 0...1_000_000, default: 0)) * 86_400
     return try TUFClient(
-        metadataDirectory: single("--metadata-dir"), metadataURL: single("--metadata-url"), fetcher: transport, limits: limits,
+        metadataDirectory: single("--metadata-dir"), metadataURL: single("--metadata-url"), fetcher: transport,
+        limits: limits,
         now: { wallClockSeconds() + shift })
 }
 
@@ -111,7 +120,9 @@ do throws(OTAError) {
     case "init":
         let roots = operands + (options["--trusted-root"] ?? [])
         guard roots.count == 1 else { fail("init takes one trusted root file (an operand or --trusted-root)") }
-        try TUFClient.initialize(metadataDirectory: single("--metadata-dir"), trustedRoot: try FileSystem.read(roots[0], limit: TUFLimits.default.root))
+        try TUFClient.initialize(
+            metadataDirectory: single("--metadata-dir"),
+            trustedRoot: try FileSystem.read(roots[0], limit: TUFLimits.default.root))
     case "refresh":
         guard operands.isEmpty else { fail("refresh takes no operands") }
         try client().refresh()
@@ -123,7 +134,9 @@ do throws(OTAError) {
         let directory = single("--target-dir")
         let base = single("--target-base-url")
         for name in names {
-            guard let file = try client.target(named: name) else { throw OTAError(.tufTargetNotFound, "no trusted role lists target '\(name)'") }
+            guard let file = try client.target(named: name) else {
+                throw OTAError(.tufTargetNotFound, "no trusted role lists target '\(name)'")
+            }
             let path = "\(directory)/\(PercentEncoding.encode(name))"
             // Already downloaded with the right length and hashes: nothing to fetch.
             if FileSystem.exists(path), let bytes = try? FileSystem.read(path, limit: Int(clamping: file.length)),

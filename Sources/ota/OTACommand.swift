@@ -2,7 +2,7 @@ import ArgumentParser
 import OTACore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `ota`: build, sign, verify and install secure over-the-air update bundles, and keep the
@@ -17,7 +17,11 @@ struct OTACommand: ParsableCommand {
             Every command takes --json for machine-readable output.
             """,
         version: OTAVersion.current,
-        subcommands: [KeysCommand.self, TrustCommand.self, BundleCommand.self, ApproveCommand.self, DeltaCommand.self, VehicleCommand.self, InstallCommand.self, RepoCommand.self, AgentCommand.self, RecordsCommand.self, FleetCommand.self, ErrorsCommand.self]
+        subcommands: [
+            KeysCommand.self, TrustCommand.self, BundleCommand.self, ApproveCommand.self, DeltaCommand.self,
+            VehicleCommand.self, InstallCommand.self, RepoCommand.self, AgentCommand.self, RecordsCommand.self,
+            FleetCommand.self, ErrorsCommand.self,
+        ]
     )
 
     /// Parses, runs, and maps every failure to the design's exit codes (ArgumentParser's own

@@ -5,7 +5,11 @@ import Testing
 
 /// Signing keys in an HSM: every signing command takes `--key pkcs11:...` (a real SoftHSM2 token
 /// made by the test set-up), and what it signs verifies with `ota` and with independent tools.
-@Suite(.serialized, .enabled(if: SoftHSMToken.isAvailable, "SoftHSM2, opensc and libengine-pkcs11-openssl are installed by scripts/install-deps.sh"))
+@Suite(
+    .serialized,
+    .enabled(
+        if: SoftHSMToken.isAvailable,
+        "SoftHSM2, opensc and libengine-pkcs11-openssl are installed by scripts/install-deps.sh"))
 struct HSMSigningTests {
     static let repository = CLIRunner.repository
     let keys = repository + "/keys-sample/intl"
@@ -26,11 +30,19 @@ struct HSMSigningTests {
     }
 
     /// `ota keys csr` with the token key, `ota keys issue` by the sample CA of `role`.
-    func certificate(for uri: String, role: String, signerID: String, caKey: String, caCert: String, in directory: String) throws -> String {
-        let csr = try ota(["keys", "csr", "--key", uri, "--cn", "HSM \(role) signer", "--org", "ota tests", "-o", "\(directory)/\(role).csr", "--json"])
+    func certificate(
+        for uri: String, role: String, signerID: String, caKey: String, caCert: String, in directory: String
+    ) throws -> String {
+        let csr = try ota([
+            "keys", "csr", "--key", uri, "--cn", "HSM \(role) signer", "--org", "ota tests", "-o",
+            "\(directory)/\(role).csr", "--json",
+        ])
         #expect(csr.status == 0, "\(csr.stderr)")
-        let issue = try ota(["keys", "issue", "\(directory)/\(role).csr", "--role", role, "--signer-id", signerID, "--ca-key", caKey, "--ca-cert", caCert,
-                             "-o", "\(directory)/\(role).crt", "--json"])
+        let issue = try ota([
+            "keys", "issue", "\(directory)/\(role).csr", "--role", role, "--signer-id", signerID, "--ca-key", caKey,
+            "--ca-cert", caCert,
+            "-o", "\(directory)/\(role).crt", "--json",
+        ])
         #expect(issue.status == 0, "\(issue.stderr)")
         return "\(directory)/\(role).crt"
     }
@@ -40,16 +52,23 @@ struct HSMSigningTests {
         defer { CLIRunner.removeTemporaryDirectory(directory) }
         try makeImages(directory)
         let uri = try token.keyPair(label: "cli-release", id: "a1")
-        let cert = try certificate(for: uri, role: "release", signerID: "hsm-release-1", caKey: "\(keys)/release/signing-ca.key",
-                                   caCert: "\(keys)/release/signing-ca.crt", in: directory)
+        let cert = try certificate(
+            for: uri, role: "release", signerID: "hsm-release-1", caKey: "\(keys)/release/signing-ca.key",
+            caCert: "\(keys)/release/signing-ca.crt", in: directory)
         let bundle = directory + "/hsm.ota"
-        let build = try ota(["bundle", "build", Self.repository + "/manifests/infotainment-full.yaml", "--images", directory + "/images", "--key", uri, "--cert", cert,
-                             "--chain", "\(keys)/release/chain.pem", "-o", bundle, "--json"])
+        let build = try ota([
+            "bundle", "build", Self.repository + "/manifests/infotainment-full.yaml", "--images", directory + "/images",
+            "--key", uri, "--cert", cert,
+            "--chain", "\(keys)/release/chain.pem", "-o", bundle, "--json",
+        ])
         #expect(build.status == 0, "\(build.stderr)")
         let verify = try ota(["bundle", "verify", bundle, "--trust", "\(keys)/trust", "--json"])
         #expect(verify.status == 0, "\(verify.stderr)")
         // A co-signature from a key file, then the two-person rule holds.
-        let cosign = try ota(["bundle", "sign", bundle, "--key", "\(keys)/release/signer-1.key", "--cert", "\(keys)/release/signer-1.crt", "--chain", "\(keys)/release/chain.pem"])
+        let cosign = try ota([
+            "bundle", "sign", bundle, "--key", "\(keys)/release/signer-1.key", "--cert", "\(keys)/release/signer-1.crt",
+            "--chain", "\(keys)/release/chain.pem",
+        ])
         #expect(cosign.status == 0, "\(cosign.stderr)")
         #expect(try ota(["bundle", "verify", bundle, "--trust", "\(keys)/trust", "--threshold", "2"]).status == 0)
 
@@ -66,13 +85,20 @@ struct HSMSigningTests {
         var pae = Data("DSSEv1 \(type.utf8.count) \(type) \(manifest.count) ".utf8)
         pae.append(manifest)
         try pae.write(to: URL(fileURLWithPath: work + "/pae.bin"))
-        let envelope = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: work + "/signatures.json"))) as! [String: Any]
+        let envelope =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: work + "/signatures.json")))
+            as! [String: Any]
         let first = (envelope["signatures"] as! [[String: Any]])[0]
         #expect(first["algorithm"] as? String == "ecdsa-p256-sha256")
         try Data(base64Encoded: first["signature"] as! String)!.write(to: URL(fileURLWithPath: work + "/sig.bin"))
         try token.publicKeyPEM(id: "a1", to: work + "/token.pub")
-        try OpenSSLTool.run(["dgst", "-sha256", "-verify", work + "/token.pub", "-signature", work + "/sig.bin", work + "/pae.bin"])
-        try OpenSSLTool.run(["verify", "-CAfile", "\(keys)/release/root-ca.crt", "-untrusted", "\(keys)/release/chain.pem", "-purpose", "any", cert])
+        try OpenSSLTool.run([
+            "dgst", "-sha256", "-verify", work + "/token.pub", "-signature", work + "/sig.bin", work + "/pae.bin",
+        ])
+        try OpenSSLTool.run([
+            "verify", "-CAfile", "\(keys)/release/root-ca.crt", "-untrusted", "\(keys)/release/chain.pem", "-purpose",
+            "any", cert,
+        ])
     }
 
     @Test func `an approval signed in the token is accepted, and the approval key cannot sign a release`() throws {
@@ -80,18 +106,33 @@ struct HSMSigningTests {
         defer { CLIRunner.removeTemporaryDirectory(directory) }
         try makeImages(directory)
         let bundle = directory + "/adas.ota"
-        #expect(try ota(["bundle", "build", Self.repository + "/manifests/adas-automated-driving.yaml", "--images", directory + "/images",
-                         "--key", "\(keys)/release/signer-1.key", "--cert", "\(keys)/release/signer-1.crt", "--chain", "\(keys)/release/chain.pem", "-o", bundle]).status == 0)
+        #expect(
+            try ota([
+                "bundle", "build", Self.repository + "/manifests/adas-automated-driving.yaml", "--images",
+                directory + "/images",
+                "--key", "\(keys)/release/signer-1.key", "--cert", "\(keys)/release/signer-1.crt", "--chain",
+                "\(keys)/release/chain.pem", "-o", bundle,
+            ]).status == 0)
         let uri = try token.keyPair(label: "cli-approval", id: "a2")
-        let cert = try certificate(for: uri, role: "approval", signerID: "hsm-approver-1", caKey: "\(keys)/approval/root-ca.key", caCert: "\(keys)/approval/root-ca.crt",
-                                   in: directory)
-        let approve = try ota(["approve", bundle, "--key", uri, "--cert", cert, "--approval-id", "MIIT-AD-2026-0042", "--models", "X1", "-o", directory + "/hsm.approval"])
+        let cert = try certificate(
+            for: uri, role: "approval", signerID: "hsm-approver-1", caKey: "\(keys)/approval/root-ca.key",
+            caCert: "\(keys)/approval/root-ca.crt",
+            in: directory)
+        let approve = try ota([
+            "approve", bundle, "--key", uri, "--cert", cert, "--approval-id", "MIIT-AD-2026-0042", "--models", "X1",
+            "-o", directory + "/hsm.approval",
+        ])
         #expect(approve.status == 0, "\(approve.stderr)")
-        let verify = try ota(["bundle", "verify", bundle, "--trust", "\(keys)/trust", "--approval", directory + "/hsm.approval", "--model", "X1", "--json"])
+        let verify = try ota([
+            "bundle", "verify", bundle, "--trust", "\(keys)/trust", "--approval", directory + "/hsm.approval",
+            "--model", "X1", "--json",
+        ])
         #expect(verify.status == 0, "\(verify.stderr)")
         // The same token key under its approval certificate cannot co-sign a release.
         if try ota(["bundle", "sign", bundle, "--key", uri, "--cert", cert]).status == 0 {
-            let twoPerson = try ota(["bundle", "verify", bundle, "--trust", "\(keys)/trust", "--threshold", "2", "--json"])
+            let twoPerson = try ota([
+                "bundle", "verify", bundle, "--trust", "\(keys)/trust", "--threshold", "2", "--json",
+            ])
             #expect(twoPerson.status == 2, "\(twoPerson.stdout)")
         }
     }
@@ -104,7 +145,9 @@ struct HSMSigningTests {
         let uri = try token.keyPair(label: "cli-timestamp", id: "a3")
         let rotate = try ota(["repo", "rotate", repo, "--role", "timestamp", "--key", uri, "--json"])
         #expect(rotate.status == 0, "\(rotate.stderr)")
-        let stored = try FileManager.default.contentsOfDirectory(atPath: repo + "/keys").filter { $0.hasSuffix(".pkcs11") }
+        let stored = try FileManager.default.contentsOfDirectory(atPath: repo + "/keys").filter {
+            $0.hasSuffix(".pkcs11")
+        }
         #expect(stored.count == 1)
         // No key bytes on disk for the role: only the reference (and no PIN in it but its source).
         let reference = try String(contentsOfFile: repo + "/keys/" + stored[0], encoding: .utf8)
@@ -138,25 +181,42 @@ struct HSMSigningTests {
         let directory = try CLIRunner.temporaryDirectory()
         defer { CLIRunner.removeTemporaryDirectory(directory) }
         try makeImages(directory)
-        let base = ["bundle", "build", Self.repository + "/manifests/infotainment-full.yaml", "--images", directory + "/images", "--cert", "\(keys)/release/signer-1.crt"]
+        let base = [
+            "bundle", "build", Self.repository + "/manifests/infotainment-full.yaml", "--images", directory + "/images",
+            "--cert", "\(keys)/release/signer-1.crt",
+        ]
         try token.keyPair(label: "cli-release", id: "a1")
         let bad = try ota(base + ["--key", "pkcs11:object=a;slot-id=3", "-o", directory + "/a.ota", "--json"])
         #expect(bad.status == 1 && bad.errorCode == "key.pkcs11-uri")
-        let noPIN = try ota(base + ["--key", "pkcs11:token=\(SoftHSMToken.label);object=cli-release?module-path=\(SoftHSMToken.module)", "-o", directory + "/b.ota", "--json"])
+        let noPIN = try ota(
+            base + [
+                "--key", "pkcs11:token=\(SoftHSMToken.label);object=cli-release?module-path=\(SoftHSMToken.module)",
+                "-o", directory + "/b.ota", "--json",
+            ])
         #expect(noPIN.status == 1 && noPIN.errorCode == "key.pkcs11-pin")
-        let wrongPIN = try ota(base + ["--key", "pkcs11:token=\(SoftHSMToken.label);object=cli-release?module-path=\(SoftHSMToken.module)&pin-value=0000",
-                                       "-o", directory + "/w.ota", "--json"])
+        let wrongPIN = try ota(
+            base + [
+                "--key",
+                "pkcs11:token=\(SoftHSMToken.label);object=cli-release?module-path=\(SoftHSMToken.module)&pin-value=0000",
+                "-o", directory + "/w.ota", "--json",
+            ])
         #expect(wrongPIN.status == 1 && wrongPIN.errorCode == "key.pkcs11", "\(wrongPIN.stdout)")
         // The PIN may come from --passphrase-env; the key then does not match signer-1's certificate.
         try token.keyPair(label: "cli-release", id: "a1")
         var environment = token.environment
         environment["OTA_HSM_PIN"] = SoftHSMToken.pin
-        let mismatch = try CLIRunner.run(base + ["--key", "pkcs11:token=\(SoftHSMToken.label);object=cli-release?module-path=\(SoftHSMToken.module)", "--passphrase-env", "OTA_HSM_PIN",
-                                                 "-o", directory + "/c.ota", "--json"], environment: environment)
+        let mismatch = try CLIRunner.run(
+            base + [
+                "--key", "pkcs11:token=\(SoftHSMToken.label);object=cli-release?module-path=\(SoftHSMToken.module)",
+                "--passphrase-env", "OTA_HSM_PIN",
+                "-o", directory + "/c.ota", "--json",
+            ], environment: environment)
         #expect(mismatch.status == 1 && mismatch.errorCode == "key.certificate-mismatch", "\(mismatch.stdout)")
         // Debian 12's engine (libp11 0.4.12) cannot use EdDSA token keys: refused as key.pkcs11, not signed some other way.
         let edwards = try token.keyPair(label: "cli-ed25519", type: "EC:edwards25519", id: "e1", token: "ota-ed25519")
-        let ed = try ota(["keys", "csr", "--key", edwards, "--cn", "x", "--org", "y", "-o", directory + "/ed.csr", "--json"])
+        let ed = try ota([
+            "keys", "csr", "--key", edwards, "--cn", "x", "--org", "y", "-o", directory + "/ed.csr", "--json",
+        ])
         #expect(ed.status == 1 && ed.errorCode == "key.pkcs11", "\(ed.stdout)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["images"])
     }

@@ -5,19 +5,22 @@ import OTARecorder
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite struct ExportTests {
     @Test(arguments: [(ExportLanguage.en, Suite.intl), (.zhCN, .gm)])
-    func `an export carries a signed manifest and chain evidence that verify-export accepts`(language: ExportLanguage, suite: Suite) throws {
+    func `an export carries a signed manifest and chain evidence that verify-export accepts`(
+        language: ExportLanguage, suite: Suite
+    ) throws {
         let ws = Workspace(); defer { ws.cleanup() }
         let pki = SamplePKI(suite)
         let store = try Fleet.store(ws, pki: pki)
         let summary = try Fleet.exporter(pki, language: language).export(from: store, to: ws.path + "/out")
         #expect(summary.entries == 48)
         #expect(summary.vehicles == 2)
-        let verification = try ExportManifest.verify(directory: ws.path + "/out", trust: try pki.trust(), at: Fleet.checkTime)
+        let verification = try ExportManifest.verify(
+            directory: ws.path + "/out", trust: try pki.trust(), at: Fleet.checkTime)
         #expect(verification.intact, "\(verification.problems)")
         #expect(verification.evidenceVehicles == 2)
         let csv = try FileSystem.read(ws.path + "/out/records.csv")
@@ -26,7 +29,9 @@ import Glibc
         #expect(header.hasPrefix(language == .en ? "Time,Time source,VIN" : "时间,时间来源,车辆识别代号"))
         // One row per ECU the record names (one each here), after the header.
         #expect(String(decoding: csv, as: UTF8.self).split(separator: "\r\n").count == 49)
-        #expect(String(decoding: try FileSystem.read(ws.path + "/out/records.jsonl"), as: UTF8.self).split(separator: "\n").count == 48)
+        #expect(
+            String(decoding: try FileSystem.read(ws.path + "/out/records.jsonl"), as: UTF8.self).split(separator: "\n")
+                .count == 48)
         let html = String(decoding: try FileSystem.read(ws.path + "/out/report.html"), as: UTF8.self)
         #expect(html.components(separatedBy: "<section class=\"vehicle\"").count == 3)
         #expect(html.contains("<ol class=\"timeline\">"))
@@ -38,7 +43,10 @@ import Glibc
         let store = try Fleet.store(ws, vehicles: 1)
         _ = try Fleet.exporter(language: .zhCN).export(from: store, to: ws.path + "/out")
         let html = String(decoding: try FileSystem.read(ws.path + "/out/report.html"), as: UTF8.self)
-        for english in [">verify<", ">consent<", ">success<", ">failure<", "Signatures verified", "Update result", "Result notices", ">Bundle<"] {
+        for english in [
+            ">verify<", ">consent<", ">success<", ">failure<", "Signatures verified", "Update result", "Result notices",
+            ">Bundle<",
+        ] {
             #expect(!html.contains(english), "English left in the zh-CN report: \(english)")
         }
         #expect(html.contains("签名验证") && html.contains("升级结果") && html.contains("失败"))
@@ -52,12 +60,18 @@ import Glibc
         let secret = Array("a pseudonymisation secret of 32b".utf8)
         var tokens: [String] = []
         for run in 0..<2 {
-            _ = try Fleet.exporter(filter: RecordFilter(vin: "LSVAU2180N2000001"), pseudonymiser: try VINPseudonymiser(.keyed(secret)))
-                .export(from: store, to: ws.path + "/out\(run)")
-            for name in try FileManager.default.subpathsOfDirectory(atPath: ws.path + "/out\(run)") where !FileSystem.isDirectory(ws.path + "/out\(run)/" + name) {
-                #expect(!String(decoding: try FileSystem.read(ws.path + "/out\(run)/\(name)"), as: UTF8.self).contains("LSVAU2180N200000"), "\(name) holds a VIN")
+            _ = try Fleet.exporter(
+                filter: RecordFilter(vin: "LSVAU2180N2000001"), pseudonymiser: try VINPseudonymiser(.keyed(secret))
+            )
+            .export(from: store, to: ws.path + "/out\(run)")
+            for name in try FileManager.default.subpathsOfDirectory(atPath: ws.path + "/out\(run)")
+            where !FileSystem.isDirectory(ws.path + "/out\(run)/" + name) {
+                #expect(
+                    !String(decoding: try FileSystem.read(ws.path + "/out\(run)/\(name)"), as: UTF8.self).contains(
+                        "LSVAU2180N200000"), "\(name) holds a VIN")
             }
-            let line = String(decoding: try FileSystem.read(ws.path + "/out\(run)/records.jsonl"), as: UTF8.self).split(separator: "\n")[0]
+            let line = String(decoding: try FileSystem.read(ws.path + "/out\(run)/records.jsonl"), as: UTF8.self).split(
+                separator: "\n")[0]
             tokens.append(try #require(try JSONValue.parse(Array(line.utf8))["vin"]?.stringValue))
         }
         #expect(tokens[0] == tokens[1])
@@ -71,7 +85,9 @@ import Glibc
         let out = ws.path + "/out"
         _ = try Fleet.exporter().export(from: store, to: out)
         let trust = try SamplePKI().trust()
-        func problems() throws -> [String] { try ExportManifest.verify(directory: out, trust: trust, at: Fleet.checkTime).problems }
+        func problems() throws -> [String] {
+            try ExportManifest.verify(directory: out, trust: trust, at: Fleet.checkTime).problems
+        }
         let csv = try FileSystem.read(out + "/records.csv")
         var changed = csv
         changed[changed.count / 2] ^= 0x01
@@ -83,7 +99,8 @@ import Glibc
         #expect(try problems().contains { $0.hasPrefix("extra.csv") })
         unlink(out + "/extra.csv")
         let manifest = try FileSystem.read(out + "/manifest.json")
-        let forged = String(decoding: manifest, as: UTF8.self).replacingOccurrences(of: "\"entries\":24", with: "\"entries\":23")
+        let forged = String(decoding: manifest, as: UTF8.self).replacingOccurrences(
+            of: "\"entries\":24", with: "\"entries\":23")
         try AtomicFileWriter.write(Array(forged.utf8), to: out + "/manifest.json")
         #expect(try problems().contains { $0.hasPrefix("manifest.sig") })
         try AtomicFileWriter.write(manifest, to: out + "/manifest.json")
@@ -96,11 +113,15 @@ import Glibc
         let store = try Fleet.store(ws, vehicles: 1)
         let pki = SamplePKI()
         // The exporter's own check, when it is given the trust store:
-        let caught = #expect(throws: OTAError.self) { try pki.release().checkRole(trust: try pki.trust(), at: Fleet.checkTime) }
+        let caught = #expect(throws: OTAError.self) {
+            try pki.release().checkRole(trust: try pki.trust(), at: Fleet.checkTime)
+        }
         #expect(caught?.code == .exportSignerRole)
         // And a third party's, on an export signed anyway:
         _ = try Fleet.exporter(signer: try pki.release()).export(from: store, to: ws.path + "/out")
-        let refused = #expect(throws: OTAError.self) { _ = try ExportManifest.verify(directory: ws.path + "/out", trust: try pki.trust(), at: Fleet.checkTime) }
+        let refused = #expect(throws: OTAError.self) {
+            _ = try ExportManifest.verify(directory: ws.path + "/out", trust: try pki.trust(), at: Fleet.checkTime)
+        }
         #expect(refused?.code == .exportSignerRole && refused?.kind == .rejected)
     }
 
@@ -109,11 +130,17 @@ import Glibc
         let store = try Fleet.store(ws, vehicles: 1)
         _ = try Fleet.exporter().export(from: store, to: ws.path + "/out")
         unlink(ws.path + "/out/manifest.sig")
-        let caught = #expect(throws: OTAError.self) { _ = try ExportManifest.verify(directory: ws.path + "/out", trust: try SamplePKI().trust(), at: Fleet.checkTime) }
+        let caught = #expect(throws: OTAError.self) {
+            _ = try ExportManifest.verify(
+                directory: ws.path + "/out", trust: try SamplePKI().trust(), at: Fleet.checkTime)
+        }
         #expect(caught?.code == .recordsExportUnsigned && caught?.kind == .rejected)
         // A FIFO in its place is refused the same way (never opened, never waited on).
         #expect(mkfifo(ws.path + "/out/manifest.sig", 0o600) == 0)
-        let fifo = #expect(throws: OTAError.self) { _ = try ExportManifest.verify(directory: ws.path + "/out", trust: try SamplePKI().trust(), at: Fleet.checkTime) }
+        let fifo = #expect(throws: OTAError.self) {
+            _ = try ExportManifest.verify(
+                directory: ws.path + "/out", trust: try SamplePKI().trust(), at: Fleet.checkTime)
+        }
         #expect(fifo?.code == .recordsExportUnsigned)
     }
 
@@ -131,13 +158,17 @@ import Glibc
         var body = try entry.json().objectValue!
         let signature = body["sig"]!.stringValue!
         body["sig"] = .string(String(signature.dropLast(2)) + (signature.hasSuffix("00") ? "01" : "00"))
-        let (line, _) = try LogEntry.encode(seq: entry.seq, prev: entry.prev, kind: .checkpoint, body: .object(body), hash: .sha256)
+        let (line, _) = try LogEntry.encode(
+            seq: entry.seq, prev: entry.prev, kind: .checkpoint, body: .object(body), hash: .sha256)
         lines[index] = String(decoding: line.dropLast(), as: UTF8.self)
         try AtomicFileWriter.write(Array((lines.joined(separator: "\n") + "\n").utf8), to: path)
         try Resign.manifest(out, signer: try SamplePKI().compliance())
-        let verification = try ExportManifest.verify(directory: out, trust: try SamplePKI().trust(), at: Fleet.checkTime)
+        let verification = try ExportManifest.verify(
+            directory: out, trust: try SamplePKI().trust(), at: Fleet.checkTime)
         #expect(verification.problems.isEmpty, "\(verification.problems)")
-        #expect(verification.evidenceProblems.contains { $0.contains("evidence") && $0.contains("does not verify") }, "\(verification.evidenceProblems)")
+        #expect(
+            verification.evidenceProblems.contains { $0.contains("evidence") && $0.contains("does not verify") },
+            "\(verification.evidenceProblems)")
     }
 
     @Test func `a record left out of an export is found by the evidence`() throws {
@@ -151,25 +182,37 @@ import Glibc
         lines.remove(at: 1)
         try AtomicFileWriter.write(Array((lines.joined(separator: "\n") + "\n").utf8), to: path)
         try Resign.manifest(out, signer: try SamplePKI().compliance())
-        let verification = try ExportManifest.verify(directory: out, trust: try SamplePKI().trust(), at: Fleet.checkTime)
-        #expect(verification.evidenceProblems.contains { $0.contains("leaves it out") }, "\(verification.evidenceProblems)")
+        let verification = try ExportManifest.verify(
+            directory: out, trust: try SamplePKI().trust(), at: Fleet.checkTime)
+        #expect(
+            verification.evidenceProblems.contains { $0.contains("leaves it out") }, "\(verification.evidenceProblems)")
     }
 
-    @Test func `an export never overwrites an existing directory, and replaces only an earlier export when asked`() throws {
+    @Test func `an export never overwrites an existing directory, and replaces only an earlier export when asked`()
+        throws
+    {
         let ws = Workspace(); defer { ws.cleanup() }
         let store = try Fleet.store(ws, vehicles: 1)
         try FileSystem.createDirectory(ws.path + "/home")
         try AtomicFileWriter.write(Array("precious".utf8), to: ws.path + "/home/notes.txt")
-        let caught = #expect(throws: OTAError.self) { _ = try Fleet.exporter().export(from: store, to: ws.path + "/home") }
+        let caught = #expect(throws: OTAError.self) {
+            _ = try Fleet.exporter().export(from: store, to: ws.path + "/home")
+        }
         #expect(caught?.code == .recordsExportExists)
         var replacing = try Fleet.exporter()
         replacing.replace = true
-        #expect(throws: OTAError(.recordsExportExists, "")) { _ = try replacing.export(from: store, to: ws.path + "/home") }
+        #expect(throws: OTAError(.recordsExportExists, "")) {
+            _ = try replacing.export(from: store, to: ws.path + "/home")
+        }
         #expect(String(decoding: try FileSystem.read(ws.path + "/home/notes.txt"), as: UTF8.self) == "precious")
         _ = try Fleet.exporter().export(from: store, to: ws.path + "/out")
-        #expect(throws: OTAError(.recordsExportExists, "")) { _ = try Fleet.exporter().export(from: store, to: ws.path + "/out") }
+        #expect(throws: OTAError(.recordsExportExists, "")) {
+            _ = try Fleet.exporter().export(from: store, to: ws.path + "/out")
+        }
         _ = try replacing.export(from: store, to: ws.path + "/out")
-        #expect(try ExportManifest.verify(directory: ws.path + "/out", trust: try SamplePKI().trust(), at: Fleet.checkTime).intact)
+        #expect(
+            try ExportManifest.verify(directory: ws.path + "/out", trust: try SamplePKI().trust(), at: Fleet.checkTime)
+                .intact)
         // Nothing left beside it.
         #expect(try FileSystem.list(ws.path).filter { $0.hasPrefix(".") }.isEmpty)
     }
@@ -188,8 +231,12 @@ import Glibc
         let key = try PrivateKey.generate(.p256)
         let store = try SQLiteRecordStore(path: ws.path + "/fleet.db", mode: .create)
         let clock = ManualClock(Fleet.start)
-        let recorder = try Recorder.create(at: ws.path + "/v", vin: "V1", signer: key, clock: clock, configuration: .init(durability: .none))
-        let attacks = ["=HYPERLINK(\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\r=1", " =1+1", "\u{FF1D}1+1", "<script>alert(1)</script>", "apply, \"stage\" 2"]
+        let recorder = try Recorder.create(
+            at: ws.path + "/v", vin: "V1", signer: key, clock: clock, configuration: .init(durability: .none))
+        let attacks = [
+            "=HYPERLINK(\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\r=1", " =1+1", "\u{FF1D}1+1",
+            "<script>alert(1)</script>", "apply, \"stage\" 2",
+        ]
         for (index, text) in attacks.enumerated() {
             var record = Fleet.record(vin: "V1", index: index, time: Fleet.start)
             record.errorCode = text
@@ -197,10 +244,14 @@ import Glibc
         }
         try recorder.close()
         _ = try FleetIngest.ingest(log: ws.path + "/v", publicKey: try key.publicKey, into: store)
-        _ = try Fleet.exporter(formats: [.csv, .html], pseudonymiser: try VINPseudonymiser(.none)).export(from: store, to: ws.path + "/out")
+        _ = try Fleet.exporter(formats: [.csv, .html], pseudonymiser: try VINPseudonymiser(.none)).export(
+            from: store, to: ws.path + "/out")
         let text = String(decoding: try FileSystem.read(ws.path + "/out/records.csv"), as: UTF8.self)
         #expect(text.contains(",\"apply, \"\"stage\"\" 2\","))
-        for cell in ["\"'=HYPERLINK(\"\"x\"\")\"", "'+1+1", "'-2+3", "'@SUM(A1)", "'\tcmd", "\"'\r=1\"", "' =1+1", "'\u{FF1D}1+1"] {
+        for cell in [
+            "\"'=HYPERLINK(\"\"x\"\")\"", "'+1+1", "'-2+3", "'@SUM(A1)", "'\tcmd", "\"'\r=1\"", "' =1+1",
+            "'\u{FF1D}1+1",
+        ] {
             #expect(text.contains("," + cell + ","), "not neutralised: \(cell.debugDescription)")
         }
         let html = String(decoding: try FileSystem.read(ws.path + "/out/report.html"), as: UTF8.self)
@@ -217,16 +268,21 @@ enum Resign {
         for file in manifest["files"]!.arrayValue! {
             let name = file["name"]!.stringValue!
             let path = directory + "/" + name
-            files.append(.object(["name": .string(name), "bytes": .integer(try InputFile(path: path).size()),
-                                  "digest": .string(try Hasher.hash(.sha256, fileAt: path).hex)]))
+            files.append(
+                .object([
+                    "name": .string(name), "bytes": .integer(try InputFile(path: path).size()),
+                    "digest": .string(try Hasher.hash(.sha256, fileAt: path).hex),
+                ]))
         }
         manifest["files"] = .array(files)
         let bytes = JSONValue.object(manifest).bytes + [0x0a]
         try AtomicFileWriter.write(bytes, to: directory + "/manifest.json")
-        let signature = JSONValue.object([
-            "alg": .string(try SignatureAlgorithm.forKey(signer.key.type).rawValue), "key": .string(try signer.key.publicKey.keyID(.sha256).hex),
-            "sig": .string(Hex.encode(try signer.key.signature(for: bytes))),
-        ]).bytes + [0x0a]
+        let signature =
+            JSONValue.object([
+                "alg": .string(try SignatureAlgorithm.forKey(signer.key.type).rawValue),
+                "key": .string(try signer.key.publicKey.keyID(.sha256).hex),
+                "sig": .string(Hex.encode(try signer.key.signature(for: bytes))),
+            ]).bytes + [0x0a]
         try AtomicFileWriter.write(signature, to: directory + "/manifest.sig")
     }
 }

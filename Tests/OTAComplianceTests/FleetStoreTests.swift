@@ -33,7 +33,9 @@ import Testing
         _ = try FleetIngest.ingest(log: ws.path + "/v1", publicKey: try key.publicKey, into: store)
         let before = try store.count(matching: RecordFilter(kinds: []))
         // Another history for the same vehicle and key (a rewritten log).
-        _ = try Fleet.log(at: ws.path + "/v1-forged", vin: "VIN00000000000001", key: key, count: 30, clock: ManualClock(Fleet.start.addingTimeInterval(5)))
+        _ = try Fleet.log(
+            at: ws.path + "/v1-forged", vin: "VIN00000000000001", key: key, count: 30,
+            clock: ManualClock(Fleet.start.addingTimeInterval(5)))
         #expect(throws: OTAError(.recordsChainFork, "")) {
             _ = try FleetIngest.ingest(log: ws.path + "/v1-forged", publicKey: try key.publicKey, into: store)
         }
@@ -148,7 +150,8 @@ import Testing
 }
 
 @Suite struct FleetPurgeTests {
-    static let almostTenYears = Calendar(identifier: .gregorian).date(byAdding: DateComponents(year: 10, day: -1), to: RecordTime.adding(months: 1, to: Fleet.start))!
+    static let almostTenYears = Calendar(identifier: .gregorian).date(
+        byAdding: DateComponents(year: 10, day: -1), to: RecordTime.adding(months: 1, to: Fleet.start))!
 
     @Test func `the fleet store refuses to delete upgrade records younger than 10 years`() throws {
         let ws = Workspace(); defer { ws.cleanup() }
@@ -157,8 +160,10 @@ import Testing
         let signer = try SamplePKI().compliance()
         for years in [10, 2] {
             #expect(throws: OTAError(.recordsRetention, "")) {
-                _ = try FleetPurge.purge(.init(before: cutoff, now: Self.almostTenYears, years: years, reason: "test"), store: store, signer: signer,
-                                         systemTime: Self.almostTenYears)
+                _ = try FleetPurge.purge(
+                    .init(before: cutoff, now: Self.almostTenYears, years: years, reason: "test"), store: store,
+                    signer: signer,
+                    systemTime: Self.almostTenYears)
             }
         }
         #expect(try store.count(matching: RecordFilter()) == 10)
@@ -174,13 +179,18 @@ import Testing
         // `--now 2037` against today's system clock, and a system clock gone to 2037.
         for system in [Date(), future] {
             let caught = #expect(throws: OTAError.self) {
-                _ = try FleetPurge.purge(.init(before: cutoff, now: future, reason: "retention"), store: store, signer: signer, systemTime: system)
+                _ = try FleetPurge.purge(
+                    .init(before: cutoff, now: future, reason: "retention"), store: store, signer: signer,
+                    systemTime: system)
             }
             #expect(caught?.code == .recordsPurgeClock)
         }
         #expect(try store.count(matching: RecordFilter()) == 10)
-        let tombstone = try FleetPurge.purge(.init(before: cutoff, now: future, reason: "retention", clockOverride: "archive migration, clock checked by hand"),
-                                             store: store, signer: signer, systemTime: future)
+        let tombstone = try FleetPurge.purge(
+            .init(
+                before: cutoff, now: future, reason: "retention",
+                clockOverride: "archive migration, clock checked by hand"),
+            store: store, signer: signer, systemTime: future)
         #expect(tombstone.deleted > 0 && tombstone.clockOverride?.hasPrefix("archive migration") == true)
         #expect(try store.count(matching: RecordFilter(kinds: [])) < 20)
         let stored = try store.purges()
@@ -197,15 +207,22 @@ import Testing
         // later is only honest if the store kept working until then: model that with an ingest.
         let signer = try SamplePKI().compliance()
         #expect(throws: OTAError(.recordsPurgeClock, "")) {
-            _ = try FleetPurge.purge(.init(before: cutoff, now: later, reason: "retention"), store: store, signer: signer, systemTime: later)
+            _ = try FleetPurge.purge(
+                .init(before: cutoff, now: later, reason: "retention"), store: store, signer: signer, systemTime: later)
         }
         let key = try SamplePKI().deviceKey()
         _ = try Fleet.log(at: ws.path + "/late", vin: "LSVAU2180N2000009", key: key, count: 2)
-        _ = try FleetIngest.ingest(log: ws.path + "/late", publicKey: try key.publicKey, into: store, now: RecordTime(later.addingTimeInterval(-3600), source: .backend))
-        let tombstone = try FleetPurge.purge(.init(before: cutoff, now: later, reason: "retention: 10 years"), store: store, signer: signer, systemTime: later)
+        _ = try FleetIngest.ingest(
+            log: ws.path + "/late", publicKey: try key.publicKey, into: store,
+            now: RecordTime(later.addingTimeInterval(-3600), source: .backend))
+        let tombstone = try FleetPurge.purge(
+            .init(before: cutoff, now: later, reason: "retention: 10 years"), store: store, signer: signer,
+            systemTime: later)
         #expect(tombstone.deleted > 0 && tombstone.clockOverride == nil && tombstone.by.contains("Compliance Signer"))
         var forged = tombstone
         forged.deleted = 1
-        #expect(throws: OTAError(.recordsExportAltered, "")) { try FleetPurge.verify(forged, trust: try SamplePKI().trust(), at: Fleet.checkTime) }
+        #expect(throws: OTAError(.recordsExportAltered, "")) {
+            try FleetPurge.verify(forged, trust: try SamplePKI().trust(), at: Fleet.checkTime)
+        }
     }
 }

@@ -55,8 +55,11 @@ import Testing
 
     static func render(_ report: String, in directory: String) throws -> DOM {
         let page = directory + "/harness-\(UUID().uuidString).html"
-        try Self.harness.replacingOccurrences(of: "REPORT", with: "file://" + report).write(toFile: page, atomically: true, encoding: .utf8)
-        let dom = try chromium(["--allow-file-access-from-files", "--virtual-time-budget=15000", "--dump-dom", "file://" + page])
+        try Self.harness.replacingOccurrences(of: "REPORT", with: "file://" + report).write(
+            toFile: page, atomically: true, encoding: .utf8)
+        let dom = try chromium([
+            "--allow-file-access-from-files", "--virtual-time-budget=15000", "--dump-dom", "file://" + page,
+        ])
         let start = try #require(dom.range(of: "<pre id=\"result\">"), "no harness in the dumped DOM")
         let end = try #require(dom.range(of: "</pre>", range: start.upperBound..<dom.endIndex))
         let json = String(dom[start.upperBound..<end.lowerBound])

@@ -15,7 +15,8 @@ struct Workspace {
 /// The committed sample PKI of a suite: device key and certificate (vehicle role), compliance
 /// signer, a release signer (a key of the wrong role) and the trust store with every role.
 struct SamplePKI {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
     let directory: String
 
     init(_ suite: Suite = .intl) { directory = Self.repository + "/keys-sample/" + suite.rawValue }
@@ -26,14 +27,16 @@ struct SamplePKI {
     var deviceCertificate: String { directory + "/vehicle/device.crt" }
     func devicePEM() throws -> String { String(decoding: try FileSystem.read(deviceCertificate), as: UTF8.self) }
     func compliance() throws -> ExportSigner {
-        try ExportSigner(key: PrivateKey(contentsOf: directory + "/compliance/compliance-signer.key"),
-                         certificate: Certificate.load(contentsOf: directory + "/compliance/compliance-signer.crt")[0])
+        try ExportSigner(
+            key: PrivateKey(contentsOf: directory + "/compliance/compliance-signer.key"),
+            certificate: Certificate.load(contentsOf: directory + "/compliance/compliance-signer.crt")[0])
     }
     /// A release signer: a valid certificate of another role.
     func release() throws -> ExportSigner {
-        try ExportSigner(key: PrivateKey(contentsOf: directory + "/release/signer-1.key"),
-                         certificate: Certificate.load(contentsOf: directory + "/release/signer-1.crt")[0],
-                         chain: Certificate.load(contentsOf: directory + "/release/chain.pem"))
+        try ExportSigner(
+            key: PrivateKey(contentsOf: directory + "/release/signer-1.key"),
+            certificate: Certificate.load(contentsOf: directory + "/release/signer-1.crt")[0],
+            chain: Certificate.load(contentsOf: directory + "/release/chain.pem"))
     }
 }
 
@@ -50,21 +53,32 @@ enum Fleet {
         let stamp = RecordTime(time, source: .test)
         let failed = index % 7 == 6
         return UpgradeRecord(
-            time: stamp, vin: vin, attempt: "A\(index / 4)", phase: .install, step: step, outcome: failed ? .failure : .success,
+            time: stamp, vin: vin, attempt: "A\(index / 4)", phase: .install, step: step,
+            outcome: failed ? .failure : .success,
             errorCode: failed ? "slot.hash-mismatch" : nil,
-            update: UpdateFacts(bundle: "bundle-\(index / 10)", campaign: "CAMP-\(index / 20)", manifestDigest: String(repeating: "11", count: 32),
-                                categories: [.safety], references: [.init(kind: .filing, number: "F-1", authority: "MIIT")]),
-            ecus: [ECUFacts(ecu: ["adas", "bms"][index % 2], hardwarePart: "HW-1", versionBefore: "1.\(index / 10)", versionAfter: "1.\(index / 10 + 1)",
-                            swinBefore: "SWIN-\(index / 10)", swinAfter: "SWIN-\(index / 10 + 1)")],
+            update: UpdateFacts(
+                bundle: "bundle-\(index / 10)", campaign: "CAMP-\(index / 20)",
+                manifestDigest: String(repeating: "11", count: 32),
+                categories: [.safety], references: [.init(kind: .filing, number: "F-1", authority: "MIIT")]),
+            ecus: [
+                ECUFacts(
+                    ecu: ["adas", "bms"][index % 2], hardwarePart: "HW-1", versionBefore: "1.\(index / 10)",
+                    versionAfter: "1.\(index / 10 + 1)",
+                    swinBefore: "SWIN-\(index / 10)", swinAfter: "SWIN-\(index / 10 + 1)")
+            ],
             preconditions: PreconditionReadings(batteryPercent: 80),
             notice: NoticeShown(digest: String(repeating: "11", count: 32), language: "zh-CN"),
-            confirmation: step == .consent ? Confirmation(party: .driver, channel: "head-unit", answer: .accepted, at: stamp) : nil)
+            confirmation: step == .consent
+                ? Confirmation(party: .driver, channel: "head-unit", answer: .accepted, at: stamp) : nil)
     }
 
     /// A vehicle log with `count` records, one a day from `start`.
-    static func log(at path: String, vin: String, key: PrivateKey, count: Int, clock: ManualClock = ManualClock(start)) throws -> Recorder {
-        let recorder = try Recorder.create(at: path, vin: vin, signer: key, clock: clock,
-                                           configuration: .init(segmentBytes: 8 << 10, checkpointInterval: 8, durability: .none))
+    static func log(at path: String, vin: String, key: PrivateKey, count: Int, clock: ManualClock = ManualClock(start))
+        throws -> Recorder
+    {
+        let recorder = try Recorder.create(
+            at: path, vin: vin, signer: key, clock: clock,
+            configuration: .init(segmentBytes: 8 << 10, checkpointInterval: 8, durability: .none))
         try append(recorder, vin: vin, from: 0, count: count, clock: clock)
         return recorder
     }
@@ -78,20 +92,28 @@ enum Fleet {
     }
 
     /// A store with `vehicles` vehicles of `count` records each, logs signed by the sample device key.
-    static func store(_ ws: Workspace, vehicles: Int = 2, count: Int = 24, pki: SamplePKI = SamplePKI()) throws -> SQLiteRecordStore {
+    static func store(_ ws: Workspace, vehicles: Int = 2, count: Int = 24, pki: SamplePKI = SamplePKI()) throws
+        -> SQLiteRecordStore
+    {
         let key = try pki.deviceKey()
         let store = try SQLiteRecordStore(path: ws.path + "/fleet.db", mode: .create)
         for vehicle in 1...vehicles {
             let vin = "LSVAU2180N200000\(vehicle)"
             _ = try log(at: ws.path + "/\(vin)", vin: vin, key: key, count: count)
-            _ = try FleetIngest.ingest(log: ws.path + "/\(vin)", publicKey: try key.publicKey, certificate: try pki.devicePEM(), into: store)
+            _ = try FleetIngest.ingest(
+                log: ws.path + "/\(vin)", publicKey: try key.publicKey, certificate: try pki.devicePEM(), into: store)
         }
         return store
     }
 
-    static func exporter(_ pki: SamplePKI = SamplePKI(), filter: RecordFilter = RecordFilter(), formats: [ExportFormat] = ExportFormat.allCases,
-                         language: ExportLanguage = .en, pseudonymiser: VINPseudonymiser? = nil, signer: ExportSigner? = nil) throws -> Exporter {
-        Exporter(filter: filter, formats: formats, language: language, pseudonymiser: try pseudonymiser ?? VINPseudonymiser(.ephemeral),
-                 signer: try signer ?? pki.compliance(), now: checkTime)
+    static func exporter(
+        _ pki: SamplePKI = SamplePKI(), filter: RecordFilter = RecordFilter(),
+        formats: [ExportFormat] = ExportFormat.allCases,
+        language: ExportLanguage = .en, pseudonymiser: VINPseudonymiser? = nil, signer: ExportSigner? = nil
+    ) throws -> Exporter {
+        Exporter(
+            filter: filter, formats: formats, language: language,
+            pseudonymiser: try pseudonymiser ?? VINPseudonymiser(.ephemeral),
+            signer: try signer ?? pki.compliance(), now: checkTime)
     }
 }

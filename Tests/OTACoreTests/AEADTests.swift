@@ -1,7 +1,8 @@
 import Foundation
-@testable import OTACore
 import OTATestSupport
 import Testing
+
+@testable import OTACore
 
 @Suite("Authenticated encryption")
 struct AEADTests {
@@ -25,13 +26,21 @@ struct AEADTests {
         for index in sealed.indices {
             var altered = sealed
             altered[index] ^= 0x01
-            #expect(throws: OTAError(.cryptoAuthentication, "")) { try aead.open(altered, nonce: nonce, associatedData: [7]) }
+            #expect(throws: OTAError(.cryptoAuthentication, "")) {
+                try aead.open(altered, nonce: nonce, associatedData: [7])
+            }
         }
         var otherNonce = nonce
         otherNonce[0] ^= 1
-        #expect(throws: OTAError(.cryptoAuthentication, "")) { try aead.open(sealed, nonce: otherNonce, associatedData: [7]) }
-        #expect(throws: OTAError(.cryptoAuthentication, "")) { try aead.open(sealed, nonce: nonce, associatedData: [8]) }
-        #expect(throws: OTAError(.cryptoAuthentication, "")) { try aead.open(sealed.prefix(5), nonce: nonce, associatedData: [7]) }
+        #expect(throws: OTAError(.cryptoAuthentication, "")) {
+            try aead.open(sealed, nonce: otherNonce, associatedData: [7])
+        }
+        #expect(throws: OTAError(.cryptoAuthentication, "")) {
+            try aead.open(sealed, nonce: nonce, associatedData: [8])
+        }
+        #expect(throws: OTAError(.cryptoAuthentication, "")) {
+            try aead.open(sealed.prefix(5), nonce: nonce, associatedData: [7])
+        }
     }
 
     @Test func `wrong key and nonce lengths are refused`() throws {
@@ -47,14 +56,21 @@ struct AEADTests {
         let directory = try TemporaryDirectory.create("core")
         defer { TemporaryDirectory.remove(directory) }
         try Data(repeating: 0, count: 16).write(to: URL(fileURLWithPath: "\(directory)/zero"))
-        let (status, output, _) = try OpenSSLTool.status(["enc", "-sm4-ctr", "-K", Hex.encode(vector), "-iv", Hex.encode(vector), "-in", "\(directory)/zero"])
+        let (status, output, _) = try OpenSSLTool.status([
+            "enc", "-sm4-ctr", "-K", Hex.encode(vector), "-iv", Hex.encode(vector), "-in", "\(directory)/zero",
+        ])
         #expect(status == 0)
         #expect(Hex.encode(output) == "681edf34d206965e86b3e94f536e4246")
-        #expect(Hex.encode(try SymmetricStream.sm4CTR(key: vector, iv: vector, [UInt8](repeating: 0, count: 16))) == "681edf34d206965e86b3e94f536e4246")
+        #expect(
+            Hex.encode(try SymmetricStream.sm4CTR(key: vector, iv: vector, [UInt8](repeating: 0, count: 16)))
+                == "681edf34d206965e86b3e94f536e4246")
     }
 
     struct AEADGroup: Decodable {
-        struct Case: Decodable { let tcId: Int; let key: String; let iv: String; let aad: String; let msg: String; let ct: String; let tag: String; let result: String }
+        struct Case: Decodable {
+            let tcId: Int; let key: String; let iv: String; let aad: String; let msg: String; let ct: String;
+            let tag: String; let result: String
+        }
         let ivSize: Int
         let keySize: Int
         let tagSize: Int
@@ -71,7 +87,9 @@ struct AEADTests {
                 let opened = try? aead.open(sealed, nonce: hex(test.iv), associatedData: hex(test.aad))
                 if test.result == "valid" {
                     #expect(opened == hex(test.msg), "tcId \(test.tcId)")
-                    #expect(try aead.seal(hex(test.msg), nonce: hex(test.iv), associatedData: hex(test.aad)) == sealed, "tcId \(test.tcId)")
+                    #expect(
+                        try aead.seal(hex(test.msg), nonce: hex(test.iv), associatedData: hex(test.aad)) == sealed,
+                        "tcId \(test.tcId)")
                 } else if test.result == "invalid" {
                     #expect(opened == nil, "tcId \(test.tcId)")
                 }
@@ -96,8 +114,10 @@ struct AEADTests {
         if !current.isEmpty { cases.append(current) }
         #expect(cases.count >= 3)
         for vector in cases {
-            let okm = try HKDF.derive(.sha256, secret: hex(vector["IKM"] ?? ""), salt: hex(vector["salt"] ?? ""), info: hex(vector["info"] ?? ""),
-                                      length: Int(vector["L"] ?? "0") ?? 0)
+            let okm = try HKDF.derive(
+                .sha256, secret: hex(vector["IKM"] ?? ""), salt: hex(vector["salt"] ?? ""),
+                info: hex(vector["info"] ?? ""),
+                length: Int(vector["L"] ?? "0") ?? 0)
             #expect(Hex.encode(okm) == vector["OKM"])
         }
     }

@@ -1,7 +1,7 @@
 import Foundation
 import OTACore
-import Testing
 import OTATestSupport
+import Testing
 
 @Suite struct AtomicFileWriterTests {
     @Test func `a header is overwritten in place after the body, never past what was written`() throws {

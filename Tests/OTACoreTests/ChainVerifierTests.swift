@@ -1,14 +1,17 @@
 import Foundation
 import OTACore
-import Testing
 import OTATestSupport
+import Testing
 
 @Suite("X.509 chain verification")
 struct ChainVerifierTests {
-    func verify(_ pki: TestPKI, _ leaf: Certificate, role: TrustRole = .release, crls: [CertificateRevocationList]? = nil,
-                at instant: Date? = nil, policy: StaleCRLPolicy = .reject) throws -> ChainVerdict {
-        try ChainVerifier.verify(leaf, intermediates: [pki.ca.certificate], anchors: [pki.root.certificate], crls: crls ?? pki.crls(),
-                                 role: role, at: instant ?? pki.now, staleCRLPolicy: policy)
+    func verify(
+        _ pki: TestPKI, _ leaf: Certificate, role: TrustRole = .release, crls: [CertificateRevocationList]? = nil,
+        at instant: Date? = nil, policy: StaleCRLPolicy = .reject
+    ) throws -> ChainVerdict {
+        try ChainVerifier.verify(
+            leaf, intermediates: [pki.ca.certificate], anchors: [pki.root.certificate], crls: crls ?? pki.crls(),
+            role: role, at: instant ?? pki.now, staleCRLPolicy: policy)
     }
 
     func code(_ verdict: ChainVerdict) -> String? {
@@ -39,19 +42,23 @@ struct ChainVerifierTests {
     func `a revoked signer is rejected`(suite: Suite) throws {
         let pki = try TestPKI(suite: suite)
         let signer = try pki.leaf()
-        #expect(code(try verify(pki, signer.certificate, crls: pki.crls(revoking: [signer.certificate]))) == "certificate.revoked")
+        #expect(
+            code(try verify(pki, signer.certificate, crls: pki.crls(revoking: [signer.certificate])))
+                == "certificate.revoked")
     }
 
     @Test(arguments: Suite.allCases)
     func `an expired signer is rejected`(suite: Suite) throws {
         let pki = try TestPKI(suite: suite)
-        let signer = try pki.leaf(notBefore: pki.now.addingTimeInterval(-86400 * 10), notAfter: pki.now.addingTimeInterval(-86400))
+        let signer = try pki.leaf(
+            notBefore: pki.now.addingTimeInterval(-86400 * 10), notAfter: pki.now.addingTimeInterval(-86400))
         #expect(code(try verify(pki, signer.certificate)) == "certificate.expired")
     }
 
     @Test func `a not yet valid signer is rejected`() throws {
         let pki = try TestPKI(suite: .intl)
-        let signer = try pki.leaf(notBefore: pki.now.addingTimeInterval(86400), notAfter: pki.now.addingTimeInterval(86400 * 10))
+        let signer = try pki.leaf(
+            notBefore: pki.now.addingTimeInterval(86400), notAfter: pki.now.addingTimeInterval(86400 * 10))
         #expect(code(try verify(pki, signer.certificate)) == "certificate.not-yet-valid")
     }
 
@@ -68,8 +75,9 @@ struct ChainVerifierTests {
         let pki = try TestPKI(suite: suite)
         let stranger = try TestPKI(suite: suite)
         let signer = try stranger.leaf()
-        let verdict = try ChainVerifier.verify(signer.certificate, intermediates: [stranger.ca.certificate], anchors: [pki.root.certificate],
-                                               crls: pki.crls(), role: .release, at: pki.now)
+        let verdict = try ChainVerifier.verify(
+            signer.certificate, intermediates: [stranger.ca.certificate], anchors: [pki.root.certificate],
+            crls: pki.crls(), role: .release, at: pki.now)
         #expect(code(verdict) == "certificate.untrusted")
     }
 
@@ -83,7 +91,9 @@ struct ChainVerifierTests {
 
     @Test func `a CA certificate cannot act as a signer`() throws {
         let pki = try TestPKI(suite: .intl)
-        let verdict = try ChainVerifier.verify(pki.ca.certificate, intermediates: [], anchors: [pki.root.certificate], crls: pki.crls(), role: .approval, at: pki.now)
+        let verdict = try ChainVerifier.verify(
+            pki.ca.certificate, intermediates: [], anchors: [pki.root.certificate], crls: pki.crls(), role: .approval,
+            at: pki.now)
         #expect(code(verdict) == "certificate.usage")
     }
 
@@ -115,7 +125,12 @@ struct ChainVerifierTests {
         let pki = try TestPKI(suite: suite)
         let other = try TestPKI(suite: suite)
         let signer = try pki.leaf()
-        let forged = [try pki.crls()[0], try other.ca.issuer.revocationList(revoking: [], number: 1, thisUpdate: pki.now.addingTimeInterval(-60), nextUpdate: pki.now.addingTimeInterval(3600))]
+        let forged = [
+            try pki.crls()[0],
+            try other.ca.issuer.revocationList(
+                revoking: [], number: 1, thisUpdate: pki.now.addingTimeInterval(-60),
+                nextUpdate: pki.now.addingTimeInterval(3600)),
+        ]
         #expect(code(try verify(pki, signer.certificate, crls: forged)) == "crl.missing")
     }
 
@@ -136,7 +151,9 @@ struct ChainVerifierTests {
         let directory = try TemporaryDirectory.create("core")
         defer { TemporaryDirectory.remove(directory) }
         let verifier = ChainVerifier(store: try TrustStore(directory: directory), time: FixedTime(pki.now))
-        #expect(throws: OTAError(.trustEmpty, "")) { try verifier.verify(signer.certificate, intermediates: [pki.ca.certificate], role: .release) }
+        #expect(throws: OTAError(.trustEmpty, "")) {
+            try verifier.verify(signer.certificate, intermediates: [pki.ca.certificate], role: .release)
+        }
         #expect(throws: OTAError(.trustMissing, "")) { try TrustStore(directory: directory + "/nope") }
     }
 
@@ -149,7 +166,9 @@ struct ChainVerifierTests {
         // Trusted as approval (no codeSigning needed there) …
         #expect(try verifier.verify(signer.certificate, intermediates: [pki.ca.certificate], role: .approval).isTrusted)
         // … but the release role has no anchors at all.
-        #expect(throws: OTAError(.trustEmpty, "")) { try verifier.verify(signer.certificate, intermediates: [pki.ca.certificate], role: .release) }
+        #expect(throws: OTAError(.trustEmpty, "")) {
+            try verifier.verify(signer.certificate, intermediates: [pki.ca.certificate], role: .release)
+        }
     }
 
     @Test func `the monotonic clock never goes behind its floor`() {

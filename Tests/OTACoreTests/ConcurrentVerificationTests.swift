@@ -1,8 +1,8 @@
 import Dispatch
 import Foundation
 import OTACore
-import Testing
 import OTATestSupport
+import Testing
 
 /// `Certificate` and `CertificateRevocationList` are shared between threads as immutable,
 /// `Sendable` values: verifying with them must never change the OpenSSL objects underneath (an
@@ -34,12 +34,16 @@ struct ConcurrentVerificationTests {
         let crls = try pki.crls(revoking: [revoked.certificate])
         let failures = hammer {
             do {
-                let good = try ChainVerifier.verify(signer.certificate, intermediates: [pki.ca.certificate], anchors: [pki.root.certificate],
-                                                    crls: crls, role: .release, at: pki.now)
+                let good = try ChainVerifier.verify(
+                    signer.certificate, intermediates: [pki.ca.certificate], anchors: [pki.root.certificate],
+                    crls: crls, role: .release, at: pki.now)
                 guard case .trusted(let chain) = good, chain.count == 3 else { return "good signer: \(good)" }
-                let bad = try ChainVerifier.verify(revoked.certificate, intermediates: [pki.ca.certificate], anchors: [pki.root.certificate],
-                                                   crls: crls, role: .release, at: pki.now)
-                guard case .untrusted(let error) = bad, error.code == .certificateRevoked else { return "revoked signer: \(bad)" }
+                let bad = try ChainVerifier.verify(
+                    revoked.certificate, intermediates: [pki.ca.certificate], anchors: [pki.root.certificate],
+                    crls: crls, role: .release, at: pki.now)
+                guard case .untrusted(let error) = bad, error.code == .certificateRevoked else {
+                    return "revoked signer: \(bad)"
+                }
                 return nil
             } catch {
                 return "\(error)"
@@ -56,11 +60,17 @@ struct ConcurrentVerificationTests {
         defer { TemporaryDirectory.remove(trust) }
         let body = Array("parallel".utf8)
         let type = SignatureEnvelope.manifestType
-        let envelope = SignatureEnvelope(payloadType: type, signatures: [
-            try SignatureEnvelope.sign(body: body, type: type, key: first.key, certificate: first.certificate, chain: [pki.ca.certificate]),
-            try SignatureEnvelope.sign(body: body, type: type, key: second.key, certificate: second.certificate, chain: [pki.ca.certificate]),
-        ])
-        let verifier = EnvelopeVerifier(chains: ChainVerifier(store: try TrustStore(directory: trust), time: FixedTime(pki.now)), role: .release)
+        let envelope = SignatureEnvelope(
+            payloadType: type,
+            signatures: [
+                try SignatureEnvelope.sign(
+                    body: body, type: type, key: first.key, certificate: first.certificate, chain: [pki.ca.certificate]),
+                try SignatureEnvelope.sign(
+                    body: body, type: type, key: second.key, certificate: second.certificate,
+                    chain: [pki.ca.certificate]),
+            ])
+        let verifier = EnvelopeVerifier(
+            chains: ChainVerifier(store: try TrustStore(directory: trust), time: FixedTime(pki.now)), role: .release)
         let failures = hammer {
             do {
                 let reports = try verifier.verify(envelope, body: body, expectedType: type)

@@ -10,7 +10,10 @@ struct DigestTests {
         (HashAlgorithm.sha256, "", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
         // GB/T 32905-2016 Appendix A.
         (HashAlgorithm.sm3, "abc", "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"),
-        (HashAlgorithm.sm3, String(repeating: "abcd", count: 16), "debe9ff92275b8a138604889c18e5a4d6fdb70e5387e5765293dcba39c0c5732"),
+        (
+            HashAlgorithm.sm3, String(repeating: "abcd", count: 16),
+            "debe9ff92275b8a138604889c18e5a4d6fdb70e5387e5765293dcba39c0c5732"
+        ),
     ])
     func `known answers`(algorithm: HashAlgorithm, message: String, expected: String) throws {
         #expect(try Hasher.hash(algorithm, Array(message.utf8)).hex == expected)

@@ -18,7 +18,9 @@ struct FuzzRegressionTests {
         // Signed documents (canonical mode): integers within 64 bits only.
         #expect(throws: StrictJSON.SyntaxError.self) { try StrictJSON.parse(literal) }
         // Unsigned inputs: StrictJSON keeps the literal, the typed decoder after it refuses it.
-        #expect(try StrictJSON.parse(literal, limits: StrictJSON.Limits(integersOnly: false)) == .number(String(decoding: literal, as: UTF8.self)))
+        #expect(
+            try StrictJSON.parse(literal, limits: StrictJSON.Limits(integersOnly: false))
+                == .number(String(decoding: literal, as: UTF8.self)))
         let readings = Array(#"{"batteryPercent": "#.utf8) + literal + Array("}".utf8)
         #expect(throws: OTAError(.vehicleStateMalformed, "")) {
             try CanonicalJSON.decodeInput(Readings.self, from: readings, as: .vehicleStateMalformed)

@@ -16,7 +16,10 @@ struct KeyLoadingTests {
     @Test func `DER private keys made by the openssl command line load`() throws {
         let directory = try TemporaryDirectory.create("core")
         defer { TemporaryDirectory.remove(directory) }
-        try OpenSSLTool.run(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-outform", "DER", "-out", "\(directory)/ec.der"])
+        try OpenSSLTool.run([
+            "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-outform", "DER", "-out",
+            "\(directory)/ec.der",
+        ])
         try OpenSSLTool.run(["genpkey", "-algorithm", "SM2", "-out", "\(directory)/sm2.pem"])
         #expect(try PrivateKey(contentsOf: "\(directory)/ec.der").type == .p256)
         #expect(try PrivateKey(contentsOf: "\(directory)/sm2.pem").type == .sm2)
@@ -26,18 +29,27 @@ struct KeyLoadingTests {
         let directory = try TemporaryDirectory.create("core")
         defer { TemporaryDirectory.remove(directory) }
         let key = try PrivateKey.generate(.p256)
-        try key.pem(passphrase: Array("correct horse".utf8)).write(toFile: "\(directory)/k.pem", atomically: true, encoding: .utf8)
+        try key.pem(passphrase: Array("correct horse".utf8)).write(
+            toFile: "\(directory)/k.pem", atomically: true, encoding: .utf8)
         try "correct horse\n".write(toFile: "\(directory)/pass", atomically: true, encoding: .utf8)
         try "wrong horse\n".write(toFile: "\(directory)/wrong", atomically: true, encoding: .utf8)
 
-        #expect(try PrivateKey(contentsOf: "\(directory)/k.pem", passphrase: .file("\(directory)/pass")).publicKey == key.publicKey)
+        #expect(
+            try PrivateKey(contentsOf: "\(directory)/k.pem", passphrase: .file("\(directory)/pass")).publicKey
+                == key.publicKey)
         setenv("OTA_TEST_PASSPHRASE", "correct horse", 1)
         defer { unsetenv("OTA_TEST_PASSPHRASE") }
-        #expect(try PrivateKey(contentsOf: "\(directory)/k.pem", passphrase: .environment("OTA_TEST_PASSPHRASE")).publicKey == key.publicKey)
+        #expect(
+            try PrivateKey(contentsOf: "\(directory)/k.pem", passphrase: .environment("OTA_TEST_PASSPHRASE")).publicKey
+                == key.publicKey)
 
         #expect(throws: OTAError(.keyPassphraseRequired, "")) { try PrivateKey(contentsOf: "\(directory)/k.pem") }
-        #expect(throws: OTAError(.keyPassphrase, "")) { try PrivateKey(contentsOf: "\(directory)/k.pem", passphrase: .file("\(directory)/wrong")) }
-        #expect(throws: OTAError(.keyPassphraseMissing, "")) { try PrivateKey(contentsOf: "\(directory)/k.pem", passphrase: .environment("OTA_TEST_UNSET_VARIABLE")) }
+        #expect(throws: OTAError(.keyPassphrase, "")) {
+            try PrivateKey(contentsOf: "\(directory)/k.pem", passphrase: .file("\(directory)/wrong"))
+        }
+        #expect(throws: OTAError(.keyPassphraseMissing, "")) {
+            try PrivateKey(contentsOf: "\(directory)/k.pem", passphrase: .environment("OTA_TEST_UNSET_VARIABLE"))
+        }
     }
 
     @Test func `garbage, public keys and unsupported curves are refused with their own codes`() throws {
@@ -46,7 +58,9 @@ struct KeyLoadingTests {
         #expect(throws: OTAError(.keyMalformed, "")) { try PrivateKey(encoded: Array("not a key".utf8)) }
         let publicOnly = try PrivateKey.generate(.p256).publicKey.pem()
         #expect(throws: OTAError(.keyMalformed, "")) { try PrivateKey(encoded: Array(publicOnly.utf8)) }
-        try OpenSSLTool.run(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:secp384r1", "-out", "\(directory)/p384.pem"])
+        try OpenSSLTool.run([
+            "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:secp384r1", "-out", "\(directory)/p384.pem",
+        ])
         #expect(throws: OTAError(.keyUnsupported, "")) { try PrivateKey(contentsOf: "\(directory)/p384.pem") }
         #expect(throws: OTAError(.ioNotFound, "")) { try PrivateKey(contentsOf: "\(directory)/absent.pem") }
     }
@@ -59,7 +73,9 @@ struct KeyLoadingTests {
         #expect(loaded[0] == pki.ca.certificate)
         #expect(try Certificate.load(pki.root.certificate.der, source: "root.der")[0] == pki.root.certificate)
         #expect(throws: OTAError(.certificateMalformed, "")) { try Certificate(der: pki.root.certificate.der + [0]) }
-        #expect(throws: OTAError(.certificateMalformed, "")) { try Certificate.load(Array("-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n".utf8), source: "x") }
+        #expect(throws: OTAError(.certificateMalformed, "")) {
+            try Certificate.load(Array("-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n".utf8), source: "x")
+        }
         #expect(pki.ca.certificate.isCA)
         #expect(pki.ca.certificate.subject == "CN=Test CA,O=ota tests")
     }

@@ -6,7 +6,9 @@ import Testing
 /// PKCS#11 URIs (RFC 7512) are key references: parsed strictly, every attribute known and given once.
 @Suite struct PKCS11URITests {
     @Test func `a URI names the object, the module and the PIN source`() throws {
-        let uri = try PKCS11URI("pkcs11:token=Release%20HSM;object=signer-1;type=private?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/run/pin")
+        let uri = try PKCS11URI(
+            "pkcs11:token=Release%20HSM;object=signer-1;type=private?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/run/pin"
+        )
         #expect(uri.selector == "pkcs11:token=Release%20HSM;object=signer-1;type=private")
         #expect(uri.modulePath == "/usr/lib/softhsm/libsofthsm2.so")
         #expect(uri.pinSource == "/run/pin")
@@ -53,7 +55,11 @@ import Testing
 
 /// Keys in a real SoftHSM2 token: they sign through OpenSSL's pkcs11 engine, their signatures
 /// verify with `ota` and with the `openssl` command line, and they never leave the token.
-@Suite(.serialized, .enabled(if: SoftHSMToken.isAvailable, "SoftHSM2, opensc and libengine-pkcs11-openssl are installed by scripts/install-deps.sh"))
+@Suite(
+    .serialized,
+    .enabled(
+        if: SoftHSMToken.isAvailable,
+        "SoftHSM2, opensc and libengine-pkcs11-openssl are installed by scripts/install-deps.sh"))
 struct PKCS11SigningTests {
     let token: SoftHSMToken
 
@@ -77,10 +83,14 @@ struct PKCS11SigningTests {
         #expect(try PublicKey(pem: String(contentsOfFile: work + "/pub.pem", encoding: .utf8)) == key.publicKey)
         try Data(message).write(to: URL(fileURLWithPath: work + "/msg"))
         try Data(signature).write(to: URL(fileURLWithPath: work + "/sig"))
-        try OpenSSLTool.run(["dgst", "-sha256", "-verify", work + "/pub.pem", "-signature", work + "/sig", work + "/msg"])
+        try OpenSSLTool.run([
+            "dgst", "-sha256", "-verify", work + "/pub.pem", "-signature", work + "/sig", work + "/msg",
+        ])
     }
 
-    @Test func `the PIN comes from the URI, a file or the environment, and a missing or wrong PIN is a clear error`() throws {
+    @Test func `the PIN comes from the URI, a file or the environment, and a missing or wrong PIN is a clear error`()
+        throws
+    {
         try token.keyPair(label: "core-signer", id: "c1")
         let base = "pkcs11:token=\(SoftHSMToken.label);object=core-signer?module-path=\(SoftHSMToken.module)"
         #expect(try PrivateKey(reference: base + "&pin-value=\(SoftHSMToken.pin)").type == .p256)
@@ -95,10 +105,12 @@ struct PKCS11SigningTests {
     @Test func `a missing object, token or module is key.pkcs11, never a file error`() throws {
         let pin = "&pin-source=\(token.pinFile)"
         #expect(throws: OTAError(.keyPKCS11, "")) {
-            _ = try PrivateKey(reference: "pkcs11:token=\(SoftHSMToken.label);object=nobody?module-path=\(SoftHSMToken.module)\(pin)")
+            _ = try PrivateKey(
+                reference: "pkcs11:token=\(SoftHSMToken.label);object=nobody?module-path=\(SoftHSMToken.module)\(pin)")
         }
         #expect(throws: OTAError(.keyPKCS11, "")) {
-            _ = try PrivateKey(reference: "pkcs11:token=no-such-token;object=core-signer?module-path=\(SoftHSMToken.module)\(pin)")
+            _ = try PrivateKey(
+                reference: "pkcs11:token=no-such-token;object=core-signer?module-path=\(SoftHSMToken.module)\(pin)")
         }
         #expect(throws: OTAError(.keyPKCS11, "")) {
             _ = try PrivateKey(reference: "pkcs11:object=core-signer?module-path=/nonexistent/libpkcs11.so\(pin)")
@@ -110,15 +122,19 @@ struct PKCS11SigningTests {
         // What libcurl's OpenSSL set-up does (OPENSSL_init_ssl with the built-in engines): offer
         // every engine in OpenSSL's list as the default for what it implements. Before the fix,
         // every P-256 key then went through the pkcs11 engine and failed.
-        let libcrypto = try #require(dlopen("libcrypto.so.3", RTLD_NOW | RTLD_NOLOAD) ?? dlopen("libcrypto.so.3", RTLD_NOW))
+        let libcrypto = try #require(
+            dlopen("libcrypto.so.3", RTLD_NOW | RTLD_NOLOAD) ?? dlopen("libcrypto.so.3", RTLD_NOW))
         typealias RegisterAll = @convention(c) () -> Void
-        let registerAll = unsafeBitCast(try #require(dlsym(libcrypto, "ENGINE_register_all_complete")), to: RegisterAll.self)
+        let registerAll = unsafeBitCast(
+            try #require(dlsym(libcrypto, "ENGINE_register_all_complete")), to: RegisterAll.self)
         registerAll()
         for type in [KeyType.p256, .sm2] {
             let key = try PrivateKey.generate(type)
             let message = Array("a file key after the engine".utf8)
             let signature = try key.signature(for: message)
-            #expect(try key.publicKey.check(signature, for: message, algorithm: try SignatureAlgorithm.forKey(type)) == .valid)
+            #expect(
+                try key.publicKey.check(signature, for: message, algorithm: try SignatureAlgorithm.forKey(type))
+                    == .valid)
             #expect(!key.isTokenKey)
         }
     }
@@ -127,16 +143,23 @@ struct PKCS11SigningTests {
         let uri = try token.keyPair(label: "core-ca", id: "ca")
         let caKey = try PrivateKey(reference: uri)
         let now = Date()
-        let root = try CertificateIssuer.selfSignedRoot(key: caKey, profile: CertificateProfile(
-            commonName: "HSM Root CA", organization: "ota tests", usage: .certificateAuthority(pathLength: 1), notBefore: now.addingTimeInterval(-60),
-            notAfter: now.addingTimeInterval(86400 * 365)))
+        let root = try CertificateIssuer.selfSignedRoot(
+            key: caKey,
+            profile: CertificateProfile(
+                commonName: "HSM Root CA", organization: "ota tests", usage: .certificateAuthority(pathLength: 1),
+                notBefore: now.addingTimeInterval(-60),
+                notAfter: now.addingTimeInterval(86400 * 365)))
         let issuer = CertificateIssuer(key: caKey, certificate: root)
         let leafKey = try PrivateKey.generate(.p256)
-        let request = try CertificateRequest.make(subject: .init(commonName: "Signer", organization: "ota tests"), key: leafKey)
-        let leaf = try issuer.issue(request: request, role: .release, signerID: "engineer-1", notBefore: now, notAfter: now.addingTimeInterval(86400))
+        let request = try CertificateRequest.make(
+            subject: .init(commonName: "Signer", organization: "ota tests"), key: leafKey)
+        let leaf = try issuer.issue(
+            request: request, role: .release, signerID: "engineer-1", notBefore: now,
+            notAfter: now.addingTimeInterval(86400))
         #expect(leaf.isIssued(by: root))
-        let crl = try issuer.revoke([Revocation(serial: leaf.serialBytes, date: now, reason: .keyCompromise)], previous: nil, thisUpdate: now,
-                                    nextUpdate: now.addingTimeInterval(3600))
+        let crl = try issuer.revoke(
+            [Revocation(serial: leaf.serialBytes, date: now, reason: .keyCompromise)], previous: nil, thisUpdate: now,
+            nextUpdate: now.addingTimeInterval(3600))
         let work = token.directory + "/ca-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         try root.pem.write(toFile: work + "/root.crt", atomically: true, encoding: .utf8)
@@ -144,7 +167,9 @@ struct PKCS11SigningTests {
         try crl.pem.write(toFile: work + "/root.crl", atomically: true, encoding: .utf8)
         try OpenSSLTool.run(["verify", "-CAfile", work + "/root.crt", "-purpose", "any", work + "/leaf.crt"])
         try OpenSSLTool.run(["crl", "-in", work + "/root.crl", "-CAfile", work + "/root.crt", "-noout"])
-        let (status, output, errors) = try OpenSSLTool.status(["verify", "-CAfile", work + "/root.crt", "-crl_check", "-CRLfile", work + "/root.crl", work + "/leaf.crt"])
+        let (status, output, errors) = try OpenSSLTool.status([
+            "verify", "-CAfile", work + "/root.crt", "-crl_check", "-CRLfile", work + "/root.crl", work + "/leaf.crt",
+        ])
         #expect(status != 0)
         #expect(String(decoding: output + errors, as: UTF8.self).contains("revoked"))
     }

@@ -38,7 +38,9 @@ struct SignatureTests {
         let message = Array("abc".utf8)
         let signature = try key.signature(for: message)
         #expect(try key.publicKey.check(signature, for: message, algorithm: .sm2SM3) == .valid)
-        #expect(try key.publicKey.check(signature, for: message, algorithm: .sm2SM3, sm2ID: Array("ALICE123@YAHOO.COM".utf8)) == .invalid)
+        #expect(
+            try key.publicKey.check(
+                signature, for: message, algorithm: .sm2SM3, sm2ID: Array("ALICE123@YAHOO.COM".utf8)) == .invalid)
     }
 
     @Test func `an ECDSA signature with trailing bytes is invalid`() throws {
@@ -64,11 +66,20 @@ struct SignatureTests {
         let verifyArguments: [String]
         switch type {
         case .ed25519:
-            verifyArguments = ["pkeyutl", "-verify", "-pubin", "-inkey", "\(directory)/pub.pem", "-rawin", "-in", "\(directory)/msg", "-sigfile", "\(directory)/ota.sig"]
+            verifyArguments = [
+                "pkeyutl", "-verify", "-pubin", "-inkey", "\(directory)/pub.pem", "-rawin", "-in", "\(directory)/msg",
+                "-sigfile", "\(directory)/ota.sig",
+            ]
         case .sm2:
-            verifyArguments = ["dgst", "-sm3", "-verify", "\(directory)/pub.pem", "-sigopt", "distid:1234567812345678", "-signature", "\(directory)/ota.sig", "\(directory)/msg"]
+            verifyArguments = [
+                "dgst", "-sm3", "-verify", "\(directory)/pub.pem", "-sigopt", "distid:1234567812345678", "-signature",
+                "\(directory)/ota.sig", "\(directory)/msg",
+            ]
         default:
-            verifyArguments = ["dgst", "-sha256", "-verify", "\(directory)/pub.pem", "-signature", "\(directory)/ota.sig", "\(directory)/msg"]
+            verifyArguments = [
+                "dgst", "-sha256", "-verify", "\(directory)/pub.pem", "-signature", "\(directory)/ota.sig",
+                "\(directory)/msg",
+            ]
         }
         #expect(try OpenSSLTool.status(verifyArguments).0 == 0)
 
@@ -78,7 +89,10 @@ struct SignatureTests {
         case .ed25519:
             signArguments = ["pkeyutl", "-sign", "-inkey", "\(directory)/key.pem", "-rawin", "-in", "\(directory)/msg"]
         case .sm2:
-            signArguments = ["dgst", "-sm3", "-sign", "\(directory)/key.pem", "-sigopt", "distid:1234567812345678", "\(directory)/msg"]
+            signArguments = [
+                "dgst", "-sm3", "-sign", "\(directory)/key.pem", "-sigopt", "distid:1234567812345678",
+                "\(directory)/msg",
+            ]
         default:
             signArguments = ["dgst", "-sha256", "-sign", "\(directory)/key.pem", "\(directory)/msg"]
         }

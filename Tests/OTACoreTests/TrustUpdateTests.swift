@@ -1,7 +1,7 @@
 import Foundation
 import OTACore
-import Testing
 import OTATestSupport
+import Testing
 
 /// Trust updates over the air: applied only when a threshold of each changed role's current
 /// root keys (and every new anchor's key) signed a version above the store's; CRLs on their own
@@ -11,32 +11,55 @@ struct TrustUpdateTests {
     /// A self-signed root of `suite`'s key type.
     static func root(_ suite: Suite, _ name: String, now: Date = Date()) throws -> TestPKI.Issued {
         let key = try PrivateKey.generate(suite == .gm ? .sm2 : .p256)
-        let certificate = try CertificateIssuer.selfSignedRoot(key: key, profile: TestPKI.profile(name, .certificateAuthority(pathLength: 1), now: now))
+        let certificate = try CertificateIssuer.selfSignedRoot(
+            key: key, profile: TestPKI.profile(name, .certificateAuthority(pathLength: 1), now: now))
         return TestPKI.Issued(key: key, certificate: certificate)
     }
 
     /// A store trusting `anchors` for `role`, with `thresholds` and `crls`.
-    static func store(_ anchors: [Certificate], role: TrustRole = .release, crls: [CertificateRevocationList] = [], thresholds: [String: Int] = [:],
-                      version: UInt64 = 0) throws -> TrustStoreContents {
+    static func store(
+        _ anchors: [Certificate], role: TrustRole = .release, crls: [CertificateRevocationList] = [],
+        thresholds: [String: Int] = [:],
+        version: UInt64 = 0
+    ) throws -> TrustStoreContents {
         var contents = TrustStoreContents()
-        for (index, anchor) in anchors.enumerated() { contents.files["\(role.rawValue)/anchors/root-\(index).crt"] = Array(anchor.pem.utf8) }
-        for (index, crl) in crls.enumerated() { contents.files["\(role.rawValue)/crls/\(index).crl"] = Array(crl.pem.utf8) }
-        if version > 0 || !thresholds.isEmpty { contents.files[TrustMetadata.fileName] = try CanonicalJSON.encode(TrustMetadata(version: version, thresholds: thresholds)) }
+        for (index, anchor) in anchors.enumerated() {
+            contents.files["\(role.rawValue)/anchors/root-\(index).crt"] = Array(anchor.pem.utf8)
+        }
+        for (index, crl) in crls.enumerated() {
+            contents.files["\(role.rawValue)/crls/\(index).crl"] = Array(crl.pem.utf8)
+        }
+        if version > 0 || !thresholds.isEmpty {
+            contents.files[TrustMetadata.fileName] = try CanonicalJSON.encode(
+                TrustMetadata(version: version, thresholds: thresholds))
+        }
         return contents
     }
 
     /// A signed update of `role` by `signers`.
-    static func update(version: UInt64, role: TrustRole = .release, add: [Certificate] = [], retire: [Certificate] = [], crls: [CertificateRevocationList] = [],
-                       threshold: Int? = nil, expires: Date = Date().addingTimeInterval(86400 * 30), signers: [TestPKI.Issued],
-                       tamper: Bool = false) throws -> [UInt8] {
-        let change = TrustUpdate.RoleChange(addAnchors: add.map { Data($0.der).base64EncodedString() }, retireAnchors: retire.map(\.fingerprint),
-                                            crls: crls.map { Data($0.der).base64EncodedString() }, threshold: threshold)
-        var payload = try CanonicalJSON.encode(TrustUpdate(version: version, issued: Date(), expires: expires, roles: [role: change]))
+    static func update(
+        version: UInt64, role: TrustRole = .release, add: [Certificate] = [], retire: [Certificate] = [],
+        crls: [CertificateRevocationList] = [],
+        threshold: Int? = nil, expires: Date = Date().addingTimeInterval(86400 * 30), signers: [TestPKI.Issued],
+        tamper: Bool = false
+    ) throws -> [UInt8] {
+        let change = TrustUpdate.RoleChange(
+            addAnchors: add.map { Data($0.der).base64EncodedString() }, retireAnchors: retire.map(\.fingerprint),
+            crls: crls.map { Data($0.der).base64EncodedString() }, threshold: threshold)
+        var payload = try CanonicalJSON.encode(
+            TrustUpdate(version: version, issued: Date(), expires: expires, roles: [role: change]))
         let signatures = try signers.map { signer in
-            try SignatureEnvelope.sign(body: payload, type: TrustUpdate.payloadType, key: signer.key, certificate: signer.certificate, chain: [])
+            try SignatureEnvelope.sign(
+                body: payload, type: TrustUpdate.payloadType, key: signer.key, certificate: signer.certificate,
+                chain: [])
         }
         // Still canonical JSON, another version than the one signed.
-        if tamper { payload = Array(String(decoding: payload, as: UTF8.self).replacingOccurrences(of: "\"version\":\(version)", with: "\"version\":\(version + 1)").utf8) }
+        if tamper {
+            payload = Array(
+                String(decoding: payload, as: UTF8.self).replacingOccurrences(
+                    of: "\"version\":\(version)", with: "\"version\":\(version + 1)"
+                ).utf8)
+        }
         return try SignedTrustUpdate(payload: payload, signatures: signatures).encoded()
     }
 
@@ -69,7 +92,8 @@ struct TrustUpdateTests {
 
     @Test(arguments: Suite.allCases)
     func `an update below the role's threshold is refused`(suite: Suite) throws {
-        let first = try Self.root(suite, "Root 1"), second = try Self.root(suite, "Root 2"), added = try Self.root(suite, "Root 3")
+        let first = try Self.root(suite, "Root 1"), second = try Self.root(suite, "Root 2"),
+            added = try Self.root(suite, "Root 3")
         let store = try Self.store([first.certificate, second.certificate], thresholds: ["release": 2])
         let one = try Self.update(version: 1, add: [added.certificate], signers: [first, added])
         #expect(code { _ = try TrustUpdater.apply(one, to: store, at: Date()) } == "trust.update-threshold")
@@ -86,7 +110,9 @@ struct TrustUpdateTests {
         let store = try Self.store([root.certificate], version: 3)
         for version: UInt64 in [1, 3] {
             let bytes = try Self.update(version: version, add: [new.certificate], signers: [root, new])
-            #expect(code { _ = try TrustUpdater.apply(bytes, to: store, at: Date()) } == "trust.update-version", "version \(version)")
+            #expect(
+                code { _ = try TrustUpdater.apply(bytes, to: store, at: Date()) } == "trust.update-version",
+                "version \(version)")
         }
         let fresh = try Self.update(version: 4, add: [new.certificate], signers: [root, new])
         let (next, _) = try TrustUpdater.apply(fresh, to: store, at: Date())
@@ -101,7 +127,8 @@ struct TrustUpdateTests {
 
     @Test(arguments: Suite.allCases)
     func `a new anchor whose key did not sign, or another role's root, cannot change a role`(suite: Suite) throws {
-        let root = try Self.root(suite, "Release Root"), new = try Self.root(suite, "New"), approvalRoot = try Self.root(suite, "Approval Root")
+        let root = try Self.root(suite, "Release Root"), new = try Self.root(suite, "New"),
+            approvalRoot = try Self.root(suite, "Approval Root")
         var store = try Self.store([root.certificate])
         store.files["approval/anchors/root.crt"] = Array(approvalRoot.certificate.pem.utf8)
         let unsignedAnchor = try Self.update(version: 1, add: [new.certificate], signers: [root])
@@ -114,9 +141,11 @@ struct TrustUpdateTests {
     func `a tampered, expired or impossible update is refused`(suite: Suite) throws {
         let root = try Self.root(suite, "Root"), new = try Self.root(suite, "New")
         let store = try Self.store([root.certificate])
-        let tampered = try Self.update(version: 1, add: [new.certificate], threshold: 1, signers: [root, new], tamper: true)
+        let tampered = try Self.update(
+            version: 1, add: [new.certificate], threshold: 1, signers: [root, new], tamper: true)
         #expect(code { _ = try TrustUpdater.apply(tampered, to: store, at: Date()) } == "trust.update-threshold")
-        let expired = try Self.update(version: 1, add: [new.certificate], expires: Date().addingTimeInterval(-1), signers: [root, new])
+        let expired = try Self.update(
+            version: 1, add: [new.certificate], expires: Date().addingTimeInterval(-1), signers: [root, new])
         #expect(code { _ = try TrustUpdater.apply(expired, to: store, at: Date()) } == "trust.update-expired")
         let emptied = try Self.update(version: 1, retire: [root.certificate], signers: [root])
         #expect(code { _ = try TrustUpdater.apply(emptied, to: store, at: Date()) } == "trust.update-invalid")
@@ -125,7 +154,11 @@ struct TrustUpdateTests {
         let pki = try TestPKI(suite: suite)
         let notARoot = try Self.update(version: 1, add: [pki.ca.certificate], signers: [root, pki.ca])
         #expect(code { _ = try TrustUpdater.apply(notARoot, to: store, at: Date()) } == "trust.update-invalid")
-        #expect(code { _ = try TrustUpdater.apply(Array("{\"payloadType\":\"\(TrustUpdate.payloadType)\"}".utf8), to: store, at: Date()) } == "trust.update-malformed")
+        #expect(
+            code {
+                _ = try TrustUpdater.apply(
+                    Array("{\"payloadType\":\"\(TrustUpdate.payloadType)\"}".utf8), to: store, at: Date())
+            } == "trust.update-malformed")
     }
 
     @Test(arguments: Suite.allCases)
@@ -137,16 +170,24 @@ struct TrustUpdateTests {
         let store = try Self.store([pki.root.certificate], crls: old)
         func verdict(_ contents: TrustStoreContents) throws -> ChainVerdict {
             var crls: [CertificateRevocationList] = []
-            for (path, bytes) in contents.files where path.hasPrefix("release/crls/") { crls += try CertificateRevocationList.load(bytes, source: path) }
-            return try ChainVerifier.verify(signer.certificate, intermediates: [pki.ca.certificate], anchors: [pki.root.certificate], crls: crls, role: .release, at: later)
+            for (path, bytes) in contents.files where path.hasPrefix("release/crls/") {
+                crls += try CertificateRevocationList.load(bytes, source: path)
+            }
+            return try ChainVerifier.verify(
+                signer.certificate, intermediates: [pki.ca.certificate], anchors: [pki.root.certificate], crls: crls,
+                role: .release, at: later)
         }
         guard case .untrusted(let stale) = try verdict(store) else { Issue.record("stale CRLs accepted"); return }
         #expect(stale.code == .crlStale)
         #expect(stale.message.contains("Refresh the CRLs"))
         // Fresh CRLs: the root's signed by an anchor; the CA's with the CA certificate beside it.
         let fresh = [
-            try pki.root.issuer.revocationList(revoking: [], number: 2, thisUpdate: later.addingTimeInterval(-60), nextUpdate: later.addingTimeInterval(86400)),
-            try pki.ca.issuer.revocationList(revoking: [], number: 2, thisUpdate: later.addingTimeInterval(-60), nextUpdate: later.addingTimeInterval(86400)),
+            try pki.root.issuer.revocationList(
+                revoking: [], number: 2, thisUpdate: later.addingTimeInterval(-60),
+                nextUpdate: later.addingTimeInterval(86400)),
+            try pki.ca.issuer.revocationList(
+                revoking: [], number: 2, thisUpdate: later.addingTimeInterval(-60),
+                nextUpdate: later.addingTimeInterval(86400)),
         ]
         let file = Array((fresh.map(\.pem) + [pki.ca.certificate.pem]).joined().utf8)
         let (next, change) = try TrustUpdater.apply(file, to: store, at: later)
@@ -155,7 +196,8 @@ struct TrustUpdateTests {
         // The same CRLs again, or the old ones, change nothing.
         let (_, again) = try TrustUpdater.apply(file, to: next, at: later)
         #expect(again.crlsApplied.isEmpty && again.crlsSkipped.count == 2 && !again.changesStore)
-        let (_, older) = try TrustUpdater.apply(Array((old.map(\.pem) + [pki.ca.certificate.pem]).joined().utf8), to: next, at: later)
+        let (_, older) = try TrustUpdater.apply(
+            Array((old.map(\.pem) + [pki.ca.certificate.pem]).joined().utf8), to: next, at: later)
         #expect(older.crlsApplied.isEmpty)
     }
 
@@ -163,13 +205,21 @@ struct TrustUpdateTests {
     func `a CRL from a CA the store does not trust is refused`(suite: Suite) throws {
         let pki = try TestPKI(suite: suite), stranger = try TestPKI(suite: suite)
         let store = try Self.store([pki.root.certificate], crls: try pki.crls())
-        let foreign = try stranger.ca.issuer.revocationList(revoking: [], number: 9, thisUpdate: Date(), nextUpdate: Date().addingTimeInterval(86400))
+        let foreign = try stranger.ca.issuer.revocationList(
+            revoking: [], number: 9, thisUpdate: Date(), nextUpdate: Date().addingTimeInterval(86400))
         let file = Array((foreign.pem + stranger.ca.certificate.pem).utf8)
         #expect(code { _ = try TrustUpdater.apply(file, to: store, at: Date()) } == "crl.signature")
         // A forged CRL: the store's CA name, another key.
-        var der = try pki.ca.issuer.revocationList(revoking: [], number: 9, thisUpdate: Date(), nextUpdate: Date().addingTimeInterval(86400)).der
+        var der = try pki.ca.issuer.revocationList(
+            revoking: [], number: 9, thisUpdate: Date(), nextUpdate: Date().addingTimeInterval(86400)
+        ).der
         der[der.count - 5] ^= 1
-        #expect(code { _ = try TrustUpdater.apply(Array((try CertificateRevocationList(der: der).pem + pki.ca.certificate.pem).utf8), to: store, at: Date()) } == "crl.signature")
+        #expect(
+            code {
+                _ = try TrustUpdater.apply(
+                    Array((try CertificateRevocationList(der: der).pem + pki.ca.certificate.pem).utf8), to: store,
+                    at: Date())
+            } == "crl.signature")
     }
 
     @Test func `trust store contents round trip through staging and swap`() throws {
@@ -188,11 +238,14 @@ struct TrustUpdateTests {
         try TrustStoreContents.swap(directory) { steps.append($0) }
         #expect(steps == ["trust.old-parked", "trust.swapped"])
         #expect(try TrustStoreContents(directory: directory) == second)
-        #expect(!FileManager.default.fileExists(atPath: directory + ".old") && !FileManager.default.fileExists(atPath: directory + ".next"))
+        #expect(
+            !FileManager.default.fileExists(atPath: directory + ".old")
+                && !FileManager.default.fileExists(atPath: directory + ".next"))
         // Cut between the two renames: recovery finishes the swap to the pending contents.
         try first.stage(beside: directory)
         #expect(rename(directory, directory + ".old") == 0)
-        let recovered = try TrustStoreContents.recover(directory, expected: try second.digest(), pending: try first.digest())
+        let recovered = try TrustStoreContents.recover(
+            directory, expected: try second.digest(), pending: try first.digest())
         #expect(recovered == (try first.digest()))
         #expect(try TrustStoreContents(directory: directory) == first)
     }

@@ -34,25 +34,33 @@ struct TwoPersonRuleTests {
         }
 
         /// A certificate for `key` made by the `openssl` command line, the point in `form`.
-        func forged(_ key: PrivateKey, form: OpenSSLTool.PointForm?, subject: String, extra: [String] = []) throws -> Certificate {
+        func forged(_ key: PrivateKey, form: OpenSSLTool.PointForm?, subject: String, extra: [String] = []) throws
+            -> Certificate
+        {
             let keyPath = "\(directory)/\(UUID().uuidString).key"
             try key.pem().write(toFile: keyPath, atomically: true, encoding: .utf8)
             let path = try OpenSSLTool.issueCertificate(
-                for: keyPath, form: form, subject: subject, caCertificate: caCertificate, caKey: caKey, sm2: pki.suite == .gm,
+                for: keyPath, form: form, subject: subject, caCertificate: caCertificate, caKey: caKey,
+                sm2: pki.suite == .gm,
                 extensions: OpenSSLTool.signerExtensions(extra: extra), in: directory)
             return try Certificate.load(contentsOf: path)[0]
         }
 
         func signature(_ key: PrivateKey, _ certificate: Certificate) throws -> SignatureEnvelope.Signature {
-            try SignatureEnvelope.sign(body: TwoPersonRuleTests.body, type: TwoPersonRuleTests.type, key: key, certificate: certificate, chain: [pki.ca.certificate])
+            try SignatureEnvelope.sign(
+                body: TwoPersonRuleTests.body, type: TwoPersonRuleTests.type, key: key, certificate: certificate,
+                chain: [pki.ca.certificate])
         }
 
         /// Verifies the envelope, then applies a threshold; returns the refusal's code or nil.
         func thresholdCode(_ signatures: [SignatureEnvelope.Signature], threshold: Int) throws -> String? {
             // A little after `now`: the openssl tool's certificates start at the second it ran.
-            let chains = ChainVerifier(store: try TrustStore(directory: trust), time: FixedTime(pki.now.addingTimeInterval(300)))
+            let chains = ChainVerifier(
+                store: try TrustStore(directory: trust), time: FixedTime(pki.now.addingTimeInterval(300)))
             let reports = try EnvelopeVerifier(chains: chains, role: .release)
-                .verify(SignatureEnvelope(payloadType: TwoPersonRuleTests.type, signatures: signatures), body: TwoPersonRuleTests.body, expectedType: TwoPersonRuleTests.type)
+                .verify(
+                    SignatureEnvelope(payloadType: TwoPersonRuleTests.type, signatures: signatures),
+                    body: TwoPersonRuleTests.body, expectedType: TwoPersonRuleTests.type)
             let untrusted = reports.filter { !$0.isTrusted }.compactMap(\.failureMessage)
             #expect(untrusted.isEmpty, "\(untrusted)")
             do {
@@ -75,7 +83,8 @@ struct TwoPersonRuleTests {
         let forged = try setting.forged(signer.key, form: form, subject: "/O=ota tests/CN=Signer again")
         // The certificate really carries the other encoding (the openssl tool re-encodes the key
         // as it was given: 33 point bytes compressed, 65 otherwise) …
-        let pem = String(decoding: try OpenSSLTool.run(["x509", "-noout", "-pubkey"], stdin: Data(forged.pem.utf8)), as: UTF8.self)
+        let pem = String(
+            decoding: try OpenSSLTool.run(["x509", "-noout", "-pubkey"], stdin: Data(forged.pem.utf8)), as: UTF8.self)
         let carried = try PublicKey(pem: pem)
         let uncompressed = try signer.certificate.publicKey.der()
         let asCarried = PEMBlock.split(pem).first?.der ?? []
@@ -88,11 +97,15 @@ struct TwoPersonRuleTests {
     }
 
     @Test(arguments: ecCases.filter { $0.1 != .uncompressed })
-    func `a second certificate for the same key is not a second signer`(suite: Suite, form: OpenSSLTool.PointForm) throws {
+    func `a second certificate for the same key is not a second signer`(suite: Suite, form: OpenSSLTool.PointForm)
+        throws
+    {
         let setting = try Setting(suite: suite)
         let signer = try setting.pki.leaf("Signer")
         let forged = try setting.forged(signer.key, form: form, subject: "/O=ota tests/CN=Somebody Else")
-        let signatures = [try setting.signature(signer.key, signer.certificate), try setting.signature(signer.key, forged)]
+        let signatures = [
+            try setting.signature(signer.key, signer.certificate), try setting.signature(signer.key, forged),
+        ]
         #expect(try setting.thresholdCode(signatures, threshold: 2) == "signature.duplicate-signer")
         #expect(try setting.thresholdCode(signatures, threshold: 1) == nil)
     }
@@ -101,7 +114,9 @@ struct TwoPersonRuleTests {
         let setting = try Setting(suite: .intl)
         let signer = try setting.pki.leaf("Signer", type: .ed25519)
         let forged = try setting.forged(signer.key, form: nil, subject: "/O=ota tests/CN=Somebody Else")
-        let signatures = [try setting.signature(signer.key, signer.certificate), try setting.signature(signer.key, forged)]
+        let signatures = [
+            try setting.signature(signer.key, signer.certificate), try setting.signature(signer.key, forged),
+        ]
         #expect(try setting.thresholdCode(signatures, threshold: 2) == "signature.duplicate-signer")
     }
 
@@ -110,7 +125,9 @@ struct TwoPersonRuleTests {
         let setting = try Setting(suite: suite)
         let old = try setting.pki.leaf("Release Engineer Li")
         let renewed = try setting.pki.leaf("Release Engineer Li")
-        let signatures = [try setting.signature(old.key, old.certificate), try setting.signature(renewed.key, renewed.certificate)]
+        let signatures = [
+            try setting.signature(old.key, old.certificate), try setting.signature(renewed.key, renewed.certificate),
+        ]
         #expect(try setting.thresholdCode(signatures, threshold: 2) == "signature.duplicate-signer")
     }
 
@@ -120,7 +137,9 @@ struct TwoPersonRuleTests {
         let first = try setting.pki.leaf("Li Wei", signerID: "E1001")
         let second = try setting.pki.leaf("Wei Li (new badge)", signerID: "e1001")
         #expect(try first.certificate.signerID == "E1001")
-        let signatures = [try setting.signature(first.key, first.certificate), try setting.signature(second.key, second.certificate)]
+        let signatures = [
+            try setting.signature(first.key, first.certificate), try setting.signature(second.key, second.certificate),
+        ]
         #expect(try setting.thresholdCode(signatures, threshold: 2) == "signature.duplicate-signer")
     }
 
@@ -129,7 +148,10 @@ struct TwoPersonRuleTests {
         let plain = try setting.pki.leaf("Release Signer")
         for lookalike in ["RELEASE SIGNER", "Ｒｅｌｅａｓｅ Ｓｉｇｎｅｒ", "Release  Signer ", "Release\u{200B} Signer"] {
             let other = try setting.pki.leaf(lookalike)
-            let signatures = [try setting.signature(plain.key, plain.certificate), try setting.signature(other.key, other.certificate)]
+            let signatures = [
+                try setting.signature(plain.key, plain.certificate),
+                try setting.signature(other.key, other.certificate),
+            ]
             #expect(try setting.thresholdCode(signatures, threshold: 2) == "signature.duplicate-signer", "\(lookalike)")
         }
     }
@@ -139,7 +161,9 @@ struct TwoPersonRuleTests {
         let setting = try Setting(suite: suite)
         let first = try setting.pki.leaf("Engineer One", signerID: "E1001")
         let second = try setting.pki.leaf("Engineer Two", signerID: "E1002")
-        let signatures = [try setting.signature(first.key, first.certificate), try setting.signature(second.key, second.certificate)]
+        let signatures = [
+            try setting.signature(first.key, first.certificate), try setting.signature(second.key, second.certificate),
+        ]
         #expect(try setting.thresholdCode(signatures, threshold: 2) == nil)
         #expect(try setting.thresholdCode(signatures, threshold: 3) == "signature.threshold")
     }

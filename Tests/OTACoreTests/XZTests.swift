@@ -14,7 +14,9 @@ struct XZTests {
             try encoder.finish { compressed += $0 }
             #expect(compressed.count < data.count / 10)
             for decoderThreads in [1, 2] {
-                #expect(try XZDecoder.decompress(compressed, outputLimit: UInt64(data.count), threads: decoderThreads) == data)
+                #expect(
+                    try XZDecoder.decompress(compressed, outputLimit: UInt64(data.count), threads: decoderThreads)
+                        == data)
             }
         }
     }
@@ -38,7 +40,9 @@ struct XZTests {
 
     @Test func `a multi-block xz bomb stops at the output limit with two decoder threads`() throws {
         let bomb = try XZEncoder(preset: 0, threads: 2).compressAll([UInt8](repeating: 0, count: 20_000_000))
-        #expect(throws: OTAError(.xzOutputLimit, "")) { try XZDecoder.decompress(bomb, outputLimit: 1_000_000, threads: 2) }
+        #expect(throws: OTAError(.xzOutputLimit, "")) {
+            try XZDecoder.decompress(bomb, outputLimit: 1_000_000, threads: 2)
+        }
     }
 
     @Test func `an xz bomb stops at the output limit`() throws {
@@ -50,20 +54,33 @@ struct XZTests {
     @Test func `a stream needing more memory than allowed is refused`() throws {
         let large = try XZEncoder.compress([UInt8](repeating: 1, count: 1000), preset: 9)  // 64 MiB dictionary
         for threads in [1, 2] {
-            #expect(throws: OTAError(.xzMemoryLimit, "")) { try XZDecoder.decompress(large, outputLimit: 10_000, memoryLimit: 1 << 20, threads: threads) }
+            #expect(throws: OTAError(.xzMemoryLimit, "")) {
+                try XZDecoder.decompress(large, outputLimit: 10_000, memoryLimit: 1 << 20, threads: threads)
+            }
         }
     }
 
     @Test(arguments: [1, 2]) func `truncated, corrupt and trailing data are each refused`(threads: Int) throws {
-        for compressed in [try XZEncoder.compress(Array("hello hello hello hello".utf8)), try XZEncoder(preset: 0, threads: 2).compressAll(Array(repeating: 7, count: 3 << 20))] {
+        for compressed in [
+            try XZEncoder.compress(Array("hello hello hello hello".utf8)),
+            try XZEncoder(preset: 0, threads: 2).compressAll(Array(repeating: 7, count: 3 << 20)),
+        ] {
             let limit = UInt64(4 << 20)
-            #expect(throws: OTAError(.xzTruncated, "")) { try XZDecoder.decompress(Array(compressed.dropLast(5)), outputLimit: limit, threads: threads) }
+            #expect(throws: OTAError(.xzTruncated, "")) {
+                try XZDecoder.decompress(Array(compressed.dropLast(5)), outputLimit: limit, threads: threads)
+            }
             var corrupt = compressed
             corrupt[corrupt.count / 2] ^= 0xff
-            #expect(throws: (any Error).self) { try XZDecoder.decompress(corrupt, outputLimit: limit, threads: threads) }
-            #expect(throws: OTAError(.xzTrailingData, "")) { try XZDecoder.decompress(compressed + [0x41], outputLimit: limit, threads: threads) }
+            #expect(throws: (any Error).self) {
+                try XZDecoder.decompress(corrupt, outputLimit: limit, threads: threads)
+            }
+            #expect(throws: OTAError(.xzTrailingData, "")) {
+                try XZDecoder.decompress(compressed + [0x41], outputLimit: limit, threads: threads)
+            }
         }
-        #expect(throws: OTAError(.xzFormat, "")) { try XZDecoder.decompress(Array("not xz at all".utf8), outputLimit: 1000, threads: threads) }
+        #expect(throws: OTAError(.xzFormat, "")) {
+            try XZDecoder.decompress(Array("not xz at all".utf8), outputLimit: 1000, threads: threads)
+        }
     }
 }
 

@@ -1,8 +1,8 @@
 import OTACore
+import OTATestSupport
 import Testing
 
 @testable import OTADelta
-import OTATestSupport
 
 /// Hostile patches: each attack is refused with its own stable error code, never a crash, an
 /// out-of-range access or an unbounded allocation.
@@ -69,7 +69,9 @@ import OTATestSupport
         var offset = DeltaPatchHeader.byteCount
         var values: [UInt64] = []
         while values.count < 8 {
-            guard case .value(let value, let next) = try patch.withUnsafeBufferPointer({ try Varint.read($0, at: offset) })
+            guard
+                case .value(let value, let next) = try patch.withUnsafeBufferPointer({ try Varint.read($0, at: offset) }
+                )
             else { break }
             values.append(value)
             offset = next
@@ -223,7 +225,9 @@ import OTATestSupport
                     Streams(control: add, runs: Self.run(zeros: 8, literals: 5), differences: [1, 2, 3, 4, 5])))
                 == "delta.malformed")
         // An empty run would never advance.
-        #expect(Self.code(try Self.craft(Streams(control: add, runs: Self.run(zeros: 0, literals: 0)))) == "delta.malformed")
+        #expect(
+            Self.code(try Self.craft(Streams(control: add, runs: Self.run(zeros: 0, literals: 0)))) == "delta.malformed"
+        )
         // Zero count past the op.
         #expect(
             Self.code(try Self.craft(Streams(control: add, runs: Self.varint(UInt64.max - 7)))) == "delta.malformed")
@@ -234,7 +238,8 @@ import OTATestSupport
         // Runs missing, and literals missing from the frame.
         #expect(Self.code(try Self.craft(Streams(control: add))) == "delta.malformed")
         #expect(
-            Self.code(try Self.craft(Streams(control: add, runs: Self.run(zeros: 2, literals: 8), differences: [1, 2])))
+            Self.code(
+                try Self.craft(Streams(control: add, runs: Self.run(zeros: 2, literals: 8), differences: [1, 2])))
                 == "delta.malformed")
     }
 
@@ -277,7 +282,9 @@ import OTATestSupport
                 == "delta.malformed")
         // Stream bytes without a piece, and an empty frame.
         #expect(
-            Self.code(try Self.craft(ops, frames: [frame(raw: [size, 5, 0, 0], packed: [packed, 0, 0, 0])], bodySize: size + 5))
+            Self.code(
+                try Self.craft(
+                    ops, frames: [frame(raw: [size, 5, 0, 0], packed: [packed, 0, 0, 0])], bodySize: size + 5))
                 == "delta.malformed")
         #expect(Self.code(try Self.craft(ops, frames: [[0, 0, 0, 0, 0, 0, 0, 0]])) == "delta.malformed")
         // A frame header with a malformed number.
@@ -286,14 +293,17 @@ import OTATestSupport
         #expect(Self.code(try Self.craft(ops, bodySize: size - 1)) == "delta.body-too-large")
         // A piece that decodes to fewer bytes than declared.
         #expect(
-            Self.code(try Self.craft(ops, frames: [frame(raw: [size + 3, 0, 0, 0], packed: [packed, 0, 0, 0])], bodySize: size + 3))
+            Self.code(
+                try Self.craft(
+                    ops, frames: [frame(raw: [size + 3, 0, 0, 0], packed: [packed, 0, 0, 0])], bodySize: size + 3))
                 == "delta.corrupt")
     }
 
     @Test func `an xz bomb in a stream is refused`() throws {
         // 4 MiB of INSERT bytes in a piece whose frame declares 8 KiB: it decodes to far more.
         let declared: UInt64 = 8 << 10
-        let bomb = Streams(control: [Self.insert] + Self.varint(declared), inserts: [UInt8](repeating: 0, count: 4 << 20))
+        let bomb = Streams(
+            control: [Self.insert] + Self.varint(declared), inserts: [UInt8](repeating: 0, count: 4 << 20))
         let frame = try Self.frame(bomb, rawSizes: [UInt64(bomb.control.count), 0, 0, declared])
         let patch = try Self.craft(
             bomb, frames: [frame], newSize: declared, bodySize: UInt64(bomb.control.count) + declared)

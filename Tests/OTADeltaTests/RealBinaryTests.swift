@@ -1,9 +1,9 @@
 import Foundation
 import OTACore
+import OTATestSupport
 import Testing
 
 @testable import OTADelta
-import OTATestSupport
 
 /// Round trips on real executables and shared libraries found on this machine (skipped when
 /// absent): CPython extension modules from adjacent releases, and two related Debian tools.

@@ -1,8 +1,8 @@
 import OTACore
+import OTATestSupport
 import Testing
 
 @testable import OTADelta
-import OTATestSupport
 
 /// The executable transform (patch format 3): ELF code pairs round trip and get smaller; the
 /// transform block and ADDP ops are refused or harmless when hostile.

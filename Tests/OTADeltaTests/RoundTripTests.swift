@@ -1,8 +1,8 @@
 import OTACore
+import OTATestSupport
 import Testing
 
 @testable import OTADelta
-import OTATestSupport
 
 /// Generated image pairs: each is rebuilt byte for byte from its patch.
 @Suite struct RoundTripTests {

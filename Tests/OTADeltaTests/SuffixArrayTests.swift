@@ -1,7 +1,7 @@
+import OTATestSupport
 import Testing
 
 @testable import OTADelta
-import OTATestSupport
 
 @Suite struct SuffixArrayTests {
     static func naive(_ text: [UInt8]) -> [Int32] {

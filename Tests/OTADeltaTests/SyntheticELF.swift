@@ -1,7 +1,7 @@
 import OTACore
+import OTATestSupport
 
 @testable import OTADelta
-import OTATestSupport
 
 /// Small ELF64 programs made by code, for the executable transform's tests: functions that call
 /// each other and load data addresses, laid out in a code segment and a data segment (with
@@ -42,7 +42,9 @@ enum SyntheticELF {
             [0x48, 0x89, 0xC7], [0x48, 0x83, 0xC4, 0x08], [0x31, 0xC0], [0x5D], [0x41, 0x57], [0x48, 0x8B, 0x47, 0x10],
             [0x85, 0xC0], [0x74, 0x12], [0x48, 0x89, 0x5C, 0x24, 0x08], [0xC3], [0x66, 0x90], [0x0F, 0x1F, 0x40, 0x00],
         ]
-        let a64Filler: [UInt32] = [0xAA01_03E0, 0xD100_43FF, 0xF940_0400, 0x8B02_0020, 0xA9BF_7BFD, 0x9100_03FD, 0xD65F_03C0, 0xB940_0001]
+        let a64Filler: [UInt32] = [
+            0xAA01_03E0, 0xD100_43FF, 0xF940_0400, 0x8B02_0020, 0xA9BF_7BFD, 0x9100_03FD, 0xD65F_03C0, 0xB940_0001,
+        ]
         for k in 0..<count {
             let r = generator.next() % 10
             if r < 2 {

@@ -7,252 +7,311 @@ import Testing
 
 /// `ota fleet serve` behind its nginx TLS front, driven by curl with real client certificates.
 extension FleetIntegration {
-@Suite struct FleetServiceTests {
-    static let vin = "LSVFLEET000000001"
+    @Suite struct FleetServiceTests {
+        static let vin = "LSVFLEET000000001"
 
-    /// A vehicle with its certificate and a log of `count` records signed by the certificate's key.
-    func vehicle(_ harness: FleetHarness, vin: String = vin, count: Int = 30) throws -> (FleetHarness.Client, Recorder, ManualClock) {
-        let client = try harness.client(.vehicle, name: vin)
-        let clock = ManualClock(FleetFixture.start)
-        let recorder = try FleetFixture.log(at: harness.ws.path + "/log-\(vin)-\(UUID().uuidString)", vin: vin, key: client.privateKey, count: count, clock: clock)
-        return (client, recorder, clock)
-    }
-
-    func acknowledgement(_ reply: FleetHarness.Reply) throws -> FleetAcknowledgement {
-        guard let json = try? reply.json() else { throw HarnessError("HTTP \(reply.status): \(reply.text)") }
-        guard case .object(let members) = json, let ack = members["acknowledgement"] else { throw HarnessError("no acknowledgement: \(reply.text)") }
-        return try FleetAcknowledgement(json: ack.bytes, source: "reply")
-    }
-
-    func errorCode(_ reply: FleetHarness.Reply) -> String? {
-        guard case .object(let members)? = try? reply.json(), case .string(let code)? = members["error"] else { return nil }
-        return code
-    }
-
-    @Test(arguments: StoreKind.allCases)
-    func `a vehicle uploads its log over mutual TLS and gets a signed acknowledgement`(_ kind: StoreKind) throws {
-        let harness = try FleetHarness(kind); defer { harness.stop() }
-        let (client, recorder, _) = try vehicle(harness)
-        let reply = try harness.request("/v1/vehicles/\(Self.vin)/log", client: client, method: "POST", body: try FleetHarness.uploadBody(recorder.layout.directory))
-        #expect(reply.status == 200, "\(reply.text)")
-        let ack = try acknowledgement(reply)
-        try ack.verify(trust: try harness.pki.trust(), at: Date())
-        #expect(ack.vin == Self.vin)
-        #expect(ack.through == recorder.nextSeq - 1)
-        #expect(ack.hash == recorder.lastHash)
-        #expect(ack.genesis == recorder.meta.genesis)
-        #expect(try harness.store.count(matching: RecordFilter(kinds: [.record])) == 30)
-        // The head the vehicle asks for before its next upload.
-        let head = try harness.request("/v1/vehicles/\(Self.vin)/head", client: client)
-        #expect(head.status == 200 && head.text.contains("\"through\":\"\(ack.through)\""), "\(head.text)")
-        // A changed acknowledgement no longer verifies.
-        var forged = ack
-        forged.through += 1
-        #expect(throws: OTAError(.fleetAckInvalid, "")) { try forged.verify(trust: try harness.pki.trust(), at: Date()) }
-    }
-
-    @Test func `a repeated upload adds nothing and is acknowledged again`() throws {
-        let harness = try FleetHarness(); defer { harness.stop() }
-        let (client, recorder, clock) = try vehicle(harness)
-        let body = try FleetHarness.uploadBody(recorder.layout.directory)
-        let first = try acknowledgement(try harness.request("/v1/vehicles/\(Self.vin)/log", client: client, method: "POST", body: body))
-        let again = try harness.request("/v1/vehicles/\(Self.vin)/log", client: client, method: "POST", body: body)
-        #expect(again.status == 200)
-        #expect(again.text.contains("\"added\":0"))
-        #expect(try acknowledgement(again).through == first.through)
-        // New entries, sent from the acknowledged checkpoint on: only they are added.
-        try FleetFixture.append(recorder, vin: Self.vin, from: 30, count: 10, clock: clock)
-        let slice = try harness.request("/v1/vehicles/\(Self.vin)/log", client: client, method: "POST",
-                                        body: try FleetHarness.uploadBody(recorder.layout.directory, from: first.through))
-        #expect(slice.status == 200, "\(slice.text)")
-        #expect(try acknowledgement(slice).through == recorder.nextSeq - 1)
-        #expect(try harness.store.count(matching: RecordFilter(kinds: [.record])) == 40)
-    }
-
-    @Test func `an upload cut off mid-way stores nothing, and the upload sent again is acknowledged`() throws {
-        let harness = try FleetHarness(); defer { harness.stop() }
-        let (client, recorder, _) = try vehicle(harness)
-        let body = try FleetHarness.uploadBody(recorder.layout.directory)
-        // The connection drops after half the body (Content-Length promises all of it).
-        let script = """
-            import socket, ssl, sys
-            context = ssl.create_default_context(cafile=sys.argv[2])
-            context.load_cert_chain(sys.argv[3], sys.argv[4])
-            raw = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-            tls = context.wrap_socket(raw, server_hostname="localhost")
-            body = open(sys.argv[5], "rb").read()
-            tls.sendall(("POST /v1/vehicles/%s/log HTTP/1.1\\r\\nHost: localhost\\r\\nContent-Length: %d\\r\\n\\r\\n" % (sys.argv[6], len(body))).encode())
-            tls.sendall(body[: len(body) // 2])
-            tls.close()
-            """
-        try AtomicFileWriter.write(body, to: harness.ws.path + "/cut-body")
-        let (status, output) = Shell.run(["python3", "-c", script, String(harness.port), harness.front + "/server-ca.crt", client.certificate, client.key,
-                                          harness.ws.path + "/cut-body", Self.vin])
-        #expect(status == 0, "\(output)")
-        usleep(300_000)
-        #expect(try harness.store.count(matching: RecordFilter(kinds: [])) == 0)
-        #expect(try harness.store.vehicle(Self.vin) == nil)
-        let reply = try harness.request("/v1/vehicles/\(Self.vin)/log", client: client, method: "POST", body: body)
-        #expect(reply.status == 200, "\(reply.text)")
-        #expect(try acknowledgement(reply).through == recorder.nextSeq - 1)
-        // A body that ends inside a line (a vehicle that cut its own upload) is refused whole.
-        let cut = try harness.request("/v1/vehicles/\(Self.vin)/log", client: client, method: "POST", body: Array(body.dropLast(5)))
-        #expect(cut.status == 400 && errorCode(cut) == "fleet.upload-malformed", "\(cut.text)")
-    }
-
-    @Test func `forged, forked and truncated logs are refused with a recorded reason and nothing stored`() throws {
-        let harness = try FleetHarness(); defer { harness.stop() }
-        let (client, recorder, clock) = try vehicle(harness)
-        // Forged: an outcome changed after the fact.
-        let body = try FleetHarness.uploadBody(recorder.layout.directory)
-        var text = String(decoding: body, as: UTF8.self)
-        let range = try #require(text.range(of: "\"outcome\":\"failure\""))
-        text.replaceSubrange(range, with: "\"outcome\":\"success\"")
-        let forged = try harness.request("/v1/vehicles/\(Self.vin)/log", client: client, method: "POST", body: Array(text.utf8))
-        #expect(forged.status == 422, "\(forged.text)")
-        #expect(errorCode(forged)?.hasPrefix("records.") == true)
-        #expect(try harness.store.count(matching: RecordFilter(kinds: [])) == 0)
-        // The real log goes in; then a log of another history for the same vehicle and key (a fork).
-        #expect(try harness.request("/v1/vehicles/\(Self.vin)/log", client: client, method: "POST", body: body).status == 200)
-        let stored = try harness.store.count(matching: RecordFilter(kinds: []))
-        let other = try FleetFixture.log(at: harness.ws.path + "/forked", vin: Self.vin, key: client.privateKey, count: 40,
-                                         clock: ManualClock(FleetFixture.start.addingTimeInterval(7)))
-        let fork = try harness.request("/v1/vehicles/\(Self.vin)/log", client: client, method: "POST", body: try FleetHarness.uploadBody(other.layout.directory))
-        #expect(fork.status == 409 && errorCode(fork) == "records.chain-fork", "\(fork.text)")
-        // Truncated: a copy of the log from before its latest entries (history cut back).
-        try FileManager.default.copyItem(atPath: recorder.layout.directory, toPath: harness.ws.path + "/old")
-        try FleetFixture.append(recorder, vin: Self.vin, from: 30, count: 10, clock: clock)
-        #expect(try harness.request("/v1/vehicles/\(Self.vin)/log", client: client, method: "POST",
-                                    body: try FleetHarness.uploadBody(recorder.layout.directory)).status == 200)
-        let behind = try harness.request("/v1/vehicles/\(Self.vin)/log", client: client, method: "POST", body: try FleetHarness.uploadBody(harness.ws.path + "/old"))
-        #expect(behind.status == 409, "\(behind.text)")
-        #expect(try harness.store.count(matching: RecordFilter(kinds: [])) > stored)
-        // Each refusal is kept with its reason, and counted.
-        let refusals = String(decoding: try FileSystem.read(harness.ws.path + "/state/refused-uploads.jsonl"), as: UTF8.self)
-        #expect(refusals.split(separator: "\n").count == 3)
-        #expect(refusals.contains("records.chain-fork"))
-        let metrics = try harness.request("/metrics", client: nil, direct: true).text
-        #expect(metrics.contains("ota_fleet_uploads_total{result=\"refused\"} 3"), "\(metrics)")
-        #expect(metrics.contains("ota_fleet_upload_refusals_total{code=\"records.chain-fork\"} 1"))
-    }
-
-    @Test func `a vehicle may upload and read only its own VIN`() throws {
-        let harness = try FleetHarness(); defer { harness.stop() }
-        let (client, _, _) = try vehicle(harness)
-        // Another vehicle's log (signed by that vehicle), sent with this vehicle's certificate.
-        let (_, otherLog, _) = try vehicle(harness, vin: "LSVOTHER000000002")
-        let body = try FleetHarness.uploadBody(otherLog.layout.directory)
-        let path = try harness.request("/v1/vehicles/LSVOTHER000000002/log", client: client, method: "POST", body: body)
-        #expect(path.status == 403 && errorCode(path) == "fleet.vin-mismatch", "\(path.text)")
-        let meta = try harness.request("/v1/vehicles/\(Self.vin)/log", client: client, method: "POST", body: body)
-        #expect(meta.status == 403 && errorCode(meta) == "fleet.vin-mismatch", "\(meta.text)")
-        let head = try harness.request("/v1/vehicles/LSVOTHER000000002/head", client: client)
-        #expect(head.status == 403)
-        #expect(try harness.store.count(matching: RecordFilter(kinds: [])) == 0)
-    }
-
-    @Test func `wrong device certificates are refused at the front or by the service`() throws {
-        let harness = try FleetHarness(); defer { harness.stop() }
-        let (client, recorder, _) = try vehicle(harness)
-        let body = try FleetHarness.uploadBody(recorder.layout.directory)
-        // No certificate, and a certificate of a CA nobody trusts: nginx refuses.
-        #expect(try harness.request("/v1/vehicles/\(Self.vin)/log", client: nil, method: "POST", body: body).status == 401)
-        let stranger = harness.ws.path + "/stranger"
-        _ = Shell.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "30",
-                       "-subj", "/CN=Vehicle Device \(Self.vin)", "-keyout", stranger + ".key", "-out", stranger + ".crt"])
-        let strangerClient = FleetHarness.Client(key: stranger + ".key", certificate: stranger + ".crt", privateKey: client.privateKey)
-        #expect(try harness.request("/v1/vehicles/\(Self.vin)/log", client: strangerClient, method: "POST", body: body).status == 401)
-        // Issued by the vehicle CA, but without the vehicle role: nginx lets it through, the service does not.
-        let unmarked = try harness.client(.vehicle, name: Self.vin, extendedKeyUsage: "clientAuth")
-        let reply = try harness.request("/v1/vehicles/\(Self.vin)/log", client: unmarked, method: "POST", body: body)
-        #expect(reply.status == 401 && errorCode(reply) == "fleet.client-certificate", "\(reply.text)")
-        #expect(try harness.store.count(matching: RecordFilter(kinds: [])) == 0)
-    }
-
-    @Test func `requests that bypass the TLS front, or smuggle a certificate header, are refused`() throws {
-        let harness = try FleetHarness(); defer { harness.stop() }
-        let staff = try harness.client(.compliance, name: "Auditor")
-        let staffPEM = try String(contentsOfFile: staff.certificate, encoding: .utf8).addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
-        // Straight to the backend with a compliance certificate header: no proxy secret, refused.
-        let direct = try harness.request("/v1/records", client: nil, headers: ["X-Client-Certificate: \(staffPEM)"], direct: true)
-        #expect(direct.status == 401, "\(direct.text)")
-        let guessed = try harness.request("/v1/records", client: nil, headers: ["X-Client-Certificate: \(staffPEM)", "X-Fleet-Proxy: \(String(repeating: "0", count: 64))"], direct: true)
-        #expect(guessed.status == 401)
-        // Through the front with a vehicle certificate, claiming the staff certificate in a header: the front's header wins.
-        let (client, _, _) = try vehicle(harness)
-        let smuggled = try harness.request("/v1/records", client: client, headers: ["X-Client-Certificate: \(staffPEM)", "X-Fleet-Proxy: x"])
-        #expect(smuggled.status == 403 && errorCode(smuggled) == "fleet.role", "\(smuggled.text)")
-    }
-
-    @Test func `compliance staff query, read the pages and export; a vehicle certificate is refused there`() throws {
-        let harness = try FleetHarness(); defer { harness.stop() }
-        let (client, recorder, _) = try vehicle(harness, count: 40)
-        #expect(try harness.request("/v1/vehicles/\(Self.vin)/log", client: client, method: "POST", body: try FleetHarness.uploadBody(recorder.layout.directory)).status == 200)
-        let staff = try harness.client(.compliance, name: "Auditor")
-        let records = try harness.request("/v1/records?vin=\(Self.vin)&campaign=CAMP-1", client: staff)
-        #expect(records.status == 200, "\(records.text)")
-        #expect(records.text.split(separator: "\n").count == 20)
-        let failures = try harness.request("/v1/records?outcome=failure", client: staff)
-        #expect(failures.text.split(separator: "\n").count == (0..<40).filter { $0 % 7 == 6 }.count)
-        #expect(try harness.request("/v1/records?colour=red", client: staff).status == 400)
-        #expect(try harness.request("/v1/records?from=yesterday", client: staff).status == 400)
-        let swin = try harness.request("/v1/software?swin=SWIN-4", client: staff)
-        #expect(swin.status == 200 && swin.text.contains(Self.vin), "\(swin.text)")
-        // The pages.
-        let page = try harness.request("/compliance?campaign=CAMP-0", client: staff)
-        #expect(page.status == 200 && page.text.contains("data-testid=\"records\""), "\(page.text)")
-        #expect(page.text.contains("20 record(s)"))
-        let campaign = try harness.request("/compliance/campaigns/CAMP-0", client: staff)
-        #expect(campaign.text.contains("data-testid=\"outcomes\""))
-        let history = try harness.request("/compliance/vehicles/\(Self.vin)", client: staff)
-        #expect(history.text.contains("data-testid=\"register\"") && history.text.contains("40 record(s)"))
-        // A vehicle certificate is refused on every compliance endpoint.
-        for path in ["/compliance", "/compliance/vehicles/\(Self.vin)", "/v1/records", "/v1/export?formats=csv"] {
-            let refused = try harness.request(path, client: client)
-            #expect(refused.status == 403 && errorCode(refused) == "fleet.role", "\(path): \(refused.text)")
+        /// A vehicle with its certificate and a log of `count` records signed by the certificate's key.
+        func vehicle(_ harness: FleetHarness, vin: String = vin, count: Int = 30) throws -> (
+            FleetHarness.Client, Recorder, ManualClock
+        ) {
+            let client = try harness.client(.vehicle, name: vin)
+            let clock = ManualClock(FleetFixture.start)
+            let recorder = try FleetFixture.log(
+                at: harness.ws.path + "/log-\(vin)-\(UUID().uuidString)", vin: vin, key: client.privateKey,
+                count: count, clock: clock)
+            return (client, recorder, clock)
         }
-        // An export: made, signed, its files streamed.
-        let export = try harness.request("/v1/export?vin=\(Self.vin)&formats=csv,jsonl", client: staff)
-        #expect(export.status == 200, "\(export.text)")
-        guard case .object(let members) = try export.json(), case .array(let files)? = members["files"] else { Issue.record("no files: \(export.text)"); return }
-        var names: [String] = []
-        for case .string(let file) in files {
-            let reply = try harness.request(file, client: staff)
-            #expect(reply.status == 200 && !reply.body.isEmpty, "\(file)")
-            names.append(String(file.split(separator: "/").last ?? ""))
+
+        func acknowledgement(_ reply: FleetHarness.Reply) throws -> FleetAcknowledgement {
+            guard let json = try? reply.json() else { throw HarnessError("HTTP \(reply.status): \(reply.text)") }
+            guard case .object(let members) = json, let ack = members["acknowledgement"] else {
+                throw HarnessError("no acknowledgement: \(reply.text)")
+            }
+            return try FleetAcknowledgement(json: ack.bytes, source: "reply")
         }
-        #expect(names.contains("records.csv") && names.contains("records.jsonl"))
-        #expect(try harness.request("/v1/exports/../../secret", client: staff).status != 200)
-    }
 
-    /// The CI failure of 2026-11-28: on two cores, other suites' blocking tests held the
-    /// cooperative pool and the service never started. Hold every cooperative thread the
-    /// test does not itself use, then start the service and ask it for a streamed export.
-    @Test func `the service starts and streams while every cooperative thread is blocked`() throws {
-        let width = ProcessInfo.processInfo.activeProcessorCount
-        let release = DispatchSemaphore(value: 0)
-        let held = DispatchSemaphore(value: 0)
-        for _ in 0..<width { Task.detached { held.signal(); release.wait() } }
-        defer { for _ in 0..<width { release.signal() } }
-        // Those the pool could start (all but this test's own thread) are now blocked.
-        for _ in 0..<(width - 1) { held.wait() }
-        let harness = try FleetHarness(); defer { harness.stop() }
-        let staff = try harness.client(.compliance, name: "Auditor")
-        let reply = try harness.request("/v1/records", client: staff)
-        #expect(reply.status == 200, "\(reply.text)")
-    }
+        func errorCode(_ reply: FleetHarness.Reply) -> String? {
+            guard case .object(let members)? = try? reply.json(), case .string(let code)? = members["error"] else {
+                return nil
+            }
+            return code
+        }
 
-    @Test func `health and metrics answer without a certificate on the backend`() throws {
-        let harness = try FleetHarness(); defer { harness.stop() }
-        let health = try harness.request("/health", client: nil, direct: true)
-        #expect(health.status == 200 && health.text.contains("\"status\":\"ok\""), "\(health.text)")
-        let (client, recorder, _) = try vehicle(harness)
-        _ = try harness.request("/v1/vehicles/\(Self.vin)/log", client: client, method: "POST", body: try FleetHarness.uploadBody(recorder.layout.directory))
-        let metrics = try harness.request("/metrics", client: nil, direct: true).text
-        #expect(metrics.contains("ota_fleet_uploads_total{result=\"accepted\"} 1"), "\(metrics)")
-        #expect(metrics.contains("ota_fleet_entries_ingested_total \(recorder.nextSeq)"))
-        #expect(metrics.contains("ota_fleet_ingest_seconds_count 1"))
-        #expect(metrics.contains("# TYPE ota_fleet_upload_seconds histogram"))
+        @Test(arguments: StoreKind.allCases)
+        func `a vehicle uploads its log over mutual TLS and gets a signed acknowledgement`(_ kind: StoreKind) throws {
+            let harness = try FleetHarness(kind); defer { harness.stop() }
+            let (client, recorder, _) = try vehicle(harness)
+            let reply = try harness.request(
+                "/v1/vehicles/\(Self.vin)/log", client: client, method: "POST",
+                body: try FleetHarness.uploadBody(recorder.layout.directory))
+            #expect(reply.status == 200, "\(reply.text)")
+            let ack = try acknowledgement(reply)
+            try ack.verify(trust: try harness.pki.trust(), at: Date())
+            #expect(ack.vin == Self.vin)
+            #expect(ack.through == recorder.nextSeq - 1)
+            #expect(ack.hash == recorder.lastHash)
+            #expect(ack.genesis == recorder.meta.genesis)
+            #expect(try harness.store.count(matching: RecordFilter(kinds: [.record])) == 30)
+            // The head the vehicle asks for before its next upload.
+            let head = try harness.request("/v1/vehicles/\(Self.vin)/head", client: client)
+            #expect(head.status == 200 && head.text.contains("\"through\":\"\(ack.through)\""), "\(head.text)")
+            // A changed acknowledgement no longer verifies.
+            var forged = ack
+            forged.through += 1
+            #expect(throws: OTAError(.fleetAckInvalid, "")) {
+                try forged.verify(trust: try harness.pki.trust(), at: Date())
+            }
+        }
+
+        @Test func `a repeated upload adds nothing and is acknowledged again`() throws {
+            let harness = try FleetHarness(); defer { harness.stop() }
+            let (client, recorder, clock) = try vehicle(harness)
+            let body = try FleetHarness.uploadBody(recorder.layout.directory)
+            let first = try acknowledgement(
+                try harness.request("/v1/vehicles/\(Self.vin)/log", client: client, method: "POST", body: body))
+            let again = try harness.request("/v1/vehicles/\(Self.vin)/log", client: client, method: "POST", body: body)
+            #expect(again.status == 200)
+            #expect(again.text.contains("\"added\":0"))
+            #expect(try acknowledgement(again).through == first.through)
+            // New entries, sent from the acknowledged checkpoint on: only they are added.
+            try FleetFixture.append(recorder, vin: Self.vin, from: 30, count: 10, clock: clock)
+            let slice = try harness.request(
+                "/v1/vehicles/\(Self.vin)/log", client: client, method: "POST",
+                body: try FleetHarness.uploadBody(recorder.layout.directory, from: first.through))
+            #expect(slice.status == 200, "\(slice.text)")
+            #expect(try acknowledgement(slice).through == recorder.nextSeq - 1)
+            #expect(try harness.store.count(matching: RecordFilter(kinds: [.record])) == 40)
+        }
+
+        @Test func `an upload cut off mid-way stores nothing, and the upload sent again is acknowledged`() throws {
+            let harness = try FleetHarness(); defer { harness.stop() }
+            let (client, recorder, _) = try vehicle(harness)
+            let body = try FleetHarness.uploadBody(recorder.layout.directory)
+            // The connection drops after half the body (Content-Length promises all of it).
+            let script = """
+                import socket, ssl, sys
+                context = ssl.create_default_context(cafile=sys.argv[2])
+                context.load_cert_chain(sys.argv[3], sys.argv[4])
+                raw = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+                tls = context.wrap_socket(raw, server_hostname="localhost")
+                body = open(sys.argv[5], "rb").read()
+                tls.sendall(("POST /v1/vehicles/%s/log HTTP/1.1\\r\\nHost: localhost\\r\\nContent-Length: %d\\r\\n\\r\\n" % (sys.argv[6], len(body))).encode())
+                tls.sendall(body[: len(body) // 2])
+                tls.close()
+                """
+            try AtomicFileWriter.write(body, to: harness.ws.path + "/cut-body")
+            let (status, output) = Shell.run([
+                "python3", "-c", script, String(harness.port), harness.front + "/server-ca.crt", client.certificate,
+                client.key,
+                harness.ws.path + "/cut-body", Self.vin,
+            ])
+            #expect(status == 0, "\(output)")
+            usleep(300_000)
+            #expect(try harness.store.count(matching: RecordFilter(kinds: [])) == 0)
+            #expect(try harness.store.vehicle(Self.vin) == nil)
+            let reply = try harness.request("/v1/vehicles/\(Self.vin)/log", client: client, method: "POST", body: body)
+            #expect(reply.status == 200, "\(reply.text)")
+            #expect(try acknowledgement(reply).through == recorder.nextSeq - 1)
+            // A body that ends inside a line (a vehicle that cut its own upload) is refused whole.
+            let cut = try harness.request(
+                "/v1/vehicles/\(Self.vin)/log", client: client, method: "POST", body: Array(body.dropLast(5)))
+            #expect(cut.status == 400 && errorCode(cut) == "fleet.upload-malformed", "\(cut.text)")
+        }
+
+        @Test func `forged, forked and truncated logs are refused with a recorded reason and nothing stored`() throws {
+            let harness = try FleetHarness(); defer { harness.stop() }
+            let (client, recorder, clock) = try vehicle(harness)
+            // Forged: an outcome changed after the fact.
+            let body = try FleetHarness.uploadBody(recorder.layout.directory)
+            var text = String(decoding: body, as: UTF8.self)
+            let range = try #require(text.range(of: "\"outcome\":\"failure\""))
+            text.replaceSubrange(range, with: "\"outcome\":\"success\"")
+            let forged = try harness.request(
+                "/v1/vehicles/\(Self.vin)/log", client: client, method: "POST", body: Array(text.utf8))
+            #expect(forged.status == 422, "\(forged.text)")
+            #expect(errorCode(forged)?.hasPrefix("records.") == true)
+            #expect(try harness.store.count(matching: RecordFilter(kinds: [])) == 0)
+            // The real log goes in; then a log of another history for the same vehicle and key (a fork).
+            #expect(
+                try harness.request("/v1/vehicles/\(Self.vin)/log", client: client, method: "POST", body: body).status
+                    == 200)
+            let stored = try harness.store.count(matching: RecordFilter(kinds: []))
+            let other = try FleetFixture.log(
+                at: harness.ws.path + "/forked", vin: Self.vin, key: client.privateKey, count: 40,
+                clock: ManualClock(FleetFixture.start.addingTimeInterval(7)))
+            let fork = try harness.request(
+                "/v1/vehicles/\(Self.vin)/log", client: client, method: "POST",
+                body: try FleetHarness.uploadBody(other.layout.directory))
+            #expect(fork.status == 409 && errorCode(fork) == "records.chain-fork", "\(fork.text)")
+            // Truncated: a copy of the log from before its latest entries (history cut back).
+            try FileManager.default.copyItem(atPath: recorder.layout.directory, toPath: harness.ws.path + "/old")
+            try FleetFixture.append(recorder, vin: Self.vin, from: 30, count: 10, clock: clock)
+            #expect(
+                try harness.request(
+                    "/v1/vehicles/\(Self.vin)/log", client: client, method: "POST",
+                    body: try FleetHarness.uploadBody(recorder.layout.directory)
+                ).status == 200)
+            let behind = try harness.request(
+                "/v1/vehicles/\(Self.vin)/log", client: client, method: "POST",
+                body: try FleetHarness.uploadBody(harness.ws.path + "/old"))
+            #expect(behind.status == 409, "\(behind.text)")
+            #expect(try harness.store.count(matching: RecordFilter(kinds: [])) > stored)
+            // Each refusal is kept with its reason, and counted.
+            let refusals = String(
+                decoding: try FileSystem.read(harness.ws.path + "/state/refused-uploads.jsonl"), as: UTF8.self)
+            #expect(refusals.split(separator: "\n").count == 3)
+            #expect(refusals.contains("records.chain-fork"))
+            let metrics = try harness.request("/metrics", client: nil, direct: true).text
+            #expect(metrics.contains("ota_fleet_uploads_total{result=\"refused\"} 3"), "\(metrics)")
+            #expect(metrics.contains("ota_fleet_upload_refusals_total{code=\"records.chain-fork\"} 1"))
+        }
+
+        @Test func `a vehicle may upload and read only its own VIN`() throws {
+            let harness = try FleetHarness(); defer { harness.stop() }
+            let (client, _, _) = try vehicle(harness)
+            // Another vehicle's log (signed by that vehicle), sent with this vehicle's certificate.
+            let (_, otherLog, _) = try vehicle(harness, vin: "LSVOTHER000000002")
+            let body = try FleetHarness.uploadBody(otherLog.layout.directory)
+            let path = try harness.request(
+                "/v1/vehicles/LSVOTHER000000002/log", client: client, method: "POST", body: body)
+            #expect(path.status == 403 && errorCode(path) == "fleet.vin-mismatch", "\(path.text)")
+            let meta = try harness.request("/v1/vehicles/\(Self.vin)/log", client: client, method: "POST", body: body)
+            #expect(meta.status == 403 && errorCode(meta) == "fleet.vin-mismatch", "\(meta.text)")
+            let head = try harness.request("/v1/vehicles/LSVOTHER000000002/head", client: client)
+            #expect(head.status == 403)
+            #expect(try harness.store.count(matching: RecordFilter(kinds: [])) == 0)
+        }
+
+        @Test func `wrong device certificates are refused at the front or by the service`() throws {
+            let harness = try FleetHarness(); defer { harness.stop() }
+            let (client, recorder, _) = try vehicle(harness)
+            let body = try FleetHarness.uploadBody(recorder.layout.directory)
+            // No certificate, and a certificate of a CA nobody trusts: nginx refuses.
+            #expect(
+                try harness.request("/v1/vehicles/\(Self.vin)/log", client: nil, method: "POST", body: body).status
+                    == 401)
+            let stranger = harness.ws.path + "/stranger"
+            _ = Shell.run([
+                "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days",
+                "30",
+                "-subj", "/CN=Vehicle Device \(Self.vin)", "-keyout", stranger + ".key", "-out", stranger + ".crt",
+            ])
+            let strangerClient = FleetHarness.Client(
+                key: stranger + ".key", certificate: stranger + ".crt", privateKey: client.privateKey)
+            #expect(
+                try harness.request("/v1/vehicles/\(Self.vin)/log", client: strangerClient, method: "POST", body: body)
+                    .status == 401)
+            // Issued by the vehicle CA, but without the vehicle role: nginx lets it through, the service does not.
+            let unmarked = try harness.client(.vehicle, name: Self.vin, extendedKeyUsage: "clientAuth")
+            let reply = try harness.request(
+                "/v1/vehicles/\(Self.vin)/log", client: unmarked, method: "POST", body: body)
+            #expect(reply.status == 401 && errorCode(reply) == "fleet.client-certificate", "\(reply.text)")
+            #expect(try harness.store.count(matching: RecordFilter(kinds: [])) == 0)
+        }
+
+        @Test func `requests that bypass the TLS front, or smuggle a certificate header, are refused`() throws {
+            let harness = try FleetHarness(); defer { harness.stop() }
+            let staff = try harness.client(.compliance, name: "Auditor")
+            let staffPEM = try String(contentsOfFile: staff.certificate, encoding: .utf8).addingPercentEncoding(
+                withAllowedCharacters: .alphanumerics)!
+            // Straight to the backend with a compliance certificate header: no proxy secret, refused.
+            let direct = try harness.request(
+                "/v1/records", client: nil, headers: ["X-Client-Certificate: \(staffPEM)"], direct: true)
+            #expect(direct.status == 401, "\(direct.text)")
+            let guessed = try harness.request(
+                "/v1/records", client: nil,
+                headers: ["X-Client-Certificate: \(staffPEM)", "X-Fleet-Proxy: \(String(repeating: "0", count: 64))"],
+                direct: true)
+            #expect(guessed.status == 401)
+            // Through the front with a vehicle certificate, claiming the staff certificate in a header: the front's header wins.
+            let (client, _, _) = try vehicle(harness)
+            let smuggled = try harness.request(
+                "/v1/records", client: client, headers: ["X-Client-Certificate: \(staffPEM)", "X-Fleet-Proxy: x"])
+            #expect(smuggled.status == 403 && errorCode(smuggled) == "fleet.role", "\(smuggled.text)")
+        }
+
+        @Test func `compliance staff query, read the pages and export; a vehicle certificate is refused there`() throws
+        {
+            let harness = try FleetHarness(); defer { harness.stop() }
+            let (client, recorder, _) = try vehicle(harness, count: 40)
+            #expect(
+                try harness.request(
+                    "/v1/vehicles/\(Self.vin)/log", client: client, method: "POST",
+                    body: try FleetHarness.uploadBody(recorder.layout.directory)
+                ).status == 200)
+            let staff = try harness.client(.compliance, name: "Auditor")
+            let records = try harness.request("/v1/records?vin=\(Self.vin)&campaign=CAMP-1", client: staff)
+            #expect(records.status == 200, "\(records.text)")
+            #expect(records.text.split(separator: "\n").count == 20)
+            let failures = try harness.request("/v1/records?outcome=failure", client: staff)
+            #expect(failures.text.split(separator: "\n").count == (0..<40).filter { $0 % 7 == 6 }.count)
+            #expect(try harness.request("/v1/records?colour=red", client: staff).status == 400)
+            #expect(try harness.request("/v1/records?from=yesterday", client: staff).status == 400)
+            let swin = try harness.request("/v1/software?swin=SWIN-4", client: staff)
+            #expect(swin.status == 200 && swin.text.contains(Self.vin), "\(swin.text)")
+            // The pages.
+            let page = try harness.request("/compliance?campaign=CAMP-0", client: staff)
+            #expect(page.status == 200 && page.text.contains("data-testid=\"records\""), "\(page.text)")
+            #expect(page.text.contains("20 record(s)"))
+            let campaign = try harness.request("/compliance/campaigns/CAMP-0", client: staff)
+            #expect(campaign.text.contains("data-testid=\"outcomes\""))
+            let history = try harness.request("/compliance/vehicles/\(Self.vin)", client: staff)
+            #expect(history.text.contains("data-testid=\"register\"") && history.text.contains("40 record(s)"))
+            // A vehicle certificate is refused on every compliance endpoint.
+            for path in ["/compliance", "/compliance/vehicles/\(Self.vin)", "/v1/records", "/v1/export?formats=csv"] {
+                let refused = try harness.request(path, client: client)
+                #expect(refused.status == 403 && errorCode(refused) == "fleet.role", "\(path): \(refused.text)")
+            }
+            // An export: made, signed, its files streamed.
+            let export = try harness.request("/v1/export?vin=\(Self.vin)&formats=csv,jsonl", client: staff)
+            #expect(export.status == 200, "\(export.text)")
+            guard case .object(let members) = try export.json(), case .array(let files)? = members["files"] else {
+                Issue.record("no files: \(export.text)"); return
+            }
+            var names: [String] = []
+            for case .string(let file) in files {
+                let reply = try harness.request(file, client: staff)
+                #expect(reply.status == 200 && !reply.body.isEmpty, "\(file)")
+                names.append(String(file.split(separator: "/").last ?? ""))
+            }
+            #expect(names.contains("records.csv") && names.contains("records.jsonl"))
+            #expect(try harness.request("/v1/exports/../../secret", client: staff).status != 200)
+        }
+
+        /// The CI failure of 2026-11-28: on two cores, other suites' blocking tests held the
+        /// cooperative pool and the service never started. Hold every cooperative thread the
+        /// test does not itself use, then start the service and ask it for a streamed export.
+        @Test func `the service starts and streams while every cooperative thread is blocked`() throws {
+            let width = ProcessInfo.processInfo.activeProcessorCount
+            let release = DispatchSemaphore(value: 0)
+            let held = DispatchSemaphore(value: 0)
+            for _ in 0..<width {
+                Task.detached {
+                    held.signal(); release.wait()
+                }
+            }
+            defer { for _ in 0..<width { release.signal() } }
+            // Those the pool could start (all but this test's own thread) are now blocked.
+            for _ in 0..<(width - 1) { held.wait() }
+            let harness = try FleetHarness(); defer { harness.stop() }
+            let staff = try harness.client(.compliance, name: "Auditor")
+            let reply = try harness.request("/v1/records", client: staff)
+            #expect(reply.status == 200, "\(reply.text)")
+        }
+
+        @Test func `health and metrics answer without a certificate on the backend`() throws {
+            let harness = try FleetHarness(); defer { harness.stop() }
+            let health = try harness.request("/health", client: nil, direct: true)
+            #expect(health.status == 200 && health.text.contains("\"status\":\"ok\""), "\(health.text)")
+            let (client, recorder, _) = try vehicle(harness)
+            _ = try harness.request(
+                "/v1/vehicles/\(Self.vin)/log", client: client, method: "POST",
+                body: try FleetHarness.uploadBody(recorder.layout.directory))
+            let metrics = try harness.request("/metrics", client: nil, direct: true).text
+            #expect(metrics.contains("ota_fleet_uploads_total{result=\"accepted\"} 1"), "\(metrics)")
+            #expect(metrics.contains("ota_fleet_entries_ingested_total \(recorder.nextSeq)"))
+            #expect(metrics.contains("ota_fleet_ingest_seconds_count 1"))
+            #expect(metrics.contains("# TYPE ota_fleet_upload_seconds histogram"))
+        }
     }
-}
 }

@@ -19,7 +19,9 @@ import Testing
         let vehicle: String
         let bundle: String
 
-        init(requireRepository: Bool = true, imageSize: Int = 40_000, chunkSize: Int = 4096, compression: String = "xz") throws {
+        init(requireRepository: Bool = true, imageSize: Int = 40_000, chunkSize: Int = 4096, compression: String = "xz")
+            throws
+        {
             fixture = try InstallerFixture(imageSize: imageSize)
             repository = Repository(directory: fixture.directory + "/repo")
             try repository.initialize(suite: .intl)
@@ -30,26 +32,35 @@ import Testing
             var config = fixture.config()
             config.requireRepository = requireRepository
             vehicle = try fixture.vehicle(config)
-            server = try RepositoryServer(directory: fixture.directory, repository: repository, clientCA: fixture.keys + "/vehicle/root-ca.crt")
+            server = try RepositoryServer(
+                directory: fixture.directory, repository: repository, clientCA: fixture.keys + "/vehicle/root-ca.crt")
         }
 
         /// The `custom` object of a published target entry.
         func publishedCustom(_ name: String) throws -> JSONObject {
             let document = try TUFJSONParser.parse(try FileSystem.read(repository.metadataDirectory + "/targets.json"))
-            return try #require(document.object?["signed"]?.object?["targets"]?.object?[name]?.object?["custom"]?.object)
+            return try #require(
+                document.object?["signed"]?.object?["targets"]?.object?[name]?.object?["custom"]?.object)
         }
 
-        func transport(cert: String? = nil, key: String? = nil, ca: String? = nil, http: Bool = false) -> TransportOptions {
+        func transport(cert: String? = nil, key: String? = nil, ca: String? = nil, http: Bool = false)
+            -> TransportOptions
+        {
             TransportOptions(
-                clientCertificate: cert ?? fixture.keys + "/vehicle/device.crt", clientKey: key ?? fixture.keys + "/vehicle/device.key",
+                clientCertificate: cert ?? fixture.keys + "/vehicle/device.crt",
+                clientKey: key ?? fixture.keys + "/vehicle/device.key",
                 pinnedCA: ca ?? server.serverCA, allowPlainHTTP: http, retries: 6, backoff: 0.05, stallSeconds: 2)
         }
 
-        func agent(_ url: String? = nil, transport: TransportOptions? = nil, progress: (@Sendable (WorkProgress) -> Void)? = nil) throws -> Agent {
+        func agent(
+            _ url: String? = nil, transport: TransportOptions? = nil,
+            progress: (@Sendable (WorkProgress) -> Void)? = nil
+        ) throws -> Agent {
             try Agent(
                 vehicle: try Vehicle(directory: vehicle),
                 options: .init(
-                    repository: url ?? server.https, transport: transport ?? self.transport(), initialRoot: repository.metadataDirectory + "/1.root.json",
+                    repository: url ?? server.https, transport: transport ?? self.transport(),
+                    initialRoot: repository.metadataDirectory + "/1.root.json",
                     conditions: InstallerFixture.parked, consent: InstallerFixture.yes, progress: progress))
         }
     }
@@ -66,9 +77,12 @@ import Testing
         #expect(try setup.agent().run().state == .confirmed)
         #expect(try setup.agent().run().state == .upToDate)
         let steps = try InstallerFixture.records(setup.vehicle).map(\.step)
-        for step in [RecordStep.agentRefresh, .agentDownload, .repository, .agentInstall, .agentConfirm] { #expect(steps.contains(step)) }
+        for step in [RecordStep.agentRefresh, .agentDownload, .repository, .agentInstall, .agentConfirm] {
+            #expect(steps.contains(step))
+        }
         // The install attempt's closing record names the repository entry it came from.
-        let result = try #require(try InstallerFixture.records(setup.vehicle).last { $0.step == .result && $0.phase == .install })
+        let result = try #require(
+            try InstallerFixture.records(setup.vehicle).last { $0.step == .result && $0.phase == .install })
         #expect(result.repository?.target != nil && result.repository?.timestampVersion != nil)
     }
 
@@ -80,27 +94,36 @@ import Testing
         let other = setup.fixture.directory + "/other"
         try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
         try RepositoryServer.run([
-            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "30", "-subj", "/CN=other fleet",
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "30",
+            "-subj", "/CN=other fleet",
             "-keyout", other + "/key.pem", "-out", other + "/cert.pem",
         ])
         let foreign = setup.transport(cert: other + "/cert.pem", key: other + "/key.pem")
         #expect(refusal { _ = try setup.agent(transport: foreign).check() } == .transportClientRejected)
-        #expect(try InstallerFixture.records(setup.vehicle).contains { $0.errorCode == OTAError.Code.transportClientRejected.rawValue })
+        #expect(
+            try InstallerFixture.records(setup.vehicle).contains {
+                $0.errorCode == OTAError.Code.transportClientRejected.rawValue
+            })
     }
 
     @Test func `another vehicle's certificate without its private key cannot be used`() throws {
         let setup = try Setup()
         // The fleet-recipient certificate is a real vehicle-CA certificate; the device key is not its key.
-        let borrowed = setup.transport(cert: setup.fixture.keys + "/vehicle/fleet-recipient.crt", key: setup.fixture.keys + "/vehicle/device.key")
+        let borrowed = setup.transport(
+            cert: setup.fixture.keys + "/vehicle/fleet-recipient.crt", key: setup.fixture.keys + "/vehicle/device.key")
         #expect(refusal { _ = try setup.agent(transport: borrowed).check() } == .transportClientIdentity)
     }
 
-    @Test func `a server whose certificate is not from the pinned CA is refused, and plain HTTP needs the flag`() throws {
+    @Test func `a server whose certificate is not from the pinned CA is refused, and plain HTTP needs the flag`() throws
+    {
         let setup = try Setup()
         let wrongPin = setup.transport(ca: setup.fixture.keys + "/vehicle/root-ca.crt")
         #expect(refusal { _ = try setup.agent(transport: wrongPin).check() } == .transportTLS)
-        #expect(refusal { _ = try setup.agent("http://127.0.0.1:\(setup.server.httpPort)").check() } == .transportPlainHTTP)
-        #expect(try setup.agent("http://127.0.0.1:\(setup.server.httpPort)", transport: setup.transport(http: true)).check().state == .available)
+        #expect(
+            refusal { _ = try setup.agent("http://127.0.0.1:\(setup.server.httpPort)").check() } == .transportPlainHTTP)
+        #expect(
+            try setup.agent("http://127.0.0.1:\(setup.server.httpPort)", transport: setup.transport(http: true)).check()
+                .state == .available)
     }
 
     @Test func `five connection drops mid-body are resumed with Range requests and the bundle installs`() throws {
@@ -114,7 +137,10 @@ import Testing
         #expect(download.refetchedChunks == 0)
     }
 
-    @Test func `a corrupted chunk is fetched again once; corrupted every time the download is refused and nothing is kept`() throws {
+    @Test
+    func `a corrupted chunk is fetched again once; corrupted every time the download is refused and nothing is kept`()
+        throws
+    {
         let setup = try Setup(imageSize: 300_000)
         let proxy = try setup.server.startProxy()
         try setup.server.faults(#"{"match": ".ota", "corrupt_at": 12345, "corrupt_times": 1}"#)
@@ -125,16 +151,22 @@ import Testing
         let proxy2 = try second.server.startProxy()
         try second.server.faults(#"{"match": ".ota", "corrupt_at": 12345, "corrupt_times": 100}"#)
         let slots = try InstallerFixture.slotHashes(second.vehicle)
-        #expect(refusal { _ = try second.agent(proxy2, transport: second.transport(http: true)).run() } == .transportChunkHash)
+        #expect(
+            refusal { _ = try second.agent(proxy2, transport: second.transport(http: true)).run() }
+                == .transportChunkHash)
         #expect(try InstallerFixture.slotHashes(second.vehicle) == slots)
-        #expect(try FileSystem.list(second.vehicle + "/private/agent").filter { $0.hasSuffix(".part") || $0.hasSuffix(".ota") }.isEmpty)
+        #expect(
+            try FileSystem.list(second.vehicle + "/private/agent").filter {
+                $0.hasSuffix(".part") || $0.hasSuffix(".ota")
+            }.isEmpty)
     }
 
     @Test func `more bytes than the signed length are refused`() throws {
         let setup = try Setup()
         let proxy = try setup.server.startProxy()
         try setup.server.faults(#"{"match": ".ota", "extra": 10}"#)
-        #expect(refusal { _ = try setup.agent(proxy, transport: setup.transport(http: true)).run() } == .transportTooLong)
+        #expect(
+            refusal { _ = try setup.agent(proxy, transport: setup.transport(http: true)).run() } == .transportTooLong)
         try setup.server.faults(#"{"match": "timestamp.json", "extra": 20000}"#)
         #expect(refusal { _ = try setup.agent(proxy, transport: setup.transport(http: true)).check() } == .tufTooLarge)
     }
@@ -188,7 +220,9 @@ import Testing
         #expect(try setup.agent(proxy, transport: options).check().state == .available)
     }
 
-    @Test func `a download whose chunks match but whose signed whole-file hash does not is refused, nothing kept`() throws {
+    @Test func `a download whose chunks match but whose signed whole-file hash does not is refused, nothing kept`()
+        throws
+    {
         let setup = try Setup()
         // The repository signs the bundle's chunk list with another file's SHA-256 (and serves
         // the bundle under that hash's name): every chunk passes, the whole file must not.
@@ -201,13 +235,20 @@ import Testing
         targets.set("x1/update-1.ota", .object(entry))
         object.set("targets", .object(targets))
         try AtomicFileWriter.write(OLPCCanonicalJSON.encodeFile(.object(object)), to: staged)
-        try FileManager.default.copyItem(atPath: setup.bundle, toPath: setup.repository.targetsDirectory + "/x1/\(other).update-1.ota")
+        try FileManager.default.copyItem(
+            atPath: setup.bundle, toPath: setup.repository.targetsDirectory + "/x1/\(other).update-1.ota")
         try setup.repository.publish()
         let slots = try InstallerFixture.slotHashes(setup.vehicle)
         #expect(refusal { _ = try setup.agent().run() } == .tufHashMismatch)
         #expect(try InstallerFixture.slotHashes(setup.vehicle) == slots)
-        #expect(try FileSystem.list(setup.vehicle + "/private/agent").filter { $0.hasSuffix(".part") || $0.hasSuffix(".ota") }.isEmpty)
-        #expect(try InstallerFixture.records(setup.vehicle).contains { $0.step == .agentDownload && $0.errorCode == OTAError.Code.tufHashMismatch.rawValue })
+        #expect(
+            try FileSystem.list(setup.vehicle + "/private/agent").filter {
+                $0.hasSuffix(".part") || $0.hasSuffix(".ota")
+            }.isEmpty)
+        #expect(
+            try InstallerFixture.records(setup.vehicle).contains {
+                $0.step == .agentDownload && $0.errorCode == OTAError.Code.tufHashMismatch.rawValue
+            })
     }
 
     @Test func `a signed target entry the agent cannot read is refused and recorded, nothing fetched`() throws {
@@ -219,7 +260,10 @@ import Testing
         let record = try #require(try InstallerFixture.records(setup.vehicle).last { $0.step == .agentSelect })
         #expect(record.errorCode == "tuf.metadata")
         #expect(record.repository?.target == "x1/a-malformed.ota")
-        #expect(try FileSystem.list(setup.vehicle + "/private/agent").filter { $0.hasSuffix(".part") || $0.hasSuffix(".ota") }.isEmpty)
+        #expect(
+            try FileSystem.list(setup.vehicle + "/private/agent").filter {
+                $0.hasSuffix(".part") || $0.hasSuffix(".ota")
+            }.isEmpty)
     }
 
     @Test func `freeze, replay, mix-and-match and rollback from the server are refused, no slot touched`() throws {
@@ -254,13 +298,15 @@ import Testing
         var config = fixture.config()
         config.requireRepository = true
         let vehicle = try fixture.vehicle(config)
-        let server = try RepositoryServer(directory: fixture.directory, repository: repository, clientCA: fixture.keys + "/vehicle/root-ca.crt")
+        let server = try RepositoryServer(
+            directory: fixture.directory, repository: repository, clientCA: fixture.keys + "/vehicle/root-ca.crt")
         let agent = try Agent(
             vehicle: try Vehicle(directory: vehicle),
             options: .init(
                 repository: server.https,
                 transport: TransportOptions(
-                    clientCertificate: fixture.keys + "/vehicle/device.crt", clientKey: fixture.keys + "/vehicle/device.key", pinnedCA: server.serverCA),
+                    clientCertificate: fixture.keys + "/vehicle/device.crt",
+                    clientKey: fixture.keys + "/vehicle/device.key", pinnedCA: server.serverCA),
                 initialRoot: repository.metadataDirectory + "/1.root.json"))
         #expect(refusal { _ = try agent.check() } == .tufExpired)
     }
@@ -272,7 +318,10 @@ import Testing
         do {
             let vehicle = try Vehicle(directory: setup.vehicle)
             #expect(
-                refusal { try vehicle.install(bundle: setup.bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes) }
+                refusal {
+                    try vehicle.install(
+                        bundle: setup.bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
+                }
                     == .repositoryRequired)
         }
         // The repository (its keys alone) lists a file the release keys never signed.
@@ -295,7 +344,10 @@ import Testing
         let vehicle = try Vehicle(directory: setup.vehicle)
         vehicle.workshopInstall = true
         try vehicle.install(bundle: setup.bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
-        #expect(try InstallerFixture.records(setup.vehicle).contains { $0.step == .repository && $0.repository?.workshop == true })
+        #expect(
+            try InstallerFixture.records(setup.vehicle).contains {
+                $0.step == .repository && $0.repository?.workshop == true
+            })
     }
 
     @Test func `a repository entry that disagrees with the release-signed manifest is refused`() throws {
@@ -318,22 +370,31 @@ import Testing
         let future = Int64(Date().timeIntervalSince1970) + 400 * 86_400
         clock.value = future
         let repository = Repository(directory: fixture.directory + "/repo", now: { clock.value })
-        try repository.initialize(suite: .intl, lifetimes: ["timestamp": 800 * 86_400, "snapshot": 800 * 86_400, "targets": 800 * 86_400, "root": 800 * 86_400])
+        try repository.initialize(
+            suite: .intl,
+            lifetimes: [
+                "timestamp": 800 * 86_400, "snapshot": 800 * 86_400, "targets": 800 * 86_400, "root": 800 * 86_400,
+            ])
         let vehicle = try fixture.vehicle()
-        let server = try RepositoryServer(directory: fixture.directory, repository: repository, clientCA: fixture.keys + "/vehicle/root-ca.crt")
+        let server = try RepositoryServer(
+            directory: fixture.directory, repository: repository, clientCA: fixture.keys + "/vehicle/root-ca.crt")
         let agent = try Agent(
             vehicle: try Vehicle(directory: vehicle),
             options: .init(
                 repository: server.https,
                 transport: TransportOptions(
-                    clientCertificate: fixture.keys + "/vehicle/device.crt", clientKey: fixture.keys + "/vehicle/device.key", pinnedCA: server.serverCA),
+                    clientCertificate: fixture.keys + "/vehicle/device.crt",
+                    clientKey: fixture.keys + "/vehicle/device.key", pinnedCA: server.serverCA),
                 initialRoot: repository.metadataDirectory + "/1.root.json"))
         _ = try agent.check()
         let floor = try InstallerFixture.rawState(vehicle).timeFloor
         // One step moves the floor at most 30 days past now, never to the signed time 400 days ahead.
         #expect(floor <= Date().addingTimeInterval(30 * 86_400 + 5))
         #expect(floor > Date().addingTimeInterval(29 * 86_400))
-        #expect(try InstallerFixture.records(vehicle).contains { $0.step == .clockFloor && $0.repository?.floorBounded == true })
+        #expect(
+            try InstallerFixture.records(vehicle).contains {
+                $0.step == .clockFloor && $0.repository?.floorBounded == true
+            })
     }
 }
 
@@ -357,12 +418,17 @@ extension Vehicle {
 
 /// Kill and interop tests that need the `ota` executable or python-tuf.
 @Suite(.serialized) struct AgentProcessTests {
-    @Test func `a download killed at random points resumes with the right bytes, at most one chunk fetched twice per kill`() throws {
+    @Test
+    func `a download killed at random points resumes with the right bytes, at most one chunk fetched twice per kill`()
+        throws
+    {
         // Uncompressed: a bundle of several 1 MiB chunks (about 12 MiB).
         let setup = try AgentTests.Setup(imageSize: 6 << 20, chunkSize: 1 << 20, compression: "none")
         let arguments = [
-            "agent", "download", "--vehicle", setup.vehicle, "--repository", setup.server.https, "--root", setup.repository.metadataDirectory + "/1.root.json",
-            "--ca", setup.server.serverCA, "--cert", setup.fixture.keys + "/vehicle/device.crt", "--key", setup.fixture.keys + "/vehicle/device.key",
+            "agent", "download", "--vehicle", setup.vehicle, "--repository", setup.server.https, "--root",
+            setup.repository.metadataDirectory + "/1.root.json",
+            "--ca", setup.server.serverCA, "--cert", setup.fixture.keys + "/vehicle/device.crt", "--key",
+            setup.fixture.keys + "/vehicle/device.key",
             "--limit-rate", "3000000", "--json",
         ]
         let agentDirectory = setup.vehicle + "/private/agent"
@@ -380,8 +446,13 @@ extension Vehicle {
                     running = false
                     break
                 }
-                let part = (try? FileManager.default.contentsOfDirectory(atPath: agentDirectory))?.first { $0.hasSuffix(".part") }
-                let size = part.flatMap { try? FileManager.default.attributesOfItem(atPath: agentDirectory + "/" + $0)[.size] as? UInt64 } ?? 0
+                let part = (try? FileManager.default.contentsOfDirectory(atPath: agentDirectory))?.first {
+                    $0.hasSuffix(".part")
+                }
+                let size =
+                    part.flatMap {
+                        try? FileManager.default.attributesOfItem(atPath: agentDirectory + "/" + $0)[.size] as? UInt64
+                    } ?? 0
                 if size >= goal { break }
                 usleep(20_000)
             }
@@ -390,13 +461,20 @@ extension Vehicle {
                 _ = Spawn.wait(pid)
                 kills += 1
                 // The partial file holds only verified chunks: what the next run must not fetch again.
-                let part = (try? FileManager.default.contentsOfDirectory(atPath: agentDirectory))?.first { $0.hasSuffix(".part") }
-                verifiedAtKill = part.flatMap { try? FileManager.default.attributesOfItem(atPath: agentDirectory + "/" + $0)[.size] as? UInt64 } ?? 0
+                let part = (try? FileManager.default.contentsOfDirectory(atPath: agentDirectory))?.first {
+                    $0.hasSuffix(".part")
+                }
+                verifiedAtKill =
+                    part.flatMap {
+                        try? FileManager.default.attributesOfItem(atPath: agentDirectory + "/" + $0)[.size] as? UInt64
+                    } ?? 0
             }
         }
         let final = try VehicleCommandTests.ota(arguments)
         #expect(final.status == 0)
-        let finished = try FileManager.default.contentsOfDirectory(atPath: agentDirectory).filter { $0.hasSuffix(".ota") }
+        let finished = try FileManager.default.contentsOfDirectory(atPath: agentDirectory).filter {
+            $0.hasSuffix(".ota")
+        }
         #expect(finished.count == 1)
         let bundleBytes = try FileSystem.read(setup.bundle, limit: 64 << 20)
         #expect(try FileSystem.read(agentDirectory + "/" + finished[0], limit: 64 << 20) == bundleBytes)
@@ -427,7 +505,8 @@ extension Vehicle {
             print(u.download_target(info))
             """
         let output = try RepositoryServer.run([
-            "python3", "-c", script, "http://127.0.0.1:\(setup.server.httpPort)", client, setup.repository.metadataDirectory + "/1.root.json",
+            "python3", "-c", script, "http://127.0.0.1:\(setup.server.httpPort)", client,
+            setup.repository.metadataDirectory + "/1.root.json",
         ])
         let path = output.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(try FileSystem.read(path, limit: 64 << 20) == (try FileSystem.read(setup.bundle, limit: 64 << 20)))

@@ -18,7 +18,8 @@ import Testing
 struct CrashInjectionTests {
     static var executable: String {
         let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for candidate in [products, products.deletingLastPathComponent()] where FileManager.default.isExecutableFile(atPath: candidate.path + "/ota") {
+        for candidate in [products, products.deletingLastPathComponent()]
+        where FileManager.default.isExecutableFile(atPath: candidate.path + "/ota") {
             return candidate.path + "/ota"
         }
         return products.path + "/ota"
@@ -38,7 +39,9 @@ struct CrashInjectionTests {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        for fd: Int32 in [0, 1, 2] { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0) }
+        for fd: Int32 in [0, 1, 2] {
+            posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0)
+        }
         var pid: pid_t = 0
         let result = posix_spawn(&pid, executable, &actions, nil, argv, envp)
         guard result == 0 else { throw POSIXError(POSIXErrorCode(rawValue: result) ?? .EIO) }
@@ -52,7 +55,10 @@ struct CrashInjectionTests {
     /// kill landed before it finished.
     static func runKilledFromOutside(_ arguments: [String], after delay: Double) throws -> Bool {
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        let envp = ProcessInfo.processInfo.environment.filter { $0.key != "OTA_CRASH_AT" }.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        let envp =
+            ProcessInfo.processInfo.environment.filter { $0.key != "OTA_CRASH_AT" }.map {
+                strdup("\($0.key)=\($0.value)")
+            } + [nil]
         defer {
             argv.forEach { free($0) }
             envp.forEach { free($0) }
@@ -60,7 +66,9 @@ struct CrashInjectionTests {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        for fd: Int32 in [0, 1, 2] { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0) }
+        for fd: Int32 in [0, 1, 2] {
+            posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0)
+        }
         var pid: pid_t = 0
         let result = posix_spawn(&pid, executable, &actions, nil, argv, envp)
         guard result == 0 else { throw POSIXError(POSIXErrorCode(rawValue: result) ?? .EIO) }
@@ -80,10 +88,13 @@ struct CrashInjectionTests {
 
         init(compression: String, delta: Bool = false) throws {
             fixture = try InstallerFixture(imageSize: 512 * 1024)
-            let specs = (0..<2).map { InstallerFixture.ImageSpec(group: $0, compression: compression, delta: delta && $0 == 0) }
+            let specs = (0..<2).map {
+                InstallerFixture.ImageSpec(group: $0, compression: compression, delta: delta && $0 == 0)
+            }
             bundle = try fixture.bundle(try fixture.manifest(images: specs), encrypted: true, chunkSize: 4096)
             stateFile = fixture.directory + "/state.json"
-            try Data(#"{"parked": true, "gear": "P", "batteryPercent": 90}"#.utf8).write(to: URL(fileURLWithPath: stateFile))
+            try Data(#"{"parked": true, "gear": "P", "batteryPercent": 90}"#.utf8).write(
+                to: URL(fileURLWithPath: stateFile))
             let made = fixture
             old = try (0..<2).map { try made.imageHash("old-\($0).img") }
             new = try (0..<2).map { try made.imageHash("new-\($0).img") }
@@ -94,7 +105,8 @@ struct CrashInjectionTests {
         func vehicle(_ boot: VehicleConfig.BootControlKind, tries: Int = 2) throws -> String {
             let template = "\(fixture.directory)/template-\(boot.rawValue)-\(tries)"
             if !FileManager.default.fileExists(atPath: template) {
-                let made = try fixture.vehicle(fixture.config(bootControl: boot, tries: tries), name: "staging-\(boot.rawValue)-\(tries)")
+                let made = try fixture.vehicle(
+                    fixture.config(bootControl: boot, tries: tries), name: "staging-\(boot.rawValue)-\(tries)")
                 try FileManager.default.moveItem(atPath: made, toPath: template)
             }
             let path = "\(fixture.directory)/vehicle-\(UUID().uuidString)"
@@ -102,20 +114,26 @@ struct CrashInjectionTests {
             return path
         }
 
-        var installArguments: (String) -> [String] { { vehicle in ["install", bundle, "--vehicle", vehicle, "--state", stateFile, "--consent", "yes"] } }
+        var installArguments: (String) -> [String] {
+            { vehicle in ["install", bundle, "--vehicle", vehicle, "--state", stateFile, "--consent", "yes"] }
+        }
 
         /// The invariant, read from disk as the crash left it (no recovery): every group boots
         /// old or every group boots new, and the counters are not ahead of what boots.
         func checkInvariant(_ vehicle: String, _ label: String) throws {
             let boot = try InstallerFixture.rawBoot(vehicle)
             for (what, slots) in [("next boot", boot.nextBoot), ("running", boot.booted)] {
-                let hashes = try (0..<2).map { try fixture.slotContentHash(vehicle, group: $0, slot: slots["group\($0)"] ?? .a) }
+                let hashes = try (0..<2).map {
+                    try fixture.slotContentHash(vehicle, group: $0, slot: slots["group\($0)"] ?? .a)
+                }
                 #expect(hashes == old || hashes == new, "\(label): \(what) is a mix of old and new software")
                 if what == "next boot" {
                     let ceiling: UInt64 = hashes == new ? 6 : 5
                     let state = try InstallerFixture.rawState(vehicle)
                     for ecu in ["ECU0", "ECU1"] {
-                        #expect((state.ecus[ecu]?.securityVersion ?? 0) <= ceiling, "\(label): \(ecu)'s counter is ahead of what boots")
+                        #expect(
+                            (state.ecus[ecu]?.securityVersion ?? 0) <= ceiling,
+                            "\(label): \(ecu)'s counter is ahead of what boots")
                     }
                 }
             }
@@ -132,8 +150,11 @@ struct CrashInjectionTests {
             var status = try open(vehicle).status()
             try checkInvariant(vehicle, label + " after recovery")
             if status.pending == nil && status.ecus["ECU0"]?.securityVersion == 5 {
-                let report = try open(vehicle).install(bundle: bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
-                #expect(report.bytesWritten == UInt64(2 * fixture.imageSize), "\(label): the retry did not rewrite the slots in full")
+                let report = try open(vehicle).install(
+                    bundle: bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
+                #expect(
+                    report.bytesWritten == UInt64(2 * fixture.imageSize),
+                    "\(label): the retry did not rewrite the slots in full")
             } else if status.pending?.stage == .installed {
                 try open(vehicle).activate()
             }
@@ -143,17 +164,27 @@ struct CrashInjectionTests {
                 try open(vehicle).confirmBoot()
             }
             status = try open(vehicle).status()
-            #expect(status.pending == nil && status.ecus["ECU0"]?.securityVersion == 6 && status.ecus["ECU1"]?.version == "2.0.0", "\(label): not finished")
-            let hashes = try (0..<2).map { try fixture.slotContentHash(vehicle, group: $0, slot: status.nextBoot["group\($0)"] ?? .a) }
+            #expect(
+                status.pending == nil && status.ecus["ECU0"]?.securityVersion == 6
+                    && status.ecus["ECU1"]?.version == "2.0.0", "\(label): not finished")
+            let hashes = try (0..<2).map {
+                try fixture.slotContentHash(vehicle, group: $0, slot: status.nextBoot["group\($0)"] ?? .a)
+            }
             #expect(hashes == new, "\(label): does not boot the new software at the end")
         }
     }
 
-    static let installSteps = ["journal.writing", "journal.installed", "journal.activating", "boot.trial-set", "journal.activated"]
+    static let installSteps = [
+        "journal.writing", "journal.installed", "journal.activating", "boot.trial-set", "journal.activated",
+    ]
     static let confirmSteps = ["journal.committing", "boot.committed", "journal.committed"]
     static let rollbackSteps = ["journal.rolling-back", "boot.rolled-back", "journal.abandoned"]
 
-    @Test func `killed at every journal step and at 212 byte offsets of full and delta installs, the vehicle boots old or new, never a mix`() throws {
+    @Test
+    func
+        `killed at every journal step and at 212 byte offsets of full and delta installs, the vehicle boots old or new, never a mix`()
+        throws
+    {
         var kills = 0
         let started = Date()
         let xz = try World(compression: "xz")
@@ -169,32 +200,41 @@ struct CrashInjectionTests {
             }
             for step in Self.confirmSteps + Self.rollbackSteps {
                 let vehicle = try xz.vehicle(boot)
-                try Vehicle(directory: vehicle).install(bundle: xz.bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
+                try Vehicle(directory: vehicle).install(
+                    bundle: xz.bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
                 try Vehicle(directory: vehicle).reboot()
                 let confirming = Self.confirmSteps.contains(step)
-                let killed = try Self.runKilled(["vehicle", confirming ? "confirm" : "rollback", vehicle], crashAt: "step:\(step)")
+                let killed = try Self.runKilled(
+                    ["vehicle", confirming ? "confirm" : "rollback", vehicle], crashAt: "step:\(step)")
                 #expect(killed, "\(confirming ? "confirm" : "rollback") did not reach \(step)")
                 kills += killed ? 1 : 0
                 try xz.checkInvariant(vehicle, "\(step) (\(boot))")
                 let status = try Vehicle(directory: vehicle).status()
                 try xz.checkInvariant(vehicle, "\(step) (\(boot)) after recovery")
                 if confirming {
-                    #expect(status.pending == nil || status.pending?.stage == .activated, "\(step): unexpected \(String(describing: status.pending?.stage))")
+                    #expect(
+                        status.pending == nil || status.pending?.stage == .activated,
+                        "\(step): unexpected \(String(describing: status.pending?.stage))")
                 } else {
-                    #expect(status.pending == nil && status.nextBoot == ["group0": .a, "group1": .a], "\(step): rollback not completed on restart")
+                    #expect(
+                        status.pending == nil && status.nextBoot == ["group0": .a, "group1": .a],
+                        "\(step): rollback not completed on restart")
                     #expect(status.ecus["ECU0"]?.securityVersion == 5)
                 }
                 try xz.finish(vehicle, "\(step) (\(boot))")
             }
             // The bootloader's fallback, killed as the installer records and settles it.
             let vehicle = try xz.vehicle(boot, tries: 1)
-            try Vehicle(directory: vehicle).install(bundle: xz.bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
+            try Vehicle(directory: vehicle).install(
+                bundle: xz.bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
             try Vehicle(directory: vehicle).reboot()
             let killed = try Self.runKilled(["vehicle", "reboot", vehicle], crashAt: "step:journal.abandoned")
             kills += killed ? 1 : 0
             try xz.checkInvariant(vehicle, "fallback (\(boot))")
             #expect(try Vehicle(directory: vehicle).status().pending == nil)
-            #expect(try InstallerFixture.records(vehicle).contains { $0.errorCode == "boot.fallback" }, "the fallback was not recorded")
+            #expect(
+                try InstallerFixture.records(vehicle).contains { $0.errorCode == "boot.fallback" },
+                "the fallback was not recorded")
         }
 
         // A delta (group0, OTADelta) and a full image (group1) in one bundle: every install step,
@@ -227,7 +267,8 @@ struct CrashInjectionTests {
         let plain = try World(compression: "none")
         let total = UInt64(2 * plain.fixture.imageSize)
         let step = total / 210
-        for boot in VehicleConfig.BootControlKind.allCases { _ = try plain.vehicle(boot) }  // templates, before the workers start
+        // Templates, made before the workers start.
+        for boot in VehicleConfig.BootControlKind.allCases { _ = try plain.vehicle(boot) }
         let workers = 4
         let counts = Mutex([Int](repeating: 0, count: workers))
         let group = DispatchGroup()
@@ -244,7 +285,8 @@ struct CrashInjectionTests {
                         try plain.checkInvariant(vehicle, "byte \(offset)")
                         #expect(try InstallerFixture.rawState(vehicle).pending?.stage == .writing)
                         try plain.finish(vehicle, "byte \(offset)")
-                        #expect(try InstallerFixture.records(vehicle).contains { $0.errorCode == "install.interrupted" })
+                        #expect(
+                            try InstallerFixture.records(vehicle).contains { $0.errorCode == "install.interrupted" })
                         try? FileManager.default.removeItem(atPath: vehicle)
                     } catch {
                         Issue.record("byte \(offset): \(error)")
@@ -282,7 +324,9 @@ struct CrashInjectionTests {
             try world.checkInvariant(vehicle, String(format: "outside kill at %.3f s", delay))
             try world.finish(vehicle, String(format: "outside kill at %.3f s", delay))
         }
-        print("crash injection from outside: \(landed) of 24 kills landed, at random instants in the first \(String(format: "%.2f", duration)) s of an install")
+        print(
+            "crash injection from outside: \(landed) of 24 kills landed, at random instants in the first \(String(format: "%.2f", duration)) s of an install"
+        )
         #expect(landed >= 12)
     }
 }

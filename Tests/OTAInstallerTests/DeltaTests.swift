@@ -31,7 +31,9 @@ struct DeltaTests {
             }
             func finish() throws(OTAError) -> UInt64 { offset }
         }
-        func begin(source: any SlotReading, sourceSize: UInt64, target: any SlotWriting, targetSize: UInt64) throws(OTAError) -> any DeltaApplySession {
+        func begin(source: any SlotReading, sourceSize: UInt64, target: any SlotWriting, targetSize: UInt64)
+            throws(OTAError) -> any DeltaApplySession
+        {
             Session(source: source, target: target)
         }
     }
@@ -43,7 +45,8 @@ struct DeltaTests {
         try Data(zip(new, old).map { $0 ^ $1 }).write(to: URL(fileURLWithPath: "\(fixture.images)/patch-0.bin"))
         // Build it as a full image of the patch bytes, then re-sign the manifest as a delta.
         let manifestPath = try fixture.manifest(images: [InstallerFixture.ImageSpec(group: 0, compression: "xz")])
-        let text = try String(contentsOfFile: manifestPath, encoding: .utf8).replacingOccurrences(of: "file: new-0.img", with: "file: patch-0.bin")
+        let text = try String(contentsOfFile: manifestPath, encoding: .utf8).replacingOccurrences(
+            of: "file: new-0.img", with: "file: patch-0.bin")
         try text.write(toFile: manifestPath, atomically: true, encoding: .utf8)
         let full = try fixture.bundle(manifestPath, encrypted: false)
         let reader = try BundleReader(path: full)
@@ -51,11 +54,13 @@ struct DeltaTests {
         var manifest = try CanonicalJSON.decode(Manifest.self, from: head.manifestBytes, as: .manifestMalformed)
         let original = manifest
         manifest.images[0].kind = .delta
-        manifest.images[0].source = Manifest.DeltaSource(version: "1.0.0", hash: try Hasher.hash(.sha256, old).hex, size: UInt64(old.count))
+        manifest.images[0].source = Manifest.DeltaSource(
+            version: "1.0.0", hash: try Hasher.hash(.sha256, old).hex, size: UInt64(old.count))
         manifest.images[0].target = Manifest.Target(hash: try Hasher.hash(.sha256, new).hex, size: UInt64(new.count))
         let bytes = try CanonicalJSON.encode(manifest)
         let envelope = SignatureEnvelope(
-            payloadType: SignatureEnvelope.manifestType, signatures: [try fixture.signer().sign(bytes, type: SignatureEnvelope.manifestType)])
+            payloadType: SignatureEnvelope.manifestType,
+            signatures: [try fixture.signer().sign(bytes, type: SignatureEnvelope.manifestType)])
         try reader.streamPayloadsUnverifiedHead(manifest: original)
         let path = "\(fixture.directory)/delta-\(UUID().uuidString).ota"
         let image = original.images[0]
@@ -65,7 +70,9 @@ struct DeltaTests {
                 (
                     entry: image.payload.entry, size: image.payload.storedSize,
                     source: { () throws(OTAError) -> BundleWriter.PayloadSource in
-                        guard let stream = try reader.nextPayload() else { throw OTAError(.bundleMissingEntry, "no payload") }
+                        guard let stream = try reader.nextPayload() else {
+                            throw OTAError(.bundleMissingEntry, "no payload")
+                        }
                         return .stream(stream)
                     }
                 )
@@ -80,21 +87,27 @@ struct DeltaTests {
         let before = try InstallerFixture.slotHashes(vehicle)
         let none = Vehicle.Options(deltaApplier: nil)
         let error = failure { () throws(OTAError) in
-            try Vehicle(directory: vehicle, options: none).install(bundle: bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
+            try Vehicle(directory: vehicle, options: none).install(
+                bundle: bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
         }
         #expect(error?.code == "install.delta-unavailable")
         #expect(try InstallerFixture.slotHashes(vehicle) == before)
         #expect(try InstallerFixture.records(vehicle).last?.errorCode == "install.delta-unavailable")
-        #expect(try Vehicle(directory: vehicle, options: none).check(bundle: bundle).refusal?.code == "install.delta-unavailable")
+        #expect(
+            try Vehicle(directory: vehicle, options: none).check(bundle: bundle).refusal?.code
+                == "install.delta-unavailable")
     }
 
     @Test(arguments: [false, true])
     func `an OTADelta image and a full image install together and switch together`(encrypted: Bool) throws {
         let fixture = try InstallerFixture(imageSize: 200_000)
         let vehicle = try fixture.vehicle()
-        let manifest = try fixture.manifest(images: [InstallerFixture.ImageSpec(group: 0, delta: true), InstallerFixture.ImageSpec(group: 1)])
+        let manifest = try fixture.manifest(images: [
+            InstallerFixture.ImageSpec(group: 0, delta: true), InstallerFixture.ImageSpec(group: 1),
+        ])
         let bundle = try fixture.bundle(manifest, encrypted: encrypted)
-        let report = try Vehicle(directory: vehicle).install(bundle: bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
+        let report = try Vehicle(directory: vehicle).install(
+            bundle: bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
         #expect(report.images.map(\.kind) == [.delta, .full])
         #expect(report.bytesWritten == UInt64(2 * fixture.imageSize))
         try Vehicle(directory: vehicle).reboot()
@@ -103,9 +116,12 @@ struct DeltaTests {
         #expect(try fixture.slotContentHash(vehicle, group: 1, slot: .b) == fixture.imageHash("new-1.img"))
         // A second delta against 1.0.0 no longer applies: the active slot now holds 2.0.0.
         let again = try fixture.bundle(
-            try fixture.manifest(id: "update-2", images: [InstallerFixture.ImageSpec(group: 0, version: "2.1.0", securityVersion: 7, delta: true)]))
+            try fixture.manifest(
+                id: "update-2",
+                images: [InstallerFixture.ImageSpec(group: 0, version: "2.1.0", securityVersion: 7, delta: true)]))
         let error = failure { () throws(OTAError) in
-            try Vehicle(directory: vehicle).install(bundle: again, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
+            try Vehicle(directory: vehicle).install(
+                bundle: again, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
         }
         #expect(error?.code == "delta.source-mismatch")
     }
@@ -130,7 +146,8 @@ struct DeltaTests {
         let before = try InstallerFixture.slotHashes(vehicle)
         let error = failure { () throws(OTAError) in
             try Vehicle(directory: vehicle, options: .init(deltaApplier: XORApplier())).install(
-                bundle: try! deltaBundle(fixture, sourceImage: "old-1.img"), conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
+                bundle: try! deltaBundle(fixture, sourceImage: "old-1.img"), conditions: InstallerFixture.parked,
+                consent: InstallerFixture.yes)
         }
         #expect(error?.code == "delta.source-mismatch")
         #expect(try InstallerFixture.slotHashes(vehicle) == before)
@@ -153,10 +170,12 @@ struct DeltaTests {
     @Test func `with OTADelta, an altered active slot is refused by the decoder before any output`() throws {
         let fixture = try InstallerFixture()
         let vehicle = try fixture.vehicle()
-        let bundle = try fixture.bundle(try fixture.manifest(images: [InstallerFixture.ImageSpec(group: 0, delta: true)]))
+        let bundle = try fixture.bundle(
+            try fixture.manifest(images: [InstallerFixture.ImageSpec(group: 0, delta: true)]))
         try SlotDevice(path: "\(vehicle)/slots/group0-a.img", writable: true).write([0xFF][...], at: 100)
         let error = failure { () throws(OTAError) in
-            try Vehicle(directory: vehicle).install(bundle: bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
+            try Vehicle(directory: vehicle).install(
+                bundle: bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
         }
         #expect(error?.code == "delta.source-mismatch")
         let status = try Vehicle(directory: vehicle).status()

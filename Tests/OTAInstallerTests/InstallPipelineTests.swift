@@ -1,7 +1,8 @@
 import Foundation
 import OTACore
-@testable import OTAInstaller
 import Testing
+
+@testable import OTAInstaller
 
 /// The install pipeline's stages: items in order, failures where a single loop would have them,
 /// no stage left running after a failure, and the slot read back as written.
@@ -11,11 +12,14 @@ struct InstallPipelineTests {
         for depth in [1, 2, 4, 64] {
             var next = 0
             var seen: [Int] = []
-            try StagePipeline.run(depth: depth, produce: { () throws(OTAError) -> Int? in
-                guard next < 1000 else { return nil }
-                defer { next += 1 }
-                return next
-            }) { item throws(OTAError) in seen.append(item) }
+            try StagePipeline.run(
+                depth: depth,
+                produce: { () throws(OTAError) -> Int? in
+                    guard next < 1000 else { return nil }
+                    defer { next += 1 }
+                    return next
+                }
+            ) { item throws(OTAError) in seen.append(item) }
             #expect(seen == Array(0..<1000), "depth \(depth)")
         }
     }
@@ -24,11 +28,14 @@ struct InstallPipelineTests {
         var next = 0
         var seen: [Int] = []
         #expect(throws: OTAError(.payloadChunkHash, "")) {
-            try StagePipeline.run(depth: 4, produce: { () throws(OTAError) -> Int? in
-                guard next < 10 else { throw OTAError(.payloadChunkHash, "chunk 10 does not match") }
-                defer { next += 1 }
-                return next
-            }) { item throws(OTAError) in seen.append(item) }
+            try StagePipeline.run(
+                depth: 4,
+                produce: { () throws(OTAError) -> Int? in
+                    guard next < 10 else { throw OTAError(.payloadChunkHash, "chunk 10 does not match") }
+                    defer { next += 1 }
+                    return next
+                }
+            ) { item throws(OTAError) in seen.append(item) }
         }
         #expect(seen == Array(0..<10))
     }
@@ -36,7 +43,8 @@ struct InstallPipelineTests {
     @Test func `a consumer failure stops the producer before run returns, at most depth items ahead`() {
         let produced = Counter()
         #expect(throws: OTAError(.slotIo, "")) {
-            try StagePipeline.run(depth: 3, produce: { () throws(OTAError) -> Int? in produced.add() }) { item throws(OTAError) in
+            try StagePipeline.run(depth: 3, produce: { () throws(OTAError) -> Int? in produced.add() }) {
+                item throws(OTAError) in
                 if item == 5 { throw OTAError(.slotIo, "write failed") }
             }
         }
@@ -54,7 +62,9 @@ struct InstallPipelineTests {
             #expect(throws: OTAError(.slotIo, "")) { try writer.write([1, 2, 3][...], at: 0) }
             let expected = try Hasher(.sha256)
             expected.update(content)
-            guard case .digest(let digest) = try writer.finish(size: UInt64(content.count)) else { Issue.record("no digest"); return }
+            guard case .digest(let digest) = try writer.finish(size: UInt64(content.count)) else {
+                Issue.record("no digest"); return
+            }
             #expect(digest.bytes == expected.finalize().bytes)
             writer.stop()
 
@@ -67,11 +77,17 @@ struct InstallPipelineTests {
         }
     }
 
-    @Test func `compared with what was written, the read-back passes on the same bytes and catches a byte the device changed`() throws {
+    @Test
+    func
+        `compared with what was written, the read-back passes on the same bytes and catches a byte the device changed`()
+        throws
+    {
         try withSlot { device, content in
             let writer = try ReadBackSlotWriter(device, check: .sameAsWritten)
             try write(content, to: writer)
-            guard case .matchesWritten = try writer.finish(size: UInt64(content.count)) else { Issue.record("no match"); return }
+            guard case .matchesWritten = try writer.finish(size: UInt64(content.count)) else {
+                Issue.record("no match"); return
+            }
 
             // A device that returns one byte changed when read back (a write lost or corrupted
             // on its way to the medium) is caught.
@@ -84,7 +100,9 @@ struct InstallPipelineTests {
             // Hashing the read-back gives a different digest for the same fault.
             let hashing = try ReadBackSlotWriter(FlippingDevice(device, at: 12_345_678), check: .hash(.sha256))
             try write(content, to: hashing)
-            guard case .digest(let digest) = try hashing.finish(size: UInt64(content.count)) else { Issue.record("no digest"); return }
+            guard case .digest(let digest) = try hashing.finish(size: UInt64(content.count)) else {
+                Issue.record("no digest"); return
+            }
             let expected = try Hasher(.sha256)
             expected.update(content)
             #expect(digest.bytes != expected.finalize().bytes)
@@ -104,7 +122,8 @@ struct InstallPipelineTests {
 
     private func write(_ content: [UInt8], to writer: ReadBackSlotWriter) throws {
         var offset = 0
-        for piece in [1, 4095, 300_000, 1 << 20, 7 << 20] + Array(repeating: 5 << 20, count: 8) where offset < content.count {
+        for piece in [1, 4095, 300_000, 1 << 20, 7 << 20] + Array(repeating: 5 << 20, count: 8)
+        where offset < content.count {
             let end = min(offset + piece, content.count)
             try writer.write(content[offset..<end], at: UInt64(offset))
             offset = end

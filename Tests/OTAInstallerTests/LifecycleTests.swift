@@ -9,11 +9,14 @@ import Testing
 @Suite("Installer lifecycle")
 struct LifecycleTests {
     func install(_ vehicle: String, _ bundle: String, activate: Bool = true) throws -> InstallReport {
-        try Vehicle(directory: vehicle).install(bundle: bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes, activate: activate)
+        try Vehicle(directory: vehicle).install(
+            bundle: bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes, activate: activate)
     }
 
     @Test(arguments: VehicleConfig.BootControlKind.allCases)
-    func `nothing reports success before the new slots booted and were confirmed`(boot: VehicleConfig.BootControlKind) throws {
+    func `nothing reports success before the new slots booted and were confirmed`(boot: VehicleConfig.BootControlKind)
+        throws
+    {
         let fixture = try InstallerFixture()
         let vehicle = try fixture.vehicle(fixture.config(bootControl: boot))
         var progress: [WorkProgress] = []
@@ -23,19 +26,26 @@ struct LifecycleTests {
         ) { progress.append($0) }
         #expect(report.stage == .activated)
         #expect(report.bytesWritten == UInt64(2 * fixture.imageSize))
-        #expect(progress.last?.done == UInt64(2 * fixture.imageSize) && progress.last?.total == UInt64(2 * fixture.imageSize))
+        #expect(
+            progress.last?.done == UInt64(2 * fixture.imageSize)
+                && progress.last?.total == UInt64(2 * fixture.imageSize))
         #expect(zip(progress, progress.dropFirst()).allSatisfy { $0.done <= $1.done })
         #expect(progress.contains { $0.step.hasPrefix("verify") })
         // Counters and committed versions have not moved.
         #expect(try Vehicle(directory: vehicle).status().ecus["ECU0"]?.securityVersion == 5)
-        #expect(failure { () throws(OTAError) in try Vehicle(directory: vehicle).confirmBoot() }?.code == "confirm.not-booted")
+        #expect(
+            failure { () throws(OTAError) in try Vehicle(directory: vehicle).confirmBoot() }?.code
+                == "confirm.not-booted")
 
         let booted = try Vehicle(directory: vehicle).reboot()
         #expect(booted.booted == ["group0": .b, "group1": .b])
         try Vehicle(directory: vehicle).confirmBoot()
         let status = try Vehicle(directory: vehicle).status()
-        #expect(status.ecus["ECU0"] == InstalledSoftware(version: "2.0.0", securityVersion: 6, bundle: "update-1", swin: "SW-0-2.0.0"))
-        #expect(status.boot.active == ["group0": .b, "group1": .b] && status.boot.trial == nil && status.pending == nil)
+        #expect(
+            status.ecus["ECU0"]
+                == InstalledSoftware(version: "2.0.0", securityVersion: 6, bundle: "update-1", swin: "SW-0-2.0.0"))
+        #expect(
+            status.boot.active == ["group0": .b, "group1": .b] && status.boot.trial == nil && status.pending == nil)
         #expect(try fixture.slotContentHash(vehicle, group: 0, slot: .b) == fixture.imageHash("new-0.img"))
         #expect(try fixture.slotContentHash(vehicle, group: 1, slot: .a) == fixture.imageHash("old-1.img"))
         let records = try InstallerFixture.records(vehicle)
@@ -60,7 +70,9 @@ struct LifecycleTests {
     }
 
     @Test(arguments: VehicleConfig.BootControlKind.allCases)
-    func `an unconfirmed boot exhausts the counter and every group falls back, recorded as a failure`(boot: VehicleConfig.BootControlKind) throws {
+    func `an unconfirmed boot exhausts the counter and every group falls back, recorded as a failure`(
+        boot: VehicleConfig.BootControlKind
+    ) throws {
         let fixture = try InstallerFixture()
         let vehicle = try fixture.vehicle(fixture.config(bootControl: boot, tries: 2))
         _ = try install(vehicle, try fixture.standardBundle())
@@ -89,7 +101,9 @@ struct LifecycleTests {
         try Vehicle(directory: vehicle).rollback()
         #expect(try Vehicle(directory: vehicle).reboot().booted == ["group0": .a, "group1": .a])
         #expect(try Vehicle(directory: vehicle).status().ecus["ECU0"]?.securityVersion == 5)
-        #expect(failure { () throws(OTAError) in try Vehicle(directory: vehicle).rollback() }?.code == "rollback.nothing-pending")
+        #expect(
+            failure { () throws(OTAError) in try Vehicle(directory: vehicle).rollback() }?.code
+                == "rollback.nothing-pending")
     }
 
     @Test func `a second install while one is pending is refused`() throws {
@@ -99,7 +113,8 @@ struct LifecycleTests {
         let second = try fixture.standardBundle()
         #expect(
             failure { () throws(OTAError) in
-                try Vehicle(directory: vehicle).install(bundle: second, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
+                try Vehicle(directory: vehicle).install(
+                    bundle: second, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
             }?.code == "install.pending")
     }
 
@@ -114,14 +129,17 @@ struct LifecycleTests {
         try FileManager.default.copyItem(atPath: other, toPath: path)
         let before = try InstallerFixture.slotHashes(vehicle)
         let error = failure { () throws(OTAError) in
-            try Vehicle(directory: vehicle).install(bundle: path, expecting: decision, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
+            try Vehicle(directory: vehicle).install(
+                bundle: path, expecting: decision, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
         }
         #expect(error?.code == "install.bundle-changed")
         #expect(try InstallerFixture.slotHashes(vehicle) == before)
         #expect(try InstallerFixture.records(vehicle).last?.errorCode == "install.bundle-changed")
     }
 
-    @Test func `payload bytes altered after check never reach an active slot and the written slot is not trusted`() throws {
+    @Test func `payload bytes altered after check never reach an active slot and the written slot is not trusted`()
+        throws
+    {
         let fixture = try InstallerFixture()
         let vehicle = try fixture.vehicle()
         let path = try fixture.standardBundle()
@@ -130,7 +148,8 @@ struct LifecycleTests {
         bytes[bytes.count - 3000] ^= 0x40
         try bytes.write(to: URL(fileURLWithPath: path))
         let error = failure { () throws(OTAError) in
-            try Vehicle(directory: vehicle).install(bundle: path, expecting: decision, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
+            try Vehicle(directory: vehicle).install(
+                bundle: path, expecting: decision, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
         }
         #expect(error?.code == "payload.chunk-hash")
         let status = try Vehicle(directory: vehicle).status()
@@ -170,7 +189,8 @@ struct LifecycleTests {
         let fixture = try InstallerFixture()
         let linked = try fixture.vehicle()
         try FileManager.default.moveItem(atPath: "\(linked)/private", toPath: "\(linked)/elsewhere")
-        try FileManager.default.createSymbolicLink(atPath: "\(linked)/private", withDestinationPath: "\(linked)/elsewhere")
+        try FileManager.default.createSymbolicLink(
+            atPath: "\(linked)/private", withDestinationPath: "\(linked)/elsewhere")
         #expect(failure { () throws(OTAError) in _ = try Vehicle(directory: linked) }?.code == "vehicle.private-dir")
         let open = try fixture.vehicle()
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: "\(open)/private")
@@ -185,7 +205,8 @@ struct LifecycleTests {
         config.slotGroups[1].image = "missing.img"
         let path = "\(fixture.directory)/vehicle-failed"
         let error = failure { () throws(OTAError) in
-            try Vehicle.create(directory: path, config: config, baseDirectory: fixture.images, trust: "\(fixture.keys)/trust")
+            try Vehicle.create(
+                directory: path, config: config, baseDirectory: fixture.images, trust: "\(fixture.keys)/trust")
         }
         #expect(error?.code == "io.not-found")
         #expect(!FileManager.default.fileExists(atPath: path))
@@ -195,34 +216,45 @@ struct LifecycleTests {
         let fixture = try InstallerFixture()
         let vehicle = try fixture.vehicle()
         let first = try Vehicle(directory: vehicle)
-        #expect(failure { () throws(OTAError) in _ = try Vehicle(directory: vehicle, options: .init(lockTimeout: 0.05)) }?.code == "install.busy")
+        #expect(
+            failure { () throws(OTAError) in _ = try Vehicle(directory: vehicle, options: .init(lockTimeout: 0.05)) }?
+                .code == "install.busy")
         _ = first
     }
 
     @Test func `the GRUB environment block keeps its size, header and other variables`() throws {
         let fixture = try InstallerFixture()
         let path = "\(fixture.directory)/grubenv"
-        try Data(try GrubEnvironmentBootControl.render([("saved_entry", "linux"), ("note", "a\\b\nc")])).write(to: URL(fileURLWithPath: path))
+        try Data(try GrubEnvironmentBootControl.render([("saved_entry", "linux"), ("note", "a\\b\nc")])).write(
+            to: URL(fileURLWithPath: path))
         let control = GrubEnvironmentBootControl(path: path)
         var state = BootState(active: ["ivi": .a, "adas": .b])
         state.trial = ["ivi": .b]
         state.triesRemaining = 3
         try control.store(state)
         let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
-        #expect(bytes.count == 1024 && bytes.starts(with: Array("# GRUB Environment Block\n".utf8)) && bytes.last == UInt8(ascii: "#"))
+        #expect(
+            bytes.count == 1024 && bytes.starts(with: Array("# GRUB Environment Block\n".utf8))
+                && bytes.last == UInt8(ascii: "#"))
         #expect(try control.load() == state)
         let variables = try GrubEnvironmentBootControl.parse(bytes)
         #expect(variables.first { $0.0 == "saved_entry" }?.1 == "linux")
         #expect(variables.first { $0.0 == "note" }?.1 == "a\\b\nc")
         #expect(String(decoding: bytes, as: UTF8.self).contains("ota_trial_ivi=b\nota_tries=3\n"))
-        #expect(failure { () throws(OTAError) in _ = try GrubEnvironmentBootControl.parse(Array(bytes.prefix(1000))) }?.code == "boot.env-invalid")
+        #expect(
+            failure { () throws(OTAError) in _ = try GrubEnvironmentBootControl.parse(Array(bytes.prefix(1000))) }?.code
+                == "boot.env-invalid")
     }
 
-    @Test func `the U-Boot environment matches fw_setenv's format: CRC32, NUL-separated pairs, other variables kept`() throws {
+    @Test func `the U-Boot environment matches fw_setenv's format: CRC32, NUL-separated pairs, other variables kept`()
+        throws
+    {
         #expect(CRC32.checksum(Array("123456789".utf8)[...]) == 0xCBF4_3926)  // the standard check value
         let fixture = try InstallerFixture()
         let path = "\(fixture.directory)/uboot.env"
-        try Data(try UBootEnvironmentBootControl.render([("bootcmd", "run ota_boot"), ("bootdelay", "0")], size: 0x2000)).write(to: URL(fileURLWithPath: path))
+        try Data(
+            try UBootEnvironmentBootControl.render([("bootcmd", "run ota_boot"), ("bootdelay", "0")], size: 0x2000)
+        ).write(to: URL(fileURLWithPath: path))
         let control = UBootEnvironmentBootControl(path: path)
         var state = BootState(active: ["ivi": .a, "adas": .b])
         state.trial = ["ivi": .b]
@@ -232,12 +264,14 @@ struct LifecycleTests {
         #expect(try control.load() == state)
         let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
         #expect(bytes.count == 0x2000 && bytes.last == 0xFF)
-        #expect(try UBootEnvironmentBootControl.parse(bytes, size: 0x2000).first { $0.0 == "bootcmd" }?.1 == "run ota_boot")
+        #expect(
+            try UBootEnvironmentBootControl.parse(bytes, size: 0x2000).first { $0.0 == "bootcmd" }?.1 == "run ota_boot")
         // An independent CRC (Python's zlib) agrees.
         let python = Process()
         python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         python.arguments = [
-            "python3", "-c", "import sys, zlib; d = open(sys.argv[1], 'rb').read(); sys.exit(0 if zlib.crc32(d[4:]) == int.from_bytes(d[:4], 'little') else 1)",
+            "python3", "-c",
+            "import sys, zlib; d = open(sys.argv[1], 'rb').read(); sys.exit(0 if zlib.crc32(d[4:]) == int.from_bytes(d[:4], 'little') else 1)",
             path,
         ]
         try python.run()
@@ -245,7 +279,8 @@ struct LifecycleTests {
         #expect(python.terminationStatus == 0)
         // fw_printenv (u-boot-tools), when installed, reads what we wrote.
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/fw_printenv") {
-            try "\(path) 0x0 0x2000\n".write(toFile: "\(fixture.directory)/fw_env.config", atomically: true, encoding: .utf8)
+            try "\(path) 0x0 0x2000\n".write(
+                toFile: "\(fixture.directory)/fw_env.config", atomically: true, encoding: .utf8)
             let printenv = Process()
             printenv.executableURL = URL(fileURLWithPath: "/usr/bin/fw_printenv")
             printenv.arguments = ["-c", "\(fixture.directory)/fw_env.config", "ota_trial_ivi", "ota_tries"]
@@ -258,7 +293,9 @@ struct LifecycleTests {
         }
         var corrupted = bytes
         corrupted[100] ^= 1
-        #expect(failure { () throws(OTAError) in _ = try UBootEnvironmentBootControl.parse(corrupted, size: 0x2000) }?.code == "boot.env-crc")
+        #expect(
+            failure { () throws(OTAError) in _ = try UBootEnvironmentBootControl.parse(corrupted, size: 0x2000) }?.code
+                == "boot.env-crc")
     }
 }
 

@@ -16,7 +16,8 @@ extension PolicyRefusalTests {
         let vehicle = try fixture.vehicle()
         let floor = try InstallerFixture.rawState(vehicle).timeFloor
         let future = try fixture.bundle(
-            try fixture.manifest(id: "typo-2060", expires: "2061-01-01T00:00:00Z", created: "2060-01-01T00:00:00Z"), refusable: true)
+            try fixture.manifest(id: "typo-2060", expires: "2061-01-01T00:00:00Z", created: "2060-01-01T00:00:00Z"),
+            refusable: true)
         try expectRefused("manifest.not-yet-valid", fixture: fixture, vehicle: vehicle, bundle: future)
         #expect(try InstallerFixture.rawState(vehicle).timeFloor == floor)
         // Every later, correctly dated update still installs (no crl.expired from a moved floor).
@@ -32,7 +33,8 @@ extension PolicyRefusalTests {
         let floor = try InstallerFixture.rawState(vehicle).timeFloor
         let soon = Timestamp.format(Date().addingTimeInterval(3600))
         let bundle = try fixture.bundle(try fixture.manifest(created: soon))
-        try Vehicle(directory: vehicle).install(bundle: bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
+        try Vehicle(directory: vehicle).install(
+            bundle: bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
         #expect(try InstallerFixture.rawState(vehicle).timeFloor == floor)
     }
 
@@ -40,7 +42,8 @@ extension PolicyRefusalTests {
         let fixture = try InstallerFixture()
         let vehicle = try fixture.vehicle()
         let floor = try InstallerFixture.rawState(vehicle).timeFloor
-        let bundle = try fixture.bundle(try fixture.manifest(created: Timestamp.format(Date().addingTimeInterval(3600))))
+        let bundle = try fixture.bundle(
+            try fixture.manifest(created: Timestamp.format(Date().addingTimeInterval(3600))))
         try expectRefused("precondition.unknown", fixture: fixture, vehicle: vehicle, bundle: bundle, conditions: nil)
         #expect(try InstallerFixture.rawState(vehicle).timeFloor == floor)
     }
@@ -49,7 +52,9 @@ extension PolicyRefusalTests {
         let fixture = try InstallerFixture()
         var config = fixture.config()
         config.suite = .gm
-        try expectRefused("target.suite", fixture: fixture, vehicle: try fixture.vehicle(config), bundle: try fixture.standardBundle())
+        try expectRefused(
+            "target.suite", fixture: fixture, vehicle: try fixture.vehicle(config), bundle: try fixture.standardBundle()
+        )
     }
 
     @Test(arguments: ["v2.3.0", "2.3.1-beta", "2.3.1+build7", "2.03.1", "2..1", "2.3.1 rc", "２.3.1"])
@@ -61,33 +66,46 @@ extension PolicyRefusalTests {
         if SoftwareVersion(version) == nil {
             // The builder refuses it before signing ...
             #expect(throws: OTAError(.manifestInvalid, "")) {
-                try fixture.bundle(try fixture.manifest(images: [HardeningSpec(group: 0, version: version, securityVersion: 5)]))
+                try fixture.bundle(
+                    try fixture.manifest(images: [HardeningSpec(group: 0, version: version, securityVersion: 5)]))
             }
         } else {
             // ... and a pre-release sorts before its release: a downgrade at the same security version.
-            let bundle = try fixture.bundle(try fixture.manifest(images: [HardeningSpec(group: 0, version: version, securityVersion: 5)]))
+            let bundle = try fixture.bundle(
+                try fixture.manifest(images: [HardeningSpec(group: 0, version: version, securityVersion: 5)]))
             try expectRefused("rollback.version", fixture: fixture, vehicle: vehicle, bundle: bundle)
         }
     }
 
     @Test func `the version order is Semantic Versioning's, over any number of numeric parts`() {
-        let ordered = ["0.9", "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta", "1.0.0-beta.2", "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0",
-                       "1.0.1", "1.9.2", "1.10.0", "2", "2.0.0.1"]
+        let ordered = [
+            "0.9", "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta", "1.0.0-beta.2", "1.0.0-beta.11",
+            "1.0.0-rc.1", "1.0.0",
+            "1.0.1", "1.9.2", "1.10.0", "2", "2.0.0.1",
+        ]
         let versions = ordered.map { SoftwareVersion($0)! }
         for (index, version) in versions.enumerated().dropFirst() {
             #expect(versions[index - 1] < version, "\(ordered[index - 1]) < \(ordered[index])")
         }
         #expect(SoftwareVersion("2.3") == SoftwareVersion("2.3.0"))
-        for bad in ["", "v1", "1.", ".1", "1.-2", "1.0.0-", "1.0.0-a..b", "1.0.0-01", "01.0", "1+x", "1.0.0-ä", String(repeating: "1.", count: 8) + "1"] {
+        for bad in [
+            "", "v1", "1.", ".1", "1.-2", "1.0.0-", "1.0.0-a..b", "1.0.0-01", "01.0", "1+x", "1.0.0-ä",
+            String(repeating: "1.", count: 8) + "1",
+        ] {
             #expect(SoftwareVersion(bad) == nil, "\(bad)")
         }
     }
 
     @Test func `readings out of their range are refused, not trusted`() throws {
         let fixture = try InstallerFixture()
-        for reading in [VehicleConditions(parked: true, gear: "P", batteryPercent: 1000), VehicleConditions(parked: true, gear: "P", batteryPercent: -5),
-                        VehicleConditions(parked: true, gear: "P\u{0}", batteryPercent: 80), VehicleConditions(parked: true, gear: "", batteryPercent: 80)] {
-            try expectRefused("precondition.reading", fixture: fixture, bundle: try fixture.standardBundle(), conditions: reading)
+        for reading in [
+            VehicleConditions(parked: true, gear: "P", batteryPercent: 1000),
+            VehicleConditions(parked: true, gear: "P", batteryPercent: -5),
+            VehicleConditions(parked: true, gear: "P\u{0}", batteryPercent: 80),
+            VehicleConditions(parked: true, gear: "", batteryPercent: 80),
+        ] {
+            try expectRefused(
+                "precondition.reading", fixture: fixture, bundle: try fixture.standardBundle(), conditions: reading)
         }
     }
 
@@ -112,7 +130,9 @@ extension PolicyRefusalTests {
         let fixture = try InstallerFixture()
         let vehicle = try fixture.vehicle(fixture.config(automatedDriving: true))
         let bundle = try fixture.bundle(
-            try fixture.manifest(images: [HardeningSpec(group: 0, categories: "[automated-driving]")], regulatory: InstallerFixture.adRegulatory))
+            try fixture.manifest(
+                images: [HardeningSpec(group: 0, categories: "[automated-driving]")],
+                regulatory: InstallerFixture.adRegulatory))
         try expectRefused(
             "approval.invalid", cause: "approval.number-mismatch", fixture: fixture, vehicle: vehicle, bundle: bundle,
             approval: try fixture.craftedApproval(for: bundle, id: "AD-SOMETHING-ELSE"))
@@ -126,7 +146,9 @@ extension PolicyRefusalTests {
         let reader = try ArchiveReader(file: try InputFile(path: bundle))
         while let entry = try reader.nextEntry() { entries.append((entry.name, try reader.readAll(limit: 16 << 20))) }
         var recipients = try Recipients.decode(entries[2].1)
-        for index in recipients.recipients.indices { recipients.recipients[index].ephemeralPublicKey = Data([0x30, 0x03, 0x02, 0x01, 0x00]).base64EncodedString() }
+        for index in recipients.recipients.indices {
+            recipients.recipients[index].ephemeralPublicKey = Data([0x30, 0x03, 0x02, 0x01, 0x00]).base64EncodedString()
+        }
         entries[2].1 = try recipients.encoded()
         let crafted = fixture.directory + "/garbage-recipients.ota"
         let file = try AtomicFileWriter(path: crafted)
@@ -145,7 +167,8 @@ extension CrashInjectionTests {
     @Test func `a power cut right after the bootloader counted a boot still records the boot`() throws {
         let fixture = try InstallerFixture()
         let vehicle = try fixture.vehicle()
-        try Vehicle(directory: vehicle).install(bundle: try fixture.standardBundle(), conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
+        try Vehicle(directory: vehicle).install(
+            bundle: try fixture.standardBundle(), conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
         let bootsBefore = try InstallerFixture.records(vehicle).filter { $0.step == .boot }.count
         // The bootloader runs and saves its environment (one try used); the power goes before
         // the installer writes anything.

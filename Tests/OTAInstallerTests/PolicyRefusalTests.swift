@@ -23,27 +23,35 @@ struct PolicyRefusalTests {
         let stateBefore = try InstallerFixture.rawState(vehicle)
         let recordsBefore = try InstallerFixture.records(vehicle).count
         let caught = failure { () throws(OTAError) in
-            try Vehicle(directory: vehicle).install(bundle: bundle, approval: approval, conditions: conditions, consent: consent)
+            try Vehicle(directory: vehicle).install(
+                bundle: bundle, approval: approval, conditions: conditions, consent: consent)
         }
         #expect(caught?.code == code, "\(caught?.description ?? "installed")", sourceLocation: sourceLocation)
         #expect(caught?.kind == .rejected, sourceLocation: sourceLocation)
         if let cause { #expect(caught?.cause == cause, sourceLocation: sourceLocation) }
-        #expect(try InstallerFixture.slotHashes(vehicle) == slotsBefore, "a slot was written", sourceLocation: sourceLocation)
+        #expect(
+            try InstallerFixture.slotHashes(vehicle) == slotsBefore, "a slot was written",
+            sourceLocation: sourceLocation)
         #expect(try InstallerFixture.rawBoot(vehicle) == bootBefore, sourceLocation: sourceLocation)
         let stateAfter = try InstallerFixture.rawState(vehicle)
-        #expect(stateAfter.ecus == stateBefore.ecus && stateAfter.slots == stateBefore.slots && stateAfter.pending == nil, sourceLocation: sourceLocation)
+        #expect(
+            stateAfter.ecus == stateBefore.ecus && stateAfter.slots == stateBefore.slots && stateAfter.pending == nil,
+            sourceLocation: sourceLocation)
         let records = try InstallerFixture.records(vehicle).dropFirst(recordsBefore)
         let refusal = records.last
         // An install attempt ends with its result record; a vehicle that refuses to open (its
         // trust store or state fails its seal) records the check that refused.
-        #expect([.result, .trustCheck, .stateCheck].contains(refusal?.step) && refusal?.outcome == .rejected && refusal?.errorCode == code,
-                "no record of the refusal: \(records.map(\.step))", sourceLocation: sourceLocation)
+        #expect(
+            [.result, .trustCheck, .stateCheck].contains(refusal?.step) && refusal?.outcome == .rejected
+                && refusal?.errorCode == code,
+            "no record of the refusal: \(records.map(\.step))", sourceLocation: sourceLocation)
         #expect(refusal?.vin == InstallerFixture.vin, sourceLocation: sourceLocation)
     }
 
     @Test func `a bundle for another model is refused`() throws {
         let fixture = try InstallerFixture()
-        try expectRefused("target.model", fixture: fixture, bundle: try fixture.bundle(try fixture.manifest(models: "[X2]")))
+        try expectRefused(
+            "target.model", fixture: fixture, bundle: try fixture.bundle(try fixture.manifest(models: "[X2]")))
     }
 
     @Test func `an image for another hardware id is refused`() throws {
@@ -54,25 +62,32 @@ struct PolicyRefusalTests {
 
     @Test func `a VIN allow-list without this vehicle is refused`() throws {
         let fixture = try InstallerFixture()
-        try expectRefused("target.vin", fixture: fixture, bundle: try fixture.bundle(try fixture.manifest(vins: "[LSVX1A2B3C4D00000]")))
+        try expectRefused(
+            "target.vin", fixture: fixture,
+            bundle: try fixture.bundle(try fixture.manifest(vins: "[LSVX1A2B3C4D00000]")))
     }
 
     @Test func `a VIN allow-list with this vehicle is accepted`() throws {
         let fixture = try InstallerFixture()
         let vehicle = try fixture.vehicle()
         let bundle = try fixture.bundle(try fixture.manifest(vins: "[LSVX1A2B3C4D00000, \(InstallerFixture.vin)]"))
-        let report = try Vehicle(directory: vehicle).install(bundle: bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
+        let report = try Vehicle(directory: vehicle).install(
+            bundle: bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
         #expect(report.stage == .activated)
     }
 
     @Test func `an expired bundle is refused`() throws {
         let fixture = try InstallerFixture()
-        try expectRefused("manifest.expired", fixture: fixture, bundle: try fixture.bundle(try fixture.manifest(expires: "2026-02-01T00:00:00Z"), refusable: true))
+        try expectRefused(
+            "manifest.expired", fixture: fixture,
+            bundle: try fixture.bundle(try fixture.manifest(expires: "2026-02-01T00:00:00Z"), refusable: true))
     }
 
     @Test func `a lower security version is refused`() throws {
         let fixture = try InstallerFixture()
-        let manifest = try fixture.manifest(images: [Spec(group: 0, securityVersion: 4, allowDowngrade: true), Spec(group: 1)])
+        let manifest = try fixture.manifest(images: [
+            Spec(group: 0, securityVersion: 4, allowDowngrade: true), Spec(group: 1),
+        ])
         try expectRefused("rollback.security-version", fixture: fixture, bundle: try fixture.bundle(manifest))
     }
 
@@ -80,7 +95,9 @@ struct PolicyRefusalTests {
         let fixture = try InstallerFixture()
         let refused = try fixture.manifest(images: [Spec(group: 0, version: "0.9.0", securityVersion: 5)])
         try expectRefused("rollback.version", fixture: fixture, bundle: try fixture.bundle(refused))
-        let allowed = try fixture.manifest(images: [Spec(group: 0, version: "0.9.0", securityVersion: 5, allowDowngrade: true)])
+        let allowed = try fixture.manifest(images: [
+            Spec(group: 0, version: "0.9.0", securityVersion: 5, allowDowngrade: true)
+        ])
         let report = try Vehicle(directory: try fixture.vehicle()).install(
             bundle: try fixture.bundle(allowed), conditions: InstallerFixture.parked,
             consent: InstallerFixture.yes)
@@ -89,7 +106,9 @@ struct PolicyRefusalTests {
 
     @Test func `an automated-driving change without an approval is refused`() throws {
         let fixture = try InstallerFixture()
-        let manifest = try fixture.manifest(images: [Spec(group: 0, categories: "[automated-driving, safety]")], regulatory: InstallerFixture.adRegulatory)
+        let manifest = try fixture.manifest(
+            images: [Spec(group: 0, categories: "[automated-driving, safety]")],
+            regulatory: InstallerFixture.adRegulatory)
         try expectRefused("approval.missing", fixture: fixture, bundle: try fixture.bundle(manifest))
     }
 
@@ -125,8 +144,11 @@ struct PolicyRefusalTests {
     @Test func `an expired approval is refused`() throws {
         let fixture = try InstallerFixture()
         let bundle = try adBundle(fixture)
-        let approval = try fixture.approval(for: bundle, validFrom: Date().addingTimeInterval(-86400 * 10), validUntil: Date().addingTimeInterval(-86400))
-        try expectRefused("approval.invalid", cause: "approval.expired", fixture: fixture, bundle: bundle, approval: approval)
+        let approval = try fixture.approval(
+            for: bundle, validFrom: Date().addingTimeInterval(-86400 * 10),
+            validUntil: Date().addingTimeInterval(-86400))
+        try expectRefused(
+            "approval.invalid", cause: "approval.expired", fixture: fixture, bundle: bundle, approval: approval)
     }
 
     @Test func `an approval signed by a release certificate is refused`() throws {
@@ -159,7 +181,9 @@ struct PolicyRefusalTests {
 
     @Test func `a recall without a recall filing is refused`() throws {
         let fixture = try InstallerFixture()
-        let manifest = try fixture.manifest(images: [Spec(group: 0, categories: "[recall]")], regulatory: "  - {type: filing, number: F-2, authority: MIIT}")
+        let manifest = try fixture.manifest(
+            images: [Spec(group: 0, categories: "[recall]")],
+            regulatory: "  - {type: filing, number: F-2, authority: MIIT}")
         try expectRefused("filing.missing", fixture: fixture, bundle: try fixture.bundle(manifest, refusable: true))
     }
 
@@ -186,7 +210,8 @@ struct PolicyRefusalTests {
 
     @Test func `unknown vehicle state is refused`() throws {
         let fixture = try InstallerFixture()
-        try expectRefused("precondition.unknown", fixture: fixture, bundle: try fixture.standardBundle(), conditions: nil)
+        try expectRefused(
+            "precondition.unknown", fixture: fixture, bundle: try fixture.standardBundle(), conditions: nil)
     }
 
     @Test func `refused consent is refused and recorded with the notice digest and language`() throws {
@@ -198,7 +223,9 @@ struct PolicyRefusalTests {
         let record = try InstallerFixture.records(vehicle).last
         #expect(record?.notice?.language == "en")
         #expect(record?.notice?.digest.count == 64)
-        #expect(record?.confirmation?.answer == .refused && record?.confirmation?.party == .driver && record?.confirmation?.channel == "app")
+        #expect(
+            record?.confirmation?.answer == .refused && record?.confirmation?.party == .driver
+                && record?.confirmation?.channel == "app")
     }
 
     @Test func `missing consent is refused`() throws {
@@ -211,15 +238,18 @@ struct PolicyRefusalTests {
         let bundle = try fixture.standardBundle()
         // Made with an empty trust store: every install is refused.
         let emptyTrust = fixture.directory + "/empty-trust"
-        try FileManager.default.createDirectory(atPath: "\(emptyTrust)/release/anchors", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: "\(emptyTrust)/release/anchors", withIntermediateDirectories: true)
         let empty = fixture.directory + "/vehicle-empty-trust"
-        try Vehicle.create(directory: empty, config: fixture.config(), baseDirectory: fixture.images, trust: emptyTrust,
-                           decryptionKey: "\(fixture.keys)/vehicle/device.key")
+        try Vehicle.create(
+            directory: empty, config: fixture.config(), baseDirectory: fixture.images, trust: emptyTrust,
+            decryptionKey: "\(fixture.keys)/vehicle/device.key")
         try expectRefused("trust.empty", fixture: fixture, vehicle: empty, bundle: bundle)
         // Emptied or removed after init: the vehicle refuses to open (its trust store is sealed).
         let emptied = try fixture.vehicle()
         try FileManager.default.removeItem(atPath: "\(emptied)/trust")
-        try FileManager.default.createDirectory(atPath: "\(emptied)/trust/release/anchors", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: "\(emptied)/trust/release/anchors", withIntermediateDirectories: true)
         try expectRefused("trust.tampered", fixture: fixture, vehicle: emptied, bundle: bundle)
         let missing = try fixture.vehicle()
         try FileManager.default.removeItem(atPath: "\(missing)/trust")
@@ -229,11 +259,13 @@ struct PolicyRefusalTests {
     @Test func `the policy runs in the design's order and records every step`() throws {
         let fixture = try InstallerFixture()
         let vehicle = try fixture.vehicle()
-        try Vehicle(directory: vehicle).install(bundle: try fixture.standardBundle(), conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
+        try Vehicle(directory: vehicle).install(
+            bundle: try fixture.standardBundle(), conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
         let steps = try InstallerFixture.records(vehicle).map(\.step)
         #expect(
             steps == [
-                .vehicleInit, .verify, .repository, .target, .antiRollback, .approval, .filing, .plan, .precondition, .consent, .decrypt,
+                .vehicleInit, .verify, .repository, .target, .antiRollback, .approval, .filing, .plan, .precondition,
+                .consent, .decrypt,
                 .applyStart, .applyImage, .applyImage, .applyInstalled, .activate,
             ])
         let consent = try InstallerFixture.records(vehicle).first { $0.step == .consent }

@@ -1,7 +1,8 @@
 import Foundation
 import OTACore
-@testable import OTAInstaller
 import Testing
+
+@testable import OTAInstaller
 
 /// The anti-rollback counters, the clock floor and the vehicle's own configuration are sealed
 /// (`MACFileStore`: an HMAC under the device-held `keys/seal.key`): anything edited, forged,
@@ -27,10 +28,14 @@ struct ProtectedStateTests {
         var config = fixture.config(securityVersions: [7, 7])
         config.suite = suite
         let vehicle = try fixture.vehicle(config)
-        #expect(try String(contentsOfFile: "\(vehicle)/keys/seal.key", encoding: .utf8).hasPrefix(suite == .gm ? "hmac-sm3 " : "hmac-sha256 "))
+        #expect(
+            try String(contentsOfFile: "\(vehicle)/keys/seal.key", encoding: .utf8).hasPrefix(
+                suite == .gm ? "hmac-sm3 " : "hmac-sha256 "))
         #expect(opening(vehicle) == nil)
         // The attacker edits the counter in place and keeps the seal line …
-        try editSealedState(vehicle) { $0.replacingOccurrences(of: #""securityVersion":7"#, with: #""securityVersion":1"#) }
+        try editSealedState(vehicle) {
+            $0.replacingOccurrences(of: #""securityVersion":7"#, with: #""securityVersion":1"#)
+        }
         #expect(opening(vehicle)?.code == "vehicle.state-tampered")
         // … or writes a plain, unsealed state with the lower counter.
         var state = try InstallerFixture.rawStateUnchecked(vehicle)
@@ -46,7 +51,9 @@ struct ProtectedStateTests {
         state.timeFloor = Date(timeIntervalSince1970: 2_000_000_000)
         try InstallerFixture.writeRawState(vehicle, state)  // as the installer would
         #expect(opening(vehicle) == nil)
-        try editSealedState(vehicle) { $0.replacingOccurrences(of: Timestamp.format(state.timeFloor), with: "1970-01-01T00:00:00Z") }
+        try editSealedState(vehicle) {
+            $0.replacingOccurrences(of: Timestamp.format(state.timeFloor), with: "1970-01-01T00:00:00Z")
+        }
         #expect(opening(vehicle)?.code == "vehicle.state-tampered")
     }
 
@@ -59,7 +66,8 @@ struct ProtectedStateTests {
         #expect(opening(vehicle) == nil)
         let path = "\(vehicle)/vehicle.json"
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        try text.replacingOccurrences(of: #""automatedDriving":true"#, with: #""automatedDriving":false"#).write(toFile: path, atomically: true, encoding: .utf8)
+        try text.replacingOccurrences(of: #""automatedDriving":true"#, with: #""automatedDriving":false"#).write(
+            toFile: path, atomically: true, encoding: .utf8)
         #expect(opening(vehicle)?.code == "vehicle.config-tampered")
         // Even a byte-for-byte equivalent re-encoding differs from what was sealed.
         try (text + " ").write(toFile: path, atomically: true, encoding: .utf8)
@@ -77,7 +85,8 @@ struct ProtectedStateTests {
         #expect(opening(second)?.code == "vehicle.state-tampered")
         // The configuration seal is a validly sealed document, but under another name.
         try FileManager.default.removeItem(atPath: "\(second)/private/state.json")
-        try FileManager.default.copyItem(atPath: "\(second)/private/config.seal", toPath: "\(second)/private/state.json")
+        try FileManager.default.copyItem(
+            atPath: "\(second)/private/config.seal", toPath: "\(second)/private/state.json")
         #expect(opening(second)?.code == "vehicle.state-tampered")
         try original.write(to: URL(fileURLWithPath: "\(second)/private/state.json"))
         #expect(opening(second) == nil)
@@ -105,14 +114,17 @@ struct ProtectedStateTests {
         try key.write(to: folder + ".key")
         let backend = try MACFileStore(privateDirectory: folder, keyPath: folder + ".key")
         let path = "\(fixture.directory)/vehicle-backend"
-        try Vehicle.create(directory: path, config: fixture.config(), baseDirectory: fixture.images, trust: "\(fixture.keys)/trust",
-                           decryptionKey: "\(fixture.keys)/vehicle/device.key", protectedStore: backend)
+        try Vehicle.create(
+            directory: path, config: fixture.config(), baseDirectory: fixture.images, trust: "\(fixture.keys)/trust",
+            decryptionKey: "\(fixture.keys)/vehicle/device.key", protectedStore: backend)
         #expect(FileManager.default.fileExists(atPath: folder + "/state.json"))
         #expect(!FileManager.default.fileExists(atPath: path + "/private/state.json"))
         #expect(!FileManager.default.fileExists(atPath: path + "/keys/seal.key"))
         do {
             let vehicle = try Vehicle(directory: path, options: Vehicle.Options(protectedStore: backend))
-            let report = try vehicle.install(bundle: try fixture.standardBundle(), conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
+            let report = try vehicle.install(
+                bundle: try fixture.standardBundle(), conditions: InstallerFixture.parked, consent: InstallerFixture.yes
+            )
             #expect(report.images.count == 2)
         }  // the installer's lock is released here
         // Without its backend the vehicle has no state it can trust.

@@ -1,10 +1,11 @@
 import Foundation
-@testable import OTABuilder
 import OTACore
 import OTAInstaller
 import OTARecorder
 import OTATestSupport
 import Testing
+
+@testable import OTABuilder
 
 /// A vehicle configured for two release signers (`releaseThreshold: 2`) installs only what two
 /// people signed: one engineer's key under a second certificate (in another point encoding,
@@ -27,26 +28,38 @@ struct TwoPersonVehicleTests {
         envelope.signatures.append(try signer.sign(head.manifestBytes, type: SignatureEnvelope.manifestType))
         try reader.streamPayloadsUnverifiedHead(manifest: manifest)
         let payloads = manifest.images.map { image in
-            (entry: image.payload.entry, size: image.payload.storedSize,
-             source: { () throws(OTAError) -> BundleWriter.PayloadSource in .stream(try reader.nextPayload()!) })
+            (
+                entry: image.payload.entry, size: image.payload.storedSize,
+                source: { () throws(OTAError) -> BundleWriter.PayloadSource in .stream(try reader.nextPayload()!) }
+            )
         }
-        try BundleWriter.write(to: bundle, manifest: head.manifestBytes, envelope: envelope, recipients: head.recipients, payloads: payloads)
+        try BundleWriter.write(
+            to: bundle, manifest: head.manifestBytes, envelope: envelope, recipients: head.recipients,
+            payloads: payloads)
     }
 
     @Test(arguments: [OpenSSLTool.PointForm.compressed, .hybrid])
-    func `one engineer with a second certificate for the same key cannot meet a threshold of two`(form: OpenSSLTool.PointForm) throws {
+    func `one engineer with a second certificate for the same key cannot meet a threshold of two`(
+        form: OpenSSLTool.PointForm
+    ) throws {
         let fixture = try InstallerFixture()
         let vehicle = try twoSignerVehicle(fixture)
         let bundle = try fixture.standardBundle()
         let certificate = try OpenSSLTool.issueCertificate(
-            for: "\(fixture.keys)/release/signer-1.key", form: form, subject: "/O=ota sample OEM/OU=release/CN=Release Signer 1 (second badge)",
-            caCertificate: "\(fixture.keys)/release/signing-ca.crt", caKey: "\(fixture.keys)/release/signing-ca.key", sm2: false,
+            for: "\(fixture.keys)/release/signer-1.key", form: form,
+            subject: "/O=ota sample OEM/OU=release/CN=Release Signer 1 (second badge)",
+            caCertificate: "\(fixture.keys)/release/signing-ca.crt", caKey: "\(fixture.keys)/release/signing-ca.key",
+            sm2: false,
             extensions: OpenSSLTool.signerExtensions(), in: fixture.directory)
-        try appendSignature(bundle, try SignerIdentity.load(key: "\(fixture.keys)/release/signer-1.key", certificate: certificate,
-                                                             chain: "\(fixture.keys)/release/chain.pem", passphrase: nil))
+        try appendSignature(
+            bundle,
+            try SignerIdentity.load(
+                key: "\(fixture.keys)/release/signer-1.key", certificate: certificate,
+                chain: "\(fixture.keys)/release/chain.pem", passphrase: nil))
         let slots = try InstallerFixture.slotHashes(vehicle)
         let caught = failure { () throws(OTAError) in
-            try Vehicle(directory: vehicle).install(bundle: bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
+            try Vehicle(directory: vehicle).install(
+                bundle: bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
         }
         #expect(caught?.code == "signature.duplicate-signer", "\(caught?.description ?? "installed")")
         #expect(try InstallerFixture.slotHashes(vehicle) == slots)
@@ -58,7 +71,8 @@ struct TwoPersonVehicleTests {
         let vehicle = try twoSignerVehicle(fixture)
         let bundle = try fixture.standardBundle()
         _ = try BundleRewriter.cosign(path: bundle, signer: try fixture.signer("signer-2"))
-        let report = try Vehicle(directory: vehicle).install(bundle: bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
+        let report = try Vehicle(directory: vehicle).install(
+            bundle: bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
         #expect(report.images.count == 2)
     }
 }

@@ -22,8 +22,10 @@ import Testing
         init(answerBytes: Int = 0) throws {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             try RepositoryServer.run([
-                "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "30", "-subj", "/CN=localhost",
-                "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", directory + "/server.key", "-out", directory + "/server.crt",
+                "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days",
+                "30", "-subj", "/CN=localhost",
+                "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", directory + "/server.key", "-out",
+                directory + "/server.crt",
             ])
             let script = """
                 import hashlib, http.server, json, ssl, sys
@@ -60,11 +62,16 @@ import Testing
                 """
             let portFile = directory + "/port"
             pid = try Spawn.start(
-                ["python3", "-c", script, directory + "/server.crt", directory + "/server.key", Self.keys + "/root-ca.crt", String(answerBytes)],
+                [
+                    "python3", "-c", script, directory + "/server.crt", directory + "/server.key",
+                    Self.keys + "/root-ca.crt", String(answerBytes),
+                ],
                 output: portFile)
             var found = 0
             for _ in 0..<200 {
-                if let text = try? String(contentsOfFile: portFile, encoding: .utf8), let value = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                if let text = try? String(contentsOfFile: portFile, encoding: .utf8),
+                    let value = Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
+                {
                     found = value
                     break
                 }
@@ -82,8 +89,13 @@ import Testing
 
         var url: String { "https://localhost:\(port)/v1/upload" }
 
-        func transport(certificate: String? = EchoServer.keys + "/device.crt", key: String? = EchoServer.keys + "/device.key", ca: String? = nil) -> HTTPTransport {
-            HTTPTransport(options: TransportOptions(clientCertificate: certificate, clientKey: key, pinnedCA: ca ?? self.certificate, retries: 0))
+        func transport(
+            certificate: String? = EchoServer.keys + "/device.crt", key: String? = EchoServer.keys + "/device.key",
+            ca: String? = nil
+        ) -> HTTPTransport {
+            HTTPTransport(
+                options: TransportOptions(
+                    clientCertificate: certificate, clientKey: key, pinnedCA: ca ?? self.certificate, retries: 0))
         }
 
         func file(_ bytes: Int) throws -> (path: String, sha256: String) {
@@ -95,10 +107,13 @@ import Testing
     }
 
     @Test(arguments: ["POST", "PUT"])
-    func `a file is streamed over mutual TLS with its length and type, and the server's answer comes back`(method: String) throws {
+    func `a file is streamed over mutual TLS with its length and type, and the server's answer comes back`(
+        method: String
+    ) throws {
         let server = try EchoServer()
         let (path, sha256) = try server.file(3 << 20 + 17)
-        let answer = try server.transport().upload(file: path, to: server.url, method: method, contentType: "application/x-ndjson")
+        let answer = try server.transport().upload(
+            file: path, to: server.url, method: method, contentType: "application/x-ndjson")
         #expect(answer.status == 201)
         #expect(answer.succeeded)
         let echo = try #require(try JSONSerialization.jsonObject(with: Data(answer.body)) as? [String: Any])
@@ -114,10 +129,16 @@ import Testing
         let server = try EchoServer()
         let (path, _) = try server.file(1000)
         let none = refusal { _ = try server.transport(certificate: nil, key: nil).upload(file: path, to: server.url) }
-        #expect(none == .transportTLS || none == .transportFailed || none == .transportClientRejected, "\(String(describing: none))")
-        let unpinned = refusal { _ = try server.transport(ca: EchoServer.keys + "/root-ca.crt").upload(file: path, to: server.url) }
+        #expect(
+            none == .transportTLS || none == .transportFailed || none == .transportClientRejected,
+            "\(String(describing: none))")
+        let unpinned = refusal {
+            _ = try server.transport(ca: EchoServer.keys + "/root-ca.crt").upload(file: path, to: server.url)
+        }
         #expect(unpinned == .transportTLS)
-        #expect(refusal { _ = try server.transport().upload(file: path, to: "http://127.0.0.1:\(server.port)/v1/upload") } == .transportPlainHTTP)
+        #expect(
+            refusal { _ = try server.transport().upload(file: path, to: "http://127.0.0.1:\(server.port)/v1/upload") }
+                == .transportPlainHTTP)
         #expect(refusal { _ = try server.transport().upload(file: path + "-missing", to: server.url) } == .ioNotFound)
     }
 
@@ -126,7 +147,8 @@ import Testing
         let (path, sha256) = try server.file(1_000_000)
         let transport = HTTPTransport(
             options: TransportOptions(
-                clientCertificate: EchoServer.keys + "/device.crt", clientKey: EchoServer.keys + "/device.key", pinnedCA: server.certificate,
+                clientCertificate: EchoServer.keys + "/device.crt", clientKey: EchoServer.keys + "/device.key",
+                pinnedCA: server.certificate,
                 retries: 0, bandwidthLimit: 400_000))
         let start = Date()
         let answer = try transport.upload(file: path, to: server.url)
@@ -138,7 +160,9 @@ import Testing
     @Test func `an answer longer than the bound is refused`() throws {
         let server = try EchoServer(answerBytes: 5000)
         let (path, _) = try server.file(10)
-        #expect(refusal { _ = try server.transport().upload(file: path, to: server.url, maximumResponse: 4096) } == .transportTooLong)
+        #expect(
+            refusal { _ = try server.transport().upload(file: path, to: server.url, maximumResponse: 4096) }
+                == .transportTooLong)
         #expect(try server.transport().upload(file: path, to: server.url, maximumResponse: 8192).body.count == 5000)
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import OTACore
-import Testing
 import OTATestSupport
+import Testing
 
 /// `ota vehicle ...` and `ota install` end to end on the sample vehicle config, as a script
 /// would run them: exit codes 0 / 1 / 2 and the `--json` codes.
@@ -10,7 +10,9 @@ struct VehicleCommandTests {
     struct Run {
         let status: Int32
         let stdout: String
-        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any]) ?? [:] }
+        var json: [String: Any] {
+            (try? JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any]) ?? [:]
+        }
         var code: String? { (json["error"] as? [String: Any])?["code"] as? String }
         var result: [String: Any] { json["result"] as? [String: Any] ?? [:] }
     }
@@ -39,16 +41,24 @@ struct VehicleCommandTests {
         try images.run()
         images.waitUntilExit()
         let keys = root + "/keys-sample/intl"
-        let signer = ["--key", "\(keys)/release/signer-1.key", "--cert", "\(keys)/release/signer-1.crt", "--chain", "\(keys)/release/chain.pem"]
+        let signer = [
+            "--key", "\(keys)/release/signer-1.key", "--cert", "\(keys)/release/signer-1.crt", "--chain",
+            "\(keys)/release/chain.pem",
+        ]
         for (manifest, bundle) in [("infotainment-full", "ivi"), ("adas-automated-driving", "adas")] {
             let build = try Self.ota(
-                ["bundle", "build", "\(root)/manifests/\(manifest).yaml", "--images", directory + "/images"] + signer + [
-                    "--recipient", "\(keys)/vehicle/device.crt", "-o", "\(directory)/\(bundle).ota", "--json",
-                ])
+                ["bundle", "build", "\(root)/manifests/\(manifest).yaml", "--images", directory + "/images"] + signer
+                    + [
+                        "--recipient", "\(keys)/vehicle/device.crt", "-o", "\(directory)/\(bundle).ota", "--json",
+                    ])
             #expect(build.status == 0)
         }
         let car = directory + "/car"
-        #expect(try Self.ota(["vehicle", "init", car, "--config", root + "/samples/vehicle-x1.yaml", "--images", directory + "/images", "--json"]).status == 0)
+        #expect(
+            try Self.ota([
+                "vehicle", "init", car, "--config", root + "/samples/vehicle-x1.yaml", "--images",
+                directory + "/images", "--json",
+            ]).status == 0)
         #expect(FileManager.default.fileExists(atPath: car + "/boot/grubenv"))
         let state = directory + "/state.json"
         try Data(#"{"parked": true, "gear": "P", "batteryPercent": 85}"#.utf8).write(to: URL(fileURLWithPath: state))
@@ -68,14 +78,18 @@ struct VehicleCommandTests {
         let status = try Self.ota(["vehicle", "status", car, "--json"])
         #expect(((status.result["ecus"] as? [String: Any])?["IVI"] as? [String: Any])?["version"] as? String == "2.4.0")
 
-        let adas = ["install", "--workshop", directory + "/adas.ota", "--vehicle", car, "--state", state, "--consent", "yes", "--json"]
+        let adas = [
+            "install", "--workshop", directory + "/adas.ota", "--vehicle", car, "--state", state, "--consent", "yes",
+            "--json",
+        ]
         let missing = try Self.ota(adas)
         #expect(missing.status == 2 && missing.code == "approval.missing")
         let approval = directory + "/adas.approval"
         #expect(
             try Self.ota([
                 "approve", directory + "/adas.ota", "--key", "\(keys)/approval/approval-signer.key", "--cert",
-                "\(keys)/approval/approval-signer.crt", "--approval-id", "MIIT-AD-2026-0042", "--models", "X1", "-o", approval,
+                "\(keys)/approval/approval-signer.crt", "--approval-id", "MIIT-AD-2026-0042", "--models", "X1", "-o",
+                approval,
             ]).status == 0)
         // The sample manifest asks for 50 % battery.
         let approved = try Self.ota(adas + ["--approval", approval])
@@ -87,10 +101,15 @@ struct VehicleCommandTests {
         let deviceCertificate = root + "/keys-sample/intl/vehicle/device.crt"
         let verify = try Self.ota(["records", "verify", log, "--key", deviceCertificate, "--json"])
         #expect(verify.status == 0, "\(verify.stdout)")
-        let segments = try FileManager.default.contentsOfDirectory(atPath: log).filter { $0.hasPrefix("seg") || $0.hasSuffix(".log") }.sorted()
+        let segments = try FileManager.default.contentsOfDirectory(atPath: log).filter {
+            $0.hasPrefix("seg") || $0.hasSuffix(".log")
+        }.sorted()
         let text = try segments.map { try String(contentsOfFile: log + "/" + $0, encoding: .utf8) }.joined()
-        for expected in ["consent.refused", "approval.missing", "precondition.unknown", "\"step\":\"vehicle.init\"",
-                         "\"step\":\"apply.image\"", "\"ecu\":\"IVI\"", "\"versionBefore\":\"2.3.1\"", "\"swinAfter\":\"SWIN-IVI-2.4.0\""] {
+        for expected in [
+            "consent.refused", "approval.missing", "precondition.unknown", "\"step\":\"vehicle.init\"",
+            "\"step\":\"apply.image\"", "\"ecu\":\"IVI\"", "\"versionBefore\":\"2.3.1\"",
+            "\"swinAfter\":\"SWIN-IVI-2.4.0\"",
+        ] {
             #expect(text.contains(expected), "record log lacks \(expected)")
         }
         if let first = segments.first {

@@ -66,7 +66,12 @@ import Testing
         // Snapshot and timestamp keys re-sign a newer snapshot that lists an older targets
         // version (or no longer lists the delegated role); the timestamp names it.
         for (step, (label, change)) in [
-            ("older targets", { (meta: inout JSONObject) in meta.set("targets.json", .object(try! JSONObject([("version", .integer(1))]))) }),
+            (
+                "older targets",
+                { (meta: inout JSONObject) in
+                    meta.set("targets.json", .object(try! JSONObject([("version", .integer(1))])))
+                }
+            ),
             ("dropped role", { (meta: inout JSONObject) in meta.remove("body.json") }),
         ].enumerated() as EnumeratedSequence<[(String, (inout JSONObject) -> Void)]> {
             // Each attempt newer than the last (a refused refresh still keeps the timestamp it verified).
@@ -78,7 +83,8 @@ import Testing
             snapshot.set("meta", .object(meta))
             let bytes = try fixture.resign(snapshot, role: "snapshot")
             try fixture.write("\(version).snapshot.json", bytes)
-            var timestamp = try #require(try TUFJSONParser.parse(try fixture.read("timestamp.json")).object?["signed"]?.object)
+            var timestamp = try #require(
+                try TUFJSONParser.parse(try fixture.read("timestamp.json")).object?["signed"]?.object)
             timestamp.set("version", .integer((timestamp["version"]?.integer ?? 0) + 1 + Int64(step)))
             let entry = try JSONObject([
                 ("version", .integer(version)), ("length", .integer(Int64(bytes.count))),
@@ -104,7 +110,8 @@ import Testing
         let signed = try #require(try TUFJSONParser.parse(try fixture.read("timestamp.json")).object?["signed"]?.object)
         var bare = signed
         bare.set("version", .integer(3))
-        bare.set("meta", .object(try JSONObject([("snapshot.json", .object(try JSONObject([("version", .integer(2))])))])))
+        bare.set(
+            "meta", .object(try JSONObject([("snapshot.json", .object(try JSONObject([("version", .integer(2))])))])))
         try fixture.write("timestamp.json", try fixture.resign(bare, role: "timestamp"))
         #expect(refusal { try fixture.client().refresh() } == .tufVersionMismatch)
     }
@@ -123,15 +130,22 @@ import Testing
         let file = try #require(try client.target(named: "a.bin"))
         let url = client.targetURL("a.bin", file, baseURL: "file://" + fixture.repository.targetsDirectory)
         try AtomicFileWriter.write(Array("good and more".utf8), to: String(url.dropFirst(7)))
-        #expect(refusal { _ = try client.fetchTarget("a.bin", file, baseURL: "file://" + fixture.repository.targetsDirectory) } == .tufTooLarge)
+        #expect(
+            refusal {
+                _ = try client.fetchTarget("a.bin", file, baseURL: "file://" + fixture.repository.targetsDirectory)
+            } == .tufTooLarge)
         try AtomicFileWriter.write(Array("evil".utf8), to: String(url.dropFirst(7)))
-        #expect(refusal { _ = try client.fetchTarget("a.bin", file, baseURL: "file://" + fixture.repository.targetsDirectory) } == .tufHashMismatch)
+        #expect(
+            refusal {
+                _ = try client.fetchTarget("a.bin", file, baseURL: "file://" + fixture.repository.targetsDirectory)
+            } == .tufHashMismatch)
     }
 
     @Test func `a tampered signed field breaks the threshold`() throws {
         let fixture = try RepositoryFixture()
         let text = String(decoding: try fixture.read("timestamp.json"), as: UTF8.self)
-        try fixture.write("timestamp.json", Array(text.replacingOccurrences(of: "\"version\":1}", with: "\"version\":7}").utf8))
+        try fixture.write(
+            "timestamp.json", Array(text.replacingOccurrences(of: "\"version\":1}", with: "\"version\":7}").utf8))
         #expect(refusal { try fixture.client().refresh() } == .tufSignatureThreshold)
     }
 
@@ -176,11 +190,15 @@ import Testing
         keys.set(twinID, twin)
         root.set("keys", .object(keys))
         var roles = try #require(root["roles"]?.object)
-        roles.set("timestamp", .object(try JSONObject([("keyids", .array([.string(keyID), .string(twinID)])), ("threshold", .integer(2))])))
+        roles.set(
+            "timestamp",
+            .object(
+                try JSONObject([("keyids", .array([.string(keyID), .string(twinID)])), ("threshold", .integer(2))])))
         root.set("roles", .object(roles))
         try fixture.write("2.root.json", try fixture.resign(root, role: "root"))
         // The timestamp, signed by the one key under each of its ids.
-        var timestamp = try #require(try TUFJSONParser.parse(try fixture.read("timestamp.json")).object?["signed"]?.object)
+        var timestamp = try #require(
+            try TUFJSONParser.parse(try fixture.read("timestamp.json")).object?["signed"]?.object)
         timestamp.set("version", .integer(2))
         let message = OLPCCanonicalJSON.encode(.object(timestamp))
         var signatures: [TUFJSON] = []
@@ -188,7 +206,10 @@ import Testing
             let signature = Hex.encode(try key.signature(for: message))
             signatures.append(.object(try JSONObject([("keyid", .string(id)), ("sig", .string(signature))])))
         }
-        try fixture.write("timestamp.json", OLPCCanonicalJSON.encodeFile(.object(try JSONObject([("signatures", .array(signatures)), ("signed", .object(timestamp))]))))
+        try fixture.write(
+            "timestamp.json",
+            OLPCCanonicalJSON.encodeFile(
+                .object(try JSONObject([("signatures", .array(signatures)), ("signed", .object(timestamp))]))))
         let client = try fixture.client()
         let error = try #require(fixture.expect(.tufSignatureThreshold) { try client.refresh() })
         #expect(error.code == .tufSignatureThreshold)
@@ -196,7 +217,11 @@ import Testing
     }
 
     static func keyObject(_ type: String, _ scheme: String, _ value: String) throws -> TUFJSON {
-        .object(try JSONObject([("keytype", .string(type)), ("scheme", .string(scheme)), ("keyval", .object(try JSONObject([("public", .string(value))])))]))
+        .object(
+            try JSONObject([
+                ("keytype", .string(type)), ("scheme", .string(scheme)),
+                ("keyval", .object(try JSONObject([("public", .string(value))]))),
+            ]))
     }
 
     @Test func `root rotation: the client walks every root version, each signed by old and new keys`() throws {
@@ -227,7 +252,9 @@ import Testing
         #expect(refusal { try fixture.client().refresh() } == .tufVersionMismatch)
     }
 
-    @Test func `fast-forward recovery: after a timestamp key rotation the client accepts the lower timestamp version`() throws {
+    @Test func `fast-forward recovery: after a timestamp key rotation the client accepts the lower timestamp version`()
+        throws
+    {
         let fixture = try RepositoryFixture()
         // An attacker with the old timestamp key pushed version 1000.
         let signed = try #require(try TUFJSONParser.parse(try fixture.read("timestamp.json")).object?["signed"]?.object)
@@ -286,7 +313,10 @@ import Testing
         try fixture.repository.delegate(role: "body-ecus", paths: ["*"])
         try fixture.addTarget("f", "f", role: "body-ecus")
         _ = try fixture.client().target(named: "f")
-        #expect(try FileSystem.list(fixture.clientDirectory.path) == ["body-ecus.json", "root.json", "snapshot.json", "targets.json", "timestamp.json"])
+        #expect(
+            try FileSystem.list(fixture.clientDirectory.path) == [
+                "body-ecus.json", "root.json", "snapshot.json", "targets.json", "timestamp.json",
+            ])
         // Role names from metadata are percent-encoded into file names and URLs: no path escapes.
         #expect(TUFMetadataStore(directory: "/m").path("a/../b?") == "/m/a%2F..%2Fb%3F.json")
         #expect(TUFMetadataStore(directory: "/m").path("..") == "/m/%2E%2E.json")
@@ -299,7 +329,9 @@ extension RepositoryFixture {
     /// Signs `signed` with the repository's current keys of `role` (what a holder of that key can do).
     func resign(_ signed: JSONObject, role: String) throws -> [UInt8] {
         let config = try RepositoryConfig.load(directory.path + "/repo/repository.json")
-        let keys = try config.roles[role]!.keyIDs.map { try RepositoryKey(try PrivateKey(contentsOf: directory.path + "/repo/keys/\($0).key")) }
+        let keys = try config.roles[role]!.keyIDs.map {
+            try RepositoryKey(try PrivateKey(contentsOf: directory.path + "/repo/keys/\($0).key"))
+        }
         return try MetadataSigner.sign(signed, keys: keys)
     }
 }

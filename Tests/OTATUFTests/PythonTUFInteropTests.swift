@@ -1,7 +1,7 @@
 import OTACore
 import OTATUF
-import Testing
 import OTATestSupport
+import Testing
 
 /// ota's client reads a repository that python-tuf's Metadata API made
 /// (scripts/make-python-tuf-fixture.py; the files are committed).
@@ -11,8 +11,10 @@ import OTATestSupport
     func client() throws -> (TUFClient, TemporaryDirectory) {
         let directory = try TemporaryDirectory("pytuf")
         let base = fixturePath("python-tuf")
-        try TUFClient.initialize(metadataDirectory: directory.path, trustedRoot: try FileSystem.read(base + "/metadata/1.root.json"))
-        let client = try TUFClient(metadataDirectory: directory.path, metadataURL: "file://\(base)/metadata", fetcher: FileFetcher(), now: now)
+        try TUFClient.initialize(
+            metadataDirectory: directory.path, trustedRoot: try FileSystem.read(base + "/metadata/1.root.json"))
+        let client = try TUFClient(
+            metadataDirectory: directory.path, metadataURL: "file://\(base)/metadata", fetcher: FileFetcher(), now: now)
         return (client, directory)
     }
 
@@ -30,7 +32,10 @@ import OTATestSupport
         }
         // Only unversioned metadata files are stored.
         let names = try FileSystem.list(directory.path)
-        #expect(names == ["apps.json", "deep.json", "hashed.json", "root.json", "snapshot.json", "targets.json", "timestamp.json"])
+        #expect(
+            names == [
+                "apps.json", "deep.json", "hashed.json", "root.json", "snapshot.json", "targets.json", "timestamp.json",
+            ])
     }
 
     @Test func `a terminating delegation ends the search`() throws {
@@ -47,15 +52,18 @@ import OTATestSupport
         for name in try FileSystem.list(source) {
             var bytes = try FileSystem.read("\(source)/\(name)")
             if name == "1.targets.json" {
-                let text = String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "python-tuf\"", with: "python-tuX\"")
+                let text = String(decoding: bytes, as: UTF8.self).replacingOccurrences(
+                    of: "python-tuf\"", with: "python-tuX\"")
                 bytes = Array(text.utf8)
             }
             try AtomicFileWriter.write(bytes, to: "\(directory.path)/metadata/\(name)")
         }
         let clientDirectory = try TemporaryDirectory("pytuf-client")
-        try TUFClient.initialize(metadataDirectory: clientDirectory.path, trustedRoot: try FileSystem.read(source + "/1.root.json"))
+        try TUFClient.initialize(
+            metadataDirectory: clientDirectory.path, trustedRoot: try FileSystem.read(source + "/1.root.json"))
         let client = try TUFClient(
-            metadataDirectory: clientDirectory.path, metadataURL: "file://\(directory.path)/metadata", fetcher: FileFetcher(), now: now)
+            metadataDirectory: clientDirectory.path, metadataURL: "file://\(directory.path)/metadata",
+            fetcher: FileFetcher(), now: now)
         // The snapshot does not pin targets' hash here, so only the signature can catch it.
         #expect(refusal { try client.refresh() } == .tufSignatureThreshold)
     }

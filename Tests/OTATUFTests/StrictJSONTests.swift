@@ -19,7 +19,10 @@ import Testing
         #expect(value.object?["e\u{301}"] == .integer(2))
     }
 
-    @Test(arguments: ["1.5", "1e3", "1E3", "-0.0", "-0", "01", "18446744073709551616", "9223372036854775808", "-9223372036854775809", "+1", "NaN", "Infinity"])
+    @Test(arguments: [
+        "1.5", "1e3", "1E3", "-0.0", "-0", "01", "18446744073709551616", "9223372036854775808", "-9223372036854775809",
+        "+1", "NaN", "Infinity",
+    ])
     func `numbers that are not canonical-JSON integers in range are refused`(text: String) {
         #expect(refused(#"{"n":\#(text)}"#))
     }
@@ -67,7 +70,10 @@ import Testing
     @Test func `expiry times are exactly YYYY-MM-DDTHH:MM:SSZ`() {
         #expect(TUFTime.parse("2030-01-01T00:00:00Z") == 1_893_456_000)
         #expect(TUFTime.format(1_893_456_000) == "2030-01-01T00:00:00Z")
-        for bad in ["2030-01-01T00:00:00", "2030-01-01T00:00:00.5Z", "2030-02-30T00:00:00Z", "2030-01-01 00:00:00Z", "+030-01-01T00:00:00Z"] {
+        for bad in [
+            "2030-01-01T00:00:00", "2030-01-01T00:00:00.5Z", "2030-02-30T00:00:00Z", "2030-01-01 00:00:00Z",
+            "+030-01-01T00:00:00Z",
+        ] {
             #expect(TUFTime.parse(bad) == nil)
         }
     }

@@ -20,19 +20,24 @@ final class RepositoryFixture {
     let clock = TestClock()
     let repository: Repository
 
-    init(suite: Suite = .intl, keyType: KeyType? = nil, thresholds: [String: Int] = [:], lifetimes: [String: Int64] = [:]) throws {
+    init(
+        suite: Suite = .intl, keyType: KeyType? = nil, thresholds: [String: Int] = [:], lifetimes: [String: Int64] = [:]
+    ) throws {
         directory = try TemporaryDirectory("repo")
         clientDirectory = try TemporaryDirectory("client")
         repository = Repository(directory: directory.path + "/repo", now: clock.read)
         try repository.initialize(suite: suite, keyType: keyType, thresholds: thresholds, lifetimes: lifetimes)
         try TUFClient.initialize(
-            metadataDirectory: clientDirectory.path, trustedRoot: try FileSystem.read(repository.metadataDirectory + "/1.root.json"))
+            metadataDirectory: clientDirectory.path,
+            trustedRoot: try FileSystem.read(repository.metadataDirectory + "/1.root.json"))
     }
 
     var metadata: String { repository.metadataDirectory }
 
     func client(limits: TUFLimits = .default) throws -> TUFClient {
-        try TUFClient(metadataDirectory: clientDirectory.path, metadataURL: "file://" + metadata, fetcher: FileFetcher(), limits: limits, now: clock.read)
+        try TUFClient(
+            metadataDirectory: clientDirectory.path, metadataURL: "file://" + metadata, fetcher: FileFetcher(),
+            limits: limits, now: clock.read)
     }
 
     /// Adds a file target with `content` and publishes.
@@ -53,7 +58,8 @@ final class RepositoryFixture {
             try body()
             return nil
         } catch let error as OTAError {
-            return error.code == code ? error : OTAError(error.code, "expected \(code), got \(error.code): \(error.message)")
+            return error.code == code
+                ? error : OTAError(error.code, "expected \(code), got \(error.code): \(error.message)")
         } catch {
             return nil
         }

@@ -24,7 +24,8 @@ public final class SoftHSMToken: Sendable {
 
     /// Whether SoftHSM2, OpenSC's pkcs11-tool and OpenSSL's pkcs11 engine are installed.
     public static var isAvailable: Bool {
-        FileManager.default.fileExists(atPath: module) && FileManager.default.isExecutableFile(atPath: "/usr/bin/pkcs11-tool")
+        FileManager.default.fileExists(atPath: module)
+            && FileManager.default.isExecutableFile(atPath: "/usr/bin/pkcs11-tool")
             && FileManager.default.isExecutableFile(atPath: "/usr/bin/softhsm2-util")
             && FileManager.default.fileExists(atPath: "/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so")
     }
@@ -35,7 +36,11 @@ public final class SoftHSMToken: Sendable {
             let token = try SoftHSMToken()
             setenv("SOFTHSM2_CONF", token.environment["SOFTHSM2_CONF"]!, 1)
             // A static lives until the process ends: remove the token directory then.
-            atexit { if case .success(let token) = SoftHSMToken.shared { try? FileManager.default.removeItem(atPath: token.directory) } }
+            atexit {
+                if case .success(let token) = SoftHSMToken.shared {
+                    try? FileManager.default.removeItem(atPath: token.directory)
+                }
+            }
             return .success(token)
         } catch let failure as Failure {
             return .failure(failure)
@@ -48,14 +53,19 @@ public final class SoftHSMToken: Sendable {
 
     init() throws {
         guard Self.isAvailable else {
-            throw Failure(description: "SoftHSM2, opensc or libengine-pkcs11-openssl is not installed (scripts/install-deps.sh installs them)")
+            throw Failure(
+                description:
+                    "SoftHSM2, opensc or libengine-pkcs11-openssl is not installed (scripts/install-deps.sh installs them)"
+            )
         }
         directory = NSTemporaryDirectory() + "ota-softhsm-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory + "/tokens", withIntermediateDirectories: true)
         try "directories.tokendir = \(directory)/tokens\nobjectstore.backend = file\nlog.level = ERROR\n"
             .write(toFile: directory + "/softhsm2.conf", atomically: true, encoding: .utf8)
         try (Self.pin + "\n").write(toFile: pinFile, atomically: true, encoding: .utf8)
-        try run("/usr/bin/softhsm2-util", ["--init-token", "--free", "--label", Self.label, "--pin", Self.pin, "--so-pin", "12345678"])
+        try run(
+            "/usr/bin/softhsm2-util",
+            ["--init-token", "--free", "--label", Self.label, "--pin", Self.pin, "--so-pin", "12345678"])
     }
 
     deinit { try? FileManager.default.removeItem(atPath: directory) }
@@ -63,19 +73,31 @@ public final class SoftHSMToken: Sendable {
     /// Generates a key pair in the token (`EC:prime256v1`, `EC:edwards25519`) unless one with
     /// `label` exists; returns the URI of its private half (module and PIN file included).
     @discardableResult
-    public func keyPair(label: String, type: String = "EC:prime256v1", id: String, token: String = SoftHSMToken.label) throws -> String {
+    public func keyPair(label: String, type: String = "EC:prime256v1", id: String, token: String = SoftHSMToken.label)
+        throws -> String
+    {
         lock.lock()
         defer { lock.unlock() }
         let tokens = try run("/usr/bin/softhsm2-util", ["--show-slots"])
         if !tokens.contains("Label:            \(token) ") && !tokens.contains("Label:            \(token)\n") {
-            try run("/usr/bin/softhsm2-util", ["--init-token", "--free", "--label", token, "--pin", Self.pin, "--so-pin", "12345678"])
+            try run(
+                "/usr/bin/softhsm2-util",
+                ["--init-token", "--free", "--label", token, "--pin", Self.pin, "--so-pin", "12345678"])
         }
-        let listing = try run("/usr/bin/pkcs11-tool", ["--module", Self.module, "--token-label", token, "--login", "--pin", Self.pin, "--list-objects", "--type", "privkey"])
-        if !listing.contains("label:      \(label)\n") {
-            try run("/usr/bin/pkcs11-tool", [
-                "--module", Self.module, "--token-label", token, "--login", "--pin", Self.pin, "--keypairgen", "--key-type", type,
-                "--label", label, "--id", id,
+        let listing = try run(
+            "/usr/bin/pkcs11-tool",
+            [
+                "--module", Self.module, "--token-label", token, "--login", "--pin", Self.pin, "--list-objects",
+                "--type", "privkey",
             ])
+        if !listing.contains("label:      \(label)\n") {
+            try run(
+                "/usr/bin/pkcs11-tool",
+                [
+                    "--module", Self.module, "--token-label", token, "--login", "--pin", Self.pin, "--keypairgen",
+                    "--key-type", type,
+                    "--label", label, "--id", id,
+                ])
         }
         return uri(label: label, token: token)
     }
@@ -87,7 +109,12 @@ public final class SoftHSMToken: Sendable {
 
     /// Exports the public half of key `id` (hex) as a PEM SubjectPublicKeyInfo, through the token.
     public func publicKeyPEM(id: String, to path: String) throws {
-        try run("/usr/bin/pkcs11-tool", ["--module", Self.module, "--token-label", Self.label, "--read-object", "--type", "pubkey", "--id", id, "--output-file", path + ".der"])
+        try run(
+            "/usr/bin/pkcs11-tool",
+            [
+                "--module", Self.module, "--token-label", Self.label, "--read-object", "--type", "pubkey", "--id", id,
+                "--output-file", path + ".der",
+            ])
         try OpenSSLTool.run(["pkey", "-pubin", "-inform", "DER", "-in", path + ".der", "-out", path])
     }
 
@@ -105,7 +132,10 @@ public final class SoftHSMToken: Sendable {
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else { throw Failure(description: "\(tool) \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(text)") }
+        guard process.terminationStatus == 0 else {
+            throw Failure(
+                description: "\(tool) \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(text)")
+        }
         return text
     }
 }

@@ -7,7 +7,8 @@ import OTACore
 /// only a trusted signature reaches in real use, is also decoded directly.
 struct ApprovalTarget: FuzzTarget {
     static let name = "approval"
-    static let summary = "approval file: ApprovalVerifier.verify against a sample manifest (intl and gm), CanonicalJSON.decode(Approval)"
+    static let summary =
+        "approval file: ApprovalVerifier.verify against a sample manifest (intl and gm), CanonicalJSON.decode(Approval)"
 
     let cases: [(verifier: ApprovalVerifier, manifest: Manifest, digest: Digest)]
 
@@ -15,8 +16,12 @@ struct ApprovalTarget: FuzzTarget {
         var cases: [(verifier: ApprovalVerifier, manifest: Manifest, digest: Digest)] = []
         for suite in [Suite.intl, .gm] {
             let bytes = try FuzzFixtures.manifestBytes(suite)
-            cases.append((ApprovalVerifier(chains: try FuzzFixtures.chains(suite)),
-                          try CanonicalJSON.decode(Manifest.self, from: bytes, as: .manifestMalformed), try Hasher.hash(suite.hash, bytes)))
+            cases.append(
+                (
+                    ApprovalVerifier(chains: try FuzzFixtures.chains(suite)),
+                    try CanonicalJSON.decode(Manifest.self, from: bytes, as: .manifestMalformed),
+                    try Hasher.hash(suite.hash, bytes)
+                ))
         }
         self.cases = cases
     }

@@ -10,7 +10,8 @@ import OTACore
 ///    decompressed, content hash), as far as the chunk hashes let it.
 struct BundleTarget: FuzzTarget {
     static let name = "bundle"
-    static let summary = "bundle file: BundleVerification.verify --deep (intl, gm); BundleReader head + payloads as bundle sign reads them"
+    static let summary =
+        "bundle file: BundleVerification.verify --deep (intl, gm); BundleReader head + payloads as bundle sign reads them"
 
     let path: String
     let policies: [(suite: Suite, policy: BundleTrustPolicy, keys: [PrivateKey])]
@@ -29,7 +30,8 @@ struct BundleTarget: FuzzTarget {
         FuzzFixtures.write(input, to: path)
         for test in policies {
             do throws(OTAError) {
-                _ = try BundleVerification.verify(path: path, policy: test.policy, decryptionKeys: test.keys, deep: true)
+                _ = try BundleVerification.verify(
+                    path: path, policy: test.policy, decryptionKeys: test.keys, deep: true)
             } catch {
                 FuzzTargets.explain(error)
             }

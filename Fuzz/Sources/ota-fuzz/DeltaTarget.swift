@@ -46,7 +46,9 @@ struct DeltaTarget: FuzzTarget {
     /// A header (108 bytes) with a valid check; fields from the input, the old image's size and
     /// hash right unless the input's flags say otherwise. With `body` nil the rest of the input
     /// is the body and its size comes from the input too.
-    private func header(_ reader: inout FuzzInput, body: (bytes: [UInt8], rawSize: UInt64)?, version defaultVersion: UInt16 = 2)
+    private func header(
+        _ reader: inout FuzzInput, body: (bytes: [UInt8], rawSize: UInt64)?, version defaultVersion: UInt16 = 2
+    )
         throws(OTAError) -> [UInt8]
     {
         let flags = reader.byte()
@@ -87,7 +89,8 @@ struct DeltaTarget: FuzzTarget {
         var body: [UInt8] = []
         if options & 1 != 0 {
             let raw = reader.bytes(Int(reader.integer(UInt16.self) % 4096))
-            let packed = try Self.compress(raw, with: try LZMA2StreamEncoder(LZMA2Settings(preset: 0, dictionarySize: 4096)))
+            let packed = try Self.compress(
+                raw, with: try LZMA2StreamEncoder(LZMA2Settings(preset: 0, dictionarySize: 4096)))
             body.append(12)
             Self.appendVarint(UInt64(raw.count), to: &body)
             Self.appendVarint(UInt64(packed.count), to: &body)

@@ -5,21 +5,31 @@ import OTACore
 /// anchors, then the threshold decided (both suites).
 struct EnvelopeTarget: FuzzTarget {
     static let name = "envelope"
-    static let summary = "signatures.json: SignatureEnvelope.decode, EnvelopeVerifier.verify, requireThreshold (intl and gm)"
+    static let summary =
+        "signatures.json: SignatureEnvelope.decode, EnvelopeVerifier.verify, requireThreshold (intl and gm)"
 
     let cases: [(suite: Suite, verifier: EnvelopeVerifier, manifest: [UInt8])]
 
     init() throws(OTAError) {
         cases = [
-            (.intl, EnvelopeVerifier(chains: try FuzzFixtures.chains(.intl), role: .release), try FuzzFixtures.manifestBytes(.intl)),
-            (.gm, EnvelopeVerifier(chains: try FuzzFixtures.chains(.gm), role: .release), try FuzzFixtures.manifestBytes(.gm)),
+            (
+                .intl, EnvelopeVerifier(chains: try FuzzFixtures.chains(.intl), role: .release),
+                try FuzzFixtures.manifestBytes(.intl)
+            ),
+            (
+                .gm, EnvelopeVerifier(chains: try FuzzFixtures.chains(.gm), role: .release),
+                try FuzzFixtures.manifestBytes(.gm)
+            ),
         ]
     }
 
     func run(_ input: [UInt8]) {
         guard let envelope = try? SignatureEnvelope.decode(input) else { return }
         for test in cases {
-            guard let reports = try? test.verifier.verify(envelope, body: test.manifest, expectedType: SignatureEnvelope.manifestType) else {
+            guard
+                let reports = try? test.verifier.verify(
+                    envelope, body: test.manifest, expectedType: SignatureEnvelope.manifestType)
+            else {
                 continue
             }
             for threshold in [1, 2] {

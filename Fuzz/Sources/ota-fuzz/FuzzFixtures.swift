@@ -21,7 +21,9 @@ enum FuzzFixtures {
 
     static func pki(_ suite: Suite) -> String { "\(root)/keys-sample/\(suite.rawValue)" }
 
-    static func trust(_ suite: Suite) throws(OTAError) -> TrustStore { try TrustStore(directory: "\(pki(suite))/trust") }
+    static func trust(_ suite: Suite) throws(OTAError) -> TrustStore {
+        try TrustStore(directory: "\(pki(suite))/trust")
+    }
 
     static func chains(_ suite: Suite) throws(OTAError) -> ChainVerifier {
         ChainVerifier(store: try trust(suite), time: FixedTime(now))

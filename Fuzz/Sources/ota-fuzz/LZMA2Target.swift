@@ -26,7 +26,9 @@ struct LZMA2Target: FuzzTarget {
             } catch {
                 return
             }
-            if output.count != count { FuzzTargets.violated("lzma2: a piece accepted for \(count) bytes gave \(output.count)") }
+            if output.count != count {
+                FuzzTargets.violated("lzma2: a piece accepted for \(count) bytes gave \(output.count)")
+            }
         }
     }
 }

@@ -9,7 +9,9 @@ struct ManifestTarget: FuzzTarget {
     init() throws(OTAError) {}
 
     func run(_ input: [UInt8]) {
-        guard let manifest = try? CanonicalJSON.decode(Manifest.self, from: input, as: .manifestMalformed) else { return }
+        guard let manifest = try? CanonicalJSON.decode(Manifest.self, from: input, as: .manifestMalformed) else {
+            return
+        }
         _ = ManifestRules.problems(in: manifest)
     }
 }

@@ -12,7 +12,11 @@ struct RecipientsTarget: FuzzTarget {
     init() throws(OTAError) {
         var cases: [(keys: [PrivateKey], digest: Digest)] = []
         for suite in [Suite.intl, .gm] {
-            cases.append((try FuzzFixtures.recipientKeys(suite), try Hasher.hash(suite.hash, try FuzzFixtures.manifestBytes(suite))))
+            cases.append(
+                (
+                    try FuzzFixtures.recipientKeys(suite),
+                    try Hasher.hash(suite.hash, try FuzzFixtures.manifestBytes(suite))
+                ))
         }
         self.cases = cases
     }

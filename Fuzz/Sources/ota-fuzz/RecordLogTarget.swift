@@ -33,19 +33,25 @@ struct RecordLogTarget: FuzzTarget {
     }
 
     static func sampleMeta(keyID: String) -> [UInt8] {
-        LogMeta(vin: SeedMaker.vin, hash: .sha256, keyID: keyID, retentionMonths: 6, created: "2026-11-01T00:00:00.000Z",
-                genesis: LogEntry.zeroHash).json.bytes + [0x0a]
+        LogMeta(
+            vin: SeedMaker.vin, hash: .sha256, keyID: keyID, retentionMonths: 6, created: "2026-11-01T00:00:00.000Z",
+            genesis: LogEntry.zeroHash
+        ).json.bytes + [0x0a]
     }
 
     func run(_ input: [UInt8]) {
         let log = directory + "/log"
         try? FileManager.default.removeItem(atPath: log)
-        guard (try? FileSystem.createDirectory(log, mode: 0o700)) != nil else { FuzzTargets.violated("cannot make \(log)") }
+        guard (try? FileSystem.createDirectory(log, mode: 0o700)) != nil else {
+            FuzzTargets.violated("cannot make \(log)")
+        }
         let mode = input.first ?? 0
-        let parts = input.dropFirst().split(separator: 0, maxSplits: 9, omittingEmptySubsequences: false).map(Array.init)
+        let parts = input.dropFirst().split(separator: 0, maxSplits: 9, omittingEmptySubsequences: false).map(
+            Array.init)
         FuzzFixtures.write(parts.first.map { $0.isEmpty ? meta : $0 } ?? meta, to: log + "/log.json")
         if parts.count > 1, !parts[1].isEmpty {
-            FuzzFixtures.write(mode & 4 != 0 ? Self.fixLines(parts[1], hashes: true, links: false) : parts[1], to: log + "/HEAD")
+            FuzzFixtures.write(
+                mode & 4 != 0 ? Self.fixLines(parts[1], hashes: true, links: false) : parts[1], to: log + "/HEAD")
         }
         var previous: String? = nil
         for (index, part) in parts.dropFirst(2).enumerated() {
@@ -62,7 +68,8 @@ struct RecordLogTarget: FuzzTarget {
         if mode & 8 != 0 { ingest(log) }
         let clock = ManualClock(FuzzFixtures.now)
         let configuration = Recorder.Configuration(segmentBytes: 4096, checkpointInterval: 4, durability: .none)
-        guard let recorder = try? Recorder.open(at: log, signer: signer, clock: clock, configuration: configuration) else { return }
+        guard let recorder = try? Recorder.open(at: log, signer: signer, clock: clock, configuration: configuration)
+        else { return }
         // What the recorder writes, its own reader must read back.
         // (An append may be followed by a checkpoint: the entry need not be the last line.)
         if let appended = try? recorder.append(SeedMaker.record(step: .commit, seq: 0)) {
@@ -71,7 +78,8 @@ struct RecordLogTarget: FuzzTarget {
                 LogEntry.parse(line).map { $0.seq == appended.seq && $0.hash == appended.hash } ?? false
             }
             guard bytes.last == 0x0a, found else {
-                FuzzTargets.violated("records: entry \(appended.seq) was appended to \(appended.segment) but does not read back")
+                FuzzTargets.violated(
+                    "records: entry \(appended.seq) was appended to \(appended.segment) but does not read back")
             }
         }
         try? recorder.close()
@@ -81,7 +89,9 @@ struct RecordLogTarget: FuzzTarget {
     private func ingest(_ log: String) {
         let path = directory + "/fleet.db"
         for suffix in ["", "-wal", "-shm", "-journal"] { unlink(path + suffix) }
-        guard let store = try? SQLiteRecordStore(path: path, mode: .create) else { FuzzTargets.violated("cannot make the fleet store \(path)") }
+        guard let store = try? SQLiteRecordStore(path: path, mode: .create) else {
+            FuzzTargets.violated("cannot make the fleet store \(path)")
+        }
         for _ in 0..<2 {
             do throws(OTAError) {
                 _ = try FleetIngest.ingest(log: log, publicKey: publicKey, into: store)

@@ -22,17 +22,24 @@ struct SeedMaker {
     static func record(step: RecordStep, seq: Int) -> UpgradeRecord {
         let time = RecordTime(milliseconds: 1_795_000_000_000 + Int64(seq) * 60_000, source: .test)
         return UpgradeRecord(
-            time: time, vin: vin, attempt: "fuzz\(seq / 5)", phase: .install, step: step, outcome: seq % 3 == 2 ? .rejected : .success,
+            time: time, vin: vin, attempt: "fuzz\(seq / 5)", phase: .install, step: step,
+            outcome: seq % 3 == 2 ? .rejected : .success,
             errorCode: seq % 3 == 2 ? "signature.threshold" : nil,
             reasons: seq % 3 == 2 ? [RecordReason(code: "signature.threshold", message: "1 of 2 signers")] : [],
             update: UpdateFacts(
-                bundle: "fuzz-bundle-intl", campaign: "CAMP-FUZZ", manifestDigest: String(repeating: "cd", count: 32), categories: [.safety],
+                bundle: "fuzz-bundle-intl", campaign: "CAMP-FUZZ", manifestDigest: String(repeating: "cd", count: 32),
+                categories: [.safety],
                 references: [.init(kind: .filing, number: "MIIT-OTA-2026-0001", authority: "MIIT")],
                 signers: [.init(subject: "CN=Release Signer 1", keyID: String(repeating: "5e", count: 32))]),
-            ecus: [ECUFacts(ecu: "IVI", hardwarePart: "IVI-HW-3", kind: .full, versionBefore: "2.3.1", versionAfter: "2.4.0",
-                            securityVersionBefore: 11, securityVersionAfter: 12, rxswinBefore: "R10-IVI-0023", rxswinAfter: "R10-IVI-0024",
-                            swinBefore: "SWIN-IVI-2.3.1", swinAfter: "SWIN-IVI-2.4.0",
-                            imageHashBefore: String(repeating: "a1", count: 32), imageHashAfter: String(repeating: "b2", count: 32))],
+            ecus: [
+                ECUFacts(
+                    ecu: "IVI", hardwarePart: "IVI-HW-3", kind: .full, versionBefore: "2.3.1", versionAfter: "2.4.0",
+                    securityVersionBefore: 11, securityVersionAfter: 12, rxswinBefore: "R10-IVI-0023",
+                    rxswinAfter: "R10-IVI-0024",
+                    swinBefore: "SWIN-IVI-2.3.1", swinAfter: "SWIN-IVI-2.4.0",
+                    imageHashBefore: String(repeating: "a1", count: 32),
+                    imageHashAfter: String(repeating: "b2", count: 32))
+            ],
             preconditions: PreconditionReadings(parked: true, gear: "P", batteryPercent: 78),
             notice: NoticeShown(digest: String(repeating: "ab", count: 32), language: "en"),
             confirmation: Confirmation(party: .owner, channel: "hmi", answer: .accepted, at: time),
@@ -102,23 +109,34 @@ struct SeedMaker {
 
     private func signer(_ suite: Suite, _ name: String) throws(OTAError) -> SignerIdentity {
         let pki = FuzzFixtures.pki(suite)
-        return try SignerIdentity.load(key: "\(pki)/release/\(name).key", certificate: "\(pki)/release/\(name).crt",
-                                       chain: "\(pki)/release/chain.pem", passphrase: nil)
+        return try SignerIdentity.load(
+            key: "\(pki)/release/\(name).key", certificate: "\(pki)/release/\(name).crt",
+            chain: "\(pki)/release/chain.pem", passphrase: nil)
     }
 
-    private func build(_ work: String, suite: Suite, encrypted: Bool, images: [(name: String, compression: String, size: Int)]) throws(OTAError) -> String {
+    private func build(
+        _ work: String, suite: Suite, encrypted: Bool, images: [(name: String, compression: String, size: Int)]
+    ) throws(OTAError) -> String {
         let label = "\(suite.rawValue)-\(encrypted ? "encrypted" : "plain")"
         let folder = "\(work)/\(label)"
         try FileSystem.createDirectory(folder)
         for (index, image) in images.enumerated() {
-            try AtomicFileWriter.write(Self.image(size: image.size, seed: UInt32(index + 7)), to: "\(folder)/\(image.name).bin")
+            try AtomicFileWriter.write(
+                Self.image(size: image.size, seed: UInt32(index + 7)), to: "\(folder)/\(image.name).bin")
         }
-        try AtomicFileWriter.write(Array(manifestText(suite: suite, images: images.map { ($0.name, $0.compression) }).utf8), to: "\(folder)/manifest.yaml")
-        let recipients = encrypted ? [try Certificate.load(contentsOf: "\(FuzzFixtures.pki(suite))/vehicle/fleet-recipient.crt")[0]] : []
+        try AtomicFileWriter.write(
+            Array(manifestText(suite: suite, images: images.map { ($0.name, $0.compression) }).utf8),
+            to: "\(folder)/manifest.yaml")
+        let recipients =
+            encrypted
+            ? [try Certificate.load(contentsOf: "\(FuzzFixtures.pki(suite))/vehicle/fleet-recipient.crt")[0]] : []
         let output = "\(work)/\(label).ota"
-        _ = try BundleBuilder.build(BundleBuilder.Request(
-            manifestPath: "\(folder)/manifest.yaml", imagesDirectory: folder, signer: try signer(suite, "signer-1"), recipients: recipients,
-            outputPath: output, chunkSize: 4096, xzPreset: 1, threads: 1, now: Date(timeIntervalSince1970: 1_793_491_200)))
+        _ = try BundleBuilder.build(
+            BundleBuilder.Request(
+                manifestPath: "\(folder)/manifest.yaml", imagesDirectory: folder, signer: try signer(suite, "signer-1"),
+                recipients: recipients,
+                outputPath: output, chunkSize: 4096, xzPreset: 1, threads: 1,
+                now: Date(timeIntervalSince1970: 1_793_491_200)))
         return output
     }
 
@@ -141,24 +159,28 @@ struct SeedMaker {
             if encrypted {
                 try save(try head.recipients.encoded(), RecipientsTarget.name, "\(name).json")
                 if only.isEmpty {
-                    try AtomicFileWriter.write(head.manifestBytes, to: "\(directory)/fixtures/manifest-\(suite.rawValue).json")
+                    try AtomicFileWriter.write(
+                        head.manifestBytes, to: "\(directory)/fixtures/manifest-\(suite.rawValue).json")
                 }
                 // Co-signed by a second signer: two signatures for the threshold.
                 _ = try BundleRewriter.cosign(path: path, signer: try signer(suite, "signer-2"))
                 let cosigned = try BundleReader(path: path).readHead()
                 try save(try cosigned.envelope.encoded(), EnvelopeTarget.name, "\(name)-cosigned.json")
                 let approvalSigner = try SignerIdentity.load(
-                    key: "\(FuzzFixtures.pki(suite))/approval/approval-signer.key", certificate: "\(FuzzFixtures.pki(suite))/approval/approval-signer.crt",
+                    key: "\(FuzzFixtures.pki(suite))/approval/approval-signer.key",
+                    certificate: "\(FuzzFixtures.pki(suite))/approval/approval-signer.crt",
                     chain: nil, passphrase: nil)
                 let approval = "\(work)/\(name).approval"
                 _ = try ApprovalIssuer.approve(
                     bundlePath: path, signer: approvalSigner, approvalID: "MIIT-AD-2026-0042", models: ["X1"],
-                    validFrom: Date(timeIntervalSince1970: 1_793_491_200), validUntil: Date(timeIntervalSince1970: 1_956_528_000),
+                    validFrom: Date(timeIntervalSince1970: 1_793_491_200),
+                    validUntil: Date(timeIntervalSince1970: 1_956_528_000),
                     outputPath: approval, now: Date(timeIntervalSince1970: 1_793_491_200))
                 let approvalBytes = try FileSystem.read(approval)
                 try save(approvalBytes, ApprovalTarget.name, "\(name).approval")
                 let signed = try SignedApproval.decode(approvalBytes)
-                try save(Array(Data(base64Encoded: signed.payload) ?? Data()), ApprovalTarget.name, "\(name)-payload.json")
+                try save(
+                    Array(Data(base64Encoded: signed.payload) ?? Data()), ApprovalTarget.name, "\(name)-payload.json")
             }
         }
         // The smallest framing cases: an empty archive and one tiny entry.
@@ -169,7 +191,9 @@ struct SeedMaker {
     /// A ustar archive of one 5-byte file, by hand.
     static func tinyTar() -> [UInt8] {
         var header = [UInt8](repeating: 0, count: 512)
-        func put(_ text: String, at offset: Int) { for (index, byte) in text.utf8.enumerated() { header[offset + index] = byte } }
+        func put(_ text: String, at offset: Int) {
+            for (index, byte) in text.utf8.enumerated() { header[offset + index] = byte }
+        }
         put("hello.txt", at: 0)
         put("0000644", at: 100)
         put("0000000", at: 108)
@@ -192,13 +216,16 @@ struct SeedMaker {
     // MARK: Compression
 
     private func makeCompression() throws(OTAError) {
-        let text = Array(String(repeating: "ota fuzz seed: the quick brown fox jumps over the lazy dog\n", count: 40).utf8)
+        let text = Array(
+            String(repeating: "ota fuzz seed: the quick brown fox jumps over the lazy dog\n", count: 40).utf8)
         let binary = Self.image(size: 6000, seed: 3)
         try save(try XZEncoder.compress(text, preset: 0), XZTarget.name, "text-preset0.xz")
         try save(try XZEncoder.compress(binary, preset: 6), XZTarget.name, "binary-preset6.xz")
         try save(try XZEncoder.compress([], preset: 1), XZTarget.name, "empty.xz")
         // Two concatenated streams (the decoder takes one stream: the second is trailing data).
-        try save(try XZEncoder.compress(Array(text.prefix(100))) + XZEncoder.compress(Array(text.prefix(50))), XZTarget.name, "two-streams.xz")
+        try save(
+            try XZEncoder.compress(Array(text.prefix(100))) + XZEncoder.compress(Array(text.prefix(50))), XZTarget.name,
+            "two-streams.xz")
 
         // LZMA2 pieces: exponent byte (0 -> 4 KiB), then per piece count/4 (u16), length (u16), bytes.
         let encoder = try LZMA2StreamEncoder(LZMA2Settings(preset: 1, dictionarySize: 4096))
@@ -245,7 +272,9 @@ struct SeedMaker {
         let runs: [UInt8] = [0x84, 0x06]  // 96 << 3 | 4 = 772
         let differences: [UInt8] = [1, 2, 3, 4]
         let inserts = Array("hello".utf8)
-        try save(Self.mode2(options: 0, newSize: 1105, transform: [], streams: [control, runs, differences, inserts]), DeltaTarget.name, "mode2-ops")
+        try save(
+            Self.mode2(options: 0, newSize: 1105, transform: [], streams: [control, runs, differences, inserts]),
+            DeltaTarget.name, "mode2-ops")
         // Format 3: a reference transform (one x86-64 region per image, one map entry) and an
         // ADDP of 2000 bytes after the same ops.
         var transform: [UInt8] = [1]
@@ -260,8 +289,11 @@ struct SeedMaker {
         DeltaTarget.appendVarint(2000, to: &predicted)
         var predictedRuns = runs
         DeltaTarget.appendVarint(2000 << 3, to: &predictedRuns)
-        try save(Self.mode2(options: 1, newSize: 3105, transform: transform, streams: [predicted, predictedRuns, differences, inserts]),
-                 DeltaTarget.name, "mode2-transform")
+        try save(
+            Self.mode2(
+                options: 1, newSize: 3105, transform: transform,
+                streams: [predicted, predictedRuns, differences, inserts]),
+            DeltaTarget.name, "mode2-transform")
     }
 
     /// A mode-2 delta seed: options, one frame, the header input (flags 0, SHA-256, `newSize`),
@@ -282,10 +314,12 @@ struct SeedMaker {
         let clock = ManualClock(Date(timeIntervalSince1970: 1_795_000_000))
         let configuration = Recorder.Configuration(segmentBytes: 2500, checkpointInterval: 3, durability: .none)
         let log = "\(work)/log"
-        let recorder = try Recorder.create(at: log, vin: Self.vin, signer: signer, clock: clock, configuration: configuration)
+        let recorder = try Recorder.create(
+            at: log, vin: Self.vin, signer: signer, clock: clock, configuration: configuration)
         for seq in 0..<5 {
             clock.advance(seconds: 60)
-            _ = try recorder.append(Self.record(step: [RecordStep.verify, .consent, .applyImage, .boot, .result][seq], seq: seq))
+            _ = try recorder.append(
+                Self.record(step: [RecordStep.verify, .consent, .applyImage, .boot, .result][seq], seq: seq))
         }
         try recorder.close()
         let (input, segments) = try Self.pack(log)
@@ -300,7 +334,8 @@ struct SeedMaker {
         // A log whose first segments were pruned after the fleet store acknowledged them: it
         // starts at a checkpoint, and a prune entry says what went.
         let pruned = "\(work)/pruned"
-        let writer = try Recorder.create(at: pruned, vin: Self.vin, signer: signer, clock: clock, configuration: configuration)
+        let writer = try Recorder.create(
+            at: pruned, vin: Self.vin, signer: signer, clock: clock, configuration: configuration)
         var last: Recorder.Appended? = nil
         for seq in 0..<8 {
             clock.advance(seconds: 86_400)
@@ -330,7 +365,9 @@ struct SeedMaker {
         let root = FuzzFixtures.root
         let vehicle = try FileSystem.read("\(root)/samples/vehicle-x1.yaml")
         try save(vehicle, VehicleConfigTarget.name, "vehicle-x1.yaml")
-        if let text = String(validating: vehicle, as: UTF8.self), let config = try? YAMLDecoderBridge.vehicleConfig(text) {
+        if let text = String(validating: vehicle, as: UTF8.self),
+            let config = try? YAMLDecoderBridge.vehicleConfig(text)
+        {
             try save(try CanonicalJSON.encode(config), VehicleConfigTarget.name, "vehicle.json")
         }
         let json: [(String, String)] = [
@@ -339,12 +376,16 @@ struct SeedMaker {
             ("nested.json", #"{"a": [{"b": [[{"c": null}]], "d": true, "e": false}]}"#),
         ]
         for (name, text) in json { try save(Array(text.utf8), StrictJSONTarget.name, name) }
-        try save(Array(#"{"batteryPercent": 80, "doorsUnlockable": true, "driving": false, "gear": "P", "parked": true}"#.utf8),
-                 VehicleConfigTarget.name, "state.json")
+        try save(
+            Array(
+                #"{"batteryPercent": 80, "doorsUnlockable": true, "driving": false, "gear": "P", "parked": true}"#.utf8),
+            VehicleConfigTarget.name, "state.json")
         for name in try FileSystem.list("\(root)/manifests") where name.hasSuffix(".yaml") {
             try save(try FileSystem.read("\(root)/manifests/\(name)"), ManifestSourceTarget.name, name)
         }
-        try save(Array(manifestText(suite: .gm, images: [("a", "xz"), ("b", "none")]).utf8), ManifestSourceTarget.name, "flow-style.yaml")
+        try save(
+            Array(manifestText(suite: .gm, images: [("a", "xz"), ("b", "none")]).utf8), ManifestSourceTarget.name,
+            "flow-style.yaml")
     }
 
     // MARK: TUF metadata
@@ -365,8 +406,14 @@ struct SeedMaker {
         let fixtures = "\(FuzzFixtures.root)/Tests/OTATUFTests/Fixtures/python-tuf/metadata"
         for name in try FileSystem.list(fixtures) where name.hasSuffix(".json") {
             // The slot of the file of its kind (1: a third root version).
-            let slot: UInt8 = name.contains("root") ? 1 : name.contains("timestamp") ? 2 : name.contains("snapshot") ? 3
-                : name.contains("targets") ? 4 : name.contains("apps") ? 5 : 6
+            let slot: UInt8 =
+                name.contains("root")
+                ? 1
+                : name.contains("timestamp")
+                    ? 2
+                    : name.contains("snapshot")
+                        ? 3
+                        : name.contains("targets") ? 4 : name.contains("apps") ? 5 : 6
             try save([0x80 | slot] + (try FileSystem.read("\(fixtures)/\(name)")), TUFTarget.name, "python-tuf-\(name)")
         }
     }
@@ -388,24 +435,37 @@ struct SeedMaker {
             else { continue }
             let change = TrustUpdate.RoleChange(crls: [Data(signingCRL.der).base64EncodedString()], threshold: 1)
             let payload = try CanonicalJSON.encode(
-                TrustUpdate(version: 1, issued: now.addingTimeInterval(-86_400), expires: now.addingTimeInterval(30 * 86_400), roles: [.release: change]))
+                TrustUpdate(
+                    version: 1, issued: now.addingTimeInterval(-86_400), expires: now.addingTimeInterval(30 * 86_400),
+                    roles: [.release: change]))
             try save([0x80] + payload, TrustUpdateTarget.name, "release-crl-\(suite).payload.json")
-            try save([0] + (try TrustUpdateTarget.sign(payload, roots: test.roots)), TrustUpdateTarget.name, "release-crl-\(suite).json")
+            try save(
+                [0] + (try TrustUpdateTarget.sign(payload, roots: test.roots)), TrustUpdateTarget.name,
+                "release-crl-\(suite).json")
 
             let key = try PrivateKey.generate(test.suite == .gm ? .sm2 : .p256)
             let newRoot = try CertificateIssuer.selfSignedRoot(
                 key: key,
                 profile: CertificateProfile(
-                    commonName: "Fuzz Release Root 2", organization: "ota fuzz", usage: .certificateAuthority(pathLength: 1),
+                    commonName: "Fuzz Release Root 2", organization: "ota fuzz",
+                    usage: .certificateAuthority(pathLength: 1),
                     notBefore: now.addingTimeInterval(-86_400), notAfter: now.addingTimeInterval(3650 * 86_400)))
-            let rotation = TrustUpdate.RoleChange(addAnchors: [Data(newRoot.der).base64EncodedString()], retireAnchors: [oldRoot.fingerprint])
+            let rotation = TrustUpdate.RoleChange(
+                addAnchors: [Data(newRoot.der).base64EncodedString()], retireAnchors: [oldRoot.fingerprint])
             let rotationPayload = try CanonicalJSON.encode(
-                TrustUpdate(version: 2, issued: now.addingTimeInterval(-86_400), expires: now.addingTimeInterval(30 * 86_400), roles: [.release: rotation]))
-            try save([0] + (try TrustUpdateTarget.sign(rotationPayload, roots: test.roots + [(key, newRoot)])), TrustUpdateTarget.name, "release-rotation-\(suite).json")
+                TrustUpdate(
+                    version: 2, issued: now.addingTimeInterval(-86_400), expires: now.addingTimeInterval(30 * 86_400),
+                    roles: [.release: rotation]))
+            try save(
+                [0] + (try TrustUpdateTarget.sign(rotationPayload, roots: test.roots + [(key, newRoot)])),
+                TrustUpdateTarget.name, "release-rotation-\(suite).json")
 
-            let pem = try FileSystem.read("\(release)/signing-ca.crl") + (try FileSystem.read("\(release)/signing-ca.crt"))
+            let pem =
+                try FileSystem.read("\(release)/signing-ca.crl") + (try FileSystem.read("\(release)/signing-ca.crt"))
             try save([0] + pem, TrustUpdateTarget.name, "signing-ca-crl-with-issuer-\(suite).pem")
-            try save([0] + (try FileSystem.read("\(release)/root-ca.crl")), TrustUpdateTarget.name, "root-ca-crl-\(suite).pem")
+            try save(
+                [0] + (try FileSystem.read("\(release)/root-ca.crl")), TrustUpdateTarget.name,
+                "root-ca-crl-\(suite).pem")
             try save([0] + signingCRL.der, TrustUpdateTarget.name, "signing-ca-crl-\(suite).der")
         }
     }

@@ -10,7 +10,8 @@ import OTACore
 ///   mode, a number literal beyond a finite Double.
 struct StrictJSONTarget: FuzzTarget {
     static let name = "json"
-    static let summary = "StrictJSON.parse (canonical and input modes): canonical bytes read back the same; accepted JSON is JSON to Foundation"
+    static let summary =
+        "StrictJSON.parse (canonical and input modes): canonical bytes read back the same; accepted JSON is JSON to Foundation"
 
     init() throws(OTAError) {}
 

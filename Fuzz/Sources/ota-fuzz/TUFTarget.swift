@@ -21,7 +21,8 @@ import OTATUF
 ///   the signature, length and hash checks to the version, expiry and delegation rules.
 struct TUFTarget: FuzzTarget {
     static let name = "tuf"
-    static let summary = "TUF metadata: TUFJSONParser, Root/Timestamp/Snapshot/TargetsMetadata, TUFClient refresh and delegated target search over a served repository"
+    static let summary =
+        "TUF metadata: TUFJSONParser, Root/Timestamp/Snapshot/TargetsMetadata, TUFClient refresh and delegated target search over a served repository"
 
     /// The repository's clock and the client's: the metadata is fresh at this instant.
     static let now: Int64 = 1_800_000_000
@@ -41,7 +42,9 @@ struct TUFTarget: FuzzTarget {
 
     /// The committed repository the harness serves (`--make-seeds Fuzz tuf` makes it again).
     static var fixture: String { "\(FuzzFixtures.fixtures)/tuf-repository" }
-    static let contents: [(name: String, role: String)] = [("x1/ivi-2.4.0.ota", "targets"), ("apps/nav.ota", "apps"), ("fw/bms.bin", "hashed")]
+    static let contents: [(name: String, role: String)] = [
+        ("x1/ivi-2.4.0.ota", "targets"), ("apps/nav.ota", "apps"), ("fw/bms.bin", "hashed"),
+    ]
 
     static func content(_ name: String) -> [UInt8] { Array("target \(name)\n".utf8) }
 
@@ -53,18 +56,22 @@ struct TUFTarget: FuzzTarget {
         let repository = Repository(directory: "\(work)/repo", now: { TUFTarget.now })
         try repository.initialize(suite: .intl, keyType: .ed25519)
         try repository.delegate(role: "apps", paths: ["apps/*"])
-        try repository.delegate(role: "hashed", pathHashPrefixes: ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "a", "b", "c", "d", "e", "f"])
+        try repository.delegate(
+            role: "hashed",
+            pathHashPrefixes: ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "a", "b", "c", "d", "e", "f"])
         for (name, role) in contents {
             let file = "\(work)/\(role).bin"
             FuzzFixtures.write(content(name), to: file)
-            try repository.addFile(file, name: name, role: role, custom: role == "targets" ? try bundleFields(content(name)) : nil)
+            try repository.addFile(
+                file, name: name, role: role, custom: role == "targets" ? try bundleFields(content(name)) : nil)
         }
         try repository.publish()
         try repository.rotate(role: TUFRoleName.timestamp)
         try? FileManager.default.removeItem(atPath: destination)
         for folder in ["metadata", "keys"] { try FileSystem.createDirectory("\(destination)/\(folder)") }
         for name in try FileSystem.list(repository.metadataDirectory) {
-            try AtomicFileWriter.write(try FileSystem.read("\(repository.metadataDirectory)/\(name)"), to: "\(destination)/metadata/\(name)")
+            try AtomicFileWriter.write(
+                try FileSystem.read("\(repository.metadataDirectory)/\(name)"), to: "\(destination)/metadata/\(name)")
         }
         for folder in ["\(work)/repo/keys", "\(work)/repo/keys/retired"] {
             for name in try FileSystem.list(folder) where name.hasSuffix(".key") {
@@ -81,10 +88,13 @@ struct TUFTarget: FuzzTarget {
             chunks += try Hasher.hash(.sha256, Array(bytes[start..<min(start + 8, bytes.count)])).bytes
         }
         let ota = try JSONObject([
-            ("bundleId", .string("fuzz-bundle-intl")), ("campaign", .string("CAMP-FUZZ")), ("models", .array([.string("X1")])),
-            ("vins", .array([.string("LSVX1A2B3C4D56789")])), ("ecus", .array([.string("IVI")])), ("hardwareIds", .array([.string("IVI-HW-3")])),
+            ("bundleId", .string("fuzz-bundle-intl")), ("campaign", .string("CAMP-FUZZ")),
+            ("models", .array([.string("X1")])),
+            ("vins", .array([.string("LSVX1A2B3C4D56789")])), ("ecus", .array([.string("IVI")])),
+            ("hardwareIds", .array([.string("IVI-HW-3")])),
             ("manifestDigest", .string("sha256:" + String(repeating: "ab", count: 32))),
-            ("versions", .object(try JSONObject([("IVI", .string("2.4.0"))]))), ("securityVersions", .object(try JSONObject([("IVI", .integer(3))]))),
+            ("versions", .object(try JSONObject([("IVI", .string("2.4.0"))]))),
+            ("securityVersions", .object(try JSONObject([("IVI", .integer(3))]))),
             ("chunks", .object(try JSONObject([("size", .integer(8)), ("sha256", .string(Hex.encode(chunks)))]))),
         ])
         return try JSONObject([("ota", .object(ota))])
@@ -111,7 +121,9 @@ struct TUFTarget: FuzzTarget {
         let client = try Self.client(scratch: scratch, trustedRoot: trustedRoot, fetcher: recorder)
         try client.refresh()
         for name in Self.names.dropLast() {
-            guard try client.target(named: name) != nil else { throw OTAError(.tufRoleMissing, "fuzz repository: \(name) not found") }
+            guard try client.target(named: name) != nil else {
+                throw OTAError(.tufRoleMissing, "fuzz repository: \(name) not found")
+            }
         }
         fetchOrder = recorder.log.fetched
     }
@@ -120,7 +132,8 @@ struct TUFTarget: FuzzTarget {
         let directory = "\(scratch)/client"
         try? FileManager.default.removeItem(atPath: directory)
         try TUFClient.initialize(metadataDirectory: directory, trustedRoot: trustedRoot)
-        return try TUFClient(metadataDirectory: directory, metadataURL: baseURL, fetcher: fetcher, now: { TUFTarget.now })
+        return try TUFClient(
+            metadataDirectory: directory, metadataURL: baseURL, fetcher: fetcher, now: { TUFTarget.now })
     }
 
     func run(_ input: [UInt8]) {
@@ -167,17 +180,21 @@ struct TUFTarget: FuzzTarget {
     /// signed again too, so the document itself is what the client checks next.
     private func fixUpListings(for slot: String, _ files: inout [String: [UInt8]]) {
         var name = String(slot.split(separator: "/").last ?? "")
-        if let dot = name.firstIndex(of: "."), name[..<dot].allSatisfy(\.isNumber) { name = String(name[name.index(after: dot)...]) }
+        if let dot = name.firstIndex(of: "."), name[..<dot].allSatisfy(\.isNumber) {
+            name = String(name[name.index(after: dot)...])
+        }
         guard name != "root.json", name != "timestamp.json", let bytes = files[slot] else { return }
         if name != "snapshot.json" {
-            guard let snapshotURL = fetchOrder.first(where: { $0.hasSuffix("snapshot.json") }), let snapshot = files[snapshotURL],
+            guard let snapshotURL = fetchOrder.first(where: { $0.hasSuffix("snapshot.json") }),
+                let snapshot = files[snapshotURL],
                 let listed = relisted(snapshot, entry: name, bytes: bytes)
             else { return }
             files[snapshotURL] = listed
             fixUpListings(for: snapshotURL, &files)
             return
         }
-        guard let timestampURL = fetchOrder.first(where: { $0.hasSuffix("/timestamp.json") }), let timestamp = files[timestampURL],
+        guard let timestampURL = fetchOrder.first(where: { $0.hasSuffix("/timestamp.json") }),
+            let timestamp = files[timestampURL],
             let listed = relisted(timestamp, entry: "snapshot.json", bytes: bytes)
         else { return }
         files[timestampURL] = listed
@@ -185,7 +202,8 @@ struct TUFTarget: FuzzTarget {
 
     /// `document` with `signed.meta[entry]`'s length and sha256 set for `bytes`, signed again.
     private func relisted(_ document: [UInt8], entry: String, bytes: [UInt8]) -> [UInt8]? {
-        guard var signed = (try? TUFJSONParser.parse(document))?.object?["signed"]?.object, var meta = signed["meta"]?.object,
+        guard var signed = (try? TUFJSONParser.parse(document))?.object?["signed"]?.object,
+            var meta = signed["meta"]?.object,
             var listing = meta[entry]?.object, let sha256 = try? Hasher.hash(.sha256, bytes).hex,
             let hashes = try? JSONObject([("sha256", .string(sha256))])
         else { return nil }
@@ -200,9 +218,13 @@ struct TUFTarget: FuzzTarget {
     private func readAlone(_ document: [UInt8]) {
         if let value = try? TUFJSONParser.parse(document) {
             let file = OLPCCanonicalJSON.encodeFile(value)
-            guard let again = try? TUFJSONParser.parse(file) else { FuzzTargets.violated("tuf: the canonical file encoding of accepted metadata is refused") }
+            guard let again = try? TUFJSONParser.parse(file) else {
+                FuzzTargets.violated("tuf: the canonical file encoding of accepted metadata is refused")
+            }
             if again != value { FuzzTargets.violated("tuf: the canonical file encoding reads back another value") }
-            if OLPCCanonicalJSON.encode(again) != OLPCCanonicalJSON.encode(value) { FuzzTargets.violated("tuf: the canonical encoding is not stable") }
+            if OLPCCanonicalJSON.encode(again) != OLPCCanonicalJSON.encode(value) {
+                FuzzTargets.violated("tuf: the canonical encoding is not stable")
+            }
         }
         if let root = try? RootMetadata(bytes: document) {
             _ = try? rootMetadata.verify(root.metadata, role: TUFRoleName.root)

@@ -13,7 +13,9 @@ struct TarFramingTarget: FuzzTarget {
         let whole = Self.verdict(input, pieces: [input.count])
         var generator = SplitGenerator(input)
         let split = Self.verdict(input, pieces: generator.pieces(covering: input.count))
-        if whole != split { FuzzTargets.violated("tar framing: whole input gives \(whole), split input gives \(split)") }
+        if whole != split {
+            FuzzTargets.violated("tar framing: whole input gives \(whole), split input gives \(split)")
+        }
     }
 
     /// Feeds `input` in pieces of the given lengths; returns the error or the final state.

@@ -15,18 +15,22 @@ import OTACore
 /// `trust.json` reads back.
 struct TrustUpdateTarget: FuzzTarget {
     static let name = "trust-update"
-    static let summary = "TrustUpdater.apply (signed trust updates and CRL files) on the sample trust stores; never applied twice"
+    static let summary =
+        "TrustUpdater.apply (signed trust updates and CRL files) on the sample trust stores; never applied twice"
 
     let cases: [(suite: Suite, contents: TrustStoreContents, roots: [(key: PrivateKey, certificate: Certificate)])]
 
     init() throws(OTAError) {
-        var cases: [(suite: Suite, contents: TrustStoreContents, roots: [(key: PrivateKey, certificate: Certificate)])] = []
+        var cases:
+            [(suite: Suite, contents: TrustStoreContents, roots: [(key: PrivateKey, certificate: Certificate)])] = []
         for suite in Suite.allCases {
             var roots: [(key: PrivateKey, certificate: Certificate)] = []
             for role in TrustRole.allCases {
                 let folder = "\(FuzzFixtures.pki(suite))/\(role.rawValue)"
                 guard FileSystem.exists("\(folder)/root-ca.key") else { continue }
-                guard let certificate = try Certificate.load(contentsOf: "\(folder)/root-ca.crt").first else { continue }
+                guard let certificate = try Certificate.load(contentsOf: "\(folder)/root-ca.crt").first else {
+                    continue
+                }
                 roots.append((try PrivateKey(contentsOf: "\(folder)/root-ca.key"), certificate))
             }
             cases.append((suite, try TrustStoreContents(directory: "\(FuzzFixtures.pki(suite))/trust"), roots))
@@ -35,10 +39,15 @@ struct TrustUpdateTarget: FuzzTarget {
     }
 
     /// A signed update of `payload` by `roots` (each with its certificate alone).
-    static func sign(_ payload: [UInt8], roots: [(key: PrivateKey, certificate: Certificate)]) throws(OTAError) -> [UInt8] {
+    static func sign(_ payload: [UInt8], roots: [(key: PrivateKey, certificate: Certificate)]) throws(OTAError)
+        -> [UInt8]
+    {
         var signatures: [SignatureEnvelope.Signature] = []
         for root in roots {
-            signatures.append(try SignatureEnvelope.sign(body: payload, type: TrustUpdate.payloadType, key: root.key, certificate: root.certificate, chain: []))
+            signatures.append(
+                try SignatureEnvelope.sign(
+                    body: payload, type: TrustUpdate.payloadType, key: root.key, certificate: root.certificate,
+                    chain: []))
         }
         return try SignedTrustUpdate(payload: payload, signatures: signatures).encoded()
     }
@@ -62,15 +71,20 @@ struct TrustUpdateTarget: FuzzTarget {
                 FuzzTargets.explain(error)
                 continue
             }
-            guard (try? next.metadata) != nil else { FuzzTargets.violated("trust-update: the store an update made has no readable trust.json") }
+            guard (try? next.metadata) != nil else {
+                FuzzTargets.violated("trust-update: the store an update made has no readable trust.json")
+            }
             do throws(OTAError) {
                 let (_, again) = try TrustUpdater.apply(file, to: next, at: FuzzFixtures.now)
                 if change.kind == .update || again.changesStore {
-                    FuzzTargets.violated("trust-update: the same \(change.kind.rawValue) applied twice changed the store again")
+                    FuzzTargets.violated(
+                        "trust-update: the same \(change.kind.rawValue) applied twice changed the store again")
                 }
             } catch {
                 if change.kind == .update, error.code != .trustUpdateVersion {
-                    FuzzTargets.violated("trust-update: the same update applied again was refused with \(error.code.rawValue), not as a replay")
+                    FuzzTargets.violated(
+                        "trust-update: the same update applied again was refused with \(error.code.rawValue), not as a replay"
+                    )
                 }
             }
         }

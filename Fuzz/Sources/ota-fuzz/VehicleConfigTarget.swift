@@ -8,14 +8,17 @@ import OTAInstaller
 /// reader (`CanonicalJSON.decodeInput`).
 struct VehicleConfigTarget: FuzzTarget {
     static let name = "vehicle-config"
-    static let summary = "vehicle config: YAML as ota vehicle init reads it; vehicle.json; problems(); --state readings (decodeInput)"
+    static let summary =
+        "vehicle config: YAML as ota vehicle init reads it; vehicle.json; problems(); --state readings (decodeInput)"
 
     init() throws(OTAError) {}
 
     func run(_ input: [UInt8]) {
         let text = String(decoding: input, as: UTF8.self)
         if let config = try? YAMLDecoderBridge.vehicleConfig(text) { _ = config.problems() }
-        if let config = try? CanonicalJSON.decode(VehicleConfig.self, from: input, as: .vehicleConfigMalformed) { _ = config.problems() }
+        if let config = try? CanonicalJSON.decode(VehicleConfig.self, from: input, as: .vehicleConfigMalformed) {
+            _ = config.problems()
+        }
         // The vehicle readings of `ota install --state`: unsigned JSON, numbers in any form.
         _ = try? CanonicalJSON.decodeInput(VehicleConditions.self, from: input, as: .vehicleStateMalformed)
     }

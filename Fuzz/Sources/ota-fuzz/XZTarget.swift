@@ -18,7 +18,9 @@ struct XZTarget: FuzzTarget {
         var generator = SplitGenerator(input)
         let split = try? Self.streamed(input, pieces: generator.pieces(covering: input.count))
         if whole != split {
-            FuzzTargets.violated("xz: whole input gives \(whole.map { "\($0.count) bytes" } ?? "a refusal"), split input gives \(split.map { "\($0.count) bytes" } ?? "a refusal")")
+            FuzzTargets.violated(
+                "xz: whole input gives \(whole.map { "\($0.count) bytes" } ?? "a refusal"), split input gives \(split.map { "\($0.count) bytes" } ?? "a refusal")"
+            )
         }
     }
 

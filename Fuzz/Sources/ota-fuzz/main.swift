@@ -24,8 +24,9 @@ func fail(_ message: String) -> Never {
 
 let arguments = CommandLine.arguments
 guard arguments.count >= 2 else {
-    fail("usage: ota-fuzz NAME [libFuzzer options] [CORPUS...] | --list | --make-seeds DIR [NAME...]\nharnesses: "
-        + FuzzTargets.all.map { $0.name }.joined(separator: " "))
+    fail(
+        "usage: ota-fuzz NAME [libFuzzer options] [CORPUS...] | --list | --make-seeds DIR [NAME...]\nharnesses: "
+            + FuzzTargets.all.map { $0.name }.joined(separator: " "))
 }
 switch arguments[1] {
 case "--list":

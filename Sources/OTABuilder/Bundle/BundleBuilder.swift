@@ -65,7 +65,8 @@ public enum BundleBuilder {
 
         /// JSON keys spell identifiers `…Id`, as the signed formats do.
         enum CodingKeys: String, CodingKey {
-            case bundle, bundleID = "bundleId", suite, manifestDigest, encrypted, recipients, images, bytes, warnings, trustUpdate
+            case bundle, bundleID = "bundleId", suite, manifestDigest, encrypted, recipients, images, bytes, warnings,
+                trustUpdate
         }
     }
 
@@ -222,14 +223,19 @@ public enum BundleBuilder {
     /// What the manifest says of a trust update to carry: its suite hash and version. What every
     /// vehicle refuses (not a signed trust update, expired) stops the build; the signatures are
     /// the vehicles' to check against their own roots.
-    static func trustUpdateReference(_ bytes: [UInt8], suite: Suite, at now: Date) throws(OTAError) -> Manifest.TrustUpdateReference {
+    static func trustUpdateReference(_ bytes: [UInt8], suite: Suite, at now: Date) throws(OTAError)
+        -> Manifest.TrustUpdateReference
+    {
         guard SignedTrustUpdate.looksLikeOne(bytes) else {
-            throw OTAError(.trustUpdateMalformed, "--trust-update: not a signed trust update (make one with ota trust update)")
+            throw OTAError(
+                .trustUpdateMalformed, "--trust-update: not a signed trust update (make one with ota trust update)")
         }
         let signed = try SignedTrustUpdate.decode(bytes)
         let (update, _) = try signed.contents()
         guard now < update.expires else {
-            throw OTAError(.trustUpdateExpired, "--trust-update: version \(update.version) expired at \(Timestamp.format(update.expires))")
+            throw OTAError(
+                .trustUpdateExpired,
+                "--trust-update: version \(update.version) expired at \(Timestamp.format(update.expires))")
         }
         guard !signed.signatures.isEmpty else {
             throw OTAError(.trustUpdateThreshold, "--trust-update: version \(update.version) carries no signature")

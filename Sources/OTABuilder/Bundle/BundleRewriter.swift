@@ -95,7 +95,8 @@ public enum BundleRewriter {
             )
         }
         try BundleWriter.write(
-            to: path, manifest: head.manifestBytes, envelope: envelope, recipients: recipients, trustUpdate: head.trustUpdate,
+            to: path, manifest: head.manifestBytes, envelope: envelope, recipients: recipients,
+            trustUpdate: head.trustUpdate,
             payloads: payloads)
         return Report(bundle: path, signatures: envelope.signatures.count, recipients: recipients.recipients.count)
     }

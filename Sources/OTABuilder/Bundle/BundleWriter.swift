@@ -12,7 +12,8 @@ enum BundleWriter {
     }
 
     static func write(
-        to path: String, manifest: [UInt8], envelope: SignatureEnvelope, recipients: Recipients, trustUpdate: [UInt8]? = nil,
+        to path: String, manifest: [UInt8], envelope: SignatureEnvelope, recipients: Recipients,
+        trustUpdate: [UInt8]? = nil,
         payloads: [(entry: String, size: UInt64, source: () throws(OTAError) -> PayloadSource)]
     ) throws(OTAError) {
         let output = try AtomicFileWriter(path: path)

@@ -13,14 +13,20 @@ public struct SignerIdentity: Sendable {
     }
 
     /// Loads key, certificate and optional chain files; the key must match the certificate.
-    public static func load(key keyPath: String, certificate certificatePath: String, chain chainPath: String?,
-                            passphrase: PassphraseSource?) throws(OTAError) -> SignerIdentity {
+    public static func load(
+        key keyPath: String, certificate certificatePath: String, chain chainPath: String?,
+        passphrase: PassphraseSource?
+    ) throws(OTAError) -> SignerIdentity {
         let key = try PrivateKey(reference: keyPath, passphrase: passphrase)
         let certificate = try Certificate.load(contentsOf: certificatePath)[0]
         guard try key.publicKey == certificate.publicKey else {
-            throw OTAError(.keyCertificateMismatch, "\(keyPath) is not the private key of \(certificatePath) (\(certificate.subject))")
+            throw OTAError(
+                .keyCertificateMismatch,
+                "\(keyPath) is not the private key of \(certificatePath) (\(certificate.subject))")
         }
-        guard key.type.canSign else { throw OTAError(.keyCannotSign, "\(keyPath): an \(key.type.rawValue) key cannot sign") }
+        guard key.type.canSign else {
+            throw OTAError(.keyCannotSign, "\(keyPath): an \(key.type.rawValue) key cannot sign")
+        }
         var chain: [Certificate] = []
         if let chainPath { chain = try Certificate.load(contentsOf: chainPath) }
         return SignerIdentity(key: key, certificate: certificate, chain: chain)

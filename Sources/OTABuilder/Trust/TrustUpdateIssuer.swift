@@ -26,8 +26,11 @@ public enum TrustUpdateIssuer {
         public var crls: [CertificateRevocationList] = []
         public var threshold: Int?
 
-        public init(role: TrustRole, addAnchors: [Certificate] = [], retireAnchors: [Certificate] = [], crls: [CertificateRevocationList] = [],
-                    threshold: Int? = nil) {
+        public init(
+            role: TrustRole, addAnchors: [Certificate] = [], retireAnchors: [Certificate] = [],
+            crls: [CertificateRevocationList] = [],
+            threshold: Int? = nil
+        ) {
             self.role = role
             self.addAnchors = addAnchors
             self.retireAnchors = retireAnchors
@@ -47,15 +50,22 @@ public enum TrustUpdateIssuer {
     /// Builds the update (version `version`, valid until `expires`), signs it with every signer,
     /// checks that it applies to `store` when one is given (threshold, anchors), and only then
     /// writes it to `outputPath` atomically.
-    public static func issue(version: UInt64, roles: [RoleInput], signers: [RootSigner], expires: Date, outputPath: String, now: Date = Date(),
-                             checkingAgainst store: TrustStoreContents? = nil) throws(OTAError) -> Report {
+    public static func issue(
+        version: UInt64, roles: [RoleInput], signers: [RootSigner], expires: Date, outputPath: String,
+        now: Date = Date(),
+        checkingAgainst store: TrustStoreContents? = nil
+    ) throws(OTAError) -> Report {
         guard version > 0 else { throw OTAError(.usageInvalid, "--version must be 1 or more") }
         guard !roles.isEmpty else { throw OTAError(.usageInvalid, "a trust update changes at least one role") }
         guard expires > now else { throw OTAError(.usageValidUntil, "--expires must be in the future") }
-        guard !signers.isEmpty else { throw OTAError(.usageInvalid, "a trust update needs the signatures of the roles' root keys (--key/--cert)") }
+        guard !signers.isEmpty else {
+            throw OTAError(.usageInvalid, "a trust update needs the signatures of the roles' root keys (--key/--cert)")
+        }
         var changes: [TrustRole: TrustUpdate.RoleChange] = [:]
         for input in roles {
-            guard changes[input.role] == nil else { throw OTAError(.usageInvalid, "role \(input.role.rawValue) given twice") }
+            guard changes[input.role] == nil else {
+                throw OTAError(.usageInvalid, "role \(input.role.rawValue) given twice")
+            }
             changes[input.role] = TrustUpdate.RoleChange(
                 addAnchors: input.addAnchors.map { Data($0.der).base64EncodedString() },
                 retireAnchors: input.retireAnchors.map(\.fingerprint),
@@ -66,11 +76,16 @@ public enum TrustUpdateIssuer {
         let payload = try CanonicalJSON.encode(update)
         var signatures: [SignatureEnvelope.Signature] = []
         for signer in signers {
-            signatures.append(try SignatureEnvelope.sign(body: payload, type: TrustUpdate.payloadType, key: signer.key, certificate: signer.certificate, chain: []))
+            signatures.append(
+                try SignatureEnvelope.sign(
+                    body: payload, type: TrustUpdate.payloadType, key: signer.key, certificate: signer.certificate,
+                    chain: []))
         }
         let bytes = try SignedTrustUpdate(payload: payload, signatures: signatures).encoded()
         if let store { _ = try TrustUpdater.apply(bytes, to: store, at: now) }
         try AtomicFileWriter.write(bytes, to: outputPath)
-        return Report(output: outputPath, version: version, expires: expires, roles: roles.map(\.role.rawValue).sorted(), signatures: signatures.count)
+        return Report(
+            output: outputPath, version: version, expires: expires, roles: roles.map(\.role.rawValue).sorted(),
+            signatures: signatures.count)
     }
 }

@@ -13,9 +13,13 @@ public enum ExportEvidence {
     public static let directory = "evidence"
 
     /// Writes one vehicle's evidence; returns its two files (to list and commit).
-    static func write(store: any RecordStore, vin: String, token: String, revealed: Bool, from: UInt64, through: UInt64, number: Int,
-                      directory: String, hash: HashAlgorithm) throws(OTAError) -> [ExportFile] {
-        guard let vehicle = try store.vehicle(vin) else { throw OTAError(.recordsStore, "the store holds entries of \(vin) but not its chain head") }
+    static func write(
+        store: any RecordStore, vin: String, token: String, revealed: Bool, from: UInt64, through: UInt64, number: Int,
+        directory: String, hash: HashAlgorithm
+    ) throws(OTAError) -> [ExportFile] {
+        guard let vehicle = try store.vehicle(vin) else {
+            throw OTAError(.recordsStore, "the store holds entries of \(vin) but not its chain head")
+        }
         guard let end = try store.checkpoint(of: vin, atOrAfter: through) else {
             throw OTAError(.recordsStore, "no stored checkpoint of \(vin) covers entry \(through)")
         }
@@ -39,7 +43,8 @@ public enum ExportEvidence {
         }
         let description: JSONValue = .object([
             "vin": .string(token), "revealed": .bool(revealed), "hash": .string(vehicle.hashAlgorithm.rawValue),
-            "genesis": .string(vehicle.genesis), "from": .integer(Int64(clamping: start)), "through": .integer(Int64(clamping: end)),
+            "genesis": .string(vehicle.genesis), "from": .integer(Int64(clamping: start)),
+            "through": .integer(Int64(clamping: end)),
             "entries": .integer(Int64(count)), "keys": .array(keys), "log": .string("\(name).log"),
         ])
         let json = try ExportFile(directory: directory, name: "\(Self.directory)/\(name).json", hash: hash)
@@ -61,35 +66,50 @@ public enum ExportEvidence {
     /// Verifies one vehicle's evidence: the keys' certificates chain to the `vehicle` role of
     /// `trust` (a key without a certificate is refused), the lines verify as a chain whose last
     /// line is a checkpoint signed by those keys.
-    static func check(json path: String, directory: String, trust: TrustStore, at time: Date, filter: ExportFilter) throws(OTAError) -> Checked {
+    static func check(json path: String, directory: String, trust: TrustStore, at time: Date, filter: ExportFilter)
+        throws(OTAError) -> Checked
+    {
         let bytes = try FileSystem.read(path, limit: 16 << 20)
         let value: JSONValue
         do { value = try JSONValue.parse(bytes) } catch {
             throw OTAError(.recordsEvidence, "\(path): \(error.message)")
         }
-        let object = try JSONObjectReader(value, path: path, allowed: ["entries", "from", "genesis", "hash", "keys", "log", "revealed", "through", "vin"])
+        let object = try JSONObjectReader(
+            value, path: path,
+            allowed: ["entries", "from", "genesis", "hash", "keys", "log", "revealed", "through", "vin"])
         let vin = try object.string("vin", maximumBytes: 64)
         guard let hash = HashAlgorithm(rawValue: try object.string("hash", maximumBytes: 16)) else {
             throw OTAError(.recordsEvidence, "\(path).hash: sha256 or sm3")
         }
         let genesis = try object.digest("genesis")
         let logName = try object.string("log", maximumBytes: 64)
-        guard !logName.contains("/"), !logName.hasPrefix("."), logName.hasSuffix(".log") else { throw OTAError(.recordsEvidence, "\(path).log: a file name") }
+        guard !logName.contains("/"), !logName.hasPrefix("."), logName.hasSuffix(".log") else {
+            throw OTAError(.recordsEvidence, "\(path).log: a file name")
+        }
         var keys: [PublicKey] = []
         let items = try object.array("keys", maximumCount: 64) { item, itemPath throws(OTAError) in
             try JSONObjectReader(item, path: itemPath, allowed: ["certificate", "fromSeq", "keyId", "publicKey"])
         }
         for item in items {
             guard let pem = try item.optionalString("certificate", maximumBytes: 65536) else {
-                throw OTAError(.recordsEvidence, "\(item.path): device key \(try item.digest("keyId")) has no certificate; it cannot be shown to be a vehicle's key")
+                throw OTAError(
+                    .recordsEvidence,
+                    "\(item.path): device key \(try item.digest("keyId")) has no certificate; it cannot be shown to be a vehicle's key"
+                )
             }
             let certificates = try Certificate.load(Array(pem.utf8), source: item.path)
-            let verdict = try ChainVerifier(store: trust, time: FixedTime(time)).verify(certificates[0], intermediates: Array(certificates.dropFirst()), role: .vehicle)
+            let verdict = try ChainVerifier(store: trust, time: FixedTime(time)).verify(
+                certificates[0], intermediates: Array(certificates.dropFirst()), role: .vehicle)
             if case .untrusted(let error) = verdict {
-                throw OTAError(.recordsEvidence, "\(item.path): the device certificate \(certificates[0].subject) does not chain to the vehicle role: \(error.message)")
+                throw OTAError(
+                    .recordsEvidence,
+                    "\(item.path): the device certificate \(certificates[0].subject) does not chain to the vehicle role: \(error.message)"
+                )
             }
             let key = try certificates[0].publicKey
-            guard try key.keyID(.sha256).hex == item.digest("keyId"), Hex.decode(try item.string("publicKey", maximumBytes: 8192)) == (try key.der()) else {
+            guard try key.keyID(.sha256).hex == item.digest("keyId"),
+                Hex.decode(try item.string("publicKey", maximumBytes: 8192)) == (try key.der())
+            else {
                 throw OTAError(.recordsEvidence, "\(item.path): the key does not match its certificate")
             }
             keys.append(key)
@@ -101,17 +121,23 @@ public enum ExportEvidence {
         try SegmentReader.forEachLine(logPath) { line, _, terminated throws(OTAError) in
             if terminated { lastLine = Array(line) }
         }
-        let meta = LogMeta(vin: vin, hash: hash, keyID: try keys[0].keyID(.sha256).hex, retentionMonths: Recorder.minimumRetentionMonths,
-                           created: "1970-01-01T00:00:00.000Z", genesis: genesis)
+        let meta = LogMeta(
+            vin: vin, hash: hash, keyID: try keys[0].keyID(.sha256).hex,
+            retentionMonths: Recorder.minimumRetentionMonths,
+            created: "1970-01-01T00:00:00.000Z", genesis: genesis)
         var verifier = try RecordChainVerifier(meta: meta, keys: keys, head: lastLine?[...])
         verifier.checksMetaKey = false
         var checked = Checked(vin: vin, hash: hash, entries: [:], from: 0, through: 0)
         var line = 0
         try SegmentReader.forEachLine(logPath) { bytes, _, terminated throws(OTAError) in
             line += 1
-            if let verified = try verifier.consume(bytes, terminated: terminated, at: EntryLocation(segment: logName, line: line)) {
+            if let verified = try verifier.consume(
+                bytes, terminated: terminated, at: EntryLocation(segment: logName, line: line))
+            {
                 if checked.entries.isEmpty { checked.from = verified.entry.seq }
-                checked.entries[verified.entry.seq] = (verified.entry.hash, filter.selects(kind: verified.entry.kind, body: verified.body, vin: vin))
+                checked.entries[verified.entry.seq] = (
+                    verified.entry.hash, filter.selects(kind: verified.entry.kind, body: verified.body, vin: vin)
+                )
                 checked.through = verified.entry.seq
             }
         }
@@ -126,11 +152,15 @@ public enum ExportEvidence {
             }
         }
         if let first = problems.first {
-            throw OTAError(.recordsEvidence, "\(logPath): the chain evidence of \(vin) does not verify: \(first)",
-                           cause: problems.prefix(10).map(\.description).joined(separator: "; "))
+            throw OTAError(
+                .recordsEvidence, "\(logPath): the chain evidence of \(vin) does not verify: \(first)",
+                cause: problems.prefix(10).map(\.description).joined(separator: "; "))
         }
-        guard let head = report.headSeq, head == report.lastSeq, lastLine.flatMap({ LogEntry.parse($0[...]) })?.kind == .checkpoint else {
-            throw OTAError(.recordsEvidence, "\(logPath): the chain evidence of \(vin) does not end with a signed checkpoint")
+        guard let head = report.headSeq, head == report.lastSeq,
+            lastLine.flatMap({ LogEntry.parse($0[...]) })?.kind == .checkpoint
+        else {
+            throw OTAError(
+                .recordsEvidence, "\(logPath): the chain evidence of \(vin) does not end with a signed checkpoint")
         }
         return checked
     }

@@ -1,8 +1,9 @@
 public import Foundation
 public import OTACore
 public import OTARecorder
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The signed list of an export's files (docs/FORMAT.md, Records): `manifest.json` holds the
@@ -14,12 +15,16 @@ public enum ExportManifest {
     public static let signatureName = "manifest.sig"
     public static let signerName = "signer.pem"
 
-    static func json(created: String, hash: HashAlgorithm, filter: RecordFilter, language: ExportLanguage, pseudonymisation: String,
-                     entries: Int, vehicles: Int, highlighted: Int, evidence: Bool, purges: [PurgeTombstone], files: [JSONValue]) -> JSONValue {
+    static func json(
+        created: String, hash: HashAlgorithm, filter: RecordFilter, language: ExportLanguage, pseudonymisation: String,
+        entries: Int, vehicles: Int, highlighted: Int, evidence: Bool, purges: [PurgeTombstone], files: [JSONValue]
+    ) -> JSONValue {
         .object([
             "format": .string(format), "created": .string(created), "hash": .string(hash.rawValue),
-            "filter": filter.json, "language": .string(language.rawValue), "pseudonymisation": .string(pseudonymisation),
-            "entries": .integer(Int64(entries)), "vehicles": .integer(Int64(vehicles)), "highlighted": .integer(Int64(highlighted)),
+            "filter": filter.json, "language": .string(language.rawValue),
+            "pseudonymisation": .string(pseudonymisation),
+            "entries": .integer(Int64(entries)), "vehicles": .integer(Int64(vehicles)),
+            "highlighted": .integer(Int64(highlighted)),
             "evidence": .bool(evidence), "purges": .array(purges.map(\.signedJSON)), "files": .array(files),
         ])
     }
@@ -48,15 +53,22 @@ public enum ExportManifest {
     /// that evidence (byte for byte), and that no entry the evidence covers and the filter
     /// selects was left out. Throws for a refusal that stops the check (no signature, a signer
     /// without the role); returns every other problem.
-    public static func verify(directory: String, trust: TrustStore, at time: Date = Date()) throws(OTAError) -> Verification {
+    public static func verify(directory: String, trust: TrustStore, at time: Date = Date()) throws(OTAError)
+        -> Verification
+    {
         let manifestPath = directory + "/" + manifestName
         let signaturePath = directory + "/" + signatureName
-        guard FileSystem.isDirectory(directory) else { throw OTAError(.ioNotFound, "\(directory): no export directory here") }
+        guard FileSystem.isDirectory(directory) else {
+            throw OTAError(.ioNotFound, "\(directory): no export directory here")
+        }
         guard isRegularFile(manifestPath) else {
-            throw OTAError(.recordsExportMalformed, "\(directory): no manifest.json (a regular file): not an export, or one cut short")
+            throw OTAError(
+                .recordsExportMalformed,
+                "\(directory): no manifest.json (a regular file): not an export, or one cut short")
         }
         guard isRegularFile(signaturePath) else {
-            throw OTAError(.recordsExportUnsigned, "\(directory): no manifest.sig: the export is unsigned and proves nothing")
+            throw OTAError(
+                .recordsExportUnsigned, "\(directory): no manifest.sig: the export is unsigned and proves nothing")
         }
         let manifestBytes = try FileSystem.read(manifestPath, limit: 64 << 20)
         let signatureBytes = try FileSystem.read(signaturePath, limit: 64 << 10)
@@ -69,13 +81,15 @@ public enum ExportManifest {
             throw OTAError(.recordsExportMalformed, "\(directory): manifest or signature is not JSON: \(error.message)")
         }
         guard manifest["format"]?.stringValue == format, let hashName = manifest["hash"]?.stringValue,
-              let hash = HashAlgorithm(rawValue: hashName), let files = manifest["files"]?.arrayValue
+            let hash = HashAlgorithm(rawValue: hashName), let files = manifest["files"]?.arrayValue
         else { throw OTAError(.recordsExportMalformed, "\(manifestPath): not an \(format) manifest") }
 
         // The signer: a certificate of the compliance role, then its signature.
         let signerPath = directory + "/" + signerName
         guard isRegularFile(signerPath) else {
-            throw OTAError(.exportSignerRole, "\(directory): no signer.pem: the signer cannot be shown to hold the compliance role")
+            throw OTAError(
+                .exportSignerRole, "\(directory): no signer.pem: the signer cannot be shown to hold the compliance role"
+            )
         }
         let certificates = try Certificate.load(try FileSystem.read(signerPath, limit: 1 << 20), source: signerPath)
         try ExportSigner.checkRole(certificates[0], chain: Array(certificates.dropFirst()), trust: trust, at: time)
@@ -83,18 +97,23 @@ public enum ExportManifest {
         var problems: [String] = []
         let algorithm = try SignatureAlgorithm.forKey(publicKey.type)
         if signature["alg"]?.stringValue != algorithm.rawValue {
-            problems.append("manifest.sig: algorithm \(signature["alg"]?.stringValue ?? "none") does not fit the signer's key")
+            problems.append(
+                "manifest.sig: algorithm \(signature["alg"]?.stringValue ?? "none") does not fit the signer's key")
         } else if let hex = signature["sig"]?.stringValue, let bytes = Hex.decode(hex),
-                  try publicKey.check(bytes, for: manifestBytes, algorithm: algorithm) == .valid {
+            try publicKey.check(bytes, for: manifestBytes, algorithm: algorithm) == .valid
+        {
         } else {
-            problems.append("manifest.sig: the signature over manifest.json does not verify under the signer's certificate \(certificates[0].subject)")
+            problems.append(
+                "manifest.sig: the signature over manifest.json does not verify under the signer's certificate \(certificates[0].subject)"
+            )
         }
 
         // Every listed file, and nothing else.
         var names: Set<String> = [manifestName, signatureName]
         for file in files {
-            guard let name = file["name"]?.stringValue, let size = file["bytes"]?.integerValue, let digest = file["digest"]?.stringValue,
-                  isSafeName(name)
+            guard let name = file["name"]?.stringValue, let size = file["bytes"]?.integerValue,
+                let digest = file["digest"]?.stringValue,
+                isSafeName(name)
             else { problems.append("manifest.json: a file entry is malformed"); continue }
             names.insert(name)
             let path = directory + "/" + name
@@ -102,25 +121,31 @@ public enum ExportManifest {
             guard isRegularFile(path) else { problems.append("\(name): not a regular file"); continue }
             let actualSize = try InputFile(path: path).size()
             if actualSize != size { problems.append("\(name): \(actualSize) bytes, the manifest says \(size)") }
-            if try Hasher.hash(hash, fileAt: path).hex != digest { problems.append("\(name): contents changed (digest differs)") }
+            if try Hasher.hash(hash, fileAt: path).hex != digest {
+                problems.append("\(name): contents changed (digest differs)")
+            }
         }
         for extra in try FileSystem.list(directory) where !names.contains(extra) && extra != ExportEvidence.directory {
             problems.append("\(extra): not listed in the manifest")
         }
         if FileSystem.isDirectory(directory + "/" + ExportEvidence.directory) {
-            for extra in try FileSystem.list(directory + "/" + ExportEvidence.directory) where !names.contains(ExportEvidence.directory + "/" + extra) {
+            for extra in try FileSystem.list(directory + "/" + ExportEvidence.directory)
+            where !names.contains(ExportEvidence.directory + "/" + extra) {
                 problems.append("\(ExportEvidence.directory)/\(extra): not listed in the manifest")
             }
         }
         for (index, item) in (manifest["purges"]?.arrayValue ?? []).enumerated() {
             do throws(OTAError) {
-                try FleetPurge.verify(try PurgeTombstone(signedJSON: item, source: "manifest.json.purges[\(index)]"), trust: trust, at: time)
+                try FleetPurge.verify(
+                    try PurgeTombstone(signedJSON: item, source: "manifest.json.purges[\(index)]"), trust: trust,
+                    at: time)
             } catch {
                 problems.append("manifest.json.purges[\(index)]: \(error.message)")
             }
         }
         var verification = Verification(
-            entries: Int(manifest["entries"]?.integerValue ?? 0), vehicles: Int(manifest["vehicles"]?.integerValue ?? 0),
+            entries: Int(manifest["entries"]?.integerValue ?? 0),
+            vehicles: Int(manifest["vehicles"]?.integerValue ?? 0),
             files: files.compactMap { $0["name"]?.stringValue }, signer: certificates[0].subject, problems: problems)
         guard problems.isEmpty else { return verification }
         if manifest["evidence"] == .bool(true) {
@@ -131,8 +156,10 @@ public enum ExportManifest {
 
     /// Vehicle by vehicle (the evidence files and the JSON Lines rows come in the same order),
     /// so memory holds one vehicle's evidence at a time.
-    private static func checkEvidence(directory: String, manifest: JSONValue, trust: TrustStore, at time: Date,
-                                      into verification: inout Verification) throws(OTAError) {
+    private static func checkEvidence(
+        directory: String, manifest: JSONValue, trust: TrustStore, at time: Date,
+        into verification: inout Verification
+    ) throws(OTAError) {
         let evidenceNames = (manifest["files"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
             .filter { $0.hasPrefix(ExportEvidence.directory + "/") && $0.hasSuffix(".json") }.sorted()
         let filter = ExportFilter(manifest["filter"])
@@ -141,7 +168,8 @@ public enum ExportManifest {
         for name in evidenceNames {
             let checked: ExportEvidence.Checked
             do throws(OTAError) {
-                checked = try ExportEvidence.check(json: directory + "/" + name, directory: directory, trust: trust, at: time, filter: filter)
+                checked = try ExportEvidence.check(
+                    json: directory + "/" + name, directory: directory, trust: trust, at: time, filter: filter)
             } catch {
                 verification.evidenceProblems.append("\(name): \(error.message)")
                 return
@@ -153,22 +181,30 @@ public enum ExportManifest {
             while let row = try rows.peek(), row.vin == checked.vin {
                 _ = try rows.next()
                 guard let proven = checked.entries[row.seq] else {
-                    verification.evidenceProblems.append("records.jsonl line \(row.line): entry \(row.seq) of \(row.vin) is not in the vehicle's chain evidence")
+                    verification.evidenceProblems.append(
+                        "records.jsonl line \(row.line): entry \(row.seq) of \(row.vin) is not in the vehicle's chain evidence"
+                    )
                     continue
                 }
                 let computed = try Hasher.hash(checked.hash, row.content).hex
                 if proven.hash != row.hash || computed != row.hash {
-                    verification.evidenceProblems.append("records.jsonl line \(row.line): entry \(row.seq) of \(row.vin) differs from what the vehicle signed")
+                    verification.evidenceProblems.append(
+                        "records.jsonl line \(row.line): entry \(row.seq) of \(row.vin) differs from what the vehicle signed"
+                    )
                 }
                 exported.insert(row.seq)
             }
-            for (seq, entry) in checked.entries.sorted(by: { $0.key < $1.key }) where !exported.contains(seq) && entry.selected {
-                verification.evidenceProblems.append("entry \(seq) of \(checked.vin) is in the signed chain and matches the export's filter, but records.jsonl leaves it out")
+            for (seq, entry) in checked.entries.sorted(by: { $0.key < $1.key })
+            where !exported.contains(seq) && entry.selected {
+                verification.evidenceProblems.append(
+                    "entry \(seq) of \(checked.vin) is in the signed chain and matches the export's filter, but records.jsonl leaves it out"
+                )
                 if verification.evidenceProblems.count > 100 { return }
             }
         }
         if let rows, let row = try rows.peek() {
-            verification.evidenceProblems.append("records.jsonl line \(row.line): entry \(row.seq) of \(row.vin) has no chain evidence")
+            verification.evidenceProblems.append(
+                "records.jsonl line \(row.line): entry \(row.seq) of \(row.vin) has no chain evidence")
         }
     }
 
@@ -180,7 +216,9 @@ public enum ExportManifest {
     /// A plain name, or `evidence/` and a plain name.
     static func isSafeName(_ name: String) -> Bool {
         let parts = name.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 1 || (parts.count == 2 && parts[0] == Substring(ExportEvidence.directory)) else { return false }
+        guard parts.count == 1 || (parts.count == 2 && parts[0] == Substring(ExportEvidence.directory)) else {
+            return false
+        }
         guard let last = parts.last, !last.isEmpty, !last.hasPrefix("."), last.utf8.count <= 128 else { return false }
         return true
     }
@@ -208,15 +246,16 @@ struct ExportFilter {
         if case .record(let value) = body { record = value } else { record = nil }
         for (key, wanted) in fields where !["vin", "from", "to"].contains(key) {
             guard let record else { return false }
-            let actual: [String] = switch key {
-            case "campaign": [record.update?.campaign].compactMap { $0 }
-            case "bundle": [record.update?.bundle].compactMap { $0 }
-            case "ecu": record.ecus.map(\.ecu)
-            case "step": [record.step.rawValue]
-            case "outcome": [record.outcome.rawValue]
-            case "attempt": [record.attempt].compactMap { $0 }
-            default: []
-            }
+            let actual: [String] =
+                switch key {
+                case "campaign": [record.update?.campaign].compactMap { $0 }
+                case "bundle": [record.update?.bundle].compactMap { $0 }
+                case "ecu": record.ecus.map(\.ecu)
+                case "step": [record.step.rawValue]
+                case "outcome": [record.outcome.rawValue]
+                case "attempt": [record.attempt].compactMap { $0 }
+                default: []
+                }
             if !actual.contains(wanted) { return false }
         }
         return true
@@ -256,7 +295,9 @@ final class RowReader {
                 return line
             }
             pending.append(contentsOf: buffer[start..<count])
-            guard pending.count <= 16 << 20 else { throw OTAError(.recordsExportMalformed, "records.jsonl: a line longer than 16 MiB") }
+            guard pending.count <= 16 << 20 else {
+                throw OTAError(.recordsExportMalformed, "records.jsonl: a line longer than 16 MiB")
+            }
             start = 0
             count = try file.read(into: &buffer)
             if count == 0 {
@@ -287,8 +328,12 @@ final class RowReader {
 
     private static func row(_ bytes: ArraySlice<UInt8>, number: Int) throws(OTAError) -> Row {
         let value: JSONValue
-        do { value = try JSONValue.parse(bytes) } catch { throw OTAError(.recordsExportMalformed, "records.jsonl line \(number): \(error.message)") }
-        let object = try JSONObjectReader(value, path: "records.jsonl line \(number)", allowed: ["entry", "hash", "kind", "prev", "seq", "time", "vin"])
+        do { value = try JSONValue.parse(bytes) } catch {
+            throw OTAError(.recordsExportMalformed, "records.jsonl line \(number): \(error.message)")
+        }
+        let object = try JSONObjectReader(
+            value, path: "records.jsonl line \(number)",
+            allowed: ["entry", "hash", "kind", "prev", "seq", "time", "vin"])
         let seq = UInt64(try object.integer("seq", in: 0...Int64(EntryBody.maximumSeq)))
         let kindName = try object.string("kind", maximumBytes: 32)
         guard let kind = LogEntry.Kind(rawValue: kindName), let entry = object.value("entry") else {
@@ -296,6 +341,8 @@ final class RowReader {
         }
         var content = Array("\(seq) \(try object.digest("prev")) \(kind.rawValue) ".utf8)
         content.append(contentsOf: entry.bytes)
-        return Row(line: number, vin: try object.string("vin", maximumBytes: 64), seq: seq, hash: try object.digest("hash"), content: content)
+        return Row(
+            line: number, vin: try object.string("vin", maximumBytes: 64), seq: seq, hash: try object.digest("hash"),
+            content: content)
     }
 }

@@ -12,7 +12,9 @@ public struct ExportSigner: Sendable {
     /// Refuses a certificate that does not hold `key`.
     public init(key: PrivateKey, certificate: Certificate, chain: [Certificate] = []) throws(OTAError) {
         guard try certificate.publicKey.keyID(.sha256).hex == key.publicKey.keyID(.sha256).hex else {
-            throw OTAError(.keyCertificateMismatch, "the export signing key does not belong to the certificate \(certificate.subject)")
+            throw OTAError(
+                .keyCertificateMismatch,
+                "the export signing key does not belong to the certificate \(certificate.subject)")
         }
         self.key = key
         self.certificate = certificate
@@ -26,10 +28,16 @@ public struct ExportSigner: Sendable {
 
     /// Whether `certificate` (with `chain`) chains to the `compliance` anchors: a release,
     /// approval or vehicle key is refused (`export.signer-role`).
-    static func checkRole(_ certificate: Certificate, chain: [Certificate], trust: TrustStore, at time: Date) throws(OTAError) {
-        let verdict = try ChainVerifier(store: trust, time: FixedTime(time)).verify(certificate, intermediates: chain, role: .compliance)
+    static func checkRole(_ certificate: Certificate, chain: [Certificate], trust: TrustStore, at time: Date)
+        throws(OTAError)
+    {
+        let verdict = try ChainVerifier(store: trust, time: FixedTime(time)).verify(
+            certificate, intermediates: chain, role: .compliance)
         if case .untrusted(let error) = verdict {
-            throw OTAError(.exportSignerRole, "the export signer \(certificate.subject) does not hold the compliance role: \(error.message)", cause: error.code.rawValue)
+            throw OTAError(
+                .exportSignerRole,
+                "the export signer \(certificate.subject) does not hold the compliance role: \(error.message)",
+                cause: error.code.rawValue)
         }
     }
 

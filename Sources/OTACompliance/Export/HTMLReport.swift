@@ -22,18 +22,22 @@ package enum HTMLReport {
         return out
     }
 
-    static func prologue(language: RecordLanguage, filter: RecordFilter, generated: String, pseudonymisation: String) -> String {
+    static func prologue(language: RecordLanguage, filter: RecordFilter, generated: String, pseudonymisation: String)
+        -> String
+    {
         var scope: [String] = []
         let names: [(String, String, String?)] = [
             ("VIN", "车辆识别代号", filter.vin), ("campaign", "升级活动", filter.campaign), ("bundle", "升级包", filter.bundle),
-            ("ECU", "控制器", filter.ecu), ("step", "步骤", filter.step?.label(language)), ("result", "结果", filter.outcome?.label(language)),
+            ("ECU", "控制器", filter.ecu), ("step", "步骤", filter.step?.label(language)),
+            ("result", "结果", filter.outcome?.label(language)),
             ("from", "起始", filter.from), ("to", "截止", filter.to),
         ]
         for (en, zh, value) in names {
             if let value { scope.append("\(language.pick(en, zh)) = \(escape(value))") }
         }
         let title = language.pick("Software update records", "软件升级记录")
-        let vinMode = pseudonymisation == "none"
+        let vinMode =
+            pseudonymisation == "none"
             ? language.pick("VINs shown as recorded", "显示原始车辆识别代号")
             : language.pick("VINs replaced by tokens (\(pseudonymisation))", "车辆识别代号已替换为标记（\(pseudonymisation)）")
         return """
@@ -110,36 +114,57 @@ package enum HTMLReport {
         var details: [String] = []
         for field in RecordField.table where field.scope == .entry && field.inReport {
             let value = field.value(first, language)
-            if !value.isEmpty { details.append("<span><b>\(escape(field.label(language)))</b>: \(escape(value))</span>") }
+            if !value.isEmpty {
+                details.append("<span><b>\(escape(field.label(language)))</b>: \(escape(value))</span>")
+            }
         }
         var table = ""
         let ecuFields = RecordField.table.filter { $0.scope == .ecu && $0.inReport }
         if rows.contains(where: { $0.ecu != nil }) {
             let used = ecuFields.filter { field in rows.contains { !field.value($0, language).isEmpty } }
-            table = "<table class=\"ecus\"><tr>" + used.map { "<th>\(escape($0.label(language)))</th>" }.joined() + "</tr>"
+            table =
+                "<table class=\"ecus\"><tr>" + used.map { "<th>\(escape($0.label(language)))</th>" }.joined() + "</tr>"
             for row in rows {
-                table += "<tr>" + used.map { field in
-                    let value = field.value(row, language)
-                    return field.id.hasPrefix("imageHash") ? "<td class=\"hash\">\(escape(value))</td>" : "<td>\(escape(value))</td>"
-                }.joined() + "</tr>"
+                table +=
+                    "<tr>"
+                    + used.map { field in
+                        let value = field.value(row, language)
+                        return field.id.hasPrefix("imageHash")
+                            ? "<td class=\"hash\">\(escape(value))</td>" : "<td>\(escape(value))</td>"
+                    }.joined() + "</tr>"
             }
             table += "</table>"
         }
-        return "<li class=\"\(classes.joined(separator: " "))\" data-seq=\"\(first.entry.seq)\"><span class=\"when\">\(escape(first.entry.time))</span>"
+        return
+            "<li class=\"\(classes.joined(separator: " "))\" data-seq=\"\(first.entry.seq)\"><span class=\"when\">\(escape(first.entry.time))</span>"
             + "<span class=\"step\">\(escape(first.event(language)))</span>\(result)"
             + "<span class=\"vehicle-on-paper\">\(escape(first.vin))</span>"
             + "<div class=\"detail\">\(details.joined())<span>#\(first.entry.seq)</span></div>\(table)</li>\n"
     }
 
-    static func epilogue(entries: Int, vehicles: Int, failures: Int, purges: [PurgeTombstone], language: RecordLanguage) -> String {
+    static func epilogue(entries: Int, vehicles: Int, failures: Int, purges: [PurgeTombstone], language: RecordLanguage)
+        -> String
+    {
         var out = "<footer>"
-        out += escape(language.pick("\(entries) entries, \(vehicles) vehicles, \(failures) highlighted.", "共 \(entries) 条记录，\(vehicles) 辆车，\(failures) 条突出显示。"))
+        out += escape(
+            language.pick(
+                "\(entries) entries, \(vehicles) vehicles, \(failures) highlighted.",
+                "共 \(entries) 条记录，\(vehicles) 辆车，\(failures) 条突出显示。"))
         for purge in purges {
-            out += "<p class=\"purge\">" + escape(language.pick(
-                "Purged from the fleet store: \(purge.deleted) entries older than \(purge.before) (\(purge.reason); by \(purge.by) on \(purge.systemTime)\(purge.clockOverride.map { "; clock override: \($0)" } ?? "")).",
-                "已从车队存储中删除：\(purge.before) 之前的 \(purge.deleted) 条记录（\(purge.reason)；由 \(purge.by) 于 \(purge.systemTime) 执行\(purge.clockOverride.map { "；时钟覆盖：\($0)" } ?? "")）。")) + "</p>"
+            out +=
+                "<p class=\"purge\">"
+                + escape(
+                    language.pick(
+                        "Purged from the fleet store: \(purge.deleted) entries older than \(purge.before) (\(purge.reason); by \(purge.by) on \(purge.systemTime)\(purge.clockOverride.map { "; clock override: \($0)" } ?? "")).",
+                        "已从车队存储中删除：\(purge.before) 之前的 \(purge.deleted) 条记录（\(purge.reason)；由 \(purge.by) 于 \(purge.systemTime) 执行\(purge.clockOverride.map { "；时钟覆盖：\($0)" } ?? "")）。"
+                    )) + "</p>"
         }
-        out += " " + escape(language.pick("Integrity: see manifest.json, manifest.sig and evidence/.", "完整性：见 manifest.json、manifest.sig 与 evidence/。"))
+        out +=
+            " "
+            + escape(
+                language.pick(
+                    "Integrity: see manifest.json, manifest.sig and evidence/.",
+                    "完整性：见 manifest.json、manifest.sig 与 evidence/。"))
         return out + "</footer>\n</body>\n</html>\n"
     }
 }

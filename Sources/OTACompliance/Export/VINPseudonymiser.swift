@@ -19,7 +19,9 @@ public struct VINPseudonymiser: Sendable {
     public init(_ mode: Mode) throws(OTAError) {
         switch mode {
         case .keyed(let secret):
-            guard secret.count >= 16 else { throw OTAError(.recordsPseudonymKey, "a pseudonymisation key has at least 16 bytes") }
+            guard secret.count >= 16 else {
+                throw OTAError(.recordsPseudonymKey, "a pseudonymisation key has at least 16 bytes")
+            }
             key = secret
             self.mode = "hmac-sha256"
         case .ephemeral:

@@ -49,9 +49,10 @@ public enum FleetIngest {
         while true {
             do throws(OTAError) {
                 return try ingestOnce(
-                    log: directory, publicKey: publicKey, certificate: certificate, into: store, rotationTrust: rotationTrust,
+                    log: directory, publicKey: publicKey, certificate: certificate, into: store,
+                    rotationTrust: rotationTrust,
                     now: now(), progress: progress)
-            } catch where error.code == .recordsHeadMoved && attempt < maximumAttempts {
+            } catch  where error.code == .recordsHeadMoved && attempt < maximumAttempts {
                 attempt += 1
             }
         }
@@ -60,8 +61,10 @@ public enum FleetIngest {
     /// How often an ingest starts again when other writers keep moving the head.
     static let maximumAttempts = 8
 
-    private static func ingestOnce(log directory: String, publicKey: PublicKey, certificate: String?, into store: any RecordStore,
-                                   rotationTrust: TrustStore?, now: RecordTime, progress: ((UInt64) -> Void)?) throws(OTAError) -> Report {
+    private static func ingestOnce(
+        log directory: String, publicKey: PublicKey, certificate: String?, into store: any RecordStore,
+        rotationTrust: TrustStore?, now: RecordTime, progress: ((UInt64) -> Void)?
+    ) throws(OTAError) -> Report {
         let meta = try LogMeta.load(LogLayout(directory: directory))
         let stored = try store.vehicle(meta.vin)
         var keys: [PublicKey] = []
@@ -98,7 +101,9 @@ public enum FleetIngest {
         // Pass 1: verify everything; decide continuity. Nothing is written.
         var continuity = Continuity(stored: stored)
         var rotations = rotationTrust.map { trust in
-            KeyRotationTrust(store: trust, instant: now.date, certificates: known.compactMapValues(\.certificate), current: stored?.keyID)
+            KeyRotationTrust(
+                store: trust, instant: now.date, certificates: known.compactMapValues(\.certificate),
+                current: stored?.keyID)
         }
         let first: VerificationReport
         do throws(OTAError) {
@@ -132,7 +137,10 @@ public enum FleetIngest {
         try store.transaction { writer throws(OTAError) in
             let current = try writer.lockVehicle(meta.vin)
             guard current == stored.map({ ChainHead(seq: $0.headSeq, hash: $0.headHash) }) else {
-                throw OTAError(.recordsHeadMoved, "\(directory): another writer stored entries of \(meta.vin) while this log was verified (head \(current.map { String($0.seq) } ?? "none"), verified against \(stored.map { String($0.headSeq) } ?? "none"))")
+                throw OTAError(
+                    .recordsHeadMoved,
+                    "\(directory): another writer stored entries of \(meta.vin) while this log was verified (head \(current.map { String($0.seq) } ?? "none"), verified against \(stored.map { String($0.headSeq) } ?? "none"))"
+                )
             }
             var pending: [(StoredEntry, EntryBody)] = []
             var lastCheckpoint: (seq: UInt64, hash: String, key: String)? = nil

@@ -34,7 +34,9 @@ public enum FleetPurge {
         }
     }
 
-    public static func purge(_ request: Request, store: any RecordStore, signer: ExportSigner, systemTime: Date = Date()) throws(OTAError) -> PurgeTombstone {
+    public static func purge(
+        _ request: Request, store: any RecordStore, signer: ExportSigner, systemTime: Date = Date()
+    ) throws(OTAError) -> PurgeTombstone {
         let years = max(request.years, 10)
         guard years <= 1000 else { throw OTAError(.usageInvalid, "--years \(years): at most 1000") }
         guard !request.reason.isEmpty, request.reason.utf8.count <= 1024 else {
@@ -42,20 +44,31 @@ public enum FleetPurge {
         }
         let limit = RecordTime.adding(years: -years, to: request.now)
         guard request.before <= limit else {
-            throw OTAError(.recordsRetention, "the fleet store keeps upgrade records \(years) years: deleting before \(RecordTime.format(request.before)) would reach records younger than \(RecordTime.format(limit))")
+            throw OTAError(
+                .recordsRetention,
+                "the fleet store keeps upgrade records \(years) years: deleting before \(RecordTime.format(request.before)) would reach records younger than \(RecordTime.format(limit))"
+            )
         }
         let activity = try store.lastActivity()
         var doubts: [String] = []
         if abs(request.now.timeIntervalSince(systemTime)) > clockSkew {
-            doubts.append("the purge's time \(RecordTime.format(request.now)) is more than a day from the system clock (\(RecordTime.format(systemTime)))")
+            doubts.append(
+                "the purge's time \(RecordTime.format(request.now)) is more than a day from the system clock (\(RecordTime.format(systemTime)))"
+            )
         }
         if let activity, request.now.timeIntervalSince(activity) > activityWindow {
-            doubts.append("the purge's time \(RecordTime.format(request.now)) is more than 30 days after the store's last ingest or purge (\(RecordTime.format(activity)))")
+            doubts.append(
+                "the purge's time \(RecordTime.format(request.now)) is more than 30 days after the store's last ingest or purge (\(RecordTime.format(activity)))"
+            )
         }
         var override: String? = nil
         if !doubts.isEmpty {
             guard let given = request.clockOverride, !given.isEmpty else {
-                throw OTAError(.recordsPurgeClock, doubts.joined(separator: "; ") + ": nothing deleted; if the clock is right, purge again with an override stating why (it is recorded)")
+                throw OTAError(
+                    .recordsPurgeClock,
+                    doubts.joined(separator: "; ")
+                        + ": nothing deleted; if the clock is right, purge again with an override stating why (it is recorded)"
+                )
             }
             override = String(given.prefix(1024)) + " [" + doubts.joined(separator: "; ") + "]"
         }
@@ -66,13 +79,18 @@ public enum FleetPurge {
         try store.transaction { writer throws(OTAError) in
             var tombstone = PurgeTombstone(
                 before: cutoff, deleted: Int64(count), newestDeleted: newest, now: RecordTime.format(request.now),
-                systemTime: RecordTime.format(systemTime), lastActivity: activity.map(RecordTime.format), years: Int64(years),
-                reason: request.reason, by: signer.certificate.subject, keyID: try signer.key.publicKey.keyID(.sha256).hex,
-                clockOverride: override, store: store.identity, algorithm: algorithm, signature: [], certificate: signer.pem)
+                systemTime: RecordTime.format(systemTime), lastActivity: activity.map(RecordTime.format),
+                years: Int64(years),
+                reason: request.reason, by: signer.certificate.subject,
+                keyID: try signer.key.publicKey.keyID(.sha256).hex,
+                clockOverride: override, store: store.identity, algorithm: algorithm, signature: [],
+                certificate: signer.pem)
             tombstone.signature = try signer.key.signature(for: tombstone.json.bytes)
             let deleted = try writer.deleteEntries(before: cutoff)
             guard deleted == count else {
-                throw OTAError(.recordsStore, "the store changed during the purge (\(deleted) deleted, \(count) counted); nothing deleted")
+                throw OTAError(
+                    .recordsStore,
+                    "the store changed during the purge (\(deleted) deleted, \(count) counted); nothing deleted")
             }
             try writer.addPurge(tombstone)
             try writer.recordActivity(max(systemTime, activity ?? systemTime))
@@ -84,13 +102,17 @@ public enum FleetPurge {
     /// Checks a tombstone's signature and that its signer holds the compliance role.
     public static func verify(_ tombstone: PurgeTombstone, trust: TrustStore, at time: Date) throws(OTAError) {
         guard let pem = tombstone.certificate else {
-            throw OTAError(.exportSignerRole, "a purge tombstone names no certificate: its signer cannot be shown to hold the compliance role")
+            throw OTAError(
+                .exportSignerRole,
+                "a purge tombstone names no certificate: its signer cannot be shown to hold the compliance role")
         }
         let certificates = try Certificate.load(Array(pem.utf8), source: "purge tombstone")
         try ExportSigner.checkRole(certificates[0], chain: Array(certificates.dropFirst()), trust: trust, at: time)
         let key = try certificates[0].publicKey
-        guard try key.check(tombstone.signature, for: tombstone.json.bytes, algorithm: tombstone.algorithm) == .valid else {
-            throw OTAError(.recordsExportAltered, "a purge tombstone's signature does not verify under \(certificates[0].subject)")
+        guard try key.check(tombstone.signature, for: tombstone.json.bytes, algorithm: tombstone.algorithm) == .valid
+        else {
+            throw OTAError(
+                .recordsExportAltered, "a purge tombstone's signature does not verify under \(certificates[0].subject)")
         }
     }
 }

@@ -59,9 +59,12 @@ public struct PurgeTombstone: Sendable, Equatable {
         return out.value
     }
 
-    public init(before: String, deleted: Int64, newestDeleted: String?, now: String, systemTime: String, lastActivity: String?, years: Int64,
-                reason: String, by: String, keyID: String, clockOverride: String?, store: String, algorithm: SignatureAlgorithm,
-                signature: [UInt8], certificate: String?) {
+    public init(
+        before: String, deleted: Int64, newestDeleted: String?, now: String, systemTime: String, lastActivity: String?,
+        years: Int64,
+        reason: String, by: String, keyID: String, clockOverride: String?, store: String, algorithm: SignatureAlgorithm,
+        signature: [UInt8], certificate: String?
+    ) {
         self.before = before
         self.deleted = deleted
         self.newestDeleted = newestDeleted
@@ -82,13 +85,22 @@ public struct PurgeTombstone: Sendable, Equatable {
     /// Reads a stored or exported tombstone strictly.
     public init(signedJSON value: JSONValue, source: String) throws(OTAError) {
         let outer = try JSONObjectReader(value, path: source, allowed: ["alg", "certificate", "sig", "tombstone"])
-        guard let inner = try outer.optionalObject("tombstone", allowed: [
-            "before", "by", "clockOverride", "deleted", "format", "keyId", "lastActivity", "newestDeleted", "now", "reason", "store",
-            "systemTime", "years",
-        ]) else { throw OTAError(.recordsFieldMissing, "\(source).tombstone: required") }
-        guard try inner.string("format") == Self.format else { throw OTAError(.recordsFieldType, "\(source).tombstone.format: \(Self.format)") }
+        guard
+            let inner = try outer.optionalObject(
+                "tombstone",
+                allowed: [
+                    "before", "by", "clockOverride", "deleted", "format", "keyId", "lastActivity", "newestDeleted",
+                    "now", "reason", "store",
+                    "systemTime", "years",
+                ])
+        else { throw OTAError(.recordsFieldMissing, "\(source).tombstone: required") }
+        guard try inner.string("format") == Self.format else {
+            throw OTAError(.recordsFieldType, "\(source).tombstone.format: \(Self.format)")
+        }
         func instant(_ key: String) throws(OTAError) -> String {
-            guard let text = try inner.optionalInstant(key) else { throw OTAError(.recordsFieldMissing, "\(source).tombstone.\(key): required") }
+            guard let text = try inner.optionalInstant(key) else {
+                throw OTAError(.recordsFieldMissing, "\(source).tombstone.\(key): required")
+            }
             return text
         }
         before = try instant("before")
@@ -107,7 +119,9 @@ public struct PurgeTombstone: Sendable, Equatable {
             throw OTAError(.recordsFieldType, "\(source).alg: a signature algorithm")
         }
         self.algorithm = algorithm
-        guard let signature = Hex.decode(try outer.string("sig", maximumBytes: 1024)) else { throw OTAError(.recordsFieldType, "\(source).sig: hex") }
+        guard let signature = Hex.decode(try outer.string("sig", maximumBytes: 1024)) else {
+            throw OTAError(.recordsFieldType, "\(source).sig: hex")
+        }
         self.signature = signature
         certificate = try outer.optionalString("certificate", maximumBytes: 65536)
     }

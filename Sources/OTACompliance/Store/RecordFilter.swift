@@ -19,9 +19,11 @@ public struct RecordFilter: Sendable, Equatable {
 
     public static let factKinds: [LogEntry.Kind] = [.record, .tornTail, .prune, .keyRotation]
 
-    public init(vin: String? = nil, campaign: String? = nil, bundle: String? = nil, ecu: String? = nil, step: RecordStep? = nil,
-                outcome: RecordOutcome? = nil, attempt: String? = nil, from: String? = nil, to: String? = nil,
-                kinds: [LogEntry.Kind] = RecordFilter.factKinds) {
+    public init(
+        vin: String? = nil, campaign: String? = nil, bundle: String? = nil, ecu: String? = nil, step: RecordStep? = nil,
+        outcome: RecordOutcome? = nil, attempt: String? = nil, from: String? = nil, to: String? = nil,
+        kinds: [LogEntry.Kind] = RecordFilter.factKinds
+    ) {
         self.vin = vin
         self.campaign = campaign
         self.bundle = bundle

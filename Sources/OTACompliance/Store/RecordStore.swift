@@ -48,7 +48,8 @@ public protocol RecordStore: AnyObject {
     /// How many entries match.
     func count(matching filter: RecordFilter) throws(OTAError) -> Int
     /// Every entry of `vin` numbered `from...through`, all kinds, in order (chain evidence).
-    func chain(of vin: String, from: UInt64, through: UInt64, _ body: (StoredEntry) throws(OTAError) -> Void) throws(OTAError)
+    func chain(of vin: String, from: UInt64, through: UInt64, _ body: (StoredEntry) throws(OTAError) -> Void)
+        throws(OTAError)
     /// The number of the nearest stored checkpoint at or before `seq`.
     func checkpoint(of vin: String, atOrBefore seq: UInt64) throws(OTAError) -> UInt64?
     /// The number of the nearest stored checkpoint at or after `seq`.

@@ -1,6 +1,6 @@
 public import Foundation
-public import OTACore
 internal import GRDB
+public import OTACore
 public import OTARecorder
 
 /// The fleet record store in one SQLite file, through GRDB.
@@ -38,34 +38,38 @@ public final class SQLiteRecordStore: RecordStore {
             // WITHOUT ROWID table (4 KB per entry measured).
             migrator.registerMigration("ota-records-2") { db in
                 if try db.tableExists("entry") {
-                    throw OTAError(.recordsStore, "\(path): a store of an earlier record format (ota-records/1); ingest the logs into a new store")
+                    throw OTAError(
+                        .recordsStore,
+                        "\(path): a store of an earlier record format (ota-records/1); ingest the logs into a new store"
+                    )
                 }
-                try db.execute(sql: """
-                    CREATE TABLE vehicle (
-                        vin TEXT PRIMARY KEY NOT NULL, hashAlgorithm TEXT NOT NULL, genesis TEXT NOT NULL, keyId TEXT NOT NULL,
-                        headSeq INTEGER NOT NULL, headHash TEXT NOT NULL);
-                    CREATE TABLE vehicleKey (
-                        vin TEXT NOT NULL, keyId TEXT NOT NULL, publicKey BLOB NOT NULL, certificate TEXT, fromSeq INTEGER NOT NULL,
-                        PRIMARY KEY (vin, keyId));
-                    CREATE TABLE entry (
-                        vin TEXT NOT NULL, seq INTEGER NOT NULL, hash TEXT NOT NULL, prev TEXT NOT NULL, kind TEXT NOT NULL,
-                        time TEXT NOT NULL, attempt TEXT, campaign TEXT, bundle TEXT, ecus TEXT, step TEXT, outcome TEXT,
-                        body TEXT NOT NULL);
-                    CREATE UNIQUE INDEX entryChain ON entry (vin, seq);
-                    CREATE INDEX entryCampaign ON entry (campaign, vin, seq);
-                    CREATE INDEX entryTime ON entry (time);
-                    CREATE TABLE software (
-                        vin TEXT NOT NULL, ecu TEXT NOT NULL, seq INTEGER NOT NULL, time TEXT NOT NULL, attempt TEXT, bundle TEXT,
-                        campaign TEXT, hardwarePart TEXT, versionBefore TEXT, versionAfter TEXT, securityVersionAfter TEXT,
-                        swinBefore TEXT, swinAfter TEXT, rxswinBefore TEXT, rxswinAfter TEXT, imageHashAfter TEXT,
-                        PRIMARY KEY (vin, ecu, seq));
-                    CREATE TABLE currentSoftware (
-                        vin TEXT NOT NULL, ecu TEXT NOT NULL, seq INTEGER NOT NULL, swin TEXT, rxswin TEXT, PRIMARY KEY (vin, ecu));
-                    CREATE INDEX currentSwin ON currentSoftware (swin);
-                    CREATE INDEX currentRxswin ON currentSoftware (rxswin);
-                    CREATE TABLE purge (id INTEGER PRIMARY KEY AUTOINCREMENT, tombstone TEXT NOT NULL);
-                    CREATE TABLE activity (id INTEGER PRIMARY KEY CHECK (id = 1), latest TEXT NOT NULL);
-                    """)
+                try db.execute(
+                    sql: """
+                        CREATE TABLE vehicle (
+                            vin TEXT PRIMARY KEY NOT NULL, hashAlgorithm TEXT NOT NULL, genesis TEXT NOT NULL, keyId TEXT NOT NULL,
+                            headSeq INTEGER NOT NULL, headHash TEXT NOT NULL);
+                        CREATE TABLE vehicleKey (
+                            vin TEXT NOT NULL, keyId TEXT NOT NULL, publicKey BLOB NOT NULL, certificate TEXT, fromSeq INTEGER NOT NULL,
+                            PRIMARY KEY (vin, keyId));
+                        CREATE TABLE entry (
+                            vin TEXT NOT NULL, seq INTEGER NOT NULL, hash TEXT NOT NULL, prev TEXT NOT NULL, kind TEXT NOT NULL,
+                            time TEXT NOT NULL, attempt TEXT, campaign TEXT, bundle TEXT, ecus TEXT, step TEXT, outcome TEXT,
+                            body TEXT NOT NULL);
+                        CREATE UNIQUE INDEX entryChain ON entry (vin, seq);
+                        CREATE INDEX entryCampaign ON entry (campaign, vin, seq);
+                        CREATE INDEX entryTime ON entry (time);
+                        CREATE TABLE software (
+                            vin TEXT NOT NULL, ecu TEXT NOT NULL, seq INTEGER NOT NULL, time TEXT NOT NULL, attempt TEXT, bundle TEXT,
+                            campaign TEXT, hardwarePart TEXT, versionBefore TEXT, versionAfter TEXT, securityVersionAfter TEXT,
+                            swinBefore TEXT, swinAfter TEXT, rxswinBefore TEXT, rxswinAfter TEXT, imageHashAfter TEXT,
+                            PRIMARY KEY (vin, ecu, seq));
+                        CREATE TABLE currentSoftware (
+                            vin TEXT NOT NULL, ecu TEXT NOT NULL, seq INTEGER NOT NULL, swin TEXT, rxswin TEXT, PRIMARY KEY (vin, ecu));
+                        CREATE INDEX currentSwin ON currentSoftware (swin);
+                        CREATE INDEX currentRxswin ON currentSoftware (rxswin);
+                        CREATE TABLE purge (id INTEGER PRIMARY KEY AUTOINCREMENT, tombstone TEXT NOT NULL);
+                        CREATE TABLE activity (id INTEGER PRIMARY KEY CHECK (id = 1), latest TEXT NOT NULL);
+                        """)
             }
             if mode == .existing, try queue.read({ db in try !db.tableExists("vehicle") }) {
                 throw OTAError(.recordsStore, "\(path): not a fleet record store")
@@ -83,14 +87,22 @@ public final class SQLiteRecordStore: RecordStore {
     public func vehicle(_ vin: String) throws(OTAError) -> StoredVehicle? {
         try run {
             try queue.read { db in
-                guard let row = try Row.fetchOne(db, sql: "SELECT * FROM vehicle WHERE vin = ?", arguments: [vin]) else { return nil }
-                let keys = try Row.fetchAll(db, sql: "SELECT * FROM vehicleKey WHERE vin = ? ORDER BY fromSeq", arguments: [vin]).map { key in
-                    StoredVehicle.Key(keyID: key["keyId"], publicKey: [UInt8]((key["publicKey"] as Data)), certificate: key["certificate"],
-                                      fromSeq: try Self.unsigned(key["fromSeq"]))
+                guard let row = try Row.fetchOne(db, sql: "SELECT * FROM vehicle WHERE vin = ?", arguments: [vin])
+                else { return nil }
+                let keys = try Row.fetchAll(
+                    db, sql: "SELECT * FROM vehicleKey WHERE vin = ? ORDER BY fromSeq", arguments: [vin]
+                ).map { key in
+                    StoredVehicle.Key(
+                        keyID: key["keyId"], publicKey: [UInt8]((key["publicKey"] as Data)),
+                        certificate: key["certificate"],
+                        fromSeq: try Self.unsigned(key["fromSeq"]))
                 }
-                guard let hash = HashAlgorithm(rawValue: row["hashAlgorithm"]) else { throw OTAError(.recordsStore, "vehicle \(vin): unknown hash") }
-                return StoredVehicle(vin: vin, hashAlgorithm: hash, genesis: row["genesis"], headSeq: try Self.unsigned(row["headSeq"]),
-                                     headHash: row["headHash"], keyID: row["keyId"], keys: keys)
+                guard let hash = HashAlgorithm(rawValue: row["hashAlgorithm"]) else {
+                    throw OTAError(.recordsStore, "vehicle \(vin): unknown hash")
+                }
+                return StoredVehicle(
+                    vin: vin, hashAlgorithm: hash, genesis: row["genesis"], headSeq: try Self.unsigned(row["headSeq"]),
+                    headHash: row["headHash"], keyID: row["keyId"], keys: keys)
             }
         }
     }
@@ -103,7 +115,9 @@ public final class SQLiteRecordStore: RecordStore {
     }
 
     private static func signed(_ value: UInt64) throws(OTAError) -> Int64 {
-        guard value <= UInt64(Int64.max) else { throw OTAError(.recordsFieldRange, "entry number \(value) does not fit the store") }
+        guard value <= UInt64(Int64.max) else {
+            throw OTAError(.recordsFieldRange, "entry number \(value) does not fit the store")
+        }
         return Int64(value)
     }
 
@@ -134,7 +148,10 @@ public final class SQLiteRecordStore: RecordStore {
         /// the head read here cannot move before it commits.
         func lockVehicle(_ vin: String) throws(OTAError) -> ChainHead? {
             do {
-                guard let row = try Row.fetchOne(db, sql: "SELECT headSeq, headHash FROM vehicle WHERE vin = ?", arguments: [vin]) else {
+                guard
+                    let row = try Row.fetchOne(
+                        db, sql: "SELECT headSeq, headHash FROM vehicle WHERE vin = ?", arguments: [vin])
+                else {
                     return nil
                 }
                 return ChainHead(seq: try SQLiteRecordStore.unsigned(row["headSeq"]), hash: row["headHash"])
@@ -158,16 +175,19 @@ public final class SQLiteRecordStore: RecordStore {
             }
             let seq = try SQLiteRecordStore.signed(entry.seq)
             do {
-                let statement = try db.cachedStatement(sql: """
-                    INSERT INTO entry (vin, seq, hash, prev, kind, time, attempt, campaign, bundle, ecus, step, outcome, body)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """)
+                let statement = try db.cachedStatement(
+                    sql: """
+                        INSERT INTO entry (vin, seq, hash, prev, kind, time, attempt, campaign, bundle, ecus, step, outcome, body)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """)
                 try statement.execute(arguments: [
-                    entry.vin, seq, entry.hash, entry.prev, entry.kind.rawValue, entry.time, attempt, campaign, bundle, ecus, step,
+                    entry.vin, seq, entry.hash, entry.prev, entry.kind.rawValue, entry.time, attempt, campaign, bundle,
+                    ecus, step,
                     outcome, entry.body,
                 ])
             } catch {
-                throw OTAError(.recordsStore, "cannot store entry \(entry.seq) of \(entry.vin)", cause: String(describing: error))
+                throw OTAError(
+                    .recordsStore, "cannot store entry \(entry.seq) of \(entry.vin)", cause: String(describing: error))
             }
         }
 
@@ -176,40 +196,54 @@ public final class SQLiteRecordStore: RecordStore {
             var keys: [(StoredVehicle.Key, Int64)] = []
             for key in vehicle.keys { keys.append((key, try SQLiteRecordStore.signed(key.fromSeq))) }
             do {
-                try db.execute(sql: """
-                    INSERT INTO vehicle (vin, hashAlgorithm, genesis, keyId, headSeq, headHash) VALUES (?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (vin) DO UPDATE SET keyId = excluded.keyId, headSeq = excluded.headSeq, headHash = excluded.headHash
-                    """, arguments: [vehicle.vin, vehicle.hashAlgorithm.rawValue, vehicle.genesis, vehicle.keyID, head, vehicle.headHash])
+                try db.execute(
+                    sql: """
+                        INSERT INTO vehicle (vin, hashAlgorithm, genesis, keyId, headSeq, headHash) VALUES (?, ?, ?, ?, ?, ?)
+                        ON CONFLICT (vin) DO UPDATE SET keyId = excluded.keyId, headSeq = excluded.headSeq, headHash = excluded.headHash
+                        """,
+                    arguments: [
+                        vehicle.vin, vehicle.hashAlgorithm.rawValue, vehicle.genesis, vehicle.keyID, head,
+                        vehicle.headHash,
+                    ])
                 for (key, from) in keys {
-                    try db.execute(sql: """
-                        INSERT INTO vehicleKey (vin, keyId, publicKey, certificate, fromSeq) VALUES (?, ?, ?, ?, ?)
-                        ON CONFLICT (vin, keyId) DO UPDATE SET certificate = COALESCE(vehicleKey.certificate, excluded.certificate)
-                        """, arguments: [vehicle.vin, key.keyID, Data(key.publicKey), key.certificate, from])
+                    try db.execute(
+                        sql: """
+                            INSERT INTO vehicleKey (vin, keyId, publicKey, certificate, fromSeq) VALUES (?, ?, ?, ?, ?)
+                            ON CONFLICT (vin, keyId) DO UPDATE SET certificate = COALESCE(vehicleKey.certificate, excluded.certificate)
+                            """, arguments: [vehicle.vin, key.keyID, Data(key.publicKey), key.certificate, from])
                 }
             } catch {
-                throw OTAError(.recordsStore, "cannot store the head of \(vehicle.vin)", cause: String(describing: error))
+                throw OTAError(
+                    .recordsStore, "cannot store the head of \(vehicle.vin)", cause: String(describing: error))
             }
         }
 
         func addSoftwareChange(_ change: SoftwareChange) throws(OTAError) {
             let seq = try SQLiteRecordStore.signed(change.seq)
             do {
-                try db.execute(sql: """
-                    INSERT INTO software (vin, ecu, seq, time, attempt, bundle, campaign, hardwarePart, versionBefore, versionAfter,
-                        securityVersionAfter, swinBefore, swinAfter, rxswinBefore, rxswinAfter, imageHashAfter)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [
-                        change.vin, change.ecu, seq, change.time, change.attempt, change.bundle, change.campaign, change.hardwarePart,
-                        change.versionBefore, change.versionAfter, change.securityVersionAfter, change.swinBefore, change.swinAfter,
+                try db.execute(
+                    sql: """
+                        INSERT INTO software (vin, ecu, seq, time, attempt, bundle, campaign, hardwarePart, versionBefore, versionAfter,
+                            securityVersionAfter, swinBefore, swinAfter, rxswinBefore, rxswinAfter, imageHashAfter)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        change.vin, change.ecu, seq, change.time, change.attempt, change.bundle, change.campaign,
+                        change.hardwarePart,
+                        change.versionBefore, change.versionAfter, change.securityVersionAfter, change.swinBefore,
+                        change.swinAfter,
                         change.rxswinBefore, change.rxswinAfter, change.imageHashAfter,
                     ])
-                try db.execute(sql: """
-                    INSERT INTO currentSoftware (vin, ecu, seq, swin, rxswin) VALUES (?, ?, ?, ?, ?)
-                    ON CONFLICT (vin, ecu) DO UPDATE SET seq = excluded.seq, swin = COALESCE(excluded.swin, currentSoftware.swin),
-                        rxswin = COALESCE(excluded.rxswin, currentSoftware.rxswin)
-                    """, arguments: [change.vin, change.ecu, seq, change.swinAfter, change.rxswinAfter])
+                try db.execute(
+                    sql: """
+                        INSERT INTO currentSoftware (vin, ecu, seq, swin, rxswin) VALUES (?, ?, ?, ?, ?)
+                        ON CONFLICT (vin, ecu) DO UPDATE SET seq = excluded.seq, swin = COALESCE(excluded.swin, currentSoftware.swin),
+                            rxswin = COALESCE(excluded.rxswin, currentSoftware.rxswin)
+                        """, arguments: [change.vin, change.ecu, seq, change.swinAfter, change.rxswinAfter])
             } catch {
-                throw OTAError(.recordsStore, "cannot store the register entry of \(change.vin) \(change.ecu)", cause: String(describing: error))
+                throw OTAError(
+                    .recordsStore, "cannot store the register entry of \(change.vin) \(change.ecu)",
+                    cause: String(describing: error))
             }
         }
 
@@ -224,8 +258,9 @@ public final class SQLiteRecordStore: RecordStore {
 
         func addPurge(_ tombstone: PurgeTombstone) throws(OTAError) {
             do {
-                try db.execute(sql: "INSERT INTO purge (tombstone) VALUES (?)",
-                               arguments: [String(decoding: tombstone.signedJSON.bytes, as: UTF8.self)])
+                try db.execute(
+                    sql: "INSERT INTO purge (tombstone) VALUES (?)",
+                    arguments: [String(decoding: tombstone.signedJSON.bytes, as: UTF8.self)])
             } catch {
                 throw OTAError(.recordsStore, "cannot store a purge tombstone", cause: String(describing: error))
             }
@@ -233,9 +268,10 @@ public final class SQLiteRecordStore: RecordStore {
 
         func recordActivity(_ time: Date) throws(OTAError) {
             do {
-                try db.execute(sql: """
-                    INSERT INTO activity (id, latest) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET latest = MAX(latest, excluded.latest)
-                    """, arguments: [RecordTime.format(time)])
+                try db.execute(
+                    sql: """
+                        INSERT INTO activity (id, latest) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET latest = MAX(latest, excluded.latest)
+                        """, arguments: [RecordTime.format(time)])
             } catch {
                 throw OTAError(.recordsStore, "cannot record the store's activity", cause: String(describing: error))
             }
@@ -270,12 +306,18 @@ public final class SQLiteRecordStore: RecordStore {
 
     private static func entry(_ row: Row) throws(OTAError) -> StoredEntry {
         let kindName: String = row["kind"]
-        guard let kind = LogEntry.Kind(rawValue: kindName) else { throw OTAError(.recordsStore, "a stored entry has kind \(kindName)") }
-        return StoredEntry(vin: row["vin"], seq: try unsigned(row["seq"]), hash: row["hash"], prev: row["prev"], kind: kind, time: row["time"],
-                           body: row["body"])
+        guard let kind = LogEntry.Kind(rawValue: kindName) else {
+            throw OTAError(.recordsStore, "a stored entry has kind \(kindName)")
+        }
+        return StoredEntry(
+            vin: row["vin"], seq: try unsigned(row["seq"]), hash: row["hash"], prev: row["prev"], kind: kind,
+            time: row["time"],
+            body: row["body"])
     }
 
-    private func stream(_ sql: String, _ arguments: StatementArguments, _ body: (StoredEntry) throws(OTAError) -> Void) throws(OTAError) {
+    private func stream(_ sql: String, _ arguments: StatementArguments, _ body: (StoredEntry) throws(OTAError) -> Void)
+        throws(OTAError)
+    {
         var failure: OTAError? = nil
         do {
             try queue.read { db in
@@ -290,47 +332,70 @@ public final class SQLiteRecordStore: RecordStore {
         if let failure { throw failure }
     }
 
-    public func entries(matching filter: RecordFilter, _ body: (StoredEntry) throws(OTAError) -> Void) throws(OTAError) {
+    public func entries(matching filter: RecordFilter, _ body: (StoredEntry) throws(OTAError) -> Void) throws(OTAError)
+    {
         let (clause, arguments) = whereClause(filter)
         try stream("SELECT * FROM entry\(clause) ORDER BY vin, seq", arguments, body)
     }
 
     public func count(matching filter: RecordFilter) throws(OTAError) -> Int {
         let (clause, arguments) = whereClause(filter)
-        return try run { try queue.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM entry\(clause)", arguments: arguments) ?? 0 } }
+        return try run {
+            try queue.read { db in
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM entry\(clause)", arguments: arguments) ?? 0
+            }
+        }
     }
 
-    public func chain(of vin: String, from: UInt64, through: UInt64, _ body: (StoredEntry) throws(OTAError) -> Void) throws(OTAError) {
-        try stream("SELECT * FROM entry WHERE vin = ? AND seq >= ? AND seq <= ? ORDER BY seq",
-                   [vin, try Self.signed(from), try Self.signed(through)], body)
+    public func chain(of vin: String, from: UInt64, through: UInt64, _ body: (StoredEntry) throws(OTAError) -> Void)
+        throws(OTAError)
+    {
+        try stream(
+            "SELECT * FROM entry WHERE vin = ? AND seq >= ? AND seq <= ? ORDER BY seq",
+            [vin, try Self.signed(from), try Self.signed(through)], body)
     }
 
     public func checkpoint(of vin: String, atOrBefore seq: UInt64) throws(OTAError) -> UInt64? {
         let bound = try Self.signed(seq)
-        let found: Int64? = try run { try queue.read { db in
-            try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM entry WHERE vin = ? AND kind = 'checkpoint' AND seq <= ?", arguments: [vin, bound])
-        } }
+        let found: Int64? = try run {
+            try queue.read { db in
+                try Int64.fetchOne(
+                    db, sql: "SELECT MAX(seq) FROM entry WHERE vin = ? AND kind = 'checkpoint' AND seq <= ?",
+                    arguments: [vin, bound])
+            }
+        }
         return try found.map { (value: Int64) throws(OTAError) -> UInt64 in try Self.unsigned(value) }
     }
 
     public func checkpoint(of vin: String, atOrAfter seq: UInt64) throws(OTAError) -> UInt64? {
         let bound = try Self.signed(seq)
-        let found: Int64? = try run { try queue.read { db in
-            try Int64.fetchOne(db, sql: "SELECT MIN(seq) FROM entry WHERE vin = ? AND kind = 'checkpoint' AND seq >= ?", arguments: [vin, bound])
-        } }
+        let found: Int64? = try run {
+            try queue.read { db in
+                try Int64.fetchOne(
+                    db, sql: "SELECT MIN(seq) FROM entry WHERE vin = ? AND kind = 'checkpoint' AND seq >= ?",
+                    arguments: [vin, bound])
+            }
+        }
         return try found.map { (value: Int64) throws(OTAError) -> UInt64 in try Self.unsigned(value) }
     }
 
     private static func change(_ row: Row) throws(OTAError) -> SoftwareChange {
         SoftwareChange(
-            vin: row["vin"], ecu: row["ecu"], seq: try unsigned(row["seq"]), time: row["time"], attempt: row["attempt"], bundle: row["bundle"],
-            campaign: row["campaign"], hardwarePart: row["hardwarePart"], versionBefore: row["versionBefore"], versionAfter: row["versionAfter"],
-            securityVersionAfter: row["securityVersionAfter"], swinBefore: row["swinBefore"], swinAfter: row["swinAfter"],
+            vin: row["vin"], ecu: row["ecu"], seq: try unsigned(row["seq"]), time: row["time"], attempt: row["attempt"],
+            bundle: row["bundle"],
+            campaign: row["campaign"], hardwarePart: row["hardwarePart"], versionBefore: row["versionBefore"],
+            versionAfter: row["versionAfter"],
+            securityVersionAfter: row["securityVersionAfter"], swinBefore: row["swinBefore"],
+            swinAfter: row["swinAfter"],
             rxswinBefore: row["rxswinBefore"], rxswinAfter: row["rxswinAfter"], imageHashAfter: row["imageHashAfter"])
     }
 
     public func softwareHistory(of vin: String) throws(OTAError) -> [SoftwareChange] {
-        let rows = try run { try queue.read { db in try Row.fetchAll(db, sql: "SELECT * FROM software WHERE vin = ? ORDER BY seq, ecu", arguments: [vin]) } }
+        let rows = try run {
+            try queue.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM software WHERE vin = ? ORDER BY seq, ecu", arguments: [vin])
+            }
+        }
         var changes: [SoftwareChange] = []
         for row in rows { changes.append(try Self.change(row)) }
         return changes
@@ -353,25 +418,32 @@ public final class SQLiteRecordStore: RecordStore {
     }
 
     public func purges() throws(OTAError) -> [PurgeTombstone] {
-        let texts = try run { try queue.read { db in try String.fetchAll(db, sql: "SELECT tombstone FROM purge ORDER BY id") } }
+        let texts = try run {
+            try queue.read { db in try String.fetchAll(db, sql: "SELECT tombstone FROM purge ORDER BY id") }
+        }
         var tombstones: [PurgeTombstone] = []
         for text in texts {
             let json: JSONValue
-            do { json = try JSONValue.parse(Array(text.utf8)) } catch { throw OTAError(.recordsStore, "a stored purge tombstone: \(error.message)") }
+            do { json = try JSONValue.parse(Array(text.utf8)) } catch {
+                throw OTAError(.recordsStore, "a stored purge tombstone: \(error.message)")
+            }
             tombstones.append(try PurgeTombstone(signedJSON: json, source: "purge"))
         }
         return tombstones
     }
 
     public func lastActivity() throws(OTAError) -> Date? {
-        let text = try run { try queue.read { db in try String.fetchOne(db, sql: "SELECT latest FROM activity WHERE id = 1") } }
+        let text = try run {
+            try queue.read { db in try String.fetchOne(db, sql: "SELECT latest FROM activity WHERE id = 1") }
+        }
         return text.flatMap(RecordTime.parse)
     }
 
     public func entriesBefore(_ cutoff: String) throws(OTAError) -> (count: Int, newest: String?) {
         try run {
             try queue.read { db in
-                let row = try Row.fetchOne(db, sql: "SELECT COUNT(*) AS n, MAX(time) AS newest FROM entry WHERE time < ?", arguments: [cutoff])
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT COUNT(*) AS n, MAX(time) AS newest FROM entry WHERE time < ?", arguments: [cutoff])
                 return (row?["n"] ?? 0, row?["newest"])
             }
         }

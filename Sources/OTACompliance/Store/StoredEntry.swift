@@ -27,7 +27,8 @@ public struct StoredEntry: Sendable, Equatable {
     /// An entry the verifier passed.
     public init(vin: String, verified: VerifiedEntry) {
         self.init(
-            vin: vin, seq: verified.entry.seq, hash: verified.entry.hash, prev: verified.entry.prev, kind: verified.entry.kind,
+            vin: vin, seq: verified.entry.seq, hash: verified.entry.hash, prev: verified.entry.prev,
+            kind: verified.entry.kind,
             time: verified.body.time.text, body: String(decoding: verified.entry.body, as: UTF8.self))
     }
 
@@ -75,7 +76,10 @@ public struct StoredVehicle: Sendable, Equatable, Encodable {
     public var keyID: String
     public var keys: [Key]
 
-    public init(vin: String, hashAlgorithm: HashAlgorithm, genesis: String, headSeq: UInt64, headHash: String, keyID: String, keys: [Key]) {
+    public init(
+        vin: String, hashAlgorithm: HashAlgorithm, genesis: String, headSeq: UInt64, headHash: String, keyID: String,
+        keys: [Key]
+    ) {
         self.vin = vin
         self.hashAlgorithm = hashAlgorithm
         self.genesis = genesis
@@ -107,10 +111,14 @@ public struct SoftwareChange: Sendable, Equatable, Encodable {
     public var rxswinAfter: String?
     public var imageHashAfter: String?
 
-    public init(vin: String, ecu: String, seq: UInt64, time: String, attempt: String? = nil, bundle: String? = nil, campaign: String? = nil,
-                hardwarePart: String? = nil, versionBefore: String? = nil, versionAfter: String? = nil, securityVersionAfter: String? = nil,
-                swinBefore: String? = nil, swinAfter: String? = nil, rxswinBefore: String? = nil, rxswinAfter: String? = nil,
-                imageHashAfter: String? = nil) {
+    public init(
+        vin: String, ecu: String, seq: UInt64, time: String, attempt: String? = nil, bundle: String? = nil,
+        campaign: String? = nil,
+        hardwarePart: String? = nil, versionBefore: String? = nil, versionAfter: String? = nil,
+        securityVersionAfter: String? = nil,
+        swinBefore: String? = nil, swinAfter: String? = nil, rxswinBefore: String? = nil, rxswinAfter: String? = nil,
+        imageHashAfter: String? = nil
+    ) {
         self.vin = vin
         self.ecu = ecu
         self.seq = seq
@@ -135,10 +143,12 @@ public struct SoftwareChange: Sendable, Equatable, Encodable {
         guard record.outcome == .success, record.step == .result || record.step == .vehicleInit else { return [] }
         return record.ecus.map { ecu in
             SoftwareChange(
-                vin: vin, ecu: ecu.ecu, seq: seq, time: record.time.text, attempt: record.attempt, bundle: record.update?.bundle,
+                vin: vin, ecu: ecu.ecu, seq: seq, time: record.time.text, attempt: record.attempt,
+                bundle: record.update?.bundle,
                 campaign: record.update?.campaign, hardwarePart: ecu.hardwarePart, versionBefore: ecu.versionBefore,
                 versionAfter: ecu.versionAfter, securityVersionAfter: ecu.securityVersionAfter.map(String.init),
-                swinBefore: ecu.swinBefore, swinAfter: ecu.swinAfter, rxswinBefore: ecu.rxswinBefore, rxswinAfter: ecu.rxswinAfter,
+                swinBefore: ecu.swinBefore, swinAfter: ecu.swinAfter, rxswinBefore: ecu.rxswinBefore,
+                rxswinAfter: ecu.rxswinAfter,
                 imageHashAfter: ecu.imageHashAfter)
         }
     }

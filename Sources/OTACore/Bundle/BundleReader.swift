@@ -108,7 +108,8 @@ public final class BundleReader {
         } else {
             lookahead = .some(next)
         }
-        return BundleHead(manifestBytes: manifestBytes, envelope: envelope, recipients: recipients, trustUpdate: trustUpdate)
+        return BundleHead(
+            manifestBytes: manifestBytes, envelope: envelope, recipients: recipients, trustUpdate: trustUpdate)
     }
 
     /// Reads and verifies the head: signatures over the manifest bytes, chains to the release
@@ -134,7 +135,9 @@ public final class BundleReader {
             }) {
             case .rejected(let reasons): return .rejected(reasons)
             case .accepted(let (next, change)):
-                trust = TrustStore(contents: next, label: "\(policy.trust.directory) (with the bundle's trust update \(change.toVersion))")
+                trust = TrustStore(
+                    contents: next,
+                    label: "\(policy.trust.directory) (with the bundle's trust update \(change.toVersion))")
                 trustUpdate = VerifiedTrustUpdate(bytes: bytes, change: change)
             }
         }
@@ -216,23 +219,27 @@ public final class BundleReader {
         case (nil, .some):
             return OTAError(
                 .bundleTrustUpdateMismatch,
-                "bundle \(manifest.bundle.id) carries \(BundleLayout.trustUpdateEntry) but its signed manifest names no trust update")
+                "bundle \(manifest.bundle.id) carries \(BundleLayout.trustUpdateEntry) but its signed manifest names no trust update"
+            )
         case (.some(let named), nil):
             return OTAError(
                 .bundleMissingEntry,
-                "bundle \(manifest.bundle.id): the signed manifest names trust update \(named.version) but the bundle has no \(BundleLayout.trustUpdateEntry)")
+                "bundle \(manifest.bundle.id): the signed manifest names trust update \(named.version) but the bundle has no \(BundleLayout.trustUpdateEntry)"
+            )
         case (.some(let named), .some(let bytes)):
             let digest = try Hasher.hash(manifest.bundle.suite.hash, bytes)
             guard let expected = Hex.decode(named.digest), ConstantTime.equals(digest.bytes, expected) else {
                 return OTAError(
                     .bundleTrustUpdateMismatch,
-                    "bundle \(manifest.bundle.id): \(BundleLayout.trustUpdateEntry) is not the trust update its signed manifest names (digest \(digest.hex), signed \(named.digest))")
+                    "bundle \(manifest.bundle.id): \(BundleLayout.trustUpdateEntry) is not the trust update its signed manifest names (digest \(digest.hex), signed \(named.digest))"
+                )
             }
             let version = try? SignedTrustUpdate.decode(bytes).contents().update.version
             guard version == named.version else {
                 return OTAError(
                     .bundleTrustUpdateMismatch,
-                    "bundle \(manifest.bundle.id): the trust update is version \(version.map(String.init) ?? "?"); the signed manifest names \(named.version)")
+                    "bundle \(manifest.bundle.id): the trust update is version \(version.map(String.init) ?? "?"); the signed manifest names \(named.version)"
+                )
             }
             return nil
         }
@@ -317,7 +324,8 @@ public final class BundleReader {
         }
         guard entry.name == name else {
             let known = [
-                BundleLayout.manifestEntry, BundleLayout.signaturesEntry, BundleLayout.recipientsEntry, BundleLayout.trustUpdateEntry,
+                BundleLayout.manifestEntry, BundleLayout.signaturesEntry, BundleLayout.recipientsEntry,
+                BundleLayout.trustUpdateEntry,
             ]
             if seenNames.isEmpty && name == BundleLayout.manifestEntry && !known.contains(entry.name)
                 && !entry.name.hasPrefix("payloads/")

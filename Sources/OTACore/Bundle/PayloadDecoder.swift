@@ -13,27 +13,36 @@ package final class PayloadDecoder {
     ///   - memoryLimit: the most memory the xz decoder may use.
     ///   - threads: xz decoder threads (independent xz blocks decode in parallel within `memoryLimit`).
     public init(
-        manifest: Manifest, image: Manifest.Image, contentKey: ContentKey?, memoryLimit: UInt64 = 64 << 20, threads: Int = 1
+        manifest: Manifest, image: Manifest.Image, contentKey: ContentKey?, memoryLimit: UInt64 = 64 << 20,
+        threads: Int = 1
     ) throws(OTAError) {
         self.image = image
         let suite = manifest.bundle.suite
         if manifest.encryption != nil {
-            guard let contentKey else { throw OTAError(.decryptKeyMissing, "payload '\(image.name)' is encrypted and no content key is available") }
+            guard let contentKey else {
+                throw OTAError(
+                    .decryptKeyMissing, "payload '\(image.name)' is encrypted and no content key is available")
+            }
             guard let prefix = image.payload.noncePrefix.flatMap(Hex.decode) else {
                 throw OTAError(.manifestRules, "payload '\(image.name)' has no nonce prefix")
             }
-            opener = try ChunkedAEAD.Opener(aead: try PayloadCipher.aead(suite: suite, contentKey: contentKey, imageName: image.name), noncePrefix: prefix,
-                                            associatedData: PayloadCipher.associatedData(bundleID: manifest.bundle.id, imageName: image.name))
+            opener = try ChunkedAEAD.Opener(
+                aead: try PayloadCipher.aead(suite: suite, contentKey: contentKey, imageName: image.name),
+                noncePrefix: prefix,
+                associatedData: PayloadCipher.associatedData(bundleID: manifest.bundle.id, imageName: image.name))
         } else {
             opener = nil
         }
-        decompressor = image.payload.compression == .xz
+        decompressor =
+            image.payload.compression == .xz
             ? try XZDecoder(memoryLimit: memoryLimit, outputLimit: image.payload.plainSize, threads: threads) : nil
         hasher = try Hasher(suite.hash)
     }
 
     /// Decodes one verified stored chunk, passing content pieces to `emit`.
-    public func consume(_ stored: ArraySlice<UInt8>, isLast: Bool, emit: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {
+    public func consume(_ stored: ArraySlice<UInt8>, isLast: Bool, emit: ([UInt8]) throws(OTAError) -> Void)
+        throws(OTAError)
+    {
         try decode(try open(stored, isLast: isLast), isLast: isLast, emit: emit)
     }
 
@@ -58,7 +67,9 @@ package final class PayloadDecoder {
     private func deliver(_ piece: [UInt8], emit: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {
         produced += UInt64(piece.count)
         guard produced <= image.payload.plainSize else {
-            throw OTAError(.payloadTooLong, "payload '\(image.name)' decodes to more than its signed \(image.payload.plainSize) bytes")
+            throw OTAError(
+                .payloadTooLong,
+                "payload '\(image.name)' decodes to more than its signed \(image.payload.plainSize) bytes")
         }
         hasher.update(piece)
         try emit(piece)
@@ -68,7 +79,8 @@ package final class PayloadDecoder {
     public func finish() throws(OTAError) {
         try opener?.finish()
         guard produced == image.payload.plainSize else {
-            throw OTAError(.payloadSize, "payload '\(image.name)' decoded to \(produced) bytes; \(image.payload.plainSize) signed")
+            throw OTAError(
+                .payloadSize, "payload '\(image.name)' decoded to \(produced) bytes; \(image.payload.plainSize) signed")
         }
         let digest = hasher.finalize()
         guard let expected = Hex.decode(image.payload.plainHash), ConstantTime.equals(digest.bytes, expected) else {

@@ -71,7 +71,8 @@ package enum PayloadCipher {
     /// Per-payload key: HKDF over the content key with the image name.
     public static func aead(suite: Suite, contentKey: ContentKey, imageName: String) throws(OTAError) -> AEAD {
         var key = try contentKey.withUnsafeBytes { (raw) throws(OTAError) in
-            try HKDF.derive(suite.hash, secret: raw, salt: [], info: Array("ota payload key v1:\(imageName)".utf8), length: 32)
+            try HKDF.derive(
+                suite.hash, secret: raw, salt: [], info: Array("ota payload key v1:\(imageName)".utf8), length: 32)
         }
         defer { key.cleanse() }
         return try AEAD(suite.cipher, key: key)

@@ -1,5 +1,5 @@
-public import Foundation
 internal import CLZMA
+public import Foundation
 
 /// Streaming xz compression through liblzma, single- or multi-threaded.
 ///
@@ -71,7 +71,9 @@ package final class XZEncoder {
         finished = true
     }
 
-    private func run(_ input: some ContiguousBytes, action: lzma_action, emit: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {
+    private func run(_ input: some ContiguousBytes, action: lzma_action, emit: ([UInt8]) throws(OTAError) -> Void)
+        throws(OTAError)
+    {
         try input.withBytes { (raw: UnsafeRawBufferPointer) throws(OTAError) in
             _ = try stream.code(raw, action: action, failure: { XZ.error($0, "xz compression failed") }, emit: emit)
         }
@@ -125,7 +127,9 @@ package final class XZDecoder {
         guard isFinished else { throw OTAError(.xzTruncated, "xz stream ended early") }
     }
 
-    private func run(_ input: some ContiguousBytes, action: lzma_action, emit: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {
+    private func run(_ input: some ContiguousBytes, action: lzma_action, emit: ([UInt8]) throws(OTAError) -> Void)
+        throws(OTAError)
+    {
         try input.withBytes { (raw: UnsafeRawBufferPointer) throws(OTAError) in
             if isFinished {
                 if raw.count > 0 { throw OTAError(.xzTrailingData, "data after the end of the xz stream") }
@@ -140,7 +144,8 @@ package final class XZDecoder {
                 emit: { (piece: [UInt8]) throws(OTAError) in
                     totalOut += UInt64(piece.count)
                     guard totalOut <= outputLimit else {
-                        throw OTAError(.xzOutputLimit, "xz stream decompresses to more than the \(outputLimit) bytes allowed")
+                        throw OTAError(
+                            .xzOutputLimit, "xz stream decompresses to more than the \(outputLimit) bytes allowed")
                     }
                     try emit(piece)
                 })
@@ -152,7 +157,9 @@ package final class XZDecoder {
     }
 
     /// Decompresses a whole buffer, refusing more than `outputLimit` bytes.
-    public static func decompress(_ input: [UInt8], outputLimit: UInt64, memoryLimit: UInt64 = 128 << 20, threads: Int = 1) throws(OTAError) -> [UInt8] {
+    public static func decompress(
+        _ input: [UInt8], outputLimit: UInt64, memoryLimit: UInt64 = 128 << 20, threads: Int = 1
+    ) throws(OTAError) -> [UInt8] {
         let decoder = try XZDecoder(memoryLimit: memoryLimit, outputLimit: outputLimit, threads: threads)
         var out: [UInt8] = []
         try decoder.update(input) { out += $0 }

@@ -25,7 +25,8 @@ package final class AEAD: @unchecked Sendable {
 
     public init(_ algorithm: AEADAlgorithm, key: [UInt8]) throws(OTAError) {
         guard key.count == algorithm.keyLength else {
-            throw OTAError(.cryptoKeyLength, "\(algorithm.rawValue) needs a \(algorithm.keyLength)-byte key, got \(key.count)")
+            throw OTAError(
+                .cryptoKeyLength, "\(algorithm.rawValue) needs a \(algorithm.keyLength)-byte key, got \(key.count)")
         }
         self.algorithm = algorithm
         switch algorithm {
@@ -44,7 +45,9 @@ package final class AEAD: @unchecked Sendable {
     }
 
     /// Encrypts and authenticates `plaintext` with `associatedData`; returns ciphertext ‖ tag.
-    public func seal(_ plaintext: some Collection<UInt8>, nonce: [UInt8], associatedData: [UInt8] = []) throws(OTAError) -> [UInt8] {
+    public func seal(_ plaintext: some Collection<UInt8>, nonce: [UInt8], associatedData: [UInt8] = []) throws(OTAError)
+        -> [UInt8]
+    {
         try checkNonce(nonce)
         switch algorithm {
         case .aes256GCM:
@@ -56,7 +59,9 @@ package final class AEAD: @unchecked Sendable {
     }
 
     /// Checks the tag and decrypts; throws `crypto.authentication` if anything was altered.
-    public func open(_ sealed: some Collection<UInt8>, nonce: [UInt8], associatedData: [UInt8] = []) throws(OTAError) -> [UInt8] {
+    public func open(_ sealed: some Collection<UInt8>, nonce: [UInt8], associatedData: [UInt8] = []) throws(OTAError)
+        -> [UInt8]
+    {
         try checkNonce(nonce)
         let sealed = Array(sealed)
         guard sealed.count >= algorithm.tagLength else {
@@ -84,24 +89,33 @@ package final class AEAD: @unchecked Sendable {
 
     /// HMAC-SM3 over nonce ‖ AD ‖ ciphertext ‖ len(AD) ‖ len(ciphertext), lengths as 64-bit big-endian.
     private func sm4Tag(nonce: [UInt8], associatedData: [UInt8], ciphertext: [UInt8]) throws(OTAError) -> [UInt8] {
-        try HMAC.mac(.sm3, key: macKey, [nonce, associatedData, ciphertext,
-                                         BigEndian.bytes(UInt64(associatedData.count)), BigEndian.bytes(UInt64(ciphertext.count))])
+        try HMAC.mac(
+            .sm3, key: macKey,
+            [
+                nonce, associatedData, ciphertext,
+                BigEndian.bytes(UInt64(associatedData.count)), BigEndian.bytes(UInt64(ciphertext.count)),
+            ])
     }
 
-    private func gcm(encrypt: Bool, _ input: [UInt8], nonce: [UInt8], associatedData: [UInt8], tag: [UInt8]?) throws(OTAError) -> [UInt8] {
+    private func gcm(encrypt: Bool, _ input: [UInt8], nonce: [UInt8], associatedData: [UInt8], tag: [UInt8]?)
+        throws(OTAError) -> [UInt8]
+    {
         OpenSSLErrorQueue.clear()
         guard let cipher = EVP_CIPHER_fetch(nil, "AES-256-GCM", nil) else {
             throw OpenSSLErrorQueue.error(.cryptoUnavailable, "AES-256-GCM unavailable", function: "EVP_CIPHER_fetch")
         }
         defer { EVP_CIPHER_free(cipher) }
         guard let context = EVP_CIPHER_CTX_new() else {
-            throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot allocate a cipher context", function: "EVP_CIPHER_CTX_new")
+            throw OpenSSLErrorQueue.error(
+                .cryptoInternal, "cannot allocate a cipher context", function: "EVP_CIPHER_CTX_new")
         }
         defer { EVP_CIPHER_CTX_free(context) }
         try ensure(EVP_CipherInit_ex2(context, cipher, cipherKey, nonce, encrypt ? 1 : 0, nil), "EVP_CipherInit_ex2")
         var length: Int32 = 0
         if !associatedData.isEmpty {
-            try ensure(EVP_CipherUpdate(context, nil, &length, associatedData, Int32(associatedData.count)), "EVP_CipherUpdate")
+            try ensure(
+                EVP_CipherUpdate(context, nil, &length, associatedData, Int32(associatedData.count)), "EVP_CipherUpdate"
+            )
         }
         var output = [UInt8](repeating: 0, count: input.count + 16)
         var total = 0
@@ -110,7 +124,8 @@ package final class AEAD: @unchecked Sendable {
             total = Int(length)
         }
         if var tag {
-            try ensure(EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_SET_TAG, Int32(tag.count), &tag), "EVP_CIPHER_CTX_ctrl")
+            try ensure(
+                EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_SET_TAG, Int32(tag.count), &tag), "EVP_CIPHER_CTX_ctrl")
         }
         let finalRC = output.withUnsafeMutableBufferPointer { buffer in
             EVP_CipherFinal_ex(context, buffer.baseAddress! + total, &length)
@@ -141,7 +156,8 @@ enum SymmetricStream {
         }
         defer { EVP_CIPHER_free(cipher) }
         guard let context = EVP_CIPHER_CTX_new() else {
-            throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot allocate a cipher context", function: "EVP_CIPHER_CTX_new")
+            throw OpenSSLErrorQueue.error(
+                .cryptoInternal, "cannot allocate a cipher context", function: "EVP_CIPHER_CTX_new")
         }
         defer { EVP_CIPHER_CTX_free(context) }
         try ensure(EVP_EncryptInit_ex2(context, cipher, key, iv, nil), "EVP_EncryptInit_ex2")
@@ -152,7 +168,9 @@ enum SymmetricStream {
             try ensure(EVP_EncryptUpdate(context, &output, &length, input, Int32(input.count)), "EVP_EncryptUpdate")
             total = Int(length)
         }
-        let finalRC = output.withUnsafeMutableBufferPointer { EVP_EncryptFinal_ex(context, $0.baseAddress! + total, &length) }
+        let finalRC = output.withUnsafeMutableBufferPointer {
+            EVP_EncryptFinal_ex(context, $0.baseAddress! + total, &length)
+        }
         try ensure(finalRC, "EVP_EncryptFinal_ex")
         total += Int(length)
         return Array(output.prefix(total))

@@ -32,7 +32,9 @@ package enum ChunkedAEAD {
         /// Seals the next chunk; `isLast` must be true for exactly the final one.
         public func seal(_ chunk: some Collection<UInt8>, isLast: Bool) throws(OTAError) -> [UInt8] {
             guard !finished else { throw OTAError(.cryptoStreamFinished, "chunk sealed after the last chunk") }
-            let sealed = try aead.seal(chunk, nonce: ChunkedAEAD.nonce(prefix: prefix, index: index, isLast: isLast), associatedData: associatedData)
+            let sealed = try aead.seal(
+                chunk, nonce: ChunkedAEAD.nonce(prefix: prefix, index: index, isLast: isLast),
+                associatedData: associatedData)
             if isLast { finished = true }
             guard index < UInt32.max || isLast else { throw OTAError(.cryptoStreamTooLong, "more than 2^32 chunks") }
             index &+= 1
@@ -63,13 +65,16 @@ package enum ChunkedAEAD {
             guard !isFinished else { throw OTAError(.cryptoStreamExtra, "data after the last chunk") }
             let chunkIndex = index
             do {
-                let plaintext = try aead.open(sealed, nonce: ChunkedAEAD.nonce(prefix: prefix, index: chunkIndex, isLast: isLast), associatedData: associatedData)
+                let plaintext = try aead.open(
+                    sealed, nonce: ChunkedAEAD.nonce(prefix: prefix, index: chunkIndex, isLast: isLast),
+                    associatedData: associatedData)
                 if isLast { isFinished = true }
                 index &+= 1
                 return plaintext
             } catch {
-                throw OTAError(error.code == .cryptoAuthentication ? .cryptoChunkAuthentication : error.code,
-                                "chunk \(chunkIndex) failed authentication (altered, reordered or truncated)")
+                throw OTAError(
+                    error.code == .cryptoAuthentication ? .cryptoChunkAuthentication : error.code,
+                    "chunk \(chunkIndex) failed authentication (altered, reordered or truncated)")
             }
         }
 

@@ -19,7 +19,8 @@ public final class ContentKey: @unchecked Sendable {
     package static func random() throws(OTAError) -> ContentKey {
         let key = ContentKey()
         OpenSSLErrorQueue.clear()
-        try ensure(RAND_bytes_ex(nil, key.storage.baseAddress, key.storage.count, 0), "RAND_bytes_ex", code: .cryptoRandom)
+        try ensure(
+            RAND_bytes_ex(nil, key.storage.baseAddress, key.storage.count, 0), "RAND_bytes_ex", code: .cryptoRandom)
         return key
     }
 

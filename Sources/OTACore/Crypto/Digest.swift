@@ -11,7 +11,8 @@ public struct Digest: Hashable, Sendable, CustomStringConvertible {
     /// Parses `hex` (lowercase or uppercase) as a digest of `algorithm`.
     public init(algorithm: HashAlgorithm, hex: String, field: String = "digest") throws(OTAError) {
         guard let bytes = Hex.decode(hex), bytes.count == algorithm.byteCount else {
-            throw OTAError(.digestMalformed, "\(field): expected \(algorithm.byteCount * 2) hex digits for \(algorithm.rawValue)")
+            throw OTAError(
+                .digestMalformed, "\(field): expected \(algorithm.byteCount * 2) hex digits for \(algorithm.rawValue)")
         }
         self.init(algorithm: algorithm, bytes: bytes)
     }

@@ -1,5 +1,5 @@
-public import Foundation
 internal import COpenSSL
+public import Foundation
 
 /// A streaming hash (`EVP_DigestUpdate`): feed any number of byte ranges, then `finalize()`.
 ///
@@ -13,15 +13,19 @@ public final class Hasher {
         self.algorithm = algorithm
         OpenSSLErrorQueue.clear()
         guard let md = EVP_MD_fetch(nil, algorithm.openSSLName, nil) else {
-            throw OpenSSLErrorQueue.error(.cryptoUnavailable, "hash \(algorithm.rawValue) is not available in this OpenSSL", function: "EVP_MD_fetch")
+            throw OpenSSLErrorQueue.error(
+                .cryptoUnavailable, "hash \(algorithm.rawValue) is not available in this OpenSSL",
+                function: "EVP_MD_fetch")
         }
         defer { EVP_MD_free(md) }
         guard let context = EVP_MD_CTX_new() else {
-            throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot allocate a digest context", function: "EVP_MD_CTX_new")
+            throw OpenSSLErrorQueue.error(
+                .cryptoInternal, "cannot allocate a digest context", function: "EVP_MD_CTX_new")
         }
         guard EVP_DigestInit_ex2(context, md, nil) == 1 else {
             EVP_MD_CTX_free(context)
-            throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot start \(algorithm.rawValue)", function: "EVP_DigestInit_ex2")
+            throw OpenSSLErrorQueue.error(
+                .cryptoInternal, "cannot start \(algorithm.rawValue)", function: "EVP_DigestInit_ex2")
         }
         self.context = context
     }

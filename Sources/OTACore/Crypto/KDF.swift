@@ -3,7 +3,9 @@ internal import COpenSSL
 /// HKDF (RFC 5869) with SHA-256 or SM3, through `EVP_KDF`.
 package enum HKDF {
     /// Extract-then-expand `length` bytes from `secret`.
-    public static func derive(_ hash: HashAlgorithm, secret: [UInt8], salt: [UInt8], info: [UInt8], length: Int) throws(OTAError) -> [UInt8] {
+    public static func derive(_ hash: HashAlgorithm, secret: [UInt8], salt: [UInt8], info: [UInt8], length: Int)
+        throws(OTAError) -> [UInt8]
+    {
         try secret.withBytes { (raw) throws(OTAError) in
             try derive(hash, secret: raw, salt: salt, info: info, length: length)
         }
@@ -35,7 +37,8 @@ package enum HKDF {
                         var params = [
                             COpenSSL_param_digest(name.baseAddress),
                             COpenSSL_param_kdf_key(
-                                secret.baseAddress.map { UnsafeMutableRawPointer(mutating: $0) } ?? UnsafeMutableRawPointer(empty),
+                                secret.baseAddress.map { UnsafeMutableRawPointer(mutating: $0) }
+                                    ?? UnsafeMutableRawPointer(empty),
                                 secret.count),
                             COpenSSL_param_kdf_salt(saltBytes.baseAddress, saltBytes.count),
                             COpenSSL_param_kdf_info(infoBytes.baseAddress, infoBytes.count),

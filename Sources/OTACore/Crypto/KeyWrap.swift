@@ -31,7 +31,9 @@ public struct WrappedKey: Sendable, Equatable {
     public static let contentKeyLength = ContentKey.length
 
     /// Wraps `contentKey` to `recipient`; `context` binds the wrap to its bundle.
-    public static func wrap(_ contentKey: ContentKey, to recipient: PublicKey, context: [UInt8]) throws(OTAError) -> WrappedKey {
+    public static func wrap(_ contentKey: ContentKey, to recipient: PublicKey, context: [UInt8]) throws(OTAError)
+        -> WrappedKey
+    {
         switch recipient.type {
         case .sm2:
             var plaintext = try Hasher.hash(.sm3, info + context).bytes
@@ -41,13 +43,17 @@ public struct WrappedKey: Sendable, Equatable {
         case .p256, .x25519:
             let ephemeral = try PrivateKey.generate(recipient.type)
             let ephemeralDER = try ephemeral.publicKey.der()
-            var kek = try keyEncryptionKey(secret: try ephemeral.sharedSecret(with: recipient), ephemeralDER: ephemeralDER, recipientDER: try recipient.der())
+            var kek = try keyEncryptionKey(
+                secret: try ephemeral.sharedSecret(with: recipient), ephemeralDER: ephemeralDER,
+                recipientDER: try recipient.der())
             defer { kek.cleanse() }
             let sealer = try AEAD(.aes256GCM, key: kek)
             let sealed = try contentKey.withUnsafeBytes { (raw) throws(OTAError) in
                 try sealer.seal(raw, nonce: [UInt8](repeating: 0, count: 12), associatedData: context)
             }
-            return WrappedKey(scheme: recipient.type == .p256 ? .ecdhP256 : .x25519, ephemeralPublicKey: ephemeralDER, ciphertext: sealed)
+            return WrappedKey(
+                scheme: recipient.type == .p256 ? .ecdhP256 : .x25519, ephemeralPublicKey: ephemeralDER,
+                ciphertext: sealed)
         case .ed25519:
             throw OTAError(.keyUnsupported, "an Ed25519 key cannot receive a wrapped key (use X25519, P-256 or SM2)")
         }
@@ -59,7 +65,8 @@ public struct WrappedKey: Sendable, Equatable {
         var bytes = try unwrapAny(with: privateKey, context: context)
         defer { bytes.cleanse() }
         guard bytes.count == Self.contentKeyLength else {
-            throw OTAError(.keywrapMalformed, "the unwrapped content key is \(bytes.count) bytes, not \(Self.contentKeyLength)")
+            throw OTAError(
+                .keywrapMalformed, "the unwrapped content key is \(bytes.count) bytes, not \(Self.contentKeyLength)")
         }
         return try bytes.withBytes { (raw) throws(OTAError) in try ContentKey(copying: raw) }
     }
@@ -67,19 +74,26 @@ public struct WrappedKey: Sendable, Equatable {
     private func unwrapAny(with privateKey: PrivateKey, context: [UInt8]) throws(OTAError) -> [UInt8] {
         switch scheme {
         case .sm2:
-            guard privateKey.type == .sm2 else { throw OTAError(.keywrapKeyMismatch, "an SM2 wrapped key needs an SM2 private key") }
-            guard ephemeralPublicKey.isEmpty else { throw OTAError(.keywrapMalformed, "an SM2 wrapped key has no ephemeral key") }
+            guard privateKey.type == .sm2 else {
+                throw OTAError(.keywrapKeyMismatch, "an SM2 wrapped key needs an SM2 private key")
+            }
+            guard ephemeralPublicKey.isEmpty else {
+                throw OTAError(.keywrapMalformed, "an SM2 wrapped key has no ephemeral key")
+            }
             var plaintext = try privateKey.sm2Decrypt(ciphertext)
             defer { plaintext.cleanse() }
             let binding = try Hasher.hash(.sm3, Self.info + context).bytes
-            guard plaintext.count == binding.count + Self.contentKeyLength, ConstantTime.equals(Array(plaintext.prefix(binding.count)), binding) else {
+            guard plaintext.count == binding.count + Self.contentKeyLength,
+                ConstantTime.equals(Array(plaintext.prefix(binding.count)), binding)
+            else {
                 throw OTAError(.cryptoAuthentication, "the SM2 wrapped key was made for another bundle or is malformed")
             }
             return Array(plaintext.dropFirst(binding.count))
         case .ecdhP256, .x25519:
             let expected: KeyType = scheme == .ecdhP256 ? .p256 : .x25519
             guard privateKey.type == expected else {
-                throw OTAError(.keywrapKeyMismatch, "a \(scheme.rawValue) wrapped key needs a \(expected.rawValue) private key")
+                throw OTAError(
+                    .keywrapKeyMismatch, "a \(scheme.rawValue) wrapped key needs a \(expected.rawValue) private key")
             }
             let ephemeral: PublicKey
             do throws(OTAError) {
@@ -87,15 +101,21 @@ public struct WrappedKey: Sendable, Equatable {
             } catch {
                 throw OTAError(.keywrapMalformed, "the ephemeral key is not a public key: \(error.message)")
             }
-            guard ephemeral.type == expected else { throw OTAError(.keywrapMalformed, "ephemeral key type does not match the scheme") }
-            var kek = try Self.keyEncryptionKey(secret: try privateKey.sharedSecret(with: ephemeral), ephemeralDER: ephemeralPublicKey,
-                                                recipientDER: try privateKey.publicKey.der())
+            guard ephemeral.type == expected else {
+                throw OTAError(.keywrapMalformed, "ephemeral key type does not match the scheme")
+            }
+            var kek = try Self.keyEncryptionKey(
+                secret: try privateKey.sharedSecret(with: ephemeral), ephemeralDER: ephemeralPublicKey,
+                recipientDER: try privateKey.publicKey.der())
             defer { kek.cleanse() }
-            return try AEAD(.aes256GCM, key: kek).open(ciphertext, nonce: [UInt8](repeating: 0, count: 12), associatedData: context)
+            return try AEAD(.aes256GCM, key: kek).open(
+                ciphertext, nonce: [UInt8](repeating: 0, count: 12), associatedData: context)
         }
     }
 
-    private static func keyEncryptionKey(secret: [UInt8], ephemeralDER: [UInt8], recipientDER: [UInt8]) throws(OTAError) -> [UInt8] {
+    private static func keyEncryptionKey(secret: [UInt8], ephemeralDER: [UInt8], recipientDER: [UInt8]) throws(OTAError)
+        -> [UInt8]
+    {
         try HKDF.derive(.sha256, secret: secret, salt: ephemeralDER + recipientDER, info: info, length: 32)
     }
 }

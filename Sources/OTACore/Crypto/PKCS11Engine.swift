@@ -14,7 +14,9 @@ enum PKCS11Engine {
     private static let loadedModule = Mutex<String?>(nil)
 
     /// The module used when the URI names none: `OTA_PKCS11_MODULE`, else libp11's default (p11-kit's proxy).
-    static var defaultModule: String? { ProcessInfo.processInfo.environment["OTA_PKCS11_MODULE"].flatMap { $0.isEmpty ? nil : $0 } }
+    static var defaultModule: String? {
+        ProcessInfo.processInfo.environment["OTA_PKCS11_MODULE"].flatMap { $0.isEmpty ? nil : $0 }
+    }
 
     /// Loads the private key `uri` names, logging in with `pin`. No terminal prompt ever:
     /// OpenSSL's null UI answers any question the engine would ask.
@@ -23,14 +25,21 @@ enum PKCS11Engine {
         if let module, !FileManager.default.fileExists(atPath: module) {
             throw OTAError(.keyPKCS11, "\(uri.description): PKCS#11 module \(module) does not exist")
         }
-        guard !pin.contains(0) else { throw OTAError(.keyPKCS11Pin, "\(uri.description): the token PIN holds a NUL byte") }
+        guard !pin.contains(0) else {
+            throw OTAError(.keyPKCS11Pin, "\(uri.description): the token PIN holds a NUL byte")
+        }
         return try loadedModule.withLock { loaded throws(OTAError) -> PKey in
             if let loaded, loaded != (module ?? "") {
-                throw OTAError(.keyPKCS11, "\(uri.description): this process already uses PKCS#11 module \(loaded.isEmpty ? "p11-kit-proxy" : loaded); one module per command")
+                throw OTAError(
+                    .keyPKCS11,
+                    "\(uri.description): this process already uses PKCS#11 module \(loaded.isEmpty ? "p11-kit-proxy" : loaded); one module per command"
+                )
             }
             OpenSSLErrorQueue.clear()
             guard let engine = ENGINE_by_id("pkcs11") else {
-                throw OpenSSLErrorQueue.error(.keyPKCS11, "\(uri.description): OpenSSL has no pkcs11 engine (install libengine-pkcs11-openssl)", function: "ENGINE_by_id")
+                throw OpenSSLErrorQueue.error(
+                    .keyPKCS11, "\(uri.description): OpenSSL has no pkcs11 engine (install libengine-pkcs11-openssl)",
+                    function: "ENGINE_by_id")
             }
             defer { ENGINE_free(engine) }
             // The engine stays in OpenSSL's engine list. Anyone calling ENGINE_register_all_complete()
@@ -40,22 +49,28 @@ enum PKCS11Engine {
             _ = ENGINE_set_flags(engine, ENGINE_get_flags(engine) | COpenSSL_ENGINE_FLAGS_NO_REGISTER_ALL)
             if let module {
                 guard ENGINE_ctrl_cmd_string(engine, "MODULE_PATH", module, 0) == 1 else {
-                    throw OpenSSLErrorQueue.error(.keyPKCS11, "\(uri.description): the pkcs11 engine refused module \(module)", function: "ENGINE_ctrl_cmd_string(MODULE_PATH)")
+                    throw OpenSSLErrorQueue.error(
+                        .keyPKCS11, "\(uri.description): the pkcs11 engine refused module \(module)",
+                        function: "ENGINE_ctrl_cmd_string(MODULE_PATH)")
                 }
             }
             var pinText = pin.map { CChar(bitPattern: $0) } + [0]
             defer { pinText.withUnsafeMutableBytes { COpenSSL_cleanse($0.baseAddress, $0.count) } }
             guard ENGINE_ctrl_cmd_string(engine, "PIN", pinText, 0) == 1 else {
-                throw OpenSSLErrorQueue.error(.keyPKCS11, "\(uri.description): the pkcs11 engine refused the PIN", function: "ENGINE_ctrl_cmd_string(PIN)")
+                throw OpenSSLErrorQueue.error(
+                    .keyPKCS11, "\(uri.description): the pkcs11 engine refused the PIN",
+                    function: "ENGINE_ctrl_cmd_string(PIN)")
             }
             guard ENGINE_init(engine) == 1 else {
-                throw OpenSSLErrorQueue.error(.keyPKCS11, "\(uri.description): cannot initialise the pkcs11 engine", function: "ENGINE_init")
+                throw OpenSSLErrorQueue.error(
+                    .keyPKCS11, "\(uri.description): cannot initialise the pkcs11 engine", function: "ENGINE_init")
             }
             defer { ENGINE_finish(engine) }
             loaded = module ?? ""
             guard let key = ENGINE_load_private_key(engine, uri.selector, UI_null(), nil) else {
                 throw OpenSSLErrorQueue.error(
-                    .keyPKCS11, "\(uri.description): no usable private key (no such token or object, a wrong PIN, or a key type the engine cannot use)",
+                    .keyPKCS11,
+                    "\(uri.description): no usable private key (no such token or object, a wrong PIN, or a key type the engine cannot use)",
                     function: "ENGINE_load_private_key")
             }
             // The key holds its own references to the engine; ours end with this scope.

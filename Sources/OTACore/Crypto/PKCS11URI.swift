@@ -17,7 +17,8 @@ public struct PKCS11URI: Sendable, Equatable {
     public let pinSource: String?
 
     public static func == (lhs: PKCS11URI, rhs: PKCS11URI) -> Bool {
-        lhs.path.map { "\($0.name)=\($0.value)" } == rhs.path.map { "\($0.name)=\($0.value)" } && lhs.modulePath == rhs.modulePath
+        lhs.path.map { "\($0.name)=\($0.value)" } == rhs.path.map { "\($0.name)=\($0.value)" }
+            && lhs.modulePath == rhs.modulePath
             && lhs.pinValue == rhs.pinValue && lhs.pinSource == rhs.pinSource
     }
 
@@ -25,7 +26,8 @@ public struct PKCS11URI: Sendable, Equatable {
     static let selectorAttributes: Set<String> = ["token", "manufacturer", "serial", "model", "object", "id", "type"]
     /// Path attributes RFC 7512 defines that libp11 0.4 cannot match on: refused with a reason rather than ignored.
     static let unsupportedAttributes: Set<String> = [
-        "library-manufacturer", "library-description", "library-version", "slot-manufacturer", "slot-description", "slot-id", "module-name",
+        "library-manufacturer", "library-description", "library-version", "slot-manufacturer", "slot-description",
+        "slot-id", "module-name",
     ]
     /// Longest URI accepted (a key reference, not a document).
     static let maximumLength = 4096
@@ -34,7 +36,11 @@ public struct PKCS11URI: Sendable, Equatable {
     public static func isPKCS11(_ reference: String) -> Bool { reference.lowercased().hasPrefix("pkcs11:") }
 
     public init(_ text: String) throws(OTAError) {
-        func problem(_ why: String) -> OTAError { OTAError(.keyPKCS11URI, "PKCS#11 URI: \(why) (RFC 7512: pkcs11:token=T;object=O?pin-source=FILE&module-path=LIB)") }
+        func problem(_ why: String) -> OTAError {
+            OTAError(
+                .keyPKCS11URI, "PKCS#11 URI: \(why) (RFC 7512: pkcs11:token=T;object=O?pin-source=FILE&module-path=LIB)"
+            )
+        }
         guard text.utf8.count <= Self.maximumLength else { throw problem("longer than \(Self.maximumLength) bytes") }
         guard Self.isPKCS11(text) else { throw problem("does not start with pkcs11:") }
         guard text.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7f }) else {
@@ -49,9 +55,12 @@ public struct PKCS11URI: Sendable, Equatable {
         var modulePath: String?
         var pinValue: [UInt8]?
         var pinSource: String?
-        for (component, separator) in [(pathText, Character(";")), (queryText, Character("&"))] where !component.isEmpty {
+        for (component, separator) in [(pathText, Character(";")), (queryText, Character("&"))] where !component.isEmpty
+        {
             for attribute in component.split(separator: separator, omittingEmptySubsequences: false) {
-                guard let equals = attribute.firstIndex(of: "=") else { throw problem("attribute '\(attribute)' has no value") }
+                guard let equals = attribute.firstIndex(of: "=") else {
+                    throw problem("attribute '\(attribute)' has no value")
+                }
                 let name = String(attribute[..<equals]).lowercased()
                 let raw = String(attribute[attribute.index(after: equals)...])
                 guard !raw.isEmpty else { throw problem("attribute '\(name)' is empty") }
@@ -62,13 +71,19 @@ public struct PKCS11URI: Sendable, Equatable {
                 case "pin-value": pinValue = decoded
                 case "pin-source": pinSource = try Self.pinSourcePath(decoded)
                 case "module-path":
-                    guard let value = String(validating: decoded, as: UTF8.self), value.hasPrefix("/") else { throw problem("module-path must be an absolute file path") }
+                    guard let value = String(validating: decoded, as: UTF8.self), value.hasPrefix("/") else {
+                        throw problem("module-path must be an absolute file path")
+                    }
                     modulePath = value
                 case _ where Self.unsupportedAttributes.contains(name):
-                    throw problem("attribute '\(name)' is not supported by the OpenSSL PKCS#11 engine; select the key by token, serial, object or id")
+                    throw problem(
+                        "attribute '\(name)' is not supported by the OpenSSL PKCS#11 engine; select the key by token, serial, object or id"
+                    )
                 case _ where Self.selectorAttributes.contains(name):
                     guard !inQuery else { throw problem("'\(name)' is a path attribute; put it before the '?'") }
-                    if name == "type", raw != "private" { throw problem("type must be private (a signing key), not '\(raw)'") }
+                    if name == "type", raw != "private" {
+                        throw problem("type must be private (a signing key), not '\(raw)'")
+                    }
                     if name == "id", decoded.isEmpty { throw problem("id is empty") }
                     path.append((name, raw))
                 default:
@@ -76,7 +91,9 @@ public struct PKCS11URI: Sendable, Equatable {
                 }
             }
         }
-        guard path.contains(where: { $0.name == "object" || $0.name == "id" }) else { throw problem("names no key: give object= or id=") }
+        guard path.contains(where: { $0.name == "object" || $0.name == "id" }) else {
+            throw problem("names no key: give object= or id=")
+        }
         guard pinValue == nil || pinSource == nil else { throw problem("give the PIN once: pin-value or pin-source") }
         self.path = path
         self.modulePath = modulePath
@@ -101,9 +118,11 @@ public struct PKCS11URI: Sendable, Equatable {
         var index = 0
         while index < bytes.count {
             if bytes[index] == UInt8(ascii: "%") {
-                guard index + 2 < bytes.count, let high = Hex.value(bytes[index + 1]), let low = Hex.value(bytes[index + 2])
+                guard index + 2 < bytes.count, let high = Hex.value(bytes[index + 1]),
+                    let low = Hex.value(bytes[index + 2])
                 else {
-                    throw OTAError(.keyPKCS11URI, "PKCS#11 URI: attribute '\(attribute)' has a '%' not followed by two hex digits")
+                    throw OTAError(
+                        .keyPKCS11URI, "PKCS#11 URI: attribute '\(attribute)' has a '%' not followed by two hex digits")
                 }
                 output.append(high << 4 | low)
                 index += 3
@@ -120,8 +139,14 @@ public struct PKCS11URI: Sendable, Equatable {
         guard var text = String(validating: value, as: UTF8.self) else {
             throw OTAError(.keyPKCS11URI, "PKCS#11 URI: pin-source is not UTF-8")
         }
-        if text.hasPrefix("file://") { text = String(text.dropFirst("file://".count)) } else if text.hasPrefix("file:") { text = String(text.dropFirst("file:".count)) }
-        guard text.hasPrefix("/") else { throw OTAError(.keyPKCS11URI, "PKCS#11 URI: pin-source must name a file by its absolute path") }
+        if text.hasPrefix("file://") {
+            text = String(text.dropFirst("file://".count))
+        } else if text.hasPrefix("file:") {
+            text = String(text.dropFirst("file:".count))
+        }
+        guard text.hasPrefix("/") else {
+            throw OTAError(.keyPKCS11URI, "PKCS#11 URI: pin-source must name a file by its absolute path")
+        }
         return text
     }
 }

@@ -64,7 +64,8 @@ final class PKey: @unchecked Sendable {
     convenience init(copying shared: OpaquePointer, source: String) throws(OTAError) {
         OpenSSLErrorQueue.clear()
         guard let copy = EVP_PKEY_dup(shared) else {
-            throw OpenSSLErrorQueue.error(.keyMalformed, "\(source): cannot copy the public key", function: "EVP_PKEY_dup")
+            throw OpenSSLErrorQueue.error(
+                .keyMalformed, "\(source): cannot copy the public key", function: "EVP_PKEY_dup")
         }
         try self.init(taking: copy, source: source)
     }
@@ -75,7 +76,9 @@ final class PKey: @unchecked Sendable {
             // OpenSSL keeps the point form a key was decoded from and re-encodes in it.
             OpenSSLErrorQueue.clear()
             guard COpenSSL_ec_set_uncompressed(pointer) == 1 else {
-                throw OpenSSLErrorQueue.error(.keyMalformed, "\(source): cannot normalise the EC point encoding", function: "EVP_PKEY_set_utf8_string_param")
+                throw OpenSSLErrorQueue.error(
+                    .keyMalformed, "\(source): cannot normalise the EC point encoding",
+                    function: "EVP_PKEY_set_utf8_string_param")
             }
         case .ed25519:
             var raw = [UInt8](repeating: 0, count: 32)
@@ -136,7 +139,9 @@ final class PKey: @unchecked Sendable {
     static func generate(_ type: KeyType) throws(OTAError) -> PKey {
         OpenSSLErrorQueue.clear()
         guard let context = EVP_PKEY_CTX_new_from_name(nil, type.openSSLName, nil) else {
-            throw OpenSSLErrorQueue.error(.cryptoUnavailable, "key type \(type.rawValue) is not available", function: "EVP_PKEY_CTX_new_from_name")
+            throw OpenSSLErrorQueue.error(
+                .cryptoUnavailable, "key type \(type.rawValue) is not available", function: "EVP_PKEY_CTX_new_from_name"
+            )
         }
         defer { EVP_PKEY_CTX_free(context) }
         try ensure(EVP_PKEY_keygen_init(context), "EVP_PKEY_keygen_init")
@@ -145,7 +150,10 @@ final class PKey: @unchecked Sendable {
         }
         var key: OpaquePointer? = nil
         try ensure(EVP_PKEY_generate(context, &key), "EVP_PKEY_generate")
-        guard let key else { throw OpenSSLErrorQueue.error(.cryptoInternal, "key generation returned nothing", function: "EVP_PKEY_generate") }
+        guard let key else {
+            throw OpenSSLErrorQueue.error(
+                .cryptoInternal, "key generation returned nothing", function: "EVP_PKEY_generate")
+        }
         return try PKey(taking: key, source: "generated key")
     }
 
@@ -187,7 +195,9 @@ enum MemoryBIO {
         var pointer: UnsafeMutablePointer<CChar>? = nil
         let length = COpenSSL_BIO_get_mem_data(bio, &pointer)
         guard length > 0, let pointer else { return [] }
-        return pointer.withMemoryRebound(to: UInt8.self, capacity: length) { Array(UnsafeBufferPointer(start: $0, count: length)) }
+        return pointer.withMemoryRebound(to: UInt8.self, capacity: length) {
+            Array(UnsafeBufferPointer(start: $0, count: length))
+        }
     }
 
     static func string(_ bio: OpaquePointer) -> String {

@@ -1,5 +1,5 @@
-internal import Foundation
 internal import COpenSSL
+internal import Foundation
 
 /// A private key (P-256, Ed25519, X25519 or SM2), loaded from PEM or DER, optionally
 /// passphrase-protected, or freshly generated.
@@ -20,16 +20,22 @@ public struct PrivateKey: Sendable {
     public init(encoded bytes: [UInt8], passphrase: [UInt8]? = nil, source: String = "private key") throws(OTAError) {
         let isEncrypted = String(decoding: bytes.prefix(200), as: UTF8.self).contains("ENCRYPTED")
         if isEncrypted && passphrase == nil {
-            throw OTAError(.keyPassphraseRequired, "\(source): the private key is encrypted; give its passphrase from a file or an environment variable")
+            throw OTAError(
+                .keyPassphraseRequired,
+                "\(source): the private key is encrypted; give its passphrase from a file or an environment variable")
         }
         OpenSSLErrorQueue.clear()
         var decoded: OpaquePointer? = nil
-        guard let decoder = OSSL_DECODER_CTX_new_for_pkey(&decoded, nil, nil, nil, COpenSSL_SELECT_KEYPAIR, nil, nil) else {
-            throw OpenSSLErrorQueue.error(.cryptoInternal, "\(source): cannot set up a key decoder", function: "OSSL_DECODER_CTX_new_for_pkey")
+        guard let decoder = OSSL_DECODER_CTX_new_for_pkey(&decoded, nil, nil, nil, COpenSSL_SELECT_KEYPAIR, nil, nil)
+        else {
+            throw OpenSSLErrorQueue.error(
+                .cryptoInternal, "\(source): cannot set up a key decoder", function: "OSSL_DECODER_CTX_new_for_pkey")
         }
         defer { OSSL_DECODER_CTX_free(decoder) }
         if let passphrase {
-            _ = passphrase.withUnsafeBufferPointer { OSSL_DECODER_CTX_set_passphrase(decoder, $0.baseAddress, $0.count) }
+            _ = passphrase.withUnsafeBufferPointer {
+                OSSL_DECODER_CTX_set_passphrase(decoder, $0.baseAddress, $0.count)
+            }
         } else {
             _ = COpenSSL_decoder_refuse_passphrase(decoder)
         }
@@ -40,9 +46,12 @@ public struct PrivateKey: Sendable {
         }
         guard ok == 1, let decoded else {
             if isEncrypted {
-                throw OpenSSLErrorQueue.error(.keyPassphrase, "\(source): wrong passphrase or damaged encrypted key", function: "OSSL_DECODER_from_data")
+                throw OpenSSLErrorQueue.error(
+                    .keyPassphrase, "\(source): wrong passphrase or damaged encrypted key",
+                    function: "OSSL_DECODER_from_data")
             }
-            throw OpenSSLErrorQueue.error(.keyMalformed, "\(source): not a PEM or DER private key", function: "OSSL_DECODER_from_data")
+            throw OpenSSLErrorQueue.error(
+                .keyMalformed, "\(source): not a PEM or DER private key", function: "OSSL_DECODER_from_data")
         }
         self.key = try PKey(taking: decoded, source: source)
     }
@@ -68,7 +77,10 @@ public struct PrivateKey: Sendable {
         } else if let pin {
             secret = try pin.read()
         } else {
-            throw OTAError(.keyPKCS11Pin, "\(uri.description): no token PIN; give pin-source=FILE in the URI, or --passphrase-file/--passphrase-env")
+            throw OTAError(
+                .keyPKCS11Pin,
+                "\(uri.description): no token PIN; give pin-source=FILE in the URI, or --passphrase-file/--passphrase-env"
+            )
         }
         defer { secret.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
         self.key = try PKCS11Engine.loadPrivateKey(uri, pin: secret)
@@ -94,26 +106,37 @@ public struct PrivateKey: Sendable {
             throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot read scalar", function: "BN_bin2bn")
         }
         defer { BN_clear_free(number) }
-        guard let builder = OSSL_PARAM_BLD_new() else { throw OpenSSLErrorQueue.error(.cryptoInternal, "OSSL_PARAM_BLD_new failed", function: "OSSL_PARAM_BLD_new") }
+        guard let builder = OSSL_PARAM_BLD_new() else {
+            throw OpenSSLErrorQueue.error(.cryptoInternal, "OSSL_PARAM_BLD_new failed", function: "OSSL_PARAM_BLD_new")
+        }
         defer { OSSL_PARAM_BLD_free(builder) }
         try ensure(COpenSSL_bld_push_p256_private(builder, number), "OSSL_PARAM_BLD_push")
-        guard let params = OSSL_PARAM_BLD_to_param(builder) else { throw OpenSSLErrorQueue.error(.cryptoInternal, "OSSL_PARAM_BLD_to_param failed", function: "OSSL_PARAM_BLD_to_param") }
+        guard let params = OSSL_PARAM_BLD_to_param(builder) else {
+            throw OpenSSLErrorQueue.error(
+                .cryptoInternal, "OSSL_PARAM_BLD_to_param failed", function: "OSSL_PARAM_BLD_to_param")
+        }
         defer { OSSL_PARAM_free(params) }
-        guard let context = EVP_PKEY_CTX_new_from_name(nil, "EC", nil) else { throw OpenSSLErrorQueue.error(.cryptoInternal, "EC unavailable", function: "EVP_PKEY_CTX_new_from_name") }
+        guard let context = EVP_PKEY_CTX_new_from_name(nil, "EC", nil) else {
+            throw OpenSSLErrorQueue.error(.cryptoInternal, "EC unavailable", function: "EVP_PKEY_CTX_new_from_name")
+        }
         defer { EVP_PKEY_CTX_free(context) }
         try ensure(EVP_PKEY_fromdata_init(context), "EVP_PKEY_fromdata_init")
         var key: OpaquePointer? = nil
-        try ensure(EVP_PKEY_fromdata(context, &key, COpenSSL_SELECT_KEYPAIR, params), "EVP_PKEY_fromdata", code: .keyMalformed)
+        try ensure(
+            EVP_PKEY_fromdata(context, &key, COpenSSL_SELECT_KEYPAIR, params), "EVP_PKEY_fromdata", code: .keyMalformed)
         guard let key else { throw OTAError(.keyMalformed, "P-256 scalar rejected") }
         return PrivateKey(key: try PKey(taking: key, source: "P-256 scalar"))
     }
 
     /// Builds an X25519 or Ed25519 key from its 32 raw bytes.
     public static func raw(_ bytes: [UInt8], type: KeyType) throws(OTAError) -> PrivateKey {
-        guard type == .x25519 || type == .ed25519 else { throw OTAError(.keyUnsupported, "raw keys are X25519 or Ed25519 only") }
+        guard type == .x25519 || type == .ed25519 else {
+            throw OTAError(.keyUnsupported, "raw keys are X25519 or Ed25519 only")
+        }
         OpenSSLErrorQueue.clear()
         guard let key = EVP_PKEY_new_raw_private_key_ex(nil, type.openSSLName, nil, bytes, bytes.count) else {
-            throw OpenSSLErrorQueue.error(.keyMalformed, "raw \(type.rawValue) private key rejected", function: "EVP_PKEY_new_raw_private_key_ex")
+            throw OpenSSLErrorQueue.error(
+                .keyMalformed, "raw \(type.rawValue) private key rejected", function: "EVP_PKEY_new_raw_private_key_ex")
         }
         return PrivateKey(key: try PKey(taking: key, source: "raw key"))
     }
@@ -130,15 +153,21 @@ public struct PrivateKey: Sendable {
         return try MemoryBIO.withNew { bio throws(OTAError) in
             if let passphrase {
                 guard let cipher = EVP_CIPHER_fetch(nil, "AES-256-CBC", nil) else {
-                    throw OpenSSLErrorQueue.error(.cryptoUnavailable, "AES-256-CBC unavailable", function: "EVP_CIPHER_fetch")
+                    throw OpenSSLErrorQueue.error(
+                        .cryptoUnavailable, "AES-256-CBC unavailable", function: "EVP_CIPHER_fetch")
                 }
                 defer { EVP_CIPHER_free(cipher) }
                 let rc = passphrase.withUnsafeBufferPointer { pass in
-                    PEM_write_bio_PKCS8PrivateKey(bio, key.pointer, cipher, pass.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) }, Int32(pass.count), nil, nil)
+                    PEM_write_bio_PKCS8PrivateKey(
+                        bio, key.pointer, cipher,
+                        pass.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) },
+                        Int32(pass.count), nil, nil)
                 }
                 try ensure(rc, "PEM_write_bio_PKCS8PrivateKey")
             } else {
-                try ensure(PEM_write_bio_PrivateKey_ex(bio, key.pointer, nil, nil, 0, nil, nil, nil, nil), "PEM_write_bio_PrivateKey_ex")
+                try ensure(
+                    PEM_write_bio_PrivateKey_ex(bio, key.pointer, nil, nil, 0, nil, nil, nil, nil),
+                    "PEM_write_bio_PrivateKey_ex")
             }
             return MemoryBIO.string(bio)
         }

@@ -1,5 +1,5 @@
-internal import Foundation
 internal import COpenSSL
+internal import Foundation
 
 /// A public key: a signer's (from its certificate) or a recipient's.
 public struct PublicKey: Sendable, Equatable {
@@ -17,7 +17,8 @@ public struct PublicKey: Sendable, Equatable {
             return d2i_PUBKEY_ex(nil, &pointer, buffer.count, nil, nil)
         }
         guard let decoded else {
-            throw OpenSSLErrorQueue.error(.keyMalformed, "\(source): not a DER SubjectPublicKeyInfo", function: "d2i_PUBKEY_ex")
+            throw OpenSSLErrorQueue.error(
+                .keyMalformed, "\(source): not a DER SubjectPublicKeyInfo", function: "d2i_PUBKEY_ex")
         }
         key = try PKey(taking: decoded, source: source)
     }
@@ -27,8 +28,10 @@ public struct PublicKey: Sendable, Equatable {
         OpenSSLErrorQueue.clear()
         let bytes = Array(pem.utf8)
         var decoded: OpaquePointer? = nil
-        guard let decoder = OSSL_DECODER_CTX_new_for_pkey(&decoded, nil, nil, nil, COpenSSL_SELECT_PUBLIC, nil, nil) else {
-            throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot set up a key decoder", function: "OSSL_DECODER_CTX_new_for_pkey")
+        guard let decoder = OSSL_DECODER_CTX_new_for_pkey(&decoded, nil, nil, nil, COpenSSL_SELECT_PUBLIC, nil, nil)
+        else {
+            throw OpenSSLErrorQueue.error(
+                .cryptoInternal, "cannot set up a key decoder", function: "OSSL_DECODER_CTX_new_for_pkey")
         }
         defer { OSSL_DECODER_CTX_free(decoder) }
         let ok = bytes.withUnsafeBufferPointer { buffer -> Int32 in
@@ -37,17 +40,21 @@ public struct PublicKey: Sendable, Equatable {
             return OSSL_DECODER_from_data(decoder, &data, &length)
         }
         guard ok == 1, let decoded else {
-            throw OpenSSLErrorQueue.error(.keyMalformed, "\(source): not a PEM public key", function: "OSSL_DECODER_from_data")
+            throw OpenSSLErrorQueue.error(
+                .keyMalformed, "\(source): not a PEM public key", function: "OSSL_DECODER_from_data")
         }
         key = try PKey(taking: decoded, source: source)
     }
 
     /// Builds an X25519 or Ed25519 public key from its 32 raw bytes.
     public static func raw(_ bytes: [UInt8], type: KeyType) throws(OTAError) -> PublicKey {
-        guard type == .x25519 || type == .ed25519 else { throw OTAError(.keyUnsupported, "raw keys are X25519 or Ed25519 only") }
+        guard type == .x25519 || type == .ed25519 else {
+            throw OTAError(.keyUnsupported, "raw keys are X25519 or Ed25519 only")
+        }
         OpenSSLErrorQueue.clear()
         guard let key = EVP_PKEY_new_raw_public_key_ex(nil, type.openSSLName, nil, bytes, bytes.count) else {
-            throw OpenSSLErrorQueue.error(.keyMalformed, "raw \(type.rawValue) public key rejected", function: "EVP_PKEY_new_raw_public_key_ex")
+            throw OpenSSLErrorQueue.error(
+                .keyMalformed, "raw \(type.rawValue) public key rejected", function: "EVP_PKEY_new_raw_public_key_ex")
         }
         return PublicKey(key: try PKey(taking: key, source: "raw key"))
     }

@@ -30,8 +30,10 @@ package struct RSAPublicKey: Sendable {
         OpenSSLErrorQueue.clear()
         let bytes = Array(pem.utf8)
         var decoded: OpaquePointer? = nil
-        guard let decoder = OSSL_DECODER_CTX_new_for_pkey(&decoded, nil, nil, "RSA", COpenSSL_SELECT_PUBLIC, nil, nil) else {
-            throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot set up a key decoder", function: "OSSL_DECODER_CTX_new_for_pkey")
+        guard let decoder = OSSL_DECODER_CTX_new_for_pkey(&decoded, nil, nil, "RSA", COpenSSL_SELECT_PUBLIC, nil, nil)
+        else {
+            throw OpenSSLErrorQueue.error(
+                .cryptoInternal, "cannot set up a key decoder", function: "OSSL_DECODER_CTX_new_for_pkey")
         }
         defer { OSSL_DECODER_CTX_free(decoder) }
         let ok = bytes.withUnsafeBufferPointer { buffer -> Int32 in
@@ -40,12 +42,15 @@ package struct RSAPublicKey: Sendable {
             return OSSL_DECODER_from_data(decoder, &data, &length)
         }
         guard ok == 1, let decoded else {
-            throw OpenSSLErrorQueue.error(.keyMalformed, "\(source): not a PEM RSA public key", function: "OSSL_DECODER_from_data")
+            throw OpenSSLErrorQueue.error(
+                .keyMalformed, "\(source): not a PEM RSA public key", function: "OSSL_DECODER_from_data")
         }
         let owner = Owner(decoded)
         guard EVP_PKEY_is_a(decoded, "RSA") == 1 else { throw OTAError(.keyUnsupported, "\(source): not an RSA key") }
         let bits = Int(EVP_PKEY_get_bits(decoded))
-        guard bits >= 2048 else { throw OTAError(.keyUnsupported, "\(source): a \(bits)-bit RSA key; at least 2048 bits are required") }
+        guard bits >= 2048 else {
+            throw OTAError(.keyUnsupported, "\(source): a \(bits)-bit RSA key; at least 2048 bits are required")
+        }
         self.owner = owner
         self.bits = bits
     }
@@ -68,20 +73,27 @@ package struct RSAPublicKey: Sendable {
     public func check(_ signature: [UInt8], for message: [UInt8], padding: Padding) throws(OTAError) -> SignatureCheck {
         OpenSSLErrorQueue.clear()
         guard let context = EVP_MD_CTX_new() else {
-            throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot allocate a verification context", function: "EVP_MD_CTX_new")
+            throw OpenSSLErrorQueue.error(
+                .cryptoInternal, "cannot allocate a verification context", function: "EVP_MD_CTX_new")
         }
         defer { EVP_MD_CTX_free(context) }
         var keyContext: OpaquePointer? = nil
-        try ensure(EVP_DigestVerifyInit_ex(context, &keyContext, "SHA2-256", nil, nil, owner.pointer, nil), "EVP_DigestVerifyInit_ex")
+        try ensure(
+            EVP_DigestVerifyInit_ex(context, &keyContext, "SHA2-256", nil, nil, owner.pointer, nil),
+            "EVP_DigestVerifyInit_ex")
         guard let keyContext else { throw OTAError(.cryptoInternal, "no key context for RSA verification") }
         switch padding {
         case .pss:
             guard EVP_PKEY_CTX_set_rsa_padding(keyContext, COpenSSL_RSA_PKCS1_PSS_PADDING) > 0,
                 EVP_PKEY_CTX_set_rsa_pss_saltlen(keyContext, COpenSSL_RSA_PSS_SALTLEN_AUTO) > 0
-            else { throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot select RSA-PSS", function: "EVP_PKEY_CTX_set_rsa_padding") }
+            else {
+                throw OpenSSLErrorQueue.error(
+                    .cryptoInternal, "cannot select RSA-PSS", function: "EVP_PKEY_CTX_set_rsa_padding")
+            }
         case .pkcs1v15:
             guard EVP_PKEY_CTX_set_rsa_padding(keyContext, COpenSSL_RSA_PKCS1_PADDING) > 0 else {
-                throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot select PKCS#1 v1.5", function: "EVP_PKEY_CTX_set_rsa_padding")
+                throw OpenSSLErrorQueue.error(
+                    .cryptoInternal, "cannot select PKCS#1 v1.5", function: "EVP_PKEY_CTX_set_rsa_padding")
             }
         }
         let rc = EVP_DigestVerify(context, signature, signature.count, message, message.count)

@@ -96,7 +96,8 @@ package enum SystemCall {
 
     /// Writes all of `bytes` at `offset` without moving the file position (`pwrite`).
     package static func writeAll(
-        _ descriptor: Int32, _ bytes: some ContiguousBytes, at offset: Int64, path: String, code: OTAError.Code = .ioFailed
+        _ descriptor: Int32, _ bytes: some ContiguousBytes, at offset: Int64, path: String,
+        code: OTAError.Code = .ioFailed
     )
         throws(OTAError)
     {

@@ -127,7 +127,9 @@ public enum ManifestRules {
             }
         }
         if let trustUpdate = manifest.trustUpdate {
-            if !isHex(trustUpdate.digest, length: hashHexLength) { add("trustUpdate.digest", "must be \(hashHexLength) lowercase hex digits") }
+            if !isHex(trustUpdate.digest, length: hashHexLength) {
+                add("trustUpdate.digest", "must be \(hashHexLength) lowercase hex digits")
+            }
             if trustUpdate.version == 0 { add("trustUpdate.version", "must be at least 1") }
         }
         return problems

@@ -29,7 +29,9 @@ enum OpenSSLErrorQueue {
 
 /// Throws a crypto error unless `rc == 1` (OpenSSL's success convention).
 @inline(__always)
-func ensure(_ rc: Int32, _ function: String, code: OTAError.Code = .cryptoInternal, message: String? = nil) throws(OTAError) {
+func ensure(_ rc: Int32, _ function: String, code: OTAError.Code = .cryptoInternal, message: String? = nil)
+    throws(OTAError)
+{
     guard rc == 1 else {
         throw OpenSSLErrorQueue.error(code, message ?? "OpenSSL call \(function) failed", function: function)
     }

@@ -19,10 +19,15 @@ extension Certificate {
     public var signerID: String? {
         get throws(OTAError) {
             guard let values = try extensionValues(ProjectOID.signerID), let value = values.first else { return nil }
-            guard values.count == 1 else { throw OTAError(.certificateMalformed, "\(subject): the signer-id extension appears \(values.count) times") }
+            guard values.count == 1 else {
+                throw OTAError(
+                    .certificateMalformed, "\(subject): the signer-id extension appears \(values.count) times")
+            }
             guard let element = DER.only(value[...]), element.tag == DER.utf8String,
-                  let text = String(validating: element.content, as: UTF8.self), !text.isEmpty else {
-                throw OTAError(.certificateMalformed, "\(subject): the signer-id extension is not a non-empty UTF8String")
+                let text = String(validating: element.content, as: UTF8.self), !text.isEmpty
+            else {
+                throw OTAError(
+                    .certificateMalformed, "\(subject): the signer-id extension is not a non-empty UTF8String")
             }
             return text
         }
@@ -63,8 +68,13 @@ extension Certificate {
         var index: Int32 = -1
         while true {
             index = X509_get_ext_by_OBJ(pointer, object, index)
-            guard index >= 0, let item = X509_get_ext(pointer, index), let data = X509_EXTENSION_get_data(item) else { break }
-            let bytes = ASN1_STRING_get0_data(data).map { Array(UnsafeBufferPointer(start: $0, count: Int(ASN1_STRING_length(data)))) } ?? []
+            guard index >= 0, let item = X509_get_ext(pointer, index), let data = X509_EXTENSION_get_data(item) else {
+                break
+            }
+            let bytes =
+                ASN1_STRING_get0_data(data).map {
+                    Array(UnsafeBufferPointer(start: $0, count: Int(ASN1_STRING_length(data))))
+                } ?? []
             values.append(bytes)
         }
         return values.isEmpty ? nil : values
@@ -85,7 +95,8 @@ enum ASN1Object {
     static func object(_ dotted: String) throws(OTAError) -> OpaquePointer {
         OpenSSLErrorQueue.clear()
         guard let object = OBJ_txt2obj(dotted, 1) else {
-            throw OpenSSLErrorQueue.error(.cryptoInternal, "not an object identifier: \(dotted)", function: "OBJ_txt2obj")
+            throw OpenSSLErrorQueue.error(
+                .cryptoInternal, "not an object identifier: \(dotted)", function: "OBJ_txt2obj")
         }
         return object
     }
@@ -96,7 +107,9 @@ extension Certificate {
     /// (a root).
     public var isSelfSigned: Bool {
         defer { OpenSSLErrorQueue.clear() }
-        guard X509_check_issued(pointer, pointer) == X509_V_OK, let key = X509_get0_pubkey(pointer) else { return false }
+        guard X509_check_issued(pointer, pointer) == X509_V_OK, let key = X509_get0_pubkey(pointer) else {
+            return false
+        }
         return X509_verify(pointer, key) == 1
     }
 }

@@ -1,5 +1,5 @@
-public import Foundation
 internal import COpenSSL
+public import Foundation
 
 /// An X.509 certificate (`X509`), parsed from PEM or DER.
 ///
@@ -29,11 +29,13 @@ public final class Certificate: @unchecked Sendable, Equatable, CustomStringConv
             return result
         }
         guard let parsed else {
-            throw OpenSSLErrorQueue.error(.certificateMalformed, "\(source): not a DER X.509 certificate", function: "d2i_X509")
+            throw OpenSSLErrorQueue.error(
+                .certificateMalformed, "\(source): not a DER X.509 certificate", function: "d2i_X509")
         }
         guard consumed == der.count else {
             X509_free(parsed)
-            throw OTAError(.certificateMalformed, "\(source): \(der.count - consumed) trailing bytes after the certificate")
+            throw OTAError(
+                .certificateMalformed, "\(source): \(der.count - consumed) trailing bytes after the certificate")
         }
         Self.setSM2IDIfNeeded(parsed)  // still ours alone
         self.init(taking: parsed)
@@ -46,7 +48,8 @@ public final class Certificate: @unchecked Sendable, Equatable, CustomStringConv
         var certificates: [Certificate] = []
         for block in PEMBlock.split(text) {
             guard block.label == "CERTIFICATE" else {
-                throw OTAError(.certificateMalformed, "\(source): unexpected PEM block '\(block.label)' (expected CERTIFICATE)")
+                throw OTAError(
+                    .certificateMalformed, "\(source): unexpected PEM block '\(block.label)' (expected CERTIFICATE)")
             }
             certificates.append(try Certificate(der: block.der, source: source))
         }
@@ -79,7 +82,9 @@ public final class Certificate: @unchecked Sendable, Equatable, CustomStringConv
 
     /// Serial number in hex.
     public var serialNumber: String {
-        guard let serial = X509_get0_serialNumber(pointer), let number = ASN1_INTEGER_to_BN(serial, nil) else { return "" }
+        guard let serial = X509_get0_serialNumber(pointer), let number = ASN1_INTEGER_to_BN(serial, nil) else {
+            return ""
+        }
         defer { BN_free(number) }
         guard let hex = BN_bn2hex(number) else { return "" }
         defer { COpenSSL_free(hex) }
@@ -96,7 +101,8 @@ public final class Certificate: @unchecked Sendable, Equatable, CustomStringConv
             // get0: the certificate keeps its key; ours is a normalised copy (never mutate a
             // key other threads may be using through this certificate).
             guard let key = X509_get0_pubkey(pointer) else {
-                throw OpenSSLErrorQueue.error(.certificateMalformed, "certificate has no usable public key", function: "X509_get0_pubkey")
+                throw OpenSSLErrorQueue.error(
+                    .certificateMalformed, "certificate has no usable public key", function: "X509_get0_pubkey")
             }
             return PublicKey(key: try PKey(copying: key, source: "certificate \(subject)"))
         }
@@ -125,7 +131,9 @@ public final class Certificate: @unchecked Sendable, Equatable, CustomStringConv
     private static func setSM2IDIfNeeded(_ x509: OpaquePointer) {
         guard X509_get_signature_nid(x509) == NID_SM2_with_SM3 else { return }
         guard let id = ASN1_OCTET_STRING_new() else { return }
-        _ = defaultSM2DistinguishingID.withUnsafeBufferPointer { ASN1_OCTET_STRING_set(id, $0.baseAddress, Int32($0.count)) }
+        _ = defaultSM2DistinguishingID.withUnsafeBufferPointer {
+            ASN1_OCTET_STRING_set(id, $0.baseAddress, Int32($0.count))
+        }
         X509_set0_distinguishing_id(x509, id)  // takes ownership
     }
 
@@ -175,10 +183,11 @@ package struct PEMBlock: Sendable {
 enum X509Name {
     static func string(_ name: OpaquePointer?) -> String {
         guard let name else { return "" }
-        return (try? MemoryBIO.withNew { bio throws(OTAError) in
-            _ = X509_NAME_print_ex(bio, name, 0, COpenSSL_XN_FLAG_RFC2253_UTF8)
-            return MemoryBIO.string(bio)
-        }) ?? ""
+        return
+            (try? MemoryBIO.withNew { bio throws(OTAError) in
+                _ = X509_NAME_print_ex(bio, name, 0, COpenSSL_XN_FLAG_RFC2253_UTF8)
+                return MemoryBIO.string(bio)
+            }) ?? ""
     }
 }
 

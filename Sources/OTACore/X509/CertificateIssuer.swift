@@ -1,5 +1,5 @@
-public import Foundation
 internal import COpenSSL
+public import Foundation
 
 /// What a new certificate says about its subject.
 public struct CertificateProfile: Sendable {
@@ -27,8 +27,11 @@ public struct CertificateProfile: Sendable {
     /// require it (`certificate.role`). Nil for CAs.
     public var role: TrustRole?
 
-    public init(commonName: String, organization: String, organizationalUnit: String? = nil, usage: Usage, notBefore: Date, notAfter: Date,
-                signerID: String? = nil, role: TrustRole? = nil) {
+    public init(
+        commonName: String, organization: String, organizationalUnit: String? = nil, usage: Usage, notBefore: Date,
+        notAfter: Date,
+        signerID: String? = nil, role: TrustRole? = nil
+    ) {
         self.commonName = commonName
         self.organization = organization
         self.organizationalUnit = organizationalUnit
@@ -46,7 +49,9 @@ public struct CertificateProfile: Sendable {
     /// invisible format characters.
     public static func problem(signerID: String) -> String? {
         if signerID.isEmpty { return "signer id is empty" }
-        if signerID.utf8.count > maximumSignerIDLength { return "signer id is longer than \(maximumSignerIDLength) bytes" }
+        if signerID.utf8.count > maximumSignerIDLength {
+            return "signer id is longer than \(maximumSignerIDLength) bytes"
+        }
         if signerID.unicodeScalars.contains(where: { [.control, .format].contains($0.properties.generalCategory) }) {
             return "signer id holds control or invisible characters"
         }
@@ -75,23 +80,29 @@ public struct CertificateIssuer: Sendable {
     /// Issues a certificate for `publicKey`.
     public func issue(_ profile: CertificateProfile, publicKey: PublicKey) throws(OTAError) -> Certificate {
         OpenSSLErrorQueue.clear()
-        guard let x509 = X509_new() else { throw OpenSSLErrorQueue.error(.cryptoInternal, "X509_new failed", function: "X509_new") }
+        guard let x509 = X509_new() else {
+            throw OpenSSLErrorQueue.error(.cryptoInternal, "X509_new failed", function: "X509_new")
+        }
         let certificate = Certificate(taking: x509)  // owns x509 from here on
         try ensure(X509_set_version(x509, 2), "X509_set_version")
 
         let serial = try SecureRandom.bytes(16)
-        try Self.withASN1Integer(positive: serial) { integer throws(OTAError) in try ensure(X509_set_serialNumber(x509, integer), "X509_set_serialNumber") }
+        try Self.withASN1Integer(positive: serial) { integer throws(OTAError) in
+            try ensure(X509_set_serialNumber(x509, integer), "X509_set_serialNumber")
+        }
 
         let subject = try Self.name(profile)
         defer { X509_NAME_free(subject) }
         try ensure(X509_set_subject_name(x509, subject), "X509_set_subject_name")
         if let issuerCertificate = self.certificate {
-            try ensure(X509_set_issuer_name(x509, X509_get_subject_name(issuerCertificate.pointer)), "X509_set_issuer_name")
+            try ensure(
+                X509_set_issuer_name(x509, X509_get_subject_name(issuerCertificate.pointer)), "X509_set_issuer_name")
         } else {
             try ensure(X509_set_issuer_name(x509, subject), "X509_set_issuer_name")
         }
         guard ASN1_TIME_set(X509_getm_notBefore(x509), time_t(profile.notBefore.timeIntervalSince1970)) != nil,
-              ASN1_TIME_set(X509_getm_notAfter(x509), time_t(profile.notAfter.timeIntervalSince1970)) != nil else {
+            ASN1_TIME_set(X509_getm_notAfter(x509), time_t(profile.notAfter.timeIntervalSince1970)) != nil
+        else {
             throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot set validity", function: "ASN1_TIME_set")
         }
         try ensure(X509_set_pubkey(x509, publicKey.key.pointer), "X509_set_pubkey")
@@ -100,14 +111,18 @@ public struct CertificateIssuer: Sendable {
         X509V3_set_ctx(&context, self.certificate?.pointer ?? x509, x509, nil, nil, 0)
         for (nid, value) in Self.extensions(for: profile.usage, role: profile.role) {
             guard let extensionValue = X509V3_EXT_nconf_nid(nil, &context, nid, value) else {
-                throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot build extension \(value)", function: "X509V3_EXT_nconf_nid")
+                throw OpenSSLErrorQueue.error(
+                    .cryptoInternal, "cannot build extension \(value)", function: "X509V3_EXT_nconf_nid")
             }
             defer { X509_EXTENSION_free(extensionValue) }
             try ensure(X509_add_ext(x509, extensionValue, -1), "X509_add_ext")
         }
         if let signerID = profile.signerID {
-            if let problem = CertificateProfile.problem(signerID: signerID) { throw OTAError(.certificateName, "\(profile.commonName): \(problem)") }
-            try Self.addExtension(x509, oid: ProjectOID.signerID, value: DER.encode(tag: DER.utf8String, Array(signerID.utf8)))
+            if let problem = CertificateProfile.problem(signerID: signerID) {
+                throw OTAError(.certificateName, "\(profile.commonName): \(problem)")
+            }
+            try Self.addExtension(
+                x509, oid: ProjectOID.signerID, value: DER.encode(tag: DER.utf8String, Array(signerID.utf8)))
         }
 
         try sign { context throws(OTAError) in
@@ -120,21 +135,29 @@ public struct CertificateIssuer: Sendable {
     }
 
     /// Issues a CRL listing `revoked` (certificates of this CA), valid from `thisUpdate` to `nextUpdate`.
-    public func revocationList(revoking revoked: [Certificate], number: Int, thisUpdate: Date, nextUpdate: Date) throws(OTAError) -> CertificateRevocationList {
+    public func revocationList(revoking revoked: [Certificate], number: Int, thisUpdate: Date, nextUpdate: Date)
+        throws(OTAError) -> CertificateRevocationList
+    {
         try revocationList(
-            entries: revoked.map { Revocation(serial: $0.serialBytes, date: thisUpdate, reason: nil) }, number: UInt64(number), thisUpdate: thisUpdate, nextUpdate: nextUpdate)
+            entries: revoked.map { Revocation(serial: $0.serialBytes, date: thisUpdate, reason: nil) },
+            number: UInt64(number), thisUpdate: thisUpdate, nextUpdate: nextUpdate)
     }
 
     func sign(_ body: (OpaquePointer) throws(OTAError) -> Void) throws(OTAError) {
         let algorithm = try SignatureAlgorithm.forKey(key.type)
-        guard let context = EVP_MD_CTX_new() else { throw OpenSSLErrorQueue.error(.cryptoInternal, "EVP_MD_CTX_new failed", function: "EVP_MD_CTX_new") }
+        guard let context = EVP_MD_CTX_new() else {
+            throw OpenSSLErrorQueue.error(.cryptoInternal, "EVP_MD_CTX_new failed", function: "EVP_MD_CTX_new")
+        }
         defer { EVP_MD_CTX_free(context) }
-        try DigestSignContext.configure(context, key: key.key, algorithm: algorithm, signing: true, sm2ID: defaultSM2DistinguishingID)
+        try DigestSignContext.configure(
+            context, key: key.key, algorithm: algorithm, signing: true, sm2ID: defaultSM2DistinguishingID)
         try body(context)
     }
 
     static func name(_ profile: CertificateProfile) throws(OTAError) -> OpaquePointer {
-        guard let name = X509_NAME_new() else { throw OpenSSLErrorQueue.error(.cryptoInternal, "X509_NAME_new failed", function: "X509_NAME_new") }
+        guard let name = X509_NAME_new() else {
+            throw OpenSSLErrorQueue.error(.cryptoInternal, "X509_NAME_new failed", function: "X509_NAME_new")
+        }
         var entries = [("O", profile.organization)]
         if let unit = profile.organizationalUnit { entries.append(("OU", unit)) }
         entries.append(("CN", profile.commonName))
@@ -142,7 +165,8 @@ public struct CertificateIssuer: Sendable {
             let bytes = Array(value.utf8)
             guard X509_NAME_add_entry_by_txt(name, field, MBSTRING_UTF8, bytes, Int32(bytes.count), -1, 0) == 1 else {
                 X509_NAME_free(name)
-                throw OpenSSLErrorQueue.error(.certificateName, "cannot encode \(field)=\(value)", function: "X509_NAME_add_entry_by_txt")
+                throw OpenSSLErrorQueue.error(
+                    .certificateName, "cannot encode \(field)=\(value)", function: "X509_NAME_add_entry_by_txt")
             }
         }
         return name
@@ -178,11 +202,15 @@ public struct CertificateIssuer: Sendable {
     private static func addExtension(_ x509: OpaquePointer, oid: String, value: [UInt8]) throws(OTAError) {
         let object = try ASN1Object.object(oid)
         defer { ASN1_OBJECT_free(object) }
-        guard let octets = ASN1_OCTET_STRING_new() else { throw OpenSSLErrorQueue.error(.cryptoInternal, "ASN1_OCTET_STRING_new failed", function: "ASN1_OCTET_STRING_new") }
+        guard let octets = ASN1_OCTET_STRING_new() else {
+            throw OpenSSLErrorQueue.error(
+                .cryptoInternal, "ASN1_OCTET_STRING_new failed", function: "ASN1_OCTET_STRING_new")
+        }
         defer { ASN1_OCTET_STRING_free(octets) }
         try ensure(ASN1_OCTET_STRING_set(octets, value, Int32(value.count)), "ASN1_OCTET_STRING_set")
         guard let item = X509_EXTENSION_create_by_OBJ(nil, object, 0, octets) else {
-            throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot build extension \(oid)", function: "X509_EXTENSION_create_by_OBJ")
+            throw OpenSSLErrorQueue.error(
+                .cryptoInternal, "cannot build extension \(oid)", function: "X509_EXTENSION_create_by_OBJ")
         }
         defer { X509_EXTENSION_free(item) }
         try ensure(X509_add_ext(x509, item, -1), "X509_add_ext")
@@ -190,7 +218,10 @@ public struct CertificateIssuer: Sendable {
 
     /// An ASN1_INTEGER from big-endian magnitude bytes; unless `exact`, the top bit is cleared
     /// (random serials, kept positive and at most 16 bytes).
-    static func withASN1Integer(positive bytes: [UInt8], exact: Bool = false, _ body: (UnsafeMutablePointer<ASN1_INTEGER>) throws(OTAError) -> Void) throws(OTAError) {
+    static func withASN1Integer(
+        positive bytes: [UInt8], exact: Bool = false,
+        _ body: (UnsafeMutablePointer<ASN1_INTEGER>) throws(OTAError) -> Void
+    ) throws(OTAError) {
         var magnitude = bytes
         if !exact, magnitude.first.map({ $0 & 0x80 != 0 }) == true { magnitude[0] &= 0x7f }
         guard let number = BN_bin2bn(magnitude, Int32(magnitude.count), nil) else {

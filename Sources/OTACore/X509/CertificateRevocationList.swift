@@ -1,5 +1,5 @@
-public import Foundation
 internal import COpenSSL
+public import Foundation
 
 /// A certificate revocation list (`X509_CRL`) signed by a CA. It may travel in the clear: its
 /// signature is checked against its issuer during chain verification.
@@ -85,8 +85,9 @@ public final class CertificateRevocationList: @unchecked Sendable {
         guard let revoked = X509_CRL_get_REVOKED(pointer) else { return [] }
         return (0..<COpenSSL_sk_X509_REVOKED_num(revoked)).compactMap { index in
             guard let entry = COpenSSL_sk_X509_REVOKED_value(revoked, index),
-                  let serial = X509_REVOKED_get0_serialNumber(entry),
-                  let number = ASN1_INTEGER_to_BN(serial, nil) else { return nil }
+                let serial = X509_REVOKED_get0_serialNumber(entry),
+                let number = ASN1_INTEGER_to_BN(serial, nil)
+            else { return nil }
             defer { BN_free(number) }
             guard let hex = BN_bn2hex(number) else { return nil }
             defer { COpenSSL_free(hex) }
@@ -97,7 +98,8 @@ public final class CertificateRevocationList: @unchecked Sendable {
     /// `tbsCertList`, the signed part: the first element inside the outer SEQUENCE.
     static func signedPart(of der: [UInt8]) -> [UInt8]? {
         guard let outer = DER.only(der[...]), outer.tag == DER.sequence,
-              let tbs = DER.element(outer.content), tbs.tag == DER.sequence else { return nil }
+            let tbs = DER.element(outer.content), tbs.tag == DER.sequence
+        else { return nil }
         return Array(tbs.encoded)
     }
 
@@ -107,11 +109,14 @@ public final class CertificateRevocationList: @unchecked Sendable {
     /// Whether `issuer` names this CRL's issuer and its key verifies the CRL signature (SM2 with
     /// the default distinguishing ID, ECDSA or Ed25519).
     func isSigned(by issuerCertificate: Certificate) -> Bool {
-        guard X509_NAME_cmp(X509_CRL_get_issuer(pointer), X509_get_subject_name(issuerCertificate.pointer)) == 0 else { return false }
+        guard X509_NAME_cmp(X509_CRL_get_issuer(pointer), X509_get_subject_name(issuerCertificate.pointer)) == 0 else {
+            return false
+        }
         var signature: UnsafePointer<ASN1_BIT_STRING>? = nil
         var signatureAlgorithm: UnsafePointer<X509_ALGOR>? = nil
         X509_CRL_get0_signature(pointer, &signature, &signatureAlgorithm)
-        return X509SignatureCheck.isValid(der: der, signatureNID: X509_CRL_get_signature_nid(pointer), signature: signature, by: issuerCertificate)
+        return X509SignatureCheck.isValid(
+            der: der, signatureNID: X509_CRL_get_signature_nid(pointer), signature: signature, by: issuerCertificate)
     }
 }
 
@@ -119,7 +124,9 @@ public final class CertificateRevocationList: @unchecked Sendable {
 /// with our own verifier: the signed part cut from the DER it was parsed from, SM2 with the
 /// default distinguishing ID (which OpenSSL 3.0's `X509_CRL_verify` cannot pass), ECDSA or Ed25519.
 enum X509SignatureCheck {
-    static func isValid(der: [UInt8], signatureNID: Int32, signature: UnsafePointer<ASN1_BIT_STRING>?, by issuerCertificate: Certificate) -> Bool {
+    static func isValid(
+        der: [UInt8], signatureNID: Int32, signature: UnsafePointer<ASN1_BIT_STRING>?, by issuerCertificate: Certificate
+    ) -> Bool {
         guard let key = try? issuerCertificate.publicKey else { return false }
         let algorithm: SignatureAlgorithm
         switch signatureNID {
@@ -128,7 +135,9 @@ enum X509SignatureCheck {
         case NID_ED25519: algorithm = .ed25519
         default: return false
         }
-        guard let tbs = CertificateRevocationList.signedPart(of: der), let signature, let data = ASN1_STRING_get0_data(signature) else { return false }
+        guard let tbs = CertificateRevocationList.signedPart(of: der), let signature,
+            let data = ASN1_STRING_get0_data(signature)
+        else { return false }
         let bytes = Array(UnsafeBufferPointer(start: data, count: Int(ASN1_STRING_length(signature))))
         return (try? key.check(bytes, for: tbs, algorithm: algorithm)) == .valid
     }
@@ -155,7 +164,8 @@ extension CertificateRevocationList {
     /// when both have one, else a later thisUpdate.
     public func isNewer(than other: CertificateRevocationList) -> Bool {
         if let mine = number, let theirs = other.number {
-            return mine.count != theirs.count ? mine.count > theirs.count : mine.lexicographicallyPrecedes(theirs) == false && mine != theirs
+            return mine.count != theirs.count
+                ? mine.count > theirs.count : mine.lexicographicallyPrecedes(theirs) == false && mine != theirs
         }
         return thisUpdate > other.thisUpdate
     }

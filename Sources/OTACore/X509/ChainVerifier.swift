@@ -1,5 +1,5 @@
-public import Foundation
 internal import COpenSSL
+public import Foundation
 
 /// What to do with a CRL past its nextUpdate.
 public enum StaleCRLPolicy: String, Sendable, Codable {
@@ -38,32 +38,50 @@ public struct ChainVerifier: Sendable {
     ///
     /// Throws only when the trust store itself cannot be read (missing or empty trust is a
     /// rejection, thrown as `trust.*`); every verdict about the certificates is returned.
-    public func verify(_ leaf: Certificate, intermediates: [Certificate] = [], role: TrustRole) throws(OTAError) -> ChainVerdict {
+    public func verify(_ leaf: Certificate, intermediates: [Certificate] = [], role: TrustRole) throws(OTAError)
+        -> ChainVerdict
+    {
         let anchors = try store.anchors(for: role)
         let crls = try store.revocationLists(for: role)
-        return try Self.verify(leaf, intermediates: intermediates, anchors: anchors, crls: crls, role: role, at: time.now(), staleCRLPolicy: staleCRLPolicy)
+        return try Self.verify(
+            leaf, intermediates: intermediates, anchors: anchors, crls: crls, role: role, at: time.now(),
+            staleCRLPolicy: staleCRLPolicy)
     }
 
     /// The verification itself, with explicit anchors and CRLs.
-    public static func verify(_ leaf: Certificate, intermediates: [Certificate], anchors: [Certificate], crls: [CertificateRevocationList],
-                              role: TrustRole, at instant: Date, staleCRLPolicy: StaleCRLPolicy = .reject) throws(OTAError) -> ChainVerdict {
-        let verdict = try verifyPath(leaf, intermediates: intermediates, anchors: anchors, crls: crls, role: role, at: instant, staleCRLPolicy: staleCRLPolicy)
-        if case .trusted = verdict, let usageProblem = Self.checkLeafUsage(leaf, role: role) { return .untrusted(usageProblem) }
+    public static func verify(
+        _ leaf: Certificate, intermediates: [Certificate], anchors: [Certificate], crls: [CertificateRevocationList],
+        role: TrustRole, at instant: Date, staleCRLPolicy: StaleCRLPolicy = .reject
+    ) throws(OTAError) -> ChainVerdict {
+        let verdict = try verifyPath(
+            leaf, intermediates: intermediates, anchors: anchors, crls: crls, role: role, at: instant,
+            staleCRLPolicy: staleCRLPolicy)
+        if case .trusted = verdict, let usageProblem = Self.checkLeafUsage(leaf, role: role) {
+            return .untrusted(usageProblem)
+        }
         return verdict
     }
 
     /// Checks that a CA certificate (an intermediate that issued a CRL, say) chains to an anchor
     /// of `role`, with the same path, CRL and time rules; no leaf rules.
-    public static func verifyIssuer(_ ca: Certificate, intermediates: [Certificate] = [], anchors: [Certificate], crls: [CertificateRevocationList],
-                                    role: TrustRole, at instant: Date, staleCRLPolicy: StaleCRLPolicy = .reject) throws(OTAError) -> ChainVerdict {
-        let verdict = try verifyPath(ca, intermediates: intermediates, anchors: anchors, crls: crls, role: role, at: instant, staleCRLPolicy: staleCRLPolicy)
-        if case .trusted = verdict, !ca.isCA { return .untrusted(OTAError(.certificateInvalidCa, "\(ca.subject): not a CA certificate")) }
+    public static func verifyIssuer(
+        _ ca: Certificate, intermediates: [Certificate] = [], anchors: [Certificate], crls: [CertificateRevocationList],
+        role: TrustRole, at instant: Date, staleCRLPolicy: StaleCRLPolicy = .reject
+    ) throws(OTAError) -> ChainVerdict {
+        let verdict = try verifyPath(
+            ca, intermediates: intermediates, anchors: anchors, crls: crls, role: role, at: instant,
+            staleCRLPolicy: staleCRLPolicy)
+        if case .trusted = verdict, !ca.isCA {
+            return .untrusted(OTAError(.certificateInvalidCa, "\(ca.subject): not a CA certificate"))
+        }
         return verdict
     }
 
     /// OpenSSL's path validation: anchors, intermediates, signatures, validity, CRLs.
-    static func verifyPath(_ leaf: Certificate, intermediates: [Certificate], anchors: [Certificate], crls: [CertificateRevocationList],
-                           role: TrustRole, at instant: Date, staleCRLPolicy: StaleCRLPolicy) throws(OTAError) -> ChainVerdict {
+    static func verifyPath(
+        _ leaf: Certificate, intermediates: [Certificate], anchors: [Certificate], crls: [CertificateRevocationList],
+        role: TrustRole, at instant: Date, staleCRLPolicy: StaleCRLPolicy
+    ) throws(OTAError) -> ChainVerdict {
         guard !anchors.isEmpty else { throw OTAError(.trustEmpty, "no trust anchors for the \(role.rawValue) role") }
         OpenSSLErrorQueue.clear()
         guard let x509Store = X509_STORE_new() else {
@@ -78,10 +96,12 @@ public struct ChainVerifier: Sendable {
         for crl in checkedCRLs { _ = X509_STORE_add_crl(x509Store, crl.pointer) }
         let hasSM2CRL = checkedCRLs.contains { $0.isSignedWithSM2 }
         OpenSSLErrorQueue.clear()  // duplicate anchors/CRLs are harmless
-        _ = X509_STORE_set_flags(x509Store, UInt(X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL | X509_V_FLAG_X509_STRICT))
+        _ = X509_STORE_set_flags(
+            x509Store, UInt(X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL | X509_V_FLAG_X509_STRICT))
 
         guard let untrusted = COpenSSL_sk_X509_new_null() else {
-            throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot allocate a certificate stack", function: "sk_X509_new_null")
+            throw OpenSSLErrorQueue.error(
+                .cryptoInternal, "cannot allocate a certificate stack", function: "sk_X509_new_null")
         }
         defer { COpenSSL_sk_X509_pop_free(untrusted) }
         for certificate in intermediates {
@@ -90,7 +110,8 @@ public struct ChainVerifier: Sendable {
         }
 
         guard let context = X509_STORE_CTX_new_ex(nil, nil) else {
-            throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot allocate an X509_STORE_CTX", function: "X509_STORE_CTX_new_ex")
+            throw OpenSSLErrorQueue.error(
+                .cryptoInternal, "cannot allocate an X509_STORE_CTX", function: "X509_STORE_CTX_new_ex")
         }
         defer { X509_STORE_CTX_free(context) }
         try ensure(X509_STORE_CTX_init(context, x509Store, leaf.pointer, untrusted), "X509_STORE_CTX_init")
@@ -102,7 +123,9 @@ public struct ChainVerifier: Sendable {
             let code = X509_STORE_CTX_get_error(context)
             let depth = X509_STORE_CTX_get_error_depth(context)
             let reason = String(cString: X509_verify_cert_error_string(Int(code)))
-            let crl = X509_STORE_CTX_get0_current_crl(context).flatMap { pointer in checkedCRLs.first { $0.pointer == pointer } }
+            let crl = X509_STORE_CTX_get0_current_crl(context).flatMap { pointer in
+                checkedCRLs.first { $0.pointer == pointer }
+            }
             OpenSSLErrorQueue.clear()
             return .untrusted(Self.error(for: code, depth: depth, reason: reason, leaf: leaf, role: role, crl: crl))
         }
@@ -136,7 +159,9 @@ public struct ChainVerifier: Sendable {
         }
         if let problem = checkRoleMarker(leaf, role: role) { return problem }
         if role.requiresCodeSigning && !leaf.allowsCodeSigning {
-            return OTAError(.certificateUsage, "\(leaf.subject): extendedKeyUsage lacks codeSigning, required for the \(role.rawValue) role")
+            return OTAError(
+                .certificateUsage,
+                "\(leaf.subject): extendedKeyUsage lacks codeSigning, required for the \(role.rawValue) role")
         }
         return nil
     }
@@ -148,16 +173,25 @@ public struct ChainVerifier: Sendable {
         let marked = Set(leaf.extendedKeyUsages.compactMap(ProjectOID.role(marked:)))
         let others = marked.subtracting([role]).map(\.rawValue).sorted()
         if !others.isEmpty {
-            return OTAError(.certificateRole, "\(leaf.subject): marked for the \(others.joined(separator: ", ")) role\(others.count > 1 ? "s" : ""), not only \(role.rawValue) (one certificate, one role)")
+            return OTAError(
+                .certificateRole,
+                "\(leaf.subject): marked for the \(others.joined(separator: ", ")) role\(others.count > 1 ? "s" : ""), not only \(role.rawValue) (one certificate, one role)"
+            )
         }
         guard marked.contains(role) else {
-            return OTAError(.certificateRole, "\(leaf.subject): extendedKeyUsage lacks the \(role.rawValue) role marker \(ProjectOID.role(role)) (docs/SECURITY.md, \"Roles bound in certificates\")")
+            return OTAError(
+                .certificateRole,
+                "\(leaf.subject): extendedKeyUsage lacks the \(role.rawValue) role marker \(ProjectOID.role(role)) (docs/SECURITY.md, \"Roles bound in certificates\")"
+            )
         }
         return nil
     }
 
     /// Maps OpenSSL's verify error to a stable code.
-    static func error(for code: Int32, depth: Int32, reason: String, leaf: Certificate, role: TrustRole, crl: CertificateRevocationList? = nil) -> OTAError {
+    static func error(
+        for code: Int32, depth: Int32, reason: String, leaf: Certificate, role: TrustRole,
+        crl: CertificateRevocationList? = nil
+    ) -> OTAError {
         let where_ = depth == 0 ? leaf.subject : "chain depth \(depth) of \(leaf.subject)"
         let stable: OTAError.Code
         switch code {
@@ -165,11 +199,13 @@ public struct ChainVerifier: Sendable {
         case X509_V_ERR_CERT_NOT_YET_VALID: stable = .certificateNotYetValid
         case X509_V_ERR_CERT_REVOKED: stable = .certificateRevoked
         case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
-             X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT,
-             X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+            X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT,
+            X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
             stable = .certificateUntrusted
         case X509_V_ERR_CRL_HAS_EXPIRED:
-            let which = crl.map { "the CRL of \($0.issuer) (next update \(Timestamp.format($0.nextUpdate ?? $0.thisUpdate)))" } ?? "a CRL of the chain"
+            let which =
+                crl.map { "the CRL of \($0.issuer) (next update \(Timestamp.format($0.nextUpdate ?? $0.thisUpdate)))" }
+                ?? "a CRL of the chain"
             return OTAError(
                 .crlStale,
                 "\(where_): \(which) is stale, so revocation in the \(role.rawValue) chain cannot be checked. Refresh the CRLs: "
@@ -179,10 +215,14 @@ public struct ChainVerifier: Sendable {
         case X509_V_ERR_CRL_NOT_YET_VALID: stable = .crlNotYetValid
         case X509_V_ERR_UNABLE_TO_GET_CRL: stable = .crlMissing
         case X509_V_ERR_CRL_SIGNATURE_FAILURE, X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE: stable = .crlSignature
-        case X509_V_ERR_CERT_SIGNATURE_FAILURE, X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE: stable = .certificateSignature
-        case X509_V_ERR_INVALID_CA, X509_V_ERR_PATH_LENGTH_EXCEEDED, X509_V_ERR_KEYUSAGE_NO_CERTSIGN: stable = .certificateInvalidCa
+        case X509_V_ERR_CERT_SIGNATURE_FAILURE, X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE:
+            stable = .certificateSignature
+        case X509_V_ERR_INVALID_CA, X509_V_ERR_PATH_LENGTH_EXCEEDED, X509_V_ERR_KEYUSAGE_NO_CERTSIGN:
+            stable = .certificateInvalidCa
         default: stable = .certificateInvalid
         }
-        return OTAError(stable, "\(where_): not trusted for the \(role.rawValue) role: \(reason)", cause: "X509_verify_cert error \(code)")
+        return OTAError(
+            stable, "\(where_): not trusted for the \(role.rawValue) role: \(reason)",
+            cause: "X509_verify_cert error \(code)")
     }
 }

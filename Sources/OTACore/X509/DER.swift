@@ -36,7 +36,8 @@ struct DER {
             guard length >= 0x80, length >> (8 * (count - 1)) != 0 else { return nil }
         }
         guard bytes.endIndex - cursor >= length else { return nil }
-        return Element(tag: tag, encoded: bytes[bytes.startIndex..<(cursor + length)], content: bytes[cursor..<(cursor + length)])
+        return Element(
+            tag: tag, encoded: bytes[bytes.startIndex..<(cursor + length)], content: bytes[cursor..<(cursor + length)])
     }
 
     /// Encodes one element with a definite, minimal length.

@@ -67,7 +67,8 @@ public struct Signatory: Sendable, Hashable, Codable {
     /// fold to their plain letters), lower case, runs of white space as one space, no leading or
     /// trailing space, format characters (zero-width joiners and the like) removed.
     public static func canonical(_ text: String) -> String {
-        let folded = text.precomposedStringWithCompatibilityMapping.lowercased().precomposedStringWithCompatibilityMapping
+        let folded = text.precomposedStringWithCompatibilityMapping.lowercased()
+            .precomposedStringWithCompatibilityMapping
         var scalars = String.UnicodeScalarView()
         var pendingSpace = false
         for scalar in folded.unicodeScalars {

@@ -17,17 +17,23 @@ public struct TrustStoreContents: Sendable, Equatable {
     /// Reads every regular file under `directory` (two levels: `<role>/<folder>/<file>`, plus
     /// top-level files such as `trust.json`).
     public init(directory: String) throws(OTAError) {
-        guard FileSystem.isDirectory(directory) else { throw OTAError(.trustMissing, "\(directory): trust store directory does not exist") }
+        guard FileSystem.isDirectory(directory) else {
+            throw OTAError(.trustMissing, "\(directory): trust store directory does not exist")
+        }
         var files: [String: [UInt8]] = [:]
         func walk(_ relative: String, depth: Int) throws(OTAError) {
             let path = relative.isEmpty ? directory : "\(directory)/\(relative)"
             for name in try FileSystem.list(path) {
                 let child = relative.isEmpty ? name : "\(relative)/\(name)"
                 if FileSystem.isDirectory("\(directory)/\(child)") {
-                    guard depth < 2 else { throw OTAError(.trustMalformed, "\(directory)/\(child): too deep for a trust store") }
+                    guard depth < 2 else {
+                        throw OTAError(.trustMalformed, "\(directory)/\(child): too deep for a trust store")
+                    }
                     try walk(child, depth: depth + 1)
                 } else {
-                    guard files.count < Self.maximumFiles else { throw OTAError(.trustMalformed, "\(directory): more than \(Self.maximumFiles) files") }
+                    guard files.count < Self.maximumFiles else {
+                        throw OTAError(.trustMalformed, "\(directory): more than \(Self.maximumFiles) files")
+                    }
                     files[child] = try FileSystem.read("\(directory)/\(child)", limit: Self.maximumFileSize)
                 }
             }
@@ -79,7 +85,9 @@ public struct TrustStoreContents: Sendable, Equatable {
         }
         var folders = Set(files.keys.map { ($0 as NSString).deletingLastPathComponent }.filter { !$0.isEmpty })
         for folder in folders { folders.insert((folder as NSString).deletingLastPathComponent) }
-        for folder in folders.filter({ !$0.isEmpty }).sorted(by: >) { try FileSystem.syncDirectory("\(staging)/\(folder)") }
+        for folder in folders.filter({ !$0.isEmpty }).sorted(by: >) {
+            try FileSystem.syncDirectory("\(staging)/\(folder)")
+        }
         try FileSystem.syncDirectory(staging)
         try FileSystem.syncDirectory(Self.parent(directory))
     }
@@ -91,11 +99,19 @@ public struct TrustStoreContents: Sendable, Equatable {
         let staging = stagingPath(directory), retired = retiredPath(directory), parent = Self.parent(directory)
         try removeTree(retired)
         if FileSystem.exists(directory) {
-            guard rename(directory, retired) == 0 else { throw OTAError(.ioRename, "\(directory): cannot move the old trust store aside", cause: String(cString: strerror(errno))) }
+            guard rename(directory, retired) == 0 else {
+                throw OTAError(
+                    .ioRename, "\(directory): cannot move the old trust store aside",
+                    cause: String(cString: strerror(errno)))
+            }
             try FileSystem.syncDirectory(parent)
             step("trust.old-parked")
         }
-        guard rename(staging, directory) == 0 else { throw OTAError(.ioRename, "\(staging): cannot move the new trust store into place", cause: String(cString: strerror(errno))) }
+        guard rename(staging, directory) == 0 else {
+            throw OTAError(
+                .ioRename, "\(staging): cannot move the new trust store into place",
+                cause: String(cString: strerror(errno)))
+        }
         try FileSystem.syncDirectory(parent)
         step("trust.swapped")
         try removeTree(retired)
@@ -107,15 +123,21 @@ public struct TrustStoreContents: Sendable, Equatable {
     public static func recover(_ directory: String, expected: Digest, pending: Digest?) throws(OTAError) -> Digest? {
         let staging = stagingPath(directory), retired = retiredPath(directory)
         func digest(_ path: String) -> Digest? {
-            guard FileSystem.isDirectory(path), let contents = try? TrustStoreContents(directory: path) else { return nil }
+            guard FileSystem.isDirectory(path), let contents = try? TrustStoreContents(directory: path) else {
+                return nil
+            }
             return try? contents.digest(expected.algorithm)
         }
         if !FileSystem.exists(directory) {
             // Crashed between the two renames: the new store is staged (or the old one parked).
             if let pending, digest(staging) == pending {
-                guard rename(staging, directory) == 0 else { throw OTAError(.ioRename, "\(staging): cannot finish the trust store swap") }
+                guard rename(staging, directory) == 0 else {
+                    throw OTAError(.ioRename, "\(staging): cannot finish the trust store swap")
+                }
             } else if digest(retired) == expected {
-                guard rename(retired, directory) == 0 else { throw OTAError(.ioRename, "\(retired): cannot put the old trust store back") }
+                guard rename(retired, directory) == 0 else {
+                    throw OTAError(.ioRename, "\(retired): cannot put the old trust store back")
+                }
             }
             try FileSystem.syncDirectory(parent(directory))
         }

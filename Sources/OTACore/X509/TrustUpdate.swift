@@ -21,7 +21,8 @@ public struct TrustUpdate: Codable, Sendable, Equatable {
         /// The role's update threshold from now on (how many of its anchors sign the next update).
         public var threshold: Int?
 
-        public init(addAnchors: [String] = [], retireAnchors: [String] = [], crls: [String] = [], threshold: Int? = nil) {
+        public init(addAnchors: [String] = [], retireAnchors: [String] = [], crls: [String] = [], threshold: Int? = nil)
+        {
             self.addAnchors = addAnchors
             self.retireAnchors = retireAnchors
             self.crls = crls
@@ -60,7 +61,9 @@ public struct SignedTrustUpdate: Codable, Sendable {
     }
 
     public static func decode(_ bytes: [UInt8]) throws(OTAError) -> SignedTrustUpdate {
-        guard bytes.count <= TrustUpdate.maximumSize else { throw OTAError(.trustUpdateMalformed, "trust update larger than \(TrustUpdate.maximumSize) bytes") }
+        guard bytes.count <= TrustUpdate.maximumSize else {
+            throw OTAError(.trustUpdateMalformed, "trust update larger than \(TrustUpdate.maximumSize) bytes")
+        }
         return try CanonicalJSON.decode(SignedTrustUpdate.self, from: bytes, as: .trustUpdateMalformed)
     }
 
@@ -69,11 +72,14 @@ public struct SignedTrustUpdate: Codable, Sendable {
     /// The update it carries and its exact payload bytes (what the signatures cover), after
     /// checking the payload type and the schema.
     public func contents() throws(OTAError) -> (update: TrustUpdate, payload: [UInt8]) {
-        guard payloadType == TrustUpdate.payloadType, let payload = Data(base64Encoded: self.payload).map(Array.init) else {
+        guard payloadType == TrustUpdate.payloadType, let payload = Data(base64Encoded: self.payload).map(Array.init)
+        else {
             throw OTAError(.trustUpdateMalformed, "trust update: wrong payload type or payload not base64")
         }
         let update = try CanonicalJSON.decode(TrustUpdate.self, from: payload, as: .trustUpdateMalformed)
-        guard update.schema == TrustUpdate.schemaIdentifier else { throw OTAError(.trustUpdateMalformed, "trust update: unknown schema \(update.schema)") }
+        guard update.schema == TrustUpdate.schemaIdentifier else {
+            throw OTAError(.trustUpdateMalformed, "trust update: unknown schema \(update.schema)")
+        }
         return (update, payload)
     }
 

@@ -14,7 +14,9 @@ public struct TrustChange: Sendable, Codable, Equatable {
     /// CRLs that are not newer than the one held (nothing to do; not an error).
     public let crlsSkipped: [String]
 
-    public var changesStore: Bool { toVersion != fromVersion || !anchorsAdded.isEmpty || !anchorsRetired.isEmpty || !crlsApplied.isEmpty }
+    public var changesStore: Bool {
+        toVersion != fromVersion || !anchorsAdded.isEmpty || !anchorsRetired.isEmpty || !crlsApplied.isEmpty
+    }
 }
 
 /// Applies trust material received over the air to a store's contents, in memory: a signed
@@ -28,102 +30,151 @@ public enum TrustUpdater {
     public static let maximumItems = 64
 
     /// Applies `bytes` (a signed trust update, or PEM/DER CRLs) to `contents` as of `now`.
-    public static func apply(_ bytes: [UInt8], to contents: TrustStoreContents, at now: Date) throws(OTAError) -> (TrustStoreContents, TrustChange) {
+    public static func apply(_ bytes: [UInt8], to contents: TrustStoreContents, at now: Date) throws(OTAError) -> (
+        TrustStoreContents, TrustChange
+    ) {
         if SignedTrustUpdate.looksLikeOne(bytes) { return try applyUpdate(bytes, to: contents, at: now) }
         return try applyCRLs(bytes, to: contents, at: now)
     }
 
     // MARK: Signed updates
 
-    public static func applyUpdate(_ bytes: [UInt8], to contents: TrustStoreContents, at now: Date) throws(OTAError) -> (TrustStoreContents, TrustChange) {
+    public static func applyUpdate(_ bytes: [UInt8], to contents: TrustStoreContents, at now: Date) throws(OTAError)
+        -> (TrustStoreContents, TrustChange)
+    {
         let signed = try SignedTrustUpdate.decode(bytes)
         let (update, payload) = try signed.contents()
         var metadata = try contents.metadata
         let payloadDigest = try Hasher.hash(.sha256, payload).hex
         if update.version == metadata.version, metadata.update == payloadDigest {
             // This very update is the store's current one (it came by another path first).
-            return (contents, TrustChange(kind: .update, fromVersion: metadata.version, toVersion: metadata.version, anchorsAdded: [],
-                                          anchorsRetired: [], crlsApplied: [], crlsSkipped: []))
+            return (
+                contents,
+                TrustChange(
+                    kind: .update, fromVersion: metadata.version, toVersion: metadata.version, anchorsAdded: [],
+                    anchorsRetired: [], crlsApplied: [], crlsSkipped: [])
+            )
         }
         guard update.version > metadata.version else {
-            throw OTAError(.trustUpdateVersion, "trust update version \(update.version) is not above the store's \(metadata.version): an old or replayed update is never applied")
+            throw OTAError(
+                .trustUpdateVersion,
+                "trust update version \(update.version) is not above the store's \(metadata.version): an old or replayed update is never applied"
+            )
         }
         guard now < update.expires else {
-            throw OTAError(.trustUpdateExpired, "trust update version \(update.version) expired at \(Timestamp.format(update.expires))")
+            throw OTAError(
+                .trustUpdateExpired,
+                "trust update version \(update.version) expired at \(Timestamp.format(update.expires))")
         }
-        guard !update.roles.isEmpty else { throw OTAError(.trustUpdateMalformed, "trust update version \(update.version) changes no role") }
+        guard !update.roles.isEmpty else {
+            throw OTAError(.trustUpdateMalformed, "trust update version \(update.version) changes no role")
+        }
         let signers = try validSigners(signed, payload: payload)
 
         var next = contents
         var added: [String] = [], retired: [String] = [], applied: [String] = [], skipped: [String] = []
         for (name, change) in update.roles.sorted(by: { $0.key < $1.key }) {
-            guard let role = TrustRole(rawValue: name) else { throw OTAError(.trustUpdateMalformed, "trust update: unknown role '\(name)'") }
+            guard let role = TrustRole(rawValue: name) else {
+                throw OTAError(.trustUpdateMalformed, "trust update: unknown role '\(name)'")
+            }
             let current = try anchors(of: role, in: contents)
-            guard !current.isEmpty else { throw OTAError(.trustEmpty, "trust update: the \(name) role has no anchors to authorise a change") }
+            guard !current.isEmpty else {
+                throw OTAError(.trustEmpty, "trust update: the \(name) role has no anchors to authorise a change")
+            }
             let threshold = metadata.threshold(role)
             let signedBy = Set(current.filter { signers.contains($0.key) }.map(\.key))
             guard signedBy.count >= threshold else {
                 throw OTAError(
                     .trustUpdateThreshold,
-                    "trust update version \(update.version): \(signedBy.count) of the \(name) role's current root keys signed it; \(threshold) required")
+                    "trust update version \(update.version): \(signedBy.count) of the \(name) role's current root keys signed it; \(threshold) required"
+                )
             }
             // Retire, then add: each new anchor a self-signed CA whose key signed the update.
             for fingerprint in change.retireAnchors {
                 guard let anchor = current.first(where: { $0.fingerprint == fingerprint.lowercased() }) else {
-                    throw OTAError(.trustUpdateInvalid, "trust update: the \(name) role has no anchor with fingerprint \(fingerprint) to retire")
+                    throw OTAError(
+                        .trustUpdateInvalid,
+                        "trust update: the \(name) role has no anchor with fingerprint \(fingerprint) to retire")
                 }
                 next.files[anchor.path] = nil
                 retired.append("\(name): \(anchor.certificate.subject) (\(anchor.fingerprint))")
             }
             for (index, text) in change.addAnchors.enumerated() {
-                guard let der = Data(base64Encoded: text).map(Array.init), let certificate = try? Certificate(der: der, source: "new \(name) anchor \(index)") else {
-                    throw OTAError(.trustUpdateMalformed, "trust update: new \(name) anchor \(index) is not base64 DER X.509")
+                guard let der = Data(base64Encoded: text).map(Array.init),
+                    let certificate = try? Certificate(der: der, source: "new \(name) anchor \(index)")
+                else {
+                    throw OTAError(
+                        .trustUpdateMalformed, "trust update: new \(name) anchor \(index) is not base64 DER X.509")
                 }
                 guard certificate.isCA, certificate.isSelfSigned else {
-                    throw OTAError(.trustUpdateInvalid, "trust update: new \(name) anchor \(certificate.subject) is not a self-signed CA certificate")
+                    throw OTAError(
+                        .trustUpdateInvalid,
+                        "trust update: new \(name) anchor \(certificate.subject) is not a self-signed CA certificate")
                 }
                 guard signers.contains(try certificate.publicKey.der()) else {
-                    throw OTAError(.trustUpdateThreshold, "trust update: the new \(name) anchor \(certificate.subject) did not sign the update (its key holder must agree)")
+                    throw OTAError(
+                        .trustUpdateThreshold,
+                        "trust update: the new \(name) anchor \(certificate.subject) did not sign the update (its key holder must agree)"
+                    )
                 }
                 let fingerprint = certificate.fingerprint
                 next.files["\(name)/anchors/\(fingerprint.prefix(16)).crt"] = Array(certificate.pem.utf8)
                 added.append("\(name): \(certificate.subject) (\(fingerprint))")
             }
             let remaining = try anchors(of: role, in: next)
-            guard !remaining.isEmpty else { throw OTAError(.trustUpdateInvalid, "trust update: the \(name) role would have no anchor left") }
+            guard !remaining.isEmpty else {
+                throw OTAError(.trustUpdateInvalid, "trust update: the \(name) role would have no anchor left")
+            }
             let newThreshold = change.threshold ?? threshold
             guard newThreshold >= 1, newThreshold <= remaining.count else {
-                throw OTAError(.trustUpdateInvalid, "trust update: threshold \(newThreshold) for the \(name) role with \(remaining.count) anchor(s)")
+                throw OTAError(
+                    .trustUpdateInvalid,
+                    "trust update: threshold \(newThreshold) for the \(name) role with \(remaining.count) anchor(s)")
             }
             metadata.thresholds[name] = newThreshold
             // CRLs the roots vouch for; still only a newer issue replaces the one held.
             for (index, text) in change.crls.enumerated() {
-                guard let der = Data(base64Encoded: text).map(Array.init), let crl = try? CertificateRevocationList(der: der, source: "\(name) CRL \(index)") else {
+                guard let der = Data(base64Encoded: text).map(Array.init),
+                    let crl = try? CertificateRevocationList(der: der, source: "\(name) CRL \(index)")
+                else {
                     throw OTAError(.trustUpdateMalformed, "trust update: \(name) CRL \(index) is not base64 DER")
                 }
-                if try place(crl, role: role, in: &next) { applied.append(describe(crl, role)) } else { skipped.append(describe(crl, role)) }
+                if try place(crl, role: role, in: &next) {
+                    applied.append(describe(crl, role))
+                } else {
+                    skipped.append(describe(crl, role))
+                }
             }
         }
         let fromVersion = metadata.version
         metadata.version = update.version
         metadata.update = payloadDigest
         next.files[TrustMetadata.fileName] = try CanonicalJSON.encode(metadata)
-        return (next, TrustChange(kind: .update, fromVersion: fromVersion, toVersion: update.version, anchorsAdded: added, anchorsRetired: retired,
-                                  crlsApplied: applied, crlsSkipped: skipped))
+        return (
+            next,
+            TrustChange(
+                kind: .update, fromVersion: fromVersion, toVersion: update.version, anchorsAdded: added,
+                anchorsRetired: retired,
+                crlsApplied: applied, crlsSkipped: skipped)
+        )
     }
 
     /// The normalised public keys (SubjectPublicKeyInfo DER) whose signature over the update verifies.
     static func validSigners(_ signed: SignedTrustUpdate, payload: [UInt8]) throws(OTAError) -> Set<[UInt8]> {
         guard signed.signatures.count <= SignatureEnvelope.maximumSignatures else {
-            throw OTAError(.trustUpdateMalformed, "trust update: more than \(SignatureEnvelope.maximumSignatures) signatures")
+            throw OTAError(
+                .trustUpdateMalformed, "trust update: more than \(SignatureEnvelope.maximumSignatures) signatures")
         }
         let message = SignatureEnvelope.pae(type: TrustUpdate.payloadType, body: payload)
         var keys = Set<[UInt8]>()
         for entry in signed.signatures {
-            guard let algorithm = SignatureAlgorithm(rawValue: entry.algorithm), let signature = Data(base64Encoded: entry.signature),
-                  let first = entry.certificates.first, let der = Data(base64Encoded: first),
-                  let certificate = try? Certificate(der: Array(der)), let key = try? certificate.publicKey, key.type == algorithm.keyType,
-                  (try? key.check(Array(signature), for: message, algorithm: algorithm)) == .valid else { continue }
+            guard let algorithm = SignatureAlgorithm(rawValue: entry.algorithm),
+                let signature = Data(base64Encoded: entry.signature),
+                let first = entry.certificates.first, let der = Data(base64Encoded: first),
+                let certificate = try? Certificate(der: Array(der)), let key = try? certificate.publicKey,
+                key.type == algorithm.keyType,
+                (try? key.check(Array(signature), for: message, algorithm: algorithm)) == .valid
+            else { continue }
             keys.insert(try key.der())
         }
         return keys
@@ -148,19 +199,28 @@ public enum TrustUpdater {
 
     // MARK: CRLs on their own
 
-    public static func applyCRLs(_ bytes: [UInt8], to contents: TrustStoreContents, at now: Date) throws(OTAError) -> (TrustStoreContents, TrustChange) {
-        guard bytes.count <= TrustUpdate.maximumSize else { throw OTAError(.crlMalformed, "CRL file larger than \(TrustUpdate.maximumSize) bytes") }
+    public static func applyCRLs(_ bytes: [UInt8], to contents: TrustStoreContents, at now: Date) throws(OTAError) -> (
+        TrustStoreContents, TrustChange
+    ) {
+        guard bytes.count <= TrustUpdate.maximumSize else {
+            throw OTAError(.crlMalformed, "CRL file larger than \(TrustUpdate.maximumSize) bytes")
+        }
         var crls: [CertificateRevocationList] = []
         var issuers: [Certificate] = []
         let text = String(decoding: bytes, as: UTF8.self)
         if text.contains("-----BEGIN") {
             let blocks = PEMBlock.split(text)
-            guard blocks.count <= maximumItems else { throw OTAError(.crlMalformed, "more than \(maximumItems) items in one CRL file") }
+            guard blocks.count <= maximumItems else {
+                throw OTAError(.crlMalformed, "more than \(maximumItems) items in one CRL file")
+            }
             for block in blocks {
                 switch block.label {
                 case "X509 CRL": crls.append(try CertificateRevocationList(der: block.der, source: "CRL file"))
                 case "CERTIFICATE": issuers.append(try Certificate(der: block.der, source: "CRL file"))
-                default: throw OTAError(.crlMalformed, "CRL file: unexpected PEM block '\(block.label)' (expected X509 CRL or CERTIFICATE)")
+                default:
+                    throw OTAError(
+                        .crlMalformed,
+                        "CRL file: unexpected PEM block '\(block.label)' (expected X509 CRL or CERTIFICATE)")
                 }
             }
         } else {
@@ -172,22 +232,37 @@ public enum TrustUpdater {
         var applied: [String] = [], skipped: [String] = []
         for crl in crls {
             guard crl.thisUpdate <= now.addingTimeInterval(86400) else {
-                throw OTAError(.crlNotYetValid, "the CRL of \(crl.issuer) is dated \(Timestamp.format(crl.thisUpdate)), after now")
+                throw OTAError(
+                    .crlNotYetValid, "the CRL of \(crl.issuer) is dated \(Timestamp.format(crl.thisUpdate)), after now")
             }
             let roles = try rolesTrusting(crl, issuers: issuers, contents: contents, at: now)
             guard !roles.isEmpty else {
-                throw OTAError(.crlSignature, "the CRL of \(crl.issuer) is signed by no CA this trust store trusts (give the issuing CA's certificate in the same file)")
+                throw OTAError(
+                    .crlSignature,
+                    "the CRL of \(crl.issuer) is signed by no CA this trust store trusts (give the issuing CA's certificate in the same file)"
+                )
             }
             for role in roles {
-                if try place(crl, role: role, in: &next) { applied.append(describe(crl, role)) } else { skipped.append(describe(crl, role)) }
+                if try place(crl, role: role, in: &next) {
+                    applied.append(describe(crl, role))
+                } else {
+                    skipped.append(describe(crl, role))
+                }
             }
         }
-        return (next, TrustChange(kind: .crls, fromVersion: version, toVersion: version, anchorsAdded: [], anchorsRetired: [], crlsApplied: applied, crlsSkipped: skipped))
+        return (
+            next,
+            TrustChange(
+                kind: .crls, fromVersion: version, toVersion: version, anchorsAdded: [], anchorsRetired: [],
+                crlsApplied: applied, crlsSkipped: skipped)
+        )
     }
 
     /// The roles whose CAs signed `crl`: an anchor, or a given CA certificate that chains to the
     /// role's anchors (stale CRLs tolerated for that check: a refresh must not need fresh CRLs).
-    static func rolesTrusting(_ crl: CertificateRevocationList, issuers: [Certificate], contents: TrustStoreContents, at now: Date) throws(OTAError) -> [TrustRole] {
+    static func rolesTrusting(
+        _ crl: CertificateRevocationList, issuers: [Certificate], contents: TrustStoreContents, at now: Date
+    ) throws(OTAError) -> [TrustRole] {
         var roles: [TrustRole] = []
         for role in TrustRole.allCases {
             let roleAnchors = try anchors(of: role, in: contents).map(\.certificate)
@@ -197,11 +272,15 @@ public enum TrustUpdater {
                 continue
             }
             var roleCRLs: [CertificateRevocationList] = []
-            for path in contents.paths(role, "crls") { roleCRLs += try CertificateRevocationList.load(contents.files[path]!, source: path) }
+            for path in contents.paths(role, "crls") {
+                roleCRLs += try CertificateRevocationList.load(contents.files[path]!, source: path)
+            }
             for issuer in issuers where crl.isSigned(by: issuer) {
                 let others = issuers.filter { $0 !== issuer }
-                if case .trusted = try ChainVerifier.verifyIssuer(issuer, intermediates: others, anchors: roleAnchors, crls: roleCRLs, role: role, at: now,
-                                                                  staleCRLPolicy: .allow) {
+                if case .trusted = try ChainVerifier.verifyIssuer(
+                    issuer, intermediates: others, anchors: roleAnchors, crls: roleCRLs, role: role, at: now,
+                    staleCRLPolicy: .allow)
+                {
                     roles.append(role)
                     break
                 }
@@ -212,10 +291,13 @@ public enum TrustUpdater {
 
     /// Puts `crl` in `role`'s CRLs, replacing the one of the same issuer when newer; false when
     /// the store already holds this issue or a newer one.
-    static func place(_ crl: CertificateRevocationList, role: TrustRole, in contents: inout TrustStoreContents) throws(OTAError) -> Bool {
+    static func place(_ crl: CertificateRevocationList, role: TrustRole, in contents: inout TrustStoreContents)
+        throws(OTAError) -> Bool
+    {
         var target: String? = nil
         for path in contents.paths(role, "crls") {
-            for held in try CertificateRevocationList.load(contents.files[path]!, source: path) where held.hasSameIssuer(as: crl) {
+            for held in try CertificateRevocationList.load(contents.files[path]!, source: path)
+            where held.hasSameIssuer(as: crl) {
                 guard crl.isNewer(than: held) else { return false }
                 target = path
             }

@@ -24,7 +24,9 @@ struct ExportService {
         if let list = parameters["formats"] {
             formats = []
             for name in list.split(separator: ",") {
-                guard let format = ExportFormat(rawValue: String(name)) else { throw OTAError(.usageInvalid, "formats: \(name) is not csv, jsonl or html") }
+                guard let format = ExportFormat(rawValue: String(name)) else {
+                    throw OTAError(.usageInvalid, "formats: \(name) is not csv, jsonl or html")
+                }
                 formats.append(format)
             }
         }
@@ -42,8 +44,9 @@ struct ExportService {
         }
         removeOld()
         let id = Hex.encode(try SecureRandom.bytes(12))
-        let exporter = Exporter(filter: filter, formats: formats, language: language, pseudonymiser: try VINPseudonymiser(mode),
-                                signer: server.configuration.signer, now: Date(), allowEmpty: true)
+        let exporter = Exporter(
+            filter: filter, formats: formats, language: language, pseudonymiser: try VINPseudonymiser(mode),
+            signer: server.configuration.signer, now: Date(), allowEmpty: true)
         let summary = try exporter.export(from: server.configuration.store.store, to: directory + "/" + id)
         var out = JSONObjectWriter()
         out.set("id", id)
@@ -58,13 +61,18 @@ struct ExportService {
     func file(id: String, components: [String]) throws(OTAError) -> String {
         func plain(_ name: String) -> Bool {
             !name.isEmpty && name.utf8.count <= 128 && !name.hasPrefix(".")
-                && name.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x41...0x5a).contains($0) || (0x61...0x7a).contains($0) || $0 == 0x2e || $0 == 0x2d || $0 == 0x5f }
+                && name.utf8.allSatisfy {
+                    (0x30...0x39).contains($0) || (0x41...0x5a).contains($0) || (0x61...0x7a).contains($0) || $0 == 0x2e
+                        || $0 == 0x2d || $0 == 0x5f
+                }
         }
         guard id.utf8.count == 24, id.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }),
-              (1...2).contains(components.count), components.allSatisfy(plain)
+            (1...2).contains(components.count), components.allSatisfy(plain)
         else { throw OTAError(.usageInvalid, "no such export file") }
         let path = directory + "/" + id + "/" + components.joined(separator: "/")
-        guard FileSystem.exists(path), !FileSystem.isDirectory(path) else { throw OTAError(.usageInvalid, "no such export file: \(id)/\(components.joined(separator: "/"))") }
+        guard FileSystem.exists(path), !FileSystem.isDirectory(path) else {
+            throw OTAError(.usageInvalid, "no such export file: \(id)/\(components.joined(separator: "/"))")
+        }
         return path
     }
 
@@ -72,7 +80,9 @@ struct ExportService {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
         for name in names {
             let path = directory + "/" + name
-            if let date = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date, Date().timeIntervalSince(date) > Self.keep {
+            if let date = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
+                Date().timeIntervalSince(date) > Self.keep
+            {
                 try? FileManager.default.removeItem(atPath: path)
             }
         }

@@ -7,7 +7,9 @@ import OTARecorder
 enum RecordQuery {
     /// The parameters that filter records (all optional): `vin`, `campaign`, `bundle`, `ecu`,
     /// `step`, `outcome`, `attempt`, `from`, `to` (RFC 3339 UTC; `from` inclusive, `to` exclusive).
-    static let filterKeys: Set<String> = ["vin", "campaign", "bundle", "ecu", "step", "outcome", "attempt", "from", "to"]
+    static let filterKeys: Set<String> = [
+        "vin", "campaign", "bundle", "ecu", "step", "outcome", "attempt", "from", "to",
+    ]
 
     /// The query string as a dictionary: `+` is a space, `%XX` decoded, each key once, at most
     /// 32 pairs of at most 256 bytes each.
@@ -19,9 +21,14 @@ enum RecordQuery {
         for pair in pairs {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             func decode(_ text: Substring) throws(OTAError) -> String {
-                guard let value = text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding, value.utf8.count <= 256,
-                      !value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f })
-                else { throw OTAError(.usageInvalid, "query parameter \(text.prefix(40)): not percent-encoded text of at most 256 bytes") }
+                guard let value = text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding,
+                    value.utf8.count <= 256,
+                    !value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f })
+                else {
+                    throw OTAError(
+                        .usageInvalid,
+                        "query parameter \(text.prefix(40)): not percent-encoded text of at most 256 bytes")
+                }
                 return value
             }
             let key = try decode(parts[0])
@@ -34,7 +41,8 @@ enum RecordQuery {
 
     static func checkKeys(_ parameters: [String: String], allowed: Set<String>) throws(OTAError) {
         for key in parameters.keys.sorted() where !allowed.contains(key) {
-            throw OTAError(.usageInvalid, "unknown query parameter \(key) (\(allowed.sorted().joined(separator: ", ")))")
+            throw OTAError(
+                .usageInvalid, "unknown query parameter \(key) (\(allowed.sorted().joined(separator: ", ")))")
         }
     }
 
@@ -48,16 +56,22 @@ enum RecordQuery {
         filter.ecu = parameters["ecu"]
         filter.attempt = parameters["attempt"]
         if let step = parameters["step"] {
-            guard let value = RecordStep(rawValue: step) else { throw OTAError(.usageInvalid, "step=\(step): not a record step") }
+            guard let value = RecordStep(rawValue: step) else {
+                throw OTAError(.usageInvalid, "step=\(step): not a record step")
+            }
             filter.step = value
         }
         if let outcome = parameters["outcome"] {
-            guard let value = RecordOutcome(rawValue: outcome) else { throw OTAError(.usageInvalid, "outcome=\(outcome): not a record outcome") }
+            guard let value = RecordOutcome(rawValue: outcome) else {
+                throw OTAError(.usageInvalid, "outcome=\(outcome): not a record outcome")
+            }
             filter.outcome = value
         }
         for key in ["from", "to"] {
             guard let text = parameters[key] else { continue }
-            guard let date = RecordTime.parse(text) else { throw OTAError(.usageInvalid, "\(key)=\(text): not an RFC 3339 UTC time (2026-01-31T00:00:00Z)") }
+            guard let date = RecordTime.parse(text) else {
+                throw OTAError(.usageInvalid, "\(key)=\(text): not an RFC 3339 UTC time (2026-01-31T00:00:00Z)")
+            }
             if key == "from" { filter.from = RecordTime.format(date) } else { filter.to = RecordTime.format(date) }
         }
         return filter
@@ -66,7 +80,8 @@ enum RecordQuery {
     /// One JSON Lines row: the chain fields, then the body exactly as the vehicle wrote it.
     static func jsonLine(_ entry: StoredEntry) -> [UInt8] {
         var line = Array("{\"vin\":".utf8) + JSONValue.string(entry.vin).bytes
-        line += Array(",\"seq\":\(entry.seq),\"hash\":\"\(entry.hash)\",\"kind\":\"\(entry.kind.rawValue)\",\"time\":".utf8)
+        line += Array(
+            ",\"seq\":\(entry.seq),\"hash\":\"\(entry.hash)\",\"kind\":\"\(entry.kind.rawValue)\",\"time\":".utf8)
         line += JSONValue.string(entry.time).bytes
         line += Array(",\"body\":".utf8) + Array(entry.body.utf8) + Array("}\n".utf8)
         return line

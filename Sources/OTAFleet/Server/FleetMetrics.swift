@@ -29,11 +29,19 @@ public final class FleetMetrics: Sendable {
         "ota_fleet_uploads_total": ("counter", "Record-log uploads by result (accepted, refused)."),
         "ota_fleet_upload_refusals_total": ("counter", "Refused uploads by error code."),
         "ota_fleet_entries_ingested_total": ("counter", "Log entries newly stored."),
-        "ota_fleet_entries_already_stored_total": ("counter", "Uploaded entries the store already held (repeated or resumed uploads)."),
-        "ota_fleet_verifications_total": ("counter", "Uploaded logs verified (chain and checkpoint signatures) by result."),
+        "ota_fleet_entries_already_stored_total": (
+            "counter", "Uploaded entries the store already held (repeated or resumed uploads)."
+        ),
+        "ota_fleet_verifications_total": (
+            "counter", "Uploaded logs verified (chain and checkpoint signatures) by result."
+        ),
         "ota_fleet_http_requests_total": ("counter", "HTTP requests by route and status."),
-        "ota_fleet_upload_seconds": ("histogram", "Time to handle an upload, from the whole body received to the acknowledgement signed."),
-        "ota_fleet_ingest_seconds": ("histogram", "Time to verify an uploaded log and store its new entries (one transaction)."),
+        "ota_fleet_upload_seconds": (
+            "histogram", "Time to handle an upload, from the whole body received to the acknowledgement signed."
+        ),
+        "ota_fleet_ingest_seconds": (
+            "histogram", "Time to verify an uploaded log and store its new entries (one transaction)."
+        ),
         "ota_fleet_query_seconds": ("histogram", "Time to answer a compliance query or export."),
     ]
 
@@ -74,7 +82,8 @@ public final class FleetMetrics: Sendable {
                 for (index, bound) in Self.bounds.enumerated() {
                     out += "\(name)_bucket{le=\"\(bound)\"} \(histogram.buckets[index])\n"
                 }
-                out += "\(name)_bucket{le=\"+Inf\"} \(histogram.count)\n\(name)_sum \(histogram.sum)\n\(name)_count \(histogram.count)\n"
+                out +=
+                    "\(name)_bucket{le=\"+Inf\"} \(histogram.count)\n\(name)_sum \(histogram.sum)\n\(name)_count \(histogram.count)\n"
             }
         }
         return out
@@ -82,7 +91,8 @@ public final class FleetMetrics: Sendable {
 
     /// A label set with one label, its value escaped for the exposition format.
     public static func label(_ name: String, _ value: String) -> String {
-        let escaped = value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+        let escaped = value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
         return "\(name)=\"\(escaped)\""
     }
 }

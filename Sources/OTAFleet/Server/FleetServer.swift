@@ -311,7 +311,8 @@ public final class FleetServer: Sendable {
                             try LogUpload.handle(
                                 bytes, pathVIN: vin, identity: identity, store: self.configuration.store.store,
                                 signer: self.configuration.signer,
-                                scratch: self.configuration.stateDirectory + "/incoming", rotationTrust: self.configuration.trust)
+                                scratch: self.configuration.stateDirectory + "/incoming",
+                                rotationTrust: self.configuration.trust)
                         }
                         self.metrics.count("ota_fleet_verifications_total", FleetMetrics.label("result", "intact"))
                         return result

@@ -29,7 +29,10 @@ public struct PostgresLocation: Sendable, Equatable {
     /// Parses a store URL; every malformed part is named.
     public init(url text: String) throws(OTAError) {
         guard let schemeEnd = text.range(of: "://"), Self.isPostgres(text) else {
-            throw OTAError(.usageInvalid, "\(text): a PostgreSQL store is postgres://USER@HOST[:PORT]/DATABASE or postgres://USER@/DATABASE?host=/socket/dir")
+            throw OTAError(
+                .usageInvalid,
+                "\(text): a PostgreSQL store is postgres://USER@HOST[:PORT]/DATABASE or postgres://USER@/DATABASE?host=/socket/dir"
+            )
         }
         var rest = Substring(text[schemeEnd.upperBound...])
         var query: Substring = ""
@@ -37,7 +40,9 @@ public struct PostgresLocation: Sendable, Equatable {
             query = rest[rest.index(after: mark)...]
             rest = rest[..<mark]
         }
-        guard let at = rest.lastIndex(of: "@") else { throw OTAError(.usageInvalid, "\(text): the URL names no user (USER@...)") }
+        guard let at = rest.lastIndex(of: "@") else {
+            throw OTAError(.usageInvalid, "\(text): the URL names no user (USER@...)")
+        }
         let userInfo = rest[..<at]
         let hostAndPath = rest[rest.index(after: at)...]
         if let colon = userInfo.firstIndex(of: ":") {
@@ -48,19 +53,27 @@ public struct PostgresLocation: Sendable, Equatable {
             password = nil
         }
         guard !user.isEmpty else { throw OTAError(.usageInvalid, "\(text): the user is empty") }
-        guard let slash = hostAndPath.firstIndex(of: "/") else { throw OTAError(.usageInvalid, "\(text): the URL names no database (/DATABASE)") }
+        guard let slash = hostAndPath.firstIndex(of: "/") else {
+            throw OTAError(.usageInvalid, "\(text): the URL names no database (/DATABASE)")
+        }
         let hostPort = hostAndPath[..<slash]
         database = String(hostAndPath[hostAndPath.index(after: slash)...])
-        guard !database.isEmpty, !database.contains("/") else { throw OTAError(.usageInvalid, "\(text): the database name is empty or holds '/'") }
+        guard !database.isEmpty, !database.contains("/") else {
+            throw OTAError(.usageInvalid, "\(text): the database name is empty or holds '/'")
+        }
         var socketDirectory: String? = nil
         var port = 5432
         for pair in query.split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2 else { throw OTAError(.usageInvalid, "\(text): query parameter \(pair) has no value") }
+            guard parts.count == 2 else {
+                throw OTAError(.usageInvalid, "\(text): query parameter \(pair) has no value")
+            }
             switch parts[0] {
             case "host": socketDirectory = String(parts[1])
             case "port":
-                guard let value = Int(parts[1]), (1...65535).contains(value) else { throw OTAError(.usageInvalid, "\(text): port \(parts[1]) is not 1...65535") }
+                guard let value = Int(parts[1]), (1...65535).contains(value) else {
+                    throw OTAError(.usageInvalid, "\(text): port \(parts[1]) is not 1...65535")
+                }
                 port = value
             default: throw OTAError(.usageInvalid, "\(text): unknown query parameter \(parts[0]) (host, port)")
             }
@@ -75,7 +88,8 @@ public struct PostgresLocation: Sendable, Equatable {
             if let colon = hostPort.lastIndex(of: ":") {
                 host = String(hostPort[..<colon])
                 guard let value = Int(hostPort[hostPort.index(after: colon)...]), (1...65535).contains(value) else {
-                    throw OTAError(.usageInvalid, "\(text): port \(hostPort[hostPort.index(after: colon)...]) is not 1...65535")
+                    throw OTAError(
+                        .usageInvalid, "\(text): port \(hostPort[hostPort.index(after: colon)...]) is not 1...65535")
                 }
                 port = value
             }

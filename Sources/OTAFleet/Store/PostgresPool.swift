@@ -43,9 +43,12 @@ final class PostgresPool: Sendable {
         var configuration: PostgresConnection.Configuration
         switch location.endpoint {
         case .tcp(let host, let port):
-            configuration = .init(host: host, port: port, username: location.user, password: location.password, database: location.database, tls: .disable)
+            configuration = .init(
+                host: host, port: port, username: location.user, password: location.password,
+                database: location.database, tls: .disable)
         case .unixSocket(let path):
-            configuration = .init(unixSocketPath: path, username: location.user, password: location.password, database: location.database)
+            configuration = .init(
+                unixSocketPath: path, username: location.user, password: location.password, database: location.database)
         }
         configuration.options.connectTimeout = .seconds(10)
         return configuration
@@ -76,7 +79,9 @@ final class PostgresPool: Sendable {
                 on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration, id: id, logger: logger
             ).wait()
         } catch {
-            throw OTAError(.recordsStore, "\(location.redacted): cannot connect to PostgreSQL", cause: PostgresPool.describe(error))
+            throw OTAError(
+                .recordsStore, "\(location.redacted): cannot connect to PostgreSQL", cause: PostgresPool.describe(error)
+            )
         }
     }
 

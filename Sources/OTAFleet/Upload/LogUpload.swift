@@ -34,16 +34,22 @@ public enum LogUpload {
 
     /// Splits, stages and ingests an upload from `identity` (a verified vehicle certificate) for
     /// the VIN of the request path.
-    public static func handle(_ body: [UInt8], pathVIN: String, identity: ClientIdentity, store: any RecordStore, signer: ExportSigner,
-                              scratch: String, rotationTrust: TrustStore? = nil, now: Date = Date()) throws(OTAError) -> Result {
+    public static func handle(
+        _ body: [UInt8], pathVIN: String, identity: ClientIdentity, store: any RecordStore, signer: ExportSigner,
+        scratch: String, rotationTrust: TrustStore? = nil, now: Date = Date()
+    ) throws(OTAError) -> Result {
         guard identity.role == .vehicle, let certifiedVIN = identity.vin else {
-            throw OTAError(.fleetRole, "\(identity.subject) holds the \(identity.role.rawValue) role; only vehicles upload record logs")
+            throw OTAError(
+                .fleetRole,
+                "\(identity.subject) holds the \(identity.role.rawValue) role; only vehicles upload record logs")
         }
         guard pathVIN == certifiedVIN else {
-            throw OTAError(.fleetVinMismatch, "\(identity.subject) may upload only the log of \(certifiedVIN), not of \(pathVIN)")
+            throw OTAError(
+                .fleetVinMismatch, "\(identity.subject) may upload only the log of \(certifiedVIN), not of \(pathVIN)")
         }
         guard let newline = body.firstIndex(of: 0x0a) else {
-            throw OTAError(.fleetUploadMalformed, "the upload has no log.json line (\(format): log.json, then entry lines)")
+            throw OTAError(
+                .fleetUploadMalformed, "the upload has no log.json line (\(format): log.json, then entry lines)")
         }
         let meta = Array(body[..<newline])
         let entries = body[(newline + 1)...]
@@ -59,7 +65,8 @@ public enum LogUpload {
         var headLine: ArraySlice<UInt8>? = nil
         for line in entries.split(separator: 0x0a) where LogEntry.parse(line)?.kind == .checkpoint { headLine = line }
         guard let headLine else {
-            throw OTAError(.fleetUploadMalformed, "the upload holds no signed checkpoint: nothing in it could be stored")
+            throw OTAError(
+                .fleetUploadMalformed, "the upload holds no signed checkpoint: nothing in it could be stored")
         }
         let directory = scratch + "/upload-" + Hex.encode(try SecureRandom.bytes(8))
         try FileSystem.createDirectory(directory, mode: 0o700)
@@ -70,16 +77,23 @@ public enum LogUpload {
         try AtomicFileWriter.write(Array(headLine) + [0x0a], to: layout.headPath)
         let logMeta = try LogMeta.load(layout)
         guard logMeta.vin == certifiedVIN else {
-            throw OTAError(.fleetVinMismatch, "\(identity.subject) may upload only the log of \(certifiedVIN); this log.json names \(logMeta.vin)")
+            throw OTAError(
+                .fleetVinMismatch,
+                "\(identity.subject) may upload only the log of \(certifiedVIN); this log.json names \(logMeta.vin)")
         }
-        let report = try FleetIngest.ingest(log: directory, publicKey: identity.publicKey, certificate: identity.certificatePEM, into: store,
-                                            rotationTrust: rotationTrust, now: RecordTime(now, source: .backend))
+        let report = try FleetIngest.ingest(
+            log: directory, publicKey: identity.publicKey, certificate: identity.certificatePEM, into: store,
+            rotationTrust: rotationTrust, now: RecordTime(now, source: .backend))
         guard let vehicle = try store.vehicle(certifiedVIN) else {
-            throw OTAError(.fleetUploadMalformed, "the upload holds no signed checkpoint: nothing could be stored for \(certifiedVIN)")
+            throw OTAError(
+                .fleetUploadMalformed,
+                "the upload holds no signed checkpoint: nothing could be stored for \(certifiedVIN)")
         }
         let acknowledgement = try FleetAcknowledgement.sign(
-            vin: certifiedVIN, through: vehicle.headSeq, hash: vehicle.headHash, genesis: vehicle.genesis, store: store.identity,
-            time: RecordTime.format(now), key: signer.key, certificate: ([signer.certificate] + signer.chain).map(\.pem).joined())
+            vin: certifiedVIN, through: vehicle.headSeq, hash: vehicle.headHash, genesis: vehicle.genesis,
+            store: store.identity,
+            time: RecordTime.format(now), key: signer.key,
+            certificate: ([signer.certificate] + signer.chain).map(\.pem).joined())
         return Result(acknowledgement: acknowledgement, report: report)
     }
 }

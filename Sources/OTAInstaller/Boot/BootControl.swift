@@ -59,7 +59,8 @@ public enum Bootloader {
                 state.booted = state.active.merging(trial) { _, new in new }
                 state.lastFallback = nil
             } else {
-                let slots = trial.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.rawValue)" }.joined(separator: " ")
+                let slots = trial.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.rawValue)" }.joined(
+                    separator: " ")
                 state.trial = nil
                 state.booted = state.active
                 state.lastFallback = "boot counter exhausted: trial slots \(slots) were not confirmed"

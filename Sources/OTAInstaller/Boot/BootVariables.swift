@@ -25,10 +25,16 @@ enum BootVariables {
 
     static func variables(for state: BootState) -> [(String, String)] {
         var variables: [(String, String)] = []
-        for (group, slot) in state.active.sorted(by: { $0.key < $1.key }) { variables.append(("ota_active_\(group)", slot.rawValue)) }
-        for (group, slot) in (state.trial ?? [:]).sorted(by: { $0.key < $1.key }) { variables.append(("ota_trial_\(group)", slot.rawValue)) }
+        for (group, slot) in state.active.sorted(by: { $0.key < $1.key }) {
+            variables.append(("ota_active_\(group)", slot.rawValue))
+        }
+        for (group, slot) in (state.trial ?? [:]).sorted(by: { $0.key < $1.key }) {
+            variables.append(("ota_trial_\(group)", slot.rawValue))
+        }
         variables.append(("ota_tries", String(state.triesRemaining)))
-        for (group, slot) in state.booted.sorted(by: { $0.key < $1.key }) { variables.append(("ota_booted_\(group)", slot.rawValue)) }
+        for (group, slot) in state.booted.sorted(by: { $0.key < $1.key }) {
+            variables.append(("ota_booted_\(group)", slot.rawValue))
+        }
         if let fallback = state.lastFallback { variables.append(("ota_fallback", fallback)) }
         variables.append(("ota_boot_count", String(state.bootCount)))
         return variables

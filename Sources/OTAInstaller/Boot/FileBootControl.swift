@@ -10,7 +10,8 @@ package final class FileBootControl: BootControl {
     public var description: String { "file \(path)" }
 
     public func load() throws(OTAError) -> BootState {
-        try CanonicalJSON.decodeInput(BootState.self, from: try FileSystem.read(path, limit: 1 << 20), as: .bootStateMalformed)
+        try CanonicalJSON.decodeInput(
+            BootState.self, from: try FileSystem.read(path, limit: 1 << 20), as: .bootStateMalformed)
     }
 
     public func store(_ state: BootState) throws(OTAError) {

@@ -43,7 +43,9 @@ package final class GrubEnvironmentBootControl: BootControl {
     public static func render(_ variables: [(String, String)]) throws(OTAError) -> [UInt8] {
         var bytes = Array(header.utf8)
         for (key, value) in variables { bytes += Array("\(key)=\(escape(value))\n".utf8) }
-        guard bytes.count <= size else { throw OTAError(.bootEnvFull, "the GRUB environment block cannot hold \(bytes.count) bytes") }
+        guard bytes.count <= size else {
+            throw OTAError(.bootEnvFull, "the GRUB environment block cannot hold \(bytes.count) bytes")
+        }
         bytes += [UInt8](repeating: UInt8(ascii: "#"), count: size - bytes.count)
         return bytes
     }
@@ -57,7 +59,8 @@ package final class GrubEnvironmentBootControl: BootControl {
         if FileSystem.exists(path) {
             variables = try Self.parse(try FileSystem.read(path, limit: 4096)).filter { !BootVariables.isOurs($0.0) }
         }
-        try AtomicFileWriter.write(try Self.render(variables + BootVariables.variables(for: state)), to: path, mode: 0o600)
+        try AtomicFileWriter.write(
+            try Self.render(variables + BootVariables.variables(for: state)), to: path, mode: 0o600)
     }
 
     static func escape(_ value: String) -> String {

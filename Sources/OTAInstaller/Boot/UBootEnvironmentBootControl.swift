@@ -24,16 +24,26 @@ package final class UBootEnvironmentBootControl: BootControl {
 
     /// The variables of an environment block, in order; checks size and CRC.
     public static func parse(_ bytes: [UInt8], size: Int) throws(OTAError) -> [(String, String)] {
-        guard bytes.count == size, size > 6 else { throw OTAError(.bootEnvInvalid, "not a \(size)-byte U-Boot environment") }
+        guard bytes.count == size, size > 6 else {
+            throw OTAError(.bootEnvInvalid, "not a \(size)-byte U-Boot environment")
+        }
         let stored = UInt32(bytes[0]) | UInt32(bytes[1]) << 8 | UInt32(bytes[2]) << 16 | UInt32(bytes[3]) << 24
-        guard CRC32.checksum(bytes[4...]) == stored else { throw OTAError(.bootEnvCrc, "the U-Boot environment's CRC does not match its data") }
+        guard CRC32.checksum(bytes[4...]) == stored else {
+            throw OTAError(.bootEnvCrc, "the U-Boot environment's CRC does not match its data")
+        }
         var variables: [(String, String)] = []
         var index = 4
         while index < bytes.count, bytes[index] != 0 {
-            guard let end = bytes[index...].firstIndex(of: 0) else { throw OTAError(.bootEnvInvalid, "unterminated U-Boot environment") }
+            guard let end = bytes[index...].firstIndex(of: 0) else {
+                throw OTAError(.bootEnvInvalid, "unterminated U-Boot environment")
+            }
             let entry = bytes[index..<end]
             if let equals = entry.firstIndex(of: UInt8(ascii: "=")) {
-                variables.append((String(decoding: entry[..<equals], as: UTF8.self), String(decoding: entry[(equals + 1)...], as: UTF8.self)))
+                variables.append(
+                    (
+                        String(decoding: entry[..<equals], as: UTF8.self),
+                        String(decoding: entry[(equals + 1)...], as: UTF8.self)
+                    ))
             }
             index = end + 1
         }
@@ -50,7 +60,9 @@ package final class UBootEnvironmentBootControl: BootControl {
             data += Array("\(key)=\(value)".utf8) + [0]
         }
         data.append(0)
-        guard data.count <= size - 4 else { throw OTAError(.bootEnvFull, "the U-Boot environment cannot hold \(data.count) bytes") }
+        guard data.count <= size - 4 else {
+            throw OTAError(.bootEnvFull, "the U-Boot environment cannot hold \(data.count) bytes")
+        }
         data += [UInt8](repeating: 0xFF, count: size - 4 - data.count)
         let crc = CRC32.checksum(data[...])
         return [UInt8(crc & 0xFF), UInt8(crc >> 8 & 0xFF), UInt8(crc >> 16 & 0xFF), UInt8(crc >> 24)] + data
@@ -63,9 +75,12 @@ package final class UBootEnvironmentBootControl: BootControl {
     public func store(_ state: BootState) throws(OTAError) {
         var variables: [(String, String)] = []
         if FileSystem.exists(path) {
-            variables = try Self.parse(try FileSystem.read(path, limit: size + 1), size: size).filter { !BootVariables.isOurs($0.0) }
+            variables = try Self.parse(try FileSystem.read(path, limit: size + 1), size: size).filter {
+                !BootVariables.isOurs($0.0)
+            }
         }
-        try AtomicFileWriter.write(try Self.render(variables + BootVariables.variables(for: state), size: size), to: path, mode: 0o600)
+        try AtomicFileWriter.write(
+            try Self.render(variables + BootVariables.variables(for: state), size: size), to: path, mode: 0o600)
     }
 }
 

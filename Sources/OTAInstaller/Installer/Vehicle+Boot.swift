@@ -11,7 +11,9 @@ extension Vehicle {
         if pending.stage == .activated {
             let boot = try bootControl.load()
             guard boot.trial == pending.targets, boot.isBootedOnTrial else {
-                let error = OTAError(.confirmNotBooted, "update \(pending.bundleId) is activated but the vehicle has not booted it yet (reboot first)")
+                let error = OTAError(
+                    .confirmNotBooted,
+                    "update \(pending.bundleId) is activated but the vehicle has not booted it yet (reboot first)")
                 try record(.confirm, .rejected, error: error)
                 throw error
             }
@@ -39,7 +41,8 @@ extension Vehicle {
             let facts = pending.attempt?.ecus.first { $0.ecu == image.ecu }
             next.ecus[image.ecu] = InstalledSoftware(
                 version: image.version, securityVersion: image.securityVersion, bundle: pending.bundleId,
-                swin: facts?.swinAfter ?? state.ecus[image.ecu]?.swin, rxswin: facts?.rxswinAfter ?? state.ecus[image.ecu]?.rxswin)
+                swin: facts?.swinAfter ?? state.ecus[image.ecu]?.swin,
+                rxswin: facts?.rxswinAfter ?? state.ecus[image.ecu]?.rxswin)
         }
         next.pending = nil
         try record(.commit, .success)
@@ -90,9 +93,12 @@ extension Vehicle {
         let boot = try bootControl.load()
         let recorded = state.recordedBootCount ?? 0
         guard boot.bootCount > recorded else { return }
-        let reading = RecordFacts(boot: BootReading(
-            booted: boot.booted.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.rawValue)" }.joined(separator: ","),
-            triesRemaining: Int64(clamping: boot.triesRemaining), count: boot.bootCount, unrecorded: boot.bootCount - recorded))
+        let reading = RecordFacts(
+            boot: BootReading(
+                booted: boot.booted.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.rawValue)" }.joined(
+                    separator: ","),
+                triesRemaining: Int64(clamping: boot.triesRemaining), count: boot.bootCount,
+                unrecorded: boot.bootCount - recorded))
         if let fallback = boot.lastFallback, boot.trial == nil, state.pending?.stage == .activated {
             try record(.boot, .failure, error: OTAError(.bootFallback, fallback), facts: reading)
         } else {
@@ -110,7 +116,9 @@ extension Vehicle {
         guard let pending = state.pending else { return }
         switch pending.stage {
         case .writing:
-            try abandon(code: .installInterrupted, message: "the installer stopped while writing slots; they will be rewritten in full", step: .recover)
+            try abandon(
+                code: .installInterrupted,
+                message: "the installer stopped while writing slots; they will be rewritten in full", step: .recover)
         case .installed:
             break  // consistent: old software boots; activate() or rollback() decides
         case .activating:

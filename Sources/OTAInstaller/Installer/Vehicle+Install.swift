@@ -13,13 +13,16 @@ extension Vehicle {
     /// the update is done only after a reboot and `confirmBoot()`.
     @discardableResult
     public func install(
-        bundle path: String, expecting decision: InstallDecision? = nil, approval: [UInt8]? = nil, conditions: VehicleConditions?,
+        bundle path: String, expecting decision: InstallDecision? = nil, approval: [UInt8]? = nil,
+        conditions: VehicleConditions?,
         consent: Consent?, activate: Bool = true, progress: ((WorkProgress) -> Void)? = nil
     ) throws(OTAError) -> InstallReport {
         let started = Date()
         try beginAttempt(.install)
         if let pending = state.pending {
-            let error = OTAError(.installPending, "update \(pending.bundleId) is \(pending.stage.rawValue); confirm or roll it back first")
+            let error = OTAError(
+                .installPending,
+                "update \(pending.bundleId) is \(pending.stage.rawValue); confirm or roll it back first")
             try record(.install, .rejected, error: error)
             try recordResult(.rejected, error: error)
             throw error
@@ -32,25 +35,31 @@ extension Vehicle {
             try recordResult(Self.outcome(of: error), error: error)
             throw error
         }
-        let evaluation = try evaluate(reader: reader, bundlePath: path, approval: approval, requireApproval: true, commitTrust: true)
+        let evaluation = try evaluate(
+            reader: reader, bundlePath: path, approval: approval, requireApproval: true, commitTrust: true)
         let manifest = evaluation.head.manifest
         if let expected = decision?.manifestDigest {
             try step(.unchanged) { () throws(OTAError) in
                 guard expected == evaluation.head.digest.hex else {
                     throw OTAError(
                         .installBundleChanged,
-                        "the bundle's manifest changed since it was checked (digest \(evaluation.head.digest.hex), checked \(expected))")
+                        "the bundle's manifest changed since it was checked (digest \(evaluation.head.digest.hex), checked \(expected))"
+                    )
                 }
                 return ((), .none)
             }
         }
-        try step(.precondition) { () throws(OTAError) in ((), try checkPreconditions(manifest.preconditions, conditions)) }
+        try step(.precondition) { () throws(OTAError) in
+            ((), try checkPreconditions(manifest.preconditions, conditions))
+        }
         try step(.consent) { () throws(OTAError) in ((), try checkConsent(manifest, consent)) }
         // The content key is unwrapped before anything is marked: a bad or foreign recipients
         // block (unsigned, so anyone can alter it) is a refusal that leaves every slot untouched.
         let contentKey: ContentKey? = try step(.decrypt) { () throws(OTAError) in
             guard manifest.encryption != nil else { return (nil, .none) }
-            guard FileSystem.exists(layout.decryptionKey) else { throw OTAError(.decryptKeyMissing, "this vehicle has no decryption key") }
+            guard FileSystem.exists(layout.decryptionKey) else {
+                throw OTAError(.decryptKeyMissing, "this vehicle has no decryption key")
+            }
             let key = try evaluation.head.recipients.contentKey(
                 using: [try PrivateKey(contentsOf: layout.decryptionKey)], manifestDigest: evaluation.head.digest)
             return (key, .none)
@@ -60,15 +69,19 @@ extension Vehicle {
         let digest = evaluation.head.digest
         var next = state
         next.pending = PendingUpdate(
-            stage: .writing, bundleId: manifest.bundle.id, campaign: manifest.bundle.campaign, manifestDigest: digest.hex,
+            stage: .writing, bundleId: manifest.bundle.id, campaign: manifest.bundle.campaign,
+            manifestDigest: digest.hex,
             hashAlgorithm: digest.algorithm, images: evaluation.plan, started: time.now(), attempt: attempt)
-        for image in evaluation.plan { next.setSlot(image.slotGroup, image.slot, SlotInfo(status: .writing, bundle: manifest.bundle.id)) }
+        for image in evaluation.plan {
+            next.setSlot(image.slotGroup, image.slot, SlotInfo(status: .writing, bundle: manifest.bundle.id))
+        }
         try save(next, step: "journal.writing")
         try record(.applyStart, .pending)
         let written: UInt64
         do throws(OTAError) {
             written = try writeImages(
-                reader: reader, head: evaluation.head, contentKey: contentKey, plan: evaluation.plan, progress: progress)
+                reader: reader, head: evaluation.head, contentKey: contentKey, plan: evaluation.plan, progress: progress
+            )
         } catch {
             // Nothing switched; the half-written slots stay untrusted.
             try abandon(code: error.code, message: error.message, step: .apply)
@@ -92,7 +105,8 @@ extension Vehicle {
         // does not hash them a second time (a later, separate `activate()` does).
         if activate { try self.activate(rehash: false) }
         return InstallReport(
-            bundleId: manifest.bundle.id, manifestDigest: digest.hex, stage: state.pending?.stage ?? .installed, images: evaluation.plan,
+            bundleId: manifest.bundle.id, manifestDigest: digest.hex, stage: state.pending?.stage ?? .installed,
+            images: evaluation.plan,
             bytesWritten: written, seconds: Date().timeIntervalSince(started))
     }
 
@@ -121,14 +135,20 @@ extension Vehicle {
             }
             let device = try slotDevice(target.slotGroup, target.slot, writable: true)
             guard image.target.size <= device.capacity else {
-                throw OTAError(.targetSlotSize, "\(device.path): \(device.capacity) bytes; image \(image.name) needs \(image.target.size)")
+                throw OTAError(
+                    .targetSlotSize,
+                    "\(device.path): \(device.capacity) bytes; image \(image.name) needs \(image.target.size)")
             }
-            let decoder = try PayloadDecoder(manifest: manifest, image: image, contentKey: contentKey, threads: Self.decodeThreads)
+            let decoder = try PayloadDecoder(
+                manifest: manifest, image: image, contentKey: contentKey, threads: Self.decodeThreads)
             // A full image's content is hashed by the decoder as it is written and must equal the
             // signed image (manifest rule): reading it back, it is enough to compare it with what
             // was written. A delta's output is hashed as read back.
-            let sameAsDecoded = image.kind == .full && image.payload.plainHash == image.target.hash && image.payload.plainSize == image.target.size
-            let writer = try ReadBackSlotWriter(device, check: sameAsDecoded ? .sameAsWritten : .hash(head.digest.algorithm))
+            let sameAsDecoded =
+                image.kind == .full && image.payload.plainHash == image.target.hash
+                && image.payload.plainSize == image.target.size
+            let writer = try ReadBackSlotWriter(
+                device, check: sameAsDecoded ? .sameAsWritten : .hash(head.digest.algorithm))
             defer { writer.stop() }
             let counted = CountingSlotWriter(writer) { count in
                 done += count
@@ -137,7 +157,11 @@ extension Vehicle {
             // Stage one (its own thread): read, check the chunk's signed hash, decrypt.
             let produce = { () throws(OTAError) -> (opened: [UInt8], isLast: Bool)? in
                 var item: (opened: [UInt8], isLast: Bool)?
-                guard try stream.withNextChunk({ chunk, isLast throws(OTAError) in item = (try decoder.open(chunk, isLast: isLast), isLast) }) else {
+                guard
+                    try stream.withNextChunk({ chunk, isLast throws(OTAError) in
+                        item = (try decoder.open(chunk, isLast: isLast), isLast)
+                    })
+                else {
                     return nil
                 }
                 return item
@@ -155,7 +179,9 @@ extension Vehicle {
                 try decoder.finish()
             } else {
                 guard let applier = options.deltaApplier, let source = image.source else {
-                    throw OTAError(.installDeltaUnavailable, "image \(image.name) is a delta and this installer has no delta applier yet")
+                    throw OTAError(
+                        .installDeltaUnavailable,
+                        "image \(image.name) is a delta and this installer has no delta applier yet")
                 }
                 // The source is the active slot; its content is checked (here, or by the applier
                 // before its first output byte) before the patch is applied to it.
@@ -163,18 +189,25 @@ extension Vehicle {
                 if !applier.verifiesSource {
                     let digest = try sourceDevice.hash(head.digest.algorithm, size: source.size)
                     guard digest.hex == source.hash else {
-                        throw OTAError(.deltaSourceMismatch, "slot \(target.slotGroup)/\(target.slot.other.rawValue) does not hold \(source.version)")
+                        throw OTAError(
+                            .deltaSourceMismatch,
+                            "slot \(target.slotGroup)/\(target.slot.other.rawValue) does not hold \(source.version)")
                     }
                 }
-                let session = try applier.begin(source: sourceDevice, sourceSize: source.size, target: counted, targetSize: image.target.size)
+                let session = try applier.begin(
+                    source: sourceDevice, sourceSize: source.size, target: counted, targetSize: image.target.size)
                 try StagePipeline.run(depth: Self.pipelineDepth, produce: produce) { item throws(OTAError) in
-                    try decoder.decode(item.opened, isLast: item.isLast) { piece throws(OTAError) in try session.consume(piece) }
+                    try decoder.decode(item.opened, isLast: item.isLast) { piece throws(OTAError) in
+                        try session.consume(piece)
+                    }
                     report("write \(image.name)")
                 }
                 try decoder.finish()
                 let rebuilt = try session.finish()
                 guard rebuilt == image.target.size else {
-                    throw OTAError(.deltaShortOutput, "image \(image.name): the delta rebuilt \(rebuilt) bytes; \(image.target.size) signed")
+                    throw OTAError(
+                        .deltaShortOutput,
+                        "image \(image.name): the delta rebuilt \(rebuilt) bytes; \(image.target.size) signed")
                 }
             }
             try device.sync()
@@ -184,7 +217,8 @@ extension Vehicle {
                 break  // the bytes written are the content `decoder.finish()` checked against the signed hash
             case .digest(let digest):
                 guard digest.hex == image.target.hash else {
-                    throw OTAError(.slotHashMismatch, "\(device.path): the written image does not match its signed hash")
+                    throw OTAError(
+                        .slotHashMismatch, "\(device.path): the written image does not match its signed hash")
                 }
             }
         }
@@ -215,11 +249,16 @@ extension Vehicle {
             try save(updated, step: "journal.activating")
         }
         for image in next.images where rehash {
-            let hash = try slotDevice(image.slotGroup, image.slot, writable: false).hash(next.hashAlgorithm, size: image.size)
+            let hash = try slotDevice(image.slotGroup, image.slot, writable: false).hash(
+                next.hashAlgorithm, size: image.size)
             guard hash.hex == image.hash else {
                 try abandon(
-                    code: .slotHashMismatch, message: "slot \(image.slotGroup)/\(image.slot.rawValue) changed after it was written", step: .activate)
-                throw OTAError(.slotHashMismatch, "slot \(image.slotGroup)/\(image.slot.rawValue) changed after it was written; update abandoned")
+                    code: .slotHashMismatch,
+                    message: "slot \(image.slotGroup)/\(image.slot.rawValue) changed after it was written",
+                    step: .activate)
+                throw OTAError(
+                    .slotHashMismatch,
+                    "slot \(image.slotGroup)/\(image.slot.rawValue) changed after it was written; update abandoned")
             }
         }
         var boot = try bootControl.load()
@@ -240,7 +279,9 @@ extension Vehicle {
     func abandon(code: OTAError.Code, message: String, step: RecordStep) throws(OTAError) {
         guard let pending = state.pending else { return }
         var next = state
-        for image in pending.images { next.setSlot(image.slotGroup, image.slot, SlotInfo(status: .discarded, bundle: pending.bundleId)) }
+        for image in pending.images {
+            next.setSlot(image.slotGroup, image.slot, SlotInfo(status: .discarded, bundle: pending.bundleId))
+        }
         next.pending = nil
         // Recorded before the journal moves on: a crash in between records it again on restart
         // (at least once), never not at all.

@@ -29,12 +29,17 @@ public final class MACFileStore: ProtectedStore {
         /// Reads a key file.
         public init(contentsOf path: String) throws(OTAError) {
             guard FileSystem.exists(path) else {
-                throw OTAError(.vehicleStateTampered, "\(path): the seal key of the vehicle's protected state is missing")
+                throw OTAError(
+                    .vehicleStateTampered, "\(path): the seal key of the vehicle's protected state is missing")
             }
-            let text = String(decoding: try FileSystem.read(path, limit: 4096), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let text = String(decoding: try FileSystem.read(path, limit: 4096), as: UTF8.self).trimmingCharacters(
+                in: .whitespacesAndNewlines)
             let parts = text.split(separator: " ")
-            guard parts.count == 2, let algorithm = Self.algorithm(named: String(parts[0])), let bytes = Hex.decode(String(parts[1])), bytes.count == 32 else {
-                throw OTAError(.vehicleStateTampered, "\(path): not a seal key (expected 'hmac-sha256|hmac-sm3 <64 hex digits>')")
+            guard parts.count == 2, let algorithm = Self.algorithm(named: String(parts[0])),
+                let bytes = Hex.decode(String(parts[1])), bytes.count == 32
+            else {
+                throw OTAError(
+                    .vehicleStateTampered, "\(path): not a seal key (expected 'hmac-sha256|hmac-sm3 <64 hex digits>')")
             }
             self.init(algorithm: algorithm, bytes: bytes)
         }
@@ -47,7 +52,8 @@ public final class MACFileStore: ProtectedStore {
         /// Writes the key file (0600, atomically); refuses to replace an existing one.
         public func write(to path: String) throws(OTAError) {
             guard !FileSystem.exists(path) else { throw OTAError(.ioExists, "\(path): a seal key already exists") }
-            try AtomicFileWriter.write(Array("\(Self.name(algorithm)) \(Hex.encode(bytes))\n".utf8), to: path, mode: 0o600)
+            try AtomicFileWriter.write(
+                Array("\(Self.name(algorithm)) \(Hex.encode(bytes))\n".utf8), to: path, mode: 0o600)
         }
 
         static func name(_ algorithm: HashAlgorithm) -> String { "hmac-\(algorithm.rawValue)" }
@@ -84,7 +90,8 @@ public final class MACFileStore: ProtectedStore {
 
     /// The document followed by its seal line.
     public static func seal(_ document: [UInt8], name: String, key: Key) throws(OTAError) -> [UInt8] {
-        let mac = try HMAC.mac(key.algorithm, key: key.bytes, [Array("ota-seal v1".utf8), [0], Array(name.utf8), [0], document])
+        let mac = try HMAC.mac(
+            key.algorithm, key: key.bytes, [Array("ota-seal v1".utf8), [0], Array(name.utf8), [0], document])
         return document + prefix + Array("\(Key.name(key.algorithm)) \(Hex.encode(mac))\n".utf8)
     }
 
@@ -93,16 +100,25 @@ public final class MACFileStore: ProtectedStore {
         let trailer = prefix + Array("\(Key.name(key.algorithm)) ".utf8)
         let macLength = key.algorithm.byteCount * 2
         let total = trailer.count + macLength + 1
-        guard sealed.count >= total, sealed.last == 0x0a, Array(sealed[(sealed.count - total)..<(sealed.count - macLength - 1)]) == trailer else {
-            throw OTAError(.vehicleStateTampered, "\(path): no valid seal line; the file was not written by the installer (or was edited)")
+        guard sealed.count >= total, sealed.last == 0x0a,
+            Array(sealed[(sealed.count - total)..<(sealed.count - macLength - 1)]) == trailer
+        else {
+            throw OTAError(
+                .vehicleStateTampered,
+                "\(path): no valid seal line; the file was not written by the installer (or was edited)")
         }
         let document = Array(sealed[..<(sealed.count - total)])
-        guard let mac = Hex.decode(String(decoding: sealed[(sealed.count - macLength - 1)..<(sealed.count - 1)], as: UTF8.self)) else {
+        guard
+            let mac = Hex.decode(
+                String(decoding: sealed[(sealed.count - macLength - 1)..<(sealed.count - 1)], as: UTF8.self))
+        else {
             throw OTAError(.vehicleStateTampered, "\(path): the seal is not hex")
         }
-        let expected = try HMAC.mac(key.algorithm, key: key.bytes, [Array("ota-seal v1".utf8), [0], Array(name.utf8), [0], document])
+        let expected = try HMAC.mac(
+            key.algorithm, key: key.bytes, [Array("ota-seal v1".utf8), [0], Array(name.utf8), [0], document])
         guard ConstantTime.equals(mac, expected) else {
-            throw OTAError(.vehicleStateTampered, "\(path): the seal does not match; the file was changed outside the installer")
+            throw OTAError(
+                .vehicleStateTampered, "\(path): the seal does not match; the file was changed outside the installer")
         }
         return document
     }

@@ -30,7 +30,8 @@ public struct PendingImage: Codable, Sendable, Equatable {
     public var kind: Manifest.ImageKind
 
     public init(
-        name: String, ecu: String, slotGroup: String, slot: SlotName, version: String, securityVersion: UInt64, hash: String, size: UInt64,
+        name: String, ecu: String, slotGroup: String, slot: SlotName, version: String, securityVersion: UInt64,
+        hash: String, size: UInt64,
         kind: Manifest.ImageKind
     ) {
         self.name = name
@@ -58,7 +59,8 @@ public struct PendingUpdate: Codable, Sendable, Equatable {
     public var attempt: UpgradeAttempt?
 
     public init(
-        stage: UpdateStage, bundleId: String, campaign: String, manifestDigest: String, hashAlgorithm: HashAlgorithm, images: [PendingImage],
+        stage: UpdateStage, bundleId: String, campaign: String, manifestDigest: String, hashAlgorithm: HashAlgorithm,
+        images: [PendingImage],
         started: Date, attempt: UpgradeAttempt? = nil
     ) {
         self.stage = stage
@@ -72,5 +74,7 @@ public struct PendingUpdate: Codable, Sendable, Equatable {
     }
 
     /// The slot each touched group moves to.
-    public var targets: [String: SlotName] { Dictionary(images.map { ($0.slotGroup, $0.slot) }, uniquingKeysWith: { a, _ in a }) }
+    public var targets: [String: SlotName] {
+        Dictionary(images.map { ($0.slotGroup, $0.slot) }, uniquingKeysWith: { a, _ in a })
+    }
 }

@@ -16,21 +16,29 @@ final class PrivateDirectory {
         if create {
             let made = SystemCall.retryingRaw { mkdir(path, 0o700) }
             if made.0 != 0, made.1 != EEXIST {
-                throw OTAError(.ioMkdir, "\(path): cannot create the installer's private directory", cause: SystemCall.errnoText(made.1))
+                throw OTAError(
+                    .ioMkdir, "\(path): cannot create the installer's private directory",
+                    cause: SystemCall.errnoText(made.1))
             }
         }
         let (fd, error) = SystemCall.retryingRaw { open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
         guard fd >= 0 else {
             if error == ELOOP || error == ENOTDIR {
-                throw OTAError(.vehiclePrivateDir, "\(path): the installer's private directory is a link or not a directory")
+                throw OTAError(
+                    .vehiclePrivateDir, "\(path): the installer's private directory is a link or not a directory")
             }
             throw OTAError(
-                error == ENOENT ? .ioNotFound : .ioOpen, "\(path): cannot open the installer's private directory", cause: SystemCall.errnoText(error))
+                error == ENOENT ? .ioNotFound : .ioOpen, "\(path): cannot open the installer's private directory",
+                cause: SystemCall.errnoText(error))
         }
         var info = stat()
-        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR, info.st_uid == geteuid(), info.st_mode & 0o077 == 0 else {
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR, info.st_uid == geteuid(),
+            info.st_mode & 0o077 == 0
+        else {
             close(fd)
-            throw OTAError(.vehiclePrivateDir, "\(path): the installer's private directory must be a directory of ours with mode 0700")
+            throw OTAError(
+                .vehiclePrivateDir,
+                "\(path): the installer's private directory must be a directory of ours with mode 0700")
         }
         descriptor = fd
     }

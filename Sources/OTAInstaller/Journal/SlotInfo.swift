@@ -25,7 +25,8 @@ public struct SlotInfo: Codable, Sendable, Equatable {
     public static let empty = SlotInfo(status: .empty)
 
     public init(
-        status: SlotStatus, version: String? = nil, securityVersion: UInt64? = nil, hash: String? = nil, hashAlgorithm: HashAlgorithm? = nil,
+        status: SlotStatus, version: String? = nil, securityVersion: UInt64? = nil, hash: String? = nil,
+        hashAlgorithm: HashAlgorithm? = nil,
         size: UInt64? = nil, bundle: String? = nil
     ) {
         self.status = status

@@ -21,7 +21,8 @@ extension Vehicle {
         do throws(OTAError) {
             let reader = try BundleReader(path: path)
             let evaluation = try evaluate(
-                reader: reader, bundlePath: path, approval: approval, requireApproval: approval != nil, commitTrust: false)
+                reader: reader, bundlePath: path, approval: approval, requireApproval: approval != nil,
+                commitTrust: false)
             fill(&decision, evaluation)
         } catch {
             decision.refusal = .init(code: error.code, message: error.message, cause: error.cause)
@@ -41,7 +42,8 @@ extension Vehicle {
         decision.preconditions = manifest.preconditions
         decision.images = evaluation.plan.map { image in
             .init(
-                name: image.name, ecu: image.ecu, slotGroup: image.slotGroup, kind: image.kind, fromVersion: state.ecus[image.ecu]?.version,
+                name: image.name, ecu: image.ecu, slotGroup: image.slotGroup, kind: image.kind,
+                fromVersion: state.ecus[image.ecu]?.version,
                 toVersion: image.version, securityVersion: image.securityVersion, size: image.size)
         }
     }
@@ -74,7 +76,8 @@ extension Vehicle {
         let head: VerifiedManifest = try step(.verify) { () throws(OTAError) in
             let trust = try TrustStore(directory: layout.trust)
             _ = try trust.anchors(for: .release)
-            let head = try reader.verifyHead(policy: BundleTrustPolicy(trust: trust, time: time, threshold: config.threshold))
+            let head = try reader.verifyHead(
+                policy: BundleTrustPolicy(trust: trust, time: time, threshold: config.threshold))
             return (head, RecordFacts(update: updateFacts(head), ecus: ecuFacts(head.manifest)))
         }
         let manifest = head.manifest
@@ -94,7 +97,8 @@ extension Vehicle {
             return ((), .none)
         }
         let required: Bool = try step(.approval) { () throws(OTAError) in
-            try checkApproval(manifest, digest: head.digest, approval: approval, enforce: requireApproval, trust: head.trust)
+            try checkApproval(
+                manifest, digest: head.digest, approval: approval, enforce: requireApproval, trust: head.trust)
         }
         try step(.filing) { () throws(OTAError) in
             _ = try checkFilings(manifest)
@@ -109,31 +113,43 @@ extension Vehicle {
     /// Model, VIN, and per image: a known ECU, its hardware id, its slot group, the slot's size.
     func checkTargeting(_ manifest: Manifest) throws(OTAError) {
         guard manifest.targets.models.contains(config.model) else {
-            throw OTAError(.targetModel, "bundle targets \(manifest.targets.models.joined(separator: ", ")); this vehicle is a \(config.model)")
+            throw OTAError(
+                .targetModel,
+                "bundle targets \(manifest.targets.models.joined(separator: ", ")); this vehicle is a \(config.model)")
         }
         let suite = config.suite ?? .intl
         guard manifest.bundle.suite == suite else {
-            throw OTAError(.targetSuite, "bundle uses the \(manifest.bundle.suite.rawValue) suite; this vehicle is configured for \(suite.rawValue)")
+            throw OTAError(
+                .targetSuite,
+                "bundle uses the \(manifest.bundle.suite.rawValue) suite; this vehicle is configured for \(suite.rawValue)"
+            )
         }
         if let vins = manifest.targets.vins, !vins.contains(config.vin) {
             throw OTAError(.targetVin, "this vehicle's VIN is not in the bundle's VIN list")
         }
         var groups = Set<String>()
         for image in manifest.images {
-            guard let ecu = config.ecu(image.ecu) else { throw OTAError(.targetEcu, "image \(image.name): this vehicle has no ECU \(image.ecu)") }
+            guard let ecu = config.ecu(image.ecu) else {
+                throw OTAError(.targetEcu, "image \(image.name): this vehicle has no ECU \(image.ecu)")
+            }
             guard image.hardwareIds.contains(ecu.hardwareId) else {
                 throw OTAError(
-                    .targetHardwareId, "image \(image.name) is for hardware \(image.hardwareIds.joined(separator: ", ")); ECU \(ecu.id) is \(ecu.hardwareId)"
+                    .targetHardwareId,
+                    "image \(image.name) is for hardware \(image.hardwareIds.joined(separator: ", ")); ECU \(ecu.id) is \(ecu.hardwareId)"
                 )
             }
             guard image.slotGroup == ecu.slotGroup, let group = config.group(image.slotGroup) else {
-                throw OTAError(.targetSlotGroup, "image \(image.name) names slot group \(image.slotGroup); ECU \(ecu.id) lives in \(ecu.slotGroup)")
+                throw OTAError(
+                    .targetSlotGroup,
+                    "image \(image.name) names slot group \(image.slotGroup); ECU \(ecu.id) lives in \(ecu.slotGroup)")
             }
             guard groups.insert(group.name).inserted else {
                 throw OTAError(.targetSlotGroup, "two images for slot group \(group.name)")
             }
             guard image.target.size <= group.size else {
-                throw OTAError(.targetSlotSize, "image \(image.name) is \(image.target.size) bytes; slot group \(group.name) holds \(group.size)")
+                throw OTAError(
+                    .targetSlotSize,
+                    "image \(image.name) is \(image.target.size) bytes; slot group \(group.name) holds \(group.size)")
             }
         }
     }
@@ -147,19 +163,24 @@ extension Vehicle {
             guard image.securityVersion >= current.securityVersion else {
                 throw OTAError(
                     .rollbackSecurityVersion,
-                    "image \(image.name): security version \(image.securityVersion) is below ECU \(image.ecu)'s \(current.securityVersion)")
+                    "image \(image.name): security version \(image.securityVersion) is below ECU \(image.ecu)'s \(current.securityVersion)"
+                )
             }
             guard let offered = SoftwareVersion(image.version), let installed = SoftwareVersion(current.version) else {
                 throw OTAError(
                     .rollbackVersionUnordered,
-                    "image \(image.name): version \(image.version) cannot be ordered against ECU \(image.ecu)'s \(current.version) (docs/FORMAT.md, Versions)")
+                    "image \(image.name): version \(image.version) cannot be ordered against ECU \(image.ecu)'s \(current.version) (docs/FORMAT.md, Versions)"
+                )
             }
             if image.securityVersion == current.securityVersion, offered < installed, !image.allowDowngrade {
                 throw OTAError(
                     .rollbackVersion,
-                    "image \(image.name): version \(image.version) is older than \(current.version) and the manifest does not allow a downgrade")
+                    "image \(image.name): version \(image.version) is older than \(current.version) and the manifest does not allow a downgrade"
+                )
             }
-            lines.append("\(image.ecu) \(current.version)(sv\(current.securityVersion))→\(image.version)(sv\(image.securityVersion))")
+            lines.append(
+                "\(image.ecu) \(current.version)(sv\(current.securityVersion))→\(image.version)(sv\(image.securityVersion))"
+            )
         }
         return lines.joined(separator: ", ")
     }
@@ -181,8 +202,13 @@ extension Vehicle {
             )
         }
         do throws(OTAError) {
-            let verified = try ApprovalVerifier(chains: ChainVerifier(store: trust, time: time)).verify(approval, manifest: manifest, manifestDigest: digest, model: config.model)
-            return (true, RecordFacts(approval: approvalFacts(manifest, approvalId: verified.approvalId, validUntil: verified.validUntil)))
+            let verified = try ApprovalVerifier(chains: ChainVerifier(store: trust, time: time)).verify(
+                approval, manifest: manifest, manifestDigest: digest, model: config.model)
+            return (
+                true,
+                RecordFacts(
+                    approval: approvalFacts(manifest, approvalId: verified.approvalId, validUntil: verified.validUntil))
+            )
         } catch {
             throw OTAError(.approvalInvalid, "approval refused: \(error.message)", cause: error.code.rawValue)
         }
@@ -197,9 +223,14 @@ extension Vehicle {
             let references = manifest.regulatory.filter { $0.type == kind }
             guard !references.isEmpty else {
                 let categories = manifest.categories.sorted().map(\.rawValue).joined(separator: ", ")
-                throw OTAError(.filingMissing, "categories \(categories) need a \(kind.rawValue) reference; the manifest has none")
+                throw OTAError(
+                    .filingMissing, "categories \(categories) need a \(kind.rawValue) reference; the manifest has none")
             }
-            guard let valid = references.first(where: { ($0.validFrom ?? .distantPast) <= now && now < ($0.validUntil ?? .distantFuture) }) else {
+            guard
+                let valid = references.first(where: {
+                    ($0.validFrom ?? .distantPast) <= now && now < ($0.validUntil ?? .distantFuture)
+                })
+            else {
                 throw OTAError(.filingExpired, "no \(kind.rawValue) reference is valid now")
             }
             found.append("\(kind.rawValue):\(valid.number)")
@@ -208,12 +239,17 @@ extension Vehicle {
     }
 
     /// Preconditions against the vehicle's readings (No.103 §3, R156 §7.2.2).
-    func checkPreconditions(_ required: Preconditions, _ conditions: VehicleConditions?) throws(OTAError) -> RecordFacts {
-        guard let conditions else { throw OTAError(.preconditionUnknown, "no vehicle state was given; the preconditions cannot be checked") }
+    func checkPreconditions(_ required: Preconditions, _ conditions: VehicleConditions?) throws(OTAError) -> RecordFacts
+    {
+        guard let conditions else {
+            throw OTAError(.preconditionUnknown, "no vehicle state was given; the preconditions cannot be checked")
+        }
         attempt?.merge(RecordFacts(preconditions: Self.readings(conditions)))
         // Readings are checked before they are trusted: a battery at 1000% satisfies nothing.
         guard (0...100).contains(conditions.batteryPercent) else {
-            throw OTAError(.preconditionReading, "the battery reading \(conditions.batteryPercent)% is not a charge level (0...100)")
+            throw OTAError(
+                .preconditionReading,
+                "the battery reading \(conditions.batteryPercent)% is not a charge level (0...100)")
         }
         if let gear = conditions.gear, !ManifestRules.isGear(gear) {
             throw OTAError(.preconditionReading, "the gear reading '\(gear)' is not a gear (1 to 4 of A-Z 0-9)")
@@ -224,10 +260,16 @@ extension Vehicle {
         }
         if conditions.batteryPercent < required.minimumBatteryPercent {
             throw OTAError(
-                .preconditionBattery, "battery at \(conditions.batteryPercent)%; the update and a recovery need \(required.minimumBatteryPercent)%")
+                .preconditionBattery,
+                "battery at \(conditions.batteryPercent)%; the update and a recovery need \(required.minimumBatteryPercent)%"
+            )
         }
-        if required.noDrivingDuringInstall && conditions.driving == true { throw OTAError(.preconditionDriving, "the vehicle is being driven") }
-        if required.doorsUnlockable && conditions.doorsUnlockable == false { throw OTAError(.preconditionDoors, "the doors must stay unlockable") }
+        if required.noDrivingDuringInstall && conditions.driving == true {
+            throw OTAError(.preconditionDriving, "the vehicle is being driven")
+        }
+        if required.doorsUnlockable && conditions.doorsUnlockable == false {
+            throw OTAError(.preconditionDoors, "the doors must stay unlockable")
+        }
         return RecordFacts(preconditions: Self.readings(conditions))
     }
 
@@ -237,10 +279,16 @@ extension Vehicle {
         let facts = try consentFacts(manifest, consent)
         attempt?.merge(facts)
         guard consent.answer == .accepted else {
-            throw OTAError(.consentRefused, "the \(consent.by.rawValue) refused the update (notice \(facts.notice?.digest ?? "-"), \(consent.language))")
+            throw OTAError(
+                .consentRefused,
+                "the \(consent.by.rawValue) refused the update (notice \(facts.notice?.digest ?? "-"), \(consent.language))"
+            )
         }
         if manifest.preconditions.skilledPersonRequired && consent.by != .technician {
-            throw OTAError(.consentSkilledPerson, "the update needs a skilled person: a technician must confirm it (answered by the \(consent.by.rawValue))")
+            throw OTAError(
+                .consentSkilledPerson,
+                "the update needs a skilled person: a technician must confirm it (answered by the \(consent.by.rawValue))"
+            )
         }
         return facts
     }
@@ -254,19 +302,26 @@ extension Vehicle {
             let active = boot.active[image.slotGroup] ?? .a
             if image.kind == .delta {
                 guard options.deltaApplier != nil else {
-                    throw OTAError(.installDeltaUnavailable, "image \(image.name) is a delta and this installer has no delta applier yet")
+                    throw OTAError(
+                        .installDeltaUnavailable,
+                        "image \(image.name) is a delta and this installer has no delta applier yet")
                 }
                 let info = state.slot(image.slotGroup, active)
-                guard let source = image.source, info.status == .valid, info.hash == source.hash, info.size == source.size else {
+                guard let source = image.source, info.status == .valid, info.hash == source.hash,
+                    info.size == source.size
+                else {
                     throw OTAError(
                         .deltaSourceMismatch,
-                        "image \(image.name) applies to \(image.source?.version ?? "?"); slot \(image.slotGroup)/\(active.rawValue) holds something else")
+                        "image \(image.name) applies to \(image.source?.version ?? "?"); slot \(image.slotGroup)/\(active.rawValue) holds something else"
+                    )
                 }
             }
             plan.append(
                 PendingImage(
-                    name: image.name, ecu: image.ecu, slotGroup: image.slotGroup, slot: active.other, version: image.version,
-                    securityVersion: image.securityVersion, hash: image.target.hash, size: image.target.size, kind: image.kind))
+                    name: image.name, ecu: image.ecu, slotGroup: image.slotGroup, slot: active.other,
+                    version: image.version,
+                    securityVersion: image.securityVersion, hash: image.target.hash, size: image.target.size,
+                    kind: image.kind))
         }
         return plan
     }

@@ -19,7 +19,8 @@ public struct RepositoryEntry: Sendable, Equatable {
     public var timestampVersion: Int64
 
     public init(
-        targetName: String, manifestDigest: String, bundleId: String, campaign: String, versions: [String: String], securityVersions: [String: UInt64],
+        targetName: String, manifestDigest: String, bundleId: String, campaign: String, versions: [String: String],
+        securityVersions: [String: UInt64],
         targetsVersion: Int64, snapshotVersion: Int64, timestampVersion: Int64
     ) {
         self.targetName = targetName
@@ -46,20 +47,29 @@ extension Vehicle {
             guard workshopInstall else {
                 throw OTAError(
                     .repositoryRequired,
-                    "this vehicle installs only bundles its TUF repository lists (ota agent); bundle \(manifest.bundle.id) came without an entry")
+                    "this vehicle installs only bundles its TUF repository lists (ota agent); bundle \(manifest.bundle.id) came without an entry"
+                )
             }
             return RepositoryFacts(required: true, workshop: true)
         }
         func mismatch(_ what: String) -> OTAError {
-            OTAError(.repositoryMismatch, "the repository's entry \(entry.targetName) and the release-signed manifest disagree on \(what)")
+            OTAError(
+                .repositoryMismatch,
+                "the repository's entry \(entry.targetName) and the release-signed manifest disagree on \(what)")
         }
         guard entry.manifestDigest == head.digest.description else { throw mismatch("the manifest digest") }
-        guard entry.bundleId == manifest.bundle.id, entry.campaign == manifest.bundle.campaign else { throw mismatch("bundle id or campaign") }
+        guard entry.bundleId == manifest.bundle.id, entry.campaign == manifest.bundle.campaign else {
+            throw mismatch("bundle id or campaign")
+        }
         let versions = Dictionary(manifest.images.map { ($0.ecu, $0.version) }, uniquingKeysWith: { a, _ in a })
-        let securityVersions = Dictionary(manifest.images.map { ($0.ecu, $0.securityVersion) }, uniquingKeysWith: { a, _ in a })
-        guard entry.versions == versions, entry.securityVersions == securityVersions else { throw mismatch("ECU versions") }
+        let securityVersions = Dictionary(
+            manifest.images.map { ($0.ecu, $0.securityVersion) }, uniquingKeysWith: { a, _ in a })
+        guard entry.versions == versions, entry.securityVersions == securityVersions else {
+            throw mismatch("ECU versions")
+        }
         return RepositoryFacts(
-            target: entry.targetName, required: config.requireRepository == true, timestampVersion: entry.timestampVersion,
+            target: entry.targetName, required: config.requireRepository == true,
+            timestampVersion: entry.timestampVersion,
             snapshotVersion: entry.snapshotVersion, targetsVersion: entry.targetsVersion)
     }
 
@@ -79,7 +89,8 @@ extension Vehicle {
         try recordAgentStep(
             .clockFloor, .success,
             repository: RepositoryFacts(
-                timestampVersion: timestampVersion, signedAt: RecordTime.format(repositoryTime), clockFloor: RecordTime.format(target),
+                timestampVersion: timestampVersion, signedAt: RecordTime.format(repositoryTime),
+                clockFloor: RecordTime.format(target),
                 floorBounded: target < repositoryTime))
         return target
     }
@@ -91,12 +102,15 @@ extension Vehicle {
     /// facts it established, and its error. Inside an install attempt (an update in progress) it
     /// carries the attempt's id.
     public func recordAgentStep(
-        _ step: RecordStep, _ outcome: RecordOutcome, bundle: String? = nil, campaign: String? = nil, error: OTAError? = nil,
+        _ step: RecordStep, _ outcome: RecordOutcome, bundle: String? = nil, campaign: String? = nil,
+        error: OTAError? = nil,
         repository: RepositoryFacts? = nil
     ) throws(OTAError) {
         let update = bundle.map { UpdateFacts(bundle: $0, campaign: campaign ?? "-") }
-        try recorder.record(UpgradeRecord(
-            time: recordTime, vin: config.vin, attempt: state.pending?.attempt?.id, step: step, outcome: outcome,
-            errorCode: error?.code.rawValue, reasons: error.map(UpgradeAttempt.reasons) ?? [], update: update, repository: repository))
+        try recorder.record(
+            UpgradeRecord(
+                time: recordTime, vin: config.vin, attempt: state.pending?.attempt?.id, step: step, outcome: outcome,
+                errorCode: error?.code.rawValue, reasons: error.map(UpgradeAttempt.reasons) ?? [], update: update,
+                repository: repository))
     }
 }

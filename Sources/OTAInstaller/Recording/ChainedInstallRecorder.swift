@@ -1,8 +1,9 @@
 public import Foundation
 public import OTACore
 public import OTARecorder
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Writes the installer's records into the vehicle's tamper-evident log (OTARecorder:
@@ -19,13 +20,17 @@ public final class ChainedInstallRecorder: InstallRecorder {
     /// Records into the log in `directory`, creating it for `vin` on first use. The log is
     /// opened for each record and closed (with a checkpoint) after it, so its writer lock is
     /// held only while writing and no record is left unsigned.
-    public init(directory: String, vin: String, signer: PrivateKey, hash: HashAlgorithm, lockTimeout: TimeInterval = 5) throws(OTAError) {
+    public init(directory: String, vin: String, signer: PrivateKey, hash: HashAlgorithm, lockTimeout: TimeInterval = 5)
+        throws(OTAError)
+    {
         self.directory = directory
         self.vin = vin
         self.signer = signer
         self.hash = hash
         self.lockTimeout = lockTimeout
-        guard signer.type.canSign else { throw OTAError(.recordsKey, "the device key (\(signer.type.rawValue)) cannot sign record checkpoints") }
+        guard signer.type.canSign else {
+            throw OTAError(.recordsKey, "the device key (\(signer.type.rawValue)) cannot sign record checkpoints")
+        }
     }
 
     public func record(_ record: UpgradeRecord) throws(OTAError) {
@@ -41,7 +46,9 @@ public final class ChainedInstallRecorder: InstallRecorder {
                 if FileSystem.exists(LogLayout(directory: directory).metaPath) {
                     return try Recorder.open(at: directory, signer: signer, clock: clock)
                 }
-                return try Recorder.create(at: directory, vin: vin, signer: signer, clock: clock, configuration: Recorder.Configuration(hash: hash))
+                return try Recorder.create(
+                    at: directory, vin: vin, signer: signer, clock: clock,
+                    configuration: Recorder.Configuration(hash: hash))
             } catch {
                 guard error.code == .recordsBusy, Date() < deadline else { throw error }
                 usleep(20_000)

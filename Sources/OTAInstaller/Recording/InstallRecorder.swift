@@ -29,7 +29,8 @@ public final class JSONLinesRecorder: InstallRecorder {
         line.append(0x0A)
         let created = !FileSystem.exists(path)
         let fd = try SystemCall.open(
-            path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode: 0o640, what: "opening the debug record lines",
+            path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode: 0o640,
+            what: "opening the debug record lines",
             code: .recordIo)
         defer { close(fd) }
         if created {

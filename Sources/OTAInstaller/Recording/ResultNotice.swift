@@ -19,23 +19,37 @@ public struct ResultNotice: Sendable, Equatable {
         case .success:
             title = language.pick("Update \(bundle) installed", "升级 \(bundle) 已完成")
             lines = record.ecus.map { ecu in
-                var line = language.pick("\(ecu.ecu): version \(ecu.versionBefore ?? "–") → \(ecu.versionAfter ?? "–")",
-                                         "\(ecu.ecu)：版本 \(ecu.versionBefore ?? "–") → \(ecu.versionAfter ?? "–")")
-                if let after = ecu.swinAfter { line += language.pick(", SWIN \(ecu.swinBefore ?? "–") → \(after)", "，软件识别码 \(ecu.swinBefore ?? "–") → \(after)") }
-                if let after = ecu.rxswinAfter { line += language.pick(", RXSWIN \(ecu.rxswinBefore ?? "–") → \(after)", "，RXSWIN \(ecu.rxswinBefore ?? "–") → \(after)") }
+                var line = language.pick(
+                    "\(ecu.ecu): version \(ecu.versionBefore ?? "–") → \(ecu.versionAfter ?? "–")",
+                    "\(ecu.ecu)：版本 \(ecu.versionBefore ?? "–") → \(ecu.versionAfter ?? "–")")
+                if let after = ecu.swinAfter {
+                    line += language.pick(
+                        ", SWIN \(ecu.swinBefore ?? "–") → \(after)", "，软件识别码 \(ecu.swinBefore ?? "–") → \(after)")
+                }
+                if let after = ecu.rxswinAfter {
+                    line += language.pick(
+                        ", RXSWIN \(ecu.rxswinBefore ?? "–") → \(after)",
+                        "，RXSWIN \(ecu.rxswinBefore ?? "–") → \(after)")
+                }
                 return line
             }
         case .pending:
             title = language.pick("Update \(bundle) is under way", "升级 \(bundle) 正在进行")
             lines = []
         case .rejected, .failure, .rolledBack:
-            let verb = record.outcome == .rolledBack ? language.pick("rolled back", "已回滚") : language.pick("not installed", "未安装")
+            let verb =
+                record.outcome == .rolledBack
+                ? language.pick("rolled back", "已回滚") : language.pick("not installed", "未安装")
             title = language.pick("Update \(bundle) \(verb)", "升级 \(bundle) \(verb)")
-            let reason = record.errorCode.map { RecordReasonText.text(for: $0, language) } ?? language.pick("no reason was given", "未说明原因")
+            let reason =
+                record.errorCode.map { RecordReasonText.text(for: $0, language) }
+                ?? language.pick("no reason was given", "未说明原因")
             lines = [language.pick("Reason: \(reason).", "原因：\(reason)。")]
             lines += record.ecus.map { ecu in
-                language.pick("\(ecu.ecu) keeps version \(ecu.versionBefore ?? "–")" + (ecu.swinBefore.map { " (SWIN \($0))" } ?? ""),
-                              "\(ecu.ecu) 保持版本 \(ecu.versionBefore ?? "–")" + (ecu.swinBefore.map { "（软件识别码 \($0)）" } ?? ""))
+                language.pick(
+                    "\(ecu.ecu) keeps version \(ecu.versionBefore ?? "–")"
+                        + (ecu.swinBefore.map { " (SWIN \($0))" } ?? ""),
+                    "\(ecu.ecu) 保持版本 \(ecu.versionBefore ?? "–")" + (ecu.swinBefore.map { "（软件识别码 \($0)）" } ?? ""))
             }
         }
     }

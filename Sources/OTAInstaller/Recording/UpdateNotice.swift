@@ -26,10 +26,14 @@ public struct UpdateNotice: Sendable, Equatable {
             words.pick("Software update", "软件升级"),
             words.pick("Purpose: ", "目的：") + notice.purpose,
             words.pick("Content: ", "内容：") + notice.content,
-            words.pick("Expected duration: \(notice.expectedDurationMinutes) minutes", "预计时长：\(notice.expectedDurationMinutes) 分钟"),
+            words.pick(
+                "Expected duration: \(notice.expectedDurationMinutes) minutes",
+                "预计时长：\(notice.expectedDurationMinutes) 分钟"),
         ]
         if !notice.functionsUnavailable.isEmpty {
-            lines.append(words.pick("Unavailable during the update: ", "升级期间不可用：") + notice.functionsUnavailable.joined(separator: words.pick(", ", "、")))
+            lines.append(
+                words.pick("Unavailable during the update: ", "升级期间不可用：")
+                    + notice.functionsUnavailable.joined(separator: words.pick(", ", "、")))
         }
         for precaution in notice.precautions { lines.append(words.pick("Precaution: ", "注意事项：") + precaution) }
         lines.append(words.pick("Impact: ", "影响：") + notice.impact)
@@ -46,8 +50,10 @@ extension Vehicle {
     public func notice(for decision: InstallDecision, language: String? = nil) throws(OTAError) -> UpdateNotice? {
         let wanted = language ?? config.noticeLanguage
         guard let notice = decision.notice[wanted] else { return nil }
-        return try UpdateNotice(notice: notice, language: wanted, skilledPersonRequired: decision.preconditions?.skilledPersonRequired ?? false,
-                                hash: config.hashAlgorithm)
+        return try UpdateNotice(
+            notice: notice, language: wanted,
+            skilledPersonRequired: decision.preconditions?.skilledPersonRequired ?? false,
+            hash: config.hashAlgorithm)
     }
 
     /// The vehicle's notice language (its head unit's).

@@ -21,9 +21,11 @@ public struct RecordFacts: Sendable, Equatable {
     public var notice: NoticeShown?
     public var confirmation: Confirmation?
 
-    public init(update: UpdateFacts? = nil, approval: UpdateFacts.Approval? = nil, ecus: [ECUFacts] = [],
-                preconditions: PreconditionReadings? = nil, boot: BootReading? = nil, repository: RepositoryFacts? = nil,
-                trust: TrustFacts? = nil, notice: NoticeShown? = nil, confirmation: Confirmation? = nil) {
+    public init(
+        update: UpdateFacts? = nil, approval: UpdateFacts.Approval? = nil, ecus: [ECUFacts] = [],
+        preconditions: PreconditionReadings? = nil, boot: BootReading? = nil, repository: RepositoryFacts? = nil,
+        trust: TrustFacts? = nil, notice: NoticeShown? = nil, confirmation: Confirmation? = nil
+    ) {
         self.update = update
         self.approval = approval
         self.ecus = ecus
@@ -53,9 +55,11 @@ public struct UpgradeAttempt: Sendable, Equatable {
     public var notice: NoticeShown?
     public var confirmation: Confirmation?
 
-    public init(id: String, phase: RecordPhase, started: RecordTime, update: UpdateFacts? = nil, ecus: [ECUFacts] = [],
-                preconditions: PreconditionReadings? = nil, repository: RepositoryFacts? = nil, notice: NoticeShown? = nil,
-                confirmation: Confirmation? = nil) {
+    public init(
+        id: String, phase: RecordPhase, started: RecordTime, update: UpdateFacts? = nil, ecus: [ECUFacts] = [],
+        preconditions: PreconditionReadings? = nil, repository: RepositoryFacts? = nil, notice: NoticeShown? = nil,
+        confirmation: Confirmation? = nil
+    ) {
         self.id = id
         self.phase = phase
         self.started = started
@@ -108,26 +112,34 @@ public struct UpgradeAttempt: Sendable, Equatable {
     }
 
     /// A step's record: the attempt's identity and what the step itself established.
-    public func stepRecord(_ step: RecordStep, _ outcome: RecordOutcome, vin: String, time: RecordTime, error: OTAError?,
-                           facts: RecordFacts) -> UpgradeRecord {
+    public func stepRecord(
+        _ step: RecordStep, _ outcome: RecordOutcome, vin: String, time: RecordTime, error: OTAError?,
+        facts: RecordFacts
+    ) -> UpgradeRecord {
         var named = identity
         if let given = facts.update {
             named = given
         }
         if let approval = facts.approval { named?.approval = approval }
         return UpgradeRecord(
-            time: time, vin: vin, attempt: id, phase: phase, step: step, outcome: outcome, errorCode: error?.code.rawValue,
+            time: time, vin: vin, attempt: id, phase: phase, step: step, outcome: outcome,
+            errorCode: error?.code.rawValue,
             reasons: error.map(Self.reasons) ?? [], update: named, ecus: facts.ecus, preconditions: facts.preconditions,
-            boot: facts.boot, repository: facts.repository, trust: facts.trust, notice: facts.notice, confirmation: facts.confirmation)
+            boot: facts.boot, repository: facts.repository, trust: facts.trust, notice: facts.notice,
+            confirmation: facts.confirmation)
     }
 
     /// The attempt's closing record: every fact, the outcome, the error, start, finish and
     /// duration, and the result notices shown.
-    public func resultRecord(_ outcome: RecordOutcome, vin: String, time: RecordTime, error: OTAError?,
-                             resultNotices: [NoticeShown]) -> UpgradeRecord {
+    public func resultRecord(
+        _ outcome: RecordOutcome, vin: String, time: RecordTime, error: OTAError?,
+        resultNotices: [NoticeShown]
+    ) -> UpgradeRecord {
         UpgradeRecord(
-            time: time, vin: vin, attempt: id, phase: phase, step: .result, outcome: outcome, errorCode: error?.code.rawValue,
-            reasons: error.map(Self.reasons) ?? [], update: update, ecus: ecus, preconditions: preconditions, repository: repository,
+            time: time, vin: vin, attempt: id, phase: phase, step: .result, outcome: outcome,
+            errorCode: error?.code.rawValue,
+            reasons: error.map(Self.reasons) ?? [], update: update, ecus: ecus, preconditions: preconditions,
+            repository: repository,
             notice: notice, confirmation: confirmation, resultNotices: resultNotices, started: started, finished: time,
             durationMs: time.milliseconds(since: started))
     }
@@ -135,7 +147,8 @@ public struct UpgradeAttempt: Sendable, Equatable {
     /// Every reason of a refusal (the deciding one first), each with its cause.
     static func reasons(_ error: OTAError) -> [RecordReason] {
         error.reasons.map { reason in
-            RecordReason(code: reason.code.rawValue, message: reason.cause.map { "\(reason.message) (\($0))" } ?? reason.message)
+            RecordReason(
+                code: reason.code.rawValue, message: reason.cause.map { "\(reason.message) (\($0))" } ?? reason.message)
         }
     }
 }
@@ -144,8 +157,10 @@ public struct UpgradeAttempt: Sendable, Equatable {
 extension UpgradeAttempt: Codable {
     public func encode(to encoder: any Encoder) throws {
         let record = UpgradeRecord(
-            time: started, vin: "-", attempt: id, phase: phase, step: .result, outcome: .pending, update: update, ecus: ecus,
-            preconditions: preconditions, repository: repository, notice: notice, confirmation: confirmation, started: started)
+            time: started, vin: "-", attempt: id, phase: phase, step: .result, outcome: .pending, update: update,
+            ecus: ecus,
+            preconditions: preconditions, repository: repository, notice: notice, confirmation: confirmation,
+            started: started)
         var container = encoder.singleValueContainer()
         try container.encode(String(decoding: record.json.bytes, as: UTF8.self))
     }
@@ -156,7 +171,9 @@ extension UpgradeAttempt: Codable {
         guard let id = record.attempt, let phase = record.phase else {
             throw OTAError(.vehicleStateMalformed, "journal attempt: no attempt id or phase")
         }
-        self.init(id: id, phase: phase, started: record.started ?? record.time, update: record.update, ecus: record.ecus,
-                  preconditions: record.preconditions, repository: record.repository, notice: record.notice, confirmation: record.confirmation)
+        self.init(
+            id: id, phase: phase, started: record.started ?? record.time, update: record.update, ecus: record.ecus,
+            preconditions: record.preconditions, repository: record.repository, notice: record.notice,
+            confirmation: record.confirmation)
     }
 }

@@ -24,20 +24,25 @@ extension Vehicle {
         if let attempt { return attempt }
         guard let pending = state.pending else { return nil }
         if let saved = pending.attempt { return saved }
-        var made = try UpgradeAttempt.begin(phase: .install, at: RecordTime(pending.started, source: options.clockSource))
-        made.update = UpdateFacts(bundle: pending.bundleId, campaign: pending.campaign, manifestDigest: pending.manifestDigest)
+        var made = try UpgradeAttempt.begin(
+            phase: .install, at: RecordTime(pending.started, source: options.clockSource))
+        made.update = UpdateFacts(
+            bundle: pending.bundleId, campaign: pending.campaign, manifestDigest: pending.manifestDigest)
         return made
     }
 
     /// Records one step with what it established (merged into the attempt), or its refusal.
-    func record(_ step: RecordStep, _ outcome: RecordOutcome, error: OTAError? = nil, facts: RecordFacts = .none) throws(OTAError) {
+    func record(_ step: RecordStep, _ outcome: RecordOutcome, error: OTAError? = nil, facts: RecordFacts = .none)
+        throws(OTAError)
+    {
         let time = recordTime
         guard var current = try currentAttempt() else {
             // A step outside any attempt (a reboot with nothing pending).
-            try recorder.record(UpgradeRecord(
-                time: time, vin: config.vin, step: step, outcome: outcome, errorCode: error?.code.rawValue,
-                reasons: error.map(UpgradeAttempt.reasons) ?? [], ecus: facts.ecus, boot: facts.boot,
-                repository: facts.repository, trust: facts.trust))
+            try recorder.record(
+                UpgradeRecord(
+                    time: time, vin: config.vin, step: step, outcome: outcome, errorCode: error?.code.rawValue,
+                    reasons: error.map(UpgradeAttempt.reasons) ?? [], ecus: facts.ecus, boot: facts.boot,
+                    repository: facts.repository, trust: facts.trust))
             return
         }
         current.merge(facts)
@@ -59,7 +64,8 @@ extension Vehicle {
         let notices = RecordLanguage.allCases.map { ResultNotice(record: draft, language: $0) }
         var shown: [NoticeShown] = []
         for notice in notices { shown.append(try notice.shown(hash: config.hashAlgorithm)) }
-        try recorder.record(current.resultRecord(outcome, vin: config.vin, time: time, error: error, resultNotices: shown))
+        try recorder.record(
+            current.resultRecord(outcome, vin: config.vin, time: time, error: error, resultNotices: shown))
         attempt = nil
         lastResultNotices = notices
         return notices
@@ -71,7 +77,9 @@ extension Vehicle {
         return UpdateFacts(
             bundle: manifest.bundle.id, campaign: manifest.bundle.campaign, manifestDigest: head.digest.hex,
             categories: manifest.categories.sorted(),
-            references: manifest.regulatory.map { UpdateFacts.Reference(kind: $0.type, number: $0.number, authority: $0.authority) },
+            references: manifest.regulatory.map {
+                UpdateFacts.Reference(kind: $0.type, number: $0.number, authority: $0.authority)
+            },
             signers: head.signers.filter(\.isTrusted).compactMap { signer in
                 guard let subject = signer.subject, let keyID = signer.keyID else { return nil }
                 return UpdateFacts.Signer(subject: subject, keyID: keyID)
@@ -91,7 +99,8 @@ extension Vehicle {
                 securityVersionBefore: installed?.securityVersion, securityVersionAfter: image.securityVersion,
                 rxswinBefore: installed?.rxswin ?? image.rxswin?.before, rxswinAfter: image.rxswin?.after,
                 swinBefore: installed?.swin ?? image.swin?.before, swinAfter: image.swin?.after,
-                imageHashBefore: slot.status == .valid ? slot.hash : image.source?.hash, imageHashAfter: image.target.hash)
+                imageHashBefore: slot.status == .valid ? slot.hash : image.source?.hash,
+                imageHashAfter: image.target.hash)
         }
     }
 
@@ -106,7 +115,8 @@ extension Vehicle {
     /// The readings the preconditions were checked against.
     static func readings(_ conditions: VehicleConditions) -> PreconditionReadings {
         PreconditionReadings(
-            parked: conditions.parked, gear: conditions.gear, batteryPercent: Int64(clamping: conditions.batteryPercent),
+            parked: conditions.parked, gear: conditions.gear,
+            batteryPercent: Int64(clamping: conditions.batteryPercent),
             driving: conditions.driving, doorsUnlockable: conditions.doorsUnlockable)
     }
 }
@@ -131,7 +141,9 @@ extension Vehicle {
         let digest = try Self.noticeDigest(notice, hash: manifest.bundle.suite.hash)
         return RecordFacts(
             notice: NoticeShown(digest: digest, language: consent.language),
-            confirmation: Confirmation(party: consent.by, channel: consent.channel, answer: consent.answer, at: RecordTime(consent.time, source: options.clockSource)))
+            confirmation: Confirmation(
+                party: consent.by, channel: consent.channel, answer: consent.answer,
+                at: RecordTime(consent.time, source: options.clockSource)))
     }
 
     /// The digest a notice is recorded under: the suite hash of its canonical JSON.

@@ -11,7 +11,9 @@ public struct OTADeltaApplier: DeltaApplier {
     /// `DeltaDecoder` hashes the whole source against the patch header before any output.
     public var verifiesSource: Bool { true }
 
-    public func begin(source: any SlotReading, sourceSize: UInt64, target: any SlotWriting, targetSize: UInt64) throws(OTAError) -> any DeltaApplySession {
+    public func begin(source: any SlotReading, sourceSize: UInt64, target: any SlotWriting, targetSize: UInt64)
+        throws(OTAError) -> any DeltaApplySession
+    {
         Session(source: SlotDeltaSource(slot: source, size: sourceSize), target: target, targetSize: targetSize)
     }
 
@@ -81,7 +83,8 @@ public struct OTADeltaApplier: DeltaApplier {
             guard let decoder else { return box.offset }
             let header = try decoder.finish()
             guard header.newSize == box.offset else {
-                throw OTAError(.deltaShortOutput, "the patch rebuilt \(box.offset) bytes; its header declares \(header.newSize)")
+                throw OTAError(
+                    .deltaShortOutput, "the patch rebuilt \(box.offset) bytes; its header declares \(header.newSize)")
             }
             self.decoder = nil
             return box.offset

@@ -53,7 +53,9 @@ final class ReadBackSlotWriter: SlotWriting, @unchecked Sendable {
     /// Writes at `offset`, which must be where the previous write ended (the image is written in order).
     func write(_ bytes: ArraySlice<UInt8>, at offset: UInt64) throws(OTAError) {
         guard offset == written else {
-            throw OTAError(.slotIo, "\(device.path): write at \(offset) while \(written) bytes are written (writes must be in order)")
+            throw OTAError(
+                .slotIo,
+                "\(device.path): write at \(offset) while \(written) bytes are written (writes must be in order)")
         }
         guard !bytes.isEmpty else { return }
         try device.write(bytes, at: offset)
@@ -87,7 +89,9 @@ final class ReadBackSlotWriter: SlotWriting, @unchecked Sendable {
         let total = verified
         condition.unlock()
         if let failed { throw failed }
-        guard total == size else { throw OTAError(.slotShort, "\(device.path): \(total) bytes written; \(size) expected") }
+        guard total == size else {
+            throw OTAError(.slotShort, "\(device.path): \(total) bytes written; \(size) expected")
+        }
         if let hasher { return .digest(hasher.finalize()) }
         return .matchesWritten
     }
@@ -123,7 +127,8 @@ final class ReadBackSlotWriter: SlotWriting, @unchecked Sendable {
             do throws(OTAError) {
                 let read: Result<Int, OTAError> = buffer.withUnsafeMutableBytes { raw in
                     do throws(OTAError) {
-                        return .success(try device.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<want]), at: from))
+                        return .success(
+                            try device.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<want]), at: from))
                     } catch {
                         return .failure(error)
                     }
@@ -132,8 +137,14 @@ final class ReadBackSlotWriter: SlotWriting, @unchecked Sendable {
                 if got < want {
                     outcome = OTAError(.slotShort, "\(device.path): read back \(got) of \(want) bytes at \(from)")
                 } else if let expected {
-                    let same = expected.withUnsafeBytes { written in buffer.withUnsafeBytes { memcmp(written.baseAddress!, $0.baseAddress!, want) == 0 } }
-                    if !same { outcome = OTAError(.slotHashMismatch, "\(device.path): the bytes read back at \(from) differ from the bytes written") }
+                    let same = expected.withUnsafeBytes { written in
+                        buffer.withUnsafeBytes { memcmp(written.baseAddress!, $0.baseAddress!, want) == 0 }
+                    }
+                    if !same {
+                        outcome = OTAError(
+                            .slotHashMismatch,
+                            "\(device.path): the bytes read back at \(from) differ from the bytes written")
+                    }
                 } else {
                     hasher?.update(buffer[0..<want])
                 }

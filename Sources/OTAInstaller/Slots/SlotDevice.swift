@@ -54,7 +54,8 @@ package final class SlotDevice: SlotReading, SlotWriting {
     /// Creates a file-backed slot of `capacity` bytes (sparse, zero-filled).
     public static func createFile(path: String, capacity: UInt64) throws(OTAError) {
         let fd = try SystemCall.open(
-            path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode: 0o600, what: "creating the slot", code: .ioCreate)
+            path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode: 0o600, what: "creating the slot",
+            code: .ioCreate)
         defer { close(fd) }
         try SystemCall.retrying("sizing the slot", path: path) { ftruncate(fd, off_t(capacity)) }
         try SystemCall.retrying("fsync", path: path, code: .ioFsync) { fsync(fd) }
@@ -103,7 +104,9 @@ package final class SlotDevice: SlotReading, SlotWriting {
         while offset < size {
             let want = Int(min(UInt64(buffer.count), size - offset))
             let got = try buffer.withUnsafeMutableBytes { raw in
-                Result { () throws(OTAError) in try read(into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<want]), at: offset) }
+                Result { () throws(OTAError) in
+                    try read(into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<want]), at: offset)
+                }
             }.get()
             if got == 0 { throw OTAError(.slotShort, "\(path): ends at \(offset) bytes; \(size) expected") }
             hasher.update(buffer[0..<got])
@@ -121,7 +124,8 @@ public protocol DeltaApplier: Sendable {
     /// first output byte (OTADelta does); the installer then skips its own pass over the slot.
     var verifiesSource: Bool { get }
 
-    func begin(source: any SlotReading, sourceSize: UInt64, target: any SlotWriting, targetSize: UInt64) throws(OTAError) -> any DeltaApplySession
+    func begin(source: any SlotReading, sourceSize: UInt64, target: any SlotWriting, targetSize: UInt64)
+        throws(OTAError) -> any DeltaApplySession
 }
 
 extension DeltaApplier {

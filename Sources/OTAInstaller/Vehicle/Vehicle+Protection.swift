@@ -16,14 +16,21 @@ extension Vehicle {
     /// Checks `configBytes` against the sealed digest.
     static func checkConfig(_ configBytes: [UInt8], path: String, store: any ProtectedStore) throws(OTAError) {
         guard let sealed = try store.load(configSealName) else {
-            throw OTAError(.vehicleConfigTampered, "\(path): no configuration seal in \(store.description); the vehicle was not made by ota vehicle init")
+            throw OTAError(
+                .vehicleConfigTampered,
+                "\(path): no configuration seal in \(store.description); the vehicle was not made by ota vehicle init")
         }
         let parts = String(decoding: sealed, as: UTF8.self).trimmingCharacters(in: .newlines).split(separator: " ")
-        guard parts.count == 2, let hash = HashAlgorithm(rawValue: String(parts[0])), let expected = Hex.decode(String(parts[1])) else {
+        guard parts.count == 2, let hash = HashAlgorithm(rawValue: String(parts[0])),
+            let expected = Hex.decode(String(parts[1]))
+        else {
             throw OTAError(.vehicleConfigTampered, "\(path): the configuration seal is malformed")
         }
         guard ConstantTime.equals(try Hasher.hash(hash, configBytes).bytes, expected) else {
-            throw OTAError(.vehicleConfigTampered, "\(path): the configuration was changed after ota vehicle init (its digest no longer matches the sealed one)")
+            throw OTAError(
+                .vehicleConfigTampered,
+                "\(path): the configuration was changed after ota vehicle init (its digest no longer matches the sealed one)"
+            )
         }
     }
 }

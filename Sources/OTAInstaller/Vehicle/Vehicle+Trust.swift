@@ -35,7 +35,10 @@ extension Vehicle {
 
     func loadTrustSeal() throws(OTAError) -> TrustSeal {
         guard let bytes = try protectedStore.load(Self.trustSealName) else {
-            throw OTAError(.trustTampered, "\(layout.trust): no trust seal in \(protectedStore.description); the vehicle was not made by ota vehicle init")
+            throw OTAError(
+                .trustTampered,
+                "\(layout.trust): no trust seal in \(protectedStore.description); the vehicle was not made by ota vehicle init"
+            )
         }
         return try CanonicalJSON.decode(TrustSeal.self, from: bytes, as: .trustTampered)
     }
@@ -44,20 +47,29 @@ extension Vehicle {
     /// trust store is exactly the sealed one (`trust.tampered`).
     func recoverTrust() throws(OTAError) {
         var seal = try loadTrustSeal()
-        guard let expected = try? Digest(algorithm: .sha256, hex: seal.digest) else { throw OTAError(.trustTampered, "\(layout.trust): the trust seal is malformed") }
+        guard let expected = try? Digest(algorithm: .sha256, hex: seal.digest) else {
+            throw OTAError(.trustTampered, "\(layout.trust): the trust seal is malformed")
+        }
         let pending = seal.pending.flatMap { try? Digest(algorithm: .sha256, hex: $0.digest) }
         let present = try TrustStoreContents.recover(layout.trust, expected: expected, pending: pending)
         if let pendingSeal = seal.pending, let present, present.hex == pendingSeal.digest {
             seal = TrustSeal(version: pendingSeal.version, digest: pendingSeal.digest, pending: nil)
             try protectedStore.store(Self.trustSealName, try CanonicalJSON.encode(seal))
-            try record(.trustRecover, .success, facts: RecordFacts(trust: TrustFacts(toVersion: seal.version, recovery: .finished)))
+            try record(
+                .trustRecover, .success,
+                facts: RecordFacts(trust: TrustFacts(toVersion: seal.version, recovery: .finished)))
         } else if seal.pending != nil, present?.hex == seal.digest {
             seal.pending = nil
             try protectedStore.store(Self.trustSealName, try CanonicalJSON.encode(seal))
-            try record(.trustRecover, .success, facts: RecordFacts(trust: TrustFacts(toVersion: seal.version, recovery: .undone)))
+            try record(
+                .trustRecover, .success,
+                facts: RecordFacts(trust: TrustFacts(toVersion: seal.version, recovery: .undone)))
         }
         guard let present, present.hex == seal.digest else {
-            let error = OTAError(.trustTampered, "\(layout.trust): the trust store was changed outside a trust update (its digest is not the sealed one)")
+            let error = OTAError(
+                .trustTampered,
+                "\(layout.trust): the trust store was changed outside a trust update (its digest is not the sealed one)"
+            )
             try record(.trustCheck, .rejected, error: error)
             throw error
         }
@@ -80,7 +92,9 @@ extension Vehicle {
             try record(.trustUpdate, .success, facts: RecordFacts(trust: Self.trustFacts(change, source: source)))
             return change
         } catch {
-            try record(.trustUpdate, Self.outcome(of: error), error: error, facts: RecordFacts(trust: TrustFacts(source: source)))
+            try record(
+                .trustUpdate, Self.outcome(of: error), error: error,
+                facts: RecordFacts(trust: TrustFacts(source: source)))
             throw error
         }
     }
@@ -104,11 +118,17 @@ extension Vehicle {
         let nextDigest = try next.digest().hex
         try next.stage(beside: layout.trust)
         fault(.step("trust.staged"))
-        try protectedStore.store(Self.trustSealName, try CanonicalJSON.encode(
-            TrustSeal(version: seal.version, digest: seal.digest, pending: .init(version: change.toVersion, digest: nextDigest))))
+        try protectedStore.store(
+            Self.trustSealName,
+            try CanonicalJSON.encode(
+                TrustSeal(
+                    version: seal.version, digest: seal.digest,
+                    pending: .init(version: change.toVersion, digest: nextDigest))))
         fault(.step("trust.pending"))
         try TrustStoreContents.swap(layout.trust) { step in fault(.step(step)) }
-        try protectedStore.store(Self.trustSealName, try CanonicalJSON.encode(TrustSeal(version: change.toVersion, digest: nextDigest, pending: nil)))
+        try protectedStore.store(
+            Self.trustSealName,
+            try CanonicalJSON.encode(TrustSeal(version: change.toVersion, digest: nextDigest, pending: nil)))
         fault(.step("trust.committed"))
         return change
     }
@@ -121,7 +141,9 @@ extension Vehicle {
         var stale: [String] = []
         for role in TrustRole.allCases {
             for crl in try store.revocationLists(for: role) where (crl.nextUpdate ?? .distantFuture) <= now {
-                stale.append("\(role.rawValue): \(crl.issuer) (next update \(Timestamp.format(crl.nextUpdate ?? crl.thisUpdate)))")
+                stale.append(
+                    "\(role.rawValue): \(crl.issuer) (next update \(Timestamp.format(crl.nextUpdate ?? crl.thisUpdate)))"
+                )
             }
         }
         return stale

@@ -45,8 +45,10 @@ public final class Vehicle {
         public var protectedStore: (any ProtectedStore)?
 
         public init(
-            time: any TimeSource = SystemTime(), clockSource: ClockSource = .rtc, recorder: (any InstallRecorder)? = nil,
-            debugRecordLines: Bool = false, deltaApplier: (any DeltaApplier)? = OTADeltaApplier(), lockTimeout: Double = 2,
+            time: any TimeSource = SystemTime(), clockSource: ClockSource = .rtc,
+            recorder: (any InstallRecorder)? = nil,
+            debugRecordLines: Bool = false, deltaApplier: (any DeltaApplier)? = OTADeltaApplier(),
+            lockTimeout: Double = 2,
             protectedStore: (any ProtectedStore)? = nil
         ) {
             self.protectedStore = protectedStore
@@ -87,14 +89,17 @@ public final class Vehicle {
     /// (`vehicle.config-tampered`, `vehicle.state-tampered`).
     public init(directory: String, options: Options = Options()) throws(OTAError) {
         layout = VehicleLayout(directory: directory)
-        guard FileSystem.exists(layout.config) else { throw OTAError(.vehicleNotFound, "\(directory): not a vehicle directory (no vehicle.json)") }
+        guard FileSystem.exists(layout.config) else {
+            throw OTAError(.vehicleNotFound, "\(directory): not a vehicle directory (no vehicle.json)")
+        }
         self.options = options
         privateDirectory = try PrivateDirectory(path: layout.privateDirectory, create: false)
         try privateDirectory.lock(timeout: options.lockTimeout)
         if let given = options.protectedStore {
             protectedStore = given
         } else {
-            protectedStore = MACFileStore(directory: privateDirectory, key: try MACFileStore.Key(contentsOf: layout.sealKey))
+            protectedStore = MACFileStore(
+                directory: privateDirectory, key: try MACFileStore.Key(contentsOf: layout.sealKey))
         }
         let configBytes = try FileSystem.read(layout.config, limit: 1 << 20)
         try Self.checkConfig(configBytes, path: layout.config, store: protectedStore)
@@ -102,7 +107,9 @@ public final class Vehicle {
         // A configuration sealed before a rule existed is held to it too (one ECU per slot group).
         let problems = config.problems()
         guard problems.isEmpty else {
-            throw OTAError(.vehicleConfigInvalid, "\(layout.config): \(problems.count) problem(s): \(problems.joined(separator: "; "))")
+            throw OTAError(
+                .vehicleConfigInvalid,
+                "\(layout.config): \(problems.count) problem(s): \(problems.joined(separator: "; "))")
         }
         let kind = config.bootControl ?? .file
         bootControl = layout.bootControl(kind)
@@ -119,12 +126,17 @@ public final class Vehicle {
             loaded = try journal.load()
         } catch {
             // A tampered state is refused, and the refusal recorded (the log is still usable).
-            try recorder.record(UpgradeRecord(
-                time: RecordTime(options.time.now(), source: options.clockSource), vin: config.vin, step: .stateCheck,
-                outcome: Self.outcome(of: error), errorCode: error.code.rawValue, reasons: UpgradeAttempt.reasons(error)))
+            try recorder.record(
+                UpgradeRecord(
+                    time: RecordTime(options.time.now(), source: options.clockSource), vin: config.vin,
+                    step: .stateCheck,
+                    outcome: Self.outcome(of: error), errorCode: error.code.rawValue,
+                    reasons: UpgradeAttempt.reasons(error)))
             throw error
         }
-        guard let loaded else { throw OTAError(.vehicleStateMissing, "\(directory): no installer state (run ota vehicle init)") }
+        guard let loaded else {
+            throw OTAError(.vehicleStateMissing, "\(directory): no installer state (run ota vehicle init)")
+        }
         state = loaded
         try recoverTrust()
         try recordBoots()
@@ -145,14 +157,19 @@ public final class Vehicle {
         decryptionKey: String? = nil, imagesDirectory: String? = nil, protectedStore: (any ProtectedStore)? = nil
     ) throws(OTAError) -> VehicleStatus {
         let problems = config.problems()
-        guard problems.isEmpty else { throw OTAError(.vehicleConfigInvalid, "vehicle config: " + problems.joined(separator: "; ")) }
+        guard problems.isEmpty else {
+            throw OTAError(.vehicleConfigInvalid, "vehicle config: " + problems.joined(separator: "; "))
+        }
         let layout = VehicleLayout(directory: directory)
-        if FileSystem.exists(layout.config) { throw OTAError(.vehicleExists, "\(directory): already a vehicle directory") }
+        if FileSystem.exists(layout.config) {
+            throw OTAError(.vehicleExists, "\(directory): already a vehicle directory")
+        }
         // A failed init leaves nothing behind: the directory is removed if this call made it.
         let existed = FileSystem.exists(directory)
         do throws(OTAError) {
             return try populate(
-                layout: layout, config: config, baseDirectory: baseDirectory, trust: trust, decryptionKey: decryptionKey,
+                layout: layout, config: config, baseDirectory: baseDirectory, trust: trust,
+                decryptionKey: decryptionKey,
                 imagesDirectory: imagesDirectory, protectedStore: protectedStore)
         } catch {
             if !existed { try? FileManager.default.removeItem(atPath: directory) }
@@ -187,9 +204,13 @@ public final class Vehicle {
             }
             var infoA = SlotInfo.empty
             if let image = group.image {
-                let input = try InputFile(path: image.hasPrefix("/") ? image : imagesDirectory.map { "\($0)/\(image)" } ?? resolve(image))
+                let input = try InputFile(
+                    path: image.hasPrefix("/") ? image : imagesDirectory.map { "\($0)/\(image)" } ?? resolve(image))
                 let size = UInt64(try input.size())
-                guard size <= group.size else { throw OTAError(.vehicleConfigInvalid, "\(image): larger than slot group \(group.name)'s \(group.size) bytes") }
+                guard size <= group.size else {
+                    throw OTAError(
+                        .vehicleConfigInvalid, "\(image): larger than slot group \(group.name)'s \(group.size) bytes")
+                }
                 let device = try SlotDevice(path: layout.slot(group, .a), writable: true)
                 var buffer = [UInt8](repeating: 0, count: 1 << 20)
                 var offset: UInt64 = 0
@@ -203,7 +224,8 @@ public final class Vehicle {
                 let ecu = config.ecus.first { $0.slotGroup == group.name }
                 infoA = SlotInfo(
                     status: .valid, version: ecu?.version, securityVersion: ecu?.securityVersion,
-                    hash: try device.hash(config.hashAlgorithm, size: size).hex, hashAlgorithm: config.hashAlgorithm, size: size)
+                    hash: try device.hash(config.hashAlgorithm, size: size).hex, hashAlgorithm: config.hashAlgorithm,
+                    size: size)
             }
             slots[group.name] = ["a": infoA, "b": .empty]
             active[group.name] = .a
@@ -228,16 +250,21 @@ public final class Vehicle {
         try sealConfig(configBytes, hash: config.hashAlgorithm, store: store)
         try sealTrust(layout: layout, store: store)
         let ecus = Dictionary(
-            uniqueKeysWithValues: config.ecus.map { ($0.id, InstalledSoftware(version: $0.version, securityVersion: $0.securityVersion, bundle: nil)) })
+            uniqueKeysWithValues: config.ecus.map {
+                ($0.id, InstalledSoftware(version: $0.version, securityVersion: $0.securityVersion, bundle: nil))
+            })
         try StateJournal(store: store).save(
-            VehicleState(sequence: 0, ecus: ecus, slots: slots, pending: nil, timeFloor: Date(timeIntervalSince1970: 0)))
+            VehicleState(sequence: 0, ecus: ecus, slots: slots, pending: nil, timeFloor: Date(timeIntervalSince1970: 0))
+        )
         // The software at delivery: the first entries of the register (R156 §7.1.2).
         try defaultRecorder(layout: layout, config: config, debugLines: false).record(
             UpgradeRecord(
                 time: RecordTime(Date(), source: .rtc), vin: config.vin, step: .vehicleInit, outcome: .success,
                 ecus: config.ecus.map { ecu in
-                    ECUFacts(ecu: ecu.id, hardwarePart: ecu.hardwareId, versionAfter: ecu.version, securityVersionAfter: ecu.securityVersion,
-                             rxswinAfter: ecu.rxswin, swinAfter: ecu.swin)
+                    ECUFacts(
+                        ecu: ecu.id, hardwarePart: ecu.hardwareId, versionAfter: ecu.version,
+                        securityVersionAfter: ecu.securityVersion,
+                        rxswinAfter: ecu.rxswin, swinAfter: ecu.swin)
                 }
             ).fitted())
         return try Vehicle(directory: directory, options: Options(protectedStore: protectedStore)).status()
@@ -247,17 +274,22 @@ public final class Vehicle {
     /// key); with `debugLines`, also `records.jsonl` (a debug sink, not evidence). A vehicle
     /// whose device key cannot sign (an X25519 key-agreement key) has no tamper-evident log:
     /// it refuses to record, and so to install (`records.key`).
-    static func defaultRecorder(layout: VehicleLayout, config: VehicleConfig, debugLines: Bool) throws(OTAError) -> any InstallRecorder {
+    static func defaultRecorder(layout: VehicleLayout, config: VehicleConfig, debugLines: Bool) throws(OTAError)
+        -> any InstallRecorder
+    {
         guard FileSystem.exists(layout.decryptionKey) else {
             throw OTAError(.recordsKey, "\(layout.directory): no device key (keys/device.key) to sign the record log")
         }
         let key = try PrivateKey(contentsOf: layout.decryptionKey)
-        let chained = try ChainedInstallRecorder(directory: layout.recordLog, vin: config.vin, signer: key, hash: (config.suite ?? .intl).hash)
+        let chained = try ChainedInstallRecorder(
+            directory: layout.recordLog, vin: config.vin, signer: key, hash: (config.suite ?? .intl).hash)
         return debugLines ? RecorderChain([chained, JSONLinesRecorder(path: layout.records)]) : chained
     }
 
     private static func copyTree(from source: String, to destination: String) throws(OTAError) {
-        guard FileSystem.isDirectory(source) else { throw OTAError(.ioNotFound, "\(source): trust store directory not found") }
+        guard FileSystem.isDirectory(source) else {
+            throw OTAError(.ioNotFound, "\(source): trust store directory not found")
+        }
         try FileSystem.createDirectory(destination)
         for name in try FileSystem.list(source) {
             let from = "\(source)/\(name)", to = "\(destination)/\(name)"
@@ -273,7 +305,8 @@ public final class Vehicle {
     public func status() throws(OTAError) -> VehicleStatus {
         let boot = try bootControl.load()
         return VehicleStatus(
-            model: config.model, vin: config.vin, bootControl: bootControl.description, boot: boot, nextBoot: boot.nextBoot,
+            model: config.model, vin: config.vin, bootControl: bootControl.description, boot: boot,
+            nextBoot: boot.nextBoot,
             ecus: state.ecus, slots: state.slots, pending: state.pending, lastFallback: boot.lastFallback)
     }
 
@@ -289,7 +322,9 @@ public final class Vehicle {
     func fault(_ site: FaultSite) { options.faultHook?(site) }
 
     func slotDevice(_ group: String, _ name: SlotName, writable: Bool) throws(OTAError) -> SlotDevice {
-        guard let configured = config.group(group) else { throw OTAError(.targetSlotGroup, "no slot group '\(group)' on this vehicle") }
+        guard let configured = config.group(group) else {
+            throw OTAError(.targetSlotGroup, "no slot group '\(group)' on this vehicle")
+        }
         return try SlotDevice(path: layout.slot(configured, name), writable: writable)
     }
 }

@@ -20,8 +20,11 @@ public struct VehicleConfig: Codable, Sendable, Equatable {
         public var swin: String?
         public var rxswin: String?
 
-        public init(id: String, hardwareId: String, slotGroup: String, automatedDriving: Bool? = nil, version: String, securityVersion: UInt64,
-                    swin: String? = nil, rxswin: String? = nil) {
+        public init(
+            id: String, hardwareId: String, slotGroup: String, automatedDriving: Bool? = nil, version: String,
+            securityVersion: UInt64,
+            swin: String? = nil, rxswin: String? = nil
+        ) {
             self.id = id
             self.hardwareId = hardwareId
             self.slotGroup = slotGroup
@@ -80,8 +83,10 @@ public struct VehicleConfig: Codable, Sendable, Equatable {
     public var language: String?
 
     public init(
-        model: String, vin: String, suite: Suite? = nil, releaseThreshold: Int? = nil, bootControl: BootControlKind? = nil, bootTries: Int? = nil,
-        ecus: [ECU], slotGroups: [SlotGroup], trust: String? = nil, decryptionKey: String? = nil, language: String? = nil
+        model: String, vin: String, suite: Suite? = nil, releaseThreshold: Int? = nil,
+        bootControl: BootControlKind? = nil, bootTries: Int? = nil,
+        ecus: [ECU], slotGroups: [SlotGroup], trust: String? = nil, decryptionKey: String? = nil,
+        language: String? = nil
     ) {
         self.model = model
         self.vin = vin
@@ -117,9 +122,13 @@ public struct VehicleConfig: Codable, Sendable, Equatable {
         if let tries = bootTries, !(1...16).contains(tries) { problems.append("bootTries: 1...16") }
         var names = Set<String>()
         for (index, group) in slotGroups.enumerated() {
-            let valid = !group.name.isEmpty && group.name.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x7a).contains($0) || $0 == 0x5f }
+            let valid =
+                !group.name.isEmpty
+                && group.name.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x7a).contains($0) || $0 == 0x5f }
             if !valid { problems.append("slotGroups[\(index)].name: 1 or more of a-z 0-9 _ (it names boot variables)") }
-            if !names.insert(group.name).inserted { problems.append("slotGroups[\(index)].name: duplicate '\(group.name)'") }
+            if !names.insert(group.name).inserted {
+                problems.append("slotGroups[\(index)].name: duplicate '\(group.name)'")
+            }
             if group.size == 0 { problems.append("slotGroups[\(index)].size: must be positive") }
         }
         var ids = Set<String>()
@@ -127,16 +136,22 @@ public struct VehicleConfig: Codable, Sendable, Equatable {
         for (index, ecu) in ecus.enumerated() {
             if ecu.id.isEmpty { problems.append("ecus[\(index)].id: empty") }
             if !ids.insert(ecu.id).inserted { problems.append("ecus[\(index)].id: duplicate '\(ecu.id)'") }
-            if group(ecu.slotGroup) == nil { problems.append("ecus[\(index)].slotGroup: no slot group '\(ecu.slotGroup)'") }
+            if group(ecu.slotGroup) == nil {
+                problems.append("ecus[\(index)].slotGroup: no slot group '\(ecu.slotGroup)'")
+            }
             // The approval rule and the anti-rollback counter belong to what is written: one ECU
             // per slot group, so naming another ECU cannot reach a group under weaker rules.
             if let owner = owners[ecu.slotGroup] {
-                problems.append("ecus[\(index)].slotGroup: '\(ecu.slotGroup)' already belongs to ECU \(owner); each slot group holds one ECU's software")
+                problems.append(
+                    "ecus[\(index)].slotGroup: '\(ecu.slotGroup)' already belongs to ECU \(owner); each slot group holds one ECU's software"
+                )
             } else {
                 owners[ecu.slotGroup] = ecu.id
             }
             if SoftwareVersion(ecu.version) == nil {
-                problems.append("ecus[\(index)].version: '\(ecu.version)' is not an orderable version (N.N.N, optionally -prerelease)")
+                problems.append(
+                    "ecus[\(index)].version: '\(ecu.version)' is not an orderable version (N.N.N, optionally -prerelease)"
+                )
             }
         }
         return problems
@@ -152,7 +167,9 @@ public struct VehicleConditions: Codable, Sendable, Equatable {
     public var driving: Bool?
     public var doorsUnlockable: Bool?
 
-    public init(parked: Bool, gear: String? = nil, batteryPercent: Int, driving: Bool? = nil, doorsUnlockable: Bool? = nil) {
+    public init(
+        parked: Bool, gear: String? = nil, batteryPercent: Int, driving: Bool? = nil, doorsUnlockable: Bool? = nil
+    ) {
         self.parked = parked
         self.gear = gear
         self.batteryPercent = batteryPercent
@@ -175,7 +192,9 @@ public struct Consent: Codable, Sendable, Equatable {
     public var channel: String
     public var time: Date
 
-    public init(answer: Answer, language: String, by: Party = .owner, channel: String = "head-unit", time: Date = Date()) {
+    public init(
+        answer: Answer, language: String, by: Party = .owner, channel: String = "head-unit", time: Date = Date()
+    ) {
         self.answer = answer
         self.language = language
         self.by = by

@@ -19,7 +19,10 @@ public struct JSONObjectReader {
         }
         for key in members.keys where !allowed.contains(key) {
             let first = members.keys.filter { !allowed.contains($0) }.sorted()[0]
-            throw OTAError(.recordsFieldUnknown, "\(path).\(first): not a field of the record schema (records hold no location, no names, nothing unlisted)")
+            throw OTAError(
+                .recordsFieldUnknown,
+                "\(path).\(first): not a field of the record schema (records hold no location, no names, nothing unlisted)"
+            )
         }
         self.path = path
         self.members = members
@@ -47,7 +50,9 @@ public struct JSONObjectReader {
     public func optionalString(_ key: String, maximumBytes: Int = 4096) throws(OTAError) -> String? {
         guard let value = members[key] else { return nil }
         guard let text = value.stringValue, !text.isEmpty else { throw type(key, "a non-empty string") }
-        guard text.utf8.count <= maximumBytes else { throw OTAError(.recordsFieldRange, "\(path).\(key): longer than \(maximumBytes) bytes") }
+        guard text.utf8.count <= maximumBytes else {
+            throw OTAError(.recordsFieldRange, "\(path).\(key): longer than \(maximumBytes) bytes")
+        }
         return text
     }
 
@@ -73,7 +78,8 @@ public struct JSONObjectReader {
         guard let value = members[key] else { return nil }
         guard let number = value.integerValue else { throw type(key, "an integer") }
         guard range.contains(number) else {
-            throw OTAError(.recordsFieldRange, "\(path).\(key): \(number) is outside \(range.lowerBound)...\(range.upperBound)")
+            throw OTAError(
+                .recordsFieldRange, "\(path).\(key): \(number) is outside \(range.lowerBound)...\(range.upperBound)")
         }
         return number
     }
@@ -87,7 +93,9 @@ public struct JSONObjectReader {
     /// `Int64.max`, such as security versions, stay exact).
     public func optionalUnsigned(_ key: String) throws(OTAError) -> UInt64? {
         guard let text = try optionalString(key, maximumBytes: 20) else { return nil }
-        guard text.utf8.allSatisfy({ (0x30...0x39).contains($0) }), text == "0" || text.first != "0", let value = UInt64(text) else {
+        guard text.utf8.allSatisfy({ (0x30...0x39).contains($0) }), text == "0" || text.first != "0",
+            let value = UInt64(text)
+        else {
             throw type(key, "a string of decimal digits without leading zeros, at most \(UInt64.max)")
         }
         return value
@@ -100,12 +108,14 @@ public struct JSONObjectReader {
     }
 
     /// A required member whose string is a case of `E`.
-    public func enumeration<E: RawRepresentable & CaseIterable>(_ key: String, _: E.Type) throws(OTAError) -> E where E.RawValue == String {
+    public func enumeration<E: RawRepresentable & CaseIterable>(_ key: String, _: E.Type) throws(OTAError) -> E
+    where E.RawValue == String {
         guard let value = try optionalEnumeration(key, E.self) else { throw missing(key) }
         return value
     }
 
-    public func optionalEnumeration<E: RawRepresentable & CaseIterable>(_ key: String, _: E.Type) throws(OTAError) -> E? where E.RawValue == String {
+    public func optionalEnumeration<E: RawRepresentable & CaseIterable>(_ key: String, _: E.Type) throws(OTAError) -> E?
+    where E.RawValue == String {
         guard let value = members[key] else { return nil }
         guard let text = value.stringValue, let parsed = E(rawValue: text) else {
             throw type(key, "one of " + E.allCases.map(\.rawValue).joined(separator: ", "))
@@ -119,7 +129,9 @@ public struct JSONObjectReader {
         let object = try JSONObjectReader(value, path: "\(path).\(key)", allowed: ["at", "source"])
         let text = try object.string("at", maximumBytes: 30)
         guard let milliseconds = RecordTime.parseMilliseconds(text) else {
-            throw OTAError(.recordsFieldType, "\(path).\(key).at: must be RFC 3339 UTC between 1970 and 9999, e.g. 2026-01-31T08:00:00.000Z")
+            throw OTAError(
+                .recordsFieldType,
+                "\(path).\(key).at: must be RFC 3339 UTC between 1970 and 9999, e.g. 2026-01-31T08:00:00.000Z")
         }
         return RecordTime(milliseconds: milliseconds, source: try object.enumeration("source", ClockSource.self))
     }
@@ -144,10 +156,14 @@ public struct JSONObjectReader {
 
     /// An optional array (absent reads as empty) of at most `maximumCount` items; `item` reads
     /// each one with its index in the path.
-    public func array<T>(_ key: String, maximumCount: Int = 256, _ item: (JSONValue, String) throws(OTAError) -> T) throws(OTAError) -> [T] {
+    public func array<T>(_ key: String, maximumCount: Int = 256, _ item: (JSONValue, String) throws(OTAError) -> T)
+        throws(OTAError) -> [T]
+    {
         guard let value = members[key] else { return [] }
         guard let items = value.arrayValue else { throw type(key, "an array") }
-        guard items.count <= maximumCount else { throw OTAError(.recordsFieldRange, "\(path).\(key): more than \(maximumCount) items") }
+        guard items.count <= maximumCount else {
+            throw OTAError(.recordsFieldRange, "\(path).\(key): more than \(maximumCount) items")
+        }
         var out: [T] = []
         out.reserveCapacity(items.count)
         for (index, element) in items.enumerated() { out.append(try item(element, "\(path).\(key)[\(index)]")) }
@@ -176,7 +192,9 @@ public struct JSONObjectWriter {
     public mutating func set(_ key: String, _ value: String?) { if let value { members[key] = .string(value) } }
     public mutating func set(_ key: String, _ value: Int64?) { if let value { members[key] = .integer(value) } }
     public mutating func set(_ key: String, _ value: Bool?) { if let value { members[key] = .bool(value) } }
-    public mutating func set(_ key: String, unsigned value: UInt64?) { if let value { members[key] = .string(String(value)) } }
+    public mutating func set(_ key: String, unsigned value: UInt64?) {
+        if let value { members[key] = .string(String(value)) }
+    }
     public mutating func set(_ key: String, _ value: RecordTime?) {
         if let value { members[key] = .object(["at": .string(value.text), "source": .string(value.source.rawValue)]) }
     }

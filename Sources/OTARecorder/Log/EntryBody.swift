@@ -98,8 +98,10 @@ public enum EntryBody: Sendable, Equatable {
         public var acknowledged: Acknowledgement?
         public var time: RecordTime
 
-        public init(through: UInt64, throughHash: String?, segments: [String], cutoff: String, months: Int64, reason: String,
-                    requestedBy: String, acknowledged: Acknowledgement?, time: RecordTime) {
+        public init(
+            through: UInt64, throughHash: String?, segments: [String], cutoff: String, months: Int64, reason: String,
+            requestedBy: String, acknowledged: Acknowledgement?, time: RecordTime
+        ) {
             self.through = through
             self.throughHash = throughHash
             self.segments = segments
@@ -172,9 +174,12 @@ public enum EntryBody: Sendable, Equatable {
             out.set("reason", prune.reason)
             out.set("requestedBy", prune.requestedBy)
             if let ack = prune.acknowledged {
-                out.set("acknowledged", json: .object([
-                    "through": .integer(Int64(clamping: ack.through)), "hash": .string(ack.hash), "by": .string(ack.by),
-                ]))
+                out.set(
+                    "acknowledged",
+                    json: .object([
+                        "through": .integer(Int64(clamping: ack.through)), "hash": .string(ack.hash),
+                        "by": .string(ack.by),
+                    ]))
             }
             out.set("time", prune.time)
         case .keyRotation(let rotation):
@@ -220,14 +225,21 @@ public enum EntryBody: Sendable, Equatable {
         case .record:
             self = .record(try UpgradeRecord(json: json, vin: vin, source: path))
         case .genesis:
-            let object = try JSONObjectReader(json, path: path, allowed: ["format", "hash", "key", "nonce", "time", "vin"])
+            let object = try JSONObjectReader(
+                json, path: path, allowed: ["format", "hash", "key", "nonce", "time", "vin"])
             let hashName = try object.string("hash", maximumBytes: 16)
-            guard let hash = HashAlgorithm(rawValue: hashName) else { throw OTAError(.recordsFieldType, "\(path).hash: sha256 or sm3") }
+            guard let hash = HashAlgorithm(rawValue: hashName) else {
+                throw OTAError(.recordsFieldType, "\(path).hash: sha256 or sm3")
+            }
             let nonce = try object.string("nonce", maximumBytes: 64)
-            guard nonce.utf8.count == 32, Hex.decode(nonce) != nil else { throw OTAError(.recordsFieldType, "\(path).nonce: 32 hex digits") }
-            self = .genesis(Genesis(
-                format: try object.string("format", maximumBytes: 32), vin: try LogMeta.checkedVIN(try object.string("vin", maximumBytes: 64), path: "\(path).vin"),
-                hash: hash, key: try object.digest("key"), nonce: nonce, time: try object.time("time")))
+            guard nonce.utf8.count == 32, Hex.decode(nonce) != nil else {
+                throw OTAError(.recordsFieldType, "\(path).nonce: 32 hex digits")
+            }
+            self = .genesis(
+                Genesis(
+                    format: try object.string("format", maximumBytes: 32),
+                    vin: try LogMeta.checkedVIN(try object.string("vin", maximumBytes: 64), path: "\(path).vin"),
+                    hash: hash, key: try object.digest("key"), nonce: nonce, time: try object.time("time")))
         case .checkpoint:
             let object = try JSONObjectReader(json, path: path, allowed: ["alg", "key", "sig", "time"])
             let algorithmName = try object.string("alg", maximumBytes: 32)
@@ -235,50 +247,78 @@ public enum EntryBody: Sendable, Equatable {
                 throw OTAError(.recordsFieldType, "\(path).alg: not a signature algorithm (\(algorithmName))")
             }
             let signatureText = try object.string("sig", maximumBytes: 1024)
-            guard let signature = Hex.decode(signatureText) else { throw OTAError(.recordsFieldType, "\(path).sig: hex") }
-            self = .checkpoint(Checkpoint(algorithm: algorithm, key: try object.digest("key"), signature: signature, time: try object.time("time")))
+            guard let signature = Hex.decode(signatureText) else {
+                throw OTAError(.recordsFieldType, "\(path).sig: hex")
+            }
+            self = .checkpoint(
+                Checkpoint(
+                    algorithm: algorithm, key: try object.digest("key"), signature: signature,
+                    time: try object.time("time")))
         case .tornTail:
-            let object = try JSONObjectReader(json, path: path, allowed: ["bytes", "digest", "file", "offset", "segment", "time"])
+            let object = try JSONObjectReader(
+                json, path: path, allowed: ["bytes", "digest", "file", "offset", "segment", "time"])
             let segment = try object.string("segment", maximumBytes: 64)
-            guard LogLayout.firstSeq(ofSegment: segment) != nil else { throw OTAError(.recordsFieldType, "\(path).segment: not a segment name") }
+            guard LogLayout.firstSeq(ofSegment: segment) != nil else {
+                throw OTAError(.recordsFieldType, "\(path).segment: not a segment name")
+            }
             let file = try object.string("file", maximumBytes: 128)
-            guard file.hasPrefix("quarantine/torn-"), !file.contains(".."), file.utf8.filter({ $0 == UInt8(ascii: "/") }).count == 1 else {
+            guard file.hasPrefix("quarantine/torn-"), !file.contains(".."),
+                file.utf8.filter({ $0 == UInt8(ascii: "/") }).count == 1
+            else {
                 throw OTAError(.recordsFieldType, "\(path).file: must name a file in quarantine/")
             }
-            self = .tornTail(TornTail(
-                segment: segment, offset: try object.integer("offset", in: 0...Int64.max), bytes: try object.integer("bytes", in: 1...(64 << 20)),
-                digest: try object.digest("digest"), file: file, time: try object.time("time")))
+            self = .tornTail(
+                TornTail(
+                    segment: segment, offset: try object.integer("offset", in: 0...Int64.max),
+                    bytes: try object.integer("bytes", in: 1...(64 << 20)),
+                    digest: try object.digest("digest"), file: file, time: try object.time("time")))
         case .prune:
             let object = try JSONObjectReader(
-                json, path: path, allowed: ["acknowledged", "cutoff", "months", "reason", "requestedBy", "segments", "through", "throughHash", "time"])
+                json, path: path,
+                allowed: [
+                    "acknowledged", "cutoff", "months", "reason", "requestedBy", "segments", "through", "throughHash",
+                    "time",
+                ])
             // A prune removes entries before itself: `through` is at most the entry before it.
             let through = UInt64(try object.integer("through", in: 0...Int64(clamping: seq == 0 ? 0 : seq - 1)))
             guard seq > 0 else { throw OTAError(.recordsFieldRange, "\(path): entry 0 cannot be a prune") }
             var acknowledged: Prune.Acknowledgement? = nil
             if let ack = try object.optionalObject("acknowledged", allowed: ["by", "hash", "through"]) {
                 acknowledged = Prune.Acknowledgement(
-                    through: UInt64(try ack.integer("through", in: 0...Int64(clamping: seq - 1))), hash: try ack.digest("hash"),
+                    through: UInt64(try ack.integer("through", in: 0...Int64(clamping: seq - 1))),
+                    hash: try ack.digest("hash"),
                     by: try ack.string("by", maximumBytes: 256))
             }
-            guard let cutoff = try object.optionalInstant("cutoff") else { throw OTAError(.recordsFieldMissing, "\(path).cutoff: required") }
-            self = .prune(Prune(
-                through: through, throughHash: try object.optionalDigest("throughHash"),
-                segments: try object.array("segments", maximumCount: 1 << 20) { value, itemPath throws(OTAError) in
-                    guard let name = value.stringValue, LogLayout.firstSeq(ofSegment: name) != nil else {
-                        throw OTAError(.recordsFieldType, "\(itemPath): not a segment name")
-                    }
-                    return name
-                },
-                cutoff: cutoff, months: try object.integer("months", in: Int64(Recorder.minimumRetentionMonths)...Int64(LogMeta.maximumRetentionMonths)),
-                reason: try object.string("reason", maximumBytes: 256), requestedBy: try object.string("requestedBy", maximumBytes: 256),
-                acknowledged: acknowledged, time: try object.time("time")))
+            guard let cutoff = try object.optionalInstant("cutoff") else {
+                throw OTAError(.recordsFieldMissing, "\(path).cutoff: required")
+            }
+            self = .prune(
+                Prune(
+                    through: through, throughHash: try object.optionalDigest("throughHash"),
+                    segments: try object.array("segments", maximumCount: 1 << 20) { value, itemPath throws(OTAError) in
+                        guard let name = value.stringValue, LogLayout.firstSeq(ofSegment: name) != nil else {
+                            throw OTAError(.recordsFieldType, "\(itemPath): not a segment name")
+                        }
+                        return name
+                    },
+                    cutoff: cutoff,
+                    months: try object.integer(
+                        "months", in: Int64(Recorder.minimumRetentionMonths)...Int64(LogMeta.maximumRetentionMonths)),
+                    reason: try object.string("reason", maximumBytes: 256),
+                    requestedBy: try object.string("requestedBy", maximumBytes: 256),
+                    acknowledged: acknowledged, time: try object.time("time")))
         case .keyRotation:
-            let object = try JSONObjectReader(json, path: path, allowed: ["certificate", "key", "publicKey", "reason", "time"])
+            let object = try JSONObjectReader(
+                json, path: path, allowed: ["certificate", "key", "publicKey", "reason", "time"])
             let keyText = try object.string("publicKey", maximumBytes: 8192)
-            guard let publicKey = Hex.decode(keyText) else { throw OTAError(.recordsFieldType, "\(path).publicKey: hex DER") }
-            self = .keyRotation(KeyRotation(
-                key: try object.digest("key"), publicKey: publicKey, certificate: try object.optionalString("certificate", maximumBytes: 16384),
-                reason: try object.string("reason", maximumBytes: 256), time: try object.time("time")))
+            guard let publicKey = Hex.decode(keyText) else {
+                throw OTAError(.recordsFieldType, "\(path).publicKey: hex DER")
+            }
+            self = .keyRotation(
+                KeyRotation(
+                    key: try object.digest("key"), publicKey: publicKey,
+                    certificate: try object.optionalString("certificate", maximumBytes: 16384),
+                    reason: try object.string("reason", maximumBytes: 256), time: try object.time("time")))
         }
     }
 

@@ -22,8 +22,10 @@ public struct FleetAcknowledgement: Sendable, Equatable {
     /// The signer's certificate (PEM).
     public var certificate: String
 
-    public init(vin: String, through: UInt64, hash: String, genesis: String, store: String, time: String,
-                algorithm: SignatureAlgorithm, signature: [UInt8], certificate: String) {
+    public init(
+        vin: String, through: UInt64, hash: String, genesis: String, store: String, time: String,
+        algorithm: SignatureAlgorithm, signature: [UInt8], certificate: String
+    ) {
         self.vin = vin
         self.through = through
         self.hash = hash
@@ -59,10 +61,13 @@ public struct FleetAcknowledgement: Sendable, Equatable {
     }
 
     /// Signs a statement with `key`, whose certificate (PEM) travels with it.
-    public static func sign(vin: String, through: UInt64, hash: String, genesis: String, store: String, time: String,
-                            key: PrivateKey, certificate: String) throws(OTAError) -> FleetAcknowledgement {
-        var ack = FleetAcknowledgement(vin: vin, through: through, hash: hash, genesis: genesis, store: store, time: time,
-                                       algorithm: try SignatureAlgorithm.forKey(key.type), signature: [], certificate: certificate)
+    public static func sign(
+        vin: String, through: UInt64, hash: String, genesis: String, store: String, time: String,
+        key: PrivateKey, certificate: String
+    ) throws(OTAError) -> FleetAcknowledgement {
+        var ack = FleetAcknowledgement(
+            vin: vin, through: through, hash: hash, genesis: genesis, store: store, time: time,
+            algorithm: try SignatureAlgorithm.forKey(key.type), signature: [], certificate: certificate)
         ack.signature = try key.signature(for: ack.statement.bytes)
         return ack
     }
@@ -75,23 +80,34 @@ public struct FleetAcknowledgement: Sendable, Equatable {
         }
         do throws(OTAError) {
             let outer = try JSONObjectReader(value, path: source, allowed: ["ack", "alg", "certificate", "sig"])
-            guard let inner = try outer.optionalObject("ack", allowed: ["format", "genesis", "hash", "store", "through", "time", "vin"]) else {
+            guard
+                let inner = try outer.optionalObject(
+                    "ack", allowed: ["format", "genesis", "hash", "store", "through", "time", "vin"])
+            else {
                 throw OTAError(.fleetAckInvalid, "\(source).ack: required")
             }
-            guard try inner.string("format", maximumBytes: 32) == Self.format else { throw OTAError(.fleetAckInvalid, "\(source).ack.format: not \(Self.format)") }
+            guard try inner.string("format", maximumBytes: 32) == Self.format else {
+                throw OTAError(.fleetAckInvalid, "\(source).ack.format: not \(Self.format)")
+            }
             vin = try inner.string("vin", maximumBytes: 64)
-            guard let through = try inner.optionalUnsigned("through") else { throw OTAError(.fleetAckInvalid, "\(source).ack.through: required") }
+            guard let through = try inner.optionalUnsigned("through") else {
+                throw OTAError(.fleetAckInvalid, "\(source).ack.through: required")
+            }
             self.through = through
             hash = try inner.digest("hash")
             genesis = try inner.digest("genesis")
             store = try inner.string("store", maximumBytes: 1024)
-            guard let time = try inner.optionalInstant("time") else { throw OTAError(.fleetAckInvalid, "\(source).ack.time: required") }
+            guard let time = try inner.optionalInstant("time") else {
+                throw OTAError(.fleetAckInvalid, "\(source).ack.time: required")
+            }
             self.time = time
             guard let algorithm = SignatureAlgorithm(rawValue: try outer.string("alg", maximumBytes: 32)) else {
                 throw OTAError(.fleetAckInvalid, "\(source).alg: not a signature algorithm")
             }
             self.algorithm = algorithm
-            guard let signature = Hex.decode(try outer.string("sig", maximumBytes: 1024)) else { throw OTAError(.fleetAckInvalid, "\(source).sig: not hex") }
+            guard let signature = Hex.decode(try outer.string("sig", maximumBytes: 1024)) else {
+                throw OTAError(.fleetAckInvalid, "\(source).sig: not hex")
+            }
             self.signature = signature
             certificate = try outer.string("certificate", maximumBytes: 65536)
         } catch {
@@ -102,10 +118,16 @@ public struct FleetAcknowledgement: Sendable, Equatable {
     /// Checks the signature and that the signer holds the `compliance` role in `trust` at `time`.
     public func verify(trust: TrustStore, at time: Date) throws(OTAError) {
         let certificates = try Certificate.load(Array(certificate.utf8), source: "acknowledgement certificate")
-        guard let leaf = certificates.first else { throw OTAError(.fleetAckInvalid, "the acknowledgement carries no certificate") }
-        let verdict = try ChainVerifier(store: trust, time: FixedTime(time)).verify(leaf, intermediates: Array(certificates.dropFirst()), role: .compliance)
+        guard let leaf = certificates.first else {
+            throw OTAError(.fleetAckInvalid, "the acknowledgement carries no certificate")
+        }
+        let verdict = try ChainVerifier(store: trust, time: FixedTime(time)).verify(
+            leaf, intermediates: Array(certificates.dropFirst()), role: .compliance)
         if case .untrusted(let error) = verdict {
-            throw OTAError(.fleetAckInvalid, "the acknowledgement is signed by \(leaf.subject), which does not hold the compliance role: \(error.message)", cause: error.code.rawValue)
+            throw OTAError(
+                .fleetAckInvalid,
+                "the acknowledgement is signed by \(leaf.subject), which does not hold the compliance role: \(error.message)",
+                cause: error.code.rawValue)
         }
         guard try leaf.publicKey.check(signature, for: statement.bytes, algorithm: algorithm) == .valid else {
             throw OTAError(.fleetAckInvalid, "the acknowledgement's signature does not verify under \(leaf.subject)")

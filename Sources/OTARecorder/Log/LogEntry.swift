@@ -50,9 +50,12 @@ public struct LogEntry: Sendable {
     public static let zeroHash = String(repeating: "0", count: 64)
 
     /// The line for an entry (with its `LF`) and its hash.
-    public static func encode(seq: UInt64, prev: String, kind: Kind, body: JSONValue, hash: HashAlgorithm) throws(OTAError) -> (line: [UInt8], hash: String) {
+    public static func encode(seq: UInt64, prev: String, kind: Kind, body: JSONValue, hash: HashAlgorithm)
+        throws(OTAError) -> (line: [UInt8], hash: String)
+    {
         guard seq <= EntryBody.maximumSeq else {
-            throw OTAError(.recordsFieldRange, "entry number \(seq) is past the largest a log may hold (\(EntryBody.maximumSeq))")
+            throw OTAError(
+                .recordsFieldRange, "entry number \(seq) is past the largest a log may hold (\(EntryBody.maximumSeq))")
         }
         var content: [UInt8] = []
         content.reserveCapacity(512)
@@ -80,7 +83,8 @@ public struct LogEntry: Sendable {
     public static func parse(_ line: ArraySlice<UInt8>) -> LogEntry? {
         // Scans through a raw pointer: this runs once per entry on every verification, and the
         // test suite runs unoptimised builds.
-        let fields = line.withUnsafeBufferPointer { buffer -> (seq: UInt64, prevStart: Int, kind: Kind, bodyStart: Int)? in
+        let fields = line.withUnsafeBufferPointer {
+            buffer -> (seq: UInt64, prevStart: Int, kind: Kind, bodyStart: Int)? in
             guard let raw = buffer.baseAddress else { return nil }
             let count = buffer.count
             guard count > 64 + 1 + 1 + 1 + 64 + 1 + 1 + 1 + 2, raw[64] == 0x20, allHex(raw, 64) else { return nil }
@@ -92,7 +96,9 @@ public struct LogEntry: Sendable {
                 seq = seq &* 10 &+ UInt64(byte &- 0x30)
                 index += 1
             }
-            guard index > 65, index < count, !(raw[65] == 0x30 && index - 65 > 1), seq <= EntryBody.maximumSeq else { return nil }
+            guard index > 65, index < count, !(raw[65] == 0x30 && index - 65 > 1), seq <= EntryBody.maximumSeq else {
+                return nil
+            }
             index += 1
             let prevStart = index
             guard index + 65 <= count, raw[index + 64] == 0x20, allHex(raw + index, 64) else { return nil }
@@ -101,7 +107,9 @@ public struct LogEntry: Sendable {
             while index < count, raw[index] != 0x20 { index += 1 }
             guard index < count, let kind = Kind(ascii: raw + kindStart, count: index - kindStart) else { return nil }
             index += 1
-            guard index < count, raw[index] == UInt8(ascii: "{"), raw[count - 1] == UInt8(ascii: "}") else { return nil }
+            guard index < count, raw[index] == UInt8(ascii: "{"), raw[count - 1] == UInt8(ascii: "}") else {
+                return nil
+            }
             return (seq, prevStart, kind, index)
         }
         guard let fields else { return nil }

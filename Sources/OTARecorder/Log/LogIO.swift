@@ -1,6 +1,7 @@
 import OTACore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Thin libc file helpers for the recorder: one place for `EINTR` and error text.
@@ -10,7 +11,8 @@ enum LogIO {
     static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(OTAError) {
         var offset = 0
         while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { raw in Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset) }
+            let written = bytes.withUnsafeBytes { raw in Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+            }
             if written < 0 {
                 if errno == EINTR { continue }
                 throw OTAError(.ioWrite, "\(path): write failed", cause: errnoText())

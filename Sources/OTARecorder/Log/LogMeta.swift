@@ -18,11 +18,13 @@ public struct LogMeta: Sendable, Equatable {
     public var json: JSONValue {
         .object([
             "format": .string(Self.format), "vin": .string(vin), "hash": .string(hash.rawValue), "key": .string(keyID),
-            "retentionMonths": .integer(Int64(retentionMonths)), "created": .string(created), "genesis": .string(genesis),
+            "retentionMonths": .integer(Int64(retentionMonths)), "created": .string(created),
+            "genesis": .string(genesis),
         ])
     }
 
-    public init(vin: String, hash: HashAlgorithm, keyID: String, retentionMonths: Int, created: String, genesis: String) {
+    public init(vin: String, hash: HashAlgorithm, keyID: String, retentionMonths: Int, created: String, genesis: String)
+    {
         self.vin = vin
         self.hash = hash
         self.keyID = keyID
@@ -51,18 +53,30 @@ public struct LogMeta: Sendable, Equatable {
             throw OTAError(.recordsMeta, "\(layout.metaPath): \(error.message)")
         }
         do throws(OTAError) {
-            let object = try JSONObjectReader(json, path: "log.json", allowed: ["created", "format", "genesis", "hash", "key", "retentionMonths", "vin"])
+            let object = try JSONObjectReader(
+                json, path: "log.json",
+                allowed: ["created", "format", "genesis", "hash", "key", "retentionMonths", "vin"])
             let format = try object.string("format", maximumBytes: 32)
-            guard format == Self.format else { throw OTAError(.recordsMeta, "log.json.format: \(format) is not \(Self.format)") }
+            guard format == Self.format else {
+                throw OTAError(.recordsMeta, "log.json.format: \(format) is not \(Self.format)")
+            }
             let hashName = try object.string("hash", maximumBytes: 16)
-            guard let hash = HashAlgorithm(rawValue: hashName) else { throw OTAError(.recordsMeta, "log.json.hash: sha256 or sm3, not \(hashName)") }
+            guard let hash = HashAlgorithm(rawValue: hashName) else {
+                throw OTAError(.recordsMeta, "log.json.hash: sha256 or sm3, not \(hashName)")
+            }
             let months = try object.integer("retentionMonths", in: Int64.min...Int64.max)
             guard months >= Int64(Recorder.minimumRetentionMonths), months <= Int64(maximumRetentionMonths) else {
-                throw OTAError(.recordsMeta, "log.json.retentionMonths: \(months) is outside \(Recorder.minimumRetentionMonths)...\(maximumRetentionMonths) (the vehicle keeps records at least 6 months)")
+                throw OTAError(
+                    .recordsMeta,
+                    "log.json.retentionMonths: \(months) is outside \(Recorder.minimumRetentionMonths)...\(maximumRetentionMonths) (the vehicle keeps records at least 6 months)"
+                )
             }
-            guard let created = try object.optionalInstant("created") else { throw OTAError(.recordsMeta, "log.json.created: required") }
+            guard let created = try object.optionalInstant("created") else {
+                throw OTAError(.recordsMeta, "log.json.created: required")
+            }
             return LogMeta(
-                vin: try checkedVIN(try object.string("vin", maximumBytes: 64), path: "log.json.vin"), hash: hash, keyID: try object.digest("key"),
+                vin: try checkedVIN(try object.string("vin", maximumBytes: 64), path: "log.json.vin"), hash: hash,
+                keyID: try object.digest("key"),
                 retentionMonths: Int(months), created: created, genesis: try object.digest("genesis"))
         } catch {
             throw OTAError(.recordsMeta, "\(layout.metaPath): \(error.message)")

@@ -39,7 +39,8 @@ public struct RecordChainVerifier: Sendable {
     private var missing: [(from: UInt64, to: UInt64, location: EntryLocation)] = []
     /// A duplicate of the last entry with the same predecessor: which one the chain continues from
     /// decides which was inserted.
-    private var fork: (first: (hash: String, location: EntryLocation), second: (hash: String, location: EntryLocation), seq: UInt64)?
+    private var fork:
+        (first: (hash: String, location: EntryLocation), second: (hash: String, location: EntryLocation), seq: UInt64)?
     private var openReorder: (from: UInt64, to: UInt64, after: UInt64, location: EntryLocation)?
     private var prunedThrough: UInt64?
     private var sawHeadEntry = false
@@ -51,16 +52,19 @@ public struct RecordChainVerifier: Sendable {
         self.meta = meta
         var known: [String: PublicKey] = [:]
         for key in keys { known[try key.keyID(.sha256).hex] = key }
-        guard !known.isEmpty else { throw OTAError(.recordsKeyMismatch, "no device key was given to verify the log of \(meta.vin)") }
+        guard !known.isEmpty else {
+            throw OTAError(.recordsKeyMismatch, "no device key was given to verify the log of \(meta.vin)")
+        }
         self.keys = known
         report = VerificationReport(vin: meta.vin, hash: meta.hash.rawValue)
         headLine = head.map(Array.init)
         if let head {
             guard let entry = LogEntry.parse(head), entry.kind == .checkpoint,
-                  try LogEntry.computeHash(head, meta.hash) == entry.hash
+                try LogEntry.computeHash(head, meta.hash) == entry.hash
             else {
                 self.head = nil
-                report.issues.append(VerificationIssue(.malformed, seq: nil, location: "HEAD", "HEAD is not a checkpoint entry"))
+                report.issues.append(
+                    VerificationIssue(.malformed, seq: nil, location: "HEAD", "HEAD is not a checkpoint entry"))
                 return
             }
             self.head = entry
@@ -68,7 +72,10 @@ public struct RecordChainVerifier: Sendable {
         } else {
             // Every log gets a HEAD when it is created: without it, truncation cannot be judged.
             self.head = nil
-            report.issues.append(VerificationIssue(.truncated, seq: nil, location: "HEAD", "HEAD (the latest signed checkpoint) is missing: truncation cannot be ruled out"))
+            report.issues.append(
+                VerificationIssue(
+                    .truncated, seq: nil, location: "HEAD",
+                    "HEAD (the latest signed checkpoint) is missing: truncation cannot be ruled out"))
         }
     }
 
@@ -78,9 +85,11 @@ public struct RecordChainVerifier: Sendable {
     }
 
     /// Whether `checkpoint` (entry `entry`) is signed by the key it names, which must be `key`.
-    private func signatureValid(_ entry: LogEntry, _ checkpoint: EntryBody.Checkpoint, key expected: String?) throws(OTAError) -> Bool {
+    private func signatureValid(_ entry: LogEntry, _ checkpoint: EntryBody.Checkpoint, key expected: String?)
+        throws(OTAError) -> Bool
+    {
         guard let expected, checkpoint.key == expected, let publicKey = keys[expected],
-              let algorithm = try? SignatureAlgorithm.forKey(publicKey.type), checkpoint.algorithm == algorithm
+            let algorithm = try? SignatureAlgorithm.forKey(publicKey.type), checkpoint.algorithm == algorithm
         else { return false }
         let message = LogEntry.checkpointMessage(genesis: meta.genesis, seq: entry.seq, prev: entry.prev)
         return try publicKey.check(checkpoint.signature, for: message, algorithm: algorithm) == .valid
@@ -89,7 +98,9 @@ public struct RecordChainVerifier: Sendable {
     /// The first key the log names must be one the caller trusts.
     private mutating func adopt(_ key: String, at seq: UInt64) throws(OTAError) {
         guard keys[key] != nil else {
-            throw OTAError(.recordsKeyMismatch, "the log of \(meta.vin) is signed from entry \(seq) by device key \(key), which is not a key given")
+            throw OTAError(
+                .recordsKeyMismatch,
+                "the log of \(meta.vin) is signed from entry \(seq) by device key \(key), which is not a key given")
         }
         currentKey = key
     }
@@ -99,7 +110,9 @@ public struct RecordChainVerifier: Sendable {
         do throws(OTAError) {
             let body = try EntryBody(entry: entry, vin: meta.vin)
             if case .genesis(let genesis) = body, entry.seq != 0 {
-                issue(.schema, entry.seq, location, "entry \(entry.seq) is a genesis entry; only entry 0 may be (\(genesis.vin))")
+                issue(
+                    .schema, entry.seq, location,
+                    "entry \(entry.seq) is a genesis entry; only entry 0 may be (\(genesis.vin))")
                 return nil
             }
             return body
@@ -110,9 +123,12 @@ public struct RecordChainVerifier: Sendable {
     }
 
     /// Checks what a checkpoint's signature proves and moves the key along a rotation.
-    private mutating func checkCheckpoint(_ entry: LogEntry, _ checkpoint: EntryBody.Checkpoint, intact: Bool, _ location: EntryLocation) throws(OTAError) {
+    private mutating func checkCheckpoint(
+        _ entry: LogEntry, _ checkpoint: EntryBody.Checkpoint, intact: Bool, _ location: EntryLocation
+    ) throws(OTAError) {
         if currentKey == nil, intact { try adopt(checkpoint.key, at: entry.seq) }
-        if let pending = rotation, pending.covered, entry.seq == pending.seq + 2, checkpoint.key == pending.key, intact {
+        if let pending = rotation, pending.covered, entry.seq == pending.seq + 2, checkpoint.key == pending.key, intact
+        {
             keys[pending.key] = pending.publicKey
             rotation = nil
             if try signatureValid(entry, checkpoint, key: pending.key) {
@@ -126,11 +142,17 @@ public struct RecordChainVerifier: Sendable {
             rotation = nil
         }
         if !(try signatureValid(entry, checkpoint, key: currentKey)) {
-            issue(.checkpointSignature, entry.seq, location, "checkpoint \(entry.seq) does not verify under the device key \(currentKey ?? "none"): entries before it were rewritten")
+            issue(
+                .checkpointSignature, entry.seq, location,
+                "checkpoint \(entry.seq) does not verify under the device key \(currentKey ?? "none"): entries before it were rewritten"
+            )
         }
     }
 
-    private mutating func issue(_ kind: VerificationIssue.Kind, _ seq: UInt64?, through: UInt64? = nil, _ location: EntryLocation, _ message: String) {
+    private mutating func issue(
+        _ kind: VerificationIssue.Kind, _ seq: UInt64?, through: UInt64? = nil, _ location: EntryLocation,
+        _ message: String
+    ) {
         appendIssue(VerificationIssue(kind, seq: seq, through: through, location: location.description, message))
     }
 
@@ -142,17 +164,23 @@ public struct RecordChainVerifier: Sendable {
     /// Checks one line (without its `LF`); `terminated` is false for bytes at the end of a file
     /// with no `LF`. Returns the entry when it is in order and its bytes are intact.
     @discardableResult
-    public mutating func consume(_ line: ArraySlice<UInt8>, terminated: Bool, at position: EntryLocation) throws(OTAError) -> VerifiedEntry? {
+    public mutating func consume(_ line: ArraySlice<UInt8>, terminated: Bool, at position: EntryLocation)
+        throws(OTAError) -> VerifiedEntry?
+    {
         let location = position
         guard terminated else {
             resolveFork(with: nil)
-            issue(.tornTail, lastInOrder.map { $0.seq + 1 }, location,
-                  "\(line.count) bytes without an end of line after entry \(lastInOrder.map { String($0.seq) } ?? "none") (a write cut short by a crash)")
+            issue(
+                .tornTail, lastInOrder.map { $0.seq + 1 }, location,
+                "\(line.count) bytes without an end of line after entry \(lastInOrder.map { String($0.seq) } ?? "none") (a write cut short by a crash)"
+            )
             return nil
         }
         guard let entry = LogEntry.parse(line) else {
             resolveFork(with: nil)
-            issue(.malformed, lastInOrder.map { $0.seq + 1 }, location, "not a log entry (after entry \(lastInOrder.map { String($0.seq) } ?? "none"))")
+            issue(
+                .malformed, lastInOrder.map { $0.seq + 1 }, location,
+                "not a log entry (after entry \(lastInOrder.map { String($0.seq) } ?? "none"))")
             return nil
         }
         resolveFork(with: entry)
@@ -176,7 +204,10 @@ public struct RecordChainVerifier: Sendable {
             if intact {
                 try adopt(genesis.key, at: entry.seq)
                 if genesis.vin != meta.vin || genesis.hash != meta.hash || genesis.format != LogMeta.format {
-                    issue(.meta, 0, location, "the genesis entry names \(genesis.vin), \(genesis.hash.rawValue), \(genesis.format); log.json names \(meta.vin), \(meta.hash.rawValue), \(LogMeta.format)")
+                    issue(
+                        .meta, 0, location,
+                        "the genesis entry names \(genesis.vin), \(genesis.hash.rawValue), \(genesis.format); log.json names \(meta.vin), \(meta.hash.rawValue), \(LogMeta.format)"
+                    )
                 }
                 if entry.hash != meta.genesis {
                     issue(.meta, 0, location, "log.json names genesis \(meta.genesis); entry 0 is \(entry.hash)")
@@ -187,10 +218,13 @@ public struct RecordChainVerifier: Sendable {
             rotation = nil
             if intact {
                 if let publicKey = try? PublicKey(der: announced.publicKey, source: "entry \(entry.seq) public key"),
-                   try publicKey.keyID(.sha256).hex == announced.key {
+                    try publicKey.keyID(.sha256).hex == announced.key
+                {
                     rotation = (entry.seq, announced.key, publicKey, false)
                 } else {
-                    issue(.schema, entry.seq, location, "key rotation \(entry.seq): the public key does not match its key id")
+                    issue(
+                        .schema, entry.seq, location,
+                        "key rotation \(entry.seq): the public key does not match its key id")
                 }
             }
         case .tornTail, nil:
@@ -214,7 +248,9 @@ public struct RecordChainVerifier: Sendable {
                 report.anchoredAt = entry.seq
                 startsAtAnchor = trustedAnchor.map { $0.seq == entry.seq && $0.hash == entry.hash } ?? false
                 if entry.kind != .checkpoint {
-                    issue(.unanchored, entry.seq, location, "the log starts at entry \(entry.seq), which is not a signed checkpoint")
+                    issue(
+                        .unanchored, entry.seq, location,
+                        "the log starts at entry \(entry.seq), which is not a signed checkpoint")
                 }
             }
             accept(entry, location)
@@ -224,8 +260,9 @@ public struct RecordChainVerifier: Sendable {
         if entry.seq == expected {
             if entry.prev != prevHash {
                 if let last = lastInOrder, last.seq + 1 == entry.seq, intact {
-                    issue(.changed, last.seq, last.location,
-                          "entry \(last.seq) was changed: entry \(entry.seq) (\(location)) holds a different hash for it")
+                    issue(
+                        .changed, last.seq, last.location,
+                        "entry \(last.seq) was changed: entry \(entry.seq) (\(location)) holds a different hash for it")
                 }
             }
             accept(entry, location)
@@ -253,7 +290,10 @@ public struct RecordChainVerifier: Sendable {
             }
             return nil
         }
-        issue(.inserted, entry.seq, location, "entry \(entry.seq) does not belong here (it already appeared, or was forged), found after entry \(lastInOrder.map { String($0.seq) } ?? "none")")
+        issue(
+            .inserted, entry.seq, location,
+            "entry \(entry.seq) does not belong here (it already appeared, or was forged), found after entry \(lastInOrder.map { String($0.seq) } ?? "none")"
+        )
         return nil
     }
 
@@ -282,7 +322,9 @@ public struct RecordChainVerifier: Sendable {
         guard let open = openReorder else { return }
         openReorder = nil
         let what = open.from == open.to ? "entry \(open.from) is" : "entries \(open.from)...\(open.to) are"
-        issue(.reordered, open.from, through: open.to == open.from ? nil : open.to, open.location, "\(what) out of order: found after entry \(open.after)")
+        issue(
+            .reordered, open.from, through: open.to == open.from ? nil : open.to, open.location,
+            "\(what) out of order: found after entry \(open.after)")
     }
 
     /// Resolves a fork with the line that follows it: call before `consume` of that line.
@@ -290,12 +332,20 @@ public struct RecordChainVerifier: Sendable {
         guard let pending = fork else { return }
         fork = nil
         if let next, next.prev == pending.second.hash {
-            issue(.inserted, pending.seq, pending.first.location, "entry \(pending.seq) at \(pending.first.location) was inserted: the chain continues from the one at \(pending.second.location)")
+            issue(
+                .inserted, pending.seq, pending.first.location,
+                "entry \(pending.seq) at \(pending.first.location) was inserted: the chain continues from the one at \(pending.second.location)"
+            )
             prevHash = pending.second.hash
-            if let last = lastInOrder { lastInOrder = (last.seq, pending.second.hash, last.prev, pending.second.location) }
+            if let last = lastInOrder {
+                lastInOrder = (last.seq, pending.second.hash, last.prev, pending.second.location)
+            }
             report.lastHash = pending.second.hash
         } else {
-            issue(.inserted, pending.seq, pending.second.location, "entry \(pending.seq) at \(pending.second.location) was inserted: it repeats the place of the one at \(pending.first.location)")
+            issue(
+                .inserted, pending.seq, pending.second.location,
+                "entry \(pending.seq) at \(pending.second.location) was inserted: it repeats the place of the one at \(pending.first.location)"
+            )
         }
     }
 
@@ -305,7 +355,9 @@ public struct RecordChainVerifier: Sendable {
         flushReorder()
         for range in missing {
             let what = range.from == range.to ? "entry \(range.from) is" : "entries \(range.from)...\(range.to) are"
-            issue(.deleted, range.from, through: range.to == range.from ? nil : range.to, range.location, "\(what) missing (deleted) before this line")
+            issue(
+                .deleted, range.from, through: range.to == range.from ? nil : range.to, range.location,
+                "\(what) missing (deleted) before this line")
         }
         missing.removeAll()
         if !started {
@@ -313,27 +365,39 @@ public struct RecordChainVerifier: Sendable {
         }
         if let first = report.firstSeq, first > 0, !startsAtAnchor {
             if prunedThrough == nil || prunedThrough! + 1 < first {
-                issue(.deleted, 0, through: first - 1, EntryLocation("log"), "entries 0...\(first - 1) are missing and no prune record covers them")
+                issue(
+                    .deleted, 0, through: first - 1, EntryLocation("log"),
+                    "entries 0...\(first - 1) are missing and no prune record covers them")
             }
         }
         if let head, let headLine {
             if case .checkpoint(let checkpoint)? = try? EntryBody(entry: head, vin: meta.vin) {
                 if (try? signatureValid(head, checkpoint, key: checkpoint.key)) != true {
-                    issue(.checkpointSignature, head.seq, EntryLocation("HEAD"), "the checkpoint in HEAD (entry \(head.seq)) is not signed by a device key of this log")
+                    issue(
+                        .checkpointSignature, head.seq, EntryLocation("HEAD"),
+                        "the checkpoint in HEAD (entry \(head.seq)) is not signed by a device key of this log")
                 }
             } else {
-                issue(.schema, head.seq, EntryLocation("HEAD"), "HEAD is not a well-formed checkpoint (\(headLine.count) bytes)")
+                issue(
+                    .schema, head.seq, EntryLocation("HEAD"),
+                    "HEAD is not a well-formed checkpoint (\(headLine.count) bytes)")
             }
             let last = report.lastSeq
             if last == nil || last! < head.seq {
-                issue(.truncated, (last ?? 0) + 1, through: head.seq, EntryLocation("end of log"),
-                      "the log ends at entry \(last.map(String.init) ?? "none") but the signed checkpoint in HEAD covers entries up to \(head.seq)")
+                issue(
+                    .truncated, (last ?? 0) + 1, through: head.seq, EntryLocation("end of log"),
+                    "the log ends at entry \(last.map(String.init) ?? "none") but the signed checkpoint in HEAD covers entries up to \(head.seq)"
+                )
             } else if !sawHeadEntry {
-                issue(.deleted, head.seq, EntryLocation("HEAD"), "the checkpoint in HEAD (entry \(head.seq)) is not in the log")
+                issue(
+                    .deleted, head.seq, EntryLocation("HEAD"),
+                    "the checkpoint in HEAD (entry \(head.seq)) is not in the log")
             }
         }
         if checksMetaKey, let currentKey, currentKey != meta.keyID {
-            issue(.meta, nil, EntryLocation("log.json"), "log.json names device key \(meta.keyID); the chain is signed by \(currentKey)")
+            issue(
+                .meta, nil, EntryLocation("log.json"),
+                "log.json names device key \(meta.keyID); the chain is signed by \(currentKey)")
         }
         report.keyID = currentKey
         report.unsignedTail = sinceCheckpoint

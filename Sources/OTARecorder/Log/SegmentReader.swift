@@ -5,7 +5,8 @@ public enum SegmentReader {
     /// Calls `body` for each line (without its `LF`), its byte offset, and whether it ended with
     /// `LF` (only the last line of a file can lack it: a torn tail).
     public static func forEachLine(
-        _ path: String, _ body: (_ line: ArraySlice<UInt8>, _ offset: Int64, _ terminated: Bool) throws(OTAError) -> Void
+        _ path: String,
+        _ body: (_ line: ArraySlice<UInt8>, _ offset: Int64, _ terminated: Bool) throws(OTAError) -> Void
     ) throws(OTAError) {
         let file = try InputFile(path: path)
         var chunk = [UInt8](repeating: 0, count: 1 << 20)

@@ -142,16 +142,20 @@ extension RegulatoryReference.Kind {
 public enum RecordReasonText {
     public static func text(for code: String, _ language: RecordLanguage) -> String {
         switch code {
-        case "approval.missing": language.pick("an automated-driving change needs an approval and none was given", "自动驾驶相关变更需要准入批准，但未提供")
+        case "approval.missing":
+            language.pick("an automated-driving change needs an approval and none was given", "自动驾驶相关变更需要准入批准，但未提供")
         case "approval.invalid": language.pick("the approval was not valid for this update", "准入批准对本次升级无效")
         case "consent.missing": language.pick("nobody answered the update notice", "未对升级告知作出答复")
         case "consent.refused": language.pick("the update was declined", "升级被拒绝")
         case "consent.skilled-person": language.pick("this update must be confirmed by a technician", "本次升级须由技术人员确认")
-        case "boot.fallback": language.pick("the new software did not start correctly; the previous software was restored", "新软件未能正常启动，已恢复原软件")
+        case "boot.fallback":
+            language.pick(
+                "the new software did not start correctly; the previous software was restored", "新软件未能正常启动，已恢复原软件")
         case "rollback.requested": language.pick("the update was rolled back on request", "应要求回滚了本次升级")
         case "rollback.security-version", "rollback.version":
             language.pick("the update would have installed older software", "本次升级会安装更旧的软件")
-        case "install.interrupted": language.pick("the installation was interrupted and will be redone in full", "安装被中断，将完整重做")
+        case "install.interrupted":
+            language.pick("the installation was interrupted and will be redone in full", "安装被中断，将完整重做")
         case "slot.hash-mismatch": language.pick("the written software did not match its signed hash", "写入的软件与签名哈希不符")
         case let other where other.hasPrefix("precondition."):
             language.pick("the vehicle was not in a safe state for the update", "车辆不满足升级的安全条件")

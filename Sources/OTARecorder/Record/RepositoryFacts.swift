@@ -23,9 +23,13 @@ public struct RepositoryFacts: Sendable, Equatable {
     public var floorBounded: Bool?
     public var download: DownloadReading?
 
-    public init(repository: String? = nil, target: String? = nil, required: Bool? = nil, workshop: Bool? = nil, rootVersion: Int64? = nil,
-                timestampVersion: Int64? = nil, snapshotVersion: Int64? = nil, targetsVersion: Int64? = nil, events: [String] = [],
-                signedAt: String? = nil, clockFloor: String? = nil, floorBounded: Bool? = nil, download: DownloadReading? = nil) {
+    public init(
+        repository: String? = nil, target: String? = nil, required: Bool? = nil, workshop: Bool? = nil,
+        rootVersion: Int64? = nil,
+        timestampVersion: Int64? = nil, snapshotVersion: Int64? = nil, targetsVersion: Int64? = nil,
+        events: [String] = [],
+        signedAt: String? = nil, clockFloor: String? = nil, floorBounded: Bool? = nil, download: DownloadReading? = nil
+    ) {
         self.repository = repository
         self.target = target
         self.required = required
@@ -44,11 +48,15 @@ public struct RepositoryFacts: Sendable, Equatable {
     /// `self` with every field `other` sets taken from `other`.
     public func merged(with other: RepositoryFacts) -> RepositoryFacts {
         RepositoryFacts(
-            repository: other.repository ?? repository, target: other.target ?? target, required: other.required ?? required,
+            repository: other.repository ?? repository, target: other.target ?? target,
+            required: other.required ?? required,
             workshop: other.workshop ?? workshop, rootVersion: other.rootVersion ?? rootVersion,
-            timestampVersion: other.timestampVersion ?? timestampVersion, snapshotVersion: other.snapshotVersion ?? snapshotVersion,
-            targetsVersion: other.targetsVersion ?? targetsVersion, events: other.events.isEmpty ? events : other.events,
-            signedAt: other.signedAt ?? signedAt, clockFloor: other.clockFloor ?? clockFloor, floorBounded: other.floorBounded ?? floorBounded,
+            timestampVersion: other.timestampVersion ?? timestampVersion,
+            snapshotVersion: other.snapshotVersion ?? snapshotVersion,
+            targetsVersion: other.targetsVersion ?? targetsVersion,
+            events: other.events.isEmpty ? events : other.events,
+            signedAt: other.signedAt ?? signedAt, clockFloor: other.clockFloor ?? clockFloor,
+            floorBounded: other.floorBounded ?? floorBounded,
             download: other.download ?? download)
     }
 }
@@ -64,8 +72,11 @@ public struct DownloadReading: Sendable, Equatable {
     /// The transport's retry log (shortened to fit).
     public var retryLog: String?
 
-    public init(bytes: UInt64? = nil, resumedFrom: UInt64? = nil, received: UInt64? = nil, refetchedChunks: UInt64? = nil, retries: UInt64? = nil,
-                retryLog: String? = nil) {
+    public init(
+        bytes: UInt64? = nil, resumedFrom: UInt64? = nil, received: UInt64? = nil, refetchedChunks: UInt64? = nil,
+        retries: UInt64? = nil,
+        retryLog: String? = nil
+    ) {
         self.bytes = bytes
         self.resumedFrom = resumedFrom
         self.received = received

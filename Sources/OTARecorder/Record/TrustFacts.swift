@@ -23,9 +23,12 @@ public struct TrustFacts: Sendable, Equatable {
     public var changed: Bool?
     public var recovery: Recovery?
 
-    public init(source: String? = nil, kind: String? = nil, fromVersion: UInt64? = nil, toVersion: UInt64? = nil, anchorsAdded: [String] = [],
-                anchorsRetired: [String] = [], crlsApplied: [String] = [], crlsNotNewer: [String] = [], changed: Bool? = nil,
-                recovery: Recovery? = nil) {
+    public init(
+        source: String? = nil, kind: String? = nil, fromVersion: UInt64? = nil, toVersion: UInt64? = nil,
+        anchorsAdded: [String] = [],
+        anchorsRetired: [String] = [], crlsApplied: [String] = [], crlsNotNewer: [String] = [], changed: Bool? = nil,
+        recovery: Recovery? = nil
+    ) {
         self.source = source
         self.kind = kind
         self.fromVersion = fromVersion

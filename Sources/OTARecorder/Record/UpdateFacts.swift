@@ -49,8 +49,10 @@ public struct UpdateFacts: Sendable, Equatable {
     public var signers: [Signer]
     public var approval: Approval?
 
-    public init(bundle: String, campaign: String, manifestDigest: String? = nil, categories: [ChangeCategory] = [],
-                references: [Reference] = [], signers: [Signer] = [], approval: Approval? = nil) {
+    public init(
+        bundle: String, campaign: String, manifestDigest: String? = nil, categories: [ChangeCategory] = [],
+        references: [Reference] = [], signers: [Signer] = [], approval: Approval? = nil
+    ) {
         self.bundle = bundle
         self.campaign = campaign
         self.manifestDigest = manifestDigest
@@ -83,11 +85,13 @@ public struct ECUFacts: Sendable, Equatable {
     public var imageHashBefore: String?
     public var imageHashAfter: String?
 
-    public init(ecu: String, hardwarePart: String? = nil, kind: Manifest.ImageKind? = nil,
-                versionBefore: String? = nil, versionAfter: String? = nil,
-                securityVersionBefore: UInt64? = nil, securityVersionAfter: UInt64? = nil,
-                rxswinBefore: String? = nil, rxswinAfter: String? = nil, swinBefore: String? = nil, swinAfter: String? = nil,
-                imageHashBefore: String? = nil, imageHashAfter: String? = nil) {
+    public init(
+        ecu: String, hardwarePart: String? = nil, kind: Manifest.ImageKind? = nil,
+        versionBefore: String? = nil, versionAfter: String? = nil,
+        securityVersionBefore: UInt64? = nil, securityVersionAfter: UInt64? = nil,
+        rxswinBefore: String? = nil, rxswinAfter: String? = nil, swinBefore: String? = nil, swinAfter: String? = nil,
+        imageHashBefore: String? = nil, imageHashAfter: String? = nil
+    ) {
         self.ecu = ecu
         self.hardwarePart = hardwarePart
         self.kind = kind
@@ -131,7 +135,10 @@ public struct PreconditionReadings: Sendable, Equatable {
     public var driving: Bool?
     public var doorsUnlockable: Bool?
 
-    public init(parked: Bool? = nil, gear: String? = nil, batteryPercent: Int64? = nil, driving: Bool? = nil, doorsUnlockable: Bool? = nil) {
+    public init(
+        parked: Bool? = nil, gear: String? = nil, batteryPercent: Int64? = nil, driving: Bool? = nil,
+        doorsUnlockable: Bool? = nil
+    ) {
         self.parked = parked
         self.gear = gear
         self.batteryPercent = batteryPercent

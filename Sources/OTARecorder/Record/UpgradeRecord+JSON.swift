@@ -8,14 +8,20 @@ extension UpgradeRecord {
         "preconditions", "reasons", "repository", "resultNotices", "started", "step", "time", "trust", "update",
     ]
     static let trustMembers: Set<String> = [
-        "anchorsAdded", "anchorsRetired", "changed", "crlsApplied", "crlsNotNewer", "fromVersion", "kind", "recovery", "source", "toVersion",
+        "anchorsAdded", "anchorsRetired", "changed", "crlsApplied", "crlsNotNewer", "fromVersion", "kind", "recovery",
+        "source", "toVersion",
     ]
     static let repositoryMembers: Set<String> = [
-        "clockFloor", "download", "events", "floorBounded", "repository", "required", "rootVersion", "signedAt", "snapshotVersion", "target",
+        "clockFloor", "download", "events", "floorBounded", "repository", "required", "rootVersion", "signedAt",
+        "snapshotVersion", "target",
         "targetsVersion", "timestampVersion", "workshop",
     ]
-    static let downloadMembers: Set<String> = ["bytes", "received", "refetchedChunks", "resumedFrom", "retries", "retryLog"]
-    static let updateMembers: Set<String> = ["approval", "bundle", "campaign", "categories", "manifestDigest", "references", "signers"]
+    static let downloadMembers: Set<String> = [
+        "bytes", "received", "refetchedChunks", "resumedFrom", "retries", "retryLog",
+    ]
+    static let updateMembers: Set<String> = [
+        "approval", "bundle", "campaign", "categories", "manifestDigest", "references", "signers",
+    ]
     static let ecuMembers: Set<String> = [
         "ecu", "hardwarePart", "imageHashAfter", "imageHashBefore", "kind", "rxswinAfter", "rxswinBefore",
         "securityVersionAfter", "securityVersionBefore", "swinAfter", "swinBefore", "versionAfter", "versionBefore",
@@ -118,11 +124,15 @@ extension UpgradeRecord {
     private static func repository(_ item: JSONObjectReader) throws(OTAError) -> RepositoryFacts {
         let versions: ClosedRange<Int64> = 0...Int64.max
         var facts = RepositoryFacts(
-            repository: try item.optionalString("repository", maximumBytes: 2048), target: try item.optionalString("target", maximumBytes: 1024),
+            repository: try item.optionalString("repository", maximumBytes: 2048),
+            target: try item.optionalString("target", maximumBytes: 1024),
             required: try item.optionalBool("required"), workshop: try item.optionalBool("workshop"),
-            rootVersion: try item.optionalInteger("rootVersion", in: versions), timestampVersion: try item.optionalInteger("timestampVersion", in: versions),
-            snapshotVersion: try item.optionalInteger("snapshotVersion", in: versions), targetsVersion: try item.optionalInteger("targetsVersion", in: versions),
-            signedAt: try item.optionalInstant("signedAt"), clockFloor: try item.optionalInstant("clockFloor"), floorBounded: try item.optionalBool("floorBounded"))
+            rootVersion: try item.optionalInteger("rootVersion", in: versions),
+            timestampVersion: try item.optionalInteger("timestampVersion", in: versions),
+            snapshotVersion: try item.optionalInteger("snapshotVersion", in: versions),
+            targetsVersion: try item.optionalInteger("targetsVersion", in: versions),
+            signedAt: try item.optionalInstant("signedAt"), clockFloor: try item.optionalInstant("clockFloor"),
+            floorBounded: try item.optionalBool("floorBounded"))
         facts.events = try item.array("events", maximumCount: 64) { value, path throws(OTAError) in
             guard let text = value.stringValue, !text.isEmpty, text.utf8.count <= 1024 else {
                 throw OTAError(.recordsFieldType, "\(path): must be a non-empty string of at most 1024 bytes")
@@ -131,9 +141,12 @@ extension UpgradeRecord {
         }
         if let download = try item.optionalObject("download", allowed: Self.downloadMembers) {
             facts.download = DownloadReading(
-                bytes: try download.optionalUnsigned("bytes"), resumedFrom: try download.optionalUnsigned("resumedFrom"),
-                received: try download.optionalUnsigned("received"), refetchedChunks: try download.optionalUnsigned("refetchedChunks"),
-                retries: try download.optionalUnsigned("retries"), retryLog: try download.optionalString("retryLog", maximumBytes: 4096))
+                bytes: try download.optionalUnsigned("bytes"),
+                resumedFrom: try download.optionalUnsigned("resumedFrom"),
+                received: try download.optionalUnsigned("received"),
+                refetchedChunks: try download.optionalUnsigned("refetchedChunks"),
+                retries: try download.optionalUnsigned("retries"),
+                retryLog: try download.optionalString("retryLog", maximumBytes: 4096))
         }
         return facts
     }
@@ -148,9 +161,11 @@ extension UpgradeRecord {
             }
         }
         return TrustFacts(
-            source: try item.optionalString("source", maximumBytes: 1024), kind: try item.optionalString("kind", maximumBytes: 32),
+            source: try item.optionalString("source", maximumBytes: 1024),
+            kind: try item.optionalString("kind", maximumBytes: 32),
             fromVersion: try item.optionalUnsigned("fromVersion"), toVersion: try item.optionalUnsigned("toVersion"),
-            anchorsAdded: try texts("anchorsAdded"), anchorsRetired: try texts("anchorsRetired"), crlsApplied: try texts("crlsApplied"),
+            anchorsAdded: try texts("anchorsAdded"), anchorsRetired: try texts("anchorsRetired"),
+            crlsApplied: try texts("crlsApplied"),
             crlsNotNewer: try texts("crlsNotNewer"), changed: try item.optionalBool("changed"),
             recovery: try item.optionalEnumeration("recovery", TrustFacts.Recovery.self))
     }
@@ -161,10 +176,16 @@ extension UpgradeRecord {
         out.set("campaign", update.campaign)
         out.set("manifestDigest", update.manifestDigest)
         out.set("categories", array: update.categories.map { .string($0.rawValue) })
-        out.set("references", array: update.references.map {
-            .object(["kind": .string($0.kind.rawValue), "number": .string($0.number), "authority": .string($0.authority)])
-        })
-        out.set("signers", array: update.signers.map { .object(["subject": .string($0.subject), "keyId": .string($0.keyID)]) })
+        out.set(
+            "references",
+            array: update.references.map {
+                .object([
+                    "kind": .string($0.kind.rawValue), "number": .string($0.number), "authority": .string($0.authority),
+                ])
+            })
+        out.set(
+            "signers",
+            array: update.signers.map { .object(["subject": .string($0.subject), "keyId": .string($0.keyID)]) })
         if let approval = update.approval {
             var item = JSONObjectWriter()
             item.set("number", approval.number)
@@ -205,25 +226,33 @@ extension UpgradeRecord {
         errorCode = try object.optionalString("errorCode", maximumBytes: 128)
         reasons = try object.array("reasons", maximumCount: 64) { value, path throws(OTAError) in
             let item = try JSONObjectReader(value, path: path, allowed: ["code", "message"])
-            return RecordReason(code: try item.string("code", maximumBytes: 128), message: try item.string("message", maximumBytes: 8192))
+            return RecordReason(
+                code: try item.string("code", maximumBytes: 128),
+                message: try item.string("message", maximumBytes: 8192))
         }
         if let item = try object.optionalObject("update", allowed: Self.updateMembers) {
             update = try Self.update(item)
         } else {
             update = nil
         }
-        ecus = try object.array("ecus") { value, path throws(OTAError) in try Self.ecu(JSONObjectReader(value, path: path, allowed: Self.ecuMembers)) }
-        if let item = try object.optionalObject("preconditions", allowed: ["batteryPercent", "doorsUnlockable", "driving", "gear", "parked"]) {
+        ecus = try object.array("ecus") { value, path throws(OTAError) in
+            try Self.ecu(JSONObjectReader(value, path: path, allowed: Self.ecuMembers))
+        }
+        if let item = try object.optionalObject(
+            "preconditions", allowed: ["batteryPercent", "doorsUnlockable", "driving", "gear", "parked"])
+        {
             preconditions = PreconditionReadings(
                 parked: try item.optionalBool("parked"), gear: try item.optionalString("gear", maximumBytes: 16),
-                batteryPercent: try item.optionalInteger("batteryPercent", in: 0...100), driving: try item.optionalBool("driving"),
+                batteryPercent: try item.optionalInteger("batteryPercent", in: 0...100),
+                driving: try item.optionalBool("driving"),
                 doorsUnlockable: try item.optionalBool("doorsUnlockable"))
         } else {
             preconditions = nil
         }
         if let item = try object.optionalObject("boot", allowed: ["booted", "count", "triesRemaining", "unrecorded"]) {
             boot = BootReading(
-                booted: try item.optionalString("booted", maximumBytes: 1024), triesRemaining: try item.optionalInteger("triesRemaining", in: 0...1000),
+                booted: try item.optionalString("booted", maximumBytes: 1024),
+                triesRemaining: try item.optionalInteger("triesRemaining", in: 0...1000),
                 count: try item.optionalUnsigned("count"), unrecorded: try item.optionalUnsigned("unrecorded"))
         } else {
             boot = nil
@@ -245,7 +274,8 @@ extension UpgradeRecord {
         }
         if let item = try object.optionalObject("confirmation", allowed: ["answer", "at", "channel", "party"]) {
             confirmation = Confirmation(
-                party: try item.enumeration("party", ConfirmingParty.self), channel: try item.string("channel", maximumBytes: 64),
+                party: try item.enumeration("party", ConfirmingParty.self),
+                channel: try item.string("channel", maximumBytes: 64),
                 answer: try item.enumeration("answer", ConsentAnswer.self), at: try item.time("at"))
         } else {
             confirmation = nil
@@ -263,27 +293,34 @@ extension UpgradeRecord {
     }
 
     private static func update(_ item: JSONObjectReader) throws(OTAError) -> UpdateFacts {
-        var facts = UpdateFacts(bundle: try item.string("bundle", maximumBytes: 256), campaign: try item.string("campaign", maximumBytes: 256))
+        var facts = UpdateFacts(
+            bundle: try item.string("bundle", maximumBytes: 256),
+            campaign: try item.string("campaign", maximumBytes: 256))
         facts.manifestDigest = try item.optionalDigest("manifestDigest")
         facts.categories = try item.array("categories", maximumCount: 32) { value, path throws(OTAError) in
             guard let text = value.stringValue, let category = ChangeCategory(rawValue: text) else {
-                throw OTAError(.recordsFieldType, "\(path): must be one of " + ChangeCategory.allCases.map(\.rawValue).joined(separator: ", "))
+                throw OTAError(
+                    .recordsFieldType,
+                    "\(path): must be one of " + ChangeCategory.allCases.map(\.rawValue).joined(separator: ", "))
             }
             return category
         }
         facts.references = try item.array("references", maximumCount: 64) { value, path throws(OTAError) in
             let reference = try JSONObjectReader(value, path: path, allowed: ["authority", "kind", "number"])
             return UpdateFacts.Reference(
-                kind: try reference.enumeration("kind", RegulatoryReference.Kind.self), number: try reference.string("number", maximumBytes: 256),
+                kind: try reference.enumeration("kind", RegulatoryReference.Kind.self),
+                number: try reference.string("number", maximumBytes: 256),
                 authority: try reference.string("authority", maximumBytes: 256))
         }
         facts.signers = try item.array("signers", maximumCount: 16) { value, path throws(OTAError) in
             let signer = try JSONObjectReader(value, path: path, allowed: ["keyId", "subject"])
-            return UpdateFacts.Signer(subject: try signer.string("subject", maximumBytes: 1024), keyID: try signer.digest("keyId"))
+            return UpdateFacts.Signer(
+                subject: try signer.string("subject", maximumBytes: 1024), keyID: try signer.digest("keyId"))
         }
         if let approval = try item.optionalObject("approval", allowed: ["authority", "number", "validUntil"]) {
             facts.approval = UpdateFacts.Approval(
-                number: try approval.string("number", maximumBytes: 256), authority: try approval.string("authority", maximumBytes: 1024),
+                number: try approval.string("number", maximumBytes: 256),
+                authority: try approval.string("authority", maximumBytes: 1024),
                 validUntil: try approval.optionalInstant("validUntil"))
         }
         return facts
@@ -291,19 +328,27 @@ extension UpgradeRecord {
 
     private static func ecu(_ item: JSONObjectReader) throws(OTAError) -> ECUFacts {
         ECUFacts(
-            ecu: try item.string("ecu", maximumBytes: 128), hardwarePart: try item.optionalString("hardwarePart", maximumBytes: 128),
+            ecu: try item.string("ecu", maximumBytes: 128),
+            hardwarePart: try item.optionalString("hardwarePart", maximumBytes: 128),
             kind: try item.optionalEnumeration("kind", Manifest.ImageKind.self),
-            versionBefore: try item.optionalString("versionBefore", maximumBytes: 128), versionAfter: try item.optionalString("versionAfter", maximumBytes: 128),
-            securityVersionBefore: try item.optionalUnsigned("securityVersionBefore"), securityVersionAfter: try item.optionalUnsigned("securityVersionAfter"),
-            rxswinBefore: try item.optionalString("rxswinBefore", maximumBytes: 256), rxswinAfter: try item.optionalString("rxswinAfter", maximumBytes: 256),
-            swinBefore: try item.optionalString("swinBefore", maximumBytes: 256), swinAfter: try item.optionalString("swinAfter", maximumBytes: 256),
-            imageHashBefore: try item.optionalDigest("imageHashBefore"), imageHashAfter: try item.optionalDigest("imageHashAfter"))
+            versionBefore: try item.optionalString("versionBefore", maximumBytes: 128),
+            versionAfter: try item.optionalString("versionAfter", maximumBytes: 128),
+            securityVersionBefore: try item.optionalUnsigned("securityVersionBefore"),
+            securityVersionAfter: try item.optionalUnsigned("securityVersionAfter"),
+            rxswinBefore: try item.optionalString("rxswinBefore", maximumBytes: 256),
+            rxswinAfter: try item.optionalString("rxswinAfter", maximumBytes: 256),
+            swinBefore: try item.optionalString("swinBefore", maximumBytes: 256),
+            swinAfter: try item.optionalString("swinAfter", maximumBytes: 256),
+            imageHashBefore: try item.optionalDigest("imageHashBefore"),
+            imageHashAfter: try item.optionalDigest("imageHashAfter"))
     }
 
     /// Parses a record from JSON text for the log of `vin`.
     public init(jsonText: some Collection<UInt8>, vin: String, source: String = "record") throws(OTAError) {
         let value: JSONValue
-        do { value = try JSONValue.parse(jsonText) } catch { throw OTAError(.recordsInputInvalid, "\(source): \(error.message)") }
+        do { value = try JSONValue.parse(jsonText) } catch {
+            throw OTAError(.recordsInputInvalid, "\(source): \(error.message)")
+        }
         try self.init(json: value, vin: vin, source: source)
     }
 }
@@ -341,7 +386,8 @@ extension UpgradeRecord {
                 UpdateFacts.Reference(kind: $0.kind, number: clip($0.number, 256), authority: clip($0.authority, 256))
             }
             update.signers = update.signers.prefix(16).compactMap { signer in
-                JSONObjectReader.isDigest(signer.keyID) ? UpdateFacts.Signer(subject: clip(signer.subject, 1024), keyID: signer.keyID) : nil
+                JSONObjectReader.isDigest(signer.keyID)
+                    ? UpdateFacts.Signer(subject: clip(signer.subject, 1024), keyID: signer.keyID) : nil
             }
             if let approval = update.approval {
                 update.approval = UpdateFacts.Approval(
@@ -399,7 +445,9 @@ extension UpgradeRecord {
             out.trust = facts
         }
         if let notice {
-            out.notice = JSONObjectReader.isDigest(notice.digest) ? NoticeShown(digest: notice.digest, language: clip(notice.language, 35)) : nil
+            out.notice =
+                JSONObjectReader.isDigest(notice.digest)
+                ? NoticeShown(digest: notice.digest, language: clip(notice.language, 35)) : nil
         }
         if var confirmation = out.confirmation {
             confirmation.channel = clip(confirmation.channel, 64)

@@ -43,11 +43,14 @@ public struct UpgradeRecord: Sendable, Equatable {
     public var finished: RecordTime?
     public var durationMs: Int64?
 
-    public init(time: RecordTime, vin: String, attempt: String? = nil, phase: RecordPhase? = nil, step: RecordStep,
-                outcome: RecordOutcome, errorCode: String? = nil, reasons: [RecordReason] = [], update: UpdateFacts? = nil,
-                ecus: [ECUFacts] = [], preconditions: PreconditionReadings? = nil, boot: BootReading? = nil, repository: RepositoryFacts? = nil, trust: TrustFacts? = nil, notice: NoticeShown? = nil,
-                confirmation: Confirmation? = nil, resultNotices: [NoticeShown] = [], started: RecordTime? = nil,
-                finished: RecordTime? = nil, durationMs: Int64? = nil) {
+    public init(
+        time: RecordTime, vin: String, attempt: String? = nil, phase: RecordPhase? = nil, step: RecordStep,
+        outcome: RecordOutcome, errorCode: String? = nil, reasons: [RecordReason] = [], update: UpdateFacts? = nil,
+        ecus: [ECUFacts] = [], preconditions: PreconditionReadings? = nil, boot: BootReading? = nil,
+        repository: RepositoryFacts? = nil, trust: TrustFacts? = nil, notice: NoticeShown? = nil,
+        confirmation: Confirmation? = nil, resultNotices: [NoticeShown] = [], started: RecordTime? = nil,
+        finished: RecordTime? = nil, durationMs: Int64? = nil
+    ) {
         self.time = time
         self.vin = vin
         self.attempt = attempt

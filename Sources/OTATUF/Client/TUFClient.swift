@@ -38,7 +38,8 @@ public final class TUFClient {
         self.limits = limits
         self.now = now
         guard let bytes = store.read(TUFRoleName.root, limit: limits.root) else {
-            throw OTAError(.tufNotInitialized, "\(store.path(TUFRoleName.root)): no trusted root (run init with a root.json)")
+            throw OTAError(
+                .tufNotInitialized, "\(store.path(TUFRoleName.root)): no trusted root (run init with a root.json)")
         }
         let root = try RootMetadata(bytes: bytes, source: "trusted root.json", limit: limits.root)
         try root.verify(root.metadata, role: TUFRoleName.root)
@@ -72,7 +73,7 @@ public final class TUFClient {
             let bytes: [UInt8]
             do throws(OTAError) {
                 bytes = try fetcher.fetch("\(metadataURL)/\(next).root.json", maxLength: limits.root)
-            } catch where error.code == .transportNotFound {
+            } catch  where error.code == .transportNotFound {
                 break
             }
             let candidate = try RootMetadata(bytes: bytes, source: "\(next).root.json", limit: limits.root)
@@ -80,7 +81,9 @@ public final class TUFClient {
             try root.verify(candidate.metadata, role: TUFRoleName.root)
             try candidate.verify(candidate.metadata, role: TUFRoleName.root)
             guard candidate.metadata.version == next else {
-                throw OTAError(.tufVersionMismatch, "\(next).root.json holds version \(candidate.metadata.version), expected \(next)")
+                throw OTAError(
+                    .tufVersionMismatch,
+                    "\(next).root.json holds version \(candidate.metadata.version), expected \(next)")
             }
             root = candidate
             try store.write(TUFRoleName.root, bytes)
@@ -107,7 +110,8 @@ public final class TUFClient {
         if timestamp == nil, let bytes = store.read(TUFRoleName.timestamp, limit: limits.timestamp) {
             // The stored copy, when its signatures still verify, is the floor for rollback checks
             // even if it has expired.
-            if let local = try? TimestampMetadata(bytes: bytes, source: "trusted timestamp.json", limit: limits.timestamp),
+            if let local = try? TimestampMetadata(
+                bytes: bytes, source: "trusted timestamp.json", limit: limits.timestamp),
                 (try? root.verify(local.metadata, role: TUFRoleName.timestamp)) != nil
             {
                 timestamp = local
@@ -118,10 +122,15 @@ public final class TUFClient {
         try root.verify(new.metadata, role: TUFRoleName.timestamp)
         if let trusted = timestamp {
             guard new.metadata.version >= trusted.metadata.version else {
-                throw OTAError(.tufRollback, "timestamp version \(new.metadata.version) is older than the trusted \(trusted.metadata.version)")
+                throw OTAError(
+                    .tufRollback,
+                    "timestamp version \(new.metadata.version) is older than the trusted \(trusted.metadata.version)")
             }
             guard new.snapshot.version >= trusted.snapshot.version else {
-                throw OTAError(.tufRollback, "timestamp lists snapshot version \(new.snapshot.version), older than the trusted \(trusted.snapshot.version)")
+                throw OTAError(
+                    .tufRollback,
+                    "timestamp lists snapshot version \(new.snapshot.version), older than the trusted \(trusted.snapshot.version)"
+                )
             }
             if new.metadata.version == trusted.metadata.version {
                 // The same version again: keep the trusted copy (a replay of it changes nothing).
@@ -158,18 +167,25 @@ public final class TUFClient {
         let new = try SnapshotMetadata(bytes: bytes, source: name, limit: limit)
         try root.verify(new.metadata, role: TUFRoleName.snapshot)
         guard new.metadata.version == expected.version else {
-            throw OTAError(.tufVersionMismatch, "\(name) holds version \(new.metadata.version); the timestamp lists \(expected.version)")
+            throw OTAError(
+                .tufVersionMismatch,
+                "\(name) holds version \(new.metadata.version); the timestamp lists \(expected.version)")
         }
         if let trusted {
             guard new.metadata.version >= trusted.metadata.version else {
-                throw OTAError(.tufRollback, "snapshot version \(new.metadata.version) is older than the trusted \(trusted.metadata.version)")
+                throw OTAError(
+                    .tufRollback,
+                    "snapshot version \(new.metadata.version) is older than the trusted \(trusted.metadata.version)")
             }
             for entry in trusted.meta.entries {
                 guard let now = new.meta[entry.name] else {
                     throw OTAError(.tufRollback, "snapshot \(new.metadata.version) no longer lists \(entry.name)")
                 }
                 guard now.version >= entry.value.version else {
-                    throw OTAError(.tufRollback, "snapshot \(new.metadata.version) lists \(entry.name) version \(now.version), older than the trusted \(entry.value.version)")
+                    throw OTAError(
+                        .tufRollback,
+                        "snapshot \(new.metadata.version) lists \(entry.name) version \(now.version), older than the trusted \(entry.value.version)"
+                    )
                 }
             }
         }
@@ -190,19 +206,26 @@ public final class TUFClient {
     // MARK: - §5.6 targets
 
     /// Loads (from the store when current, else from the repository) and verifies a targets role.
-    func loadTargets(_ role: String, delegator: (metadata: TargetsMetadata, role: TUFDelegatedRole)?) throws(OTAError) -> TargetsMetadata {
+    func loadTargets(_ role: String, delegator: (metadata: TargetsMetadata, role: TUFDelegatedRole)?) throws(OTAError)
+        -> TargetsMetadata
+    {
         if let cached = targetsRoles[Array(role.utf8)] { return cached }
         guard let snapshot else { throw OTAError(.tufNotInitialized, "no trusted snapshot") }
         guard let expected = snapshot.entry(role: role) else {
             throw OTAError(.tufRoleMissing, "snapshot \(snapshot.metadata.version) does not list \(role).json")
         }
         func verify(_ metadata: SignedMetadata) throws(OTAError) {
-            if let delegator { try delegator.metadata.verify(metadata, delegated: delegator.role) } else { try root.verify(metadata, role: TUFRoleName.targets) }
+            if let delegator {
+                try delegator.metadata.verify(metadata, delegated: delegator.role)
+            } else {
+                try root.verify(metadata, role: TUFRoleName.targets)
+            }
         }
         let limit = expected.length.map { Int(clamping: $0) } ?? limits.targets
         if let bytes = store.read(role, limit: limit),
             let local = try? TargetsMetadata(bytes: bytes, source: "trusted \(role).json", limit: limit),
-            local.metadata.version == expected.version, local.metadata.expires > now(), (try? verify(local.metadata)) != nil
+            local.metadata.version == expected.version, local.metadata.expires > now(),
+            (try? verify(local.metadata)) != nil
         {
             targetsRoles[Array(role.utf8)] = local
             return local
@@ -214,7 +237,9 @@ public final class TUFClient {
         let new = try TargetsMetadata(bytes: bytes, source: name, limit: limit)
         try verify(new.metadata)
         guard new.metadata.version == expected.version else {
-            throw OTAError(.tufVersionMismatch, "\(name) holds version \(new.metadata.version); the snapshot lists \(expected.version)")
+            throw OTAError(
+                .tufVersionMismatch,
+                "\(name) holds version \(new.metadata.version); the snapshot lists \(expected.version)")
         }
         try new.metadata.requireUnexpired(role, now: now())
         try store.write(role, bytes)
@@ -224,7 +249,9 @@ public final class TUFClient {
     }
 
     /// The version of a trusted targets role, once loaded.
-    public func trustedVersion(ofTargetsRole role: String) -> Int64? { targetsRoles[Array(role.utf8)]?.metadata.version }
+    public func trustedVersion(ofTargetsRole role: String) -> Int64? {
+        targetsRoles[Array(role.utf8)]?.metadata.version
+    }
 
     // MARK: - §5.7 target search
 
@@ -232,7 +259,9 @@ public final class TUFClient {
     /// the search, at most `maximumDelegations` roles visited); nil when no role lists it.
     public func target(named name: String) throws(OTAError) -> TUFTargetFile? {
         if !refreshed { try refresh() }
-        var stack: [(role: String, delegator: (metadata: TargetsMetadata, role: TUFDelegatedRole)?)] = [(TUFRoleName.targets, nil)]
+        var stack: [(role: String, delegator: (metadata: TargetsMetadata, role: TUFDelegatedRole)?)] = [
+            (TUFRoleName.targets, nil)
+        ]
         var visited = Set<[UInt8]>()
         while let (role, delegator) = stack.popLast() {
             guard visited.count < limits.maximumDelegations else {
@@ -250,7 +279,10 @@ public final class TUFClient {
                     break
                 }
             }
-            stack.append(contentsOf: children.reversed().map { (role: $0.0, delegator: $0.1.map { (metadata: $0.0, role: $0.1) }) })
+            stack.append(
+                contentsOf: children.reversed().map {
+                    (role: $0.0, delegator: $0.1.map { (metadata: $0.0, role: $0.1) })
+                })
         }
         return nil
     }
@@ -263,7 +295,9 @@ public final class TUFClient {
         var seen = Set<[UInt8]>()
         var visited = Set<[UInt8]>()
         // (role, its delegator, the chain of delegations leading to it)
-        var stack: [(role: String, delegator: (metadata: TargetsMetadata, role: TUFDelegatedRole)?, chain: [TUFDelegatedRole])] = [(TUFRoleName.targets, nil, [])]
+        var stack:
+            [(role: String, delegator: (metadata: TargetsMetadata, role: TUFDelegatedRole)?, chain: [TUFDelegatedRole])] =
+                [(TUFRoleName.targets, nil, [])]
         while let (role, delegator, chain) = stack.popLast() {
             guard visited.count < limits.maximumDelegations else { break }
             guard visited.insert(Array(role.utf8)).inserted else { continue }
@@ -271,7 +305,10 @@ public final class TUFClient {
             for entry in metadata.targets.entries where chain.allSatisfy({ $0.covers(entry.name) }) {
                 if seen.insert(Array(entry.name.utf8)).inserted { result.append((entry.name, entry.value)) }
             }
-            stack.append(contentsOf: metadata.delegations.reversed().map { (role: $0.name, delegator: (metadata: metadata, role: $0), chain: chain + [$0]) })
+            stack.append(
+                contentsOf: metadata.delegations.reversed().map {
+                    (role: $0.name, delegator: (metadata: metadata, role: $0), chain: chain + [$0])
+                })
         }
         return result
     }
@@ -295,7 +332,9 @@ public final class TUFClient {
     }
 
     public static func checkTarget(_ bytes: [UInt8], _ file: TUFTargetFile, name: String) throws(OTAError) {
-        guard Int64(bytes.count) == file.length else { throw OTAError(.tufLengthMismatch, "\(name): \(bytes.count) bytes; \(file.length) signed") }
+        guard Int64(bytes.count) == file.length else {
+            throw OTAError(.tufLengthMismatch, "\(name): \(bytes.count) bytes; \(file.length) signed")
+        }
         try TUFHashes.check(bytes, against: file.hashes, what: name)
     }
 }

@@ -15,10 +15,12 @@ public struct FileFetcher: TUFFetcher {
     public func fetch(_ url: String, maxLength: Int) throws(OTAError) -> [UInt8] {
         let path = url.hasPrefix("file://") ? String(url.dropFirst(7)) : url
         let decoded = PercentEncoding.decode(path) ?? path
-        guard FileSystem.exists(decoded), !FileSystem.isDirectory(decoded) else { throw OTAError(.transportNotFound, "\(url): not found") }
+        guard FileSystem.exists(decoded), !FileSystem.isDirectory(decoded) else {
+            throw OTAError(.transportNotFound, "\(url): not found")
+        }
         do throws(OTAError) {
             return try FileSystem.read(decoded, limit: maxLength)
-        } catch where error.code == .ioTooLarge {
+        } catch  where error.code == .ioTooLarge {
             throw OTAError(.tufTooLarge, "\(url): more than \(maxLength) bytes")
         }
     }
@@ -55,7 +57,8 @@ public enum PercentEncoding {
         var i = 0
         while i < bytes.count {
             if bytes[i] == 0x25 {
-                guard i + 2 < bytes.count, let value = Hex.decode(String(decoding: bytes[i + 1...i + 2], as: UTF8.self)) else { return nil }
+                guard i + 2 < bytes.count, let value = Hex.decode(String(decoding: bytes[i + 1...i + 2], as: UTF8.self))
+                else { return nil }
                 out += value
                 i += 3
             } else {
@@ -78,9 +81,12 @@ public struct TUFLimits: Sendable {
     public var maximumDelegations: Int
 
     public static let `default` = TUFLimits(
-        root: 512_000, timestamp: 16_384, snapshot: 2_000_000, targets: 5_000_000, maximumRootRotations: 32, maximumDelegations: 32)
+        root: 512_000, timestamp: 16_384, snapshot: 2_000_000, targets: 5_000_000, maximumRootRotations: 32,
+        maximumDelegations: 32)
 
-    public init(root: Int, timestamp: Int, snapshot: Int, targets: Int, maximumRootRotations: Int, maximumDelegations: Int) {
+    public init(
+        root: Int, timestamp: Int, snapshot: Int, targets: Int, maximumRootRotations: Int, maximumDelegations: Int
+    ) {
         self.root = root
         self.timestamp = timestamp
         self.snapshot = snapshot

@@ -38,7 +38,9 @@ public struct JSONObject: Sendable, Equatable {
         public let name: String
         public let value: TUFJSON
 
-        public static func == (lhs: Member, rhs: Member) -> Bool { lhs.name.utf8.elementsEqual(rhs.name.utf8) && lhs.value == rhs.value }
+        public static func == (lhs: Member, rhs: Member) -> Bool {
+            lhs.name.utf8.elementsEqual(rhs.name.utf8) && lhs.value == rhs.value
+        }
     }
 
     public private(set) var members: [Member]
@@ -64,7 +66,11 @@ public struct JSONObject: Sendable, Equatable {
 
     /// Adds or replaces a member (used when building metadata to sign).
     public mutating func set(_ name: String, _ value: TUFJSON) {
-        if let index = position(of: name) { members[index] = Member(name: name, value: value) } else { _ = insert(name, value) }
+        if let index = position(of: name) {
+            members[index] = Member(name: name, value: value)
+        } else {
+            _ = insert(name, value)
+        }
     }
 
     public mutating func remove(_ name: String) {

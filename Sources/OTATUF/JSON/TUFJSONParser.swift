@@ -11,8 +11,12 @@ public enum TUFJSONParser {
     public static let maximumDepth = 64
 
     /// Parses one JSON document (whitespace around it allowed, nothing else after it).
-    public static func parse(_ bytes: [UInt8], source: String = "metadata", limit: Int = 16 << 20) throws(OTAError) -> TUFJSON {
-        guard bytes.count <= limit else { throw OTAError(.tufTooLarge, "\(source): \(bytes.count) bytes; the limit is \(limit)") }
+    public static func parse(_ bytes: [UInt8], source: String = "metadata", limit: Int = 16 << 20) throws(OTAError)
+        -> TUFJSON
+    {
+        guard bytes.count <= limit else {
+            throw OTAError(.tufTooLarge, "\(source): \(bytes.count) bytes; the limit is \(limit)")
+        }
         let limits = StrictJSON.Limits(maximumDepth: maximumDepth, integersOnly: true, refusesEquivalentKeys: false)
         do {
             return try convert(try StrictJSON.parse(bytes, limits: limits), source: source)
@@ -32,7 +36,9 @@ public enum TUFJSONParser {
         case .string(let text): return .string(text)
         case .number(let literal):
             // StrictJSON's integers span Int64 and UInt64; metadata numbers are Int64.
-            guard let integer = Int64(literal) else { throw OTAError(.tufJSON, "\(source): not strict JSON: integer \(literal) is out of range") }
+            guard let integer = Int64(literal) else {
+                throw OTAError(.tufJSON, "\(source): not strict JSON: integer \(literal) is out of range")
+            }
             return .integer(integer)
         case .array(let items):
             var converted: [TUFJSON] = []

@@ -26,7 +26,8 @@ public struct RootMetadata: Sendable {
     static func readKeys(_ fields: TUFFields) throws(OTAError) -> NamedList<TUFKey> {
         var entries: [NamedList<TUFKey>.Entry] = []
         for member in fields.object.members {
-            entries.append(.init(name: member.name, value: try TUFKey(member.value, path: "\(fields.path).\(member.name)")))
+            entries.append(
+                .init(name: member.name, value: try TUFKey(member.value, path: "\(fields.path).\(member.name)")))
         }
         return NamedList(entries)
     }
@@ -51,7 +52,8 @@ public struct TimestampMetadata: Sendable {
     public let metadata: SignedMetadata
     public let snapshot: TUFMetaFile
 
-    public init(bytes: [UInt8], source: String = "timestamp", limit: Int = TUFLimits.default.timestamp) throws(OTAError) {
+    public init(bytes: [UInt8], source: String = "timestamp", limit: Int = TUFLimits.default.timestamp) throws(OTAError)
+    {
         metadata = try SignedMetadata(bytes: bytes, expectedType: TUFRoleName.timestamp, source: source, limit: limit)
         let meta = try TUFFields(.object(metadata.signed), path: "\(source).signed").object("meta")
         guard meta.object.count == 1, let entry = meta.object["snapshot.json"] else {
@@ -71,7 +73,8 @@ public struct SnapshotMetadata: Sendable {
         let fields = try TUFFields(.object(metadata.signed), path: "\(source).signed").object("meta")
         var entries: [NamedList<TUFMetaFile>.Entry] = []
         for member in fields.object.members {
-            entries.append(.init(name: member.name, value: try TUFMetaFile(member.value, path: "\(fields.path).\(member.name)")))
+            entries.append(
+                .init(name: member.name, value: try TUFMetaFile(member.value, path: "\(fields.path).\(member.name)")))
         }
         meta = NamedList(entries)
     }

@@ -20,28 +20,39 @@ struct TUFFields {
     }
 
     func string(_ name: String) throws(OTAError) -> String {
-        guard let text = try value(name).string else { throw OTAError(.tufMetadata, "\(path).\(name): expected a string") }
+        guard let text = try value(name).string else {
+            throw OTAError(.tufMetadata, "\(path).\(name): expected a string")
+        }
         return text
     }
 
     func bool(_ name: String) throws(OTAError) -> Bool {
-        guard let flag = try value(name).bool else { throw OTAError(.tufMetadata, "\(path).\(name): expected true or false") }
+        guard let flag = try value(name).bool else {
+            throw OTAError(.tufMetadata, "\(path).\(name): expected true or false")
+        }
         return flag
     }
 
     /// An integer in `range`.
     func integer(_ name: String, in range: ClosedRange<Int64>) throws(OTAError) -> Int64 {
-        guard let number = try value(name).integer else { throw OTAError(.tufMetadata, "\(path).\(name): expected an integer") }
+        guard let number = try value(name).integer else {
+            throw OTAError(.tufMetadata, "\(path).\(name): expected an integer")
+        }
         guard range.contains(number) else {
-            throw OTAError(.tufMetadata, "\(path).\(name): \(number) is out of range \(range.lowerBound)...\(range.upperBound)")
+            throw OTAError(
+                .tufMetadata, "\(path).\(name): \(number) is out of range \(range.lowerBound)...\(range.upperBound)")
         }
         return number
     }
 
-    func object(_ name: String) throws(OTAError) -> TUFFields { try TUFFields(try value(name), path: "\(path).\(name)") }
+    func object(_ name: String) throws(OTAError) -> TUFFields {
+        try TUFFields(try value(name), path: "\(path).\(name)")
+    }
 
     func array(_ name: String) throws(OTAError) -> [TUFJSON] {
-        guard let items = try value(name).array else { throw OTAError(.tufMetadata, "\(path).\(name): expected an array") }
+        guard let items = try value(name).array else {
+            throw OTAError(.tufMetadata, "\(path).\(name): expected an array")
+        }
         return items
     }
 
@@ -50,8 +61,12 @@ struct TUFFields {
         var seen = Set<[UInt8]>()
         var result: [String] = []
         for (index, item) in try array(name).enumerated() {
-            guard let text = item.string else { throw OTAError(.tufMetadata, "\(path).\(name)[\(index)]: expected a string") }
-            guard seen.insert(Array(text.utf8)).inserted else { throw OTAError(.tufMetadata, "\(path).\(name)[\(index)]: '\(text)' twice") }
+            guard let text = item.string else {
+                throw OTAError(.tufMetadata, "\(path).\(name)[\(index)]: expected a string")
+            }
+            guard seen.insert(Array(text.utf8)).inserted else {
+                throw OTAError(.tufMetadata, "\(path).\(name)[\(index)]: '\(text)' twice")
+            }
             result.append(text)
         }
         return result
@@ -83,7 +98,8 @@ public struct NamedList<Value: Sendable>: Sendable {
 public enum TUFTime {
     public static func parse(_ text: String) -> Int64? {
         let b = Array(text.utf8)
-        guard b.count == 20, b[4] == 0x2d, b[7] == 0x2d, b[10] == 0x54, b[13] == 0x3a, b[16] == 0x3a, b[19] == 0x5a else { return nil }
+        guard b.count == 20, b[4] == 0x2d, b[7] == 0x2d, b[10] == 0x54, b[13] == 0x3a, b[16] == 0x3a, b[19] == 0x5a
+        else { return nil }
         func number(_ range: Range<Int>) -> Int64? {
             var value: Int64 = 0
             for i in range {

@@ -76,7 +76,11 @@ public struct TUFKey: Sendable {
         case .x25519:
             throw OTAError(.keyCannotSign, "an X25519 key cannot sign TUF metadata")
         }
-        return .object(try JSONObject([("keytype", .string(type)), ("scheme", .string(scheme)), ("keyval", .object(try JSONObject([("public", .string(value))])))]))
+        return .object(
+            try JSONObject([
+                ("keytype", .string(type)), ("scheme", .string(scheme)),
+                ("keyval", .object(try JSONObject([("public", .string(value))]))),
+            ]))
     }
 
     /// The key id TUF defines: SHA-256 of the canonical key object, in hex.
@@ -84,8 +88,9 @@ public struct TUFKey: Sendable {
         try Hasher.hash(.sha256, OLPCCanonicalJSON.encode(object)).hex
     }
 
-
-    static func makeVerifier(keyType: String, scheme: String, publicValue: String, path: String) throws(OTAError) -> Verifier {
+    static func makeVerifier(keyType: String, scheme: String, publicValue: String, path: String) throws(OTAError)
+        -> Verifier
+    {
         switch (keyType, scheme) {
         case ("ed25519", "ed25519"):
             guard let raw = Hex.decode(publicValue), raw.count == 32 else {

@@ -65,9 +65,11 @@ public struct SignedMetadata: Sendable {
         }
         specVersion = try signed.string("spec_version")
         let parts = specVersion.split(separator: ".", omittingEmptySubsequences: false)
-        guard (2...3).contains(parts.count), parts.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { (0x30...0x39).contains($0) } }), parts[0] == "1"
+        guard (2...3).contains(parts.count),
+            parts.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { (0x30...0x39).contains($0) } }), parts[0] == "1"
         else {
-            throw OTAError(.tufMetadata, "\(source).signed.spec_version: '\(specVersion)' is not a 1.x specification version")
+            throw OTAError(
+                .tufMetadata, "\(source).signed.spec_version: '\(specVersion)' is not a 1.x specification version")
         }
         let expiresText = try signed.string("expires")
         guard let expires = TUFTime.parse(expiresText) else {
@@ -93,21 +95,26 @@ public struct SignedMetadata: Sendable {
         var identities = Set<String>()
         for keyID in keys.keyIDs {
             guard let key = keyTable[keyID], !counted.contains(keyID) else { continue }
-            let good = signatures.contains { $0.keyID.utf8.elementsEqual(keyID.utf8) && key.verifies($0.bytes, over: message) }
+            let good = signatures.contains {
+                $0.keyID.utf8.elementsEqual(keyID.utf8) && key.verifies($0.bytes, over: message)
+            }
             guard good, identities.insert(key.identity).inserted else { continue }
             counted.insert(keyID)
         }
         guard counted.count >= keys.threshold else {
             throw OTAError(
                 .tufSignatureThreshold,
-                "\(role) version \(version): \(counted.count) valid signature(s) from its keys; the threshold is \(keys.threshold)")
+                "\(role) version \(version): \(counted.count) valid signature(s) from its keys; the threshold is \(keys.threshold)"
+            )
         }
     }
 
     /// Throws `tuf.expired` when `expires` is not after `now` (seconds since 1970).
     public func requireUnexpired(_ role: String, now: Int64) throws(OTAError) {
         guard now < expires else {
-            throw OTAError(.tufExpired, "\(role) version \(version) expired at \(TUFTime.format(expires)) (now \(TUFTime.format(now)))")
+            throw OTAError(
+                .tufExpired,
+                "\(role) version \(version) expired at \(TUFTime.format(expires)) (now \(TUFTime.format(now)))")
         }
     }
 }
@@ -132,7 +139,9 @@ public enum TUFHashes {
         guard fields.object.count > 0 else { throw OTAError(.tufMetadata, "\(fields.path): no hashes") }
         var entries: [NamedList<String>.Entry] = []
         for member in fields.object.members {
-            guard let hex = member.value.string else { throw OTAError(.tufMetadata, "\(fields.path).\(member.name): expected a hex string") }
+            guard let hex = member.value.string else {
+                throw OTAError(.tufMetadata, "\(fields.path).\(member.name): expected a hex string")
+            }
             entries.append(.init(name: member.name, value: hex))
         }
         return NamedList(entries)
@@ -159,7 +168,10 @@ public enum TUFHashes {
             checked += 1
         }
         guard checked > 0 else {
-            throw OTAError(.tufHashUnsupported, "\(what): none of the hash algorithms \(hashes.names.joined(separator: ", ")) is supported (sha256, sm3)")
+            throw OTAError(
+                .tufHashUnsupported,
+                "\(what): none of the hash algorithms \(hashes.names.joined(separator: ", ")) is supported (sha256, sm3)"
+            )
         }
     }
 }

@@ -13,7 +13,9 @@ public struct TUFTargetFile: Sendable {
         length = try fields.integer("length", in: 0...Int64.max)
         hashes = try TUFHashes.read(fields.object("hashes"))
         if fields.has("custom") {
-            guard let custom = try fields.value("custom").object else { throw OTAError(.tufMetadata, "\(path).custom: expected an object") }
+            guard let custom = try fields.value("custom").object else {
+                throw OTAError(.tufMetadata, "\(path).custom: expected an object")
+            }
             self.custom = custom
         } else {
             custom = nil
@@ -56,7 +58,9 @@ public struct TUFDelegatedRole: Sendable {
     /// part, `*` never crossing `/`; or a prefix of the SHA-256 of the path).
     public func covers(_ target: String) -> Bool {
         if let paths { return paths.contains { PathPattern.matches($0, target) } }
-        guard let prefixes = pathHashPrefixes, let digest = try? Hasher.hash(.sha256, Array(target.utf8)).hex else { return false }
+        guard let prefixes = pathHashPrefixes, let digest = try? Hasher.hash(.sha256, Array(target.utf8)).hex else {
+            return false
+        }
         return prefixes.contains { digest.hasPrefix($0.lowercased()) }
     }
 }
@@ -74,7 +78,10 @@ public struct TargetsMetadata: Sendable {
         let targetFields = try signed.object("targets")
         var entries: [NamedList<TUFTargetFile>.Entry] = []
         for member in targetFields.object.members {
-            entries.append(.init(name: member.name, value: try TUFTargetFile(member.value, path: "\(targetFields.path).\(member.name)")))
+            entries.append(
+                .init(
+                    name: member.name,
+                    value: try TUFTargetFile(member.value, path: "\(targetFields.path).\(member.name)")))
         }
         targets = NamedList(entries)
         if signed.has("delegations") {
@@ -85,7 +92,8 @@ public struct TargetsMetadata: Sendable {
             for (index, item) in try delegation.array("roles").enumerated() {
                 let role = try TUFDelegatedRole(item, path: "\(delegation.path).roles[\(index)]")
                 guard names.insert(Array(role.name.utf8)).inserted else {
-                    throw OTAError(.tufMetadata, "\(delegation.path).roles[\(index)]: role '\(role.name)' delegated twice")
+                    throw OTAError(
+                        .tufMetadata, "\(delegation.path).roles[\(index)]: role '\(role.name)' delegated twice")
                 }
                 roles.append(role)
             }

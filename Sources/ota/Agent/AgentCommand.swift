@@ -25,9 +25,11 @@ struct AgentOptions: ParsableArguments {
     @Option(help: "The vehicle's TLS certificate (PEM; default DIR/keys/device.crt when present).") var cert: String?
     @Option(help: "Its private key (PEM; default DIR/keys/device.key).") var key: String?
     @Flag(name: .customLong("allow-http"), help: "Allow plain http:// (test benches only).") var allowHTTP = false
-    @Option(name: .customLong("limit-rate"), help: "Bandwidth cap in bytes per second (0: none).") var limitRate: Int64 = 0
+    @Option(name: .customLong("limit-rate"), help: "Bandwidth cap in bytes per second (0: none).") var limitRate:
+        Int64 = 0
     @Option(help: "Retries per request for drops, stalls and server errors.") var retries = 5
-    @Option(name: .customLong("stall-seconds"), help: "Seconds without progress before a transfer counts as stalled.") var stallSeconds = 30
+    @Option(name: .customLong("stall-seconds"), help: "Seconds without progress before a transfer counts as stalled.")
+    var stallSeconds = 30
     @OptionGroup var progressOptions: ProgressOptions
 
     /// The download's progress on standard error, as `--progress` asks (the install's own
@@ -39,10 +41,14 @@ struct AgentOptions: ParsableArguments {
     }
 
     func transport() -> TransportOptions {
-        let certificate = cert ?? (FileManager.default.fileExists(atPath: vehicle + "/keys/device.crt") ? vehicle + "/keys/device.crt" : nil)
+        let certificate =
+            cert
+            ?? (FileManager.default.fileExists(atPath: vehicle + "/keys/device.crt")
+                ? vehicle + "/keys/device.crt" : nil)
         let privateKey = key ?? (certificate != nil ? vehicle + "/keys/device.key" : nil)
         return TransportOptions(
-            clientCertificate: certificate, clientKey: privateKey, pinnedCA: ca, allowPlainHTTP: allowHTTP, retries: retries, backoff: 0.2,
+            clientCertificate: certificate, clientKey: privateKey, pinnedCA: ca, allowPlainHTTP: allowHTTP,
+            retries: retries, backoff: 0.2,
             stallSeconds: stallSeconds, bandwidthLimit: limitRate)
     }
 }
@@ -52,25 +58,17 @@ extension Agent.Outcome {
         var text = "\(state.rawValue)"
         if let target { text += ": \(target)" }
         if let bundleId { text += " (bundle \(bundleId))" }
-        if let download { text += "; downloaded \(download.bytesReceived) bytes, resumed from \(download.resumedFrom), \(download.retries) retries, \(download.refetchedChunks) chunks fetched again" }
+        if let download {
+            text +=
+                "; downloaded \(download.bytesReceived) bytes, resumed from \(download.resumedFrom), \(download.retries) retries, \(download.refetchedChunks) chunks fetched again"
+        }
         return text
     }
 }
 
 struct AgentCheckCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "check", abstract: "Refresh the metadata and say what the repository offers this vehicle.")
-    @OptionGroup var agent: AgentOptions
-    @OptionGroup var output: OutputOptions
-
-    func run() throws {
-        let vehicle = try Vehicle(directory: agent.vehicle)
-        let outcome = try Agent(vehicle: vehicle, options: .init(repository: agent.repository, transport: agent.transport(), initialRoot: agent.root)).check()
-        Output.succeed(outcome, human: outcome.human, json: output.json)
-    }
-}
-
-struct AgentDownloadCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "download", abstract: "Refresh, pick and download (with resume) the next bundle; no install.")
+    static let configuration = CommandConfiguration(
+        commandName: "check", abstract: "Refresh the metadata and say what the repository offers this vehicle.")
     @OptionGroup var agent: AgentOptions
     @OptionGroup var output: OutputOptions
 
@@ -78,7 +76,25 @@ struct AgentDownloadCommand: ParsableCommand {
         let vehicle = try Vehicle(directory: agent.vehicle)
         let outcome = try Agent(
             vehicle: vehicle,
-            options: .init(repository: agent.repository, transport: agent.transport(), initialRoot: agent.root, progress: agent.progressReporter(json: output.json))
+            options: .init(repository: agent.repository, transport: agent.transport(), initialRoot: agent.root)
+        ).check()
+        Output.succeed(outcome, human: outcome.human, json: output.json)
+    }
+}
+
+struct AgentDownloadCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "download", abstract: "Refresh, pick and download (with resume) the next bundle; no install.")
+    @OptionGroup var agent: AgentOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let vehicle = try Vehicle(directory: agent.vehicle)
+        let outcome = try Agent(
+            vehicle: vehicle,
+            options: .init(
+                repository: agent.repository, transport: agent.transport(), initialRoot: agent.root,
+                progress: agent.progressReporter(json: output.json))
         ).downloadOnly()
         Output.succeed(outcome, human: outcome.human, json: output.json)
     }
@@ -93,21 +109,27 @@ struct AgentRunCommand: ParsableCommand {
     @Option(help: "Language of the notice the user read.") var language = "en"
     @Option(help: "Approval file (for automated-driving changes).") var approval: String?
     @Option(help: "Fleet service URL: the record log is uploaded there after the install attempt.") var fleet: String?
-    @Option(name: .customLong("fleet-ca"), help: "The only CA the fleet service's certificate may chain to (PEM).") var fleetCA: String?
+    @Option(name: .customLong("fleet-ca"), help: "The only CA the fleet service's certificate may chain to (PEM).")
+    var fleetCA: String?
     @OptionGroup var output: OutputOptions
 
     func run() throws {
         let conditions = try state.map { path throws(OTAError) in
-            try CanonicalJSON.decodeInput(VehicleConditions.self, from: try FileSystem.read(path, limit: 1 << 20), as: .usageState)
+            try CanonicalJSON.decodeInput(
+                VehicleConditions.self, from: try FileSystem.read(path, limit: 1 << 20), as: .usageState)
         }
-        let answer = consent.map { Consent(answer: $0 == "yes" ? .accepted : .refused, language: language, by: .owner, channel: "agent") }
+        let answer = consent.map {
+            Consent(answer: $0 == "yes" ? .accepted : .refused, language: language, by: .owner, channel: "agent")
+        }
         let approvalBytes = try approval.map { path throws(OTAError) in try FileSystem.read(path, limit: 1 << 20) }
         let vehicle = try Vehicle(directory: agent.vehicle)
         let outcome = try Agent(
             vehicle: vehicle,
             options: .init(
-                repository: agent.repository, transport: agent.transport(), initialRoot: agent.root, conditions: conditions, consent: answer,
-                approval: approvalBytes, progress: agent.progressReporter(json: output.json), fleet: fleet, fleetTransport: fleetCA.map { ca in
+                repository: agent.repository, transport: agent.transport(), initialRoot: agent.root,
+                conditions: conditions, consent: answer,
+                approval: approvalBytes, progress: agent.progressReporter(json: output.json), fleet: fleet,
+                fleetTransport: fleetCA.map { ca in
                     var options = agent.transport()
                     options.pinnedCA = ca
                     return options
@@ -122,7 +144,9 @@ struct AgentRunCommand: ParsableCommand {
 struct AgentUploadCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "upload",
-        abstract: "Upload the record log's new entries to the fleet service, keep its signed acknowledgement, prune what it allows.")
+        abstract:
+            "Upload the record log's new entries to the fleet service, keep its signed acknowledgement, prune what it allows."
+    )
     @Option(help: "Vehicle directory.") var vehicle: String
     @Option(help: "Fleet service URL.") var fleet: String
     @Option(help: "The only CA the fleet service's certificate may chain to (PEM).") var ca: String?
@@ -135,11 +159,18 @@ struct AgentUploadCommand: ParsableCommand {
 
     func run() throws {
         let certificate = cert ?? vehicle + "/keys/device.crt"
-        let transport = TransportOptions(clientCertificate: certificate, clientKey: key ?? vehicle + "/keys/device.key", pinnedCA: ca, retries: retries, backoff: 0.2)
+        let transport = TransportOptions(
+            clientCertificate: certificate, clientKey: key ?? vehicle + "/keys/device.key", pinnedCA: ca,
+            retries: retries, backoff: 0.2)
         while true {
-            let uploader = FleetUploader(vehicle: try Vehicle(directory: vehicle), fleet: fleet, transport: transport, maximumEntries: batch)
+            let uploader = FleetUploader(
+                vehicle: try Vehicle(directory: vehicle), fleet: fleet, transport: transport, maximumEntries: batch)
             let report = try uploader.upload()
-            Output.succeed(report, human: "acknowledged through entry \(report.through.map(String.init) ?? "none") by \(report.store ?? "the fleet service"); \(report.entriesSent) entries sent in \(report.requests) request(s), \(report.added) new; \(report.prunedSegments) segment(s) pruned", json: output.json)
+            Output.succeed(
+                report,
+                human:
+                    "acknowledged through entry \(report.through.map(String.init) ?? "none") by \(report.store ?? "the fleet service"); \(report.entriesSent) entries sent in \(report.requests) request(s), \(report.added) new; \(report.prunedSegments) segment(s) pruned",
+                json: output.json)
             guard every > 0 else { return }
             sleep(UInt32(every))
         }

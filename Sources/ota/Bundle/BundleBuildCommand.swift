@@ -54,7 +54,9 @@ struct BundleBuildCommand: ParsableCommand {
             manifestPath: manifest, imagesDirectory: images, signer: identity, recipients: recipientCertificates,
             outputPath: output,
             xzPreset: xzPreset, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, suite: chosenSuite)
-        request.trustUpdate = try trustUpdate.map { path throws(OTAError) in try FileSystem.read(path, limit: TrustUpdate.maximumSize) }
+        request.trustUpdate = try trustUpdate.map { path throws(OTAError) in
+            try FileSystem.read(path, limit: TrustUpdate.maximumSize)
+        }
         let progress = progressOptions.display(json: outputOptions.json)
         let report = try BundleBuilder.build(request, progress: progress.update)
         progress.finish()

@@ -58,7 +58,8 @@ struct BundleVerifyCommand: ParsableCommand {
         let trusted = EnvelopeVerifier.distinctSignatories(report.signers, suite: Suite(rawValue: report.suite)).count
         human += "  \(trusted) distinct trusted signer(s), threshold \(report.threshold)\n"
         if let update = report.trustUpdate {
-            human += "  carries trust update version \(update.toVersion), signed by the roots of the given trust store (\(update.anchorsAdded.count) anchor(s) added, \(update.anchorsRetired.count) retired, \(update.crlsApplied.count) CRL(s)); the signers were checked with it applied\n"
+            human +=
+                "  carries trust update version \(update.toVersion), signed by the roots of the given trust store (\(update.anchorsAdded.count) anchor(s) added, \(update.anchorsRetired.count) retired, \(update.crlsApplied.count) CRL(s)); the signers were checked with it applied\n"
         }
         for image in report.images {
             human +=

@@ -25,21 +25,28 @@ struct DeltaCommand: ParsableCommand {
         @Argument(help: "The image to deliver.") var new: String
         @Option(name: .shortAndLong, help: "Where to write the patch (atomically).") var output: String
         @Option(help: "Hash recorded for both images: intl (SHA-256) or gm (SM3).") var suite = "intl"
-        @Option(help: "LZMA2 dictionary of the inserted bytes: a power of two from 1MiB to 256MiB (e.g. 8MiB); the vehicle's decoder needs about this plus 3 MiB.")
+        @Option(
+            help:
+                "LZMA2 dictionary of the inserted bytes: a power of two from 1MiB to 256MiB (e.g. 8MiB); the vehicle's decoder needs about this plus 3 MiB."
+        )
         var dictionarySize: String = "8MiB"
         @Option(help: "xz preset 0...9 for the patch body.") var xzPreset: UInt32 = 9
         @Flag(inversion: .prefixedNo, help: "xz extreme mode (slower; measured no smaller on our corpus).")
         var extreme = false
         @Flag(
             inversion: .prefixedNo,
-            help: "Predict branch, call and address references of x86-64/AArch64 ELF code (patch format 3; on by default, used only where ELF code is found).")
+            help:
+                "Predict branch, call and address references of x86-64/AArch64 ELF code (patch format 3; on by default, used only where ELF code is found)."
+        )
         var execTransform = true
         @OptionGroup var outputOptions: OutputOptions
         @OptionGroup var progressOptions: ProgressOptions
 
         /// `8MiB`, `8M`, `8388608`, `512KiB`: a byte count with an optional binary unit.
         static func size(_ text: String) -> UInt64? {
-            let units: [(String, UInt64)] = [("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30)]
+            let units: [(String, UInt64)] = [
+                ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30),
+            ]
             for (suffix, factor) in units where text.hasSuffix(suffix) {
                 guard let number = UInt64(text.dropLast(suffix.count)) else { return nil }
                 let (product, overflow) = number.multipliedReportingOverflow(by: factor)
@@ -51,8 +58,13 @@ struct DeltaCommand: ParsableCommand {
         func run() throws {
             var options = DeltaOptions()
             options.hashAlgorithm = try Suite.parse(suite, field: "--suite").hash
-            guard let bytes = Self.size(dictionarySize), bytes >= 1 << 20, bytes <= 256 << 20, bytes.nonzeroBitCount == 1 else {
-                throw OTAError(.usageInvalid, "--dictionary-size must be a power of two from 1MiB to 256MiB, such as 8MiB (got \(dictionarySize))")
+            guard let bytes = Self.size(dictionarySize), bytes >= 1 << 20, bytes <= 256 << 20,
+                bytes.nonzeroBitCount == 1
+            else {
+                throw OTAError(
+                    .usageInvalid,
+                    "--dictionary-size must be a power of two from 1MiB to 256MiB, such as 8MiB (got \(dictionarySize))"
+                )
             }
             options.dictionarySize = UInt32(bytes)
             guard xzPreset <= 9 else { throw OTAError(.usageInvalid, "--xz-preset must be 0...9") }
@@ -61,7 +73,8 @@ struct DeltaCommand: ParsableCommand {
             options.referenceTransform = execTransform
             let progress = progressOptions.display(json: outputOptions.json)
             let report = try Delta.createPatch(
-                old: old, new: new, output: output, options: options, progress: { progress.update(phase: $0, fraction: $1) })
+                old: old, new: new, output: output, options: options,
+                progress: { progress.update(phase: $0, fraction: $1) })
             progress.finish()
             let ratio = report.newSize > 0 ? Double(report.patchSize) / Double(report.newSize) * 100 : 0
             let percent = String(format: "%.2f", ratio)
@@ -88,7 +101,8 @@ struct DeltaCommand: ParsableCommand {
 
         func run() throws {
             let progress = progressOptions.display(json: outputOptions.json)
-            let report = try Delta.applyPatch(old: old, patch: patch, output: output, progress: { progress.update(phase: $0, fraction: $1) })
+            let report = try Delta.applyPatch(
+                old: old, patch: patch, output: output, progress: { progress.update(phase: $0, fraction: $1) })
             progress.finish()
             let seconds = String(format: "%.2f", report.seconds)
             Output.succeed(

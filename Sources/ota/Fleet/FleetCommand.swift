@@ -9,14 +9,16 @@ import Synchronization
 
 struct FleetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "fleet", abstract: "The fleet service: record uploads from vehicles, compliance queries and exports.",
+        commandName: "fleet",
+        abstract: "The fleet service: record uploads from vehicles, compliance queries and exports.",
         subcommands: [FleetServe.self])
 }
 
 struct FleetServe: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Serve record uploads and compliance queries (plain HTTP behind the nginx TLS front, scripts/fleet-server.sh).",
+        abstract:
+            "Serve record uploads and compliance queries (plain HTTP behind the nginx TLS front, scripts/fleet-server.sh).",
         discussion: """
             The store is a SQLite file (created when missing) or a PostgreSQL URL
             (postgres://USER@HOST:PORT/DB, or postgres://USER@/DB?host=/socket/dir).
@@ -31,10 +33,15 @@ struct FleetServe: ParsableCommand {
     @Option(help: "Compliance key: signs acknowledgements and exports.") var key: String
     @Option(name: .customLong("cert"), help: "Its certificate (compliance role).") var certificate: String
     @Option(help: "PEM file with the intermediate CA certificates of --cert.") var chain: String?
-    @Option(help: "Where to listen: HOST:PORT (loopback; port 0 picks one) or unix:PATH.") var listen: String = "127.0.0.1:0"
-    @Option(name: .customLong("proxy-secret-file"), help: "File holding the secret nginx adds to forwarded requests (16 bytes or more).") var proxySecretFile: String
+    @Option(help: "Where to listen: HOST:PORT (loopback; port 0 picks one) or unix:PATH.") var listen: String =
+        "127.0.0.1:0"
+    @Option(
+        name: .customLong("proxy-secret-file"),
+        help: "File holding the secret nginx adds to forwarded requests (16 bytes or more).") var proxySecretFile:
+        String
     @Option(help: "Directory for uploads being verified and for exports.") var state: String
-    @Option(name: .customLong("max-upload-bytes"), help: "Largest upload accepted in one request.") var maxUploadBytes: Int = LogUpload.defaultMaximumBytes
+    @Option(name: .customLong("max-upload-bytes"), help: "Largest upload accepted in one request.") var maxUploadBytes:
+        Int = LogUpload.defaultMaximumBytes
     @Option(help: "Threads for store work.") var threads: Int = 8
     @Option(help: "PostgreSQL connections at most.") var connections: Int = 8
     @OptionGroup var output: OutputOptions
@@ -47,20 +54,27 @@ struct FleetServe: ParsableCommand {
         sigaddset(&stopSignals, SIGTERM)
         sigaddset(&stopSignals, SIGINT)
         pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
-        let store: any RecordStore = PostgresLocation.isPostgres(self.store)
+        let store: any RecordStore =
+            PostgresLocation.isPostgres(self.store)
             ? try PostgresRecordStore(url: self.store, connections: connections)
             : try SQLiteRecordStore(path: self.store, mode: .create)
-        let signer = try ExportSigner(key: PrivateKey(contentsOf: key), certificate: Certificate.load(contentsOf: certificate)[0],
-                                      chain: try chain.map { (path: String) throws(OTAError) in try Certificate.load(contentsOf: path) } ?? [])
-        let secret = String(decoding: try FileSystem.read(proxySecretFile, limit: 4096), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        let server = try FleetServer(configuration: .init(
-            store: StoreHandle(store), trust: try TrustStore(directory: trust), signer: signer, stateDirectory: state, proxySecret: secret,
-            maximumUploadBytes: maxUploadBytes, threads: threads))
+        let signer = try ExportSigner(
+            key: PrivateKey(contentsOf: key), certificate: Certificate.load(contentsOf: certificate)[0],
+            chain: try chain.map { (path: String) throws(OTAError) in try Certificate.load(contentsOf: path) } ?? [])
+        let secret = String(decoding: try FileSystem.read(proxySecretFile, limit: 4096), as: UTF8.self)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let server = try FleetServer(
+            configuration: .init(
+                store: StoreHandle(store), trust: try TrustStore(directory: trust), signer: signer,
+                stateDirectory: state, proxySecret: secret,
+                maximumUploadBytes: maxUploadBytes, threads: threads))
         let address: BindAddress
         if listen.hasPrefix("unix:") {
             address = .unixDomainSocket(path: String(listen.dropFirst(5)))
         } else {
-            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
+            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
+                (0...65535).contains(port)
+            else {
                 throw OTAError(.usageInvalid, "--listen \(listen): HOST:PORT or unix:PATH")
             }
             address = .hostname(String(listen[..<colon]), port: port)
@@ -73,7 +87,9 @@ struct FleetServe: ParsableCommand {
             do {
                 try await server.run(address: address) { bound in
                     struct Listening: Encodable { let listening: String; let store: String }
-                    Output.succeed(Listening(listening: bound, store: identity), human: "listening on \(bound), store \(identity)", json: json)
+                    Output.succeed(
+                        Listening(listening: bound, store: identity), human: "listening on \(bound), store \(identity)",
+                        json: json)
                     fflush(nil)
                 }
             } catch {

@@ -3,7 +3,9 @@ import OTACore
 
 /// The issuing CA of `ota keys issue|renew|revoke`: its key (a file or a PKCS#11 URI) and certificate.
 struct CAOptions: ParsableArguments {
-    @Option(name: .customLong("ca-key"), help: "The CA's private key (PEM or DER), or a PKCS#11 URI (pkcs11:token=T;object=O?pin-source=FILE).")
+    @Option(
+        name: .customLong("ca-key"),
+        help: "The CA's private key (PEM or DER), or a PKCS#11 URI (pkcs11:token=T;object=O?pin-source=FILE).")
     var key: String
 
     @Option(name: .customLong("ca-cert"), help: "The CA's certificate.")
@@ -12,7 +14,9 @@ struct CAOptions: ParsableArguments {
     @OptionGroup var passphrase: PassphraseOptions
 
     func issuer() throws(OTAError) -> CertificateIssuer {
-        let issuer = CertificateIssuer(key: try KeySource.load(key, passphrase: passphrase.source), certificate: try Certificate.load(contentsOf: certificate)[0])
+        let issuer = CertificateIssuer(
+            key: try KeySource.load(key, passphrase: passphrase.source),
+            certificate: try Certificate.load(contentsOf: certificate)[0])
         try issuer.checkIssuer()
         return issuer
     }

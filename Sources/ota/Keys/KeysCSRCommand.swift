@@ -40,7 +40,9 @@ struct KeysCSRCommand: ParsableCommand {
     @OptionGroup var outputOptions: OutputOptions
 
     func validate() throws {
-        guard (key == nil) != (newKey == nil) else { throw ValidationError("give --key (an existing key) or --new-key (a key to create), not both") }
+        guard (key == nil) != (newKey == nil) else {
+            throw ValidationError("give --key (an existing key) or --new-key (a key to create), not both")
+        }
         if newKey != nil, type == nil { throw ValidationError("--new-key needs --type p256, ed25519 or sm2") }
         if key != nil, type != nil { throw ValidationError("--type is for --new-key only") }
     }
@@ -60,21 +62,28 @@ struct KeysCSRCommand: ParsableCommand {
             guard let keyType = KeyType(rawValue: type ?? ""), keyType.canSign else {
                 throw OTAError(.usageInvalid, "--type: p256, ed25519 or sm2 (a key that signs)")
             }
-            guard !FileSystem.exists(newKey) else { throw OTAError(.ioExists, "\(newKey): exists; a new key is never written over another") }
+            guard !FileSystem.exists(newKey) else {
+                throw OTAError(.ioExists, "\(newKey): exists; a new key is never written over another")
+            }
             privateKey = try PrivateKey.generate(keyType)
             keyName = newKey
         } else {
             privateKey = try KeySource.load(key!, passphrase: passphrase.source)
             keyName = PKCS11URI.isPKCS11(key!) ? try PKCS11URI(key!).description : key!
         }
-        let request = try CertificateRequest.make(subject: .init(commonName: cn, organization: org, organizationalUnit: ou), key: privateKey)
+        let request = try CertificateRequest.make(
+            subject: .init(commonName: cn, organization: org, organizationalUnit: ou), key: privateKey)
         if let newKey {
             // The key first: a request without its key is useless, a key without its request is not.
             try AtomicFileWriter.write(Array(try privateKey.pem().utf8), to: newKey, mode: 0o600)
         }
         try AtomicFileWriter.write(Array(request.pem.utf8), to: output, mode: 0o644)
-        let report = Report(request: output, key: keyName, keyType: privateKey.type.rawValue, subject: "CN=\(cn),O=\(org)" + (ou.map { ",OU=\($0)" } ?? ""),
-                            publicKeySHA256: try privateKey.publicKey.keyID().hex)
-        Output.succeed(report, human: "certificate request for \(keyName) (\(privateKey.type.rawValue)) written to \(output)", json: outputOptions.json)
+        let report = Report(
+            request: output, key: keyName, keyType: privateKey.type.rawValue,
+            subject: "CN=\(cn),O=\(org)" + (ou.map { ",OU=\($0)" } ?? ""),
+            publicKeySHA256: try privateKey.publicKey.keyID().hex)
+        Output.succeed(
+            report, human: "certificate request for \(keyName) (\(privateKey.type.rawValue)) written to \(output)",
+            json: outputOptions.json)
     }
 }

@@ -5,6 +5,9 @@ struct KeysCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
         abstract: "Create, inspect, request, issue, renew and revoke keys and certificates.",
-        subcommands: [KeysInitCommand.self, KeysVerifyCommand.self, KeysCSRCommand.self, KeysIssueCommand.self, KeysRenewCommand.self, KeysRevokeCommand.self]
+        subcommands: [
+            KeysInitCommand.self, KeysVerifyCommand.self, KeysCSRCommand.self, KeysIssueCommand.self,
+            KeysRenewCommand.self, KeysRevokeCommand.self,
+        ]
     )
 }

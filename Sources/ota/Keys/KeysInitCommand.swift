@@ -7,7 +7,8 @@ struct KeysInitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
         abstract: "Create a sample PKI: release, approval, repository and vehicle roles, CRLs, and a trust store.",
-        discussion: "The keys are written unencrypted (except one passphrase-protected example) and are for demos and tests only."
+        discussion:
+            "The keys are written unencrypted (except one passphrase-protected example) and are for demos and tests only."
     )
 
     @Option(help: "Crypto suite: intl (ECDSA P-256 / Ed25519) or gm (SM2).")

@@ -19,7 +19,9 @@ struct KeysIssueCommand: ParsableCommand {
     @Option(help: "release, approval, repository, compliance or vehicle.")
     var role: String
 
-    @Option(name: .customLong("signer-id"), help: "The person, service or vehicle (VIN) the certificate is for; signatures under one signer id count once.")
+    @Option(
+        name: .customLong("signer-id"),
+        help: "The person, service or vehicle (VIN) the certificate is for; signatures under one signer id count once.")
     var signerID: String?
 
     @OptionGroup var ca: CAOptions
@@ -31,12 +33,20 @@ struct KeysIssueCommand: ParsableCommand {
     @OptionGroup var outputOptions: OutputOptions
 
     func run() throws {
-        guard let trustRole = TrustRole(rawValue: role) else { throw OTAError(.usageRole, "--role: release, approval, repository, compliance or vehicle") }
-        let parsed = try CertificateRequest(encoded: try FileSystem.read(request, limit: CertificateRequest.maximumSize), source: request)
+        guard let trustRole = TrustRole(rawValue: role) else {
+            throw OTAError(.usageRole, "--role: release, approval, repository, compliance or vehicle")
+        }
+        let parsed = try CertificateRequest(
+            encoded: try FileSystem.read(request, limit: CertificateRequest.maximumSize), source: request)
         let now = Date()
-        let certificate = try ca.issuer().issue(request: parsed, role: trustRole, signerID: signerID, notBefore: now, notAfter: now.addingTimeInterval(Double(validity.days) * 86400))
+        let certificate = try ca.issuer().issue(
+            request: parsed, role: trustRole, signerID: signerID, notBefore: now,
+            notAfter: now.addingTimeInterval(Double(validity.days) * 86400))
         try AtomicFileWriter.write(Array(certificate.pem.utf8), to: output, mode: 0o644)
-        Output.succeed(KeysCertificateReport(certificate, path: output), human: "issued \(certificate.subject) (serial \(certificate.serialNumber), \(role)) to \(output)", json: outputOptions.json)
+        Output.succeed(
+            KeysCertificateReport(certificate, path: output),
+            human: "issued \(certificate.subject) (serial \(certificate.serialNumber), \(role)) to \(output)",
+            json: outputOptions.json)
     }
 }
 

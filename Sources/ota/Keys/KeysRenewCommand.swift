@@ -6,7 +6,8 @@ import OTACore
 struct KeysRenewCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "renew",
-        abstract: "Renew a certificate the CA issued: same subject, role and signer id; the same key or a new one (--request).",
+        abstract:
+            "Renew a certificate the CA issued: same subject, role and signer id; the same key or a new one (--request).",
         discussion: """
             A renewed signer keeps their signer id, so a two-person threshold still counts them once.
             Example: ota keys renew signer-1.crt --request signer-1-2027.csr --ca-key signing-ca.key --ca-cert signing-ca.crt -o signer-1-2027.crt
@@ -19,10 +20,15 @@ struct KeysRenewCommand: ParsableCommand {
     @Option(help: "A request with the new key (re-keying); default: keep the certificate's key.")
     var request: String?
 
-    @Option(help: "The role, for a certificate made before role markers (release, approval, repository, compliance, vehicle).")
+    @Option(
+        help:
+            "The role, for a certificate made before role markers (release, approval, repository, compliance, vehicle)."
+    )
     var role: String?
 
-    @Option(name: .customLong("signer-id"), help: "A signer id for a certificate that has none (an existing one never changes).")
+    @Option(
+        name: .customLong("signer-id"),
+        help: "A signer id for a certificate that has none (an existing one never changes).")
     var signerID: String?
 
     @OptionGroup var ca: CAOptions
@@ -37,16 +43,23 @@ struct KeysRenewCommand: ParsableCommand {
         let old = try Certificate.load(contentsOf: certificate)[0]
         var newKey: PublicKey?
         if let request {
-            let parsed = try CertificateRequest(encoded: try FileSystem.read(request, limit: CertificateRequest.maximumSize), source: request)
+            let parsed = try CertificateRequest(
+                encoded: try FileSystem.read(request, limit: CertificateRequest.maximumSize), source: request)
             newKey = try parsed.publicKey
         }
         let trustRole = try role.map { text throws(OTAError) -> TrustRole in
-            guard let parsed = TrustRole(rawValue: text) else { throw OTAError(.usageRole, "--role: release, approval, repository, compliance or vehicle") }
+            guard let parsed = TrustRole(rawValue: text) else {
+                throw OTAError(.usageRole, "--role: release, approval, repository, compliance or vehicle")
+            }
             return parsed
         }
         let now = Date()
-        let renewed = try ca.issuer().renew(old, newKey: newKey, role: trustRole, signerID: signerID, notBefore: now, notAfter: now.addingTimeInterval(Double(validity.days) * 86400))
+        let renewed = try ca.issuer().renew(
+            old, newKey: newKey, role: trustRole, signerID: signerID, notBefore: now,
+            notAfter: now.addingTimeInterval(Double(validity.days) * 86400))
         try AtomicFileWriter.write(Array(renewed.pem.utf8), to: output, mode: 0o644)
-        Output.succeed(KeysCertificateReport(renewed, path: output), human: "renewed \(renewed.subject) (serial \(renewed.serialNumber)) to \(output)", json: outputOptions.json)
+        Output.succeed(
+            KeysCertificateReport(renewed, path: output),
+            human: "renewed \(renewed.subject) (serial \(renewed.serialNumber)) to \(output)", json: outputOptions.json)
     }
 }

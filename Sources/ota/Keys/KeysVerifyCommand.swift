@@ -42,7 +42,10 @@ struct KeysVerifyCommand: ParsableCommand {
 
     func run() throws {
         guard let role = TrustRole(rawValue: role) else {
-            throw OTAError(.usageRole, "--role: unknown role '\(role)' (expected \(TrustRole.allCases.map(\.rawValue).joined(separator: ", ")))")
+            throw OTAError(
+                .usageRole,
+                "--role: unknown role '\(role)' (expected \(TrustRole.allCases.map(\.rawValue).joined(separator: ", ")))"
+            )
         }
         var time: any TimeSource = SystemTime()
         if let at {
@@ -53,12 +56,17 @@ struct KeysVerifyCommand: ParsableCommand {
         }
         let leaf = try Certificate.load(contentsOf: certificate)[0]
         let intermediates = try chain.map { try Certificate.load(contentsOf: $0) } ?? []
-        let verifier = ChainVerifier(store: try TrustStore(directory: trust), time: time, staleCRLPolicy: allowStaleCRL ? .allow : .reject)
+        let verifier = ChainVerifier(
+            store: try TrustStore(directory: trust), time: time, staleCRLPolicy: allowStaleCRL ? .allow : .reject)
         switch try verifier.verify(leaf, intermediates: intermediates, role: role) {
         case .trusted(let path):
-            let report = Report(certificate: certificate, role: role.rawValue, trusted: true, chain: path.map(\.subject),
-                                subject: leaf.subject, notBefore: leaf.notBefore, notAfter: leaf.notAfter)
-            Output.succeed(report, human: "\(certificate): trusted for the \(role.rawValue) role\n  " + path.map(\.subject).joined(separator: "\n  "), json: output.json)
+            let report = Report(
+                certificate: certificate, role: role.rawValue, trusted: true, chain: path.map(\.subject),
+                subject: leaf.subject, notBefore: leaf.notBefore, notAfter: leaf.notAfter)
+            Output.succeed(
+                report,
+                human: "\(certificate): trusted for the \(role.rawValue) role\n  "
+                    + path.map(\.subject).joined(separator: "\n  "), json: output.json)
         case .untrusted(let error):
             throw error.prefixed(certificate)
         }

@@ -14,7 +14,10 @@ struct RecordsIngest: ParsableCommand {
     @Option(help: "The fleet store (SQLite file).") var store: String
     @Option(help: "One device certificate (or public key) for every new vehicle.") var key: String?
     @Option(help: "A directory of device certificates or keys named <VIN>.pem.") var keys: String?
-    @Option(help: "A trust store whose vehicle role judges device-key rotations (a new certificate that chains, an outgoing key not revoked).")
+    @Option(
+        help:
+            "A trust store whose vehicle role judges device-key rotations (a new certificate that chains, an outgoing key not revoked)."
+    )
     var trust: String?
     @Argument(help: "Log directories.") var logs: [String]
     @OptionGroup var output: OutputOptions
@@ -41,7 +44,8 @@ struct RecordsIngest: ParsableCommand {
             let base = done
             let progress: ((UInt64) -> Void)? =
                 display.isSilent ? nil : { display.update(WorkProgress(step: "ingest", done: base + $0, total: total)) }
-            let result = ingestOne(log, shared: shared, database: database, rotationTrust: rotationTrust, progress: progress)
+            let result = ingestOne(
+                log, shared: shared, database: database, rotationTrust: rotationTrust, progress: progress)
             if !display.isSilent { done += 2 * ((try? LogLayout(directory: log).segmentBytes()) ?? 0) }
             switch result {
             case .success(let report):
@@ -69,7 +73,8 @@ struct RecordsIngest: ParsableCommand {
     }
 
     private func ingestOne(
-        _ log: String, shared: (key: PublicKey, certificate: String?)?, database: SQLiteRecordStore, rotationTrust: TrustStore?,
+        _ log: String, shared: (key: PublicKey, certificate: String?)?, database: SQLiteRecordStore,
+        rotationTrust: TrustStore?,
         progress: ((UInt64) -> Void)?
     ) -> Result<FleetIngest.Report, OTAError> {
         do throws(OTAError) {

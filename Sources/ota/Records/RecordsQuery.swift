@@ -3,7 +3,8 @@ import OTACompliance
 import OTACore
 
 struct RecordsQuery: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "query", abstract: "List stored entries as JSON lines (or count them).")
+    static let configuration = CommandConfiguration(
+        commandName: "query", abstract: "List stored entries as JSON lines (or count them).")
 
     @Option(help: "The fleet store (SQLite file).") var store: String
     @OptionGroup var filterOptions: FilterOptions
@@ -20,7 +21,9 @@ struct RecordsQuery: ParsableCommand {
             return
         }
         try database.entries(matching: filter) { entry throws(OTAError) in
-            print("{\"vin\":\"\(entry.vin)\",\"seq\":\(entry.seq),\"kind\":\"\(entry.kind.rawValue)\",\"hash\":\"\(entry.hash)\",\"entry\":\(entry.body)}")
+            print(
+                "{\"vin\":\"\(entry.vin)\",\"seq\":\(entry.seq),\"kind\":\"\(entry.kind.rawValue)\",\"hash\":\"\(entry.hash)\",\"entry\":\(entry.body)}"
+            )
         }
     }
 }

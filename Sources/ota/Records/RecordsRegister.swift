@@ -10,7 +10,8 @@ import OTARecorder
 struct RecordsRegister: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "register",
-        abstract: "Software identification register: a vehicle's history (--vin), or the vehicles running a SWIN/RXSWIN now.",
+        abstract:
+            "Software identification register: a vehicle's history (--vin), or the vehicles running a SWIN/RXSWIN now.",
         discussion: """
             From the fleet store (--store), or from one vehicle's own log (--log with --key).
             Delivery software comes from vehicle.init; each committed update from its result record.
@@ -26,7 +27,9 @@ struct RecordsRegister: ParsableCommand {
 
     func validate() throws {
         guard (store == nil) != (log == nil) else { throw ValidationError("give --store or --log") }
-        if store != nil, (vin != nil) == (swin != nil || rxswin != nil) { throw ValidationError("give --vin, or --swin / --rxswin") }
+        if store != nil, (vin != nil) == (swin != nil || rxswin != nil) {
+            throw ValidationError("give --vin, or --swin / --rxswin")
+        }
         if log != nil, key == nil { throw ValidationError("--log needs --key (the device key that signs it)") }
     }
 

@@ -14,7 +14,8 @@ struct RepoCommand: ParsableCommand {
             DIR/repository.json stay private. See docs/FORMAT.md ("Repository").
             """,
         subcommands: [
-            RepoInitCommand.self, RepoAddCommand.self, RepoAddTrustCommand.self, RepoRemoveCommand.self, RepoDelegateCommand.self, RepoPublishCommand.self,
+            RepoInitCommand.self, RepoAddCommand.self, RepoAddTrustCommand.self, RepoRemoveCommand.self,
+            RepoDelegateCommand.self, RepoPublishCommand.self,
             RepoTimestampCommand.self, RepoRotateCommand.self, RepoVerifyCommand.self,
         ]
     )
@@ -22,20 +23,26 @@ struct RepoCommand: ParsableCommand {
 
 struct RepoInitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "init", abstract: "Create a repository: keys per role, root version 1, empty targets, snapshot and timestamp.")
+        commandName: "init",
+        abstract: "Create a repository: keys per role, root version 1, empty targets, snapshot and timestamp.")
 
     @Argument(help: "Repository directory (created).") var directory: String
     @Option(help: "Suite: intl (ECDSA P-256 keys) or gm (SM2 keys, scheme sm2-sm3).") var suite = "intl"
-    @Option(name: .customLong("key-type"), help: "p256 or ed25519 for intl (default p256); sm2 for gm.") var keyType: String?
-    @Option(name: .customLong("threshold"), help: "ROLE=N: signatures (and keys) a role needs; repeatable. Default 1.") var thresholds: [String] = []
-    @Option(name: .customLong("expires"), help: "ROLE=DAYS: how long each new version of a role is valid; repeatable.") var expiries: [String] = []
+    @Option(name: .customLong("key-type"), help: "p256 or ed25519 for intl (default p256); sm2 for gm.") var keyType:
+        String?
+    @Option(name: .customLong("threshold"), help: "ROLE=N: signatures (and keys) a role needs; repeatable. Default 1.")
+    var thresholds: [String] = []
+    @Option(name: .customLong("expires"), help: "ROLE=DAYS: how long each new version of a role is valid; repeatable.")
+    var expiries: [String] = []
     @OptionGroup var output: OutputOptions
 
     func run() throws {
         let suite = try Suite.parse(suite)
         var type: KeyType? = nil
         if let keyType {
-            guard let parsed = KeyType(rawValue: keyType) else { throw OTAError(.usageInvalid, "--key-type: p256, ed25519 or sm2") }
+            guard let parsed = KeyType(rawValue: keyType) else {
+                throw OTAError(.usageInvalid, "--key-type: p256, ed25519 or sm2")
+            }
             type = parsed
         }
         let repository = Repository(directory: directory)
@@ -43,7 +50,8 @@ struct RepoInitCommand: ParsableCommand {
             suite: suite, keyType: type, thresholds: try Self.pairs(thresholds, "--threshold").mapValues { Int($0) },
             lifetimes: try Self.pairs(expiries, "--expires").mapValues { $0 * 86_400 })
         Output.succeed(
-            ["directory": directory, "suite": suite.rawValue], human: "repository created in \(directory) (serve \(directory)/metadata and \(directory)/targets)",
+            ["directory": directory, "suite": suite.rawValue],
+            human: "repository created in \(directory) (serve \(directory)/metadata and \(directory)/targets)",
             json: output.json)
     }
 
@@ -64,22 +72,32 @@ struct RepoAddCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "add",
         abstract: "Add bundles as targets (staged; run publish). Each must verify against the release trust store.",
-        discussion: "The target entry carries length, sha256 (and sm3 for gm), the signed chunk list and custom fields from the verified manifest.")
+        discussion:
+            "The target entry carries length, sha256 (and sm3 for gm), the signed chunk list and custom fields from the verified manifest."
+    )
 
     @Argument(help: "Repository directory.") var directory: String
     @Argument(help: "Bundle files.") var bundles: [String]
     @Option(help: "Release trust store (the vehicle's trust/ directory layout).") var trust: String
-    @Option(name: .customLong("release-threshold"), help: "Distinct release signers a bundle needs.") var releaseThreshold = 1
+    @Option(name: .customLong("release-threshold"), help: "Distinct release signers a bundle needs.")
+    var releaseThreshold = 1
     @Option(help: "Targets role to add to (a delegated role, or targets).") var role = "targets"
-    @Option(name: .customLong("name"), help: "Target name per bundle, in order (default: the file name).") var names: [String] = []
+    @Option(name: .customLong("name"), help: "Target name per bundle, in order (default: the file name).") var names:
+        [String] = []
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        guard names.isEmpty || names.count == bundles.count else { throw OTAError(.usageInvalid, "give one --name per bundle, or none") }
+        guard names.isEmpty || names.count == bundles.count else {
+            throw OTAError(.usageInvalid, "give one --name per bundle, or none")
+        }
         let added = try Repository(directory: directory).add(
-            bundles: bundles, trust: trust, releaseThreshold: releaseThreshold, role: role, names: names.isEmpty ? nil : names)
+            bundles: bundles, trust: trust, releaseThreshold: releaseThreshold, role: role,
+            names: names.isEmpty ? nil : names)
         Output.succeed(
-            added, human: added.map { "staged \($0.name): \($0.length) bytes, bundle \($0.bundleId), manifest \($0.manifestDigest)" }.joined(separator: "\n"),
+            added,
+            human: added.map {
+                "staged \($0.name): \($0.length) bytes, bundle \($0.bundleId), manifest \($0.manifestDigest)"
+            }.joined(separator: "\n"),
             json: output.json)
     }
 }
@@ -87,7 +105,8 @@ struct RepoAddCommand: ParsableCommand {
 struct RepoAddTrustCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "add-trust",
-        abstract: "Add trust material for vehicles (staged; run publish): signed trust updates and CA CRLs, listed under trust/.",
+        abstract:
+            "Add trust material for vehicles (staged; run publish): signed trust updates and CA CRLs, listed under trust/.",
         discussion: """
             The agent fetches them at each refresh and the vehicle applies what its own trust store accepts (a threshold of its
             root keys for an update; a newer CRL signed by one of its CAs). A CA's next CRL replaces its entry.
@@ -95,7 +114,9 @@ struct RepoAddTrustCommand: ParsableCommand {
             """)
     @Argument(help: "Repository directory.") var directory: String
     @Argument(help: "Trust update (.json) or CRL (PEM or DER) files.") var files: [String]
-    @Option(name: .customLong("ca"), help: "Certificate of an intermediate CA whose CRL is added, for vehicles to check it (repeatable).")
+    @Option(
+        name: .customLong("ca"),
+        help: "Certificate of an intermediate CA whose CRL is added, for vehicles to check it (repeatable).")
     var issuers: [String] = []
     @Option(help: "Targets role to add to.") var role = "targets"
     @OptionGroup var output: OutputOptions
@@ -104,12 +125,14 @@ struct RepoAddTrustCommand: ParsableCommand {
         var certificates: [Certificate] = []
         for path in issuers { certificates += try Certificate.load(contentsOf: path) }
         let added = try Repository(directory: directory).addTrust(files, issuers: certificates, role: role)
-        Output.succeed(added, human: added.map { "staged \($0.name) (\($0.kind))" }.joined(separator: "\n"), json: output.json)
+        Output.succeed(
+            added, human: added.map { "staged \($0.name) (\($0.kind))" }.joined(separator: "\n"), json: output.json)
     }
 }
 
 struct RepoRemoveCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "remove", abstract: "Remove targets from a role (staged; run publish).")
+    static let configuration = CommandConfiguration(
+        commandName: "remove", abstract: "Remove targets from a role (staged; run publish).")
     @Argument(help: "Repository directory.") var directory: String
     @Argument(help: "Target names.") var names: [String]
     @Option(help: "Targets role.") var role = "targets"
@@ -117,25 +140,29 @@ struct RepoRemoveCommand: ParsableCommand {
 
     func run() throws {
         try Repository(directory: directory).remove(names: names, role: role)
-        Output.succeed(["removed": names], human: "staged removal of \(names.joined(separator: ", "))", json: output.json)
+        Output.succeed(
+            ["removed": names], human: "staged removal of \(names.joined(separator: ", "))", json: output.json)
     }
 }
 
 struct RepoDelegateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "delegate", abstract: "Delegate target paths to a new role with its own keys (staged; run publish).")
+        commandName: "delegate",
+        abstract: "Delegate target paths to a new role with its own keys (staged; run publish).")
     @Argument(help: "Repository directory.") var directory: String
     @Option(help: "New role name (A-Z a-z 0-9 . _ -).") var role: String
     @Option(help: "Delegating role.") var from = "targets"
     @Option(name: .customLong("path"), help: "Path pattern (repeatable), e.g. 'x1/*'.") var paths: [String] = []
-    @Option(name: .customLong("hash-prefix"), help: "SHA-256 path hash prefix (repeatable), instead of paths.") var prefixes: [String] = []
+    @Option(name: .customLong("hash-prefix"), help: "SHA-256 path hash prefix (repeatable), instead of paths.")
+    var prefixes: [String] = []
     @Flag(help: "Stop the client's search at this role.") var terminating = false
     @Option(help: "Signatures the role needs.") var threshold = 1
     @OptionGroup var output: OutputOptions
 
     func run() throws {
         try Repository(directory: directory).delegate(
-            role: role, from: from, paths: paths.isEmpty ? nil : paths, pathHashPrefixes: prefixes.isEmpty ? nil : prefixes, terminating: terminating,
+            role: role, from: from, paths: paths.isEmpty ? nil : paths,
+            pathHashPrefixes: prefixes.isEmpty ? nil : prefixes, terminating: terminating,
             threshold: threshold)
         Output.succeed(["role": role], human: "delegated to \(role) from \(from)", json: output.json)
     }
@@ -143,7 +170,8 @@ struct RepoDelegateCommand: ParsableCommand {
 
 struct RepoPublishCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "publish", abstract: "Sign new versions of the changed targets roles, then a new snapshot and timestamp.")
+        commandName: "publish",
+        abstract: "Sign new versions of the changed targets roles, then a new snapshot and timestamp.")
     @Argument(help: "Repository directory.") var directory: String
     @Flag(help: "Re-sign every targets role even if unchanged.") var force = false
     @OptionGroup var output: OutputOptions
@@ -152,14 +180,17 @@ struct RepoPublishCommand: ParsableCommand {
         let published = try Repository(directory: directory).publish(force: force)
         let roles = published.targets.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         Output.succeed(
-            published, human: "published \(roles.isEmpty ? "no targets change" : roles); snapshot \(published.snapshot.map(String.init) ?? "unchanged"), timestamp \(published.timestamp)",
+            published,
+            human:
+                "published \(roles.isEmpty ? "no targets change" : roles); snapshot \(published.snapshot.map(String.init) ?? "unchanged"), timestamp \(published.timestamp)",
             json: output.json)
     }
 }
 
 struct RepoTimestampCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "timestamp", abstract: "Re-sign the timestamp only (run every few hours so vehicles see fresh repository time).")
+        commandName: "timestamp",
+        abstract: "Re-sign the timestamp only (run every few hours so vehicles see fresh repository time).")
     @Argument(help: "Repository directory.") var directory: String
     @OptionGroup var output: OutputOptions
 
@@ -171,10 +202,13 @@ struct RepoTimestampCommand: ParsableCommand {
 
 struct RepoRotateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "rotate", abstract: "Replace a top-level role's keys; the new root is signed by the old and the new root keys.")
+        commandName: "rotate",
+        abstract: "Replace a top-level role's keys; the new root is signed by the old and the new root keys.")
     @Argument(help: "Repository directory.") var directory: String
     @Option(help: "root, targets, snapshot or timestamp.") var role: String
-    @Option(name: .customLong("key"), help: "A PKCS#11 URI of the role's new key, its PIN by pin-source (repeatable); default: new key files.")
+    @Option(
+        name: .customLong("key"),
+        help: "A PKCS#11 URI of the role's new key, its PIN by pin-source (repeatable); default: new key files.")
     var tokenKeys: [String] = []
     @OptionGroup var output: OutputOptions
 
@@ -186,7 +220,8 @@ struct RepoRotateCommand: ParsableCommand {
 
 struct RepoVerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "verify", abstract: "Read the repository as a vehicle would (from 1.root.json) and check every target file.")
+        commandName: "verify",
+        abstract: "Read the repository as a vehicle would (from 1.root.json) and check every target file.")
     @Argument(help: "Repository directory.") var directory: String
     @OptionGroup var output: OutputOptions
 
@@ -194,7 +229,8 @@ struct RepoVerifyCommand: ParsableCommand {
         let result = try Repository(directory: directory).verify()
         Output.succeed(
             result,
-            human: "repository verifies: root \(result.rootVersion), timestamp \(result.timestampVersion), snapshot \(result.snapshotVersion), \(result.targets) targets (\(result.bytes) bytes)",
+            human:
+                "repository verifies: root \(result.rootVersion), timestamp \(result.timestampVersion), snapshot \(result.snapshotVersion), \(result.targets) targets (\(result.bytes) bytes)",
             json: output.json)
     }
 }

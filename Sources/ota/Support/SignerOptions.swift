@@ -1,11 +1,16 @@
 import ArgumentParser
+import Foundation
 import OTABuilder
 import OTACore
 
 /// A signer's key, certificate and chain; the passphrase of an encrypted key comes from a file
 /// or an environment variable, never from the command line.
 struct SignerOptions: ParsableArguments {
-    @Option(name: .long, help: "Private key (PEM or DER; encrypted PKCS#8 allowed), or a PKCS#11 URI (pkcs11:token=T;object=O?pin-source=FILE&module-path=LIB).")
+    @Option(
+        name: .long,
+        help:
+            "Private key (PEM or DER; encrypted PKCS#8 allowed), or a PKCS#11 URI (pkcs11:token=T;object=O?pin-source=FILE&module-path=LIB)."
+    )
     var key: String
 
     @Option(name: .customLong("cert"), help: "The signer's certificate.")
@@ -17,7 +22,9 @@ struct SignerOptions: ParsableArguments {
     @Option(name: .customLong("passphrase-file"), help: "File holding the key's passphrase (or the token PIN).")
     var passphraseFile: String?
 
-    @Option(name: .customLong("passphrase-env"), help: "Environment variable holding the key's passphrase (or the token PIN).")
+    @Option(
+        name: .customLong("passphrase-env"),
+        help: "Environment variable holding the key's passphrase (or the token PIN).")
     var passphraseEnvironment: String?
 
     func validate() throws {
@@ -58,7 +65,9 @@ struct TrustOptions: ParsableArguments {
     }
 
     func policy() throws(OTAError) -> BundleTrustPolicy {
-        BundleTrustPolicy(trust: try TrustStore(directory: trust), time: try time(), threshold: threshold, staleCRLPolicy: allowStaleCRL ? .allow : .reject)
+        BundleTrustPolicy(
+            trust: try TrustStore(directory: trust), time: try time(), threshold: threshold,
+            staleCRLPolicy: allowStaleCRL ? .allow : .reject)
     }
 
     func time() throws(OTAError) -> any TimeSource {
@@ -77,5 +86,3 @@ func parseTime(_ text: String, option: String) throws(OTAError) -> Date {
     }
     return date
 }
-
-import Foundation

@@ -25,7 +25,8 @@ struct TrustApplyCommand: ParsableCommand {
     func run() throws {
         let now = try at.map { text throws(OTAError) in try parseTime(text, option: "--at") } ?? Date()
         let contents = try TrustStoreContents(directory: trust)
-        let (next, change) = try TrustUpdater.apply(try FileSystem.read(file, limit: TrustUpdate.maximumSize), to: contents, at: now)
+        let (next, change) = try TrustUpdater.apply(
+            try FileSystem.read(file, limit: TrustUpdate.maximumSize), to: contents, at: now)
         if change.changesStore {
             try next.stage(beside: trust)
             try TrustStoreContents.swap(trust)
@@ -34,7 +35,11 @@ struct TrustApplyCommand: ParsableCommand {
     }
 
     static func describe(_ change: TrustChange, store: String) -> String {
-        var lines = [change.changesStore ? "\(store): trust store updated (version \(change.fromVersion) → \(change.toVersion))" : "\(store): nothing newer to apply (version \(change.toVersion))"]
+        var lines = [
+            change.changesStore
+                ? "\(store): trust store updated (version \(change.fromVersion) → \(change.toVersion))"
+                : "\(store): nothing newer to apply (version \(change.toVersion))"
+        ]
         lines += change.anchorsAdded.map { "  + anchor \($0)" }
         lines += change.anchorsRetired.map { "  - anchor \($0)" }
         lines += change.crlsApplied.map { "  + CRL \($0)" }

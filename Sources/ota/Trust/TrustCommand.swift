@@ -15,7 +15,10 @@ enum RoleValue {
     static func parse(_ text: String, option: String) throws(OTAError) -> (TrustRole, String) {
         let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
         guard parts.count == 2, let role = TrustRole(rawValue: parts[0]), !parts[1].isEmpty else {
-            throw OTAError(.usageRole, "\(option): '\(text)' is not ROLE=VALUE with ROLE one of \(TrustRole.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw OTAError(
+                .usageRole,
+                "\(option): '\(text)' is not ROLE=VALUE with ROLE one of \(TrustRole.allCases.map(\.rawValue).joined(separator: ", "))"
+            )
         }
         return (role, parts[1])
     }

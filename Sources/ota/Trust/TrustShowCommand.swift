@@ -4,7 +4,9 @@ import OTACore
 
 /// `ota trust show --trust DIR`: version, thresholds, anchors and CRLs (with their freshness).
 struct TrustShowCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a trust store: version, thresholds, anchors, CRLs and which CRLs are stale.")
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Show a trust store: version, thresholds, anchors, CRLs and which CRLs are stale.")
 
     @Option(help: "Trust store directory.")
     var trust: String
@@ -38,10 +40,12 @@ struct TrustShowCommand: ParsableCommand {
             let anchors = (try? store.anchors(for: role)) ?? []
             let crls = try store.revocationLists(for: role)
             guard !anchors.isEmpty || !crls.isEmpty else { continue }
-            roles.append(Report.Role(
-                role: role.rawValue, threshold: metadata.threshold(role), anchors: anchors.map { "\($0.subject) (\($0.fingerprint.prefix(16)))" },
-                crls: crls.map { "\($0.issuer) next update \(Timestamp.format($0.nextUpdate ?? $0.thisUpdate))" },
-                staleCRLs: crls.filter { ($0.nextUpdate ?? .distantFuture) <= now }.map(\.issuer)))
+            roles.append(
+                Report.Role(
+                    role: role.rawValue, threshold: metadata.threshold(role),
+                    anchors: anchors.map { "\($0.subject) (\($0.fingerprint.prefix(16)))" },
+                    crls: crls.map { "\($0.issuer) next update \(Timestamp.format($0.nextUpdate ?? $0.thisUpdate))" },
+                    staleCRLs: crls.filter { ($0.nextUpdate ?? .distantFuture) <= now }.map(\.issuer)))
         }
         let report = Report(trust: trust, version: metadata.version, digest: try contents.digest().hex, roles: roles)
         var lines = ["\(trust): version \(report.version)"]

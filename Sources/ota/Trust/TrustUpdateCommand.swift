@@ -7,7 +7,8 @@ import OTACore
 struct TrustUpdateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "update",
-        abstract: "Sign a trust update: new or retired anchors, CRLs and thresholds per role, with a version above the store's.",
+        abstract:
+            "Sign a trust update: new or retired anchors, CRLs and thresholds per role, with a version above the store's.",
         discussion: """
             Each changed role needs the signatures of a threshold of its current root keys, and every new anchor's own key:
             give each signer as --key K --cert C (in the same order; --key may be a pkcs11: URI).
@@ -51,12 +52,16 @@ struct TrustUpdateCommand: ParsableCommand {
     @OptionGroup var outputOptions: OutputOptions
 
     func validate() throws {
-        if keys.count != certificates.count { throw ValidationError("give each signer as a --key and a --cert, in the same order") }
+        if keys.count != certificates.count {
+            throw ValidationError("give each signer as a --key and a --cert, in the same order")
+        }
     }
 
     func run() throws {
         var inputs: [TrustRole: TrustUpdateIssuer.RoleInput] = [:]
-        func input(_ role: TrustRole) -> TrustUpdateIssuer.RoleInput { inputs[role] ?? TrustUpdateIssuer.RoleInput(role: role) }
+        func input(_ role: TrustRole) -> TrustUpdateIssuer.RoleInput {
+            inputs[role] ?? TrustUpdateIssuer.RoleInput(role: role)
+        }
         for text in addAnchors {
             let (role, path) = try RoleValue.parse(text, option: "--add-anchor")
             var change = input(role)
@@ -77,26 +82,37 @@ struct TrustUpdateCommand: ParsableCommand {
         }
         for text in thresholds {
             let (role, value) = try RoleValue.parse(text, option: "--threshold")
-            guard let number = Int(value), number >= 1 else { throw OTAError(.usageInvalid, "--threshold: '\(text)' needs a number of 1 or more") }
+            guard let number = Int(value), number >= 1 else {
+                throw OTAError(.usageInvalid, "--threshold: '\(text)' needs a number of 1 or more")
+            }
             var change = input(role)
             change.threshold = number
             inputs[role] = change
         }
         var signers: [TrustUpdateIssuer.RootSigner] = []
         for (key, certificate) in zip(keys, certificates) {
-            signers.append(try TrustUpdateIssuer.RootSigner(key: try KeySource.load(key, passphrase: passphrase.source),
-                                                            certificate: try Certificate.load(contentsOf: certificate)[0]))
+            signers.append(
+                try TrustUpdateIssuer.RootSigner(
+                    key: try KeySource.load(key, passphrase: passphrase.source),
+                    certificate: try Certificate.load(contentsOf: certificate)[0]))
         }
         let store = try trust.map { path throws(OTAError) in try TrustStoreContents(directory: path) }
-        guard let number = try version ?? store.map({ contents throws(OTAError) in try contents.metadata.version + 1 }) else {
+        guard let number = try version ?? store.map({ contents throws(OTAError) in try contents.metadata.version + 1 })
+        else {
             throw OTAError(.usageInvalid, "give --version, or --trust so the next version can be read from the store")
         }
         let now = Date()
-        let until = try expires.map { text throws(OTAError) in try parseTime(text, option: "--expires") } ?? now.addingTimeInterval(30 * 86400)
+        let until =
+            try expires.map { text throws(OTAError) in try parseTime(text, option: "--expires") }
+            ?? now.addingTimeInterval(30 * 86400)
         // With the store at hand, the update is checked to apply (threshold, anchors) before it is written.
-        let report = try TrustUpdateIssuer.issue(version: number, roles: inputs.values.sorted { $0.role.rawValue < $1.role.rawValue }, signers: signers,
-                                                 expires: until, outputPath: output, now: now, checkingAgainst: store)
-        Output.succeed(report, human: "trust update version \(number) (\(report.roles.joined(separator: ", ")); \(report.signatures) signature(s)) written to \(output)",
-                       json: outputOptions.json)
+        let report = try TrustUpdateIssuer.issue(
+            version: number, roles: inputs.values.sorted { $0.role.rawValue < $1.role.rawValue }, signers: signers,
+            expires: until, outputPath: output, now: now, checkingAgainst: store)
+        Output.succeed(
+            report,
+            human:
+                "trust update version \(number) (\(report.roles.joined(separator: ", ")); \(report.signatures) signature(s)) written to \(output)",
+            json: outputOptions.json)
     }
 }

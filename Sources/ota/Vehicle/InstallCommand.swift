@@ -9,7 +9,8 @@ import OTARecorder
 struct InstallCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "install",
-        abstract: "Check a bundle against the vehicle's policy, show the notice, and install it into the inactive slots.",
+        abstract:
+            "Check a bundle against the vehicle's policy, show the notice, and install it into the inactive slots.",
         discussion: """
             Order: signatures and chains, targeting, anti-rollback, approval rule, filings, preconditions, consent, apply.
             Without --consent the notice (purpose, content, expected duration, functions unavailable, precautions, impact)
@@ -41,13 +42,18 @@ struct InstallCommand: ParsableCommand {
     @Option(name: .customLong("consent-by"), help: "Who answers: owner, driver, fleet, technician.")
     var consentBy = "owner"
 
-    @Option(name: .customLong("consent-channel"), help: "How the question was put (cli, head-unit, app, workshop-tool, ...).")
+    @Option(
+        name: .customLong("consent-channel"),
+        help: "How the question was put (cli, head-unit, app, workshop-tool, ...).")
     var consentChannel = "cli"
 
     @Flag(name: .customLong("no-activate"), help: "Write and check the slots but do not switch (activate later).")
     var noActivate = false
 
-    @Flag(help: "A workshop install of a local file on a vehicle that otherwise installs only what its repository lists (recorded).")
+    @Flag(
+        help:
+            "A workshop install of a local file on a vehicle that otherwise installs only what its repository lists (recorded)."
+    )
     var workshop = false
 
     @OptionGroup var output: OutputOptions
@@ -55,14 +61,19 @@ struct InstallCommand: ParsableCommand {
 
     func validate() throws {
         if let consent, !["yes", "no"].contains(consent) { throw ValidationError("--consent is yes or no") }
-        if ConfirmingParty(rawValue: consentBy) == nil { throw ValidationError("--consent-by is owner, driver, fleet or technician") }
+        if ConfirmingParty(rawValue: consentBy) == nil {
+            throw ValidationError("--consent-by is owner, driver, fleet or technician")
+        }
     }
 
     func run() throws {
-        let approvalBytes = try approval.map { path throws(OTAError) in try FileSystem.read(path, limit: SignedApproval.maximumSize) }
+        let approvalBytes = try approval.map { path throws(OTAError) in
+            try FileSystem.read(path, limit: SignedApproval.maximumSize)
+        }
         let conditions = try state.map { path throws(OTAError) in
             do throws(OTAError) {
-                return try CanonicalJSON.decodeInput(VehicleConditions.self, from: try FileSystem.read(path, limit: 1 << 20), as: .vehicleStateMalformed)
+                return try CanonicalJSON.decodeInput(
+                    VehicleConditions.self, from: try FileSystem.read(path, limit: 1 << 20), as: .vehicleStateMalformed)
             } catch {
                 // A malformed --state file is a usage error (exit 1), not a policy refusal.
                 throw error.kind == .rejected ? OTAError(.usageState, "\(path): \(error.message)") : error
@@ -75,35 +86,54 @@ struct InstallCommand: ParsableCommand {
         var decision: InstallDecision? = nil
         var answer: Consent? = nil
         if let consent {
-            answer = Consent(answer: consent == "yes" ? .accepted : .refused, language: shownLanguage, by: party, channel: consentChannel)
+            answer = Consent(
+                answer: consent == "yes" ? .accepted : .refused, language: shownLanguage, by: party,
+                channel: consentChannel)
         } else {
             // Check first, show the notice, ask; the install then refuses a bundle that changed since.
-            let checked = try Self.reporting(target) { () throws(OTAError) in try target.check(bundle: bundle, approval: approvalBytes) }
+            let checked = try Self.reporting(target) { () throws(OTAError) in
+                try target.check(bundle: bundle, approval: approvalBytes)
+            }
             decision = checked
             if let refusal = checked.refusal { throw OTAError(refusal.code, refusal.message, cause: refusal.cause) }
             if let notice = try target.notice(for: checked, language: shownLanguage) {
                 FileHandle.standardError.write(Data((notice.text + "\n").utf8))
                 if notice.skilledPersonRequired, party != .technician {
-                    FileHandle.standardError.write(Data("(answering as \(party.rawValue); a technician must confirm: --consent-by technician)\n".utf8))
+                    FileHandle.standardError.write(
+                        Data(
+                            "(answering as \(party.rawValue); a technician must confirm: --consent-by technician)\n"
+                                .utf8))
                 }
-                FileHandle.standardError.write(Data((RecordLanguage(rawValue: shownLanguage) ?? .en).pick("Install this update? [yes/no] ", "是否安装本次升级？[yes/no] ").utf8))
-                if let line = readLine(strippingNewline: true)?.trimmingCharacters(in: .whitespaces).lowercased(), !line.isEmpty {
+                FileHandle.standardError.write(
+                    Data(
+                        (RecordLanguage(rawValue: shownLanguage) ?? .en).pick(
+                            "Install this update? [yes/no] ", "是否安装本次升级？[yes/no] "
+                        ).utf8))
+                if let line = readLine(strippingNewline: true)?.trimmingCharacters(in: .whitespaces).lowercased(),
+                    !line.isEmpty
+                {
                     let accepted = ["yes", "y", "是", "同意"].contains(line)
-                    answer = Consent(answer: accepted ? .accepted : .refused, language: shownLanguage, by: party, channel: consentChannel)
+                    answer = Consent(
+                        answer: accepted ? .accepted : .refused, language: shownLanguage, by: party,
+                        channel: consentChannel)
                 }
             }
         }
         let progress = progressOptions.display(json: output.json)
         let report = try Self.reporting(target) { () throws(OTAError) in
             try target.install(
-                bundle: bundle, expecting: decision, approval: approvalBytes, conditions: conditions, consent: answer, activate: !noActivate,
+                bundle: bundle, expecting: decision, approval: approvalBytes, conditions: conditions, consent: answer,
+                activate: !noActivate,
                 progress: progress.update)
         }
         progress.finish()
-        let next = report.stage == .activated ? "reboot (ota vehicle reboot) and confirm (ota vehicle confirm) to commit" : "activate later"
+        let next =
+            report.stage == .activated
+            ? "reboot (ota vehicle reboot) and confirm (ota vehicle confirm) to commit" : "activate later"
         let human =
             "\(report.bundleId): \(report.stage.rawValue) — \(report.bytesWritten) bytes into "
-            + report.images.map { "\($0.slotGroup)/\($0.slot.rawValue)" }.joined(separator: ", ") + String(format: " in %.2f s; ", report.seconds) + next
+            + report.images.map { "\($0.slotGroup)/\($0.slot.rawValue)" }.joined(separator: ", ")
+            + String(format: " in %.2f s; ", report.seconds) + next
         Output.succeed(report, human: human, json: output.json)
     }
 

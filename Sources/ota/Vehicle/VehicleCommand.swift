@@ -15,7 +15,8 @@ struct VehicleCommand: ParsableCommand {
         abstract: "A simulated vehicle: create it, reboot it, confirm or roll back an update, show its status.",
         subcommands: [
             VehicleInitCommand.self, VehicleActivateCommand.self, VehicleRebootCommand.self, VehicleConfirmCommand.self,
-            VehicleRollbackCommand.self, VehicleStatusCommand.self, VehicleTrustCommand.self, VehicleRotateKeyCommand.self,
+            VehicleRollbackCommand.self, VehicleStatusCommand.self, VehicleTrustCommand.self,
+            VehicleRotateKeyCommand.self,
         ]
     )
 }

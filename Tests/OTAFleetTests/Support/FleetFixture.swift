@@ -38,17 +38,25 @@ enum FleetFixture {
         let steps: [RecordStep] = [.verify, .consent, .applyImage, .result]
         let failed = index % 7 == 6
         return UpgradeRecord(
-            time: RecordTime(time, source: .test), vin: vin, attempt: "A\(index / 4)", phase: .install, step: steps[index % 4],
+            time: RecordTime(time, source: .test), vin: vin, attempt: "A\(index / 4)", phase: .install,
+            step: steps[index % 4],
             outcome: failed ? .failure : .success, errorCode: failed ? "slot.hash-mismatch" : nil,
             update: UpdateFacts(bundle: "bundle-\(index / 10)", campaign: "CAMP-\(index / 20)"),
-            ecus: [ECUFacts(ecu: ["adas", "bms"][index % 2], versionBefore: "1.\(index / 10)", versionAfter: "1.\(index / 10 + 1)",
-                            swinBefore: "SWIN-\(index / 10)", swinAfter: "SWIN-\(index / 10 + 1)")])
+            ecus: [
+                ECUFacts(
+                    ecu: ["adas", "bms"][index % 2], versionBefore: "1.\(index / 10)",
+                    versionAfter: "1.\(index / 10 + 1)",
+                    swinBefore: "SWIN-\(index / 10)", swinAfter: "SWIN-\(index / 10 + 1)")
+            ])
     }
 
     /// A log of `count` records at `path`, checkpointed every 8 entries.
-    static func log(at path: String, vin: String, key: PrivateKey, count: Int, clock: ManualClock = ManualClock(start)) throws -> Recorder {
-        let recorder = try Recorder.create(at: path, vin: vin, signer: key, clock: clock,
-                                           configuration: .init(segmentBytes: 8 << 10, checkpointInterval: 8, durability: .none))
+    static func log(at path: String, vin: String, key: PrivateKey, count: Int, clock: ManualClock = ManualClock(start))
+        throws -> Recorder
+    {
+        let recorder = try Recorder.create(
+            at: path, vin: vin, signer: key, clock: clock,
+            configuration: .init(segmentBytes: 8 << 10, checkpointInterval: 8, durability: .none))
         try append(recorder, vin: vin, from: 0, count: count, clock: clock)
         return recorder
     }

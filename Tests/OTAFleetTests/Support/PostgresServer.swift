@@ -30,15 +30,23 @@ enum PostgresServer {
     private static func start() -> Result<String, TestServerError> {
         // A short path: a unix socket path holds at most 107 bytes.
         let directory = "/tmp/ota-pg-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let (status, output) = Shell.run([repository + "/scripts/postgres-server.sh", "start", directory, String(getpid())])
+        let (status, output) = Shell.run([
+            repository + "/scripts/postgres-server.sh", "start", directory, String(getpid()),
+        ])
         guard status == 0 else {
-            return .failure(TestServerError(description: "PostgreSQL did not start (scripts/postgres-server.sh exit \(status)); install it with scripts/install-deps.sh: \(output)"))
+            return .failure(
+                TestServerError(
+                    description:
+                        "PostgreSQL did not start (scripts/postgres-server.sh exit \(status)); install it with scripts/install-deps.sh: \(output)"
+                ))
         }
         stopDirectory.withLock { $0 = directory }
         // At exit Foundation's Process can no longer be used (it hangs): plain system(3).
         atexit {
             if let directory = PostgresServer.stopDirectory.withLock({ $0 }) {
-                _ = system("'\(PostgresServer.repository)/scripts/postgres-server.sh' stop '\(directory)' >/dev/null 2>&1; rm -rf '\(directory)'")
+                _ = system(
+                    "'\(PostgresServer.repository)/scripts/postgres-server.sh' stop '\(directory)' >/dev/null 2>&1; rm -rf '\(directory)'"
+                )
             }
         }
         return .success(directory)
@@ -50,7 +58,9 @@ enum PostgresServer {
     static func newDatabase() throws -> String {
         let directory = try directory()
         let name = "t\(getpid())_\(counter.wrappingAdd(1, ordering: .relaxed).oldValue)"
-        let (status, output) = Shell.run(["psql", "-h", directory + "/socket", "-U", "ota", "-d", "ota", "-qAt", "-c", "CREATE DATABASE \(name)"])
+        let (status, output) = Shell.run([
+            "psql", "-h", directory + "/socket", "-U", "ota", "-d", "ota", "-qAt", "-c", "CREATE DATABASE \(name)",
+        ])
         guard status == 0 else { throw TestServerError(description: "CREATE DATABASE \(name) failed: \(output)") }
         return "postgres://ota@/\(name)?host=\(directory)/socket"
     }
@@ -60,7 +70,9 @@ enum PostgresServer {
 /// system(3) and a temporary file: Foundation's `Process` was seen waiting forever for a script
 /// that had started a daemon (pg_ctl), and cannot run at exit.
 enum Shell {
-    static func quote(_ argument: String) -> String { "'" + argument.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+    static func quote(_ argument: String) -> String {
+        "'" + argument.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
 
     static func run(_ arguments: [String]) -> (Int32, String) {
         let output = NSTemporaryDirectory() + "ota-shell-\(UUID().uuidString)"

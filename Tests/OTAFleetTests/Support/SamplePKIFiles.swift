@@ -13,7 +13,8 @@ struct SamplePKIFiles {
     func deviceKey() throws -> PrivateKey { try PrivateKey(contentsOf: directory + "/vehicle/device.key") }
     var deviceCertificatePath: String { directory + "/vehicle/device.crt" }
     func compliance() throws -> ExportSigner {
-        try ExportSigner(key: PrivateKey(contentsOf: directory + "/compliance/compliance-signer.key"),
-                         certificate: Certificate.load(contentsOf: directory + "/compliance/compliance-signer.crt")[0])
+        try ExportSigner(
+            key: PrivateKey(contentsOf: directory + "/compliance/compliance-signer.key"),
+            certificate: Certificate.load(contentsOf: directory + "/compliance/compliance-signer.crt")[0])
     }
 }

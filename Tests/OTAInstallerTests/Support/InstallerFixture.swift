@@ -23,8 +23,10 @@ final class InstallerFixture: Sendable {
         directory = NSTemporaryDirectory() + "ota-installer-test-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory + "/images", withIntermediateDirectories: true)
         for group in 0..<2 {
-            try Self.image(size: imageSize, seed: UInt32(10 + group)).write(to: URL(fileURLWithPath: "\(images)/old-\(group).img"))
-            try Self.image(size: imageSize, seed: UInt32(20 + group)).write(to: URL(fileURLWithPath: "\(images)/new-\(group).img"))
+            try Self.image(size: imageSize, seed: UInt32(10 + group)).write(
+                to: URL(fileURLWithPath: "\(images)/old-\(group).img"))
+            try Self.image(size: imageSize, seed: UInt32(20 + group)).write(
+                to: URL(fileURLWithPath: "\(images)/new-\(group).img"))
         }
     }
 
@@ -46,17 +48,21 @@ final class InstallerFixture: Sendable {
     }
 
     func config(
-        bootControl: VehicleConfig.BootControlKind = .file, automatedDriving: Bool = false, securityVersions: [UInt64] = [5, 5],
+        bootControl: VehicleConfig.BootControlKind = .file, automatedDriving: Bool = false,
+        securityVersions: [UInt64] = [5, 5],
         tries: Int = 2
     ) -> VehicleConfig {
         VehicleConfig(
             model: "X1", vin: Self.vin, suite: .intl, releaseThreshold: 1, bootControl: bootControl, bootTries: tries,
             ecus: (0..<2).map {
                 .init(
-                    id: "ECU\($0)", hardwareId: "HW-\($0)", slotGroup: "group\($0)", automatedDriving: $0 == 0 && automatedDriving,
+                    id: "ECU\($0)", hardwareId: "HW-\($0)", slotGroup: "group\($0)",
+                    automatedDriving: $0 == 0 && automatedDriving,
                     version: "1.0.0", securityVersion: securityVersions[$0])
             },
-            slotGroups: (0..<2).map { .init(name: "group\($0)", size: UInt64(imageSize + 8192), image: "old-\($0).img") })
+            slotGroups: (0..<2).map {
+                .init(name: "group\($0)", size: UInt64(imageSize + 8192), image: "old-\($0).img")
+            })
     }
 
     /// Creates a vehicle directory; returns its path.
@@ -82,7 +88,8 @@ final class InstallerFixture: Sendable {
 
     /// A manifest YAML for `images` (default: both groups, new images).
     func manifest(
-        id: String = "update-1", models: String = "[X1]", vins: String? = nil, images: [ImageSpec] = [ImageSpec(group: 0), ImageSpec(group: 1)],
+        id: String = "update-1", models: String = "[X1]", vins: String? = nil,
+        images: [ImageSpec] = [ImageSpec(group: 0), ImageSpec(group: 1)],
         regulatory: String = "", expires: String = "2036-01-01T00:00:00Z", created: String = "2026-01-01T00:00:00Z",
         preconditions: String = "{parked: true, gear: P, minimumBatteryPercent: 30}"
     ) throws -> String {
@@ -140,11 +147,14 @@ final class InstallerFixture: Sendable {
     /// Builds a bundle (encrypted to the vehicle's key by default).
     /// Builds a bundle; `refusable` lets the builder sign what every vehicle refuses (an expired
     /// manifest, a missing filing), so the vehicle's own refusal can be tested.
-    func bundle(_ manifest: String, encrypted: Bool = true, chunkSize: Int = 4096, refusable: Bool = false) throws -> String {
+    func bundle(_ manifest: String, encrypted: Bool = true, chunkSize: Int = 4096, refusable: Bool = false) throws
+        -> String
+    {
         let path = "\(directory)/bundle-\(UUID().uuidString).ota"
         let recipients = encrypted ? [try Certificate.load(contentsOf: "\(keys)/vehicle/device.crt")[0]] : []
         var request = BundleBuilder.Request(
-            manifestPath: manifest, imagesDirectory: images, signer: try signer(), recipients: recipients, outputPath: path,
+            manifestPath: manifest, imagesDirectory: images, signer: try signer(), recipients: recipients,
+            outputPath: path,
             chunkSize: chunkSize, xzPreset: 1, threads: 1)
         request.refusesWhatVehiclesRefuse = !refusable
         _ = try BundleBuilder.build(request)
@@ -156,21 +166,27 @@ final class InstallerFixture: Sendable {
     /// An approval file's bytes for `bundle`.
     /// An approval signed by the real approval authority for `bundle`'s digest, with whatever
     /// fields a test states (the issuer would refuse a number the manifest does not name).
-    func craftedApproval(for bundle: String, id: String, bundleId: String? = nil, models: [String] = ["X1"]) throws -> [UInt8] {
+    func craftedApproval(for bundle: String, id: String, bundleId: String? = nil, models: [String] = ["X1"]) throws
+        -> [UInt8]
+    {
         let head = try BundleReader(path: bundle).readHead()
         let manifest = try CanonicalJSON.decode(Manifest.self, from: head.manifestBytes, as: .manifestMalformed)
         let approval = Approval(
-            approvalId: id, bundleId: bundleId ?? manifest.bundle.id, manifestDigest: try Hasher.hash(manifest.bundle.suite.hash, head.manifestBytes),
-            models: models, validFrom: Date().addingTimeInterval(-60), validUntil: Date().addingTimeInterval(86400), issued: Date())
+            approvalId: id, bundleId: bundleId ?? manifest.bundle.id,
+            manifestDigest: try Hasher.hash(manifest.bundle.suite.hash, head.manifestBytes),
+            models: models, validFrom: Date().addingTimeInterval(-60), validUntil: Date().addingTimeInterval(86400),
+            issued: Date())
         let payload = try CanonicalJSON.encode(approval)
         let signer = try self.signer("approval-signer", role: "approval")
         let signature = try SignatureEnvelope.sign(
-            body: payload, type: SignatureEnvelope.approvalType, key: signer.key, certificate: signer.certificate, chain: signer.chain)
+            body: payload, type: SignatureEnvelope.approvalType, key: signer.key, certificate: signer.certificate,
+            chain: signer.chain)
         return try CanonicalJSON.encode(SignedApproval(payload: payload, signatures: [signature]))
     }
 
     func approval(
-        for bundle: String, id: String = "AD-2026-1", models: [String] = ["X1"], signer: SignerIdentity? = nil, validFrom: Date? = nil,
+        for bundle: String, id: String = "AD-2026-1", models: [String] = ["X1"], signer: SignerIdentity? = nil,
+        validFrom: Date? = nil,
         validUntil: Date = Date().addingTimeInterval(86400 * 30)
     ) throws -> [UInt8] {
         let output = "\(directory)/approval-\(UUID().uuidString).json"
@@ -180,7 +196,8 @@ final class InstallerFixture: Sendable {
         return Array(try Data(contentsOf: URL(fileURLWithPath: output)))
     }
 
-    static let parked = VehicleConditions(parked: true, gear: "P", batteryPercent: 80, driving: false, doorsUnlockable: true)
+    static let parked = VehicleConditions(
+        parked: true, gear: "P", batteryPercent: 80, driving: false, doorsUnlockable: true)
     static let yes = Consent(answer: .accepted, language: "zh-CN", by: .owner, channel: "head-unit")
 
     /// SHA-256 of every slot file, by file name: "nothing written" means these do not change.
@@ -194,7 +211,9 @@ final class InstallerFixture: Sendable {
 
     /// Hash of the first `size` bytes of a slot.
     func slotContentHash(_ vehicle: String, group: Int, slot: SlotName) throws -> String {
-        try SlotDevice(path: "\(vehicle)/slots/group\(group)-\(slot.rawValue).img", writable: false).hash(.sha256, size: UInt64(imageSize)).hex
+        try SlotDevice(path: "\(vehicle)/slots/group\(group)-\(slot.rawValue).img", writable: false).hash(
+            .sha256, size: UInt64(imageSize)
+        ).hex
     }
 
     func imageHash(_ name: String) throws -> String { try Hasher.hash(.sha256, fileAt: "\(images)/\(name)").hex }
@@ -214,7 +233,8 @@ final class InstallerFixture: Sendable {
     /// The installer's journal as left on disk (no recovery); its seal is checked.
     static func rawState(_ vehicle: String) throws -> VehicleState {
         let key = try MACFileStore.Key(contentsOf: "\(vehicle)/keys/seal.key")
-        let bytes = try MACFileStore.open(try FileSystem.read("\(vehicle)/private/state.json"), name: "state.json", key: key, path: "state.json")
+        let bytes = try MACFileStore.open(
+            try FileSystem.read("\(vehicle)/private/state.json"), name: "state.json", key: key, path: "state.json")
         return try CanonicalJSON.decode(VehicleState.self, from: bytes, as: .vehicleStateMalformed)
     }
 
@@ -229,13 +249,15 @@ final class InstallerFixture: Sendable {
     /// for an earlier installer run).
     static func writeRawState(_ vehicle: String, _ state: VehicleState) throws {
         let key = try MACFileStore.Key(contentsOf: "\(vehicle)/keys/seal.key")
-        try AtomicFileWriter.write(try MACFileStore.seal(try CanonicalJSON.encode(state), name: "state.json", key: key),
-                                   to: "\(vehicle)/private/state.json", mode: 0o600)
+        try AtomicFileWriter.write(
+            try MACFileStore.seal(try CanonicalJSON.encode(state), name: "state.json", key: key),
+            to: "\(vehicle)/private/state.json", mode: 0o600)
     }
 
     /// The boot control as left on disk.
     static func rawBoot(_ vehicle: String) throws -> BootState {
-        let config = try CanonicalJSON.decode(VehicleConfig.self, from: try FileSystem.read("\(vehicle)/vehicle.json"), as: .vehicleConfigMalformed)
+        let config = try CanonicalJSON.decode(
+            VehicleConfig.self, from: try FileSystem.read("\(vehicle)/vehicle.json"), as: .vehicleConfigMalformed)
         let layout = VehicleLayout(directory: vehicle)
         return try layout.bootControl(config.bootControl ?? .file).load()
     }

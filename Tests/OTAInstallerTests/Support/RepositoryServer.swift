@@ -22,7 +22,9 @@ final class RepositoryServer {
     init(directory: String, repository: Repository, clientCA: String, crl: String? = nil) throws {
         work = "\(directory)/server-\(UUID().uuidString.prefix(8))"
         self.repository = repository
-        let output = try Self.run(["\(InstallerFixture.repository)/scripts/repo-server.sh", "start", work, repository.directory, clientCA] + (crl.map { [$0] } ?? []))
+        let output = try Self.run(
+            ["\(InstallerFixture.repository)/scripts/repo-server.sh", "start", work, repository.directory, clientCA]
+                + (crl.map { [$0] } ?? []))
         let ports = output.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Int($0) }
         guard ports.count == 2 else { throw OTAError(.ioFailed, "nginx did not start: \(output)") }
         httpsPort = ports[0]
@@ -44,10 +46,16 @@ final class RepositoryServer {
     func startProxy() throws -> String {
         try Data("{}".utf8).write(to: URL(fileURLWithPath: control))
         let portFile = "\(work)/proxy.port"
-        let pid = try Spawn.start(["python3", "\(InstallerFixture.repository)/scripts/fault-proxy.py", "http://127.0.0.1:\(httpPort)", control], output: portFile)
+        let pid = try Spawn.start(
+            [
+                "python3", "\(InstallerFixture.repository)/scripts/fault-proxy.py", "http://127.0.0.1:\(httpPort)",
+                control,
+            ], output: portFile)
         proxyPID = pid
         for _ in 0..<200 {
-            if let text = try? String(contentsOfFile: portFile, encoding: .utf8), let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            if let text = try? String(contentsOfFile: portFile, encoding: .utf8),
+                let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            {
                 proxyPort = port
                 return "http://127.0.0.1:\(port)"
             }

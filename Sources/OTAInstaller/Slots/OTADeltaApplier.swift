@@ -14,34 +14,51 @@ public struct OTADeltaApplier: DeltaApplier {
     public func begin(source: any SlotReading, sourceSize: UInt64, target: any SlotWriting, targetSize: UInt64)
         throws(OTAError) -> any DeltaApplySession
     {
-        Session(source: SlotDeltaSource(slot: source, size: sourceSize), target: target, targetSize: targetSize)
+        let old: any DeltaSource =
+            if let device = source as? SlotDevice {
+                DeviceDeltaSource(device: device, size: sourceSize)
+            } else {
+                SlotDeltaSource(slot: source, size: sourceSize)
+            }
+        return Session(source: old, target: target, targetSize: targetSize)
     }
 
-    /// The first `size` bytes of a slot, as OTADelta's old image; a slot device is read
-    /// straight into the decoder's buffers.
-    final class SlotDeltaSource: DirectDeltaSource {
+    /// The first `size` bytes of any readable slot, as OTADelta's old image (the decoder copies
+    /// from the arrays it returns).
+    final class SlotDeltaSource: DeltaSource {
         let slot: any SlotReading
-        let device: SlotDevice?
         let byteCount: Int64
 
         init(slot: any SlotReading, size: UInt64) {
             self.slot = slot
-            device = slot as? SlotDevice
+            byteCount = Int64(size)
+        }
+
+        func read(at offset: Int64, count: Int) throws(OTAError) -> [UInt8] {
+            let bytes = try slot.read(at: UInt64(offset), count: count)
+            guard bytes.count == count else { throw OTAError(.slotShort, "the source slot ended early") }
+            return bytes
+        }
+    }
+
+    /// A slot device's first `size` bytes, read straight into the decoder's buffers.
+    final class DeviceDeltaSource: DirectDeltaSource {
+        let device: SlotDevice
+        let byteCount: Int64
+
+        init(device: SlotDevice, size: UInt64) {
+            self.device = device
             byteCount = Int64(size)
         }
 
         func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws(OTAError) {
-            guard let device else {
-                let bytes = try read(at: offset, count: buffer.count)
-                return bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
-            }
             guard try device.read(into: buffer, at: UInt64(offset)) == buffer.count else {
                 throw OTAError(.slotShort, "the source slot ended early")
             }
         }
 
         func read(at offset: Int64, count: Int) throws(OTAError) -> [UInt8] {
-            let bytes = try slot.read(at: UInt64(offset), count: count)
+            let bytes = try device.read(at: UInt64(offset), count: count)
             guard bytes.count == count else { throw OTAError(.slotShort, "the source slot ended early") }
             return bytes
         }
@@ -69,7 +86,7 @@ public struct OTADeltaApplier: DeltaApplier {
             }
         }
 
-        init(source: SlotDeltaSource, target: any SlotWriting, targetSize: UInt64) {
+        init(source: any DeltaSource, target: any SlotWriting, targetSize: UInt64) {
             let box = Output(target: target, limit: targetSize)
             self.box = box
             decoder = DeltaDecoder(source: source) { (bytes: [UInt8]) throws(OTAError) in try box.write(bytes) }

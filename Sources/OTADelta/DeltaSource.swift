@@ -32,10 +32,16 @@ public final class FileDeltaSource: DirectDeltaSource {
     }
 
     public func read(at offset: Int64, count: Int) throws(OTAError) -> [UInt8] {
-        let bytes = try file.read(at: offset, count: count)
-        guard bytes.count == count else {
-            throw OTAError(.ioShortRead, "\(file.path): the old image ended early (changed while reading?)")
+        var bytes = [UInt8](repeating: 0, count: count)
+        let result: Result<Void, OTAError> = bytes.withUnsafeMutableBytes { buffer in
+            do throws(OTAError) {
+                try read(at: offset, into: buffer)
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
         }
+        try result.get()
         return bytes
     }
 }

@@ -1,0 +1,59 @@
+internal import Dispatch
+internal import OTACore
+
+extension DeltaEncoder {
+    /// Matches every piece of `plan`, window by window (one suffix array at a time), pieces of
+    /// a window on all cores; hands each piece's ops (in old positions) to `results`.
+    static func matchPieces(
+        _ plan: Plan, old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>, minimumScore: Int,
+        results: PieceResults
+    ) {
+        let input = SharedMatchInput(plan: plan, new: new, minimumScore: minimumScore)
+        for (w, range) in plan.windows.enumerated() {
+            let members = plan.pieces.indices.filter { plan.pieces[$0].window == w }
+            guard !members.isEmpty else { continue }
+            if range.isEmpty {
+                for k in members { results.publish(k, [.insert(length: plan.pieces[k].end - plan.pieces[k].start)]) }
+                continue
+            }
+            let index = SuffixIndex(old: UnsafeBufferPointer(rebasing: plan.space.bytes[range]), new: new)
+            let shared = SharedIndex(index: index)
+            DispatchQueue.concurrentPerform(iterations: members.count) { m in
+                let k = members[m]
+                let piece = input.plan.pieces[k]
+                var found: [DeltaOperation] = []
+                CoverMatcher(index: shared.index, minimumScore: input.minimumScore)
+                    .match(from: piece.start, to: piece.end, seed: piece.seed - range.lowerBound, into: &found)
+                var ops: [DeltaOperation] = []
+                for op in found {
+                    switch op {
+                    case .copy(let o, let l):
+                        input.plan.space.appendMapped(.copy(oldStart: o + range.lowerBound, length: l), to: &ops)
+                    case .add(let o, let l):
+                        input.plan.space.appendMapped(.add(oldStart: o + range.lowerBound, length: l), to: &ops)
+                    case .insert: ops.append(op)
+                    }
+                }
+                results.publish(k, ops)
+            }
+        }
+    }
+}
+
+/// What the matching task shares with the writer: read-only after construction.
+struct SharedMatchInput: @unchecked Sendable {
+    let plan: DeltaEncoder.Plan
+    let new: UnsafeBufferPointer<UInt8>
+    let minimumScore: Int
+}
+
+/// The suffix index the matching tasks share: read-only once built.
+struct SharedIndex: @unchecked Sendable {
+    let index: SuffixIndex
+}
+
+/// An image the matching tasks share: read-only, alive until the encoder waits for them.
+struct SharedBuffer: @unchecked Sendable {
+    let buffer: UnsafeBufferPointer<UInt8>
+    init(_ buffer: UnsafeBufferPointer<UInt8>) { self.buffer = buffer }
+}

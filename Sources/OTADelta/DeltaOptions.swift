@@ -1,0 +1,38 @@
+public import OTACore
+
+/// Settings for making a patch.
+public struct DeltaOptions: Sendable {
+    /// Hash recorded for the old and new images (the bundle suite's hash).
+    public var hashAlgorithm: HashAlgorithm = .sha256
+    /// LZMA2 dictionary of the inserted bytes (a power of two, 4 KiB...256 MiB): the vehicle's
+    /// decoder needs about this much memory, plus up to 3 MiB for the other streams.
+    public var dictionarySize: UInt32 = 8 << 20
+    /// xz preset 0...9 and extreme mode (measured no smaller on our corpus once ADD payloads
+    /// were run-length coded); the dictionary size above overrides the preset's.
+    public var preset: UInt32 = 9
+    public var extreme = false
+    /// Old bytes indexed by one suffix array (4 bytes of memory per byte). Larger old images are
+    /// matched in half-overlapping windows of this size, plus whole-image block matching.
+    public var windowSize = 1 << 30
+    /// Block size of the whole-image block pass (the filesystem block size).
+    public var blockSize = 4096
+    /// Shortest run of whole blocks the block pass keeps (shorter ones go to the matcher).
+    public var minimumBlockRun = 32 << 10
+    /// Estimated compressed bytes a cover must save to be kept (`CoverMatcher`); 12-20 gave
+    /// the smallest patches on the benchmark corpus (HDiffPatch uses 6 with its own estimate).
+    public var minimumCoverScore = 16
+    /// When block copies use at least this fraction of the old image, the suffix array indexes
+    /// only the old bytes they do not use (see `OldIndexSpace`); above 1 never.
+    public var packedIndexThreshold = 0.5
+    /// The executable transform (patch format 3): when both images hold x86-64 or AArch64 ELF
+    /// code, match with reference fields masked and let ADD ops predict the new references
+    /// (`ReferenceTransform`); an op uses the prediction only where it leaves fewer differing
+    /// bytes. Without ELF code the patch is format 2, whatever this says.
+    public var referenceTransform = true
+    /// Most address map entries the transform may carry (the decoder's default limit).
+    public var maxTransformMapEntries = DeltaLimits().maxTransformMapEntries
+    /// Tests: regions to use instead of the ELF programs found in the images.
+    var forcedTransformRegions: (old: [ReferenceTransform.Region], new: [ReferenceTransform.Region])?
+
+    public init() {}
+}

@@ -1,0 +1,11 @@
+/// What a patch is made of, for reports.
+public struct DeltaStatistics: Sendable, Codable, Equatable {
+    public var operations = 0
+    public var copyBytes: Int64 = 0
+    public var addBytes: Int64 = 0
+    public var insertBytes: Int64 = 0
+    /// ADD bytes whose differences are taken against predicted references (ADDP ops).
+    public var predictedAddBytes: Int64 = 0
+    /// Entries of the reference transform's address map (0: no transform).
+    public var transformMapEntries = 0
+}

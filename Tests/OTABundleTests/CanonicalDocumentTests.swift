@@ -1,4 +1,5 @@
 import Foundation
+import OTATestSupport
 import Testing
 
 @testable import OTABuilder
@@ -141,20 +142,16 @@ struct CanonicalDocumentTests {
         let entries = try BundleFixture.entries(of: try fixture.standardBundle())
         let file = try fixture.write(entries[0].data, name: "manifest.json")
         // Python's json module, re-serialised canonically, gives back exactly the signed bytes.
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "python3", "-c",
-            "import json,sys; d=json.load(open(sys.argv[1],encoding='utf-8')); sys.stdout.buffer.write(json.dumps(d,sort_keys=True,separators=(',',':'),ensure_ascii=False).encode())",
-            file,
-        ]
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let bytes = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        #expect(Array(bytes) == entries[0].data)
+        let python = try ChildProcess(
+            "/usr/bin/env",
+            [
+                "python3", "-c",
+                "import json,sys; d=json.load(open(sys.argv[1],encoding='utf-8')); sys.stdout.buffer.write(json.dumps(d,sort_keys=True,separators=(',',':'),ensure_ascii=False).encode())",
+                file,
+            ]
+        ).finish()
+        #expect(python.status == 0)
+        #expect(python.stdout == entries[0].data)
     }
 
     @Test func `signature envelopes, recipients and approvals are canonical too`() throws {

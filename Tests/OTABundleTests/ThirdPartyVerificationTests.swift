@@ -1,6 +1,7 @@
 import Foundation
 import OTABuilder
 import OTACore
+import OTATestSupport
 import Testing
 
 /// A third party checks a bundle with `tar` and the `openssl` command line only, following
@@ -9,17 +10,8 @@ import Testing
 struct ThirdPartyVerificationTests {
     @discardableResult
     func run(_ tool: String, _ arguments: [String], in directory: String) throws -> (Int32, Data) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, data)
+        let outcome = try ChildProcess(tool, arguments, directory: directory).finish()
+        return (outcome.status, Data(outcome.stdout))
     }
 
     @Test(arguments: Suite.allCases)

@@ -13,11 +13,7 @@ struct BundleCommandTests {
     func makeImages() throws -> String {
         let directory = try CLIRunner.temporaryDirectory()
         do {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: Self.repository + "/scripts/make-sample-images.sh")
-            process.arguments = [directory + "/images", "1"]
-            try process.run()
-            process.waitUntilExit()
+            try SampleImages.make(in: directory + "/images")
         } catch {
             CLIRunner.removeTemporaryDirectory(directory)
             throw error

@@ -12,11 +12,7 @@ struct CommandLineTests {
     /// A temporary directory with the sample images; removed by the caller.
     func workspace() throws -> String {
         let directory = try CLIRunner.temporaryDirectory()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.repository + "/scripts/make-sample-images.sh")
-        process.arguments = [directory + "/images", "1"]
-        try process.run()
-        process.waitUntilExit()
+        try SampleImages.make(in: directory + "/images")
         return directory
     }
 
@@ -152,14 +148,10 @@ struct CommandLineTests {
         let bundle = directory + "/ivi.ota"
         // The fleet key, encrypted here by the openssl command line.
         let encrypted = directory + "/fleet.enc.key"
-        let openssl = Process()
-        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        openssl.arguments = [
+        try OpenSSLTool.run([
             "pkcs8", "-topk8", "-in", "\(keys)/vehicle/fleet-recipient.key", "-out", encrypted, "-passout",
             "pass:s3cret",
-        ]
-        try openssl.run()
-        openssl.waitUntilExit()
+        ])
         #expect(
             try CLIRunner.run(
                 [
@@ -192,12 +184,9 @@ struct CommandLineTests {
         try Data("hello, not a bundle\n".utf8).write(to: URL(fileURLWithPath: directory + "/text.ota"))
         try Data(count: 0).write(to: URL(fileURLWithPath: directory + "/empty.ota"))
         try Data(repeating: 0x41, count: 4096).write(to: URL(fileURLWithPath: directory + "/junk.ota"))
-        let tar = Process()
-        tar.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        tar.currentDirectoryURL = URL(fileURLWithPath: directory)
-        tar.arguments = ["tar", "--format=ustar", "-cf", "other.ota", "text.ota"]
-        try tar.run()
-        tar.waitUntilExit()
+        let tar = try ProcessRunner.run(
+            "/usr/bin/env", ["tar", "--format=ustar", "-cf", "other.ota", "text.ota"], directory: directory)
+        #expect(tar.status == 0, "\(tar.stderr)")
         for name in ["text.ota", "empty.ota", "junk.ota", "other.ota"] {
             for command in [
                 ["bundle", "inspect"], ["bundle", "verify", "--trust", "\(Self.repository)/keys-sample/intl/trust"],

@@ -43,11 +43,7 @@ import Testing
         let type = suite == "gm" ? "sm2" : "p256"
         let car = directory + "/car", store = directory + "/fleet.db"
         try FileManager.default.createDirectory(atPath: directory + "/images", withIntermediateDirectories: true)
-        let images = Process()
-        images.executableURL = URL(fileURLWithPath: Self.repository + "/scripts/make-sample-images.sh")
-        images.arguments = [directory + "/images", "1"]
-        try images.run()
-        images.waitUntilExit()
+        try SampleImages.make(in: directory + "/images")
         _ = try ota(["vehicle", "init", car, "--config", config, "--images", directory + "/images"])
         _ = try ota([
             "records", "ingest", "--store", store, "--key", keys + "/vehicle/device.crt", "--trust", keys + "/trust",

@@ -22,11 +22,7 @@ struct HSMSigningTests {
     }
 
     func makeImages(_ directory: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.repository + "/scripts/make-sample-images.sh")
-        process.arguments = [directory + "/images", "1"]
-        try process.run()
-        process.waitUntilExit()
+        try SampleImages.make(in: directory + "/images")
     }
 
     /// `ota keys csr` with the token key, `ota keys issue` by the sample CA of `role`.
@@ -75,11 +71,8 @@ struct HSMSigningTests {
         // Independently: the public key read from the token, the DSSE PAE rebuilt by hand.
         let work = directory + "/third-party"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-        let tar = Process()
-        tar.executableURL = URL(fileURLWithPath: "/bin/tar")
-        tar.arguments = ["xf", bundle, "-C", work]
-        try tar.run()
-        tar.waitUntilExit()
+        let tar = try ProcessRunner.run("/bin/tar", ["xf", bundle, "-C", work])
+        #expect(tar.status == 0, "\(tar.stderr)")
         let manifest = try Data(contentsOf: URL(fileURLWithPath: work + "/manifest.json"))
         let type = "application/vnd.ota.manifest.v1+json"
         var pae = Data("DSSEv1 \(type.utf8.count) \(type) \(manifest.count) ".utf8)
@@ -165,16 +158,9 @@ struct HSMSigningTests {
             assert list(timestamp.signatures) == [sys.argv[2]], list(timestamp.signatures)
             print("ok")
             """
-        let python = Process()
-        python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        python.arguments = ["python3", "-c", script, repo, String(stored[0].dropLast(".pkcs11".count))]
-        let output = Pipe()
-        python.standardOutput = output
-        python.standardError = output
-        try python.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        python.waitUntilExit()
-        #expect(python.terminationStatus == 0, "\(text)")
+        let python = try ProcessRunner.run(
+            "/usr/bin/env", ["python3", "-c", script, repo, String(stored[0].dropLast(".pkcs11".count))])
+        #expect(python.status == 0, "\(python.stdout)\(python.stderr)")
     }
 
     @Test func `a bad URI, a missing PIN or an Ed25519 token key is a clear error and writes nothing`() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import OTACore
+import OTATestSupport
 import Testing
 
 @testable import OTAInstaller
@@ -267,29 +268,21 @@ struct LifecycleTests {
         #expect(
             try UBootEnvironmentBootControl.parse(bytes, size: 0x2000).first { $0.0 == "bootcmd" }?.1 == "run ota_boot")
         // An independent CRC (Python's zlib) agrees.
-        let python = Process()
-        python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        python.arguments = [
-            "python3", "-c",
-            "import sys, zlib; d = open(sys.argv[1], 'rb').read(); sys.exit(0 if zlib.crc32(d[4:]) == int.from_bytes(d[:4], 'little') else 1)",
-            path,
-        ]
-        try python.run()
-        python.waitUntilExit()
-        #expect(python.terminationStatus == 0)
+        let python = try ProcessRunner.run(
+            "/usr/bin/env",
+            [
+                "python3", "-c",
+                "import sys, zlib; d = open(sys.argv[1], 'rb').read(); sys.exit(0 if zlib.crc32(d[4:]) == int.from_bytes(d[:4], 'little') else 1)",
+                path,
+            ])
+        #expect(python.status == 0, "\(python.stderr)")
         // fw_printenv (u-boot-tools), when installed, reads what we wrote.
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/fw_printenv") {
             try "\(path) 0x0 0x2000\n".write(
                 toFile: "\(fixture.directory)/fw_env.config", atomically: true, encoding: .utf8)
-            let printenv = Process()
-            printenv.executableURL = URL(fileURLWithPath: "/usr/bin/fw_printenv")
-            printenv.arguments = ["-c", "\(fixture.directory)/fw_env.config", "ota_trial_ivi", "ota_tries"]
-            let out = Pipe()
-            printenv.standardOutput = out
-            try printenv.run()
-            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            printenv.waitUntilExit()
-            #expect(text == "ota_trial_ivi=b\nota_tries=3\n")
+            let printenv = try ProcessRunner.run(
+                "/usr/bin/fw_printenv", ["-c", "\(fixture.directory)/fw_env.config", "ota_trial_ivi", "ota_tries"])
+            #expect(printenv.stdout == "ota_trial_ivi=b\nota_tries=3\n")
         }
         var corrupted = bytes
         corrupted[100] ^= 1

@@ -2,6 +2,7 @@ import Foundation
 import OTACore
 import OTAInstaller
 import OTARecorder
+import OTATestSupport
 import Testing
 
 /// The user is told before (the notice, in the head unit's language, answered) and after (the
@@ -120,21 +121,7 @@ enum CLI {
     }
 
     static func run(_ arguments: [String], input: String = "") throws -> Run {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: ota)
-        process.arguments = arguments
-        let stdin = Pipe(), out = Pipe(), err = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        stdin.fileHandleForWriting.write(Data(input.utf8))
-        try stdin.fileHandleForWriting.close()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(
-            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-            stderr: String(decoding: stderr, as: UTF8.self))
+        let result = try ProcessRunner.run(ota, arguments, input: Array(input.utf8))
+        return Run(status: result.status, stdout: result.stdout, stderr: result.stderr)
     }
 }

@@ -18,28 +18,15 @@ struct VehicleCommandTests {
     }
 
     static func ota(_ arguments: [String]) throws -> Run {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CrashInjectionTests.executable)
-        process.arguments = arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: data, as: UTF8.self))
+        let result = try ProcessRunner.run(CrashInjectionTests.executable, arguments)
+        return Run(status: result.status, stdout: result.stdout)
     }
 
     @Test func `install, reboot, confirm; refusals exit 2 with their code`() throws {
         let root = InstallerFixture.repository
         let directory = try TemporaryDirectory.create("vehicle-cli")
         defer { TemporaryDirectory.remove(directory) }
-        let images = Process()
-        images.executableURL = URL(fileURLWithPath: root + "/scripts/make-sample-images.sh")
-        images.arguments = [directory + "/images", "1"]
-        try images.run()
-        images.waitUntilExit()
+        try SampleImages.make(in: directory + "/images")
         let keys = root + "/keys-sample/intl"
         let signer = [
             "--key", "\(keys)/release/signer-1.key", "--cert", "\(keys)/release/signer-1.crt", "--chain",

@@ -29,31 +29,11 @@ public enum OpenSSLTool {
     public static func status(
         _ arguments: [String], in directory: String? = nil, environment: [String: String] = [:], stdin: Data? = nil
     ) throws -> (Int32, Data, Data) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        if !environment.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        }
-        // Standard error goes to a file, so neither stream can fill up and block the child.
-        let errorPath = NSTemporaryDirectory() + "openssl-stderr-" + UUID().uuidString
-        _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
-        defer { try? FileManager.default.removeItem(atPath: errorPath) }
-        let errors = try FileHandle(forWritingTo: URL(fileURLWithPath: errorPath))
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        let input = Pipe()
-        process.standardInput = input
-        try process.run()
-        if let stdin { input.fileHandleForWriting.write(stdin) }
-        try input.fileHandleForWriting.close()
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        try errors.close()
-        let errorData = FileManager.default.contents(atPath: errorPath) ?? Data()
-        return (process.terminationStatus, outputData, errorData)
+        let outcome = try ChildProcess(
+            "/usr/bin/openssl", arguments, directory: directory, environment: environment, captureErrors: true,
+            input: stdin.map { Array($0) }
+        ).finish()
+        return (outcome.status, Data(outcome.stdout), Data(outcome.stderr))
     }
 
     /// How an EC point is written in a SubjectPublicKeyInfo (SEC 1 §2.3.3).

@@ -2,7 +2,7 @@
 SWIFT ?= swift
 OTA := .build/release/ota
 
-.PHONY: deps build release test demo bench fuzz fuzz-build fuzz-smoke clean format lint
+.PHONY: deps build release install test demo bench fuzz fuzz-build fuzz-smoke clean format lint
 
 # Fuzzing (Fuzz/README.md): seconds per harness for `make fuzz`; FUZZ_TARGETS names a subset.
 FUZZ_SECONDS ?= 600
@@ -14,8 +14,16 @@ deps:
 build: deps
 	$(SWIFT) build
 
+# Two executables: `ota` (vehicle side and tools, no server stack) and `ota-fleet` (the fleet
+# service, which `ota fleet ...` runs from beside `ota` or from PATH).
 release: deps
 	$(SWIFT) build -c release --product ota
+	$(SWIFT) build -c release --product ota-fleet
+
+PREFIX ?= /usr/local
+install: release
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 .build/release/ota .build/release/ota-fleet $(DESTDIR)$(PREFIX)/bin/
 
 test: deps
 	$(SWIFT) build --build-tests

@@ -22,6 +22,8 @@ let package = Package(
         .library(name: "OTAAgent", targets: ["OTAAgent"]),
         .library(name: "OTAFleet", targets: ["OTAFleet"]),
         .executable(name: "ota", targets: ["ota"]),
+        // The fleet service apart from `ota`, so the vehicle-side binary links no server stack.
+        .executable(name: "ota-fleet", targets: ["ota-fleet"]),
         .executable(name: "ota-tuf-client", targets: ["ota-tuf-client"]),
         // The records test rig (crash-test appender, simulated fleets): tests and benches only, never installed.
         .executable(name: "ota-records-rig", targets: ["ota-records-rig"]),
@@ -66,14 +68,26 @@ let package = Package(
             name: "ota",
             dependencies: [
                 "OTACore", "OTABuilder", "OTADelta", "OTARecorder", "OTACompliance", "OTAInstaller", "OTARepository",
-                "OTAAgent",
-                "OTAFleet",
-                .product(name: "Hummingbird", package: "hummingbird"),
+                "OTAAgent", "OTACommandLine",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             // Test rigs (crash injection) exist in debug builds only, never in a release binary.
             swiftSettings: swiftSettings + [.define("OTA_TEST_RIGS", .when(configuration: .debug))]),
+        // What `ota` and `ota-fleet` share: output, exit codes, version.
+        .target(
+            name: "OTACommandLine",
+            dependencies: ["OTACore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings),
+        // The fleet service's executable (`ota fleet ...` execs it): the only one linking the server stack.
+        .executableTarget(
+            name: "ota-fleet",
+            dependencies: [
+                "OTACore", "OTACompliance", "OTAFleet", "OTACommandLine",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings),
 
         // Shared test helpers (the openssl command line as an independent tool and attacker).
         .target(
@@ -88,7 +102,9 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "OTACLITests",
-            dependencies: ["OTACore", "OTABuilder", "OTARecorder", "OTACompliance", "ota", "OTATestSupport"],
+            dependencies: [
+                "OTACore", "OTABuilder", "OTARecorder", "OTACompliance", "ota", "ota-fleet", "OTATestSupport",
+            ],
             swiftSettings: swiftSettings),
         .target(
             name: "OTADelta", dependencies: ["OTACore"],
@@ -138,6 +154,7 @@ let package = Package(
             name: "OTAFleetTests",
             dependencies: [
                 "OTACore", "OTARecorder", "OTACompliance", "OTAFleet", "OTATestSupport", "OTAAgent", "OTATransport",
+                "ota-fleet",
             ],
             swiftSettings: swiftSettings),
         // TUF repository (cloud side: signs metadata; never a dependency of the vehicle side).

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fleet service load: FLEET_VEHICLES simulated vehicles × FLEET_RECORDS records upload their
-# logs at once (FLEET_CONCURRENCY connections) through nginx (mutual TLS) to `ota fleet serve`,
+# logs at once (FLEET_CONCURRENCY connections) through nginx (mutual TLS) to `ota-fleet serve`
+# (the fleet service's executable, beside ota; `ota fleet serve` runs the same),
 # first on SQLite, then on PostgreSQL (a throw-away server). Then compliance staff (a client
 # certificate of the compliance role) query and export the store the load filled (1,000 × 1,000
 # by default: a million entries): each query FLEET_REPEATS times, the median kept, and one
@@ -12,6 +13,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ota=$(realpath "${1:-.build/release/ota}")
+# The service is its own executable beside ota (`make release` builds both).
+service=$(dirname "$ota")/ota-fleet
+[ -x "$service" ] || { echo "bench/fleet.sh: $service is missing (swift build -c release --product ota-fleet)" >&2; exit 1; }
 vehicles=${FLEET_VEHICLES:-1000} records=${FLEET_RECORDS:-1000} concurrency=${FLEET_CONCURRENCY:-32} repeats=${FLEET_REPEATS:-3}
 stores=${FLEET_STORES:-sqlite postgres}
 pki=keys-sample/intl
@@ -62,7 +66,7 @@ scripts/fleet-server.sh secret "$work/secret"
 results=()
 for kind in $stores; do
     if [ $kind = sqlite ]; then store="$work/fleet.db"; else store=$(scripts/postgres-server.sh start "$work/pg"); fi
-    "$ota" fleet serve --store "$store" --trust $pki/trust --key $pki/compliance/compliance-signer.key \
+    "$service" serve --store "$store" --trust $pki/trust --key $pki/compliance/compliance-signer.key \
         --cert $pki/compliance/compliance-signer.crt --proxy-secret-file "$work/secret" --state "$work/state-$kind" \
         --connections 16 --threads 8 > "$work/serve-$kind.out" 2>&1 &
     server_pid=$!

@@ -168,6 +168,8 @@ openssl x509 -req -in "$out/staff.csr" -CA "$intl/compliance/root-ca.crt" -CAkey
     -set_serial "0x$(openssl rand -hex 12)" -days 30 -extfile "$out/staff.ext" -out "$out/staff.crt" 2>/dev/null
 
 step "[fleet] ota fleet serve (SQLite store) on loopback behind nginx, which ends mutual TLS for vehicle and compliance certificates"
+# The service is its own executable, ota-fleet, beside ota (make release builds both); `ota fleet` runs it in place.
+[ -x "$(dirname "$ota")/ota-fleet" ] || { echo "demo: $(dirname "$ota")/ota-fleet is missing (make release)" >&2; exit 1; }
 scripts/fleet-server.sh secret "$out/fleet-secret"
 "$ota" fleet serve --store "$out/fleet-service.db" --trust "$intl/trust" --key "$intl/compliance/compliance-signer.key" \
     --cert "$intl/compliance/compliance-signer.crt" --proxy-secret-file "$out/fleet-secret" --state "$out/fleet-state" \

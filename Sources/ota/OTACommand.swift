@@ -1,4 +1,5 @@
 import ArgumentParser
+import OTACommandLine
 import OTACore
 
 #if canImport(Glibc)
@@ -24,31 +25,18 @@ struct OTACommand: ParsableCommand {
         ]
     )
 
-    /// Parses, runs, and maps every failure to the design's exit codes (ArgumentParser's own
-    /// default for usage errors is 64; ours is 1).
+    /// Parses, runs, and maps every failure to the design's exit codes. `ota fleet ...` becomes
+    /// `ota-fleet ...` (exec, same process): the vehicle-side binary carries no server.
     static func main() {
         let arguments = Array(CommandLine.arguments.dropFirst())
-        let json = arguments.contains("--json")
-        do {
-            var command = try parseAsRoot(arguments)
-            try command.run()
-            Glibc.exit(0)
-        } catch let error as OTAError {
-            Output.fail(error, json: json)
-            Glibc.exit(Output.exitStatus(for: error.kind))
-        } catch {
-            if exitCode(for: error) == .success {
-                print(fullMessage(for: error))
-                Glibc.exit(0)
+        if arguments.first == FleetCommand.configuration.commandName {
+            do {
+                try FleetLauncher.exec(Array(arguments.dropFirst()))
+            } catch {
+                Output.fail(error, json: arguments.contains("--json"))
+                Glibc.exit(Output.exitStatus(for: error.kind))
             }
-            Output.fail(OTAError(.usageInvalid, Self.usageMessage(for: error)), json: json)
-            Glibc.exit(1)
         }
-    }
-
-    /// ArgumentParser's message without its own `Error: ` prefix (ours is `ota: error:`).
-    static func usageMessage(for error: any Error) -> String {
-        let message = fullMessage(for: error)
-        return message.hasPrefix("Error: ") ? String(message.dropFirst("Error: ".count)) : message
+        CommandMain.run(Self.self, arguments: arguments)
     }
 }

@@ -6,7 +6,7 @@ import OTARecorder
 import OTATestSupport
 import Testing
 
-/// Two `ota fleet serve` processes on one PostgreSQL store, as a maker runs them behind a load
+/// Two fleet service processes (`ota fleet serve`, `ota-fleet serve`) on one PostgreSQL store, as a maker runs them behind a load
 /// balancer: uploads of one vehicle reaching both at the same moment must leave one chain.
 extension FleetIntegration {
     @Suite struct ScaleOutTests {
@@ -23,20 +23,25 @@ extension FleetIntegration {
             init() throws {
                 storeURL = try PostgresServer.newDatabase()
                 try AtomicFileWriter.write(Array(secret.utf8), to: ws.path + "/secret", mode: 0o600)
-                let ota = CLIRunner.executable.path
-                guard FileManager.default.isExecutableFile(atPath: ota) else {
-                    throw HarnessError("the ota executable is not built at \(ota) (swift build --build-tests)")
+                // One through `ota fleet serve` (which execs ota-fleet), one started as `ota-fleet serve`.
+                let commands = [
+                    (CLIRunner.executable.path, ["fleet", "serve"]), (CLIRunner.product("ota-fleet").path, ["serve"]),
+                ]
+                for (executable, _) in commands where !FileManager.default.isExecutableFile(atPath: executable) {
+                    throw HarnessError("\(executable) is not built (swift build --build-tests)")
                 }
                 for index in 0..<2 {
                     let process = Process()
-                    process.executableURL = URL(fileURLWithPath: ota)
-                    process.arguments = [
-                        "fleet", "serve", "--store", storeURL, "--trust", pki.trustPath, "--key",
-                        pki.directory + "/compliance/compliance-signer.key",
-                        "--cert", pki.directory + "/compliance/compliance-signer.crt", "--listen", "127.0.0.1:0",
-                        "--proxy-secret-file", ws.path + "/secret", "--state", ws.path + "/state-\(index)", "--threads",
-                        "4", "--connections", "4",
-                    ]
+                    process.executableURL = URL(fileURLWithPath: commands[index].0)
+                    process.arguments =
+                        commands[index].1 + [
+                            "--store", storeURL, "--trust", pki.trustPath, "--key",
+                            pki.directory + "/compliance/compliance-signer.key",
+                            "--cert", pki.directory + "/compliance/compliance-signer.crt", "--listen", "127.0.0.1:0",
+                            "--proxy-secret-file", ws.path + "/secret", "--state", ws.path + "/state-\(index)",
+                            "--threads",
+                            "4", "--connections", "4",
+                        ]
                     let log = ws.path + "/service-\(index).log"
                     FileManager.default.createFile(atPath: log, contents: nil)
                     process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
@@ -75,7 +80,7 @@ extension FleetIntegration {
                     let deadline = Date().addingTimeInterval(20)
                     while process.isRunning, Date() < deadline { usleep(50_000) }
                     if process.isRunning {
-                        Issue.record("ota fleet serve did not stop on SIGTERM within 20 s")
+                        Issue.record("the fleet service did not stop on SIGTERM within 20 s")
                         kill(process.processIdentifier, SIGKILL)
                     }
                     process.waitUntilExit()

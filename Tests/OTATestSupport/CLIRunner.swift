@@ -19,13 +19,16 @@ public struct CLIRunner {
     public static var repository: String { RepositoryRoot.path }
 
     /// The `ota` binary next to the test bundle (`.build/<config>/ota`).
-    public static var executable: URL {
+    public static var executable: URL { product("ota") }
+
+    /// The executable product `name` next to the test bundle (`.build/<config>/NAME`).
+    public static func product(_ name: String) -> URL {
         let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         for candidate in [products, products.deletingLastPathComponent()] {
-            let url = candidate.appendingPathComponent("ota")
+            let url = candidate.appendingPathComponent(name)
             if FileManager.default.isExecutableFile(atPath: url.path) { return url }
         }
-        return products.appendingPathComponent("ota")
+        return products.appendingPathComponent(name)
     }
 
     /// Runs `ota` with `arguments`; a missing binary is an error (never a silent pass).

@@ -234,6 +234,8 @@ extension OTAError.Code {
     public static let fleetClientCertificate = Self(
         "fleet.client-certificate", .rejected,
         "the client certificate is missing, malformed, or does not chain to the anchors of its role")
+    public static let fleetNotInstalled = Self(
+        "fleet.not-installed", .io, "ota fleet: the ota-fleet executable is neither beside ota nor on PATH")
     public static let fleetRefused = Self(
         "fleet.refused", .rejected, "the fleet service refused the upload (the cause names the service's code)")
     public static let fleetRole = Self(
@@ -794,6 +796,7 @@ extension OTAError.Code {
         .fleetAckInvalid,
         .fleetAckMismatch,
         .fleetClientCertificate,
+        .fleetNotInstalled,
         .fleetRefused,
         .fleetRole,
         .fleetUnreachable,

@@ -1,10 +1,10 @@
 import Foundation
-import OTACore
+package import OTACore
 
 /// Prints command results: a human text on stdout, or with `--json` one JSON object
 /// `{"ok": true, "result": {...}}` / `{"ok": false, "error": {"code", "kind", "message", "cause"}}`.
-enum Output {
-    static func succeed(_ result: some Encodable, human: String, json: Bool) {
+package enum Output {
+    package static func succeed(_ result: some Encodable, human: String, json: Bool) {
         if json {
             print(encode(SuccessEnvelope(result: result)))
         } else if !human.isEmpty {
@@ -12,7 +12,7 @@ enum Output {
         }
     }
 
-    static func fail(_ error: OTAError, json: Bool) {
+    package static func fail(_ error: OTAError, json: Bool) {
         if json {
             print(
                 encode(
@@ -33,14 +33,14 @@ enum Output {
     }
 
     /// The exit status for a failure of this kind: 1 for usage and I/O, 2 for a rejection.
-    static func exitStatus(for kind: OTAError.Kind) -> Int32 {
+    package static func exitStatus(for kind: OTAError.Kind) -> Int32 {
         switch kind {
         case .usage, .io: 1
         case .rejected: 2
         }
     }
 
-    static func encode(_ value: some Encodable) -> String {
+    package static func encode(_ value: some Encodable) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601

@@ -4,9 +4,10 @@ internal import OTACore
 /// Makes a patch from two images held in memory (or mapped).
 ///
 /// Time: linear in the image sizes for the block pass and the suffix sorting, plus
-/// O(n log n) for the match search of the bytes the block pass leaves. Memory: the two images,
-/// plus 4 bytes per old byte of one window (default 1 GiB windows, so at most ~4.2 GiB extra),
-/// plus a 64 MiB lookup table and the op list.
+/// O(n log n) for the match search of the bytes the block pass leaves. Memory: the two images
+/// (twice while matching with the transform: the masked copies), plus 4 bytes per old byte of
+/// one window (default 1 GiB windows, so at most ~4.2 GiB extra), plus a lookup table (256 KiB, or 64 MiB for windows of 64 MiB and more), the op list and
+/// the four LZMA2 encoders (set up once matching is done when the patch has the transform).
 struct DeltaEncoder {
     let options: DeltaOptions
     /// The inserted bytes' LZMA2 compression is the longest single task of a diff; nice length
@@ -50,16 +51,15 @@ struct DeltaEncoder {
         let newHash = try Hasher.hash(options.hashAlgorithm, new)
 
         try sink([UInt8](repeating: 0, count: DeltaPatchHeader.byteCount))
-        let settings = streamSettings(newSize: new.count)
-        let writer = try PatchFrameWriter(settings: settings)
         var statistics = DeltaStatistics()
-        var stream = OpStreamWriter(old: old, new: new, writer: writer)
         var transform: ReferenceTransform?
         var segmentOps: [[DeltaOperation]] = []
+        var insertedBytes: Int?
         if let analysis {
             // The map needs every op's alignment before the first op is written.
             var pairs: [(old: Int, new: Int, length: Int)] = []
             var position = 0
+            var inserted = 0
             for segment in plan.segments {
                 let ops: [DeltaOperation]
                 switch segment {
@@ -69,17 +69,27 @@ struct DeltaEncoder {
                 for op in ops {
                     switch op {
                     case .copy(let o, let l), .add(let o, let l): pairs.append((o, position, l))
-                    case .insert: break
+                    case .insert(let l): inserted += l
                     }
                     position += op.length
                 }
                 segmentOps.append(ops)
             }
+            // Every op is known: the suffix index is gone once the matcher returns, and the
+            // masked images are not needed any more; free both before the encoders are set up.
+            matching.wait()
+            analysis.releaseMaskedImages()
+            insertedBytes = inserted
             let made = analysis.transform(pairs: pairs, maxEntries: options.maxTransformMapEntries)
             try Self.writeTransformBlock(made, sink: sink)
-            stream.prediction = OpStreamWriter.Prediction(transform: made, analysis: analysis)
             statistics.transformMapEntries = made.map.count
             transform = made
+        }
+        let settings = streamSettings(newSize: new.count, insertedBytes: insertedBytes)
+        let writer = try PatchFrameWriter(settings: settings)
+        var stream = OpStreamWriter(old: old, new: new, writer: writer)
+        if let transform, let analysis {
+            stream.prediction = OpStreamWriter.Prediction(transform: transform, analysis: analysis)
         }
         for (s, segment) in plan.segments.enumerated() {
             let ops: [DeltaOperation]
@@ -136,16 +146,23 @@ struct DeltaEncoder {
 
     /// LZMA2 settings of the four streams: the inserts get the configured dictionary (the
     /// vehicle's budget); the others are small streams that gain nothing beyond 1 MiB.
-    /// No stream gets a dictionary larger than the new image (rounded up to a power of two):
-    /// it would only cost the encoder set-up time and the vehicle memory.
-    func streamSettings(newSize: Int) -> [LZMA2Settings] {
-        var fit: UInt32 = 4096
-        while Int(fit) < newSize && fit < options.dictionarySize { fit <<= 1 }
+    /// No stream gets a dictionary larger than the new image, nor the inserts one larger than
+    /// the bytes they will hold when that is known (`insertedBytes`, format 3), each rounded up
+    /// to a power of two: a larger one finds nothing more and costs the encoder's memory (an
+    /// 8 MiB dictionary is ~93 MiB by liblzma's estimate) and the vehicle's.
+    func streamSettings(newSize: Int, insertedBytes: Int? = nil) -> [LZMA2Settings] {
+        func fit(_ bytes: Int) -> UInt32 {
+            var size: UInt32 = 4096
+            while Int(size) < bytes && size < options.dictionarySize { size <<= 1 }
+            return size
+        }
+        let whole = fit(newSize)
+        let inserts = min(whole, fit(insertedBytes ?? newSize))
         return PatchStream.allCases.map { stream in
             LZMA2Settings(
                 preset: options.preset, extreme: options.extreme,
-                dictionarySize: min(
-                    stream == .inserts ? options.dictionarySize : min(options.dictionarySize, 1 << 20), fit),
+                dictionarySize: stream == .inserts
+                    ? min(options.dictionarySize, inserts) : min(options.dictionarySize, 1 << 20, whole),
                 literalContextBits: stream.literalContextBits, positionBits: 0,
                 niceLength: stream == .inserts ? Self.insertsNiceLength : nil)
         }

@@ -5,7 +5,8 @@ public struct DeltaOptions: Sendable {
     /// Hash recorded for the old and new images (the bundle suite's hash).
     public var hashAlgorithm: HashAlgorithm = .sha256
     /// LZMA2 dictionary of the inserted bytes (a power of two, 4 KiB...256 MiB): the vehicle's
-    /// decoder needs about this much memory, plus up to 3 MiB for the other streams.
+    /// decoder needs about this much memory, plus up to 3 MiB for the other streams. A patch
+    /// uses less when the new image, or (format 3) the inserted bytes, fit in less.
     public var dictionarySize: UInt32 = 8 << 20
     /// xz preset 0...9 and extreme mode (measured no smaller on our corpus once ADD payloads
     /// were run-length coded); the dictionary size above overrides the preset's.

@@ -7,9 +7,9 @@ final class ReferenceAnalysis {
     let newRegions: [ReferenceTransform.Region]
     /// Every site of the old image, in offset order (the decoder finds the same ones per block).
     let oldSites: [ReferenceSite]
-    /// The images with reference fields cleared, for matching only.
-    let maskedOld: UnsafeMutableBufferPointer<UInt8>
-    let maskedNew: UnsafeMutableBufferPointer<UInt8>
+    /// The images with reference fields cleared, for matching only (empty once released).
+    private(set) var maskedOld: UnsafeMutableBufferPointer<UInt8>
+    private(set) var maskedNew: UnsafeMutableBufferPointer<UInt8>
     /// Room for one ADD's predicted old bytes (the writer's scratch).
     let scratch = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: PatchFrame.maxOpLength)
 
@@ -33,9 +33,15 @@ final class ReferenceAnalysis {
     }
 
     deinit {
-        maskedOld.deallocate()
-        maskedNew.deallocate()
+        releaseMaskedImages()
         scratch.deallocate()
+    }
+
+    /// Frees the masked images once matching is done (they are as large as the images).
+    func releaseMaskedImages() {
+        for image in [maskedOld, maskedNew] { image.baseAddress?.deallocate() }
+        maskedOld = UnsafeMutableBufferPointer(start: nil, count: 0)
+        maskedNew = UnsafeMutableBufferPointer(start: nil, count: 0)
     }
 
     static func sites(of image: UnsafeBufferPointer<UInt8>, regions: [ReferenceTransform.Region]) -> [ReferenceSite] {

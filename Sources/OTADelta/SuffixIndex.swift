@@ -12,11 +12,17 @@ final class SuffixIndex {
     /// Matches are compared up to this many bytes (longer ones are continued by the caller):
     /// keeps each probe short on long zero runs and repetitive data.
     static let maxMatch = 1 << 16
+    /// Windows from this size on get a table of 3-byte keys (64 MiB, a quarter of their suffix
+    /// array at most); smaller ones a table of 2-byte keys (256 KiB), whose longer buckets cost
+    /// a few more search steps per probe.
+    static let threeByteKeysFrom = 1 << 26
 
-    init(old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>) {
+    /// - Parameter keyBytes: 2 or 3 (tests); nil chooses by the window's size.
+    init(old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>, keyBytes: Int? = nil) {
         self.old = old
         self.new = new
-        let keyBytes = old.count >= 1 << 22 ? 3 : 2
+        let keyBytes = keyBytes ?? (old.count >= Self.threeByteKeysFrom ? 3 : 2)
+        precondition(keyBytes == 2 || keyBytes == 3, "prefix keys are 2 or 3 bytes")
         let keys = 1 << (8 * keyBytes)
         let bucketStart = UnsafeMutableBufferPointer<Int32>.allocate(capacity: keys + 1)
         self.keyBytes = keyBytes

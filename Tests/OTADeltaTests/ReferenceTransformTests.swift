@@ -216,6 +216,47 @@ import Testing
         #expect(try DeltaPatchHeader.decode(patch).version == 3)
     }
 
+    @Test func `a format 3 patch sizes the inserts dictionary to its inserted bytes`() throws {
+        let old = RoundTripTests.random(300_000, seed: 8)
+        var new = old
+        new.insert(contentsOf: RoundTripTests.random(5000, seed: 9), at: 100_000)
+        var options = DeltaOptions()
+        let region = { (count: Int) in
+            ReferenceTransform.Region(
+                fileStart: 0, length: Int64(count), address: 0, span: UInt64(count), architecture: .x86_64)
+        }
+        options.forcedTransformRegions = (old: [region(old.count)], new: [region(new.count)])
+        var patch: [UInt8] = []
+        let (header, statistics) = try old.withUnsafeBufferPointer { o in
+            try new.withUnsafeBufferPointer { n in
+                try DeltaEncoder(options: options).encode(old: o, new: n, progress: nil) {
+                    (bytes: [UInt8]) throws(OTAError) in patch += bytes
+                }
+            }
+        }
+        patch.replaceSubrange(0..<header.count, with: header)
+        #expect(try Delta.apply(old: old, patch: patch) == new)
+        let decoded = try DeltaPatchHeader.decode(patch)
+        #expect(decoded.version == 3)
+        #expect(statistics.insertBytes > 0 && statistics.insertBytes <= 8192)
+        #expect(decoded.dictionarySizes[PatchStream.inserts.rawValue] == 8192)
+        // Without the transform the inserted bytes are not known before writing: the new image's size.
+        let plain = try RoundTripTests.roundTrip(old, new, options: Self.withoutTransform())
+        #expect(try DeltaPatchHeader.decode(plain).dictionarySizes[PatchStream.inserts.rawValue] == 512 << 10)
+    }
+
+    @Test func `stream dictionaries never exceed what the stream can hold`() {
+        let encoder = DeltaEncoder(options: DeltaOptions())
+        let sizes = { (newSize: Int, inserted: Int?) in
+            encoder.streamSettings(newSize: newSize, insertedBytes: inserted).map(\.dictionarySize)
+        }
+        #expect(sizes(100 << 20, nil) == [1 << 20, 1 << 20, 1 << 20, 8 << 20])
+        #expect(sizes(100 << 20, 5000) == [1 << 20, 1 << 20, 1 << 20, 8192])
+        #expect(sizes(100 << 20, 0) == [1 << 20, 1 << 20, 1 << 20, 4096])
+        #expect(sizes(100 << 20, 64 << 20) == [1 << 20, 1 << 20, 1 << 20, 8 << 20])
+        #expect(sizes(300_000, 200_000) == [512 << 10, 512 << 10, 512 << 10, 256 << 10])
+    }
+
     @Test func `an ADDP op needs a transform`() throws {
         var streams = AdversarialPatchTests.Streams()
         streams.control =

@@ -35,3 +35,42 @@ import Testing
         }
     }
 }
+
+@Suite struct SuffixIndexTests {
+    /// The longest match of every position of `new` in `old`, by a direct comparison.
+    static func naiveLongest(_ old: [UInt8], _ new: [UInt8], at scan: Int) -> Int {
+        var best = 0
+        for start in old.indices {
+            var length = 0
+            while scan + length < new.count && start + length < old.count && old[start + length] == new[scan + length] {
+                length += 1
+            }
+            best = max(best, length)
+        }
+        return best
+    }
+
+    @Test(arguments: [2, 3])
+    func `both prefix table widths find the longest match`(keyBytes: Int) {
+        var generator = SeededGenerator(seed: 7)
+        let old = (0..<3000).map { _ in UInt8.random(in: 0...3, using: &generator) }
+        var new = Array(old[1000..<1400]) + (0..<200).map { _ in UInt8.random(in: 0...3, using: &generator) }
+        new += [9, 9, 9] + old[2500..<2600]
+        old.withUnsafeBufferPointer { o in
+            new.withUnsafeBufferPointer { n in
+                let index = SuffixIndex(old: o, new: n, keyBytes: keyBytes)
+                for scan in stride(from: 0, to: new.count, by: 7) {
+                    let (length, position) = index.longestMatch(scan, new.count)
+                    let expected = Self.naiveLongest(old, new, at: scan)
+                    // Matches shorter than the key are not looked for.
+                    if expected >= keyBytes {
+                        #expect(length == expected, "scan \(scan)")
+                    } else {
+                        #expect(length <= expected, "scan \(scan)")
+                    }
+                    #expect(Array(old[position..<(position + length)]) == Array(new[scan..<(scan + length)]))
+                }
+            }
+        }
+    }
+}

@@ -264,6 +264,7 @@ import Testing
 enum Resign {
     static func manifest(_ directory: String, signer: ExportSigner) throws {
         var manifest = try JSONValue.parse(try FileSystem.read(directory + "/manifest.json")).objectValue!
+        let hash = HashAlgorithm(rawValue: manifest["hash"]!.stringValue!)!
         var files: [JSONValue] = []
         for file in manifest["files"]!.arrayValue! {
             let name = file["name"]!.stringValue!
@@ -271,7 +272,7 @@ enum Resign {
             files.append(
                 .object([
                     "name": .string(name), "bytes": .integer(try InputFile(path: path).size()),
-                    "digest": .string(try Hasher.hash(.sha256, fileAt: path).hex),
+                    "digest": .string(try Hasher.hash(hash, fileAt: path).hex),
                 ]))
         }
         manifest["files"] = .array(files)

@@ -72,13 +72,15 @@ enum Fleet {
                 ? Confirmation(party: .driver, channel: "head-unit", answer: .accepted, at: stamp) : nil)
     }
 
-    /// A vehicle log with `count` records, one a day from `start`.
+    /// A vehicle log with `count` records, one a day from `start`, hashed as a vehicle of the key's suite hashes.
     static func log(at path: String, vin: String, key: PrivateKey, count: Int, clock: ManualClock = ManualClock(start))
         throws -> Recorder
     {
         let recorder = try Recorder.create(
             at: path, vin: vin, signer: key, clock: clock,
-            configuration: .init(segmentBytes: 8 << 10, checkpointInterval: 8, durability: .none))
+            configuration: .init(
+                hash: key.type == .sm2 ? .sm3 : .sha256, segmentBytes: 8 << 10, checkpointInterval: 8,
+                durability: .none))
         try append(recorder, vin: vin, from: 0, count: count, clock: clock)
         return recorder
     }

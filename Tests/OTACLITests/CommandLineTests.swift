@@ -76,6 +76,10 @@ struct CommandLineTests {
                 "--consent", "yes", "--json",
             ]))
         outputs.append(try CLIRunner.run(["vehicle", "status", directory + "/car", "--json"]))
+        outputs.append(
+            try CLIRunner.run([
+                "records", "verify", directory + "/car/records", "--key", "\(keys)/vehicle/device.crt", "--json",
+            ]))
         outputs.append(try CLIRunner.run(["errors", "--json"]))
         for output in outputs {
             #expect(output.status == 0, "\(output.stderr)")

@@ -91,7 +91,7 @@ import Testing
         ])
         #expect(
             (verified.json["result"] as? [String: Any])?["keyRotations"] as? Int == 1
-                && (verified.json["result"] as? [String: Any])?["keyID"] as? String == newKeyID, "\(verified.stdout)")
+                && (verified.json["result"] as? [String: Any])?["keyId"] as? String == newKeyID, "\(verified.stdout)")
         let ingested = try ota([
             "records", "ingest", "--store", store, "--key", keys + "/vehicle/device.crt", "--trust", keys + "/trust",
             car + "/records",

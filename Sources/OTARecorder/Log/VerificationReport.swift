@@ -20,4 +20,11 @@ public struct VerificationReport: Sendable, Encodable {
     public var issues: [VerificationIssue] = []
 
     public var intact: Bool { issues.isEmpty }
+
+    /// JSON keys spelled as everywhere else in `ota` (`keyId`, not `keyID`).
+    enum CodingKeys: String, CodingKey {
+        case vin, hash, entries, records, checkpoints, firstSeq, lastSeq, lastHash, anchoredAt, headSeq
+        case keyID = "keyId"
+        case keyRotations, unsignedTail, issues
+    }
 }

@@ -55,6 +55,14 @@ public struct SignedMetadata: Sendable {
         for (index, item) in try envelope.array("signatures").enumerated() {
             let fields = try TUFFields(item, path: "\(source).signatures[\(index)]")
             let keyID = try fields.string("keyid")
+            // §4.2.1: a key id is unique in "signatures"; a document repeating one is refused
+            // outright, whatever the threshold (verify also counts a key once).
+            guard !signatures.contains(where: { $0.keyID.utf8.elementsEqual(keyID.utf8) }) else {
+                throw OTAError(
+                    .tufMetadata,
+                    "\(source).signatures[\(index)].keyid: '\(keyID)' signs twice; a key id must be unique in signatures"
+                )
+            }
             let hex = try fields.string("sig")
             // A signature that is not hex cannot verify; it is kept and simply never counts.
             signatures.append(TUFSignature(keyID: keyID, bytes: Hex.decode(hex) ?? []))

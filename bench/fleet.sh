@@ -40,9 +40,12 @@ rig=$(realpath -m "${RIG:-$(dirname "$ota")/ota-records-rig}")
 "$rig" simulate "$work/logs" --key "$work/device.key" --vehicles "$vehicles" --records "$records" >/dev/null
 printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth,2.25.277585782059759735957022079731708763311.1.5\n' > "$work/device.ext"
 openssl req -new -key "$work/device.key" -subj "/CN=bench" -out "$work/device.csr" 2>/dev/null
+# Each certificate names its VIN in the signer-id extension (what the service reads).
 for vin in $(ls "$work/logs"); do
+    { cat "$work/device.ext"; echo "2.25.277585782059759735957022079731708763311.2.1=ASN1:UTF8String:$vin"; } > "$work/device-$vin.ext"
     openssl x509 -req -in "$work/device.csr" -subj "/O=ota sample OEM/OU=vehicle/CN=Vehicle Device $vin" -CA $pki/vehicle/root-ca.crt \
-        -CAkey $pki/vehicle/root-ca.key -set_serial "0x$(openssl rand -hex 12)" -days 30 -extfile "$work/device.ext" -out "$work/certs/$vin.crt" 2>/dev/null
+        -CAkey $pki/vehicle/root-ca.key -set_serial "0x$(openssl rand -hex 12)" -days 30 -extfile "$work/device-$vin.ext" -out "$work/certs/$vin.crt" 2>/dev/null
+    rm "$work/device-$vin.ext"
 done
 # Compliance staff: TLS clientAuth plus the compliance role marker, under the sample compliance CA.
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/staff.key" 2>/dev/null

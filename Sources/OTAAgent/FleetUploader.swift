@@ -31,6 +31,10 @@ public struct FleetUploader {
     public let deviceKey: String
     public let trust: String
     public let acknowledgementPath: String
+    /// The certificate of the log's key (PEM), sent with every upload when the TLS certificate is
+    /// another (gm: the SM2 device certificate beside a P-256 TLS one); nil: the TLS certificate
+    /// is the log's.
+    public let signerCertificate: String?
     public let fleet: String
     let transport: HTTPTransport
     public var maximumEntries: Int
@@ -38,9 +42,10 @@ public struct FleetUploader {
     public init(
         log: String, deviceKey: String, trust: String, acknowledgementPath: String, fleet: String,
         transport: TransportOptions,
-        maximumEntries: Int = 4096
+        maximumEntries: Int = 4096, signerCertificate: String? = nil
     ) {
         self.log = log
+        self.signerCertificate = signerCertificate
         self.deviceKey = deviceKey
         self.trust = trust
         self.acknowledgementPath = acknowledgementPath
@@ -50,13 +55,19 @@ public struct FleetUploader {
     }
 
     /// The uploader of a vehicle's own log (`DIR/records`), keeping the acknowledgement in
-    /// `DIR/private/agent/fleet-ack.json`.
-    public init(vehicle: Vehicle, fleet: String, transport: TransportOptions, maximumEntries: Int = 4096) {
+    /// `DIR/private/agent/fleet-ack.json`; the log signer's certificate is `signerCertificate`,
+    /// or else the vehicle's `keys/device.crt` when it has one.
+    public init(
+        vehicle: Vehicle, fleet: String, transport: TransportOptions, maximumEntries: Int = 4096,
+        signerCertificate: String? = nil
+    ) {
         self.init(
             log: vehicle.layout.recordLog, deviceKey: vehicle.layout.decryptionKey, trust: vehicle.layout.trust,
             acknowledgementPath: vehicle.layout.privateDirectory + "/agent/fleet-ack.json", fleet: fleet,
             transport: transport,
-            maximumEntries: maximumEntries)
+            maximumEntries: maximumEntries,
+            signerCertificate: signerCertificate
+                ?? (FileSystem.exists(vehicle.layout.deviceCertificate) ? vehicle.layout.deviceCertificate : nil))
     }
 
     public func upload(now: Date = Date()) throws(OTAError) -> Report {
@@ -67,6 +78,15 @@ public struct FleetUploader {
         let lines = try Self.entryLines(layout)
         guard let last = lines.last else {
             throw OTAError(.recordsMalformed, "\(layout.directory): the log holds no entry")
+        }
+        var headers: [String] = []
+        if let signerCertificate {
+            // URL-escaped PEM, as nginx forwards the TLS certificate (docs/FORMAT.md, Fleet service).
+            var unreserved = CharacterSet.alphanumerics
+            unreserved.insert(charactersIn: "-._~")
+            let pem = String(decoding: try FileSystem.read(signerCertificate, limit: 64 << 10), as: UTF8.self)
+            headers.append(
+                "X-Log-Signer-Certificate: " + (pem.addingPercentEncoding(withAllowedCharacters: unreserved) ?? ""))
         }
         var report = Report()
         var start = lines[0].seq
@@ -88,7 +108,7 @@ public struct FleetUploader {
             let body = LogUploadFormat.body(meta: metaBytes, lines: batch.map(\.bytes))
             let (status, answer) = try transport.post(
                 fleet + "/v1/vehicles/\(vin)/log", body: body, contentType: "application/octet-stream",
-                maxLength: 1 << 20)
+                headers: headers, maxLength: 1 << 20)
             report.requests += 1
             report.entriesSent += batch.count
             guard status == 200 else { throw Self.refusal(status: status, answer) }

@@ -48,13 +48,14 @@ public final class HTTPTransport: TUFFetcher {
     /// bytes). Drops, stalls and 5xx answers are retried (the caller's request must be
     /// idempotent, as a record-log upload is); a refused certificate is an error; other statuses
     /// come back to the caller with their body (a service's JSON error names its code).
-    public func post(_ url: String, body: [UInt8], contentType: String, maxLength: Int) throws(OTAError) -> (
-        status: Int, body: [UInt8]
-    ) {
+    /// `headers` are added as they are (`Name: value`).
+    public func post(
+        _ url: String, body: [UInt8], contentType: String, headers: [String] = [], maxLength: Int
+    ) throws(OTAError) -> (status: Int, body: [UInt8]) {
         try withRetries(url) { () throws(OTAError) -> (status: Int, body: [UInt8]) in
             let sink = MemorySink(limit: maxLength)
             let handle = try configuredHandle(url)
-            try handle.setHeaders(["Content-Type: \(contentType)", "Expect:"])
+            try handle.setHeaders(["Content-Type: \(contentType)", "Expect:"] + headers)
             try handle.set(CURLOPT_POSTFIELDSIZE_LARGE, offset: Int64(body.count))
             let (code, text) = body.withUnsafeBytes { raw -> (CURLcode, String) in
                 withExtendedLifetime(sink) { () -> (CURLcode, String) in

@@ -240,6 +240,9 @@ extension OTAError.Code {
         "fleet.refused", .rejected, "the fleet service refused the upload (the cause names the service's code)")
     public static let fleetRole = Self(
         "fleet.role", .rejected, "the client certificate holds another role than the endpoint serves")
+    public static let fleetSignerCertificate = Self(
+        "fleet.signer-certificate", .rejected,
+        "an upload's log signer certificate is not a vehicle certificate of the fleet, or not of the log's key")
     public static let fleetUnreachable = Self(
         "fleet.unreachable", .io, "the fleet service could not be reached, or answered with a server error")
     public static let fleetUploadMalformed = Self(
@@ -799,6 +802,7 @@ extension OTAError.Code {
         .fleetNotInstalled,
         .fleetRefused,
         .fleetRole,
+        .fleetSignerCertificate,
         .fleetUnreachable,
         .fleetUploadMalformed,
         .fleetUploadTooLarge,

@@ -14,8 +14,7 @@ public import OTACore
 public struct ClientIdentity: Sendable, Equatable {
     public var role: TrustRole
     public var subject: String
-    /// The VIN a vehicle certificate names: the last word of its common name
-    /// (`CN=Vehicle Device LSVX1A2B3C4D56789`); nil for other roles.
+    /// The VIN a vehicle certificate names in its signer-id extension; nil for other roles.
     public var vin: String?
     /// The certificate (PEM), kept with what the vehicle uploads.
     public var certificatePEM: String
@@ -39,21 +38,13 @@ public struct ClientIdentity: Sendable, Equatable {
                 "no client certificate: the fleet service is reached through its TLS front with a vehicle or compliance certificate"
             )
         }
-        guard escapedPEM.utf8.count <= 64 << 10, let pem = escapedPEM.removingPercentEncoding else {
-            throw OTAError(.fleetClientCertificate, "the forwarded client certificate is not URL-escaped PEM")
-        }
-        let certificates = try Certificate.load(Array(pem.utf8), source: "client certificate")
-        guard certificates.count == 1, let leaf = certificates.first else {
-            throw OTAError(
-                .fleetClientCertificate,
-                "the forwarded client certificate holds \(certificates.count) certificates; one leaf expected")
-        }
+        let leaf = try single(escapedPEM: escapedPEM, what: "forwarded client certificate")
         var reasons: [String] = []
         for role in roles {
             switch try ChainVerifier(store: trust, time: time).verify(leaf, role: role) {
             case .trusted:
                 var vin: String? = nil
-                if role == .vehicle { vin = try vehicleIdentification(leaf.subject) }
+                if role == .vehicle { vin = try vehicleIdentification(leaf) }
                 return ClientIdentity(
                     role: role, subject: leaf.subject, vin: vin, certificatePEM: leaf.pem, publicKey: try leaf.publicKey
                 )
@@ -66,20 +57,35 @@ public struct ClientIdentity: Sendable, Equatable {
             cause: reasons.joined(separator: "; "))
     }
 
-    /// The VIN in a vehicle certificate's subject: the last word of its one common name.
-    static func vehicleIdentification(_ subject: String) throws(OTAError) -> String {
-        let names = subject.split(separator: ",").filter { $0.hasPrefix("CN=") }
-        guard names.count == 1, !subject.contains("\\"), let name = names.first?.dropFirst(3),
-            let word = name.split(separator: " ").last
-        else {
-            throw OTAError(
-                .fleetClientCertificate, "the vehicle certificate \(subject) does not name one VIN in its common name")
+    /// The one certificate of a URL-escaped PEM header value (`what` names it in errors, `code`
+    /// is theirs).
+    static func single(escapedPEM: String, what: String, code: OTAError.Code = .fleetClientCertificate)
+        throws(OTAError) -> Certificate
+    {
+        guard escapedPEM.utf8.count <= 64 << 10, let pem = escapedPEM.removingPercentEncoding else {
+            throw OTAError(code, "the \(what) is not URL-escaped PEM")
         }
-        let vin = String(word)
-        guard !vin.isEmpty, vin.utf8.count <= 64, vin.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
+        let certificates = try Certificate.load(Array(pem.utf8), source: what)
+        guard certificates.count == 1, let leaf = certificates.first else {
+            throw OTAError(code, "the \(what) holds \(certificates.count) certificates; one leaf expected")
+        }
+        return leaf
+    }
+
+    /// The VIN a vehicle certificate names: its signer-id extension (`ProjectOID.signerID`, which
+    /// `ota keys issue --signer-id VIN` writes), the one field every vehicle certificate (device,
+    /// TLS) is read from. The subject's text is never parsed for it.
+    static func vehicleIdentification(_ leaf: Certificate, code: OTAError.Code = .fleetClientCertificate)
+        throws(OTAError) -> String
+    {
+        guard let vin = try leaf.signerID else {
             throw OTAError(
-                .fleetClientCertificate,
-                "the vehicle certificate's VIN \(vin) is not 1 to 64 printable ASCII characters")
+                code,
+                "the vehicle certificate \(leaf.subject) names no VIN: a vehicle certificate carries it in the signer-id extension (\(ProjectOID.signerID); ota keys issue --signer-id VIN)"
+            )
+        }
+        guard vin.utf8.count <= 64, vin.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
+            throw OTAError(code, "the vehicle certificate's VIN \(vin) is not 1 to 64 printable ASCII characters")
         }
         return vin
     }

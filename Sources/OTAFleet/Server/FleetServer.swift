@@ -59,6 +59,7 @@ public final class FleetServer: Sendable {
 
     static let certificateHeader = HTTPField.Name("X-Client-Certificate")!
     static let proxyHeader = HTTPField.Name("X-Fleet-Proxy")!
+    static let signerHeader = HTTPField.Name("X-Log-Signer-Certificate")!
 
     public init(configuration: Configuration) throws(OTAError) {
         guard configuration.proxySecret.utf8.count >= 16 else {
@@ -303,6 +304,7 @@ public final class FleetServer: Sendable {
             return Self.errorResponse(refused)
         }
         let bytes = Array(body.readableBytesView)
+        let signerCertificate = request.headers[Self.signerHeader]
         do {
             let result = try await blocking { () throws(OTAError) -> LogUpload.Result in
                 try self.vinLocks.withLock(vin) { () throws(OTAError) -> LogUpload.Result in
@@ -312,7 +314,7 @@ public final class FleetServer: Sendable {
                                 bytes, pathVIN: vin, identity: identity, store: self.configuration.store.store,
                                 signer: self.configuration.signer,
                                 scratch: self.configuration.stateDirectory + "/incoming",
-                                rotationTrust: self.configuration.trust)
+                                trust: self.configuration.trust, signerCertificate: signerCertificate)
                         }
                         self.metrics.count("ota_fleet_verifications_total", FleetMetrics.label("result", "intact"))
                         return result
@@ -453,7 +455,7 @@ public final class FleetServer: Sendable {
     static func status(for error: OTAError) -> HTTPResponse.Status {
         switch error.code {
         case .fleetClientCertificate: .unauthorized
-        case .fleetRole, .fleetVinMismatch: .forbidden
+        case .fleetRole, .fleetVinMismatch, .fleetSignerCertificate: .forbidden
         case .fleetUploadTooLarge: .contentTooLarge
         case .fleetUploadMalformed: .badRequest
         case .recordsChainFork, .recordsChainDiscontinuous, .recordsBehindStore, .recordsKeyChanged: .conflict

@@ -8,9 +8,10 @@ public import OTARecorder
 /// starting at entry 0 or at the checkpoint the fleet store last acknowledged.
 ///
 /// Handling: the lines become a log directory of their own (never the store), the VIN of
-/// `log.json` must be the certificate's, and `FleetIngest` verifies the whole chain and every
-/// checkpoint signature before one transaction stores the new entries. The answer is a signed
-/// acknowledgement of the stored head.
+/// `log.json` must be the certificate's, the log's signer is bound to the sender (`LogSigner`:
+/// same VIN, both vehicle-role certificates of this fleet, the signer's key the log's), and
+/// `FleetIngest` verifies the whole chain and every checkpoint signature before one transaction
+/// stores the new entries. The answer is a signed acknowledgement of the stored head.
 public enum LogUpload {
     public static let format = LogUploadFormat.name
     /// The largest upload one request may carry; a vehicle sends more in several requests.
@@ -33,10 +34,11 @@ public enum LogUpload {
     }
 
     /// Splits, stages and ingests an upload from `identity` (a verified vehicle certificate) for
-    /// the VIN of the request path.
+    /// the VIN of the request path; `signerCertificate` is the upload's URL-escaped
+    /// `X-Log-Signer-Certificate`, verified against `trust` (which also judges key rotations).
     public static func handle(
         _ body: [UInt8], pathVIN: String, identity: ClientIdentity, store: any RecordStore, signer: ExportSigner,
-        scratch: String, rotationTrust: TrustStore? = nil, now: Date = Date()
+        scratch: String, trust: TrustStore, signerCertificate: String? = nil, now: Date = Date()
     ) throws(OTAError) -> Result {
         guard identity.role == .vehicle, let certifiedVIN = identity.vin else {
             throw OTAError(
@@ -81,9 +83,11 @@ public enum LogUpload {
                 .fleetVinMismatch,
                 "\(identity.subject) may upload only the log of \(certifiedVIN); this log.json names \(logMeta.vin)")
         }
+        let logSigner = try LogSigner.bind(
+            identity: identity, escapedPEM: signerCertificate, meta: logMeta, trust: trust, time: FixedTime(now))
         let report = try FleetIngest.ingest(
-            log: directory, publicKey: identity.publicKey, certificate: identity.certificatePEM, into: store,
-            rotationTrust: rotationTrust, now: RecordTime(now, source: .backend))
+            log: directory, publicKey: logSigner.publicKey, certificate: logSigner.certificatePEM, into: store,
+            rotationTrust: trust, now: RecordTime(now, source: .backend))
         guard let vehicle = try store.vehicle(certifiedVIN) else {
             throw OTAError(
                 .fleetUploadMalformed,

@@ -152,6 +152,11 @@ struct AgentUploadCommand: ParsableCommand {
     @Option(help: "The only CA the fleet service's certificate may chain to (PEM).") var ca: String?
     @Option(help: "The vehicle's TLS certificate (PEM; default DIR/keys/device.crt).") var cert: String?
     @Option(help: "Its private key (PEM; default DIR/keys/device.key).") var key: String?
+    @Option(
+        name: .customLong("log-cert"),
+        help:
+            "The certificate of the key that signs the record log, when --cert is another (gm: the SM2 device certificate; default DIR/keys/device.crt when it exists)."
+    ) var logCertificate: String?
     @Option(help: "Retries per request for drops, stalls and server errors.") var retries = 5
     @Option(help: "Entries per request at most.") var batch = 4096
     @Option(help: "Upload again every this many seconds (a schedule); 0: once.") var every = 0
@@ -164,7 +169,8 @@ struct AgentUploadCommand: ParsableCommand {
             retries: retries, backoff: 0.2)
         while true {
             let uploader = FleetUploader(
-                vehicle: try Vehicle(directory: vehicle), fleet: fleet, transport: transport, maximumEntries: batch)
+                vehicle: try Vehicle(directory: vehicle), fleet: fleet, transport: transport, maximumEntries: batch,
+                signerCertificate: logCertificate)
             let report = try uploader.upload()
             Output.succeed(
                 report,

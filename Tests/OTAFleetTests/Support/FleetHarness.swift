@@ -11,7 +11,7 @@ import Synchronization
 /// compliance CAs, and `curl` as the client.
 final class FleetHarness: @unchecked Sendable {
     let ws = TempDirectory()
-    let pki = SamplePKIFiles()
+    let pki: SamplePKIFiles
     let store: any RecordStore
     let server: FleetServer
     let backendPort: Int
@@ -30,7 +30,9 @@ final class FleetHarness: @unchecked Sendable {
         let privateKey: PrivateKey
     }
 
-    init(_ kind: StoreKind = .sqlite) throws {
+    /// A service on the sample PKI of `suite` (its trust store, its compliance signer).
+    init(_ kind: StoreKind = .sqlite, suite: String = "intl") throws {
+        pki = SamplePKIFiles(suite)
         store = try kind.open(in: ws)
         let (status, output) = Shell.run([
             PostgresServer.repository + "/scripts/fleet-server.sh", "secret", ws.path + "/secret",
@@ -56,10 +58,14 @@ final class FleetHarness: @unchecked Sendable {
             throw HarnessError("the fleet service did not start within 30 s")
         }
         backendPort = port
+        // The CAs nginx checks TLS clients against: in the gm suite only the P-256 vehicle TLS CA
+        // (OpenSSL's TLS verifies no SM2 certificate), in intl the vehicle, vehicle TLS and compliance roots.
         let bundle = ws.path + "/client-cas.pem"
-        let cas =
-            try FileSystem.read(pki.directory + "/vehicle/root-ca.crt")
-            + FileSystem.read(pki.directory + "/compliance/root-ca.crt")
+        let roots =
+            suite == "gm"
+            ? ["vehicle/tls-ca.crt"] : ["vehicle/root-ca.crt", "vehicle/tls-ca.crt", "compliance/root-ca.crt"]
+        var cas: [UInt8] = []
+        for root in roots { cas += try FileSystem.read(pki.directory + "/" + root) }
         try AtomicFileWriter.write(cas, to: bundle)
         let (frontStatus, frontOutput) = Shell.run([
             PostgresServer.repository + "/scripts/fleet-server.sh", "start", ws.path + "/front", "127.0.0.1:\(port)",
@@ -82,28 +88,37 @@ final class FleetHarness: @unchecked Sendable {
     var url: String { "https://127.0.0.1:\(port)" }
 
     /// A client certificate of `role` for `name` (a VIN for vehicles), under the sample CA of the role.
-    func client(_ role: TrustRole, name: String, extendedKeyUsage: String? = nil, ca: String? = nil) throws -> Client {
-        try Self.client(role, name: name, pki: pki, in: ws.path, extendedKeyUsage: extendedKeyUsage, ca: ca)
+    func client(
+        _ role: TrustRole, name: String, extendedKeyUsage: String? = nil, ca: String? = nil, caName: String = "root-ca",
+        vin: String?? = .none
+    ) throws -> Client {
+        try Self.client(
+            role, name: name, pki: pki, in: ws.path, extendedKeyUsage: extendedKeyUsage, ca: ca, caName: caName,
+            vin: vin)
     }
 
-    /// A client key and certificate written into `directory`.
+    /// A client key (P-256) and certificate written into `directory`, issued by `ca/caName` of the
+    /// sample PKI. A vehicle certificate names its VIN (`vin`, by default `name`; `.some(nil)`:
+    /// none) in the signer-id extension, as `ota keys issue --signer-id` writes it.
     static func client(
         _ role: TrustRole, name: String, pki: SamplePKIFiles, in directory: String, extendedKeyUsage: String? = nil,
-        ca: String? = nil
+        ca: String? = nil, caName: String = "root-ca", vin: String?? = .none
     ) throws -> Client {
         let key = try PrivateKey.generate(.p256)
         let keyPath = directory + "/\(role.rawValue)-\(UUID().uuidString).key"
         try AtomicFileWriter.write(Array(try key.pem().utf8), to: keyPath, mode: 0o600)
         let caDirectory = pki.directory + "/" + (ca ?? role.rawValue)
         let usage = extendedKeyUsage ?? "clientAuth,\(ProjectOID.role(role))"
+        let signerID = role == .vehicle ? (vin ?? name) : nil
         let certificate = try OpenSSLTool.issueCertificate(
             for: keyPath, form: nil,
             subject: "/O=ota sample OEM/OU=\(role.rawValue)/CN=\(role == .vehicle ? "Vehicle Device " : "")\(name)",
-            caCertificate: caDirectory + "/root-ca.crt", caKey: caDirectory + "/root-ca.key", sm2: false,
+            caCertificate: caDirectory + "/\(caName).crt", caKey: caDirectory + "/\(caName).key",
+            sm2: pki.directory.hasSuffix("/gm") && caName == "root-ca",
             extensions: [
                 "basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature", "extendedKeyUsage=\(usage)",
                 "subjectKeyIdentifier=hash", "authorityKeyIdentifier=keyid:always",
-            ],
+            ] + (signerID.map { ["\(ProjectOID.signerID)=ASN1:UTF8String:\($0)"] } ?? []),
             in: directory)
         return Client(key: keyPath, certificate: certificate, privateKey: key)
     }

@@ -52,6 +52,23 @@ public final class Hasher {
         return Digest(algorithm: algorithm, bytes: Array(output.prefix(Int(length))))
     }
 
+    /// One-shot digest by OpenSSL fetch name (`EVP_Q_digest`), for a format that names hashes
+    /// `ota` uses nowhere else (TUF metadata may list SHA-384 or SHA-512); `HashAlgorithm` stays
+    /// the set every other reader accepts.
+    package static func digest(openSSLName name: String, _ bytes: some ContiguousBytes) throws(OTAError) -> [UInt8] {
+        OpenSSLErrorQueue.clear()
+        var output = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length = 0
+        let status = bytes.withUnsafeBytes { buffer in
+            EVP_Q_digest(nil, name, nil, buffer.baseAddress, buffer.count, &output, &length)
+        }
+        guard status == 1 else {
+            throw OpenSSLErrorQueue.error(
+                .cryptoUnavailable, "hash \(name) is not available in this OpenSSL", function: "EVP_Q_digest")
+        }
+        return Array(output.prefix(length))
+    }
+
     /// One-shot hash of a byte buffer.
     public static func hash(_ algorithm: HashAlgorithm, _ bytes: some ContiguousBytes) throws(OTAError) -> Digest {
         let hasher = try Hasher(algorithm)

@@ -155,22 +155,20 @@ public enum TUFHashes {
         return NamedList(entries)
     }
 
-    /// The algorithms the client can check.
-    static func algorithm(_ name: String) -> HashAlgorithm? {
-        switch name {
-        case "sha256": .sha256
-        case "sm3": .sm3
-        default: nil
-        }
-    }
+    /// The hash names the client can check, with their OpenSSL fetch names: sha256 and sm3 (what
+    /// `ota` repositories list), and sha384 and sha512, which other TUF repositories use.
+    static let openSSLNames = ["sha256": "SHA2-256", "sha384": "SHA2-384", "sha512": "SHA2-512", "sm3": "SM3"]
+
+    /// Whether the client can check a hash of this name.
+    static func isKnown(_ name: String) -> Bool { openSSLNames[name] != nil }
 
     /// Checks `bytes` against every hash whose algorithm is known; at least one must be.
     public static func check(_ bytes: [UInt8], against hashes: NamedList<String>, what: String) throws(OTAError) {
         var checked = 0
         for entry in hashes.entries {
-            guard let algorithm = algorithm(entry.name) else { continue }
-            let digest = try Hasher.hash(algorithm, bytes)
-            guard let expected = Hex.decode(entry.value), ConstantTime.equals(digest.bytes, expected) else {
+            guard let openSSLName = openSSLNames[entry.name] else { continue }
+            let digest = try Hasher.digest(openSSLName: openSSLName, bytes)
+            guard let expected = Hex.decode(entry.value), ConstantTime.equals(digest, expected) else {
                 throw OTAError(.tufHashMismatch, "\(what): \(entry.name) does not match the signed hash")
             }
             checked += 1
@@ -178,7 +176,7 @@ public enum TUFHashes {
         guard checked > 0 else {
             throw OTAError(
                 .tufHashUnsupported,
-                "\(what): none of the hash algorithms \(hashes.names.joined(separator: ", ")) is supported (sha256, sm3)"
+                "\(what): none of the hash algorithms \(hashes.names.joined(separator: ", ")) is supported (sha256, sha384, sha512, sm3)"
             )
         }
     }

@@ -27,7 +27,7 @@ public struct TUFTargetFile: Sendable {
     /// else the first the client knows.
     public var preferredHash: (algorithm: String, hex: String)? {
         if let sha = hashes["sha256"] { return ("sha256", sha) }
-        return hashes.entries.first { TUFHashes.algorithm($0.name) != nil }.map { ($0.name, $0.value) }
+        return hashes.entries.first { TUFHashes.isKnown($0.name) }.map { ($0.name, $0.value) }
     }
 }
 

@@ -619,7 +619,8 @@ extension OTAError.Code {
     public static let tufHashMismatch = Self(
         "tuf.hash-mismatch", .rejected, "a downloaded file does not match the hash its TUF metadata signs")
     public static let tufHashUnsupported = Self(
-        "tuf.hash-unsupported", .rejected, "TUF metadata lists no hash algorithm this client can check (sha256, sha384, sha512, sm3)")
+        "tuf.hash-unsupported", .rejected,
+        "TUF metadata lists no hash algorithm this client can check (sha256, sha384, sha512, sm3)")
     public static let tufJSON = Self(
         "tuf.json", .rejected, "TUF metadata is not strict JSON (duplicate names, floats, bad UTF-8, too deep ...)")
     public static let tufKeyUnsupported = Self(

@@ -6,8 +6,9 @@ internal import OTACore
 /// Time: linear in the image sizes for the block pass and the suffix sorting, plus
 /// O(n log n) for the match search of the bytes the block pass leaves. Memory: the two images
 /// (twice while matching with the transform: the masked copies), plus 4 bytes per old byte of
-/// one window (default 1 GiB windows, so at most ~4.2 GiB extra), plus a lookup table (256 KiB, or 64 MiB for windows of 64 MiB and more), the op list and
-/// the four LZMA2 encoders (set up once matching is done when the patch has the transform).
+/// one window (default 1 GiB windows, so at most ~4.2 GiB extra), plus a lookup table (256 KiB,
+/// or 64 MiB for windows of 64 MiB and more), the op list and the four LZMA2 encoders (set up
+/// once matching is done when the patch has the transform).
 struct DeltaEncoder {
     let options: DeltaOptions
     /// The inserted bytes' LZMA2 compression is the longest single task of a diff; nice length

@@ -1,8 +1,8 @@
 internal import Foundation
-public import OTACore
+import OTACore
 import OTAInstaller
 import OTARecorder
-public import OTATUF
+import OTATUF
 
 /// Trust material the repository lists under `trust/` (`custom.otaTrust`, see docs/FORMAT.md):
 /// signed trust updates and CA CRLs. The agent fetches each new one (bounded by its signed

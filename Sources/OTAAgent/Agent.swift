@@ -1,8 +1,8 @@
-public import Foundation
+import Foundation
 public import OTACore
 public import OTAInstaller
 import OTARecorder
-public import OTATUF
+import OTATUF
 public import OTATransport
 
 #if canImport(Glibc)
@@ -190,9 +190,8 @@ public final class Agent {
                         .tufHashMismatch, "\(target.name): the downloaded file does not match its signed \(entry.name)")
                 }
             }
-            guard rename(partial, finished) == 0 else {
-                throw OTAError(.ioRename, "\(finished): cannot move the finished download into place")
-            }
+            try SystemCall.rename(
+                partial, to: finished, message: "\(finished): cannot move the finished download into place")
         } catch {
             try vehicle.recordAgentStep(
                 .agentDownload, Vehicle.outcome(of: error), bundle: target.bundleId, campaign: target.campaign,

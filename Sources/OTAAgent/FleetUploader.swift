@@ -1,7 +1,7 @@
 public import Foundation
 public import OTACore
 public import OTAInstaller
-public import OTARecorder
+import OTARecorder
 public import OTATransport
 
 /// Sends the vehicle's record log to the fleet service and keeps its acknowledgement

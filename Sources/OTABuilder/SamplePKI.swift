@@ -54,9 +54,7 @@ public enum SamplePKI {
         do throws(OTAError) {
             let builder = Builder(suite: suite, root: staging, now: now)
             try builder.build()
-            guard rename(staging, directory) == 0 else {
-                throw OTAError(.ioRename, "\(directory): cannot move the new PKI into place")
-            }
+            try SystemCall.rename(staging, to: directory, message: "\(directory): cannot move the new PKI into place")
             return Summary(
                 suite: suite.rawValue, directory: directory,
                 certificates: builder.entries.map {

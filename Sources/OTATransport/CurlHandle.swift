@@ -1,5 +1,5 @@
 internal import CCurl
-public import OTACore
+import OTACore
 
 /// The single owner of a libcurl easy handle (`curl_easy_init`), cleaned up on deinit. One
 /// request at a time; not shared between threads.

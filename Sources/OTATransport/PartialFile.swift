@@ -1,4 +1,4 @@
-public import OTACore
+import OTACore
 
 #if canImport(Glibc)
     import Glibc

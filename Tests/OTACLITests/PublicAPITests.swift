@@ -53,7 +53,10 @@ struct PublicAPITests {
         for (module, use) in [
             ("OTACore", "_ = try? InputFile(path: \"/etc/hosts\")"), ("OTACore", "_ = Hex.self"),
             ("OTACore", "_ = ScratchFile.self"), ("OTAInstaller", "_ = SlotDevice.self"),
-            ("OTAInstaller", "_ = Vehicle.Options().faultHook"),
+            ("OTAInstaller", "_ = Vehicle.Options().faultHook"), ("OTAInstaller", "_ = VehicleLayout.self"),
+            ("OTACore", "_ = TrustStoreContents.self"), ("OTACore", "_ = CanonicalJSON.self"),
+            ("OTACore", "_ = TrustUpdater.self"), ("OTARecorder", "_ = JSONObjectReader.self"),
+            ("OTARecorder", "_ = LogLayout.self"), ("OTARecorder", "_ = SegmentReader.self"),
         ] {
             let result = try Self.typecheck("import \(module)\n\(use)\n", in: directory)
             #expect(result.status != 0, "\(module): `\(use)` compiled from outside the package")

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Inputs that once crashed a fuzz harness (`Fuzz/regressions/HARNESS/NAME`, Fuzz/README.md),
 /// for the tests that replay them through the same entry point.

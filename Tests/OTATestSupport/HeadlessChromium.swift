@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Headless Chromium for tests that check what a browser makes of our HTML (`scripts/install-deps.sh`
 /// installs `chromium` and `fonts-noto-cjk`): the DOM a page builds, the styles it computes,

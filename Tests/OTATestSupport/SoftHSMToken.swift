@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// A real SoftHSM2 token in a temporary directory, with key pairs generated inside it by
 /// `pkcs11-tool` (OpenSC): the private halves never exist outside the token.

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// The repository checkout (this file is `Tests/OTATestSupport/TestDirectories.swift`): the
 /// committed fixtures (`keys-sample/`, `samples/`, `manifests/`, `docs/`) are found from here.

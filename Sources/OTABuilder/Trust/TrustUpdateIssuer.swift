@@ -53,7 +53,7 @@ public enum TrustUpdateIssuer {
     public static func issue(
         version: UInt64, roles: [RoleInput], signers: [RootSigner], expires: Date, outputPath: String,
         now: Date = Date(),
-        checkingAgainst store: TrustStoreContents? = nil
+        checkingAgainst store: TrustStore? = nil
     ) throws(OTAError) -> Report {
         guard version > 0 else { throw OTAError(.usageInvalid, "--version must be 1 or more") }
         guard !roles.isEmpty else { throw OTAError(.usageInvalid, "a trust update changes at least one role") }
@@ -82,7 +82,7 @@ public enum TrustUpdateIssuer {
                     chain: []))
         }
         let bytes = try SignedTrustUpdate(payload: payload, signatures: signatures).encoded()
-        if let store { _ = try TrustUpdater.apply(bytes, to: store, at: now) }
+        if let store { _ = try TrustUpdater.apply(bytes, to: try store.contents(), at: now) }
         try AtomicFileWriter.write(bytes, to: outputPath)
         return Report(
             output: outputPath, version: version, expires: expires, roles: roles.map(\.role.rawValue).sorted(),

@@ -1,6 +1,6 @@
-public import Foundation
-public import OTACore
-public import OTARecorder
+import Foundation
+import OTACore
+import OTARecorder
 
 /// A vehicle's chain evidence in an export (docs/FORMAT.md, Export directory):
 /// `evidence/NNNN.log` holds the vehicle's log lines, byte for byte, from the first exported

@@ -1,6 +1,6 @@
 public import Foundation
 public import OTACore
-public import OTARecorder
+import OTARecorder
 
 #if canImport(Glibc)
     import Glibc

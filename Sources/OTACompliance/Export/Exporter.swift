@@ -82,24 +82,17 @@ public struct Exporter {
         if FileSystem.exists(directory) {
             let old =
                 parent + "/." + Self.lastComponent(of: directory) + ".replaced-" + Hex.encode(try SecureRandom.bytes(6))
-            guard rename(directory, old) == 0 else {
-                throw OTAError(
-                    .ioRename, "\(directory): cannot move the earlier export aside",
-                    cause: String(cString: strerror(errno)))
-            }
-            guard rename(staging, directory) == 0 else {
-                _ = rename(old, directory)
-                throw OTAError(
-                    .ioRename, "\(directory): cannot move the export into place",
-                    cause: String(cString: strerror(errno)))
+            try SystemCall.rename(directory, to: old, message: "\(directory): cannot move the earlier export aside")
+            do {
+                try SystemCall.rename(
+                    staging, to: directory, message: "\(directory): cannot move the export into place")
+            } catch {
+                try? SystemCall.rename(old, to: directory)
+                throw error
             }
             try? FileManager.default.removeItem(atPath: old)
         } else {
-            guard rename(staging, directory) == 0 else {
-                throw OTAError(
-                    .ioRename, "\(directory): cannot move the export into place",
-                    cause: String(cString: strerror(errno)))
-            }
+            try SystemCall.rename(staging, to: directory, message: "\(directory): cannot move the export into place")
         }
         committed = true
         try FileSystem.syncDirectory(parent)

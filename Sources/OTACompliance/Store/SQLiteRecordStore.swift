@@ -1,7 +1,7 @@
 public import Foundation
 internal import GRDB
 public import OTACore
-public import OTARecorder
+import OTARecorder
 
 /// The fleet record store in one SQLite file, through GRDB.
 public final class SQLiteRecordStore: RecordStore {

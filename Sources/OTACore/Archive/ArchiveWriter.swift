@@ -1,5 +1,5 @@
 internal import CArchive
-public import Foundation
+package import Foundation
 
 /// Writes a deterministic tar (pax-restricted: plain ustar unless a field needs pax) through
 /// libarchive into an `AtomicFileWriter`: fixed metadata (mode 0644, uid/gid 0, mtime 0, no

@@ -53,12 +53,12 @@ public struct VerifiedTrustUpdate: Sendable {
 }
 
 /// The unverified head of a bundle, for `ota bundle inspect`.
-public struct BundleHead: Sendable {
-    public let manifestBytes: [UInt8]
-    public let envelope: SignatureEnvelope
-    public let recipients: Recipients
+package struct BundleHead: Sendable {
+    package let manifestBytes: [UInt8]
+    package let envelope: SignatureEnvelope
+    package let recipients: Recipients
     /// The bytes of `trust-update.json`, when the bundle carries one.
-    public let trustUpdate: [UInt8]?
+    package let trustUpdate: [UInt8]?
 }
 
 /// Reads a bundle in one pass over one open file descriptor: the manifest and its signatures are
@@ -81,7 +81,7 @@ public final class BundleReader {
     }
 
     /// Reads the head entries (three, and a trust update when present) without verifying them.
-    public func readHead() throws(OTAError) -> BundleHead {
+    package func readHead() throws(OTAError) -> BundleHead {
         let manifestBytes = try readEntry(
             BundleLayout.manifestEntry, limit: BundleLayout.maximumManifestSize,
             later: [BundleLayout.signaturesEntry, BundleLayout.recipientsEntry])

@@ -98,18 +98,18 @@ public struct SignerReport: Sendable, Codable {
 }
 
 /// Verifies an envelope's signatures against one trust role.
-public struct EnvelopeVerifier: Sendable {
-    public let chains: ChainVerifier
-    public let role: TrustRole
+package struct EnvelopeVerifier: Sendable {
+    package let chains: ChainVerifier
+    package let role: TrustRole
 
-    public init(chains: ChainVerifier, role: TrustRole) {
+    package init(chains: ChainVerifier, role: TrustRole) {
         self.chains = chains
         self.role = role
     }
 
     /// Checks every signature over `body`; returns one report per signature, in order.
     /// Throws only for environmental problems (unreadable or empty trust store).
-    public func verify(_ envelope: SignatureEnvelope, body: [UInt8], expectedType: String) throws(OTAError)
+    package func verify(_ envelope: SignatureEnvelope, body: [UInt8], expectedType: String) throws(OTAError)
         -> [SignerReport]
     {
         guard envelope.payloadType == expectedType else {
@@ -194,7 +194,7 @@ public struct EnvelopeVerifier: Sendable {
 
     /// The trusted signatures of `suite`, grouped by signatory (see `Signatory`): each group is
     /// one person, however many keys or certificates they signed with.
-    public static func distinctSignatories(_ reports: [SignerReport], suite: Suite? = nil) -> [[SignerReport]] {
+    package static func distinctSignatories(_ reports: [SignerReport], suite: Suite? = nil) -> [[SignerReport]] {
         let allowed = Set((suite?.signatureAlgorithms ?? SignatureAlgorithm.allCases).map(\.rawValue))
         let counted = reports.filter { $0.isTrusted && allowed.contains($0.algorithm) && $0.signatory != nil }
         return Signatory.distinct(counted.map { $0.signatory! }).map { group in group.map { counted[$0] } }
@@ -204,7 +204,7 @@ public struct EnvelopeVerifier: Sendable {
     /// certificates: `Signatory`) whose algorithms belong to `suite`. A failing signature's own
     /// code is reported when the threshold is missed because of it; one signatory signing more
     /// than once is `signature.duplicate-signer`.
-    public static func requireThreshold(_ reports: [SignerReport], threshold: Int, suite: Suite) throws(OTAError) {
+    package static func requireThreshold(_ reports: [SignerReport], threshold: Int, suite: Suite) throws(OTAError) {
         let allowed = Set(suite.signatureAlgorithms.map(\.rawValue))
         let groups = distinctSignatories(reports, suite: suite)
         let suiteMismatch = reports.last { $0.isTrusted && !allowed.contains($0.algorithm) }

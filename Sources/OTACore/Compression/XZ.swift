@@ -1,5 +1,5 @@
 internal import CLZMA
-public import Foundation
+package import Foundation
 
 /// Streaming xz compression through liblzma, single- or multi-threaded.
 ///

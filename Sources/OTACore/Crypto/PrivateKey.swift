@@ -82,7 +82,7 @@ public struct PrivateKey: Sendable {
                 "\(uri.description): no token PIN; give pin-source=FILE in the URI, or --passphrase-file/--passphrase-env"
             )
         }
-        defer { secret.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
+        defer { _ = secret.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
         self.key = try PKCS11Engine.loadPrivateKey(uri, pin: secret)
         isTokenKey = true
     }

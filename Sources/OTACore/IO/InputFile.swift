@@ -161,15 +161,8 @@ package final class InputFile {
         let got = try readFully(into: &out)
         out.removeLast(expected - got)
         // Whatever follows (a pipe, or a file that grew) is appended in pieces.
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let count = try read(into: &buffer)
-            if count == 0 { return out }
-            if out.count + count > limit {
-                throw OTAError(.ioTooLarge, "\(path): larger than the limit of \(limit) bytes")
-            }
-            out.append(contentsOf: buffer[0..<count])
-        }
+        try SystemCall.readAll(descriptor, appendingTo: &out, limit: limit, path: path)
+        return out
     }
 }
 

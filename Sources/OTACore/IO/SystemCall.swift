@@ -49,18 +49,27 @@ package enum SystemCall {
         }
     }
 
-    /// Writes all of `bytes` to `descriptor`, retrying short writes and `EINTR`.
+    /// Writes all of `bytes` to `descriptor`, retrying short writes and `EINTR`: at the file
+    /// position (`write`), or at `offset` without moving it (`pwrite`).
     package static func writeAll(
-        _ descriptor: Int32, _ bytes: some ContiguousBytes, path: String, code: OTAError.Code = .ioFailed
+        _ descriptor: Int32, _ bytes: some ContiguousBytes, at offset: Int64? = nil, path: String,
+        code: OTAError.Code = .ioFailed
     ) throws(OTAError) {
         let outcome = bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> (Int, Int32) in
-            var offset = 0
-            while offset < raw.count {
-                let step = retryingRaw { Glibc.write(descriptor, raw.baseAddress! + offset, raw.count - offset) }
+            var done = 0
+            while done < raw.count {
+                let start = raw.baseAddress! + done, count = raw.count - done
+                let step = retryingRaw {
+                    if let offset {
+                        Glibc.pwrite(descriptor, start, count, off_t(offset) + off_t(done))
+                    } else {
+                        Glibc.write(descriptor, start, count)
+                    }
+                }
                 if step.0 == -1 { return step }
-                offset += step.0
+                done += step.0
             }
-            return (offset, 0)
+            return (done, 0)
         }
         _ = try check(outcome, "write", path: path, code: code)
     }
@@ -94,39 +103,40 @@ package enum SystemCall {
         return done
     }
 
-    /// Writes all of `bytes` at `offset` without moving the file position (`pwrite`).
-    package static func writeAll(
-        _ descriptor: Int32, _ bytes: some ContiguousBytes, at offset: Int64, path: String,
-        code: OTAError.Code = .ioFailed
-    )
-        throws(OTAError)
-    {
-        let outcome = bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> (Int, Int32) in
-            var done = 0
-            while done < raw.count {
-                let step = retryingRaw {
-                    Glibc.pwrite(descriptor, raw.baseAddress! + done, raw.count - done, off_t(offset) + off_t(done))
-                }
-                if step.0 == -1 { return step }
-                done += step.0
-            }
-            return (done, 0)
-        }
-        _ = try check(outcome, "write", path: path, code: code)
-    }
-
     /// Reads `descriptor` to its end, refusing more than `limit` bytes (`io.too-large`).
     package static func readAll(_ descriptor: Int32, limit: Int, path: String) throws(OTAError) -> [UInt8] {
         var out: [UInt8] = []
+        try readAll(descriptor, appendingTo: &out, limit: limit, path: path)
+        return out
+    }
+
+    /// Reads `descriptor` to its end onto `out`, refusing to let `out` grow past `limit` bytes
+    /// (`io.too-large`).
+    package static func readAll(
+        _ descriptor: Int32, appendingTo out: inout [UInt8], limit: Int, path: String
+    ) throws(OTAError) {
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
             let outcome = buffer.withUnsafeMutableBytes { raw in
                 retryingRaw { Glibc.read(descriptor, raw.baseAddress, raw.count) }
             }
             let count = try check(outcome, "read", path: path)
-            if count == 0 { return out }
+            if count == 0 { return }
+            if out.count + count > limit {
+                throw OTAError(.ioTooLarge, "\(path): larger than the limit of \(limit) bytes")
+            }
             out += buffer[0..<count]
-            if out.count > limit { throw OTAError(.ioTooLarge, "\(path): larger than \(limit) bytes") }
+        }
+    }
+
+    /// Renames `source` to `destination` (`rename`: atomic within one file system). A failure is
+    /// `code` with `message` (by default, one naming both paths) and errno's text as the cause.
+    package static func rename(
+        _ source: String, to destination: String, message: String? = nil, code: OTAError.Code = .ioRename
+    ) throws(OTAError) {
+        let (result, error) = retryingRaw { Glibc.rename(source, destination) }
+        guard result == 0 else {
+            throw OTAError(code, message ?? "\(source): cannot rename to \(destination)", cause: errnoText(error))
         }
     }
 }

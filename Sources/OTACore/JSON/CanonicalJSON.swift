@@ -1,12 +1,12 @@
-public import Foundation
+package import Foundation
 
 /// The one JSON encoding of signed documents (manifests, approvals, signature envelopes,
 /// recipients): the canonical form of `StrictJSON` (sorted keys, no whitespace, integers only,
 /// minimal string escapes), with times as `2026-11-25T12:00:00Z`. A signed document is read only
 /// if its bytes are exactly that encoding of what it decodes to, so every reader (ours, `jq`,
 /// Python) sees the same fields and values (docs/FORMAT.md, "Canonical JSON").
-public enum CanonicalJSON {
-    public static func encode(_ value: some Encodable) throws(OTAError) -> [UInt8] {
+package enum CanonicalJSON {
+    package static func encode(_ value: some Encodable) throws(OTAError) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .custom { date, encoder in
@@ -29,7 +29,7 @@ public enum CanonicalJSON {
     /// Decodes a signed document: strict JSON, exactly in canonical form, with no field the type
     /// does not know. `code` (`manifest.malformed`, ...) is reported for anything else, and its
     /// first part names the document in messages.
-    public static func decode<T: Codable>(_ type: T.Type, from bytes: [UInt8], as code: OTAError.Code) throws(OTAError)
+    package static func decode<T: Codable>(_ type: T.Type, from bytes: [UInt8], as code: OTAError.Code) throws(OTAError)
         -> T
     {
         let what = code.rawValue.split(separator: ".").first.map(String.init) ?? "document"
@@ -66,7 +66,7 @@ public enum CanonicalJSON {
 
     /// Decodes a JSON input file that is not signed (vehicle readings, configuration, state): any
     /// formatting, but strict JSON (no duplicate keys, bounded nesting) and strict types.
-    public static func decodeInput<T: Decodable>(_ type: T.Type, from bytes: [UInt8], as code: OTAError.Code)
+    package static func decodeInput<T: Decodable>(_ type: T.Type, from bytes: [UInt8], as code: OTAError.Code)
         throws(OTAError) -> T
     {
         let what = code.rawValue.split(separator: ".").first.map(String.init) ?? "document"
@@ -115,14 +115,14 @@ public enum CanonicalJSON {
 }
 
 /// ISO 8601 timestamps (`2026-11-25T12:00:00Z`).
-public enum Timestamp {
-    public static func format(_ date: Date) -> String {
+package enum Timestamp {
+    package static func format(_ date: Date) -> String {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime]
         return formatter.string(from: date)
     }
 
-    public static func parse(_ text: String) -> Date? {
+    package static func parse(_ text: String) -> Date? {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime]
         if let date = formatter.date(from: text) { return date }

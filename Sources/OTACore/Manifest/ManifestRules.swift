@@ -1,26 +1,26 @@
-public import Foundation
+package import Foundation
 
 /// A problem found in a manifest, with the path of the field (`images[1].source.hash`).
-public struct ManifestProblem: Sendable, Codable, Equatable, CustomStringConvertible {
-    public let path: String
-    public let message: String
+package struct ManifestProblem: Sendable, Codable, Equatable, CustomStringConvertible {
+    package let path: String
+    package let message: String
 
-    public init(_ path: String, _ message: String) {
+    package init(_ path: String, _ message: String) {
         self.path = path
         self.message = message
     }
 
-    public var description: String { "\(path): \(message)" }
+    package var description: String { "\(path): \(message)" }
 }
 
 /// The rules a signed manifest must satisfy, checked by the builder before signing and by every
 /// reader after the signature: consistent sizes and chunking, names, suite, notice languages.
-public enum ManifestRules {
+package enum ManifestRules {
     /// Languages every user notice must be given in.
-    public static let requiredNoticeLanguages = ["zh-CN", "en"]
+    package static let requiredNoticeLanguages = ["zh-CN", "en"]
 
     /// Every problem, or an empty list.
-    public static func problems(in manifest: Manifest) -> [ManifestProblem] {
+    package static func problems(in manifest: Manifest) -> [ManifestProblem] {
         var problems: [ManifestProblem] = []
         func add(_ path: String, _ message: String) { problems.append(ManifestProblem(path, message)) }
 
@@ -213,7 +213,7 @@ public enum ManifestRules {
     /// The regulatory references the change categories need (MIIT filing rules, as digested in
     /// the design): a filing for safety, energy, environmental, anti-theft and driving-assistance
     /// changes; a filing and an AD approval for automated driving; a recall filing for a recall.
-    public static func referencesNeeded(for categories: Set<ChangeCategory>) -> [RegulatoryReference.Kind] {
+    package static func referencesNeeded(for categories: Set<ChangeCategory>) -> [RegulatoryReference.Kind] {
         var needed = Set<RegulatoryReference.Kind>()
         for category in categories {
             switch category {
@@ -228,7 +228,7 @@ public enum ManifestRules {
 
     /// What a vehicle would refuse in a well-formed manifest at `now` (problems), and what it may
     /// refuse later or elsewhere (warnings): the builder checks these before it signs.
-    public static func vehicleRefusals(in manifest: Manifest, at now: Date, maximumClockSkew: TimeInterval = 86_400)
+    package static func vehicleRefusals(in manifest: Manifest, at now: Date, maximumClockSkew: TimeInterval = 86_400)
         -> (problems: [ManifestProblem], warnings: [ManifestProblem])
     {
         var problems: [ManifestProblem] = []
@@ -280,7 +280,7 @@ public enum ManifestRules {
     }
 
     /// A gear as vehicles report it: 1 to 4 of A-Z and 0-9 (`P`, `N`, `D`, `M1`).
-    public static func isGear(_ text: String) -> Bool {
+    package static func isGear(_ text: String) -> Bool {
         (1...4).contains(text.utf8.count)
             && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) }
     }
@@ -290,7 +290,7 @@ public enum ManifestRules {
     }
 
     /// 17 characters of A-Z (no I, O, Q) and 0-9.
-    public static func isPlausibleVIN(_ vin: String) -> Bool {
+    package static func isPlausibleVIN(_ vin: String) -> Bool {
         vin.utf8.count == 17
             && vin.utf8.allSatisfy {
                 (0x30...0x39).contains($0) || ((0x41...0x5a).contains($0) && $0 != 0x49 && $0 != 0x4f && $0 != 0x51)

@@ -14,11 +14,11 @@
 /// ```
 ///
 /// `docs/SECURITY.md` ("Roles and signer identities") says how they are checked.
-public enum ProjectOID {
-    public static let arc = "2.25.277585782059759735957022079731708763311"
+package enum ProjectOID {
+    package static let arc = "2.25.277585782059759735957022079731708763311"
 
     /// The extended key usage that marks a leaf certificate for `role`.
-    public static func role(_ role: TrustRole) -> String {
+    package static func role(_ role: TrustRole) -> String {
         switch role {
         case .release: "\(arc).1.1"
         case .approval: "\(arc).1.2"
@@ -29,11 +29,11 @@ public enum ProjectOID {
     }
 
     /// The role an extended key usage OID marks, if it is one of ours.
-    public static func role(marked oid: String) -> TrustRole? {
+    package static func role(marked oid: String) -> TrustRole? {
         TrustRole.allCases.first { role($0) == oid }
     }
 
     /// The signer-id extension: a UTF8String naming the person (or service) a certificate is
     /// for, set by the issuing CA, so a person renewed under another name or key stays one signer.
-    public static let signerID = "\(arc).2.1"
+    package static let signerID = "\(arc).2.1"
 }

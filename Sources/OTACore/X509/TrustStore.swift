@@ -24,13 +24,13 @@ public struct TrustStore: Sendable {
     }
 
     /// A store held in memory; `label` names it in messages.
-    public init(contents: TrustStoreContents, label: String) {
+    package init(contents: TrustStoreContents, label: String) {
         directory = label
         held = contents
     }
 
     /// Every file of the store (what a trust update is applied to).
-    public func contents() throws(OTAError) -> TrustStoreContents {
+    package func contents() throws(OTAError) -> TrustStoreContents {
         if let held { return held }
         return try TrustStoreContents(directory: directory)
     }

@@ -1,22 +1,22 @@
-public import Foundation
+import Foundation
 
 /// A trust store as files in memory: every file under its directory, by relative path
 /// (`release/anchors/root-ca.crt`, `trust.json`). Trust updates are computed on a copy, written
 /// to a staging directory beside the store and swapped in (`TrustStoreContents.swap`), so a
 /// reader sees the old store or the new one, never a mix.
-public struct TrustStoreContents: Sendable, Equatable {
+package struct TrustStoreContents: Sendable, Equatable {
     /// Relative path → bytes.
-    public var files: [String: [UInt8]]
+    package var files: [String: [UInt8]]
 
     /// Most files and bytes a trust store may hold (bounds what an update can make it grow to).
-    public static let maximumFiles = 512
-    public static let maximumFileSize = 1 << 20
+    package static let maximumFiles = 512
+    package static let maximumFileSize = 1 << 20
 
-    public init(files: [String: [UInt8]] = [:]) { self.files = files }
+    package init(files: [String: [UInt8]] = [:]) { self.files = files }
 
     /// Reads every regular file under `directory` (two levels: `<role>/<folder>/<file>`, plus
     /// top-level files such as `trust.json`).
-    public init(directory: String) throws(OTAError) {
+    package init(directory: String) throws(OTAError) {
         guard FileSystem.isDirectory(directory) else {
             throw OTAError(.trustMissing, "\(directory): trust store directory does not exist")
         }
@@ -43,7 +43,7 @@ public struct TrustStoreContents: Sendable, Equatable {
     }
 
     /// The store's metadata (`trust.json`), or the defaults when it has none.
-    public var metadata: TrustMetadata {
+    package var metadata: TrustMetadata {
         get throws(OTAError) {
             guard let bytes = files[TrustMetadata.fileName] else { return TrustMetadata() }
             return try CanonicalJSON.decode(TrustMetadata.self, from: bytes, as: .trustMalformed)
@@ -51,7 +51,7 @@ public struct TrustStoreContents: Sendable, Equatable {
     }
 
     /// Digest of the whole store: each file's path and contents, in path order.
-    public func digest(_ algorithm: HashAlgorithm = .sha256) throws(OTAError) -> Digest {
+    package func digest(_ algorithm: HashAlgorithm = .sha256) throws(OTAError) -> Digest {
         let hasher = try Hasher(algorithm)
         for path in files.keys.sorted() {
             let bytes = files[path]!
@@ -69,12 +69,12 @@ public struct TrustStoreContents: Sendable, Equatable {
     // MARK: Writing
 
     /// Where a store's next contents are staged, and its previous contents parked during a swap.
-    public static func stagingPath(_ directory: String) -> String { directory + ".next" }
-    public static func retiredPath(_ directory: String) -> String { directory + ".old" }
+    package static func stagingPath(_ directory: String) -> String { directory + ".next" }
+    package static func retiredPath(_ directory: String) -> String { directory + ".old" }
 
     /// Writes these contents to the staging directory beside `directory` (replacing any leftover),
     /// every file and directory fsync'd.
-    public func stage(beside directory: String) throws(OTAError) {
+    package func stage(beside directory: String) throws(OTAError) {
         let staging = Self.stagingPath(directory)
         try Self.removeTree(staging)
         try FileSystem.createDirectory(staging, mode: 0o755)
@@ -95,23 +95,16 @@ public struct TrustStoreContents: Sendable, Equatable {
     /// Moves the staged store into place: `directory` → `.old`, `.next` → `directory`, then
     /// removes `.old`. `step` is called after each durable step (fault injection). A crash in
     /// between is finished by `recover` (the caller knows which contents to expect).
-    public static func swap(_ directory: String, step: (String) -> Void = { _ in }) throws(OTAError) {
+    package static func swap(_ directory: String, step: (String) -> Void = { _ in }) throws(OTAError) {
         let staging = stagingPath(directory), retired = retiredPath(directory), parent = Self.parent(directory)
         try removeTree(retired)
         if FileSystem.exists(directory) {
-            guard rename(directory, retired) == 0 else {
-                throw OTAError(
-                    .ioRename, "\(directory): cannot move the old trust store aside",
-                    cause: String(cString: strerror(errno)))
-            }
+            try SystemCall.rename(
+                directory, to: retired, message: "\(directory): cannot move the old trust store aside")
             try FileSystem.syncDirectory(parent)
             step("trust.old-parked")
         }
-        guard rename(staging, directory) == 0 else {
-            throw OTAError(
-                .ioRename, "\(staging): cannot move the new trust store into place",
-                cause: String(cString: strerror(errno)))
-        }
+        try SystemCall.rename(staging, to: directory, message: "\(staging): cannot move the new trust store into place")
         try FileSystem.syncDirectory(parent)
         step("trust.swapped")
         try removeTree(retired)
@@ -120,7 +113,7 @@ public struct TrustStoreContents: Sendable, Equatable {
     /// After a crash during `stage` or `swap`: puts back whichever complete store has digest
     /// `expected` or `pending` (the old or the new), removes the leftovers, and returns the
     /// digest of the store now in place.
-    public static func recover(_ directory: String, expected: Digest, pending: Digest?) throws(OTAError) -> Digest? {
+    package static func recover(_ directory: String, expected: Digest, pending: Digest?) throws(OTAError) -> Digest? {
         let staging = stagingPath(directory), retired = retiredPath(directory)
         func digest(_ path: String) -> Digest? {
             guard FileSystem.isDirectory(path), let contents = try? TrustStoreContents(directory: path) else {
@@ -163,25 +156,25 @@ public struct TrustStoreContents: Sendable, Equatable {
 
 /// `trust.json` at the top of a trust store: its version (raised by every signed trust update)
 /// and, per role, how many of the role's current root keys must sign an update of that role.
-public struct TrustMetadata: Codable, Sendable, Equatable {
-    public static let fileName = "trust.json"
-    public static let schemaIdentifier = "ota-trust/1"
+package struct TrustMetadata: Codable, Sendable, Equatable {
+    package static let fileName = "trust.json"
+    package static let schemaIdentifier = "ota-trust/1"
 
-    public var schema: String
+    package var schema: String
     /// 0 for a store no update has touched.
-    public var version: UInt64
+    package var version: UInt64
     /// Role name → threshold (1 when absent).
-    public var thresholds: [String: Int]
+    package var thresholds: [String: Int]
     /// Hex SHA-256 of the payload of the signed update that set `version` (absent before the
     /// first update): the same update offered again (by a bundle and the repository) is
     /// recognised as already applied, while a different one at this version is refused.
-    public var update: String?
+    package var update: String?
 
-    public init(version: UInt64 = 0, thresholds: [String: Int] = [:]) {
+    package init(version: UInt64 = 0, thresholds: [String: Int] = [:]) {
         schema = Self.schemaIdentifier
         self.version = version
         self.thresholds = thresholds
     }
 
-    public func threshold(_ role: TrustRole) -> Int { thresholds[role.rawValue] ?? 1 }
+    package func threshold(_ role: TrustRole) -> Int { thresholds[role.rawValue] ?? 1 }
 }

@@ -1,4 +1,4 @@
-public import Foundation
+package import Foundation
 
 /// What applying trust material changed (or would change) in a store.
 public struct TrustChange: Sendable, Codable, Equatable {
@@ -25,12 +25,12 @@ public struct TrustChange: Sendable, Codable, Equatable {
 /// the store: an anchor, or a CA certificate given with it that chains to one; applied only when
 /// newer than the CRL held for that issuer). The caller writes the result (`TrustStoreContents`
 /// staging and swap; on a vehicle, journalled in its protected store).
-public enum TrustUpdater {
+package enum TrustUpdater {
     /// Most CRLs or certificates in one CRL file.
-    public static let maximumItems = 64
+    package static let maximumItems = 64
 
     /// Applies `bytes` (a signed trust update, or PEM/DER CRLs) to `contents` as of `now`.
-    public static func apply(_ bytes: [UInt8], to contents: TrustStoreContents, at now: Date) throws(OTAError) -> (
+    package static func apply(_ bytes: [UInt8], to contents: TrustStoreContents, at now: Date) throws(OTAError) -> (
         TrustStoreContents, TrustChange
     ) {
         if SignedTrustUpdate.looksLikeOne(bytes) { return try applyUpdate(bytes, to: contents, at: now) }
@@ -39,7 +39,7 @@ public enum TrustUpdater {
 
     // MARK: Signed updates
 
-    public static func applyUpdate(_ bytes: [UInt8], to contents: TrustStoreContents, at now: Date) throws(OTAError)
+    package static func applyUpdate(_ bytes: [UInt8], to contents: TrustStoreContents, at now: Date) throws(OTAError)
         -> (TrustStoreContents, TrustChange)
     {
         let signed = try SignedTrustUpdate.decode(bytes)
@@ -199,7 +199,7 @@ public enum TrustUpdater {
 
     // MARK: CRLs on their own
 
-    public static func applyCRLs(_ bytes: [UInt8], to contents: TrustStoreContents, at now: Date) throws(OTAError) -> (
+    package static func applyCRLs(_ bytes: [UInt8], to contents: TrustStoreContents, at now: Date) throws(OTAError) -> (
         TrustStoreContents, TrustChange
     ) {
         guard bytes.count <= TrustUpdate.maximumSize else {

@@ -1,4 +1,4 @@
-public import OTACore
+package import OTACore
 
 /// Boot control kept as a JSON file replaced atomically (fsync, rename, directory fsync): the
 /// simulation's bootloader storage.

@@ -1,5 +1,5 @@
 import Foundation
-public import OTACore
+package import OTACore
 
 /// Boot control in a GRUB environment block: the 1024-byte file that `grub-editenv` edits and
 /// GRUB's `load_env` / `save_env` read and write at boot:

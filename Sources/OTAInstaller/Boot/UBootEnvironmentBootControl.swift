@@ -1,4 +1,4 @@
-public import OTACore
+package import OTACore
 
 /// Boot control in a U-Boot environment as `fw_setenv` / `fw_printenv` read and write it (a
 /// non-redundant environment of `size` bytes, e.g. the file or partition named in

@@ -1,4 +1,4 @@
-public import Foundation
+package import Foundation
 
 /// Everything the installer persists.
 package struct VehicleState: Codable, Sendable, Equatable {

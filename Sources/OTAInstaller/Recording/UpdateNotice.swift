@@ -1,5 +1,5 @@
 public import OTACore
-public import OTARecorder
+import OTARecorder
 
 /// What the user is told before an update (MIIT No.103 §3, UNECE R156 §7.2.2, GB 44496):
 /// purpose, content, expected duration, functions unavailable, precautions and impact, in the

@@ -1,27 +1,27 @@
-public import Foundation
+import Foundation
 public import OTACore
 public import OTARecorder
 
 /// What one step established, to record with it and to add to the attempt.
-public struct RecordFacts: Sendable, Equatable {
+package struct RecordFacts: Sendable, Equatable {
     /// The bundle, its manifest and signers (the verify step).
-    public var update: UpdateFacts?
+    package var update: UpdateFacts?
     /// The approval the approval step checked.
-    public var approval: UpdateFacts.Approval?
+    package var approval: UpdateFacts.Approval?
     /// Per ECU; merged into the attempt's by ECU id.
-    public var ecus: [ECUFacts]
-    public var preconditions: PreconditionReadings?
+    package var ecus: [ECUFacts]
+    package var preconditions: PreconditionReadings?
     /// The boot control at a boot (the boot step only; not kept with the attempt).
-    public var boot: BootReading?
+    package var boot: BootReading?
     /// The repository entry the bundle came with (merged into the attempt) or an agent step's
     /// metadata and download facts.
-    public var repository: RepositoryFacts?
+    package var repository: RepositoryFacts?
     /// A trust store change (not kept with the attempt).
-    public var trust: TrustFacts?
-    public var notice: NoticeShown?
-    public var confirmation: Confirmation?
+    package var trust: TrustFacts?
+    package var notice: NoticeShown?
+    package var confirmation: Confirmation?
 
-    public init(
+    package init(
         update: UpdateFacts? = nil, approval: UpdateFacts.Approval? = nil, ecus: [ECUFacts] = [],
         preconditions: PreconditionReadings? = nil, boot: BootReading? = nil, repository: RepositoryFacts? = nil,
         trust: TrustFacts? = nil, notice: NoticeShown? = nil, confirmation: Confirmation? = nil
@@ -38,7 +38,7 @@ public struct RecordFacts: Sendable, Equatable {
     }
 
     /// No facts.
-    public static let none = RecordFacts()
+    package static let none = RecordFacts()
 }
 
 /// The facts of one install attempt as the installer gathers them, step by step. Persisted with
@@ -77,7 +77,7 @@ public struct UpgradeAttempt: Sendable, Equatable {
     }
 
     /// Adds what a step established.
-    public mutating func merge(_ facts: RecordFacts) {
+    package mutating func merge(_ facts: RecordFacts) {
         if let given = facts.update {
             if var current = update {
                 current.bundle = given.bundle
@@ -112,7 +112,7 @@ public struct UpgradeAttempt: Sendable, Equatable {
     }
 
     /// A step's record: the attempt's identity and what the step itself established.
-    public func stepRecord(
+    package func stepRecord(
         _ step: RecordStep, _ outcome: RecordOutcome, vin: String, time: RecordTime, error: OTAError?,
         facts: RecordFacts
     ) -> UpgradeRecord {
@@ -131,7 +131,7 @@ public struct UpgradeAttempt: Sendable, Equatable {
 
     /// The attempt's closing record: every fact, the outcome, the error, start, finish and
     /// duration, and the result notices shown.
-    public func resultRecord(
+    package func resultRecord(
         _ outcome: RecordOutcome, vin: String, time: RecordTime, error: OTAError?,
         resultNotices: [NoticeShown]
     ) -> UpgradeRecord {

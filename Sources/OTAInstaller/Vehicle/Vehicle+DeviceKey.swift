@@ -105,17 +105,12 @@ extension Vehicle {
         }
         if inCharge {
             if FileSystem.exists(stagedCertificate) {
-                guard rename(stagedCertificate, layout.deviceCertificate) == 0 else {
-                    throw OTAError(
-                        .ioRename, "\(stagedCertificate): cannot move the new device certificate into place",
-                        cause: String(cString: strerror(errno)))
-                }
+                try SystemCall.rename(
+                    stagedCertificate, to: layout.deviceCertificate,
+                    message: "\(stagedCertificate): cannot move the new device certificate into place")
             }
-            guard rename(stagedKey, layout.decryptionKey) == 0 else {
-                throw OTAError(
-                    .ioRename, "\(stagedKey): cannot move the new device key into place",
-                    cause: String(cString: strerror(errno)))
-            }
+            try SystemCall.rename(
+                stagedKey, to: layout.decryptionKey, message: "\(stagedKey): cannot move the new device key into place")
         } else {
             unlink(stagedKey)
             unlink(stagedCertificate)

@@ -62,7 +62,7 @@ public final class Vehicle {
         }
     }
 
-    public let layout: VehicleLayout
+    package let layout: VehicleLayout
     public let config: VehicleConfig
     public let bootControl: any BootControl
     /// Replaced only when the device key rotates (`rotateDeviceKey`).

@@ -14,26 +14,26 @@
 /// DIR/records/                the tamper-evident record log (OTARecorder), signed with the device key
 /// DIR/records.jsonl           the same records as JSON lines, only with `debugRecordLines` (not evidence)
 /// ```
-public struct VehicleLayout: Sendable {
-    public let directory: String
+package struct VehicleLayout: Sendable {
+    package let directory: String
 
-    public init(directory: String) { self.directory = directory }
+    package init(directory: String) { self.directory = directory }
 
-    public var config: String { "\(directory)/vehicle.json" }
-    public var trust: String { "\(directory)/trust" }
-    public var keys: String { "\(directory)/keys" }
-    public var decryptionKey: String { "\(keys)/device.key" }
+    package var config: String { "\(directory)/vehicle.json" }
+    package var trust: String { "\(directory)/trust" }
+    package var keys: String { "\(directory)/keys" }
+    package var decryptionKey: String { "\(keys)/device.key" }
     /// The device key's certificate (`vehicle` role), when the vehicle has one: the agent's
     /// default mutual-TLS identity.
-    public var deviceCertificate: String { "\(keys)/device.crt" }
-    public var sealKey: String { "\(keys)/seal.key" }
-    public var slots: String { "\(directory)/slots" }
-    public var boot: String { "\(directory)/boot" }
-    public var privateDirectory: String { "\(directory)/private" }
-    public var records: String { "\(directory)/records.jsonl" }
-    public var recordLog: String { "\(directory)/records" }
+    package var deviceCertificate: String { "\(keys)/device.crt" }
+    package var sealKey: String { "\(keys)/seal.key" }
+    package var slots: String { "\(directory)/slots" }
+    package var boot: String { "\(directory)/boot" }
+    package var privateDirectory: String { "\(directory)/private" }
+    package var records: String { "\(directory)/records.jsonl" }
+    package var recordLog: String { "\(directory)/records" }
 
-    public func bootControlPath(_ kind: VehicleConfig.BootControlKind) -> String {
+    package func bootControlPath(_ kind: VehicleConfig.BootControlKind) -> String {
         switch kind {
         case .file: "\(boot)/bootstate.json"
         case .grub: "\(boot)/grubenv"
@@ -42,7 +42,7 @@ public struct VehicleLayout: Sendable {
     }
 
     /// The boot-control backend a config names.
-    public func bootControl(_ kind: VehicleConfig.BootControlKind) -> any BootControl {
+    package func bootControl(_ kind: VehicleConfig.BootControlKind) -> any BootControl {
         switch kind {
         case .file: FileBootControl(path: bootControlPath(kind))
         case .grub: GrubEnvironmentBootControl(path: bootControlPath(kind))
@@ -50,7 +50,7 @@ public struct VehicleLayout: Sendable {
         }
     }
 
-    public func slot(_ group: VehicleConfig.SlotGroup, _ name: SlotName) -> String {
+    package func slot(_ group: VehicleConfig.SlotGroup, _ name: SlotName) -> String {
         let configured = name == .a ? group.slotA : group.slotB
         if let configured { return configured.hasPrefix("/") ? configured : "\(directory)/\(configured)" }
         return "\(slots)/\(group.name)-\(name.rawValue).img"

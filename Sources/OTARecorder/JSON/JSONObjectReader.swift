@@ -1,4 +1,4 @@
-public import OTACore
+package import OTACore
 
 /// Strict reading of one JSON object of a record: every member must be one the schema lists
 /// (anything else is refused, so a location or a name cannot slip in), every value has its type
@@ -8,12 +8,12 @@ public import OTACore
 /// let object = try JSONObjectReader(json, path: "record", allowed: ["step", "time"])
 /// let step = try object.enumeration("step", RecordStep.self)
 /// ```
-public struct JSONObjectReader {
-    public let path: String
+package struct JSONObjectReader {
+    package let path: String
     private let members: [String: JSONValue]
 
     /// Refuses a value that is not an object or holds a member outside `allowed`.
-    public init(_ value: JSONValue, path: String, allowed: Set<String>) throws(OTAError) {
+    package init(_ value: JSONValue, path: String, allowed: Set<String>) throws(OTAError) {
         guard let members = value.objectValue else {
             throw OTAError(.recordsFieldType, "\(path): must be a JSON object")
         }
@@ -28,9 +28,9 @@ public struct JSONObjectReader {
         self.members = members
     }
 
-    public func has(_ key: String) -> Bool { members[key] != nil }
+    package func has(_ key: String) -> Bool { members[key] != nil }
 
-    public func value(_ key: String) -> JSONValue? { members[key] }
+    package func value(_ key: String) -> JSONValue? { members[key] }
 
     private func missing(_ key: String) -> OTAError {
         OTAError(.recordsFieldMissing, "\(path).\(key): required")
@@ -41,13 +41,13 @@ public struct JSONObjectReader {
     }
 
     /// A required non-empty string of at most `maximumBytes` UTF-8 bytes.
-    public func string(_ key: String, maximumBytes: Int = 4096) throws(OTAError) -> String {
+    package func string(_ key: String, maximumBytes: Int = 4096) throws(OTAError) -> String {
         guard let value = try optionalString(key, maximumBytes: maximumBytes) else { throw missing(key) }
         return value
     }
 
     /// An optional non-empty string of at most `maximumBytes` UTF-8 bytes.
-    public func optionalString(_ key: String, maximumBytes: Int = 4096) throws(OTAError) -> String? {
+    package func optionalString(_ key: String, maximumBytes: Int = 4096) throws(OTAError) -> String? {
         guard let value = members[key] else { return nil }
         guard let text = value.stringValue, !text.isEmpty else { throw type(key, "a non-empty string") }
         guard text.utf8.count <= maximumBytes else {
@@ -57,24 +57,24 @@ public struct JSONObjectReader {
     }
 
     /// An optional lowercase hex digest of 32 bytes (SHA-256 or SM3).
-    public func optionalDigest(_ key: String) throws(OTAError) -> String? {
+    package func optionalDigest(_ key: String) throws(OTAError) -> String? {
         guard let text = try optionalString(key) else { return nil }
         guard Self.isDigest(text) else { throw type(key, "64 lowercase hex digits (a SHA-256 or SM3 digest)") }
         return text
     }
 
-    public func digest(_ key: String) throws(OTAError) -> String {
+    package func digest(_ key: String) throws(OTAError) -> String {
         guard let value = try optionalDigest(key) else { throw missing(key) }
         return value
     }
 
     /// Whether `text` is 64 lowercase hex digits.
-    public static func isDigest(_ text: String) -> Bool {
+    package static func isDigest(_ text: String) -> Bool {
         text.utf8.count == 64 && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
     }
 
     /// An optional integer within `range` (checked before use).
-    public func optionalInteger(_ key: String, in range: ClosedRange<Int64>) throws(OTAError) -> Int64? {
+    package func optionalInteger(_ key: String, in range: ClosedRange<Int64>) throws(OTAError) -> Int64? {
         guard let value = members[key] else { return nil }
         guard let number = value.integerValue else { throw type(key, "an integer") }
         guard range.contains(number) else {
@@ -84,14 +84,14 @@ public struct JSONObjectReader {
         return number
     }
 
-    public func integer(_ key: String, in range: ClosedRange<Int64>) throws(OTAError) -> Int64 {
+    package func integer(_ key: String, in range: ClosedRange<Int64>) throws(OTAError) -> Int64 {
         guard let value = try optionalInteger(key, in: range) else { throw missing(key) }
         return value
     }
 
     /// An optional unsigned integer written as decimal digits in a string (values past
     /// `Int64.max`, such as security versions, stay exact).
-    public func optionalUnsigned(_ key: String) throws(OTAError) -> UInt64? {
+    package func optionalUnsigned(_ key: String) throws(OTAError) -> UInt64? {
         guard let text = try optionalString(key, maximumBytes: 20) else { return nil }
         guard text.utf8.allSatisfy({ (0x30...0x39).contains($0) }), text == "0" || text.first != "0",
             let value = UInt64(text)
@@ -101,20 +101,21 @@ public struct JSONObjectReader {
         return value
     }
 
-    public func optionalBool(_ key: String) throws(OTAError) -> Bool? {
+    package func optionalBool(_ key: String) throws(OTAError) -> Bool? {
         guard let value = members[key] else { return nil }
         guard case .bool(let flag) = value else { throw type(key, "true or false") }
         return flag
     }
 
     /// A required member whose string is a case of `E`.
-    public func enumeration<E: RawRepresentable & CaseIterable>(_ key: String, _: E.Type) throws(OTAError) -> E
+    package func enumeration<E: RawRepresentable & CaseIterable>(_ key: String, _: E.Type) throws(OTAError) -> E
     where E.RawValue == String {
         guard let value = try optionalEnumeration(key, E.self) else { throw missing(key) }
         return value
     }
 
-    public func optionalEnumeration<E: RawRepresentable & CaseIterable>(_ key: String, _: E.Type) throws(OTAError) -> E?
+    package func optionalEnumeration<E: RawRepresentable & CaseIterable>(_ key: String, _: E.Type) throws(OTAError)
+        -> E?
     where E.RawValue == String {
         guard let value = members[key] else { return nil }
         guard let text = value.stringValue, let parsed = E(rawValue: text) else {
@@ -124,7 +125,7 @@ public struct JSONObjectReader {
     }
 
     /// An optional time `{"at":"…","source":"…"}`.
-    public func optionalTime(_ key: String) throws(OTAError) -> RecordTime? {
+    package func optionalTime(_ key: String) throws(OTAError) -> RecordTime? {
         guard let value = members[key] else { return nil }
         let object = try JSONObjectReader(value, path: "\(path).\(key)", allowed: ["at", "source"])
         let text = try object.string("at", maximumBytes: 30)
@@ -136,27 +137,27 @@ public struct JSONObjectReader {
         return RecordTime(milliseconds: milliseconds, source: try object.enumeration("source", ClockSource.self))
     }
 
-    public func time(_ key: String) throws(OTAError) -> RecordTime {
+    package func time(_ key: String) throws(OTAError) -> RecordTime {
         guard let value = try optionalTime(key) else { throw missing(key) }
         return value
     }
 
     /// An optional RFC 3339 UTC instant written as a plain string (a signed date, not a clock reading).
-    public func optionalInstant(_ key: String) throws(OTAError) -> String? {
+    package func optionalInstant(_ key: String) throws(OTAError) -> String? {
         guard let text = try optionalString(key, maximumBytes: 30) else { return nil }
         guard RecordTime.parseMilliseconds(text) != nil else { throw type(key, "RFC 3339 UTC between 1970 and 9999") }
         return text
     }
 
     /// An optional nested object read strictly.
-    public func optionalObject(_ key: String, allowed: Set<String>) throws(OTAError) -> JSONObjectReader? {
+    package func optionalObject(_ key: String, allowed: Set<String>) throws(OTAError) -> JSONObjectReader? {
         guard let value = members[key] else { return nil }
         return try JSONObjectReader(value, path: "\(path).\(key)", allowed: allowed)
     }
 
     /// An optional array (absent reads as empty) of at most `maximumCount` items; `item` reads
     /// each one with its index in the path.
-    public func array<T>(_ key: String, maximumCount: Int = 256, _ item: (JSONValue, String) throws(OTAError) -> T)
+    package func array<T>(_ key: String, maximumCount: Int = 256, _ item: (JSONValue, String) throws(OTAError) -> T)
         throws(OTAError) -> [T]
     {
         guard let value = members[key] else { return [] }
@@ -171,7 +172,7 @@ public struct JSONObjectReader {
     }
 
     /// An optional array of non-empty strings.
-    public func strings(_ key: String, maximumCount: Int = 256) throws(OTAError) -> [String] {
+    package func strings(_ key: String, maximumCount: Int = 256) throws(OTAError) -> [String] {
         try array(key, maximumCount: maximumCount) { value, path throws(OTAError) in
             guard let text = value.stringValue, !text.isEmpty, text.utf8.count <= 4096 else {
                 throw OTAError(.recordsFieldType, "\(path): must be a non-empty string")
@@ -179,29 +180,4 @@ public struct JSONObjectReader {
             return text
         }
     }
-}
-
-/// Builds a JSON object, leaving absent optionals out (never `null`).
-public struct JSONObjectWriter {
-    public private(set) var members: [String: JSONValue] = [:]
-
-    public init() {}
-
-    public var value: JSONValue { .object(members) }
-
-    public mutating func set(_ key: String, _ value: String?) { if let value { members[key] = .string(value) } }
-    public mutating func set(_ key: String, _ value: Int64?) { if let value { members[key] = .integer(value) } }
-    public mutating func set(_ key: String, _ value: Bool?) { if let value { members[key] = .bool(value) } }
-    public mutating func set(_ key: String, unsigned value: UInt64?) {
-        if let value { members[key] = .string(String(value)) }
-    }
-    public mutating func set(_ key: String, _ value: RecordTime?) {
-        if let value { members[key] = .object(["at": .string(value.text), "source": .string(value.source.rawValue)]) }
-    }
-    public mutating func set<E: RawRepresentable>(_ key: String, _ value: E?) where E.RawValue == String {
-        if let value { members[key] = .string(value.rawValue) }
-    }
-    public mutating func set(_ key: String, json value: JSONValue?) { if let value { members[key] = value } }
-    /// Sets a non-empty array (an empty one is left out).
-    public mutating func set(_ key: String, array: [JSONValue]) { if !array.isEmpty { members[key] = .array(array) } }
 }

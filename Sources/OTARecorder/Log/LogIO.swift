@@ -4,32 +4,24 @@ import OTACore
     import Glibc
 #endif
 
-/// Thin libc file helpers for the recorder: one place for `EINTR` and error text.
+/// The recorder's file steps, on OTACore's `SystemCall` (which retries `EINTR` and names the
+/// path and errno's text in every error).
 enum LogIO {
-    static func errnoText(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
-
     static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(OTAError) {
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { raw in Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
-            }
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw OTAError(.ioWrite, "\(path): write failed", cause: errnoText())
-            }
-            offset += written
-        }
+        try SystemCall.writeAll(fd, bytes, path: path, code: .ioWrite)
     }
 
     static func sync(_ fd: Int32, path: String) throws(OTAError) {
-        while fsync(fd) != 0 {
-            if errno == EINTR { continue }
-            throw OTAError(.ioFsync, "\(path): fsync failed", cause: errnoText())
-        }
+        try SystemCall.retrying("fsync", path: path, code: .ioFsync) { fsync(fd) }
     }
 
     static func syncDirectory(_ path: String) throws(OTAError) {
         try FileSystem.syncDirectory(path)
+    }
+
+    /// Removes `path` (`unlink`); `what` names the file in the error.
+    static func remove(_ path: String, what: String) throws(OTAError) {
+        try SystemCall.retrying(what, path: path, code: .ioUnlink) { unlink(path) }
     }
 
     /// Replaces `path` with `bytes` via a temporary file and `rename`; with `durable`, the data
@@ -40,10 +32,10 @@ enum LogIO {
             return
         }
         let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        if fd < 0 { throw OTAError(.ioCreate, "\(temporary): cannot create", cause: errnoText()) }
+        let fd = try SystemCall.open(
+            temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode: 0o644, what: "create", code: .ioCreate)
         do { try writeAll(fd, bytes, path: temporary) } catch { close(fd); throw error }
         close(fd)
-        if rename(temporary, path) != 0 { throw OTAError(.ioRename, "\(path): rename failed", cause: errnoText()) }
+        try SystemCall.rename(temporary, to: path, message: "\(path): rename failed")
     }
 }

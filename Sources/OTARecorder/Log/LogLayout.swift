@@ -1,4 +1,4 @@
-public import OTACore
+package import OTACore
 
 #if canImport(Glibc)
     import Glibc
@@ -11,25 +11,25 @@ public import OTACore
 ///     HEAD                          the latest checkpoint line (a copy)
 ///     ACK                           "<seq> <hash>\n": what the fleet store has acknowledged
 ///     quarantine/torn-<segment>-<offset>.bin
-public struct LogLayout: Sendable {
-    public let directory: String
+package struct LogLayout: Sendable {
+    package let directory: String
 
-    public init(directory: String) { self.directory = directory }
+    package init(directory: String) { self.directory = directory }
 
-    public var metaPath: String { directory + "/log.json" }
-    public var headPath: String { directory + "/HEAD" }
-    public var ackPath: String { directory + "/ACK" }
-    public var lockPath: String { directory + "/lock" }
-    public var quarantineDirectory: String { directory + "/quarantine" }
+    package var metaPath: String { directory + "/log.json" }
+    package var headPath: String { directory + "/HEAD" }
+    package var ackPath: String { directory + "/ACK" }
+    package var lockPath: String { directory + "/lock" }
+    package var quarantineDirectory: String { directory + "/quarantine" }
 
-    public static func segmentName(firstSeq: UInt64) -> String {
+    package static func segmentName(firstSeq: UInt64) -> String {
         let digits = String(firstSeq)
         return "segment-" + String(repeating: "0", count: max(0, 20 - digits.count)) + digits + ".log"
     }
 
     /// The first sequence number a segment name claims (20 decimal digits, at most
     /// `EntryBody.maximumSeq`), or nil for other names.
-    public static func firstSeq(ofSegment name: String) -> UInt64? {
+    package static func firstSeq(ofSegment name: String) -> UInt64? {
         guard name.utf8.count == 32, name.hasPrefix("segment-"), name.hasSuffix(".log") else { return nil }
         let digits = name.utf8.dropFirst(8).dropLast(4)
         guard digits.allSatisfy({ (0x30...0x39).contains($0) }),
@@ -40,24 +40,24 @@ public struct LogLayout: Sendable {
     }
 
     /// Segment file names in order (20-digit numbers sort as text).
-    public func segments() throws(OTAError) -> [String] {
+    package func segments() throws(OTAError) -> [String] {
         try FileSystem.list(directory).filter { Self.firstSeq(ofSegment: $0) != nil }
     }
 
     /// Names in the directory that look like segments but are not well-formed segment names
     /// (`segment-….log.bak`, `segment-12.log`, `old.log`): a renamed segment is reported, never
     /// silently skipped.
-    public func strayNames() throws(OTAError) -> [String] {
+    package func strayNames() throws(OTAError) -> [String] {
         try FileSystem.list(directory).filter { name in
             Self.firstSeq(ofSegment: name) == nil && (name.hasPrefix("segment") || name.hasSuffix(".log"))
         }
     }
 
-    public func path(_ name: String) -> String { directory + "/" + name }
+    package func path(_ name: String) -> String { directory + "/" + name }
 
     /// The bytes of all segments (what a verification reads), for progress displays; a segment
     /// that cannot be examined counts as empty (the verification itself reports it).
-    public func segmentBytes() throws(OTAError) -> UInt64 {
+    package func segmentBytes() throws(OTAError) -> UInt64 {
         var total: UInt64 = 0
         for name in try segments() {
             var info = stat()

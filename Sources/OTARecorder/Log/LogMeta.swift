@@ -43,7 +43,7 @@ public struct LogMeta: Sendable, Equatable {
 
     /// Reads `log.json` strictly: unknown members, wrong types and a retention outside
     /// 6...1200 months are refused (`records.meta`), naming the field.
-    public static func load(_ layout: LogLayout) throws(OTAError) -> LogMeta {
+    package static func load(_ layout: LogLayout) throws(OTAError) -> LogMeta {
         let bytes: [UInt8]
         do { bytes = try FileSystem.read(layout.metaPath, limit: 64 << 10) } catch {
             throw error.prefixed("\(layout.directory): not a record log (no log.json)")

@@ -2,7 +2,7 @@ public import OTACore
 
 /// Verifies a record log directory against the vehicle's device key(s).
 public struct LogVerifier {
-    public let layout: LogLayout
+    package let layout: LogLayout
     public let keys: [PublicKey]
     /// A checkpoint already verified (see `RecordChainVerifier.trustedAnchor`).
     public var trustedAnchor: (seq: UInt64, hash: String)?

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import OTACore
 
 #if canImport(Glibc)
@@ -120,10 +120,7 @@ extension Recorder {
             }
             // The last segment holds no complete entry: keep its bytes aside and remove it.
             if !tornBytes.isEmpty { try quarantine(layout, segment: last, offset: tornOffset, bytes: tornBytes) }
-            guard unlink(layout.path(last)) == 0 else {
-                throw OTAError(
-                    .ioUnlink, "\(layout.path(last)): cannot remove an empty segment", cause: LogIO.errnoText())
-            }
+            try LogIO.remove(layout.path(last), what: "remove an empty segment")
             try LogIO.syncDirectory(directory)
             segments.removeLast()
             if FileSystem.isDirectory(layout.quarantineDirectory) {
@@ -152,9 +149,7 @@ extension Recorder {
         let from = layout.quarantineDirectory + "/" + pending
         guard FileSystem.exists(from) else { return }
         let to = layout.quarantineDirectory + "/" + String(pending.dropFirst("pending-".count))
-        guard rename(from, to) == 0 else {
-            throw OTAError(.ioRename, "\(from): rename failed", cause: LogIO.errnoText())
-        }
+        try SystemCall.rename(from, to: to, message: "\(from): rename failed")
         try LogIO.syncDirectory(layout.quarantineDirectory)
     }
 
@@ -167,12 +162,9 @@ extension Recorder {
     }
 
     private static func truncate(_ path: String, to length: Int64) throws(OTAError) {
-        let fd = Glibc.open(path, O_WRONLY | O_CLOEXEC)
-        if fd < 0 { throw OTAError(.ioOpen, "\(path): cannot open to truncate", cause: LogIO.errnoText()) }
+        let fd = try SystemCall.open(path, O_WRONLY | O_CLOEXEC, what: "open to truncate")
         defer { Glibc.close(fd) }
-        guard ftruncate(fd, off_t(length)) == 0 else {
-            throw OTAError(.ioTruncate, "\(path): truncate failed", cause: LogIO.errnoText())
-        }
+        try SystemCall.retrying("truncate", path: path, code: .ioTruncate) { ftruncate(fd, off_t(length)) }
         try LogIO.sync(fd, path: path)
     }
 }

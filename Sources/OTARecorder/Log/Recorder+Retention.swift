@@ -105,9 +105,7 @@ extension Recorder {
             ).json)
         try checkpoint()
         for name in removable {
-            guard unlink(layout.path(name)) == 0 else {
-                throw OTAError(.ioUnlink, "\(layout.path(name)): cannot remove", cause: LogIO.errnoText())
-            }
+            try LogIO.remove(layout.path(name), what: "remove")
         }
         try LogIO.syncDirectory(layout.directory)
         report.removed = removable

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import OTACore
 
 #if canImport(Glibc)
@@ -55,7 +55,7 @@ public final class Recorder {
     /// The legal minimum the vehicle keeps records (No.134 §7: network logs 6 months).
     public static let minimumRetentionMonths = 6
 
-    public let layout: LogLayout
+    package let layout: LogLayout
     public internal(set) var meta: LogMeta
     public let configuration: Configuration
     var signer: PrivateKey
@@ -217,8 +217,9 @@ public final class Recorder {
     private func startSegment(firstEntry: LogEntry.Kind) throws(OTAError) {
         let name = LogLayout.segmentName(firstSeq: nextSeq)
         let path = layout.path(name)
-        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o600)
-        if fd < 0 { throw OTAError(.ioCreate, "\(path): cannot create segment", cause: LogIO.errnoText()) }
+        let fd = try SystemCall.open(
+            path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, mode: 0o600, what: "create segment",
+            code: .ioCreate)
         if segmentFD >= 0 { Glibc.close(segmentFD) }
         segmentFD = fd
         segment = name
@@ -244,8 +245,7 @@ public final class Recorder {
 
     func openSegmentForAppend() throws(OTAError) {
         let path = layout.path(segment)
-        let fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
-        if fd < 0 { throw OTAError(.ioOpen, "\(path): cannot open segment", cause: LogIO.errnoText()) }
+        let fd = try SystemCall.open(path, O_WRONLY | O_APPEND | O_CLOEXEC, what: "open segment")
         segmentFD = fd
         var info = stat()
         fstat(fd, &info)
@@ -253,8 +253,7 @@ public final class Recorder {
     }
 
     static func lock(_ layout: LogLayout) throws(OTAError) -> Int32 {
-        let fd = Glibc.open(layout.lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        if fd < 0 { throw OTAError(.ioOpen, "\(layout.lockPath): cannot open lock file", cause: LogIO.errnoText()) }
+        let fd = try SystemCall.open(layout.lockPath, O_RDWR | O_CREAT | O_CLOEXEC, mode: 0o600, what: "open lock file")
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             Glibc.close(fd)
             throw OTAError(.recordsBusy, "\(layout.directory): another process is writing this log")

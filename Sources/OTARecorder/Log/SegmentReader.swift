@@ -1,10 +1,10 @@
-public import OTACore
+package import OTACore
 
 /// Reads a segment file line by line in fixed-size chunks (memory does not grow with the file).
-public enum SegmentReader {
+package enum SegmentReader {
     /// Calls `body` for each line (without its `LF`), its byte offset, and whether it ended with
     /// `LF` (only the last line of a file can lack it: a torn tail).
-    public static func forEachLine(
+    package static func forEachLine(
         _ path: String,
         _ body: (_ line: ArraySlice<UInt8>, _ offset: Int64, _ terminated: Bool) throws(OTAError) -> Void
     ) throws(OTAError) {

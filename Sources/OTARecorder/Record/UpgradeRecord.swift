@@ -1,4 +1,4 @@
-public import OTACore
+import OTACore
 
 /// One step of an update attempt, as the regulator wants it recorded (DESIGN.md, Recorder):
 /// the one record type the installer builds, the vehicle's log holds, the fleet store keeps and

@@ -108,7 +108,8 @@ struct TrustUpdateCommand: ParsableCommand {
         // With the store at hand, the update is checked to apply (threshold, anchors) before it is written.
         let report = try TrustUpdateIssuer.issue(
             version: number, roles: inputs.values.sorted { $0.role.rawValue < $1.role.rawValue }, signers: signers,
-            expires: until, outputPath: output, now: now, checkingAgainst: store)
+            expires: until, outputPath: output, now: now,
+            checkingAgainst: store.map { TrustStore(contents: $0, label: trust ?? "--trust") })
         Output.succeed(
             report,
             human:

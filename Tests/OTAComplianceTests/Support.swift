@@ -2,14 +2,14 @@ import Foundation
 import OTACompliance
 import OTACore
 import OTARecorder
+import OTATestSupport
 
+/// A test's own temporary directory (removed by `cleanup`, or when the last copy is released).
 struct Workspace {
-    let path: String
-    init() {
-        path = NSTemporaryDirectory() + "ota-fleet-\(UUID().uuidString)"
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    func cleanup() { try? FileManager.default.removeItem(atPath: path) }
+    private let temporary: TemporaryDirectory
+    var path: String { temporary.path }
+    init() { temporary = try! TemporaryDirectory("compliance") }
+    func cleanup() { TemporaryDirectory.remove(path) }
 }
 
 /// The committed sample PKI of a suite: device key and certificate (vehicle role), compliance

@@ -2,6 +2,7 @@ import Foundation
 import OTACore
 import OTARepository
 import OTATUF
+import OTATestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -13,7 +14,8 @@ import Testing
 /// against a repository nginx serves on loopback, the way a conformance runner would.
 @Suite(.serialized) struct TUFClientCLITests {
     final class Setup {
-        let directory = NSTemporaryDirectory() + "ota-tuf-cli-\(UUID().uuidString.prefix(8))"
+        private let temporary: TemporaryDirectory
+        var directory: String { temporary.path }
         let repository: Repository
         let server: RepositoryServer
         var metadataDirectory: String { directory + "/client/metadata" }
@@ -22,7 +24,8 @@ import Testing
         var targetsURL: String { "http://127.0.0.1:\(server.httpPort)/targets" }
 
         init() throws {
-            let directory = self.directory
+            temporary = try TemporaryDirectory("tuf-cli")
+            let directory = temporary.path
             for folder in ["/src", "/client/metadata", "/client/targets"] {
                 try FileManager.default.createDirectory(atPath: directory + folder, withIntermediateDirectories: true)
             }
@@ -39,11 +42,10 @@ import Testing
         }
 
         deinit {
-            // Stop nginx while its pid file still exists, then remove everything.
+            // Stop nginx while its pid file still exists (the directory goes after this body).
             _ = try? RepositoryServer.run([
                 "\(InstallerFixture.repository)/scripts/repo-server.sh", "stop", server.work,
             ])
-            try? FileManager.default.removeItem(atPath: directory)
         }
 
         static func add(

@@ -1,5 +1,6 @@
 import Foundation
 import OTACore
+import OTATestSupport
 import OTATransport
 import Testing
 
@@ -12,7 +13,8 @@ import Testing
 /// answers with what it received.
 @Suite(.serialized) struct UploadTests {
     final class EchoServer {
-        let directory = NSTemporaryDirectory() + "ota-upload-\(UUID().uuidString.prefix(8))"
+        private let temporary: TemporaryDirectory
+        var directory: String { temporary.path }
         let pid: pid_t
         let port: Int
         var certificate: String { directory + "/server.crt" }
@@ -20,7 +22,8 @@ import Testing
 
         /// `answerBytes`: a body that long instead of the echo (for the response bound).
         init(answerBytes: Int = 0) throws {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            temporary = try TemporaryDirectory("upload")
+            let directory = temporary.path
             try RepositoryServer.run([
                 "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days",
                 "30", "-subj", "/CN=localhost",
@@ -84,7 +87,6 @@ import Testing
         deinit {
             kill(pid, SIGKILL)
             _ = Spawn.wait(pid)
-            try? FileManager.default.removeItem(atPath: directory)
         }
 
         var url: String { "https://localhost:\(port)/v1/upload" }

@@ -3,6 +3,7 @@ import OTABuilder
 import OTACore
 import OTAInstaller
 import OTARecorder
+import OTATestSupport
 
 /// A simulated two-ECU vehicle (ECU0 in group0, ECU1 in group1, both starting on slot A with an
 /// "old" image) and bundles for it, built with the real builder from the committed sample PKI.
@@ -13,14 +14,15 @@ final class InstallerFixture: Sendable {
         .deletingLastPathComponent().deletingLastPathComponent().path
     static let vin = "LSVX1A2B3C4D56789"
 
-    let directory: String
+    private let temporary: TemporaryDirectory
+    var directory: String { temporary.path }
     let imageSize: Int
     var keys: String { "\(Self.repository)/keys-sample/intl" }
     var images: String { "\(directory)/images" }
 
     init(imageSize: Int = 40_000) throws {
         self.imageSize = imageSize
-        directory = NSTemporaryDirectory() + "ota-installer-test-" + UUID().uuidString
+        temporary = try TemporaryDirectory("installer-test")
         try FileManager.default.createDirectory(atPath: directory + "/images", withIntermediateDirectories: true)
         for group in 0..<2 {
             try Self.image(size: imageSize, seed: UInt32(10 + group)).write(
@@ -29,8 +31,6 @@ final class InstallerFixture: Sendable {
                 to: URL(fileURLWithPath: "\(images)/new-\(group).img"))
         }
     }
-
-    deinit { try? FileManager.default.removeItem(atPath: directory) }
 
     /// Deterministic bytes: stretches of zeros, text-like and noise, like a file system image.
     static func image(size: Int, seed: UInt32) -> Data {

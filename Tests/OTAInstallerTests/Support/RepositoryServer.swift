@@ -2,6 +2,7 @@ import Foundation
 import OTABuilder
 import OTACore
 import OTARepository
+import OTATestSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -74,8 +75,8 @@ final class RepositoryServer {
     /// of a child whose grandchild daemonizes); returns its standard output.
     @discardableResult
     static func run(_ arguments: [String]) throws -> String {
-        let output = NSTemporaryDirectory() + "ota-run-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: output) }
+        let scratch = try TemporaryDirectory("run")
+        let output = scratch.appending("output")
         let pid = try Spawn.start(arguments, output: output)
         let status = Spawn.wait(pid)
         guard status == 0 else { throw OTAError(.ioFailed, "\(arguments.joined(separator: " ")) exited \(status)") }

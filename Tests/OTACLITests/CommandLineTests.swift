@@ -111,9 +111,15 @@ struct CommandLineTests {
             to: URL(fileURLWithPath: directory + "/state.json"))
         let installed = try CLIRunner.run([
             "install", "--workshop", bundle, "--vehicle", directory + "/car", "--state", directory + "/state.json",
-            "--consent", "yes", "--no-activate", "--json",
+            "--consent", "yes", "--no-activate", "--json", "--progress", "json",
         ])
         #expect(((installed.json["result"] as? [String: Any])?["stage"] as? String) == "installed")
+        // Progress on request: one JSON object per line on standard error, the result untouched.
+        let events = installed.stderr.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        #expect(
+            !events.isEmpty && events.allSatisfy { $0["step"] is String && $0["done"] is Int }, "\(installed.stderr)")
         let activated = try CLIRunner.run(["vehicle", "activate", directory + "/car", "--json"])
         #expect(activated.status == 0, "\(activated.stderr)")
         #expect(
@@ -278,5 +284,53 @@ struct CommandLineTests {
             "bundle", "verify", directory + "/ivi-gm.ota", "--trust", "\(Self.repository)/keys-sample/gm/trust",
         ])
         #expect(verified.status == 0, "\(verified.stderr)")
+    }
+
+    @Test func `verify --deep, delta create and delta apply stream progress on request and stay silent when piped`()
+        throws
+    {
+        let directory = try workspace()
+        defer { CLIRunner.removeTemporaryDirectory(directory) }
+        let images = directory + "/images", bundle = directory + "/a.ota"
+        let built = try CLIRunner.run(
+            ["bundle", "build", "\(Self.repository)/manifests/infotainment-full.yaml", "--images", images]
+                + signer("intl") + ["-o", bundle])
+        try #require(built.status == 0, "\(built.stderr)")
+        let commands = [
+            ["bundle", "verify", bundle, "--trust", "\(Self.repository)/keys-sample/intl/trust", "--deep"],
+            [
+                "delta", "create", images + "/ivi-rootfs-2.3.1.img", images + "/ivi-rootfs-2.4.0.img", "-o",
+                directory + "/p.delta",
+            ],
+            ["delta", "apply", images + "/ivi-rootfs-2.3.1.img", directory + "/p.delta", "-o", directory + "/new.img"],
+        ]
+        for command in commands {
+            let quiet = try CLIRunner.run(command)
+            #expect(quiet.status == 0 && quiet.stderr.isEmpty, "\(command): \(quiet.stderr)")
+            let lines = try CLIRunner.run(command + ["--progress", "json", "--json"])
+            #expect(lines.status == 0 && lines.json["ok"] as? Bool == true, "\(command): \(lines.stderr)")
+            let events = lines.stderr.split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
+            #expect(
+                !events.isEmpty && events.count == lines.stderr.split(separator: "\n").count,
+                "\(command): \(lines.stderr)")
+            #expect(events.allSatisfy { $0["step"] is String && $0["done"] is Int }, "\(command)")
+            #expect((events.last?["done"] as? Int) == (events.last?["total"] as? Int), "\(command)")
+        }
+    }
+
+    @Test func `the documented shell completion scripts are generated`() throws {
+        let readme = try String(contentsOfFile: Self.repository + "/README.md", encoding: .utf8)
+        #expect(readme.contains("ota --generate-completion-script bash"))
+        for shell in ["bash", "zsh", "fish"] {
+            let run = try CLIRunner.run(["--generate-completion-script", shell])
+            #expect(run.status == 0, "\(shell): \(run.stderr)")
+            for command in ["bundle", "vehicle", "records", "keys", "delta"] {
+                #expect(run.stdout.contains(command), "\(shell) completion lacks \(command)")
+            }
+        }
+        let unknown = try CLIRunner.run(["--generate-completion-script", "tcsh"])
+        #expect(unknown.status != 0 && !unknown.stderr.isEmpty)
     }
 }

@@ -1,42 +1,18 @@
 import Foundation
+import OTATestSupport
 import Testing
 
-/// `ota delta create/apply` end to end: output, JSON and exit codes (the built tool, beside the
-/// test bundle; skipped when it has not been built).
+/// `ota delta create/apply` end to end: output, JSON and exit codes of the built tool (a test
+/// that fails, not one that passes, when `ota` is not built).
 @Suite(.serialized) struct DeltaCLITests {
-    static var tool: String? {
-        var url = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<3 {
-            let candidate = url.appendingPathComponent("ota").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            url = url.deletingLastPathComponent()
-        }
-        return nil
-    }
-
     static func run(_ arguments: [String]) throws -> (status: Int32, stdout: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool!)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let result = try CLIRunner.run(arguments)
+        return (result.status, result.stdout)
     }
 
     @Test func `create and apply round trip with JSON figures and design exit codes`() throws {
-        guard Self.tool != nil else {
-            print("ota not built beside the tests; skipped")
-            return
-        }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "ota-delta-cli-\(UUID().uuidString)"
-        ).path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let temporary = try TemporaryDirectory("ota-delta-cli")
+        let directory = temporary.path
         let old = RoundTripTests.texty(200_000, seed: 1)
         var new = old
         new.insert(contentsOf: RoundTripTests.random(1000, seed: 2), at: 5000)

@@ -100,7 +100,7 @@ enum Fleet {
         let key = try pki.deviceKey()
         let store = try SQLiteRecordStore(path: ws.path + "/fleet.db", mode: .create)
         for vehicle in 1...vehicles {
-            let vin = "LSVAU2180N200000\(vehicle)"
+            let vin = "LSVAU2180N2" + String(format: "%06d", vehicle)
             _ = try log(at: ws.path + "/\(vin)", vin: vin, key: key, count: count)
             _ = try FleetIngest.ingest(
                 log: ws.path + "/\(vin)", publicKey: try key.publicKey, certificate: try pki.devicePEM(), into: store)

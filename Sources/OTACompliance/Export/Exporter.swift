@@ -208,8 +208,12 @@ public struct Exporter {
                     store: store, vin: range.vin, token: range.token, revealed: pseudonymiser.mode == "none",
                     from: range.first,
                     through: range.last, number: index + 1, directory: directory, hash: hash)
-                for file in written { try list(file) }
-                extra += written
+                // Into place at once (inside the export's temporary directory): holding two open
+                // files per vehicle until the end ran out of descriptors at ~500 vehicles.
+                for file in written {
+                    try list(file)
+                    try file.commit()
+                }
             }
         }
         let signerFile = try ExportFile(directory: directory, name: ExportManifest.signerName, hash: hash)

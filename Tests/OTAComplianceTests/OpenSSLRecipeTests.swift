@@ -112,11 +112,7 @@ import Testing
             for: keyPath, form: nil, subject: "/O=ota sample OEM/OU=vehicle/CN=Vehicle Device rotated",
             caCertificate: pki.directory + "/vehicle/root-ca.crt", caKey: pki.directory + "/vehicle/root-ca.key",
             sm2: suite == .gm,
-            extensions: [
-                "basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature",
-                "extendedKeyUsage=clientAuth,\(ProjectOID.role(.vehicle))",
-                "subjectKeyIdentifier=hash", "authorityKeyIdentifier=keyid:always",
-            ], in: ws.path)
+            extensions: OpenSSLTool.clientExtensions(.vehicle), in: ws.path)
         return String(decoding: try FileSystem.read(path), as: UTF8.self)
     }
 

@@ -1,5 +1,5 @@
 public import Foundation
-import OTACore
+package import OTACore
 
 /// The `openssl` command line, run as a separate process: an independent implementation to
 /// check ours against, and the tool an attacker would use to make hostile inputs (a certificate
@@ -81,10 +81,24 @@ public enum OpenSSLTool {
     /// The extension lines of a release signer as `ota` issues them (leaf, digitalSignature,
     /// codeSigning and the release role marker), plus `extra` lines.
     public static func signerExtensions(extendedKeyUsage: String? = nil, extra: [String] = []) -> [String] {
+        leafExtensions(extendedKeyUsage: extendedKeyUsage ?? "codeSigning,\(ProjectOID.role(.release))") + extra
+    }
+
+    /// The extension lines of a client leaf of `role` (clientAuth and the role marker, unless
+    /// `extendedKeyUsage` says otherwise), with the signer-id extension naming `signerID` (a
+    /// vehicle's VIN, as `ota keys issue --signer-id` writes it) when given.
+    package static func clientExtensions(
+        _ role: TrustRole, extendedKeyUsage: String? = nil, signerID: String? = nil
+    ) -> [String] {
+        leafExtensions(extendedKeyUsage: extendedKeyUsage ?? "clientAuth,\(ProjectOID.role(role))")
+            + (signerID.map { ["\(ProjectOID.signerID)=ASN1:UTF8String:\($0)"] } ?? [])
+    }
+
+    /// A leaf that signs: not a CA, digitalSignature, the given extended key usage, key ids.
+    static func leafExtensions(extendedKeyUsage: String) -> [String] {
         [
             "basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature",
-            "extendedKeyUsage=\(extendedKeyUsage ?? "codeSigning,\(ProjectOID.role(.release))")",
-            "subjectKeyIdentifier=hash", "authorityKeyIdentifier=keyid:always",
-        ] + extra
+            "extendedKeyUsage=\(extendedKeyUsage)", "subjectKeyIdentifier=hash", "authorityKeyIdentifier=keyid:always",
+        ]
     }
 }

@@ -108,17 +108,13 @@ final class FleetHarness: @unchecked Sendable {
         let keyPath = directory + "/\(role.rawValue)-\(UUID().uuidString).key"
         try AtomicFileWriter.write(Array(try key.pem().utf8), to: keyPath, mode: 0o600)
         let caDirectory = pki.directory + "/" + (ca ?? role.rawValue)
-        let usage = extendedKeyUsage ?? "clientAuth,\(ProjectOID.role(role))"
         let signerID = role == .vehicle ? (vin ?? name) : nil
         let certificate = try OpenSSLTool.issueCertificate(
             for: keyPath, form: nil,
             subject: "/O=ota sample OEM/OU=\(role.rawValue)/CN=\(role == .vehicle ? "Vehicle Device " : "")\(name)",
             caCertificate: caDirectory + "/\(caName).crt", caKey: caDirectory + "/\(caName).key",
             sm2: pki.directory.hasSuffix("/gm") && caName == "root-ca",
-            extensions: [
-                "basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature", "extendedKeyUsage=\(usage)",
-                "subjectKeyIdentifier=hash", "authorityKeyIdentifier=keyid:always",
-            ] + (signerID.map { ["\(ProjectOID.signerID)=ASN1:UTF8String:\($0)"] } ?? []),
+            extensions: OpenSSLTool.clientExtensions(role, extendedKeyUsage: extendedKeyUsage, signerID: signerID),
             in: directory)
         return Client(key: keyPath, certificate: certificate, privateKey: key)
     }

@@ -1,4 +1,4 @@
-package import ArgumentParser
+import ArgumentParser
 
 /// Options every command shares.
 package struct OutputOptions: ParsableArguments {

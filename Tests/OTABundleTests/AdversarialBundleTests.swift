@@ -253,7 +253,7 @@ struct AdversarialBundleTests {
             // Co-signing reads the manifest before any signature is checked: it must refuse, not trap.
             #expect(throws: OTAError.self, "\(what): co-signing") {
                 if what.hasPrefix("security version") { throw OTAError(.manifestRules, "skip") }
-                try BundleRewriter.cosign(path: path, signer: try fixture.signer("signer-2"))
+                _ = try BundleRewriter.cosign(path: path, signer: try fixture.signer("signer-2"))
             }
         }
     }

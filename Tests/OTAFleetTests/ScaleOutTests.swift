@@ -43,7 +43,7 @@ extension FleetIntegration {
                             "4", "--connections", "4",
                         ]
                     let log = ws.path + "/service-\(index).log"
-                    FileManager.default.createFile(atPath: log, contents: nil)
+                    _ = FileManager.default.createFile(atPath: log, contents: nil)
                     process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
                     process.standardError = process.standardOutput
                     process.standardInput = FileHandle.nullDevice

@@ -2,7 +2,7 @@ public import Foundation
 import NIOCore
 public import OTACompliance
 public import OTACore
-public import OTARecorder
+import OTARecorder
 import PostgresNIO
 import Synchronization
 

@@ -1,4 +1,4 @@
-public import OTACore
+import OTACore
 
 /// OLPC canonical JSON as TUF signs it (securesystemslib's `encode_canonical`): no whitespace,
 /// members sorted by name (code-point order, i.e. by UTF-8 bytes), strings with only `"` and

@@ -1,4 +1,4 @@
-public import OTACore
+import OTACore
 
 /// Reads typed fields out of a metadata object, naming the field path in every error
 /// (`tuf.metadata`), with every number range-checked.

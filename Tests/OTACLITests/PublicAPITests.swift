@@ -26,7 +26,8 @@ struct PublicAPITests {
             arguments += ["-Xcc", "-fmodule-map-file=\(CLIRunner.repository)/Sources/\(module)/module.modulemap"]
         }
         arguments.append(file)
-        let result = try ProcessRunner.run("/usr/bin/env", arguments)
+        // The driver leaves a `TemporaryDirectory.XXXXXX` behind in $TMPDIR at every run: keep it in ours.
+        let result = try ProcessRunner.run("/usr/bin/env", arguments, environment: ["TMPDIR": directory])
         return (result.status, result.stdout + result.stderr)
     }
 

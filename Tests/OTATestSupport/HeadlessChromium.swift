@@ -19,7 +19,7 @@ public enum HeadlessChromium {
     public static func run(_ arguments: [String]) throws -> String {
         guard let executable else { throw NotInstalled() }
         let profile = NSTemporaryDirectory() + "ota-chromium-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: profile) }
+        defer { removeProfile(profile) }
         let output = try ProcessRunner.run(
             executable,
             [
@@ -27,6 +27,16 @@ public enum HeadlessChromium {
                 "--user-data-dir=" + profile,
             ] + arguments)
         return output.stdout
+    }
+
+    /// Chromium's helper processes still write to the profile for a moment after the browser exits, so
+    /// one removal can fail on a directory that is not empty yet: try again until it is gone.
+    static func removeProfile(_ profile: String) {
+        for _ in 0..<50 {
+            try? FileManager.default.removeItem(atPath: profile)
+            if !FileManager.default.fileExists(atPath: profile) { return }
+            usleep(100_000)
+        }
     }
 
     /// Loads the file `page` in a frame, runs `inspect` (a JavaScript expression over `doc`, the

@@ -171,6 +171,36 @@ import Testing
             "\(verification.evidenceProblems)")
     }
 
+    /// The exporter numbers evidence files from 0001; the ten-thousandth vehicle's are
+    /// `10000.*`, which sort as text before `9999.*`. The verifier pairs evidence with rows in
+    /// number order (a 10,000-vehicle export was once refused for this).
+    @Test func `evidence numbered past 9999 is paired with its rows in number order`() throws {
+        let ws = Workspace(); defer { ws.cleanup() }
+        let store = try Fleet.store(ws, vehicles: 2, count: 4)
+        let out = ws.path + "/out"
+        _ = try Fleet.exporter().export(from: store, to: out)
+        try Renumber.evidence(out, ["0001": "9999", "0002": "10000"])
+        try Resign.manifest(out, signer: try SamplePKI().compliance())
+        let verification = try ExportManifest.verify(
+            directory: out, trust: try SamplePKI().trust(), at: Fleet.checkTime)
+        #expect(verification.intact, "\(verification.problems) \(verification.evidenceProblems)")
+        #expect(verification.evidenceVehicles == 2)
+    }
+
+    @Test func `evidence files whose names are not numbers are refused`() throws {
+        let ws = Workspace(); defer { ws.cleanup() }
+        let store = try Fleet.store(ws, vehicles: 1, count: 4)
+        let out = ws.path + "/out"
+        _ = try Fleet.exporter().export(from: store, to: out)
+        try Renumber.evidence(out, ["0001": "first"])
+        try Resign.manifest(out, signer: try SamplePKI().compliance())
+        let verification = try ExportManifest.verify(
+            directory: out, trust: try SamplePKI().trust(), at: Fleet.checkTime)
+        #expect(
+            verification.problems.contains { $0.hasPrefix("evidence/first.json") && $0.contains("number") },
+            "\(verification.problems)")
+    }
+
     @Test func `a record left out of an export is found by the evidence`() throws {
         let ws = Workspace(); defer { ws.cleanup() }
         let store = try Fleet.store(ws, vehicles: 1)
@@ -285,5 +315,31 @@ enum Resign {
                 "sig": .string(Hex.encode(try signer.key.signature(for: bytes))),
             ]).bytes + [0x0a]
         try AtomicFileWriter.write(signature, to: directory + "/manifest.sig")
+    }
+}
+
+/// Renames an export's evidence pairs (files, the `log` each description names, the manifest's
+/// list), as an exporter numbering them differently would; the caller re-signs.
+enum Renumber {
+    static func evidence(_ directory: String, _ names: [String: String]) throws {
+        var manifest = try JSONValue.parse(try FileSystem.read(directory + "/manifest.json")).objectValue!
+        for (old, new) in names {
+            let base = directory + "/evidence/"
+            #expect(rename(base + old + ".log", base + new + ".log") == 0)
+            var description = try JSONValue.parse(try FileSystem.read(base + old + ".json")).objectValue!
+            description["log"] = .string(new + ".log")
+            try AtomicFileWriter.write(JSONValue.object(description).bytes + [0x0a], to: base + new + ".json")
+            unlink(base + old + ".json")
+        }
+        manifest["files"] = .array(
+            manifest["files"]!.arrayValue!.map { file in
+                var file = file.objectValue!
+                let name = file["name"]!.stringValue!
+                for (old, new) in names where name.hasPrefix("evidence/" + old + ".") {
+                    file["name"] = .string("evidence/" + new + name.dropFirst("evidence/".count + old.count))
+                }
+                return .object(file)
+            })
+        try AtomicFileWriter.write(JSONValue.object(manifest).bytes + [0x0a], to: directory + "/manifest.json")
     }
 }

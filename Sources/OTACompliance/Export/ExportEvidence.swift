@@ -12,6 +12,24 @@ import OTARecorder
 public enum ExportEvidence {
     public static let directory = "evidence"
 
+    /// The name of the `number`th vehicle's evidence files, without extension: at least four
+    /// digits (`0001`, …, `9999`, `10000`, …).
+    static func fileStem(_ number: Int) -> String {
+        String(repeating: "0", count: max(0, 4 - String(number).count)) + String(number)
+    }
+
+    /// The vehicle number in an evidence file's name (`evidence/0042.json` → 42); nil for any
+    /// other name. Verifiers order evidence by this number, not by the name's text (`10000`
+    /// sorts as text before `9999`).
+    static func number(ofFile name: String) -> Int? {
+        guard name.hasPrefix(directory + "/") else { return nil }
+        let file = name.dropFirst(directory.count + 1)
+        guard let dot = file.lastIndex(of: "."), [".log", ".json"].contains(file[dot...]) else { return nil }
+        let digits = file[..<dot]
+        guard (4...9).contains(digits.count), digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return Int(digits)
+    }
+
     /// Writes one vehicle's evidence; returns its two files (to list and commit).
     static func write(
         store: any RecordStore, vin: String, token: String, revealed: Bool, from: UInt64, through: UInt64, number: Int,
@@ -25,7 +43,7 @@ public enum ExportEvidence {
         }
         // A revealed export may start at the genesis entry; a tokenised one never shows it.
         let start = !revealed && from == 0 ? 1 : from
-        let name = String(repeating: "0", count: max(0, 4 - String(number).count)) + String(number)
+        let name = fileStem(number)
         let log = try ExportFile(directory: directory, name: "\(Self.directory)/\(name).log", hash: hash)
         var count = 0
         try store.chain(of: vin, from: start, through: end) { entry throws(OTAError) in

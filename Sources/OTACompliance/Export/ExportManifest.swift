@@ -116,6 +116,9 @@ public enum ExportManifest {
                 isSafeName(name)
             else { problems.append("manifest.json: a file entry is malformed"); continue }
             names.insert(name)
+            if name.hasPrefix(ExportEvidence.directory + "/"), ExportEvidence.number(ofFile: name) == nil {
+                problems.append("\(name): not a numbered evidence file (evidence/NNNN.log or evidence/NNNN.json)")
+            }
             let path = directory + "/" + name
             guard FileSystem.exists(path) else { problems.append("\(name): missing"); continue }
             guard isRegularFile(path) else { problems.append("\(name): not a regular file"); continue }
@@ -154,14 +157,16 @@ public enum ExportManifest {
         return verification
     }
 
-    /// Vehicle by vehicle (the evidence files and the JSON Lines rows come in the same order),
-    /// so memory holds one vehicle's evidence at a time.
+    /// Vehicle by vehicle (the evidence files, in number order, and the JSON Lines rows come in
+    /// the same order), so memory holds one vehicle's evidence at a time.
     private static func checkEvidence(
         directory: String, manifest: JSONValue, trust: TrustStore, at time: Date,
         into verification: inout Verification
     ) throws(OTAError) {
         let evidenceNames = (manifest["files"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
-            .filter { $0.hasPrefix(ExportEvidence.directory + "/") && $0.hasSuffix(".json") }.sorted()
+            .filter { $0.hasPrefix(ExportEvidence.directory + "/") && $0.hasSuffix(".json") }
+            .compactMap { name in ExportEvidence.number(ofFile: name).map { (number: $0, name: name) } }
+            .sorted { $0.number < $1.number }.map(\.name)
         let filter = ExportFilter(manifest["filter"])
         let jsonlPath = directory + "/" + ExportFormat.jsonl.fileName
         let rows: RowReader? = FileSystem.exists(jsonlPath) ? try RowReader(path: jsonlPath) : nil

@@ -234,7 +234,8 @@ public final class DeltaDecoder {
             block, oldSize: header.oldSize, newSize: header.newSize, limits: limits)
         self.transform = transform
         mapIndex = ReferenceTransform.MapIndex(transform.map)
-        scanner = ReferenceScanner(regions: transform.oldRegions)
+        scanner = ReferenceScanner(
+            regions: transform.oldRegions, pairs: header.version == DeltaPatchHeader.pairedVersion)
         pending.removeAll(keepingCapacity: true)
         phase = .frameHeader
     }

@@ -34,7 +34,9 @@ struct DeltaEncoder {
         // The executable transform: match on copies with reference fields cleared.
         let analysis =
             options.referenceTransform
-            ? ReferenceAnalysis(old: old, new: new, regions: options.forcedTransformRegions) : nil
+            ? ReferenceAnalysis(
+                old: old, new: new, regions: options.forcedTransformRegions, pairs: options.pairAArch64References)
+            : nil
         let matchOld = analysis.map { UnsafeBufferPointer($0.maskedOld) } ?? old
         let matchNew = analysis.map { UnsafeBufferPointer($0.maskedNew) } ?? new
         let plan = plan(old: matchOld, new: matchNew)
@@ -112,7 +114,10 @@ struct DeltaEncoder {
             hashAlgorithm: options.hashAlgorithm, oldSize: UInt64(old.count), newSize: UInt64(new.count),
             bodySize: writer.totalRawBytes, dictionarySizes: settings.map(\.dictionarySize), oldHash: oldHash,
             newHash: newHash)
-        if transform != nil { header.version = DeltaPatchHeader.transformVersion }
+        if transform != nil {
+            header.version =
+                analysis?.pairs == true ? DeltaPatchHeader.pairedVersion : DeltaPatchHeader.transformVersion
+        }
         return (try header.encoded(), statistics)
     }
 

@@ -30,6 +30,10 @@ public struct DeltaOptions: Sendable {
     /// (`ReferenceTransform`); an op uses the prediction only where it leaves fewer differing
     /// bytes. Without ELF code the patch is format 2, whatever this says.
     public var referenceTransform = true
+    /// Pair AArch64 ADRPs with the ADD/LDR/STR that use their register (patch format 4, written
+    /// only when the old image holds AArch64 code); off, AArch64 patches are format 3, which
+    /// decoders older than format 4 read.
+    public var pairAArch64References = true
     /// Most address map entries the transform may carry (the decoder's default limit).
     public var maxTransformMapEntries = DeltaLimits().maxTransformMapEntries
     /// Tests: regions to use instead of the ELF programs found in the images.

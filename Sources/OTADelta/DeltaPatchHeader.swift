@@ -9,6 +9,10 @@ public struct DeltaPatchHeader: Sendable, Equatable {
     /// Version 3: as 2, with a reference transform block between the header and the first frame
     /// (the encoder writes 3 only when it uses the executable transform).
     public static let transformVersion: UInt16 = 3
+    /// Version 4: as 3, and AArch64 ADRPs are paired with the ADD/LDR/STR that use their register
+    /// (the same transform block; the decoder finds more reference sites). The encoder writes 4
+    /// only when the old image holds AArch64 code, so x86-64 patches stay readable as version 3.
+    public static let pairedVersion: UInt16 = 4
     /// The transform block's LZMA2 dictionary, as a power of two: 4 KiB...1 MiB.
     static let transformDictionaryExponents: ClosedRange<UInt8> = 12...20
     public static let byteCount = 108
@@ -78,10 +82,10 @@ public struct DeltaPatchHeader: Sendable, Equatable {
             throw OTAError(.deltaNotAPatch, "not an ota delta patch (bad magic)")
         }
         let version = bytes.littleEndian(UInt16.self, at: 8)
-        guard version == currentVersion || version == transformVersion else {
+        guard (currentVersion...pairedVersion).contains(version) else {
             throw OTAError(
                 .deltaVersion,
-                "delta patch format version \(version) is not supported (this build reads \(currentVersion) and \(transformVersion))"
+                "delta patch format version \(version) is not supported (this build reads \(currentVersion) to \(pairedVersion))"
             )
         }
         guard try check(Array(bytes[0..<104])) == Array(bytes[104..<108]) else {
@@ -121,7 +125,7 @@ public struct DeltaPatchHeader: Sendable, Equatable {
     }
 
     /// Whether a reference transform block follows the header.
-    public var hasTransform: Bool { version == Self.transformVersion }
+    public var hasTransform: Bool { version == Self.transformVersion || version == Self.pairedVersion }
 
     /// The first 4 bytes of SHA-256 over the header's first 104 bytes: catches a damaged
     /// header early with its own error (the manifest's signature covers the whole patch).

@@ -7,6 +7,9 @@ final class ReferenceAnalysis {
     let newRegions: [ReferenceTransform.Region]
     /// Every site of the old image, in offset order (the decoder finds the same ones per block).
     let oldSites: [ReferenceSite]
+    /// Whether AArch64 ADRPs are paired with their uses (format 4): only when the old image
+    /// holds AArch64 code, so other patches stay format 3.
+    let pairs: Bool
     /// The images with reference fields cleared, for matching only (empty once released).
     private(set) var maskedOld: UnsafeMutableBufferPointer<UInt8>
     private(set) var maskedNew: UnsafeMutableBufferPointer<UInt8>
@@ -16,7 +19,7 @@ final class ReferenceAnalysis {
     /// Nil when either image holds no x86-64 or AArch64 ELF code (the byte matcher alone then).
     init?(
         old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>,
-        regions: (old: [ReferenceTransform.Region], new: [ReferenceTransform.Region])? = nil
+        regions: (old: [ReferenceTransform.Region], new: [ReferenceTransform.Region])? = nil, pairs: Bool = true
     ) {
         let oldRegions = regions?.old ?? ELFLayout.regions(in: old)
         let newRegions = regions?.new ?? ELFLayout.regions(in: new)
@@ -26,8 +29,9 @@ final class ReferenceAnalysis {
         guard codeBytes(oldRegions) >= 4096, codeBytes(newRegions) >= 4096 else { return nil }
         self.oldRegions = oldRegions
         self.newRegions = newRegions
-        oldSites = Self.sites(of: old, regions: oldRegions)
-        let newSites = Self.sites(of: new, regions: newRegions)
+        self.pairs = pairs && oldRegions.contains { $0.architecture == .aarch64 }
+        oldSites = Self.sites(of: old, regions: oldRegions, pairs: self.pairs)
+        let newSites = Self.sites(of: new, regions: newRegions, pairs: self.pairs)
         maskedOld = Self.masked(old, oldSites)
         maskedNew = Self.masked(new, newSites)
     }
@@ -44,8 +48,10 @@ final class ReferenceAnalysis {
         maskedNew = UnsafeMutableBufferPointer(start: nil, count: 0)
     }
 
-    static func sites(of image: UnsafeBufferPointer<UInt8>, regions: [ReferenceTransform.Region]) -> [ReferenceSite] {
-        let scanner = ReferenceScanner(regions: regions)
+    static func sites(of image: UnsafeBufferPointer<UInt8>, regions: [ReferenceTransform.Region], pairs: Bool)
+        -> [ReferenceSite]
+    {
+        let scanner = ReferenceScanner(regions: regions, pairs: pairs)
         var sites: [ReferenceSite] = []
         var blocks = Set<Int64>()
         for region in regions where region.architecture != nil {

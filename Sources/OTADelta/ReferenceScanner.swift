@@ -3,6 +3,10 @@
 struct ReferenceSite: Equatable {
     var offset: Int64
     var kind: ReferenceKind
+    /// What the word alone does not say, read by the scanner from the old bytes around it (0 for
+    /// the kinds that need nothing): a paired ADRP's low 12 target bits, from its first use; a
+    /// low-12 use's signed page distance from its own page to its ADRP's target page.
+    var context: UInt32 = 0
 }
 
 /// The reference forms the transform predicts, and their arithmetic.
@@ -20,10 +24,21 @@ enum ReferenceKind: UInt8 {
     case a64Adr
     /// AArch64 ADRP: a 4 KiB page offset of 21 bits.
     case a64Adrp
+    /// Format 4: an ADRP whose register a later ADD or LDR/STR uses (`ReferenceScanner`): the
+    /// target is its page plus the use's low 12 bits (the site's context), so the page is
+    /// predicted for the real target, not for the page's first byte.
+    case a64AdrpPaired
+    /// Format 4: ADD (immediate, 64-bit, unshifted) from a register an ADRP set: the target's
+    /// low 12 bits; the context gives the pages from the site's page to the ADRP's target page.
+    case a64AddLow12
+    /// Format 4: LDR/STR (unsigned offset) from a register an ADRP set: the target's low 12 bits
+    /// divided by the access size; context as for `a64AddLow12`.
+    case a64LoadStoreLow12
 
-    /// The target the operand `word` (little-endian) encodes at site `address`.
+    /// The target the operand `word` (little-endian) encodes at site `address`, with the site's
+    /// `context` for the paired AArch64 kinds.
     @inline(__always)
-    func target(word: UInt32, address: UInt64) -> UInt64? {
+    func target(word: UInt32, address: UInt64, context: UInt32 = 0) -> UInt64? {
         switch self {
         case .x86Rel32:
             return address &+ 4 &+ UInt64(bitPattern: Int64(Int32(bitPattern: word)))
@@ -37,6 +52,13 @@ enum ReferenceKind: UInt8 {
             return address &+ UInt64(bitPattern: Self.signExtend(Self.adrImmediate(word), bits: 21))
         case .a64Adrp:
             return (address & ~0xFFF) &+ UInt64(bitPattern: Self.signExtend(Self.adrImmediate(word), bits: 21) << 12)
+        case .a64AdrpPaired:
+            return (address & ~0xFFF) &+ UInt64(bitPattern: Self.signExtend(Self.adrImmediate(word), bits: 21) << 12)
+                &+ UInt64(context & 0xFFF)
+        case .a64AddLow12:
+            return Self.contextPage(address, context) &+ UInt64((word >> 10) & 0xFFF)
+        case .a64LoadStoreLow12:
+            return Self.contextPage(address, context) &+ UInt64((word >> 10) & 0xFFF) << Self.accessScale(word)
         }
     }
 
@@ -60,10 +82,17 @@ enum ReferenceKind: UInt8 {
         case .a64Adr:
             guard let field = Self.field(Int64(bitPattern: target &- address), scale: 0, bits: 21) else { return nil }
             return Self.withAdrImmediate(word, field)
-        case .a64Adrp:
+        case .a64Adrp, .a64AdrpPaired:
             let pages = Int64(bitPattern: (target & ~0xFFF) &- (address & ~0xFFF))
             guard let field = Self.field(pages, scale: 12, bits: 21) else { return nil }
             return Self.withAdrImmediate(word, field)
+        case .a64AddLow12:
+            return (word & ~(0xFFF << 10)) | UInt32(target & 0xFFF) << 10
+        case .a64LoadStoreLow12:
+            let low = UInt32(target & 0xFFF)
+            let scale = Self.accessScale(word)
+            guard low & ((1 << scale) - 1) == 0 else { return nil }
+            return (word & ~(0xFFF << 10)) | (low >> scale) << 10
         }
     }
 
@@ -76,8 +105,22 @@ enum ReferenceKind: UInt8 {
         case .a64Branch26: word & ~0x3FF_FFFF
         case .a64Imm19: word & ~(0x7FFFF << 5)
         case .a64Imm14: word & ~(0x3FFF << 5)
-        case .a64Adr, .a64Adrp: word & ~(0x7FFFF << 5 | 3 << 29)
+        case .a64Adr, .a64Adrp, .a64AdrpPaired: word & ~(0x7FFFF << 5 | 3 << 29)
+        case .a64AddLow12, .a64LoadStoreLow12: word & ~(0xFFF << 10)
         }
+    }
+
+    /// The page `context` pages from the page of `address` (a low-12 site's ADRP target page).
+    @inline(__always)
+    private static func contextPage(_ address: UInt64, _ context: UInt32) -> UInt64 {
+        (address & ~0xFFF) &+ UInt64(bitPattern: Int64(Int32(bitPattern: context)) << 12)
+    }
+
+    /// log2 of an LDR/STR (unsigned offset)'s access size: the size field, 4 for a 128-bit
+    /// SIMD&FP access (V set, opc bit 1 set).
+    @inline(__always)
+    static func accessScale(_ word: UInt32) -> UInt32 {
+        word & (1 << 26) != 0 && word & (1 << 23) != 0 ? 4 : word >> 30
     }
 
     @inline(__always)
@@ -113,8 +156,17 @@ enum ReferenceKind: UInt8 {
 /// x86-64 has no fixed instruction boundaries: the scan is greedy, as liblzma's BCJ filter and
 /// Zucchini's rel32 finder are, and keeps a candidate only when its target lands inside the
 /// image's address space (a random data byte pattern rarely does). AArch64 words are aligned.
+///
+/// With `pairs` (patch format 4) an AArch64 ADRP is followed for up to `pairWindow` words: each
+/// ADD (immediate) or LDR/STR (unsigned offset) whose base is the ADRP's register becomes a
+/// low-12 site, and the first of them makes the ADRP a paired site predicted for the full target.
+/// A word whose bits 0-4 name the register ends the search (most instructions write that field).
 struct ReferenceScanner {
     let regions: [ReferenceTransform.Region]
+    /// Whether AArch64 ADRPs are paired with their low-12 uses (format 4; format 3 does not).
+    let pairs: Bool
+    /// Words after an ADRP in which its uses are looked for.
+    static let pairWindow = 16
     /// Sorted, merged address ranges a target must fall in.
     private let spanStarts: [UInt64]
     private let spanEnds: [UInt64]
@@ -148,8 +200,9 @@ struct ReferenceScanner {
         return table
     }()
 
-    init(regions: [ReferenceTransform.Region]) {
+    init(regions: [ReferenceTransform.Region], pairs: Bool) {
         self.regions = regions
+        self.pairs = pairs
         let spans = regions.map { ($0.address, $0.address &+ $0.span) }.filter { $0.0 < $0.1 }.sorted { $0.0 < $1.0 }
         var starts: [UInt64] = []
         var ends: [UInt64] = []
@@ -256,12 +309,23 @@ struct ReferenceScanner {
         }
     }
 
+    /// An ADRP whose register may still be used: its word position, target page, and the
+    /// index of its site in the output (-1 when its page alone was not a target).
+    private struct LiveAdrp {
+        var position = -1
+        var page: UInt64 = 0
+        var site = -1
+        var paired = false
+    }
+
     private func scanA64(
         _ p: UnsafePointer<UInt8>, _ count: Int, offset: Int64, address: UInt64, into sites: inout [ReferenceSite]
     ) {
         var i = Int((4 &- (address & 3)) & 3)
+        var live = [LiveAdrp](repeating: LiveAdrp(), count: pairs ? 32 : 0)
         while i + 4 <= count {
             let word = Self.load32(p + i)
+            let site = address &+ UInt64(i)
             let kind: ReferenceKind?
             if word & 0x7C00_0000 == 0x1400_0000 {
                 kind = .a64Branch26
@@ -278,10 +342,62 @@ struct ReferenceScanner {
             } else {
                 kind = nil
             }
-            if let kind, let target = kind.target(word: word, address: address &+ UInt64(i)), isTarget(target) {
+            var added = -1
+            if let kind, let target = kind.target(word: word, address: site), isTarget(target) {
+                added = sites.count
                 sites.append(ReferenceSite(offset: offset + Int64(i), kind: kind))
+            }
+            if pairs {
+                if kind == nil { pairUse(word, at: i, site: site, offset: offset, live: &live, into: &sites) }
+                let register = Int(word & 31)
+                live[register].position = -1
+                if kind == .a64Adrp && register != 31 {
+                    let page = ReferenceKind.a64Adrp.target(word: word, address: site) ?? 0
+                    live[register] = LiveAdrp(position: i, page: page, site: added, paired: false)
+                }
             }
             i += 4
         }
+    }
+
+    /// Records `word` (at `i`, address `site`) as a low-12 site when it is an ADD (immediate,
+    /// 64-bit, unshifted) or LDR/STR (unsigned offset) from a live ADRP's register and the full
+    /// target is in range; the ADRP's first such use makes it a paired site.
+    @inline(__always)
+    private func pairUse(
+        _ word: UInt32, at i: Int, site: UInt64, offset: Int64, live: inout [LiveAdrp],
+        into sites: inout [ReferenceSite]
+    ) {
+        let kind: ReferenceKind
+        if word & 0xFFC0_0000 == 0x9100_0000 {
+            kind = .a64AddLow12
+        } else if word & 0x3B00_0000 == 0x3900_0000 {
+            kind = .a64LoadStoreLow12
+        } else {
+            return
+        }
+        let base = Int((word >> 5) & 31)
+        let adrp = live[base]
+        guard adrp.position >= 0, i - adrp.position <= 4 * Self.pairWindow else { return }
+        let context = UInt32(truncatingIfNeeded: Int64(bitPattern: adrp.page &- (site & ~0xFFF)) >> 12)
+        guard let target = kind.target(word: word, address: site, context: context), isTarget(target) else {
+            return
+        }
+        if !adrp.paired {
+            live[base].paired = true
+            let paired = ReferenceSite(
+                offset: offset + Int64(adrp.position), kind: .a64AdrpPaired, context: UInt32(target & 0xFFF))
+            if adrp.site >= 0 {
+                sites[adrp.site] = paired
+            } else {
+                // Its page alone was not a target: insert it among the few sites found since.
+                var at = sites.count
+                while at > 0 && sites[at - 1].offset > paired.offset { at -= 1 }
+                sites.insert(paired, at: at)
+                for k in live.indices where live[k].site >= at { live[k].site += 1 }
+                live[base].site = at
+            }
+        }
+        sites.append(ReferenceSite(offset: offset + Int64(i), kind: kind, context: context))
     }
 }

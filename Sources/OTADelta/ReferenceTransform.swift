@@ -250,7 +250,10 @@ public struct ReferenceTransform: Sendable, Equatable {
                                 newRegions[newRegion].address &+ UInt64(n - newRegions[newRegion].fileStart)
                             let p = UnsafeMutableRawPointer(base + Int(s - oldStart))
                             let word = p.loadUnaligned(as: UInt32.self).littleEndian
-                            guard let target = site.kind.target(word: word, address: oldAddress) else { continue }
+                            guard let target = site.kind.target(word: word, address: oldAddress, context: site.context)
+                            else {
+                                continue
+                            }
                             if hit >= map.count || target &- map[hit].oldAddress >= map[hit].length {
                                 guard
                                     let entry = index?.entry(map, containing: target)

@@ -73,7 +73,7 @@ enum SyntheticELF {
         case (.call, .x86_64): 5
         case (.data, .x86_64): 7
         case (.call, .aarch64): 4
-        case (.data, .aarch64): 8
+        case (.data(let offset), .aarch64): offset % 4 == 0 ? 12 : 8
         }
     }
 
@@ -122,7 +122,13 @@ enum SyntheticELF {
                     let pages = (Int64(target) >> 12) - (Int64(address) >> 12)
                     let field = UInt32(truncatingIfNeeded: pages) & 0x1F_FFFF
                     put32(&out, at, 0x9000_0000 | (field & 3) << 29 | (field >> 2) << 5)
-                    put32(&out, at + 4, 0x9100_0000 | UInt32(target & 0xFFF) << 10)
+                    if offset % 4 == 0 {
+                        // mov x2, x1; ldrb w1, [x0, #lo12]: a load one instruction after its ADRP.
+                        put32(&out, at + 4, 0xAA01_03E2)
+                        put32(&out, at + 8, 0x3940_0001 | UInt32(target & 0xFFF) << 10)
+                    } else {
+                        put32(&out, at + 4, 0x9100_0000 | UInt32(target & 0xFFF) << 10)
+                    }
                 }
                 at += pieceSize(piece, machine: machine)
             }

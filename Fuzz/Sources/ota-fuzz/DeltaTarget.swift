@@ -9,7 +9,7 @@ import OTADelta
 ///      are made right, so the body parser (frames, LZMA2 pieces) is reached; the rest is the
 ///      body.
 /// - 2: as 1, and the body is built here: the input gives each frame's four raw streams
-///      (ops, runs, differences, inserts), and optionally a format-3 reference transform block,
+///      (ops, runs, differences, inserts), and optionally a format-3 or -4 reference transform block,
 ///      which are LZMA2-compressed as the encoder does, so the op interpreter (ADDP prediction
 ///      included) is fuzzed.
 struct DeltaTarget: FuzzTarget {
@@ -79,7 +79,8 @@ struct DeltaTarget: FuzzTarget {
     }
 
     /// A header and a body of frames built from raw streams in the input: an options byte (bit 0:
-    /// a format-3 reference transform block, its raw bytes from the input), the frame count,
+    /// a reference transform block, its raw bytes from the input; bit 1 with it: format 4, AArch64
+    /// ADRP pairs, else format 3), the frame count,
     /// 48 bytes for `header`, then per frame four raw streams (length byte, multiplier byte,
     /// bytes), each LZMA2-compressed as the encoder does.
     private func framed(_ reader: inout FuzzInput) throws(OTAError) -> [UInt8] {
@@ -111,7 +112,8 @@ struct DeltaTarget: FuzzTarget {
             for piece in packed { body += piece }
             rawTotal += raw.reduce(0) { $0 + UInt64($1.count) }
         }
-        return try header(&headerInput, body: (body, rawTotal), version: options & 1 != 0 ? 3 : 2)
+        let version: UInt16 = options & 1 == 0 ? 2 : options & 2 == 0 ? 3 : 4
+        return try header(&headerInput, body: (body, rawTotal), version: version)
     }
 
     /// `bytes` through `encoder`, sync-flushed: one piece, as the patch writer emits it.

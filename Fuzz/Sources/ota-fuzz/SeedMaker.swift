@@ -277,14 +277,18 @@ struct SeedMaker {
             DeltaTarget.name, "mode2-ops")
         // Format 3: a reference transform (one x86-64 region per image, one map entry) and an
         // ADDP of 2000 bytes after the same ops.
-        var transform: [UInt8] = [1]
-        for length: UInt64 in [16384, 3000] {
+        func transformBlock(architecture: UInt8) -> [UInt8] {
+            var transform: [UInt8] = [1]
+            for length: UInt64 in [16384, 3000] {
+                transform.append(1)
+                for value: UInt64 in [0, length, 0x40_0000, 0] { DeltaTarget.appendVarint(value, to: &transform) }
+                transform.append(architecture)
+            }
             transform.append(1)
-            for value: UInt64 in [0, length, 0x40_0000, 0] { DeltaTarget.appendVarint(value, to: &transform) }
-            transform.append(1)
+            for value: UInt64 in [0x40_0000, 0x1_0000, 0x200] { DeltaTarget.appendVarint(value, to: &transform) }
+            return transform
         }
-        transform.append(1)
-        for value: UInt64 in [0x40_0000, 0x1_0000, 0x200] { DeltaTarget.appendVarint(value, to: &transform) }
+        let transform = transformBlock(architecture: 1)
         var predicted = control + [4, 0]
         DeltaTarget.appendVarint(2000, to: &predicted)
         var predictedRuns = runs
@@ -294,6 +298,13 @@ struct SeedMaker {
                 options: 1, newSize: 3105, transform: transform,
                 streams: [predicted, predictedRuns, differences, inserts]),
             DeltaTarget.name, "mode2-transform")
+        // Format 4: the same ops over AArch64 regions, so ADRP pairs among the old image's
+        // pseudo-random words are found and predicted.
+        try save(
+            Self.mode2(
+                options: 3, newSize: 3105, transform: transformBlock(architecture: 2),
+                streams: [predicted, predictedRuns, differences, inserts]),
+            DeltaTarget.name, "mode2-transform-pairs")
     }
 
     /// A mode-2 delta seed: options, one frame, the header input (flags 0, SHA-256, `newSize`),

@@ -39,6 +39,12 @@ struct DeltaCommand: ParsableCommand {
                 "Predict branch, call and address references of x86-64/AArch64 ELF code (patch format 3; on by default, used only where ELF code is found)."
         )
         var execTransform = true
+        @Flag(
+            inversion: .prefixedNo,
+            help:
+                "With the transform on AArch64 code, also predict ADRP pages and the low 12 bits of the ADD/LDR/STR that use them (patch format 4; --no-aarch64-pairs writes format 3 for older decoders)."
+        )
+        var aarch64Pairs = true
         @OptionGroup var outputOptions: OutputOptions
         @OptionGroup var progressOptions: ProgressOptions
 
@@ -71,6 +77,7 @@ struct DeltaCommand: ParsableCommand {
             options.preset = xzPreset
             options.extreme = extreme
             options.referenceTransform = execTransform
+            options.pairAArch64References = aarch64Pairs
             let progress = progressOptions.display(json: outputOptions.json)
             let report = try Delta.createPatch(
                 old: old, new: new, output: output, options: options,

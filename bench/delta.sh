@@ -10,7 +10,8 @@
 # mariadbd (C++), librsvg (Rust), containerd (Go); a 256 MiB ext4 image of the unpacked amd64
 # packages), plus the earlier numpy 2.2.4 -> 2.2.5 pairs (umath, generator), their ext4 images,
 # a zero-heavy 128 MiB image and, where present, CPython 3.10 -> 3.11 libpython.
-# Results: a Markdown table on stdout and in bench/results/delta.md.
+# Results: a Markdown table on stdout and in bench/results/delta.md. Tool ota-f3 (not in the
+# default set) is ota without AArch64 ADRP pairs (format 3, `--no-aarch64-pairs`).
 # Env: TIMEOUT (seconds per tool run, default 300); PAIRS and TOOLS (space-separated subsets);
 # REPEAT (runs of each diff and apply for ota, ota-plain and hdiffz, interleaved tool by tool,
 # medians reported; default 1; other tools run once).
@@ -108,6 +109,7 @@ tool_create() {  # tool old new patch
     case $1 in
         ota) measure "$OTA" delta create "$2" "$3" -o "$4" ;;
         ota-plain) measure "$OTA" delta create --no-exec-transform "$2" "$3" -o "$4" ;;
+        ota-f3) measure "$OTA" delta create --no-aarch64-pairs "$2" "$3" -o "$4" ;;
         hdiffz) measure "$HDP/hdiffz" -m-6 -SD -c-lzma2-9-16m -f "$2" "$3" "$4" ;;
         bsdiff) measure bsdiff "$2" "$3" "$4" ;;
         xdelta3) measure xdelta3 -f -e -9 -s "$2" "$3" "$4" ;;
@@ -118,7 +120,7 @@ tool_create() {  # tool old new patch
 }
 tool_apply() {  # tool old patch out
     case $1 in
-        ota | ota-plain) measure "$OTA" delta apply "$2" "$3" -o "$4" ;;
+        ota | ota-plain | ota-f3) measure "$OTA" delta apply "$2" "$3" -o "$4" ;;
         hdiffz) measure "$HDP/hpatchz" -f "$2" "$3" "$4" ;;
         bsdiff) measure bspatch "$2" "$4" "$3" ;;
         xdelta3) measure xdelta3 -f -d -s "$2" "$3" "$4" ;;
@@ -132,7 +134,7 @@ TOOLS=${TOOLS:-"ota ota-plain hdiffz hdiffpatch bsdiff xdelta3 zstd xz"}
 PAIRS=${PAIRS:-"libpython-amd64 libpython-arm64 postgres-amd64 postgres-arm64 mariadbd-amd64 mariadbd-arm64 librsvg-amd64 librsvg-arm64 containerd-amd64 containerd-arm64 debfs umath generator libpython ext4 zeros"}
 need detools || TOOLS=${TOOLS/hdiffpatch /}
 [ -n "$HDP" ] && [ -x "$HDP/hdiffz" ] || { echo "note: hdiffz/hpatchz did not build; their rows are missing" >&2; TOOLS=${TOOLS/hdiffz /}; }
-timed() { case $1 in ota | ota-plain | hdiffz) echo "${REPEAT:-1}" ;; *) echo 1 ;; esac; }
+timed() { case $1 in ota | ota-plain | ota-f3 | hdiffz) echo "${REPEAT:-1}" ;; *) echo 1 ;; esac; }
 median() { sort -n | sed -n "$(( ($(wc -l <"$1") + 1) / 2 ))p"; }
 table=$RESULTS/delta.md
 {

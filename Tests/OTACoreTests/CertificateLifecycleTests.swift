@@ -37,12 +37,14 @@ import Testing
             #expect(
                 try parsed.subject
                     == .init(commonName: "Engineer", organization: "ota tests", organizationalUnit: "release"))
+            // A vehicle's signer id is its VIN (usage.signer-id otherwise: KeysIssueVehicleTests).
+            let signerID = role == .vehicle ? "LSVX1A2B3C4D56789" : "person-\(role.rawValue)"
             let certificate = try pki.ca.issuer.issue(
-                request: parsed, role: role, signerID: "person-\(role.rawValue)",
+                request: parsed, role: role, signerID: signerID,
                 notBefore: pki.now.addingTimeInterval(-60),
                 notAfter: pki.now.addingTimeInterval(86400))
             #expect(certificate.extendedKeyUsages.contains(ProjectOID.role(role)))
-            #expect(try certificate.signerID == "person-\(role.rawValue)")
+            #expect(try certificate.signerID == signerID)
             #expect(try certificate.publicKey == key.publicKey)
             #expect(try chain(pki, certificate, role: role).isTrusted, "\(role)")
             // Marked for this role only: another role refuses it, even under the same root.
@@ -94,7 +96,8 @@ import Testing
             let (_, edwards) = try request(pki, type: .ed25519)
             #expect(throws: OTAError(.certificateProfile, "")) {
                 _ = try pki.ca.issuer.issue(
-                    request: edwards, role: .vehicle, signerID: nil, notBefore: start, notAfter: pki.now + 60)
+                    request: edwards, role: .vehicle, signerID: "LSVX1A2B3C4D56789", notBefore: start,
+                    notAfter: pki.now + 60)
             }
             #expect(
                 try pki.ca.issuer.issue(

@@ -147,7 +147,7 @@ import Testing
         let deviceKey = try PrivateKey.generate(.p256)
         let request = try CertificateRequest.make(
             subject: .init(
-                commonName: "Vehicle Device SAMPLE0000000002", organization: "ota sample OEM",
+                commonName: "Vehicle Device \(InstallerFixture.vin)", organization: "ota sample OEM",
                 organizationalUnit: "vehicle"), key: deviceKey)
         // At the OEM's vehicle CA (ota keys issue --role vehicle): only the request travels.
         let vehicleCA = CertificateIssuer(
@@ -155,7 +155,8 @@ import Testing
             certificate: try Certificate.load(contentsOf: keys + "/vehicle/root-ca.crt")[0])
         let received = try CertificateRequest(encoded: Array(request.pem.utf8), source: "device-2.csr")
         let certificate = try vehicleCA.issue(
-            request: received, role: .vehicle, signerID: "SAMPLE0000000002", notBefore: Date().addingTimeInterval(-60),
+            request: received, role: .vehicle, signerID: InstallerFixture.vin,
+            notBefore: Date().addingTimeInterval(-60),
             notAfter: Date().addingTimeInterval(86400))
         #expect(certificate.extendedKeyUsages.contains(ProjectOID.role(.vehicle)))
         let keyPath = setup.fixture.directory + "/device-2.key",

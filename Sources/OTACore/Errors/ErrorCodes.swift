@@ -652,6 +652,8 @@ extension OTAError.Code {
     public static let usageInvalid = Self("usage.invalid", .usage, "a command-line argument is invalid")
     public static let usageModels = Self("usage.models", .usage, "no vehicle model was given")
     public static let usageRole = Self("usage.role", .usage, "an unknown trust role")
+    public static let usageSignerId = Self(
+        "usage.signer-id", .usage, "a vehicle certificate is issued without its VIN (17 characters) as signer id")
     public static let usageState = Self("usage.state", .usage, "the vehicle state file is invalid")
     public static let usageTime = Self("usage.time", .usage, "a time argument is not ISO 8601")
     public static let usageValidUntil = Self("usage.valid-until", .usage, "the end of validity is not after its start")
@@ -1000,6 +1002,7 @@ extension OTAError.Code {
         .usageInvalid,
         .usageModels,
         .usageRole,
+        .usageSignerId,
         .usageState,
         .usageTime,
         .usageValidUntil,

@@ -24,10 +24,27 @@ extension CertificateIssuer {
     public func issue(request: CertificateRequest, role: TrustRole, signerID: String?, notBefore: Date, notAfter: Date)
         throws(OTAError) -> Certificate
     {
+        if role == .vehicle { try Self.checkVehicleSignerID(signerID, what: "signer id") }
         let subject = try request.subject
         return try issueLeaf(
             subject: subject, publicKey: try request.publicKey, role: role, signerID: signerID, notBefore: notBefore,
             notAfter: notAfter)
+    }
+
+    /// A vehicle certificate names its vehicle in the signer-id extension: the VIN, 17 characters
+    /// of A-Z (no I, O, Q) and 0-9, which the fleet service and the vehicle's log go by; `what`
+    /// names where the value came from in the error (`usage.signer-id`).
+    public static func checkVehicleSignerID(_ signerID: String?, what: String) throws(OTAError) {
+        guard let signerID else {
+            throw OTAError(
+                .usageSignerId,
+                "\(what): a vehicle certificate needs the vehicle's VIN as its signer id; none was given")
+        }
+        guard ManifestRules.isPlausibleVIN(signerID) else {
+            throw OTAError(
+                .usageSignerId,
+                "\(what): '\(signerID)' is not a VIN (17 characters of A-Z without I, O, Q, and 0-9)")
+        }
     }
 
     /// Renews `certificate` (issued by this CA): same subject, role and signer id, a new serial
@@ -82,6 +99,7 @@ extension CertificateIssuer {
             }
             signerID = requestedSignerID
         }
+        if role == .vehicle { try Self.checkVehicleSignerID(signerID, what: "\(certificate.subject): signer id") }
         guard let name = X509_get_subject_name(certificate.pointer) else {
             throw OTAError(.certificateMalformed, "\(certificate.subject): no subject")
         }

@@ -21,7 +21,9 @@ struct KeysIssueCommand: ParsableCommand {
 
     @Option(
         name: .customLong("signer-id"),
-        help: "The person, service or vehicle (VIN) the certificate is for; signatures under one signer id count once.")
+        help:
+            "The person, service or vehicle the certificate is for; signatures under one signer id count once. Required for --role vehicle: the VIN (17 characters)."
+    )
     var signerID: String?
 
     @OptionGroup var ca: CAOptions
@@ -36,6 +38,7 @@ struct KeysIssueCommand: ParsableCommand {
         guard let trustRole = TrustRole(rawValue: role) else {
             throw OTAError(.usageRole, "--role: release, approval, repository, compliance or vehicle")
         }
+        if trustRole == .vehicle { try CertificateIssuer.checkVehicleSignerID(signerID, what: "--signer-id") }
         let parsed = try CertificateRequest(
             encoded: try FileSystem.read(request, limit: CertificateRequest.maximumSize), source: request)
         let now = Date()

@@ -40,6 +40,10 @@ public enum SamplePKI {
         }
     }
 
+    /// The VIN the sample device certificates of `suite` name: the sample vehicle's
+    /// (`samples/vehicle-x1.yaml`, `samples/vehicle-x1-gm.yaml`).
+    public static func vin(_ suite: Suite) -> String { suite == .gm ? "LSVX1A2B3C4D56790" : "LSVX1A2B3C4D56789" }
+
     /// The passphrase of the sample's one encrypted key (`release/signer-1.encrypted.key`).
     public static let samplePassphrase = "ota-sample-passphrase"
 
@@ -126,12 +130,13 @@ public enum SamplePKI {
                 try writeCRL(rootCA, revoking: [], role: role, file: "root-ca")
             }
 
-            // vehicle: root → device key, fleet recipient key
+            // vehicle: root → device key, fleet recipient key. The device certificates name the
+            // sample vehicle's VIN (samples/vehicle-x1*.yaml) in the signer-id extension.
+            let vin = SamplePKI.vin(suite)
             let vehicleRoot = try makeRoot("vehicle", name: "Vehicle Root CA")
             _ = try makeLeaf(
-                under: vehicleRoot, role: "vehicle", file: "device", name: "Vehicle Device SAMPLE0000000001",
-                type: signingKeyType, usage: .device,
-                signerID: "SAMPLE0000000001")
+                under: vehicleRoot, role: "vehicle", file: "device", name: "Vehicle Device \(vin)",
+                type: signingKeyType, usage: .device, signerID: vin)
             _ = try makeLeaf(
                 under: vehicleRoot, role: "vehicle", file: "fleet-recipient", name: "Fleet Recipient (model X1)",
                 type: suite == .gm ? .sm2 : .x25519,
@@ -144,9 +149,8 @@ public enum SamplePKI {
             // chain. Its anchor sits beside the vehicle root in trust/vehicle.
             let tlsRoot = try makeRoot("vehicle", file: "tls-ca", name: "Vehicle TLS Root CA", type: .p256)
             _ = try makeLeaf(
-                under: tlsRoot, role: "vehicle", file: "device-tls", name: "Vehicle Device SAMPLE0000000001 TLS",
-                type: .p256,
-                usage: .device, signerID: "SAMPLE0000000001")
+                under: tlsRoot, role: "vehicle", file: "device-tls", name: "Vehicle Device \(vin) TLS",
+                type: .p256, usage: .device, signerID: vin)
             try writeCRL(tlsRoot, revoking: [], role: "vehicle", file: "tls-ca")
         }
 

@@ -122,7 +122,7 @@ import Testing
         #expect(echo["method"] as? String == method)
         #expect(echo["sha256"] as? String == sha256)
         #expect(echo["length"] as? Int == 3 << 20 + 17)
-        #expect(echo["subject"] as? String == "Vehicle Device SAMPLE0000000001")
+        #expect(echo["subject"] as? String == "Vehicle Device LSVX1A2B3C4D56789")
         #expect(echo["type"] as? String == "application/x-ndjson")
         #expect(echo["expect"] is NSNull)
     }

@@ -40,6 +40,7 @@ public struct ClientIdentity: Sendable, Equatable {
         }
         let leaf = try single(escapedPEM: escapedPEM, what: "forwarded client certificate")
         var reasons: [String] = []
+        var failures: [TrustRole: OTAError] = [:]
         for role in roles {
             switch try ChainVerifier(store: trust, time: time).verify(leaf, role: role) {
             case .trusted:
@@ -50,7 +51,17 @@ public struct ClientIdentity: Sendable, Equatable {
                 )
             case .untrusted(let error):
                 reasons.append("\(role.rawValue): \(error.message)")
+                failures[role] = error
             }
+        }
+        // A certificate marked for one of the service's roles is judged by that role's chain: its
+        // reason (revoked, expired, ...) is the answer, not "no anchor".
+        let marked = leaf.extendedKeyUsages.compactMap(ProjectOID.role(marked:)).filter { roles.contains($0) }
+        if marked.count == 1, let error = failures[marked[0]] {
+            throw OTAError(
+                .fleetClientCertificate,
+                "the client certificate \(leaf.subject) is not trusted for the \(marked[0].rawValue) role: \(error.message)",
+                cause: error.code.rawValue)
         }
         throw OTAError(
             .fleetClientCertificate, "the client certificate \(leaf.subject) chains to no vehicle or compliance anchor",

@@ -4,7 +4,7 @@ import OTARecorder
 import Synchronization
 
 /// Every refused upload, one JSON line each (time, VIN asked for, client subject, error code,
-/// message) in `refused-uploads.jsonl` of the service's state directory: a gap, fork or
+/// message, the underlying cause if any) in `refused-uploads.jsonl` of the service's state directory: a gap, fork or
 /// rewritten history is refused, and the refusal itself is kept.
 final class RefusalLog: Sendable {
     let path: String
@@ -19,6 +19,8 @@ final class RefusalLog: Sendable {
         out.set("client", subject)
         out.set("code", error.code.rawValue)
         out.set("message", String(error.message.prefix(2048)))
+        // The underlying check's code (a revoked signer: certificate.revoked), when there is one.
+        if let cause = error.cause, !cause.isEmpty { out.set("cause", String(cause.prefix(256))) }
         let line = out.value.bytes + [0x0a]
         lock.withLock { _ in
             let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)

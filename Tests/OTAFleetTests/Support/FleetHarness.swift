@@ -30,8 +30,9 @@ final class FleetHarness: @unchecked Sendable {
         let privateKey: PrivateKey
     }
 
-    /// A service on the sample PKI of `suite` (its trust store, its compliance signer).
-    init(_ kind: StoreKind = .sqlite, suite: String = "intl") throws {
+    /// A service on the sample PKI of `suite` (its compliance signer, and its trust store unless
+    /// `trust` is given: the sample's with other CRLs, for instance).
+    init(_ kind: StoreKind = .sqlite, suite: String = "intl", trust: TrustStore? = nil) throws {
         pki = SamplePKIFiles(suite)
         store = try kind.open(in: ws)
         let (status, output) = Shell.run([
@@ -40,7 +41,7 @@ final class FleetHarness: @unchecked Sendable {
         guard status == 0 else { throw HarnessError("secret: \(output)") }
         server = try FleetServer(
             configuration: .init(
-                store: StoreHandle(store), trust: try pki.trust(), signer: try pki.compliance(),
+                store: StoreHandle(store), trust: try trust ?? pki.trust(), signer: try pki.compliance(),
                 stateDirectory: ws.path + "/state",
                 proxySecret: String(decoding: try FileSystem.read(ws.path + "/secret"), as: UTF8.self)
                     .trimmingCharacters(in: .whitespacesAndNewlines),

@@ -7,8 +7,8 @@
 # by default: a million entries): each query FLEET_REPEATS times, the median kept, and one
 # JSON Lines stream of every entry, with the service's RSS before and after it. Loopback only;
 # bounded by the counts. Reports uploads/s, entries/s, p50/p99 latency, query and export
-# seconds, the service's RSS and the machine's load average (bench/results/fleet.json;
-# docs/PERFORMANCE.md).
+# seconds, the service's RSS and the machine's load average (bench/results/fleet.json, or
+# $FLEET_RESULTS; docs/PERFORMANCE.md). bench/fleet-ingest.sh runs it at 100,000 × 100 on PostgreSQL.
 # Usage: bench/fleet.sh [path/to/ota]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,15 +38,11 @@ openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/devic
 rig=$(realpath -m "${RIG:-$(dirname "$ota")/ota-records-rig}")
 [ -x "$rig" ] || { echo "bench/fleet.sh: $rig is missing (swift build -c release --product ota-records-rig)" >&2; exit 1; }
 "$rig" simulate "$work/logs" --key "$work/device.key" --vehicles "$vehicles" --records "$records" >/dev/null
-printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth,2.25.277585782059759735957022079731708763311.1.5\n' > "$work/device.ext"
-openssl req -new -key "$work/device.key" -subj "/CN=bench" -out "$work/device.csr" 2>/dev/null
-# Each certificate names its VIN in the signer-id extension (what the service reads).
-for vin in $(ls "$work/logs"); do
-    { cat "$work/device.ext"; echo "2.25.277585782059759735957022079731708763311.2.1=ASN1:UTF8String:$vin"; } > "$work/device-$vin.ext"
-    openssl x509 -req -in "$work/device.csr" -subj "/O=ota sample OEM/OU=vehicle/CN=Vehicle Device $vin" -CA $pki/vehicle/root-ca.crt \
-        -CAkey $pki/vehicle/root-ca.key -set_serial "0x$(openssl rand -hex 12)" -days 30 -extfile "$work/device-$vin.ext" -out "$work/certs/$vin.crt" 2>/dev/null
-    rm "$work/device-$vin.ext"
-done
+# Each certificate names its VIN in the signer-id extension (what the service reads), issued by
+# the sample vehicle CA in one process (`ota-records-rig certify`: the vehicle profile of
+# `ota keys issue --role vehicle`; an openssl process per vehicle took minutes at 100,000).
+"$rig" certify "$work/logs" --key "$work/device.key" --ca-key $pki/vehicle/root-ca.key \
+    --ca-cert $pki/vehicle/root-ca.crt -o "$work/certs" >/dev/null
 # Compliance staff: TLS clientAuth plus the compliance role marker, under the sample compliance CA.
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/staff.key" 2>/dev/null
 openssl req -new -key "$work/staff.key" -subj "/O=ota sample OEM/OU=compliance/CN=Bench Auditor" -out "$work/staff.csr" 2>/dev/null
@@ -109,4 +105,4 @@ for kind in $stores; do
     kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
     scripts/fleet-server.sh stop "$work/front"
 done
-(IFS=,; echo "[${results[*]}]") > bench/results/fleet.json
+(IFS=,; echo "[${results[*]}]") > "${FLEET_RESULTS:-bench/results/fleet.json}"

@@ -5,13 +5,14 @@ import OTARecorder
 
 /// `ota-records-rig`: the records test rig, a separate executable that is never part of the
 /// shipped `ota` (`make release` builds `--product ota` alone). The crash tests drive
-/// `stress-append`; the benchmarks and the report screenshot script drive `simulate`.
+/// `stress-append`; the benchmarks and the report screenshot script drive `simulate`, and the
+/// fleet benchmark `certify`.
 @main
 struct RecordsRig: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ota-records-rig",
         abstract: "Test rig for the record log: crash-test appender and simulated fleets (not shipped).",
-        subcommands: [StressAppend.self, Simulate.self]
+        subcommands: [StressAppend.self, Simulate.self, Certify.self]
     )
 }
 
@@ -80,5 +81,38 @@ struct Simulate: ParsableCommand {
             try recorder.close()
         }
         print("simulated \(vehicles) vehicle(s) x \(records) record(s) in \(directory)")
+    }
+}
+
+/// Issues one vehicle certificate per simulated vehicle, all for one key, each naming its VIN in
+/// the signer-id extension as `ota keys issue --role vehicle --signer-id VIN` does: the TLS
+/// clients of the fleet load benchmark (bench/fleet.sh), 100,000 of them without a process each.
+struct Certify: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "certify")
+
+    @Argument(help: "Directory of simulated logs: one subdirectory per VIN.") var logs: String
+    @Option(help: "The key every certificate certifies.") var key: String
+    @Option(name: .customLong("ca-key"), help: "The vehicle CA's key.") var caKey: String
+    @Option(name: .customLong("ca-cert"), help: "The vehicle CA's certificate.") var caCertificate: String
+    @Option(name: [.customShort("o"), .long], help: "Directory for VIN.crt (PEM).") var output: String
+    @Option var days: Int = 30
+
+    func run() throws {
+        let publicKey = try PrivateKey(reference: key).publicKey
+        let issuer = CertificateIssuer(
+            key: try PrivateKey(reference: caKey), certificate: try Certificate.load(contentsOf: caCertificate)[0])
+        try FileSystem.createDirectory(output)
+        let now = Date()
+        let vins = try FileManager.default.contentsOfDirectory(atPath: logs).sorted()
+        for vin in vins {
+            let profile = CertificateProfile(
+                commonName: "Vehicle Device \(vin)", organization: "ota sample OEM", organizationalUnit: "vehicle",
+                usage: .device, notBefore: now.addingTimeInterval(-3600),
+                notAfter: now.addingTimeInterval(Double(days) * 86400), signerID: vin, role: .vehicle)
+            let certificate = try issuer.issue(profile, publicKey: publicKey)
+            // Benchmark input, remade every run: no fsync per file.
+            try Data(certificate.pem.utf8).write(to: URL(fileURLWithPath: output + "/" + vin + ".crt"))
+        }
+        print("issued \(vins.count) vehicle certificate(s) in \(output)")
     }
 }

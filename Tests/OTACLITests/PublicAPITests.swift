@@ -58,6 +58,8 @@ struct PublicAPITests {
             ("OTACore", "_ = TrustStoreContents.self"), ("OTACore", "_ = CanonicalJSON.self"),
             ("OTACore", "_ = TrustUpdater.self"), ("OTARecorder", "_ = JSONObjectReader.self"),
             ("OTARecorder", "_ = LogLayout.self"), ("OTARecorder", "_ = SegmentReader.self"),
+            ("OTARecorder", "_ = JSONValue.self"), ("OTARecorder", "_ = EntryBody.self"),
+            ("OTACompliance", "_ = (any RecordStore).self"),
         ] {
             let result = try Self.typecheck("import \(module)\n\(use)\n", in: directory)
             #expect(result.status != 0, "\(module): `\(use)` compiled from outside the package")

@@ -1,5 +1,5 @@
 public import Foundation
-public import OTACore
+package import OTACore
 public import OTARecorder
 
 #if canImport(Glibc)
@@ -53,7 +53,7 @@ public struct Exporter {
 
     /// Writes the export into `directory`, which must not exist (or, with `replace`, must be an
     /// earlier export).
-    public func export(from store: any RecordStore, to directory: String) throws(OTAError) -> Summary {
+    package func export(from store: any RecordStore, to directory: String) throws(OTAError) -> Summary {
         guard !formats.isEmpty else { throw OTAError(.recordsExportFormat, "choose at least one format") }
         if FileSystem.exists(directory) || Self.isSymbolicLink(directory) {
             guard replace else {

@@ -1,6 +1,6 @@
-public import Foundation
-public import OTACore
-public import OTARecorder
+import Foundation
+package import OTACore
+package import OTARecorder
 
 /// Loads vehicle logs into a fleet store after verifying them.
 ///
@@ -36,7 +36,7 @@ public enum FleetIngest {
     /// revoked now (`KeyRotationTrust`); rotations already stored are not judged again.
     /// `progress` sees the segment bytes read so far over both passes (twice the log's size in all;
     /// from 0 again when the ingest starts again).
-    public static func ingest(
+    package static func ingest(
         log directory: String, publicKey: PublicKey, certificate: String? = nil,
         into store: any RecordStore, rotationTrust: TrustStore? = nil,
         now: @autoclosure () -> RecordTime = RecordTime(.now, source: .backend),

@@ -34,7 +34,7 @@ public enum FleetPurge {
         }
     }
 
-    public static func purge(
+    package static func purge(
         _ request: Request, store: any RecordStore, signer: ExportSigner, systemTime: Date = Date()
     ) throws(OTAError) -> PurgeTombstone {
         let years = max(request.years, 10)

@@ -1,5 +1,5 @@
 public import OTACore
-public import OTARecorder
+package import OTARecorder
 
 /// The signed trace a fleet-store purge leaves (what range, why, by whom, on which clock, with
 /// which override), kept in the store for good and listed in every export.
@@ -31,7 +31,7 @@ public struct PurgeTombstone: Sendable, Equatable {
     public var certificate: String?
 
     /// The signed part.
-    public var json: JSONValue {
+    package var json: JSONValue {
         var out = JSONObjectWriter()
         out.set("format", Self.format)
         out.set("before", before)
@@ -50,7 +50,7 @@ public struct PurgeTombstone: Sendable, Equatable {
     }
 
     /// The tombstone with its signature and certificate, as stored and exported.
-    public var signedJSON: JSONValue {
+    package var signedJSON: JSONValue {
         var out = JSONObjectWriter()
         out.set("tombstone", json: json)
         out.set("alg", algorithm.rawValue)
@@ -83,7 +83,7 @@ public struct PurgeTombstone: Sendable, Equatable {
     }
 
     /// Reads a stored or exported tombstone strictly.
-    public init(signedJSON value: JSONValue, source: String) throws(OTAError) {
+    package init(signedJSON value: JSONValue, source: String) throws(OTAError) {
         let outer = try JSONObjectReader(value, path: source, allowed: ["alg", "certificate", "sig", "tombstone"])
         guard
             let inner = try outer.optionalObject(

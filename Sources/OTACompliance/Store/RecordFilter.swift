@@ -37,7 +37,7 @@ public struct RecordFilter: Sendable, Equatable {
     }
 
     /// The filter as canonical JSON, for the export manifest.
-    public var json: JSONValue {
+    package var json: JSONValue {
         var out = JSONObjectWriter()
         out.set("kinds", array: kinds.map { .string($0.rawValue) })
         out.set("vin", vin)

@@ -1,9 +1,9 @@
-public import Foundation
-public import OTACore
-public import OTARecorder
+package import Foundation
+package import OTACore
+package import OTARecorder
 
 /// Writes inside one store transaction: all of them are kept, or none.
-public protocol RecordStoreWriter {
+package protocol RecordStoreWriter {
     /// Locks `vin`'s chain until the transaction ends (another writer, in this process or
     /// another one sharing the store, waits) and returns its head as stored now: an ingest
     /// compares it with the head it verified against, so two writers cannot both extend it.
@@ -36,7 +36,7 @@ public struct ChainHead: Sendable, Equatable {
 /// implements the same calls (synchronous, typed errors: a server runs them on a thread pool).
 /// The chain logic (verification, continuity, the register, retention) lives in `FleetIngest`,
 /// `FleetPurge` and `Exporter`, not in the store.
-public protocol RecordStore: AnyObject {
+package protocol RecordStore: AnyObject {
     /// Names the store in acknowledgements and tombstones (`sqlite:/var/lib/ota/fleet.db`).
     var identity: String { get }
     /// The vehicle's chain head and keys, or nil for a vehicle never ingested.
@@ -68,5 +68,5 @@ public protocol RecordStore: AnyObject {
 
 extension RecordStore {
     /// The fleet store keeps upgrade records at least this long (UNECE R156 §7.1.2, GB 44496).
-    public static var minimumRetentionYears: Int { 10 }
+    package static var minimumRetentionYears: Int { 10 }
 }

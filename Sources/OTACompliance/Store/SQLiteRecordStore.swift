@@ -123,7 +123,7 @@ public final class SQLiteRecordStore: RecordStore {
 
     // MARK: Writing
 
-    public func transaction(_ body: (any RecordStoreWriter) throws(OTAError) -> Void) throws(OTAError) {
+    package func transaction(_ body: (any RecordStoreWriter) throws(OTAError) -> Void) throws(OTAError) {
         var failure: OTAError? = nil
         do {
             try queue.inTransaction(.immediate) { db in

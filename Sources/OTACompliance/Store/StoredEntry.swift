@@ -33,7 +33,7 @@ public struct StoredEntry: Sendable, Equatable {
     }
 
     /// The body read with the record schema (the one type from installer to export).
-    public func decoded() throws(OTAError) -> EntryBody {
+    package func decoded() throws(OTAError) -> EntryBody {
         let json: JSONValue
         do { json = try JSONValue.parse(Array(body.utf8)) } catch {
             throw OTAError(.recordsMalformed, "stored entry \(seq) of \(vin): \(error.message)")

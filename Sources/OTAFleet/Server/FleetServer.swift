@@ -480,6 +480,6 @@ public final class FleetServer: Sendable {
 /// The store behind the service. `@unchecked Sendable`: a `PostgresRecordStore` is `Sendable`
 /// itself, and a `SQLiteRecordStore` serialises every access through its GRDB `DatabaseQueue`.
 public struct StoreHandle: @unchecked Sendable {
-    public let store: any RecordStore
-    public init(_ store: any RecordStore) { self.store = store }
+    package let store: any RecordStore
+    package init(_ store: any RecordStore) { self.store = store }
 }

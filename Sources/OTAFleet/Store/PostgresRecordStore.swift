@@ -216,7 +216,7 @@ public final class PostgresRecordStore: RecordStore, Sendable {
 
     // MARK: Writing
 
-    public func transaction(_ body: (any RecordStoreWriter) throws(OTAError) -> Void) throws(OTAError) {
+    package func transaction(_ body: (any RecordStoreWriter) throws(OTAError) -> Void) throws(OTAError) {
         try pool.withConnection { connection throws(OTAError) in
             try Self.run(connection, "BEGIN", what: "begin a transaction")
             let writer = Writer(store: self, connection: connection)

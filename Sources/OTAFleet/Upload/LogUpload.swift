@@ -1,6 +1,6 @@
-public import Foundation
+package import Foundation
 public import OTACompliance
-public import OTACore
+package import OTACore
 public import OTARecorder
 
 /// One vehicle's record-log upload (`ota-fleet-upload/1`, docs/FORMAT.md): the log's `log.json`
@@ -23,7 +23,7 @@ public enum LogUpload {
         public var report: FleetIngest.Report
 
         /// `{"acknowledgement": …, "added": n, "alreadyStored": n, "unsigned": n}`.
-        public var json: JSONValue {
+        package var json: JSONValue {
             var out = JSONObjectWriter()
             out.set("acknowledgement", json: acknowledgement.json)
             out.set("added", Int64(report.added))
@@ -36,7 +36,7 @@ public enum LogUpload {
     /// Splits, stages and ingests an upload from `identity` (a verified vehicle certificate) for
     /// the VIN of the request path; `signerCertificate` is the upload's URL-escaped
     /// `X-Log-Signer-Certificate`, verified against `trust` (which also judges key rotations).
-    public static func handle(
+    package static func handle(
         _ body: [UInt8], pathVIN: String, identity: ClientIdentity, store: any RecordStore, signer: ExportSigner,
         scratch: String, trust: TrustStore, signerCertificate: String? = nil, now: Date = Date()
     ) throws(OTAError) -> Result {

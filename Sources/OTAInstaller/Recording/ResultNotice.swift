@@ -55,7 +55,7 @@ public struct ResultNotice: Sendable, Equatable {
     }
 
     /// The canonical JSON the digest covers.
-    public var json: JSONValue {
+    package var json: JSONValue {
         .object([
             "language": .string(language.rawValue), "outcome": .string(outcome.rawValue), "title": .string(title),
             "lines": .array(lines.map { .string($0) }),

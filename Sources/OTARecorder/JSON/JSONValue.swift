@@ -6,7 +6,7 @@ import OTACore
 /// whitespace, integers only (no fractions or exponents), strings as raw UTF-8 with `"` `\\`
 /// escaped, `\b \f \n \r \t` short escapes and `\u00xx` (lowercase hex) for other control
 /// characters. It is the RFC 8785 (JCS) encoding of the integer/ASCII-key subset.
-public enum JSONValue: Sendable, Equatable {
+package enum JSONValue: Sendable, Equatable {
     case string(String)
     case integer(Int64)
     case bool(Bool)
@@ -15,7 +15,7 @@ public enum JSONValue: Sendable, Equatable {
     case object([String: JSONValue])
 
     /// The canonical bytes.
-    public var bytes: [UInt8] {
+    package var bytes: [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256)
         write(into: &out)
@@ -23,7 +23,7 @@ public enum JSONValue: Sendable, Equatable {
     }
 
     /// Appends the canonical bytes to `out`.
-    public func write(into out: inout [UInt8]) {
+    package func write(into out: inout [UInt8]) {
         switch self {
         case .string(let text): Self.writeString(text, into: &out)
         case .integer(let value): out.append(contentsOf: String(value).utf8)
@@ -57,7 +57,7 @@ public enum JSONValue: Sendable, Equatable {
     /// project's one strict reader (`StrictJSON`): duplicate or canonically equivalent keys,
     /// invalid UTF-8, lone surrogates, a byte-order mark, fractions, exponents, `-0`, leading
     /// zeros, integers outside Int64 and nesting deeper than 32 levels are refused.
-    public static func parse(_ bytes: some Collection<UInt8>) throws(OTAErrorBox) -> JSONValue {
+    package static func parse(_ bytes: some Collection<UInt8>) throws(OTAErrorBox) -> JSONValue {
         try parse(
             Array(bytes), limits: StrictJSON.Limits(maximumDepth: 32, integersOnly: true, refusesEquivalentKeys: false))
     }
@@ -66,7 +66,7 @@ public enum JSONValue: Sendable, Equatable {
     /// members sorted by their UTF-8 bytes without duplicates, integers without leading zeros or
     /// `-0`, and only the escapes the canonical form uses. Checked while reading (one pass, no
     /// re-encoding: every entry of a log is read this way).
-    public static func parseCanonical(_ bytes: some Collection<UInt8>) throws(OTAErrorBox) -> JSONValue {
+    package static func parseCanonical(_ bytes: some Collection<UInt8>) throws(OTAErrorBox) -> JSONValue {
         try parse(
             Array(bytes),
             limits: StrictJSON.Limits(
@@ -111,34 +111,34 @@ public enum JSONValue: Sendable, Equatable {
 
     // MARK: Accessors
 
-    public subscript(key: String) -> JSONValue? {
+    package subscript(key: String) -> JSONValue? {
         if case .object(let members) = self { return members[key] }
         return nil
     }
 
-    public var stringValue: String? {
+    package var stringValue: String? {
         if case .string(let text) = self { return text }
         return nil
     }
 
-    public var integerValue: Int64? {
+    package var integerValue: Int64? {
         if case .integer(let value) = self { return value }
         return nil
     }
 
-    public var arrayValue: [JSONValue]? {
+    package var arrayValue: [JSONValue]? {
         if case .array(let items) = self { return items }
         return nil
     }
 
-    public var objectValue: [String: JSONValue]? {
+    package var objectValue: [String: JSONValue]? {
         if case .object(let members) = self { return members }
         return nil
     }
 }
 
 /// A parse failure message (kept apart from `OTAError` so callers add the file and line).
-public struct OTAErrorBox: Error, Sendable {
-    public let message: String
+package struct OTAErrorBox: Error, Sendable {
+    package let message: String
     init(_ message: String) { self.message = message }
 }

@@ -1,8 +1,8 @@
-public import OTACore
+package import OTACore
 
 /// The JSON of a log entry, typed by its kind and read strictly: unknown members, wrong types
 /// and numbers out of range are refused before anything uses them (docs/FORMAT.md, Records).
-public enum EntryBody: Sendable, Equatable {
+package enum EntryBody: Sendable, Equatable {
     case genesis(Genesis)
     case record(UpgradeRecord)
     case checkpoint(Checkpoint)
@@ -11,19 +11,19 @@ public enum EntryBody: Sendable, Equatable {
     case keyRotation(KeyRotation)
 
     /// Entry 0: what the log is and whose.
-    public struct Genesis: Sendable, Equatable {
-        public var format: String
-        public var vin: String
-        public var hash: HashAlgorithm
+    package struct Genesis: Sendable, Equatable {
+        package var format: String
+        package var vin: String
+        package var hash: HashAlgorithm
         /// Key id of the device key that signs the first checkpoints.
-        public var key: String
+        package var key: String
         /// 16 random bytes (hex): the genesis hash, which every checkpoint signature names,
         /// cannot be guessed from the VIN, so exports may tokenise the VIN and still carry
         /// checkable entries.
-        public var nonce: String
-        public var time: RecordTime
+        package var nonce: String
+        package var time: RecordTime
 
-        public init(format: String, vin: String, hash: HashAlgorithm, key: String, nonce: String, time: RecordTime) {
+        package init(format: String, vin: String, hash: HashAlgorithm, key: String, nonce: String, time: RecordTime) {
             self.format = format
             self.vin = vin
             self.hash = hash
@@ -34,13 +34,13 @@ public enum EntryBody: Sendable, Equatable {
     }
 
     /// The device key's signature over the chain before it.
-    public struct Checkpoint: Sendable, Equatable {
-        public var algorithm: SignatureAlgorithm
-        public var key: String
-        public var signature: [UInt8]
-        public var time: RecordTime
+    package struct Checkpoint: Sendable, Equatable {
+        package var algorithm: SignatureAlgorithm
+        package var key: String
+        package var signature: [UInt8]
+        package var time: RecordTime
 
-        public init(algorithm: SignatureAlgorithm, key: String, signature: [UInt8], time: RecordTime) {
+        package init(algorithm: SignatureAlgorithm, key: String, signature: [UInt8], time: RecordTime) {
             self.algorithm = algorithm
             self.key = key
             self.signature = signature
@@ -49,15 +49,15 @@ public enum EntryBody: Sendable, Equatable {
     }
 
     /// Bytes found torn at the end of the log on open, moved to `quarantine/`.
-    public struct TornTail: Sendable, Equatable {
-        public var segment: String
-        public var offset: Int64
-        public var bytes: Int64
-        public var digest: String
-        public var file: String
-        public var time: RecordTime
+    package struct TornTail: Sendable, Equatable {
+        package var segment: String
+        package var offset: Int64
+        package var bytes: Int64
+        package var digest: String
+        package var file: String
+        package var time: RecordTime
 
-        public init(segment: String, offset: Int64, bytes: Int64, digest: String, file: String, time: RecordTime) {
+        package init(segment: String, offset: Int64, bytes: Int64, digest: String, file: String, time: RecordTime) {
             self.segment = segment
             self.offset = offset
             self.bytes = bytes
@@ -70,14 +70,14 @@ public enum EntryBody: Sendable, Equatable {
     /// A tombstone: whole segments removed under the retention rules, what range, why, by
     /// whom, and which acknowledgement of the fleet store allowed it. Signed by the checkpoint
     /// that follows it.
-    public struct Prune: Sendable, Equatable {
-        public struct Acknowledgement: Sendable, Equatable {
-            public var through: UInt64
-            public var hash: String
+    package struct Prune: Sendable, Equatable {
+        package struct Acknowledgement: Sendable, Equatable {
+            package var through: UInt64
+            package var hash: String
             /// Who acknowledged: the fleet store's identity.
-            public var by: String
+            package var by: String
 
-            public init(through: UInt64, hash: String, by: String) {
+            package init(through: UInt64, hash: String, by: String) {
                 self.through = through
                 self.hash = hash
                 self.by = by
@@ -85,20 +85,20 @@ public enum EntryBody: Sendable, Equatable {
         }
 
         /// Entries `0 ... through` are gone (with earlier prunes).
-        public var through: UInt64
+        package var through: UInt64
         /// The hash of entry `through`: the next kept segment's checkpoint continues from it.
-        public var throughHash: String?
-        public var segments: [String]
-        public var cutoff: String
-        public var months: Int64
+        package var throughHash: String?
+        package var segments: [String]
+        package var cutoff: String
+        package var months: Int64
         /// Why: `retention` (older than the retention period and acknowledged).
-        public var reason: String
+        package var reason: String
         /// Who asked: `vehicle` (the agent's schedule), `operator`, ...
-        public var requestedBy: String
-        public var acknowledged: Acknowledgement?
-        public var time: RecordTime
+        package var requestedBy: String
+        package var acknowledged: Acknowledgement?
+        package var time: RecordTime
 
-        public init(
+        package init(
             through: UInt64, throughHash: String?, segments: [String], cutoff: String, months: Int64, reason: String,
             requestedBy: String, acknowledged: Acknowledgement?, time: RecordTime
         ) {
@@ -116,17 +116,17 @@ public enum EntryBody: Sendable, Equatable {
 
     /// A new device key announced by the current one (the checkpoint after this entry is still
     /// signed by the current key; every later one by the new key).
-    public struct KeyRotation: Sendable, Equatable {
+    package struct KeyRotation: Sendable, Equatable {
         /// The new key's id (hex SHA-256 of its SubjectPublicKeyInfo).
-        public var key: String
+        package var key: String
         /// The new key's SubjectPublicKeyInfo, DER, hex.
-        public var publicKey: [UInt8]
+        package var publicKey: [UInt8]
         /// The new key's certificate (PEM), when there is one.
-        public var certificate: String?
-        public var reason: String
-        public var time: RecordTime
+        package var certificate: String?
+        package var reason: String
+        package var time: RecordTime
 
-        public init(key: String, publicKey: [UInt8], certificate: String?, reason: String, time: RecordTime) {
+        package init(key: String, publicKey: [UInt8], certificate: String?, reason: String, time: RecordTime) {
             self.key = key
             self.publicKey = publicKey
             self.certificate = certificate
@@ -137,11 +137,11 @@ public enum EntryBody: Sendable, Equatable {
 
     /// The highest entry number a log may hold: `Int64.max - 1`, so every number and its
     /// successor fit the stores' signed 64-bit columns.
-    public static let maximumSeq = UInt64(Int64.max - 1)
+    package static let maximumSeq = UInt64(Int64.max - 1)
 
     // MARK: Encoding
 
-    public var json: JSONValue {
+    package var json: JSONValue {
         var out = JSONObjectWriter()
         switch self {
         case .genesis(let genesis):
@@ -192,7 +192,7 @@ public enum EntryBody: Sendable, Equatable {
         return out.value
     }
 
-    public var kind: LogEntry.Kind {
+    package var kind: LogEntry.Kind {
         switch self {
         case .genesis: .genesis
         case .record: .record
@@ -204,7 +204,7 @@ public enum EntryBody: Sendable, Equatable {
     }
 
     /// The entry's own time (every kind has one).
-    public var time: RecordTime {
+    package var time: RecordTime {
         switch self {
         case .genesis(let body): body.time
         case .record(let body): body.time
@@ -219,7 +219,7 @@ public enum EntryBody: Sendable, Equatable {
 
     /// Reads the body of an entry of `kind` in the log of `vin`; `seq` bounds the numbers a
     /// prune may name (never past its own entry).
-    public init(kind: LogEntry.Kind, json: JSONValue, vin: String, seq: UInt64) throws(OTAError) {
+    package init(kind: LogEntry.Kind, json: JSONValue, vin: String, seq: UInt64) throws(OTAError) {
         let path = "entry \(seq) (\(kind.rawValue))"
         switch kind {
         case .record:
@@ -323,7 +323,7 @@ public enum EntryBody: Sendable, Equatable {
     }
 
     /// Reads an entry's body, also requiring that its bytes are the canonical encoding.
-    public init(entry: LogEntry, vin: String) throws(OTAError) {
+    package init(entry: LogEntry, vin: String) throws(OTAError) {
         try self.init(kind: entry.kind, json: try entry.canonicalJSON(), vin: vin, seq: entry.seq)
     }
 }

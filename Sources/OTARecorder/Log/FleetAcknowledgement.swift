@@ -38,7 +38,7 @@ public struct FleetAcknowledgement: Sendable, Equatable {
     }
 
     /// The signed part, canonical JSON.
-    public var statement: JSONValue {
+    package var statement: JSONValue {
         var out = JSONObjectWriter()
         out.set("format", Self.format)
         out.set("vin", vin)
@@ -51,7 +51,7 @@ public struct FleetAcknowledgement: Sendable, Equatable {
     }
 
     /// The acknowledgement as sent and kept.
-    public var json: JSONValue {
+    package var json: JSONValue {
         var out = JSONObjectWriter()
         out.set("ack", json: statement)
         out.set("alg", algorithm.rawValue)

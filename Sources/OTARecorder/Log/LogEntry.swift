@@ -50,7 +50,7 @@ public struct LogEntry: Sendable {
     public static let zeroHash = String(repeating: "0", count: 64)
 
     /// The line for an entry (with its `LF`) and its hash.
-    public static func encode(seq: UInt64, prev: String, kind: Kind, body: JSONValue, hash: HashAlgorithm)
+    package static func encode(seq: UInt64, prev: String, kind: Kind, body: JSONValue, hash: HashAlgorithm)
         throws(OTAError) -> (line: [UInt8], hash: String)
     {
         guard seq <= EntryBody.maximumSeq else {
@@ -158,14 +158,14 @@ public struct LogEntry: Sendable {
     }
 
     /// The body parsed as JSON.
-    public func json() throws(OTAError) -> JSONValue {
+    package func json() throws(OTAError) -> JSONValue {
         do { return try JSONValue.parse(body) } catch {
             throw OTAError(.recordsMalformed, "entry \(seq): \(error.message)")
         }
     }
 
     /// The body parsed as JSON that must be in canonical form.
-    public func canonicalJSON() throws(OTAError) -> JSONValue {
+    package func canonicalJSON() throws(OTAError) -> JSONValue {
         do { return try JSONValue.parseCanonical(body) } catch {
             throw OTAError(.recordsMalformed, "entry \(seq): \(error.message)")
         }

@@ -15,7 +15,7 @@ public struct LogMeta: Sendable, Equatable {
     /// The hash of entry 0, which every checkpoint signature names.
     public var genesis: String
 
-    public var json: JSONValue {
+    package var json: JSONValue {
         .object([
             "format": .string(Self.format), "vin": .string(vin), "hash": .string(hash.rawValue), "key": .string(keyID),
             "retentionMonths": .integer(Int64(retentionMonths)), "created": .string(created),

@@ -22,7 +22,7 @@ extension Recorder {
     }
 
     /// What the fleet store has acknowledged (`ACK`: `<seq> <hash> <store>`), or nil.
-    public func acknowledged() throws(OTAError) -> EntryBody.Prune.Acknowledgement? {
+    package func acknowledged() throws(OTAError) -> EntryBody.Prune.Acknowledgement? {
         guard FileSystem.exists(layout.ackPath) else { return nil }
         let text = String(decoding: try FileSystem.read(layout.ackPath, limit: 1024), as: UTF8.self)
         let fields = text.split(separator: "\n").first?.split(separator: " ", omittingEmptySubsequences: false) ?? []

@@ -1,9 +1,9 @@
 /// An entry the verifier found intact and in order, with its body read strictly.
 public struct VerifiedEntry: Sendable {
     public let entry: LogEntry
-    public let body: EntryBody
+    package let body: EntryBody
 
-    public init(entry: LogEntry, body: EntryBody) {
+    package init(entry: LogEntry, body: EntryBody) {
         self.entry = entry
         self.body = body
     }

@@ -31,7 +31,7 @@ extension UpgradeRecord {
     public static let maximumDurationMs: Int64 = 100 * 366 * 86_400_000
 
     /// The record as canonical JSON (the VIN is the log's and not repeated here).
-    public var json: JSONValue {
+    package var json: JSONValue {
         var out = JSONObjectWriter()
         out.set("time", time)
         out.set("attempt", attempt)
@@ -215,7 +215,7 @@ extension UpgradeRecord {
     }
 
     /// Reads a record body of the log of `vin`; `source` names the input in errors.
-    public init(json: JSONValue, vin: String, source: String = "record") throws(OTAError) {
+    package init(json: JSONValue, vin: String, source: String = "record") throws(OTAError) {
         let object = try JSONObjectReader(json, path: source, allowed: Self.members)
         time = try object.time("time")
         self.vin = vin

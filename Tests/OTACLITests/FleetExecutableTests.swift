@@ -80,7 +80,10 @@ import Testing
     @Test func `ota fleet without ota-fleet beside it or on PATH is a registered error`() throws {
         let directory = try TemporaryDirectory("fleet-missing")
         let lone = directory.appending("ota")
-        try FileManager.default.copyItem(atPath: CLIRunner.executable.path, toPath: lone)
+        // Copied by `cp`, not in this process: a descriptor open for writing here could be inherited by
+        // a child another test spawns meanwhile, and exec of the copy would fail with ETXTBSY.
+        let copied = try ProcessRunner.run("/bin/cp", [CLIRunner.executable.path, lone])
+        #expect(copied.status == 0, "\(copied.stderr)")
         let output = try ProcessRunner.run(lone, ["fleet", "serve", "--json"], environment: ["PATH": directory.path])
         #expect(output.status == 1)
         let json = (try? JSONSerialization.jsonObject(with: Data(output.stdout.utf8))) as? [String: Any]

@@ -17,7 +17,7 @@ extension FleetIntegration {
             let pki = SamplePKIFiles()
             let storeURL: String
             let secret = "scale-out-test-secret-0123456789"
-            var processes: [Process] = []
+            var processes: [ChildProcess] = []
             var ports: [Int] = []
 
             init() throws {
@@ -31,30 +31,22 @@ extension FleetIntegration {
                     throw HarnessError("\(executable) is not built (swift build --build-tests)")
                 }
                 for index in 0..<2 {
-                    let process = Process()
-                    process.executableURL = URL(fileURLWithPath: commands[index].0)
-                    process.arguments =
+                    let arguments =
                         commands[index].1 + [
                             "--store", storeURL, "--trust", pki.trustPath, "--key",
                             pki.directory + "/compliance/compliance-signer.key",
                             "--cert", pki.directory + "/compliance/compliance-signer.crt", "--listen", "127.0.0.1:0",
                             "--proxy-secret-file", ws.path + "/secret", "--state", ws.path + "/state-\(index)",
-                            "--threads",
-                            "4", "--connections", "4",
+                            "--threads", "4", "--connections", "4",
                         ]
-                    let log = ws.path + "/service-\(index).log"
-                    _ = FileManager.default.createFile(atPath: log, contents: nil)
-                    process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-                    process.standardError = process.standardOutput
-                    process.standardInput = FileHandle.nullDevice
-                    try process.run()
-                    processes.append(process)
+                    processes.append(
+                        try ChildProcess(commands[index].0, arguments, outputFile: ws.path + "/service-\(index).log"))
                 }
                 for index in 0..<2 {
                     let log = ws.path + "/service-\(index).log"
                     let deadline = Date().addingTimeInterval(60)
                     var port: Int? = nil
-                    while port == nil, Date() < deadline, processes[index].isRunning {
+                    while port == nil, Date() < deadline, try !processes[index].hasEnded() {
                         let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
                         if let range = text.range(of: "listening on 127.0.0.1:") {
                             port = Int(text[range.upperBound...].prefix { $0.isNumber })
@@ -75,15 +67,16 @@ extension FleetIntegration {
             func stop() {
                 // SIGTERM, as an operator or systemd stops it; the test runner blocks SIGTERM and
                 // its children inherit that mask, so the service must unblock it itself.
-                for process in processes where process.isRunning {
-                    kill(process.processIdentifier, SIGTERM)
+                func running(_ process: ChildProcess) -> Bool { !((try? process.hasEnded()) ?? true) }
+                for process in processes where running(process) {
+                    process.kill(SIGTERM)
                     let deadline = Date().addingTimeInterval(20)
-                    while process.isRunning, Date() < deadline { usleep(50_000) }
-                    if process.isRunning {
+                    while running(process), Date() < deadline { usleep(50_000) }
+                    if running(process) {
                         Issue.record("the fleet service did not stop on SIGTERM within 20 s")
-                        kill(process.processIdentifier, SIGKILL)
+                        process.kill(SIGKILL)
                     }
-                    process.waitUntilExit()
+                    _ = try? process.wait()
                 }
                 ws.cleanup()
             }

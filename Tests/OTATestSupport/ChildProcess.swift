@@ -36,10 +36,12 @@ public final class ChildProcess {
     /// Starts `executable` (a path) with `arguments`, in `directory` when given, with
     /// `environment` added to ours. Standard output goes into a pipe this object reads; standard
     /// error into a second pipe when `captureErrors` (else /dev/null); standard input reads
-    /// `input` (fed by `finish`) when given, else /dev/null.
+    /// `input` (fed by `finish`) when given, else /dev/null. With `outputFile`, standard output and
+    /// error are appended to that file instead (for a server that runs on while nobody reads a pipe
+    /// it could fill); `read` then sees only the end of output.
     public init(
         _ executable: String, _ arguments: [String], directory: String? = nil, environment: [String: String] = [:],
-        captureErrors: Bool = false, input: [UInt8]? = nil
+        captureErrors: Bool = false, input: [UInt8]? = nil, outputFile: String? = nil
     ) throws {
         var pipes: [Int32] = []
         func pipe() throws -> (read: Int32, write: Int32) {
@@ -52,7 +54,7 @@ public final class ChildProcess {
         }
         do {
             let out = try pipe()
-            let err = captureErrors ? try pipe() : nil
+            let err = captureErrors && outputFile == nil ? try pipe() : nil
             let inp = input != nil ? try pipe() : nil
             if input != nil { Self.ignoreBrokenPipes }
 
@@ -65,11 +67,16 @@ public final class ChildProcess {
             } else {
                 posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
             }
-            posix_spawn_file_actions_adddup2(&actions, out.write, 1)
-            if let err {
-                posix_spawn_file_actions_adddup2(&actions, err.write, 2)
+            if let outputFile {
+                posix_spawn_file_actions_addopen(&actions, 1, outputFile, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+                posix_spawn_file_actions_adddup2(&actions, 1, 2)
             } else {
-                posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+                posix_spawn_file_actions_adddup2(&actions, out.write, 1)
+                if let err {
+                    posix_spawn_file_actions_adddup2(&actions, err.write, 2)
+                } else {
+                    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+                }
             }
             if let directory {
                 let result = Self.addchdir(&actions, directory)
@@ -192,6 +199,9 @@ public final class ChildProcess {
         precondition(status != nil, "remainingOutput() after wait()")
         return try Self.drain(output)
     }
+
+    /// Whether the child has ended (reaping it if so), without blocking.
+    public func hasEnded() throws -> Bool { try reapIfEnded() }
 
     /// Reaps the child if it has ended, without blocking.
     private func reapIfEnded() throws -> Bool {

@@ -266,10 +266,18 @@ import Testing
     }
 
     @Test func `mutated transform patches never crash`() throws {
-        var generator = SeededGenerator(seed: 1234)
-        let (_, block, _, _) = try Self.parts(Self.x86Patch)
+        let accepted = try Self.mutations(of: Self.x86Patch, old: Self.x86.old, seed: 1234, rounds: 400)
+        #expect(accepted < 400)
+    }
+
+    /// Applies `rounds` mutations of `patch`'s transform block (1-3 bit flips, byte changes or
+    /// cuts each) and `rounds` bit flips of its body: each must apply or fail with a `delta.`
+    /// code. Returns how many mutated blocks applied.
+    static func mutations(of patch: [UInt8], old: [UInt8], seed: UInt64, rounds: Int) throws -> Int {
+        var generator = SeededGenerator(seed: seed)
+        let (_, block, _, _) = try parts(patch)
         var accepted = 0
-        for _ in 0..<400 {
+        for _ in 0..<rounds {
             var mutated = block
             for _ in 0..<(1 + generator.next() % 3) {
                 let i = Int(generator.next() % UInt64(mutated.count))
@@ -279,17 +287,17 @@ import Testing
                 default: mutated.removeSubrange(i..<min(mutated.count, i + 1 + Int(generator.next() % 4)))
                 }
             }
-            let code = Self.code(try Self.withBlock(Self.x86Patch, mutated))
-            if code == nil { accepted += 1 }
-            #expect(code == nil || code!.hasPrefix("delta."), "unexpected code \(code!)")
+            let result = Self.code(try withBlock(patch, mutated), old: old)
+            if result == nil { accepted += 1 }
+            #expect(result == nil || result!.hasPrefix("delta."), "unexpected code \(result!)")
         }
-        for _ in 0..<400 {
-            var p = Self.x86Patch
+        for _ in 0..<rounds {
+            var p = patch
             p[Int(generator.next() % UInt64(p.count - 108)) + 108] ^= UInt8(1 << (generator.next() % 8))
-            let code = Self.code(p)
-            #expect(code == nil || code!.hasPrefix("delta."), "unexpected code \(code!)")
+            let result = Self.code(p, old: old)
+            #expect(result == nil || result!.hasPrefix("delta."), "unexpected code \(result!)")
         }
-        #expect(accepted < 400)
+        return accepted
     }
 
     /// The decoder looks map entries up through `MapIndex`; it must find exactly what a binary

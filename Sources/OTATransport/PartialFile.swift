@@ -49,7 +49,7 @@ final class PartialFile {
         }
     }
 
-    deinit { if descriptor >= 0 { close(descriptor) } }
+    deinit { if descriptor >= 0 { SystemCall.close(descriptor) } }
 
     func append(_ bytes: [UInt8]) throws(OTAError) {
         try SystemCall.writeAll(descriptor, bytes, at: Int64(verified), path: path, code: .ioWrite)
@@ -75,7 +75,7 @@ final class PartialFile {
 
     /// Removes the partial file (a refused download keeps nothing).
     func discard() {
-        close(descriptor)
+        SystemCall.close(descriptor)
         descriptor = -1
         unlink(path)
         verified = 0

@@ -25,17 +25,20 @@ package final class AtomicFileWriter {
         let directory = pathParent(path)
         let name = pathLastComponent(path)
         let suffix = Hex.encode((try? SecureRandom.bytes(6)) ?? [UInt8](repeating: 0, count: 6))
-        temporaryPath = (directory.isEmpty ? "" : directory + "/") + ".\(name).tmp-\(suffix)"
-        let fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode_t(mode))
+        let temporaryPath = (directory.isEmpty ? "" : directory + "/") + ".\(name).tmp-\(suffix)"
+        self.temporaryPath = temporaryPath
+        let (fd, error) = SystemCall.retryingRaw {
+            open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode_t(mode))
+        }
         if fd < 0 {
-            throw OTAError(.ioCreate, "\(path): cannot create output file", cause: SystemCall.errnoText())
+            throw OTAError(.ioCreate, "\(path): cannot create output file", cause: SystemCall.errnoText(error))
         }
         descriptor = fd
     }
 
     deinit {
         if !committed {
-            if descriptor >= 0 { close(descriptor) }
+            if descriptor >= 0 { SystemCall.close(descriptor) }
             unlink(temporaryPath)
         }
     }
@@ -60,7 +63,7 @@ package final class AtomicFileWriter {
     /// Flushes, renames into place and syncs the directory.
     public func commit() throws(OTAError) {
         try SystemCall.retrying("fsync", path: path) { fsync(descriptor) }
-        close(descriptor)
+        SystemCall.close(descriptor)
         descriptor = -1
         try SystemCall.retrying("rename", path: path) { rename(temporaryPath, path) }
         committed = true
@@ -78,9 +81,11 @@ package final class AtomicFileWriter {
 extension FileSystem {
     /// fsyncs a directory so a rename or create inside it is durable.
     public static func syncDirectory(_ path: String) throws(OTAError) {
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd < 0 { throw OTAError(.ioOpen, "\(path): cannot open directory to sync", cause: SystemCall.errnoText()) }
-        defer { close(fd) }
+        let (fd, error) = SystemCall.retryingRaw { open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        if fd < 0 {
+            throw OTAError(.ioOpen, "\(path): cannot open directory to sync", cause: SystemCall.errnoText(error))
+        }
+        defer { SystemCall.close(fd) }
         try SystemCall.retrying("fsync", path: path) { fsync(fd) }
     }
 }

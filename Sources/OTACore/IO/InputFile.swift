@@ -23,24 +23,22 @@ package final class InputFile {
         self.path = path
         var flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK
         if !followLinks { flags |= O_NOFOLLOW }
-        let fd = open(path, flags)
+        let (fd, error) = SystemCall.retryingRaw { open(path, flags) }
         if fd < 0 {
-            let error = errno
             let code: OTAError.Code = error == ENOENT ? .ioNotFound : .ioOpen
             throw OTAError(code, "\(path): cannot open for reading", cause: SystemCall.errnoText(error))
         }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else {
-            let error = errno
-            close(fd)
-            throw OTAError(.ioFailed, "\(path): fstat failed", cause: SystemCall.errnoText(error))
+        let info: stat
+        do throws(OTAError) { info = try SystemCall.status(fd, path: path) } catch {
+            SystemCall.close(fd)
+            throw error
         }
         let kind = info.st_mode & S_IFMT
         let allowed =
             (kind == S_IFREG && accepted.contains(.regular)) || (kind == S_IFBLK && accepted.contains(.blockDevice))
             || ((kind == S_IFIFO || kind == S_IFCHR) && accepted.contains(.stream))
         guard allowed else {
-            close(fd)
+            SystemCall.close(fd)
             let what =
                 switch kind {
                 case S_IFDIR: "a directory"
@@ -57,7 +55,7 @@ package final class InputFile {
         descriptor = fd
     }
 
-    deinit { close(descriptor) }
+    deinit { SystemCall.close(descriptor) }
 
     /// Kinds of file an `InputFile` may open.
     public struct Kinds: OptionSet, Sendable {
@@ -71,16 +69,12 @@ package final class InputFile {
 
     /// The file's current size in bytes.
     public func size() throws(OTAError) -> Int64 {
-        var info = stat()
-        try SystemCall.retrying("fstat", path: path) { fstat(descriptor, &info) }
-        return Int64(info.st_size)
+        Int64(try SystemCall.status(descriptor, path: path).st_size)
     }
 
     /// Whether this is a regular file (not a directory, device or pipe).
     public func isRegularFile() throws(OTAError) -> Bool {
-        var info = stat()
-        try SystemCall.retrying("fstat", path: path) { fstat(descriptor, &info) }
-        return (info.st_mode & S_IFMT) == S_IFREG
+        (try SystemCall.status(descriptor, path: path).st_mode & S_IFMT) == S_IFREG
     }
 
     /// Reads up to `buffer.count` bytes from the current position; 0 means end of file.

@@ -13,16 +13,20 @@ package final class ScratchFile {
     public init(besides outputPath: String, name: String) throws(OTAError) {
         let directory = pathParent(outputPath)
         let suffix = Hex.encode(try SecureRandom.bytes(6))
-        path =
+        let path =
             (directory.isEmpty ? "" : directory + "/") + ".\(pathLastComponent(outputPath)).\(name).scratch-\(suffix)"
-        descriptor = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        self.path = path
+        let (fd, error) = SystemCall.retryingRaw {
+            open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        }
+        descriptor = fd
         if descriptor < 0 {
-            throw OTAError(.ioCreate, "\(path): cannot create a scratch file", cause: SystemCall.errnoText())
+            throw OTAError(.ioCreate, "\(path): cannot create a scratch file", cause: SystemCall.errnoText(error))
         }
     }
 
     deinit {
-        if descriptor >= 0 { close(descriptor) }
+        if descriptor >= 0 { SystemCall.close(descriptor) }
         unlink(path)
     }
 

@@ -129,6 +129,34 @@ package enum SystemCall {
         }
     }
 
+    /// Closes `descriptor`. Never retried: Linux releases the descriptor even when `close` reports
+    /// `EINTR`, and a second call could close one another thread has just been given. Nothing is
+    /// reported: a file whose bytes matter is fsync'd (and that checked) before it is closed.
+    package static func close(_ descriptor: Int32) {
+        _ = Glibc.close(descriptor)
+    }
+
+    /// The status (`fstat`) of an open descriptor.
+    package static func status(_ descriptor: Int32, path: String) throws(OTAError) -> stat {
+        var info = stat()
+        try retrying("fstat", path: path) { fstat(descriptor, &info) }
+        return info
+    }
+
+    /// Takes an exclusive `flock` on `descriptor` without waiting: false when another process
+    /// (or another open file description) holds it.
+    package static func tryLock(_ descriptor: Int32, path: String) throws(OTAError) -> Bool {
+        let (result, error) = retryingRaw { flock(descriptor, LOCK_EX | LOCK_NB) }
+        if result == 0 { return true }
+        if error == EWOULDBLOCK { return false }
+        throw OTAError(.ioFailed, "\(path): lock failed", cause: errnoText(error))
+    }
+
+    /// Releases a `flock` taken by `tryLock`.
+    package static func unlock(_ descriptor: Int32) {
+        _ = retryingRaw { flock(descriptor, LOCK_UN) }
+    }
+
     /// Renames `source` to `destination` (`rename`: atomic within one file system). A failure is
     /// `code` with `message` (by default, one naming both paths) and errno's text as the cause.
     package static func rename(

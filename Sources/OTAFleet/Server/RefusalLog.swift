@@ -25,7 +25,7 @@ final class RefusalLog: Sendable {
         lock.withLock { _ in
             let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
             guard descriptor >= 0 else { return }
-            defer { close(descriptor) }
+            defer { SystemCall.close(descriptor) }
             _ = line.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
             _ = fsync(descriptor)
         }

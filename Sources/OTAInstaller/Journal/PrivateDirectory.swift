@@ -31,11 +31,13 @@ final class PrivateDirectory {
                 error == ENOENT ? .ioNotFound : .ioOpen, "\(path): cannot open the installer's private directory",
                 cause: SystemCall.errnoText(error))
         }
-        var info = stat()
-        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR, info.st_uid == geteuid(),
-            info.st_mode & 0o077 == 0
-        else {
-            close(fd)
+        let info: stat
+        do throws(OTAError) { info = try SystemCall.status(fd, path: path) } catch {
+            SystemCall.close(fd)
+            throw error
+        }
+        guard (info.st_mode & S_IFMT) == S_IFDIR, info.st_uid == geteuid(), info.st_mode & 0o077 == 0 else {
+            SystemCall.close(fd)
             throw OTAError(
                 .vehiclePrivateDir,
                 "\(path): the installer's private directory must be a directory of ours with mode 0700")
@@ -44,8 +46,8 @@ final class PrivateDirectory {
     }
 
     deinit {
-        if lockDescriptor >= 0 { close(lockDescriptor) }
-        close(descriptor)
+        if lockDescriptor >= 0 { SystemCall.close(lockDescriptor) }
+        SystemCall.close(descriptor)
     }
 
     /// Takes an exclusive lock for the life of this object (one installer at a time), waiting
@@ -55,9 +57,9 @@ final class PrivateDirectory {
             openat(descriptor, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         }
         var waited = 0.0
-        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+        while try !lockTaken(fd) {
             guard waited < timeout else {
-                close(fd)
+                SystemCall.close(fd)
                 throw OTAError(.installBusy, "another installer holds \(path)/lock")
             }
             usleep(10_000)
@@ -68,6 +70,13 @@ final class PrivateDirectory {
 
     private var lockDescriptor: Int32 = -1
 
+    private func lockTaken(_ fd: Int32) throws(OTAError) -> Bool {
+        do { return try SystemCall.tryLock(fd, path: "\(path)/lock") } catch {
+            SystemCall.close(fd)
+            throw error
+        }
+    }
+
     /// Reads a whole file; nil when it does not exist.
     func read(_ name: String, limit: Int = 16 << 20) throws(OTAError) -> [UInt8]? {
         let (fd, error) = SystemCall.retryingRaw { openat(descriptor, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
@@ -75,14 +84,14 @@ final class PrivateDirectory {
             if error == ENOENT { return nil }
             throw OTAError(.ioOpen, "\(path)/\(name): cannot open", cause: SystemCall.errnoText(error))
         }
-        defer { close(fd) }
+        defer { SystemCall.close(fd) }
         return try SystemCall.readAll(fd, limit: limit, path: "\(path)/\(name)")
     }
 
     /// Replaces `name` atomically: temporary file, fsync, `renameat`, fsync of this directory.
     func write(_ name: String, _ bytes: [UInt8]) throws(OTAError) {
         let temporary = ".\(name).tmp"
-        unlinkat(descriptor, temporary, 0)
+        _ = SystemCall.retryingRaw { unlinkat(descriptor, temporary, 0) }
         let fd = try SystemCall.retrying("create", path: "\(path)/\(temporary)", code: .ioCreate) {
             openat(descriptor, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         }
@@ -90,10 +99,10 @@ final class PrivateDirectory {
             try SystemCall.writeAll(fd, bytes, path: "\(path)/\(temporary)")
             try SystemCall.retrying("fsync", path: "\(path)/\(temporary)") { fsync(fd) }
         } catch {
-            close(fd)
+            SystemCall.close(fd)
             throw error
         }
-        close(fd)
+        SystemCall.close(fd)
         try SystemCall.retrying("rename", path: "\(path)/\(name)") { renameat(descriptor, temporary, descriptor, name) }
         try SystemCall.retrying("directory fsync", path: path) { fsync(descriptor) }
     }

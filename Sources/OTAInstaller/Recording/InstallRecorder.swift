@@ -32,7 +32,7 @@ public final class JSONLinesRecorder: InstallRecorder {
             path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode: 0o640,
             what: "opening the debug record lines",
             code: .recordIo)
-        defer { close(fd) }
+        defer { SystemCall.close(fd) }
         if created {
             let slash = path.lastIndex(of: "/")
             try FileSystem.syncDirectory(slash.map { String(path[..<$0]) }.flatMap { $0.isEmpty ? "/" : $0 } ?? ".")

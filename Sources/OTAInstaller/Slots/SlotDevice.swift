@@ -34,29 +34,28 @@ package final class SlotDevice: SlotReading, SlotWriting {
     public init(path: String, writable: Bool) throws(OTAError) {
         self.path = path
         let fd = try SystemCall.open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC, what: "opening the slot")
-        var info = stat()
         do {
-            try SystemCall.retrying("fstat", path: path) { fstat(fd, &info) }
+            let info = try SystemCall.status(fd, path: path)
             if (info.st_mode & S_IFMT) == S_IFBLK {
                 capacity = UInt64(try SystemCall.retrying("seeking to the end", path: path) { lseek(fd, 0, SEEK_END) })
             } else {
                 capacity = UInt64(info.st_size)
             }
         } catch {
-            close(fd)
+            SystemCall.close(fd)
             throw error
         }
         descriptor = fd
     }
 
-    deinit { close(descriptor) }
+    deinit { SystemCall.close(descriptor) }
 
     /// Creates a file-backed slot of `capacity` bytes (sparse, zero-filled).
     public static func createFile(path: String, capacity: UInt64) throws(OTAError) {
         let fd = try SystemCall.open(
             path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode: 0o600, what: "creating the slot",
             code: .ioCreate)
-        defer { close(fd) }
+        defer { SystemCall.close(fd) }
         try SystemCall.retrying("sizing the slot", path: path) { ftruncate(fd, off_t(capacity)) }
         try SystemCall.retrying("fsync", path: path, code: .ioFsync) { fsync(fd) }
     }

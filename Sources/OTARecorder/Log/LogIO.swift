@@ -34,8 +34,11 @@ enum LogIO {
         let temporary = path + ".tmp"
         let fd = try SystemCall.open(
             temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode: 0o644, what: "create", code: .ioCreate)
-        do { try writeAll(fd, bytes, path: temporary) } catch { close(fd); throw error }
-        close(fd)
+        do { try writeAll(fd, bytes, path: temporary) } catch {
+            SystemCall.close(fd)
+            throw error
+        }
+        SystemCall.close(fd)
         try SystemCall.rename(temporary, to: path, message: "\(path): rename failed")
     }
 }

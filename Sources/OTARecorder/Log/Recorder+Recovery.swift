@@ -163,7 +163,7 @@ extension Recorder {
 
     private static func truncate(_ path: String, to length: Int64) throws(OTAError) {
         let fd = try SystemCall.open(path, O_WRONLY | O_CLOEXEC, what: "open to truncate")
-        defer { Glibc.close(fd) }
+        defer { SystemCall.close(fd) }
         try SystemCall.retrying("truncate", path: path, code: .ioTruncate) { ftruncate(fd, off_t(length)) }
         try LogIO.sync(fd, path: path)
     }

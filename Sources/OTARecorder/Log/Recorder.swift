@@ -92,7 +92,7 @@ public final class Recorder {
     }
 
     deinit {
-        if segmentFD >= 0 { Glibc.close(segmentFD) }
+        if segmentFD >= 0 { SystemCall.close(segmentFD) }
         if lockFD >= 0 { Self.unlock(lockFD) }
     }
 
@@ -220,7 +220,7 @@ public final class Recorder {
         let fd = try SystemCall.open(
             path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, mode: 0o600, what: "create segment",
             code: .ioCreate)
-        if segmentFD >= 0 { Glibc.close(segmentFD) }
+        if segmentFD >= 0 { SystemCall.close(segmentFD) }
         segmentFD = fd
         segment = name
         segmentSize = 0
@@ -247,15 +247,18 @@ public final class Recorder {
         let path = layout.path(segment)
         let fd = try SystemCall.open(path, O_WRONLY | O_APPEND | O_CLOEXEC, what: "open segment")
         segmentFD = fd
-        var info = stat()
-        fstat(fd, &info)
-        segmentSize = Int64(info.st_size)
+        segmentSize = Int64(try SystemCall.status(fd, path: path).st_size)
     }
 
     static func lock(_ layout: LogLayout) throws(OTAError) -> Int32 {
         let fd = try SystemCall.open(layout.lockPath, O_RDWR | O_CREAT | O_CLOEXEC, mode: 0o600, what: "open lock file")
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            Glibc.close(fd)
+        let taken: Bool
+        do throws(OTAError) { taken = try SystemCall.tryLock(fd, path: layout.lockPath) } catch {
+            SystemCall.close(fd)
+            throw error
+        }
+        if !taken {
+            SystemCall.close(fd)
             throw OTAError(.recordsBusy, "\(layout.directory): another process is writing this log")
         }
         return fd
@@ -265,7 +268,7 @@ public final class Recorder {
     /// at this moment holds a copy of the descriptor until it execs, and would otherwise keep
     /// the lock (and make the next open fail with `records.busy`).
     static func unlock(_ fd: Int32) {
-        flock(fd, LOCK_UN)
-        Glibc.close(fd)
+        SystemCall.unlock(fd)
+        SystemCall.close(fd)
     }
 }

@@ -317,6 +317,14 @@ struct CommandLineTests {
                 "\(command): \(lines.stderr)")
             #expect(events.allSatisfy { $0["step"] is String && $0["done"] is Int }, "\(command)")
             #expect((events.last?["done"] as? Int) == (events.last?["total"] as? Int), "\(command)")
+            // Delta progress counts bytes (of the new image for create, of the patch for apply), so
+            // rate and ETA mean something.
+            if command[0] == "delta" {
+                let counted = command[3]  // create: the new image; apply: the patch
+                let size = try FileManager.default.attributesOfItem(atPath: counted)[.size] as? Int
+                #expect(events.allSatisfy { $0["total"] as? Int == size }, "\(command): \(lines.stderr)")
+                #expect(events.allSatisfy { $0["bytesPerSecond"] is Int }, "\(command): \(lines.stderr)")
+            }
         }
     }
 

@@ -79,9 +79,11 @@ struct DeltaCommand: ParsableCommand {
             options.referenceTransform = execTransform
             options.pairAArch64References = aarch64Pairs
             let progress = progressOptions.display(json: outputOptions.json)
+            // Both phases report the fraction of the new image matched so far.
+            let total = progress.isSilent ? 0 : UInt64(try InputFile(path: new).size())
             let report = try Delta.createPatch(
                 old: old, new: new, output: output, options: options,
-                progress: { progress.update(phase: $0, fraction: $1) })
+                progress: { progress.update(phase: $0, fraction: $1, of: total) })
             progress.finish()
             let ratio = report.newSize > 0 ? Double(report.patchSize) / Double(report.newSize) * 100 : 0
             let percent = String(format: "%.2f", ratio)
@@ -108,8 +110,11 @@ struct DeltaCommand: ParsableCommand {
 
         func run() throws {
             let progress = progressOptions.display(json: outputOptions.json)
+            // Apply reports the fraction of the patch read.
+            let total = progress.isSilent ? 0 : UInt64(try InputFile(path: patch).size())
             let report = try Delta.applyPatch(
-                old: old, patch: patch, output: output, progress: { progress.update(phase: $0, fraction: $1) })
+                old: old, patch: patch, output: output,
+                progress: { progress.update(phase: $0, fraction: $1, of: total) })
             progress.finish()
             let seconds = String(format: "%.2f", report.seconds)
             Output.succeed(

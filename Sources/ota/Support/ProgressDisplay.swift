@@ -85,10 +85,11 @@ final class ProgressDisplay: @unchecked Sendable {
         }
     }
 
-    /// A fraction of a phase whose byte count is not known (delta matching).
-    func update(phase: String, fraction: Double) {
+    /// A fraction of a phase that works through `total` bytes (delta create: the new image; delta
+    /// apply: the patch), shown as bytes so the rate and time left are real.
+    func update(phase: String, fraction: Double, of total: UInt64) {
         let clamped = min(max(fraction, 0), 1)
-        update(WorkProgress(step: phase, done: UInt64((clamped * 10_000).rounded()), total: 10_000))
+        update(WorkProgress(step: phase, done: UInt64((clamped * Double(total)).rounded()), total: total))
     }
 
     /// Removes the bar before the result is printed.

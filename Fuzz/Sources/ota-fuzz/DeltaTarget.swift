@@ -17,10 +17,29 @@ struct DeltaTarget: FuzzTarget {
     static let summary = "Delta.apply (DeltaDecoder): raw patches, fixed-up headers, and encoder-framed op streams"
 
     /// The old image every patch applies to (deterministic; `SeedMaker` diffs against it). Its
-    /// pseudo-random stretches hold x86-64 and AArch64 reference-like bytes for ADDP to find.
-    static let old: [UInt8] = (0..<20_000).map { index in
-        index % 4096 < 1024 ? 0 : UInt8(truncatingIfNeeded: (index &* 2_654_435_761) >> 13)
-    }
+    /// pseudo-random stretches hold x86-64 and AArch64 reference-like bytes for ADDP to find; the
+    /// start of each 4 KiB page holds AArch64 ADRP + ADD/LDR pairs whose targets lie in their own
+    /// page, so format 4 finds paired sites wherever a transform declares AArch64 code there.
+    static let old: [UInt8] = {
+        var image: [UInt8] = (0..<20_000).map { index in
+            index % 4096 < 1024 ? 0 : UInt8(truncatingIfNeeded: (index &* 2_654_435_761) >> 13)
+        }
+        for page in 0..<5 {
+            for pair in 0..<16 {
+                let at = page * 4096 + 64 * pair
+                let register = UInt32(pair % 8)
+                let use: UInt32 =
+                    pair % 2 == 0
+                    ? 0x9100_0000 | UInt32(16 * pair) << 10 | register << 5 | register  // add xR, xR, #16·pair
+                    : 0xF940_0000 | UInt32(pair) << 10 | register << 5 | 1  // ldr x1, [xR, #8·pair]
+                // adrp xR, (this page); mov x9, x10; the use.
+                for (k, word) in [0x9000_0000 | register, 0xAA0A_03E9, use].enumerated() {
+                    for b in 0..<4 { image[at + 4 * k + b] = UInt8(truncatingIfNeeded: word >> (8 * UInt32(b))) }
+                }
+            }
+        }
+        return image
+    }()
 
     let oldHashes: [HashAlgorithm: [UInt8]]
 

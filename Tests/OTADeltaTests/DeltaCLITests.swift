@@ -41,4 +41,23 @@ import Testing
         let missing = try Self.run(["delta", "apply", directory + "/nope", directory + "/p", "-o", directory + "/bad"])
         #expect(missing.status == 1)
     }
+
+    @Test func `AArch64 programs get format 4 unless --no-aarch64-pairs asks for format 3`() throws {
+        let temporary = try TemporaryDirectory("ota-delta-cli-pairs")
+        let directory = temporary.path
+        let (old, new) = ReferenceTransformTests.pair(.aarch64)
+        try Data(old).write(to: URL(fileURLWithPath: directory + "/old"))
+        try Data(new).write(to: URL(fileURLWithPath: directory + "/new"))
+        for (flags, version) in [([String](), UInt8(4)), (["--no-aarch64-pairs"], 3)] {
+            let create = try Self.run(
+                ["delta", "create", directory + "/old", directory + "/new", "-o", directory + "/p"] + flags)
+            #expect(create.status == 0)
+            let patch = try Data(contentsOf: URL(fileURLWithPath: directory + "/p"))
+            #expect(patch[8] == version, "\(flags)")
+            let apply = try Self.run(["delta", "apply", directory + "/old", directory + "/p", "-o", directory + "/out"])
+            #expect(apply.status == 0)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: directory + "/out")) == Data(new))
+            try FileManager.default.removeItem(atPath: directory + "/out")
+        }
+    }
 }

@@ -266,6 +266,9 @@ import Testing
         let attacks = [
             "=HYPERLINK(\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\r=1", " =1+1", "\u{FF1D}1+1",
             "<script>alert(1)</script>", "apply, \"stage\" 2",
+            // A combining mark after a special character makes one grapheme with it: escaping by
+            // character once let these through.
+            "\"\u{301} onmouseover=alert(2) x=\"", "<\u{301}img src=x onerror=alert(3)>", "&\u{301}amp;",
         ]
         for (index, text) in attacks.enumerated() {
             var record = Fleet.record(vin: "V1", index: index, time: Fleet.start)
@@ -287,6 +290,8 @@ import Testing
         let html = String(decoding: try FileSystem.read(ws.path + "/out/report.html"), as: UTF8.self)
         #expect(!html.contains("<script>"))
         #expect(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
+        #expect(!html.contains("\"\u{301}") && !html.contains("<\u{301}") && !html.contains("&\u{301}"))
+        #expect(html.contains("&quot;\u{301} onmouseover") && html.contains("&lt;\u{301}img"))
     }
 }
 

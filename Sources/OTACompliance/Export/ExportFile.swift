@@ -1,20 +1,32 @@
 import OTACore
 
-/// One export output file: buffered writes into an `AtomicFileWriter` (nothing appears under the
-/// final name unless the whole export succeeds), hashed as it is written for the manifest.
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// One export output file, created in the export's private staging directory: buffered writes,
+/// hashed as they are written for the manifest. Nothing is synced file by file: the exporter
+/// syncs the staging directory's file system once and then renames the whole directory into
+/// place, so a failure at any point leaves no export, and a finished one survives power loss.
 final class ExportFile {
     let name: String
-    private let writer: AtomicFileWriter
+    private let path: String
+    private var descriptor: Int32
     private let hasher: Hasher
     private var buffer: [UInt8] = []
     private(set) var size: Int64 = 0
 
     init(directory: String, name: String, hash: HashAlgorithm) throws(OTAError) {
         self.name = name
-        writer = try AtomicFileWriter(path: directory + "/" + name)
+        path = directory + "/" + name
+        descriptor = try SystemCall.open(
+            path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode: 0o644, what: "create",
+            code: .ioCreate)
         hasher = try Hasher(hash)
         buffer.reserveCapacity(1 << 18)
     }
+
+    deinit { if descriptor >= 0 { Glibc.close(descriptor) } }
 
     func write(_ text: String) throws(OTAError) {
         buffer.append(contentsOf: text.utf8)
@@ -29,16 +41,24 @@ final class ExportFile {
     private func flush() throws(OTAError) {
         guard !buffer.isEmpty else { return }
         hasher.update(buffer)
-        try writer.write(buffer)
+        try SystemCall.writeAll(descriptor, buffer, path: path)
         size += Int64(buffer.count)
         buffer.removeAll(keepingCapacity: true)
     }
 
-    /// Flushes and returns the file's digest; `commit()` later moves it into place.
+    /// Flushes and returns the file's digest; `commit()` later closes it.
     func finish() throws(OTAError) -> Digest {
         try flush()
         return hasher.finalize()
     }
 
-    func commit() throws(OTAError) { try writer.commit() }
+    /// Closes the file (a write error the kernel reports only at close is an error here).
+    func commit() throws(OTAError) {
+        let fd = descriptor
+        descriptor = -1
+        // Not retried: on Linux the descriptor is gone even when close reports EINTR.
+        if Glibc.close(fd) == -1, errno != EINTR {
+            throw OTAError(.ioFailed, "\(path): close failed", cause: SystemCall.errnoText())
+        }
+    }
 }

@@ -79,6 +79,12 @@ public struct Exporter {
         var committed = false
         defer { if !committed { try? FileManager.default.removeItem(atPath: staging) } }
         let summary = try write(store: store, filter: filter, into: staging, reported: directory)
+        // Every file of the export on disk before it takes its name (the files are not synced one by one).
+        try FileSystem.syncFileSystem(of: staging)
+        if FileSystem.isDirectory(staging + "/" + ExportEvidence.directory) {
+            try FileSystem.syncDirectory(staging + "/" + ExportEvidence.directory)
+        }
+        try FileSystem.syncDirectory(staging)
         if FileSystem.exists(directory) {
             let old =
                 parent + "/." + Self.lastComponent(of: directory) + ".replaced-" + Hex.encode(try SecureRandom.bytes(6))

@@ -88,4 +88,19 @@ extension FileSystem {
         defer { SystemCall.close(fd) }
         try SystemCall.retrying("fsync", path: path) { fsync(fd) }
     }
+
+    /// Flushes every file of the file system holding `path` (Linux `syncfs`, which the Glibc
+    /// module does not declare, so it is looked up; `sync()` where it is missing): one call for
+    /// a directory of many files written without a sync each.
+    package static func syncFileSystem(of path: String) throws(OTAError) {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "syncfs") else {
+            sync()
+            return
+        }
+        let syncfs = unsafeBitCast(symbol, to: (@convention(c) (Int32) -> Int32).self)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw OTAError(.ioOpen, "\(path): cannot open to sync", cause: SystemCall.errnoText()) }
+        defer { close(fd) }
+        try SystemCall.retrying("syncfs", path: path) { syncfs(fd) }
+    }
 }

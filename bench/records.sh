@@ -36,11 +36,13 @@ KEYS=$(realpath "$(dirname "$0")/../keys-sample/intl")
 cp "$KEYS/vehicle/device.key" "$WORK/device.pem"
 cp "$KEYS/vehicle/device.crt" "$WORK/device.crt"
 
-# measure LABEL COMMAND...: runs COMMAND under /usr/bin/time -v; sets SECONDS_TAKEN and PEAK_KB.
+# measure LABEL COMMAND...: runs COMMAND under /usr/bin/time -v; sets SECONDS_TAKEN (wall),
+# CPU_TAKEN (user + system: the figure that holds on a shared, loaded machine) and PEAK_KB.
 measure() {
     local label=$1; shift
     /usr/bin/time -v -o "$WORK/time.$label" "$@" > "$WORK/out.$label"
     SECONDS_TAKEN=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,p,":"); s=0; for(i=1;i<=n;i++) s=s*60+p[i]; print s}' "$WORK/time.$label")
+    CPU_TAKEN=$(awk -F': ' '/User time|System time/ {s += $2} END {printf "%.2f", s}' "$WORK/time.$label")
     PEAK_KB=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.$label")
 }
 rate() { awk -v n="$1" -v s="$2" 'BEGIN { if (s <= 0) s = 0.01; printf "%.0f", n / s }'; }
@@ -52,22 +54,22 @@ ROWS=()
 # 1. Append with durability: write + fsync per record, one log (the vehicle's path).
 measure append "$RIG" stress-append "$WORK/durable" --key "$WORK/device.pem" --count "$DURABLE_APPENDS" \
     --checkpoint-interval 256
-ROWS+=("| append, fsync per record (1 log) | $DURABLE_APPENDS records | ${SECONDS_TAKEN} s | $(rate "$DURABLE_APPENDS" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
+ROWS+=("| append, fsync per record (1 log) | $DURABLE_APPENDS records | ${SECONDS_TAKEN} s | ${CPU_TAKEN} s | $(rate "$DURABLE_APPENDS" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
 
 # 2. Generate the fleet: one log per vehicle (bulk durability: no fsync per record).
 measure simulate "$RIG" simulate "$WORK/fleet" --key "$WORK/device.pem" --vehicles "$VEHICLES" --records "$PER"
-ROWS+=("| generate fleet logs, no fsync ($VEHICLES logs) | $TOTAL records | ${SECONDS_TAKEN} s | $(rate "$TOTAL" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
+ROWS+=("| generate fleet logs, no fsync ($VEHICLES logs) | $TOTAL records | ${SECONDS_TAKEN} s | ${CPU_TAKEN} s | $(rate "$TOTAL" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
 LOG_BYTES=$(du -sb "$WORK/fleet" | cut -f1)
 
 # 3. Verify every log (chain, signatures, HEAD), one process.
 measure verify "$OTA" records verify --key "$WORK/device.crt" "$WORK"/fleet/*
-ROWS+=("| verify ($VEHICLES logs) | $TOTAL records | ${SECONDS_TAKEN} s | $(rate "$TOTAL" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
+ROWS+=("| verify ($VEHICLES logs) | $TOTAL records | ${SECONDS_TAKEN} s | ${CPU_TAKEN} s | $(rate "$TOTAL" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
 
 # 4. Ingest into the SQLite fleet store (verifies again), then again (idempotent: adds nothing).
 measure ingest "$OTA" records ingest --store "$WORK/fleet.db" --key "$WORK/device.crt" "$WORK"/fleet/*
-ROWS+=("| ingest into SQLite ($VEHICLES logs) | $TOTAL records | ${SECONDS_TAKEN} s | $(rate "$TOTAL" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
+ROWS+=("| ingest into SQLite ($VEHICLES logs) | $TOTAL records | ${SECONDS_TAKEN} s | ${CPU_TAKEN} s | $(rate "$TOTAL" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
 measure reingest "$OTA" records ingest --store "$WORK/fleet.db" --key "$WORK/device.crt" "$WORK"/fleet/*
-ROWS+=("| ingest the same logs again (adds nothing) | $TOTAL records | ${SECONDS_TAKEN} s | $(rate "$TOTAL" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
+ROWS+=("| ingest the same logs again (adds nothing) | $TOTAL records | ${SECONDS_TAKEN} s | ${CPU_TAKEN} s | $(rate "$TOTAL" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
 DB_BYTES=$(du -cb "$WORK"/fleet.db* | tail -1 | cut -f1)
 
 # 4b. The register's indexed lookups: which vehicles run a SWIN now (SWIN-5: the simulation
@@ -76,17 +78,20 @@ DB_BYTES=$(du -cb "$WORK"/fleet.db* | tail -1 | cut -f1)
 #     store open, query): the median of 5.
 lookup() {
     local label=$1; shift
-    local times=()
+    local times=() cpus=()
     for _ in 1 2 3 4 5; do
         measure "$label" "$@"
         times+=("$SECONDS_TAKEN")
+        cpus+=("$CPU_TAKEN")
     done
     SECONDS_TAKEN=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 3p)
+    CPU_TAKEN=$(printf '%s\n' "${cpus[@]}" | sort -n | sed -n 3p)
 }
-SWIN_VEHICLES=$(lookup swin "$OTA" records register --store "$WORK/fleet.db" --swin SWIN-5 --json; grep -o '"vin"' "$WORK/out.swin" | wc -l)
-ROWS+=("| which vehicles run SWIN-5 now (\`records register --swin\`, whole process, median of 5) | $SWIN_VEHICLES vehicles found | ${SECONDS_TAKEN} s | | $(mib "$PEAK_KB") MiB |")
+lookup swin "$OTA" records register --store "$WORK/fleet.db" --swin SWIN-5 --json
+SWIN_VEHICLES=$(grep -o '"vin"' "$WORK/out.swin" | wc -l)
+ROWS+=("| which vehicles run SWIN-5 now (\`records register --swin\`, whole process, median of 5) | $SWIN_VEHICLES vehicles found | ${SECONDS_TAKEN} s | ${CPU_TAKEN} s | | $(mib "$PEAK_KB") MiB |")
 lookup history "$OTA" records register --store "$WORK/fleet.db" --vin LSVSIM00000000042 --json
-ROWS+=("| one vehicle's software history (\`records register --vin\`, whole process, median of 5) | 1 vehicle | ${SECONDS_TAKEN} s | | $(mib "$PEAK_KB") MiB |")
+ROWS+=("| one vehicle's software history (\`records register --vin\`, whole process, median of 5) | 1 vehicle | ${SECONDS_TAKEN} s | ${CPU_TAKEN} s | | $(mib "$PEAK_KB") MiB |")
 
 # 5. Exports: one campaign (a quarter of the fleet's records), then everything; memory must not
 #    grow with the number of records.
@@ -94,18 +99,18 @@ SIGNER=(--key "$KEYS/compliance/compliance-signer.key" --cert "$KEYS/compliance/
 measure export-campaign "$OTA" records export --store "$WORK/fleet.db" "${SIGNER[@]}" -o "$WORK/export-campaign" \
     --campaign CAMP-2026-1 --format csv,jsonl,html
 CAMPAIGN=$(grep -o '"entries":[0-9]*' "$WORK/export-campaign/manifest.json" | cut -d: -f2)
-ROWS+=("| export one campaign, CSV + JSONL + HTML + chain evidence | $CAMPAIGN records | ${SECONDS_TAKEN} s | $(rate "$CAMPAIGN" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
+ROWS+=("| export one campaign, CSV + JSONL + HTML + chain evidence | $CAMPAIGN records | ${SECONDS_TAKEN} s | ${CPU_TAKEN} s | $(rate "$CAMPAIGN" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
 measure export-all "$OTA" records export --store "$WORK/fleet.db" "${SIGNER[@]}" -o "$WORK/export-all" \
     --format csv,jsonl,html
 ALL=$(grep -o '"entries":[0-9]*' "$WORK/export-all/manifest.json" | cut -d: -f2)
-ROWS+=("| export everything, CSV + JSONL + HTML + chain evidence | $ALL records | ${SECONDS_TAKEN} s | $(rate "$ALL" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
+ROWS+=("| export everything, CSV + JSONL + HTML + chain evidence | $ALL records | ${SECONDS_TAKEN} s | ${CPU_TAKEN} s | $(rate "$ALL" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
 EXPORT_BYTES=$(du -sb "$WORK/export-all" | cut -f1)
 measure verify-export "$OTA" records verify-export "$WORK/export-all" --trust "$KEYS/trust"
-ROWS+=("| verify-export (everything: signer role, files, chain evidence of every vehicle) | $ALL records | ${SECONDS_TAKEN} s | $(rate "$ALL" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
+ROWS+=("| verify-export (everything: signer role, files, chain evidence of every vehicle) | $ALL records | ${SECONDS_TAKEN} s | ${CPU_TAKEN} s | $(rate "$ALL" "$SECONDS_TAKEN") records/s | $(mib "$PEAK_KB") MiB |")
 
 echo "Records benchmark: $VEHICLES vehicles x $PER records = $TOTAL records; $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg) at the end; $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "logs $(mib $((LOG_BYTES / 1024))) MiB, store $(mib $((DB_BYTES / 1024))) MiB, full export $(mib $((EXPORT_BYTES / 1024))) MiB"
 echo
-echo "| step | volume | time | rate | peak memory |"
-echo "|---|---|---|---|---|"
+echo "| step | volume | wall time | CPU time | rate (wall) | peak memory |"
+echo "|---|---|---|---|---|---|"
 printf '%s\n' "${ROWS[@]}"

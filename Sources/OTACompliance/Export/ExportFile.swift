@@ -26,7 +26,7 @@ final class ExportFile {
         buffer.reserveCapacity(1 << 18)
     }
 
-    deinit { if descriptor >= 0 { Glibc.close(descriptor) } }
+    deinit { if descriptor >= 0 { SystemCall.close(descriptor) } }
 
     func write(_ text: String) throws(OTAError) {
         buffer.append(contentsOf: text.utf8)
@@ -52,13 +52,10 @@ final class ExportFile {
         return hasher.finalize()
     }
 
-    /// Closes the file (a write error the kernel reports only at close is an error here).
-    func commit() throws(OTAError) {
-        let fd = descriptor
+    /// Closes the file; its bytes reach the disk with the exporter's one sync of the staging
+    /// directory's file system, which reports a failed write.
+    func commit() {
+        SystemCall.close(descriptor)
         descriptor = -1
-        // Not retried: on Linux the descriptor is gone even when close reports EINTR.
-        if Glibc.close(fd) == -1, errno != EINTR {
-            throw OTAError(.ioFailed, "\(path): close failed", cause: SystemCall.errnoText())
-        }
     }
 }

@@ -219,7 +219,7 @@ public struct Exporter {
                 // the common limit of 1024; ~10,000 under this machine's 20,000).
                 for file in written {
                     try list(file)
-                    try file.commit()
+                    file.commit()
                 }
             }
         }
@@ -244,8 +244,8 @@ public struct Exporter {
         try manifestWriter.write(manifestBytes)
         let signatureWriter = try AtomicFileWriter(path: directory + "/" + ExportManifest.signatureName)
         try signatureWriter.write(signatureFile)
-        for (_, file) in files { try file.commit() }
-        for file in extra { try file.commit() }
+        for (_, file) in files { file.commit() }
+        for file in extra { file.commit() }
         try manifestWriter.commit()
         try signatureWriter.commit()
         return Summary(

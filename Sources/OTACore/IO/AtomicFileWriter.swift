@@ -98,9 +98,8 @@ extension FileSystem {
             return
         }
         let syncfs = unsafeBitCast(symbol, to: (@convention(c) (Int32) -> Int32).self)
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { throw OTAError(.ioOpen, "\(path): cannot open to sync", cause: SystemCall.errnoText()) }
-        defer { close(fd) }
+        let fd = try SystemCall.open(path, O_RDONLY | O_CLOEXEC, what: "open to sync")
+        defer { SystemCall.close(fd) }
         try SystemCall.retrying("syncfs", path: path) { syncfs(fd) }
     }
 }

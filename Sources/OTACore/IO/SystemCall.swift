@@ -131,7 +131,8 @@ package enum SystemCall {
 
     /// Closes `descriptor`. Never retried: Linux releases the descriptor even when `close` reports
     /// `EINTR`, and a second call could close one another thread has just been given. Nothing is
-    /// reported: a file whose bytes matter is fsync'd (and that checked) before it is closed.
+    /// reported: a file whose bytes matter is fsync'd, or its file system synced (`FileSystem.syncFileSystem`),
+    /// and that checked.
     package static func close(_ descriptor: Int32) {
         _ = Glibc.close(descriptor)
     }

@@ -235,19 +235,21 @@ public struct Exporter {
             files: listed)
         let manifestBytes = manifest.bytes + [0x0a]
         let signature = try signer.key.signature(for: manifestBytes)
-        let signatureFile =
+        let signatureBytes =
             JSONValue.object([
                 "alg": .string(algorithm.rawValue), "key": .string(try signer.key.publicKey.keyID(.sha256).hex),
                 "sig": .string(Hex.encode(signature)),
             ]).bytes + [0x0a]
-        let manifestWriter = try AtomicFileWriter(path: directory + "/" + ExportManifest.manifestName)
-        try manifestWriter.write(manifestBytes)
-        let signatureWriter = try AtomicFileWriter(path: directory + "/" + ExportManifest.signatureName)
-        try signatureWriter.write(signatureFile)
+        let manifestFile = try ExportFile(directory: directory, name: ExportManifest.manifestName, hash: hash)
+        try manifestFile.write(bytes: manifestBytes)
+        _ = try manifestFile.finish()
+        let signatureFile = try ExportFile(directory: directory, name: ExportManifest.signatureName, hash: hash)
+        try signatureFile.write(bytes: signatureBytes)
+        _ = try signatureFile.finish()
         for (_, file) in files { file.commit() }
         for file in extra { file.commit() }
-        try manifestWriter.commit()
-        try signatureWriter.commit()
+        manifestFile.commit()
+        signatureFile.commit()
         return Summary(
             directory: reported, entries: entries, vehicles: vehicles, highlighted: highlighted,
             files: listed.compactMap { $0["name"]?.stringValue } + [

@@ -187,8 +187,9 @@ import Testing
         #expect(verification.evidenceVehicles == 2)
     }
 
-    /// Names an exporter never writes: a word, a sign, hex, a digit of another script, too short.
-    @Test(arguments: ["first", "+001", "0x01", "00\u{0661}1", "001"])
+    /// Names an exporter never writes: a word, a sign, hex, a digit of another script, too short,
+    /// a second name for vehicle 1 (an extra leading zero), vehicle 0.
+    @Test(arguments: ["first", "+001", "0x01", "00\u{0661}1", "001", "00001", "0000"])
     func `evidence files whose names are not numbers are refused`(name: String) throws {
         let ws = Workspace(); defer { ws.cleanup() }
         let store = try Fleet.store(ws, vehicles: 1, count: 4)

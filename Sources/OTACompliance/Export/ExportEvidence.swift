@@ -19,15 +19,18 @@ public enum ExportEvidence {
     }
 
     /// The vehicle number in an evidence file's name (`evidence/0042.json` → 42); nil for any
-    /// other name. Verifiers order evidence by this number, not by the name's text (`10000`
-    /// sorts as text before `9999`).
+    /// name the exporter would not write, so each number has one name (`00042` and `0000` are
+    /// refused). Verifiers order evidence by this number, not by the name's text (`10000` sorts
+    /// as text before `9999`).
     static func number(ofFile name: String) -> Int? {
         guard name.hasPrefix(directory + "/") else { return nil }
         let file = name.dropFirst(directory.count + 1)
         guard let dot = file.lastIndex(of: "."), [".log", ".json"].contains(file[dot...]) else { return nil }
         let digits = file[..<dot]
-        guard (4...9).contains(digits.count), digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
-        return Int(digits)
+        guard (4...9).contains(digits.count), digits.allSatisfy({ $0.isASCII && $0.isNumber }),
+            let number = Int(digits), number >= 1, fileStem(number) == digits
+        else { return nil }
+        return number
     }
 
     /// Writes one vehicle's evidence; returns its two files (to list and commit).

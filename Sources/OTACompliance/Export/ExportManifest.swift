@@ -110,14 +110,21 @@ public enum ExportManifest {
 
         // Every listed file, and nothing else.
         var names: Set<String> = [manifestName, signatureName]
+        var evidence: [(number: Int, name: String)] = []
         for file in files {
             guard let name = file["name"]?.stringValue, let size = file["bytes"]?.integerValue,
                 let digest = file["digest"]?.stringValue,
                 isSafeName(name)
             else { problems.append("manifest.json: a file entry is malformed"); continue }
             names.insert(name)
-            if name.hasPrefix(ExportEvidence.directory + "/"), ExportEvidence.number(ofFile: name) == nil {
-                problems.append("\(name): not a numbered evidence file (evidence/NNNN.log or evidence/NNNN.json)")
+            if name.hasPrefix(ExportEvidence.directory + "/") {
+                if let number = ExportEvidence.number(ofFile: name) {
+                    if name.hasSuffix(".json") { evidence.append((number, name)) }
+                } else {
+                    problems.append(
+                        "\(name): not a numbered evidence file (evidence/NNNN.log or evidence/NNNN.json, as the exporter names them)"
+                    )
+                }
             }
             let path = directory + "/" + name
             guard FileSystem.exists(path) else { problems.append("\(name): missing"); continue }
@@ -152,21 +159,19 @@ public enum ExportManifest {
             files: files.compactMap { $0["name"]?.stringValue }, signer: certificates[0].subject, problems: problems)
         guard problems.isEmpty else { return verification }
         if manifest["evidence"] == .bool(true) {
-            try checkEvidence(directory: directory, manifest: manifest, trust: trust, at: time, into: &verification)
+            try checkEvidence(
+                directory: directory, names: evidence.sorted { $0.number < $1.number }.map(\.name), manifest: manifest,
+                trust: trust, at: time, into: &verification)
         }
         return verification
     }
 
-    /// Vehicle by vehicle (the evidence files, in number order, and the JSON Lines rows come in
-    /// the same order), so memory holds one vehicle's evidence at a time.
+    /// Vehicle by vehicle (the evidence files `names`, in number order, and the JSON Lines rows
+    /// come in the same order), so memory holds one vehicle's evidence at a time.
     private static func checkEvidence(
-        directory: String, manifest: JSONValue, trust: TrustStore, at time: Date,
+        directory: String, names evidenceNames: [String], manifest: JSONValue, trust: TrustStore, at time: Date,
         into verification: inout Verification
     ) throws(OTAError) {
-        let evidenceNames = (manifest["files"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
-            .filter { $0.hasPrefix(ExportEvidence.directory + "/") && $0.hasSuffix(".json") }
-            .compactMap { name in ExportEvidence.number(ofFile: name).map { (number: $0, name: name) } }
-            .sorted { $0.number < $1.number }.map(\.name)
         let filter = ExportFilter(manifest["filter"])
         let jsonlPath = directory + "/" + ExportFormat.jsonl.fileName
         let rows: RowReader? = FileSystem.exists(jsonlPath) ? try RowReader(path: jsonlPath) : nil

@@ -34,7 +34,7 @@ extension CertificateIssuer {
     /// A vehicle certificate names its vehicle in the signer-id extension: the VIN, 17 characters
     /// of A-Z (no I, O, Q) and 0-9, which the fleet service and the vehicle's log go by; `what`
     /// names where the value came from in the error (`usage.signer-id`).
-    public static func checkVehicleSignerID(_ signerID: String?, what: String) throws(OTAError) {
+    package static func checkVehicleSignerID(_ signerID: String?, what: String) throws(OTAError) {
         guard let signerID else {
             throw OTAError(
                 .usageSignerId,

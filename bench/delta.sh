@@ -13,13 +13,15 @@
 # Results: a Markdown table on stdout and in bench/results/delta.md. Tool ota-f3 (not in the
 # default set) is ota without AArch64 ADRP pairs (format 3, `--no-aarch64-pairs`).
 # Env: TIMEOUT (seconds per tool run, default 300); PAIRS and TOOLS (space-separated subsets);
+# CORPUS_DIR (another corpus of NAME.old/NAME.new pairs, e.g. bench/delta-heldout.sh's; the
+# tuning corpus is then not built) and RESULTS_NAME (table name in bench/results, default delta);
 # REPEAT (runs of each diff and apply for ota, ota-plain and hdiffz, interleaved tool by tool,
 # medians reported; default 1; other tools run once).
 set -euo pipefail
 
 OTA=$(realpath "${1:-.build/release/ota}")
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-CORPUS=$ROOT/bench/corpus
+CORPUS=${CORPUS_DIR:-$ROOT/bench/corpus}
 RESULTS=$ROOT/bench/results
 WORK=$(mktemp -d /tmp/ota-delta-bench.XXXXXX)
 TIMEOUT=${TIMEOUT:-300}
@@ -90,8 +92,10 @@ PY
         cp $py/3.11.7/lib/libpython3.11.so.1.0 "$CORPUS/libpython.new"
     fi
 }
-[ -f "$CORPUS/.built-v3" ] || { build_corpus && touch "$CORPUS/.built-v3"; }
-[ -f "$CORPUS/.built-deb-v1" ] || { "$ROOT/bench/delta-corpus.sh" >/dev/null && touch "$CORPUS/.built-deb-v1"; }
+if [ -z "${CORPUS_DIR:-}" ]; then
+    [ -f "$CORPUS/.built-v3" ] || { build_corpus && touch "$CORPUS/.built-v3"; }
+    [ -f "$CORPUS/.built-deb-v1" ] || { "$ROOT/bench/delta-corpus.sh" >/dev/null && touch "$CORPUS/.built-deb-v1"; }
+fi
 HDP=$("$ROOT/bench/hdiffpatch.sh" 2>/dev/null || true)
 
 # ---- runs ---------------------------------------------------------------------------------
@@ -136,7 +140,7 @@ need detools || TOOLS=${TOOLS/hdiffpatch /}
 [ -n "$HDP" ] && [ -x "$HDP/hdiffz" ] || { echo "note: hdiffz/hpatchz did not build; their rows are missing" >&2; TOOLS=${TOOLS/hdiffz /}; }
 timed() { case $1 in ota | ota-plain | ota-f3 | hdiffz) echo "${REPEAT:-1}" ;; *) echo 1 ;; esac; }
 median() { sort -n | sed -n "$(( ($(wc -l <"$1") + 1) / 2 ))p"; }
-table=$RESULTS/delta.md
+table=$RESULTS/${RESULTS_NAME:-delta}.md
 {
     echo "| pair | old → new (bytes) | tool | patch bytes | % of new | diff s (CPU s) | diff RSS MiB | apply s (CPU s) | apply RSS MiB | ok |"
     echo "|---|---|---|---:|---:|---:|---:|---:|---:|---|"

@@ -14,16 +14,18 @@ deps:
 build: deps
 	$(SWIFT) build
 
-# Two executables: `ota` (vehicle side and tools, no server stack) and `ota-fleet` (the fleet
-# service, which `ota fleet ...` runs from beside `ota` or from PATH).
+# Three executables: `ota` (vehicle side and tools, no server stack), `ota-fleet` (the fleet
+# service, which `ota fleet ...` runs from beside `ota` or from PATH) and `ota-patch` (the
+# vehicle-side patch applier alone, without Foundation or libcurl).
 release: deps
 	$(SWIFT) build -c release --product ota
 	$(SWIFT) build -c release --product ota-fleet
+	$(SWIFT) build -c release --product ota-patch
 
 PREFIX ?= /usr/local
 install: release
 	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 755 .build/release/ota .build/release/ota-fleet $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 .build/release/ota .build/release/ota-fleet .build/release/ota-patch $(DESTDIR)$(PREFIX)/bin/
 
 test: deps
 	$(SWIFT) build --build-tests

@@ -1,4 +1,6 @@
-import Foundation
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// An estimate of what byte stretches will cost after xz, for choosing between storing new
 /// bytes literally and as differences against old bytes.

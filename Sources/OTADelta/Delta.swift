@@ -1,5 +1,4 @@
-internal import Foundation
-public import OTACore
+public import OTABase
 
 /// Delta images: `diff(old, new) -> patch` and a streaming `apply(old, patch) -> new`.
 ///

@@ -1,5 +1,5 @@
 internal import Dispatch
-public import OTACore
+public import OTABase
 
 /// Limits the decoder enforces against a hostile patch.
 public struct DeltaLimits: Sendable {
@@ -66,6 +66,8 @@ public final class DeltaDecoder {
     private var transform: ReferenceTransform?
     private var scanner: ReferenceScanner?
     private var mapIndex: ReferenceTransform.MapIndex?
+    /// The transform block's whole length once its sizes are read.
+    private var transformLength: Int?
     private var siteCache: [(block: Int64, sites: [ReferenceSite])] = []
     private var siteCacheNext = 0
     /// Old blocks whose sites are kept (ops mostly read old bytes in order, a few blocks apart).
@@ -112,8 +114,10 @@ public final class DeltaDecoder {
                     phase = header?.hasTransform == true ? .transform : .frameHeader
                 }
             case .transform:
-                pending.append(bytes[index])
-                index += 1
+                // Byte by byte until the block's sizes are read, then the rest at once.
+                let take = transformLength.map { min($0 - pending.count, bytes.count - index) } ?? 1
+                pending += bytes[index..<(index + take)]
+                index += take
                 try parseTransform()
             case .frameHeader:
                 guard let header, rawSeen < header.bodySize else {
@@ -222,6 +226,7 @@ public final class DeltaDecoder {
                 .deltaTransformInvalid,
                 "transform block declares \(raw) bytes in \(packed) (limit \(limits.maxTransformBytes) bytes)")
         }
+        transformLength = offset + Int(packed)
         guard pending.count == offset + Int(packed) else { return }
         var block: [UInt8] = []
         do {

@@ -1,5 +1,5 @@
 internal import Dispatch
-internal import OTACore
+internal import OTABase
 
 extension DeltaEncoder {
     /// Matches every piece of `plan`, window by window (one suffix array at a time), pieces of

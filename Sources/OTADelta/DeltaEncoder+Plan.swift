@@ -1,4 +1,4 @@
-internal import OTACore
+internal import OTABase
 
 extension DeltaEncoder {
     /// Where each stretch of the new image comes from, in new order: a block run (a COPY), or a

@@ -1,5 +1,5 @@
 internal import Dispatch
-internal import OTACore
+internal import OTABase
 
 /// Makes a patch from two images held in memory (or mapped).
 ///
@@ -50,8 +50,8 @@ struct DeltaEncoder {
         }
         defer { matching.wait() }
         // Hashing overlaps the suffix sort.
-        let oldHash = try Hasher.hash(options.hashAlgorithm, old)
-        let newHash = try Hasher.hash(options.hashAlgorithm, new)
+        let oldHash = try Hasher.hash(options.hashAlgorithm, UnsafeRawBufferPointer(old))
+        let newHash = try Hasher.hash(options.hashAlgorithm, UnsafeRawBufferPointer(new))
 
         try sink([UInt8](repeating: 0, count: DeltaPatchHeader.byteCount))
         var statistics = DeltaStatistics()

@@ -1,4 +1,4 @@
-public import OTACore
+public import OTABase
 
 /// Settings for making a patch.
 public struct DeltaOptions: Sendable {

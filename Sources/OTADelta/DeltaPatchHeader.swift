@@ -1,4 +1,4 @@
-public import OTACore
+public import OTABase
 
 /// The fixed 108-byte header at the start of every delta patch (format in `docs/FORMAT.md`,
 /// "Delta patch"). Integers are little-endian.

@@ -1,4 +1,4 @@
-public import OTACore
+public import OTABase
 
 /// Where the decoder reads the old image: a slot file or block device, by offset.
 public protocol DeltaSource: AnyObject {

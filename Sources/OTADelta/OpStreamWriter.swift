@@ -1,4 +1,4 @@
-internal import OTACore
+internal import OTABase
 
 /// Feeds ops' bytes to a `PatchFrameWriter`'s streams, cutting long ADD and INSERT ops so each
 /// op's data stays inside one frame, and closing frames as they fill.

@@ -1,5 +1,5 @@
 internal import Dispatch
-internal import OTACore
+internal import OTABase
 
 /// The four streams of a patch body. Each is its own LZMA2 stream: op headers, run tokens,
 /// difference bytes and inserted bytes each compress best among their own kind (measured:

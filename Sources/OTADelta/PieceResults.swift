@@ -1,26 +1,33 @@
-internal import Foundation
+internal import Dispatch
 
 /// Each piece's ops, published by the matching tasks and taken in order by the writer.
 final class PieceResults: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var ops: [[DeltaOperation]?]
+    // Safe: slot `i` is written once, by the task that publishes piece `i`, before it signals
+    // `ready[i]`; the writer reads and clears it only after waiting on `ready[i]`.
+    private let slots: UnsafeMutableBufferPointer<[DeltaOperation]>
+    private let ready: [DispatchSemaphore]
 
-    init(count: Int) { ops = Array(repeating: nil, count: count) }
-
-    func publish(_ index: Int, _ value: [DeltaOperation]) {
-        condition.lock()
-        ops[index] = value
-        condition.broadcast()
-        condition.unlock()
+    init(count: Int) {
+        slots = .allocate(capacity: count)
+        slots.initialize(repeating: [])
+        ready = (0..<count).map { _ in DispatchSemaphore(value: 0) }
     }
 
-    /// Waits for piece `index` and hands its ops over (freeing them here).
+    deinit {
+        _ = slots.deinitialize()
+        slots.deallocate()
+    }
+
+    func publish(_ index: Int, _ value: [DeltaOperation]) {
+        slots[index] = value
+        ready[index].signal()
+    }
+
+    /// Waits for piece `index` and hands its ops over (freeing them here); once per piece.
     func take(_ index: Int) -> [DeltaOperation] {
-        condition.lock()
-        defer { condition.unlock() }
-        while ops[index] == nil { condition.wait() }
-        let value = ops[index]!
-        ops[index] = []
+        ready[index].wait()
+        let value = slots[index]
+        slots[index] = []
         return value
     }
 }

@@ -1,4 +1,4 @@
-import OTACore
+import OTABase
 
 /// The executable transform of a version-3 patch: where the old and new images hold machine
 /// code, and how old addresses map to new ones, so that an ADDP op can *predict* each branch,

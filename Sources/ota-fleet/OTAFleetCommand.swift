@@ -1,5 +1,6 @@
 import ArgumentParser
 import OTACommandLine
+import OTACore
 
 /// `ota-fleet`: the fleet service (record uploads, compliance queries and exports), apart from
 /// `ota` so that the vehicle-side binary carries no server stack. `ota fleet ARGS...` runs

@@ -33,7 +33,7 @@ import Testing
 
     @Test func `every static member is in the registry`() throws {
         let file = try String(
-            contentsOf: Self.root.appendingPathComponent("Sources/OTACore/Errors/ErrorCodes.swift"), encoding: .utf8)
+            contentsOf: Self.root.appendingPathComponent("Sources/OTABase/Errors/ErrorCodes.swift"), encoding: .utf8)
         let declared = file.matches(of: /public static let [a-zA-Z0-9]+ = Self\(\s*"([^"]+)"/).map {
             String($0.output.1)
         }

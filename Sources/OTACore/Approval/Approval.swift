@@ -1,4 +1,5 @@
 public import Foundation
+public import OTABase
 
 /// A regulatory approval for an automated-driving change (MIIT 2021 No.103 §4): the approval
 /// authority names the approval number, the bundle (by manifest digest), the vehicle models, and

@@ -1,4 +1,5 @@
 internal import CArchive
+package import OTABase
 
 /// Reads a tar archive sequentially with libarchive, straight from a file descriptor: entries are
 /// handed to the caller as streams and never touch the file system. Only the `tar` format is

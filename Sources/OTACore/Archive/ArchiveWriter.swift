@@ -1,5 +1,6 @@
 internal import CArchive
-package import Foundation
+internal import Foundation
+package import OTABase
 
 /// Writes a deterministic tar (pax-restricted: plain ustar unless a field needs pax) through
 /// libarchive into an `AtomicFileWriter`: fixed metadata (mode 0644, uid/gid 0, mtime 0, no
@@ -72,7 +73,7 @@ package final class ArchiveWriter {
     }
 
     /// Writes entry data; the total must equal the size given to `beginEntry`.
-    public func write(_ bytes: some ContiguousBytes) throws(OTAError) {
+    public func write(_ bytes: some ByteStorage) throws(OTAError) {
         try bytes.withBytes { (raw: UnsafeRawBufferPointer) throws(OTAError) in try writeRaw(raw) }
     }
 

@@ -1,3 +1,5 @@
+package import OTABase
+
 /// Checks the raw bytes of a tar stream as they are read, for what libarchive does not check or
 /// would accept: every header is a plain POSIX ustar header of a regular file (no pax or GNU
 /// extension headers, which libarchive would apply silently: a pax `path` renames the next entry,

@@ -1,3 +1,5 @@
+internal import OTABase
+
 /// The fixed shape of a bundle: entry names, order, and the bounds every size is checked against
 /// before anything is read.
 public enum BundleLayout {

@@ -1,4 +1,5 @@
 public import Foundation
+public import OTABase
 
 /// What a bundle reader trusts: the trust store, the time, how many release signers.
 public struct BundleTrustPolicy: Sendable {

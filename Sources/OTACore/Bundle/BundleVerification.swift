@@ -1,4 +1,5 @@
 internal import Foundation
+public import OTABase
 
 /// `ota bundle verify` as a library call: head, signatures, chains, threshold, expiry, then every
 /// stored byte of every payload against its signed chunk hash; with `deep`, also decrypts and

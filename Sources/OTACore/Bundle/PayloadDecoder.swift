@@ -1,3 +1,5 @@
+package import OTABase
+
 /// Turns a payload's verified stored chunks back into its content: opens each chunk with the
 /// payload's AEAD (when encrypted), decompresses (bounded by the signed size and a memory
 /// limit), and checks the content's size and hash at the end.

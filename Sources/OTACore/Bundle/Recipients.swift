@@ -1,4 +1,5 @@
 internal import Foundation
+public import OTABase
 
 /// The wrapped content keys of an encrypted bundle, one per recipient. Outside the signature, so
 /// recipients can be added without re-signing; a tampered entry only fails decryption.

@@ -1,4 +1,5 @@
 public import Foundation
+public import OTABase
 
 /// Detached DSSE-style signatures over a document (the manifest entry of a bundle, or the
 /// payload of an approval). Each signature covers `PAE(payloadType, body)` and carries its

@@ -1,4 +1,5 @@
 internal import COpenSSL
+package import OTABase
 
 /// Authenticated encryption algorithms of the two suites.
 public enum AEADAlgorithm: String, Sendable, Codable, CaseIterable {

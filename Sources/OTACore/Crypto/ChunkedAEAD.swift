@@ -1,3 +1,5 @@
+package import OTABase
+
 /// A chunked streaming AEAD (the STREAM construction): a payload is cut into fixed-size chunks,
 /// each sealed under nonce = prefix(7) ‖ counter(4, big-endian) ‖ last-flag(1).
 ///

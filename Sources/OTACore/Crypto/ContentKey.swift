@@ -1,4 +1,5 @@
 internal import COpenSSL
+package import OTABase
 
 /// A bundle's content key: 32 secret bytes that this object alone holds, in memory it allocated
 /// itself, zeroed (`OPENSSL_cleanse`) when the last reference goes. Payload keys are derived from

@@ -1,4 +1,5 @@
 internal import COpenSSL
+package import OTABase
 
 /// HKDF (RFC 5869) with SHA-256 or SM3, through `EVP_KDF`.
 package enum HKDF {

@@ -1,4 +1,5 @@
 internal import COpenSSL
+public import OTABase
 
 extension PrivateKey {
     /// ECDH / X25519 shared secret with `peer` (`EVP_PKEY_derive`, peer validated).

@@ -1,3 +1,5 @@
+internal import OTABase
+
 /// The asymmetric key types `ota` accepts.
 public enum KeyType: String, Sendable, Codable, CaseIterable {
     /// NIST P-256 (ECDSA signatures, ECDH key agreement).

@@ -1,3 +1,5 @@
+public import OTABase
+
 /// A content key wrapped to one recipient's public key.
 ///
 /// - P-256 / X25519 recipients: an ephemeral key of the same type, ECDH, HKDF-SHA256 (salt =

@@ -1,5 +1,6 @@
 internal import COpenSSL
 internal import Foundation
+internal import OTABase
 internal import Synchronization
 
 /// Loads private keys that stay in a PKCS#11 token (an HSM, a smart card, SoftHSM2) through

@@ -1,4 +1,5 @@
 internal import Foundation
+public import OTABase
 
 /// A PKCS#11 URI naming a private key in a token (RFC 7512), e.g.
 /// `pkcs11:token=release;object=signer-1;type=private?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=/run/pin`.

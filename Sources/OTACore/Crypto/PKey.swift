@@ -1,4 +1,5 @@
 internal import COpenSSL
+internal import OTABase
 
 /// The single owner of an OpenSSL `EVP_PKEY`, freed on deinit.
 ///

@@ -1,4 +1,5 @@
 internal import Foundation
+public import OTABase
 
 /// Where the passphrase of an encrypted private key comes from: a file or an environment
 /// variable, never a command-line argument (which other users can read in the process list).

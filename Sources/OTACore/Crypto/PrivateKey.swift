@@ -1,5 +1,6 @@
 internal import COpenSSL
 internal import Foundation
+public import OTABase
 
 /// A private key (P-256, Ed25519, X25519 or SM2), loaded from PEM or DER, optionally
 /// passphrase-protected, or freshly generated.

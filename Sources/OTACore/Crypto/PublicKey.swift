@@ -1,5 +1,6 @@
 internal import COpenSSL
 internal import Foundation
+public import OTABase
 
 /// A public key: a signer's (from its certificate) or a recipient's.
 public struct PublicKey: Sendable, Equatable {

@@ -1,4 +1,5 @@
 internal import COpenSSL
+package import OTABase
 
 /// An RSA public key, for verifying only: `ota` never signs with RSA, but TUF repositories made
 /// by other tools often do (`rsassa-pss-sha256`, `rsa-pkcs1v15-sha256`), and the vehicle's TUF

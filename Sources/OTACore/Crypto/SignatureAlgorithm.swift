@@ -1,3 +1,5 @@
+public import OTABase
+
 /// Signature algorithms of the envelope, by their stable names in `docs/FORMAT.md`.
 public enum SignatureAlgorithm: String, Sendable, Codable, CaseIterable {
     /// ECDSA over P-256 with SHA-256, DER-encoded `(r, s)`.

@@ -1,4 +1,5 @@
 internal import COpenSSL
+public import OTABase
 
 /// The result of checking a signature: OpenSSL's three outcomes kept apart.
 public enum SignatureCheck: Sendable, Equatable {

@@ -1,3 +1,5 @@
+public import OTABase
+
 /// A crypto suite fixes the hash, the payload cipher and the key-wrap scheme of a bundle.
 ///
 /// `intl` serves export markets; `gm` is the Chinese commercial cryptography (SM2, SM3, SM4)

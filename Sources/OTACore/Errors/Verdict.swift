@@ -1,3 +1,5 @@
+public import OTABase
+
 /// The outcome of a verification or a policy decision, as a value: accepted with what was
 /// verified, or rejected with every reason found (the first is the one that decided). Only
 /// environmental failures (I/O, misuse) are thrown, so a refusal is never confused with a broken

@@ -1,3 +1,5 @@
+package import OTABase
+
 #if canImport(Glibc)
     import Glibc
 #endif

@@ -1,3 +1,5 @@
+internal import OTABase
+
 /// How far a long piece of work has come, for a progress display: the step, and bytes (or
 /// entries) done of bytes in all (when known). Libraries call a `(WorkProgress) -> Void` as they go; the command
 /// line draws a bar on a terminal or writes JSON lines (`--progress`).

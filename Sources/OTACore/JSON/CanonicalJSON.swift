@@ -1,4 +1,5 @@
 package import Foundation
+package import OTABase
 
 /// The one JSON encoding of signed documents (manifests, approvals, signature envelopes,
 /// recipients): the canonical form of `StrictJSON` (sorted keys, no whitespace, integers only,

@@ -1,3 +1,5 @@
+internal import OTABase
+
 /// A JSON reader that accepts one meaning per document: it refuses what common tools read in
 /// different ways (duplicate keys, canonically equivalent keys, invalid UTF-8, lone surrogates, a
 /// byte-order mark), bounds nesting depth before it can exhaust the stack, and, in canonical mode,

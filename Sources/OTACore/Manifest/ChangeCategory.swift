@@ -1,3 +1,5 @@
+internal import OTABase
+
 /// What a change touches; some categories need filings or approvals (MIIT 2021 No.103, 2025 No.45).
 public enum ChangeCategory: String, Codable, Sendable, CaseIterable, Comparable {
     case automatedDriving = "automated-driving"

@@ -1,3 +1,5 @@
+internal import OTABase
+
 /// What the update changes, for the notice and the regulator: systems affected (and those under
 /// type approval), functions added and altered (R156 §7.1.3).
 public struct Impact: Codable, Sendable, Equatable {

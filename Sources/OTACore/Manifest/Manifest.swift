@@ -1,4 +1,5 @@
 public import Foundation
+internal import OTABase
 
 /// The signed manifest: the document every release signer signs and the vehicle trusts. It binds
 /// the bundle's identity, targeting, regulatory context, user notice, preconditions and, per

@@ -1,4 +1,5 @@
 package import Foundation
+internal import OTABase
 
 /// A problem found in a manifest, with the path of the field (`images[1].source.hash`).
 package struct ManifestProblem: Sendable, Codable, Equatable, CustomStringConvertible {

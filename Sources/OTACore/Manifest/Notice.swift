@@ -1,3 +1,5 @@
+internal import OTABase
+
 /// What the user is told before and after (No.103 §3, R156 §7.2.2).
 public struct Notice: Codable, Sendable, Equatable {
     public var purpose: String

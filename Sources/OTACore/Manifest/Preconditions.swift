@@ -1,3 +1,5 @@
+internal import OTABase
+
 /// Vehicle state required before and during the install.
 public struct Preconditions: Codable, Sendable, Equatable {
     public var parked: Bool

@@ -1,4 +1,5 @@
 public import Foundation
+internal import OTABase
 
 /// A regulatory document the update relies on.
 public struct RegulatoryReference: Codable, Sendable, Equatable {

@@ -1,3 +1,5 @@
+internal import OTABase
+
 /// A software version the no-downgrade rule can order: `N(.N)*` with an optional pre-release
 /// `-ID(.ID)*`, ordered as Semantic Versioning 2.0 orders them, generalised to any number of
 /// numeric parts (docs/FORMAT.md, "Versions").

@@ -1,3 +1,5 @@
+internal import OTABase
+
 /// Checks YAML text before a YAML parser sees it, for what would exhaust the parser's stack or
 /// memory: nesting deeper than a limit (flow `[`/`{`, block indentation and `- ` sequence markers
 /// together) and anchors or aliases (`&a`, `*a`: the "billion laughs" expansion). Manifests and

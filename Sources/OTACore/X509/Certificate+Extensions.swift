@@ -1,4 +1,5 @@
 internal import COpenSSL
+internal import OTABase
 
 extension Certificate {
     /// The extended key usages, as dotted OIDs (empty when the certificate has none).

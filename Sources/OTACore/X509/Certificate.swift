@@ -1,5 +1,6 @@
 internal import COpenSSL
 public import Foundation
+public import OTABase
 
 /// An X.509 certificate (`X509`), parsed from PEM or DER.
 ///

@@ -1,5 +1,6 @@
 internal import COpenSSL
 public import Foundation
+public import OTABase
 
 /// Certificate issue, renewal and revocation around a CA (MIIT No.148): what `ota keys issue`,
 /// `renew` and `revoke` do, with the profile checks a CA makes before it signs.

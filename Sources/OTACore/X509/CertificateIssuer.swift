@@ -1,5 +1,6 @@
 internal import COpenSSL
 public import Foundation
+public import OTABase
 
 /// What a new certificate says about its subject.
 public struct CertificateProfile: Sendable {

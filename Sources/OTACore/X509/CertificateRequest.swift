@@ -1,5 +1,6 @@
 internal import COpenSSL
 import Foundation
+public import OTABase
 
 /// A PKCS#10 certificate request: a subject name and a public key, signed by the private key
 /// (proof of possession). Made where the key lives (a vehicle, an HSM), so the key never leaves;

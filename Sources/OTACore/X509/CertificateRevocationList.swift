@@ -1,5 +1,6 @@
 internal import COpenSSL
 public import Foundation
+public import OTABase
 
 /// A certificate revocation list (`X509_CRL`) signed by a CA. It may travel in the clear: its
 /// signature is checked against its issuer during chain verification.

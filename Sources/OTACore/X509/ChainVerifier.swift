@@ -1,5 +1,6 @@
 internal import COpenSSL
 public import Foundation
+public import OTABase
 
 /// What to do with a CRL past its nextUpdate.
 public enum StaleCRLPolicy: String, Sendable, Codable {

@@ -1,3 +1,5 @@
+internal import OTABase
+
 /// A minimal DER reader for the few structures `ota` takes apart itself (the signed part of a
 /// CRL, a string extension value): tag, definite length, content. Anything else is refused.
 struct DER {

@@ -1,3 +1,5 @@
+internal import OTABase
+
 /// The object identifiers `ota` defines, all under one project arc.
 ///
 /// The arc is `2.25.277585782059759735957022079731708763311`: ITU-T X.667 lets anyone derive

@@ -1,4 +1,5 @@
 public import Foundation
+internal import OTABase
 
 /// One entry of a CRL: the revoked certificate's serial number, when, and why (RFC 5280 §5.3.1).
 public struct Revocation: Sendable, Equatable {

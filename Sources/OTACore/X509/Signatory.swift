@@ -1,4 +1,5 @@
 internal import Foundation
+public import OTABase
 
 /// Who stands behind a signature, for counting signers toward a threshold (two-person rule).
 ///

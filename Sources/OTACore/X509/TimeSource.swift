@@ -1,4 +1,5 @@
 public import Foundation
+internal import OTABase
 
 /// Where "now" comes from for certificate and expiry checks; injectable for tests and for
 /// vehicles whose real-time clock cannot be trusted.

@@ -1,3 +1,5 @@
+internal import OTABase
+
 /// The roles of the trust model, each with its own anchors, so a key trusted for one job cannot
 /// do another (a release engineer cannot approve their own automated-driving change).
 public enum TrustRole: String, Sendable, Codable, CaseIterable {

@@ -1,3 +1,5 @@
+public import OTABase
+
 /// The anchors and CRLs a verifier trusts, per role, read from a directory:
 ///
 /// ```

@@ -1,4 +1,5 @@
 import Foundation
+package import OTABase
 
 /// A trust store as files in memory: every file under its directory, by relative path
 /// (`release/anchors/root-ca.crt`, `trust.json`). Trust updates are computed on a copy, written

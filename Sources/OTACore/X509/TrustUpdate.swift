@@ -1,4 +1,5 @@
 public import Foundation
+public import OTABase
 
 /// A signed change to a trust store (new and retired anchors per role, new CRLs, new update
 /// thresholds), with a version that must exceed the store's. It travels in the clear (in a

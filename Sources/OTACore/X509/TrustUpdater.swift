@@ -1,4 +1,5 @@
 package import Foundation
+package import OTABase
 
 /// What applying trust material changed (or would change) in a store.
 public struct TrustChange: Sendable, Codable, Equatable {

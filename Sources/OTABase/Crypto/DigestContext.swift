@@ -1,5 +1,4 @@
 internal import COpenSSL
-import Foundation
 
 /// The one owner of an OpenSSL digest context (`EVP_MD_CTX`), started for an OpenSSL fetch name:
 /// `Hasher` (the hashes `ota` uses) and `Hasher.digest(openSSLName:)` (names another format lists)
@@ -28,7 +27,7 @@ final class DigestContext {
 
     deinit { EVP_MD_CTX_free(context) }
 
-    func update(_ bytes: some ContiguousBytes) {
+    func update(_ bytes: some ByteStorage) {
         bytes.withUnsafeBytes { buffer in
             guard buffer.count > 0 else { return }
             // EVP_DigestUpdate cannot fail for an initialised software digest.

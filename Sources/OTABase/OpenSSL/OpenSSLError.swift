@@ -4,11 +4,11 @@ internal import COpenSSL
 ///
 /// Discipline: `clear()` before a call, `drain()` right after a failure, with no `await` in
 /// between (the queue belongs to the thread).
-enum OpenSSLErrorQueue {
-    static func clear() { ERR_clear_error() }
+package enum OpenSSLErrorQueue {
+    package static func clear() { ERR_clear_error() }
 
     /// Empties the queue and returns its messages joined, newest last.
-    static func drain() -> String {
+    package static func drain() -> String {
         var messages: [String] = []
         while true {
             let code = ERR_get_error()
@@ -21,7 +21,7 @@ enum OpenSSLErrorQueue {
     }
 
     /// An `OTAError` for a failed OpenSSL call, with the drained queue as its cause.
-    static func error(_ code: OTAError.Code, _ message: String, function: String) -> OTAError {
+    package static func error(_ code: OTAError.Code, _ message: String, function: String) -> OTAError {
         let queue = drain()
         return OTAError(code, message, cause: queue.isEmpty ? function : "\(function): \(queue)")
     }
@@ -29,7 +29,7 @@ enum OpenSSLErrorQueue {
 
 /// Throws a crypto error unless `rc == 1` (OpenSSL's success convention).
 @inline(__always)
-func ensure(_ rc: Int32, _ function: String, code: OTAError.Code = .cryptoInternal, message: String? = nil)
+package func ensure(_ rc: Int32, _ function: String, code: OTAError.Code = .cryptoInternal, message: String? = nil)
     throws(OTAError)
 {
     guard rc == 1 else {

@@ -1,5 +1,3 @@
-package import Foundation
-
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -44,14 +42,14 @@ package final class AtomicFileWriter {
     }
 
     /// Appends bytes.
-    public func write(_ bytes: some ContiguousBytes) throws(OTAError) {
+    public func write(_ bytes: some ByteStorage) throws(OTAError) {
         try SystemCall.writeAll(descriptor, bytes, path: path)
         bytesWritten += Int64(bytes.withUnsafeBytes { $0.count })
     }
 
     /// Overwrites bytes already written at `offset` (a header whose fields are known only at
     /// the end); the size and the append position do not change.
-    public func overwrite(_ bytes: some ContiguousBytes, at offset: Int64) throws(OTAError) {
+    public func overwrite(_ bytes: some ByteStorage, at offset: Int64) throws(OTAError) {
         let count = Int64(bytes.withUnsafeBytes { $0.count })
         guard offset >= 0, offset + count <= bytesWritten else {
             throw OTAError(
@@ -71,7 +69,7 @@ package final class AtomicFileWriter {
     }
 
     /// Writes `bytes` to `path` atomically in one call.
-    public static func write(_ bytes: some ContiguousBytes, to path: String, mode: UInt32 = 0o644) throws(OTAError) {
+    public static func write(_ bytes: some ByteStorage, to path: String, mode: UInt32 = 0o644) throws(OTAError) {
         let writer = try AtomicFileWriter(path: path, mode: mode)
         try writer.write(bytes)
         try writer.commit()

@@ -1,5 +1,3 @@
-public import Foundation
-
 /// A streaming hash (`EVP_DigestUpdate`): feed any number of byte ranges, then `finalize()`.
 ///
 /// Memory stays constant whatever the amount of data.
@@ -14,7 +12,7 @@ public final class Hasher {
     }
 
     /// Adds bytes to the hash.
-    public func update(_ bytes: some ContiguousBytes) {
+    public func update(_ bytes: some ByteStorage) {
         precondition(!finished, "Hasher used after finalize()")
         context.update(bytes)
     }
@@ -29,14 +27,14 @@ public final class Hasher {
     /// One-shot digest by OpenSSL fetch name, for a format that names hashes `ota` uses nowhere
     /// else (TUF metadata may list SHA-384 or SHA-512); `HashAlgorithm` stays the set every other
     /// reader accepts.
-    package static func digest(openSSLName name: String, _ bytes: some ContiguousBytes) throws(OTAError) -> [UInt8] {
+    package static func digest(openSSLName name: String, _ bytes: some ByteStorage) throws(OTAError) -> [UInt8] {
         let context = try DigestContext(openSSLName: name, label: name)
         context.update(bytes)
         return context.finish()
     }
 
     /// One-shot hash of a byte buffer.
-    public static func hash(_ algorithm: HashAlgorithm, _ bytes: some ContiguousBytes) throws(OTAError) -> Digest {
+    public static func hash(_ algorithm: HashAlgorithm, _ bytes: some ByteStorage) throws(OTAError) -> Digest {
         let hasher = try Hasher(algorithm)
         hasher.update(bytes)
         return hasher.finalize()

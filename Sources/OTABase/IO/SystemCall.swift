@@ -1,7 +1,5 @@
-package import Foundation
-
 #if canImport(Glibc)
-    import Glibc
+    package import Glibc
 #elseif canImport(Musl)
     import Musl
 #elseif canImport(Darwin)
@@ -52,7 +50,7 @@ package enum SystemCall {
     /// Writes all of `bytes` to `descriptor`, retrying short writes and `EINTR`: at the file
     /// position (`write`), or at `offset` without moving it (`pwrite`).
     package static func writeAll(
-        _ descriptor: Int32, _ bytes: some ContiguousBytes, at offset: Int64? = nil, path: String,
+        _ descriptor: Int32, _ bytes: some ByteStorage, at offset: Int64? = nil, path: String,
         code: OTAError.Code = .ioFailed
     ) throws(OTAError) {
         let outcome = bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> (Int, Int32) in

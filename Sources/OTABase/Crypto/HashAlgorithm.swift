@@ -4,7 +4,7 @@ public enum HashAlgorithm: String, Sendable, Codable, CaseIterable {
     case sm3 = "sm3"
 
     /// The OpenSSL 3 fetch name (`EVP_MD_fetch`).
-    var openSSLName: String {
+    package var openSSLName: String {
         switch self {
         case .sha256: "SHA2-256"
         case .sm3: "SM3"

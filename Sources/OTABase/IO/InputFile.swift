@@ -9,7 +9,7 @@
 /// A file opened for reading, sequentially or at offsets (`pread`), closed on deinit.
 package final class InputFile {
     public let path: String
-    let descriptor: Int32
+    package let descriptor: Int32
 
     /// Opens `path` for reading; `followLinks: false` refuses a symbolic link (`O_NOFOLLOW`).
     ///
@@ -208,21 +208,21 @@ package enum FileSystem {
 }
 
 /// Minimal path arithmetic on `/`-separated strings.
-struct PathComponents {
-    let value: String
-    init(_ value: String) { self.value = value }
+package struct PathComponents {
+    package let value: String
+    package init(_ value: String) { self.value = value }
 
-    var parent: String {
+    package var parent: String {
         guard let slash = value.lastIndex(of: "/") else { return "" }
         if slash == value.startIndex { return "/" }
         return String(value[..<slash])
     }
 
-    var lastComponent: String {
+    package var lastComponent: String {
         guard let slash = value.lastIndex(of: "/") else { return value }
         return String(value[value.index(after: slash)...])
     }
 }
 
-func pathParent(_ path: String) -> String { PathComponents(path).parent }
-func pathLastComponent(_ path: String) -> String { PathComponents(path).lastComponent }
+package func pathParent(_ path: String) -> String { PathComponents(path).parent }
+package func pathLastComponent(_ path: String) -> String { PathComponents(path).lastComponent }

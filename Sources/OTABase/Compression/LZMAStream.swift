@@ -1,17 +1,17 @@
-internal import CLZMA
+package import CLZMA
 
 /// The one owner of a liblzma stream: started by the caller's set-up call, ended in `deinit`,
 /// and the one loop that runs `lzma_code` over an input into fixed-size output pieces (the xz
 /// encoder and decoder and the raw LZMA2 encoder all code through it; the LZMA2 piece decoder
 /// takes single steps into its own buffer).
-final class LZMAStream {
+package final class LZMAStream {
     private var stream = lzma_stream()  // == LZMA_STREAM_INIT
     private var output: [UInt8]
 
     /// - Parameters:
     ///   - what: names the stream in the error if `start` fails ("cannot start the xz decoder").
     ///   - start: the liblzma initialiser (`lzma_stream_decoder`, `lzma_raw_encoder`, ...).
-    init(pieceSize: Int = XZ.pieceSize, what: String, start: (inout lzma_stream) -> lzma_ret) throws(OTAError) {
+    package init(pieceSize: Int = XZ.pieceSize, what: String, start: (inout lzma_stream) -> lzma_ret) throws(OTAError) {
         output = [UInt8](repeating: 0, count: pieceSize)
         let rc = start(&stream)
         guard rc == LZMA_OK else { throw XZ.error(rc, what) }
@@ -24,7 +24,7 @@ final class LZMAStream {
     /// `LZMA_FINISH` or `LZMA_SYNC_FLUSH` only at `LZMA_STREAM_END`. Returns how many input
     /// bytes were left at the stream's end (0 otherwise); `failure` maps any other return code.
     @discardableResult
-    func code(
+    package func code(
         _ input: UnsafeRawBufferPointer, action: lzma_action, failure: (lzma_ret) -> OTAError,
         emit: ([UInt8]) throws(OTAError) -> Void
     ) throws(OTAError) -> (ended: Bool, inputLeft: Int) {
@@ -45,7 +45,7 @@ final class LZMAStream {
 
     /// One `lzma_code` step from `input` into `output`: the return code, the bytes produced and
     /// the input bytes left.
-    func step(
+    package func step(
         _ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, action: lzma_action
     ) -> (lzma_ret, produced: Int, inputLeft: Int) {
         stream.next_in = input.baseAddress?.assumingMemoryBound(to: UInt8.self)

@@ -71,7 +71,7 @@ public final class DeltaDecoder {
     private var siteCache: [(block: Int64, sites: [ReferenceSite])] = []
     private var siteCacheNext = 0
     /// Old blocks whose sites are kept (ops mostly read old bytes in order, a few blocks apart).
-    private static let siteCacheBlocks = 16
+    private static let siteCacheBlocks = 8
 
     // A small cache of old bytes so runs of short ops do not each cost a pread.
     private let cache = UnsafeMutableRawBufferPointer.allocate(byteCount: cacheSize, alignment: 16)
@@ -532,8 +532,10 @@ public final class DeltaDecoder {
         let bytes = UnsafeMutableRawBufferPointer(
             rebasing: buffer[0..<Int(min(ReferenceTransform.scanBlock, oldSize - start))])
         try readSource(at: start, into: bytes)
-        var found: [ReferenceSite] = []
-        scanner.scan(block: block, bytes: UnsafeBufferPointer(bytes.bindMemory(to: UInt8.self)), into: &found)
+        var scanned: [ReferenceSite] = []
+        scanner.scan(block: block, bytes: UnsafeBufferPointer(bytes.bindMemory(to: UInt8.self)), into: &scanned)
+        // Kept at its exact size: the cache holds several blocks' sites (16 bytes each).
+        let found = scanned.withUnsafeBufferPointer { Array($0) }
         if siteCache.count < Self.siteCacheBlocks {
             siteCache.append((block, found))
         } else {
@@ -645,7 +647,7 @@ private final class BackgroundHasher: @unchecked Sendable {
     private let hasher: Hasher
     private let queue = DispatchQueue(label: "ota.delta.hash")
     private let slots: DispatchSemaphore
-    private static let depth = 4
+    private static let depth = 2
 
     init(_ hasher: Hasher) {
         self.hasher = hasher

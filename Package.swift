@@ -168,7 +168,7 @@ let package = Package(
             name: "OTAFleetTests",
             dependencies: [
                 "OTACore", "OTARecorder", "OTACompliance", "OTAFleet", "OTATestSupport", "OTAAgent", "OTATransport",
-                "ota-fleet",
+                "ota-fleet", "ota-records-rig",
             ],
             swiftSettings: swiftSettings),
         // TUF repository (cloud side: signs metadata; never a dependency of the vehicle side).

@@ -55,6 +55,8 @@ struct Simulate: ParsableCommand {
     @Argument(help: "Directory to hold one log per vehicle.") var directory: String
     @Option(help: "The device key that signs every vehicle's checkpoints.") var key: String
     @Option var vehicles: Int = 10
+    @Option(help: "The first vehicle's number (several processes can share a fleet: 0, then --vehicles, ...).")
+    var first: Int = 0
     @Option var records: Int = 100
     @Option(help: "none or fsync.") var durability: String = "none"
     @Option var start: String = "2026-01-01T00:00:00Z"
@@ -67,8 +69,13 @@ struct Simulate: ParsableCommand {
         guard durability == "none" || durability == "fsync" else {
             throw ValidationError("--durability: none or fsync")
         }
+        guard vehicles >= 0, first >= 0, first <= Simulation.maximumVehicles - vehicles else {
+            throw ValidationError(
+                "--first and --vehicles: vehicles 0 to \(Simulation.maximumVehicles - 1) (a VIN's serial has seven digits)"
+            )
+        }
         try FileSystem.createDirectory(directory)
-        for vehicle in 0..<vehicles {
+        for vehicle in first..<(first + vehicles) {
             let vin = Simulation.vin(vehicle)
             let clock = ManualClock(begin.addingTimeInterval(Double(vehicle)), source: .gnss)
             let recorder = try Recorder.create(
@@ -85,8 +92,10 @@ struct Simulate: ParsableCommand {
 }
 
 /// Issues one vehicle certificate per simulated vehicle, all for one key, each naming its VIN in
-/// the signer-id extension as `ota keys issue --role vehicle --signer-id VIN` does: the TLS
-/// clients of the fleet load benchmark (bench/fleet.sh), 100,000 of them without a process each.
+/// the signer-id extension: the TLS clients of the fleet load benchmark (bench/fleet.sh), 100,000
+/// of them without a process each. Each goes the way `ota keys issue --role vehicle --signer-id
+/// VIN` goes (a request signed by the key, then `CertificateIssuer.issue(request:role:...)`), so
+/// the same checks apply: a directory name that is not a VIN is refused.
 struct Certify: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "certify")
 
@@ -96,20 +105,30 @@ struct Certify: ParsableCommand {
     @Option(name: .customLong("ca-cert"), help: "The vehicle CA's certificate.") var caCertificate: String
     @Option(name: [.customShort("o"), .long], help: "Directory for VIN.crt (PEM).") var output: String
     @Option var days: Int = 30
+    @Option(help: "K/N: only every Nth VIN from the Kth (0-based), so N processes can share the work.")
+    var shard: String = "0/1"
 
     func run() throws {
-        let publicKey = try PrivateKey(reference: key).publicKey
+        let parts = shard.split(separator: "/").compactMap { Int($0) }
+        guard parts.count == 2, parts[1] > 0, (0..<parts[1]).contains(parts[0]) else {
+            throw ValidationError("--shard: K/N with 0 <= K < N")
+        }
+        let deviceKey = try PrivateKey(reference: key)
         let issuer = CertificateIssuer(
             key: try PrivateKey(reference: caKey), certificate: try Certificate.load(contentsOf: caCertificate)[0])
         try FileSystem.createDirectory(output)
         let now = Date()
-        let vins = try FileManager.default.contentsOfDirectory(atPath: logs).sorted()
+        let all = try FileManager.default.contentsOfDirectory(atPath: logs).sorted()
+        let vins = stride(from: parts[0], to: all.count, by: parts[1]).map { all[$0] }
         for vin in vins {
-            let profile = CertificateProfile(
-                commonName: "Vehicle Device \(vin)", organization: "ota sample OEM", organizationalUnit: "vehicle",
-                usage: .device, notBefore: now.addingTimeInterval(-3600),
-                notAfter: now.addingTimeInterval(Double(days) * 86400), signerID: vin, role: .vehicle)
-            let certificate = try issuer.issue(profile, publicKey: publicKey)
+            try CertificateIssuer.checkVehicleSignerID(vin, what: "\(logs)/\(vin)")
+            let request = try CertificateRequest.make(
+                subject: .init(
+                    commonName: "Vehicle Device \(vin)", organization: "ota sample OEM", organizationalUnit: "vehicle"),
+                key: deviceKey)
+            let certificate = try issuer.issue(
+                request: request, role: .vehicle, signerID: vin, notBefore: now.addingTimeInterval(-3600),
+                notAfter: now.addingTimeInterval(Double(days) * 86400))
             // Benchmark input, remade every run: no fsync per file.
             try Data(certificate.pem.utf8).write(to: URL(fileURLWithPath: output + "/" + vin + ".crt"))
         }

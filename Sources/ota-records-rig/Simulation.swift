@@ -4,9 +4,16 @@ import OTARecorder
 /// Plausible records for simulations: each update walks through the installer's steps and
 /// ends with its result record (every fact); one update in 9 is refused and one in 13 rolled back.
 enum Simulation {
+    /// Vehicles one simulation can name: the VIN's serial is its last seven digits.
+    static let maximumVehicles = 10_000_000
+
+    /// The VIN of simulated vehicle `index` (below `maximumVehicles`): world manufacturer `LSV`,
+    /// descriptor `SMB21`, the check digit, model year `T` (2026), then the index as a
+    /// seven-digit serial. Only A-Z without I, O, Q and 0-9, as every VIN.
     static func vin(_ index: Int) -> String {
         let digits = String(index)
-        return "LSVSIM" + String(repeating: "0", count: max(0, 11 - digits.count)) + digits
+        let serial = String(repeating: "0", count: max(0, 7 - digits.count)) + digits
+        return VehicleIdentification.withCheckDigit("LSVSMB21" + "0" + "T" + serial)
     }
 
     static let steps: [RecordStep] = [.verify, .precondition, .consent, .applyStart, .applyImage, .commit, .result]

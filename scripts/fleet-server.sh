@@ -64,8 +64,22 @@ http {
         ssl_verify_depth 3;
         ssl_client_certificate $client_ca;
         $crl_line
-        error_page 495 496 =401 /refused;
-        location = /refused { internal; default_type application/json; return 401 '{"error":"fleet.client-certificate","message":"client certificate missing or refused by the TLS front"}\n'; }
+        # A missing or refused client certificate (495, 496) is answered 401 by the service, which
+        # records the refusal with nginx's reason (\$ssl_client_verify: NONE or FAILED:why). No
+        # body goes on: only the request line's path, the certificate offered and the reason.
+        error_page 495 496 =401 @refused;
+        location @refused {
+            rewrite ^ /v1/front-refusals break;
+            proxy_pass http://$backend;
+            proxy_method GET;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header X-Client-Verify \$ssl_client_verify;
+            proxy_set_header X-Client-Certificate \$ssl_client_escaped_cert;
+            proxy_set_header X-Refused-Path \$request_uri;
+            proxy_set_header X-Fleet-Proxy "$secret";
+            proxy_set_header Host \$host;
+        }
         client_max_body_size 65m;
         location / {
             proxy_pass http://$backend;
@@ -75,6 +89,9 @@ http {
             proxy_read_timeout 600s;
             # Set here, so whatever a client sends under these names never reaches the service.
             proxy_set_header X-Client-Certificate \$ssl_client_escaped_cert;
+            # SUCCESS on every request that gets here: the service records refusals only for
+            # the 495/496 path above, so a client cannot write into the refusal log.
+            proxy_set_header X-Client-Verify \$ssl_client_verify;
             proxy_set_header X-Fleet-Proxy "$secret";
             proxy_set_header Host \$host;
         }

@@ -28,6 +28,9 @@ public final class FleetMetrics: Sendable {
     private static let help: [String: (type: String, text: String)] = [
         "ota_fleet_uploads_total": ("counter", "Record-log uploads by result (accepted, refused)."),
         "ota_fleet_upload_refusals_total": ("counter", "Refused uploads by error code."),
+        "ota_fleet_client_refusals_total": (
+            "counter", "Refused client certificates by where (tls-front, service) and reason."
+        ),
         "ota_fleet_entries_ingested_total": ("counter", "Log entries newly stored."),
         "ota_fleet_entries_already_stored_total": (
             "counter", "Uploaded entries the store already held (repeated or resumed uploads)."

@@ -21,6 +21,10 @@ import OTARecorder
 /// | `GET /v1/records`, `/v1/vehicles/{vin}/software`, `/v1/software`, `/v1/export`, `/v1/exports/{id}/{file}` | compliance |
 /// | `GET /compliance`, `/compliance/vehicles/{vin}`, `/compliance/campaigns/{campaign}` (HTML) | compliance |
 /// | `GET /health`, `GET /metrics` (Prometheus text) | anyone who reaches the backend |
+/// | `GET /v1/front-refusals` | nginx only (its secret), on its refused-certificate path |
+///
+/// A missing or refused client certificate, at nginx or here, is answered 401 and recorded in
+/// `refused-uploads.jsonl` with its reason (`ClientRefusal`), as refused uploads are.
 ///
 /// Store calls block, so they run on the service's own thread pool, never on an event loop.
 public final class FleetServer: Sendable {
@@ -60,6 +64,8 @@ public final class FleetServer: Sendable {
     static let certificateHeader = HTTPField.Name("X-Client-Certificate")!
     static let proxyHeader = HTTPField.Name("X-Fleet-Proxy")!
     static let signerHeader = HTTPField.Name("X-Log-Signer-Certificate")!
+    static let verifyHeader = HTTPField.Name("X-Client-Verify")!
+    static let refusedPathHeader = HTTPField.Name("X-Refused-Path")!
 
     public init(configuration: Configuration) throws(OTAError) {
         guard configuration.proxySecret.utf8.count >= 16 else {
@@ -108,6 +114,14 @@ public final class FleetServer: Sendable {
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                 body: .init(byteBuffer: ByteBuffer(string: self.metrics.render())))
+        }
+        router.get("/v1/front-refusals") { request, _ in
+            let response = self.frontRefusal(request)
+            self.metrics.count(
+                "ota_fleet_http_requests_total",
+                FleetMetrics.label("route", "front-refusal") + ","
+                    + FleetMetrics.label("status", String(response.status.code)))
+            return response
         }
         route(router, .get, "/v1/vehicles/{vin}/head", "head") { request, context, identity in
             let vin = try context.parameters.require("vin")
@@ -231,6 +245,11 @@ public final class FleetServer: Sendable {
                 let identity = try self.authenticate(request)
                 response = try await handler(request, context, identity)
             } catch let error as OTAError {
+                if error.code == .fleetClientCertificate {
+                    self.record(
+                        ClientRefusal.fromService(
+                            error, path: request.uri.path, escapedCertificate: request.headers[Self.certificateHeader]))
+                }
                 response = Self.errorResponse(error)
             } catch let error as HTTPError {
                 response = Self.errorResponse(
@@ -257,6 +276,41 @@ public final class FleetServer: Sendable {
         }
         return try ClientIdentity.verify(
             escapedPEM: request.headers[Self.certificateHeader], trust: configuration.trust, time: SystemTime())
+    }
+
+    /// nginx's notice of a client it refused at the TLS level (scripts/fleet-server.sh sends it
+    /// on its 495/496 error path, with its secret): recorded with nginx's reason, answered 401.
+    /// Without the secret it is the service's own refusal; a verdict that is not a refusal (what
+    /// nginx sends on its normal path) records nothing.
+    func frontRefusal(_ request: Request) -> Response {
+        guard let secret = request.headers[Self.proxyHeader], Self.constantTimeEqual(secret, configuration.proxySecret)
+        else {
+            let error = OTAError(
+                .fleetClientCertificate,
+                "the request did not come through the service's TLS front (no or wrong proxy secret)")
+            record(
+                ClientRefusal.fromService(
+                    error, path: request.uri.path, escapedCertificate: request.headers[Self.certificateHeader]))
+            return Self.errorResponse(error)
+        }
+        guard
+            let refusal = ClientRefusal.fromFront(
+                verdict: request.headers[Self.verifyHeader], path: request.headers[Self.refusedPathHeader],
+                escapedCertificate: request.headers[Self.certificateHeader])
+        else {
+            return Self.errorResponse(OTAError(.usageInvalid, "no refused client to record"), status: .notFound)
+        }
+        record(refusal)
+        return Self.errorResponse(refusal.error)
+    }
+
+    /// Counts and records a refused client certificate.
+    func record(_ refusal: ClientRefusal) {
+        metrics.count(
+            "ota_fleet_client_refusals_total",
+            FleetMetrics.label("at", refusal.place) + "," + FleetMetrics.label("reason", refusal.reason))
+        refusals.record(
+            refusal.error, vin: refusal.vin, subject: refusal.subject, at: refusal.place, requestPath: refusal.path)
     }
 
     static func constantTimeEqual(_ a: String, _ b: String) -> Bool {

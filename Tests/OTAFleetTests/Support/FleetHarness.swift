@@ -31,8 +31,10 @@ final class FleetHarness: @unchecked Sendable {
     }
 
     /// A service on the sample PKI of `suite` (its compliance signer, and its trust store unless
-    /// `trust` is given: the sample's with other CRLs, for instance).
-    init(_ kind: StoreKind = .sqlite, suite: String = "intl", trust: TrustStore? = nil) throws {
+    /// `trust` is given: the sample's with other CRLs, for instance); `frontCRL` (PEM) makes
+    /// nginx check client certificates against those CRLs too.
+    init(_ kind: StoreKind = .sqlite, suite: String = "intl", trust: TrustStore? = nil, frontCRL: String? = nil) throws
+    {
         pki = SamplePKIFiles(suite)
         store = try kind.open(in: ws)
         let (status, output) = Shell.run([
@@ -68,10 +70,12 @@ final class FleetHarness: @unchecked Sendable {
         var cas: [UInt8] = []
         for root in roots { cas += try FileSystem.read(pki.directory + "/" + root) }
         try AtomicFileWriter.write(cas, to: bundle)
-        let (frontStatus, frontOutput) = Shell.run([
-            PostgresServer.repository + "/scripts/fleet-server.sh", "start", ws.path + "/front", "127.0.0.1:\(port)",
-            bundle, ws.path + "/secret",
-        ])
+        let (frontStatus, frontOutput) = Shell.run(
+            [
+                PostgresServer.repository + "/scripts/fleet-server.sh", "start", ws.path + "/front",
+                "127.0.0.1:\(port)",
+                bundle, ws.path + "/secret",
+            ] + (frontCRL.map { [$0] } ?? []))
         guard frontStatus == 0, let frontPort = Int(frontOutput.trimmingCharacters(in: .whitespacesAndNewlines)) else {
             task.cancel()
             throw HarnessError("nginx did not start: \(frontOutput)")

@@ -51,6 +51,14 @@ import Testing
                     && ($0.offset == 0 || $0.element.prev == entries[$0.offset - 1].hash)
             })
         if let postgres = store as? PostgresRecordStore { #expect(try postgres.partitions().count >= 40) }
+        // Chain reads longer than one read page (500 entries on PostgreSQL), ending on a page's
+        // edge or inside one: every entry once, in order.
+        let head = recorder.nextSeq - 1
+        for (from, through) in [(UInt64(0), head), (100, 599), (0, 999), (499, 1001), (700, 700)] {
+            var chain: [UInt64] = []
+            try store.chain(of: "VIN00000000000001", from: from, through: through) { chain.append($0.seq) }
+            #expect(chain == Array(from...through), "\(from)...\(through): \(chain.count) entries")
+        }
         // The register (one change per written image, 258 here) in both stores alike; each ECU's
         // current SWIN is its last change's, though the batch held several changes of it.
         let history = try store.softwareHistory(of: "VIN00000000000001")
@@ -125,6 +133,36 @@ import Testing
         let running = try store.vehicles(runningSWIN: "SWIN-4", rxswin: nil)
         #expect(Set(running.map(\.vin)).count == 3)
         #expect(try !store.softwareHistory(of: "VIN00000000000001").isEmpty)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func `a vehicle reads back with every key in the order they took over, or with none`(_ kind: StoreKind) throws {
+        let ws = TempDirectory(); defer { ws.cleanup() }
+        let store = try kind.open(in: ws)
+        let keys = [
+            StoredVehicle.Key(keyID: "k2", publicKey: [2, 2], certificate: nil, fromSeq: 57),
+            StoredVehicle.Key(
+                keyID: "k1", publicKey: [1, 1, 1], certificate: "-----BEGIN CERTIFICATE-----", fromSeq: 0),
+        ]
+        let rotated = StoredVehicle(
+            vin: "VIN00000000000001", hashAlgorithm: .sha256, genesis: "g1", headSeq: 80, headHash: "h1", keyID: "k2",
+            keys: keys)
+        let bare = StoredVehicle(
+            vin: "VIN00000000000002", hashAlgorithm: .sha256, genesis: "g2", headSeq: 0, headHash: "h2", keyID: "k3",
+            keys: [])
+        try store.transaction { writer throws(OTAError) in
+            try writer.setVehicle(rotated)
+            try writer.setVehicle(bare)
+        }
+        let read = try #require(try store.vehicle("VIN00000000000001"))
+        #expect(read.keys.map(\.keyID) == ["k1", "k2"])
+        #expect(read.keys.map(\.publicKey) == [[1, 1, 1], [2, 2]])
+        #expect(read.keys.map(\.certificate) == ["-----BEGIN CERTIFICATE-----", nil])
+        #expect(read.keys.map(\.fromSeq) == [0, 57])
+        #expect(read.headSeq == 80 && read.headHash == "h1" && read.genesis == "g1" && read.keyID == "k2")
+        let readBare = try #require(try store.vehicle("VIN00000000000002"))
+        #expect(readBare.keys.isEmpty && readBare.genesis == "g2")
+        #expect(try store.vehicle("VIN00000000000003") == nil)
     }
 
     @Test(arguments: StoreKind.allCases)

@@ -16,7 +16,9 @@ import Synchronization
 /// - queries are indexed by VIN, campaign, bundle, ECU (GIN over the ECU array), time, and the
 ///   register by current SWIN and RXSWIN;
 /// - connections come from a bounded pool; entries stream through a server-side cursor in pages
-///   of 500 rows, so memory does not grow with the result.
+///   of 500 rows (one vehicle's chain in pages by entry number), so memory does not grow with
+///   the result; every round trip counts (a thread hop each way and PostgreSQL's process), so a
+///   vehicle is read in one statement and a short page ends a read.
 public final class PostgresRecordStore: RecordStore, Sendable {
     public let location: PostgresLocation
     public var identity: String { location.redacted }
@@ -186,32 +188,37 @@ public final class PostgresRecordStore: RecordStore, Sendable {
     // MARK: Vehicles
 
     public func vehicle(_ vin: String) throws(OTAError) -> StoredVehicle? {
-        try pool.withConnection { connection throws(OTAError) -> StoredVehicle? in
-            let rows = try Self.run(connection, "SELECT * FROM vehicle WHERE vin = \(vin)", what: "read vehicle \(vin)")
-            guard let row = rows.first else { return nil }
-            var keys: [StoredVehicle.Key] = []
-            for key in try Self.run(
-                connection, "SELECT * FROM vehicle_key WHERE vin = \(vin) ORDER BY from_seq",
-                what: "read the keys of \(vin)")
-            {
-                var buffer = try Self.decode(key, "public_key", ByteBuffer.self)
-                keys.append(
-                    StoredVehicle.Key(
-                        keyID: try Self.decode(key, "key_id", String.self),
-                        publicKey: buffer.readBytes(length: buffer.readableBytes) ?? [],
-                        certificate: try Self.decode(key, "certificate", String?.self),
-                        fromSeq: try Self.unsigned(try Self.decode(key, "from_seq", Int64.self))))
-            }
-            let hashName = try Self.decode(row, "hash_algorithm", String.self)
-            guard let hash = HashAlgorithm(rawValue: hashName) else {
-                throw OTAError(.recordsStore, "vehicle \(vin): unknown hash \(hashName)")
-            }
-            return StoredVehicle(
-                vin: vin, hashAlgorithm: hash, genesis: try Self.decode(row, "genesis", String.self),
-                headSeq: try Self.unsigned(try Self.decode(row, "head_seq", Int64.self)),
-                headHash: try Self.decode(row, "head_hash", String.self),
-                keyID: try Self.decode(row, "key_id", String.self), keys: keys)
+        // The vehicle and its keys in one statement (one row per key; the key columns are NULL
+        // for a vehicle without keys): an export reads this once per vehicle, an upload once.
+        let rows = try pool.withConnection { connection throws(OTAError) in
+            try Self.run(
+                connection,
+                """
+                SELECT v.hash_algorithm, v.genesis, v.key_id, v.head_seq, v.head_hash, k.key_id AS stored_key_id,
+                    k.public_key, k.certificate, k.from_seq
+                FROM vehicle v LEFT JOIN vehicle_key k ON k.vin = v.vin WHERE v.vin = \(vin) ORDER BY k.from_seq
+                """, what: "read vehicle \(vin)")
         }
+        guard let row = rows.first else { return nil }
+        var keys: [StoredVehicle.Key] = []
+        for key in rows {
+            guard let keyID = try Self.decode(key, "stored_key_id", String?.self) else { continue }
+            var buffer = try Self.decode(key, "public_key", ByteBuffer.self)
+            keys.append(
+                StoredVehicle.Key(
+                    keyID: keyID, publicKey: buffer.readBytes(length: buffer.readableBytes) ?? [],
+                    certificate: try Self.decode(key, "certificate", String?.self),
+                    fromSeq: try Self.unsigned(try Self.decode(key, "from_seq", Int64.self))))
+        }
+        let hashName = try Self.decode(row, "hash_algorithm", String.self)
+        guard let hash = HashAlgorithm(rawValue: hashName) else {
+            throw OTAError(.recordsStore, "vehicle \(vin): unknown hash \(hashName)")
+        }
+        return StoredVehicle(
+            vin: vin, hashAlgorithm: hash, genesis: try Self.decode(row, "genesis", String.self),
+            headSeq: try Self.unsigned(try Self.decode(row, "head_seq", Int64.self)),
+            headHash: try Self.decode(row, "head_hash", String.self),
+            keyID: try Self.decode(row, "key_id", String.self), keys: keys)
     }
 
     // MARK: Writing
@@ -539,7 +546,10 @@ public final class PostgresRecordStore: RecordStore, Sendable {
             body: columns.6)
     }
 
-    /// Rows of `query` through a cursor, `page` at a time, each handed to `body` on this thread.
+    /// Rows a cursor hands over per round trip, and the most a chain read holds at once.
+    static let pageRows = 500
+
+    /// Rows of `query` through a cursor, `pageRows` at a time, each handed to `body` on this thread.
     private func stream(_ query: PostgresQuery, _ body: (StoredEntry) throws(OTAError) -> Void) throws(OTAError) {
         try pool.withConnection { connection throws(OTAError) in
             try Self.run(connection, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", what: "begin a read")
@@ -549,9 +559,12 @@ public final class PostgresRecordStore: RecordStore, Sendable {
                     PostgresQuery(unsafeSQL: "DECLARE ota_rows NO SCROLL CURSOR FOR " + query.sql, binds: query.binds),
                     what: "open a cursor")
                 while true {
-                    let rows = try Self.run(connection, "FETCH 500 FROM ota_rows", what: "read entries")
-                    if rows.isEmpty { break }
+                    let rows = try Self.run(
+                        connection, PostgresQuery(unsafeSQL: "FETCH \(Self.pageRows) FROM ota_rows"),
+                        what: "read entries")
                     for row in rows { try body(try Self.entry(row)) }
+                    // A short page is the last: no round trip to learn that the cursor is done.
+                    if rows.count < Self.pageRows { break }
                 }
                 try Self.run(connection, "COMMIT", what: "end a read")
             } catch {
@@ -583,10 +596,30 @@ public final class PostgresRecordStore: RecordStore, Sendable {
     public func chain(of vin: String, from: UInt64, through: UInt64, _ body: (StoredEntry) throws(OTAError) -> Void)
         throws(OTAError)
     {
-        let low = try Self.signed(from), high = try Self.signed(through)
-        try stream(
-            "SELECT vin, seq, hash, prev, kind, time, body FROM entry WHERE vin = \(vin) AND seq >= \(low) AND seq <= \(high) ORDER BY seq",
-            body)
+        // Pages by entry number, each one statement: no transaction and cursor (4 more round
+        // trips) around a range that usually fits one page; an export reads one per vehicle.
+        // Stored entries never change; a purge running meanwhile could only remove old ones,
+        // which the caller's chain check would then miss (a gap, never a wrong entry).
+        var low = try Self.signed(from)
+        let high = try Self.signed(through)
+        while low <= high {
+            let rows = try pool.withConnection { connection throws(OTAError) in
+                try Self.run(
+                    connection,
+                    """
+                    SELECT vin, seq, hash, prev, kind, time, body FROM entry
+                    WHERE vin = \(vin) AND seq >= \(low) AND seq <= \(high) ORDER BY seq LIMIT \(Self.pageRows)
+                    """, what: "read the chain of \(vin)")
+            }
+            var last = low
+            for row in rows {
+                let entry = try Self.entry(row)
+                last = try Self.signed(entry.seq)
+                try body(entry)
+            }
+            guard rows.count == Self.pageRows, last < high else { break }
+            low = last + 1
+        }
     }
 
     private func checkpointSeq(_ query: PostgresQuery) throws(OTAError) -> UInt64? {

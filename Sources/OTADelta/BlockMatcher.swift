@@ -9,6 +9,8 @@ struct BlockMatcher {
         var newStart: Int
         var oldStart: Int
         var length: Int
+        /// False when the run joins collinear runs across a few differing bytes (an ADD, not a COPY).
+        var exact = true
         var newEnd: Int { newStart + length }
         var oldEnd: Int { oldStart + length }
     }

@@ -51,11 +51,22 @@ final class CoverMatcher {
 
     /// Ops covering `new[start ..< end]` exactly; `seed` is the old position that would follow
     /// the previous op (its alignment is tried first). Positions are absolute in `old`/`new`.
+    /// With `growSeed` (the previous op is a block run), the seed's alignment is also grown into
+    /// the stretch like a found cover; so is `endSeed`'s (the old position that would end at
+    /// `end` in the alignment of a block run that follows): a run ends at the first differing
+    /// byte, and the bytes after it often still agree in its alignment.
     /// Returns the old position the last alignment predicts for `end`, to seed the next stretch.
     @discardableResult
-    func match(from start: Int, to end: Int, seed: Int, into ops: inout [DeltaOperation]) -> Int {
+    func match(
+        from start: Int, to end: Int, seed: Int, growSeed: Bool = false, endSeed: Int? = nil,
+        into ops: inout [DeltaOperation]
+    ) -> Int {
         let seedCover = Cover(newStart: start, oldStart: min(max(seed, 0), old.count), length: 0)
         var covers = search(from: start, to: end, seed: seedCover)
+        if growSeed { covers.insert(seedCover, at: 0) }
+        if let endSeed, endSeed >= 0, endSeed <= old.count {
+            covers.append(Cover(newStart: end, oldStart: endSeed, length: 0))
+        }
         extend(&covers, from: start, to: end)
         select(&covers, from: start, seed: seedCover)
         extend(&covers, from: start, to: end)

@@ -52,9 +52,10 @@ public enum Delta {
         let writer = try AtomicFileWriter(path: output)
         let (header, statistics) = try old.withBuffer { (o) throws(OTAError) in
             try new.withBuffer { (n) throws(OTAError) in
-                try DeltaEncoder(options: options).encode(old: o, new: n, progress: progress) {
-                    (bytes: [UInt8]) throws(OTAError) in try writer.write(bytes)
-                }
+                try DeltaEncoder(options: options).encode(
+                    old: o, new: n, progress: progress,
+                    eviction: DeltaEncoder.ImageEviction(old: old.evict, new: new.evict)
+                ) { (bytes: [UInt8]) throws(OTAError) in try writer.write(bytes) }
             }
         }
         try writer.overwrite(header, at: 0)
@@ -145,6 +146,10 @@ private struct ImageBytes {
     }
 
     var count: Int { mapped?.bytes.count ?? read.count }
+
+    /// Drops a mapped image's pages from memory until it is read again (bytes read into memory
+    /// stay).
+    func evict() { mapped?.evict() }
 
     func withBuffer<T>(_ body: (UnsafeBufferPointer<UInt8>) throws(OTAError) -> T) throws(OTAError) -> T {
         if let mapped { return try body(mapped.bytes) }

@@ -5,8 +5,7 @@ extension DeltaEncoder {
     /// Matches every piece of `plan`, window by window (one suffix array at a time), pieces of
     /// a window on all cores; hands each piece's ops (in old positions) to `results`.
     static func matchPieces(
-        _ plan: Plan, old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>, minimumScore: Int,
-        results: PieceResults
+        _ plan: Plan, new: UnsafeBufferPointer<UInt8>, minimumScore: Int, results: PieceResults
     ) {
         let input = SharedMatchInput(plan: plan, new: new, minimumScore: minimumScore)
         for (w, range) in plan.windows.enumerated() {
@@ -23,7 +22,9 @@ extension DeltaEncoder {
                 let piece = input.plan.pieces[k]
                 var found: [DeltaOperation] = []
                 CoverMatcher(index: shared.index, minimumScore: input.minimumScore)
-                    .match(from: piece.start, to: piece.end, seed: piece.seed - range.lowerBound, into: &found)
+                    .match(
+                        from: piece.start, to: piece.end, seed: piece.seed - range.lowerBound, growSeed: piece.afterRun,
+                        endSeed: piece.endSeed.map { $0 - range.lowerBound }, into: &found)
                 var ops: [DeltaOperation] = []
                 for op in found {
                     switch op {
@@ -50,10 +51,4 @@ struct SharedMatchInput: @unchecked Sendable {
 /// The suffix index the matching tasks share: read-only once built.
 struct SharedIndex: @unchecked Sendable {
     let index: SuffixIndex
-}
-
-/// An image the matching tasks share: read-only, alive until the encoder waits for them.
-struct SharedBuffer: @unchecked Sendable {
-    let buffer: UnsafeBufferPointer<UInt8>
-    init(_ buffer: UnsafeBufferPointer<UInt8>) { self.buffer = buffer }
 }

@@ -15,6 +15,11 @@ extension DeltaEncoder {
         var end: Int
         var seed: Int
         var window = 0
+        /// The piece follows a block run (`seed` is its alignment).
+        var afterRun = false
+        /// The packed old position that would end at `end` in the alignment of the block run
+        /// that follows the piece, if one does.
+        var endSeed: Int?
     }
 
     /// The block pass, and the pieces left for the matcher.
@@ -26,10 +31,35 @@ extension DeltaEncoder {
     }
 
     func plan(old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>) -> Plan {
-        let runs = BlockMatcher(blockSize: options.blockSize, minimumRun: options.minimumBlockRun).runs(
-            old: old, new: new)
-        // What the suffix arrays index: only the old bytes no block copy uses when copies use
-        // most of the image (a filesystem image), else all of it.
+        let matcher = BlockMatcher(blockSize: options.blockSize, minimumRun: options.minimumBlockRun)
+        let aligned = matcher.runs(old: old, new: new)
+        // Then runs at any offset in what the aligned ones leave (shifted code, moved data).
+        var gaps: [Range<Int>] = []
+        var gapStart = 0
+        for run in aligned {
+            if run.newStart > gapStart { gaps.append(gapStart..<run.newStart) }
+            gapStart = run.newEnd
+        }
+        if gapStart < new.count { gaps.append(gapStart..<new.count) }
+        // Runs of one alignment a few bytes apart join across them (as the cover matcher joins
+        // collinear covers): one ADD instead of two ops and an INSERT between them.
+        var runs: [BlockMatcher.Run] = []
+        for run in (aligned + matcher.shiftedRuns(old: old, new: new, within: gaps)).sorted(by: {
+            $0.newStart < $1.newStart
+        }) {
+            if var last = runs.last, run.oldStart - run.newStart == last.oldStart - last.newStart,
+                run.newStart - last.newEnd <= CoverMatcher.maxLinkGap
+            {
+                last.exact = last.exact && run.exact && run.newStart == last.newEnd
+                last.length = run.newEnd - last.newStart
+                runs[runs.count - 1] = last
+            } else {
+                runs.append(run)
+            }
+        }
+        // What the suffix arrays index: only the old bytes no block run uses when runs use most
+        // of the image (a filesystem image; an executable whose code, masked, mostly shifted
+        // unchanged), else all of it.
         let space =
             OldIndexSpace(
                 old: old, used: runs.map { $0.oldStart..<$0.oldEnd }, minimumUsedFraction: options.packedIndexThreshold)
@@ -55,8 +85,9 @@ extension DeltaEncoder {
         // several windows so each piece is matched in the window around the old position its
         // alignment predicts. A cover cannot cross a cut; at 2-4 MiB that costs nothing measurable.
         let pieceLength = plan.windows.count > 1 ? max(min(window / 4, Self.matchPiece), 1 << 14) : Self.matchPiece
-        func addGap(_ start: Int, _ end: Int, oldSeed: Int) {
+        func addGap(_ start: Int, _ end: Int, oldSeed: Int, afterRun: Bool, before next: BlockMatcher.Run?) {
             let seed = space.packedPosition(ofOld: oldSeed)
+            let endSeed = next.flatMap { $0.oldStart > 0 ? space.packedPosition(ofOld: $0.oldStart - 1) + 1 : nil }
             var position = start
             while position < end {
                 let pieceEnd = end - position <= pieceLength + pieceLength / 2 ? end : position + pieceLength
@@ -71,19 +102,22 @@ extension DeltaEncoder {
                     }
                 }
                 plan.segments.append(.piece(plan.pieces.count))
-                plan.pieces.append(Piece(start: position, end: pieceEnd, seed: packedSeed, window: best))
+                plan.pieces.append(
+                    Piece(
+                        start: position, end: pieceEnd, seed: packedSeed, window: best,
+                        afterRun: afterRun && position == start, endSeed: pieceEnd == end ? endSeed : nil))
                 position = pieceEnd
             }
         }
         var cursor = 0
         var seed = 0
         for run in runs {
-            if run.newStart > cursor { addGap(cursor, run.newStart, oldSeed: seed) }
+            if run.newStart > cursor { addGap(cursor, run.newStart, oldSeed: seed, afterRun: cursor > 0, before: run) }
             plan.segments.append(.run(run))
             cursor = run.newEnd
             seed = run.oldEnd
         }
-        if cursor < new.count { addGap(cursor, new.count, oldSeed: seed) }
+        if cursor < new.count { addGap(cursor, new.count, oldSeed: seed, afterRun: cursor > 0, before: nil) }
         return plan
     }
 }

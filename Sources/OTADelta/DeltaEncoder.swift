@@ -5,11 +5,20 @@ internal import OTABase
 ///
 /// Time: linear in the image sizes for the block pass and the suffix sorting, plus
 /// O(n log n) for the match search of the bytes the block pass leaves. Memory: the two images
-/// (twice while matching with the transform: the masked copies), plus 4 bytes per old byte of
-/// one window (default 1 GiB windows, so at most ~4.2 GiB extra), plus a lookup table (256 KiB,
-/// or 64 MiB for windows of 64 MiB and more), the op list and the four LZMA2 encoders (set up
-/// once matching is done when the patch has the transform).
+/// (with the transform the masked copies instead while matching, when the images are mapped
+/// files the caller lets the encoder evict), plus 4 bytes per indexed old byte (the old bytes
+/// no block run uses when runs use at least half of it, else the whole window: default 1 GiB
+/// windows, so at most ~4.2 GiB extra), plus a lookup table (256 KiB, or 64 MiB for windows of
+/// 64 MiB and more), the op list and the four LZMA2 encoders (set up once matching is done when
+/// the patch has the transform).
 struct DeltaEncoder {
+    /// Drops an image from memory until it is next read (for mapped files; never for bytes
+    /// that exist only in memory).
+    struct ImageEviction {
+        var old: () -> Void
+        var new: () -> Void
+    }
+
     let options: DeltaOptions
     /// The inserted bytes' LZMA2 compression is the longest single task of a diff; nice length
     /// 48 instead of the preset's 64 made it ~9% faster for +0.02% on libpython (32: +0.2%).
@@ -20,9 +29,11 @@ struct DeltaEncoder {
     /// Writes the patch to `sink`: a 108-byte placeholder, then the framed streams. Returns the
     /// header, which the caller puts over the placeholder (its body size is known only at the
     /// end: compression starts on the first pieces while the matcher works on later ones).
+    /// `eviction`, when given, drops `old` or `new` from memory until it is read again (mapped
+    /// files: `MappedFile.evict`); the encoder uses it while it matches on masked copies.
     func encode(
         old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>, progress: DeltaProgress?,
-        sink: ([UInt8]) throws(OTAError) -> Void
+        eviction: ImageEviction? = nil, sink: ([UInt8]) throws(OTAError) -> Void
     ) throws(OTAError) -> (header: [UInt8], statistics: DeltaStatistics) {
         let size = options.dictionarySize
         guard size.nonzeroBitCount == 1, DeltaPatchHeader.dictionaryExponents.contains(UInt8(size.trailingZeroBitCount))
@@ -31,52 +42,81 @@ struct DeltaEncoder {
                 .deltaDictionary, "the patch dictionary must be a power of two, 4 KiB...256 MiB (got \(size))")
         }
         progress?("index", 0)
-        // The executable transform: match on copies with reference fields cleared.
+        // The executable transform: match on copies with reference fields cleared. The matcher
+        // then reads only those copies: when the caller lets us, each image is hashed and dropped
+        // from memory once its copy is made, until the ops are written.
+        var oldHash: Digest?
+        var newHash: Digest?
+        var hashError: OTAError?
+        func hashThenEvict(_ image: UnsafeBufferPointer<UInt8>, _ evict: () -> Void) -> Digest? {
+            do throws(OTAError) {
+                let digest = try Hasher.hash(options.hashAlgorithm, UnsafeRawBufferPointer(image))
+                evict()
+                return digest
+            } catch {
+                hashError = error
+                return nil
+            }
+        }
         let analysis =
             options.referenceTransform
             ? ReferenceAnalysis(
-                old: old, new: new, regions: options.forcedTransformRegions, pairs: options.pairAArch64References)
+                old: old, new: new, regions: options.forcedTransformRegions, pairs: options.pairAArch64References,
+                doneWithOld: { if let eviction { oldHash = hashThenEvict(old, eviction.old) } },
+                doneWithNew: { if let eviction { newHash = hashThenEvict(new, eviction.new) } })
             : nil
-        let matchOld = analysis.map { UnsafeBufferPointer($0.maskedOld) } ?? old
+        if let hashError { throw hashError }
+        let plan = plan(
+            old: analysis.map { UnsafeBufferPointer($0.maskedOld) } ?? old,
+            new: analysis.map { UnsafeBufferPointer($0.maskedNew) } ?? new)
+        // The index searches a packed copy of the old bytes: the masked old image is done with.
+        if plan.space.isPacked { analysis?.releaseMaskedOld() }
         let matchNew = analysis.map { UnsafeBufferPointer($0.maskedNew) } ?? new
-        let plan = plan(old: matchOld, new: matchNew)
         let results = PieceResults(count: plan.pieces.count)
         let input = SharedMatchInput(plan: plan, new: matchNew, minimumScore: options.minimumCoverScore)
-        let oldInput = SharedBuffer(matchOld)
         let matching = DispatchGroup()
         DispatchQueue.global().async(group: matching) {
-            Self.matchPieces(
-                input.plan, old: oldInput.buffer, new: input.new, minimumScore: input.minimumScore, results: results)
+            Self.matchPieces(input.plan, new: input.new, minimumScore: input.minimumScore, results: results)
         }
         defer { matching.wait() }
-        // Hashing overlaps the suffix sort.
-        let oldHash = try Hasher.hash(options.hashAlgorithm, UnsafeRawBufferPointer(old))
-        let newHash = try Hasher.hash(options.hashAlgorithm, UnsafeRawBufferPointer(new))
+        // Otherwise hashing overlaps the suffix sort.
+        if oldHash == nil { oldHash = try Hasher.hash(options.hashAlgorithm, UnsafeRawBufferPointer(old)) }
+        if newHash == nil { newHash = try Hasher.hash(options.hashAlgorithm, UnsafeRawBufferPointer(new)) }
 
         try sink([UInt8](repeating: 0, count: DeltaPatchHeader.byteCount))
         var statistics = DeltaStatistics()
         var transform: ReferenceTransform?
-        var segmentOps: [[DeltaOperation]] = []
+        var allOps: [DeltaOperation] = []
         var insertedBytes: Int?
+        func segmentOps(_ segment: Segment) -> [DeltaOperation] {
+            switch segment {
+            case .run(let run):
+                [
+                    run.exact
+                        ? .copy(oldStart: run.oldStart, length: run.length)
+                        : .add(oldStart: run.oldStart, length: run.length)
+                ]
+            case .piece(let k): results.take(k)
+            }
+        }
         if let analysis {
             // The map needs every op's alignment before the first op is written.
+            var joiner = OpJoiner()
+            for segment in plan.segments {
+                for op in segmentOps(segment) {
+                    if let done = joiner.take(op) { allOps.append(done) }
+                }
+            }
+            if let last = joiner.pending { allOps.append(last) }
             var pairs: [(old: Int, new: Int, length: Int)] = []
             var position = 0
             var inserted = 0
-            for segment in plan.segments {
-                let ops: [DeltaOperation]
-                switch segment {
-                case .run(let run): ops = [.copy(oldStart: run.oldStart, length: run.length)]
-                case .piece(let k): ops = results.take(k)
+            for op in allOps {
+                switch op {
+                case .copy(let o, let l), .add(let o, let l): pairs.append((o, position, l))
+                case .insert(let l): inserted += l
                 }
-                for op in ops {
-                    switch op {
-                    case .copy(let o, let l), .add(let o, let l): pairs.append((o, position, l))
-                    case .insert(let l): inserted += l
-                    }
-                    position += op.length
-                }
-                segmentOps.append(ops)
+                position += op.length
             }
             // Every op is known: the suffix index is gone once the matcher returns, and the
             // masked images are not needed any more; free both before the encoders are set up.
@@ -94,26 +134,29 @@ struct DeltaEncoder {
         if let transform, let analysis {
             stream.prediction = OpStreamWriter.Prediction(transform: transform, analysis: analysis)
         }
-        for (s, segment) in plan.segments.enumerated() {
-            let ops: [DeltaOperation]
-            if transform != nil {
-                ops = segmentOps[s]
-                segmentOps[s] = []
-            } else {
-                switch segment {
-                case .run(let run): ops = [.copy(oldStart: run.oldStart, length: run.length)]
-                case .piece(let k): ops = results.take(k)
-                }
+        func report() { progress?("delta", Double(stream.newPosition) / Double(max(new.count, 1))) }
+        if transform != nil {
+            for (i, op) in allOps.enumerated() {
+                try stream.write(op, statistics: &statistics, sink: sink)
+                if i & 1023 == 0 { report() }
             }
-            for op in ops { try stream.write(op, statistics: &statistics, sink: sink) }
-            progress?("delta", Double(stream.newPosition) / Double(max(new.count, 1)))
+            allOps = []
+        } else {
+            var joiner = OpJoiner()
+            for segment in plan.segments {
+                for op in segmentOps(segment) {
+                    if let done = joiner.take(op) { try stream.write(done, statistics: &statistics, sink: sink) }
+                }
+                report()
+            }
+            if let last = joiner.pending { try stream.write(last, statistics: &statistics, sink: sink) }
         }
         try writer.endFrame(sink: sink)
         progress?("delta", 1)
         var header = DeltaPatchHeader(
             hashAlgorithm: options.hashAlgorithm, oldSize: UInt64(old.count), newSize: UInt64(new.count),
-            bodySize: writer.totalRawBytes, dictionarySizes: settings.map(\.dictionarySize), oldHash: oldHash,
-            newHash: newHash)
+            bodySize: writer.totalRawBytes, dictionarySizes: settings.map(\.dictionarySize), oldHash: oldHash!,
+            newHash: newHash!)
         if transform != nil {
             header.version =
                 analysis?.pairs == true ? DeltaPatchHeader.pairedVersion : DeltaPatchHeader.transformVersion

@@ -58,6 +58,9 @@ final class OldIndexSpace {
 
     deinit { storage?.deallocate() }
 
+    /// Whether `bytes` is a packed copy (so the image it came from is not read through it).
+    var isPacked: Bool { storage != nil }
+
     /// The packed position of an old position (the next packed byte if it was not packed).
     func packedPosition(ofOld position: Int) -> Int {
         guard !segments.isEmpty else { return position }

@@ -17,9 +17,12 @@ final class ReferenceAnalysis {
     let scratch = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: PatchFrame.maxOpLength)
 
     /// Nil when either image holds no x86-64 or AArch64 ELF code (the byte matcher alone then).
+    /// `doneWithOld` and `doneWithNew` are called once that image's masked copy is made (the
+    /// caller may then drop the image from memory until the ops are written).
     init?(
         old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>,
-        regions: (old: [ReferenceTransform.Region], new: [ReferenceTransform.Region])? = nil, pairs: Bool = true
+        regions: (old: [ReferenceTransform.Region], new: [ReferenceTransform.Region])? = nil, pairs: Bool = true,
+        doneWithOld: () -> Void = {}, doneWithNew: () -> Void = {}
     ) {
         let oldRegions = regions?.old ?? ELFLayout.regions(in: old)
         let newRegions = regions?.new ?? ELFLayout.regions(in: new)
@@ -31,9 +34,10 @@ final class ReferenceAnalysis {
         self.newRegions = newRegions
         self.pairs = pairs && oldRegions.contains { $0.architecture == .aarch64 }
         oldSites = Self.sites(of: old, regions: oldRegions, pairs: self.pairs)
-        let newSites = Self.sites(of: new, regions: newRegions, pairs: self.pairs)
         maskedOld = Self.masked(old, oldSites)
-        maskedNew = Self.masked(new, newSites)
+        doneWithOld()
+        maskedNew = Self.masked(new, Self.sites(of: new, regions: newRegions, pairs: self.pairs))
+        doneWithNew()
     }
 
     deinit {
@@ -43,9 +47,16 @@ final class ReferenceAnalysis {
 
     /// Frees the masked images once matching is done (they are as large as the images).
     func releaseMaskedImages() {
-        for image in [maskedOld, maskedNew] { image.baseAddress?.deallocate() }
-        maskedOld = UnsafeMutableBufferPointer(start: nil, count: 0)
+        releaseMaskedOld()
+        maskedNew.baseAddress?.deallocate()
         maskedNew = UnsafeMutableBufferPointer(start: nil, count: 0)
+    }
+
+    /// Frees the masked old image alone: once the matcher's index holds a packed copy of the
+    /// old bytes it searches, nothing reads the masked old image any more.
+    func releaseMaskedOld() {
+        maskedOld.baseAddress?.deallocate()
+        maskedOld = UnsafeMutableBufferPointer(start: nil, count: 0)
     }
 
     static func sites(of image: UnsafeBufferPointer<UInt8>, regions: [ReferenceTransform.Region], pairs: Bool)

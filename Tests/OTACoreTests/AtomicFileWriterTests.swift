@@ -33,4 +33,19 @@ import Testing
         #expect(try MappedFile(path: "/dev/null") == nil)
         #expect(throws: OTAError(.ioNotFound, "")) { _ = try MappedFile(path: directory + "/missing") }
     }
+
+    @Test func `an evicted mapping still reads the file's bytes`() throws {
+        let directory = try TemporaryDirectory.create("core")
+        defer { TemporaryDirectory.remove(directory) }
+        let content = (0..<(3 << 14)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 9) }
+        try AtomicFileWriter.write(content, to: directory + "/a")
+        let mapped = try #require(try MappedFile(path: directory + "/a"))
+        #expect(Array(mapped.bytes) == content)
+        mapped.evict()
+        #expect(Array(mapped.bytes) == content)
+        try AtomicFileWriter.write([UInt8](), to: directory + "/empty")
+        let empty = try #require(try MappedFile(path: directory + "/empty"))
+        empty.evict()
+        #expect(empty.bytes.isEmpty)
+    }
 }

@@ -41,4 +41,12 @@ package final class MappedFile {
     deinit {
         if let mapping { munmap(mapping, bytes.count) }
     }
+
+    /// Drops the mapped pages from this process's resident set; the bytes stay readable (the
+    /// next read faults them back in from the page cache, or from the file). For a caller that
+    /// will not read the file for a while and wants its memory back meanwhile.
+    public func evict() {
+        guard let mapping else { return }
+        _ = madvise(mapping, bytes.count, MADV_DONTNEED)
+    }
 }

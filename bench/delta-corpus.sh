@@ -27,34 +27,9 @@ PROGRAMS=(
 )
 ARCHES=${ARCHES:-"amd64 arm64"}
 
-if [[ " $ARCHES " == *" arm64 "* ]] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
-    dpkg --add-architecture arm64
-    apt-get update -qq >/dev/null
-fi
-
-triplet() { case $1 in amd64) echo x86_64-linux-gnu ;; arm64) echo aarch64-linux-gnu ;; esac; }
-
-for arch in $ARCHES; do
-    for entry in "${PROGRAMS[@]}"; do
-        read -r name package vold vnew path <<<"$entry"
-        path=${path//TRIPLET/$(triplet "$arch")}
-        for side in old new; do
-            version=$vold
-            [ $side = new ] && version=$vnew
-            tree=$DEB/$package-$arch-$side
-            if [ ! -d "$tree" ]; then
-                work=$(mktemp -d "$DEB/dl.XXXXXX")
-                if (cd "$work" && apt-get download -qq "$package:$arch=$version" >/dev/null 2>&1); then
-                    dpkg-deb -x "$work"/*.deb "$tree"
-                else
-                    echo "note: $package:$arch=$version is not downloadable any more; pair $name-$arch skipped" >&2
-                fi
-                rm -rf "$work"
-            fi
-            [ -f "$tree/$path" ] && cp "$tree/$path" "$CORPUS/$name-$arch.$side"
-        done
-    done
-done
+# shellcheck source=bench/lib/debian-pairs.bash
+source "$ROOT/bench/lib/debian-pairs.bash"
+debian_pairs "$CORPUS" "$ARCHES" "${PROGRAMS[@]}"
 
 # ext4 images of the unpacked amd64 package trees (fixed UUID, hash seed and time).
 if [[ " $ARCHES " == *" amd64 "* ]]; then

@@ -34,38 +34,11 @@ PROGRAMS=(
 )
 ARCHES=${ARCHES:-"amd64 arm64"}
 
-if [[ " $ARCHES " == *" arm64 "* ]] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
-    dpkg --add-architecture arm64
-    apt-get update -qq >/dev/null
-fi
+# shellcheck source=bench/lib/debian-pairs.bash
+source "$ROOT/bench/lib/debian-pairs.bash"
+debian_pairs "$CORPUS" "$ARCHES" "${PROGRAMS[@]}"
+pairs=("${DEBIAN_PAIRS[@]}")
 
-triplet() { case $1 in amd64) echo x86_64-linux-gnu ;; arm64) echo aarch64-linux-gnu ;; esac; }
-
-pairs=()
-for arch in $ARCHES; do
-    for entry in "${PROGRAMS[@]}"; do
-        read -r name package vold vnew path <<<"$entry"
-        path=${path//TRIPLET/$(triplet "$arch")}
-        for side in old new; do
-            version=$vold
-            [ $side = new ] && version=$vnew
-            tree=$DEB/$package-$arch-$side
-            if [ ! -d "$tree" ]; then
-                work=$(mktemp -d "$DEB/dl.XXXXXX")
-                if (cd "$work" && apt-get download -qq "$package:$arch=$version" >/dev/null 2>&1); then
-                    dpkg-deb -x "$work"/*.deb "$tree"
-                else
-                    echo "note: $package:$arch=$version is not downloadable any more; pair $name-$arch skipped" >&2
-                fi
-                rm -rf "$work"
-            fi
-            # shellcheck disable=SC2206 # the glob in the path is meant to expand
-            found=($tree/$path)
-            [ -f "${found[0]}" ] && cp "${found[0]}" "$CORPUS/$name-$arch.$side"
-        done
-        [ -f "$CORPUS/$name-$arch.old" ] && [ -f "$CORPUS/$name-$arch.new" ] && pairs+=("$name-$arch")
-    done
-done
 # A filesystem image pair: 256 MiB ext4 images of the unpacked amd64 package trees, old and new
 # (fixed UUID, hash seed and time, so only the package contents differ).
 if [[ " $ARCHES " == *" amd64 "* ]]; then

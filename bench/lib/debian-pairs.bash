@@ -1,0 +1,45 @@
+# Sourced by bench/delta-corpus.sh and bench/delta-heldout.sh: fetches program pairs from Debian 12.
+#
+# debian_pairs CORPUS ARCHES ENTRY...: for each "name package old-version new-version path" ENTRY
+# (TRIPLET in the path replaced per architecture; a glob in the path matches the one file the
+# package holds under that name) and each architecture, downloads both versions with
+# `apt-get download` into CORPUS/deb (once; arm64 needs `dpkg --add-architecture arm64`, added
+# here), unpacks them with `dpkg-deb -x` and copies the file to CORPUS/NAME-ARCH.old and .new.
+# A version Debian no longer publishes skips its pair with a note. Sets DEBIAN_PAIRS to the
+# names of the pairs present.
+debian_pairs() {
+    local corpus=$1 arches=$2
+    shift 2
+    local deb=$corpus/deb arch entry name package vold vnew path side version tree work found
+    mkdir -p "$deb"
+    if [[ " $arches " == *" arm64 "* ]] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+        dpkg --add-architecture arm64
+        apt-get update -qq >/dev/null
+    fi
+    DEBIAN_PAIRS=()
+    for arch in $arches; do
+        for entry in "$@"; do
+            read -r name package vold vnew path <<<"$entry"
+            case $arch in amd64) path=${path//TRIPLET/x86_64-linux-gnu} ;; arm64) path=${path//TRIPLET/aarch64-linux-gnu} ;; esac
+            for side in old new; do
+                version=$vold
+                [ $side = new ] && version=$vnew
+                tree=$deb/$package-$arch-$side
+                if [ ! -d "$tree" ]; then
+                    work=$(mktemp -d "$deb/dl.XXXXXX")
+                    if (cd "$work" && apt-get download -qq "$package:$arch=$version" >/dev/null 2>&1); then
+                        dpkg-deb -x "$work"/*.deb "$tree"
+                    else
+                        echo "note: $package:$arch=$version is not downloadable any more; pair $name-$arch skipped" >&2
+                    fi
+                    rm -rf "$work"
+                fi
+                # shellcheck disable=SC2206 # the glob in the path is meant to expand
+                found=($tree/$path)
+                [ -f "${found[0]}" ] && cp "${found[0]}" "$corpus/$name-$arch.$side"
+            done
+            [ -f "$corpus/$name-$arch.old" ] && [ -f "$corpus/$name-$arch.new" ] && DEBIAN_PAIRS+=("$name-$arch")
+        done
+    done
+    return 0
+}

@@ -38,7 +38,8 @@ final class ExportFile {
         if buffer.count >= 1 << 18 { try flush() }
     }
 
-    private func flush() throws(OTAError) {
+    /// Writes out the buffered bytes.
+    func flush() throws(OTAError) {
         guard !buffer.isEmpty else { return }
         hasher.update(buffer)
         try SystemCall.writeAll(descriptor, buffer, path: path)

@@ -240,12 +240,15 @@ public struct Exporter {
                 "alg": .string(algorithm.rawValue), "key": .string(try signer.key.publicKey.keyID(.sha256).hex),
                 "sig": .string(Hex.encode(signature)),
             ]).bytes + [0x0a]
-        let manifestFile = try ExportFile(directory: directory, name: ExportManifest.manifestName, hash: hash)
-        try manifestFile.write(bytes: manifestBytes)
-        _ = try manifestFile.finish()
-        let signatureFile = try ExportFile(directory: directory, name: ExportManifest.signatureName, hash: hash)
-        try signatureFile.write(bytes: signatureBytes)
-        _ = try signatureFile.finish()
+        // The manifest and its signature are the two files the manifest does not list.
+        func unlisted(_ name: String, _ bytes: [UInt8]) throws(OTAError) -> ExportFile {
+            let file = try ExportFile(directory: directory, name: name, hash: hash)
+            try file.write(bytes: bytes)
+            try file.flush()
+            return file
+        }
+        let manifestFile = try unlisted(ExportManifest.manifestName, manifestBytes)
+        let signatureFile = try unlisted(ExportManifest.signatureName, signatureBytes)
         for (_, file) in files { file.commit() }
         for file in extra { file.commit() }
         manifestFile.commit()

@@ -31,6 +31,10 @@ public final class FleetMetrics: Sendable {
         "ota_fleet_client_refusals_total": (
             "counter", "Refused client certificates by where (tls-front, service) and reason."
         ),
+        "ota_fleet_refusal_lines_unwritten_total": (
+            "counter",
+            "Refusals not written as a line of their own, by reason: budget (counted in the next summary line), io."
+        ),
         "ota_fleet_entries_ingested_total": ("counter", "Log entries newly stored."),
         "ota_fleet_entries_already_stored_total": (
             "counter", "Uploaded entries the store already held (repeated or resumed uploads)."

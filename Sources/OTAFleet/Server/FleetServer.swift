@@ -309,8 +309,21 @@ public final class FleetServer: Sendable {
         metrics.count(
             "ota_fleet_client_refusals_total",
             FleetMetrics.label("at", refusal.place) + "," + FleetMetrics.label("reason", refusal.reason))
-        refusals.record(
-            refusal.error, vin: refusal.vin, subject: refusal.subject, at: refusal.place, requestPath: refusal.path)
+        count(
+            refusals.record(
+                refusal.error, vin: refusal.vin, subject: refusal.subject, at: refusal.place,
+                requestPath: refusal.path))
+    }
+
+    /// Counts a refusal the log did not write as a line of its own (over the log's budget: it is
+    /// in the next summary line; or the file could not be written).
+    private func count(_ outcome: RefusalLog.Outcome) {
+        switch outcome {
+        case .written: break
+        case .suppressed:
+            metrics.count("ota_fleet_refusal_lines_unwritten_total", FleetMetrics.label("reason", "budget"))
+        case .failed: metrics.count("ota_fleet_refusal_lines_unwritten_total", FleetMetrics.label("reason", "io"))
+        }
     }
 
     static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
@@ -398,7 +411,7 @@ public final class FleetServer: Sendable {
     private func refuse(_ error: OTAError, vin: String, identity: ClientIdentity) {
         metrics.count("ota_fleet_uploads_total", FleetMetrics.label("result", "refused"))
         metrics.count("ota_fleet_upload_refusals_total", FleetMetrics.label("code", error.code.rawValue))
-        refusals.record(error, vin: vin, subject: identity.subject)
+        count(refusals.record(error, vin: vin, subject: identity.subject))
     }
 
     // MARK: Health

@@ -88,26 +88,9 @@ struct DeltaEncoder {
         var transform: ReferenceTransform?
         var allOps: [DeltaOperation] = []
         var insertedBytes: Int?
-        func segmentOps(_ segment: Segment) -> [DeltaOperation] {
-            switch segment {
-            case .run(let run):
-                [
-                    run.exact
-                        ? .copy(oldStart: run.oldStart, length: run.length)
-                        : .add(oldStart: run.oldStart, length: run.length)
-                ]
-            case .piece(let k): results.take(k)
-            }
-        }
         if let analysis {
             // The map needs every op's alignment before the first op is written.
-            var joiner = OpJoiner()
-            for segment in plan.segments {
-                for op in segmentOps(segment) {
-                    if let done = joiner.take(op) { allOps.append(done) }
-                }
-            }
-            if let last = joiner.pending { allOps.append(last) }
+            try Self.forEachJoinedOp(plan, results: results) { allOps.append($0) }
             var pairs: [(old: Int, new: Int, length: Int)] = []
             var position = 0
             var inserted = 0
@@ -134,24 +117,19 @@ struct DeltaEncoder {
         if let transform, let analysis {
             stream.prediction = OpStreamWriter.Prediction(transform: transform, analysis: analysis)
         }
-        func report() { progress?("delta", Double(stream.newPosition) / Double(max(new.count, 1))) }
+        var written = 0
+        func write(_ op: DeltaOperation) throws(OTAError) {
+            try stream.write(op, statistics: &statistics, sink: sink)
+            if written & 1023 == 0 { progress?("delta", Double(stream.newPosition) / Double(max(new.count, 1))) }
+            written += 1
+        }
         if transform != nil {
-            for (i, op) in allOps.enumerated() {
-                try stream.write(op, statistics: &statistics, sink: sink)
-                if i & 1023 == 0 { report() }
-            }
+            for op in allOps { try write(op) }
             allOps = []
         } else {
-            var joiner = OpJoiner()
-            for segment in plan.segments {
-                for op in segmentOps(segment) {
-                    if let done = joiner.take(op) { try stream.write(done, statistics: &statistics, sink: sink) }
-                }
-                report()
-            }
-            if let last = joiner.pending { try stream.write(last, statistics: &statistics, sink: sink) }
+            try Self.forEachJoinedOp(plan, results: results, write)
         }
-        try writer.endFrame(sink: sink)
+        try writer.finish(sink: sink)
         progress?("delta", 1)
         var header = DeltaPatchHeader(
             hashAlgorithm: options.hashAlgorithm, oldSize: UInt64(old.count), newSize: UInt64(new.count),
@@ -162,6 +140,29 @@ struct DeltaEncoder {
                 analysis?.pairs == true ? DeltaPatchHeader.pairedVersion : DeltaPatchHeader.transformVersion
         }
         return (try header.encoded(), statistics)
+    }
+
+    /// Every op of `plan` in new order (block runs as they are, pieces' ops as the matcher
+    /// publishes them), neighbours that continue each other joined (`OpJoiner`).
+    static func forEachJoinedOp(
+        _ plan: Plan, results: PieceResults, _ body: (DeltaOperation) throws(OTAError) -> Void
+    ) throws(OTAError) {
+        var joiner = OpJoiner()
+        func take(_ op: DeltaOperation) throws(OTAError) {
+            if let done = joiner.take(op) { try body(done) }
+        }
+        for segment in plan.segments {
+            switch segment {
+            case .run(let run):
+                try take(
+                    run.exact
+                        ? .copy(oldStart: run.oldStart, length: run.length)
+                        : .add(oldStart: run.oldStart, length: run.length))
+            case .piece(let k):
+                for op in results.take(k) { try take(op) }
+            }
+        }
+        if let last = joiner.pending { try body(last) }
     }
 
     /// The transform block after the header: dictionary exponent, raw and packed sizes, the

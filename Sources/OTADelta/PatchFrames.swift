@@ -42,16 +42,29 @@ enum PatchFrame {
 
 /// Encoder side: collects each stream's bytes for the current frame, then compresses and
 /// writes the frame (`raw sizes, packed sizes, four pieces`). Without settings it only counts.
+/// Each stream is compressed on its own serial queue, so the four streams of a frame, and a
+/// stream of one frame with another stream of the frame before, compress at once while the
+/// caller fills the next frames; frames reach the sink in order, at most `framesInFlight`
+/// behind the one being filled, and all of them at `finish`.
 final class PatchFrameWriter {
+    /// Frames compressed at once at most (each holds its raw and compressed bytes).
+    static let framesInFlight = 4
+
     private var encoders: [LZMA2StreamEncoder] = []
+    private var queues: [DispatchQueue] = []
     private var pending: [[UInt8]] = Array(repeating: [], count: PatchStream.allCases.count)
     private(set) var pendingBytes = 0
     /// Raw stream bytes of all frames ended so far.
     private(set) var totalRawBytes: UInt64 = 0
+    /// Frames being compressed, oldest first.
+    private var inFlight: [FrameCompression] = []
 
     init(settings: [LZMA2Settings]) throws(OTAError) {
         for setting in settings { encoders.append(try LZMA2StreamEncoder(setting)) }
+        queues = encoders.indices.map { DispatchQueue(label: "ota.delta.stream\($0)") }
     }
+
+    deinit { for frame in inFlight { frame.wait() } }
 
     func append(_ stream: PatchStream, _ byte: UInt8) {
         pending[stream.rawValue].append(byte)
@@ -69,56 +82,80 @@ final class PatchFrameWriter {
         pendingBytes += pending[stream.rawValue].count - before
     }
 
-    /// Compresses and writes the pending frame (nothing when it is empty).
+    /// Ends the pending frame (nothing when it is empty) and starts compressing it; writes the
+    /// oldest frames when more than `framesInFlight` are being compressed.
     func endFrame(sink: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {
         guard pendingBytes > 0 else { return }
         totalRawBytes += UInt64(pendingBytes)
-        defer {
-            for index in pending.indices { pending[index].removeAll(keepingCapacity: true) }
-            pendingBytes = 0
-        }
+        let raw = pending
+        pending = Array(repeating: [], count: PatchStream.allCases.count)
+        pendingBytes = 0
         guard !encoders.isEmpty else { return }
-        // The inserts dominate the compression time: they get one core, the other three
-        // streams the other.
-        let pieces = UnsafeMutableBufferPointer<[UInt8]>.allocate(capacity: encoders.count)
-        pieces.initialize(repeating: [])
-        defer { pieces.deinitialize().deallocate() }
-        let failures = UnsafeMutableBufferPointer<OTAError?>.allocate(capacity: 2)
-        failures.initialize(repeating: nil)
-        defer { failures.deinitialize().deallocate() }
-        let work = FrameCompression(encoders: encoders, pending: pending, pieces: pieces, failures: failures)
-        DispatchQueue.concurrentPerform(iterations: 2) { task in
-            let streams = task == 0 ? [PatchStream.inserts.rawValue] : [0, 1, 2]
-            do throws(OTAError) {
-                for index in streams { work.pieces[index] = try work.compress(index) }
-            } catch {
-                work.failures[task] = error
-            }
-        }
-        if let failure = failures[0] ?? failures[1] { throw failure }
+        inFlight.append(FrameCompression(encoders: encoders, queues: queues, raw: raw))
+        while inFlight.count > Self.framesInFlight { try writeOldest(sink: sink) }
+    }
+
+    /// Ends the pending frame and writes every frame still being compressed.
+    func finish(sink: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {
+        try endFrame(sink: sink)
+        while !inFlight.isEmpty { try writeOldest(sink: sink) }
+    }
+
+    private func writeOldest(sink: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {
+        let frame = inFlight.removeFirst()
+        frame.wait()
+        if let failure = frame.failures.lazy.compactMap({ $0 }).first { throw failure }
         var header: [UInt8] = []
-        for bytes in pending { Varint.append(UInt64(bytes.count), to: &header) }
-        for piece in pieces { Varint.append(UInt64(piece.count), to: &header) }
+        for bytes in frame.raw { Varint.append(UInt64(bytes.count), to: &header) }
+        for piece in frame.pieces { Varint.append(UInt64(piece.count), to: &header) }
         try sink(header)
-        for piece in pieces where !piece.isEmpty { try sink(piece) }
+        for piece in frame.pieces where !piece.isEmpty { try sink(piece) }
     }
 }
 
-/// One frame's compression work, split over two tasks that touch disjoint streams.
-private struct FrameCompression: @unchecked Sendable {
+/// One frame's compression: each stream's piece on that stream's serial queue (so an encoder
+/// takes its frames in order, one at a time).
+private final class FrameCompression: @unchecked Sendable {
+    // Safe: the task of stream `i` writes only `pieces[i]` and `failures[i]`, and nothing reads
+    // them before `wait()` returns; an encoder is used only on its stream's serial queue.
     let encoders: [LZMA2StreamEncoder]
-    let pending: [[UInt8]]
+    let raw: [[UInt8]]
     let pieces: UnsafeMutableBufferPointer<[UInt8]>
     let failures: UnsafeMutableBufferPointer<OTAError?>
+    private let group = DispatchGroup()
 
-    /// Stream `index`'s pending bytes compressed and flushed (empty when it has none).
-    func compress(_ index: Int) throws(OTAError) -> [UInt8] {
-        guard !pending[index].isEmpty else { return [] }
+    init(encoders: [LZMA2StreamEncoder], queues: [DispatchQueue], raw: [[UInt8]]) {
+        self.encoders = encoders
+        self.raw = raw
+        pieces = .allocate(capacity: encoders.count)
+        pieces.initialize(repeating: [])
+        failures = .allocate(capacity: encoders.count)
+        failures.initialize(repeating: nil)
+        for index in encoders.indices where !raw[index].isEmpty {
+            queues[index].async(group: group) {
+                do throws(OTAError) {
+                    self.pieces[index] = try self.compress(index)
+                } catch {
+                    self.failures[index] = error
+                }
+            }
+        }
+    }
+
+    deinit {
+        pieces.deinitialize().deallocate()
+        failures.deinitialize().deallocate()
+    }
+
+    func wait() { group.wait() }
+
+    /// Stream `index`'s raw bytes compressed and flushed.
+    private func compress(_ index: Int) throws(OTAError) -> [UInt8] {
         var piece: [UInt8] = []
         let encoder = encoders[index]
-        let result: Result<Void, OTAError> = pending[index].withUnsafeBytes { raw in
+        let result: Result<Void, OTAError> = raw[index].withUnsafeBytes { bytes in
             do throws(OTAError) {
-                try encoder.update(raw) { piece += $0 }
+                try encoder.update(bytes) { piece += $0 }
                 return .success(())
             } catch {
                 return .failure(error)

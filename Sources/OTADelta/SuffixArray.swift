@@ -55,16 +55,17 @@ enum SAIS {
         }
         let bucket = UnsafeMutableBufferPointer<Int32>.allocate(capacity: k + 1)
         defer { bucket.deallocate() }
+        let counts = Counts(s, alphabet: k)
 
         // Stage 1: sort the LMS substrings.
         sa.initialize(repeating: -1)
-        fillBucketEnds(s, bucket, k)
+        fillBucketEnds(s, bucket, k, counts)
         for j in 1..<n where types.isLMS(j) {
             let c = Int(s[j])
             bucket[c] -= 1
             sa[Int(bucket[c])] = Int32(j)
         }
-        induce(s, sa, types, bucket, k)
+        induce(s, sa, bucket, k, counts)
 
         // Compact the sorted LMS positions to the front.
         var m = 0
@@ -139,7 +140,7 @@ enum SAIS {
         }
         for r in 0..<m { sa[r] = sa[reducedStart + Int(sa[r])] }
         for r in m..<n { sa[r] = -1 }
-        fillBucketEnds(s, bucket, k)
+        fillBucketEnds(s, bucket, k, counts)
         var r = m - 1
         while r >= 0 {
             let p = Int(sa[r])
@@ -149,15 +150,47 @@ enum SAIS {
             sa[Int(bucket[c])] = Int32(p)
             r -= 1
         }
-        induce(s, sa, types, bucket, k)
+        induce(s, sa, bucket, k, counts)
+    }
+
+    /// The symbol counts of a text, kept when the alphabet is small (the bytes of the top level),
+    /// so bucket bounds need no pass over the text; counted anew each time otherwise (the names of
+    /// the recursion: a second array the alphabet's size would cost memory).
+    struct Counts: ~Copyable {
+        let counts: UnsafeMutableBufferPointer<Int32>?
+
+        init<T: FixedWidthInteger>(_ s: UnsafeBufferPointer<T>, alphabet k: Int) {
+            guard k <= 1 << 16 else {
+                counts = nil
+                return
+            }
+            let counts = UnsafeMutableBufferPointer<Int32>.allocate(capacity: k)
+            counts.initialize(repeating: 0)
+            for c in s { counts[Int(c)] += 1 }
+            self.counts = counts
+        }
+
+        deinit { counts?.deallocate() }
+
+        /// `bucket[c]` = the count of symbol `c`.
+        @inline(__always)
+        func load<T: FixedWidthInteger>(
+            _ s: UnsafeBufferPointer<T>, into bucket: UnsafeMutableBufferPointer<Int32>, _ k: Int
+        ) {
+            if let counts {
+                _ = UnsafeMutableBufferPointer(rebasing: bucket[0..<k]).initialize(fromContentsOf: counts)
+            } else {
+                bucket.initialize(repeating: 0)
+                for c in s { bucket[Int(c)] += 1 }
+            }
+        }
     }
 
     @inline(__always)
     static func fillBucketEnds<T: FixedWidthInteger>(
-        _ s: UnsafeBufferPointer<T>, _ bucket: UnsafeMutableBufferPointer<Int32>, _ k: Int
+        _ s: UnsafeBufferPointer<T>, _ bucket: UnsafeMutableBufferPointer<Int32>, _ k: Int, _ counts: borrowing Counts
     ) {
-        bucket.initialize(repeating: 0)
-        for c in s { bucket[Int(c)] += 1 }
+        counts.load(s, into: bucket, k)
         var sum: Int32 = 0
         for c in 0..<k {
             sum += bucket[c]
@@ -167,10 +200,9 @@ enum SAIS {
 
     @inline(__always)
     static func fillBucketStarts<T: FixedWidthInteger>(
-        _ s: UnsafeBufferPointer<T>, _ bucket: UnsafeMutableBufferPointer<Int32>, _ k: Int
+        _ s: UnsafeBufferPointer<T>, _ bucket: UnsafeMutableBufferPointer<Int32>, _ k: Int, _ counts: borrowing Counts
     ) {
-        bucket.initialize(repeating: 0)
-        for c in s { bucket[Int(c)] += 1 }
+        counts.load(s, into: bucket, k)
         var sum: Int32 = 0
         for c in 0..<k {
             let count = bucket[c]
@@ -179,37 +211,64 @@ enum SAIS {
         }
     }
 
-    /// Induces L suffixes left to right, then S suffixes right to left, from the placed LMS ones.
+    /// Induces L suffixes left to right, then S suffixes right to left, from the placed LMS ones
+    /// (empty slots hold -1). As in Yuta Mori's sais: an entry is stored complemented (`~p`) when
+    /// the pass that placed it must not induce from it (its predecessor has the other type),
+    /// decided from the symbol before it, which sits beside the one just read; so no type bit is
+    /// read at a random position, and runs of one symbol keep their bucket cursor.
     static func induce<T: FixedWidthInteger>(
-        _ s: UnsafeBufferPointer<T>, _ sa: UnsafeMutableBufferPointer<Int32>, _ types: borrowing TypeBits,
-        _ bucket: UnsafeMutableBufferPointer<Int32>, _ k: Int
+        _ s: UnsafeBufferPointer<T>, _ sa: UnsafeMutableBufferPointer<Int32>,
+        _ bucket: UnsafeMutableBufferPointer<Int32>,
+        _ k: Int, _ counts: borrowing Counts
     ) {
         let n = s.count
-        fillBucketStarts(s, bucket, k)
-        // The suffix n-1 follows the virtual sentinel and is L.
+        // L pass. An entry p > 0 here has an L predecessor (placed so); after the scan every
+        // entry is complemented once, so the S pass sees exactly those with an S predecessor.
+        fillBucketStarts(s, bucket, k, counts)
+        var c1 = Int(s[n - 1])
+        var cursor = Int(bucket[c1])
         do {
-            let c = Int(s[n - 1])
-            sa[Int(bucket[c])] = Int32(n - 1)
-            bucket[c] += 1
+            // The suffix n-1 follows the virtual sentinel and is L.
+            let j = n - 1
+            sa[cursor] = j > 0 && Int(s[j - 1]) < c1 ? ~Int32(j) : Int32(j)
+            cursor += 1
         }
         for i in 0..<n {
-            let p = Int(sa[i]) - 1
-            if p >= 0 && !types.isS(p) {
-                let c = Int(s[p])
-                sa[Int(bucket[c])] = Int32(p)
-                bucket[c] += 1
+            let entry = sa[i]
+            sa[i] = ~entry
+            guard entry > 0 else { continue }
+            let j = Int(entry) - 1
+            let c0 = Int(s[j])
+            if c0 != c1 {
+                bucket[c1] = Int32(cursor)
+                c1 = c0
+                cursor = Int(bucket[c1])
             }
+            sa[cursor] = j > 0 && Int(s[j - 1]) < c1 ? ~Int32(j) : Int32(j)
+            cursor += 1
         }
-        fillBucketEnds(s, bucket, k)
+        // S pass: induce from entries p > 0 (S predecessor), restore the others.
+        fillBucketEnds(s, bucket, k, counts)
+        c1 = 0
+        cursor = Int(bucket[0])
         var i = n - 1
         while i >= 0 {
-            let p = Int(sa[i]) - 1
-            if p >= 0 && types.isS(p) {
-                let c = Int(s[p])
-                bucket[c] -= 1
-                sa[Int(bucket[c])] = Int32(p)
+            let entry = sa[i]
+            if entry > 0 {
+                let j = Int(entry) - 1
+                let c0 = Int(s[j])
+                if c0 != c1 {
+                    bucket[c1] = Int32(cursor)
+                    c1 = c0
+                    cursor = Int(bucket[c1])
+                }
+                cursor -= 1
+                sa[cursor] = j == 0 || Int(s[j - 1]) > c1 ? ~Int32(j) : Int32(j)
+            } else {
+                sa[i] = ~entry
             }
             i -= 1
         }
     }
+
 }

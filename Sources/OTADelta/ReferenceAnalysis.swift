@@ -1,3 +1,5 @@
+internal import Dispatch
+
 /// The encoder's side of the reference transform: ELF code regions of both images, their
 /// reference sites, copies of the images with reference fields cleared (so the matcher sees
 /// recompiled code with shifted targets as equal), and, once the ops are known, the address
@@ -72,11 +74,21 @@ final class ReferenceAnalysis {
                 block += 1
             }
         }
-        for block in blocks.sorted() {
-            let start = Int(block * ReferenceTransform.scanBlock)
-            let end = min(start + Int(ReferenceTransform.scanBlock), image.count)
-            scanner.scan(block: block, bytes: UnsafeBufferPointer(rebasing: image[start..<end]), into: &sites)
+        // Blocks scan independently (the decoder scans them one at a time): runs of blocks on
+        // all cores, each into its own list, joined in block order.
+        let order = blocks.sorted()
+        let chunks = min(order.count, 16)
+        guard chunks > 1 else {
+            for block in order { scanner.scan(block: block, image: image, into: &sites) }
+            return sites
         }
+        let found = UnsafeMutableBufferPointer<[ReferenceSite]>.allocate(capacity: chunks)
+        found.initialize(repeating: [])
+        defer { found.deinitialize().deallocate() }
+        let work = SiteScan(scanner: scanner, image: image, order: order, found: found)
+        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in work.scan(chunk: chunk, of: chunks) }
+        sites.reserveCapacity(found.reduce(0) { $0 + $1.count })
+        for part in found { sites += part }
         return sites
     }
 
@@ -180,5 +192,32 @@ final class ReferenceAnalysis {
             if regions[mid].fileStart <= offset { lo = mid + 1 } else { hi = mid }
         }
         return lo < regions.count ? regions[lo].fileStart : Int64.max
+    }
+}
+
+/// One image's site scan split over tasks: chunk `c` of `n` scans its share of `order` (blocks
+/// in offset order) into `found[c]`.
+private struct SiteScan: @unchecked Sendable {
+    // Safe: the scanner and image are read-only, and each task writes only its own `found` slot.
+    let scanner: ReferenceScanner
+    let image: UnsafeBufferPointer<UInt8>
+    let order: [Int64]
+    let found: UnsafeMutableBufferPointer<[ReferenceSite]>
+
+    func scan(chunk: Int, of chunks: Int) {
+        var sites: [ReferenceSite] = []
+        for block in order[(order.count * chunk / chunks)..<(order.count * (chunk + 1) / chunks)] {
+            scanner.scan(block: block, image: image, into: &sites)
+        }
+        found[chunk] = sites
+    }
+}
+
+extension ReferenceScanner {
+    /// Scans scan block `block` of `image`.
+    func scan(block: Int64, image: UnsafeBufferPointer<UInt8>, into sites: inout [ReferenceSite]) {
+        let start = Int(block * ReferenceTransform.scanBlock)
+        let end = min(start + Int(ReferenceTransform.scanBlock), image.count)
+        scan(block: block, bytes: UnsafeBufferPointer(rebasing: image[start..<end]), into: &sites)
     }
 }

@@ -21,11 +21,12 @@ release: deps
 	$(SWIFT) build -c release --product ota
 	$(SWIFT) build -c release --product ota-fleet
 	$(SWIFT) build -c release --product ota-patch
+	$(SWIFT) build -c release --product ota-diff
 
 PREFIX ?= /usr/local
 install: release
 	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 755 .build/release/ota .build/release/ota-fleet .build/release/ota-patch $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 .build/release/ota .build/release/ota-fleet .build/release/ota-patch .build/release/ota-diff $(DESTDIR)$(PREFIX)/bin/
 
 test: deps
 	$(SWIFT) build --build-tests

@@ -27,6 +27,9 @@ let package = Package(
         // The vehicle-side patch applier alone (`ota-patch OLD PATCH -o NEW`): OTABase and OTADelta
         // only, no Foundation, libcurl or server stack, so its start-up costs what hpatchz's does.
         .executable(name: "ota-patch", targets: ["ota-patch"]),
+        // The builder-side patch maker alone (`ota-diff OLD NEW -o PATCH`, as `ota delta create`):
+        // OTABase and OTADelta only, so a diff's peak memory is the encoder's.
+        .executable(name: "ota-diff", targets: ["ota-diff"]),
         .executable(name: "ota-tuf-client", targets: ["ota-tuf-client"]),
         // The records test rig (crash-test appender, simulated fleets): tests and benches only, never installed.
         .executable(name: "ota-records-rig", targets: ["ota-records-rig"]),
@@ -122,6 +125,9 @@ let package = Package(
         // libraries (measured: 3.8 MiB at start against 6.6 MiB; docs/PERFORMANCE.md).
         .executableTarget(
             name: "ota-patch", dependencies: ["OTABase", "OTADelta"],
+            swiftSettings: swiftSettings, linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
+        .executableTarget(
+            name: "ota-diff", dependencies: ["OTABase", "OTADelta"],
             swiftSettings: swiftSettings, linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
         .testTarget(
             name: "OTADeltaTests", dependencies: ["OTADelta", "OTACore", "OTATestSupport"],

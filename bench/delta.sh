@@ -11,7 +11,9 @@
 # packages), plus the earlier numpy 2.2.4 -> 2.2.5 pairs (umath, generator), their ext4 images,
 # a zero-heavy 128 MiB image and, where present, CPython 3.10 -> 3.11 libpython.
 # Results: a Markdown table on stdout and in bench/results/delta.md. Tool ota-f3 (not in the
-# default set) is ota without AArch64 ADRP pairs (format 3, `--no-aarch64-pairs`).
+# default set) is ota without AArch64 ADRP pairs (format 3, `--no-aarch64-pairs`); tool ota-lean
+# (not in the default set either) is the same patch made by `ota-diff` and applied by `ota-patch`
+# (the executables without Foundation, built beside `ota`).
 # Env: TIMEOUT (seconds per tool run, default 300); PAIRS and TOOLS (space-separated subsets);
 # CORPUS_DIR (another corpus of NAME.old/NAME.new pairs, e.g. bench/delta-heldout.sh's; the
 # tuning corpus is then not built) and RESULTS_NAME (table name in bench/results, default delta);
@@ -114,6 +116,7 @@ tool_create() {  # tool old new patch
         ota) measure "$OTA" delta create "$2" "$3" -o "$4" ;;
         ota-plain) measure "$OTA" delta create --no-exec-transform "$2" "$3" -o "$4" ;;
         ota-f3) measure "$OTA" delta create --no-aarch64-pairs "$2" "$3" -o "$4" ;;
+        ota-lean) measure "$(dirname "$OTA")/ota-diff" "$2" "$3" -o "$4" ;;
         hdiffz) measure "$HDP/hdiffz" -m-6 -SD -c-lzma2-9-16m -f "$2" "$3" "$4" ;;
         bsdiff) measure bsdiff "$2" "$3" "$4" ;;
         xdelta3) measure xdelta3 -f -e -9 -s "$2" "$3" "$4" ;;
@@ -125,6 +128,7 @@ tool_create() {  # tool old new patch
 tool_apply() {  # tool old patch out
     case $1 in
         ota | ota-plain | ota-f3) measure "$OTA" delta apply "$2" "$3" -o "$4" ;;
+        ota-lean) measure "$(dirname "$OTA")/ota-patch" "$2" "$3" -o "$4" ;;
         hdiffz) measure "$HDP/hpatchz" -f "$2" "$3" "$4" ;;
         bsdiff) measure bspatch "$2" "$4" "$3" ;;
         xdelta3) measure xdelta3 -f -d -s "$2" "$3" "$4" ;;
@@ -138,7 +142,7 @@ TOOLS=${TOOLS:-"ota ota-plain hdiffz hdiffpatch bsdiff xdelta3 zstd xz"}
 PAIRS=${PAIRS:-"libpython-amd64 libpython-arm64 postgres-amd64 postgres-arm64 mariadbd-amd64 mariadbd-arm64 librsvg-amd64 librsvg-arm64 containerd-amd64 containerd-arm64 debfs umath generator libpython ext4 zeros"}
 need detools || TOOLS=${TOOLS/hdiffpatch /}
 [ -n "$HDP" ] && [ -x "$HDP/hdiffz" ] || { echo "note: hdiffz/hpatchz did not build; their rows are missing" >&2; TOOLS=${TOOLS/hdiffz /}; }
-timed() { case $1 in ota | ota-plain | ota-f3 | hdiffz) echo "${REPEAT:-1}" ;; *) echo 1 ;; esac; }
+timed() { case $1 in ota | ota-plain | ota-f3 | ota-lean | hdiffz) echo "${REPEAT:-1}" ;; *) echo 1 ;; esac; }
 median() { sort -n | sed -n "$(( ($(wc -l <"$1") + 1) / 2 ))p"; }
 table=$RESULTS/${RESULTS_NAME:-delta}.md
 {

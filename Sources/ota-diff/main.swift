@@ -1,0 +1,161 @@
+// `ota-diff OLD NEW -o PATCH`: `ota delta create` alone, for builders that make many patches. The
+// same encoder, options, output, error codes and exit statuses (docs/DESIGN.md exit codes: 0 ok,
+// 1 usage or I/O, 2 rejected), in an executable that links OTABase and OTADelta only: no
+// Foundation, libcurl or server stack, so a diff's memory is the encoder's, not the start-up's.
+internal import OTABase
+internal import OTADelta
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+let usage = """
+    usage: ota-diff OLD NEW -o PATCH [options]
+      Makes a patch that turns OLD into NEW (as `ota delta create`), written atomically.
+      --suite intl|gm            hash recorded for both images: SHA-256 (intl, default) or SM3 (gm)
+      --dictionary-size SIZE     LZMA2 dictionary of the inserted bytes: a power of two from 1MiB
+                                 to 256MiB (default 8MiB); the vehicle's decoder needs about this
+      --xz-preset N              xz preset 0...9 for the patch body (default 9)
+      --[no-]extreme             xz extreme mode (default off)
+      --[no-]exec-transform      predict x86-64/AArch64 ELF references (format 3; default on)
+      --[no-]aarch64-pairs       pair AArch64 ADRPs with their uses (format 4; default on)
+      Exit status: 0 ok, 1 usage or I/O error, 2 rejected.
+    """
+
+/// The arguments: two operands, `-o`/`--output` and the options, in any order.
+struct Arguments {
+    var old: String
+    var new: String
+    var output: String
+    var options = DeltaOptions()
+
+    init(_ arguments: ArraySlice<String>) throws(OTAError) {
+        var operands: [String] = []
+        var output: String?
+        var rest = arguments
+        /// The value of `name`: the next argument, or what follows `name=`.
+        func value(_ name: String, inline: String?) throws(OTAError) -> String {
+            if let inline { return inline }
+            guard let next = rest.popFirst() else { throw OTAError(.usageInvalid, "\(name) needs a value") }
+            return next
+        }
+        while let argument = rest.popFirst() {
+            if argument == "--" {
+                operands += rest
+                break
+            }
+            guard argument.hasPrefix("-") && argument != "-" else {
+                operands.append(argument)
+                continue
+            }
+            let parts = argument.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = String(parts[0])
+            let inline = parts.count > 1 ? String(parts[1]) : nil
+            switch name {
+            case "-o", "--output":
+                guard output == nil else { throw OTAError(.usageInvalid, "the output is given twice") }
+                output = try value(name, inline: inline)
+            case "--suite":
+                let suite = try value(name, inline: inline)
+                switch suite {
+                case "intl": options.hashAlgorithm = .sha256
+                case "gm": options.hashAlgorithm = .sm3
+                default:
+                    throw OTAError(.suiteUnknown, "--suite: unknown suite '\(suite)' (expected intl or gm)")
+                }
+            case "--dictionary-size":
+                let text = try value(name, inline: inline)
+                guard let bytes = DictionarySize.parse(text), bytes >= 1 << 20, bytes <= 256 << 20,
+                    bytes.nonzeroBitCount == 1
+                else {
+                    throw OTAError(
+                        .usageInvalid,
+                        "--dictionary-size must be a power of two from 1MiB to 256MiB, such as 8MiB (got \(text))")
+                }
+                options.dictionarySize = UInt32(bytes)
+            case "--xz-preset":
+                guard let preset = UInt32(try value(name, inline: inline)), preset <= 9 else {
+                    throw OTAError(.usageInvalid, "--xz-preset must be 0...9")
+                }
+                options.preset = preset
+            case "--extreme", "--no-extreme":
+                options.extreme = name == "--extreme"
+            case "--exec-transform", "--no-exec-transform":
+                options.referenceTransform = name == "--exec-transform"
+            case "--aarch64-pairs", "--no-aarch64-pairs":
+                options.pairAArch64References = name == "--aarch64-pairs"
+            default:
+                throw OTAError(.usageInvalid, "unknown option \(argument)")
+            }
+            if inline != nil
+                && [
+                    "--extreme", "--no-extreme", "--exec-transform", "--no-exec-transform",
+                    "--aarch64-pairs", "--no-aarch64-pairs",
+                ].contains(name)
+            {
+                throw OTAError(.usageInvalid, "\(name) takes no value")
+            }
+        }
+        guard operands.count == 2, let output, !output.isEmpty else {
+            throw OTAError(.usageInvalid, "expected OLD NEW -o PATCH")
+        }
+        (old, new, self.output) = (operands[0], operands[1], output)
+    }
+}
+
+/// `8MiB`, `8M`, `8388608`, `512KiB`: a byte count with an optional binary unit (as `ota delta create`).
+enum DictionarySize {
+    static func parse(_ text: String) -> UInt64? {
+        let units: [(String, UInt64)] = [
+            ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30),
+        ]
+        for (suffix, factor) in units where text.hasSuffix(suffix) {
+            guard let number = UInt64(text.dropLast(suffix.count)) else { return nil }
+            let (product, overflow) = number.multipliedReportingOverflow(by: factor)
+            return overflow ? nil : product
+        }
+        return UInt64(text)
+    }
+}
+
+/// `value` with two decimals (no Foundation formatting here).
+func twoDecimals(_ value: Double) -> String {
+    let hundredths = Int((value * 100).rounded())
+    return "\(hundredths / 100).\(hundredths % 100 < 10 ? "0" : "")\(hundredths % 100)"
+}
+
+/// Writes `text` to standard error (descriptor 2: the C `stderr` global is shared mutable state).
+func printError(_ text: String) {
+    var text = text
+    text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+}
+
+/// Reports `error` as `ota` does (`... [code]`, then its cause) and exits with its kind's status.
+func fail(_ error: OTAError) -> Never {
+    var text = "ota-diff: error: \(error.message) [\(error.code)]\n"
+    if let cause = error.cause, !cause.isEmpty { text += "  cause: \(cause)\n" }
+    printError(text)
+    exit(error.kind == .rejected ? 2 : 1)
+}
+
+let words = CommandLine.arguments.dropFirst()
+if words.contains("--help") || words.contains("-h") {
+    print(usage)
+    exit(0)
+}
+if words.contains("--version") {
+    print(OTAVersion.current)
+    exit(0)
+}
+do throws(OTAError) {
+    let arguments = try Arguments(words)
+    let report = try Delta.createPatch(
+        old: arguments.old, new: arguments.new, output: arguments.output, options: arguments.options)
+    let percent = report.newSize > 0 ? Double(report.patchSize) / Double(report.newSize) * 100 : 0
+    print(
+        "\(arguments.output): \(report.patchSize) bytes (\(twoDecimals(percent))% of \(report.newSize)) in \(twoDecimals(report.seconds)) s"
+    )
+} catch {
+    if error.code == .usageInvalid { printError(usage + "\n") }
+    fail(error)
+}

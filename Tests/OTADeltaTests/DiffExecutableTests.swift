@@ -1,0 +1,140 @@
+import Foundation
+import OTATestSupport
+import Testing
+
+/// `ota-diff`, the builder-side patch maker without Foundation: the same patch bytes, options,
+/// error codes and exit statuses as `ota delta create` (the same encoder), and none of the
+/// libraries it exists to leave out.
+@Suite(.serialized) struct DiffExecutableTests {
+    static var differ: String { CLIRunner.product("ota-diff").path }
+
+    /// Runs `ota-diff`; the code is the `[...]` of its `ota-diff: error:` line, if any.
+    static func diff(_ arguments: [String]) throws -> (status: Int32, code: String?, stdout: String) {
+        try #require(FileManager.default.isExecutableFile(atPath: differ), "\(differ) is not built")
+        let output = try ProcessRunner.run(differ, arguments)
+        let code = output.stderr.firstMatch(of: /ota-diff: error: .*\[([a-z0-9.-]+)\]/).map { String($0.output.1) }
+        return (output.status, code, output.stdout)
+    }
+
+    static func bytes(_ path: String) throws -> [UInt8] { Array(try Data(contentsOf: URL(fileURLWithPath: path))) }
+
+    /// An x86-64 and an AArch64 old/new pair (the transform's test programs) in a fresh directory.
+    static func fixture(_ label: String) throws -> TemporaryDirectory {
+        let directory = try TemporaryDirectory(label)
+        for (name, architecture) in [("x86", SyntheticELF.Machine.x86_64), ("a64", .aarch64)] {
+            let (old, new) = ReferenceTransformTests.pair(architecture)
+            try Data(old).write(to: URL(fileURLWithPath: directory.appending("\(name).old")))
+            try Data(new).write(to: URL(fileURLWithPath: directory.appending("\(name).new")))
+        }
+        return directory
+    }
+
+    /// The patch `ota-diff` writes is the one `ota delta create` writes, option for option.
+    @Test(arguments: [
+        [String](), ["--suite", "gm"], ["--no-exec-transform"], ["--no-aarch64-pairs"],
+        ["--dictionary-size", "1MiB", "--xz-preset", "6"], ["--extreme"],
+    ])
+    func `ota-diff writes the patch ota delta create writes`(options: [String]) throws {
+        let directory = try Self.fixture("ota-diff-same")
+        for name in ["x86", "a64"] {
+            let old = directory.appending("\(name).old")
+            let new = directory.appending("\(name).new")
+            let reference = try CLIRunner.run(
+                ["delta", "create", old, new, "-o", directory.appending("ref")] + options)
+            try #require(reference.status == 0, "\(reference.stderr)")
+            let lean = try Self.diff([old, new, "-o", directory.appending("lean")] + options)
+            #expect(lean.status == 0)
+            #expect(lean.code == nil)
+            let patch = try Self.bytes(directory.appending("lean"))
+            #expect(patch == (try Self.bytes(directory.appending("ref"))), "\(name) \(options)")
+            #expect(lean.stdout.contains("\(patch.count) bytes ("))
+            let apply = try CLIRunner.run([
+                "delta", "apply", old, directory.appending("lean"), "-o", directory.appending("out"),
+            ])
+            #expect(apply.status == 0)
+            #expect(try Self.bytes(directory.appending("out")) == (try Self.bytes(new)))
+        }
+        // Operands and -o in any order, --output= and --option=value.
+        let reordered = try Self.diff([
+            "-o", directory.appending("r2"), "--xz-preset=9", directory.appending("x86.old"),
+            directory.appending("x86.new"),
+            "--suite=intl",
+        ])
+        #expect(reordered.status == 0)
+        let equals = try Self.diff([
+            directory.appending("x86.old"), directory.appending("x86.new"), "--output=" + directory.appending("r3"),
+        ])
+        #expect(equals.status == 0)
+        #expect(try Self.bytes(directory.appending("r2")) == (try Self.bytes(directory.appending("r3"))))
+    }
+
+    /// Every refusal `ota delta create` gives, `ota-diff` gives with the same code and exit status,
+    /// and neither leaves an output or temporary file.
+    @Test func `bad arguments and missing inputs are refused with ota delta create's code and status`() throws {
+        let directory = try Self.fixture("ota-diff-refusals")
+        let old = directory.appending("x86.old")
+        let new = directory.appending("x86.new")
+        let out = directory.appending("out")
+        let cases: [(label: String, arguments: [String])] = [
+            ("missing old image", [directory.appending("nope"), new, "-o", out]),
+            ("missing new image", [old, directory.appending("nope"), "-o", out]),
+            ("directory as image", [directory.path, new, "-o", out]),
+            ("unknown suite", [old, new, "-o", out, "--suite", "rot13"]),
+            ("dictionary not a power of two", [old, new, "-o", out, "--dictionary-size", "3MiB"]),
+            ("dictionary too small", [old, new, "-o", out, "--dictionary-size", "64KiB"]),
+            ("dictionary not a size", [old, new, "-o", out, "--dictionary-size", "lots"]),
+            ("preset out of range", [old, new, "-o", out, "--xz-preset", "10"]),
+            ("output in a missing directory", [old, new, "-o", directory.appending("no/such/p")]),
+        ]
+        let before = try Set(FileManager.default.contentsOfDirectory(atPath: directory.path))
+        for item in cases {
+            let reference = try CLIRunner.run(["delta", "create"] + item.arguments + ["--json"])
+            let lean = try Self.diff(item.arguments)
+            #expect(reference.status != 0, "\(item.label): ota delta create accepted it")
+            #expect(lean.status == reference.status, "\(item.label)")
+            #expect(
+                lean.code != nil && lean.code == reference.errorCode,
+                "\(item.label): \(String(describing: lean.code)) vs \(String(describing: reference.errorCode))")
+            #expect(
+                try Set(FileManager.default.contentsOfDirectory(atPath: directory.path)) == before,
+                "\(item.label): output left behind")
+        }
+    }
+
+    @Test func `usage errors exit 1 with usage.invalid`() throws {
+        let directory = try Self.fixture("ota-diff-usage")
+        let old = directory.appending("x86.old")
+        let new = directory.appending("x86.new")
+        for arguments in [
+            [old, new], [old, "-o", directory.appending("p")], ["--fast", old, new, "-o", directory.appending("p")],
+            [old, new, "-o"], [old, new, "-o", "a", "-o", "b"],
+            [old, new, "-o", directory.appending("p"), "--extreme=1"],
+        ] {
+            let result = try Self.diff(arguments)
+            #expect(result.status == 1, "\(arguments)")
+            #expect(result.code == "usage.invalid", "\(arguments)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: directory.appending("p")))
+        let version = try Self.diff(["--version"])
+        #expect(version.status == 0)
+        #expect(!version.stdout.isEmpty)
+        let help = try Self.diff(["--help"])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("ota-diff OLD NEW -o PATCH"))
+    }
+
+    /// The point of the executable: none of Foundation, libcurl or the server stack is linked.
+    @Test func `ota-diff links no Foundation, libcurl, GRDB or NIO`() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.differ), "\(Self.differ) is not built")
+        let needed = try ProcessRunner.run(
+            "/bin/bash", ["-c", "readelf -d \"$1\" | grep NEEDED || true", "x", Self.differ])
+        for library in ["libFoundation", "libcurl", "libxml2", "libicu", "lib_FoundationICU", "libsqlite3"] {
+            #expect(!needed.stdout.contains(library), "ota-diff needs \(library): \(needed.stdout)")
+        }
+        for prefix in ["$s10Foundation", "$s20FoundationEssentials", "$s4GRDB", "$s7NIOCore", "curl_easy_init"] {
+            let count = try ProcessRunner.run(
+                "/bin/bash", ["-c", "nm -P \"$1\" 2>/dev/null | grep -c -F -- '\(prefix)' || true", "x", Self.differ])
+            #expect(count.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "ota-diff holds \(prefix)")
+        }
+    }
+}

@@ -86,6 +86,7 @@ struct DeltaEncoder {
         try sink([UInt8](repeating: 0, count: DeltaPatchHeader.byteCount))
         var statistics = DeltaStatistics()
         var transform: ReferenceTransform?
+        var prediction: OpStreamWriter.Prediction?
         var allOps: [DeltaOperation] = []
         var insertedBytes: Int?
         if let analysis {
@@ -107,23 +108,35 @@ struct DeltaEncoder {
             analysis.releaseMaskedImages()
             insertedBytes = inserted
             let made = analysis.transform(pairs: pairs, maxEntries: options.maxTransformMapEntries)
-            try Self.writeTransformBlock(made, sink: sink)
-            statistics.transformMapEntries = made.map.count
-            transform = made
+            // The block pays only when its predictions remove more differing bytes than it
+            // has bytes; else the same ops go out as format 2 (identical images, data-only
+            // changes, images too small for the map to pay).
+            let block = try Self.transformBlock(made)
+            let candidate = OpStreamWriter.Prediction(transform: made, analysis: analysis)
+            let enough = Self.transformPayback * block.count
+            let gain = OpStreamWriter.predictionGain(
+                allOps, prediction: candidate, old: old, new: new, enough: enough)
+            statistics.predictedSiteBytes = Int64(gain)
+            if gain > enough || options.keepTransform {
+                try sink(block)
+                statistics.transformMapEntries = made.map.count
+                statistics.transformBytes = Int64(block.count)
+                transform = made
+                prediction = candidate
+            }
         }
         let settings = streamSettings(newSize: new.count, insertedBytes: insertedBytes)
         let writer = try PatchFrameWriter(settings: settings)
         var stream = OpStreamWriter(old: old, new: new, writer: writer)
-        if let transform, let analysis {
-            stream.prediction = OpStreamWriter.Prediction(transform: transform, analysis: analysis)
-        }
+        stream.prediction = prediction
+        stream.maskedMatching = analysis != nil
         var written = 0
         func write(_ op: DeltaOperation) throws(OTAError) {
             try stream.write(op, statistics: &statistics, sink: sink)
             if written & 1023 == 0 { progress?("delta", Double(stream.newPosition) / Double(max(new.count, 1))) }
             written += 1
         }
-        if transform != nil {
+        if analysis != nil {
             for op in allOps { try write(op) }
             allOps = []
         } else {
@@ -165,11 +178,14 @@ struct DeltaEncoder {
         if let last = joiner.pending { try body(last) }
     }
 
+    /// The transform is written only when its predictions remove more than this many differing
+    /// site bytes per byte of its block (a differing byte costs the plain patch about one
+    /// compressed byte or less).
+    static let transformPayback = 1
+
     /// The transform block after the header: dictionary exponent, raw and packed sizes, the
     /// block compressed as one raw LZMA2 piece.
-    static func writeTransformBlock(_ transform: ReferenceTransform, sink: ([UInt8]) throws(OTAError) -> Void)
-        throws(OTAError)
-    {
+    static func transformBlock(_ transform: ReferenceTransform) throws(OTAError) -> [UInt8] {
         let raw = transform.encoded()
         var exponent: UInt8 = 12
         while exponent < DeltaPatchHeader.transformDictionaryExponents.upperBound && 1 << Int(exponent) < raw.count {
@@ -191,7 +207,7 @@ struct DeltaEncoder {
         var block: [UInt8] = [exponent]
         Varint.append(UInt64(raw.count), to: &block)
         Varint.append(UInt64(packed.count), to: &block)
-        try sink(block + packed)
+        return block + packed
     }
 
     /// LZMA2 settings of the four streams: the inserts get the configured dictionary (the

@@ -39,6 +39,8 @@ public struct DeltaOptions: Sendable {
     public var pairAArch64References = true
     /// Most address map entries the transform may carry (the decoder's default limit).
     public var maxTransformMapEntries = DeltaLimits().maxTransformMapEntries
+    /// Tests: write the transform block even when its predictions do not pay for it.
+    var keepTransform = false
     /// Tests: regions to use instead of the ELF programs found in the images.
     var forcedTransformRegions: (old: [ReferenceTransform.Region], new: [ReferenceTransform.Region])?
 

@@ -8,4 +8,9 @@ public struct DeltaStatistics: Sendable, Codable, Equatable {
     public var predictedAddBytes: Int64 = 0
     /// Entries of the reference transform's address map (0: no transform).
     public var transformMapEntries = 0
+    /// Bytes of the reference transform block written after the header (0: no transform).
+    public var transformBytes: Int64 = 0
+    /// Differing site bytes the transform's predictions remove (counting stops once they pay
+    /// for the block; 0 when there is no ELF code or nothing to predict).
+    public var predictedSiteBytes: Int64 = 0
 }

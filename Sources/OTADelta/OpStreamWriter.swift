@@ -20,6 +20,9 @@ struct OpStreamWriter {
     let new: UnsafeBufferPointer<UInt8>
     let writer: PatchFrameWriter
     var prediction: Prediction?
+    /// The ops were matched on images with reference fields cleared: a COPY may then be equal
+    /// only masked, and is written as an ADD (with or without prediction).
+    var maskedMatching = false
     private var oldCursor = 0
     private(set) var newPosition = 0
 
@@ -34,7 +37,7 @@ struct OpStreamWriter {
     ) throws(OTAError) {
         switch op {
         case .copy(let oldStart, let length)
-        where prediction != nil
+        where maskedMatching
             && !memcmpEqual(old.baseAddress! + oldStart, new.baseAddress! + newPosition, length):
             // Equal only with reference fields masked: an ADD (with prediction, as chosen below).
             try write(.add(oldStart: oldStart, length: length), statistics: &statistics, sink: sink)
@@ -99,15 +102,25 @@ struct OpStreamWriter {
     /// bytes do (then the op is an ADDP); nil for a plain ADD.
     private func basis(oldStart: Int, length: Int) -> UnsafePointer<UInt8>? {
         guard let prediction else { return nil }
+        let misses = Self.siteMisses(
+            prediction, old: old, new: new, oldStart: oldStart, newStart: newPosition, length: length)
+        return misses.predicted < misses.plain ? UnsafePointer(prediction.analysis.scratch.baseAddress!) : nil
+    }
+
+    /// The site bytes of old `[oldStart, +length)` that differ from new `[newStart, +length)`,
+    /// taken plain and predicted (the prediction is left in the analysis' scratch buffer).
+    private static func siteMisses(
+        _ prediction: Prediction, old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>, oldStart: Int,
+        newStart: Int, length: Int
+    ) -> (plain: Int, predicted: Int) {
         let sites = prediction.analysis.sites(from: Int64(oldStart), to: Int64(oldStart + length))
-        guard !sites.isEmpty else { return nil }
+        guard !sites.isEmpty else { return (0, 0) }
         let o = old.baseAddress! + oldStart
-        let n = new.baseAddress! + newPosition
+        let n = new.baseAddress! + newStart
         let p = prediction.analysis.scratch
         p.baseAddress!.update(from: o, count: length)
         prediction.transform.predict(
-            UnsafeMutableBufferPointer(rebasing: p[0..<length]), oldStart: Int64(oldStart),
-            newStart: Int64(newPosition),
+            UnsafeMutableBufferPointer(rebasing: p[0..<length]), oldStart: Int64(oldStart), newStart: Int64(newStart),
             sites: sites, index: prediction.mapIndex)
         // Only the site bytes can differ between the two bases.
         var plainMisses = 0
@@ -120,6 +133,38 @@ struct OpStreamWriter {
                 if p[k] != n[k] { predictedMisses += 1 }
             }
         }
-        return predictedMisses < plainMisses ? UnsafePointer(p.baseAddress!) : nil
+        return (plainMisses, predictedMisses)
+    }
+
+    /// The differing site bytes that ADDP ops would remove if `ops` (matched on masked images)
+    /// were written with `prediction`: the sum over the ADD pieces `write` would make ADDPs of,
+    /// of plain minus predicted misses. Stops counting once the sum exceeds `enough`.
+    static func predictionGain(
+        _ ops: [DeltaOperation], prediction: Prediction, old: UnsafeBufferPointer<UInt8>,
+        new: UnsafeBufferPointer<UInt8>, enough: Int
+    ) -> Int {
+        var gain = 0
+        var position = 0
+        for op in ops {
+            defer { position += op.length }
+            let oldStart: Int
+            switch op {
+            case .insert: continue
+            case .copy(let start, let length):
+                if memcmpEqual(old.baseAddress! + start, new.baseAddress! + position, length) { continue }
+                oldStart = start
+            case .add(let start, _): oldStart = start
+            }
+            var done = 0
+            while done < op.length {
+                let piece = min(op.length - done, PatchFrame.maxOpLength)
+                let misses = siteMisses(
+                    prediction, old: old, new: new, oldStart: oldStart + done, newStart: position + done, length: piece)
+                if misses.predicted < misses.plain { gain += misses.plain - misses.predicted }
+                if gain > enough { return gain }
+                done += piece
+            }
+        }
+        return gain
     }
 }

@@ -202,6 +202,8 @@ import Testing
         new.insert(contentsOf: RoundTripTests.random(100, seed: 9), at: 100_000)
         for i in stride(from: 150_000, to: 160_000, by: 61) { new[i] &+= 3 }
         var options = DeltaOptions()
+        // Random bytes hold few sites: keep the block its predictions would not pay for.
+        options.keepTransform = true
         options.forcedTransformRegions = (
             old: [
                 .init(
@@ -225,6 +227,8 @@ import Testing
             ReferenceTransform.Region(
                 fileStart: 0, length: Int64(count), address: 0, span: UInt64(count), architecture: .x86_64)
         }
+        // Random bytes hold few sites: keep the block its predictions would not pay for.
+        options.keepTransform = true
         options.forcedTransformRegions = (old: [region(old.count)], new: [region(new.count)])
         var patch: [UInt8] = []
         let (header, statistics) = try old.withUnsafeBufferPointer { o in

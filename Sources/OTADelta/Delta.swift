@@ -23,12 +23,13 @@ public enum Delta {
         return patch
     }
 
-    /// Applies a patch to an in-memory old image.
+    /// Applies a patch to an in-memory old image (the old image's hash runs beside the decoding;
+    /// the result is returned only when both hashes match).
     public static func apply(old: [UInt8], patch: [UInt8], limits: DeltaLimits = DeltaLimits()) throws(OTAError)
         -> [UInt8]
     {
         var out: [UInt8] = []
-        let decoder = DeltaDecoder(source: MemoryDeltaSource(old), limits: limits) {
+        let decoder = DeltaDecoder(source: MemoryDeltaSource(old), limits: limits, sourceCheck: .concurrent) {
             (bytes: [UInt8]) throws(OTAError) in out += bytes
         }
         var offset = 0
@@ -76,8 +77,13 @@ public enum Delta {
         let source = try FileDeltaSource(path: oldPath)
         let patch = try InputFile(path: patchPath)
         let patchSize = try patch.size()
+        // Device writes start every MiB, so the fsync before the rename waits for the tail only.
         let writer = try AtomicFileWriter(path: output)
-        let decoder = DeltaDecoder(source: source, limits: limits) { (bytes: [UInt8]) throws(OTAError) in
+        writer.writeback = 1 << 20
+        // The output is a temporary file renamed into place only after `finish` has checked
+        // both hashes: the old image's hash can run beside the decoding.
+        let decoder = DeltaDecoder(source: source, limits: limits, sourceCheck: .concurrent) {
+            (bytes: [UInt8]) throws(OTAError) in
             try writer.write(bytes)
         }
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)

@@ -19,18 +19,36 @@ public struct DeltaLimits: Sendable {
 /// The streaming patch applier: feed it the patch's bytes in any pieces; it reads the old image
 /// by offset and hands the new image out in order, in pieces of at most 256 KiB.
 ///
-/// Before any output it checks the old image's size and hash against the header; at the end
-/// it checks the new image's hash. Frames and ops are bounds-checked against the header's
+/// It checks the old image's size against the header before any output, and its hash either
+/// before any output (`SourceCheck.beforeOutput`) or on another thread while the patch is decoded
+/// (`.concurrent`: `finish` waits for it, and a mismatch is reported as the old-hash error in
+/// place of any later one, so output may have been handed out but must not be committed until
+/// `finish` returns). At the end it checks the new image's hash. Frames and ops are bounds-checked against the header's
 /// sizes, so a hostile patch cannot read outside the old image, write past the new size or make
 /// the decoder allocate more than its fixed buffers (the stream dictionaries, at most
 /// `limits.xzMemoryLimit`, 11 MiB by default, plus at most about 5 MiB: one frame of at most
 /// 2 MiB of stream bytes, one compressed piece, a 256 KiB old-image cache and output piece).
 public final class DeltaDecoder {
+    /// When the old image's hash is checked.
+    public enum SourceCheck: Sendable {
+        /// The whole old image is hashed before the first output byte: for an output that
+        /// cannot be taken back.
+        case beforeOutput
+        /// Hashed on another thread while the patch is decoded (the old image is read twice at
+        /// once instead of one after the other): for an output committed only after `finish`
+        /// returns (a temporary file, memory). A source that cannot read from two threads at
+        /// once (not a `DirectDeltaSource`) is hashed before output as with `.beforeOutput`.
+        case concurrent
+    }
+
     public private(set) var header: DeltaPatchHeader?
     private let source: any DeltaSource
     /// The same source when it reads into the decoder's buffers without allocating.
     private let directSource: (any DirectDeltaSource)?
     private let limits: DeltaLimits
+    private let sourceCheck: SourceCheck
+    /// The old image's hash running on another thread (`.concurrent`), once the header is read.
+    private var sourceHash: SourceHashCheck?
     private let output: ([UInt8]) throws(OTAError) -> Void
     /// Hashes the output on a second core while the next piece is decoded.
     private var newHasher: BackgroundHasher?
@@ -84,16 +102,18 @@ public final class DeltaDecoder {
 
     /// - Parameter output: receives the new image's bytes in order.
     public init(
-        source: any DeltaSource, limits: DeltaLimits = DeltaLimits(),
+        source: any DeltaSource, limits: DeltaLimits = DeltaLimits(), sourceCheck: SourceCheck = .beforeOutput,
         output: @escaping ([UInt8]) throws(OTAError) -> Void
     ) {
         self.source = source
         directSource = source as? any DirectDeltaSource
         self.limits = limits
+        self.sourceCheck = sourceCheck
         self.output = output
     }
 
     deinit {
+        sourceHash?.stop()
         out.deallocate()
         cache.deallocate()
         blockBuffer?.deallocate()
@@ -101,6 +121,28 @@ public final class DeltaDecoder {
 
     /// Consumes the next bytes of the patch.
     public func update(_ bytes: [UInt8]) throws(OTAError) {
+        do {
+            try consume(bytes)
+        } catch {
+            // A wrong old image is reported as such, whatever it made go wrong since.
+            throw sourceHash?.result() ?? error
+        }
+    }
+
+    /// Confirms the patch ended exactly after the last frame and both images' hashes match (the
+    /// old image's first: its mismatch is the error reported when both fail).
+    public func finish() throws(OTAError) -> DeltaPatchHeader {
+        let header: DeltaPatchHeader
+        do {
+            header = try finishBody()
+        } catch {
+            throw sourceHash?.result() ?? error
+        }
+        if let failure = sourceHash?.result() { throw failure }
+        return header
+    }
+
+    private func consume(_ bytes: [UInt8]) throws(OTAError) {
         var index = 0
         while index < bytes.count {
             switch phase {
@@ -135,8 +177,8 @@ public final class DeltaDecoder {
         }
     }
 
-    /// Confirms the patch ended exactly after the last frame and the new image's hash matches.
-    public func finish() throws(OTAError) -> DeltaPatchHeader {
+    /// The end of the patch: every frame run, the new image's size and hash.
+    private func finishBody() throws(OTAError) -> DeltaPatchHeader {
         guard let header, let newHasher else {
             throw OTAError(.deltaTruncated, "patch ends inside its header")
         }
@@ -171,20 +213,25 @@ public final class DeltaDecoder {
                 .deltaSourceMismatch,
                 "the old image has \(source.byteCount) bytes, the patch expects \(header.oldSize)")
         }
-        // Verify the whole old image before writing anything.
-        let hasher = try Hasher(header.hashAlgorithm)
-        var offset: Int64 = 0
-        while offset < source.byteCount {
-            let count = Int(min(Int64(Self.cacheSize), source.byteCount - offset))
-            let piece = UnsafeMutableRawBufferPointer(rebasing: cache[0..<count])
-            try readSource(at: offset, into: piece)
-            hasher.update(UnsafeRawBufferPointer(piece))
-            offset += Int64(count)
-        }
-        guard hasher.finalize().constantTimeEquals(header.oldHash) else {
-            throw OTAError(
-                .deltaSourceMismatch,
-                "the old image's \(header.hashAlgorithm.rawValue) does not match the patch's source hash")
+        if sourceCheck == .concurrent, let directSource {
+            sourceHash = SourceHashCheck(
+                source: directSource, algorithm: header.hashAlgorithm, expected: header.oldHash)
+        } else {
+            // Verify the whole old image before writing anything.
+            let hasher = try Hasher(header.hashAlgorithm)
+            var offset: Int64 = 0
+            while offset < source.byteCount {
+                let count = Int(min(Int64(Self.cacheSize), source.byteCount - offset))
+                let piece = UnsafeMutableRawBufferPointer(rebasing: cache[0..<count])
+                try readSource(at: offset, into: piece)
+                hasher.update(UnsafeRawBufferPointer(piece))
+                offset += Int64(count)
+            }
+            guard hasher.finalize().constantTimeEquals(header.oldHash) else {
+                throw OTAError(
+                    .deltaSourceMismatch,
+                    "the old image's \(header.hashAlgorithm.rawValue) does not match the patch's source hash")
+            }
         }
         do {
             decoders = try header.dictionarySizes.map { (size) throws(OTAError) in

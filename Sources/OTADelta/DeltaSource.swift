@@ -9,7 +9,9 @@ public protocol DeltaSource: AnyObject {
 }
 
 /// A source that reads straight into the decoder's buffers (its hot path: no allocation per
-/// read). Package-internal, so no raw pointer is part of the public API.
+/// read), and whose reads may run on two threads at once (`pread`, immutable memory): the
+/// decoder's `.concurrent` source check hashes it while the ops read it. Package-internal, so no
+/// raw pointer is part of the public API.
 package protocol DirectDeltaSource: DeltaSource {
     /// Exactly `buffer.count` bytes at `offset` into `buffer`.
     func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws(OTAError)

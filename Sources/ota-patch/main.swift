@@ -12,8 +12,9 @@ internal import OTADelta
 let usage = """
     usage: ota-patch OLD PATCH -o NEW
       Rebuilds NEW from OLD (a file or block device) and an `ota delta create` patch, streaming
-      with flat memory. OLD's hash is checked before anything is written and NEW's at the end;
-      on failure no output is left. Exit status: 0 ok, 1 usage or I/O error, 2 rejected.
+      with flat memory. OLD's hash is checked beside the decoding and NEW's at the end; NEW is
+      written under a temporary name and renamed into place only when both match, so on failure
+      no output is left. Exit status: 0 ok, 1 usage or I/O error, 2 rejected.
     """
 
 /// The arguments: two operands and `-o`/`--output`, in any order.

@@ -152,11 +152,55 @@ import Testing
         }
     }
 
-    @Test func `the wrong source image is refused before any output`() {
+    @Test func `the wrong source image is refused`() {
         var other = Self.old
         other[49_999] ^= 1
         #expect(Self.code(Self.patch, old: other) == "delta.source-mismatch")
         #expect(Self.code(Self.patch, old: Array(Self.old.dropLast())) == "delta.source-mismatch")
+    }
+
+    /// The old image is hashed beside the decoding (`Delta.apply`, `applyPatch`): its mismatch
+    /// is still the error reported, over whatever else the patch or the wrong bytes made fail.
+    @Test func `a wrong source image is reported as such over any later error`() throws {
+        var other = Self.old
+        other[0] ^= 1
+        // Every check that runs after the header: truncation, a body flip, trailing data, a
+        // wrong new hash, ops that do not fill the image.
+        var damaged = Self.patch
+        damaged[Self.patch.count / 2] ^= 0x04
+        let wrongResult = try Self.craft(
+            Streams(control: [Self.insert] + Self.varint(3), inserts: [1, 2, 3]), newSize: 3)
+        let short = try Self.craft(Streams(control: [Self.insert] + Self.varint(3), inserts: [1, 2, 3]), newSize: 4)
+        let patches: [(String, [UInt8])] = [
+            ("valid", Self.patch), ("truncated", Array(Self.patch.dropLast(3))), ("flipped", damaged),
+            ("trailing", Self.patch + [0]), ("wrong new hash", wrongResult), ("short output", short),
+        ]
+        for (label, patch) in patches {
+            #expect(Self.code(patch, old: other) == "delta.source-mismatch", "\(label)")
+            #expect(Self.code(patch) != "delta.source-mismatch", "\(label): the right old image")
+        }
+    }
+
+    /// With `.beforeOutput` (the installer's slot writes) the whole old image is checked before
+    /// the decoder hands out its first byte.
+    @Test func `a before-output source check hands out nothing for a wrong source image`() throws {
+        var other = Self.old
+        other[25_000] ^= 1
+        for check in [DeltaDecoder.SourceCheck.beforeOutput, .concurrent] {
+            var handedOut = 0
+            let decoder = DeltaDecoder(source: MemoryDeltaSource(other), sourceCheck: check) {
+                (bytes: [UInt8]) throws(OTAError) in handedOut += bytes.count
+            }
+            var code: String?
+            do {
+                try decoder.update(Self.patch)
+                _ = try decoder.finish()
+            } catch {
+                code = error.code.rawValue
+            }
+            #expect(code == "delta.source-mismatch", "\(check)")
+            if check == .beforeOutput { #expect(handedOut == 0) }
+        }
     }
 
     static let copy = DeltaOperation.copyCode

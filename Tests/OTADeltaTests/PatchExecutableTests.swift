@@ -83,6 +83,15 @@ import Testing
             p[position] ^= 0x40
             cases.append(("body byte \(position) flipped", "old", p))
         }
+        // An old image of the right size with one byte changed: its hash runs beside the
+        // decoding, and its mismatch is the error, with or without another fault in the patch.
+        var flippedOld = Array(try Data(contentsOf: URL(fileURLWithPath: directory.appending("old"))))
+        flippedOld[flippedOld.count / 3] ^= 1
+        try Data(flippedOld).write(to: URL(fileURLWithPath: directory.appending("old-flipped")))
+        cases.append(("same-size wrong old image", "old-flipped", patch))
+        cases.append(
+            ("same-size wrong old image, truncated patch", "old-flipped", Array(patch.prefix(patch.count - 7))))
+        cases.append(("same-size wrong old image, trailing byte", "old-flipped", patch + [0]))
         let before = try Self.names(directory.path)
         for item in cases {
             try Data(item.patch).write(to: URL(fileURLWithPath: directory.appending("bad-patch")))
@@ -99,6 +108,9 @@ import Testing
                 lean.code != nil && lean.code == reference.errorCode,
                 "\(item.label): \(String(describing: lean.code)) vs \(String(describing: reference.errorCode))")
             #expect(try Self.names(directory.path) == before.union(["bad-patch"]), "\(item.label): output left behind")
+            if item.old == "old-flipped" {
+                #expect(lean.code == "delta.source-mismatch" && lean.status == 2, "\(item.label)")
+            }
         }
     }
 

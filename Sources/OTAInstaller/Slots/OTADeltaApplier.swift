@@ -89,7 +89,10 @@ public struct OTADeltaApplier: DeltaApplier {
         init(source: any DeltaSource, target: any SlotWriting, targetSize: UInt64) {
             let box = Output(target: target, limit: targetSize)
             self.box = box
-            decoder = DeltaDecoder(source: source) { (bytes: [UInt8]) throws(OTAError) in try box.write(bytes) }
+            // Before output: the output goes straight into a slot, not a file renamed at the end.
+            decoder = DeltaDecoder(source: source, sourceCheck: .beforeOutput) { (bytes: [UInt8]) throws(OTAError) in
+                try box.write(bytes)
+            }
         }
 
         func consume(_ patch: [UInt8]) throws(OTAError) {

@@ -1,0 +1,71 @@
+internal import Dispatch
+import OTABase
+internal import Synchronization
+
+/// The old image's hash, computed on another thread while the decoder runs (`SourceCheck.concurrent`).
+///
+/// It reads the source in its own buffer, in order, and compares the digest with the patch
+/// header's. `result()` waits for it: nil when the image matches, else the error the decoder
+/// reports in place of any later one (the old-hash mismatch first, as when the hash ran before
+/// the first output byte).
+final class SourceHashCheck: @unchecked Sendable {
+    // Safe: `source` is only read (DirectDeltaSource reads may run on two threads at once), the
+    // outcome is written once on `queue` before `group` leaves and read only after waiting on it,
+    // and `stopped` is atomic.
+    private let source: any DirectDeltaSource
+    private let algorithm: HashAlgorithm
+    private let expected: Digest
+    private let group = DispatchGroup()
+    private var outcome: OTAError?
+    private let stopped = Atomic<Bool>(false)
+    /// Bytes read and hashed at a time.
+    static let piece = 128 << 10
+
+    init(source: any DirectDeltaSource, algorithm: HashAlgorithm, expected: Digest) {
+        self.source = source
+        self.algorithm = algorithm
+        self.expected = expected
+        group.enter()
+        DispatchQueue.global().async {
+            self.outcome = self.run()
+            self.group.leave()
+        }
+    }
+
+    /// Waits for the hash; nil when the old image matches the header.
+    func result() -> OTAError? {
+        group.wait()
+        return outcome
+    }
+
+    /// Stops reading at the next piece (the decoder was dropped before its end).
+    func stop() {
+        stopped.store(true, ordering: .relaxed)
+    }
+
+    private func run() -> OTAError? {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.piece, alignment: 16)
+        defer { buffer.deallocate() }
+        do throws(OTAError) {
+            let hasher = try Hasher(algorithm)
+            let size = source.byteCount
+            var offset: Int64 = 0
+            while offset < size {
+                if stopped.load(ordering: .relaxed) { return nil }
+                let count = Int(min(Int64(Self.piece), size - offset))
+                let part = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
+                try source.read(at: offset, into: part)
+                hasher.update(UnsafeRawBufferPointer(part))
+                offset += Int64(count)
+            }
+            guard hasher.finalize().constantTimeEquals(expected) else {
+                return OTAError(
+                    .deltaSourceMismatch,
+                    "the old image's \(algorithm.rawValue) does not match the patch's source hash")
+            }
+            return nil
+        } catch {
+            return error
+        }
+    }
+}

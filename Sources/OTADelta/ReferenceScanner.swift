@@ -200,6 +200,27 @@ struct ReferenceScanner {
         return table
     }()
 
+    /// Where an x86-64 reference form starting with bytes `first, second` (index `first |
+    /// second << 8`) has its operand: 1 or 2 bytes after the first, 3 when the third byte must
+    /// also be a RIP-relative ModRM, 0 for none. One load tests two bytes (64 KiB, built once).
+    private static let x86Operand: [UInt8] = {
+        var table = [UInt8](repeating: 0, count: 1 << 16)
+        for first in 0..<256 {
+            for second in 0..<256 {
+                let operand: UInt8
+                switch x86Class[first] {
+                case 1: operand = 1
+                case 2: operand = second & 0xF0 == 0x80 ? 2 : (x86SecondModRM[second] ? 3 : 0)
+                case 3: operand = second & 0xC7 == 0x05 ? 2 : 0
+                case 4: operand = second == 0x15 || second == 0x25 ? 2 : 0
+                default: operand = 0
+                }
+                table[first | second << 8] = operand
+            }
+        }
+        return table
+    }()
+
     init(regions: [ReferenceTransform.Region], pairs: Bool) {
         self.regions = regions
         self.pairs = pairs
@@ -268,43 +289,46 @@ struct ReferenceScanner {
         UnsafeRawPointer(p).loadUnaligned(as: UInt32.self).littleEndian
     }
 
+    /// The greedy x86-64 scan: at each byte, a reference form whose operand's target is in the
+    /// image makes a site and the scan resumes after the operand; any other byte moves it on by
+    /// one. Positions are classified 8 at a time through `x86Operand` (a table load each, no
+    /// branch per byte), and only the few that may start a form are looked at one by one.
     private func scanX86(
         _ p: UnsafePointer<UInt8>, _ count: Int, offset: Int64, address: UInt64, into sites: inout [ReferenceSite]
     ) {
-        Self.x86Class.withUnsafeBufferPointer { classes in
-            Self.x86SecondModRM.withUnsafeBufferPointer { secondModRM in
-                var i = 0
-                while i + 5 <= count {
-                    let form = classes[Int(p[i])]
-                    // Most bytes start no reference form: skip them without the dispatch below.
-                    if form == 0 {
-                        i += 1
+        Self.x86Operand.withUnsafeBufferPointer { operands in
+            var i = 0
+            while i + 5 <= count {
+                if i + 16 <= count {
+                    // Byte k: the operand code of position i + k (reads up to p[i + 8]).
+                    var window: UInt64 = 0
+                    for k in 0..<8 {
+                        let two = UnsafeRawPointer(p + i + k).loadUnaligned(as: UInt16.self).littleEndian
+                        window |= UInt64(operands[Int(two)]) << UInt64(8 * k)
+                    }
+                    if window == 0 {
+                        i += 8
                         continue
                     }
-                    var operand = -1
-                    switch form {
-                    case 1: operand = i + 1
-                    case 2:
-                        let second = p[i + 1]
-                        if second & 0xF0 == 0x80 {
-                            operand = i + 2
-                        } else if secondModRM[Int(second)], i + 2 < count, p[i + 2] & 0xC7 == 0x05 {
-                            operand = i + 3
-                        }
-                    case 3: if p[i + 1] & 0xC7 == 0x05 { operand = i + 2 }
-                    default: if p[i + 1] == 0x15 || p[i + 1] == 0x25 { operand = i + 2 }
-                    }
-                    if operand >= 0 && operand + 4 <= count {
-                        let word = Self.load32(p + operand)
-                        let site = address &+ UInt64(operand)
-                        if let target = ReferenceKind.x86Rel32.target(word: word, address: site), isTarget(target) {
-                            sites.append(ReferenceSite(offset: offset + Int64(operand), kind: .x86Rel32))
-                            i = operand + 4
-                            continue
-                        }
-                    }
-                    i += 1
+                    i += window.trailingZeroBitCount >> 3
                 }
+                var operand = -1
+                switch operands[Int(p[i]) | Int(p[i + 1]) << 8] {
+                case 1: operand = i + 1
+                case 2: operand = i + 2
+                case 3: if i + 2 < count, p[i + 2] & 0xC7 == 0x05 { operand = i + 3 }
+                default: break
+                }
+                if operand >= 0 && operand + 4 <= count {
+                    let word = Self.load32(p + operand)
+                    let site = address &+ UInt64(operand)
+                    if let target = ReferenceKind.x86Rel32.target(word: word, address: site), isTarget(target) {
+                        sites.append(ReferenceSite(offset: offset + Int64(operand), kind: .x86Rel32))
+                        i = operand + 4
+                        continue
+                    }
+                }
+                i += 1
             }
         }
     }

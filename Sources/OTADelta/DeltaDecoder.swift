@@ -552,12 +552,7 @@ public final class DeltaDecoder {
         var block = oldStart / ReferenceTransform.scanBlock
         while block * ReferenceTransform.scanBlock < end {
             let found = try sites(ofBlock: block, oldSize: Int64(header.oldSize))
-            var lo = 0
-            var hi = found.count
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                if found[mid].offset < oldStart { lo = mid + 1 } else { hi = mid }
-            }
+            let lo = found.partitioningIndex { $0.offset >= oldStart }
             var last = lo
             while last < found.count && found[last].offset + 4 <= end { last += 1 }
             if lo < last {

@@ -108,16 +108,7 @@ final class ReferenceAnalysis {
 
     /// The old sites inside old `[start, end)`.
     func sites(from start: Int64, to end: Int64) -> ArraySlice<ReferenceSite> {
-        func lowerBound(_ offset: Int64) -> Int {
-            var lo = 0
-            var hi = oldSites.count
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                if oldSites[mid].offset < offset { lo = mid + 1 } else { hi = mid }
-            }
-            return lo
-        }
-        return oldSites[lowerBound(start)..<lowerBound(end)]
+        oldSites[oldSites.partitioningIndex { $0.offset >= start }..<oldSites.partitioningIndex { $0.offset >= end }]
     }
 
     /// The address map implied by the ops' (old, new, length) pairs: each pair's stretch in
@@ -185,12 +176,7 @@ final class ReferenceAnalysis {
     }
 
     private func nextStart(_ regions: [ReferenceTransform.Region], after offset: Int64) -> Int64 {
-        var lo = 0
-        var hi = regions.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if regions[mid].fileStart <= offset { lo = mid + 1 } else { hi = mid }
-        }
+        let lo = regions.partitioningIndex { $0.fileStart > offset }
         return lo < regions.count ? regions[lo].fileStart : Int64.max
     }
 }

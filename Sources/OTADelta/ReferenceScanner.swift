@@ -241,12 +241,7 @@ struct ReferenceScanner {
 
     @inline(__always)
     func isTarget(_ address: UInt64) -> Bool {
-        var lo = 0
-        var hi = spanStarts.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if spanEnds[mid] <= address { lo = mid + 1 } else { hi = mid }
-        }
+        let lo = spanEnds.partitioningIndex { $0 > address }
         return lo < spanStarts.count && spanStarts[lo] <= address
     }
 
@@ -275,13 +270,7 @@ struct ReferenceScanner {
     }
 
     private func firstRegion(after offset: Int64) -> Int {
-        var lo = 0
-        var hi = regions.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if regions[mid].fileStart < offset { lo = mid + 1 } else { hi = mid }
-        }
-        return lo
+        regions.partitioningIndex { $0.fileStart >= offset }
     }
 
     @inline(__always)

@@ -184,12 +184,7 @@ public struct ReferenceTransform: Sendable, Equatable {
     /// The region of `regions` holding file offset `offset`.
     @inline(__always)
     static func region(_ regions: [Region], containing offset: Int64) -> Int? {
-        var lo = 0
-        var hi = regions.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if regions[mid].fileEnd <= offset { lo = mid + 1 } else { hi = mid }
-        }
+        let lo = regions.partitioningIndex { $0.fileEnd > offset }
         guard lo < regions.count, regions[lo].fileStart <= offset else { return nil }
         return lo
     }
@@ -197,12 +192,7 @@ public struct ReferenceTransform: Sendable, Equatable {
     /// The new address of old address `address`, or nil when the map does not cover it.
     @inline(__always)
     func mapped(_ address: UInt64) -> UInt64? {
-        var lo = 0
-        var hi = map.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if map[mid].oldAddress &+ map[mid].length <= address { lo = mid + 1 } else { hi = mid }
-        }
+        let lo = map.partitioningIndex { $0.oldAddress &+ $0.length > address }
         guard lo < map.count, map[lo].oldAddress <= address else { return nil }
         return address &- map[lo].oldAddress &+ map[lo].newAddress
     }
@@ -277,12 +267,7 @@ public struct ReferenceTransform: Sendable, Equatable {
     /// The region of `regions` holding file offset `offset`.
     @inline(__always)
     static func region(_ regions: UnsafeBufferPointer<Region>, containing offset: Int64) -> Int? {
-        var lo = 0
-        var hi = regions.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if regions[mid].fileEnd <= offset { lo = mid + 1 } else { hi = mid }
-        }
+        let lo = regions.partitioningIndex { $0.fileEnd > offset }
         guard lo < regions.count, regions[lo].fileStart <= offset else { return nil }
         return lo
     }
@@ -325,12 +310,8 @@ public struct ReferenceTransform: Sendable, Equatable {
             guard address >= base, !first.isEmpty else { return nil }
             let k = (address &- base) >> shift
             guard k < UInt64(first.count) else { return nil }
-            var lo = Int(first[Int(k)])
-            var hi = Int(k) + 1 < first.count ? min(Int(first[Int(k) + 1]) + 1, map.count) : map.count
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                if map[mid].oldAddress &+ map[mid].length <= address { lo = mid + 1 } else { hi = mid }
-            }
+            let hi = Int(k) + 1 < first.count ? min(Int(first[Int(k) + 1]) + 1, map.count) : map.count
+            let lo = map.partitioningIndex(in: Int(first[Int(k)])..<hi) { $0.oldAddress &+ $0.length > address }
             guard lo < map.count, map[lo].oldAddress <= address, address &- map[lo].oldAddress < map[lo].length else {
                 return nil
             }
@@ -341,12 +322,7 @@ public struct ReferenceTransform: Sendable, Equatable {
     /// The entry of `map` covering old address `address`.
     @inline(__always)
     static func entry(_ map: UnsafeBufferPointer<MapEntry>, containing address: UInt64) -> Int? {
-        var lo = 0
-        var hi = map.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if map[mid].oldAddress &+ map[mid].length <= address { lo = mid + 1 } else { hi = mid }
-        }
+        let lo = map.partitioningIndex { $0.oldAddress &+ $0.length > address }
         guard lo < map.count, map[lo].oldAddress <= address else { return nil }
         return lo
     }

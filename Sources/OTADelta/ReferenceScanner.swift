@@ -322,8 +322,9 @@ struct ReferenceScanner {
         }
     }
 
-    /// An ADRP whose register may still be used: its word position, target page, and the
-    /// index of its site in the output (-1 when its page alone was not a target).
+    /// An ADRP whose register may still be used (while its bit is set in the scan's mask): its
+    /// word position, target page, and the index of its site in the output (-1 when its page
+    /// alone was not a target).
     private struct LiveAdrp {
         var position = -1
         var page: UInt64 = 0
@@ -336,6 +337,8 @@ struct ReferenceScanner {
     ) {
         var i = Int((4 &- (address & 3)) & 3)
         var live = [LiveAdrp](repeating: LiveAdrp(), count: pairs ? 32 : 0)
+        // Bit r: register r holds a live ADRP's page (`live[r]`), so most words cost one test.
+        var liveMask: UInt32 = 0
         while i + 4 <= count {
             let word = Self.load32(p + i)
             let site = address &+ UInt64(i)
@@ -361,12 +364,15 @@ struct ReferenceScanner {
                 sites.append(ReferenceSite(offset: offset + Int64(i), kind: kind))
             }
             if pairs {
-                if kind == nil { pairUse(word, at: i, site: site, offset: offset, live: &live, into: &sites) }
+                if kind == nil && liveMask & (1 << ((word >> 5) & 31)) != 0 {
+                    pairUse(word, at: i, site: site, offset: offset, live: &live, into: &sites)
+                }
                 let register = Int(word & 31)
-                live[register].position = -1
+                liveMask &= ~(1 << UInt32(register))
                 if kind == .a64Adrp && register != 31 {
                     let page = ReferenceKind.a64Adrp.target(word: word, address: site) ?? 0
                     live[register] = LiveAdrp(position: i, page: page, site: added, paired: false)
+                    liveMask |= 1 << UInt32(register)
                 }
             }
             i += 4

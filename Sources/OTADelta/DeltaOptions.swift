@@ -23,11 +23,8 @@ public struct DeltaOptions: Sendable {
     /// the smallest patches on the benchmark corpus (HDiffPatch uses 6 with its own estimate).
     public var minimumCoverScore = 16
     /// When block copies use at least this fraction of the old image, the suffix array indexes
-    /// only the old bytes they do not use (see `OldIndexSpace`); above 1 never. 0.1: on the
-    /// executable pairs whose runs use 17-39% of the old image, indexing only the rest gave
-    /// patches 0.01-2.6% smaller than indexing all of it (the threshold was 0.5), in less time
-    /// and memory (docs/PERFORMANCE.md).
-    public var packedIndexThreshold = 0.1
+    /// only the old bytes they do not use (see `OldIndexSpace`); above 1 never.
+    public var packedIndexThreshold = 0.5
     /// The executable transform (patch format 3): when both images hold x86-64 or AArch64 ELF
     /// code, match with reference fields masked and let ADD ops predict the new references
     /// (`ReferenceTransform`); an op uses the prediction only where it leaves fewer differing

@@ -307,6 +307,38 @@ import Testing
     /// The decoder looks map entries up through `MapIndex`; it must find exactly what a binary
     /// search of the whole map finds, for any sorted map (including gaps, 1-byte entries, spans
     /// wider than the index's 65,536 slots and addresses outside the map).
+    @Test func `short map entries between two entries of one shift take that shift`() {
+        typealias Entry = ReferenceTransform.MapEntry
+        let regions = [
+            ReferenceTransform.Region(
+                fileStart: 0, length: 1 << 20, address: 0x10_0000, span: 1 << 20, architecture: .aarch64),
+            ReferenceTransform.Region(
+                fileStart: 1 << 20, length: 1 << 20, address: 0x100_0000, span: 1 << 20, architecture: nil),
+        ]
+        let long = ReferenceAnalysis.shortMapEntry
+        // +576 | wrong 1,821 bytes at -3616 | 784 bytes at +816 | +576 again: one entry of +576.
+        let noisy = [
+            Entry(oldAddress: 0x10_0000, length: long, newAddress: 0x10_0240),
+            Entry(oldAddress: 0x10_0000 + long + 100, length: 1821, newAddress: 0x10_0000 + long + 100 - 3616),
+            Entry(oldAddress: 0x10_0000 + long + 2000, length: 784, newAddress: 0x10_0000 + long + 2000 + 816),
+            Entry(oldAddress: 0x10_0000 + long + 4000, length: long, newAddress: 0x10_0000 + long + 4000 + 576),
+        ]
+        #expect(
+            ReferenceAnalysis.smoothed(noisy, regions: regions) == [
+                Entry(oldAddress: 0x10_0000, length: 2 * long + 4000, newAddress: 0x10_0240)
+            ])
+        // Between two different shifts, or across regions, short entries stay.
+        var differing = noisy
+        differing[3].newAddress += 8
+        #expect(ReferenceAnalysis.smoothed(differing, regions: regions) == differing)
+        let across = [
+            Entry(oldAddress: 0x10_0000, length: long, newAddress: 0x10_0240),
+            Entry(oldAddress: 0x1F_F000, length: 100, newAddress: 0x1F_F000),
+            Entry(oldAddress: 0x100_0000, length: long, newAddress: 0x100_0240),
+        ]
+        #expect(ReferenceAnalysis.smoothed(across, regions: regions) == across)
+    }
+
     @Test func `the map index finds the same entry as a binary search`() {
         var random = SeededGenerator(seed: 16)
         for round in 0..<200 {

@@ -192,13 +192,7 @@ final class ReferenceAnalysis {
         guard map.count > 2 else { return map }
         let spans = regions.map { ($0.address, $0.address &+ $0.span) }.sorted { $0.0 < $1.0 }
         func span(of address: UInt64) -> Int? {
-            var lo = 0
-            var hi = spans.count
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                if spans[mid].0 <= address { lo = mid + 1 } else { hi = mid }
-            }
-            let next = lo
+            let next = spans.partitioningIndex { $0.0 > address }
             return next > 0 && address < spans[next - 1].1 ? next - 1 : nil
         }
         func shift(_ entry: ReferenceTransform.MapEntry) -> UInt64 { entry.newAddress &- entry.oldAddress }

@@ -43,3 +43,29 @@ public struct DeltaOptions: Sendable {
 
     public init() {}
 }
+
+extension DeltaOptions {
+    /// Sets `dictionarySize` from a command-line size (`8MiB`, `8M`, `512KiB`, `8388608`): a
+    /// power of two from 1 MiB to 256 MiB, else `usage.invalid` (`ota delta create` and `ota-diff`).
+    public mutating func setDictionarySize(_ text: String) throws(OTAError) {
+        guard let bytes = Self.byteCount(text), bytes >= 1 << 20, bytes <= 256 << 20, bytes.nonzeroBitCount == 1 else {
+            throw OTAError(
+                .usageInvalid,
+                "--dictionary-size must be a power of two from 1MiB to 256MiB, such as 8MiB (got \(text))")
+        }
+        dictionarySize = UInt32(bytes)
+    }
+
+    /// `8MiB`, `8M`, `8388608`, `512KiB`: a byte count with an optional binary unit.
+    static func byteCount(_ text: String) -> UInt64? {
+        let units: [(String, UInt64)] = [
+            ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30),
+        ]
+        for (suffix, factor) in units where text.hasSuffix(suffix) {
+            guard let number = UInt64(text.dropLast(suffix.count)) else { return nil }
+            let (product, overflow) = number.multipliedReportingOverflow(by: factor)
+            return overflow ? nil : product
+        }
+        return UInt64(text)
+    }
+}

@@ -64,15 +64,7 @@ struct Arguments {
                     throw OTAError(.suiteUnknown, "--suite: unknown suite '\(suite)' (expected intl or gm)")
                 }
             case "--dictionary-size":
-                let text = try value(name, inline: inline)
-                guard let bytes = DictionarySize.parse(text), bytes >= 1 << 20, bytes <= 256 << 20,
-                    bytes.nonzeroBitCount == 1
-                else {
-                    throw OTAError(
-                        .usageInvalid,
-                        "--dictionary-size must be a power of two from 1MiB to 256MiB, such as 8MiB (got \(text))")
-                }
-                options.dictionarySize = UInt32(bytes)
+                try options.setDictionarySize(try value(name, inline: inline))
             case "--xz-preset":
                 guard let preset = UInt32(try value(name, inline: inline)), preset <= 9 else {
                     throw OTAError(.usageInvalid, "--xz-preset must be 0...9")
@@ -100,21 +92,6 @@ struct Arguments {
             throw OTAError(.usageInvalid, "expected OLD NEW -o PATCH")
         }
         (old, new, self.output) = (operands[0], operands[1], output)
-    }
-}
-
-/// `8MiB`, `8M`, `8388608`, `512KiB`: a byte count with an optional binary unit (as `ota delta create`).
-enum DictionarySize {
-    static func parse(_ text: String) -> UInt64? {
-        let units: [(String, UInt64)] = [
-            ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30),
-        ]
-        for (suffix, factor) in units where text.hasSuffix(suffix) {
-            guard let number = UInt64(text.dropLast(suffix.count)) else { return nil }
-            let (product, overflow) = number.multipliedReportingOverflow(by: factor)
-            return overflow ? nil : product
-        }
-        return UInt64(text)
     }
 }
 

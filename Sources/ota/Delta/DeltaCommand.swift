@@ -48,31 +48,10 @@ struct DeltaCommand: ParsableCommand {
         @OptionGroup var outputOptions: OutputOptions
         @OptionGroup var progressOptions: ProgressOptions
 
-        /// `8MiB`, `8M`, `8388608`, `512KiB`: a byte count with an optional binary unit.
-        static func size(_ text: String) -> UInt64? {
-            let units: [(String, UInt64)] = [
-                ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30),
-            ]
-            for (suffix, factor) in units where text.hasSuffix(suffix) {
-                guard let number = UInt64(text.dropLast(suffix.count)) else { return nil }
-                let (product, overflow) = number.multipliedReportingOverflow(by: factor)
-                return overflow ? nil : product
-            }
-            return UInt64(text)
-        }
-
         func run() throws {
             var options = DeltaOptions()
             options.hashAlgorithm = try Suite.parse(suite, field: "--suite").hash
-            guard let bytes = Self.size(dictionarySize), bytes >= 1 << 20, bytes <= 256 << 20,
-                bytes.nonzeroBitCount == 1
-            else {
-                throw OTAError(
-                    .usageInvalid,
-                    "--dictionary-size must be a power of two from 1MiB to 256MiB, such as 8MiB (got \(dictionarySize))"
-                )
-            }
-            options.dictionarySize = UInt32(bytes)
+            try options.setDictionarySize(dictionarySize)
             guard xzPreset <= 9 else { throw OTAError(.usageInvalid, "--xz-preset must be 0...9") }
             options.preset = xzPreset
             options.extreme = extreme

@@ -9,11 +9,13 @@
 # Pairs: two versions of each package that Debian 12 publishes side by side (point release and
 # security update), amd64 and arm64, downloaded with `apt-get download` into bench/corpus-heldout
 # (gitignored). Languages: C (OpenSSL's libcrypto, systemd's shared library, OpenSSH's sshd,
-# libxml2, QEMU), C++ (Node.js's libnode with V8, WebKit's JavaScriptCore), and `heldfs`, 256 MiB
-# ext4 images of the unpacked amd64 packages, old and new. Debian 12 publishes
-# no adjacent pair of a Rust or Go program besides the tuning corpus's librsvg and containerd, so
-# this set has none; that gap is stated with the results. Versions are pinned; when Debian drops
-# one from its indices the pair is skipped with a note.
+# libxml2, QEMU), C++ (Node.js's libnode with V8, WebKit's JavaScriptCore), Go (git-lfs, a
+# security update; snapd's `snap`, the same source rebuilt by a binNMU with a newer Go toolchain),
+# Rust (cbindgen 0.27.0 -> 0.29.4: two releases apart, the only Rust program besides the tuning
+# corpus's librsvg and rustc's own tools that Debian 12 publishes in two versions; found by
+# reading the Built-Using/Static-Built-Using fields of the bookworm, -updates and -security
+# Packages lists), and `heldfs`, 256 MiB ext4 images of the unpacked amd64 packages, old and new.
+# Versions are pinned; when Debian drops one from its indices the pair is skipped with a note.
 set -euo pipefail
 OTA=$(realpath "${1:-.build/release/ota}")
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,11 +34,17 @@ PROGRAMS=(
     "libnode libnode108 18.20.4+dfsg-1~deb12u2 18.20.4+dfsg-1~deb12u3 usr/lib/TRIPLET/libnode.so.108"
     "jsc libjavascriptcoregtk-4.1-0 2.50.6-1~deb12u1 2.50.6-1~deb12u2 usr/lib/TRIPLET/libjavascriptcoregtk-4.1.so.0.*"
 )
+# Go and Rust programs (added 2026-11-29; not in `heldfs`, whose images stay as first made).
+GO_RUST_PROGRAMS=(
+    "git-lfs git-lfs 3.3.0-1+deb12u1 3.3.0-1+deb12u2 usr/bin/git-lfs"
+    "snap snapd 2.57.6-1+deb12u1 2.57.6-1+deb12u1+b2 usr/bin/snap"
+    "cbindgen cbindgen-web 0.27.0-1~deb12u1 0.29.4+dfsg-1~deb12u1 usr/bin/cbindgen*"
+)
 ARCHES=${ARCHES:-"amd64 arm64"}
 
 # shellcheck source=bench/lib/debian-pairs.bash
 source "$ROOT/bench/lib/debian-pairs.bash"
-debian_pairs "$CORPUS" "$ARCHES" "${PROGRAMS[@]}"
+debian_pairs "$CORPUS" "$ARCHES" "${PROGRAMS[@]}" "${GO_RUST_PROGRAMS[@]}"
 pairs=("${DEBIAN_PAIRS[@]}")
 
 # A filesystem image pair: 256 MiB ext4 images of the unpacked amd64 package trees, old and new

@@ -5,10 +5,6 @@
 internal import OTABase
 internal import OTADelta
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 let usage = """
     usage: ota-diff OLD NEW -o PATCH [options]
       Makes a patch that turns OLD into NEW (as `ota delta create`), written atomically.
@@ -95,44 +91,13 @@ struct Arguments {
     }
 }
 
-/// `value` with two decimals (no Foundation formatting here).
-func twoDecimals(_ value: Double) -> String {
-    let hundredths = Int((value * 100).rounded())
-    return "\(hundredths / 100).\(hundredths % 100 < 10 ? "0" : "")\(hundredths % 100)"
-}
-
-/// Writes `text` to standard error (descriptor 2: the C `stderr` global is shared mutable state).
-func printError(_ text: String) {
-    var text = text
-    text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
-}
-
-/// Reports `error` as `ota` does (`... [code]`, then its cause) and exits with its kind's status.
-func fail(_ error: OTAError) -> Never {
-    var text = "ota-diff: error: \(error.message) [\(error.code)]\n"
-    if let cause = error.cause, !cause.isEmpty { text += "  cause: \(cause)\n" }
-    printError(text)
-    exit(error.kind == .rejected ? 2 : 1)
-}
-
-let words = CommandLine.arguments.dropFirst()
-if words.contains("--help") || words.contains("-h") {
-    print(usage)
-    exit(0)
-}
-if words.contains("--version") {
-    print(OTAVersion.current)
-    exit(0)
-}
-do throws(OTAError) {
+LeanCommandLine.run("ota-diff", usage: usage) { (words) throws(OTAError) in
     let arguments = try Arguments(words)
     let report = try Delta.createPatch(
         old: arguments.old, new: arguments.new, output: arguments.output, options: arguments.options)
     let percent = report.newSize > 0 ? Double(report.patchSize) / Double(report.newSize) * 100 : 0
+    let twoDecimals = LeanCommandLine.twoDecimals
     print(
         "\(arguments.output): \(report.patchSize) bytes (\(twoDecimals(percent))% of \(report.newSize)) in \(twoDecimals(report.seconds)) s"
     )
-} catch {
-    if error.code == .usageInvalid { printError(usage + "\n") }
-    fail(error)
 }

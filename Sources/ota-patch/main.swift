@@ -5,10 +5,6 @@
 internal import OTABase
 internal import OTADelta
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 let usage = """
     usage: ota-patch OLD PATCH -o NEW
       Rebuilds NEW from OLD (a file or block device) and an `ota delta create` patch, streaming
@@ -56,36 +52,10 @@ struct Arguments {
     }
 }
 
-/// Writes `text` to standard error (descriptor 2: the C `stderr` global is shared mutable state).
-func printError(_ text: String) {
-    var text = text
-    text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
-}
-
-/// Reports `error` as `ota` does (`... [code]`, then its cause) and exits with its kind's status.
-func fail(_ error: OTAError) -> Never {
-    var text = "ota-patch: error: \(error.message) [\(error.code)]\n"
-    if let cause = error.cause, !cause.isEmpty { text += "  cause: \(cause)\n" }
-    printError(text)
-    exit(error.kind == .rejected ? 2 : 1)
-}
-
-let words = CommandLine.arguments.dropFirst()
-if words.contains("--help") || words.contains("-h") {
-    print(usage)
-    exit(0)
-}
-if words.contains("--version") {
-    print(OTAVersion.current)
-    exit(0)
-}
-do throws(OTAError) {
+LeanCommandLine.run("ota-patch", usage: usage) { (words) throws(OTAError) in
     let arguments = try Arguments(words)
     let report = try Delta.applyPatch(old: arguments.old, patch: arguments.patch, output: arguments.output)
-    let hundredths = Int((report.seconds * 100).rounded())
-    let seconds = "\(hundredths / 100).\(hundredths % 100 < 10 ? "0" : "")\(hundredths % 100)"
-    print("\(arguments.output): \(report.newSize) bytes, \(report.newHash), in \(seconds) s")
-} catch {
-    if error.code == .usageInvalid { printError(usage + "\n") }
-    fail(error)
+    print(
+        "\(arguments.output): \(report.newSize) bytes, \(report.newHash), in \(LeanCommandLine.twoDecimals(report.seconds)) s"
+    )
 }

@@ -230,16 +230,7 @@ import Testing
         // Random bytes hold few sites: keep the block its predictions would not pay for.
         options.keepTransform = true
         options.forcedTransformRegions = (old: [region(old.count)], new: [region(new.count)])
-        var patch: [UInt8] = []
-        let (header, statistics) = try old.withUnsafeBufferPointer { o in
-            try new.withUnsafeBufferPointer { n in
-                try DeltaEncoder(options: options).encode(old: o, new: n, progress: nil) {
-                    (bytes: [UInt8]) throws(OTAError) in patch += bytes
-                }
-            }
-        }
-        patch.replaceSubrange(0..<header.count, with: header)
-        #expect(try Delta.apply(old: old, patch: patch) == new)
+        let (patch, statistics) = try SmallPatchTests.encode(old, new, options: options)
         let decoded = try DeltaPatchHeader.decode(patch)
         #expect(decoded.version == 3)
         #expect(statistics.insertBytes > 0 && statistics.insertBytes <= 8192)

@@ -7,6 +7,7 @@ import Testing
 /// Identical, near-identical, empty and tiny images: the encoder never pays for the executable
 /// transform when its predictions buy nothing, so such patches are as small as the plain form.
 @Suite struct SmallPatchTests {
+    /// A patch made by the encoder itself (for its statistics), checked to rebuild `new`.
     static func encode(_ old: [UInt8], _ new: [UInt8], options: DeltaOptions = DeltaOptions()) throws -> (
         patch: [UInt8], statistics: DeltaStatistics
     ) {

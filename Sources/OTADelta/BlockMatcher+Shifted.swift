@@ -96,12 +96,7 @@ extension BlockMatcher {
             let q = p + last.oldStart - last.newStart
             if q >= 0, q % size == 0 { consider(q) }
         }
-        var lo = 0
-        var hi = entries.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if entries[mid].hash < hash { lo = mid + 1 } else { hi = mid }
-        }
+        let lo = entries.partitioningIndex { $0.hash >= hash }
         var i = lo
         while i < entries.count && entries[i].hash == hash && i < lo + 8 {
             consider(Int(entries[i].block) * size)

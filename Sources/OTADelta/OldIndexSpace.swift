@@ -65,12 +65,7 @@ final class OldIndexSpace {
     func packedPosition(ofOld position: Int) -> Int {
         guard !segments.isEmpty else { return position }
         // First segment that ends after `position`.
-        var lo = 0
-        var hi = segments.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if segments[mid].oldStart + segments[mid].length <= position { lo = mid + 1 } else { hi = mid }
-        }
+        let lo = segments.partitioningIndex { $0.oldStart + $0.length > position }
         guard lo < segments.count else { return bytes.count }
         let s = segments[lo]
         return s.packedStart + max(0, position - s.oldStart)
@@ -92,15 +87,9 @@ final class OldIndexSpace {
         case .copy(let o, let l): (start, length, isAdd) = (o, l, false)
         case .add(let o, let l): (start, length, isAdd) = (o, l, true)
         }
-        var lo = 0
-        var hi = segments.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if segments[mid].packedStart + segments[mid].length <= start { lo = mid + 1 } else { hi = mid }
-        }
         var position = start
         var remaining = length
-        var index = lo
+        var index = segments.partitioningIndex { $0.packedStart + $0.length > start }
         while remaining > 0 {
             let s = segments[index]
             let take = min(remaining, s.packedStart + s.length - position)

@@ -47,6 +47,10 @@ struct Arguments {
             let parts = argument.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let name = String(parts[0])
             let inline = parts.count > 1 ? String(parts[1]) : nil
+            /// Refuses `--flag=value`: the flags take none.
+            func flag() throws(OTAError) {
+                if inline != nil { throw OTAError(.usageInvalid, "\(name) takes no value") }
+            }
             switch name {
             case "-o", "--output":
                 guard output == nil else { throw OTAError(.usageInvalid, "the output is given twice") }
@@ -67,21 +71,16 @@ struct Arguments {
                 }
                 options.preset = preset
             case "--extreme", "--no-extreme":
+                try flag()
                 options.extreme = name == "--extreme"
             case "--exec-transform", "--no-exec-transform":
+                try flag()
                 options.referenceTransform = name == "--exec-transform"
             case "--aarch64-pairs", "--no-aarch64-pairs":
+                try flag()
                 options.pairAArch64References = name == "--aarch64-pairs"
             default:
                 throw OTAError(.usageInvalid, "unknown option \(argument)")
-            }
-            if inline != nil
-                && [
-                    "--extreme", "--no-extreme", "--exec-transform", "--no-exec-transform",
-                    "--aarch64-pairs", "--no-aarch64-pairs",
-                ].contains(name)
-            {
-                throw OTAError(.usageInvalid, "\(name) takes no value")
             }
         }
         guard operands.count == 2, let output, !output.isEmpty else {

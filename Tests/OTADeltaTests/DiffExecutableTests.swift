@@ -109,6 +109,8 @@ import Testing
             [old, new], [old, "-o", directory.appending("p")], ["--fast", old, new, "-o", directory.appending("p")],
             [old, new, "-o"], [old, new, "-o", "a", "-o", "b"],
             [old, new, "-o", directory.appending("p"), "--extreme=1"],
+            [old, new, "-o", directory.appending("p"), "--exec-transform=yes"],
+            [old, new, "-o", directory.appending("p"), "--no-aarch64-pairs=0"],
         ] {
             let result = try Self.diff(arguments)
             #expect(result.status == 1, "\(arguments)")

@@ -181,11 +181,13 @@ public struct ReferenceTransform: Sendable, Equatable {
 
     // MARK: - Lookups
 
-    /// The region of `regions` holding file offset `offset`.
+    /// The region of `regions` (sorted, disjoint: an array, or a buffer on the decoder's hot
+    /// path) holding file offset `offset`.
     @inline(__always)
-    static func region(_ regions: [Region], containing offset: Int64) -> Int? {
+    static func region<Regions: RandomAccessCollection<Region>>(_ regions: Regions, containing offset: Int64) -> Int?
+    where Regions.Index == Int {
         let lo = regions.partitioningIndex { $0.fileEnd > offset }
-        guard lo < regions.count, regions[lo].fileStart <= offset else { return nil }
+        guard lo < regions.endIndex, regions[lo].fileStart <= offset else { return nil }
         return lo
     }
 
@@ -262,14 +264,6 @@ public struct ReferenceTransform: Sendable, Equatable {
                 }
             }
         }
-    }
-
-    /// The region of `regions` holding file offset `offset`.
-    @inline(__always)
-    static func region(_ regions: UnsafeBufferPointer<Region>, containing offset: Int64) -> Int? {
-        let lo = regions.partitioningIndex { $0.fileEnd > offset }
-        guard lo < regions.count, regions[lo].fileStart <= offset else { return nil }
-        return lo
     }
 
     /// A table from old address to the first map entry that may cover it, so a lookup reads one

@@ -218,20 +218,9 @@ public final class DeltaDecoder {
                 source: directSource, algorithm: header.hashAlgorithm, expected: header.oldHash)
         } else {
             // Verify the whole old image before writing anything.
-            let hasher = try Hasher(header.hashAlgorithm)
-            var offset: Int64 = 0
-            while offset < source.byteCount {
-                let count = Int(min(Int64(Self.cacheSize), source.byteCount - offset))
-                let piece = UnsafeMutableRawBufferPointer(rebasing: cache[0..<count])
-                try readSource(at: offset, into: piece)
-                hasher.update(UnsafeRawBufferPointer(piece))
-                offset += Int64(count)
-            }
-            guard hasher.finalize().constantTimeEquals(header.oldHash) else {
-                throw OTAError(
-                    .deltaSourceMismatch,
-                    "the old image's \(header.hashAlgorithm.rawValue) does not match the patch's source hash")
-            }
+            try SourceHashCheck.verify(
+                size: source.byteCount, algorithm: header.hashAlgorithm, expected: header.oldHash, buffer: cache
+            ) { (offset, piece) throws(OTAError) in try readSource(at: offset, into: piece) }
         }
         do {
             decoders = try header.dictionarySizes.map { (size) throws(OTAError) in

@@ -47,25 +47,36 @@ final class SourceHashCheck: @unchecked Sendable {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.piece, alignment: 16)
         defer { buffer.deallocate() }
         do throws(OTAError) {
-            let hasher = try Hasher(algorithm)
-            let size = source.byteCount
-            var offset: Int64 = 0
-            while offset < size {
-                if stopped.load(ordering: .relaxed) { return nil }
-                let count = Int(min(Int64(Self.piece), size - offset))
-                let part = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
-                try source.read(at: offset, into: part)
-                hasher.update(UnsafeRawBufferPointer(part))
-                offset += Int64(count)
-            }
-            guard hasher.finalize().constantTimeEquals(expected) else {
-                return OTAError(
-                    .deltaSourceMismatch,
-                    "the old image's \(algorithm.rawValue) does not match the patch's source hash")
-            }
+            try Self.verify(
+                size: source.byteCount, algorithm: algorithm, expected: expected, buffer: buffer,
+                stopped: { self.stopped.load(ordering: .relaxed) }, read: source.read)
             return nil
         } catch {
             return error
+        }
+    }
+
+    /// Hashes the old image's `size` bytes, read in order through `buffer` by `read`, and throws
+    /// the old-hash mismatch when the digest is not `expected`. Returns early, without a
+    /// verdict, once `stopped` says so. The one old-image check, run before output or beside it.
+    static func verify(
+        size: Int64, algorithm: HashAlgorithm, expected: Digest, buffer: UnsafeMutableRawBufferPointer,
+        stopped: () -> Bool = { false },
+        read: (Int64, UnsafeMutableRawBufferPointer) throws(OTAError) -> Void
+    ) throws(OTAError) {
+        let hasher = try Hasher(algorithm)
+        var offset: Int64 = 0
+        while offset < size {
+            if stopped() { return }
+            let count = Int(min(Int64(buffer.count), size - offset))
+            let part = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
+            try read(offset, part)
+            hasher.update(UnsafeRawBufferPointer(part))
+            offset += Int64(count)
+        }
+        guard hasher.finalize().constantTimeEquals(expected) else {
+            throw OTAError(
+                .deltaSourceMismatch, "the old image's \(algorithm.rawValue) does not match the patch's source hash")
         }
     }
 }

@@ -149,18 +149,11 @@ import Testing
         var new = old
         new.insert(contentsOf: RoundTripTests.random(100, seed: 22), at: 100_000)
         for i in stride(from: 150_000, to: 160_000, by: 61) { new[i] &+= 3 }
-        var options = DeltaOptions()
-        let region = { (count: Int) in
-            ReferenceTransform.Region(
-                fileStart: 0, length: Int64(count), address: 0, span: UInt64(count), architecture: .aarch64)
-        }
-        // Random bytes hold few sites: keep the block its predictions would not pay for.
-        options.keepTransform = true
-        options.forcedTransformRegions = (old: [region(old.count)], new: [region(new.count)])
+        let options = DeltaOptions.forcingTransform(oldCount: old.count, newCount: new.count, architecture: .aarch64)
         let patch = try RoundTripTests.roundTrip(old, new, options: options)
         #expect(try DeltaPatchHeader.decode(patch).version == 4)
         let sites = old.withUnsafeBufferPointer {
-            ReferenceAnalysis.sites(of: $0, regions: [region(old.count)], pairs: true)
+            ReferenceAnalysis.sites(of: $0, regions: options.forcedTransformRegions!.old, pairs: true)
         }
         #expect(sites.contains { $0.kind == .a64LoadStoreLow12 })
         #expect(zip(sites, sites.dropFirst()).allSatisfy { $0.offset < $1.offset })

@@ -201,19 +201,7 @@ import Testing
         var new = old
         new.insert(contentsOf: RoundTripTests.random(100, seed: 9), at: 100_000)
         for i in stride(from: 150_000, to: 160_000, by: 61) { new[i] &+= 3 }
-        var options = DeltaOptions()
-        // Random bytes hold few sites: keep the block its predictions would not pay for.
-        options.keepTransform = true
-        options.forcedTransformRegions = (
-            old: [
-                .init(
-                    fileStart: 0, length: Int64(old.count), address: 0, span: UInt64(old.count), architecture: .x86_64)
-            ],
-            new: [
-                .init(
-                    fileStart: 0, length: Int64(new.count), address: 0, span: UInt64(new.count), architecture: .x86_64)
-            ]
-        )
+        let options = DeltaOptions.forcingTransform(oldCount: old.count, newCount: new.count, architecture: .x86_64)
         let patch = try RoundTripTests.roundTrip(old, new, options: options)
         #expect(try DeltaPatchHeader.decode(patch).version == 3)
     }
@@ -222,14 +210,7 @@ import Testing
         let old = RoundTripTests.random(300_000, seed: 8)
         var new = old
         new.insert(contentsOf: RoundTripTests.random(5000, seed: 9), at: 100_000)
-        var options = DeltaOptions()
-        let region = { (count: Int) in
-            ReferenceTransform.Region(
-                fileStart: 0, length: Int64(count), address: 0, span: UInt64(count), architecture: .x86_64)
-        }
-        // Random bytes hold few sites: keep the block its predictions would not pay for.
-        options.keepTransform = true
-        options.forcedTransformRegions = (old: [region(old.count)], new: [region(new.count)])
+        let options = DeltaOptions.forcingTransform(oldCount: old.count, newCount: new.count, architecture: .x86_64)
         let (patch, statistics) = try SmallPatchTests.encode(old, new, options: options)
         let decoded = try DeltaPatchHeader.decode(patch)
         #expect(decoded.version == 3)

@@ -87,14 +87,7 @@ import Testing
         for i in stride(from: 50_000, to: 60_000, by: 97) { new[i] &+= 1 }
         try AtomicFileWriter.write(old, to: directory + "/old")
         try AtomicFileWriter.write(new, to: directory + "/new")
-        var options = DeltaOptions()
-        let region = { (count: Int) in
-            ReferenceTransform.Region(
-                fileStart: 0, length: Int64(count), address: 0, span: UInt64(count), architecture: .x86_64)
-        }
-        // Random bytes hold few sites: keep the block its predictions would not pay for.
-        options.keepTransform = true
-        options.forcedTransformRegions = (old: [region(old.count)], new: [region(new.count)])
+        let options = DeltaOptions.forcingTransform(oldCount: old.count, newCount: new.count, architecture: .x86_64)
         _ = try Delta.createPatch(
             old: directory + "/old", new: directory + "/new", output: directory + "/p", options: options)
         _ = try Delta.applyPatch(old: directory + "/old", patch: directory + "/p", output: directory + "/out")

@@ -107,7 +107,7 @@ struct DeltaEncoder {
             matching.wait()
             analysis.releaseMaskedImages()
             insertedBytes = inserted
-            let made = analysis.transform(pairs: pairs, maxEntries: options.maxTransformMapEntries)
+            let made = analysis.transform(pairs: pairs, old: old, new: new, maxEntries: options.maxTransformMapEntries)
             // The block pays only when its predictions remove more differing bytes than it
             // has bytes; else the same ops go out as format 2 (identical images, data-only
             // changes, images too small for the map to pay).

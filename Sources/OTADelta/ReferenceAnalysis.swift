@@ -115,8 +115,13 @@ final class ReferenceAnalysis {
     /// address terms, overlaps resolved in favour of the earlier old address, neighbours with the
     /// same shift merged (across gaps too: an unmatched target most likely moved as its
     /// neighbours did), plus each segment's .bss tail paired with the same segment's in the new
-    /// image. At most `maxEntries` entries (the shortest are dropped).
-    func transform(pairs: [(old: Int, new: Int, length: Int)], maxEntries: Int) -> ReferenceTransform {
+    /// image, stretches between two entries of one shift smoothed by the references into them
+    /// (`smoothed`; `old` and `new` are the images the pairs align). At most `maxEntries`
+    /// entries (the shortest are dropped).
+    func transform(
+        pairs: [(old: Int, new: Int, length: Int)], old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>,
+        maxEntries: Int
+    ) -> ReferenceTransform {
         var entries: [ReferenceTransform.MapEntry] = []
         for pair in pairs {
             var position = 0
@@ -168,58 +173,12 @@ final class ReferenceAnalysis {
             }
             map.append(entry)
         }
-        map = Self.smoothed(map, regions: oldRegions)
+        map = Self.smoothed(map, regions: oldRegions) { forEachReference(pairs: pairs, old: old, new: new, $0) }
         if map.count > maxEntries {
             let keep = Set(map.indices.sorted { map[$0].length > map[$1].length }.prefix(maxEntries))
             map = map.indices.filter { keep.contains($0) }.map { map[$0] }
         }
         return ReferenceTransform(oldRegions: oldRegions, newRegions: newRegions, map: map)
-    }
-
-    /// Map entries shorter than this between two entries of one shift are taken as noise.
-    static let shortMapEntry: UInt64 = 16 << 10
-
-    /// `map` (sorted, disjoint) with each stretch of short entries that lies between two entries
-    /// of the same shift, in one old region, given that shift: a few KiB that the matcher aligned
-    /// elsewhere inside moved code or data (a cover of a repeated pattern) would otherwise split
-    /// the map, and every reference into them, from anywhere in the image, would be mispredicted.
-    /// (Measured on the tuning corpus: containerd arm64 -4.4%, the nine other executable pairs
-    /// -0.36%...+0.17%; a threshold of 4 KiB left half of that, filling unmapped gaps with the
-    /// previous shift made patches larger.)
-    static func smoothed(_ map: [ReferenceTransform.MapEntry], regions: [ReferenceTransform.Region])
-        -> [ReferenceTransform.MapEntry]
-    {
-        guard map.count > 2 else { return map }
-        let spans = regions.map { ($0.address, $0.address &+ $0.span) }.sorted { $0.0 < $1.0 }
-        func span(of address: UInt64) -> Int? {
-            let next = spans.partitioningIndex { $0.0 > address }
-            return next > 0 && address < spans[next - 1].1 ? next - 1 : nil
-        }
-        func shift(_ entry: ReferenceTransform.MapEntry) -> UInt64 { entry.newAddress &- entry.oldAddress }
-        var out: [ReferenceTransform.MapEntry] = []
-        var i = 0
-        while i < map.count {
-            var entry = map[i]
-            i += 1
-            if entry.length >= shortMapEntry {
-                var j = i
-                while j < map.count && map[j].length < shortMapEntry { j += 1 }
-                if j > i, j < map.count, shift(map[j]) == shift(entry), let s = span(of: entry.oldAddress),
-                    s == span(of: map[j].oldAddress)
-                {
-                    entry.length = map[j].oldAddress &+ map[j].length &- entry.oldAddress
-                    i = j + 1
-                }
-            }
-            if let last = out.last, shift(last) == shift(entry), let s = span(of: last.oldAddress),
-                s == span(of: entry.oldAddress)
-            {
-                out[out.count - 1].length = entry.oldAddress &+ entry.length &- last.oldAddress
-            } else {
-                out.append(entry)
-            }
-        }
-        return out
     }
 
     private func nextStart(_ regions: [ReferenceTransform.Region], after offset: Int64) -> Int64 {

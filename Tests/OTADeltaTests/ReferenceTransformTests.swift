@@ -276,41 +276,76 @@ import Testing
         return accepted
     }
 
-    /// The decoder looks map entries up through `MapIndex`; it must find exactly what a binary
-    /// search of the whole map finds, for any sorted map (including gaps, 1-byte entries, spans
-    /// wider than the index's 65,536 slots and addresses outside the map).
-    @Test func `short map entries between two entries of one shift take that shift`() {
+    /// The stretch between two entries of one shift is decided by the references into it, not by
+    /// its length: a short entry that its references confirm stays (the 16 KiB rule of aa2a356
+    /// dropped it), a long one that its references contradict takes the neighbours' shift (that
+    /// rule kept it), a hole no reference reaches is filled, and across regions nothing changes.
+    @Test func `a stretch between two entries of one shift takes the shift its references predict`() {
         typealias Entry = ReferenceTransform.MapEntry
         let regions = [
             ReferenceTransform.Region(
-                fileStart: 0, length: 1 << 20, address: 0x10_0000, span: 1 << 20, architecture: .aarch64),
+                fileStart: 0, length: 1 << 20, address: 0x10_0000, span: 1 << 20, architecture: .x86_64),
             ReferenceTransform.Region(
                 fileStart: 1 << 20, length: 1 << 20, address: 0x100_0000, span: 1 << 20, architecture: nil),
         ]
-        let long = ReferenceAnalysis.shortMapEntry
-        // +576 | wrong 1,821 bytes at -3616 | 784 bytes at +816 | +576 again: one entry of +576.
-        let noisy = [
-            Entry(oldAddress: 0x10_0000, length: long, newAddress: 0x10_0240),
-            Entry(oldAddress: 0x10_0000 + long + 100, length: 1821, newAddress: 0x10_0000 + long + 100 - 3616),
-            Entry(oldAddress: 0x10_0000 + long + 2000, length: 784, newAddress: 0x10_0000 + long + 2000 + 816),
-            Entry(oldAddress: 0x10_0000 + long + 4000, length: long, newAddress: 0x10_0000 + long + 4000 + 576),
+        // A call from new address 0x10_0000 to old `target`, which the new image has at `target + shift`.
+        func call(_ target: UInt64, movedBy shift: Int64) -> ReferenceAnalysis.Reference {
+            let site: UInt64 = 0x10_0000
+            let newTarget = target &+ UInt64(bitPattern: shift)
+            return ReferenceAnalysis.Reference(
+                kind: .x86Rel32, target: target, oldWord: UInt32(truncatingIfNeeded: target &- site &- 4),
+                newWord: UInt32(truncatingIfNeeded: newTarget &- site &- 4), newAddress: site)
+        }
+        func smoothed(_ map: [Entry], _ references: [ReferenceAnalysis.Reference]) -> [Entry] {
+            ReferenceAnalysis.smoothed(map, regions: regions) { body in references.forEach(body) }
+        }
+        // +576 | 1,821 bytes at -3616 | hole | 40 KiB at +816 | +576 again.
+        let base: UInt64 = 0x10_0000
+        let map = [
+            Entry(oldAddress: base, length: 0x8000, newAddress: base + 576),
+            Entry(oldAddress: base + 0x8000, length: 1821, newAddress: base + 0x8000 - 3616),
+            Entry(oldAddress: base + 0x9000, length: 0xA000, newAddress: base + 0x9000 + 816),
+            Entry(oldAddress: base + 0x13000, length: 0x8000, newAddress: base + 0x13000 + 576),
+        ]
+        // No reference into the stretch: one entry of +576 (the smaller map).
+        #expect(smoothed(map, []) == [Entry(oldAddress: base, length: 0x1B000, newAddress: base + 576)])
+        // The short entry's references moved by its own shift, the long one's by +576: the short
+        // entry stays, the long one and the holes take +576.
+        let references = [
+            call(base + 0x8010, movedBy: -3616), call(base + 0x8100, movedBy: -3616),
+            call(base + 0x8200, movedBy: 576), call(base + 0x9100, movedBy: 576), call(base + 0x12000, movedBy: 576),
+            call(base + 0x9200, movedBy: 816),
         ]
         #expect(
-            ReferenceAnalysis.smoothed(noisy, regions: regions) == [
-                Entry(oldAddress: 0x10_0000, length: 2 * long + 4000, newAddress: 0x10_0240)
+            smoothed(map, references) == [
+                Entry(oldAddress: base, length: 0x8000, newAddress: base + 576),
+                map[1],
+                Entry(
+                    oldAddress: map[1].oldAddress + 1821, length: 0x1B000 - 0x8000 - 1821,
+                    newAddress: map[1].oldAddress + 1821 + 576),
             ])
-        // Between two different shifts, or across regions, short entries stay.
-        var differing = noisy
+        // A hole whose references kept their old words stays a hole.
+        let unmoved = [call(base + 0x8900, movedBy: 0), call(base + 0x8A00, movedBy: 0)]
+        #expect(
+            smoothed(map, unmoved) == [
+                Entry(oldAddress: base, length: 0x8000 + 1821, newAddress: base + 576),
+                Entry(oldAddress: base + 0x9000, length: 0x12000, newAddress: base + 0x9000 + 576),
+            ])
+        // Between two different shifts, or across regions, nothing changes.
+        var differing = map
         differing[3].newAddress += 8
-        #expect(ReferenceAnalysis.smoothed(differing, regions: regions) == differing)
+        #expect(smoothed(differing, references) == differing)
         let across = [
-            Entry(oldAddress: 0x10_0000, length: long, newAddress: 0x10_0240),
+            Entry(oldAddress: base, length: 0x8000, newAddress: base + 576),
             Entry(oldAddress: 0x1F_F000, length: 100, newAddress: 0x1F_F000),
-            Entry(oldAddress: 0x100_0000, length: long, newAddress: 0x100_0240),
+            Entry(oldAddress: 0x100_0000, length: 0x8000, newAddress: 0x100_0240),
         ]
-        #expect(ReferenceAnalysis.smoothed(across, regions: regions) == across)
+        #expect(smoothed(across, []) == across)
     }
 
+    /// The decoder looks map entries up through `MapIndex`; it must find exactly what a binary
+    /// search of the whole map finds, for any sorted map (including gaps, 1-byte entries, spans
+    /// wider than the index's 65,536 slots and addresses outside the map).
     @Test func `the map index finds the same entry as a binary search`() {
         var random = SeededGenerator(seed: 16)
         for round in 0..<200 {

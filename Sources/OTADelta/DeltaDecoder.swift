@@ -28,8 +28,8 @@ public struct DeltaLimits: Sendable {
 /// the decoder allocate more than its fixed buffers (the stream dictionaries, at most
 /// `limits.xzMemoryLimit`, 11 MiB by default, plus at most about 5 MiB: one frame of at most
 /// 2 MiB of stream bytes, one compressed piece, a 256 KiB old-image cache and output piece; with
-/// a transform, the resolved sites of at most 13 old blocks, 8 cached and 5 scanned ahead on
-/// another thread (`SitePrefetcher`), typically 50-100 KiB a block, 384 KiB at most).
+/// a transform, the resolved sites of at most 10 old blocks, 8 cached and 2 scanned ahead on
+/// another thread (`SitePrefetcher`), typically 50-80 KiB a block, 256 KiB at most).
 public final class DeltaDecoder {
     /// When the old image's hash is checked.
     public enum SourceCheck: Sendable {

@@ -1,8 +1,8 @@
 /// A suffix array of a byte string, built in linear time by induced sorting (SA-IS, Nong, Zhang
 /// and Chan 2009), so long zero runs and repetitive input cost no more than random data.
 ///
-/// Memory: 4 bytes per input byte for the array, plus `n / 8` bytes of type bits and at most
-/// `2n` bytes of buckets in the recursion.
+/// Memory: 4 bytes per input byte for the array, plus `n / 8` bytes of type bits (and less in
+/// the recursion, whose buckets go in the free middle of the array when they fit).
 struct SuffixArray: ~Copyable {
     /// `positions[i]` is the start of the i-th smallest suffix.
     let positions: UnsafeMutableBufferPointer<Int32>
@@ -35,8 +35,11 @@ enum SAIS {
         @inline(__always) func isLMS(_ i: Int) -> Bool { i > 0 && isS(i) && !isS(i - 1) }
     }
 
+    /// - Parameter workspace: memory the sort may use for its buckets when it has room for
+    ///   `k + 1` of them (the recursion's, inside the caller's array); else they are allocated.
     static func sort<T: FixedWidthInteger>(
-        _ s: UnsafeBufferPointer<T>, into sa: UnsafeMutableBufferPointer<Int32>, alphabet k: Int
+        _ s: UnsafeBufferPointer<T>, into sa: UnsafeMutableBufferPointer<Int32>, alphabet k: Int,
+        workspace: UnsafeMutableBufferPointer<Int32>? = nil
     ) {
         let n = s.count
         if n == 1 {
@@ -53,8 +56,10 @@ enum SAIS {
             if a < b || (a == b && types.isS(i + 1)) { types.setS(i) }
             i -= 1
         }
-        let bucket = UnsafeMutableBufferPointer<Int32>.allocate(capacity: k + 1)
-        defer { bucket.deallocate() }
+        let borrowed = workspace.map { $0.count > k } ?? false
+        let bucket =
+            borrowed ? UnsafeMutableBufferPointer(rebasing: workspace![0...k]) : .allocate(capacity: k + 1)
+        defer { if !borrowed { bucket.deallocate() } }
         let counts = Counts(s, alphabet: k)
 
         // Stage 1: sort the LMS substrings.
@@ -128,7 +133,11 @@ enum SAIS {
         let reducedSA = UnsafeMutableBufferPointer(rebasing: sa[0..<m])
         if name < m {
             // The recursion writes only sa[0..<m]; the names live in the disjoint tail (m <= n/2).
-            sort(reduced, into: reducedSA, alphabet: name)
+            // What lies between is free until it returns: its buckets go there when they fit
+            // (one per name, up to n/2 of them: most of a diff's peak otherwise).
+            sort(
+                reduced, into: reducedSA, alphabet: name,
+                workspace: UnsafeMutableBufferPointer(rebasing: sa[m..<reducedStart]))
         } else {
             for q in 0..<m { sa[Int(sa[reducedStart + q])] = Int32(q) }
         }

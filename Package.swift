@@ -56,11 +56,13 @@ let package = Package(
         .systemLibrary(
             name: "CCurl", pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]),
+        // glibc's <malloc.h> (allocator settings), nothing to link.
+        .systemLibrary(name: "CMalloc"),
 
         // What the vehicle-side patch applier needs and nothing that links Foundation: errors and
         // their registry, hashing (OpenSSL), LZMA2, file I/O through libc. OTACore re-exports it.
         .target(
-            name: "OTABase", dependencies: ["COpenSSL", "CLZMA"],
+            name: "OTABase", dependencies: ["COpenSSL", "CLZMA", "CMalloc"],
             swiftSettings: swiftSettings),
         .target(
             name: "OTACore", dependencies: ["OTABase", "COpenSSL", "CArchive", "CLZMA"],

@@ -90,6 +90,7 @@ struct Arguments {
     }
 }
 
+FreedMemory.returnPromptly()
 LeanCommandLine.run("ota-diff", usage: usage) { (words) throws(OTAError) in
     let arguments = try Arguments(words)
     let report = try Delta.createPatch(

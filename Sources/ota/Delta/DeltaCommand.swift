@@ -60,6 +60,7 @@ struct DeltaCommand: ParsableCommand {
             let progress = progressOptions.display(json: outputOptions.json)
             // Both phases report the fraction of the new image matched so far.
             let total = progress.isSilent ? 0 : UInt64(try InputFile(path: new).size())
+            FreedMemory.returnPromptly()
             let report = try Delta.createPatch(
                 old: old, new: new, output: output, options: options,
                 progress: { progress.update(phase: $0, fraction: $1, of: total) })

@@ -66,6 +66,8 @@ struct DeltaEncoder {
                 doneWithNew: { if let eviction { newHash = hashThenEvict(new, eviction.new) } })
             : nil
         if let hashError { throw hashError }
+        // Nothing reads the old sites until every op is known: packed meanwhile.
+        analysis?.packOldSites()
         let plan = plan(
             old: analysis.map { UnsafeBufferPointer($0.maskedOld) } ?? old,
             new: analysis.map { UnsafeBufferPointer($0.maskedNew) } ?? new)
@@ -106,6 +108,7 @@ struct DeltaEncoder {
             // masked images are not needed any more; free both before the encoders are set up.
             matching.wait()
             analysis.releaseMaskedImages()
+            analysis.unpackOldSites()
             insertedBytes = inserted
             let made = analysis.transform(pairs: pairs, old: old, new: new, maxEntries: options.maxTransformMapEntries)
             // The block pays only when its predictions remove more differing bytes than it

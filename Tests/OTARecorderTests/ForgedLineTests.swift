@@ -140,11 +140,11 @@ import Testing
             #"{"a":1, "b":2}"#, #"{"b":1,"a":2}"#, #"{"a":01}"#, #"{"a":-0}"#, #"{"a":"\/"}"#, #"{"a":"\u0041"}"#,
             #"{"a":"\u001F"}"#, #"{"a":"\u000a"}"#, #"{"a":"\u00e9"}"#,
         ] {
-            #expect(throws: OTAErrorBox.self, "\(text)") { _ = try JSONValue.parseCanonical(Array(text.utf8)) }
+            #expect(throws: OTAErrorBox.self, "\(text)") { _ = try JSONDocument(canonical: Array(text.utf8)) }
         }
         for text in [#"{"a":1,"b":[true,null,-5,0]}"#, #"{"a":"\u001f\n"}"#, #"{"":{},"a":"é/"}"#] {
-            let value = try JSONValue.parseCanonical(Array(text.utf8))
-            #expect(value.bytes == Array(text.utf8))
+            _ = try JSONDocument(canonical: Array(text.utf8))
+            #expect(try JSONValue.parse(Array(text.utf8)).bytes == Array(text.utf8))
         }
     }
 }

@@ -346,11 +346,11 @@ final class RowReader {
             allowed: ["entry", "hash", "kind", "prev", "seq", "time", "vin"])
         let seq = UInt64(try object.integer("seq", in: 0...Int64(EntryBody.maximumSeq)))
         let kindName = try object.string("kind", maximumBytes: 32)
-        guard let kind = LogEntry.Kind(rawValue: kindName), let entry = object.value("entry") else {
+        guard let kind = LogEntry.Kind(rawValue: kindName), let entry = object.canonicalBytes("entry") else {
             throw OTAError(.recordsExportMalformed, "records.jsonl line \(number): no entry kind or body")
         }
         var content = Array("\(seq) \(try object.digest("prev")) \(kind.rawValue) ".utf8)
-        content.append(contentsOf: entry.bytes)
+        content.append(contentsOf: entry)
         return Row(
             line: number, vin: try object.string("vin", maximumBytes: 64), seq: seq, hash: try object.digest("hash"),
             content: content)

@@ -164,22 +164,25 @@ public struct Exporter {
             }
             current!.last = entry.seq
             entries += 1
-            let json: JSONValue
-            do throws(OTAErrorBox) { json = try JSONValue.parse(Array(entry.body.utf8)) } catch {
-                throw OTAError(.recordsMalformed, "stored entry \(entry.seq) of \(entry.vin): \(error.message)")
-            }
-            let body = try EntryBody(kind: entry.kind, json: json, vin: entry.vin, seq: entry.seq)
+            let document = try entry.document()
+            let body = try EntryBody(kind: entry.kind, json: document.root, vin: entry.vin, seq: entry.seq)
             let rows = ExportRow.rows(entry: entry, vin: current!.token, body: body)
             if rows[0].isFailure { highlighted += 1 }
             if let csv { for row in rows { try csv.write(CSV.row(row, language) + "\r\n") } }
             if let jsonl {
-                let line: JSONValue = .object([
-                    "vin": .string(current!.token), "seq": .integer(Int64(clamping: entry.seq)),
-                    "hash": .string(entry.hash),
-                    "prev": .string(entry.prev), "kind": .string(entry.kind.rawValue), "time": .string(entry.time),
-                    "entry": json,
-                ])
-                try jsonl.write(bytes: line.bytes + [0x0a])
+                // The line's canonical JSON, members in byte order; the body's canonical bytes as they are.
+                var line = Array(#"{"entry":"#.utf8)
+                line.append(contentsOf: document.root.canonicalBytes)
+                for (key, value) in [("hash", entry.hash), ("kind", entry.kind.rawValue), ("prev", entry.prev)] {
+                    line.append(contentsOf: ",\"\(key)\":".utf8)
+                    StrictJSON.writeString(value, into: &line)
+                }
+                line.append(contentsOf: #","seq":\#(Int64(clamping: entry.seq)),"time":"#.utf8)
+                StrictJSON.writeString(entry.time, into: &line)
+                line.append(contentsOf: #","vin":"#.utf8)
+                StrictJSON.writeString(current!.token, into: &line)
+                line.append(contentsOf: "}\n".utf8)
+                try jsonl.write(bytes: line)
             }
             if let html { try html.write(HTMLReport.item(rows, language: language)) }
             if entries % 1000 == 0 { progress?(entries) }

@@ -34,11 +34,16 @@ public struct StoredEntry: Sendable, Equatable {
 
     /// The body read with the record schema (the one type from installer to export).
     package func decoded() throws(OTAError) -> EntryBody {
-        let json: JSONValue
-        do { json = try JSONValue.parse(Array(body.utf8)) } catch {
+        try EntryBody(kind: kind, json: try document().root, vin: vin, seq: seq)
+    }
+
+    /// The body as a document: read directly when it is the canonical text the vehicle wrote,
+    /// else through the strict reader and its canonical encoding.
+    package func document() throws(OTAError) -> JSONDocument {
+        if let document = try? JSONDocument(canonical: body.utf8) { return document }
+        do { return try JSONDocument(try JSONValue.parse(Array(body.utf8))) } catch {
             throw OTAError(.recordsMalformed, "stored entry \(seq) of \(vin): \(error.message)")
         }
-        return try EntryBody(kind: kind, json: json, vin: vin, seq: seq)
     }
 
     /// The log line (without `LF`) the vehicle wrote.

@@ -10,27 +10,45 @@ package import OTACore
 /// ```
 package struct JSONObjectReader {
     package let path: String
-    private let members: [String: JSONValue]
+    private let document: JSONDocument
+    private let object: Int
 
     /// Refuses a value that is not an object or holds a member outside `allowed`.
-    package init(_ value: JSONValue, path: String, allowed: Set<String>) throws(OTAError) {
-        guard let members = value.objectValue else {
-            throw OTAError(.recordsFieldType, "\(path): must be a JSON object")
-        }
-        for key in members.keys where !allowed.contains(key) {
-            let first = members.keys.filter { !allowed.contains($0) }.sorted()[0]
-            throw OTAError(
-                .recordsFieldUnknown,
-                "\(path).\(first): not a field of the record schema (records hold no location, no names, nothing unlisted)"
-            )
+    package init(_ node: JSONNode, path: String, allowed: JSONKeys) throws(OTAError) {
+        guard node.kind == .object else { throw OTAError(.recordsFieldType, "\(path): must be a JSON object") }
+        let document = node.document
+        var key = node.index + 1
+        for _ in 0..<node.count {
+            guard allowed.contains(key, in: document) else {
+                throw OTAError(
+                    .recordsFieldUnknown,
+                    "\(path).\(document.string(key)): not a field of the record schema (records hold no location, no names, nothing unlisted)"
+                )
+            }
+            key = Int(document.nodes[key + 1].next)
         }
         self.path = path
-        self.members = members
+        self.document = document
+        self.object = node.index
     }
 
-    package func has(_ key: String) -> Bool { members[key] != nil }
+    /// Reads a value built in memory or parsed from other text, through its canonical encoding.
+    package init(_ value: JSONValue, path: String, allowed: JSONKeys) throws(OTAError) {
+        let document: JSONDocument
+        do { document = try JSONDocument(value) } catch {
+            throw OTAError(.recordsMalformed, "\(path): \(error.message)")
+        }
+        try self.init(document.root, path: path, allowed: allowed)
+    }
 
-    package func value(_ key: String) -> JSONValue? { members[key] }
+    private func member(_ key: String) -> JSONNode? {
+        document.member(key, of: object).map { JSONNode(document: document, index: $0) }
+    }
+
+    package func has(_ key: String) -> Bool { document.member(key, of: object) != nil }
+
+    /// The member's exact canonical bytes.
+    package func canonicalBytes(_ key: String) -> ArraySlice<UInt8>? { member(key)?.canonicalBytes }
 
     private func missing(_ key: String) -> OTAError {
         OTAError(.recordsFieldMissing, "\(path).\(key): required")
@@ -48,12 +66,14 @@ package struct JSONObjectReader {
 
     /// An optional non-empty string of at most `maximumBytes` UTF-8 bytes.
     package func optionalString(_ key: String, maximumBytes: Int = 4096) throws(OTAError) -> String? {
-        guard let value = members[key] else { return nil }
-        guard let text = value.stringValue, !text.isEmpty else { throw type(key, "a non-empty string") }
-        guard text.utf8.count <= maximumBytes else {
+        guard let value = member(key) else { return nil }
+        guard value.kind == .string, document.stringCount(value.index) > 0 else {
+            throw type(key, "a non-empty string")
+        }
+        guard document.stringCount(value.index) <= maximumBytes else {
             throw OTAError(.recordsFieldRange, "\(path).\(key): longer than \(maximumBytes) bytes")
         }
-        return text
+        return document.string(value.index)
     }
 
     /// An optional lowercase hex digest of 32 bytes (SHA-256 or SM3).
@@ -75,7 +95,7 @@ package struct JSONObjectReader {
 
     /// An optional integer within `range` (checked before use).
     package func optionalInteger(_ key: String, in range: ClosedRange<Int64>) throws(OTAError) -> Int64? {
-        guard let value = members[key] else { return nil }
+        guard let value = member(key) else { return nil }
         guard let number = value.integerValue else { throw type(key, "an integer") }
         guard range.contains(number) else {
             throw OTAError(
@@ -102,8 +122,8 @@ package struct JSONObjectReader {
     }
 
     package func optionalBool(_ key: String) throws(OTAError) -> Bool? {
-        guard let value = members[key] else { return nil }
-        guard case .bool(let flag) = value else { throw type(key, "true or false") }
+        guard let value = member(key) else { return nil }
+        guard let flag = value.boolValue else { throw type(key, "true or false") }
         return flag
     }
 
@@ -117,17 +137,21 @@ package struct JSONObjectReader {
     package func optionalEnumeration<E: RawRepresentable & CaseIterable>(_ key: String, _: E.Type) throws(OTAError)
         -> E?
     where E.RawValue == String {
-        guard let value = members[key] else { return nil }
-        guard let text = value.stringValue, let parsed = E(rawValue: text) else {
+        guard let value = member(key) else { return nil }
+        guard value.kind == .string,
+            let parsed = E.allCases.first(where: { document.string(value.index, equals: $0.rawValue) })
+        else {
             throw type(key, "one of " + E.allCases.map(\.rawValue).joined(separator: ", "))
         }
         return parsed
     }
 
+    static let timeMembers: JSONKeys = ["at", "source"]
+
     /// An optional time `{"at":"…","source":"…"}`.
     package func optionalTime(_ key: String) throws(OTAError) -> RecordTime? {
-        guard let value = members[key] else { return nil }
-        let object = try JSONObjectReader(value, path: "\(path).\(key)", allowed: ["at", "source"])
+        guard let value = member(key) else { return nil }
+        let object = try JSONObjectReader(value, path: "\(path).\(key)", allowed: Self.timeMembers)
         let text = try object.string("at", maximumBytes: 30)
         guard let milliseconds = RecordTime.parseMilliseconds(text) else {
             throw OTAError(
@@ -150,24 +174,24 @@ package struct JSONObjectReader {
     }
 
     /// An optional nested object read strictly.
-    package func optionalObject(_ key: String, allowed: Set<String>) throws(OTAError) -> JSONObjectReader? {
-        guard let value = members[key] else { return nil }
+    package func optionalObject(_ key: String, allowed: JSONKeys) throws(OTAError) -> JSONObjectReader? {
+        guard let value = member(key) else { return nil }
         return try JSONObjectReader(value, path: "\(path).\(key)", allowed: allowed)
     }
 
     /// An optional array (absent reads as empty) of at most `maximumCount` items; `item` reads
     /// each one with its index in the path.
-    package func array<T>(_ key: String, maximumCount: Int = 256, _ item: (JSONValue, String) throws(OTAError) -> T)
+    package func array<T>(_ key: String, maximumCount: Int = 256, _ item: (JSONNode, String) throws(OTAError) -> T)
         throws(OTAError) -> [T]
     {
-        guard let value = members[key] else { return [] }
-        guard let items = value.arrayValue else { throw type(key, "an array") }
-        guard items.count <= maximumCount else {
+        guard let value = member(key) else { return [] }
+        guard value.kind == .array else { throw type(key, "an array") }
+        guard value.count <= maximumCount else {
             throw OTAError(.recordsFieldRange, "\(path).\(key): more than \(maximumCount) items")
         }
         var out: [T] = []
-        out.reserveCapacity(items.count)
-        for (index, element) in items.enumerated() { out.append(try item(element, "\(path).\(key)[\(index)]")) }
+        out.reserveCapacity(value.count)
+        for (index, element) in value.items.enumerated() { out.append(try item(element, "\(path).\(key)[\(index)]")) }
         return out
     }
 

@@ -62,17 +62,6 @@ package enum JSONValue: Sendable, Equatable {
             Array(bytes), limits: StrictJSON.Limits(maximumDepth: 32, integersOnly: true, refusesEquivalentKeys: false))
     }
 
-    /// Parses JSON text that must be exactly the canonical form `bytes` writes: no whitespace,
-    /// members sorted by their UTF-8 bytes without duplicates, integers without leading zeros or
-    /// `-0`, and only the escapes the canonical form uses. Checked while reading (one pass, no
-    /// re-encoding: every entry of a log is read this way).
-    package static func parseCanonical(_ bytes: some Collection<UInt8>) throws(OTAErrorBox) -> JSONValue {
-        try parse(
-            Array(bytes),
-            limits: StrictJSON.Limits(
-                maximumDepth: 32, integersOnly: true, refusesEquivalentKeys: false, canonicalForm: true))
-    }
-
     /// Keys that differ only by bytes are refused by the reader; keys that are canonically
     /// equivalent (`é` and `e` + U+0301) are one dictionary key here, and refused as duplicates
     /// when the dictionary is built (one hashing of each key, not two).

@@ -217,9 +217,19 @@ package enum EntryBody: Sendable, Equatable {
 
     // MARK: Decoding
 
+    /// Reads the body of an entry of `kind` in the log of `vin` built in memory or parsed from
+    /// other text (through its canonical encoding); `seq` bounds the numbers a prune may name.
+    package init(kind: LogEntry.Kind, json: JSONValue, vin: String, seq: UInt64) throws(OTAError) {
+        let document: JSONDocument
+        do { document = try JSONDocument(json) } catch {
+            throw OTAError(.recordsMalformed, "entry \(seq): \(error.message)")
+        }
+        try self.init(kind: kind, json: document.root, vin: vin, seq: seq)
+    }
+
     /// Reads the body of an entry of `kind` in the log of `vin`; `seq` bounds the numbers a
     /// prune may name (never past its own entry).
-    package init(kind: LogEntry.Kind, json: JSONValue, vin: String, seq: UInt64) throws(OTAError) {
+    package init(kind: LogEntry.Kind, json: JSONNode, vin: String, seq: UInt64) throws(OTAError) {
         let path = "entry \(seq) (\(kind.rawValue))"
         switch kind {
         case .record:
@@ -322,8 +332,13 @@ package enum EntryBody: Sendable, Equatable {
         }
     }
 
-    /// Reads an entry's body, also requiring that its bytes are the canonical encoding.
+    /// Reads an entry's body, also requiring that its bytes are the canonical encoding (checked
+    /// while the fields are read, in one pass: `JSONDocument`).
     package init(entry: LogEntry, vin: String) throws(OTAError) {
-        try self.init(kind: entry.kind, json: try entry.canonicalJSON(), vin: vin, seq: entry.seq)
+        let document: JSONDocument
+        do { document = try JSONDocument(canonical: entry.body) } catch {
+            throw OTAError(.recordsMalformed, "entry \(entry.seq): \(error.message)")
+        }
+        try self.init(kind: entry.kind, json: document.root, vin: vin, seq: entry.seq)
     }
 }

@@ -164,13 +164,6 @@ public struct LogEntry: Sendable {
         }
     }
 
-    /// The body parsed as JSON that must be in canonical form.
-    package func canonicalJSON() throws(OTAError) -> JSONValue {
-        do { return try JSONValue.parseCanonical(body) } catch {
-            throw OTAError(.recordsMalformed, "entry \(seq): \(error.message)")
-        }
-    }
-
     /// The message a checkpoint's signature covers: the log's genesis hash (which names the VIN
     /// and a random nonce), the checkpoint's own number and the hash of the entry before it.
     public static func checkpointMessage(genesis: String, seq: UInt64, prev: String) -> [UInt8] {

@@ -3,26 +3,26 @@ public import OTACore
 /// The record's canonical JSON (docs/FORMAT.md, Records): absent optionals and empty arrays are
 /// left out, never `null`; reading refuses unknown members, wrong types and out-of-range numbers.
 extension UpgradeRecord {
-    static let members: Set<String> = [
+    static let members: JSONKeys = [
         "attempt", "boot", "confirmation", "durationMs", "ecus", "errorCode", "finished", "notice", "outcome", "phase",
         "preconditions", "reasons", "repository", "resultNotices", "started", "step", "time", "trust", "update",
     ]
-    static let trustMembers: Set<String> = [
+    static let trustMembers: JSONKeys = [
         "anchorsAdded", "anchorsRetired", "changed", "crlsApplied", "crlsNotNewer", "fromVersion", "kind", "recovery",
         "source", "toVersion",
     ]
-    static let repositoryMembers: Set<String> = [
+    static let repositoryMembers: JSONKeys = [
         "clockFloor", "download", "events", "floorBounded", "repository", "required", "rootVersion", "signedAt",
         "snapshotVersion", "target",
         "targetsVersion", "timestampVersion", "workshop",
     ]
-    static let downloadMembers: Set<String> = [
+    static let downloadMembers: JSONKeys = [
         "bytes", "received", "refetchedChunks", "resumedFrom", "retries", "retryLog",
     ]
-    static let updateMembers: Set<String> = [
+    static let updateMembers: JSONKeys = [
         "approval", "bundle", "campaign", "categories", "manifestDigest", "references", "signers",
     ]
-    static let ecuMembers: Set<String> = [
+    static let ecuMembers: JSONKeys = [
         "ecu", "hardwarePart", "imageHashAfter", "imageHashBefore", "kind", "rxswinAfter", "rxswinBefore",
         "securityVersionAfter", "securityVersionBefore", "swinAfter", "swinBefore", "versionAfter", "versionBefore",
     ]
@@ -214,8 +214,18 @@ extension UpgradeRecord {
         return out.value
     }
 
-    /// Reads a record body of the log of `vin`; `source` names the input in errors.
+    /// Reads a record body of the log of `vin` built in memory or parsed from other text (through
+    /// its canonical encoding); `source` names the input in errors.
     package init(json: JSONValue, vin: String, source: String = "record") throws(OTAError) {
+        let document: JSONDocument
+        do { document = try JSONDocument(json) } catch {
+            throw OTAError(.recordsMalformed, "\(source): \(error.message)")
+        }
+        try self.init(json: document.root, vin: vin, source: source)
+    }
+
+    /// Reads a record body of the log of `vin`; `source` names the input in errors.
+    package init(json: JSONNode, vin: String, source: String = "record") throws(OTAError) {
         let object = try JSONObjectReader(json, path: source, allowed: Self.members)
         time = try object.time("time")
         self.vin = vin

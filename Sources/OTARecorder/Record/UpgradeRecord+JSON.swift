@@ -308,7 +308,9 @@ extension UpgradeRecord {
             campaign: try item.string("campaign", maximumBytes: 256))
         facts.manifestDigest = try item.optionalDigest("manifestDigest")
         facts.categories = try item.array("categories", maximumCount: 32) { value, path throws(OTAError) in
-            guard let text = value.stringValue, let category = ChangeCategory(rawValue: text) else {
+            guard let text = value.stringValue,
+                let category = ChangeCategory.allCases.first(where: { $0.rawValue.utf8.elementsEqual(text.utf8) })
+            else {
                 throw OTAError(
                     .recordsFieldType,
                     "\(path): must be one of " + ChangeCategory.allCases.map(\.rawValue).joined(separator: ", "))

@@ -27,9 +27,7 @@ public struct DeltaLimits: Sendable {
 /// sizes, so a hostile patch cannot read outside the old image, write past the new size or make
 /// the decoder allocate more than its fixed buffers (the stream dictionaries, at most
 /// `limits.xzMemoryLimit`, 11 MiB by default, plus at most about 5 MiB: one frame of at most
-/// 2 MiB of stream bytes, one compressed piece, a 256 KiB old-image cache and output piece; with
-/// a transform, the resolved sites of at most 10 old blocks, 8 cached and 2 scanned ahead on
-/// another thread (`SitePrefetcher`), typically 50-80 KiB a block, 256 KiB at most).
+/// 2 MiB of stream bytes, one compressed piece, a 256 KiB old-image cache and output piece).
 public final class DeltaDecoder {
     /// When the old image's hash is checked.
     public enum SourceCheck: Sendable {
@@ -88,12 +86,8 @@ public final class DeltaDecoder {
     private var mapIndex: ReferenceTransform.MapIndex?
     /// The transform block's whole length once its sizes are read.
     private var transformLength: Int?
-    private var siteCache: [(block: Int64, sites: [ReferenceTransform.ResolvedSite])] = []
-    /// The sites of the block being scanned on this thread, before they are resolved.
-    private var scratchSites: [ReferenceSite] = []
+    private var siteCache: [(block: Int64, sites: [ReferenceSite])] = []
     private var siteCacheNext = 0
-    /// Scans the blocks the running frame's ADDP ops will miss in `siteCache`, on another thread.
-    private var prefetcher: SitePrefetcher?
     /// Old blocks whose sites are kept (ops mostly read old bytes in order, a few blocks apart).
     private static let siteCacheBlocks = 8
 
@@ -389,11 +383,6 @@ public final class DeltaDecoder {
                     try decoded[PatchStream.inserts.rawValue].withUnsafeBufferPointer { (inserts) throws(OTAError) in
                         var frame = FrameStreams(
                             control: control, runs: runs, differences: differences, inserts: inserts)
-                        startPrefetch(control)
-                        defer {
-                            prefetcher?.finish()
-                            prefetcher = nil
-                        }
                         while frame.controlCursor < control.count {
                             try runOp(&frame)
                         }
@@ -556,23 +545,16 @@ public final class DeltaDecoder {
             var last = lo
             while last < found.count && found[last].offset + 4 <= end { last += 1 }
             if lo < last {
-                found.withUnsafeBufferPointer {
-                    transform.predict(
-                        target, oldStart: oldStart, newStart: newStart,
-                        resolved: UnsafeBufferPointer(rebasing: $0[lo..<last]))
-                }
+                transform.predict(
+                    target, oldStart: oldStart, newStart: newStart, sites: found[lo..<last], index: mapIndex)
             }
             block += 1
         }
     }
 
-    private func sites(ofBlock block: Int64, oldSize: Int64) throws(OTAError) -> [ReferenceTransform.ResolvedSite] {
+    private func sites(ofBlock block: Int64, oldSize: Int64) throws(OTAError) -> [ReferenceSite] {
         if let hit = siteCache.first(where: { $0.block == block }) { return hit.sites }
-        guard let scanner, let transform else { return [] }
-        if let found = prefetcher?.take(block) {
-            remember(block, found)
-            return found
-        }
+        guard let scanner else { return [] }
         let start = block * ReferenceTransform.scanBlock
         let buffer =
             blockBuffer
@@ -581,75 +563,17 @@ public final class DeltaDecoder {
         let bytes = UnsafeMutableRawBufferPointer(
             rebasing: buffer[0..<Int(min(ReferenceTransform.scanBlock, oldSize - start))])
         try readSource(at: start, into: bytes)
-        let found = SitePrefetcher.sites(
-            block: block, bytes: UnsafeBufferPointer(bytes.bindMemory(to: UInt8.self)), scanner: scanner,
-            transform: transform, index: mapIndex, scratch: &scratchSites)
-        remember(block, found)
-        return found
-    }
-
-    /// Puts a block's sites in `siteCache`, in place of the oldest entry once it is full.
-    private func remember(_ block: Int64, _ sites: [ReferenceTransform.ResolvedSite]) {
+        var scanned: [ReferenceSite] = []
+        scanner.scan(block: block, bytes: UnsafeBufferPointer(bytes.bindMemory(to: UInt8.self)), into: &scanned)
+        // Kept at its exact size: the cache holds several blocks' sites (16 bytes each).
+        let found = scanned.withUnsafeBufferPointer { Array($0) }
         if siteCache.count < Self.siteCacheBlocks {
-            siteCache.append((block, sites))
+            siteCache.append((block, found))
         } else {
-            siteCache[siteCacheNext] = (block, sites)
+            siteCache[siteCacheNext] = (block, found)
             siteCacheNext = (siteCacheNext + 1) % Self.siteCacheBlocks
         }
-    }
-
-    /// Starts scanning, on another thread, the blocks this frame's ADDP ops will miss in
-    /// `siteCache`, in the order they will ask for them: the ops are read ahead (their old ranges
-    /// only, checked as `runOp` checks them) and the cache replayed. Reading stops at the first op
-    /// that does not parse or fits nowhere; `runOp` reports it when it gets there.
-    private func startPrefetch(_ control: UnsafeBufferPointer<UInt8>) {
-        guard let transform, let scanner, let directSource, let header else { return }
-        let oldSize = Int64(header.oldSize)
-        let blockSize = ReferenceTransform.scanBlock
-        var cached = siteCache.map(\.block)
-        var replace = siteCacheNext
-        var plan: [Int64] = []
-        var cursor = 0
-        var old = oldCursor
-        func number() -> UInt64? {
-            guard case .value(let value, let next)? = try? Varint.read(control, at: cursor) else { return nil }
-            cursor = next
-            return value
-        }
-        ops: while cursor < control.count && plan.count < SitePrefetcher.maxPlan {
-            let code = control[cursor]
-            cursor += 1
-            if code == DeltaOperation.insertCode {
-                guard number() != nil else { break }
-                continue
-            }
-            guard
-                code == DeltaOperation.copyCode || code == DeltaOperation.addCode
-                    || code == DeltaOperation.predictedAddCode,
-                let delta = number().map(Varint.unzigzag), let length = number(), length > 0
-            else { break }
-            let (start, overflow) = old.addingReportingOverflow(delta)
-            guard !overflow, start >= 0, start <= oldSize, length <= UInt64(oldSize - start) else { break }
-            old = start + Int64(length)
-            guard code == DeltaOperation.predictedAddCode else { continue }
-            var block = start / blockSize
-            while block * blockSize < old {
-                if !cached.contains(block) {
-                    guard plan.count < SitePrefetcher.maxPlan else { break ops }
-                    plan.append(block)
-                    if cached.count < Self.siteCacheBlocks {
-                        cached.append(block)
-                    } else {
-                        cached[replace] = block
-                        replace = (replace + 1) % Self.siteCacheBlocks
-                    }
-                }
-                block += 1
-            }
-        }
-        guard !plan.isEmpty else { return }
-        prefetcher = SitePrefetcher(
-            plan: plan, source: directSource, scanner: scanner, transform: transform, index: mapIndex, oldSize: oldSize)
+        return found
     }
 
     /// Exactly `buffer.count` old bytes at `offset`: straight into `buffer` where the source

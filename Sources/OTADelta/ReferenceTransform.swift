@@ -202,109 +202,66 @@ public struct ReferenceTransform: Sendable, Equatable {
     /// Rewrites each reference operand of `sites` that lies wholly inside `bytes` (old bytes
     /// `[oldStart, oldStart + bytes.count)`, to become new bytes from `newStart`) with its
     /// predicted new value. A site whose address, target or new site is not covered, or whose
-    /// new value does not fit its field, is left as it is. (`resolve`, then `predict(resolved:)`.)
+    /// new value does not fit its field, is left as it is.
     func predict(
         _ bytes: UnsafeMutableBufferPointer<UInt8>, oldStart: Int64, newStart: Int64, sites: ArraySlice<ReferenceSite>,
         index: MapIndex? = nil
     ) {
-        var resolved: [ResolvedSite] = []
-        resolved.reserveCapacity(sites.count)
-        sites.withUnsafeBufferPointer { sites in
-            resolve(UnsafeBufferPointer(bytes), start: oldStart, sites: sites, index: index, into: &resolved)
-        }
-        resolved.withUnsafeBufferPointer { predict(bytes, oldStart: oldStart, newStart: newStart, resolved: $0) }
-    }
-
-    /// A site whose target's new address is known (`resolve`): what is left of its prediction
-    /// once the new offset of its bytes is known.
-    struct ResolvedSite {
-        /// The site's file offset (bits 4-63: offsets lie inside an image, far below 2^59) and
-        /// kind (bits 0-3), so a site takes 16 bytes in the decoder's caches, not 24.
-        private let packed: UInt64
-        /// The new address of the site's old target.
-        let target: UInt64
-
-        init(offset: Int64, target: UInt64, kind: ReferenceKind) {
-            packed = UInt64(offset) << 4 | UInt64(kind.rawValue)
-            self.target = target
-        }
-
-        var offset: Int64 { Int64(packed >> 4) }
-        var kind: ReferenceKind { ReferenceKind(rawValue: UInt8(packed & 15)).unsafelyUnwrapped }
-    }
-
-    /// Appends the sites of `sites` lying wholly inside `bytes` (old bytes from file offset
-    /// `start`) whose old address and target the transform covers, each with its target's new
-    /// address: the half of a prediction that does not depend on where the bytes go, so the
-    /// decoder works it out once per old block, on its scanning thread.
-    func resolve(
-        _ bytes: UnsafeBufferPointer<UInt8>, start: Int64, sites: UnsafeBufferPointer<ReferenceSite>, index: MapIndex?,
-        into resolved: inout [ResolvedSite]
-    ) {
-        guard let base = bytes.baseAddress else { return }
-        let end = start + Int64(bytes.count)
-        oldRegions.withUnsafeBufferPointer { oldRegions in
-            map.withUnsafeBufferPointer { map in
-                var oldRegion = -1
-                // The map entry of the last target: calls and loads often reach the same place.
-                var hit = 0
-                for site in sites {
-                    let s = site.offset
-                    guard s >= start, s + 4 <= end else { continue }
-                    if oldRegion < 0 || s < oldRegions[oldRegion].fileStart || s + 4 > oldRegions[oldRegion].fileEnd {
-                        guard let r = Self.region(oldRegions, containing: s) else { continue }
-                        oldRegion = r
-                    }
-                    let o = oldRegions[oldRegion]
-                    let oldAddress = o.address &+ UInt64(s - o.fileStart)
-                    let word = UnsafeRawPointer(base + Int(s - start)).loadUnaligned(as: UInt32.self).littleEndian
-                    guard let target = site.kind.target(word: word, address: oldAddress, context: site.context) else {
-                        continue
-                    }
-                    if hit >= map.count || target &- map[hit].oldAddress >= map[hit].length {
-                        guard
-                            let entry = index?.entry(map, containing: target) ?? Self.entry(map, containing: target)
-                        else { continue }
-                        hit = entry
-                    }
-                    resolved.append(
-                        ResolvedSite(
-                            offset: s, target: target &- map[hit].oldAddress &+ map[hit].newAddress, kind: site.kind))
-                }
-            }
-        }
-    }
-
-    /// Rewrites each site of `resolved` lying wholly inside `bytes` (old bytes `[oldStart,
-    /// oldStart + bytes.count)`, the bytes `resolve` read, to become new bytes from `newStart`) to
-    /// reach its target from its new address. A site whose new offset no new region covers, or
-    /// whose new value does not fit its field, is left as it is.
-    func predict(
-        _ bytes: UnsafeMutableBufferPointer<UInt8>, oldStart: Int64, newStart: Int64,
-        resolved: UnsafeBufferPointer<ResolvedSite>
-    ) {
         guard let base = bytes.baseAddress else { return }
         let end = oldStart + Int64(bytes.count)
-        newRegions.withUnsafeBufferPointer { newRegions in
-            var newRegion = -1
-            for site in resolved {
-                let s = site.offset
-                guard s >= oldStart, s + 4 <= end else { continue }
-                let n = newStart + (s - oldStart)
-                if newRegion < 0 || n < newRegions[newRegion].fileStart || n >= newRegions[newRegion].fileEnd {
-                    guard let r = Self.region(newRegions, containing: n) else {
-                        newRegion = -1
-                        continue
+        oldRegions.withUnsafeBufferPointer { oldRegions in
+            newRegions.withUnsafeBufferPointer { newRegions in
+                map.withUnsafeBufferPointer { map in
+                    sites.withUnsafeBufferPointer { sites in
+                        var oldRegion = -1
+                        var newRegion = -1
+                        // The map entry of the last target: calls and loads often reach the same place.
+                        var hit = 0
+                        for site in sites {
+                            let s = site.offset
+                            guard s >= oldStart, s + 4 <= end else { continue }
+                            if oldRegion < 0 || s < oldRegions[oldRegion].fileStart
+                                || s + 4 > oldRegions[oldRegion].fileEnd
+                            {
+                                guard let r = Self.region(oldRegions, containing: s) else { continue }
+                                oldRegion = r
+                            }
+                            let n = newStart + (s - oldStart)
+                            if newRegion < 0 || n < newRegions[newRegion].fileStart
+                                || n >= newRegions[newRegion].fileEnd
+                            {
+                                guard let r = Self.region(newRegions, containing: n) else {
+                                    newRegion = -1
+                                    continue
+                                }
+                                newRegion = r
+                            }
+                            let o = oldRegions[oldRegion]
+                            let oldAddress = o.address &+ UInt64(s - o.fileStart)
+                            let newAddress =
+                                newRegions[newRegion].address &+ UInt64(n - newRegions[newRegion].fileStart)
+                            let p = UnsafeMutableRawPointer(base + Int(s - oldStart))
+                            let word = p.loadUnaligned(as: UInt32.self).littleEndian
+                            guard let target = site.kind.target(word: word, address: oldAddress, context: site.context)
+                            else {
+                                continue
+                            }
+                            if hit >= map.count || target &- map[hit].oldAddress >= map[hit].length {
+                                guard
+                                    let entry = index?.entry(map, containing: target)
+                                        ?? Self.entry(map, containing: target)
+                                else { continue }
+                                hit = entry
+                            }
+                            let moved = target &- map[hit].oldAddress &+ map[hit].newAddress
+                            guard let rewritten = site.kind.rewrite(word: word, address: newAddress, target: moved)
+                            else {
+                                continue
+                            }
+                            p.storeBytes(of: rewritten.littleEndian, as: UInt32.self)
+                        }
                     }
-                    newRegion = r
                 }
-                let newAddress = newRegions[newRegion].address &+ UInt64(n - newRegions[newRegion].fileStart)
-                let p = UnsafeMutableRawPointer(base + Int(s - oldStart))
-                let word = p.loadUnaligned(as: UInt32.self).littleEndian
-                guard let rewritten = site.kind.rewrite(word: word, address: newAddress, target: site.target) else {
-                    continue
-                }
-                p.storeBytes(of: rewritten.littleEndian, as: UInt32.self)
             }
         }
     }

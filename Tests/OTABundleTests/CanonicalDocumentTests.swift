@@ -86,6 +86,13 @@ struct CanonicalDocumentTests {
                 text.replacingOccurrences(of: "\"notice\":{", with: "\"notice\":{\"caf\u{E9}\":{},\"cafe\u{301}\":{},")
             }
         ),
+        // Text outside NFC: Swift's == (canonical equivalence) and a byte comparison (jq, SQL)
+        // disagree on whether it equals its composed spelling.
+        (
+            "a decomposed character in a value (NFD)",
+            { $0.replacingOccurrences(of: "CAMP-TEST", with: "CAMP-TE\u{301}ST") }
+        ),
+        ("a KELVIN SIGN for K in a value", { $0.replacingOccurrences(of: "CAMP-TEST", with: "CAMP-TEST-\u{212A}") }),
     ]
 
     @Test(arguments: Suite.allCases)
@@ -100,6 +107,39 @@ struct CanonicalDocumentTests {
             #expect(hostile != canonical, "the \(what) transform did not apply")
             let code = fixture.verifyCode(try Self.signedVariant(fixture, entries, manifest: Array(hostile.utf8)))
             #expect(code == "manifest.malformed", "\(what): \(code ?? "accepted")")
+        }
+    }
+
+    @Test func `a model spelled with a canonically equivalent character is refused, not matched`() throws {
+        // Swift's String == says these are one model; jq, SQL and the fleet store say two.
+        #expect(["X\u{212A}"].contains("XK"))
+        let approval = Approval(
+            approvalId: "A-1", bundleId: "b", manifestDigest: try Hasher.hash(.sha256, [1]), models: ["XK"],
+            validFrom: Date(timeIntervalSince1970: 0),
+            validUntil: Date(timeIntervalSince1970: 100), issued: Date(timeIntervalSince1970: 0))
+        let text = Self.text(try CanonicalJSON.encode(approval))
+        let kelvin = text.replacingOccurrences(of: "\"XK\"", with: "\"X\u{212A}\"")
+        #expect(Array(kelvin.utf8) != Array(text.utf8))
+        #expect {
+            try CanonicalJSON.decode(Approval.self, from: Array(kelvin.utf8), as: .approvalMalformed)
+        } throws: { error in
+            let failure = error as? OTAError
+            return failure?.code == .approvalMalformed && failure?.message.contains("models[0]") == true
+                && failure?.message.contains("NFC") == true
+        }
+        // The builder side refuses to write one, naming the field.
+        var decomposed = approval
+        decomposed.models = ["Cafe\u{301}"]
+        #expect {
+            try CanonicalJSON.encode(decomposed)
+        } throws: { error in
+            ((error as? OTAError)?.message ?? "").contains("models[0]")
+        }
+        // Composed non-ASCII text (NFC) is fine.
+        var composed = approval
+        composed.models = ["Caf\u{E9}", "汉"]
+        #expect(throws: Never.self) {
+            try CanonicalJSON.decode(Approval.self, from: try CanonicalJSON.encode(composed), as: .approvalMalformed)
         }
     }
 

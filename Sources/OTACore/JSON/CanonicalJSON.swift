@@ -20,11 +20,48 @@ package enum CanonicalJSON {
         } catch {
             throw OTAError(.jsonEncode, "cannot encode JSON: \(error)")
         }
+        let parsed: StrictJSON.Value
         do {
-            return StrictJSON.canonicalBytes(try StrictJSON.parse(foundation))
+            parsed = try StrictJSON.parse(foundation)
         } catch {
             throw OTAError(.jsonEncode, "cannot encode JSON canonically: \(error)")
         }
+        if let place = firstUnnormalizedText(parsed) {
+            throw OTAError(.jsonEncode, "cannot encode JSON: \(place) \(unnormalizedReason)")
+        }
+        return StrictJSON.canonicalBytes(parsed)
+    }
+
+    /// Why text outside NFC is refused, for messages.
+    static let unnormalizedReason =
+        "is not in Unicode normalization form C (NFC): canonically equivalent spellings compare equal in some readers and differ in others (docs/FORMAT.md, Canonical JSON)"
+
+    /// The path of the first member name or string value of `value` that is not in Unicode
+    /// Normalization Form C, or nil. With every text in NFC, two texts are canonically equivalent
+    /// exactly when their bytes are equal, so Swift's `==` (canonical equivalence) and a byte
+    /// comparison (`jq`, SQL, the fleet store) agree on every name, model, VIN and identifier.
+    static func firstUnnormalizedText(_ value: StrictJSON.Value, path: String = "") -> String? {
+        func isNFC(_ text: String) -> Bool {
+            text.utf8.allSatisfy { $0 < 0x80 }
+                || text.precomposedStringWithCanonicalMapping.utf8.elementsEqual(text.utf8)
+        }
+        switch value {
+        case .object(let members):
+            for member in members {
+                let memberPath = path.isEmpty ? member.key : "\(path).\(member.key)"
+                if !isNFC(member.key) { return "the name of \(memberPath)" }
+                if let place = firstUnnormalizedText(member.value, path: memberPath) { return place }
+            }
+        case .array(let items):
+            for (index, item) in items.enumerated() {
+                if let place = firstUnnormalizedText(item, path: "\(path)[\(index)]") { return place }
+            }
+        case .string(let text):
+            if !isNFC(text) { return path.isEmpty ? "(document)" : path }
+        case .number, .bool, .null:
+            break
+        }
+        return nil
     }
 
     /// Decodes a signed document: strict JSON, exactly in canonical form, with no field the type
@@ -40,6 +77,7 @@ package enum CanonicalJSON {
         } catch {
             throw OTAError(code, "\(what): \(error)")
         }
+        if let place = firstUnnormalizedText(parsed) { throw OTAError(code, "\(what): \(place) \(unnormalizedReason)") }
         let value = try decodeFoundation(type, from: bytes, code: code, what: what)
         let reencoded: [UInt8]
         do {
@@ -71,11 +109,13 @@ package enum CanonicalJSON {
         throws(OTAError) -> T
     {
         let what = code.rawValue.split(separator: ".").first.map(String.init) ?? "document"
+        let parsed: StrictJSON.Value
         do {
-            _ = try StrictJSON.parse(bytes, limits: StrictJSON.Limits(integersOnly: false))
+            parsed = try StrictJSON.parse(bytes, limits: StrictJSON.Limits(integersOnly: false))
         } catch {
             throw OTAError(code, "\(what): \(error)")
         }
+        if let place = firstUnnormalizedText(parsed) { throw OTAError(code, "\(what): \(place) \(unnormalizedReason)") }
         return try decodeFoundation(type, from: bytes, code: code, what: what)
     }
 

@@ -16,7 +16,7 @@
 # (the executables without Foundation, built beside `ota`).
 # Env: TIMEOUT (seconds per tool run, default 300); PAIRS and TOOLS (space-separated subsets);
 # CORPUS_DIR (another corpus of NAME.old/NAME.new pairs, e.g. bench/delta-heldout.sh's; the
-# tuning corpus is then not built) and RESULTS_NAME (table name in bench/results, default delta);
+# tuning corpus is then not built, and PAIRS defaults to every pair in it) and RESULTS_NAME (table name in bench/results, default delta);
 # REPEAT (runs of each diff and apply for ota, ota-plain and hdiffz, interleaved tool by tool,
 # medians reported; default 1; other tools run once).
 set -euo pipefail
@@ -139,7 +139,14 @@ tool_apply() {  # tool old patch out
 }
 
 TOOLS=${TOOLS:-"ota ota-plain hdiffz hdiffpatch bsdiff xdelta3 zstd xz"}
-PAIRS=${PAIRS:-"libpython-amd64 libpython-arm64 postgres-amd64 postgres-arm64 mariadbd-amd64 mariadbd-arm64 librsvg-amd64 librsvg-arm64 containerd-amd64 containerd-arm64 debfs umath generator libpython ext4 zeros"}
+if [ -n "${CORPUS_DIR:-}" ]; then
+    # Another corpus: every NAME.old in it that has its NAME.new.
+    default_pairs=$(for old in "$CORPUS"/*.old; do if [ -f "${old%.old}.new" ]; then basename "${old%.old}"; fi; done | tr '\n' ' ')
+else
+    default_pairs="libpython-amd64 libpython-arm64 postgres-amd64 postgres-arm64 mariadbd-amd64 mariadbd-arm64 librsvg-amd64 librsvg-arm64 containerd-amd64 containerd-arm64 debfs umath generator libpython ext4 zeros"
+fi
+PAIRS=${PAIRS:-$default_pairs}
+[ -n "$PAIRS" ] || { echo "bench/delta.sh: no NAME.old/NAME.new pairs in $CORPUS" >&2; exit 1; }
 need detools || TOOLS=${TOOLS/hdiffpatch /}
 [ -n "$HDP" ] && [ -x "$HDP/hdiffz" ] || { echo "note: hdiffz/hpatchz did not build; their rows are missing" >&2; TOOLS=${TOOLS/hdiffz /}; }
 timed() { case $1 in ota | ota-plain | ota-f3 | ota-lean | hdiffz) echo "${REPEAT:-1}" ;; *) echo 1 ;; esac; }

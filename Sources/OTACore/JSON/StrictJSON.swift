@@ -468,29 +468,15 @@ package enum StrictJSON {
             return value
         }
 
-        /// Decodes one multi-byte UTF-8 sequence, refusing overlong forms, surrogates and values past U+10FFFF.
+        /// Decodes one multi-byte UTF-8 sequence (`StrictUTF8`).
         mutating func utf8Scalar() throws(SyntaxError) -> Unicode.Scalar {
-            let lead = bytes[index]
-            let length: Int
-            var value: UInt32
-            switch lead {
-            case 0xC2...0xDF: length = 2; value = UInt32(lead & 0x1F)
-            case 0xE0...0xEF: length = 3; value = UInt32(lead & 0x0F)
-            case 0xF0...0xF4: length = 4; value = UInt32(lead & 0x07)
-            default: throw fail("invalid UTF-8")
+            switch bytes.withUnsafeBufferPointer({ StrictUTF8.sequence(in: $0, at: index) }) {
+            case .scalar(let scalar, let length):
+                index += length
+                return scalar
+            case .invalid(let message):
+                throw fail(message)
             }
-            guard bytes.count - index >= length else { throw fail("invalid UTF-8 (truncated sequence)") }
-            for offset in 1..<length {
-                let next = bytes[index + offset]
-                guard next & 0xC0 == 0x80 else { throw fail("invalid UTF-8") }
-                value = value << 6 | UInt32(next & 0x3F)
-            }
-            let minimum: UInt32 = length == 2 ? 0x80 : length == 3 ? 0x800 : 0x10000
-            guard value >= minimum, value <= 0x10FFFF, let scalar = Unicode.Scalar(value) else {
-                throw fail("invalid UTF-8 (overlong or surrogate)")
-            }
-            index += length
-            return scalar
         }
     }
 }

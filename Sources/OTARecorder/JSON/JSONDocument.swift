@@ -1,3 +1,5 @@
+import OTACore
+
 /// Canonical JSON text (docs/FORMAT.md, Records) read in one pass into a flat list of nodes, for
 /// the typed readers (`JSONObjectReader`): no dictionary per object, no `String` per key, a
 /// string decoded only when a field is read. The text must be exactly the canonical form
@@ -474,29 +476,12 @@ package final class JSONDocument: Sendable {
             else { throw fail("this \\u escape is not in canonical form") }
         }
 
-        /// Checks one multi-byte UTF-8 sequence, refusing overlong forms, surrogates and values
-        /// past U+10FFFF.
+        /// Checks one multi-byte UTF-8 sequence (`StrictUTF8`, as `StrictJSON` does).
         mutating func utf8Scalar() throws(OTAErrorBox) {
-            let lead = text[index]
-            let length: Int
-            var value: UInt32
-            switch lead {
-            case 0xC2...0xDF: length = 2; value = UInt32(lead & 0x1F)
-            case 0xE0...0xEF: length = 3; value = UInt32(lead & 0x0F)
-            case 0xF0...0xF4: length = 4; value = UInt32(lead & 0x07)
-            default: throw fail("invalid UTF-8")
+            switch StrictUTF8.sequence(in: text, at: index) {
+            case .scalar(_, let length): index += length
+            case .invalid(let message): throw fail(message)
             }
-            guard text.count - index >= length else { throw fail("invalid UTF-8 (truncated sequence)") }
-            for offset in 1..<length {
-                let next = text[index + offset]
-                guard next & 0xC0 == 0x80 else { throw fail("invalid UTF-8") }
-                value = value << 6 | UInt32(next & 0x3F)
-            }
-            let minimum: UInt32 = length == 2 ? 0x80 : length == 3 ? 0x800 : 0x10000
-            guard value >= minimum, value <= 0x10FFFF, !(0xD800...0xDFFF).contains(value) else {
-                throw fail("invalid UTF-8 (overlong or surrogate)")
-            }
-            index += length
         }
     }
 }

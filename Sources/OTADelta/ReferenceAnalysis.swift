@@ -102,15 +102,11 @@ final class ReferenceAnalysis {
         packedOldSites.withUnsafeBufferPointer { bytes in
             var cursor = 0
             func next() -> UInt64 {
-                var value: UInt64 = 0
-                var shift: UInt64 = 0
-                while true {
-                    let byte = bytes[cursor]
-                    cursor += 1
-                    value |= UInt64(byte & 0x7f) << shift
-                    if byte & 0x80 == 0 { return value }
-                    shift += 7
+                guard case .value(let value, let after)? = try? Varint.read(bytes, at: cursor) else {
+                    preconditionFailure("the packed old sites are written by packOldSites")
                 }
+                cursor = after
+                return value
             }
             var offset: Int64 = 0
             for _ in 0..<packedOldSiteCount {

@@ -121,7 +121,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         // Foundation-free (OTABase only), so `ota-patch` can link it.
         .target(
-            name: "OTADelta", dependencies: ["OTABase"],
+            name: "OTADelta", dependencies: ["OTABase", "CMalloc"],
             swiftSettings: swiftSettings),
         // The Swift runtime linked statically: only the pages it touches count, not whole shared
         // libraries (measured: 3.8 MiB at start against 6.6 MiB; docs/PERFORMANCE.md).

@@ -1,22 +1,76 @@
+internal import CMalloc
+
 /// A suffix array of a byte string, built in linear time by induced sorting (SA-IS, Nong, Zhang
 /// and Chan 2009), so long zero runs and repetitive input cost no more than random data.
 ///
-/// Memory: 4 bytes per input byte for the array, plus `n / 8` bytes of type bits (and less in
-/// the recursion, whose buckets go in the free middle of the array when they fit).
+/// Memory: 4 bytes per input byte while sorting, plus `n / 8` bytes of type bits (and less in
+/// the recursion, whose buckets go in the free middle of the array when they fit); then as many
+/// bits per position as the largest position needs (23 for a 7.7 MB text, 25 for 26 MB): the
+/// positions are repacked in place and the rest of the array given back, since a diff's
+/// matching phase holds the array beside both masked images.
 struct SuffixArray: ~Copyable {
-    /// `positions[i]` is the start of the i-th smallest suffix.
-    let positions: UnsafeMutableBufferPointer<Int32>
+    /// The positions, `bits` bits each, little-endian and back to back, then 8 bytes of padding
+    /// so a position is read as one unaligned 8-byte load. Allocated with `malloc` (shrunk with
+    /// `realloc`).
+    private let storage: UnsafeMutableRawPointer
+    /// Bits per position (32: the sort's own `Int32` array, not repacked).
+    let bits: Int
+    private let mask: UInt64
+    let count: Int
 
-    /// Sorts the suffixes of `text` (at most `Int32.max - 1` bytes).
-    init(_ text: UnsafeBufferPointer<UInt8>) {
+    /// Sorts the suffixes of `text` (at most `Int32.max - 1` bytes). `repack: false` keeps the
+    /// 32-bit positions (tests compare both forms).
+    init(_ text: UnsafeBufferPointer<UInt8>, repack: Bool = true) {
         precondition(text.count < Int(Int32.max), "suffix array window too large")
-        positions = .allocate(capacity: max(text.count, 1))
-        if text.count > 0 {
-            SAIS.sort(text, into: UnsafeMutableBufferPointer(rebasing: positions[0..<text.count]), alphabet: 256)
+        let n = text.count
+        count = n
+        guard let memory = malloc(max(n, 1) * 4 + 8) else { fatalError("suffix array: out of memory") }
+        let positions = memory.bindMemory(to: Int32.self, capacity: max(n, 1))
+        if n > 0 {
+            SAIS.sort(text, into: UnsafeMutableBufferPointer(start: positions, count: n), alphabet: 256)
         }
+        let needed = max(Int.bitWidth - max(n - 1, 1).leadingZeroBitCount, 1)
+        guard repack, needed < 32 else {
+            bits = 32
+            mask = 0xFFFF_FFFF
+            storage = memory
+            return
+        }
+        // In place, front to back: once entry i is read, the bytes written end before
+        // (i + 1) * needed / 8 <= 4 * (i + 1), where entry i + 1 starts.
+        // Raw loads and stores: the same bytes are read as `Int32`s and written as bytes.
+        var pending: UInt64 = 0
+        var pendingBits = 0
+        var written = 0
+        for i in 0..<n {
+            pending |= UInt64(memory.load(fromByteOffset: 4 &* i, as: UInt32.self)) << UInt64(pendingBits)
+            pendingBits += needed
+            while pendingBits >= 8 {
+                memory.storeBytes(of: UInt8(truncatingIfNeeded: pending), toByteOffset: written, as: UInt8.self)
+                pending >>= 8
+                pendingBits -= 8
+                written += 1
+            }
+        }
+        if pendingBits > 0 {
+            memory.storeBytes(of: UInt8(truncatingIfNeeded: pending), toByteOffset: written, as: UInt8.self)
+            written += 1
+        }
+        bits = needed
+        mask = (1 << UInt64(needed)) - 1
+        // Shrinking a block this size (glibc maps it on its own) unmaps the tail.
+        storage = realloc(memory, written + 8) ?? memory
     }
 
-    deinit { positions.deallocate() }
+    deinit { free(storage) }
+
+    /// The start of the i-th smallest suffix.
+    @inline(__always)
+    subscript(i: Int) -> Int {
+        let bit = i &* bits
+        let word = UInt64(littleEndian: (storage + (bit &>> 3)).loadUnaligned(as: UInt64.self))
+        return Int(truncatingIfNeeded: (word &>> UInt64(bit & 7)) & mask)
+    }
 }
 
 /// The SA-IS recursion, generic over the symbol type (bytes at the top, names below).
@@ -74,7 +128,10 @@ enum SAIS {
 
         // Compact the sorted LMS positions to the front.
         var m = 0
+        let text = s.baseAddress!
+        let d = prefetchDistance
         for j in 0..<n {
+            if j &+ d < n { ota_prefetch(types.words.baseAddress! + (Int(sa[j &+ d]) >> 6)) }
             let p = Int(sa[j])
             if types.isLMS(p) {
                 sa[m] = Int32(p)
@@ -102,6 +159,11 @@ enum SAIS {
         var previous = -1
         var previousLength = 0
         for j in 0..<m {
+            if j &+ d < m {
+                let ahead = Int(sa[j &+ d])
+                ota_prefetch(sa.baseAddress! + (m &+ (ahead >> 1)))
+                ota_prefetch(text + ahead)
+            }
             let p = Int(sa[j])
             let length = Int(sa[m + (p >> 1)])
             // The substring that reaches the sentinel (p + length > n) equals no other.
@@ -147,11 +209,15 @@ enum SAIS {
             sa[q] = Int32(p)
             q += 1
         }
-        for r in 0..<m { sa[r] = sa[reducedStart + Int(sa[r])] }
+        for r in 0..<m {
+            if r &+ d < m { ota_prefetch(sa.baseAddress! + (reducedStart &+ Int(sa[r &+ d]))) }
+            sa[r] = sa[reducedStart + Int(sa[r])]
+        }
         for r in m..<n { sa[r] = -1 }
         fillBucketEnds(s, bucket, k, counts)
         var r = m - 1
         while r >= 0 {
+            if r >= d { ota_prefetch(text + Int(sa[r &- d])) }
             let p = Int(sa[r])
             sa[r] = -1
             let c = Int(s[p])
@@ -194,6 +260,9 @@ enum SAIS {
             }
         }
     }
+
+    /// How many entries ahead of a scan the random reads it will make are prefetched.
+    static let prefetchDistance = 16
 
     @inline(__always)
     static func fillBucketEnds<T: FixedWidthInteger>(
@@ -242,7 +311,22 @@ enum SAIS {
             sa[cursor] = j > 0 && Int(s[j - 1]) < c1 ? ~Int32(j) : Int32(j)
             cursor += 1
         }
+        let text = s.baseAddress!
+        let d = prefetchDistance
+        // With many symbols (the recursion's names) the bucket cursors are random reads too:
+        // each fetched a step after its symbol.
+        let buckets = k > 1 << 12 ? bucket.baseAddress : nil
         for i in 0..<n {
+            // The symbol before an entry read 2d steps from now: a random read into the text,
+            // the pass's cost, fetched while this one is placed.
+            if i &+ 2 &* d < n {
+                let ahead = Int(sa[i &+ 2 &* d])
+                if ahead > 0 { ota_prefetch(text + (ahead &- 1)) }
+            }
+            if let buckets, i &+ d < n {
+                let ahead = Int(sa[i &+ d])
+                if ahead > 0 { ota_prefetch(buckets + Int(s[ahead &- 1])) }
+            }
             let entry = sa[i]
             sa[i] = ~entry
             guard entry > 0 else { continue }
@@ -262,6 +346,14 @@ enum SAIS {
         cursor = Int(bucket[0])
         var i = n - 1
         while i >= 0 {
+            if i >= 2 &* d {
+                let ahead = Int(sa[i &- 2 &* d])
+                if ahead > 0 { ota_prefetch(text + (ahead &- 1)) }
+            }
+            if let buckets, i >= d {
+                let ahead = Int(sa[i &- d])
+                if ahead > 0 { ota_prefetch(buckets + Int(s[ahead &- 1])) }
+            }
             let entry = sa[i]
             if entry > 0 {
                 let j = Int(entry) - 1

@@ -18,9 +18,14 @@ final class SuffixIndex {
     static let threeByteKeysFrom = 1 << 26
 
     /// - Parameter keyBytes: 2 or 3 (tests); nil chooses by the window's size.
-    init(old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>, keyBytes: Int? = nil) {
+    convenience init(old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>, keyBytes: Int? = nil) {
+        self.init(old: old, keyBytes: keyBytes) { new }
+    }
+
+    /// - Parameter new: the new bytes, asked for once the suffixes are sorted (the encoder makes
+    ///   its masked new image then, so the sort's peak does not hold it).
+    init(old: UnsafeBufferPointer<UInt8>, keyBytes: Int? = nil, new: () -> UnsafeBufferPointer<UInt8>) {
         self.old = old
-        self.new = new
         let keyBytes = keyBytes ?? (old.count >= Self.threeByteKeysFrom ? 3 : 2)
         precondition(keyBytes == 2 || keyBytes == 3, "prefix keys are 2 or 3 bytes")
         let keys = 1 << (8 * keyBytes)
@@ -34,6 +39,7 @@ final class SuffixIndex {
         DispatchQueue.global().async(group: group) { table.build() }
         suffixes = SuffixArray(old)
         group.wait()
+        self.new = new()
     }
 
     deinit { bucketStart.deallocate() }
@@ -60,9 +66,8 @@ final class SuffixIndex {
         guard lo <= hi else { return (0, 0) }
         let newBase = new.baseAddress! + scan
         let oldBase = old.baseAddress!
-        let sa = suffixes.positions
         @inline(__always) func matchLength(_ index: Int, from known: Int) -> Int {
-            let p = Int(sa[index])
+            let p = suffixes[index]
             let n = min(limit, old.count - p)
             guard known < n else { return n }
             return known + commonPrefixLength(oldBase + p + known, newBase + known, n - known)
@@ -73,7 +78,7 @@ final class SuffixIndex {
             let mid = lo + (hi - lo) / 2
             let known = min(lcpLo, lcpHi)
             let l = matchLength(mid, from: known)
-            let p = Int(sa[mid])
+            let p = suffixes[mid]
             // Is the old suffix at `mid` smaller than the pattern?
             let oldSmaller: Bool
             if l == limit {
@@ -93,7 +98,7 @@ final class SuffixIndex {
                 lcpHi = l
             }
         }
-        return lcpLo >= lcpHi ? (lcpLo, Int(sa[lo])) : (lcpHi, Int(sa[hi]))
+        return lcpLo >= lcpHi ? (lcpLo, suffixes[lo]) : (lcpHi, suffixes[hi])
     }
 
 }

@@ -3,11 +3,12 @@ internal import OTABase
 
 extension DeltaEncoder {
     /// Matches every piece of `plan`, window by window (one suffix array at a time), pieces of
-    /// a window on all cores; hands each piece's ops (in old positions) to `results`.
+    /// a window on all cores; hands each piece's ops (in old positions) to `results`. `new` is
+    /// asked for the new bytes once the first suffix array is sorted.
     static func matchPieces(
-        _ plan: Plan, new: UnsafeBufferPointer<UInt8>, minimumScore: Int, results: PieceResults
+        _ plan: Plan, new: () -> UnsafeBufferPointer<UInt8>, minimumScore: Int, results: PieceResults
     ) {
-        let input = SharedMatchInput(plan: plan, new: new, minimumScore: minimumScore)
+        let input = SharedMatchInput(plan: plan, minimumScore: minimumScore)
         for (w, range) in plan.windows.enumerated() {
             let members = plan.pieces.indices.filter { plan.pieces[$0].window == w }
             guard !members.isEmpty else { continue }
@@ -44,8 +45,12 @@ extension DeltaEncoder {
 /// What the matching task shares with the writer: read-only after construction.
 struct SharedMatchInput: @unchecked Sendable {
     let plan: DeltaEncoder.Plan
-    let new: UnsafeBufferPointer<UInt8>
     let minimumScore: Int
+}
+
+/// Where the matching task gets the new bytes it matches (called on that task only).
+struct MatchNewBytes: @unchecked Sendable {
+    let bytes: () -> UnsafeBufferPointer<UInt8>
 }
 
 /// The suffix index the matching tasks share: read-only once built.

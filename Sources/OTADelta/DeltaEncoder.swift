@@ -63,22 +63,28 @@ struct DeltaEncoder {
             ? ReferenceAnalysis(
                 old: old, new: new, regions: options.forcedTransformRegions, pairs: options.pairAArch64References,
                 doneWithOld: { if let eviction { oldHash = hashThenEvict(old, eviction.old) } },
-                doneWithNew: { if let eviction { newHash = hashThenEvict(new, eviction.new) } })
+                doneWithNew: { if let eviction { newHash = hashThenEvict(new, eviction.new) } },
+                evictOld: eviction?.old, evictNew: eviction?.new)
             : nil
         if let hashError { throw hashError }
-        // Nothing reads the old sites until every op is known: packed meanwhile.
-        analysis?.packOldSites()
         let plan = plan(
             old: analysis.map { UnsafeBufferPointer($0.maskedOld) } ?? old,
             new: analysis.map { UnsafeBufferPointer($0.maskedNew) } ?? new)
         // The index searches a packed copy of the old bytes: the masked old image is done with.
         if plan.space.isPacked { analysis?.releaseMaskedOld() }
-        let matchNew = analysis.map { UnsafeBufferPointer($0.maskedNew) } ?? new
+        // Nothing reads the masked new image during the suffix sort: made again after it (from
+        // the new image and its packed sites), so the sort's peak does not hold it.
+        analysis?.releaseMaskedNew()
+        let evictNew = eviction?.new
+        let matchNew = MatchNewBytes {
+            guard let analysis else { return new }
+            return analysis.remaskedNew(new, evict: evictNew)
+        }
         let results = PieceResults(count: plan.pieces.count)
-        let input = SharedMatchInput(plan: plan, new: matchNew, minimumScore: options.minimumCoverScore)
+        let input = SharedMatchInput(plan: plan, minimumScore: options.minimumCoverScore)
         let matching = DispatchGroup()
         DispatchQueue.global().async(group: matching) {
-            Self.matchPieces(input.plan, new: input.new, minimumScore: input.minimumScore, results: results)
+            Self.matchPieces(input.plan, new: matchNew.bytes, minimumScore: input.minimumScore, results: results)
         }
         defer { matching.wait() }
         // Otherwise hashing overlaps the suffix sort.
@@ -134,7 +140,16 @@ struct DeltaEncoder {
         stream.prediction = prediction
         stream.maskedMatching = analysis != nil
         var written = 0
+        // With the transform, matching is over when the ops are written: the images are read
+        // only around the writer's position, so they are dropped from memory every MiB (the
+        // address map and the prediction check read them whole just before).
+        var nextEviction = 0
         func write(_ op: DeltaOperation) throws(OTAError) {
+            if analysis != nil, let eviction, stream.newPosition >= nextEviction {
+                eviction.old()
+                eviction.new()
+                nextEviction = stream.newPosition + (1 << 20)
+            }
             try stream.write(op, statistics: &statistics, sink: sink)
             if written & 1023 == 0 { progress?("delta", Double(stream.newPosition) / Double(max(new.count, 1))) }
             written += 1

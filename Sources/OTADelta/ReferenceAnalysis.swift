@@ -8,9 +8,9 @@ final class ReferenceAnalysis {
     let oldRegions: [ReferenceTransform.Region]
     let newRegions: [ReferenceTransform.Region]
     /// Every site of the old image, in offset order (the decoder finds the same ones per block);
-    /// empty while packed (`packOldSites`).
+    /// empty from `init` until `unpackOldSites`.
     private(set) var oldSites: [ReferenceSite]
-    /// `oldSites` while packed: per site its offset step, kind and context (zigzag varints).
+    /// `oldSites` while packed (`pack`): per site its offset step, kind and context.
     private var packedOldSites: [UInt8] = []
     private var packedOldSiteCount = 0
     /// Whether AArch64 ADRPs are paired with their uses (format 4): only when the old image
@@ -19,16 +19,24 @@ final class ReferenceAnalysis {
     /// The images with reference fields cleared, for matching only (empty once released).
     private(set) var maskedOld: UnsafeMutableBufferPointer<UInt8>
     private(set) var maskedNew: UnsafeMutableBufferPointer<UInt8>
+    /// The new image's sites, packed as the old ones are (`pack`): enough to make the
+    /// masked new image again after `releaseMaskedNew`.
+    private let packedNewSites: [UInt8]
+    private let packedNewSiteCount: Int
     /// Room for one ADD's predicted old bytes (the writer's scratch).
     let scratch = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: PatchFrame.maxOpLength)
 
     /// Nil when either image holds no x86-64 or AArch64 ELF code (the byte matcher alone then).
-    /// `doneWithOld` and `doneWithNew` are called once that image's masked copy is made (the
-    /// caller may then drop the image from memory until the ops are written).
+    /// `doneWithOld` and `doneWithNew` are called once that image's sites are found, before its
+    /// masked copy is made (the caller may then hash it and drop it from memory until the ops
+    /// are written); `evictOld` and `evictNew`, when given, drop the image from memory after each
+    /// MiB of it is copied, so an image and its masked copy are not both resident. The old sites
+    /// are packed once the masked old image is made (`unpackOldSites` when every op is known).
     init?(
         old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>,
         regions: (old: [ReferenceTransform.Region], new: [ReferenceTransform.Region])? = nil, pairs: Bool = true,
-        doneWithOld: () -> Void = {}, doneWithNew: () -> Void = {}
+        doneWithOld: () -> Void = {}, doneWithNew: () -> Void = {}, evictOld: (() -> Void)? = nil,
+        evictNew: (() -> Void)? = nil
     ) {
         let oldRegions = regions?.old ?? ELFLayout.regions(in: old)
         let newRegions = regions?.new ?? ELFLayout.regions(in: new)
@@ -39,11 +47,18 @@ final class ReferenceAnalysis {
         self.oldRegions = oldRegions
         self.newRegions = newRegions
         self.pairs = pairs && oldRegions.contains { $0.architecture == .aarch64 }
-        oldSites = Self.sites(of: old, regions: oldRegions, pairs: self.pairs)
-        maskedOld = Self.masked(old, oldSites)
+        let oldSites = Self.sites(of: old, regions: oldRegions, pairs: self.pairs)
         doneWithOld()
-        maskedNew = Self.masked(new, Self.sites(of: new, regions: newRegions, pairs: self.pairs))
+        maskedOld = Self.masked(old, oldSites, evict: evictOld)
+        // Nothing reads the old sites until every op is known (`unpackOldSites`).
+        packedOldSites = Self.pack(oldSites)
+        packedOldSiteCount = oldSites.count
+        self.oldSites = []
+        let newSites = Self.sites(of: new, regions: newRegions, pairs: self.pairs)
         doneWithNew()
+        maskedNew = Self.masked(new, newSites, evict: evictNew)
+        packedNewSites = Self.pack(newSites)
+        packedNewSiteCount = newSites.count
     }
 
     deinit {
@@ -65,16 +80,48 @@ final class ReferenceAnalysis {
         maskedOld = UnsafeMutableBufferPointer(start: nil, count: 0)
     }
 
-    /// Packs the old sites, ~3 bytes a site instead of 16, until `unpackOldSites`: nothing reads
-    /// them while the suffix index is built and searched, the diff's peak (10 MiB of it on
-    /// AArch64 mariadbd).
-    func packOldSites() {
+    /// Frees the masked new image until `remaskedNew` makes it again: the suffix sort, which
+    /// does not read it, is the diff's peak on images indexed whole (7 MiB of libpython's).
+    func releaseMaskedNew() {
+        maskedNew.baseAddress?.deallocate()
+        maskedNew = UnsafeMutableBufferPointer(start: nil, count: 0)
+    }
+
+    /// The masked new image, made again from `new` and the packed new sites if it was released
+    /// (the same bytes `init` made). `evict`, when given, drops `new` from memory after each MiB
+    /// copied, so the image and its copy are not both resident.
+    func remaskedNew(_ new: UnsafeBufferPointer<UInt8>, evict: (() -> Void)?) -> UnsafeBufferPointer<UInt8> {
+        if maskedNew.baseAddress != nil || new.isEmpty { return UnsafeBufferPointer(maskedNew) }
+        let copy = Self.copy(new, evict: evict)
+        Self.forEachPacked(packedNewSites, count: packedNewSiteCount) { Self.mask(copy, at: $0) }
+        maskedNew = copy
+        return UnsafeBufferPointer(copy)
+    }
+
+    /// A copy of `image`, made a MiB at a time with `evict` called after each.
+    private static func copy(_ image: UnsafeBufferPointer<UInt8>, evict: (() -> Void)?)
+        -> UnsafeMutableBufferPointer<UInt8>
+    {
+        let copy = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(image.count, 1))
+        var start = 0
+        while start < image.count {
+            let end = min(start + (1 << 20), image.count)
+            _ = UnsafeMutableBufferPointer(rebasing: copy[start..<end])
+                .initialize(from: UnsafeBufferPointer(rebasing: image[start..<end]))
+            evict?()
+            start = end
+        }
+        return UnsafeMutableBufferPointer(rebasing: copy[0..<image.count])
+    }
+
+    /// Sites in offset order as their offset steps, kinds and contexts (zigzag varints).
+    private static func pack(_ sites: [ReferenceSite]) -> [UInt8] {
         @inline(__always) func fields(_ site: ReferenceSite, after previous: Int64) -> (UInt64, UInt64) {
             (Varint.zigzag(site.offset - previous), Varint.zigzag(Int64(Int32(bitPattern: site.context))))
         }
         var count = 0
         var previous: Int64 = 0
-        for site in oldSites {
+        for site in sites {
             let (step, context) = fields(site, after: previous)
             count += Varint.byteCount(step) + 1 + Varint.byteCount(context)
             previous = site.offset
@@ -82,44 +129,47 @@ final class ReferenceAnalysis {
         var packed: [UInt8] = []
         packed.reserveCapacity(count)
         previous = 0
-        for site in oldSites {
+        for site in sites {
             let (step, context) = fields(site, after: previous)
             Varint.append(step, to: &packed)
             packed.append(site.kind.rawValue)
             Varint.append(context, to: &packed)
             previous = site.offset
         }
-        packedOldSites = packed
-        packedOldSiteCount = oldSites.count
-        oldSites = []
+        return packed
     }
 
-    /// The old sites back from `packOldSites` (nothing to do if they are not packed).
+    /// The old sites back from their packed form (nothing to do if there are none).
     func unpackOldSites() {
         guard !packedOldSites.isEmpty else { return }
         var sites: [ReferenceSite] = []
         sites.reserveCapacity(packedOldSiteCount)
-        packedOldSites.withUnsafeBufferPointer { bytes in
+        Self.forEachPacked(packedOldSites, count: packedOldSiteCount) { sites.append($0) }
+        oldSites = sites
+        packedOldSites = []
+        packedOldSiteCount = 0
+    }
+
+    /// Each of the `count` sites `pack` wrote, in order.
+    private static func forEachPacked(_ packed: [UInt8], count: Int, _ body: (ReferenceSite) -> Void) {
+        packed.withUnsafeBufferPointer { bytes in
             var cursor = 0
             func next() -> UInt64 {
                 guard case .value(let value, let after)? = try? Varint.read(bytes, at: cursor) else {
-                    preconditionFailure("the packed old sites are written by packOldSites")
+                    preconditionFailure("the packed sites are written by pack")
                 }
                 cursor = after
                 return value
             }
             var offset: Int64 = 0
-            for _ in 0..<packedOldSiteCount {
+            for _ in 0..<count {
                 offset += Varint.unzigzag(next())
                 let kind = ReferenceKind(rawValue: bytes[cursor])!
                 cursor += 1
                 let context = UInt32(bitPattern: Int32(truncatingIfNeeded: Varint.unzigzag(next())))
-                sites.append(ReferenceSite(offset: offset, kind: kind, context: context))
+                body(ReferenceSite(offset: offset, kind: kind, context: context))
             }
         }
-        oldSites = sites
-        packedOldSites = []
-        packedOldSiteCount = 0
     }
 
     static func sites(of image: UnsafeBufferPointer<UInt8>, regions: [ReferenceTransform.Region], pairs: Bool)
@@ -153,18 +203,20 @@ final class ReferenceAnalysis {
         return sites
     }
 
-    private static func masked(_ image: UnsafeBufferPointer<UInt8>, _ sites: [ReferenceSite])
-        -> UnsafeMutableBufferPointer<UInt8>
-    {
-        let copy = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(image.count, 1))
-        if image.count > 0 { _ = copy.initialize(from: image) }
-        for site in sites {
-            let at = Int(site.offset)
-            let raw = UnsafeMutableRawPointer(copy.baseAddress! + at)
-            let word = raw.loadUnaligned(as: UInt32.self).littleEndian
-            raw.storeBytes(of: site.kind.masked(word).littleEndian, as: UInt32.self)
-        }
-        return UnsafeMutableBufferPointer(rebasing: copy[0..<image.count])
+    private static func masked(
+        _ image: UnsafeBufferPointer<UInt8>, _ sites: [ReferenceSite], evict: (() -> Void)?
+    ) -> UnsafeMutableBufferPointer<UInt8> {
+        let copy = copy(image, evict: evict)
+        for site in sites { mask(copy, at: site) }
+        return copy
+    }
+
+    /// Clears `site`'s reference field in `copy`.
+    @inline(__always)
+    private static func mask(_ copy: UnsafeMutableBufferPointer<UInt8>, at site: ReferenceSite) {
+        let raw = UnsafeMutableRawPointer(copy.baseAddress! + Int(site.offset))
+        let word = raw.loadUnaligned(as: UInt32.self).littleEndian
+        raw.storeBytes(of: site.kind.masked(word).littleEndian, as: UInt32.self)
     }
 
     /// The old sites inside old `[start, end)`.

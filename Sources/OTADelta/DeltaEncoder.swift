@@ -6,9 +6,10 @@ internal import OTABase
 /// Time: linear in the image sizes for the block pass and the suffix sorting, plus
 /// O(n log n) for the match search of the bytes the block pass leaves. Memory: the two images
 /// (with the transform the masked copies instead while matching, when the images are mapped
-/// files the caller lets the encoder evict), plus 4 bytes per indexed old byte (the old bytes
-/// no block run uses when runs use at least half of it, else the whole window: default 1 GiB
-/// windows, so at most ~4.2 GiB extra), plus a lookup table (256 KiB, or 64 MiB for windows of
+/// files the caller lets the encoder evict; the masked new image is freed during the suffix
+/// sort), plus 4 bytes per indexed old byte while sorting, then the bits a position needs (the
+/// old bytes no block run uses when runs use at least half of it, else the whole window: default
+/// 1 GiB windows, so at most ~4.2 GiB extra), plus a lookup table (256 KiB, or 64 MiB for windows of
 /// 64 MiB and more), the op list and the four LZMA2 encoders (set up once matching is done when
 /// the patch has the transform).
 struct DeltaEncoder {

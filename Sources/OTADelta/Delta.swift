@@ -30,7 +30,7 @@ public enum Delta {
     {
         var out: [UInt8] = []
         let decoder = DeltaDecoder(source: MemoryDeltaSource(old), limits: limits, sourceCheck: .concurrent) {
-            (bytes: [UInt8]) throws(OTAError) in out += bytes
+            (piece: UnsafeRawBufferPointer) throws(OTAError) in out.append(contentsOf: piece)
         }
         var offset = 0
         while offset < patch.count {
@@ -83,8 +83,8 @@ public enum Delta {
         // The output is a temporary file renamed into place only after `finish` has checked
         // both hashes: the old image's hash can run beside the decoding.
         let decoder = DeltaDecoder(source: source, limits: limits, sourceCheck: .concurrent) {
-            (bytes: [UInt8]) throws(OTAError) in
-            try writer.write(bytes)
+            (piece: UnsafeRawBufferPointer) throws(OTAError) in
+            try writer.write(piece)
         }
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         var read: Int64 = 0

@@ -27,7 +27,8 @@ public struct DeltaLimits: Sendable {
 /// sizes, so a hostile patch cannot read outside the old image, write past the new size or make
 /// the decoder allocate more than its fixed buffers (the stream dictionaries, at most
 /// `limits.xzMemoryLimit`, 11 MiB by default, plus at most about 5 MiB: one frame of at most
-/// 2 MiB of stream bytes, one compressed piece, a 256 KiB old-image cache and output piece).
+/// 2 MiB of stream bytes, one compressed piece, a 256 KiB old-image cache (four 64 KiB blocks)
+/// and two 256 KiB output pieces).
 public final class DeltaDecoder {
     /// When the old image's hash is checked.
     public enum SourceCheck: Sendable {
@@ -49,7 +50,7 @@ public final class DeltaDecoder {
     private let sourceCheck: SourceCheck
     /// The old image's hash running on another thread (`.concurrent`), once the header is read.
     private var sourceHash: SourceHashCheck?
-    private let output: ([UInt8]) throws(OTAError) -> Void
+    private let output: (UnsafeRawBufferPointer) throws(OTAError) -> Void
     /// Hashes the output on a second core while the next piece is decoded.
     private var newHasher: BackgroundHasher?
 
@@ -75,9 +76,17 @@ public final class DeltaDecoder {
     private var oldCursor: Int64 = 0
     /// Output bytes accounted for by the ops run so far.
     private var written: Int64 = 0
-    /// The output piece being filled: `outCount` bytes of `out`.
-    private let out = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: outPiece)
+    /// The output piece being filled: `outCount` bytes of `out`, one of `outSlots` pieces of
+    /// `outBuffers` used in turn. A full piece is handed to the output and to the new image's
+    /// hasher, which may still read it while the next `BackgroundHasher.depth` pieces are
+    /// filled: with one slot more than that, the piece filled next is never still being read.
+    private let outBuffers = UnsafeMutableRawBufferPointer.allocate(
+        byteCount: outPiece * outSlots, alignment: pageAlignment
+    ).bindMemory(to: UInt8.self)
+    private var out: UnsafeMutableBufferPointer<UInt8>
+    private var outSlot = 0
     private var outCount = 0
+    private static let outSlots = BackgroundHasher.depth + 1
     private static let outPiece = 256 << 10
 
     /// Format 3: the transform, its scanner, and the sites of recently read old blocks.
@@ -91,32 +100,62 @@ public final class DeltaDecoder {
     /// Old blocks whose sites are kept (ops mostly read old bytes in order, a few blocks apart).
     private static let siteCacheBlocks = 8
 
-    // A small cache of old bytes so runs of short ops do not each cost a pread.
-    private let cache = UnsafeMutableRawBufferPointer.allocate(byteCount: cacheSize, alignment: 16)
-    private var cacheCount = 0
-    private var cacheStart: Int64 = -1
-    /// Holds one old block while it is scanned for reference sites.
-    private var blockBuffer: UnsafeMutableRawBufferPointer?
-    private static let cacheSize = 256 << 10
+    // A cache of old bytes in whole 64 KiB blocks (the scan's blocks), so runs of short ops
+    // and the scan of the block they read do not each cost a pread: ops jump back and forth
+    // between a few places of the old image (measured: one 64 KiB window read 3-8x the image).
+    private let cache = UnsafeMutableRawBufferPointer.allocate(byteCount: cacheSize, alignment: pageAlignment)
+    /// Which old block each slot of `cache` holds (-1: none), and when it was last used.
+    private let cacheBlocks = UnsafeMutableBufferPointer<Int64>.allocate(capacity: cacheSlots)
+    private let cacheUses = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: cacheSlots)
+    private var cacheClock: UInt64 = 0
+    /// The block read last (-1: none) and where its bytes are: most ops read on from there.
+    private var lastBlock: Int64 = -1
+    private var lastBytes = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
+    private static let cacheBlock = Int(ReferenceTransform.scanBlock)
+    private static let cacheSlots = 4
+    private static let cacheSize = cacheSlots * cacheBlock
+    /// Reads longer than this go straight to the output, past the cache.
     private static let readAhead = 64 << 10
+    /// The alignment of the buffers old-image reads land in. A buffer from `malloc` starts 16
+    /// bytes into a page, and the kernel's copy of page-aligned file data to 16 bytes past a
+    /// page boundary runs at a fifth of its speed on this machine's AMD EPYC (`rep movsb`;
+    /// measured 54 against 6-13 µs a 64 KiB `pread`, bench note in docs/PERFORMANCE.md).
+    static let pageAlignment = 4096
 
     /// - Parameter output: receives the new image's bytes in order.
-    public init(
+    public convenience init(
         source: any DeltaSource, limits: DeltaLimits = DeltaLimits(), sourceCheck: SourceCheck = .beforeOutput,
         output: @escaping ([UInt8]) throws(OTAError) -> Void
+    ) {
+        self.init(source: source, limits: limits, sourceCheck: sourceCheck) {
+            (piece: UnsafeRawBufferPointer) throws(OTAError) in try output([UInt8](piece))
+        }
+    }
+
+    /// - Parameter output: receives the new image's bytes in order, each piece valid only during
+    ///   the call (no copy into an array: for a caller that writes them out at once).
+    package init(
+        source: any DeltaSource, limits: DeltaLimits = DeltaLimits(), sourceCheck: SourceCheck = .beforeOutput,
+        output: @escaping (UnsafeRawBufferPointer) throws(OTAError) -> Void
     ) {
         self.source = source
         directSource = source as? any DirectDeltaSource
         self.limits = limits
         self.sourceCheck = sourceCheck
         self.output = output
+        out = UnsafeMutableBufferPointer(rebasing: outBuffers[0..<Self.outPiece])
+        cacheBlocks.initialize(repeating: -1)
+        cacheUses.initialize(repeating: 0)
     }
 
     deinit {
         sourceHash?.stop()
-        out.deallocate()
+        // The hasher may still be reading output pieces.
+        newHasher?.drain()
+        UnsafeMutableRawBufferPointer(outBuffers).deallocate()
         cache.deallocate()
-        blockBuffer?.deallocate()
+        cacheBlocks.deallocate()
+        cacheUses.deallocate()
     }
 
     /// Consumes the next bytes of the patch.
@@ -535,12 +574,12 @@ public final class DeltaDecoder {
     private func predict(_ bytes: UnsafeMutablePointer<UInt8>, count: Int, oldStart: Int64, newStart: Int64)
         throws(OTAError)
     {
-        guard let transform, let header else { return }
+        guard let transform else { return }
         let end = oldStart + Int64(count)
         let target = UnsafeMutableBufferPointer(start: bytes, count: count)
         var block = oldStart / ReferenceTransform.scanBlock
         while block * ReferenceTransform.scanBlock < end {
-            let found = try sites(ofBlock: block, oldSize: Int64(header.oldSize))
+            let found = try sites(ofBlock: block)
             let lo = found.partitioningIndex { $0.offset >= oldStart }
             var last = lo
             while last < found.count && found[last].offset + 4 <= end { last += 1 }
@@ -552,19 +591,13 @@ public final class DeltaDecoder {
         }
     }
 
-    private func sites(ofBlock block: Int64, oldSize: Int64) throws(OTAError) -> [ReferenceSite] {
+    private func sites(ofBlock block: Int64) throws(OTAError) -> [ReferenceSite] {
         if let hit = siteCache.first(where: { $0.block == block }) { return hit.sites }
         guard let scanner else { return [] }
-        let start = block * ReferenceTransform.scanBlock
-        let buffer =
-            blockBuffer
-            ?? UnsafeMutableRawBufferPointer.allocate(byteCount: Int(ReferenceTransform.scanBlock), alignment: 16)
-        blockBuffer = buffer
-        let bytes = UnsafeMutableRawBufferPointer(
-            rebasing: buffer[0..<Int(min(ReferenceTransform.scanBlock, oldSize - start))])
-        try readSource(at: start, into: bytes)
+        // The ADDP's own bytes were just read through the cache, so its block is usually there.
+        let bytes = try cachedBlock(block)
         var scanned: [ReferenceSite] = []
-        scanner.scan(block: block, bytes: UnsafeBufferPointer(bytes.bindMemory(to: UInt8.self)), into: &scanned)
+        scanner.scan(block: block, bytes: bytes, into: &scanned)
         // Kept at its exact size: the cache holds several blocks' sites (16 bytes each).
         let found = scanned.withUnsafeBufferPointer { Array($0) }
         if siteCache.count < Self.siteCacheBlocks {
@@ -601,7 +634,7 @@ public final class DeltaDecoder {
     }
 
     /// Copies old bytes `[offset, offset + count)`, already bounds-checked, to `dest`; short
-    /// reads are served from a cache of the old image.
+    /// reads are served from the block cache of the old image.
     private func fillOld(at offset: Int64, count: Int, into dest: UnsafeMutablePointer<UInt8>) throws(OTAError) {
         guard count > 0 else { return }
         if count > Self.readAhead {
@@ -609,15 +642,51 @@ public final class DeltaDecoder {
             try readSource(at: offset, into: UnsafeMutableRawBufferPointer(start: dest, count: count))
             return
         }
-        if cacheStart < 0 || offset < cacheStart || offset + Int64(count) > cacheStart + Int64(cacheCount) {
-            // Ops jump around the old image: read what is needed plus some read-ahead.
-            let size = Int(min(Int64(Self.readAhead), source.byteCount - offset))
-            try readSource(at: offset, into: UnsafeMutableRawBufferPointer(rebasing: cache[0..<size]))
-            cacheStart = offset
-            cacheCount = size
+        var done = 0
+        while done < count {
+            let position = offset + Int64(done)
+            let block = position / ReferenceTransform.scanBlock
+            let bytes = try cachedBlock(block)
+            let from = Int(position - block * ReferenceTransform.scanBlock)
+            let step = min(count - done, bytes.count - from)
+            precondition(step > 0, "old range outside the image passed the op's bounds check")
+            (dest + done).update(from: bytes.baseAddress! + from, count: step)
+            done += step
         }
-        let from = Int(offset - cacheStart)
-        UnsafeMutableRawPointer(dest).copyMemory(from: cache.baseAddress! + from, byteCount: count)
+    }
+
+    /// Old block `block` (`[block * 64 KiB, ...)`, shorter at the image's end), from the cache or
+    /// read into its least recently used slot.
+    @inline(__always)
+    private func cachedBlock(_ block: Int64) throws(OTAError) -> UnsafeBufferPointer<UInt8> {
+        if block == lastBlock { return lastBytes }
+        lastBytes = try lookUpBlock(block)
+        lastBlock = block
+        return lastBytes
+    }
+
+    private func lookUpBlock(_ block: Int64) throws(OTAError) -> UnsafeBufferPointer<UInt8> {
+        let start = block * ReferenceTransform.scanBlock
+        let length = Int(min(ReferenceTransform.scanBlock, source.byteCount - start))
+        cacheClock &+= 1
+        var slot = 0
+        for k in 0..<Self.cacheSlots {
+            if cacheBlocks[k] == block {
+                cacheUses[k] = cacheClock
+                return UnsafeBufferPointer(
+                    start: cache.baseAddress!.assumingMemoryBound(to: UInt8.self) + k * Self.cacheBlock, count: length)
+            }
+            if cacheUses[k] < cacheUses[slot] { slot = k }
+        }
+        let bytes = UnsafeMutableRawBufferPointer(
+            rebasing: cache[(slot * Self.cacheBlock)..<(slot * Self.cacheBlock + length)])
+        // Forgotten first, so a failed read leaves no slot claiming bytes it does not hold.
+        cacheBlocks[slot] = -1
+        lastBlock = -1
+        try readSource(at: start, into: bytes)
+        cacheBlocks[slot] = block
+        cacheUses[slot] = cacheClock
+        return UnsafeBufferPointer(bytes.bindMemory(to: UInt8.self))
     }
 
     /// Makes room for `count` (≤ 256 KiB) contiguous output bytes.
@@ -631,8 +700,11 @@ public final class DeltaDecoder {
 
     private func flush() throws(OTAError) {
         guard outCount > 0 else { return }
-        let piece = [UInt8](UnsafeBufferPointer(rebasing: out[0..<outCount]))
+        let piece = UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: out[0..<outCount]))
         outCount = 0
+        outSlot = (outSlot + 1) % Self.outSlots
+        out = UnsafeMutableBufferPointer(
+            rebasing: outBuffers[(outSlot * Self.outPiece)..<((outSlot + 1) * Self.outPiece)])
         newHasher?.update(piece)
         try output(piece)
     }
@@ -671,26 +743,43 @@ private struct FrameStreams {
 }
 
 /// A hasher fed from one thread and run on a serial queue, at most `depth` pieces behind, so
-/// hashing the output overlaps decoding without holding more than a few pieces.
+/// hashing the output overlaps decoding without holding more than a few pieces. A piece is not
+/// copied: the caller keeps its bytes unchanged until `depth` more pieces have been handed in,
+/// or until `drain` or `finalize` returns.
 private final class BackgroundHasher: @unchecked Sendable {
     // Safe: `hasher` is touched only by blocks on `queue`, and by `finalize` after the queue has
-    // drained (`queue.sync`); the semaphore bounds the pieces in flight.
+    // drained (`queue.sync`); the semaphore bounds the pieces in flight, and the caller keeps
+    // each piece's bytes alive and unchanged while it may be in flight (above).
     private let hasher: Hasher
     private let queue = DispatchQueue(label: "ota.delta.hash")
     private let slots: DispatchSemaphore
-    private static let depth = 2
+    /// One piece: SHA-256 of 256 KiB takes ~0.2 ms here, several times less than decoding it,
+    /// and every piece more in flight is 256 KiB more of the decoder's peak memory.
+    static let depth = 1
+
+    /// A piece's bytes, handed to the queue (the caller's promise above makes it safe to send).
+    private struct Piece: @unchecked Sendable {
+        let bytes: UnsafeRawBufferPointer
+    }
 
     init(_ hasher: Hasher) {
         self.hasher = hasher
         slots = DispatchSemaphore(value: Self.depth)
     }
 
-    func update(_ piece: [UInt8]) {
+    /// Returns once at most `depth` pieces, this one included, are waiting or being hashed.
+    func update(_ bytes: UnsafeRawBufferPointer) {
         slots.wait()
+        let piece = Piece(bytes: bytes)
         queue.async {
-            self.hasher.update(piece)
+            self.hasher.update(piece.bytes)
             self.slots.signal()
         }
+    }
+
+    /// Waits until every piece handed in is hashed.
+    func drain() {
+        queue.sync {}
     }
 
     func finalize() -> Digest {

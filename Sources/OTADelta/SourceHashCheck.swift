@@ -44,7 +44,9 @@ final class SourceHashCheck: @unchecked Sendable {
     }
 
     private func run() -> OTAError? {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.piece, alignment: 16)
+        // Page-aligned: a copy into 16 bytes past a page boundary is slow (DeltaDecoder.pageAlignment).
+        let buffer = UnsafeMutableRawBufferPointer.allocate(
+            byteCount: Self.piece, alignment: DeltaDecoder.pageAlignment)
         defer { buffer.deallocate() }
         do throws(OTAError) {
             try Self.verify(

@@ -145,6 +145,40 @@ import Testing
         #expect(patch.count < 6_000, "patch \(patch.count) bytes")
     }
 
+    @Test func `ops that jump between many old blocks and across their edges`() throws {
+        // The decoder reads the old image through a cache of a few 64 KiB blocks and hands the
+        // new image out in 256 KiB pieces from a ring of buffers. Pieces of 3,001 old bytes taken
+        // in a scrambled order, each with one byte changed: more old blocks in play than it
+        // caches, reads straddling block edges and the short last block (1.2 MB is not a multiple
+        // of 64 KiB), and a new image of more pieces than the ring holds.
+        let old = Self.random(1_200_000, seed: 50)
+        var generator = SeededGenerator(seed: 51)
+        var new: [UInt8] = []
+        while new.count < 1_100_000 {
+            let start = Int(generator.next() % UInt64(old.count - 3001))
+            new += old[start..<(start + 3001)]
+            new[new.count - 1500] &+= 1
+        }
+        new += old.suffix(5000)
+        let patch = try Self.roundTrip(old, new)
+        // The same through a file (pread) as from memory, and through the array-piece output.
+        let directory = try TemporaryDirectory("delta-block-cache")
+        let (oldPath, patchPath, outPath) = (
+            directory.appending("old"), directory.appending("patch"), directory.appending("new")
+        )
+        try AtomicFileWriter.write(old, to: oldPath)
+        try AtomicFileWriter.write(patch, to: patchPath)
+        _ = try Delta.applyPatch(old: oldPath, patch: patchPath, output: outPath)
+        #expect(try InputFile(path: outPath).readAll(limit: Int.max) == new)
+        var pieces: [UInt8] = []
+        let decoder = DeltaDecoder(source: try FileDeltaSource(path: oldPath)) {
+            (bytes: [UInt8]) throws(OTAError) in pieces += bytes
+        }
+        try decoder.update(patch)
+        _ = try decoder.finish()
+        #expect(pieces == new)
+    }
+
     @Test(arguments: [1, 7, 4096])
     func `the decoder accepts the patch in pieces of any size`(pieceSize: Int) throws {
         // Small input pieces make xz hand out small output pieces, so op headers, ADD run

@@ -29,9 +29,13 @@ import Testing
         #expect(header.hasPrefix(language == .en ? "Time,Time source,VIN" : "时间,时间来源,车辆识别代号"))
         // One row per ECU the record names (one each here), after the header.
         #expect(String(decoding: csv, as: UTF8.self).split(separator: "\r\n").count == 49)
-        #expect(
-            String(decoding: try FileSystem.read(ws.path + "/out/records.jsonl"), as: UTF8.self).split(separator: "\n")
-                .count == 48)
+        let lines = try FileSystem.read(ws.path + "/out/records.jsonl").split(separator: 0x0a)
+        #expect(lines.count == 48)
+        // The exporter writes each line's members by hand, in byte order: every line must be
+        // the canonical JSON of what it holds (what a reader re-encoding it would get).
+        for (number, line) in lines.enumerated() {
+            #expect(try JSONValue.parse(line).bytes == Array(line), "records.jsonl line \(number + 1) is not canonical")
+        }
         let html = String(decoding: try FileSystem.read(ws.path + "/out/report.html"), as: UTF8.self)
         #expect(html.components(separatedBy: "<section class=\"vehicle\"").count == 3)
         #expect(html.contains("<ol class=\"timeline\">"))

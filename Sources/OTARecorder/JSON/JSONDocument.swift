@@ -1,4 +1,4 @@
-import OTACore
+package import OTACore
 
 /// Canonical JSON text (docs/FORMAT.md, Records) read in one pass into a flat list of nodes, for
 /// the typed readers (`JSONObjectReader`): no dictionary per object, no `String` per key, a
@@ -45,10 +45,14 @@ package final class JSONDocument: Sendable {
         self.nodes = nodes
     }
 
-    /// The canonical encoding of `value`, read back as a document (for readers given a value
-    /// built in memory or parsed from non-canonical text).
-    package convenience init(_ value: JSONValue) throws(OTAErrorBox) {
-        try self.init(canonical: value.bytes)
+    /// The canonical encoding of `value`, read back as a document: the one way a value built in
+    /// memory or parsed from non-canonical text reaches the typed readers. What the canonical
+    /// reader refuses there (nesting deeper than `maximumDepth`) is `records.malformed`, named
+    /// by `source`.
+    package static func reading(_ value: JSONValue, source: String) throws(OTAError) -> JSONDocument {
+        do { return try JSONDocument(canonical: value.bytes) } catch {
+            throw OTAError(.recordsMalformed, "\(source): \(error.message)")
+        }
     }
 
     package var root: JSONNode { JSONNode(document: self, index: 0) }

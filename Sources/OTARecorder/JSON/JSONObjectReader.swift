@@ -34,11 +34,7 @@ package struct JSONObjectReader {
 
     /// Reads a value built in memory or parsed from other text, through its canonical encoding.
     package init(_ value: JSONValue, path: String, allowed: JSONKeys) throws(OTAError) {
-        let document: JSONDocument
-        do { document = try JSONDocument(value) } catch {
-            throw OTAError(.recordsMalformed, "\(path): \(error.message)")
-        }
-        try self.init(document.root, path: path, allowed: allowed)
+        try self.init(try JSONDocument.reading(value, source: path).root, path: path, allowed: allowed)
     }
 
     private func member(_ key: String) -> JSONNode? {

@@ -220,11 +220,7 @@ package enum EntryBody: Sendable, Equatable {
     /// Reads the body of an entry of `kind` in the log of `vin` built in memory or parsed from
     /// other text (through its canonical encoding); `seq` bounds the numbers a prune may name.
     package init(kind: LogEntry.Kind, json: JSONValue, vin: String, seq: UInt64) throws(OTAError) {
-        let document: JSONDocument
-        do { document = try JSONDocument(json) } catch {
-            throw OTAError(.recordsMalformed, "entry \(seq): \(error.message)")
-        }
-        try self.init(kind: kind, json: document.root, vin: vin, seq: seq)
+        try self.init(kind: kind, json: try JSONDocument.reading(json, source: "entry \(seq)").root, vin: vin, seq: seq)
     }
 
     /// Reads the body of an entry of `kind` in the log of `vin`; `seq` bounds the numbers a

@@ -217,11 +217,7 @@ extension UpgradeRecord {
     /// Reads a record body of the log of `vin` built in memory or parsed from other text (through
     /// its canonical encoding); `source` names the input in errors.
     package init(json: JSONValue, vin: String, source: String = "record") throws(OTAError) {
-        let document: JSONDocument
-        do { document = try JSONDocument(json) } catch {
-            throw OTAError(.recordsMalformed, "\(source): \(error.message)")
-        }
-        try self.init(json: document.root, vin: vin, source: source)
+        try self.init(json: try JSONDocument.reading(json, source: source).root, vin: vin, source: source)
     }
 
     /// Reads a record body of the log of `vin`; `source` names the input in errors.

@@ -58,7 +58,19 @@ import Testing
             .recordsFieldUnknown, says: "time.tz"),
         Refusal(
             #"{"certificate":"x","key":"\#(digest)","public\#u{212A}ey":"3059","reason":"r","time":TIME}"#,
-            .recordsFieldUnknown, says: "public\u{212A}ey", kind: "key-rotation"),
+            .recordsFieldUnknown, says: "canonically equivalent to 'publicKey' but spelled with U+212A",
+            kind: "key-rotation"),
+        // The same name twice, once with U+212A KELVIN SIGN: a duplicate key to a reader that
+        // compares text by canonical equivalence (Swift's ==), two keys to one comparing bytes.
+        Refusal(
+            #"{"certificate":"x","key":"\#(digest)","publicKey":"3059","public\#u{212A}ey":"3059","reason":"r","time":TIME}"#,
+            .recordsFieldUnknown,
+            says: "public\u{212A}ey: duplicate key 'publicKey', spelled a second time with U+212A", kind: "key-rotation"
+        ),
+        Refusal(
+            #"{"outcome":"success","step":"commit","time":TIME,"tim\#u{0065}\#u{0301}":"x"}"#,
+            .recordsFieldUnknown, says: "(record).tim\u{0065}\u{0301}: not a field of the record schema (",
+            kind: "record"),
         Refusal(
             #"{"alg":"ecdsa-p256-sha256","key":"\#(digest)","sig":"00","time":TIME,"vin":"X"}"#,
             .recordsFieldUnknown, says: "(checkpoint).vin", kind: "checkpoint"),

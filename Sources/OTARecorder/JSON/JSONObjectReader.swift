@@ -19,12 +19,7 @@ package struct JSONObjectReader {
         let document = node.document
         var key = node.index + 1
         for _ in 0..<node.count {
-            guard allowed.contains(key, in: document) else {
-                throw OTAError(
-                    .recordsFieldUnknown,
-                    "\(path).\(document.string(key)): not a field of the record schema (records hold no location, no names, nothing unlisted)"
-                )
-            }
+            guard allowed.contains(key, in: document) else { throw Self.unknown(key, of: node, path: path, allowed) }
             key = Int(document.nodes[key + 1].next)
         }
         self.path = path
@@ -35,6 +30,33 @@ package struct JSONObjectReader {
     /// Reads a value built in memory or parsed from other text, through its canonical encoding.
     package init(_ value: JSONValue, path: String, allowed: JSONKeys) throws(OTAError) {
         try self.init(try JSONDocument.reading(value, source: path).root, path: path, allowed: allowed)
+    }
+
+    /// The refusal of member `key` of `object`, which `allowed` does not list by its bytes. A
+    /// name only canonically equivalent to a listed one (U+212A KELVIN SIGN for `K`) is said to
+    /// be so, and a duplicate key when the object also has the listed spelling: readers that
+    /// compare text by equivalence (Swift's `==`) read one key twice there.
+    private static func unknown(_ key: Int, of object: JSONNode, path: String, _ allowed: JSONKeys) -> OTAError {
+        let document = object.document
+        let name = document.string(key)
+        guard let twin = allowed.names.first(where: { $0 == name }) else {
+            return OTAError(
+                .recordsFieldUnknown,
+                "\(path).\(name): not a field of the record schema (records hold no location, no names, nothing unlisted)"
+            )
+        }
+        let spelled = name.unicodeScalars.filter { !$0.isASCII }
+            .map { "U+" + String($0.value, radix: 16, uppercase: true) }.joined(separator: " ")
+        if document.member(twin, of: object.index) != nil {
+            return OTAError(
+                .recordsFieldUnknown,
+                "\(path).\(name): duplicate key '\(twin)', spelled a second time with \(spelled), canonically equivalent to it; names are compared by their UTF-8 bytes"
+            )
+        }
+        return OTAError(
+            .recordsFieldUnknown,
+            "\(path).\(name): not a field of the record schema: canonically equivalent to '\(twin)' but spelled with \(spelled); names are compared by their UTF-8 bytes"
+        )
     }
 
     private func member(_ key: String) -> JSONNode? {

@@ -126,6 +126,39 @@ import Testing
         #expect(order == order.sorted())
     }
 
+    @Test func `a stored body that is not the canonical text the vehicle wrote is refused, not re-encoded`() throws {
+        let ws = Workspace(); defer { ws.cleanup() }
+        let key = try PrivateKey.generate(.p256)
+        let store = try SQLiteRecordStore(path: ws.path + "/fleet.db", mode: .create)
+        _ = try Fleet.log(at: ws.path + "/v1", vin: "VIN00000000000001", key: key, count: 4)
+        _ = try FleetIngest.ingest(log: ws.path + "/v1", publicKey: try key.publicKey, into: store)
+        var stored: [StoredEntry] = []
+        try store.entries(matching: RecordFilter(kinds: [.record])) { stored.append($0) }
+        let entry = try #require(stored.first)
+        // As stored, the body reads directly and is its own canonical bytes.
+        #expect(Array(try entry.document().root.canonicalBytes) == Array(entry.body.utf8))
+        _ = try entry.decoded()
+        // The same record spelled another way (what a lenient reader accepts and re-encodes): the
+        // hash and the checkpoints cover the bytes the vehicle wrote, so these were changed in
+        // the store and are reported with the canonical reader's fault.
+        #expect(entry.body.contains(#""attempt":"A0""#))
+        for (body, fault) in [
+            (entry.body.replacingOccurrences(of: ",", with: ", "), "whitespace"),
+            (entry.body.replacingOccurrences(of: #""attempt":"A0""#, with: #""attempt":"\u00410""#), "\\u escape"),
+        ] {
+            var changed = entry
+            changed.body = body
+            #expect(body != entry.body)
+            let reads: [() throws -> Void] = [{ _ = try changed.document() }, { _ = try changed.decoded() }]
+            for read in reads {
+                let caught = #expect(throws: OTAError.self) { try read() }
+                #expect(caught?.code == .recordsMalformed)
+                #expect(caught?.message.hasPrefix("stored entry \(entry.seq) of VIN00000000000001:") == true)
+                #expect(caught?.message.contains(fault) == true, "\(caught?.message ?? "")")
+            }
+        }
+    }
+
     @Test func `the register answers what a vehicle ran and which vehicles run a SWIN now`() throws {
         let ws = Workspace(); defer { ws.cleanup() }
         let store = try Fleet.store(ws, vehicles: 3, count: 40)

@@ -37,12 +37,18 @@ public struct StoredEntry: Sendable, Equatable {
         try EntryBody(kind: kind, json: try document().root, vin: vin, seq: seq)
     }
 
-    /// The body as a document: read directly when it is the canonical text the vehicle wrote,
-    /// else through the strict reader and its canonical encoding.
+    /// The body as a document, read with the canonical reader only. The store holds only bodies
+    /// of verified logs, whose bytes the verifier required to be canonical (they are what the
+    /// entry's hash and the checkpoints cover); a body that is not canonical was changed in the
+    /// store since, and is refused with the canonical reader's fault rather than re-encoded
+    /// (which would export bytes the vehicle never wrote, beside evidence that no longer
+    /// matches them).
     package func document() throws(OTAError) -> JSONDocument {
-        if let document = try? JSONDocument(canonical: body.utf8) { return document }
-        do { return try JSONDocument(try JSONValue.parse(Array(body.utf8))) } catch {
-            throw OTAError(.recordsMalformed, "stored entry \(seq) of \(vin): \(error.message)")
+        do { return try JSONDocument(canonical: body.utf8) } catch {
+            throw OTAError(
+                .recordsMalformed,
+                "stored entry \(seq) of \(vin): not the canonical JSON the vehicle wrote (changed in the store?): \(error.message)"
+            )
         }
     }
 

@@ -13,7 +13,11 @@
 # database size, load average), the store's size on disk, query and export seconds and the
 # machine's load average (bench/results/fleet.json, or $FLEET_RESULTS; docs/PERFORMANCE.md).
 # bench/fleet-ingest.sh runs it at 100,000 × 100 on PostgreSQL. FLEET_KEEP=1 keeps the work
-# directory (logs, certificates, the stopped store) for inspection.
+# directory (logs, certificates, the stopped store) for inspection. FLEET_MONTHS=N spreads the
+# vehicles over N months ending in January 2026 (vehicle blocks starting a month apart: N monthly
+# partitions on PostgreSQL, 120 for ten years of records), so that the per-vehicle queries run on a
+# store as many months deep; on PostgreSQL the plan of one vehicle's read is then printed too
+# (partitions scanned, planning and execution time), unbounded and bounded by its months.
 # Usage: bench/fleet.sh [path/to/ota]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +27,7 @@ service=$(dirname "$ota")/ota-fleet
 [ -x "$service" ] || { echo "bench/fleet.sh: $service is missing (swift build -c release --product ota-fleet)" >&2; exit 1; }
 vehicles=${FLEET_VEHICLES:-1000} records=${FLEET_RECORDS:-1000} concurrency=${FLEET_CONCURRENCY:-32} repeats=${FLEET_REPEATS:-3}
 stores=${FLEET_STORES:-sqlite postgres} interval=${FLEET_SAMPLE:-30} jobs=${FLEET_JOBS:-1}
+months=${FLEET_MONTHS:-1}
 # The period the period queries ask for (one day by default; the simulated records are an hour apart).
 from=${FLEET_FROM:-2026-01-10T00:00:00Z} to=${FLEET_TO:-2026-01-11T00:00:00Z}
 pki=keys-sample/intl
@@ -57,7 +62,19 @@ parallel() {
 }
 simulate_share() {
     local first=$(( $1 * vehicles / jobs )) end=$(( ($1 + 1) * vehicles / jobs ))
-    "$rig" simulate "$work/logs" --key "$work/device.key" --first "$first" --vehicles "$((end - first))" --records "$records" >/dev/null
+    if [ "$months" -le 1 ]; then
+        "$rig" simulate "$work/logs" --key "$work/device.key" --first "$first" --vehicles "$((end - first))" --records "$records" >/dev/null
+        return
+    fi
+    # Block g of the vehicles starts g months after the first month (the last block in January 2026).
+    local k=$first block start
+    while [ "$k" -lt "$end" ]; do
+        block=$(( k * months / vehicles )) start=$(( ((block + 1) * vehicles + months - 1) / months ))
+        [ "$start" -gt "$end" ] && start=$end
+        "$rig" simulate "$work/logs" --key "$work/device.key" --first "$k" --vehicles "$((start - k))" --records "$records" \
+            --start "$(date -u -d "2026-01-01 -$((months - 1 - block)) months" +%Y-%m-%dT00:00:00Z)" >/dev/null
+        k=$start
+    done
 }
 step=$(now)
 parallel simulate_share
@@ -188,6 +205,24 @@ for kind in $stores; do
         [ "$seconds" = failed ] && seconds='"failed"'
         queries+=("{\"query\":\"$name\",\"path\":\"$path\",\"seconds\":$seconds,\"bytes\":${bytes:-0}}")
     done
+    if [ $kind = postgres ]; then
+        # One vehicle's read as PostgreSQL plans it: by VIN alone (every month's partition), and
+        # bounded by the months vehicle_month lists for it (the store's reads since schema 2).
+        partitions=$(scripts/postgres-server.sh psql "$work/pg" "SELECT count(*) FROM pg_inherits WHERE inhparent = 'entry'::regclass")
+        select="SELECT vin, seq, hash, prev, kind, time, body FROM entry WHERE vin = '$vin_one'"
+        bounded=$(scripts/postgres-server.sh psql "$work/pg" "SELECT string_agg(format('(time >= %L AND time < %L)',
+            to_char(to_date(month::text, 'YYYYMM'), 'YYYY-MM-DD\"T00:00:00.000Z\"'),
+            to_char(to_date(month::text, 'YYYYMM') + interval '1 month', 'YYYY-MM-DD\"T00:00:00.000Z\"')), ' OR ')
+            FROM vehicle_month WHERE vin = '$vin_one'" 2>/dev/null || true)
+        for shape in unbounded bounded; do
+            sql="$select ORDER BY seq LIMIT 500"
+            if [ $shape = bounded ]; then [ -n "$bounded" ] || continue; sql="$select AND ($bounded) ORDER BY seq LIMIT 500"; fi
+            for _ in 1 2 3; do
+                scripts/postgres-server.sh psql "$work/pg" "EXPLAIN (ANALYZE, SUMMARY) $sql" > "$work/plan-$shape.txt"
+            done
+            echo "fleet $kind: one vehicle's read, $shape: $(grep -Ec ' on entry_p[0-9]+ ' "$work/plan-$shape.txt") of $partitions partitions scanned, $(grep -E '^(Planning|Execution) Time' "$work/plan-$shape.txt" | tr '\n' ' ')(third run)"
+        done
+    fi
     peak=$(awk '/VmHWM/ {print $2}' /proc/$server_pid/status)
     load_after=$(cut -d' ' -f1 /proc/loadavg)
     echo "fleet $kind: done $(date -u +%H:%M:%S) UTC; peak RSS since the stream began ${peak} KiB; load average ${load_before} -> ${load_after}"

@@ -220,6 +220,86 @@ import Testing
         }
     }
 
+    @Test
+    func `a read by VIN on PostgreSQL plans only the partitions of that vehicle's months, before and after a purge`()
+        throws
+    {
+        let ws = TempDirectory(); defer { ws.cleanup() }
+        let url = try PostgresServer.newDatabase()
+        var store = try PostgresRecordStore(url: url, connections: 4)
+        defer { store.close() }
+        let key = try PrivateKey.generate(.p256)
+        // VIN …1: a record a day for 1,200 days (40 months from 2026-01); …2: 40 days from
+        // 2027-06-01 (June and July 2027); …3: two days from 2027-07-01.
+        let logs: [(String, String, Int)] = [
+            ("VIN00000000000001", "2026-01-01", 1200), ("VIN00000000000002", "2027-06-01", 40),
+            ("VIN00000000000003", "2027-07-01", 2),
+        ]
+        for (vin, day, count) in logs {
+            let clock = ManualClock(RecordTime.parse(day + "T00:00:00.000Z")!)
+            _ = try FleetFixture.log(at: ws.path + "/" + vin, vin: vin, key: key, count: count, clock: clock)
+            _ = try FleetIngest.ingest(log: ws.path + "/" + vin, publicKey: try key.publicKey, into: store)
+        }
+        #expect(try store.partitions().count >= 40)
+        func expectPlans(_ vin: String, _ months: [String], _ comment: String) throws {
+            for read in PostgresRecordStore.VehicleRead.allCases {
+                let planned = Set(try store.plannedPartitions(read, vin: vin))
+                #expect(planned == Set(months.map { "entry_p" + $0 }), "\(comment) \(vin) \(read): \(planned.sorted())")
+            }
+        }
+        func expectReads(_ vin: String) throws {
+            // What the bounded reads return is what the vehicle has: its chain whole, in order.
+            let count = try store.count(matching: RecordFilter(vin: vin, kinds: []))
+            var entries: [UInt64] = []
+            try store.entries(matching: RecordFilter(vin: vin, kinds: [])) { entries.append($0.seq) }
+            var chain: [UInt64] = []
+            let head = try #require(try store.vehicle(vin)).headSeq
+            try store.chain(of: vin, from: 0, through: head) { chain.append($0.seq) }
+            let first = try #require(entries.first)
+            #expect(entries == Array(first...head) && chain == entries && count == entries.count, "\(vin)")
+            #expect(try store.checkpoint(of: vin, atOrAfter: first) != nil, "\(vin)")
+        }
+        let all = try store.plannedPartitions(.chain, vin: "VIN00000000000001")
+        #expect(all.count >= 40, "\(all)")
+        try expectPlans("VIN00000000000002", ["202706", "202707"], "stored:")
+        try expectPlans("VIN00000000000003", ["202707"], "stored:")
+        try expectPlans("VIN00000000000009", [], "unknown:")
+        for (vin, _, _) in logs { try expectReads(vin) }
+        #expect(try store.count(matching: RecordFilter(vin: "VIN00000000000009", kinds: [])) == 0)
+        #expect(try store.checkpoint(of: "VIN00000000000009", atOrBefore: 5) == nil)
+
+        // A store of schema 1 (no vehicle_month) learns the months when it is opened.
+        store.close()
+        let (status, output) = Shell.run([
+            "psql", url.replacingOccurrences(of: "postgres://ota@/", with: "postgresql://ota@/"), "-qAt", "-c",
+            "DROP TABLE vehicle_month; UPDATE ota_schema SET version = 1",
+        ])
+        #expect(status == 0, "\(output)")
+        store = try PostgresRecordStore(url: url, connections: 4)
+        try expectPlans("VIN00000000000002", ["202706", "202707"], "migrated:")
+        try expectPlans("VIN00000000000003", ["202707"], "migrated:")
+
+        // A purge before 2027-07-05 drops June 2027 and older and cuts July row by row: …2 keeps
+        // July; …3 had nothing after the cutoff, and its July stays listed (a month listed
+        // without entries costs one partition; the next purge drops it) while it reads as empty.
+        let cutoff = RecordTime.parse("2027-07-05T00:00:00.000Z")!
+        let now = RecordTime.adding(years: 10, to: cutoff).addingTimeInterval(86_400)
+        _ = try FleetPurge.purge(
+            .init(before: cutoff, now: now, reason: "retention: 10 years", clockOverride: "test clock"),
+            store: store, signer: try SamplePKIFiles().compliance(), systemTime: now)
+        try expectPlans("VIN00000000000002", ["202707"], "purged:")
+        try expectPlans("VIN00000000000003", ["202707"], "purged:")
+        // …1 recorded daily to 15 April 2029: July 2027 to April 2029 are left.
+        try expectPlans(
+            "VIN00000000000001", (202707...202904).filter { (1...12).contains($0 % 100) }.map(String.init), "purged:")
+        #expect(try store.count(matching: RecordFilter(vin: "VIN00000000000003", kinds: [])) == 0)
+        try expectReads("VIN00000000000002")
+        #expect(
+            try store.count(matching: RecordFilter(vin: "VIN00000000000002", kinds: []))
+                == store.count(
+                    matching: RecordFilter(vin: "VIN00000000000002", from: "2027-07-05T00:00:00.000Z", kinds: [])))
+    }
+
     @Test func `the PostgreSQL store refuses a schema it does not know`() throws {
         let url = try PostgresServer.newDatabase()
         let store = try PostgresRecordStore(url: url)

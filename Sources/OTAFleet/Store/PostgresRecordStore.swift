@@ -15,6 +15,10 @@ import Synchronization
 ///   `partition_drop`) and deletes rows only in the month the cutoff falls in;
 /// - queries are indexed by VIN, campaign, bundle, ECU (GIN over the ECU array), time, and the
 ///   register by current SWIN and RXSWIN;
+/// - `vehicle_month` lists the months each vehicle has entries in (written in the transaction
+///   that stores the entries, a month cleared by the purge that drops it): a read by VIN first reads
+///   that list and names those months' time ranges, so PostgreSQL plans and scans only their
+///   partitions (a VIN names no time; unbounded, it visits every month, 120 after ten years);
 /// - connections come from a bounded pool; entries stream through a server-side cursor in pages
 ///   of 500 rows (one vehicle's chain in pages by entry number), so memory does not grow with
 ///   the result; every round trip counts (a thread hop each way and PostgreSQL's process), so a
@@ -50,7 +54,8 @@ public final class PostgresRecordStore: RecordStore, Sendable {
     /// Closes the pool's connections.
     public func close() { pool.close() }
 
-    static let schemaVersion = 1
+    /// 2 added `vehicle_month` (a store of schema 1 is migrated when opened).
+    static let schemaVersion = 2
     /// Rows per multi-row INSERT: 13 binds an entry, well under PostgreSQL's 65,535 per statement.
     static let batchRows = 1000
     /// The first key of the per-vehicle advisory locks (the second is the VIN's hash), apart
@@ -67,6 +72,14 @@ public final class PostgresRecordStore: RecordStore, Sendable {
             let rows = try Self.run(connection, "SELECT version FROM ota_schema", what: "read the schema version")
             var version: Int? = nil
             for row in rows { version = try Self.decode(row, "version", Int.self) }
+            if version == 1 {
+                try Self.script(
+                    connection,
+                    "BEGIN;\n" + Self.vehicleMonthSchema + Self.vehicleMonthFill
+                        + "UPDATE ota_schema SET version = \(Self.schemaVersion);\nCOMMIT;\n",
+                    what: "migrate the schema to version \(Self.schemaVersion)")
+                return
+            }
             if let version {
                 guard version == Self.schemaVersion else {
                     throw OTAError(
@@ -109,12 +122,27 @@ public final class PostgresRecordStore: RecordStore, Sendable {
                 CREATE TABLE partition_drop (
                     id bigserial PRIMARY KEY, partition text NOT NULL, range_from text NOT NULL, range_to text NOT NULL,
                     row_count bigint NOT NULL, dropped_at text NOT NULL);
-                INSERT INTO ota_schema (version) VALUES (\(Self.schemaVersion));
-                COMMIT;
 
-                """, what: "create the schema")
+                """ + Self.vehicleMonthSchema + """
+                    INSERT INTO ota_schema (version) VALUES (\(Self.schemaVersion));
+                    COMMIT;
+
+                    """, what: "create the schema")
         }
     }
+
+    /// The months (`YYYYMM`) each vehicle has entries in; by month too, for the purge.
+    static let vehicleMonthSchema = """
+        CREATE TABLE vehicle_month (vin text NOT NULL, month integer NOT NULL, PRIMARY KEY (vin, month));
+        CREATE INDEX vehicle_month_month ON vehicle_month (month);
+
+        """
+    /// Fills `vehicle_month` from the stored entries (migrating a store of schema 1).
+    static let vehicleMonthFill = """
+        INSERT INTO vehicle_month (vin, month)
+        SELECT DISTINCT vin, (substr(time, 1, 4) || substr(time, 6, 2))::integer FROM entry;
+
+        """
 
     // MARK: Months and partitions
 
@@ -282,6 +310,13 @@ public final class PostgresRecordStore: RecordStore, Sendable {
             created.withLock { _ = $0.insert(month) }
         }
 
+        struct VehicleMonth: Hashable, Sendable {
+            var vin: String
+            var month: Int
+        }
+        /// The vehicles' months this transaction has written to `vehicle_month`.
+        let written = Mutex<Set<VehicleMonth>>([])
+
         /// Entries waiting for their multi-row INSERT (written at `batchRows`, and before commit).
         let pendingEntries = Mutex<[(StoredEntry, EntryBody)]>([])
         let pendingChanges = Mutex<[SoftwareChange]>([])
@@ -327,8 +362,30 @@ public final class PostgresRecordStore: RecordStore, Sendable {
             }
             if !entries.isEmpty {
                 var months: Set<Int> = []
-                for (entry, _) in entries { months.insert(try PostgresRecordStore.month(of: entry.time)) }
+                var vehicleMonths: [VehicleMonth] = []
+                for (entry, _) in entries {
+                    let month = try PostgresRecordStore.month(of: entry.time)
+                    months.insert(month)
+                    let pair = VehicleMonth(vin: entry.vin, month: month)
+                    if written.withLock({ $0.insert(pair).inserted }) { vehicleMonths.append(pair) }
+                }
                 for month in months.sorted() { try ensurePartition(month) }
+                if !vehicleMonths.isEmpty {
+                    // In this transaction, so that a reader that sees an entry sees its month.
+                    var binds = PostgresBindings(capacity: vehicleMonths.count * 2)
+                    var rows: [String] = []
+                    for pair in vehicleMonths {
+                        binds.append(pair.vin)
+                        binds.append(Int32(pair.month))
+                        rows.append("($\(binds.count - 1),$\(binds.count))")
+                    }
+                    try PostgresRecordStore.run(
+                        connection,
+                        PostgresQuery(
+                            unsafeSQL: "INSERT INTO vehicle_month (vin, month) VALUES \(rows.joined(separator: ",")) "
+                                + "ON CONFLICT DO NOTHING", binds: binds),
+                        what: "store the months of \(vehicleMonths.count) vehicles' entries")
+                }
                 var binds = PostgresBindings(capacity: entries.count * 13)
                 var rows: [String] = []
                 rows.reserveCapacity(entries.count)
@@ -485,6 +542,15 @@ public final class PostgresRecordStore: RecordStore, Sendable {
                 what: "delete entries before \(cutoff)")
             deleted +=
                 try rows.first.map { row throws(OTAError) in try PostgresRecordStore.decode(row, "n", Int64.self) } ?? 0
+            // The vehicles' months follow the dropped months. The cutoff's month stays listed for
+            // every vehicle that had entries in it, even one left with none there: a listed month
+            // without entries costs a read one partition, a month missing from the list would
+            // hide entries (an upload storing one there meanwhile, unseen by this statement,
+            // would find its month still listed and add nothing); the next purge drops it.
+            try PostgresRecordStore.run(
+                connection, "DELETE FROM vehicle_month WHERE month < \(Int32(cutoffMonth))",
+                what: "forget the purged months")
+            written.withLock { $0 = $0.filter { $0.month >= cutoffMonth } }
             return Int(deleted)
         }
 
@@ -506,13 +572,45 @@ public final class PostgresRecordStore: RecordStore, Sendable {
 
     // MARK: Reading
 
-    private static func whereClause(_ filter: RecordFilter) throws(OTAError) -> (String, PostgresBindings) {
+    /// The vehicle's months as a condition on `time` for `query`, from `vehicle_month`: adjacent
+    /// months make one range, and the bounds are literals (ours, made from numbers) so that
+    /// PostgreSQL prunes the other months' partitions when it plans. Nil when the vehicle has no
+    /// entries.
+    private static func monthCondition(_ vin: String, _ connection: PostgresConnection) throws(OTAError) -> String? {
+        let rows = try run(
+            connection, "SELECT month FROM vehicle_month WHERE vin = \(vin) ORDER BY month",
+            what: "read the months of \(vin)")
+        var ranges: [(from: Int, to: Int)] = []
+        for row in rows {
+            let month = Int(try decode(row, "month", Int32.self))
+            let (from, _) = bounds(of: month)
+            if let last = ranges.last, bounds(of: last.to).from == from {
+                ranges[ranges.count - 1].to = month
+            } else {
+                ranges.append((month, month))
+            }
+        }
+        if ranges.isEmpty { return nil }
+        return "("
+            + ranges.map { range in
+                "(time >= '\(bounds(of: range.from).from)' AND time < '\(bounds(of: range.to).to)')"
+            }.joined(separator: " OR ") + ")"
+    }
+
+    /// The WHERE clause of `filter`; with a VIN, its months bound the time (nil: no entries).
+    private static func whereClause(_ filter: RecordFilter, _ connection: PostgresConnection) throws(OTAError) -> (
+        String, PostgresBindings
+    )? {
         var conditions: [String] = []
         var binds = PostgresBindings()
         func add(_ sql: String, _ value: String?) {
             guard let value else { return }
             binds.append(value)
             conditions.append(sql.replacingOccurrences(of: "?", with: "$\(binds.count)"))
+        }
+        if let vin = filter.vin {
+            guard let months = try monthCondition(vin, connection) else { return nil }
+            conditions.append(months)
         }
         add("vin = ?", filter.vin)
         add("campaign = ?", filter.campaign)
@@ -549,22 +647,28 @@ public final class PostgresRecordStore: RecordStore, Sendable {
     /// Rows a cursor hands over per round trip, and the most a chain read holds at once.
     static let pageRows = 500
 
-    /// Rows of `query` through a cursor, `pageRows` at a time, each handed to `body` on this thread.
-    private func stream(_ query: PostgresQuery, _ body: (StoredEntry) throws(OTAError) -> Void) throws(OTAError) {
+    /// Rows of the query `make` returns (nil: none) through a cursor, `pageRows` at a time, each
+    /// handed to `body` on this thread; `make` runs in the read's transaction.
+    private func stream(
+        _ make: (PostgresConnection) throws(OTAError) -> PostgresQuery?, _ body: (StoredEntry) throws(OTAError) -> Void
+    ) throws(OTAError) {
         try pool.withConnection { connection throws(OTAError) in
             try Self.run(connection, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", what: "begin a read")
             do throws(OTAError) {
-                try Self.run(
-                    connection,
-                    PostgresQuery(unsafeSQL: "DECLARE ota_rows NO SCROLL CURSOR FOR " + query.sql, binds: query.binds),
-                    what: "open a cursor")
-                while true {
-                    let rows = try Self.run(
-                        connection, PostgresQuery(unsafeSQL: "FETCH \(Self.pageRows) FROM ota_rows"),
-                        what: "read entries")
-                    for row in rows { try body(try Self.entry(row)) }
-                    // A short page is the last: no round trip to learn that the cursor is done.
-                    if rows.count < Self.pageRows { break }
+                if let query = try make(connection) {
+                    try Self.run(
+                        connection,
+                        PostgresQuery(
+                            unsafeSQL: "DECLARE ota_rows NO SCROLL CURSOR FOR " + query.sql, binds: query.binds),
+                        what: "open a cursor")
+                    while true {
+                        let rows = try Self.run(
+                            connection, PostgresQuery(unsafeSQL: "FETCH \(Self.pageRows) FROM ota_rows"),
+                            what: "read entries")
+                        for row in rows { try body(try Self.entry(row)) }
+                        // A short page is the last: no round trip to learn that the cursor is done.
+                        if rows.count < Self.pageRows { break }
+                    }
                 }
                 try Self.run(connection, "COMMIT", what: "end a read")
             } catch {
@@ -574,42 +678,66 @@ public final class PostgresRecordStore: RecordStore, Sendable {
         }
     }
 
+    private static func entriesQuery(_ filter: RecordFilter, _ connection: PostgresConnection) throws(OTAError)
+        -> PostgresQuery?
+    {
+        guard let (clause, binds) = try whereClause(filter, connection) else { return nil }
+        return PostgresQuery(
+            unsafeSQL: "SELECT vin, seq, hash, prev, kind, time, body FROM entry\(clause) ORDER BY vin, seq",
+            binds: binds)
+    }
+
     public func entries(matching filter: RecordFilter, _ body: (StoredEntry) throws(OTAError) -> Void) throws(OTAError)
     {
-        let (clause, binds) = try Self.whereClause(filter)
-        try stream(
-            PostgresQuery(
-                unsafeSQL: "SELECT vin, seq, hash, prev, kind, time, body FROM entry\(clause) ORDER BY vin, seq",
-                binds: binds), body)
+        try stream({ connection throws(OTAError) in try Self.entriesQuery(filter, connection) }, body)
+    }
+
+    private static func countQuery(_ filter: RecordFilter, _ connection: PostgresConnection) throws(OTAError)
+        -> PostgresQuery?
+    {
+        guard let (clause, binds) = try whereClause(filter, connection) else { return nil }
+        return PostgresQuery(unsafeSQL: "SELECT COUNT(*) AS n FROM entry\(clause)", binds: binds)
     }
 
     public func count(matching filter: RecordFilter) throws(OTAError) -> Int {
-        let (clause, binds) = try Self.whereClause(filter)
-        return try pool.withConnection { connection throws(OTAError) -> Int in
-            let rows = try Self.run(
-                connection, PostgresQuery(unsafeSQL: "SELECT COUNT(*) AS n FROM entry\(clause)", binds: binds),
-                what: "count entries")
+        try pool.withConnection { connection throws(OTAError) -> Int in
+            guard let query = try Self.countQuery(filter, connection) else { return 0 }
+            let rows = try Self.run(connection, query, what: "count entries")
             return Int(try rows.first.map { row throws(OTAError) in try Self.decode(row, "n", Int64.self) } ?? 0)
         }
+    }
+
+    private static func chainQuery(_ vin: String, months: String, low: Int64, high: Int64) -> PostgresQuery {
+        var query = PostgresQuery(
+            unsafeSQL: "SELECT vin, seq, hash, prev, kind, time, body FROM entry WHERE \(months) AND vin = $1 "
+                + "AND seq >= $2 AND seq <= $3 ORDER BY seq LIMIT \(pageRows)")
+        query.binds.append(vin)
+        query.binds.append(low)
+        query.binds.append(high)
+        return query
     }
 
     public func chain(of vin: String, from: UInt64, through: UInt64, _ body: (StoredEntry) throws(OTAError) -> Void)
         throws(OTAError)
     {
-        // Pages by entry number, each one statement: no transaction and cursor (4 more round
-        // trips) around a range that usually fits one page; an export reads one per vehicle.
-        // Stored entries never change; a purge running meanwhile could only remove old ones,
-        // which the caller's chain check would then miss (a gap, never a wrong entry).
+        // Pages by entry number, each one statement (after the vehicle's months): no transaction
+        // and cursor (4 more round trips) around a range that usually fits one page; an export
+        // reads one per vehicle. Stored entries never change; a purge running meanwhile could
+        // only remove old ones, which the caller's chain check would then miss (a gap, never a
+        // wrong entry). The months are those of every entry committed before they are read, so
+        // of every entry up to a head read before.
         var low = try Self.signed(from)
         let high = try Self.signed(through)
+        guard low <= high,
+            let months = try pool.withConnection({ connection throws(OTAError) in
+                try Self.monthCondition(vin, connection)
+            })
+        else { return }
         while low <= high {
             let rows = try pool.withConnection { connection throws(OTAError) in
                 try Self.run(
-                    connection,
-                    """
-                    SELECT vin, seq, hash, prev, kind, time, body FROM entry
-                    WHERE vin = \(vin) AND seq >= \(low) AND seq <= \(high) ORDER BY seq LIMIT \(Self.pageRows)
-                    """, what: "read the chain of \(vin)")
+                    connection, Self.chainQuery(vin, months: months, low: low, high: high),
+                    what: "read the chain of \(vin)")
             }
             var last = low
             for row in rows {
@@ -622,24 +750,65 @@ public final class PostgresRecordStore: RecordStore, Sendable {
         }
     }
 
-    private func checkpointSeq(_ query: PostgresQuery) throws(OTAError) -> UInt64? {
-        try pool.withConnection { connection throws(OTAError) -> UInt64? in
-            let rows = try Self.run(connection, query, what: "find a checkpoint")
+    private static func checkpointQuery(_ vin: String, months: String, atOrBefore: Bool, bound: Int64)
+        -> PostgresQuery
+    {
+        var query = PostgresQuery(
+            unsafeSQL: "SELECT \(atOrBefore ? "MAX" : "MIN")(seq) AS seq FROM entry WHERE \(months) AND vin = $1 "
+                + "AND kind = 'checkpoint' AND seq \(atOrBefore ? "<=" : ">=") $2")
+        query.binds.append(vin)
+        query.binds.append(bound)
+        return query
+    }
+
+    private func checkpointSeq(of vin: String, atOrBefore: Bool, _ seq: UInt64) throws(OTAError) -> UInt64? {
+        let bound = try Self.signed(seq)
+        return try pool.withConnection { connection throws(OTAError) -> UInt64? in
+            guard let months = try Self.monthCondition(vin, connection) else { return nil }
+            let rows = try Self.run(
+                connection, Self.checkpointQuery(vin, months: months, atOrBefore: atOrBefore, bound: bound),
+                what: "find a checkpoint")
             guard let row = rows.first, let value = try Self.decode(row, "seq", Int64?.self) else { return nil }
             return try Self.unsigned(value)
         }
     }
 
     public func checkpoint(of vin: String, atOrBefore seq: UInt64) throws(OTAError) -> UInt64? {
-        let bound = try Self.signed(seq)
-        return try checkpointSeq(
-            "SELECT MAX(seq) AS seq FROM entry WHERE vin = \(vin) AND kind = 'checkpoint' AND seq <= \(bound)")
+        try checkpointSeq(of: vin, atOrBefore: true, seq)
     }
 
     public func checkpoint(of vin: String, atOrAfter seq: UInt64) throws(OTAError) -> UInt64? {
-        let bound = try Self.signed(seq)
-        return try checkpointSeq(
-            "SELECT MIN(seq) AS seq FROM entry WHERE vin = \(vin) AND kind = 'checkpoint' AND seq >= \(bound)")
+        try checkpointSeq(of: vin, atOrBefore: false, seq)
+    }
+
+    /// A per-vehicle read, for `plannedPartitions`.
+    package enum VehicleRead: CaseIterable, Sendable { case entries, count, chain, checkpoint }
+
+    /// The partitions of `entry` PostgreSQL's plan for `read` of `vin` scans (`EXPLAIN`), built
+    /// the way the read builds its statement: what a test and the benchmark count.
+    package func plannedPartitions(_ read: VehicleRead, vin: String) throws(OTAError) -> [String] {
+        try pool.withConnection { connection throws(OTAError) -> [String] in
+            let months = try Self.monthCondition(vin, connection) ?? "false"
+            let query: PostgresQuery?
+            switch read {
+            case .entries: query = try Self.entriesQuery(RecordFilter(vin: vin, kinds: []), connection)
+            case .count: query = try Self.countQuery(RecordFilter(vin: vin, kinds: []), connection)
+            case .chain: query = Self.chainQuery(vin, months: months, low: 0, high: Int64.max)
+            case .checkpoint: query = Self.checkpointQuery(vin, months: months, atOrBefore: false, bound: 0)
+            }
+            guard let query else { return [] }
+            let rows = try Self.run(
+                connection, PostgresQuery(unsafeSQL: "EXPLAIN (FORMAT JSON) " + query.sql, binds: query.binds),
+                what: "explain a read of \(vin)")
+            var plan = ""
+            for row in rows { plan += try Self.decode(row, "QUERY PLAN", String.self) }
+            // Each scanned partition is a "Relation Name" of the plan.
+            var names: [String] = []
+            for part in plan.components(separatedBy: "\"Relation Name\": \"").dropFirst() {
+                if let end = part.firstIndex(of: "\""), part.hasPrefix("entry_p") { names.append(String(part[..<end])) }
+            }
+            return names.sorted()
+        }
     }
 
     private static func change(_ row: PostgresRow) throws(OTAError) -> SoftwareChange {

@@ -10,19 +10,17 @@ final class ReferenceAnalysis {
     /// Every site of the old image, in offset order (the decoder finds the same ones per block);
     /// empty from `init` until `unpackOldSites`.
     private(set) var oldSites: [ReferenceSite]
-    /// `oldSites` while packed (`pack`): per site its offset step, kind and context.
-    private var packedOldSites: [UInt8] = []
-    private var packedOldSiteCount = 0
+    /// `oldSites` while packed.
+    private var packedOldSites = PackedSites([])
     /// Whether AArch64 ADRPs are paired with their uses (format 4): only when the old image
     /// holds AArch64 code, so other patches stay format 3.
     let pairs: Bool
     /// The images with reference fields cleared, for matching only (empty once released).
     private(set) var maskedOld: UnsafeMutableBufferPointer<UInt8>
     private(set) var maskedNew: UnsafeMutableBufferPointer<UInt8>
-    /// The new image's sites, packed as the old ones are (`pack`): enough to make the
-    /// masked new image again after `releaseMaskedNew`.
-    private let packedNewSites: [UInt8]
-    private let packedNewSiteCount: Int
+    /// The new image's sites, packed: enough to make the masked new image again after
+    /// `releaseMaskedNew`.
+    private let packedNewSites: PackedSites
     /// Room for one ADD's predicted old bytes (the writer's scratch).
     let scratch = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: PatchFrame.maxOpLength)
 
@@ -51,14 +49,12 @@ final class ReferenceAnalysis {
         doneWithOld()
         maskedOld = Self.masked(old, oldSites, evict: evictOld)
         // Nothing reads the old sites until every op is known (`unpackOldSites`).
-        packedOldSites = Self.pack(oldSites)
-        packedOldSiteCount = oldSites.count
+        packedOldSites = PackedSites(oldSites)
         self.oldSites = []
         let newSites = Self.sites(of: new, regions: newRegions, pairs: self.pairs)
         doneWithNew()
         maskedNew = Self.masked(new, newSites, evict: evictNew)
-        packedNewSites = Self.pack(newSites)
-        packedNewSiteCount = newSites.count
+        packedNewSites = PackedSites(newSites)
     }
 
     deinit {
@@ -93,7 +89,7 @@ final class ReferenceAnalysis {
     func remaskedNew(_ new: UnsafeBufferPointer<UInt8>, evict: (() -> Void)?) -> UnsafeBufferPointer<UInt8> {
         if maskedNew.baseAddress != nil || new.isEmpty { return UnsafeBufferPointer(maskedNew) }
         let copy = Self.copy(new, evict: evict)
-        Self.forEachPacked(packedNewSites, count: packedNewSiteCount) { Self.mask(copy, at: $0) }
+        packedNewSites.forEach { Self.mask(copy, at: $0) }
         maskedNew = copy
         return UnsafeBufferPointer(copy)
     }
@@ -114,62 +110,14 @@ final class ReferenceAnalysis {
         return UnsafeMutableBufferPointer(rebasing: copy[0..<image.count])
     }
 
-    /// Sites in offset order as their offset steps, kinds and contexts (zigzag varints).
-    private static func pack(_ sites: [ReferenceSite]) -> [UInt8] {
-        @inline(__always) func fields(_ site: ReferenceSite, after previous: Int64) -> (UInt64, UInt64) {
-            (Varint.zigzag(site.offset - previous), Varint.zigzag(Int64(Int32(bitPattern: site.context))))
-        }
-        var count = 0
-        var previous: Int64 = 0
-        for site in sites {
-            let (step, context) = fields(site, after: previous)
-            count += Varint.byteCount(step) + 1 + Varint.byteCount(context)
-            previous = site.offset
-        }
-        var packed: [UInt8] = []
-        packed.reserveCapacity(count)
-        previous = 0
-        for site in sites {
-            let (step, context) = fields(site, after: previous)
-            Varint.append(step, to: &packed)
-            packed.append(site.kind.rawValue)
-            Varint.append(context, to: &packed)
-            previous = site.offset
-        }
-        return packed
-    }
-
     /// The old sites back from their packed form (nothing to do if there are none).
     func unpackOldSites() {
-        guard !packedOldSites.isEmpty else { return }
+        guard packedOldSites.count > 0 else { return }
         var sites: [ReferenceSite] = []
-        sites.reserveCapacity(packedOldSiteCount)
-        Self.forEachPacked(packedOldSites, count: packedOldSiteCount) { sites.append($0) }
+        sites.reserveCapacity(packedOldSites.count)
+        packedOldSites.forEach { sites.append($0) }
         oldSites = sites
-        packedOldSites = []
-        packedOldSiteCount = 0
-    }
-
-    /// Each of the `count` sites `pack` wrote, in order.
-    private static func forEachPacked(_ packed: [UInt8], count: Int, _ body: (ReferenceSite) -> Void) {
-        packed.withUnsafeBufferPointer { bytes in
-            var cursor = 0
-            func next() -> UInt64 {
-                guard case .value(let value, let after)? = try? Varint.read(bytes, at: cursor) else {
-                    preconditionFailure("the packed sites are written by pack")
-                }
-                cursor = after
-                return value
-            }
-            var offset: Int64 = 0
-            for _ in 0..<count {
-                offset += Varint.unzigzag(next())
-                let kind = ReferenceKind(rawValue: bytes[cursor])!
-                cursor += 1
-                let context = UInt32(bitPattern: Int32(truncatingIfNeeded: Varint.unzigzag(next())))
-                body(ReferenceSite(offset: offset, kind: kind, context: context))
-            }
-        }
+        packedOldSites = PackedSites([])
     }
 
     static func sites(of image: UnsafeBufferPointer<UInt8>, regions: [ReferenceTransform.Region], pairs: Bool)

@@ -167,7 +167,11 @@ struct DeltaTests {
         #expect(try Vehicle(directory: vehicle).status().nextBoot == ["group0": .a, "group1": .a])
     }
 
-    @Test func `with OTADelta, an altered active slot is refused by the decoder before any output`() throws {
+    /// OTADelta hashes the source beside the decoding: the wrong bytes may have reached the
+    /// inactive slot, but the source's mismatch is the error, the slot is discarded and nothing
+    /// switched (without the decoder's source check the altered byte makes the result's hash
+    /// the error, `delta.result-mismatch`).
+    @Test func `with OTADelta, an altered active slot is refused as the wrong source and nothing is switched`() throws {
         let fixture = try InstallerFixture()
         let vehicle = try fixture.vehicle()
         let bundle = try fixture.bundle(

@@ -109,6 +109,41 @@ struct InstallPipelineTests {
         }
     }
 
+    @Test func `raw writes from a reused buffer read back as written, compared or hashed`() throws {
+        try withSlot { device, content in
+            // The bytes are valid only during `write`: the buffer is overwritten after each call,
+            // so a writer that kept the pointer instead of a copy would compare garbage.
+            let compared = try ReadBackSlotWriter(device, check: .sameAsWritten)
+            try writeRaw(content, to: compared)
+            guard case .matchesWritten = try compared.finish(size: UInt64(content.count)) else {
+                Issue.record("no match"); return
+            }
+            let hashed = try ReadBackSlotWriter(device, check: .hash(.sha256))
+            try writeRaw(content, to: CountingSlotWriter(hashed) { _ in })
+            guard case .digest(let digest) = try hashed.finish(size: UInt64(content.count)) else {
+                Issue.record("no digest"); return
+            }
+            let expected = try Hasher(.sha256)
+            expected.update(content)
+            #expect(digest.bytes == expected.finalize().bytes)
+        }
+    }
+
+    /// Writes `content` in uneven pieces through one scratch buffer, scribbled over after each write.
+    private func writeRaw(_ content: [UInt8], to writer: any SlotWriting) throws {
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 5 << 20, alignment: 16)
+        defer { scratch.deallocate() }
+        var offset = 0
+        for piece in [1, 4095, 300_000, 1 << 20] + Array(repeating: 5 << 20, count: 8) where offset < content.count {
+            let end = min(offset + piece, content.count)
+            content[offset..<end].withUnsafeBytes { scratch.copyMemory(from: $0) }
+            try writer.write(UnsafeRawBufferPointer(rebasing: scratch[0..<(end - offset)]), at: UInt64(offset))
+            scratch.initializeMemory(as: UInt8.self, repeating: 0xAA)
+            offset = end
+        }
+        #expect(offset == content.count)
+    }
+
     private func withSlot(_ body: (SlotDevice, [UInt8]) throws -> Void) throws {
         let directory = FileManager.default.temporaryDirectory.path + "/ota-readback-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -141,7 +176,9 @@ private final class FlippingDevice: ReadBackDevice {
         self.offset = offset
     }
     var path: String { device.path }
-    func write(_ bytes: ArraySlice<UInt8>, at offset: UInt64) throws(OTAError) { try device.write(bytes, at: offset) }
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws(OTAError) {
+        try device.write(bytes, at: offset)
+    }
     func startWriteback(offset: UInt64, count: UInt64) {}
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(OTAError) -> Int {
         let got = try device.read(into: buffer, at: offset)

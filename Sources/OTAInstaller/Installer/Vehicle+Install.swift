@@ -183,8 +183,10 @@ extension Vehicle {
                         .installDeltaUnavailable,
                         "image \(image.name) is a delta and this installer has no delta applier yet")
                 }
-                // The source is the active slot; its content is checked (here, or by the applier
-                // before its first output byte) before the patch is applied to it.
+                // The source is the active slot; its content is checked here before the patch is
+                // applied to it, or by the applier by the end of `session.finish()` (OTADelta: on
+                // a second thread while it decodes). Either way a wrong source fails the install
+                // before the read-back check below, and nothing is switched.
                 let sourceDevice = try slotDevice(target.slotGroup, target.slot.other, writable: false)
                 if !applier.verifiesSource {
                     let digest = try sourceDevice.hash(head.digest.algorithm, size: source.size)
@@ -301,6 +303,11 @@ final class CountingSlotWriter: SlotWriting {
     init(_ device: any SlotWriting, written: @escaping (UInt64) -> Void) {
         self.device = device
         self.written = written
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws(OTAError) {
+        try device.write(bytes, at: offset)
+        written(UInt64(bytes.count))
     }
 
     func write(_ bytes: ArraySlice<UInt8>, at offset: UInt64) throws(OTAError) {

@@ -2,13 +2,17 @@ public import OTACore
 import OTADelta
 
 /// The installer's delta applier: OTADelta's streaming `DeltaDecoder`, reading the source image
-/// from the active slot by offset and writing the rebuilt image into the inactive slot in order.
-/// The decoder checks the source's size and hash before its first output byte and the result's
-/// hash at the end; the installer checks the written slot again before any switch.
+/// from the active slot by offset and writing the rebuilt image into the inactive slot in order,
+/// each output piece straight from the decoder's buffer. The decoder checks the source's size
+/// before its first output byte and its hash on a second thread while it decodes (`finish`
+/// waits for it and reports a mismatch over any other error), and the result's hash at the end;
+/// the installer checks the written slot again before any switch.
 public struct OTADeltaApplier: DeltaApplier {
     public init() {}
 
-    /// `DeltaDecoder` hashes the whole source against the patch header before any output.
+    /// `DeltaDecoder` hashes the whole source against the patch header (beside the decoding for
+    /// a slot device, before any output for another `SlotReading`); a mismatch fails `consume`
+    /// or `finish` with `delta.source-mismatch`.
     public var verifiesSource: Bool { true }
 
     public func begin(source: any SlotReading, sourceSize: UInt64, target: any SlotWriting, targetSize: UInt64)
@@ -41,7 +45,8 @@ public struct OTADeltaApplier: DeltaApplier {
         }
     }
 
-    /// A slot device's first `size` bytes, read straight into the decoder's buffers.
+    /// A slot device's first `size` bytes, read straight into the decoder's buffers (from two
+    /// threads at once: `pread` does not move a shared file position).
     final class DeviceDeltaSource: DirectDeltaSource {
         let device: SlotDevice
         let byteCount: Int64
@@ -77,11 +82,11 @@ public struct OTADeltaApplier: DeltaApplier {
                 self.target = target
                 self.limit = limit
             }
-            func write(_ bytes: [UInt8]) throws(OTAError) {
+            func write(_ bytes: UnsafeRawBufferPointer) throws(OTAError) {
                 guard offset + UInt64(bytes.count) <= limit else {
                     throw OTAError(.deltaTooLong, "the patch rebuilds more than the signed \(limit) bytes")
                 }
-                try target.write(bytes[...], at: offset)
+                try target.write(bytes, at: offset)
                 offset += UInt64(bytes.count)
             }
         }
@@ -89,9 +94,10 @@ public struct OTADeltaApplier: DeltaApplier {
         init(source: any DeltaSource, target: any SlotWriting, targetSize: UInt64) {
             let box = Output(target: target, limit: targetSize)
             self.box = box
-            // Before output: the output goes straight into a slot, not a file renamed at the end.
-            decoder = DeltaDecoder(source: source, sourceCheck: .beforeOutput) { (bytes: [UInt8]) throws(OTAError) in
-                try box.write(bytes)
+            // The source hashed beside the decoding: the slot written is switched to only after
+            // `finish` (which waits for that hash) and the installer's read-back check.
+            decoder = DeltaDecoder(source: source, sourceCheck: .concurrent) {
+                (bytes: UnsafeRawBufferPointer) throws(OTAError) in try box.write(bytes)
             }
         }
 

@@ -50,8 +50,26 @@ final class ReadBackSlotWriter: SlotWriting, @unchecked Sendable {
         if case .hash(let algorithm) = check { hasher = try Hasher(algorithm) } else { hasher = nil }
     }
 
-    /// Writes at `offset`, which must be where the previous write ended (the image is written in order).
+    /// Writes at `offset`, which must be where the previous write ended (the image is written in
+    /// order). `.sameAsWritten` keeps the slice until read back.
     func write(_ bytes: ArraySlice<UInt8>, at offset: UInt64) throws(OTAError) {
+        try bytes.withBytes { (raw) throws(OTAError) in try write(raw, at: offset, keeping: bytes) }
+    }
+
+    /// The same from bytes valid only during the call: `.hash` keeps nothing, `.sameAsWritten`
+    /// keeps a copy until read back.
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws(OTAError) {
+        if hasher == nil {
+            try write(Array(bytes)[...], at: offset)
+        } else {
+            try write(bytes, at: offset, keeping: nil)
+        }
+    }
+
+    /// Writes `bytes` and, for `.sameAsWritten`, holds `kept` (the same bytes) until read back.
+    private func write(
+        _ bytes: UnsafeRawBufferPointer, at offset: UInt64, keeping kept: ArraySlice<UInt8>?
+    ) throws(OTAError) {
         guard offset == written else {
             throw OTAError(
                 .slotIo,
@@ -67,9 +85,9 @@ final class ReadBackSlotWriter: SlotWriting, @unchecked Sendable {
             thread.start()
         }
         written += UInt64(bytes.count)
-        if hasher == nil {
-            held.append((offset, bytes))
-            heldBytes += bytes.count
+        if hasher == nil, let kept {
+            held.append((offset, kept))
+            heldBytes += kept.count
             while heldBytes > Self.maxHeld && failure == nil { condition.wait() }
         }
         condition.broadcast()
@@ -184,7 +202,7 @@ final class ReadBackSlotWriter: SlotWriting, @unchecked Sendable {
 /// What `ReadBackSlotWriter` needs of a slot (`SlotDevice`; tests wrap it to fake a faulty device).
 protocol ReadBackDevice: AnyObject {
     var path: String { get }
-    func write(_ bytes: ArraySlice<UInt8>, at offset: UInt64) throws(OTAError)
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws(OTAError)
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(OTAError) -> Int
     func startWriteback(offset: UInt64, count: UInt64)
 }

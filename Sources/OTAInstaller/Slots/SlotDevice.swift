@@ -19,7 +19,17 @@ public protocol SlotReading: AnyObject {
 
 /// Writes a slot at offsets (what a delta applier writes its result to).
 public protocol SlotWriting: AnyObject {
+    /// Writes `bytes` (valid only during the call: a writer that keeps them copies them) at `offset`.
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws(OTAError)
+    /// The same from an array slice: a writer that keeps the bytes past the call (read back and
+    /// compared later) keeps the slice, without a copy.
     func write(_ bytes: ArraySlice<UInt8>, at offset: UInt64) throws(OTAError)
+}
+
+extension SlotWriting {
+    public func write(_ bytes: ArraySlice<UInt8>, at offset: UInt64) throws(OTAError) {
+        try bytes.withBytes { (raw) throws(OTAError) in try write(raw, at: offset) }
+    }
 }
 
 /// A slot's backing store: a regular file in the simulation, a block device (partition) on a
@@ -60,11 +70,15 @@ package final class SlotDevice: SlotReading, SlotWriting {
         try SystemCall.retrying("fsync", path: path, code: .ioFsync) { fsync(fd) }
     }
 
-    public func write(_ bytes: ArraySlice<UInt8>, at offset: UInt64) throws(OTAError) {
+    public func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws(OTAError) {
         guard offset + UInt64(bytes.count) <= capacity else {
             throw OTAError(.slotTooSmall, "\(path): write past the slot's \(capacity) bytes")
         }
         try SystemCall.writeAll(descriptor, bytes, at: Int64(offset), path: path, code: .slotIo)
+    }
+
+    public func write(_ bytes: ArraySlice<UInt8>, at offset: UInt64) throws(OTAError) {
+        try bytes.withBytes { (raw) throws(OTAError) in try write(raw, at: offset) }
     }
 
     public func read(at offset: UInt64, count: Int) throws(OTAError) -> [UInt8] {
@@ -119,8 +133,12 @@ package final class SlotDevice: SlotReading, SlotWriting {
 /// the target into the inactive slot, fed the patch bytes in order (`OTADeltaApplier`, OTADelta's
 /// streaming decoder).
 public protocol DeltaApplier: Sendable {
-    /// True when the applier itself hashes the whole source and refuses a mismatch before its
-    /// first output byte (OTADelta does); the installer then skips its own pass over the slot.
+    /// True when the applier itself hashes the whole source and refuses a mismatch, at the latest
+    /// from its session's `finish` (OTADelta does, on a second thread while it decodes); the
+    /// installer then skips its own pass over the slot. Output may reach the inactive slot before
+    /// the source is known to be right: sound because that slot is marked `writing` before its
+    /// first byte, and the installer switches to it only after `finish` succeeded and the slot,
+    /// read back, matches the signed target hash.
     var verifiesSource: Bool { get }
 
     func begin(source: any SlotReading, sourceSize: UInt64, target: any SlotWriting, targetSize: UInt64)

@@ -14,9 +14,10 @@ deps:
 build: deps
 	$(SWIFT) build
 
-# Three executables: `ota` (vehicle side and tools, no server stack), `ota-fleet` (the fleet
-# service, which `ota fleet ...` runs from beside `ota` or from PATH) and `ota-patch` (the
-# vehicle-side patch applier alone, without Foundation or libcurl).
+# Four executables: `ota` (vehicle side and tools, no server stack), `ota-fleet` (the fleet
+# service, which `ota fleet ...` runs from beside `ota` or from PATH), `ota-patch` (the
+# vehicle-side patch applier alone, without Foundation or libcurl) and `ota-diff` (the patch
+# maker without Foundation, which `ota delta create` runs in the same way).
 release: deps
 	$(SWIFT) build -c release --product ota
 	$(SWIFT) build -c release --product ota-fleet

@@ -72,6 +72,8 @@ step "[intl] a multi-ECU bundle: infotainment as a delta from 2.3.1, telematics 
     --key "$intl/release/signer-1.key" --cert "$intl/release/signer-1.crt" --chain "$intl/release/chain.pem" -o "$out/x1-delta.ota"
 "$ota" bundle verify "$out/x1-delta.ota" --trust "$intl/trust" --deep
 step "[intl] the same delta by hand: ota delta create / apply"
+# `ota delta create` runs ota-diff, beside ota (make release builds both), in its place.
+[ -x "$(dirname "$ota")/ota-diff" ] || { echo "demo: $(dirname "$ota")/ota-diff is missing (make release)" >&2; exit 1; }
 "$ota" delta create "$out/images/ivi-rootfs-2.3.1.img" "$out/images/ivi-rootfs-2.4.0.img" -o "$out/ivi.patch"
 "$ota" delta apply "$out/images/ivi-rootfs-2.3.1.img" "$out/ivi.patch" -o "$out/ivi-rootfs-rebuilt.img"
 cmp "$out/images/ivi-rootfs-2.4.0.img" "$out/ivi-rootfs-rebuilt.img" && echo "   rebuilt image is byte-identical ($(stat -c %s "$out/ivi.patch")-byte patch for a $(stat -c %s "$out/images/ivi-rootfs-2.4.0.img")-byte image)"

@@ -1,6 +1,7 @@
-// `ota-diff OLD NEW -o PATCH`: `ota delta create` alone, for builders that make many patches. The
-// same encoder, options, output, error codes and exit statuses (docs/DESIGN.md exit codes: 0 ok,
-// 1 usage or I/O, 2 rejected), in an executable that links OTABase and OTADelta only: no
+// `ota-diff OLD NEW -o PATCH`: the builder-side patch maker. `ota delta create` runs it in its own
+// place (exec, with `argv[0]` "ota"), so this is `ota delta create`: the same encoder, options,
+// output (human or `--json`), progress, error codes and exit statuses (docs/DESIGN.md exit codes:
+// 0 ok, 1 usage or I/O, 2 rejected), in an executable that links OTABase and OTADelta only: no
 // Foundation, libcurl or server stack, so a diff's memory is the encoder's, not the start-up's.
 internal import OTABase
 internal import OTADelta
@@ -15,6 +16,10 @@ let usage = """
       --[no-]extreme             xz extreme mode (default off)
       --[no-]exec-transform      predict x86-64/AArch64 ELF references (format 3; default on)
       --[no-]aarch64-pairs       pair AArch64 ADRPs with their uses (format 4; default on)
+      --json                     print the result (or the error) as JSON on standard output
+      --progress auto|bar|json|none
+                                 progress on standard error: auto (a bar on a terminal, unless
+                                 --json), bar, json (one object per line), none
       Exit status: 0 ok, 1 usage or I/O error, 2 rejected.
     """
 
@@ -24,6 +29,8 @@ struct Arguments {
     var new: String
     var output: String
     var options = DeltaOptions()
+    var json = false
+    var progress = LeanProgress.Style.auto
 
     init(_ arguments: ArraySlice<String>) throws(OTAError) {
         var operands: [String] = []
@@ -79,6 +86,15 @@ struct Arguments {
             case "--aarch64-pairs", "--no-aarch64-pairs":
                 try flag()
                 options.pairAArch64References = name == "--aarch64-pairs"
+            case "--json":
+                try flag()
+                json = true
+            case "--progress":
+                let style = try value(name, inline: inline)
+                guard let parsed = LeanProgress.Style(rawValue: style) else {
+                    throw OTAError(.usageInvalid, "--progress must be auto, bar, json or none (got \(style))")
+                }
+                progress = parsed
             default:
                 throw OTAError(.usageInvalid, "unknown option \(argument)")
             }
@@ -91,13 +107,20 @@ struct Arguments {
 }
 
 FreedMemory.returnPromptly()
-LeanCommandLine.run("ota-diff", usage: usage) { (words) throws(OTAError) in
+LeanCommandLine.run(LeanCommandLine.invokedName, usage: usage, json: true) { (words) throws(OTAError) in
     let arguments = try Arguments(words)
+    let progress = LeanProgress(style: arguments.progress, json: arguments.json)
+    // Both phases report the fraction of the new image matched so far.
+    let total = progress.isSilent ? 0 : UInt64(try InputFile(path: arguments.new).size())
     let report = try Delta.createPatch(
-        old: arguments.old, new: arguments.new, output: arguments.output, options: arguments.options)
+        old: arguments.old, new: arguments.new, output: arguments.output, options: arguments.options,
+        progress: progress.isSilent ? nil : { progress.update(phase: $0, fraction: $1, of: total) })
+    progress.finish()
     let percent = report.newSize > 0 ? Double(report.patchSize) / Double(report.newSize) * 100 : 0
-    let twoDecimals = LeanCommandLine.twoDecimals
-    print(
-        "\(arguments.output): \(report.patchSize) bytes (\(twoDecimals(percent))% of \(report.newSize)) in \(twoDecimals(report.seconds)) s"
-    )
+    let twoDecimals = { (value: Double) in LeanCommandLine.format("%.2f", value) }
+    LeanCommandLine.succeed(
+        report,
+        human:
+            "\(arguments.output): \(report.patchSize) bytes (\(twoDecimals(percent))% of \(report.newSize)) in \(twoDecimals(report.seconds)) s",
+        json: arguments.json)
 }

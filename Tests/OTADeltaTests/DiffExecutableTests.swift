@@ -1,10 +1,11 @@
 import Foundation
+import OTACore
 import OTATestSupport
 import Testing
 
-/// `ota-diff`, the builder-side patch maker without Foundation: the same patch bytes, options,
-/// error codes and exit statuses as `ota delta create` (the same encoder), and none of the
-/// libraries it exists to leave out.
+/// `ota-diff`, the builder-side patch maker without Foundation, which `ota delta create` runs in
+/// its place: the options `ota delta create` takes are passed through to the same patch bytes,
+/// the same error codes and exit statuses, and none of the libraries it exists to leave out.
 @Suite(.serialized) struct DiffExecutableTests {
     static var differ: String { CLIRunner.product("ota-diff").path }
 
@@ -137,6 +138,32 @@ import Testing
             let count = try ProcessRunner.run(
                 "/bin/bash", ["-c", "nm -P \"$1\" 2>/dev/null | grep -c -F -- '\(prefix)' || true", "x", Self.differ])
             #expect(count.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "ota-diff holds \(prefix)")
+        }
+    }
+
+    /// The progress bar's numbers are `printf`'s, as `ota`'s `String(format:)` prints them.
+    @Test func `progress bar numbers are formatted as String(format:) formats them`() {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        for count: UInt64 in [0, 1023, 1024, 1075, 1536, 1_048_575, 1_048_576, 5_452_595, 1 << 40, 1 << 52] {
+            var value = Double(count)
+            var unit = 0
+            while value >= 1024 && unit < units.count - 1 {
+                value /= 1024
+                unit += 1
+            }
+            let expected = unit == 0 ? "\(count) B" : String(format: "%.1f %@", value, units[unit])
+            #expect(LeanProgress.bytes(count) == expected)
+        }
+        for seconds in [0, 0.4, 59.4, 59.6, 61, 3599.4, 3599.6, 3600, 86_399, 360_000.5] {
+            let total = Int(seconds.rounded())
+            let expected =
+                total >= 3600
+                ? String(format: "%d:%02d:%02d", total / 3600, total / 60 % 60, total % 60)
+                : String(format: "%d:%02d", total / 60, total % 60)
+            #expect(LeanProgress.clock(seconds) == expected)
+        }
+        for value in [0, 0.125, 0.135, 1.005, 12.345, 99.995, 100] {
+            #expect(LeanCommandLine.format("%.2f", value) == String(format: "%.2f", value))
         }
     }
 }

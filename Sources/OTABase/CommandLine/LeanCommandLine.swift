@@ -9,27 +9,90 @@ package enum LeanCommandLine {
     /// Runs `body` with the arguments after the program name, once `--help`/`-h` (prints
     /// `usage`) and `--version` are answered; on an error reports it (after a usage error, with
     /// `usage`) and exits.
+    /// With `json` (the tool takes `--json`), a failure is also printed on standard output as
+    /// `ota --json` prints it: `{"ok": false, "error": {"code", "kind", "message", "cause"}}`.
+    /// Options are only looked for before a `--`.
     package static func run(
-        _ tool: String, usage: String, _ body: (ArraySlice<String>) throws(OTAError) -> Void
+        _ tool: String, usage: String, json: Bool = false, _ body: (ArraySlice<String>) throws(OTAError) -> Void
     ) {
         let words = CommandLine.arguments.dropFirst()
-        if words.contains("--help") || words.contains("-h") {
+        let options = words.prefix { $0 != "--" }
+        if options.contains("--help") || options.contains("-h") {
             print(usage)
             exit(0)
         }
-        if words.contains("--version") {
+        if options.contains("--version") {
             print(OTAVersion.current)
             exit(0)
         }
         do throws(OTAError) {
             try body(words)
         } catch {
+            if json && options.contains("--json") { print(failureJSON(error)) }
             if error.code == .usageInvalid { printError(usage + "\n") }
             var text = "\(tool): error: \(error.message) [\(error.code)]\n"
             if let cause = error.cause, !cause.isEmpty { text += "  cause: \(cause)\n" }
+            for other in error.related { text += "  also: \(other.message) [\(other.code)]\n" }
             printError(text)
             exit(error.kind == .rejected ? 2 : 1)
         }
+    }
+
+    /// The program's name as it was started (`argv[0]`'s last component): `ota` when `ota`
+    /// runs the tool in its own place, so errors read as `ota`'s own.
+    package static var invokedName: String {
+        guard let first = CommandLine.arguments.first, !first.isEmpty else { return "ota" }
+        return first.split(separator: "/").last.map(String.init) ?? first
+    }
+
+    /// Prints a result as `ota` does: `human` on standard output, or with `json`
+    /// `{"ok": true, "result": {...}}` (pretty-printed, sorted keys).
+    package static func succeed(_ result: some Encodable, human: String, json: Bool) {
+        if json {
+            print(LeanJSON.encode(SuccessEnvelope(result: result), pretty: true) ?? "{\"ok\":false}")
+        } else if !human.isEmpty {
+            print(human)
+        }
+    }
+
+    /// The `--json` text of a failure, as `ota` prints it.
+    package static func failureJSON(_ error: OTAError) -> String {
+        let detail = FailureEnvelope.Detail(
+            code: error.code.rawValue, kind: error.kind.rawValue, message: error.message, cause: error.cause,
+            reasons: error.related.isEmpty
+                ? nil : error.reasons.map { .init(code: $0.code.rawValue, message: $0.message, cause: $0.cause) })
+        return LeanJSON.encode(FailureEnvelope(error: detail), pretty: true) ?? "{\"ok\":false}"
+    }
+
+    /// `printf` formatting (what Foundation's `String(format:)` gives for numeric formats).
+    package static func format(_ format: String, _ arguments: any CVarArg...) -> String {
+        withVaList(arguments) { list in
+            var buffer = [CChar](repeating: 0, count: 128)
+            _ = vsnprintf(&buffer, buffer.count, format, list)
+            return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+    }
+
+    private struct SuccessEnvelope<Result: Encodable>: Encodable {
+        let ok = true
+        let result: Result
+    }
+
+    private struct FailureEnvelope: Encodable {
+        struct Reason: Encodable {
+            let code: String
+            let message: String
+            let cause: String?
+        }
+        struct Detail: Encodable {
+            let code: String
+            let kind: String
+            let message: String
+            let cause: String?
+            let reasons: [Reason]?
+        }
+        let ok = false
+        let error: Detail
     }
 
     /// `value` with two decimals (no Foundation formatting).

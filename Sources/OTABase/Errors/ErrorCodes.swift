@@ -182,6 +182,9 @@ extension OTAError.Code {
         "delta.corrupt", .rejected, "a patch stream is not valid LZMA2 data, or decodes to less than declared")
     public static let deltaDictionary = Self(
         "delta.dictionary", .usage, "a delta dictionary size is not a power of two in 4 KiB...256 MiB")
+    public static let deltaDiffNotInstalled = Self(
+        "delta.diff-not-installed", .io,
+        "ota delta create: the ota-diff executable is neither beside ota nor on PATH")
     public static let deltaHeaderCorrupt = Self(
         "delta.header-corrupt", .rejected, "the delta patch header's check value does not match")
     public static let deltaHeaderInvalid = Self(
@@ -779,6 +782,7 @@ extension OTAError.Code {
         .deltaBodyTooLarge,
         .deltaCorrupt,
         .deltaDictionary,
+        .deltaDiffNotInstalled,
         .deltaHeaderCorrupt,
         .deltaHeaderInvalid,
         .deltaMalformed,

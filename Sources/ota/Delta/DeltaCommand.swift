@@ -19,7 +19,10 @@ struct DeltaCommand: ParsableCommand {
     struct Create: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Make a patch that turns OLD into NEW.",
-            discussion: "Memory: about 5 bytes per byte of OLD (up to 1 GiB windows) plus both images.")
+            discussion: """
+                Memory: about 5 bytes per byte of OLD (up to 1 GiB windows) plus both images.
+                Runs ota-diff (beside this ota, or on PATH) in this process's place once the options are checked.
+                """)
 
         @Argument(help: "The image the vehicle has (the source).") var old: String
         @Argument(help: "The image to deliver.") var new: String
@@ -48,30 +51,27 @@ struct DeltaCommand: ParsableCommand {
         @OptionGroup var outputOptions: OutputOptions
         @OptionGroup var progressOptions: ProgressOptions
 
+        /// Checks the options as `ota` always has (so a bad one reads as before), then runs
+        /// `ota-diff` in this process's place with them (exec): the diff's peak memory is then
+        /// the encoder's, without Foundation and the rest of `ota` loaded. `ota-diff` prints the
+        /// same result, JSON, progress and errors, and exits with the same statuses.
         func run() throws {
             var options = DeltaOptions()
             options.hashAlgorithm = try Suite.parse(suite, field: "--suite").hash
             try options.setDictionarySize(dictionarySize)
             guard xzPreset <= 9 else { throw OTAError(.usageInvalid, "--xz-preset must be 0...9") }
-            options.preset = xzPreset
-            options.extreme = extreme
-            options.referenceTransform = execTransform
-            options.pairAArch64References = aarch64Pairs
-            let progress = progressOptions.display(json: outputOptions.json)
-            // Both phases report the fraction of the new image matched so far.
-            let total = progress.isSilent ? 0 : UInt64(try InputFile(path: new).size())
-            FreedMemory.returnPromptly()
-            let report = try Delta.createPatch(
-                old: old, new: new, output: output, options: options,
-                progress: { progress.update(phase: $0, fraction: $1, of: total) })
-            progress.finish()
-            let ratio = report.newSize > 0 ? Double(report.patchSize) / Double(report.newSize) * 100 : 0
-            let percent = String(format: "%.2f", ratio)
-            let seconds = String(format: "%.2f", report.seconds)
-            Output.succeed(
-                report,
-                human: "\(output): \(report.patchSize) bytes (\(percent)% of \(report.newSize)) in \(seconds) s",
-                json: outputOptions.json)
+            try DiffLauncher.exec(diffArguments)
+        }
+
+        /// This command line as `ota-diff`'s: every option spelled out, the operands after `--`.
+        var diffArguments: [String] {
+            [
+                "--suite", suite, "--dictionary-size", dictionarySize, "--xz-preset", String(xzPreset),
+                extreme ? "--extreme" : "--no-extreme",
+                execTransform ? "--exec-transform" : "--no-exec-transform",
+                aarch64Pairs ? "--aarch64-pairs" : "--no-aarch64-pairs",
+                "--progress", progressOptions.progress.rawValue,
+            ] + (outputOptions.json ? ["--json"] : []) + ["-o", output, "--", old, new]
         }
     }
 

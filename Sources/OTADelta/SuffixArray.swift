@@ -18,32 +18,47 @@ struct SuffixArray: ~Copyable {
     private let mask: UInt64
     let count: Int
 
-    /// Sorts the suffixes of `text` (at most `Int32.max - 1` bytes). `repack: false` keeps the
-    /// 32-bit positions (tests compare both forms).
-    init(_ text: UnsafeBufferPointer<UInt8>, repack: Bool = true) {
+    /// Sorts the suffixes of `text` (at most `Int32.max - 1` bytes) and keeps those starting
+    /// before `keeping` (all by default; the rest of the text only orders them: a `SuffixIndex`
+    /// part sorts its share of the old bytes with the bytes that follow it). `repack: false`
+    /// keeps the 32-bit positions (tests compare both forms).
+    init(_ text: UnsafeBufferPointer<UInt8>, keeping: Int? = nil, repack: Bool = true) {
         precondition(text.count < Int(Int32.max), "suffix array window too large")
         let n = text.count
-        count = n
+        let kept = min(keeping ?? n, n)
+        precondition(kept >= 0, "suffix array: negative count")
+        count = kept
         guard let memory = malloc(max(n, 1) * 4 + 8) else { fatalError("suffix array: out of memory") }
         let positions = memory.bindMemory(to: Int32.self, capacity: max(n, 1))
         if n > 0 {
             SAIS.sort(text, into: UnsafeMutableBufferPointer(start: positions, count: n), alphabet: 256)
         }
-        let needed = max(Int.bitWidth - max(n - 1, 1).leadingZeroBitCount, 1)
+        let needed = max(Int.bitWidth - max(kept - 1, 1).leadingZeroBitCount, 1)
         guard repack, needed < 32 else {
+            if kept < n {
+                // In place, front to back: the kept entries keep their order.
+                var written = 0
+                for i in 0..<n where Int(positions[i]) < kept {
+                    positions[written] = positions[i]
+                    written += 1
+                }
+            }
             bits = 32
             mask = 0xFFFF_FFFF
-            storage = memory
+            storage = kept < n ? realloc(memory, max(kept, 1) * 4 + 8) ?? memory : memory
             return
         }
         // In place, front to back: once entry i is read, the bytes written end before
-        // (i + 1) * needed / 8 <= 4 * (i + 1), where entry i + 1 starts.
-        // Raw loads and stores: the same bytes are read as `Int32`s and written as bytes.
+        // (i + 1) * needed / 8 <= 4 * (i + 1), where entry i + 1 starts (fewer when entries are
+        // dropped). Raw loads and stores: the same bytes are read as `Int32`s and written as bytes.
         var pending: UInt64 = 0
         var pendingBits = 0
         var written = 0
+        let limit = UInt32(kept)
         for i in 0..<n {
-            pending |= UInt64(memory.load(fromByteOffset: 4 &* i, as: UInt32.self)) << UInt64(pendingBits)
+            let position = memory.load(fromByteOffset: 4 &* i, as: UInt32.self)
+            guard position < limit else { continue }
+            pending |= UInt64(position) << UInt64(pendingBits)
             pendingBits += needed
             while pendingBits >= 8 {
                 memory.storeBytes(of: UInt8(truncatingIfNeeded: pending), toByteOffset: written, as: UInt8.self)

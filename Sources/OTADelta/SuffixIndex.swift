@@ -1,13 +1,22 @@
 internal import Dispatch
 
-/// The old bytes of one window, indexed by a suffix array plus a lookup table of the first
-/// two or three bytes, answering "where in old is the longest match of these new bytes?".
+/// The old bytes of one window, indexed by suffix arrays plus lookup tables of the first two or
+/// three bytes, answering "where in old is the longest match of these new bytes?".
+///
+/// A window of `splitFrom` bytes or more is indexed as two parts, the first and second half of
+/// its positions, each sorted on its own core (the sort is most of a diff's one-core time). A
+/// part's suffixes are ordered by the bytes that follow them up to `maxMatch` past the part's
+/// end, so a probe, which compares at most `maxMatch` bytes, finds in each part the longest
+/// match that starts there. Each part's search ends between the pattern's neighbours in that
+/// part; the nearer of the two parts' neighbours are the window's, so a probe returns the match
+/// one suffix array of the window would (patches do not depend on the split). The two searches
+/// cost ~40% more per probe than one, on two cores; the sort of two halves takes about half the
+/// time of the whole on each.
 final class SuffixIndex {
     let old: UnsafeBufferPointer<UInt8>
     let new: UnsafeBufferPointer<UInt8>
-    private let suffixes: SuffixArray
-    /// `bucketStart[key]` is the first suffix whose first `keyBytes` bytes (zero-padded) are >= key.
-    private let bucketStart: UnsafeMutableBufferPointer<Int32>
+    private let first: Part
+    private let second: Part?
     private let keyBytes: Int
     /// Matches are compared up to this many bytes (longer ones are continued by the caller):
     /// keeps each probe short on long zero runs and repetitive data.
@@ -16,33 +25,48 @@ final class SuffixIndex {
     /// array at most); smaller ones a table of 2-byte keys (256 KiB), whose longer buckets cost
     /// a few more search steps per probe.
     static let threeByteKeysFrom = 1 << 26
+    /// Windows from this size on are sorted as two parts on two cores, up to those with 3-byte
+    /// keys: a part has its own prefix table, and a second one of 64 MiB would cost more memory
+    /// than the sort's time is worth there.
+    static let splitFrom = 1 << 20
 
     /// - Parameter keyBytes: 2 or 3 (tests); nil chooses by the window's size.
-    convenience init(old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>, keyBytes: Int? = nil) {
-        self.init(old: old, keyBytes: keyBytes) { new }
+    /// - Parameter parts: 1 or 2 (tests); nil chooses by the window's size.
+    convenience init(
+        old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>, keyBytes: Int? = nil, parts: Int? = nil
+    ) {
+        self.init(old: old, keyBytes: keyBytes, parts: parts) { new }
     }
 
     /// - Parameter new: the new bytes, asked for once the suffixes are sorted (the encoder makes
     ///   its masked new image then, so the sort's peak does not hold it).
-    init(old: UnsafeBufferPointer<UInt8>, keyBytes: Int? = nil, new: () -> UnsafeBufferPointer<UInt8>) {
+    init(
+        old: UnsafeBufferPointer<UInt8>, keyBytes: Int? = nil, parts: Int? = nil,
+        new: () -> UnsafeBufferPointer<UInt8>
+    ) {
         self.old = old
         let keyBytes = keyBytes ?? (old.count >= Self.threeByteKeysFrom ? 3 : 2)
         precondition(keyBytes == 2 || keyBytes == 3, "prefix keys are 2 or 3 bytes")
-        let keys = 1 << (8 * keyBytes)
-        let bucketStart = UnsafeMutableBufferPointer<Int32>.allocate(capacity: keys + 1)
         self.keyBytes = keyBytes
-        self.bucketStart = bucketStart
-        // The lookup table needs only the old bytes: it is built on a second core while the
-        // suffix sort runs on this one.
-        let table = TableInput(old: old, table: bucketStart, keyBytes: keyBytes)
-        let group = DispatchGroup()
-        DispatchQueue.global().async(group: group) { table.build() }
-        suffixes = SuffixArray(old)
-        group.wait()
+        let parts = parts ?? (old.count >= Self.splitFrom && keyBytes == 2 ? 2 : 1)
+        precondition(parts == 1 || parts == 2, "a suffix index has one or two parts")
+        if parts == 2 && old.count >= 2 {
+            let cut = old.count / 2
+            let input = PartInput(old: old, keyBytes: keyBytes)
+            let made = PartResult()
+            let group = DispatchGroup()
+            DispatchQueue.global().async(group: group) {
+                made.part = Part(input.old, 0..<cut, keyBytes: input.keyBytes)
+            }
+            second = Part(old, cut..<old.count, keyBytes: keyBytes)
+            group.wait()
+            first = made.part!
+        } else {
+            first = Part(old, 0..<old.count, keyBytes: keyBytes, tableBeside: true)
+            second = nil
+        }
         self.new = new()
     }
-
-    deinit { bucketStart.deallocate() }
 
     @inline(__always)
     private static func key(_ data: UnsafeBufferPointer<UInt8>, _ start: Int, _ width: Int) -> Int {
@@ -55,59 +79,209 @@ final class SuffixIndex {
     }
 
     /// The longest match of `new[scan ..< end]` in old (compared up to `maxMatch` bytes):
-    /// (length, old position).
+    /// (length, old position). With two parts, the same match a search of one suffix array of
+    /// the whole window returns (it ends between the pattern's two neighbours in suffix order,
+    /// which are the nearer of each part's neighbours), unless suffixes compared for the order
+    /// agree on `maxMatch` bytes past the pattern's match.
     @inline(__always)
     func longestMatch(_ scan: Int, _ end: Int) -> (Int, Int) {
         let limit = min(end - scan, Self.maxMatch)
         guard limit >= keyBytes, old.count > 0 else { return (0, 0) }
         let key = Self.key(new, scan, keyBytes)
-        var lo = Int(bucketStart[key])
-        var hi = Int(bucketStart[key + 1]) - 1
-        guard lo <= hi else { return (0, 0) }
-        let newBase = new.baseAddress! + scan
-        let oldBase = old.baseAddress!
-        @inline(__always) func matchLength(_ index: Int, from known: Int) -> Int {
-            let p = suffixes[index]
-            let n = min(limit, old.count - p)
-            guard known < n else { return n }
-            return known + commonPrefixLength(oldBase + p + known, newBase + known, n - known)
-        }
-        var lcpLo = matchLength(lo, from: keyBytes)
-        var lcpHi = lo == hi ? lcpLo : matchLength(hi, from: keyBytes)
-        while hi - lo >= 2 {
-            let mid = lo + (hi - lo) / 2
-            let known = min(lcpLo, lcpHi)
-            let l = matchLength(mid, from: known)
-            let p = suffixes[mid]
-            // Is the old suffix at `mid` smaller than the pattern?
-            let oldSmaller: Bool
-            if l == limit {
-                oldSmaller = false
-            }  // equal up to the limit: either side works
-            else if p + l == old.count {
-                oldSmaller = true
-            }  // old suffix is a prefix of the pattern
-            else {
-                oldSmaller = old[p + l] < new[scan + l]
-            }
-            if oldSmaller {
-                lo = mid
-                lcpLo = l
-            } else {
-                hi = mid
-                lcpHi = l
-            }
-        }
-        return lcpLo >= lcpHi ? (lcpLo, suffixes[lo]) : (lcpHi, suffixes[hi])
+        let pattern = new.baseAddress! + scan
+        let found = first.bracket(pattern, limit: limit, key: key, keyBytes: keyBytes)
+        guard let second else { return found.result }
+        return merged(found, second.bracket(pattern, limit: limit, key: key, keyBytes: keyBytes)).result
     }
 
+    /// The two parts' neighbours of the pattern as one suffix array's would be.
+    @inline(__always)
+    private func merged(_ a: Bracket, _ b: Bracket) -> Bracket {
+        var m = Bracket()
+        // The larger of the suffixes below the pattern, and the one below it.
+        if a.below >= 0 && b.below >= 0 {
+            let aLarger = precedes(b.below, b.belowLength, a.below, a.belowLength, below: true)
+            let (top, other) = aLarger ? (a, b) : (b, a)
+            (m.below, m.belowLength) = (top.below, top.belowLength)
+            (m.secondBelow, m.secondBelowLength) = (other.below, other.belowLength)
+            if top.secondBelow >= 0
+                && precedes(other.below, other.belowLength, top.secondBelow, top.secondBelowLength, below: true)
+            {
+                (m.secondBelow, m.secondBelowLength) = (top.secondBelow, top.secondBelowLength)
+            }
+        } else {
+            m = a.below >= 0 ? a : b
+            (m.above, m.aboveLength) = (-1, 0)
+        }
+        // The smaller of the suffixes above.
+        if a.above >= 0 && b.above >= 0 {
+            let aSmaller = precedes(a.above, a.aboveLength, b.above, b.aboveLength, below: false)
+            (m.above, m.aboveLength) = aSmaller ? (a.above, a.aboveLength) : (b.above, b.aboveLength)
+        } else if a.above >= 0 || b.above >= 0 {
+            (m.above, m.aboveLength) = a.above >= 0 ? (a.above, a.aboveLength) : (b.above, b.aboveLength)
+        }
+        return m
+    }
+
+    /// Whether old suffix `x` comes before `y` in suffix order; both are on the same side of the
+    /// pattern (`below` it or not) and share `xLength` and `yLength` bytes with it.
+    @inline(__always)
+    private func precedes(_ x: Int, _ xLength: Int, _ y: Int, _ yLength: Int, below: Bool) -> Bool {
+        // The one that shares more with the pattern is nearer to it.
+        if xLength != yLength { return below ? xLength < yLength : xLength > yLength }
+        // Both agree with the pattern for `length` bytes: compare what follows.
+        let length = xLength
+        let xRest = old.count - x - length
+        let yRest = old.count - y - length
+        let count = min(xRest, yRest, Self.maxMatch)
+        let base = old.baseAddress!
+        let same = commonPrefixLength(base + x + length, base + y + length, count)
+        if same < count { return base[x + length + same] < base[y + length + same] }
+        if same == xRest || same == yRest { return xRest < yRest }
+        return x < y  // equal for `maxMatch` more bytes: either order
+    }
+
+    /// A probe's neighbours in one suffix array: the suffix just below the pattern and the one
+    /// below that when nothing is above it, and the suffix just above (at or equal up to the
+    /// limit); old positions, -1 for none, with the bytes each shares with the pattern.
+    fileprivate struct Bracket {
+        var below = -1
+        var belowLength = 0
+        var secondBelow = -1
+        var secondBelowLength = 0
+        var above = -1
+        var aboveLength = 0
+
+        /// What the search of one suffix array returns: the nearer neighbour sharing the most
+        /// (below on a tie); with nothing above, the one below the nearest when both share as
+        /// much (the search's last step compares those two).
+        @inline(__always)
+        var result: (Int, Int) {
+            if below >= 0 && above >= 0 {
+                return belowLength >= aboveLength ? (belowLength, below) : (aboveLength, above)
+            }
+            if above >= 0 { return (aboveLength, above) }
+            if below < 0 { return (0, 0) }
+            if secondBelow >= 0 && secondBelowLength >= belowLength { return (secondBelowLength, secondBelow) }
+            return (belowLength, below)
+        }
+    }
+
+    /// The suffixes of the old positions `range` (ordered by the old bytes up to `maxMatch` past
+    /// the range), and their prefix table.
+    fileprivate final class Part {
+        /// The old position of `text[0]`.
+        let base: Int
+        /// Old bytes from `base` on: the range and up to `maxMatch` bytes after it.
+        let text: UnsafeBufferPointer<UInt8>
+        let suffixes: SuffixArray
+        /// `bucketStart[key]` is the first suffix whose first `keyBytes` bytes (zero-padded) are
+        /// >= key.
+        let bucketStart: UnsafeMutableBufferPointer<Int32>
+
+        /// - Parameter tableBeside: build the prefix table on a second core during the sort
+        ///   (else after it, on this one: two parts sort on two cores).
+        init(_ old: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, keyBytes: Int, tableBeside: Bool = false) {
+            base = range.lowerBound
+            let text = UnsafeBufferPointer(
+                rebasing: old[range.lowerBound..<min(old.count, range.upperBound + SuffixIndex.maxMatch)])
+            self.text = text
+            let bucketStart = UnsafeMutableBufferPointer<Int32>.allocate(capacity: (1 << (8 * keyBytes)) + 1)
+            self.bucketStart = bucketStart
+            let table = TableInput(old: text, positions: range.count, table: bucketStart, keyBytes: keyBytes)
+            if tableBeside {
+                let group = DispatchGroup()
+                DispatchQueue.global().async(group: group) { table.build() }
+                suffixes = SuffixArray(text, keeping: range.count)
+                group.wait()
+            } else {
+                suffixes = SuffixArray(text, keeping: range.count)
+                table.build()
+            }
+        }
+
+        deinit { bucketStart.deallocate() }
+
+        /// The pattern's neighbours among this part's suffixes (`pattern[0 ..< limit]`, whose
+        /// first `keyBytes` bytes are `key`), by the binary search one suffix array of the window
+        /// had before parts.
+        @inline(__always)
+        func bracket(_ pattern: UnsafePointer<UInt8>, limit: Int, key: Int, keyBytes: Int) -> Bracket {
+            var lo = Int(bucketStart[key])
+            var hi = Int(bucketStart[key + 1]) - 1
+            guard lo <= hi else { return Bracket() }
+            let textBase = text.baseAddress!
+            let textCount = text.count
+            @inline(__always) func matchLength(_ index: Int, from known: Int) -> Int {
+                let p = suffixes[index]
+                let n = min(limit, textCount - p)
+                guard known < n else { return n }
+                return known + commonPrefixLength(textBase + p + known, pattern + known, n - known)
+            }
+            // Is the old suffix at `index`, sharing `l` bytes with the pattern, smaller than it?
+            @inline(__always) func smaller(_ index: Int, _ l: Int) -> Bool {
+                let p = suffixes[index]
+                if l == limit { return false }  // equal up to the limit: either side works
+                if p + l == textCount { return true }  // old suffix is a prefix of the pattern
+                return textBase[p + l] < pattern[l]
+            }
+            var lcpLo = matchLength(lo, from: keyBytes)
+            var lcpHi = lo == hi ? lcpLo : matchLength(hi, from: keyBytes)
+            // Whether lo is known to be below the pattern and hi not (else they are the
+            // bucket's ends).
+            var loBelow = false
+            var hiAbove = false
+            while hi - lo >= 2 {
+                let mid = lo + (hi - lo) / 2
+                let known = min(lcpLo, lcpHi)
+                let l = matchLength(mid, from: known)
+                if smaller(mid, l) {
+                    lo = mid
+                    lcpLo = l
+                    loBelow = true
+                } else {
+                    hi = mid
+                    lcpHi = l
+                    hiAbove = true
+                }
+            }
+            if !loBelow { loBelow = smaller(lo, lcpLo) }
+            var found = Bracket()
+            if !loBelow {
+                // Every suffix of the bucket is above the pattern: lo is the smallest.
+                (found.above, found.aboveLength) = (base + suffixes[lo], lcpLo)
+            } else if lo == hi {
+                (found.below, found.belowLength) = (base + suffixes[lo], lcpLo)
+            } else if hiAbove || !smaller(hi, lcpHi) {
+                (found.below, found.belowLength) = (base + suffixes[lo], lcpLo)
+                (found.above, found.aboveLength) = (base + suffixes[hi], lcpHi)
+            } else {
+                // Every suffix is below: hi is the bucket's last, lo the one before it.
+                (found.below, found.belowLength) = (base + suffixes[hi], lcpHi)
+                (found.secondBelow, found.secondBelowLength) = (base + suffixes[lo], lcpLo)
+            }
+            return found
+        }
+    }
 }
 
-/// Builds `SuffixIndex`'s prefix table: `table[key]` = number of suffixes whose first
-/// `keyBytes` bytes (zero-padded) are below `key`. Suffixes sort by their zero-padded first
+/// What the thread sorting the first part reads.
+private struct PartInput: @unchecked Sendable {
+    let old: UnsafeBufferPointer<UInt8>
+    let keyBytes: Int
+}
+
+/// Where the thread sorting the first part leaves it (read after the group's wait).
+private final class PartResult: @unchecked Sendable {
+    var part: SuffixIndex.Part?
+}
+
+/// Builds `SuffixIndex`'s prefix table: `table[key]` = number of suffixes starting before
+/// `positions` whose first `keyBytes` bytes (zero-padded) are below `key`. Suffixes sort by their zero-padded first
 /// bytes, so each key's range starts after the count of all smaller keys.
 private struct TableInput: @unchecked Sendable {
     let old: UnsafeBufferPointer<UInt8>
+    let positions: Int
     let table: UnsafeMutableBufferPointer<Int32>
     let keyBytes: Int
 
@@ -116,7 +290,7 @@ private struct TableInput: @unchecked Sendable {
         table.initialize(repeating: 0)
         let mask = keys - 1
         var key = 0
-        for i in 0..<(old.count + keyBytes - 1) {
+        for i in 0..<(positions + keyBytes - 1) {
             key = ((key << 8) | (i < old.count ? Int(old[i]) : 0)) & mask
             if i >= keyBytes - 1 { table[key + 1] += 1 }
         }

@@ -52,6 +52,28 @@ import Testing
     }
 }
 
+extension SuffixArrayTests {
+    /// Keeping the suffixes that start before a bound: the full order with the others left out,
+    /// in both forms (repacked positions and the sort's 32-bit ones).
+    @Test func `kept suffixes keep the full order`() {
+        var generator = SeededGenerator(seed: 11)
+        for round in 0..<200 {
+            let count = Int.random(in: 1...300, using: &generator)
+            let alphabet = UInt8([1, 3, 255][round % 3])
+            let text = (0..<count).map { _ in UInt8.random(in: 0...alphabet, using: &generator) }
+            let kept = Int.random(in: 0...count, using: &generator)
+            let expected = Self.naive(text).filter { $0 < kept }
+            text.withUnsafeBufferPointer { buffer in
+                let packed = SuffixArray(buffer, keeping: kept)
+                let wide = SuffixArray(buffer, keeping: kept, repack: false)
+                #expect(packed.count == kept && wide.count == kept)
+                #expect((0..<kept).map { Int32(packed[$0]) } == expected, "round \(round)")
+                #expect((0..<kept).map { Int32(wide[$0]) } == expected, "round \(round)")
+            }
+        }
+    }
+}
+
 @Suite struct SuffixIndexTests {
     /// The longest match of every position of `new` in `old`, by a direct comparison.
     static func naiveLongest(_ old: [UInt8], _ new: [UInt8], at scan: Int) -> Int {
@@ -64,6 +86,37 @@ import Testing
             best = max(best, length)
         }
         return best
+    }
+
+    /// An index in two parts (sorted on two cores) answers every probe with the same match,
+    /// position included, as one suffix array of the window: texts of few symbols, so most
+    /// probes have several equally long matches, in both parts and across the cut.
+    @Test(arguments: [2, 3])
+    func `two parts find what one suffix array finds`(keyBytes: Int) {
+        var generator = SeededGenerator(seed: 5)
+        for round in 0..<60 {
+            let count = Int.random(in: 2...3000, using: &generator)
+            let alphabet = UInt8([1, 2, 3, 255][round % 4])
+            var old = (0..<count).map { _ in UInt8.random(in: 0...alphabet, using: &generator) }
+            if round % 3 == 0 { old = Array((old + old + old).prefix(count)) }
+            var new = (0..<400).map { _ in UInt8.random(in: 0...alphabet, using: &generator) }
+            let start = Int.random(in: 0..<count, using: &generator)
+            new += old[start..<min(count, start + 300)]
+            new.append(UInt8.random(in: 0...alphabet, using: &generator))
+            old.withUnsafeBufferPointer { o in
+                new.withUnsafeBufferPointer { n in
+                    let whole = SuffixIndex(old: o, new: n, keyBytes: keyBytes, parts: 1)
+                    let halves = SuffixIndex(old: o, new: n, keyBytes: keyBytes, parts: 2)
+                    for scan in 0..<new.count {
+                        for end in [new.count, min(new.count, scan + 5)] {
+                            let one = whole.longestMatch(scan, end)
+                            let two = halves.longestMatch(scan, end)
+                            #expect(one == two, "round \(round) scan \(scan) end \(end)")
+                        }
+                    }
+                }
+            }
+        }
     }
 
     @Test(arguments: [2, 3])

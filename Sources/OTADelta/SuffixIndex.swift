@@ -3,7 +3,7 @@ internal import Dispatch
 /// The old bytes of one window, indexed by suffix arrays plus lookup tables of the first two or
 /// three bytes, answering "where in old is the longest match of these new bytes?".
 ///
-/// A window of `splitFrom` bytes or more is indexed as two parts, the first and second half of
+/// A window of `splitSizes` bytes is indexed as two parts, the first and second half of
 /// its positions, each sorted on its own core (the sort is most of a diff's one-core time). A
 /// part's suffixes are ordered by the bytes that follow them up to `maxMatch` past the part's
 /// end, so a probe, which compares at most `maxMatch` bytes, finds in each part the longest
@@ -25,10 +25,10 @@ final class SuffixIndex {
     /// array at most); smaller ones a table of 2-byte keys (256 KiB), whose longer buckets cost
     /// a few more search steps per probe.
     static let threeByteKeysFrom = 1 << 26
-    /// Windows from this size on are sorted as two parts on two cores, up to those with 3-byte
-    /// keys: a part has its own prefix table, and a second one of 64 MiB would cost more memory
-    /// than the sort's time is worth there.
-    static let splitFrom = 1 << 20
+    /// Windows of `splitSizes` bytes are sorted as two parts on two cores. Above them the second
+    /// search per probe costs more than the split sort saves (mariadbd's 26 MB: 6.9 CPU s per
+    /// diff became 8.5, most of it matching), and from 64 MiB a part's 3-byte table is 64 MiB.
+    static let splitSizes = (1 << 20)..<(16 << 20)
 
     /// - Parameter keyBytes: 2 or 3 (tests); nil chooses by the window's size.
     /// - Parameter parts: 1 or 2 (tests); nil chooses by the window's size.
@@ -48,7 +48,7 @@ final class SuffixIndex {
         let keyBytes = keyBytes ?? (old.count >= Self.threeByteKeysFrom ? 3 : 2)
         precondition(keyBytes == 2 || keyBytes == 3, "prefix keys are 2 or 3 bytes")
         self.keyBytes = keyBytes
-        let parts = parts ?? (old.count >= Self.splitFrom && keyBytes == 2 ? 2 : 1)
+        let parts = parts ?? (Self.splitSizes.contains(old.count) ? 2 : 1)
         precondition(parts == 1 || parts == 2, "a suffix index has one or two parts")
         if parts == 2 && old.count >= 2 {
             let cut = old.count / 2

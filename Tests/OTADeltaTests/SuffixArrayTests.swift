@@ -94,8 +94,8 @@ extension SuffixArrayTests {
     @Test(arguments: [2, 3])
     func `two parts find what one suffix array finds`(keyBytes: Int) {
         var generator = SeededGenerator(seed: 5)
-        for round in 0..<60 {
-            let count = Int.random(in: 2...3000, using: &generator)
+        for round in 0..<24 {
+            let count = Int.random(in: 2...1500, using: &generator)
             let alphabet = UInt8([1, 2, 3, 255][round % 4])
             var old = (0..<count).map { _ in UInt8.random(in: 0...alphabet, using: &generator) }
             if round % 3 == 0 { old = Array((old + old + old).prefix(count)) }

@@ -96,6 +96,11 @@ public final class DeltaDecoder {
     /// The transform block's whole length once its sizes are read.
     private var transformLength: Int?
     private var siteCache: [(block: Int64, sites: [ReferenceSite])] = []
+    /// AArch64 code only: each ADDP's sites are found by scanning its own old bytes and a few
+    /// words around them (`ReferenceScanner.scan(block:bytes:within:into:)`), not whole blocks,
+    /// so no block is scanned again when it falls out of `siteCache` (unused then).
+    private var scansWindows = false
+    private var windowSites: [ReferenceSite] = []
     private var siteCacheNext = 0
     /// Old blocks whose sites are kept (ops mostly read old bytes in order, a few blocks apart).
     private static let siteCacheBlocks = 8
@@ -316,6 +321,7 @@ public final class DeltaDecoder {
         mapIndex = ReferenceTransform.MapIndex(transform.map)
         scanner = ReferenceScanner(
             regions: transform.oldRegions, pairs: header.version == DeltaPatchHeader.pairedVersion)
+        scansWindows = transform.oldRegions.allSatisfy { $0.architecture != .x86_64 }
         pending.removeAll(keepingCapacity: true)
         phase = .frameHeader
     }
@@ -578,6 +584,19 @@ public final class DeltaDecoder {
         let end = oldStart + Int64(count)
         let target = UnsafeMutableBufferPointer(start: bytes, count: count)
         var block = oldStart / ReferenceTransform.scanBlock
+        if scansWindows, let scanner {
+            while block * ReferenceTransform.scanBlock < end {
+                let bytes = try cachedBlock(block)
+                windowSites.removeAll(keepingCapacity: true)
+                scanner.scan(block: block, bytes: bytes, within: oldStart..<end, into: &windowSites)
+                if !windowSites.isEmpty {
+                    transform.predict(
+                        target, oldStart: oldStart, newStart: newStart, sites: windowSites[...], index: mapIndex)
+                }
+                block += 1
+            }
+            return
+        }
         while block * ReferenceTransform.scanBlock < end {
             let found = try sites(ofBlock: block)
             let lo = found.partitioningIndex { $0.offset >= oldStart }

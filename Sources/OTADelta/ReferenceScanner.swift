@@ -248,16 +248,45 @@ struct ReferenceScanner {
     /// Appends the sites of block `block` (file offsets `[block * 64 KiB, ...)`), in offset
     /// order; `bytes` holds the image from the block's start (shorter at the image's end).
     func scan(block: Int64, bytes: UnsafeBufferPointer<UInt8>, into sites: inout [ReferenceSite]) {
+        scan(block: block, bytes: bytes, within: nil, into: &sites)
+    }
+
+    /// With `within`, appends at least the sites of the block that lie wholly in `within`
+    /// (file offsets), each as the whole block's scan finds it, in offset order, and perhaps a
+    /// few others of the block (callers filter). An AArch64 region is scanned only from
+    /// `pairWindow` words before `within` to as many after it (with `pairs`; else `within`
+    /// alone): a site there depends on no word farther away (its own word; a use's ADRP lies at
+    /// most `pairWindow` words back, and the words between decide whether its register was
+    /// overwritten; an ADRP's pairing, on its uses at most `pairWindow` words on). x86-64's
+    /// greedy scan depends on every byte before a site, so its regions are scanned from their
+    /// start in the block and left a few bytes past `within`'s end (a form is at most 7 bytes).
+    func scan(block: Int64, bytes: UnsafeBufferPointer<UInt8>, within: Range<Int64>?, into sites: inout [ReferenceSite])
+    {
         let blockStart = block * ReferenceTransform.scanBlock
         let blockEnd = blockStart + Int64(bytes.count)
         guard let base = bytes.baseAddress else { return }
-        var index = ReferenceTransform.region(regions, containing: blockStart) ?? firstRegion(after: blockStart)
-        while index < regions.count, regions[index].fileStart < blockEnd {
+        let margin = pairs ? Int64(4 * Self.pairWindow) : 0
+        // With a window, only the regions that can hold its sites are visited (a hostile
+        // transform may cut a block into thousands of regions; an op pays for those it reads).
+        let from = within.map { max(blockStart, $0.lowerBound - margin) } ?? blockStart
+        let to = within.map { min(blockEnd, $0.upperBound) } ?? blockEnd
+        var index = ReferenceTransform.region(regions, containing: from) ?? firstRegion(after: from)
+        while index < regions.count, regions[index].fileStart < to {
             let region = regions[index]
             index += 1
             guard let architecture = region.architecture else { continue }
-            let lo = max(blockStart, region.fileStart)
-            let hi = min(blockEnd, region.fileEnd)
+            var lo = max(blockStart, region.fileStart)
+            var hi = min(blockEnd, region.fileEnd)
+            if let within {
+                // A site lies wholly in its region's part of the block.
+                guard lo < within.upperBound && within.lowerBound < hi else { continue }
+                switch architecture {
+                case .x86_64: hi = min(hi, within.upperBound + 16)
+                case .aarch64:
+                    lo = max(lo, within.lowerBound - margin)
+                    hi = min(hi, within.upperBound + margin)
+                }
+            }
             guard hi - lo >= 4 else { continue }
             let p = base + Int(lo - blockStart)
             let count = Int(hi - lo)
@@ -335,8 +364,19 @@ struct ReferenceScanner {
     private func scanA64(
         _ p: UnsafePointer<UInt8>, _ count: Int, offset: Int64, address: UInt64, into sites: inout [ReferenceSite]
     ) {
+        // On the stack: the decoder scans a few words around each ADDP, so this runs per op.
+        withUnsafeTemporaryAllocation(of: LiveAdrp.self, capacity: 32) { live in
+            live.initialize(repeating: LiveAdrp())
+            scanA64(p, count, offset: offset, address: address, live: live, into: &sites)
+        }
+    }
+
+    @inline(__always)
+    private func scanA64(
+        _ p: UnsafePointer<UInt8>, _ count: Int, offset: Int64, address: UInt64,
+        live: UnsafeMutableBufferPointer<LiveAdrp>, into sites: inout [ReferenceSite]
+    ) {
         var i = Int((4 &- (address & 3)) & 3)
-        var live = [LiveAdrp](repeating: LiveAdrp(), count: pairs ? 32 : 0)
         // Bit r: register r holds a live ADRP's page (`live[r]`), so most words cost one test.
         var liveMask: UInt32 = 0
         while i + 4 <= count {
@@ -365,7 +405,7 @@ struct ReferenceScanner {
             }
             if pairs {
                 if kind == nil && liveMask & (1 << ((word >> 5) & 31)) != 0 {
-                    pairUse(word, at: i, site: site, offset: offset, live: &live, into: &sites)
+                    pairUse(word, at: i, site: site, offset: offset, live: live, into: &sites)
                 }
                 let register = Int(word & 31)
                 liveMask &= ~(1 << UInt32(register))
@@ -384,7 +424,7 @@ struct ReferenceScanner {
     /// target is in range; the ADRP's first such use makes it a paired site.
     @inline(__always)
     private func pairUse(
-        _ word: UInt32, at i: Int, site: UInt64, offset: Int64, live: inout [LiveAdrp],
+        _ word: UInt32, at i: Int, site: UInt64, offset: Int64, live: UnsafeMutableBufferPointer<LiveAdrp>,
         into sites: inout [ReferenceSite]
     ) {
         let kind: ReferenceKind

@@ -95,15 +95,27 @@ public final class DeltaDecoder {
     private var mapIndex: ReferenceTransform.MapIndex?
     /// The transform block's whole length once its sizes are read.
     private var transformLength: Int?
-    private var siteCache: [(block: Int64, sites: [ReferenceSite])] = []
+    private var siteCache: [(block: Int64, sites: [BlockSite])] = []
     /// AArch64 code only: each ADDP's sites are found by scanning its own old bytes and a few
     /// words around them (`ReferenceScanner.scan(block:bytes:within:into:)`), not whole blocks,
     /// so no block is scanned again when it falls out of `siteCache` (unused then).
     private var scansWindows = false
+    /// The sites one block gives the ADDP being predicted: scanned from its window, or copied
+    /// out of `siteCache`.
     private var windowSites: [ReferenceSite] = []
     private var siteCacheNext = 0
     /// Old blocks whose sites are kept (ops mostly read old bytes in order, a few blocks apart).
     private static let siteCacheBlocks = 8
+
+    /// A site of a block in `siteCache`: 8 bytes where a `ReferenceSite` takes 16 (x86-64 code
+    /// has thousands of sites a 64 KiB block, so the cache's eight blocks are most of the
+    /// decoder's memory beyond its fixed buffers).
+    private struct BlockSite {
+        /// From the block's start (blocks are 64 KiB).
+        var offset: UInt16
+        var kind: ReferenceKind
+        var context: UInt32
+    }
 
     // A cache of old bytes in whole 64 KiB blocks (the scan's blocks), so runs of short ops
     // and the scan of the block they read do not each cost a pread: ops jump back and forth
@@ -599,26 +611,35 @@ public final class DeltaDecoder {
         }
         while block * ReferenceTransform.scanBlock < end {
             let found = try sites(ofBlock: block)
-            let lo = found.partitioningIndex { $0.offset >= oldStart }
-            var last = lo
-            while last < found.count && found[last].offset + 4 <= end { last += 1 }
-            if lo < last {
+            let blockStart = block * ReferenceTransform.scanBlock
+            var next = found.partitioningIndex { blockStart + Int64($0.offset) >= oldStart }
+            windowSites.removeAll(keepingCapacity: true)
+            while next < found.count, blockStart + Int64(found[next].offset) + 4 <= end {
+                let site = found[next]
+                windowSites.append(
+                    ReferenceSite(offset: blockStart + Int64(site.offset), kind: site.kind, context: site.context))
+                next += 1
+            }
+            if !windowSites.isEmpty {
                 transform.predict(
-                    target, oldStart: oldStart, newStart: newStart, sites: found[lo..<last], index: mapIndex)
+                    target, oldStart: oldStart, newStart: newStart, sites: windowSites[...], index: mapIndex)
             }
             block += 1
         }
     }
 
-    private func sites(ofBlock block: Int64) throws(OTAError) -> [ReferenceSite] {
+    private func sites(ofBlock block: Int64) throws(OTAError) -> [BlockSite] {
         if let hit = siteCache.first(where: { $0.block == block }) { return hit.sites }
         guard let scanner else { return [] }
         // The ADDP's own bytes were just read through the cache, so its block is usually there.
         let bytes = try cachedBlock(block)
         var scanned: [ReferenceSite] = []
         scanner.scan(block: block, bytes: bytes, into: &scanned)
-        // Kept at its exact size: the cache holds several blocks' sites (16 bytes each).
-        let found = scanned.withUnsafeBufferPointer { Array($0) }
+        // Kept at its exact size: the cache holds several blocks' sites.
+        let blockStart = block * ReferenceTransform.scanBlock
+        let found = scanned.map {
+            BlockSite(offset: UInt16($0.offset - blockStart), kind: $0.kind, context: $0.context)
+        }
         if siteCache.count < Self.siteCacheBlocks {
             siteCache.append((block, found))
         } else {

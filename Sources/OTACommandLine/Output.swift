@@ -14,17 +14,7 @@ package enum Output {
 
     package static func fail(_ error: OTAError, json: Bool) {
         if json {
-            print(
-                encode(
-                    FailureEnvelope(
-                        error: .init(
-                            code: error.code.rawValue, kind: error.kind.rawValue, message: error.message,
-                            cause: error.cause,
-                            reasons: error.related.isEmpty
-                                ? nil
-                                : error.reasons.map {
-                                    .init(code: $0.code.rawValue, message: $0.message, cause: $0.cause)
-                                }))))
+            print(encode(FailureEnvelope(error)))
         }
         var text = "ota: error: \(error.message) [\(error.code)]\n"
         if let cause = error.cause, !cause.isEmpty { text += "  cause: \(cause)\n" }
@@ -46,28 +36,5 @@ package enum Output {
         encoder.dateEncodingStrategy = .iso8601
         guard let data = try? encoder.encode(value) else { return "{\"ok\":false}" }
         return String(decoding: data, as: UTF8.self)
-    }
-
-    private struct SuccessEnvelope<Result: Encodable>: Encodable {
-        let ok = true
-        let result: Result
-    }
-
-    private struct FailureEnvelope: Encodable {
-        struct Reason: Encodable {
-            let code: String
-            let message: String
-            let cause: String?
-        }
-        struct Detail: Encodable {
-            let code: String
-            let kind: String
-            let message: String
-            let cause: String?
-            /// Every reason, the deciding one first, when there is more than one.
-            let reasons: [Reason]?
-        }
-        let ok = false
-        let error: Detail
     }
 }

@@ -11,14 +11,24 @@ import Testing
         return (result.status, result.stdout)
     }
 
+    /// Writes `old` (`size` bytes of text-like data) and `new` (old with `inserting` random bytes
+    /// at `offset`) into `directory`; returns the new image.
+    @discardableResult
+    static func writePair(in directory: String, size: Int, inserting: Int, at offset: Int, seed: UInt64) throws
+        -> [UInt8]
+    {
+        let old = RoundTripTests.texty(size, seed: seed)
+        var new = old
+        new.insert(contentsOf: RoundTripTests.random(inserting, seed: seed + 1), at: offset)
+        try Data(old).write(to: URL(fileURLWithPath: directory + "/old"))
+        try Data(new).write(to: URL(fileURLWithPath: directory + "/new"))
+        return new
+    }
+
     @Test func `create and apply round trip with JSON figures and design exit codes`() throws {
         let temporary = try TemporaryDirectory("ota-delta-cli")
         let directory = temporary.path
-        let old = RoundTripTests.texty(200_000, seed: 1)
-        var new = old
-        new.insert(contentsOf: RoundTripTests.random(1000, seed: 2), at: 5000)
-        try Data(old).write(to: URL(fileURLWithPath: directory + "/old"))
-        try Data(new).write(to: URL(fileURLWithPath: directory + "/new"))
+        let new = try Self.writePair(in: directory, size: 200_000, inserting: 1000, at: 5000, seed: 1)
 
         let create = try Self.run([
             "delta", "create", directory + "/old", directory + "/new", "-o", directory + "/p", "--json",
@@ -116,11 +126,7 @@ import Testing
     @Test func `delta create prints ota's JSON, errors and progress lines from ota-diff`() throws {
         let temporary = try TemporaryDirectory("ota-delta-cli-json")
         let directory = temporary.path
-        let old = RoundTripTests.texty(300_000, seed: 3)
-        var new = old
-        new.insert(contentsOf: RoundTripTests.random(3000, seed: 4), at: 7000)
-        try Data(old).write(to: URL(fileURLWithPath: directory + "/old"))
-        try Data(new).write(to: URL(fileURLWithPath: directory + "/new"))
+        try Self.writePair(in: directory, size: 300_000, inserting: 3000, at: 7000, seed: 3)
 
         let create = try CLIRunner.run([
             "delta", "create", directory + "/old", directory + "/new", "-o", directory + "/p", "--json",

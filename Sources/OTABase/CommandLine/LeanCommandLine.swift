@@ -57,11 +57,7 @@ package enum LeanCommandLine {
 
     /// The `--json` text of a failure, as `ota` prints it.
     package static func failureJSON(_ error: OTAError) -> String {
-        let detail = FailureEnvelope.Detail(
-            code: error.code.rawValue, kind: error.kind.rawValue, message: error.message, cause: error.cause,
-            reasons: error.related.isEmpty
-                ? nil : error.reasons.map { .init(code: $0.code.rawValue, message: $0.message, cause: $0.cause) })
-        return LeanJSON.encode(FailureEnvelope(error: detail), pretty: true) ?? "{\"ok\":false}"
+        LeanJSON.encode(FailureEnvelope(error), pretty: true) ?? "{\"ok\":false}"
     }
 
     /// `printf` formatting (what Foundation's `String(format:)` gives for numeric formats).
@@ -71,28 +67,6 @@ package enum LeanCommandLine {
             _ = vsnprintf(&buffer, buffer.count, format, list)
             return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
-    }
-
-    private struct SuccessEnvelope<Result: Encodable>: Encodable {
-        let ok = true
-        let result: Result
-    }
-
-    private struct FailureEnvelope: Encodable {
-        struct Reason: Encodable {
-            let code: String
-            let message: String
-            let cause: String?
-        }
-        struct Detail: Encodable {
-            let code: String
-            let kind: String
-            let message: String
-            let cause: String?
-            let reasons: [Reason]?
-        }
-        let ok = false
-        let error: Detail
     }
 
     /// `value` with two decimals (no Foundation formatting).

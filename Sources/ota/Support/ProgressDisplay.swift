@@ -128,23 +128,10 @@ final class ProgressDisplay: @unchecked Sendable {
         return text
     }
 
-    static func bytes(_ count: UInt64) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var value = Double(count)
-        var unit = 0
-        while value >= 1024 && unit < units.count - 1 {
-            value /= 1024
-            unit += 1
-        }
-        return unit == 0 ? "\(count) B" : String(format: "%.1f %@", value, units[unit])
-    }
+    /// A byte count as the bar shows it (`LeanProgress`'s, so `ota-diff`'s bar reads the same).
+    static func bytes(_ count: UInt64) -> String { LeanProgress.bytes(count) }
 
-    static func clock(_ seconds: Double) -> String {
-        let total = Int(seconds.rounded())
-        return total >= 3600
-            ? String(format: "%d:%02d:%02d", total / 3600, total / 60 % 60, total % 60)
-            : String(format: "%d:%02d", total / 60, total % 60)
-    }
+    static func clock(_ seconds: Double) -> String { LeanProgress.clock(seconds) }
 
     private static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18

@@ -596,35 +596,32 @@ public final class DeltaDecoder {
         let end = oldStart + Int64(count)
         let target = UnsafeMutableBufferPointer(start: bytes, count: count)
         var block = oldStart / ReferenceTransform.scanBlock
-        if scansWindows, let scanner {
-            while block * ReferenceTransform.scanBlock < end {
-                let bytes = try cachedBlock(block)
-                windowSites.removeAll(keepingCapacity: true)
-                scanner.scan(block: block, bytes: bytes, within: oldStart..<end, into: &windowSites)
-                if !windowSites.isEmpty {
-                    transform.predict(
-                        target, oldStart: oldStart, newStart: newStart, sites: windowSites[...], index: mapIndex)
-                }
-                block += 1
-            }
-            return
-        }
         while block * ReferenceTransform.scanBlock < end {
-            let found = try sites(ofBlock: block)
-            let blockStart = block * ReferenceTransform.scanBlock
-            var next = found.partitioningIndex { blockStart + Int64($0.offset) >= oldStart }
             windowSites.removeAll(keepingCapacity: true)
-            while next < found.count, blockStart + Int64(found[next].offset) + 4 <= end {
-                let site = found[next]
-                windowSites.append(
-                    ReferenceSite(offset: blockStart + Int64(site.offset), kind: site.kind, context: site.context))
-                next += 1
+            if scansWindows, let scanner {
+                scanner.scan(block: block, bytes: try cachedBlock(block), within: oldStart..<end, into: &windowSites)
+            } else {
+                try appendCachedSites(ofBlock: block, within: oldStart..<end)
             }
             if !windowSites.isEmpty {
                 transform.predict(
                     target, oldStart: oldStart, newStart: newStart, sites: windowSites[...], index: mapIndex)
             }
             block += 1
+        }
+    }
+
+    /// Appends to `windowSites` the sites of block `block` (from `siteCache`) that lie wholly in
+    /// `range`.
+    private func appendCachedSites(ofBlock block: Int64, within range: Range<Int64>) throws(OTAError) {
+        let found = try sites(ofBlock: block)
+        let blockStart = block * ReferenceTransform.scanBlock
+        var next = found.partitioningIndex { blockStart + Int64($0.offset) >= range.lowerBound }
+        while next < found.count, blockStart + Int64(found[next].offset) + 4 <= range.upperBound {
+            let site = found[next]
+            windowSites.append(
+                ReferenceSite(offset: blockStart + Int64(site.offset), kind: site.kind, context: site.context))
+            next += 1
         }
     }
 

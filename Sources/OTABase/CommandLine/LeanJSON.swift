@@ -23,19 +23,22 @@ package enum LeanJSON {
         var members: [(key: String, node: Node)]?
         var elements: [Node]?
 
+        /// A new node for `key` (replacing an earlier one of the same key, as JSONEncoder does).
         func member(_ key: String) -> Node {
             let node = Node()
             if let index = members?.firstIndex(where: { $0.key == key }) {
                 members?[index].node = node
             } else {
-                members = (members ?? []) + [(key, node)]
+                members = members ?? []
+                members?.append((key, node))
             }
             return node
         }
 
         func element() -> Node {
             let node = Node()
-            elements = (elements ?? []) + [node]
+            elements = elements ?? []
+            elements?.append(node)
             return node
         }
 
@@ -46,7 +49,7 @@ package enum LeanJSON {
                 text += scalar
             } else if let members {
                 text += pretty ? "{\n" : "{"
-                let sorted = members.sorted { Array($0.key.utf8).lexicographicallyPrecedes($1.key.utf8) }
+                let sorted = members.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
                 for (index, member) in sorted.enumerated() {
                     if index > 0 { text += pretty ? ",\n" : "," }
                     text += inner + LeanJSON.quoted(member.key) + (pretty ? " : " : ":")

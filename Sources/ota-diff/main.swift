@@ -30,7 +30,7 @@ struct Arguments {
     var output: String
     var options = DeltaOptions()
     var json = false
-    var progress = LeanProgress.Style.auto
+    var progress = ProgressDisplay.Style.auto
 
     init(_ arguments: ArraySlice<String>) throws(OTAError) {
         var operands: [String] = []
@@ -91,7 +91,7 @@ struct Arguments {
                 json = true
             case "--progress":
                 let style = try value(name, inline: inline)
-                guard let parsed = LeanProgress.Style(rawValue: style) else {
+                guard let parsed = ProgressDisplay.Style(rawValue: style) else {
                     throw OTAError(.usageInvalid, "--progress must be auto, bar, json or none (got \(style))")
                 }
                 progress = parsed
@@ -109,7 +109,7 @@ struct Arguments {
 FreedMemory.returnPromptly()
 LeanCommandLine.run(LeanCommandLine.invokedName, usage: usage, json: true) { (words) throws(OTAError) in
     let arguments = try Arguments(words)
-    let progress = LeanProgress(style: arguments.progress, json: arguments.json)
+    let progress = ProgressDisplay(style: arguments.progress, json: arguments.json)
     // Both phases report the fraction of the new image matched so far.
     let total = progress.isSilent ? 0 : UInt64(try InputFile(path: arguments.new).size())
     let report = try Delta.createPatch(
@@ -117,10 +117,9 @@ LeanCommandLine.run(LeanCommandLine.invokedName, usage: usage, json: true) { (wo
         progress: progress.isSilent ? nil : { progress.update(phase: $0, fraction: $1, of: total) })
     progress.finish()
     let percent = report.newSize > 0 ? Double(report.patchSize) / Double(report.newSize) * 100 : 0
-    let twoDecimals = { (value: Double) in LeanCommandLine.format("%.2f", value) }
     LeanCommandLine.succeed(
         report,
         human:
-            "\(arguments.output): \(report.patchSize) bytes (\(twoDecimals(percent))% of \(report.newSize)) in \(twoDecimals(report.seconds)) s",
+            "\(arguments.output): \(report.patchSize) bytes (\(LeanCommandLine.twoDecimals(percent))% of \(report.newSize)) in \(LeanCommandLine.twoDecimals(report.seconds)) s",
         json: arguments.json)
 }

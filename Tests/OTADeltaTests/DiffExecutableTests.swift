@@ -152,7 +152,7 @@ import Testing
                 unit += 1
             }
             let expected = unit == 0 ? "\(count) B" : String(format: "%.1f %@", value, units[unit])
-            #expect(LeanProgress.bytes(count) == expected)
+            #expect(ProgressDisplay.bytes(count) == expected)
         }
         for seconds in [0, 0.4, 59.4, 59.6, 61, 3599.4, 3599.6, 3600, 86_399, 360_000.5] {
             let total = Int(seconds.rounded())
@@ -160,10 +160,26 @@ import Testing
                 total >= 3600
                 ? String(format: "%d:%02d:%02d", total / 3600, total / 60 % 60, total % 60)
                 : String(format: "%d:%02d", total / 60, total % 60)
-            #expect(LeanProgress.clock(seconds) == expected)
+            #expect(ProgressDisplay.clock(seconds) == expected)
         }
         for value in [0, 0.125, 0.135, 1.005, 12.345, 99.995, 100] {
             #expect(LeanCommandLine.format("%.2f", value) == String(format: "%.2f", value))
+            #expect(LeanCommandLine.twoDecimals(value) == String(format: "%.2f", value))
         }
+    }
+
+    /// One bar for every executable: bytes (binary units) or entries, with the time left while
+    /// unfinished, and no bar without a total.
+    @Test func `progress bar counts bytes or entries`() {
+        let bytes = WorkProgress(step: "apply", done: 3 << 20, total: 12 << 20)
+        #expect(
+            ProgressDisplay.bar(bytes, rate: 1536, eta: 65)
+                == "apply [======>                 ] 25% 3.0 MiB/12.0 MiB 1.5 KiB/s ETA 1:05")
+        let entries = WorkProgress(step: "verify", done: 40, total: 40, unit: .entries)
+        #expect(
+            ProgressDisplay.bar(entries, rate: 20, eta: 0)
+                == "verify [========================] 100% 40 entries/40 entries 20 entries/s")
+        let open = WorkProgress(step: "ingest", done: 7, total: nil, unit: .entries)
+        #expect(ProgressDisplay.bar(open, rate: 3.5, eta: nil) == "ingest 7 entries 3 entries/s")
     }
 }

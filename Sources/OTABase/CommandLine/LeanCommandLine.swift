@@ -69,11 +69,8 @@ package enum LeanCommandLine {
         }
     }
 
-    /// `value` with two decimals (no Foundation formatting).
-    package static func twoDecimals(_ value: Double) -> String {
-        let hundredths = Int((value * 100).rounded())
-        return "\(hundredths / 100).\(hundredths % 100 < 10 ? "0" : "")\(hundredths % 100)"
-    }
+    /// `value` with two decimals, as `ota` prints them (`%.2f`: ties round as the binary value lies).
+    package static func twoDecimals(_ value: Double) -> String { format("%.2f", value) }
 
     /// Writes `text` to standard error (descriptor 2: the C `stderr` global is shared mutable state).
     private static func printError(_ text: String) {

@@ -310,6 +310,7 @@ final class CountingSlotWriter: SlotWriting {
         written(UInt64(bytes.count))
     }
 
+    /// Passes the slice on as a slice, so a `ReadBackSlotWriter` below keeps it without a copy.
     func write(_ bytes: ArraySlice<UInt8>, at offset: UInt64) throws(OTAError) {
         try device.write(bytes, at: offset)
         written(UInt64(bytes.count))

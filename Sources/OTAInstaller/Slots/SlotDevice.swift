@@ -77,10 +77,6 @@ package final class SlotDevice: SlotReading, SlotWriting {
         try SystemCall.writeAll(descriptor, bytes, at: Int64(offset), path: path, code: .slotIo)
     }
 
-    public func write(_ bytes: ArraySlice<UInt8>, at offset: UInt64) throws(OTAError) {
-        try bytes.withBytes { (raw) throws(OTAError) in try write(raw, at: offset) }
-    }
-
     public func read(at offset: UInt64, count: Int) throws(OTAError) -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: count)
         let done = try buffer.withUnsafeMutableBytes { raw in

@@ -4,10 +4,13 @@ internal import Synchronization
     import Glibc
 #endif
 
-/// `--progress` for the executables without Foundation (`ota-diff`): the bar or JSON lines of
-/// `ota`'s ProgressDisplay on standard error, byte for byte (the same texts, `printf` number
-/// formats and JSON encoding), at most ten updates a second. Byte counts only.
-package final class LeanProgress: Sendable {
+/// Progress on standard error for every executable (`--progress`): a bar with the amount done,
+/// the rate and the time left, or one JSON object per line
+/// (`{"step","done","total","bytesPerSecond","etaSeconds"}`, or `"unit":"entries"` and
+/// `entriesPerSecond` when entries are counted). At most ten updates a second; nothing in `none`,
+/// or in `auto` when standard error is not a terminal or `--json` is on. Foundation-free, so the
+/// lean executables (`ota-diff`) draw exactly what `ota` draws. Updates may come from any thread.
+package final class ProgressDisplay: Sendable {
     /// `--progress`: auto (a bar when standard error is a terminal and `--json` is off), bar, json, none.
     package enum Style: String, CaseIterable, Sendable {
         case auto, bar, json, none
@@ -32,25 +35,29 @@ package final class LeanProgress: Sendable {
     /// True when nothing will ever be drawn.
     package var isSilent: Bool { mode == .none }
 
-    /// `done` bytes of `total` in `step`.
-    package func update(step: String, done: UInt64, total: UInt64?) {
+    /// `done` of `total` in `step`.
+    package func update(_ progress: WorkProgress) {
         guard mode != .none else { return }
         shown.withLock { shown in
             let now = ContinuousClock.now
-            let finished = total.map { done >= $0 } ?? false
+            let finished = progress.total.map { progress.done >= $0 } ?? false
             guard finished || now - shown.last >= .milliseconds(100) else { return }
             shown.last = now
             let elapsed = Self.seconds(now - started)
-            let rate = elapsed > 0 ? Double(done) / elapsed : 0
-            let eta: Double? = total.flatMap { total in rate > 0 && total >= done ? Double(total - done) / rate : nil }
+            let rate = elapsed > 0 ? Double(progress.done) / elapsed : 0
+            let eta: Double? = progress.total.flatMap { total in
+                rate > 0 && total >= progress.done ? Double(total - progress.done) / rate : nil
+            }
             switch mode {
             case .json:
+                let entries = progress.unit == .entries
                 let line = Line(
-                    step: step, done: done, total: total, bytesPerSecond: UInt64(rate),
+                    step: progress.step, done: progress.done, total: progress.total, unit: entries ? "entries" : nil,
+                    bytesPerSecond: entries ? nil : UInt64(rate), entriesPerSecond: entries ? UInt64(rate) : nil,
                     etaSeconds: eta.map { ($0 * 10).rounded() / 10 })
                 if let text = LeanJSON.encode(line, pretty: false) { Self.writeError(text + "\n") }
             case .bar:
-                Self.writeError("\r\u{1b}[K" + Self.bar(step: step, done: done, total: total, rate: rate, eta: eta))
+                Self.writeError("\r\u{1b}[K" + Self.bar(progress, rate: rate, eta: eta))
                 shown.drewBar = true
             case .none:
                 break
@@ -58,10 +65,11 @@ package final class LeanProgress: Sendable {
         }
     }
 
-    /// A fraction of a phase that works through `total` bytes, shown as bytes.
+    /// A fraction of a phase that works through `total` bytes (delta create: the new image; delta
+    /// apply: the patch), shown as bytes so the rate and time left are real.
     package func update(phase: String, fraction: Double, of total: UInt64) {
         let clamped = min(max(fraction, 0), 1)
-        update(step: phase, done: UInt64((clamped * Double(total)).rounded()), total: total)
+        update(WorkProgress(step: phase, done: UInt64((clamped * Double(total)).rounded()), total: total))
     }
 
     /// Removes the bar before the result is printed.
@@ -75,24 +83,31 @@ package final class LeanProgress: Sendable {
         let step: String
         let done: UInt64
         let total: UInt64?
-        let bytesPerSecond: UInt64
+        let unit: String?
+        let bytesPerSecond: UInt64?
+        let entriesPerSecond: UInt64?
         let etaSeconds: Double?
     }
 
-    package static func bar(step: String, done: UInt64, total: UInt64?, rate: Double, eta: Double?) -> String {
+    package static func bar(_ progress: WorkProgress, rate: Double, eta: Double?) -> String {
         let width = 24
-        guard let total, total > 0 else { return "\(step) \(bytes(done)) \(bytes(UInt64(rate)))/s" }
-        let fraction = min(1, Double(done) / Double(total))
+        let amount: (UInt64) -> String = progress.unit == .entries ? { "\($0) entries" } : { bytes($0) }
+        guard let total = progress.total, total > 0 else {
+            return "\(progress.step) \(amount(progress.done)) \(amount(UInt64(rate)))/s"
+        }
+        let fraction = min(1, Double(progress.done) / Double(total))
         let filled = Int((fraction * Double(width)).rounded(.down))
         let bar =
             String(repeating: "=", count: filled) + (filled < width ? ">" : "")
             + String(repeating: " ", count: max(0, width - filled - 1))
         let percent = Int((fraction * 100).rounded(.down))
-        var text = "\(step) [\(bar)] \(percent)% \(bytes(done))/\(bytes(total)) \(bytes(UInt64(rate)))/s"
-        if let eta, done < total { text += " ETA \(clock(eta))" }
+        var text =
+            "\(progress.step) [\(bar)] \(percent)% \(amount(progress.done))/\(amount(total)) \(amount(UInt64(rate)))/s"
+        if let eta, progress.done < total { text += " ETA \(clock(eta))" }
         return text
     }
 
+    /// A byte count as the bar shows it: `printf`'s `%.1f` with a binary unit.
     package static func bytes(_ count: UInt64) -> String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB"]
         var value = Double(count)
@@ -104,6 +119,7 @@ package final class LeanProgress: Sendable {
         return unit == 0 ? "\(count) B" : LeanCommandLine.format("%.1f", value) + " " + units[unit]
     }
 
+    /// Seconds as `m:ss` or `h:mm:ss`.
     package static func clock(_ seconds: Double) -> String {
         let total = Int(seconds.rounded())
         return total >= 3600

@@ -1,8 +1,6 @@
-internal import OTABase
-
 /// How far a long piece of work has come, for a progress display: the step, and bytes (or
-/// entries) done of bytes in all (when known). Libraries call a `(WorkProgress) -> Void` as they go; the command
-/// line draws a bar on a terminal or writes JSON lines (`--progress`).
+/// entries) done of bytes in all (when known). Libraries call a `(WorkProgress) -> Void` as they
+/// go; `ProgressDisplay` draws a bar on a terminal or writes JSON lines (`--progress`).
 public struct WorkProgress: Sendable, Equatable, Codable {
     /// What is being done, e.g. `compress ivi-rootfs` or `verify payload 2/3`.
     public var step: String

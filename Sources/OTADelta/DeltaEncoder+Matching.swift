@@ -6,12 +6,21 @@ extension DeltaEncoder {
     /// a window on all cores; hands each piece's ops (in old positions) to `results`. `new` is
     /// asked for the new bytes once the first suffix array is sorted.
     static func matchPieces(
-        _ plan: Plan, new: () -> UnsafeBufferPointer<UInt8>, minimumScore: Int, results: PieceResults
+        _ plan: Plan, new: () -> UnsafeBufferPointer<UInt8>, minimumScore: Int, longestFirst: Bool = false,
+        results: PieceResults
     ) {
         let input = SharedMatchInput(plan: plan, minimumScore: minimumScore)
         for (w, range) in plan.windows.enumerated() {
-            let members = plan.pieces.indices.filter { plan.pieces[$0].window == w }
-            guard !members.isEmpty else { continue }
+            let inWindow = plan.pieces.indices.filter { plan.pieces[$0].window == w }
+            guard !inWindow.isEmpty else { continue }
+            // Each piece is matched on its own, so the order changes no op; the longest first
+            // leave the short ones to even out the two cores' ends.
+            let members =
+                longestFirst
+                ? inWindow.sorted {
+                    plan.pieces[$0].end - plan.pieces[$0].start > plan.pieces[$1].end - plan.pieces[$1].start
+                }
+                : inWindow
             if range.isEmpty {
                 for k in members { results.publish(k, [.insert(length: plan.pieces[k].end - plan.pieces[k].start)]) }
                 continue

@@ -84,8 +84,13 @@ struct DeltaEncoder {
         let results = PieceResults(count: plan.pieces.count)
         let input = SharedMatchInput(plan: plan, minimumScore: options.minimumCoverScore)
         let matching = DispatchGroup()
+        // With the transform every op is awaited before the first is written: the pieces can be
+        // matched in any order. Without it, the writer takes them in new order as they come.
+        let anyOrder = analysis != nil
         DispatchQueue.global().async(group: matching) {
-            Self.matchPieces(input.plan, new: matchNew.bytes, minimumScore: input.minimumScore, results: results)
+            Self.matchPieces(
+                input.plan, new: matchNew.bytes, minimumScore: input.minimumScore, longestFirst: anyOrder,
+                results: results)
         }
         defer { matching.wait() }
         // Otherwise hashing overlaps the suffix sort.

@@ -9,9 +9,10 @@ internal import Dispatch
 /// end, so a probe, which compares at most `maxMatch` bytes, finds in each part the longest
 /// match that starts there. Each part's search ends between the pattern's neighbours in that
 /// part; the nearer of the two parts' neighbours are the window's, so a probe returns the match
-/// one suffix array of the window would (patches do not depend on the split). The two searches
-/// cost ~40% more per probe than one, on two cores; the sort of two halves takes about half the
-/// time of the whole on each.
+/// one suffix array of the window would (patches do not depend on the split). The two parts'
+/// binary searches run in lockstep, a step of each in turn: their loads are independent, so the
+/// core waits for both at once, and two searches cost ~5% more CPU than one (~40% when they ran
+/// one after the other); the sort of two halves takes about half the time of the whole on each.
 final class SuffixIndex {
     let old: UnsafeBufferPointer<UInt8>
     let new: UnsafeBufferPointer<UInt8>
@@ -25,10 +26,9 @@ final class SuffixIndex {
     /// array at most); smaller ones a table of 2-byte keys (256 KiB), whose longer buckets cost
     /// a few more search steps per probe.
     static let threeByteKeysFrom = 1 << 26
-    /// Windows of `splitSizes` bytes are sorted as two parts on two cores. Above them the second
-    /// search per probe costs more than the split sort saves (mariadbd's 26 MB: 6.9 CPU s per
-    /// diff became 8.5, most of it matching), and from 64 MiB a part's 3-byte table is 64 MiB.
-    static let splitSizes = (1 << 20)..<(16 << 20)
+    /// Windows of `splitSizes` bytes are sorted as two parts on two cores. From 64 MiB a part's
+    /// 3-byte table would be 64 MiB of its own.
+    static let splitSizes = (1 << 20)..<(64 << 20)
 
     /// - Parameter keyBytes: 2 or 3 (tests); nil chooses by the window's size.
     /// - Parameter parts: 1 or 2 (tests); nil chooses by the window's size.
@@ -89,9 +89,17 @@ final class SuffixIndex {
         guard limit >= keyBytes, old.count > 0 else { return (0, 0) }
         let key = Self.key(new, scan, keyBytes)
         let pattern = new.baseAddress! + scan
-        let found = first.bracket(pattern, limit: limit, key: key, keyBytes: keyBytes)
-        guard let second else { return found.result }
-        return merged(found, second.bracket(pattern, limit: limit, key: key, keyBytes: keyBytes)).result
+        guard let second else { return first.bracket(pattern, limit: limit, key: key, keyBytes: keyBytes).result }
+        // Both parts' searches in lockstep: each step's loads of one part overlap the other's.
+        var a = first.begin(pattern, limit: limit, key: key, keyBytes: keyBytes)
+        var b = second.begin(pattern, limit: limit, key: key, keyBytes: keyBytes)
+        while a.running && b.running {
+            first.step(&a, pattern, limit: limit)
+            second.step(&b, pattern, limit: limit)
+        }
+        while a.running { first.step(&a, pattern, limit: limit) }
+        while b.running { second.step(&b, pattern, limit: limit) }
+        return merged(first.finish(a, pattern, limit: limit), second.finish(b, pattern, limit: limit)).result
     }
 
     /// The two parts' neighbours of the pattern as one suffix array's would be.
@@ -202,57 +210,83 @@ final class SuffixIndex {
 
         deinit { bucketStart.deallocate() }
 
-        /// The pattern's neighbours among this part's suffixes (`pattern[0 ..< limit]`, whose
-        /// first `keyBytes` bytes are `key`), by the binary search one suffix array of the window
-        /// had before parts.
-        @inline(__always)
-        func bracket(_ pattern: UnsafePointer<UInt8>, limit: Int, key: Int, keyBytes: Int) -> Bracket {
-            var lo = Int(bucketStart[key])
-            var hi = Int(bucketStart[key + 1]) - 1
-            guard lo <= hi else { return Bracket() }
-            let textBase = text.baseAddress!
-            let textCount = text.count
-            @inline(__always) func matchLength(_ index: Int, from known: Int) -> Int {
-                let p = suffixes[index]
-                let n = min(limit, textCount - p)
-                guard known < n else { return n }
-                return known + commonPrefixLength(textBase + p + known, pattern + known, n - known)
-            }
-            // Is the old suffix at `index`, sharing `l` bytes with the pattern, smaller than it?
-            @inline(__always) func smaller(_ index: Int, _ l: Int) -> Bool {
-                let p = suffixes[index]
-                if l == limit { return false }  // equal up to the limit: either side works
-                if p + l == textCount { return true }  // old suffix is a prefix of the pattern
-                return textBase[p + l] < pattern[l]
-            }
-            var lcpLo = matchLength(lo, from: keyBytes)
-            var lcpHi = lo == hi ? lcpLo : matchLength(hi, from: keyBytes)
-            // Whether lo is known to be below the pattern and hi not (else they are the
-            // bucket's ends).
+        /// A binary search of this part's bucket for a pattern, one step at a time (`step`), so
+        /// two parts' searches can run in lockstep: their loads do not depend on each other, so
+        /// the core waits for both at once.
+        struct Search {
+            var lo: Int
+            var hi: Int
+            var lcpLo = 0
+            var lcpHi = 0
+            /// Whether lo is known to be below the pattern and hi not (else they are the bucket's
+            /// ends).
             var loBelow = false
             var hiAbove = false
-            while hi - lo >= 2 {
-                let mid = lo + (hi - lo) / 2
-                let known = min(lcpLo, lcpHi)
-                let l = matchLength(mid, from: known)
-                if smaller(mid, l) {
-                    lo = mid
-                    lcpLo = l
-                    loBelow = true
-                } else {
-                    hi = mid
-                    lcpHi = l
-                    hiAbove = true
-                }
+            /// Whether a step is left (the bucket holds more than two suffixes between lo and hi).
+            @inline(__always) var running: Bool { hi - lo >= 2 }
+        }
+
+        /// The pattern's bytes shared by suffix `index` (known to share `known`), up to `limit`.
+        @inline(__always)
+        private func matchLength(_ index: Int, _ pattern: UnsafePointer<UInt8>, limit: Int, from known: Int) -> Int {
+            let p = suffixes[index]
+            let n = min(limit, text.count - p)
+            guard known < n else { return n }
+            return known + commonPrefixLength(text.baseAddress! + p + known, pattern + known, n - known)
+        }
+
+        /// Whether the old suffix at `index`, sharing `l` bytes with the pattern, is smaller than
+        /// it.
+        @inline(__always)
+        private func smaller(_ index: Int, _ l: Int, _ pattern: UnsafePointer<UInt8>, limit: Int) -> Bool {
+            let p = suffixes[index]
+            if l == limit { return false }  // equal up to the limit: either side works
+            if p + l == text.count { return true }  // old suffix is a prefix of the pattern
+            return text[p + l] < pattern[l]
+        }
+
+        /// The search's start: the bucket of `key` (the pattern's first `keyBytes` bytes) and
+        /// what its two ends share with the pattern.
+        @inline(__always)
+        func begin(_ pattern: UnsafePointer<UInt8>, limit: Int, key: Int, keyBytes: Int) -> Search {
+            var search = Search(lo: Int(bucketStart[key]), hi: Int(bucketStart[key + 1]) - 1)
+            guard search.lo <= search.hi else { return search }
+            search.lcpLo = matchLength(search.lo, pattern, limit: limit, from: keyBytes)
+            search.lcpHi =
+                search.lo == search.hi
+                ? search.lcpLo : matchLength(search.hi, pattern, limit: limit, from: keyBytes)
+            return search
+        }
+
+        /// One halving of the search's range (only while `running`).
+        @inline(__always)
+        func step(_ search: inout Search, _ pattern: UnsafePointer<UInt8>, limit: Int) {
+            let mid = search.lo + (search.hi - search.lo) / 2
+            let l = matchLength(mid, pattern, limit: limit, from: min(search.lcpLo, search.lcpHi))
+            if smaller(mid, l, pattern, limit: limit) {
+                search.lo = mid
+                search.lcpLo = l
+                search.loBelow = true
+            } else {
+                search.hi = mid
+                search.lcpHi = l
+                search.hiAbove = true
             }
-            if !loBelow { loBelow = smaller(lo, lcpLo) }
+        }
+
+        /// The pattern's neighbours among this part's suffixes once the search has run.
+        @inline(__always)
+        func finish(_ search: Search, _ pattern: UnsafePointer<UInt8>, limit: Int) -> Bracket {
+            guard search.lo <= search.hi else { return Bracket() }
+            let (lo, hi, lcpLo, lcpHi) = (search.lo, search.hi, search.lcpLo, search.lcpHi)
+            let loBelow = search.loBelow || smaller(lo, lcpLo, pattern, limit: limit)
             var found = Bracket()
             if !loBelow {
                 // Every suffix of the bucket is above the pattern: lo is the smallest.
                 (found.above, found.aboveLength) = (base + suffixes[lo], lcpLo)
             } else if lo == hi {
                 (found.below, found.belowLength) = (base + suffixes[lo], lcpLo)
-            } else if hiAbove || !smaller(hi, lcpHi) {
+            } else if search.hiAbove || !smaller(hi, lcpHi, pattern, limit: limit) {
                 (found.below, found.belowLength) = (base + suffixes[lo], lcpLo)
                 (found.above, found.aboveLength) = (base + suffixes[hi], lcpHi)
             } else {
@@ -261,6 +295,16 @@ final class SuffixIndex {
                 (found.secondBelow, found.secondBelowLength) = (base + suffixes[lo], lcpLo)
             }
             return found
+        }
+
+        /// The pattern's neighbours among this part's suffixes (`pattern[0 ..< limit]`, whose
+        /// first `keyBytes` bytes are `key`), by the binary search one suffix array of the window
+        /// had before parts.
+        @inline(__always)
+        func bracket(_ pattern: UnsafePointer<UInt8>, limit: Int, key: Int, keyBytes: Int) -> Bracket {
+            var search = begin(pattern, limit: limit, key: key, keyBytes: keyBytes)
+            while search.running { step(&search, pattern, limit: limit) }
+            return finish(search, pattern, limit: limit)
         }
     }
 }

@@ -137,14 +137,15 @@ import Testing
 
     /// The point of the executable: none of Foundation, libcurl or the server stack is linked,
     /// dynamically or statically (checked on the binary; the same check finds Foundation in `ota`).
-    @Test func `ota-patch links no Foundation, libcurl, GRDB or NIO`() throws {
+    @Test func `ota-patch links no Foundation, libcurl, libssl, GRDB or NIO`() throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.patcher), "\(Self.patcher) is not built")
         func run(_ script: String, _ binary: String) throws -> String {
             let output = try ProcessRunner.run("/bin/bash", ["-c", script, "check", binary])
             return output.stdout
         }
         let needed = try run("readelf -d \"$1\" | grep NEEDED || true", Self.patcher)
-        for library in ["libFoundation", "libcurl", "libxml2", "libicu", "lib_FoundationICU", "libsqlite3"] {
+        // libssl: COpenSSL is libcrypto alone (TLS is libcurl's, which brings its own libssl).
+        for library in ["libFoundation", "libcurl", "libssl", "libxml2", "libicu", "lib_FoundationICU", "libsqlite3"] {
             #expect(!needed.contains(library), "ota-patch needs \(library): \(needed)")
         }
         let prefixes = ["$s10Foundation", "$s20FoundationEssentials", "$s4GRDB", "$s7NIOCore", "curl_easy_init"]

@@ -82,7 +82,8 @@ public enum Delta {
         writer.writeback = 1 << 20
         // The output is a temporary file renamed into place only after `finish` has checked
         // both hashes: the old image's hash can run beside the decoding.
-        let decoder = DeltaDecoder(source: source, limits: limits, sourceCheck: .concurrent) {
+        // Pipelined: the writer is used only by the decoder's thread until `finish` returns.
+        let decoder = DeltaDecoder(source: source, limits: limits, sourceCheck: .concurrent, pipelined: true) {
             (piece: UnsafeRawBufferPointer) throws(OTAError) in
             try writer.write(piece)
         }

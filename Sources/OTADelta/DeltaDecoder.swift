@@ -26,9 +26,9 @@ public struct DeltaLimits: Sendable {
 /// `finish` returns). At the end it checks the new image's hash. Frames and ops are bounds-checked against the header's
 /// sizes, so a hostile patch cannot read outside the old image, write past the new size or make
 /// the decoder allocate more than its fixed buffers (the stream dictionaries, at most
-/// `limits.xzMemoryLimit`, 11 MiB by default, plus at most about 5 MiB: one frame of at most
-/// 2 MiB of stream bytes, one compressed piece, a 256 KiB old-image cache (four 64 KiB blocks)
-/// and two 256 KiB output pieces).
+/// `limits.xzMemoryLimit`, 11 MiB by default, plus at most about 7 MiB: one frame of at most
+/// 2 MiB of stream bytes, or two when pipelined, one compressed piece, a 256 KiB old-image cache
+/// (four 64 KiB blocks) and two 256 KiB output pieces).
 public final class DeltaDecoder {
     /// When the old image's hash is checked.
     public enum SourceCheck: Sendable {
@@ -68,8 +68,14 @@ public final class DeltaDecoder {
     private var decoders: [LZMA2StreamDecoder] = []
     private var rawSizes = [Int](repeating: 0, count: PatchStream.allCases.count)
     private var packedSizes = [Int](repeating: 0, count: PatchStream.allCases.count)
-    /// The current frame's decoded streams.
-    private var streams = [[UInt8]](repeating: [], count: PatchStream.allCases.count)
+    /// Decoded streams: the frame being decoded fills `frameBuffers[filling]`; pipelined, the
+    /// frame before may still be running from the other one.
+    private let frameBuffers = [FrameBuffers(), FrameBuffers()]
+    private var filling = 0
+    /// Frame headers read so far (errors name the frame).
+    private var frameCount = 0
+    /// Pipelined decoding: runs each frame's ops on its own thread (nil: on the caller's).
+    private let executor: FrameExecutor?
     /// Stream bytes of all frames so far (the header declares the total).
     private var rawSeen: UInt64 = 0
 
@@ -149,12 +155,19 @@ public final class DeltaDecoder {
         }
     }
 
-    /// - Parameter output: receives the new image's bytes in order, each piece valid only during
-    ///   the call (no copy into an array: for a caller that writes them out at once).
+    /// - Parameters:
+    ///   - pipelined: runs each frame's ops (and so `output`) on a thread of the decoder's own
+    ///     while the caller's thread decodes the next frame's streams: for an output that may be
+    ///     called from another thread than `update`'s and touches nothing the caller uses before
+    ///     `finish` returns. Errors are the same and come in the same order; an op's error is
+    ///     reported by the next `update` after it, or by `finish`.
+    ///   - output: receives the new image's bytes in order, each piece valid only during the call
+    ///     (no copy into an array: for a caller that writes them out at once).
     package init(
         source: any DeltaSource, limits: DeltaLimits = DeltaLimits(), sourceCheck: SourceCheck = .beforeOutput,
-        output: @escaping (UnsafeRawBufferPointer) throws(OTAError) -> Void
+        pipelined: Bool = false, output: @escaping (UnsafeRawBufferPointer) throws(OTAError) -> Void
     ) {
+        executor = pipelined ? FrameExecutor() : nil
         self.source = source
         directSource = source as? any DirectDeltaSource
         self.limits = limits
@@ -166,6 +179,8 @@ public final class DeltaDecoder {
     }
 
     deinit {
+        // The frame running may still use every buffer below.
+        _ = executor?.settle()
         sourceHash?.stop()
         // The hasher may still be reading output pieces.
         newHasher?.drain()
@@ -180,8 +195,10 @@ public final class DeltaDecoder {
         do {
             try consume(bytes)
         } catch {
-            // A wrong old image is reported as such, whatever it made go wrong since.
-            throw sourceHash?.result() ?? error
+            // An op's error in the frame running comes first in the patch; a wrong old image is
+            // reported as such, whatever it made go wrong since.
+            let earlier = executor?.settle()
+            throw sourceHash?.result() ?? earlier ?? error
         }
     }
 
@@ -192,7 +209,8 @@ public final class DeltaDecoder {
         do {
             header = try finishBody()
         } catch {
-            throw sourceHash?.result() ?? error
+            let earlier = executor?.settle()
+            throw sourceHash?.result() ?? earlier ?? error
         }
         if let failure = sourceHash?.result() { throw failure }
         return header
@@ -238,6 +256,7 @@ public final class DeltaDecoder {
         guard let header, let newHasher else {
             throw OTAError(.deltaTruncated, "patch ends inside its header")
         }
+        try settle()
         guard case .frameHeader = phase, pending.isEmpty, rawSeen == header.bodySize else {
             throw OTAError(
                 .deltaTruncated, "patch body ends early (\(rawSeen) of \(header.bodySize) stream bytes decoded)")
@@ -372,8 +391,9 @@ public final class DeltaDecoder {
                 offset = next
             }
         } catch {
-            throw OTAError(.deltaMalformed, "malformed number in a frame header at output offset \(written)")
+            throw OTAError(.deltaMalformed, "malformed number in the header of frame \(frameCount + 1)")
         }
+        frameCount += 1
         pending.removeAll(keepingCapacity: true)
         let count = PatchStream.allCases.count
         let raw = values[0..<count]
@@ -383,7 +403,7 @@ public final class DeltaDecoder {
             throw OTAError(
                 .deltaMalformed, "a frame declares more than \(PatchFrame.maxRawBytes) stream bytes (\(Array(raw)))")
         }
-        guard total > 0 else { throw OTAError(.deltaMalformed, "empty frame in patch at output offset \(written)") }
+        guard total > 0 else { throw OTAError(.deltaMalformed, "frame \(frameCount) of the patch is empty") }
         guard total <= header.bodySize - rawSeen else {
             throw OTAError(
                 .deltaBodyTooLarge,
@@ -405,20 +425,36 @@ public final class DeltaDecoder {
     private func nextPiece(after stream: Int) throws(OTAError) {
         var next = stream + 1
         while next < PatchStream.allCases.count && packedSizes[next] == 0 {
-            streams[next].removeAll(keepingCapacity: true)
+            frameBuffers[filling].streams[next].removeAll(keepingCapacity: true)
             next += 1
         }
         if next < PatchStream.allCases.count {
             phase = .piece(index: next)
         } else {
             phase = .frameHeader
-            try runFrame()
+            try startFrame()
         }
+    }
+
+    /// Runs the frame just decoded: at once, or pipelined on the executor once the frame before
+    /// it has run (its error, if any, is thrown here), the next frame then filling the other
+    /// buffers.
+    private func startFrame() throws(OTAError) {
+        let buffers = frameBuffers[filling]
+        guard let executor else { return try runFrame(buffers) }
+        try settle()
+        filling ^= 1
+        executor.run { () throws(OTAError) in try self.runFrame(buffers) }
+    }
+
+    /// Waits for the frame running, if pipelined; throws its error.
+    private func settle() throws(OTAError) {
+        if let failure = executor?.settle() { throw failure }
     }
 
     private func finishPiece(_ stream: Int) throws(OTAError) {
         do {
-            try decoders[stream].decode(pending, count: rawSizes[stream], into: &streams[stream])
+            try decoders[stream].decode(pending, count: rawSizes[stream], into: &frameBuffers[filling].streams[stream])
         } catch {
             throw Self.translate(error)
         }
@@ -428,11 +464,11 @@ public final class DeltaDecoder {
 
     // MARK: - Ops
 
-    /// Runs the ops of the current frame; every stream must be used up exactly. The streams are
-    /// read through one `FrameStreams` value on the stack (plain cursors, no per-read access
-    /// checks on the decoder's properties).
-    private func runFrame() throws(OTAError) {
-        let decoded = streams
+    /// Runs the ops of a frame; every stream must be used up exactly. The streams are read
+    /// through one `FrameStreams` value on the stack (plain cursors, no per-read access checks on
+    /// the decoder's properties).
+    private func runFrame(_ buffers: FrameBuffers) throws(OTAError) {
+        let decoded = buffers.streams
         try decoded[PatchStream.control.rawValue].withUnsafeBufferPointer { (control) throws(OTAError) in
             try decoded[PatchStream.runs.rawValue].withUnsafeBufferPointer { (runs) throws(OTAError) in
                 try decoded[PatchStream.differences.rawValue].withUnsafeBufferPointer {
@@ -744,6 +780,43 @@ public final class DeltaDecoder {
             rebasing: outBuffers[(outSlot * Self.outPiece)..<((outSlot + 1) * Self.outPiece)])
         newHasher?.update(piece)
         try output(piece)
+    }
+}
+
+/// One frame's four decoded streams (a class: the decoder fills one set while its executor may
+/// read the other).
+private final class FrameBuffers {
+    var streams = [[UInt8]](repeating: [], count: PatchStream.allCases.count)
+}
+
+/// Runs frames' ops on a serial queue, one frame at a time, while the caller decodes the next
+/// frame; keeps the first error.
+private final class FrameExecutor: @unchecked Sendable {
+    // Safe: the decoder calls `settle` (which waits) before `run`, so at most one frame's job
+    // runs, and it never overlaps the caller's use of the decoder state the ops touch; `failure`
+    // is written by the job and read only after `group.wait()` returns.
+    private let queue = DispatchQueue(label: "ota.delta.ops")
+    private let group = DispatchGroup()
+    private var failure: OTAError?
+
+    /// A frame's job (the decoder's promise above makes it safe to send).
+    private struct Job: @unchecked Sendable {
+        let body: () throws(OTAError) -> Void
+    }
+
+    /// Starts `body` on the queue; skipped once a frame has failed.
+    func run(_ body: @escaping () throws(OTAError) -> Void) {
+        let job = Job(body: body)
+        queue.async(group: group) {
+            guard self.failure == nil else { return }
+            do throws(OTAError) { try job.body() } catch { self.failure = error }
+        }
+    }
+
+    /// Waits for the frame running; returns the first error of any frame run so far.
+    func settle() -> OTAError? {
+        group.wait()
+        return failure
     }
 }
 

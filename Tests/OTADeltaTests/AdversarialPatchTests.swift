@@ -91,18 +91,67 @@ import Testing
         return Streams(control: decoded[0], runs: decoded[1], differences: decoded[2], inserts: decoded[3])
     }
 
+    /// Frames of a patch without a transform block (each header's packed sizes skipped over).
+    static func frameCount(of patch: [UInt8]) throws -> Int {
+        var offset = DeltaPatchHeader.byteCount
+        var frames = 0
+        while offset < patch.count {
+            var values: [UInt64] = []
+            while values.count < 8 {
+                guard
+                    case .value(let value, let next) = try patch.withUnsafeBufferPointer({
+                        try Varint.read($0, at: offset)
+                    })
+                else { return frames }
+                values.append(value)
+                offset = next
+            }
+            offset += Int(values[4...].reduce(0, +))
+            frames += 1
+        }
+        return frames
+    }
+
     static func varint(_ value: UInt64) -> [UInt8] {
         var out: [UInt8] = []
         Varint.append(value, to: &out)
         return out
     }
 
+    /// The error code applying `patch` gives (nil: it applies), checking on the way that the
+    /// pipelined decoder hands out the same bytes and fails with the same error as the one that
+    /// runs every frame on the caller's thread.
     static func code(_ patch: [UInt8], old: [UInt8] = old) -> String? {
-        do {
-            _ = try Delta.apply(old: old, patch: patch)
-            return nil
+        let sequential = outcome(patch, old: old, pipelined: false)
+        let pipelined = outcome(patch, old: old, pipelined: true)
+        #expect(
+            pipelined == sequential, "pipelined: \(pipelined.error ?? "applied"), not \(sequential.error ?? "applied")")
+        return sequential.code
+    }
+
+    /// What a decoder handed out, and its error (code and message) if it failed.
+    struct Outcome: Equatable {
+        var output: [UInt8]
+        var error: String?
+        var code: String?
+    }
+
+    static func outcome(_ patch: [UInt8], old: [UInt8], pipelined: Bool) -> Outcome {
+        var output: [UInt8] = []
+        let decoder = DeltaDecoder(source: MemoryDeltaSource(old), sourceCheck: .concurrent, pipelined: pipelined) {
+            (piece: UnsafeRawBufferPointer) throws(OTAError) in output.append(contentsOf: piece)
+        }
+        do throws(OTAError) {
+            var offset = 0
+            while offset < patch.count {
+                let end = min(offset + 4096, patch.count)
+                try decoder.update(Array(patch[offset..<end]))
+                offset = end
+            }
+            _ = try decoder.finish()
+            return Outcome(output: output, error: nil, code: nil)
         } catch {
-            return error.code.rawValue
+            return Outcome(output: output, error: "\(error.code.rawValue): \(error.message)", code: error.code.rawValue)
         }
     }
 
@@ -369,6 +418,39 @@ import Testing
 
     @Test func `data after the body is refused`() throws {
         #expect(Self.code(Self.patch + [0]) == "delta.trailing-data")
+    }
+
+    /// Pipelined, a frame's ops run while the next frame is decoded: an op's error in one frame
+    /// must still come before any error of the frames after it, and a whole-patch check at the
+    /// end must wait for the last frame, exactly as when every frame runs in turn (`code`
+    /// compares the two decoders' bytes out and errors).
+    @Test func `a pipelined decoder reports errors in patch order`() throws {
+        let good = Streams(control: [Self.copy] + Self.varint(0) + Self.varint(1000))
+        let outside = Streams(control: [Self.copy] + Self.varint(Varint.zigzag(60_000)) + Self.varint(10))
+        let size = { (streams: [Streams]) in UInt64(streams.reduce(0) { $0 + $1.all.reduce(0) { $0 + $1.count } }) }
+        // An op out of range in frame 2, then a frame 3 whose header is malformed or is empty.
+        let malformed = [UInt8](repeating: 0xFF, count: 12)
+        let empty = [UInt8](repeating: 0, count: 8)
+        for third in [malformed, empty] {
+            let frames = [try Self.frame(good), try Self.frame(outside), third]
+            let patch = try Self.craft(frames: frames, newSize: 1010, bodySize: size([good, outside]) + 100)
+            #expect(Self.code(patch) == "delta.out-of-range")
+        }
+        // The same op error with the patch cut off right after its frame, or with bytes after the body.
+        let frames = [try Self.frame(good), try Self.frame(outside)]
+        let cut = try Self.craft(frames: frames, newSize: 1010, bodySize: size([good, outside]) + 100)
+        #expect(Self.code(cut) == "delta.out-of-range")
+        let trailing = try Self.craft(frames: frames, newSize: 1010, bodySize: size([good, outside]), trailing: [1])
+        #expect(Self.code(trailing) == "delta.out-of-range")
+        // Frames that are all valid: the last one's bytes reach the output before the size check.
+        let short = try Self.craft(
+            frames: [try Self.frame(good), try Self.frame(good)], newSize: 3000,
+            bodySize: size([good, good]))
+        #expect(Self.code(short) == "delta.short-output")
+        let twice = try Self.craft(
+            frames: [try Self.frame(good), try Self.frame(good)], newSize: 2000,
+            bodySize: size([good, good]))
+        #expect(Self.code(twice) == "delta.result-mismatch")
     }
 
     @Test func `thousands of mutated patches never crash`() throws {

@@ -1,8 +1,8 @@
 import OTACore
 import OTADelta
 
-/// The delta patch decoder (`Delta.apply`, the streaming `DeltaDecoder` under it) against a
-/// fixed old image. The first byte picks how the rest is read:
+/// The delta patch decoder (`DeltaDecoder`, run on the caller's thread and pipelined, which must
+/// agree) against a fixed old image. The first byte picks how the rest is read:
 ///
 /// - 0: the rest is a whole patch, as it arrives in a bundle.
 /// - 1: header fields come from the input but the header's check and the old image's hash
@@ -14,7 +14,8 @@ import OTADelta
 ///      included) is fuzzed.
 struct DeltaTarget: FuzzTarget {
     static let name = "delta"
-    static let summary = "Delta.apply (DeltaDecoder): raw patches, fixed-up headers, and encoder-framed op streams"
+    static let summary =
+        "DeltaDecoder, sequential and pipelined: raw patches, fixed-up headers, and encoder-framed op streams"
 
     /// The old image every patch applies to (deterministic; `SeedMaker` diffs against it). Its
     /// pseudo-random stretches hold x86-64 and AArch64 reference-like bytes for ADDP to find; the
@@ -55,10 +56,38 @@ struct DeltaTarget: FuzzTarget {
         case 1: patch = (try? header(&reader, body: nil)) ?? []
         default: patch = (try? framed(&reader)) ?? []
         }
+        let sequential = Self.apply(patch, pipelined: false)
+        if let error = sequential.error { FuzzTargets.explain(error) }
+        // Differential: the pipelined decoder (ota-patch's) must hand out the same bytes and
+        // fail with the same first error.
+        let pipelined = Self.apply(patch, pipelined: true)
+        guard pipelined.output == sequential.output, pipelined.error?.code == sequential.error?.code,
+            pipelined.error?.message == sequential.error?.message
+        else {
+            fatalError(
+                "pipelined decoder differs: \(String(describing: pipelined.error)) against \(String(describing: sequential.error))"
+            )
+        }
+    }
+
+    /// The bytes a decoder hands out for `patch` (fed in 4 KiB pieces, as a bundle's stream
+    /// arrives), and its error.
+    private static func apply(_ patch: [UInt8], pipelined: Bool) -> (output: [UInt8], error: OTAError?) {
+        var output: [UInt8] = []
+        let decoder = DeltaDecoder(source: MemoryDeltaSource(old), sourceCheck: .concurrent, pipelined: pipelined) {
+            (piece: UnsafeRawBufferPointer) throws(OTAError) in output.append(contentsOf: piece)
+        }
         do throws(OTAError) {
-            _ = try Delta.apply(old: Self.old, patch: patch)
+            var offset = 0
+            while offset < patch.count {
+                let end = min(offset + 4096, patch.count)
+                try decoder.update(Array(patch[offset..<end]))
+                offset = end
+            }
+            _ = try decoder.finish()
+            return (output, nil)
         } catch {
-            FuzzTargets.explain(error)
+            return (output, error)
         }
     }
 

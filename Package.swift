@@ -15,6 +15,10 @@ let leanExecutableLinkerSettings: [LinkerSetting] = [
     .unsafeFlags(["-static-stdlib"]),
     .unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"], .when(platforms: [.linux])),
 ]
+// `ota` too packs its relative relocations (18,000 of its 26,000): `ota --version` 0.4 MiB lower.
+let packedRelocations: [LinkerSetting] = [
+    .unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"], .when(platforms: [.linux]))
+]
 // `ota-patch` also links the functions an apply runs first and together (the list
 // bench/symbol-order.sh makes): ~0.3 MiB of code instead of touched pages spread over 4.6 MB of
 // text, 1.4-1.8 MiB less peak RSS. Names not found (renamed since) are skipped; SwiftPM does not
@@ -110,7 +114,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             // Test rigs (crash injection) exist in debug builds only, never in a release binary.
-            swiftSettings: swiftSettings + [.define("OTA_TEST_RIGS", .when(configuration: .debug))]),
+            swiftSettings: swiftSettings + [.define("OTA_TEST_RIGS", .when(configuration: .debug))],
+            linkerSettings: packedRelocations),
         // What `ota` and `ota-fleet` share: output, exit codes, version.
         .target(
             name: "OTACommandLine",

@@ -42,6 +42,22 @@ public final class DeltaDecoder {
         case concurrent
     }
 
+    /// Which thread hands the new image's pieces to the output.
+    package enum OutputThread: Sendable {
+        /// The decoding thread, right after it fills a piece (the default: an output that is
+        /// not safe to call from another thread, or that must see each piece before the next
+        /// one is decoded).
+        case decoding
+        /// The thread hashing the new image, after it has hashed the piece, while the decoding
+        /// thread fills the next one: for an output that writes to a file, so the write's cost
+        /// leaves the decoding thread. The output is called on one thread at a time and in
+        /// order; the caller must not touch what it uses until `finish` returns or the decoder
+        /// is dropped. An error it throws is reported, with its own code, by the `update` that
+        /// hands out the next piece or else by `finish` (which returns only once every piece is
+        /// written), and no piece is handed to it after that.
+        case hashing
+    }
+
     public private(set) var header: DeltaPatchHeader?
     private let source: any DeltaSource
     /// The same source when it reads into the decoder's buffers without allocating.
@@ -51,6 +67,7 @@ public final class DeltaDecoder {
     /// The old image's hash running on another thread (`.concurrent`), once the header is read.
     private var sourceHash: SourceHashCheck?
     private let output: (UnsafeRawBufferPointer) throws(OTAError) -> Void
+    private let outputThread: OutputThread
     /// Hashes the output on a second core while the next piece is decoded.
     private var newHasher: BackgroundHasher?
 
@@ -84,8 +101,9 @@ public final class DeltaDecoder {
     private var written: Int64 = 0
     /// The output piece being filled: `outCount` bytes of `out`, one of `outSlots` pieces of
     /// `outBuffers` used in turn. A full piece is handed to the output and to the new image's
-    /// hasher, which may still read it while the next `BackgroundHasher.depth` pieces are
-    /// filled: with one slot more than that, the piece filled next is never still being read.
+    /// hasher (or to the hasher, which then hands it to the output: `OutputThread.hashing`),
+    /// which may still read it while the next `BackgroundHasher.depth` pieces are filled: with
+    /// one slot more than that, the piece filled next is never still being read.
     private let outBuffers = UnsafeMutableRawBufferPointer.allocate(
         byteCount: outPiece * outSlots, alignment: pageAlignment
     ).bindMemory(to: UInt8.self)
@@ -161,11 +179,14 @@ public final class DeltaDecoder {
     ///     called from another thread than `update`'s and touches nothing the caller uses before
     ///     `finish` returns. Errors are the same and come in the same order; an op's error is
     ///     reported by the next `update` after it, or by `finish`.
+    ///   - outputThread: where `output` is called (`OutputThread`): with `pipelined`, `.decoding`
+    ///     is the frame thread.
     ///   - output: receives the new image's bytes in order, each piece valid only during the call
     ///     (no copy into an array: for a caller that writes them out at once).
     package init(
         source: any DeltaSource, limits: DeltaLimits = DeltaLimits(), sourceCheck: SourceCheck = .beforeOutput,
-        pipelined: Bool = false, output: @escaping (UnsafeRawBufferPointer) throws(OTAError) -> Void
+        pipelined: Bool = false, outputThread: OutputThread = .decoding,
+        output: @escaping (UnsafeRawBufferPointer) throws(OTAError) -> Void
     ) {
         executor = pipelined ? FrameExecutor() : nil
         self.source = source
@@ -173,6 +194,7 @@ public final class DeltaDecoder {
         self.limits = limits
         self.sourceCheck = sourceCheck
         self.output = output
+        self.outputThread = outputThread
         out = UnsafeMutableBufferPointer(rebasing: outBuffers[0..<Self.outPiece])
         cacheBlocks.initialize(repeating: -1)
         cacheUses.initialize(repeating: 0)
@@ -182,7 +204,7 @@ public final class DeltaDecoder {
         // The frame running may still use every buffer below.
         _ = executor?.settle()
         sourceHash?.stop()
-        // The hasher may still be reading output pieces.
+        // The hasher (and the output, `OutputThread.hashing`) may still be reading output pieces.
         newHasher?.drain()
         UnsafeMutableRawBufferPointer(outBuffers).deallocate()
         cache.deallocate()
@@ -257,6 +279,8 @@ public final class DeltaDecoder {
             throw OTAError(.deltaTruncated, "patch ends inside its header")
         }
         try settle()
+        // A failed write first: what the patch did after it was not written anywhere.
+        try newHasher.checkOutput()
         guard case .frameHeader = phase, pending.isEmpty, rawSeen == header.bodySize else {
             throw OTAError(
                 .deltaTruncated, "patch body ends early (\(rawSeen) of \(header.bodySize) stream bytes decoded)")
@@ -266,7 +290,8 @@ public final class DeltaDecoder {
                 .deltaShortOutput, "patch ops produce \(written) bytes, header declares \(header.newSize)")
         }
         try flush()
-        guard newHasher.finalize().constantTimeEquals(header.newHash) else {
+        // Every piece hashed and written (a failed write is reported here).
+        guard try newHasher.finalize().constantTimeEquals(header.newHash) else {
             throw OTAError(
                 .deltaResultMismatch,
                 "the rebuilt image's \(header.hashAlgorithm.rawValue) does not match the patch header")
@@ -305,7 +330,7 @@ public final class DeltaDecoder {
             throw Self.translate(error)
         }
         self.header = header
-        newHasher = BackgroundHasher(try Hasher(header.hashAlgorithm))
+        newHasher = BackgroundHasher(try Hasher(header.hashAlgorithm), output: outputThread == .hashing ? output : nil)
     }
 
     /// Tries to read the transform block collected in `pending`: dictionary exponent, raw and
@@ -778,8 +803,8 @@ public final class DeltaDecoder {
         outSlot = (outSlot + 1) % Self.outSlots
         out = UnsafeMutableBufferPointer(
             rebasing: outBuffers[(outSlot * Self.outPiece)..<((outSlot + 1) * Self.outPiece)])
-        newHasher?.update(piece)
-        try output(piece)
+        try newHasher?.update(piece)
+        if outputThread == .decoding { try output(piece) }
     }
 }
 
@@ -853,14 +878,20 @@ private struct FrameStreams {
 }
 
 /// A hasher fed from one thread and run on a serial queue, at most `depth` pieces behind, so
-/// hashing the output overlaps decoding without holding more than a few pieces. A piece is not
-/// copied: the caller keeps its bytes unchanged until `depth` more pieces have been handed in,
-/// or until `drain` or `finalize` returns.
+/// hashing the output overlaps decoding without holding more than a few pieces; with an
+/// `output`, each piece is handed to it there after it is hashed. A piece is not copied: the
+/// caller keeps its bytes unchanged until `depth` more pieces have been handed in, or until
+/// `drain` or `finalize` returns.
 private final class BackgroundHasher: @unchecked Sendable {
-    // Safe: `hasher` is touched only by blocks on `queue`, and by `finalize` after the queue has
-    // drained (`queue.sync`); the semaphore bounds the pieces in flight, and the caller keeps
-    // each piece's bytes alive and unchanged while it may be in flight (above).
+    // Safe: `hasher` and `output` are used only by blocks on `queue` (one at a time, in order),
+    // and `hasher` by `finalize` after the queue has drained (`queue.sync`); `failure` is
+    // written on `queue` before the piece's semaphore signal and read by the feeding thread
+    // after a wait on it or after `queue.sync`; the semaphore bounds the pieces in flight, and
+    // the caller keeps each piece's bytes alive and unchanged while it may be in flight (above).
     private let hasher: Hasher
+    private let output: ((UnsafeRawBufferPointer) throws(OTAError) -> Void)?
+    /// The first error `output` threw: no piece is handed to it after that.
+    private var failure: OTAError?
     private let queue = DispatchQueue(label: "ota.delta.hash")
     private let slots: DispatchSemaphore
     /// One piece: SHA-256 of 256 KiB takes ~0.2 ms here, several times less than decoding it,
@@ -872,27 +903,50 @@ private final class BackgroundHasher: @unchecked Sendable {
         let bytes: UnsafeRawBufferPointer
     }
 
-    init(_ hasher: Hasher) {
+    init(_ hasher: Hasher, output: ((UnsafeRawBufferPointer) throws(OTAError) -> Void)?) {
         self.hasher = hasher
+        self.output = output
         slots = DispatchSemaphore(value: Self.depth)
     }
 
-    /// Returns once at most `depth` pieces, this one included, are waiting or being hashed.
-    func update(_ bytes: UnsafeRawBufferPointer) {
+    /// Returns once at most `depth` pieces, this one included, are waiting or being hashed
+    /// (and written). Throws, without taking the piece, the error the output threw on an
+    /// earlier one.
+    func update(_ bytes: UnsafeRawBufferPointer) throws(OTAError) {
         slots.wait()
+        if let failure {
+            slots.signal()
+            throw failure
+        }
         let piece = Piece(bytes: bytes)
         queue.async {
             self.hasher.update(piece.bytes)
+            if self.failure == nil, let output = self.output {
+                do throws(OTAError) {
+                    try output(piece.bytes)
+                } catch {
+                    self.failure = error
+                }
+            }
             self.slots.signal()
         }
     }
 
-    /// Waits until every piece handed in is hashed.
+    /// Waits until every piece handed in is hashed and written.
     func drain() {
         queue.sync {}
     }
 
-    func finalize() -> Digest {
-        queue.sync { hasher.finalize() }
+    /// Waits until every piece handed in is written; throws the output's error if it threw one.
+    func checkOutput() throws(OTAError) {
+        queue.sync {}
+        if let failure { throw failure }
+    }
+
+    /// The new image's digest once every piece is hashed and written, or the output's error.
+    func finalize() throws(OTAError) -> Digest {
+        let digest = queue.sync { hasher.finalize() }
+        if let failure { throw failure }
+        return digest
     }
 }

@@ -32,13 +32,7 @@ public enum Delta {
         let decoder = DeltaDecoder(source: MemoryDeltaSource(old), limits: limits, sourceCheck: .concurrent) {
             (piece: UnsafeRawBufferPointer) throws(OTAError) in out.append(contentsOf: piece)
         }
-        var offset = 0
-        while offset < patch.count {
-            let end = min(offset + 64 * 1024, patch.count)
-            try decoder.update(Array(patch[offset..<end]))
-            offset = end
-        }
-        _ = try decoder.finish()
+        _ = try decoder.decodeAll(patch)
         return out
     }
 

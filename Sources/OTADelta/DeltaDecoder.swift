@@ -224,6 +224,18 @@ public final class DeltaDecoder {
         }
     }
 
+    /// Decodes a whole patch held in memory, fed in pieces of `pieceSize` bytes as a stream
+    /// would bring it, then `finish`es.
+    package func decodeAll(_ patch: [UInt8], pieceSize: Int = 64 << 10) throws(OTAError) -> DeltaPatchHeader {
+        var offset = 0
+        while offset < patch.count {
+            let end = min(offset + pieceSize, patch.count)
+            try update(Array(patch[offset..<end]))
+            offset = end
+        }
+        return try finish()
+    }
+
     /// Confirms the patch ended exactly after the last frame and both images' hashes match (the
     /// old image's first: its mismatch is the error reported when both fail).
     public func finish() throws(OTAError) -> DeltaPatchHeader {

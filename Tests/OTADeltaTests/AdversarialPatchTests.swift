@@ -142,13 +142,7 @@ import Testing
             (piece: UnsafeRawBufferPointer) throws(OTAError) in output.append(contentsOf: piece)
         }
         do throws(OTAError) {
-            var offset = 0
-            while offset < patch.count {
-                let end = min(offset + 4096, patch.count)
-                try decoder.update(Array(patch[offset..<end]))
-                offset = end
-            }
-            _ = try decoder.finish()
+            _ = try decoder.decodeAll(patch, pieceSize: 4096)
             return Outcome(output: output, error: nil, code: nil)
         } catch {
             return Outcome(output: output, error: "\(error.code.rawValue): \(error.message)", code: error.code.rawValue)

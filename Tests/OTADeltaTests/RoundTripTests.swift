@@ -254,13 +254,7 @@ extension RoundTripTests {
             }
             var caught: OTAError?
             do {
-                var offset = 0
-                while offset < patch.count {
-                    let end = min(offset + 4096, patch.count)
-                    try decoder.update(Array(patch[offset..<end]))
-                    offset = end
-                }
-                _ = try decoder.finish()
+                _ = try decoder.decodeAll(patch, pieceSize: 4096)
             } catch {
                 caught = error
             }

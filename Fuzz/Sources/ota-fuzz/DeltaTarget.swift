@@ -78,13 +78,7 @@ struct DeltaTarget: FuzzTarget {
             (piece: UnsafeRawBufferPointer) throws(OTAError) in output.append(contentsOf: piece)
         }
         do throws(OTAError) {
-            var offset = 0
-            while offset < patch.count {
-                let end = min(offset + 4096, patch.count)
-                try decoder.update(Array(patch[offset..<end]))
-                offset = end
-            }
-            _ = try decoder.finish()
+            _ = try decoder.decodeAll(patch, pieceSize: 4096)
             return (output, nil)
         } catch {
             return (output, error)

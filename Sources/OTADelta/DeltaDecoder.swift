@@ -831,15 +831,9 @@ private final class FrameBuffers {
 private final class FrameExecutor: @unchecked Sendable {
     // Safe: the decoder calls `settle` (which waits) before `run`, so at most one frame's job
     // runs, and it never overlaps the caller's use of the decoder state the ops touch; `failure`
-    // is written by the job before it signals `done`, and read after `done` is waited for.
+    // is written by the job and read only after `group.wait()` returns.
     private let queue = DispatchQueue(label: "ota.delta.ops")
-    /// Signalled by a job as its last step, inside its block. Not a DispatchGroup: a group is
-    /// left only after the block is released, and a decoder dropped by its caller while a frame
-    /// runs is released with that block, on this queue: its deinit then waits here for a job
-    /// that has already signalled, where waiting for the group would wait for itself.
-    private let done = DispatchSemaphore(value: 0)
-    /// A job was started and not yet waited for (touched by whoever calls `run` and `settle`).
-    private var running = false
+    private let group = DispatchGroup()
     private var failure: OTAError?
 
     /// A frame's job (the decoder's promise above makes it safe to send).
@@ -849,23 +843,16 @@ private final class FrameExecutor: @unchecked Sendable {
 
     /// Starts `body` on the queue; skipped once a frame has failed.
     func run(_ body: @escaping () throws(OTAError) -> Void) {
-        precondition(!running, "a frame started before the one before it was settled")
-        running = true
         let job = Job(body: body)
-        queue.async {
-            if self.failure == nil {
-                do throws(OTAError) { try job.body() } catch { self.failure = error }
-            }
-            self.done.signal()
+        queue.async(group: group) {
+            guard self.failure == nil else { return }
+            do throws(OTAError) { try job.body() } catch { self.failure = error }
         }
     }
 
     /// Waits for the frame running; returns the first error of any frame run so far.
     func settle() -> OTAError? {
-        if running {
-            done.wait()
-            running = false
-        }
+        group.wait()
         return failure
     }
 }

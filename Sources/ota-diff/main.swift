@@ -106,7 +106,7 @@ struct Arguments {
     }
 }
 
-FreedMemory.returnPromptly()
+AllocatorSettings.returnFreedMemoryPromptly()
 LeanCommandLine.run(LeanCommandLine.invokedName, usage: usage, json: true) { (words) throws(OTAError) in
     let arguments = try Arguments(words)
     let progress = ProgressDisplay(style: arguments.progress, json: arguments.json)

@@ -52,7 +52,7 @@ struct Arguments {
     }
 }
 
-FreedMemory.oneHeap()
+AllocatorSettings.oneHeapForAllThreads()
 LeanCommandLine.run("ota-patch", usage: usage) { (words) throws(OTAError) in
     let arguments = try Arguments(words)
     let report = try Delta.applyPatch(old: arguments.old, patch: arguments.patch, output: arguments.output)

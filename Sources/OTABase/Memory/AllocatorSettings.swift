@@ -1,13 +1,14 @@
 internal import CMalloc
 
-/// How the process's allocator hands freed memory back to the system.
-package enum FreedMemory {
+/// Process-wide settings of glibc's allocator (`mallopt`), made once at start-up by an
+/// executable whose memory profile is known.
+package enum AllocatorSettings {
     /// Blocks from 128 KiB on get their own mapping, unmapped when freed, and free space at the
     /// top of a heap is trimmed from 128 KiB on. glibc otherwise raises both thresholds to the
     /// largest block freed so far (up to 32 MiB): a diff frees multi-MiB blocks early (site
     /// lists, the suffix sort's work space), and the smaller ones allocated after that then stay
     /// in its heaps once freed, 2-7 MiB of a diff's peak. For the builder-side executables.
-    package static func returnPromptly() {
+    package static func returnFreedMemoryPromptly() {
         _ = mallopt(M_MMAP_THRESHOLD, 128 << 10)
         _ = mallopt(M_TRIM_THRESHOLD, 128 << 10)
     }
@@ -17,7 +18,7 @@ package enum FreedMemory {
     /// (postgres amd64, 7 runs each). Its threads allocate little (a few arrays per 64 KiB
     /// block of old code), so they rarely wait on the shared heap's lock. For the vehicle-side
     /// applier.
-    package static func oneHeap() {
+    package static func oneHeapForAllThreads() {
         _ = mallopt(M_ARENA_MAX, 1)
     }
 }

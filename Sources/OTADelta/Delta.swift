@@ -84,9 +84,19 @@ public enum Delta {
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         var read: Int64 = 0
         while true {
-            let count = try patch.read(into: &buffer)
+            let count: Int
+            do {
+                count = try patch.read(into: &buffer)
+            } catch {
+                // The frame running still holds the writer: it must let go (and the temporary
+                // file go) before this error is reported.
+                decoder.waitUntilIdle()
+                throw error
+            }
             if count == 0 { break }
-            try decoder.update(Array(buffer[0..<count]))
+            try buffer.withUnsafeBufferPointer { (bytes) throws(OTAError) in
+                try decoder.update(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[0..<count])))
+            }
             read += Int64(count)
             progress?("apply", Double(read) / Double(max(patchSize, 1)))
         }

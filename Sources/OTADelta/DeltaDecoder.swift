@@ -42,22 +42,6 @@ public final class DeltaDecoder {
         case concurrent
     }
 
-    /// Which thread hands the new image's pieces to the output.
-    package enum OutputThread: Sendable {
-        /// The decoding thread, right after it fills a piece (the default: an output that is
-        /// not safe to call from another thread, or that must see each piece before the next
-        /// one is decoded).
-        case decoding
-        /// The thread hashing the new image, after it has hashed the piece, while the decoding
-        /// thread fills the next one: for an output that writes to a file, so the write's cost
-        /// leaves the decoding thread. The output is called on one thread at a time and in
-        /// order; the caller must not touch what it uses until `finish` returns or the decoder
-        /// is dropped. An error it throws is reported, with its own code, by the `update` that
-        /// hands out the next piece or else by `finish` (which returns only once every piece is
-        /// written), and no piece is handed to it after that.
-        case hashing
-    }
-
     public private(set) var header: DeltaPatchHeader?
     private let source: any DeltaSource
     /// The same source when it reads into the decoder's buffers without allocating.
@@ -67,7 +51,6 @@ public final class DeltaDecoder {
     /// The old image's hash running on another thread (`.concurrent`), once the header is read.
     private var sourceHash: SourceHashCheck?
     private let output: (UnsafeRawBufferPointer) throws(OTAError) -> Void
-    private let outputThread: OutputThread
     /// Hashes the output on a second core while the next piece is decoded.
     private var newHasher: BackgroundHasher?
 
@@ -100,10 +83,9 @@ public final class DeltaDecoder {
     /// Output bytes accounted for by the ops run so far.
     private var written: Int64 = 0
     /// The output piece being filled: `outCount` bytes of `out`, one of `outSlots` pieces of
-    /// `outBuffers` used in turn. A full piece is handed to the output and to the new image's
-    /// hasher (or to the hasher, which then hands it to the output: `OutputThread.hashing`),
-    /// which may still read it while the next `BackgroundHasher.depth` pieces are filled: with
-    /// one slot more than that, the piece filled next is never still being read.
+    /// `outBuffers` used in turn. A full piece is handed to the new image's hasher, which may
+    /// still read it while the next `BackgroundHasher.depth` pieces are filled (with one slot
+    /// more than that, the piece filled next is never still being read), and to the output.
     private let outBuffers = UnsafeMutableRawBufferPointer.allocate(
         byteCount: outPiece * outSlots, alignment: pageAlignment
     ).bindMemory(to: UInt8.self)
@@ -178,14 +160,13 @@ public final class DeltaDecoder {
     ///     while the caller's thread decodes the next frame's streams: for an output that may be
     ///     called from another thread than `update`'s and touches nothing the caller uses before
     ///     `finish` returns. Errors are the same and come in the same order; an op's error is
-    ///     reported by the next `update` after it, or by `finish`.
-    ///   - outputThread: where `output` is called (`OutputThread`): with `pipelined`, `.decoding`
-    ///     is the frame thread.
+    ///     reported by the next `update` after it, or by `finish`. A caller that gives up on
+    ///     the decoder for an error of its own calls `waitUntilIdle` before letting it go.
     ///   - output: receives the new image's bytes in order, each piece valid only during the call
     ///     (no copy into an array: for a caller that writes them out at once).
     package init(
         source: any DeltaSource, limits: DeltaLimits = DeltaLimits(), sourceCheck: SourceCheck = .beforeOutput,
-        pipelined: Bool = false, outputThread: OutputThread = .decoding,
+        pipelined: Bool = false,
         output: @escaping (UnsafeRawBufferPointer) throws(OTAError) -> Void
     ) {
         executor = pipelined ? FrameExecutor() : nil
@@ -194,17 +175,16 @@ public final class DeltaDecoder {
         self.limits = limits
         self.sourceCheck = sourceCheck
         self.output = output
-        self.outputThread = outputThread
         out = UnsafeMutableBufferPointer(rebasing: outBuffers[0..<Self.outPiece])
         cacheBlocks.initialize(repeating: -1)
         cacheUses.initialize(repeating: 0)
     }
 
     deinit {
-        // The frame running may still use every buffer below.
-        _ = executor?.settle()
+        // The frame running may still use every buffer below (unless this is its own teardown).
+        executor?.waitUnlessRunning()
         sourceHash?.stop()
-        // The hasher (and the output, `OutputThread.hashing`) may still be reading output pieces.
+        // The hasher may still be reading an output piece.
         newHasher?.drain()
         UnsafeMutableRawBufferPointer(outBuffers).deallocate()
         cache.deallocate()
@@ -214,8 +194,13 @@ public final class DeltaDecoder {
 
     /// Consumes the next bytes of the patch.
     public func update(_ bytes: [UInt8]) throws(OTAError) {
+        try bytes.withUnsafeBufferPointer { (bytes) throws(OTAError) in try update(UnsafeRawBufferPointer(bytes)) }
+    }
+
+    /// Consumes the next bytes of the patch (not kept after the call returns).
+    public func update(_ bytes: UnsafeRawBufferPointer) throws(OTAError) {
         do {
-            try consume(bytes)
+            try consume(bytes.assumingMemoryBound(to: UInt8.self))
         } catch {
             // An op's error in the frame running comes first in the patch; a wrong old image is
             // reported as such, whatever it made go wrong since.
@@ -227,13 +212,23 @@ public final class DeltaDecoder {
     /// Decodes a whole patch held in memory, fed in pieces of `pieceSize` bytes as a stream
     /// would bring it, then `finish`es.
     package func decodeAll(_ patch: [UInt8], pieceSize: Int = 64 << 10) throws(OTAError) -> DeltaPatchHeader {
-        var offset = 0
-        while offset < patch.count {
-            let end = min(offset + pieceSize, patch.count)
-            try update(Array(patch[offset..<end]))
-            offset = end
+        try patch.withUnsafeBufferPointer { (patch) throws(OTAError) in
+            var offset = 0
+            while offset < patch.count {
+                let end = min(offset + pieceSize, patch.count)
+                try update(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: patch[offset..<end])))
+                offset = end
+            }
         }
         return try finish()
+    }
+
+    /// Returns once no frame runs (pipelined): a caller that stops feeding the decoder for an
+    /// error of its own calls it before letting the decoder go, so what the output holds (a
+    /// temporary file to remove, say) is released on the caller's thread, not later on the
+    /// decoder's. An op's error found meanwhile is dropped: the caller reports its own.
+    public func waitUntilIdle() {
+        _ = executor?.settle()
     }
 
     /// Confirms the patch ended exactly after the last frame and both images' hashes match (the
@@ -250,7 +245,7 @@ public final class DeltaDecoder {
         return header
     }
 
-    private func consume(_ bytes: [UInt8]) throws(OTAError) {
+    private func consume(_ bytes: UnsafeBufferPointer<UInt8>) throws(OTAError) {
         var index = 0
         while index < bytes.count {
             switch phase {
@@ -291,8 +286,6 @@ public final class DeltaDecoder {
             throw OTAError(.deltaTruncated, "patch ends inside its header")
         }
         try settle()
-        // A failed write first: what the patch did after it was not written anywhere.
-        try newHasher.checkOutput()
         guard case .frameHeader = phase, pending.isEmpty, rawSeen == header.bodySize else {
             throw OTAError(
                 .deltaTruncated, "patch body ends early (\(rawSeen) of \(header.bodySize) stream bytes decoded)")
@@ -302,8 +295,7 @@ public final class DeltaDecoder {
                 .deltaShortOutput, "patch ops produce \(written) bytes, header declares \(header.newSize)")
         }
         try flush()
-        // Every piece hashed and written (a failed write is reported here).
-        guard try newHasher.finalize().constantTimeEquals(header.newHash) else {
+        guard newHasher.finalize().constantTimeEquals(header.newHash) else {
             throw OTAError(
                 .deltaResultMismatch,
                 "the rebuilt image's \(header.hashAlgorithm.rawValue) does not match the patch header")
@@ -342,7 +334,7 @@ public final class DeltaDecoder {
             throw Self.translate(error)
         }
         self.header = header
-        newHasher = BackgroundHasher(try Hasher(header.hashAlgorithm), output: outputThread == .hashing ? output : nil)
+        newHasher = BackgroundHasher(try Hasher(header.hashAlgorithm))
     }
 
     /// Tries to read the transform block collected in `pending`: dictionary exponent, raw and
@@ -815,8 +807,8 @@ public final class DeltaDecoder {
         outSlot = (outSlot + 1) % Self.outSlots
         out = UnsafeMutableBufferPointer(
             rebasing: outBuffers[(outSlot * Self.outPiece)..<((outSlot + 1) * Self.outPiece)])
-        try newHasher?.update(piece)
-        if outputThread == .decoding { try output(piece) }
+        newHasher?.update(piece)
+        try output(piece)
     }
 }
 
@@ -835,25 +827,39 @@ private final class FrameExecutor: @unchecked Sendable {
     private let queue = DispatchQueue(label: "ota.delta.ops")
     private let group = DispatchGroup()
     private var failure: OTAError?
+    /// Marks the queue, so `waitUnlessRunning` knows when it is called from a frame's job.
+    private static let onQueue = DispatchSpecificKey<Bool>()
+
+    init() {
+        queue.setSpecific(key: Self.onQueue, value: true)
+    }
 
     /// A frame's job (the decoder's promise above makes it safe to send).
     private struct Job: @unchecked Sendable {
         let body: () throws(OTAError) -> Void
     }
 
-    /// Starts `body` on the queue; skipped once a frame has failed.
+    /// Starts `body` on the queue (the decoder never starts a frame after one has failed: it
+    /// settles first).
     func run(_ body: @escaping () throws(OTAError) -> Void) {
         let job = Job(body: body)
         queue.async(group: group) {
-            guard self.failure == nil else { return }
             do throws(OTAError) { try job.body() } catch { self.failure = error }
         }
     }
 
-    /// Waits for the frame running; returns the first error of any frame run so far.
+    /// Waits for the frame running, and until its job has let go of what it captured (the group
+    /// is left after that); returns the first error of any frame run so far.
     func settle() -> OTAError? {
         group.wait()
         return failure
+    }
+
+    /// Waits for the frame running, unless called from that frame's job: the decoder's last
+    /// reference can be the job's, when the caller dropped the decoder while the frame ran, and
+    /// the job's teardown cannot wait for itself (its frame has ended by then).
+    func waitUnlessRunning() {
+        if DispatchQueue.getSpecific(key: Self.onQueue) == nil { group.wait() }
     }
 }
 
@@ -890,20 +896,15 @@ private struct FrameStreams {
 }
 
 /// A hasher fed from one thread and run on a serial queue, at most `depth` pieces behind, so
-/// hashing the output overlaps decoding without holding more than a few pieces; with an
-/// `output`, each piece is handed to it there after it is hashed. A piece is not copied: the
-/// caller keeps its bytes unchanged until `depth` more pieces have been handed in, or until
-/// `drain` or `finalize` returns.
+/// hashing the output overlaps decoding without holding more than a few pieces. A piece is not
+/// copied: the caller keeps its bytes unchanged until `depth` more pieces have been handed in, or
+/// until `drain` or `finalize` returns.
 private final class BackgroundHasher: @unchecked Sendable {
-    // Safe: `hasher` and `output` are used only by blocks on `queue` (one at a time, in order),
-    // and `hasher` by `finalize` after the queue has drained (`queue.sync`); `failure` is
-    // written on `queue` before the piece's semaphore signal and read by the feeding thread
-    // after a wait on it or after `queue.sync`; the semaphore bounds the pieces in flight, and
-    // the caller keeps each piece's bytes alive and unchanged while it may be in flight (above).
+    // Safe: `hasher` is used only by blocks on `queue` (one at a time, in order) and by
+    // `finalize` after the queue has drained (`queue.sync`); the semaphore bounds the pieces in
+    // flight, and the caller keeps each piece's bytes alive and unchanged while it may be in
+    // flight (above).
     private let hasher: Hasher
-    private let output: ((UnsafeRawBufferPointer) throws(OTAError) -> Void)?
-    /// The first error `output` threw: no piece is handed to it after that.
-    private var failure: OTAError?
     private let queue = DispatchQueue(label: "ota.delta.hash")
     private let slots: DispatchSemaphore
     /// One piece: SHA-256 of 256 KiB takes ~0.2 ms here, several times less than decoding it,
@@ -915,50 +916,28 @@ private final class BackgroundHasher: @unchecked Sendable {
         let bytes: UnsafeRawBufferPointer
     }
 
-    init(_ hasher: Hasher, output: ((UnsafeRawBufferPointer) throws(OTAError) -> Void)?) {
+    init(_ hasher: Hasher) {
         self.hasher = hasher
-        self.output = output
         slots = DispatchSemaphore(value: Self.depth)
     }
 
-    /// Returns once at most `depth` pieces, this one included, are waiting or being hashed
-    /// (and written). Throws, without taking the piece, the error the output threw on an
-    /// earlier one.
-    func update(_ bytes: UnsafeRawBufferPointer) throws(OTAError) {
+    /// Returns once at most `depth` pieces, this one included, are waiting or being hashed.
+    func update(_ bytes: UnsafeRawBufferPointer) {
         slots.wait()
-        if let failure {
-            slots.signal()
-            throw failure
-        }
         let piece = Piece(bytes: bytes)
         queue.async {
             self.hasher.update(piece.bytes)
-            if self.failure == nil, let output = self.output {
-                do throws(OTAError) {
-                    try output(piece.bytes)
-                } catch {
-                    self.failure = error
-                }
-            }
             self.slots.signal()
         }
     }
 
-    /// Waits until every piece handed in is hashed and written.
+    /// Waits until every piece handed in is hashed.
     func drain() {
         queue.sync {}
     }
 
-    /// Waits until every piece handed in is written; throws the output's error if it threw one.
-    func checkOutput() throws(OTAError) {
-        queue.sync {}
-        if let failure { throw failure }
-    }
-
-    /// The new image's digest once every piece is hashed and written, or the output's error.
-    func finalize() throws(OTAError) -> Digest {
-        let digest = queue.sync { hasher.finalize() }
-        if let failure { throw failure }
-        return digest
+    /// The new image's digest once every piece is hashed.
+    func finalize() -> Digest {
+        queue.sync { hasher.finalize() }
     }
 }

@@ -1,3 +1,4 @@
+import Dispatch
 import OTACore
 import OTATestSupport
 import Testing
@@ -447,6 +448,32 @@ import Testing
         #expect(Self.code(twice) == "delta.result-mismatch")
     }
 
+    /// A caller that drops a pipelined decoder while a frame runs (its own read of the patch
+    /// failed, say): the frame's job then holds the last reference, so the decoder is torn down
+    /// on the frame thread, which must neither wait for itself nor touch freed buffers.
+    @Test func `a pipelined decoder dropped while a frame runs is torn down`() throws {
+        // Frame 1 copies the 50,000-byte old image six times: 300,000 bytes, so its job hands a
+        // full 256 KiB piece to the output (blocked below) before the frame ends.
+        var copies = [Self.copy] + Self.varint(0) + Self.varint(50_000)
+        for _ in 1..<6 { copies += [Self.copy] + Self.varint(Varint.zigzag(-50_000)) + Self.varint(50_000) }
+        let first = Streams(control: copies)
+        let second = Streams(control: [Self.copy] + Self.varint(Varint.zigzag(-50_000)) + Self.varint(10))
+        let frame1 = try Self.frame(first)
+        let patch = try Self.craft(
+            frames: [frame1, try Self.frame(second)], newSize: 300_010,
+            bodySize: UInt64(first.control.count + second.control.count))
+        let gate = DispatchSemaphore(value: 0)
+        let released = DispatchSemaphore(value: 0)
+        var decoder: DeltaDecoder? = DeltaDecoder(
+            source: ReleaseSignallingSource(Self.old, released: released), pipelined: true
+        ) { (_: UnsafeRawBufferPointer) throws(OTAError) in gate.wait() }
+        // The header and all of frame 1: the frame starts on the decoder's thread and blocks.
+        try decoder?.update(Array(patch.prefix(DeltaPatchHeader.byteCount + frame1.count)))
+        decoder = nil
+        for _ in 0..<4 { gate.signal() }
+        #expect(released.wait(timeout: .now() + 20) == .success, "the decoder was never torn down")
+    }
+
     @Test func `thousands of mutated patches never crash`() throws {
         var generator = SeededGenerator(seed: 99)
         // Raw mutations of the patch bytes.
@@ -486,5 +513,20 @@ import Testing
         }
         // A mutation only "succeeds" if it rebuilt the exact new image (the hash says so).
         #expect(accepted < 50)
+    }
+}
+
+/// An in-memory old image that signals when it is released (after its decoder's teardown).
+private final class ReleaseSignallingSource: DeltaSource {
+    let bytes: [UInt8]
+    let released: DispatchSemaphore
+    init(_ bytes: [UInt8], released: DispatchSemaphore) {
+        self.bytes = bytes
+        self.released = released
+    }
+    deinit { released.signal() }
+    var byteCount: Int64 { Int64(bytes.count) }
+    func read(at offset: Int64, count: Int) throws(OTAError) -> [UInt8] {
+        Array(bytes[Int(offset)..<(Int(offset) + count)])
     }
 }

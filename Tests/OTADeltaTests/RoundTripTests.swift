@@ -231,7 +231,7 @@ extension RoundTripTests {
 extension RoundTripTests {
     /// An output that throws on one piece (a full disk): its own error is what the decoder
     /// reports, no later piece reaches the output, and every piece before it did, whether the
-    /// output runs on the decoding thread or after the hash on the hashing thread.
+    /// ops run on the caller's thread or pipelined on the decoder's.
     @Test(arguments: [0, 1, 3])
     func `an output that fails on a piece gets no later piece and its error is reported`(failing: Int) throws {
         // 1.3 MB: five 256 KiB output pieces.
@@ -239,14 +239,10 @@ extension RoundTripTests {
         var new = old
         for i in stride(from: 1000, to: new.count, by: 50_000) { new[i] &+= 1 }
         let patch = try Delta.diff(old: old, new: new)
-        for (thread, pipelined) in [
-            (DeltaDecoder.OutputThread.decoding, false), (.hashing, false), (.decoding, true), (.hashing, true),
-        ] {
+        for pipelined in [false, true] {
             var written: [UInt8] = []
             var calls = 0
-            let decoder = DeltaDecoder(
-                source: MemoryDeltaSource(old), sourceCheck: .concurrent, pipelined: pipelined, outputThread: thread
-            ) {
+            let decoder = DeltaDecoder(source: MemoryDeltaSource(old), sourceCheck: .concurrent, pipelined: pipelined) {
                 (piece: UnsafeRawBufferPointer) throws(OTAError) in
                 calls += 1
                 if calls == failing + 1 { throw OTAError(.ioWrite, "no space left for piece \(calls)") }
@@ -258,34 +254,15 @@ extension RoundTripTests {
             } catch {
                 caught = error
             }
-            #expect(caught?.code == .ioWrite, "\(thread), pipelined \(pipelined)")
-            #expect(caught?.message == "no space left for piece \(failing + 1)", "\(thread), pipelined \(pipelined)")
-            #expect(calls == failing + 1, "\(thread), pipelined \(pipelined): pieces handed to the output")
+            #expect(caught?.code == .ioWrite, "pipelined \(pipelined)")
+            #expect(caught?.message == "no space left for piece \(failing + 1)", "pipelined \(pipelined)")
+            #expect(calls == failing + 1, "pipelined \(pipelined): pieces handed to the output")
             // (Compared outside #expect: a failure would diff 1.3 MB arrays element by element.)
             let writtenBefore = written == Array(new.prefix(failing * (256 << 10)))
-            #expect(writtenBefore, "\(thread), pipelined \(pipelined): \(written.count) bytes written")
+            #expect(writtenBefore, "pipelined \(pipelined): \(written.count) bytes written")
             // Asked again, the decoder still refuses to finish, and writes nothing more.
             #expect(throws: (any Error).self) { _ = try decoder.finish() }
-            #expect(calls == failing + 1, "\(thread), pipelined \(pipelined)")
-            if thread == .hashing {
-                #expect(throws: OTAError(.ioWrite, "")) { _ = try decoder.finish() }
-            }
+            #expect(calls == failing + 1, "pipelined \(pipelined)")
         }
-    }
-
-    /// The output on the hashing thread gets every piece, in order, before `finish` returns.
-    @Test func `an output on the hashing thread has every piece when finish returns`() throws {
-        let old = Self.random(1_300_000, seed: 61)
-        var new = old
-        new.insert(contentsOf: Self.random(70_000, seed: 62), at: 600_000)
-        let patch = try Delta.diff(old: old, new: new)
-        var written: [UInt8] = []
-        let decoder = DeltaDecoder(
-            source: MemoryDeltaSource(old), sourceCheck: .concurrent, pipelined: true, outputThread: .hashing
-        ) { (piece: UnsafeRawBufferPointer) throws(OTAError) in written += piece }
-        try decoder.update(patch)
-        _ = try decoder.finish()
-        let same = written == new
-        #expect(same, "\(written.count) bytes written")
     }
 }

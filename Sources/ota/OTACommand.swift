@@ -31,7 +31,7 @@ struct OTACommand: ParsableCommand {
         let arguments = Array(CommandLine.arguments.dropFirst())
         if arguments.first == FleetCommand.configuration.commandName {
             do {
-                try FleetLauncher.exec(Array(arguments.dropFirst()))
+                try SiblingExecutable.fleet.exec(Array(arguments.dropFirst()))
             } catch {
                 Output.fail(error, json: arguments.contains("--json"))
                 Glibc.exit(Output.exitStatus(for: error.kind))

@@ -54,35 +54,33 @@ enum SiblingLauncher {
     }
 }
 
-/// Runs `ota-fleet` in place of `ota`: the vehicle-side binary links no server stack.
-enum FleetLauncher {
-    static let executableName = "ota-fleet"
+/// An executable `ota` runs in its place for one of its commands.
+struct SiblingExecutable {
+    let name: String
+    /// The `ota` command it serves (errors name it).
+    let command: String
+    /// What it is, for the error when it is missing.
+    let role: String
+    let missingCode: OTAError.Code
+    /// Its `argv[0]`: "ota", so its own errors read as `ota`'s (nil: its path).
+    let argv0: String?
 
-    /// Replaces this process with `ota-fleet arguments...`; returns only by throwing.
-    static func exec(_ arguments: [String]) throws(OTAError) -> Never {
-        try SiblingLauncher.exec(executableName, arguments, what: "ota fleet") { beside in
+    /// `ota fleet`: the server stack lives in `ota-fleet`, so the vehicle-side binary links none.
+    static let fleet = SiblingExecutable(
+        name: "ota-fleet", command: "ota fleet", role: "the fleet service executable", missingCode: .fleetNotInstalled,
+        argv0: nil)
+    /// `ota delta create`: the diff's memory is then the encoder's, without Foundation and the rest
+    /// of `ota` loaded (about 28 MiB).
+    static let diff = SiblingExecutable(
+        name: "ota-diff", command: "ota delta create", role: "the patch maker", missingCode: .deltaDiffNotInstalled,
+        argv0: "ota")
+
+    /// Replaces this process with `name arguments...`; returns only by throwing.
+    func exec(_ arguments: [String]) throws(OTAError) -> Never {
+        try SiblingLauncher.exec(name, arguments, argv0: argv0, what: command) { beside in
             OTAError(
-                .fleetNotInstalled,
-                "ota fleet: the fleet service executable \(executableName) is neither in \(beside) "
-                    + "nor in a PATH directory",
-                cause: "install it beside ota (make install), or build it: swift build --product \(executableName)")
-        }
-    }
-}
-
-/// Runs `ota-diff` in place of `ota` for `ota delta create`: the diff's memory is then the
-/// encoder's, without Foundation and the rest of `ota` loaded (about 28 MiB).
-enum DiffLauncher {
-    static let executableName = "ota-diff"
-
-    /// Replaces this process with `ota-diff arguments...`, named "ota" (its errors then read as
-    /// `ota`'s); returns only by throwing.
-    static func exec(_ arguments: [String]) throws(OTAError) -> Never {
-        try SiblingLauncher.exec(executableName, arguments, argv0: "ota", what: "ota delta create") { beside in
-            OTAError(
-                .deltaDiffNotInstalled,
-                "ota delta create: the patch maker \(executableName) is neither in \(beside) nor in a PATH directory",
-                cause: "install it beside ota (make install), or build it: swift build --product \(executableName)")
+                missingCode, "\(command): \(role) \(name) is neither in \(beside) nor in a PATH directory",
+                cause: "install it beside ota (make install), or build it: swift build --product \(name)")
         }
     }
 }

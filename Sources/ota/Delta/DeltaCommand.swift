@@ -60,7 +60,7 @@ struct DeltaCommand: ParsableCommand {
             options.hashAlgorithm = try Suite.parse(suite, field: "--suite").hash
             try options.setDictionarySize(dictionarySize)
             guard xzPreset <= 9 else { throw OTAError(.usageInvalid, "--xz-preset must be 0...9") }
-            try DiffLauncher.exec(diffArguments)
+            try SiblingExecutable.diff.exec(diffArguments)
         }
 
         /// This command line as `ota-diff`'s: every option spelled out, the operands after `--`.

@@ -2,7 +2,7 @@ import ArgumentParser
 
 /// `ota fleet ...`: the fleet service lives in its own executable, `ota-fleet`, so the vehicle-side
 /// `ota` links no server stack (Hummingbird, SwiftNIO, postgres-nio, swift-crypto). `OTACommand.main`
-/// hands every `ota fleet` command line to `FleetLauncher` before parsing; this entry only lists
+/// hands every `ota fleet` command line to `SiblingExecutable.fleet` before parsing; this entry only lists
 /// the command in `ota --help`.
 struct FleetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,6 +15,6 @@ struct FleetCommand: ParsableCommand {
             """)
 
     func run() throws {
-        try FleetLauncher.exec([])
+        try SiblingExecutable.fleet.exec([])
     }
 }

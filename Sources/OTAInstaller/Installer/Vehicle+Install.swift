@@ -1,6 +1,7 @@
 import Foundation
 public import OTACore
 import OTARecorder
+import Synchronization
 
 extension Vehicle {
     /// Runs the whole policy (as `check`, plus the approval, preconditions and consent), then
@@ -126,8 +127,10 @@ extension Vehicle {
     ) throws(OTAError) -> UInt64 {
         let manifest = head.manifest
         let total = plan.reduce(0) { $0 + $1.size }
-        var done: UInt64 = 0
-        func report(_ step: String) { progress?(WorkProgress(step: step, done: done, total: total)) }
+        // Counted by the slot writes (for a delta on OTADelta's frame thread), read by the
+        // progress report on this thread.
+        let done = ByteCount()
+        func report(_ step: String) { progress?(WorkProgress(step: step, done: done.value, total: total)) }
         while let stream = try reader.nextPayload() {
             let image = stream.image
             guard let target = plan.first(where: { $0.name == image.name }) else {
@@ -151,8 +154,7 @@ extension Vehicle {
                 device, check: sameAsDecoded ? .sameAsWritten : .hash(head.digest.algorithm))
             defer { writer.stop() }
             let counted = CountingSlotWriter(writer) { count in
-                done += count
-                self.fault(.bytesWritten(done))
+                self.fault(.bytesWritten(done.add(count)))
             }
             // Stage one (its own thread): read, check the chunk's signed hash, decrypt.
             let produce = { () throws(OTAError) -> (opened: [UInt8], isLast: Bool)? in
@@ -196,16 +198,25 @@ extension Vehicle {
                             "slot \(target.slotGroup)/\(target.slot.other.rawValue) does not hold \(source.version)")
                     }
                 }
+                // The session may write the slot on a thread of its own behind `consume`
+                // (OTADelta's frames): on any failure it is cancelled, which waits for that
+                // thread, before `writer.stop()` and the caller's `abandon` touch the slot.
                 let session = try applier.begin(
                     source: sourceDevice, sourceSize: source.size, target: counted, targetSize: image.target.size)
-                try StagePipeline.run(depth: Self.pipelineDepth, produce: produce) { item throws(OTAError) in
-                    try decoder.decode(item.opened, isLast: item.isLast) { piece throws(OTAError) in
-                        try session.consume(piece)
+                let rebuilt: UInt64
+                do throws(OTAError) {
+                    try StagePipeline.run(depth: Self.pipelineDepth, produce: produce) { item throws(OTAError) in
+                        try decoder.decode(item.opened, isLast: item.isLast) { piece throws(OTAError) in
+                            try session.consume(piece)
+                        }
+                        report("write \(image.name)")
                     }
-                    report("write \(image.name)")
+                    try decoder.finish()
+                    rebuilt = try session.finish()
+                } catch {
+                    session.cancel()
+                    throw error
                 }
-                try decoder.finish()
-                let rebuilt = try session.finish()
                 guard rebuilt == image.target.size else {
                     throw OTAError(
                         .deltaShortOutput,
@@ -224,7 +235,7 @@ extension Vehicle {
                 }
             }
         }
-        return done
+        return done.value
     }
 
     /// Threads for xz decoding: one per core (liblzma uses fewer when the blocks would not fit
@@ -295,7 +306,23 @@ extension Vehicle {
     }
 }
 
+/// Bytes written so far, added to by the slot writes' thread and read by another.
+final class ByteCount: Sendable {
+    private let count = Mutex<UInt64>(0)
+
+    var value: UInt64 { count.withLock { $0 } }
+
+    /// Adds `bytes`; returns the new total.
+    func add(_ bytes: UInt64) -> UInt64 {
+        count.withLock {
+            $0 += bytes
+            return $0
+        }
+    }
+}
+
 /// Passes writes to a slot and reports how many bytes each wrote (progress, fault injection).
+/// `written` runs on the thread that writes.
 final class CountingSlotWriter: SlotWriting {
     let device: any SlotWriting
     let written: (UInt64) -> Void

@@ -1,9 +1,12 @@
+import Foundation
 public import OTACore
 import OTADelta
 
-/// The installer's delta applier: OTADelta's streaming `DeltaDecoder`, reading the source image
-/// from the active slot by offset and writing the rebuilt image into the inactive slot in order,
-/// each output piece straight from the decoder's buffer. The decoder checks the source's size
+/// The installer's delta applier: OTADelta's streaming `DeltaDecoder`, pipelined (each frame's
+/// ops and slot writes on a thread of the decoder's own while the installer's thread decodes the
+/// next frame; `Session`), reading the source image from the active slot by offset and writing
+/// the rebuilt image into the inactive slot in order, each output piece straight from the
+/// decoder's buffer. The decoder checks the source's size
 /// before its first output byte and its hash on a second thread while it decodes (`finish`
 /// waits for it and reports a mismatch over any other error), and the result's hash at the end;
 /// the installer checks the written slot again before any switch.
@@ -69,25 +72,58 @@ public struct OTADeltaApplier: DeltaApplier {
         }
     }
 
+    /// One patch being applied. The decoder is pipelined: each frame's ops, and so `Output.write`
+    /// and everything below it (the installer's `CountingSlotWriter`, `ReadBackSlotWriter`,
+    /// `SlotDevice`), run on the decoder's frame thread, one piece at a time and in order, while
+    /// the installer's thread decodes the payload and calls `consume` with the next bytes. Why
+    /// that is safe:
+    /// - the target chain is used by no other thread until the installer's thread has waited for
+    ///   every frame: `finish` (the decoder's `finish` returns or throws only after every frame
+    ///   ran) or `cancel` (below); `consume` touches none of it;
+    /// - what the chain shares with the installer's thread is behind locks: the byte count the
+    ///   progress report reads (`CountingSlotWriter`), the read-back thread's state
+    ///   (`ReadBackSlotWriter`); the fault hook is `@Sendable`;
+    /// - a failed write (and `deltaTooLong`) keeps its code: the decoder reports an output error
+    ///   from the next `consume` that runs a frame or from `finish`, and runs no frame after it.
+    ///   The installer switches no slot unless `finish` returned and the slot read back matches;
+    /// - a session given up mid-patch (an error in the bundle or payload stage) closes `Output`
+    ///   and waits for the frame running before the installer stops the read-back and discards
+    ///   the slot: no write lands in the slot after `cancel` returns.
     final class Session: DeltaApplySession {
         private var decoder: DeltaDecoder?
         private let box: Output
 
-        /// The decoder's output sink: writes at the running offset, refusing to pass the target size.
+        /// The decoder's output sink: writes at the running offset, refusing to pass the target
+        /// size, and nothing at all once closed.
         final class Output {
             let target: any SlotWriting
             let limit: UInt64
             var offset: UInt64 = 0
+            /// Held through each write, so `close` returns only after the write running, if any.
+            private let lock = NSLock()
+            private var closed = false
+
             init(target: any SlotWriting, limit: UInt64) {
                 self.target = target
                 self.limit = limit
             }
+
             func write(_ bytes: UnsafeRawBufferPointer) throws(OTAError) {
+                lock.lock()
+                defer { lock.unlock() }
+                guard !closed else { throw OTAError(.slotIo, "the delta was given up; its output is not written") }
                 guard offset + UInt64(bytes.count) <= limit else {
                     throw OTAError(.deltaTooLong, "the patch rebuilds more than the signed \(limit) bytes")
                 }
                 try target.write(bytes, at: offset)
                 offset += UInt64(bytes.count)
+            }
+
+            /// Refuses every later write; returns once the write running, if any, is done.
+            func close() {
+                lock.lock()
+                closed = true
+                lock.unlock()
             }
         }
 
@@ -96,10 +132,12 @@ public struct OTADeltaApplier: DeltaApplier {
             self.box = box
             // The source hashed beside the decoding: the slot written is switched to only after
             // `finish` (which waits for that hash) and the installer's read-back check.
-            decoder = DeltaDecoder(source: source, sourceCheck: .concurrent) {
+            decoder = DeltaDecoder(source: source, sourceCheck: .concurrent, pipelined: true) {
                 (bytes: UnsafeRawBufferPointer) throws(OTAError) in try box.write(bytes)
             }
         }
+
+        deinit { cancel() }
 
         func consume(_ patch: [UInt8]) throws(OTAError) {
             try decoder?.update(patch)
@@ -107,13 +145,24 @@ public struct OTADeltaApplier: DeltaApplier {
 
         func finish() throws(OTAError) -> UInt64 {
             guard let decoder else { return box.offset }
+            // Returns or throws only after every frame ran: nothing is written after this.
+            self.decoder = nil
             let header = try decoder.finish()
             guard header.newSize == box.offset else {
                 throw OTAError(
                     .deltaShortOutput, "the patch rebuilt \(box.offset) bytes; its header declares \(header.newSize)")
             }
-            self.decoder = nil
             return box.offset
+        }
+
+        func cancel() {
+            box.close()
+            guard let decoder else { return }
+            self.decoder = nil
+            // The frame running stops at its next write; the decoder's `finish` waits for it (and
+            // for the source hash, at most one more pass over the source on this failure path),
+            // so the decoder is released here, never on its frame thread.
+            _ = try? decoder.finish()
         }
     }
 }

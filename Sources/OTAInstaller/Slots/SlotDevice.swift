@@ -145,10 +145,21 @@ extension DeltaApplier {
     public var verifiesSource: Bool { false }
 }
 
-/// One delta being applied.
+/// One delta being applied. An applier may write the target on a thread of its own, behind
+/// `consume` (OTADelta does); the installer then touches the target only after `finish` or
+/// `cancel` returned.
 public protocol DeltaApplySession: AnyObject {
     /// Feeds the next verified, decrypted and decompressed patch bytes.
     func consume(_ patch: [UInt8]) throws(OTAError)
-    /// Completes the target; returns the number of target bytes written.
+    /// Completes the target; returns the number of target bytes written. Whatever it returns or
+    /// throws, nothing more is written to the target after it.
     func finish() throws(OTAError) -> UInt64
+    /// Gives the delta up after a failure elsewhere (the bundle, the payload): returns once no
+    /// write to the target is running and none will start.
+    func cancel()
+}
+
+extension DeltaApplySession {
+    /// For a session that writes the target only inside `consume` and `finish`.
+    public func cancel() {}
 }

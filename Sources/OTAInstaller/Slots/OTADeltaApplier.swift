@@ -157,12 +157,10 @@ public struct OTADeltaApplier: DeltaApplier {
 
         func cancel() {
             box.close()
-            guard let decoder else { return }
-            self.decoder = nil
-            // The frame running stops at its next write; the decoder's `finish` waits for it (and
-            // for the source hash, at most one more pass over the source on this failure path),
-            // so the decoder is released here, never on its frame thread.
-            _ = try? decoder.finish()
+            // The frame running stops at its next write; waiting for it here releases the decoder
+            // (and stops its source hash) on this thread.
+            decoder?.waitUntilIdle()
+            decoder = nil
         }
     }
 }

@@ -96,7 +96,7 @@ final class RefusalLog: Sendable {
         return written == bytes.count && fsync(descriptor) == 0
     }
 
-    /// The refusals recorded so far (for tests and the page).
+    /// The refusals recorded so far, read whole (for tests).
     func entries() -> [String] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
         return text.split(separator: "\n").map(String.init)

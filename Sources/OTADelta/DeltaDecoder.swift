@@ -664,7 +664,12 @@ public final class DeltaDecoder {
         while block * ReferenceTransform.scanBlock < end {
             windowSites.removeAll(keepingCapacity: true)
             if scansWindows, let scanner {
-                scanner.scan(block: block, bytes: try cachedBlock(block), within: oldStart..<end, into: &windowSites)
+                // Each site is predicted as the scan finds it, but for plain ADRPs (a later use
+                // may pair them), which come back in `windowSites`.
+                let bytes = try cachedBlock(block)
+                transform.withPrediction(target, oldStart: oldStart, newStart: newStart, index: mapIndex) {
+                    scanner.scan(block: block, bytes: bytes, within: oldStart..<end, into: &windowSites, consumer: &$0)
+                }
             } else {
                 try appendCachedSites(ofBlock: block, within: oldStart..<end)
             }

@@ -148,6 +148,24 @@ enum ReferenceKind: UInt8 {
     }
 }
 
+/// Takes reference sites as a scan finds them, in place of its output array: the decoder
+/// predicts each site at once (`ReferenceTransform.Prediction`) instead of storing it and
+/// reading it back. Offered every site but a plain ADRP (`a64Adrp`), whose kind and context a
+/// later use may still change (format 4's pairing edits it in the output array); every other
+/// site is final when found (no later word changes it). A site it does not take is appended to
+/// the output as without it, so the output keeps the ADRPs' places for the pairing.
+protocol SiteConsumer {
+    /// Whether it took the site at file offset `offset`, of `kind`, whose word (little-endian, as
+    /// in the image) is `word` and whose target (from its old address) is `target`.
+    mutating func take(offset: Int64, kind: ReferenceKind, word: UInt32, target: UInt64) -> Bool
+}
+
+/// Takes no site: every site goes to the scan's output.
+struct KeepAllSites: SiteConsumer {
+    @inline(__always)
+    func take(offset: Int64, kind: ReferenceKind, word: UInt32, target: UInt64) -> Bool { false }
+}
+
 /// Finds reference sites in the code regions of an image, one 64 KiB block at a time. Every
 /// block is scanned on its own (a site must lie wholly inside its block and region), so the
 /// encoder, which scans the whole image, and the decoder, which scans only the blocks its ADDP
@@ -262,6 +280,16 @@ struct ReferenceScanner {
     /// start in the block and left a few bytes past `within`'s end (a form is at most 7 bytes).
     func scan(block: Int64, bytes: UnsafeBufferPointer<UInt8>, within: Range<Int64>?, into sites: inout [ReferenceSite])
     {
+        var keep = KeepAllSites()
+        scan(block: block, bytes: bytes, within: within, into: &sites, consumer: &keep)
+    }
+
+    /// As `scan(block:bytes:within:into:)`, each site but a plain ADRP first offered to
+    /// `consumer`: the sites it takes are not appended to `sites`.
+    func scan<Consumer: SiteConsumer>(
+        block: Int64, bytes: UnsafeBufferPointer<UInt8>, within: Range<Int64>?, into sites: inout [ReferenceSite],
+        consumer: inout Consumer
+    ) {
         let blockStart = block * ReferenceTransform.scanBlock
         let blockEnd = blockStart + Int64(bytes.count)
         guard let base = bytes.baseAddress else { return }
@@ -292,8 +320,8 @@ struct ReferenceScanner {
             let count = Int(hi - lo)
             let address = region.address &+ UInt64(lo - region.fileStart)
             switch architecture {
-            case .x86_64: scanX86(p, count, offset: lo, address: address, into: &sites)
-            case .aarch64: scanA64(p, count, offset: lo, address: address, into: &sites)
+            case .x86_64: scanX86(p, count, offset: lo, address: address, into: &sites, consumer: &consumer)
+            case .aarch64: scanA64(p, count, offset: lo, address: address, into: &sites, consumer: &consumer)
             }
         }
     }
@@ -311,8 +339,9 @@ struct ReferenceScanner {
     /// image makes a site and the scan resumes after the operand; any other byte moves it on by
     /// one. Positions are classified 8 at a time through `x86Operand` (a table load each, no
     /// branch per byte), and only the few that may start a form are looked at one by one.
-    private func scanX86(
-        _ p: UnsafePointer<UInt8>, _ count: Int, offset: Int64, address: UInt64, into sites: inout [ReferenceSite]
+    private func scanX86<Consumer: SiteConsumer>(
+        _ p: UnsafePointer<UInt8>, _ count: Int, offset: Int64, address: UInt64, into sites: inout [ReferenceSite],
+        consumer: inout Consumer
     ) {
         Self.x86Operand.withUnsafeBufferPointer { operands in
             var i = 0
@@ -341,7 +370,11 @@ struct ReferenceScanner {
                     let word = Self.load32(p + operand)
                     let site = address &+ UInt64(operand)
                     if let target = ReferenceKind.x86Rel32.target(word: word, address: site), isTarget(target) {
-                        sites.append(ReferenceSite(offset: offset + Int64(operand), kind: .x86Rel32))
+                        if !consumer.take(
+                            offset: offset + Int64(operand), kind: .x86Rel32, word: word, target: target)
+                        {
+                            sites.append(ReferenceSite(offset: offset + Int64(operand), kind: .x86Rel32))
+                        }
                         i = operand + 4
                         continue
                     }
@@ -361,20 +394,36 @@ struct ReferenceScanner {
         var paired = false
     }
 
-    private func scanA64(
-        _ p: UnsafePointer<UInt8>, _ count: Int, offset: Int64, address: UInt64, into sites: inout [ReferenceSite]
+    private func scanA64<Consumer: SiteConsumer>(
+        _ p: UnsafePointer<UInt8>, _ count: Int, offset: Int64, address: UInt64, into sites: inout [ReferenceSite],
+        consumer: inout Consumer
     ) {
         // On the stack: the decoder scans a few words around each ADDP, so this runs per op.
         withUnsafeTemporaryAllocation(of: LiveAdrp.self, capacity: 32) { live in
             live.initialize(repeating: LiveAdrp())
-            scanA64(p, count, offset: offset, address: address, live: live, into: &sites)
+            scanA64(p, count, offset: offset, address: address, live: live, into: &sites, consumer: &consumer)
+        }
+    }
+
+    /// A site of `kind` (any form but ADRP, which stays in the output for `pairUse`) at word `i`
+    /// when its target is in the image: to `consumer`, or else appended. `kind` is a constant at
+    /// each call, so its target and the consumer's arithmetic are inlined for it (no dispatch on
+    /// the kind per site).
+    @inline(__always)
+    private func found<Consumer: SiteConsumer>(
+        _ kind: ReferenceKind, word: UInt32, at i: Int, site: UInt64, offset: Int64,
+        into sites: inout [ReferenceSite], consumer: inout Consumer
+    ) {
+        guard let target = kind.target(word: word, address: site), isTarget(target) else { return }
+        if !consumer.take(offset: offset + Int64(i), kind: kind, word: word, target: target) {
+            sites.append(ReferenceSite(offset: offset + Int64(i), kind: kind))
         }
     }
 
     @inline(__always)
-    private func scanA64(
+    private func scanA64<Consumer: SiteConsumer>(
         _ p: UnsafePointer<UInt8>, _ count: Int, offset: Int64, address: UInt64,
-        live: UnsafeMutableBufferPointer<LiveAdrp>, into sites: inout [ReferenceSite]
+        live: UnsafeMutableBufferPointer<LiveAdrp>, into sites: inout [ReferenceSite], consumer: inout Consumer
     ) {
         var i = Int((4 &- (address & 3)) & 3)
         // Bit r: register r holds a live ADRP's page (`live[r]`), so most words cost one test.
@@ -382,34 +431,37 @@ struct ReferenceScanner {
         while i + 4 <= count {
             let word = Self.load32(p + i)
             let site = address &+ UInt64(i)
-            let kind: ReferenceKind?
+            // Each form's site is handled in its own branch, its kind a constant there.
+            var isForm = true
+            var isAdrp = false
+            var added = -1
             if word & 0x7C00_0000 == 0x1400_0000 {
-                kind = .a64Branch26
+                found(.a64Branch26, word: word, at: i, site: site, offset: offset, into: &sites, consumer: &consumer)
             } else if word & 0xFF00_0010 == 0x5400_0000 || word & 0x7E00_0000 == 0x3400_0000
                 || word & 0x3B00_0000 == 0x1800_0000
             {
-                kind = .a64Imm19
+                found(.a64Imm19, word: word, at: i, site: site, offset: offset, into: &sites, consumer: &consumer)
             } else if word & 0x7E00_0000 == 0x3600_0000 {
-                kind = .a64Imm14
+                found(.a64Imm14, word: word, at: i, site: site, offset: offset, into: &sites, consumer: &consumer)
             } else if word & 0x9F00_0000 == 0x1000_0000 {
-                kind = .a64Adr
+                found(.a64Adr, word: word, at: i, site: site, offset: offset, into: &sites, consumer: &consumer)
             } else if word & 0x9F00_0000 == 0x9000_0000 {
-                kind = .a64Adrp
+                // Always to the output: a later use may make it a paired site (`pairUse`).
+                isAdrp = true
+                if let target = ReferenceKind.a64Adrp.target(word: word, address: site), isTarget(target) {
+                    added = sites.count
+                    sites.append(ReferenceSite(offset: offset + Int64(i), kind: .a64Adrp))
+                }
             } else {
-                kind = nil
-            }
-            var added = -1
-            if let kind, let target = kind.target(word: word, address: site), isTarget(target) {
-                added = sites.count
-                sites.append(ReferenceSite(offset: offset + Int64(i), kind: kind))
+                isForm = false
             }
             if pairs {
-                if kind == nil && liveMask & (1 << ((word >> 5) & 31)) != 0 {
-                    pairUse(word, at: i, site: site, offset: offset, live: live, into: &sites)
+                if !isForm && liveMask & (1 << ((word >> 5) & 31)) != 0 {
+                    pairUse(word, at: i, site: site, offset: offset, live: live, into: &sites, consumer: &consumer)
                 }
                 let register = Int(word & 31)
                 liveMask &= ~(1 << UInt32(register))
-                if kind == .a64Adrp && register != 31 {
+                if isAdrp && register != 31 {
                     let page = ReferenceKind.a64Adrp.target(word: word, address: site) ?? 0
                     live[register] = LiveAdrp(position: i, page: page, site: added, paired: false)
                     liveMask |= 1 << UInt32(register)
@@ -423,9 +475,9 @@ struct ReferenceScanner {
     /// 64-bit, unshifted) or LDR/STR (unsigned offset) from a live ADRP's register and the full
     /// target is in range; the ADRP's first such use makes it a paired site.
     @inline(__always)
-    private func pairUse(
+    private func pairUse<Consumer: SiteConsumer>(
         _ word: UInt32, at i: Int, site: UInt64, offset: Int64, live: UnsafeMutableBufferPointer<LiveAdrp>,
-        into sites: inout [ReferenceSite]
+        into sites: inout [ReferenceSite], consumer: inout Consumer
     ) {
         let kind: ReferenceKind
         if word & 0xFFC0_0000 == 0x9100_0000 {
@@ -457,6 +509,8 @@ struct ReferenceScanner {
                 live[base].site = at
             }
         }
-        sites.append(ReferenceSite(offset: offset + Int64(i), kind: kind, context: context))
+        if !consumer.take(offset: offset + Int64(i), kind: kind, word: word, target: target) {
+            sites.append(ReferenceSite(offset: offset + Int64(i), kind: kind, context: context))
+        }
     }
 }

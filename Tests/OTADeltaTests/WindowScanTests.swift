@@ -127,4 +127,106 @@ import Testing
         }
         #expect(compared > 10_000)
     }
+
+    /// The decoder predicts an ADDP's sites as the scan finds them (`ReferenceTransform.Prediction`
+    /// as the scan's consumer; plain ADRPs, which a later use may pair, come back in the output
+    /// and are predicted after): the op's bytes must come out exactly as when the whole blocks'
+    /// sites are found first and then predicted, with a map of several shifts, new regions at other
+    /// offsets and addresses, and ops that start before, end after or span the blocks.
+    @Test func `sites predicted during the scan rewrite an op as sites predicted after it`() {
+        var random = SeededGenerator(seed: 11)
+        let block = Int(ReferenceTransform.scanBlock)
+        var rewritten = 0
+        var sitesSeen = 0
+        for seed in 1...3 {
+            let arm = Self.codeLike(2 * block / 4, seed: UInt64(seed))
+            let x86 = X86ScanTests.codeLike(2 * block, seed: UInt64(seed))
+            for architecture in [ReferenceArchitecture.aarch64, .x86_64] {
+                let bytes = architecture == .aarch64 ? arm : x86
+                let cut = Int64(block) - 1_000 + Int64(seed) * 3
+                let oldRegions = [
+                    ReferenceTransform.Region(
+                        fileStart: 6, length: cut - 6, address: 0x40_0002, span: UInt64(cut) + 0x8000,
+                        architecture: architecture),
+                    ReferenceTransform.Region(
+                        fileStart: cut + 200, length: Int64(bytes.count) - cut - 201,
+                        address: 0x50_0000 + UInt64(seed), span: UInt64(bytes.count), architecture: architecture),
+                ]
+                let newRegions = [
+                    ReferenceTransform.Region(
+                        fileStart: 10, length: cut, address: 0x40_3000, span: UInt64(cut) + 0x9000,
+                        architecture: architecture),
+                    ReferenceTransform.Region(
+                        fileStart: cut + 300, length: Int64(bytes.count) - cut - 100, address: 0x52_0004,
+                        span: UInt64(bytes.count), architecture: architecture),
+                ]
+                // Shifts that differ per entry, gaps the map does not cover.
+                let map = [
+                    ReferenceTransform.MapEntry(oldAddress: 0x3F_0000, length: 0x1_0000, newAddress: 0x3F_0040),
+                    ReferenceTransform.MapEntry(oldAddress: 0x40_0000, length: 0x6000, newAddress: 0x40_3000),
+                    ReferenceTransform.MapEntry(oldAddress: 0x40_6100, length: 0x9F00, newAddress: 0x40_8FF0),
+                    ReferenceTransform.MapEntry(oldAddress: 0x41_0000, length: 0x4_0000, newAddress: 0x41_0ABC),
+                    ReferenceTransform.MapEntry(oldAddress: 0x50_0000, length: 0x1_8000, newAddress: 0x52_0000),
+                    ReferenceTransform.MapEntry(oldAddress: 0x51_8000, length: 0x10_0000, newAddress: 0x51_7F00),
+                ]
+                let transform = ReferenceTransform(oldRegions: oldRegions, newRegions: newRegions, map: map)
+                for index in [nil, ReferenceTransform.MapIndex(map)] {
+                    for pairs in [false, true] {
+                        let scanner = ReferenceScanner(regions: oldRegions, pairs: pairs)
+                        bytes.withUnsafeBufferPointer { all in
+                            for _ in 0..<40 {
+                                let from = Int64.random(in: 0..<Int64(all.count - 4), using: &random)
+                                let length = [1, 4, 7, 64, 300, 5_000, 70_000].randomElement(using: &random)!
+                                let end = min(from + Int64(length), Int64(all.count))
+                                let newStart = from + Int64.random(in: -50...400, using: &random)
+                                let op = Array(all[Int(from)..<Int(end)])
+                                var after = op
+                                var during = op
+                                after.withUnsafeMutableBufferPointer { after in
+                                    during.withUnsafeMutableBufferPointer { during in
+                                        var b = from / Int64(block)
+                                        while b * Int64(block) < end {
+                                            let start = Int(b) * block
+                                            let piece = UnsafeBufferPointer(
+                                                rebasing: all[start..<min(start + block, all.count)])
+                                            var whole: [ReferenceSite] = []
+                                            scanner.scan(block: b, bytes: piece, into: &whole)
+                                            let inside = Self.inside(whole, from..<end)
+                                            sitesSeen += inside.count
+                                            transform.predict(
+                                                after, oldStart: from, newStart: newStart, sites: inside[...],
+                                                index: index)
+                                            var rest: [ReferenceSite] = []
+                                            transform.withPrediction(
+                                                during, oldStart: from, newStart: newStart, index: index
+                                            ) {
+                                                scanner.scan(
+                                                    block: b, bytes: piece, within: from..<end, into: &rest,
+                                                    consumer: &$0)
+                                            }
+                                            #expect(
+                                                rest.allSatisfy { $0.kind == .a64Adrp || $0.kind == .a64AdrpPaired })
+                                            transform.predict(
+                                                during, oldStart: from, newStart: newStart, sites: rest[...],
+                                                index: index)
+                                            b += 1
+                                        }
+                                    }
+                                }
+                                let differs = during.indices.first { during[$0] != after[$0] }
+                                #expect(
+                                    differs == nil,
+                                    "seed \(seed) \(architecture) pairs \(pairs) op \(from)..<\(end) to \(newStart): byte \(differs ?? 0)"
+                                )
+                                if after != op { rewritten += 1 }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Most ops must have had sites rewritten, or the comparison shows nothing.
+        #expect(rewritten > 300)
+        #expect(sitesSeen > 20_000)
+    }
 }

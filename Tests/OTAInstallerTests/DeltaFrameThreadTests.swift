@@ -44,22 +44,26 @@ struct DeltaFrameThreadTests {
     }
 
     /// Records its writes into `log` (and passes them on to `next`); fails the `failAt`th one
-    /// (counting from 1) with `slot.io`; holds the `holdAt`th one for `hold` seconds.
+    /// (counting from 1) with `slot.io`; holds the `holdAt`th one for `hold` seconds, and every
+    /// one for `delay` seconds (a slow device).
     final class Target: SlotWriting {
         let log: WriteLog
         let next: (any SlotWriting)?
         let failAt: Int?
         let holdAt: Int?
         let hold: Double
+        let delay: Double
 
         init(
-            log: WriteLog, next: (any SlotWriting)? = nil, failAt: Int? = nil, holdAt: Int? = nil, hold: Double = 0
+            log: WriteLog, next: (any SlotWriting)? = nil, failAt: Int? = nil, holdAt: Int? = nil, hold: Double = 0,
+            delay: Double = 0
         ) {
             self.log = log
             self.next = next
             self.failAt = failAt
             self.holdAt = holdAt
             self.hold = hold
+            self.delay = delay
         }
 
         func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws(OTAError) {
@@ -75,6 +79,7 @@ struct DeltaFrameThreadTests {
             }
             defer { log.state.withLock { $0.running -= 1 } }
             if number == holdAt { usleep(useconds_t(hold * 1_000_000)) }
+            if delay > 0 { usleep(useconds_t(delay * 1_000_000)) }
             if number == failAt {
                 log.state.withLock { $0.failed = true }
                 throw OTAError(.slotIo, "write \(number) failed")
@@ -217,17 +222,20 @@ struct DeltaFrameThreadTests {
         withExtendedLifetime(session) {}
     }
 
-    /// OTADelta's applier, its target failing on the `failAt`th write.
+    /// OTADelta's applier, its target failing on the `failAt`th write, each write taking at
+    /// least `delay` seconds.
     struct FailingApplier: DeltaApplier {
         let log: WriteLog
         let failAt: Int
+        var delay: Double = 0
         var verifiesSource: Bool { true }
 
         func begin(source: any SlotReading, sourceSize: UInt64, target: any SlotWriting, targetSize: UInt64)
             throws(OTAError) -> any DeltaApplySession
         {
             try OTADeltaApplier().begin(
-                source: source, sourceSize: sourceSize, target: Target(log: log, next: target, failAt: failAt),
+                source: source, sourceSize: sourceSize,
+                target: Target(log: log, next: target, failAt: failAt, delay: delay),
                 targetSize: targetSize)
         }
     }
@@ -256,5 +264,39 @@ struct DeltaFrameThreadTests {
         #expect(try InstallerFixture.rawBoot(vehicle).trial == nil)
         let seen = log.snapshot
         #expect(seen.writes == 3 && seen.afterFailure == 0, "\(seen.writes) writes")
+    }
+
+    /// The install fails in the payload stage (a stored chunk altered near the end of the
+    /// bundle) while a frame is writing (each write takes 0.25 s, a slow device): the session is
+    /// cancelled before the slot is given up, so nothing is written after `install` returns,
+    /// and nothing is switched.
+    @Test func `a chunk failing mid-patch fails the install, no slot write after it returns, nothing switched`() throws
+    {
+        let fixture = try InstallerFixture(imageSize: 2 << 20)
+        let vehicle = try fixture.vehicle()
+        let bundle = try fixture.bundle(
+            try fixture.manifest(images: [InstallerFixture.ImageSpec(group: 0, delta: true)]), encrypted: true)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: bundle))
+        bytes[bytes.count - 3000] ^= 0x40
+        try bytes.write(to: URL(fileURLWithPath: bundle))
+        let log = WriteLog()
+        let options = Vehicle.Options(deltaApplier: FailingApplier(log: log, failAt: .max, delay: 0.25))
+        let error = failure { () throws(OTAError) in
+            try Vehicle(directory: vehicle, options: options).install(
+                bundle: bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
+        }
+        let seen = log.state.withLock { state in
+            state.released = true
+            return state
+        }
+        #expect(error?.code == "payload.chunk-hash")
+        #expect(seen.writes > 0, "no frame wrote before the failure: the test shows nothing")
+        #expect(seen.running == 0, "a slot write was still running after install returned")
+        usleep(300_000)
+        #expect(log.snapshot.afterRelease == 0, "written after install returned (\(seen.writes) before)")
+        let status = try Vehicle(directory: vehicle).status()
+        #expect(status.pending == nil && status.nextBoot == ["group0": .a, "group1": .a])
+        #expect(status.slots["group0"]?["b"]?.status == .discarded)
+        #expect(try InstallerFixture.rawBoot(vehicle).trial == nil)
     }
 }

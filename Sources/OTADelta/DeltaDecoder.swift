@@ -28,7 +28,9 @@ public struct DeltaLimits: Sendable {
 /// the decoder allocate more than its fixed buffers (the stream dictionaries, at most
 /// `limits.xzMemoryLimit`, 11 MiB by default, plus at most about 7 MiB: one frame of at most
 /// 2 MiB of stream bytes, or two when pipelined, one compressed piece, a 256 KiB old-image cache
-/// (four 64 KiB blocks) and two 256 KiB output pieces).
+/// (four 64 KiB blocks) and two 256 KiB output pieces; pipelined, a third output piece and four
+/// batches of ADD work left to the second thread, each at most 2,048 predictions, 2,048 ADDs
+/// and 4,096 sites plus one 64 KiB block's, about 180 KiB when no block has more).
 public final class DeltaDecoder {
     /// When the old image's hash is checked.
     public enum SourceCheck: Sendable {
@@ -86,14 +88,22 @@ public final class DeltaDecoder {
     /// `outBuffers` used in turn. A full piece is handed to the new image's hasher, which may
     /// still read it while the next `BackgroundHasher.depth` pieces are filled (with one slot
     /// more than that, the piece filled next is never still being read), and to the output.
-    private let outBuffers = UnsafeMutableRawBufferPointer.allocate(
-        byteCount: outPiece * outSlots, alignment: pageAlignment
-    ).bindMemory(to: UInt8.self)
+    private let outBuffers: UnsafeMutableBufferPointer<UInt8>
     private var out: UnsafeMutableBufferPointer<UInt8>
     private var outSlot = 0
     private var outCount = 0
-    private static let outSlots = BackgroundHasher.depth + 1
+    /// Pipelined, one slot more: the finisher works on the piece before the one being filled.
+    private let outSlots: Int
     private static let outPiece = 256 << 10
+    /// Pipelined: the second half of each frame's ops, on a thread of its own. The frame thread
+    /// runs the ops (streams, every check, old reads, the reference scan) and hands it what is
+    /// left of them in batches (`PieceWork`); it predicts the references, adds the differences
+    /// and hands each full piece out. Nil: all of it where the ops run.
+    private let finisher: PieceFinisher?
+    /// With a finisher: the batch being filled (`pieceWork[workIndex]`) and those handed to it,
+    /// used in turn; a batch is filled again once the finisher is done with it.
+    private let pieceWork: [PieceWork]
+    private var workIndex = 0
 
     /// Format 3: the transform, its scanner, and the sites of recently read old blocks.
     private var transform: ReferenceTransform?
@@ -156,8 +166,9 @@ public final class DeltaDecoder {
     }
 
     /// - Parameters:
-    ///   - pipelined: runs each frame's ops (and so `output`) on a thread of the decoder's own
-    ///     while the caller's thread decodes the next frame's streams: for an output that may be
+    ///   - pipelined: runs each frame's ops on a thread of the decoder's own while the caller's
+    ///     thread decodes the next frame's streams, and their second half (the ADDs' predictions
+    ///     and differences, and `output`) on another (`PieceFinisher`): for an output that may be
     ///     called from another thread than `update`'s and touches nothing the caller uses before
     ///     `finish` returns. Errors are the same and come in the same order; an op's error is
     ///     reported by the next `update` after it, or by `finish`. A caller that gives up on
@@ -170,6 +181,12 @@ public final class DeltaDecoder {
         output: @escaping (UnsafeRawBufferPointer) throws(OTAError) -> Void
     ) {
         executor = pipelined ? FrameExecutor() : nil
+        finisher = pipelined ? PieceFinisher() : nil
+        outSlots = BackgroundHasher.depth + (pipelined ? 1 + PieceFinisher.piecesAhead : 1)
+        pieceWork = pipelined ? (0...PieceFinisher.jobsAhead).map { _ in PieceWork() } : []
+        outBuffers = UnsafeMutableRawBufferPointer.allocate(
+            byteCount: Self.outPiece * outSlots, alignment: Self.pageAlignment
+        ).bindMemory(to: UInt8.self)
         self.source = source
         directSource = source as? any DirectDeltaSource
         self.limits = limits
@@ -181,8 +198,11 @@ public final class DeltaDecoder {
     }
 
     deinit {
-        // The frame running may still use every buffer below (unless this is its own teardown).
+        // The frame running may still use every buffer below (unless this is its own teardown,
+        // which has drained the finisher); the finisher may still run the last piece `finish`
+        // handed it if that failed.
         executor?.waitUnlessRunning()
+        finisher?.wait()
         sourceHash?.stop()
         // The hasher may still be reading an output piece.
         newHasher?.drain()
@@ -295,6 +315,7 @@ public final class DeltaDecoder {
                 .deltaShortOutput, "patch ops produce \(written) bytes, header declares \(header.newSize)")
         }
         try flush()
+        try finisher?.drain()
         guard newHasher.finalize().constantTimeEquals(header.newHash) else {
             throw OTAError(
                 .deltaResultMismatch,
@@ -505,13 +526,26 @@ public final class DeltaDecoder {
                     try decoded[PatchStream.inserts.rawValue].withUnsafeBufferPointer { (inserts) throws(OTAError) in
                         var frame = FrameStreams(
                             control: control, runs: runs, differences: differences, inserts: inserts)
-                        while frame.controlCursor < control.count {
-                            try runOp(&frame)
+                        do throws(OTAError) {
+                            while frame.controlCursor < control.count {
+                                try runOp(&frame)
+                            }
+                            for stream in PatchStream.allCases where frame.left(stream) != 0 {
+                                throw OTAError(
+                                    .deltaMalformed,
+                                    "a frame's \(stream) stream holds \(frame.left(stream)) bytes no op uses")
+                            }
+                        } catch {
+                            // The finisher's error, on a piece handed out before, comes first.
+                            try finisher?.drain()
+                            throw error
                         }
-                        for stream in PatchStream.allCases where frame.left(stream) != 0 {
-                            throw OTAError(
-                                .deltaMalformed,
-                                "a frame's \(stream) stream holds \(frame.left(stream)) bytes no op uses")
+                        // The next frame reuses these streams: every ADD that reads them is applied
+                        // before the frame ends (those of the piece being filled here).
+                        if let finisher {
+                            try finisher.drain()
+                            pieceWork[workIndex].replay(
+                                out.baseAddress!, transform: transform, index: mapIndex)
                         }
                     }
                 }
@@ -611,6 +645,7 @@ public final class DeltaDecoder {
         let dest = out.baseAddress! + outCount
         try fillOld(at: start, count: length, into: dest)
         if predicted { try predict(dest, count: length, oldStart: start, newStart: newStart) }
+        let work = finisher == nil ? nil : pieceWork[workIndex]
         let runs = frame.runs
         let differences = frame.differences
         var runsCursor = frame.runsCursor
@@ -639,12 +674,24 @@ public final class DeltaDecoder {
                 throw OTAError(.deltaMalformed, "ADD run of \(count) literals runs past its frame's difference bytes")
             }
             if count > 0 {
-                let d = differences.baseAddress! + from
-                let o = dest + position
-                for i in 0..<count { o[i] &+= d[i] }
+                // With a finisher, it adds them (`PieceWork.replay`).
+                if work == nil {
+                    let d = differences.baseAddress! + from
+                    let o = dest + position
+                    for i in 0..<count { o[i] &+= d[i] }
+                }
                 from += count
             }
             position += count
+        }
+        if let work {
+            // Checked: left for the finisher.
+            work.adds.append(
+                PieceWork.Add(
+                    offset: UInt32(outCount), length: UInt32(length),
+                    runs: runs.baseAddress.map { $0 + frame.runsCursor },
+                    differences: differences.baseAddress.map { $0 + frame.differencesCursor }))
+            if work.isFull { try handOff(piece: nil) }
         }
         frame.runsCursor = runsCursor
         frame.differencesCursor = from
@@ -674,11 +721,30 @@ public final class DeltaDecoder {
                 try appendCachedSites(ofBlock: block, within: oldStart..<end)
             }
             if !windowSites.isEmpty {
-                transform.predict(
-                    target, oldStart: oldStart, newStart: newStart, sites: windowSites[...], index: mapIndex)
+                if finisher != nil {
+                    try predictLater(target, oldStart: oldStart, newStart: newStart)
+                } else {
+                    transform.predict(
+                        target, oldStart: oldStart, newStart: newStart, sites: windowSites[...], index: mapIndex)
+                }
             }
             block += 1
         }
+    }
+
+    /// Records, for the finisher, the prediction of `target` (in the piece being filled) at the
+    /// sites of `windowSites`.
+    private func predictLater(_ target: UnsafeMutableBufferPointer<UInt8>, oldStart: Int64, newStart: Int64)
+        throws(OTAError)
+    {
+        if pieceWork[workIndex].sites.count + windowSites.count > PieceWork.maxSites { try handOff(piece: nil) }
+        let work = pieceWork[workIndex]
+        let first = work.sites.count
+        work.sites += windowSites
+        work.predicts.append(
+            PieceWork.Predict(
+                offset: UInt32(target.baseAddress! - out.baseAddress!), length: UInt32(target.count),
+                firstSite: UInt32(first), endSite: UInt32(work.sites.count), oldStart: oldStart, newStart: newStart))
     }
 
     /// Appends to `windowSites` the sites of block `block` (from `siteCache`) that lie wholly in
@@ -809,9 +875,37 @@ public final class DeltaDecoder {
         guard outCount > 0 else { return }
         let piece = UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: out[0..<outCount]))
         outCount = 0
-        outSlot = (outSlot + 1) % Self.outSlots
+        outSlot = (outSlot + 1) % outSlots
         out = UnsafeMutableBufferPointer(
             rebasing: outBuffers[(outSlot * Self.outPiece)..<((outSlot + 1) * Self.outPiece)])
+        if finisher == nil { return try emit(piece) }
+        try handOff(piece: piece)
+    }
+
+    /// Hands the finisher the batch being filled (`pieceWork[workIndex]`), of the piece being
+    /// filled or, with `piece`, of that piece, full (the next one already started), to hand out
+    /// once done; returns once the next batch, and with `piece` the next slot, is free.
+    private func handOff(piece: UnsafeRawBufferPointer?) throws(OTAError) {
+        guard let finisher else { return }
+        let work = pieceWork[workIndex]
+        let base =
+            piece.map { UnsafeMutablePointer(mutating: $0.baseAddress!.assumingMemoryBound(to: UInt8.self)) }
+            ?? out.baseAddress!
+        let transform = transform
+        let index = mapIndex
+        finisher.run(piece: piece != nil) { [unowned(unsafe) self] () throws(OTAError) in
+            work.replay(base, transform: transform, index: index)
+            if let piece { try self.emit(piece) }
+        }
+        workIndex = (workIndex + 1) % pieceWork.count
+        // The finisher is then done with the batch `jobsAhead` before this one (the next one to
+        // fill) and, with `piece`, has handed out the piece before this one: the hasher (depth 1)
+        // is done with the piece before that, whose slot the new piece uses.
+        try finisher.awaitPrevious(piece: piece != nil)
+    }
+
+    /// Hands a finished piece to the new image's hasher and the output.
+    private func emit(_ piece: UnsafeRawBufferPointer) throws(OTAError) {
         newHasher?.update(piece)
         try output(piece)
     }
@@ -865,6 +959,169 @@ private final class FrameExecutor: @unchecked Sendable {
     /// the job's teardown cannot wait for itself (its frame has ended by then).
     func waitUnlessRunning() {
         if DispatchQueue.getSpecific(key: Self.onQueue) == nil { group.wait() }
+    }
+}
+
+/// The prediction and differences of a piece's ADDs, left by the frame thread (`runAdd`, all
+/// checked) to the finisher: filled by the frame thread, then replayed and emptied by the
+/// finisher, or by the frame thread itself at the end of a frame, one thread at a time. Handed
+/// over when full (`isFull`) as well as with its piece, so it stays small.
+private final class PieceWork {
+    /// One `ReferenceTransform.predict` call of `DeltaDecoder.predict`: `[offset, +length)` of the
+    /// piece, at sites `[firstSite, endSite)`.
+    struct Predict {
+        var offset: UInt32
+        var length: UInt32
+        var firstSite: UInt32
+        var endSite: UInt32
+        var oldStart: Int64
+        var newStart: Int64
+    }
+
+    /// An ADD's differences: its runs from `runs` and literals from `differences`, in its frame's
+    /// streams (nil: an empty stream).
+    struct Add {
+        var offset: UInt32
+        var length: UInt32
+        var runs: UnsafePointer<UInt8>?
+        var differences: UnsafePointer<UInt8>?
+    }
+
+    var predicts: [Predict] = []
+    var sites: [ReferenceSite] = []
+    var adds: [Add] = []
+    /// Bounds on what one holds (beyond `maxSites`, at most one block's sites more): 64 KiB
+    /// each at most.
+    static let maxPredicts = 2048
+    static let maxSites = 4096
+    static let maxAdds = 2048
+
+    var isFull: Bool { adds.count >= Self.maxAdds || predicts.count >= Self.maxPredicts }
+
+    /// Applies the work to the piece at `piece`, as `runAdd` would have at once: each ADD's
+    /// predictions come before its differences (here or in an earlier replay), and ADDs touch
+    /// disjoint bytes.
+    func replay(
+        _ piece: UnsafeMutablePointer<UInt8>, transform: ReferenceTransform?, index: ReferenceTransform.MapIndex?
+    ) {
+        if let transform {
+            for step in predicts {
+                transform.predict(
+                    UnsafeMutableBufferPointer(start: piece + Int(step.offset), count: Int(step.length)),
+                    oldStart: step.oldStart, newStart: step.newStart,
+                    sites: sites[Int(step.firstSite)..<Int(step.endSite)], index: index)
+            }
+        }
+        for add in adds {
+            // The runs `runAdd` checked: every varint complete, every run inside the op and the
+            // frame's differences.
+            guard var runs = add.runs else { continue }
+            let dest = piece + Int(add.offset)
+            let length = Int(add.length)
+            var differences = add.differences
+            var position = 0
+            while position < length {
+                let token = Self.varint(&runs)
+                position += Int(token >> 3)
+                var literals = Int(token & 7)
+                if literals == 7 { literals += Int(Self.varint(&runs)) }
+                if literals > 0, let d = differences {
+                    let o = dest + position
+                    for i in 0..<literals { o[i] &+= d[i] }
+                    differences = d + literals
+                }
+                position += literals
+            }
+        }
+        predicts.removeAll(keepingCapacity: true)
+        sites.removeAll(keepingCapacity: true)
+        adds.removeAll(keepingCapacity: true)
+    }
+
+    /// A varint already checked complete and in range.
+    @inline(__always)
+    private static func varint(_ p: inout UnsafePointer<UInt8>) -> UInt64 {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            let byte = p.pointee
+            p += 1
+            value |= UInt64(byte & 0x7f) << shift
+            if byte & 0x80 == 0 { return value }
+            shift += 7
+        }
+    }
+}
+
+/// The second half of a pipelined frame's ops (`DeltaDecoder.finisher`): a serial queue replaying
+/// the frame thread's `PieceWork` batches and handing full output pieces out, at most
+/// `jobsAhead` batches and `piecesAhead` pieces behind the frame thread; keeps the first error and
+/// runs no job after it.
+private final class PieceFinisher: @unchecked Sendable {
+    // Safe: `run` is called by one thread at a time (the frame thread, or the caller once the
+    // frame has settled), each call followed by `awaitPrevious`; a job touches its `PieceWork`,
+    // output bytes of ADDs the frame thread has finished writing (it writes only after them), and
+    // (handing a piece out) the decoder's hasher and output, which nothing else uses meanwhile;
+    // the frame thread fills that `PieceWork` again, or that piece's slot, only after the
+    // `awaitPrevious` that waits for the job's end (`DeltaDecoder.handOff`), or `drain`;
+    // `failure` is written and read by the jobs, and read by others only after `group.wait()`;
+    // `failed` is used under `lock`.
+    private let queue = DispatchQueue(label: "ota.delta.finish")
+    private let group = DispatchGroup()
+    /// Jobs (batches), and of them full pieces, handed in and not yet done that the frame thread
+    /// may go on past: four batches (measured, 9 rounds: fewer left the frame thread waiting on
+    /// the finisher; two pieces ahead, a fourth output slot, was no faster).
+    static let jobsAhead = 3
+    static let piecesAhead = 1
+    /// Signalled as each job ends, and as each job handing a piece out ends.
+    private let done = DispatchSemaphore(value: jobsAhead)
+    private let pieces = DispatchSemaphore(value: piecesAhead)
+    private var failure: OTAError?
+    /// Set once `failure` is, for the frame thread to see between jobs.
+    private var failed = false
+    private let lock = DispatchSemaphore(value: 1)
+
+    private struct Job: @unchecked Sendable {
+        let body: () throws(OTAError) -> Void
+    }
+
+    /// Starts a job; skipped once one has failed.
+    func run(piece: Bool, _ body: @escaping () throws(OTAError) -> Void) {
+        let job = Job(body: body)
+        queue.async(group: group) {
+            if self.failure == nil {
+                do throws(OTAError) { try job.body() } catch {
+                    self.failure = error
+                    self.lock.wait()
+                    self.failed = true
+                    self.lock.signal()
+                }
+            }
+            if piece { self.pieces.signal() }
+            self.done.signal()
+        }
+    }
+
+    /// Waits until every job but the last `jobsAhead` handed in has ended, and with `piece` (the
+    /// job just handed in hands out a piece) every piece but the last `piecesAhead`; once a job
+    /// has failed, waits for all of them and throws its error (the frame thread stops there).
+    func awaitPrevious(piece: Bool) throws(OTAError) {
+        done.wait()
+        if piece { pieces.wait() }
+        lock.wait()
+        let failed = failed
+        lock.signal()
+        if failed { try drain() }
+    }
+
+    /// Waits until every job handed in has ended; throws the first error.
+    func drain() throws(OTAError) {
+        group.wait()
+        if let failure { throw failure }
+    }
+
+    func wait() {
+        group.wait()
     }
 }
 

@@ -474,6 +474,39 @@ import Testing
         #expect(released.wait(timeout: .now() + 20) == .success, "the decoder was never torn down")
     }
 
+    /// 120,000 ADDs of 5 bytes (each rereading old's first 5): the pipelined decoder hands their
+    /// differences to its second thread in many batches a piece (`PieceWork` holds at most 2,048);
+    /// the output, and a malformed last run's error after two full pieces were handed out, must
+    /// be the sequential decoder's.
+    @Test func `many small ADDs apply and fail as the sequential decoder's`() throws {
+        let count = 120_000
+        var streams = Streams()
+        for i in 0..<count {
+            streams.control += [Self.add] + Self.varint(Varint.zigzag(i == 0 ? 0 : -5)) + Self.varint(5)
+            streams.runs += Self.run(zeros: 0, literals: 5)
+            streams.differences += (0..<5).map { UInt8(truncatingIfNeeded: i &* 7 &+ $0) }
+        }
+        var expected: [UInt8] = []
+        for i in 0..<(count * 5) { expected.append(Self.old[i % 5] &+ streams.differences[i]) }
+        let newHash = try Hasher.hash(.sha256, expected).bytes
+        let patch = try Self.craft(streams, newSize: UInt64(count * 5), newHash: newHash)
+        let sequential = Self.outcome(patch, old: Self.old, pipelined: false)
+        let pipelined = Self.outcome(patch, old: Self.old, pipelined: true)
+        #expect(sequential.error == nil)
+        #expect(pipelined.error == nil)
+        // (Compared outside #expect: a failure would diff 600 KB arrays element by element.)
+        let same = pipelined.output == expected && sequential.output == expected
+        #expect(same)
+        // The last ADD's run claims 6 literals of its 5 bytes.
+        var bad = streams
+        bad.runs[bad.runs.count - 1] = 6
+        let badPatch = try Self.craft(bad, newSize: UInt64(count * 5), newHash: newHash)
+        #expect(Self.code(badPatch) == "delta.malformed")
+        let handedOut = Self.outcome(badPatch, old: Self.old, pipelined: true).output.count
+        // Two full pieces: an ADD never straddles one, so each holds 52,428 of them.
+        #expect(handedOut == 2 * ((256 << 10) / 5 * 5))
+    }
+
     @Test func `thousands of mutated patches never crash`() throws {
         var generator = SeededGenerator(seed: 99)
         // Raw mutations of the patch bytes.

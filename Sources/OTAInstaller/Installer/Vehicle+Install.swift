@@ -127,7 +127,7 @@ extension Vehicle {
     ) throws(OTAError) -> UInt64 {
         let manifest = head.manifest
         let total = plan.reduce(0) { $0 + $1.size }
-        // Counted by the slot writes (for a delta on OTADelta's frame thread), read by the
+        // Counted by the slot writes (for a delta on a thread of OTADelta's decoder), read by the
         // progress report on this thread.
         let done = ByteCount()
         func report(_ step: String) { progress?(WorkProgress(step: step, done: done.value, total: total)) }

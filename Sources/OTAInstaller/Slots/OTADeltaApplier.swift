@@ -72,11 +72,11 @@ public struct OTADeltaApplier: DeltaApplier {
         }
     }
 
-    /// One patch being applied. The decoder is pipelined: each frame's ops, and so `Output.write`
-    /// and everything below it (the installer's `CountingSlotWriter`, `ReadBackSlotWriter`,
-    /// `SlotDevice`), run on the decoder's frame thread, one piece at a time and in order, while
-    /// the installer's thread decodes the payload and calls `consume` with the next bytes. Why
-    /// that is safe:
+    /// One patch being applied. The decoder is pipelined: each frame's ops run on a thread of the
+    /// decoder's own and `Output.write` and everything below it (the installer's
+    /// `CountingSlotWriter`, `ReadBackSlotWriter`, `SlotDevice`) on a second one, one piece at a
+    /// time and in order, while the installer's thread decodes the payload and calls `consume`
+    /// with the next bytes. Why that is safe:
     /// - the target chain is used by no other thread until the installer's thread has waited for
     ///   every frame: `finish` (the decoder's `finish` returns or throws only after every frame
     ///   ran) or `cancel` (below); `consume` touches none of it;

@@ -52,6 +52,22 @@ import Testing
         return out.prefix(words).flatMap { word in withUnsafeBytes(of: word.littleEndian) { Array($0) } }
     }
 
+    /// Two code regions of an image of `count` bytes around a data gap after `cut`, starting and
+    /// ending off word boundaries, the second at an unaligned address: windows then meet region
+    /// edges, block edges and unaligned region addresses.
+    static func oldRegions(count: Int, cut: Int64, seed: Int, architecture: ReferenceArchitecture)
+        -> [ReferenceTransform.Region]
+    {
+        [
+            ReferenceTransform.Region(
+                fileStart: 6, length: cut - 6, address: 0x40_0002, span: UInt64(cut) + 0x8000,
+                architecture: architecture),
+            ReferenceTransform.Region(
+                fileStart: cut + 200, length: Int64(count) - cut - 201, address: 0x50_0000 + UInt64(seed),
+                span: UInt64(count), architecture: architecture),
+        ]
+    }
+
     /// The sites of `sites` wholly inside `window`.
     static func inside(_ sites: [ReferenceSite], _ window: Range<Int64>) -> [ReferenceSite] {
         sites.filter { $0.offset >= window.lowerBound && $0.offset + 4 <= window.upperBound }
@@ -90,14 +106,7 @@ import Testing
             for architecture in [ReferenceArchitecture.aarch64, .x86_64] {
                 let bytes = architecture == .aarch64 ? arm : x86
                 let cut = Int64(block) - 1_000 + Int64(seed) * 3
-                let regions = [
-                    ReferenceTransform.Region(
-                        fileStart: 6, length: cut - 6, address: 0x40_0002, span: UInt64(cut) + 0x8000,
-                        architecture: architecture),
-                    ReferenceTransform.Region(
-                        fileStart: cut + 200, length: Int64(bytes.count) - cut - 201, address: 0x50_0000 + UInt64(seed),
-                        span: UInt64(bytes.count), architecture: architecture),
-                ]
+                let regions = Self.oldRegions(count: bytes.count, cut: cut, seed: seed, architecture: architecture)
                 for pairs in [false, true] {
                     let scanner = ReferenceScanner(regions: regions, pairs: pairs)
                     for b in 0..<2 {
@@ -144,14 +153,7 @@ import Testing
             for architecture in [ReferenceArchitecture.aarch64, .x86_64] {
                 let bytes = architecture == .aarch64 ? arm : x86
                 let cut = Int64(block) - 1_000 + Int64(seed) * 3
-                let oldRegions = [
-                    ReferenceTransform.Region(
-                        fileStart: 6, length: cut - 6, address: 0x40_0002, span: UInt64(cut) + 0x8000,
-                        architecture: architecture),
-                    ReferenceTransform.Region(
-                        fileStart: cut + 200, length: Int64(bytes.count) - cut - 201,
-                        address: 0x50_0000 + UInt64(seed), span: UInt64(bytes.count), architecture: architecture),
-                ]
+                let oldRegions = Self.oldRegions(count: bytes.count, cut: cut, seed: seed, architecture: architecture)
                 let newRegions = [
                     ReferenceTransform.Region(
                         fileStart: 10, length: cut, address: 0x40_3000, span: UInt64(cut) + 0x9000,

@@ -1,0 +1,37 @@
+/// One frame's four decoded streams (a class: the decoder fills one set while its executor may
+/// read the other).
+final class FrameBuffers {
+    var streams = [[UInt8]](repeating: [], count: PatchStream.allCases.count)
+}
+
+/// The four decoded streams of the frame being run, and how far the ops have read each.
+struct FrameStreams {
+    let control: UnsafeBufferPointer<UInt8>
+    let runs: UnsafeBufferPointer<UInt8>
+    let differences: UnsafeBufferPointer<UInt8>
+    let inserts: UnsafeBufferPointer<UInt8>
+    var controlCursor = 0
+    var runsCursor = 0
+    var differencesCursor = 0
+    var insertsCursor = 0
+
+    init(
+        control: UnsafeBufferPointer<UInt8>, runs: UnsafeBufferPointer<UInt8>, differences: UnsafeBufferPointer<UInt8>,
+        inserts: UnsafeBufferPointer<UInt8>
+    ) {
+        self.control = control
+        self.runs = runs
+        self.differences = differences
+        self.inserts = inserts
+    }
+
+    /// Bytes of `stream` no op has read.
+    func left(_ stream: PatchStream) -> Int {
+        switch stream {
+        case .control: control.count - controlCursor
+        case .runs: runs.count - runsCursor
+        case .differences: differences.count - differencesCursor
+        case .inserts: inserts.count - insertsCursor
+        }
+    }
+}

@@ -127,10 +127,13 @@ extension Vehicle {
     ) throws(OTAError) -> UInt64 {
         let manifest = head.manifest
         let total = plan.reduce(0) { $0 + $1.size }
-        // Counted by the slot writes (for a delta on a thread of OTADelta's decoder), read by the
-        // progress report on this thread.
-        let done = ByteCount()
-        func report(_ step: String) { progress?(WorkProgress(step: step, done: done.value, total: total)) }
+        // Bytes written so far: added to by the slot writes (for a delta on the frame thread of
+        // OTADelta's pipelined decoder), read by the progress report on this thread. A count and
+        // nothing else depends on it, so relaxed atomics are enough.
+        let done = Atomic<UInt64>(0)
+        func report(_ step: String) {
+            progress?(WorkProgress(step: step, done: done.load(ordering: .relaxed), total: total))
+        }
         while let stream = try reader.nextPayload() {
             let image = stream.image
             guard let target = plan.first(where: { $0.name == image.name }) else {
@@ -154,7 +157,7 @@ extension Vehicle {
                 device, check: sameAsDecoded ? .sameAsWritten : .hash(head.digest.algorithm))
             defer { writer.stop() }
             let counted = CountingSlotWriter(writer) { count in
-                self.fault(.bytesWritten(done.add(count)))
+                self.fault(.bytesWritten(done.add(count, ordering: .relaxed).newValue))
             }
             // Stage one (its own thread): read, check the chunk's signed hash, decrypt.
             let produce = { () throws(OTAError) -> (opened: [UInt8], isLast: Bool)? in
@@ -235,7 +238,7 @@ extension Vehicle {
                 }
             }
         }
-        return done.value
+        return done.load(ordering: .relaxed)
     }
 
     /// Threads for xz decoding: one per core (liblzma uses fewer when the blocks would not fit
@@ -303,21 +306,6 @@ extension Vehicle {
         try record(step, outcome, error: error)
         try recordResult(outcome, error: error)
         try save(next, step: "journal.abandoned")
-    }
-}
-
-/// Bytes written so far, added to by the slot writes' thread and read by another.
-final class ByteCount: Sendable {
-    private let count = Mutex<UInt64>(0)
-
-    var value: UInt64 { count.withLock { $0 } }
-
-    /// Adds `bytes`; returns the new total.
-    func add(_ bytes: UInt64) -> UInt64 {
-        count.withLock {
-            $0 += bytes
-            return $0
-        }
     }
 }
 

@@ -80,9 +80,9 @@ public struct OTADeltaApplier: DeltaApplier {
     /// - the target chain is used by no other thread until the installer's thread has waited for
     ///   every frame: `finish` (the decoder's `finish` returns or throws only after every frame
     ///   ran) or `cancel` (below); `consume` touches none of it;
-    /// - what the chain shares with the installer's thread is behind locks: the byte count the
-    ///   progress report reads (`CountingSlotWriter`), the read-back thread's state
-    ///   (`ReadBackSlotWriter`); the fault hook is `@Sendable`;
+    /// - what the chain shares with the installer's thread is atomic or behind a lock: the byte
+    ///   count `CountingSlotWriter` adds to and the progress report reads (an `Atomic`), the
+    ///   read-back thread's state (`ReadBackSlotWriter`, a lock); the fault hook is `@Sendable`;
     /// - a failed write (and `deltaTooLong`) keeps its code: the decoder reports an output error
     ///   from the next `consume` that runs a frame or from `finish`, and runs no frame after it.
     ///   The installer switches no slot unless `finish` returned and the slot read back matches;

@@ -1,17 +1,36 @@
 #!/usr/bin/env python3
 """Apply wall time at millisecond resolution: several ota-patch builds beside hpatchz.
 
-    bench/apply-compare.py REPEAT PATCHDIR NAME=path/to/ota-patch [NAME=...]
+    bench/apply-compare.py [--more N] ROUNDS PATCHDIR NAME=path/to/ota-patch [NAME=...]
 
 PATCHDIR holds PAIR.ota and PAIR.hdp for every pair (bench/delta-apply.sh's PATCHES=DIR makes
-them). The tools run in turn (each build, then hpatchz) REPEAT times per pair; every output is
-compared with the pair's new image. Prints a Markdown table of median wall and CPU (user +
-system) milliseconds and each build's wall ratio to hpatchz. Wall time is measured around the
-child with perf_counter, finer than /usr/bin/time's 10 ms; peak RSS is left to delta-apply.sh
-(a child's ru_maxrss here would include the Python parent's pages from before exec).
+them). Each round runs every tool once (each build and hpatchz, the order rotated by one from
+round to round so no tool always runs first or after the same one), ROUNDS rounds per pair;
+every output is compared with the pair's new image. Prints a Markdown table of median wall and
+CPU (user + system) milliseconds and each build's wall ratio to hpatchz. Wall time is measured
+around the child with perf_counter, finer than /usr/bin/time's 10 ms; peak RSS is left to
+delta-apply.sh (a child's ru_maxrss here would include the Python parent's pages from before
+exec).
+
+A/B verdicts. The machine's speed drifts by 10-25% over minutes, so the ratio of two medians
+taken over the same rounds still carries that drift. After the table, for each pair and each
+build after the first (NEW) against the first (BASE; with a single build, against hpatchz):
+the median over rounds of NEW's wall ÷ BASE's wall *in the same round* (the drift cancels
+within a round), with a 95% bootstrap interval (percentile method: 10,000 resamples of the
+rounds, seeded, so a rerun on the same figures prints the same interval), the same for CPU,
+and a verdict on the wall ratio: "faster" when the whole interval is below 1, "slower" when
+above, "undecided" otherwise. With 9 rounds the interval is coarse (the median of 9 resampled
+values moves in steps of one round); more rounds narrow it.
+
+--more N: after ROUNDS rounds, a pair with an undecided verdict gets N more rounds (all tools,
+as before) and is judged again on all its rounds. Deciding to go on after looking is a second
+look at the data, so with --more both looks use 97.5% intervals (Bonferroni over two looks):
+the chance of a wrong "faster" or "slower" stays at most 5% per pair and build.
+
 env: PAIRS (default: the eleven tuning pairs), CORPUS (default bench/corpus).
 """
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -20,13 +39,22 @@ import time
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 corpus = os.environ.get("CORPUS", os.path.join(root, "bench", "corpus"))
+arguments = sys.argv[1:]
+more = 0
+if arguments[:1] == ["--more"]:
+    more, arguments = int(arguments[1]), arguments[2:]
+if len(arguments) < 3 or not arguments[0].isdigit() or any("=" not in a for a in arguments[2:]):
+    sys.exit(__doc__.split("\n\n")[1])
+repeat, patches = int(arguments[0]), arguments[1]
+builds = [argument.split("=", 1) for argument in arguments[2:]]
 hpatchz = os.path.join(subprocess.run([os.path.join(root, "bench", "hdiffpatch.sh")], check=True,
                                       capture_output=True, text=True).stdout.strip(), "hpatchz")
-repeat, patches = int(sys.argv[1]), sys.argv[2]
-builds = [argument.split("=", 1) for argument in sys.argv[3:]]
 pairs = os.environ.get("PAIRS", "libpython-amd64 libpython-arm64 postgres-amd64 postgres-arm64 mariadbd-amd64 "
                        "mariadbd-arm64 librsvg-amd64 librsvg-arm64 containerd-amd64 containerd-arm64 debfs").split()
 output = os.path.join(tempfile.mkdtemp(prefix="ota-apply-compare."), "out")
+# One confidence level per look: 95%, or 97.5% at each of the two looks --more may make.
+level = 0.975 if more else 0.95
+resamples = 10_000
 
 
 def run(argv, new):
@@ -39,21 +67,69 @@ def run(argv, new):
     return wall * 1000, (usage.ru_utime + usage.ru_stime) * 1000
 
 
+def median_interval(values, seed):
+    """The median of `values` and its bootstrap interval at `level` (percentile method)."""
+    generator = random.Random(seed)
+    medians = sorted(statistics.median(generator.choices(values, k=len(values))) for _ in range(resamples))
+    tail = (1 - level) / 2
+    low = medians[int(tail * resamples)]
+    high = medians[min(resamples - 1, int((1 - tail) * resamples))]
+    return statistics.median(values), low, high
+
+
+def paired(runs, new, base, column, seed):
+    """Median and interval of NEW ÷ BASE over the rounds, round by round (column 0 wall, 1 CPU)."""
+    ratios = [n[column] / b[column] for n, b in zip(runs[new], runs[base]) if b[column] > 0]
+    return median_interval(ratios, seed) if ratios else (float("nan"),) * 3
+
+
+def verdict(low, high):
+    return "faster" if high < 1 else "slower" if low > 1 else "undecided"
+
+
 names = [name for name, _ in builds] + ["hpatchz"]
+binaries = dict(builds)
+# (NEW, BASE) for the verdicts: every later build against the first, or a lone build against hpatchz.
+comparisons = [(name, names[0]) for name in names[1:-1]] or [(names[0], "hpatchz")]
+
+
+def one_round(pair, old, new, runs, number):
+    order = names[number % len(names):] + names[:number % len(names)]
+    for name in order:
+        if name == "hpatchz":
+            runs[name].append(run([hpatchz, "-f", old, os.path.join(patches, pair + ".hdp"), output], new))
+        else:
+            runs[name].append(run([binaries[name], old, os.path.join(patches, pair + ".ota"), "-o", output], new))
+
+
 print(f"load average at the start: {open('/proc/loadavg').read().strip()}")
 print(f"| pair | wall ms: {' / '.join(names)} | CPU ms | wall ÷ hpatchz: {' / '.join(names[:-1])} |")
 print("|---|---:|---:|---:|")
-for pair in pairs:
+verdicts = []
+for index, pair in enumerate(pairs):
     old, new = os.path.join(corpus, pair + ".old"), os.path.join(corpus, pair + ".new")
     runs = {name: [] for name in names}
-    for _ in range(repeat):
-        for name, binary in builds:
-            runs[name].append(run([binary, old, os.path.join(patches, pair + ".ota"), "-o", output], new))
-        runs["hpatchz"].append(run([hpatchz, "-f", old, os.path.join(patches, pair + ".hdp"), output], new))
+    for number in range(repeat):
+        one_round(pair, old, new, runs, number)
+    if more and any(verdict(*paired(runs, n, b, 0, index)[1:]) == "undecided" for n, b in comparisons):
+        for number in range(repeat, repeat + more):
+            one_round(pair, old, new, runs, number)
     wall = {name: statistics.median(r[0] for r in runs[name]) for name in names}
     cpu = {name: statistics.median(r[1] for r in runs[name]) for name in names}
     walls = " / ".join(f"{wall[n]:.0f}" for n in names)
     cpus = " / ".join(f"{cpu[n]:.0f}" for n in names)
     ratios = " / ".join(f"{wall[n] / wall[names[-1]]:.2f}" for n in names[:-1])
     print(f"| {pair} | {walls} | {cpus} | {ratios} |", flush=True)
+    for new_name, base_name in comparisons:
+        w, w_low, w_high = paired(runs, new_name, base_name, 0, index)
+        c, c_low, c_high = paired(runs, new_name, base_name, 1, index)
+        verdicts.append(
+            f"- {pair}: {new_name} ÷ {base_name}, {len(runs[new_name])} rounds: wall {w:.3f} "
+            f"[{w_low:.3f}, {w_high:.3f}], CPU {c:.3f} [{c_low:.3f}, {c_high:.3f}]: "
+            f"{verdict(w_low, w_high)}")
 print(f"load average at the end: {open('/proc/loadavg').read().strip()}")
+print()
+print(f"Paired ratios (median over rounds of NEW ÷ BASE in the same round, "
+      f"{level:.1%} bootstrap interval{'; --more ' + str(more) if more else ''}), wall verdict:")
+for line in verdicts:
+    print(line)

@@ -14,8 +14,8 @@ public import OTABase
 /// `limits.xzMemoryLimit`, 11 MiB by default, plus at most about 7 MiB: one frame of at most
 /// 2 MiB of stream bytes, or two when pipelined, one compressed piece, a 256 KiB old-image cache
 /// (four 64 KiB blocks) and two 256 KiB output pieces; pipelined, a third output piece and four
-/// batches of ADD work left to the second thread, each at most 2,048 predictions, 2,048 ADDs
-/// and 4,096 sites plus one 64 KiB block's, about 180 KiB when no block has more).
+/// batches of ADD work left to the second thread, each at most 2,048 predictions, 8,192 ADD
+/// runs and 4,096 sites plus one 64 KiB block's, about 190 KiB when no block has more).
 public final class DeltaDecoder {
     /// When the old image's hash is checked.
     public enum SourceCheck: Sendable {
@@ -622,7 +622,9 @@ public final class DeltaDecoder {
     }
 
     /// An ADD (at most 256 KiB): the old bytes are copied into the output, references
-    /// predicted for an ADDP, then the literal differences are added in place.
+    /// predicted for an ADDP, then the literal differences are added in place. Pipelined, the
+    /// predictions and each checked run with literals are recorded in the batch being filled
+    /// (`PieceWork`) instead, for the finisher: it adds them without parsing the runs again.
     private func runAdd(at start: Int64, length: Int, newStart: Int64, predicted: Bool, frame: inout FrameStreams)
         throws(OTAError)
     {
@@ -630,7 +632,10 @@ public final class DeltaDecoder {
         let dest = out.baseAddress! + outCount
         try fillOld(at: start, count: length, into: dest)
         if predicted { try predict(dest, count: length, oldStart: start, newStart: newStart) }
-        let work = finisher == nil ? nil : pieceWork[workIndex]
+        var work = finisher == nil ? nil : pieceWork[workIndex]
+        // The batch's runs, kept in locals while the ADD's runs are checked (written back below).
+        var records = work?.runs ?? UnsafeMutableBufferPointer(start: nil, count: 0)
+        var recorded = work?.runCount ?? 0
         let runs = frame.runs
         let differences = frame.differences
         var runsCursor = frame.runsCursor
@@ -659,23 +664,30 @@ public final class DeltaDecoder {
                 throw OTAError(.deltaMalformed, "ADD run of \(count) literals runs past its frame's difference bytes")
             }
             if count > 0 {
-                // With a finisher, it adds them (`PieceWork.replay`).
-                if work == nil {
-                    let d = differences.baseAddress! + from
-                    let o = dest + position
-                    for i in 0..<count { o[i] &+= d[i] }
+                let d = differences.baseAddress! + from
+                if var batch = work {
+                    if recorded == PieceWork.maxRuns {
+                        // Full within the ADD: its runs so far go with its predictions (already
+                        // in this batch or an earlier one), the rest in the next batch.
+                        batch.runCount = recorded
+                        try handOff(piece: nil)
+                        batch = pieceWork[workIndex]
+                        work = batch
+                        records = batch.runs
+                        recorded = batch.runCount
+                    }
+                    if recorded == 0 { batch.differences = d }
+                    records[recorded] = PieceWork.Run(offset: UInt32(outCount + position), count: UInt32(count))
+                    recorded += 1
+                } else {
+                    PieceWork.add(d, count, to: dest + position)
                 }
                 from += count
             }
             position += count
         }
         if let work {
-            // Checked: left for the finisher.
-            work.adds.append(
-                PieceWork.Add(
-                    offset: UInt32(outCount), length: UInt32(length),
-                    runs: runs.baseAddress.map { $0 + frame.runsCursor },
-                    differences: differences.baseAddress.map { $0 + frame.differencesCursor }))
+            work.runCount = recorded
             if work.isFull { try handOff(piece: nil) }
         }
         frame.runsCursor = runsCursor

@@ -1,7 +1,8 @@
 /// The prediction and differences of a piece's ADDs, left by the frame thread (`runAdd`, all
 /// checked) to the finisher: filled by the frame thread, then replayed and emptied by the
 /// finisher, or by the frame thread itself at the end of a frame, one thread at a time. Handed
-/// over when full (`isFull`) as well as with its piece, so it stays small.
+/// over when full (`isFull`, or `runCount == maxRuns` within an ADD) as well as with its piece,
+/// so it stays small.
 final class PieceWork {
     /// One `ReferenceTransform.predict` call of `DeltaDecoder.predict`: `[offset, +length)` of the
     /// piece, at sites `[firstSite, endSite)`.
@@ -14,25 +15,30 @@ final class PieceWork {
         var newStart: Int64
     }
 
-    /// An ADD's differences: its runs from `runs` and literals from `differences`, in its frame's
-    /// streams (nil: an empty stream).
-    struct Add {
+    /// An ADD run with literals, as `runAdd` checked it: `count` differences added at `offset`
+    /// of the piece. A batch's runs take their differences one after the other from
+    /// `differences` (a batch never spans frames: the frame's end replays it).
+    struct Run {
         var offset: UInt32
-        var length: UInt32
-        var runs: UnsafePointer<UInt8>?
-        var differences: UnsafePointer<UInt8>?
+        var count: UInt32
     }
 
     var predicts: [Predict] = []
     var sites: [ReferenceSite] = []
-    var adds: [Add] = []
+    /// `runCount` runs of `runs` (fixed capacity `maxRuns`, so the frame thread appends without
+    /// an array's checks), their differences from `differences` on.
+    let runs = UnsafeMutableBufferPointer<Run>.allocate(capacity: maxRuns)
+    var runCount = 0
+    var differences: UnsafePointer<UInt8>?
     /// Bounds on what one holds (beyond `maxSites`, at most one block's sites more): 64 KiB
     /// each at most.
     static let maxPredicts = 2048
     static let maxSites = 4096
-    static let maxAdds = 2048
+    static let maxRuns = 8192
 
-    var isFull: Bool { adds.count >= Self.maxAdds || predicts.count >= Self.maxPredicts }
+    var isFull: Bool { predicts.count >= Self.maxPredicts }
+
+    deinit { runs.deallocate() }
 
     /// Applies the work to the piece at `piece`, as `runAdd` would have at once: each ADD's
     /// predictions come before its differences (here or in an earlier replay), and ADDs touch
@@ -48,43 +54,23 @@ final class PieceWork {
                     sites: sites[Int(step.firstSite)..<Int(step.endSite)], index: index)
             }
         }
-        for add in adds {
-            // The runs `runAdd` checked: every varint complete, every run inside the op and the
-            // frame's differences.
-            guard var runs = add.runs else { continue }
-            let dest = piece + Int(add.offset)
-            let length = Int(add.length)
-            var differences = add.differences
-            var position = 0
-            while position < length {
-                let token = Self.varint(&runs)
-                position += Int(token >> 3)
-                var literals = Int(token & 7)
-                if literals == 7 { literals += Int(Self.varint(&runs)) }
-                if literals > 0, let d = differences {
-                    let o = dest + position
-                    for i in 0..<literals { o[i] &+= d[i] }
-                    differences = d + literals
-                }
-                position += literals
+        if runCount > 0, var from = differences {
+            for run in runs[0..<runCount] {
+                let count = Int(run.count)
+                Self.add(from, count, to: piece + Int(run.offset))
+                from += count
             }
         }
         predicts.removeAll(keepingCapacity: true)
         sites.removeAll(keepingCapacity: true)
-        adds.removeAll(keepingCapacity: true)
+        runCount = 0
+        differences = nil
     }
 
-    /// A varint already checked complete and in range.
+    /// Adds `count` literal differences at `differences` to the bytes at `target` (an ADD run's:
+    /// the one loop both decoders use).
     @inline(__always)
-    private static func varint(_ p: inout UnsafePointer<UInt8>) -> UInt64 {
-        var value: UInt64 = 0
-        var shift: UInt64 = 0
-        while true {
-            let byte = p.pointee
-            p += 1
-            value |= UInt64(byte & 0x7f) << shift
-            if byte & 0x80 == 0 { return value }
-            shift += 7
-        }
+    static func add(_ differences: UnsafePointer<UInt8>, _ count: Int, to target: UnsafeMutablePointer<UInt8>) {
+        for i in 0..<count { target[i] &+= differences[i] }
     }
 }

@@ -475,9 +475,9 @@ import Testing
     }
 
     /// 120,000 ADDs of 5 bytes (each rereading old's first 5): the pipelined decoder hands their
-    /// differences to its second thread in many batches a piece (`PieceWork` holds at most 2,048);
-    /// the output, and a malformed last run's error after two full pieces were handed out, must
-    /// be the sequential decoder's.
+    /// differences to its second thread in many batches a piece (`PieceWork` holds at most 8,192
+    /// runs); the output, and a malformed last run's error after two full pieces were handed out,
+    /// must be the sequential decoder's.
     @Test func `many small ADDs apply and fail as the sequential decoder's`() throws {
         let count = 120_000
         var streams = Streams()
@@ -505,6 +505,45 @@ import Testing
         let handedOut = Self.outcome(badPatch, old: Self.old, pipelined: true).output.count
         // Two full pieces: an ADD never straddles one, so each holds 52,428 of them.
         #expect(handedOut == 2 * ((256 << 10) / 5 * 5))
+    }
+
+    /// Six ADDs of 50,000 bytes, each of 25,000 runs (one unchanged byte, one literal): the
+    /// pipelined decoder's batch fills (`PieceWork.maxRuns`, 8,192 runs) within an ADD, three
+    /// times an ADD, and is handed over there; the output, and a malformed last run's error,
+    /// must be the sequential decoder's. (A batch that only checked its fullness between ADDs
+    /// wrote past its runs: a trap in a debug build.)
+    @Test func `ADDs of many runs fill a batch within an op`() throws {
+        let adds = 6
+        let length = Self.old.count
+        var streams = Streams()
+        for i in 0..<adds {
+            streams.control +=
+                [Self.add] + Self.varint(Varint.zigzag(i == 0 ? 0 : -Int64(length))) + Self.varint(UInt64(length))
+            for j in 0..<(length / 2) {
+                streams.runs += Self.run(zeros: 1, literals: 1)
+                streams.differences.append(UInt8(truncatingIfNeeded: i &* 31 &+ j &+ 1))
+            }
+        }
+        var expected: [UInt8] = []
+        for i in 0..<adds {
+            for j in 0..<length {
+                expected.append(
+                    j % 2 == 0 ? Self.old[j] : Self.old[j] &+ UInt8(truncatingIfNeeded: i &* 31 &+ j / 2 &+ 1))
+            }
+        }
+        let newHash = try Hasher.hash(.sha256, expected).bytes
+        let patch = try Self.craft(streams, newSize: UInt64(adds * length), newHash: newHash)
+        let sequential = Self.outcome(patch, old: Self.old, pipelined: false)
+        let pipelined = Self.outcome(patch, old: Self.old, pipelined: true)
+        #expect(sequential.error == nil)
+        #expect(pipelined.error == nil)
+        let same = pipelined.output == expected && sequential.output == expected
+        #expect(same)
+        // The last run claims 1 + 2 bytes where 2 of its op are left.
+        var bad = streams
+        bad.runs[bad.runs.count - 1] = Self.run(zeros: 1, literals: 2)[0]
+        let badPatch = try Self.craft(bad, newSize: UInt64(adds * length), newHash: newHash)
+        #expect(Self.code(badPatch) == "delta.malformed")
     }
 
     @Test func `thousands of mutated patches never crash`() throws {

@@ -632,10 +632,10 @@ public final class DeltaDecoder {
         let dest = out.baseAddress! + outCount
         try fillOld(at: start, count: length, into: dest)
         if predicted { try predict(dest, count: length, oldStart: start, newStart: newStart) }
-        var work = finisher == nil ? nil : pieceWork[workIndex]
+        let pipelined = finisher != nil
         // The batch's runs, kept in locals while the ADD's runs are checked (written back below).
-        var records = work?.runs ?? UnsafeMutableBufferPointer(start: nil, count: 0)
-        var recorded = work?.runCount ?? 0
+        var records = pipelined ? pieceWork[workIndex].runs : UnsafeMutableBufferPointer(start: nil, count: 0)
+        var recorded = pipelined ? pieceWork[workIndex].runCount : 0
         let runs = frame.runs
         let differences = frame.differences
         var runsCursor = frame.runsCursor
@@ -665,18 +665,14 @@ public final class DeltaDecoder {
             }
             if count > 0 {
                 let d = differences.baseAddress! + from
-                if var batch = work {
+                if pipelined {
                     if recorded == PieceWork.maxRuns {
                         // Full within the ADD: its runs so far go with its predictions (already
                         // in this batch or an earlier one), the rest in the next batch.
-                        batch.runCount = recorded
-                        try handOff(piece: nil)
-                        batch = pieceWork[workIndex]
-                        work = batch
-                        records = batch.runs
-                        recorded = batch.runCount
+                        recorded = try handOffRuns(recorded)
+                        records = pieceWork[workIndex].runs
                     }
-                    if recorded == 0 { batch.differences = d }
+                    if recorded == 0 { pieceWork[workIndex].differences = d }
                     records[recorded] = PieceWork.Run(offset: UInt32(outCount + position), count: UInt32(count))
                     recorded += 1
                 } else {
@@ -686,7 +682,8 @@ public final class DeltaDecoder {
             }
             position += count
         }
-        if let work {
+        if pipelined {
+            let work = pieceWork[workIndex]
             work.runCount = recorded
             if work.isFull { try handOff(piece: nil) }
         }
@@ -694,6 +691,14 @@ public final class DeltaDecoder {
         frame.differencesCursor = from
         outCount += length
         try emitIfFull()
+    }
+
+    /// Hands the finisher the batch being filled, its runs `recorded` (full); returns the next
+    /// batch's (none).
+    private func handOffRuns(_ recorded: Int) throws(OTAError) -> Int {
+        pieceWork[workIndex].runCount = recorded
+        try handOff(piece: nil)
+        return pieceWork[workIndex].runCount
     }
 
     /// Rewrites the references of old `[oldStart, +count)`, held at `bytes`, as predicted for new

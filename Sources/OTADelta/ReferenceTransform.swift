@@ -226,39 +226,15 @@ public struct ReferenceTransform: Sendable, Equatable {
                                 guard let r = Self.region(oldRegions, containing: s) else { continue }
                                 oldRegion = r
                             }
-                            let n = newStart + (s - oldStart)
-                            if newRegion < 0 || n < newRegions[newRegion].fileStart
-                                || n >= newRegions[newRegion].fileEnd
-                            {
-                                guard let r = Self.region(newRegions, containing: n) else {
-                                    newRegion = -1
-                                    continue
-                                }
-                                newRegion = r
-                            }
                             let o = oldRegions[oldRegion]
                             let oldAddress = o.address &+ UInt64(s - o.fileStart)
-                            let newAddress =
-                                newRegions[newRegion].address &+ UInt64(n - newRegions[newRegion].fileStart)
-                            let p = UnsafeMutableRawPointer(base + Int(s - oldStart))
-                            let word = p.loadUnaligned(as: UInt32.self).littleEndian
+                            let p = base + Int(s - oldStart)
+                            let word = UnsafeRawPointer(p).loadUnaligned(as: UInt32.self).littleEndian
                             guard let target = site.kind.target(word: word, address: oldAddress, context: site.context)
-                            else {
-                                continue
-                            }
-                            if hit >= map.count || target &- map[hit].oldAddress >= map[hit].length {
-                                guard
-                                    let entry = index?.entry(map, containing: target)
-                                        ?? Self.entry(map, containing: target)
-                                else { continue }
-                                hit = entry
-                            }
-                            let moved = target &- map[hit].oldAddress &+ map[hit].newAddress
-                            guard let rewritten = site.kind.rewrite(word: word, address: newAddress, target: moved)
-                            else {
-                                continue
-                            }
-                            p.storeBytes(of: rewritten.littleEndian, as: UInt32.self)
+                            else { continue }
+                            Self.rewrite(
+                                p, at: newStart + (s - oldStart), kind: site.kind, word: word, target: target,
+                                newRegions: newRegions, map: map, index: index, newRegion: &newRegion, hit: &hit)
                         }
                     }
                 }
@@ -269,9 +245,8 @@ public struct ReferenceTransform: Sendable, Equatable {
     /// Runs `body` with a `Prediction` that rewrites, in `bytes` (old bytes `[oldStart, oldStart +
     /// bytes.count)`, to become new bytes from `newStart`), each site it is given: handed to a scan
     /// of the old blocks (`ReferenceScanner.scan(block:bytes:within:into:consumer:)`), it predicts
-    /// the sites as they are found, each as `predict` would. The arithmetic is `predict`'s, in two
-    /// copies: `predict`'s loop through `Prediction` took 11 M more instructions on containerd
-    /// amd64 (callgrind), whose sites all go through it (WindowScanTests compares the two).
+    /// the sites as they are found, each as `predict` would: both end in `rewrite(_:at:...)`
+    /// (WindowScanTests compares the two).
     func withPrediction<Result>(
         _ bytes: UnsafeMutableBufferPointer<UInt8>, oldStart: Int64, newStart: Int64, index: MapIndex?,
         _ body: (inout Prediction) -> Result
@@ -320,27 +295,44 @@ public struct ReferenceTransform: Sendable, Equatable {
         @inline(__always)
         mutating func take(offset s: Int64, kind: ReferenceKind, word: UInt32, target: UInt64) -> Bool {
             guard let base, s >= oldStart, s + 4 <= end else { return true }
-            let n = newStart + (s - oldStart)
-            if newRegion < 0 || n < newRegions[newRegion].fileStart || n >= newRegions[newRegion].fileEnd {
-                guard let r = ReferenceTransform.region(newRegions, containing: n) else {
-                    newRegion = -1
-                    return true
-                }
-                newRegion = r
-            }
-            let newAddress = newRegions[newRegion].address &+ UInt64(n - newRegions[newRegion].fileStart)
-            if hit >= map.count || target &- map[hit].oldAddress >= map[hit].length {
-                guard
-                    let entry = index?.entry(map, containing: target)
-                        ?? ReferenceTransform.entry(map, containing: target)
-                else { return true }
-                hit = entry
-            }
-            let moved = target &- map[hit].oldAddress &+ map[hit].newAddress
-            guard let rewritten = kind.rewrite(word: word, address: newAddress, target: moved) else { return true }
-            UnsafeMutableRawPointer(base + Int(s - oldStart)).storeBytes(of: rewritten.littleEndian, as: UInt32.self)
+            ReferenceTransform.rewrite(
+                base + Int(s - oldStart), at: newStart + (s - oldStart), kind: kind, word: word, target: target,
+                newRegions: newRegions, map: map, index: index, newRegion: &newRegion, hit: &hit)
             return true
         }
+    }
+
+    /// Rewrites the site held at `p`, of `kind`, whose old word is `word` and old target
+    /// `target`, for its place at new file offset `n`: its new address from the new region
+    /// holding `n`, its new target through `map`, its new value from both. Left as it is when
+    /// the new regions or the map do not cover it or the new value does not fit its field.
+    /// `newRegion` (-1: none) and `hit` are the caller's caches of the last site's new region
+    /// and the last target's map entry (calls and loads often reach the same place). The one
+    /// copy of the arithmetic, inlined into `predict`'s loop over stored sites and into
+    /// `Prediction.take` (the sites of a scan, each of a constant kind).
+    @inline(__always)
+    static func rewrite(
+        _ p: UnsafeMutablePointer<UInt8>, at n: Int64, kind: ReferenceKind, word: UInt32, target: UInt64,
+        newRegions: UnsafeBufferPointer<Region>, map: UnsafeBufferPointer<MapEntry>, index: MapIndex?,
+        newRegion: inout Int, hit: inout Int
+    ) {
+        if newRegion < 0 || n < newRegions[newRegion].fileStart || n >= newRegions[newRegion].fileEnd {
+            guard let r = Self.region(newRegions, containing: n) else {
+                newRegion = -1
+                return
+            }
+            newRegion = r
+        }
+        let newAddress = newRegions[newRegion].address &+ UInt64(n - newRegions[newRegion].fileStart)
+        if hit >= map.count || target &- map[hit].oldAddress >= map[hit].length {
+            guard let entry = index?.entry(map, containing: target) ?? Self.entry(map, containing: target) else {
+                return
+            }
+            hit = entry
+        }
+        let moved = target &- map[hit].oldAddress &+ map[hit].newAddress
+        guard let rewritten = kind.rewrite(word: word, address: newAddress, target: moved) else { return }
+        UnsafeMutableRawPointer(p).storeBytes(of: rewritten.littleEndian, as: UInt32.self)
     }
 
     /// A table from old address to the first map entry that may cover it, so a lookup reads one

@@ -399,10 +399,54 @@ struct ReferenceScanner {
         consumer: inout Consumer
     ) {
         // On the stack: the decoder scans a few words around each ADDP, so this runs per op.
-        withUnsafeTemporaryAllocation(of: LiveAdrp.self, capacity: 32) { live in
-            live.initialize(repeating: LiveAdrp())
-            scanA64(p, count, offset: offset, address: address, live: live, into: &sites, consumer: &consumer)
+        Self.a64Forms.withUnsafeBufferPointer { forms in
+            withUnsafeTemporaryAllocation(of: LiveAdrp.self, capacity: 32) { live in
+                live.initialize(repeating: LiveAdrp())
+                scanA64(
+                    p, count, offset: offset, address: address, forms: forms, live: live, into: &sites,
+                    consumer: &consumer)
+            }
         }
+    }
+
+    /// The AArch64 reference forms, one bit each for `a64Forms` (0: none). Bits, not numbers:
+    /// compared with numbers, the compiler turned the forms' branches into a jump table, one
+    /// indirect jump per word.
+    private enum A64Form {
+        /// B, BL.
+        static let branch26: UInt8 = 1
+        /// B.cond, CBZ, CBNZ, LDR (literal).
+        static let imm19: UInt8 = 2
+        /// TBZ, TBNZ.
+        static let imm14: UInt8 = 4
+        static let adr: UInt8 = 8
+        static let adrp: UInt8 = 16
+        /// With `imm19`: only when bit 4 is clear (B.cond; the other encodings of its top byte
+        /// are no form).
+        static let bit4Clear: UInt8 = 32
+    }
+
+    /// The form of an AArch64 word by its top byte: the forms' masks test no other bit but B.cond's
+    /// bit 4 (`A64Form.bit4Clear`), so one load classifies a word, and most words (no form) cost
+    /// that load and one test. Built from the masks themselves, for bit 4 clear and set.
+    private static let a64Forms: [UInt8] = (0..<256).map { top in
+        func form(_ word: UInt32) -> UInt8 {
+            if word & 0x7C00_0000 == 0x1400_0000 { return A64Form.branch26 }
+            if word & 0xFF00_0010 == 0x5400_0000 || word & 0x7E00_0000 == 0x3400_0000
+                || word & 0x3B00_0000 == 0x1800_0000
+            {
+                return A64Form.imm19
+            }
+            if word & 0x7E00_0000 == 0x3600_0000 { return A64Form.imm14 }
+            if word & 0x9F00_0000 == 0x1000_0000 { return A64Form.adr }
+            if word & 0x9F00_0000 == 0x9000_0000 { return A64Form.adrp }
+            return 0
+        }
+        let clear = form(UInt32(top) << 24)
+        let set = form(UInt32(top) << 24 | 0x10)
+        if clear == set { return clear }
+        precondition(clear == A64Form.imm19 && set == 0, "a form depends on a bit the table does not see")
+        return A64Form.imm19 | A64Form.bit4Clear
     }
 
     /// A site of `kind` (any form but ADRP, which stays in the output for `pairUse`) at word `i`
@@ -422,52 +466,60 @@ struct ReferenceScanner {
 
     @inline(__always)
     private func scanA64<Consumer: SiteConsumer>(
-        _ p: UnsafePointer<UInt8>, _ count: Int, offset: Int64, address: UInt64,
+        _ p: UnsafePointer<UInt8>, _ count: Int, offset: Int64, address: UInt64, forms: UnsafeBufferPointer<UInt8>,
         live: UnsafeMutableBufferPointer<LiveAdrp>, into sites: inout [ReferenceSite], consumer: inout Consumer
     ) {
         var i = Int((4 &- (address & 3)) & 3)
         // Bit r: register r holds a live ADRP's page (`live[r]`), so most words cost one test.
         var liveMask: UInt32 = 0
-        while i + 4 <= count {
+        let last = count - 4
+        while i <= last {
             let word = Self.load32(p + i)
-            let site = address &+ UInt64(i)
-            // Each form's site is handled in its own branch, its kind a constant there.
-            var isForm = true
-            var isAdrp = false
-            var added = -1
-            if word & 0x7C00_0000 == 0x1400_0000 {
-                found(.a64Branch26, word: word, at: i, site: site, offset: offset, into: &sites, consumer: &consumer)
-            } else if word & 0xFF00_0010 == 0x5400_0000 || word & 0x7E00_0000 == 0x3400_0000
-                || word & 0x3B00_0000 == 0x1800_0000
-            {
-                found(.a64Imm19, word: word, at: i, site: site, offset: offset, into: &sites, consumer: &consumer)
-            } else if word & 0x7E00_0000 == 0x3600_0000 {
-                found(.a64Imm14, word: word, at: i, site: site, offset: offset, into: &sites, consumer: &consumer)
-            } else if word & 0x9F00_0000 == 0x1000_0000 {
-                found(.a64Adr, word: word, at: i, site: site, offset: offset, into: &sites, consumer: &consumer)
-            } else if word & 0x9F00_0000 == 0x9000_0000 {
-                // Always to the output: a later use may make it a paired site (`pairUse`).
-                isAdrp = true
-                if let target = ReferenceKind.a64Adrp.target(word: word, address: site), isTarget(target) {
-                    added = sites.count
-                    sites.append(ReferenceSite(offset: offset + Int64(i), kind: .a64Adrp))
+            let form = forms[Int(word >> 24)]
+            if form == 0 {
+                // No form: perhaps a use of a live ADRP's register; it overwrites register `word & 31`
+                // (for every word, as most instructions do).
+                if pairs && liveMask != 0 {
+                    if liveMask & (1 << ((word >> 5) & 31)) != 0 {
+                        pairUse(
+                            word, at: i, site: address &+ UInt64(i), offset: offset, live: live, into: &sites,
+                            consumer: &consumer)
+                    }
+                    liveMask &= ~(1 << (word & 31))
                 }
             } else {
-                isForm = false
-            }
-            if pairs {
-                if !isForm && liveMask & (1 << ((word >> 5) & 31)) != 0 {
-                    pairUse(word, at: i, site: site, offset: offset, live: live, into: &sites, consumer: &consumer)
-                }
-                let register = Int(word & 31)
-                liveMask &= ~(1 << UInt32(register))
-                if isAdrp && register != 31 {
+                // Each form's site is handled in its own branch, its kind a constant there. A word
+                // with a form is no ADD or LDR/STR (`pairUse`).
+                let site = address &+ UInt64(i)
+                if pairs { liveMask &= ~(1 << (word & 31)) }
+                if form & A64Form.branch26 != 0 {
+                    found(
+                        .a64Branch26, word: word, at: i, site: site, offset: offset, into: &sites, consumer: &consumer)
+                } else if form & A64Form.imm19 != 0 {
+                    if form & A64Form.bit4Clear == 0 || word & 0x10 == 0 {
+                        found(
+                            .a64Imm19, word: word, at: i, site: site, offset: offset, into: &sites, consumer: &consumer)
+                    }
+                } else if form & A64Form.imm14 != 0 {
+                    found(.a64Imm14, word: word, at: i, site: site, offset: offset, into: &sites, consumer: &consumer)
+                } else if form & A64Form.adr != 0 {
+                    found(.a64Adr, word: word, at: i, site: site, offset: offset, into: &sites, consumer: &consumer)
+                } else {
+                    // ADRP: always to the output, where a later use may make it a paired site.
                     let page = ReferenceKind.a64Adrp.target(word: word, address: site) ?? 0
-                    live[register] = LiveAdrp(position: i, page: page, site: added, paired: false)
-                    liveMask |= 1 << UInt32(register)
+                    var added = -1
+                    if isTarget(page) {
+                        added = sites.count
+                        sites.append(ReferenceSite(offset: offset + Int64(i), kind: .a64Adrp))
+                    }
+                    let register = Int(word & 31)
+                    if pairs && register != 31 {
+                        live[register] = LiveAdrp(position: i, page: page, site: added, paired: false)
+                        liveMask |= 1 << UInt32(register)
+                    }
                 }
             }
-            i += 4
+            i &+= 4
         }
     }
 

@@ -92,6 +92,54 @@ import Testing
         return sites
     }
 
+    /// The scan classifies a word by a table on its top byte and bit 4 (`a64Forms`): every such
+    /// combination, with random operand bits, must come out as the forms' encodings (Arm ARM)
+    /// say, each a site of its kind, with every target in the image.
+    @Test func `every AArch64 word is classified as its form's encoding says`() {
+        func expected(_ word: UInt32) -> ReferenceKind? {
+            if word & 0x7C00_0000 == 0x1400_0000 { return .a64Branch26 }  // B, BL
+            if word & 0xFF00_0010 == 0x5400_0000 { return .a64Imm19 }  // B.cond
+            if word & 0x7E00_0000 == 0x3400_0000 { return .a64Imm19 }  // CBZ, CBNZ
+            if word & 0x3B00_0000 == 0x1800_0000 { return .a64Imm19 }  // LDR (literal)
+            if word & 0x7E00_0000 == 0x3600_0000 { return .a64Imm14 }  // TBZ, TBNZ
+            if word & 0x9F00_0000 == 0x1000_0000 { return .a64Adr }
+            if word & 0x9F00_0000 == 0x9000_0000 { return .a64Adrp }
+            return nil
+        }
+        var random = SeededGenerator(seed: 5)
+        var words: [UInt32] = []
+        for _ in 0..<8 {
+            for top in 0..<256 {
+                for bit4 in 0..<2 {
+                    let low = UInt32.random(in: 0...0xFF_FFFF, using: &random) & ~0x10
+                    words.append(UInt32(top) << 24 | UInt32(bit4) << 4 | low)
+                }
+            }
+        }
+        let bytes = words.flatMap { Self.word($0) }
+        // Code at 2^40, and data around it wide enough for any ADRP's target (±4 GiB).
+        let regions = [
+            ReferenceTransform.Region(
+                fileStart: 0, length: Int64(bytes.count), address: 1 << 40, span: UInt64(bytes.count),
+                architecture: .aarch64),
+            ReferenceTransform.Region(
+                fileStart: Int64(bytes.count), length: 1, address: (1 << 40) - (1 << 33), span: 1 << 34,
+                architecture: nil),
+        ]
+        var sites: [ReferenceSite] = []
+        (bytes + [0]).withUnsafeBufferPointer {
+            ReferenceScanner(regions: regions, pairs: false).scan(block: 0, bytes: $0, into: &sites)
+        }
+        let expectedSites = words.indices.compactMap { i in expected(words[i]).map { (Int64(4 * i), $0) } }
+        #expect(sites.count == expectedSites.count)
+        for (site, (offset, kind)) in zip(sites, expectedSites) where site.offset != offset || site.kind != kind {
+            Issue.record(
+                "word \(String(words[Int(offset) / 4], radix: 16)) at \(offset): found \(site.kind) at \(site.offset)")
+            break
+        }
+        #expect(expectedSites.count > 500)
+    }
+
     @Test func `the scanner pairs an ADRP with the uses of its register until it is overwritten`() {
         let filler: UInt32 = 0xAA01_03E2  // mov x2, x1
         let words: [UInt32] = [

@@ -4,7 +4,14 @@
 # tuned on shows here as a loss. Nothing in OTADelta may be changed because of these pairs; add
 # new programs instead when a change was made with one of them in view.
 #
-#   bench/delta-heldout.sh path/to/ota       env: ARCHES (default "amd64 arm64"), TOOLS, REPEAT, TIMEOUT
+#   bench/delta-heldout.sh path/to/ota       env: SET, ARCHES (default "amd64 arm64"), TOOLS, REPEAT, TIMEOUT
+#
+# SET=fresh measures a second held-out set instead (bench/corpus-fresh, no filesystem image), made
+# on 2026-11-30 after the first had been used to reject a change (e10a382), so it is unseen again:
+# C (glibc's libc.so.6, libcurl, nginx, BIND's named), C++ (LibreOffice's libmergedlo, 69 MB;
+# Poppler) and Rust (rustc-web's `cargo`, 1.85 -> 1.96: eleven releases apart, the only Rust
+# program left that Debian 12 publishes in two versions). No Go program is left: every Go package
+# Debian 12 publishes in two versions is already in a corpus.
 #
 # Pairs: two versions of each package that Debian 12 publishes side by side (point release and
 # security update), amd64 and arm64, downloaded with `apt-get download` into bench/corpus-heldout
@@ -19,7 +26,9 @@
 set -euo pipefail
 OTA=$(realpath "${1:-.build/release/ota}")
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-CORPUS=$ROOT/bench/corpus-heldout
+SET=${SET:-heldout}
+case $SET in heldout | fresh) ;; *) echo "SET must be heldout or fresh, not '$SET'" >&2; exit 1 ;; esac
+CORPUS=$ROOT/bench/corpus-$SET
 DEB=$CORPUS/deb
 mkdir -p "$DEB"
 
@@ -40,16 +49,31 @@ GO_RUST_PROGRAMS=(
     "snap snapd 2.57.6-1+deb12u1 2.57.6-1+deb12u1+b2 usr/bin/snap"
     "cbindgen cbindgen-web 0.27.0-1~deb12u1 0.29.4+dfsg-1~deb12u1 usr/bin/cbindgen*"
 )
+# The second held-out set (SET=fresh).
+FRESH_PROGRAMS=(
+    "libc libc6 2.36-9+deb12u7 2.36-9+deb12u14 lib/TRIPLET/libc.so.6"
+    "libcurl libcurl4 7.88.1-10+deb12u5 7.88.1-10+deb12u15 usr/lib/TRIPLET/libcurl.so.4.8.0"
+    "nginx nginx 1.22.1-9+deb12u9 1.22.1-9+deb12u11 usr/sbin/nginx"
+    "named bind9 1:9.18.49-1~deb12u1 1:9.18.49-1~deb12u3 usr/sbin/named"
+    "libmergedlo libreoffice-core 4:7.4.7-1+deb12u13 4:7.4.7-1+deb12u14 usr/lib/libreoffice/program/libmergedlo.so"
+    "poppler libpoppler126 22.12.0-2+deb12u2 22.12.0-2+deb12u3 usr/lib/TRIPLET/libpoppler.so.126.*"
+    "cargo cargo-web 1.85.0+dfsg3-1~deb12u3 1.96.0+dfsg1-1~deb12u2 usr/bin/cargo"
+)
 ARCHES=${ARCHES:-"amd64 arm64"}
 
 # shellcheck source=bench/lib/debian-pairs.bash
 source "$ROOT/bench/lib/debian-pairs.bash"
-debian_pairs "$CORPUS" "$ARCHES" "${PROGRAMS[@]}" "${GO_RUST_PROGRAMS[@]}"
+if [ "$SET" = fresh ]; then
+    debian_pairs "$CORPUS" "$ARCHES" "${FRESH_PROGRAMS[@]}"
+    PROGRAMS=() # no filesystem image in this set
+else
+    debian_pairs "$CORPUS" "$ARCHES" "${PROGRAMS[@]}" "${GO_RUST_PROGRAMS[@]}"
+fi
 pairs=("${DEBIAN_PAIRS[@]}")
 
 # A filesystem image pair: 256 MiB ext4 images of the unpacked amd64 package trees, old and new
 # (fixed UUID, hash seed and time, so only the package contents differ).
-if [[ " $ARCHES " == *" amd64 "* ]]; then
+if [ "$SET" = heldout ] && [[ " $ARCHES " == *" amd64 "* ]]; then
     for side in old new; do
         [ -f "$CORPUS/heldfs.$side" ] && continue
         staging=$(mktemp -d "$DEB/fs.XXXXXX")
@@ -65,4 +89,4 @@ if [[ " $ARCHES " == *" amd64 "* ]]; then
 fi
 ls -la "$CORPUS"/*.old "$CORPUS"/*.new | awk '{print $5, $9}'
 
-CORPUS_DIR=$CORPUS RESULTS_NAME=delta-heldout PAIRS="${PAIRS:-${pairs[*]}}" "$ROOT/bench/delta.sh" "$OTA"
+CORPUS_DIR=$CORPUS RESULTS_NAME=delta-$SET PAIRS="${PAIRS:-${pairs[*]}}" "$ROOT/bench/delta.sh" "$OTA"

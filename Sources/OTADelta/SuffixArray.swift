@@ -99,7 +99,10 @@ enum SAIS {
         }
         deinit { words.deallocate() }
         @inline(__always) func isS(_ i: Int) -> Bool { words[i >> 6] & (1 << UInt64(i & 63)) != 0 }
-        @inline(__always) func setS(_ i: Int) { words[i >> 6] |= (1 << UInt64(i & 63)) }
+        /// Read then written rather than `|=`: with `-sanitize=thread`, Swift 6.3.1's access
+        /// instrumentation of a modify through this borrowed noncopyable `self` emits invalid IR
+        /// (`bitcast i64 to ptr`, the compiler aborts). The same code either way in a release build.
+        @inline(__always) func setS(_ i: Int) { words[i >> 6] = words[i >> 6] | (1 << UInt64(i & 63)) }
         /// Leftmost S: an S suffix preceded by an L suffix.
         @inline(__always) func isLMS(_ i: Int) -> Bool { i > 0 && isS(i) && !isS(i - 1) }
     }

@@ -137,6 +137,21 @@ import Testing
         var code: String?
     }
 
+    /// Crafts the patch of `streams` for the new image `expected` and checks that the sequential
+    /// and the pipelined decoder both rebuild it without an error; returns its hash.
+    static func expectBothDecoders(_ streams: Streams, rebuild expected: [UInt8]) throws -> [UInt8] {
+        let newHash = try Hasher.hash(.sha256, expected).bytes
+        let patch = try craft(streams, newSize: UInt64(expected.count), newHash: newHash)
+        let sequential = outcome(patch, old: old, pipelined: false)
+        let pipelined = outcome(patch, old: old, pipelined: true)
+        #expect(sequential.error == nil)
+        #expect(pipelined.error == nil)
+        // (Compared outside #expect: a failure would diff large arrays element by element.)
+        let same = pipelined.output == expected && sequential.output == expected
+        #expect(same)
+        return newHash
+    }
+
     static func outcome(_ patch: [UInt8], old: [UInt8], pipelined: Bool) -> Outcome {
         var output: [UInt8] = []
         let decoder = DeltaDecoder(source: MemoryDeltaSource(old), sourceCheck: .concurrent, pipelined: pipelined) {
@@ -488,15 +503,7 @@ import Testing
         }
         var expected: [UInt8] = []
         for i in 0..<(count * 5) { expected.append(Self.old[i % 5] &+ streams.differences[i]) }
-        let newHash = try Hasher.hash(.sha256, expected).bytes
-        let patch = try Self.craft(streams, newSize: UInt64(count * 5), newHash: newHash)
-        let sequential = Self.outcome(patch, old: Self.old, pipelined: false)
-        let pipelined = Self.outcome(patch, old: Self.old, pipelined: true)
-        #expect(sequential.error == nil)
-        #expect(pipelined.error == nil)
-        // (Compared outside #expect: a failure would diff 600 KB arrays element by element.)
-        let same = pipelined.output == expected && sequential.output == expected
-        #expect(same)
+        let newHash = try Self.expectBothDecoders(streams, rebuild: expected)
         // The last ADD's run claims 6 literals of its 5 bytes.
         var bad = streams
         bad.runs[bad.runs.count - 1] = 6
@@ -531,14 +538,7 @@ import Testing
                     j % 2 == 0 ? Self.old[j] : Self.old[j] &+ UInt8(truncatingIfNeeded: i &* 31 &+ j / 2 &+ 1))
             }
         }
-        let newHash = try Hasher.hash(.sha256, expected).bytes
-        let patch = try Self.craft(streams, newSize: UInt64(adds * length), newHash: newHash)
-        let sequential = Self.outcome(patch, old: Self.old, pipelined: false)
-        let pipelined = Self.outcome(patch, old: Self.old, pipelined: true)
-        #expect(sequential.error == nil)
-        #expect(pipelined.error == nil)
-        let same = pipelined.output == expected && sequential.output == expected
-        #expect(same)
+        let newHash = try Self.expectBothDecoders(streams, rebuild: expected)
         // The last run claims 1 + 2 bytes where 2 of its op are left.
         var bad = streams
         bad.runs[bad.runs.count - 1] = Self.run(zeros: 1, literals: 2)[0]

@@ -82,8 +82,11 @@ public final class DeltaDecoder {
     private static let outPiece = 256 << 10
     /// Pipelined: the second half of each frame's ops, on a thread of its own. The frame thread
     /// runs the ops (streams, every check, old reads, the reference scan) and hands it what is
-    /// left of them in batches (`PieceWork`); it predicts the references, adds the differences
-    /// and hands each full piece out. Nil: all of it where the ops run.
+    /// left of them in batches (`PieceWork`); it predicts the references left to it, adds the
+    /// differences and hands each full piece out. On AArch64 code the window scan predicts most
+    /// sites itself as it finds them, on the frame thread; only plain ADRPs (which a later use
+    /// may pair) and x86-64's cached sites are left to the finisher. Nil: all of it where the
+    /// ops run.
     private let finisher: PieceFinisher?
     /// With a finisher: the batch being filled (`pieceWork[workIndex]`) and those handed to it,
     /// used in turn; a batch is filled again once the finisher is done with it.

@@ -16,35 +16,77 @@ import Testing
 /// root, loop devices, ext2 and e2fsprogs; the suite is skipped without them.
 @Suite(.serialized, .enabled(if: FailingPatchFile.supported, "needs root, a loop device, mkfs.ext2 and debugfs"))
 struct PatchReadFailureTests {
-    /// Old and new images whose patch runs a frame of many MiB of output from a small patch
-    /// stretch just before the read fails, so that frame is still writing when it does.
+    /// A patch, crafted frame by frame (not made by `Delta.diff`: diffing a 13.5 MiB image took
+    /// minutes in a debug build), whose read fails just after a frame of many MiB of output from
+    /// a few hundred patch bytes has started, so that frame is still writing when it does.
     ///
-    /// New: 764 KiB of random bytes (three INSERT frames of up to 256 KiB raw each, the third
-    /// closed by the first ops of what follows), then 12 copies of the 1 MiB old image with one
-    /// byte in 4 KiB changed (ADDs: a few raw bytes per 4 KiB of output), then 1 MiB of random
-    /// bytes (so the patch goes on past the failing block). By those sizes the frame holding the
-    /// ADDs ends near 770 KiB into the 1.8 MB patch and the next one past the failure at 1 MiB.
-    /// What shows it: without the decoder's `waitUntilIdle` in `applyPatch`, all three runs below
-    /// left the temporary file (2 runs of 2).
-    static func images() -> (old: [UInt8], new: [UInt8]) {
+    /// Old: 1 MiB of random bytes. The patch: four INSERT frames of 1,020 KiB of random bytes
+    /// (256, 256, 256 and 252 KiB), then one frame of 48 ADDs of 256 KiB (12 MiB of output: 12
+    /// passes over the old image with the last byte of every 4 KiB plus one; the runs and
+    /// differences repeat, so it packs small), ending before 1 MiB into the patch (a whole 64 KiB
+    /// read), then two INSERT frames of 256 KiB, the first cut by the failure at 1,073,152 bytes.
+    /// The decoder starts the ADD frame's ops on its own thread as that frame's last piece comes
+    /// in, and the next read fails while they run. What shows it: without the decoder's
+    /// `waitUntilIdle` in `applyPatch`, all three runs below left the temporary file (4 runs of 4).
+    static func patch() throws -> (old: [UInt8], patch: [UInt8], new: [UInt8], frameEnds: [Int]) {
+        typealias Streams = AdversarialPatchTests.Streams
         let old = RoundTripTests.random(1 << 20, seed: 71)
-        var middle: [UInt8] = []
-        for copy in 0..<12 {
-            var changed = old
-            for position in stride(from: 1234 + copy, to: changed.count, by: 4096) { changed[position] &+= 1 }
-            middle += changed
+        var new: [UInt8] = []
+        var frames: [[UInt8]] = []
+        var bodySize: UInt64 = 0
+        func add(_ streams: Streams) throws {
+            frames.append(try AdversarialPatchTests.frame(streams))
+            bodySize += UInt64(streams.all.reduce(0) { $0 + $1.count })
         }
-        let new = RoundTripTests.random(764 << 10, seed: 72) + middle + RoundTripTests.random(1 << 20, seed: 73)
-        return (old, new)
+        func insert(_ bytes: [UInt8]) throws {
+            new += bytes
+            try add(
+                Streams(
+                    control: [DeltaOperation.insertCode] + AdversarialPatchTests.varint(UInt64(bytes.count)),
+                    inserts: bytes))
+        }
+        for (index, size) in [256 << 10, 256 << 10, 256 << 10, 252 << 10].enumerated() {
+            try insert(RoundTripTests.random(size, seed: 72 + UInt64(index)))
+        }
+        let length = 256 << 10
+        var adds = Streams()
+        var changed = old
+        for position in stride(from: 4095, to: changed.count, by: 4096) { changed[position] &+= 1 }
+        for op in 0..<48 {
+            let start = op % 4 * length
+            // Old positions on the wire are relative to the end of the previous ADD's old range.
+            let delta = op == 0 ? 0 : start - ((op - 1) % 4 * length + length)
+            adds.control += [DeltaOperation.addCode] + AdversarialPatchTests.varint(Varint.zigzag(Int64(delta)))
+            adds.control += AdversarialPatchTests.varint(UInt64(length))
+            for _ in 0..<(length / 4096) {
+                adds.runs += AdversarialPatchTests.run(zeros: 4095, literals: 1)
+                adds.differences.append(1)
+            }
+            new += changed[start..<(start + length)]
+        }
+        try add(adds)
+        for index in 0..<2 { try insert(RoundTripTests.random(256 << 10, seed: 76 + UInt64(index))) }
+        let header = DeltaPatchHeader(
+            hashAlgorithm: .sha256, oldSize: UInt64(old.count), newSize: UInt64(new.count),
+            bodySize: bodySize,
+            dictionarySizes: AdversarialPatchTests.dictionaries, oldHash: try Hasher.hash(.sha256, old),
+            newHash: try Hasher.hash(.sha256, new))
+        let frameEnds = frames.indices.map { index in
+            DeltaPatchHeader.byteCount + frames[...index].reduce(0) { $0 + $1.count }
+        }
+        return (old, try header.encoded() + frames.joined(), new, frameEnds)
     }
 
     @Test func `a patch whose read fails midway is reported as that read's error and leaves nothing`() throws {
         let directory = try TemporaryDirectory("patch-read-failure")
-        let (old, new) = Self.images()
+        let (old, patch, new, frameEnds) = try Self.patch()
         let oldPath = directory.appending("old")
         try Data(old).write(to: URL(fileURLWithPath: oldPath))
-        let patch = try Delta.diff(old: old, new: new)
-        try #require(patch.count > FailingPatchFile.readableBytes + (64 << 10), "patch of \(patch.count) bytes")
+        // The layout above: the ADD frame whole in the reads before the failing block, the next
+        // frame cut by it.
+        try #require(
+            frameEnds[4] <= 1 << 20 && frameEnds[5] > FailingPatchFile.readableBytes,
+            "frames end at \(frameEnds)")
         let failing = try FailingPatchFile(patch, in: directory)
 
         // In process: the temporary file is gone when `applyPatch` throws (the frame that was

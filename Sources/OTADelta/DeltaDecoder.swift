@@ -111,6 +111,30 @@ public final class DeltaDecoder {
     /// Old blocks whose sites are kept (ops mostly read old bytes in order, a few blocks apart).
     private static let siteCacheBlocks = 8
 
+    /// The x86-64 sites of the block being scanned, before they are copied into `siteCache` at
+    /// their exact count: room for the most a block's regions can hold if they do not overlap
+    /// (sites are at least 4 bytes apart), allocated with the first block scanned, its pages
+    /// touched as sites fill them.
+    private var blockSites = UnsafeMutableBufferPointer<BlockSite>(start: nil, count: 0)
+    private static let maxBlockSites = Int(ReferenceTransform.scanBlock) / 4
+
+    /// Takes each x86-64 site of a whole block's scan as a `BlockSite` (x86-64 sites have no
+    /// context) into `sites`; leaves the other kinds in the scan's output.
+    private struct X86SiteCollector: SiteConsumer {
+        let blockStart: Int64
+        let sites: UnsafeMutablePointer<BlockSite>
+        var count = 0
+
+        @inline(__always)
+        mutating func take(offset: Int64, kind: ReferenceKind, word: UInt32, target: UInt64) -> Bool {
+            // Full (regions that overlap, in a hostile transform): the rest go the long way.
+            guard kind == .x86Rel32, count < DeltaDecoder.maxBlockSites else { return false }
+            sites[count] = BlockSite(offset: UInt16(truncatingIfNeeded: offset - blockStart), kind: kind, context: 0)
+            count += 1
+            return true
+        }
+    }
+
     /// A site of a block in `siteCache`: 8 bytes where a `ReferenceSite` takes 16 (x86-64 code
     /// has thousands of sites a 64 KiB block, so the cache's eight blocks are most of the
     /// decoder's memory beyond its fixed buffers).
@@ -198,6 +222,7 @@ public final class DeltaDecoder {
         cache.deallocate()
         cacheBlocks.deallocate()
         cacheUses.deallocate()
+        blockSites.deallocate()
     }
 
     /// Consumes the next bytes of the patch.
@@ -771,12 +796,23 @@ public final class DeltaDecoder {
         guard let scanner else { return [] }
         // The ADDP's own bytes were just read through the cache, so its block is usually there.
         let bytes = try cachedBlock(block)
-        var scanned: [ReferenceSite] = []
-        scanner.scan(block: block, bytes: bytes, into: &scanned)
-        // Kept at its exact size: the cache holds several blocks' sites.
         let blockStart = block * ReferenceTransform.scanBlock
-        let found = scanned.map {
-            BlockSite(offset: UInt16($0.offset - blockStart), kind: $0.kind, context: $0.context)
+        // x86-64 sites go straight into `blockSites` (capacity kept from block to block); any
+        // other (which the consumer does not see with its context) sends the block the long way.
+        if blockSites.baseAddress == nil { blockSites = .allocate(capacity: Self.maxBlockSites) }
+        var collector = X86SiteCollector(blockStart: blockStart, sites: blockSites.baseAddress!)
+        var others: [ReferenceSite] = []
+        scanner.scan(block: block, bytes: bytes, within: nil, into: &others, consumer: &collector)
+        let found: [BlockSite]
+        if others.isEmpty {
+            // Kept at its exact size: the cache holds several blocks' sites.
+            found = Array(UnsafeBufferPointer(start: blockSites.baseAddress, count: collector.count))
+        } else {
+            others.removeAll()
+            scanner.scan(block: block, bytes: bytes, into: &others)
+            found = others.map {
+                BlockSite(offset: UInt16($0.offset - blockStart), kind: $0.kind, context: $0.context)
+            }
         }
         if siteCache.count < Self.siteCacheBlocks {
             siteCache.append((block, found))

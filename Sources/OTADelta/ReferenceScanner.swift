@@ -188,6 +188,9 @@ struct ReferenceScanner {
     /// Sorted, merged address ranges a target must fall in.
     private let spanStarts: [UInt64]
     private let spanEnds: [UInt64]
+    /// The one span when the regions' spans merge into one (most images): a target is tested
+    /// against it without a search.
+    private let onlySpan: Range<UInt64>?
     /// First-byte classes for x86-64: 1 rel32 after one byte, 2 two-byte 0F forms, 3 RIP-relative
     /// ModRM forms, 4 FF /2 /4.
     private static let x86Class: [UInt8] = {
@@ -255,10 +258,12 @@ struct ReferenceScanner {
         }
         spanStarts = starts
         spanEnds = ends
+        onlySpan = starts.count == 1 ? starts[0]..<ends[0] : nil
     }
 
     @inline(__always)
     func isTarget(_ address: UInt64) -> Bool {
+        if let onlySpan { return onlySpan.contains(address) }
         let lo = spanEnds.partitioningIndex { $0 > address }
         return lo < spanStarts.count && spanStarts[lo] <= address
     }
@@ -338,27 +343,54 @@ struct ReferenceScanner {
     /// The greedy x86-64 scan: at each byte, a reference form whose operand's target is in the
     /// image makes a site and the scan resumes after the operand; any other byte moves it on by
     /// one. Positions are classified 8 at a time through `x86Operand` (a table load each, no
-    /// branch per byte), and only the few that may start a form are looked at one by one.
+    /// branch per byte); each window's candidates are then taken from it in order (those a site
+    /// covers skipped), so no position is classified twice, and the byte-at-a-time loop is left
+    /// for the last 15 bytes.
     private func scanX86<Consumer: SiteConsumer>(
         _ p: UnsafePointer<UInt8>, _ count: Int, offset: Int64, address: UInt64, into sites: inout [ReferenceSite],
         consumer: inout Consumer
     ) {
         Self.x86Operand.withUnsafeBufferPointer { operands in
+            // The next position the greedy rule looks at.
             var i = 0
-            while i + 5 <= count {
-                if i + 16 <= count {
-                    // Byte k: the operand code of position i + k (reads up to p[i + 8]).
-                    var window: UInt64 = 0
-                    for k in 0..<8 {
-                        let two = UnsafeRawPointer(p + i + k).loadUnaligned(as: UInt16.self).littleEndian
-                        window |= UInt64(operands[Int(two)]) << UInt64(8 * k)
-                    }
-                    if window == 0 {
-                        i += 8
-                        continue
-                    }
-                    i += window.trailingZeroBitCount >> 3
+            // The first position of the next window (`next + 16 <= count`: every form and its
+            // operand found in a window lie in the block).
+            var next = 0
+            while next + 16 <= count {
+                let base = next
+                next += 8
+                // Byte k: the operand code of position base + k (reads up to p[base + 8]).
+                var window: UInt64 = 0
+                for k in 0..<8 {
+                    let two = UnsafeRawPointer(p + base + k).loadUnaligned(as: UInt16.self).littleEndian
+                    window |= UInt64(operands[Int(two)]) << UInt64(8 * k)
                 }
+                while window != 0 {
+                    let shift = UInt64(window.trailingZeroBitCount & ~7)
+                    let code = UInt8(truncatingIfNeeded: window >> shift)
+                    window &= ~(0xFF << shift)
+                    let candidate = base + Int(shift >> 3)
+                    if candidate < i { continue }
+                    var operand = candidate + Int(code)
+                    if code == 3 {
+                        if p[candidate + 2] & 0xC7 == 0x05 { operand = candidate + 3 } else { operand = -1 }
+                    }
+                    if operand >= 0, let target = x86Site(p, operand, address: address) {
+                        if !consumer.take(
+                            offset: offset + Int64(operand), kind: .x86Rel32, word: Self.load32(p + operand),
+                            target: target)
+                        {
+                            sites.append(ReferenceSite(offset: offset + Int64(operand), kind: .x86Rel32))
+                        }
+                        i = operand + 4
+                    } else {
+                        i = candidate + 1
+                    }
+                }
+                if i > next { next = i }
+            }
+            i = max(i, next)
+            while i + 5 <= count {
                 var operand = -1
                 switch operands[Int(p[i]) | Int(p[i + 1]) << 8] {
                 case 1: operand = i + 1
@@ -366,22 +398,32 @@ struct ReferenceScanner {
                 case 3: if i + 2 < count, p[i + 2] & 0xC7 == 0x05 { operand = i + 3 }
                 default: break
                 }
-                if operand >= 0 && operand + 4 <= count {
-                    let word = Self.load32(p + operand)
-                    let site = address &+ UInt64(operand)
-                    if let target = ReferenceKind.x86Rel32.target(word: word, address: site), isTarget(target) {
-                        if !consumer.take(
-                            offset: offset + Int64(operand), kind: .x86Rel32, word: word, target: target)
-                        {
-                            sites.append(ReferenceSite(offset: offset + Int64(operand), kind: .x86Rel32))
-                        }
-                        i = operand + 4
-                        continue
+                if operand >= 0 && operand + 4 <= count,
+                    let target = x86Site(p, operand, address: address)
+                {
+                    if !consumer.take(
+                        offset: offset + Int64(operand), kind: .x86Rel32, word: Self.load32(p + operand),
+                        target: target)
+                    {
+                        sites.append(ReferenceSite(offset: offset + Int64(operand), kind: .x86Rel32))
                     }
+                    i = operand + 4
+                    continue
                 }
                 i += 1
             }
         }
+    }
+
+    /// The target of the rel32 operand at `p + operand` (region address `address` at `p`), when
+    /// it lies in the image.
+    @inline(__always)
+    private func x86Site(_ p: UnsafePointer<UInt8>, _ operand: Int, address: UInt64) -> UInt64? {
+        let word = Self.load32(p + operand)
+        guard let target = ReferenceKind.x86Rel32.target(word: word, address: address &+ UInt64(operand)),
+            isTarget(target)
+        else { return nil }
+        return target
     }
 
     /// An ADRP whose register may still be used (while its bit is set in the scan's mask): its

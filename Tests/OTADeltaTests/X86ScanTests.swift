@@ -1,3 +1,5 @@
+import OTABase
+import OTACore
 import OTATestSupport
 import Testing
 
@@ -97,6 +99,65 @@ import Testing
             #expect(sites.map(\.offset) == expected, "seed \(seed), \(count) bytes")
             #expect(sites.allSatisfy { $0.kind == .x86Rel32 })
             if count == 65_536 { #expect(expected.count > 1000, "the data must hold many sites") }
+        }
+    }
+
+    /// AArch64 words from `address` on: BLs (every third word random) to the first 20,000 bytes
+    /// of the x86-64 region at 0x10000, encoded as if `moved` bytes later (a shift between the
+    /// two changes them).
+    static func branches(_ count: Int, at address: UInt64, moved: UInt64, seed: UInt64) -> [UInt8] {
+        var random = SeededGenerator(seed: seed)
+        var bytes: [UInt8] = []
+        for k in 0..<count / 4 {
+            let site = address + UInt64(4 * k)
+            let target = 0x10000 + 4 * UInt64.random(in: 0..<5000, using: &random)
+            let words = Int64(bitPattern: target &- (site + moved)) / 4
+            let word: UInt32 =
+                k % 3 == 2
+                ? UInt32.random(in: 0...UInt32.max, using: &random)
+                : 0x9400_0000 | UInt32(truncatingIfNeeded: words) & 0x3FF_FFFF
+            for b in 0..<4 { bytes.append(UInt8(truncatingIfNeeded: word >> (8 * UInt32(b)))) }
+        }
+        return bytes
+    }
+
+    /// The decoder keeps a whole block's x86-64 sites in its site cache; a block that also holds
+    /// an AArch64 region (whose sites the fast path does not take) goes the long way, and must give
+    /// the sites the encoder found: both decoders rebuild the new image exactly.
+    @Test func `a block holding x86-64 and AArch64 code applies exactly`() throws {
+        let directory = try TemporaryDirectory.create("delta")
+        defer { TemporaryDirectory.remove(directory) }
+        let x86 = Self.codeLike(40_000, seed: 7)
+        let inserted = RoundTripTests.random(100, seed: 8)
+        let old =
+            x86 + Self.branches(24_000, at: 0x10000 + 40_000, moved: 0, seed: 9) + RoundTripTests.random(5000, seed: 10)
+        let new =
+            Array(x86[..<20_000]) + inserted + x86[20_000...]
+            + Self.branches(24_000, at: 0x10000 + 40_000, moved: 100, seed: 9) + RoundTripTests.random(5000, seed: 10)
+        func regions(shift: Int64) -> [ReferenceTransform.Region] {
+            [
+                ReferenceTransform.Region(
+                    fileStart: 0, length: 40_000 + shift, address: 0x10000, span: UInt64(40_000 + shift),
+                    architecture: .x86_64),
+                ReferenceTransform.Region(
+                    fileStart: 40_000 + shift, length: 24_000, address: 0x10000 + UInt64(40_000 + shift), span: 24_000,
+                    architecture: .aarch64),
+            ]
+        }
+        var options = DeltaOptions()
+        options.keepTransform = true
+        options.forcedTransformRegions = (old: regions(shift: 0), new: regions(shift: 100))
+        try AtomicFileWriter.write(old, to: directory + "/old")
+        try AtomicFileWriter.write(new, to: directory + "/new")
+        _ = try Delta.createPatch(
+            old: directory + "/old", new: directory + "/new", output: directory + "/p", options: options)
+        let patch = try FileSystem.read(directory + "/p")
+        #expect(try DeltaPatchHeader.decode(patch).version >= 3)
+        for pipelined in [false, true] {
+            let outcome = AdversarialPatchTests.outcome(patch, old: old, pipelined: pipelined)
+            #expect(outcome.error == nil, "pipelined \(pipelined)")
+            let same = outcome.output == new
+            #expect(same, "pipelined \(pipelined)")
         }
     }
 }

@@ -11,8 +11,18 @@ let swiftSettings: [SwiftSetting] = [
 // start against 6.6 MiB). With lld, relative relocations packed (DT_RELR, glibc 2.36 or later at
 // run time): the loader reads a 4.6 KB table instead of 23,000 24-byte entries (568 KB), so those
 // pages are never resident; 0.5 MiB less at start, ASLR kept (a non-PIE link was the alternative).
+//
+// The libraries they need linked statically too (docs/PERFORMANCE.md, "Start-up: the libraries
+// linked statically"): `link/` holds linker scripts named libstdc++.so, libgcc_s.so, libcrypto.so
+// and liblzma.so that each load the static archive (`-l:libstdc++.a`, libgcc_eh.a, libcrypto.a,
+// liblzma.a), and comes first among the -L directories, so the -l options of the toolchain's
+// static-stdlib-args.lnk, the clang driver and the module maps find the scripts. At start-up
+// the loader then maps libc and libm only and binds ~100 symbols instead of ~5,300 (libcrypto is
+// built with BIND_NOW, libstdc++ binds 3,000 of its own): `ota-patch --version` 3.2 → 1.6 ms CPU,
+// 6.8 → 4.7 MiB peak. The cost: a libcrypto or liblzma security update needs these two rebuilt.
 let leanExecutableLinkerSettings: [LinkerSetting] = [
     .unsafeFlags(["-static-stdlib"]),
+    .unsafeFlags(["-L", Context.packageDirectory + "/link"], .when(platforms: [.linux])),
     .unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"], .when(platforms: [.linux])),
 ]
 // `ota` too packs its relative relocations (18,000 of its 26,000): `ota --version` 0.4 MiB lower.
@@ -30,6 +40,17 @@ let patchLinkerSettings =
             ["-Xlinker", "--symbol-ordering-file=\(patchOrderFile)", "-Xlinker", "--no-warn-symbol-ordering"],
             .when(platforms: [.linux]))
     ]
+
+// On Linux, libcrypto and liblzma are found in the default library directories (their headers in
+// /usr/include): through pkg-config, their directory would come first among the -L options, and
+// `link/` would not be searched before it.
+func systemLibraryPkgConfig(_ name: String) -> String? {
+    #if os(Linux)
+        return nil
+    #else
+        return name
+    #endif
+}
 
 let package = Package(
     name: "ota",
@@ -73,13 +94,13 @@ let package = Package(
         // -lssl): nothing of ours calls TLS (libcurl brings its own libssl), so `ota-patch` and
         // `ota-diff` do not map and relocate libssl at start-up.
         .systemLibrary(
-            name: "COpenSSL", pkgConfig: "libcrypto",
+            name: "COpenSSL", pkgConfig: systemLibraryPkgConfig("libcrypto"),
             providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]),
         .systemLibrary(
             name: "CArchive", pkgConfig: "libarchive",
             providers: [.apt(["libarchive-dev"]), .brew(["libarchive"])]),
         .systemLibrary(
-            name: "CLZMA", pkgConfig: "liblzma",
+            name: "CLZMA", pkgConfig: systemLibraryPkgConfig("liblzma"),
             providers: [.apt(["liblzma-dev"]), .brew(["xz"])]),
         .systemLibrary(
             name: "CCurl", pkgConfig: "libcurl",

@@ -157,4 +157,25 @@ import Testing
         let ota = try run("readelf -d \"$1\" | grep NEEDED || true", CLIRunner.executable.path)
         #expect(ota.contains("libFoundation"))
     }
+
+    /// Start-up binds no shared library's symbols but libc's and libm's: libstdc++ and the unwinder
+    /// (the static Swift runtime's C++ needs), libcrypto and liblzma are linked from their static
+    /// archives (Package.swift, `link/`), so the loader maps two libraries and relocates almost
+    /// nothing (docs/PERFORMANCE.md, "Start-up: the libraries linked statically"). `ota-diff` too.
+    @Test func `ota-patch and ota-diff need only libc and libm`() throws {
+        for product in ["ota-patch", "ota-diff"] {
+            let binary = CLIRunner.product(product).path
+            try #require(FileManager.default.isExecutableFile(atPath: binary), "\(binary) is not built")
+            let output = try ProcessRunner.run(
+                "/bin/bash", ["-c", "readelf -d \"$1\" | grep NEEDED || true", "x", binary])
+            let needed = output.stdout.matches(of: /\[([^\]]+)\]/).map { String($0.output.1) }
+            #expect(
+                Set(needed.filter { !$0.hasPrefix("ld-linux") }) == ["libc.so.6", "libm.so.6"],
+                "\(product) needs \(needed)")
+        }
+        // The check can fail: `ota` needs libcrypto and liblzma.
+        let ota = try ProcessRunner.run(
+            "/bin/bash", ["-c", "readelf -d \"$1\" | grep NEEDED || true", "x", CLIRunner.executable.path])
+        #expect(ota.stdout.contains("libcrypto.so") && ota.stdout.contains("liblzma.so"))
+    }
 }

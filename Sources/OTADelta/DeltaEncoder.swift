@@ -11,7 +11,8 @@ internal import OTABase
 /// old bytes no block run uses when runs use at least half of it, else the whole window: default
 /// 1 GiB windows, so at most ~4.2 GiB extra), plus a lookup table (256 KiB, or 64 MiB for windows of
 /// 64 MiB and more), the op list and the four LZMA2 encoders (set up once matching is done when
-/// the patch has the transform).
+/// the patch has the transform), with up to 8 MiB of frames held raw while the inserts' coding
+/// is chosen (`PatchFrameWriter`).
 struct DeltaEncoder {
     /// Drops an image from memory until it is next read (for mapped files; never for bytes
     /// that exist only in memory).

@@ -14,7 +14,8 @@ public enum PatchStream: Int, CaseIterable, Sendable {
     /// INSERT bytes.
     case inserts
 
-    /// LZMA2 literal context bits per stream (measured best on the corpus).
+    /// LZMA2 literal context bits per stream (measured best on the corpus); the inserts' are
+    /// replaced by the coding chosen per patch (`InsertsCoding`).
     var literalContextBits: UInt32 {
         switch self {
         case .control: 3
@@ -46,10 +47,18 @@ enum PatchFrame {
 /// stream of one frame with another stream of the frame before, compress at once while the
 /// caller fills the next frames; frames reach the sink in order, at most `framesInFlight`
 /// behind the one being filled, and all of them at `finish`.
+///
+/// The inserts stream's literal coding is chosen from the first `InsertsCoding.sampleBytes`
+/// inserted bytes: frames are held raw until that many are inserted, `holdBytes` of frames are
+/// held, or the patch ends, then the choice is made and compression starts.
 final class PatchFrameWriter {
     /// Frames compressed at once at most (each holds its raw and compressed bytes).
     static let framesInFlight = 4
+    /// Raw stream bytes of frames held at most while the inserts' coding is not chosen.
+    static let holdBytes = 8 << 20
 
+    private let settings: [LZMA2Settings]
+    /// Empty until the inserts' coding is chosen.
     private var encoders: [LZMA2StreamEncoder] = []
     private var queues: [DispatchQueue] = []
     private var pending: [[UInt8]] = Array(repeating: [], count: PatchStream.allCases.count)
@@ -58,10 +67,19 @@ final class PatchFrameWriter {
     private(set) var totalRawBytes: UInt64 = 0
     /// Frames being compressed, oldest first.
     private var inFlight: [FrameCompression] = []
+    /// Frames ended before the inserts' coding is chosen, their raw bytes and inserted bytes.
+    private var held: [[[UInt8]]] = []
+    private var heldBytes = 0
+    private var heldInserts = 0
+    /// The inserts stream's coding, once chosen.
+    private(set) var insertsCoding: InsertsCoding?
 
+    /// `settings`: one per stream (the inserts' `lc` and `pb` are replaced by the chosen
+    /// coding's); checked here, so bad settings fail before any frame.
     init(settings: [LZMA2Settings]) throws(OTAError) {
-        for setting in settings { encoders.append(try LZMA2StreamEncoder(setting)) }
-        queues = encoders.indices.map { DispatchQueue(label: "ota.delta.stream\($0)") }
+        for setting in settings { _ = try LZMA2StreamEncoder(setting) }
+        self.settings = settings
+        queues = settings.indices.map { DispatchQueue(label: "ota.delta.stream\($0)") }
     }
 
     deinit { for frame in inFlight { frame.wait() } }
@@ -82,23 +100,59 @@ final class PatchFrameWriter {
         pendingBytes += pending[stream.rawValue].count - before
     }
 
-    /// Ends the pending frame (nothing when it is empty) and starts compressing it; writes the
-    /// oldest frames when more than `framesInFlight` are being compressed.
+    /// Ends the pending frame (nothing when it is empty) and starts compressing it (or holds it
+    /// until the inserts' coding is chosen); writes the oldest frames when more than
+    /// `framesInFlight` are being compressed.
     func endFrame(sink: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {
         guard pendingBytes > 0 else { return }
         totalRawBytes += UInt64(pendingBytes)
         let raw = pending
+        let rawBytes = pendingBytes
         pending = Array(repeating: [], count: PatchStream.allCases.count)
         pendingBytes = 0
-        guard !encoders.isEmpty else { return }
-        inFlight.append(FrameCompression(encoders: encoders, queues: queues, raw: raw))
-        while inFlight.count > Self.framesInFlight { try writeOldest(sink: sink) }
+        guard !settings.isEmpty else { return }
+        guard insertsCoding != nil else {
+            held.append(raw)
+            heldBytes += rawBytes
+            heldInserts += raw[PatchStream.inserts.rawValue].count
+            if heldInserts >= InsertsCoding.sampleBytes || heldBytes >= Self.holdBytes {
+                try chooseInsertsCoding(sink: sink)
+            }
+            return
+        }
+        try compress(raw, sink: sink)
     }
 
-    /// Ends the pending frame and writes every frame still being compressed.
+    /// Ends the pending frame and writes every frame held or still being compressed.
     func finish(sink: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {
         try endFrame(sink: sink)
+        if insertsCoding == nil && !settings.isEmpty { try chooseInsertsCoding(sink: sink) }
         while !inFlight.isEmpty { try writeOldest(sink: sink) }
+    }
+
+    /// Chooses the inserts' coding from the held frames' first inserted bytes, sets up the
+    /// encoders and starts compressing the held frames.
+    private func chooseInsertsCoding(sink: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {
+        let inserts = PatchStream.inserts.rawValue
+        var sample: [UInt8] = []
+        for frame in held where sample.count < InsertsCoding.sampleBytes {
+            sample += frame[inserts].prefix(InsertsCoding.sampleBytes - sample.count)
+        }
+        let coding = try InsertsCoding.choose(sample, settings: settings[inserts])
+        for (index, setting) in settings.enumerated() {
+            encoders.append(try LZMA2StreamEncoder(index == inserts ? coding.applied(to: setting) : setting))
+        }
+        insertsCoding = coding
+        let frames = held
+        held = []
+        heldBytes = 0
+        heldInserts = 0
+        for raw in frames { try compress(raw, sink: sink) }
+    }
+
+    private func compress(_ raw: [[UInt8]], sink: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {
+        inFlight.append(FrameCompression(encoders: encoders, queues: queues, raw: raw))
+        while inFlight.count > Self.framesInFlight { try writeOldest(sink: sink) }
     }
 
     private func writeOldest(sink: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {

@@ -696,8 +696,11 @@ public final class DeltaDecoder {
                 if pipelined {
                     if recorded == PieceWork.maxRuns {
                         // Full within the ADD: its runs so far go with its predictions (already
-                        // in this batch or an earlier one), the rest in the next batch.
-                        recorded = try handOffRuns(recorded)
+                        // in this batch or an earlier one), the rest in the next batch, which
+                        // the finisher has replayed and emptied before `handOff` returns.
+                        pieceWork[workIndex].runCount = recorded
+                        try handOff(piece: nil)
+                        recorded = 0
                         records = pieceWork[workIndex].runs
                     }
                     if recorded == 0 { pieceWork[workIndex].differences = d }
@@ -719,14 +722,6 @@ public final class DeltaDecoder {
         frame.differencesCursor = from
         outCount += length
         try emitIfFull()
-    }
-
-    /// Hands the finisher the batch being filled, its runs `recorded` (full); returns the next
-    /// batch's (none).
-    private func handOffRuns(_ recorded: Int) throws(OTAError) -> Int {
-        pieceWork[workIndex].runCount = recorded
-        try handOff(piece: nil)
-        return pieceWork[workIndex].runCount
     }
 
     /// Rewrites the references of old `[oldStart, +count)`, held at `bytes`, as predicted for new

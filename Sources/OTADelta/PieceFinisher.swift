@@ -1,5 +1,6 @@
 internal import Dispatch
 internal import OTABase
+internal import Synchronization
 
 /// The second half of a pipelined frame's ops (`DeltaDecoder.finisher`): a serial queue replaying
 /// the frame thread's `PieceWork` batches and handing full output pieces out, at most
@@ -13,7 +14,7 @@ final class PieceFinisher: @unchecked Sendable {
     // the frame thread fills that `PieceWork` again, or that piece's slot, only after the
     // `awaitPrevious` that waits for the job's end (`DeltaDecoder.handOff`), or `drain`;
     // `failure` is written and read by the jobs, and read by others only after `group.wait()`;
-    // `failed` is used under `lock`.
+    // `failed` is atomic.
     private let queue = DispatchQueue(label: "ota.delta.finish")
     private let group = DispatchGroup()
     /// Jobs (batches), and of them full pieces, handed in and not yet done that the frame thread
@@ -26,8 +27,7 @@ final class PieceFinisher: @unchecked Sendable {
     private let pieces = DispatchSemaphore(value: piecesAhead)
     private var failure: OTAError?
     /// Set once `failure` is, for the frame thread to see between jobs.
-    private var failed = false
-    private let lock = DispatchSemaphore(value: 1)
+    private let failed = Atomic<Bool>(false)
 
     private struct Job: @unchecked Sendable {
         let body: () throws(OTAError) -> Void
@@ -40,9 +40,7 @@ final class PieceFinisher: @unchecked Sendable {
             if self.failure == nil {
                 do throws(OTAError) { try job.body() } catch {
                     self.failure = error
-                    self.lock.wait()
-                    self.failed = true
-                    self.lock.signal()
+                    self.failed.store(true, ordering: .releasing)
                 }
             }
             if piece { self.pieces.signal() }
@@ -56,10 +54,7 @@ final class PieceFinisher: @unchecked Sendable {
     func awaitPrevious(piece: Bool) throws(OTAError) {
         done.wait()
         if piece { pieces.wait() }
-        lock.wait()
-        let failed = failed
-        lock.signal()
-        if failed { try drain() }
+        if failed.load(ordering: .acquiring) { try drain() }
     }
 
     /// Waits until every job handed in has ended; throws the first error.

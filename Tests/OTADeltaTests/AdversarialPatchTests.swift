@@ -122,9 +122,9 @@ import Testing
     /// The error code applying `patch` gives (nil: it applies), checking on the way that the
     /// pipelined decoder hands out the same bytes and fails with the same error as the one that
     /// runs every frame on the caller's thread.
-    static func code(_ patch: [UInt8], old: [UInt8] = old) -> String? {
-        let sequential = outcome(patch, old: old, pipelined: false)
-        let pipelined = outcome(patch, old: old, pipelined: true)
+    static func code(_ patch: [UInt8], old: [UInt8] = old, limits: DeltaLimits = DeltaLimits()) -> String? {
+        let sequential = outcome(patch, old: old, pipelined: false, limits: limits)
+        let pipelined = outcome(patch, old: old, pipelined: true, limits: limits)
         #expect(
             pipelined == sequential, "pipelined: \(pipelined.error ?? "applied"), not \(sequential.error ?? "applied")")
         return sequential.code
@@ -152,9 +152,13 @@ import Testing
         return newHash
     }
 
-    static func outcome(_ patch: [UInt8], old: [UInt8], pipelined: Bool) -> Outcome {
+    static func outcome(_ patch: [UInt8], old: [UInt8], pipelined: Bool, limits: DeltaLimits = DeltaLimits())
+        -> Outcome
+    {
         var output: [UInt8] = []
-        let decoder = DeltaDecoder(source: MemoryDeltaSource(old), sourceCheck: .concurrent, pipelined: pipelined) {
+        let decoder = DeltaDecoder(
+            source: MemoryDeltaSource(old), limits: limits, sourceCheck: .concurrent, pipelined: pipelined
+        ) {
             (piece: UnsafeRawBufferPointer) throws(OTAError) in output.append(contentsOf: piece)
         }
         do throws(OTAError) {

@@ -174,7 +174,7 @@ let package = Package(
             name: "OTADelta", dependencies: ["OTABase", "CMalloc"],
             swiftSettings: swiftSettings),
         .executableTarget(
-            name: "ota-patch", dependencies: ["OTABase", "OTADelta"], exclude: ["ota-patch.order"],
+            name: "ota-patch", dependencies: ["COpenSSL", "OTABase", "OTADelta"], exclude: ["ota-patch.order"],
             swiftSettings: swiftSettings, linkerSettings: patchLinkerSettings),
         .executableTarget(
             name: "ota-diff", dependencies: ["OTABase", "OTADelta"],

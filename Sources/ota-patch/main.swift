@@ -2,6 +2,7 @@
 // error codes and exit statuses as `ota delta apply` (docs/DESIGN.md exit codes: 0 ok, 1 usage
 // or I/O, 2 rejected), in an executable that links OTABase and OTADelta only: no Foundation,
 // libcurl or argument parser, so start-up costs little more than the Swift runtime and libcrypto.
+internal import COpenSSL
 internal import OTABase
 internal import OTADelta
 
@@ -53,6 +54,15 @@ struct Arguments {
 }
 
 AllocatorSettings.oneHeapForAllThreads()
+// OpenSSL's first use of its error queue loads every error string into a hash table, and its
+// first digest fetch (OpenSSL 3.0) the legacy database of every cipher and digest name, neither
+// needed to hash with SHA2-256 or SM3: ~0.6 ms of start-up (docs/PERFORMANCE.md, "Start-up: the
+// libraries linked statically"). The cost: an OpenSSL error (a hash that cannot be set up) is
+// reported by its code (`error:0308010C:lib(6)::reason(...)`), not its text. The system
+// configuration is still loaded.
+_ = OPENSSL_init_crypto(
+    UInt64(OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS | OPENSSL_INIT_NO_ADD_ALL_CIPHERS | OPENSSL_INIT_NO_ADD_ALL_DIGESTS),
+    nil)
 LeanCommandLine.run("ota-patch", usage: usage) { (words) throws(OTAError) in
     let arguments = try Arguments(words)
     let report = try Delta.applyPatch(old: arguments.old, patch: arguments.patch, output: arguments.output)

@@ -27,14 +27,14 @@ struct InsertsCoding: Equatable, Sendable {
     /// time (docs/PERFORMANCE.md).
     static let trialPreset: UInt32 = 1
 
-    /// The candidate that compresses `sample` (inserted bytes) smallest with `settings`'
-    /// dictionary (no larger than the sample) at `trialPreset`, each tried on its own thread;
+    /// The candidate that compresses `sample` (inserted bytes) smallest at `trialPreset`, with
+    /// a dictionary no larger than the sample or `dictionaryLimit`, each tried on its own thread;
     /// `lowContext` on a tie or when `sample` is empty.
-    static func choose(_ sample: [UInt8], settings: LZMA2Settings) throws(OTAError) -> InsertsCoding {
+    static func choose(_ sample: [UInt8], dictionaryLimit: UInt32) throws(OTAError) -> InsertsCoding {
         guard !sample.isEmpty else { return lowContext }
         // A dictionary beyond the sample finds nothing more.
         var size: UInt32 = 4096
-        while Int(size) < sample.count && size < settings.dictionarySize { size <<= 1 }
+        while Int(size) < sample.count && size < dictionaryLimit { size <<= 1 }
         let fixed = LZMA2Settings(preset: trialPreset, dictionarySize: size)
         let outcomes = Mutex<[Result<Int, OTAError>?]>(Array(repeating: nil, count: candidates.count))
         DispatchQueue.concurrentPerform(iterations: candidates.count) { index in

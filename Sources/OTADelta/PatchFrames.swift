@@ -58,7 +58,7 @@ final class PatchFrameWriter {
     static let holdBytes = 8 << 20
 
     private let settings: [LZMA2Settings]
-    /// Empty until the inserts' coding is chosen.
+    /// One per stream; the inserts' is replaced when another coding than `settings`' is chosen.
     private var encoders: [LZMA2StreamEncoder] = []
     private var queues: [DispatchQueue] = []
     private var pending: [[UInt8]] = Array(repeating: [], count: PatchStream.allCases.count)
@@ -77,7 +77,7 @@ final class PatchFrameWriter {
     /// `settings`: one per stream (the inserts' `lc` and `pb` are replaced by the chosen
     /// coding's); checked here, so bad settings fail before any frame.
     init(settings: [LZMA2Settings]) throws(OTAError) {
-        for setting in settings { _ = try LZMA2StreamEncoder(setting) }
+        for setting in settings { encoders.append(try LZMA2StreamEncoder(setting)) }
         self.settings = settings
         queues = settings.indices.map { DispatchQueue(label: "ota.delta.stream\($0)") }
     }
@@ -130,18 +130,17 @@ final class PatchFrameWriter {
         while !inFlight.isEmpty { try writeOldest(sink: sink) }
     }
 
-    /// Chooses the inserts' coding from the held frames' first inserted bytes, sets up the
-    /// encoders and starts compressing the held frames.
+    /// Chooses the inserts' coding from the held frames' first inserted bytes (a new inserts
+    /// encoder when it differs from `settings`') and starts compressing the held frames.
     private func chooseInsertsCoding(sink: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {
         let inserts = PatchStream.inserts.rawValue
         var sample: [UInt8] = []
         for frame in held where sample.count < InsertsCoding.sampleBytes {
             sample += frame[inserts].prefix(InsertsCoding.sampleBytes - sample.count)
         }
-        let coding = try InsertsCoding.choose(sample, settings: settings[inserts])
-        for (index, setting) in settings.enumerated() {
-            encoders.append(try LZMA2StreamEncoder(index == inserts ? coding.applied(to: setting) : setting))
-        }
+        let coding = try InsertsCoding.choose(sample, dictionaryLimit: settings[inserts].dictionarySize)
+        let chosen = coding.applied(to: settings[inserts])
+        if chosen != settings[inserts] { encoders[inserts] = try LZMA2StreamEncoder(chosen) }
         insertsCoding = coding
         let frames = held
         held = []

@@ -31,8 +31,8 @@ import Testing
         return (0..<count).map { _ in alphabet.randomElement(using: &random)! }
     }
 
-    static func insertsSettings() -> OTABase.LZMA2Settings {
-        DeltaEncoder(options: DeltaOptions()).streamSettings(newSize: 1 << 20)[PatchStream.inserts.rawValue]
+    static func choose(_ sample: [UInt8]) throws -> InsertsCoding {
+        try InsertsCoding.choose(sample, dictionaryLimit: 1 << 20)
     }
 
     static func random(_ count: Int, seed: UInt64) -> [UInt8] {
@@ -44,10 +44,10 @@ import Testing
     }
 
     @Test func `the coding that compresses the sample smaller is chosen`() throws {
-        #expect(try InsertsCoding.choose(Self.records(20_000, seed: 1), settings: Self.insertsSettings()) == .xzDefault)
+        #expect(try Self.choose(Self.records(20_000, seed: 1)) == .xzDefault)
         #expect(
-            try InsertsCoding.choose(Self.letters(100_000, seed: 2), settings: Self.insertsSettings()) == .lowContext)
-        #expect(try InsertsCoding.choose([], settings: Self.insertsSettings()) == .lowContext)
+            try Self.choose(Self.letters(100_000, seed: 2)) == .lowContext)
+        #expect(try Self.choose([]) == .lowContext)
     }
 
     /// The properties byte of the first compressed chunk of the inserts stream: lc + 9 × (lp +

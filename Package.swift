@@ -6,14 +6,14 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
-// How `ota-patch` and `ota-diff` link (docs/PERFORMANCE.md, "Start-up footprint"). The Swift
+// How `ota-patch` and `ota-diff` link (docs/PERFORMANCE-LOG.md, "Start-up footprint"). The Swift
 // runtime statically: only the pages it touches count, not whole shared libraries (3.8 MiB at
 // start against 6.6 MiB). With lld, relative relocations packed (DT_RELR, glibc 2.36 or later at
 // run time): the loader reads a 4.6 KB table instead of 23,000 24-byte entries (568 KB), so those
 // pages are never resident; 0.5 MiB less at start, ASLR kept (a non-PIE link was the alternative).
 //
-// The libraries they need linked statically too (docs/PERFORMANCE.md, "Start-up: the libraries
-// linked statically"): `link/` holds linker scripts named libstdc++.so, libgcc_s.so, libcrypto.so
+// The libraries they need linked statically too (docs/PERFORMANCE-LOG.md, "Start-up: the
+// libraries linked statically"): `link/` holds linker scripts named libstdc++.so, libgcc_s.so, libcrypto.so
 // and liblzma.so that each load the static archive (`-l:libstdc++.a`, libgcc_eh.a, libcrypto.a,
 // liblzma.a), and comes first among the -L directories, so the -l options of the toolchain's
 // static-stdlib-args.lnk, the clang driver and the module maps find the scripts. At start-up

@@ -5,7 +5,7 @@
 # tuning corpus (x86-64 and AArch64 code, one shared object). Linked first and together, the code
 # a run touches fills ~0.3 MiB of pages instead of being spread over the 4.6 MB of text, where
 # every touched page-cache folio (often 128-640 KiB on this kernel) counted in peak RSS
-# (docs/PERFORMANCE.md, "Start-up footprint"). Names the linker does not find are skipped, so a
+# (docs/PERFORMANCE-LOG.md, "Start-up footprint"). Names the linker does not find are skipped, so a
 # stale file costs only the pages of the functions renamed since; re-run after large changes.
 #
 #   bench/symbol-order.sh path/to/ota-patch PATCHDIR   (PATCHDIR: PAIR.ota for the pairs below)

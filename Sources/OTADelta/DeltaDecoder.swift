@@ -164,7 +164,8 @@ public final class DeltaDecoder {
     /// The alignment of the buffers old-image reads land in. A buffer from `malloc` starts 16
     /// bytes into a page, and the kernel's copy of page-aligned file data to 16 bytes past a
     /// page boundary runs at a fifth of its speed on this machine's AMD EPYC (`rep movsb`;
-    /// measured 54 against 6-13 µs a 64 KiB `pread`, bench note in docs/PERFORMANCE.md).
+    /// measured 54 against 6-13 µs a 64 KiB `pread`: docs/PERFORMANCE-LOG.md, "`ota-patch`, fourth
+    /// round").
     static let pageAlignment = 4096
 
     /// - Parameter output: receives the new image's bytes in order.

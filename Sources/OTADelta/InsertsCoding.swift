@@ -7,7 +7,8 @@ internal import Synchronization
 /// candidates are each best on some images. `lc`, `lp` and `pb` travel inside the raw LZMA2
 /// stream, so the choice is not a format change.
 ///
-/// Measured on the tuning corpus (docs/PERFORMANCE.md): lc 3 / pb 2 (xz's default) gives
+/// Measured on the tuning corpus (docs/PERFORMANCE-LOG.md, "A second held-out corpus" and "The
+/// inserts stream's literal coding chosen per patch"): lc 3 / pb 2 (xz's default) gives
 /// patches up to 1.5% smaller on postgres, libpython and mariadbd; lc 1 / pb 0 up to 0.1%
 /// smaller on librsvg and containerd.
 struct InsertsCoding: Equatable, Sendable {
@@ -24,7 +25,7 @@ struct InsertsCoding: Equatable, Sendable {
 
     /// The trial's xz preset: a fast match finder. On the first MiB of the tuning corpus's
     /// inserts it ranks the two codings as preset 9 does on all 11 pairs, in a seventh of the
-    /// time (docs/PERFORMANCE.md).
+    /// time (docs/PERFORMANCE-LOG.md, "Idle machine, 2026-11-30 04:40").
     static let trialPreset: UInt32 = 1
 
     /// The candidate that compresses `sample` (inserted bytes) smallest at `trialPreset`, with

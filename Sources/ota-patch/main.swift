@@ -56,7 +56,7 @@ struct Arguments {
 AllocatorSettings.oneHeapForAllThreads()
 // OpenSSL's first use of its error queue loads every error string into a hash table, and its
 // first digest fetch (OpenSSL 3.0) the legacy database of every cipher and digest name, neither
-// needed to hash with SHA2-256 or SM3: ~0.6 ms of start-up (docs/PERFORMANCE.md, "Start-up: the
+// needed to hash with SHA2-256 or SM3: ~0.6 ms of start-up (docs/PERFORMANCE-LOG.md, "Start-up: the
 // libraries linked statically"). The cost: an OpenSSL error (a hash that cannot be set up) is
 // reported by its code (`error:0308010C:lib(6)::reason(...)`), not its text. The system
 // configuration is still loaded.

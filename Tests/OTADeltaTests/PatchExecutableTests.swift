@@ -161,7 +161,8 @@ import Testing
     /// Start-up binds no shared library's symbols but libc's and libm's: libstdc++ and the unwinder
     /// (the static Swift runtime's C++ needs), libcrypto and liblzma are linked from their static
     /// archives (Package.swift, `link/`), so the loader maps two libraries and relocates almost
-    /// nothing (docs/PERFORMANCE.md, "Start-up: the libraries linked statically"). `ota-diff` too.
+    /// nothing (docs/PERFORMANCE-LOG.md, "Start-up: the libraries linked statically"). `ota-diff`
+    /// too.
     @Test func `ota-patch and ota-diff need only libc and libm`() throws {
         for product in ["ota-patch", "ota-diff"] {
             let binary = CLIRunner.product(product).path

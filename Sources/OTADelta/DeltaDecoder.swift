@@ -12,7 +12,8 @@ public import OTABase
 /// sizes, so a hostile patch cannot read outside the old image, write past the new size or make
 /// the decoder allocate more than its fixed buffers (the stream dictionaries, at most
 /// `limits.xzMemoryLimit`, 11 MiB by default, plus at most about 7 MiB: one frame of at most
-/// 2 MiB of stream bytes, or two when pipelined, one compressed piece, a 256 KiB old-image cache
+/// 2 MiB of stream bytes, or two when pipelined, one compressed piece (pipelined, the first
+/// frame's pieces until its last has come: its stream bytes compressed), a 256 KiB old-image cache
 /// (four 64 KiB blocks) and two 256 KiB output pieces; pipelined, a third output piece and four
 /// batches of ADD work left to the second thread, each at most 2,048 predictions, 8,192 ADD
 /// runs and 4,096 sites plus one 64 KiB block's, about 190 KiB when no block has more).
@@ -63,6 +64,15 @@ public final class DeltaDecoder {
     private var frameCount = 0
     /// Pipelined decoding: runs each frame's ops on its own thread (nil: on the caller's).
     private let executor: FrameExecutor?
+    /// Pipelined: the first frame's pieces are kept whole as they come (`firstPieces`, by
+    /// stream) and decoded once the last has come, the one with the most compressed bytes on
+    /// this helper's thread and the others on the caller's (`decodeFirstFrame`). Nothing else
+    /// can run before the first frame's ops, so its decoding is the one wholly in the apply's
+    /// path; later frames are decoded while the frame before runs.
+    private let pieceHelper: FrameExecutor?
+    private var firstPieces: [[UInt8]] = []
+    /// Still collecting the first frame's pieces (pipelined, until `decodeFirstFrame`).
+    private var collectsFirst: Bool
     /// Stream bytes of all frames so far (the header declares the total).
     private var rawSeen: UInt64 = 0
 
@@ -194,6 +204,9 @@ public final class DeltaDecoder {
         output: @escaping (UnsafeRawBufferPointer) throws(OTAError) -> Void
     ) {
         executor = pipelined ? FrameExecutor() : nil
+        pieceHelper = pipelined ? FrameExecutor() : nil
+        collectsFirst = pipelined
+        firstPieces = pipelined ? [[UInt8]](repeating: [], count: PatchStream.allCases.count) : []
         finisher = pipelined ? PieceFinisher() : nil
         outSlots = BackgroundHasher.depth + (pipelined ? 1 + PieceFinisher.piecesAhead : 1)
         pieceWork = pipelined ? (0...PieceFinisher.jobsAhead).map { _ in PieceWork() } : []
@@ -273,7 +286,8 @@ public final class DeltaDecoder {
             header = try finishBody()
         } catch {
             let earlier = executor?.settle()
-            throw sourceHash?.result() ?? earlier ?? error
+            // A patch ending inside its first frame: the pieces kept so far come before the end.
+            throw sourceHash?.result() ?? earlier ?? firstPiecesError() ?? error
         }
         if let failure = sourceHash?.result() { throw failure }
         return header
@@ -496,7 +510,76 @@ public final class DeltaDecoder {
             phase = .piece(index: next)
         } else {
             phase = .frameHeader
+            if collectsFirst { try decodeFirstFrame() }
             try startFrame()
+        }
+    }
+
+    /// Decodes the first frame's pieces kept in `firstPieces`: the largest on `pieceHelper`,
+    /// the others here meanwhile; throws the error of the first piece in the patch that fails,
+    /// as decoding them one by one as they came would have.
+    private func decodeFirstFrame() throws(OTAError) {
+        collectsFirst = false
+        let pieces = firstPieces
+        firstPieces = []
+        let count = PatchStream.allCases.count
+        let buffers = frameBuffers[filling]
+        let streams = (0..<count).filter { packedSizes[$0] > 0 }
+        guard let pieceHelper, streams.count > 1,
+            let helped = streams.max(by: { pieces[$0].count < pieces[$1].count })
+        else {
+            for stream in streams { try decodePiece(pieces[stream], stream, into: buffers) }
+            return
+        }
+        // The helper decodes into buffers of its own, swapped in once it has ended.
+        let helperBuffers = FrameBuffers()
+        let decoder = decoders[helped]
+        let (piece, raw) = (pieces[helped], rawSizes[helped])
+        pieceHelper.run { () throws(OTAError) in
+            do throws(OTAError) {
+                try decoder.decode(piece, count: raw, into: &helperBuffers.streams[helped])
+            } catch {
+                throw Self.translate(error)
+            }
+        }
+        var failure: (stream: Int, error: OTAError)?
+        for stream in streams where stream != helped {
+            do {
+                try decodePiece(pieces[stream], stream, into: buffers)
+            } catch {
+                failure = (stream, error)
+                break
+            }
+        }
+        let helperFailure = pieceHelper.settle()
+        if let failure, failure.stream < helped { throw failure.error }
+        if let helperFailure { throw helperFailure }
+        if let failure { throw failure.error }
+        swap(&buffers.streams[helped], &helperBuffers.streams[helped])
+    }
+
+    /// Decodes the first frame's pieces kept so far, in order, when the patch ends inside that
+    /// frame; the first one's error, if any.
+    private func firstPiecesError() -> OTAError? {
+        guard collectsFirst else { return nil }
+        collectsFirst = false
+        let buffers = frameBuffers[filling]
+        for stream in 0..<firstPieces.count where !firstPieces[stream].isEmpty {
+            do {
+                try decodePiece(firstPieces[stream], stream, into: buffers)
+            } catch {
+                return error
+            }
+        }
+        return nil
+    }
+
+    /// Decodes stream `stream`'s piece of the frame being filled into `buffers`.
+    private func decodePiece(_ piece: [UInt8], _ stream: Int, into buffers: FrameBuffers) throws(OTAError) {
+        do {
+            try decoders[stream].decode(piece, count: rawSizes[stream], into: &buffers.streams[stream])
+        } catch {
+            throw Self.translate(error)
         }
     }
 
@@ -517,10 +600,11 @@ public final class DeltaDecoder {
     }
 
     private func finishPiece(_ stream: Int) throws(OTAError) {
-        do {
-            try decoders[stream].decode(pending, count: rawSizes[stream], into: &frameBuffers[filling].streams[stream])
-        } catch {
-            throw Self.translate(error)
+        if collectsFirst {
+            // Kept whole for `decodeFirstFrame` (the next piece is collected into a new array).
+            swap(&pending, &firstPieces[stream])
+        } else {
+            try decodePiece(pending, stream, into: frameBuffers[filling])
         }
         pending.removeAll(keepingCapacity: true)
         try nextPiece(after: stream)

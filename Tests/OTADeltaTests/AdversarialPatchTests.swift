@@ -467,6 +467,39 @@ import Testing
         #expect(Self.code(twice) == "delta.result-mismatch")
     }
 
+    /// Pipelined, the first frame's pieces are decoded once all have come, the largest on a
+    /// second thread beside the others: the error must still be the first failing piece's in
+    /// the patch, as when each piece is decoded as it comes. Each combination of streams whose
+    /// declared size is one byte short (it decodes to more: `delta.body-too-large`) or one byte
+    /// over (`delta.corrupt`), the differences piece the largest; and the patch cut at each
+    /// point inside such a frame (a corrupt piece kept before the end comes first).
+    @Test func `the first frame's pieces fail in patch order`() throws {
+        let streams = Streams(
+            control: RoundTripTests.random(300, seed: 31), runs: RoundTripTests.random(3000, seed: 32),
+            differences: RoundTripTests.random(20_000, seed: 33), inserts: RoundTripTests.random(5000, seed: 34))
+        let sizes = streams.all.map { Int64($0.count) }
+        var checked = 0
+        for a in 0..<81 {
+            let lies = (0..<4).map { Int64(a / [1, 3, 9, 27][$0] % 3) - 1 }
+            guard lies.reduce(0, +) == 0, let first = lies.firstIndex(where: { $0 != 0 }) else { continue }
+            let raw = zip(sizes, lies).map { UInt64($0 + $1) }
+            let patch = try Self.craft(streams, frames: [try Self.frame(streams, rawSizes: raw)], newSize: 100_000)
+            let expected = lies[first] < 0 ? "delta.body-too-large" : "delta.corrupt"
+            #expect(Self.code(patch) == expected, "declared \(raw) for \(sizes)")
+            checked += 1
+        }
+        #expect(checked == 18)
+        // Control one byte over, differences one short: cut anywhere after the control piece,
+        // the control piece's error; before it, the patch is too short.
+        let raw = [sizes[0] + 1, sizes[1], sizes[2] - 1, sizes[3]].map { UInt64($0) }
+        let whole = try Self.craft(streams, frames: [try Self.frame(streams, rawSizes: raw)], newSize: 100_000)
+        for cut in stride(from: DeltaPatchHeader.byteCount, to: whole.count, by: 997) {
+            let code = Self.code(Array(whole.prefix(cut)))
+            #expect(code == "delta.corrupt" || code == "delta.truncated")
+        }
+        #expect(Self.code(Array(whole.prefix(whole.count - 1))) == "delta.corrupt")
+    }
+
     /// A caller that drops a pipelined decoder while a frame runs (its own read of the patch
     /// failed, say): the frame's job then holds the last reference, so the decoder is torn down
     /// on the frame thread, which must neither wait for itself nor touch freed buffers.

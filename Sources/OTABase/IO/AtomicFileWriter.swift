@@ -29,7 +29,13 @@ package final class AtomicFileWriter {
         self.path = path
         let directory = pathParent(path)
         let name = pathLastComponent(path)
-        let suffix = Hex.encode((try? SecureRandom.bytes(6)) ?? [UInt8](repeating: 0, count: 6))
+        // The name has only to be unused (O_EXCL refuses one that exists) and hard to guess: the
+        // system generator (getrandom(2)) gives that without starting OpenSSL's random generator,
+        // which took 1.0-1.8 ms of `ota-patch`'s serial start, before the old image's hash could
+        // begin (docs/PERFORMANCE-LOG.md, "`ota-patch`, fourteenth round").
+        var generator = SystemRandomNumberGenerator()
+        let random = generator.next()
+        let suffix = Hex.encode((0..<6).map { UInt8(truncatingIfNeeded: random >> ($0 * 8)) })
         let temporaryPath = (directory.isEmpty ? "" : directory + "/") + ".\(name).tmp-\(suffix)"
         self.temporaryPath = temporaryPath
         let (fd, error) = SystemCall.retryingRaw {

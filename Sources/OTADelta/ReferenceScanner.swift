@@ -482,7 +482,8 @@ struct ReferenceScanner {
     /// a jcc's 8x, or 0F with a RIP-relative ModRM third byte; or a RIP-relative ModRM second
     /// byte after an opcode of the ALU r/m families (00xxx0x1), 8x, 63 or FF. A superset of the
     /// forms (`x86Operand` decides); reads p[0] to p[17]. In `SIMD16<UInt8>` arithmetic, which
-    /// compiles to SSE2 or NEON (its lane compares, `.==`, do not: they are done lane by lane).
+    /// compiles to SSE2 on x86-64 (LLVM vector operations, so NEON on arm64; not checked there);
+    /// its lane compares, `.==`, do not: Swift 6.3 does them lane by lane.
     @inline(__always)
     static func x86Starts16(_ p: UnsafePointer<UInt8>) -> Int {
         let first = UnsafeRawPointer(p).loadUnaligned(as: SIMD16<UInt8>.self)

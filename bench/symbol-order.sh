@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Regenerates Sources/ota-patch/ota-patch.order, the link order of `ota-patch`'s functions
 # (lld --symbol-ordering-file, Package.swift): every function the executable runs, in the order
-# callgrind first lists them, for --version, --help, a refused patch and four applies of the
-# tuning corpus (x86-64 and AArch64 code, one shared object). Linked first and together, the code
+# callgrind first lists them, for --version, --help, a refused patch and five applies of the
+# tuning corpus (x86-64 and AArch64 code, one shared object, one small program on one thread). Linked first and together, the code
 # a run touches fills ~0.3 MiB of pages instead of being spread over the 4.6 MB of text, where
 # every touched page-cache folio (often 128-640 KiB on this kernel) counted in peak RSS
 # (docs/PERFORMANCE-LOG.md, "Start-up footprint"). Names the linker does not find are skipped, so a
 # stale file costs only the pages of the functions renamed since; re-run after large changes.
 #
-#   bench/symbol-order.sh path/to/ota-patch PATCHDIR   (PATCHDIR: PAIR.ota for the pairs below)
+#   bench/symbol-order.sh path/to/ota-patch PATCHDIR   (PATCHDIR: PAIR.ota for the pairs below;
+#   /tmp/apply4/patches lacks generator.ota: `ota-diff bench/corpus/generator.{old,new} -o …`)
 # Needs valgrind. Takes a few minutes (the applies run ~50x slower under callgrind).
 set -euo pipefail
 BIN=$(realpath "$1")
@@ -28,7 +29,9 @@ profile 2-help --help
 profile 3-missing /nonexistent /nonexistent -o "$WORK/new"
 profile 4-refused "$CORPUS/postgres-amd64.old" "$PATCHES/librsvg-amd64.ota" -o "$WORK/new"
 n=5
-for pair in postgres-amd64 postgres-arm64 librsvg-amd64 containerd-arm64; do
+# generator (1 MiB) is small enough to be applied on one thread (Delta.oneThreadBytes): its
+# functions too.
+for pair in postgres-amd64 postgres-arm64 librsvg-amd64 containerd-arm64 generator; do
     profile "$n-$pair" "$CORPUS/$pair.old" "$PATCHES/$pair.ota" -o "$WORK/new"
     cmp "$WORK/new" "$CORPUS/$pair.new"
     n=$((n + 1))

@@ -22,13 +22,20 @@ final class BackgroundHasher: @unchecked Sendable {
         let bytes: UnsafeRawBufferPointer
     }
 
-    init(_ hasher: Hasher) {
+    /// Hashes each piece in `update`, on the caller's thread (no queue, no thread).
+    private let inline: Bool
+
+    /// - Parameter inline: no thread: each piece is hashed before `update` returns (for a small
+    ///   image, where starting a thread costs more than the hashing it would overlap).
+    init(_ hasher: Hasher, inline: Bool = false) {
         self.hasher = hasher
+        self.inline = inline
         slots = DispatchSemaphore(value: Self.depth)
     }
 
     /// Returns once at most `depth` pieces, this one included, are waiting or being hashed.
     func update(_ bytes: UnsafeRawBufferPointer) {
+        if inline { return hasher.update(bytes) }
         slots.wait()
         let piece = Piece(bytes: bytes)
         queue.async {
@@ -39,11 +46,13 @@ final class BackgroundHasher: @unchecked Sendable {
 
     /// Waits until every piece handed in is hashed.
     func drain() {
+        if inline { return }
         queue.sync {}
     }
 
     /// The new image's digest once every piece is hashed.
     func finalize() -> Digest {
-        queue.sync { hasher.finalize() }
+        if inline { return hasher.finalize() }
+        return queue.sync { hasher.finalize() }
     }
 }

@@ -67,6 +67,28 @@ public enum Delta {
         old oldPath: String, patch patchPath: String, output: String, limits: DeltaLimits = DeltaLimits(),
         progress: DeltaProgress? = nil
     ) throws(OTAError) -> DeltaApplyReport {
+        var pipelined: Bool?
+        return try applyPatch(
+            old: oldPath, patch: patchPath, output: output, limits: limits, progress: progress, pipelined: &pipelined)
+    }
+
+    /// Old and new image together at most `oneThreadBytes`, and the patch at most
+    /// `oneThreadPatchBytes`: `applyPatch` decodes on the caller's thread alone
+    /// (`DeltaDecoder(callerThreadOnly:)`), not pipelined. There the threads' start and hand-offs
+    /// cost more than the hashing and decoding they would overlap; the decoding grows with the
+    /// patch. Measured on programs from the tuning packages and prefixes of them (loaded machine,
+    /// paired wall ratios): patches of 0.2-48 KB, images of 0.5-4 MiB, 0.68-1.03× the pipelined
+    /// wall, none slower; a 96 KB patch of 2 MiB 0.97-1.07× (undecided), 182 KB of 4 MiB 1.18×
+    /// (slower): docs/PERFORMANCE-LOG.md, "`ota-patch`, small images on one thread".
+    package static let oneThreadBytes: Int64 = 4 << 20
+    package static let oneThreadPatchBytes: Int64 = 64 << 10
+
+    /// `applyPatch`, setting `pipelined` once it has chosen (false: on the caller's thread alone),
+    /// before any error of the decoder's.
+    package static func applyPatch(
+        old oldPath: String, patch patchPath: String, output: String, limits: DeltaLimits = DeltaLimits(),
+        progress: DeltaProgress? = nil, pipelined chosen: inout Bool?
+    ) throws(OTAError) -> DeltaApplyReport {
         let started = ContinuousClock.now
         let source = try FileDeltaSource(path: oldPath)
         let patch = try InputFile(path: patchPath)
@@ -74,17 +96,38 @@ public enum Delta {
         // Device writes start every MiB, so the fsync before the rename waits for the tail only.
         let writer = try AtomicFileWriter(path: output)
         writer.writeback = 1 << 20
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        // The first read holds the header (a patch file is read whole, in full buffers): with the
+        // patch's size, its declared new size says whether the work is small enough for one
+        // thread. A header that does not parse goes the pipelined way, whose decoder reports it.
+        var count = try patch.read(into: &buffer)
+        var pipelined = true
+        if count >= DeltaPatchHeader.byteCount,
+            let header = try? DeltaPatchHeader.decode(Array(buffer[0..<DeltaPatchHeader.byteCount])),
+            patchSize <= oneThreadPatchBytes, header.newSize <= UInt64(oneThreadBytes),
+            source.byteCount + Int64(header.newSize) <= oneThreadBytes
+        {
+            pipelined = false
+        }
+        chosen = pipelined
         // The output is a temporary file renamed into place only after `finish` has checked
-        // both hashes: the old image's hash can run beside the decoding.
+        // both hashes: the old image's hash can run beside the decoding (or, on one thread,
+        // after it: the same errors in the same order).
         // Pipelined: the writer is used only by the decoder's thread until `finish` returns.
-        let decoder = DeltaDecoder(source: source, limits: limits, sourceCheck: .concurrent, pipelined: true) {
+        let decoder = DeltaDecoder(
+            source: source, limits: limits, sourceCheck: .concurrent, pipelined: pipelined,
+            callerThreadOnly: !pipelined
+        ) {
             (piece: UnsafeRawBufferPointer) throws(OTAError) in
             try writer.write(piece)
         }
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         var read: Int64 = 0
-        while true {
-            let count: Int
+        while count > 0 {
+            try buffer.withUnsafeBufferPointer { (bytes) throws(OTAError) in
+                try decoder.update(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[0..<count])))
+            }
+            read += Int64(count)
+            progress?("apply", Double(read) / Double(max(patchSize, 1)))
             do {
                 count = try patch.read(into: &buffer)
             } catch {
@@ -93,12 +136,6 @@ public enum Delta {
                 decoder.waitUntilIdle()
                 throw error
             }
-            if count == 0 { break }
-            try buffer.withUnsafeBufferPointer { (bytes) throws(OTAError) in
-                try decoder.update(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[0..<count])))
-            }
-            read += Int64(count)
-            progress?("apply", Double(read) / Double(max(patchSize, 1)))
         }
         let header = try decoder.finish()
         try writer.commit()

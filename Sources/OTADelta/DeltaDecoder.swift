@@ -39,8 +39,10 @@ public final class DeltaDecoder {
     /// The old image's hash running on another thread (`.concurrent`), once the header is read.
     private var sourceHash: SourceHashCheck?
     private let output: (UnsafeRawBufferPointer) throws(OTAError) -> Void
-    /// Hashes the output on a second core while the next piece is decoded.
+    /// Hashes the output on a second core while the next piece is decoded (or inline).
     private var newHasher: BackgroundHasher?
+    /// No thread of the decoder's own: both hashes on the caller's thread (`init`).
+    private let callerThreadOnly: Bool
 
     private enum Phase {
         case header
@@ -196,13 +198,20 @@ public final class DeltaDecoder {
     ///     `finish` returns. Errors are the same and come in the same order; an op's error is
     ///     reported by the next `update` after it, or by `finish`. A caller that gives up on
     ///     the decoder for an error of its own calls `waitUntilIdle` before letting it go.
+    ///   - callerThreadOnly: not pipelined, and no thread started at all: the new image is hashed
+    ///     as each piece is handed out, and with `.concurrent` the old image when `finish` or an
+    ///     error first needs the verdict, on the caller's thread, so the errors and their order
+    ///     are those of `.concurrent`. For a small image, where the threads' start-up and
+    ///     hand-offs cost more than the work they would overlap (`Delta.oneThreadBytes`).
     ///   - output: receives the new image's bytes in order, each piece valid only during the call
     ///     (no copy into an array: for a caller that writes them out at once).
     package init(
         source: any DeltaSource, limits: DeltaLimits = DeltaLimits(), sourceCheck: SourceCheck = .beforeOutput,
-        pipelined: Bool = false,
+        pipelined: Bool = false, callerThreadOnly: Bool = false,
         output: @escaping (UnsafeRawBufferPointer) throws(OTAError) -> Void
     ) {
+        precondition(!(pipelined && callerThreadOnly), "a pipelined decoder runs on threads of its own")
+        self.callerThreadOnly = callerThreadOnly
         executor = pipelined ? FrameExecutor() : nil
         pieceHelper = pipelined ? FrameExecutor() : nil
         collectsFirst = pipelined
@@ -368,7 +377,8 @@ public final class DeltaDecoder {
         }
         if sourceCheck == .concurrent, let directSource {
             sourceHash = SourceHashCheck(
-                source: directSource, algorithm: header.hashAlgorithm, expected: header.oldHash)
+                source: directSource, algorithm: header.hashAlgorithm, expected: header.oldHash,
+                deferred: callerThreadOnly)
         } else {
             // Verify the whole old image before writing anything.
             try SourceHashCheck.verify(
@@ -383,7 +393,7 @@ public final class DeltaDecoder {
             throw Self.translate(error)
         }
         self.header = header
-        newHasher = BackgroundHasher(try Hasher(header.hashAlgorithm))
+        newHasher = BackgroundHasher(try Hasher(header.hashAlgorithm), inline: callerThreadOnly)
     }
 
     /// Tries to read the transform block collected in `pending`: dictionary exponent, raw and

@@ -10,8 +10,8 @@ internal import Synchronization
 /// the first output byte).
 final class SourceHashCheck: @unchecked Sendable {
     // Safe: `source` is only read (DirectDeltaSource reads may run on two threads at once), the
-    // outcome is written once on `queue` before `group` leaves and read only after waiting on it,
-    // and `stopped` is atomic.
+    // outcome is written once on `queue` before `group` leaves and read only after waiting on it
+    // (deferred: written and read by the decoder's caller only), and `stopped` is atomic.
     private let source: any DirectDeltaSource
     private let algorithm: HashAlgorithm
     private let expected: Digest
@@ -21,10 +21,19 @@ final class SourceHashCheck: @unchecked Sendable {
     /// Bytes read and hashed at a time.
     static let piece = 128 << 10
 
-    init(source: any DirectDeltaSource, algorithm: HashAlgorithm, expected: Digest) {
+    /// Hashed on the caller's thread, the first time `result()` is asked for (not on another).
+    private let deferred: Bool
+    private var done = false
+
+    /// - Parameter deferred: no thread: the image is hashed by the first `result()`, on its
+    ///   caller's thread, so the verdict and its place among the errors are those of the
+    ///   concurrent check (for a small image, where a thread costs more than the hash).
+    init(source: any DirectDeltaSource, algorithm: HashAlgorithm, expected: Digest, deferred: Bool = false) {
         self.source = source
         self.algorithm = algorithm
         self.expected = expected
+        self.deferred = deferred
+        if deferred { return }
         group.enter()
         DispatchQueue.global().async {
             self.outcome = self.run()
@@ -32,8 +41,12 @@ final class SourceHashCheck: @unchecked Sendable {
         }
     }
 
-    /// Waits for the hash; nil when the old image matches the header.
+    /// Waits for the hash (deferred: runs it, once); nil when the old image matches the header.
     func result() -> OTAError? {
+        if deferred {
+            if !done { (outcome, done) = (run(), true) }
+            return outcome
+        }
         group.wait()
         return outcome
     }

@@ -120,13 +120,18 @@ import Testing
     }
 
     /// The error code applying `patch` gives (nil: it applies), checking on the way that the
-    /// pipelined decoder hands out the same bytes and fails with the same error as the one that
-    /// runs every frame on the caller's thread.
+    /// pipelined decoder, and the one that starts no thread (both hashes on the caller's thread,
+    /// `Delta.applyPatch`'s for small images), hand out the same bytes and fail with the same
+    /// error as the one that runs every frame on the caller's thread.
     static func code(_ patch: [UInt8], old: [UInt8] = old, limits: DeltaLimits = DeltaLimits()) -> String? {
         let sequential = outcome(patch, old: old, pipelined: false, limits: limits)
         let pipelined = outcome(patch, old: old, pipelined: true, limits: limits)
+        let oneThread = outcome(patch, old: old, pipelined: false, callerThreadOnly: true, limits: limits)
         #expect(
             pipelined == sequential, "pipelined: \(pipelined.error ?? "applied"), not \(sequential.error ?? "applied")")
+        #expect(
+            oneThread == sequential, "one thread: \(oneThread.error ?? "applied"), not \(sequential.error ?? "applied")"
+        )
         return sequential.code
     }
 
@@ -144,20 +149,24 @@ import Testing
         let patch = try craft(streams, newSize: UInt64(expected.count), newHash: newHash)
         let sequential = outcome(patch, old: old, pipelined: false)
         let pipelined = outcome(patch, old: old, pipelined: true)
+        let oneThread = outcome(patch, old: old, pipelined: false, callerThreadOnly: true)
         #expect(sequential.error == nil)
         #expect(pipelined.error == nil)
+        #expect(oneThread.error == nil)
         // (Compared outside #expect: a failure would diff large arrays element by element.)
-        let same = pipelined.output == expected && sequential.output == expected
+        let same = pipelined.output == expected && sequential.output == expected && oneThread.output == expected
         #expect(same)
         return newHash
     }
 
-    static func outcome(_ patch: [UInt8], old: [UInt8], pipelined: Bool, limits: DeltaLimits = DeltaLimits())
-        -> Outcome
-    {
+    static func outcome(
+        _ patch: [UInt8], old: [UInt8], pipelined: Bool, callerThreadOnly: Bool = false,
+        limits: DeltaLimits = DeltaLimits()
+    ) -> Outcome {
         var output: [UInt8] = []
         let decoder = DeltaDecoder(
-            source: MemoryDeltaSource(old), limits: limits, sourceCheck: .concurrent, pipelined: pipelined
+            source: MemoryDeltaSource(old), limits: limits, sourceCheck: .concurrent, pipelined: pipelined,
+            callerThreadOnly: callerThreadOnly
         ) {
             (piece: UnsafeRawBufferPointer) throws(OTAError) in output.append(contentsOf: piece)
         }

@@ -1,0 +1,119 @@
+import Foundation
+import OTABase
+import OTATestSupport
+import Testing
+
+@testable import OTADelta
+
+/// `Delta.applyPatch` decodes a small image (old and new together at most
+/// `Delta.oneThreadBytes`, the patch at most `Delta.oneThreadPatchBytes`) on the caller's thread
+/// alone and a larger one pipelined, and both
+/// ways give the in-memory sequential decoder's errors, in its order, and leave nothing behind
+/// when they fail.
+@Suite struct ApplyThreadingTests {
+    /// A patch of the old image copied, then INSERT frames of 256 KiB: by default, a pattern
+    /// that packs small, for a new image just over the threshold.
+    static func insertPatch(
+        frames count: Int = Int(Delta.oneThreadBytes) / (256 << 10) + 1,
+        _ inserted: (Int) -> [UInt8] = { index in
+            (0..<(256 << 10)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 11 &+ index) }
+        }
+    ) throws -> (old: [UInt8], patch: [UInt8], new: [UInt8]) {
+        typealias Streams = AdversarialPatchTests.Streams
+        let old = AdversarialPatchTests.old
+        var new = old
+        var frames: [[UInt8]] = []
+        var bodySize: UInt64 = 0
+        func add(_ streams: Streams) throws {
+            frames.append(try AdversarialPatchTests.frame(streams))
+            bodySize += UInt64(streams.all.reduce(0) { $0 + $1.count })
+        }
+        try add(
+            Streams(
+                control: [DeltaOperation.copyCode] + AdversarialPatchTests.varint(0)
+                    + AdversarialPatchTests.varint(UInt64(old.count))))
+        for index in 0..<count {
+            let bytes = inserted(index)
+            new += bytes
+            try add(
+                Streams(
+                    control: [DeltaOperation.insertCode] + AdversarialPatchTests.varint(UInt64(bytes.count)),
+                    inserts: bytes))
+        }
+        let header = DeltaPatchHeader(
+            hashAlgorithm: .sha256, oldSize: UInt64(old.count), newSize: UInt64(new.count), bodySize: bodySize,
+            dictionarySizes: AdversarialPatchTests.dictionaries, oldHash: try Hasher.hash(.sha256, old),
+            newHash: try Hasher.hash(.sha256, new))
+        return (old, try header.encoded() + frames.joined(), new)
+    }
+
+    /// Applies `patch` to `old` through `Delta.applyPatch` in files; returns whether it ran
+    /// pipelined and its error as `AdversarialPatchTests.Outcome` spells it (nil: applied, and
+    /// the output is `new`). Checks that a failure leaves no file behind.
+    static func apply(_ patch: [UInt8], old: [UInt8], new: [UInt8], in directory: TemporaryDirectory, _ name: String)
+        throws -> (pipelined: Bool, error: String?)
+    {
+        let outputs = directory.appending(name)
+        try FileManager.default.createDirectory(atPath: outputs, withIntermediateDirectories: true)
+        try Data(old).write(to: URL(fileURLWithPath: outputs + ".old"))
+        try Data(patch).write(to: URL(fileURLWithPath: outputs + ".patch"))
+        var pipelined: Bool?
+        do throws(OTAError) {
+            _ = try Delta.applyPatch(
+                old: outputs + ".old", patch: outputs + ".patch", output: outputs + "/new", pipelined: &pipelined)
+        } catch {
+            #expect(try FileManager.default.contentsOfDirectory(atPath: outputs) == [], "\(name) left a file")
+            return (
+                try #require(pipelined as Bool?, "\(name) failed before choosing"),
+                "\(error.code.rawValue): \(error.message)"
+            )
+        }
+        #expect(Array(try Data(contentsOf: URL(fileURLWithPath: outputs + "/new"))) == new)
+        return (try #require(pipelined), nil)
+    }
+
+    /// The valid patch and hostile versions of it: the first error each gives must be the
+    /// sequential decoder's.
+    static func variants(_ patch: [UInt8], old: [UInt8]) throws -> [(String, [UInt8], [UInt8])] {
+        var wrongOld = old
+        wrongOld[old.count / 2] ^= 1
+        let truncated = Array(patch.dropLast(10))
+        let wrongHash = try AdversarialPatchTests.resealed(patch) { $0[80] ^= 1 }
+        return [
+            ("valid", patch, old), ("wrong-old", patch, wrongOld), ("truncated", truncated, old),
+            // The old image's mismatch is reported in place of the later truncation.
+            ("truncated-wrong-old", truncated, wrongOld), ("new-hash", wrongHash, old),
+            ("new-hash-wrong-old", wrongHash, wrongOld), ("trailing", patch + [0], old),
+        ]
+    }
+
+    @Test func `a small image is applied on one thread and a large one pipelined, with the same errors`() throws {
+        let directory = try TemporaryDirectory("apply-threading")
+        let large = try Self.insertPatch()
+        // Small images, but a patch with more to decode than the threshold allows (1 MiB of
+        // random bytes inserted).
+        let busy = try Self.insertPatch(frames: 4) { RoundTripTests.random(256 << 10, seed: 90 + UInt64($0)) }
+        let cases = [
+            (
+                name: "small", old: AdversarialPatchTests.old, patch: AdversarialPatchTests.patch,
+                new: AdversarialPatchTests.new, pipelined: false
+            ),
+            (name: "large", old: large.old, patch: large.patch, new: large.new, pipelined: true),
+            (name: "busy", old: busy.old, patch: busy.patch, new: busy.new, pipelined: true),
+        ]
+        for item in cases {
+            let bigImages = Int64(item.old.count + item.new.count) > Delta.oneThreadBytes
+            let bigPatch = Int64(item.patch.count) > Delta.oneThreadPatchBytes
+            #expect((bigImages || bigPatch) == item.pipelined, "\(item.name) is on the wrong side of the thresholds")
+            #expect(!(bigImages && bigPatch), "\(item.name): only one threshold should decide")
+            for (variant, patch, old) in try Self.variants(item.patch, old: item.old) {
+                let applied = try Self.apply(patch, old: old, new: item.new, in: directory, item.name + "-" + variant)
+                #expect(applied.pipelined == item.pipelined, "\(item.name) \(variant)")
+                let sequential = AdversarialPatchTests.outcome(patch, old: old, pipelined: false)
+                #expect(applied.error == sequential.error, "\(item.name) \(variant)")
+                #expect(
+                    (applied.error == nil) == (variant == "valid"), "\(item.name) \(variant): \(applied.error ?? "")")
+            }
+        }
+    }
+}

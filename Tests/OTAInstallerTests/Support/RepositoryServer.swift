@@ -17,6 +17,9 @@ final class RepositoryServer {
     let httpsPort: Int
     let httpPort: Int
     private var proxyPID: pid_t = 0
+    /// nginx's master process, read from its pid file at start: `deinit` stops it by this even
+    /// when the test's directory (and the pid file in it) has been removed first.
+    private var nginxPID: pid_t = 0
     private(set) var proxyPort = 0
     var control: String { "\(work)/faults.json" }
 
@@ -30,6 +33,8 @@ final class RepositoryServer {
         guard ports.count == 2 else { throw OTAError(.ioFailed, "nginx did not start: \(output)") }
         httpsPort = ports[0]
         httpPort = ports[1]
+        let pidText = (try? String(contentsOfFile: "\(work)/nginx.pid", encoding: .utf8)) ?? ""
+        nginxPID = pid_t(pidText.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
     }
 
     deinit {
@@ -37,7 +42,14 @@ final class RepositoryServer {
             kill(proxyPID, SIGKILL)
             _ = Spawn.wait(proxyPID)
         }
-        _ = try? Self.run(["\(InstallerFixture.repository)/scripts/repo-server.sh", "stop", work])
+        // SIGTERM: nginx's fast shutdown. Not by the script alone: it finds nginx by the pid file in
+        // `work`, which a test's temporary directory may already have taken away (nginx was left
+        // running then: 21 servers after the three agent suites).
+        if nginxPID > 0 {
+            kill(nginxPID, SIGTERM)
+        } else {
+            _ = try? Self.run(["\(InstallerFixture.repository)/scripts/repo-server.sh", "stop", work])
+        }
     }
 
     var https: String { "https://localhost:\(httpsPort)" }

@@ -538,8 +538,7 @@ public final class DeltaDecoder {
         guard let pieceHelper, streams.count > 1,
             let helped = streams.max(by: { pieces[$0].count < pieces[$1].count })
         else {
-            for stream in streams { try decodePiece(pieces[stream], stream, into: buffers) }
-            return
+            return try decodeInOrder(pieces, streams)
         }
         // The helper decodes into buffers of its own, swapped in once it has ended.
         let helperBuffers = FrameBuffers()
@@ -573,15 +572,18 @@ public final class DeltaDecoder {
     private func firstPiecesError() -> OTAError? {
         guard collectsFirst else { return nil }
         collectsFirst = false
-        let buffers = frameBuffers[filling]
-        for stream in 0..<firstPieces.count where !firstPieces[stream].isEmpty {
-            do {
-                try decodePiece(firstPieces[stream], stream, into: buffers)
-            } catch {
-                return error
-            }
+        do {
+            try decodeInOrder(firstPieces, firstPieces.indices.filter { !firstPieces[$0].isEmpty })
+        } catch {
+            return error
         }
         return nil
+    }
+
+    /// Decodes the kept `pieces` of `streams`, in patch order, into the frame being filled.
+    private func decodeInOrder(_ pieces: [[UInt8]], _ streams: [Int]) throws(OTAError) {
+        let buffers = frameBuffers[filling]
+        for stream in streams { try decodePiece(pieces[stream], stream, into: buffers) }
     }
 
     /// Decodes stream `stream`'s piece of the frame being filled into `buffers`.

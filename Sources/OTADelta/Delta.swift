@@ -74,7 +74,7 @@ public enum Delta {
 
     /// Old and new image together at most `oneThreadBytes`, and the patch at most
     /// `oneThreadPatchBytes`: `applyPatch` decodes on the caller's thread alone
-    /// (`DeltaDecoder(callerThreadOnly:)`), not pipelined. There the threads' start and hand-offs
+    /// (`DeltaDecoder.Threads.callerOnly`), not pipelined. There the threads' start and hand-offs
     /// cost more than the hashing and decoding they would overlap; the decoding grows with the
     /// patch. Measured on programs from the tuning packages and prefixes of them (loaded machine,
     /// paired wall ratios): patches of 0.2-48 KB, images of 0.5-4 MiB, 0.68-1.03× the pipelined
@@ -115,8 +115,7 @@ public enum Delta {
         // after it: the same errors in the same order).
         // Pipelined: the writer is used only by the decoder's thread until `finish` returns.
         let decoder = DeltaDecoder(
-            source: source, limits: limits, sourceCheck: .concurrent, pipelined: pipelined,
-            callerThreadOnly: !pipelined
+            source: source, limits: limits, sourceCheck: .concurrent, threads: pipelined ? .pipelined : .callerOnly
         ) {
             (piece: UnsafeRawBufferPointer) throws(OTAError) in
             try writer.write(piece)

@@ -30,6 +30,27 @@ public final class DeltaDecoder {
         case concurrent
     }
 
+    /// Which threads a decoder runs on.
+    package enum Threads: Sendable, CaseIterable {
+        /// None of its own: frames, both hashes and `output` on the caller's thread. The new image
+        /// is hashed as each piece is handed out and, with `.concurrent`, the old image when
+        /// `finish` or an error first needs the verdict, so the errors and their order are those
+        /// of `.concurrent`. For a small image, where the threads' start-up and hand-offs cost
+        /// more than the work they would overlap (`Delta.oneThreadBytes`).
+        case callerOnly
+        /// Frames and `output` on the caller's thread; the new image hashed on a serial queue
+        /// behind it and, with `.concurrent`, the old one on another thread.
+        case sequential
+        /// Each frame's ops on a thread of the decoder's own while the caller's thread decodes
+        /// the next frame's streams, and their second half (the ADDs' predictions and
+        /// differences, and `output`) on another (`PieceFinisher`): for an output that may be
+        /// called from another thread than `update`'s and touches nothing the caller uses before
+        /// `finish` returns. An op's error is reported by the next `update` after it, or by
+        /// `finish`. A caller that gives up on the decoder for an error of its own calls
+        /// `waitUntilIdle` before letting it go.
+        case pipelined
+    }
+
     public private(set) var header: DeltaPatchHeader?
     private let source: any DeltaSource
     /// The same source when it reads into the decoder's buffers without allocating.
@@ -41,7 +62,7 @@ public final class DeltaDecoder {
     private let output: (UnsafeRawBufferPointer) throws(OTAError) -> Void
     /// Hashes the output on a second core while the next piece is decoded (or inline).
     private var newHasher: BackgroundHasher?
-    /// No thread of the decoder's own: both hashes on the caller's thread (`init`).
+    /// No thread of the decoder's own: both hashes on the caller's thread.
     private let callerThreadOnly: Bool
 
     private enum Phase {
@@ -191,27 +212,16 @@ public final class DeltaDecoder {
     }
 
     /// - Parameters:
-    ///   - pipelined: runs each frame's ops on a thread of the decoder's own while the caller's
-    ///     thread decodes the next frame's streams, and their second half (the ADDs' predictions
-    ///     and differences, and `output`) on another (`PieceFinisher`): for an output that may be
-    ///     called from another thread than `update`'s and touches nothing the caller uses before
-    ///     `finish` returns. Errors are the same and come in the same order; an op's error is
-    ///     reported by the next `update` after it, or by `finish`. A caller that gives up on
-    ///     the decoder for an error of its own calls `waitUntilIdle` before letting it go.
-    ///   - callerThreadOnly: not pipelined, and no thread started at all: the new image is hashed
-    ///     as each piece is handed out, and with `.concurrent` the old image when `finish` or an
-    ///     error first needs the verdict, on the caller's thread, so the errors and their order
-    ///     are those of `.concurrent`. For a small image, where the threads' start-up and
-    ///     hand-offs cost more than the work they would overlap (`Delta.oneThreadBytes`).
+    ///   - threads: where the frames, the hashes and `output` run (`Threads`). Errors are the
+    ///     same and come in the same order whichever it is.
     ///   - output: receives the new image's bytes in order, each piece valid only during the call
     ///     (no copy into an array: for a caller that writes them out at once).
     package init(
         source: any DeltaSource, limits: DeltaLimits = DeltaLimits(), sourceCheck: SourceCheck = .beforeOutput,
-        pipelined: Bool = false, callerThreadOnly: Bool = false,
-        output: @escaping (UnsafeRawBufferPointer) throws(OTAError) -> Void
+        threads: Threads = .sequential, output: @escaping (UnsafeRawBufferPointer) throws(OTAError) -> Void
     ) {
-        precondition(!(pipelined && callerThreadOnly), "a pipelined decoder runs on threads of its own")
-        self.callerThreadOnly = callerThreadOnly
+        let pipelined = threads == .pipelined
+        callerThreadOnly = threads == .callerOnly
         executor = pipelined ? FrameExecutor() : nil
         pieceHelper = pipelined ? FrameExecutor() : nil
         collectsFirst = pipelined

@@ -124,9 +124,9 @@ import Testing
     /// `Delta.applyPatch`'s for small images), hand out the same bytes and fail with the same
     /// error as the one that runs every frame on the caller's thread.
     static func code(_ patch: [UInt8], old: [UInt8] = old, limits: DeltaLimits = DeltaLimits()) -> String? {
-        let sequential = outcome(patch, old: old, pipelined: false, limits: limits)
-        let pipelined = outcome(patch, old: old, pipelined: true, limits: limits)
-        let oneThread = outcome(patch, old: old, pipelined: false, callerThreadOnly: true, limits: limits)
+        let sequential = outcome(patch, old: old, threads: .sequential, limits: limits)
+        let pipelined = outcome(patch, old: old, threads: .pipelined, limits: limits)
+        let oneThread = outcome(patch, old: old, threads: .callerOnly, limits: limits)
         #expect(
             pipelined == sequential, "pipelined: \(pipelined.error ?? "applied"), not \(sequential.error ?? "applied")")
         #expect(
@@ -147,9 +147,9 @@ import Testing
     static func expectBothDecoders(_ streams: Streams, rebuild expected: [UInt8]) throws -> [UInt8] {
         let newHash = try Hasher.hash(.sha256, expected).bytes
         let patch = try craft(streams, newSize: UInt64(expected.count), newHash: newHash)
-        let sequential = outcome(patch, old: old, pipelined: false)
-        let pipelined = outcome(patch, old: old, pipelined: true)
-        let oneThread = outcome(patch, old: old, pipelined: false, callerThreadOnly: true)
+        let sequential = outcome(patch, old: old, threads: .sequential)
+        let pipelined = outcome(patch, old: old, threads: .pipelined)
+        let oneThread = outcome(patch, old: old, threads: .callerOnly)
         #expect(sequential.error == nil)
         #expect(pipelined.error == nil)
         #expect(oneThread.error == nil)
@@ -160,13 +160,11 @@ import Testing
     }
 
     static func outcome(
-        _ patch: [UInt8], old: [UInt8], pipelined: Bool, callerThreadOnly: Bool = false,
-        limits: DeltaLimits = DeltaLimits()
+        _ patch: [UInt8], old: [UInt8], threads: DeltaDecoder.Threads, limits: DeltaLimits = DeltaLimits()
     ) -> Outcome {
         var output: [UInt8] = []
         let decoder = DeltaDecoder(
-            source: MemoryDeltaSource(old), limits: limits, sourceCheck: .concurrent, pipelined: pipelined,
-            callerThreadOnly: callerThreadOnly
+            source: MemoryDeltaSource(old), limits: limits, sourceCheck: .concurrent, threads: threads
         ) {
             (piece: UnsafeRawBufferPointer) throws(OTAError) in output.append(contentsOf: piece)
         }
@@ -526,7 +524,7 @@ import Testing
         let gate = DispatchSemaphore(value: 0)
         let released = DispatchSemaphore(value: 0)
         var decoder: DeltaDecoder? = DeltaDecoder(
-            source: ReleaseSignallingSource(Self.old, released: released), pipelined: true
+            source: ReleaseSignallingSource(Self.old, released: released), threads: .pipelined
         ) { (_: UnsafeRawBufferPointer) throws(OTAError) in gate.wait() }
         // The header and all of frame 1: the frame starts on the decoder's thread and blocks.
         try decoder?.update(Array(patch.prefix(DeltaPatchHeader.byteCount + frame1.count)))
@@ -555,7 +553,7 @@ import Testing
         bad.runs[bad.runs.count - 1] = 6
         let badPatch = try Self.craft(bad, newSize: UInt64(count * 5), newHash: newHash)
         #expect(Self.code(badPatch) == "delta.malformed")
-        let handedOut = Self.outcome(badPatch, old: Self.old, pipelined: true).output.count
+        let handedOut = Self.outcome(badPatch, old: Self.old, threads: .pipelined).output.count
         // Two full pieces: an ADD never straddles one, so each holds 52,428 of them.
         #expect(handedOut == 2 * ((256 << 10) / 5 * 5))
     }

@@ -109,7 +109,7 @@ import Testing
             for (variant, patch, old) in try Self.variants(item.patch, old: item.old) {
                 let applied = try Self.apply(patch, old: old, new: item.new, in: directory, item.name + "-" + variant)
                 #expect(applied.pipelined == item.pipelined, "\(item.name) \(variant)")
-                let sequential = AdversarialPatchTests.outcome(patch, old: old, pipelined: false)
+                let sequential = AdversarialPatchTests.outcome(patch, old: old, threads: .sequential)
                 #expect(applied.error == sequential.error, "\(item.name) \(variant)")
                 #expect(
                     (applied.error == nil) == (variant == "valid"), "\(item.name) \(variant): \(applied.error ?? "")")

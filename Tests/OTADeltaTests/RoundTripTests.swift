@@ -230,8 +230,8 @@ extension RoundTripTests {
 
 extension RoundTripTests {
     /// An output that throws on one piece (a full disk): its own error is what the decoder
-    /// reports, no later piece reaches the output, and every piece before it did, whether the
-    /// ops run on the caller's thread or pipelined on the decoder's.
+    /// reports, no later piece reaches the output, and every piece before it did, whatever the
+    /// decoder's threads (`DeltaDecoder.Threads`).
     @Test(arguments: [0, 1, 3])
     func `an output that fails on a piece gets no later piece and its error is reported`(failing: Int) throws {
         // 1.3 MB: five 256 KiB output pieces.
@@ -239,10 +239,10 @@ extension RoundTripTests {
         var new = old
         for i in stride(from: 1000, to: new.count, by: 50_000) { new[i] &+= 1 }
         let patch = try Delta.diff(old: old, new: new)
-        for pipelined in [false, true] {
+        for threads in DeltaDecoder.Threads.allCases {
             var written: [UInt8] = []
             var calls = 0
-            let decoder = DeltaDecoder(source: MemoryDeltaSource(old), sourceCheck: .concurrent, pipelined: pipelined) {
+            let decoder = DeltaDecoder(source: MemoryDeltaSource(old), sourceCheck: .concurrent, threads: threads) {
                 (piece: UnsafeRawBufferPointer) throws(OTAError) in
                 calls += 1
                 if calls == failing + 1 { throw OTAError(.ioWrite, "no space left for piece \(calls)") }
@@ -254,15 +254,15 @@ extension RoundTripTests {
             } catch {
                 caught = error
             }
-            #expect(caught?.code == .ioWrite, "pipelined \(pipelined)")
-            #expect(caught?.message == "no space left for piece \(failing + 1)", "pipelined \(pipelined)")
-            #expect(calls == failing + 1, "pipelined \(pipelined): pieces handed to the output")
+            #expect(caught?.code == .ioWrite, "\(threads)")
+            #expect(caught?.message == "no space left for piece \(failing + 1)", "\(threads)")
+            #expect(calls == failing + 1, "\(threads): pieces handed to the output")
             // (Compared outside #expect: a failure would diff 1.3 MB arrays element by element.)
             let writtenBefore = written == Array(new.prefix(failing * (256 << 10)))
-            #expect(writtenBefore, "pipelined \(pipelined): \(written.count) bytes written")
+            #expect(writtenBefore, "\(threads): \(written.count) bytes written")
             // Asked again, the decoder still refuses to finish, and writes nothing more.
             #expect(throws: (any Error).self) { _ = try decoder.finish() }
-            #expect(calls == failing + 1, "pipelined \(pipelined)")
+            #expect(calls == failing + 1, "\(threads)")
         }
     }
 }

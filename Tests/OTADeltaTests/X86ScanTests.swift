@@ -315,11 +315,11 @@ import Testing
             old: directory + "/old", new: directory + "/new", output: directory + "/p", options: options)
         let patch = try FileSystem.read(directory + "/p")
         #expect(try DeltaPatchHeader.decode(patch).version >= 3)
-        for pipelined in [false, true] {
-            let outcome = AdversarialPatchTests.outcome(patch, old: old, pipelined: pipelined)
-            #expect(outcome.error == nil, "pipelined \(pipelined)")
+        for threads in DeltaDecoder.Threads.allCases {
+            let outcome = AdversarialPatchTests.outcome(patch, old: old, threads: threads)
+            #expect(outcome.error == nil, "\(threads)")
             let same = outcome.output == new
-            #expect(same, "pipelined \(pipelined)")
+            #expect(same, "\(threads)")
         }
     }
 }

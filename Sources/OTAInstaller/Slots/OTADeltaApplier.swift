@@ -132,7 +132,7 @@ public struct OTADeltaApplier: DeltaApplier {
             self.box = box
             // The source hashed beside the decoding: the slot written is switched to only after
             // `finish` (which waits for that hash) and the installer's read-back check.
-            decoder = DeltaDecoder(source: source, sourceCheck: .concurrent, pipelined: true) {
+            decoder = DeltaDecoder(source: source, sourceCheck: .concurrent, threads: .pipelined) {
                 (bytes: UnsafeRawBufferPointer) throws(OTAError) in try box.write(bytes)
             }
         }

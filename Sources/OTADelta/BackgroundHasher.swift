@@ -5,7 +5,7 @@ internal import OTABase
 /// hashing the output overlaps decoding without holding more than a few pieces. A piece is not
 /// copied: the caller keeps its bytes unchanged until `depth` more pieces have been handed in, or
 /// until `drain` or `finalize` returns.
-final class BackgroundHasher: @unchecked Sendable {
+final class BackgroundHasher: OutputHashing, @unchecked Sendable {
     // Safe: `hasher` is used only by blocks on `queue` (one at a time, in order) and by
     // `finalize` after the queue has drained (`queue.sync`); the semaphore bounds the pieces in
     // flight, and the caller keeps each piece's bytes alive and unchanged while it may be in
@@ -22,20 +22,13 @@ final class BackgroundHasher: @unchecked Sendable {
         let bytes: UnsafeRawBufferPointer
     }
 
-    /// Hashes each piece in `update`, on the caller's thread (no queue, no thread).
-    private let inline: Bool
-
-    /// - Parameter inline: no thread: each piece is hashed before `update` returns (for a small
-    ///   image, where starting a thread costs more than the hashing it would overlap).
-    init(_ hasher: Hasher, inline: Bool = false) {
+    init(_ hasher: Hasher) {
         self.hasher = hasher
-        self.inline = inline
         slots = DispatchSemaphore(value: Self.depth)
     }
 
     /// Returns once at most `depth` pieces, this one included, are waiting or being hashed.
     func update(_ bytes: UnsafeRawBufferPointer) {
-        if inline { return hasher.update(bytes) }
         slots.wait()
         let piece = Piece(bytes: bytes)
         queue.async {
@@ -46,13 +39,28 @@ final class BackgroundHasher: @unchecked Sendable {
 
     /// Waits until every piece handed in is hashed.
     func drain() {
-        if inline { return }
         queue.sync {}
     }
 
     /// The new image's digest once every piece is hashed.
     func finalize() -> Digest {
-        if inline { return hasher.finalize() }
-        return queue.sync { hasher.finalize() }
+        queue.sync { hasher.finalize() }
     }
+}
+
+/// The new image's hash as the decoder feeds it (`DeltaDecoder.Threads`): on a serial queue
+/// behind the decoder (`BackgroundHasher`) or, with no thread, as each piece is handed in
+/// (`Hasher` itself). A piece's bytes stay unchanged until `BackgroundHasher.depth` more pieces
+/// have been handed in, or until `drain` or `finalize` returns.
+protocol OutputHashing: AnyObject {
+    func update(_ bytes: UnsafeRawBufferPointer)
+    /// Waits until every piece handed in is hashed.
+    func drain()
+    /// The digest once every piece is hashed.
+    func finalize() -> Digest
+}
+
+extension Hasher: OutputHashing {
+    /// Nothing to wait for: each piece was hashed before `update` returned.
+    func drain() {}
 }

@@ -57,11 +57,13 @@ public final class DeltaDecoder {
     private let directSource: (any DirectDeltaSource)?
     private let limits: DeltaLimits
     private let sourceCheck: SourceCheck
-    /// The old image's hash running on another thread (`.concurrent`), once the header is read.
-    private var sourceHash: SourceHashCheck?
+    /// The old image's hash with `.concurrent`, once the header is read: running on another
+    /// thread, or (`Threads.callerOnly`) run on the caller's when first asked for.
+    private var sourceHash: (any SourceVerdict)?
     private let output: (UnsafeRawBufferPointer) throws(OTAError) -> Void
-    /// Hashes the output on a second core while the next piece is decoded (or inline).
-    private var newHasher: BackgroundHasher?
+    /// Hashes the output on a second core while the next piece is decoded, or
+    /// (`Threads.callerOnly`) each piece as it is handed out.
+    private var newHasher: (any OutputHashing)?
     /// No thread of the decoder's own: both hashes on the caller's thread.
     private let callerThreadOnly: Bool
 
@@ -386,9 +388,10 @@ public final class DeltaDecoder {
                 "the old image has \(source.byteCount) bytes, the patch expects \(header.oldSize)")
         }
         if sourceCheck == .concurrent, let directSource {
-            sourceHash = SourceHashCheck(
-                source: directSource, algorithm: header.hashAlgorithm, expected: header.oldHash,
-                deferred: callerThreadOnly)
+            sourceHash =
+                callerThreadOnly
+                ? DeferredSourceCheck(source: directSource, algorithm: header.hashAlgorithm, expected: header.oldHash)
+                : SourceHashCheck(source: directSource, algorithm: header.hashAlgorithm, expected: header.oldHash)
         } else {
             // Verify the whole old image before writing anything.
             try SourceHashCheck.verify(
@@ -403,7 +406,8 @@ public final class DeltaDecoder {
             throw Self.translate(error)
         }
         self.header = header
-        newHasher = BackgroundHasher(try Hasher(header.hashAlgorithm), inline: callerThreadOnly)
+        let hasher = try Hasher(header.hashAlgorithm)
+        newHasher = callerThreadOnly ? hasher : BackgroundHasher(hasher)
     }
 
     /// Tries to read the transform block collected in `pending`: dictionary exponent, raw and

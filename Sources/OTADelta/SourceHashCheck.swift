@@ -2,16 +2,25 @@ internal import Dispatch
 import OTABase
 internal import Synchronization
 
+/// The verdict on the old image's hash with `SourceCheck.concurrent`, asked for by `finish` and
+/// by the first error (`result()`): nil when the image matches the header, else the error the
+/// decoder reports in place of any later one.
+protocol SourceVerdict: AnyObject {
+    func result() -> OTAError?
+    /// Stops the hash at its next piece (the decoder was dropped before its end).
+    func stop()
+}
+
 /// The old image's hash, computed on another thread while the decoder runs (`SourceCheck.concurrent`).
 ///
 /// It reads the source in its own buffer, in order, and compares the digest with the patch
 /// header's. `result()` waits for it: nil when the image matches, else the error the decoder
 /// reports in place of any later one (the old-hash mismatch first, as when the hash ran before
 /// the first output byte).
-final class SourceHashCheck: @unchecked Sendable {
+final class SourceHashCheck: SourceVerdict, @unchecked Sendable {
     // Safe: `source` is only read (DirectDeltaSource reads may run on two threads at once), the
-    // outcome is written once on `queue` before `group` leaves and read only after waiting on it
-    // (deferred: written and read by the decoder's caller only), and `stopped` is atomic.
+    // outcome is written once on `queue` before `group` leaves and read only after waiting on it,
+    // and `stopped` is atomic.
     private let source: any DirectDeltaSource
     private let algorithm: HashAlgorithm
     private let expected: Digest
@@ -21,19 +30,10 @@ final class SourceHashCheck: @unchecked Sendable {
     /// Bytes read and hashed at a time.
     static let piece = 128 << 10
 
-    /// Hashed on the caller's thread, the first time `result()` is asked for (not on another).
-    private let deferred: Bool
-    private var done = false
-
-    /// - Parameter deferred: no thread: the image is hashed by the first `result()`, on its
-    ///   caller's thread, so the verdict and its place among the errors are those of the
-    ///   concurrent check (for a small image, where a thread costs more than the hash).
-    init(source: any DirectDeltaSource, algorithm: HashAlgorithm, expected: Digest, deferred: Bool = false) {
+    init(source: any DirectDeltaSource, algorithm: HashAlgorithm, expected: Digest) {
         self.source = source
         self.algorithm = algorithm
         self.expected = expected
-        self.deferred = deferred
-        if deferred { return }
         group.enter()
         DispatchQueue.global().async {
             self.outcome = self.run()
@@ -41,12 +41,8 @@ final class SourceHashCheck: @unchecked Sendable {
         }
     }
 
-    /// Waits for the hash (deferred: runs it, once); nil when the old image matches the header.
+    /// Waits for the hash; nil when the old image matches the header.
     func result() -> OTAError? {
-        if deferred {
-            if !done { (outcome, done) = (run(), true) }
-            return outcome
-        }
         group.wait()
         return outcome
     }
@@ -57,14 +53,23 @@ final class SourceHashCheck: @unchecked Sendable {
     }
 
     private func run() -> OTAError? {
+        Self.verdict(source: source, algorithm: algorithm, expected: expected) {
+            self.stopped.load(ordering: .relaxed)
+        }
+    }
+
+    /// `verify` of the whole source through a buffer of its own: nil when it matches (or was
+    /// stopped), else the mismatch or read error.
+    static func verdict(
+        source: any DirectDeltaSource, algorithm: HashAlgorithm, expected: Digest, stopped: () -> Bool = { false }
+    ) -> OTAError? {
         // Page-aligned: a copy into 16 bytes past a page boundary is slow (DeltaDecoder.pageAlignment).
-        let buffer = UnsafeMutableRawBufferPointer.allocate(
-            byteCount: Self.piece, alignment: DeltaDecoder.pageAlignment)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: piece, alignment: DeltaDecoder.pageAlignment)
         defer { buffer.deallocate() }
         do throws(OTAError) {
-            try Self.verify(
-                size: source.byteCount, algorithm: algorithm, expected: expected, buffer: buffer,
-                stopped: { self.stopped.load(ordering: .relaxed) }, read: source.read)
+            try verify(
+                size: source.byteCount, algorithm: algorithm, expected: expected, buffer: buffer, stopped: stopped,
+                read: source.read)
             return nil
         } catch {
             return error
@@ -94,4 +99,32 @@ final class SourceHashCheck: @unchecked Sendable {
                 .deltaSourceMismatch, "the old image's \(algorithm.rawValue) does not match the patch's source hash")
         }
     }
+}
+
+/// The old image's hash with no thread (`DeltaDecoder.Threads.callerOnly`): computed on the
+/// caller's thread by the first `result()`, so the verdict and its place among the errors are
+/// those of `SourceHashCheck` (for a small image, where a thread costs more than the hash).
+final class DeferredSourceCheck: SourceVerdict {
+    private let source: any DirectDeltaSource
+    private let algorithm: HashAlgorithm
+    private let expected: Digest
+    /// The verdict, once `result()` has run the hash.
+    private var outcome: OTAError??
+
+    init(source: any DirectDeltaSource, algorithm: HashAlgorithm, expected: Digest) {
+        self.source = source
+        self.algorithm = algorithm
+        self.expected = expected
+    }
+
+    /// Hashes the image the first time; nil when it matches the header.
+    func result() -> OTAError? {
+        if let outcome { return outcome }
+        let verdict = SourceHashCheck.verdict(source: source, algorithm: algorithm, expected: expected)
+        outcome = .some(verdict)
+        return verdict
+    }
+
+    /// Nothing runs until `result()`.
+    func stop() {}
 }

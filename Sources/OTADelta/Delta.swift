@@ -67,28 +67,6 @@ public enum Delta {
         old oldPath: String, patch patchPath: String, output: String, limits: DeltaLimits = DeltaLimits(),
         progress: DeltaProgress? = nil
     ) throws(OTAError) -> DeltaApplyReport {
-        var pipelined: Bool?
-        return try applyPatch(
-            old: oldPath, patch: patchPath, output: output, limits: limits, progress: progress, pipelined: &pipelined)
-    }
-
-    /// Old and new image together at most `oneThreadBytes`, and the patch at most
-    /// `oneThreadPatchBytes`: `applyPatch` decodes on the caller's thread alone
-    /// (`DeltaDecoder.Threads.callerOnly`), not pipelined. There the threads' start and hand-offs
-    /// cost more than the hashing and decoding they would overlap; the decoding grows with the
-    /// patch. Measured on programs from the tuning packages and prefixes of them (loaded machine,
-    /// paired wall ratios): patches of 0.2-48 KB, images of 0.5-4 MiB, 0.68-1.03× the pipelined
-    /// wall, none slower; a 96 KB patch of 2 MiB 0.97-1.07× (undecided), 182 KB of 4 MiB 1.18×
-    /// (slower): docs/PERFORMANCE-LOG.md, "`ota-patch`, small images on one thread".
-    package static let oneThreadBytes: Int64 = 4 << 20
-    package static let oneThreadPatchBytes: Int64 = 64 << 10
-
-    /// `applyPatch`, setting `pipelined` once it has chosen (false: on the caller's thread alone),
-    /// before any error of the decoder's.
-    package static func applyPatch(
-        old oldPath: String, patch patchPath: String, output: String, limits: DeltaLimits = DeltaLimits(),
-        progress: DeltaProgress? = nil, pipelined chosen: inout Bool?
-    ) throws(OTAError) -> DeltaApplyReport {
         let started = ContinuousClock.now
         let source = try FileDeltaSource(path: oldPath)
         let patch = try InputFile(path: patchPath)
@@ -101,22 +79,17 @@ public enum Delta {
         // patch's size, its declared new size says whether the work is small enough for one
         // thread. A header that does not parse goes the pipelined way, whose decoder reports it.
         var count = try patch.read(into: &buffer)
-        var pipelined = true
+        var decoderThreads = DeltaDecoder.Threads.pipelined
         if count >= DeltaPatchHeader.byteCount,
-            let header = try? DeltaPatchHeader.decode(Array(buffer[0..<DeltaPatchHeader.byteCount])),
-            patchSize <= oneThreadPatchBytes, header.newSize <= UInt64(oneThreadBytes),
-            source.byteCount + Int64(header.newSize) <= oneThreadBytes
+            let header = try? DeltaPatchHeader.decode(Array(buffer[0..<DeltaPatchHeader.byteCount]))
         {
-            pipelined = false
+            decoderThreads = threads(oldSize: source.byteCount, newSize: header.newSize, patchSize: patchSize)
         }
-        chosen = pipelined
         // The output is a temporary file renamed into place only after `finish` has checked
         // both hashes: the old image's hash can run beside the decoding (or, on one thread,
         // after it: the same errors in the same order).
         // Pipelined: the writer is used only by the decoder's thread until `finish` returns.
-        let decoder = DeltaDecoder(
-            source: source, limits: limits, sourceCheck: .concurrent, threads: pipelined ? .pipelined : .callerOnly
-        ) {
+        let decoder = DeltaDecoder(source: source, limits: limits, sourceCheck: .concurrent, threads: decoderThreads) {
             (piece: UnsafeRawBufferPointer) throws(OTAError) in
             try writer.write(piece)
         }
@@ -142,6 +115,24 @@ public enum Delta {
             oldSize: Int64(header.oldSize), newSize: Int64(header.newSize), patchSize: patchSize,
             seconds: started.duration(to: .now).seconds, newHash: header.newHash.description)
     }
+
+    /// The decoder's threads for a patch of `patchSize` bytes that rebuilds `newSize` bytes from
+    /// an old image of `oldSize`: on the caller's thread alone (`.callerOnly`) when old and new
+    /// together are at most `oneThreadBytes` and the patch at most `oneThreadPatchBytes`, else
+    /// `.pipelined`. There the threads' start and hand-offs cost more than the hashing and
+    /// decoding they would overlap; the decoding grows with the patch. Measured on programs from
+    /// the tuning packages and prefixes of them (loaded machine, paired wall ratios): patches of
+    /// 0.2-48 KB, images of 0.5-4 MiB, 0.68-1.03× the pipelined wall, none slower; a 96 KB patch
+    /// of 2 MiB 0.97-1.07× (undecided), 182 KB of 4 MiB 1.18× (slower): docs/PERFORMANCE-LOG.md,
+    /// "`ota-patch`, small images on one thread".
+    package static func threads(oldSize: Int64, newSize: UInt64, patchSize: Int64) -> DeltaDecoder.Threads {
+        let small =
+            patchSize <= oneThreadPatchBytes && newSize <= UInt64(oneThreadBytes)
+            && oldSize <= oneThreadBytes - Int64(newSize)
+        return small ? .callerOnly : .pipelined
+    }
+    package static let oneThreadBytes: Int64 = 4 << 20
+    package static let oneThreadPatchBytes: Int64 = 64 << 10
 
     private static func withBuffers<T>(
         _ old: [UInt8], _ new: [UInt8],

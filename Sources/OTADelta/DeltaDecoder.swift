@@ -36,7 +36,7 @@ public final class DeltaDecoder {
         /// is hashed as each piece is handed out and, with `.concurrent`, the old image when
         /// `finish` or an error first needs the verdict, so the errors and their order are those
         /// of `.concurrent`. For a small image, where the threads' start-up and hand-offs cost
-        /// more than the work they would overlap (`Delta.oneThreadBytes`).
+        /// more than the work they would overlap (`Delta.threads(oldSize:newSize:patchSize:)`).
         case callerOnly
         /// Frames and `output` on the caller's thread; the new image hashed on a serial queue
         /// behind it and, with `.concurrent`, the old one on another thread.

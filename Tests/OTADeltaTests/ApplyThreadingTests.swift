@@ -47,29 +47,25 @@ import Testing
         return (old, try header.encoded() + frames.joined(), new)
     }
 
-    /// Applies `patch` to `old` through `Delta.applyPatch` in files; returns whether it ran
-    /// pipelined and its error as `AdversarialPatchTests.Outcome` spells it (nil: applied, and
-    /// the output is `new`). Checks that a failure leaves no file behind.
+    /// Applies `patch` to `old` through `Delta.applyPatch` in files; returns its error as
+    /// `AdversarialPatchTests.Outcome` spells it (nil: applied, and the output is `new`). Checks
+    /// that a failure leaves no file behind.
     static func apply(_ patch: [UInt8], old: [UInt8], new: [UInt8], in directory: TemporaryDirectory, _ name: String)
-        throws -> (pipelined: Bool, error: String?)
+        throws -> String?
     {
         let outputs = directory.appending(name)
         try FileManager.default.createDirectory(atPath: outputs, withIntermediateDirectories: true)
         try Data(old).write(to: URL(fileURLWithPath: outputs + ".old"))
         try Data(patch).write(to: URL(fileURLWithPath: outputs + ".patch"))
-        var pipelined: Bool?
         do throws(OTAError) {
-            _ = try Delta.applyPatch(
-                old: outputs + ".old", patch: outputs + ".patch", output: outputs + "/new", pipelined: &pipelined)
+            _ = try Delta.applyPatch(old: outputs + ".old", patch: outputs + ".patch", output: outputs + "/new")
         } catch {
             #expect(try FileManager.default.contentsOfDirectory(atPath: outputs) == [], "\(name) left a file")
-            return (
-                try #require(pipelined as Bool?, "\(name) failed before choosing"),
-                "\(error.code.rawValue): \(error.message)"
-            )
+            return "\(error.code.rawValue): \(error.message)"
         }
-        #expect(Array(try Data(contentsOf: URL(fileURLWithPath: outputs + "/new"))) == new)
-        return (try #require(pipelined), nil)
+        let same = Array(try Data(contentsOf: URL(fileURLWithPath: outputs + "/new"))) == new
+        #expect(same, "\(name)")
+        return nil
     }
 
     /// The valid patch and hostile versions of it: the first error each gives must be the
@@ -79,15 +75,41 @@ import Testing
         wrongOld[old.count / 2] ^= 1
         let truncated = Array(patch.dropLast(10))
         let wrongHash = try AdversarialPatchTests.resealed(patch) { $0[80] ^= 1 }
+        var badMagic = patch
+        badMagic[0] ^= 1
         return [
             ("valid", patch, old), ("wrong-old", patch, wrongOld), ("truncated", truncated, old),
             // The old image's mismatch is reported in place of the later truncation.
             ("truncated-wrong-old", truncated, wrongOld), ("new-hash", wrongHash, old),
             ("new-hash-wrong-old", wrongHash, wrongOld), ("trailing", patch + [0], old),
+            // The header's own errors.
+            ("header-cut", Array(patch.prefix(DeltaPatchHeader.byteCount - 1)), old), ("bad-magic", badMagic, old),
+            ("short-old", patch, Array(old.dropLast())),
         ]
     }
 
-    @Test func `a small image is applied on one thread and a large one pipelined, with the same errors`() throws {
+    /// Which threads `Delta.applyPatch` (and `Delta.apply`) decode on, at the thresholds' edges.
+    @Test func `small work is decoded on the caller's thread alone and the rest pipelined`() {
+        let (images, patch) = (Delta.oneThreadBytes, Delta.oneThreadPatchBytes)
+        func threads(_ old: Int64, _ new: Int64, _ patch: Int64) -> DeltaDecoder.Threads {
+            Delta.threads(oldSize: old, newSize: UInt64(new), patchSize: patch)
+        }
+        #expect(threads(0, 0, 0) == .callerOnly)
+        #expect(threads(images / 2, images / 2, patch) == .callerOnly)
+        #expect(threads(images / 2, images / 2 + 1, patch) == .pipelined)
+        #expect(threads(images / 2 + 1, images / 2, patch) == .pipelined)
+        #expect(threads(images / 2, images / 2, patch + 1) == .pipelined)
+        #expect(threads(0, images, patch) == .callerOnly)
+        #expect(threads(images, 0, patch) == .callerOnly)
+        #expect(threads(0, images + 1, 1) == .pipelined)
+        #expect(threads(images + 1, 0, 1) == .pipelined)
+        // Sizes no image has (a hostile header's new size) choose, without overflowing.
+        #expect(Delta.threads(oldSize: 1, newSize: .max, patchSize: 1) == .pipelined)
+        #expect(Delta.threads(oldSize: .max, newSize: 1, patchSize: 1) == .pipelined)
+        #expect(Delta.threads(oldSize: 1, newSize: 1, patchSize: .max) == .pipelined)
+    }
+
+    @Test func `small and large images give the sequential decoder's errors whatever the threads`() throws {
         let directory = try TemporaryDirectory("apply-threading")
         let large = try Self.insertPatch()
         // Small images, but a patch with more to decode than the threshold allows (1 MiB of
@@ -96,23 +118,32 @@ import Testing
         let cases = [
             (
                 name: "small", old: AdversarialPatchTests.old, patch: AdversarialPatchTests.patch,
-                new: AdversarialPatchTests.new, pipelined: false
+                new: AdversarialPatchTests.new, threads: DeltaDecoder.Threads.callerOnly
             ),
-            (name: "large", old: large.old, patch: large.patch, new: large.new, pipelined: true),
-            (name: "busy", old: busy.old, patch: busy.patch, new: busy.new, pipelined: true),
+            (name: "large", old: large.old, patch: large.patch, new: large.new, threads: .pipelined),
+            (name: "busy", old: busy.old, patch: busy.patch, new: busy.new, threads: .pipelined),
         ]
         for item in cases {
             let bigImages = Int64(item.old.count + item.new.count) > Delta.oneThreadBytes
             let bigPatch = Int64(item.patch.count) > Delta.oneThreadPatchBytes
-            #expect((bigImages || bigPatch) == item.pipelined, "\(item.name) is on the wrong side of the thresholds")
             #expect(!(bigImages && bigPatch), "\(item.name): only one threshold should decide")
+            let header = try DeltaPatchHeader.decode(item.patch)
+            #expect(
+                Delta.threads(
+                    oldSize: Int64(item.old.count), newSize: header.newSize, patchSize: Int64(item.patch.count))
+                    == item.threads, "\(item.name) is on the wrong side of the thresholds")
             for (variant, patch, old) in try Self.variants(item.patch, old: item.old) {
-                let applied = try Self.apply(patch, old: old, new: item.new, in: directory, item.name + "-" + variant)
-                #expect(applied.pipelined == item.pipelined, "\(item.name) \(variant)")
+                let name = item.name + "-" + variant
                 let sequential = AdversarialPatchTests.outcome(patch, old: old, threads: .sequential)
-                #expect(applied.error == sequential.error, "\(item.name) \(variant)")
-                #expect(
-                    (applied.error == nil) == (variant == "valid"), "\(item.name) \(variant): \(applied.error ?? "")")
+                #expect((sequential.error == nil) == (variant == "valid"), "\(name): \(sequential.error ?? "")")
+                let applied = try Self.apply(patch, old: old, new: item.new, in: directory, name)
+                #expect(applied == sequential.error, "\(name)")
+                // Every mode of the decoder.
+                for threads in DeltaDecoder.Threads.allCases {
+                    let other = AdversarialPatchTests.outcome(patch, old: old, threads: threads)
+                    let same = other == sequential
+                    #expect(same, "\(name) \(threads): \(other.error ?? "applied")")
+                }
             }
         }
     }

@@ -75,16 +75,17 @@ public enum Delta {
         let writer = try AtomicFileWriter(path: output)
         writer.writeback = 1 << 20
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        // The first read holds the header (a patch file is read whole, in full buffers): with the
-        // patch's size, its declared new size says whether the work is small enough for one
-        // thread. A header that does not parse goes the pipelined way, whose decoder reports it.
-        var count = try patch.read(into: &buffer)
-        var decoderThreads = DeltaDecoder.Threads.pipelined
-        if count >= DeltaPatchHeader.byteCount,
-            let header = try? DeltaPatchHeader.decode(Array(buffer[0..<DeltaPatchHeader.byteCount]))
-        {
-            decoderThreads = threads(oldSize: source.byteCount, newSize: header.newSize, patchSize: patchSize)
-        }
+        // The first read holds the header unless the patch is shorter. Decoded here, once (a
+        // malformed one is reported as the decoder reports it), it says with the patch's size
+        // whether the work is small enough for one thread, and is handed to the decoder. A patch
+        // too short for a header is left to the decoder, which reports it from `finish`.
+        var count = try patch.readFully(into: &buffer)
+        let header =
+            count >= DeltaPatchHeader.byteCount
+            ? try DeltaPatchHeader.decode(Array(buffer[0..<DeltaPatchHeader.byteCount])) : nil
+        let decoderThreads =
+            header.map { Self.threads(oldSize: source.byteCount, newSize: $0.newSize, patchSize: patchSize) }
+            ?? .callerOnly
         // The output is a temporary file renamed into place only after `finish` has checked
         // both hashes: the old image's hash can run beside the decoding (or, on one thread,
         // after it: the same errors in the same order).
@@ -93,11 +94,17 @@ public enum Delta {
             (piece: UnsafeRawBufferPointer) throws(OTAError) in
             try writer.write(piece)
         }
+        var start = 0
+        if let header {
+            try decoder.begin(with: header)
+            start = DeltaPatchHeader.byteCount
+        }
         var read: Int64 = 0
         while count > 0 {
             try buffer.withUnsafeBufferPointer { (bytes) throws(OTAError) in
-                try decoder.update(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[0..<count])))
+                try decoder.update(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[start..<count])))
             }
+            start = 0
             read += Int64(count)
             progress?("apply", Double(read) / Double(max(patchSize, 1)))
             do {
@@ -109,11 +116,11 @@ public enum Delta {
                 throw error
             }
         }
-        let header = try decoder.finish()
+        let applied = try decoder.finish()
         try writer.commit()
         return DeltaApplyReport(
-            oldSize: Int64(header.oldSize), newSize: Int64(header.newSize), patchSize: patchSize,
-            seconds: started.duration(to: .now).seconds, newHash: header.newHash.description)
+            oldSize: Int64(applied.oldSize), newSize: Int64(applied.newSize), patchSize: patchSize,
+            seconds: started.duration(to: .now).seconds, newHash: applied.newHash.description)
     }
 
     /// The decoder's threads for a patch of `patchSize` bytes that rebuilds `newSize` bytes from

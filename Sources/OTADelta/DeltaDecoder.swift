@@ -270,18 +270,37 @@ public final class DeltaDecoder {
         do {
             try consume(bytes.assumingMemoryBound(to: UInt8.self))
         } catch {
-            // An op's error in the frame running comes first in the patch; a wrong old image is
-            // reported as such, whatever it made go wrong since.
-            let earlier = executor?.settle()
-            throw sourceHash?.result() ?? earlier ?? error
+            throw reported(error)
         }
     }
 
-    /// Decodes a whole patch held in memory, fed in pieces of `pieceSize` bytes as a stream
-    /// would bring it, then `finish`es.
-    package func decodeAll(_ patch: [UInt8], pieceSize: Int = 64 << 10) throws(OTAError) -> DeltaPatchHeader {
+    /// Takes the patch's header, decoded by the caller from the patch's first
+    /// `DeltaPatchHeader.byteCount` bytes, which are then not fed to `update` (a caller that read
+    /// the header to choose the decoder's `Threads` does not have it decoded twice): the same
+    /// checks, and errors, as `update` reading those bytes.
+    package func begin(with header: DeltaPatchHeader) throws(OTAError) {
+        guard case .header = phase, pending.isEmpty else { preconditionFailure("the header comes first, once") }
+        do {
+            try start(header)
+        } catch {
+            throw reported(error)
+        }
+    }
+
+    /// The error `update` reports for `error`: an op's error in the frame running comes first in
+    /// the patch; a wrong old image is reported as such, whatever it made go wrong since.
+    private func reported(_ error: OTAError) -> OTAError {
+        let earlier = executor?.settle()
+        return sourceHash?.result() ?? earlier ?? error
+    }
+
+    /// Decodes a whole patch held in memory, from `start` on (past a header handed to `begin`),
+    /// fed in pieces of `pieceSize` bytes as a stream would bring it, then `finish`es.
+    package func decodeAll(_ patch: [UInt8], from start: Int = 0, pieceSize: Int = 64 << 10) throws(OTAError)
+        -> DeltaPatchHeader
+    {
         try patch.withUnsafeBufferPointer { (patch) throws(OTAError) in
-            var offset = 0
+            var offset = start
             while offset < patch.count {
                 let end = min(offset + pieceSize, patch.count)
                 try update(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: patch[offset..<end])))
@@ -323,9 +342,8 @@ public final class DeltaDecoder {
                 pending += bytes[index..<(index + take)]
                 index += take
                 if pending.count == DeltaPatchHeader.byteCount {
-                    try start()
+                    try start(try DeltaPatchHeader.decode(pending))
                     pending.removeAll()
-                    phase = header?.hasTransform == true ? .transform : .frameHeader
                 }
             case .transform:
                 // Byte by byte until the block's sizes are read, then the rest at once.
@@ -373,8 +391,9 @@ public final class DeltaDecoder {
         return header
     }
 
-    private func start() throws(OTAError) {
-        let header = try DeltaPatchHeader.decode(pending)
+    /// Checks the header against the limits and the old image, starts the old image's check and
+    /// the stream decoders, and moves on to the transform block or the first frame.
+    private func start(_ header: DeltaPatchHeader) throws(OTAError) {
         let memory = header.dictionarySizes.reduce(UInt64(0)) { $0 + UInt64($1) }
         guard memory <= limits.xzMemoryLimit else {
             throw OTAError(
@@ -408,6 +427,7 @@ public final class DeltaDecoder {
         self.header = header
         let hasher = try Hasher(header.hashAlgorithm)
         newHasher = callerThreadOnly ? hasher : BackgroundHasher(hasher)
+        phase = header.hasTransform ? .transform : .frameHeader
     }
 
     /// Tries to read the transform block collected in `pending`: dictionary exponent, raw and

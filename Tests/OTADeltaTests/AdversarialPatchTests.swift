@@ -120,13 +120,13 @@ import Testing
     }
 
     /// The error code applying `patch` gives (nil: it applies), checking on the way that the
-    /// pipelined decoder, and the one that starts no thread (both hashes on the caller's thread,
-    /// `Delta.applyPatch`'s for small images), hand out the same bytes and fail with the same
-    /// error as the one that runs every frame on the caller's thread.
+    /// pipelined decoder, and the one that starts no thread (both hashes on the caller's thread)
+    /// handed the header as `Delta.applyPatch` does for small images, hand out the same bytes and
+    /// fail with the same error as the sequential one fed the whole patch.
     static func code(_ patch: [UInt8], old: [UInt8] = old, limits: DeltaLimits = DeltaLimits()) -> String? {
         let sequential = outcome(patch, old: old, threads: .sequential, limits: limits)
         let pipelined = outcome(patch, old: old, threads: .pipelined, limits: limits)
-        let oneThread = outcome(patch, old: old, threads: .callerOnly, limits: limits)
+        let oneThread = outcome(patch, old: old, threads: .callerOnly, handsHeader: true, limits: limits)
         #expect(
             pipelined == sequential, "pipelined: \(pipelined.error ?? "applied"), not \(sequential.error ?? "applied")")
         #expect(
@@ -149,7 +149,7 @@ import Testing
         let patch = try craft(streams, newSize: UInt64(expected.count), newHash: newHash)
         let sequential = outcome(patch, old: old, threads: .sequential)
         let pipelined = outcome(patch, old: old, threads: .pipelined)
-        let oneThread = outcome(patch, old: old, threads: .callerOnly)
+        let oneThread = outcome(patch, old: old, threads: .callerOnly, handsHeader: true)
         #expect(sequential.error == nil)
         #expect(pipelined.error == nil)
         #expect(oneThread.error == nil)
@@ -159,8 +159,12 @@ import Testing
         return newHash
     }
 
+    /// Applies `patch` to `old` in memory with a decoder of `threads`, fed in pieces of 4,096
+    /// bytes; with `handsHeader`, as `Delta.applyPatch` does, the header is decoded here and handed
+    /// to the decoder (`begin(with:)`), which is fed the rest.
     static func outcome(
-        _ patch: [UInt8], old: [UInt8], threads: DeltaDecoder.Threads, limits: DeltaLimits = DeltaLimits()
+        _ patch: [UInt8], old: [UInt8], threads: DeltaDecoder.Threads, handsHeader: Bool = false,
+        limits: DeltaLimits = DeltaLimits()
     ) -> Outcome {
         var output: [UInt8] = []
         let decoder = DeltaDecoder(
@@ -169,7 +173,12 @@ import Testing
             (piece: UnsafeRawBufferPointer) throws(OTAError) in output.append(contentsOf: piece)
         }
         do throws(OTAError) {
-            _ = try decoder.decodeAll(patch, pieceSize: 4096)
+            var start = 0
+            if handsHeader, patch.count >= DeltaPatchHeader.byteCount {
+                try decoder.begin(with: try DeltaPatchHeader.decode(Array(patch[0..<DeltaPatchHeader.byteCount])))
+                start = DeltaPatchHeader.byteCount
+            }
+            _ = try decoder.decodeAll(patch, from: start, pieceSize: 4096)
             return Outcome(output: output, error: nil, code: nil)
         } catch {
             return Outcome(output: output, error: "\(error.code.rawValue): \(error.message)", code: error.code.rawValue)

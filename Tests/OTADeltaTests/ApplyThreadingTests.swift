@@ -82,7 +82,7 @@ import Testing
             // The old image's mismatch is reported in place of the later truncation.
             ("truncated-wrong-old", truncated, wrongOld), ("new-hash", wrongHash, old),
             ("new-hash-wrong-old", wrongHash, wrongOld), ("trailing", patch + [0], old),
-            // The header's own errors.
+            // The header's own errors: `applyPatch` decodes it before the decoder is made.
             ("header-cut", Array(patch.prefix(DeltaPatchHeader.byteCount - 1)), old), ("bad-magic", badMagic, old),
             ("short-old", patch, Array(old.dropLast())),
         ]
@@ -138,11 +138,14 @@ import Testing
                 #expect((sequential.error == nil) == (variant == "valid"), "\(name): \(sequential.error ?? "")")
                 let applied = try Self.apply(patch, old: old, new: item.new, in: directory, name)
                 #expect(applied == sequential.error, "\(name)")
-                // Every mode of the decoder.
+                // Every mode, fed the whole patch or handed its header first.
                 for threads in DeltaDecoder.Threads.allCases {
-                    let other = AdversarialPatchTests.outcome(patch, old: old, threads: threads)
-                    let same = other == sequential
-                    #expect(same, "\(name) \(threads): \(other.error ?? "applied")")
+                    for handsHeader in [false, true] {
+                        let other = AdversarialPatchTests.outcome(
+                            patch, old: old, threads: threads, handsHeader: handsHeader)
+                        let same = other == sequential
+                        #expect(same, "\(name) \(threads) handsHeader \(handsHeader): \(other.error ?? "applied")")
+                    }
                 }
             }
         }

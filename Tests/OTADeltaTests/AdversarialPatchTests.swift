@@ -509,9 +509,24 @@ import Testing
         // the control piece's error; before it, the patch is too short.
         let raw = [sizes[0] + 1, sizes[1], sizes[2] - 1, sizes[3]].map { UInt64($0) }
         let whole = try Self.craft(streams, frames: [try Self.frame(streams, rawSizes: raw)], newSize: 100_000)
-        for cut in stride(from: DeltaPatchHeader.byteCount, to: whole.count, by: 997) {
-            let code = Self.code(Array(whole.prefix(cut)))
-            #expect(code == "delta.corrupt" || code == "delta.truncated")
+        // The control piece ends after the header, the frame header's eight sizes and its bytes.
+        var offset = DeltaPatchHeader.byteCount
+        var values: [UInt64] = []
+        while values.count < 8,
+            case .value(let value, let next) = try whole.withUnsafeBufferPointer({ try Varint.read($0, at: offset) })
+        {
+            values.append(value)
+            offset = next
+        }
+        let controlEnd = offset + Int(values[4])
+        let cuts =
+            Array(stride(from: DeltaPatchHeader.byteCount, to: whole.count, by: 997))
+            + [DeltaPatchHeader.byteCount + 1, offset - 1, offset, controlEnd - 1, controlEnd, controlEnd + 1]
+        for cut in cuts {
+            let expected = cut >= controlEnd ? "delta.corrupt" : "delta.truncated"
+            #expect(
+                Self.code(Array(whole.prefix(cut))) == expected,
+                "cut at \(cut), the control piece ends at \(controlEnd)")
         }
         #expect(Self.code(Array(whole.prefix(whole.count - 1))) == "delta.corrupt")
     }

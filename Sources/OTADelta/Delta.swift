@@ -23,16 +23,30 @@ public enum Delta {
         return patch
     }
 
-    /// Applies a patch to an in-memory old image (the old image's hash runs beside the decoding;
-    /// the result is returned only when both hashes match).
+    /// Applies a patch to an in-memory old image (the old image's hash runs beside the decoding,
+    /// or after it for a small image, on the caller's thread; the result is returned only when
+    /// both hashes match).
     public static func apply(old: [UInt8], patch: [UInt8], limits: DeltaLimits = DeltaLimits()) throws(OTAError)
         -> [UInt8]
     {
         var out: [UInt8] = []
-        let decoder = DeltaDecoder(source: MemoryDeltaSource(old), limits: limits, sourceCheck: .concurrent) {
-            (piece: UnsafeRawBufferPointer) throws(OTAError) in out.append(contentsOf: piece)
+        // `threads(oldSize:newSize:patchSize:)` for a small image, else sequential as ever (an
+        // in-memory apply pipelined was not measured). The header is decoded once, here.
+        var threads = DeltaDecoder.Threads.sequential
+        let header =
+            patch.count >= DeltaPatchHeader.byteCount
+            ? try DeltaPatchHeader.decode(Array(patch[0..<DeltaPatchHeader.byteCount])) : nil
+        if let header,
+            Self.threads(oldSize: Int64(old.count), newSize: header.newSize, patchSize: Int64(patch.count))
+                == .callerOnly
+        {
+            threads = .callerOnly
         }
-        _ = try decoder.decodeAll(patch)
+        let decoder = DeltaDecoder(
+            source: MemoryDeltaSource(old), limits: limits, sourceCheck: .concurrent, threads: threads
+        ) { (piece: UnsafeRawBufferPointer) throws(OTAError) in out.append(contentsOf: piece) }
+        if let header { try decoder.begin(with: header) }
+        _ = try decoder.decodeAll(patch, from: header == nil ? 0 : DeltaPatchHeader.byteCount)
         return out
     }
 

@@ -130,7 +130,7 @@ struct DeltaFrameThreadTests {
         log.feeder.withLock { $0 = pthread_self() }
         let session = try OTADeltaApplier().begin(
             source: try Self.sourceSlot(old, in: directory), sourceSize: UInt64(old.count),
-            target: Target(log: log), targetSize: UInt64(new.count))
+            target: Target(log: log), targetSize: UInt64(new.count), patchSize: UInt64(patch.count))
         #expect(Self.apply(session, patch).map { "\($0.code): \($0.message)" } == nil)
         let seen = log.snapshot
         #expect(seen.content == new)
@@ -150,7 +150,7 @@ struct DeltaFrameThreadTests {
         let log = WriteLog()
         let session = try OTADeltaApplier().begin(
             source: try Self.sourceSlot(old, in: directory), sourceSize: UInt64(old.count),
-            target: Target(log: log, failAt: failAt), targetSize: UInt64(new.count))
+            target: Target(log: log, failAt: failAt), targetSize: UInt64(new.count), patchSize: UInt64(patch.count))
         let error = Self.apply(session, patch)
         session.cancel()
         #expect(error?.code == "slot.io")
@@ -160,6 +160,36 @@ struct DeltaFrameThreadTests {
         #expect(seen.writes == failAt && seen.afterFailure == 0, "\(seen.writes) writes")
     }
 
+    /// A small image and patch (`Delta.threads`, as `ota-patch` chooses): the session starts no
+    /// thread of its own, every write is made on the feeding thread, and a wrong source is still
+    /// refused as such.
+    @Test func `a small delta is applied on the installer's thread alone`() throws {
+        let directory = try TemporaryDirectory("delta-one-thread")
+        let old = [UInt8](InstallerFixture.image(size: 1 << 20, seed: 10))
+        var new = old
+        for index in stride(from: 5000, to: new.count, by: 70_000) { new[index] &+= 1 }
+        let patch = try Delta.diff(old: old, new: new)
+        #expect(
+            Delta.threads(oldSize: Int64(old.count), newSize: UInt64(new.count), patchSize: Int64(patch.count))
+                == .callerOnly)
+        let log = WriteLog()
+        log.feeder.withLock { $0 = pthread_self() }
+        let session = try OTADeltaApplier().begin(
+            source: try Self.sourceSlot(old, in: directory), sourceSize: UInt64(old.count),
+            target: Target(log: log), targetSize: UInt64(new.count), patchSize: UInt64(patch.count))
+        #expect(Self.apply(session, patch).map { "\($0.code): \($0.message)" } == nil)
+        let seen = log.snapshot
+        #expect(seen.content == new)
+        #expect(seen.writes >= 4)
+        #expect(seen.offThread == 0, "\(seen.offThread) of \(seen.writes) writes off the feeding thread")
+        var wrong = old
+        wrong[old.count / 2] ^= 1
+        let refused = try OTADeltaApplier().begin(
+            source: try Self.sourceSlot(wrong, in: directory), sourceSize: UInt64(old.count),
+            target: Target(log: WriteLog()), targetSize: UInt64(new.count), patchSize: UInt64(patch.count))
+        #expect(Self.apply(refused, patch)?.code == "delta.source-mismatch")
+    }
+
     @Test func `a patch rebuilding more than the signed size is delta.too-long, nothing written past it`() throws {
         let directory = try TemporaryDirectory("delta-frame-thread")
         let (old, new, patch) = Self.pair
@@ -167,7 +197,7 @@ struct DeltaFrameThreadTests {
         let limit = new.count - 1000
         let session = try OTADeltaApplier().begin(
             source: try Self.sourceSlot(old, in: directory), sourceSize: UInt64(old.count),
-            target: Target(log: log), targetSize: UInt64(limit))
+            target: Target(log: log), targetSize: UInt64(limit), patchSize: UInt64(patch.count))
         let error = Self.apply(session, patch)
         session.cancel()
         #expect(error?.code == "delta.too-long")
@@ -180,7 +210,7 @@ struct DeltaFrameThreadTests {
         old[old.count - 5] ^= 0xFF
         let session = try OTADeltaApplier().begin(
             source: try Self.sourceSlot(old, in: directory), sourceSize: UInt64(old.count),
-            target: Target(log: WriteLog()), targetSize: UInt64(new.count))
+            target: Target(log: WriteLog()), targetSize: UInt64(new.count), patchSize: UInt64(patch.count))
         #expect(Self.apply(session, patch)?.code == "delta.source-mismatch")
     }
 
@@ -197,7 +227,8 @@ struct DeltaFrameThreadTests {
         let log = WriteLog()
         var session: (any DeltaApplySession)? = try OTADeltaApplier().begin(
             source: try Self.sourceSlot(old, in: directory), sourceSize: UInt64(old.count),
-            target: Target(log: log, holdAt: 6, hold: 0.3), targetSize: UInt64(new.count))
+            target: Target(log: log, holdAt: 6, hold: 0.3), targetSize: UInt64(new.count),
+            patchSize: UInt64(patch.count))
         var error: OTAError?
         do throws(OTAError) {
             var offset = 0
@@ -230,13 +261,13 @@ struct DeltaFrameThreadTests {
         var delay: Double = 0
         var verifiesSource: Bool { true }
 
-        func begin(source: any SlotReading, sourceSize: UInt64, target: any SlotWriting, targetSize: UInt64)
-            throws(OTAError) -> any DeltaApplySession
-        {
+        func begin(
+            source: any SlotReading, sourceSize: UInt64, target: any SlotWriting, targetSize: UInt64, patchSize: UInt64
+        ) throws(OTAError) -> any DeltaApplySession {
             try OTADeltaApplier().begin(
                 source: source, sourceSize: sourceSize,
                 target: Target(log: log, next: target, failAt: failAt, delay: delay),
-                targetSize: targetSize)
+                targetSize: targetSize, patchSize: patchSize)
         }
     }
 

@@ -31,9 +31,9 @@ struct DeltaTests {
             }
             func finish() throws(OTAError) -> UInt64 { offset }
         }
-        func begin(source: any SlotReading, sourceSize: UInt64, target: any SlotWriting, targetSize: UInt64)
-            throws(OTAError) -> any DeltaApplySession
-        {
+        func begin(
+            source: any SlotReading, sourceSize: UInt64, target: any SlotWriting, targetSize: UInt64, patchSize: UInt64
+        ) throws(OTAError) -> any DeltaApplySession {
             Session(source: source, target: target)
         }
     }

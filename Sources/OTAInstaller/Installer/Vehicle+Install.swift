@@ -205,7 +205,8 @@ extension Vehicle {
                 // (OTADelta's frames): on any failure it is cancelled, which waits for that
                 // thread, before `writer.stop()` and the caller's `abandon` touch the slot.
                 let session = try applier.begin(
-                    source: sourceDevice, sourceSize: source.size, target: counted, targetSize: image.target.size)
+                    source: sourceDevice, sourceSize: source.size, target: counted, targetSize: image.target.size,
+                    patchSize: image.payload.plainSize)
                 let rebuilt: UInt64
                 do throws(OTAError) {
                     try StagePipeline.run(depth: Self.pipelineDepth, produce: produce) { item throws(OTAError) in

@@ -4,7 +4,8 @@ import OTADelta
 
 /// The installer's delta applier: OTADelta's streaming `DeltaDecoder`, pipelined (each frame's
 /// ops and slot writes on a thread of the decoder's own while the installer's thread decodes the
-/// next frame; `Session`), reading the source image from the active slot by offset and writing
+/// next frame; `Session`) or, for a small image and patch, on the installer's thread alone
+/// (`Delta.threads(oldSize:newSize:patchSize:)`, as `ota-patch` chooses), reading the source image from the active slot by offset and writing
 /// the rebuilt image into the inactive slot in order, each output piece straight from the
 /// decoder's buffer. The decoder checks the source's size
 /// before its first output byte and its hash on a second thread while it decodes (`finish`
@@ -18,16 +19,22 @@ public struct OTADeltaApplier: DeltaApplier {
     /// or `finish` with `delta.source-mismatch`.
     public var verifiesSource: Bool { true }
 
-    public func begin(source: any SlotReading, sourceSize: UInt64, target: any SlotWriting, targetSize: UInt64)
-        throws(OTAError) -> any DeltaApplySession
-    {
+    public func begin(
+        source: any SlotReading, sourceSize: UInt64, target: any SlotWriting, targetSize: UInt64, patchSize: UInt64
+    ) throws(OTAError) -> any DeltaApplySession {
         let old: any DeltaSource =
             if let device = source as? SlotDevice {
                 DeviceDeltaSource(device: device, size: sourceSize)
             } else {
                 SlotDeltaSource(slot: source, size: sourceSize)
             }
-        return Session(source: old, target: target, targetSize: targetSize)
+        // The signed sizes: a patch whose header declares another new size fails (`deltaTooLong`,
+        // `deltaShortOutput`) whichever threads it runs on. Sizes past Int64 go pipelined.
+        let threads =
+            sourceSize <= UInt64(Int64.max) && patchSize <= UInt64(Int64.max)
+            ? Delta.threads(oldSize: Int64(sourceSize), newSize: targetSize, patchSize: Int64(patchSize))
+            : .pipelined
+        return Session(source: old, target: target, targetSize: targetSize, threads: threads)
     }
 
     /// The first `size` bytes of any readable slot, as OTADelta's old image (the decoder copies
@@ -72,8 +79,9 @@ public struct OTADeltaApplier: DeltaApplier {
         }
     }
 
-    /// One patch being applied. The decoder is pipelined: each frame's ops run on a thread of the
-    /// decoder's own and `Output.write` and everything below it (the installer's
+    /// One patch being applied. On `.callerOnly` (a small image) the decoder runs every frame,
+    /// both hashes and every write in `consume` and `finish`, on the installer's thread. Pipelined,
+    /// each frame's ops run on a thread of the decoder's own and `Output.write` and everything below it (the installer's
     /// `CountingSlotWriter`, `ReadBackSlotWriter`, `SlotDevice`) on a second one, one piece at a
     /// time and in order, while the installer's thread decodes the payload and calls `consume`
     /// with the next bytes. Why that is safe:
@@ -127,12 +135,13 @@ public struct OTADeltaApplier: DeltaApplier {
             }
         }
 
-        init(source: any DeltaSource, target: any SlotWriting, targetSize: UInt64) {
+        init(source: any DeltaSource, target: any SlotWriting, targetSize: UInt64, threads: DeltaDecoder.Threads) {
             let box = Output(target: target, limit: targetSize)
             self.box = box
-            // The source hashed beside the decoding: the slot written is switched to only after
-            // `finish` (which waits for that hash) and the installer's read-back check.
-            decoder = DeltaDecoder(source: source, sourceCheck: .concurrent, threads: .pipelined) {
+            // The source hashed beside the decoding (or, on one thread, after it): the slot written
+            // is switched to only after `finish` (which waits for that hash) and the installer's
+            // read-back check.
+            decoder = DeltaDecoder(source: source, sourceCheck: .concurrent, threads: threads) {
                 (bytes: UnsafeRawBufferPointer) throws(OTAError) in try box.write(bytes)
             }
         }

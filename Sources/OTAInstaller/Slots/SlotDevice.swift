@@ -137,8 +137,12 @@ public protocol DeltaApplier: Sendable {
     /// read back, matches the signed target hash.
     var verifiesSource: Bool { get }
 
-    func begin(source: any SlotReading, sourceSize: UInt64, target: any SlotWriting, targetSize: UInt64)
-        throws(OTAError) -> any DeltaApplySession
+    /// Starts applying a patch of `patchSize` bytes (the signed size of the payload, which the
+    /// installer enforces as it decodes it) that rebuilds `targetSize` bytes from the source's
+    /// first `sourceSize`.
+    func begin(
+        source: any SlotReading, sourceSize: UInt64, target: any SlotWriting, targetSize: UInt64, patchSize: UInt64
+    ) throws(OTAError) -> any DeltaApplySession
 }
 
 extension DeltaApplier {

@@ -64,6 +64,18 @@ import Testing
         return try header.encoded() + body.joined() + trailing
     }
 
+    /// The encoded header of a hand-built patch rebuilding `new` from `old` (SHA-256 of both) whose
+    /// frames hold `bodySize` stream bytes in all.
+    static func header(old: [UInt8], new: [UInt8], bodySize: UInt64, dictionaries: [UInt32] = dictionaries) throws
+        -> [UInt8]
+    {
+        try DeltaPatchHeader(
+            hashAlgorithm: .sha256, oldSize: UInt64(old.count), newSize: UInt64(new.count), bodySize: bodySize,
+            dictionarySizes: dictionaries, oldHash: try Hasher.hash(.sha256, old),
+            newHash: try Hasher.hash(.sha256, new)
+        ).encoded()
+    }
+
     /// The streams of a one-frame patch, decoded (to mutate them).
     static func streams(of patch: [UInt8]) throws -> Streams {
         let header = try DeltaPatchHeader.decode(patch)

@@ -40,11 +40,7 @@ import Testing
                     control: [DeltaOperation.insertCode] + AdversarialPatchTests.varint(UInt64(bytes.count)),
                     inserts: bytes))
         }
-        let header = DeltaPatchHeader(
-            hashAlgorithm: .sha256, oldSize: UInt64(old.count), newSize: UInt64(new.count), bodySize: bodySize,
-            dictionarySizes: AdversarialPatchTests.dictionaries, oldHash: try Hasher.hash(.sha256, old),
-            newHash: try Hasher.hash(.sha256, new))
-        return (old, try header.encoded() + frames.joined(), new)
+        return (old, try AdversarialPatchTests.header(old: old, new: new, bodySize: bodySize) + frames.joined(), new)
     }
 
     /// Applies `patch` to `old` through `Delta.applyPatch` in files; returns its error as

@@ -113,11 +113,9 @@ import Testing
         }
         try writer.finish(sink: sink)
         #expect(writer.insertsCoding == .lowContext)
-        let header = DeltaPatchHeader(
-            hashAlgorithm: .sha256, oldSize: UInt64(old.count), newSize: UInt64(new.count),
-            bodySize: writer.totalRawBytes, dictionarySizes: settings.map(\.dictionarySize),
-            oldHash: try Hasher.hash(.sha256, old), newHash: try Hasher.hash(.sha256, new))
-        let patch = try header.encoded() + body
+        let header = try AdversarialPatchTests.header(
+            old: old, new: new, bodySize: writer.totalRawBytes, dictionaries: settings.map(\.dictionarySize))
+        let patch = header + body
         #expect(try Self.insertsProperties(patch) == 1)
         #expect(try Delta.apply(old: old, patch: patch) == new)
     }

@@ -66,15 +66,11 @@ struct PatchReadFailureTests {
         }
         try add(adds)
         for index in 0..<2 { try insert(RoundTripTests.random(256 << 10, seed: 76 + UInt64(index))) }
-        let header = DeltaPatchHeader(
-            hashAlgorithm: .sha256, oldSize: UInt64(old.count), newSize: UInt64(new.count),
-            bodySize: bodySize,
-            dictionarySizes: AdversarialPatchTests.dictionaries, oldHash: try Hasher.hash(.sha256, old),
-            newHash: try Hasher.hash(.sha256, new))
+        let header = try AdversarialPatchTests.header(old: old, new: new, bodySize: bodySize)
         let frameEnds = frames.indices.map { index in
             DeltaPatchHeader.byteCount + frames[...index].reduce(0) { $0 + $1.count }
         }
-        return (old, try header.encoded() + frames.joined(), new, frameEnds)
+        return (old, header + frames.joined(), new, frameEnds)
     }
 
     @Test func `a patch whose read fails midway is reported as that read's error and leaves nothing`() throws {

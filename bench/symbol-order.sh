@@ -29,7 +29,7 @@ profile 2-help --help
 profile 3-missing /nonexistent /nonexistent -o "$WORK/new"
 profile 4-refused "$CORPUS/postgres-amd64.old" "$PATCHES/librsvg-amd64.ota" -o "$WORK/new"
 n=5
-# generator (1 MiB) is small enough to be applied on one thread (Delta.oneThreadBytes): its
+# generator (1 MiB) is small enough to be applied on one thread (Delta.threads): its
 # functions too.
 for pair in postgres-amd64 postgres-arm64 librsvg-amd64 containerd-arm64 generator; do
     profile "$n-$pair" "$CORPUS/$pair.old" "$PATCHES/$pair.ota" -o "$WORK/new"

@@ -6,11 +6,13 @@
 # `apt-get download` into CORPUS/deb (once; arm64 needs `dpkg --add-architecture arm64`, added
 # here), unpacks them with `dpkg-deb -x` and copies the file to CORPUS/NAME-ARCH.old and .new.
 # A version Debian no longer publishes skips its pair with a note. Sets DEBIAN_PAIRS to the
-# names of the pairs present.
+# names of the pairs present. A package "OLD,NEW" names the old and the new version's packages
+# when the name changed between releases (a library's soname in it). apt-get honours
+# APT_CONFIG, so a caller can point it at suites the machine's sources do not list.
 debian_pairs() {
     local corpus=$1 arches=$2
     shift 2
-    local deb=$corpus/deb arch entry name package vold vnew path side version tree work found
+    local deb=$corpus/deb arch entry name package vold vnew path side version tree work found pkg
     mkdir -p "$deb"
     if [[ " $arches " == *" arm64 "* ]] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
         dpkg --add-architecture arm64
@@ -22,15 +24,15 @@ debian_pairs() {
             read -r name package vold vnew path <<<"$entry"
             case $arch in amd64) path=${path//TRIPLET/x86_64-linux-gnu} ;; arm64) path=${path//TRIPLET/aarch64-linux-gnu} ;; esac
             for side in old new; do
-                version=$vold
-                [ $side = new ] && version=$vnew
-                tree=$deb/$package-$arch-$side
+                version=$vold pkg=${package%,*}
+                [ $side = new ] && version=$vnew pkg=${package#*,}
+                tree=$deb/$pkg-$arch-$side
                 if [ ! -d "$tree" ]; then
                     work=$(mktemp -d "$deb/dl.XXXXXX")
-                    if (cd "$work" && apt-get download -qq "$package:$arch=$version" >/dev/null 2>&1); then
+                    if (cd "$work" && apt-get download -qq "$pkg:$arch=$version" >/dev/null 2>&1); then
                         dpkg-deb -x "$work"/*.deb "$tree"
                     else
-                        echo "note: $package:$arch=$version is not downloadable any more; pair $name-$arch skipped" >&2
+                        echo "note: $pkg:$arch=$version is not downloadable any more; pair $name-$arch skipped" >&2
                     fi
                     rm -rf "$work"
                 fi

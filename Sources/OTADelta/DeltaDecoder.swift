@@ -754,6 +754,10 @@ public final class DeltaDecoder {
             try reserve(Int(length))
             (out.baseAddress! + outCount).update(
                 from: frame.inserts.baseAddress! + frame.insertsCursor, count: Int(length))
+            if let filter = header.insertsFilter {
+                InsertsFilter.apply(
+                    filter, out.baseAddress! + outCount, count: Int(length), offset: written, encode: false)
+            }
             outCount += Int(length)
             frame.insertsCursor += Int(length)
             written += length

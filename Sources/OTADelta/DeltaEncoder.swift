@@ -146,6 +146,14 @@ struct DeltaEncoder {
         var stream = OpStreamWriter(old: old, new: new, writer: writer)
         stream.prediction = prediction
         stream.maskedMatching = analysis != nil
+        // A trial decides whether the filter pays: on the first inserted bytes when every op is
+        // known (the transform's matching), else (the ops stream out) on the new image's start.
+        var insertsFilter = options.filterInserts ? ELFLayout.architecture(of: new) : nil
+        if let architecture = insertsFilter {
+            let ops = analysis != nil ? allOps : [.insert(length: min(new.count, InsertsFilter.sampleBytes))]
+            if !(try InsertsFilter.pays(architecture, ops: ops, new: new)) { insertsFilter = nil }
+        }
+        stream.insertsFilter = insertsFilter
         var written = 0
         // With the transform, matching is over when the ops are written: the images are read
         // only around the writer's position, so they are dropped from memory every MiB (the
@@ -173,6 +181,7 @@ struct DeltaEncoder {
             hashAlgorithm: options.hashAlgorithm, oldSize: UInt64(old.count), newSize: UInt64(new.count),
             bodySize: writer.totalRawBytes, dictionarySizes: settings.map(\.dictionarySize), oldHash: oldHash!,
             newHash: newHash!)
+        header.insertsFilter = insertsFilter
         if transform != nil {
             header.version =
                 analysis?.pairs == true ? DeltaPatchHeader.pairedVersion : DeltaPatchHeader.transformVersion

@@ -34,6 +34,10 @@ public struct DeltaOptions: Sendable {
     /// only when the old image holds AArch64 code); off, AArch64 patches are format 3, which
     /// decoders older than format 4 read.
     public var pairAArch64References = true
+    /// Write inserted code's relative fields absolute by their new-image offset (body coding 3
+    /// for AArch64, 4 for x86-64, `InsertsFilter`) when the new image is an ELF file of that
+    /// instruction set and a trial on the first inserted MiB says it pays; off, coding 2.
+    public var filterInserts = true
     /// Most address map entries the transform may carry (the decoder's default limit).
     public var maxTransformMapEntries = DeltaLimits().maxTransformMapEntries
     /// Tests: write the transform block even when its predictions do not pay for it.

@@ -18,6 +18,11 @@ public struct DeltaPatchHeader: Sendable, Equatable {
     public static let byteCount = 108
     /// `compression` value for a body of four raw LZMA2 streams interleaved in frames.
     static let compressionFramedLZMA2: UInt8 = 2
+    /// `compression` values for the same body with inserted code's relative fields made
+    /// absolute by their new-image offset (`InsertsFilter`): AArch64 BL and ADRP words (3),
+    /// x86-64 branches and RIP-relative operands (4).
+    static let compressionFilteredAArch64: UInt8 = 3
+    static let compressionFilteredX86: UInt8 = 4
     /// The streams never need more than 24 bytes per output byte (a 1-byte ADD: code, two
     /// 10-byte varints, a run token and the byte); 32 leaves room, and a larger declared body is
     /// refused before decoding starts.
@@ -36,6 +41,10 @@ public struct DeltaPatchHeader: Sendable, Equatable {
     public var dictionarySizes: [UInt32]
     public var oldHash: Digest
     public var newHash: Digest
+    /// The inserted bytes' relative fields are absolute for this instruction set (body
+    /// compression 3 or 4): the decoder makes them relative again by their new-image offset
+    /// (`InsertsFilter`); nil: body compression 2.
+    public var insertsFilter: ReferenceArchitecture?
 
     public init(
         hashAlgorithm: HashAlgorithm, oldSize: UInt64, newSize: UInt64, bodySize: UInt64,
@@ -57,7 +66,11 @@ public struct DeltaPatchHeader: Sendable, Equatable {
         var out = Self.magic
         out.appendLittleEndian(version)
         out.append(Self.code(for: hashAlgorithm))
-        out.append(Self.compressionFramedLZMA2)
+        switch insertsFilter {
+        case nil: out.append(Self.compressionFramedLZMA2)
+        case .aarch64: out.append(Self.compressionFilteredAArch64)
+        case .x86_64: out.append(Self.compressionFilteredX86)
+        }
         for size in dictionarySizes {
             guard size.nonzeroBitCount == 1, Self.dictionaryExponents.contains(UInt8(size.trailingZeroBitCount)) else {
                 throw OTAError(.deltaDictionary, "a patch stream dictionary must be a power of two, 4 KiB...256 MiB")
@@ -94,7 +107,12 @@ public struct DeltaPatchHeader: Sendable, Equatable {
         guard let algorithm = algorithm(for: bytes[10]) else {
             throw OTAError(.deltaHeaderInvalid, "unknown hash algorithm code \(bytes[10]) in delta patch header")
         }
-        guard bytes[11] == compressionFramedLZMA2 else {
+        let insertsFilter: ReferenceArchitecture?
+        switch bytes[11] {
+        case compressionFramedLZMA2: insertsFilter = nil
+        case compressionFilteredAArch64: insertsFilter = .aarch64
+        case compressionFilteredX86: insertsFilter = .x86_64
+        default:
             throw OTAError(.deltaHeaderInvalid, "unknown body compression code \(bytes[11]) in delta patch header")
         }
         var dictionarySizes: [UInt32] = []
@@ -121,6 +139,7 @@ public struct DeltaPatchHeader: Sendable, Equatable {
             dictionarySizes: dictionarySizes, oldHash: Digest(algorithm: algorithm, bytes: Array(bytes[40..<72])),
             newHash: Digest(algorithm: algorithm, bytes: Array(bytes[72..<104])))
         header.version = version
+        header.insertsFilter = insertsFilter
         return header
     }
 

@@ -11,6 +11,19 @@ enum ELFLayout {
     /// programs never share addresses.
     static func base(_ k: Int) -> UInt64 { UInt64(k) << 40 }
 
+    /// The instruction set of `image` when it is a 64-bit little-endian x86-64 or AArch64 ELF
+    /// file (its header alone).
+    static func architecture(of image: UnsafeBufferPointer<UInt8>) -> ReferenceArchitecture? {
+        guard image.count >= 64, image[0] == 0x7F, image[1] == 0x45, image[2] == 0x4C, image[3] == 0x46,
+            image[4] == 2, image[5] == 1
+        else { return nil }
+        switch UInt16(image[18]) | UInt16(image[19]) << 8 {
+        case machineX86_64: return .x86_64
+        case machineAArch64: return .aarch64
+        default: return nil
+        }
+    }
+
     /// Regions of every ELF program in `image`, sorted by file offset, not overlapping.
     static func regions(in image: UnsafeBufferPointer<UInt8>) -> [ReferenceTransform.Region] {
         if let whole = program(in: image, at: 0, base: 0) { return clean(whole, size: image.count) }

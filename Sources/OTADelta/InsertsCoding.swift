@@ -62,7 +62,15 @@ struct InsertsCoding: Equatable, Sendable {
         return settings
     }
 
-    private static func compressedSize(_ bytes: [UInt8], settings: LZMA2Settings, coding: InsertsCoding)
+    /// The trial's dictionary for `count` bytes: the smallest power of two from 4 KiB that holds
+    /// them, at most 8 MiB.
+    static func dictionary(for count: Int) -> UInt32 {
+        var size: UInt32 = 4096
+        while Int(size) < count && size < 8 << 20 { size <<= 1 }
+        return size
+    }
+
+    static func compressedSize(_ bytes: [UInt8], settings: LZMA2Settings, coding: InsertsCoding)
         throws(OTAError) -> Int
     {
         let encoder = try LZMA2StreamEncoder(coding.applied(to: settings))

@@ -23,6 +23,9 @@ struct OpStreamWriter {
     /// The ops were matched on images with reference fields cleared: a COPY may then be equal
     /// only masked, and is written as an ADD (with or without prediction).
     var maskedMatching = false
+    /// Inserted code's relative fields are written absolute for this instruction set
+    /// (`InsertsFilter`, body coding 3 or 4).
+    var insertsFilter: ReferenceArchitecture?
     private var oldCursor = 0
     private(set) var newPosition = 0
 
@@ -83,7 +86,16 @@ struct OpStreamWriter {
                 let piece = min(length - done, PatchFrame.maxOpLength)
                 writer.append(.control, DeltaOperation.insertCode)
                 writer.appendVarint(.control, UInt64(piece))
-                writer.append(.inserts, UnsafeBufferPointer(rebasing: new[newPosition..<(newPosition + piece)]))
+                if let insertsFilter {
+                    var bytes = Array(new[newPosition..<(newPosition + piece)])
+                    bytes.withUnsafeMutableBufferPointer {
+                        InsertsFilter.apply(
+                            insertsFilter, $0.baseAddress!, count: piece, offset: Int64(newPosition), encode: true)
+                    }
+                    bytes.withUnsafeBufferPointer { writer.append(.inserts, $0) }
+                } else {
+                    writer.append(.inserts, UnsafeBufferPointer(rebasing: new[newPosition..<(newPosition + piece)]))
+                }
                 newPosition += piece
                 done += piece
                 statistics.operations += 1

@@ -16,6 +16,8 @@ let usage = """
       --[no-]extreme             xz extreme mode (default off)
       --[no-]exec-transform      predict x86-64/AArch64 ELF references (format 3; default on)
       --[no-]aarch64-pairs       pair AArch64 ADRPs with their uses (format 4; default on)
+      --[no-]filter-inserts      inserted code's branch targets made absolute (body coding
+                                 3/4; default on, for an ELF new image when a trial says so)
       --json                     print the result (or the error) as JSON on standard output
       --progress auto|bar|json|none
                                  progress on standard error: auto (a bar on a terminal, unless
@@ -86,6 +88,9 @@ struct Arguments {
             case "--aarch64-pairs", "--no-aarch64-pairs":
                 try flag()
                 options.pairAArch64References = name == "--aarch64-pairs"
+            case "--filter-inserts", "--no-filter-inserts":
+                try flag()
+                options.filterInserts = name == "--filter-inserts"
             case "--json":
                 try flag()
                 json = true

@@ -11,7 +11,8 @@ import OTADelta
 /// - 2: as 1, and the body is built here: the input gives each frame's four raw streams
 ///      (ops, runs, differences, inserts), and optionally a format-3 or -4 reference transform block,
 ///      which are LZMA2-compressed as the encoder does, so the op interpreter (ADDP prediction
-///      included) is fuzzed.
+///      included) is fuzzed, and optionally body compression 3 or 4 (inserted AArch64 or x86-64
+///      code filtered), so the inserts filter's inverse runs on the INSERT bytes.
 struct DeltaTarget: FuzzTarget {
     static let name = "delta"
     static let summary =
@@ -89,7 +90,8 @@ struct DeltaTarget: FuzzTarget {
     /// hash right unless the input's flags say otherwise. With `body` nil the rest of the input
     /// is the body and its size comes from the input too.
     private func header(
-        _ reader: inout FuzzInput, body: (bytes: [UInt8], rawSize: UInt64)?, version defaultVersion: UInt16 = 2
+        _ reader: inout FuzzInput, body: (bytes: [UInt8], rawSize: UInt64)?, version defaultVersion: UInt16 = 2,
+        compression defaultCompression: UInt8 = 2
     )
         throws(OTAError) -> [UInt8]
     {
@@ -99,7 +101,7 @@ struct DeltaTarget: FuzzTarget {
         out += [UInt8(truncatingIfNeeded: version), UInt8(truncatingIfNeeded: version >> 8)]
         let algorithmCode: UInt8 = flags & 2 != 0 ? reader.byte() : 1 + reader.byte() % 2
         out.append(algorithmCode)
-        out.append(flags & 4 != 0 ? reader.byte() : 2)
+        out.append(flags & 4 != 0 ? reader.byte() : defaultCompression)
         for _ in 0..<4 { out.append(flags & 8 != 0 ? reader.byte() : 12) }
         let oldSize: UInt64 = flags & 16 != 0 ? reader.integer(UInt64.self) : UInt64(Self.old.count)
         let newSize = UInt64(reader.integer(UInt16.self))
@@ -122,7 +124,8 @@ struct DeltaTarget: FuzzTarget {
 
     /// A header and a body of frames built from raw streams in the input: an options byte (bit 0:
     /// a reference transform block, its raw bytes from the input; bit 1 with it: format 4, AArch64
-    /// ADRP pairs, else format 3), the frame count,
+    /// ADRP pairs, else format 3; bit 2: body compression 3, inserted AArch64 code filtered, or 4,
+    /// x86-64, with bit 3), the frame count,
     /// 48 bytes for `header`, then per frame four raw streams (length byte, multiplier byte,
     /// bytes), each LZMA2-compressed as the encoder does.
     private func framed(_ reader: inout FuzzInput) throws(OTAError) -> [UInt8] {
@@ -155,7 +158,8 @@ struct DeltaTarget: FuzzTarget {
             rawTotal += raw.reduce(0) { $0 + UInt64($1.count) }
         }
         let version: UInt16 = options & 1 == 0 ? 2 : options & 2 == 0 ? 3 : 4
-        return try header(&headerInput, body: (body, rawTotal), version: version)
+        let compression: UInt8 = options & 4 == 0 ? 2 : options & 8 == 0 ? 3 : 4
+        return try header(&headerInput, body: (body, rawTotal), version: version, compression: compression)
     }
 
     /// `bytes` through `encoder`, sync-flushed: one piece, as the patch writer emits it.

@@ -305,6 +305,18 @@ struct SeedMaker {
                 options: 3, newSize: 3105, transform: transformBlock(architecture: 2),
                 streams: [predicted, predictedRuns, differences, inserts]),
             DeltaTarget.name, "mode2-transform-pairs")
+        // Body compression 3 and 4: the same ops inserting a BL and an ADRP word (AArch64), a
+        // call and a RIP-relative load (x86-64), made absolute by the inserts filter.
+        let code: [UInt8] = [0x10, 0, 0, 0x94, 0x01, 0, 0, 0x90, 0xE8, 0x10, 0, 0, 0, 0x48, 0x8B, 0x05, 0, 1, 0, 0]
+        var codeControl = control
+        codeControl[5] = UInt8(code.count)
+        for (options, name) in [(UInt8(4), "mode2-inserts-aarch64"), (12, "mode2-inserts-x86")] {
+            try save(
+                Self.mode2(
+                    options: options, newSize: UInt16(1100 + code.count), transform: [],
+                    streams: [codeControl, runs, differences, code]),
+                DeltaTarget.name, name)
+        }
     }
 
     /// A mode-2 delta seed: options, one frame, the header input (flags 0, SHA-256, `newSize`),

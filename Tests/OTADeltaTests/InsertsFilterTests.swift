@@ -1,0 +1,205 @@
+import OTACore
+import OTATestSupport
+import Testing
+
+@testable import OTADelta
+
+/// Body codings 3 and 4: inserted AArch64 BL and ADRP words, x86-64 branches and RIP-relative
+/// operands made absolute by their new-image offset (`InsertsFilter`). The filter must be a
+/// bijection on any bytes at any offset, pay on new code, and a hostile coding byte must only
+/// ever make a wrong image, which the new hash refuses.
+@Suite struct InsertsFilterTests {
+    /// Words: BLs and ADRPs to a few targets from many places, between filler words.
+    static func code(_ words: Int, seed: UInt64) -> [UInt8] {
+        var generator = SeededGenerator(seed: seed)
+        var out: [UInt8] = []
+        for k in 0..<words {
+            let roll = generator.next() % 4
+            let target = UInt32(generator.next() % 16) * 4096 + 0x40_0000
+            let pc = UInt32(k * 4)
+            let word: UInt32
+            switch roll {
+            case 0: word = 0x9400_0000 | ((target &- pc) >> 2) & 0x03FF_FFFF
+            case 1:
+                let pages = (target >> 12 &- pc >> 12) & 0x1F_FFFF
+                word = 0x9000_0000 | (pages & 3) << 29 | (pages >> 2) << 5 | UInt32(generator.next() % 31)
+            default: word = [0xD503_201F, 0xF940_0000, 0x9100_0000 | UInt32(k % 64)][Int(generator.next() % 3)]
+            }
+            withUnsafeBytes(of: word.littleEndian) { out += $0 }
+        }
+        return out
+    }
+
+    /// x86-64 code: calls, jumps, conditional jumps and RIP-relative loads to a few targets
+    /// from many places, between filler instructions.
+    static func x86Code(_ count: Int, seed: UInt64) -> [UInt8] {
+        var generator = SeededGenerator(seed: seed)
+        var out: [UInt8] = []
+        while out.count < count {
+            let target = Int32(generator.next() % 16) * 4096 + 0x40_0000
+            let roll = generator.next() % 5
+            let prefix: [UInt8] =
+                switch roll {
+                case 0: [0xE8]
+                case 1: [0x0F, 0x84]
+                case 2: [0x48, 0x8B, 0x05]
+                case 3: [0x48, 0x8D, 0x0D]
+                default: [0x48, 0x89, 0xC7, 0x90]
+                }
+            out += prefix
+            if roll < 4 {
+                let relative = target &- Int32(out.count + 4)
+                withUnsafeBytes(of: relative.littleEndian) { out += $0 }
+            }
+        }
+        return Array(out.prefix(count))
+    }
+
+    /// `bytes` with an AArch64 (183) or x86-64 (62) ELF file header (the encoder's test for
+    /// the filter).
+    static func elf(_ bytes: [UInt8], machine: UInt8 = 183) -> [UInt8] {
+        var out = bytes
+        out.replaceSubrange(
+            0..<20, with: [0x7F, 0x45, 0x4C, 0x46, 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, machine, 0])
+        return out
+    }
+
+    static func aarch64(_ bytes: [UInt8]) -> [UInt8] { elf(bytes) }
+
+    static func filter(
+        _ bytes: inout [UInt8], _ architecture: ReferenceArchitecture, count: Int? = nil, offset: Int64, encode: Bool
+    ) {
+        bytes.withUnsafeMutableBufferPointer {
+            InsertsFilter.apply(
+                architecture, $0.baseAddress!, count: count ?? $0.count, offset: offset, encode: encode)
+        }
+    }
+
+    @Test(arguments: [ReferenceArchitecture.aarch64, .x86_64])
+    func `the filter undoes itself on any bytes at any offset`(_ architecture: ReferenceArchitecture) {
+        for seed in UInt64(1)...6 {
+            let code = architecture == .aarch64 ? Self.code(600, seed: seed) : Self.x86Code(2400, seed: seed)
+            let original = RoundTripTests.random(4099, seed: seed) + code + [0xE8, 0, 0, 0xFF, 0xFF, 0x0F, 0x85]
+            for offset in [Int64(0), 1, 2, 3, 4096, 0x7FFF_FFFF_FFFF_0001, Int64.max - 5000] {
+                var bytes = original
+                Self.filter(&bytes, architecture, offset: offset, encode: true)
+                #expect(bytes != original, "seed \(seed) offset \(offset): nothing converted")
+                Self.filter(&bytes, architecture, offset: offset, encode: false)
+                #expect(bytes == original, "seed \(seed) offset \(offset)")
+            }
+        }
+    }
+
+    @Test func `x86-64 calls to one target read the same once filtered, and only whole operands convert`() {
+        var bytes = [UInt8](repeating: 0x90, count: 0x3000)
+        func call(_ at: Int, _ target: Int32) {
+            bytes[at] = 0xE8
+            withUnsafeBytes(of: (target - Int32(at + 5)).littleEndian) {
+                bytes.replaceSubrange(at + 1..<at + 5, with: $0)
+            }
+        }
+        call(0x10, 0x2800)
+        call(0x1800, 0x2800)
+        bytes[0x2FFC] = 0xE8  // its operand would end past the op: left as it is
+        bytes[0x2FFD..<0x3000] = [0, 0, 0]
+        let before = bytes
+        Self.filter(&bytes, .x86_64, offset: 0x40_0000, encode: true)
+        #expect(bytes[0x11..<0x15] == bytes[0x1801..<0x1805])
+        #expect(bytes[0x2FFC...] == before[0x2FFC...])
+        // An operand whose last byte is neither 00 nor FF is not a near target: left as it is.
+        var far: [UInt8] = [0xE8, 1, 2, 3, 0x40, 0x90]
+        Self.filter(&far, .x86_64, offset: 0, encode: true)
+        #expect(far == [0xE8, 1, 2, 3, 0x40, 0x90])
+    }
+
+    @Test func `calls and page references to one target read the same once filtered`() {
+        // BL at 0x100 and 0x2000 to 0x8000; ADRP at 0x1000 and 0x5000 to page 0x9000.
+        var bytes = [UInt8](repeating: 0, count: 0x6000)
+        func put(_ at: Int, _ word: UInt32) {
+            withUnsafeBytes(of: word.littleEndian) { bytes.replaceSubrange(at..<at + 4, with: $0) }
+        }
+        put(0x100, 0x9400_0000 | (0x8000 - 0x100) >> 2)
+        put(0x2000, 0x9400_0000 | (0x8000 - 0x2000) >> 2)
+        put(0x1000, 0x9000_0000 | 0 << 29 | (8 >> 2) << 5 | 3)  // 8 pages ahead
+        put(0x5000, 0x9000_0000 | 0 << 29 | (4 >> 2) << 5 | 3)  // 4 pages ahead
+        Self.filter(&bytes, .aarch64, offset: 0, encode: true)
+        #expect(bytes[0x100..<0x104] == bytes[0x2000..<0x2004])
+        #expect(bytes[0x1000..<0x1004] == bytes[0x5000..<0x5004])
+        // Only words whose 4 bytes lie in the op: the last 3 bytes never change.
+        var tail = [UInt8](repeating: 0, count: 7)
+        tail[3] = 0x94
+        let before = tail
+        Self.filter(&tail, .aarch64, offset: 1, encode: true)
+        #expect(tail == before)
+    }
+
+    @Test(arguments: [ReferenceArchitecture.aarch64, .x86_64])
+    func `inserted code gets body coding 3 or 4, round trips and is smaller`(_ architecture: ReferenceArchitecture)
+        throws
+    {
+        let machine: UInt8 = architecture == .aarch64 ? 183 : 62
+        let code = architecture == .aarch64 ? Self.code(60_000, seed: 12) : Self.x86Code(240_000, seed: 12)
+        for transform in [true, false] {
+            var on = DeltaOptions()
+            on.referenceTransform = transform
+            var off = on
+            off.filterInserts = false
+            let old = Self.elf(RoundTripTests.random(64 << 10, seed: 11), machine: machine)
+            // AArch64 code stays word-aligned in the new image; x86-64 code lands anywhere.
+            let gap: [UInt8] = architecture == .aarch64 ? [1, 2, 3, 4] : [1, 2, 3]
+            let new = Self.elf(Array(old.prefix(32 << 10)) + gap + code + old.suffix(16 << 10), machine: machine)
+            let filtered = try RoundTripTests.roundTrip(old, new, options: on)
+            let plain = try RoundTripTests.roundTrip(old, new, options: off)
+            #expect(filtered[11] == (architecture == .aarch64 ? 3 : 4))
+            #expect(try DeltaPatchHeader.decode(filtered).insertsFilter == architecture)
+            #expect(plain[11] == 2)
+            #expect(filtered.count * 10 < plain.count * 9, "filtered \(filtered.count) bytes, plain \(plain.count)")
+        }
+    }
+
+    @Test func `images that are not ELF, or where the filter does not pay, keep body coding 2`() throws {
+        let old = RoundTripTests.random(64 << 10, seed: 13)
+        let new = Array(old.prefix(30_000)) + Self.code(5000, seed: 14)
+        #expect(try RoundTripTests.roundTrip(old, new)[11] == 2)
+        // Text in an AArch64 or x86-64 ELF: the trial finds nothing to gain (with the transform's
+        // matching, on the inserted bytes; without, on the new image's start).
+        let texty = RoundTripTests.texty(64 << 10, seed: 15)
+        for machine: UInt8 in [183, 62] {
+            for transform in [true, false] {
+                var options = DeltaOptions()
+                options.referenceTransform = transform
+                let text = Self.elf(
+                    Array(texty.prefix(30_000)) + RoundTripTests.texty(20_000, seed: 16), machine: machine)
+                #expect(
+                    try RoundTripTests.roundTrip(Self.elf(texty, machine: machine), text, options: options)[11] == 2)
+            }
+        }
+    }
+
+    @Test func `a hostile body coding makes a wrong image, refused by its hash`() throws {
+        // The adversarial suite's patch inserts 3000 random bytes (BL and ADRP words among them),
+        // on an image that is not ELF: claiming coding 3 converts them back wrongly.
+        let patch = AdversarialPatchTests.patch
+        #expect(patch[11] == 2)
+        let claimed = try AdversarialPatchTests.resealed(patch) { $0[11] = 3 }
+        #expect(AdversarialPatchTests.code(claimed) == "delta.result-mismatch")
+        for coding: UInt8 in [0, 1, 5, 0xFF] {
+            let unknown = try AdversarialPatchTests.resealed(patch) { $0[11] = coding }
+            #expect(AdversarialPatchTests.code(unknown) == "delta.header-invalid", "coding \(coding)")
+        }
+        // Honest coding-3 and coding-4 patches with another coding claimed are refused the same way.
+        for (machine, coding) in [(UInt8(183), UInt8(3)), (62, 4)] {
+            let old = Self.elf(RoundTripTests.random(64 << 10, seed: 15), machine: machine)
+            let code = coding == 3 ? Self.code(3000, seed: 16) : Self.x86Code(12_000, seed: 16)
+            let new = Self.elf(Array(old.prefix(20_000)) + code, machine: machine)
+            let honest = try Delta.diff(old: old, new: new)
+            #expect(honest[11] == coding)
+            #expect(try Delta.apply(old: old, patch: honest) == new)
+            for other: UInt8 in [2, 3, 4] where other != coding {
+                let claimed = try AdversarialPatchTests.resealed(honest) { $0[11] = other }
+                #expect(throws: OTAError.self) { try Delta.apply(old: old, patch: claimed) }
+                #expect(AdversarialPatchTests.code(claimed, old: old) == "delta.result-mismatch", "coding \(other)")
+            }
+        }
+    }
+}

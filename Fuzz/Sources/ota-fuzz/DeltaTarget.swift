@@ -75,7 +75,9 @@ struct DeltaTarget: FuzzTarget {
     /// arrives), and its error.
     private static func apply(_ patch: [UInt8], pipelined: Bool) -> (output: [UInt8], error: OTAError?) {
         var output: [UInt8] = []
-        let decoder = DeltaDecoder(source: MemoryDeltaSource(old), sourceCheck: .concurrent, pipelined: pipelined) {
+        let decoder = DeltaDecoder(
+            source: MemoryDeltaSource(old), sourceCheck: .concurrent, threads: pipelined ? .pipelined : .sequential
+        ) {
             (piece: UnsafeRawBufferPointer) throws(OTAError) in output.append(contentsOf: piece)
         }
         do throws(OTAError) {

@@ -9,7 +9,7 @@
 # stale file costs only the pages of the functions renamed since; re-run after large changes.
 #
 #   bench/symbol-order.sh path/to/ota-patch PATCHDIR   (PATCHDIR: PAIR.ota for the pairs below;
-#   /tmp/apply4/patches lacks generator.ota: `ota-diff bench/corpus/generator.{old,new} -o …`)
+#   make them with the `ota-diff` of the tree, so that the codings it now writes are run)
 # Needs valgrind. Takes a few minutes (the applies run ~50x slower under callgrind).
 set -euo pipefail
 BIN=$(realpath "$1")

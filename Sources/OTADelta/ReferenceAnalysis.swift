@@ -21,8 +21,9 @@ final class ReferenceAnalysis {
     /// The new image's sites, packed: enough to make the masked new image again after
     /// `releaseMaskedNew`.
     private let packedNewSites: PackedSites
-    /// Room for one ADD's predicted old bytes (the writer's scratch).
-    let scratch = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: PatchFrame.maxOpLength)
+    /// Room for one ADD's predicted old bytes (the writer's scratch). Allocated once the init
+    /// can no longer fail: a failed init runs no `deinit`, so a default value here leaked.
+    let scratch: UnsafeMutableBufferPointer<UInt8>
 
     /// Nil when either image holds no x86-64 or AArch64 ELF code (the byte matcher alone then).
     /// `doneWithOld` and `doneWithNew` are called once that image's sites are found, before its
@@ -55,6 +56,7 @@ final class ReferenceAnalysis {
         doneWithNew()
         maskedNew = Self.masked(new, newSites, evict: evictNew)
         packedNewSites = PackedSites(newSites)
+        scratch = .allocate(capacity: PatchFrame.maxOpLength)
     }
 
     deinit {

@@ -103,6 +103,16 @@ struct DeltaFrameThreadTests {
         return try SlotDevice(path: path, writable: false)
     }
 
+    /// A session of the installer's delta applier: `old` as a slot file in `directory`, the
+    /// output to `target`, the signed sizes those of `old`, `targetSize` and `patch`.
+    static func session(
+        old: [UInt8], in directory: TemporaryDirectory, target: any SlotWriting, targetSize: Int, patch: [UInt8]
+    ) throws -> any DeltaApplySession {
+        try OTADeltaApplier().begin(
+            source: try sourceSlot(old, in: directory), sourceSize: UInt64(old.count), target: target,
+            targetSize: UInt64(targetSize), patchSize: UInt64(patch.count))
+    }
+
     /// Feeds the patch in 16 KiB pieces as the installer would, stopping at the first error;
     /// returns the error of `consume` or `finish`, or nil. `after` runs after each piece.
     static func apply(
@@ -128,9 +138,8 @@ struct DeltaFrameThreadTests {
         let (old, new, patch) = Self.pair
         let log = WriteLog()
         log.feeder.withLock { $0 = pthread_self() }
-        let session = try OTADeltaApplier().begin(
-            source: try Self.sourceSlot(old, in: directory), sourceSize: UInt64(old.count),
-            target: Target(log: log), targetSize: UInt64(new.count), patchSize: UInt64(patch.count))
+        let session = try Self.session(
+            old: old, in: directory, target: Target(log: log), targetSize: new.count, patch: patch)
         #expect(Self.apply(session, patch).map { "\($0.code): \($0.message)" } == nil)
         let seen = log.snapshot
         #expect(seen.content == new)
@@ -148,9 +157,8 @@ struct DeltaFrameThreadTests {
         let directory = try TemporaryDirectory("delta-frame-thread")
         let (old, new, patch) = Self.pair
         let log = WriteLog()
-        let session = try OTADeltaApplier().begin(
-            source: try Self.sourceSlot(old, in: directory), sourceSize: UInt64(old.count),
-            target: Target(log: log, failAt: failAt), targetSize: UInt64(new.count), patchSize: UInt64(patch.count))
+        let session = try Self.session(
+            old: old, in: directory, target: Target(log: log, failAt: failAt), targetSize: new.count, patch: patch)
         let error = Self.apply(session, patch)
         session.cancel()
         #expect(error?.code == "slot.io")
@@ -174,9 +182,8 @@ struct DeltaFrameThreadTests {
                 == .callerOnly)
         let log = WriteLog()
         log.feeder.withLock { $0 = pthread_self() }
-        let session = try OTADeltaApplier().begin(
-            source: try Self.sourceSlot(old, in: directory), sourceSize: UInt64(old.count),
-            target: Target(log: log), targetSize: UInt64(new.count), patchSize: UInt64(patch.count))
+        let session = try Self.session(
+            old: old, in: directory, target: Target(log: log), targetSize: new.count, patch: patch)
         #expect(Self.apply(session, patch).map { "\($0.code): \($0.message)" } == nil)
         let seen = log.snapshot
         #expect(seen.content == new)
@@ -184,9 +191,8 @@ struct DeltaFrameThreadTests {
         #expect(seen.offThread == 0, "\(seen.offThread) of \(seen.writes) writes off the feeding thread")
         var wrong = old
         wrong[old.count / 2] ^= 1
-        let refused = try OTADeltaApplier().begin(
-            source: try Self.sourceSlot(wrong, in: directory), sourceSize: UInt64(old.count),
-            target: Target(log: WriteLog()), targetSize: UInt64(new.count), patchSize: UInt64(patch.count))
+        let refused = try Self.session(
+            old: wrong, in: directory, target: Target(log: WriteLog()), targetSize: new.count, patch: patch)
         #expect(Self.apply(refused, patch)?.code == "delta.source-mismatch")
     }
 
@@ -195,9 +201,8 @@ struct DeltaFrameThreadTests {
         let (old, new, patch) = Self.pair
         let log = WriteLog()
         let limit = new.count - 1000
-        let session = try OTADeltaApplier().begin(
-            source: try Self.sourceSlot(old, in: directory), sourceSize: UInt64(old.count),
-            target: Target(log: log), targetSize: UInt64(limit), patchSize: UInt64(patch.count))
+        let session = try Self.session(
+            old: old, in: directory, target: Target(log: log), targetSize: limit, patch: patch)
         let error = Self.apply(session, patch)
         session.cancel()
         #expect(error?.code == "delta.too-long")
@@ -208,9 +213,8 @@ struct DeltaFrameThreadTests {
         let directory = try TemporaryDirectory("delta-frame-thread")
         var (old, new, patch) = Self.pair
         old[old.count - 5] ^= 0xFF
-        let session = try OTADeltaApplier().begin(
-            source: try Self.sourceSlot(old, in: directory), sourceSize: UInt64(old.count),
-            target: Target(log: WriteLog()), targetSize: UInt64(new.count), patchSize: UInt64(patch.count))
+        let session = try Self.session(
+            old: old, in: directory, target: Target(log: WriteLog()), targetSize: new.count, patch: patch)
         #expect(Self.apply(session, patch)?.code == "delta.source-mismatch")
     }
 
@@ -225,10 +229,9 @@ struct DeltaFrameThreadTests {
         let directory = try TemporaryDirectory("delta-frame-thread")
         let (old, new, patch) = Self.pair
         let log = WriteLog()
-        var session: (any DeltaApplySession)? = try OTADeltaApplier().begin(
-            source: try Self.sourceSlot(old, in: directory), sourceSize: UInt64(old.count),
-            target: Target(log: log, holdAt: 6, hold: 0.3), targetSize: UInt64(new.count),
-            patchSize: UInt64(patch.count))
+        var session: (any DeltaApplySession)? = try Self.session(
+            old: old, in: directory, target: Target(log: log, holdAt: 6, hold: 0.3), targetSize: new.count, patch: patch
+        )
         var error: OTAError?
         do throws(OTAError) {
             var offset = 0

@@ -33,15 +33,25 @@ struct InsertsCoding: Equatable, Sendable {
     /// `lowContext` on a tie or when `sample` is empty.
     static func choose(_ sample: [UInt8], dictionaryLimit: UInt32) throws(OTAError) -> InsertsCoding {
         guard !sample.isEmpty else { return lowContext }
-        // A dictionary beyond the sample finds nothing more.
-        var size: UInt32 = 4096
-        while Int(size) < sample.count && size < dictionaryLimit { size <<= 1 }
-        let fixed = LZMA2Settings(preset: trialPreset, dictionarySize: size)
-        let outcomes = Mutex<[Result<Int, OTAError>?]>(Array(repeating: nil, count: candidates.count))
-        DispatchQueue.concurrentPerform(iterations: candidates.count) { index in
+        let sizes = try trialSizes(
+            candidates.map { (sample, $0) }, dictionarySize: dictionary(for: sample.count, limit: dictionaryLimit))
+        var best = 0
+        for index in candidates.indices.dropFirst() where sizes[index] < sizes[best] { best = index }
+        return candidates[best]
+    }
+
+    /// The compressed size of each trial's bytes with its coding at `trialPreset` and
+    /// `dictionarySize`, each on its own thread.
+    static func trialSizes(_ trials: [(bytes: [UInt8], coding: InsertsCoding)], dictionarySize: UInt32)
+        throws(OTAError) -> [Int]
+    {
+        let settings = LZMA2Settings(preset: trialPreset, dictionarySize: dictionarySize)
+        let outcomes = Mutex<[Result<Int, OTAError>?]>(Array(repeating: nil, count: trials.count))
+        DispatchQueue.concurrentPerform(iterations: trials.count) { index in
             let outcome: Result<Int, OTAError>
             do throws(OTAError) {
-                outcome = .success(try compressedSize(sample, settings: fixed, coding: candidates[index]))
+                outcome = .success(
+                    try compressedSize(trials[index].bytes, settings: settings, coding: trials[index].coding))
             } catch {
                 outcome = .failure(error)
             }
@@ -49,9 +59,7 @@ struct InsertsCoding: Equatable, Sendable {
         }
         var sizes: [Int] = []
         for outcome in outcomes.withLock({ $0 }) { sizes.append(try outcome!.get()) }
-        var best = 0
-        for index in candidates.indices.dropFirst() where sizes[index] < sizes[best] { best = index }
-        return candidates[best]
+        return sizes
     }
 
     /// `settings` with this coding.
@@ -62,11 +70,11 @@ struct InsertsCoding: Equatable, Sendable {
         return settings
     }
 
-    /// The trial's dictionary for `count` bytes: the smallest power of two from 4 KiB that holds
-    /// them, at most 8 MiB.
-    static func dictionary(for count: Int) -> UInt32 {
+    /// A trial's dictionary for `count` bytes: the smallest power of two from 4 KiB that holds
+    /// them (a dictionary beyond the sample finds nothing more), at most `limit`.
+    static func dictionary(for count: Int, limit: UInt32 = 8 << 20) -> UInt32 {
         var size: UInt32 = 4096
-        while Int(size) < count && size < 8 << 20 { size <<= 1 }
+        while Int(size) < count && size < limit { size <<= 1 }
         return size
     }
 

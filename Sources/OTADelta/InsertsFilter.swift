@@ -1,6 +1,4 @@
-internal import Dispatch
 internal import OTABase
-internal import Synchronization
 
 /// The filter of inserted bytes (body coding 3 and 4, docs/FORMAT.md "Inserted code"): in each
 /// INSERT op, relative branch and address fields are made absolute by their new-image offset
@@ -160,21 +158,8 @@ enum InsertsFilter {
             position += op.length
         }
         guard !plain.isEmpty else { return false }
-        let samples = [plain, filtered]
-        let sizes = Mutex<[Result<Int, OTAError>?]>([nil, nil])
-        let settings = LZMA2Settings(
-            preset: InsertsCoding.trialPreset, dictionarySize: InsertsCoding.dictionary(for: plain.count))
-        DispatchQueue.concurrentPerform(iterations: 2) { index in
-            let outcome: Result<Int, OTAError>
-            do throws(OTAError) {
-                outcome = .success(
-                    try InsertsCoding.compressedSize(samples[index], settings: settings, coding: .xzDefault))
-            } catch {
-                outcome = .failure(error)
-            }
-            sizes.withLock { $0[index] = outcome }
-        }
-        let outcomes = sizes.withLock { $0 }
-        return try outcomes[1]!.get() * 100 < outcomes[0]!.get() * (100 - minimumGainPercent)
+        let sizes = try InsertsCoding.trialSizes(
+            [(plain, .xzDefault), (filtered, .xzDefault)], dictionarySize: InsertsCoding.dictionary(for: plain.count))
+        return sizes[1] * 100 < sizes[0] * (100 - minimumGainPercent)
     }
 }

@@ -26,6 +26,8 @@ struct OpStreamWriter {
     /// Inserted code's relative fields are written absolute for this instruction set
     /// (`InsertsFilter`, body coding 3 or 4).
     var insertsFilter: ReferenceArchitecture?
+    /// An INSERT's bytes as filtered, reused from op to op.
+    private var filtered: [UInt8] = []
     private var oldCursor = 0
     private(set) var newPosition = 0
 
@@ -87,12 +89,13 @@ struct OpStreamWriter {
                 writer.append(.control, DeltaOperation.insertCode)
                 writer.appendVarint(.control, UInt64(piece))
                 if let insertsFilter {
-                    var bytes = Array(new[newPosition..<(newPosition + piece)])
-                    bytes.withUnsafeMutableBufferPointer {
+                    filtered.removeAll(keepingCapacity: true)
+                    filtered.append(contentsOf: new[newPosition..<(newPosition + piece)])
+                    filtered.withUnsafeMutableBufferPointer {
                         InsertsFilter.apply(
                             insertsFilter, $0.baseAddress!, count: piece, offset: Int64(newPosition), encode: true)
                     }
-                    bytes.withUnsafeBufferPointer { writer.append(.inserts, $0) }
+                    filtered.withUnsafeBufferPointer { writer.append(.inserts, $0) }
                 } else {
                     writer.append(.inserts, UnsafeBufferPointer(rebasing: new[newPosition..<(newPosition + piece)]))
                 }

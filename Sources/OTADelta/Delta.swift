@@ -32,16 +32,11 @@ public enum Delta {
         var out: [UInt8] = []
         // `threads(oldSize:newSize:patchSize:)` for a small image, else sequential as ever (an
         // in-memory apply pipelined was not measured). The header is decoded once, here.
-        var threads = DeltaDecoder.Threads.sequential
-        let header =
-            patch.count >= DeltaPatchHeader.byteCount
-            ? try DeltaPatchHeader.decode(Array(patch[0..<DeltaPatchHeader.byteCount])) : nil
-        if let header,
-            Self.threads(oldSize: Int64(old.count), newSize: header.newSize, patchSize: Int64(patch.count))
-                == .callerOnly
-        {
-            threads = .callerOnly
+        let header = patch.count >= DeltaPatchHeader.byteCount ? try DeltaPatchHeader.decode(patch) : nil
+        let small = header.map {
+            Self.threads(oldSize: UInt64(old.count), newSize: $0.newSize, patchSize: UInt64(patch.count)) == .callerOnly
         }
+        let threads: DeltaDecoder.Threads = small == true ? .callerOnly : .sequential
         let decoder = DeltaDecoder(
             source: MemoryDeltaSource(old), limits: limits, sourceCheck: .concurrent, threads: threads
         ) { (piece: UnsafeRawBufferPointer) throws(OTAError) in out.append(contentsOf: piece) }
@@ -94,12 +89,11 @@ public enum Delta {
         // whether the work is small enough for one thread, and is handed to the decoder. A patch
         // too short for a header is left to the decoder, which reports it from `finish`.
         var count = try patch.readFully(into: &buffer)
-        let header =
-            count >= DeltaPatchHeader.byteCount
-            ? try DeltaPatchHeader.decode(Array(buffer[0..<DeltaPatchHeader.byteCount])) : nil
+        let header = count >= DeltaPatchHeader.byteCount ? try DeltaPatchHeader.decode(buffer) : nil
         let decoderThreads =
-            header.map { Self.threads(oldSize: source.byteCount, newSize: $0.newSize, patchSize: patchSize) }
-            ?? .callerOnly
+            header.map {
+                Self.threads(oldSize: UInt64(source.byteCount), newSize: $0.newSize, patchSize: UInt64(patchSize))
+            } ?? .callerOnly
         // The output is a temporary file renamed into place only after `finish` has checked
         // both hashes: the old image's hash can run beside the decoding (or, on one thread,
         // after it: the same errors in the same order).
@@ -146,14 +140,15 @@ public enum Delta {
     /// 0.2-48 KB, images of 0.5-4 MiB, 0.68-1.03× the pipelined wall, none slower; a 96 KB patch
     /// of 2 MiB 0.97-1.07× (undecided), 182 KB of 4 MiB 1.18× (slower): docs/PERFORMANCE-LOG.md,
     /// "`ota-patch`, small images on one thread".
-    package static func threads(oldSize: Int64, newSize: UInt64, patchSize: Int64) -> DeltaDecoder.Threads {
+    /// Sizes are unsigned, as the header and the installer's signed metadata give them, so no
+    /// caller converts or guards them.
+    package static func threads(oldSize: UInt64, newSize: UInt64, patchSize: UInt64) -> DeltaDecoder.Threads {
         let small =
-            patchSize <= oneThreadPatchBytes && newSize <= UInt64(oneThreadBytes)
-            && oldSize <= oneThreadBytes - Int64(newSize)
+            patchSize <= oneThreadPatchBytes && newSize <= oneThreadBytes && oldSize <= oneThreadBytes - newSize
         return small ? .callerOnly : .pipelined
     }
-    package static let oneThreadBytes: Int64 = 4 << 20
-    package static let oneThreadPatchBytes: Int64 = 64 << 10
+    package static let oneThreadBytes: UInt64 = 4 << 20
+    package static let oneThreadPatchBytes: UInt64 = 64 << 10
 
     private static func withBuffers<T>(
         _ old: [UInt8], _ new: [UInt8],

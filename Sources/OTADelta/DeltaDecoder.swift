@@ -64,8 +64,7 @@ public final class DeltaDecoder {
     /// Hashes the output on a second core while the next piece is decoded, or
     /// (`Threads.callerOnly`) each piece as it is handed out.
     private var newHasher: (any OutputHashing)?
-    /// No thread of the decoder's own: both hashes on the caller's thread.
-    private let callerThreadOnly: Bool
+    private let threads: Threads
 
     private enum Phase {
         case header
@@ -223,7 +222,7 @@ public final class DeltaDecoder {
         threads: Threads = .sequential, output: @escaping (UnsafeRawBufferPointer) throws(OTAError) -> Void
     ) {
         let pipelined = threads == .pipelined
-        callerThreadOnly = threads == .callerOnly
+        self.threads = threads
         executor = pipelined ? FrameExecutor() : nil
         pieceHelper = pipelined ? FrameExecutor() : nil
         collectsFirst = pipelined
@@ -408,7 +407,7 @@ public final class DeltaDecoder {
         }
         if sourceCheck == .concurrent, let directSource {
             sourceHash =
-                callerThreadOnly
+                threads == .callerOnly
                 ? DeferredSourceCheck(source: directSource, algorithm: header.hashAlgorithm, expected: header.oldHash)
                 : SourceHashCheck(source: directSource, algorithm: header.hashAlgorithm, expected: header.oldHash)
         } else {
@@ -426,7 +425,7 @@ public final class DeltaDecoder {
         }
         self.header = header
         let hasher = try Hasher(header.hashAlgorithm)
-        newHasher = callerThreadOnly ? hasher : BackgroundHasher(hasher)
+        newHasher = threads == .callerOnly ? hasher : BackgroundHasher(hasher)
         phase = header.hasTransform ? .transform : .frameHeader
     }
 

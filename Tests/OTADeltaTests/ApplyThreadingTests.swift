@@ -87,8 +87,8 @@ import Testing
     /// Which threads `Delta.applyPatch` (and `Delta.apply`) decode on, at the thresholds' edges.
     @Test func `small work is decoded on the caller's thread alone and the rest pipelined`() {
         let (images, patch) = (Delta.oneThreadBytes, Delta.oneThreadPatchBytes)
-        func threads(_ old: Int64, _ new: Int64, _ patch: Int64) -> DeltaDecoder.Threads {
-            Delta.threads(oldSize: old, newSize: UInt64(new), patchSize: patch)
+        func threads(_ old: UInt64, _ new: UInt64, _ patch: UInt64) -> DeltaDecoder.Threads {
+            Delta.threads(oldSize: old, newSize: new, patchSize: patch)
         }
         #expect(threads(0, 0, 0) == .callerOnly)
         #expect(threads(images / 2, images / 2, patch) == .callerOnly)
@@ -120,13 +120,13 @@ import Testing
             (name: "busy", old: busy.old, patch: busy.patch, new: busy.new, threads: .pipelined),
         ]
         for item in cases {
-            let bigImages = Int64(item.old.count + item.new.count) > Delta.oneThreadBytes
-            let bigPatch = Int64(item.patch.count) > Delta.oneThreadPatchBytes
+            let bigImages = UInt64(item.old.count + item.new.count) > Delta.oneThreadBytes
+            let bigPatch = UInt64(item.patch.count) > Delta.oneThreadPatchBytes
             #expect(!(bigImages && bigPatch), "\(item.name): only one threshold should decide")
             let header = try DeltaPatchHeader.decode(item.patch)
             #expect(
                 Delta.threads(
-                    oldSize: Int64(item.old.count), newSize: header.newSize, patchSize: Int64(item.patch.count))
+                    oldSize: UInt64(item.old.count), newSize: header.newSize, patchSize: UInt64(item.patch.count))
                     == item.threads, "\(item.name) is on the wrong side of the thresholds")
             for (variant, patch, old) in try Self.variants(item.patch, old: item.old) {
                 let name = item.name + "-" + variant

@@ -178,7 +178,7 @@ struct DeltaFrameThreadTests {
         for index in stride(from: 5000, to: new.count, by: 70_000) { new[index] &+= 1 }
         let patch = try Delta.diff(old: old, new: new)
         #expect(
-            Delta.threads(oldSize: Int64(old.count), newSize: UInt64(new.count), patchSize: Int64(patch.count))
+            Delta.threads(oldSize: UInt64(old.count), newSize: UInt64(new.count), patchSize: UInt64(patch.count))
                 == .callerOnly)
         let log = WriteLog()
         log.feeder.withLock { $0 = pthread_self() }

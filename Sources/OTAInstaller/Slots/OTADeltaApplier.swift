@@ -5,9 +5,9 @@ import OTADelta
 /// The installer's delta applier: OTADelta's streaming `DeltaDecoder`, pipelined (each frame's
 /// ops and slot writes on a thread of the decoder's own while the installer's thread decodes the
 /// next frame; `Session`) or, for a small image and patch, on the installer's thread alone
-/// (`Delta.threads(oldSize:newSize:patchSize:)`, as `ota-patch` chooses), reading the source image from the active slot by offset and writing
-/// the rebuilt image into the inactive slot in order, each output piece straight from the
-/// decoder's buffer. The decoder checks the source's size
+/// (`Delta.threads(oldSize:newSize:patchSize:)`, as `ota-patch` chooses), reading the source
+/// image from the active slot by offset and writing the rebuilt image into the inactive slot in
+/// order, each output piece straight from the decoder's buffer. The decoder checks the source's size
 /// before its first output byte and its hash on a second thread while it decodes (`finish`
 /// waits for it and reports a mismatch over any other error), and the result's hash at the end;
 /// the installer checks the written slot again before any switch.
@@ -29,11 +29,8 @@ public struct OTADeltaApplier: DeltaApplier {
                 SlotDeltaSource(slot: source, size: sourceSize)
             }
         // The signed sizes: a patch whose header declares another new size fails (`deltaTooLong`,
-        // `deltaShortOutput`) whichever threads it runs on. Sizes past Int64 go pipelined.
-        let threads =
-            sourceSize <= UInt64(Int64.max) && patchSize <= UInt64(Int64.max)
-            ? Delta.threads(oldSize: Int64(sourceSize), newSize: targetSize, patchSize: Int64(patchSize))
-            : .pipelined
+        // `deltaShortOutput`) whichever threads it runs on.
+        let threads = Delta.threads(oldSize: sourceSize, newSize: targetSize, patchSize: patchSize)
         return Session(source: old, target: target, targetSize: targetSize, threads: threads)
     }
 

@@ -48,6 +48,12 @@ struct DeltaCommand: ParsableCommand {
                 "With the transform on AArch64 code, also predict ADRP pages and the low 12 bits of the ADD/LDR/STR that use them (patch format 4; --no-aarch64-pairs writes format 3 for older decoders)."
         )
         var aarch64Pairs = true
+        @Flag(
+            inversion: .prefixedNo,
+            help:
+                "Write inserted code's branch and address fields absolute by their offset in NEW (body coding 3 for AArch64, 4 for x86-64; on by default, used for an ELF NEW when a trial on its first inserted MiB says it pays)."
+        )
+        var filterInserts = true
         @OptionGroup var outputOptions: OutputOptions
         @OptionGroup var progressOptions: ProgressOptions
 
@@ -70,6 +76,7 @@ struct DeltaCommand: ParsableCommand {
                 extreme ? "--extreme" : "--no-extreme",
                 execTransform ? "--exec-transform" : "--no-exec-transform",
                 aarch64Pairs ? "--aarch64-pairs" : "--no-aarch64-pairs",
+                filterInserts ? "--filter-inserts" : "--no-filter-inserts",
                 "--progress", progressOptions.progress.rawValue,
             ] + (outputOptions.json ? ["--json"] : []) + ["-o", output, "--", old, new]
         }

@@ -4,8 +4,11 @@
 # most of a patch is inserted code), amd64 and arm64, plus tealdeer (two minor releases apart).
 # It is a tuning corpus: choices made on it are not evidence for other programs.
 #
-#   bench/rust-corpus.sh
-#   CORPUS=bench/corpus-rust bench/delta.sh .build/release/ota     (or a loop over *.old)
+#   bench/rust-corpus.sh [path/to/ota]      env: ARCHES (default "amd64 arm64"), PAIRS, TOOLS, TIMEOUT
+#
+# Given an ota (as `make bench` gives every script), it then measures the pairs with
+# bench/delta.sh exactly as the tuning and held-out corpora are (bench/results/delta-rust.*);
+# without one it only builds the corpus.
 #
 # The machine's apt sources list bookworm only, so the script keeps its own apt configuration
 # and package indices under bench/corpus-rust/apt (APT_CONFIG; the system's sources are not
@@ -53,3 +56,5 @@ ARCHES=${ARCHES:-"amd64 arm64"}
 source "$ROOT/bench/lib/debian-pairs.bash"
 debian_pairs "$CORPUS" "$ARCHES" "${PROGRAMS[@]}"
 ls -la "$CORPUS"/*-amd64.* "$CORPUS"/*-arm64.* 2>/dev/null | awk '{print $5, $9}'
+[ $# -ge 1 ] || exit 0
+CORPUS_DIR=$CORPUS RESULTS_NAME=delta-rust PAIRS="${PAIRS:-${DEBIAN_PAIRS[*]}}" "$ROOT/bench/delta.sh" "$1"

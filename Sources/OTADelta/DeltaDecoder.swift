@@ -70,6 +70,8 @@ public final class DeltaDecoder {
         case header
         /// Collecting the reference transform block (format 3).
         case transform
+        /// Collecting the inserts prime block (body compression with the 0x10 bit).
+        case prime
         case frameHeader
         /// Collecting the compressed piece of stream `index` of the current frame.
         case piece(index: Int)
@@ -350,6 +352,10 @@ public final class DeltaDecoder {
                 pending += bytes[index..<(index + take)]
                 index += take
                 try parseTransform()
+            case .prime:
+                pending.append(bytes[index])
+                index += 1
+                try parsePrime()
             case .frameHeader:
                 guard let header, rawSeen < header.bodySize else {
                     throw OTAError(.deltaTrailingData, "data after the end of the patch body")
@@ -426,7 +432,7 @@ public final class DeltaDecoder {
         self.header = header
         let hasher = try Hasher(header.hashAlgorithm)
         newHasher = threads == .callerOnly ? hasher : BackgroundHasher(hasher)
-        phase = header.hasTransform ? .transform : .frameHeader
+        phase = header.hasTransform ? .transform : header.insertsPrimed ? .prime : .frameHeader
     }
 
     /// Tries to read the transform block collected in `pending`: dictionary exponent, raw and
@@ -475,6 +481,35 @@ public final class DeltaDecoder {
             regions: transform.oldRegions, pairs: header.version == DeltaPatchHeader.pairedVersion)
         scansWindows = transform.oldRegions.allSatisfy { $0.architecture != .x86_64 }
         pending.removeAll(keepingCapacity: true)
+        phase = header.insertsPrimed ? .prime : .frameHeader
+    }
+
+    /// Tries to read the inserts prime block collected in `pending`; once read, puts its old
+    /// bytes in the inserts stream's dictionary (read in pieces through the block cache's
+    /// buffer, never held whole).
+    private func parsePrime() throws(OTAError) {
+        guard let header else { return }
+        let inserts = PatchStream.inserts.rawValue
+        let parsed = try pending.withUnsafeBufferPointer { (bytes) throws(OTAError) in
+            try InsertsPrime.decode(bytes, oldSize: header.oldSize, dictionarySize: header.dictionarySizes[inserts])
+        }
+        guard let (prime, _) = parsed else { return }
+        pending.removeAll(keepingCapacity: true)
+        let piece = UnsafeMutableRawBufferPointer.allocate(byteCount: LZMA2StreamDecoder.maxStoredChunk, alignment: 16)
+        defer { piece.deallocate() }
+        var scratch: [UInt8] = []
+        var done: UInt64 = 0
+        while done < prime.length {
+            let target = UnsafeMutableRawBufferPointer(
+                rebasing: piece[0..<Int(min(prime.length - done, UInt64(piece.count)))])
+            try readSource(at: Int64(prime.start + done), into: target)
+            do throws(OTAError) {
+                try decoders[inserts].preload(UnsafeRawBufferPointer(target), scratch: &scratch)
+            } catch {
+                throw Self.translate(error)
+            }
+            done += UInt64(target.count)
+        }
         phase = .frameHeader
     }
 

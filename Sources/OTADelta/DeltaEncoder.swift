@@ -141,8 +141,15 @@ struct DeltaEncoder {
                 prediction = candidate
             }
         }
-        let settings = streamSettings(newSize: new.count, insertedBytes: insertedBytes)
-        let writer = try PatchFrameWriter(settings: settings)
+        let prime = options.primeInserts ? Self.insertsPrime(oldSize: old.count, limit: options.dictionarySize) : nil
+        let settings = streamSettings(
+            newSize: new.count, insertedBytes: insertedBytes, primedBytes: prime.map { Int($0.length) } ?? 0)
+        let preset = prime.map {
+            UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: old[Int($0.start)..<Int($0.start + $0.length)]))
+        }
+        let writer = try PatchFrameWriter(
+            settings: settings, insertsPreset: preset ?? UnsafeRawBufferPointer(start: nil, count: 0))
+        if let prime { try sink(prime.encoded()) }
         var stream = OpStreamWriter(old: old, new: new, writer: writer)
         stream.prediction = prediction
         stream.maskedMatching = analysis != nil
@@ -182,6 +189,7 @@ struct DeltaEncoder {
             bodySize: writer.totalRawBytes, dictionarySizes: settings.map(\.dictionarySize), oldHash: oldHash!,
             newHash: newHash!)
         header.insertsFilter = insertsFilter
+        header.insertsPrimed = prime != nil
         if transform != nil {
             header.version =
                 analysis?.pairs == true ? DeltaPatchHeader.pairedVersion : DeltaPatchHeader.transformVersion
@@ -244,20 +252,29 @@ struct DeltaEncoder {
         return block + packed
     }
 
+    /// The old bytes the inserts' dictionary starts with: the last `limit` bytes of the old
+    /// image (all of it when it fits); nil for an empty old image.
+    static func insertsPrime(oldSize: Int, limit: UInt32) -> InsertsPrime? {
+        let length = min(oldSize, Int(limit))
+        guard length > 0 else { return nil }
+        return InsertsPrime(start: UInt64(oldSize - length), length: UInt64(length))
+    }
+
     /// LZMA2 settings of the four streams: the inserts get the configured dictionary (the
     /// vehicle's budget); the others are small streams that gain nothing beyond 1 MiB.
     /// No stream gets a dictionary larger than the new image, nor the inserts one larger than
-    /// the bytes they will hold when that is known (`insertedBytes`, format 3), each rounded up
-    /// to a power of two: a larger one finds nothing more and costs the encoder's memory (an
-    /// 8 MiB dictionary is ~93 MiB by liblzma's estimate) and the vehicle's.
-    func streamSettings(newSize: Int, insertedBytes: Int? = nil) -> [LZMA2Settings] {
+    /// the bytes they will hold when that is known (`insertedBytes`, format 3) plus the old
+    /// bytes it starts with (`primedBytes`), each rounded up to a power of two: a larger one
+    /// finds nothing more and costs the encoder's memory (an 8 MiB dictionary is ~93 MiB by
+    /// liblzma's estimate) and the vehicle's.
+    func streamSettings(newSize: Int, insertedBytes: Int? = nil, primedBytes: Int = 0) -> [LZMA2Settings] {
         func fit(_ bytes: Int) -> UInt32 {
             var size: UInt32 = 4096
             while Int(size) < bytes && size < options.dictionarySize { size <<= 1 }
             return size
         }
         let whole = fit(newSize)
-        let inserts = min(whole, fit(insertedBytes ?? newSize))
+        let inserts = min(fit(newSize + primedBytes), fit((insertedBytes ?? newSize) + primedBytes))
         return PatchStream.allCases.map { stream in
             LZMA2Settings(
                 preset: options.preset, extreme: options.extreme,

@@ -23,6 +23,9 @@ public struct DeltaPatchHeader: Sendable, Equatable {
     /// x86-64 branches and RIP-relative operands (4).
     static let compressionFilteredAArch64: UInt8 = 3
     static let compressionFilteredX86: UInt8 = 4
+    /// Added to the `compression` value when the inserts stream's dictionary starts primed with
+    /// old-image bytes (an `InsertsPrime` block before the first frame).
+    static let compressionPrimedFlag: UInt8 = 0x10
     /// The streams never need more than 24 bytes per output byte (a 1-byte ADD: code, two
     /// 10-byte varints, a run token and the byte); 32 leaves room, and a larger declared body is
     /// refused before decoding starts.
@@ -45,6 +48,9 @@ public struct DeltaPatchHeader: Sendable, Equatable {
     /// compression 3 or 4): the decoder makes them relative again by their new-image offset
     /// (`InsertsFilter`); nil: body compression 2.
     public var insertsFilter: ReferenceArchitecture?
+    /// The inserts stream's LZMA2 dictionary starts with old-image bytes, named by an
+    /// `InsertsPrime` block right before the first frame (the `compression` value's 0x10 bit).
+    public var insertsPrimed = false
 
     public init(
         hashAlgorithm: HashAlgorithm, oldSize: UInt64, newSize: UInt64, bodySize: UInt64,
@@ -66,10 +72,11 @@ public struct DeltaPatchHeader: Sendable, Equatable {
         var out = Self.magic
         out.appendLittleEndian(version)
         out.append(Self.code(for: hashAlgorithm))
+        let primed = insertsPrimed ? Self.compressionPrimedFlag : 0
         switch insertsFilter {
-        case nil: out.append(Self.compressionFramedLZMA2)
-        case .aarch64: out.append(Self.compressionFilteredAArch64)
-        case .x86_64: out.append(Self.compressionFilteredX86)
+        case nil: out.append(Self.compressionFramedLZMA2 | primed)
+        case .aarch64: out.append(Self.compressionFilteredAArch64 | primed)
+        case .x86_64: out.append(Self.compressionFilteredX86 | primed)
         }
         for size in dictionarySizes {
             guard size.nonzeroBitCount == 1, Self.dictionaryExponents.contains(UInt8(size.trailingZeroBitCount)) else {
@@ -108,7 +115,7 @@ public struct DeltaPatchHeader: Sendable, Equatable {
             throw OTAError(.deltaHeaderInvalid, "unknown hash algorithm code \(bytes[10]) in delta patch header")
         }
         let insertsFilter: ReferenceArchitecture?
-        switch bytes[11] {
+        switch bytes[11] & ~compressionPrimedFlag {
         case compressionFramedLZMA2: insertsFilter = nil
         case compressionFilteredAArch64: insertsFilter = .aarch64
         case compressionFilteredX86: insertsFilter = .x86_64
@@ -140,6 +147,7 @@ public struct DeltaPatchHeader: Sendable, Equatable {
             newHash: Digest(algorithm: algorithm, bytes: Array(bytes[72..<104])))
         header.version = version
         header.insertsFilter = insertsFilter
+        header.insertsPrimed = bytes[11] & compressionPrimedFlag != 0
         return header
     }
 

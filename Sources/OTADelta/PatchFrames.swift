@@ -75,11 +75,21 @@ final class PatchFrameWriter {
     /// The inserts stream's coding, once chosen.
     private(set) var insertsCoding: InsertsCoding?
 
+    /// Old-image bytes the inserts stream's dictionary starts with (`InsertsPrime`), read when
+    /// the inserts' encoder is set up with the chosen coding; empty: none.
+    private let insertsPreset: UnsafeRawBufferPointer
+
     /// `settings`: one per stream (the inserts' `lc` and `pb` are replaced by the chosen
-    /// coding's); checked here, so bad settings fail before any frame.
-    init(settings: [LZMA2Settings]) throws(OTAError) {
+    /// coding's); checked here, so bad settings fail before any frame. `insertsPreset` must stay
+    /// readable until the first frame is written or `finish` returns.
+    init(
+        settings: [LZMA2Settings], insertsPreset: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)
+    )
+        throws(OTAError)
+    {
         for setting in settings { encoders.append(try LZMA2StreamEncoder(setting)) }
         self.settings = settings
+        self.insertsPreset = insertsPreset
         queues = settings.indices.map { DispatchQueue(label: "ota.delta.stream\($0)") }
     }
 
@@ -141,7 +151,9 @@ final class PatchFrameWriter {
         }
         let coding = try InsertsCoding.choose(sample, dictionaryLimit: settings[inserts].dictionarySize)
         let chosen = coding.applied(to: settings[inserts])
-        if chosen != settings[inserts] { encoders[inserts] = try LZMA2StreamEncoder(chosen) }
+        if chosen != settings[inserts] || !insertsPreset.isEmpty {
+            encoders[inserts] = try LZMA2StreamEncoder(chosen, presetDictionary: insertsPreset)
+        }
         insertsCoding = coding
         let frames = held
         held = []

@@ -18,6 +18,8 @@ let usage = """
       --[no-]aarch64-pairs       pair AArch64 ADRPs with their uses (format 4; default on)
       --[no-]filter-inserts      inserted code's branch targets made absolute (body coding
                                  3/4; default on, for an ELF new image when a trial says so)
+      --[no-]prime-inserts       start the inserted bytes' dictionary with old bytes (body
+                                 coding bit 0x10; default off: smaller, slower, more memory)
       --json                     print the result (or the error) as JSON on standard output
       --progress auto|bar|json|none
                                  progress on standard error: auto (a bar on a terminal, unless
@@ -91,6 +93,9 @@ struct Arguments {
             case "--filter-inserts", "--no-filter-inserts":
                 try flag()
                 options.filterInserts = name == "--filter-inserts"
+            case "--prime-inserts", "--no-prime-inserts":
+                try flag()
+                options.primeInserts = name == "--prime-inserts"
             case "--json":
                 try flag()
                 json = true

@@ -33,7 +33,7 @@ import Testing
     /// The patch `ota-diff` writes is the one `ota delta create` writes, option for option.
     @Test(arguments: [
         [String](), ["--suite", "gm"], ["--no-exec-transform"], ["--no-aarch64-pairs"],
-        ["--dictionary-size", "1MiB", "--xz-preset", "6"], ["--extreme"], ["--no-filter-inserts"],
+        ["--dictionary-size", "1MiB", "--xz-preset", "6"], ["--extreme"], ["--no-filter-inserts"], ["--prime-inserts"],
     ])
     func `ota-diff writes the patch ota delta create writes`(options: [String]) throws {
         let directory = try Self.fixture("ota-diff-same")

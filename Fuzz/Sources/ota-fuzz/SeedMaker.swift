@@ -265,8 +265,14 @@ struct SeedMaker {
         mode1 += [UInt8(header.newSize & 0xff), UInt8(header.newSize >> 8)]
         for index in 0..<4 { mode1.append(UInt8(truncatingIfNeeded: header.bodySize >> (8 * UInt64(index)))) }
         mode1 += header.newHash.bytes
+        let fields = mode1.count
         mode1 += patch.dropFirst(DeltaPatchHeader.byteCount)
         try save(mode1, DeltaTarget.name, "mode1-body")
+        // Mode 1, primed (body compression 0x12, flag 4): a one-byte prime block before the same
+        // frames, whose inserts stream starts by resetting the dictionary, so it still applies.
+        var primed: [UInt8] = [1, 8 | 4, 0, 0x12] + mode1[3..<fields] + [0, 1]
+        primed += patch.dropFirst(DeltaPatchHeader.byteCount)
+        try save(primed, DeltaTarget.name, "mode1-body-primed")
         // Mode 2: one frame of hand-written ops: COPY 1000, INSERT "hello", ADD 100 (96 same, 4 changed).
         let control: [UInt8] = [1, 0, 0xe8, 0x07, 3, 5, 2, 0, 100]
         let runs: [UInt8] = [0x84, 0x06]  // 96 << 3 | 4 = 772

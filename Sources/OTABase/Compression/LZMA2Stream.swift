@@ -31,7 +31,11 @@ package struct LZMA2Settings: Sendable, Equatable {
 package final class LZMA2StreamEncoder {
     private let stream: LZMAStream
 
-    public init(_ settings: LZMA2Settings) throws(OTAError) {
+    /// - Parameter presetDictionary: bytes the stream's history starts with (their last
+    ///   `dictionarySize` bytes): matches may reach into them. The decoder must hold the same
+    ///   bytes first (`LZMA2StreamDecoder.preload`); the stream then starts with a chunk that
+    ///   keeps the dictionary (only the coder state and properties are set).
+    public init(_ settings: LZMA2Settings, presetDictionary: UnsafeRawBufferPointer? = nil) throws(OTAError) {
         guard settings.preset <= 9 else { throw OTAError(.xzPreset, "xz preset must be 0...9, got \(settings.preset)") }
         guard settings.dictionarySize >= 4096 && settings.dictionarySize <= 1536 << 20 else {
             throw OTAError(.xzDictionary, "LZMA2 dictionary must be 4 KiB...1.5 GiB, got \(settings.dictionarySize)")
@@ -49,6 +53,13 @@ package final class LZMA2StreamEncoder {
         if let nice = settings.niceLength {
             guard (2...273).contains(nice) else { throw OTAError(.xzSettings, "LZMA2 nice length must be 2...273") }
             options.nice_len = nice
+        }
+        if let presetDictionary, !presetDictionary.isEmpty {
+            // liblzma copies the last dict_size bytes during set-up.
+            let used = min(presetDictionary.count, Int(settings.dictionarySize))
+            options.preset_dict = presetDictionary.baseAddress!.advanced(by: presetDictionary.count - used)
+                .assumingMemoryBound(to: UInt8.self)
+            options.preset_dict_size = UInt32(used)
         }
         stream = try LZMAStream(what: "cannot start the LZMA2 encoder") { stream in
             XZ.withLZMA2Filters(&options) { filters in lzma_raw_encoder(&stream, filters) }
@@ -78,6 +89,8 @@ package final class LZMA2StreamEncoder {
 package final class LZMA2StreamDecoder {
     private let stream: LZMAStream
     public let dictionarySize: UInt32
+    /// A stored chunk has put history in the dictionary (`preload`).
+    private var preloaded = false
 
     /// - Parameter dictionarySize: the encoder's dictionary; the decoder allocates about this much.
     public init(dictionarySize: UInt32) throws(OTAError) {
@@ -89,6 +102,29 @@ package final class LZMA2StreamDecoder {
         options.dict_size = dictionarySize
         stream = try LZMAStream(pieceSize: 0, what: "cannot start the LZMA2 decoder") { stream in
             XZ.withLZMA2Filters(&options) { filters in lzma_raw_decoder(&stream, filters) }
+        }
+    }
+
+    /// Largest stored (uncompressed) LZMA2 chunk.
+    public static let maxStoredChunk = 1 << 16
+
+    /// Puts `bytes` in the dictionary as history before the stream's first piece, as the
+    /// encoder's preset dictionary: decodes them as stored LZMA2 chunks of at most
+    /// `maxStoredChunk` bytes (the stream's first chunk resetting the dictionary) and drops the
+    /// output into `scratch`. Call only before any piece; later calls continue the history.
+    public func preload(_ bytes: UnsafeRawBufferPointer, scratch: inout [UInt8]) throws(OTAError) {
+        var chunk: [UInt8] = []
+        chunk.reserveCapacity(Self.maxStoredChunk + 3)
+        var done = 0
+        while done < bytes.count {
+            let count = min(bytes.count - done, Self.maxStoredChunk)
+            chunk.removeAll(keepingCapacity: true)
+            // Control 1: stored, dictionary reset; 2: stored; then size - 1, big-endian.
+            chunk += [preloaded ? 2 : 1, UInt8((count - 1) >> 8), UInt8((count - 1) & 0xFF)]
+            chunk += UnsafeRawBufferPointer(rebasing: bytes[done..<(done + count)])
+            try decode(chunk, count: count, into: &scratch)
+            preloaded = true
+            done += count
         }
     }
 

@@ -1,0 +1,150 @@
+import OTACore
+import OTATestSupport
+import Testing
+
+@testable import OTADelta
+
+/// The inserts stream primed with old-image bytes (the body coding's 0x10 bit, `InsertsPrime`):
+/// the encoder's preset dictionary and the decoder's stored-chunk preload must agree byte for
+/// byte, a primed patch must rebuild its image through every decoder, and a hostile prime block
+/// must be refused with its own error, never read outside the old image or past the dictionary.
+@Suite struct InsertsPrimeTests {
+    /// A new image made of short pieces of the old one (shorter than any op pays for), between
+    /// fresh bytes: the matcher inserts them, and only a primed dictionary finds them.
+    static let old = RoundTripTests.texty(120_000, seed: 7)
+    static let new: [UInt8] = {
+        var generator = SeededGenerator(seed: 8)
+        var new: [UInt8] = []
+        while new.count < 60_000 {
+            let start = Int(generator.next() % UInt64(old.count - 12))
+            new += old[start..<(start + 9)]
+            new.append(UInt8(truncatingIfNeeded: generator.next()))
+        }
+        return new
+    }()
+
+    static func primed(_ prime: Bool) throws -> [UInt8] {
+        var options = DeltaOptions()
+        options.primeInserts = prime
+        return try Delta.diff(old: old, new: new, options: options)
+    }
+
+    static let patch: [UInt8] = try! primed(true)
+
+    /// `patch` with its prime block (right after the header) replaced by `block`.
+    static func withBlock(_ block: [UInt8], in patch: [UInt8] = patch) throws -> [UInt8] {
+        let (_, length) = try #require(
+            try patch[DeltaPatchHeader.byteCount...].withContiguousStorageIfAvailable { bytes in
+                try InsertsPrime.decode(bytes, oldSize: UInt64(old.count), dictionarySize: 1 << 28)
+            } ?? nil)
+        var edited = patch
+        edited.replaceSubrange(DeltaPatchHeader.byteCount..<(DeltaPatchHeader.byteCount + length), with: block)
+        return edited
+    }
+
+    @Test(arguments: [(3, 2), (1, 0), (0, 4)], [1, 65_535, 65_536, 65_537, 200_001])
+    func `a preset dictionary decodes after the same bytes preloaded`(coding: (UInt32, UInt32), length: Int) throws {
+        let history = RoundTripTests.texty(length, seed: UInt64(length))
+        var data: [UInt8] = []
+        var generator = SeededGenerator(seed: 3)
+        while data.count < 50_000 {
+            let start = Int(generator.next() % UInt64(history.count))
+            data += history[start..<min(history.count, start + 11)]
+            data.append(UInt8(truncatingIfNeeded: generator.next()))
+        }
+        let settings = LZMA2Settings(
+            dictionarySize: 1 << 20, literalContextBits: coding.0, positionBits: coding.1)
+        let encoder = try history.withUnsafeBytes { try LZMA2StreamEncoder(settings, presetDictionary: $0) }
+        var piece: [UInt8] = []
+        try data.withUnsafeBytes { raw in try encoder.update(raw) { piece += $0 } }
+        try encoder.flush { piece += $0 }
+
+        let decoder = try LZMA2StreamDecoder(dictionarySize: 1 << 20)
+        var scratch: [UInt8] = []
+        // In two calls, the second continuing the first (no dictionary reset).
+        let cut = history.count / 3
+        try history[..<cut].withUnsafeBytes { try decoder.preload($0, scratch: &scratch) }
+        try history[cut...].withUnsafeBytes { try decoder.preload($0, scratch: &scratch) }
+        var output: [UInt8] = []
+        try decoder.decode(piece, count: data.count, into: &output)
+        #expect(output == data)
+
+        // Other history of the same length: other bytes, or a corrupt stream (the data
+        // repeats strings of the history, which a stream without them cannot rebuild).
+        guard length >= 1000 else { return }
+        let other = RoundTripTests.texty(length, seed: UInt64(length) + 1)
+        let wrong = try LZMA2StreamDecoder(dictionarySize: 1 << 20)
+        try other.withUnsafeBytes { try wrong.preload($0, scratch: &scratch) }
+        var wrongOutput: [UInt8] = []
+        do throws(OTAError) {
+            try wrong.decode(piece, count: data.count, into: &wrongOutput)
+            #expect(wrongOutput != data)
+        } catch {
+            #expect(error.code.rawValue.hasPrefix("xz."))
+        }
+    }
+
+    @Test func `a primed patch rebuilds the new image and is smaller`() throws {
+        let header = try DeltaPatchHeader.decode(Self.patch)
+        #expect(header.insertsPrimed)
+        #expect(Self.patch[11] == DeltaPatchHeader.compressionFramedLZMA2 | DeltaPatchHeader.compressionPrimedFlag)
+        #expect(AdversarialPatchTests.code(Self.patch, old: Self.old) == nil)
+        #expect(try Delta.apply(old: Self.old, patch: Self.patch) == Self.new)
+        let plain = try Self.primed(false)
+        #expect(try DeltaPatchHeader.decode(plain).insertsPrimed == false)
+        #expect(Self.patch.count * 100 < plain.count * 90, "primed \(Self.patch.count), plain \(plain.count)")
+    }
+
+    @Test func `primed executables rebuild through every decoder`() throws {
+        for machine in [SyntheticELF.Machine.x86_64, .aarch64] {
+            let (old, new) = ReferenceTransformTests.pair(machine)
+            var options = DeltaOptions()
+            options.primeInserts = true
+            let patch = try Delta.diff(old: old, new: new, options: options)
+            #expect(try DeltaPatchHeader.decode(patch).insertsPrimed)
+            #expect(AdversarialPatchTests.code(patch, old: old) == nil)
+            #expect(try Delta.apply(old: old, patch: patch) == new)
+        }
+    }
+
+    @Test func `hostile prime blocks are refused`() throws {
+        let size = UInt64(Self.old.count)
+        let dictionary = UInt64(try DeltaPatchHeader.decode(Self.patch).dictionarySizes[PatchStream.inserts.rawValue])
+        func block(_ start: UInt64, _ length: UInt64) -> [UInt8] {
+            AdversarialPatchTests.varint(start) + AdversarialPatchTests.varint(length)
+        }
+        let refused: [([UInt8], String)] = [
+            (block(0, 0), "delta.malformed"),  // nothing primed
+            (block(0, dictionary + 1), "delta.malformed"),  // more than the dictionary
+            (block(size - 10, 11), "delta.malformed"),  // past the old image's end
+            (block(size + 1, 1), "delta.malformed"),
+            (block(UInt64.max, 2), "delta.malformed"),  // start + length overflows
+            ([UInt8](repeating: 0xFF, count: 10) + [0x02], "delta.malformed"),  // an 11-byte number
+        ]
+        for (bytes, code) in refused {
+            #expect(AdversarialPatchTests.code(try Self.withBlock(bytes), old: Self.old) == code, "\(bytes)")
+        }
+        // Other old bytes than the encoder's: the inserts decode to other bytes, or fail.
+        let shifted = try Self.withBlock(block(0, min(size, dictionary) - 1))
+        #expect(
+            ["delta.result-mismatch", "delta.corrupt"].contains(AdversarialPatchTests.code(shifted, old: Self.old)))
+        // The patch ends inside the block.
+        let cut = Array(Self.patch[0..<(DeltaPatchHeader.byteCount + 2)])
+        #expect(AdversarialPatchTests.code(cut, old: Self.old) == "delta.truncated")
+    }
+
+    @Test func `the primed bit must match the body`() throws {
+        // Cleared on a primed patch: the block is read as a frame header.
+        let cleared = try AdversarialPatchTests.resealed(Self.patch) {
+            $0[11] &= ~DeltaPatchHeader.compressionPrimedFlag
+        }
+        #expect(AdversarialPatchTests.code(cleared, old: Self.old) != nil)
+        // Set on a plain patch: its first frame header is read as a block.
+        let plain = try Self.primed(false)
+        let set = try AdversarialPatchTests.resealed(plain) { $0[11] |= DeltaPatchHeader.compressionPrimedFlag }
+        #expect(AdversarialPatchTests.code(set, old: Self.old) != nil)
+        // Unknown bits beside it are still refused.
+        let unknown = try AdversarialPatchTests.resealed(Self.patch) { $0[11] |= 0x20 }
+        #expect(AdversarialPatchTests.code(unknown, old: Self.old) == "delta.header-invalid")
+    }
+}

@@ -31,8 +31,9 @@ final class CoverMatcher {
     private let index: SuffixIndex
     private let old: UnsafeBufferPointer<UInt8>
     private let new: UnsafeBufferPointer<UInt8>
-    /// Estimated saving (bytes) a cover must reach to survive selection.
-    private let minimumScore: Int
+    /// Estimated saving (bytes) a cover must reach to survive selection: one set of ops per
+    /// score, from one search (the search does not depend on it).
+    private let minimumScores: [Int]
     /// Collinear covers at most this far apart are joined into one (the gap becomes differences).
     static let maxLinkGap = 511
     /// A probe must save this many bytes over its control cost to become a cover candidate.
@@ -42,35 +43,43 @@ final class CoverMatcher {
     /// Extension keeps going while agreeing bytes / (length + 4) stays at or above this.
     static let extendRatio = 0.463
 
-    init(index: SuffixIndex, minimumScore: Int) {
+    init(index: SuffixIndex, minimumScores: [Int]) {
+        precondition(!minimumScores.isEmpty)
         self.index = index
         self.old = index.old
         self.new = index.new
-        self.minimumScore = minimumScore
+        self.minimumScores = minimumScores
     }
 
-    /// Ops covering `new[start ..< end]` exactly; `seed` is the old position that would follow
-    /// the previous op (its alignment is tried first). Positions are absolute in `old`/`new`.
+    /// Ops covering `new[start ..< end]` exactly, one list per minimum score; `seed` is the old
+    /// position that would follow the previous op (its alignment is tried first). Positions are
+    /// absolute in `old`/`new`.
     /// With `growSeed` (the previous op is a block run), the seed's alignment is also grown into
     /// the stretch like a found cover; so is `endSeed`'s (the old position that would end at
     /// `end` in the alignment of a block run that follows): a run ends at the first differing
     /// byte, and the bytes after it often still agree in its alignment.
-    /// Returns the old position the last alignment predicts for `end`, to seed the next stretch.
-    @discardableResult
-    func match(
-        from start: Int, to end: Int, seed: Int, growSeed: Bool = false, endSeed: Int? = nil,
-        into ops: inout [DeltaOperation]
-    ) -> Int {
+    func match(from start: Int, to end: Int, seed: Int, growSeed: Bool = false, endSeed: Int? = nil)
+        -> [[DeltaOperation]]
+    {
         let seedCover = Cover(newStart: start, oldStart: min(max(seed, 0), old.count), length: 0)
-        var covers = search(from: start, to: end, seed: seedCover)
-        if growSeed { covers.insert(seedCover, at: 0) }
+        var found = search(from: start, to: end, seed: seedCover)
+        if growSeed { found.insert(seedCover, at: 0) }
         if let endSeed, endSeed >= 0, endSeed <= old.count {
-            covers.append(Cover(newStart: end, oldStart: endSeed, length: 0))
+            found.append(Cover(newStart: end, oldStart: endSeed, length: 0))
         }
-        extend(&covers, from: start, to: end)
-        select(&covers, from: start, seed: seedCover)
-        extend(&covers, from: start, to: end)
+        extend(&found, from: start, to: end)
+        return minimumScores.map { score in
+            var covers = found
+            select(&covers, from: start, seed: seedCover, minimumScore: score)
+            extend(&covers, from: start, to: end)
+            return ops(covers, from: start, to: end)
+        }
+    }
 
+    /// The ops of the chosen covers: INSERTs between them, each a COPY when its bytes are equal,
+    /// else an ADD.
+    private func ops(_ covers: [Cover], from start: Int, to end: Int) -> [DeltaOperation] {
+        var ops: [DeltaOperation] = []
         var cursor = start
         for cover in covers {
             if cover.newStart > cursor { ops.append(.insert(length: cover.newStart - cursor)) }
@@ -82,8 +91,7 @@ final class CoverMatcher {
             cursor = cover.newEnd
         }
         if end > cursor { ops.append(.insert(length: end - cursor)) }
-        let last = covers.last ?? seedCover
-        return last.oldEnd + (end - last.newEnd)
+        return ops
     }
 
     // MARK: - Search
@@ -207,7 +215,7 @@ final class CoverMatcher {
 
     /// Drops covers whose estimated compressed cost is not `minimumScore` below storing their
     /// bytes literally; joins collinear covers that are close.
-    private func select(_ covers: inout [Cover], from start: Int, seed: Cover) {
+    private func select(_ covers: inout [Cover], from start: Int, seed: Cover, minimumScore: Int) {
         let literal = CompressionCostModel()
         let difference = CompressionCostModel()
         var kept: [Cover] = []

@@ -3,13 +3,14 @@ internal import OTABase
 
 extension DeltaEncoder {
     /// Matches every piece of `plan`, window by window (one suffix array at a time), pieces of
-    /// a window on all cores; hands each piece's ops (in old positions) to `results`. `new` is
-    /// asked for the new bytes once the first suffix array is sorted.
+    /// a window on all cores; hands each piece's ops (in old positions), one list per minimum
+    /// cover score, to `results`. `new` is asked for the new bytes once the first suffix array
+    /// is sorted.
     static func matchPieces(
-        _ plan: Plan, new: () -> UnsafeBufferPointer<UInt8>, minimumScore: Int, longestFirst: Bool = false,
+        _ plan: Plan, new: () -> UnsafeBufferPointer<UInt8>, minimumScores: [Int], longestFirst: Bool = false,
         results: PieceResults
     ) {
-        let input = SharedMatchInput(plan: plan, minimumScore: minimumScore)
+        let input = SharedMatchInput(plan: plan, minimumScores: minimumScores)
         for (w, range) in plan.windows.enumerated() {
             let inWindow = plan.pieces.indices.filter { plan.pieces[$0].window == w }
             guard !inWindow.isEmpty else { continue }
@@ -22,7 +23,10 @@ extension DeltaEncoder {
                 }
                 : inWindow
             if range.isEmpty {
-                for k in members { results.publish(k, [.insert(length: plan.pieces[k].end - plan.pieces[k].start)]) }
+                for k in members {
+                    let insert = DeltaOperation.insert(length: plan.pieces[k].end - plan.pieces[k].start)
+                    results.publish(k, minimumScores.map { _ in [insert] })
+                }
                 continue
             }
             let index = SuffixIndex(old: UnsafeBufferPointer(rebasing: plan.space.bytes[range]), new: new)
@@ -30,22 +34,26 @@ extension DeltaEncoder {
             DispatchQueue.concurrentPerform(iterations: members.count) { m in
                 let k = members[m]
                 let piece = input.plan.pieces[k]
-                var found: [DeltaOperation] = []
-                CoverMatcher(index: shared.index, minimumScore: input.minimumScore)
+                let lists = CoverMatcher(index: shared.index, minimumScores: input.minimumScores)
                     .match(
                         from: piece.start, to: piece.end, seed: piece.seed - range.lowerBound, growSeed: piece.afterRun,
-                        endSeed: piece.endSeed.map { $0 - range.lowerBound }, into: &found)
-                var ops: [DeltaOperation] = []
-                for op in found {
-                    switch op {
-                    case .copy(let o, let l):
-                        input.plan.space.appendMapped(.copy(oldStart: o + range.lowerBound, length: l), to: &ops)
-                    case .add(let o, let l):
-                        input.plan.space.appendMapped(.add(oldStart: o + range.lowerBound, length: l), to: &ops)
-                    case .insert: ops.append(op)
-                    }
-                }
-                results.publish(k, ops)
+                        endSeed: piece.endSeed.map { $0 - range.lowerBound })
+                results.publish(
+                    k,
+                    lists.map { found in
+                        var ops: [DeltaOperation] = []
+                        for op in found {
+                            switch op {
+                            case .copy(let o, let l):
+                                input.plan.space.appendMapped(
+                                    .copy(oldStart: o + range.lowerBound, length: l), to: &ops)
+                            case .add(let o, let l):
+                                input.plan.space.appendMapped(.add(oldStart: o + range.lowerBound, length: l), to: &ops)
+                            case .insert: ops.append(op)
+                            }
+                        }
+                        return ops
+                    })
             }
         }
     }
@@ -54,7 +62,7 @@ extension DeltaEncoder {
 /// What the matching task shares with the writer: read-only after construction.
 struct SharedMatchInput: @unchecked Sendable {
     let plan: DeltaEncoder.Plan
-    let minimumScore: Int
+    let minimumScores: [Int]
 }
 
 /// Where the matching task gets the new bytes it matches (called on that task only).

@@ -83,14 +83,20 @@ struct DeltaEncoder {
             return analysis.remaskedNew(new, evict: evictNew)
         }
         let results = PieceResults(count: plan.pieces.count)
-        let input = SharedMatchInput(plan: plan, minimumScore: options.minimumCoverScore)
+        // Primed, with every op awaited (the transform's matching), a second set of ops keeps
+        // only the covers worth `newCodeCoverScore`; used when the update is mostly new code.
+        let prime = options.primeInserts ? Self.insertsPrime(oldSize: old.count, limit: options.dictionarySize) : nil
+        let scores =
+            prime != nil && analysis != nil
+            ? [options.minimumCoverScore, Self.newCodeCoverScore] : [options.minimumCoverScore]
+        let input = SharedMatchInput(plan: plan, minimumScores: scores)
         let matching = DispatchGroup()
         // With the transform every op is awaited before the first is written: the pieces can be
         // matched in any order. Without it, the writer takes them in new order as they come.
         let anyOrder = analysis != nil
         DispatchQueue.global().async(group: matching) {
             Self.matchPieces(
-                input.plan, new: matchNew.bytes, minimumScore: input.minimumScore, longestFirst: anyOrder,
+                input.plan, new: matchNew.bytes, minimumScores: input.minimumScores, longestFirst: anyOrder,
                 results: results)
         }
         defer { matching.wait() }
@@ -106,7 +112,11 @@ struct DeltaEncoder {
         var insertedBytes: Int?
         if let analysis {
             // The map needs every op's alignment before the first op is written.
-            try Self.forEachJoinedOp(plan, results: results) { allOps.append($0) }
+            var lists = [[DeltaOperation]](repeating: [], count: scores.count)
+            try Self.forEachJoinedOp(plan, results: results, alternatives: scores.count) { lists[$0].append($1) }
+            allOps = lists[0]
+            if lists.count > 1 && Self.isMostlyNew(lists[0], newSize: new.count) { allOps = lists[1] }
+            lists = []
             var pairs: [(old: Int, new: Int, length: Int)] = []
             var position = 0
             var inserted = 0
@@ -141,7 +151,6 @@ struct DeltaEncoder {
                 prediction = candidate
             }
         }
-        let prime = options.primeInserts ? Self.insertsPrime(oldSize: old.count, limit: options.dictionarySize) : nil
         let settings = streamSettings(
             newSize: new.count, insertedBytes: insertedBytes, primedBytes: prime.map { Int($0.length) } ?? 0)
         let preset = prime.map {
@@ -180,7 +189,7 @@ struct DeltaEncoder {
             for op in allOps { try write(op) }
             allOps = []
         } else {
-            try Self.forEachJoinedOp(plan, results: results, write)
+            try Self.forEachJoinedOp(plan, results: results) { (_, op) throws(OTAError) in try write(op) }
         }
         try writer.finish(sink: sink)
         progress?("delta", 1)
@@ -198,26 +207,49 @@ struct DeltaEncoder {
     }
 
     /// Every op of `plan` in new order (block runs as they are, pieces' ops as the matcher
-    /// publishes them), neighbours that continue each other joined (`OpJoiner`).
+    /// publishes them), neighbours that continue each other joined (`OpJoiner`), for each of the
+    /// first `alternatives` op lists the matcher made (`body` gets the list's index).
     static func forEachJoinedOp(
-        _ plan: Plan, results: PieceResults, _ body: (DeltaOperation) throws(OTAError) -> Void
+        _ plan: Plan, results: PieceResults, alternatives: Int = 1,
+        _ body: (Int, DeltaOperation) throws(OTAError) -> Void
     ) throws(OTAError) {
-        var joiner = OpJoiner()
-        func take(_ op: DeltaOperation) throws(OTAError) {
-            if let done = joiner.take(op) { try body(done) }
+        var joiners = [OpJoiner](repeating: OpJoiner(), count: alternatives)
+        func take(_ op: DeltaOperation, _ list: Int) throws(OTAError) {
+            if let done = joiners[list].take(op) { try body(list, done) }
         }
         for segment in plan.segments {
             switch segment {
             case .run(let run):
-                try take(
+                let op: DeltaOperation =
                     run.exact
-                        ? .copy(oldStart: run.oldStart, length: run.length)
-                        : .add(oldStart: run.oldStart, length: run.length))
+                    ? .copy(oldStart: run.oldStart, length: run.length)
+                    : .add(oldStart: run.oldStart, length: run.length)
+                for list in 0..<alternatives { try take(op, list) }
             case .piece(let k):
-                for op in results.take(k) { try take(op) }
+                let lists = results.take(k)
+                for list in 0..<alternatives {
+                    for op in lists[list] { try take(op, list) }
+                }
             }
         }
-        if let last = joiner.pending { try body(last) }
+        for list in 0..<alternatives { if let last = joiners[list].pending { try body(list, last) } }
+    }
+
+    /// Minimum cover score of a primed patch of an update that is mostly new code: its short
+    /// covers cost more as ops than as LZMA2 matches into the primed old bytes. Measured on the
+    /// Rust tuning corpus (2026-11-30, primed): 64, 256 and 1024 all smaller than 16 on the 16
+    /// pairs, 1024 the smallest of them on all 16 (1.5-6.8% below 16); no covers but the block
+    /// runs was smaller still on 14 but 2.6% larger on alacritty amd64, whose old and inserted
+    /// bytes outgrow the dictionary. On the tuning corpus's pairs, which are mostly copied,
+    /// 1024 is 7-25% larger on postgres, libpython, librsvg and mariadbd (5% smaller on
+    /// containerd): so it is used only when `isMostlyNew`.
+    static let newCodeCoverScore = 1024
+
+    /// Whether at least half of the new image is inserted by `ops` (every op of the patch).
+    static func isMostlyNew(_ ops: [DeltaOperation], newSize: Int) -> Bool {
+        var inserted = 0
+        for case .insert(let length) in ops { inserted += length }
+        return inserted * 2 >= newSize && newSize > 0
     }
 
     /// The transform is written only when its predictions remove more than this many differing

@@ -107,6 +107,50 @@ import Testing
         }
     }
 
+    @Test func `the new-code cover score is used only for updates that are mostly new`() {
+        let half: [DeltaOperation] = [
+            .copy(oldStart: 0, length: 50), .insert(length: 30), .add(oldStart: 80, length: 0), .insert(length: 20),
+        ]
+        #expect(DeltaEncoder.isMostlyNew(half, newSize: 100))
+        #expect(!DeltaEncoder.isMostlyNew(half, newSize: 101))
+        #expect(!DeltaEncoder.isMostlyNew([], newSize: 0))
+        #expect(DeltaEncoder.isMostlyNew([.insert(length: 1)], newSize: 1))
+    }
+
+    @Test func `a mostly new executable primed keeps only covers worth the new-code score`() throws {
+        // New code that repeats short pieces of the old code: with the default score they become
+        // covers; primed, those worth less than `newCodeCoverScore` are inserted instead (LZMA2
+        // finds them in the primed old bytes), and the patch is smaller and still applies.
+        let (old, _) = ReferenceTransformTests.pair(.x86_64)
+        var generator = SeededGenerator(seed: 11)
+        var new = Array(old[0..<64])
+        while new.count < old.count {
+            let start = 64 + Int(generator.next() % UInt64(old.count - 200))
+            new += old[start..<(start + 40)]
+            new += (0..<24).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+        }
+        func encode(primed: Bool) throws -> (patch: [UInt8], inserted: Int64) {
+            // The transform's matching (every op awaited), on the whole of both images as code.
+            var options = DeltaOptions.forcingTransform(
+                oldCount: old.count, newCount: new.count, architecture: .x86_64)
+            options.primeInserts = primed
+            var patch: [UInt8] = []
+            let (header, statistics) = try old.withUnsafeBufferPointer { o in
+                try new.withUnsafeBufferPointer { n in
+                    try DeltaEncoder(options: options).encode(old: o, new: n, progress: nil) { patch += $0 }
+                }
+            }
+            patch.replaceSubrange(0..<header.count, with: header)
+            return (patch, statistics.insertBytes)
+        }
+        let primed = try encode(primed: true)
+        let plain = try encode(primed: false)
+        #expect(try Delta.apply(old: old, patch: primed.patch) == new)
+        #expect(plain.inserted * 2 >= Int64(new.count), "the update must be mostly new for this test")
+        #expect(primed.inserted > plain.inserted, "primed inserts \(primed.inserted), plain \(plain.inserted)")
+        #expect(primed.patch.count < plain.patch.count, "primed \(primed.patch.count), plain \(plain.patch.count)")
+    }
+
     @Test func `hostile prime blocks are refused`() throws {
         let size = UInt64(Self.old.count)
         let dictionary = UInt64(try DeltaPatchHeader.decode(Self.patch).dictionarySizes[PatchStream.inserts.rawValue])

@@ -14,9 +14,14 @@ debian_pairs() {
     shift 2
     local deb=$corpus/deb arch entry name package vold vnew path side version tree work found pkg
     mkdir -p "$deb"
-    if [[ " $arches " == *" arm64 "* ]] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
-        dpkg --add-architecture arm64
-        apt-get update -qq >/dev/null
+    # arm64 needs the architecture and its package lists: an architecture added earlier without
+    # a successful update leaves no arm64 lists, and every arm64 version reads as not published.
+    if [[ " $arches " == *" arm64 "* ]]; then
+        dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64
+        # shellcheck disable=SC2016 # apt's own $(ARCHITECTURE) template, not a shell expansion
+        if ! apt-get indextargets --format '$(ARCHITECTURE)' 2>/dev/null | grep -qx arm64; then
+            apt-get update -qq >/dev/null
+        fi
     fi
     DEBIAN_PAIRS=()
     for arch in $arches; do

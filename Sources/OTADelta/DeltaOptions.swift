@@ -42,7 +42,7 @@ public struct DeltaOptions: Sendable {
     /// body coding, `InsertsPrime`: the old image's last `dictionarySize` bytes, all of it when it
     /// fits), so inserted bytes find matches in the old image that no op pays to copy; an update
     /// that is mostly new code then keeps only covers worth `DeltaEncoder.newCodeCoverScore`.
-    /// Off by default: 2.5-8.5% smaller on the Rust tuning corpus, 0.07-3.2% on the other
+    /// Off by default: 2.5-8.5% smaller on the Rust tuning corpus, 0.04-3.2% on the other
     /// tuning pairs, for up to ~4.7 s more diff time and up to ~90 MiB more diff memory (the
     /// LZMA2 encoder's match finder over the primed bytes; docs/PERFORMANCE.md, "Inserts primed
     /// with old bytes"); off, decoders without the bit read the patch.

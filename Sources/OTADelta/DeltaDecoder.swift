@@ -485,8 +485,8 @@ public final class DeltaDecoder {
     }
 
     /// Tries to read the inserts prime block collected in `pending`; once read, puts its old
-    /// bytes in the inserts stream's dictionary (read in pieces through the block cache's
-    /// buffer, never held whole).
+    /// bytes in the inserts stream's dictionary (read 64 KiB at a time into a buffer of its own,
+    /// never held whole).
     private func parsePrime() throws(OTAError) {
         guard let header else { return }
         let inserts = PatchStream.inserts.rawValue

@@ -156,8 +156,7 @@ struct DeltaEncoder {
         let preset = prime.map {
             UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: old[Int($0.start)..<Int($0.start + $0.length)]))
         }
-        let writer = try PatchFrameWriter(
-            settings: settings, insertsPreset: preset ?? UnsafeRawBufferPointer(start: nil, count: 0))
+        let writer = try PatchFrameWriter(settings: settings, insertsPreset: preset)
         if let prime { try sink(prime.encoded()) }
         var stream = OpStreamWriter(old: old, new: new, writer: writer)
         stream.prediction = prediction
@@ -306,7 +305,7 @@ struct DeltaEncoder {
             return size
         }
         let whole = fit(newSize)
-        let inserts = min(fit(newSize + primedBytes), fit((insertedBytes ?? newSize) + primedBytes))
+        let inserts = fit(min(insertedBytes ?? newSize, newSize) + primedBytes)
         return PatchStream.allCases.map { stream in
             LZMA2Settings(
                 preset: options.preset, extreme: options.extreme,

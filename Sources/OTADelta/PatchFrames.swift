@@ -76,17 +76,13 @@ final class PatchFrameWriter {
     private(set) var insertsCoding: InsertsCoding?
 
     /// Old-image bytes the inserts stream's dictionary starts with (`InsertsPrime`), read when
-    /// the inserts' encoder is set up with the chosen coding; empty: none.
-    private let insertsPreset: UnsafeRawBufferPointer
+    /// the inserts' encoder is set up with the chosen coding.
+    private let insertsPreset: UnsafeRawBufferPointer?
 
     /// `settings`: one per stream (the inserts' `lc` and `pb` are replaced by the chosen
     /// coding's); checked here, so bad settings fail before any frame. `insertsPreset` must stay
     /// readable until the first frame is written or `finish` returns.
-    init(
-        settings: [LZMA2Settings], insertsPreset: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)
-    )
-        throws(OTAError)
-    {
+    init(settings: [LZMA2Settings], insertsPreset: UnsafeRawBufferPointer? = nil) throws(OTAError) {
         for setting in settings { encoders.append(try LZMA2StreamEncoder(setting)) }
         self.settings = settings
         self.insertsPreset = insertsPreset
@@ -151,7 +147,7 @@ final class PatchFrameWriter {
         }
         let coding = try InsertsCoding.choose(sample, dictionaryLimit: settings[inserts].dictionarySize)
         let chosen = coding.applied(to: settings[inserts])
-        if chosen != settings[inserts] || !insertsPreset.isEmpty {
+        if chosen != settings[inserts] || insertsPreset != nil {
             encoders[inserts] = try LZMA2StreamEncoder(chosen, presetDictionary: insertsPreset)
         }
         insertsCoding = coding

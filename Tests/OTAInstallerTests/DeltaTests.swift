@@ -1,7 +1,9 @@
 import Foundation
 import OTACore
+import OTADelta
 import OTAInstaller
 import OTARecorder
+import Synchronization
 import Testing
 
 @testable import OTABuilder
@@ -35,6 +37,39 @@ struct DeltaTests {
             source: any SlotReading, sourceSize: UInt64, target: any SlotWriting, targetSize: UInt64, patchSize: UInt64
         ) throws(OTAError) -> any DeltaApplySession {
             Session(source: source, target: target)
+        }
+    }
+
+    /// OTADelta's applier, keeping the first bytes of each patch it is fed (its header).
+    final class HeaderKeepingApplier: DeltaApplier {
+        let headers = Mutex<[[UInt8]]>([])
+        var verifiesSource: Bool { OTADeltaApplier().verifiesSource }
+
+        final class Session: DeltaApplySession {
+            let inner: any DeltaApplySession
+            let owner: HeaderKeepingApplier
+            var kept: [UInt8] = []
+            init(inner: any DeltaApplySession, owner: HeaderKeepingApplier) {
+                self.inner = inner
+                self.owner = owner
+            }
+            func consume(_ patch: [UInt8]) throws(OTAError) {
+                if kept.count < DeltaPatchHeader.byteCount {
+                    kept += patch.prefix(DeltaPatchHeader.byteCount - kept.count)
+                    if kept.count == DeltaPatchHeader.byteCount { owner.headers.withLock { $0.append(kept) } }
+                }
+                try inner.consume(patch)
+            }
+            func finish() throws(OTAError) -> UInt64 { try inner.finish() }
+            func cancel() { inner.cancel() }
+        }
+
+        func begin(
+            source: any SlotReading, sourceSize: UInt64, target: any SlotWriting, targetSize: UInt64, patchSize: UInt64
+        ) throws(OTAError) -> any DeltaApplySession {
+            let inner = try OTADeltaApplier().begin(
+                source: source, sourceSize: sourceSize, target: target, targetSize: targetSize, patchSize: patchSize)
+            return Session(inner: inner, owner: self)
         }
     }
 
@@ -124,6 +159,30 @@ struct DeltaTests {
                 bundle: again, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
         }
         #expect(error?.code == "delta.source-mismatch")
+    }
+
+    /// `ota bundle build --prime-delta-inserts`: the patch in the bundle is primed, and the
+    /// vehicle's decoder rebuilds the target from it through the whole install.
+    @Test(arguments: [false, true])
+    func `a delta built with primed inserts installs and switches`(encrypted: Bool) throws {
+        let fixture = try InstallerFixture(imageSize: 300_000)
+        let vehicle = try fixture.vehicle()
+        let bundle = try fixture.bundle(
+            try fixture.manifest(images: [InstallerFixture.ImageSpec(group: 0, delta: true)]), encrypted: encrypted,
+            primeDeltaInserts: true)
+        let applier = HeaderKeepingApplier()
+        let options = Vehicle.Options(deltaApplier: applier)
+        let report = try Vehicle(directory: vehicle, options: options).install(
+            bundle: bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
+        #expect(report.stage == .activated && report.images.first?.kind == .delta)
+        let headers = applier.headers.withLock { $0 }
+        #expect(headers.count == 1)
+        #expect(
+            try headers.first.map { (bytes) throws(OTAError) in try DeltaPatchHeader.decode(bytes).insertsPrimed }
+                == true)
+        try Vehicle(directory: vehicle, options: options).reboot()
+        try Vehicle(directory: vehicle, options: options).confirmBoot()
+        #expect(try fixture.slotContentHash(vehicle, group: 0, slot: .b) == fixture.imageHash("new-0.img"))
     }
 
     @Test func `a plugged-in applier reads the checked active slot and writes the inactive one`() throws {

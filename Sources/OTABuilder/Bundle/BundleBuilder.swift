@@ -27,6 +27,10 @@ public enum BundleBuilder {
         /// A signed trust update (`ota trust update`) to carry in `trust-update.json`, bound by
         /// the manifest; vehicles apply it before they check the bundle's signers.
         public var trustUpdate: [UInt8]?
+        /// Delta images' inserted bytes are compressed with old bytes in their dictionary
+        /// (`DeltaOptions.primeInserts`): smaller patches of updates that are mostly new code,
+        /// at the cost of the builder's time and memory.
+        public var primeDeltaInserts = false
 
         public init(
             manifestPath: String, imagesDirectory: String, signer: SignerIdentity, recipients: [Certificate] = [],
@@ -130,7 +134,8 @@ public enum BundleBuilder {
             var delta: DeltaPayload? = nil
             if image.kind == .delta {
                 let made = try DeltaPayload.make(
-                    image: image, imagesDirectory: request.imagesDirectory, suite: suite, besides: request.outputPath)
+                    image: image, imagesDirectory: request.imagesDirectory, suite: suite,
+                    primeInserts: request.primeDeltaInserts, besides: request.outputPath)
                 delta = made
                 path = made.patchPath
             }
@@ -263,9 +268,10 @@ struct DeltaPayload {
     let source: Manifest.DeltaSource
     let target: Manifest.Target
 
-    static func make(image: ManifestSource.Image, imagesDirectory: String, suite: Suite, besides outputPath: String)
-        throws(OTAError) -> DeltaPayload
-    {
+    static func make(
+        image: ManifestSource.Image, imagesDirectory: String, suite: Suite, primeInserts: Bool = false,
+        besides outputPath: String
+    ) throws(OTAError) -> DeltaPayload {
         guard let sourceFile = image.sourceFile, let sourceVersion = image.sourceVersion else {
             throw OTAError(.manifestInvalid, "image '\(image.name)': a delta names its source file and version")
         }
@@ -276,6 +282,7 @@ struct DeltaPayload {
             "\(directory)/.\((outputPath as NSString).lastPathComponent).\(image.name).patch-\(Hex.encode(try SecureRandom.bytes(6)))"
         var options = DeltaOptions()
         options.hashAlgorithm = suite.hash
+        options.primeInserts = primeInserts
         do throws(OTAError) {
             _ = try Delta.createPatch(old: oldPath, new: newPath, output: patchPath, options: options)
             let oldSize = try InputFile(path: oldPath).size()

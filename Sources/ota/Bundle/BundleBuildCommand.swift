@@ -38,6 +38,13 @@ struct BundleBuildCommand: ParsableCommand {
         help: "A signed trust update (ota trust update) to carry; vehicles apply it before they check the signers.")
     var trustUpdate: String?
 
+    @Flag(
+        name: .customLong("prime-delta-inserts"),
+        help:
+            "Delta images: start the inserted bytes' dictionary with old bytes (as ota delta create --prime-inserts: smaller patches of updates that are mostly new code; slower, more memory)."
+    )
+    var primeDeltaInserts = false
+
     @OptionGroup var outputOptions: OutputOptions
     @OptionGroup var progressOptions: ProgressOptions
 
@@ -54,6 +61,7 @@ struct BundleBuildCommand: ParsableCommand {
             manifestPath: manifest, imagesDirectory: images, signer: identity, recipients: recipientCertificates,
             outputPath: output,
             xzPreset: xzPreset, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, suite: chosenSuite)
+        request.primeDeltaInserts = primeDeltaInserts
         request.trustUpdate = try trustUpdate.map { path throws(OTAError) in
             try FileSystem.read(path, limit: TrustUpdate.maximumSize)
         }

@@ -147,9 +147,10 @@ final class InstallerFixture: Sendable {
     /// Builds a bundle (encrypted to the vehicle's key by default).
     /// Builds a bundle; `refusable` lets the builder sign what every vehicle refuses (an expired
     /// manifest, a missing filing), so the vehicle's own refusal can be tested.
-    func bundle(_ manifest: String, encrypted: Bool = true, chunkSize: Int = 4096, refusable: Bool = false) throws
-        -> String
-    {
+    func bundle(
+        _ manifest: String, encrypted: Bool = true, chunkSize: Int = 4096, refusable: Bool = false,
+        primeDeltaInserts: Bool = false
+    ) throws -> String {
         let path = "\(directory)/bundle-\(UUID().uuidString).ota"
         let recipients = encrypted ? [try Certificate.load(contentsOf: "\(keys)/vehicle/device.crt")[0]] : []
         var request = BundleBuilder.Request(
@@ -157,6 +158,7 @@ final class InstallerFixture: Sendable {
             outputPath: path,
             chunkSize: chunkSize, xzPreset: 1, threads: 1)
         request.refusesWhatVehiclesRefuse = !refusable
+        request.primeDeltaInserts = primeDeltaInserts
         _ = try BundleBuilder.build(request)
         return path
     }

@@ -107,6 +107,27 @@ import Testing
         }
     }
 
+    @Test func `the prime is the old image's first dictionary's worth of bytes`() throws {
+        #expect(DeltaEncoder.insertsPrime(oldSize: 0, limit: 1 << 20) == nil)
+        #expect(DeltaEncoder.insertsPrime(oldSize: 100, limit: 1 << 20) == InsertsPrime(start: 0, length: 100))
+        #expect(
+            DeltaEncoder.insertsPrime(oldSize: 3 << 20, limit: 1 << 20) == InsertsPrime(start: 0, length: 1 << 20))
+        // The block written before the first frame says the same.
+        var options = DeltaOptions()
+        options.primeInserts = true
+        options.dictionarySize = 1 << 20
+        let old = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }
+        let new = Array(old[(1 << 20)...]) + Array(old[0..<4096])
+        let patch = try Delta.diff(old: old, new: new, options: options)
+        let header = try DeltaPatchHeader.decode(patch)
+        #expect(header.insertsPrimed && !header.hasTransform)
+        let block = try patch[DeltaPatchHeader.byteCount...].withUnsafeBufferPointer { bytes in
+            try InsertsPrime.decode(bytes, oldSize: UInt64(old.count), dictionarySize: 1 << 20)
+        }
+        #expect(block?.prime == InsertsPrime(start: 0, length: 1 << 20))
+        #expect(try Delta.apply(old: old, patch: patch) == new)
+    }
+
     @Test func `the new-code cover score is used only for updates that are mostly new`() {
         let half: [DeltaOperation] = [
             .copy(oldStart: 0, length: 50), .insert(length: 30), .add(oldStart: 80, length: 0), .insert(length: 20),

@@ -1,3 +1,4 @@
+import OTATestSupport
 import Testing
 
 @testable import OTADelta
@@ -20,5 +21,19 @@ import Testing
                 ops == [.add(oldStart: 8, length: 2), .add(oldStart: 40, length: 10), .add(oldStart: 95, length: 2)])
             #expect(OldIndexSpace(old: buffer, used: [0..<10], minimumUsedFraction: 0.5) == nil)
         }
+    }
+
+    @Test func `block copies of 35% of the old image are enough to index only the rest`() throws {
+        // The new image's first 40% is the old image's, block for block; the rest is new.
+        var generator = SeededGenerator(seed: 35)
+        let old = (0..<(1 << 20)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+        let kept = 400 << 10
+        let new = Array(old[0..<kept]) + (kept..<(1 << 20)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+        let plan = old.withUnsafeBufferPointer { o in
+            new.withUnsafeBufferPointer { n in DeltaEncoder(options: DeltaOptions()).plan(old: o, new: n) }
+        }
+        #expect(plan.space.isPacked)
+        #expect(plan.space.bytes.count == old.count - kept)
+        #expect(try Delta.apply(old: old, patch: try Delta.diff(old: old, new: new)) == new)
     }
 }

@@ -78,15 +78,11 @@ ARCHES=${ARCHES:-"amd64 arm64"}
 
 # shellcheck source=bench/lib/debian-pairs.bash
 source "$ROOT/bench/lib/debian-pairs.bash"
-if [ "$SET" = fresh ]; then
-    debian_pairs "$CORPUS" "$ARCHES" "${FRESH_PROGRAMS[@]}"
-    PROGRAMS=() # no filesystem image in this set
-elif [ "$SET" = third ]; then
-    debian_pairs "$CORPUS" "$ARCHES" "${THIRD_PROGRAMS[@]}"
-    PROGRAMS=()
-else
-    debian_pairs "$CORPUS" "$ARCHES" "${PROGRAMS[@]}" "${GO_RUST_PROGRAMS[@]}"
-fi
+case $SET in
+fresh) debian_pairs "$CORPUS" "$ARCHES" "${FRESH_PROGRAMS[@]}" ;;
+third) debian_pairs "$CORPUS" "$ARCHES" "${THIRD_PROGRAMS[@]}" ;;
+*) debian_pairs "$CORPUS" "$ARCHES" "${PROGRAMS[@]}" "${GO_RUST_PROGRAMS[@]}" ;;
+esac
 pairs=("${DEBIAN_PAIRS[@]}")
 
 # A filesystem image pair: 256 MiB ext4 images of the unpacked amd64 package trees, old and new

@@ -284,15 +284,11 @@ struct DeltaEncoder {
     }
 
     /// The old bytes the inserts' dictionary starts with: the first `limit` bytes of the old
-    /// image (all of it when it fits); nil for an empty old image. The first, not the last: on
-    /// the twelve executable pairs whose old image outgrows 8 MiB (tuning: postgres, librsvg,
-    /// mariadbd, containerd; held out: cargo, libjvm, amd64 and arm64) the first bytes gave the
-    /// smaller patch on nine, by up to 1.5% (cargo arm64), and 11-28 bytes more on the other
-    /// three (librsvg arm64, containerd); cargo amd64 went from 0.9% larger than the unprimed
-    /// patch to 0.4% smaller. An executable's first bytes
-    /// hold its symbol and relocation tables and the start of its code, which inserted code and
-    /// relocations resemble; its last are unwind tables and data (docs/PERFORMANCE.md, "Which
-    /// old bytes are primed").
+    /// image (all of it when it fits); nil for an empty old image. The first, not the last: an
+    /// executable's first bytes hold its symbol and relocation tables and the start of its code,
+    /// which inserted code and relocations resemble; its last are unwind tables and data.
+    /// Smaller on 9 of the 12 pairs whose old image outgrows 8 MiB, by up to 1.5%
+    /// (docs/PERFORMANCE.md, "Which old bytes are primed").
     static func insertsPrime(oldSize: Int, limit: UInt32) -> InsertsPrime? {
         let length = min(oldSize, Int(limit))
         guard length > 0 else { return nil }

@@ -23,13 +23,10 @@ public struct DeltaOptions: Sendable {
     /// the smallest patches on the benchmark corpus (HDiffPatch uses 6 with its own estimate).
     public var minimumCoverScore = 16
     /// When block copies use at least this fraction of the old image, the suffix array indexes
-    /// only the old bytes they do not use (see `OldIndexSpace`); above 1 never. 0.35, not 0.5
-    /// (2026-11-30): of the ~50 pairs of our corpora, four fall between (libpython amd64, and
-    /// libgs arm64, libjvm amd64 and unbound amd64 of the third held-out set, which this choice
-    /// has now seen); packed, their diff peak RSS fell 23-34% on three (libgs arm64 122 → 81 MiB,
-    /// libjvm amd64 135 → 94, libpython amd64 50 → 38; unbound's is start-up) and their patches
-    /// moved by −164 to +132 bytes. At 0.2 mariadbd amd64 was 2.1% smaller but libjvm arm64 and
-    /// squid amd64 0.1% larger: not taken.
+    /// only the old bytes they do not use (see `OldIndexSpace`); above 1 never. 0.35 since
+    /// 2026-11-30 (0.5 before): the four corpus pairs between the two, packed, used 23-34% less
+    /// diff memory for patches within ±164 bytes (docs/PERFORMANCE.md, "A third held-out
+    /// corpus", which this choice has seen).
     public var packedIndexThreshold = 0.35
     /// The executable transform (patch format 3): when both images hold x86-64 or AArch64 ELF
     /// code, match with reference fields masked and let ADD ops predict the new references

@@ -43,7 +43,8 @@ struct DeltaTests {
     /// OTADelta's applier, keeping the first bytes of each patch it is fed (its header).
     final class HeaderKeepingApplier: DeltaApplier {
         let headers = Mutex<[[UInt8]]>([])
-        var verifiesSource: Bool { OTADeltaApplier().verifiesSource }
+        let applier = OTADeltaApplier()
+        var verifiesSource: Bool { applier.verifiesSource }
 
         final class Session: DeltaApplySession {
             let inner: any DeltaApplySession
@@ -67,7 +68,7 @@ struct DeltaTests {
         func begin(
             source: any SlotReading, sourceSize: UInt64, target: any SlotWriting, targetSize: UInt64, patchSize: UInt64
         ) throws(OTAError) -> any DeltaApplySession {
-            let inner = try OTADeltaApplier().begin(
+            let inner = try applier.begin(
                 source: source, sourceSize: sourceSize, target: target, targetSize: targetSize, patchSize: patchSize)
             return Session(inner: inner, owner: self)
         }

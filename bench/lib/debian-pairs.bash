@@ -1,8 +1,8 @@
 # Sourced by bench/delta-corpus.sh and bench/delta-heldout.sh: fetches program pairs from Debian 12.
 #
 # debian_pairs CORPUS ARCHES ENTRY...: for each "name package old-version new-version path" ENTRY
-# (TRIPLET and ARCH in the path replaced per architecture: x86_64-linux-gnu and amd64; a glob in the path matches the one file the
-# package holds under that name) and each architecture, downloads both versions with
+# (TRIPLET and ARCH in the path replaced per architecture, e.g. x86_64-linux-gnu and amd64; a
+# glob in the path matches the one file the package holds under that name) and each architecture, downloads both versions with
 # `apt-get download` into CORPUS/deb (once; arm64 needs `dpkg --add-architecture arm64`, added
 # here), unpacks them with `dpkg-deb -x` and copies the file to CORPUS/NAME-ARCH.old and .new.
 # A version Debian no longer publishes skips its pair with a note. Sets DEBIAN_PAIRS to the

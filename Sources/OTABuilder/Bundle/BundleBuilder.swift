@@ -269,7 +269,7 @@ struct DeltaPayload {
     let target: Manifest.Target
 
     static func make(
-        image: ManifestSource.Image, imagesDirectory: String, suite: Suite, primeInserts: Bool = false,
+        image: ManifestSource.Image, imagesDirectory: String, suite: Suite, primeInserts: Bool,
         besides outputPath: String
     ) throws(OTAError) -> DeltaPayload {
         guard let sourceFile = image.sourceFile, let sourceVersion = image.sourceVersion else {

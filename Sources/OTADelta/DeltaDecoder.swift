@@ -57,6 +57,8 @@ public final class DeltaDecoder {
     private let directSource: (any DirectDeltaSource)?
     private let limits: DeltaLimits
     private let sourceCheck: SourceCheck
+    /// The new image's hash the header must declare, when the caller has it signed.
+    private let expectedNewHash: Digest?
     /// The old image's hash with `.concurrent`, once the header is read: running on another
     /// thread, or (`Threads.callerOnly`) run on the caller's when first asked for.
     private var sourceHash: (any SourceVerdict)?
@@ -217,11 +219,15 @@ public final class DeltaDecoder {
     /// - Parameters:
     ///   - threads: where the frames, the hashes and `output` run (`Threads`). Errors are the
     ///     same and come in the same order whichever it is.
+    ///   - expectedNewHash: the new image's hash as signed elsewhere (the vehicle's manifest): a
+    ///     patch whose header declares another is refused (`delta.target-mismatch`) before any
+    ///     output, so a `finish` that returns means the bytes handed to `output` hash to it.
     ///   - output: receives the new image's bytes in order, each piece valid only during the call
     ///     (no copy into an array: for a caller that writes them out at once).
     package init(
         source: any DeltaSource, limits: DeltaLimits = DeltaLimits(), sourceCheck: SourceCheck = .beforeOutput,
-        threads: Threads = .sequential, output: @escaping (UnsafeRawBufferPointer) throws(OTAError) -> Void
+        threads: Threads = .sequential, expectedNewHash: Digest? = nil,
+        output: @escaping (UnsafeRawBufferPointer) throws(OTAError) -> Void
     ) {
         let pipelined = threads == .pipelined
         self.threads = threads
@@ -239,6 +245,7 @@ public final class DeltaDecoder {
         directSource = source as? any DirectDeltaSource
         self.limits = limits
         self.sourceCheck = sourceCheck
+        self.expectedNewHash = expectedNewHash
         self.output = output
         out = UnsafeMutableBufferPointer(rebasing: outBuffers[0..<Self.outPiece])
         cacheBlocks.initialize(repeating: -1)
@@ -399,6 +406,11 @@ public final class DeltaDecoder {
     /// Checks the header against the limits and the old image, starts the old image's check and
     /// the stream decoders, and moves on to the transform block or the first frame.
     private func start(_ header: DeltaPatchHeader) throws(OTAError) {
+        if let expectedNewHash, !header.newHash.constantTimeEquals(expectedNewHash) {
+            throw OTAError(
+                .deltaTargetMismatch,
+                "the patch header's new image is \(header.newHash); the signed target is \(expectedNewHash)")
+        }
         let memory = header.dictionarySizes.reduce(UInt64(0)) { $0 + UInt64($1) }
         guard memory <= limits.xzMemoryLimit else {
             throw OTAError(

@@ -104,13 +104,16 @@ struct DeltaFrameThreadTests {
     }
 
     /// A session of the installer's delta applier: `old` as a slot file in `directory`, the
-    /// output to `target`, the signed sizes those of `old`, `targetSize` and `patch`.
+    /// output to `target`, the signed sizes those of `old`, `targetSize` and `patch`, the signed
+    /// target hash `targetHash` (by default the one the patch header declares).
     static func session(
-        old: [UInt8], in directory: TemporaryDirectory, target: any SlotWriting, targetSize: Int, patch: [UInt8]
+        old: [UInt8], in directory: TemporaryDirectory, target: any SlotWriting, targetSize: Int, patch: [UInt8],
+        targetHash: Digest? = nil
     ) throws -> any DeltaApplySession {
         try OTADeltaApplier().begin(
             source: try sourceSlot(old, in: directory), sourceSize: UInt64(old.count), target: target,
-            targetSize: UInt64(targetSize), patchSize: UInt64(patch.count))
+            targetSize: UInt64(targetSize), targetHash: try targetHash ?? DeltaPatchHeader.decode(patch).newHash,
+            patchSize: UInt64(patch.count))
     }
 
     /// Feeds the patch in 16 KiB pieces as the installer would, stopping at the first error;
@@ -209,6 +212,23 @@ struct DeltaFrameThreadTests {
         #expect(log.snapshot.content.count <= limit)
     }
 
+    /// The installer compares the slot read back with the bytes written, not with the signed
+    /// hash: that is sound only because a patch for another target writes nothing.
+    @Test func `a patch declaring another new image than the signed target writes nothing`() throws {
+        let directory = try TemporaryDirectory("delta-frame-thread")
+        let (old, new, patch) = Self.pair
+        var signed = try Hasher.hash(.sha256, new).bytes
+        signed[0] ^= 1
+        let log = WriteLog()
+        let session = try Self.session(
+            old: old, in: directory, target: Target(log: log), targetSize: new.count, patch: patch,
+            targetHash: Digest(algorithm: .sha256, bytes: signed))
+        let error = Self.apply(session, patch)
+        session.cancel()
+        #expect(error?.code == "delta.target-mismatch")
+        #expect(log.snapshot.writes == 0)
+    }
+
     @Test func `a wrong source is delta.source-mismatch, whatever the frames wrote`() throws {
         let directory = try TemporaryDirectory("delta-frame-thread")
         var (old, new, patch) = Self.pair
@@ -263,14 +283,16 @@ struct DeltaFrameThreadTests {
         let failAt: Int
         var delay: Double = 0
         var verifiesSource: Bool { true }
+        var verifiesTarget: Bool { true }
 
         func begin(
-            source: any SlotReading, sourceSize: UInt64, target: any SlotWriting, targetSize: UInt64, patchSize: UInt64
+            source: any SlotReading, sourceSize: UInt64, target: any SlotWriting, targetSize: UInt64,
+            targetHash: Digest, patchSize: UInt64
         ) throws(OTAError) -> any DeltaApplySession {
             try OTADeltaApplier().begin(
                 source: source, sourceSize: sourceSize,
                 target: Target(log: log, next: target, failAt: failAt, delay: delay),
-                targetSize: targetSize, patchSize: patchSize)
+                targetSize: targetSize, targetHash: targetHash, patchSize: patchSize)
         }
     }
 

@@ -34,7 +34,8 @@ struct DeltaTests {
             func finish() throws(OTAError) -> UInt64 { offset }
         }
         func begin(
-            source: any SlotReading, sourceSize: UInt64, target: any SlotWriting, targetSize: UInt64, patchSize: UInt64
+            source: any SlotReading, sourceSize: UInt64, target: any SlotWriting, targetSize: UInt64,
+            targetHash: Digest, patchSize: UInt64
         ) throws(OTAError) -> any DeltaApplySession {
             Session(source: source, target: target)
         }
@@ -45,6 +46,7 @@ struct DeltaTests {
         let headers = Mutex<[[UInt8]]>([])
         let applier = OTADeltaApplier()
         var verifiesSource: Bool { applier.verifiesSource }
+        var verifiesTarget: Bool { applier.verifiesTarget }
 
         final class Session: DeltaApplySession {
             let inner: any DeltaApplySession
@@ -66,19 +68,25 @@ struct DeltaTests {
         }
 
         func begin(
-            source: any SlotReading, sourceSize: UInt64, target: any SlotWriting, targetSize: UInt64, patchSize: UInt64
+            source: any SlotReading, sourceSize: UInt64, target: any SlotWriting, targetSize: UInt64,
+            targetHash: Digest, patchSize: UInt64
         ) throws(OTAError) -> any DeltaApplySession {
             let inner = try applier.begin(
-                source: source, sourceSize: sourceSize, target: target, targetSize: targetSize, patchSize: patchSize)
+                source: source, sourceSize: sourceSize, target: target, targetSize: targetSize, targetHash: targetHash,
+                patchSize: patchSize)
             return Session(inner: inner, owner: self)
         }
     }
 
-    /// A signed bundle with one delta image for group0 (old-0 → new-0).
-    func deltaBundle(_ fixture: InstallerFixture, sourceImage: String = "old-0.img") throws -> String {
+    /// A signed bundle with one delta image for group0 (old-0 → new-0): its payload is `patch`, by
+    /// default the XOR of new-0 and `sourceImage` (for `XORApplier`).
+    func deltaBundle(
+        _ fixture: InstallerFixture, sourceImage: String = "old-0.img", patch: [UInt8]? = nil
+    ) throws -> String {
         let old = Array(try Data(contentsOf: URL(fileURLWithPath: "\(fixture.images)/\(sourceImage)")))
         let new = Array(try Data(contentsOf: URL(fileURLWithPath: "\(fixture.images)/new-0.img")))
-        try Data(zip(new, old).map { $0 ^ $1 }).write(to: URL(fileURLWithPath: "\(fixture.images)/patch-0.bin"))
+        try Data(patch ?? zip(new, old).map { $0 ^ $1 }).write(
+            to: URL(fileURLWithPath: "\(fixture.images)/patch-0.bin"))
         // Build it as a full image of the patch bytes, then re-sign the manifest as a delta.
         let manifestPath = try fixture.manifest(images: [InstallerFixture.ImageSpec(group: 0, compression: "xz")])
         let text = try String(contentsOfFile: manifestPath, encoding: .utf8).replacingOccurrences(
@@ -198,6 +206,30 @@ struct DeltaTests {
         try Vehicle(directory: vehicle, options: options).confirmBoot()
         #expect(try fixture.slotContentHash(vehicle, group: 0, slot: .b) == fixture.imageHash("new-0.img"))
         #expect(try Vehicle(directory: vehicle).status().ecus["ECU0"]?.version == "2.0.0")
+    }
+
+    /// A patch that rebuilds another image than the one the manifest signs (the same size, one
+    /// byte changed): OTADelta refuses it from the patch header, before any byte reaches the
+    /// inactive slot, and nothing is switched. (The installer compares the slot read back with the
+    /// bytes written rather than hashing it again, which is sound only with this check.)
+    @Test func `an OTADelta patch that rebuilds another image than the signed target is refused before any write`()
+        throws
+    {
+        let fixture = try InstallerFixture()
+        let vehicle = try fixture.vehicle()
+        let old = Array(try Data(contentsOf: URL(fileURLWithPath: "\(fixture.images)/old-0.img")))
+        var other = Array(try Data(contentsOf: URL(fileURLWithPath: "\(fixture.images)/new-0.img")))
+        other[other.count / 2] ^= 0x5A
+        let bundle = try deltaBundle(fixture, patch: try Delta.diff(old: old, new: other))
+        let before = try InstallerFixture.slotHashes(vehicle)
+        let error = failure { () throws(OTAError) in
+            try Vehicle(directory: vehicle).install(
+                bundle: bundle, conditions: InstallerFixture.parked, consent: InstallerFixture.yes)
+        }
+        #expect(error?.code == "delta.target-mismatch")
+        #expect(try InstallerFixture.slotHashes(vehicle) == before)
+        #expect(try Vehicle(directory: vehicle).status().nextBoot == ["group0": .a, "group1": .a])
+        #expect(try InstallerFixture.rawBoot(vehicle).trial == nil)
     }
 
     @Test func `a delta for another source image is refused`() throws {

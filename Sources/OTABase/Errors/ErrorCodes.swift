@@ -203,6 +203,8 @@ extension OTAError.Code {
         "delta.short-output", .rejected, "the delta rebuilt fewer bytes than the manifest signs")
     public static let deltaSourceMismatch = Self(
         "delta.source-mismatch", .rejected, "the active slot does not hold the image the delta applies to")
+    public static let deltaTargetMismatch = Self(
+        "delta.target-mismatch", .rejected, "the patch rebuilds another image than the one the manifest signs")
     public static let deltaTooLong = Self("delta.too-long", .rejected, "the patch rebuilds more bytes than signed")
     public static let deltaTrailingData = Self(
         "delta.trailing-data", .rejected, "data follows the end of the patch body")
@@ -793,6 +795,7 @@ extension OTAError.Code {
         .deltaResultMismatch,
         .deltaShortOutput,
         .deltaSourceMismatch,
+        .deltaTargetMismatch,
         .deltaTooLong,
         .deltaTrailingData,
         .deltaTransformInvalid,

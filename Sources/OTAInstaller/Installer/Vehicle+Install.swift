@@ -118,8 +118,8 @@ extension Vehicle {
     /// decrypts it; the calling thread decompresses (xz blocks decode on `decodeThreads`
     /// threads), hashes the content and writes it in order; a third thread reads back what has
     /// been written and checks it: compared byte for byte with what was written for a full image
-    /// (whose written bytes the decoder hashed against the signed image hash), hashed for a
-    /// delta. Only bytes verified as they were read are ever decrypted or written, as in a
+    /// (whose written bytes the decoder hashed against the signed image hash) and for a delta
+    /// whose applier checks its output against the signed target hash (OTADelta), else hashed. Only bytes verified as they were read are ever decrypted or written, as in a
     /// single loop; a failure anywhere stops every stage before this returns.
     func writeImages(
         reader: BundleReader, head: VerifiedManifest, contentKey: ContentKey?, plan: [PendingImage],
@@ -148,11 +148,14 @@ extension Vehicle {
             let decoder = try PayloadDecoder(
                 manifest: manifest, image: image, contentKey: contentKey, threads: Self.decodeThreads)
             // A full image's content is hashed by the decoder as it is written and must equal the
-            // signed image (manifest rule): reading it back, it is enough to compare it with what
-            // was written. A delta's output is hashed as read back.
+            // signed image (manifest rule), and so is a delta's output by an applier that
+            // `verifiesTarget` (OTADelta): reading it back, it is enough to compare it with what
+            // was written. Another applier's output is hashed as read back.
             let sameAsDecoded =
-                image.kind == .full && image.payload.plainHash == image.target.hash
-                && image.payload.plainSize == image.target.size
+                switch image.kind {
+                case .full: image.payload.plainHash == image.target.hash && image.payload.plainSize == image.target.size
+                case .delta: options.deltaApplier?.verifiesTarget == true
+                }
             let writer = try ReadBackSlotWriter(
                 device, check: sameAsDecoded ? .sameAsWritten : .hash(head.digest.algorithm))
             defer { writer.stop() }
@@ -204,9 +207,11 @@ extension Vehicle {
                 // The session may write the slot on a thread of its own behind `consume`
                 // (OTADelta's frames): on any failure it is cancelled, which waits for that
                 // thread, before `writer.stop()` and the caller's `abandon` touch the slot.
+                let targetHash = try Digest(
+                    algorithm: head.digest.algorithm, hex: image.target.hash, field: "image \(image.name) target hash")
                 let session = try applier.begin(
                     source: sourceDevice, sourceSize: source.size, target: counted, targetSize: image.target.size,
-                    patchSize: image.payload.plainSize)
+                    targetHash: targetHash, patchSize: image.payload.plainSize)
                 let rebuilt: UInt64
                 do throws(OTAError) {
                     try StagePipeline.run(depth: Self.pipelineDepth, produce: produce) { item throws(OTAError) in

@@ -9,8 +9,9 @@ import OTADelta
 /// image from the active slot by offset and writing the rebuilt image into the inactive slot in
 /// order, each output piece straight from the decoder's buffer. The decoder checks the source's size
 /// before its first output byte and its hash on a second thread while it decodes (`finish`
-/// waits for it and reports a mismatch over any other error), and the result's hash at the end;
-/// the installer checks the written slot again before any switch.
+/// waits for it and reports a mismatch over any other error), the patch header's new-image hash
+/// against the signed target hash before any output, and the result's hash at the end; the
+/// installer compares the slot, read back, with the bytes written before any switch.
 public struct OTADeltaApplier: DeltaApplier {
     public init() {}
 
@@ -19,8 +20,14 @@ public struct OTADeltaApplier: DeltaApplier {
     /// or `finish` with `delta.source-mismatch`.
     public var verifiesSource: Bool { true }
 
+    /// `DeltaDecoder` refuses a patch whose header declares another new-image hash than the
+    /// signed `targetHash` (`delta.target-mismatch`, before any output) and its `finish` one whose
+    /// output does not hash to the header's (`delta.result-mismatch`).
+    public var verifiesTarget: Bool { true }
+
     public func begin(
-        source: any SlotReading, sourceSize: UInt64, target: any SlotWriting, targetSize: UInt64, patchSize: UInt64
+        source: any SlotReading, sourceSize: UInt64, target: any SlotWriting, targetSize: UInt64,
+        targetHash: Digest, patchSize: UInt64
     ) throws(OTAError) -> any DeltaApplySession {
         let old: any DeltaSource =
             if let device = source as? SlotDevice {
@@ -31,7 +38,7 @@ public struct OTADeltaApplier: DeltaApplier {
         // The signed sizes: a patch whose header declares another new size fails (`deltaTooLong`,
         // `deltaShortOutput`) whichever threads it runs on.
         let threads = Delta.threads(oldSize: sourceSize, newSize: targetSize, patchSize: patchSize)
-        return Session(source: old, target: target, targetSize: targetSize, threads: threads)
+        return Session(source: old, target: target, targetSize: targetSize, targetHash: targetHash, threads: threads)
     }
 
     /// The first `size` bytes of any readable slot, as OTADelta's old image (the decoder copies
@@ -132,13 +139,18 @@ public struct OTADeltaApplier: DeltaApplier {
             }
         }
 
-        init(source: any DeltaSource, target: any SlotWriting, targetSize: UInt64, threads: DeltaDecoder.Threads) {
+        init(
+            source: any DeltaSource, target: any SlotWriting, targetSize: UInt64, targetHash: Digest,
+            threads: DeltaDecoder.Threads
+        ) {
             let box = Output(target: target, limit: targetSize)
             self.box = box
             // The source hashed beside the decoding (or, on one thread, after it): the slot written
             // is switched to only after `finish` (which waits for that hash) and the installer's
             // read-back check.
-            decoder = DeltaDecoder(source: source, sourceCheck: .concurrent, threads: threads) {
+            decoder = DeltaDecoder(
+                source: source, sourceCheck: .concurrent, threads: threads, expectedNewHash: targetHash
+            ) {
                 (bytes: UnsafeRawBufferPointer) throws(OTAError) in try box.write(bytes)
             }
         }

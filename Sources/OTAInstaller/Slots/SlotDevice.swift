@@ -137,16 +137,25 @@ public protocol DeltaApplier: Sendable {
     /// read back, matches the signed target hash.
     var verifiesSource: Bool { get }
 
+    /// True when its session's `finish` returns only if the bytes it handed to the target hash to
+    /// `targetHash` (OTADelta: the patch header must declare that hash, checked before any
+    /// output, and the decoder hashes its output); the installer then compares the slot, read
+    /// back, with the bytes written instead of hashing it again. False: the installer hashes
+    /// the slot as read back and compares that with the signed target hash.
+    var verifiesTarget: Bool { get }
+
     /// Starts applying a patch of `patchSize` bytes (the signed size of the payload, which the
-    /// installer enforces as it decodes it) that rebuilds `targetSize` bytes from the source's
-    /// first `sourceSize`.
+    /// installer enforces as it decodes it) that rebuilds `targetSize` bytes, signed to hash to
+    /// `targetHash`, from the source's first `sourceSize`.
     func begin(
-        source: any SlotReading, sourceSize: UInt64, target: any SlotWriting, targetSize: UInt64, patchSize: UInt64
+        source: any SlotReading, sourceSize: UInt64, target: any SlotWriting, targetSize: UInt64,
+        targetHash: Digest, patchSize: UInt64
     ) throws(OTAError) -> any DeltaApplySession
 }
 
 extension DeltaApplier {
     public var verifiesSource: Bool { false }
+    public var verifiesTarget: Bool { false }
 }
 
 /// One delta being applied. An applier may write the target on a thread of its own, behind

@@ -17,12 +17,12 @@ CORPUS=$ROOT/bench/corpus
 DEB=$CORPUS/deb
 mkdir -p "$DEB"
 
-# name package old-version new-version path-inside-package (TRIPLET replaced per architecture)
+# name package old-version new-version path-inside-package (@TRIPLET@ replaced per architecture)
 PROGRAMS=(
-    "libpython libpython3.11 3.11.2-6+deb12u8 3.11.2-6+deb12u9 usr/lib/TRIPLET/libpython3.11.so.1.0"
+    "libpython libpython3.11 3.11.2-6+deb12u8 3.11.2-6+deb12u9 usr/lib/@TRIPLET@/libpython3.11.so.1.0"
     "postgres postgresql-15 15.18-0+deb12u1 15.20-0+deb12u1 usr/lib/postgresql/15/bin/postgres"
     "mariadbd mariadb-server-core 1:10.11.18-0+deb12u1 1:10.11.19-0+deb12u1 usr/sbin/mariadbd"
-    "librsvg librsvg2-2 2.54.7+dfsg-1~deb12u1 2.54.7+dfsg-1~deb12u2 usr/lib/TRIPLET/librsvg-2.so.2.48.0"
+    "librsvg librsvg2-2 2.54.7+dfsg-1~deb12u1 2.54.7+dfsg-1~deb12u2 usr/lib/@TRIPLET@/librsvg-2.so.2.48.0"
     "containerd containerd 1.6.20~ds1-1+deb12u2 1.6.20~ds1-1+deb12u3 usr/bin/containerd"
 )
 ARCHES=${ARCHES:-"amd64 arm64"}

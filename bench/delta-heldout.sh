@@ -38,16 +38,16 @@ CORPUS=$ROOT/bench/corpus-$SET
 DEB=$CORPUS/deb
 mkdir -p "$DEB"
 
-# name package old-version new-version path-inside-package (TRIPLET replaced per architecture;
+# name package old-version new-version path-inside-package (@TRIPLET@ replaced per architecture;
 # a trailing * matches the one file the package holds under that name)
 PROGRAMS=(
-    "libcrypto libssl3 3.0.20-1~deb12u2 3.0.22-1~deb12u2 usr/lib/TRIPLET/libcrypto.so.3"
-    "systemd-shared libsystemd-shared 252.38-1~deb12u1 252.39-1~deb12u2 usr/lib/TRIPLET/systemd/libsystemd-shared-252.so"
+    "libcrypto libssl3 3.0.20-1~deb12u2 3.0.22-1~deb12u2 usr/lib/@TRIPLET@/libcrypto.so.3"
+    "systemd-shared libsystemd-shared 252.38-1~deb12u1 252.39-1~deb12u2 usr/lib/@TRIPLET@/systemd/libsystemd-shared-252.so"
     "sshd openssh-server 1:9.2p1-2+deb12u9 1:9.2p1-2+deb12u10 usr/sbin/sshd"
-    "libxml2 libxml2 2.9.14+dfsg-1.3~deb12u4 2.9.14+dfsg-1.3~deb12u6 usr/lib/TRIPLET/libxml2.so.2.9.14"
+    "libxml2 libxml2 2.9.14+dfsg-1.3~deb12u4 2.9.14+dfsg-1.3~deb12u6 usr/lib/@TRIPLET@/libxml2.so.2.9.14"
     "qemu qemu-system-arm 1:7.2+dfsg-7+deb12u15 1:7.2+dfsg-7+deb12u18+b3 usr/bin/qemu-system-aarch64"
-    "libnode libnode108 18.20.4+dfsg-1~deb12u2 18.20.4+dfsg-1~deb12u3 usr/lib/TRIPLET/libnode.so.108"
-    "jsc libjavascriptcoregtk-4.1-0 2.50.6-1~deb12u1 2.50.6-1~deb12u2 usr/lib/TRIPLET/libjavascriptcoregtk-4.1.so.0.*"
+    "libnode libnode108 18.20.4+dfsg-1~deb12u2 18.20.4+dfsg-1~deb12u3 usr/lib/@TRIPLET@/libnode.so.108"
+    "jsc libjavascriptcoregtk-4.1-0 2.50.6-1~deb12u1 2.50.6-1~deb12u2 usr/lib/@TRIPLET@/libjavascriptcoregtk-4.1.so.0.*"
 )
 # Go and Rust programs (added 2026-11-29; not in `heldfs`, whose images stay as first made).
 GO_RUST_PROGRAMS=(
@@ -57,22 +57,22 @@ GO_RUST_PROGRAMS=(
 )
 # The second held-out set (SET=fresh).
 FRESH_PROGRAMS=(
-    "libc libc6 2.36-9+deb12u7 2.36-9+deb12u14 lib/TRIPLET/libc.so.6"
-    "libcurl libcurl4 7.88.1-10+deb12u5 7.88.1-10+deb12u15 usr/lib/TRIPLET/libcurl.so.4.8.0"
+    "libc libc6 2.36-9+deb12u7 2.36-9+deb12u14 lib/@TRIPLET@/libc.so.6"
+    "libcurl libcurl4 7.88.1-10+deb12u5 7.88.1-10+deb12u15 usr/lib/@TRIPLET@/libcurl.so.4.8.0"
     "nginx nginx 1.22.1-9+deb12u9 1.22.1-9+deb12u11 usr/sbin/nginx"
     "named bind9 1:9.18.49-1~deb12u1 1:9.18.49-1~deb12u3 usr/sbin/named"
     "libmergedlo libreoffice-core 4:7.4.7-1+deb12u13 4:7.4.7-1+deb12u14 usr/lib/libreoffice/program/libmergedlo.so"
-    "poppler libpoppler126 22.12.0-2+deb12u2 22.12.0-2+deb12u3 usr/lib/TRIPLET/libpoppler.so.126.*"
+    "poppler libpoppler126 22.12.0-2+deb12u2 22.12.0-2+deb12u3 usr/lib/@TRIPLET@/libpoppler.so.126.*"
     "cargo cargo-web 1.85.0+dfsg3-1~deb12u3 1.96.0+dfsg1-1~deb12u2 usr/bin/cargo"
 )
 # The third held-out set (SET=third).
 THIRD_PROGRAMS=(
     "php php8.2-cli 8.2.32-1~deb12u1 8.2.36-1~deb12u1 usr/bin/php8.2"
-    "libgs libgs10 10.0.0~dfsg-11+deb12u8 10.0.0~dfsg-11+deb12u9 usr/lib/TRIPLET/libgs.so.10.00"
-    "libmagickcore libmagickcore-6.q16-6 8:6.9.11.60+dfsg-1.6+deb12u11 8:6.9.11.60+dfsg-1.6+deb12u15 usr/lib/TRIPLET/libMagickCore-6.Q16.so.6.0.0"
+    "libgs libgs10 10.0.0~dfsg-11+deb12u8 10.0.0~dfsg-11+deb12u9 usr/lib/@TRIPLET@/libgs.so.10.00"
+    "libmagickcore libmagickcore-6.q16-6 8:6.9.11.60+dfsg-1.6+deb12u11 8:6.9.11.60+dfsg-1.6+deb12u15 usr/lib/@TRIPLET@/libMagickCore-6.Q16.so.6.0.0"
     "unbound unbound 1.17.1-2+deb12u3 1.17.1-2+deb12u4 usr/sbin/unbound"
     "squid squid 5.7-2+deb12u5 5.7-2+deb12u6 usr/sbin/squid"
-    "libjvm openjdk-17-jre-headless 17.0.19+10-1~deb12u2 17.0.21.1+2-1~deb12u1 usr/lib/jvm/java-17-openjdk-ARCH/lib/server/libjvm.so"
+    "libjvm openjdk-17-jre-headless 17.0.19+10-1~deb12u2 17.0.21.1+2-1~deb12u1 usr/lib/jvm/java-17-openjdk-@ARCH@/lib/server/libjvm.so"
 )
 ARCHES=${ARCHES:-"amd64 arm64"}
 

@@ -39,7 +39,7 @@ if [ ! -f "$APTDIR/updated" ]; then
 fi
 
 # name package[,new-package] bookworm-version trixie-version path-inside-package
-# (TRIPLET replaced per architecture; a glob matches the one file of that name)
+# (@TRIPLET@ replaced per architecture; a glob matches the one file of that name)
 PROGRAMS=(
     "ripgrep ripgrep 13.0.0-4+b2 14.1.1-1+b4 usr/bin/rg"
     "fd fd-find 8.6.0-3 10.2.0-1+b5 usr/bin/fdfind"
@@ -47,7 +47,7 @@ PROGRAMS=(
     "hyperfine hyperfine 1.15.0-2 1.19.0-1+b3 usr/bin/hyperfine"
     "zoxide zoxide 0.4.3-5+b2 0.9.7-1+b1 usr/bin/zoxide"
     "alacritty alacritty 0.11.0-4 0.15.1-3 usr/bin/alacritty"
-    "librav1e librav1e0,librav1e0.7 0.5.1-6 0.7.1-9+b2 usr/lib/TRIPLET/librav1e.so.0.*.*"
+    "librav1e librav1e0,librav1e0.7 0.5.1-6 0.7.1-9+b2 usr/lib/@TRIPLET@/librav1e.so.0.*.*"
     "tealdeer tealdeer 1.5.0-2+b1 1.7.2-1+deb13u1 usr/bin/tldr"
 )
 ARCHES=${ARCHES:-"amd64 arm64"}

@@ -1,7 +1,7 @@
 # Sourced by bench/delta-corpus.sh and bench/delta-heldout.sh: fetches program pairs from Debian 12.
 #
 # debian_pairs CORPUS ARCHES ENTRY...: for each "name package old-version new-version path" ENTRY
-# (TRIPLET and ARCH in the path replaced per architecture, e.g. x86_64-linux-gnu and amd64; a
+# (@TRIPLET@ and @ARCH@ in the path replaced per architecture, e.g. x86_64-linux-gnu and amd64; a
 # glob in the path matches the one file the package holds under that name) and each architecture, downloads both versions with
 # `apt-get download` into CORPUS/deb (once; arm64 needs `dpkg --add-architecture arm64`, added
 # here), unpacks them with `dpkg-deb -x` and copies the file to CORPUS/NAME-ARCH.old and .new.
@@ -27,8 +27,8 @@ debian_pairs() {
     for arch in $arches; do
         for entry in "$@"; do
             read -r name package vold vnew path <<<"$entry"
-            case $arch in amd64) path=${path//TRIPLET/x86_64-linux-gnu} ;; arm64) path=${path//TRIPLET/aarch64-linux-gnu} ;; esac
-            path=${path//ARCH/$arch}
+            case $arch in amd64) path=${path//@TRIPLET@/x86_64-linux-gnu} ;; arm64) path=${path//@TRIPLET@/aarch64-linux-gnu} ;; esac
+            path=${path//@ARCH@/$arch}
             for side in old new; do
                 version=$vold pkg=${package%,*}
                 [ $side = new ] && version=$vnew pkg=${package#*,}

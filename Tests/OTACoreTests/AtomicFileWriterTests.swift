@@ -19,6 +19,46 @@ import Testing
         try writer.commit()
         #expect(try Array(Data(contentsOf: URL(fileURLWithPath: path))) == Array("HEADbody".utf8))
     }
+
+    /// A 4 MiB output with early flushes every 256 KiB: they run (one at a time, beside the
+    /// writes) and the committed file is the bytes written.
+    @Test func `early flushes run beside the writes and the committed file is whole`() throws {
+        let directory = try TemporaryDirectory.create("core")
+        defer { TemporaryDirectory.remove(directory) }
+        let path = directory + "/out.bin"
+        let content = (0..<(4 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 13) }
+        let writer = try AtomicFileWriter(path: path)
+        writer.writeback = 64 << 10
+        writer.flushEvery = 256 << 10
+        for start in stride(from: 0, to: content.count, by: 64 << 10) {
+            try writer.write(Array(content[start..<(start + (64 << 10))]))
+        }
+        try writer.commit()
+        #expect(writer.earlyFlushes >= 1)
+        #expect(try Array(Data(contentsOf: URL(fileURLWithPath: path))) == content)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["out.bin"])
+    }
+
+    /// The kernel reports a write error to one sync call only: an early flush's failure must
+    /// fail the commit (not be lost to a later fsync that succeeds), and nothing is left.
+    @Test func `a failed early flush fails the commit and leaves no file`() throws {
+        let directory = try TemporaryDirectory.create("core")
+        defer { TemporaryDirectory.remove(directory) }
+        let path = directory + "/out.bin"
+        var writer: AtomicFileWriter? = try AtomicFileWriter(path: path)
+        writer?.flushEvery = 64 << 10
+        writer?.dataSync = { _ in
+            errno = EIO
+            return -1
+        }
+        for _ in 0..<8 { try writer?.write([UInt8](repeating: 7, count: 64 << 10)) }
+        #expect(writer?.earlyFlushes ?? 0 >= 1)
+        let error = #expect(throws: OTAError.self) { try writer?.commit() }
+        #expect(
+            error?.code == "io.failed" && error?.message.contains("fdatasync") == true, "\(String(describing: error))")
+        writer = nil
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
+    }
 }
 
 @Suite struct MappedFileTests {

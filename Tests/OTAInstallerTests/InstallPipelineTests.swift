@@ -109,6 +109,32 @@ struct InstallPipelineTests {
         }
     }
 
+    /// The slot is flushed while the image is written (every 2 MiB, one flush at a time), and a
+    /// flush that failed fails the final `sync`: the kernel reports a write error to one sync call
+    /// only, so the fsync after it could succeed on a slot the device did not store.
+    @Test func `the slot is flushed while written, and a failed early flush fails the sync`() throws {
+        try withSlot { device, content in
+            let writer = try ReadBackSlotWriter(device, check: .sameAsWritten)
+            try write(content, to: writer)
+            try device.sync()
+            _ = try writer.finish(size: UInt64(content.count))
+            #expect(device.earlyFlushes >= 1)
+        }
+        try withSlot(
+            dataSync: { _ in
+                errno = EIO
+                return -1
+            }
+        ) { device, content in
+            let writer = try ReadBackSlotWriter(device, check: .sameAsWritten)
+            defer { writer.stop() }
+            try write(content, to: writer)
+            #expect(device.earlyFlushes >= 1)
+            let error = #expect(throws: OTAError.self) { try device.sync() }
+            #expect(error?.code == "slot.io" && error?.message.contains("fdatasync") == true)
+        }
+    }
+
     @Test func `raw writes from a reused buffer read back as written, compared or hashed`() throws {
         try withSlot { device, content in
             // The bytes are valid only during `write`: the buffer is overwritten after each call,
@@ -144,7 +170,9 @@ struct InstallPipelineTests {
         #expect(offset == content.count)
     }
 
-    private func withSlot(_ body: (SlotDevice, [UInt8]) throws -> Void) throws {
+    private func withSlot(
+        dataSync: @escaping @Sendable (Int32) -> Int32 = { fdatasync($0) }, _ body: (SlotDevice, [UInt8]) throws -> Void
+    ) throws {
         let directory = FileManager.default.temporaryDirectory.path + "/ota-readback-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -152,7 +180,7 @@ struct InstallPipelineTests {
         let size = 20 << 20
         try SlotDevice.createFile(path: path, capacity: UInt64(size) + 4096)
         let content = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 11) }
-        try body(try SlotDevice(path: path, writable: true), content)
+        try body(try SlotDevice(path: path, writable: true, dataSync: dataSync), content)
     }
 
     private func write(_ content: [UInt8], to writer: ReadBackSlotWriter) throws {
@@ -180,6 +208,7 @@ private final class FlippingDevice: ReadBackDevice {
         try device.write(bytes, at: offset)
     }
     func startWriteback(offset: UInt64, count: UInt64) {}
+    func startFlush() {}
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(OTAError) -> Int {
         let got = try device.read(into: buffer, at: offset)
         if self.offset >= offset && self.offset < offset + UInt64(got) { buffer[Int(self.offset - offset)] ^= 0xff }

@@ -1,6 +1,3 @@
-internal import Dispatch
-internal import Synchronization
-
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -27,49 +24,17 @@ package final class AtomicFileWriter {
     package var writeback: Int?
     /// How far the device writes were started.
     private var writebackStart: Int64 = 0
-    /// When set: every this many bytes appended, a thread of the writer's own flushes what is
-    /// written so far to stable storage (`fdatasync`) while the caller goes on, unless the flush
-    /// before is still running. Starting the writes (`writeback`) is not enough where the device
-    /// has a large write cache (a virtual disk, whose host caches the image; an eMMC's cache):
-    /// `commit`'s fsync then waits for the cache's whole flush. With early flushes it waits for
-    /// the last stretch only. A flush's failure is reported by `commit` (the kernel reports a
-    /// write error to one sync call only, so it must not be dropped here).
+    /// When set: every this many bytes appended, what is written so far is flushed to stable
+    /// storage on a thread of the writer's own (`EarlyFlusher`), so `commit`'s fsync waits for
+    /// the last stretch only; a flush's failure fails `commit`.
     package var flushEvery: Int?
-    /// How far the last early flush reached when it was started.
+    /// How far the last early flush reached when it was requested.
     private var flushStart: Int64 = 0
-    /// The early flush's system call (tests make it fail).
+    /// The early flush's system call (tests make it fail); set before the first write.
     package var dataSync: @Sendable (Int32) -> Int32 = { fdatasync($0) }
+    private var flusher: EarlyFlusher?
     /// Early flushes started so far.
-    package var earlyFlushes: Int { flushing.count }
-    /// Runs the early flushes, one at a time; `commit` and `deinit` wait for it.
-    private var flusher: DispatchQueue?
-    private let flushing = FlushState()
-
-    /// Whether an early flush is running, and the first one's error: shared with the flusher.
-    private final class FlushState: Sendable {
-        private let state = Mutex<(running: Bool, failure: Int32, count: Int)>((false, 0, 0))
-
-        /// Marks a flush as started; false when one is still running.
-        func start() -> Bool {
-            state.withLock { state in
-                if state.running { return false }
-                state.running = true
-                state.count += 1
-                return true
-            }
-        }
-
-        var count: Int { state.withLock { $0.count } }
-
-        func finish(error: Int32) {
-            state.withLock { state in
-                state.running = false
-                if state.failure == 0 { state.failure = error }
-            }
-        }
-
-        var error: Int32 { state.withLock { $0.failure } }
-    }
+    package var earlyFlushes: Int { flusher?.count ?? 0 }
 
     public init(path: String, mode: UInt32 = 0o644) throws(OTAError) {
         self.path = path
@@ -94,7 +59,7 @@ package final class AtomicFileWriter {
     }
 
     deinit {
-        flusher?.sync {}
+        _ = flusher?.wait()
         if !committed {
             if descriptor >= 0 { SystemCall.close(descriptor) }
             unlink(temporaryPath)
@@ -110,20 +75,11 @@ package final class AtomicFileWriter {
             _ = Self.syncFileRange?(descriptor, off_t(writebackStart), off_t(bytesWritten - writebackStart), 2)
             writebackStart = bytesWritten
         }
-        if let flushEvery, bytesWritten - flushStart >= Int64(flushEvery), flushing.start() {
+        if let flushEvery, bytesWritten - flushStart >= Int64(flushEvery) {
             flushStart = bytesWritten
-            let queue = flusher ?? DispatchQueue(label: "ota.output.flush")
-            flusher = queue
-            let (descriptor, state, dataSync) = (descriptor, flushing, dataSync)
-            queue.async {
-                var error: Int32 = 0
-                while dataSync(descriptor) != 0 {
-                    error = errno
-                    if error != EINTR { break }
-                    error = 0
-                }
-                state.finish(error: error)
-            }
+            let flusher = flusher ?? EarlyFlusher(descriptor: descriptor, dataSync: dataSync)
+            self.flusher = flusher
+            flusher.request()
         }
     }
 
@@ -147,9 +103,8 @@ package final class AtomicFileWriter {
 
     /// Flushes, renames into place and syncs the directory.
     public func commit() throws(OTAError) {
-        flusher?.sync {}
-        if flushing.error != 0 {
-            throw OTAError(.ioFailed, "\(path): fdatasync failed", cause: SystemCall.errnoText(flushing.error))
+        if let error = flusher?.wait(), error != 0 {
+            throw OTAError(.ioFailed, "\(path): fdatasync failed", cause: SystemCall.errnoText(error))
         }
         try SystemCall.retrying("fsync", path: path) { fsync(descriptor) }
         SystemCall.close(descriptor)

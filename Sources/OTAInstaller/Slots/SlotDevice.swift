@@ -40,8 +40,13 @@ package final class SlotDevice: SlotReading, SlotWriting {
     private let descriptor: Int32
     /// Bytes the slot can hold.
     public let capacity: UInt64
+    /// A writable slot's early flushes (`startFlush`).
+    private let flusher: EarlyFlusher?
 
-    public init(path: String, writable: Bool) throws(OTAError) {
+    /// - Parameter dataSync: the early flushes' system call (tests make it fail).
+    public init(
+        path: String, writable: Bool, dataSync: @escaping @Sendable (Int32) -> Int32 = { fdatasync($0) }
+    ) throws(OTAError) {
         self.path = path
         let fd = try SystemCall.open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC, what: "opening the slot")
         do {
@@ -56,9 +61,13 @@ package final class SlotDevice: SlotReading, SlotWriting {
             throw error
         }
         descriptor = fd
+        flusher = writable ? EarlyFlusher(descriptor: fd, dataSync: dataSync) : nil
     }
 
-    deinit { SystemCall.close(descriptor) }
+    deinit {
+        _ = flusher?.wait()
+        SystemCall.close(descriptor)
+    }
 
     /// Creates a file-backed slot of `capacity` bytes (sparse, zero-filled).
     public static func createFile(path: String, capacity: UInt64) throws(OTAError) {
@@ -100,8 +109,22 @@ package final class SlotDevice: SlotReading, SlotWriting {
         _ = posix_fadvise(descriptor, off_t(offset), off_t(count), POSIX_FADV_DONTNEED)
     }
 
-    /// Makes everything written durable.
+    /// Starts flushing what is written so far to stable storage on a thread of the slot's own
+    /// (`EarlyFlusher`; nothing when a flush is running), so the final `sync` waits for the last
+    /// stretch only instead of the device cache's whole flush.
+    public func startFlush() {
+        flusher?.request()
+    }
+
+    /// Early flushes started so far.
+    package var earlyFlushes: Int { flusher?.count ?? 0 }
+
+    /// Makes everything written durable: waits for the early flush running, reports the first
+    /// one that failed (the kernel reports a write error to one sync call only), then fsyncs.
     public func sync() throws(OTAError) {
+        if let error = flusher?.wait(), error != 0 {
+            throw OTAError(.slotIo, "\(path): fdatasync failed", cause: SystemCall.errnoText(error))
+        }
         try SystemCall.retrying("fsync", path: path, code: .slotIo) { fsync(descriptor) }
     }
 

@@ -1,0 +1,65 @@
+internal import Dispatch
+internal import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Flushes what has been written to a file or device so far to stable storage (`fdatasync`) on
+/// a thread of its own, while its owner goes on writing; one flush at a time, a request made
+/// while one runs is dropped.
+///
+/// Starting the device writes (`sync_file_range`, `posix_fadvise`) is not enough where the
+/// device has a large write cache (a virtual disk whose host caches the image, an eMMC's cache):
+/// the final fsync then waits for the cache's whole flush. Flushed early, it waits for the last
+/// stretch only. The kernel reports a write error to one sync call only, so a flush's error is
+/// kept for `wait`, which the owner calls before its own final sync and reports.
+package final class EarlyFlusher: Sendable {
+    private let descriptor: Int32
+    private let dataSync: @Sendable (Int32) -> Int32
+    private let queue = DispatchQueue(label: "ota.io.flush")
+    private let state = Mutex<(running: Bool, failure: Int32, count: Int)>((false, 0, 0))
+
+    /// - Parameter dataSync: the system call (tests make it fail).
+    package init(descriptor: Int32, dataSync: @escaping @Sendable (Int32) -> Int32 = { fdatasync($0) }) {
+        self.descriptor = descriptor
+        self.dataSync = dataSync
+    }
+
+    /// Starts a flush unless one is running.
+    package func request() {
+        let start = state.withLock { state in
+            if state.running { return false }
+            state.running = true
+            state.count += 1
+            return true
+        }
+        guard start else { return }
+        queue.async { [self] in
+            var error: Int32 = 0
+            while dataSync(descriptor) != 0 {
+                error = errno
+                if error != EINTR { break }
+                error = 0
+            }
+            state.withLock { state in
+                state.running = false
+                if state.failure == 0 { state.failure = error }
+            }
+        }
+    }
+
+    /// Flushes started so far.
+    package var count: Int { state.withLock { $0.count } }
+
+    /// Waits for the flush running, if any; returns the first failed flush's `errno`, 0 if none
+    /// failed. The descriptor must stay open until this returns.
+    package func wait() -> Int32 {
+        queue.sync {}
+        return state.withLock { $0.failure }
+    }
+}

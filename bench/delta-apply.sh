@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Apply speed and memory: `ota delta apply` and `ota-patch` (the vehicle-side applier without
 # Foundation, built next to `ota`) beside `hpatchz` (HDiffPatch 5.1.3, bench/hdiffpatch.sh) on the
-# pairs of bench/delta.sh's corpus, runs interleaved (ota, ota-patch, hpatchz, ota, ...), medians
-# of wall and CPU (user + system) seconds, the largest peak RSS.
+# pairs of bench/delta.sh's corpus, runs interleaved (ota, ota-patch, hpatchz, hpatchz+fsync, ota,
+# ...), medians of wall and CPU (user + system) seconds, the largest peak RSS. hpatchz leaves its
+# output in the page cache; "hpatchz+fsync" is hpatchz followed by `sync OUT DIR` (an fsync of the
+# output and of its directory), what ota and ota-patch do before their rename.
 #
 #   bench/delta-apply.sh path/to/ota         env: PAIRS, REPEAT (default 5), PATCHES, PATCHER
 # PATCHES=DIR keeps the patches made for each pair in DIR and reuses them on the next run (the
@@ -22,8 +24,8 @@ mkdir -p "$ROOT/bench/results"
 table=$ROOT/bench/results/delta-apply.md
 start_load=$(cut -d' ' -f1-3 /proc/loadavg)
 {
-    echo "| pair | new bytes | wall s: ota apply / ota-patch / hpatchz (median of $REPEAT) | ota-patch ÷ hpatchz wall | CPU s: ota apply / ota-patch / hpatchz | ota-patch ÷ hpatchz CPU | peak RSS MiB: ota apply / ota-patch / hpatchz |"
-    echo "|---|---:|---:|---:|---:|---:|---:|"
+    echo "| pair | new bytes | wall s: ota apply / ota-patch / hpatchz / hpatchz+fsync (median of $REPEAT) | ota-patch ÷ hpatchz wall | ota-patch ÷ hpatchz+fsync wall | CPU s: ota apply / ota-patch / hpatchz | ota-patch ÷ hpatchz CPU | peak RSS MiB: ota apply / ota-patch / hpatchz |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 } >"$table"
 for pair in $PAIRS; do
     old=$CORPUS/$pair.old new=$CORPUS/$pair.new
@@ -36,7 +38,7 @@ for pair in $PAIRS; do
     fi
     cp "$patches/$pair.ota" "$WORK/p.ota"
     cp "$patches/$pair.hdp" "$WORK/p.hdp"
-    : >"$WORK/ota.t"; : >"$WORK/lean.t"; : >"$WORK/hdp.t"
+    : >"$WORK/ota.t"; : >"$WORK/lean.t"; : >"$WORK/hdp.t"; : >"$WORK/hdpsync.t"
     for _ in $(seq "$REPEAT"); do
         /usr/bin/time -f "%e %M %U %S" -a -o "$WORK/ota.t" "$OTA" delta apply "$old" "$WORK/p.ota" -o "$WORK/out" >/dev/null
         cmp -s "$WORK/out" "$new" || { echo "ota rebuilt $pair wrongly" >&2; exit 1; }
@@ -44,16 +46,22 @@ for pair in $PAIRS; do
         cmp -s "$WORK/out" "$new" || { echo "ota-patch rebuilt $pair wrongly" >&2; exit 1; }
         /usr/bin/time -f "%e %M %U %S" -a -o "$WORK/hdp.t" "$HDP/hpatchz" -f "$old" "$WORK/p.hdp" "$WORK/out" >/dev/null
         cmp -s "$WORK/out" "$new" || { echo "hpatchz rebuilt $pair wrongly" >&2; exit 1; }
+        rm -f "$WORK/out"; sync
+        # shellcheck disable=SC2016 # expanded by the inner shell, from its arguments
+        /usr/bin/time -f "%e %M %U %S" -a -o "$WORK/hdpsync.t" sh -c '"$1" -f "$2" "$3" "$4" >/dev/null && sync "$4" "$5"' \
+            sh "$HDP/hpatchz" "$old" "$WORK/p.hdp" "$WORK/out" "$WORK"
+        cmp -s "$WORK/out" "$new" || { echo "hpatchz+fsync rebuilt $pair wrongly" >&2; exit 1; }
     done
-    python3 - "$pair" "$(stat -c %s "$new")" "$WORK/ota.t" "$WORK/lean.t" "$WORK/hdp.t" >>"$table" <<'PY'
+    python3 - "$pair" "$(stat -c %s "$new")" "$WORK/ota.t" "$WORK/lean.t" "$WORK/hdp.t" "$WORK/hdpsync.t" >>"$table" <<'PY'
 import statistics, sys
-pair, size, ota, lean, hdp = sys.argv[1:]
+pair, size, ota, lean, hdp, hdpsync = sys.argv[1:]
 def load(path):
     rows = [line.split() for line in open(path) if line.strip() and line.split()[0][0].isdigit()]
     return (statistics.median(float(r[0]) for r in rows), max(int(r[1]) for r in rows) / 1024,
             statistics.median(float(r[2]) + float(r[3]) for r in rows))
-(ot, orss, oc), (lt, lrss, lc), (ht, hrss, hc) = load(ota), load(lean), load(hdp)
-print(f"| {pair} | {int(size):,} | {ot:.2f} / {lt:.2f} / {ht:.2f} | {lt / max(ht, 0.005):.2f} "
+(ot, orss, oc), (lt, lrss, lc), (ht, hrss, hc), (st, _, _) = load(ota), load(lean), load(hdp), load(hdpsync)
+print(f"| {pair} | {int(size):,} | {ot:.2f} / {lt:.2f} / {ht:.2f} / {st:.2f} | {lt / max(ht, 0.005):.2f} "
+      f"| {lt / max(st, 0.005):.2f} "
       f"| {oc:.2f} / {lc:.2f} / {hc:.2f} | {lc / max(hc, 0.005):.2f} | {orss:.1f} / {lrss:.1f} / {hrss:.1f} |")
 PY
 done

@@ -19,6 +19,11 @@ internal import Synchronization
 /// stretch only. The kernel reports a write error to one sync call only, so a flush's error is
 /// kept for `wait`, which the owner calls before its own final sync and reports.
 package final class EarlyFlusher: Sendable {
+    /// Bytes written between two requests, for `ota-patch`'s output and the installer's slots:
+    /// chosen on five tuning pairs, checked on the third held-out set (docs/PERFORMANCE.md,
+    /// "Early flushes"; measured on a virtual disk only).
+    package static let interval = 2 << 20
+
     private let descriptor: Int32
     private let dataSync: @Sendable (Int32) -> Int32
     private let queue = DispatchQueue(label: "ota.io.flush")

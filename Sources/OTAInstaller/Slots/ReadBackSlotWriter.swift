@@ -47,8 +47,8 @@ final class ReadBackSlotWriter: SlotWriting, @unchecked Sendable {
     /// Read-back bytes after which their writeback is started (`SlotDevice.startWriteback`).
     static let writebackSize: UInt64 = 16 << 20
     /// Written bytes after which the slot is asked to flush (`SlotDevice.startFlush`): the
-    /// interval `ota-patch` uses (docs/PERFORMANCE.md, "Early flushes").
-    static let flushSize: UInt64 = 2 << 20
+    /// interval `ota-patch` uses.
+    static let flushSize = UInt64(EarlyFlusher.interval)
     /// Where the last flush was asked for; used by the writing thread only.
     private var flushRequested: UInt64 = 0
 

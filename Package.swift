@@ -166,7 +166,8 @@ let package = Package(
         .testTarget(
             name: "OTACLITests",
             dependencies: [
-                "OTACore", "OTABuilder", "OTARecorder", "OTACompliance", "ota", "ota-fleet", "OTATestSupport",
+                "OTACore", "OTABuilder", "OTADelta", "OTARecorder", "OTACompliance", "ota", "ota-fleet",
+                "OTATestSupport",
             ],
             swiftSettings: swiftSettings),
         // Foundation-free (OTABase only), so `ota-patch` can link it.

@@ -1,5 +1,6 @@
 import Foundation
 import OTACore
+import OTADelta
 import OTATestSupport
 import Testing
 
@@ -54,6 +55,45 @@ struct BundleCommandTests {
         let tampered = try CLIRunner.run(["bundle", "verify", bundle, "--trust", "\(keys)/trust", "--json"])
         #expect(tampered.status == 2)
         #expect(tampered.errorCode == "payload.chunk-hash")
+    }
+
+    /// `--prime-delta-inserts` reaches the delta image's patch: its header has the primed bit
+    /// (body coding 0x10) with the flag and not without it.
+    @Test(arguments: [false, true])
+    func `bundle build --prime-delta-inserts primes the delta image's patch`(primed: Bool) throws {
+        let directory = try makeImages()
+        defer { CLIRunner.removeTemporaryDirectory(directory) }
+        let manifestPath = directory + "/delta.yaml"
+        let text = try String(
+            contentsOfFile: Self.repository + "/manifests/infotainment-full.yaml", encoding: .utf8
+        ).replacingOccurrences(
+            of: "    file: ivi-rootfs-2.4.0.img\n",
+            with:
+                "    file: ivi-rootfs-2.4.0.img\n    kind: delta\n    source: {file: ivi-rootfs-2.3.1.img, version: 2.3.1}\n"
+        )
+        try text.write(toFile: manifestPath, atomically: true, encoding: .utf8)
+        let bundle = directory + "/delta.ota"
+        let build = try CLIRunner.run(
+            ["bundle", "build", manifestPath, "--images", directory + "/images"] + signer + ["-o", bundle]
+                + (primed ? ["--prime-delta-inserts"] : []))
+        #expect(build.status == 0, "\(build.stderr)")
+        let reader = try BundleReader(path: bundle)
+        let manifest = try CanonicalJSON.decode(
+            Manifest.self, from: try reader.readHead().manifestBytes, as: .manifestMalformed)
+        try reader.streamPayloadsUnverifiedHead(manifest: manifest)
+        var patch: [UInt8] = []
+        while let stream = try reader.nextPayload() {
+            guard stream.image.kind == .delta else { continue }
+            let decoder = try PayloadDecoder(manifest: manifest, image: stream.image, contentKey: nil)
+            while patch.count < DeltaPatchHeader.byteCount {
+                let more = try stream.withNextChunk { (chunk, isLast) throws(OTAError) in
+                    try decoder.decode(try decoder.open(chunk, isLast: isLast), isLast: isLast) { patch += $0 }
+                }
+                if !more { break }
+            }
+            break
+        }
+        #expect(try DeltaPatchHeader.decode(patch).insertsPrimed == primed)
     }
 
     @Test func `a failed build leaves no output and no scratch files behind`() throws {

@@ -82,9 +82,8 @@ public enum Delta {
         let patchSize = try patch.size()
         // Device writes start every MiB and are flushed every 2 MiB on a thread of the writer's,
         // so the fsync before the rename waits for the tail only.
-        let writer = try AtomicFileWriter(path: output)
+        let writer = try AtomicFileWriter(path: output, flushEvery: EarlyFlusher.interval)
         writer.writeback = 1 << 20
-        writer.flushEvery = EarlyFlusher.interval
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         // The first read holds the header unless the patch is shorter. Decoded here, once (a
         // malformed one is reported as the decoder reports it), it says with the patch's size

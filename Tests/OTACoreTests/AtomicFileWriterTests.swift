@@ -27,9 +27,8 @@ import Testing
         defer { TemporaryDirectory.remove(directory) }
         let path = directory + "/out.bin"
         let content = (0..<(4 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 13) }
-        let writer = try AtomicFileWriter(path: path)
+        let writer = try AtomicFileWriter(path: path, flushEvery: 256 << 10)
         writer.writeback = 64 << 10
-        writer.flushEvery = 256 << 10
         for start in stride(from: 0, to: content.count, by: 64 << 10) {
             try writer.write(Array(content[start..<(start + (64 << 10))]))
         }
@@ -45,12 +44,12 @@ import Testing
         let directory = try TemporaryDirectory.create("core")
         defer { TemporaryDirectory.remove(directory) }
         let path = directory + "/out.bin"
-        var writer: AtomicFileWriter? = try AtomicFileWriter(path: path)
-        writer?.flushEvery = 64 << 10
-        writer?.dataSync = { _ in
-            errno = EIO
-            return -1
-        }
+        var writer: AtomicFileWriter? = try AtomicFileWriter(
+            path: path, flushEvery: 64 << 10,
+            dataSync: { _ in
+                errno = EIO
+                return -1
+            })
         for _ in 0..<8 { try writer?.write([UInt8](repeating: 7, count: 64 << 10)) }
         #expect(writer?.earlyFlushes ?? 0 >= 1)
         let error = #expect(throws: OTAError.self) { try writer?.commit() }

@@ -208,7 +208,6 @@ private final class FlippingDevice: ReadBackDevice {
         try device.write(bytes, at: offset)
     }
     func startWriteback(offset: UInt64, count: UInt64) {}
-    func startFlush() {}
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(OTAError) -> Int {
         let got = try device.read(into: buffer, at: offset)
         if self.offset >= offset && self.offset < offset + UInt64(got) { buffer[Int(self.offset - offset)] ^= 0xff }

@@ -24,19 +24,20 @@ package final class AtomicFileWriter {
     package var writeback: Int?
     /// How far the device writes were started.
     private var writebackStart: Int64 = 0
-    /// When set: every this many bytes appended, what is written so far is flushed to stable
-    /// storage on a thread of the writer's own (`EarlyFlusher`), so `commit`'s fsync waits for
-    /// the last stretch only; a flush's failure fails `commit`.
-    package var flushEvery: Int?
-    /// How far the last early flush reached when it was requested.
-    private var flushStart: Int64 = 0
-    /// The early flush's system call (tests make it fail); set before the first write.
-    package var dataSync: @Sendable (Int32) -> Int32 = { fdatasync($0) }
-    private var flusher: EarlyFlusher?
+    /// The early flushes, when asked for (`init`'s `flushEvery`).
+    private let flusher: EarlyFlusher?
     /// Early flushes started so far.
     package var earlyFlushes: Int { flusher?.count ?? 0 }
 
-    public init(path: String, mode: UInt32 = 0o644) throws(OTAError) {
+    /// - Parameters:
+    ///   - flushEvery: when set, every this many bytes appended, what is written so far is
+    ///     flushed to stable storage on a thread of the writer's own (`EarlyFlusher`), so
+    ///     `commit`'s fsync waits for the last stretch only; a flush's failure fails `commit`.
+    ///   - dataSync: the early flushes' system call (tests make it fail).
+    public init(
+        path: String, mode: UInt32 = 0o644, flushEvery: Int? = nil,
+        dataSync: @escaping @Sendable (Int32) -> Int32 = { fdatasync($0) }
+    ) throws(OTAError) {
         self.path = path
         let directory = pathParent(path)
         let name = pathLastComponent(path)
@@ -56,6 +57,7 @@ package final class AtomicFileWriter {
             throw OTAError(.ioCreate, "\(path): cannot create output file", cause: SystemCall.errnoText(error))
         }
         descriptor = fd
+        flusher = flushEvery.map { EarlyFlusher(descriptor: fd, every: $0, dataSync: dataSync) }
     }
 
     deinit {
@@ -75,12 +77,7 @@ package final class AtomicFileWriter {
             _ = Self.syncFileRange?(descriptor, off_t(writebackStart), off_t(bytesWritten - writebackStart), 2)
             writebackStart = bytesWritten
         }
-        if let flushEvery, bytesWritten - flushStart >= Int64(flushEvery) {
-            flushStart = bytesWritten
-            let flusher = flusher ?? EarlyFlusher(descriptor: descriptor, dataSync: dataSync)
-            self.flusher = flusher
-            flusher.request()
-        }
+        flusher?.written(upTo: bytesWritten)
     }
 
     /// Overwrites bytes already written at `offset` (a header whose fields are known only at
@@ -103,9 +100,7 @@ package final class AtomicFileWriter {
 
     /// Flushes, renames into place and syncs the directory.
     public func commit() throws(OTAError) {
-        if let error = flusher?.wait(), error != 0 {
-            throw OTAError(.ioFailed, "\(path): fdatasync failed", cause: SystemCall.errnoText(error))
-        }
+        try flusher?.finish(path: path, code: .ioFailed)
         try SystemCall.retrying("fsync", path: path) { fsync(descriptor) }
         SystemCall.close(descriptor)
         descriptor = -1

@@ -25,14 +25,33 @@ package final class EarlyFlusher: Sendable {
     package static let interval = 2 << 20
 
     private let descriptor: Int32
+    /// Bytes written between two requests made by `written(upTo:)`.
+    private let every: Int64
     private let dataSync: @Sendable (Int32) -> Int32
     private let queue = DispatchQueue(label: "ota.io.flush")
-    private let state = Mutex<(running: Bool, failure: Int32, count: Int)>((false, 0, 0))
+    private let state = Mutex<(running: Bool, failure: Int32, count: Int, requestedAt: Int64)>((false, 0, 0, 0))
 
-    /// - Parameter dataSync: the system call (tests make it fail).
-    package init(descriptor: Int32, dataSync: @escaping @Sendable (Int32) -> Int32 = { fdatasync($0) }) {
+    /// - Parameters:
+    ///   - every: bytes written between two flushes requested by `written(upTo:)`.
+    ///   - dataSync: the system call (tests make it fail).
+    package init(
+        descriptor: Int32, every: Int = EarlyFlusher.interval,
+        dataSync: @escaping @Sendable (Int32) -> Int32 = { fdatasync($0) }
+    ) {
         self.descriptor = descriptor
+        self.every = Int64(every)
         self.dataSync = dataSync
+    }
+
+    /// Notes that the file holds bytes up to `end`, and starts a flush (unless one is running)
+    /// when `every` bytes or more were written since the last request.
+    package func written(upTo end: Int64) {
+        let due = state.withLock { state in
+            guard end - state.requestedAt >= every else { return false }
+            state.requestedAt = end
+            return true
+        }
+        if due { request() }
     }
 
     /// Starts a flush unless one is running.
@@ -66,5 +85,12 @@ package final class EarlyFlusher: Sendable {
     package func wait() -> Int32 {
         queue.sync {}
         return state.withLock { $0.failure }
+    }
+
+    /// Waits for the flush running, if any, and throws the first failed flush's error as the
+    /// owner's (`code`, naming `path`): the owner calls this before its own final sync.
+    package func finish(path: String, code: OTAError.Code) throws(OTAError) {
+        let error = wait()
+        if error != 0 { throw OTAError(code, "\(path): fdatasync failed", cause: SystemCall.errnoText(error)) }
     }
 }

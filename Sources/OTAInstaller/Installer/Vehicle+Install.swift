@@ -119,8 +119,9 @@ extension Vehicle {
     /// threads), hashes the content and writes it in order; a third thread reads back what has
     /// been written and checks it: compared byte for byte with what was written for a full image
     /// (whose written bytes the decoder hashed against the signed image hash) and for a delta
-    /// whose applier checks its output against the signed target hash (OTADelta), else hashed. Only bytes verified as they were read are ever decrypted or written, as in a
-    /// single loop; a failure anywhere stops every stage before this returns.
+    /// whose applier checks its output against the signed target hash (OTADelta), else hashed.
+    /// Only bytes verified as they were read are ever decrypted or written, as in a single loop;
+    /// a failure anywhere stops every stage before this returns.
     func writeImages(
         reader: BundleReader, head: VerifiedManifest, contentKey: ContentKey?, plan: [PendingImage],
         progress: ((WorkProgress) -> Void)?

@@ -3,9 +3,8 @@ import OTACore
 
 /// Writes an image into a slot front to back and, on a second thread, reads back what has been
 /// written so far and checks it, so the read-back check of the slot overlaps the writing instead
-/// of following it; every 16 MiB read back, that thread also starts the range's writeback, and
-/// every 2 MiB written the slot flushes what it holds so far on a thread of its own
-/// (`SlotDevice.startFlush`), so the device writes and its cache's flushes overlap too and the
+/// of following it; every 16 MiB read back, that thread also starts the range's writeback, so the
+/// device writes overlap too (and `SlotDevice` flushes what it holds every 2 MiB written) and the
 /// final `sync` has little left to do.
 ///
 /// Two checks: `.hash` hashes the bytes read back (the caller compares the digest with the
@@ -46,11 +45,6 @@ final class ReadBackSlotWriter: SlotWriting, @unchecked Sendable {
     static let maxHeld = 16 << 20
     /// Read-back bytes after which their writeback is started (`SlotDevice.startWriteback`).
     static let writebackSize: UInt64 = 16 << 20
-    /// Written bytes after which the slot is asked to flush (`SlotDevice.startFlush`): the
-    /// interval `ota-patch` uses.
-    static let flushSize = UInt64(EarlyFlusher.interval)
-    /// Where the last flush was asked for; used by the writing thread only.
-    private var flushRequested: UInt64 = 0
 
     init(_ device: any ReadBackDevice, check: Check) throws(OTAError) {
         self.device = device
@@ -84,11 +78,6 @@ final class ReadBackSlotWriter: SlotWriting, @unchecked Sendable {
         }
         guard !bytes.isEmpty else { return }
         try device.write(bytes, at: offset)
-        let end = offset + UInt64(bytes.count)
-        if end - flushRequested >= Self.flushSize {
-            device.startFlush()
-            flushRequested = end
-        }
         condition.lock()
         if !started {
             started = true
@@ -217,7 +206,6 @@ protocol ReadBackDevice: AnyObject {
     func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws(OTAError)
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(OTAError) -> Int
     func startWriteback(offset: UInt64, count: UInt64)
-    func startFlush()
 }
 
 extension SlotDevice: ReadBackDevice {}

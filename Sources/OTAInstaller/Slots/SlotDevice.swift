@@ -40,7 +40,9 @@ package final class SlotDevice: SlotReading, SlotWriting {
     private let descriptor: Int32
     /// Bytes the slot can hold.
     public let capacity: UInt64
-    /// A writable slot's early flushes (`startFlush`).
+    /// A writable slot's early flushes: every `EarlyFlusher.interval` bytes written, what the
+    /// slot holds so far is flushed on a thread of the slot's own, so the final `sync` waits for
+    /// the last stretch only instead of the device cache's whole flush.
     private let flusher: EarlyFlusher?
 
     /// - Parameter dataSync: the early flushes' system call (tests make it fail).
@@ -84,6 +86,7 @@ package final class SlotDevice: SlotReading, SlotWriting {
             throw OTAError(.slotTooSmall, "\(path): write past the slot's \(capacity) bytes")
         }
         try SystemCall.writeAll(descriptor, bytes, at: Int64(offset), path: path, code: .slotIo)
+        flusher?.written(upTo: Int64(offset) + Int64(bytes.count))
     }
 
     public func read(at offset: UInt64, count: Int) throws(OTAError) -> [UInt8] {
@@ -109,22 +112,13 @@ package final class SlotDevice: SlotReading, SlotWriting {
         _ = posix_fadvise(descriptor, off_t(offset), off_t(count), POSIX_FADV_DONTNEED)
     }
 
-    /// Starts flushing what is written so far to stable storage on a thread of the slot's own
-    /// (`EarlyFlusher`; nothing when a flush is running), so the final `sync` waits for the last
-    /// stretch only instead of the device cache's whole flush.
-    public func startFlush() {
-        flusher?.request()
-    }
-
     /// Early flushes started so far.
     package var earlyFlushes: Int { flusher?.count ?? 0 }
 
     /// Makes everything written durable: waits for the early flush running, reports the first
     /// one that failed (the kernel reports a write error to one sync call only), then fsyncs.
     public func sync() throws(OTAError) {
-        if let error = flusher?.wait(), error != 0 {
-            throw OTAError(.slotIo, "\(path): fdatasync failed", cause: SystemCall.errnoText(error))
-        }
+        try flusher?.finish(path: path, code: .slotIo)
         try SystemCall.retrying("fsync", path: path, code: .slotIo) { fsync(descriptor) }
     }
 

@@ -277,4 +277,31 @@ import Testing
         // Most cases convert something, so the comparison is not of unchanged bytes.
         #expect(compared > 400)
     }
+
+    /// The trial that decides whether the filter pays compresses the first `sampleBytes`
+    /// inserted bytes, not every byte of the inserts it starts: one insert of megabytes (an
+    /// update that is mostly new code) is cut at the sample's end, the filtered sample the same
+    /// bytes filtered.
+    @Test func `the filter's trial takes the first inserted MiB however long the inserts`() throws {
+        let new = Self.code(900_000, seed: 11)
+        let ops: [DeltaOperation] = [
+            .copy(oldStart: 0, length: 4096), .insert(length: 3_000_000), .add(oldStart: 0, length: 100),
+            .insert(length: new.count - 3_004_196),
+        ]
+        let (plain, filtered) = new.withUnsafeBufferPointer {
+            InsertsFilter.trialSample(.aarch64, ops: ops, new: $0)
+        }
+        #expect(plain.count == InsertsFilter.sampleBytes)
+        #expect(filtered.count == plain.count)
+        // Compared as Booleans: a failed comparison of megabyte arrays would be diffed element by
+        // element in the report.
+        let firstBytes = plain.elementsEqual(new[4096..<(4096 + plain.count)])
+        let changed = filtered != plain
+        #expect(firstBytes && changed)
+        // Two short inserts: both, whole.
+        let short: [DeltaOperation] = [.insert(length: 1000), .copy(oldStart: 0, length: 50), .insert(length: 2000)]
+        let both = new.withUnsafeBufferPointer { InsertsFilter.trialSample(.aarch64, ops: short, new: $0).plain }
+        let whole = both.elementsEqual(new[0..<1000] + new[1050..<3050])
+        #expect(whole)
+    }
 }

@@ -16,7 +16,9 @@
 /// Every step is linear in the stretch, plus one suffix-index probe per searched position;
 /// probes thin out (up to every `maxStride` bytes) where nothing matches, and a match found
 /// late is recovered by the backward extension.
-final class CoverMatcher {
+final class CoverMatcher: @unchecked Sendable {
+    // Safe: every stored property is a constant and the images and the index are only read, so
+    // stretches of one piece can be searched on several threads at once.
     /// New bytes `[newStart, newStart + length)` explained by old `[oldStart, ...)`.
     struct Cover: Equatable {
         var newStart: Int
@@ -58,11 +60,13 @@ final class CoverMatcher {
     /// the stretch like a found cover; so is `endSeed`'s (the old position that would end at
     /// `end` in the alignment of a block run that follows): a run ends at the first differing
     /// byte, and the bytes after it often still agree in its alignment.
-    func match(from start: Int, to end: Int, seed: Int, growSeed: Bool = false, endSeed: Int? = nil)
-        -> [[DeltaOperation]]
-    {
+    /// `searched`, when given, is the search's result, run by the caller in stretches
+    /// (`searchStretch`), in order.
+    func match(
+        from start: Int, to end: Int, seed: Int, growSeed: Bool = false, endSeed: Int? = nil, searched: [Cover]? = nil
+    ) -> [[DeltaOperation]] {
         let seedCover = Cover(newStart: start, oldStart: min(max(seed, 0), old.count), length: 0)
-        var found = search(from: start, to: end, seed: seedCover)
+        var found = searched ?? search(from: start, to: end, seed: seedCover)
         if growSeed { found.insert(seedCover, at: 0) }
         if let endSeed, endSeed >= 0, endSeed <= old.count {
             found.append(Cover(newStart: end, oldStart: endSeed, length: 0))
@@ -95,6 +99,30 @@ final class CoverMatcher {
     }
 
     // MARK: - Search
+
+    /// Stretches shorter than this are not cut for `searchStretches`.
+    static let minimumSearchStretch = 512 << 10
+
+    /// `[start, end)` cut into up to `count` equal stretches of at least `minimumSearchStretch`
+    /// bytes, for searches run at once (`searchStretch`) when a few long pieces would leave a
+    /// core idle.
+    static func searchStretches(from start: Int, to end: Int, count: Int) -> [Range<Int>] {
+        let cuts = max(min(count, (end - start) / minimumSearchStretch), 1)
+        let length = (end - start) / cuts
+        return (0..<cuts).map { k in (start + k * length)..<(k == cuts - 1 ? end : start + (k + 1) * length) }
+    }
+
+    /// The search of one stretch of the piece `match(from: start, ..., seed:)` fills: the first
+    /// stretch is seeded as `match` seeds it, a later one with the same alignment (the covers
+    /// before it are not known yet). A match running over a cut is found again from the cut in
+    /// the same alignment, and selection joins the two. The stretches' covers in order are what
+    /// `match` takes as `searched`.
+    func searchStretch(_ stretch: Range<Int>, pieceStart start: Int, seed: Int) -> [Cover] {
+        let oldStart = min(max(seed + (stretch.lowerBound - start), 0), old.count)
+        return search(
+            from: stretch.lowerBound, to: stretch.upperBound,
+            seed: Cover(newStart: stretch.lowerBound, oldStart: oldStart, length: 0))
+    }
 
     private func search(from start: Int, to end: Int, seed: Cover) -> [Cover] {
         var covers: [Cover] = []

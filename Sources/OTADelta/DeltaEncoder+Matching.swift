@@ -1,7 +1,12 @@
 internal import Dispatch
 internal import OTABase
+internal import Synchronization
 
 extension DeltaEncoder {
+    /// Pieces in a window from which their matching alone keeps two cores busy to the end
+    /// (longest first); with fewer, their searches are cut into up to this many stretches each.
+    static let piecesForAllCores = 4
+
     /// Matches every piece of `plan`, window by window (one suffix array at a time), pieces of
     /// a window on all cores; hands each piece's ops (in old positions), one list per minimum
     /// cover score, to `results`. `new` is asked for the new bytes once the first suffix array
@@ -31,13 +36,40 @@ extension DeltaEncoder {
             }
             let index = SuffixIndex(old: UnsafeBufferPointer(rebasing: plan.space.bytes[range]), new: new)
             let shared = SharedIndex(index: index)
+            // Fewer pieces than keep the cores busy to the end (an update that is mostly new
+            // code: a gap or two of a few MiB): their searches, most of the work, are cut into
+            // stretches searched at once first (one flat set of tasks: a concurrentPerform inside
+            // another runs on one thread), then each piece is finished from its stretches' covers.
+            var searched: [Int: [[CoverMatcher.Cover]]] = [:]
+            if members.count < Self.piecesForAllCores {
+                let stretches = members.flatMap { k in
+                    let piece = plan.pieces[k]
+                    return CoverMatcher.searchStretches(from: piece.start, to: piece.end, count: Self.piecesForAllCores)
+                        .enumerated().map { (piece: k, index: $0.offset, range: $0.element) }
+                }.sorted { $0.range.count > $1.range.count }
+                let found = Mutex<[Int: [[CoverMatcher.Cover]]]>([:])
+                let tasks = SharedStretches(stretches: stretches)
+                DispatchQueue.concurrentPerform(iterations: stretches.count) { t in
+                    let task = tasks.stretches[t]
+                    let piece = input.plan.pieces[task.piece]
+                    let covers = CoverMatcher(index: shared.index, minimumScores: input.minimumScores)
+                        .searchStretch(task.range, pieceStart: piece.start, seed: piece.seed - range.lowerBound)
+                    found.withLock { found in
+                        let count = tasks.stretches.count { $0.piece == task.piece }
+                        found[task.piece, default: Array(repeating: [], count: count)][task.index] = covers
+                    }
+                }
+                searched = found.withLock { $0 }
+            }
+            let searchedCovers = SharedSearched(covers: searched)
             DispatchQueue.concurrentPerform(iterations: members.count) { m in
                 let k = members[m]
                 let piece = input.plan.pieces[k]
                 let lists = CoverMatcher(index: shared.index, minimumScores: input.minimumScores)
                     .match(
                         from: piece.start, to: piece.end, seed: piece.seed - range.lowerBound, growSeed: piece.afterRun,
-                        endSeed: piece.endSeed.map { $0 - range.lowerBound })
+                        endSeed: piece.endSeed.map { $0 - range.lowerBound },
+                        searched: searchedCovers.covers[k].map { $0.flatMap { $0 } })
                 results.publish(
                     k,
                     lists.map { found in
@@ -57,6 +89,16 @@ extension DeltaEncoder {
             }
         }
     }
+}
+
+/// The search stretches of a window's pieces (`matchPieces`): read-only once made.
+struct SharedStretches: @unchecked Sendable {
+    let stretches: [(piece: Int, index: Int, range: Range<Int>)]
+}
+
+/// The stretches' covers by piece, in order (`matchPieces`): read-only once made.
+struct SharedSearched: @unchecked Sendable {
+    let covers: [Int: [[CoverMatcher.Cover]]]
 }
 
 /// What the matching task shares with the writer: read-only after construction.

@@ -10,14 +10,15 @@ internal import Synchronization
 #endif
 
 /// Flushes what has been written to a file or device so far to stable storage (`fdatasync`) on
-/// a thread of its own, while its owner goes on writing; one flush at a time, a request made
-/// while one runs is dropped.
+/// a thread of its own, while its owner goes on writing: every `every` bytes the owner reports
+/// written (`written(upTo:)`), one flush at a time, a request made while one runs dropped.
 ///
 /// Starting the device writes (`sync_file_range`, `posix_fadvise`) is not enough where the
 /// device has a large write cache (a virtual disk whose host caches the image, an eMMC's cache):
 /// the final fsync then waits for the cache's whole flush. Flushed early, it waits for the last
 /// stretch only. The kernel reports a write error to one sync call only, so a flush's error is
-/// kept for `wait`, which the owner calls before its own final sync and reports.
+/// kept for `finish`, which the owner calls before its own final sync and which throws it as the
+/// owner's error.
 package final class EarlyFlusher: Sendable {
     /// Bytes written between two requests, for `ota-patch`'s output and the installer's slots:
     /// chosen on five tuning pairs, checked on the third held-out set (docs/PERFORMANCE.md,
@@ -55,7 +56,7 @@ package final class EarlyFlusher: Sendable {
     }
 
     /// Starts a flush unless one is running.
-    package func request() {
+    private func request() {
         let start = state.withLock { state in
             if state.running { return false }
             state.running = true

@@ -65,7 +65,7 @@ final class CoverMatcher: @unchecked Sendable {
     func match(
         from start: Int, to end: Int, seed: Int, growSeed: Bool = false, endSeed: Int? = nil, searched: [Cover]? = nil
     ) -> [[DeltaOperation]] {
-        let seedCover = Cover(newStart: start, oldStart: min(max(seed, 0), old.count), length: 0)
+        let seedCover = seedCover(at: start, pieceStart: start, seed: seed)
         var found = searched ?? search(from: start, to: end, seed: seedCover)
         if growSeed { found.insert(seedCover, at: 0) }
         if let endSeed, endSeed >= 0, endSeed <= old.count {
@@ -118,10 +118,15 @@ final class CoverMatcher: @unchecked Sendable {
     /// the same alignment, and selection joins the two. The stretches' covers in order are what
     /// `match` takes as `searched`.
     func searchStretch(_ stretch: Range<Int>, pieceStart start: Int, seed: Int) -> [Cover] {
-        let oldStart = min(max(seed + (stretch.lowerBound - start), 0), old.count)
-        return search(
+        search(
             from: stretch.lowerBound, to: stretch.upperBound,
-            seed: Cover(newStart: stretch.lowerBound, oldStart: oldStart, length: 0))
+            seed: seedCover(at: stretch.lowerBound, pieceStart: start, seed: seed))
+    }
+
+    /// An empty cover at new `position` in the alignment that puts the piece's start at old
+    /// `seed`, clamped into the old bytes.
+    private func seedCover(at position: Int, pieceStart start: Int, seed: Int) -> Cover {
+        Cover(newStart: position, oldStart: min(max(seed + (position - start), 0), old.count), length: 0)
     }
 
     private func search(from start: Int, to end: Int, seed: Cover) -> [Cover] {

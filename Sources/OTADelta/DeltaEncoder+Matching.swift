@@ -40,28 +40,16 @@ extension DeltaEncoder {
             // code: a gap or two of a few MiB): their searches, most of the work, are cut into
             // stretches searched at once first (one flat set of tasks: a concurrentPerform inside
             // another runs on one thread), then each piece is finished from its stretches' covers.
-            var searched: [Int: [[CoverMatcher.Cover]]] = [:]
-            if members.count < Self.piecesForAllCores {
-                let stretches = members.flatMap { k in
-                    let piece = plan.pieces[k]
-                    return CoverMatcher.searchStretches(from: piece.start, to: piece.end, count: Self.piecesForAllCores)
-                        .enumerated().map { (piece: k, index: $0.offset, range: $0.element) }
-                }.sorted { $0.range.count > $1.range.count }
-                let found = Mutex<[Int: [[CoverMatcher.Cover]]]>([:])
-                let tasks = SharedStretches(stretches: stretches)
-                DispatchQueue.concurrentPerform(iterations: stretches.count) { t in
-                    let task = tasks.stretches[t]
-                    let piece = input.plan.pieces[task.piece]
-                    let covers = CoverMatcher(index: shared.index, minimumScores: input.minimumScores)
-                        .searchStretch(task.range, pieceStart: piece.start, seed: piece.seed - range.lowerBound)
-                    found.withLock { found in
-                        let count = tasks.stretches.count { $0.piece == task.piece }
-                        found[task.piece, default: Array(repeating: [], count: count)][task.index] = covers
-                    }
+            let searches =
+                members.count < Self.piecesForAllCores
+                ? StretchSearches(pieces: members.map { (index: $0, piece: plan.pieces[$0]) }, window: range)
+                : nil
+            if let searches {
+                let matcher = CoverMatcher(index: index, minimumScores: minimumScores)
+                searches.run { task in
+                    matcher.searchStretch(task.range, pieceStart: task.pieceStart, seed: task.seed)
                 }
-                searched = found.withLock { $0 }
             }
-            let searchedCovers = SharedSearched(covers: searched)
             DispatchQueue.concurrentPerform(iterations: members.count) { m in
                 let k = members[m]
                 let piece = input.plan.pieces[k]
@@ -69,7 +57,7 @@ extension DeltaEncoder {
                     .match(
                         from: piece.start, to: piece.end, seed: piece.seed - range.lowerBound, growSeed: piece.afterRun,
                         endSeed: piece.endSeed.map { $0 - range.lowerBound },
-                        searched: searchedCovers.covers[k].map { $0.flatMap { $0 } })
+                        searched: searches?.covers(ofPiece: k))
                 results.publish(
                     k,
                     lists.map { found in
@@ -89,16 +77,6 @@ extension DeltaEncoder {
             }
         }
     }
-}
-
-/// The search stretches of a window's pieces (`matchPieces`): read-only once made.
-struct SharedStretches: @unchecked Sendable {
-    let stretches: [(piece: Int, index: Int, range: Range<Int>)]
-}
-
-/// The stretches' covers by piece, in order (`matchPieces`): read-only once made.
-struct SharedSearched: @unchecked Sendable {
-    let covers: [Int: [[CoverMatcher.Cover]]]
 }
 
 /// What the matching task shares with the writer: read-only after construction.

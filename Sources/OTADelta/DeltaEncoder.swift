@@ -12,7 +12,7 @@ internal import OTABase
 /// 1 GiB windows, so at most ~4.2 GiB extra), plus a lookup table (256 KiB, or 64 MiB for windows of
 /// 64 MiB and more), the op list and the four LZMA2 encoders (set up once matching is done when
 /// the patch has the transform), with up to 8 MiB of frames held raw while the inserts' coding
-/// is chosen (`PatchFrameWriter`).
+/// is chosen (`PatchFrameWriter`), or up to 32 MiB in flight with `DeltaOptions.parallelInserts`.
 struct DeltaEncoder {
     /// Drops an image from memory until it is next read (for mapped files; never for bytes
     /// that exist only in memory).
@@ -156,7 +156,9 @@ struct DeltaEncoder {
         let preset = prime.map {
             UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: old[Int($0.start)..<Int($0.start + $0.length)]))
         }
-        let writer = try PatchFrameWriter(settings: settings, insertsPreset: preset)
+        let writer = try PatchFrameWriter(
+            settings: settings, insertsPreset: preset,
+            splitInserts: options.parallelInserts && prime == nil ? insertedBytes : nil)
         if let prime { try sink(prime.encoded()) }
         var stream = OpStreamWriter(old: old, new: new, writer: writer)
         stream.prediction = prediction

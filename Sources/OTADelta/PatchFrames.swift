@@ -52,9 +52,27 @@ enum PatchFrame {
 /// The inserts stream's literal coding is chosen from the first `InsertsCoding.sampleBytes`
 /// inserted bytes: frames are held raw until that many are inserted, `holdBytes` of frames are
 /// held, or the patch ends, then the choice is made and compression starts.
+///
+/// An update that is mostly new code spends half its diff in the one inserts encoder. Asked to
+/// (`DeltaOptions.parallelInserts`, the inserted bytes known and at least
+/// `splitInsertsMinimum`), the writer gives the second half of them to a second encoder on its
+/// own queue, which starts with a fresh coder state and the last `splitHistoryBytes` inserted
+/// bytes as its dictionary: the decoder's dictionary ends with the same bytes there, so the
+/// stream still decodes as one. Frames in flight are then bounded by `splitInFlightBytes`
+/// instead of `framesInFlight`, so the second encoder's frames are compressed while the first
+/// encoder still works on its own.
 final class PatchFrameWriter {
     /// Frames compressed at once at most (each holds its raw and compressed bytes).
     static let framesInFlight = 4
+    /// Inserted bytes from which the inserts are compressed in two halves at once.
+    static let splitInsertsMinimum = 2 << 20
+    /// History the second inserts encoder starts with. liblzma indexes it before the first byte,
+    /// which costs about as much as compressing it: none made patches 1.1-2.2% larger on three
+    /// Rust tuning pairs, 2 MiB 0.04-0.41% on the 10 that split, 4 MiB and more gained little or
+    /// no time (docs/PERFORMANCE-LOG.md, "Inserts compressed in two halves").
+    static let splitHistoryBytes = 2 << 20
+    /// Raw stream bytes of frames in flight at most while the inserts are compressed in halves.
+    static let splitInFlightBytes = 32 << 20
     /// Raw stream bytes of frames held at most while the inserts' coding is not chosen.
     static let holdBytes = 8 << 20
 
@@ -79,13 +97,34 @@ final class PatchFrameWriter {
     /// the inserts' encoder is set up with the chosen coding.
     private let insertsPreset: UnsafeRawBufferPointer?
 
+    /// Inserted bytes of the frames before the second inserts encoder takes over; nil when the
+    /// inserts are compressed by one encoder.
+    private let insertsSplit: Int?
+    /// The patch's inserted bytes when they are split.
+    private let splitInserts: Int?
+    /// Inserted bytes of the frames handed to compression so far.
+    private var insertsCompressed = 0
+    /// The latest inserted bytes handed to compression (the second encoder's history), while
+    /// the first encoder has them.
+    private var insertsHistory: [UInt8] = []
+    /// The second inserts encoder's frames: the encoders and queues they use.
+    private var secondHalf: (encoders: [LZMA2StreamEncoder], queues: [DispatchQueue])?
+    /// Raw stream bytes of the frames in flight.
+    private var inFlightBytes = 0
+
     /// `settings`: one per stream (the inserts' `lc` and `pb` are replaced by the chosen
     /// coding's); checked here, so bad settings fail before any frame. `insertsPreset` must stay
     /// readable until the first frame is written or `finish` returns.
-    init(settings: [LZMA2Settings], insertsPreset: UnsafeRawBufferPointer? = nil) throws(OTAError) {
+    /// `splitInserts`: the patch's inserted bytes, to compress them in two halves at once (the
+    /// second half's history is the first half's end only, so a primed stream should not be).
+    init(settings: [LZMA2Settings], insertsPreset: UnsafeRawBufferPointer? = nil, splitInserts: Int? = nil)
+        throws(OTAError)
+    {
         for setting in settings { encoders.append(try LZMA2StreamEncoder(setting)) }
         self.settings = settings
         self.insertsPreset = insertsPreset
+        self.splitInserts = splitInserts
+        insertsSplit = splitInserts.flatMap { $0 >= Self.splitInsertsMinimum ? $0 / 2 : nil }
         queues = settings.indices.map { DispatchQueue(label: "ota.delta.stream\($0)") }
     }
 
@@ -159,12 +198,62 @@ final class PatchFrameWriter {
     }
 
     private func compress(_ raw: [[UInt8]], sink: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {
-        inFlight.append(FrameCompression(encoders: encoders, queues: queues, raw: raw))
-        while inFlight.count > Self.framesInFlight { try writeOldest(sink: sink) }
+        let inserts = raw[PatchStream.inserts.rawValue]
+        var frameEncoders = encoders
+        var frameQueues = queues
+        if let split = insertsSplit {
+            if insertsCompressed >= split {
+                if secondHalf == nil { try startSecondHalf() }
+                (frameEncoders, frameQueues) = secondHalf!
+            } else {
+                insertsHistory += inserts
+                let keep = Self.splitHistoryBytes
+                if insertsHistory.count > 2 * keep + (1 << 20) {
+                    insertsHistory.removeFirst(insertsHistory.count - keep)
+                }
+            }
+        }
+        insertsCompressed += inserts.count
+        let bytes = raw.reduce(0) { $0 + $1.count }
+        inFlight.append(FrameCompression(encoders: frameEncoders, queues: frameQueues, raw: raw))
+        inFlightBytes += bytes
+        while inFlight.count > Self.framesInFlight && (insertsSplit == nil || inFlightBytes > Self.splitInFlightBytes) {
+            try writeOldest(sink: sink)
+        }
+    }
+
+    /// The second inserts encoder, with the chosen coding and the latest inserted bytes as its
+    /// dictionary (no larger than they and the bytes left to insert), on its own queue.
+    private func startSecondHalf() throws(OTAError) {
+        let inserts = PatchStream.inserts.rawValue
+        var chosen = (insertsCoding ?? .lowContext).applied(to: settings[inserts])
+        let history = insertsHistory.suffix(Self.splitHistoryBytes)
+        let needed = history.count + (splitInserts ?? 0) - insertsCompressed
+        while chosen.dictionarySize > 4096 && Int(chosen.dictionarySize) / 2 >= needed { chosen.dictionarySize /= 2 }
+        let encoder: LZMA2StreamEncoder
+        if history.isEmpty {
+            encoder = try LZMA2StreamEncoder(chosen)
+        } else {
+            let made: Result<LZMA2StreamEncoder, OTAError> = Array(history).withUnsafeBytes { bytes in
+                do throws(OTAError) {
+                    return .success(try LZMA2StreamEncoder(chosen, presetDictionary: bytes))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            encoder = try made.get()
+        }
+        insertsHistory = []
+        var secondEncoders = encoders
+        secondEncoders[inserts] = encoder
+        var secondQueues = queues
+        secondQueues[inserts] = DispatchQueue(label: "ota.delta.stream\(inserts).second")
+        secondHalf = (secondEncoders, secondQueues)
     }
 
     private func writeOldest(sink: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {
         let frame = inFlight.removeFirst()
+        inFlightBytes -= frame.raw.reduce(0) { $0 + $1.count }
         frame.wait()
         if let failure = frame.failures.lazy.compactMap({ $0 }).first { throw failure }
         var header: [UInt8] = []

@@ -20,6 +20,8 @@ let usage = """
                                  3/4; default on, for an ELF new image when a trial says so)
       --[no-]prime-inserts       start the inserted bytes' dictionary with old bytes (body
                                  coding bit 0x10; default off: smaller, slower, more memory)
+      --[no-]parallel-inserts    compress 2 MiB or more of inserted bytes in two halves at
+                                 once (default off: faster, slightly larger, more memory)
       --json                     print the result (or the error) as JSON on standard output
       --progress auto|bar|json|none
                                  progress on standard error: auto (a bar on a terminal, unless
@@ -96,6 +98,9 @@ struct Arguments {
             case "--prime-inserts", "--no-prime-inserts":
                 try flag()
                 options.primeInserts = name == "--prime-inserts"
+            case "--parallel-inserts", "--no-parallel-inserts":
+                try flag()
+                options.parallelInserts = name == "--parallel-inserts"
             case "--json":
                 try flag()
                 json = true

@@ -34,6 +34,7 @@ import Testing
     @Test(arguments: [
         [String](), ["--suite", "gm"], ["--no-exec-transform"], ["--no-aarch64-pairs"],
         ["--dictionary-size", "1MiB", "--xz-preset", "6"], ["--extreme"], ["--no-filter-inserts"], ["--prime-inserts"],
+        ["--parallel-inserts"],
     ])
     func `ota-diff writes the patch ota delta create writes`(options: [String]) throws {
         let directory = try Self.fixture("ota-diff-same")

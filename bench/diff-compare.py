@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Diff wall time, peak RSS and patch size: ota-diff builds beside hdiffz, interleaved.
 
-    bench/diff-compare.py ROUNDS CORPUS NAME=path/to/ota-diff [NAME=...] -- PAIR [PAIR...]
+    bench/diff-compare.py ROUNDS CORPUS NAME=path/to/ota-diff[,--flag...] [NAME=...] -- PAIR [PAIR...]
 
-Each round runs every build and `hdiffz -m-6 -SD -c-lzma2-9-16m` once on CORPUS/PAIR.old and
-CORPUS/PAIR.new, the order reversed every other round. Prints per pair the median wall seconds,
-peak RSS (MiB, /usr/bin/time) and patch bytes of each, each build's wall and size ratio to
-hdiffz, and for builds after the first the paired median of its wall ÷ the first build's in the
-same round with the smallest and largest round (the machine's drift cancels within a round).
+A build is a binary, with after commas options of its own. Each round runs every build and
+`hdiffz -m-6 -SD -c-lzma2-9-16m` once on CORPUS/PAIR.old and CORPUS/PAIR.new, the order reversed
+every other round. Prints per pair the median wall seconds, peak RSS (MiB, /usr/bin/time) and
+patch bytes of each, each build's wall and size ratio to hdiffz, and for builds after the first
+the paired median of its wall ÷ the first build's in the same round with the smallest and
+largest round (the machine's drift cancels within a round).
 """
 import os, statistics, subprocess, sys, time
 
@@ -26,7 +27,7 @@ tools = builds + [["hdiffz", None]]
 def run(name, binary, old, new, out):
     if os.path.exists(out):
         os.remove(out)
-    command = [binary, old, new, "-o", out] if binary else [hdiffz, "-m-6", "-SD", "-c-lzma2-9-16m", "-f", old, new, out]
+    command = binary.split(",") + [old, new, "-o", out] if binary else [hdiffz, "-m-6", "-SD", "-c-lzma2-9-16m", "-f", old, new, out]
     start = time.perf_counter()
     done = subprocess.run(["/usr/bin/time", "-f", "%M"] + command, stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, text=True, check=True)

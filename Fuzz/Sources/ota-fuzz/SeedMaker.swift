@@ -228,9 +228,7 @@ struct SeedMaker {
             "two-streams.xz")
 
         // LZMA2 pieces: exponent byte (0 -> 4 KiB), then per piece count/4 (u16), length (u16), bytes.
-        let encoder = try LZMA2StreamEncoder(LZMA2Settings(preset: 1, dictionarySize: 4096))
-        var seed: [UInt8] = [0]
-        for chunk in [Array(text.prefix(800)), Array(binary.prefix(1200)), Array(text.suffix(400))] {
+        func piece(_ chunk: [UInt8], _ encoder: LZMA2StreamEncoder) throws(OTAError) -> [UInt8] {
             var piece: [UInt8] = []
             let outcome: Result<Void, OTAError> = chunk.withUnsafeBytes { raw in
                 do throws(OTAError) {
@@ -244,9 +242,31 @@ struct SeedMaker {
             try outcome.get()
             let quarter = UInt16(chunk.count / 4)
             let length = UInt16(piece.count)
-            seed += [UInt8(quarter & 0xff), UInt8(quarter >> 8), UInt8(length & 0xff), UInt8(length >> 8)] + piece
+            return [UInt8(quarter & 0xff), UInt8(quarter >> 8), UInt8(length & 0xff), UInt8(length >> 8)] + piece
+        }
+        let settings = LZMA2Settings(preset: 1, dictionarySize: 4096)
+        let encoder = try LZMA2StreamEncoder(settings)
+        var seed: [UInt8] = [0]
+        for chunk in [Array(text.prefix(800)), Array(binary.prefix(1200)), Array(text.suffix(400))] {
+            seed += try piece(chunk, encoder)
         }
         try save(seed, LZMA2Target.name, "three-pieces")
+        // One stream from three encoders, as `ota delta create --parallel-inserts` writes the
+        // inserts: the second starts with the first's last bytes as its preset dictionary (a
+        // chunk resetting the state only), the third with none (a dictionary reset).
+        let first = Array(text.prefix(800)) + Array(binary.prefix(1200))
+        seed = [0] + (try piece(first, try LZMA2StreamEncoder(settings)))
+        let history = Array(first.suffix(1024))
+        let second: Result<LZMA2StreamEncoder, OTAError> = history.withUnsafeBytes { bytes in
+            do throws(OTAError) {
+                return .success(try LZMA2StreamEncoder(settings, presetDictionary: bytes))
+            } catch {
+                return .failure(error)
+            }
+        }
+        seed += try piece(Array(binary.prefix(1200).suffix(600)) + Array(text.prefix(200)), try second.get())
+        seed += try piece(Array(text.suffix(400)), try LZMA2StreamEncoder(settings))
+        try save(seed, LZMA2Target.name, "second-encoders")
     }
 
     // MARK: Delta

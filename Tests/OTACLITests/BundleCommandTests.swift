@@ -58,9 +58,16 @@ struct BundleCommandTests {
     }
 
     /// `--prime-delta-inserts` reaches the delta image's patch: its header has the primed bit
-    /// (body coding 0x10) with the flag and not without it.
-    @Test(arguments: [false, true])
-    func `bundle build --prime-delta-inserts primes the delta image's patch`(primed: Bool) throws {
+    /// (body coding 0x10) with the flag and not without it, `--parallel-delta-inserts` or not (a
+    /// sample image this small is not split).
+    @Test(arguments: [
+        [], ["--prime-delta-inserts"], ["--parallel-delta-inserts"],
+        [
+            "--prime-delta-inserts", "--parallel-delta-inserts",
+        ],
+    ])
+    func `bundle build --prime-delta-inserts primes the delta image's patch`(flags: [String]) throws {
+        let primed = flags.contains("--prime-delta-inserts")
         let directory = try makeImages()
         defer { CLIRunner.removeTemporaryDirectory(directory) }
         let manifestPath = directory + "/delta.yaml"
@@ -75,7 +82,7 @@ struct BundleCommandTests {
         let bundle = directory + "/delta.ota"
         let build = try CLIRunner.run(
             ["bundle", "build", manifestPath, "--images", directory + "/images"] + signer + ["-o", bundle]
-                + (primed ? ["--prime-delta-inserts"] : []))
+                + flags)
         #expect(build.status == 0, "\(build.stderr)")
         let reader = try BundleReader(path: bundle)
         let manifest = try CanonicalJSON.decode(

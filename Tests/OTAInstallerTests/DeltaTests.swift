@@ -194,6 +194,23 @@ struct DeltaTests {
         #expect(try fixture.slotContentHash(vehicle, group: 0, slot: .b) == fixture.imageHash("new-0.img"))
     }
 
+    /// The builder's delta images are made with the request's choices (`ota bundle build
+    /// --prime-delta-inserts`, `--parallel-delta-inserts`) and the bundle's suite.
+    @Test func `a bundle request hands its delta choices to the encoder`() throws {
+        let fixture = try InstallerFixture()
+        var request = BundleBuilder.Request(
+            manifestPath: "unused", imagesDirectory: "unused", signer: try fixture.signer(), outputPath: "unused")
+        for (primed, parallel) in [(false, false), (true, false), (false, true), (true, true)] {
+            request.primeDeltaInserts = primed
+            request.parallelDeltaInserts = parallel
+            for suite in Suite.allCases {
+                let options = request.deltaOptions(suite: suite)
+                #expect(options.primeInserts == primed && options.parallelInserts == parallel)
+                #expect(options.hashAlgorithm == suite.hash)
+            }
+        }
+    }
+
     @Test func `a plugged-in applier reads the checked active slot and writes the inactive one`() throws {
         let fixture = try InstallerFixture()
         let vehicle = try fixture.vehicle()

@@ -31,6 +31,19 @@ public enum BundleBuilder {
         /// (`DeltaOptions.primeInserts`): smaller patches of updates that are mostly new code,
         /// at the cost of the builder's time and memory.
         public var primeDeltaInserts = false
+        /// Delta images' inserted bytes are compressed in two halves at once when there are
+        /// enough (`DeltaOptions.parallelInserts`): less of the builder's time for slightly
+        /// larger patches and more of its memory.
+        public var parallelDeltaInserts = false
+
+        /// The options the builder's delta images are made with, in `suite`.
+        func deltaOptions(suite: Suite) -> DeltaOptions {
+            var options = DeltaOptions()
+            options.hashAlgorithm = suite.hash
+            options.primeInserts = primeDeltaInserts
+            options.parallelInserts = parallelDeltaInserts
+            return options
+        }
 
         public init(
             manifestPath: String, imagesDirectory: String, signer: SignerIdentity, recipients: [Certificate] = [],
@@ -134,8 +147,8 @@ public enum BundleBuilder {
             var delta: DeltaPayload? = nil
             if image.kind == .delta {
                 let made = try DeltaPayload.make(
-                    image: image, imagesDirectory: request.imagesDirectory, suite: suite,
-                    primeInserts: request.primeDeltaInserts, besides: request.outputPath)
+                    image: image, imagesDirectory: request.imagesDirectory,
+                    options: request.deltaOptions(suite: suite), besides: request.outputPath)
                 delta = made
                 path = made.patchPath
             }
@@ -262,14 +275,15 @@ public enum BundleBuilder {
     }
 }
 
-/// A delta image's patch, made with OTADelta from the earlier image the manifest names.
+/// A delta image's patch, made with OTADelta from the earlier image the manifest names (both
+/// images hashed with `options`' hash, the bundle's suite's).
 struct DeltaPayload {
     let patchPath: String
     let source: Manifest.DeltaSource
     let target: Manifest.Target
 
     static func make(
-        image: ManifestSource.Image, imagesDirectory: String, suite: Suite, primeInserts: Bool,
+        image: ManifestSource.Image, imagesDirectory: String, options: DeltaOptions,
         besides outputPath: String
     ) throws(OTAError) -> DeltaPayload {
         guard let sourceFile = image.sourceFile, let sourceVersion = image.sourceVersion else {
@@ -280,9 +294,6 @@ struct DeltaPayload {
         let directory = pathParentDirectory(outputPath)
         let patchPath =
             "\(directory)/.\((outputPath as NSString).lastPathComponent).\(image.name).patch-\(Hex.encode(try SecureRandom.bytes(6)))"
-        var options = DeltaOptions()
-        options.hashAlgorithm = suite.hash
-        options.primeInserts = primeInserts
         do throws(OTAError) {
             _ = try Delta.createPatch(old: oldPath, new: newPath, output: patchPath, options: options)
             let oldSize = try InputFile(path: oldPath).size()
@@ -290,9 +301,10 @@ struct DeltaPayload {
             return DeltaPayload(
                 patchPath: patchPath,
                 source: Manifest.DeltaSource(
-                    version: sourceVersion, hash: try Hasher.hash(suite.hash, fileAt: oldPath).hex,
+                    version: sourceVersion, hash: try Hasher.hash(options.hashAlgorithm, fileAt: oldPath).hex,
                     size: UInt64(oldSize)),
-                target: Manifest.Target(hash: try Hasher.hash(suite.hash, fileAt: newPath).hex, size: UInt64(newSize)))
+                target: Manifest.Target(
+                    hash: try Hasher.hash(options.hashAlgorithm, fileAt: newPath).hex, size: UInt64(newSize)))
         } catch {
             unlink(patchPath)
             throw error

@@ -45,6 +45,13 @@ struct BundleBuildCommand: ParsableCommand {
     )
     var primeDeltaInserts = false
 
+    @Flag(
+        name: .customLong("parallel-delta-inserts"),
+        help:
+            "Delta images: compress 2 MiB or more of inserted bytes in two halves at once (as ota delta create --parallel-inserts: faster, slightly larger, more memory)."
+    )
+    var parallelDeltaInserts = false
+
     @OptionGroup var outputOptions: OutputOptions
     @OptionGroup var progressOptions: ProgressOptions
 
@@ -62,6 +69,7 @@ struct BundleBuildCommand: ParsableCommand {
             outputPath: output,
             xzPreset: xzPreset, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, suite: chosenSuite)
         request.primeDeltaInserts = primeDeltaInserts
+        request.parallelDeltaInserts = parallelDeltaInserts
         request.trustUpdate = try trustUpdate.map { path throws(OTAError) in
             try FileSystem.read(path, limit: TrustUpdate.maximumSize)
         }

@@ -54,9 +54,10 @@ public struct DeltaOptions: Sendable {
     /// transform's matching), at least 2 MiB are inserted and the inserts are not primed
     /// (`PatchFrameWriter`). On the 10 Rust tuning pairs that insert that much: diff wall
     /// 0.75-0.99x (clearly faster on 5, within the noise on the rest), patches 0.04-0.41%
-    /// larger, 19-35 MiB more diff memory (docs/PERFORMANCE-LOG.md, "Inserts compressed in two
-    /// halves"). Primed, the second half would lose the primed old bytes (2.4-4.7% larger on
-    /// four Rust pairs), so a primed patch is not split.
+    /// larger, 19-35 MiB more diff memory; held out, cargo (25 MiB): 0.70-0.77x, 0.9-1.0%
+    /// larger, ~90 MiB more (docs/PERFORMANCE.md, "Inserts compressed in two halves"). Primed,
+    /// the second half would lose the primed old bytes (2.4-4.7% larger on four Rust pairs), so
+    /// a primed patch is not split.
     /// Off by default; the patch is the same format either way.
     public var parallelInserts = false
     /// Most address map entries the transform may carry (the decoder's default limit).

@@ -63,7 +63,7 @@ struct DeltaCommand: ParsableCommand {
         @Flag(
             inversion: .prefixedNo,
             help:
-                "Compress the inserted bytes in two halves at once when 2 MiB or more are inserted, the executable transform's matching is used and the inserts are not primed (off by default: 0.75-0.99x the diff time on Rust updates that are mostly new code, for patches up to 0.41% larger and up to 35 MiB more diff memory; the same patch format)."
+                "Compress the inserted bytes in two halves at once when 2 MiB or more are inserted, the executable transform's matching is used and the inserts are not primed (off by default: 0.70-0.99x the diff time on Rust updates that are mostly new code, for patches up to 1% larger and up to ~90 MiB more diff memory; the same patch format)."
         )
         var parallelInserts = false
         @OptionGroup var outputOptions: OutputOptions

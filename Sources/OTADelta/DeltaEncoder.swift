@@ -158,7 +158,7 @@ struct DeltaEncoder {
         }
         let writer = try PatchFrameWriter(
             settings: settings, insertsPreset: preset,
-            splitInserts: options.parallelInserts && prime == nil ? insertedBytes : nil)
+            splitInserts: options.parallelInserts ? insertedBytes : nil)
         if let prime { try sink(prime.encoded()) }
         var stream = OpStreamWriter(old: old, new: new, writer: writer)
         stream.prediction = prediction

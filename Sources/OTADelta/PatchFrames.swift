@@ -97,11 +97,10 @@ final class PatchFrameWriter {
     /// the inserts' encoder is set up with the chosen coding.
     private let insertsPreset: UnsafeRawBufferPointer?
 
-    /// Inserted bytes of the frames before the second inserts encoder takes over; nil when the
-    /// inserts are compressed by one encoder.
-    private let insertsSplit: Int?
-    /// The patch's inserted bytes when they are split.
+    /// The patch's inserted bytes when they are compressed in two halves; nil with one encoder.
     private let splitInserts: Int?
+    /// Inserted bytes of the frames before the second inserts encoder takes over.
+    private var splitPoint: Int? { splitInserts.map { $0 / 2 } }
     /// Inserted bytes of the frames handed to compression so far.
     private var insertsCompressed = 0
     /// The latest inserted bytes handed to compression (the second encoder's history), while
@@ -115,16 +114,17 @@ final class PatchFrameWriter {
     /// `settings`: one per stream (the inserts' `lc` and `pb` are replaced by the chosen
     /// coding's); checked here, so bad settings fail before any frame. `insertsPreset` must stay
     /// readable until the first frame is written or `finish` returns.
-    /// `splitInserts`: the patch's inserted bytes, to compress them in two halves at once (the
-    /// second half's history is the first half's end only, so a primed stream should not be).
+    /// `splitInserts`: the patch's inserted bytes, to compress them in two halves at once when
+    /// they reach `splitInsertsMinimum` and the stream is not primed (the second half's history
+    /// is the first half's end only: it would lose the primed bytes).
     init(settings: [LZMA2Settings], insertsPreset: UnsafeRawBufferPointer? = nil, splitInserts: Int? = nil)
         throws(OTAError)
     {
         for setting in settings { encoders.append(try LZMA2StreamEncoder(setting)) }
         self.settings = settings
         self.insertsPreset = insertsPreset
-        self.splitInserts = splitInserts
-        insertsSplit = splitInserts.flatMap { $0 >= Self.splitInsertsMinimum ? $0 / 2 : nil }
+        self.splitInserts =
+            insertsPreset == nil ? splitInserts.flatMap { $0 >= Self.splitInsertsMinimum ? $0 : nil } : nil
         queues = settings.indices.map { DispatchQueue(label: "ota.delta.stream\($0)") }
     }
 
@@ -201,7 +201,7 @@ final class PatchFrameWriter {
         let inserts = raw[PatchStream.inserts.rawValue]
         var frameEncoders = encoders
         var frameQueues = queues
-        if let split = insertsSplit {
+        if let split = splitPoint {
             if insertsCompressed >= split {
                 if secondHalf == nil { try startSecondHalf() }
                 (frameEncoders, frameQueues) = secondHalf!
@@ -214,10 +214,10 @@ final class PatchFrameWriter {
             }
         }
         insertsCompressed += inserts.count
-        let bytes = raw.reduce(0) { $0 + $1.count }
-        inFlight.append(FrameCompression(encoders: frameEncoders, queues: frameQueues, raw: raw))
-        inFlightBytes += bytes
-        while inFlight.count > Self.framesInFlight && (insertsSplit == nil || inFlightBytes > Self.splitInFlightBytes) {
+        let frame = FrameCompression(encoders: frameEncoders, queues: frameQueues, raw: raw)
+        inFlight.append(frame)
+        inFlightBytes += frame.rawBytes
+        while inFlight.count > Self.framesInFlight && (splitInserts == nil || inFlightBytes > Self.splitInFlightBytes) {
             try writeOldest(sink: sink)
         }
     }
@@ -230,19 +230,14 @@ final class PatchFrameWriter {
         let history = insertsHistory.suffix(Self.splitHistoryBytes)
         let needed = history.count + (splitInserts ?? 0) - insertsCompressed
         while chosen.dictionarySize > 4096 && Int(chosen.dictionarySize) / 2 >= needed { chosen.dictionarySize /= 2 }
-        let encoder: LZMA2StreamEncoder
-        if history.isEmpty {
-            encoder = try LZMA2StreamEncoder(chosen)
-        } else {
-            let made: Result<LZMA2StreamEncoder, OTAError> = Array(history).withUnsafeBytes { bytes in
-                do throws(OTAError) {
-                    return .success(try LZMA2StreamEncoder(chosen, presetDictionary: bytes))
-                } catch {
-                    return .failure(error)
-                }
+        let made: Result<LZMA2StreamEncoder, OTAError> = Array(history).withUnsafeBytes { bytes in
+            do throws(OTAError) {
+                return .success(try LZMA2StreamEncoder(chosen, presetDictionary: bytes))
+            } catch {
+                return .failure(error)
             }
-            encoder = try made.get()
         }
+        let encoder = try made.get()
         insertsHistory = []
         var secondEncoders = encoders
         secondEncoders[inserts] = encoder
@@ -253,7 +248,7 @@ final class PatchFrameWriter {
 
     private func writeOldest(sink: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {
         let frame = inFlight.removeFirst()
-        inFlightBytes -= frame.raw.reduce(0) { $0 + $1.count }
+        inFlightBytes -= frame.rawBytes
         frame.wait()
         if let failure = frame.failures.lazy.compactMap({ $0 }).first { throw failure }
         var header: [UInt8] = []
@@ -271,6 +266,8 @@ private final class FrameCompression: @unchecked Sendable {
     // them before `wait()` returns; an encoder is used only on its stream's serial queue.
     let encoders: [LZMA2StreamEncoder]
     let raw: [[UInt8]]
+    /// Bytes of all streams in `raw`.
+    let rawBytes: Int
     let pieces: UnsafeMutableBufferPointer<[UInt8]>
     let failures: UnsafeMutableBufferPointer<OTAError?>
     private let group = DispatchGroup()
@@ -278,6 +275,7 @@ private final class FrameCompression: @unchecked Sendable {
     init(encoders: [LZMA2StreamEncoder], queues: [DispatchQueue], raw: [[UInt8]]) {
         self.encoders = encoders
         self.raw = raw
+        rawBytes = raw.reduce(0) { $0 + $1.count }
         pieces = .allocate(capacity: encoders.count)
         pieces.initialize(repeating: [])
         failures = .allocate(capacity: encoders.count)

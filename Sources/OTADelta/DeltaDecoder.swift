@@ -411,7 +411,7 @@ public final class DeltaDecoder {
                 .deltaTargetMismatch,
                 "the patch header's new image is \(header.newHash); the signed target is \(expectedNewHash)")
         }
-        let memory = header.dictionarySizes.reduce(UInt64(0)) { $0 + UInt64($1) }
+        let memory = header.streamDictionarySizes.reduce(UInt64(0)) { $0 + UInt64($1) }
         guard memory <= limits.xzMemoryLimit else {
             throw OTAError(
                 .deltaMemoryLimit,
@@ -435,7 +435,7 @@ public final class DeltaDecoder {
             ) { (offset, piece) throws(OTAError) in try readSource(at: offset, into: piece) }
         }
         do {
-            decoders = try header.dictionarySizes.map { (size) throws(OTAError) in
+            decoders = try header.streamDictionarySizes.map { (size) throws(OTAError) in
                 try LZMA2StreamDecoder(dictionarySize: size)
             }
         } catch {
@@ -550,7 +550,7 @@ public final class DeltaDecoder {
         var values: [UInt64] = []
         var offset = 0
         do throws(DeltaFormatError) {
-            for _ in 0..<PatchFrame.headerFields {
+            for _ in 0..<PatchFrame.headerFields(streams: header.streamCount) {
                 let parse = try pending.withUnsafeBufferPointer { (p) throws(DeltaFormatError) in
                     try Varint.read(p, at: offset)
                 }
@@ -563,7 +563,7 @@ public final class DeltaDecoder {
         }
         frameCount += 1
         pending.removeAll(keepingCapacity: true)
-        let count = PatchStream.allCases.count
+        let count = header.streamCount
         let raw = values[0..<count]
         let packed = values[count...]
         let total = raw.reduce(UInt64(0)) { $0 &+ min($1, UInt64(PatchFrame.maxRawBytes) + 1) }
@@ -583,8 +583,10 @@ public final class DeltaDecoder {
                     .deltaMalformed, "a frame declares \(p) compressed bytes for \(r) stream bytes")
             }
         }
-        rawSizes = raw.map { Int($0) }
-        packedSizes = packed.map { Int($0) }
+        // A body of four streams has no operands piece.
+        let absent = [Int](repeating: 0, count: PatchStream.allCases.count - count)
+        rawSizes = raw.map { Int($0) } + absent
+        packedSizes = packed.map { Int($0) } + absent
         rawSeen += total
         try nextPiece(after: -1)
     }
@@ -714,32 +716,41 @@ public final class DeltaDecoder {
                 try decoded[PatchStream.differences.rawValue].withUnsafeBufferPointer {
                     (differences) throws(OTAError) in
                     try decoded[PatchStream.inserts.rawValue].withUnsafeBufferPointer { (inserts) throws(OTAError) in
-                        var frame = FrameStreams(
-                            control: control, runs: runs, differences: differences, inserts: inserts)
-                        do throws(OTAError) {
-                            while frame.controlCursor < control.count {
-                                try runOp(&frame)
-                            }
-                            for stream in PatchStream.allCases where frame.left(stream) != 0 {
-                                throw OTAError(
-                                    .deltaMalformed,
-                                    "a frame's \(stream) stream holds \(frame.left(stream)) bytes no op uses")
-                            }
-                        } catch {
-                            // The finisher's error, on a piece handed out before, comes first.
-                            try finisher?.drain()
-                            throw error
-                        }
-                        // The next frame reuses these streams: every ADD that reads them is applied
-                        // before the frame ends (those of the piece being filled here).
-                        if let finisher {
-                            try finisher.drain()
-                            pieceWork[workIndex].replay(
-                                out.baseAddress!, transform: transform, index: mapIndex)
+                        try decoded[PatchStream.operands.rawValue].withUnsafeBufferPointer {
+                            (operands) throws(OTAError) in
+                            try runOps(
+                                FrameStreams(
+                                    control: control, runs: runs, differences: differences, inserts: inserts,
+                                    operands: FrameOperandsReader(operands)))
                         }
                     }
                 }
             }
+        }
+    }
+
+    /// Runs the ops of a frame's `streams` to their end (see `runFrame`).
+    private func runOps(_ streams: FrameStreams) throws(OTAError) {
+        var frame = streams
+        do throws(OTAError) {
+            try frame.operands.readCounts(at: written)
+            while frame.controlCursor < frame.control.count {
+                try runOp(&frame)
+            }
+            for stream in PatchStream.allCases where frame.left(stream) != 0 {
+                throw OTAError(
+                    .deltaMalformed, "a frame's \(stream) stream holds \(frame.left(stream)) bytes no op uses")
+            }
+        } catch {
+            // The finisher's error, on a piece handed out before, comes first.
+            try finisher?.drain()
+            throw error
+        }
+        // The next frame reuses these streams: every ADD that reads them is applied before the
+        // frame ends (those of the piece being filled here).
+        if let finisher {
+            try finisher.drain()
+            pieceWork[workIndex].replay(out.baseAddress!, transform: transform, index: mapIndex)
         }
     }
 
@@ -794,6 +805,7 @@ public final class DeltaDecoder {
         }
         let length = Int64(lengthField)
         if code == DeltaOperation.insertCode {
+            if header.operandsSplit { return try runSplitInsert(Int(length), frame: &frame) }
             guard length <= Int64(frame.inserts.count - frame.insertsCursor) else {
                 throw OTAError(.deltaMalformed, "INSERT of \(length) bytes runs past its frame's inserted bytes")
             }
@@ -828,6 +840,22 @@ public final class DeltaDecoder {
                 at: start, length: Int(length), newStart: newStart, predicted: code == DeltaOperation.predictedAddCode,
                 frame: &frame)
         }
+    }
+
+    /// An INSERT of body coding 5: its bytes from the inserts stream, its operands from the
+    /// operands stream (`InsertsOperands.join`).
+    private func runSplitInsert(_ length: Int, frame: inout FrameStreams) throws(OTAError) {
+        let available = frame.inserts.count - frame.insertsCursor
+        guard available > 0 else {
+            throw OTAError(.deltaMalformed, "INSERT at output offset \(written) runs past its frame's inserted bytes")
+        }
+        try reserve(length)
+        frame.insertsCursor += try InsertsOperands.join(
+            main: frame.inserts.baseAddress! + frame.insertsCursor, available: available,
+            into: out.baseAddress! + outCount, count: length, offset: written, operands: &frame.operands)
+        outCount += length
+        written += Int64(length)
+        try emitIfFull()
     }
 
     /// An ADD (at most 256 KiB): the old bytes are copied into the output, references

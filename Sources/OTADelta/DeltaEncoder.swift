@@ -151,8 +151,21 @@ struct DeltaEncoder {
                 prediction = candidate
             }
         }
+        // A trial decides whether the filter pays: on the first inserted bytes when every op is
+        // known (the transform's matching), else (the ops stream out) on the new image's start.
+        var insertsFilter = options.filterInserts ? ELFLayout.architecture(of: new) : nil
+        var operandsSplit = false
+        if let architecture = insertsFilter {
+            let ops = analysis != nil ? allOps : [.insert(length: min(new.count, InsertsFilter.sampleBytes))]
+            switch try InsertsFilter.trial(architecture, ops: ops, new: new, splitOperands: options.splitOperands) {
+            case .plain: insertsFilter = nil
+            case .filtered: break
+            case .operandsSplit: operandsSplit = true
+            }
+        }
         let settings = streamSettings(
-            newSize: new.count, insertedBytes: insertedBytes, primedBytes: prime.map { Int($0.length) } ?? 0)
+            newSize: new.count, insertedBytes: insertedBytes, primedBytes: prime.map { Int($0.length) } ?? 0,
+            operandsSplit: operandsSplit)
         let preset = prime.map {
             UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: old[Int($0.start)..<Int($0.start + $0.length)]))
         }
@@ -163,14 +176,8 @@ struct DeltaEncoder {
         var stream = OpStreamWriter(old: old, new: new, writer: writer)
         stream.prediction = prediction
         stream.maskedMatching = analysis != nil
-        // A trial decides whether the filter pays: on the first inserted bytes when every op is
-        // known (the transform's matching), else (the ops stream out) on the new image's start.
-        var insertsFilter = options.filterInserts ? ELFLayout.architecture(of: new) : nil
-        if let architecture = insertsFilter {
-            let ops = analysis != nil ? allOps : [.insert(length: min(new.count, InsertsFilter.sampleBytes))]
-            if !(try InsertsFilter.pays(architecture, ops: ops, new: new)) { insertsFilter = nil }
-        }
         stream.insertsFilter = insertsFilter
+        stream.operandsSplit = operandsSplit
         var written = 0
         // With the transform, matching is over when the ops are written: the images are read
         // only around the writer's position, so they are dropped from memory every MiB (the
@@ -196,9 +203,10 @@ struct DeltaEncoder {
         progress?("delta", 1)
         var header = DeltaPatchHeader(
             hashAlgorithm: options.hashAlgorithm, oldSize: UInt64(old.count), newSize: UInt64(new.count),
-            bodySize: writer.totalRawBytes, dictionarySizes: settings.map(\.dictionarySize), oldHash: oldHash!,
-            newHash: newHash!)
+            bodySize: writer.totalRawBytes, dictionarySizes: settings.prefix(4).map(\.dictionarySize),
+            oldHash: oldHash!, newHash: newHash!)
         header.insertsFilter = insertsFilter
+        header.operandsSplit = operandsSplit
         header.insertsPrimed = prime != nil
         if transform != nil {
             header.version =
@@ -297,27 +305,36 @@ struct DeltaEncoder {
         return InsertsPrime(start: 0, length: UInt64(length))
     }
 
-    /// LZMA2 settings of the four streams: the inserts get the configured dictionary (the
-    /// vehicle's budget); the others are small streams that gain nothing beyond 1 MiB.
+    /// LZMA2 settings of the four streams, or five with `operandsSplit`: the inserts get the
+    /// configured dictionary (the vehicle's budget); the operands a quarter of it
+    /// (`DeltaPatchHeader.operandsDictionarySize`); the others are small streams that gain nothing
+    /// beyond 1 MiB.
     /// No stream gets a dictionary larger than the new image, nor the inserts one larger than
     /// the bytes they will hold when that is known (`insertedBytes`, format 3) plus the old
     /// bytes it starts with (`primedBytes`), each rounded up to a power of two: a larger one
     /// finds nothing more and costs the encoder's memory (an 8 MiB dictionary is ~93 MiB by
     /// liblzma's estimate) and the vehicle's.
-    func streamSettings(newSize: Int, insertedBytes: Int? = nil, primedBytes: Int = 0) -> [LZMA2Settings] {
+    func streamSettings(newSize: Int, insertedBytes: Int? = nil, primedBytes: Int = 0, operandsSplit: Bool = false)
+        -> [LZMA2Settings]
+    {
         func fit(_ bytes: Int) -> UInt32 {
             var size: UInt32 = 4096
             while Int(size) < bytes && size < options.dictionarySize { size <<= 1 }
             return size
         }
         let whole = fit(newSize)
-        let inserts = fit(min(insertedBytes ?? newSize, newSize) + primedBytes)
-        return PatchStream.allCases.map { stream in
-            LZMA2Settings(
-                preset: options.preset, extreme: options.extreme,
-                dictionarySize: stream == .inserts
-                    ? min(options.dictionarySize, inserts) : min(options.dictionarySize, 1 << 20, whole),
-                literalContextBits: stream.literalContextBits, positionBits: 0,
+        let inserts = min(options.dictionarySize, fit(min(insertedBytes ?? newSize, newSize) + primedBytes))
+        let streams = PatchStream.allCases.prefix(PatchStream.count(operandsSplit: operandsSplit))
+        return streams.map { stream in
+            let dictionary: UInt32 =
+                switch stream {
+                case .inserts: inserts
+                case .operands: DeltaPatchHeader.operandsDictionarySize(inserts: inserts)
+                default: min(options.dictionarySize, 1 << 20, whole)
+                }
+            return LZMA2Settings(
+                preset: options.preset, extreme: options.extreme, dictionarySize: dictionary,
+                literalContextBits: stream.literalContextBits, positionBits: stream.positionBits,
                 niceLength: stream == .inserts ? Self.insertsNiceLength : nil)
         }
     }

@@ -41,6 +41,10 @@ public struct DeltaOptions: Sendable {
     /// for AArch64, 4 for x86-64, `InsertsFilter`) when the new image is an ELF file of that
     /// instruction set and a trial on the first inserted MiB says it pays; off, coding 2.
     public var filterInserts = true
+    /// With the x86-64 filter: move the inserted operands to a stream of their own, by kind
+    /// (body coding 5, `InsertsOperands`) when the same trial says that is smaller than coding
+    /// 4; off, decoders older than body coding 5 read the patch.
+    public var splitOperands = true
     /// Start the inserts stream's LZMA2 dictionary with old-image bytes (the 0x10 bit of the
     /// body coding, `InsertsPrime`: the old image's first `dictionarySize` bytes, all of it when it
     /// fits), so inserted bytes find matches in the old image that no op pays to copy; an update

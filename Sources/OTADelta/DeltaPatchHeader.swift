@@ -23,6 +23,9 @@ public struct DeltaPatchHeader: Sendable, Equatable {
     /// x86-64 branches and RIP-relative operands (4).
     static let compressionFilteredAArch64: UInt8 = 3
     static let compressionFilteredX86: UInt8 = 4
+    /// `compression` value for five streams: as 4, with the inserted x86-64 operands in a
+    /// stream of their own (`InsertsOperands`).
+    static let compressionSplitX86: UInt8 = 5
     /// Added to the `compression` value when the inserts stream's dictionary starts primed with
     /// old-image bytes (an `InsertsPrime` block before the first frame).
     static let compressionPrimedFlag: UInt8 = 0x10
@@ -37,10 +40,10 @@ public struct DeltaPatchHeader: Sendable, Equatable {
     public var hashAlgorithm: HashAlgorithm
     public var oldSize: UInt64
     public var newSize: UInt64
-    /// Exact total length of the four decompressed streams.
+    /// Exact total length of the decompressed streams.
     public var bodySize: UInt64
-    /// LZMA2 dictionary size of each stream (control, runs, differences, inserts): the
-    /// decoder needs about their sum in memory.
+    /// LZMA2 dictionary size of the first four streams (control, runs, differences, inserts),
+    /// as the header stores them; `streamDictionarySizes` has every stream's.
     public var dictionarySizes: [UInt32]
     public var oldHash: Digest
     public var newHash: Digest
@@ -51,12 +54,27 @@ public struct DeltaPatchHeader: Sendable, Equatable {
     /// The inserts stream's LZMA2 dictionary starts with old-image bytes, named by an
     /// `InsertsPrime` block right before the first frame (the `compression` value's 0x10 bit).
     public var insertsPrimed = false
+    /// The inserted x86-64 operands travel in a fifth stream (body compression 5, with
+    /// `insertsFilter` x86-64).
+    public var operandsSplit = false
+
+    /// Streams in each frame: four, five with the operands split out.
+    public var streamCount: Int { PatchStream.count(operandsSplit: operandsSplit) }
+
+    /// The operands stream's dictionary: a quarter of the inserts stream's (an operand stands
+    /// for about 8 inserted bytes), at least 4 KiB.
+    public static func operandsDictionarySize(inserts: UInt32) -> UInt32 { max(4096, inserts / 4) }
+
+    /// Every stream's LZMA2 dictionary: the decoder needs about their sum in memory.
+    public var streamDictionarySizes: [UInt32] {
+        operandsSplit ? dictionarySizes + [Self.operandsDictionarySize(inserts: dictionarySizes[3])] : dictionarySizes
+    }
 
     public init(
         hashAlgorithm: HashAlgorithm, oldSize: UInt64, newSize: UInt64, bodySize: UInt64,
         dictionarySizes: [UInt32], oldHash: Digest, newHash: Digest
     ) {
-        precondition(dictionarySizes.count == PatchStream.allCases.count)
+        precondition(dictionarySizes.count == 4)
         self.version = Self.currentVersion
         self.dictionarySizes = dictionarySizes
         self.hashAlgorithm = hashAlgorithm
@@ -73,10 +91,11 @@ public struct DeltaPatchHeader: Sendable, Equatable {
         out.appendLittleEndian(version)
         out.append(Self.code(for: hashAlgorithm))
         let primed = insertsPrimed ? Self.compressionPrimedFlag : 0
+        precondition(!operandsSplit || insertsFilter == .x86_64, "operands are split from x86-64 code only")
         switch insertsFilter {
         case nil: out.append(Self.compressionFramedLZMA2 | primed)
         case .aarch64: out.append(Self.compressionFilteredAArch64 | primed)
-        case .x86_64: out.append(Self.compressionFilteredX86 | primed)
+        case .x86_64: out.append((operandsSplit ? Self.compressionSplitX86 : Self.compressionFilteredX86) | primed)
         }
         for size in dictionarySizes {
             guard size.nonzeroBitCount == 1, Self.dictionaryExponents.contains(UInt8(size.trailingZeroBitCount)) else {
@@ -118,7 +137,7 @@ public struct DeltaPatchHeader: Sendable, Equatable {
         switch bytes[11] & ~compressionPrimedFlag {
         case compressionFramedLZMA2: insertsFilter = nil
         case compressionFilteredAArch64: insertsFilter = .aarch64
-        case compressionFilteredX86: insertsFilter = .x86_64
+        case compressionFilteredX86, compressionSplitX86: insertsFilter = .x86_64
         default:
             throw OTAError(.deltaHeaderInvalid, "unknown body compression code \(bytes[11]) in delta patch header")
         }
@@ -148,6 +167,7 @@ public struct DeltaPatchHeader: Sendable, Equatable {
         header.version = version
         header.insertsFilter = insertsFilter
         header.insertsPrimed = bytes[11] & compressionPrimedFlag != 0
+        header.operandsSplit = bytes[11] & ~compressionPrimedFlag == compressionSplitX86
         return header
     }
 

@@ -19,6 +19,9 @@ struct InsertsCoding: Equatable, Sendable {
     static let lowContext = InsertsCoding(literalContextBits: 1, positionBits: 0)
     static let xzDefault = InsertsCoding(literalContextBits: 3, positionBits: 2)
     static let candidates = [lowContext, xzDefault]
+    /// The operands stream's coding (body coding 5): 4-byte values, no literal context.
+    static let operands = InsertsCoding(
+        literalContextBits: PatchStream.operands.literalContextBits, positionBits: PatchStream.operands.positionBits)
 
     /// Inserted bytes the choice compresses at most (the first ones of the patch).
     static let sampleBytes = 1 << 20

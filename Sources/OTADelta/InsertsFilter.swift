@@ -59,7 +59,7 @@ enum InsertsFilter {
     }
 
     /// One-byte opcodes whose ModRM may name a RIP-relative operand (`ReferenceScanner`'s set).
-    private static let ripOpcodes: [Bool] = {
+    static let ripOpcodes: [Bool] = {
         var table = [Bool](repeating: false, count: 256)
         for op: UInt8 in [
             0x01, 0x03, 0x09, 0x0B, 0x21, 0x23, 0x29, 0x2B, 0x31, 0x33, 0x39, 0x3B, 0x63, 0x85, 0x87, 0x88, 0x89, 0x8A,
@@ -129,29 +129,51 @@ enum InsertsFilter {
     /// 1.3% (librsvg amd64) to 10% in the trial.
     static let minimumGainPercent = 1
 
-    /// Whether filtering the inserted bytes of `ops` (in new order over `new`) as
-    /// `architecture` makes their first `sampleBytes` compress at least `minimumGainPercent`
-    /// smaller at the inserts coding trial's preset (each way on its own thread); no when
-    /// nothing is inserted.
-    static func pays(
-        _ architecture: ReferenceArchitecture, ops: [DeltaOperation], new: UnsafeBufferPointer<UInt8>
-    ) throws(OTAError) -> Bool {
-        let (plain, filtered) = trialSample(architecture, ops: ops, new: new)
-        guard !plain.isEmpty else { return false }
-        let sizes = try InsertsCoding.trialSizes(
-            [(plain, .xzDefault), (filtered, .xzDefault)], dictionarySize: InsertsCoding.dictionary(for: plain.count))
-        return sizes[1] * 100 < sizes[0] * (100 - minimumGainPercent)
+    /// How a patch's inserted bytes are coded, as the trial found best.
+    enum Verdict: Equatable {
+        /// As they are (body coding 2).
+        case plain
+        /// Filtered (3 or 4).
+        case filtered
+        /// x86-64 only: filtered, with the operands in a stream of their own (5).
+        case operandsSplit
     }
 
-    /// The first `sampleBytes` inserted bytes of `ops`, as they are and filtered: each op cut as
-    /// the writer cuts it and filtered on its own, the last piece cut at the sample's end. An
-    /// update that is mostly new code has inserts of megabytes: the whole of one compressed
-    /// twice made the trial 13% of a diff's CPU (bat arm64, Rust tuning corpus).
+    /// The coding of the inserted bytes of `ops` (in new order over `new`) as `architecture`:
+    /// filtered when that makes their first `sampleBytes` compress at least `minimumGainPercent`
+    /// smaller at the inserts coding trial's preset, and then, for x86-64 with `splitOperands`,
+    /// with the operands split out when that is smaller still (each trial on its own thread);
+    /// plain when nothing is inserted.
+    static func trial(
+        _ architecture: ReferenceArchitecture, ops: [DeltaOperation], new: UnsafeBufferPointer<UInt8>,
+        splitOperands: Bool = true
+    ) throws(OTAError) -> Verdict {
+        let split = splitOperands && architecture == .x86_64
+        let sample = trialSample(architecture, ops: ops, new: new, splitOperands: split)
+        guard !sample.plain.isEmpty else { return .plain }
+        var trials: [(bytes: [UInt8], coding: InsertsCoding)] = [
+            (sample.plain, .xzDefault), (sample.filtered, .xzDefault),
+        ]
+        if let (main, operands) = sample.split { trials += [(main, .xzDefault), (operands, InsertsCoding.operands)] }
+        let sizes = try InsertsCoding.trialSizes(
+            trials, dictionarySize: InsertsCoding.dictionary(for: sample.plain.count))
+        guard sizes[1] * 100 < sizes[0] * (100 - minimumGainPercent) else { return .plain }
+        return sizes.count == 4 && sizes[2] + sizes[3] < sizes[1] ? .operandsSplit : .filtered
+    }
+
+    /// The first `sampleBytes` inserted bytes of `ops`, as they are and filtered, and, when
+    /// `splitOperands`, split (x86-64: the other bytes, and the operands as one frame lays them
+    /// out): each op cut as the writer cuts it and converted on its own, the last piece cut at
+    /// the sample's end. An update that is mostly new code has inserts of megabytes: the whole
+    /// of one compressed twice made the trial 13% of a diff's CPU (bat arm64, Rust tuning corpus).
     static func trialSample(
-        _ architecture: ReferenceArchitecture, ops: [DeltaOperation], new: UnsafeBufferPointer<UInt8>
-    ) -> (plain: [UInt8], filtered: [UInt8]) {
+        _ architecture: ReferenceArchitecture, ops: [DeltaOperation], new: UnsafeBufferPointer<UInt8>,
+        splitOperands: Bool = false
+    ) -> (plain: [UInt8], filtered: [UInt8], split: (main: [UInt8], operands: [UInt8])?) {
         var plain: [UInt8] = []
         var filtered: [UInt8] = []
+        var main: [UInt8] = []
+        var operands = FrameOperands()
         var position = 0
         for op in ops {
             guard plain.count < sampleBytes else { break }
@@ -167,11 +189,17 @@ enum InsertsFilter {
                         apply(architecture, $0.baseAddress!, count: piece, offset: Int64(start), encode: true)
                     }
                     filtered += bytes
+                    if splitOperands {
+                        InsertsOperands.split(new.baseAddress! + start, count: piece, offset: Int64(start), main: &main)
+                        {
+                            operands.append($0, $1)
+                        }
+                    }
                     done += piece
                 }
             }
             position += op.length
         }
-        return (plain, filtered)
+        return (plain, filtered, splitOperands ? (main, operands.take()) : nil)
     }
 }

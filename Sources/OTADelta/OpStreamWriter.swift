@@ -26,6 +26,9 @@ struct OpStreamWriter {
     /// Inserted code's relative fields are written absolute for this instruction set
     /// (`InsertsFilter`, body coding 3 or 4).
     var insertsFilter: ReferenceArchitecture?
+    /// With the x86-64 filter: the operands go to the operands stream (`InsertsOperands`, body
+    /// coding 5); the writer must have five streams.
+    var operandsSplit = false
     /// An INSERT's bytes as filtered, reused from op to op.
     private var filtered: [UInt8] = []
     private var oldCursor = 0
@@ -88,7 +91,14 @@ struct OpStreamWriter {
                 let piece = min(length - done, PatchFrame.maxOpLength)
                 writer.append(.control, DeltaOperation.insertCode)
                 writer.appendVarint(.control, UInt64(piece))
-                if let insertsFilter {
+                if operandsSplit {
+                    filtered.removeAll(keepingCapacity: true)
+                    let writer = writer
+                    InsertsOperands.split(
+                        new.baseAddress! + newPosition, count: piece, offset: Int64(newPosition), main: &filtered
+                    ) { writer.appendOperand($0, $1) }
+                    filtered.withUnsafeBufferPointer { writer.append(.inserts, $0) }
+                } else if let insertsFilter {
                     filtered.removeAll(keepingCapacity: true)
                     filtered.append(contentsOf: new[newPosition..<(newPosition + piece)])
                     filtered.withUnsafeMutableBufferPointer {

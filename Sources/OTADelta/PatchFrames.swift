@@ -1,10 +1,10 @@
 internal import Dispatch
 internal import OTABase
 
-/// The four streams of a patch body. Each is its own LZMA2 stream: op headers, run tokens,
-/// difference bytes and inserted bytes each compress best among their own kind (measured:
-/// 2-11% smaller patches than one interleaved stream; docs/PERFORMANCE.md, "What moved the numbers on
-/// the numpy/CPython corpus").
+/// The streams of a patch body: four, or five with body coding 5 (`InsertsOperands`). Each is its
+/// own LZMA2 stream: op headers, run tokens, difference bytes and inserted bytes each compress
+/// best among their own kind (measured: 2-11% smaller patches than one interleaved stream;
+/// docs/PERFORMANCE.md, "What moved the numbers on the numpy/CPython corpus").
 public enum PatchStream: Int, CaseIterable, Sendable {
     /// Op codes, old offsets and lengths.
     case control
@@ -12,8 +12,13 @@ public enum PatchStream: Int, CaseIterable, Sendable {
     case runs
     /// ADD payload difference bytes (new - old) of the literal stretches.
     case differences
-    /// INSERT bytes.
+    /// INSERT bytes (with body coding 5, all but the operands).
     case inserts
+    /// Body coding 5 only: the inserted x86-64 operands, by kind in each frame.
+    case operands
+
+    /// Streams of a body without and with its operands split out (body coding 5).
+    static func count(operandsSplit: Bool) -> Int { operandsSplit ? 5 : 4 }
 
     /// LZMA2 literal context bits per stream (measured best on the corpus); the inserts' are
     /// replaced by the coding chosen per patch (`InsertsCoding`).
@@ -21,8 +26,12 @@ public enum PatchStream: Int, CaseIterable, Sendable {
         switch self {
         case .control: 3
         case .runs, .differences, .inserts: 1
+        case .operands: 2
         }
     }
+
+    /// LZMA2 position bits: the operands are 4-byte values; the others have no alignment.
+    var positionBits: UInt32 { self == .operands ? 2 : 0 }
 }
 
 /// Frame sizes shared by the encoder and the decoder.
@@ -34,8 +43,8 @@ enum PatchFrame {
     static let maxOpLength = 256 << 10
     /// The decoder refuses a frame whose raw bytes exceed this (the encoder stays far below).
     static let maxRawBytes = 2 << 20
-    /// Varints in a frame header: raw then packed size of each stream.
-    static let headerFields = 2 * PatchStream.allCases.count
+    /// Varints in a frame header of a body of `streams` streams: raw then packed size of each.
+    static func headerFields(streams: Int) -> Int { 2 * streams }
 
     /// The most compressed bytes a piece of `raw` bytes may take (LZMA2 stores incompressible
     /// data with 3 bytes per 64 KiB, plus chunk headers and the flush).
@@ -43,7 +52,8 @@ enum PatchFrame {
 }
 
 /// Encoder side: collects each stream's bytes for the current frame, then compresses and
-/// writes the frame (`raw sizes, packed sizes, four pieces`). Without settings it only counts.
+/// writes the frame (`raw sizes, packed sizes, pieces`, one of each per stream: as many streams
+/// as settings, four or five). Without settings it only counts.
 /// Each stream is compressed on its own serial queue, so the four streams of a frame, and a
 /// stream of one frame with another stream of the frame before, compress at once while the
 /// caller fills the next frames; frames reach the sink in order, at most `framesInFlight`
@@ -81,6 +91,8 @@ final class PatchFrameWriter {
     private var encoders: [LZMA2StreamEncoder] = []
     private var queues: [DispatchQueue] = []
     private var pending: [[UInt8]] = Array(repeating: [], count: PatchStream.allCases.count)
+    /// The pending frame's inserted operands (body coding 5), laid out when the frame ends.
+    private var operands = FrameOperands()
     private(set) var pendingBytes = 0
     /// Raw stream bytes of all frames ended so far.
     private(set) var totalRawBytes: UInt64 = 0
@@ -111,8 +123,8 @@ final class PatchFrameWriter {
     /// Raw stream bytes of the frames in flight.
     private var inFlightBytes = 0
 
-    /// `settings`: one per stream (the inserts' `lc` and `pb` are replaced by the chosen
-    /// coding's); checked here, so bad settings fail before any frame. `insertsPreset` must stay
+    /// `settings`: one per stream, four or (operands split out) five (the inserts' `lc` and
+    /// `pb` are replaced by the chosen coding's); checked here, so bad settings fail before any frame. `insertsPreset` must stay
     /// readable until the first frame is written or `finish` returns.
     /// `splitInserts`: the patch's inserted bytes, to compress them in two halves at once when
     /// they reach `splitInsertsMinimum` and the stream is not primed (the second half's history
@@ -120,6 +132,7 @@ final class PatchFrameWriter {
     init(settings: [LZMA2Settings], insertsPreset: UnsafeRawBufferPointer? = nil, splitInserts: Int? = nil)
         throws(OTAError)
     {
+        precondition(settings.isEmpty || settings.count == 4 || settings.count == 5, "four or five streams")
         for setting in settings { encoders.append(try LZMA2StreamEncoder(setting)) }
         self.settings = settings
         self.insertsPreset = insertsPreset
@@ -140,6 +153,12 @@ final class PatchFrameWriter {
         pendingBytes += bytes.count
     }
 
+    /// An inserted operand of `kind`, as stored (body coding 5).
+    func appendOperand(_ value: UInt32, _ kind: InsertsOperands.Kind) {
+        operands.append(value, kind)
+        pendingBytes += 4
+    }
+
     func appendVarint(_ stream: PatchStream, _ value: UInt64) {
         let before = pending[stream.rawValue].count
         Varint.append(value, to: &pending[stream.rawValue])
@@ -151,6 +170,12 @@ final class PatchFrameWriter {
     /// `framesInFlight` are being compressed.
     func endFrame(sink: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {
         guard pendingBytes > 0 else { return }
+        if !operands.isEmpty {
+            precondition(settings.count != 4, "operands in a body of four streams")
+            pendingBytes -= operands.byteCount
+            pending[PatchStream.operands.rawValue] = operands.take()
+            pendingBytes += pending[PatchStream.operands.rawValue].count
+        }
         totalRawBytes += UInt64(pendingBytes)
         let raw = pending
         let rawBytes = pendingBytes
@@ -252,7 +277,7 @@ final class PatchFrameWriter {
         frame.wait()
         if let failure = frame.failures.lazy.compactMap({ $0 }).first { throw failure }
         var header: [UInt8] = []
-        for bytes in frame.raw { Varint.append(UInt64(bytes.count), to: &header) }
+        for bytes in frame.raw.prefix(frame.pieces.count) { Varint.append(UInt64(bytes.count), to: &header) }
         for piece in frame.pieces { Varint.append(UInt64(piece.count), to: &header) }
         try sink(header)
         for piece in frame.pieces where !piece.isEmpty { try sink(piece) }

@@ -18,6 +18,8 @@ let usage = """
       --[no-]aarch64-pairs       pair AArch64 ADRPs with their uses (format 4; default on)
       --[no-]filter-inserts      inserted code's branch targets made absolute (body coding
                                  3/4; default on, for an ELF new image when a trial says so)
+      --[no-]split-operands      inserted x86-64 operands in a stream of their own (body
+                                 coding 5; default on, when the same trial says so)
       --[no-]prime-inserts       start the inserted bytes' dictionary with old bytes (body
                                  coding bit 0x10; default off: smaller, slower, more memory)
       --[no-]parallel-inserts    compress 2 MiB or more of inserted bytes in two halves at
@@ -95,6 +97,9 @@ struct Arguments {
             case "--filter-inserts", "--no-filter-inserts":
                 try flag()
                 options.filterInserts = name == "--filter-inserts"
+            case "--split-operands", "--no-split-operands":
+                try flag()
+                options.splitOperands = name == "--split-operands"
             case "--prime-inserts", "--no-prime-inserts":
                 try flag()
                 options.primeInserts = name == "--prime-inserts"

@@ -104,13 +104,14 @@ import Testing
         return Streams(control: decoded[0], runs: decoded[1], differences: decoded[2], inserts: decoded[3])
     }
 
-    /// Frames of a patch without a transform block (each header's packed sizes skipped over).
-    static func frameCount(of patch: [UInt8]) throws -> Int {
+    /// Frames of a patch without a transform block or prime block, of `streams` streams each
+    /// (each header's packed sizes skipped over).
+    static func frameCount(of patch: [UInt8], streams: Int = 4) throws -> Int {
         var offset = DeltaPatchHeader.byteCount
         var frames = 0
         while offset < patch.count {
             var values: [UInt64] = []
-            while values.count < 8 {
+            while values.count < 2 * streams {
                 guard
                     case .value(let value, let next) = try patch.withUnsafeBufferPointer({
                         try Varint.read($0, at: offset)
@@ -119,7 +120,7 @@ import Testing
                 values.append(value)
                 offset = next
             }
-            offset += Int(values[4...].reduce(0, +))
+            offset += Int(values[streams...].reduce(0, +))
             frames += 1
         }
         return frames

@@ -34,7 +34,7 @@ import Testing
     @Test(arguments: [
         [String](), ["--suite", "gm"], ["--no-exec-transform"], ["--no-aarch64-pairs"],
         ["--dictionary-size", "1MiB", "--xz-preset", "6"], ["--extreme"], ["--no-filter-inserts"], ["--prime-inserts"],
-        ["--parallel-inserts"],
+        ["--parallel-inserts"], ["--no-split-operands"],
     ])
     func `ota-diff writes the patch ota delta create writes`(options: [String]) throws {
         let directory = try Self.fixture("ota-diff-same")
@@ -68,6 +68,23 @@ import Testing
         ])
         #expect(equals.status == 0)
         #expect(try Self.bytes(directory.appending("r2")) == (try Self.bytes(directory.appending("r3"))))
+    }
+
+    /// `--no-split-operands` reaches the encoder from both commands: x86-64 code that gets body
+    /// coding 5 by default gets 4 with it.
+    @Test func `--no-split-operands writes body coding 4 where the default writes 5`() throws {
+        let directory = try Self.fixture("ota-diff-split")
+        let (old, new) = InsertsOperandsTests.pair(seed: 61, code: 60_000)
+        try Data(old).write(to: URL(fileURLWithPath: directory.appending("split.old")))
+        try Data(new).write(to: URL(fileURLWithPath: directory.appending("split.new")))
+        let files = [directory.appending("split.old"), directory.appending("split.new")]
+        for (flags, coding) in [([String](), UInt8(5)), (["--no-split-operands"], 4), (["--split-operands"], 5)] {
+            #expect(try Self.diff(files + ["-o", directory.appending("lean")] + flags).status == 0)
+            let viaOTA = try CLIRunner.run(["delta", "create"] + files + ["-o", directory.appending("ref")] + flags)
+            #expect(viaOTA.status == 0)
+            #expect(try Self.bytes(directory.appending("lean"))[11] == coding, "\(flags)")
+            #expect(try Self.bytes(directory.appending("ref"))[11] == coding, "\(flags)")
+        }
     }
 
     /// Every refusal `ota delta create` gives, `ota-diff` gives with the same code and exit status,

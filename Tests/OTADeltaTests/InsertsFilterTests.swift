@@ -142,6 +142,7 @@ import Testing
         for transform in [true, false] {
             var on = DeltaOptions()
             on.referenceTransform = transform
+            on.splitOperands = false  // coding 5 has its own suite (InsertsOperandsTests)
             var off = on
             off.filterInserts = false
             let old = Self.elf(RoundTripTests.random(64 << 10, seed: 11), machine: machine)
@@ -183,7 +184,7 @@ import Testing
         #expect(patch[11] == 2)
         let claimed = try AdversarialPatchTests.resealed(patch) { $0[11] = 3 }
         #expect(AdversarialPatchTests.code(claimed) == "delta.result-mismatch")
-        for coding: UInt8 in [0, 1, 5, 0xFF] {
+        for coding: UInt8 in [0, 1, 6, 0xFF] {
             let unknown = try AdversarialPatchTests.resealed(patch) { $0[11] = coding }
             #expect(AdversarialPatchTests.code(unknown) == "delta.header-invalid", "coding \(coding)")
         }
@@ -192,7 +193,9 @@ import Testing
             let old = Self.elf(RoundTripTests.random(64 << 10, seed: 15), machine: machine)
             let code = coding == 3 ? Self.code(3000, seed: 16) : Self.x86Code(12_000, seed: 16)
             let new = Self.elf(Array(old.prefix(20_000)) + code, machine: machine)
-            let honest = try Delta.diff(old: old, new: new)
+            var options = DeltaOptions()
+            options.splitOperands = false  // coding 5 claimed: InsertsOperandsTests
+            let honest = try Delta.diff(old: old, new: new, options: options)
             #expect(honest[11] == coding)
             #expect(try Delta.apply(old: old, patch: honest) == new)
             for other: UInt8 in [2, 3, 4] where other != coding {
@@ -288,11 +291,19 @@ import Testing
             .copy(oldStart: 0, length: 4096), .insert(length: 3_000_000), .add(oldStart: 0, length: 100),
             .insert(length: new.count - 3_004_196),
         ]
-        let (plain, filtered) = new.withUnsafeBufferPointer {
+        let (plain, filtered, split) = new.withUnsafeBufferPointer {
             InsertsFilter.trialSample(.aarch64, ops: ops, new: $0)
         }
         #expect(plain.count == InsertsFilter.sampleBytes)
         #expect(filtered.count == plain.count)
+        #expect(split == nil)
+        // x86-64 with the operands split out: the same bytes, the operands laid out as one frame.
+        let x86 = new.withUnsafeBufferPointer {
+            InsertsFilter.trialSample(.x86_64, ops: ops, new: $0, splitOperands: true)
+        }
+        let operands = x86.split.map { $0.operands.count } ?? 0
+        #expect(operands > 1000)
+        #expect((x86.split?.main.count ?? .max) < plain.count)
         // Compared as Booleans: a failed comparison of megabyte arrays would be diffed element by
         // element in the report.
         let firstBytes = plain.elementsEqual(new[4096..<(4096 + plain.count)])

@@ -33,7 +33,9 @@ import Testing
         let plain = try RoundTripTests.roundTrip(image, image, options: ReferenceTransformTests.withoutTransform())
         #expect(try DeltaPatchHeader.decode(patch).version == 2)
         #expect(statistics.transformBytes == 0 && statistics.transformMapEntries == 0)
-        #expect(patch.count == plain.count, "with the transform on \(patch.count) bytes, off \(plain.count)")
+        // (Off, the filter's trial runs on the new image's start and may choose five streams: two
+        // more bytes of frame header with nothing inserted.)
+        #expect(patch.count <= plain.count, "with the transform on \(patch.count) bytes, off \(plain.count)")
         // The floor: the header (two digests), one frame header and one COPY.
         #expect(patch.count <= DeltaPatchHeader.byteCount + 24, "\(patch.count) bytes")
     }

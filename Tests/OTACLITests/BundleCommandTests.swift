@@ -57,19 +57,46 @@ struct BundleCommandTests {
         #expect(tampered.errorCode == "payload.chunk-hash")
     }
 
-    /// `--prime-delta-inserts` reaches the delta image's patch: its header has the primed bit
-    /// (body coding 0x10) with the flag and not without it, `--parallel-delta-inserts` or not (a
-    /// sample image this small is not split).
+    /// An x86-64 ELF pair whose new version inserts code of calls, jumps and RIP-relative loads
+    /// to a few targets: its delta patch gets body coding 5 unless told otherwise.
+    static func x86Pair() -> (old: [UInt8], new: [UInt8]) {
+        var generator = SeededGenerator(seed: 71)
+        func elf(_ bytes: [UInt8]) -> [UInt8] {
+            [0x7F, 0x45, 0x4C, 0x46, 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 62, 0] + bytes.dropFirst(20)
+        }
+        let old = elf((0..<(64 << 10)).map { _ in UInt8(truncatingIfNeeded: generator.next()) })
+        var code: [UInt8] = []
+        while code.count < 60_000 {
+            let forms: [[UInt8]] = [[0xE8], [0x0F, 0x84], [0x48, 0x8B, 0x05], [0x48, 0x89, 0xC7, 0x90]]
+            let form = forms[Int(generator.next() % 4)]
+            code += form
+            if form.count < 4 {
+                let target = Int32(generator.next() % 16) * 4096 + 0x40_0000
+                withUnsafeBytes(of: (target - Int32(code.count + 4)).littleEndian) { code += $0 }
+            }
+        }
+        return (old, elf(Array(old.prefix(32 << 10)) + code + old.suffix(16 << 10)))
+    }
+
+    /// `--prime-delta-inserts` and `--no-split-delta-operands` reach the delta image's patch (an
+    /// x86-64 program): its header has the primed bit (body coding 0x10) with the first flag and
+    /// not without it, and body coding 5 unless the second says 4; `--parallel-delta-inserts`
+    /// or not (a program this small is not split in halves).
     @Test(arguments: [
-        [], ["--prime-delta-inserts"], ["--parallel-delta-inserts"],
+        [], ["--prime-delta-inserts"], ["--parallel-delta-inserts"], ["--no-split-delta-operands"],
+        ["--split-delta-operands"],
         [
-            "--prime-delta-inserts", "--parallel-delta-inserts",
+            "--prime-delta-inserts", "--parallel-delta-inserts", "--no-split-delta-operands",
         ],
     ])
-    func `bundle build --prime-delta-inserts primes the delta image's patch`(flags: [String]) throws {
+    func `bundle build hands its delta flags to the delta image's patch`(flags: [String]) throws {
         let primed = flags.contains("--prime-delta-inserts")
+        let split = !flags.contains("--no-split-delta-operands")
         let directory = try makeImages()
         defer { CLIRunner.removeTemporaryDirectory(directory) }
+        let (old, new) = Self.x86Pair()
+        try Data(old).write(to: URL(fileURLWithPath: directory + "/images/ivi-rootfs-2.3.1.img"))
+        try Data(new).write(to: URL(fileURLWithPath: directory + "/images/ivi-rootfs-2.4.0.img"))
         let manifestPath = directory + "/delta.yaml"
         let text = try String(
             contentsOfFile: Self.repository + "/manifests/infotainment-full.yaml", encoding: .utf8
@@ -100,7 +127,9 @@ struct BundleCommandTests {
             }
             break
         }
-        #expect(try DeltaPatchHeader.decode(patch).insertsPrimed == primed)
+        let header = try DeltaPatchHeader.decode(patch)
+        #expect(header.insertsPrimed == primed)
+        #expect(header.operandsSplit == split && header.insertsFilter == .x86_64, "body coding \(patch[11])")
     }
 
     @Test func `a failed build leaves no output and no scratch files behind`() throws {

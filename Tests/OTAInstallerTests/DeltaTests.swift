@@ -195,17 +195,22 @@ struct DeltaTests {
     }
 
     /// The builder's delta images are made with the request's choices (`ota bundle build
-    /// --prime-delta-inserts`, `--parallel-delta-inserts`) and the bundle's suite.
+    /// --prime-delta-inserts`, `--parallel-delta-inserts`, `--no-split-delta-operands`) and the
+    /// bundle's suite.
     @Test func `a bundle request hands its delta choices to the encoder`() throws {
         let fixture = try InstallerFixture()
         var request = BundleBuilder.Request(
             manifestPath: "unused", imagesDirectory: "unused", signer: try fixture.signer(), outputPath: "unused")
-        for (primed, parallel) in [(false, false), (true, false), (false, true), (true, true)] {
+        for (primed, parallel, split) in [
+            (false, false, true), (true, false, true), (false, true, true), (true, true, false), (false, false, false),
+        ] {
             request.primeDeltaInserts = primed
             request.parallelDeltaInserts = parallel
+            request.splitDeltaOperands = split
             for suite in Suite.allCases {
                 let options = request.deltaOptions(suite: suite)
                 #expect(options.primeInserts == primed && options.parallelInserts == parallel)
+                #expect(options.splitOperands == split)
                 #expect(options.hashAlgorithm == suite.hash)
             }
         }

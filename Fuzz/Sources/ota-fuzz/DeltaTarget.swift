@@ -12,7 +12,8 @@ import OTADelta
 ///      (ops, runs, differences, inserts), and optionally a format-3 or -4 reference transform block,
 ///      which are LZMA2-compressed as the encoder does, so the op interpreter (ADDP prediction
 ///      included) is fuzzed, and optionally body compression 3 or 4 (inserted AArch64 or x86-64
-///      code filtered), so the inserts filter's inverse runs on the INSERT bytes.
+///      code filtered), so the inserts filter's inverse runs on the INSERT bytes, or 5 (a fifth
+///      raw stream per frame: the inserted x86-64 operands, joined back into the INSERTs).
 struct DeltaTarget: FuzzTarget {
     static let name = "delta"
     static let summary =
@@ -127,9 +128,9 @@ struct DeltaTarget: FuzzTarget {
     /// A header and a body of frames built from raw streams in the input: an options byte (bit 0:
     /// a reference transform block, its raw bytes from the input; bit 1 with it: format 4, AArch64
     /// ADRP pairs, else format 3; bit 2: body compression 3, inserted AArch64 code filtered, or 4,
-    /// x86-64, with bit 3), the frame count,
-    /// 48 bytes for `header`, then per frame four raw streams (length byte, multiplier byte,
-    /// bytes), each LZMA2-compressed as the encoder does.
+    /// x86-64, with bit 3, or 5, x86-64 operands split out, with bits 3 and 4), the frame count,
+    /// 48 bytes for `header`, then per frame four raw streams, five with body compression 5
+    /// (length byte, multiplier byte, bytes), each LZMA2-compressed as the encoder does.
     private func framed(_ reader: inout FuzzInput) throws(OTAError) -> [UInt8] {
         let options = reader.byte()
         let frames = 1 + Int(reader.byte() % 3)
@@ -144,12 +145,16 @@ struct DeltaTarget: FuzzTarget {
             Self.appendVarint(UInt64(packed.count), to: &body)
             body += packed
         }
+        let compression: UInt8 = options & 4 == 0 ? 2 : options & 8 == 0 ? 3 : options & 16 == 0 ? 4 : 5
+        let streams = compression == 5 ? 5 : 4
         var encoders: [LZMA2StreamEncoder] = []
-        for _ in 0..<4 { encoders.append(try LZMA2StreamEncoder(LZMA2Settings(preset: 0, dictionarySize: 4096))) }
+        for _ in 0..<streams {
+            encoders.append(try LZMA2StreamEncoder(LZMA2Settings(preset: 0, dictionarySize: 4096)))
+        }
         var rawTotal: UInt64 = 0
         for _ in 0..<frames {
             var raw: [[UInt8]] = []
-            for _ in 0..<4 { raw.append(reader.bytes(Int(reader.byte()) * (reader.byte() % 4 == 0 ? 64 : 1))) }
+            for _ in 0..<streams { raw.append(reader.bytes(Int(reader.byte()) * (reader.byte() % 4 == 0 ? 64 : 1))) }
             var packed: [[UInt8]] = []
             for (index, stream) in raw.enumerated() {
                 packed.append(stream.isEmpty ? [] : try Self.compress(stream, with: encoders[index]))
@@ -160,7 +165,6 @@ struct DeltaTarget: FuzzTarget {
             rawTotal += raw.reduce(0) { $0 + UInt64($1.count) }
         }
         let version: UInt16 = options & 1 == 0 ? 2 : options & 2 == 0 ? 3 : 4
-        let compression: UInt8 = options & 4 == 0 ? 2 : options & 8 == 0 ? 3 : 4
         return try header(&headerInput, body: (body, rawTotal), version: version, compression: compression)
     }
 

@@ -343,10 +343,21 @@ struct SeedMaker {
                     streams: [codeControl, runs, differences, code]),
                 DeltaTarget.name, name)
         }
+        // Body compression 5: the same code as one INSERT at output offset 1000, its call and
+        // RIP-relative operands (absolute: + the new offset of each operand's end) in the fifth
+        // stream, one call and no jump, then the data reference, most significant byte first.
+        let main = Array(code[0..<9] + code[13..<16])
+        let operands: [UInt8] = [1, 0, 0, 0, 0x04, 0x05, 0, 0, 0x04, 0xFC]
+        try save(
+            Self.mode2(
+                options: 4 | 8 | 16, newSize: UInt16(1100 + code.count), transform: [],
+                streams: [codeControl, runs, differences, main, operands]),
+            DeltaTarget.name, "mode2-inserts-x86-split")
     }
 
     /// A mode-2 delta seed: options, one frame, the header input (flags 0, SHA-256, `newSize`),
-    /// the transform's raw bytes when options bit 0 is set, then the four raw streams.
+    /// the transform's raw bytes when options bit 0 is set, then the raw streams (four, or five
+    /// with body compression 5).
     private static func mode2(options: UInt8, newSize: UInt16, transform: [UInt8], streams: [[UInt8]]) -> [UInt8] {
         var headerInput: [UInt8] = [0, 0, UInt8(newSize & 0xff), UInt8(newSize >> 8)]
         headerInput += [UInt8](repeating: 0, count: 48 - headerInput.count)

@@ -35,6 +35,10 @@ public enum BundleBuilder {
         /// enough (`DeltaOptions.parallelInserts`): less of the builder's time for slightly
         /// larger patches and more of its memory.
         public var parallelDeltaInserts = false
+        /// Delta images of x86-64 code may carry their inserted operands in a stream of their own
+        /// (`DeltaOptions.splitOperands`, body coding 5); off, vehicles whose decoder predates it
+        /// read every patch.
+        public var splitDeltaOperands = true
 
         /// The options the builder's delta images are made with, in `suite`.
         func deltaOptions(suite: Suite) -> DeltaOptions {
@@ -42,6 +46,7 @@ public enum BundleBuilder {
             options.hashAlgorithm = suite.hash
             options.primeInserts = primeDeltaInserts
             options.parallelInserts = parallelDeltaInserts
+            options.splitOperands = splitDeltaOperands
             return options
         }
 

@@ -52,6 +52,13 @@ struct BundleBuildCommand: ParsableCommand {
     )
     var parallelDeltaInserts = false
 
+    @Flag(
+        name: .customLong("split-delta-operands"), inversion: .prefixedNo,
+        help:
+            "Delta images of x86-64 code: inserted operands in a stream of their own when a trial says it is smaller (as ota delta create --split-operands, body coding 5; on by default; --no-split-delta-operands for vehicles whose decoder predates it)."
+    )
+    var splitDeltaOperands = true
+
     @OptionGroup var outputOptions: OutputOptions
     @OptionGroup var progressOptions: ProgressOptions
 
@@ -70,6 +77,7 @@ struct BundleBuildCommand: ParsableCommand {
             xzPreset: xzPreset, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, suite: chosenSuite)
         request.primeDeltaInserts = primeDeltaInserts
         request.parallelDeltaInserts = parallelDeltaInserts
+        request.splitDeltaOperands = splitDeltaOperands
         request.trustUpdate = try trustUpdate.map { path throws(OTAError) in
             try FileSystem.read(path, limit: TrustUpdate.maximumSize)
         }

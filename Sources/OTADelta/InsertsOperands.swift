@@ -90,6 +90,20 @@ enum InsertsOperands {
             // The rule reads output bytes p and p + 1, both opcode bytes, so it runs on `main`
             // ahead of the copy: `m` is output position `x` in `main`.
             while x + 5 <= count {
+                // 16 positions at a time where all of them are far from the op's end and the
+                // window's 18 bytes are in `main`: `x86Starts16` marks a superset of the forms
+                // (it reads each position's byte and the two after, as the rule does), and the
+                // positions before the first mark are opcode bytes, copied at once.
+                if count - x >= 22 && available - m >= 18 {
+                    let marks = ReferenceScanner.x86Starts16(main + m)
+                    let plain = marks == 0 ? 16 : marks.trailingZeroBitCount
+                    if plain > 0 {
+                        (out + x).update(from: main + m, count: plain)
+                        x += plain
+                        m += plain
+                        continue
+                    }
+                }
                 // With x + 6 <= count, the inserts stream holds two more bytes of the op at
                 // least: x's, and x + 1's or, after E8/E9, the byte after the operand.
                 let need = x + 6 <= count ? 2 : 1

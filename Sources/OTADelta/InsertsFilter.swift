@@ -140,10 +140,10 @@ enum InsertsFilter {
     }
 
     /// The coding of the inserted bytes of `ops` (in new order over `new`) as `architecture`:
-    /// filtered when that makes their first `sampleBytes` compress at least `minimumGainPercent`
-    /// smaller at the inserts coding trial's preset, and then, for x86-64 with `splitOperands`,
-    /// with the operands split out when that is smaller still (each trial on its own thread);
-    /// plain when nothing is inserted.
+    /// of plain, filtered and, for x86-64 with `splitOperands`, filtered with the operands split
+    /// out, the one whose first `sampleBytes` compress smallest at the inserts coding trial's
+    /// preset (each trial on its own thread), where the other two must be at least
+    /// `minimumGainPercent` below plain; plain when nothing is inserted.
     static func trial(
         _ architecture: ReferenceArchitecture, ops: [DeltaOperation], new: UnsafeBufferPointer<UInt8>,
         splitOperands: Bool = true
@@ -157,8 +157,16 @@ enum InsertsFilter {
         if let (main, operands) = sample.split { trials += [(main, .xzDefault), (operands, InsertsCoding.operands)] }
         let sizes = try InsertsCoding.trialSizes(
             trials, dictionarySize: InsertsCoding.dictionary(for: sample.plain.count))
-        guard sizes[1] * 100 < sizes[0] * (100 - minimumGainPercent) else { return .plain }
-        return sizes.count == 4 && sizes[2] + sizes[3] < sizes[1] ? .operandsSplit : .filtered
+        // Each coding must gain `minimumGainPercent` on the plain bytes; the smallest wins.
+        let bar = sizes[0] * (100 - minimumGainPercent)
+        var verdict = Verdict.plain
+        var best = sizes[0]
+        if sizes[1] * 100 < bar {
+            verdict = .filtered
+            best = sizes[1]
+        }
+        if sizes.count == 4, (sizes[2] + sizes[3]) * 100 < bar, sizes[2] + sizes[3] < best { verdict = .operandsSplit }
+        return verdict
     }
 
     /// The first `sampleBytes` inserted bytes of `ops`, as they are and filtered, and, when

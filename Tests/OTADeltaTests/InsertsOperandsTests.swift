@@ -249,6 +249,29 @@ import Testing
         #expect(try RoundTripTests.roundTrip(arm, armNew)[11] == 3)
     }
 
+    /// The trial judges the split against the plain bytes, not only against the filter's: code
+    /// whose operands the filter leaves alone (far targets, last byte neither 00 nor FF) gains
+    /// nothing filtered, yet its opcodes compress better without random operands between them.
+    @Test func `the trial splits operands that the filter alone would not pay for`() throws {
+        var generator = SeededGenerator(seed: 81)
+        let fillers: [[UInt8]] = [
+            [0x48, 0x85, 0xC0], [0x74, 0x05], [0x48, 0x89, 0xC7], [0x90], [0x31, 0xC0], [0x5D, 0xC3],
+        ]
+        var code: [UInt8] = []
+        while code.count < 200_000 {
+            for _ in 0..<(1 + generator.next() % 3) { code += fillers[Int(generator.next() % 6)] }
+            // A call to one of eight far targets, stored relative as the filter leaves it.
+            code += [0xE8, UInt8(generator.next() % 8) &* 37, 0x51, 0x9A, 0x12]
+        }
+        let ops: [DeltaOperation] = [.insert(length: code.count)]
+        let verdict = try code.withUnsafeBufferPointer { try InsertsFilter.trial(.x86_64, ops: ops, new: $0) }
+        #expect(verdict == .operandsSplit)
+        let without = try code.withUnsafeBufferPointer {
+            try InsertsFilter.trial(.x86_64, ops: ops, new: $0, splitOperands: false)
+        }
+        #expect(without == .plain)
+    }
+
     @Test func `a body coding that does not match the frames is refused, never misread`() throws {
         let (old, new) = Self.pair(seed: 41, code: 60_000)
         let split = try Delta.diff(old: old, new: new)

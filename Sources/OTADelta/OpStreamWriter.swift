@@ -24,7 +24,7 @@ struct OpStreamWriter {
     /// only masked, and is written as an ADD (with or without prediction).
     var maskedMatching = false
     /// Inserted code's relative fields are written absolute for this instruction set
-    /// (`InsertsFilter`, body coding 3 or 4).
+    /// (`InsertsFilter`, body coding 3 or 4; 5 with `operandsSplit`).
     var insertsFilter: ReferenceArchitecture?
     /// With the x86-64 filter: the operands go to the operands stream (`InsertsOperands`, body
     /// coding 5); the writer must have five streams.

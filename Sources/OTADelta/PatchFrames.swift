@@ -54,7 +54,7 @@ enum PatchFrame {
 /// Encoder side: collects each stream's bytes for the current frame, then compresses and
 /// writes the frame (`raw sizes, packed sizes, pieces`, one of each per stream: as many streams
 /// as settings, four or five). Without settings it only counts.
-/// Each stream is compressed on its own serial queue, so the four streams of a frame, and a
+/// Each stream is compressed on its own serial queue, so the streams of a frame, and a
 /// stream of one frame with another stream of the frame before, compress at once while the
 /// caller fills the next frames; frames reach the sink in order, at most `framesInFlight`
 /// behind the one being filled, and all of them at `finish`.

@@ -200,6 +200,63 @@ import Testing
 
     static func varint(_ value: UInt64) -> [UInt8] { AdversarialPatchTests.varint(value) }
 
+    /// A body-coding-5 patch of one frame around hand-written streams (control, runs,
+    /// differences, inserts, operands) for `AdversarialPatchTests.old`, rebuilding `new`.
+    static func crafted(_ streams: [[UInt8]], new: [UInt8]) throws -> [UInt8] {
+        let dictionaries: [UInt32] = [1 << 16, 1 << 16, 1 << 16, 1 << 16]
+        let old = AdversarialPatchTests.old
+        var header = DeltaPatchHeader(
+            hashAlgorithm: .sha256, oldSize: UInt64(old.count), newSize: UInt64(new.count),
+            bodySize: UInt64(streams.reduce(0) { $0 + $1.count }), dictionarySizes: dictionaries,
+            oldHash: try Hasher.hash(.sha256, old), newHash: try Hasher.hash(.sha256, new))
+        header.insertsFilter = .x86_64
+        header.operandsSplit = true
+        var pieces: [[UInt8]] = []
+        for (index, bytes) in streams.enumerated() {
+            var piece: [UInt8] = []
+            if !bytes.isEmpty {
+                let size = index == 4 ? DeltaPatchHeader.operandsDictionarySize(inserts: 1 << 16) : dictionaries[index]
+                let encoder = try LZMA2StreamEncoder(LZMA2Settings(dictionarySize: size))
+                try bytes.withUnsafeBytes { raw in try encoder.update(raw) { piece += $0 } }
+                try encoder.flush { piece += $0 }
+            }
+            pieces.append(piece)
+        }
+        var frame: [UInt8] = []
+        for bytes in streams { frame += varint(UInt64(bytes.count)) }
+        for piece in pieces { frame += varint(UInt64(piece.count)) }
+        return try header.encoded() + frame + pieces.joined()
+    }
+
+    @Test func `hostile operands streams in a whole patch are refused by every decoder`() throws {
+        // COPY 100 old bytes, then INSERT a call and a byte: E8, its operand, 90.
+        let copy: [UInt8] = [DeltaOperation.copyCode] + Self.varint(0) + Self.varint(100)
+        let control = copy + [DeltaOperation.insertCode] + Self.varint(6)
+        let new = Array(AdversarialPatchTests.old.prefix(100)) + [0xE8, 0x10, 0, 0, 0, 0x90]
+        // Absolute: 0x10 + the new offset of the operand's end (105).
+        let call: [UInt8] = [0, 0, 0, 0x10 + 105]
+        let honest = try Self.crafted([control, [], [], [0xE8, 0x90], [1, 0] + call], new: new)
+        #expect(AdversarialPatchTests.code(honest) == nil)
+        let cases: [(streams: [[UInt8]], message: String)] = [
+            ([control, [], [], [0xE8, 0x90], [1, 0] + call + call], "operands stream holds 4 bytes no op uses"),
+            ([control, [], [], [0xE8, 0x90], [0, 1] + call], "no call operand left"),
+            ([control, [], [], [0xE8, 0x90], [2, 0] + call], "declares 2 calls and 0 jumps"),
+            ([control, [], [], [0xE8, 0x90], [1]], "end inside their counts"),
+            ([control, [], [], [0xE8], [1, 0] + call], "runs past its frame's inserted bytes"),
+            ([copy, [], [], [], [1, 0] + call], "operands stream holds"),
+        ]
+        for (streams, message) in cases {
+            let patch = try Self.crafted(streams, new: new)
+            let outcome = AdversarialPatchTests.outcome(patch, old: AdversarialPatchTests.old, threads: .sequential)
+            #expect(outcome.code == "delta.malformed", "\(message): \(outcome.error ?? "applied")")
+            #expect(outcome.error?.contains(message) == true, "\(outcome.error ?? "applied")")
+            #expect(AdversarialPatchTests.code(patch) == "delta.malformed")
+        }
+        // A hostile operand value: the image is wrong, and its hash says so.
+        let wrong = try Self.crafted([control, [], [], [0xE8, 0x90], [1, 0, 0, 0, 0, 0x11]], new: new)
+        #expect(AdversarialPatchTests.code(wrong) == "delta.result-mismatch")
+    }
+
     /// An x86-64 ELF pair whose new image inserts `code` bytes of calls, jumps and RIP-relative
     /// accesses.
     static func pair(seed: UInt64, code: Int = 240_000) -> (old: [UInt8], new: [UInt8]) {

@@ -106,6 +106,9 @@ public final class DeltaDecoder {
     private var rawSeen: UInt64 = 0
 
     private var oldCursor: Int64 = 0
+    /// With aligned inserts (body coding bit 0x20): the inserts stream's position, its bytes read
+    /// so far (padding included) and the primed old bytes before them.
+    private var insertsStreamPosition: Int64 = 0
     /// Output bytes accounted for by the ops run so far.
     private var written: Int64 = 0
     /// The output piece being filled: `outCount` bytes of `out`, one of `outSlots` pieces of
@@ -523,6 +526,7 @@ public final class DeltaDecoder {
             }
             done += UInt64(target.count)
         }
+        insertsStreamPosition = Int64(prime.length)
         phase = .frameHeader
     }
 
@@ -807,6 +811,7 @@ public final class DeltaDecoder {
         let length = Int64(lengthField)
         if code == DeltaOperation.insertCode {
             if header.operandsSplit { return try runSplitInsert(Int(length), frame: &frame) }
+            if header.insertsAligned { try skipAlignment(length: Int(length), frame: &frame) }
             guard length <= Int64(frame.inserts.count - frame.insertsCursor) else {
                 throw OTAError(.deltaMalformed, "INSERT of \(length) bytes runs past its frame's inserted bytes")
             }
@@ -841,6 +846,22 @@ public final class DeltaDecoder {
                 at: start, length: Int(length), newStart: newStart, predicted: code == DeltaOperation.predictedAddCode,
                 frame: &frame)
         }
+    }
+
+    /// Aligned inserts: skips the zero bytes before an INSERT of `length` bytes at the current
+    /// output offset (`InsertsAlignment`); any other byte there, or too few, is a malformed patch.
+    private func skipAlignment(length: Int, frame: inout FrameStreams) throws(OTAError) {
+        let padding = InsertsAlignment.padding(offset: written, streamPosition: insertsStreamPosition)
+        guard padding <= frame.inserts.count - frame.insertsCursor else {
+            throw OTAError(.deltaMalformed, "INSERT at output offset \(written) runs past its frame's inserted bytes")
+        }
+        for k in 0..<padding where frame.inserts[frame.insertsCursor + k] != 0 {
+            throw OTAError(
+                .deltaMalformed, "the alignment before the INSERT at output offset \(written) holds a byte other than 0"
+            )
+        }
+        frame.insertsCursor += padding
+        insertsStreamPosition += Int64(padding + length)
     }
 
     /// An INSERT of body coding 5: its bytes from the inserts stream, its operands from the

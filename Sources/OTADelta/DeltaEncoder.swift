@@ -153,15 +153,22 @@ struct DeltaEncoder {
         }
         // A trial decides whether the filter pays: on the first inserted bytes when every op is
         // known (the transform's matching), else (the ops stream out) on the new image's start.
-        var insertsFilter = options.filterInserts ? ELFLayout.architecture(of: new) : nil
+        var insertsFilter = ELFLayout.architecture(of: new)
         var operandsSplit = false
-        if let architecture = insertsFilter {
+        var aligned = false
+        if let architecture = insertsFilter, options.filterInserts || options.alignInserts {
             let ops = analysis != nil ? allOps : [.insert(length: min(new.count, InsertsFilter.sampleBytes))]
-            switch try InsertsFilter.trial(architecture, ops: ops, new: new, splitOperands: options.splitOperands) {
+            let choice = try InsertsFilter.trial(
+                architecture, ops: ops, new: new, filter: options.filterInserts, splitOperands: options.splitOperands,
+                align: options.alignInserts)
+            switch choice.verdict {
             case .plain: insertsFilter = nil
             case .filtered: break
             case .operandsSplit: operandsSplit = true
             }
+            aligned = choice.aligned
+        } else {
+            insertsFilter = nil
         }
         let settings = streamSettings(
             newSize: new.count, insertedBytes: insertedBytes, primedBytes: prime.map { Int($0.length) } ?? 0,
@@ -171,13 +178,14 @@ struct DeltaEncoder {
         }
         let writer = try PatchFrameWriter(
             settings: settings, insertsPreset: preset,
-            splitInserts: options.parallelInserts ? insertedBytes : nil)
+            splitInserts: options.parallelInserts ? insertedBytes : nil, insertsAligned: aligned)
         if let prime { try sink(prime.encoded()) }
         var stream = OpStreamWriter(old: old, new: new, writer: writer)
         stream.prediction = prediction
         stream.maskedMatching = analysis != nil
         stream.insertsFilter = insertsFilter
         stream.operandsSplit = operandsSplit
+        stream.alignedInserts = aligned ? Int64(prime?.length ?? 0) : nil
         var written = 0
         // With the transform, matching is over when the ops are written: the images are read
         // only around the writer's position, so they are dropped from memory every MiB (the
@@ -207,6 +215,7 @@ struct DeltaEncoder {
             oldHash: oldHash!, newHash: newHash!)
         header.insertsFilter = insertsFilter
         header.operandsSplit = operandsSplit
+        header.insertsAligned = aligned
         header.insertsPrimed = prime != nil
         if transform != nil {
             header.version =

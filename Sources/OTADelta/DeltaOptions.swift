@@ -47,6 +47,10 @@ public struct DeltaOptions: Sendable {
     /// and mariadbd amd64, the same on the rest (docs/PERFORMANCE.md, "Inserted x86-64 operands
     /// in a stream of their own"); off, decoders older than body coding 5 read the patch.
     public var splitOperands = true
+    /// Keep inserted AArch64 code word-aligned in the inserts stream with zero padding (body
+    /// coding bit 0x20, `InsertsAlignment`) when the new image is an AArch64 ELF file, and try
+    /// LZMA2 `lc 2 / lp 2 / pb 2` for it; off, decoders older than the bit read the patch.
+    public var alignInserts = true
     /// Start the inserts stream's LZMA2 dictionary with old-image bytes (the 0x10 bit of the
     /// body coding, `InsertsPrime`: the old image's first `dictionarySize` bytes, all of it when it
     /// fits), so inserted bytes find matches in the old image that no op pays to copy; an update

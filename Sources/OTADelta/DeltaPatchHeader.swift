@@ -29,6 +29,9 @@ public struct DeltaPatchHeader: Sendable, Equatable {
     /// Added to the `compression` value when the inserts stream's dictionary starts primed with
     /// old-image bytes (an `InsertsPrime` block before the first frame).
     static let compressionPrimedFlag: UInt8 = 0x10
+    /// Added to the `compression` value (2 or 3 only) when each INSERT's bytes are preceded in the
+    /// inserts stream by the zero bytes that keep them word-aligned (`InsertsAlignment`).
+    static let compressionAlignedFlag: UInt8 = 0x20
     /// The streams never need more than 24 bytes per output byte (a 1-byte ADD: code, two
     /// 10-byte varints, a run token and the byte); 32 leaves room, and a larger declared body is
     /// refused before decoding starts.
@@ -57,6 +60,9 @@ public struct DeltaPatchHeader: Sendable, Equatable {
     /// The inserted x86-64 operands travel in a fifth stream (body compression 5, with
     /// `insertsFilter` x86-64).
     public var operandsSplit = false
+    /// The inserts stream keeps inserted bytes word-aligned with zero padding (the
+    /// `compression` value's 0x20 bit, with body compression 2 or 3).
+    public var insertsAligned = false
 
     /// Streams in each frame: four, five with the operands split out.
     public var streamCount: Int { PatchStream.count(operandsSplit: operandsSplit) }
@@ -90,8 +96,10 @@ public struct DeltaPatchHeader: Sendable, Equatable {
         var out = Self.magic
         out.appendLittleEndian(version)
         out.append(Self.code(for: hashAlgorithm))
-        let primed = insertsPrimed ? Self.compressionPrimedFlag : 0
+        let primed =
+            (insertsPrimed ? Self.compressionPrimedFlag : 0) | (insertsAligned ? Self.compressionAlignedFlag : 0)
         precondition(!operandsSplit || insertsFilter == .x86_64, "operands are split from x86-64 code only")
+        precondition(!insertsAligned || insertsFilter != .x86_64, "aligned inserts with body compression 2 or 3 only")
         switch insertsFilter {
         case nil: out.append(Self.compressionFramedLZMA2 | primed)
         case .aarch64: out.append(Self.compressionFilteredAArch64 | primed)
@@ -134,12 +142,19 @@ public struct DeltaPatchHeader: Sendable, Equatable {
             throw OTAError(.deltaHeaderInvalid, "unknown hash algorithm code \(bytes[10]) in delta patch header")
         }
         let insertsFilter: ReferenceArchitecture?
-        switch bytes[11] & ~compressionPrimedFlag {
+        let flags = compressionPrimedFlag | compressionAlignedFlag
+        switch bytes[11] & ~flags {
         case compressionFramedLZMA2: insertsFilter = nil
         case compressionFilteredAArch64: insertsFilter = .aarch64
         case compressionFilteredX86, compressionSplitX86: insertsFilter = .x86_64
         default:
             throw OTAError(.deltaHeaderInvalid, "unknown body compression code \(bytes[11]) in delta patch header")
+        }
+        let aligned = bytes[11] & compressionAlignedFlag != 0
+        guard !aligned || insertsFilter != .x86_64 else {
+            throw OTAError(
+                .deltaHeaderInvalid,
+                "body compression code \(bytes[11]) in delta patch header: aligned inserts go with codes 2 and 3 only")
         }
         var dictionarySizes: [UInt32] = []
         for exponent in bytes[12..<16] {
@@ -167,7 +182,8 @@ public struct DeltaPatchHeader: Sendable, Equatable {
         header.version = version
         header.insertsFilter = insertsFilter
         header.insertsPrimed = bytes[11] & compressionPrimedFlag != 0
-        header.operandsSplit = bytes[11] & ~compressionPrimedFlag == compressionSplitX86
+        header.operandsSplit = bytes[11] & ~flags == compressionSplitX86
+        header.insertsAligned = aligned
         return header
     }
 

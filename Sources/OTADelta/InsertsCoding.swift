@@ -14,11 +14,15 @@ internal import Synchronization
 struct InsertsCoding: Equatable, Sendable {
     var literalContextBits: UInt32
     var positionBits: UInt32
+    var literalPositionBits: UInt32 = 0
 
     /// Previous fixed choice, kept when a trial is a tie or not possible.
     static let lowContext = InsertsCoding(literalContextBits: 1, positionBits: 0)
     static let xzDefault = InsertsCoding(literalContextBits: 3, positionBits: 2)
     static let candidates = [lowContext, xzDefault]
+    /// A third candidate where the inserts stream keeps AArch64 code word-aligned (body coding
+    /// bit 0x20, `InsertsAlignment`): literals and matches by position within the word.
+    static let wordAligned = InsertsCoding(literalContextBits: 2, positionBits: 2, literalPositionBits: 2)
     /// The operands stream's coding (body coding 5): 4-byte values, no literal context.
     static let operands = InsertsCoding(
         literalContextBits: PatchStream.operands.literalContextBits, positionBits: PatchStream.operands.positionBits)
@@ -33,14 +37,18 @@ struct InsertsCoding: Equatable, Sendable {
 
     /// The candidate that compresses `sample` (inserted bytes) smallest at `trialPreset`, with
     /// a dictionary no larger than the sample or `dictionaryLimit`, each tried on its own thread;
-    /// `lowContext` on a tie or when `sample` is empty.
-    static func choose(_ sample: [UInt8], dictionaryLimit: UInt32) throws(OTAError) -> InsertsCoding {
+    /// `lowContext` on a tie or when `sample` is empty. `wordAligned` is a candidate when the
+    /// inserts are kept word-aligned.
+    static func choose(_ sample: [UInt8], dictionaryLimit: UInt32, aligned: Bool = false) throws(OTAError)
+        -> InsertsCoding
+    {
         guard !sample.isEmpty else { return lowContext }
+        let tried = aligned ? candidates + [wordAligned] : candidates
         let sizes = try trialSizes(
-            candidates.map { (sample, $0) }, dictionarySize: dictionary(for: sample.count, limit: dictionaryLimit))
+            tried.map { (sample, $0) }, dictionarySize: dictionary(for: sample.count, limit: dictionaryLimit))
         var best = 0
-        for index in candidates.indices.dropFirst() where sizes[index] < sizes[best] { best = index }
-        return candidates[best]
+        for index in tried.indices.dropFirst() where sizes[index] < sizes[best] { best = index }
+        return tried[best]
     }
 
     /// The compressed size of each trial's bytes with its coding at `trialPreset` and
@@ -69,6 +77,7 @@ struct InsertsCoding: Equatable, Sendable {
     func applied(to settings: LZMA2Settings) -> LZMA2Settings {
         var settings = settings
         settings.literalContextBits = literalContextBits
+        settings.literalPositionBits = literalPositionBits
         settings.positionBits = positionBits
         return settings
     }

@@ -139,49 +139,77 @@ enum InsertsFilter {
         case operandsSplit
     }
 
+    /// The trial's choice: the coding, and whether the inserts stream keeps the inserted bytes
+    /// word-aligned (`InsertsAlignment`).
+    struct Choice: Equatable {
+        var verdict: Verdict
+        var aligned = false
+    }
+
     /// The coding of the inserted bytes of `ops` (in new order over `new`) as `architecture`:
-    /// of plain, filtered and, for x86-64 with `splitOperands`, filtered with the operands split
-    /// out, the one whose first `sampleBytes` compress smallest at the inserts coding trial's
-    /// preset (each trial on its own thread), where the other two must be at least
-    /// `minimumGainPercent` below plain; plain when nothing is inserted.
+    /// of plain, filtered (with `filter`) and, for x86-64 with `splitOperands`, filtered with the
+    /// operands split out, the one whose first `sampleBytes` compress smallest at the inserts
+    /// coding trial's preset (each trial on its own thread), where the other two must be at
+    /// least `minimumGainPercent` below plain; plain when nothing is inserted. For AArch64 with
+    /// `align`, the chosen bytes are also tried word-aligned with `InsertsCoding.wordAligned`,
+    /// and kept aligned when that is smaller.
     static func trial(
         _ architecture: ReferenceArchitecture, ops: [DeltaOperation], new: UnsafeBufferPointer<UInt8>,
-        splitOperands: Bool = true
-    ) throws(OTAError) -> Verdict {
-        let split = splitOperands && architecture == .x86_64
-        let sample = trialSample(architecture, ops: ops, new: new, splitOperands: split)
-        guard !sample.plain.isEmpty else { return .plain }
-        var trials: [(bytes: [UInt8], coding: InsertsCoding)] = [
-            (sample.plain, .xzDefault), (sample.filtered, .xzDefault),
-        ]
-        if let (main, operands) = sample.split { trials += [(main, .xzDefault), (operands, InsertsCoding.operands)] }
+        filter: Bool = true, splitOperands: Bool = true, align: Bool = true
+    ) throws(OTAError) -> Choice {
+        let splits = filter && splitOperands && architecture == .x86_64
+        let alignable = align && architecture == .aarch64
+        let sample = trialSample(architecture, ops: ops, new: new, splitOperands: splits, aligned: alignable)
+        guard !sample.plain.isEmpty else { return Choice(verdict: .plain) }
+        var trials: [(bytes: [UInt8], coding: InsertsCoding)] = [(sample.plain, .xzDefault)]
+        func add(_ bytes: [UInt8], _ coding: InsertsCoding) -> Int {
+            trials.append((bytes, coding))
+            return trials.count - 1
+        }
+        let filtered = filter ? add(sample.filtered, .xzDefault) : nil
+        let split = sample.split.map { (add($0.main, .xzDefault), add($0.operands, InsertsCoding.operands)) }
+        let alignedPlain = sample.aligned.map { add($0.plain, .wordAligned) }
+        let alignedFiltered = filter ? sample.aligned.map { add($0.filtered, .wordAligned) } : nil
         let sizes = try InsertsCoding.trialSizes(
             trials, dictionarySize: InsertsCoding.dictionary(for: sample.plain.count))
         // Each coding must gain `minimumGainPercent` on the plain bytes; the smallest wins.
         let bar = sizes[0] * (100 - minimumGainPercent)
-        var verdict = Verdict.plain
+        var choice = Choice(verdict: .plain)
         var best = sizes[0]
-        if sizes[1] * 100 < bar {
-            verdict = .filtered
-            best = sizes[1]
+        if let filtered, sizes[filtered] * 100 < bar {
+            choice.verdict = .filtered
+            best = sizes[filtered]
         }
-        if sizes.count == 4, (sizes[2] + sizes[3]) * 100 < bar, sizes[2] + sizes[3] < best { verdict = .operandsSplit }
-        return verdict
+        if let (main, operands) = split, (sizes[main] + sizes[operands]) * 100 < bar,
+            sizes[main] + sizes[operands] < best
+        {
+            choice.verdict = .operandsSplit
+        }
+        let aligned = choice.verdict == .filtered ? alignedFiltered : alignedPlain
+        if let aligned, sizes[aligned] < best { choice.aligned = true }
+        return choice
     }
 
-    /// The first `sampleBytes` inserted bytes of `ops`, as they are and filtered, and, when
+    /// The first `sampleBytes` inserted bytes of `ops`, as they are and filtered; when
     /// `splitOperands`, split (x86-64: the other bytes, and the operands as one frame lays them
-    /// out): each op cut as the writer cuts it and converted on its own, the last piece cut at
-    /// the sample's end. An update that is mostly new code has inserts of megabytes: the whole
-    /// of one compressed twice made the trial 13% of a diff's CPU (bat arm64, Rust tuning corpus).
+    /// out); when `aligned`, both with each op's padding (`InsertsAlignment`, counted from the
+    /// sample's start). Each op cut as the writer cuts it and converted on its own, the last piece
+    /// cut at the sample's end. An update that is mostly new code has inserts of megabytes: the
+    /// whole of one compressed twice made the trial 13% of a diff's CPU (bat arm64, Rust tuning
+    /// corpus).
     static func trialSample(
         _ architecture: ReferenceArchitecture, ops: [DeltaOperation], new: UnsafeBufferPointer<UInt8>,
-        splitOperands: Bool = false
-    ) -> (plain: [UInt8], filtered: [UInt8], split: (main: [UInt8], operands: [UInt8])?) {
+        splitOperands: Bool = false, aligned: Bool = false
+    ) -> (
+        plain: [UInt8], filtered: [UInt8], split: (main: [UInt8], operands: [UInt8])?,
+        aligned: (plain: [UInt8], filtered: [UInt8])?
+    ) {
         var plain: [UInt8] = []
         var filtered: [UInt8] = []
         var main: [UInt8] = []
         var operands = FrameOperands()
+        var alignedPlain: [UInt8] = []
+        var alignedFiltered: [UInt8] = []
         var position = 0
         for op in ops {
             guard plain.count < sampleBytes else { break }
@@ -203,11 +231,22 @@ enum InsertsFilter {
                             operands.append($0, $1)
                         }
                     }
+                    if aligned {
+                        let padding = InsertsAlignment.padding(
+                            offset: Int64(start), streamPosition: Int64(alignedPlain.count))
+                        alignedPlain += repeatElement(0, count: padding)
+                        alignedPlain += new[start..<(start + piece)]
+                        alignedFiltered += repeatElement(0, count: padding)
+                        alignedFiltered += bytes
+                    }
                     done += piece
                 }
             }
             position += op.length
         }
-        return (plain, filtered, splitOperands ? (main, operands.take()) : nil)
+        return (
+            plain, filtered, splitOperands ? (main, operands.take()) : nil,
+            aligned ? (alignedPlain, alignedFiltered) : nil
+        )
     }
 }

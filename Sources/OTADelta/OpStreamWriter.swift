@@ -29,6 +29,12 @@ struct OpStreamWriter {
     /// With the x86-64 filter: the operands go to the operands stream (`InsertsOperands`, body
     /// coding 5); the writer must have five streams.
     var operandsSplit = false
+    /// Each INSERT's bytes are preceded by the zeros that keep them word-aligned in the inserts
+    /// stream (`InsertsAlignment`, body coding bit 0x20): the stream position they are counted
+    /// from, the primed old bytes; nil without alignment.
+    var alignedInserts: Int64?
+    /// Bytes written to the inserts stream so far, padding included.
+    private var insertsStreamBytes: Int64 = 0
     /// An INSERT's bytes as filtered, reused from op to op.
     private var filtered: [UInt8] = []
     private var oldCursor = 0
@@ -91,6 +97,12 @@ struct OpStreamWriter {
                 let piece = min(length - done, PatchFrame.maxOpLength)
                 writer.append(.control, DeltaOperation.insertCode)
                 writer.appendVarint(.control, UInt64(piece))
+                if let primed = alignedInserts {
+                    let padding = InsertsAlignment.padding(
+                        offset: Int64(newPosition), streamPosition: primed + insertsStreamBytes)
+                    for _ in 0..<padding { writer.append(.inserts, 0) }
+                    insertsStreamBytes += Int64(padding + piece)
+                }
                 if operandsSplit {
                     filtered.removeAll(keepingCapacity: true)
                     let writer = writer

@@ -108,6 +108,9 @@ final class PatchFrameWriter {
     /// Old-image bytes the inserts stream's dictionary starts with (`InsertsPrime`), read when
     /// the inserts' encoder is set up with the chosen coding.
     private let insertsPreset: UnsafeRawBufferPointer?
+    /// The inserts stream keeps inserted bytes word-aligned (`InsertsAlignment`): the coding
+    /// trial also tries `InsertsCoding.wordAligned`.
+    private let insertsAligned: Bool
 
     /// The patch's inserted bytes when they are compressed in two halves; nil with one encoder.
     private let splitInserts: Int?
@@ -129,13 +132,15 @@ final class PatchFrameWriter {
     /// `splitInserts`: the patch's inserted bytes, to compress them in two halves at once when
     /// they reach `splitInsertsMinimum` and the stream is not primed (the second half's history
     /// is the first half's end only: it would lose the primed bytes).
-    init(settings: [LZMA2Settings], insertsPreset: UnsafeRawBufferPointer? = nil, splitInserts: Int? = nil)
-        throws(OTAError)
-    {
+    init(
+        settings: [LZMA2Settings], insertsPreset: UnsafeRawBufferPointer? = nil, splitInserts: Int? = nil,
+        insertsAligned: Bool = false
+    ) throws(OTAError) {
         precondition(settings.isEmpty || settings.count == 4 || settings.count == 5, "four or five streams")
         for setting in settings { encoders.append(try LZMA2StreamEncoder(setting)) }
         self.settings = settings
         self.insertsPreset = insertsPreset
+        self.insertsAligned = insertsAligned
         self.splitInserts =
             insertsPreset == nil ? splitInserts.flatMap { $0 >= Self.splitInsertsMinimum ? $0 : nil } : nil
         queues = settings.indices.map { DispatchQueue(label: "ota.delta.stream\($0)") }
@@ -209,7 +214,8 @@ final class PatchFrameWriter {
         for frame in held where sample.count < InsertsCoding.sampleBytes {
             sample += frame[inserts].prefix(InsertsCoding.sampleBytes - sample.count)
         }
-        let coding = try InsertsCoding.choose(sample, dictionaryLimit: settings[inserts].dictionarySize)
+        let coding = try InsertsCoding.choose(
+            sample, dictionaryLimit: settings[inserts].dictionarySize, aligned: insertsAligned)
         let chosen = coding.applied(to: settings[inserts])
         if chosen != settings[inserts] || insertsPreset != nil {
             encoders[inserts] = try LZMA2StreamEncoder(chosen, presetDictionary: insertsPreset)

@@ -20,6 +20,8 @@ let usage = """
                                  3/4; default on, for an ELF new image when a trial says so)
       --[no-]split-operands      inserted x86-64 operands in a stream of their own (body
                                  coding 5; default on, when the same trial says so)
+      --[no-]align-inserts       inserted AArch64 code kept word-aligned in its stream (body
+                                 coding bit 0x20; default on, when the same trial says so)
       --[no-]prime-inserts       start the inserted bytes' dictionary with old bytes (body
                                  coding bit 0x10; default off: smaller, slower, more memory)
       --[no-]parallel-inserts    compress 2 MiB or more of inserted bytes in two halves at
@@ -97,6 +99,9 @@ struct Arguments {
             case "--filter-inserts", "--no-filter-inserts":
                 try flag()
                 options.filterInserts = name == "--filter-inserts"
+            case "--align-inserts", "--no-align-inserts":
+                try flag()
+                options.alignInserts = name == "--align-inserts"
             case "--split-operands", "--no-split-operands":
                 try flag()
                 options.splitOperands = name == "--split-operands"

@@ -78,25 +78,9 @@ struct BundleCommandTests {
         return (old, elf(Array(old.prefix(32 << 10)) + code + old.suffix(16 << 10)))
     }
 
-    /// `--prime-delta-inserts` and `--no-split-delta-operands` reach the delta image's patch (an
-    /// x86-64 program): its header has the primed bit (body coding 0x10) with the first flag and
-    /// not without it, and body coding 5 unless the second says 4; `--parallel-delta-inserts`
-    /// or not (a program this small is not split in halves).
-    @Test(arguments: [
-        [], ["--prime-delta-inserts"], ["--parallel-delta-inserts"], ["--no-split-delta-operands"],
-        ["--split-delta-operands"],
-        [
-            "--prime-delta-inserts", "--parallel-delta-inserts", "--no-split-delta-operands",
-        ],
-    ])
-    func `bundle build hands its delta flags to the delta image's patch`(flags: [String]) throws {
-        let primed = flags.contains("--prime-delta-inserts")
-        let split = !flags.contains("--no-split-delta-operands")
-        let directory = try makeImages()
-        defer { CLIRunner.removeTemporaryDirectory(directory) }
-        let (old, new) = Self.x86Pair()
-        try Data(old).write(to: URL(fileURLWithPath: directory + "/images/ivi-rootfs-2.3.1.img"))
-        try Data(new).write(to: URL(fileURLWithPath: directory + "/images/ivi-rootfs-2.4.0.img"))
+    /// Builds a bundle whose infotainment image is a delta from the images in `directory` with
+    /// `bundle build` and `flags`; the header of its patch.
+    func deltaHeader(_ directory: String, flags: [String]) throws -> DeltaPatchHeader {
         let manifestPath = directory + "/delta.yaml"
         let text = try String(
             contentsOfFile: Self.repository + "/manifests/infotainment-full.yaml", encoding: .utf8
@@ -127,9 +111,67 @@ struct BundleCommandTests {
             }
             break
         }
-        let header = try DeltaPatchHeader.decode(patch)
+        return try DeltaPatchHeader.decode(patch)
+    }
+
+    /// An AArch64 ELF pair whose new version inserts five bytes, copies, then inserts BL and
+    /// ADRP words at a word-aligned offset: they reach the inserts stream misaligned.
+    static func aarch64Pair() -> (old: [UInt8], new: [UInt8]) {
+        var generator = SeededGenerator(seed: 72)
+        func elf(_ bytes: [UInt8]) -> [UInt8] {
+            [0x7F, 0x45, 0x4C, 0x46, 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 183, 0] + bytes.dropFirst(20)
+        }
+        let old = elf((0..<(64 << 10)).map { _ in UInt8(truncatingIfNeeded: generator.next()) })
+        var code: [UInt8] = []
+        for k in 0..<20_000 {
+            let target = UInt32(generator.next() % 16) * 4096 + 0x40_0000
+            let pc = UInt32(k * 4)
+            let word: UInt32 =
+                switch generator.next() % 3 {
+                case 0: 0x9400_0000 | ((target &- pc) >> 2) & 0x03FF_FFFF
+                case 1: 0xF940_0000 | UInt32(generator.next() % 4096) << 10
+                default: 0xD503_201F
+                }
+            withUnsafeBytes(of: word.littleEndian) { code += $0 }
+        }
+        return (old, elf(Array(old.prefix(32 << 10)) + [1, 2, 3, 4, 5] + old[(32 << 10)..<(48 << 10) - 1] + code))
+    }
+
+    /// `--no-align-delta-inserts` reaches an AArch64 delta image's patch: the 0x20 bit by default,
+    /// not with the flag.
+    @Test(arguments: [[], ["--no-align-delta-inserts"]])
+    func `bundle build --no-align-delta-inserts leaves the delta image's inserts unpadded`(flags: [String]) throws {
+        let directory = try makeImages()
+        defer { CLIRunner.removeTemporaryDirectory(directory) }
+        let (old, new) = Self.aarch64Pair()
+        try Data(old).write(to: URL(fileURLWithPath: directory + "/images/ivi-rootfs-2.3.1.img"))
+        try Data(new).write(to: URL(fileURLWithPath: directory + "/images/ivi-rootfs-2.4.0.img"))
+        let header = try deltaHeader(directory, flags: flags)
+        #expect(header.insertsAligned == flags.isEmpty, "body coding \(header.insertsFilter.map { "\($0)" } ?? "2")")
+    }
+
+    /// `--prime-delta-inserts` and `--no-split-delta-operands` reach the delta image's patch (an
+    /// x86-64 program): its header has the primed bit (body coding 0x10) with the first flag and
+    /// not without it, and body coding 5 unless the second says 4; `--parallel-delta-inserts`
+    /// or not (a program this small is not split in halves).
+    @Test(arguments: [
+        [], ["--prime-delta-inserts"], ["--parallel-delta-inserts"], ["--no-split-delta-operands"],
+        ["--split-delta-operands"],
+        [
+            "--prime-delta-inserts", "--parallel-delta-inserts", "--no-split-delta-operands",
+        ],
+    ])
+    func `bundle build hands its delta flags to the delta image's patch`(flags: [String]) throws {
+        let primed = flags.contains("--prime-delta-inserts")
+        let split = !flags.contains("--no-split-delta-operands")
+        let directory = try makeImages()
+        defer { CLIRunner.removeTemporaryDirectory(directory) }
+        let (old, new) = Self.x86Pair()
+        try Data(old).write(to: URL(fileURLWithPath: directory + "/images/ivi-rootfs-2.3.1.img"))
+        try Data(new).write(to: URL(fileURLWithPath: directory + "/images/ivi-rootfs-2.4.0.img"))
+        let header = try deltaHeader(directory, flags: flags)
         #expect(header.insertsPrimed == primed)
-        #expect(header.operandsSplit == split && header.insertsFilter == .x86_64, "body coding \(patch[11])")
+        #expect(header.operandsSplit == split && header.insertsFilter == .x86_64, "\(header)")
     }
 
     @Test func `a failed build leaves no output and no scratch files behind`() throws {

@@ -34,7 +34,7 @@ import Testing
     @Test(arguments: [
         [String](), ["--suite", "gm"], ["--no-exec-transform"], ["--no-aarch64-pairs"],
         ["--dictionary-size", "1MiB", "--xz-preset", "6"], ["--extreme"], ["--no-filter-inserts"], ["--prime-inserts"],
-        ["--parallel-inserts"], ["--no-split-operands"],
+        ["--parallel-inserts"], ["--no-split-operands"], ["--no-align-inserts"],
     ])
     func `ota-diff writes the patch ota delta create writes`(options: [String]) throws {
         let directory = try Self.fixture("ota-diff-same")
@@ -79,6 +79,23 @@ import Testing
         try Data(new).write(to: URL(fileURLWithPath: directory.appending("split.new")))
         let files = [directory.appending("split.old"), directory.appending("split.new")]
         for (flags, coding) in [([String](), UInt8(5)), (["--no-split-operands"], 4), (["--split-operands"], 5)] {
+            #expect(try Self.diff(files + ["-o", directory.appending("lean")] + flags).status == 0)
+            let viaOTA = try CLIRunner.run(["delta", "create"] + files + ["-o", directory.appending("ref")] + flags)
+            #expect(viaOTA.status == 0)
+            #expect(try Self.bytes(directory.appending("lean"))[11] == coding, "\(flags)")
+            #expect(try Self.bytes(directory.appending("ref"))[11] == coding, "\(flags)")
+        }
+    }
+
+    /// `--no-align-inserts` reaches the encoder from both commands: AArch64 code that lands
+    /// misaligned in the inserts stream gets the 0x20 bit by default and not with it.
+    @Test func `--no-align-inserts leaves AArch64 inserts unpadded where the default pads them`() throws {
+        let directory = try Self.fixture("ota-diff-align")
+        let (old, new) = InsertsAlignmentTests.pair(seed: 95, words: 20_000)
+        try Data(old).write(to: URL(fileURLWithPath: directory.appending("align.old")))
+        try Data(new).write(to: URL(fileURLWithPath: directory.appending("align.new")))
+        let files = [directory.appending("align.old"), directory.appending("align.new")]
+        for (flags, coding) in [([String](), UInt8(0x23)), (["--no-align-inserts"], 3), (["--align-inserts"], 0x23)] {
             #expect(try Self.diff(files + ["-o", directory.appending("lean")] + flags).status == 0)
             let viaOTA = try CLIRunner.run(["delta", "create"] + files + ["-o", directory.appending("ref")] + flags)
             #expect(viaOTA.status == 0)

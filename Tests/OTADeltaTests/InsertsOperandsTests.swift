@@ -303,7 +303,7 @@ import Testing
         // AArch64 code has no operands to split: coding 3 whatever the option says.
         let arm = InsertsFilterTests.elf(RoundTripTests.random(64 << 10, seed: 32))
         let armNew = InsertsFilterTests.elf(Array(arm.prefix(20_000)) + InsertsFilterTests.code(20_000, seed: 33))
-        #expect(try RoundTripTests.roundTrip(arm, armNew)[11] == 3)
+        #expect(try RoundTripTests.roundTrip(arm, armNew)[11] & ~DeltaPatchHeader.compressionAlignedFlag == 3)
     }
 
     /// The trial judges the split against the plain bytes, not only against the filter's: code
@@ -322,11 +322,11 @@ import Testing
         }
         let ops: [DeltaOperation] = [.insert(length: code.count)]
         let verdict = try code.withUnsafeBufferPointer { try InsertsFilter.trial(.x86_64, ops: ops, new: $0) }
-        #expect(verdict == .operandsSplit)
+        #expect(verdict == InsertsFilter.Choice(verdict: .operandsSplit))
         let without = try code.withUnsafeBufferPointer {
             try InsertsFilter.trial(.x86_64, ops: ops, new: $0, splitOperands: false)
         }
-        #expect(without == .plain)
+        #expect(without == InsertsFilter.Choice(verdict: .plain))
     }
 
     @Test func `a body coding that does not match the frames is refused, never misread`() throws {

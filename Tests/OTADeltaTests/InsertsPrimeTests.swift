@@ -209,7 +209,7 @@ import Testing
         let set = try AdversarialPatchTests.resealed(plain) { $0[11] |= DeltaPatchHeader.compressionPrimedFlag }
         #expect(AdversarialPatchTests.code(set, old: Self.old) != nil)
         // Unknown bits beside it are still refused.
-        let unknown = try AdversarialPatchTests.resealed(Self.patch) { $0[11] |= 0x20 }
+        let unknown = try AdversarialPatchTests.resealed(Self.patch) { $0[11] |= 0x40 }
         #expect(AdversarialPatchTests.code(unknown, old: Self.old) == "delta.header-invalid")
     }
 }

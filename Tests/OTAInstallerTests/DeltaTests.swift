@@ -201,16 +201,18 @@ struct DeltaTests {
         let fixture = try InstallerFixture()
         var request = BundleBuilder.Request(
             manifestPath: "unused", imagesDirectory: "unused", signer: try fixture.signer(), outputPath: "unused")
-        for (primed, parallel, split) in [
-            (false, false, true), (true, false, true), (false, true, true), (true, true, false), (false, false, false),
+        for (primed, parallel, split, align) in [
+            (false, false, true, true), (true, false, true, false), (false, true, true, true),
+            (true, true, false, false), (false, false, false, true),
         ] {
             request.primeDeltaInserts = primed
             request.parallelDeltaInserts = parallel
             request.splitDeltaOperands = split
+            request.alignDeltaInserts = align
             for suite in Suite.allCases {
                 let options = request.deltaOptions(suite: suite)
                 #expect(options.primeInserts == primed && options.parallelInserts == parallel)
-                #expect(options.splitOperands == split)
+                #expect(options.splitOperands == split && options.alignInserts == align)
                 #expect(options.hashAlgorithm == suite.hash)
             }
         }

@@ -13,7 +13,8 @@ import OTADelta
 ///      which are LZMA2-compressed as the encoder does, so the op interpreter (ADDP prediction
 ///      included) is fuzzed, and optionally body compression 3 or 4 (inserted AArch64 or x86-64
 ///      code filtered), so the inserts filter's inverse runs on the INSERT bytes, or 5 (a fifth
-///      raw stream per frame: the inserted x86-64 operands, joined back into the INSERTs).
+///      raw stream per frame: the inserted x86-64 operands, joined back into the INSERTs), and
+///      optionally the aligned-inserts bit (0x20: zero padding before each INSERT's bytes).
 struct DeltaTarget: FuzzTarget {
     static let name = "delta"
     static let summary =
@@ -128,7 +129,8 @@ struct DeltaTarget: FuzzTarget {
     /// A header and a body of frames built from raw streams in the input: an options byte (bit 0:
     /// a reference transform block, its raw bytes from the input; bit 1 with it: format 4, AArch64
     /// ADRP pairs, else format 3; bit 2: body compression 3, inserted AArch64 code filtered, or 4,
-    /// x86-64, with bit 3, or 5, x86-64 operands split out, with bits 3 and 4), the frame count,
+    /// x86-64, with bit 3, or 5, x86-64 operands split out, with bits 3 and 4; bit 5: the
+    /// aligned-inserts bit 0x20 on top), the frame count,
     /// 48 bytes for `header`, then per frame four raw streams, five with body compression 5
     /// (length byte, multiplier byte, bytes), each LZMA2-compressed as the encoder does.
     private func framed(_ reader: inout FuzzInput) throws(OTAError) -> [UInt8] {
@@ -165,7 +167,9 @@ struct DeltaTarget: FuzzTarget {
             rawTotal += raw.reduce(0) { $0 + UInt64($1.count) }
         }
         let version: UInt16 = options & 1 == 0 ? 2 : options & 2 == 0 ? 3 : 4
-        return try header(&headerInput, body: (body, rawTotal), version: version, compression: compression)
+        return try header(
+            &headerInput, body: (body, rawTotal), version: version,
+            compression: compression | (options & 32 != 0 ? 0x20 : 0))
     }
 
     /// `bytes` through `encoder`, sync-flushed: one piece, as the patch writer emits it.

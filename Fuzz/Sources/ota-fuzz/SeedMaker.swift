@@ -353,6 +353,15 @@ struct SeedMaker {
                 options: 4 | 8 | 16, newSize: UInt16(1100 + code.count), transform: [],
                 streams: [codeControl, runs, differences, main, operands]),
             DeltaTarget.name, "mode2-inserts-x86-split")
+        // Aligned inserts (body compression 0x23): COPY 1001, so the INSERT at offset 1001 is
+        // preceded by one zero byte (1001 ≡ 1 modulo 4, the stream at 0).
+        var alignedControl = codeControl
+        alignedControl[2] = 0xE9
+        try save(
+            Self.mode2(
+                options: 4 | 32, newSize: UInt16(1101 + code.count), transform: [],
+                streams: [alignedControl, runs, differences, [0] + code]),
+            DeltaTarget.name, "mode2-inserts-aarch64-aligned")
     }
 
     /// A mode-2 delta seed: options, one frame, the header input (flags 0, SHA-256, `newSize`),

@@ -7,6 +7,8 @@ package struct LZMA2Settings: Sendable, Equatable {
     public var extreme: Bool
     public var dictionarySize: UInt32
     public var literalContextBits: UInt32
+    /// Literal position bits (`lp`); `literalContextBits + literalPositionBits` must be ≤ 4.
+    public var literalPositionBits: UInt32 = 0
     public var positionBits: UInt32
     /// Match length at which the encoder stops looking for longer ones (nil: the preset's,
     /// 64 at preset 6-9); lower is faster and slightly larger.
@@ -40,8 +42,8 @@ package final class LZMA2StreamEncoder {
         guard settings.dictionarySize >= 4096 && settings.dictionarySize <= 1536 << 20 else {
             throw OTAError(.xzDictionary, "LZMA2 dictionary must be 4 KiB...1.5 GiB, got \(settings.dictionarySize)")
         }
-        guard settings.literalContextBits <= 4, settings.positionBits <= 4 else {
-            throw OTAError(.xzSettings, "LZMA2 lc and pb must be 0...4")
+        guard settings.literalContextBits + settings.literalPositionBits <= 4, settings.positionBits <= 4 else {
+            throw OTAError(.xzSettings, "LZMA2 lc + lp and pb must be 0...4")
         }
         var options = lzma_options_lzma()
         guard lzma_lzma_preset(&options, settings.preset | (settings.extreme ? CLZMA_PRESET_EXTREME : 0)) == 0 else {
@@ -49,6 +51,7 @@ package final class LZMA2StreamEncoder {
         }
         options.dict_size = settings.dictionarySize
         options.lc = settings.literalContextBits
+        options.lp = settings.literalPositionBits
         options.pb = settings.positionBits
         if let nice = settings.niceLength {
             guard (2...273).contains(nice) else { throw OTAError(.xzSettings, "LZMA2 nice length must be 2...273") }

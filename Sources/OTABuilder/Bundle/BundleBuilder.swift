@@ -39,6 +39,10 @@ public enum BundleBuilder {
         /// (`DeltaOptions.splitOperands`, body coding 5); off, vehicles whose decoder predates it
         /// read every patch.
         public var splitDeltaOperands = true
+        /// Delta images of AArch64 code may keep their inserted bytes word-aligned
+        /// (`DeltaOptions.alignInserts`, body coding bit 0x20); off, vehicles whose decoder
+        /// predates it read every patch.
+        public var alignDeltaInserts = true
 
         /// The options the builder's delta images are made with, in `suite`.
         func deltaOptions(suite: Suite) -> DeltaOptions {
@@ -47,6 +51,7 @@ public enum BundleBuilder {
             options.primeInserts = primeDeltaInserts
             options.parallelInserts = parallelDeltaInserts
             options.splitOperands = splitDeltaOperands
+            options.alignInserts = alignDeltaInserts
             return options
         }
 

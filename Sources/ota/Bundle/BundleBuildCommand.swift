@@ -59,6 +59,13 @@ struct BundleBuildCommand: ParsableCommand {
     )
     var splitDeltaOperands = true
 
+    @Flag(
+        name: .customLong("align-delta-inserts"), inversion: .prefixedNo,
+        help:
+            "Delta images of AArch64 code: inserted bytes kept word-aligned when a trial says it is smaller (as ota delta create --align-inserts, body coding bit 0x20; on by default; --no-align-delta-inserts for vehicles whose decoder predates it)."
+    )
+    var alignDeltaInserts = true
+
     @OptionGroup var outputOptions: OutputOptions
     @OptionGroup var progressOptions: ProgressOptions
 
@@ -78,6 +85,7 @@ struct BundleBuildCommand: ParsableCommand {
         request.primeDeltaInserts = primeDeltaInserts
         request.parallelDeltaInserts = parallelDeltaInserts
         request.splitDeltaOperands = splitDeltaOperands
+        request.alignDeltaInserts = alignDeltaInserts
         request.trustUpdate = try trustUpdate.map { path throws(OTAError) in
             try FileSystem.read(path, limit: TrustUpdate.maximumSize)
         }

@@ -57,14 +57,17 @@ struct BundleCommandTests {
         #expect(tampered.errorCode == "payload.chunk-hash")
     }
 
+    /// `bytes` with an ELF file header for `machine` (62 x86-64, 183 AArch64) over its first 20
+    /// bytes: what the delta encoder looks at to choose its filters.
+    static func elf(_ bytes: [UInt8], machine: UInt8) -> [UInt8] {
+        [0x7F, 0x45, 0x4C, 0x46, 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, machine, 0] + bytes.dropFirst(20)
+    }
+
     /// An x86-64 ELF pair whose new version inserts code of calls, jumps and RIP-relative loads
     /// to a few targets: its delta patch gets body coding 5 unless told otherwise.
     static func x86Pair() -> (old: [UInt8], new: [UInt8]) {
         var generator = SeededGenerator(seed: 71)
-        func elf(_ bytes: [UInt8]) -> [UInt8] {
-            [0x7F, 0x45, 0x4C, 0x46, 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 62, 0] + bytes.dropFirst(20)
-        }
-        let old = elf((0..<(64 << 10)).map { _ in UInt8(truncatingIfNeeded: generator.next()) })
+        let old = elf((0..<(64 << 10)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }, machine: 62)
         var code: [UInt8] = []
         while code.count < 60_000 {
             let forms: [[UInt8]] = [[0xE8], [0x0F, 0x84], [0x48, 0x8B, 0x05], [0x48, 0x89, 0xC7, 0x90]]
@@ -75,7 +78,7 @@ struct BundleCommandTests {
                 withUnsafeBytes(of: (target - Int32(code.count + 4)).littleEndian) { code += $0 }
             }
         }
-        return (old, elf(Array(old.prefix(32 << 10)) + code + old.suffix(16 << 10)))
+        return (old, elf(Array(old.prefix(32 << 10)) + code + old.suffix(16 << 10), machine: 62))
     }
 
     /// Builds a bundle whose infotainment image is a delta from the images in `directory` with
@@ -118,10 +121,7 @@ struct BundleCommandTests {
     /// ADRP words at a word-aligned offset: they reach the inserts stream misaligned.
     static func aarch64Pair() -> (old: [UInt8], new: [UInt8]) {
         var generator = SeededGenerator(seed: 72)
-        func elf(_ bytes: [UInt8]) -> [UInt8] {
-            [0x7F, 0x45, 0x4C, 0x46, 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 183, 0] + bytes.dropFirst(20)
-        }
-        let old = elf((0..<(64 << 10)).map { _ in UInt8(truncatingIfNeeded: generator.next()) })
+        let old = elf((0..<(64 << 10)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }, machine: 183)
         var code: [UInt8] = []
         for k in 0..<20_000 {
             let target = UInt32(generator.next() % 16) * 4096 + 0x40_0000
@@ -134,7 +134,10 @@ struct BundleCommandTests {
                 }
             withUnsafeBytes(of: word.littleEndian) { code += $0 }
         }
-        return (old, elf(Array(old.prefix(32 << 10)) + [1, 2, 3, 4, 5] + old[(32 << 10)..<(48 << 10) - 1] + code))
+        return (
+            old,
+            elf(Array(old.prefix(32 << 10)) + [1, 2, 3, 4, 5] + old[(32 << 10)..<(48 << 10) - 1] + code, machine: 183)
+        )
     }
 
     /// `--no-align-delta-inserts` reaches an AArch64 delta image's patch: the 0x20 bit by default,

@@ -70,38 +70,37 @@ import Testing
         #expect(try Self.bytes(directory.appending("r2")) == (try Self.bytes(directory.appending("r3"))))
     }
 
-    /// `--no-split-operands` reaches the encoder from both commands: x86-64 code that gets body
-    /// coding 5 by default gets 4 with it.
-    @Test func `--no-split-operands writes body coding 4 where the default writes 5`() throws {
-        let directory = try Self.fixture("ota-diff-split")
-        let (old, new) = InsertsOperandsTests.pair(seed: 61, code: 60_000)
-        try Data(old).write(to: URL(fileURLWithPath: directory.appending("split.old")))
-        try Data(new).write(to: URL(fileURLWithPath: directory.appending("split.new")))
-        let files = [directory.appending("split.old"), directory.appending("split.new")]
-        for (flags, coding) in [([String](), UInt8(5)), (["--no-split-operands"], 4), (["--split-operands"], 5)] {
-            #expect(try Self.diff(files + ["-o", directory.appending("lean")] + flags).status == 0)
+    /// The body coding each command writes for `old` → `new` with each of `cases`' flags must be
+    /// the case's: a flag that changes the coding reaches the encoder from both commands.
+    static func expectCodings(
+        _ name: String, old: [UInt8], new: [UInt8], _ cases: [(flags: [String], coding: UInt8)]
+    ) throws {
+        let directory = try fixture("ota-diff-\(name)")
+        try Data(old).write(to: URL(fileURLWithPath: directory.appending("\(name).old")))
+        try Data(new).write(to: URL(fileURLWithPath: directory.appending("\(name).new")))
+        let files = [directory.appending("\(name).old"), directory.appending("\(name).new")]
+        for (flags, coding) in cases {
+            #expect(try diff(files + ["-o", directory.appending("lean")] + flags).status == 0)
             let viaOTA = try CLIRunner.run(["delta", "create"] + files + ["-o", directory.appending("ref")] + flags)
             #expect(viaOTA.status == 0)
-            #expect(try Self.bytes(directory.appending("lean"))[11] == coding, "\(flags)")
-            #expect(try Self.bytes(directory.appending("ref"))[11] == coding, "\(flags)")
+            #expect(try bytes(directory.appending("lean"))[11] == coding, "\(flags)")
+            #expect(try bytes(directory.appending("ref"))[11] == coding, "\(flags)")
         }
     }
 
-    /// `--no-align-inserts` reaches the encoder from both commands: AArch64 code that lands
-    /// misaligned in the inserts stream gets the 0x20 bit by default and not with it.
+    /// `--no-split-operands`: x86-64 code that gets body coding 5 by default gets 4 with it.
+    @Test func `--no-split-operands writes body coding 4 where the default writes 5`() throws {
+        let (old, new) = InsertsOperandsTests.pair(seed: 61, code: 60_000)
+        try Self.expectCodings(
+            "split", old: old, new: new, [([], 5), (["--no-split-operands"], 4), (["--split-operands"], 5)])
+    }
+
+    /// `--no-align-inserts`: AArch64 code that lands misaligned in the inserts stream gets the
+    /// 0x20 bit by default and not with it.
     @Test func `--no-align-inserts leaves AArch64 inserts unpadded where the default pads them`() throws {
-        let directory = try Self.fixture("ota-diff-align")
         let (old, new) = InsertsAlignmentTests.pair(seed: 95, words: 20_000)
-        try Data(old).write(to: URL(fileURLWithPath: directory.appending("align.old")))
-        try Data(new).write(to: URL(fileURLWithPath: directory.appending("align.new")))
-        let files = [directory.appending("align.old"), directory.appending("align.new")]
-        for (flags, coding) in [([String](), UInt8(0x23)), (["--no-align-inserts"], 3), (["--align-inserts"], 0x23)] {
-            #expect(try Self.diff(files + ["-o", directory.appending("lean")] + flags).status == 0)
-            let viaOTA = try CLIRunner.run(["delta", "create"] + files + ["-o", directory.appending("ref")] + flags)
-            #expect(viaOTA.status == 0)
-            #expect(try Self.bytes(directory.appending("lean"))[11] == coding, "\(flags)")
-            #expect(try Self.bytes(directory.appending("ref"))[11] == coding, "\(flags)")
-        }
+        try Self.expectCodings(
+            "align", old: old, new: new, [([], 0x23), (["--no-align-inserts"], 3), (["--align-inserts"], 0x23)])
     }
 
     /// Every refusal `ota delta create` gives, `ota-diff` gives with the same code and exit status,

@@ -20,8 +20,9 @@ struct InsertsCoding: Equatable, Sendable {
     static let lowContext = InsertsCoding(literalContextBits: 1, positionBits: 0)
     static let xzDefault = InsertsCoding(literalContextBits: 3, positionBits: 2)
     static let candidates = [lowContext, xzDefault]
-    /// A third candidate where the inserts stream keeps AArch64 code word-aligned (body coding
-    /// bit 0x20, `InsertsAlignment`): literals and matches by position within the word.
+    /// The coding of word-aligned inserts (body coding bit 0x20, `InsertsAlignment`): literals
+    /// and matches by position within the word. Not a trial candidate: the filter's trial
+    /// aligns the inserts only when they compress smaller with it.
     static let wordAligned = InsertsCoding(literalContextBits: 2, positionBits: 2, literalPositionBits: 2)
     /// The operands stream's coding (body coding 5): 4-byte values, no literal context.
     static let operands = InsertsCoding(
@@ -37,18 +38,14 @@ struct InsertsCoding: Equatable, Sendable {
 
     /// The candidate that compresses `sample` (inserted bytes) smallest at `trialPreset`, with
     /// a dictionary no larger than the sample or `dictionaryLimit`, each tried on its own thread;
-    /// `lowContext` on a tie or when `sample` is empty. `wordAligned` is a candidate when the
-    /// inserts are kept word-aligned.
-    static func choose(_ sample: [UInt8], dictionaryLimit: UInt32, aligned: Bool = false) throws(OTAError)
-        -> InsertsCoding
-    {
+    /// `lowContext` on a tie or when `sample` is empty.
+    static func choose(_ sample: [UInt8], dictionaryLimit: UInt32) throws(OTAError) -> InsertsCoding {
         guard !sample.isEmpty else { return lowContext }
-        let tried = aligned ? candidates + [wordAligned] : candidates
         let sizes = try trialSizes(
-            tried.map { (sample, $0) }, dictionarySize: dictionary(for: sample.count, limit: dictionaryLimit))
+            candidates.map { (sample, $0) }, dictionarySize: dictionary(for: sample.count, limit: dictionaryLimit))
         var best = 0
-        for index in tried.indices.dropFirst() where sizes[index] < sizes[best] { best = index }
-        return tried[best]
+        for index in candidates.indices.dropFirst() where sizes[index] < sizes[best] { best = index }
+        return candidates[best]
     }
 
     /// The compressed size of each trial's bytes with its coding at `trialPreset` and

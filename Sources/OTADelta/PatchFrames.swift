@@ -108,9 +108,6 @@ final class PatchFrameWriter {
     /// Old-image bytes the inserts stream's dictionary starts with (`InsertsPrime`), read when
     /// the inserts' encoder is set up with the chosen coding.
     private let insertsPreset: UnsafeRawBufferPointer?
-    /// The inserts stream keeps inserted bytes word-aligned (`InsertsAlignment`): the coding
-    /// trial also tries `InsertsCoding.wordAligned`.
-    private let insertsAligned: Bool
 
     /// The patch's inserted bytes when they are compressed in two halves; nil with one encoder.
     private let splitInserts: Int?
@@ -132,6 +129,8 @@ final class PatchFrameWriter {
     /// `splitInserts`: the patch's inserted bytes, to compress them in two halves at once when
     /// they reach `splitInsertsMinimum` and the stream is not primed (the second half's history
     /// is the first half's end only: it would lose the primed bytes).
+    /// `insertsAligned`: the inserts are kept word-aligned (`InsertsAlignment`), so their coding
+    /// is `InsertsCoding.wordAligned` from the start and no frame is held for a trial.
     init(
         settings: [LZMA2Settings], insertsPreset: UnsafeRawBufferPointer? = nil, splitInserts: Int? = nil,
         insertsAligned: Bool = false
@@ -140,10 +139,12 @@ final class PatchFrameWriter {
         for setting in settings { encoders.append(try LZMA2StreamEncoder(setting)) }
         self.settings = settings
         self.insertsPreset = insertsPreset
-        self.insertsAligned = insertsAligned
         self.splitInserts =
             insertsPreset == nil ? splitInserts.flatMap { $0 >= Self.splitInsertsMinimum ? $0 : nil } : nil
         queues = settings.indices.map { DispatchQueue(label: "ota.delta.stream\($0)") }
+        // Aligned inserts have their coding already: the filter's trial chose alignment because
+        // the padded bytes compressed smaller with it. Nothing is held.
+        if insertsAligned && !settings.isEmpty { try adopt(.wordAligned) }
     }
 
     deinit { for frame in inFlight { frame.wait() } }
@@ -214,18 +215,22 @@ final class PatchFrameWriter {
         for frame in held where sample.count < InsertsCoding.sampleBytes {
             sample += frame[inserts].prefix(InsertsCoding.sampleBytes - sample.count)
         }
-        let coding = try InsertsCoding.choose(
-            sample, dictionaryLimit: settings[inserts].dictionarySize, aligned: insertsAligned)
-        let chosen = coding.applied(to: settings[inserts])
-        if chosen != settings[inserts] || insertsPreset != nil {
-            encoders[inserts] = try LZMA2StreamEncoder(chosen, presetDictionary: insertsPreset)
-        }
-        insertsCoding = coding
+        try adopt(try InsertsCoding.choose(sample, dictionaryLimit: settings[inserts].dictionarySize))
         let frames = held
         held = []
         heldBytes = 0
         heldInserts = 0
         for raw in frames { try compress(raw, sink: sink) }
+    }
+
+    /// Sets the inserts' coding (a new inserts encoder when it differs from `settings`').
+    private func adopt(_ coding: InsertsCoding) throws(OTAError) {
+        let inserts = PatchStream.inserts.rawValue
+        let chosen = coding.applied(to: settings[inserts])
+        if chosen != settings[inserts] || insertsPreset != nil {
+            encoders[inserts] = try LZMA2StreamEncoder(chosen, presetDictionary: insertsPreset)
+        }
+        insertsCoding = coding
     }
 
     private func compress(_ raw: [[UInt8]], sink: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {

@@ -813,7 +813,7 @@ public final class DeltaDecoder {
             if header.operandsSplit { return try runSplitInsert(Int(length), frame: &frame) }
             if header.insertsAligned { try skipAlignment(length: Int(length), frame: &frame) }
             guard length <= Int64(frame.inserts.count - frame.insertsCursor) else {
-                throw OTAError(.deltaMalformed, "INSERT of \(length) bytes runs past its frame's inserted bytes")
+                throw InsertsOperands.missing(written)
             }
             try reserve(Int(length))
             (out.baseAddress! + outCount).update(
@@ -853,7 +853,7 @@ public final class DeltaDecoder {
     private func skipAlignment(length: Int, frame: inout FrameStreams) throws(OTAError) {
         let padding = InsertsAlignment.padding(offset: written, streamPosition: insertsStreamPosition)
         guard padding <= frame.inserts.count - frame.insertsCursor else {
-            throw OTAError(.deltaMalformed, "INSERT at output offset \(written) runs past its frame's inserted bytes")
+            throw InsertsOperands.missing(written)
         }
         for k in 0..<padding where frame.inserts[frame.insertsCursor + k] != 0 {
             throw OTAError(
@@ -869,7 +869,7 @@ public final class DeltaDecoder {
     private func runSplitInsert(_ length: Int, frame: inout FrameStreams) throws(OTAError) {
         let available = frame.inserts.count - frame.insertsCursor
         guard available > 0 else {
-            throw OTAError(.deltaMalformed, "INSERT at output offset \(written) runs past its frame's inserted bytes")
+            throw InsertsOperands.missing(written)
         }
         try reserve(length)
         frame.insertsCursor += try InsertsOperands.join(

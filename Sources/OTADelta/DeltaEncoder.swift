@@ -153,39 +153,33 @@ struct DeltaEncoder {
         }
         // A trial decides whether the filter pays: on the first inserted bytes when every op is
         // known (the transform's matching), else (the ops stream out) on the new image's start.
-        var insertsFilter = ELFLayout.architecture(of: new)
-        var operandsSplit = false
-        var aligned = false
-        if let architecture = insertsFilter, options.filterInserts || options.alignInserts {
+        // The same trial chooses the inserts' literal coding when it saw the inserted bytes
+        // (or aligned them), else the writer chooses it from its first frames.
+        var bodyCoding = DeltaPatchHeader.BodyCoding.plain
+        var insertsCoding: InsertsCoding?
+        if let architecture = ELFLayout.architecture(of: new), options.filterInserts || options.alignInserts {
             let ops = analysis != nil ? allOps : [.insert(length: min(new.count, InsertsFilter.sampleBytes))]
             let choice = try InsertsFilter.trial(
                 architecture, ops: ops, new: new, filter: options.filterInserts, splitOperands: options.splitOperands,
-                align: options.alignInserts)
-            switch choice.verdict {
-            case .plain: insertsFilter = nil
-            case .filtered: break
-            case .operandsSplit: operandsSplit = true
-            }
-            aligned = choice.aligned
-        } else {
-            insertsFilter = nil
+                align: options.alignInserts, dictionaryLimit: options.dictionarySize)
+            bodyCoding = choice.bodyCoding(architecture)
+            if analysis != nil || choice.aligned { insertsCoding = choice.coding }
         }
         let settings = streamSettings(
             newSize: new.count, insertedBytes: insertedBytes, primedBytes: prime.map { Int($0.length) } ?? 0,
-            operandsSplit: operandsSplit)
+            operandsSplit: bodyCoding.operandsSplit)
         let preset = prime.map {
             UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: old[Int($0.start)..<Int($0.start + $0.length)]))
         }
         let writer = try PatchFrameWriter(
             settings: settings, insertsPreset: preset,
-            splitInserts: options.parallelInserts ? insertedBytes : nil, insertsAligned: aligned)
+            splitInserts: options.parallelInserts ? insertedBytes : nil, insertsCoding: insertsCoding)
         if let prime { try sink(prime.encoded()) }
         var stream = OpStreamWriter(old: old, new: new, writer: writer)
         stream.prediction = prediction
         stream.maskedMatching = analysis != nil
-        stream.insertsFilter = insertsFilter
-        stream.operandsSplit = operandsSplit
-        stream.alignedInserts = aligned ? Int64(prime?.length ?? 0) : nil
+        stream.bodyCoding = bodyCoding
+        stream.primedInserts = Int64(prime?.length ?? 0)
         var written = 0
         // With the transform, matching is over when the ops are written: the images are read
         // only around the writer's position, so they are dropped from memory every MiB (the
@@ -213,9 +207,7 @@ struct DeltaEncoder {
             hashAlgorithm: options.hashAlgorithm, oldSize: UInt64(old.count), newSize: UInt64(new.count),
             bodySize: writer.totalRawBytes, dictionarySizes: settings.prefix(4).map(\.dictionarySize),
             oldHash: oldHash!, newHash: newHash!)
-        header.insertsFilter = insertsFilter
-        header.operandsSplit = operandsSplit
-        header.insertsAligned = aligned
+        header.bodyCoding = bodyCoding
         header.insertsPrimed = prime != nil
         if transform != nil {
             header.version =

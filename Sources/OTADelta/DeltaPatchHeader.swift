@@ -16,21 +16,45 @@ public struct DeltaPatchHeader: Sendable, Equatable {
     /// The transform block's LZMA2 dictionary, as a power of two: 4 KiB...1 MiB.
     static let transformDictionaryExponents: ClosedRange<UInt8> = 12...20
     public static let byteCount = 108
-    /// `compression` value for a body of four raw LZMA2 streams interleaved in frames.
-    static let compressionFramedLZMA2: UInt8 = 2
-    /// `compression` values for the same body with inserted code's relative fields made
-    /// absolute by their new-image offset (`InsertsFilter`): AArch64 BL and ADRP words (3),
-    /// x86-64 branches and RIP-relative operands (4).
-    static let compressionFilteredAArch64: UInt8 = 3
-    static let compressionFilteredX86: UInt8 = 4
-    /// `compression` value for five streams: as 4, with the inserted x86-64 operands in a
-    /// stream of their own (`InsertsOperands`).
-    static let compressionSplitX86: UInt8 = 5
+    /// How a body codes the inserted bytes: the header's `compression` value without the primed
+    /// flag (docs/FORMAT.md, "Delta patch"). Only the codings that exist can be named: aligned
+    /// inserts go with 2 and 3 only, the operands' own stream with x86-64 only.
+    public enum BodyCoding: UInt8, Sendable, CaseIterable {
+        /// Four raw LZMA2 streams interleaved in frames, the inserted bytes as they are.
+        case plain = 0x02
+        /// Inserted code's relative fields made absolute by their new-image offset
+        /// (`InsertsFilter`): AArch64 BL and ADRP words.
+        case filteredAArch64 = 0x03
+        /// The same for x86-64 branches and RIP-relative operands.
+        case filteredX86 = 0x04
+        /// Five streams: as `filteredX86`, with the inserted operands in a stream of their own
+        /// (`InsertsOperands`).
+        case operandsSplitX86 = 0x05
+        /// `plain` and `filteredAArch64` with each INSERT's bytes preceded in the inserts stream by
+        /// the zero bytes that keep them word-aligned (`InsertsAlignment`): the 0x20 bit.
+        case plainAligned = 0x22
+        case filteredAArch64Aligned = 0x23
+
+        /// The instruction set whose relative fields the inserted bytes hold absolute, if any.
+        public var insertsFilter: ReferenceArchitecture? {
+            switch self {
+            case .plain, .plainAligned: nil
+            case .filteredAArch64, .filteredAArch64Aligned: .aarch64
+            case .filteredX86, .operandsSplitX86: .x86_64
+            }
+        }
+
+        /// The inserted x86-64 operands travel in a fifth stream.
+        public var operandsSplit: Bool { self == .operandsSplitX86 }
+
+        /// The inserts stream keeps inserted bytes word-aligned with zero padding.
+        public var insertsAligned: Bool { rawValue & DeltaPatchHeader.compressionAlignedFlag != 0 }
+    }
+
     /// Added to the `compression` value when the inserts stream's dictionary starts primed with
     /// old-image bytes (an `InsertsPrime` block before the first frame).
     static let compressionPrimedFlag: UInt8 = 0x10
-    /// Added to the `compression` value (2 or 3 only) when each INSERT's bytes are preceded in the
-    /// inserts stream by the zero bytes that keep them word-aligned (`InsertsAlignment`).
+    /// The bit of the `compression` value that marks aligned inserts (`BodyCoding`).
     static let compressionAlignedFlag: UInt8 = 0x20
     /// The streams never need more than 24 bytes per output byte (a 1-byte ADD: code, two
     /// 10-byte varints, a run token and the byte); 32 leaves room, and a larger declared body is
@@ -50,19 +74,18 @@ public struct DeltaPatchHeader: Sendable, Equatable {
     public var dictionarySizes: [UInt32]
     public var oldHash: Digest
     public var newHash: Digest
-    /// The inserted bytes' relative fields are absolute for this instruction set (body
-    /// compression 3 or 4): the decoder makes them relative again by their new-image offset
-    /// (`InsertsFilter`); nil: body compression 2.
-    public var insertsFilter: ReferenceArchitecture?
+    /// How the body codes the inserted bytes.
+    public var bodyCoding = BodyCoding.plain
     /// The inserts stream's LZMA2 dictionary starts with old-image bytes, named by an
     /// `InsertsPrime` block right before the first frame (the `compression` value's 0x10 bit).
     public var insertsPrimed = false
-    /// The inserted x86-64 operands travel in a fifth stream (body compression 5, with
-    /// `insertsFilter` x86-64).
-    public var operandsSplit = false
-    /// The inserts stream keeps inserted bytes word-aligned with zero padding (the
-    /// `compression` value's 0x20 bit, with body compression 2 or 3).
-    public var insertsAligned = false
+
+    /// `bodyCoding`'s filter of the inserted bytes (`InsertsFilter`), if any.
+    public var insertsFilter: ReferenceArchitecture? { bodyCoding.insertsFilter }
+    /// `bodyCoding` carries the inserted operands in a fifth stream.
+    public var operandsSplit: Bool { bodyCoding.operandsSplit }
+    /// `bodyCoding` keeps the inserted bytes word-aligned.
+    public var insertsAligned: Bool { bodyCoding.insertsAligned }
 
     /// Streams in each frame: four, five with the operands split out.
     public var streamCount: Int { PatchStream.count(operandsSplit: operandsSplit) }
@@ -96,15 +119,7 @@ public struct DeltaPatchHeader: Sendable, Equatable {
         var out = Self.magic
         out.appendLittleEndian(version)
         out.append(Self.code(for: hashAlgorithm))
-        let primed =
-            (insertsPrimed ? Self.compressionPrimedFlag : 0) | (insertsAligned ? Self.compressionAlignedFlag : 0)
-        precondition(!operandsSplit || insertsFilter == .x86_64, "operands are split from x86-64 code only")
-        precondition(!insertsAligned || insertsFilter != .x86_64, "aligned inserts with body compression 2 or 3 only")
-        switch insertsFilter {
-        case nil: out.append(Self.compressionFramedLZMA2 | primed)
-        case .aarch64: out.append(Self.compressionFilteredAArch64 | primed)
-        case .x86_64: out.append((operandsSplit ? Self.compressionSplitX86 : Self.compressionFilteredX86) | primed)
-        }
+        out.append(bodyCoding.rawValue | (insertsPrimed ? Self.compressionPrimedFlag : 0))
         for size in dictionarySizes {
             guard size.nonzeroBitCount == 1, Self.dictionaryExponents.contains(UInt8(size.trailingZeroBitCount)) else {
                 throw OTAError(.deltaDictionary, "a patch stream dictionary must be a power of two, 4 KiB...256 MiB")
@@ -141,20 +156,15 @@ public struct DeltaPatchHeader: Sendable, Equatable {
         guard let algorithm = algorithm(for: bytes[10]) else {
             throw OTAError(.deltaHeaderInvalid, "unknown hash algorithm code \(bytes[10]) in delta patch header")
         }
-        let insertsFilter: ReferenceArchitecture?
-        let flags = compressionPrimedFlag | compressionAlignedFlag
-        switch bytes[11] & ~flags {
-        case compressionFramedLZMA2: insertsFilter = nil
-        case compressionFilteredAArch64: insertsFilter = .aarch64
-        case compressionFilteredX86, compressionSplitX86: insertsFilter = .x86_64
-        default:
+        guard let bodyCoding = BodyCoding(rawValue: bytes[11] & ~compressionPrimedFlag) else {
+            let unaligned = bytes[11] & ~(compressionPrimedFlag | compressionAlignedFlag)
+            guard bytes[11] & compressionAlignedFlag == 0 || BodyCoding(rawValue: unaligned) == nil else {
+                throw OTAError(
+                    .deltaHeaderInvalid,
+                    "body compression code \(bytes[11]) in delta patch header: aligned inserts go with codes 2 and 3 only"
+                )
+            }
             throw OTAError(.deltaHeaderInvalid, "unknown body compression code \(bytes[11]) in delta patch header")
-        }
-        let aligned = bytes[11] & compressionAlignedFlag != 0
-        guard !aligned || insertsFilter != .x86_64 else {
-            throw OTAError(
-                .deltaHeaderInvalid,
-                "body compression code \(bytes[11]) in delta patch header: aligned inserts go with codes 2 and 3 only")
         }
         var dictionarySizes: [UInt32] = []
         for exponent in bytes[12..<16] {
@@ -180,10 +190,8 @@ public struct DeltaPatchHeader: Sendable, Equatable {
             dictionarySizes: dictionarySizes, oldHash: Digest(algorithm: algorithm, bytes: Array(bytes[40..<72])),
             newHash: Digest(algorithm: algorithm, bytes: Array(bytes[72..<104])))
         header.version = version
-        header.insertsFilter = insertsFilter
+        header.bodyCoding = bodyCoding
         header.insertsPrimed = bytes[11] & compressionPrimedFlag != 0
-        header.operandsSplit = bytes[11] & ~flags == compressionSplitX86
-        header.insertsAligned = aligned
         return header
     }
 

@@ -139,28 +139,43 @@ enum InsertsFilter {
         case operandsSplit
     }
 
-    /// The trial's choice: the coding, and whether the inserts stream keeps the inserted bytes
-    /// word-aligned (`InsertsAlignment`).
+    /// The trial's choice: the body coding, whether the inserts stream keeps the inserted bytes
+    /// word-aligned (`InsertsAlignment`), and the inserts stream's literal coding.
     struct Choice: Equatable {
         var verdict: Verdict
         var aligned = false
+        var coding = InsertsCoding.lowContext
+
+        /// The patch's body coding for this choice on `architecture`'s code.
+        func bodyCoding(_ architecture: ReferenceArchitecture) -> DeltaPatchHeader.BodyCoding {
+            switch (verdict, architecture) {
+            case (.plain, _): aligned ? .plainAligned : .plain
+            case (.filtered, .aarch64): aligned ? .filteredAArch64Aligned : .filteredAArch64
+            case (.filtered, .x86_64): .filteredX86
+            case (.operandsSplit, _): .operandsSplitX86
+            }
+        }
     }
 
-    /// The coding of the inserted bytes of `ops` (in new order over `new`) as `architecture`:
-    /// of plain, filtered (with `filter`) and, for x86-64 with `splitOperands`, filtered with the
-    /// operands split out, the one whose first `sampleBytes` compress smallest at the inserts
-    /// coding trial's preset (each trial on its own thread), where the other two must be at
-    /// least `minimumGainPercent` below plain; plain when nothing is inserted. For AArch64 with
-    /// `align`, the chosen bytes are also tried word-aligned with `InsertsCoding.wordAligned`,
-    /// and kept aligned when that is smaller.
+    /// The coding of the inserted bytes of `ops` (in new order over `new`) as `architecture`,
+    /// from their first `sampleBytes` compressed at the inserts coding trial's preset with a
+    /// dictionary of at most `dictionaryLimit`, each compression on its own thread, in two steps:
+    /// 1. Of plain, filtered (with `filter`) and, for x86-64 with `splitOperands`, filtered with
+    ///    the operands split out, each with xz's default literal coding, the smallest wins, where
+    ///    the other two must be at least `minimumGainPercent` below plain.
+    /// 2. The chosen bytes with `InsertsCoding.lowContext` too, which is kept unless the default
+    ///    is smaller (`InsertsCoding.choose`'s rule); and, for AArch64 with `align`, word-aligned
+    ///    with `InsertsCoding.wordAligned`, kept when smaller than both.
+    /// Plain, `lowContext`, when nothing is inserted.
     static func trial(
         _ architecture: ReferenceArchitecture, ops: [DeltaOperation], new: UnsafeBufferPointer<UInt8>,
-        filter: Bool = true, splitOperands: Bool = true, align: Bool = true
+        filter: Bool = true, splitOperands: Bool = true, align: Bool = true, dictionaryLimit: UInt32 = 8 << 20
     ) throws(OTAError) -> Choice {
         let splits = filter && splitOperands && architecture == .x86_64
         let alignable = align && architecture == .aarch64
         let sample = trialSample(architecture, ops: ops, new: new, splitOperands: splits, aligned: alignable)
         guard !sample.plain.isEmpty else { return Choice(verdict: .plain) }
+        let dictionary = InsertsCoding.dictionary(for: sample.plain.count, limit: dictionaryLimit)
         var trials: [(bytes: [UInt8], coding: InsertsCoding)] = [(sample.plain, .xzDefault)]
         func add(_ bytes: [UInt8], _ coding: InsertsCoding) -> Int {
             trials.append((bytes, coding))
@@ -168,25 +183,38 @@ enum InsertsFilter {
         }
         let filtered = filter ? add(sample.filtered, .xzDefault) : nil
         let split = sample.split.map { (add($0.main, .xzDefault), add($0.operands, InsertsCoding.operands)) }
-        let alignedPlain = sample.aligned.map { add($0.plain, .wordAligned) }
-        let alignedFiltered = filter ? sample.aligned.map { add($0.filtered, .wordAligned) } : nil
-        let sizes = try InsertsCoding.trialSizes(
-            trials, dictionarySize: InsertsCoding.dictionary(for: sample.plain.count))
-        // Each coding must gain `minimumGainPercent` on the plain bytes; the smallest wins.
+        let sizes = try InsertsCoding.trialSizes(trials, dictionarySize: dictionary)
+        // Step 1: each coding must gain `minimumGainPercent` on the plain bytes; the smallest wins.
         let bar = sizes[0] * (100 - minimumGainPercent)
-        var choice = Choice(verdict: .plain)
+        var verdict = Verdict.plain
         var best = sizes[0]
         if let filtered, sizes[filtered] * 100 < bar {
-            choice.verdict = .filtered
+            verdict = .filtered
             best = sizes[filtered]
         }
         if let (main, operands) = split, (sizes[main] + sizes[operands]) * 100 < bar,
             sizes[main] + sizes[operands] < best
         {
-            choice.verdict = .operandsSplit
+            verdict = .operandsSplit
         }
-        let aligned = choice.verdict == .filtered ? alignedFiltered : alignedPlain
-        if let aligned, sizes[aligned] < best { choice.aligned = true }
+        // Step 2: the literal coding of the bytes the inserts stream will hold.
+        let stream: (bytes: [UInt8], defaultSize: Int) =
+            switch verdict {
+            case .plain: (sample.plain, sizes[0])
+            case .filtered: (sample.filtered, sizes[filtered!])
+            case .operandsSplit: (sample.split!.main, sizes[split!.0])
+            }
+        var codings: [(bytes: [UInt8], coding: InsertsCoding)] = [(stream.bytes, .lowContext)]
+        if let aligned = sample.aligned {
+            codings.append((verdict == .filtered ? aligned.filtered : aligned.plain, .wordAligned))
+        }
+        let codingSizes = try InsertsCoding.trialSizes(codings, dictionarySize: dictionary)
+        var choice = Choice(verdict: verdict)
+        if stream.defaultSize < codingSizes[0] { choice.coding = .xzDefault }
+        if codingSizes.count > 1, codingSizes[1] < min(stream.defaultSize, codingSizes[0]) {
+            choice.aligned = true
+            choice.coding = .wordAligned
+        }
         return choice
     }
 

@@ -129,7 +129,9 @@ enum InsertsOperands {
         }
     }
 
-    private static func missing(_ at: Int64) -> OTAError {
+    /// The error for an INSERT whose bytes (or padding, or opcodes) at output offset `at` are
+    /// missing from its frame's inserts stream; every decoder path uses this one.
+    static func missing(_ at: Int64) -> OTAError {
         OTAError(.deltaMalformed, "INSERT at output offset \(at) runs past its frame's inserted bytes")
     }
 }
@@ -164,9 +166,9 @@ struct FrameOperands {
 /// Decoder side: cursors into the three sections of one frame's decoded operands stream.
 struct FrameOperandsReader {
     private let bytes: UnsafeBufferPointer<UInt8>
-    /// Next byte and end of each kind's section.
-    private var cursors: (Int, Int, Int) = (0, 0, 0)
-    private var ends: (Int, Int, Int) = (0, 0, 0)
+    /// Next byte and end of each kind's section, by `Kind.rawValue`.
+    private var cursors: InlineArray<3, Int> = [0, 0, 0]
+    private var ends: InlineArray<3, Int> = [0, 0, 0]
 
     /// A frame's operands stream; `readCounts` must come before the first `next`.
     init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
@@ -201,31 +203,21 @@ struct FrameOperandsReader {
         }
         let jumps = offset + 4 * Int(counts[0])
         let data = jumps + 4 * Int(counts[1])
-        cursors = (offset, jumps, data)
-        ends = (jumps, data, bytes.count)
+        cursors = [offset, jumps, data]
+        ends = [jumps, data, bytes.count]
     }
 
     /// Operand bytes no INSERT has read.
-    var left: Int { ends.0 - cursors.0 + ends.1 - cursors.1 + ends.2 - cursors.2 }
+    var left: Int { ends[0] - cursors[0] + ends[1] - cursors[1] + ends[2] - cursors[2] }
 
     /// The next stored operand of `kind`, for the operand at output offset `at`.
     @inline(__always)
     mutating func next(_ kind: InsertsOperands.Kind, at: Int64) throws(OTAError) -> UInt32 {
-        let cursor: Int
-        let end: Int
-        switch kind {
-        case .call: (cursor, end) = (cursors.0, ends.0)
-        case .jump: (cursor, end) = (cursors.1, ends.1)
-        case .data: (cursor, end) = (cursors.2, ends.2)
-        }
-        guard end - cursor >= 4 else {
+        let cursor = cursors[kind.rawValue]
+        guard ends[kind.rawValue] - cursor >= 4 else {
             throw OTAError(.deltaMalformed, "no \(kind) operand left in its frame for output offset \(at)")
         }
-        switch kind {
-        case .call: cursors.0 += 4
-        case .jump: cursors.1 += 4
-        case .data: cursors.2 += 4
-        }
+        cursors[kind.rawValue] = cursor + 4
         return UInt32(bigEndian: UnsafeRawPointer(bytes.baseAddress! + cursor).loadUnaligned(as: UInt32.self))
     }
 }

@@ -23,16 +23,13 @@ struct OpStreamWriter {
     /// The ops were matched on images with reference fields cleared: a COPY may then be equal
     /// only masked, and is written as an ADD (with or without prediction).
     var maskedMatching = false
-    /// Inserted code's relative fields are written absolute for this instruction set
-    /// (`InsertsFilter`, body coding 3 or 4; 5 with `operandsSplit`).
-    var insertsFilter: ReferenceArchitecture?
-    /// With the x86-64 filter: the operands go to the operands stream (`InsertsOperands`, body
-    /// coding 5); the writer must have five streams.
-    var operandsSplit = false
-    /// Each INSERT's bytes are preceded by the zeros that keep them word-aligned in the inserts
-    /// stream (`InsertsAlignment`, body coding bit 0x20): the stream position they are counted
-    /// from, the primed old bytes; nil without alignment.
-    var alignedInserts: Int64?
+    /// How the inserted bytes are written (`DeltaPatchHeader.BodyCoding`): as they are, filtered
+    /// (`InsertsFilter`), with their operands in the operands stream (`InsertsOperands`; the
+    /// writer must have five streams), and word-aligned (`InsertsAlignment`).
+    var bodyCoding = DeltaPatchHeader.BodyCoding.plain
+    /// Primed old bytes the inserts stream's positions start from (`InsertsPrime`), which the
+    /// alignment counts.
+    var primedInserts: Int64 = 0
     /// Bytes written to the inserts stream so far, padding included.
     private var insertsStreamBytes: Int64 = 0
     /// An INSERT's bytes as filtered, reused from op to op.
@@ -97,30 +94,13 @@ struct OpStreamWriter {
                 let piece = min(length - done, PatchFrame.maxOpLength)
                 writer.append(.control, DeltaOperation.insertCode)
                 writer.appendVarint(.control, UInt64(piece))
-                if let primed = alignedInserts {
+                if bodyCoding.insertsAligned {
                     let padding = InsertsAlignment.padding(
-                        offset: Int64(newPosition), streamPosition: primed + insertsStreamBytes)
+                        offset: Int64(newPosition), streamPosition: primedInserts + insertsStreamBytes)
                     for _ in 0..<padding { writer.append(.inserts, 0) }
                     insertsStreamBytes += Int64(padding + piece)
                 }
-                if operandsSplit {
-                    filtered.removeAll(keepingCapacity: true)
-                    let writer = writer
-                    InsertsOperands.split(
-                        new.baseAddress! + newPosition, count: piece, offset: Int64(newPosition), main: &filtered
-                    ) { writer.appendOperand($0, $1) }
-                    filtered.withUnsafeBufferPointer { writer.append(.inserts, $0) }
-                } else if let insertsFilter {
-                    filtered.removeAll(keepingCapacity: true)
-                    filtered.append(contentsOf: new[newPosition..<(newPosition + piece)])
-                    filtered.withUnsafeMutableBufferPointer {
-                        InsertsFilter.apply(
-                            insertsFilter, $0.baseAddress!, count: piece, offset: Int64(newPosition), encode: true)
-                    }
-                    filtered.withUnsafeBufferPointer { writer.append(.inserts, $0) }
-                } else {
-                    writer.append(.inserts, UnsafeBufferPointer(rebasing: new[newPosition..<(newPosition + piece)]))
-                }
+                appendInserted(count: piece)
                 newPosition += piece
                 done += piece
                 statistics.operations += 1
@@ -128,6 +108,28 @@ struct OpStreamWriter {
             }
             statistics.insertBytes += Int64(length)
         }
+    }
+
+    /// The `count` new bytes at `newPosition` of an INSERT to the inserts stream: as they are,
+    /// filtered (`InsertsFilter`) or with their operands sent to the operands stream
+    /// (`InsertsOperands.split`), as `bodyCoding` says.
+    private mutating func appendInserted(count: Int) {
+        let bytes = UnsafeBufferPointer(rebasing: new[newPosition..<(newPosition + count)])
+        guard let insertsFilter = bodyCoding.insertsFilter else { return writer.append(.inserts, bytes) }
+        filtered.removeAll(keepingCapacity: true)
+        if bodyCoding.operandsSplit {
+            let writer = writer
+            InsertsOperands.split(bytes.baseAddress!, count: count, offset: Int64(newPosition), main: &filtered) {
+                writer.appendOperand($0, $1)
+            }
+        } else {
+            filtered.append(contentsOf: bytes)
+            filtered.withUnsafeMutableBufferPointer {
+                InsertsFilter.apply(
+                    insertsFilter, $0.baseAddress!, count: count, offset: Int64(newPosition), encode: true)
+            }
+        }
+        filtered.withUnsafeBufferPointer { writer.append(.inserts, $0) }
     }
 
     private func endFrameIfFull(_ sink: ([UInt8]) throws(OTAError) -> Void) throws(OTAError) {

@@ -129,11 +129,12 @@ final class PatchFrameWriter {
     /// `splitInserts`: the patch's inserted bytes, to compress them in two halves at once when
     /// they reach `splitInsertsMinimum` and the stream is not primed (the second half's history
     /// is the first half's end only: it would lose the primed bytes).
-    /// `insertsAligned`: the inserts are kept word-aligned (`InsertsAlignment`), so their coding
-    /// is `InsertsCoding.wordAligned` from the start and no frame is held for a trial.
+    /// `insertsCoding`: the inserts' coding when it is known before the first frame (the
+    /// inserts filter's trial, `InsertsFilter.trial`); nil to choose it here from the first
+    /// frames, which are held until then.
     init(
         settings: [LZMA2Settings], insertsPreset: UnsafeRawBufferPointer? = nil, splitInserts: Int? = nil,
-        insertsAligned: Bool = false
+        insertsCoding: InsertsCoding? = nil
     ) throws(OTAError) {
         precondition(settings.isEmpty || settings.count == 4 || settings.count == 5, "four or five streams")
         for setting in settings { encoders.append(try LZMA2StreamEncoder(setting)) }
@@ -142,9 +143,7 @@ final class PatchFrameWriter {
         self.splitInserts =
             insertsPreset == nil ? splitInserts.flatMap { $0 >= Self.splitInsertsMinimum ? $0 : nil } : nil
         queues = settings.indices.map { DispatchQueue(label: "ota.delta.stream\($0)") }
-        // Aligned inserts have their coding already: the filter's trial chose alignment because
-        // the padded bytes compressed smaller with it. Nothing is held.
-        if insertsAligned && !settings.isEmpty { try adopt(.wordAligned) }
+        if let insertsCoding, !settings.isEmpty { try adopt(insertsCoding) }
     }
 
     deinit { for frame in inFlight { frame.wait() } }

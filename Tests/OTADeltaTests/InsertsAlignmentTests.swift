@@ -75,7 +75,7 @@ import Testing
             hashAlgorithm: .sha256, oldSize: UInt64(old.count), newSize: UInt64(new.count),
             bodySize: UInt64(control.count + inserts.count), dictionarySizes: AdversarialPatchTests.dictionaries,
             oldHash: try Hasher.hash(.sha256, old), newHash: try Hasher.hash(.sha256, new))
-        header.insertsAligned = true
+        header.bodyCoding = .plainAligned
         let streams = AdversarialPatchTests.Streams(control: control, inserts: inserts)
         return try header.encoded() + AdversarialPatchTests.frame(streams)
     }

@@ -91,6 +91,25 @@ import Testing
         #expect(try Self.insertsProperties(patch) == (recordsFirst ? 3 + 9 * 5 * 2 : 1))
     }
 
+    /// With every op known (the transform's matching), the filter's trial chooses the literal
+    /// coding of the bytes the inserts stream will hold, by `choose`'s rule, and no frame is held.
+    @Test func `the inserts filter's trial chooses the literal coding by the same rule`() throws {
+        for architecture in [ReferenceArchitecture.x86_64, .aarch64] {
+            for (bytes, expected) in [
+                (Self.records(60_000, seed: 1), InsertsCoding.xzDefault), (Self.letters(300_000, seed: 2), .lowContext),
+            ] {
+                let choice = try bytes.withUnsafeBufferPointer {
+                    try InsertsFilter.trial(architecture, ops: [.insert(length: bytes.count)], new: $0, align: false)
+                }
+                #expect(choice.verdict == .plain && !choice.aligned)
+                #expect(choice.coding == expected, "\(architecture)")
+                #expect(try Self.choose(bytes) == expected)
+            }
+        }
+        let none = try [UInt8]().withUnsafeBufferPointer { try InsertsFilter.trial(.x86_64, ops: [], new: $0) }
+        #expect(none == InsertsFilter.Choice(verdict: .plain, coding: .lowContext))
+    }
+
     @Test func `with few inserted bytes the choice is made once enough frames are held`() throws {
         // 9 MiB of ADDs whose every byte differs fill more than `holdBytes` of frames before the
         // first inserted byte: the choice is made with nothing inserted (lc 1 / pb 0), though

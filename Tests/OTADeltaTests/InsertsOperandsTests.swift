@@ -209,8 +209,7 @@ import Testing
             hashAlgorithm: .sha256, oldSize: UInt64(old.count), newSize: UInt64(new.count),
             bodySize: UInt64(streams.reduce(0) { $0 + $1.count }), dictionarySizes: dictionaries,
             oldHash: try Hasher.hash(.sha256, old), newHash: try Hasher.hash(.sha256, new))
-        header.insertsFilter = .x86_64
-        header.operandsSplit = true
+        header.bodyCoding = .operandsSplitX86
         var pieces: [[UInt8]] = []
         for (index, bytes) in streams.enumerated() {
             var piece: [UInt8] = []
@@ -322,11 +321,11 @@ import Testing
         }
         let ops: [DeltaOperation] = [.insert(length: code.count)]
         let verdict = try code.withUnsafeBufferPointer { try InsertsFilter.trial(.x86_64, ops: ops, new: $0) }
-        #expect(verdict == InsertsFilter.Choice(verdict: .operandsSplit))
+        #expect(verdict.verdict == .operandsSplit)
         let without = try code.withUnsafeBufferPointer {
             try InsertsFilter.trial(.x86_64, ops: ops, new: $0, splitOperands: false)
         }
-        #expect(without == InsertsFilter.Choice(verdict: .plain))
+        #expect(without.verdict == .plain)
     }
 
     @Test func `a body coding that does not match the frames is refused, never misread`() throws {

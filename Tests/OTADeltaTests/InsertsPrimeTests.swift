@@ -87,7 +87,7 @@ import Testing
     @Test func `a primed patch rebuilds the new image and is smaller`() throws {
         let header = try DeltaPatchHeader.decode(Self.patch)
         #expect(header.insertsPrimed)
-        #expect(Self.patch[11] == DeltaPatchHeader.compressionFramedLZMA2 | DeltaPatchHeader.compressionPrimedFlag)
+        #expect(Self.patch[11] == DeltaPatchHeader.BodyCoding.plain.rawValue | DeltaPatchHeader.compressionPrimedFlag)
         #expect(AdversarialPatchTests.code(Self.patch, old: Self.old) == nil)
         #expect(try Delta.apply(old: Self.old, patch: Self.patch) == Self.new)
         let plain = try Self.primed(false)

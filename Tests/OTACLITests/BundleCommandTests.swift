@@ -84,6 +84,11 @@ struct BundleCommandTests {
     /// Builds a bundle whose infotainment image is a delta from the images in `directory` with
     /// `bundle build` and `flags`; the header of its patch.
     func deltaHeader(_ directory: String, flags: [String]) throws -> DeltaPatchHeader {
+        try DeltaPatchHeader.decode(try deltaPatch(directory, flags: flags, whole: false))
+    }
+
+    /// As `deltaHeader`: the patch, whole or (not `whole`) at least its header.
+    func deltaPatch(_ directory: String, flags: [String], whole: Bool = true) throws -> [UInt8] {
         let manifestPath = directory + "/delta.yaml"
         let text = try String(
             contentsOfFile: Self.repository + "/manifests/infotainment-full.yaml", encoding: .utf8
@@ -106,7 +111,7 @@ struct BundleCommandTests {
         while let stream = try reader.nextPayload() {
             guard stream.image.kind == .delta else { continue }
             let decoder = try PayloadDecoder(manifest: manifest, image: stream.image, contentKey: nil)
-            while patch.count < DeltaPatchHeader.byteCount {
+            while whole || patch.count < DeltaPatchHeader.byteCount {
                 let more = try stream.withNextChunk { (chunk, isLast) throws(OTAError) in
                     try decoder.decode(try decoder.open(chunk, isLast: isLast), isLast: isLast) { patch += $0 }
                 }
@@ -114,7 +119,7 @@ struct BundleCommandTests {
             }
             break
         }
-        return try DeltaPatchHeader.decode(patch)
+        return patch
     }
 
     /// An AArch64 ELF pair whose new version inserts five bytes, copies, then inserts BL and
@@ -175,6 +180,22 @@ struct BundleCommandTests {
         let header = try deltaHeader(directory, flags: flags)
         #expect(header.insertsPrimed == primed)
         #expect(header.operandsSplit == split && header.insertsFilter == .x86_64, "\(header)")
+    }
+
+    /// `--parallel-delta-inserts` reaches the encoder: a program that inserts 2 MiB or more gets
+    /// its inserts compressed in two halves (a different patch), which rebuilds the new image.
+    @Test func `bundle build hands --parallel-delta-inserts to the delta image's encoder`() throws {
+        let directory = try makeImages()
+        defer { CLIRunner.removeTemporaryDirectory(directory) }
+        // Two halves from 2 MiB of inserted bytes (`PatchFrameWriter.splitInsertsMinimum`).
+        let (old, new) = LoadableProgram.pair(inserting: (2 << 20) + 4096, seed: 98)
+        try Data(old).write(to: URL(fileURLWithPath: directory + "/images/ivi-rootfs-2.3.1.img"))
+        try Data(new).write(to: URL(fileURLWithPath: directory + "/images/ivi-rootfs-2.4.0.img"))
+        let one = try deltaPatch(directory, flags: [])
+        let two = try deltaPatch(directory, flags: ["--parallel-delta-inserts"])
+        // Compared as Bools: a failing comparison of megabytes prints them whole.
+        #expect(one != two ? true : false)
+        #expect(try Delta.apply(old: old, patch: two) == new ? true : false)
     }
 
     @Test func `a failed build leaves no output and no scratch files behind`() throws {

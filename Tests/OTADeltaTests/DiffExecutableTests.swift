@@ -3,6 +3,8 @@ import OTACore
 import OTATestSupport
 import Testing
 
+@testable import OTADelta
+
 /// `ota-diff`, the builder-side patch maker without Foundation, which `ota delta create` runs in
 /// its place: the options `ota delta create` takes are passed through to the same patch bytes,
 /// the same error codes and exit statuses, and none of the libraries it exists to leave out.
@@ -101,6 +103,33 @@ import Testing
         let (old, new) = InsertsAlignmentTests.pair(seed: 95, words: 20_000)
         try Self.expectCodings(
             "align", old: old, new: new, [([], 0x23), (["--no-align-inserts"], 3), (["--align-inserts"], 0x23)])
+    }
+
+    /// `--parallel-inserts`: a program that inserts 2 MiB or more gets its inserts compressed in
+    /// two halves from both commands (a different patch, the same one from each), which rebuilds
+    /// the new image.
+    @Test func `--parallel-inserts splits 2 MiB of inserts from both commands`() throws {
+        let directory = try Self.fixture("ota-diff-parallel")
+        let (old, new) = LoadableProgram.pair(inserting: PatchFrameWriter.splitInsertsMinimum + 4096, seed: 97)
+        let files = [directory.appending("p.old"), directory.appending("p.new")]
+        try Data(old).write(to: URL(fileURLWithPath: files[0]))
+        try Data(new).write(to: URL(fileURLWithPath: files[1]))
+        var patches: [[String]: [UInt8]] = [:]
+        for flags in [[], ["--parallel-inserts"]] {
+            #expect(try Self.diff(files + ["-o", directory.appending("lean")] + flags).status == 0)
+            let viaOTA = try CLIRunner.run(["delta", "create"] + files + ["-o", directory.appending("ref")] + flags)
+            #expect(viaOTA.status == 0, "\(viaOTA.stderr)")
+            let patch = try Self.bytes(directory.appending("lean"))
+            #expect(patch == (try Self.bytes(directory.appending("ref"))) ? true : false, "\(flags)")
+            patches[flags] = patch
+            let apply = try CLIRunner.run([
+                "delta", "apply", files[0], directory.appending("lean"), "-o", directory.appending("out"),
+            ])
+            #expect(apply.status == 0)
+            #expect(try Self.bytes(directory.appending("out")) == new ? true : false, "\(flags)")
+        }
+        // Compared as Bools: a failing comparison of megabytes prints them whole.
+        #expect(patches[[]] != patches[["--parallel-inserts"]] ? true : false)
     }
 
     /// Every refusal `ota delta create` gives, `ota-diff` gives with the same code and exit status,

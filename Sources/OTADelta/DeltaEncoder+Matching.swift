@@ -16,6 +16,21 @@ extension DeltaEncoder {
         results: PieceResults
     ) {
         let input = SharedMatchInput(plan: plan, minimumScores: minimumScores)
+        // The later scores' lists serve only an update that is mostly new code: once the block
+        // runs and the first list's covers copy more than half of the new image, it is not, and
+        // the pieces matched after that repeat the first list instead of selecting again.
+        var newSize = 0
+        var copiedAtStart = 0
+        for segment in plan.segments {
+            switch segment {
+            case .run(let run):
+                newSize += run.newEnd - run.newStart
+                copiedAtStart += run.newEnd - run.newStart
+            case .piece(let k): newSize += plan.pieces[k].end - plan.pieces[k].start
+            }
+        }
+        let copied = Atomic<Int>(copiedAtStart)
+        let half = newSize / 2
         for (w, range) in plan.windows.enumerated() {
             let inWindow = plan.pieces.indices.filter { plan.pieces[$0].window == w }
             guard !inWindow.isEmpty else { continue }
@@ -53,11 +68,20 @@ extension DeltaEncoder {
             DispatchQueue.concurrentPerform(iterations: members.count) { m in
                 let k = members[m]
                 let piece = input.plan.pieces[k]
-                let lists = CoverMatcher(index: shared.index, minimumScores: input.minimumScores)
+                let settled = copied.load(ordering: .relaxed) > half
+                let scores = settled ? Array(input.minimumScores.prefix(1)) : input.minimumScores
+                var lists = CoverMatcher(index: shared.index, minimumScores: scores)
                     .match(
                         from: piece.start, to: piece.end, seed: piece.seed - range.lowerBound, growSeed: piece.afterRun,
                         endSeed: piece.endSeed.map { $0 - range.lowerBound },
                         searched: searches?.covers(ofPiece: k))
+                var covered = 0
+                for op in lists[0] {
+                    if case .insert = op { continue }
+                    covered += op.length
+                }
+                copied.add(covered, ordering: .relaxed)
+                while lists.count < input.minimumScores.count { lists.append(lists[0]) }
                 results.publish(
                     k,
                     lists.map { found in

@@ -85,9 +85,14 @@ struct DeltaEncoder {
         let results = PieceResults(count: plan.pieces.count)
         // Primed, with every op awaited (the transform's matching), a second set of ops keeps
         // only the covers worth `newCodeCoverScore`; used when the update is mostly new code.
-        let prime = options.primeInserts ? Self.insertsPrime(oldSize: old.count, limit: options.dictionarySize) : nil
+        // Mostly new or not is known once every op is: until then both covers' lists are made
+        // (`matchPieces` stops the second once the first copies more than half).
+        let primeCandidate =
+            options.insertsPriming != .never
+            ? Self.insertsPrime(oldSize: old.count, limit: options.dictionarySize) : nil
+        var prime = options.insertsPriming == .always ? primeCandidate : nil
         let scores =
-            prime != nil && analysis != nil
+            primeCandidate != nil && analysis != nil
             ? [options.minimumCoverScore, Self.newCodeCoverScore] : [options.minimumCoverScore]
         let input = SharedMatchInput(plan: plan, minimumScores: scores)
         let matching = DispatchGroup()
@@ -115,7 +120,10 @@ struct DeltaEncoder {
             var lists = [[DeltaOperation]](repeating: [], count: scores.count)
             try Self.forEachJoinedOp(plan, results: results, alternatives: scores.count) { lists[$0].append($1) }
             allOps = lists[0]
-            if lists.count > 1 && Self.isMostlyNew(lists[0], newSize: new.count) { allOps = lists[1] }
+            if lists.count > 1 && Self.isMostlyNew(lists[0], newSize: new.count) {
+                allOps = lists[1]
+                prime = primeCandidate
+            }
             lists = []
             var pairs: [(old: Int, new: Int, length: Int)] = []
             var position = 0

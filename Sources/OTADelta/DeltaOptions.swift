@@ -54,15 +54,27 @@ public struct DeltaOptions: Sendable {
     /// tuning pairs (docs/PERFORMANCE.md, "Inserted AArch64 code kept word-aligned"); off,
     /// decoders older than the bit read the patch.
     public var alignInserts = true
-    /// Start the inserts stream's LZMA2 dictionary with old-image bytes (the 0x10 bit of the
-    /// body coding, `InsertsPrime`: the old image's first `dictionarySize` bytes, all of it when it
-    /// fits), so inserted bytes find matches in the old image that no op pays to copy; an update
-    /// that is mostly new code then keeps only covers worth `DeltaEncoder.newCodeCoverScore`.
-    /// Off by default: 2.5-8.5% smaller on the Rust tuning corpus, 0.04-3.2% on the other
-    /// tuning pairs, for up to ~4.7 s more diff time and up to ~90 MiB more diff memory (the
-    /// LZMA2 encoder's match finder over the primed bytes; docs/PERFORMANCE.md, "Inserts primed
-    /// with old bytes"); off, decoders without the bit read the patch.
-    public var primeInserts = false
+    /// When the inserts stream's LZMA2 dictionary starts with old-image bytes (the 0x10 bit of the
+    /// body coding, `InsertsPrime`: the old image's first `dictionarySize` bytes, all of it when
+    /// it fits), so inserted bytes find matches in the old image that no op pays to copy; an
+    /// update that is mostly new code then keeps only covers worth
+    /// `DeltaEncoder.newCodeCoverScore`.
+    public enum InsertsPriming: String, Sendable, CaseIterable {
+        /// Never: decoders without the bit read the patch.
+        case never
+        /// When every op is known first (the transform's matching) and at least half of the new
+        /// image is inserted (`DeltaEncoder.isMostlyNew`): 2.5-8.5% smaller on the Rust tuning
+        /// corpus, for more diff time and memory there (the LZMA2 encoder's match finder over
+        /// the primed bytes); updates that are mostly copied are not primed and cost nothing.
+        case mostlyNew
+        /// Always: also 0.04-3.2% smaller on updates that are mostly copied (the tuning
+        /// corpus's), for up to ~4.7 s more diff time and ~90 MiB more diff memory there
+        /// (docs/PERFORMANCE.md, "Inserts primed with old bytes").
+        case always
+    }
+
+    /// When the inserts are primed with old bytes.
+    public var insertsPriming = InsertsPriming.mostlyNew
     /// Compress the inserted bytes in two halves at once when every op is known first (the
     /// transform's matching), at least 2 MiB are inserted and the inserts are not primed
     /// (`PatchFrameWriter`). On the 10 Rust tuning pairs that insert that much: diff wall

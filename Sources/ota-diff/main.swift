@@ -23,7 +23,8 @@ let usage = """
       --[no-]align-inserts       inserted AArch64 code kept word-aligned in its stream (body
                                  coding bit 0x20; default on, when the same trial says so)
       --[no-]prime-inserts       start the inserted bytes' dictionary with old bytes (body
-                                 coding bit 0x10; default off: smaller, slower, more memory)
+                                 coding bit 0x10) always / never; default: only when an
+                                 executable update inserts half of NEW or more
       --[no-]parallel-inserts    compress 2 MiB or more of inserted bytes in two halves at
                                  once (default off: faster, slightly larger, more memory)
       --json                     print the result (or the error) as JSON on standard output
@@ -107,7 +108,7 @@ struct Arguments {
                 options.splitOperands = name == "--split-operands"
             case "--prime-inserts", "--no-prime-inserts":
                 try flag()
-                options.primeInserts = name == "--prime-inserts"
+                options.insertsPriming = name == "--prime-inserts" ? .always : .never
             case "--parallel-inserts", "--no-parallel-inserts":
                 try flag()
                 options.parallelInserts = name == "--parallel-inserts"

@@ -184,6 +184,7 @@ struct BundleCommandTests {
 
     /// `--parallel-delta-inserts` reaches the encoder: a program that inserts 2 MiB or more gets
     /// its inserts compressed in two halves (a different patch), which rebuilds the new image.
+    /// Such a program is primed by default, not with `--no-prime-delta-inserts`.
     @Test func `bundle build hands --parallel-delta-inserts to the delta image's encoder`() throws {
         let directory = try makeImages()
         defer { CLIRunner.removeTemporaryDirectory(directory) }
@@ -191,8 +192,11 @@ struct BundleCommandTests {
         let (old, new) = LoadableProgram.pair(inserting: (2 << 20) + 4096, seed: 98)
         try Data(old).write(to: URL(fileURLWithPath: directory + "/images/ivi-rootfs-2.3.1.img"))
         try Data(new).write(to: URL(fileURLWithPath: directory + "/images/ivi-rootfs-2.4.0.img"))
-        let one = try deltaPatch(directory, flags: [])
-        let two = try deltaPatch(directory, flags: ["--parallel-delta-inserts"])
+        // Not primed: primed inserts keep one encoder (and a program this new is primed by default).
+        let one = try deltaPatch(directory, flags: ["--no-prime-delta-inserts"])
+        let two = try deltaPatch(directory, flags: ["--no-prime-delta-inserts", "--parallel-delta-inserts"])
+        #expect(try DeltaPatchHeader.decode(one).insertsPrimed == false)
+        #expect(try DeltaPatchHeader.decode(try deltaPatch(directory, flags: [], whole: false)).insertsPrimed)
         // Compared as Bools: a failing comparison of megabytes prints them whole.
         #expect(one != two ? true : false)
         #expect(try Delta.apply(old: old, patch: two) == new ? true : false)

@@ -108,6 +108,19 @@ import Testing
     /// `--parallel-inserts`: a program that inserts 2 MiB or more gets its inserts compressed in
     /// two halves from both commands (a different patch, the same one from each), which rebuilds
     /// the new image.
+    /// `--prime-inserts` / `--no-prime-inserts` from both commands: a program update that is mostly
+    /// new code is primed by default (the 0x10 bit), never with the second flag; one mostly
+    /// copied only with the first.
+    @Test func `the inserts are primed by default only for a program that is mostly new`() throws {
+        let (old, new) = LoadableProgram.pair(inserting: 100_000, seed: 103)
+        try Self.expectCodings(
+            "prime-new", old: old, new: new, [([], 0x12), (["--no-prime-inserts"], 0x02), (["--prime-inserts"], 0x12)])
+        let (copiedOld, copiedNew) = LoadableProgram.pair(inserting: 20_000, seed: 104)
+        try Self.expectCodings(
+            "prime-copied", old: copiedOld, new: copiedNew,
+            [([], 0x02), (["--no-prime-inserts"], 0x02), (["--prime-inserts"], 0x12)])
+    }
+
     @Test func `--parallel-inserts splits 2 MiB of inserts from both commands`() throws {
         let directory = try Self.fixture("ota-diff-parallel")
         let (old, new) = LoadableProgram.pair(inserting: PatchFrameWriter.splitInsertsMinimum + 4096, seed: 97)
@@ -115,7 +128,8 @@ import Testing
         try Data(old).write(to: URL(fileURLWithPath: files[0]))
         try Data(new).write(to: URL(fileURLWithPath: files[1]))
         var patches: [[String]: [UInt8]] = [:]
-        for flags in [[], ["--parallel-inserts"]] {
+        // Not primed: primed inserts keep one encoder (and a program this new is primed by default).
+        for flags in [["--no-prime-inserts"], ["--no-prime-inserts", "--parallel-inserts"]] {
             #expect(try Self.diff(files + ["-o", directory.appending("lean")] + flags).status == 0)
             let viaOTA = try CLIRunner.run(["delta", "create"] + files + ["-o", directory.appending("ref")] + flags)
             #expect(viaOTA.status == 0, "\(viaOTA.stderr)")
@@ -129,7 +143,8 @@ import Testing
             #expect(try Self.bytes(directory.appending("out")) == new ? true : false, "\(flags)")
         }
         // Compared as Bools: a failing comparison of megabytes prints them whole.
-        #expect(patches[[]] != patches[["--parallel-inserts"]] ? true : false)
+        #expect(
+            patches[["--no-prime-inserts"]] != patches[["--no-prime-inserts", "--parallel-inserts"]] ? true : false)
     }
 
     /// Every refusal `ota delta create` gives, `ota-diff` gives with the same code and exit status,

@@ -54,7 +54,7 @@ import Testing
         }
         // Primed: the padding counts the primed bytes (body coding 0x33).
         var primed = DeltaOptions()
-        primed.primeInserts = true
+        primed.insertsPriming = .always
         let patch = try RoundTripTests.roundTrip(old, new, options: primed)
         #expect(patch[11] == 0x33)
         #expect(AdversarialPatchTests.code(patch, old: old) == nil)

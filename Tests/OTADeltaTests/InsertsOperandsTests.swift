@@ -286,7 +286,7 @@ import Testing
         }
         // Primed too (body coding 0x15).
         var primed = DeltaOptions()
-        primed.primeInserts = true
+        primed.insertsPriming = .always
         let patch = try RoundTripTests.roundTrip(old, new, options: primed)
         #expect(patch[11] == 0x15)
         #expect(AdversarialPatchTests.code(patch, old: old) == nil)

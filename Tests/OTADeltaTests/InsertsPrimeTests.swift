@@ -25,7 +25,7 @@ import Testing
 
     static func primed(_ prime: Bool) throws -> [UInt8] {
         var options = DeltaOptions()
-        options.primeInserts = prime
+        options.insertsPriming = prime ? .always : .never
         return try Delta.diff(old: old, new: new, options: options)
     }
 
@@ -40,6 +40,28 @@ import Testing
         var edited = patch
         edited.replaceSubrange(DeltaPatchHeader.byteCount..<(DeltaPatchHeader.byteCount + length), with: block)
         return edited
+    }
+
+    /// By default (`InsertsPriming.mostlyNew`) a program update that inserts half of the new image
+    /// or more is primed and one that inserts less is not; `always` and `never` override both.
+    /// Each patch rebuilds its image.
+    @Test func `a program update that is mostly new code is primed by default`() throws {
+        let mostlyNew = LoadableProgram.pair(inserting: 100_000, seed: 101)
+        let mostlyCopied = LoadableProgram.pair(inserting: 20_000, seed: 102)
+        for (pair, label) in [(mostlyNew, "mostly new"), (mostlyCopied, "mostly copied")] {
+            var patches: [DeltaOptions.InsertsPriming: [UInt8]] = [:]
+            for priming in DeltaOptions.InsertsPriming.allCases {
+                var options = DeltaOptions()
+                options.insertsPriming = priming
+                let patch = try RoundTripTests.roundTrip(pair.old, pair.new, options: options)
+                let expected = priming == .always || (priming == .mostlyNew && label == "mostly new")
+                #expect(try DeltaPatchHeader.decode(patch).insertsPrimed == expected, "\(label), \(priming)")
+                patches[priming] = patch
+            }
+            // Not primed, the default's ops are the first cover score's, as without priming.
+            if label == "mostly copied" { #expect(patches[.mostlyNew] == patches[.never] ? true : false) }
+        }
+        #expect(DeltaOptions().insertsPriming == .mostlyNew)
     }
 
     @Test(arguments: [(3, 2), (1, 0), (0, 4)], [1, 65_535, 65_536, 65_537, 200_001])
@@ -99,7 +121,7 @@ import Testing
         for machine in [SyntheticELF.Machine.x86_64, .aarch64] {
             let (old, new) = ReferenceTransformTests.pair(machine)
             var options = DeltaOptions()
-            options.primeInserts = true
+            options.insertsPriming = .always
             let patch = try Delta.diff(old: old, new: new, options: options)
             #expect(try DeltaPatchHeader.decode(patch).insertsPrimed)
             #expect(AdversarialPatchTests.code(patch, old: old) == nil)
@@ -114,7 +136,7 @@ import Testing
             DeltaEncoder.insertsPrime(oldSize: 3 << 20, limit: 1 << 20) == InsertsPrime(start: 0, length: 1 << 20))
         // The block written before the first frame says the same.
         var options = DeltaOptions()
-        options.primeInserts = true
+        options.insertsPriming = .always
         options.dictionarySize = 1 << 20
         let old = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }
         let new = Array(old[(1 << 20)...]) + Array(old[0..<4096])
@@ -154,7 +176,7 @@ import Testing
             // The transform's matching (every op awaited), on the whole of both images as code.
             var options = DeltaOptions.forcingTransform(
                 oldCount: old.count, newCount: new.count, architecture: .x86_64)
-            options.primeInserts = primed
+            options.insertsPriming = primed ? .always : .never
             var patch: [UInt8] = []
             let (header, statistics) = try old.withUnsafeBufferPointer { o in
                 try new.withUnsafeBufferPointer { n in

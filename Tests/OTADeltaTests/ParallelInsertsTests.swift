@@ -36,7 +36,7 @@ import Testing
     static func patch(parallel: Bool, primed: Bool) throws -> [UInt8] {
         var options = options()
         options.parallelInserts = parallel
-        options.primeInserts = primed
+        options.insertsPriming = primed ? .always : .never
         return try Delta.diff(old: old, new: new, options: options)
     }
 

@@ -201,8 +201,9 @@ struct DeltaTests {
         let fixture = try InstallerFixture()
         var request = BundleBuilder.Request(
             manifestPath: "unused", imagesDirectory: "unused", signer: try fixture.signer(), outputPath: "unused")
+        #expect(request.deltaOptions(suite: .intl).insertsPriming == .mostlyNew)
         for (primed, parallel, split, align) in [
-            (false, false, true, true), (true, false, true, false), (false, true, true, true),
+            (false as Bool?, false, true, true), (true, false, true, false), (nil, true, true, true),
             (true, true, false, false), (false, false, false, true),
         ] {
             request.primeDeltaInserts = primed
@@ -211,7 +212,8 @@ struct DeltaTests {
             request.alignDeltaInserts = align
             for suite in Suite.allCases {
                 let options = request.deltaOptions(suite: suite)
-                #expect(options.primeInserts == primed && options.parallelInserts == parallel)
+                let priming: DeltaOptions.InsertsPriming = primed.map { $0 ? .always : .never } ?? .mostlyNew
+                #expect(options.insertsPriming == priming && options.parallelInserts == parallel)
                 #expect(options.splitOperands == split && options.alignInserts == align)
                 #expect(options.hashAlgorithm == suite.hash)
             }

@@ -27,10 +27,11 @@ public enum BundleBuilder {
         /// A signed trust update (`ota trust update`) to carry in `trust-update.json`, bound by
         /// the manifest; vehicles apply it before they check the bundle's signers.
         public var trustUpdate: [UInt8]?
-        /// Delta images' inserted bytes are compressed with old bytes in their dictionary
-        /// (`DeltaOptions.primeInserts`): smaller patches of updates that are mostly new code,
-        /// at the cost of the builder's time and memory.
-        public var primeDeltaInserts = false
+        /// Whether delta images' inserted bytes are compressed with old bytes in their dictionary
+        /// (`DeltaOptions.insertsPriming`): always (true), never (false) or, nil, only for
+        /// executable updates that are mostly new code. Smaller patches, at the cost of the
+        /// builder's time and memory.
+        public var primeDeltaInserts: Bool?
         /// Delta images' inserted bytes are compressed in two halves at once when there are
         /// enough (`DeltaOptions.parallelInserts`): less of the builder's time for slightly
         /// larger patches and more of its memory.
@@ -48,7 +49,7 @@ public enum BundleBuilder {
         func deltaOptions(suite: Suite) -> DeltaOptions {
             var options = DeltaOptions()
             options.hashAlgorithm = suite.hash
-            options.primeInserts = primeDeltaInserts
+            options.insertsPriming = primeDeltaInserts.map { $0 ? .always : .never } ?? .mostlyNew
             options.parallelInserts = parallelDeltaInserts
             options.splitOperands = splitDeltaOperands
             options.alignInserts = alignDeltaInserts

@@ -39,11 +39,11 @@ struct BundleBuildCommand: ParsableCommand {
     var trustUpdate: String?
 
     @Flag(
-        name: .customLong("prime-delta-inserts"),
+        name: .customLong("prime-delta-inserts"), inversion: .prefixedNo,
         help:
-            "Delta images: start the inserted bytes' dictionary with old bytes (as ota delta create --prime-inserts: smaller patches of updates that are mostly new code; slower, more memory)."
+            "Delta images: start the inserted bytes' dictionary with old bytes always (--prime-delta-inserts) or never (--no-prime-delta-inserts); by default only for executable updates that are mostly new code (as ota delta create's --prime-inserts)."
     )
-    var primeDeltaInserts = false
+    var primeDeltaInserts: Bool?
 
     @Flag(
         name: .customLong("parallel-delta-inserts"),

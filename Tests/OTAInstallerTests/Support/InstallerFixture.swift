@@ -149,7 +149,7 @@ final class InstallerFixture: Sendable {
     /// manifest, a missing filing), so the vehicle's own refusal can be tested.
     func bundle(
         _ manifest: String, encrypted: Bool = true, chunkSize: Int = 4096, refusable: Bool = false,
-        primeDeltaInserts: Bool = false
+        primeDeltaInserts: Bool? = nil
     ) throws -> String {
         let path = "\(directory)/bundle-\(UUID().uuidString).ota"
         let recipients = encrypted ? [try Certificate.load(contentsOf: "\(keys)/vehicle/device.crt")[0]] : []

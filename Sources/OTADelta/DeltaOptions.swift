@@ -63,9 +63,10 @@ public struct DeltaOptions: Sendable {
         /// Never: decoders without the bit read the patch.
         case never
         /// When every op is known first (the transform's matching) and at least half of the new
-        /// image is inserted (`DeltaEncoder.isMostlyNew`): 2.5-8.5% smaller on the Rust tuning
+        /// image is inserted (`DeltaEncoder.isMostlyNew`): 2.1-4.9% smaller on the Rust tuning
         /// corpus, for more diff time and memory there (the LZMA2 encoder's match finder over
-        /// the primed bytes); updates that are mostly copied are not primed and cost nothing.
+        /// the primed bytes, a larger dictionary); updates that are mostly copied are not
+        /// primed, and their patches are those of `never`.
         case mostlyNew
         /// Always: also 0.04-3.2% smaller on updates that are mostly copied (the tuning
         /// corpus's), for up to ~4.7 s more diff time and ~90 MiB more diff memory there

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `--prime-inserts` against the default on the Rust tuning corpus (bench/corpus-rust, built by
+# `--prime-inserts` against `--no-prime-inserts` on the Rust tuning corpus (bench/corpus-rust, built by
 # bench/rust-corpus.sh) and any other pair directories given in DIRS: per pair and mode, the patch
 # size, `ota-diff`'s wall time and peak RSS, and `ota-patch`'s, after checking the round trip.
 # One round each; run it on an idle machine for the times (docs/PERFORMANCE.md, "Inserts primed
@@ -23,7 +23,7 @@ for dir in $DIRS; do
         [ -e "$old" ] || continue
         pair=${old%.old}
         name=$(basename "$pair")
-        for mode in default primed; do
+        for mode in unprimed primed; do
             option=--no-prime-inserts
             [ $mode = primed ] && option=--prime-inserts
             /usr/bin/time -f "%e %M" -o "$work/diff" "$BIN/ota-diff" "$old" "$pair.new" -o "$work/patch" $option >/dev/null

@@ -15,7 +15,7 @@ for tool in ota-diff ota-patch; do
 done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-printf '%-18s %-7s %10s %9s %10s %9s %10s\n' pair mode bytes diff_s diff_KiB apply_s apply_KiB
+printf '%-18s %-8s %10s %9s %10s %9s %10s\n' pair mode bytes diff_s diff_KiB apply_s apply_KiB
 status=0
 for dir in $DIRS; do
     [ -d "$dir" ] || { echo "note: $dir is missing (bench/rust-corpus.sh builds bench/corpus-rust)" >&2; continue; }
@@ -34,7 +34,7 @@ for dir in $DIRS; do
             fi
             read -r diff_s diff_kib <"$work/diff"
             read -r apply_s apply_kib <"$work/apply"
-            printf '%-18s %-7s %10s %9s %10s %9s %10s\n' "$name" $mode "$(stat -c %s "$work/patch")" \
+            printf '%-18s %-8s %10s %9s %10s %9s %10s\n' "$name" $mode "$(stat -c %s "$work/patch")" \
                 "$diff_s" "$diff_kib" "$apply_s" "$apply_kib"
         done
     done

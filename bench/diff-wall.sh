@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Diff wall time, peak RSS and patch size of `ota-diff` beside `hdiffz -m-6` (bench/diff-compare.py:
-# interleaved rounds, medians, ratios), by default and with `--parallel-inserts`, on every pair
+# interleaved rounds, medians, ratios), by default, with `--no-prime-inserts` and with that and
+# `--parallel-inserts` (a primed patch keeps one inserts encoder), on every pair
 # of the Rust tuning corpus (bench/rust-corpus.sh) and the executable pairs of the tuning corpus
 # (bench/delta-corpus.sh); DIRS adds or replaces pair directories. Run it on an idle machine:
 # two runs of one build differed by up to ±15% on a loaded one (docs/PERFORMANCE.md).
@@ -26,5 +27,6 @@ for dir in $DIRS; do
     [ ${#pairs[@]} -gt 0 ] || continue
     echo "== $dir"
     python3 "$ROOT/bench/diff-compare.py" "$ROUNDS" "$dir" default="$BIN/ota-diff" \
-        parallel="$BIN/ota-diff,--parallel-inserts" -- "${pairs[@]}"
+        unprimed="$BIN/ota-diff,--no-prime-inserts" \
+        parallel="$BIN/ota-diff,--no-prime-inserts,--parallel-inserts" -- "${pairs[@]}"
 done

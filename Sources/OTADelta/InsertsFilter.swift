@@ -143,8 +143,10 @@ enum InsertsFilter {
     /// word-aligned (`InsertsAlignment`), and the inserts stream's literal coding.
     struct Choice: Equatable {
         var verdict: Verdict
-        var aligned = false
         var coding = InsertsCoding.lowContext
+
+        /// Aligned inserts are those that take the word-aligned coding.
+        var aligned: Bool { coding == .wordAligned }
 
         /// The patch's body coding for this choice on `architecture`'s code.
         func bodyCoding(_ architecture: ReferenceArchitecture) -> DeltaPatchHeader.BodyCoding {
@@ -212,7 +214,6 @@ enum InsertsFilter {
         var choice = Choice(verdict: verdict)
         if stream.defaultSize < codingSizes[0] { choice.coding = .xzDefault }
         if codingSizes.count > 1, codingSizes[1] < min(stream.defaultSize, codingSizes[0]) {
-            choice.aligned = true
             choice.coding = .wordAligned
         }
         return choice

@@ -169,7 +169,8 @@ struct DeltaEncoder {
             let ops = analysis != nil ? allOps : [.insert(length: min(new.count, InsertsFilter.sampleBytes))]
             let choice = try InsertsFilter.trial(
                 architecture, ops: ops, new: new, filter: options.filterInserts, splitOperands: options.splitOperands,
-                align: options.alignInserts, dictionaryLimit: options.dictionarySize)
+                align: options.alignInserts, dictionaryLimit: options.dictionarySize,
+                primedBytes: Int64(prime?.length ?? 0))
             bodyCoding = choice.bodyCoding(architecture)
             if analysis != nil || choice.aligned { insertsCoding = choice.coding }
         }

@@ -43,9 +43,15 @@ struct InsertsCoding: Equatable, Sendable {
         guard !sample.isEmpty else { return lowContext }
         let sizes = try trialSizes(
             candidates.map { (sample, $0) }, dictionarySize: dictionary(for: sample.count, limit: dictionaryLimit))
+        return smallest(Array(zip(candidates, sizes)))
+    }
+
+    /// The coding of the smallest size, the earliest on a tie (`lowContext` first): the one rule
+    /// of every literal-coding choice (`choose`, `InsertsFilter.trial`).
+    static func smallest(_ sized: [(coding: InsertsCoding, size: Int)]) -> InsertsCoding {
         var best = 0
-        for index in candidates.indices.dropFirst() where sizes[index] < sizes[best] { best = index }
-        return candidates[best]
+        for index in sized.indices.dropFirst() where sized[index].size < sized[best].size { best = index }
+        return sized[best].coding
     }
 
     /// The compressed size of each trial's bytes with its coding at `trialPreset` and

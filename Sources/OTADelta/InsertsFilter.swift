@@ -165,17 +165,17 @@ enum InsertsFilter {
     /// 1. Of plain, filtered (with `filter`) and, for x86-64 with `splitOperands`, filtered with
     ///    the operands split out, each with xz's default literal coding, the smallest wins, where
     ///    the other two must be at least `minimumGainPercent` below plain.
-    /// 2. The chosen bytes with `InsertsCoding.lowContext` too, which is kept unless the default
-    ///    is smaller (`InsertsCoding.choose`'s rule); and, for AArch64 with `align`, word-aligned
-    ///    with `InsertsCoding.wordAligned`, kept when smaller than both.
+    /// 2. The chosen bytes with `InsertsCoding.lowContext` too and, for AArch64 with `align`,
+    ///    word-aligned with `InsertsCoding.wordAligned` (padded as the stream will be after its
+    ///    `primedBytes`): `InsertsCoding.smallest` of the two or three.
     /// Plain, `lowContext`, when nothing is inserted.
     static func trial(
         _ architecture: ReferenceArchitecture, ops: [DeltaOperation], new: UnsafeBufferPointer<UInt8>,
-        filter: Bool = true, splitOperands: Bool = true, align: Bool = true, dictionaryLimit: UInt32 = 8 << 20
+        filter: Bool = true, splitOperands: Bool = true, align: Bool = true, dictionaryLimit: UInt32 = 8 << 20,
+        primedBytes: Int64 = 0
     ) throws(OTAError) -> Choice {
         let splits = filter && splitOperands && architecture == .x86_64
-        let alignable = align && architecture == .aarch64
-        let sample = trialSample(architecture, ops: ops, new: new, splitOperands: splits, aligned: alignable)
+        let sample = trialSample(architecture, ops: ops, new: new, splitOperands: splits)
         guard !sample.plain.isEmpty else { return Choice(verdict: .plain) }
         let dictionary = InsertsCoding.dictionary(for: sample.plain.count, limit: dictionaryLimit)
         var trials: [(bytes: [UInt8], coding: InsertsCoding)] = [(sample.plain, .xzDefault)]
@@ -207,38 +207,33 @@ enum InsertsFilter {
             case .operandsSplit: (sample.split!.main, sizes[split!.0])
             }
         var codings: [(bytes: [UInt8], coding: InsertsCoding)] = [(stream.bytes, .lowContext)]
-        if let aligned = sample.aligned {
-            codings.append((verdict == .filtered ? aligned.filtered : aligned.plain, .wordAligned))
+        if align && architecture == .aarch64 {
+            codings.append((padded(stream.bytes, pieces: sample.pieces, streamStart: primedBytes), .wordAligned))
         }
         let codingSizes = try InsertsCoding.trialSizes(codings, dictionarySize: dictionary)
-        var choice = Choice(verdict: verdict)
-        if stream.defaultSize < codingSizes[0] { choice.coding = .xzDefault }
-        if codingSizes.count > 1, codingSizes[1] < min(stream.defaultSize, codingSizes[0]) {
-            choice.coding = .wordAligned
-        }
-        return choice
+        var sized = [(InsertsCoding.lowContext, codingSizes[0]), (InsertsCoding.xzDefault, stream.defaultSize)]
+        if codingSizes.count > 1 { sized.append((.wordAligned, codingSizes[1])) }
+        return Choice(verdict: verdict, coding: InsertsCoding.smallest(sized))
     }
 
-    /// The first `sampleBytes` inserted bytes of `ops`, as they are and filtered; when
-    /// `splitOperands`, split (x86-64: the other bytes, and the operands as one frame lays them
-    /// out); when `aligned`, both with each op's padding (`InsertsAlignment`, counted from the
-    /// sample's start). Each op cut as the writer cuts it and converted on its own, the last piece
-    /// cut at the sample's end. An update that is mostly new code has inserts of megabytes: the
-    /// whole of one compressed twice made the trial 13% of a diff's CPU (bat arm64, Rust tuning
-    /// corpus).
+    /// The first `sampleBytes` inserted bytes of `ops`, as they are and filtered, and the pieces
+    /// (new-image offset, length) they were cut in; when `splitOperands` (x86-64), also split:
+    /// the other bytes, and the operands as one frame lays them out. Each op cut as the writer
+    /// cuts it and converted on its own, the last piece cut at the sample's end. An update that
+    /// is mostly new code has inserts of megabytes: the whole of one compressed twice made the
+    /// trial 13% of a diff's CPU (bat arm64, Rust tuning corpus).
     static func trialSample(
         _ architecture: ReferenceArchitecture, ops: [DeltaOperation], new: UnsafeBufferPointer<UInt8>,
-        splitOperands: Bool = false, aligned: Bool = false
+        splitOperands: Bool = false
     ) -> (
         plain: [UInt8], filtered: [UInt8], split: (main: [UInt8], operands: [UInt8])?,
-        aligned: (plain: [UInt8], filtered: [UInt8])?
+        pieces: [(offset: Int64, length: Int)]
     ) {
         var plain: [UInt8] = []
         var filtered: [UInt8] = []
         var main: [UInt8] = []
         var operands = FrameOperands()
-        var alignedPlain: [UInt8] = []
-        var alignedFiltered: [UInt8] = []
+        var pieces: [(offset: Int64, length: Int)] = []
         var position = 0
         for op in ops {
             guard plain.count < sampleBytes else { break }
@@ -260,22 +255,30 @@ enum InsertsFilter {
                             operands.append($0, $1)
                         }
                     }
-                    if aligned {
-                        let padding = InsertsAlignment.padding(
-                            offset: Int64(start), streamPosition: Int64(alignedPlain.count))
-                        alignedPlain += repeatElement(0, count: padding)
-                        alignedPlain += new[start..<(start + piece)]
-                        alignedFiltered += repeatElement(0, count: padding)
-                        alignedFiltered += bytes
-                    }
+                    pieces.append((Int64(start), piece))
                     done += piece
                 }
             }
             position += op.length
         }
-        return (
-            plain, filtered, splitOperands ? (main, operands.take()) : nil,
-            aligned ? (alignedPlain, alignedFiltered) : nil
-        )
+        return (plain, filtered, splitOperands ? (main, operands.take()) : nil, pieces)
+    }
+
+    /// `bytes` (a trial sample cut in `pieces`) as the word-aligned inserts stream holds them
+    /// from stream position `streamStart` (after the primed old bytes): each piece after the zero
+    /// bytes `InsertsAlignment` puts before it. Led by `streamStart` mod 4 zero bytes, so that
+    /// each byte's position in the trial's stream is its position in the patch's modulo 4, which
+    /// is what the word-aligned coding's position bits see.
+    static func padded(_ bytes: [UInt8], pieces: [(offset: Int64, length: Int)], streamStart: Int64) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: Int(streamStart % InsertsAlignment.word))
+        out.reserveCapacity(out.count + bytes.count + 3 * pieces.count)
+        var taken = 0
+        for piece in pieces {
+            out += repeatElement(
+                0, count: InsertsAlignment.padding(offset: piece.offset, streamPosition: Int64(out.count)))
+            out += bytes[taken..<(taken + piece.length)]
+            taken += piece.length
+        }
+        return out
     }
 }

@@ -293,11 +293,14 @@ import Testing
             .copy(oldStart: 0, length: 4096), .insert(length: 3_000_000), .add(oldStart: 0, length: 100),
             .insert(length: new.count - 3_004_196),
         ]
-        let (plain, filtered, split, _) = new.withUnsafeBufferPointer {
+        let (plain, filtered, split, pieces) = new.withUnsafeBufferPointer {
             InsertsFilter.trialSample(.aarch64, ops: ops, new: $0)
         }
         #expect(plain.count == InsertsFilter.sampleBytes)
         #expect(filtered.count == plain.count)
+        // Cut as the writer cuts ops: 256 KiB pieces from the insert's start.
+        #expect(pieces.map(\.length) == Array(repeating: PatchFrame.maxOpLength, count: 4))
+        #expect(pieces.map(\.offset) == (0..<4).map { Int64(4096 + $0 * PatchFrame.maxOpLength) })
         #expect(split == nil)
         // x86-64 with the operands split out: the same bytes, the operands laid out as one frame.
         let x86 = new.withUnsafeBufferPointer {
@@ -316,5 +319,49 @@ import Testing
         let both = new.withUnsafeBufferPointer { InsertsFilter.trialSample(.aarch64, ops: short, new: $0).plain }
         let whole = both.elementsEqual(new[0..<1000] + new[1050..<3050])
         #expect(whole)
+    }
+
+    /// The word-aligned trial sample is padded as the patch's inserts stream will be after the
+    /// primed old bytes (the decoder's rule, `InsertsAlignment`), and each piece lies at its
+    /// new-image offset modulo 4 in the trial's own stream.
+    @Test func `the aligned trial sample pads from the primed stream position`() {
+        var generator = SeededGenerator(seed: 5)
+        for streamStart in Int64(0)..<9 {
+            var pieces: [(offset: Int64, length: Int)] = []
+            var offset: Int64 = 0
+            for _ in 0..<40 {
+                offset += Int64.random(in: 1...300, using: &generator)
+                let length = Int.random(in: 1...50, using: &generator)
+                pieces.append((offset, length))
+                offset += Int64(length)
+            }
+            let total = pieces.reduce(0) { $0 + $1.length }
+            let bytes = (0..<total).map { UInt8(truncatingIfNeeded: $0 % 255 + 1) }
+            let out = InsertsFilter.padded(bytes, pieces: pieces, streamStart: streamStart)
+            var index = Int(streamStart % 4)
+            var streamPosition = streamStart
+            var taken = 0
+            var faithful = out.prefix(index).allSatisfy { $0 == 0 }
+            for piece in pieces {
+                let padding = InsertsAlignment.padding(offset: piece.offset, streamPosition: streamPosition)
+                faithful = faithful && out[index..<(index + padding)].allSatisfy { $0 == 0 }
+                index += padding
+                faithful =
+                    faithful && out[index..<(index + piece.length)].elementsEqual(bytes[taken..<(taken + piece.length)])
+                faithful = faithful && Int64(index) % 4 == piece.offset % 4
+                index += piece.length
+                taken += piece.length
+                streamPosition += Int64(padding + piece.length)
+            }
+            #expect(faithful && index == out.count, "stream start \(streamStart)")
+        }
+    }
+
+    /// Every literal-coding choice takes the smallest, the earliest on a tie.
+    @Test func `the literal coding choice keeps the earliest of equal sizes`() {
+        #expect(InsertsCoding.smallest([(.lowContext, 10), (.xzDefault, 10)]) == .lowContext)
+        #expect(InsertsCoding.smallest([(.lowContext, 10), (.xzDefault, 9)]) == .xzDefault)
+        #expect(InsertsCoding.smallest([(.lowContext, 10), (.xzDefault, 9), (.wordAligned, 9)]) == .xzDefault)
+        #expect(InsertsCoding.smallest([(.lowContext, 10), (.xzDefault, 9), (.wordAligned, 8)]) == .wordAligned)
     }
 }

@@ -501,8 +501,8 @@ public final class DeltaDecoder {
     }
 
     /// Tries to read the inserts prime block collected in `pending`; once read, puts its old
-    /// bytes in the inserts stream's dictionary (read 64 KiB at a time into a buffer of its own,
-    /// never held whole).
+    /// bytes in the inserts stream's dictionary, or with a split prime their bytes other than
+    /// operands (read 64 KiB at a time into a buffer of its own, never held whole).
     private func parsePrime() throws(OTAError) {
         guard let header else { return }
         let inserts = PatchStream.inserts.rawValue
@@ -511,22 +511,43 @@ public final class DeltaDecoder {
         }
         guard let (prime, _) = parsed else { return }
         pending.removeAll(keepingCapacity: true)
-        let piece = UnsafeMutableRawBufferPointer.allocate(byteCount: LZMA2StreamDecoder.maxStoredChunk, alignment: 16)
+        let split = header.prime == .oldBytesSplit
+        let piece = UnsafeMutableRawBufferPointer.allocate(byteCount: InsertsPrime.splitPieceBytes, alignment: 16)
         defer { piece.deallocate() }
         var scratch: [UInt8] = []
+        var main: [UInt8] = []
         var done: UInt64 = 0
+        var preloaded = 0
         while done < prime.length {
             let target = UnsafeMutableRawBufferPointer(
                 rebasing: piece[0..<Int(min(prime.length - done, UInt64(piece.count)))])
             try readSource(at: Int64(prime.start + done), into: target)
             do throws(OTAError) {
-                try decoders[inserts].preload(UnsafeRawBufferPointer(target), scratch: &scratch)
+                if split {
+                    main.removeAll(keepingCapacity: true)
+                    InsertsPrime.splitPiece(
+                        target.baseAddress!.assumingMemoryBound(to: UInt8.self), count: target.count,
+                        offset: Int64(prime.start + done), main: &main)
+                    let decoder = decoders[inserts]
+                    let preloading: Result<Void, OTAError> = main.withUnsafeBytes { bytes in
+                        do throws(OTAError) {
+                            return .success(try decoder.preload(bytes, scratch: &scratch))
+                        } catch {
+                            return .failure(error)
+                        }
+                    }
+                    try preloading.get()
+                    preloaded += main.count
+                } else {
+                    try decoders[inserts].preload(UnsafeRawBufferPointer(target), scratch: &scratch)
+                    preloaded += target.count
+                }
             } catch {
                 throw Self.translate(error)
             }
             done += UInt64(target.count)
         }
-        insertsStreamPosition = Int64(prime.length)
+        insertsStreamPosition = Int64(preloaded)
         phase = .frameHeader
     }
 

@@ -177,12 +177,23 @@ struct DeltaEncoder {
         let settings = streamSettings(
             newSize: new.count, insertedBytes: insertedBytes, primedBytes: prime.map { Int($0.length) } ?? 0,
             operandsSplit: bodyCoding.operandsSplit)
-        let preset = prime.map {
-            UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: old[Int($0.start)..<Int($0.start + $0.length)]))
-        }
+        // Body coding 5's inserted code has no operands in the inserts stream: a split prime
+        // has none either (`InsertsPrime.splitPiece`).
+        var splitPrime = bodyCoding.operandsSplit ? prime.map { $0.splitOldBytes(old) } : nil
+        defer { splitPrime?.deallocate() }
+        let preset =
+            splitPrime
+            ?? prime.map {
+                UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: old[Int($0.start)..<Int($0.start + $0.length)]))
+            }
         let writer = try PatchFrameWriter(
             settings: settings, insertsPreset: preset,
             splitInserts: options.parallelInserts ? insertedBytes : nil, insertsCoding: insertsCoding)
+        // The encoder copied the prime when the coding was known at once: free the split bytes.
+        if writer.insertsCoding != nil {
+            splitPrime?.deallocate()
+            splitPrime = nil
+        }
         if let prime { try sink(prime.encoded()) }
         var stream = OpStreamWriter(old: old, new: new, writer: writer)
         stream.prediction = prediction
@@ -217,7 +228,7 @@ struct DeltaEncoder {
             bodySize: writer.totalRawBytes, dictionarySizes: settings.prefix(4).map(\.dictionarySize),
             oldHash: oldHash!, newHash: newHash!)
         header.bodyCoding = bodyCoding
-        header.insertsPrimed = prime != nil
+        header.prime = prime == nil ? .none : bodyCoding.operandsSplit ? .oldBytesSplit : .oldBytes
         if transform != nil {
             header.version =
                 analysis?.pairs == true ? DeltaPatchHeader.pairedVersion : DeltaPatchHeader.transformVersion

@@ -56,6 +56,9 @@ public struct DeltaPatchHeader: Sendable, Equatable {
     static let compressionPrimedFlag: UInt8 = 0x10
     /// The bit of the `compression` value that marks aligned inserts (`BodyCoding`).
     static let compressionAlignedFlag: UInt8 = 0x20
+    /// Added with `compressionPrimedFlag` to code 5 when the primed old bytes are split
+    /// (`Prime.oldBytesSplit`).
+    static let compressionPrimeSplitFlag: UInt8 = 0x40
     /// The streams never need more than 24 bytes per output byte (a 1-byte ADD: code, two
     /// 10-byte varints, a run token and the byte); 32 leaves room, and a larger declared body is
     /// refused before decoding starts.
@@ -76,9 +79,24 @@ public struct DeltaPatchHeader: Sendable, Equatable {
     public var newHash: Digest
     /// How the body codes the inserted bytes.
     public var bodyCoding = BodyCoding.plain
-    /// The inserts stream's LZMA2 dictionary starts with old-image bytes, named by an
-    /// `InsertsPrime` block right before the first frame (the `compression` value's 0x10 bit).
-    public var insertsPrimed = false
+    /// What the inserts stream's LZMA2 dictionary starts with.
+    public var prime = Prime.none
+
+    /// The inserts stream's dictionary starts with old-image bytes, named by an `InsertsPrime`
+    /// block right before the first frame (the `compression` value's 0x10 bit).
+    public var insertsPrimed: Bool { prime != .none }
+
+    /// What the inserts stream's LZMA2 dictionary starts with (docs/FORMAT.md, "Inserts primed
+    /// with old bytes").
+    public enum Prime: Sendable, Equatable {
+        /// Nothing: the stream starts empty.
+        case none
+        /// The old bytes the `InsertsPrime` block names, as they are (the 0x10 bit).
+        case oldBytes
+        /// Those old bytes split as body coding 5 splits inserted bytes, only their bytes other
+        /// than operands (`InsertsPrime.splitOldBytes`; the 0x10 and 0x40 bits, with code 5 only).
+        case oldBytesSplit
+    }
 
     /// `bodyCoding`'s filter of the inserted bytes (`InsertsFilter`), if any.
     public var insertsFilter: ReferenceArchitecture? { bodyCoding.insertsFilter }
@@ -119,7 +137,14 @@ public struct DeltaPatchHeader: Sendable, Equatable {
         var out = Self.magic
         out.appendLittleEndian(version)
         out.append(Self.code(for: hashAlgorithm))
-        out.append(bodyCoding.rawValue | (insertsPrimed ? Self.compressionPrimedFlag : 0))
+        precondition(prime != .oldBytesSplit || bodyCoding == .operandsSplitX86, "a split prime goes with code 5")
+        let primeFlags: UInt8 =
+            switch prime {
+            case .none: 0
+            case .oldBytes: Self.compressionPrimedFlag
+            case .oldBytesSplit: Self.compressionPrimedFlag | Self.compressionPrimeSplitFlag
+            }
+        out.append(bodyCoding.rawValue | primeFlags)
         for size in dictionarySizes {
             guard size.nonzeroBitCount == 1, Self.dictionaryExponents.contains(UInt8(size.trailingZeroBitCount)) else {
                 throw OTAError(.deltaDictionary, "a patch stream dictionary must be a power of two, 4 KiB...256 MiB")
@@ -156,8 +181,11 @@ public struct DeltaPatchHeader: Sendable, Equatable {
         guard let algorithm = algorithm(for: bytes[10]) else {
             throw OTAError(.deltaHeaderInvalid, "unknown hash algorithm code \(bytes[10]) in delta patch header")
         }
-        guard let bodyCoding = BodyCoding(rawValue: bytes[11] & ~compressionPrimedFlag) else {
-            let unaligned = bytes[11] & ~(compressionPrimedFlag | compressionAlignedFlag)
+        let primed = bytes[11] & compressionPrimedFlag != 0
+        let primeSplit = bytes[11] & compressionPrimeSplitFlag != 0
+        guard let bodyCoding = BodyCoding(rawValue: bytes[11] & ~(compressionPrimedFlag | compressionPrimeSplitFlag))
+        else {
+            let unaligned = bytes[11] & ~(compressionPrimedFlag | compressionPrimeSplitFlag | compressionAlignedFlag)
             guard bytes[11] & compressionAlignedFlag == 0 || BodyCoding(rawValue: unaligned) == nil else {
                 throw OTAError(
                     .deltaHeaderInvalid,
@@ -165,6 +193,12 @@ public struct DeltaPatchHeader: Sendable, Equatable {
                 )
             }
             throw OTAError(.deltaHeaderInvalid, "unknown body compression code \(bytes[11]) in delta patch header")
+        }
+        guard !primeSplit || (primed && bodyCoding == .operandsSplitX86) else {
+            throw OTAError(
+                .deltaHeaderInvalid,
+                "body compression code \(bytes[11]) in delta patch header: a split prime (0x40) goes with primed code 5 (0x55) only"
+            )
         }
         var dictionarySizes: [UInt32] = []
         for exponent in bytes[12..<16] {
@@ -191,7 +225,7 @@ public struct DeltaPatchHeader: Sendable, Equatable {
             newHash: Digest(algorithm: algorithm, bytes: Array(bytes[72..<104])))
         header.version = version
         header.bodyCoding = bodyCoding
-        header.insertsPrimed = bytes[11] & compressionPrimedFlag != 0
+        header.prime = primeSplit ? .oldBytesSplit : primed ? .oldBytes : .none
         return header
     }
 

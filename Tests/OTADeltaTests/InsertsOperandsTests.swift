@@ -284,11 +284,11 @@ import Testing
             #expect(split.count < filtered.count, "split \(split.count) bytes, coding 4 \(filtered.count)")
             #expect(AdversarialPatchTests.code(split, old: old) == nil)
         }
-        // Primed too (body coding 0x15).
+        // Primed too, with the old bytes split as the inserts are (body coding 0x55).
         var primed = DeltaOptions()
         primed.insertsPriming = .always
         let patch = try RoundTripTests.roundTrip(old, new, options: primed)
-        #expect(patch[11] == 0x15)
+        #expect(patch[11] == 0x55)
         #expect(AdversarialPatchTests.code(patch, old: old) == nil)
     }
 

@@ -234,4 +234,99 @@ import Testing
         let unknown = try AdversarialPatchTests.resealed(Self.patch) { $0[11] |= 0x40 }
         #expect(AdversarialPatchTests.code(unknown, old: Self.old) == "delta.header-invalid")
     }
+
+    /// Body coding 5 primed splits the primed old bytes as it splits inserted ones: piece by
+    /// piece (`InsertsPrime.splitPieceBytes`) at their old offsets, the operands dropped.
+    @Test func `a split prime is the old bytes' non-operand bytes, piece by piece`() {
+        let old = InsertsFilterTests.x86Code(200_000, seed: 51)
+        let prime = InsertsPrime(start: 1001, length: 150_000)
+        let split = old.withUnsafeBufferPointer { prime.splitOldBytes($0) }
+        defer { split.deallocate() }
+        var expected: [UInt8] = []
+        var wholeMain: [UInt8] = []
+        old.withUnsafeBufferPointer { bytes in
+            for start in stride(from: 1001, to: 151_001, by: InsertsPrime.splitPieceBytes) {
+                let count = min(InsertsPrime.splitPieceBytes, 151_001 - start)
+                InsertsOperands.split(bytes.baseAddress! + start, count: count, offset: Int64(start), main: &expected) {
+                    _, _ in
+                }
+            }
+            InsertsOperands.split(bytes.baseAddress! + 1001, count: 150_000, offset: 1001, main: &wholeMain) { _, _ in }
+        }
+        let same = split.elementsEqual(expected)
+        #expect(same && split.count < 150_000 * 9 / 10, "\(split.count) of 150,000 bytes kept")
+        // The pieces matter: split whole, an operand across a piece boundary would be taken.
+        #expect(wholeMain.count != expected.count || !wholeMain.elementsEqual(expected))
+    }
+
+    /// Why the prime is split: inserted x86-64 code that repeats old code with other operands
+    /// matches the split old bytes on and on, the raw old bytes only between two operands.
+    @Test func `inserted code matches a split prime further than the raw old bytes`() throws {
+        let old = InsertsFilterTests.x86Code(200_000, seed: 52)
+        // The same instructions 3 bytes further on: every relative operand differs.
+        let new = [1, 2, 3] + old
+        var inserted: [UInt8] = []
+        new.withUnsafeBufferPointer {
+            InsertsOperands.split($0.baseAddress!, count: new.count, offset: 0, main: &inserted) { _, _ in }
+        }
+        let prime = InsertsPrime(start: 0, length: UInt64(old.count))
+        let split = old.withUnsafeBufferPointer { prime.splitOldBytes($0) }
+        defer { split.deallocate() }
+        func compressed(_ preset: UnsafeRawBufferPointer) throws -> Int {
+            let encoder = try LZMA2StreamEncoder(LZMA2Settings(dictionarySize: 1 << 20), presetDictionary: preset)
+            var size = 0
+            try inserted.withUnsafeBytes { raw in try encoder.update(raw) { size += $0.count } }
+            try encoder.flush { size += $0.count }
+            return size
+        }
+        let withSplit = try compressed(split)
+        let withRaw = try old.withUnsafeBytes { try compressed($0) }
+        #expect(withSplit * 4 < withRaw, "split prime \(withSplit) bytes, raw prime \(withRaw)")
+    }
+
+    /// The split flag (0x40) exists only with a primed code 5; a split-primed patch relabelled as
+    /// raw-primed decodes other dictionary bytes and is refused, never written.
+    @Test func `the split prime flag is refused where it does not belong and never misread`() throws {
+        // New code with the old code's instructions and other random operands, inserted whole
+        // (no cover pays): its inserts match far into the split prime.
+        let (old, new) = Self.retargeted(seed: 53)
+        var options = DeltaOptions()
+        options.insertsPriming = .always
+        options.minimumCoverScore = 1 << 40
+        let split = try Delta.diff(old: old, new: new, options: options)
+        #expect(split[11] == 0x55)
+        #expect(try DeltaPatchHeader.decode(split).prime == .oldBytesSplit)
+        #expect(AdversarialPatchTests.code(split, old: old) == nil)
+        options.insertsPriming = .never
+        let unprimed = try Delta.diff(old: old, new: new, options: options)
+        #expect(split.count * 10 < unprimed.count * 9, "split prime \(split.count) bytes, none \(unprimed.count)")
+        for coding: UInt8 in [0x45, 0x42, 0x52, 0x53, 0x54, 0x62, 0x72, 0x73, 0xD5] {
+            let claimed = try AdversarialPatchTests.resealed(split) { $0[11] = coding }
+            #expect(AdversarialPatchTests.code(claimed, old: old) == "delta.header-invalid", "coding \(coding)")
+        }
+        let relabelled = try AdversarialPatchTests.resealed(split) { $0[11] = 0x15 }
+        #expect(AdversarialPatchTests.code(relabelled, old: old) != nil)
+    }
+
+    /// Two x86-64 ELF images of the same calls, jumps and RIP-relative loads between fillers,
+    /// each relative operand random (its last byte 00 or FF, as compiled code's near ones).
+    static func retargeted(seed: UInt64, instructions: Int = 20_000) -> (old: [UInt8], new: [UInt8]) {
+        var generator = SeededGenerator(seed: seed)
+        let forms: [[UInt8]] = [
+            [0xE8], [0x0F, 0x84], [0x48, 0x8B, 0x05], [0x48, 0x8D, 0x0D], [0x48, 0x89, 0xC7, 0x90],
+        ]
+        let sequence = (0..<instructions).map { _ in Int(generator.next() % 5) }
+        func image() -> [UInt8] {
+            var out = [UInt8](repeating: 0, count: 64)
+            for form in sequence {
+                out += forms[form]
+                if form < 4 {
+                    let value = Int32(truncatingIfNeeded: generator.next() % (1 << 21)) - (1 << 20)
+                    withUnsafeBytes(of: value.littleEndian) { out += $0 }
+                }
+            }
+            return InsertsFilterTests.elf(out, machine: 62)
+        }
+        return (image(), image())
+    }
 }

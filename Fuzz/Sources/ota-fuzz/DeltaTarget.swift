@@ -14,7 +14,8 @@ import OTADelta
 ///      included) is fuzzed, and optionally body compression 3 or 4 (inserted AArch64 or x86-64
 ///      code filtered), so the inserts filter's inverse runs on the INSERT bytes, or 5 (a fifth
 ///      raw stream per frame: the inserted x86-64 operands, joined back into the INSERTs), and
-///      optionally the aligned-inserts bit (0x20: zero padding before each INSERT's bytes).
+///      optionally the aligned-inserts bit (0x20: zero padding before each INSERT's bytes), and
+///      optionally an inserts stream primed with old bytes (0x10; with 5, split: 0x40 too).
 struct DeltaTarget: FuzzTarget {
     static let name = "delta"
     static let summary =
@@ -130,7 +131,8 @@ struct DeltaTarget: FuzzTarget {
     /// a reference transform block, its raw bytes from the input; bit 1 with it: format 4, AArch64
     /// ADRP pairs, else format 3; bit 2: body compression 3, inserted AArch64 code filtered, or 4,
     /// x86-64, with bit 3, or 5, x86-64 operands split out, with bits 3 and 4; bit 5: the
-    /// aligned-inserts bit 0x20 on top), the frame count,
+    /// aligned-inserts bit 0x20 on top; bit 6: the inserts primed with at most 4 KiB of old
+    /// bytes from the input's offset, split with body compression 5), the frame count,
     /// 48 bytes for `header`, then per frame four raw streams, five with body compression 5
     /// (length byte, multiplier byte, bytes), each LZMA2-compressed as the encoder does.
     private func framed(_ reader: inout FuzzInput) throws(OTAError) -> [UInt8] {
@@ -153,6 +155,33 @@ struct DeltaTarget: FuzzTarget {
         for _ in 0..<streams {
             encoders.append(try LZMA2StreamEncoder(LZMA2Settings(preset: 0, dictionarySize: 4096)))
         }
+        var primeFlags: UInt8 = 0
+        if options & 64 != 0 {
+            let start = Int(reader.integer(UInt16.self)) % Self.old.count
+            let prime = InsertsPrime(
+                start: UInt64(start),
+                length: UInt64(1 + Int(reader.integer(UInt16.self)) % min(4096, Self.old.count - start)))
+            body += prime.encoded()
+            let settings = LZMA2Settings(preset: 0, dictionarySize: 4096)
+            let inserts = PatchStream.inserts.rawValue
+            if compression == 5 {
+                let split = Self.old.withUnsafeBufferPointer { prime.splitOldBytes($0) }
+                defer { split.deallocate() }
+                encoders[inserts] = try LZMA2StreamEncoder(settings, presetDictionary: split)
+                primeFlags = 0x50
+            } else {
+                let raw = Array(Self.old[start..<(start + Int(prime.length))])
+                let encoder: Result<LZMA2StreamEncoder, OTAError> = raw.withUnsafeBytes { bytes in
+                    do throws(OTAError) {
+                        return .success(try LZMA2StreamEncoder(settings, presetDictionary: bytes))
+                    } catch {
+                        return .failure(error)
+                    }
+                }
+                encoders[inserts] = try encoder.get()
+                primeFlags = 0x10
+            }
+        }
         var rawTotal: UInt64 = 0
         for _ in 0..<frames {
             var raw: [[UInt8]] = []
@@ -169,7 +198,7 @@ struct DeltaTarget: FuzzTarget {
         let version: UInt16 = options & 1 == 0 ? 2 : options & 2 == 0 ? 3 : 4
         return try header(
             &headerInput, body: (body, rawTotal), version: version,
-            compression: compression | (options & 32 != 0 ? 0x20 : 0))
+            compression: compression | (options & 32 != 0 ? 0x20 : 0) | primeFlags)
     }
 
     /// `bytes` through `encoder`, sync-flushed: one piece, as the patch writer emits it.

@@ -293,6 +293,9 @@ struct SeedMaker {
         var primed: [UInt8] = [1, 8 | 4, 0, 0x12] + mode1[3..<fields] + [0, 1]
         primed += patch.dropFirst(DeltaPatchHeader.byteCount)
         try save(primed, DeltaTarget.name, "mode1-body-primed")
+        // The same with a split prime (0x55): the prime is split before the frames are read.
+        primed[3] = 0x55
+        try save(primed, DeltaTarget.name, "mode1-body-primed-split")
         // Mode 2: one frame of hand-written ops: COPY 1000, INSERT "hello", ADD 100 (96 same, 4 changed).
         let control: [UInt8] = [1, 0, 0xe8, 0x07, 3, 5, 2, 0, 100]
         let runs: [UInt8] = [0x84, 0x06]  // 96 << 3 | 4 = 772
@@ -353,6 +356,12 @@ struct SeedMaker {
                 options: 4 | 8 | 16, newSize: UInt16(1100 + code.count), transform: [],
                 streams: [codeControl, runs, differences, main, operands]),
             DeltaTarget.name, "mode2-inserts-x86-split")
+        // The same primed with 2,000 old bytes from offset 2,048, split (body compression 0x55).
+        try save(
+            Self.mode2(
+                options: 4 | 8 | 16 | 64, newSize: UInt16(1100 + code.count), transform: [],
+                streams: [codeControl, runs, differences, main, operands], prime: [0x00, 0x08, 0xCF, 0x07]),
+            DeltaTarget.name, "mode2-inserts-x86-split-primed")
         // Aligned inserts (body compression 0x23): COPY 1001, so the INSERT at offset 1001 is
         // preceded by one zero byte (1001 ≡ 1 modulo 4, the stream at 0).
         var alignedControl = codeControl
@@ -367,11 +376,14 @@ struct SeedMaker {
     /// A mode-2 delta seed: options, one frame, the header input (flags 0, SHA-256, `newSize`),
     /// the transform's raw bytes when options bit 0 is set, then the raw streams (four, or five
     /// with body compression 5).
-    private static func mode2(options: UInt8, newSize: UInt16, transform: [UInt8], streams: [[UInt8]]) -> [UInt8] {
+    private static func mode2(
+        options: UInt8, newSize: UInt16, transform: [UInt8], streams: [[UInt8]], prime: [UInt8] = []
+    ) -> [UInt8] {
         var headerInput: [UInt8] = [0, 0, UInt8(newSize & 0xff), UInt8(newSize >> 8)]
         headerInput += [UInt8](repeating: 0, count: 48 - headerInput.count)
         var seed: [UInt8] = [2, options, 0] + headerInput
         if options & 1 != 0 { seed += [UInt8(transform.count & 0xff), UInt8(transform.count >> 8)] + transform }
+        seed += prime
         for stream in streams { seed += [UInt8(stream.count), 1] + stream }
         return seed
     }

@@ -62,6 +62,16 @@ enum InsertsOperands {
             var p = 0
             var kept = 0
             while p + 5 <= count {
+                // 16 positions at a time far from the end, as `join` skips them: the positions
+                // before `x86Starts16`'s first mark hold no form.
+                if count - p >= 22 {
+                    let marks = ReferenceScanner.x86Starts16(bytes + p)
+                    let plain = marks == 0 ? 16 : marks.trailingZeroBitCount
+                    if plain > 0 {
+                        p += plain
+                        continue
+                    }
+                }
                 guard let (kind, o) = form(bytes + p, position: p, count: count, rip: rip.baseAddress!) else {
                     p += 1
                     continue

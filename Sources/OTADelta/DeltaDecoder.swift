@@ -512,40 +512,30 @@ public final class DeltaDecoder {
         guard let (prime, _) = parsed else { return }
         pending.removeAll(keepingCapacity: true)
         let split = header.prime == .oldBytesSplit
-        let piece = UnsafeMutableRawBufferPointer.allocate(byteCount: InsertsPrime.splitPieceBytes, alignment: 16)
-        defer { piece.deallocate() }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: InsertsPrime.splitPieceBytes, alignment: 16)
+        defer { buffer.deallocate() }
         var scratch: [UInt8] = []
         var main: [UInt8] = []
-        var done: UInt64 = 0
         var preloaded = 0
-        while done < prime.length {
-            let target = UnsafeMutableRawBufferPointer(
-                rebasing: piece[0..<Int(min(prime.length - done, UInt64(piece.count)))])
-            try readSource(at: Int64(prime.start + done), into: target)
+        for piece in prime.pieces {
+            let read = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<piece.count])
+            try readSource(at: Int64(piece.offset), into: read)
+            var load = UnsafeRawBufferPointer(read)
+            if split {
+                // The piece's bytes other than operands (never more than it), back in the buffer.
+                main.removeAll(keepingCapacity: true)
+                InsertsPrime.splitPiece(
+                    read.baseAddress!.assumingMemoryBound(to: UInt8.self), count: piece.count,
+                    offset: Int64(piece.offset), main: &main)
+                main.withUnsafeBytes { buffer.copyMemory(from: $0) }
+                load = UnsafeRawBufferPointer(rebasing: buffer[0..<main.count])
+            }
             do throws(OTAError) {
-                if split {
-                    main.removeAll(keepingCapacity: true)
-                    InsertsPrime.splitPiece(
-                        target.baseAddress!.assumingMemoryBound(to: UInt8.self), count: target.count,
-                        offset: Int64(prime.start + done), main: &main)
-                    let decoder = decoders[inserts]
-                    let preloading: Result<Void, OTAError> = main.withUnsafeBytes { bytes in
-                        do throws(OTAError) {
-                            return .success(try decoder.preload(bytes, scratch: &scratch))
-                        } catch {
-                            return .failure(error)
-                        }
-                    }
-                    try preloading.get()
-                    preloaded += main.count
-                } else {
-                    try decoders[inserts].preload(UnsafeRawBufferPointer(target), scratch: &scratch)
-                    preloaded += target.count
-                }
+                try decoders[inserts].preload(load, scratch: &scratch)
             } catch {
                 throw Self.translate(error)
             }
-            done += UInt64(target.count)
+            preloaded += load.count
         }
         insertsStreamPosition = Int64(preloaded)
         phase = .frameHeader

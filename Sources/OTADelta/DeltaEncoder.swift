@@ -177,9 +177,8 @@ struct DeltaEncoder {
         let settings = streamSettings(
             newSize: new.count, insertedBytes: insertedBytes, primedBytes: prime.map { Int($0.length) } ?? 0,
             operandsSplit: bodyCoding.operandsSplit)
-        // Body coding 5's inserted code has no operands in the inserts stream: a split prime
-        // has none either (`InsertsPrime.splitPiece`).
-        var splitPrime = bodyCoding.operandsSplit ? prime.map { $0.splitOldBytes(old) } : nil
+        let priming = prime == nil ? DeltaPatchHeader.Prime.none : .primed(bodyCoding)
+        var splitPrime = priming == .oldBytesSplit ? prime.map { $0.splitOldBytes(old) } : nil
         defer { splitPrime?.deallocate() }
         let preset =
             splitPrime
@@ -228,7 +227,7 @@ struct DeltaEncoder {
             bodySize: writer.totalRawBytes, dictionarySizes: settings.prefix(4).map(\.dictionarySize),
             oldHash: oldHash!, newHash: newHash!)
         header.bodyCoding = bodyCoding
-        header.prime = prime == nil ? .none : bodyCoding.operandsSplit ? .oldBytesSplit : .oldBytes
+        header.prime = priming
         if transform != nil {
             header.version =
                 analysis?.pairs == true ? DeltaPatchHeader.pairedVersion : DeltaPatchHeader.transformVersion

@@ -96,6 +96,12 @@ public struct DeltaPatchHeader: Sendable, Equatable {
         /// Those old bytes split as body coding 5 splits inserted bytes, only their bytes other
         /// than operands (`InsertsPrime.splitOldBytes`; the 0x10 and 0x40 bits, with code 5 only).
         case oldBytesSplit
+
+        /// How a patch of `bodyCoding` primes, when it does: split with code 5, whose inserted
+        /// code reaches the inserts stream without its operands, else as the old bytes are.
+        public static func primed(_ bodyCoding: BodyCoding) -> Prime {
+            bodyCoding.operandsSplit ? .oldBytesSplit : .oldBytes
+        }
     }
 
     /// `bodyCoding`'s filter of the inserted bytes (`InsertsFilter`), if any.

@@ -38,25 +38,27 @@ package struct InsertsPrime: Equatable, Sendable {
         return bytes
     }
 
-    /// This prime's bytes of `old` as a split prime holds them (`splitPiece`, piece by piece),
-    /// in a buffer the caller deallocates.
-    package func splitOldBytes(_ old: UnsafeBufferPointer<UInt8>) -> UnsafeRawBufferPointer {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(Int(length), 1), alignment: 16)
-        var main: [UInt8] = []
-        var filled = 0
-        var done = 0
-        while done < Int(length) {
-            let count = min(Int(length) - done, Self.splitPieceBytes)
-            main.removeAll(keepingCapacity: true)
-            Self.splitPiece(
-                old.baseAddress! + Int(start) + done, count: count, offset: Int64(Int(start) + done), main: &main)
-            main.withUnsafeBytes {
-                buffer.baseAddress!.advanced(by: filled).copyMemory(from: $0.baseAddress!, byteCount: $0.count)
-            }
-            filled += main.count
-            done += count
+    /// The old-image ranges the prime is read in, in order: `splitPieceBytes` each from `start`,
+    /// the last one shorter. A split prime is split piece by piece, so these are part of the
+    /// format; the decoder reads the raw prime in them too.
+    var pieces: [(offset: UInt64, count: Int)] {
+        stride(from: start, to: start + length, by: Self.splitPieceBytes).map {
+            ($0, Int(min(UInt64(Self.splitPieceBytes), start + length - $0)))
         }
-        return UnsafeRawBufferPointer(rebasing: buffer[0..<filled])
+    }
+
+    /// This prime's bytes of `old` as a split prime holds them (`splitPiece` over `pieces`), in
+    /// a buffer the caller deallocates.
+    package func splitOldBytes(_ old: UnsafeBufferPointer<UInt8>) -> UnsafeRawBufferPointer {
+        var main: [UInt8] = []
+        main.reserveCapacity(Int(length))
+        for piece in pieces {
+            Self.splitPiece(
+                old.baseAddress! + Int(piece.offset), count: piece.count, offset: Int64(piece.offset), main: &main)
+        }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(main.count, 1), alignment: 16)
+        main.withUnsafeBytes { buffer.copyMemory(from: $0) }
+        return UnsafeRawBufferPointer(rebasing: buffer[0..<main.count])
     }
 
     /// Reads a block from the start of `bytes`: nil while more bytes are needed; the block and

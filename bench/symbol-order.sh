@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Regenerates Sources/ota-patch/ota-patch.order, the link order of `ota-patch`'s functions
 # (lld --symbol-ordering-file, Package.swift): every function the executable runs, in the order
-# callgrind first lists them, for --version, --help, a refused patch and five applies of the
-# tuning corpus (x86-64 and AArch64 code, one shared object, one small program on one thread). Linked first and together, the code
+# callgrind first lists them, for --version, --help, a refused patch, five applies of the
+# tuning corpus (x86-64 and AArch64 code, one shared object, one small program on one thread) and
+# two of the Rust tuning corpus (bench/corpus-rust: inserts primed, split on x86-64 and aligned on
+# AArch64). Linked first and together, the code
 # a run touches fills ~0.3 MiB of pages instead of being spread over the 4.6 MB of text, where
 # every touched page-cache folio (often 128-640 KiB on this kernel) counted in peak RSS
 # (docs/PERFORMANCE-LOG.md, "Start-up footprint"). Names the linker does not find are skipped, so a
@@ -36,10 +38,17 @@ for pair in postgres-amd64 postgres-arm64 librsvg-amd64 containerd-arm64 generat
     cmp "$WORK/new" "$CORPUS/$pair.new"
     n=$((n + 1))
 done
+# Updates that are mostly new code: their patches prime the inserts (split with code 5).
+for pair in zoxide-amd64 zoxide-arm64; do
+    profile "$n-$pair" "$ROOT/bench/corpus-rust/$pair.old" "$PATCHES/$pair.ota" -o "$WORK/new"
+    cmp "$WORK/new" "$ROOT/bench/corpus-rust/$pair.new"
+    n=$((n + 1))
+done
 python3 - "$BIN" "$WORK"/*.out >"$ROOT/Sources/ota-patch/ota-patch.order" <<'PYTHON'
-import re, sys
+import os, re, sys
 binary, seen = sys.argv[1], {}
-for path in sys.argv[2:]:
+# In run order: N-NAME.out by N (the shell's glob puts 10 before 2).
+for path in sorted(sys.argv[2:], key=lambda p: int(os.path.basename(p).split("-")[0])):
     names, objects, current = {}, {}, None
     for line in open(path, errors="replace"):
         match = re.match(r"^(c?fn|c?ob)=\((\d+)\)(?: (.*))?$", line.rstrip("\n"))

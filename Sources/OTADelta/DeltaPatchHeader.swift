@@ -102,6 +102,15 @@ public struct DeltaPatchHeader: Sendable, Equatable {
         public static func primed(_ bodyCoding: BodyCoding) -> Prime {
             bodyCoding.operandsSplit ? .oldBytesSplit : .oldBytes
         }
+
+        /// The bits this prime adds to the header's `compression` value.
+        package var compressionFlags: UInt8 {
+            switch self {
+            case .none: 0
+            case .oldBytes: DeltaPatchHeader.compressionPrimedFlag
+            case .oldBytesSplit: DeltaPatchHeader.compressionPrimedFlag | DeltaPatchHeader.compressionPrimeSplitFlag
+            }
+        }
     }
 
     /// `bodyCoding`'s filter of the inserted bytes (`InsertsFilter`), if any.
@@ -144,13 +153,7 @@ public struct DeltaPatchHeader: Sendable, Equatable {
         out.appendLittleEndian(version)
         out.append(Self.code(for: hashAlgorithm))
         precondition(prime != .oldBytesSplit || bodyCoding == .operandsSplitX86, "a split prime goes with code 5")
-        let primeFlags: UInt8 =
-            switch prime {
-            case .none: 0
-            case .oldBytes: Self.compressionPrimedFlag
-            case .oldBytesSplit: Self.compressionPrimedFlag | Self.compressionPrimeSplitFlag
-            }
-        out.append(bodyCoding.rawValue | primeFlags)
+        out.append(bodyCoding.rawValue | prime.compressionFlags)
         for size in dictionarySizes {
             guard size.nonzeroBitCount == 1, Self.dictionaryExponents.contains(UInt8(size.trailingZeroBitCount)) else {
                 throw OTAError(.deltaDictionary, "a patch stream dictionary must be a power of two, 4 KiB...256 MiB")

@@ -155,22 +155,23 @@ struct DeltaTarget: FuzzTarget {
         for _ in 0..<streams {
             encoders.append(try LZMA2StreamEncoder(LZMA2Settings(preset: 0, dictionarySize: 4096)))
         }
-        var primeFlags: UInt8 = 0
+        var prime = DeltaPatchHeader.Prime.none
         if options & 64 != 0 {
+            // Split or raw as the encoder decides it for this coding.
+            prime = .primed(DeltaPatchHeader.BodyCoding(rawValue: compression)!)
             let start = Int(reader.integer(UInt16.self)) % Self.old.count
-            let prime = InsertsPrime(
+            let block = InsertsPrime(
                 start: UInt64(start),
                 length: UInt64(1 + Int(reader.integer(UInt16.self)) % min(4096, Self.old.count - start)))
-            body += prime.encoded()
+            body += block.encoded()
             let settings = LZMA2Settings(preset: 0, dictionarySize: 4096)
             let inserts = PatchStream.inserts.rawValue
-            if compression == 5 {
-                let split = Self.old.withUnsafeBufferPointer { prime.splitOldBytes($0) }
+            if prime == .oldBytesSplit {
+                let split = Self.old.withUnsafeBufferPointer { block.splitOldBytes($0) }
                 defer { split.deallocate() }
                 encoders[inserts] = try LZMA2StreamEncoder(settings, presetDictionary: split)
-                primeFlags = 0x50
             } else {
-                let raw = Array(Self.old[start..<(start + Int(prime.length))])
+                let raw = Array(Self.old[start..<(start + Int(block.length))])
                 let encoder: Result<LZMA2StreamEncoder, OTAError> = raw.withUnsafeBytes { bytes in
                     do throws(OTAError) {
                         return .success(try LZMA2StreamEncoder(settings, presetDictionary: bytes))
@@ -179,7 +180,6 @@ struct DeltaTarget: FuzzTarget {
                     }
                 }
                 encoders[inserts] = try encoder.get()
-                primeFlags = 0x10
             }
         }
         var rawTotal: UInt64 = 0
@@ -198,7 +198,7 @@ struct DeltaTarget: FuzzTarget {
         let version: UInt16 = options & 1 == 0 ? 2 : options & 2 == 0 ? 3 : 4
         return try header(
             &headerInput, body: (body, rawTotal), version: version,
-            compression: compression | (options & 32 != 0 ? 0x20 : 0) | primeFlags)
+            compression: compression | (options & 32 != 0 ? 0x20 : 0) | prime.compressionFlags)
     }
 
     /// `bytes` through `encoder`, sync-flushed: one piece, as the patch writer emits it.

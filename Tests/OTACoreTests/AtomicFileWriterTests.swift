@@ -20,6 +20,48 @@ import Testing
         #expect(try Array(Data(contentsOf: URL(fileURLWithPath: path))) == Array("HEADbody".utf8))
     }
 
+    /// The rename that commits an output replaces whatever node has its name: given a FIFO, a
+    /// device or a directory (or a link to one), the output must be refused before anything is
+    /// written, the node left as it was (as root, `ota-patch ... -o /dev/null` replaced
+    /// /dev/null with a regular file). A regular file, and a link to one, are still replaced
+    /// (the link itself, as `rename` does).
+    @Test func `only a regular file is replaced: a directory, FIFO, device or a link to one is refused`() throws {
+        let directory = try TemporaryDirectory.create("core")
+        defer { TemporaryDirectory.remove(directory) }
+        var refused = [directory + "/dir", directory + "/fifo", directory + "/fifo-link"]
+        try FileManager.default.createDirectory(atPath: refused[0], withIntermediateDirectories: false)
+        try #require(mkfifo(refused[1], 0o644) == 0)
+        try #require(symlink(refused[1], refused[2]) == 0)
+        // A character device like /dev/null (1, 3: glibc's makedev is major << 8 | minor for
+        // small numbers), where the system lets us make one (root).
+        if mknod(directory + "/null", S_IFCHR | 0o666, dev_t(1 << 8 | 3)) == 0 { refused.append(directory + "/null") }
+        let kinds = try refused.map {
+            try FileManager.default.attributesOfItem(atPath: $0)[.type] as? FileAttributeType
+        }
+        for path in refused {
+            let error = #expect(throws: OTAError.self, "\(path)") { try AtomicFileWriter(path: path) }
+            #expect(error?.code == .ioNotAFile, "\(path)")
+            #expect(error?.message.hasPrefix(path + ": ") == true, "\(error?.message ?? "")")
+            #expect(throws: OTAError.self, "\(path)") { try AtomicFileWriter.write([1, 2, 3], to: path) }
+        }
+        let kindsAfter = try refused.map {
+            try FileManager.default.attributesOfItem(atPath: $0)[.type] as? FileAttributeType
+        }
+        #expect(kindsAfter == kinds, "every refused node is left as it was")
+        let regular = directory + "/regular"
+        let regularLink = directory + "/regular-link"
+        try Data([9]).write(to: URL(fileURLWithPath: regular))
+        try #require(symlink(regular, regularLink) == 0)
+        try AtomicFileWriter.write([1], to: regular)
+        try AtomicFileWriter.write([2], to: regularLink)
+        #expect(try Array(Data(contentsOf: URL(fileURLWithPath: regular))) == [1], "the link's target is not written")
+        #expect(
+            try FileManager.default.attributesOfItem(atPath: regularLink)[.type] as? FileAttributeType == .typeRegular)
+        #expect(try Array(Data(contentsOf: URL(fileURLWithPath: regularLink))) == [2])
+        let names = Set(refused.map { String($0.split(separator: "/").last!) } + ["regular", "regular-link"])
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: directory)) == names, "no temporary file left")
+    }
+
     /// A 4 MiB output with early flushes every 256 KiB: they run (one at a time, beside the
     /// writes) and the committed file is the bytes written.
     @Test func `early flushes run beside the writes and the committed file is whole`() throws {

@@ -130,6 +130,15 @@ import Testing
         #expect(missing.status == 1)
         #expect(missing.code == "io.not-found")
         #expect(!FileManager.default.fileExists(atPath: directory.appending("out")))
+        // An output that is not a regular file (here a FIFO; as root, /dev/null was replaced) is
+        // refused before the apply and left as it was.
+        let fifo = directory.appending("out-fifo")
+        try #require(mkfifo(fifo, 0o644) == 0)
+        let ontoFIFO = try Self.patch([directory.appending("old"), directory.appending("p"), "-o", fifo])
+        #expect(ontoFIFO.status == 1)
+        #expect(ontoFIFO.code == "io.not-a-file")
+        #expect(try FileManager.default.attributesOfItem(atPath: fifo)[.type] as? FileAttributeType == .typeUnknown)
+        #expect(try Self.names(directory.path) == ["old", "new", "p", "out-fifo"])
         let version = try Self.patch(["--version"])
         #expect(version.status == 0)
         #expect(!version.stdout.isEmpty)

@@ -7,7 +7,10 @@
 #endif
 
 /// Writes a file under a temporary name in the same directory and renames it into place on
-/// `commit()`, so a failure at any point leaves no partial output behind.
+/// `commit()`, so a failure at any point leaves no partial output behind. Only a regular file
+/// (or a link to one: the link is replaced) is replaced: the rename would replace any node, so
+/// a directory, FIFO, socket or device at `path`, or a link to one, is refused before anything
+/// is written (as root, `-o /dev/null` replaced /dev/null).
 ///
 /// Data is fsync'd before the rename and the directory after it, so a committed file survives
 /// power loss. Dropping the writer without committing removes the temporary file.
@@ -39,6 +42,13 @@ package final class AtomicFileWriter {
         dataSync: @escaping @Sendable (Int32) -> Int32 = { fdatasync($0) }
     ) throws(OTAError) {
         self.path = path
+        var existing = stat()
+        if stat(path, &existing) == 0 && existing.st_mode & S_IFMT != S_IFREG {
+            throw OTAError(
+                .ioNotAFile,
+                "\(path): \(FileSystem.kindName(existing.st_mode)), not a regular file: an output replaces only a regular file"
+            )
+        }
         let directory = pathParent(path)
         let name = pathLastComponent(path)
         // The name has only to be unused (O_EXCL refuses one that exists) and hard to guess: the

@@ -39,16 +39,7 @@ package final class InputFile {
             || ((kind == S_IFIFO || kind == S_IFCHR) && accepted.contains(.stream))
         guard allowed else {
             SystemCall.close(fd)
-            let what =
-                switch kind {
-                case S_IFDIR: "a directory"
-                case S_IFIFO: "a FIFO"
-                case S_IFSOCK: "a socket"
-                case S_IFCHR: "a character device"
-                case S_IFBLK: "a block device"
-                default: "not a regular file"
-                }
-            throw OTAError(notAFile, "\(path): \(what), not a regular file")
+            throw OTAError(notAFile, "\(path): \(FileSystem.kindName(info.st_mode)), not a regular file")
         }
         // Reads block as usual from here (O_NONBLOCK only kept the open from waiting).
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
@@ -169,6 +160,20 @@ package enum FileSystem {
 
     public static func exists(_ path: String) -> Bool {
         access(path, F_OK) == 0
+    }
+
+    /// What a file of `mode` (`st_mode`) is, for messages: "a directory", "a FIFO", ...
+    static func kindName(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFREG: "a regular file"
+        case S_IFDIR: "a directory"
+        case S_IFIFO: "a FIFO"
+        case S_IFSOCK: "a socket"
+        case S_IFCHR: "a character device"
+        case S_IFBLK: "a block device"
+        case S_IFLNK: "a symbolic link"
+        default: "not a regular file"
+        }
     }
 
     public static func isDirectory(_ path: String) -> Bool {

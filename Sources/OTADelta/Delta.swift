@@ -188,29 +188,3 @@ extension Duration {
         return Double(s) + Double(atto) / 1e18
     }
 }
-
-/// An image for the encoder: a regular file mapped, anything else read into memory.
-private struct ImageBytes {
-    private let mapped: MappedFile?
-    private let read: [UInt8]
-
-    init(path: String) throws(OTAError) {
-        mapped = try MappedFile(path: path)
-        read =
-            mapped == nil ? try InputFile(path: path, accepting: [.blockDevice, .stream]).readAll(limit: Int.max) : []
-    }
-
-    var count: Int { mapped?.bytes.count ?? read.count }
-
-    /// Drops a mapped image's pages from memory until it is read again (bytes read into memory
-    /// stay).
-    func evict() { mapped?.evict() }
-
-    func withBuffer<T>(_ body: (UnsafeBufferPointer<UInt8>) throws(OTAError) -> T) throws(OTAError) -> T {
-        if let mapped { return try body(mapped.bytes) }
-        let result: Result<T, OTAError> = read.withUnsafeBufferPointer { buffer in
-            do throws(OTAError) { return .success(try body(buffer)) } catch { return .failure(error) }
-        }
-        return try result.get()
-    }
-}

@@ -43,7 +43,23 @@ package final class InputFile {
         }
         // Reads block as usual from here (O_NONBLOCK only kept the open from waiting).
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        // A FIFO's read ends at once while no writer has opened it yet: wait for the writer's
+        // first bytes or its close, as a blocking open would have (Linux reports no hang-up to
+        // this descriptor for writers gone before it was opened).
+        if kind == S_IFIFO { try Self.waitForWriter(fd, path: path) }
         descriptor = fd
+    }
+
+    /// Waits until the FIFO open on `descriptor` has bytes to read or its writers have closed it;
+    /// closes `descriptor` when the wait fails.
+    private static func waitForWriter(_ descriptor: Int32, path: String) throws(OTAError) {
+        var request = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        let (result, error) = SystemCall.retryingRaw { poll(&request, 1, -1) }
+        if result < 0 {
+            SystemCall.close(descriptor)
+            throw OTAError(
+                .ioFailed, "\(path): waiting for the FIFO's writer failed", cause: SystemCall.errnoText(error))
+        }
     }
 
     deinit { SystemCall.close(descriptor) }

@@ -19,11 +19,17 @@ package final class MappedFile {
     private let mapping: UnsafeMutableRawPointer?
 
     /// Maps `path`, or returns nil when it is not a regular file (a pipe, a device): read
-    /// those with `InputFile.readAll`.
-    public init?(path: String) throws(OTAError) {
-        let file = try InputFile(path: path, accepting: [.regular, .blockDevice, .stream])
+    /// those with `InputFile.readAll`, from the file `init(file:)` was given (opening a FIFO
+    /// a second time could find its writer gone).
+    public convenience init?(path: String) throws(OTAError) {
+        try self.init(file: InputFile(path: path, accepting: [.regular, .blockDevice, .stream]))
+    }
+
+    /// Maps `file`, or returns nil when it is not a regular file, leaving it unread.
+    public init?(file: InputFile) throws(OTAError) {
         guard try file.isRegularFile() else { return nil }
         let size = Int(try file.size())
+        let path = file.path
         self.path = path
         guard size > 0 else {
             mapping = nil

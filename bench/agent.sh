@@ -81,7 +81,7 @@ measure() {
 pull() {  # pull NAME URL [extra agent options]: a fresh vehicle, one agent run (pull, verify, install)
     local name=$1 url=$2; shift 2
     rm -rf "$work/car-$name"
-    "$ota" vehicle init "$work/car-$name" --config "$work/vehicle.yaml" --trust $intl/trust > /dev/null
+    "$ota" vehicle init "$work/car-$name" --config "$work/vehicle.yaml" --trust $intl/trust --decryption-key $intl/vehicle/device.key > /dev/null
     measure "$name" "$ota" agent run --vehicle "$work/car-$name" --repository "$url" --root "$work/repo/metadata/1.root.json" \
         --ca "$work/nginx/server-ca.crt" --cert $intl/vehicle/device.crt --key $intl/vehicle/device.key \
         --state "$work/state.json" --consent yes "$@"

@@ -74,7 +74,8 @@ DB_BYTES=$(du -cb "$WORK"/fleet.db* | tail -1 | cut -f1)
 
 # 4b. The register's indexed lookups: which vehicles run a SWIN now (SWIN-5: the simulation
 #     leaves every vehicle's adas ECU on it, its updates 8 and 12 being refused and rolled back,
-#     so the answer lists the whole fleet), and one vehicle's software history. Each is a whole process (start-up,
+#     so the answer lists the whole fleet at 35 to 118 records per vehicle, and none at fewer or
+#     more), and one vehicle's software history. Each is a whole process (start-up,
 #     store open, query): the median of 5.
 lookup() {
     local label=$1; shift
@@ -88,7 +89,7 @@ lookup() {
     CPU_TAKEN=$(printf '%s\n' "${cpus[@]}" | sort -n | sed -n 3p)
 }
 lookup swin "$OTA" records register --store "$WORK/fleet.db" --swin SWIN-5 --json
-SWIN_VEHICLES=$(grep -o '"vin"' "$WORK/out.swin" | wc -l)
+SWIN_VEHICLES=$({ grep -o '"vin"' "$WORK/out.swin" || true; } | wc -l)
 ROWS+=("| which vehicles run SWIN-5 now (\`records register --swin\`, whole process, median of 5) | $SWIN_VEHICLES vehicles found | ${SECONDS_TAKEN} s | ${CPU_TAKEN} s | | $(mib "$PEAK_KB") MiB |")
 lookup history "$OTA" records register --store "$WORK/fleet.db" --vin "$(ls "$WORK/fleet" | sed -n 43p)" --json
 ROWS+=("| one vehicle's software history (\`records register --vin\`, whole process, median of 5) | 1 vehicle | ${SECONDS_TAKEN} s | ${CPU_TAKEN} s | | $(mib "$PEAK_KB") MiB |")

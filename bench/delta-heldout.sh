@@ -4,7 +4,7 @@
 # tuned on shows here as a loss. Nothing in OTADelta may be changed because of these pairs; add
 # new programs instead when a change was made with one of them in view.
 #
-#   bench/delta-heldout.sh path/to/ota       env: SET, ARCHES (default "amd64 arm64"), TOOLS, REPEAT, TIMEOUT
+#   bench/delta-heldout.sh path/to/ota       env: SET, ARCHES (default "amd64 arm64"), PAIRS, TOOLS, REPEAT, TIMEOUT
 #
 # SET=fresh measures a second held-out set instead (bench/corpus-fresh, no filesystem image), made
 # on 2026-11-30 after the first had been used to reject a change (e10a382), so it is unseen again:

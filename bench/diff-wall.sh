@@ -3,7 +3,7 @@
 # interleaved rounds, medians, ratios), by default, with `--no-prime-inserts` and with that and
 # `--parallel-inserts` (a primed patch keeps one inserts encoder), on every pair
 # of the Rust tuning corpus (bench/rust-corpus.sh) and the executable pairs of the tuning corpus
-# (bench/delta-corpus.sh); DIRS adds or replaces pair directories. Run it on an idle machine:
+# (bench/delta-corpus.sh); DIRS names other pair directories instead. Run it on an idle machine:
 # two runs of one build differed by up to ±15% on a loaded one (docs/PERFORMANCE.md).
 #
 #   bench/diff-wall.sh [path/to/ota]     env: ROUNDS (default 3), DIRS

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `--prime-inserts` against `--no-prime-inserts` on the Rust tuning corpus (bench/corpus-rust, built by
-# bench/rust-corpus.sh) and any other pair directories given in DIRS: per pair and mode, the patch
+# bench/rust-corpus.sh), or on the pair directories DIRS names instead: per pair and mode, the patch
 # size, `ota-diff`'s wall time and peak RSS, and `ota-patch`'s, after checking the round trip.
 # One round each; run it on an idle machine for the times (docs/PERFORMANCE.md, "Inserts primed
 # with old bytes").

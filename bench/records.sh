@@ -3,7 +3,7 @@
 # SWIN lookups and export time for VEHICLES x PER records (default 10,000 x 100 = 1,000,000), with
 # peak memory.
 #
-#   bench/records.sh path/to/ota [VEHICLES] [PER_VEHICLE]
+#   bench/records.sh path/to/ota [VEHICLES] [PER_VEHICLE]      env: DURABLE_APPENDS (default 20000)
 #
 # The logs are written by the records test rig (`ota-records-rig`, a separate executable that is
 # never shipped; `make bench` builds it): $RIG, default ota-records-rig beside the ota given.

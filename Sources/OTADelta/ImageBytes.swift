@@ -4,8 +4,8 @@ internal import OTABase
     import Glibc
 #endif
 
-/// An image for the encoder: a regular file mapped, anything else (a pipe, a character or block
-/// device) read into memory, at most `streamLimit` bytes of it: an endless stream such as
+/// An image for the encoder: a regular file or block device mapped, anything else (a pipe, a
+/// character device) read into memory, at most `streamLimit` bytes of it: an endless stream such as
 /// `/dev/zero` is refused (`io.too-large`) instead of growing until the allocation traps.
 struct ImageBytes {
     private let mapped: MappedFile?
@@ -47,9 +47,9 @@ struct ImageBytes {
         } catch  where error.code == .ioTooLarge {
             throw OTAError(
                 .ioTooLarge,
-                "\(path): not a regular file, and more than \(streamLimit) bytes: an image that is not a regular "
-                    + "file is read into memory, at most a quarter of the memory this process may use; give a "
-                    + "regular file (it is mapped)")
+                "\(path): a stream of more than \(streamLimit) bytes: an image that is neither a regular file "
+                    + "nor a block device is read into memory, at most a quarter of the memory this process may "
+                    + "use; give a regular file or a block device (they are mapped)")
         }
     }
 

@@ -13,7 +13,7 @@ import Testing
     @Test func `an endless stream is refused at the limit, naming the path`() throws {
         let error = #expect(throws: OTAError.self) { try ImageBytes(path: "/dev/zero", streamLimit: 1 << 20) }
         #expect(error?.code == .ioTooLarge)
-        #expect(error?.message.hasPrefix("/dev/zero: not a regular file, and more than 1048576 bytes") == true)
+        #expect(error?.message.hasPrefix("/dev/zero: a stream of more than 1048576 bytes") == true)
     }
 
     @Test func `a FIFO is read whole from a writer that comes late, and refused above the limit`() throws {
@@ -42,6 +42,22 @@ import Testing
         }
     }
 
+    /// A partition image given as its device (a loop device here): mapped, not read into memory,
+    /// so the stream limit does not apply (it refused such a device larger than the limit).
+    @Test(.enabled(if: LoopDevice.supported, "needs root, /dev/loop-control and losetup"))
+    func `a block device is mapped whatever the stream limit`() throws {
+        let directory = try TemporaryDirectory.create("image-bytes")
+        defer { TemporaryDirectory.remove(directory) }
+        let backing = directory + "/backing"
+        let content = RoundTripTests.random(3 << 20, seed: 5)
+        try Data(content).write(to: URL(fileURLWithPath: backing))
+        let device = try LoopDevice(backing)
+        let image = try ImageBytes(path: device.path, streamLimit: 1 << 20)
+        #expect(image.count == content.count)
+        let same = try image.withBuffer { Array($0) == content }
+        #expect(same)
+    }
+
     @Test func `a regular file is mapped whatever the stream limit`() throws {
         let directory = try TemporaryDirectory.create("image-bytes")
         defer { TemporaryDirectory.remove(directory) }
@@ -51,4 +67,22 @@ import Testing
         #expect(image.count == 100_000)
         #expect(ImageBytes.streamLimit >= 64 << 20)
     }
+}
+
+/// A read-only loop device over a file, detached on deinit.
+final class LoopDevice {
+    static var supported: Bool {
+        getuid() == 0 && FileManager.default.fileExists(atPath: "/dev/loop-control")
+            && FileManager.default.isExecutableFile(atPath: "/usr/sbin/losetup")
+    }
+
+    let path: String
+
+    init(_ backing: String) throws {
+        let output = try ProcessRunner.run("/usr/sbin/losetup", ["--find", "--show", "--read-only", backing])
+        try #require(output.status == 0, "losetup: \(output.stderr)")
+        path = output.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    deinit { _ = try? ProcessRunner.run("/usr/sbin/losetup", ["-d", path]) }
 }

@@ -6,9 +6,9 @@
     import Darwin
 #endif
 
-/// A regular file mapped read-only into memory: large images are read by the kernel as they
-/// are touched, with no copy and no anonymous memory (a 2 GiB image read with `readAll` costs
-/// 2 GiB of private pages and the time to copy them).
+/// A regular file or block device mapped read-only into memory: large images are read by the
+/// kernel as they are touched, with no copy and no anonymous memory (a 2 GiB image read with
+/// `readAll` costs 2 GiB of private pages and the time to copy them).
 ///
 /// The file must not shrink while mapped (reading a page past the new end would be fatal); the
 /// delta encoder, its user, hashes what it read, so a file that changes is still caught.
@@ -18,17 +18,20 @@ package final class MappedFile {
     public let bytes: UnsafeBufferPointer<UInt8>
     private let mapping: UnsafeMutableRawPointer?
 
-    /// Maps `path`, or returns nil when it is not a regular file (a pipe, a device): read
-    /// those with `InputFile.readAll`, from the file `init(file:)` was given (opening a FIFO
-    /// a second time could find its writer gone).
+    /// Maps `path`, or returns nil when it is neither a regular file nor a block device (a pipe,
+    /// a character device): read those with `InputFile.readAll`, from the file `init(file:)` was
+    /// given (opening a FIFO a second time could find its writer gone).
     public convenience init?(path: String) throws(OTAError) {
         try self.init(file: InputFile(path: path, accepting: [.regular, .blockDevice, .stream]))
     }
 
-    /// Maps `file`, or returns nil when it is not a regular file, leaving it unread.
+    /// Maps `file`, or returns nil when it is neither a regular file nor a block device, leaving
+    /// it unread.
     public init?(file: InputFile) throws(OTAError) {
-        guard try file.isRegularFile() else { return nil }
-        let size = Int(try file.size())
+        let kind = try SystemCall.status(file.descriptor, path: file.path).st_mode & S_IFMT
+        guard kind == S_IFREG || kind == S_IFBLK else { return nil }
+        // A block device's size is where a seek to its end lands (its st_size is 0).
+        let size = kind == S_IFREG ? Int(try file.size()) : try Self.deviceSize(file)
         let path = file.path
         self.path = path
         guard size > 0 else {
@@ -46,6 +49,15 @@ package final class MappedFile {
 
     deinit {
         if let mapping { munmap(mapping, bytes.count) }
+    }
+
+    private static func deviceSize(_ file: InputFile) throws(OTAError) -> Int {
+        let end = lseek(file.descriptor, 0, SEEK_END)
+        let error = errno
+        guard end >= 0, lseek(file.descriptor, 0, SEEK_SET) == 0 else {
+            throw OTAError(.ioFailed, "\(file.path): cannot find the device's size", cause: SystemCall.errnoText(error))
+        }
+        return Int(end)
     }
 
     /// Drops the mapped pages from this process's resident set; the bytes stay readable (the

@@ -10,6 +10,10 @@ import OTACore
 package enum CommandMain {
     package static func run<Root: ParsableCommand>(_ root: Root.Type, arguments: [String]) -> Never {
         let json = arguments.contains("--json")
+        if let invalid = ArgumentEncoding.firstInvalid() {
+            Output.fail(invalid, json: json)
+            Glibc.exit(1)
+        }
         do {
             var command = try root.parseAsRoot(arguments)
             try command.run()

@@ -39,6 +39,35 @@ struct CommandLineTests {
             "\(run.stdout)")
     }
 
+    /// Linux file names are bytes; Swift's arguments are UTF-8 with each bad byte repaired to
+    /// U+FFFD, so an existing file named `bad\xff.img` was looked up as `bad\u{FFFD}.img` and
+    /// reported "not found". Every executable now refuses such an argument by name, offset and
+    /// byte (through a shell: a Swift string cannot carry the byte).
+    @Test func `an argument that is not UTF-8 is refused as such, by every executable`() throws {
+        let directory = try CLIRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let tools = [
+            (CLIRunner.executable.path, "delta create \"$old\" \"$bad\" -o \"$dir/p\" --json", true),
+            (CLIRunner.product("ota-diff").path, "\"$old\" \"$bad\" -o \"$dir/p\" --json", true),
+            (CLIRunner.product("ota-patch").path, "\"$bad\" \"$old\" -o \"$dir/p\"", false),
+            (CLIRunner.product("ota-fleet").path, "serve --config \"$bad\" --json", true),
+        ]
+        for (tool, arguments, json) in tools {
+            let script = """
+                dir=$1; old="$dir/old"; bad="$dir/bad$(printf '\\377').img"
+                printf 'x' > "$old"; printf 'y' > "$bad"
+                exec "$2" \(arguments)
+                """
+            let run = try ProcessRunner.run("/bin/sh", ["-c", script, "sh", directory, tool])
+            let name = (tool as NSString).lastPathComponent
+            #expect(run.status == 1, "\(name): \(run.stderr)")
+            #expect(run.stderr.contains("is not valid UTF-8 (byte 0xFF at offset "), "\(name): \(run.stderr)")
+            #expect(run.stderr.contains("[usage.invalid]"), "\(name): \(run.stderr)")
+            #expect(!json || run.stdout.contains("\"code\" : \"usage.invalid\""), "\(name): \(run.stdout)")
+            #expect(!FileManager.default.fileExists(atPath: directory + "/p"), "\(name)")
+        }
+    }
+
     @Test func `an argument error has one prefix and exit status 1`() throws {
         let run = try CLIRunner.run(["bundle", "verify"])
         #expect(run.status == 1)

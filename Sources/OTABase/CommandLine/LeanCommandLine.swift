@@ -26,6 +26,7 @@ package enum LeanCommandLine {
             exit(0)
         }
         do throws(OTAError) {
+            if let invalid = ArgumentEncoding.firstInvalid() { throw invalid }
             try body(words)
         } catch {
             if json && options.contains("--json") { print(failureJSON(error)) }

@@ -1,0 +1,45 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The command line as the kernel gave it: bytes. `CommandLine.arguments` repairs invalid UTF-8
+/// (each bad byte becomes U+FFFD), so a file named with such bytes would be looked up under
+/// another name and reported "not found". Every `ota` executable refuses such an argument first.
+package enum ArgumentEncoding {
+    /// The first argument after the program name that is not valid UTF-8, as a usage error
+    /// naming its position, the first bad byte and its offset; nil when all are valid.
+    package static func firstInvalid() -> OTAError? {
+        guard CommandLine.argc > 1 else { return nil }
+        for index in 1..<Int(CommandLine.argc) {
+            guard let argument = CommandLine.unsafeArgv[index] else { continue }
+            let bytes = UnsafeBufferPointer(
+                start: UnsafeRawPointer(argument).assumingMemoryBound(to: UInt8.self), count: strlen(argument))
+            guard let offset = invalidOffset(bytes) else { continue }
+            return OTAError(
+                .usageInvalid,
+                "argument \(index) (\"\(String(decoding: bytes, as: UTF8.self))\") is not valid UTF-8 (byte 0x"
+                    + hexByte(bytes[offset]) + " at offset \(offset)): paths and values are taken in UTF-8 only; "
+                    + "rename the file, or name it through a link whose name is UTF-8")
+        }
+        return nil
+    }
+
+    /// The offset of the first byte of `bytes` that does not start a valid UTF-8 sequence.
+    package static func invalidOffset(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        var parser = Unicode.UTF8.ForwardParser()
+        var iterator = bytes.makeIterator()
+        var offset = 0
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid(let scalar): offset += scalar.count
+            case .error: return offset
+            case .emptyInput: return nil
+            }
+        }
+    }
+
+    private static func hexByte(_ byte: UInt8) -> String {
+        let digits = Array("0123456789ABCDEF")
+        return String([digits[Int(byte >> 4)], digits[Int(byte & 15)]])
+    }
+}

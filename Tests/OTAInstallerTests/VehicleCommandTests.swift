@@ -22,6 +22,32 @@ struct VehicleCommandTests {
         return Run(status: result.status, stdout: result.stdout)
     }
 
+    /// A configuration's text is validated as UTF-8, not repaired: a 0xFF byte in a SWIN was
+    /// recorded as U+FFFD, a value the file never held.
+    @Test func `a configuration that is not UTF-8 is refused before the vehicle is made`() throws {
+        let root = InstallerFixture.repository
+        let directory = try TemporaryDirectory.create("vehicle-cli")
+        defer { TemporaryDirectory.remove(directory) }
+        try SampleImages.make(in: directory + "/images")
+        var config = try Array(Data(contentsOf: URL(fileURLWithPath: root + "/samples/vehicle-x1.yaml")))
+        config = Array(
+            String(decoding: config, as: UTF8.self).replacingOccurrences(
+                of: "../keys-sample", with: root + "/keys-sample"
+            )
+            .utf8)
+        let swin = Array("swin: SWIN-IVI-".utf8)
+        let at = try #require(config.indices.first { config[$0...].starts(with: swin) }) + swin.count
+        config.insert(0xFF, at: at)
+        try Data(config).write(to: URL(fileURLWithPath: directory + "/x1.yaml"))
+        let car = directory + "/car"
+        let run = try Self.ota([
+            "vehicle", "init", car, "--config", directory + "/x1.yaml", "--images", directory + "/images", "--json",
+        ])
+        #expect(run.status == 1)
+        #expect(run.code == "vehicle.config-invalid")
+        #expect(!FileManager.default.fileExists(atPath: car))
+    }
+
     @Test func `install, reboot, confirm; refusals exit 2 with their code`() throws {
         let root = InstallerFixture.repository
         let directory = try TemporaryDirectory.create("vehicle-cli")

@@ -107,7 +107,10 @@ struct VehicleInitCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let text = String(decoding: try FileSystem.read(config, limit: 1 << 20), as: UTF8.self)
+        // Validated, not repaired: a bad byte in a SWIN would otherwise be recorded as U+FFFD.
+        guard let text = String(validating: try FileSystem.read(config, limit: 1 << 20), as: UTF8.self) else {
+            throw OTAError(.vehicleConfigInvalid, "\(config): not UTF-8 text")
+        }
         if let problem = YAMLInputCheck.problem(in: text) {
             throw OTAError(.vehicleConfigInvalid, "\(config): \(problem)")
         }

@@ -68,6 +68,26 @@ struct CommandLineTests {
         }
     }
 
+    /// A passphrase is bytes: one in Latin-1 (`p\xe4ss`) opened its key from a file but not from
+    /// `--passphrase-env`, whose value was decoded as UTF-8 and repaired (a wrong passphrase).
+    @Test func `a passphrase that is not UTF-8 opens its key from the environment as from a file`() throws {
+        let directory = try CLIRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let script = """
+            set -e
+            dir=$1; ota=$2
+            PW=$(printf 'p\\344ss-w\\366rd'); export PW
+            printf '%s' "$PW" > "$dir/pw"
+            openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -aes-256-cbc -pass env:PW -out "$dir/k.pem" 2>/dev/null
+            "$ota" keys csr --key "$dir/k.pem" --passphrase-file "$dir/pw" --cn A --org O --output "$dir/file.csr"
+            "$ota" keys csr --key "$dir/k.pem" --passphrase-env PW --cn A --org O --output "$dir/env.csr"
+            """
+        let run = try ProcessRunner.run("/bin/sh", ["-c", script, "sh", directory, CLIRunner.executable.path])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(FileManager.default.fileExists(atPath: directory + "/file.csr"))
+        #expect(FileManager.default.fileExists(atPath: directory + "/env.csr"))
+    }
+
     @Test func `an argument error has one prefix and exit status 1`() throws {
         let run = try CLIRunner.run(["bundle", "verify"])
         #expect(run.status == 1)

@@ -7,7 +7,8 @@ public enum PassphraseSource: Sendable, Equatable {
     case file(String)
     case environment(String)
 
-    /// Reads the passphrase bytes; a trailing newline in a file is not part of it.
+    /// Reads the passphrase bytes, as they are (not decoded as text); a trailing newline in a
+    /// file is not part of it.
     public func read() throws(OTAError) -> [UInt8] {
         switch self {
         case .file(let path):
@@ -16,10 +17,12 @@ public enum PassphraseSource: Sendable, Equatable {
             guard !bytes.isEmpty else { throw OTAError(.keyPassphraseEmpty, "\(path): passphrase file is empty") }
             return bytes
         case .environment(let name):
-            guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
+            // The value's bytes as the environment holds them: decoded as text, bytes that are
+            // not UTF-8 were repaired into another passphrase.
+            guard let value = getenv(name), value.pointee != 0 else {
                 throw OTAError(.keyPassphraseMissing, "environment variable \(name) is not set or empty")
             }
-            return Array(value.utf8)
+            return Array(UnsafeRawBufferPointer(start: value, count: strlen(value)))
         }
     }
 }

@@ -10,10 +10,7 @@ import OTACore
 package enum CommandMain {
     package static func run<Root: ParsableCommand>(_ root: Root.Type, arguments: [String]) -> Never {
         let json = arguments.contains("--json")
-        if let invalid = ArgumentEncoding.firstInvalid() {
-            Output.fail(invalid, json: json)
-            Glibc.exit(1)
-        }
+        refuseArgumentsNotUTF8(json: json)
         do {
             var command = try root.parseAsRoot(arguments)
             try command.run()
@@ -29,6 +26,14 @@ package enum CommandMain {
             Output.fail(OTAError(.usageInvalid, usageMessage(root.fullMessage(for: error))), json: json)
             Glibc.exit(1)
         }
+    }
+
+    /// Exits 1 with `usage.invalid` when an argument is not UTF-8 (`ArgumentEncoding`): before
+    /// parsing, and before `ota` hands its arguments, repaired, to a sibling executable.
+    package static func refuseArgumentsNotUTF8(json: Bool) {
+        guard let invalid = ArgumentEncoding.firstInvalid() else { return }
+        Output.fail(invalid, json: json)
+        Glibc.exit(1)
     }
 
     /// ArgumentParser's message without its own `Error: ` prefix (ours is `ota: error:`).

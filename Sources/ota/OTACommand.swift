@@ -29,6 +29,7 @@ struct OTACommand: ParsableCommand {
     /// `ota-fleet ...` (exec, same process): the vehicle-side binary carries no server.
     static func main() {
         let arguments = Array(CommandLine.arguments.dropFirst())
+        CommandMain.refuseArgumentsNotUTF8(json: arguments.contains("--json"))
         if arguments.first == FleetCommand.configuration.commandName {
             do {
                 try SiblingExecutable.fleet.exec(Array(arguments.dropFirst()))

@@ -51,6 +51,8 @@ struct CommandLineTests {
             (CLIRunner.product("ota-diff").path, "\"$old\" \"$bad\" -o \"$dir/p\" --json", true),
             (CLIRunner.product("ota-patch").path, "\"$bad\" \"$old\" -o \"$dir/p\"", false),
             (CLIRunner.product("ota-fleet").path, "serve --config \"$bad\" --json", true),
+            // `ota fleet` hands its arguments to ota-fleet: checked before, not repaired.
+            (CLIRunner.executable.path, "fleet serve --config \"$bad\" --json", true),
         ]
         for (tool, arguments, json) in tools {
             let script = """

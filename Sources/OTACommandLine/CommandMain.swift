@@ -33,7 +33,7 @@ package enum CommandMain {
     package static func refuseArgumentsNotUTF8(json: Bool) {
         guard let invalid = ArgumentEncoding.firstInvalid() else { return }
         Output.fail(invalid, json: json)
-        Glibc.exit(1)
+        Glibc.exit(Output.exitStatus(for: invalid.kind))
     }
 
     /// ArgumentParser's message without its own `Error: ` prefix (ours is `ota: error:`).

@@ -73,16 +73,17 @@ import Testing
 final class LoopDevice {
     static var supported: Bool {
         getuid() == 0 && FileManager.default.fileExists(atPath: "/dev/loop-control")
-            && FileManager.default.isExecutableFile(atPath: "/usr/sbin/losetup")
+            && FailingPatchFile.tool("losetup") != nil
     }
 
     let path: String
 
     init(_ backing: String) throws {
-        let output = try ProcessRunner.run("/usr/sbin/losetup", ["--find", "--show", "--read-only", backing])
+        let output = try ProcessRunner.run(
+            try #require(FailingPatchFile.tool("losetup")), ["--find", "--show", "--read-only", backing])
         try #require(output.status == 0, "losetup: \(output.stderr)")
         path = output.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    deinit { _ = try? ProcessRunner.run("/usr/sbin/losetup", ["-d", path]) }
+    deinit { _ = FailingPatchFile.tool("losetup").map { try? ProcessRunner.run($0, ["-d", path]) } }
 }

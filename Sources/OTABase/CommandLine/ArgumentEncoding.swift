@@ -18,7 +18,8 @@ package enum ArgumentEncoding {
             return OTAError(
                 .usageInvalid,
                 "argument \(index) (\"\(String(decoding: bytes, as: UTF8.self))\") is not valid UTF-8 (byte 0x"
-                    + hexByte(bytes[offset]) + " at offset \(offset)): paths and values are taken in UTF-8 only; "
+                    + Hex.encode([bytes[offset]]).uppercased()
+                    + " at offset \(offset)): paths and values are taken in UTF-8 only; "
                     + "rename the file, or name it through a link whose name is UTF-8")
         }
         return nil
@@ -36,10 +37,5 @@ package enum ArgumentEncoding {
             case .emptyInput: return nil
             }
         }
-    }
-
-    private static func hexByte(_ byte: UInt8) -> String {
-        let digits = Array("0123456789ABCDEF")
-        return String([digits[Int(byte >> 4)], digits[Int(byte & 15)]])
     }
 }

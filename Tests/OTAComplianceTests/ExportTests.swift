@@ -2,6 +2,7 @@ import Foundation
 import OTACompliance
 import OTACore
 import OTARecorder
+import OTATestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -102,6 +103,14 @@ import Testing
         try AtomicFileWriter.write([1, 2, 3], to: out + "/extra.csv")
         #expect(try problems().contains { $0.hasPrefix("extra.csv") })
         unlink(out + "/extra.csv")
+        // An extra file whose name is not UTF-8, in the export and in its evidence: reported by
+        // its bytes (before: under a repaired name, `extra\u{FFFD}.csv`, that names no file).
+        for folder in ["", "/evidence"] {
+            let extra = try RawNamedFile(in: out + folder, name: Array("extra".utf8) + [0xFF] + Array(".csv".utf8))
+            let prefix = folder.isEmpty ? "" : "evidence/"
+            #expect(try problems() == [prefix + #"extra\xFF.csv: not listed in the manifest"#])
+            _ = extra
+        }
         let manifest = try FileSystem.read(out + "/manifest.json")
         let forged = String(decoding: manifest, as: UTF8.self).replacingOccurrences(
             of: "\"entries\":24", with: "\"entries\":23")

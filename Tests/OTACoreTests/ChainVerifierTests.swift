@@ -171,6 +171,24 @@ struct ChainVerifierTests {
         }
     }
 
+    /// Before: the name was repaired to `evil\u{FFFD}.crt` and the store failed with
+    /// `io.not-found` for a file that is there (two such names read the same).
+    @Test func `an anchor whose file name is not UTF-8 is refused by that name`() throws {
+        let pki = try TestPKI(suite: .intl)
+        let directory = try pki.writeTrustStore(role: .approval, crls: pki.crls())
+        defer { TemporaryDirectory.remove(directory) }
+        let planted = try RawNamedFile(
+            in: directory + "/approval/anchors", name: Array("evil".utf8) + [0xFF] + Array(".crt".utf8),
+            contents: Array(pki.root.certificate.pem.utf8))
+        let store = try TrustStore(directory: directory)
+        let error = #expect(throws: OTAError(.ioNameNotUTF8, "")) { try store.anchors(for: .approval) }
+        #expect(
+            error?.message.contains(#"approval/anchors: the entry "evil\xFF.crt""#) == true,
+            "\(String(describing: error))")
+        #expect(throws: OTAError(.ioNameNotUTF8, "")) { try store.contents() }
+        _ = planted
+    }
+
     @Test func `the monotonic clock never goes behind its floor`() {
         let floor = Date(timeIntervalSince1970: 2_000_000_000)
         let clock = MonotonicTime(base: FixedTime(Date(timeIntervalSince1970: 1_000_000_000)), floor: floor)

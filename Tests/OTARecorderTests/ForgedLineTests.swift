@@ -133,6 +133,18 @@ import Testing
         report = try LogVerifier(directory: dir.path, publicKey: try key.publicKey).verify()
         #expect(report.issues.contains { $0.kind == .segmentName && $0.location.hasSuffix(".bak") }, "\(report.issues)")
         #expect(report.issues.contains { $0.kind == .deleted })
+        // Renamed to a name that is not UTF-8: reported by its bytes, and the log still opens
+        // and takes entries (the recorder skips what cannot be a segment's name).
+        try FileManager.default.moveItem(atPath: layout.path(segments[1]) + ".bak", toPath: layout.path(segments[1]))
+        let stray = try RawNamedFile(in: dir.path, name: Array("segment-".utf8) + [0xFF] + Array(".log".utf8))
+        report = try LogVerifier(directory: dir.path, publicKey: try key.publicKey).verify()
+        #expect(report.issues.map(\.location) == [#"segment-\xFF.log"#], "\(report.issues)")
+        let clock = ManualClock(Samples.start)
+        clock.advance(seconds: 86_400)
+        let recorder = try Recorder.open(at: dir.path, signer: key, clock: clock)
+        try recorder.append(Samples.record(vin: "LSVAU2180N2000001", index: 400, time: clock.now().date))
+        try recorder.close()
+        _ = stray
     }
 
     @Test func `entry bodies must be canonical JSON`() throws {

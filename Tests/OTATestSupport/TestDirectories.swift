@@ -41,3 +41,22 @@ public final class TemporaryDirectory: Sendable {
         return file
     }
 }
+
+/// A file whose name is any bytes, UTF-8 or not (a Swift `String` cannot carry a name that is
+/// not), removed when the object is released, so the directory holding it can be removed too.
+public final class RawNamedFile: Sendable {
+    private let path: [CChar]
+
+    /// Creates `directory/name` holding `contents`.
+    public init(in directory: String, name: [UInt8], contents: [UInt8] = []) throws {
+        path = (Array(directory.utf8) + [UInt8(ascii: "/")] + name + [0]).map { CChar(bitPattern: $0) }
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        guard fd >= 0 else { throw CocoaError(.fileWriteUnknown) }
+        defer { close(fd) }
+        guard contents.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == contents.count else {
+            throw CocoaError(.fileWriteUnknown)
+        }
+    }
+
+    deinit { unlink(path) }
+}

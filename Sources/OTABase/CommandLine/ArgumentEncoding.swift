@@ -14,28 +14,14 @@ package enum ArgumentEncoding {
             guard let argument = CommandLine.unsafeArgv[index] else { continue }
             let bytes = UnsafeBufferPointer(
                 start: UnsafeRawPointer(argument).assumingMemoryBound(to: UInt8.self), count: strlen(argument))
-            guard let offset = invalidOffset(bytes) else { continue }
+            guard let offset = UTF8Bytes.invalidOffset(bytes) else { continue }
             return OTAError(
                 .usageInvalid,
-                "argument \(index) (\"\(String(decoding: bytes, as: UTF8.self))\") is not valid UTF-8 (byte 0x"
+                "argument \(index) (\"\(UTF8Bytes.escaped(bytes))\") is not valid UTF-8 (byte 0x"
                     + Hex.encode([bytes[offset]]).uppercased()
                     + " at offset \(offset)): paths and values are taken in UTF-8 only; "
                     + "rename the file, or name it through a link whose name is UTF-8")
         }
         return nil
-    }
-
-    /// The offset of the first byte of `bytes` that does not start a valid UTF-8 sequence.
-    package static func invalidOffset(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
-        var parser = Unicode.UTF8.ForwardParser()
-        var iterator = bytes.makeIterator()
-        var offset = 0
-        while true {
-            switch parser.parseScalar(from: &iterator) {
-            case .valid(let scalar): offset += scalar.count
-            case .error: return offset
-            case .emptyInput: return nil
-            }
-        }
     }
 }

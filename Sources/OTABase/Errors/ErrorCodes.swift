@@ -282,6 +282,8 @@ extension OTAError.Code {
     public static let ioFsync = Self("io.fsync", .io, "fsync failed")
     public static let ioMap = Self("io.map", .io, "a file could not be mapped into memory")
     public static let ioMkdir = Self("io.mkdir", .io, "a directory could not be created")
+    public static let ioNameNotUTF8 = Self(
+        "io.name-not-utf8", .io, "a directory holds an entry whose name is not UTF-8 (shown with \\xNN escapes)")
     public static let ioNotAFile = Self(
         "io.not-a-file", .usage, "the path is a directory, FIFO, socket or device where a regular file is needed")
     public static let ioNotFound = Self("io.not-found", .usage, "a file or directory does not exist")
@@ -831,6 +833,7 @@ extension OTAError.Code {
         .ioFsync,
         .ioMap,
         .ioMkdir,
+        .ioNameNotUTF8,
         .ioNotAFile,
         .ioNotFound,
         .ioOpen,

@@ -197,22 +197,42 @@ package enum FileSystem {
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 
-    /// Names in a directory (not `.` or `..`), sorted; throws if it cannot be opened.
+    /// Names in a directory (not `.` or `..`), sorted; throws if it cannot be opened, or if a
+    /// name is not UTF-8 (`io.name-not-utf8`): such a name has no `String` that opens it.
     public static func list(_ path: String) throws(OTAError) -> [String] {
+        let listing = try listing(path)
+        if let name = listing.namesNotUTF8.first {
+            throw OTAError(
+                .ioNameNotUTF8,
+                "\(path): the entry \"\(name)\" is not named in UTF-8 (bytes shown as \\xNN); rename or remove it")
+        }
+        return listing.names
+    }
+
+    /// A directory's entries, the names that are not UTF-8 kept apart (for readers that skip or
+    /// report them rather than refuse the directory).
+    package static func listing(_ path: String) throws(OTAError) -> DirectoryListing {
         guard let dir = opendir(path) else {
             throw OTAError(
                 errno == ENOENT ? .ioNotFound : .ioOpen, "\(path): cannot list directory", cause: SystemCall.errnoText()
             )
         }
         defer { closedir(dir) }
-        var names: [String] = []
+        var listing = DirectoryListing()
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                let bytes = UnsafeBufferPointer(rebasing: raw.bindMemory(to: UInt8.self).prefix { $0 != 0 })
+                if UTF8Bytes.invalidOffset(bytes) != nil {
+                    listing.namesNotUTF8.append(UTF8Bytes.escaped(bytes))
+                } else {
+                    let name = String(decoding: bytes, as: UTF8.self)
+                    if name != "." && name != ".." { listing.names.append(name) }
+                }
             }
-            if name != "." && name != ".." { names.append(name) }
         }
-        return names.sorted()
+        listing.names.sort()
+        listing.namesNotUTF8.sort()
+        return listing
     }
 
     /// Creates a directory and its parents (mode 0700 by default for private material).

@@ -135,15 +135,16 @@ public enum ExportManifest {
                 problems.append("\(name): contents changed (digest differs)")
             }
         }
-        for extra in try FileSystem.list(directory) where !names.contains(extra) && extra != ExportEvidence.directory {
-            problems.append("\(extra): not listed in the manifest")
-        }
+        // A name that is not UTF-8 is never a manifest's: reported under its escaped spelling.
+        let top = try FileSystem.listing(directory)
+        var extras = top.names.filter { !names.contains($0) && $0 != ExportEvidence.directory } + top.namesNotUTF8
         if FileSystem.isDirectory(directory + "/" + ExportEvidence.directory) {
-            for extra in try FileSystem.list(directory + "/" + ExportEvidence.directory)
-            where !names.contains(ExportEvidence.directory + "/" + extra) {
-                problems.append("\(ExportEvidence.directory)/\(extra): not listed in the manifest")
-            }
+            let evidence = try FileSystem.listing(directory + "/" + ExportEvidence.directory)
+            extras +=
+                (evidence.names.filter { !names.contains(ExportEvidence.directory + "/" + $0) }
+                + evidence.namesNotUTF8).map { ExportEvidence.directory + "/" + $0 }
         }
+        problems += extras.map { "\($0): not listed in the manifest" }
         for (index, item) in (manifest["purges"]?.arrayValue ?? []).enumerated() {
             do throws(OTAError) {
                 try FleetPurge.verify(

@@ -39,16 +39,18 @@ package struct LogLayout: Sendable {
         return value
     }
 
-    /// Segment file names in order (20-digit numbers sort as text).
+    /// Segment file names in order (20-digit numbers sort as text). A name that is not UTF-8
+    /// is no segment's (they are ASCII) and does not stop the log: `strayNames` reports it.
     package func segments() throws(OTAError) -> [String] {
-        try FileSystem.list(directory).filter { Self.firstSeq(ofSegment: $0) != nil }
+        try FileSystem.listing(directory).names.filter { Self.firstSeq(ofSegment: $0) != nil }
     }
 
     /// Names in the directory that look like segments but are not well-formed segment names
     /// (`segment-….log.bak`, `segment-12.log`, `old.log`): a renamed segment is reported, never
-    /// silently skipped.
+    /// silently skipped. A name that is not UTF-8 is shown with its bad bytes as `\xFF`.
     package func strayNames() throws(OTAError) -> [String] {
-        try FileSystem.list(directory).filter { name in
+        let listing = try FileSystem.listing(directory)
+        return (listing.names + listing.namesNotUTF8).filter { name in
             Self.firstSeq(ofSegment: name) == nil && (name.hasPrefix("segment") || name.hasSuffix(".log"))
         }
     }

@@ -32,7 +32,9 @@ extension Recorder {
         var torn: [(segment: String, offset: Int64, bytes: [UInt8])] = []
         var pendingQuarantine: [String] = []
         if FileSystem.isDirectory(layout.quarantineDirectory) {
-            pendingQuarantine = try FileSystem.list(layout.quarantineDirectory).filter { $0.hasPrefix("pending-") }
+            pendingQuarantine = try FileSystem.listing(layout.quarantineDirectory).names.filter {
+                $0.hasPrefix("pending-")
+            }
         }
         // Scan the last segment; drop an empty or wholly torn last segment (a crash while rotating).
         while true {
@@ -124,7 +126,9 @@ extension Recorder {
             try LogIO.syncDirectory(directory)
             segments.removeLast()
             if FileSystem.isDirectory(layout.quarantineDirectory) {
-                pendingQuarantine = try FileSystem.list(layout.quarantineDirectory).filter { $0.hasPrefix("pending-") }
+                pendingQuarantine = try FileSystem.listing(layout.quarantineDirectory).names.filter {
+                    $0.hasPrefix("pending-")
+                }
             }
             torn.removeAll()
         }

@@ -31,8 +31,8 @@ struct FleetServe: ParsableCommand {
         "127.0.0.1:0"
     @Option(
         name: .customLong("proxy-secret-file"),
-        help: "File holding the secret nginx adds to forwarded requests (16 bytes or more).") var proxySecretFile:
-        String
+        help: "File holding the secret nginx adds to forwarded requests (16 or more visible ASCII characters).")
+    var proxySecretFile: String
     @Option(help: "Directory for uploads being verified and for exports.") var state: String
     @Option(name: .customLong("max-upload-bytes"), help: "Largest upload accepted in one request.") var maxUploadBytes:
         Int = LogUpload.defaultMaximumBytes
@@ -55,8 +55,12 @@ struct FleetServe: ParsableCommand {
         let signer = try ExportSigner(
             key: PrivateKey(contentsOf: key), certificate: Certificate.load(contentsOf: certificate)[0],
             chain: try chain.map { (path: String) throws(OTAError) in try Certificate.load(contentsOf: path) } ?? [])
-        let secret = String(decoding: try FileSystem.read(proxySecretFile, limit: 4096), as: UTF8.self)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        // Validated, not repaired: each invalid byte would read as U+FFFD.
+        guard let secretText = String(validating: try FileSystem.read(proxySecretFile, limit: 4096), as: UTF8.self)
+        else {
+            throw OTAError(.usageInvalid, "\(proxySecretFile): the proxy secret is not UTF-8 text")
+        }
+        let secret = secretText.trimmingCharacters(in: .whitespacesAndNewlines)
         let server = try FleetServer(
             configuration: .init(
                 store: StoreHandle(store), trust: try TrustStore(directory: trust), signer: signer,

@@ -77,6 +77,37 @@ import Testing
         #expect(status & 0x7f == 0 || status & 0x7f == SIGTERM, "wait status \(status)")
     }
 
+    /// The secret travels in an HTTP header that nginx's `proxy_set_header` writes: visible ASCII.
+    /// Read as text with repair, a secret of random bytes lost every invalid byte to U+FFFD (each
+    /// then matched any invalid byte a client sent, which the header parser repairs the same way),
+    /// and the length rule counted the repaired text; a secret with spaces or quotes cannot be
+    /// written in nginx's configuration as it is.
+    @Test(arguments: [
+        ("short", Array("0123456789abcde\n".utf8)),
+        ("not ASCII", Array("fleet-secret-".utf8) + [0xFF, 0xFE, 0xFD, 0xFC, 0xFB, 0x0A]),
+        ("a space inside", Array("fleet secret 0123456789".utf8)),
+        ("a quote inside", Array("fleet\"secret0123456789".utf8)),
+    ])
+    func `a proxy secret that is not 16 or more visible ASCII characters is refused at start`(
+        _ label: String, secret: [UInt8]
+    ) throws {
+        let directory = try TemporaryDirectory("fleet-secret")
+        let pki = RepositoryRoot.path + "/keys-sample/intl"
+        try Data(secret).write(to: URL(fileURLWithPath: directory.appending("secret")))
+        let run = try ProcessRunner.run(
+            Self.fleet,
+            [
+                "serve", "--store", directory.appending("fleet.db"), "--trust", pki + "/trust", "--key",
+                pki + "/compliance/compliance-signer.key", "--cert", pki + "/compliance/compliance-signer.crt",
+                "--proxy-secret-file", directory.appending("secret"), "--state", directory.appending("state"),
+                "--listen", "127.0.0.1:0", "--threads", "2", "--connections", "1", "--json",
+            ], timeout: 20)
+        #expect(run.status == 1, "\(label): \(run.stdout) \(run.stderr)")
+        let json = (try? JSONSerialization.jsonObject(with: Data(run.stdout.utf8))) as? [String: Any]
+        #expect((json?["error"] as? [String: Any])?["code"] as? String == "usage.invalid", "\(label): \(run.stdout)")
+        #expect(run.stderr.contains("proxy secret"), "\(label): \(run.stderr)")
+    }
+
     @Test func `ota fleet without ota-fleet beside it or on PATH is a registered error`() throws {
         let directory = try TemporaryDirectory("fleet-missing")
         let lone = directory.appending("ota")

@@ -68,8 +68,14 @@ public final class FleetServer: Sendable {
     static let refusedPathHeader = HTTPField.Name("X-Refused-Path")!
 
     public init(configuration: Configuration) throws(OTAError) {
-        guard configuration.proxySecret.utf8.count >= 16 else {
-            throw OTAError(.usageInvalid, "the proxy secret is shorter than 16 bytes")
+        // Visible ASCII: what nginx's `proxy_set_header` writes as it is, and what a header
+        // parser cannot repair into a match (a repaired invalid byte would match any other).
+        let secret = configuration.proxySecret.utf8
+        guard secret.count >= 16, secret.allSatisfy({ (0x21...0x7E).contains($0) && $0 != 0x22 && $0 != 0x5C }) else {
+            throw OTAError(
+                .usageInvalid,
+                "the proxy secret must be 16 or more visible ASCII characters, without quotes or backslashes "
+                    + "(it is \(secret.count) bytes; `openssl rand -hex 32` makes one)")
         }
         try configuration.signer.checkRole(trust: configuration.trust, at: Date())
         try FileSystem.createDirectory(configuration.stateDirectory, mode: 0o700)

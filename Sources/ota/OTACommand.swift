@@ -38,6 +38,8 @@ struct OTACommand: ParsableCommand {
                 Glibc.exit(Output.exitStatus(for: error.kind))
             }
         }
+        // Not before the exec: ota-fleet stops on SIGTERM its own way.
+        InterruptCleanup.installHandlers()
         CommandMain.run(Self.self, arguments: arguments)
     }
 }

@@ -88,8 +88,22 @@ public final class ChildProcess {
             defer { envp.forEach { free($0) } }
             let argv = ([executable] + arguments).map { strdup($0) } + [nil]
             defer { argv.forEach { free($0) } }
+            // The child starts as from a shell: no signal blocked, the stopping signals at their
+            // defaults. A test thread's mask (the fleet service blocks SIGTERM and SIGINT in the
+            // threads it starts) would otherwise be inherited, and a SIGTERM sent never arrive.
+            var attributes = posix_spawnattr_t()
+            posix_spawnattr_init(&attributes)
+            defer { posix_spawnattr_destroy(&attributes) }
+            var none = sigset_t()
+            sigemptyset(&none)
+            posix_spawnattr_setsigmask(&attributes, &none)
+            var defaults = sigset_t()
+            sigemptyset(&defaults)
+            for signal in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] { sigaddset(&defaults, signal) }
+            posix_spawnattr_setsigdefault(&attributes, &defaults)
+            posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
             var child: pid_t = 0
-            let result = posix_spawn(&child, executable, &actions, nil, argv, envp)
+            let result = posix_spawn(&child, executable, &actions, &attributes, argv, envp)
             guard result == 0 else {
                 throw Failure(description: "posix_spawn \(executable): \(Self.describe(result))")
             }

@@ -19,6 +19,8 @@ package final class AtomicFileWriter {
     private let temporaryPath: String
     private var descriptor: Int32
     private var committed = false
+    /// The temporary file's slot in `InterruptCleanup` (removed if a signal stops the process).
+    private var cleanupSlot: Int?
     public private(set) var bytesWritten: Int64 = 0
     /// When set: every this many bytes appended, the kernel is asked to start writing them to
     /// the device (`sync_file_range`, not waiting), so the device writes overlap the caller's
@@ -67,6 +69,7 @@ package final class AtomicFileWriter {
             throw OTAError(.ioCreate, "\(path): cannot create output file", cause: SystemCall.errnoText(error))
         }
         descriptor = fd
+        cleanupSlot = InterruptCleanup.register(temporaryPath)
         flusher = flushEvery.map { EarlyFlusher(descriptor: fd, every: $0, dataSync: dataSync) }
     }
 
@@ -76,6 +79,7 @@ package final class AtomicFileWriter {
             if descriptor >= 0 { SystemCall.close(descriptor) }
             unlink(temporaryPath)
         }
+        if let cleanupSlot { InterruptCleanup.unregister(cleanupSlot) }
     }
 
     /// Appends bytes.
@@ -116,6 +120,8 @@ package final class AtomicFileWriter {
         descriptor = -1
         try SystemCall.retrying("rename", path: path) { rename(temporaryPath, path) }
         committed = true
+        if let cleanupSlot { InterruptCleanup.unregister(cleanupSlot) }
+        cleanupSlot = nil
         try FileSystem.syncDirectory(pathParent(path).isEmpty ? "." : pathParent(path))
     }
 

@@ -10,6 +10,8 @@ package final class ScratchFile {
     public let path: String
     private var descriptor: Int32
     public private(set) var size: Int64 = 0
+    /// Its slot in `InterruptCleanup` (removed if a signal stops the process).
+    private let cleanupSlot: Int?
 
     /// Creates `DIRECTORY/.NAME.scratch-RANDOM`, exclusively, mode 0600.
     public init(besides outputPath: String, name: String) throws(OTAError) {
@@ -25,11 +27,13 @@ package final class ScratchFile {
         if descriptor < 0 {
             throw OTAError(.ioCreate, "\(path): cannot create a scratch file", cause: SystemCall.errnoText(error))
         }
+        cleanupSlot = InterruptCleanup.register(path)
     }
 
     deinit {
         if descriptor >= 0 { SystemCall.close(descriptor) }
         unlink(path)
+        if let cleanupSlot { InterruptCleanup.unregister(cleanupSlot) }
     }
 
     public func write(_ bytes: some Collection<UInt8>) throws(OTAError) {

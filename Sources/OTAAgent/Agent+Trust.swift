@@ -20,7 +20,7 @@ extension Agent {
         var crls: [(name: String, file: TUFTargetFile)] = []
         for (name, file) in try client.allTargets() {
             guard let fields = file.custom?["otaTrust"]?.object, let kind = fields["kind"]?.string else { continue }
-            guard let sha256 = file.hashes["sha256"]?.lowercased(), !seen.contains(sha256) else { continue }
+            guard let sha256 = file.hashes["sha256"], !seen.contains(sha256) else { continue }
             switch kind {
             case "update":
                 guard let version = fields["version"]?.integer, version > 0 else { continue }
@@ -34,7 +34,7 @@ extension Agent {
         let ordered =
             updates.sorted { $0.version < $1.version }.map { ($0.name, $0.file) } + crls.sorted { $0.name < $1.name }
         for (name, file) in ordered {
-            guard let sha256 = file.hashes["sha256"]?.lowercased() else { continue }
+            guard let sha256 = file.hashes["sha256"] else { continue }
             guard file.length <= Int64(TrustUpdate.maximumSize) else {
                 try vehicle.recordAgentStep(
                     .agentTrust, .rejected,

@@ -17,12 +17,19 @@ public struct BundleTarget: Sendable {
     public let securityVersions: [String: UInt64]
     public let manifestDigest: String
     public let chunks: ChunkedTarget
+    /// The sha256 listed for the file (its download and cache name): 64 lower-case hex digits,
+    /// as `TUFHashes` reads every hash value.
+    public let sha256: String
 
     /// Nil for a target that is not an ota bundle (no `custom.ota`).
     public init?(name: String, file: TUFTargetFile) throws(OTAError) {
         guard let ota = file.custom?["ota"] else { return nil }
         let path = "targets[\(name)].custom.ota"
         guard let fields = ota.object else { throw OTAError(.tufMetadata, "\(path): expected an object") }
+        guard let sha256 = file.hashes["sha256"] else {
+            throw OTAError(.tufMetadata, "targets[\(name)].hashes: an ota bundle is listed with its sha256")
+        }
+        self.sha256 = sha256
         func string(_ key: String) throws(OTAError) -> String {
             guard let value = fields[key]?.string, !value.isEmpty else {
                 throw OTAError(.tufMetadata, "\(path).\(key): expected a string")
@@ -79,6 +86,4 @@ public struct BundleTarget: Sendable {
         chunks = try ChunkedTarget(length: UInt64(file.length), chunkSize: UInt64(size), chunkHashes: hashes)
     }
 
-    /// The sha256 listed for the file (its download and cache name).
-    public var sha256: String { file.hashes["sha256"]?.lowercased() ?? "" }
 }

@@ -150,10 +150,25 @@ public enum TUFHashes {
             guard let hex = member.value.string else {
                 throw OTAError(.tufMetadata, "\(fields.path).\(member.name): expected a hex string")
             }
+            // The value names files and list lines on the vehicle (`<sha256>.part`): only the
+            // digest's own spelling is taken, lower-case hex of its length, for every algorithm.
+            let digits = digestLengths[member.name].map { $0 * 2 }
+            guard !hex.isEmpty, hex.utf8.count % 2 == 0, hex.utf8.count <= 256,
+                digits.map({ hex.utf8.count == $0 }) ?? true,
+                hex.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
+            else {
+                throw OTAError(
+                    .tufMetadata,
+                    "\(fields.path).\(member.name): expected \(digits.map { "\($0)" } ?? "an even number of") lower-case hex digits"
+                )
+            }
             entries.append(.init(name: member.name, value: hex))
         }
         return NamedList(entries)
     }
+
+    /// Digest sizes in bytes of the algorithms the client knows.
+    static let digestLengths = ["sha256": 32, "sha384": 48, "sha512": 64, "sm3": 32]
 
     /// The hash names the client can check, with their OpenSSL fetch names: sha256 and sm3 (what
     /// `ota` repositories list), and sha384 and sha512, which other TUF repositories use.

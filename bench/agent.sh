@@ -67,7 +67,7 @@ ecus:
 slotGroups:
   - {name: ivi, size: $slot_bytes}
 YAML
-echo '{"parked": true, "gear": "P", "batteryPercent": 90}' > "$work/state.json"
+echo '{"parked": true, "gear": "P", "batteryPercent": 90, "driving": false, "doorsUnlockable": true}' > "$work/state.json"
 per() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }'; }
 declare -A secs rss
 measure() {

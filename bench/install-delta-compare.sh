@@ -38,7 +38,7 @@ YAML
 rm -rf "$work/template"
 "$first" vehicle init "$work/template" --config "$work/vehicle.yaml" --images "$work/images" --trust $intl/trust \
     --decryption-key $intl/vehicle/device.key > /dev/null
-echo '{"parked": true, "gear": "P", "batteryPercent": 90}' > "$work/state.json"
+echo '{"parked": true, "gear": "P", "batteryPercent": 90, "driving": false, "doorsUnlockable": true}' > "$work/state.json"
 for build in "$@"; do rm -f "$work/${build%%=*}.samples"; done
 for round in $(seq "$rounds"); do
     for build in "$@"; do

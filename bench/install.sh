@@ -60,7 +60,7 @@ slotGroups:
   - {name: ivi, size: $slot_bytes}
 YAML
 "$ota" vehicle init "$work/car" --config "$work/vehicle.yaml" --trust $intl/trust --decryption-key $intl/vehicle/device.key > /dev/null
-echo '{"parked": true, "gear": "P", "batteryPercent": 90}' > "$work/state.json"
+echo '{"parked": true, "gear": "P", "batteryPercent": 90, "driving": false, "doorsUnlockable": true}' > "$work/state.json"
 
 # per A B: A / B to one decimal (0 when B rounds to 0)
 per() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }'; }

@@ -119,7 +119,9 @@ struct CommandLineTests {
                 "vehicle", "init", directory + "/car", "--config", "\(Self.repository)/samples/vehicle-x1.yaml",
                 "--images", directory + "/images", "--json",
             ]))
-        try Data(#"{"parked": true, "gear": "P", "batteryPercent": 80}"#.utf8).write(
+        try Data(
+            #"{"parked": true, "gear": "P", "batteryPercent": 80, "driving": false, "doorsUnlockable": true}"#.utf8
+        ).write(
             to: URL(fileURLWithPath: directory + "/state.json"))
         outputs.append(
             try CLIRunner.run([
@@ -158,7 +160,9 @@ struct CommandLineTests {
                 "vehicle", "init", directory + "/car", "--config", "\(Self.repository)/samples/vehicle-x1.yaml",
                 "--images", directory + "/images",
             ]).status == 0)
-        try Data(#"{"parked": true, "gear": "P", "batteryPercent": 80}"#.utf8).write(
+        try Data(
+            #"{"parked": true, "gear": "P", "batteryPercent": 80, "driving": false, "doorsUnlockable": true}"#.utf8
+        ).write(
             to: URL(fileURLWithPath: directory + "/state.json"))
         let installed = try CLIRunner.run([
             "install", "--workshop", bundle, "--vehicle", directory + "/car", "--state", directory + "/state.json",

@@ -93,7 +93,9 @@ struct CrashInjectionTests {
             }
             bundle = try fixture.bundle(try fixture.manifest(images: specs), encrypted: true, chunkSize: 4096)
             stateFile = fixture.directory + "/state.json"
-            try Data(#"{"parked": true, "gear": "P", "batteryPercent": 90}"#.utf8).write(
+            try Data(
+                #"{"parked": true, "gear": "P", "batteryPercent": 90, "driving": false, "doorsUnlockable": true}"#.utf8
+            ).write(
                 to: URL(fileURLWithPath: stateFile))
             let made = fixture
             old = try (0..<2).map { try made.imageHash("old-\($0).img") }

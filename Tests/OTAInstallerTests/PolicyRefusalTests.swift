@@ -208,6 +208,36 @@ struct PolicyRefusalTests {
             conditions: VehicleConditions(parked: true, gear: "N", batteryPercent: 80))
     }
 
+    /// Before: a reading the manifest needs and the state left out (or misspelt, as the command
+    /// line's strict reading now refuses) passed as met: only `driving == true` and
+    /// `doorsUnlockable == false` were refused.
+    @Test func `a reading the preconditions need and the state lacks is refused, not taken as met`() throws {
+        let fixture = try InstallerFixture()
+        let manifest = try fixture.manifest(
+            images: [Spec(group: 0)],
+            preconditions:
+                "{parked: true, gear: P, minimumBatteryPercent: 30, noDrivingDuringInstall: true, doorsUnlockable: true}"
+        )
+        let bundle = try fixture.bundle(manifest, refusable: true)
+        for (code, conditions) in [
+            (
+                "precondition.unknown",
+                VehicleConditions(parked: true, gear: "P", batteryPercent: 80, doorsUnlockable: true)
+            ),
+            ("precondition.unknown", VehicleConditions(parked: true, gear: "P", batteryPercent: 80, driving: false)),
+            (
+                "precondition.driving",
+                VehicleConditions(parked: true, gear: "P", batteryPercent: 80, driving: true, doorsUnlockable: true)
+            ),
+            (
+                "precondition.doors",
+                VehicleConditions(parked: true, gear: "P", batteryPercent: 80, driving: false, doorsUnlockable: false)
+            ),
+        ] {
+            try expectRefused(code, fixture: fixture, bundle: bundle, conditions: conditions)
+        }
+    }
+
     @Test func `unknown vehicle state is refused`() throws {
         let fixture = try InstallerFixture()
         try expectRefused(

@@ -77,7 +77,9 @@ struct UserNoticeTests {
         let fixture = try InstallerFixture()
         let vehicle = try fixture.vehicle()
         let state = fixture.directory + "/state.json"
-        try Data(#"{"parked": true, "gear": "P", "batteryPercent": 85}"#.utf8).write(to: URL(fileURLWithPath: state))
+        try Data(
+            #"{"parked": true, "gear": "P", "batteryPercent": 85, "driving": false, "doorsUnlockable": true}"#.utf8
+        ).write(to: URL(fileURLWithPath: state))
         let bundle = try fixture.standardBundle()
         let declined = try CLI.run(
             ["install", bundle, "--vehicle", vehicle, "--state", state, "--json"], input: "no\n")

@@ -74,12 +74,25 @@ struct VehicleCommandTests {
             ]).status == 0)
         #expect(FileManager.default.fileExists(atPath: car + "/boot/grubenv"))
         let state = directory + "/state.json"
-        try Data(#"{"parked": true, "gear": "P", "batteryPercent": 85}"#.utf8).write(to: URL(fileURLWithPath: state))
+        try Data(
+            #"{"parked": true, "gear": "P", "batteryPercent": 85, "driving": false, "doorsUnlockable": true}"#.utf8
+        ).write(to: URL(fileURLWithPath: state))
         // The sample vehicle installs only what its repository lists; a local file is a workshop install.
         let install = ["install", "--workshop", directory + "/ivi.ota", "--vehicle", car, "--json"]
 
         let noState = try Self.ota(install + ["--consent", "yes"])
         #expect(noState.status == 2 && noState.code == "precondition.unknown")
+        // A reading the manifest needs, left out or misspelt, is not taken as met (before: installed).
+        let lacking = directory + "/lacking.json", misspelt = directory + "/misspelt.json"
+        try Data(#"{"parked": true, "gear": "P", "batteryPercent": 85, "doorsUnlockable": true}"#.utf8).write(
+            to: URL(fileURLWithPath: lacking))
+        try Data(#"{"parked": true, "gear": "P", "batteryPercent": 85, "drivng": false, "doorsUnlockable": true}"#.utf8)
+            .write(to: URL(fileURLWithPath: misspelt))
+        let unread = try Self.ota(install + ["--state", lacking, "--consent", "yes"])
+        #expect(unread.status == 2 && unread.code == "precondition.unknown", "\(unread.stdout)")
+        let typo = try Self.ota(install + ["--state", misspelt, "--consent", "yes"])
+        #expect(typo.status == 1 && typo.code == "vehicle-state.malformed", "\(typo.stdout)")
+        #expect(typo.stdout.contains("misspelt.json: vehicle-state: drivng: unknown field"), "\(typo.stdout)")
         let refused = try Self.ota(install + ["--state", state, "--consent", "no"])
         #expect(refused.status == 2 && refused.code == "consent.refused")
         let installed = try Self.ota(install + ["--state", state, "--consent", "yes", "--language", "zh-CN"])

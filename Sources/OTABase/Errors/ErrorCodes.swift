@@ -369,7 +369,8 @@ extension OTAError.Code {
         "precondition.reading", .rejected,
         "a vehicle reading is out of its range (battery 0...100 %, a gear of A-Z 0-9)")
     public static let preconditionUnknown = Self(
-        "precondition.unknown", .rejected, "no vehicle state was given, so the preconditions cannot be checked")
+        "precondition.unknown", .rejected,
+        "no vehicle state was given, or it lacks a reading the preconditions need, so they cannot be checked")
 
     // MARK: recipient
     public static let recipientSuiteMismatch = Self(
@@ -661,7 +662,6 @@ extension OTAError.Code {
     public static let usageRole = Self("usage.role", .usage, "an unknown trust role")
     public static let usageSignerId = Self(
         "usage.signer-id", .usage, "a vehicle certificate is issued without its VIN (17 characters) as signer id")
-    public static let usageState = Self("usage.state", .usage, "the vehicle state file is invalid")
     public static let usageTime = Self("usage.time", .usage, "a time argument is not ISO 8601")
     public static let usageValidUntil = Self("usage.valid-until", .usage, "the end of validity is not after its start")
 
@@ -1013,7 +1013,6 @@ extension OTAError.Code {
         .usageModels,
         .usageRole,
         .usageSignerId,
-        .usageState,
         .usageTime,
         .usageValidUntil,
         .vehicleConfigMalformed,

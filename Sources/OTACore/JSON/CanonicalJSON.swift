@@ -105,9 +105,12 @@ package enum CanonicalJSON {
 
     /// Decodes a JSON input file that is not signed (vehicle readings, configuration, state): any
     /// formatting, but strict JSON (no duplicate keys, bounded nesting) and strict types.
-    package static func decodeInput<T: Decodable>(_ type: T.Type, from bytes: [UInt8], as code: OTAError.Code)
-        throws(OTAError) -> T
-    {
+    /// `refusingUnknownFields` for what a person or another system writes (a misspelt
+    /// `"drivng": true` was ignored, and the reading it meant taken as absent); not for our own
+    /// state files, which an older installer must still read after a rollback.
+    package static func decodeInput<T: Codable>(
+        _ type: T.Type, from bytes: [UInt8], as code: OTAError.Code, refusingUnknownFields: Bool = false
+    ) throws(OTAError) -> T {
         let what = code.rawValue.split(separator: ".").first.map(String.init) ?? "document"
         let parsed: StrictJSON.Value
         do {
@@ -116,7 +119,42 @@ package enum CanonicalJSON {
             throw OTAError(code, "\(what): \(error)")
         }
         if let place = firstUnnormalizedText(parsed) { throw OTAError(code, "\(what): \(place) \(unnormalizedReason)") }
-        return try decodeFoundation(type, from: bytes, code: code, what: what)
+        let value = try decodeFoundation(type, from: bytes, code: code, what: what)
+        guard refusingUnknownFields else { return value }
+        // The fields the type knows are those it writes back; a null is a field left out.
+        let known: StrictJSON.Value
+        do {
+            known = try StrictJSON.parse(try encode(value), limits: StrictJSON.Limits(integersOnly: false))
+        } catch {
+            throw OTAError(code, "\(what): \(error)")
+        }
+        if let field = firstUnknownField(parsed, known: known) {
+            throw OTAError(code, "\(what): \(field): unknown field (a misspelt name is never ignored)")
+        }
+        return value
+    }
+
+    /// The path of the first object member of `input` that is neither null nor in `known` at
+    /// the same place.
+    static func firstUnknownField(_ input: StrictJSON.Value, known: StrictJSON.Value, path: String = "") -> String? {
+        switch (input, known) {
+        case (.object(let members), .object(let knownMembers)):
+            for member in members {
+                let memberPath = path.isEmpty ? member.key : "\(path).\(member.key)"
+                guard let match = knownMembers.first(where: { $0.key == member.key }) else {
+                    if member.value == .null { continue }
+                    return memberPath
+                }
+                if let field = firstUnknownField(member.value, known: match.value, path: memberPath) { return field }
+            }
+        case (.array(let items), .array(let knownItems)):
+            for (index, pair) in zip(items, knownItems).enumerated() {
+                if let field = firstUnknownField(pair.0, known: pair.1, path: "\(path)[\(index)]") { return field }
+            }
+        default:
+            break
+        }
+        return nil
     }
 
     private static func decodeFoundation<T: Decodable>(

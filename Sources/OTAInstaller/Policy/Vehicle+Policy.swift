@@ -264,11 +264,22 @@ extension Vehicle {
                 "battery at \(conditions.batteryPercent)%; the update and a recovery need \(required.minimumBatteryPercent)%"
             )
         }
-        if required.noDrivingDuringInstall && conditions.driving == true {
-            throw OTAError(.preconditionDriving, "the vehicle is being driven")
+        // A reading the manifest needs and the state does not give satisfies nothing.
+        if required.noDrivingDuringInstall {
+            guard let driving = conditions.driving else {
+                throw OTAError(
+                    .preconditionUnknown,
+                    "the update needs a vehicle that is not driven; the state has no `driving` reading")
+            }
+            if driving { throw OTAError(.preconditionDriving, "the vehicle is being driven") }
         }
-        if required.doorsUnlockable && conditions.doorsUnlockable == false {
-            throw OTAError(.preconditionDoors, "the doors must stay unlockable")
+        if required.doorsUnlockable {
+            guard let doors = conditions.doorsUnlockable else {
+                throw OTAError(
+                    .preconditionUnknown,
+                    "the doors must stay unlockable; the state has no `doorsUnlockable` reading")
+            }
+            if !doors { throw OTAError(.preconditionDoors, "the doors must stay unlockable") }
         }
         return RecordFacts(preconditions: Self.readings(conditions))
     }

@@ -114,10 +114,7 @@ struct AgentRunCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let conditions = try state.map { path throws(OTAError) in
-            try CanonicalJSON.decodeInput(
-                VehicleConditions.self, from: try FileSystem.read(path, limit: 1 << 20), as: .usageState)
-        }
+        let conditions = try state.map(VehicleSupport.conditions(at:))
         let answer = consent.map {
             Consent(answer: $0 == "yes" ? .accepted : .refused, language: language, by: .owner, channel: "agent")
         }

@@ -70,15 +70,7 @@ struct InstallCommand: ParsableCommand {
         let approvalBytes = try approval.map { path throws(OTAError) in
             try FileSystem.read(path, limit: SignedApproval.maximumSize)
         }
-        let conditions = try state.map { path throws(OTAError) in
-            do throws(OTAError) {
-                return try CanonicalJSON.decodeInput(
-                    VehicleConditions.self, from: try FileSystem.read(path, limit: 1 << 20), as: .vehicleStateMalformed)
-            } catch {
-                // A malformed --state file is a usage error (exit 1), not a policy refusal.
-                throw error.kind == .rejected ? OTAError(.usageState, "\(path): \(error.message)") : error
-            }
-        }
+        let conditions = try state.map(VehicleSupport.conditions(at:))
         let target = try VehicleSupport.open(vehicle)
         target.workshopInstall = workshop
         let party = ConfirmingParty(rawValue: consentBy) ?? .owner

@@ -23,6 +23,19 @@ struct VehicleCommand: ParsableCommand {
 
 /// Options of the vehicle's installer shared by the commands that open it.
 enum VehicleSupport {
+    /// The vehicle's readings from a `--state` file: strict JSON, no field `VehicleConditions`
+    /// does not know (a misspelt reading is refused, not taken as absent). A malformed file is a
+    /// usage error (`vehicle-state.malformed`, exit 1) naming the file, not a policy refusal.
+    static func conditions(at path: String) throws(OTAError) -> VehicleConditions {
+        let bytes = try FileSystem.read(path, limit: 1 << 20)
+        do throws(OTAError) {
+            return try CanonicalJSON.decodeInput(
+                VehicleConditions.self, from: bytes, as: .vehicleStateMalformed, refusingUnknownFields: true)
+        } catch {
+            throw OTAError(error.code, "\(path): \(error.message)")
+        }
+    }
+
     /// Opens a vehicle. In debug builds only (the test rig, never in a release binary),
     /// `OTA_CRASH_AT=step:<name>` or `OTA_CRASH_AT=bytes:<n>` makes the process SIGKILL itself at
     /// that point, for the crash-injection tests.

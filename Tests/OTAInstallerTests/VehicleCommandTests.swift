@@ -46,6 +46,20 @@ struct VehicleCommandTests {
         #expect(run.status == 1)
         #expect(run.code == "vehicle.config-invalid")
         #expect(!FileManager.default.fileExists(atPath: car))
+        // A counter written `011`: YAML 1.1 (Yams' decoder) read 9, the manifest reader 11; refused.
+        let octal = String(
+            decoding: try Data(contentsOf: URL(fileURLWithPath: root + "/samples/vehicle-x1.yaml")), as: UTF8.self
+        )
+        .replacingOccurrences(of: "../keys-sample", with: root + "/keys-sample")
+        let counter = try #require(octal.range(of: "securityVersion: "))
+        try Data(octal.replacingCharacters(in: counter, with: "securityVersion: 0").utf8).write(
+            to: URL(fileURLWithPath: directory + "/octal.yaml"))
+        let refused = try Self.ota([
+            "vehicle", "init", car, "--config", directory + "/octal.yaml", "--images", directory + "/images", "--json",
+        ])
+        #expect(refused.status == 1 && refused.code == "vehicle.config-invalid", "\(refused.stdout)")
+        #expect(refused.stdout.contains("ecus[0].securityVersion: '0"), "\(refused.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: car))
     }
 
     @Test func `install, reboot, confirm; refusals exit 2 with their code`() throws {

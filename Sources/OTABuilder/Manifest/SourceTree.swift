@@ -130,8 +130,13 @@ final class FieldReader {
     func integer(_ tree: SourceTree?, _ path: String, range: ClosedRange<Int64>, default value: Int64? = nil) -> Int64?
     {
         guard let text = string(tree, path, required: value == nil) else { return value }
-        guard let number = Int64(text), range.contains(number) else {
-            problem(path, "must be a whole number in \(range.lowerBound)...\(range.upperBound)")
+        // Written as decimal digits only: `012` (octal 10 to YAML 1.1 readers) or `+12` is refused,
+        // not read as 12 where another tool reads something else.
+        guard let number = Int64(text), String(number) == text, range.contains(number) else {
+            problem(
+                path,
+                "must be a whole number in \(range.lowerBound)...\(range.upperBound), in decimal digits (no sign, no leading zero)"
+            )
             return nil
         }
         return number
@@ -140,7 +145,10 @@ final class FieldReader {
     func date(_ tree: SourceTree?, _ path: String, required: Bool = true) -> Date? {
         guard let text = string(tree, path, required: required) else { return nil }
         guard let date = Timestamp.parse(text) else {
-            problem(path, "must be an ISO 8601 time such as 2026-11-25T00:00:00Z")
+            problem(
+                path,
+                "must be a time written as 2026-11-25T00:00:00Z or 2026-11-25T08:00:00+08:00 (a real day, whole seconds, years 1970-9999)"
+            )
             return nil
         }
         return date

@@ -201,11 +201,9 @@ package enum Timestamp {
         return formatter.string(from: date)
     }
 
+    /// `YYYY-MM-DDTHH:MM:SSZ` or with an offset `±HH:MM`, strictly (`UTCTime.seconds`); nil
+    /// for anything else.
     package static func parse(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text)
+        UTCTime.seconds(text).map { Date(timeIntervalSince1970: TimeInterval($0)) }
     }
 }

@@ -1,4 +1,5 @@
 public import Foundation
+internal import OTACore
 
 #if canImport(Glibc)
     import Glibc
@@ -91,7 +92,7 @@ public struct RecordTime: Sendable, Hashable, Comparable, CustomStringConvertibl
             bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"),
             let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
             let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
-            year >= 1970, (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year),
+            year >= 1970, (1...12).contains(month), day >= 1, day <= UTCTime.daysIn(month: month, year: year),
             hour < 24, minute < 60, second < 60
         else { return nil }
         var fraction: Int64 = 0
@@ -105,22 +106,8 @@ public struct RecordTime: Sendable, Hashable, Comparable, CustomStringConvertibl
             while scale > 3 { fraction /= 10; scale -= 1 }
             while scale < 3 { fraction *= 10; scale += 1 }
         }
-        // Days since 1970 (proleptic Gregorian), without the C library's time_t limits.
-        let y = month <= 2 ? year - 1 : year
-        let era = y / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        let days = era * 146_097 + dayOfEra - 719_468
+        let days = UTCTime.daysSince1970(year: year, month: month, day: day)
         return ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + fraction
-    }
-
-    private static func daysIn(month: Int64, year: Int64) -> Int64 {
-        switch month {
-        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: 30
-        default: 31
-        }
     }
 
     /// `date` moved by whole calendar months (UTC, Gregorian), e.g. 6 months before now.

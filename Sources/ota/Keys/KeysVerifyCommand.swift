@@ -48,12 +48,7 @@ struct KeysVerifyCommand: ParsableCommand {
             )
         }
         var time: any TimeSource = SystemTime()
-        if let at {
-            guard let instant = ISO8601DateFormatter().date(from: at) else {
-                throw OTAError(.usageTime, "--at: '\(at)' is not an ISO 8601 time such as 2027-01-01T00:00:00Z")
-            }
-            time = FixedTime(instant)
-        }
+        if let at { time = FixedTime(try parseTime(at, option: "--at")) }
         let leaf = try Certificate.load(contentsOf: certificate)[0]
         let intermediates = try chain.map { try Certificate.load(contentsOf: $0) } ?? []
         let verifier = ChainVerifier(

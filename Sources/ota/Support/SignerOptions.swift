@@ -73,7 +73,10 @@ struct TrustOptions: ParsableArguments {
     func time() throws(OTAError) -> any TimeSource {
         guard let at else { return SystemTime() }
         guard let instant = Timestamp.parse(at) else {
-            throw OTAError(.usageTime, "--at: '\(at)' is not an ISO 8601 time such as 2027-01-01T00:00:00Z")
+            throw OTAError(
+                .usageTime,
+                "--at: '\(at)' is not a time written as 2027-01-01T00:00:00Z or 2027-01-01T08:00:00+08:00 (a real day, whole seconds, years 1970-9999)"
+            )
         }
         return FixedTime(instant)
     }
@@ -82,7 +85,10 @@ struct TrustOptions: ParsableArguments {
 /// Parses an ISO 8601 option value.
 func parseTime(_ text: String, option: String) throws(OTAError) -> Date {
     guard let date = Timestamp.parse(text) else {
-        throw OTAError(.usageTime, "\(option): '\(text)' is not an ISO 8601 time such as 2027-01-01T00:00:00Z")
+        throw OTAError(
+            .usageTime,
+            "\(option): '\(text)' is not a time written as 2027-01-01T00:00:00Z or 2027-01-01T08:00:00+08:00 (a real day, whole seconds, years 1970-9999)"
+        )
     }
     return date
 }

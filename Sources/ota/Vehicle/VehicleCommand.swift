@@ -129,7 +129,12 @@ struct VehicleInitCommand: ParsableCommand {
         }
         let parsed: VehicleConfig
         do {
+            if let node = try Yams.compose(yaml: text), let problem = YAMLIntegerCheck.firstAmbiguous(in: node) {
+                throw OTAError(.vehicleConfigInvalid, "\(config): \(problem)")
+            }
             parsed = try YAMLDecoder().decode(VehicleConfig.self, from: text)
+        } catch let error as OTAError {
+            throw error
         } catch {
             throw OTAError(.vehicleConfigInvalid, "\(config): \(error)")
         }

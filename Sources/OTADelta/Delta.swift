@@ -53,7 +53,7 @@ public enum Delta {
         let started = ContinuousClock.now
         let old = try ImageBytes(path: oldPath)
         let new = try ImageBytes(path: newPath)
-        let writer = try AtomicFileWriter(path: output)
+        let writer = try AtomicFileWriter(path: output, refusingInputs: true)
         let (header, statistics) = try old.withBuffer { (o) throws(OTAError) in
             try new.withBuffer { (n) throws(OTAError) in
                 try DeltaEncoder(options: options).encode(

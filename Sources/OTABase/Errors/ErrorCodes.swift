@@ -288,6 +288,8 @@ extension OTAError.Code {
         "io.not-a-file", .usage, "the path is a directory, FIFO, socket or device where a regular file is needed")
     public static let ioNotFound = Self("io.not-found", .usage, "a file or directory does not exist")
     public static let ioOpen = Self("io.open", .io, "a file could not be opened")
+    public static let ioOutputIsInput = Self(
+        "io.output-is-input", .usage, "the output path names one of the command's inputs, which it would replace")
     public static let ioOverwrite = Self("io.overwrite", .usage, "library misuse: an overwrite past the written end")
     public static let ioRename = Self("io.rename", .io, "an atomic rename failed")
     public static let ioShortRead = Self(
@@ -837,6 +839,7 @@ extension OTAError.Code {
         .ioNotAFile,
         .ioNotFound,
         .ioOpen,
+        .ioOutputIsInput,
         .ioOverwrite,
         .ioRename,
         .ioShortRead,

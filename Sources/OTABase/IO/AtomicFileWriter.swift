@@ -19,6 +19,7 @@ package final class AtomicFileWriter {
     private let temporaryPath: String
     private var descriptor: Int32
     private var committed = false
+    private let refusingInputs: Bool
     /// The temporary file's slot in `InterruptCleanup` (removed if a signal stops the process).
     private var cleanupSlot: Int?
     public private(set) var bytesWritten: Int64 = 0
@@ -39,11 +40,15 @@ package final class AtomicFileWriter {
     ///     flushed to stable storage on a thread of the writer's own (`EarlyFlusher`), so
     ///     `commit`'s fsync waits for the last stretch only; a flush's failure fails `commit`.
     ///   - dataSync: the early flushes' system call (tests make it fail).
+    ///   - refusingInputs: refuse (`io.output-is-input`), here and again before the rename, when
+    ///     `path` names a file this process read (`ReadFiles`): for a command's `-o` output.
     public init(
         path: String, mode: UInt32 = 0o644, flushEvery: Int? = nil,
-        dataSync: @escaping @Sendable (Int32) -> Int32 = { fdatasync($0) }
+        dataSync: @escaping @Sendable (Int32) -> Int32 = { fdatasync($0) }, refusingInputs: Bool = false
     ) throws(OTAError) {
         self.path = path
+        self.refusingInputs = refusingInputs
+        if refusingInputs { try ReadFiles.refuseOutput(path) }
         var existing = stat()
         if stat(path, &existing) == 0 && existing.st_mode & S_IFMT != S_IFREG {
             throw OTAError(
@@ -118,6 +123,8 @@ package final class AtomicFileWriter {
         try SystemCall.retrying("fsync", path: path) { fsync(descriptor) }
         SystemCall.close(descriptor)
         descriptor = -1
+        // Inputs read after the writer was made (a bundle's images) are known by now.
+        if refusingInputs { try ReadFiles.refuseOutput(path) }
         try SystemCall.retrying("rename", path: path) { rename(temporaryPath, path) }
         committed = true
         if let cleanupSlot { InterruptCleanup.unregister(cleanupSlot) }
@@ -127,7 +134,14 @@ package final class AtomicFileWriter {
 
     /// Writes `bytes` to `path` atomically in one call.
     public static func write(_ bytes: some ByteStorage, to path: String, mode: UInt32 = 0o644) throws(OTAError) {
-        let writer = try AtomicFileWriter(path: path, mode: mode)
+        try write(bytes, to: path, mode: mode, refusingInputs: false)
+    }
+
+    /// Writes `bytes` to `path` atomically in one call; `refusingInputs` as for `init`.
+    public static func write(
+        _ bytes: some ByteStorage, to path: String, mode: UInt32 = 0o644, refusingInputs: Bool
+    ) throws(OTAError) {
+        let writer = try AtomicFileWriter(path: path, mode: mode, refusingInputs: refusingInputs)
         try writer.write(bytes)
         try writer.commit()
     }

@@ -41,6 +41,7 @@ package final class InputFile {
             SystemCall.close(fd)
             throw OTAError(notAFile, "\(path): \(FileSystem.kindName(info.st_mode)), not a regular file")
         }
+        if kind == S_IFREG { ReadFiles.record(info, path: path) }
         // Reads block as usual from here (O_NONBLOCK only kept the open from waiting).
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         // A FIFO's read ends at once while no writer has opened it yet: wait for the writer's
@@ -172,6 +173,14 @@ package enum FileSystem {
     /// Reads a whole (small) file, refusing one larger than `limit`.
     public static func read(_ path: String, limit: Int = 16 << 20) throws(OTAError) -> [UInt8] {
         try InputFile(path: path).readAll(limit: limit)
+    }
+
+    /// `path` with every symbolic link resolved (`realpath`), or `path` itself when it cannot be
+    /// (it does not exist: the open that follows reports it).
+    package static func resolvingLinks(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     public static func exists(_ path: String) -> Bool {

@@ -47,7 +47,7 @@ public enum ApprovalIssuer {
         let payload = try CanonicalJSON.encode(approval)
         let signed = SignedApproval(
             payload: payload, signatures: [try signer.sign(payload, type: SignatureEnvelope.approvalType)])
-        try AtomicFileWriter.write(try CanonicalJSON.encode(signed), to: outputPath)
+        try AtomicFileWriter.write(try CanonicalJSON.encode(signed), to: outputPath, refusingInputs: true)
         return Report(
             approval: outputPath, approvalId: approvalID, bundleId: manifest.bundle.id, manifestDigest: digest.hex,
             models: models, validUntil: validUntil)

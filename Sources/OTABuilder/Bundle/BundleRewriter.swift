@@ -94,10 +94,10 @@ public enum BundleRewriter {
                 }
             )
         }
+        // In place: the file itself, not a link to it (replacing the link left the file unsigned).
         try BundleWriter.write(
-            to: path, manifest: head.manifestBytes, envelope: envelope, recipients: recipients,
-            trustUpdate: head.trustUpdate,
-            payloads: payloads)
+            to: FileSystem.resolvingLinks(path), manifest: head.manifestBytes, envelope: envelope,
+            recipients: recipients, trustUpdate: head.trustUpdate, payloads: payloads, replacingInput: true)
         return Report(bundle: path, signatures: envelope.signatures.count, recipients: recipients.recipients.count)
     }
 }

@@ -11,12 +11,15 @@ enum BundleWriter {
         case stream(VerifiedPayloadStream)
     }
 
+    /// `replacingInput`: the bundle rewritten in place (co-signing, rewrapping) replaces the
+    /// file it was read from; a build refuses to replace any of its inputs.
     static func write(
         to path: String, manifest: [UInt8], envelope: SignatureEnvelope, recipients: Recipients,
         trustUpdate: [UInt8]? = nil,
-        payloads: [(entry: String, size: UInt64, source: () throws(OTAError) -> PayloadSource)]
+        payloads: [(entry: String, size: UInt64, source: () throws(OTAError) -> PayloadSource)],
+        replacingInput: Bool = false
     ) throws(OTAError) {
-        let output = try AtomicFileWriter(path: path)
+        let output = try AtomicFileWriter(path: path, refusingInputs: !replacingInput)
         let archive = try ArchiveWriter(output: output)
         for (name, bytes) in [
             (BundleLayout.manifestEntry, manifest), (BundleLayout.signaturesEntry, try envelope.encoded()),

@@ -83,7 +83,7 @@ public enum TrustUpdateIssuer {
         }
         let bytes = try SignedTrustUpdate(payload: payload, signatures: signatures).encoded()
         if let store { _ = try TrustUpdater.apply(bytes, to: try store.contents(), at: now) }
-        try AtomicFileWriter.write(bytes, to: outputPath)
+        try AtomicFileWriter.write(bytes, to: outputPath, refusingInputs: true)
         return Report(
             output: outputPath, version: version, expires: expires, roles: roles.map(\.role.rawValue).sorted(),
             signatures: signatures.count)

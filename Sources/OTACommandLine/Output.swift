@@ -22,6 +22,12 @@ package enum Output {
         FileHandle.standardError.write(Data(text.utf8))
     }
 
+    /// A warning on standard error, `ota: warning: TEXT [code]`, for a command that succeeds with
+    /// something left to do.
+    package static func warn(_ error: OTAError) {
+        FileHandle.standardError.write(Data("ota: warning: \(error.message) [\(error.code)]\n".utf8))
+    }
+
     /// The exit status for a failure of this kind: 1 for usage and I/O, 2 for a rejection.
     package static func exitStatus(for kind: OTAError.Kind) -> Int32 {
         switch kind {

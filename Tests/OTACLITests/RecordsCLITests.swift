@@ -136,6 +136,60 @@ import Testing
         #expect(future.status == 2 && future.stdout.contains("\"records.purge-clock\""), "\(future.stdout)")
     }
 
+    /// A write that fails (a full disk, here a file-size limit: `prlimit --fsize` with SIGXFSZ
+    /// ignored, so the write returns EFBIG at that byte) is taken back from the segment. The
+    /// record's own line failing: exit 1, nothing appended, and a retry appends it once. Only its
+    /// checkpoint failing: exit 0 with the checkpoint pending (before: exit 1 for a durable record,
+    /// which a retry appended twice, and a torn line left for the next open to quarantine).
+    @Test func `a full disk never leaves half a line, nor reports a durable record as not appended`() throws {
+        let dir = try TemporaryDirectory("records-full")
+        let key = dir.appending("device.key")
+        try OpenSSLTool.run(["genpkey", "-algorithm", "ed25519", "-out", key])
+        let log = dir.appending("log")
+        let first = try ota([
+            "records", "append", log, "--key", key, "--vin", "LSVAU2180N2000001", "--record", Self.record("verify"),
+        ])
+        try #require(first.status == 0, "\(first.stderr)")
+        let segment = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: log).first { $0.hasPrefix("segment-") })
+        func size(_ directory: String) throws -> Int {
+            (try FileManager.default.attributesOfItem(atPath: directory + "/" + segment)[.size] as? Int) ?? -1
+        }
+        // How much one append and its checkpoint add (Ed25519: fixed-length signatures).
+        let copy = dir.appending("copy")
+        try FileManager.default.copyItem(atPath: log, toPath: copy)
+        try #require(
+            try ota(["records", "append", copy, "--key", key, "--record", Self.record("consent")]).status == 0)
+        let before = try size(log)
+        let growth = try size(copy) - before
+        func limited(_ bytes: Int) throws -> ProcessRunner.Output {
+            try ProcessRunner.run(
+                "/bin/sh",
+                [
+                    "-c",
+                    "trap '' XFSZ; exec prlimit --fsize=$0 \"$1\" records append \"$2\" --key \"$3\" --json --record \"$4\"",
+                    String(bytes), Self.ota, log, key, Self.record("consent"),
+                ])
+        }
+        let failed = try limited(before + 1)
+        #expect(failed.status == 1 && failed.stdout.contains("\"io.write\""), "\(failed.stdout) \(failed.stderr)")
+        #expect(try size(log) == before, "half a line left behind")
+        let pending = try limited(before + growth - 1)
+        #expect(
+            pending.status == 0 && pending.stdout.contains("\"checkpointPending\""),
+            "\(pending.stdout) \(pending.stderr)")
+        #expect(pending.stderr.contains("its checkpoint is not written yet"), "\(pending.stderr)")
+        let verified = try ota(["records", "verify", log, "--key", key, "--json"])
+        #expect(verified.status == 0, "\(verified.stdout)")
+        #expect(verified.stdout.contains("\"records\" : 2"), "\(verified.stdout)")
+        // The pending checkpoint is written by the next append.
+        #expect(try ota(["records", "append", log, "--key", key, "--record", Self.record("result")]).status == 0)
+        let after = try ota(["records", "verify", log, "--key", key, "--json"])
+        #expect(
+            after.stdout.contains("\"records\" : 3") && after.stdout.contains("\"unsignedTail\" : 0"), "\(after.stdout)"
+        )
+    }
+
     @Test func `a log verifies against the device certificate`() throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.ota), "build the ota executable first")
         let dir = NSTemporaryDirectory() + "ota-records-cert-\(UUID().uuidString)"

@@ -189,8 +189,15 @@ public final class Recorder {
     func write(kind: LogEntry.Kind, body: JSONValue) throws(OTAError) -> Appended {
         let (line, hash) = try LogEntry.encode(seq: nextSeq, prev: lastHash, kind: kind, body: body, hash: meta.hash)
         let path = layout.path(segment)
-        try LogIO.writeAll(segmentFD, line, path: path)
-        if durable { try LogIO.sync(segmentFD, path: path) }
+        do throws(OTAError) {
+            try LogIO.writeAll(segmentFD, line, path: path)
+            if durable { try LogIO.sync(segmentFD, path: path) }
+        } catch {
+            // A line that failed (a full disk) is taken back, so it neither stays as a torn tail
+            // the next open quarantines nor counts as written: the caller may append it again.
+            if ftruncate(segmentFD, off_t(segmentSize)) == 0, durable { _ = fsync(segmentFD) }
+            throw error
+        }
         let appended = Appended(seq: nextSeq, hash: hash, segment: segment)
         segmentSize += Int64(line.count)
         nextSeq += 1

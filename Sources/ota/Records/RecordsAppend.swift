@@ -35,12 +35,29 @@ struct RecordsAppend: ParsableCommand {
                 configuration: .init(hash: try Suite.parse(suite).hash))
         }
         let appended = try recorder.append(parsed)
-        try recorder.close()
-        struct Result: Encodable { let seq: UInt64; let hash: String; let segment: String; let tornTails: [UInt64] }
+        // The record is durable once `append` returns: a checkpoint that cannot be written now (a
+        // full disk) is written at the next append or close, and is no reason to report the
+        // record as not appended (a retry would append it twice).
+        var checkpointPending: String? = nil
+        do throws(OTAError) { try recorder.close() } catch {
+            Output.warn(
+                OTAError(
+                    error.code,
+                    "entry \(appended.seq) is appended; its checkpoint is not written yet (at the next append): \(error.message)"
+                ))
+            checkpointPending = "\(error.message) [\(error.code)]"
+        }
+        struct Result: Encodable {
+            let seq: UInt64
+            let hash: String
+            let segment: String
+            let tornTails: [UInt64]
+            let checkpointPending: String?
+        }
         Output.succeed(
             Result(
                 seq: appended.seq, hash: appended.hash, segment: appended.segment,
-                tornTails: recorder.tornTails.map(\.seq)),
+                tornTails: recorder.tornTails.map(\.seq), checkpointPending: checkpointPending),
             human: "appended entry \(appended.seq) \(appended.hash)"
                 + (recorder.tornTails.isEmpty
                     ? ""

@@ -131,3 +131,21 @@ struct ProtectedStateTests {
         #expect(opening(path)?.code == "vehicle.state-tampered")
     }
 }
+
+/// A step's failure is what the installer reports even when recording it fails too (a full disk
+/// reported the log's `write failed` instead of the slot's error or the refusal; an audit
+/// helper's finding, reproduced with `prlimit --fsize` at the refusal's record line).
+@Suite struct UnrecordedFailureTests {
+    @Test func `the error a step met is reported, with the failed record beside it`() throws {
+        let fixture = try InstallerFixture()
+        let vehicle = try Vehicle(directory: try fixture.vehicle())
+        let met = OTAError(.preconditionUnknown, "no vehicle state was given")
+        let reported = vehicle.failure(met) { () throws(OTAError) in
+            throw OTAError(.ioWrite, "records/segment-00000000000000000000.log: write failed", cause: "No space left")
+        }
+        #expect(reported.code == .preconditionUnknown && reported.message == met.message)
+        #expect(reported.related.map(\.code) == [.ioWrite])
+        #expect(reported.related.first?.message.hasPrefix("not recorded: records/segment") == true)
+        #expect(vehicle.failure(met) { () throws(OTAError) in }.related.isEmpty)
+    }
+}

@@ -24,17 +24,19 @@ extension Vehicle {
             let error = OTAError(
                 .installPending,
                 "update \(pending.bundleId) is \(pending.stage.rawValue); confirm or roll it back first")
-            try record(.install, .rejected, error: error)
-            try recordResult(.rejected, error: error)
-            throw error
+            throw failure(error) { () throws(OTAError) in
+                try record(.install, .rejected, error: error)
+                try recordResult(.rejected, error: error)
+            }
         }
         let reader: BundleReader
         do throws(OTAError) {
             reader = try BundleReader(path: path)
         } catch {
-            try record(.verify, Self.outcome(of: error), error: error)
-            try recordResult(Self.outcome(of: error), error: error)
-            throw error
+            throw failure(error) { () throws(OTAError) in
+                try record(.verify, Self.outcome(of: error), error: error)
+                try recordResult(Self.outcome(of: error), error: error)
+            }
         }
         let evaluation = try evaluate(
             reader: reader, bundlePath: path, approval: approval, requireApproval: true, commitTrust: true)
@@ -85,8 +87,9 @@ extension Vehicle {
             )
         } catch {
             // Nothing switched; the half-written slots stay untrusted.
-            try abandon(code: error.code, message: error.message, step: .apply)
-            throw error
+            throw failure(error) { () throws(OTAError) in
+                try abandon(code: error.code, message: error.message, step: .apply)
+            }
         }
         next = state
         next.pending?.stage = .installed

@@ -56,9 +56,25 @@ extension Vehicle {
             try record(name, .success, facts: facts)
             return value
         } catch {
-            try record(name, Self.outcome(of: error), error: error, facts: factsBeforeRefusal(name))
-            try recordResult(Self.outcome(of: error), error: error)
-            throw error
+            throw failure(error) { () throws(OTAError) in
+                try record(name, Self.outcome(of: error), error: error, facts: factsBeforeRefusal(name))
+                try recordResult(Self.outcome(of: error), error: error)
+            }
+        }
+    }
+
+    /// `error` once `recording` has recorded it. When recording fails too (a full disk), the
+    /// error the step met is still the one reported, with the recording's failure beside it
+    /// (`related`): a full disk reported `records/HEAD: write failed` instead of the slot's
+    /// write error.
+    func failure(_ met: OTAError, recording: () throws(OTAError) -> Void) -> OTAError {
+        do throws(OTAError) {
+            try recording()
+            return met
+        } catch {
+            return OTAError(
+                met.code, met.message, cause: met.cause,
+                related: met.related + [OTAError(error.code, "not recorded: \(error.message)", cause: error.cause)])
         }
     }
 

@@ -15,6 +15,7 @@ enum RecordQuery {
     /// 32 pairs of at most 256 bytes each.
     static func parameters(_ query: String?) throws(OTAError) -> [String: String] {
         var result: [String: String] = [:]
+        var seen = Set<String>()
         guard let query, !query.isEmpty else { return result }
         let pairs = query.split(separator: "&", omittingEmptySubsequences: true)
         guard pairs.count <= 32 else { throw OTAError(.usageInvalid, "more than 32 query parameters") }
@@ -29,11 +30,24 @@ enum RecordQuery {
                         .usageInvalid,
                         "query parameter \(text.prefix(40)): not percent-encoded text of at most 256 bytes")
                 }
+                // The stores compare bytes: a look-alike spelling (U+212A KELVIN SIGN for K, a
+                // decomposed accent) would select nothing, silently, where it reads as a match.
+                guard
+                    value.unicodeScalars.allSatisfy({ $0.isASCII })
+                        || value.precomposedStringWithCanonicalMapping.unicodeScalars.elementsEqual(
+                            value.unicodeScalars)
+                else {
+                    throw OTAError(.usageInvalid, "query parameter \(text.prefix(40)): not in Unicode normal form C")
+                }
                 return value
             }
             let key = try decode(parts[0])
             let value = parts.count > 1 ? try decode(parts[1]) : ""
-            guard result[key] == nil else { throw OTAError(.usageInvalid, "query parameter \(key) given twice") }
+            // Once, whatever its value: `vins=&vins=X` read as `vins=X` here while a front reading
+            // the first value saw none.
+            guard seen.insert(key).inserted else {
+                throw OTAError(.usageInvalid, "query parameter \(key) given twice")
+            }
             if !value.isEmpty { result[key] = value }
         }
         return result

@@ -190,6 +190,41 @@ import Testing
         )
     }
 
+    /// Options for a new log that disagree with the log there were ignored, exit 0; a key that
+    /// cannot sign left a directory with only a lock (found by an audit helper).
+    @Test func `append refuses options that disagree with the log, and a key that cannot sign makes nothing`() throws {
+        let dir = try TemporaryDirectory("records-options")
+        let key = Self.samples + "/intl/vehicle/device.key"
+        let log = dir.appending("log")
+        let first = try ota([
+            "records", "append", log, "--key", key, "--vin", "LSVAU2180N2000001", "--record", Self.record("verify"),
+        ])
+        try #require(first.status == 0, "\(first.stderr)")
+        let otherVIN = try ota([
+            "records", "append", log, "--key", key, "--vin", "LSVAU2180N2000002", "--json", "--record",
+            Self.record("consent"),
+        ])
+        #expect(otherVIN.status == 1 && otherVIN.stdout.contains("\"records.vin-mismatch\""), "\(otherVIN.stdout)")
+        let otherSuite = try ota([
+            "records", "append", log, "--key", key, "--suite", "gm", "--json", "--record", Self.record("consent"),
+        ])
+        #expect(otherSuite.status == 1 && otherSuite.stdout.contains("\"usage.invalid\""), "\(otherSuite.stdout)")
+        let agreeing = try ota([
+            "records", "append", log, "--key", key, "--vin", "LSVAU2180N2000001", "--suite", "intl", "--record",
+            Self.record("consent"),
+        ])
+        #expect(agreeing.status == 0, "\(agreeing.stderr)")
+        let x25519 = dir.appending("x25519.key")
+        try OpenSSLTool.run(["genpkey", "-algorithm", "x25519", "-out", x25519])
+        let fresh = dir.appending("fresh")
+        let refused = try ota([
+            "records", "append", fresh, "--key", x25519, "--vin", "LSVAU2180N2000001", "--json", "--record",
+            Self.record("verify"),
+        ])
+        #expect(refused.status == 1 && refused.stdout.contains("\"key.cannot-sign\""), "\(refused.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: fresh), "a directory was left behind")
+    }
+
     @Test func `a log verifies against the device certificate`() throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.ota), "build the ota executable first")
         let dir = NSTemporaryDirectory() + "ota-records-cert-\(UUID().uuidString)"

@@ -114,6 +114,10 @@ public final class Recorder {
             )
         }
         _ = try LogMeta.checkedVIN(vin, path: "VIN")
+        // Before anything is made: a key that cannot sign left a directory with a lock and no log.
+        guard signer.type.canSign else {
+            throw OTAError(.keyCannotSign, "a \(signer.type.rawValue) key cannot sign a record log")
+        }
         let layout = LogLayout(directory: directory)
         try FileSystem.createDirectory(directory, mode: 0o700)
         if FileSystem.exists(layout.metaPath) {

@@ -13,7 +13,7 @@ struct RecordsAppend: ParsableCommand {
     @OptionGroup var passphrase: PassphraseOptions
     @Option(help: "The record as JSON (docs/FORMAT.md, Records), or @FILE.") var record: String
     @Option(help: "Create the log for this VIN if it does not exist.") var vin: String?
-    @Option(help: "Suite of a new log: intl (SHA-256) or gm (SM3).") var suite: String = "intl"
+    @Option(help: "Suite of a new log: intl (SHA-256, the default) or gm (SM3).") var suite: String?
     @OptionGroup var output: OutputOptions
 
     func run() throws {
@@ -24,6 +24,17 @@ struct RecordsAppend: ParsableCommand {
         guard let owner = existing?.vin ?? vin else {
             throw OTAError(.usageInvalid, "\(log): no log here; give --vin to create one")
         }
+        // Options for a new log that disagree with the log there are refused, not ignored.
+        if let existing {
+            if let vin, vin != existing.vin {
+                throw OTAError(.recordsVinMismatch, "--vin \(vin): \(log) is the log of \(existing.vin)")
+            }
+            if let suite, try Suite.parse(suite).hash != existing.hash {
+                throw OTAError(
+                    .usageInvalid,
+                    "--suite \(suite): \(log) is a \(existing.hash.rawValue) log; --suite only chooses a new log's")
+            }
+        }
         let parsed = try UpgradeRecord(jsonText: text, vin: owner, source: "--record")
         let clock = SystemClock(source: parsed.time.source)
         let recorder: Recorder
@@ -32,7 +43,7 @@ struct RecordsAppend: ParsableCommand {
         } else {
             recorder = try Recorder.create(
                 at: log, vin: owner, signer: signer, clock: clock,
-                configuration: .init(hash: try Suite.parse(suite).hash))
+                configuration: .init(hash: try Suite.parse(suite ?? "intl").hash))
         }
         let appended = try recorder.append(parsed)
         // The record is durable once `append` returns: a checkpoint that cannot be written now (a

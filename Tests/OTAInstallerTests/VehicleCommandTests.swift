@@ -22,6 +22,38 @@ struct VehicleCommandTests {
         return Run(status: result.status, stdout: result.stdout)
     }
 
+    /// A failed init leaves nothing it made (found by an audit helper): inside a directory that
+    /// was there, a junk decryption key left vehicle.json, the seals, the slots and the copied key
+    /// (the vehicle could then be neither opened nor made again), and the error named the copy;
+    /// under parents it had to create, the parents stayed.
+    @Test func `a failed init removes what it made, and names the key file given`() throws {
+        let root = InstallerFixture.repository
+        let directory = try TemporaryDirectory.create("vehicle-init")
+        defer { TemporaryDirectory.remove(directory) }
+        try SampleImages.make(in: directory + "/images")
+        let config = String(
+            decoding: try Data(contentsOf: URL(fileURLWithPath: root + "/samples/vehicle-x1.yaml")), as: UTF8.self
+        )
+        .replacingOccurrences(of: "../keys-sample", with: root + "/keys-sample")
+        try Data(config.utf8).write(to: URL(fileURLWithPath: directory + "/x1.yaml"))
+        try Data("not a key\n".utf8).write(to: URL(fileURLWithPath: directory + "/junk.key"))
+        let car = directory + "/car"
+        try FileManager.default.createDirectory(atPath: car, withIntermediateDirectories: false)
+        try Data("kept\n".utf8).write(to: URL(fileURLWithPath: car + "/notes.txt"))
+        let init_ = ["vehicle", "init", car, "--config", directory + "/x1.yaml", "--images", directory + "/images"]
+        let refused = try Self.ota(init_ + ["--decryption-key", directory + "/junk.key", "--json"])
+        #expect(refused.status == 1 && refused.code == "key.malformed", "\(refused.stdout)")
+        #expect(refused.stdout.contains(directory + "/junk.key"), "\(refused.stdout)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: car) == ["notes.txt"])
+        #expect(try Self.ota(init_ + ["--json"]).status == 0)
+        let deep = directory + "/p1/p2/car"
+        let missing = try Self.ota([
+            "vehicle", "init", deep, "--config", directory + "/x1.yaml", "--images", directory + "/nowhere", "--json",
+        ])
+        #expect(missing.status == 1, "\(missing.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: directory + "/p1"), "parents left behind")
+    }
+
     /// A configuration's text is validated as UTF-8, not repaired: a 0xFF byte in a SWIN was
     /// recorded as U+FFFD, a value the file never held.
     @Test func `a configuration that is not UTF-8 is refused before the vehicle is made`() throws {

@@ -164,15 +164,30 @@ public final class Vehicle {
         if FileSystem.exists(layout.config) {
             throw OTAError(.vehicleExists, "\(directory): already a vehicle directory")
         }
-        // A failed init leaves nothing behind: the directory is removed if this call made it.
-        let existed = FileSystem.exists(directory)
+        // A failed init leaves nothing behind: what this call made is removed, the topmost
+        // directory it had to create (parents too), or inside a directory that was there, the
+        // entries that were not (a half-made vehicle could neither be opened nor made again).
+        var made = directory
+        while case let parent = PathComponents(made).parent, !parent.isEmpty, parent != made,
+            !FileSystem.exists(parent)
+        {
+            made = parent
+        }
+        let existing = FileSystem.exists(directory) ? try FileSystem.listing(directory) : nil
         do throws(OTAError) {
             return try populate(
                 layout: layout, config: config, baseDirectory: baseDirectory, trust: trust,
                 decryptionKey: decryptionKey,
                 imagesDirectory: imagesDirectory, protectedStore: protectedStore)
         } catch {
-            if !existed { try? FileManager.default.removeItem(atPath: directory) }
+            if let existing {
+                let kept = Set(existing.names)
+                for name in (try? FileSystem.listing(directory).names) ?? [] where !kept.contains(name) {
+                    try? FileManager.default.removeItem(atPath: "\(directory)/\(name)")
+                }
+            } else {
+                try? FileManager.default.removeItem(atPath: made)
+            }
             throw error
         }
     }
@@ -193,7 +208,10 @@ public final class Vehicle {
             try FileSystem.createDirectory(layout.trust)
         }
         if let key = decryptionKey ?? config.decryptionKey.map(resolve) {
-            try AtomicFileWriter.write(try FileSystem.read(key, limit: 1 << 20), to: layout.decryptionKey, mode: 0o600)
+            // Checked as the file given, before it is copied (an error named the copy).
+            let bytes = try FileSystem.read(key, limit: 1 << 20)
+            _ = try PrivateKey(encoded: bytes, source: key)
+            try AtomicFileWriter.write(bytes, to: layout.decryptionKey, mode: 0o600)
         }
 
         var slots: [String: [String: SlotInfo]] = [:]

@@ -1,5 +1,6 @@
 import Foundation
 import OTACore
+import OTATestSupport
 import Testing
 
 @testable import OTAInstaller
@@ -147,5 +148,20 @@ struct ProtectedStateTests {
         #expect(reported.related.map(\.code) == [.ioWrite])
         #expect(reported.related.first?.message.hasPrefix("not recorded: records/segment") == true)
         #expect(vehicle.failure(met) { () throws(OTAError) in }.related.isEmpty)
+    }
+}
+
+/// A journal write that fails leaves no temporary file (found by an audit helper: on a full disk
+/// `.state.json.tmp` stayed, and the error named it).
+@Suite struct PrivateDirectoryWriteTests {
+    @Test func `a failed replace removes its temporary file`() throws {
+        let root = try TemporaryDirectory.create("private-write")
+        defer { TemporaryDirectory.remove(root) }
+        let directory = try PrivateDirectory(path: root + "/private", create: true)
+        // The rename fails: the name is a directory that is not empty.
+        try FileManager.default.createDirectory(
+            atPath: root + "/private/state.json/x", withIntermediateDirectories: true)
+        #expect(throws: OTAError.self) { try directory.write("state.json", Array("{}".utf8)) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/private").sorted() == ["state.json"])
     }
 }

@@ -96,14 +96,23 @@ final class PrivateDirectory {
             openat(descriptor, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         }
         do throws(OTAError) {
-            try SystemCall.writeAll(fd, bytes, path: "\(path)/\(temporary)")
-            try SystemCall.retrying("fsync", path: "\(path)/\(temporary)") { fsync(fd) }
+            // Named as the file being replaced: the temporary name means nothing to the reader.
+            try SystemCall.writeAll(fd, bytes, path: "\(path)/\(name)")
+            try SystemCall.retrying("fsync", path: "\(path)/\(name)") { fsync(fd) }
         } catch {
             SystemCall.close(fd)
+            _ = unlinkat(descriptor, temporary, 0)
             throw error
         }
         SystemCall.close(fd)
-        try SystemCall.retrying("rename", path: "\(path)/\(name)") { renameat(descriptor, temporary, descriptor, name) }
+        do throws(OTAError) {
+            try SystemCall.retrying("rename", path: "\(path)/\(name)") {
+                renameat(descriptor, temporary, descriptor, name)
+            }
+        } catch {
+            _ = unlinkat(descriptor, temporary, 0)
+            throw error
+        }
         try SystemCall.retrying("directory fsync", path: path) { fsync(descriptor) }
     }
 }

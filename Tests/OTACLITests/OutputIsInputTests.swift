@@ -55,6 +55,20 @@ import Testing
             ], input: bundle, in: directory.path)
     }
 
+    /// The error names the output as given, not the staging file beside it (an audit helper's
+    /// finding: `nodir/.x.ota.ivi-rootfs.scratch-…` was the only path in the message).
+    @Test func `a bundle into a missing directory is refused naming the output`() throws {
+        let directory = try TemporaryDirectory("output-missing")
+        try SampleImages.make(in: directory.appending("images"))
+        let output = directory.appending("nodir/x.ota")
+        let run = try CLIRunner.run(
+            [
+                "bundle", "build", RepositoryRoot.path + "/manifests/infotainment-full.yaml", "--images",
+                directory.appending("images"),
+            ] + Self.signer + ["-o", output])
+        #expect(run.status == 1 && run.stderr.contains("error: \(output): cannot create"), "\(run.stderr)")
+    }
+
     /// Co-signing rewrites the bundle in place; named through a link, the file it names is
     /// rewritten (before: the link was replaced by a signed copy and the file kept one signature).
     @Test func `co-signing in place rewrites the file a link names, and keeps the link`() throws {

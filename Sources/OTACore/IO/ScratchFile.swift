@@ -25,7 +25,10 @@ package final class ScratchFile {
         }
         descriptor = fd
         if descriptor < 0 {
-            throw OTAError(.ioCreate, "\(path): cannot create a scratch file", cause: SystemCall.errnoText(error))
+            // Named as the output: the scratch file's name means nothing to whoever gave it.
+            throw OTAError(
+                .ioCreate, "\(outputPath): cannot create the output's staging file beside it (\(path))",
+                cause: SystemCall.errnoText(error))
         }
         cleanupSlot = InterruptCleanup.register(path)
     }

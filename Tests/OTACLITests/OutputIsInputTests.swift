@@ -69,6 +69,24 @@ import Testing
         #expect(run.status == 1 && run.stderr.contains("error: \(output): cannot create"), "\(run.stderr)")
     }
 
+    /// A new key whose request cannot be written is kept (the request is made from it) and the
+    /// error says how to go on; before, a retry with `--new-key` was refused for the key that
+    /// exists, with no hint (an audit helper's finding).
+    @Test func `a request that cannot be written says where its new key is`() throws {
+        let directory = try TemporaryDirectory("csr-missing")
+        let key = directory.appending("new.key")
+        let run = try CLIRunner.run([
+            "keys", "csr", "--new-key", key, "--type", "p256", "--cn", "X", "--org", "O", "--ou", "vehicle", "-o",
+            directory.appending("nodir/x.csr"),
+        ])
+        #expect(run.status == 1 && run.stderr.contains("make the request with --key \(key)"), "\(run.stderr)")
+        let again = try CLIRunner.run([
+            "keys", "csr", "--key", key, "--cn", "X", "--org", "O", "--ou", "vehicle", "-o",
+            directory.appending("x.csr"),
+        ])
+        #expect(again.status == 0, "\(again.stderr)")
+    }
+
     /// Co-signing rewrites the bundle in place; named through a link, the file it names is
     /// rewritten (before: the link was replaced by a signed copy and the file kept one signature).
     @Test func `co-signing in place rewrites the file a link names, and keeps the link`() throws {

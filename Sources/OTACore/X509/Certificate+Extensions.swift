@@ -51,7 +51,10 @@ extension Certificate {
             let length = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(entry))
             var value = ""
             if length >= 0, let utf8 {
-                value = String(decoding: UnsafeBufferPointer(start: utf8, count: Int(length)), as: UTF8.self)
+                let bytes = UnsafeBufferPointer(start: utf8, count: Int(length))
+                // Never repaired: bytes that are not UTF-8 are spelt in hex (RFC 4514's `#`), so two
+                // such names stay two names.
+                value = String(validating: bytes, as: UTF8.self) ?? "#" + Hex.encode(Array(bytes))
                 COpenSSL_free(utf8)
             } else {
                 OpenSSLErrorQueue.clear()

@@ -174,7 +174,8 @@ public final class CertificateRequest: @unchecked Sendable {
                     .certificateName, "\(what): a field is not text", function: "ASN1_STRING_to_UTF8")
             }
             defer { COpenSSL_free(utf8) }
-            let value = String(decoding: UnsafeBufferPointer(start: utf8, count: Int(length)), as: UTF8.self)
+            guard let value = String(validating: UnsafeBufferPointer(start: utf8, count: Int(length)), as: UTF8.self)
+            else { throw OTAError(.certificateName, "\(what): a field is not UTF-8 text") }
             let short = OBJ_nid2sn(OBJ_obj2nid(object)).map { String(cString: $0) } ?? ASN1Object.text(object)
             fields[short, default: []].append(value)
         }

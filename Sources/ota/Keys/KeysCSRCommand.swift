@@ -77,7 +77,15 @@ struct KeysCSRCommand: ParsableCommand {
             // The key first: a request without its key is useless, a key without its request is not.
             try AtomicFileWriter.write(Array(try privateKey.pem().utf8), to: newKey, mode: 0o600)
         }
-        try AtomicFileWriter.write(Array(request.pem.utf8), to: output, mode: 0o644)
+        do throws(OTAError) {
+            try AtomicFileWriter.write(Array(request.pem.utf8), to: output, mode: 0o644)
+        } catch {
+            guard let newKey else { throw error }
+            // The key stays (it is what a request is made from); say how to go on with it.
+            throw OTAError(
+                error.code, "\(error.message); the new key is kept in \(newKey): make the request with --key \(newKey)",
+                cause: error.cause)
+        }
         let report = Report(
             request: output, key: keyName, keyType: privateKey.type.rawValue,
             subject: "CN=\(cn),O=\(org)" + (ou.map { ",OU=\($0)" } ?? ""),

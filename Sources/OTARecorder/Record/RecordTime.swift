@@ -79,35 +79,21 @@ public struct RecordTime: Sendable, Hashable, Comparable, CustomStringConvertibl
     /// As `parse`, in milliseconds since 1970.
     public static func parseMilliseconds(_ text: String) -> Int64? {
         let bytes = Array(text.utf8)
-        guard bytes.count >= 20, bytes.count <= 30, bytes.last == UInt8(ascii: "Z") else { return nil }
-        func number(_ from: Int, _ count: Int) -> Int64? {
-            var value: Int64 = 0
-            for byte in bytes[from..<from + count] {
-                guard (0x30...0x39).contains(byte) else { return nil }
-                value = value * 10 + Int64(byte - 0x30)
-            }
-            return value
-        }
-        guard bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[10] == UInt8(ascii: "T"),
-            bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"),
-            let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
-            let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
-            year >= 1970, (1...12).contains(month), day >= 1, day <= UTCTime.daysIn(month: month, year: year),
-            hour < 24, minute < 60, second < 60
+        guard bytes.count >= 20, bytes.count <= 30, bytes.last == UInt8(ascii: "Z"),
+            let seconds = UTCTime.dateTimeSeconds(bytes)
         else { return nil }
         var fraction: Int64 = 0
         if bytes.count > 20 {
             let digits = bytes.count - 21
-            guard bytes[19] == UInt8(ascii: "."), digits >= 1, digits <= 9, let value = number(20, digits) else {
-                return nil
-            }
+            guard bytes[19] == UInt8(ascii: "."), digits >= 1, digits <= 9,
+                let value = UTCTime.digits(bytes, 20, digits)
+            else { return nil }
             fraction = value
             var scale = digits
             while scale > 3 { fraction /= 10; scale -= 1 }
             while scale < 3 { fraction *= 10; scale += 1 }
         }
-        let days = UTCTime.daysSince1970(year: year, month: month, day: day)
-        return ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + fraction
+        return seconds * 1000 + fraction
     }
 
     /// `date` moved by whole calendar months (UTC, Gregorian), e.g. 6 months before now.

@@ -128,14 +128,9 @@ public enum TUFTime {
         return "\(year)-\(two(m))-\(two(d))T\(two(rest / 3600)):\(two(rest % 3600 / 60)):\(two(rest % 60))Z"
     }
 
-    // Howard Hinnant's days-from-civil algorithm.
+    // Howard Hinnant's days-from-civil algorithm (shared with every other time reader).
     static func daysFromCivil(_ y0: Int64, _ m: Int64, _ d: Int64) -> Int64 {
-        let y = m <= 2 ? y0 - 1 : y0
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
+        UTCTime.daysSince1970(year: y0, month: m, day: d)
     }
 
     static func civilFromDays(_ z0: Int64) -> (Int64, Int64, Int64) {

@@ -19,7 +19,11 @@ final class ChunkPipe: Sendable {
 
     init(depth: Int = 8) {
         (chunks, continuation) = AsyncStream<ByteBuffer>.makeStream(bufferingPolicy: .unbounded)
-        permits = DispatchSemaphore(value: depth)
+        // Made at 0 and raised to `depth`: libdispatch traps when a semaphore is freed below the
+        // value it was made with, which a cancelled pipe is (its producer stopped owing permits).
+        // A client that hung up mid-stream took the whole service down that way.
+        permits = DispatchSemaphore(value: 0)
+        for _ in 0..<depth { permits.signal() }
         self.depth = depth
     }
 
@@ -35,11 +39,16 @@ final class ChunkPipe: Sendable {
     }
 
     private func send(_ bytes: [UInt8]) throws(OTAError) {
+        try checkOpen()
         permits.wait()
+        try checkOpen()
+        continuation.yield(ByteBuffer(bytes: bytes))
+    }
+
+    private func checkOpen() throws(OTAError) {
         guard !cancelled.load(ordering: .acquiring) else {
             throw OTAError(.ioWrite, "the client closed the connection")
         }
-        continuation.yield(ByteBuffer(bytes: bytes))
     }
 
     /// Sends what is gathered and ends the stream.

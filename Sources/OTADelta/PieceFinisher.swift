@@ -22,9 +22,10 @@ final class PieceFinisher: @unchecked Sendable {
     /// the finisher; two pieces ahead, a fourth output slot, was no faster).
     static let jobsAhead = 3
     static let piecesAhead = 1
-    /// Signalled as each job ends, and as each job handing a piece out ends.
-    private let done = DispatchSemaphore(value: jobsAhead)
-    private let pieces = DispatchSemaphore(value: piecesAhead)
+    /// Signalled as each job ends, and as each job handing a piece out ends (`permitSemaphore`:
+    /// safe to free after a job stopped early).
+    private let done = permitSemaphore(jobsAhead)
+    private let pieces = permitSemaphore(piecesAhead)
     private var failure: OTAError?
     /// Set once `failure` is, for the frame thread to see between jobs.
     private let failed = Atomic<Bool>(false)

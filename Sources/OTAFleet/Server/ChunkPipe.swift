@@ -19,11 +19,8 @@ final class ChunkPipe: Sendable {
 
     init(depth: Int = 8) {
         (chunks, continuation) = AsyncStream<ByteBuffer>.makeStream(bufferingPolicy: .unbounded)
-        // Made at 0 and raised to `depth`: libdispatch traps when a semaphore is freed below the
-        // value it was made with, which a cancelled pipe is (its producer stopped owing permits).
-        // A client that hung up mid-stream took the whole service down that way.
-        permits = DispatchSemaphore(value: 0)
-        for _ in 0..<depth { permits.signal() }
+        // Safe to free after a cancel (the stopped producer's error line and end take permits).
+        permits = permitSemaphore(depth)
         self.depth = depth
     }
 

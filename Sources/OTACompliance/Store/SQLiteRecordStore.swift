@@ -315,27 +315,45 @@ public final class SQLiteRecordStore: RecordStore {
             body: row["body"])
     }
 
-    private func stream(_ sql: String, _ arguments: StatementArguments, _ body: (StoredEntry) throws(OTAError) -> Void)
+    /// Entries matching `clause` (`" WHERE …"` or empty) in (vin, seq) order, read a page at a
+    /// time: `body` runs outside the database's queue. Holding the read open while `body`
+    /// waited on a slow client (a streamed `/v1/records`) held every upload, head request and
+    /// export of the service behind it. Entries are only appended or purged, so the pages read
+    /// what a single read would, less what a purge removed meanwhile.
+    private func stream(
+        _ clause: String, _ arguments: StatementArguments, _ body: (StoredEntry) throws(OTAError) -> Void
+    )
         throws(OTAError)
     {
-        var failure: OTAError? = nil
-        do {
-            try queue.read { db in
-                let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
-                while let row = try rows.next() {
-                    do throws(OTAError) { try body(try Self.entry(row)) } catch { failure = error; return }
+        var after: (vin: String, seq: Int64)? = nil
+        while true {
+            var sql = "SELECT * FROM entry" + clause
+            var pageArguments = arguments
+            if let after {
+                sql += (clause.isEmpty ? " WHERE " : " AND ") + "(vin > ? OR (vin = ? AND seq > ?))"
+                _ = pageArguments.append(contentsOf: [after.vin, after.vin, after.seq])
+            }
+            sql += " ORDER BY vin, seq LIMIT \(Self.streamPage)"
+            let page: [StoredEntry] = try run {
+                try queue.read { db in
+                    try Row.fetchAll(db, sql: sql, arguments: pageArguments).map { (row) throws(OTAError) in
+                        try Self.entry(row)
+                    }
                 }
             }
-        } catch {
-            throw OTAError(.recordsStore, "\(path): query failed", cause: String(describing: error))
+            for entry in page { try body(entry) }
+            guard page.count == Self.streamPage, let last = page.last else { return }
+            after = (last.vin, try Self.signed(last.seq))
         }
-        if let failure { throw failure }
     }
+
+    /// Entries read at a time by `stream` (about 1 KB each).
+    package static let streamPage = 1000
 
     public func entries(matching filter: RecordFilter, _ body: (StoredEntry) throws(OTAError) -> Void) throws(OTAError)
     {
         let (clause, arguments) = whereClause(filter)
-        try stream("SELECT * FROM entry\(clause) ORDER BY vin, seq", arguments, body)
+        try stream(clause, arguments, body)
     }
 
     public func count(matching filter: RecordFilter) throws(OTAError) -> Int {
@@ -351,8 +369,7 @@ public final class SQLiteRecordStore: RecordStore {
         throws(OTAError)
     {
         try stream(
-            "SELECT * FROM entry WHERE vin = ? AND seq >= ? AND seq <= ? ORDER BY seq",
-            [vin, try Self.signed(from), try Self.signed(through)], body)
+            " WHERE vin = ? AND seq >= ? AND seq <= ?", [vin, try Self.signed(from), try Self.signed(through)], body)
     }
 
     public func checkpoint(of vin: String, atOrBefore seq: UInt64) throws(OTAError) -> UInt64? {

@@ -161,6 +161,11 @@ extension FleetIntegration {
                 decoding: try FileSystem.read(harness.ws.path + "/state/refused-uploads.jsonl"), as: UTF8.self)
             #expect(refusals.split(separator: "\n").count == 3)
             #expect(refusals.contains("records.chain-fork"))
+            // The service's staging directory is named to nobody (an audit helper found
+            // `…/state/incoming/upload-…/log.json` in answers and in this log).
+            for text in [forged.text, fork.text, behind.text, refusals] {
+                #expect(!text.contains("incoming") && !text.contains(harness.ws.path), "\(text)")
+            }
             let metrics = try harness.request("/metrics", client: nil, direct: true).text
             #expect(metrics.contains("ota_fleet_uploads_total{result=\"refused\"} 3"), "\(metrics)")
             #expect(metrics.contains("ota_fleet_upload_refusals_total{code=\"records.chain-fork\"} 1"))

@@ -73,31 +73,50 @@ public enum LogUpload {
         let directory = scratch + "/upload-" + Hex.encode(try SecureRandom.bytes(8))
         try FileSystem.createDirectory(directory, mode: 0o700)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let layout = LogLayout(directory: directory)
-        try AtomicFileWriter.write(meta + [0x0a], to: layout.metaPath)
-        try AtomicFileWriter.write(Array(entries), to: layout.path(LogLayout.segmentName(firstSeq: first.seq)))
-        try AtomicFileWriter.write(Array(headLine) + [0x0a], to: layout.headPath)
-        let logMeta = try LogMeta.load(layout)
-        guard logMeta.vin == certifiedVIN else {
-            throw OTAError(
-                .fleetVinMismatch,
-                "\(identity.subject) may upload only the log of \(certifiedVIN); this log.json names \(logMeta.vin)")
+        // What the checks say names the upload's files as the vehicle sent them (`log.json`,
+        // `segment-…`), never the service's staging directory (it reached vehicles and the
+        // refusal log).
+        do throws(OTAError) {
+            let layout = LogLayout(directory: directory)
+            try AtomicFileWriter.write(meta + [0x0a], to: layout.metaPath)
+            try AtomicFileWriter.write(Array(entries), to: layout.path(LogLayout.segmentName(firstSeq: first.seq)))
+            try AtomicFileWriter.write(Array(headLine) + [0x0a], to: layout.headPath)
+            let logMeta = try LogMeta.load(layout)
+            guard logMeta.vin == certifiedVIN else {
+                throw OTAError(
+                    .fleetVinMismatch,
+                    "\(identity.subject) may upload only the log of \(certifiedVIN); this log.json names \(logMeta.vin)"
+                )
+            }
+            let logSigner = try LogSigner.bind(
+                identity: identity, escapedPEM: signerCertificate, meta: logMeta, trust: trust, time: FixedTime(now))
+            let report = try FleetIngest.ingest(
+                log: directory, publicKey: logSigner.publicKey, certificate: logSigner.certificatePEM, into: store,
+                rotationTrust: trust, now: RecordTime(now, source: .backend))
+            guard let vehicle = try store.vehicle(certifiedVIN) else {
+                throw OTAError(
+                    .fleetUploadMalformed,
+                    "the upload holds no signed checkpoint: nothing could be stored for \(certifiedVIN)")
+            }
+            let acknowledgement = try FleetAcknowledgement.sign(
+                vin: certifiedVIN, through: vehicle.headSeq, hash: vehicle.headHash, genesis: vehicle.genesis,
+                store: store.identity,
+                time: RecordTime.format(now), key: signer.key,
+                certificate: ([signer.certificate] + signer.chain).map(\.pem).joined())
+            return Result(acknowledgement: acknowledgement, report: report)
+        } catch {
+            throw Self.naming(error, staged: directory)
         }
-        let logSigner = try LogSigner.bind(
-            identity: identity, escapedPEM: signerCertificate, meta: logMeta, trust: trust, time: FixedTime(now))
-        let report = try FleetIngest.ingest(
-            log: directory, publicKey: logSigner.publicKey, certificate: logSigner.certificatePEM, into: store,
-            rotationTrust: trust, now: RecordTime(now, source: .backend))
-        guard let vehicle = try store.vehicle(certifiedVIN) else {
-            throw OTAError(
-                .fleetUploadMalformed,
-                "the upload holds no signed checkpoint: nothing could be stored for \(certifiedVIN)")
+    }
+
+    /// `error` with the staging directory taken out of its texts.
+    static func naming(_ error: OTAError, staged directory: String) -> OTAError {
+        func strip(_ text: String) -> String {
+            text.replacingOccurrences(of: directory + "/", with: "").replacingOccurrences(
+                of: directory, with: "the upload")
         }
-        let acknowledgement = try FleetAcknowledgement.sign(
-            vin: certifiedVIN, through: vehicle.headSeq, hash: vehicle.headHash, genesis: vehicle.genesis,
-            store: store.identity,
-            time: RecordTime.format(now), key: signer.key,
-            certificate: ([signer.certificate] + signer.chain).map(\.pem).joined())
-        return Result(acknowledgement: acknowledgement, report: report)
+        return OTAError(
+            error.code, strip(error.message), cause: error.cause.map(strip),
+            related: error.related.map { naming($0, staged: directory) })
     }
 }

@@ -260,6 +260,16 @@ extension FleetIntegration {
             #expect(page.text.contains("20 record(s)"))
             let campaign = try harness.request("/compliance/campaigns/CAMP-0", client: staff)
             #expect(campaign.text.contains("data-testid=\"outcomes\""))
+            // A path segment is decoded once, as its links encode it (before: `CAMP%2D0` was looked
+            // up as written and the page listed no vehicle); a segment that is not NFC is refused.
+            let encoded = try harness.request("/compliance/campaigns/CAMP%2D0", client: staff)
+            #expect(campaign.text.contains(Self.vin))
+            #expect(encoded.status == 200 && encoded.text.contains(Self.vin), "\(encoded.text)")
+            let history0 = try harness.request(
+                "/v1/vehicles/\(Self.vin.dropLast())%3\(Self.vin.last!)/software", client: staff)
+            #expect(history0.status == 200 && history0.text.contains("SWIN"), "\(history0.text)")
+            let decomposed = try harness.request("/compliance/campaigns/Cafe%CC%81", client: staff)
+            #expect(decomposed.status == 400 && errorCode(decomposed) == "usage.invalid", "\(decomposed.text)")
             let history = try harness.request("/compliance/vehicles/\(Self.vin)", client: staff)
             #expect(history.text.contains("data-testid=\"register\"") && history.text.contains("40 record(s)"))
             // A vehicle certificate is refused on every compliance endpoint.

@@ -21,28 +21,8 @@ enum RecordQuery {
         guard pairs.count <= 32 else { throw OTAError(.usageInvalid, "more than 32 query parameters") }
         for pair in pairs {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            func decode(_ text: Substring) throws(OTAError) -> String {
-                guard let value = text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding,
-                    value.utf8.count <= 256,
-                    !value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f })
-                else {
-                    throw OTAError(
-                        .usageInvalid,
-                        "query parameter \(text.prefix(40)): not percent-encoded text of at most 256 bytes")
-                }
-                // The stores compare bytes: a look-alike spelling (U+212A KELVIN SIGN for K, a
-                // decomposed accent) would select nothing, silently, where it reads as a match.
-                guard
-                    value.unicodeScalars.allSatisfy({ $0.isASCII })
-                        || value.precomposedStringWithCanonicalMapping.unicodeScalars.elementsEqual(
-                            value.unicodeScalars)
-                else {
-                    throw OTAError(.usageInvalid, "query parameter \(text.prefix(40)): not in Unicode normal form C")
-                }
-                return value
-            }
-            let key = try decode(parts[0])
-            let value = parts.count > 1 ? try decode(parts[1]) : ""
+            let key = try decode(parts[0], plusIsSpace: true, what: "query parameter")
+            let value = parts.count > 1 ? try decode(parts[1], plusIsSpace: true, what: "query parameter") : ""
             // Once, whatever its value: `vins=&vins=X` read as `vins=X` here while a front reading
             // the first value saw none.
             guard seen.insert(key).inserted else {
@@ -51,6 +31,27 @@ enum RecordQuery {
             if !value.isEmpty { result[key] = value }
         }
         return result
+    }
+
+    /// A percent-encoded query value (`+` a space) or path segment, decoded once: text of at
+    /// most 256 bytes, no control character, in Unicode normal form C. The stores compare bytes:
+    /// a look-alike spelling (U+212A KELVIN SIGN for K, a decomposed accent) or a segment left
+    /// encoded (`Recall%202026`) would select nothing, silently, where it reads as a match.
+    static func decode(_ text: some StringProtocol, plusIsSpace: Bool, what: String) throws(OTAError) -> String {
+        let raw = String(text)
+        guard let value = (plusIsSpace ? raw.replacingOccurrences(of: "+", with: " ") : raw).removingPercentEncoding,
+            value.utf8.count <= 256,
+            !value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f })
+        else {
+            throw OTAError(.usageInvalid, "\(what) \(raw.prefix(40)): not percent-encoded text of at most 256 bytes")
+        }
+        guard
+            value.unicodeScalars.allSatisfy({ $0.isASCII })
+                || value.precomposedStringWithCanonicalMapping.unicodeScalars.elementsEqual(value.unicodeScalars)
+        else {
+            throw OTAError(.usageInvalid, "\(what) \(raw.prefix(40)): not in Unicode normal form C")
+        }
+        return value
     }
 
     static func checkKeys(_ parameters: [String: String], allowed: Set<String>) throws(OTAError) {

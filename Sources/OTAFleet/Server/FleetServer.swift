@@ -61,6 +61,13 @@ public final class FleetServer: Sendable {
     let vinLocks = VINLocks()
     let refusals: RefusalLog
 
+    /// A path parameter decoded once, with the query values' rules (`RecordQuery.decode`): the
+    /// router leaves it percent-encoded, so `/compliance/campaigns/Recall%202026` looked up
+    /// `Recall%202026` and found nothing where the page linking to it listed a vehicle.
+    static func pathParameter(_ context: some RequestContext, _ name: String) throws -> String {
+        try RecordQuery.decode(try context.parameters.require(name), plusIsSpace: false, what: "path segment")
+    }
+
     static let certificateHeader = HTTPField.Name("X-Client-Certificate")!
     static let proxyHeader = HTTPField.Name("X-Fleet-Proxy")!
     static let signerHeader = HTTPField.Name("X-Log-Signer-Certificate")!
@@ -130,7 +137,7 @@ public final class FleetServer: Sendable {
             return response
         }
         route(router, .get, "/v1/vehicles/{vin}/head", "head") { request, context, identity in
-            let vin = try context.parameters.require("vin")
+            let vin = try Self.pathParameter(context, "vin")
             try self.requireVehicle(identity, vin: vin, orCompliance: true)
             return try await self.blocking { () throws(OTAError) in
                 var out = JSONObjectWriter()
@@ -144,7 +151,7 @@ public final class FleetServer: Sendable {
             }
         }
         route(router, .post, "/v1/vehicles/{vin}/log", "upload") { request, context, identity in
-            let vin = try context.parameters.require("vin")
+            let vin = try Self.pathParameter(context, "vin")
             return try await self.upload(request, vin: vin, identity: identity)
         }
         route(router, .get, "/v1/records", "records") { request, _, identity in
@@ -161,7 +168,7 @@ public final class FleetServer: Sendable {
         }
         route(router, .get, "/v1/vehicles/{vin}/software", "software") { _, context, identity in
             try Self.require(identity, .compliance)
-            let vin = try context.parameters.require("vin")
+            let vin = try Self.pathParameter(context, "vin")
             return try await self.blocking { () throws(OTAError) in
                 Self.json(.array(try self.configuration.store.store.softwareHistory(of: vin).map(RecordQuery.json)))
             }
@@ -211,7 +218,7 @@ public final class FleetServer: Sendable {
         }
         route(router, .get, "/compliance/vehicles/{vin}", "page-vehicle") { request, context, identity in
             try Self.require(identity, .compliance)
-            let vin = try context.parameters.require("vin")
+            let vin = try Self.pathParameter(context, "vin")
             let language = try Self.pageLanguage(request)
             return try await self.blocking { () throws(OTAError) in
                 Self.html(
@@ -221,7 +228,7 @@ public final class FleetServer: Sendable {
         }
         route(router, .get, "/compliance/campaigns/{campaign}", "page-campaign") { request, context, identity in
             try Self.require(identity, .compliance)
-            let campaign = try context.parameters.require("campaign")
+            let campaign = try Self.pathParameter(context, "campaign")
             let language = try Self.pageLanguage(request)
             return try await self.blocking { () throws(OTAError) in
                 Self.html(

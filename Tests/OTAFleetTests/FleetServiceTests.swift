@@ -3,6 +3,7 @@ import OTACompliance
 import OTACore
 import OTAFleet
 import OTARecorder
+import OTATestSupport
 import Testing
 
 /// `ota fleet serve` behind its nginx TLS front, driven by curl with real client certificates.
@@ -212,6 +213,25 @@ extension FleetIntegration {
                 "/v1/vehicles/\(Self.vin)/log", client: unmarked, method: "POST", body: body)
             #expect(reply.status == 401 && errorCode(reply) == "fleet.client-certificate", "\(reply.text)")
             #expect(try harness.store.count(matching: RecordFilter(kinds: [])) == 0)
+        }
+
+        /// An upload announcing more than the limit is answered at once (before: a client that
+        /// announced 64 MiB and sent one byte held its connection open, unanswered; an audit
+        /// helper's finding). Straight to the backend, as the proxy would forward it.
+        @Test func `an upload announced larger than the limit is refused before it is read`() throws {
+            let harness = try FleetHarness(); defer { harness.stop() }
+            let (client, _, _) = try vehicle(harness)
+            let pem = try String(contentsOfFile: client.certificate, encoding: .utf8).addingPercentEncoding(
+                withAllowedCharacters: .alphanumerics)!
+            let reply = try ProcessRunner.run(
+                "/usr/bin/curl",
+                [
+                    "-sS", "-m", "20", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H",
+                    "X-Fleet-Proxy: \(harness.secret)", "-H", "X-Client-Verify: SUCCESS", "-H",
+                    "X-Client-Certificate: \(pem)", "-H", "Content-Length: \(64 << 20)", "--data-binary", "x",
+                    "http://127.0.0.1:\(harness.backendPort)/v1/vehicles/\(Self.vin)/log",
+                ])
+            #expect(reply.stdout == "413", "\(reply.stdout) \(reply.stderr)")
         }
 
         @Test func `requests that bypass the TLS front, or smuggle a certificate header, are refused`() throws {

@@ -373,15 +373,23 @@ public final class FleetServer: Sendable {
         let started = DispatchTime.now().uptimeNanoseconds
         var request = request
         let body: ByteBuffer
+        let tooLarge = OTAError(
+            .fleetUploadTooLarge,
+            "the upload is larger than \(configuration.maximumUploadBytes) bytes; send it in parts, each ending at a checkpoint"
+        )
+        // An announced length past the limit is refused before any of it is read (a client that
+        // announced 64 MiB and sent nothing held its connection open, unanswered).
+        if let announced = request.headers[.contentLength].flatMap({ Int($0) }),
+            announced > configuration.maximumUploadBytes
+        {
+            refuse(tooLarge, vin: vin, identity: identity)
+            return Self.errorResponse(tooLarge)
+        }
         do {
             body = try await request.collectBody(upTo: configuration.maximumUploadBytes)
         } catch {
-            let refused = OTAError(
-                .fleetUploadTooLarge,
-                "the upload is larger than \(configuration.maximumUploadBytes) bytes; send it in parts, each ending at a checkpoint"
-            )
-            refuse(refused, vin: vin, identity: identity)
-            return Self.errorResponse(refused)
+            refuse(tooLarge, vin: vin, identity: identity)
+            return Self.errorResponse(tooLarge)
         }
         let bytes = Array(body.readableBytesView)
         let signerCertificate = request.headers[Self.signerHeader]

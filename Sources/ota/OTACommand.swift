@@ -40,6 +40,7 @@ struct OTACommand: ParsableCommand {
         }
         // Not before the exec: ota-fleet stops on SIGTERM its own way.
         InterruptCleanup.installHandlers()
+        ReadFiles.startTracking()
         CommandMain.run(Self.self, arguments: arguments)
     }
 }

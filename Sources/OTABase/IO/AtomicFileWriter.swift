@@ -67,14 +67,18 @@ package final class AtomicFileWriter {
         let suffix = Hex.encode((0..<6).map { UInt8(truncatingIfNeeded: random >> ($0 * 8)) })
         let temporaryPath = (directory.isEmpty ? "" : directory + "/") + ".\(name).tmp-\(suffix)"
         self.temporaryPath = temporaryPath
+        // Registered before it exists: a signal between the open and a later registration left
+        // the file behind (seen under load in CI).
+        let slot = InterruptCleanup.register(temporaryPath)
         let (fd, error) = SystemCall.retryingRaw {
             open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode_t(mode))
         }
         if fd < 0 {
+            if let slot { InterruptCleanup.unregister(slot) }
             throw OTAError(.ioCreate, "\(path): cannot create output file", cause: SystemCall.errnoText(error))
         }
         descriptor = fd
-        cleanupSlot = InterruptCleanup.register(temporaryPath)
+        cleanupSlot = slot
         flusher = flushEvery.map { EarlyFlusher(descriptor: fd, every: $0, dataSync: dataSync) }
     }
 

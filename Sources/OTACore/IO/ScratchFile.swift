@@ -20,17 +20,20 @@ package final class ScratchFile {
         let path =
             (directory.isEmpty ? "" : directory + "/") + ".\(pathLastComponent(outputPath)).\(name).scratch-\(suffix)"
         self.path = path
+        // Registered before it exists (a signal right after the open would leave it otherwise).
+        let slot = InterruptCleanup.register(path)
         let (fd, error) = SystemCall.retryingRaw {
             open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
         }
         descriptor = fd
         if descriptor < 0 {
+            if let slot { InterruptCleanup.unregister(slot) }
             // Named as the output: the scratch file's name means nothing to whoever gave it.
             throw OTAError(
                 .ioCreate, "\(outputPath): cannot create the output's staging file beside it (\(path))",
                 cause: SystemCall.errnoText(error))
         }
-        cleanupSlot = InterruptCleanup.register(path)
+        cleanupSlot = slot
     }
 
     deinit {

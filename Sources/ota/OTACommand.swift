@@ -39,8 +39,7 @@ struct OTACommand: ParsableCommand {
             }
         }
         // Not before the exec: ota-fleet stops on SIGTERM its own way.
-        InterruptCleanup.installHandlers()
-        ReadFiles.startTracking()
+        InterruptCleanup.startCommandProcess()
         CommandMain.run(Self.self, arguments: arguments)
     }
 }

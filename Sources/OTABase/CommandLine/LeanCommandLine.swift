@@ -27,8 +27,7 @@ package enum LeanCommandLine {
         }
         do throws(OTAError) {
             if let invalid = ArgumentEncoding.firstInvalid() { throw invalid }
-            InterruptCleanup.installHandlers()
-            ReadFiles.startTracking()
+            InterruptCleanup.startCommandProcess()
             try body(words)
         } catch {
             if json && options.contains("--json") { print(failureJSON(error)) }

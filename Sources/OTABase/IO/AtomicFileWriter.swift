@@ -136,14 +136,9 @@ package final class AtomicFileWriter {
         try FileSystem.syncDirectory(pathParent(path).isEmpty ? "." : pathParent(path))
     }
 
-    /// Writes `bytes` to `path` atomically in one call.
-    public static func write(_ bytes: some ByteStorage, to path: String, mode: UInt32 = 0o644) throws(OTAError) {
-        try write(bytes, to: path, mode: mode, refusingInputs: false)
-    }
-
     /// Writes `bytes` to `path` atomically in one call; `refusingInputs` as for `init`.
     public static func write(
-        _ bytes: some ByteStorage, to path: String, mode: UInt32 = 0o644, refusingInputs: Bool
+        _ bytes: some ByteStorage, to path: String, mode: UInt32 = 0o644, refusingInputs: Bool = false
     ) throws(OTAError) {
         let writer = try AtomicFileWriter(path: path, mode: mode, refusingInputs: refusingInputs)
         try writer.write(bytes)

@@ -52,6 +52,13 @@ package enum InterruptCleanup {
         _ = installed
     }
 
+    /// What a command-line process (`ota`, `ota-diff`, `ota-patch`: one command each) sets up
+    /// before its command runs: these handlers, and the record of its inputs (`ReadFiles`).
+    package static func startCommandProcess() {
+        installHandlers()
+        ReadFiles.startTracking()
+    }
+
     private static let installed: Bool = {
         _ = slots
         for signal in signals {

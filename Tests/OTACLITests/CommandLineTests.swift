@@ -184,6 +184,31 @@ struct CommandLineTests {
         #expect(again.status == 2 && again.errorCode == "activate.nothing-installed")
     }
 
+    @Test func `no command's help lists an option twice`() throws {
+        // A subcommand's own --version once hid behind the tool's --version flag in its help.
+        var pending: [[String]] = [[]]
+        var walked = 0
+        while let command = pending.popLast() {
+            let help = try CLIRunner.run(command + ["--help"]).stdout
+            walked += 1
+            let lines = help.components(separatedBy: "\n")
+            let options = lines.drop { $0 != "OPTIONS:" }.prefix { $0 != "SUBCOMMANDS:" }
+            let names = options.compactMap { line -> String? in
+                guard line.hasPrefix("  -") else { return nil }
+                return line.split(separator: " ").first { $0.hasPrefix("--") }.map(String.init)
+            }
+            #expect(Set(names).count == names.count, "ota \(command.joined(separator: " ")): \(names)")
+            let subcommands = lines.drop { $0 != "SUBCOMMANDS:" }.dropFirst()
+                .prefix { !$0.hasPrefix("  See") }
+                .compactMap { line -> String? in
+                    guard line.hasPrefix("  "), let first = line.dropFirst(2).first, first.isLetter else { return nil }
+                    return line.split(separator: " ").first.map(String.init)
+                }
+            pending += subcommands.map { command + [$0] }
+        }
+        #expect(walked > 40)
+    }
+
     @Test func `help shows one default per option and readable sizes`() throws {
         let help = try CLIRunner.run(["bundle", "build", "--help"])
         let threads = help.stdout.components(separatedBy: "\n").drop { !$0.contains("--threads") }.prefix(2).joined()

@@ -20,8 +20,10 @@ struct TrustUpdateCommand: ParsableCommand {
     @Option(help: "The trust store the update applies to (for the next version number and a check).")
     var trust: String?
 
-    @Option(help: "Version of the update (default: the store's version + 1).")
-    var version: UInt64?
+    @Option(
+        name: .customLong("update-version"),
+        help: "Version of the update (default: the store's version + 1).")
+    var updateVersion: UInt64?
 
     @Option(name: .customLong("add-anchor"), help: "ROLE=CERT: a new root for the role (repeatable).")
     var addAnchors: [String] = []
@@ -97,9 +99,12 @@ struct TrustUpdateCommand: ParsableCommand {
                     certificate: try Certificate.load(contentsOf: certificate)[0]))
         }
         let store = try trust.map { path throws(OTAError) in try TrustStoreContents(directory: path) }
-        guard let number = try version ?? store.map({ contents throws(OTAError) in try contents.metadata.version + 1 })
+        guard
+            let number = try updateVersion
+                ?? store.map({ contents throws(OTAError) in try contents.metadata.version + 1 })
         else {
-            throw OTAError(.usageInvalid, "give --version, or --trust so the next version can be read from the store")
+            throw OTAError(
+                .usageInvalid, "give --update-version, or --trust so the next version can be read from the store")
         }
         let now = Date()
         let until =

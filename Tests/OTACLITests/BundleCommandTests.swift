@@ -319,4 +319,59 @@ struct BundleCommandTests {
         #expect(unnamed.status == 1 && unnamed.errorCode == "usage.approval-id")
         #expect(!FileManager.default.fileExists(atPath: directory + "/unnamed.approval"))
     }
+
+    @Test func `a refused approval, CRL or trust update names its file`() throws {
+        let directory = try makeImages()
+        defer { CLIRunner.removeTemporaryDirectory(directory) }
+        let bundle = directory + "/adas.ota"
+        #expect(
+            try CLIRunner.run(
+                [
+                    "bundle", "build", Self.repository + "/manifests/adas-automated-driving.yaml", "--images",
+                    directory + "/images",
+                ] + signer + ["-o", bundle]
+            ).status == 0)
+        let garbage = directory + "/garbage.input"
+        try Data("not what it claims to be\n".utf8).write(to: URL(fileURLWithPath: garbage))
+        #expect(
+            try CLIRunner.run(
+                ["approve", bundle] + signer + [
+                    "--approval-id", "MIIT-AD-2026-0042", "--models", "X1", "-o", directory + "/self.approval",
+                ]
+            ).status == 0)
+        let malformed = try CLIRunner.run([
+            "bundle", "verify", bundle, "--trust", "\(keys)/trust", "--approval", garbage, "--model", "X1",
+        ])
+        #expect(malformed.status == 2 && malformed.stderr.contains(garbage), "\(malformed.stderr)")
+        let untrusted = try CLIRunner.run([
+            "bundle", "verify", bundle, "--trust", "\(keys)/trust", "--approval", directory + "/self.approval",
+            "--model", "X1",
+        ])
+        #expect(
+            untrusted.status == 2 && untrusted.stderr.contains(directory + "/self.approval"), "\(untrusted.stderr)")
+        #expect(
+            try CLIRunner.run([
+                "vehicle", "init", directory + "/car", "--config", "\(Self.repository)/samples/vehicle-x1.yaml",
+                "--images", directory + "/images",
+            ]).status == 0)
+        try Data(
+            #"{"parked": true, "gear": "P", "batteryPercent": 80, "driving": false, "doorsUnlockable": true}"#.utf8
+        ).write(to: URL(fileURLWithPath: directory + "/state.json"))
+        let install = try CLIRunner.run([
+            "install", "--workshop", bundle, "--vehicle", directory + "/car", "--state", directory + "/state.json",
+            "--consent", "yes", "--approval", garbage,
+        ])
+        #expect(install.status == 2 && install.stderr.contains(garbage), "\(install.stderr)")
+        try FileManager.default.copyItem(atPath: "\(keys)/trust", toPath: directory + "/trust")
+        let crl = try CLIRunner.run(["trust", "apply", garbage, "--trust", directory + "/trust"])
+        #expect(crl.status != 0 && crl.stderr.contains(garbage), "\(crl.stderr)")
+        let update = directory + "/update.json"
+        try Data(
+            #"{"payloadType": "application/vnd.ota.trust-update.v1+json", "payload": "!", "signatures": []}"#.utf8
+        ).write(to: URL(fileURLWithPath: update))
+        let badUpdate = try CLIRunner.run(["trust", "apply", update, "--trust", directory + "/trust"])
+        #expect(badUpdate.status == 2 && badUpdate.stderr.contains(update), "\(badUpdate.stderr)")
+        let vehicleCRL = try CLIRunner.run(["vehicle", "trust", directory + "/car", garbage])
+        #expect(vehicleCRL.status != 0 && vehicleCRL.stderr.contains(garbage), "\(vehicleCRL.stderr)")
+    }
 }

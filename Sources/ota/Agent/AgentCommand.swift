@@ -120,18 +120,18 @@ struct AgentRunCommand: ParsableCommand {
         }
         let approvalBytes = try approval.map { path throws(OTAError) in try FileSystem.read(path, limit: 1 << 20) }
         let vehicle = try Vehicle(directory: agent.vehicle)
-        let outcome = try Agent(
-            vehicle: vehicle,
-            options: .init(
-                repository: agent.repository, transport: agent.transport(), initialRoot: agent.root,
-                conditions: conditions, consent: answer,
-                approval: approvalBytes, progress: agent.progressReporter(json: output.json), fleet: fleet,
-                fleetTransport: fleetCA.map { ca in
-                    var options = agent.transport()
-                    options.pinnedCA = ca
-                    return options
-                })
-        ).run()
+        let options = Agent.Options(
+            repository: agent.repository, transport: agent.transport(), initialRoot: agent.root,
+            conditions: conditions, consent: answer,
+            approval: approvalBytes, progress: agent.progressReporter(json: output.json), fleet: fleet,
+            fleetTransport: fleetCA.map { ca in
+                var options = agent.transport()
+                options.pinnedCA = ca
+                return options
+            })
+        let outcome = try namingInput(approval, families: approvalInputFamilies, except: [.approvalMissing]) {
+            () throws(OTAError) in try Agent(vehicle: vehicle, options: options).run()
+        }
         Output.succeed(outcome, human: outcome.human, json: output.json)
     }
 }

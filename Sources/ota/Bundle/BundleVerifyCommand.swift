@@ -44,9 +44,12 @@ struct BundleVerifyCommand: ParsableCommand {
             approvalInput = (try FileSystem.read(approval, limit: SignedApproval.maximumSize), model)
         }
         let progress = progressOptions.display(json: output.json)
-        let report = try BundleVerification.verify(
-            path: bundle, policy: try trust.policy(), decryptionKeys: keys, deep: deep, approval: approvalInput,
-            progress: progress.update)
+        let policy = try trust.policy()
+        let report = try namingInput(approval, families: approvalInputFamilies) { () throws(OTAError) in
+            try BundleVerification.verify(
+                path: bundle, policy: policy, decryptionKeys: keys, deep: deep, approval: approvalInput,
+                progress: progress.update)
+        }
         progress.finish()
         var human = "\(bundle): OK — \(report.bundleID) (\(report.suite)), manifest digest \(report.manifestDigest)\n"
         for signer in report.signers {

@@ -25,8 +25,9 @@ struct TrustApplyCommand: ParsableCommand {
     func run() throws {
         let now = try at.map { text throws(OTAError) in try parseTime(text, option: "--at") } ?? Date()
         let contents = try TrustStoreContents(directory: trust)
-        let (next, change) = try TrustUpdater.apply(
-            try FileSystem.read(file, limit: TrustUpdate.maximumSize), to: contents, at: now)
+        let (next, change) = try namingInput(file, families: trustInputFamilies) { () throws(OTAError) in
+            try TrustUpdater.apply(try FileSystem.read(file, limit: TrustUpdate.maximumSize), to: contents, at: now)
+        }
         if change.changesStore {
             try next.stage(beside: trust)
             try TrustStoreContents.swap(trust)

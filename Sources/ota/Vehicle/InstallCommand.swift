@@ -67,6 +67,12 @@ struct InstallCommand: ParsableCommand {
     }
 
     func run() throws {
+        try namingInput(approval, families: approvalInputFamilies, except: [.approvalMissing]) { () throws(OTAError) in
+            try install()
+        }
+    }
+
+    private func install() throws(OTAError) {
         let approvalBytes = try approval.map { path throws(OTAError) in
             try FileSystem.read(path, limit: SignedApproval.maximumSize)
         }

@@ -19,8 +19,10 @@ struct VehicleTrustCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let change = try VehicleSupport.open(vehicle).applyTrust(
-            try FileSystem.read(file, limit: TrustUpdate.maximumSize), source: file)
+        let target = try VehicleSupport.open(vehicle)
+        let change = try namingInput(file, families: trustInputFamilies) { () throws(OTAError) in
+            try target.applyTrust(try FileSystem.read(file, limit: TrustUpdate.maximumSize), source: file)
+        }
         Output.succeed(change, human: TrustApplyCommand.describe(change, store: "\(vehicle)/trust"), json: output.json)
     }
 }

@@ -52,25 +52,6 @@ static const int COpenSSL_EVP_PKEY_HKDEF_MODE_EXTRACT_AND_EXPAND = EVP_KDF_HKDF_
 static inline const ASN1_TIME *COpenSSL_X509_get0_notBefore(const X509 *x) { return X509_get0_notBefore(x); }
 static inline const ASN1_TIME *COpenSSL_X509_get0_notAfter(const X509 *x) { return X509_get0_notAfter(x); }
 
-// Verify callbacks. OpenSSL 3.0 cannot check an SM2 CRL signature (X509_CRL_verify passes no
-// distinguishing ID), so ota checks every CRL signature itself before adding it to the store and
-// then tolerates X509_V_ERR_CRL_SIGNATURE_FAILURE; a stale-CRL policy may tolerate CRL_HAS_EXPIRED.
-static inline int COpenSSL_verify_tolerate(int ok, X509_STORE_CTX *ctx, int allow_stale, int crls_preverified) {
-    if (!ok) {
-        int err = X509_STORE_CTX_get_error(ctx);
-        if (allow_stale && err == X509_V_ERR_CRL_HAS_EXPIRED) return 1;
-        if (crls_preverified && err == X509_V_ERR_CRL_SIGNATURE_FAILURE) return 1;
-    }
-    return ok;
-}
-static inline int COpenSSL_verify_cb_stale(int ok, X509_STORE_CTX *ctx) { return COpenSSL_verify_tolerate(ok, ctx, 1, 0); }
-static inline int COpenSSL_verify_cb_preverified(int ok, X509_STORE_CTX *ctx) { return COpenSSL_verify_tolerate(ok, ctx, 0, 1); }
-static inline int COpenSSL_verify_cb_both(int ok, X509_STORE_CTX *ctx) { return COpenSSL_verify_tolerate(ok, ctx, 1, 1); }
-static inline void COpenSSL_set_verify_tolerance(X509_STORE_CTX *ctx, int allow_stale, int crls_preverified) {
-    if (allow_stale && crls_preverified) X509_STORE_CTX_set_verify_cb(ctx, COpenSSL_verify_cb_both);
-    else if (allow_stale) X509_STORE_CTX_set_verify_cb(ctx, COpenSSL_verify_cb_stale);
-    else if (crls_preverified) X509_STORE_CTX_set_verify_cb(ctx, COpenSSL_verify_cb_preverified);
-}
 // Key selections are macros built from other macros.
 static const int COpenSSL_SELECT_PRIVATE_KEY = OSSL_KEYMGMT_SELECT_PRIVATE_KEY;
 static const int COpenSSL_SELECT_PUBLIC_KEY = OSSL_KEYMGMT_SELECT_PUBLIC_KEY;

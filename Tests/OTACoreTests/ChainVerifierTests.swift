@@ -110,7 +110,8 @@ struct ChainVerifierTests {
         let signer = try pki.leaf()
         let stale = try pki.crls(nextUpdate: pki.now.addingTimeInterval(-60))
         #expect(code(try verify(pki, signer.certificate, crls: stale)) == "crl.stale")
-        #expect(try verify(pki, signer.certificate, crls: stale, policy: .allow).isTrusted)
+        let allowed = try verify(pki, signer.certificate, crls: stale, policy: .allow)
+        #expect(allowed.isTrusted, "\(allowed)")
     }
 
     @Test func `a stale CRL still revokes under the allow policy`() throws {
@@ -132,6 +133,42 @@ struct ChainVerifierTests {
                 nextUpdate: pki.now.addingTimeInterval(3600)),
         ]
         #expect(code(try verify(pki, signer.certificate, crls: forged)) == "crl.missing")
+    }
+
+    /// A second CA of the same name under the same root (a re-keyed CA, or a root rotation that
+    /// keeps the name): its CRL must not stand for the first CA's.
+    @Test(arguments: Suite.allCases)
+    func `a CRL counts only for certificates of the key that signed it`(suite: Suite) throws {
+        let pki = try TestPKI(suite: suite)
+        let signer = try pki.leaf()
+        let rekeyedKey = try PrivateKey.generate(pki.keyType)
+        let rekeyed = TestPKI.Issued(
+            key: rekeyedKey,
+            certificate: try pki.root.issuer.issue(
+                TestPKI.profile("Test CA", .certificateAuthority(pathLength: 0), now: pki.now),
+                publicKey: try rekeyedKey.publicKey))
+        let revoking = try pki.crls(revoking: [signer.certificate])
+        // Newer than the first CA's, so a lookup by name alone prefers it.
+        let rekeyedCRL = try rekeyed.issuer.revocationList(
+            revoking: [], number: 7, thisUpdate: pki.now.addingTimeInterval(-60),
+            nextUpdate: pki.now.addingTimeInterval(86400))
+        let both = { (leaf: Certificate, crls: [CertificateRevocationList]) throws -> ChainVerdict in
+            try ChainVerifier.verify(
+                leaf, intermediates: [pki.ca.certificate, rekeyed.certificate], anchors: [pki.root.certificate],
+                crls: crls, role: .release, at: pki.now)
+        }
+        let verdict = try both(signer.certificate, revoking + [rekeyedCRL])
+        #expect(code(verdict) == "certificate.revoked")
+        // With only the other key's CRL, the first CA's certificates have none.
+        let withoutOwn = try both(signer.certificate, [revoking[0], rekeyedCRL])
+        #expect(code(withoutOwn) == "crl.missing" || code(withoutOwn) == "crl.signature")
+        #expect(!withoutOwn.isTrusted)
+        // And the re-keyed CA's own certificates are judged by its CRL.
+        let underRekeyed = try rekeyed.issuer.issue(
+            TestPKI.profile("Other Signer", .signer(codeSigning: true), now: pki.now, role: .release),
+            publicKey: try PrivateKey.generate(pki.keyType).publicKey)
+        let judged = try both(underRekeyed, revoking + [rekeyedCRL])
+        #expect(judged.isTrusted, "\(judged)")
     }
 
     @Test(arguments: Suite.allCases)

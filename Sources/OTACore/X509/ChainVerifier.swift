@@ -79,26 +79,78 @@ public struct ChainVerifier: Sendable {
     }
 
     /// OpenSSL's path validation: anchors, intermediates, signatures, validity, CRLs.
+    ///
+    /// OpenSSL finds a certificate's CRL by its issuer's name, and ota's CRLs carry no authority
+    /// key identifier, so two CAs of one name (a re-keyed CA, a root rotated under the same name)
+    /// would share their CRLs. A first pass therefore builds the path without revocation checks;
+    /// the second is given, for each certificate of that path, only the CRLs its own issuer's key
+    /// signed, and its callback accepts a CRL signature only after checking it against that issuer
+    /// itself (OpenSSL 3.0 cannot check an SM2 CRL signature: `X509_CRL_verify` passes no
+    /// distinguishing ID).
     static func verifyPath(
         _ leaf: Certificate, intermediates: [Certificate], anchors: [Certificate], crls: [CertificateRevocationList],
         role: TrustRole, at instant: Date, staleCRLPolicy: StaleCRLPolicy
     ) throws(OTAError) -> ChainVerdict {
         guard !anchors.isEmpty else { throw OTAError(.trustEmpty, "no trust anchors for the \(role.rawValue) role") }
+        let candidates = anchors + intermediates
+        let path = try buildPath(leaf, intermediates: intermediates, anchors: anchors, at: instant)
+        var pathCRLs: [CertificateRevocationList] = []
+        for (index, certificate) in path.enumerated() {
+            let issuer = path[min(index + 1, path.count - 1)]
+            guard candidates.contains(where: { $0.pointer == issuer.pointer }) || issuer.pointer == certificate.pointer
+            else { continue }
+            for crl in crls where crl.isSigned(by: issuer) && !pathCRLs.contains(where: { $0 === crl }) {
+                pathCRLs.append(crl)
+            }
+        }
+        let checks = CRLSignatureChecks(
+            crls: pathCRLs, issuers: candidates, allowStale: staleCRLPolicy == .allow)
+        let verified = try runVerification(
+            leaf, intermediates: intermediates, anchors: anchors, crls: pathCRLs, at: instant, checks: checks)
+        guard verified.rc == 1 else {
+            let context = verified.context
+            defer { X509_STORE_CTX_free(context) }
+            let code = X509_STORE_CTX_get_error(context)
+            let depth = X509_STORE_CTX_get_error_depth(context)
+            let reason = String(cString: X509_verify_cert_error_string(Int(code)))
+            let crl = X509_STORE_CTX_get0_current_crl(context).flatMap { pointer in
+                pathCRLs.first { $0.pointer == pointer }
+            }
+            OpenSSLErrorQueue.clear()
+            return .untrusted(Self.error(for: code, depth: depth, reason: reason, leaf: leaf, role: role, crl: crl))
+        }
+        defer { X509_STORE_CTX_free(verified.context) }
+        return .trusted(chain: chain(of: verified.context, known: [leaf] + candidates))
+    }
+
+    /// The path OpenSSL builds from the leaf to an anchor, every error tolerated and no revocation
+    /// checked: what the CRLs are then chosen for. As far as it gets when there is no path.
+    static func buildPath(_ leaf: Certificate, intermediates: [Certificate], anchors: [Certificate], at instant: Date)
+        throws(OTAError) -> [Certificate]
+    {
+        let built = try runVerification(
+            leaf, intermediates: intermediates, anchors: anchors, crls: nil, at: instant, checks: nil)
+        defer { X509_STORE_CTX_free(built.context) }
+        OpenSSLErrorQueue.clear()
+        return chain(of: built.context, known: [leaf] + intermediates + anchors)
+    }
+
+    /// One `X509_verify_cert`; the caller frees the returned context. `crls` nil: no revocation
+    /// checks and every error tolerated (path building only).
+    private static func runVerification(
+        _ leaf: Certificate, intermediates: [Certificate], anchors: [Certificate], crls: [CertificateRevocationList]?,
+        at instant: Date, checks: CRLSignatureChecks?
+    ) throws(OTAError) -> (rc: Int32, context: OpaquePointer) {
         OpenSSLErrorQueue.clear()
         guard let x509Store = X509_STORE_new() else {
             throw OpenSSLErrorQueue.error(.cryptoInternal, "cannot allocate an X509_STORE", function: "X509_STORE_new")
         }
         defer { X509_STORE_free(x509Store) }
         for anchor in anchors { _ = X509_STORE_add_cert(x509Store, anchor.pointer) }
-        // Every CRL's signature is checked here against a CA of the path candidates; OpenSSL 3.0
-        // cannot check SM2 CRL signatures itself, so only CRLs that pass are given to it.
-        let candidates = anchors + intermediates
-        let checkedCRLs = crls.filter { crl in candidates.contains { crl.isSigned(by: $0) } }
-        for crl in checkedCRLs { _ = X509_STORE_add_crl(x509Store, crl.pointer) }
-        let hasSM2CRL = checkedCRLs.contains { $0.isSignedWithSM2 }
+        for crl in crls ?? [] { _ = X509_STORE_add_crl(x509Store, crl.pointer) }
         OpenSSLErrorQueue.clear()  // duplicate anchors/CRLs are harmless
-        _ = X509_STORE_set_flags(
-            x509Store, UInt(X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL | X509_V_FLAG_X509_STRICT))
+        let revocation = crls == nil ? 0 : X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL
+        _ = X509_STORE_set_flags(x509Store, UInt(revocation | X509_V_FLAG_X509_STRICT))
 
         guard let untrusted = COpenSSL_sk_X509_new_null() else {
             throw OpenSSLErrorQueue.error(
@@ -109,43 +161,40 @@ public struct ChainVerifier: Sendable {
             _ = X509_up_ref(certificate.pointer)
             _ = COpenSSL_sk_X509_push(untrusted, certificate.pointer)
         }
-
         guard let context = X509_STORE_CTX_new_ex(nil, nil) else {
             throw OpenSSLErrorQueue.error(
                 .cryptoInternal, "cannot allocate an X509_STORE_CTX", function: "X509_STORE_CTX_new_ex")
         }
-        defer { X509_STORE_CTX_free(context) }
-        try ensure(X509_STORE_CTX_init(context, x509Store, leaf.pointer, untrusted), "X509_STORE_CTX_init")
+        guard X509_STORE_CTX_init(context, x509Store, leaf.pointer, untrusted) == 1 else {
+            X509_STORE_CTX_free(context)
+            throw OpenSSLErrorQueue.error(
+                .cryptoInternal, "X509_STORE_CTX_init failed", function: "X509_STORE_CTX_init")
+        }
         X509_STORE_CTX_set_time(context, 0, time_t(instant.timeIntervalSince1970))
-        COpenSSL_set_verify_tolerance(context, staleCRLPolicy == .allow ? 1 : 0, hasSM2CRL ? 1 : 0)
-
-        let rc = X509_verify_cert(context)
-        guard rc == 1 else {
-            let code = X509_STORE_CTX_get_error(context)
-            let depth = X509_STORE_CTX_get_error_depth(context)
-            let reason = String(cString: X509_verify_cert_error_string(Int(code)))
-            let crl = X509_STORE_CTX_get0_current_crl(context).flatMap { pointer in
-                checkedCRLs.first { $0.pointer == pointer }
-            }
-            OpenSSLErrorQueue.clear()
-            return .untrusted(Self.error(for: code, depth: depth, reason: reason, leaf: leaf, role: role, crl: crl))
+        if let checks {
+            _ = X509_STORE_CTX_set_ex_data(context, 0, Unmanaged.passUnretained(checks).toOpaque())
+            X509_STORE_CTX_set_verify_cb(context, crlSignatureCallback)
+        } else {
+            X509_STORE_CTX_set_verify_cb(context, tolerateEverything)
         }
+        let rc = withExtendedLifetime(checks) { X509_verify_cert(context) }
+        return (rc, context)
+    }
 
-        // The path is made of our own objects (leaf, intermediates, anchors): hand back those,
-        // never a second owner of an object other verifications share.
+    /// The verified chain of `context`, as our own objects where they are ours: never a second
+    /// owner of an object other verifications share.
+    private static func chain(of context: OpaquePointer, known: [Certificate]) -> [Certificate] {
         var chain: [Certificate] = []
-        if let verified = X509_STORE_CTX_get0_chain(context) {
-            let known = [leaf] + intermediates + anchors
-            for index in 0..<COpenSSL_sk_X509_num(verified) {
-                guard let pointer = COpenSSL_sk_X509_value(verified, index) else { continue }
-                if let certificate = known.first(where: { $0.pointer == pointer }) {
-                    chain.append(certificate)
-                } else if X509_up_ref(pointer) == 1 {
-                    chain.append(Certificate(taking: pointer))
-                }
+        guard let verified = X509_STORE_CTX_get0_chain(context) else { return chain }
+        for index in 0..<COpenSSL_sk_X509_num(verified) {
+            guard let pointer = COpenSSL_sk_X509_value(verified, index) else { continue }
+            if let certificate = known.first(where: { $0.pointer == pointer }) {
+                chain.append(certificate)
+            } else if X509_up_ref(pointer) == 1 {
+                chain.append(Certificate(taking: pointer))
             }
         }
-        return .trusted(chain: chain)
+        return chain
     }
 
     /// Role rules OpenSSL 3.0 has no purpose for: a signing leaf, the role's marker (and no

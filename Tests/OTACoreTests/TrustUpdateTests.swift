@@ -222,6 +222,48 @@ struct TrustUpdateTests {
             } == "crl.signature")
     }
 
+    /// A root rotated under the same name (or a CA re-keyed): the CRLs of the two keys are two
+    /// CRLs, neither replacing the other, in both orders of their numbers.
+    @Test(arguments: Suite.allCases, [UInt64(1), 50])
+    func `a CRL of a same-name CA with another key keeps the first CA's CRL`(suite: Suite, number: UInt64) throws {
+        let pki = try TestPKI(suite: suite)
+        let revoked = try pki.leaf()
+        let crls = try pki.crls(revoking: [revoked.certificate])
+        let store = try Self.store([pki.root.certificate], crls: crls)
+        let rotatedKey = try PrivateKey.generate(pki.keyType)
+        let rotated = TestPKI.Issued(
+            key: rotatedKey,
+            certificate: try CertificateIssuer.selfSignedRoot(
+                key: rotatedKey,
+                profile: TestPKI.profile("Test Root", .certificateAuthority(pathLength: 1), now: pki.now)))
+        let rotation = try Self.update(version: 1, add: [rotated.certificate], signers: [pki.root, rotated])
+        let (withBoth, _) = try TrustUpdater.apply(rotation, to: store, at: pki.now)
+        let rotatedCRL = try rotated.issuer.revocationList(
+            revoking: [], number: Int(number), thisUpdate: pki.now.addingTimeInterval(-60),
+            nextUpdate: pki.now.addingTimeInterval(86400))
+        let (next, change) = try TrustUpdater.apply(Array(rotatedCRL.pem.utf8), to: withBoth, at: pki.now)
+        #expect(change.crlsApplied.count == 1, "\(change)")
+        var held: [CertificateRevocationList] = []
+        for (path, bytes) in next.files where path.hasPrefix("release/crls/") {
+            held += try CertificateRevocationList.load(bytes, source: path)
+        }
+        #expect(held.count == 3)
+        let verdict = try ChainVerifier.verify(
+            revoked.certificate, intermediates: [pki.ca.certificate],
+            anchors: [pki.root.certificate, rotated.certificate], crls: held, role: .release, at: pki.now)
+        guard case .untrusted(let error) = verdict else {
+            Issue.record("a revoked signer was trusted")
+            return
+        }
+        #expect(error.code == .certificateRevoked)
+        let good = try pki.leaf()
+        #expect(
+            try ChainVerifier.verify(
+                good.certificate, intermediates: [pki.ca.certificate],
+                anchors: [pki.root.certificate, rotated.certificate], crls: held, role: .release, at: pki.now
+            ).isTrusted)
+    }
+
     @Test func `trust store contents round trip through staging and swap`() throws {
         let base = try TemporaryDirectory.create("core")
         defer { TemporaryDirectory.remove(base) }

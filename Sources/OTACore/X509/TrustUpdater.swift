@@ -140,7 +140,8 @@ package enum TrustUpdater {
                 else {
                     throw OTAError(.trustUpdateMalformed, "trust update: \(name) CRL \(index) is not base64 DER")
                 }
-                if try place(crl, role: role, in: &next) {
+                let signer = remaining.first { crl.isSigned(by: $0.certificate) }?.certificate
+                if try place(crl, signer: signer, role: role, in: &next) {
                     applied.append(describe(crl, role))
                 } else {
                     skipped.append(describe(crl, role))
@@ -243,8 +244,8 @@ package enum TrustUpdater {
                     "the CRL of \(crl.issuer) is signed by no CA this trust store trusts (give the issuing CA's certificate in the same file)"
                 )
             }
-            for role in roles {
-                if try place(crl, role: role, in: &next) {
+            for (role, signer) in roles {
+                if try place(crl, signer: signer, role: role, in: &next) {
                     applied.append(describe(crl, role))
                 } else {
                     skipped.append(describe(crl, role))
@@ -259,17 +260,18 @@ package enum TrustUpdater {
         )
     }
 
-    /// The roles whose CAs signed `crl`: an anchor, or a given CA certificate that chains to the
-    /// role's anchors (stale CRLs tolerated for that check: a refresh must not need fresh CRLs).
+    /// The roles whose CAs signed `crl`, each with the CA that did: an anchor, or a given CA
+    /// certificate that chains to the role's anchors (stale CRLs tolerated for that check: a
+    /// refresh must not need fresh CRLs).
     static func rolesTrusting(
         _ crl: CertificateRevocationList, issuers: [Certificate], contents: TrustStoreContents, at now: Date
-    ) throws(OTAError) -> [TrustRole] {
-        var roles: [TrustRole] = []
+    ) throws(OTAError) -> [(TrustRole, Certificate)] {
+        var roles: [(TrustRole, Certificate)] = []
         for role in TrustRole.allCases {
             let roleAnchors = try anchors(of: role, in: contents).map(\.certificate)
             guard !roleAnchors.isEmpty else { continue }
-            if roleAnchors.contains(where: { crl.isSigned(by: $0) }) {
-                roles.append(role)
+            if let anchor = roleAnchors.first(where: { crl.isSigned(by: $0) }) {
+                roles.append((role, anchor))
                 continue
             }
             var roleCRLs: [CertificateRevocationList] = []
@@ -282,7 +284,7 @@ package enum TrustUpdater {
                     issuer, intermediates: others, anchors: roleAnchors, crls: roleCRLs, role: role, at: now,
                     staleCRLPolicy: .allow)
                 {
-                    roles.append(role)
+                    roles.append((role, issuer))
                     break
                 }
             }
@@ -291,21 +293,30 @@ package enum TrustUpdater {
     }
 
     /// Puts `crl` in `role`'s CRLs, replacing the one of the same issuer when newer; false when
-    /// the store already holds this issue or a newer one.
-    static func place(_ crl: CertificateRevocationList, role: TrustRole, in contents: inout TrustStoreContents)
-        throws(OTAError) -> Bool
-    {
+    /// the store already holds this issue or a newer one. The same issuer is the same name and,
+    /// when the CA that signed `crl` is known, the same key: a CA re-keyed or a root rotated under
+    /// its old name has CRLs of its own, which neither replace nor block the other key's.
+    static func place(
+        _ crl: CertificateRevocationList, signer: Certificate?, role: TrustRole, in contents: inout TrustStoreContents
+    ) throws(OTAError) -> Bool {
         var target: String? = nil
+        var taken = Set<String>()
         for path in contents.paths(role, "crls") {
             for held in try CertificateRevocationList.load(contents.files[path]!, source: path)
             where held.hasSameIssuer(as: crl) {
+                taken.insert(path)
+                if let signer, !held.isSigned(by: signer) { continue }
                 guard crl.isNewer(than: held) else { return false }
                 target = path
             }
         }
         let issuerHash = try Hasher.hash(.sha256, crl.issuerDER).hex.prefix(16)
-        let path = target ?? "\(role.rawValue)/crls/\(issuerHash).crl"
-        contents.files[path] = Array(crl.pem.utf8)
+        var path = "\(role.rawValue)/crls/\(issuerHash).crl"
+        if target == nil, taken.contains(path), let signer {
+            let keyHash = try Hasher.hash(.sha256, try signer.publicKey.der()).hex.prefix(16)
+            path = "\(role.rawValue)/crls/\(issuerHash)-\(keyHash).crl"
+        }
+        contents.files[target ?? path] = Array(crl.pem.utf8)
         return true
     }
 

@@ -209,6 +209,22 @@ struct CommandLineTests {
         #expect(walked > 40)
     }
 
+    @Test func `trust update at the largest store version is refused, not a crash`() throws {
+        let directory = try CLIRunner.temporaryDirectory()
+        defer { CLIRunner.removeTemporaryDirectory(directory) }
+        let keys = "\(Self.repository)/keys-sample/intl"
+        try FileManager.default.copyItem(atPath: "\(keys)/trust", toPath: directory + "/trust")
+        try Data(#"{"schema":"ota-trust/1","thresholds":{},"version":18446744073709551615}"#.utf8).write(
+            to: URL(fileURLWithPath: directory + "/trust/trust.json"))
+        let run = try CLIRunner.run([
+            "trust", "update", "--trust", directory + "/trust", "--threshold", "release=1", "--key",
+            "\(keys)/release/root-ca.key", "--cert", "\(keys)/release/root-ca.crt", "-o", directory + "/u.json",
+            "--json",
+        ])
+        #expect(run.status == 2 && run.errorCode == "trust.update-version", "\(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: directory + "/u.json"))
+    }
+
     @Test func `help shows one default per option and readable sizes`() throws {
         let help = try CLIRunner.run(["bundle", "build", "--help"])
         let threads = help.stdout.components(separatedBy: "\n").drop { !$0.contains("--threads") }.prefix(2).joined()

@@ -125,6 +125,51 @@ struct TrustUpdateTests {
         #expect(code { _ = try TrustUpdater.apply(rival, to: next, at: Date()) } == "trust.update-version")
     }
 
+    /// The version is the whole store's: one role's roots must not be able to push it where no
+    /// other role's update can follow (the largest number, or near it).
+    @Test func `an update cannot jump the store's version beyond the next thousand`() throws {
+        let root = try Self.root(.intl, "Root"), other = try Self.root(.intl, "Approval Root")
+        var store = try Self.store([root.certificate], version: 5)
+        store.files["approval/anchors/root.crt"] = Array(other.certificate.pem.utf8)
+        for version in [UInt64.max, UInt64.max - 1, 5 + TrustUpdater.maximumVersionStep + 1] {
+            let jump = try Self.update(version: version, threshold: 1, signers: [root])
+            #expect(
+                code { _ = try TrustUpdater.apply(jump, to: store, at: Date()) } == "trust.update-version",
+                "version \(version)")
+        }
+        let farthest = try Self.update(version: 5 + TrustUpdater.maximumVersionStep, threshold: 1, signers: [root])
+        let (next, _) = try TrustUpdater.apply(farthest, to: store, at: Date())
+        let following = try Self.update(
+            version: 6 + TrustUpdater.maximumVersionStep, role: .approval, threshold: 1, signers: [other])
+        #expect(code { _ = try TrustUpdater.apply(following, to: next, at: Date()) } == nil)
+    }
+
+    /// A threshold counts keys: two anchor certificates of one key are one signer.
+    @Test func `a threshold above the role's distinct anchor keys is refused`() throws {
+        let root = try Self.root(.intl, "Root")
+        let sameKey = try CertificateIssuer.selfSignedRoot(
+            key: root.key, profile: TestPKI.profile("Root Again", .certificateAuthority(pathLength: 1), now: Date()))
+        let store = try Self.store([root.certificate])
+        let locked = try Self.update(
+            version: 1, add: [sameKey], threshold: 2,
+            signers: [root, TestPKI.Issued(key: root.key, certificate: sameKey)])
+        #expect(code { _ = try TrustUpdater.apply(locked, to: store, at: Date()) } == "trust.update-invalid")
+    }
+
+    /// An anchor file may hold several certificates; retiring one keeps the others.
+    @Test func `retiring one anchor of a file keeps the file's other anchors`() throws {
+        let first = try Self.root(.intl, "First"), second = try Self.root(.intl, "Second")
+        var store = try Self.store([])
+        store.files["release/anchors/roots.crt"] = Array((first.certificate.pem + second.certificate.pem).utf8)
+        let retire = try Self.update(version: 1, retire: [first.certificate], signers: [first, second])
+        let (next, change) = try TrustUpdater.apply(retire, to: store, at: Date())
+        #expect(change.anchorsRetired.count == 1)
+        let held = try next.files.filter { $0.key.hasPrefix("release/anchors/") }.values.flatMap {
+            try Certificate.load($0, source: "anchor")
+        }
+        #expect(held == [second.certificate])
+    }
+
     @Test(arguments: Suite.allCases)
     func `a new anchor whose key did not sign, or another role's root, cannot change a role`(suite: Suite) throws {
         let root = try Self.root(suite, "Release Root"), new = try Self.root(suite, "New"),

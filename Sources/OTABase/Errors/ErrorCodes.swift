@@ -621,7 +621,7 @@ extension OTAError.Code {
         "too few of a changed role's current root keys signed the trust update, or a new anchor's key did not sign it")
     public static let trustUpdateVersion = Self(
         "trust.update-version", .rejected,
-        "the trust update's version is not above the store's (an old or replayed update)")
+        "the trust update's version is not above the store's (an old or replayed update), or more than 1,000 above it")
 
     // MARK: tuf
     public static let tufExpired = Self(

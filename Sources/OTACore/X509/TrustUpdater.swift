@@ -30,6 +30,11 @@ package enum TrustUpdater {
     /// Most CRLs or certificates in one CRL file.
     package static let maximumItems = 64
 
+    /// Most an update may raise the store's version by. The version is the whole store's, and
+    /// one role's roots sign it: an update to the largest number would leave no version above it
+    /// for any other role's next update.
+    package static let maximumVersionStep: UInt64 = 1000
+
     /// Applies `bytes` (a signed trust update, or PEM/DER CRLs) to `contents` as of `now`.
     package static func apply(_ bytes: [UInt8], to contents: TrustStoreContents, at now: Date) throws(OTAError) -> (
         TrustStoreContents, TrustChange
@@ -60,6 +65,12 @@ package enum TrustUpdater {
             throw OTAError(
                 .trustUpdateVersion,
                 "trust update version \(update.version) is not above the store's \(metadata.version): an old or replayed update is never applied"
+            )
+        }
+        guard update.version - metadata.version <= maximumVersionStep else {
+            throw OTAError(
+                .trustUpdateVersion,
+                "trust update version \(update.version) is more than \(maximumVersionStep) above the store's \(metadata.version): the version is the whole store's, and no other role could follow it"
             )
         }
         guard now < update.expires else {
@@ -97,7 +108,11 @@ package enum TrustUpdater {
                         .trustUpdateInvalid,
                         "trust update: the \(name) role has no anchor with fingerprint \(fingerprint) to retire")
                 }
-                next.files[anchor.path] = nil
+                // The anchor's file may hold other anchors: they stay.
+                let others = try Certificate.load(next.files[anchor.path] ?? [], source: anchor.path).filter {
+                    $0.fingerprint != anchor.fingerprint
+                }
+                next.files[anchor.path] = others.isEmpty ? nil : Array(others.map(\.pem).joined().utf8)
                 retired.append("\(name): \(anchor.certificate.subject) (\(anchor.fingerprint))")
             }
             for (index, text) in change.addAnchors.enumerated() {
@@ -127,10 +142,13 @@ package enum TrustUpdater {
                 throw OTAError(.trustUpdateInvalid, "trust update: the \(name) role would have no anchor left")
             }
             let newThreshold = change.threshold ?? threshold
-            guard newThreshold >= 1, newThreshold <= remaining.count else {
+            // Keys, not certificates: two anchors of one key are one signer.
+            let remainingKeys = Set(remaining.map(\.key)).count
+            guard newThreshold >= 1, newThreshold <= remainingKeys else {
                 throw OTAError(
                     .trustUpdateInvalid,
-                    "trust update: threshold \(newThreshold) for the \(name) role with \(remaining.count) anchor(s)")
+                    "trust update: threshold \(newThreshold) for the \(name) role with \(remainingKeys) distinct anchor key(s)"
+                )
             }
             metadata.thresholds[name] = newThreshold
             // CRLs the roots vouch for; still only a newer issue replaces the one held.

@@ -101,7 +101,14 @@ struct TrustUpdateCommand: ParsableCommand {
         let store = try trust.map { path throws(OTAError) in try TrustStoreContents(directory: path) }
         guard
             let number = try updateVersion
-                ?? store.map({ contents throws(OTAError) in try contents.metadata.version + 1 })
+                ?? store.map({ contents throws(OTAError) in
+                    let (next, overflow) = try contents.metadata.version.addingReportingOverflow(1)
+                    guard !overflow else {
+                        throw OTAError(
+                            .trustUpdateVersion, "\(trust ?? ""): the store's version is the largest there is")
+                    }
+                    return next
+                })
         else {
             throw OTAError(
                 .usageInvalid, "give --update-version, or --trust so the next version can be read from the store")

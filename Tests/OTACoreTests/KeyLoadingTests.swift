@@ -79,4 +79,22 @@ struct KeyLoadingTests {
         #expect(pki.ca.certificate.isCA)
         #expect(pki.ca.certificate.subject == "CN=Test CA,O=ota tests")
     }
+
+    /// PEM as other tools write it: CRLF line ends (Windows), blank lines, text around the
+    /// blocks (RFC 7468 allows it). A block begun and never ended, or ended under another
+    /// label, is refused rather than skipped.
+    @Test func `PEM with CRLF line ends loads; an unterminated or mislabelled block is refused`() throws {
+        let pki = try TestPKI(suite: .intl)
+        let pem = pki.root.certificate.pem + pki.ca.certificate.pem
+        let crlf = "Subject: the roots\r\n" + pem.replacingOccurrences(of: "\n", with: "\r\n")
+        #expect(try Certificate.load(Array(crlf.utf8), source: "crlf") == [pki.root.certificate, pki.ca.certificate])
+        let crl = try pki.crls()[0]
+        let crlCRLF = crl.pem.replacingOccurrences(of: "\n", with: "\r\n")
+        #expect(try CertificateRevocationList.load(Array(crlCRLF.utf8), source: "crl").count == 1)
+        let unterminated = pki.root.certificate.pem + "-----BEGIN CERTIFICATE-----\nMIIB\n"
+        #expect(throws: OTAError.self) { try Certificate.load(Array(unterminated.utf8), source: "cut") }
+        let mislabelled = pki.root.certificate.pem.replacingOccurrences(
+            of: "-----END CERTIFICATE-----", with: "-----END X509 CRL-----")
+        #expect(throws: OTAError.self) { try Certificate.load(Array(mislabelled.utf8), source: "mislabelled") }
+    }
 }

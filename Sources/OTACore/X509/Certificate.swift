@@ -158,25 +158,31 @@ package struct PEMBlock: Sendable {
         return "-----BEGIN \(label)-----\n\(base64)\n-----END \(label)-----\n"
     }
 
-    /// Splits PEM text into blocks; undecodable base64 yields an empty DER (rejected later).
+    /// Splits PEM text into blocks, at any line end (LF, CRLF, CR); text outside the blocks is
+    /// ignored (RFC 7468). Undecodable base64, a block never ended, or one ended under another
+    /// label yields an empty DER, which every reader rejects.
     public static func split(_ text: String) -> [PEMBlock] {
         var blocks: [PEMBlock] = []
         var label: String? = nil
         var body = ""
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
             let line = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.hasPrefix("-----BEGIN ") && line.hasSuffix("-----") {
+                if let current = label { blocks.append(PEMBlock(label: current, der: [])) }
                 label = String(line.dropFirst(11).dropLast(5))
                 body = ""
             } else if line.hasPrefix("-----END ") {
                 if let current = label {
-                    blocks.append(PEMBlock(label: current, der: Array(Data(base64Encoded: body) ?? Data())))
+                    let ended = line == "-----END \(current)-----"
+                    let der = ended ? Array(Data(base64Encoded: body) ?? Data()) : []
+                    blocks.append(PEMBlock(label: current, der: der))
                 }
                 label = nil
             } else if label != nil {
                 body += line
             }
         }
+        if let current = label { blocks.append(PEMBlock(label: current, der: [])) }
         return blocks
     }
 }

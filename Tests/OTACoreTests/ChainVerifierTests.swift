@@ -97,6 +97,36 @@ struct ChainVerifierTests {
         #expect(code(verdict) == "certificate.usage")
     }
 
+    /// The signer id is part of who signed (the two-person rule compares it): a leaf whose
+    /// signer-id extension is malformed is no signer, for `keys verify` as for `bundle sign`.
+    @Test(arguments: ["ASN1:PRINTABLESTRING:ENG-1", "ASN1:UTF8String:"])
+    func `a signer whose signer id is not one UTF8String is rejected`(value: String) throws {
+        let pki = try TestPKI(suite: .intl)
+        let directory = try TemporaryDirectory.create("core")
+        defer { TemporaryDirectory.remove(directory) }
+        let key = try PrivateKey.generate(.p256)
+        try key.pem().write(toFile: directory + "/k.pem", atomically: true, encoding: .utf8)
+        try pki.ca.key.pem().write(toFile: directory + "/ca.key", atomically: true, encoding: .utf8)
+        try pki.ca.certificate.pem.write(toFile: directory + "/ca.crt", atomically: true, encoding: .utf8)
+        try """
+        basicConstraints=critical,CA:FALSE
+        keyUsage=critical,digitalSignature
+        extendedKeyUsage=codeSigning,\(ProjectOID.role(.release))
+        \(ProjectOID.signerID)=\(value)
+        """.write(toFile: directory + "/ext.cnf", atomically: true, encoding: .utf8)
+        try OpenSSLTool.run([
+            "req", "-new", "-key", directory + "/k.pem", "-subj", "/O=ota tests/CN=Odd Signer", "-out",
+            directory + "/c.csr",
+        ])
+        try OpenSSLTool.run([
+            "x509", "-req", "-in", directory + "/c.csr", "-CA", directory + "/ca.crt", "-CAkey", directory + "/ca.key",
+            "-set_serial", "77", "-days", "30", "-extfile", directory + "/ext.cnf", "-out", directory + "/c.crt",
+        ])
+        let odd = try Certificate.load(contentsOf: directory + "/c.crt")[0]
+        let verdict = try verify(pki, odd)
+        #expect(code(verdict) == "certificate.malformed", "\(verdict)")
+    }
+
     @Test func `a missing CRL for a CA in the path is rejected`() throws {
         let pki = try TestPKI(suite: .intl)
         let signer = try pki.leaf()

@@ -198,7 +198,7 @@ public struct ChainVerifier: Sendable {
     }
 
     /// Role rules OpenSSL 3.0 has no purpose for: a signing leaf, the role's marker (and no
-    /// other role's), codeSigning for releases.
+    /// other role's), a well-formed signer id, codeSigning for releases.
     static func checkLeafUsage(_ leaf: Certificate, role: TrustRole) -> OTAError? {
         if leaf.isCA {
             return OTAError(.certificateUsage, "\(leaf.subject): a CA certificate cannot sign as \(role.rawValue)")
@@ -208,6 +208,8 @@ public struct ChainVerifier: Sendable {
             return OTAError(.certificateUsage, "\(leaf.subject): keyUsage lacks digitalSignature")
         }
         if let problem = checkRoleMarker(leaf, role: role) { return problem }
+        // The signer id says who signed (the two-person rule compares it): one UTF8String or none.
+        do { _ = try leaf.signerID } catch { return error }
         if role.requiresCodeSigning && !leaf.allowsCodeSigning {
             return OTAError(
                 .certificateUsage,

@@ -37,8 +37,16 @@ struct FleetServe: ParsableCommand {
     @Option(name: .customLong("max-upload-bytes"), help: "Largest upload accepted in one request.") var maxUploadBytes:
         Int = LogUpload.defaultMaximumBytes
     @Option(help: "Threads for store work.") var threads: Int = 8
+    @Option(
+        name: .customLong("idle-timeout"),
+        help: "Seconds a connection may send nothing, before or within a request, before it is closed.")
+    var idleTimeout: Int = 60
     @Option(help: "PostgreSQL connections at most.") var connections: Int = 8
     @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        guard (1...86400).contains(idleTimeout) else { throw ValidationError("--idle-timeout: 1 to 86400 seconds") }
+    }
 
     func run() throws {
         // A service must stop on SIGTERM (systemd, a container runtime, a test) even when the
@@ -65,7 +73,7 @@ struct FleetServe: ParsableCommand {
             configuration: .init(
                 store: StoreHandle(store), trust: try TrustStore(directory: trust), signer: signer,
                 stateDirectory: state, proxySecret: secret,
-                maximumUploadBytes: maxUploadBytes, threads: threads))
+                maximumUploadBytes: maxUploadBytes, threads: threads, idleTimeout: .seconds(idleTimeout)))
         let address: BindAddress
         if listen.hasPrefix("unix:") {
             address = .unixDomainSocket(path: String(listen.dropFirst(5)))

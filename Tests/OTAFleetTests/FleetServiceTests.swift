@@ -234,6 +234,31 @@ extension FleetIntegration {
             #expect(reply.stdout == "413", "\(reply.stdout) \(reply.stderr)")
         }
 
+        /// A client that opens a connection and stalls, in its request head or in its body, is
+        /// closed after the idle timeout instead of holding the connection for ever (an audit
+        /// helper's finding). Straight to the backend.
+        @Test func `a connection that stops sending is closed after the idle timeout`() throws {
+            let harness = try FleetHarness(idleTimeout: .seconds(1)); defer { harness.stop() }
+            let script = """
+                import socket, sys, time
+                for stall in (b"POST /v1/vehicles/X/log HTTP/1.1\\r\\nHost: x\\r\\n",
+                              b"POST /v1/vehicles/X/log HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 100\\r\\n\\r\\nab"):
+                    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+                    s.settimeout(10)
+                    s.sendall(stall)
+                    start = time.monotonic()
+                    try:
+                        while s.recv(4096):
+                            pass
+                        print("closed %.1f" % (time.monotonic() - start))
+                    except socket.timeout:
+                        print("open")
+                """
+            let reply = try ProcessRunner.run("/usr/bin/python3", ["-c", script, "\(harness.backendPort)"])
+            let lines = reply.stdout.split(separator: "\n")
+            #expect(lines.count == 2 && lines.allSatisfy { $0.hasPrefix("closed") }, "\(reply.stdout) \(reply.stderr)")
+        }
+
         @Test func `requests that bypass the TLS front, or smuggle a certificate header, are refused`() throws {
             let harness = try FleetHarness(); defer { harness.stop() }
             let staff = try harness.client(.compliance, name: "Auditor")

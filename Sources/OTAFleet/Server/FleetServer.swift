@@ -40,11 +40,15 @@ public final class FleetServer: Sendable {
         public var proxySecret: String
         public var maximumUploadBytes: Int
         public var threads: Int
+        /// A connection that sends nothing for this long, before or within a request, is closed.
+        public var idleTimeout: Duration
 
         public init(
             store: StoreHandle, trust: TrustStore, signer: ExportSigner, stateDirectory: String, proxySecret: String,
-            maximumUploadBytes: Int = LogUpload.defaultMaximumBytes, threads: Int = 8
+            maximumUploadBytes: Int = LogUpload.defaultMaximumBytes, threads: Int = 8,
+            idleTimeout: Duration = .seconds(60)
         ) {
+            self.idleTimeout = idleTimeout
             self.store = store
             self.trust = trust
             self.signer = signer
@@ -100,7 +104,13 @@ public final class FleetServer: Sendable {
         var logger = Logger(label: "ota.fleet")
         logger.logLevel = .warning
         let app = Application(
-            router: router(), configuration: .init(address: address, serverName: "ota-fleet"),
+            router: router(),
+            server: .http1(
+                configuration: .init(
+                    idleTimeout: .nanoseconds(
+                        configuration.idleTimeout.components.seconds * 1_000_000_000
+                            + configuration.idleTimeout.components.attoseconds / 1_000_000_000))),
+            configuration: .init(address: address, serverName: "ota-fleet"),
             onServerRunning: { channel in
                 if let port = channel.localAddress?.port {
                     onRunning("127.0.0.1:\(port)")

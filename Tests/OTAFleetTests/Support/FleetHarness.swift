@@ -33,8 +33,10 @@ final class FleetHarness: @unchecked Sendable {
     /// A service on the sample PKI of `suite` (its compliance signer, and its trust store unless
     /// `trust` is given: the sample's with other CRLs, for instance); `frontCRL` (PEM) makes
     /// nginx check client certificates against those CRLs too.
-    init(_ kind: StoreKind = .sqlite, suite: String = "intl", trust: TrustStore? = nil, frontCRL: String? = nil) throws
-    {
+    init(
+        _ kind: StoreKind = .sqlite, suite: String = "intl", trust: TrustStore? = nil, frontCRL: String? = nil,
+        idleTimeout: Duration = .seconds(60)
+    ) throws {
         pki = SamplePKIFiles(suite)
         store = try kind.open(in: ws)
         let (status, output) = Shell.run([
@@ -47,7 +49,7 @@ final class FleetHarness: @unchecked Sendable {
                 stateDirectory: ws.path + "/state",
                 proxySecret: String(decoding: try FileSystem.read(ws.path + "/secret"), as: UTF8.self)
                     .trimmingCharacters(in: .whitespacesAndNewlines),
-                maximumUploadBytes: 4 << 20, threads: 4))
+                maximumUploadBytes: 4 << 20, threads: 4, idleTimeout: idleTimeout))
         let bound = Mutex<String?>(nil)
         let server = self.server
         task = Task(executorPreference: ServiceExecutor.shared) {

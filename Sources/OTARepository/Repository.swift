@@ -318,7 +318,8 @@ public struct Repository {
             stored[algorithm.rawValue] = digest.hex
             if config.consistentSnapshot { try storeTarget(from: path, as: consistentName(name, hash: digest.hex)) }
         }
-        if !config.consistentSnapshot { try storeTarget(from: path, as: name) }
+        // A plain name may hold an earlier file of the name: replaced (hash names never differ).
+        if !config.consistentSnapshot { try storeTarget(from: path, as: name, replacing: true) }
         var entry = try JSONObject([("length", .integer(Int64(length))), ("hashes", .object(try JSONObject(hashes)))])
         if let custom { entry.set("custom", .object(custom)) }
         targets.set(name, .object(entry))
@@ -356,13 +357,14 @@ public struct Repository {
         return (parts + ["\(hash).\(last)"]).joined(separator: "/")
     }
 
-    /// Stores a target file: a hard link where possible, else a copy (atomic either way).
-    func storeTarget(from source: String, as name: String) throws(OTAError) {
+    /// Stores a target file: a hard link where possible, else a copy (atomic either way). A file
+    /// already there stays unless `replacing`.
+    func storeTarget(from source: String, as name: String, replacing: Bool = false) throws(OTAError) {
         let destination = "\(targetsDirectory)/\(name)"
         let parent = destination.split(separator: "/").dropLast().joined(separator: "/")
         try FileSystem.createDirectory((destination.hasPrefix("/") ? "/" : "") + parent)
-        if FileSystem.exists(destination) { return }
-        if link(source, destination) == 0 { return }
+        if FileSystem.exists(destination) && !replacing { return }
+        if !replacing, link(source, destination) == 0 { return }
         let writer = try AtomicFileWriter(path: destination)
         let input = try InputFile(path: source)
         var buffer = [UInt8](repeating: 0, count: 1 << 20)

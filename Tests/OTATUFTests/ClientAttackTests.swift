@@ -18,6 +18,18 @@ import Testing
         #expect(String(decoding: bytes, as: UTF8.self) == "payload bytes")
     }
 
+    /// Without consistent snapshots a target's file has its plain name: adding the name again
+    /// must replace the file, or the repository serves the old bytes under the new entry.
+    @Test func `a target added again replaces its file in a repository without consistent snapshots`() throws {
+        let fixture = try RepositoryFixture(consistentSnapshot: false)
+        try fixture.addTarget("x1/ivi.ota", "first bytes")
+        try fixture.addTarget("x1/ivi.ota", "second, longer bytes")
+        let client = try fixture.client()
+        let file = try #require(try client.target(named: "x1/ivi.ota"))
+        let bytes = try client.fetchTarget("x1/ivi.ota", file, baseURL: "file://" + fixture.repository.targetsDirectory)
+        #expect(String(decoding: bytes, as: UTF8.self) == "second, longer bytes")
+    }
+
     @Test func `ed25519 repositories verify too`() throws {
         let fixture = try RepositoryFixture(keyType: .ed25519)
         try fixture.addTarget("a.bin", "a")

@@ -21,12 +21,16 @@ final class RepositoryFixture {
     let repository: Repository
 
     init(
-        suite: Suite = .intl, keyType: KeyType? = nil, thresholds: [String: Int] = [:], lifetimes: [String: Int64] = [:]
+        suite: Suite = .intl, keyType: KeyType? = nil, thresholds: [String: Int] = [:],
+        lifetimes: [String: Int64] = [:],
+        consistentSnapshot: Bool = true
     ) throws {
         directory = try TemporaryDirectory("repo")
         clientDirectory = try TemporaryDirectory("client")
         repository = Repository(directory: directory.path + "/repo", now: clock.read)
-        try repository.initialize(suite: suite, keyType: keyType, thresholds: thresholds, lifetimes: lifetimes)
+        try repository.initialize(
+            suite: suite, keyType: keyType, thresholds: thresholds, lifetimes: lifetimes,
+            consistentSnapshot: consistentSnapshot)
         try TUFClient.initialize(
             metadataDirectory: clientDirectory.path,
             trustedRoot: try FileSystem.read(repository.metadataDirectory + "/1.root.json"))

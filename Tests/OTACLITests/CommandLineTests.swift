@@ -1,4 +1,5 @@
 import Foundation
+import OTACore
 import OTATestSupport
 import Testing
 
@@ -223,6 +224,30 @@ struct CommandLineTests {
         ])
         #expect(run.status == 2 && run.errorCode == "trust.update-version", "\(run.stderr)")
         #expect(!FileManager.default.fileExists(atPath: directory + "/u.json"))
+    }
+
+    /// A serial is a number: leading zeros (a 20-byte serial with its top bit set is written
+    /// with one in DER) do not count towards RFC 5280's 20 octets.
+    @Test func `keys revoke takes a 20-byte serial written with leading zeros, and refuses zero and 21 bytes`() throws {
+        let directory = try CLIRunner.temporaryDirectory()
+        defer { CLIRunner.removeTemporaryDirectory(directory) }
+        let ca = "\(Self.repository)/keys-sample/intl/release/signing-ca"
+        func revoke(_ serial: String, _ output: String) throws -> CLIRunner.Result {
+            try CLIRunner.run([
+                "keys", "revoke", "--serial", serial, "--reason", "superseded", "--ca-key", ca + ".key", "--ca-cert",
+                ca + ".crt", "-o", directory + "/" + output, "--json",
+            ])
+        }
+        let twenty = "8" + String(repeating: "1", count: 39)
+        let padded = try revoke("00" + twenty, "padded.crl")
+        #expect(padded.status == 0, "\(padded.stderr)")
+        let listed = try CertificateRevocationList.load(contentsOf: directory + "/padded.crl")[0]
+        #expect(listed.revokedSerialNumbers == [twenty], "\(listed.revokedSerialNumbers)")
+        for bad in ["0", "000", "1" + twenty] {
+            let refused = try revoke(bad, "bad.crl")
+            #expect(refused.status == 1 && refused.errorCode == "usage.invalid", "\(bad): \(refused.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: directory + "/bad.crl"))
+        }
     }
 
     @Test func `help shows one default per option and readable sizes`() throws {

@@ -75,7 +75,9 @@ struct KeysRevokeCommand: ParsableCommand {
             entries.append(Revocation(serial: certificate.serialBytes, date: now, reason: why))
         }
         for text in serial {
-            let digits = text.lowercased().hasPrefix("0x") ? String(text.dropFirst(2)) : text
+            // A number: leading zeros do not count towards RFC 5280's 20 octets.
+            let written = text.lowercased().hasPrefix("0x") ? text.dropFirst(2) : Substring(text)
+            let digits = String(written.drop { $0 == "0" })
             guard !digits.isEmpty, digits.count <= 40,
                 let bytes = Hex.decode(digits.count % 2 == 0 ? digits : "0" + digits),
                 bytes.contains(where: { $0 != 0 })

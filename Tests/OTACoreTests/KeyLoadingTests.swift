@@ -97,4 +97,28 @@ struct KeyLoadingTests {
             of: "-----END CERTIFICATE-----", with: "-----END X509 CRL-----")
         #expect(throws: OTAError.self) { try Certificate.load(Array(mislabelled.utf8), source: "mislabelled") }
     }
+
+    /// X.509 here is DER: one encoding per certificate, so a fingerprint names one certificate.
+    /// OpenSSL reads BER too (a long-form length with a leading zero byte, an indefinite length,
+    /// a string in constructed pieces); those are refused.
+    @Test func `a certificate or CRL in BER rather than DER is refused`() throws {
+        let pki = try TestPKI(suite: .intl)
+        let der = pki.ca.certificate.der
+        // The outer SEQUENCE's long-form length, one byte longer with a leading zero.
+        #expect(der[0] == 0x30 && der[1] == 0x82)
+        let longLength = [0x30, 0x83, 0x00] + der[2...]
+        let indefinite = [0x30, 0x80] + der[4...] + [0x00, 0x00]
+        for (name, bytes) in [("long length", Array(longLength)), ("indefinite length", Array(indefinite))] {
+            #expect(throws: OTAError.self, "\(name)") { try Certificate(der: bytes) }
+        }
+        #expect(try Certificate(der: der) == pki.ca.certificate)
+        let crl = try pki.crls()[0].der
+        #expect(crl[0] == 0x30)
+        let crlLong: [UInt8] =
+            crl[1] < 0x80
+            ? [0x30, 0x81, crl[1]] + crl[2...]
+            : [0x30, 0x80 | (crl[1] & 0x7f) + 1, 0x00] + crl[2...]
+        #expect(throws: OTAError.self) { try CertificateRevocationList(der: crlLong) }
+        #expect(throws: Never.self) { try CertificateRevocationList(der: crl) }
+    }
 }

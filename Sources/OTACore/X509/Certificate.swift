@@ -19,7 +19,7 @@ public final class Certificate: @unchecked Sendable, Equatable, CustomStringConv
 
     deinit { X509_free(pointer) }
 
-    /// Parses one DER certificate; trailing bytes are refused.
+    /// Parses one DER certificate; trailing bytes and BER are refused.
     public convenience init(der: [UInt8], source: String = "certificate") throws(OTAError) {
         OpenSSLErrorQueue.clear()
         var consumed = 0
@@ -37,6 +37,13 @@ public final class Certificate: @unchecked Sendable, Equatable, CustomStringConv
             X509_free(parsed)
             throw OTAError(
                 .certificateMalformed, "\(source): \(der.count - consumed) trailing bytes after the certificate")
+        }
+        // DER, not the BER OpenSSL also reads: one encoding, one fingerprint.
+        guard DER.isStrictlyEncoded(der[...]) else {
+            X509_free(parsed)
+            throw OTAError(
+                .certificateMalformed,
+                "\(source): not a DER X.509 certificate (an indefinite or non-minimal length, or a value in pieces)")
         }
         Self.setSM2IDIfNeeded(parsed)  // still ours alone
         self.init(taking: parsed)

@@ -41,6 +41,12 @@ public final class CertificateRevocationList: @unchecked Sendable {
             X509_CRL_free(parsed)
             throw OTAError(.crlMalformed, "\(source): trailing bytes after the CRL")
         }
+        guard DER.isStrictlyEncoded(der[...]) else {
+            X509_CRL_free(parsed)
+            throw OTAError(
+                .crlMalformed,
+                "\(source): not a DER X.509 CRL (an indefinite or non-minimal length, or a value in pieces)")
+        }
         self.init(taking: parsed, encoded: der)
     }
 

@@ -1,7 +1,8 @@
 internal import OTABase
 
 /// A minimal DER reader for the few structures `ota` takes apart itself (the signed part of a
-/// CRL, a string extension value): tag, definite length, content. Anything else is refused.
+/// CRL, a string extension value) and the structural check of certificates and CRLs: tag,
+/// definite length, content. Anything else is refused.
 struct DER {
     struct Element {
         let tag: UInt8
@@ -56,6 +57,26 @@ struct DER {
             length.insert(0x80 | UInt8(length.count), at: 0)
         }
         return [tag] + length + content
+    }
+
+    /// Whether `bytes` is exactly one element in DER's structure: every length definite and
+    /// minimal (`element`), the contents of SEQUENCE, SET and constructed context or application
+    /// tags themselves such elements, to any depth (at most 64), and no other universal type in
+    /// constructed form (BER's strings in pieces). The contents of primitive values, such as an
+    /// extension's OCTET STRING, are left to OpenSSL.
+    static func isStrictlyEncoded(_ bytes: ArraySlice<UInt8>, depth: Int = 0) -> Bool {
+        guard depth < 64, let element = only(bytes) else { return false }
+        guard element.tag & 0x20 != 0 else { return true }
+        let universal = element.tag & 0xc0 == 0
+        guard !universal || element.tag == sequence || element.tag == 0x31 else { return false }
+        var rest = element.content
+        while !rest.isEmpty {
+            guard let inner = DER.element(rest), isStrictlyEncoded(inner.encoded, depth: depth + 1) else {
+                return false
+            }
+            rest = rest[inner.encoded.endIndex...]
+        }
+        return true
     }
 
     /// Exactly one element filling `bytes`.

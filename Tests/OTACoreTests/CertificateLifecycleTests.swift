@@ -25,6 +25,20 @@ import Testing
         )
     }
 
+    /// A leaf named as its own CA would show "signed by" the CA's name wherever a signer is
+    /// shown; the CA refuses to issue it.
+    @Test func `a request bearing its CA's name is not issued`() throws {
+        let pki = try TestPKI(suite: .intl)
+        let key = try PrivateKey.generate(.p256)
+        let csr = try CertificateRequest.make(
+            subject: .init(commonName: "Test CA", organization: "ota tests"), key: key)
+        #expect(throws: OTAError(.certificateProfile, "")) {
+            _ = try pki.ca.issuer.issue(
+                request: csr, role: .release, signerID: "person-1", notBefore: pki.now.addingTimeInterval(-60),
+                notAfter: pki.now.addingTimeInterval(86400))
+        }
+    }
+
     @Test(arguments: Suite.allCases)
     func `a request becomes a certificate for its role that chains, with the marker and the signer id`(suite: Suite)
         throws

@@ -270,7 +270,14 @@ extension CertificateIssuer {
             commonName: subject.commonName, organization: subject.organization,
             organizationalUnit: subject.organizationalUnit, usage: usage,
             notBefore: notBefore, notAfter: notAfter, signerID: signerID, role: role)
-        return try issue(profile, publicKey: publicKey)
+        let leaf = try issue(profile, publicKey: publicKey)
+        // Shown as "signed by" its subject, a leaf must not bear its CA's name.
+        guard leaf.canonicalSubject != caCertificate.canonicalSubject else {
+            throw OTAError(
+                .certificateProfile, "the leaf would bear its CA's own name (\(caCertificate.subject)); name the person"
+            )
+        }
+        return leaf
     }
 }
 

@@ -192,6 +192,27 @@ import Testing
 
     /// Options for a new log that disagree with the log there were ignored, exit 0; a key that
     /// cannot sign left a directory with only a lock (found by an audit helper).
+    /// What a regulator looks up by (a SWIN, a version, an approval number) must compare as bytes
+    /// do: NFC, no control characters, no bidirectional overrides.
+    @Test(arguments: ["SWIN-e\u{301}", "SWIN\nADAS", "SWIN\u{7}", "SWIN-\u{202E}24", "SWIN\u{85}"])
+    func `append refuses an identifier that is not NFC or holds control characters`(swin: String) throws {
+        let dir = try TemporaryDirectory("records-identifiers")
+        let key = Self.samples + "/intl/vehicle/device.key"
+        let log = dir.appending("log")
+        // JSON escapes what it must (below U+0020); the rest is written as UTF-8.
+        let escaped = swin.unicodeScalars.map { $0.value >= 0x20 ? String($0) : String(format: "\\u%04x", $0.value) }
+            .joined()
+        let record = Self.record("verify").replacingOccurrences(
+            of: "\"swinAfter\":\"S2\"", with: "\"swinAfter\":\"\(escaped)\"")
+        #expect(record.contains(escaped))
+        let run = try ota([
+            "records", "append", log, "--key", key, "--vin", "LSVAU2180N2000001", "--json", "--record", record,
+        ])
+        #expect(run.status == 1 && run.stdout.contains("\"records.field-type\""), "\(run.stdout) \(run.stderr)")
+        #expect(run.stdout.contains("swinAfter"), "\(run.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: log))
+    }
+
     @Test func `append refuses options that disagree with the log, and a key that cannot sign makes nothing`() throws {
         let dir = try TemporaryDirectory("records-options")
         let key = Self.samples + "/intl/vehicle/device.key"

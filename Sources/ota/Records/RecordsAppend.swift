@@ -36,6 +36,7 @@ struct RecordsAppend: ParsableCommand {
             }
         }
         let parsed = try UpgradeRecord(jsonText: text, vin: owner, source: "--record")
+        try parsed.checkIdentifiers(source: "--record")
         let clock = SystemClock(source: parsed.time.source)
         let recorder: Recorder
         if existing != nil {

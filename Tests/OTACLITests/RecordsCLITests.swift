@@ -303,6 +303,47 @@ import Testing
         )
     }
 
+    /// The audit's repro: a record line appended with its hash (no key needed) after the last
+    /// checkpoint. `verify` says so in words, and the next `append` states the range as unsigned
+    /// before its checkpoint instead of signing it silently; `verify` then lists the range.
+    @Test func `a record forged after the last checkpoint is never signed silently by the next append`() throws {
+        let dir = try TemporaryDirectory("records-forged")
+        let intl = Self.samples + "/intl"
+        let log = dir.path + "/log"
+        let base = try ota([
+            "records", "append", log, "--key", intl + "/vehicle/device.key", "--vin", "LSVAU2180N2000001",
+            "--record", Self.record("verify"),
+        ])
+        #expect(base.status == 0, "\(base.stderr)")
+        let segment = log + "/segment-00000000000000000000.log"
+        let lines = String(decoding: try FileSystem.read(segment), as: UTF8.self).split(separator: "\n")
+        let last = try #require(lines.last?.split(separator: " ", maxSplits: 2))
+        let seq = try #require(UInt64(last[1])) + 1
+        // The body in canonical JSON (members sorted), as the recorder writes it: verify finds nothing wrong.
+        let body =
+            #"{"attempt":"a1","ecus":[{"ecu":"adas","swinAfter":"S2","swinBefore":"S1","versionAfter":"1.1","versionBefore":"1.0"}],"outcome":"success","step":"commit","time":{"at":"2026-03-01T08:30:00.000Z","source":"gnss"},"update":{"bundle":"b-1","campaign":"C-1"}}"#
+        let rest = "\(seq) \(last[0]) record " + body
+        let line = try Hasher.hash(.sha256, Array(rest.utf8)).hex + " " + rest + "\n"
+        let handle = try #require(FileHandle(forWritingAtPath: segment))
+        handle.seekToEndOfFile()
+        handle.write(Data(line.utf8))
+        handle.closeFile()
+
+        let before = try ota(["records", "verify", log, "--key", intl + "/vehicle/device.crt"])
+        #expect(before.status == 0 && before.stdout.contains("not signed"), "\(before.stdout)\(before.stderr)")
+        let next = try ota([
+            "records", "append", log, "--key", intl + "/vehicle/device.key", "--record",
+            Self.record("result", time: "2026-03-01T08:40:00.000Z"), "--json",
+        ])
+        #expect(next.status == 0 && next.stdout.contains("\"unsignedRanges\""), "\(next.stdout)\(next.stderr)")
+        let after = try ota(["records", "verify", log, "--key", intl + "/vehicle/device.crt"])
+        #expect(
+            after.status == 0 && after.stdout.contains("entry \(seq) was found unsigned"),
+            "\(after.stdout)\(after.stderr)")
+        let json = try ota(["records", "verify", log, "--key", intl + "/vehicle/device.crt", "--json"])
+        #expect(json.stdout.contains("\"unsignedRanges\""), "\(json.stdout)")
+    }
+
     @Test func `the shipped ota has no test rig commands`() throws {
         let help = try ota(["records", "--help"])
         #expect(help.status == 0)

@@ -245,6 +245,7 @@ import Testing
                     acknowledged: .init(through: 3, hash: Self.digest, by: "fleet"), time: stamp)))
         bodies.append(
             .keyRotation(.init(key: Self.digest, publicKey: [0x30, 0x59], certificate: nil, reason: "r", time: stamp)))
+        bodies.append(.unsignedTail(.init(from: 4, through: 12, hash: Self.digest, time: stamp)))
         for body in bodies {
             let text = String(decoding: body.json.bytes, as: UTF8.self)
             let entry = try #require(

@@ -61,6 +61,126 @@ import Testing
         #expect(report.issues.contains { $0.kind == .schema }, "\(report.issues)")
     }
 
+    /// The hash chain is unkeyed: anyone who can write the log directory appends a correctly
+    /// hashed record after the last checkpoint, and verify passes (it is only an unsigned tail).
+    /// The recorder that opens the log next must not sign it silently: it records the range it
+    /// found unsigned (numbers and the hash of its last entry) before its next checkpoint, and
+    /// verify lists that range.
+    @Test
+    func `a record appended without the key is stated as unsigned when the recorder reopens, not signed silently`()
+        throws
+    {
+        let forgery = try Forgery()
+        let vin = "LSVAU2180N2000001"
+        let forgedRecord = Samples.record(vin: vin, index: 40, time: Samples.start.addingTimeInterval(86_400))
+        try forgery.append(
+            kind: "record", body: String(decoding: EntryBody.record(forgedRecord).json.bytes, as: UTF8.self))
+        let forged = try forgery.last
+        var report = try forgery.verify()
+        #expect(report.intact && report.unsignedTail == 1, "\(report.issues)")
+
+        let clock = ManualClock(Samples.start.addingTimeInterval(2 * 86_400))
+        let recorder = try Recorder.open(at: forgery.dir.path, signer: forgery.key, clock: clock)
+        let appended = try recorder.append(Samples.record(vin: vin, index: 41, time: clock.now().date))
+        try recorder.close()
+        // Right after the forged entry, before any checkpoint covers it: the statement.
+        let statement = try #require(try recorder.entry(at: forged.seq + 1))
+        #expect(statement.kind.rawValue == "unsigned-tail", "\(statement.kind)")
+        let text = String(decoding: statement.body, as: UTF8.self)
+        #expect(
+            text.contains("\"from\":\(forged.seq),") && text.contains("\"through\":\(forged.seq),")
+                && text.contains("\"hash\":\"\(forged.hash)\""), "\(text)")
+        #expect(appended.seq > forged.seq + 1)
+
+        report = try forgery.verify()
+        #expect(report.intact, "\(report.issues)")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let json = String(decoding: try encoder.encode(report), as: UTF8.self)
+        #expect(
+            json.contains(
+                #""unsignedRanges":[{"from":\#(forged.seq),"recordedAt":\#(forged.seq + 1),"through":\#(forged.seq)}]"#),
+            "\(json)")
+    }
+
+    /// A crash between a record and its checkpoint leaves the same shape: the range is stated
+    /// the same way (the recorder cannot tell the two apart, an auditor can weigh them).
+    @Test func `records a crash left unsigned are stated when the log reopens`() throws {
+        let dir = try TemporaryDirectory("records")
+        let key = try PrivateKey.generate(.p256)
+        let clock = ManualClock(Samples.start)
+        let vin = "LSVAU2180N2000001"
+        var unsigned: [UInt64] = []
+        do {
+            let recorder = try Samples.makeLog(at: dir.path, count: 3, key: key, clock: clock)
+            for index in 3..<6 {
+                clock.advance(seconds: 60)
+                unsigned.append(try recorder.append(Samples.record(vin: vin, index: index, time: clock.now().date)).seq)
+            }
+            // No close: the process died here.
+        }
+        let recorder = try Recorder.open(at: dir.path, signer: key, clock: clock)
+        try recorder.close()
+        let statement = try #require(try recorder.entry(at: unsigned.last! + 1))
+        #expect(statement.kind.rawValue == "unsigned-tail", "\(statement.kind)")
+        let report = try LogVerifier(directory: dir.path, publicKey: try key.publicKey).verify()
+        #expect(report.intact && report.unsignedTail == 0, "\(report.issues)")
+        let json = String(decoding: try JSONEncoder().encode(report), as: UTF8.self)
+        #expect(
+            json.contains("\"from\":\(unsigned.first!)") && json.contains("\"through\":\(unsigned.last!)"), "\(json)")
+    }
+
+    /// What follows the last checkpoint is checked before the recorder continues: a line whose
+    /// hash or link is wrong is not chained onto (verify names it), and a checkpoint that does not
+    /// verify under the device key does not end the unsigned range.
+    @Test
+    func `a broken chain after the last checkpoint stops the recorder, a forged checkpoint does not end the range`()
+        throws
+    {
+        let vin = "LSVAU2180N2000001"
+        let recordBody = String(
+            decoding: EntryBody.record(Samples.record(vin: vin, index: 40, time: Samples.start)).json.bytes,
+            as: UTF8.self)
+        do {
+            let forgery = try Forgery()
+            let previous = try forgery.last
+            // Right hash over its content, wrong PREV.
+            let content = Array("\(previous.seq + 1) \(String(repeating: "1", count: 64)) record \(recordBody)".utf8)
+            let line = try Hasher.hash(.sha256, content).hex + " " + String(decoding: content, as: UTF8.self) + "\n"
+            let handle = try #require(
+                FileHandle(forWritingAtPath: forgery.layout.path(try forgery.layout.segments().last!)))
+            handle.seekToEndOfFile()
+            handle.write(Data(line.utf8))
+            handle.closeFile()
+            #expect(throws: OTAError(.recordsChanged, "")) {
+                _ = try Recorder.open(at: forgery.dir.path, signer: forgery.key, clock: ManualClock(Samples.start))
+            }
+        }
+        do {
+            let forgery = try Forgery()
+            try forgery.append(kind: "record", body: recordBody)
+            let forged = try forgery.last
+            let intruder = try PrivateKey.generate(.p256)
+            let meta = try LogMeta.load(forgery.layout)
+            let signature = try intruder.signature(
+                for: LogEntry.checkpointMessage(genesis: meta.genesis, seq: forged.seq + 1, prev: forged.hash))
+            let checkpoint = EntryBody.checkpoint(
+                .init(
+                    algorithm: .ecdsaP256SHA256, key: meta.keyID, signature: signature,
+                    time: RecordTime(Samples.start, source: .test))
+            ).json
+            try forgery.append(kind: "checkpoint", body: String(decoding: checkpoint.bytes, as: UTF8.self))
+            let recorder = try Recorder.open(
+                at: forgery.dir.path, signer: forgery.key, clock: ManualClock(Samples.start))
+            try recorder.close()
+            let statement = try #require(try recorder.entry(at: forged.seq + 2))
+            let text = String(decoding: statement.body, as: UTF8.self)
+            #expect(
+                statement.kind.rawValue == "unsigned-tail" && text.contains("\"from\":\(forged.seq),")
+                    && text.contains("\"through\":\(forged.seq + 1),"), "\(statement.kind) \(text)")
+        }
+    }
+
     @Test(arguments: ["9223372036854775808", "9999999999999999999", "18446744073709551615", "99999999999999999999"])
     func `a forged entry number past Int64.max is malformed, not trapped on`(seq: String) throws {
         let forgery = try Forgery()

@@ -27,7 +27,7 @@ struct ExportRow {
     var isFailure: Bool {
         switch body {
         case .record(let record): record.outcome.isFailure
-        case .tornTail: true
+        case .tornTail, .unsignedTail: true
         default: false
         }
     }
@@ -50,6 +50,10 @@ struct ExportRow {
             language.pick(
                 "Device key rotated to \(rotation.key.prefix(16))… (\(rotation.reason))",
                 "设备密钥已更换为 \(rotation.key.prefix(16))…（\(rotation.reason)）")
+        case .unsignedTail(let unsigned):
+            language.pick(
+                "Entries \(unsigned.from)…\(unsigned.through) found unsigned when the recorder reopened the log (a crash before their checkpoint, or written without the device key)",
+                "记录器重新打开日志时发现条目 \(unsigned.from)…\(unsigned.through) 未经签名（检查点写入前崩溃，或未经设备密钥写入）")
         }
     }
 }

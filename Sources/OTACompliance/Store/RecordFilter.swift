@@ -13,11 +13,11 @@ public struct RecordFilter: Sendable, Equatable {
     public var attempt: String?
     public var from: String?
     public var to: String?
-    /// Entry kinds; records, torn tails, prunes and key rotations by default (checkpoints carry
-    /// no facts; exports carry them in their chain evidence).
+    /// Entry kinds; records, torn tails, prunes, key rotations and unsigned-range statements by
+    /// default (checkpoints carry no facts; exports carry them in their chain evidence).
     public var kinds: [LogEntry.Kind]
 
-    public static let factKinds: [LogEntry.Kind] = [.record, .tornTail, .prune, .keyRotation]
+    public static let factKinds: [LogEntry.Kind] = [.record, .tornTail, .prune, .keyRotation, .unsignedTail]
 
     public init(
         vin: String? = nil, campaign: String? = nil, bundle: String? = nil, ecu: String? = nil, step: RecordStep? = nil,

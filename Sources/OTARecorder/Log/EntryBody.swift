@@ -9,6 +9,7 @@ package enum EntryBody: Sendable, Equatable {
     case tornTail(TornTail)
     case prune(Prune)
     case keyRotation(KeyRotation)
+    case unsignedTail(UnsignedTail)
 
     /// Entry 0: what the log is and whose.
     package struct Genesis: Sendable, Equatable {
@@ -135,6 +136,24 @@ package enum EntryBody: Sendable, Equatable {
         }
     }
 
+    /// Entries `from ... through` found after the last checkpoint when the recorder opened the log
+    /// (their chain checked): the recorder states them before its next checkpoint signs them, so
+    /// a reader knows the recorder that wrote them never signed them.
+    package struct UnsignedTail: Sendable, Equatable {
+        package var from: UInt64
+        package var through: UInt64
+        /// The `HASH` of entry `through`, which through the chain commits to the whole range.
+        package var hash: String
+        package var time: RecordTime
+
+        package init(from: UInt64, through: UInt64, hash: String, time: RecordTime) {
+            self.from = from
+            self.through = through
+            self.hash = hash
+            self.time = time
+        }
+    }
+
     /// The highest entry number a log may hold: `Int64.max - 1`, so every number and its
     /// successor fit the stores' signed 64-bit columns.
     package static let maximumSeq = UInt64(Int64.max - 1)
@@ -188,6 +207,11 @@ package enum EntryBody: Sendable, Equatable {
             out.set("certificate", rotation.certificate)
             out.set("reason", rotation.reason)
             out.set("time", rotation.time)
+        case .unsignedTail(let unsigned):
+            out.set("from", Int64(clamping: unsigned.from))
+            out.set("through", Int64(clamping: unsigned.through))
+            out.set("hash", unsigned.hash)
+            out.set("time", unsigned.time)
         }
         return out.value
     }
@@ -200,6 +224,7 @@ package enum EntryBody: Sendable, Equatable {
         case .tornTail: .tornTail
         case .prune: .prune
         case .keyRotation: .keyRotation
+        case .unsignedTail: .unsignedTail
         }
     }
 
@@ -212,6 +237,7 @@ package enum EntryBody: Sendable, Equatable {
         case .tornTail(let body): body.time
         case .prune(let body): body.time
         case .keyRotation(let body): body.time
+        case .unsignedTail(let body): body.time
         }
     }
 
@@ -325,6 +351,15 @@ package enum EntryBody: Sendable, Equatable {
                     key: try object.digest("key"), publicKey: publicKey,
                     certificate: try object.optionalString("certificate", maximumBytes: 16384),
                     reason: try object.string("reason", maximumBytes: 256), time: try object.time("time")))
+        case .unsignedTail:
+            let object = try JSONObjectReader(json, path: path, allowed: ["from", "hash", "through", "time"])
+            // The range lies before the statement: `from <= through < seq`.
+            guard seq > 0 else { throw OTAError(.recordsFieldRange, "\(path): entry 0 cannot be an unsigned-tail") }
+            let from = UInt64(try object.integer("from", in: 0...Int64(clamping: seq - 1)))
+            let through = UInt64(try object.integer("through", in: Int64(clamping: from)...Int64(clamping: seq - 1)))
+            self = .unsignedTail(
+                UnsignedTail(
+                    from: from, through: through, hash: try object.digest("hash"), time: try object.time("time")))
         }
     }
 

@@ -21,6 +21,10 @@ public struct LogEntry: Sendable {
         case prune
         /// A new device key announced by the current one.
         case keyRotation = "key-rotation"
+        /// Entries the recorder found after the last checkpoint when it opened the log (a crash
+        /// between a record and its checkpoint, or lines written without the device key), stated
+        /// before its next checkpoint signs them.
+        case unsignedTail = "unsigned-tail"
 
         /// Matches the kind's ASCII name without building a `String`.
         init?(ascii: UnsafePointer<UInt8>, count: Int) {
@@ -32,6 +36,7 @@ public struct LogEntry: Sendable {
             case (UInt8(ascii: "t"), 9): kind = .tornTail
             case (UInt8(ascii: "p"), 5): kind = .prune
             case (UInt8(ascii: "k"), 12): kind = .keyRotation
+            case (UInt8(ascii: "u"), 13): kind = .unsignedTail
             default: return nil
             }
             guard kind.rawValue.utf8.elementsEqual(UnsafeBufferPointer(start: ascii, count: count)) else { return nil }

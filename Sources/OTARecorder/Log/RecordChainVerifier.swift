@@ -45,6 +45,11 @@ public struct RecordChainVerifier: Sendable {
     private var prunedThrough: UInt64?
     private var sawHeadEntry = false
     private var sinceCheckpoint = 0
+    /// The last in-order checkpoint that verified (or entry 0): what an `unsigned-tail` entry's
+    /// range must start after.
+    private var lastAnchor: UInt64?
+    /// Whether the entry being consumed is such an anchor.
+    private var consumingAnchor = false
 
     /// `head` is the `HEAD` file's line (without `LF`), or nil when there is none; `keys` are
     /// the device keys trusted to sign the start of the log.
@@ -122,10 +127,11 @@ public struct RecordChainVerifier: Sendable {
         }
     }
 
-    /// Checks what a checkpoint's signature proves and moves the key along a rotation.
+    /// Checks what a checkpoint's signature proves and moves the key along a rotation; returns
+    /// whether the signature verified.
     private mutating func checkCheckpoint(
         _ entry: LogEntry, _ checkpoint: EntryBody.Checkpoint, intact: Bool, _ location: EntryLocation
-    ) throws(OTAError) {
+    ) throws(OTAError) -> Bool {
         if currentKey == nil, intact { try adopt(checkpoint.key, at: entry.seq) }
         if let pending = rotation, pending.covered, entry.seq == pending.seq + 2, checkpoint.key == pending.key, intact
         {
@@ -134,7 +140,7 @@ public struct RecordChainVerifier: Sendable {
             if try signatureValid(entry, checkpoint, key: pending.key) {
                 currentKey = pending.key
                 report.keyRotations += 1
-                return
+                return true
             }
         } else if let pending = rotation, !pending.covered, entry.seq == pending.seq + 1, checkpoint.key == currentKey {
             rotation?.covered = true
@@ -146,6 +152,25 @@ public struct RecordChainVerifier: Sendable {
                 .checkpointSignature, entry.seq, location,
                 "checkpoint \(entry.seq) does not verify under the device key \(currentKey ?? "none"): entries before it were rewritten"
             )
+            return false
+        }
+        return true
+    }
+
+    /// An `unsigned-tail` entry must state exactly the entries between the last checkpoint and
+    /// itself (what the recorder found when it opened the log); the range is listed in the report.
+    private mutating func checkUnsigned(
+        _ entry: LogEntry, _ statement: EntryBody.UnsignedTail, _ location: EntryLocation
+    ) {
+        let range = UnsignedRange(from: statement.from, through: statement.through, recordedAt: entry.seq)
+        if report.unsignedRanges.count < 1000 { report.unsignedRanges.append(range) }
+        let expectedFrom = lastAnchor.map { $0 + 1 } ?? statement.from
+        guard statement.through + 1 == entry.seq, statement.hash == entry.prev, statement.from == expectedFrom else {
+            issue(
+                .inserted, entry.seq, location,
+                "entry \(entry.seq) states \(range.entries) (hash \(statement.hash.prefix(16))…) were found unsigned, but the entries between the last checkpoint and it are \(expectedFrom)...\(entry.seq == 0 ? 0 : entry.seq - 1) (hash \(entry.prev.prefix(16))…)"
+            )
+            return
         }
     }
 
@@ -190,10 +215,11 @@ public struct RecordChainVerifier: Sendable {
             issue(.changed, entry.seq, location, "entry \(entry.seq) was changed: its bytes no longer match its hash")
         }
         let body = body(entry, location)
+        consumingAnchor = false
         switch body {
         case .checkpoint(let checkpoint):
             report.checkpoints += 1
-            try checkCheckpoint(entry, checkpoint, intact: intact, location)
+            consumingAnchor = try checkCheckpoint(entry, checkpoint, intact: intact, location) && intact
         case .record:
             report.records += 1
             rotation = nil
@@ -201,6 +227,7 @@ public struct RecordChainVerifier: Sendable {
             prunedThrough = max(prunedThrough ?? 0, prune.through)
             rotation = nil
         case .genesis(let genesis):
+            consumingAnchor = intact
             if intact {
                 try adopt(genesis.key, at: entry.seq)
                 if genesis.vin != meta.vin || genesis.hash != meta.hash || genesis.format != LogMeta.format {
@@ -227,6 +254,9 @@ public struct RecordChainVerifier: Sendable {
                         "key rotation \(entry.seq): the public key does not match its key id")
                 }
             }
+        case .unsignedTail(let statement):
+            rotation = nil
+            if intact { checkUnsigned(entry, statement, location) }
         case .tornTail, nil:
             rotation = nil
         }
@@ -302,6 +332,7 @@ public struct RecordChainVerifier: Sendable {
         expected = entry.seq + 1
         prevHash = entry.hash
         lastInOrder = (entry.seq, entry.hash, entry.prev, location)
+        if consumingAnchor { lastAnchor = entry.seq }
         report.lastSeq = entry.seq
         report.lastHash = entry.hash
         sinceCheckpoint = entry.kind == .checkpoint ? 0 : sinceCheckpoint + 1

@@ -6,9 +6,13 @@ public import OTACore
 #endif
 
 /// Opening a log after a crash: the last segment is scanned, a torn tail is moved to
-/// `quarantine/` and recorded as an entry of its own, never silently dropped.
+/// `quarantine/` and recorded as an entry of its own, never silently dropped; entries after the
+/// last checkpoint have their chain checked and are stated as unsigned before a checkpoint signs
+/// them (the hash chain is unkeyed: anyone who can write the directory can append such lines).
 extension Recorder {
-    /// Opens an existing log for appending; repairs and records a torn tail if there is one.
+    /// Opens an existing log for appending; repairs and records a torn tail if there is one, and
+    /// records an `unsigned-tail` entry for entries found after the last checkpoint (whose chain
+    /// must hold: a broken one is refused, `ota records verify` locates it).
     public static func open(
         at directory: String, signer: PrivateKey, clock: any RecorderClock,
         configuration: Configuration? = nil
@@ -18,7 +22,9 @@ extension Recorder {
         var configuration = configuration ?? Configuration()
         configuration.hash = meta.hash
         configuration.retentionMonths = max(configuration.retentionMonths, meta.retentionMonths)
-        let signerKeyID = try signer.publicKey.keyID(.sha256).hex
+        let signerPublicKey = try signer.publicKey
+        let signerKeyID = try signerPublicKey.keyID(.sha256).hex
+        let signerAlgorithm = try SignatureAlgorithm.forKey(signer.type)
         guard configuration.retentionMonths <= LogMeta.maximumRetentionMonths else {
             throw OTAError(
                 .recordsRetentionMinimum,
@@ -43,7 +49,10 @@ extension Recorder {
             }
             var lastEntry: LogEntry? = nil
             var validLength: Int64 = 0
-            var since = 0
+            // Entries after the last checkpoint that verifies (or after the segment's first
+            // entry), and the first thing wrong with their chain.
+            var unsigned: [LogEntry] = []
+            var chainProblem: OTAError? = nil
             var referenced: Set<String> = []
             // The key that signs next: the last checkpoint's (log.json may disagree after a
             // crash in the middle of a key rotation).
@@ -61,18 +70,51 @@ extension Recorder {
                         .recordsMalformed,
                         "\(layout.path(last)): byte \(offset): not a log entry; run `ota records verify`")
                 }
+                let previous = lastEntry
                 lastEntry = entry
                 validLength = offset + Int64(line.count) + 1
-                since = entry.kind == .checkpoint ? 0 : since + 1
-                switch entry.kind {
-                case .tornTail:
-                    if case .tornTail(let body)? = try? EntryBody(entry: entry, vin: meta.vin) {
-                        referenced.insert(body.file)
+                guard let previous else {
+                    // The recorder starts every segment with the genesis or a checkpoint.
+                    guard entry.kind == .genesis || entry.kind == .checkpoint else {
+                        throw OTAError(
+                            .recordsUnanchored,
+                            "\(layout.path(last)): starts with a \(entry.kind.rawValue) entry, not a checkpoint; run `ota records verify`"
+                        )
                     }
-                case .checkpoint:
-                    if case .checkpoint(let body)? = try? EntryBody(entry: entry, vin: meta.vin) { chainKey = body.key }
-                default:
-                    break
+                    if case .checkpoint(let body)? = try? EntryBody(entry: entry, vin: meta.vin) {
+                        chainKey = body.key
+                        if body.key == signerKeyID,
+                            !(try signed(entry, body, by: signerPublicKey, algorithm: signerAlgorithm, meta: meta))
+                        {
+                            throw OTAError(
+                                .recordsCheckpointSignature,
+                                "\(layout.path(last)): checkpoint \(entry.seq) does not verify under the device key; run `ota records verify`"
+                            )
+                        }
+                    }
+                    return
+                }
+                if entry.kind == .checkpoint, case .checkpoint(let body)? = try? EntryBody(entry: entry, vin: meta.vin)
+                {
+                    var valid = true
+                    if body.key == signerKeyID {
+                        valid = try signed(entry, body, by: signerPublicKey, algorithm: signerAlgorithm, meta: meta)
+                    }
+                    if valid {
+                        // Signed by this recorder's key (or by another key, which `open` refuses
+                        // below): everything before it is covered.
+                        chainKey = body.key
+                        unsigned.removeAll()
+                        chainProblem = nil
+                        return
+                    }
+                }
+                unsigned.append(entry)
+                if chainProblem == nil {
+                    chainProblem = try chainBreak(entry, after: previous, line: line, hash: meta.hash)
+                }
+                if entry.kind == .tornTail, case .tornTail(let body)? = try? EntryBody(entry: entry, vin: meta.vin) {
+                    referenced.insert(body.file)
                 }
             }
             if !tornBytes.isEmpty { torn.append((last, tornOffset, tornBytes)) }
@@ -92,6 +134,12 @@ extension Recorder {
             }
             pendingQuarantine = []
             if let lastEntry {
+                if let chainProblem {
+                    throw OTAError(
+                        chainProblem.code,
+                        "\(layout.path(last)): \(chainProblem.message), after the last checkpoint; the recorder does not sign over it: run `ota records verify`"
+                    )
+                }
                 let current = chainKey ?? meta.keyID
                 guard signerKeyID == current else {
                     throw OTAError(
@@ -112,8 +160,11 @@ extension Recorder {
                     layout: layout, meta: meta, configuration: configuration, signer: signer, clock: clock,
                     lockFD: lockFD, segment: last, nextSeq: lastEntry.seq + 1, lastHash: lastEntry.hash)
                 lockOwned = true
-                recorder.sinceCheckpoint = since
+                recorder.sinceCheckpoint = unsigned.count
                 try recorder.openSegmentForAppend()
+                if let first = unsigned.first, let end = unsigned.last {
+                    recorder.unsignedRanges.append(try recorder.recordUnsigned(from: first.seq, through: end))
+                }
                 for tail in torn {
                     recorder.tornTails.append(
                         try recorder.recordTornTail(segment: tail.segment, offset: tail.offset, bytes: tail.bytes))
@@ -132,6 +183,46 @@ extension Recorder {
             }
             torn.removeAll()
         }
+    }
+
+    /// Whether `checkpoint` (entry `entry`) is signed by `key` over the chain before it.
+    private static func signed(
+        _ entry: LogEntry, _ checkpoint: EntryBody.Checkpoint, by key: PublicKey, algorithm: SignatureAlgorithm,
+        meta: LogMeta
+    ) throws(OTAError) -> Bool {
+        guard checkpoint.algorithm == algorithm else { return false }
+        let message = LogEntry.checkpointMessage(genesis: meta.genesis, seq: entry.seq, prev: entry.prev)
+        return try key.check(checkpoint.signature, for: message, algorithm: algorithm) == .valid
+    }
+
+    /// What is wrong with `entry` (the whole `line`) as the successor of `previous`, if anything.
+    private static func chainBreak(
+        _ entry: LogEntry, after previous: LogEntry, line: ArraySlice<UInt8>, hash: HashAlgorithm
+    )
+        throws(OTAError) -> OTAError?
+    {
+        if !(try LogEntry.hashMatches(line, hash)) {
+            return OTAError(.recordsChanged, "entry \(entry.seq)'s bytes do not match its hash")
+        }
+        if entry.seq != previous.seq + 1 {
+            return OTAError(
+                entry.seq > previous.seq ? .recordsDeleted : .recordsInserted,
+                "entry \(entry.seq) follows entry \(previous.seq)")
+        }
+        if entry.prev != previous.hash {
+            return OTAError(.recordsChanged, "entry \(entry.seq) does not chain onto entry \(previous.seq)")
+        }
+        return nil
+    }
+
+    /// States entries `from ... through.seq` as found unsigned, then checkpoints.
+    private func recordUnsigned(from: UInt64, through: LogEntry) throws(OTAError) -> UnsignedRange {
+        let appended = try write(
+            kind: .unsignedTail,
+            body: EntryBody.unsignedTail(.init(from: from, through: through.seq, hash: through.hash, time: clock.now()))
+                .json)
+        try checkpoint()
+        return UnsignedRange(from: from, through: through.seq, recordedAt: appended.seq)
     }
 
     private func recordTornTail(segment torn: String, offset: Int64, bytes: [UInt8]) throws(OTAError) -> Appended {

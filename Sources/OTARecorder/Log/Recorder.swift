@@ -72,6 +72,8 @@ public final class Recorder {
     var sinceCheckpoint = 0
     /// Torn tails found and recorded when the log was opened.
     public internal(set) var tornTails: [Appended] = []
+    /// Entries found after the last checkpoint when the log was opened, stated as unsigned.
+    public internal(set) var unsignedRanges: [UnsignedRange] = []
 
     var durable: Bool { configuration.durability == .fsync }
 

@@ -17,6 +17,9 @@ public struct VerificationReport: Sendable, Encodable {
     public var keyRotations: Int = 0
     /// Entries after the last signed checkpoint (not yet covered by a signature).
     public var unsignedTail: Int = 0
+    /// Ranges the recorder found unsigned when it reopened the log and stated in an
+    /// `unsigned-tail` entry (signed only by the checkpoint after that statement).
+    public var unsignedRanges: [UnsignedRange] = []
     public var issues: [VerificationIssue] = []
 
     public var intact: Bool { issues.isEmpty }
@@ -25,6 +28,6 @@ public struct VerificationReport: Sendable, Encodable {
     enum CodingKeys: String, CodingKey {
         case vin, hash, entries, records, checkpoints, firstSeq, lastSeq, lastHash, anchoredAt, headSeq
         case keyID = "keyId"
-        case keyRotations, unsignedTail, issues
+        case keyRotations, unsignedTail, unsignedRanges, issues
     }
 }

@@ -64,16 +64,21 @@ struct RecordsAppend: ParsableCommand {
             let hash: String
             let segment: String
             let tornTails: [UInt64]
+            let unsignedRanges: [UnsignedRange]
             let checkpointPending: String?
         }
         Output.succeed(
             Result(
                 seq: appended.seq, hash: appended.hash, segment: appended.segment,
-                tornTails: recorder.tornTails.map(\.seq), checkpointPending: checkpointPending),
+                tornTails: recorder.tornTails.map(\.seq), unsignedRanges: recorder.unsignedRanges,
+                checkpointPending: checkpointPending),
             human: "appended entry \(appended.seq) \(appended.hash)"
                 + (recorder.tornTails.isEmpty
                     ? ""
-                    : " (torn tail recorded as entry \(recorder.tornTails.map { String($0.seq) }.joined(separator: ", ")))"),
+                    : " (torn tail recorded as entry \(recorder.tornTails.map { String($0.seq) }.joined(separator: ", ")))")
+                + recorder.unsignedRanges.map {
+                    "; \($0.entries) found after the last checkpoint, stated as unsigned in entry \($0.recordedAt)"
+                }.joined(),
             json: output.json)
     }
 }

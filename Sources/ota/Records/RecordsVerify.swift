@@ -21,6 +21,22 @@ struct RecordsVerify: ParsableCommand {
     @OptionGroup var output: OutputOptions
     @OptionGroup var progressOptions: ProgressOptions
 
+    /// What the device key does not vouch for, in words: the tail after the last checkpoint, and
+    /// every range a recorder found unsigned when it reopened the log.
+    static func unsigned(_ report: VerificationReport) -> String {
+        var text = ""
+        if report.unsignedTail > 0, let last = report.lastSeq {
+            let first = last + 1 - UInt64(report.unsignedTail)
+            text +=
+                "; \(UnsignedRange(from: first, through: last, recordedAt: last).entries) after the last checkpoint \(first == last ? "is" : "are") not signed"
+        }
+        for range in report.unsignedRanges {
+            text +=
+                "\n  \(range.entries) \(range.from == range.through ? "was" : "were") found unsigned when the recorder reopened the log (stated in entry \(range.recordedAt)): a crash before the checkpoint, or written without the device key"
+        }
+        return text
+    }
+
     func run() throws {
         var keys: [PublicKey] = []
         var certificates: [String: String] = [:]
@@ -62,7 +78,8 @@ struct RecordsVerify: ParsableCommand {
         Output.succeed(
             report,
             human:
-                "\(logs[0]): intact: \(report.records) records, \(report.entries) entries (\(report.firstSeq ?? 0)...\(report.lastSeq ?? 0)), signed through entry \(report.headSeq.map(String.init) ?? "none")\(report.anchoredAt.map { ", anchored at checkpoint \($0) after pruning" } ?? "")\(report.keyRotations > 0 ? ", \(report.keyRotations) key rotation(s)" : "")",
+                "\(logs[0]): intact: \(report.records) records, \(report.entries) entries (\(report.firstSeq ?? 0)...\(report.lastSeq ?? 0)), signed through entry \(report.headSeq.map(String.init) ?? "none")\(report.anchoredAt.map { ", anchored at checkpoint \($0) after pruning" } ?? "")\(report.keyRotations > 0 ? ", \(report.keyRotations) key rotation(s)" : "")"
+                + Self.unsigned(report),
             json: output.json)
     }
 }

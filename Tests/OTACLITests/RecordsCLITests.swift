@@ -344,6 +344,43 @@ import Testing
         #expect(json.stdout.contains("\"unsignedRanges\""), "\(json.stdout)")
     }
 
+    /// An export made with --no-evidence proves only that the compliance key signed it: the
+    /// verdict says in words (and in --json) that the rows were not checked against the
+    /// vehicles' signatures, and --require-evidence makes that a refusal (exit 2).
+    @Test func `verify-export says plainly when rows were not checked against the vehicles, and can require it`()
+        throws
+    {
+        let dir = try TemporaryDirectory("records-no-evidence")
+        let intl = Self.samples + "/intl"
+        let log = dir.path + "/log"
+        for step in ["verify", "result"] {
+            let run = try ota([
+                "records", "append", log, "--key", intl + "/vehicle/device.key", "--vin", "LSVAU2180N2000001",
+                "--record", Self.record(step),
+            ])
+            #expect(run.status == 0, "\(run.stderr)")
+        }
+        let store = dir.path + "/fleet.db"
+        #expect(
+            try ota(["records", "ingest", "--store", store, "--key", intl + "/vehicle/device.crt", log]).status == 0)
+        let export = try ota([
+            "records", "export", "--store", store, "--key", intl + "/compliance/compliance-signer.key", "--cert",
+            intl + "/compliance/compliance-signer.crt", "-o", dir.path + "/export", "--no-evidence",
+        ])
+        #expect(export.status == 0, "\(export.stderr)")
+        let plain = try ota(["records", "verify-export", dir.path + "/export", "--trust", intl + "/trust"])
+        #expect(
+            plain.status == 0 && plain.stdout.contains("NOT checked against the vehicles' signatures"),
+            "\(plain.stdout)\(plain.stderr)")
+        let json = try ota(["records", "verify-export", dir.path + "/export", "--trust", intl + "/trust", "--json"])
+        #expect(json.stdout.contains("\"evidenceChecked\" : false"), "\(json.stdout)")
+        let required = try ota([
+            "records", "verify-export", dir.path + "/export", "--trust", intl + "/trust", "--require-evidence",
+            "--json",
+        ])
+        #expect(required.status == 2 && required.stdout.contains("\"records.evidence\""), "\(required.stdout)")
+    }
+
     @Test func `the shipped ota has no test rig commands`() throws {
         let help = try ota(["records", "--help"])
         #expect(help.status == 0)

@@ -217,6 +217,71 @@ import Testing
             "\(verification.problems)")
     }
 
+    /// What a regulator opens is the CSV and the report: an exporter holding the compliance key
+    /// alters one and re-signs. Both are generated deterministically from the rows, so the
+    /// verifier generates them again from the rows it checked and compares the bytes.
+    @Test(arguments: ["records.csv", "report.html"])
+    func `a CSV or report altered and re-signed by the exporter is found against the rows`(file: String) throws {
+        let ws = Workspace(); defer { ws.cleanup() }
+        let store = try Fleet.store(ws, vehicles: 1)
+        let out = ws.path + "/out"
+        _ = try Fleet.exporter().export(from: store, to: out)
+        let path = out + "/" + file
+        var text = String(decoding: try FileSystem.read(path), as: UTF8.self)
+        // A failure shown as a success: the row's result cell, or the timeline entry's class.
+        let (from, to) = file == "records.csv" ? (",failure,", ",success,") : ("outcome-failure", "outcome-success")
+        let range = try #require(text.range(of: from), "no \(from) in \(file)")
+        text.replaceSubrange(range, with: to)
+        try AtomicFileWriter.write(Array(text.utf8), to: path)
+        try Resign.manifest(out, signer: try SamplePKI().compliance())
+        let verification = try ExportManifest.verify(
+            directory: out, trust: try SamplePKI().trust(), at: Fleet.checkTime)
+        #expect(!verification.intact)
+        #expect(
+            (verification.problems + verification.evidenceProblems).contains { $0.hasPrefix(file) },
+            "\(verification.problems) \(verification.evidenceProblems)")
+    }
+
+    /// A row's members outside `entry` are the exporter's: each must say what its entry says
+    /// (`time` is the entry's own time), or the row is reported even when `entry` is intact.
+    @Test func `a row member outside its entry that disagrees with the entry is found`() throws {
+        let ws = Workspace(); defer { ws.cleanup() }
+        let store = try Fleet.store(ws, vehicles: 1)
+        let out = ws.path + "/out"
+        _ = try Fleet.exporter().export(from: store, to: out)
+        let path = out + "/records.jsonl"
+        var lines = String(decoding: try FileSystem.read(path), as: UTF8.self).split(separator: "\n").map(String.init)
+        let time = try #require(lines[1].range(of: #","time":"[^"]*""#, options: .regularExpression))
+        lines[1].replaceSubrange(time, with: #","time":"2031-01-01T00:00:00.000Z""#)
+        try AtomicFileWriter.write(Array((lines.joined(separator: "\n") + "\n").utf8), to: path)
+        try Resign.manifest(out, signer: try SamplePKI().compliance())
+        let verification = try ExportManifest.verify(
+            directory: out, trust: try SamplePKI().trust(), at: Fleet.checkTime)
+        #expect(
+            (verification.problems + verification.evidenceProblems).contains { $0.hasPrefix("records.jsonl line 2") },
+            "\(verification.problems) \(verification.evidenceProblems)")
+    }
+
+    /// Without evidence, nothing ties the rows to the vehicles' signatures; still, each row's own
+    /// hash must be the hash of its own entry line (a row changed without its hash is found).
+    @Test func `a row whose hash is not its own entry's is found, even in an export without evidence`() throws {
+        let ws = Workspace(); defer { ws.cleanup() }
+        let store = try Fleet.store(ws, vehicles: 1)
+        let out = ws.path + "/out"
+        var exporter = try Fleet.exporter(formats: [.jsonl])
+        exporter.evidence = false
+        _ = try exporter.export(from: store, to: out)
+        let path = out + "/records.jsonl"
+        let text = String(decoding: try FileSystem.read(path), as: UTF8.self)
+        let range = try #require(text.range(of: #""outcome":"failure""#))
+        try AtomicFileWriter.write(
+            Array(text.replacingCharacters(in: range, with: #""outcome":"success""#).utf8), to: path)
+        try Resign.manifest(out, signer: try SamplePKI().compliance())
+        let verification = try ExportManifest.verify(
+            directory: out, trust: try SamplePKI().trust(), at: Fleet.checkTime)
+        #expect(!verification.intact, "\(verification.problems) \(verification.evidenceProblems)")
+    }
+
     @Test func `a record left out of an export is found by the evidence`() throws {
         let ws = Workspace(); defer { ws.cleanup() }
         let store = try Fleet.store(ws, vehicles: 1)

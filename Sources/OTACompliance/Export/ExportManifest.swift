@@ -43,6 +43,13 @@ public enum ExportManifest {
         /// The chain evidence and its match with the rows (`records.evidence`), checked only
         /// when the files are intact.
         public var evidenceProblems: [String] = []
+        /// Whether the rows were checked against the vehicles' signed chains (the export carries
+        /// chain evidence). Without it, the rows prove only that the compliance key signed them.
+        public var evidenceChecked = false
+        /// JSON Lines rows checked against their own entries, and the files generated again from
+        /// them and found equal (`records.csv`, `report.html`).
+        public var rowsChecked = 0
+        public var regenerated: [String] = []
         public var intact: Bool { problems.isEmpty && evidenceProblems.isEmpty }
     }
 
@@ -51,8 +58,11 @@ public enum ExportManifest {
     /// and digest, that no file is missing or extra, each vehicle's chain evidence against
     /// device certificates of the `vehicle` role, that every JSON Lines row is an entry of
     /// that evidence (byte for byte), and that no entry the evidence covers and the filter
-    /// selects was left out. Throws for a refusal that stops the check (no signature, a signer
-    /// without the role); returns every other problem.
+    /// selects was left out. With or without evidence, every row must be the exporter's line for
+    /// its own entry (its hash, its time), and `records.csv` and `report.html` must be what the
+    /// rows generate (`ExportRowCheck`). Throws for a refusal that stops the check (no signature,
+    /// a signer without the role); returns every other problem; `evidenceChecked` says whether
+    /// the rows were checked against the vehicles' signatures at all.
     public static func verify(directory: String, trust: TrustStore, at time: Date = Date()) throws(OTAError)
         -> Verification
     {
@@ -110,6 +120,7 @@ public enum ExportManifest {
 
         // Every listed file, and nothing else.
         var names: Set<String> = [manifestName, signatureName]
+        var digests: [String: String] = [:]
         var evidence: [(number: Int, name: String)] = []
         for file in files {
             guard let name = file["name"]?.stringValue, let size = file["bytes"]?.integerValue,
@@ -117,6 +128,7 @@ public enum ExportManifest {
                 isSafeName(name)
             else { problems.append("manifest.json: a file entry is malformed"); continue }
             names.insert(name)
+            digests[name] = digest
             if name.hasPrefix(ExportEvidence.directory + "/") {
                 if let number = ExportEvidence.number(ofFile: name) {
                     if name.hasSuffix(".json") { evidence.append((number, name)) }
@@ -159,7 +171,13 @@ public enum ExportManifest {
             vehicles: Int(manifest["vehicles"]?.integerValue ?? 0),
             files: files.compactMap { $0["name"]?.stringValue }, signer: certificates[0].subject, problems: problems)
         guard problems.isEmpty else { return verification }
-        if manifest["evidence"] == .bool(true) {
+        // Every row against its own entry, and the CSV and report generated again from the rows.
+        let rows = try ExportRowCheck.check(directory: directory, manifest: manifest, hash: hash, listed: digests)
+        verification.rowsChecked = rows.rows
+        verification.regenerated = rows.regenerated
+        verification.problems += rows.problems
+        if manifest["evidence"] == .bool(true) || !evidence.isEmpty {
+            verification.evidenceChecked = true
             try checkEvidence(
                 directory: directory, names: evidence.sorted { $0.number < $1.number }.map(\.name), manifest: manifest,
                 trust: trust, at: time, into: &verification)
@@ -280,8 +298,16 @@ final class RowReader {
         var vin: String
         var seq: UInt64
         var hash: String
+        var prev: String
+        var kind: LogEntry.Kind
+        /// The row's own `time` member (the exporter's copy of the entry's time).
+        var time: String
+        /// The entry's canonical JSON bytes.
+        var entry: [UInt8]
         /// The bytes the entry's hash covers: `SEQ SP PREV SP KIND SP JSON`.
         var content: [UInt8]
+        /// The line as it is in the file (without `LF`).
+        var raw: [UInt8]
     }
 
     private let file: InputFile
@@ -350,10 +376,12 @@ final class RowReader {
         guard let kind = LogEntry.Kind(rawValue: kindName), let entry = object.canonicalBytes("entry") else {
             throw OTAError(.recordsExportMalformed, "records.jsonl line \(number): no entry kind or body")
         }
-        var content = Array("\(seq) \(try object.digest("prev")) \(kind.rawValue) ".utf8)
+        let prev = try object.digest("prev")
+        var content = Array("\(seq) \(prev) \(kind.rawValue) ".utf8)
         content.append(contentsOf: entry)
         return Row(
             line: number, vin: try object.string("vin", maximumBytes: 64), seq: seq, hash: try object.digest("hash"),
-            content: content)
+            prev: prev, kind: kind, time: try object.string("time", maximumBytes: 64), entry: Array(entry),
+            content: content, raw: Array(bytes))
     }
 }

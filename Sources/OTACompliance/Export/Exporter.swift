@@ -105,6 +105,26 @@ public struct Exporter {
         return summary
     }
 
+    /// A `records.jsonl` line (without its `LF`): canonical JSON, members in byte order, the
+    /// entry's canonical bytes as they are. `verify-export` rebuilds each row with it.
+    static func jsonlLine(
+        entry: some Sequence<UInt8>, hash: String, kind: LogEntry.Kind, prev: String, seq: UInt64, time: String,
+        vin: String
+    ) -> [UInt8] {
+        var line = Array(#"{"entry":"#.utf8)
+        line.append(contentsOf: entry)
+        for (key, value) in [("hash", hash), ("kind", kind.rawValue), ("prev", prev)] {
+            line.append(contentsOf: ",\"\(key)\":".utf8)
+            StrictJSON.writeString(value, into: &line)
+        }
+        line.append(contentsOf: #","seq":\#(Int64(clamping: seq)),"time":"#.utf8)
+        StrictJSON.writeString(time, into: &line)
+        line.append(contentsOf: #","vin":"#.utf8)
+        StrictJSON.writeString(vin, into: &line)
+        line.append(contentsOf: "}".utf8)
+        return line
+    }
+
     static func isSymbolicLink(_ path: String) -> Bool {
         var info = stat()
         return lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFLNK
@@ -170,19 +190,10 @@ public struct Exporter {
             if rows[0].isFailure { highlighted += 1 }
             if let csv { for row in rows { try csv.write(CSV.row(row, language) + "\r\n") } }
             if let jsonl {
-                // The line's canonical JSON, members in byte order; the body's canonical bytes as they are.
-                var line = Array(#"{"entry":"#.utf8)
-                line.append(contentsOf: document.root.canonicalBytes)
-                for (key, value) in [("hash", entry.hash), ("kind", entry.kind.rawValue), ("prev", entry.prev)] {
-                    line.append(contentsOf: ",\"\(key)\":".utf8)
-                    StrictJSON.writeString(value, into: &line)
-                }
-                line.append(contentsOf: #","seq":\#(Int64(clamping: entry.seq)),"time":"#.utf8)
-                StrictJSON.writeString(entry.time, into: &line)
-                line.append(contentsOf: #","vin":"#.utf8)
-                StrictJSON.writeString(current!.token, into: &line)
-                line.append(contentsOf: "}\n".utf8)
-                try jsonl.write(bytes: line)
+                try jsonl.write(
+                    bytes: Self.jsonlLine(
+                        entry: document.root.canonicalBytes, hash: entry.hash, kind: entry.kind, prev: entry.prev,
+                        seq: entry.seq, time: entry.time, vin: current!.token) + [0x0a])
             }
             if let html { try html.write(HTMLReport.item(rows, language: language)) }
             if entries % 1000 == 0 { progress?(entries) }

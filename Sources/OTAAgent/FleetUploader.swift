@@ -22,6 +22,8 @@ public struct FleetUploader {
         public var added = 0
         /// Segments removed by the prune after the acknowledgement.
         public var prunedSegments = 0
+        /// Why nothing was pruned when the prune's clock checks refused (the upload still counts).
+        public var pruneRefused: String?
         public var store: String?
     }
 
@@ -127,12 +129,18 @@ public struct FleetUploader {
             try AtomicFileWriter.write(acknowledgement.json.bytes + [0x0a], to: acknowledgementPath, mode: 0o600)
         }
         if let through = report.through, let hash = report.hash {
-            let recorder = try openLog()
+            // The prune is judged at the upload's time (the system clock unless a caller gives one).
+            let recorder = try openLog(clock: UploadClock(time: now))
             defer { try? recorder.close() }
             try recorder.acknowledge(
                 through: through, hash: hash,
                 by: Self.storeName(report.store ?? acknowledgement?.store ?? "fleet-store"))
-            report.prunedSegments = try recorder.prune(now: now, requestedBy: "agent").removed.count
+            do throws(OTAError) {
+                report.prunedSegments = try recorder.prune(now: now, requestedBy: "agent").removed.count
+            } catch  where error.code == .recordsRetention {
+                // A clock the prune doubts keeps every record: pruning waits for a later upload.
+                report.pruneRefused = error.message
+            }
         }
         return report
     }
@@ -200,12 +208,18 @@ public struct FleetUploader {
         return cleaned.isEmpty ? "fleet-store" : cleaned
     }
 
-    private func openLog() throws(OTAError) -> Recorder {
+    /// The upload's time as the recorder's clock.
+    private struct UploadClock: RecorderClock {
+        let time: Date
+        func now() -> RecordTime { RecordTime(time, source: .rtc) }
+    }
+
+    private func openLog(clock: any RecorderClock = SystemClock()) throws(OTAError) -> Recorder {
         let key = try PrivateKey(contentsOf: deviceKey)
         let deadline = Date().addingTimeInterval(5)
         while true {
             do throws(OTAError) {
-                return try Recorder.open(at: log, signer: key, clock: SystemClock())
+                return try Recorder.open(at: log, signer: key, clock: clock)
             } catch {
                 guard error.code == .recordsBusy, Date() < deadline else { throw error }
                 usleep(20_000)

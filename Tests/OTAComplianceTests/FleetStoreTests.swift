@@ -53,6 +53,7 @@ import Testing
         // Acknowledge far past what the store holds (a misbehaving vehicle) and prune.
         let ack = recorder.nextSeq - 20
         try recorder.acknowledge(through: ack, hash: try #require(try recorder.entry(at: ack)).hash)
+        clock.set(RecordTime.adding(months: 13, to: Fleet.start))
         let pruned = try recorder.prune(now: RecordTime.adding(months: 13, to: Fleet.start))
         #expect(!pruned.removed.isEmpty)
         #expect(throws: OTAError(.recordsChainDiscontinuous, "")) {

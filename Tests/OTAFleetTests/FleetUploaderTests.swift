@@ -80,6 +80,7 @@ extension FleetIntegration {
             // Old enough, but not acknowledged: the vehicle keeps everything.
             let segments = try LogLayout(directory: harness.ws.path + "/log").segments().count
             do {
+                clock.set(later)
                 let reopened = try Recorder.open(at: harness.ws.path + "/log", signer: client.privateKey, clock: clock)
                 #expect(try reopened.prune(now: later).removed.isEmpty)
             }

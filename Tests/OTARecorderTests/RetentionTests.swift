@@ -31,11 +31,12 @@ import Testing
 
     @Test func `pruning at 5 months 29 days refuses`() throws {
         let dir = try TemporaryDirectory("records")
-        let (recorder, _, _, _) = try makeLog(dir)
+        let (recorder, _, clock, _) = try makeLog(dir)
         let before = try recorder.layout.segments()
         // Even the oldest segment is only 5 months 29 days old.
         let oldest = Samples.start
         let now = Calendar(identifier: .gregorian).date(byAdding: DateComponents(month: 5, day: 29), to: oldest)!
+        clock.set(now)
         let report = try recorder.prune(now: now)
         #expect(report.removed.isEmpty)
         #expect(report.reason?.contains("younger than 6 months") == true)
@@ -44,13 +45,14 @@ import Testing
 
     @Test func `pruning at 6 months and a day removes whole acknowledged segments only and the rest verifies`() throws {
         let dir = try TemporaryDirectory("records")
-        let (recorder, key, _, ackThrough) = try makeLog(dir)
+        let (recorder, key, clock, ackThrough) = try makeLog(dir)
         let before = try recorder.layout.segments()
         var contents: [String: [UInt8]] = [:]
         for name in before { contents[name] = try FileSystem.read(recorder.layout.path(name)) }
         var utc = Calendar(identifier: .gregorian)
         utc.timeZone = TimeZone(identifier: "UTC")!
         let now = utc.date(byAdding: DateComponents(month: 6, day: 1), to: try newestTime(recorder))!
+        clock.set(now)
         let report = try recorder.prune(now: now)
         #expect(report.removed == Array(before.prefix(4)), "only the acknowledged segments go")
         #expect(report.through == ackThrough)
@@ -65,10 +67,102 @@ import Testing
 
     @Test func `a longer retention is honoured and a shorter one is refused`() throws {
         let dir = try TemporaryDirectory("records")
-        let (recorder, _, _, _) = try makeLog(dir)
+        let (recorder, _, clock, _) = try makeLog(dir)
         let now = RecordTime.adding(months: 7, to: try newestTime(recorder))
+        clock.set(now)
         #expect(try recorder.prune(now: now, months: 12).removed.isEmpty)
         #expect(try recorder.prune(now: now, months: 3).removed.count == 4, "3 months is raised to the legal 6")
+    }
+
+    /// The audit's finding: any `now` was taken, so records minutes old went by passing a time
+    /// ahead. The prune's time must be within a day of the recorder's clock and not before the
+    /// newest signed time in the log; nothing is written or removed otherwise.
+    @Test func `a prune whose time is far from the clock, or behind the log, removes nothing`() throws {
+        let dir = try TemporaryDirectory("records")
+        let (recorder, key, clock, _) = try makeLog(dir)
+        let newest = try newestTime(recorder)
+        clock.set(newest.addingTimeInterval(60))
+        let before = try recorder.layout.segments()
+        let end = recorder.nextSeq
+        for now in [RecordTime.adding(months: 7, to: newest), newest.addingTimeInterval(-2 * 3600)] {
+            do {
+                let report = try recorder.prune(now: now)
+                Issue.record("pruned at \(now): \(report.removed)")
+            } catch {
+                #expect(error.code == .recordsRetention, "\(error.message)")
+            }
+        }
+        #expect(try recorder.layout.segments() == before)
+        #expect(recorder.nextSeq == end, "nothing is written for a refused prune")
+        #expect(try LogVerifier(directory: dir.path, publicKey: try key.publicKey).verify().intact)
+    }
+
+    /// A prune entry states its cutoff, its months and its time: verify checks they agree (the
+    /// cutoff no later than the time minus the months), and that the checkpoint the log now
+    /// starts from was written before the cutoff, so nothing younger was removed. A log pruned
+    /// with a clock set ahead (as the unchecked `now` allowed) is reported.
+    @Test func `verify reports a prune whose cutoff is past its own time minus its months`() throws {
+        let dir = try TemporaryDirectory("records")
+        let (recorder, key, clock, _) = try makeLog(dir)
+        let newest = try newestTime(recorder)
+        clock.set(newest.addingTimeInterval(60))
+        try recorder.close()
+        let layout = recorder.layout
+        let meta = try LogMeta.load(layout)
+        // What a prune with `--now` seven months ahead wrote: the entry's time from the clock,
+        // the cutoff from the given time. Written here with the device key, as the recorder did.
+        let cutoff = RecordTime.format(RecordTime.adding(months: -6, to: RecordTime.adding(months: 7, to: newest)))
+        let through = LogLayout.firstSeq(ofSegment: try layout.segments()[1])! - 1
+        let body = EntryBody.prune(
+            .init(
+                through: through, throughHash: try recorder.entry(at: through)?.hash,
+                segments: [try layout.segments()[0]], cutoff: cutoff, months: 6, reason: "retention",
+                requestedBy: "operator", acknowledged: nil, time: RecordTime(clock.now().date, source: .test))
+        ).json
+        var seq = recorder.nextSeq
+        var prev = recorder.lastHash
+        var lines: [UInt8] = []
+        let (line, hash) = try LogEntry.encode(seq: seq, prev: prev, kind: .prune, body: body, hash: meta.hash)
+        lines += line
+        seq += 1
+        prev = hash
+        let signature = try key.signature(for: LogEntry.checkpointMessage(genesis: meta.genesis, seq: seq, prev: prev))
+        let checkpoint = EntryBody.checkpoint(
+            .init(algorithm: .ecdsaP256SHA256, key: meta.keyID, signature: signature, time: clock.now())
+        ).json
+        let (checkpointLine, _) = try LogEntry.encode(
+            seq: seq, prev: prev, kind: .checkpoint, body: checkpoint, hash: meta.hash)
+        lines += checkpointLine
+        let active = try layout.segments().last!
+        let removed = try layout.segments()[0]
+        let handle = try #require(FileHandle(forWritingAtPath: layout.path(active)))
+        handle.seekToEndOfFile()
+        handle.write(Data(lines))
+        handle.closeFile()
+        try AtomicFileWriter.write(checkpointLine, to: layout.headPath)
+        unlink(layout.path(removed))
+        let report = try LogVerifier(directory: dir.path, publicKey: try key.publicKey).verify()
+        #expect(report.issues.contains { $0.kind.code == .recordsRetention }, "\(report.issues)")
+    }
+
+    /// A prune time the checks doubt (the vehicle's clock reset, say) is taken only with a
+    /// reason; the prune entry keeps it with the doubts, and the log still verifies.
+    @Test func `a clock override is recorded in the prune entry`() throws {
+        let dir = try TemporaryDirectory("records")
+        let (recorder, key, clock, _) = try makeLog(dir)
+        let newest = try newestTime(recorder)
+        clock.set(newest.addingTimeInterval(60))
+        let now = RecordTime.adding(months: 7, to: newest)
+        let reason = "real-time clock reset; time from the workshop's NTP server"
+        let report = try recorder.prune(now: now, clockOverride: reason)
+        #expect(report.removed.count == 4)
+        let entry = try #require(try recorder.entry(at: recorder.nextSeq - 2))
+        #expect(entry.kind == .prune)
+        let override = try #require(try entry.json()["clockOverride"]?.stringValue)
+        #expect(
+            override.hasPrefix(reason) && override.contains("more than a day from the vehicle's clock"), "\(override)")
+        let verification = try LogVerifier(directory: dir.path, publicKey: try key.publicKey).verify()
+        #expect(verification.intact, "\(verification.issues)")
     }
 
     @Test func `segments deleted without a prune record are reported`() throws {
@@ -84,7 +178,9 @@ import Testing
     @Test func `nothing unacknowledged is pruned`() throws {
         let dir = try TemporaryDirectory("records")
         let key = try PrivateKey.generate(.p256)
-        let recorder = try Samples.makeLog(at: dir.path, count: 300, key: key, segmentBytes: 16 << 10)
+        let clock = ManualClock(Samples.start)
+        let recorder = try Samples.makeLog(at: dir.path, count: 300, key: key, segmentBytes: 16 << 10, clock: clock)
+        clock.set(RecordTime.adding(months: 24, to: Samples.start))
         let report = try recorder.prune(now: RecordTime.adding(months: 24, to: Samples.start))
         #expect(report.removed.isEmpty)
         #expect(report.reason?.contains("not yet acknowledged") == true)

@@ -97,11 +97,13 @@ package enum EntryBody: Sendable, Equatable {
         /// Who asked: `vehicle` (the agent's schedule), `operator`, ...
         package var requestedBy: String
         package var acknowledged: Acknowledgement?
+        /// Why a prune time the clock checks doubted was taken, and the doubts.
+        package var clockOverride: String?
         package var time: RecordTime
 
         package init(
             through: UInt64, throughHash: String?, segments: [String], cutoff: String, months: Int64, reason: String,
-            requestedBy: String, acknowledged: Acknowledgement?, time: RecordTime
+            requestedBy: String, acknowledged: Acknowledgement?, clockOverride: String? = nil, time: RecordTime
         ) {
             self.through = through
             self.throughHash = throughHash
@@ -111,6 +113,7 @@ package enum EntryBody: Sendable, Equatable {
             self.reason = reason
             self.requestedBy = requestedBy
             self.acknowledged = acknowledged
+            self.clockOverride = clockOverride
             self.time = time
         }
     }
@@ -200,6 +203,7 @@ package enum EntryBody: Sendable, Equatable {
                         "by": .string(ack.by),
                     ]))
             }
+            out.set("clockOverride", prune.clockOverride)
             out.set("time", prune.time)
         case .keyRotation(let rotation):
             out.set("key", rotation.key)
@@ -308,8 +312,8 @@ package enum EntryBody: Sendable, Equatable {
             let object = try JSONObjectReader(
                 json, path: path,
                 allowed: [
-                    "acknowledged", "cutoff", "months", "reason", "requestedBy", "segments", "through", "throughHash",
-                    "time",
+                    "acknowledged", "clockOverride", "cutoff", "months", "reason", "requestedBy", "segments", "through",
+                    "throughHash", "time",
                 ])
             // A prune removes entries before itself: `through` is at most the entry before it.
             let through = UInt64(try object.integer("through", in: 0...Int64(clamping: seq == 0 ? 0 : seq - 1)))
@@ -338,7 +342,9 @@ package enum EntryBody: Sendable, Equatable {
                         "months", in: Int64(Recorder.minimumRetentionMonths)...Int64(LogMeta.maximumRetentionMonths)),
                     reason: try object.string("reason", maximumBytes: 256),
                     requestedBy: try object.string("requestedBy", maximumBytes: 256),
-                    acknowledged: acknowledged, time: try object.time("time")))
+                    acknowledged: acknowledged,
+                    clockOverride: try object.optionalString("clockOverride", maximumBytes: 2048),
+                    time: try object.time("time")))
         case .keyRotation:
             let object = try JSONObjectReader(
                 json, path: path, allowed: ["certificate", "key", "publicKey", "reason", "time"])

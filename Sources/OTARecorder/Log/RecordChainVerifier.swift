@@ -50,6 +50,8 @@ public struct RecordChainVerifier: Sendable {
     private var lastAnchor: UInt64?
     /// Whether the entry being consumed is such an anchor.
     private var consumingAnchor = false
+    /// The time of the first entry (the anchoring checkpoint of a pruned log).
+    private var firstTime: RecordTime?
 
     /// `head` is the `HEAD` file's line (without `LF`), or nil when there is none; `keys` are
     /// the device keys trusted to sign the start of the log.
@@ -157,6 +159,35 @@ public struct RecordChainVerifier: Sendable {
         return true
     }
 
+    /// A prune must keep the retention it states: its cutoff no later than its own time minus its
+    /// months (the log's retention at least), and when the log now starts right after it, the
+    /// anchoring checkpoint (the one entry left to show when the removed part ended) must be
+    /// older than the cutoff.
+    private mutating func checkPrune(_ entry: LogEntry, _ prune: EntryBody.Prune, _ location: EntryLocation) {
+        if prune.months < Int64(meta.retentionMonths) {
+            issue(
+                .retention, entry.seq, location,
+                "prune \(entry.seq) kept \(prune.months) months; the log keeps \(meta.retentionMonths)")
+        }
+        guard let cutoff = RecordTime.parseMilliseconds(prune.cutoff) else { return }
+        let limit = RecordTime(
+            RecordTime.adding(months: -Int(prune.months), to: prune.time.date), source: prune.time.source)
+        if cutoff > limit.milliseconds {
+            issue(
+                .retention, entry.seq, location,
+                "prune \(entry.seq) cut off at \(prune.cutoff), later than its own time \(prune.time.text) minus \(prune.months) months (\(limit.text)): records younger than the retention may be gone"
+            )
+        }
+        if let first = report.firstSeq, first > 0, prune.through + 1 == first, let firstTime,
+            firstTime.milliseconds >= cutoff
+        {
+            issue(
+                .retention, entry.seq, location,
+                "prune \(entry.seq) removed entries up to \(prune.through), but the checkpoint the log now starts from (entry \(first), \(firstTime.text)) is not older than its cutoff \(prune.cutoff)"
+            )
+        }
+    }
+
     /// An `unsigned-tail` entry must state exactly the entries between the last checkpoint and
     /// itself (what the recorder found when it opened the log); the range is listed in the report.
     private mutating func checkUnsigned(
@@ -226,6 +257,7 @@ public struct RecordChainVerifier: Sendable {
         case .prune(let prune):
             prunedThrough = max(prunedThrough ?? 0, prune.through)
             rotation = nil
+            if intact { checkPrune(entry, prune, location) }
         case .genesis(let genesis):
             consumingAnchor = intact
             if intact {
@@ -270,6 +302,7 @@ public struct RecordChainVerifier: Sendable {
         if !started {
             started = true
             report.firstSeq = entry.seq
+            firstTime = body?.time
             if entry.seq == 0 {
                 if entry.kind != .genesis || entry.prev != LogEntry.zeroHash {
                     issue(.unanchored, 0, location, "entry 0 is not a genesis entry")

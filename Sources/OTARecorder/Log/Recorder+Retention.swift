@@ -44,12 +44,23 @@ extension Recorder {
         public var reason: String?
     }
 
-    /// Removes the oldest whole segments whose every entry is older than the retention period
-    /// (at least 6 months; `months` may ask for longer, never shorter) and acknowledged by the
-    /// fleet store. The active segment is never removed. A `prune` entry (a tombstone: what
-    /// range, why, asked by whom, acknowledged by whom), signed by the checkpoint after it,
-    /// records what went before anything is removed.
-    public func prune(now: Date, months: Int? = nil, requestedBy: String = "vehicle") throws(OTAError) -> PruneReport {
+    /// How far a prune's time may be from the recorder's clock without an override.
+    public static let pruneClockSkew: TimeInterval = 86_400
+
+    /// Removes the oldest whole segments whose every entry, and the checkpoint that starts the
+    /// next segment (which then anchors the log), are older than the retention period (at least
+    /// 6 months; `months` may ask for longer, never shorter) and acknowledged by the fleet store.
+    /// The active segment is never removed. A `prune` entry (a tombstone: what range, why, asked
+    /// by whom, acknowledged by whom, its time, cutoff and months), signed by the checkpoint
+    /// after it, records what went before anything is removed.
+    ///
+    /// `now` (default the recorder's clock) must be within a day of the recorder's clock and not
+    /// before the newest signed time in the log, so a clock set ahead cannot prune records minutes
+    /// old (`records.retention`, nothing written); `clockOverride` states why a doubted time is
+    /// right, and the prune entry records it with the doubts.
+    public func prune(
+        now: Date? = nil, months: Int? = nil, requestedBy: String = "vehicle", clockOverride: String? = nil
+    ) throws(OTAError) -> PruneReport {
         let months = max(
             months ?? configuration.retentionMonths, configuration.retentionMonths, Self.minimumRetentionMonths)
         guard months <= LogMeta.maximumRetentionMonths else {
@@ -57,7 +68,33 @@ extension Recorder {
                 .recordsRetentionMinimum,
                 "retention of \(months) months is past the largest a log may state (\(LogMeta.maximumRetentionMonths))")
         }
-        let cutoff = RecordTime.adding(months: -months, to: now)
+        if let clockOverride, clockOverride.isEmpty || clockOverride.utf8.count > 512 {
+            throw OTAError(.usageInvalid, "a clock override states its reason (1 to 512 bytes)")
+        }
+        let clockTime = clock.now()
+        // The prune's time as the entry states it (milliseconds), from which the cutoff follows.
+        let time = RecordTime(now ?? clockTime.date, source: clockTime.source)
+        let date = time.date
+        var doubts: [String] = []
+        if abs(date.timeIntervalSince(clockTime.date)) > Self.pruneClockSkew {
+            doubts.append(
+                "the prune's time \(time.text) is more than a day from the vehicle's clock (\(clockTime.text))")
+        }
+        if let newest = try newestSignedTime(), date < newest.date {
+            doubts.append("the prune's time \(time.text) is before the newest signed time in the log (\(newest.text))")
+        }
+        var override: String? = nil
+        if !doubts.isEmpty {
+            guard let clockOverride else {
+                throw OTAError(
+                    .recordsRetention,
+                    doubts.joined(separator: "; ")
+                        + ": nothing pruned; if the time is right, prune again with a clock override stating why (it is recorded)"
+                )
+            }
+            override = clockOverride + " [" + doubts.joined(separator: "; ") + "]"
+        }
+        let cutoff = RecordTime.adding(months: -months, to: date)
         let acknowledged = try self.acknowledged()
         let segments = try layout.segments()
         var report = PruneReport()
@@ -88,6 +125,15 @@ extension Recorder {
                     "holds entries younger than \(months) months (newest \(newest.map(RecordTime.format) ?? "unknown"), cutoff \(RecordTime.format(cutoff)))"
                 break
             }
+            // The next segment's first checkpoint anchors the log once this one is gone: a
+            // verifier checks that it, too, is older than the cutoff (all it can see).
+            let anchor = try firstTime(in: segments[index + 1])
+            guard let anchor, anchor < cutoff else {
+                report.kept = name
+                report.reason =
+                    "the checkpoint that would anchor the log (\(segments[index + 1])) is younger than \(months) months (\(anchor.map(RecordTime.format) ?? "unknown"), cutoff \(RecordTime.format(cutoff)))"
+                break
+            }
             removable.append(name)
             through = lastSeq
         }
@@ -101,7 +147,8 @@ extension Recorder {
                 .init(
                     through: through, throughHash: throughHash, segments: removable, cutoff: RecordTime.format(cutoff),
                     months: Int64(months),
-                    reason: "retention", requestedBy: requestedBy, acknowledged: acknowledged, time: clock.now())
+                    reason: "retention", requestedBy: requestedBy, acknowledged: acknowledged, clockOverride: override,
+                    time: time)
             ).json)
         try checkpoint()
         for name in removable {
@@ -111,6 +158,31 @@ extension Recorder {
         report.removed = removable
         report.through = through
         return report
+    }
+
+    /// The newest time of the entries the last checkpoint of the active segment covers.
+    private func newestSignedTime() throws(OTAError) -> RecordTime? {
+        var newest: RecordTime? = nil
+        var running: RecordTime? = nil
+        try SegmentReader.forEachLine(layout.path(segment)) { line, _, terminated throws(OTAError) in
+            guard terminated, let entry = LogEntry.parse(line), let body = try? EntryBody(entry: entry, vin: meta.vin)
+            else { return }
+            if running == nil || body.time > running! { running = body.time }
+            if entry.kind == .checkpoint { newest = running }
+        }
+        return newest
+    }
+
+    /// The time of a segment's first entry.
+    private func firstTime(in segment: String) throws(OTAError) -> Date? {
+        var first: Date? = nil
+        try SegmentReader.forEachLine(layout.path(segment)) { line, _, terminated throws(OTAError) in
+            guard first == nil, terminated, let entry = LogEntry.parse(line),
+                let body = try? EntryBody(entry: entry, vin: meta.vin)
+            else { return }
+            first = body.time.date
+        }
+        return first
     }
 
     private func newestTime(in segment: String) throws(OTAError) -> Date? {

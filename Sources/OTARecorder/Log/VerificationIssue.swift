@@ -29,6 +29,10 @@ public struct VerificationIssue: Sendable, Equatable, Encodable, CustomStringCon
         /// A segment's name does not match its first entry, or a file in the log directory
         /// looks like a renamed segment.
         case segmentName = "segment-name"
+        /// A prune entry that breaks the retention rule it states: its cutoff later than its own
+        /// time minus its months (or months below the log's), or the checkpoint the log now
+        /// starts from not older than its cutoff.
+        case retention
 
         /// The stable error code the CLI reports.
         public var code: OTAError.Code {
@@ -45,6 +49,7 @@ public struct VerificationIssue: Sendable, Equatable, Encodable, CustomStringCon
             case .schema: .recordsSchema
             case .meta: .recordsMeta
             case .segmentName: .recordsSegmentName
+            case .retention: .recordsRetention
             }
         }
     }

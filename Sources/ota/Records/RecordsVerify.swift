@@ -7,7 +7,7 @@ struct RecordsVerify: ParsableCommand {
         commandName: "verify",
         abstract: "Verify a vehicle record log: chain, checkpoint signatures, schema, truncation against HEAD.",
         discussion:
-            "Exit 2 and a dotted code (records.changed, records.deleted, records.inserted, records.reordered, records.truncated, records.torn-tail, records.checkpoint-signature, records.schema, records.meta, records.segment-name) when anything is wrong."
+            "Exit 2 and a dotted code (records.changed, records.deleted, records.inserted, records.reordered, records.truncated, records.torn-tail, records.checkpoint-signature, records.schema, records.meta, records.segment-name, records.retention) when anything is wrong."
     )
 
     @Argument(help: "Log directories.") var logs: [String]

@@ -106,6 +106,34 @@ import Testing
         #expect(after.intact, "\(after.issues)")
     }
 
+    /// The torn bytes are kept aside, not signed: their size and digest are, in the torn-tail
+    /// entry. Verify checks the quarantined file against them, so changing or deleting it shows.
+    @Test(arguments: ["changed", "deleted"])
+    func `a quarantined torn tail changed or deleted is reported`(what: String) throws {
+        let dir = try TemporaryDirectory("records")
+        let key = try PrivateKey.generate(.p256)
+        let clock = ManualClock(Samples.start)
+        do { _ = try Samples.makeLog(at: dir.path, count: 3, key: key, clock: clock) }
+        let layout = LogLayout(directory: dir.path)
+        let handle = FileHandle(forWritingAtPath: layout.path(try layout.segments().last!))!
+        handle.seekToEndOfFile()
+        handle.write(Data("0123abcd half a record".utf8))
+        handle.closeFile()
+        let recorder = try Recorder.open(at: dir.path, signer: key, clock: clock)
+        let entry = try #require(try recorder.entry(at: recorder.tornTails[0].seq))
+        let file = dir.path + "/" + (try #require(try entry.json()["file"]?.stringValue))
+        #expect(try LogVerifier(directory: dir.path, publicKey: try key.publicKey).verify().intact)
+        if what == "changed" {
+            try AtomicFileWriter.write(Array("0123abcd half a recorD".utf8), to: file)
+        } else {
+            #expect(unlink(file) == 0)
+        }
+        let report = try LogVerifier(directory: dir.path, publicKey: try key.publicKey).verify()
+        #expect(
+            report.issues.contains { $0.location.hasPrefix("quarantine/") && $0.concerns(entry.seq) },
+            "\(report.issues)")
+    }
+
     @Test func `retention shorter than six months is refused`() throws {
         let dir = try TemporaryDirectory("records")
         #expect(throws: OTAError(.recordsRetentionMinimum, "")) {

@@ -89,6 +89,8 @@ public enum FleetIngest {
 
         // A log may start at the stored head (an upload of what the store lacks).
         var verifier = LogVerifier(directory: directory, keys: keys)
+        // The store keeps entries; quarantined torn bytes stay on the vehicle (an upload has none).
+        verifier.checksQuarantine = false
         verifier.trustedAnchor = stored.map { ($0.headSeq, $0.headHash) }
         var firstPassBytes: UInt64 = 0
         if let progress {

@@ -9,6 +9,9 @@ public struct LogVerifier {
     /// Called with the bytes of segments read so far (about every MiB and after each segment),
     /// for a progress display.
     public var progress: ((UInt64) -> Void)?
+    /// Whether each `torn-tail` entry's quarantined file is checked against the size and digest
+    /// the entry states (off for a copy that carries only segments: a fleet upload).
+    public var checksQuarantine = true
 
     public init(directory: String, publicKey: PublicKey) {
         self.init(directory: directory, keys: [publicKey])
@@ -42,6 +45,7 @@ public struct LogVerifier {
         }
         var bytesBefore: UInt64 = 0
         var reported: UInt64 = 0
+        var tornTails: [(seq: UInt64, body: EntryBody.TornTail)] = []
         for name in try layout.segments() {
             var lineNumber = 0
             var segmentBytes: UInt64 = 0
@@ -61,6 +65,9 @@ public struct LogVerifier {
                 if let verified = try verifier.consume(
                     line, terminated: terminated, at: EntryLocation(segment: name, line: lineNumber))
                 {
+                    if checksQuarantine, case .tornTail(let torn) = verified.body {
+                        tornTails.append((verified.entry.seq, torn))
+                    }
                     try onEntry?(verified)
                 }
             }
@@ -71,7 +78,34 @@ public struct LogVerifier {
             reported = bytesBefore
             progress?(reported)
         }
+        for (seq, torn) in tornTails {
+            try checkQuarantined(torn, seq: seq, hash: meta.hash, into: &verifier)
+        }
         return verifier.finish()
+    }
+
+    /// The quarantined bytes a torn-tail entry names must still be there with the size and digest
+    /// it states (under their `pending-` name while a crash left the rename undone).
+    private func checkQuarantined(
+        _ torn: EntryBody.TornTail, seq: UInt64, hash: HashAlgorithm, into verifier: inout RecordChainVerifier
+    ) throws(OTAError) {
+        let name = String(torn.file.dropFirst("quarantine/".count))
+        let candidates = [layout.directory + "/" + torn.file, layout.quarantineDirectory + "/pending-" + name]
+        guard let path = candidates.first(where: { FileSystem.exists($0) }) else {
+            verifier.note(
+                .deleted, seq: seq, location: torn.file,
+                "\(torn.file): the torn bytes entry \(seq) quarantined (\(torn.bytes) bytes) are gone")
+            return
+        }
+        // The size first: a file grown past any torn tail is not read whole.
+        let size = try InputFile(path: path).size()
+        let digest = size == torn.bytes ? try Hasher.hash(hash, fileAt: path).hex : nil
+        if digest != torn.digest {
+            verifier.note(
+                .changed, seq: seq, location: torn.file,
+                "\(torn.file): not the bytes entry \(seq) quarantined (\(size) bytes\(digest.map { ", digest \($0.prefix(16))…" } ?? ""); the entry states \(torn.bytes) bytes, digest \(torn.digest.prefix(16))…)"
+            )
+        }
     }
 }
 
@@ -79,5 +113,10 @@ extension RecordChainVerifier {
     /// Adds an issue found outside the chain (file names, directory contents).
     public mutating func note(_ kind: VerificationIssue.Kind, location: String, _ message: String) {
         appendIssue(VerificationIssue(kind, seq: nil, location: location, message))
+    }
+
+    /// Adds an issue about entry `seq` found outside the chain (a file the entry names).
+    mutating func note(_ kind: VerificationIssue.Kind, seq: UInt64, location: String, _ message: String) {
+        appendIssue(VerificationIssue(kind, seq: seq, location: location, message))
     }
 }

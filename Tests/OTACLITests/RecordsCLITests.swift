@@ -381,6 +381,27 @@ import Testing
         #expect(required.status == 2 && required.stdout.contains("\"records.evidence\""), "\(required.stdout)")
     }
 
+    /// The record's time comes from the caller (with its source); the genesis and checkpoints
+    /// `append` writes take their time from the system clock, so they name the system clock's
+    /// source, not the record's.
+    @Test func `append's own entries name the system clock, not the record's time source`() throws {
+        let dir = try TemporaryDirectory("records-source")
+        let intl = Self.samples + "/intl"
+        let log = dir.path + "/log"
+        let run = try ota([
+            "records", "append", log, "--key", intl + "/vehicle/device.key", "--vin", "LSVAU2180N2000001",
+            "--record", Self.record("verify"),
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        let lines = String(decoding: try FileSystem.read(log + "/segment-00000000000000000000.log"), as: UTF8.self)
+            .split(separator: "\n")
+        for line in lines {
+            let fields = line.split(separator: " ", maxSplits: 4)
+            let source = fields[4].contains(#""source":"gnss""#)
+            #expect(fields[3] == "record" ? source : !source, "\(line)")
+        }
+    }
+
     @Test func `the shipped ota has no test rig commands`() throws {
         let help = try ota(["records", "--help"])
         #expect(help.status == 0)

@@ -37,7 +37,9 @@ struct RecordsAppend: ParsableCommand {
         }
         let parsed = try UpgradeRecord(jsonText: text, vin: owner, source: "--record")
         try parsed.checkIdentifiers(source: "--record")
-        let clock = SystemClock(source: parsed.time.source)
+        // The log's own entries (genesis, checkpoints) take the system clock's time and name it,
+        // whatever clock the record's own time came from.
+        let clock = SystemClock()
         let recorder: Recorder
         if existing != nil {
             recorder = try Recorder.open(at: log, signer: signer, clock: clock)

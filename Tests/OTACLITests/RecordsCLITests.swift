@@ -402,6 +402,34 @@ import Testing
         }
     }
 
+    /// The audit's repro for prune: a time years ahead was taken as now. It is refused with the
+    /// reason and nothing is written; --override-clock takes it, and the usual rules then apply
+    /// (here: one segment, the active one, which never goes).
+    @Test func `prune refuses a time far from the system clock unless the override states why`() throws {
+        let dir = try TemporaryDirectory("records-prune-clock")
+        let intl = Self.samples + "/intl"
+        let log = dir.path + "/log"
+        let key = intl + "/vehicle/device.key"
+        #expect(
+            try ota([
+                "records", "append", log, "--key", key, "--vin", "LSVAU2180N2000001", "--record", Self.record("verify"),
+            ]).status == 0)
+        let segment = log + "/segment-00000000000000000000.log"
+        let before = try FileSystem.read(segment)
+        let ahead = try ota(["records", "prune", log, "--key", key, "--now", "2037-01-01T00:00:00Z", "--json"])
+        #expect(
+            ahead.status == 2 && ahead.stdout.contains("\"records.retention\"")
+                && ahead.stdout.contains("more than a day from the vehicle's clock"), "\(ahead.stdout)")
+        #expect(try FileSystem.read(segment) == before, "a refused prune writes nothing")
+        let overridden = try ota([
+            "records", "prune", log, "--key", key, "--now", "2037-01-01T00:00:00Z", "--override-clock",
+            "RTC reset; time from the workshop's NTP", "--json",
+        ])
+        #expect(
+            overridden.status == 2 && overridden.stdout.contains("the active segment is never pruned"),
+            "\(overridden.stdout)")
+    }
+
     @Test func `the shipped ota has no test rig commands`() throws {
         let help = try ota(["records", "--help"])
         #expect(help.status == 0)

@@ -22,6 +22,18 @@ struct BundleCommandTests {
         return directory
     }
 
+    /// The sample automated-driving bundle, built from `directory`'s images into it.
+    func adasBundle(in directory: String) throws -> String {
+        let bundle = directory + "/adas.ota"
+        let build = try CLIRunner.run(
+            [
+                "bundle", "build", Self.repository + "/manifests/adas-automated-driving.yaml", "--images",
+                directory + "/images",
+            ] + signer + ["-o", bundle])
+        #expect(build.status == 0, "\(build.stderr)")
+        return bundle
+    }
+
     var signer: [String] {
         [
             "--key", "\(keys)/release/signer-1.key", "--cert", "\(keys)/release/signer-1.crt", "--chain",
@@ -259,14 +271,7 @@ struct BundleCommandTests {
     @Test func `approve and check an approval; a release signer's approval is refused`() throws {
         let directory = try makeImages()
         defer { CLIRunner.removeTemporaryDirectory(directory) }
-        let bundle = directory + "/adas.ota"
-        #expect(
-            try CLIRunner.run(
-                [
-                    "bundle", "build", Self.repository + "/manifests/adas-automated-driving.yaml", "--images",
-                    directory + "/images",
-                ] + signer + ["-o", bundle]
-            ).status == 0)
+        let bundle = try adasBundle(in: directory)
         let approve = try CLIRunner.run([
             "approve", bundle, "--key", "\(keys)/approval/approval-signer.key", "--cert",
             "\(keys)/approval/approval-signer.crt",
@@ -323,14 +328,7 @@ struct BundleCommandTests {
     @Test func `a refused approval, CRL or trust update names its file`() throws {
         let directory = try makeImages()
         defer { CLIRunner.removeTemporaryDirectory(directory) }
-        let bundle = directory + "/adas.ota"
-        #expect(
-            try CLIRunner.run(
-                [
-                    "bundle", "build", Self.repository + "/manifests/adas-automated-driving.yaml", "--images",
-                    directory + "/images",
-                ] + signer + ["-o", bundle]
-            ).status == 0)
+        let bundle = try adasBundle(in: directory)
         let garbage = directory + "/garbage.input"
         try Data("not what it claims to be\n".utf8).write(to: URL(fileURLWithPath: garbage))
         #expect(

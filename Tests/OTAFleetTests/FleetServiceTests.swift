@@ -278,6 +278,25 @@ extension FleetIntegration {
             let smuggled = try harness.request(
                 "/v1/records", client: client, headers: ["X-Client-Certificate: \(staffPEM)", "X-Fleet-Proxy: x"])
             #expect(smuggled.status == 403 && errorCode(smuggled) == "fleet.role", "\(smuggled.text)")
+            // Two certificate (or verdict, or secret) headers: which one counts would depend on the
+            // reader, so the request is refused (before: the first won). Straight to the backend,
+            // with the secret, as only a caller behind the front could send it.
+            let vehiclePEM = try String(contentsOfFile: client.certificate, encoding: .utf8).addingPercentEncoding(
+                withAllowedCharacters: .alphanumerics)!
+            for doubled in [
+                ["X-Client-Certificate: \(staffPEM)", "X-Client-Certificate: \(vehiclePEM)"],
+                ["X-Client-Certificate: \(staffPEM)", "X-Client-Verify: SUCCESS", "X-Client-Verify: FAILED:x"],
+                ["X-Client-Certificate: \(staffPEM)", "X-Fleet-Proxy: \(harness.secret)"],
+            ] {
+                let twice = try harness.request(
+                    "/v1/records", client: nil, headers: ["X-Fleet-Proxy: \(harness.secret)"] + doubled, direct: true)
+                #expect(
+                    twice.status == 401 && errorCode(twice) == "fleet.client-certificate", "\(doubled): \(twice.text)")
+            }
+            let once = try harness.request(
+                "/v1/records", client: nil,
+                headers: ["X-Fleet-Proxy: \(harness.secret)", "X-Client-Certificate: \(staffPEM)"], direct: true)
+            #expect(once.status == 200, "\(once.text)")
         }
 
         @Test func `compliance staff query, read the pages and export; a vehicle certificate is refused there`() throws

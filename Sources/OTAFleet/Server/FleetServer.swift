@@ -291,6 +291,7 @@ public final class FleetServer: Sendable {
     }
 
     func authenticate(_ request: Request) throws(OTAError) -> ClientIdentity {
+        try Self.refuseRepeatedIdentityHeaders(request)
         guard let secret = request.headers[Self.proxyHeader], Self.constantTimeEqual(secret, configuration.proxySecret)
         else {
             throw OTAError(
@@ -299,6 +300,14 @@ public final class FleetServer: Sendable {
         }
         return try ClientIdentity.verify(
             escapedPEM: request.headers[Self.certificateHeader], trust: configuration.trust, time: SystemTime())
+    }
+
+    /// A request carrying the proxy secret, the client certificate or the TLS verdict more than
+    /// once is refused: which copy counts would depend on the reader (nginx sets each once).
+    static func refuseRepeatedIdentityHeaders(_ request: Request) throws(OTAError) {
+        for name in [proxyHeader, certificateHeader, verifyHeader] where request.headers[values: name].count > 1 {
+            throw OTAError(.fleetClientCertificate, "the request carries the \(name) header more than once")
+        }
     }
 
     /// nginx's notice of a client it refused at the TLS level (scripts/fleet-server.sh sends it

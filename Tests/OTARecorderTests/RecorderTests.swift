@@ -106,6 +106,43 @@ import Testing
         #expect(after.intact, "\(after.issues)")
     }
 
+    /// Torn tails are quarantined up to 64 MiB (FORMAT.md): one of 17 MiB, past the reader's
+    /// 16 MiB line limit, stopped the log for good (every later append refused; an audit
+    /// helper's finding). Past 64 MiB, the refusal names where the unended line starts.
+    @Test func `a torn tail of 17 MiB is quarantined; one past 64 MiB is refused at its offset`() throws {
+        let dir = try TemporaryDirectory("records")
+        let key = try PrivateKey.generate(.p256)
+        let clock = ManualClock(Samples.start)
+        do { _ = try Samples.makeLog(at: dir.path, count: 3, key: key, clock: clock) }
+        let layout = LogLayout(directory: dir.path)
+        let segment = layout.path(try layout.segments().last!)
+        let handle = FileHandle(forWritingAtPath: segment)!
+        handle.seekToEndOfFile()
+        handle.write(Data(repeating: 0x61, count: 17 << 20))
+        handle.closeFile()
+        let recorder = try Recorder.open(at: dir.path, signer: key, clock: clock)
+        #expect(recorder.tornTails.count == 1)
+        _ = try recorder.append(Samples.record(vin: "LSVAU2180N2000001", index: 4, time: clock.now().date))
+        let after = try LogVerifier(directory: dir.path, publicKey: try key.publicKey).verify()
+        #expect(after.intact, "\(after.issues)")
+        withExtendedLifetime(recorder) {}
+
+        let huge = try TemporaryDirectory("records")
+        do { _ = try Samples.makeLog(at: huge.path, count: 3, key: key, clock: clock) }
+        let hugeSegment = LogLayout(directory: huge.path).path(try LogLayout(directory: huge.path).segments().last!)
+        let hugeLength = try InputFile(path: hugeSegment).size()
+        let writer = FileHandle(forWritingAtPath: hugeSegment)!
+        writer.seekToEndOfFile()
+        writer.write(Data(repeating: 0x61, count: (64 << 20) + 1))
+        writer.closeFile()
+        do {
+            _ = try Recorder.open(at: huge.path, signer: key, clock: clock)
+            Issue.record("a 64 MiB tail was taken")
+        } catch {
+            #expect(error.code == .recordsMalformed && error.message.contains("byte \(hugeLength)"), "\(error)")
+        }
+    }
+
     /// The torn bytes are kept aside, not signed: their size and digest are, in the torn-tail
     /// entry. Verify checks the quarantined file against them, so changing or deleting it shows.
     @Test(arguments: ["changed", "deleted"])

@@ -1,7 +1,13 @@
 package import OTACore
 
-/// Reads a segment file line by line in fixed-size chunks (memory does not grow with the file).
+/// Reads a segment file line by line in fixed-size chunks (memory grows only with the longest
+/// line: 16 MiB ended, 64 MiB for a torn tail).
 package enum SegmentReader {
+    /// Longest line ended by `LF`.
+    static let maximumLine = 16 << 20
+    /// Longest unended last line, a torn tail (what `quarantine/` keeps, FORMAT.md).
+    static let maximumTornTail = 64 << 20
+
     /// Calls `body` for each line (without its `LF`), its byte offset, and whether it ended with
     /// `LF` (only the last line of a file can lack it: a torn tail).
     package static func forEachLine(
@@ -24,6 +30,10 @@ package enum SegmentReader {
                         try body(chunk[start..<index], offset + Int64(start), true)
                     } else {
                         pending.append(contentsOf: chunk[start..<index])
+                        guard pending.count <= maximumLine else {
+                            throw OTAError(
+                                .recordsMalformed, "\(path): byte \(pendingOffset): a line longer than 16 MiB")
+                        }
                         try body(pending[...], pendingOffset, true)
                         pending.removeAll(keepingCapacity: true)
                     }
@@ -34,8 +44,11 @@ package enum SegmentReader {
             if start < count {
                 if pending.isEmpty { pendingOffset = offset + Int64(start) }
                 pending.append(contentsOf: chunk[start..<count])
-                if pending.count > 16 << 20 {
-                    throw OTAError(.recordsMalformed, "\(path): a line longer than 16 MiB")
+                if pending.count > maximumTornTail {
+                    throw OTAError(
+                        .recordsMalformed,
+                        "\(path): byte \(pendingOffset): more than 64 MiB without a line end (a torn tail is quarantined up to 64 MiB)"
+                    )
                 }
             }
             offset += Int64(count)

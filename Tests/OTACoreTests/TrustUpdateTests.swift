@@ -144,6 +144,19 @@ struct TrustUpdateTests {
         #expect(code { _ = try TrustUpdater.apply(following, to: next, at: Date()) } == nil)
     }
 
+    /// One suite per PKI: a gm role's roots are SM2, an intl role's P-256 or Ed25519; an update
+    /// that adds a root of the other suite is refused, though both its signers agreed.
+    @Test(arguments: Suite.allCases)
+    func `a new anchor of the other suite is refused`(suite: Suite) throws {
+        let root = try Self.root(suite, "Root")
+        let other = try Self.root(suite == .gm ? .intl : .gm, "Other Suite Root")
+        let store = try Self.store([root.certificate])
+        let mixed = try Self.update(version: 1, add: [other.certificate], signers: [root, other])
+        #expect(code { _ = try TrustUpdater.apply(mixed, to: store, at: Date()) } == "trust.update-invalid")
+        let same = try Self.update(version: 1, add: [try Self.root(suite, "Second").certificate], signers: [root])
+        #expect(code { _ = try TrustUpdater.apply(same, to: store, at: Date()) } == "trust.update-threshold")
+    }
+
     /// A threshold counts keys: two anchor certificates of one key are one signer.
     @Test func `a threshold above the role's distinct anchor keys is refused`() throws {
         let root = try Self.root(.intl, "Root")

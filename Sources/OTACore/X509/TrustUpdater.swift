@@ -128,14 +128,14 @@ package enum TrustUpdater {
                         "trust update: new \(name) anchor \(certificate.subject) is not a self-signed CA certificate")
                 }
                 // One suite per PKI: SM2 roots (gm) or P-256 / Ed25519 roots (intl), as the role's are.
-                let isSM2 = try certificate.publicKey.type == .sm2
-                if let held = try current.first?.certificate.publicKey.type, (held == .sm2) != isSM2 {
+                let key = try certificate.publicKey
+                if let held = try current.first?.certificate.publicKey.type, (held == .sm2) != (key.type == .sm2) {
                     throw OTAError(
                         .trustUpdateInvalid,
-                        "trust update: new \(name) anchor \(certificate.subject) has a \(try certificate.publicKey.type.rawValue) key; the role's roots are \(held.rawValue) (one suite per PKI)"
+                        "trust update: new \(name) anchor \(certificate.subject) has a \(key.type.rawValue) key; the role's roots are \(held.rawValue) (one suite per PKI)"
                     )
                 }
-                guard signers.contains(try certificate.publicKey.der()) else {
+                guard signers.contains(try key.der()) else {
                     throw OTAError(
                         .trustUpdateThreshold,
                         "trust update: the new \(name) anchor \(certificate.subject) did not sign the update (its key holder must agree)"

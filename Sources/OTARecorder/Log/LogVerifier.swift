@@ -110,13 +110,11 @@ public struct LogVerifier {
 }
 
 extension RecordChainVerifier {
-    /// Adds an issue found outside the chain (file names, directory contents).
-    public mutating func note(_ kind: VerificationIssue.Kind, location: String, _ message: String) {
-        appendIssue(VerificationIssue(kind, seq: nil, location: location, message))
-    }
-
-    /// Adds an issue about entry `seq` found outside the chain (a file the entry names).
-    mutating func note(_ kind: VerificationIssue.Kind, seq: UInt64, location: String, _ message: String) {
+    /// Adds an issue found outside the chain (file names, directory contents, a file entry `seq`
+    /// names).
+    public mutating func note(
+        _ kind: VerificationIssue.Kind, seq: UInt64? = nil, location: String, _ message: String
+    ) {
         appendIssue(VerificationIssue(kind, seq: seq, location: location, message))
     }
 }

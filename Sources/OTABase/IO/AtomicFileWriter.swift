@@ -20,8 +20,8 @@ package final class AtomicFileWriter {
     private var descriptor: Int32
     private var committed = false
     private let refusingInputs: Bool
-    /// The temporary file's slot in `InterruptCleanup` (removed if a signal stops the process).
-    private var cleanupSlot: Int?
+    /// The temporary file, removed if a signal stops the process.
+    private let cleanup: InterruptCleanup.Registration
     public private(set) var bytesWritten: Int64 = 0
     /// When set: every this many bytes appended, the kernel is asked to start writing them to
     /// the device (`sync_file_range`, not waiting), so the device writes overlap the caller's
@@ -68,17 +68,16 @@ package final class AtomicFileWriter {
         let temporaryPath = (directory.isEmpty ? "" : directory + "/") + ".\(name).tmp-\(suffix)"
         self.temporaryPath = temporaryPath
         // Registered before it exists: a signal between the open and a later registration left
-        // the file behind (seen under load in CI).
-        let slot = InterruptCleanup.register(temporaryPath)
+        // the file behind (seen under load in CI). Released by its end if the open fails.
+        let registration = InterruptCleanup.Registration(temporaryPath)
         let (fd, error) = SystemCall.retryingRaw {
             open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode_t(mode))
         }
         if fd < 0 {
-            if let slot { InterruptCleanup.unregister(slot) }
             throw OTAError(.ioCreate, "\(path): cannot create output file", cause: SystemCall.errnoText(error))
         }
         descriptor = fd
-        cleanupSlot = slot
+        cleanup = registration
         flusher = flushEvery.map { EarlyFlusher(descriptor: fd, every: $0, dataSync: dataSync) }
     }
 
@@ -88,7 +87,7 @@ package final class AtomicFileWriter {
             if descriptor >= 0 { SystemCall.close(descriptor) }
             unlink(temporaryPath)
         }
-        if let cleanupSlot { InterruptCleanup.unregister(cleanupSlot) }
+        cleanup.release()
     }
 
     /// Appends bytes.
@@ -131,8 +130,7 @@ package final class AtomicFileWriter {
         if refusingInputs { try ReadFiles.refuseOutput(path) }
         try SystemCall.retrying("rename", path: path) { rename(temporaryPath, path) }
         committed = true
-        if let cleanupSlot { InterruptCleanup.unregister(cleanupSlot) }
-        cleanupSlot = nil
+        cleanup.release()
         try FileSystem.syncDirectory(pathParent(path).isEmpty ? "." : pathParent(path))
     }
 

@@ -9,7 +9,8 @@ internal import Synchronization
 /// signal end the process as it would have. Without it a stopped `ota bundle build` left its
 /// partial bundle behind under the temporary name (`.NAME.tmp-…`, gigabytes for a large image).
 ///
-/// `AtomicFileWriter` registers each temporary file until it is renamed into place or removed.
+/// `AtomicFileWriter` and `ScratchFile` register each temporary file (`Registration`) until it is
+/// renamed into place or removed.
 /// The handler only reads the slots and calls `unlink`, `write` and `raise`, which are safe in a
 /// signal handler; the slots are atomics so it never sees half a registration.
 package enum InterruptCleanup {
@@ -27,9 +28,27 @@ package enum InterruptCleanup {
     /// The signals that stop a command-line tool by default and leave it no chance to clean up.
     static let signals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGBUS]
 
+    /// A temporary path removed if a signal stops the process, from its registration (before
+    /// the file exists: a signal right after the open would leave it otherwise) until `release`
+    /// (renamed into place, or removed by its owner) or its own end.
+    package final class Registration {
+        private var slot: Int?
+
+        /// Registers `path`; when every slot is taken it is not registered (see `capacity`).
+        package init(_ path: String) { slot = InterruptCleanup.register(path) }
+
+        /// Forgets the path; the later calls do nothing.
+        package func release() {
+            if let slot { InterruptCleanup.unregister(slot) }
+            slot = nil
+        }
+
+        deinit { release() }
+    }
+
     /// Remembers `path` for removal on a signal; the slot to give back to `unregister`, or nil
     /// when every slot is taken.
-    package static func register(_ path: String) -> Int? {
+    fileprivate static func register(_ path: String) -> Int? {
         guard let copy = strdup(path) else { return nil }
         let value = UInt(bitPattern: copy)
         for index in 0..<capacity
@@ -41,7 +60,7 @@ package enum InterruptCleanup {
     }
 
     /// Forgets a registered path (renamed into place, or removed).
-    package static func unregister(_ slot: Int) {
+    fileprivate static func unregister(_ slot: Int) {
         let old = slots[slot].exchange(0, ordering: .acquiringAndReleasing)
         free(UnsafeMutablePointer<CChar>(bitPattern: old))
     }

@@ -10,8 +10,8 @@ package final class ScratchFile {
     public let path: String
     private var descriptor: Int32
     public private(set) var size: Int64 = 0
-    /// Its slot in `InterruptCleanup` (removed if a signal stops the process).
-    private let cleanupSlot: Int?
+    /// Removed if a signal stops the process.
+    private let cleanup: InterruptCleanup.Registration
 
     /// Creates `DIRECTORY/.NAME.scratch-RANDOM`, exclusively, mode 0600.
     public init(besides outputPath: String, name: String) throws(OTAError) {
@@ -21,25 +21,24 @@ package final class ScratchFile {
             (directory.isEmpty ? "" : directory + "/") + ".\(pathLastComponent(outputPath)).\(name).scratch-\(suffix)"
         self.path = path
         // Registered before it exists (a signal right after the open would leave it otherwise).
-        let slot = InterruptCleanup.register(path)
+        let registration = InterruptCleanup.Registration(path)
         let (fd, error) = SystemCall.retryingRaw {
             open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
         }
         descriptor = fd
         if descriptor < 0 {
-            if let slot { InterruptCleanup.unregister(slot) }
             // Named as the output: the scratch file's name means nothing to whoever gave it.
             throw OTAError(
                 .ioCreate, "\(outputPath): cannot create the output's staging file beside it (\(path))",
                 cause: SystemCall.errnoText(error))
         }
-        cleanupSlot = slot
+        cleanup = registration
     }
 
     deinit {
         if descriptor >= 0 { SystemCall.close(descriptor) }
         unlink(path)
-        if let cleanupSlot { InterruptCleanup.unregister(cleanupSlot) }
+        cleanup.release()
     }
 
     public func write(_ bytes: some Collection<UInt8>) throws(OTAError) {

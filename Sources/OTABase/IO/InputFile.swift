@@ -178,7 +178,13 @@ package enum FileSystem {
     /// `path` with every symbolic link resolved (`realpath`), or `path` itself when it cannot be
     /// (it does not exist: the open that follows reports it).
     package static func resolvingLinks(_ path: String) -> String {
-        guard let resolved = realpath(path, nil) else { return path }
+        realPath(path) ?? path
+    }
+
+    /// `path` with every symbolic link and `..` resolved (`realpath`), or nil when it does not
+    /// exist or cannot be resolved.
+    package static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
         defer { free(resolved) }
         return String(cString: resolved)
     }

@@ -1,20 +1,16 @@
 import OTACore
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// The `--images` directory: every image a manifest names must resolve inside it, so a symbolic
 /// link cannot turn a file elsewhere (a private key, a configuration) into a signed image.
 enum ImagesDirectory {
     /// The real path of `file` under `directory`, or `image.outside-directory` when it resolves
     /// (through `..` or a symbolic link) outside the directory.
     static func resolve(_ file: String, in directory: String) throws(OTAError) -> String {
-        guard let root = realPath(directory) else {
+        guard let root = FileSystem.realPath(directory) else {
             throw OTAError(.ioNotFound, "\(directory): the images directory does not exist")
         }
         let candidate = "\(directory)/\(file)"
-        guard let resolved = realPath(candidate) else {
+        guard let resolved = FileSystem.realPath(candidate) else {
             throw OTAError(.ioNotFound, "\(candidate): no such image")
         }
         guard resolved.hasPrefix(root == "/" ? "/" : root + "/") else {
@@ -22,11 +18,5 @@ enum ImagesDirectory {
                 .imageOutsideDirectory, "\(candidate) resolves to \(resolved), outside the images directory \(root)")
         }
         return resolved
-    }
-
-    private static func realPath(_ path: String) -> String? {
-        guard let resolved = realpath(path, nil) else { return nil }
-        defer { free(resolved) }
-        return String(cString: resolved)
     }
 }

@@ -41,15 +41,11 @@ package enum CanonicalJSON {
     /// exactly when their bytes are equal, so Swift's `==` (canonical equivalence) and a byte
     /// comparison (`jq`, SQL, the fleet store) agree on every name, model, VIN and identifier.
     static func firstUnnormalizedText(_ value: StrictJSON.Value, path: String = "") -> String? {
-        func isNFC(_ text: String) -> Bool {
-            text.utf8.allSatisfy { $0 < 0x80 }
-                || text.precomposedStringWithCanonicalMapping.utf8.elementsEqual(text.utf8)
-        }
         switch value {
         case .object(let members):
             for member in members {
                 let memberPath = path.isEmpty ? member.key : "\(path).\(member.key)"
-                if !isNFC(member.key) { return "the name of \(memberPath)" }
+                if !member.key.isNFC { return "the name of \(memberPath)" }
                 if let place = firstUnnormalizedText(member.value, path: memberPath) { return place }
             }
         case .array(let items):
@@ -57,7 +53,7 @@ package enum CanonicalJSON {
                 if let place = firstUnnormalizedText(item, path: "\(path)[\(index)]") { return place }
             }
         case .string(let text):
-            if !isNFC(text) { return path.isEmpty ? "(document)" : path }
+            if !text.isNFC { return path.isEmpty ? "(document)" : path }
         case .number, .bool, .null:
             break
         }

@@ -45,10 +45,7 @@ enum RecordQuery {
         else {
             throw OTAError(.usageInvalid, "\(what) \(raw.prefix(40)): not percent-encoded text of at most 256 bytes")
         }
-        guard
-            value.unicodeScalars.allSatisfy({ $0.isASCII })
-                || value.precomposedStringWithCanonicalMapping.unicodeScalars.elementsEqual(value.unicodeScalars)
-        else {
+        guard value.isNFC else {
             throw OTAError(.usageInvalid, "\(what) \(raw.prefix(40)): not in Unicode normal form C")
         }
         return value

@@ -47,9 +47,7 @@ extension UpgradeRecord {
             default: continue
             }
         }
-        if !text.utf8.allSatisfy({ $0 < 0x80 }),
-            !text.precomposedStringWithCanonicalMapping.unicodeScalars.elementsEqual(text.unicodeScalars)
-        {
+        if !text.isNFC {
             return "is not in Unicode normalization form C (NFC)"
         }
         return nil

@@ -95,10 +95,8 @@ public struct ChainVerifier: Sendable {
         let candidates = anchors + intermediates
         let path = try buildPath(leaf, intermediates: intermediates, anchors: anchors, at: instant)
         var pathCRLs: [CertificateRevocationList] = []
-        for (index, certificate) in path.enumerated() {
+        for index in path.indices {
             let issuer = path[min(index + 1, path.count - 1)]
-            guard candidates.contains(where: { $0.pointer == issuer.pointer }) || issuer.pointer == certificate.pointer
-            else { continue }
             for crl in crls where crl.isSigned(by: issuer) && !pathCRLs.contains(where: { $0 === crl }) {
                 pathCRLs.append(crl)
             }

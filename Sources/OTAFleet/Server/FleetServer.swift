@@ -107,9 +107,7 @@ public final class FleetServer: Sendable {
             router: router(),
             server: .http1(
                 configuration: .init(
-                    idleTimeout: .nanoseconds(
-                        configuration.idleTimeout.components.seconds * 1_000_000_000
-                            + configuration.idleTimeout.components.attoseconds / 1_000_000_000))),
+                    idleTimeout: TimeAmount(configuration.idleTimeout))),
             configuration: .init(address: address, serverName: "ota-fleet"),
             onServerRunning: { channel in
                 if let port = channel.localAddress?.port {

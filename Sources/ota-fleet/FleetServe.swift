@@ -41,11 +41,21 @@ struct FleetServe: ParsableCommand {
         name: .customLong("idle-timeout"),
         help: "Seconds a connection may send nothing, before or within a request, before it is closed.")
     var idleTimeout: Int = 60
+    @Option(
+        name: .customLong("max-buffered-upload-bytes"),
+        help: "Bytes of uploads held at once, by their announced sizes (more are answered 503, fleet.busy).")
+    var maxBufferedUploadBytes: Int = 512 << 20
+    @Option(
+        name: .customLong("max-uploads-per-client"),
+        help: "Uploads one client certificate may have in flight at once (more are answered 503, fleet.busy).")
+    var maxUploadsPerClient: Int = 2
     @Option(help: "PostgreSQL connections at most.") var connections: Int = 8
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
         guard (1...86400).contains(idleTimeout) else { throw ValidationError("--idle-timeout: 1 to 86400 seconds") }
+        guard maxBufferedUploadBytes >= 1 else { throw ValidationError("--max-buffered-upload-bytes: 1 or more") }
+        guard maxUploadsPerClient >= 1 else { throw ValidationError("--max-uploads-per-client: 1 or more") }
     }
 
     func run() throws {
@@ -73,7 +83,8 @@ struct FleetServe: ParsableCommand {
             configuration: .init(
                 store: StoreHandle(store), trust: try TrustStore(directory: trust), signer: signer,
                 stateDirectory: state, proxySecret: secret,
-                maximumUploadBytes: maxUploadBytes, threads: threads, idleTimeout: .seconds(idleTimeout)))
+                maximumUploadBytes: maxUploadBytes, threads: threads, idleTimeout: .seconds(idleTimeout),
+                maximumBufferedUploadBytes: maxBufferedUploadBytes, maximumUploadsPerClient: maxUploadsPerClient))
         let address: BindAddress
         if listen.hasPrefix("unix:") {
             address = .unixDomainSocket(path: String(listen.dropFirst(5)))

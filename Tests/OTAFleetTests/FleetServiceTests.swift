@@ -234,6 +234,71 @@ extension FleetIntegration {
             #expect(reply.stdout == "413", "\(reply.stdout) \(reply.stderr)")
         }
 
+        /// The uploads held at once are bounded: by their announced sizes together, and per client
+        /// certificate (before: any number of bodies were collected into memory, each up to the
+        /// upload limit, and waited there for a thread and their vehicle's lock). A refused one is
+        /// answered at once, 503 `fleet.busy` with `Retry-After`, before its body is read; the
+        /// reservation is given back when an upload ends. Straight to the backend, as the proxy
+        /// would forward them.
+        @Test func `uploads in flight are bounded in bytes and per client`() throws {
+            let harness = try FleetHarness(maximumBufferedUploadBytes: 3 << 20, maximumUploadsPerClient: 2)
+            defer { harness.stop() }
+            func header(_ vin: String) throws -> String {
+                let client = try harness.client(.vehicle, name: vin)
+                let pem = try String(contentsOfFile: client.certificate, encoding: .utf8).addingPercentEncoding(
+                    withAllowedCharacters: .alphanumerics)!
+                return "X-Fleet-Proxy: \(harness.secret)\r\nX-Client-Verify: SUCCESS\r\nX-Client-Certificate: \(pem)"
+            }
+            // Each step: the client (VIN and headers), the announced length, the bytes sent, and
+            // whether to keep the connection open, stalled in its body.
+            let script = """
+                import socket, sys, time
+                port = int(sys.argv[1]); a = (sys.argv[2], sys.argv[3]); b = (sys.argv[4], sys.argv[5])
+                kept = []
+                def post(client, length, send, keep):
+                    vin, headers = client
+                    s = socket.create_connection(("127.0.0.1", port)); s.settimeout(20)
+                    s.sendall(("POST /v1/vehicles/%s/log HTTP/1.1\\r\\nHost: x\\r\\n%s\\r\\nContent-Length: %d\\r\\n\\r\\n"
+                               % (vin, headers, length)).encode() + b"x" * send)
+                    if keep:
+                        time.sleep(0.5); kept.append(s); return "kept"
+                    reply = b""
+                    while b"\\r\\n\\r\\n" not in reply:
+                        chunk = s.recv(4096)
+                        if not chunk: break
+                        reply += chunk
+                    s.close()
+                    head = reply.split(b"\\r\\n\\r\\n")[0].decode(errors="replace").lower()
+                    return head.split(" ")[1] + (" retry" if "retry-after: 10" in head else "")
+                print("A-2MiB-stalled", post(a, 2 << 20, 10, True))
+                print("B-2MiB", post(b, 2 << 20, 2 << 20, False))
+                print("A-small", post(a, 100, 100, False))
+                print("A-small-stalled", post(a, 100, 10, True))
+                print("A-third", post(a, 100, 100, False))
+                kept.pop(0).close(); time.sleep(0.5)
+                print("B-2MiB-after", post(b, 2 << 20, 2 << 20, False))
+                """
+            let reply = try ProcessRunner.run(
+                "/usr/bin/python3",
+                [
+                    "-c", script, "\(harness.backendPort)", "VINAAAAAAAAAAAAA1", try header("VINAAAAAAAAAAAAA1"),
+                    "VINBBBBBBBBBBBBB2", try header("VINBBBBBBBBBBBBB2"),
+                ])
+            let answers = Dictionary(
+                uniqueKeysWithValues: reply.stdout.split(separator: "\n").compactMap { line -> (String, String)? in
+                    let parts = line.split(separator: " ", maxSplits: 1)
+                    return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
+                })
+            // Over the bytes bound: 2 MiB held, 2 more announced, 3 allowed.
+            #expect(answers["B-2MiB"] == "503 retry", "\(reply.stdout) \(reply.stderr)")
+            // Within both bounds: read and judged (the body is not an upload).
+            #expect(answers["A-small"] == "400", "\(reply.stdout)")
+            // The same client's third at once.
+            #expect(answers["A-third"] == "503 retry", "\(reply.stdout)")
+            // The stalled 2 MiB upload's reservation is given back when its connection closes.
+            #expect(answers["B-2MiB-after"] == "400", "\(reply.stdout) \(reply.stderr)")
+        }
+
         /// A client that opens a connection and stalls, in its request head or in its body, is
         /// closed after the idle timeout instead of holding the connection for ever (an audit
         /// helper's finding). Straight to the backend.

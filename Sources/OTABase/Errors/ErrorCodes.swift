@@ -236,6 +236,8 @@ extension OTAError.Code {
     public static let fleetAckMismatch = Self(
         "fleet.ack-mismatch", .rejected,
         "a fleet acknowledgement names another VIN, log or entry than the vehicle's own")
+    public static let fleetBusy = Self(
+        "fleet.busy", .io, "the fleet service holds as many uploads as it may at once; the client tries again later")
     public static let fleetClientCertificate = Self(
         "fleet.client-certificate", .rejected,
         "the client certificate is missing, malformed, or does not chain to the anchors of its role")
@@ -812,6 +814,7 @@ extension OTAError.Code {
         .filingMissing,
         .fleetAckInvalid,
         .fleetAckMismatch,
+        .fleetBusy,
         .fleetClientCertificate,
         .fleetNotInstalled,
         .fleetRefused,

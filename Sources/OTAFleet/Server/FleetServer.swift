@@ -42,13 +42,20 @@ public final class FleetServer: Sendable {
         public var threads: Int
         /// A connection that sends nothing for this long, before or within a request, is closed.
         public var idleTimeout: Duration
+        /// The uploads held at once (`UploadAdmission`): their sizes together, and how many one
+        /// client certificate sends at once.
+        public var maximumBufferedUploadBytes: Int
+        public var maximumUploadsPerClient: Int
 
         public init(
             store: StoreHandle, trust: TrustStore, signer: ExportSigner, stateDirectory: String, proxySecret: String,
             maximumUploadBytes: Int = LogUpload.defaultMaximumBytes, threads: Int = 8,
-            idleTimeout: Duration = .seconds(60)
+            idleTimeout: Duration = .seconds(60), maximumBufferedUploadBytes: Int = 512 << 20,
+            maximumUploadsPerClient: Int = 2
         ) {
             self.idleTimeout = idleTimeout
+            self.maximumBufferedUploadBytes = maximumBufferedUploadBytes
+            self.maximumUploadsPerClient = maximumUploadsPerClient
             self.store = store
             self.trust = trust
             self.signer = signer
@@ -63,6 +70,7 @@ public final class FleetServer: Sendable {
     public let metrics = FleetMetrics()
     let pool: NIOThreadPool
     let vinLocks = VINLocks()
+    let admission: UploadAdmission
     let refusals: RefusalLog
 
     /// A path parameter decoded once, with the query values' rules (`RecordQuery.decode`): the
@@ -95,6 +103,9 @@ public final class FleetServer: Sendable {
         self.configuration = configuration
         refusals = RefusalLog(path: configuration.stateDirectory + "/refused-uploads.jsonl")
         pool = NIOThreadPool(numberOfThreads: max(2, configuration.threads))
+        admission = UploadAdmission(
+            maximumBytes: configuration.maximumBufferedUploadBytes,
+            maximumPerClient: configuration.maximumUploadsPerClient)
     }
 
     /// Serves on `address` until the task is cancelled; `onRunning` gets the bound address
@@ -402,11 +413,30 @@ public final class FleetServer: Sendable {
             refuse(tooLarge, vin: vin, identity: identity)
             return Self.errorResponse(tooLarge)
         }
+        // Reserved before the body is read, given back when the upload is answered.
+        let announced = request.headers[.contentLength].flatMap { Int($0) }.map { max(0, $0) }
+        guard
+            let reservation = admission.admit(
+                bytes: announced ?? configuration.maximumUploadBytes, client: identity.certificatePEM)
+        else {
+            metrics.count("ota_fleet_uploads_total", FleetMetrics.label("result", "busy"))
+            var response = Self.errorResponse(
+                OTAError(
+                    .fleetBusy,
+                    "the service holds as many uploads as it may (of this client, or of all); try again later"))
+            response.headers[.retryAfter] = String(Self.busyRetrySeconds)
+            return response
+        }
+        defer { admission.release(reservation) }
         do {
             body = try await request.collectBody(upTo: configuration.maximumUploadBytes)
-        } catch {
+        } catch is NIOTooManyBytesError {
             refuse(tooLarge, vin: vin, identity: identity)
             return Self.errorResponse(tooLarge)
+        } catch {
+            // The connection broke or its framing was wrong: no verdict on a log, none recorded.
+            return Self.errorResponse(
+                OTAError(.fleetUploadMalformed, "the upload's body did not arrive whole: \(error)"))
         }
         let bytes = Array(body.readableBytesView)
         let signerCertificate = request.headers[Self.signerHeader]
@@ -444,6 +474,9 @@ public final class FleetServer: Sendable {
             return Self.errorResponse(error)
         }
     }
+
+    /// What a busy answer asks the client to wait (`Retry-After`, seconds).
+    static let busyRetrySeconds = 10
 
     /// Counts and records a refused upload with its reason.
     private func refuse(_ error: OTAError, vin: String, identity: ClientIdentity) {

@@ -35,7 +35,8 @@ final class FleetHarness: @unchecked Sendable {
     /// nginx check client certificates against those CRLs too.
     init(
         _ kind: StoreKind = .sqlite, suite: String = "intl", trust: TrustStore? = nil, frontCRL: String? = nil,
-        idleTimeout: Duration = .seconds(60)
+        idleTimeout: Duration = .seconds(60), maximumBufferedUploadBytes: Int = 512 << 20,
+        maximumUploadsPerClient: Int = 2
     ) throws {
         pki = SamplePKIFiles(suite)
         store = try kind.open(in: ws)
@@ -49,7 +50,9 @@ final class FleetHarness: @unchecked Sendable {
                 stateDirectory: ws.path + "/state",
                 proxySecret: String(decoding: try FileSystem.read(ws.path + "/secret"), as: UTF8.self)
                     .trimmingCharacters(in: .whitespacesAndNewlines),
-                maximumUploadBytes: 4 << 20, threads: 4, idleTimeout: idleTimeout))
+                maximumUploadBytes: 4 << 20, threads: 4, idleTimeout: idleTimeout,
+                maximumBufferedUploadBytes: maximumBufferedUploadBytes, maximumUploadsPerClient: maximumUploadsPerClient
+            ))
         let bound = Mutex<String?>(nil)
         let server = self.server
         task = Task(executorPreference: ServiceExecutor.shared) {

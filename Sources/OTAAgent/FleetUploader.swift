@@ -198,11 +198,6 @@ public struct FleetUploader {
             if case .string(let value)? = members["error"] { code = value }
             if case .string(let value)? = members["message"] { message = value }
         }
-        // A server error (the service busy, its store down) is not a verdict on the log: try again.
-        if status >= 500 {
-            return OTAError(
-                .fleetUnreachable, "the fleet service could not take the upload now (\(code)): \(message)", cause: code)
-        }
         return OTAError(.fleetRefused, "the fleet service refused the upload (\(code)): \(message)", cause: code)
     }
 

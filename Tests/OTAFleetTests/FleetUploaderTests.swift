@@ -142,5 +142,18 @@ extension FleetIntegration {
             }
             #expect(caught?.code == .fleetRefused, "\(String(describing: caught))")
         }
+
+        /// A service that is busy (here: no upload in flight allowed at all) answers 503: not a
+        /// verdict on the log; the transport retries it with back-off, then reports a server
+        /// error (exit 1), and the agent tries again at its next run.
+        @Test func `a busy service is a server error, not a refusal`() throws {
+            let harness = try FleetHarness(maximumUploadsPerClient: 0); defer { harness.stop() }
+            let client = try harness.client(.vehicle, name: "LSVAGENT000000001")
+            let log = try makeLog(harness, client, count: 10)
+            let caught = #expect(throws: OTAError.self) {
+                _ = try uploader(harness, client, log: log.directory).upload()
+            }
+            #expect(caught?.code == .transportServerError, "\(String(describing: caught))")
+        }
     }
 }

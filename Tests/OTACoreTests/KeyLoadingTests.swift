@@ -121,4 +121,70 @@ struct KeyLoadingTests {
         #expect(throws: OTAError.self) { try CertificateRevocationList(der: crlLong) }
         #expect(throws: Never.self) { try CertificateRevocationList(der: crl) }
     }
+
+    /// RFC 5280 allows one instance of each extension. OpenSSL parses a second one and only then
+    /// marks the certificate invalid, so a certificate with two extended key usages was refused
+    /// with "unable to get local issuer certificate" (an audit finding). It is refused when read,
+    /// naming the extension. The certificate below is unsigned after the change: the parse
+    /// refuses it before any signature would be checked.
+    @Test func `a certificate or CRL with a repeated extension is refused when read, naming it`() throws {
+        let pki = try TestPKI(suite: .intl)
+        let der = pki.ca.certificate.der
+        let doubled = try #require(Self.repeatingFirstExtension(der, extensionsTag: 0xa3))
+        let caught = #expect(throws: OTAError.self) { try Certificate(der: doubled, source: "doubled.der") }
+        #expect(caught?.code == .certificateMalformed)
+        #expect(caught?.message.contains("appears twice") == true, "\(String(describing: caught))")
+        #expect(caught?.message.contains("doubled.der") == true)
+        #expect(try Certificate(der: der) == pki.ca.certificate)
+        // A CRL's first extension (its CRL number, read to order CRLs) twice.
+        let crl = try pki.crls()[0].der
+        let doubledCRL = try #require(Self.repeatingFirstExtension(crl, extensionsTag: 0xa0))
+        let refused = #expect(throws: OTAError.self) { try CertificateRevocationList(der: doubledCRL) }
+        #expect(refused?.code == .crlMalformed && refused?.message.contains("appears twice") == true)
+        #expect(throws: Never.self) { try CertificateRevocationList(der: crl) }
+    }
+
+    /// `der` (a certificate, or a CRL) with the first extension of the block tagged
+    /// `extensionsTag` in its signed part ([3] in a certificate, [0] in a CRL) written twice,
+    /// every enclosing length rewritten; nil when it has no extensions.
+    static func repeatingFirstExtension(_ der: [UInt8], extensionsTag: UInt8) -> [UInt8]? {
+        func split(_ bytes: ArraySlice<UInt8>) -> [(tag: UInt8, content: ArraySlice<UInt8>, whole: ArraySlice<UInt8>)] {
+            var items: [(UInt8, ArraySlice<UInt8>, ArraySlice<UInt8>)] = []
+            var index = bytes.startIndex
+            while index < bytes.endIndex {
+                let tag = bytes[index]
+                var length = Int(bytes[index + 1])
+                var start = index + 2
+                if length >= 0x80 {
+                    let count = length & 0x7f
+                    length = bytes[start..<start + count].reduce(0) { $0 << 8 | Int($1) }
+                    start += count
+                }
+                items.append((tag, bytes[start..<start + length], bytes[index..<start + length]))
+                index = start + length
+            }
+            return items
+        }
+        func encode(_ tag: UInt8, _ content: [UInt8]) -> [UInt8] {
+            guard content.count >= 0x80 else { return [tag, UInt8(content.count)] + content }
+            var length: [UInt8] = []
+            var count = content.count
+            while count > 0 {
+                length.insert(UInt8(count & 0xff), at: 0)
+                count >>= 8
+            }
+            return [tag, 0x80 | UInt8(length.count)] + length + content
+        }
+        guard let certificate = split(der[...]).first, let tbs = split(certificate.content).first else { return nil }
+        var fields = split(tbs.content).map { Array($0.whole) }
+        let tbsFields = split(tbs.content)
+        guard let explicit = tbsFields.firstIndex(where: { $0.tag == extensionsTag }),
+            let extensions = split(tbsFields[explicit].content).first
+        else { return nil }
+        let items = split(extensions.content).map { Array($0.whole) }
+        guard let first = items.first else { return nil }
+        fields[explicit] = encode(extensionsTag, encode(0x30, (items + [first]).flatMap { $0 }))
+        let rest = split(certificate.content).dropFirst().flatMap { Array($0.whole) }
+        return encode(0x30, encode(0x30, fields.flatMap { $0 }) + rest)
+    }
 }

@@ -85,6 +85,27 @@ extension Certificate {
     }
 }
 
+/// RFC 5280 (4.2) allows one instance of each extension in a certificate or CRL. OpenSSL parses a
+/// second one, and then marks a certificate invalid, which a chain check reported as "unable to get
+/// local issuer certificate"; a CRL with two CRL numbers could be read either way.
+enum RepeatedExtension {
+    /// The first extension of `count` (`extensionAt` gives each `X509_EXTENSION`) that appears
+    /// more than once, by its name and dotted OID; nil when none does.
+    static func first(count: Int32, _ extensionAt: (Int32) -> OpaquePointer?) -> String? {
+        var seen = Set<String>()
+        for index in 0..<count {
+            guard let item = extensionAt(index), let object = X509_EXTENSION_get_object(item) else { continue }
+            let oid = ASN1Object.text(object)
+            guard seen.insert(oid).inserted else {
+                let nid = OBJ_obj2nid(object)
+                let name = nid == NID_undef ? nil : OBJ_nid2ln(nid).map { String(cString: $0) }
+                return name.map { "\($0) (\(oid))" } ?? oid
+            }
+        }
+        return nil
+    }
+}
+
 /// Dotted OIDs to and from OpenSSL's `ASN1_OBJECT`.
 enum ASN1Object {
     /// The dotted form (never a name).

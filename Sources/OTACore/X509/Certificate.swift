@@ -19,7 +19,7 @@ public final class Certificate: @unchecked Sendable, Equatable, CustomStringConv
 
     deinit { X509_free(pointer) }
 
-    /// Parses one DER certificate; trailing bytes and BER are refused.
+    /// Parses one DER certificate; trailing bytes, BER and a repeated extension are refused.
     public convenience init(der: [UInt8], source: String = "certificate") throws(OTAError) {
         OpenSSLErrorQueue.clear()
         var consumed = 0
@@ -44,6 +44,12 @@ public final class Certificate: @unchecked Sendable, Equatable, CustomStringConv
             throw OTAError(
                 .certificateMalformed,
                 "\(source): not a DER X.509 certificate (an indefinite or non-minimal length, or a value in pieces)")
+        }
+        if let repeated = RepeatedExtension.first(count: X509_get_ext_count(parsed), { X509_get_ext(parsed, $0) }) {
+            X509_free(parsed)
+            throw OTAError(
+                .certificateMalformed,
+                "\(source): the extension \(repeated) appears twice (RFC 5280 allows one of each)")
         }
         Self.setSM2IDIfNeeded(parsed)  // still ours alone
         self.init(taking: parsed)

@@ -47,6 +47,14 @@ public final class CertificateRevocationList: @unchecked Sendable {
                 .crlMalformed,
                 "\(source): not a DER X.509 CRL (an indefinite or non-minimal length, or a value in pieces)")
         }
+        // One CRL number, one authority key identifier.
+        if let repeated = RepeatedExtension.first(
+            count: X509_CRL_get_ext_count(parsed), { X509_CRL_get_ext(parsed, $0) })
+        {
+            X509_CRL_free(parsed)
+            throw OTAError(
+                .crlMalformed, "\(source): the extension \(repeated) appears twice (RFC 5280 allows one of each)")
+        }
         self.init(taking: parsed, encoded: der)
     }
 

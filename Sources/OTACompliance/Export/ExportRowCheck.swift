@@ -6,8 +6,9 @@ import OTARecorder
 /// JSON Lines row is exactly the line the exporter writes for its own entry (its `hash` the hash
 /// of that entry's line, `time` the entry's own time, canonical bytes), rows come in (VIN, entry)
 /// order, and `records.csv` and `report.html`, which the exporter generates deterministically
-/// from the rows, are generated again here and compared byte for byte (by digest) with the
-/// files the manifest lists: what a regulator opens says what the checked rows say.
+/// from the rows, are generated again here (by the exporter's own `ReportWriter`, into hashers)
+/// and compared byte for byte (by digest) with the files the manifest lists: what a regulator
+/// opens says what the checked rows say.
 enum ExportRowCheck {
     struct Outcome {
         var rows = 0
@@ -46,13 +47,8 @@ enum ExportRowCheck {
         }
         let csv = listed[csvName] != nil ? try Hasher(hash) : nil
         let html = listed[htmlName] != nil ? try Hasher(hash) : nil
-        csv?.update([0xEF, 0xBB, 0xBF] + Array((CSV.header(language) + "\r\n").utf8))
-        html?.update(
-            Array(
-                HTMLReport.prologue(
-                    language: language, filter: filter, generated: created, pseudonymisation: pseudonymisation
-                ).utf8))
-        var entries = 0, vehicles = 0, highlighted = 0
+        var report = ReportWriter(csv: csv, html: html, language: language)
+        try report.begin(filter: filter, generated: created, pseudonymisation: pseudonymisation)
         var current: (vin: String, seq: UInt64)? = nil
         var seen: Set<String> = []
         let reader = try RowReader(path: directory + "/" + jsonlName)
@@ -85,32 +81,21 @@ enum ExportRowCheck {
                 problem("\(at): not the line the exporter writes for its entry (members outside the entry differ)")
             }
             if row.vin != current?.vin {
-                if current != nil { html?.update(Array(HTMLReport.vehicleEnd.utf8)) }
                 if seen.contains(row.vin) {
                     problem("\(at): vehicle \(row.vin) again after another vehicle (rows are in VIN, entry order)")
                 }
                 seen.insert(row.vin)
-                vehicles += 1
-                html?.update(Array(HTMLReport.vehicleStart(token: row.vin, language: language).utf8))
+                try report.startVehicle(token: row.vin)
             } else if let current, row.seq <= current.seq {
                 problem("\(at): entry \(row.seq) of \(row.vin) after entry \(current.seq) (rows are in entry order)")
             }
             current = (row.vin, row.seq)
-            entries += 1
             let stored = StoredEntry(
                 vin: row.vin, seq: row.seq, hash: row.hash, prev: row.prev, kind: row.kind, time: row.time,
                 body: String(decoding: row.entry, as: UTF8.self))
-            let rows = ExportRow.rows(entry: stored, vin: row.vin, body: body)
-            if rows[0].isFailure { highlighted += 1 }
-            if let csv { for item in rows { csv.update(Array((CSV.row(item, language) + "\r\n").utf8)) } }
-            html?.update(Array(HTMLReport.item(rows, language: language).utf8))
+            try report.add(stored, token: row.vin, body: body)
         }
-        if current != nil { html?.update(Array(HTMLReport.vehicleEnd.utf8)) }
-        html?.update(
-            Array(
-                HTMLReport.epilogue(
-                    entries: entries, vehicles: vehicles, failures: highlighted, purges: purges, language: language
-                ).utf8))
+        try report.finish(purges: purges)
         for (name, hasher) in [(csvName, csv), (htmlName, html)] {
             guard let hasher else { continue }
             if hasher.finalize().hex == listed[name] {
@@ -120,7 +105,9 @@ enum ExportRowCheck {
                     "\(name): not what the export's rows generate (\(jsonlName)): changed after it was generated")
             }
         }
-        for (key, value) in [("entries", entries), ("vehicles", vehicles), ("highlighted", highlighted)]
+        for (key, value) in [
+            ("entries", report.entries), ("vehicles", report.vehicles), ("highlighted", report.highlighted),
+        ]
         where manifest[key]?.integerValue != Int64(value) {
             outcome.problems.append(
                 "manifest.json: \(key) \(manifest[key]?.integerValue.map(String.init) ?? "missing"), the rows hold \(value)"

@@ -157,61 +157,36 @@ public struct Exporter {
         shownFilter.vin = try filter.vin.map { (vin: String) throws(OTAError) -> String in
             try pseudonymiser.token(for: vin)
         }
-        if let csv {
-            try csv.write(bytes: [0xEF, 0xBB, 0xBF])
-            try csv.write(CSV.header(language) + "\r\n")
-        }
-        if let html {
-            try html.write(
-                HTMLReport.prologue(
-                    language: language, filter: shownFilter, generated: RecordTime.format(now),
-                    pseudonymisation: pseudonymiser.mode))
-        }
-        var entries = 0
-        var vehicles = 0
-        var highlighted = 0
+        var report = ReportWriter(csv: csv, html: html, language: language)
+        try report.begin(filter: shownFilter, generated: RecordTime.format(now), pseudonymisation: pseudonymiser.mode)
         var current: (vin: String, token: String, first: UInt64, last: UInt64)? = nil
         var ranges: [(vin: String, token: String, first: UInt64, last: UInt64)] = []
         try store.entries(matching: filter) { entry throws(OTAError) in
             if entry.vin != current?.vin {
-                if let done = current {
-                    ranges.append(done)
-                    if let html { try html.write(HTMLReport.vehicleEnd) }
-                }
+                if let done = current { ranges.append(done) }
                 current = (entry.vin, try pseudonymiser.token(for: entry.vin), entry.seq, entry.seq)
-                vehicles += 1
-                if let html { try html.write(HTMLReport.vehicleStart(token: current!.token, language: language)) }
+                try report.startVehicle(token: current!.token)
             }
             current!.last = entry.seq
-            entries += 1
             let document = try entry.document()
             let body = try EntryBody(kind: entry.kind, json: document.root, vin: entry.vin, seq: entry.seq)
-            let rows = ExportRow.rows(entry: entry, vin: current!.token, body: body)
-            if rows[0].isFailure { highlighted += 1 }
-            if let csv { for row in rows { try csv.write(CSV.row(row, language) + "\r\n") } }
+            try report.add(entry, token: current!.token, body: body)
             if let jsonl {
                 try jsonl.write(
                     bytes: Self.jsonlLine(
                         entry: document.root.canonicalBytes, hash: entry.hash, kind: entry.kind, prev: entry.prev,
                         seq: entry.seq, time: entry.time, vin: current!.token) + [0x0a])
             }
-            if let html { try html.write(HTMLReport.item(rows, language: language)) }
-            if entries % 1000 == 0 { progress?(entries) }
+            if report.entries % 1000 == 0 { progress?(report.entries) }
         }
-        progress?(entries)
-        if let done = current {
-            ranges.append(done)
-            if let html { try html.write(HTMLReport.vehicleEnd) }
-        }
-        guard entries > 0 || allowEmpty else {
+        progress?(report.entries)
+        if let done = current { ranges.append(done) }
+        guard report.entries > 0 || allowEmpty else {
             throw OTAError(.recordsExportEmpty, "nothing in the store matches the export's filter; nothing was signed")
         }
         let purges = try store.purges()
-        if let html {
-            try html.write(
-                HTMLReport.epilogue(
-                    entries: entries, vehicles: vehicles, failures: highlighted, purges: purges, language: language))
-        }
+        try report.finish(purges: purges)
+        let (entries, vehicles, highlighted) = (report.entries, report.vehicles, report.highlighted)
 
         var listed: [JSONValue] = []
         func list(_ file: ExportFile) throws(OTAError) {

@@ -65,6 +65,52 @@ import Testing
         #expect(verification.anchoredAt == ackThrough + 1)
     }
 
+    func time(_ recorder: Recorder, at seq: UInt64) throws -> Date {
+        let entry = try #require(try recorder.entry(at: seq))
+        return try EntryBody(entry: entry, vin: "LSVAU2180N2000001").time.date
+    }
+
+    /// The segment after a pruned one starts with the checkpoint that then anchors the log: a
+    /// segment whose entries are all past the cutoff stays while that checkpoint is not.
+    @Test func `a segment stays while the checkpoint that would anchor the log is younger than the cutoff`() throws {
+        let dir = try TemporaryDirectory("records")
+        let (recorder, _, clock, _) = try makeLog(dir)
+        let before = try recorder.layout.segments()
+        let firstOfNext = try #require(LogLayout.firstSeq(ofSegment: before[1]))
+        let newestOfFirst = try time(recorder, at: firstOfNext - 1)
+        let anchor = try time(recorder, at: firstOfNext)
+        try #require(anchor > newestOfFirst.addingTimeInterval(60))
+        let cutoff = newestOfFirst.addingTimeInterval(anchor.timeIntervalSince(newestOfFirst) / 2)
+        let now = RecordTime.adding(months: 6, to: cutoff)
+        try #require(RecordTime.adding(months: -6, to: now) > newestOfFirst)
+        clock.set(now)
+        let report = try recorder.prune(now: now)
+        #expect(report.removed.isEmpty)
+        #expect(report.kept == before[0])
+        #expect(report.reason?.contains("the checkpoint that would anchor the log (\(before[1]))") == true)
+        #expect(try recorder.layout.segments() == before)
+    }
+
+    /// With everything acknowledged, every segment but the active one goes; the active segment's
+    /// first checkpoint is the anchor.
+    @Test func `with everything acknowledged all but the active segment are pruned and the rest verifies`() throws {
+        let dir = try TemporaryDirectory("records")
+        let (recorder, key, clock, _) = try makeLog(dir)
+        let before = try recorder.layout.segments()
+        let last = try #require(LogLayout.firstSeq(ofSegment: before.last!)) - 1
+        try recorder.acknowledge(through: last, hash: try #require(try recorder.entry(at: last)).hash)
+        let now = RecordTime.adding(months: 6, to: try newestTime(recorder)).addingTimeInterval(86_400)
+        clock.set(now)
+        let report = try recorder.prune(now: now)
+        #expect(report.removed == Array(before.dropLast()))
+        #expect(report.through == last)
+        #expect(report.kept == before.last && report.reason == "the active segment is never pruned")
+        #expect(try recorder.layout.segments() == [before.last!])
+        let verification = try LogVerifier(directory: dir.path, publicKey: try key.publicKey).verify()
+        #expect(verification.intact, "\(verification.issues)")
+        #expect(verification.anchoredAt == last + 1)
+    }
+
     @Test func `a longer retention is honoured and a shorter one is refused`() throws {
         let dir = try TemporaryDirectory("records")
         let (recorder, _, clock, _) = try makeLog(dir)

@@ -80,7 +80,8 @@ extension Recorder {
             doubts.append(
                 "the prune's time \(time.text) is more than a day from the vehicle's clock (\(clockTime.text))")
         }
-        if let newest = try newestSignedTime(), date < newest.date {
+        let active = try activeSegmentTimes()
+        if let newest = active.newestSigned, date < newest.date {
             doubts.append("the prune's time \(time.text) is before the newest signed time in the log (\(newest.text))")
         }
         var override: String? = nil
@@ -98,8 +99,9 @@ extension Recorder {
         let acknowledged = try self.acknowledged()
         let segments = try layout.segments()
         var report = PruneReport()
-        var removable: [String] = []
-        var through: UInt64? = nil
+        // First what the segment names and the acknowledgement allow (nothing read): the
+        // candidates, oldest first, each with its last entry number.
+        var candidates: [(name: String, lastSeq: UInt64)] = []
         for (index, name) in segments.enumerated() {
             guard index + 1 < segments.count else {
                 report.kept = name
@@ -118,24 +120,42 @@ extension Recorder {
                     "not yet acknowledged by the fleet store (entries up to \(lastSeq); acknowledged \(acknowledged.map { String($0.through) } ?? "none"))"
                 break
             }
-            let newest = try newestTime(in: name)
+            candidates.append((name, lastSeq))
+        }
+        // Then the times, each segment read once: the newest time of a candidate, and the first
+        // time of the segment after it (the anchor), with that segment's newest in the same pass
+        // when it is a candidate too (the active segment's first came with its newest signed time).
+        var removable: [String] = []
+        var through: UInt64? = nil
+        var known: SegmentTimes? = nil
+        for (index, candidate) in candidates.enumerated() {
+            let newest: Date?
+            if let known { newest = known.newest } else { newest = try times(in: candidate.name, newest: true).newest }
             guard let newest, newest < cutoff else {
-                report.kept = name
+                report.kept = candidate.name
                 report.reason =
                     "holds entries younger than \(months) months (newest \(newest.map(RecordTime.format) ?? "unknown"), cutoff \(RecordTime.format(cutoff)))"
                 break
             }
             // The next segment's first checkpoint anchors the log once this one is gone: a
             // verifier checks that it, too, is older than the cutoff (all it can see).
-            let anchor = try firstTime(in: segments[index + 1])
-            guard let anchor, anchor < cutoff else {
-                report.kept = name
+            let next = segments[index + 1]
+            let nextIsCandidate = index + 1 < candidates.count
+            let nextTimes: SegmentTimes
+            if !nextIsCandidate && next == segment {
+                nextTimes = SegmentTimes(first: active.first, newest: nil)
+            } else {
+                nextTimes = try times(in: next, newest: nextIsCandidate)
+            }
+            guard let anchor = nextTimes.first, anchor < cutoff else {
+                report.kept = candidate.name
                 report.reason =
-                    "the checkpoint that would anchor the log (\(segments[index + 1])) is younger than \(months) months (\(anchor.map(RecordTime.format) ?? "unknown"), cutoff \(RecordTime.format(cutoff)))"
+                    "the checkpoint that would anchor the log (\(next)) is younger than \(months) months (\(nextTimes.first.map(RecordTime.format) ?? "unknown"), cutoff \(RecordTime.format(cutoff)))"
                 break
             }
-            removable.append(name)
-            through = lastSeq
+            known = nextTimes
+            removable.append(candidate.name)
+            through = candidate.lastSeq
         }
         guard let through, !removable.isEmpty else { return report }
         // Record first, then remove: a crash in between leaves a log that still verifies.
@@ -160,39 +180,41 @@ extension Recorder {
         return report
     }
 
-    /// The newest time of the entries the last checkpoint of the active segment covers.
-    private func newestSignedTime() throws(OTAError) -> RecordTime? {
+    /// The times a prune needs of a segment's entries (nil: no entry read, or not asked for).
+    private struct SegmentTimes {
+        var first: Date?
+        var newest: Date?
+    }
+
+    /// The active segment's first entry time and the newest time of the entries its last
+    /// checkpoint covers, in one pass.
+    private func activeSegmentTimes() throws(OTAError) -> (first: Date?, newestSigned: RecordTime?) {
+        var first: Date? = nil
         var newest: RecordTime? = nil
         var running: RecordTime? = nil
         try SegmentReader.forEachLine(layout.path(segment)) { line, _, terminated throws(OTAError) in
             guard terminated, let entry = LogEntry.parse(line), let body = try? EntryBody(entry: entry, vin: meta.vin)
             else { return }
+            if first == nil { first = body.time.date }
             if running == nil || body.time > running! { running = body.time }
             if entry.kind == .checkpoint { newest = running }
         }
-        return newest
+        return (first, newest)
     }
 
-    /// The time of a segment's first entry.
-    private func firstTime(in segment: String) throws(OTAError) -> Date? {
-        var first: Date? = nil
-        try SegmentReader.forEachLine(layout.path(segment)) { line, _, terminated throws(OTAError) in
-            guard first == nil, terminated, let entry = LogEntry.parse(line),
-                let body = try? EntryBody(entry: entry, vin: meta.vin)
-            else { return }
-            first = body.time.date
-        }
-        return first
-    }
-
-    private func newestTime(in segment: String) throws(OTAError) -> Date? {
-        var newest: Date? = nil
-        try SegmentReader.forEachLine(layout.path(segment)) { line, _, terminated throws(OTAError) in
+    /// A segment's first entry time and, if `newest`, its newest entry time, in one pass; without
+    /// `newest` the pass stops at the first entry.
+    private func times(in segment: String, newest wanted: Bool) throws(OTAError) -> SegmentTimes {
+        var times = SegmentTimes()
+        try SegmentReader.readLines(layout.path(segment)) { line, _, terminated throws(OTAError) in
             guard terminated, let entry = LogEntry.parse(line), let body = try? EntryBody(entry: entry, vin: meta.vin)
-            else { return }
+            else { return .next }
             let date = body.time.date
-            if newest == nil || date > newest! { newest = date }
+            if times.first == nil { times.first = date }
+            guard wanted else { return .stop }
+            if times.newest == nil || date > times.newest! { times.newest = date }
+            return .next
         }
-        return newest
+        return times
     }
 }

@@ -183,9 +183,10 @@ public final class Recorder {
         let segments = try layout.segments()
         guard let name = segments.last(where: { LogLayout.firstSeq(ofSegment: $0)! <= seq }) else { return nil }
         var found: LogEntry? = nil
-        try SegmentReader.forEachLine(layout.path(name)) { line, _, terminated in
-            guard found == nil, terminated, let entry = LogEntry.parse(line), entry.seq == seq else { return }
+        try SegmentReader.readLines(layout.path(name)) { line, _, terminated in
+            guard terminated, let entry = LogEntry.parse(line), entry.seq == seq else { return .next }
             found = entry
+            return .stop
         }
         return found
     }

@@ -224,7 +224,7 @@ import Testing
                 EntryBody.checkpoint(
                     .init(
                         algorithm: try SignatureAlgorithm.forKey(newKey.type), key: keyID, signature: signature,
-                        time: time)
+                        time: time, version: .v2)
                 ).json)
         }
         let handle = try #require(FileHandle(forWritingAtPath: segment))

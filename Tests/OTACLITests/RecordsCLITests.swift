@@ -344,6 +344,72 @@ import Testing
         #expect(json.stdout.contains("\"unsignedRanges\""), "\(json.stdout)")
     }
 
+    /// The attack: the last checkpoint's time rewritten (its line's hash and HEAD's copy redone,
+    /// which needs no key), say to move the newest signed time a prune or the installer's clock
+    /// floor trusts. The checkpoint's signature covers its time, so verify reports it; stripping
+    /// the signed-message version (to have the time-less message checked) does not help.
+    @Test(arguments: [false, true])
+    func `a checkpoint whose time was rewritten does not verify`(dropVersion: Bool) throws {
+        let dir = try TemporaryDirectory("records-checkpoint-time")
+        let intl = Self.samples + "/intl"
+        let log = dir.path + "/log"
+        for (step, time) in [("verify", "2026-03-01T08:00:00.000Z"), ("result", "2026-03-01T08:10:00.000Z")] {
+            let run = try ota([
+                "records", "append", log, "--key", intl + "/vehicle/device.key", "--vin", "LSVAU2180N2000001",
+                "--record", Self.record(step, time: time),
+            ])
+            #expect(run.status == 0, "\(run.stderr)")
+        }
+        let intact = try ota(["records", "verify", log, "--key", intl + "/vehicle/device.crt"])
+        #expect(intact.status == 0, "\(intact.stdout)\(intact.stderr)")
+        let segment = log + "/segment-00000000000000000000.log"
+        let text = String(decoding: try FileSystem.read(segment), as: UTF8.self)
+        let old = try #require(text.split(separator: "\n").last.map(String.init))
+        let fields = old.split(separator: " ", maxSplits: 4).map(String.init)
+        try #require(fields.count == 5 && fields[3] == "checkpoint", "\(old)")
+        let at = try #require(fields[4].range(of: #""at":"[^"]*""#, options: .regularExpression))
+        var body = fields[4].replacingCharacters(in: at, with: #""at":"2031-01-01T00:00:00.000Z""#)
+        if dropVersion { body = body.replacingOccurrences(of: #","v":3"#, with: "") }
+        let rest = "\(fields[1]) \(fields[2]) checkpoint \(body)"
+        let forged = try Hasher.hash(.sha256, Array(rest.utf8)).hex + " " + rest
+        try AtomicFileWriter.write(Array(text.replacingOccurrences(of: old, with: forged).utf8), to: segment)
+        let head = String(decoding: try FileSystem.read(log + "/HEAD"), as: UTF8.self)
+        try #require(head.contains(old))
+        try AtomicFileWriter.write(Array(head.replacingOccurrences(of: old, with: forged).utf8), to: log + "/HEAD")
+
+        let run = try ota(["records", "verify", log, "--key", intl + "/vehicle/device.crt", "--json"])
+        #expect(run.status == 2, "\(run.stdout)\(run.stderr)")
+        #expect(run.stdout.contains("\"records.checkpoint-signature\""), "\(run.stdout)")
+    }
+
+    /// A log written before checkpoints signed their time (version 2, no `v`: the committed
+    /// fixture was written by the recorder of that time) still verifies, and the recorder goes on
+    /// with version 3 checkpoints in it.
+    @Test func `a log whose checkpoints do not sign their time still verifies and takes new checkpoints`() throws {
+        let dir = try TemporaryDirectory("records-checkpoint-v2")
+        let intl = Self.samples + "/intl"
+        let log = dir.path + "/log"
+        let fixture =
+            URL(fileURLWithPath: Self.samples).deletingLastPathComponent().path
+            + "/Tests/Fixtures/records-checkpoint-v2"
+        try FileManager.default.copyItem(atPath: fixture, toPath: log)
+        let segment = log + "/segment-00000000000000000000.log"
+        let old = String(decoding: try FileSystem.read(segment), as: UTF8.self)
+        #expect(old.contains(" checkpoint ") && !old.contains(#""v":"#), "the fixture holds version 2 checkpoints")
+        let verified = try ota(["records", "verify", log, "--key", intl + "/vehicle/device.crt"])
+        #expect(verified.status == 0 && verified.stdout.contains("intact"), "\(verified.stdout)\(verified.stderr)")
+        let appended = try ota([
+            "records", "append", log, "--key", intl + "/vehicle/device.key", "--record",
+            Self.record("commit", time: "2026-03-01T08:20:00.000Z"),
+        ])
+        #expect(appended.status == 0, "\(appended.stderr)")
+        let text = String(decoding: try FileSystem.read(segment), as: UTF8.self)
+        let last = try #require(text.split(separator: "\n").last)
+        #expect(last.contains(" checkpoint ") && last.hasSuffix(#","v":3}"#), "\(last)")
+        let again = try ota(["records", "verify", log, "--key", intl + "/vehicle/device.crt"])
+        #expect(again.status == 0 && again.stdout.contains("intact"), "\(again.stdout)\(again.stderr)")
+    }
+
     /// An export made with --no-evidence proves only that the compliance key signed it: the
     /// verdict says in words (and in --json) that the rows were not checked against the
     /// vehicles' signatures, and --require-evidence makes that a refusal (exit 2).

@@ -104,6 +104,18 @@ import Testing
         Refusal(
             #"{"alg":"ecdsa-p256-sha256","key":"\#(digest)","sig":"0g","time":TIME}"#, .recordsFieldType,
             says: "(checkpoint).sig", kind: "checkpoint"),
+        // One form per signed-message version: version 2 has no `v`.
+        Refusal(
+            #"{"alg":"ecdsa-p256-sha256","key":"\#(digest)","sig":"00","time":TIME,"v":2}"#, .recordsFieldRange,
+            says: "(checkpoint).v", kind: "checkpoint"),
+        Refusal(
+            #"{"alg":"ecdsa-p256-sha256","key":"\#(digest)","sig":"00","time":TIME,"v":"3"}"#, .recordsFieldType,
+            says: "(checkpoint).v", kind: "checkpoint"),
+        Refusal(
+            #"{"alg":"ecdsa-p256-sha256","key":"\#(digest)","sig":"00","time":{"at":"2026-02-01T00:00:00Z","source":"test"},"v":3}"#,
+            .recordsFieldType,
+            says: "(checkpoint).time.at: a version 3 checkpoint writes it as 2026-02-01T00:00:00.000Z",
+            kind: "checkpoint"),
         // Missing fields.
         Refusal(#"{"outcome":"success","time":TIME}"#, .recordsFieldMissing, says: "(record).step"),
         Refusal(
@@ -230,8 +242,13 @@ import Testing
                 .init(
                     format: "f", vin: "LSVAU2180N2000001", hash: .sm3, key: Self.digest,
                     nonce: "00112233445566778899aabbccddeeff", time: stamp)))
-        bodies.append(
-            .checkpoint(.init(algorithm: .ecdsaP256SHA256, key: Self.digest, signature: [1, 2, 255], time: stamp)))
+        for version in [EntryBody.Checkpoint.Version.v2, .v3] {
+            bodies.append(
+                .checkpoint(
+                    .init(
+                        algorithm: .ecdsaP256SHA256, key: Self.digest, signature: [1, 2, 255], time: stamp,
+                        version: version)))
+        }
         bodies.append(
             .tornTail(
                 .init(

@@ -167,7 +167,7 @@ import Testing
             let checkpoint = EntryBody.checkpoint(
                 .init(
                     algorithm: .ecdsaP256SHA256, key: meta.keyID, signature: signature,
-                    time: RecordTime(Samples.start, source: .test))
+                    time: RecordTime(Samples.start, source: .test), version: .v2)
             ).json
             try forgery.append(kind: "checkpoint", body: String(decoding: checkpoint.bytes, as: UTF8.self))
             let recorder = try Recorder.open(
@@ -321,7 +321,7 @@ import Testing
         let body = EntryBody.checkpoint(
             .init(
                 algorithm: .ecdsaP256SHA256, key: try intruder.publicKey.keyID(.sha256).hex, signature: signature,
-                time: RecordTime(Samples.start, source: .test))
+                time: RecordTime(Samples.start, source: .test), version: .v2)
         ).json
         try forgery.append(kind: "checkpoint", body: String(decoding: body.bytes, as: UTF8.self))
         let report = try forgery.verify()

@@ -174,7 +174,7 @@ import Testing
         prev = hash
         let signature = try key.signature(for: LogEntry.checkpointMessage(genesis: meta.genesis, seq: seq, prev: prev))
         let checkpoint = EntryBody.checkpoint(
-            .init(algorithm: .ecdsaP256SHA256, key: meta.keyID, signature: signature, time: clock.now())
+            .init(algorithm: .ecdsaP256SHA256, key: meta.keyID, signature: signature, time: clock.now(), version: .v2)
         ).json
         let (checkpointLine, _) = try LogEntry.encode(
             seq: seq, prev: prev, kind: .checkpoint, body: checkpoint, hash: meta.hash)

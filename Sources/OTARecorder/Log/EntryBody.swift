@@ -34,18 +34,39 @@ package enum EntryBody: Sendable, Equatable {
         }
     }
 
-    /// The device key's signature over the chain before it.
+    /// The device key's signature over the chain before it (and, from version 3, its own time).
     package struct Checkpoint: Sendable, Equatable {
+        /// Which message the signature covers (`v` in the body; FORMAT.md).
+        package enum Version: Int64, Sendable {
+            /// `GENESIS SEQ PREV`: checkpoints of older logs (no `v`), still verified; their time
+            /// is not signed.
+            case v2 = 2
+            /// Also the checkpoint's time (`AT SOURCE`): what the recorder writes.
+            case v3 = 3
+        }
+
         package var algorithm: SignatureAlgorithm
         package var key: String
         package var signature: [UInt8]
         package var time: RecordTime
+        package var version: Version
 
-        package init(algorithm: SignatureAlgorithm, key: String, signature: [UInt8], time: RecordTime) {
+        package init(
+            algorithm: SignatureAlgorithm, key: String, signature: [UInt8], time: RecordTime, version: Version
+        ) {
             self.algorithm = algorithm
             self.key = key
             self.signature = signature
             self.time = time
+            self.version = version
+        }
+
+        /// The bytes the signature covers: the message of the checkpoint's version.
+        package func message(genesis: String, seq: UInt64, prev: String) -> [UInt8] {
+            switch version {
+            case .v2: LogEntry.checkpointMessage(genesis: genesis, seq: seq, prev: prev)
+            case .v3: LogEntry.checkpointMessage(genesis: genesis, seq: seq, prev: prev, time: time)
+            }
         }
     }
 
@@ -180,6 +201,7 @@ package enum EntryBody: Sendable, Equatable {
             out.set("key", checkpoint.key)
             out.set("sig", Hex.encode(checkpoint.signature))
             out.set("time", checkpoint.time)
+            if checkpoint.version != .v2 { out.set("v", checkpoint.version.rawValue) }
         case .tornTail(let torn):
             out.set("segment", torn.segment)
             out.set("offset", torn.offset)
@@ -277,7 +299,7 @@ package enum EntryBody: Sendable, Equatable {
                     vin: try LogMeta.checkedVIN(try object.string("vin", maximumBytes: 64), path: "\(path).vin"),
                     hash: hash, key: try object.digest("key"), nonce: nonce, time: try object.time("time")))
         case .checkpoint:
-            let object = try JSONObjectReader(json, path: path, allowed: ["alg", "key", "sig", "time"])
+            let object = try JSONObjectReader(json, path: path, allowed: ["alg", "key", "sig", "time", "v"])
             let algorithmName = try object.string("alg", maximumBytes: 32)
             guard let algorithm = SignatureAlgorithm(rawValue: algorithmName) else {
                 throw OTAError(.recordsFieldType, "\(path).alg: not a signature algorithm (\(algorithmName))")
@@ -286,10 +308,21 @@ package enum EntryBody: Sendable, Equatable {
             guard let signature = Hex.decode(signatureText) else {
                 throw OTAError(.recordsFieldType, "\(path).sig: hex")
             }
+            let time = try object.time("time")
+            // Version 2 has no `v`: one form per version, so `"v":2` is refused.
+            let version: Checkpoint.Version = try object.optionalInteger("v", in: 3...3) == nil ? .v2 : .v3
+            // Version 3 signs the time as written: one spelling (milliseconds), so the body's
+            // bytes are the signed ones (what a third party's script checks).
+            if version == .v3,
+                try object.optionalObject("time", allowed: ["at", "source"])?.string("at", maximumBytes: 30)
+                    != time.text
+            {
+                throw OTAError(.recordsFieldType, "\(path).time.at: a version 3 checkpoint writes it as \(time.text)")
+            }
             self = .checkpoint(
                 Checkpoint(
-                    algorithm: algorithm, key: try object.digest("key"), signature: signature,
-                    time: try object.time("time")))
+                    algorithm: algorithm, key: try object.digest("key"), signature: signature, time: time,
+                    version: version))
         case .tornTail:
             let object = try JSONObjectReader(
                 json, path: path, allowed: ["bytes", "digest", "file", "offset", "segment", "time"])

@@ -169,10 +169,18 @@ public struct LogEntry: Sendable {
         }
     }
 
-    /// The message a checkpoint's signature covers: the log's genesis hash (which names the VIN
-    /// and a random nonce), the checkpoint's own number and the hash of the entry before it.
+    /// The message a version 2 checkpoint's signature covers (older logs): the log's genesis
+    /// hash (which names the VIN and a random nonce), the checkpoint's own number and the hash of
+    /// the entry before it. It leaves out the checkpoint's time, which version 3 covers.
     public static func checkpointMessage(genesis: String, seq: UInt64, prev: String) -> [UInt8] {
         Array("ota-records-checkpoint/2 \(genesis) \(seq) \(prev)".utf8)
+    }
+
+    /// The message a version 3 checkpoint's signature covers (what the recorder writes): as
+    /// version 2, then the checkpoint's time as its body states it (`at`, `source`), so the time
+    /// cannot be rewritten without the device key.
+    public static func checkpointMessage(genesis: String, seq: UInt64, prev: String, time: RecordTime) -> [UInt8] {
+        Array("ota-records-checkpoint/3 \(genesis) \(seq) \(prev) \(time.text) \(time.source.rawValue)".utf8)
     }
 
     /// The line's bytes as they appear in a segment, without the `LF`.

@@ -98,7 +98,7 @@ public struct RecordChainVerifier: Sendable {
         guard let expected, checkpoint.key == expected, let publicKey = keys[expected],
             let algorithm = try? SignatureAlgorithm.forKey(publicKey.type), checkpoint.algorithm == algorithm
         else { return false }
-        let message = LogEntry.checkpointMessage(genesis: meta.genesis, seq: entry.seq, prev: entry.prev)
+        let message = checkpoint.message(genesis: meta.genesis, seq: entry.seq, prev: entry.prev)
         return try publicKey.check(checkpoint.signature, for: message, algorithm: algorithm) == .valid
     }
 

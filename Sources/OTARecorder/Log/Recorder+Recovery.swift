@@ -191,7 +191,7 @@ extension Recorder {
         meta: LogMeta
     ) throws(OTAError) -> Bool {
         guard checkpoint.algorithm == algorithm else { return false }
-        let message = LogEntry.checkpointMessage(genesis: meta.genesis, seq: entry.seq, prev: entry.prev)
+        let message = checkpoint.message(genesis: meta.genesis, seq: entry.seq, prev: entry.prev)
         return try key.check(checkpoint.signature, for: message, algorithm: algorithm) == .valid
     }
 

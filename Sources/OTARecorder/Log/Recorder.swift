@@ -220,11 +220,11 @@ public final class Recorder {
     }
 
     private func checkpointBody(seq: UInt64, prev: String) throws(OTAError) -> JSONValue {
-        let signature = try signer.signature(
-            for: LogEntry.checkpointMessage(genesis: meta.genesis, seq: seq, prev: prev))
-        return EntryBody.checkpoint(
-            .init(algorithm: algorithm, key: meta.keyID, signature: signature, time: clock.now())
-        ).json
+        var checkpoint = EntryBody.Checkpoint(
+            algorithm: algorithm, key: meta.keyID, signature: [], time: clock.now(), version: .v3)
+        checkpoint.signature = try signer.signature(
+            for: checkpoint.message(genesis: meta.genesis, seq: seq, prev: prev))
+        return EntryBody.checkpoint(checkpoint).json
     }
 
     /// Creates a new segment whose first entry is the genesis (entry 0) or a signed checkpoint.

@@ -94,6 +94,53 @@ struct VehicleCommandTests {
         #expect(!FileManager.default.fileExists(atPath: car))
     }
 
+    /// `vehicle status` on a read-only directory (an image mounted for inspection) shows the
+    /// vehicle as found: the configuration and state checked against their seals, no lock taken,
+    /// nothing recovered (before: it failed, as opening the vehicle takes the installer's lock).
+    /// The directory is bind-mounted read-only in a mount namespace of its own (`unshare -m`,
+    /// which needs root, as CI runs).
+    @Test(.enabled(if: geteuid() == 0, "a read-only bind mount needs root"))
+    func `status reads a vehicle on a read-only mount without changing it`() throws {
+        let root = InstallerFixture.repository
+        let directory = try TemporaryDirectory.create("vehicle-ro")
+        defer { TemporaryDirectory.remove(directory) }
+        try SampleImages.make(in: directory + "/images")
+        let car = directory + "/car"
+        #expect(
+            try Self.ota([
+                "vehicle", "init", car, "--config", root + "/samples/vehicle-x1.yaml", "--images",
+                directory + "/images", "--json",
+            ]).status == 0)
+        let writable = try Self.ota(["vehicle", "status", car, "--json"])
+        #expect(writable.status == 0 && writable.result["readOnly"] == nil, "\(writable.stdout)")
+        let script = """
+            mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" "$1" && touch "$1/probe" 2>/dev/null && exit 9
+            exec "$2" vehicle status "$1" --json
+            """
+        let run = try ProcessRunner.run(
+            "/usr/bin/unshare", ["-m", "/bin/sh", "-c", script, "sh", car, CrashInjectionTests.executable])
+        let readOnly = Run(status: run.status, stdout: run.stdout)
+        #expect(readOnly.status == 0, "\(run.stdout) \(run.stderr)")
+        #expect(readOnly.result["readOnly"] as? Bool == true)
+        #expect(readOnly.result["vin"] as? String == writable.result["vin"] as? String)
+        #expect(
+            (readOnly.result["ecus"] as? [String: Any])?.keys.sorted()
+                == (writable.result["ecus"] as? [String: Any])?.keys.sorted())
+        // A tampered state is refused on a read-only directory too.
+        let journal = try FileManager.default.contentsOfDirectory(atPath: car + "/private").filter {
+            $0.hasPrefix("state")
+        }
+        #expect(!journal.isEmpty)
+        for name in journal {
+            var bytes = try Data(contentsOf: URL(fileURLWithPath: car + "/private/" + name))
+            bytes[bytes.count / 2] ^= 0x01
+            try bytes.write(to: URL(fileURLWithPath: car + "/private/" + name))
+        }
+        let tampered = try ProcessRunner.run(
+            "/usr/bin/unshare", ["-m", "/bin/sh", "-c", script, "sh", car, CrashInjectionTests.executable])
+        #expect(tampered.status != 0 && tampered.stdout.contains("vehicle.state-tampered"), "\(tampered.stdout)")
+    }
+
     @Test func `install, reboot, confirm; refusals exit 2 with their code`() throws {
         let root = InstallerFixture.repository
         let directory = try TemporaryDirectory.create("vehicle-cli")

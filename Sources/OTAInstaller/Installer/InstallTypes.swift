@@ -71,4 +71,7 @@ public struct VehicleStatus: Codable, Sendable {
     public var pending: PendingUpdate?
     /// Set when the last boot fell back from a trial.
     public var lastFallback: String?
+    /// Set when the status was read from a directory the installer cannot write
+    /// (`Vehicle.inspect`): not locked, nothing recovered.
+    public var readOnly: Bool? = nil
 }

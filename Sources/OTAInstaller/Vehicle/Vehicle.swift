@@ -101,16 +101,7 @@ public final class Vehicle {
             protectedStore = MACFileStore(
                 directory: privateDirectory, key: try MACFileStore.Key(contentsOf: layout.sealKey))
         }
-        let configBytes = try FileSystem.read(layout.config, limit: 1 << 20)
-        try Self.checkConfig(configBytes, path: layout.config, store: protectedStore)
-        config = try CanonicalJSON.decode(VehicleConfig.self, from: configBytes, as: .vehicleConfigMalformed)
-        // A configuration sealed before a rule existed is held to it too (one ECU per slot group).
-        let problems = config.problems()
-        guard problems.isEmpty else {
-            throw OTAError(
-                .vehicleConfigInvalid,
-                "\(layout.config): \(problems.count) problem(s): \(problems.joined(separator: "; "))")
-        }
+        config = try Self.sealedConfig(layout, store: protectedStore)
         let kind = config.bootControl ?? .file
         bootControl = layout.bootControl(kind)
         // The record log has its own writer lock; take it only once the installer's is held.
@@ -141,6 +132,21 @@ public final class Vehicle {
         try recoverTrust()
         try recordBoots()
         try recover()
+    }
+
+    /// The configuration, checked against the digest sealed at init and against today's rules.
+    static func sealedConfig(_ layout: VehicleLayout, store: any ProtectedStore) throws(OTAError) -> VehicleConfig {
+        let configBytes = try FileSystem.read(layout.config, limit: 1 << 20)
+        try checkConfig(configBytes, path: layout.config, store: store)
+        let config = try CanonicalJSON.decode(VehicleConfig.self, from: configBytes, as: .vehicleConfigMalformed)
+        // A configuration sealed before a rule existed is held to it too (one ECU per slot group).
+        let problems = config.problems()
+        guard problems.isEmpty else {
+            throw OTAError(
+                .vehicleConfigInvalid,
+                "\(layout.config): \(problems.count) problem(s): \(problems.joined(separator: "; "))")
+        }
+        return config
     }
 
     /// The installer's clock: never earlier than the newest signed time seen.

@@ -92,6 +92,9 @@ enum VehicleSupport {
             }
         }
         if let pending = status.pending { text += "  update \(pending.bundleId): \(pending.stage.rawValue)\n" }
+        if status.readOnly == true {
+            text += "  read-only directory: shown as found (not locked, no interrupted update recovered)\n"
+        }
         return text.trimmingCharacters(in: .newlines)
     }
 }
@@ -222,7 +225,11 @@ struct VehicleStatusCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let status = try VehicleSupport.open(directory).status()
+        // Opening recovers an interrupted update, which needs the directory writable; a
+        // read-only one is inspected as it is.
+        let status =
+            Vehicle.isWritable(directory)
+            ? try VehicleSupport.open(directory).status() : try Vehicle.inspect(directory: directory)
         Output.succeed(status, human: VehicleSupport.describe(status), json: output.json)
     }
 }

@@ -59,6 +59,40 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: directory.appending("p.patch")))
     }
 
+    /// SIGKILL cannot be handled: the temporary file stays. Its name carries the writer's
+    /// process id, so the next writer of the same output removes it once that process is gone
+    /// and the file has been left a minute (before: it stayed for good, as large as what was
+    /// written). A file of a live process, or a fresh one, is left alone.
+    @Test func `a temporary file a killed writer left is removed by the next writer of that output`() throws {
+        let directory = try TemporaryDirectory("interrupt-kill")
+        let old = Self.noise(8 << 20, seed: 17)
+        var new = old
+        for index in stride(from: 0, to: new.count, by: 4096) { new[index] ^= 0x5A }
+        try Data(old).write(to: URL(fileURLWithPath: directory.appending("old.img")))
+        try Data(new).write(to: URL(fileURLWithPath: directory.appending("new.img")))
+        let arguments = [
+            directory.appending("old.img"), directory.appending("new.img"), "-o", directory.appending("p.patch"),
+        ]
+        let outcome = try Self.stopWhileWriting(
+            CLIRunner.product("ota-diff").path, arguments, directory: directory.path, output: "p.patch", signal: SIGKILL
+        )
+        #expect(outcome.status == 128 + SIGKILL)
+        let abandoned = try Self.entries(directory.path, prefix: ".p.patch.tmp-")
+        #expect(abandoned.count == 1, "\(abandoned)")
+        // Beside it: one of a live process (this one), and one of a gone process written just now.
+        let killed = try #require(abandoned.first?.dropFirst(".p.patch.tmp-".count).split(separator: "-").first)
+        let alive = ".p.patch.tmp-\(getpid())-000000000000", fresh = ".p.patch.tmp-\(killed)-111111111111"
+        for name in [alive, fresh] { try Data("x".utf8).write(to: URL(fileURLWithPath: directory.appending(name))) }
+        let longAgo = Date(timeIntervalSinceNow: -120)
+        for name in abandoned + [alive] {
+            try FileManager.default.setAttributes([.modificationDate: longAgo], ofItemAtPath: directory.appending(name))
+        }
+        let again = try ProcessRunner.run(CLIRunner.product("ota-diff").path, arguments)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(try Self.entries(directory.path, prefix: ".p.patch.tmp-").sorted() == [alive, fresh].sorted())
+        #expect(FileManager.default.fileExists(atPath: directory.appending("p.patch")))
+    }
+
     @Test func `ota bundle build stopped while writing leaves no temporary file`() throws {
         let directory = try TemporaryDirectory("interrupt-bundle")
         try SampleImages.make(in: directory.appending("images"), sizeMiB: 48)

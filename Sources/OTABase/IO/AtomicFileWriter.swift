@@ -65,7 +65,11 @@ package final class AtomicFileWriter {
         var generator = SystemRandomNumberGenerator()
         let random = generator.next()
         let suffix = Hex.encode((0..<6).map { UInt8(truncatingIfNeeded: random >> ($0 * 8)) })
-        let temporaryPath = (directory.isEmpty ? "" : directory + "/") + ".\(name).tmp-\(suffix)"
+        // Named with this process's id, so a later writer can tell an abandoned one (SIGKILL).
+        StaleTemporaryFiles.sweep(directory: directory, prefix: ".\(name).tmp-")
+        let temporaryPath =
+            (directory.isEmpty ? "" : directory + "/")
+            + StaleTemporaryFiles.name(prefix: ".\(name).tmp-", random: suffix)
         self.temporaryPath = temporaryPath
         // Registered before it exists: a signal between the open and a later registration left
         // the file behind (seen under load in CI). Released by its end if the open fails.

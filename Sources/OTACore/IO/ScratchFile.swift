@@ -13,12 +13,15 @@ package final class ScratchFile {
     /// Removed if a signal stops the process.
     private let cleanup: InterruptCleanup.Registration
 
-    /// Creates `DIRECTORY/.NAME.scratch-RANDOM`, exclusively, mode 0600.
+    /// Creates `DIRECTORY/.OUTPUT.NAME.scratch-PID-RANDOM`, exclusively, mode 0600 (and removes
+    /// the abandoned ones of the same output: `StaleTemporaryFiles`).
     public init(besides outputPath: String, name: String) throws(OTAError) {
         let directory = pathParent(outputPath)
         let suffix = Hex.encode(try SecureRandom.bytes(6))
+        let prefix = ".\(pathLastComponent(outputPath)).\(name).scratch-"
+        StaleTemporaryFiles.sweep(directory: directory, prefix: prefix)
         let path =
-            (directory.isEmpty ? "" : directory + "/") + ".\(pathLastComponent(outputPath)).\(name).scratch-\(suffix)"
+            (directory.isEmpty ? "" : directory + "/") + StaleTemporaryFiles.name(prefix: prefix, random: suffix)
         self.path = path
         // Registered before it exists (a signal right after the open would leave it otherwise).
         let registration = InterruptCleanup.Registration(path)

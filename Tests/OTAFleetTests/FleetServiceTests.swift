@@ -186,6 +186,13 @@ extension FleetIntegration {
             let head = try harness.request("/v1/vehicles/LSVOTHER000000002/head", client: client)
             #expect(head.status == 403)
             #expect(try harness.store.count(matching: RecordFilter(kinds: [])) == 0)
+            // The refusal names the VIN asked for, and the one the sender's certificate names:
+            // a vehicle cannot have its refusals filed under another's VIN alone.
+            let refused = String(
+                decoding: try FileSystem.read(harness.ws.path + "/state/refused-uploads.jsonl"), as: UTF8.self
+            ).split(separator: "\n").filter { $0.contains("LSVOTHER000000002") }
+            #expect(
+                !refused.isEmpty && refused.allSatisfy { $0.contains(#""clientVIN":"\#(Self.vin)""#) }, "\(refused)")
         }
 
         @Test func `wrong device certificates are refused at the front or by the service`() throws {

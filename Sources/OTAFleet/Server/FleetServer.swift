@@ -482,7 +482,7 @@ public final class FleetServer: Sendable {
     private func refuse(_ error: OTAError, vin: String, identity: ClientIdentity) {
         metrics.count("ota_fleet_uploads_total", FleetMetrics.label("result", "refused"))
         metrics.count("ota_fleet_upload_refusals_total", FleetMetrics.label("code", error.code.rawValue))
-        count(refusals.record(error, vin: vin, subject: identity.subject))
+        count(refusals.record(error, vin: vin, subject: identity.subject, clientVIN: identity.vin))
     }
 
     // MARK: Health

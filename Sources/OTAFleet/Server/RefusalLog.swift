@@ -6,7 +6,7 @@ import Synchronization
 /// Every refused upload and every refused client certificate, one JSON line each, in
 /// `refused-uploads.jsonl` of the service's state directory: time, the VIN asked for (when the
 /// request names one), the client's subject (for a refused certificate: what it claims, not
-/// verified), error code, message, the underlying cause if any, and for a refused certificate
+/// verified) and, for a verified vehicle certificate, the VIN it names, error code, message, the underlying cause if any, and for a refused certificate
 /// where it was refused (`at`: `tls-front`, nginx; `service`, the service's own check) and the
 /// request's path. A gap, fork or rewritten history is refused, and the refusal itself is kept.
 ///
@@ -46,15 +46,18 @@ final class RefusalLog: Sendable {
     }
 
     @discardableResult
-    func record(_ error: OTAError, vin: String?, subject: String, at place: String? = nil, requestPath: String? = nil)
-        -> Outcome
-    {
+    func record(
+        _ error: OTAError, vin: String?, subject: String, clientVIN: String? = nil, at place: String? = nil,
+        requestPath: String? = nil
+    ) -> Outcome {
         let time = now()
         let stamp = RecordTime.format(time)
         var out = JSONObjectWriter()
         out.set("time", stamp)
         if let vin { out.set("vin", vin) }
         out.set("client", subject)
+        // The VIN the verified certificate names: the path's is the client's word only.
+        if let clientVIN { out.set("clientVIN", clientVIN) }
         out.set("code", error.code.rawValue)
         out.set("message", String(error.message.prefix(2048)))
         // The underlying check's code (a revoked signer: certificate.revoked), when there is one.

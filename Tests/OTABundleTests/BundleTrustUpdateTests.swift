@@ -67,7 +67,11 @@ struct BundleTrustUpdateTests {
         let path = "\(fixture.directory)/update-\(UUID().uuidString).json"
         _ = try TrustUpdateIssuer.issue(
             version: version,
-            roles: [.init(role: .release, addAnchors: [hierarchy.root.certificate], crls: hierarchy.crls)],
+            roles: [
+                .init(
+                    role: .release, addAnchors: [hierarchy.root.certificate], crls: hierarchy.crls,
+                    crlIssuers: hierarchy.signer.chain)
+            ],
             signers: try signers ?? [currentRoot(fixture), hierarchy.root], expires: Date().addingTimeInterval(86400),
             outputPath: path)
         return try FileSystem.read(path, limit: TrustUpdate.maximumSize)

@@ -39,13 +39,15 @@ struct TrustUpdateTests {
     /// A signed update of `role` by `signers`.
     static func update(
         version: UInt64, role: TrustRole = .release, add: [Certificate] = [], retire: [Certificate] = [],
-        crls: [CertificateRevocationList] = [],
+        crls: [CertificateRevocationList] = [], crlIssuers: [Certificate] = [],
         threshold: Int? = nil, expires: Date = Date().addingTimeInterval(86400 * 30), signers: [TestPKI.Issued],
         tamper: Bool = false
     ) throws -> [UInt8] {
         let change = TrustUpdate.RoleChange(
             addAnchors: add.map { Data($0.der).base64EncodedString() }, retireAnchors: retire.map(\.fingerprint),
-            crls: crls.map { Data($0.der).base64EncodedString() }, threshold: threshold)
+            crls: crls.map { Data($0.der).base64EncodedString() },
+            crlIssuers: crlIssuers.isEmpty ? nil : crlIssuers.map { Data($0.der).base64EncodedString() },
+            threshold: threshold)
         var payload = try CanonicalJSON.encode(
             TrustUpdate(version: version, issued: Date(), expires: expires, roles: [role: change]))
         let signatures = try signers.map { signer in
@@ -278,6 +280,60 @@ struct TrustUpdateTests {
                     Array((try CertificateRevocationList(der: der).pem + pki.ca.certificate.pem).utf8), to: store,
                     at: Date())
             } == "crl.signature")
+    }
+
+    /// A CRL in a signed trust update counts only when its signature is checked: made by an
+    /// anchor of the role, or by a CA certificate carried with it (`crlIssuers`) that chains to
+    /// one. Before, a CRL no anchor signed was placed unchecked, by its issuer's name: a forged
+    /// "CA" CRL without the revocations, numbered higher, replaced the CA's own, and a revoked
+    /// signer was trusted again.
+    @Test(arguments: Suite.allCases)
+    func `a CRL in a trust update must be signed by an anchor or a CA carried with it`(suite: Suite) throws {
+        let pki = try TestPKI(suite: suite), stranger = try TestPKI(suite: suite)
+        let revoked = try pki.leaf()
+        let store = try Self.store([pki.root.certificate], crls: try pki.crls(revoking: [revoked.certificate]))
+        func held(_ contents: TrustStoreContents) throws -> [CertificateRevocationList] {
+            var crls: [CertificateRevocationList] = []
+            for (path, bytes) in contents.files where path.hasPrefix("release/crls/") {
+                crls += try CertificateRevocationList.load(bytes, source: path)
+            }
+            return crls
+        }
+        func revokedIsTrusted(_ contents: TrustStoreContents) throws -> Bool {
+            try ChainVerifier.verify(
+                revoked.certificate, intermediates: [pki.ca.certificate], anchors: [pki.root.certificate],
+                crls: try held(contents), role: .release, at: pki.now
+            ).isTrusted
+        }
+        #expect(try !revokedIsTrusted(store))
+        // The stranger's CA has the store's CA's name ("Test CA"): its empty CRL, numbered higher.
+        let forged = try stranger.ca.issuer.revocationList(
+            revoking: [], number: 90, thisUpdate: pki.now.addingTimeInterval(-60),
+            nextUpdate: pki.now.addingTimeInterval(86400))
+        #expect(forged.issuer == pki.ca.certificate.subject)
+        for issuers in [[], [stranger.ca.certificate]] {
+            let update = try Self.update(version: 1, crls: [forged], crlIssuers: issuers, signers: [pki.root])
+            let refused = #expect(throws: OTAError.self) { _ = try TrustUpdater.apply(update, to: store, at: pki.now) }
+            #expect(refused?.code == .crlSignature, "\(String(describing: refused))")
+        }
+        // The CA's own newer CRL: with its certificate it is applied, without it refused too.
+        let newer = try pki.ca.issuer.revocationList(
+            revoking: [revoked.certificate], number: 91, thisUpdate: pki.now.addingTimeInterval(-60),
+            nextUpdate: pki.now.addingTimeInterval(86400))
+        let bare = try Self.update(version: 1, crls: [newer], signers: [pki.root])
+        #expect(code { _ = try TrustUpdater.apply(bare, to: store, at: pki.now) } == "crl.signature")
+        let carried = try Self.update(version: 1, crls: [newer], crlIssuers: [pki.ca.certificate], signers: [pki.root])
+        let (next, change) = try TrustUpdater.apply(carried, to: store, at: pki.now)
+        #expect(change.crlsApplied.count == 1, "\(change)")
+        #expect(try held(next).contains { $0.number == [91] })
+        #expect(try !revokedIsTrusted(next))
+        // A CRL of the root itself needs nothing more.
+        let rootCRL = try pki.root.issuer.revocationList(
+            revoking: [], number: 92, thisUpdate: pki.now.addingTimeInterval(-60),
+            nextUpdate: pki.now.addingTimeInterval(86400))
+        let (_, rootChange) = try TrustUpdater.apply(
+            try Self.update(version: 1, crls: [rootCRL], signers: [pki.root]), to: store, at: pki.now)
+        #expect(rootChange.crlsApplied.count == 1)
     }
 
     /// A root rotated under the same name (or a CA re-keyed): the CRLs of the two keys are two

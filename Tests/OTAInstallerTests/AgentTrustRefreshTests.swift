@@ -125,7 +125,9 @@ import Testing
             certificate: try Certificate.load(contentsOf: setup.fixture.keys + "/release/root-ca.crt")[0])
         let path = setup.fixture.directory + "/trust-update-1.json"
         _ = try TrustUpdateIssuer.issue(
-            version: 1, roles: [.init(role: .release, crls: [try setup.freshCRL()])], signers: [root],
+            version: 1,
+            roles: [.init(role: .release, crls: [try setup.freshCRL()], crlIssuers: [setup.signingCA.certificate!])],
+            signers: [root],
             expires: Date().addingTimeInterval(86400), outputPath: path)
         _ = try setup.repository.addTrust([path])
         try setup.repository.publish()
@@ -240,7 +242,9 @@ import Testing
             certificate: try Certificate.load(contentsOf: setup.fixture.keys + "/approval/root-ca.crt")[0])
         let path = setup.fixture.directory + "/foreign-update.json"
         _ = try TrustUpdateIssuer.issue(
-            version: 1, roles: [.init(role: .release, crls: [try setup.freshCRL()])], signers: [approvalRoot],
+            version: 1,
+            roles: [.init(role: .release, crls: [try setup.freshCRL()], crlIssuers: [setup.signingCA.certificate!])],
+            signers: [approvalRoot],
             expires: Date().addingTimeInterval(86400), outputPath: path)
         _ = try setup.repository.addTrust([path])
         try setup.repository.publish()

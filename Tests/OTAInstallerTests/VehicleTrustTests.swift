@@ -72,7 +72,8 @@ struct VehicleTrustTests {
             roles: [
                 .init(
                     role: .release, addAnchors: [hierarchy.root.certificate],
-                    retireAnchors: retireCurrent ? [current.certificate] : [], crls: hierarchy.crls)
+                    retireAnchors: retireCurrent ? [current.certificate] : [], crls: hierarchy.crls,
+                    crlIssuers: hierarchy.signer.chain)
             ],
             signers: signers ?? [current, hierarchy.root], expires: Date().addingTimeInterval(86400), outputPath: path)
         return Array(try Data(contentsOf: URL(fileURLWithPath: path)))

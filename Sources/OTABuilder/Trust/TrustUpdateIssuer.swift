@@ -24,17 +24,20 @@ public enum TrustUpdateIssuer {
         public var addAnchors: [Certificate] = []
         public var retireAnchors: [Certificate] = []
         public var crls: [CertificateRevocationList] = []
+        /// The CA certificates that signed `crls` and are not anchors of the role.
+        public var crlIssuers: [Certificate] = []
         public var threshold: Int?
 
         public init(
             role: TrustRole, addAnchors: [Certificate] = [], retireAnchors: [Certificate] = [],
-            crls: [CertificateRevocationList] = [],
+            crls: [CertificateRevocationList] = [], crlIssuers: [Certificate] = [],
             threshold: Int? = nil
         ) {
             self.role = role
             self.addAnchors = addAnchors
             self.retireAnchors = retireAnchors
             self.crls = crls
+            self.crlIssuers = crlIssuers
             self.threshold = threshold
         }
     }
@@ -70,6 +73,8 @@ public enum TrustUpdateIssuer {
                 addAnchors: input.addAnchors.map { Data($0.der).base64EncodedString() },
                 retireAnchors: input.retireAnchors.map(\.fingerprint),
                 crls: input.crls.map { Data($0.der).base64EncodedString() },
+                crlIssuers: input.crlIssuers.isEmpty
+                    ? nil : input.crlIssuers.map { Data($0.der).base64EncodedString() },
                 threshold: input.threshold)
         }
         let update = TrustUpdate(version: version, issued: now, expires: expires, roles: changes)

@@ -18,15 +18,22 @@ public struct TrustUpdate: Codable, Sendable, Equatable {
         /// Anchors to remove, by the hex SHA-256 of their DER.
         public var retireAnchors: [String]
         /// CRLs of the role's CAs, base64 DER; each replaces the one from the same issuer when newer.
+        /// Each must be signed by an anchor of the role, or by one of `crlIssuers`.
         public var crls: [String]
+        /// The CA certificates (base64 DER) that signed `crls` and are not anchors: each must chain
+        /// to the role's anchors. Absent when every CRL is an anchor's.
+        public var crlIssuers: [String]?
         /// The role's update threshold from now on (how many of its anchors sign the next update).
         public var threshold: Int?
 
-        public init(addAnchors: [String] = [], retireAnchors: [String] = [], crls: [String] = [], threshold: Int? = nil)
-        {
+        public init(
+            addAnchors: [String] = [], retireAnchors: [String] = [], crls: [String] = [], crlIssuers: [String]? = nil,
+            threshold: Int? = nil
+        ) {
             self.addAnchors = addAnchors
             self.retireAnchors = retireAnchors
             self.crls = crls
+            self.crlIssuers = crlIssuers
             self.threshold = threshold
         }
     }

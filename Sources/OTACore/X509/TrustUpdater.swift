@@ -159,14 +159,39 @@ package enum TrustUpdater {
                 )
             }
             metadata.thresholds[name] = newThreshold
-            // CRLs the roots vouch for; still only a newer issue replaces the one held.
+            // CRLs signed by an anchor of the role, or by a CA carried with them that chains to one;
+            // still only a newer issue replaces the one held.
+            var crlIssuers: [Certificate] = []
+            for (index, text) in (change.crlIssuers ?? []).enumerated() {
+                guard let der = Data(base64Encoded: text).map(Array.init),
+                    let certificate = try? Certificate(der: der, source: "\(name) CRL issuer \(index)")
+                else {
+                    throw OTAError(
+                        .trustUpdateMalformed,
+                        "trust update: \(name) CRL issuer \(index) is not a base64 DER certificate")
+                }
+                crlIssuers.append(certificate)
+            }
+            var crls: [(index: Int, crl: CertificateRevocationList)] = []
             for (index, text) in change.crls.enumerated() {
                 guard let der = Data(base64Encoded: text).map(Array.init),
                     let crl = try? CertificateRevocationList(der: der, source: "\(name) CRL \(index)")
                 else {
                     throw OTAError(.trustUpdateMalformed, "trust update: \(name) CRL \(index) is not base64 DER")
                 }
-                let signer = remaining.first { crl.isSigned(by: $0.certificate) }?.certificate
+                crls.append((index, crl))
+            }
+            // The anchors' own CRLs first: a carried CA is checked against them.
+            let byAnchor = crls.filter { item in remaining.contains { item.crl.isSigned(by: $0.certificate) } }
+            let byOthers = crls.filter { item in !byAnchor.contains { $0.index == item.index } }
+            for (index, crl) in byAnchor + byOthers {
+                guard let signer = try trustedSigner(of: crl, role: role, issuers: crlIssuers, contents: next, at: now)
+                else {
+                    throw OTAError(
+                        .crlSignature,
+                        "trust update: \(name) CRL \(index) (of \(crl.issuer)) is signed by no \(name) anchor, nor by a CA certificate carried with it (crlIssuers; `ota trust update --crl-issuer`) that chains to one"
+                    )
+                }
                 if try place(crl, signer: signer, role: role, in: &next) {
                     applied.append(describe(crl, role))
                 } else {
@@ -294,36 +319,45 @@ package enum TrustUpdater {
     ) throws(OTAError) -> [(TrustRole, Certificate)] {
         var roles: [(TrustRole, Certificate)] = []
         for role in TrustRole.allCases {
-            let roleAnchors = try anchors(of: role, in: contents).map(\.certificate)
-            guard !roleAnchors.isEmpty else { continue }
-            if let anchor = roleAnchors.first(where: { crl.isSigned(by: $0) }) {
-                roles.append((role, anchor))
-                continue
-            }
-            var roleCRLs: [CertificateRevocationList] = []
-            for path in contents.paths(role, "crls") {
-                roleCRLs += try CertificateRevocationList.load(contents.files[path]!, source: path)
-            }
-            for issuer in issuers where crl.isSigned(by: issuer) {
-                let others = issuers.filter { $0 !== issuer }
-                if case .trusted = try ChainVerifier.verifyIssuer(
-                    issuer, intermediates: others, anchors: roleAnchors, crls: roleCRLs, role: role, at: now,
-                    staleCRLPolicy: .allow)
-                {
-                    roles.append((role, issuer))
-                    break
-                }
+            if let signer = try trustedSigner(of: crl, role: role, issuers: issuers, contents: contents, at: now) {
+                roles.append((role, signer))
             }
         }
         return roles
     }
 
+    /// The CA of `role` that signed `crl`: an anchor, or one of `issuers` that chains to the
+    /// role's anchors (stale CRLs tolerated for that check); nil when none did.
+    static func trustedSigner(
+        of crl: CertificateRevocationList, role: TrustRole, issuers: [Certificate], contents: TrustStoreContents,
+        at now: Date
+    ) throws(OTAError) -> Certificate? {
+        let roleAnchors = try anchors(of: role, in: contents).map(\.certificate)
+        guard !roleAnchors.isEmpty else { return nil }
+        if let anchor = roleAnchors.first(where: { crl.isSigned(by: $0) }) { return anchor }
+        var roleCRLs: [CertificateRevocationList] = []
+        for path in contents.paths(role, "crls") {
+            roleCRLs += try CertificateRevocationList.load(contents.files[path]!, source: path)
+        }
+        for issuer in issuers where crl.isSigned(by: issuer) {
+            let others = issuers.filter { $0 !== issuer }
+            if case .trusted = try ChainVerifier.verifyIssuer(
+                issuer, intermediates: others, anchors: roleAnchors, crls: roleCRLs, role: role, at: now,
+                staleCRLPolicy: .allow)
+            {
+                return issuer
+            }
+        }
+        return nil
+    }
+
     /// Puts `crl` in `role`'s CRLs, replacing the one of the same issuer when newer; false when
-    /// the store already holds this issue or a newer one. The same issuer is the same name and,
-    /// when the CA that signed `crl` is known, the same key: a CA re-keyed or a root rotated under
-    /// its old name has CRLs of its own, which neither replace nor block the other key's.
+    /// the store already holds this issue or a newer one. The same issuer is the same name and
+    /// the same key (`signer`, the CA whose signature on `crl` was checked): a CA re-keyed or a
+    /// root rotated under its old name has CRLs of its own, which neither replace nor block the
+    /// other key's.
     static func place(
-        _ crl: CertificateRevocationList, signer: Certificate?, role: TrustRole, in contents: inout TrustStoreContents
+        _ crl: CertificateRevocationList, signer: Certificate, role: TrustRole, in contents: inout TrustStoreContents
     ) throws(OTAError) -> Bool {
         var target: String? = nil
         var taken = Set<String>()
@@ -331,14 +365,14 @@ package enum TrustUpdater {
             for held in try CertificateRevocationList.load(contents.files[path]!, source: path)
             where held.hasSameIssuer(as: crl) {
                 taken.insert(path)
-                if let signer, !held.isSigned(by: signer) { continue }
+                if !held.isSigned(by: signer) { continue }
                 guard crl.isNewer(than: held) else { return false }
                 target = path
             }
         }
         let issuerHash = try Hasher.hash(.sha256, crl.issuerDER).hex.prefix(16)
         var path = "\(role.rawValue)/crls/\(issuerHash).crl"
-        if target == nil, taken.contains(path), let signer {
+        if target == nil, taken.contains(path) {
             let keyHash = try Hasher.hash(.sha256, try signer.publicKey.der()).hex.prefix(16)
             path = "\(role.rawValue)/crls/\(issuerHash)-\(keyHash).crl"
         }

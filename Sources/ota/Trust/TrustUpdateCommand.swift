@@ -34,6 +34,13 @@ struct TrustUpdateCommand: ParsableCommand {
     @Option(name: .customLong("crl"), help: "ROLE=CRL: a CRL of one of the role's CAs (repeatable).")
     var crls: [String] = []
 
+    @Option(
+        name: .customLong("crl-issuer"),
+        help:
+            "ROLE=CERT: the CA certificate (and its chain) that signed a --crl and is not the role's root (repeatable)."
+    )
+    var crlIssuers: [String] = []
+
     @Option(name: .customLong("threshold"), help: "ROLE=N: root keys that must sign the role's next update.")
     var thresholds: [String] = []
 
@@ -80,6 +87,12 @@ struct TrustUpdateCommand: ParsableCommand {
             let (role, path) = try RoleValue.parse(text, option: "--crl")
             var change = input(role)
             change.crls += try CertificateRevocationList.load(contentsOf: path)
+            inputs[role] = change
+        }
+        for text in crlIssuers {
+            let (role, path) = try RoleValue.parse(text, option: "--crl-issuer")
+            var change = input(role)
+            change.crlIssuers += try Certificate.load(contentsOf: path)
             inputs[role] = change
         }
         for text in thresholds {

@@ -27,6 +27,17 @@ import Testing
         return bytes
     }
 
+    /// `ota-diff`'s arguments for an 8 MiB pair written into `directory` (`old.img`, `new.img`:
+    /// every 4 KiB one byte changed), its patch `p.patch`.
+    static func diffArguments(in directory: TemporaryDirectory, seed: UInt64) throws -> [String] {
+        let old = noise(8 << 20, seed: seed)
+        var new = old
+        for index in stride(from: 0, to: new.count, by: 4096) { new[index] ^= 0x5A }
+        try Data(old).write(to: URL(fileURLWithPath: directory.appending("old.img")))
+        try Data(new).write(to: URL(fileURLWithPath: directory.appending("new.img")))
+        return [directory.appending("old.img"), directory.appending("new.img"), "-o", directory.appending("p.patch")]
+    }
+
     /// Starts `arguments`, waits until its temporary output exists in `directory`, sends
     /// `signal`, and returns how it ended.
     static func stopWhileWriting(
@@ -45,14 +56,8 @@ import Testing
     @Test(arguments: [SIGTERM, SIGHUP])
     func `ota-diff stopped while writing leaves no temporary file`(signal: Int32) throws {
         let directory = try TemporaryDirectory("interrupt-diff")
-        let old = Self.noise(8 << 20, seed: 16)
-        var new = old
-        for index in stride(from: 0, to: new.count, by: 4096) { new[index] ^= 0x5A }
-        try Data(old).write(to: URL(fileURLWithPath: directory.appending("old.img")))
-        try Data(new).write(to: URL(fileURLWithPath: directory.appending("new.img")))
         let outcome = try Self.stopWhileWriting(
-            CLIRunner.product("ota-diff").path,
-            [directory.appending("old.img"), directory.appending("new.img"), "-o", directory.appending("p.patch")],
+            CLIRunner.product("ota-diff").path, try Self.diffArguments(in: directory, seed: 16),
             directory: directory.path, output: "p.patch", signal: signal)
         #expect(outcome.status == 128 + signal, "\(String(decoding: outcome.stderr, as: UTF8.self))")
         #expect(try Self.entries(directory.path, prefix: ".p.patch") == [])
@@ -65,14 +70,7 @@ import Testing
     /// written). A file of a live process, or a fresh one, is left alone.
     @Test func `a temporary file a killed writer left is removed by the next writer of that output`() throws {
         let directory = try TemporaryDirectory("interrupt-kill")
-        let old = Self.noise(8 << 20, seed: 17)
-        var new = old
-        for index in stride(from: 0, to: new.count, by: 4096) { new[index] ^= 0x5A }
-        try Data(old).write(to: URL(fileURLWithPath: directory.appending("old.img")))
-        try Data(new).write(to: URL(fileURLWithPath: directory.appending("new.img")))
-        let arguments = [
-            directory.appending("old.img"), directory.appending("new.img"), "-o", directory.appending("p.patch"),
-        ]
+        let arguments = try Self.diffArguments(in: directory, seed: 17)
         let outcome = try Self.stopWhileWriting(
             CLIRunner.product("ota-diff").path, arguments, directory: directory.path, output: "p.patch", signal: SIGKILL
         )

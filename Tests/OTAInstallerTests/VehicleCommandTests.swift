@@ -22,6 +22,14 @@ struct VehicleCommandTests {
         return Run(status: result.status, stdout: result.stdout)
     }
 
+    /// `ota vehicle init` of the sample vehicle (`samples/vehicle-x1.yaml`) at `car`.
+    static func initSampleVehicle(_ car: String, images: String) throws -> Run {
+        try ota([
+            "vehicle", "init", car, "--config", InstallerFixture.repository + "/samples/vehicle-x1.yaml", "--images",
+            images, "--json",
+        ])
+    }
+
     /// A failed init leaves nothing it made (found by an audit helper): inside a directory that
     /// was there, a junk decryption key left vehicle.json, the seals, the slots and the copied key
     /// (the vehicle could then be neither opened nor made again), and the error named the copy;
@@ -101,16 +109,11 @@ struct VehicleCommandTests {
     /// which needs root, as CI runs).
     @Test(.enabled(if: geteuid() == 0, "a read-only bind mount needs root"))
     func `status reads a vehicle on a read-only mount without changing it`() throws {
-        let root = InstallerFixture.repository
         let directory = try TemporaryDirectory.create("vehicle-ro")
         defer { TemporaryDirectory.remove(directory) }
         try SampleImages.make(in: directory + "/images")
         let car = directory + "/car"
-        #expect(
-            try Self.ota([
-                "vehicle", "init", car, "--config", root + "/samples/vehicle-x1.yaml", "--images",
-                directory + "/images", "--json",
-            ]).status == 0)
+        #expect(try Self.initSampleVehicle(car, images: directory + "/images").status == 0)
         let writable = try Self.ota(["vehicle", "status", car, "--json"])
         #expect(writable.status == 0 && writable.result["readOnly"] == nil, "\(writable.stdout)")
         let script = """
@@ -160,11 +163,7 @@ struct VehicleCommandTests {
             #expect(build.status == 0)
         }
         let car = directory + "/car"
-        #expect(
-            try Self.ota([
-                "vehicle", "init", car, "--config", root + "/samples/vehicle-x1.yaml", "--images",
-                directory + "/images", "--json",
-            ]).status == 0)
+        #expect(try Self.initSampleVehicle(car, images: directory + "/images").status == 0)
         #expect(FileManager.default.fileExists(atPath: car + "/boot/grubenv"))
         let state = directory + "/state.json"
         try Data(

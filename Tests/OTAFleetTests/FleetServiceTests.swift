@@ -250,17 +250,24 @@ extension FleetIntegration {
         @Test func `uploads in flight are bounded in bytes and per client`() throws {
             let harness = try FleetHarness(maximumBufferedUploadBytes: 3 << 20, maximumUploadsPerClient: 2)
             defer { harness.stop() }
-            func header(_ vin: String) throws -> String {
-                let client = try harness.client(.vehicle, name: vin)
-                let pem = try String(contentsOfFile: client.certificate, encoding: .utf8).addingPercentEncoding(
-                    withAllowedCharacters: .alphanumerics)!
-                return "X-Fleet-Proxy: \(harness.secret)\r\nX-Client-Verify: SUCCESS\r\nX-Client-Certificate: \(pem)"
+            func header(_ pem: String) -> String {
+                let escaped = pem.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+                return
+                    "X-Fleet-Proxy: \(harness.secret)\r\nX-Client-Verify: SUCCESS\r\nX-Client-Certificate: \(escaped)"
             }
+            func pem(_ client: FleetHarness.Client) throws -> String {
+                try String(contentsOfFile: client.certificate, encoding: .utf8)
+            }
+            let clientA = try harness.client(.vehicle, name: "VINAAAAAAAAAAAAA1")
+            // A second certificate of A's key (a renewal): the same client.
+            let renewedA = try harness.client(.vehicle, name: "VINAAAAAAAAAAAAA1", sameKeyAs: clientA)
+            let pemA = try pem(clientA)
             // Each step: the client (VIN and headers), the announced length, the bytes sent, and
             // whether to keep the connection open, stalled in its body.
             let script = """
                 import socket, sys, time
                 port = int(sys.argv[1]); a = (sys.argv[2], sys.argv[3]); b = (sys.argv[4], sys.argv[5])
+                a2 = (sys.argv[2], sys.argv[6])
                 kept = []
                 def post(client, length, send, keep):
                     vin, headers = client
@@ -282,14 +289,16 @@ extension FleetIntegration {
                 print("A-small", post(a, 100, 100, False))
                 print("A-small-stalled", post(a, 100, 10, True))
                 print("A-third", post(a, 100, 100, False))
+                print("A-third-renewed", post(a2, 100, 100, False))
                 kept.pop(0).close(); time.sleep(0.5)
                 print("B-2MiB-after", post(b, 2 << 20, 2 << 20, False))
                 """
             let reply = try ProcessRunner.run(
                 "/usr/bin/python3",
                 [
-                    "-c", script, "\(harness.backendPort)", "VINAAAAAAAAAAAAA1", try header("VINAAAAAAAAAAAAA1"),
-                    "VINBBBBBBBBBBBBB2", try header("VINBBBBBBBBBBBBB2"),
+                    "-c", script, "\(harness.backendPort)", "VINAAAAAAAAAAAAA1", header(pemA),
+                    "VINBBBBBBBBBBBBB2", header(try pem(try harness.client(.vehicle, name: "VINBBBBBBBBBBBBB2"))),
+                    header(try pem(renewedA)),
                 ])
             let answers = Dictionary(
                 uniqueKeysWithValues: reply.stdout.split(separator: "\n").compactMap { line -> (String, String)? in
@@ -302,6 +311,7 @@ extension FleetIntegration {
             #expect(answers["A-small"] == "400", "\(reply.stdout)")
             // The same client's third at once.
             #expect(answers["A-third"] == "503 retry", "\(reply.stdout)")
+            #expect(answers["A-third-renewed"] == "503 retry", "\(reply.stdout)")
             // The stalled 2 MiB upload's reservation is given back when its connection closes.
             #expect(answers["B-2MiB-after"] == "400", "\(reply.stdout) \(reply.stderr)")
         }

@@ -417,7 +417,7 @@ public final class FleetServer: Sendable {
         let announced = request.headers[.contentLength].flatMap { Int($0) }.map { max(0, $0) }
         guard
             let reservation = admission.admit(
-                bytes: announced ?? configuration.maximumUploadBytes, client: identity.certificatePEM)
+                bytes: announced ?? configuration.maximumUploadBytes, client: Self.admissionKey(identity))
         else {
             metrics.count("ota_fleet_uploads_total", FleetMetrics.label("result", "busy"))
             var response = Self.errorResponse(
@@ -473,6 +473,12 @@ public final class FleetServer: Sendable {
                 "ota_fleet_upload_seconds", seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
             return Self.errorResponse(error)
         }
+    }
+
+    /// Whose uploads count together: the client's public key (SubjectPublicKeyInfo), so another
+    /// certificate of the same key, or another spelling of the same certificate, is the same client.
+    static func admissionKey(_ identity: ClientIdentity) -> String {
+        (try? identity.publicKey.der()).map { Hex.encode($0) } ?? identity.certificatePEM
     }
 
     /// What a busy answer asks the client to wait (`Retry-After`, seconds).

@@ -5,8 +5,8 @@ import Synchronization
 /// clients (or one client sending in parallel) could make the service hold any number of 64 MiB
 /// bodies. Each upload reserves its announced length (`Content-Length`), or the largest upload
 /// allowed when it announces none, before its body is read; it is turned away (`fleet.busy`, 503
-/// with `Retry-After`) when the reservations would pass `maximumBytes`, or when its client
-/// already has `maximumPerClient` uploads in flight.
+/// with `Retry-After`) when the reservations would pass `maximumBytes`, or when its client (its
+/// certificate's key) already has `maximumPerClient` uploads in flight.
 final class UploadAdmission: Sendable {
     /// One admitted upload's reservation, given back with `release`.
     struct Reservation: Sendable {
@@ -28,7 +28,7 @@ final class UploadAdmission: Sendable {
         self.maximumPerClient = maximumPerClient
     }
 
-    /// Reserves `bytes` for `client` (its certificate's subject), or nil when either bound would
+    /// Reserves `bytes` for `client` (its public key), or nil when either bound would
     /// be passed. An upload larger than `maximumBytes` on its own is admitted when nothing else is
     /// in flight, so a bound below the largest upload never refuses every upload.
     func admit(bytes: Int, client: String) -> Reservation? {

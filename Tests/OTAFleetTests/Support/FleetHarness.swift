@@ -100,23 +100,24 @@ final class FleetHarness: @unchecked Sendable {
     /// A client certificate of `role` for `name` (a VIN for vehicles), under the sample CA of the role.
     func client(
         _ role: TrustRole, name: String, extendedKeyUsage: String? = nil, ca: String? = nil, caName: String = "root-ca",
-        vin: String?? = .none
+        vin: String?? = .none, sameKeyAs other: Client? = nil
     ) throws -> Client {
         try Self.client(
             role, name: name, pki: pki, in: ws.path, extendedKeyUsage: extendedKeyUsage, ca: ca, caName: caName,
-            vin: vin)
+            vin: vin, sameKeyAs: other)
     }
 
     /// A client key (P-256) and certificate written into `directory`, issued by `ca/caName` of the
     /// sample PKI. A vehicle certificate names its VIN (`vin`, by default `name`; `.some(nil)`:
-    /// none) in the signer-id extension, as `ota keys issue --signer-id` writes it.
+    /// none) in the signer-id extension, as `ota keys issue --signer-id` writes it. `sameKeyAs`:
+    /// another certificate for that client's key (a renewal).
     static func client(
         _ role: TrustRole, name: String, pki: SamplePKIFiles, in directory: String, extendedKeyUsage: String? = nil,
-        ca: String? = nil, caName: String = "root-ca", vin: String?? = .none
+        ca: String? = nil, caName: String = "root-ca", vin: String?? = .none, sameKeyAs other: Client? = nil
     ) throws -> Client {
-        let key = try PrivateKey.generate(.p256)
-        let keyPath = directory + "/\(role.rawValue)-\(UUID().uuidString).key"
-        try AtomicFileWriter.write(Array(try key.pem().utf8), to: keyPath, mode: 0o600)
+        let key = try other?.privateKey ?? PrivateKey.generate(.p256)
+        let keyPath = other?.key ?? directory + "/\(role.rawValue)-\(UUID().uuidString).key"
+        if other == nil { try AtomicFileWriter.write(Array(try key.pem().utf8), to: keyPath, mode: 0o600) }
         let caDirectory = pki.directory + "/" + (ca ?? role.rawValue)
         let signerID = role == .vehicle ? (vin ?? name) : nil
         let certificate = try OpenSSLTool.issueCertificate(

@@ -1,3 +1,5 @@
+internal import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -7,8 +9,16 @@
 /// does for the other signals, and a bundle's can be gigabytes. Their names carry the writer's
 /// process id (`PREFIX<pid>-<random>`), so the next writer of the same output removes those
 /// whose process is gone and that have not changed for `minimumAge` seconds (a writer in another
-/// PID namespace sharing the directory still writes to its file).
+/// PID namespace sharing the directory still writes to its file). A process sweeps each
+/// directory and prefix once: the recorder rewrites `HEAD` at every checkpoint, and reading the
+/// directory each time would be repeated work for files that only a dead process leaves.
 package enum StaleTemporaryFiles {
+    /// Directory and prefix pairs this process has swept.
+    private static let swept = Mutex<Set<String>>([])
+
+    /// Pairs remembered at most; past it the memory starts over (a second sweep is harmless).
+    static let capacity = 1024
+
     /// Seconds a temporary file must have been left unchanged before it is taken as abandoned.
     static let minimumAge = 60
 
@@ -19,8 +29,14 @@ package enum StaleTemporaryFiles {
 
     /// Removes, from `directory` (`""`: the working directory), the regular files of ours named
     /// `prefix<pid>-…` whose process no longer runs and that are older than `minimumAge`. Best
-    /// effort: whatever cannot be read or removed is left.
+    /// effort: whatever cannot be read or removed is left. Once per `directory` and `prefix` in a
+    /// process.
     package static func sweep(directory: String, prefix: String) {
+        let firstTime = swept.withLock { pairs in
+            if pairs.count >= capacity { pairs.removeAll() }
+            return pairs.insert(directory + "\u{0}" + prefix).inserted
+        }
+        guard firstTime else { return }
         let directoryFD = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard directoryFD >= 0 else { return }
         defer { close(directoryFD) }

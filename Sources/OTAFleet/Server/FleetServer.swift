@@ -407,14 +407,12 @@ public final class FleetServer: Sendable {
         )
         // An announced length past the limit is refused before any of it is read (a client that
         // announced 64 MiB and sent nothing held its connection open, unanswered).
-        if let announced = request.headers[.contentLength].flatMap({ Int($0) }),
-            announced > configuration.maximumUploadBytes
-        {
+        let announced = request.headers[.contentLength].flatMap { Int($0) }.map { max(0, $0) }
+        if let announced, announced > configuration.maximumUploadBytes {
             refuse(tooLarge, vin: vin, identity: identity)
             return Self.errorResponse(tooLarge)
         }
         // Reserved before the body is read, given back when the upload is answered.
-        let announced = request.headers[.contentLength].flatMap { Int($0) }.map { max(0, $0) }
         guard
             let reservation = admission.admit(
                 bytes: announced ?? configuration.maximumUploadBytes, client: Self.admissionKey(identity))

@@ -181,12 +181,22 @@ package enum TrustUpdater {
                 }
                 crls.append((index, crl))
             }
-            // The anchors' own CRLs first: a carried CA is checked against them.
-            let byAnchor = crls.filter { item in remaining.contains { item.crl.isSigned(by: $0.certificate) } }
-            let byOthers = crls.filter { item in !byAnchor.contains { $0.index == item.index } }
-            for (index, crl) in byAnchor + byOthers {
-                guard let signer = try trustedSigner(of: crl, role: role, issuers: crlIssuers, contents: next, at: now)
-                else {
+            // The anchors' own CRLs first: a carried CA is checked against them. Each signature
+            // is checked once.
+            let roleAnchors: [Certificate] = remaining.map(\.certificate)
+            var ordered: [(index: Int, crl: CertificateRevocationList, anchor: Certificate?)] = []
+            for (index, crl) in crls {
+                ordered.append((index, crl, roleAnchors.first { crl.isSigned(by: $0) }))
+            }
+            let byAnchor = ordered.filter { $0.anchor != nil }
+            let byOthers = ordered.filter { $0.anchor == nil }
+            for (index, crl, anchor) in byAnchor + byOthers {
+                var signer = anchor
+                if signer == nil {
+                    signer = try carriedSigner(
+                        of: crl, role: role, issuers: crlIssuers, anchors: roleAnchors, contents: next, at: now)
+                }
+                guard let signer else {
                     throw OTAError(
                         .crlSignature,
                         "trust update: \(name) CRL \(index) (of \(crl.issuer)) is signed by no \(name) anchor, nor by a CA certificate carried with it (crlIssuers; `ota trust update --crl-issuer`) that chains to one"
@@ -333,13 +343,24 @@ package enum TrustUpdater {
         at now: Date
     ) throws(OTAError) -> Certificate? {
         let roleAnchors = try anchors(of: role, in: contents).map(\.certificate)
-        guard !roleAnchors.isEmpty else { return nil }
         if let anchor = roleAnchors.first(where: { crl.isSigned(by: $0) }) { return anchor }
+        return try carriedSigner(
+            of: crl, role: role, issuers: issuers, anchors: roleAnchors, contents: contents, at: now)
+    }
+
+    /// The one of `issuers` that signed `crl` and chains to `anchors`, the role's (stale CRLs
+    /// tolerated for that check); nil when none did.
+    static func carriedSigner(
+        of crl: CertificateRevocationList, role: TrustRole, issuers: [Certificate], anchors roleAnchors: [Certificate],
+        contents: TrustStoreContents, at now: Date
+    ) throws(OTAError) -> Certificate? {
+        let signing = issuers.filter { crl.isSigned(by: $0) }
+        guard !roleAnchors.isEmpty, !signing.isEmpty else { return nil }
         var roleCRLs: [CertificateRevocationList] = []
         for path in contents.paths(role, "crls") {
             roleCRLs += try CertificateRevocationList.load(contents.files[path]!, source: path)
         }
-        for issuer in issuers where crl.isSigned(by: issuer) {
+        for issuer in signing {
             let others = issuers.filter { $0 !== issuer }
             if case .trusted = try ChainVerifier.verifyIssuer(
                 issuer, intermediates: others, anchors: roleAnchors, crls: roleCRLs, role: role, at: now,

@@ -95,12 +95,7 @@ public final class Vehicle {
         self.options = options
         privateDirectory = try PrivateDirectory(path: layout.privateDirectory, create: false)
         try privateDirectory.lock(timeout: options.lockTimeout)
-        if let given = options.protectedStore {
-            protectedStore = given
-        } else {
-            protectedStore = MACFileStore(
-                directory: privateDirectory, key: try MACFileStore.Key(contentsOf: layout.sealKey))
-        }
+        protectedStore = try Self.protectedStore(options, layout: layout, privateDirectory: privateDirectory)
         config = try Self.sealedConfig(layout, store: protectedStore)
         let kind = config.bootControl ?? .file
         bootControl = layout.bootControl(kind)
@@ -132,6 +127,15 @@ public final class Vehicle {
         try recoverTrust()
         try recordBoots()
         try recover()
+    }
+
+    /// The store of the seals and the state: the one `options` gives, else the MAC-sealed files
+    /// of the private directory.
+    static func protectedStore(
+        _ options: Options, layout: VehicleLayout, privateDirectory: PrivateDirectory
+    ) throws(OTAError) -> any ProtectedStore {
+        if let given = options.protectedStore { return given }
+        return MACFileStore(directory: privateDirectory, key: try MACFileStore.Key(contentsOf: layout.sealKey))
     }
 
     /// The configuration, checked against the digest sealed at init and against today's rules.

@@ -19,6 +19,13 @@
 # releases apart). libjvm was measured once before the set existed, after the prime's start had
 # been chosen, to check it (docs/PERFORMANCE.md, "Which old bytes are primed"); the rest unseen.
 #
+# SET=fourth measures a fourth held-out set (bench/corpus-fourth), made on 2026-12-02 before the
+# inserts dictionary's default was raised to 16 MiB, to judge that change on programs unseen:
+# Rust programs that Debian 13 (trixie) and Debian 14 (forky, testing) publish in different
+# versions, chosen by size so that most outgrow 8 MiB (Sequoia's sq, Podman's netavark, broot,
+# atuin, meli, ntpd-rs's daemon, starship, git-delta, sccache, mdBook). forky is a moving suite:
+# its versions are pinned here, and a pair whose version forky replaced is skipped with a note.
+#
 # Pairs: two versions of each package that Debian 12 publishes side by side (point release and
 # security update), amd64 and arm64, downloaded with `apt-get download` into bench/corpus-heldout
 # (gitignored). Languages: C (OpenSSL's libcrypto, systemd's shared library, OpenSSH's sshd,
@@ -33,7 +40,7 @@ set -euo pipefail
 OTA=$(realpath "${1:-.build/release/ota}")
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SET=${SET:-heldout}
-case $SET in heldout | fresh | third) ;; *) echo "SET must be heldout, fresh or third, not '$SET'" >&2; exit 1 ;; esac
+case $SET in heldout | fresh | third | fourth) ;; *) echo "SET must be heldout, fresh, third or fourth, not '$SET'" >&2; exit 1 ;; esac
 CORPUS=$ROOT/bench/corpus-$SET
 DEB=$CORPUS/deb
 mkdir -p "$DEB"
@@ -74,6 +81,19 @@ THIRD_PROGRAMS=(
     "squid squid 5.7-2+deb12u5 5.7-2+deb12u6 usr/sbin/squid"
     "libjvm openjdk-17-jre-headless 17.0.19+10-1~deb12u2 17.0.21.1+2-1~deb12u1 usr/lib/jvm/java-17-openjdk-@ARCH@/lib/server/libjvm.so"
 )
+# The fourth held-out set (SET=fourth): trixie -> forky.
+FOURTH_PROGRAMS=(
+    "sq sq 1.3.1-2+b2 1.4.1-1 usr/bin/sq"
+    "netavark netavark 1.14.0-2 1.17.2-3 usr/lib/podman/netavark"
+    "broot broot 1.46.3-2 1.60.2+ds-1 usr/bin/broot"
+    "atuin atuin 18.6.1-1+b1 18.23.0+ds-1 usr/bin/atuin"
+    "meli meli 0.8.11+dfsg-1+b1 0.8.13+dfsg-5 usr/bin/meli"
+    "ntpd-rs ntpd-rs 1.4.0-6+b3 1.9.0-1+b2 usr/bin/ntp-daemon"
+    "starship starship 1.22.1-5 1.27.0-1 usr/bin/starship"
+    "git-delta git-delta 0.18.2-4+b1 0.20.1+ds-1 usr/bin/delta"
+    "sccache sccache 0.10.0-4 0.17.0+ds-3+b2 usr/bin/sccache"
+    "mdbook mdbook 0.4.48+ds-2 0.5.4+ds-2 usr/bin/mdbook"
+)
 ARCHES=${ARCHES:-"amd64 arm64"}
 
 # shellcheck source=bench/lib/debian-pairs.bash
@@ -81,6 +101,10 @@ source "$ROOT/bench/lib/debian-pairs.bash"
 case $SET in
 fresh) debian_pairs "$CORPUS" "$ARCHES" "${FRESH_PROGRAMS[@]}" ;;
 third) debian_pairs "$CORPUS" "$ARCHES" "${THIRD_PROGRAMS[@]}" ;;
+fourth)
+    debian_suites "$CORPUS/apt" trixie forky
+    debian_pairs "$CORPUS" "$ARCHES" "${FOURTH_PROGRAMS[@]}"
+    ;;
 *) debian_pairs "$CORPUS" "$ARCHES" "${PROGRAMS[@]}" "${GO_RUST_PROGRAMS[@]}" ;;
 esac
 pairs=("${DEBIAN_PAIRS[@]}")

@@ -17,26 +17,9 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CORPUS=${CORPUS:-$ROOT/bench/corpus-rust}
-APTDIR=$CORPUS/apt
-mkdir -p "$APTDIR"/lists/partial "$APTDIR"/cache/archives/partial "$APTDIR"/preferences.d
-
-cat >"$APTDIR/sources.list" <<SOURCES
-deb [arch=amd64,arm64] http://deb.debian.org/debian bookworm main
-deb [arch=amd64,arm64] http://deb.debian.org/debian trixie main
-SOURCES
-cat >"$APTDIR/apt.conf" <<CONF
-Dir::Etc::SourceList "$APTDIR/sources.list";
-Dir::Etc::SourceParts "/dev/null";
-Dir::Etc::Preferences "/dev/null";
-Dir::Etc::PreferencesParts "$APTDIR/preferences.d";
-Dir::State::Lists "$APTDIR/lists";
-Dir::Cache "$APTDIR/cache";
-CONF
-export APT_CONFIG=$APTDIR/apt.conf
-if [ ! -f "$APTDIR/updated" ]; then
-    apt-get update -qq >/dev/null
-    touch "$APTDIR/updated"
-fi
+# shellcheck source=bench/lib/debian-pairs.bash
+source "$ROOT/bench/lib/debian-pairs.bash"
+debian_suites "$CORPUS/apt" bookworm trixie
 
 # name package[,new-package] bookworm-version trixie-version path-inside-package
 # (@TRIPLET@ replaced per architecture; a glob matches the one file of that name)
@@ -51,9 +34,6 @@ PROGRAMS=(
     "tealdeer tealdeer 1.5.0-2+b1 1.7.2-1+deb13u1 usr/bin/tldr"
 )
 ARCHES=${ARCHES:-"amd64 arm64"}
-
-# shellcheck source=bench/lib/debian-pairs.bash
-source "$ROOT/bench/lib/debian-pairs.bash"
 debian_pairs "$CORPUS" "$ARCHES" "${PROGRAMS[@]}"
 ls -la "$CORPUS"/*-amd64.* "$CORPUS"/*-arm64.* 2>/dev/null | awk '{print $5, $9}'
 [ $# -ge 1 ] || exit 0

@@ -1,5 +1,32 @@
-# Sourced by bench/delta-corpus.sh and bench/delta-heldout.sh: fetches program pairs from Debian 12.
+# Sourced by bench/delta-corpus.sh, bench/delta-heldout.sh and bench/rust-corpus.sh: fetches
+# program pairs from Debian.
 #
+# debian_suites APTDIR SUITE...: an apt configuration of its own under APTDIR listing SUITE...
+# (main, amd64 and arm64), exported as APT_CONFIG, with its package indices fetched once; the
+# machine's sources are not touched. For suites the machine does not list (its are bookworm's).
+debian_suites() {
+    local aptdir=$1 suite
+    shift
+    mkdir -p "$aptdir"/lists/partial "$aptdir"/cache/archives/partial "$aptdir"/preferences.d
+    for suite in "$@"; do
+        echo "deb [arch=amd64,arm64] http://deb.debian.org/debian $suite main"
+    done >"$aptdir/sources.list"
+    cat >"$aptdir/apt.conf" <<CONF
+Dir::Etc::SourceList "$aptdir/sources.list";
+Dir::Etc::SourceParts "/dev/null";
+Dir::Etc::Preferences "/dev/null";
+Dir::Etc::PreferencesParts "$aptdir/preferences.d";
+Dir::State::Lists "$aptdir/lists";
+Dir::Cache "$aptdir/cache";
+CONF
+    export APT_CONFIG=$aptdir/apt.conf
+    if [ ! -f "$aptdir/updated" ]; then
+        apt-get update -qq >/dev/null
+        touch "$aptdir/updated"
+    fi
+}
+
+
 # debian_pairs CORPUS ARCHES ENTRY...: for each "name package old-version new-version path" ENTRY
 # (@TRIPLET@ and @ARCH@ in the path replaced per architecture, e.g. x86_64-linux-gnu and amd64; a
 # glob in the path matches the one file the package holds under that name) and each architecture, downloads both versions with

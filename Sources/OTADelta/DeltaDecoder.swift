@@ -11,8 +11,8 @@ public import OTABase
 /// `finish` returns). At the end it checks the new image's hash. Frames and ops are bounds-checked against the header's
 /// sizes, so a hostile patch cannot read outside the old image, write past the new size or make
 /// the decoder allocate more than its fixed buffers (the stream dictionaries, at most
-/// `limits.xzMemoryLimit`; 11 MiB with the default settings, 13 MiB with the fifth stream of
-/// body coding 5; plus at most about 7 MiB: one frame of at most
+/// `limits.xzMemoryLimit`; with the default settings 11 MiB, 13 MiB with the fifth stream of
+/// body coding 5, and 19 / 23 MiB for a patch that inserts more than 8 MiB; plus at most about 7 MiB: one frame of at most
 /// 2 MiB of stream bytes, or two when pipelined, one compressed piece (pipelined, the first
 /// frame's pieces until its last has come: its stream bytes compressed), a 256 KiB old-image cache
 /// (four 64 KiB blocks) and two 256 KiB output pieces; pipelined, a third output piece and four

@@ -37,11 +37,13 @@ struct DeltaEncoder {
         old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>, progress: DeltaProgress?,
         eviction: ImageEviction? = nil, sink: ([UInt8]) throws(OTAError) -> Void
     ) throws(OTAError) -> (header: [UInt8], statistics: DeltaStatistics) {
-        let size = options.dictionarySize
-        guard size.nonzeroBitCount == 1, DeltaPatchHeader.dictionaryExponents.contains(UInt8(size.trailingZeroBitCount))
-        else {
-            throw OTAError(
-                .deltaDictionary, "the patch dictionary must be a power of two, 4 KiB...256 MiB (got \(size))")
+        for size in [options.dictionarySize, options.streamingDictionarySize] {
+            guard size.nonzeroBitCount == 1,
+                DeltaPatchHeader.dictionaryExponents.contains(UInt8(size.trailingZeroBitCount))
+            else {
+                throw OTAError(
+                    .deltaDictionary, "the patch dictionary must be a power of two, 4 KiB...256 MiB (got \(size))")
+            }
         }
         progress?("index", 0)
         // The executable transform: match on copies with reference fields cleared. The matcher
@@ -89,7 +91,8 @@ struct DeltaEncoder {
         // (`matchPieces` stops the second once the first copies more than half).
         let primeCandidate =
             options.insertsPriming != .never
-            ? Self.insertsPrime(oldSize: old.count, limit: options.dictionarySize) : nil
+            ? Self.insertsPrime(
+                oldSize: old.count, limit: Self.primeLimit(insertedBytes: nil, limit: options.dictionarySize)) : nil
         var prime = options.insertsPriming == .always ? primeCandidate : nil
         let scores =
             primeCandidate != nil && analysis != nil
@@ -141,6 +144,10 @@ struct DeltaEncoder {
             analysis.releaseMaskedImages()
             analysis.unpackOldSites()
             insertedBytes = inserted
+            if prime != nil {
+                prime = Self.insertsPrime(
+                    oldSize: old.count, limit: Self.primeLimit(insertedBytes: inserted, limit: options.dictionarySize))
+            }
             let made = analysis.transform(pairs: pairs, old: old, new: new, maxEntries: options.maxTransformMapEntries)
             // The block pays only when its predictions remove more differing bytes than it
             // has bytes; else the same ops go out as format 2 (identical images, data-only
@@ -313,6 +320,25 @@ struct DeltaEncoder {
         return block + packed
     }
 
+    /// The most old bytes the inserts' dictionary starts with, and the most it holds beside them,
+    /// unless more than this is inserted (`primeLimit`). With `--dictionary-size 16MiB`, a 16 MiB
+    /// prime and dictionary made alacritty's patches 0.03-0.12% smaller than 8 MiB ones, for
+    /// 45-50% more diff memory, and ripgrep's and bat's amd64 byte-identical for 20 MiB more (the
+    /// other Rust tuning pairs fit in 8 MiB).
+    static let maximumPrime: UInt32 = 8 << 20
+
+    /// How many old bytes the inserts' dictionary may start with: `maximumPrime`, or, when more
+    /// than that is inserted (`insertedBytes`, known in format 3), the dictionary that holds the
+    /// inserted bytes; never more than `limit`. Where more than 8 MiB is inserted, a prime that
+    /// fills a 16 MiB dictionary made held-out cargo amd64's patch 2% smaller than an 8 MiB one
+    /// (docs/PERFORMANCE.md, "A fourth held-out corpus, and a 16 MiB inserts dictionary").
+    static func primeLimit(insertedBytes: Int?, limit: UInt32) -> UInt32 {
+        guard let inserted = insertedBytes, inserted > Int(maximumPrime) else { return min(limit, maximumPrime) }
+        var size = maximumPrime
+        while Int(size) < inserted && size < limit { size <<= 1 }
+        return min(size, limit)
+    }
+
     /// The old bytes the inserts' dictionary starts with: the first `limit` bytes of the old
     /// image (all of it when it fits); nil for an empty old image. The first, not the last: an
     /// executable's first bytes hold its symbol and relocation tables and the start of its code,
@@ -325,32 +351,39 @@ struct DeltaEncoder {
         return InsertsPrime(start: 0, length: UInt64(length))
     }
 
-    /// LZMA2 settings of the four streams, or five with `operandsSplit`: the inserts get the
-    /// configured dictionary (the vehicle's budget); the operands a quarter of it
+    /// LZMA2 settings of the four streams, or five with `operandsSplit`: the inserts get at most
+    /// the configured dictionary (the vehicle's budget: `dictionarySize`, or
+    /// `streamingDictionarySize` when the inserted bytes are not known); the operands a quarter of theirs
     /// (`DeltaPatchHeader.operandsDictionarySize`); the others are small streams that gain nothing
     /// beyond 1 MiB.
-    /// No stream gets a dictionary larger than the new image, nor the inserts one larger than
-    /// the bytes they will hold when that is known (`insertedBytes`, format 3) plus the old
-    /// bytes it starts with (`primedBytes`), each rounded up to a power of two: a larger one
-    /// finds nothing more and costs the encoder's memory (an 8 MiB dictionary is ~93 MiB by
-    /// liblzma's estimate) and the vehicle's.
+    /// No stream gets a dictionary larger than the new image rounded up to a power of two, nor
+    /// the inserts one larger than what it must hold: when the inserted bytes are known
+    /// (`insertedBytes`, format 3) they and the old bytes it starts with (`primedBytes`) up to
+    /// `maximumPrime`, past it the inserted bytes alone (`primeLimit` then fills that dictionary);
+    /// else the new image and the primed bytes. A larger one finds nothing more and costs the
+    /// encoder's memory (an 8 MiB dictionary is ~93 MiB by liblzma's estimate) and the vehicle's.
     func streamSettings(newSize: Int, insertedBytes: Int? = nil, primedBytes: Int = 0, operandsSplit: Bool = false)
         -> [LZMA2Settings]
     {
+        let limit = insertedBytes == nil ? options.streamingDictionarySize : options.dictionarySize
         func fit(_ bytes: Int) -> UInt32 {
             var size: UInt32 = 4096
-            while Int(size) < bytes && size < options.dictionarySize { size <<= 1 }
+            while Int(size) < bytes && size < limit { size <<= 1 }
             return size
         }
         let whole = fit(newSize)
-        let inserts = min(options.dictionarySize, fit(min(insertedBytes ?? newSize, newSize) + primedBytes))
+        let held =
+            insertedBytes.map { min($0, newSize) }.map { inserted in
+                min(inserted + primedBytes, max(inserted, Int(Self.maximumPrime)))
+            } ?? newSize + primedBytes
+        let inserts = min(limit, fit(held))
         let streams = PatchStream.allCases.prefix(PatchStream.count(operandsSplit: operandsSplit))
         return streams.map { stream in
             let dictionary: UInt32 =
                 switch stream {
                 case .inserts: inserts
                 case .operands: DeltaPatchHeader.operandsDictionarySize(inserts: inserts)
-                default: min(options.dictionarySize, 1 << 20, whole)
+                default: min(limit, 1 << 20, whole)
                 }
             return LZMA2Settings(
                 preset: options.preset, extreme: options.extreme, dictionarySize: dictionary,

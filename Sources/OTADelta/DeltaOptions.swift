@@ -4,10 +4,18 @@ public import OTABase
 public struct DeltaOptions: Sendable {
     /// Hash recorded for the old and new images (the bundle suite's hash).
     public var hashAlgorithm: HashAlgorithm = .sha256
-    /// LZMA2 dictionary of the inserted bytes (a power of two, 4 KiB...256 MiB): the vehicle's
-    /// decoder needs about this much memory, plus up to 3 MiB for the other streams. A patch
-    /// uses less when the new image, or (format 3) the inserted bytes, fit in less.
-    public var dictionarySize: UInt32 = 8 << 20
+    /// The largest LZMA2 dictionary of the inserted bytes (a power of two, 4 KiB...256 MiB): the
+    /// vehicle's decoder needs about this much memory, a quarter more for the inserted x86-64
+    /// operands (body coding 5), plus up to 3 MiB for the other streams. A patch uses less when
+    /// less holds what the stream must (`DeltaEncoder.streamSettings`): past 8 MiB only a patch
+    /// that inserts more than 8 MiB. 16 MiB (hdiffz's `-c-lzma2-9-16m`) since 2026-12-02, 8 MiB
+    /// before: such patches 2-8% smaller on a held-out corpus, for about 8 MiB more memory on the
+    /// vehicle (docs/PERFORMANCE.md, "A fourth held-out corpus, and a 16 MiB inserts dictionary").
+    public var dictionarySize: UInt32 = 16 << 20
+    /// The same bound for a patch whose inserted bytes are not known before it is written (no
+    /// executable transform; the new image bounds it instead): 8 MiB unless `setDictionarySize`
+    /// gives one, as a larger one is not measured there.
+    public var streamingDictionarySize: UInt32 = 8 << 20
     /// xz preset 0...9 and extreme mode (measured no smaller on our corpus once ADD payloads
     /// were run-length coded); the dictionary size above overrides the preset's.
     public var preset: UInt32 = 9
@@ -97,7 +105,7 @@ public struct DeltaOptions: Sendable {
 }
 
 extension DeltaOptions {
-    /// Sets `dictionarySize` from a command-line size (`8MiB`, `8M`, `512KiB`, `8388608`): a
+    /// Sets `dictionarySize` and `streamingDictionarySize` from a command-line size (`8MiB`, `8M`, `512KiB`, `8388608`): a
     /// power of two from 1 MiB to 256 MiB, else `usage.invalid` (`ota delta create` and `ota-diff`).
     public mutating func setDictionarySize(_ text: String) throws(OTAError) {
         guard let bytes = Self.byteCount(text), bytes >= 1 << 20, bytes <= 256 << 20, bytes.nonzeroBitCount == 1 else {
@@ -106,6 +114,7 @@ extension DeltaOptions {
                 "--dictionary-size must be a power of two from 1MiB to 256MiB, such as 8MiB (got \(text))")
         }
         dictionarySize = UInt32(bytes)
+        streamingDictionarySize = UInt32(bytes)
     }
 
     /// `8MiB`, `8M`, `8388608`, `512KiB`: a byte count with an optional binary unit.

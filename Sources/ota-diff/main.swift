@@ -10,8 +10,9 @@ let usage = """
     usage: ota-diff OLD NEW -o PATCH [options]
       Makes a patch that turns OLD into NEW (as `ota delta create`), written atomically.
       --suite intl|gm            hash recorded for both images: SHA-256 (intl, default) or SM3 (gm)
-      --dictionary-size SIZE     LZMA2 dictionary of the inserted bytes: a power of two from 1MiB
-                                 to 256MiB (default 8MiB); the vehicle's decoder needs about this
+      --dictionary-size SIZE     largest LZMA2 dictionary of the inserted bytes: a power of two
+                                 from 1MiB to 256MiB (default 16MiB; 8MiB without the
+                                 executable transform); the vehicle's decoder needs about this
       --xz-preset N              xz preset 0...9 for the patch body (default 9)
       --[no-]extreme             xz extreme mode (default off)
       --[no-]exec-transform      predict x86-64/AArch64 ELF references (format 3; default on)

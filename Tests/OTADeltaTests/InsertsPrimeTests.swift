@@ -134,6 +134,14 @@ import Testing
         #expect(DeltaEncoder.insertsPrime(oldSize: 100, limit: 1 << 20) == InsertsPrime(start: 0, length: 100))
         #expect(
             DeltaEncoder.insertsPrime(oldSize: 3 << 20, limit: 1 << 20) == InsertsPrime(start: 0, length: 1 << 20))
+        // 8 MiB at most in a larger dictionary, unless more than that is inserted: then as much
+        // as the dictionary that holds the inserted bytes.
+        #expect(DeltaEncoder.primeLimit(insertedBytes: nil, limit: 16 << 20) == 8 << 20)
+        #expect(DeltaEncoder.primeLimit(insertedBytes: 3 << 20, limit: 16 << 20) == 8 << 20)
+        #expect(DeltaEncoder.primeLimit(insertedBytes: 9 << 20, limit: 16 << 20) == 16 << 20)
+        #expect(DeltaEncoder.primeLimit(insertedBytes: 40 << 20, limit: 16 << 20) == 16 << 20)
+        #expect(DeltaEncoder.primeLimit(insertedBytes: 40 << 20, limit: 8 << 20) == 8 << 20)
+        #expect(DeltaEncoder.primeLimit(insertedBytes: nil, limit: 4 << 20) == 4 << 20)
         // The block written before the first frame says the same.
         var options = DeltaOptions()
         options.insertsPriming = .always

@@ -220,16 +220,38 @@ import Testing
         #expect(try DeltaPatchHeader.decode(plain).dictionarySizes[PatchStream.inserts.rawValue] == 512 << 10)
     }
 
-    @Test func `stream dictionaries never exceed what the stream can hold`() {
-        let encoder = DeltaEncoder(options: DeltaOptions())
-        let sizes = { (newSize: Int, inserted: Int?) in
-            encoder.streamSettings(newSize: newSize, insertedBytes: inserted).map(\.dictionarySize)
+    @Test func `stream dictionaries never exceed what the stream can hold`() throws {
+        let sizes = { (limit: String, newSize: Int, inserted: Int?, primed: Int) throws(OTAError) in
+            var options = DeltaOptions()
+            try options.setDictionarySize(limit)
+            return DeltaEncoder(options: options).streamSettings(
+                newSize: newSize, insertedBytes: inserted, primedBytes: primed
+            ).map(\.dictionarySize)
         }
-        #expect(sizes(100 << 20, nil) == [1 << 20, 1 << 20, 1 << 20, 8 << 20])
-        #expect(sizes(100 << 20, 5000) == [1 << 20, 1 << 20, 1 << 20, 8192])
-        #expect(sizes(100 << 20, 0) == [1 << 20, 1 << 20, 1 << 20, 4096])
-        #expect(sizes(100 << 20, 64 << 20) == [1 << 20, 1 << 20, 1 << 20, 8 << 20])
-        #expect(sizes(300_000, 200_000) == [512 << 10, 512 << 10, 512 << 10, 256 << 10])
+        let small: [UInt32] = [1 << 20, 1 << 20, 1 << 20]
+        // By default: up to 16 MiB when the inserted bytes are known, 8 MiB when not.
+        let defaults = DeltaEncoder(options: DeltaOptions())
+        #expect(defaults.streamSettings(newSize: 100 << 20).last?.dictionarySize == 8 << 20)
+        #expect(defaults.streamSettings(newSize: 100 << 20, insertedBytes: 64 << 20).last?.dictionarySize == 16 << 20)
+        #expect(
+            defaults.streamSettings(newSize: 100 << 20, insertedBytes: 3 << 20, primedBytes: 8 << 20).last?
+                .dictionarySize == 8 << 20)
+        // Inserted bytes not known (no transform): the new image, up to the limit.
+        #expect(try sizes("8MiB", 100 << 20, nil, 0) == small + [8 << 20])
+        #expect(try sizes("32MiB", 100 << 20, nil, 0) == small + [32 << 20])
+        #expect(try sizes("8MiB", 300_000, nil, 0) == [512 << 10, 512 << 10, 512 << 10, 512 << 10])
+        // Known inserted bytes: what they need, up to the limit.
+        #expect(try sizes("8MiB", 100 << 20, 5000, 0) == small + [8192])
+        #expect(try sizes("8MiB", 100 << 20, 0, 0) == small + [4096])
+        #expect(try sizes("8MiB", 300_000, 200_000, 0) == [512 << 10, 512 << 10, 512 << 10, 256 << 10])
+        #expect(try sizes("8MiB", 100 << 20, 64 << 20, 0) == small + [8 << 20])
+        #expect(try sizes("16MiB", 100 << 20, 9 << 20, 0) == small + [16 << 20])
+        // With a prime: the two while they fit in 8 MiB; past it the inserted bytes alone.
+        #expect(try sizes("16MiB", 100 << 20, 3 << 20, 4 << 20) == small + [8 << 20])
+        #expect(try sizes("16MiB", 100 << 20, 3 << 20, 8 << 20) == small + [8 << 20])
+        #expect(try sizes("16MiB", 100 << 20, 12 << 20, 8 << 20) == small + [16 << 20])
+        #expect(try sizes("32MiB", 100 << 20, 12 << 20, 8 << 20) == small + [16 << 20])
+        #expect(try sizes("4MiB", 100 << 20, 9 << 20, 0) == small + [4 << 20])
     }
 
     @Test func `an ADDP op needs a transform`() throws {

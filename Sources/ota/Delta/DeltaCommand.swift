@@ -30,9 +30,9 @@ struct DeltaCommand: ParsableCommand {
         @Option(help: "Hash recorded for both images: intl (SHA-256) or gm (SM3).") var suite = "intl"
         @Option(
             help:
-                "LZMA2 dictionary of the inserted bytes: a power of two from 1MiB to 256MiB (e.g. 8MiB); the vehicle's decoder needs about this plus 3 MiB."
+                "Largest LZMA2 dictionary of the inserted bytes: a power of two from 1MiB to 256MiB (default 16MiB; 8MiB for an image without the executable transform); the vehicle's decoder needs about this plus a quarter plus 3 MiB."
         )
-        var dictionarySize: String = "8MiB"
+        var dictionarySize: String?
         @Option(help: "xz preset 0...9 for the patch body.") var xzPreset: UInt32 = 9
         @Flag(inversion: .prefixedNo, help: "xz extreme mode (slower; measured no smaller on our corpus).")
         var extreme = false
@@ -88,7 +88,7 @@ struct DeltaCommand: ParsableCommand {
         func run() throws {
             var options = DeltaOptions()
             options.hashAlgorithm = try Suite.parse(suite, field: "--suite").hash
-            try options.setDictionarySize(dictionarySize)
+            if let dictionarySize { try options.setDictionarySize(dictionarySize) }
             guard xzPreset <= 9 else { throw OTAError(.usageInvalid, "--xz-preset must be 0...9") }
             try SiblingExecutable.diff.exec(diffArguments)
         }
@@ -96,7 +96,7 @@ struct DeltaCommand: ParsableCommand {
         /// This command line as `ota-diff`'s: every option spelled out, the operands after `--`.
         var diffArguments: [String] {
             [
-                "--suite", suite, "--dictionary-size", dictionarySize, "--xz-preset", String(xzPreset),
+                "--suite", suite, "--xz-preset", String(xzPreset),
                 extreme ? "--extreme" : "--no-extreme",
                 execTransform ? "--exec-transform" : "--no-exec-transform",
                 aarch64Pairs ? "--aarch64-pairs" : "--no-aarch64-pairs",
@@ -105,7 +105,8 @@ struct DeltaCommand: ParsableCommand {
                 alignInserts ? "--align-inserts" : "--no-align-inserts",
                 parallelInserts ? "--parallel-inserts" : "--no-parallel-inserts",
                 "--progress", progressOptions.progress.rawValue,
-            ] + (primeInserts.map { $0 ? ["--prime-inserts"] : ["--no-prime-inserts"] } ?? [])
+            ] + (dictionarySize.map { ["--dictionary-size", $0] } ?? [])
+                + (primeInserts.map { $0 ? ["--prime-inserts"] : ["--no-prime-inserts"] } ?? [])
                 + (outputOptions.json ? ["--json"] : []) + ["-o", output, "--", old, new]
         }
     }

@@ -334,9 +334,7 @@ struct DeltaEncoder {
     /// (docs/PERFORMANCE.md, "A fourth held-out corpus, and a 16 MiB inserts dictionary").
     static func primeLimit(insertedBytes: Int?, limit: UInt32) -> UInt32 {
         guard let inserted = insertedBytes, inserted > Int(maximumPrime) else { return min(limit, maximumPrime) }
-        var size = maximumPrime
-        while Int(size) < inserted && size < limit { size <<= 1 }
-        return min(size, limit)
+        return InsertsCoding.dictionary(for: inserted, limit: limit)
     }
 
     /// The old bytes the inserts' dictionary starts with: the first `limit` bytes of the old
@@ -366,11 +364,7 @@ struct DeltaEncoder {
         -> [LZMA2Settings]
     {
         let limit = insertedBytes == nil ? options.streamingDictionarySize : options.dictionarySize
-        func fit(_ bytes: Int) -> UInt32 {
-            var size: UInt32 = 4096
-            while Int(size) < bytes && size < limit { size <<= 1 }
-            return size
-        }
+        func fit(_ bytes: Int) -> UInt32 { InsertsCoding.dictionary(for: bytes, limit: limit) }
         let whole = fit(newSize)
         let held =
             insertedBytes.map { min($0, newSize) }.map { inserted in

@@ -85,8 +85,8 @@ struct InsertsCoding: Equatable, Sendable {
         return settings
     }
 
-    /// A trial's dictionary for `count` bytes: the smallest power of two from 4 KiB that holds
-    /// them (a dictionary beyond the sample finds nothing more), at most `limit`.
+    /// A dictionary for `count` bytes (a trial's sample, a stream's bytes): the smallest power of
+    /// two from 4 KiB that holds them (a larger one finds nothing more), at most `limit`.
     static func dictionary(for count: Int, limit: UInt32 = 8 << 20) -> UInt32 {
         var size: UInt32 = 4096
         while Int(size) < count && size < limit { size <<= 1 }

@@ -17,14 +17,16 @@ import Testing
         try store.entries(matching: RecordFilter()) { _ in
             streamed += 1
             guard streamed == 1 else { return }
-            // Another request, from another thread, while this reader holds the stream.
+            // Another request, from another thread, while this reader holds the stream. A queue of
+            // its own gets a thread at once; the global pool is only as wide as the machine, and in a
+            // parallel run delta tests can keep it busy for longer than the wait (CI, 2026-12-02).
             let answered = DispatchSemaphore(value: 0)
             let other = UncheckedStore(store: store)
-            DispatchQueue.global().async {
+            DispatchQueue(label: "another reader").async {
                 _ = try? other.store.count(matching: RecordFilter())
                 answered.signal()
             }
-            answeredMeanwhile = answered.wait(timeout: .now() + 10) == .success
+            answeredMeanwhile = answered.wait(timeout: .now() + 30) == .success
         }
         #expect(answeredMeanwhile, "the store was held while the stream's reader waited")
         #expect(streamed == (try store.count(matching: RecordFilter())))

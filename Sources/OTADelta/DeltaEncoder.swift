@@ -333,8 +333,14 @@ struct DeltaEncoder {
     /// fills a 16 MiB dictionary made held-out cargo amd64's patch 2% smaller than an 8 MiB one
     /// (docs/PERFORMANCE.md, "A fourth held-out corpus, and a 16 MiB inserts dictionary").
     static func primeLimit(insertedBytes: Int?, limit: UInt32) -> UInt32 {
-        guard let inserted = insertedBytes, inserted > Int(maximumPrime) else { return min(limit, maximumPrime) }
-        return InsertsCoding.dictionary(for: inserted, limit: limit)
+        InsertsCoding.dictionary(for: insertsWindow(inserted: insertedBytes ?? 0), limit: limit)
+    }
+
+    /// The bytes the inserts' dictionary is made to hold when `inserted` bytes are inserted:
+    /// `maximumPrime`, or the inserted bytes when more. The one rule behind `primeLimit` and
+    /// `streamSettings`.
+    static func insertsWindow(inserted: Int) -> Int {
+        max(inserted, Int(maximumPrime))
     }
 
     /// The old bytes the inserts' dictionary starts with: the first `limit` bytes of the old
@@ -368,7 +374,7 @@ struct DeltaEncoder {
         let whole = fit(newSize)
         let held =
             insertedBytes.map { min($0, newSize) }.map { inserted in
-                min(inserted + primedBytes, max(inserted, Int(Self.maximumPrime)))
+                min(inserted + primedBytes, Self.insertsWindow(inserted: inserted))
             } ?? newSize + primedBytes
         let inserts = min(limit, fit(held))
         let streams = PatchStream.allCases.prefix(PatchStream.count(operandsSplit: operandsSplit))

@@ -191,11 +191,11 @@ package enum TrustUpdater {
             let byAnchor = ordered.filter { $0.anchor != nil }
             let byOthers = ordered.filter { $0.anchor == nil }
             for (index, crl, anchor) in byAnchor + byOthers {
-                var signer = anchor
-                if signer == nil {
-                    signer = try carriedSigner(
-                        of: crl, role: role, issuers: crlIssuers, anchors: roleAnchors, contents: next, at: now)
-                }
+                let signer: Certificate? =
+                    if let anchor { anchor } else {
+                        try carriedSigner(
+                            of: crl, role: role, issuers: crlIssuers, anchors: roleAnchors, contents: next, at: now)
+                    }
                 guard let signer else {
                     throw OTAError(
                         .crlSignature,

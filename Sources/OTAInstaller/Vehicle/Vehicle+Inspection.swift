@@ -22,7 +22,7 @@ extension Vehicle {
             throw OTAError(.vehicleNotFound, "\(directory): not a vehicle directory (no vehicle.json)")
         }
         let privateDirectory = try PrivateDirectory(path: layout.privateDirectory, create: false)
-        let store = try protectedStore(options, layout: layout, privateDirectory: privateDirectory)
+        let store = try openProtectedStore(options, layout: layout, privateDirectory: privateDirectory)
         let config = try sealedConfig(layout, store: store)
         guard let state = try StateJournal(store: store).load() else {
             throw OTAError(.vehicleStateMissing, "\(directory): no installer state (run ota vehicle init)")

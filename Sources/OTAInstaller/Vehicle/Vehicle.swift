@@ -95,7 +95,7 @@ public final class Vehicle {
         self.options = options
         privateDirectory = try PrivateDirectory(path: layout.privateDirectory, create: false)
         try privateDirectory.lock(timeout: options.lockTimeout)
-        protectedStore = try Self.protectedStore(options, layout: layout, privateDirectory: privateDirectory)
+        protectedStore = try Self.openProtectedStore(options, layout: layout, privateDirectory: privateDirectory)
         config = try Self.sealedConfig(layout, store: protectedStore)
         let kind = config.bootControl ?? .file
         bootControl = layout.bootControl(kind)
@@ -131,7 +131,7 @@ public final class Vehicle {
 
     /// The store of the seals and the state: the one `options` gives, else the MAC-sealed files
     /// of the private directory.
-    static func protectedStore(
+    static func openProtectedStore(
         _ options: Options, layout: VehicleLayout, privateDirectory: PrivateDirectory
     ) throws(OTAError) -> any ProtectedStore {
         if let given = options.protectedStore { return given }

@@ -502,40 +502,42 @@ public final class DeltaDecoder {
 
     /// Tries to read the inserts prime block collected in `pending`; once read, puts its old
     /// bytes in the inserts stream's dictionary, or with a split prime their bytes other than
-    /// operands (read 64 KiB at a time into a buffer of its own, never held whole).
+    /// operands (read and split 64 KiB at a time, never held whole).
     private func parsePrime() throws(OTAError) {
         guard let header else { return }
-        let inserts = PatchStream.inserts.rawValue
         let parsed = try pending.withUnsafeBufferPointer { (bytes) throws(OTAError) in
-            try InsertsPrime.decode(bytes, oldSize: header.oldSize, dictionarySize: header.dictionarySizes[inserts])
+            try InsertsPrime.decode(
+                bytes, oldSize: header.oldSize, dictionarySize: header.dictionarySizes[PatchStream.inserts.rawValue])
         }
         guard let (prime, _) = parsed else { return }
         pending.removeAll(keepingCapacity: true)
-        let split = header.prime == .oldBytesSplit
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: InsertsPrime.splitPieceBytes, alignment: 16)
-        defer { buffer.deallocate() }
         var scratch: [UInt8] = []
-        var main: [UInt8] = []
         var preloaded = 0
-        for piece in prime.pieces {
-            let read = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<piece.count])
-            try readSource(at: Int64(piece.offset), into: read)
-            var load = UnsafeRawBufferPointer(read)
-            if split {
-                // The piece's bytes other than operands (never more than it), back in the buffer.
-                main.removeAll(keepingCapacity: true)
-                InsertsPrime.splitPiece(
-                    read.baseAddress!.assumingMemoryBound(to: UInt8.self), count: piece.count,
-                    offset: Int64(piece.offset), main: &main)
-                main.withUnsafeBytes { buffer.copyMemory(from: $0) }
-                load = UnsafeRawBufferPointer(rebasing: buffer[0..<main.count])
-            }
+        func preload(_ bytes: UnsafeRawBufferPointer) throws(OTAError) {
             do throws(OTAError) {
-                try decoders[inserts].preload(load, scratch: &scratch)
+                try decoders[PatchStream.inserts.rawValue].preload(bytes, scratch: &scratch)
             } catch {
                 throw Self.translate(error)
             }
-            preloaded += load.count
+            preloaded += bytes.count
+        }
+        let split = header.prime == .oldBytesSplit
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: InsertsPrime.splitPieceBytes, alignment: 16)
+        defer { buffer.deallocate() }
+        var main: [UInt8] = []
+        for piece in prime.pieces {
+            let read = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<piece.count])
+            try readSource(at: Int64(piece.offset), into: read)
+            guard split else {
+                try preload(UnsafeRawBufferPointer(read))
+                continue
+            }
+            // The piece's bytes other than operands (never more than it).
+            main.removeAll(keepingCapacity: true)
+            InsertsPrime.splitPiece(
+                read.baseAddress!.assumingMemoryBound(to: UInt8.self), count: piece.count,
+                offset: Int64(piece.offset), main: &main)
+            try main.withUnsafeBufferPointer { (bytes) throws(OTAError) in try preload(UnsafeRawBufferPointer(bytes)) }
         }
         insertsStreamPosition = Int64(preloaded)
         phase = .frameHeader

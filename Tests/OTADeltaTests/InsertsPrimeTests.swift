@@ -316,6 +316,41 @@ import Testing
         #expect(AdversarialPatchTests.code(relabelled, old: old) != nil)
     }
 
+    /// A read of the old image failing inside a split prime (a bad sector) fails every decoder
+    /// with that read's error before anything is handed out, in the first piece and a later one.
+    @Test func `a read failing inside a split prime fails every decoder alike`() throws {
+        let (old, new) = Self.retargeted(seed: 59, instructions: 60_000)
+        var options = DeltaOptions()
+        options.insertsPriming = .always
+        options.minimumCoverScore = 1 << 40
+        let patch = try Delta.diff(old: old, new: new, options: options)
+        #expect(try DeltaPatchHeader.decode(patch).prime == .oldBytesSplit)
+        let pieces = InsertsPrime(start: 0, length: UInt64(old.count)).pieces.count
+        #expect(pieces >= 4, "\(pieces) pieces")
+        #expect(AdversarialPatchTests.code(patch, old: old) == nil)
+        // Reads starting at one piece of the prime fail (the old image's hash reads from 0 in
+        // 128 KiB steps, so never starts at an odd piece).
+        for piece in [1, (pieces - 1) % 2 == 1 ? pieces - 1 : pieces - 2] {
+            let failing = Int64(piece * InsertsPrime.splitPieceBytes)
+            var outcomes: [AdversarialPatchTests.Outcome] = []
+            for threads in DeltaDecoder.Threads.allCases {
+                var output: [UInt8] = []
+                let decoder = DeltaDecoder(
+                    source: FailingReadSource(old, failingAt: failing), sourceCheck: .concurrent, threads: threads
+                ) { (bytes: UnsafeRawBufferPointer) throws(OTAError) in output.append(contentsOf: bytes) }
+                do throws(OTAError) {
+                    _ = try decoder.decodeAll(patch, pieceSize: 4096)
+                    outcomes.append(AdversarialPatchTests.Outcome(output: output, error: nil, code: nil))
+                } catch {
+                    outcomes.append(
+                        AdversarialPatchTests.Outcome(output: output, error: error.message, code: error.code.rawValue))
+                }
+            }
+            #expect(outcomes.allSatisfy { $0 == outcomes[0] }, "piece \(piece): \(outcomes.map { $0.error ?? "none" })")
+            #expect(outcomes[0].code == OTAError.Code.ioFailed.rawValue && outcomes[0].output.isEmpty)
+        }
+    }
+
     /// Two x86-64 ELF images of the same calls, jumps and RIP-relative loads between fillers,
     /// each relative operand random (its last byte 00 or FF, as compiled code's near ones).
     static func retargeted(seed: UInt64, instructions: Int = 20_000) -> (old: [UInt8], new: [UInt8]) {
@@ -336,5 +371,29 @@ import Testing
             return InsertsFilterTests.elf(out, machine: 62)
         }
         return (image(), image())
+    }
+}
+
+/// Old bytes in memory whose reads starting at `failingAt` fail, as a bad sector would.
+final class FailingReadSource: DirectDeltaSource {
+    let bytes: [UInt8]
+    let failingAt: Int64
+    var byteCount: Int64 { Int64(bytes.count) }
+
+    init(_ bytes: [UInt8], failingAt: Int64) {
+        self.bytes = bytes
+        self.failingAt = failingAt
+    }
+
+    func read(at offset: Int64, count: Int) throws(OTAError) -> [UInt8] {
+        guard offset != failingAt else { throw OTAError(.ioFailed, "injected read failure at \(offset)") }
+        return Array(bytes[Int(offset)..<Int(offset) + count])
+    }
+
+    func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws(OTAError) {
+        guard offset != failingAt else { throw OTAError(.ioFailed, "injected read failure at \(offset)") }
+        bytes.withUnsafeBytes {
+            buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[Int(offset)..<Int(offset) + buffer.count]))
+        }
     }
 }

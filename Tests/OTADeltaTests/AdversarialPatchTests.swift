@@ -172,16 +172,16 @@ import Testing
         return newHash
     }
 
-    /// Applies `patch` to `old` in memory with a decoder of `threads`, fed in pieces of 4,096
-    /// bytes; with `handsHeader`, as `Delta.applyPatch` does, the header is decoded here and handed
-    /// to the decoder (`begin(with:)`), which is fed the rest.
+    /// Applies `patch` to `old` in memory (or read through `source`) with a decoder of `threads`,
+    /// fed in pieces of 4,096 bytes; with `handsHeader`, as `Delta.applyPatch` does, the header is
+    /// decoded here and handed to the decoder (`begin(with:)`), which is fed the rest.
     static func outcome(
-        _ patch: [UInt8], old: [UInt8], threads: DeltaDecoder.Threads, handsHeader: Bool = false,
-        limits: DeltaLimits = DeltaLimits()
+        _ patch: [UInt8], old: [UInt8], source: (any DeltaSource)? = nil, threads: DeltaDecoder.Threads,
+        handsHeader: Bool = false, limits: DeltaLimits = DeltaLimits()
     ) -> Outcome {
         var output: [UInt8] = []
         let decoder = DeltaDecoder(
-            source: MemoryDeltaSource(old), limits: limits, sourceCheck: .concurrent, threads: threads
+            source: source ?? MemoryDeltaSource(old), limits: limits, sourceCheck: .concurrent, threads: threads
         ) {
             (piece: UnsafeRawBufferPointer) throws(OTAError) in output.append(contentsOf: piece)
         }

@@ -332,19 +332,9 @@ import Testing
         // 128 KiB steps, so never starts at an odd piece).
         for piece in [1, (pieces - 1) % 2 == 1 ? pieces - 1 : pieces - 2] {
             let failing = Int64(piece * InsertsPrime.splitPieceBytes)
-            var outcomes: [AdversarialPatchTests.Outcome] = []
-            for threads in DeltaDecoder.Threads.allCases {
-                var output: [UInt8] = []
-                let decoder = DeltaDecoder(
-                    source: FailingReadSource(old, failingAt: failing), sourceCheck: .concurrent, threads: threads
-                ) { (bytes: UnsafeRawBufferPointer) throws(OTAError) in output.append(contentsOf: bytes) }
-                do throws(OTAError) {
-                    _ = try decoder.decodeAll(patch, pieceSize: 4096)
-                    outcomes.append(AdversarialPatchTests.Outcome(output: output, error: nil, code: nil))
-                } catch {
-                    outcomes.append(
-                        AdversarialPatchTests.Outcome(output: output, error: error.message, code: error.code.rawValue))
-                }
+            let outcomes = DeltaDecoder.Threads.allCases.map { threads in
+                AdversarialPatchTests.outcome(
+                    patch, old: old, source: FailingReadSource(old, failingAt: failing), threads: threads)
             }
             #expect(outcomes.allSatisfy { $0 == outcomes[0] }, "piece \(piece): \(outcomes.map { $0.error ?? "none" })")
             #expect(outcomes[0].code == OTAError.Code.ioFailed.rawValue && outcomes[0].output.isEmpty)
@@ -374,26 +364,29 @@ import Testing
     }
 }
 
-/// Old bytes in memory whose reads starting at `failingAt` fail, as a bad sector would.
+/// Old bytes in memory whose reads starting at `failingAt` fail, as a bad sector would; the
+/// others are `MemoryDeltaSource`'s.
 final class FailingReadSource: DirectDeltaSource {
-    let bytes: [UInt8]
+    let memory: MemoryDeltaSource
     let failingAt: Int64
-    var byteCount: Int64 { Int64(bytes.count) }
+    var byteCount: Int64 { memory.byteCount }
 
     init(_ bytes: [UInt8], failingAt: Int64) {
-        self.bytes = bytes
+        memory = MemoryDeltaSource(bytes)
         self.failingAt = failingAt
     }
 
     func read(at offset: Int64, count: Int) throws(OTAError) -> [UInt8] {
-        guard offset != failingAt else { throw OTAError(.ioFailed, "injected read failure at \(offset)") }
-        return Array(bytes[Int(offset)..<Int(offset) + count])
+        try check(offset)
+        return try memory.read(at: offset, count: count)
     }
 
     func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws(OTAError) {
+        try check(offset)
+        try memory.read(at: offset, into: buffer)
+    }
+
+    private func check(_ offset: Int64) throws(OTAError) {
         guard offset != failingAt else { throw OTAError(.ioFailed, "injected read failure at \(offset)") }
-        bytes.withUnsafeBytes {
-            buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[Int(offset)..<Int(offset) + buffer.count]))
-        }
     }
 }

@@ -180,8 +180,10 @@ let package = Package(
         .executableTarget(
             name: "ota-diff", dependencies: ["OTABase", "OTADelta"],
             swiftSettings: swiftSettings, linkerSettings: leanExecutableLinkerSettings),
+        // zlib for tests only: it makes the deflate streams the recompressed-streams tests use.
+        .systemLibrary(name: "CZlib", path: "Tests/CZlib"),
         .testTarget(
-            name: "OTADeltaTests", dependencies: ["OTADelta", "OTACore", "OTATestSupport"],
+            name: "OTADeltaTests", dependencies: ["OTADelta", "OTACore", "OTATestSupport", "CZlib"],
             swiftSettings: swiftSettings),
         // The records test rig: a separate executable, so the shipped `ota` holds no test command.
         .executableTarget(

@@ -17,7 +17,10 @@ public import OTABase
 /// frame's pieces until its last has come: its stream bytes compressed), a 256 KiB old-image cache
 /// (four 64 KiB blocks) and two 256 KiB output pieces; pipelined, a third output piece and four
 /// batches of ADD work left to the second thread, each at most 2,048 predictions, 8,192 ADD
-/// runs and 4,096 sites plus one 64 KiB block's, about 190 KiB when no block has more).
+/// runs and 4,096 sites plus one 64 KiB block's, about 190 KiB when no block has more). A patch
+/// with recompressed streams (`RecompressedStreamsReader`) first needs that block's dictionary,
+/// freed before the first frame, and keeps the streams' rebuilt bytes (at most
+/// `limits.maxRecompressedBytes`) until the ops have placed them.
 public final class DeltaDecoder {
     /// When the old image's hash is checked.
     public enum SourceCheck: Sendable {
@@ -71,6 +74,8 @@ public final class DeltaDecoder {
 
     private enum Phase {
         case header
+        /// Reading the recompressed-streams block (body compression with the 0x80 bit).
+        case recompressed
         /// Collecting the reference transform block (format 3).
         case transform
         /// Collecting the inserts prime block (body compression with the 0x10 bit).
@@ -109,6 +114,11 @@ public final class DeltaDecoder {
     /// With aligned inserts (body coding bit 0x20): the inserts stream's position, its bytes read
     /// so far (padding included) and the primed old bytes before them.
     private var insertsStreamPosition: Int64 = 0
+    /// The recompressed-streams block being read, then the deflate bytes it rebuilt and how many
+    /// of them the RECOMPRESSED ops have taken.
+    private var recompressedReader: RecompressedStreamsReader?
+    private var recompressed: [UInt8] = []
+    private var recompressedTaken = 0
     /// Output bytes accounted for by the ops run so far.
     private var written: Int64 = 0
     /// The output piece being filled: `outCount` bytes of `out`, one of `outSlots` pieces of
@@ -357,6 +367,13 @@ public final class DeltaDecoder {
                     try start(try DeltaPatchHeader.decode(pending))
                     pending.removeAll()
                 }
+            case .recompressed:
+                index = try recompressedReader!.consume(bytes, from: index)
+                if recompressedReader!.isDone {
+                    recompressed = recompressedReader!.output
+                    recompressedReader = nil
+                    phase = phaseAfterRecompressed
+                }
             case .transform:
                 // Byte by byte until the block's sizes are read, then the rest at once.
                 let take = transformLength.map { min($0 - pending.count, bytes.count - index) } ?? 1
@@ -396,6 +413,12 @@ public final class DeltaDecoder {
         guard written == Int64(header.newSize) else {
             throw OTAError(
                 .deltaShortOutput, "patch ops produce \(written) bytes, header declares \(header.newSize)")
+        }
+        guard recompressedTaken == recompressed.count else {
+            throw OTAError(
+                .deltaMalformed,
+                "\(recompressed.count - recompressedTaken) of the \(recompressed.count) bytes the recompressed streams rebuilt are placed by no op"
+            )
         }
         try flush()
         try finisher?.drain()
@@ -448,7 +471,20 @@ public final class DeltaDecoder {
         self.header = header
         let hasher = try Hasher(header.hashAlgorithm)
         newHasher = threads == .callerOnly ? hasher : BackgroundHasher(hasher)
-        phase = header.hasTransform ? .transform : header.insertsPrimed ? .prime : .frameHeader
+        if header.recompressed {
+            recompressedReader = RecompressedStreamsReader(
+                oldSize: header.oldSize, frameDictionaries: memory, limits: limits
+            ) { [unowned self] (offset, buffer) throws(OTAError) in try self.readSource(at: offset, into: buffer) }
+            phase = .recompressed
+        } else {
+            phase = phaseAfterRecompressed
+        }
+    }
+
+    /// The phase after the header and its recompressed-streams block, if any.
+    private var phaseAfterRecompressed: Phase {
+        guard let header else { return .header }
+        return header.hasTransform ? .transform : header.insertsPrimed ? .prime : .frameHeader
     }
 
     /// Tries to read the transform block collected in `pending`: dictionary exponent, raw and
@@ -544,7 +580,7 @@ public final class DeltaDecoder {
     }
 
     /// Maps LZMA2 failures to delta codes, so a caller sees one family.
-    private static func translate(_ error: OTAError) -> OTAError {
+    static func translate(_ error: OTAError) -> OTAError {
         switch error.code {
         case .xzOutputLimit:
             return OTAError(
@@ -802,11 +838,12 @@ public final class DeltaDecoder {
         let isCode =
             code == DeltaOperation.copyCode || code == DeltaOperation.addCode || code == DeltaOperation.insertCode
             || (code == DeltaOperation.predictedAddCode && transform != nil)
+            || (code == DeltaOperation.recompressedCode && header.recompressed)
         guard isCode else {
             throw OTAError(.deltaUnknownOp, "unknown op code \(code) in patch at output offset \(written)")
         }
         let delta =
-            code == DeltaOperation.insertCode
+            code == DeltaOperation.insertCode || code == DeltaOperation.recompressedCode
             ? 0 : Varint.unzigzag(try varint(frame.control, &frame.controlCursor, "op offset"))
         let lengthField = try varint(frame.control, &frame.controlCursor, "op length")
         guard lengthField > 0 else {
@@ -819,9 +856,11 @@ public final class DeltaDecoder {
         }
         guard code == DeltaOperation.copyCode || lengthField <= UInt64(PatchFrame.maxOpLength) else {
             throw OTAError(
-                .deltaMalformed, "ADD or INSERT op of \(lengthField) bytes, more than \(PatchFrame.maxOpLength)")
+                .deltaMalformed,
+                "ADD, INSERT or RECOMPRESSED op of \(lengthField) bytes, more than \(PatchFrame.maxOpLength)")
         }
         let length = Int64(lengthField)
+        if code == DeltaOperation.recompressedCode { return try runRecompressed(Int(length)) }
         if code == DeltaOperation.insertCode {
             if header.operandsSplit { return try runSplitInsert(Int(length), frame: &frame) }
             if header.insertsAligned { try skipAlignment(length: Int(length), frame: &frame) }
@@ -859,6 +898,24 @@ public final class DeltaDecoder {
                 at: start, length: Int(length), newStart: newStart, predicted: code == DeltaOperation.predictedAddCode,
                 frame: &frame)
         }
+    }
+
+    /// A RECOMPRESSED op: the next `length` bytes the recompressed-streams block rebuilt.
+    private func runRecompressed(_ length: Int) throws(OTAError) {
+        guard length <= recompressed.count - recompressedTaken else {
+            throw OTAError(
+                .deltaMalformed,
+                "a RECOMPRESSED op at output offset \(written) places \(length) bytes; the recompressed streams have \(recompressed.count - recompressedTaken) left"
+            )
+        }
+        try reserve(length)
+        recompressed.withUnsafeBufferPointer {
+            (out.baseAddress! + outCount).update(from: $0.baseAddress! + recompressedTaken, count: length)
+        }
+        outCount += length
+        recompressedTaken += length
+        written += Int64(length)
+        try emitIfFull()
     }
 
     /// Aligned inserts: skips the zero bytes before an INSERT of `length` bytes at the current

@@ -114,6 +114,15 @@ struct DeltaEncoder {
 
         try sink([UInt8](repeating: 0, count: DeltaPatchHeader.byteCount))
         var statistics = DeltaStatistics()
+        let recompressed =
+            options.recompressStreams
+            ? try RecompressedStreams.make(
+                old: old, new: new, dictionaryLimit: options.dictionarySize, limits: DeltaLimits(),
+                preset: options.preset, extreme: options.extreme) : nil
+        if let recompressed {
+            try sink(recompressed.block)
+            statistics.recompressedBlockBytes = Int64(recompressed.block.count)
+        }
         var transform: ReferenceTransform?
         var prediction: OpStreamWriter.Prediction?
         var allOps: [DeltaOperation] = []
@@ -206,6 +215,7 @@ struct DeltaEncoder {
         stream.maskedMatching = analysis != nil
         stream.bodyCoding = bodyCoding
         stream.primedInserts = Int64(prime?.length ?? 0)
+        stream.holes = recompressed?.holes ?? []
         var written = 0
         // With the transform, matching is over when the ops are written: the images are read
         // only around the writer's position, so they are dropped from memory every MiB (the
@@ -235,6 +245,7 @@ struct DeltaEncoder {
             oldHash: oldHash!, newHash: newHash!)
         header.bodyCoding = bodyCoding
         header.prime = priming
+        header.recompressed = recompressed != nil
         if transform != nil {
             header.version =
                 analysis?.pairs == true ? DeltaPatchHeader.pairedVersion : DeltaPatchHeader.transformVersion

@@ -9,6 +9,11 @@ public struct DeltaLimits: Sendable {
     /// is held in memory while the patch applies (24 bytes an entry, 1.5 MiB at the default).
     public var maxTransformRegions = 1 << 14
     public var maxTransformMapEntries = 1 << 16
+    /// Most deflate streams a recompressed-streams block may name, old and new each.
+    public var maxRecompressedStreams = 1 << 16
+    /// Most bytes the recompressed streams may rebuild: held in memory from the block until the
+    /// ops that place them have run.
+    public var maxRecompressedBytes = 16 << 20
 
     public init() {}
 }

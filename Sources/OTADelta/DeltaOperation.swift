@@ -16,6 +16,18 @@ enum DeltaOperation: Equatable {
     static let insertCode: UInt8 = 3
     /// An ADD whose old bytes first have their references predicted (format 3 only).
     static let predictedAddCode: UInt8 = 4
+    /// The next bytes the recompressed-streams block rebuilt (`RecompressedStreams`; body
+    /// compression with the 0x80 bit only).
+    static let recompressedCode: UInt8 = 5
+
+    /// `count` of this op's bytes from its `offset`-th on.
+    func slice(from offset: Int, count: Int) -> DeltaOperation {
+        switch self {
+        case .copy(let oldStart, _): .copy(oldStart: oldStart + offset, length: count)
+        case .add(let oldStart, _): .add(oldStart: oldStart + offset, length: count)
+        case .insert: .insert(length: count)
+        }
+    }
 
     var length: Int {
         switch self {

@@ -59,6 +59,9 @@ public struct DeltaPatchHeader: Sendable, Equatable {
     /// Added with `compressionPrimedFlag` to code 5 when the primed old bytes are split
     /// (`Prime.oldBytesSplit`).
     static let compressionPrimeSplitFlag: UInt8 = 0x40
+    /// Added to the `compression` value when a recompressed-streams block follows the header
+    /// (`RecompressedStreams`), whatever the body coding.
+    static let compressionRecompressedFlag: UInt8 = 0x80
     /// The streams never need more than 24 bytes per output byte (a 1-byte ADD: code, two
     /// 10-byte varints, a run token and the byte); 32 leaves room, and a larger declared body is
     /// refused before decoding starts.
@@ -81,6 +84,9 @@ public struct DeltaPatchHeader: Sendable, Equatable {
     public var bodyCoding = BodyCoding.plain
     /// What the inserts stream's LZMA2 dictionary starts with.
     public var prime = Prime.none
+    /// A recompressed-streams block follows the header (the `compression` value's 0x80 bit),
+    /// and the ops may be RECOMPRESSED ops.
+    public var recompressed = false
 
     /// The inserts stream's dictionary starts with old-image bytes, named by an `InsertsPrime`
     /// block right before the first frame (the `compression` value's 0x10 bit).
@@ -153,7 +159,8 @@ public struct DeltaPatchHeader: Sendable, Equatable {
         out.appendLittleEndian(version)
         out.append(Self.code(for: hashAlgorithm))
         precondition(prime != .oldBytesSplit || bodyCoding == .operandsSplitX86, "a split prime goes with code 5")
-        out.append(bodyCoding.rawValue | prime.compressionFlags)
+        out.append(
+            bodyCoding.rawValue | prime.compressionFlags | (recompressed ? Self.compressionRecompressedFlag : 0))
         for size in dictionarySizes {
             guard size.nonzeroBitCount == 1, Self.dictionaryExponents.contains(UInt8(size.trailingZeroBitCount)) else {
                 throw OTAError(.deltaDictionary, "a patch stream dictionary must be a power of two, 4 KiB...256 MiB")
@@ -190,12 +197,14 @@ public struct DeltaPatchHeader: Sendable, Equatable {
         guard let algorithm = algorithm(for: bytes[10]) else {
             throw OTAError(.deltaHeaderInvalid, "unknown hash algorithm code \(bytes[10]) in delta patch header")
         }
-        let primed = bytes[11] & compressionPrimedFlag != 0
-        let primeSplit = bytes[11] & compressionPrimeSplitFlag != 0
-        guard let bodyCoding = BodyCoding(rawValue: bytes[11] & ~(compressionPrimedFlag | compressionPrimeSplitFlag))
+        let recompressed = bytes[11] & compressionRecompressedFlag != 0
+        let compression = bytes[11] & ~compressionRecompressedFlag
+        let primed = compression & compressionPrimedFlag != 0
+        let primeSplit = compression & compressionPrimeSplitFlag != 0
+        guard let bodyCoding = BodyCoding(rawValue: compression & ~(compressionPrimedFlag | compressionPrimeSplitFlag))
         else {
-            let unaligned = bytes[11] & ~(compressionPrimedFlag | compressionPrimeSplitFlag | compressionAlignedFlag)
-            guard bytes[11] & compressionAlignedFlag == 0 || BodyCoding(rawValue: unaligned) == nil else {
+            let unaligned = compression & ~(compressionPrimedFlag | compressionPrimeSplitFlag | compressionAlignedFlag)
+            guard compression & compressionAlignedFlag == 0 || BodyCoding(rawValue: unaligned) == nil else {
                 throw OTAError(
                     .deltaHeaderInvalid,
                     "body compression code \(bytes[11]) in delta patch header: aligned inserts go with codes 2 and 3 only"
@@ -235,6 +244,7 @@ public struct DeltaPatchHeader: Sendable, Equatable {
         header.version = version
         header.bodyCoding = bodyCoding
         header.prime = primeSplit ? .oldBytesSplit : primed ? .oldBytes : .none
+        header.recompressed = recompressed
         return header
     }
 

@@ -13,4 +13,7 @@ public struct DeltaStatistics: Sendable, Codable, Equatable {
     /// Differing site bytes the transform's predictions remove (counting stops once they pay
     /// for the block; 0 when there is no ELF code or nothing to predict).
     public var predictedSiteBytes: Int64 = 0
+    /// New bytes placed by RECOMPRESSED ops, and the recompressed-streams block's bytes (0: none).
+    public var recompressedBytes: Int64 = 0
+    public var recompressedBlockBytes: Int64 = 0
 }

@@ -26,6 +26,9 @@ let usage = """
       --[no-]prime-inserts       start the inserted bytes' dictionary with old bytes (body
                                  coding bit 0x10) always / never; default: only when an
                                  executable update inserts half of NEW or more
+      --[no-]recompress-streams  carry changed zlib/gzip streams in NEW as a delta of their
+                                 decompressed form, rebuilt bit for bit (body coding bit
+                                 0x80; default on, when smaller)
       --[no-]parallel-inserts    compress 2 MiB or more of inserted bytes in two halves at
                                  once (default off: faster, slightly larger, more memory)
       --json                     print the result (or the error) as JSON on standard output
@@ -110,6 +113,9 @@ struct Arguments {
             case "--prime-inserts", "--no-prime-inserts":
                 try flag()
                 options.insertsPriming = name == "--prime-inserts" ? .always : .never
+            case "--recompress-streams", "--no-recompress-streams":
+                try flag()
+                options.recompressStreams = name == "--recompress-streams"
             case "--parallel-inserts", "--no-parallel-inserts":
                 try flag()
                 options.parallelInserts = name == "--parallel-inserts"

@@ -14,6 +14,7 @@ enum FuzzTargets {
             XZTarget.self,
             LZMA2Target.self,
             DeltaTarget.self,
+            DeflateTarget.self,
             RecordLogTarget.self,
             VehicleConfigTarget.self,
             ManifestSourceTarget.self,

@@ -278,6 +278,23 @@ struct SeedMaker {
         new += Array("appended tail".utf8)
         let patch = try Delta.diff(old: DeltaTarget.old, new: new)
         try save([0] + patch, DeltaTarget.name, "mode0-patch")
+        // Mode 0 with a recompressed-streams block (body compression bit 0x80): a zlib stream of
+        // one fixed-Huffman block of literals, written by `DeflateHuff`, inserted into the new image.
+        let text = Array(String(repeating: "the slot holds the update image; ", count: 60).utf8)
+        let adler = text.withUnsafeBufferPointer { Checksums.adler32($0) }
+        let headers: [UInt8] =
+            [2, 0x78, 0x01, 0x03, 0, 4] + (0..<4).map { UInt8(truncatingIfNeeded: adler >> (24 - 8 * $0)) }
+        // The literal count (a two-byte varint), then 0: the end of the block.
+        let tokens: [UInt8] = [UInt8(text.count & 0x7F) | 0x80, UInt8(text.count >> 7), 0]
+        var stream: [UInt8] = []
+        do throws(DeflateStreamError) {
+            try PuffedStream(headers: headers, tokens: tokens, data: text).huff(into: &stream)
+        } catch {
+            throw OTAError(.usageInvalid, "the seed's deflate stream: \(error.message)")
+        }
+        var withStream = new
+        withStream.insert(contentsOf: stream, at: 10_000)
+        try save([0] + Delta.diff(old: DeltaTarget.old, new: withStream), DeltaTarget.name, "mode0-patch-recompressed")
         // Mode 1: the patch's own header fields (dictionary exponents given, flag 8) and body.
         let header = try DeltaPatchHeader.decode(Array(patch.prefix(DeltaPatchHeader.byteCount)))
         var mode1: [UInt8] = [1, 8, 0]

@@ -197,6 +197,10 @@ extension OTAError.Code {
         "delta.out-of-range", .rejected, "a patch operation reads outside the old image")
     public static let deltaOutputOverflow = Self(
         "delta.output-overflow", .rejected, "a patch operation writes past the declared new size")
+    public static let deltaRecompressedInvalid = Self(
+        "delta.recompressed-invalid", .rejected,
+        "the patch's recompressed-streams block is malformed, exceeds the decoder's limits, or names a deflate stream that does not decode"
+    )
     public static let deltaResultMismatch = Self(
         "delta.result-mismatch", .rejected, "the rebuilt image does not match the hash in the patch header")
     public static let deltaShortOutput = Self(
@@ -798,6 +802,7 @@ extension OTAError.Code {
         .deltaNotAPatch,
         .deltaOutOfRange,
         .deltaOutputOverflow,
+        .deltaRecompressedInvalid,
         .deltaResultMismatch,
         .deltaShortOutput,
         .deltaSourceMismatch,

@@ -78,6 +78,12 @@ struct DeltaCommand: ParsableCommand {
                 "Compress the inserted bytes in two halves at once when 2 MiB or more are inserted, the executable transform's matching is used and the inserts are not primed (off by default: 0.70-0.99x the diff time on Rust updates that are mostly new code, for patches up to 1% larger and up to ~90 MiB more diff memory; the same patch format)."
         )
         var parallelInserts = false
+        @Flag(
+            inversion: .prefixedNo,
+            help:
+                "Carry the zlib and gzip streams NEW holds that changed as a delta of their decompressed bytes and deflate choices, and write their bits back exactly on the vehicle (body coding bit 0x80; on by default, used when smaller; --no-recompress-streams for decoders from before it)."
+        )
+        var recompressStreams = true
         @OptionGroup var outputOptions: OutputOptions
         @OptionGroup var progressOptions: ProgressOptions
 
@@ -104,6 +110,7 @@ struct DeltaCommand: ParsableCommand {
                 splitOperands ? "--split-operands" : "--no-split-operands",
                 alignInserts ? "--align-inserts" : "--no-align-inserts",
                 parallelInserts ? "--parallel-inserts" : "--no-parallel-inserts",
+                recompressStreams ? "--recompress-streams" : "--no-recompress-streams",
                 "--progress", progressOptions.progress.rawValue,
             ] + (dictionarySize.map { ["--dictionary-size", $0] } ?? [])
                 + (primeInserts.map { $0 ? ["--prime-inserts"] : ["--no-prime-inserts"] } ?? [])

@@ -1,0 +1,152 @@
+internal import OTABase
+
+/// The recompressed-streams block (body compression bit 0x80, docs/FORMAT.md "Recompressed
+/// streams"): the new image's changed zlib and gzip streams, carried as a delta of their puffed
+/// form (`PuffedStream`) against the old image's, and written back bit for bit on the vehicle.
+///
+/// Compressed bytes change throughout when their content changes a little, so a byte-level
+/// delta carries a changed stream almost whole (bat's 138 changed syntax assets: 509 KB);
+/// puffed, its decompressed bytes and its LZ77 choices differ from the old stream's only around
+/// the change (~107 KB for the same assets). The ops cover each such stream with RECOMPRESSED
+/// ops, which take its bytes from the block's output.
+struct RecompressedStreams {
+    /// The block as it follows the patch header.
+    var block: [UInt8]
+    /// The new image's ranges the block rebuilds, in order: the RECOMPRESSED ops' ranges.
+    var holes: [Range<Int>]
+    /// Old streams primed into the block's dictionary.
+    var oldStreams: Int
+
+    static let version: UInt8 = 1
+    /// The block's dictionary exponents: 4 KiB ... 256 MiB, as the frames' streams.
+    static let dictionaryExponents: ClosedRange<UInt8> = 12...28
+
+    /// The block for `old` → `new`, or nil when no new stream is worth it. Picks the new
+    /// streams whose bytes no old stream has (an unchanged stream is copied by the ops) and
+    /// whose puffed form re-encodes to exactly their bytes; primes the dictionary with the old
+    /// streams no new one repeats, in file order, while they fit `dictionaryLimit` beside the
+    /// new ones. Kept only when the block is smaller than the streams it rebuilds.
+    static func make(
+        old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>, dictionaryLimit: UInt32,
+        limits: DeltaLimits, preset: UInt32, extreme: Bool
+    ) throws(OTAError) -> RecompressedStreams? {
+        let newStreams = DeflateStreamScanner.scan(new)
+        guard !newStreams.isEmpty else { return nil }
+        let oldStreams = DeflateStreamScanner.scan(old)
+        let oldBytes = StreamBytesSet(oldStreams.map { $0.bytes(in: old) })
+        let newBytes = StreamBytesSet(newStreams.map { $0.bytes(in: new) })
+        // The new streams to rebuild: changed, and re-encoded exactly; within half the dictionary.
+        var chosen: [(found: DeflateStreamScanner.Found, puffed: PuffedStream)] = []
+        var chosenBytes = 0
+        var output = 0
+        var rebuilt: [UInt8] = []
+        for stream in newStreams {
+            let bytes = stream.bytes(in: new)
+            guard !oldBytes.contains(bytes) else { continue }
+            let size = stream.puffedBytes
+            guard chosenBytes + size <= Int(dictionaryLimit) / 2, output + stream.length <= limits.maxRecompressedBytes,
+                chosen.count < limits.maxRecompressedStreams
+            else { continue }
+            let puffed = stream.puffed(in: new)
+            rebuilt.removeAll(keepingCapacity: true)
+            guard (try? puffed.huff(into: &rebuilt)) != nil, rebuilt.elementsEqual(bytes) else { continue }
+            chosen.append((stream, puffed))
+            chosenBytes += size
+            output += stream.length
+        }
+        guard !chosen.isEmpty else { return nil }
+        // The old streams to prime with, in file order, within the rest of the dictionary.
+        var primed: [DeflateStreamScanner.Found] = []
+        var primedBytes = 0
+        for stream in oldStreams where !newBytes.contains(stream.bytes(in: old)) {
+            let size = stream.puffedBytes
+            guard primedBytes + size + chosenBytes <= Int(dictionaryLimit), primed.count < limits.maxRecompressedStreams
+            else { continue }
+            primed.append(stream)
+            primedBytes += size
+        }
+        let dictionary = InsertsCoding.dictionary(for: primedBytes + chosenBytes, limit: dictionaryLimit)
+        var block: [UInt8] = [version, UInt8(dictionary.trailingZeroBitCount)]
+        Varint.append(UInt64(primed.count), to: &block)
+        Varint.append(UInt64(chosen.count), to: &block)
+        Varint.append(UInt64(output), to: &block)
+        var prime: [UInt8] = []
+        prime.reserveCapacity(primedBytes)
+        var end = 0
+        for stream in primed {
+            for value in [stream.offset - end, stream.length, stream.prefix, stream.suffix, stream.puffedBytes] {
+                Varint.append(UInt64(value), to: &block)
+            }
+            end = stream.offset + stream.length
+            stream.puffed(in: old).append(to: &prime)
+        }
+        let settings = LZMA2Settings(
+            preset: preset, extreme: extreme, dictionarySize: dictionary, literalContextBits: 3, positionBits: 0)
+        let encoder = try prime.withUnsafeBufferPointer { (history) throws(OTAError) in
+            try LZMA2StreamEncoder(settings, presetDictionary: UnsafeRawBufferPointer(history))
+        }
+        prime = []
+        var piece: [UInt8] = []
+        for (stream, puffed) in chosen {
+            piece.removeAll(keepingCapacity: true)
+            for part in [puffed.headers, puffed.tokens, puffed.data] {
+                try part.withUnsafeBufferPointer { (bytes) throws(OTAError) in
+                    try encoder.update(UnsafeRawBufferPointer(bytes)) { piece += $0 }
+                }
+            }
+            try encoder.flush { piece += $0 }
+            for value in [puffed.headers.count, puffed.tokens.count, puffed.data.count, stream.length, piece.count] {
+                Varint.append(UInt64(value), to: &block)
+            }
+            block += piece
+        }
+        guard block.count < output else { return nil }
+        return RecompressedStreams(
+            block: block, holes: chosen.map { $0.found.offset..<($0.found.offset + $0.found.length) },
+            oldStreams: primed.count)
+    }
+}
+
+extension PuffedStream {
+    /// Bytes of the three parts together.
+    var byteCount: Int { headers.count + tokens.count + data.count }
+
+    /// Appends the three parts in block order: headers, tokens, data.
+    func append(to bytes: inout [UInt8]) {
+        bytes += headers
+        bytes += tokens
+        bytes += data
+    }
+
+    /// The stream's bytes again (`DeflateHuff`), appended to `output`.
+    package func huff(into output: inout [UInt8]) throws(DeflateStreamError) {
+        try headers.withUnsafeBufferPointer { (h) throws(DeflateStreamError) in
+            try tokens.withUnsafeBufferPointer { (t) throws(DeflateStreamError) in
+                try data.withUnsafeBufferPointer { (d) throws(DeflateStreamError) in
+                    try DeflateHuff.huff(
+                        headers: UnsafeRawBufferPointer(h), tokens: UnsafeRawBufferPointer(t),
+                        data: UnsafeRawBufferPointer(d), into: &output)
+                }
+            }
+        }
+    }
+}
+
+/// Which byte strings a set of streams holds: an FNV-1a hash each, confirmed byte for byte.
+private struct StreamBytesSet {
+    private var byHash: [UInt64: [UnsafeBufferPointer<UInt8>]] = [:]
+
+    init(_ streams: [UnsafeBufferPointer<UInt8>]) {
+        for bytes in streams { byHash[Self.hash(bytes), default: []].append(bytes) }
+    }
+
+    func contains(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        byHash[Self.hash(bytes)]?.contains { $0.elementsEqual(bytes) } ?? false
+    }
+
+    private static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in bytes { h = (h ^ UInt64(byte)) &* 0x100_0000_01B3 }
+        return h
+    }
+}

@@ -1,0 +1,330 @@
+import CZlib
+import OTACore
+import OTATestSupport
+import Testing
+
+@testable import OTADelta
+
+/// The recompressed-streams block (body compression bit 0x80): changed zlib and gzip streams
+/// travel puffed and are written back bit for bit; a hostile block is refused with its own code.
+@Suite struct RecompressedStreamsTests {
+    /// An asset as a program embeds it, and a later version of it: a few lines changed and added.
+    static let asset = RoundTripTests.texty(120_000, seed: 11)
+    static let changedAsset: [UInt8] = {
+        var bytes = asset
+        bytes.replaceSubrange(40_000..<40_050, with: Array("a new syntax rule for the highlighter".utf8))
+        bytes.insert(contentsOf: RoundTripTests.texty(3_000, seed: 12), at: 90_000)
+        return bytes
+    }()
+    static let other = RoundTripTests.texty(30_000, seed: 13)
+
+    /// An image holding `streams` between stretches of code-like filler.
+    static func image(_ streams: [[UInt8]], seed: UInt64) -> [UInt8] {
+        var bytes = RoundTripTests.random(20_000, seed: seed)
+        for stream in streams { bytes += stream + RoundTripTests.random(5_000, seed: seed &+ UInt64(bytes.count)) }
+        return bytes
+    }
+
+    static let old = image(
+        [Zlib.deflate(asset, level: 9, container: .zlib), Zlib.deflate(other, container: .zlib)], seed: 1)
+    static let new = image(
+        [Zlib.deflate(changedAsset, level: 9, container: .zlib), Zlib.deflate(other, container: .zlib)], seed: 1)
+
+    /// The patch and what it is made of.
+    static func diff(_ old: [UInt8], _ new: [UInt8], options: DeltaOptions = DeltaOptions()) throws -> (
+        patch: [UInt8], statistics: DeltaStatistics
+    ) {
+        var patch: [UInt8] = []
+        let (header, statistics) = try old.withUnsafeBufferPointer { o in
+            try new.withUnsafeBufferPointer { n in
+                try DeltaEncoder(options: options).encode(old: o, new: n, progress: nil) {
+                    (bytes: [UInt8]) throws(OTAError) in patch += bytes
+                }
+            }
+        }
+        patch.replaceSubrange(0..<header.count, with: header)
+        return (patch, statistics)
+    }
+
+    static func without(_ options: DeltaOptions = DeltaOptions()) -> DeltaOptions {
+        var options = options
+        options.recompressStreams = false
+        return options
+    }
+
+    @Test func `a changed zlib stream travels puffed and every decoder rebuilds the image`() throws {
+        let (patch, statistics) = try Self.diff(Self.old, Self.new)
+        let (plain, _) = try Self.diff(Self.old, Self.new, options: Self.without())
+        let changed = Zlib.deflate(Self.changedAsset, level: 9, container: .zlib)
+        #expect(statistics.recompressedBytes == Int64(changed.count))
+        #expect(try DeltaPatchHeader.decode(patch).recompressed)
+        // Random words from 12: the 3 KB inserted changes most matches' distances for the 32 KiB
+        // after it, so the block is ~10 KB; about half the patch without it.
+        #expect(patch.count * 10 < plain.count * 7, "patch \(patch.count) bytes, \(plain.count) without the block")
+        for threads in DeltaDecoder.Threads.allCases {
+            let outcome = AdversarialPatchTests.outcome(patch, old: Self.old, threads: threads)
+            let same = outcome.output == Self.new
+            #expect(outcome.error == nil && same, "\(threads): \(outcome.error ?? "wrong bytes")")
+        }
+    }
+
+    @Test(arguments: [
+        (DeflateContainer.zlib, Int32(1), Z_DEFAULT_STRATEGY), (.zlib, 6, Z_FILTERED), (.gzip, 9, Z_DEFAULT_STRATEGY),
+        (.gzip, 4, Z_RLE), (.zlib, 9, Z_FIXED), (.zlib, 0, Z_DEFAULT_STRATEGY),
+    ])
+    func `zlib and gzip streams of every kind rebuild exactly`(
+        container: DeflateContainer, level: Int32, strategy: Int32
+    ) throws {
+        let old = Self.image(
+            [Zlib.deflate(Self.asset, level: level, strategy: strategy, container: container)], seed: 3)
+        let new = Self.image(
+            [Zlib.deflate(Self.changedAsset, level: level, strategy: strategy, container: container)], seed: 3)
+        let (patch, statistics) = try Self.diff(old, new)
+        #expect(statistics.recompressedBytes > 0)
+        let rebuilt = try Delta.apply(old: old, patch: patch)
+        let same = rebuilt == new
+        #expect(same)
+    }
+
+    @Test func `an unchanged stream is left to the copies`() throws {
+        let image = Self.image([Zlib.deflate(Self.asset, container: .zlib)], seed: 4)
+        var new = image
+        new[100] &+= 1
+        let (patch, statistics) = try Self.diff(image, new)
+        #expect(statistics.recompressedBytes == 0)
+        #expect(try DeltaPatchHeader.decode(patch).recompressed == false)
+    }
+
+    @Test func `bytes that only look like a zlib header are not taken for a stream`() throws {
+        // 0x78 0x9C followed by bytes that are no deflate stream, and a stream whose checksum is wrong.
+        var stream = Zlib.deflate(Self.asset, container: .zlib)
+        stream[stream.count - 1] ^= 0xFF
+        var bytes = RoundTripTests.random(5_000, seed: 5)
+        bytes.replaceSubrange(100..<102, with: [0x78, 0x9C])
+        bytes += stream
+        let found = bytes.withUnsafeBufferPointer { DeflateStreamScanner.scan($0) }
+        #expect(found.isEmpty)
+    }
+
+    @Test func `the scanner finds each stream once with its exact extent`() throws {
+        let first = Zlib.deflate(Self.asset, container: .zlib)
+        let second = Zlib.deflate(Self.other, container: .gzip)
+        let bytes =
+            RoundTripTests.random(777, seed: 6) + first + [0, 1, 2] + second + RoundTripTests.random(99, seed: 7)
+        let found = bytes.withUnsafeBufferPointer { DeflateStreamScanner.scan($0) }
+        #expect(found.map(\.offset) == [777, 777 + first.count + 3])
+        #expect(found.map(\.length) == [first.count, second.count])
+        #expect(found.map(\.prefix) == [2, 10])
+        #expect(found.map(\.suffix) == [4, 8])
+        let data = bytes.withUnsafeBufferPointer { image in found.map { $0.puffed(in: image).data } }
+        let same = data == [Self.asset, Self.other]
+        #expect(same)
+    }
+
+    @Test func `--no-recompress-streams writes the patch of before`() throws {
+        let (patch, statistics) = try Self.diff(Self.old, Self.new, options: Self.without())
+        #expect(statistics.recompressedBytes == 0)
+        #expect(try DeltaPatchHeader.decode(patch).recompressed == false)
+        let rebuilt = try Delta.apply(old: Self.old, patch: patch)
+        let same = rebuilt == Self.new
+        #expect(same)
+    }
+}
+
+/// Hostile recompressed-streams blocks, put in place of a valid patch's block: each is refused
+/// with its code by every decoder, before any output.
+@Suite struct RecompressedBlockAttackTests {
+    typealias Base = RecompressedStreamsTests
+
+    struct OldEntry {
+        var gap: UInt64
+        var length: UInt64
+        var prefix: UInt64
+        var suffix: UInt64
+        var puffed: UInt64
+    }
+
+    struct NewEntry {
+        var parts: [[UInt8]]
+        var output: UInt64
+        var declared: [UInt64]?
+    }
+
+    static func varint(_ value: UInt64) -> [UInt8] { AdversarialPatchTests.varint(value) }
+
+    /// The valid patch, its block's length, and the old and new streams the encoder found.
+    static let valid = try! Base.diff(Base.old, Base.new)
+    static let oldStreams = Base.old.withUnsafeBufferPointer { image in
+        DeflateStreamScanner.scan(image).map { ($0, $0.puffed(in: image)) }
+    }
+    static let newStreams = Base.new.withUnsafeBufferPointer { image in
+        DeflateStreamScanner.scan(image).map { ($0, $0.puffed(in: image)) }
+    }
+
+    /// A block from its parts, the new entries compressed with the old entries' `prime` first.
+    static func block(
+        version: UInt8 = 1, exponent: UInt8 = 22, old: [OldEntry], prime: [UInt8], new: [NewEntry],
+        output: UInt64? = nil
+    ) throws -> [UInt8] {
+        var block: [UInt8] = [version, exponent]
+        block += varint(UInt64(old.count)) + varint(UInt64(new.count))
+        block += varint(output ?? new.reduce(0) { $0 + $1.output })
+        for entry in old {
+            for value in [entry.gap, entry.length, entry.prefix, entry.suffix, entry.puffed] { block += varint(value) }
+        }
+        let encoder = try prime.withUnsafeBytes {
+            try LZMA2StreamEncoder(
+                LZMA2Settings(dictionarySize: 1 << min(UInt32(exponent), 24)), presetDictionary: $0)
+        }
+        for entry in new {
+            var piece: [UInt8] = []
+            for part in entry.parts { try part.withUnsafeBytes { raw in try encoder.update(raw) { piece += $0 } } }
+            try encoder.flush { piece += $0 }
+            for size in entry.declared ?? entry.parts.map({ UInt64($0.count) }) { block += varint(size) }
+            block += varint(entry.output) + varint(UInt64(piece.count)) + piece
+        }
+        return block
+    }
+
+    /// The valid patch with `block` in place of its own.
+    static func patch(with block: [UInt8]) -> [UInt8] {
+        let (patch, statistics) = valid
+        let end = DeltaPatchHeader.byteCount + Int(statistics.recompressedBlockBytes)
+        return Array(patch[0..<DeltaPatchHeader.byteCount]) + block + Array(patch[end...])
+    }
+
+    /// The old streams' entries and prime as the encoder writes them (every old stream but the
+    /// unchanged one), and the changed new stream's entry.
+    static var honest: (old: [OldEntry], prime: [UInt8], new: NewEntry) {
+        let (first, firstPuffed) = oldStreams[0]
+        let entry = OldEntry(
+            gap: UInt64(first.offset), length: UInt64(first.length), prefix: 2, suffix: 4,
+            puffed: UInt64(first.puffedBytes))
+        var prime: [UInt8] = []
+        firstPuffed.append(to: &prime)
+        let (changed, changedPuffed) = newStreams[0]
+        return (
+            [entry], prime,
+            NewEntry(
+                parts: [changedPuffed.headers, changedPuffed.tokens, changedPuffed.data],
+                output: UInt64(changed.length))
+        )
+    }
+
+    /// The same refusal, code `code`, from every decoder, with nothing handed out.
+    static func expectRefused(_ patch: [UInt8], _ code: String, limits: DeltaLimits = DeltaLimits()) {
+        for threads in DeltaDecoder.Threads.allCases {
+            let outcome = AdversarialPatchTests.outcome(patch, old: Base.old, threads: threads, limits: limits)
+            #expect(outcome.code == code, "\(threads): \(outcome.error ?? "accepted")")
+            #expect(outcome.output.isEmpty, "\(threads) handed out \(outcome.output.count) bytes")
+        }
+    }
+
+    @Test func `the honest block, rebuilt here, is accepted`() throws {
+        let (old, prime, new) = Self.honest
+        let patch = Self.patch(with: try Self.block(old: old, prime: prime, new: [new]))
+        let rebuilt = try Delta.apply(old: Base.old, patch: patch)
+        let same = rebuilt == Base.new
+        #expect(same)
+    }
+
+    @Test func `an old stream outside the old image is refused`() throws {
+        var (old, prime, new) = Self.honest
+        old[0].gap = UInt64(Base.old.count)
+        Self.expectRefused(
+            Self.patch(with: try Self.block(old: old, prime: prime, new: [new])), "delta.recompressed-invalid")
+        old[0].gap = UInt64.max
+        Self.expectRefused(
+            Self.patch(with: try Self.block(old: old, prime: prime, new: [new])), "delta.recompressed-invalid")
+    }
+
+    @Test func `an old stream that is no deflate stream is refused`() throws {
+        var (old, prime, new) = Self.honest
+        old[0].gap = 0
+        Self.expectRefused(
+            Self.patch(with: try Self.block(old: old, prime: prime, new: [new])), "delta.recompressed-invalid")
+    }
+
+    @Test func `an old stream's declared sizes must be its own`() throws {
+        var (old, prime, new) = Self.honest
+        old[0].puffed += 1
+        Self.expectRefused(
+            Self.patch(with: try Self.block(old: old, prime: prime, new: [new])), "delta.recompressed-invalid")
+        (old, prime, new) = Self.honest
+        old[0].length -= 1
+        Self.expectRefused(
+            Self.patch(with: try Self.block(old: old, prime: prime, new: [new])), "delta.recompressed-invalid")
+    }
+
+    @Test func `a match reaching before the stream's start is refused`() throws {
+        var (old, prime, new) = Self.honest
+        // The first token: no literals, then a match of 3 bytes at distance 1 before anything.
+        new.parts[1] = [0, 1, 0] + new.parts[1]
+        Self.expectRefused(
+            Self.patch(with: try Self.block(old: old, prime: prime, new: [new])), "delta.recompressed-invalid")
+    }
+
+    @Test func `a stream writing back other than its declared bytes is refused`() throws {
+        var (old, prime, new) = Self.honest
+        new.output -= 1
+        Self.expectRefused(
+            Self.patch(with: try Self.block(old: old, prime: prime, new: [new])), "delta.recompressed-invalid")
+    }
+
+    @Test func `a piece decoding to more than its parts is refused as a bomb`() throws {
+        var (old, prime, new) = Self.honest
+        new.declared = new.parts.map { UInt64($0.count) }
+        new.declared![2] -= 10
+        Self.expectRefused(Self.patch(with: try Self.block(old: old, prime: prime, new: [new])), "delta.body-too-large")
+    }
+
+    @Test func `block version, dictionary and output outside their ranges are refused`() throws {
+        let (old, prime, new) = Self.honest
+        Self.expectRefused(
+            Self.patch(with: try Self.block(version: 2, old: old, prime: prime, new: [new])),
+            "delta.recompressed-invalid")
+        Self.expectRefused(
+            Self.patch(with: try Self.block(exponent: 29, old: old, prime: prime, new: [new])),
+            "delta.recompressed-invalid")
+        Self.expectRefused(
+            Self.patch(with: try Self.block(old: old, prime: prime, new: [new], output: 17 << 20)),
+            "delta.recompressed-invalid")
+        Self.expectRefused(
+            Self.patch(with: try Self.block(exponent: 25, old: old, prime: prime, new: [new])), "delta.memory-limit")
+    }
+
+    @Test func `a patch ending inside the block is truncated`() throws {
+        let (old, prime, new) = Self.honest
+        let block = try Self.block(old: old, prime: prime, new: [new])
+        let patch = Array(Self.patch(with: block).prefix(DeltaPatchHeader.byteCount + block.count - 5))
+        Self.expectRefused(patch, "delta.truncated")
+    }
+
+    @Test func `rebuilt bytes no op places are refused`() throws {
+        let (old, prime, new) = Self.honest
+        Self.expectRefused(
+            Self.patch(with: try Self.block(old: old, prime: prime, new: [new, new])), "delta.malformed")
+    }
+
+    @Test func `a RECOMPRESSED op past the rebuilt bytes is refused`() throws {
+        let (old, prime, _) = Self.honest
+        let (other, otherPuffed) = Self.newStreams[1]
+        let short = NewEntry(
+            parts: [otherPuffed.headers, otherPuffed.tokens, otherPuffed.data], output: UInt64(other.length))
+        Self.expectRefused(Self.patch(with: try Self.block(old: old, prime: prime, new: [short])), "delta.malformed")
+    }
+
+    @Test func `the header bit on a patch without a block is refused`() throws {
+        let (plain, _) = try Base.diff(Base.old, Base.new, options: Base.without())
+        let claimed = try AdversarialPatchTests.resealed(plain) { $0[11] |= 0x80 }
+        Self.expectRefused(claimed, "delta.recompressed-invalid")
+    }
+
+    @Test func `a RECOMPRESSED op without the header bit is an unknown op`() throws {
+        var streams = AdversarialPatchTests.Streams()
+        streams.control = [DeltaOperation.recompressedCode, 10]
+        let patch = try AdversarialPatchTests.craft(streams)
+        let outcome = AdversarialPatchTests.outcome(patch, old: AdversarialPatchTests.old, threads: .sequential)
+        #expect(outcome.code == "delta.unknown-op")
+    }
+}

@@ -114,15 +114,22 @@ struct DeltaEncoder {
 
         try sink([UInt8](repeating: 0, count: DeltaPatchHeader.byteCount))
         var statistics = DeltaStatistics()
-        let recompressed =
-            options.recompressStreams
-            ? try RecompressedStreams.make(
+        // The recompressed-streams block comes first after the header. With the transform it is
+        // made once the matcher is done, so its LZMA2 encoder's memory (about 5 bytes a puffed
+        // byte) does not add to the suffix sort's peak; otherwise the frames start while the
+        // matcher runs, so it is made now, beside the matcher.
+        var recompressed: RecompressedStreams?
+        func writeRecompressed() throws(OTAError) {
+            guard options.recompressStreams else { return }
+            recompressed = try RecompressedStreams.make(
                 old: old, new: new, dictionaryLimit: options.dictionarySize, limits: DeltaLimits(),
-                preset: options.preset, extreme: options.extreme) : nil
-        if let recompressed {
-            try sink(recompressed.block)
-            statistics.recompressedBlockBytes = Int64(recompressed.block.count)
+                preset: options.preset, extreme: options.extreme)
+            if let recompressed {
+                try sink(recompressed.block)
+                statistics.recompressedBlockBytes = Int64(recompressed.block.count)
+            }
         }
+        if analysis == nil { try writeRecompressed() }
         var transform: ReferenceTransform?
         var prediction: OpStreamWriter.Prediction?
         var allOps: [DeltaOperation] = []
@@ -152,6 +159,7 @@ struct DeltaEncoder {
             matching.wait()
             analysis.releaseMaskedImages()
             analysis.unpackOldSites()
+            try writeRecompressed()
             insertedBytes = inserted
             if prime != nil {
                 prime = Self.insertsPrime(

@@ -80,8 +80,12 @@ struct RecompressedStreams {
             end = stream.offset + stream.length
             stream.puffed(in: old).append(to: &prime)
         }
-        let settings = LZMA2Settings(
+        var settings = LZMA2Settings(
             preset: preset, extreme: extreme, dictionarySize: dictionary, literalContextBits: 3, positionBits: 0)
+        // Hash chains: on git-delta's streams (7.2 MB puffed) 70 MiB of encoder memory instead
+        // of 99 for a block 3.8% larger (`xz --lzma2=mf=hc4` against bt4), which keeps the diff
+        // within 1.5x hdiffz's memory there.
+        settings.hashChains = true
         let encoder = try prime.withUnsafeBufferPointer { (history) throws(OTAError) in
             try LZMA2StreamEncoder(settings, presetDictionary: UnsafeRawBufferPointer(history))
         }

@@ -25,8 +25,9 @@ struct DeflateTarget: FuzzTarget {
             let bytes = reader.rest()
             let puffed: (stream: PuffedStream, consumed: Int)
             do throws(DeflateStreamError) {
-                puffed = try bytes.withUnsafeBytes { (raw) throws(DeflateStreamError) in
-                    try DeflatePuff.puff(raw, prefixLength: prefix, suffixLength: suffix, maxData: 1 << 20)
+                puffed = try bytes.withUnsafeBufferPointer { (raw) throws(DeflateStreamError) in
+                    try DeflatePuff.puff(
+                        UnsafeRawBufferPointer(raw), prefixLength: prefix, suffixLength: suffix, maxData: 1 << 20)
                 }
             } catch {
                 return
@@ -44,13 +45,7 @@ struct DeflateTarget: FuzzTarget {
             let sizes = (0..<3).map { _ in Int(reader.integer(UInt16.self)) }
             let parts = sizes.map { reader.bytes($0) }
             var output: [UInt8] = []
-            try? parts[0].withUnsafeBytes { (headers) throws(DeflateStreamError) in
-                try parts[1].withUnsafeBytes { (tokens) throws(DeflateStreamError) in
-                    try parts[2].withUnsafeBytes { (data) throws(DeflateStreamError) in
-                        try DeflateHuff.huff(headers: headers, tokens: tokens, data: data, into: &output)
-                    }
-                }
-            }
+            try? PuffedStream(headers: parts[0], tokens: parts[1], data: parts[2]).huff(into: &output)
         }
     }
 }

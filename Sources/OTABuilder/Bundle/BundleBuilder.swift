@@ -44,6 +44,10 @@ public enum BundleBuilder {
         /// (`DeltaOptions.alignInserts`, body coding bit 0x20); off, vehicles whose decoder
         /// predates it read every patch.
         public var alignDeltaInserts = true
+        /// Delta images may carry the zlib and gzip streams that changed puffed, written back bit
+        /// for bit on the vehicle (`DeltaOptions.recompressStreams`, body compression bit 0x80);
+        /// off, vehicles whose decoder predates it read every patch.
+        public var recompressDeltaStreams = true
 
         /// The options the builder's delta images are made with, in `suite`.
         func deltaOptions(suite: Suite) -> DeltaOptions {
@@ -53,6 +57,7 @@ public enum BundleBuilder {
             options.parallelInserts = parallelDeltaInserts
             options.splitOperands = splitDeltaOperands
             options.alignInserts = alignDeltaInserts
+            options.recompressStreams = recompressDeltaStreams
             return options
         }
 

@@ -66,6 +66,13 @@ struct BundleBuildCommand: ParsableCommand {
     )
     var alignDeltaInserts = true
 
+    @Flag(
+        name: .customLong("recompress-delta-streams"), inversion: .prefixedNo,
+        help:
+            "Delta images: the zlib and gzip streams that changed travel as a delta of their decompressed bytes and are written back bit for bit on the vehicle (as ota delta create --recompress-streams, body coding bit 0x80; on by default, used when smaller; --no-recompress-delta-streams for vehicles whose decoder predates it)."
+    )
+    var recompressDeltaStreams = true
+
     @OptionGroup var outputOptions: OutputOptions
     @OptionGroup var progressOptions: ProgressOptions
 
@@ -86,6 +93,7 @@ struct BundleBuildCommand: ParsableCommand {
         request.parallelDeltaInserts = parallelDeltaInserts
         request.splitDeltaOperands = splitDeltaOperands
         request.alignDeltaInserts = alignDeltaInserts
+        request.recompressDeltaStreams = recompressDeltaStreams
         request.trustUpdate = try trustUpdate.map { path throws(OTAError) in
             try FileSystem.read(path, limit: TrustUpdate.maximumSize)
         }

@@ -1,7 +1,9 @@
-/// Finds the zlib (RFC 1950) and gzip (RFC 1952) streams an image holds: a program's embedded
-/// assets, a filesystem's compressed files. A candidate header is kept only when the deflate
-/// stream after it decodes completely (`DeflatePuff`) and the container's checksum matches its
-/// decompressed bytes, so a byte pattern that merely looks like a header is never taken.
+/// Finds the zlib (RFC 1950) and gzip (RFC 1952) streams and the deflated zip entries (APPNOTE
+/// 4.3.7) an image holds: a program's embedded assets, a filesystem's compressed files, its
+/// archives and packages. A candidate header is kept only when the deflate stream after it
+/// decodes completely (`DeflatePuff`) and the container's checksum matches its decompressed
+/// bytes (a zip entry that defers its checksum to a data descriptor: its sizes and the full
+/// decode only), so a byte pattern that merely looks like a header is never taken.
 enum DeflateStreamScanner {
     /// One stream: `length` bytes at `offset` (container header, deflate data, trailer), and the
     /// size of its puffed form. The puffed form itself is not kept (an image may hold hundreds of
@@ -48,6 +50,9 @@ enum DeflateStreamScanner {
             } else if base[index] == 0x1F && base[index + 1] == 0x8B {
                 prefix = gzipHeaderLength(UnsafeBufferPointer(rebasing: image[index...]))
                 suffix = 8
+            } else if base[index] == 0x50 && base[index + 1] == 0x4B {
+                prefix = zipEntryHeaderLength(UnsafeBufferPointer(rebasing: image[index...]))
+                suffix = 0
             } else {
                 prefix = nil
                 suffix = 0
@@ -89,8 +94,20 @@ enum DeflateStreamScanner {
         return length < bytes.count ? length : nil
     }
 
-    /// The stream at `offset` when it decodes and its trailer matches (zlib: Adler-32 of the
-    /// data, big-endian; gzip: CRC-32 then the length mod 2^32, little-endian).
+    /// The length of a zip local file header at the start of `bytes` (signature, then 26 bytes
+    /// of fields, the name and the extra field) when its entry is deflated and not encrypted.
+    static func zipEntryHeaderLength(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard bytes.count >= 30, bytes[2] == 3, bytes[3] == 4, bytes[6] & 1 == 0, bytes[8] == 8, bytes[9] == 0 else {
+            return nil
+        }
+        let length = 30 + (Int(bytes[26]) | Int(bytes[27]) << 8) + (Int(bytes[28]) | Int(bytes[29]) << 8)
+        return length < bytes.count ? length : nil
+    }
+
+    /// The stream at `offset` when it decodes and its checksum matches: zlib, Adler-32 of the
+    /// data in the 4-byte trailer, big-endian; gzip, CRC-32 then the length mod 2^32 in the
+    /// 8-byte trailer, little-endian; a zip entry (no trailer), the CRC-32 and both sizes of its
+    /// local header unless its flags' bit 3 defers them to a data descriptor.
     private static func take(_ image: UnsafeBufferPointer<UInt8>, at offset: Int, prefix: Int, suffix: Int) -> Found? {
         let bytes = UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: image[offset...]))
         guard
@@ -99,7 +116,14 @@ enum DeflateStreamScanner {
         else { return nil }
         guard consumed - prefix - suffix >= minimumDeflateBytes else { return nil }
         let trailer = UnsafeBufferPointer(rebasing: image[(offset + consumed - suffix)..<(offset + consumed)])
+        let header = UnsafeBufferPointer(rebasing: image[offset..<(offset + prefix)])
         let matches = puffed.data.withUnsafeBufferPointer { data in
+            if suffix == 0 {
+                return header[6] & 0x08 != 0
+                    || (Checksums.crc32(data) == Self.littleEndian(header, 14)
+                        && Self.littleEndian(header, 18) == UInt32(truncatingIfNeeded: consumed - prefix)
+                        && Self.littleEndian(header, 22) == UInt32(truncatingIfNeeded: data.count))
+            }
             if suffix == 4 { return Checksums.adler32(data) == Self.bigEndian(trailer, 0) }
             return Checksums.crc32(data) == Self.littleEndian(trailer, 0)
                 && UInt32(truncatingIfNeeded: data.count) == Self.littleEndian(trailer, 4)

@@ -94,10 +94,10 @@ public struct DeltaOptions: Sendable {
     /// a primed patch is not split.
     /// Off by default; the patch is the same format either way.
     public var parallelInserts = false
-    /// Carry the new image's changed zlib and gzip streams puffed, as a delta against the old
-    /// image's, and write their deflate bits back on the vehicle (body compression bit 0x80,
-    /// `RecompressedStreams`), when the block is smaller than the streams; off, decoders older
-    /// than the bit read the patch.
+    /// Carry the new image's changed zlib and gzip streams and deflated zip entries puffed, as a
+    /// delta against the old image's, and write their deflate bits back on the vehicle (body
+    /// compression bit 0x80, `RecompressedStreams`), when the block is smaller than the streams;
+    /// off, decoders older than the bit read the patch.
     public var recompressStreams = true
     /// Most address map entries the transform may carry (the decoder's default limit).
     public var maxTransformMapEntries = DeltaLimits().maxTransformMapEntries

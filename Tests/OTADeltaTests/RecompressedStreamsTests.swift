@@ -60,7 +60,10 @@ import Testing
         #expect(try DeltaPatchHeader.decode(patch).recompressed)
         // Random words from 12: the 3 KB inserted changes most matches' distances for the 32 KiB
         // after it, so the block is ~10 KB; about half the patch without it.
-        #expect(patch.count * 10 < plain.count * 7, "patch \(patch.count) bytes, \(plain.count) without the block")
+        #expect(
+            patch.count * 10 < plain.count * 7,
+            "block \(statistics.recompressedBlockBytes) for \(statistics.recompressedBytes); patch \(patch.count) bytes, \(plain.count) without the block"
+        )
         for threads in DeltaDecoder.Threads.allCases {
             let outcome = AdversarialPatchTests.outcome(patch, old: Self.old, threads: threads)
             let same = outcome.output == Self.new
@@ -119,6 +122,43 @@ import Testing
         let data = bytes.withUnsafeBufferPointer { image in found.map { $0.puffed(in: image).data } }
         let same = data == [Self.asset, Self.other]
         #expect(same)
+    }
+
+    /// A zip local file header and entry for `data` deflated: with its CRC-32 and sizes, or
+    /// with flags bit 3, zeros there and a data descriptor after the data.
+    static func zipEntry(_ data: [UInt8], name: String, descriptor: Bool = false) -> [UInt8] {
+        let deflated = Zlib.deflate(data, level: 9, container: .raw)
+        let crc = data.withUnsafeBufferPointer { Checksums.crc32($0) }
+        func le(_ value: Int, _ bytes: Int) -> [UInt8] {
+            (0..<bytes).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) }
+        }
+        let fields = descriptor ? [0, 0, 0] : [Int(crc), deflated.count, data.count]
+        var entry: [UInt8] = [0x50, 0x4B, 3, 4] + le(20, 2) + le(descriptor ? 8 : 0, 2) + le(8, 2) + le(0, 4)
+        entry += fields.flatMap { le($0, 4) } + le(name.utf8.count, 2) + le(0, 2) + Array(name.utf8) + deflated
+        if descriptor { entry += [0x50, 0x4B, 7, 8] + le(Int(crc), 4) + le(deflated.count, 4) + le(data.count, 4) }
+        return entry
+    }
+
+    @Test(arguments: [false, true])
+    func `a deflated zip entry is found and rebuilt`(descriptor: Bool) throws {
+        let old = Self.image([Self.zipEntry(Self.asset, name: "syntaxes.bin", descriptor: descriptor)], seed: 8)
+        let new = Self.image([Self.zipEntry(Self.changedAsset, name: "syntaxes.bin", descriptor: descriptor)], seed: 8)
+        let found = new.withUnsafeBufferPointer { DeflateStreamScanner.scan($0) }
+        #expect(found.map(\.offset) == [20_000])
+        #expect(found.map(\.prefix) == [30 + 12])
+        #expect(found.map(\.suffix) == [0])
+        let (patch, statistics) = try Self.diff(old, new)
+        #expect(statistics.recompressedBytes == Int64(found.first?.length ?? -1))
+        let rebuilt = try Delta.apply(old: old, patch: patch)
+        let same = rebuilt == new
+        #expect(same)
+    }
+
+    @Test func `a zip entry whose header disagrees with its data is not taken`() throws {
+        var entry = Self.zipEntry(Self.asset, name: "a")
+        entry[14] ^= 1  // the CRC-32
+        let found = entry.withUnsafeBufferPointer { DeflateStreamScanner.scan($0) }
+        #expect(found.isEmpty)
     }
 
     @Test func `--no-recompress-streams writes the patch of before`() throws {

@@ -13,9 +13,6 @@ package struct LZMA2Settings: Sendable, Equatable {
     /// Match length at which the encoder stops looking for longer ones (nil: the preset's,
     /// 64 at preset 6-9); lower is faster and slightly larger.
     public var niceLength: UInt32?
-    /// The hash-chain match finder (hc4) instead of the preset's binary trees (bt4 at presets
-    /// 5-9): about half the memory and time, slightly larger output.
-    public var hashChains = false
 
     public init(
         preset: UInt32 = 6, extreme: Bool = false, dictionarySize: UInt32, literalContextBits: UInt32 = 3,
@@ -60,7 +57,6 @@ package final class LZMA2StreamEncoder {
             guard (2...273).contains(nice) else { throw OTAError(.xzSettings, "LZMA2 nice length must be 2...273") }
             options.nice_len = nice
         }
-        if settings.hashChains { options.mf = LZMA_MF_HC4 }
         if let presetDictionary, !presetDictionary.isEmpty {
             // liblzma copies the last dict_size bytes during set-up.
             let used = min(presetDictionary.count, Int(settings.dictionarySize))

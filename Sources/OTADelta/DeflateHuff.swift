@@ -188,22 +188,9 @@ private struct StreamHuffer: ~Copyable {
                 )
             }
             writer.write(UInt64(extra), count: rule.extraBits)
-            let count = rule.minimumCount + extra
-            var repeated: UInt8 = 0
-            if symbol == 16 {
-                guard filled > 0 else {
-                    throw .invalid(
-                        "repeat of the previous code length with none before it at headers byte \(headers.position - 2)"
-                    )
-                }
-                repeated = dynamicLengths[filled - 1]
-            }
-            guard count <= total - filled else {
-                throw .invalid(
-                    "code lengths overrun HLIT+HDIST = \(total) by a repeat at headers byte \(headers.position - 2)")
-            }
-            dynamicLengths[filled..<filled + count].update(repeating: repeated)
-            filled += count
+            try DeflateTables.applyRepeat(
+                symbol: symbol, extra: extra, to: dynamicLengths, filled: &filled, total: total,
+                at: "headers byte \(headers.position - 2)")
         }
 
         do throws(DeflateStreamError) {

@@ -182,23 +182,9 @@ private struct StreamPuffer: ~Copyable {
             let rule = DeflateTables.repeatRule(forSymbol: symbol)
             let extra = try reader.read(rule.extraBits, "a code-length repeat count")
             headers.append(UInt8(extra))
-            let count = rule.minimumCount + extra
-            var repeated: UInt8 = 0
-            if symbol == 16 {
-                guard filled > 0 else {
-                    throw .invalid(
-                        "repeat of the previous code length with none before it at deflate byte \(reader.deflateByteOffset)"
-                    )
-                }
-                repeated = dynamicLengths[filled - 1]
-            }
-            guard count <= total - filled else {
-                throw .invalid(
-                    "code-length repeat of \(count) overruns HLIT+HDIST = \(total) at deflate byte \(reader.deflateByteOffset)"
-                )
-            }
-            dynamicLengths[filled..<filled + count].update(repeating: repeated)
-            filled += count
+            try DeflateTables.applyRepeat(
+                symbol: symbol, extra: extra, to: dynamicLengths, filled: &filled, total: total,
+                at: "deflate byte \(reader.deflateByteOffset)")
         }
 
         guard dynamicLengths[DeflateTables.endOfBlockSymbol] != 0 else {

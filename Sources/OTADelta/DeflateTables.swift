@@ -74,6 +74,29 @@ enum DeflateTables {
         }
     }
 
+    /// Applies a code-length repeat (symbol 16, 17 or 18 with its `extra` bits' value) to
+    /// `lengths`, whose first `filled` of `total` entries are set: 16 repeats the last length
+    /// (there must be one), 17 and 18 write zeros; the run must not pass `total`. `place` names
+    /// where the repeat was read, for the error.
+    static func applyRepeat(
+        symbol: Int, extra: Int, to lengths: UnsafeMutableBufferPointer<UInt8>, filled: inout Int, total: Int,
+        at place: @autoclosure () -> String
+    ) throws(DeflateStreamError) {
+        let count = repeatRule(forSymbol: symbol).minimumCount + extra
+        var repeated: UInt8 = 0
+        if symbol == 16 {
+            guard filled > 0 else {
+                throw .invalid("repeat of the previous code length with none before it at \(place())")
+            }
+            repeated = lengths[filled - 1]
+        }
+        guard count <= total - filled else {
+            throw .invalid("code-length repeat of \(count) overruns HLIT+HDIST = \(total) at \(place())")
+        }
+        lengths[filled..<filled + count].update(repeating: repeated)
+        filled += count
+    }
+
     /// How a list of code lengths fills the code space.
     struct CodeShape {
         /// Number of codes of each length 1...15 (index 0 unused).

@@ -1,13 +1,14 @@
 internal import OTABase
 
 /// The recompressed-streams block (body compression bit 0x80, docs/FORMAT.md "Recompressed
-/// streams"): the new image's changed zlib and gzip streams, carried as a delta of their puffed
-/// form (`PuffedStream`) against the old image's, and written back bit for bit on the vehicle.
+/// streams"): the new image's changed deflate streams (zlib, gzip, zip entries:
+/// `DeflateStreamScanner`), carried as a delta of their puffed form (`PuffedStream`) against the
+/// old image's, and written back bit for bit on the vehicle.
 ///
 /// Compressed bytes change throughout when their content changes a little, so a byte-level
 /// delta carries a changed stream almost whole (bat's 138 changed syntax assets: 509 KB);
 /// puffed, its decompressed bytes and its LZ77 choices differ from the old stream's only around
-/// the change (~107 KB for the same assets). The ops cover each such stream with RECOMPRESSED
+/// the change (a 120 KB block for the same assets). The ops cover each such stream with RECOMPRESSED
 /// ops, which take its bytes from the block's output.
 struct RecompressedStreams {
     /// The block as it follows the patch header.

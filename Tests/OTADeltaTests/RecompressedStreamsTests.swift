@@ -34,16 +34,7 @@ import Testing
     static func diff(_ old: [UInt8], _ new: [UInt8], options: DeltaOptions = DeltaOptions()) throws -> (
         patch: [UInt8], statistics: DeltaStatistics
     ) {
-        var patch: [UInt8] = []
-        let (header, statistics) = try old.withUnsafeBufferPointer { o in
-            try new.withUnsafeBufferPointer { n in
-                try DeltaEncoder(options: options).encode(old: o, new: n, progress: nil) {
-                    (bytes: [UInt8]) throws(OTAError) in patch += bytes
-                }
-            }
-        }
-        patch.replaceSubrange(0..<header.count, with: header)
-        return (patch, statistics)
+        try SmallPatchTests.encoded(old, new, options: options)
     }
 
     static func without(_ options: DeltaOptions = DeltaOptions()) -> DeltaOptions {

@@ -11,6 +11,15 @@ import Testing
     static func encode(_ old: [UInt8], _ new: [UInt8], options: DeltaOptions = DeltaOptions()) throws -> (
         patch: [UInt8], statistics: DeltaStatistics
     ) {
+        let (patch, statistics) = try encoded(old, new, options: options)
+        #expect(try Delta.apply(old: old, patch: patch) == new)
+        return (patch, statistics)
+    }
+
+    /// A patch made by the encoder itself, and its statistics.
+    static func encoded(_ old: [UInt8], _ new: [UInt8], options: DeltaOptions = DeltaOptions()) throws -> (
+        patch: [UInt8], statistics: DeltaStatistics
+    ) {
         var patch: [UInt8] = []
         let (header, statistics) = try old.withUnsafeBufferPointer { o in
             try new.withUnsafeBufferPointer { n in
@@ -20,7 +29,6 @@ import Testing
             }
         }
         patch.replaceSubrange(0..<header.count, with: header)
-        #expect(try Delta.apply(old: old, patch: patch) == new)
         return (patch, statistics)
     }
 

@@ -26,7 +26,9 @@ struct RecompressedStreams {
     /// streams whose bytes no old stream has (an unchanged stream is copied by the ops) and
     /// whose puffed form re-encodes to exactly their bytes; primes the dictionary with the old
     /// streams no new one repeats, in file order, while they fit `dictionaryLimit` beside the
-    /// new ones. Kept only when the block is smaller than the streams it rebuilds.
+    /// new ones. The rebuilt bytes stay within what a decoder with `limits` can hold beside the
+    /// block's dictionary and beside the frames' (`outputLimit`). Kept only when the block is
+    /// smaller than the streams it rebuilds.
     static func make(
         old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>, dictionaryLimit: UInt32,
         limits: DeltaLimits, preset: UInt32, extreme: Bool
@@ -45,7 +47,8 @@ struct RecompressedStreams {
             let bytes = stream.bytes(in: new)
             guard !oldBytes.contains(bytes) else { continue }
             let size = stream.puffedBytes
-            guard chosenBytes + size <= Int(dictionaryLimit) / 2, output + stream.length <= limits.maxRecompressedBytes,
+            guard chosenBytes + size <= Int(dictionaryLimit) / 2,
+                output + stream.length <= outputLimit(dictionaryLimit: dictionaryLimit, limits: limits),
                 chosen.count < limits.maxRecompressedStreams
             else { continue }
             let puffed = stream.puffed(in: new)
@@ -109,6 +112,19 @@ struct RecompressedStreams {
         return RecompressedStreams(
             block: block, holes: chosen.map { $0.found.offset..<($0.found.offset + $0.found.length) },
             oldStreams: primed.count)
+    }
+}
+
+extension RecompressedStreams {
+    /// The most bytes the block may rebuild: the decoder holds them beside the block's
+    /// dictionary (at most `dictionaryLimit`) and then beside the frames' dictionaries (at most
+    /// the inserts' `dictionaryLimit`, the operands' quarter of it and 1 MiB for each other
+    /// stream), all within `limits.xzMemoryLimit`; and at most `limits.maxRecompressedBytes`.
+    /// 9 MiB with the defaults (32 MiB against 16 + 4 + 3).
+    static func outputLimit(dictionaryLimit: UInt32, limits: DeltaLimits) -> Int {
+        let frames = UInt64(dictionaryLimit) + UInt64(dictionaryLimit) / 4 + 3 << 20
+        let room = limits.xzMemoryLimit > frames ? limits.xzMemoryLimit - frames : 0
+        return min(limits.maxRecompressedBytes, Int(room))
     }
 }
 

@@ -152,6 +152,24 @@ import Testing
         #expect(found.isEmpty)
     }
 
+    @Test func `the rebuilt bytes stay within what the decoder can hold beside the frames`() throws {
+        #expect(RecompressedStreams.outputLimit(dictionaryLimit: 16 << 20, limits: DeltaLimits()) == 9 << 20)
+        let changed = Zlib.deflate(Self.changedAsset, level: 9, container: .zlib).count
+        var limits = DeltaLimits()
+        limits.xzMemoryLimit = UInt64((1 << 20) + (1 << 18) + (3 << 20) + changed)
+        func make(_ limits: DeltaLimits) throws -> RecompressedStreams? {
+            try Self.old.withUnsafeBufferPointer { old in
+                try Self.new.withUnsafeBufferPointer { new in
+                    try RecompressedStreams.make(
+                        old: old, new: new, dictionaryLimit: 1 << 20, limits: limits, preset: 9, extreme: false)
+                }
+            }
+        }
+        #expect(try make(limits)?.holes.count == 1)
+        limits.xzMemoryLimit -= 1
+        #expect(try make(limits) == nil)
+    }
+
     @Test func `--no-recompress-streams writes the patch of before`() throws {
         let (patch, statistics) = try Self.diff(Self.old, Self.new, options: Self.without())
         #expect(statistics.recompressedBytes == 0)

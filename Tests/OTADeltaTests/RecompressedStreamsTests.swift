@@ -363,6 +363,17 @@ import Testing
         Self.expectRefused(Self.patch(with: try Self.block(old: old, prime: prime, new: [short])), "delta.malformed")
     }
 
+    @Test func `a wrong old image is reported as such, not as the block it breaks`() throws {
+        // Same size, the old asset's stream damaged: the block's old stream no longer decodes.
+        var wrong = Base.old
+        wrong[Self.oldStreams[0].0.offset + 100] ^= 0xFF
+        for threads in DeltaDecoder.Threads.allCases {
+            let outcome = AdversarialPatchTests.outcome(Self.valid.patch, old: wrong, threads: threads)
+            #expect(outcome.code == "delta.source-mismatch", "\(threads): \(outcome.error ?? "accepted")")
+            #expect(outcome.output.isEmpty)
+        }
+    }
+
     @Test func `the header bit on a patch without a block is refused`() throws {
         let (plain, _) = try Base.diff(Base.old, Base.new, options: Base.without())
         let claimed = try AdversarialPatchTests.resealed(plain) { $0[11] |= 0x80 }

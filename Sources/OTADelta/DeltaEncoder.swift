@@ -395,7 +395,7 @@ struct DeltaEncoder {
             insertedBytes.map { min($0, newSize) }.map { inserted in
                 min(inserted + primedBytes, Self.insertsWindow(inserted: inserted))
             } ?? newSize + primedBytes
-        let inserts = min(limit, fit(held))
+        let inserts = fit(held)
         let streams = PatchStream.allCases.prefix(PatchStream.count(operandsSplit: operandsSplit))
         return streams.map { stream in
             let dictionary: UInt32 =

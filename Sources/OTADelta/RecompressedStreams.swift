@@ -15,8 +15,6 @@ struct RecompressedStreams {
     var block: [UInt8]
     /// The new image's ranges the block rebuilds, in order: the RECOMPRESSED ops' ranges.
     var holes: [Range<Int>]
-    /// Old streams primed into the block's dictionary.
-    var oldStreams: Int
 
     static let version: UInt8 = 1
     /// The block's dictionary exponents: 4 KiB ... 256 MiB, as the frames' streams.
@@ -43,12 +41,13 @@ struct RecompressedStreams {
         var chosenBytes = 0
         var output = 0
         var rebuilt: [UInt8] = []
+        let outputLimit = outputLimit(dictionaryLimit: dictionaryLimit, limits: limits)
         for stream in newStreams {
             let bytes = stream.bytes(in: new)
             guard !oldBytes.contains(bytes) else { continue }
             let size = stream.puffedBytes
             guard chosenBytes + size <= Int(dictionaryLimit) / 2,
-                output + stream.length <= outputLimit(dictionaryLimit: dictionaryLimit, limits: limits),
+                output + stream.length <= outputLimit,
                 chosen.count < limits.maxRecompressedStreams
             else { continue }
             let puffed = stream.puffed(in: new)
@@ -110,8 +109,7 @@ struct RecompressedStreams {
         }
         guard block.count < output else { return nil }
         return RecompressedStreams(
-            block: block, holes: chosen.map { $0.found.offset..<($0.found.offset + $0.found.length) },
-            oldStreams: primed.count)
+            block: block, holes: chosen.map { $0.found.offset..<($0.found.offset + $0.found.length) })
     }
 }
 
@@ -122,7 +120,8 @@ extension RecompressedStreams {
     /// stream), all within `limits.xzMemoryLimit`; and at most `limits.maxRecompressedBytes`.
     /// 9 MiB with the defaults (32 MiB against 16 + 4 + 3).
     static func outputLimit(dictionaryLimit: UInt32, limits: DeltaLimits) -> Int {
-        let frames = UInt64(dictionaryLimit) + UInt64(dictionaryLimit) / 4 + 3 << 20
+        let operands = DeltaPatchHeader.operandsDictionarySize(inserts: dictionaryLimit)
+        let frames = UInt64(dictionaryLimit) + UInt64(operands) + 3 << 20
         let room = limits.xzMemoryLimit > frames ? limits.xzMemoryLimit - frames : 0
         return min(limits.maxRecompressedBytes, Int(room))
     }

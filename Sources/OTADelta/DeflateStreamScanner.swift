@@ -104,10 +104,35 @@ enum DeflateStreamScanner {
         return length < bytes.count ? length : nil
     }
 
+    /// The deflated and decompressed sizes a zip local header (`header`: through its extra
+    /// field) declares: its 32-bit fields, or when either is 0xFFFFFFFF (ZIP64, APPNOTE 4.5.3)
+    /// both 64-bit values of its extra field 0x0001; nil when that field is missing or short.
+    static func zipEntrySizes(_ header: UnsafeBufferPointer<UInt8>) -> (deflated: UInt64, data: UInt64)? {
+        let deflated = littleEndian(header, 18)
+        let data = littleEndian(header, 22)
+        guard deflated == 0xFFFF_FFFF || data == 0xFFFF_FFFF else { return (UInt64(deflated), UInt64(data)) }
+        var field = 30 + (Int(header[26]) | Int(header[27]) << 8)
+        while field + 4 <= header.count {
+            let id = Int(header[field]) | Int(header[field + 1]) << 8
+            let size = Int(header[field + 2]) | Int(header[field + 3]) << 8
+            let values = field + 4
+            guard values + size <= header.count else { return nil }
+            if id == 1 {
+                guard size >= 16 else { return nil }
+                func wide(_ at: Int) -> UInt64 {
+                    UInt64(littleEndian(header, at)) | UInt64(littleEndian(header, at + 4)) << 32
+                }
+                return (wide(values + 8), wide(values))
+            }
+            field = values + size
+        }
+        return nil
+    }
+
     /// The stream at `offset` when it decodes and its checksum matches: zlib, Adler-32 of the
     /// data in the 4-byte trailer, big-endian; gzip, CRC-32 then the length mod 2^32 in the
     /// 8-byte trailer, little-endian; a zip entry (no trailer), the CRC-32 and both sizes of its
-    /// local header unless its flags' bit 3 defers them to a data descriptor.
+    /// local header (`zipEntrySizes`) unless its flags' bit 3 defers them to a data descriptor.
     private static func take(_ image: UnsafeBufferPointer<UInt8>, at offset: Int, prefix: Int, suffix: Int) -> Found? {
         let bytes = UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: image[offset...]))
         guard
@@ -119,10 +144,10 @@ enum DeflateStreamScanner {
         let header = UnsafeBufferPointer(rebasing: image[offset..<(offset + prefix)])
         let matches = puffed.data.withUnsafeBufferPointer { data in
             if suffix == 0 {
-                return header[6] & 0x08 != 0
-                    || (Checksums.crc32(data) == Self.littleEndian(header, 14)
-                        && Self.littleEndian(header, 18) == UInt32(truncatingIfNeeded: consumed - prefix)
-                        && Self.littleEndian(header, 22) == UInt32(truncatingIfNeeded: data.count))
+                guard header[6] & 0x08 == 0 else { return true }
+                guard let sizes = Self.zipEntrySizes(header) else { return false }
+                return Checksums.crc32(data) == Self.littleEndian(header, 14)
+                    && sizes.deflated == UInt64(consumed - prefix) && sizes.data == UInt64(data.count)
             }
             if suffix == 4 { return Checksums.adler32(data) == Self.bigEndian(trailer, 0) }
             return Checksums.crc32(data) == Self.littleEndian(trailer, 0)

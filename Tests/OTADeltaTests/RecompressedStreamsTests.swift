@@ -170,6 +170,94 @@ import Testing
         #expect(try make(limits) == nil)
     }
 
+    /// A gzip member of `data` with the optional header fields `flags` names (FHCRC 0x02,
+    /// FEXTRA 0x04, FNAME 0x08, FCOMMENT 0x10), as gzip, pigz or a build tool may write them.
+    static func gzipMember(_ data: [UInt8], flags: UInt8) -> [UInt8] {
+        func le(_ value: Int, _ bytes: Int) -> [UInt8] {
+            (0..<bytes).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) }
+        }
+        var header: [UInt8] = [0x1F, 0x8B, 8, flags] + le(0x6553_F100, 4) + [2, 3]
+        if flags & 0x04 != 0 { header += le(6, 2) + [0x41, 0x70, 2, 0, 0x1F, 0x8B] }
+        if flags & 0x08 != 0 { header += Array("syntaxes.bin".utf8) + [0] }
+        if flags & 0x10 != 0 { header += Array("made by a build script; x\u{1F}\u{8B}".utf8) + [0] }
+        if flags & 0x02 != 0 {
+            let crc = header.withUnsafeBufferPointer { Checksums.crc32($0) }
+            header += le(Int(crc & 0xFFFF), 2)
+        }
+        let crc = data.withUnsafeBufferPointer { Checksums.crc32($0) }
+        return header + Zlib.deflate(data, level: 9, container: .raw) + le(Int(crc), 4) + le(data.count, 4)
+    }
+
+    @Test(arguments: [UInt8(0x02), 0x04, 0x08, 0x10, 0x1E])
+    func `a gzip member with optional header fields is found whole and rebuilt`(flags: UInt8) throws {
+        let old = Self.image([Self.gzipMember(Self.asset, flags: flags)], seed: 9)
+        let member = Self.gzipMember(Self.changedAsset, flags: flags)
+        let new = Self.image([member], seed: 9)
+        let found = new.withUnsafeBufferPointer { DeflateStreamScanner.scan($0) }
+        #expect(found.map(\.offset) == [20_000])
+        #expect(found.map(\.length) == [member.count])
+        let (patch, statistics) = try Self.diff(old, new)
+        #expect(statistics.recompressedBytes == Int64(member.count))
+        let rebuilt = try Delta.apply(old: old, patch: patch)
+        let same = rebuilt == new
+        #expect(same)
+    }
+
+    @Test func `gzip and zip headers whose fields run past the image are no streams`() throws {
+        let member = Self.gzipMember(Self.asset, flags: 0x1E)
+        let entry = Self.zipEntry(Self.asset, name: "a.bin")
+        var cases: [[UInt8]] = [
+            [0x1F, 0x8B, 8, 0x04] + Array(repeating: 0, count: 6) + [0xFF, 0xFF, 1, 2],  // FEXTRA longer than the image
+            [0x1F, 0x8B, 8, 0x08] + Array(repeating: 0x41, count: 40),  // FNAME never terminated
+            [0x1F, 0x8B, 8, 0x12] + Array(repeating: 0, count: 6) + [0x41, 0],  // FHCRC past the end
+            Array(member.prefix(30)), Array(entry.prefix(40)),
+        ]
+        var extra = entry
+        extra[28] = 0xFF  // an extra field longer than the image
+        extra[29] = 0xFF
+        cases.append(extra)
+        for bytes in cases {
+            let found = bytes.withUnsafeBufferPointer { DeflateStreamScanner.scan($0) }
+            #expect(found.isEmpty, "\(bytes.prefix(8))")
+        }
+    }
+
+    /// A zip local header in ZIP64 form: both sizes 0xFFFFFFFF, their 64-bit values in the
+    /// extra field 0x0001 (APPNOTE 4.5.3), as `zipfile` with `force_zip64` or a streaming
+    /// archiver writes it.
+    static func zip64Entry(_ data: [UInt8], name: String, sizes: (data: Int, deflated: Int)? = nil) -> [UInt8] {
+        let deflated = Zlib.deflate(data, level: 9, container: .raw)
+        let crc = data.withUnsafeBufferPointer { Checksums.crc32($0) }
+        func le(_ value: Int, _ bytes: Int) -> [UInt8] {
+            (0..<bytes).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) }
+        }
+        let extra = le(0x9901, 2) + le(4, 2) + [1, 2, 3, 4] + le(1, 2) + le(16, 2)
+            + le(sizes?.data ?? data.count, 8) + le(sizes?.deflated ?? deflated.count, 8)
+        var entry: [UInt8] = [0x50, 0x4B, 3, 4] + le(45, 2) + le(0, 2) + le(8, 2) + le(0, 4) + le(Int(crc), 4)
+        entry += le(0xFFFF_FFFF, 4) + le(0xFFFF_FFFF, 4) + le(name.utf8.count, 2) + le(extra.count, 2)
+        return entry + Array(name.utf8) + extra + deflated
+    }
+
+    @Test func `a ZIP64 entry's sizes are read from its extra field`() throws {
+        let old = Self.image([Self.zip64Entry(Self.asset, name: "syntaxes.bin")], seed: 10)
+        let entry = Self.zip64Entry(Self.changedAsset, name: "syntaxes.bin")
+        let new = Self.image([entry], seed: 10)
+        let found = new.withUnsafeBufferPointer { DeflateStreamScanner.scan($0) }
+        #expect(found.map(\.length) == [entry.count])
+        let (patch, statistics) = try Self.diff(old, new)
+        #expect(statistics.recompressedBytes == Int64(entry.count))
+        let rebuilt = try Delta.apply(old: old, patch: patch)
+        let same = rebuilt == new
+        #expect(same)
+        // Sizes in the extra field that are not the entry's own: not taken.
+        let deflated = Zlib.deflate(Self.asset, level: 9, container: .raw).count
+        for sizes in [(Self.asset.count + 1, deflated), (Self.asset.count, deflated - 1), (Self.asset.count, 1 << 40)] {
+            let wrong = Self.zip64Entry(Self.asset, name: "a", sizes: sizes)
+            let none = wrong.withUnsafeBufferPointer { DeflateStreamScanner.scan($0) }
+            #expect(none.isEmpty, "\(sizes)")
+        }
+    }
+
     @Test func `--no-recompress-streams writes the patch of before`() throws {
         let (patch, statistics) = try Self.diff(Self.old, Self.new, options: Self.without())
         #expect(statistics.recompressedBytes == 0)

@@ -115,8 +115,8 @@ struct DeltaEncoder {
         try sink([UInt8](repeating: 0, count: DeltaPatchHeader.byteCount))
         var statistics = DeltaStatistics()
         // The recompressed-streams block comes first after the header. With the transform it is
-        // made once the matcher is done, so its LZMA2 encoder's memory (~10 bytes a puffed
-        // byte) does not add to the suffix sort's peak; otherwise the frames start while the
+        // made once the matcher is done, so its LZMA2 encoder's memory (~10 bytes a byte of
+        // its window) does not add to the suffix sort's peak; otherwise the frames start while the
         // matcher runs, so it is made now, beside the matcher.
         var recompressed: RecompressedStreams?
         func writeRecompressed() throws(OTAError) {

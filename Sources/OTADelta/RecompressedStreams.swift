@@ -15,6 +15,8 @@ struct RecompressedStreams {
     var block: [UInt8]
     /// The new image's ranges the block rebuilds, in order: the RECOMPRESSED ops' ranges.
     var holes: [Range<Int>]
+    /// How far back its encoder saw: its LZMA2 dictionary (`StreamReferences.reach`).
+    var window: Int
 
     static let version: UInt8 = 1
     /// The block's dictionary exponents: 4 KiB ... 256 MiB, as the frames' streams.
@@ -24,7 +26,8 @@ struct RecompressedStreams {
     /// streams whose bytes no old stream has (an unchanged stream is copied by the ops) and
     /// whose puffed form re-encodes to exactly their bytes; primes the dictionary with the old
     /// streams no new one repeats, in file order, while they fit `dictionaryLimit` beside the
-    /// new ones. The rebuilt bytes stay within what a decoder with `limits` can hold beside the
+    /// new ones; its encoder sees back only as far as a new stream's farthest reference
+    /// (`StreamReferences`). The rebuilt bytes stay within what a decoder with `limits` can hold beside the
     /// block's dictionary and beside the frames' (`outputLimit`). Kept only when the block is
     /// smaller than the streams it rebuilds.
     static func make(
@@ -68,27 +71,36 @@ struct RecompressedStreams {
             primed.append(stream)
             primedBytes += size
         }
-        let dictionary = InsertsCoding.dictionary(for: primedBytes + chosenBytes, limit: dictionaryLimit)
+        var prime: [UInt8] = []
+        prime.reserveCapacity(primedBytes)
+        var references = StreamReferences()
+        for stream in primed {
+            let puffed = stream.puffed(in: old)
+            puffed.append(to: &prime)
+            references.add(data: puffed.data, size: puffed.byteCount, isNew: false)
+        }
+        for (_, puffed) in chosen { references.add(data: puffed.data, size: puffed.byteCount, isNew: true) }
+        // The encoder sees back as far as the farthest stream a new one repeats (~10 bytes of
+        // its memory a byte); the decoder's dictionary holds the old streams too.
+        let window = UInt32(max(references.reach, 4096))
+        let dictionary = InsertsCoding.dictionary(for: max(primedBytes, Int(window)), limit: dictionaryLimit)
         var block: [UInt8] = [version, UInt8(dictionary.trailingZeroBitCount)]
         Varint.append(UInt64(primed.count), to: &block)
         Varint.append(UInt64(chosen.count), to: &block)
         Varint.append(UInt64(output), to: &block)
-        var prime: [UInt8] = []
-        prime.reserveCapacity(primedBytes)
         var end = 0
         for stream in primed {
             for value in [stream.offset - end, stream.length, stream.prefix, stream.suffix, stream.puffedBytes] {
                 Varint.append(UInt64(value), to: &block)
             }
             end = stream.offset + stream.length
-            stream.puffed(in: old).append(to: &prime)
         }
         // The preset's binary trees (bt4), not hash chains: hc4 would take ~30 MiB less memory on
         // git-delta's streams for a 3.8% larger block, but on repetitive data (a test's text of
         // 12 words) its short chains miss the long matches into the old streams and the block
         // came out barely smaller than the streams (18,113 bytes for 18,536; bt4: ~5 KB).
         let settings = LZMA2Settings(
-            preset: preset, extreme: extreme, dictionarySize: dictionary, literalContextBits: 3, positionBits: 0)
+            preset: preset, extreme: extreme, dictionarySize: window, literalContextBits: 3, positionBits: 0)
         let encoder = try prime.withUnsafeBufferPointer { (history) throws(OTAError) in
             try LZMA2StreamEncoder(settings, presetDictionary: UnsafeRawBufferPointer(history))
         }
@@ -109,7 +121,8 @@ struct RecompressedStreams {
         }
         guard block.count < output else { return nil }
         return RecompressedStreams(
-            block: block, holes: chosen.map { $0.found.offset..<($0.found.offset + $0.found.length) })
+            block: block, holes: chosen.map { $0.found.offset..<($0.found.offset + $0.found.length) },
+            window: Int(window))
     }
 }
 

@@ -258,6 +258,37 @@ import Testing
         }
     }
 
+    @Test func `the block's encoder sees back to each new stream's old version, in either order`() throws {
+        let assets = (0..<6).map { RoundTripTests.texty(40_000, seed: 30 + UInt64($0)) }
+        let changed = assets.enumerated().map { (index, asset) in
+            var bytes = asset
+            bytes.insert(contentsOf: RoundTripTests.texty(300, seed: 40 + UInt64(index)), at: 20_000)
+            return bytes
+        }
+        let old = Self.image(assets.map { Zlib.deflate($0, level: 9, container: .zlib) }, seed: 11)
+        let newStreams = changed.map { Zlib.deflate($0, level: 9, container: .zlib) }
+        var windows: [Int] = []
+        for new in [Self.image(newStreams, seed: 11), Self.image(newStreams.reversed(), seed: 11)] {
+            let made = try old.withUnsafeBufferPointer { old in
+                try new.withUnsafeBufferPointer { new in
+                    try RecompressedStreams.make(
+                        old: old, new: new, dictionaryLimit: 16 << 20, limits: DeltaLimits(), preset: 9, extreme: false)
+                }
+            }
+            let block = try #require(made)
+            windows.append(block.window)
+            let streamBytes = newStreams.reduce(0) { $0 + $1.count }
+            #expect(block.block.count * 4 < streamBytes, "block \(block.block.count) for \(streamBytes)")
+            let (patch, _) = try Self.diff(old, new)
+            let rebuilt = try Delta.apply(old: old, patch: patch)
+            let same = rebuilt == new
+            #expect(same)
+        }
+        // In file order each new asset is the old ones' length after its old version; reversed,
+        // the last new one repeats the first old one: the window spans the whole history.
+        #expect(windows[0] * 10 < windows[1] * 6, "windows \(windows)")
+    }
+
     @Test func `--no-recompress-streams writes the patch of before`() throws {
         let (patch, statistics) = try Self.diff(Self.old, Self.new, options: Self.without())
         #expect(statistics.recompressedBytes == 0)

@@ -495,20 +495,13 @@ public final class DeltaDecoder {
         guard DeltaPatchHeader.transformDictionaryExponents.contains(exponent) else {
             throw OTAError(.deltaTransformInvalid, "transform block dictionary 2^\(exponent) is outside 4 KiB...1 MiB")
         }
-        var sizes: [UInt64] = []
-        var offset = 1
+        let read: (values: [UInt64], next: Int)?
         do throws(DeltaFormatError) {
-            for _ in 0..<2 {
-                let parse = try pending.withUnsafeBufferPointer { (p) throws(DeltaFormatError) in
-                    try Varint.read(p, at: offset)
-                }
-                guard case .value(let value, let next) = parse else { return }
-                sizes.append(value)
-                offset = next
-            }
+            read = try Varint.read(2, from: pending, at: 1)
         } catch {
             throw OTAError(.deltaTransformInvalid, "malformed size in the transform block")
         }
+        guard let (sizes, offset) = read else { return }
         let (raw, packed) = (sizes[0], sizes[1])
         guard raw > 0, raw <= UInt64(limits.maxTransformBytes), packed <= UInt64(PatchFrame.maxPacked(raw: Int(raw)))
         else {
@@ -601,20 +594,13 @@ public final class DeltaDecoder {
     /// Tries to read the frame header collected in `pending`: raw then packed size per stream.
     private func parseFrameHeader() throws(OTAError) {
         guard let header else { return }
-        var values: [UInt64] = []
-        var offset = 0
+        let read: (values: [UInt64], next: Int)?
         do throws(DeltaFormatError) {
-            for _ in 0..<PatchFrame.headerFields(streams: header.streamCount) {
-                let parse = try pending.withUnsafeBufferPointer { (p) throws(DeltaFormatError) in
-                    try Varint.read(p, at: offset)
-                }
-                guard case .value(let value, let next) = parse else { return }
-                values.append(value)
-                offset = next
-            }
+            read = try Varint.read(PatchFrame.headerFields(streams: header.streamCount), from: pending, at: 0)
         } catch {
             throw OTAError(.deltaMalformed, "malformed number in the header of frame \(frameCount + 1)")
         }
+        guard let values = read?.values else { return }
         frameCount += 1
         pending.removeAll(keepingCapacity: true)
         let count = header.streamCount

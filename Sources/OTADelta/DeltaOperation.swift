@@ -81,6 +81,28 @@ enum Varint {
         }
         return .incomplete
     }
+
+    /// Reads `count` varints one after another from `offset`: the values and the index after
+    /// the last, or nil while `bytes` ends before the last is complete (a block's numbers
+    /// collected as the patch's bytes come).
+    static func read(_ count: Int, from bytes: UnsafeBufferPointer<UInt8>, at offset: Int) throws(DeltaFormatError)
+        -> (values: [UInt64], next: Int)?
+    {
+        var values: [UInt64] = []
+        var next = offset
+        for _ in 0..<count {
+            guard case .value(let value, let after) = try read(bytes, at: next) else { return nil }
+            values.append(value)
+            next = after
+        }
+        return (values, next)
+    }
+
+    static func read(_ count: Int, from bytes: [UInt8], at offset: Int) throws(DeltaFormatError) -> (
+        values: [UInt64], next: Int
+    )? {
+        try bytes.withUnsafeBufferPointer { (bytes) throws(DeltaFormatError) in try read(count, from: bytes, at: offset) }
+    }
 }
 
 enum DeltaFormatError: Error { case malformedVarint }

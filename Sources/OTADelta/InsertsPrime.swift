@@ -67,17 +67,13 @@ package struct InsertsPrime: Equatable, Sendable {
     static func decode(_ bytes: UnsafeBufferPointer<UInt8>, oldSize: UInt64, dictionarySize: UInt32)
         throws(OTAError) -> (prime: InsertsPrime, length: Int)?
     {
-        var values: [UInt64] = []
-        var offset = 0
+        let read: (values: [UInt64], next: Int)?
         do throws(DeltaFormatError) {
-            for _ in 0..<2 {
-                guard case .value(let value, let next) = try Varint.read(bytes, at: offset) else { return nil }
-                values.append(value)
-                offset = next
-            }
+            read = try Varint.read(2, from: bytes, at: 0)
         } catch {
             throw OTAError(.deltaMalformed, "malformed number in the inserts prime block")
         }
+        guard let (values, offset) = read else { return nil }
         let prime = InsertsPrime(start: values[0], length: values[1])
         guard prime.length > 0, prime.length <= UInt64(dictionarySize) else {
             throw OTAError(

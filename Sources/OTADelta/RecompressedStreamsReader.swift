@@ -27,8 +27,9 @@ final class RecompressedStreamsReader {
     private var dictionarySize = 0
     private var oldCount = 0
     private var newCount = 0
-    private var oldLeft = 0
-    private var newLeft = 0
+    /// Old and new streams read so far.
+    private var oldDone = 0
+    private var newDone = 0
     private var declaredOutput = 0
     private var oldEnd: UInt64 = 0
     private var primedBytes = 0
@@ -82,21 +83,11 @@ final class RecompressedStreamsReader {
 
     /// Reads `count` varints from `pending` after `skip` bytes; nil while incomplete.
     private func numbers(_ count: Int, after skip: Int = 0) throws(OTAError) -> [UInt64]? {
-        var values: [UInt64] = []
-        var offset = skip
         do throws(DeltaFormatError) {
-            for _ in 0..<count {
-                let parse = try pending.withUnsafeBufferPointer { (p) throws(DeltaFormatError) in
-                    try Varint.read(p, at: offset)
-                }
-                guard case .value(let value, let next) = parse else { return nil }
-                values.append(value)
-                offset = next
-            }
+            return try Varint.read(count, from: pending, at: skip)?.values
         } catch {
             throw Self.invalid("malformed number in the recompressed-streams block")
         }
-        return values
     }
 
     private func parseNumbers() throws(OTAError) {
@@ -148,11 +139,9 @@ final class RecompressedStreamsReader {
         dictionarySize = Int(dictionary)
         self.oldCount = Int(oldCount)
         self.newCount = Int(newCount)
-        oldLeft = Int(oldCount)
-        newLeft = Int(newCount)
         declaredOutput = Int(output)
         self.output.reserveCapacity(Int(output))
-        stage = oldLeft > 0 ? .oldEntry : .newEntry
+        stage = oldCount > 0 ? .oldEntry : .newEntry
     }
 
     /// Puffs the old stream an entry names and puts its puffed form in the dictionary.
@@ -164,7 +153,7 @@ final class RecompressedStreamsReader {
             prefix <= length, suffix <= length - prefix
         else {
             throw Self.invalid(
-                "old stream \(oldCount - oldLeft + 1) lies outside the old image or its limits (gap \(gap), \(length) bytes)"
+                "old stream \(oldDone + 1) lies outside the old image or its limits (gap \(gap), \(length) bytes)"
             )
         }
         guard size <= UInt64(dictionarySize - primedBytes) else {
@@ -205,8 +194,8 @@ final class RecompressedStreamsReader {
         }
         primedBytes += Int(size)
         oldEnd = start + length
-        oldLeft -= 1
-        if oldLeft == 0 { stage = .newEntry }
+        oldDone += 1
+        if oldDone == oldCount { stage = .newEntry }
     }
 
     /// Checks a new entry's sizes and starts collecting its piece.
@@ -217,7 +206,7 @@ final class RecompressedStreamsReader {
             values[4] <= UInt64(PatchFrame.maxPacked(raw: Int(raw)))
         else {
             throw Self.invalid(
-                "new stream \(newCount - newLeft + 1) declares \(values[0...2]) puffed bytes, \(values[3]) rebuilt, \(values[4]) compressed: outside the block's limits"
+                "new stream \(newDone + 1) declares \(values[0...2]) puffed bytes, \(values[3]) rebuilt, \(values[4]) compressed: outside the block's limits"
             )
         }
         stage = .piece(sizes: values[0...2].map { Int($0) }, output: Int(values[3]), packed: Int(values[4]))
@@ -244,14 +233,14 @@ final class RecompressedStreamsReader {
             }
         }
         if case .failure(let error) = result {
-            throw Self.invalid("new stream \(newCount - newLeft + 1) cannot be written back: \(error.message)")
+            throw Self.invalid("new stream \(newDone + 1) cannot be written back: \(error.message)")
         }
         guard output.count - before == count else {
             throw Self.invalid(
                 "a new stream writes back \(output.count - before) bytes, the block declares \(count)")
         }
-        newLeft -= 1
-        guard newLeft == 0 else {
+        newDone += 1
+        guard newDone == newCount else {
             stage = .newEntry
             return
         }

@@ -101,7 +101,8 @@ enum Varint {
     static func read(_ count: Int, from bytes: [UInt8], at offset: Int) throws(DeltaFormatError) -> (
         values: [UInt64], next: Int
     )? {
-        try bytes.withUnsafeBufferPointer { (bytes) throws(DeltaFormatError) in try read(count, from: bytes, at: offset) }
+        try bytes.withUnsafeBufferPointer { (bytes) throws(DeltaFormatError) in try read(count, from: bytes, at: offset)
+        }
     }
 }
 

@@ -231,7 +231,8 @@ import Testing
         func le(_ value: Int, _ bytes: Int) -> [UInt8] {
             (0..<bytes).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) }
         }
-        let extra = le(0x9901, 2) + le(4, 2) + [1, 2, 3, 4] + le(1, 2) + le(16, 2)
+        let extra =
+            le(0x9901, 2) + le(4, 2) + [1, 2, 3, 4] + le(1, 2) + le(16, 2)
             + le(sizes?.data ?? data.count, 8) + le(sizes?.deflated ?? deflated.count, 8)
         var entry: [UInt8] = [0x50, 0x4B, 3, 4] + le(45, 2) + le(0, 2) + le(8, 2) + le(0, 4) + le(Int(crc), 4)
         entry += le(0xFFFF_FFFF, 4) + le(0xFFFF_FFFF, 4) + le(name.utf8.count, 2) + le(extra.count, 2)

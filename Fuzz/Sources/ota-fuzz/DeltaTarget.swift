@@ -25,6 +25,8 @@ struct DeltaTarget: FuzzTarget {
     /// pseudo-random stretches hold x86-64 and AArch64 reference-like bytes for ADDP to find; the
     /// start of each 4 KiB page holds AArch64 ADRP + ADD/LDR pairs whose targets lie in their own
     /// page, so format 4 finds paired sites wherever a transform declares AArch64 code there.
+    /// It ends with a zlib stream (`oldStreamText`), which a recompressed-streams block (body
+    /// compression bit 0x80) can name as an old stream for the decoder to puff.
     static let old: [UInt8] = {
         var image: [UInt8] = (0..<20_000).map { index in
             index % 4096 < 1024 ? 0 : UInt8(truncatingIfNeeded: (index &* 2_654_435_761) >> 13)
@@ -43,8 +45,26 @@ struct DeltaTarget: FuzzTarget {
                 }
             }
         }
-        return image
+        return image + literalZlibStream(oldStreamText)
     }()
+
+    static let oldStreamText = Array(String(repeating: "the running slot holds the old image; ", count: 50).utf8)
+
+    /// A zlib stream of `text` as one fixed-Huffman block of literals, written by `DeflateHuff`.
+    static func literalZlibStream(_ text: [UInt8]) -> [UInt8] {
+        let adler = text.withUnsafeBufferPointer { Checksums.adler32($0) }
+        let headers: [UInt8] =
+            [2, 0x78, 0x01, 0x03, 0, 4] + (0..<4).map { UInt8(truncatingIfNeeded: adler >> (24 - 8 * $0)) }
+        // The literal count (a two-byte varint), then 0: the end of the block.
+        let tokens: [UInt8] = [UInt8(text.count & 0x7F) | 0x80, UInt8(text.count >> 7), 0]
+        var stream: [UInt8] = []
+        do throws(DeflateStreamError) {
+            try PuffedStream(headers: headers, tokens: tokens, data: text).huff(into: &stream)
+        } catch {
+            preconditionFailure("a literal block of \(text.count) bytes: \(error.message)")
+        }
+        return stream
+    }
 
     let oldHashes: [HashAlgorithm: [UInt8]]
 

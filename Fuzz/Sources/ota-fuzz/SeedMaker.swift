@@ -279,22 +279,27 @@ struct SeedMaker {
         let patch = try Delta.diff(old: DeltaTarget.old, new: new)
         try save([0] + patch, DeltaTarget.name, "mode0-patch")
         // Mode 0 with a recompressed-streams block (body compression bit 0x80): a zlib stream of
-        // one fixed-Huffman block of literals, written by `DeflateHuff`, inserted into the new image.
+        // one fixed-Huffman block of literals inserted into the new image (the old image's own
+        // stream is unchanged, so the block names no old stream) ...
         let text = Array(String(repeating: "the slot holds the update image; ", count: 60).utf8)
-        let adler = text.withUnsafeBufferPointer { Checksums.adler32($0) }
-        let headers: [UInt8] =
-            [2, 0x78, 0x01, 0x03, 0, 4] + (0..<4).map { UInt8(truncatingIfNeeded: adler >> (24 - 8 * $0)) }
-        // The literal count (a two-byte varint), then 0: the end of the block.
-        let tokens: [UInt8] = [UInt8(text.count & 0x7F) | 0x80, UInt8(text.count >> 7), 0]
-        var stream: [UInt8] = []
-        do throws(DeflateStreamError) {
-            try PuffedStream(headers: headers, tokens: tokens, data: text).huff(into: &stream)
-        } catch {
-            throw OTAError(.usageInvalid, "the seed's deflate stream: \(error.message)")
-        }
         var withStream = new
-        withStream.insert(contentsOf: stream, at: 10_000)
+        withStream.insert(contentsOf: DeltaTarget.literalZlibStream(text), at: 10_000)
         try save([0] + Delta.diff(old: DeltaTarget.old, new: withStream), DeltaTarget.name, "mode0-patch-recompressed")
+        // ... and the old image's stream changed: the block names it, and the decoder puffs it.
+        let oldStream = DeltaTarget.literalZlibStream(DeltaTarget.oldStreamText)
+        let streamStart = DeltaTarget.old.count - oldStream.count
+        var changedText = DeltaTarget.oldStreamText
+        changedText.replaceSubrange(400..<420, with: Array("the new slot's image".utf8))
+        var changedStream = DeltaTarget.old
+        changedStream.replaceSubrange(
+            streamStart..<DeltaTarget.old.count, with: DeltaTarget.literalZlibStream(changedText))
+        changedStream += Array("appended tail".utf8)
+        let oldStreamPatch = try Delta.diff(old: DeltaTarget.old, new: changedStream)
+        // The block right after the header: version 1, the dictionary exponent, then 1 old stream.
+        guard try DeltaPatchHeader.decode(oldStreamPatch).recompressed,
+            oldStreamPatch[DeltaPatchHeader.byteCount + 2] == 1
+        else { throw OTAError(.usageInvalid, "the old-stream seed's patch names no old stream") }
+        try save([0] + oldStreamPatch, DeltaTarget.name, "mode0-patch-recompressed-old-stream")
         // Mode 1: the patch's own header fields (dictionary exponents given, flag 8) and body.
         let header = try DeltaPatchHeader.decode(Array(patch.prefix(DeltaPatchHeader.byteCount)))
         var mode1: [UInt8] = [1, 8, 0]
@@ -440,7 +445,9 @@ struct SeedMaker {
             last = try writer.append(Self.record(step: .applyImage, seq: seq))
         }
         try writer.acknowledge(through: last!.seq, hash: last!.hash)
-        _ = try writer.prune(now: Date(timeIntervalSince1970: 1_795_000_000 + 400 * 86_400))
+        // Pruned 400 days on, by the recorder's own clock (a prune's time must be within a day of it).
+        clock.advance(seconds: 400 * 86_400)
+        _ = try writer.prune()
         try writer.close()
         try save([15] + (try Self.pack(pruned)).input, RecordLogTarget.name, "log-pruned")
     }

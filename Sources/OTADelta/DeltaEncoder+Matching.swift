@@ -93,7 +93,7 @@ extension DeltaEncoder {
                                     .copy(oldStart: o + range.lowerBound, length: l), to: &ops)
                             case .add(let o, let l):
                                 input.plan.space.appendMapped(.add(oldStart: o + range.lowerBound, length: l), to: &ops)
-                            case .insert: ops.append(op)
+                            case .insert, .rebuilt: ops.append(op)
                             }
                         }
                         return ops

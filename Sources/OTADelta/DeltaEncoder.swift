@@ -112,18 +112,25 @@ struct DeltaEncoder {
         if oldHash == nil { oldHash = try Hasher.hash(options.hashAlgorithm, UnsafeRawBufferPointer(old)) }
         if newHash == nil { newHash = try Hasher.hash(options.hashAlgorithm, UnsafeRawBufferPointer(new)) }
 
+        // The streams the recompressed-streams block rebuilds, chosen while the matcher runs:
+        // the ops are cut around them (`RebuiltRangeCutter`) before anything counts them.
+        let choice =
+            options.recompressStreams
+            ? RecompressedStreams.choose(
+                old: old, new: new, dictionaryLimit: options.dictionarySize, limits: DeltaLimits()) : nil
+
         try sink([UInt8](repeating: 0, count: DeltaPatchHeader.byteCount))
         var statistics = DeltaStatistics()
-        // The recompressed-streams block comes first after the header. With the transform it is
-        // made once the matcher is done, so its LZMA2 encoder's memory (~10 bytes a byte of
-        // its window) does not add to the suffix sort's peak; otherwise the frames start while the
-        // matcher runs, so it is made now, beside the matcher.
+        // The block comes first after the header. With the transform it is made once the
+        // matcher is done, so its LZMA2 encoder's memory (~10 bytes a byte of its window) does
+        // not add to the suffix sort's peak; otherwise the frames start while the matcher runs,
+        // so it is made now, beside the matcher.
         var recompressed: RecompressedStreams?
         func writeRecompressed() throws(OTAError) {
-            guard options.recompressStreams else { return }
+            guard let choice else { return }
             recompressed = try RecompressedStreams.make(
-                old: old, new: new, dictionaryLimit: options.dictionarySize, limits: DeltaLimits(),
-                preset: options.preset, extreme: options.extreme)
+                choice, old: old, new: new, dictionaryLimit: options.dictionarySize, preset: options.preset,
+                extreme: options.extreme)
             if let recompressed {
                 try sink(recompressed.block)
                 statistics.recompressedBlockBytes = Int64(recompressed.block.count)
@@ -138,8 +145,9 @@ struct DeltaEncoder {
             // The map needs every op's alignment before the first op is written.
             var lists = [[DeltaOperation]](repeating: [], count: scores.count)
             try Self.forEachJoinedOp(plan, results: results, alternatives: scores.count) { lists[$0].append($1) }
+            if let choice { lists = lists.map { RebuiltRangeCutter.cut($0, ranges: choice.holes) } }
             allOps = lists[0]
-            if lists.count > 1 && Self.isMostlyNew(lists[0], newSize: new.count) {
+            if lists.count > 1 && Self.isMostlyNew(lists[0]) {
                 allOps = lists[1]
                 prime = primeCandidate
             }
@@ -151,6 +159,7 @@ struct DeltaEncoder {
                 switch op {
                 case .copy(let o, let l), .add(let o, let l): pairs.append((o, position, l))
                 case .insert(let l): inserted += l
+                case .rebuilt: break
                 }
                 position += op.length
             }
@@ -160,6 +169,13 @@ struct DeltaEncoder {
             analysis.releaseMaskedImages()
             analysis.unpackOldSites()
             try writeRecompressed()
+            // A block no smaller than its streams was dropped: their bytes are inserted after all.
+            if choice != nil && recompressed == nil {
+                allOps = allOps.map { op in
+                    guard case .rebuilt(let length) = op else { return op }
+                    return .insert(length: length)
+                }
+            }
             insertedBytes = inserted
             if prime != nil {
                 prime = Self.insertsPrime(
@@ -223,7 +239,6 @@ struct DeltaEncoder {
         stream.maskedMatching = analysis != nil
         stream.bodyCoding = bodyCoding
         stream.primedInserts = Int64(prime?.length ?? 0)
-        stream.holes = recompressed?.holes ?? []
         var written = 0
         // With the transform, matching is over when the ops are written: the images are read
         // only around the writer's position, so they are dropped from memory every MiB (the
@@ -243,7 +258,11 @@ struct DeltaEncoder {
             for op in allOps { try write(op) }
             allOps = []
         } else {
-            try Self.forEachJoinedOp(plan, results: results) { (_, op) throws(OTAError) in try write(op) }
+            var cutter = recompressed.map { RebuiltRangeCutter(ranges: $0.holes) }
+            try Self.forEachJoinedOp(plan, results: results) { (_, op) throws(OTAError) in
+                if cutter == nil { return try write(op) }
+                try cutter!.cut(op, write)
+            }
         }
         try writer.finish(sink: sink)
         progress?("delta", 1)
@@ -300,11 +319,22 @@ struct DeltaEncoder {
     /// containerd): so it is used only when `isMostlyNew`.
     static let newCodeCoverScore = 1024
 
-    /// Whether at least half of the new image is inserted by `ops` (every op of the patch).
-    static func isMostlyNew(_ ops: [DeltaOperation], newSize: Int) -> Bool {
-        var inserted = 0
-        for case .insert(let length) in ops { inserted += length }
-        return inserted * 2 >= newSize && newSize > 0
+    /// Whether at least half of the new image is new to `ops` (every op of the patch): inserted,
+    /// or in a changed stream the recompressed-streams block rebuilds. A changed stream is new
+    /// content, which only its puffed form shares with the old one. Counting only the inserted
+    /// bytes (of all, or of those the block leaves to the ops) turned git-delta amd64 (held-out
+    /// set 4) from mostly new to not, unprimed and 9.5% larger (1,172,433 → 1,283,564 bytes).
+    static func isMostlyNew(_ ops: [DeltaOperation]) -> Bool {
+        var new = 0
+        var total = 0
+        for op in ops {
+            switch op {
+            case .insert(let length), .rebuilt(let length): new += length
+            case .copy, .add: break
+            }
+            total += op.length
+        }
+        return new * 2 >= total && total > 0
     }
 
     /// The transform is written only when its predictions remove more than this many differing

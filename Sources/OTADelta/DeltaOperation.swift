@@ -10,6 +10,9 @@ enum DeltaOperation: Equatable {
     case add(oldStart: Int, length: Int)
     /// new = the `length` bytes that follow in the stream (taken from the new image here).
     case insert(length: Int)
+    /// new = the next `length` bytes the recompressed-streams block rebuilt (`RecompressedStreams`):
+    /// one of its streams, whole (`RebuiltRangeCutter`); written as RECOMPRESSED ops.
+    case rebuilt(length: Int)
 
     static let copyCode: UInt8 = 1
     static let addCode: UInt8 = 2
@@ -26,12 +29,13 @@ enum DeltaOperation: Equatable {
         case .copy(let oldStart, _): .copy(oldStart: oldStart + offset, length: count)
         case .add(let oldStart, _): .add(oldStart: oldStart + offset, length: count)
         case .insert: .insert(length: count)
+        case .rebuilt: .rebuilt(length: count)
         }
     }
 
     var length: Int {
         switch self {
-        case .copy(_, let length), .add(_, let length), .insert(let length): length
+        case .copy(_, let length), .add(_, let length), .insert(let length), .rebuilt(let length): length
         }
     }
 }

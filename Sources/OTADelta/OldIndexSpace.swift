@@ -81,7 +81,7 @@ final class OldIndexSpace {
         let length: Int
         let isAdd: Bool
         switch op {
-        case .insert:
+        case .insert, .rebuilt:
             out.append(op)
             return
         case .copy(let o, let l): (start, length, isAdd) = (o, l, false)

@@ -27,10 +27,6 @@ struct OpStreamWriter {
     /// (`InsertsFilter`), with their operands in the operands stream (`InsertsOperands`; the
     /// writer must have five streams), and word-aligned (`InsertsAlignment`).
     var bodyCoding = DeltaPatchHeader.BodyCoding.plain
-    /// The new image's ranges the recompressed-streams block rebuilds (sorted, apart): ops are
-    /// cut around them, and each is written as RECOMPRESSED ops.
-    var holes: [Range<Int>] = []
-    private var holeIndex = 0
     /// Primed old bytes the inserts stream's positions start from (`InsertsPrime`), which the
     /// alignment counts.
     var primedInserts: Int64 = 0
@@ -47,29 +43,8 @@ struct OpStreamWriter {
         self.writer = writer
     }
 
-    mutating func write(
-        _ op: DeltaOperation, statistics: inout DeltaStatistics, sink: ([UInt8]) throws(OTAError) -> Void
-    ) throws(OTAError) {
-        let end = newPosition + op.length
-        guard holeIndex < holes.count, holes[holeIndex].lowerBound < end else {
-            return try writeWhole(op, statistics: &statistics, sink: sink)
-        }
-        let start = newPosition
-        while newPosition < end {
-            let done = newPosition - start
-            if holeIndex < holes.count, holes[holeIndex].lowerBound <= newPosition {
-                let stop = min(holes[holeIndex].upperBound, end)
-                try writeRecompressed(stop - newPosition, statistics: &statistics, sink: sink)
-                if stop == holes[holeIndex].upperBound { holeIndex += 1 }
-            } else {
-                let stop = holeIndex < holes.count ? min(holes[holeIndex].lowerBound, end) : end
-                try writeWhole(op.slice(from: done, count: stop - newPosition), statistics: &statistics, sink: sink)
-            }
-        }
-    }
-
     /// RECOMPRESSED ops for the next `length` bytes (at most 256 KiB each).
-    private mutating func writeRecompressed(
+    private mutating func writeRebuilt(
         _ length: Int, statistics: inout DeltaStatistics, sink: ([UInt8]) throws(OTAError) -> Void
     ) throws(OTAError) {
         var done = 0
@@ -85,7 +60,7 @@ struct OpStreamWriter {
         statistics.recompressedBytes += Int64(length)
     }
 
-    private mutating func writeWhole(
+    mutating func write(
         _ op: DeltaOperation, statistics: inout DeltaStatistics, sink: ([UInt8]) throws(OTAError) -> Void
     ) throws(OTAError) {
         switch op {
@@ -93,7 +68,7 @@ struct OpStreamWriter {
         where maskedMatching
             && !memcmpEqual(old.baseAddress! + oldStart, new.baseAddress! + newPosition, length):
             // Equal only with reference fields masked: an ADD (with prediction, as chosen below).
-            try writeWhole(.add(oldStart: oldStart, length: length), statistics: &statistics, sink: sink)
+            try write(.add(oldStart: oldStart, length: length), statistics: &statistics, sink: sink)
         case .copy(let oldStart, let length):
             writer.append(.control, DeltaOperation.copyCode)
             writer.appendVarint(.control, Varint.zigzag(Int64(oldStart - oldCursor)))
@@ -130,6 +105,8 @@ struct OpStreamWriter {
                 try endFrameIfFull(sink)
             }
             statistics.addBytes += Int64(length)
+        case .rebuilt(let length):
+            try writeRebuilt(length, statistics: &statistics, sink: sink)
         case .insert(let length):
             var done = 0
             while done < length {
@@ -230,7 +207,7 @@ struct OpStreamWriter {
             defer { position += op.length }
             let oldStart: Int
             switch op {
-            case .insert: continue
+            case .insert, .rebuilt: continue
             case .copy(let start, let length):
                 if memcmpEqual(old.baseAddress! + start, new.baseAddress! + position, length) { continue }
                 oldStart = start

@@ -22,25 +22,36 @@ struct RecompressedStreams {
     /// The block's dictionary exponents: 4 KiB ... 256 MiB, as the frames' streams.
     static let dictionaryExponents: ClosedRange<UInt8> = 12...28
 
-    /// The block for `old` → `new`, or nil when no new stream is worth it. Picks the new
-    /// streams whose bytes no old stream has (an unchanged stream is copied by the ops) and
-    /// whose puffed form re-encodes to exactly their bytes; primes the dictionary with the old
-    /// streams no new one repeats, in file order, while they fit `dictionaryLimit` beside the
-    /// new ones; its encoder sees back only as far as a new stream's farthest reference
-    /// (`StreamReferences`). The rebuilt bytes stay within what a decoder with `limits` can hold beside the
-    /// block's dictionary and beside the frames' (`outputLimit`). Kept only when the block is
-    /// smaller than the streams it rebuilds.
-    static func make(
+    /// Which streams a block for `old` → `new` would carry, chosen before it is made: the ops
+    /// are cut around `holes` where they are made (`RebuiltRangeCutter`), the block's encoding
+    /// waits until the matcher's memory is free. Holds offsets and sizes only.
+    struct Choice {
+        /// The new streams to rebuild, in file order.
+        var chosen: [DeflateStreamScanner.Found]
+        /// The old streams to prime the block's dictionary with, in file order.
+        var primed: [DeflateStreamScanner.Found]
+
+        /// The new image's ranges the block rebuilds, in order.
+        var holes: [Range<Int>] { chosen.map { $0.offset..<($0.offset + $0.length) } }
+    }
+
+    /// The streams of a block for `old` → `new`, or nil when no new stream qualifies. Picks the
+    /// new streams whose bytes no old stream has (an unchanged stream is copied by the ops) and
+    /// whose puffed form re-encodes to exactly their bytes, within half of `dictionaryLimit`;
+    /// primes the dictionary with the old streams no new one repeats, in file order, while they
+    /// fit `dictionaryLimit` beside the new ones. The rebuilt bytes stay within what a decoder
+    /// with `limits` can hold beside the block's dictionary and beside the frames'
+    /// (`outputLimit`).
+    static func choose(
         old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>, dictionaryLimit: UInt32,
-        limits: DeltaLimits, preset: UInt32, extreme: Bool
-    ) throws(OTAError) -> RecompressedStreams? {
+        limits: DeltaLimits
+    ) -> Choice? {
         let newStreams = DeflateStreamScanner.scan(new)
         guard !newStreams.isEmpty else { return nil }
         let oldStreams = DeflateStreamScanner.scan(old)
         let oldBytes = StreamBytesSet(oldStreams.map { $0.bytes(in: old) })
         let newBytes = StreamBytesSet(newStreams.map { $0.bytes(in: new) })
-        // The new streams to rebuild: changed, and re-encoded exactly; within half the dictionary.
-        var chosen: [(found: DeflateStreamScanner.Found, puffed: PuffedStream)] = []
+        var chosen: [DeflateStreamScanner.Found] = []
         var chosenBytes = 0
         var output = 0
         var rebuilt: [UInt8] = []
@@ -53,15 +64,15 @@ struct RecompressedStreams {
                 output + stream.length <= outputLimit,
                 chosen.count < limits.maxRecompressedStreams
             else { continue }
-            let puffed = stream.puffed(in: new)
             rebuilt.removeAll(keepingCapacity: true)
-            guard (try? puffed.huff(into: &rebuilt)) != nil, rebuilt.elementsEqual(bytes) else { continue }
-            chosen.append((stream, puffed))
+            guard (try? stream.puffed(in: new).huff(into: &rebuilt)) != nil, rebuilt.elementsEqual(bytes) else {
+                continue
+            }
+            chosen.append(stream)
             chosenBytes += size
             output += stream.length
         }
         guard !chosen.isEmpty else { return nil }
-        // The old streams to prime with, in file order, within the rest of the dictionary.
         var primed: [DeflateStreamScanner.Found] = []
         var primedBytes = 0
         for stream in oldStreams where !newBytes.contains(stream.bytes(in: old)) {
@@ -71,6 +82,32 @@ struct RecompressedStreams {
             primed.append(stream)
             primedBytes += size
         }
+        return Choice(chosen: chosen, primed: primed)
+    }
+
+    /// The block for `old` → `new` (`choose`), or nil when none qualifies or the block would
+    /// not be smaller than the streams it rebuilds.
+    static func make(
+        old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>, dictionaryLimit: UInt32,
+        limits: DeltaLimits, preset: UInt32, extreme: Bool
+    ) throws(OTAError) -> RecompressedStreams? {
+        guard let choice = choose(old: old, new: new, dictionaryLimit: dictionaryLimit, limits: limits) else {
+            return nil
+        }
+        return try make(choice, old: old, new: new, dictionaryLimit: dictionaryLimit, preset: preset, extreme: extreme)
+    }
+
+    /// The block carrying `choice`'s streams, or nil when it would not be smaller than they
+    /// are. Its encoder sees back only as far as a new stream's farthest reference
+    /// (`StreamReferences`).
+    static func make(
+        _ choice: Choice, old: UnsafeBufferPointer<UInt8>, new: UnsafeBufferPointer<UInt8>, dictionaryLimit: UInt32,
+        preset: UInt32, extreme: Bool
+    ) throws(OTAError) -> RecompressedStreams? {
+        let primed = choice.primed
+        let chosen = choice.chosen.map { ($0, $0.puffed(in: new)) }
+        let primedBytes = primed.reduce(0) { $0 + $1.puffedBytes }
+        let output = choice.chosen.reduce(0) { $0 + $1.length }
         var prime: [UInt8] = []
         prime.reserveCapacity(primedBytes)
         var references = StreamReferences()
@@ -120,9 +157,7 @@ struct RecompressedStreams {
             block += piece
         }
         guard block.count < output else { return nil }
-        return RecompressedStreams(
-            block: block, holes: chosen.map { $0.found.offset..<($0.found.offset + $0.found.length) },
-            window: Int(window))
+        return RecompressedStreams(block: block, holes: choice.holes, window: Int(window))
     }
 }
 

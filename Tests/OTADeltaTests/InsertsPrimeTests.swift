@@ -162,10 +162,14 @@ import Testing
         let half: [DeltaOperation] = [
             .copy(oldStart: 0, length: 50), .insert(length: 30), .add(oldStart: 80, length: 0), .insert(length: 20),
         ]
-        #expect(DeltaEncoder.isMostlyNew(half, newSize: 100))
-        #expect(!DeltaEncoder.isMostlyNew(half, newSize: 101))
-        #expect(!DeltaEncoder.isMostlyNew([], newSize: 0))
-        #expect(DeltaEncoder.isMostlyNew([.insert(length: 1)], newSize: 1))
+        #expect(DeltaEncoder.isMostlyNew(half))
+        #expect(!DeltaEncoder.isMostlyNew(half + [.copy(oldStart: 0, length: 1)]))
+        #expect(!DeltaEncoder.isMostlyNew([]))
+        #expect(DeltaEncoder.isMostlyNew([.insert(length: 1)]))
+        // A changed stream the recompressed-streams block rebuilds is new content too.
+        #expect(DeltaEncoder.isMostlyNew([.rebuilt(length: 30), .insert(length: 20), .copy(oldStart: 0, length: 50)]))
+        #expect(!DeltaEncoder.isMostlyNew([.rebuilt(length: 30), .insert(length: 19), .copy(oldStart: 0, length: 50)]))
+        #expect(DeltaEncoder.isMostlyNew([.rebuilt(length: 500)]))
     }
 
     @Test func `a mostly new executable primed keeps only covers worth the new-code score`() throws {

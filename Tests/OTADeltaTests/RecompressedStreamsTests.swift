@@ -290,6 +290,30 @@ import Testing
         #expect(windows[0] * 10 < windows[1] * 6, "windows \(windows)")
     }
 
+    @Test func `with the transform's matching the ops are cut around the streams where they are made`() throws {
+        // 5 KB of filler, taken for x86-64 code, then an ~18 KB stream whose content changed
+        // near its start (its compressed bytes differ almost throughout). Every op is known
+        // before the first is written: the list is cut, and the transform's pairs, its
+        // prediction check and the inserts' trial read it with the stream as one rebuilt op.
+        var changed = Self.asset
+        changed.replaceSubrange(500..<550, with: Array("a new syntax rule for the highlighter".utf8))
+        let old = RoundTripTests.random(5_000, seed: 14) + Zlib.deflate(Self.asset, level: 9, container: .zlib)
+        let stream = Zlib.deflate(changed, level: 9, container: .zlib)
+        let new = RoundTripTests.random(5_000, seed: 14) + stream
+        var options = DeltaOptions.forcingTransform(oldCount: old.count, newCount: new.count, architecture: .x86_64)
+        options.keepTransform = false
+        let (patch, statistics) = try Self.diff(old, new, options: options)
+        #expect(statistics.recompressedBytes == Int64(stream.count))
+        #expect(statistics.insertBytes < 100)
+        // The changed stream is new content: the update is mostly new, its inserts primed.
+        #expect(try DeltaPatchHeader.decode(patch).prime != .none)
+        for threads in DeltaDecoder.Threads.allCases {
+            let outcome = AdversarialPatchTests.outcome(patch, old: old, threads: threads)
+            let same = outcome.output == new
+            #expect(outcome.error == nil && same, "\(threads): \(outcome.error ?? "wrong bytes")")
+        }
+    }
+
     @Test func `--no-recompress-streams writes the patch of before`() throws {
         let (patch, statistics) = try Self.diff(Self.old, Self.new, options: Self.without())
         #expect(statistics.recompressedBytes == 0)
